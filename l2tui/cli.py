@@ -1,0 +1,178 @@
+"""The ``l2tui`` command line: argument parsing, dispatch, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from l2tui import __version__
+from l2tui.errors import L2Error
+from l2tui.paths import Paths, resolve_paths
+
+EXIT_CODES = """exit codes:
+  0  done
+  1  a run finished with errors or unresolved conflicts
+  2  bad input or configuration
+  3  cannot connect or sign in"""
+
+# command → "module:function"; each function takes (args, paths) and returns an exit code
+COMMANDS: dict[str, str] = {
+    "tui": "l2tui.commands.tui:tui_command",
+    "list": "l2tui.commands.manage:list_command",
+    "show": "l2tui.commands.manage:show_command",
+    "new": "l2tui.commands.manage:new_command",
+    "paths": "l2tui.commands.manage:paths_command",
+    "set-password": "l2tui.commands.manage:set_password_command",
+    "verify": "l2tui.commands.inspect:verify_command",
+    "preview": "l2tui.commands.inspect:preview_command",
+    "run": "l2tui.commands.run:run_command",
+    "demo": "l2tui.commands.demo:demo_command",
+    "emulator": "l2tui.commands.emulator:emulator_command",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"l2tui: {message} (see l2tui {self.prog.split()[-1]} --help)\n"
+                  if " " in self.prog else f"l2tui: {message} (see l2tui --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command."""
+    def options(default: object) -> argparse.ArgumentParser:
+        shared = argparse.ArgumentParser(add_help=False)
+        shared.add_argument("--config-dir", metavar="DIR", default=default,
+                            help="folder of connection files (default: $L2TUI_CONFIG_DIR or the user config folder)")
+        shared.add_argument("--debug", action="store_true", default=default or False,
+                            help="show a traceback on errors")
+        return shared
+
+    # given before or after the command; the sub-command's copy must not reset the top one
+    common, sub_common = options(None), options(argparse.SUPPRESS)
+
+    parser = _Parser(
+        prog="l2tui",
+        description="Keep Dynamics 365 (Dataverse) and SQL databases in sync, from the terminal. "
+        "Without a command, opens the connection manager.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"l2tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=help_text, parents=[sub_common],
+                              epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    p = add("tui", "open the connection manager (the default)")
+    p.add_argument("name", nargs="?", help="connection to select")
+
+    add("list", "list connections: title, direction, providers, file")
+
+    p = add("show", "print a connection as TOML, secrets redacted")
+    p.add_argument("name", help="a title, a file-name slug, or a path to a .toml file")
+
+    p = add("new", "create a connection file")
+    p.add_argument("title", help="the connection's title")
+    p.add_argument("--from", dest="from_file", metavar="FILE",
+                   help="copy the settings of another connection (name or .toml file)")
+
+    add("paths", "where connections, state, logs and the token cache live")
+
+    p = add("set-password", "store an entity's password or client secret in the OS keyring")
+    p.add_argument("name", help="connection")
+    p.add_argument("--entity", type=int, choices=(1, 2), required=True)
+
+    p = add("verify", "check that each data entity can connect and read")
+    p.add_argument("name", help="connection")
+    p.add_argument("--entity", type=int, choices=(1, 2), help="only this entity (default: both)")
+
+    p = add("preview", "show the first rows of a data entity")
+    p.add_argument("name", help="connection")
+    p.add_argument("--entity", type=int, choices=(1, 2), required=True)
+    p.add_argument("--rows", type=_positive, default=10, metavar="N", help="rows to show (default 10)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    p = add("run", "run a connection now (headless, for cron and systemd)")
+    p.add_argument("name", help="connection")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    p.add_argument("--force", action="store_true", help="pass the deletion guard")
+    p.add_argument("--full", action="store_true", help="compare every item on both sides and repair drift")
+    p.add_argument("--reset", action="store_true", help="forget the sync state first (asks on a terminal)")
+    p.add_argument("--yes", action="store_true", help="answer yes to confirmations")
+
+    p = add("demo", "run the demo: bundled Dynamics emulator → SQLite")
+    p.add_argument("--headless", action="store_true", help="run once and print the summary, no TUI")
+    p.add_argument("--rows", type=_positive, default=500, metavar="N", help="accounts in the emulator")
+    p.add_argument("--port", type=int, default=0, help="emulator port (default: any free port)")
+
+    p = add("emulator", "serve the Dynamics 365 Web API emulator until interrupted")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--rows", type=int, default=1000, metavar="N")
+    p.add_argument("--seed", type=int, default=1, metavar="S")
+    p.add_argument("--no-auth", action="store_true", help="accept requests without a bearer token")
+    p.add_argument("--tls", action="store_true", help="serve https with a throwaway CA")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of 1 or more, got {value}")
+    return value
+
+
+def _load(command: str) -> Callable[[argparse.Namespace, Paths], int]:
+    module_name, func = COMMANDS[command].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        if exc.name and exc.name.startswith("l2tui."):
+            from l2tui.errors import NotAvailable
+
+            raise NotAvailable(f"'l2tui {command}' is not available yet") from None
+        raise
+    return getattr(module, func)  # type: ignore[no-any-return]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``l2tui`` script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args.command = "tui"
+        args.name = None
+    try:
+        paths = resolve_paths(args.config_dir)
+        return _load(args.command)(args, paths)
+    except L2Error as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"l2tui: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("l2tui: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the last guard: one line, never a traceback unless --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"l2tui: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

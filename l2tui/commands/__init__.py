@@ -1,0 +1,1 @@
+"""The command-line commands, one module each; ``l2tui.cli`` parses and dispatches."""

@@ -1,0 +1,49 @@
+"""What the commands share: loading a connection and opening its entities for a terminal user."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Any
+
+from l2tui.config.loader import require_complete
+from l2tui.config.model import Connection
+from l2tui.config.store import ConnectionStore
+from l2tui.paths import Paths
+from l2tui.providers import open_entity
+from l2tui.providers.base import Provider
+
+
+def load_complete(paths: Paths, name: str) -> Connection:
+    """Load a connection, checked whole, and insist both entities are configured."""
+    conn = ConnectionStore(paths.connections).load(name)
+    require_complete(conn)
+    return conn
+
+
+def terminal_prompt(message: str) -> str | None:
+    """Ask for a secret on the terminal, only when one is attached."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return None
+    try:
+        return getpass.getpass(message)
+    except (EOFError, KeyboardInterrupt):
+        return None
+
+
+def show_device_code(flow: dict[str, Any]) -> None:
+    """Tell the person where to sign in (device-code flow, the way to sign in over SSH)."""
+    message = flow.get("message") or (
+        f"To sign in, open {flow.get('verification_uri')} and enter the code {flow.get('user_code')}"
+    )
+    print(message, file=sys.stderr, flush=True)
+
+
+def open_for_terminal(conn: Connection, index: int, paths: Paths) -> Provider:
+    """Open entity 1 or 2 with the terminal's prompt and device-code display."""
+    return open_entity(
+        conn, index, paths,
+        prompt=terminal_prompt,
+        notify=lambda message: print(message, file=sys.stderr, flush=True),
+        device_code=show_device_code,
+    )

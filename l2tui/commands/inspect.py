@@ -1,0 +1,102 @@
+"""Commands that look at a connection's data entities: verify and preview."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from l2tui.commands.common import load_complete, open_for_terminal
+from l2tui.errors import ConnectError
+from l2tui.paths import Paths
+from l2tui.providers.base import Column, Record
+
+
+def verify_command(args: argparse.Namespace, paths: Paths) -> int:
+    """Check each entity (or the one asked for) can connect and read; exit 3 when one cannot."""
+    conn = load_complete(paths, args.name)
+    failed = False
+    for index in (args.entity,) if args.entity else (1, 2):
+        entity = conn.entity(index)
+        label = f"Entity {index} ({entity.title or entity.provider})"
+        with open_for_terminal(conn, index, paths) as provider:
+            result = provider.verify()
+        mark = "ok" if result.ok else "FAILED"
+        print(f"{label}: {mark} — {result.message}")
+        for line in (*result.details, *(f"warning: {w}" for w in result.warnings)):
+            print(f"  {line}")
+        failed = failed or not result.ok
+    return 3 if failed else 0
+
+
+def preview_command(args: argparse.Namespace, paths: Paths) -> int:
+    """Print the first rows of an entity as a table, CSV or JSON."""
+    conn = load_complete(paths, args.name)
+    with open_for_terminal(conn, args.entity, paths) as provider:
+        result = provider.verify()
+        if not result.ok:
+            raise ConnectError(result.message)
+        columns, rows = provider.preview(args.rows)
+    names = _column_names(columns, rows)
+    if args.format == "json":
+        json.dump([{n: _jsonable(r.get(n)) for n in names} for r in rows], sys.stdout,
+                  indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(names)
+        for row in rows:
+            writer.writerow([_text(row.get(n)) for n in names])
+    else:
+        print(format_table(names, [[_text(r.get(n)) for n in names] for r in rows]))
+        print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", file=sys.stderr)
+    return 0
+
+
+def _column_names(columns: list[Column], rows: list[Record]) -> list[str]:
+    names = [c.name for c in columns]
+    for row in rows:
+        names.extend(k for k in row if k not in names)
+    return names
+
+
+def format_table(header: list[str], rows: list[list[str]], width: int | None = None) -> str:
+    """A plain-text table that fits the terminal: long cells are cut with '…'."""
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    budget = max(width - 2 * (len(header) - 1), len(header) * 4)
+    while sum(widths) > budget and max(widths) > 8:
+        widest = widths.index(max(widths))
+        widths[widest] -= 1
+
+    def cut(text: str, w: int) -> str:
+        return text if len(text) <= w else text[: max(w - 1, 0)] + "…"
+
+    lines = ["  ".join(cut(h, widths[i]).ljust(widths[i]) for i, h in enumerate(header)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(cut(c, widths[i]).ljust(widths[i]) for i, c in enumerate(row)).rstrip())
+    return "\n".join(lines)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value).replace("\n", "⏎")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return value

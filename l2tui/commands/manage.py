@@ -1,0 +1,92 @@
+"""Commands that manage connection files: list, show, new, paths, set-password."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from l2tui.config.model import DIRECTION_LABELS
+from l2tui.config.secrets import NoKeyring, keyring_set
+from l2tui.config.store import ConnectionStore, read_connection_file
+from l2tui.errors import ConfigError
+from l2tui.paths import Paths
+
+
+def store_for(paths: Paths) -> ConnectionStore:
+    """The connection store of the configured folder."""
+    return ConnectionStore(paths.connections)
+
+
+def list_command(args: argparse.Namespace, paths: Paths) -> int:
+    """Print one line per connection; broken files are listed with their error (on stderr too)."""
+    entries = store_for(paths).entries()
+    if not entries:
+        print(f"No connections in {paths.connections} (create one with: l2tui new TITLE)")
+        return 0
+    rows = [("TITLE", "DIRECTION", "ENTITY 1", "ENTITY 2", "FILE")]
+    broken = 0
+    for entry in entries:
+        conn = entry.connection
+        if conn is None:
+            broken += 1
+            rows.append(("(broken)", "-", "-", "-", entry.path.name))
+            print(f"l2tui: {entry.error}", file=sys.stderr)
+            continue
+        rows.append((conn.title, DIRECTION_LABELS[conn.direction], conn.entity1.provider or "-",
+                     conn.entity2.provider or "-", entry.path.name))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    return 2 if broken else 0
+
+
+def show_command(args: argparse.Namespace, paths: Paths) -> int:
+    """Print a connection file as TOML (it never holds a secret: the loader refuses one)."""
+    store = store_for(paths)
+    path = store.resolve(args.name)
+    read_connection_file(path)  # validate first: a broken file is exit 2 with its message
+    sys.stdout.write(path.read_text(encoding="utf-8"))
+    return 0
+
+
+def new_command(args: argparse.Namespace, paths: Paths) -> int:
+    """Create a connection file from scratch or from another connection's settings."""
+    store = store_for(paths)
+    template = None
+    if args.from_file:
+        template = read_connection_file(store.resolve(args.from_file))
+    conn = store.create(args.title, template=template)
+    print(f"Created {conn.path}")
+    return 0
+
+
+def paths_command(args: argparse.Namespace, paths: Paths) -> int:
+    """Print where l2tui keeps its files."""
+    for label, value in (
+        ("connections", paths.connections),
+        ("state", paths.state),
+        ("logs", paths.logs),
+        ("token cache", paths.token_cache),
+    ):
+        print(f"{label + ':':13} {value}")
+    return 0
+
+
+def set_password_command(args: argparse.Namespace, paths: Paths) -> int:
+    """Ask for an entity's password or client secret and keep it in the OS keyring."""
+    store = store_for(paths)
+    conn = store.load(args.name)
+    if not sys.stdin.isatty():
+        secret = sys.stdin.readline().rstrip("\n")
+    else:
+        secret = getpass.getpass(f"Password for {conn.title} / entity {args.entity}: ")
+    if not secret:
+        raise ConfigError("no password given")
+    try:
+        keyring_set(conn.slug, args.entity, secret)
+    except NoKeyring as exc:
+        raise ConfigError(f"{exc}; name an environment variable with password_env instead",
+                          file=str(conn.path)) from None
+    print(f"Stored the password of {conn.title} / entity {args.entity} in the keyring")
+    return 0

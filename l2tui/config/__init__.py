@@ -1,0 +1,1 @@
+"""Connection model, TOML store, connection strings and secrets."""

@@ -1,0 +1,252 @@
+"""Read a connection file into the model, checking every key and value before anything connects."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import ParseError
+
+from l2tui.config.connstr import ConnectionStringError, parse_connection_string
+from l2tui.config.model import (
+    ColumnPair,
+    ConflictResolution,
+    Connection,
+    Deletions,
+    Direction,
+    Entity,
+    Mapping,
+)
+from l2tui.config.specs import SelectError, find_spec, looks_like_url, provider_names
+from l2tui.errors import ConfigError
+
+TOP_KEYS = ("title", "direction", "conflict_resolution", "deletions", "max_delete_ratio",
+            "entity1", "entity2", "mapping")
+ENTITY_KEYS = ("title", "provider", "connection_string", "select", "primary_key", "password_env",
+               "modified_column")
+MAPPING_KEYS = ("auto", "columns", "match_key")
+PAIR_KEYS = ("left", "right")
+
+
+class _Checker:
+    """Validates one parsed document, raising ConfigError naming the file, key and line."""
+
+    def __init__(self, text: str, file: str) -> None:
+        self.text = text
+        self.file = file
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(message, file=self.file, key=key, line=_line_of(self.text, key))
+
+    def keys(self, table: dict[str, Any], valid: Iterable[str], prefix: str) -> None:
+        valid = tuple(valid)
+        for key in table:
+            if key not in valid:
+                near = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+                hint = f"did you mean '{near[0]}'?" if near else f"valid keys: {', '.join(valid)}"
+                raise self.fail(f"{prefix}{key}", f"unknown key; {hint}")
+
+    def string(self, table: dict[str, Any], key: str, prefix: str, *, required: bool = False,
+               default: str = "") -> str:
+        value = table.get(key)
+        if value is None:
+            if required:
+                raise self.fail(f"{prefix}{key}", "missing (expected a string)")
+            return default
+        if not isinstance(value, str):
+            raise self.fail(f"{prefix}{key}", f"expected a string, got {_kind(value)}")
+        return value
+
+    def enum(self, table: dict[str, Any], key: str, enum: Any, default: Any) -> Any:
+        value = table.get(key)
+        if value is None:
+            return default
+        choices = [e.value for e in enum]
+        if not isinstance(value, str) or value not in choices:
+            near = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            raise self.fail(key, f"expected one of {' | '.join(choices)}, got {value!r}{hint}")
+        return enum(value)
+
+
+def parse_connection(text: str, file: str | Path = "<connection>") -> Connection:
+    """Parse and validate a connection file's text; keep the tomlkit document for round trips."""
+    name = str(file)
+    try:
+        doc = tomlkit.parse(text)
+    except ParseError as exc:
+        reason = str(exc).split(" at line ")[0]
+        raise ConfigError(f"not valid TOML: {reason}", file=name, line=exc.line) from None
+    data = doc.unwrap()
+    conn = connection_from_dict(data, text, name)
+    conn.document = doc
+    return conn
+
+
+def connection_from_dict(data: dict[str, Any], text: str = "", file: str = "<connection>") -> Connection:
+    """Build a Connection from plain TOML data, checking every key."""
+    check = _Checker(text, file)
+    check.keys(data, TOP_KEYS, "")
+    title = check.string(data, "title", "", required=True).strip()
+    if not title:
+        raise check.fail("title", "must not be empty")
+    ratio = data.get("max_delete_ratio", 0.2)
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
+        raise check.fail("max_delete_ratio", f"expected a number from 0 to 1, got {ratio!r}")
+    direction = check.enum(data, "direction", Direction, Direction.LEFT_TO_RIGHT)
+    conflict_resolution = check.enum(data, "conflict_resolution", ConflictResolution,
+                                     ConflictResolution.LEFT_WINS)
+    deletions = check.enum(data, "deletions", Deletions, Deletions.PROPAGATE)
+    entities = []
+    for index in (1, 2):
+        key = f"entity{index}"
+        table = data.get(key)
+        if table is None:
+            raise check.fail(key, f"missing [{key}] table (both data entities are required)")
+        if not isinstance(table, dict):
+            raise check.fail(key, f"expected a table [{key}], got {_kind(table)}")
+        entities.append(_entity(check, table, f"{key}."))
+    mapping_table = data.get("mapping", {})
+    if not isinstance(mapping_table, dict):
+        raise check.fail("mapping", f"expected a table [mapping], got {_kind(mapping_table)}")
+    return Connection(
+        title=title,
+        entity1=entities[0],
+        entity2=entities[1],
+        direction=direction,
+        conflict_resolution=conflict_resolution,
+        deletions=deletions,
+        max_delete_ratio=float(ratio),
+        mapping=_mapping(check, mapping_table),
+    )
+
+
+def _entity(check: _Checker, table: dict[str, Any], prefix: str) -> Entity:
+    check.keys(table, ENTITY_KEYS, prefix)
+    provider = check.string(table, "provider", prefix).strip()
+    spec = None
+    if provider:
+        spec = find_spec(provider)
+        if spec is None:
+            names = provider_names()
+            near = difflib.get_close_matches(provider.lower(), names, n=1, cutoff=0.5)
+            hint = f"did you mean '{near[0]}'? " if near else ""
+            raise check.fail(f"{prefix}provider", f"unknown provider {provider!r}; {hint}valid: {', '.join(names)}")
+        provider = spec.name
+    connection_string = check.string(table, "connection_string", prefix).strip()
+    if connection_string and spec is not None:
+        if not (spec.accepts_url and looks_like_url(connection_string)):
+            try:
+                cs = parse_connection_string(connection_string)
+                spec.validate_connection_string(cs)
+            except ConnectionStringError as exc:
+                raise check.fail(f"{prefix}connection_string", str(exc)) from None
+            secrets = [k for k in cs if spec.key(k) is not None and spec.key(k).secret]  # type: ignore[union-attr]
+            if secrets:
+                raise check.fail(
+                    f"{prefix}connection_string",
+                    f"'{secrets[0]}' must not be stored in the file; keep it in the keyring "
+                    "(l2tui saves it there) or name an environment variable with password_env",
+                )
+    select = check.string(table, "select", prefix)
+    if select.strip() and spec is not None:
+        try:
+            spec.validate_select(select)
+        except SelectError as exc:
+            raise check.fail(f"{prefix}select", str(exc)) from None
+    primary_key = table.get("primary_key", [])
+    if isinstance(primary_key, str):
+        primary_key = [primary_key] if primary_key.strip() else []
+    if not isinstance(primary_key, list) or not all(isinstance(k, str) and k.strip() for k in primary_key):
+        raise check.fail(f"{prefix}primary_key", "expected a column name or a list of column names")
+    password_env = check.string(table, "password_env", prefix).strip() or None
+    if password_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", password_env):
+        raise check.fail(f"{prefix}password_env", f"expected an environment variable name, got {password_env!r}")
+    return Entity(
+        title=check.string(table, "title", prefix),
+        provider=provider,
+        connection_string=connection_string,
+        select=select,
+        primary_key=[k.strip() for k in primary_key],
+        password_env=password_env,
+        modified_column=check.string(table, "modified_column", prefix).strip() or None,
+    )
+
+
+def _mapping(check: _Checker, table: dict[str, Any]) -> Mapping:
+    check.keys(table, MAPPING_KEYS, "mapping.")
+    auto = table.get("auto", True)
+    if not isinstance(auto, bool):
+        raise check.fail("mapping.auto", f"expected true or false, got {auto!r}")
+    columns = table.get("columns", [])
+    if not isinstance(columns, list):
+        raise check.fail("mapping.columns", "expected [[mapping.columns]] tables with left and right")
+    pairs = [_pair(check, item, f"mapping.columns[{i}]") for i, item in enumerate(columns)]
+    lefts = [p.left.casefold() for p in pairs]
+    rights = [p.right.casefold() for p in pairs]
+    for side, names in (("left", lefts), ("right", rights)):
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup:
+            raise check.fail("mapping.columns", f"{side} column '{dup}' is mapped twice")
+    match_key = table.get("match_key")
+    return Mapping(
+        auto=auto,
+        columns=pairs,
+        match_key=_pair(check, match_key, "mapping.match_key") if match_key is not None else None,
+    )
+
+
+def _pair(check: _Checker, item: Any, key: str) -> ColumnPair:
+    if not isinstance(item, dict):
+        raise check.fail(key, "expected a table with left and right column names")
+    check.keys(item, PAIR_KEYS, f"{key}.")
+    left = check.string(item, "left", f"{key}.", required=True).strip()
+    right = check.string(item, "right", f"{key}.", required=True).strip()
+    if not left or not right:
+        raise check.fail(key, "left and right must both name a column")
+    return ColumnPair(left, right)
+
+
+def require_complete(conn: Connection, file: str | None = None) -> None:
+    """Raise ConfigError unless both entities name a provider, connection string and select."""
+    where = file or (str(conn.path) if conn.path else conn.title)
+    for index in (1, 2):
+        entity = conn.entity(index)
+        for key in ("provider", "connection_string"):
+            if not getattr(entity, key):
+                raise ConfigError("not set (the connection is not complete)", file=where,
+                                  key=f"entity{index}.{key}")
+        spec = find_spec(entity.provider)
+        if spec is not None and not entity.select.strip() and spec.name != "odata":
+            raise ConfigError("not set (give a table name or a SELECT)", file=where,
+                              key=f"entity{index}.select")
+
+
+def _line_of(text: str, dotted: str) -> int | None:
+    """Best-effort line number of a dotted key (``entity1.provider``) in the TOML text."""
+    if not text:
+        return None
+    parts = re.sub(r"\[\d+\]", "", dotted).split(".")
+    leaf = parts[-1]
+    table = ".".join(parts[:-1])
+    current = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", stripped)
+        if header:
+            current = header.group(1)
+            if current == dotted:
+                return number
+            continue
+        if current == table and re.match(rf"^\s*\"?{re.escape(leaf)}\"?\s*=", line):
+            return number
+    return None
+
+
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)

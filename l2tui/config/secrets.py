@@ -1,0 +1,107 @@
+"""Passwords and client secrets: from an env var named in the file, the OS keyring, or a prompt.
+
+Never from the connection file. The keyring holds one entry per connection and entity under the
+service ``l2tui``; a ``Password=`` typed into a connection string is moved there on save.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from l2tui.config.connstr import ConnectionString, parse_connection_string
+from l2tui.config.model import Connection, Entity
+from l2tui.config.specs import find_spec, looks_like_url
+from l2tui.errors import ConfigError
+
+SERVICE = "l2tui"
+
+Prompt = Callable[[str], str | None]
+"""Asks a person for a secret (e.g. getpass); returns None when they give none."""
+
+
+class NoKeyring(Exception):
+    """No usable OS keyring on this machine."""
+
+
+def keyring_account(slug: str, index: int) -> str:
+    """The keyring user name of one entity's secret."""
+    return f"{slug}/entity{index}"
+
+
+def _keyring():  # type: ignore[no-untyped-def]
+    import keyring
+    from keyring.backends import fail
+
+    backend = keyring.get_keyring()
+    if isinstance(backend, fail.Keyring) or type(backend).__name__ == "Keyring" and "fail" in type(backend).__module__:
+        raise NoKeyring("no OS keyring is available")
+    return keyring
+
+
+def keyring_get(slug: str, index: int) -> str | None:
+    """The stored secret, or None (also when no keyring works)."""
+    try:
+        return _keyring().get_password(SERVICE, keyring_account(slug, index))  # type: ignore[no-any-return]
+    except Exception:
+        return None
+
+
+def keyring_set(slug: str, index: int, secret: str) -> None:
+    """Store a secret; raise NoKeyring when that is impossible here."""
+    try:
+        _keyring().set_password(SERVICE, keyring_account(slug, index), secret)
+    except NoKeyring:
+        raise
+    except Exception as exc:  # keyring backends raise many kinds of errors
+        raise NoKeyring(f"the keyring refused the secret ({type(exc).__name__})") from None
+
+
+def keyring_delete(slug: str, index: int) -> None:
+    """Forget a stored secret, if any."""
+    try:
+        _keyring().delete_password(SERVICE, keyring_account(slug, index))
+    except Exception:
+        pass
+
+
+def split_secret(entity: Entity) -> tuple[str, str | None]:
+    """The connection string without its secret keys, and the secret found in it (if any)."""
+    text = entity.connection_string
+    spec = find_spec(entity.provider) if entity.provider else None
+    if not text or spec is None or (spec.accepts_url and looks_like_url(text)):
+        return text, None
+    try:
+        cs = parse_connection_string(text)
+    except ValueError:
+        return text, None
+    secret_keys = spec.secret_keys()
+    found = next((cs[k] for k in cs if k.casefold() in {s.casefold() for s in secret_keys}), None)
+    if found is None:
+        return text, None
+    return ConnectionString(cs.without(*secret_keys).pairs).render(), found
+
+
+def resolve_secret(conn: Connection, index: int, *, prompt: Prompt | None = None,
+                   required: bool = True) -> str | None:
+    """The entity's secret: env var named by ``password_env``, else keyring, else the prompt."""
+    entity = conn.entity(index)
+    if entity.password_env:
+        value = os.environ.get(entity.password_env)
+        if value:
+            return value
+    value = keyring_get(conn.slug, index)
+    if value:
+        return value
+    if prompt is not None:
+        answer = prompt(f"Password for {conn.title} / entity {index}: ")
+        if answer:
+            return answer
+    if not required:
+        return None
+    hint = f"set ${entity.password_env}, " if entity.password_env else "set password_env = \"VAR\" in the file, "
+    raise ConfigError(
+        f"no password for entity{index}: {hint}store one in the keyring "
+        f"(l2tui set-password {conn.slug} --entity {index}), or run on a terminal to be asked",
+        file=str(conn.path) if conn.path else conn.title,
+    )

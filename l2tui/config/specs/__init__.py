@@ -1,0 +1,150 @@
+"""Each data provider's declaration: its name, title, connection-string keys and select syntax.
+
+Declared once here, as data, so that the loader, the TUI form, the CLI and the docs all read the
+same list, and a connection file is checked whole before anything connects.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from l2tui.config.connstr import ConnectionString, ConnectionStringError
+
+
+class SelectError(ValueError):
+    """A select statement the provider cannot run."""
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One connection-string key, its synonyms, and whether it holds a secret."""
+
+    name: str
+    synonyms: tuple[str, ...] = ()
+    secret: bool = False
+    help: str = ""
+    choices: tuple[str, ...] = ()
+
+    def names(self) -> tuple[str, ...]:
+        """The canonical name and its synonyms."""
+        return (self.name, *self.synonyms)
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """What a provider accepts, declared without importing the provider itself."""
+
+    name: str
+    title: str
+    keys: tuple[KeySpec, ...]
+    aliases: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
+    select_help: str = ""
+    example_connection_string: str = ""
+    example_select: str = ""
+    accepts_url: bool = False
+    check_connection: Callable[[ConnectionString], None] | None = field(default=None, compare=False)
+    check_select: Callable[[str], None] | None = field(default=None, compare=False)
+
+    def key(self, name: str) -> KeySpec | None:
+        """The key spec a (case-insensitive) key or synonym names."""
+        folded = name.casefold()
+        for spec in self.keys:
+            if any(folded == n.casefold() for n in spec.names()):
+                return spec
+        return None
+
+    def secret_keys(self) -> tuple[str, ...]:
+        """Every spelling of a key that holds a secret."""
+        return tuple(n for spec in self.keys if spec.secret for n in spec.names())
+
+    def canonical(self, cs: ConnectionString) -> dict[str, str]:
+        """Values by canonical key name."""
+        out: dict[str, str] = {}
+        for key, value in cs.pairs:
+            spec = self.key(key)
+            if spec is not None:
+                out[spec.name] = value
+        return out
+
+    def validate_connection_string(self, cs: ConnectionString) -> None:
+        """Raise ConnectionStringError for unknown, duplicate, empty, missing or bad keys."""
+        seen: dict[str, str] = {}
+        valid = [k.name for k in self.keys]
+        for key, value in cs.pairs:
+            spec = self.key(key)
+            if spec is None:
+                near = difflib.get_close_matches(
+                    key.casefold(), [n.casefold() for k in self.keys for n in k.names()], n=1
+                )
+                hint = ""
+                if near:
+                    match = next(n for k in self.keys for n in k.names() if n.casefold() == near[0])
+                    hint = f" (did you mean '{match}'?)"
+                raise ConnectionStringError(
+                    f"unknown key '{key}' for {self.name}{hint}; valid keys: {', '.join(valid)}"
+                )
+            if spec.name in seen:
+                raise ConnectionStringError(
+                    f"'{key}' and '{seen[spec.name]}' name the same setting; give it once"
+                )
+            seen[spec.name] = key
+            if value == "":
+                raise ConnectionStringError(f"'{key}' has an empty value")
+            if spec.choices and value.casefold() not in {c.casefold() for c in spec.choices}:
+                raise ConnectionStringError(
+                    f"'{key}' must be one of {', '.join(spec.choices)}, not '{value}'"
+                )
+        missing = [r for r in self.required if r not in seen]
+        if missing:
+            raise ConnectionStringError(f"missing required key '{missing[0]}'")
+        if self.check_connection is not None:
+            self.check_connection(cs)
+
+    def validate_select(self, text: str) -> None:
+        """Raise SelectError when the statement is not one this provider runs."""
+        if self.check_select is not None:
+            self.check_select(text)
+
+
+def looks_like_url(text: str) -> bool:
+    """A URL such as ``postgresql+psycopg://…`` rather than ``key=value;`` pairs."""
+    head = text.strip().split("://", 1)
+    return len(head) == 2 and head[0].replace("+", "").isalnum() and ";" not in head[0]
+
+
+_REGISTRY: dict[str, ProviderSpec] = {}
+
+
+def register(spec: ProviderSpec) -> ProviderSpec:
+    """Add a provider declaration to the catalog."""
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def all_specs() -> list[ProviderSpec]:
+    """Every declared provider, in declaration order."""
+    _load_builtin()
+    return list(_REGISTRY.values())
+
+
+def find_spec(name: str) -> ProviderSpec | None:
+    """The provider named by its name or an alias (case-insensitive)."""
+    _load_builtin()
+    folded = name.strip().casefold()
+    for spec in _REGISTRY.values():
+        if folded == spec.name or folded in spec.aliases:
+            return spec
+    return None
+
+
+def provider_names() -> list[str]:
+    """Names a connection file may give as ``provider``."""
+    return [spec.name for spec in all_specs()]
+
+
+def _load_builtin() -> None:
+    if not _REGISTRY:
+        from l2tui.config.specs import odata, sql  # noqa: F401  (registers on import)

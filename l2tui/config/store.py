@@ -1,0 +1,205 @@
+"""The connection folder: list, load, save, rename, duplicate and delete connection files."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from l2tui.config.document import render
+from l2tui.config.loader import parse_connection
+from l2tui.config.model import Connection, slugify
+from l2tui.config.secrets import NoKeyring, keyring_delete, keyring_get, keyring_set, split_secret
+from l2tui.errors import ConfigError
+
+SUFFIX = ".toml"
+
+
+@dataclass
+class StoreEntry:
+    """One file in the folder: its connection, or the error that keeps it from loading."""
+
+    path: Path
+    connection: Connection | None = None
+    error: ConfigError | None = None
+
+    @property
+    def title(self) -> str:
+        """The connection's title, or the file name for a broken file."""
+        return self.connection.title if self.connection else self.path.name
+
+
+def read_connection_file(path: Path) -> Connection:
+    """Load and validate one connection file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("no such connection file", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the file ({exc.__class__.__name__})", file=str(path)) from None
+    conn = parse_connection(text, path)
+    conn.path = path
+    return conn
+
+
+def write_atomically(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write a file via a temp file and os.replace, so a failed write leaves the old file intact."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class ConnectionStore:
+    """The connection files of one folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def files(self) -> list[Path]:
+        """Connection files, sorted by name."""
+        if not self.folder.is_dir():
+            return []
+        return sorted(p for p in self.folder.glob(f"*{SUFFIX}") if not p.name.startswith("."))
+
+    def entries(self) -> list[StoreEntry]:
+        """Every file, loaded; a broken file is listed with its error, not dropped."""
+        out = []
+        for path in self.files():
+            try:
+                out.append(StoreEntry(path, read_connection_file(path)))
+            except ConfigError as exc:
+                out.append(StoreEntry(path, error=exc))
+        return out
+
+    def connections(self) -> Iterator[Connection]:
+        """The connections that load."""
+        return (e.connection for e in self.entries() if e.connection is not None)
+
+    def resolve(self, name: str) -> Path:
+        """The file a NAME means: a path to a .toml file, a file slug, or a title."""
+        candidate = Path(name).expanduser()
+        if candidate.suffix == SUFFIX and (candidate.is_file() or os.sep in name):
+            return candidate
+        by_slug = self.folder / f"{name}{SUFFIX}"
+        if by_slug.is_file():
+            return by_slug
+        slug = slugify(name)
+        if (self.folder / f"{slug}{SUFFIX}").is_file():
+            return self.folder / f"{slug}{SUFFIX}"
+        for entry in self.entries():
+            if entry.connection and entry.connection.title.casefold() == name.casefold():
+                return entry.path
+        known = ", ".join(e.path.stem for e in self.entries()) or "none yet (l2tui new TITLE)"
+        raise ConfigError(f"no connection named '{name}'; connections: {known}")
+
+    def load(self, name: str) -> Connection:
+        """Load the connection NAME means."""
+        return read_connection_file(self.resolve(name))
+
+    def path_for(self, title: str) -> Path:
+        """A free file path for a new title."""
+        return self.folder / f"{slugify(title)}{SUFFIX}"
+
+    def check_title_free(self, title: str, own: Path | None = None) -> None:
+        """Titles are unique in a folder (case-insensitive), and so are their file slugs."""
+        for entry in self.entries():
+            if own is not None and entry.path.resolve() == own.resolve():
+                continue
+            if entry.connection and entry.connection.title.casefold() == title.casefold():
+                raise ConfigError(f"a connection titled '{title}' already exists ({entry.path.name})")
+            if entry.path.stem == slugify(title):
+                raise ConfigError(f"the file {entry.path.name} already exists; choose another title")
+
+    def save(self, conn: Connection) -> Path:
+        """Validate and write a connection; move any password typed into a string to the keyring."""
+        path = conn.path or self.path_for(conn.title)
+        self.check_title_free(conn.title, own=path if conn.path else None)
+        for index in (1, 2):
+            entity = conn.entity(index)
+            clean, secret = split_secret(entity)
+            if secret is not None:
+                try:
+                    keyring_set(path.stem, index, secret)
+                except NoKeyring as exc:
+                    var = entity.password_env or "CRM_PASSWORD"
+                    raise ConfigError(
+                        f"the connection string holds a password and {exc}; remove it and set "
+                        f'password_env = "{var}" (or run on a terminal to be asked)',
+                        file=str(path), key=f"entity{index}.connection_string",
+                    ) from None
+                entity.connection_string = clean
+        text = render(conn)
+        checked = parse_connection(text, path)  # never write what we could not read back
+        write_atomically(path, text)
+        conn.path = path
+        conn.document = checked.document
+        return path
+
+    def create(self, title: str, template: Connection | None = None) -> Connection:
+        """A new connection file titled ``title`` (from a template's settings, if given)."""
+        title = title.strip()
+        if not title:
+            raise ConfigError("a connection needs a title")
+        if template is None:
+            conn = Connection(title=title)
+            conn.entity1.title, conn.entity2.title = "Data Entity 1", "Data Entity 2"
+        else:
+            conn = parse_connection(render(template))
+            conn.title = title
+            conn.document = None
+            conn.path = None
+        self.save(conn)
+        return conn
+
+    def rename(self, conn: Connection, title: str) -> Path:
+        """Change a connection's title and file name; its stored secrets move with it."""
+        old = conn.path
+        new_path = self.path_for(title)
+        self.check_title_free(title, own=old)
+        conn.title = title
+        if old is not None and old.resolve() != new_path.resolve():
+            conn.path = new_path
+            self.save(conn)
+            for index in (1, 2):
+                secret = keyring_get(old.stem, index)
+                if secret:
+                    with contextlib.suppress(NoKeyring):
+                        keyring_set(new_path.stem, index, secret)
+                    keyring_delete(old.stem, index)
+            old.unlink(missing_ok=True)
+            return new_path
+        return self.save(conn)
+
+    def duplicate(self, conn: Connection, title: str | None = None) -> Connection:
+        """A copy under a new title ("Copy of …" by default); secrets are not copied."""
+        base = title or f"Copy of {conn.title}"
+        candidate, n = base, 2
+        while True:
+            try:
+                self.check_title_free(candidate)
+                break
+            except ConfigError:
+                if title:
+                    raise
+                candidate, n = f"{base} ({n})", n + 1
+        return self.create(candidate, template=conn)
+
+    def delete(self, conn: Connection) -> None:
+        """Remove a connection's file and its keyring entries."""
+        if conn.path is not None:
+            conn.path.unlink(missing_ok=True)
+            for index in (1, 2):
+                keyring_delete(conn.path.stem, index)

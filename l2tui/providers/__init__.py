@@ -1,0 +1,72 @@
+"""Data providers behind one interface (see ``base``); ``open_provider`` picks one by name."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from l2tui.config.model import Connection, Entity
+from l2tui.config.secrets import Prompt, resolve_secret
+from l2tui.config.specs import find_spec
+from l2tui.errors import ConfigError
+from l2tui.paths import Paths
+from l2tui.providers.base import Provider, ProviderContext
+
+# provider name (from l2tui.config.specs) → "module:Class"
+IMPLEMENTATIONS = {
+    "odata": "l2tui.providers.odata:ODataProvider",
+    "sqlserver": "l2tui.providers.sql:SqlProvider",
+    "postgresql": "l2tui.providers.sql:SqlProvider",
+    "mysql": "l2tui.providers.sql:SqlProvider",
+    "sqlite": "l2tui.providers.sql:SqlProvider",
+}
+
+
+def open_provider(entity: Entity, context: ProviderContext | None = None) -> Provider:
+    """The provider for an entity, imported on first use."""
+    spec = find_spec(entity.provider)
+    if spec is None or spec.name not in IMPLEMENTATIONS:
+        raise ConfigError(f"unknown provider {entity.provider!r}", key="provider")
+    module_name, class_name = IMPLEMENTATIONS[spec.name].split(":")
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, class_name)
+    except (ImportError, AttributeError):
+        from l2tui.errors import NotAvailable
+
+        raise NotAvailable(f"the {spec.title} is not available yet") from None
+    provider: Provider = cls(entity, context or ProviderContext())
+    return provider
+
+
+def open_entity(
+    conn: Connection,
+    index: int,
+    paths: Paths,
+    *,
+    prompt: Prompt | None = None,
+    notify: Callable[[str], None] | None = None,
+    device_code: Callable[[dict[str, Any]], None] | None = None,
+    log: Callable[[str], None] | None = None,
+    options: dict[str, Any] | None = None,
+) -> Provider:
+    """The provider of a connection's entity 1 or 2, with its secret resolved lazily.
+
+    The secret is looked up only if the provider asks (an unauthenticated OData service or a
+    SQLite file never needs one); ``prompt`` is used only when a terminal is attached.
+    """
+    entity = conn.entity(index)
+
+    def secret() -> str | None:
+        return resolve_secret(conn, index, prompt=prompt, required=False)
+
+    context = ProviderContext(
+        secret=secret,
+        token_cache_path=paths.token_cache,
+        notify=notify or (lambda message: None),
+        device_code=device_code,
+        log=log or (lambda message: None),
+        options=dict(options or {}),
+    )
+    return open_provider(entity, context)

@@ -1,0 +1,190 @@
+"""The one interface every data provider implements; providers know their protocol, not sync."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from l2tui.config.model import Entity
+
+Record = dict[str, Any]
+"""One item as a provider reads or writes it: column name → Python value."""
+
+Key = tuple[Any, ...]
+"""The values of an item's primary-key columns, in ``describe()`` key order."""
+
+
+class ColumnType(StrEnum):
+    """Logical column types shared by all providers, used to map and normalise values."""
+
+    GUID = "guid"
+    STRING = "string"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    FLOAT = "float"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    DATE = "date"
+    BINARY = "binary"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of what the select statement returns."""
+
+    name: str
+    type: ColumnType = ColumnType.STRING
+    nullable: bool = True
+    read_only: bool = False
+    key: bool = False
+    native_type: str = ""
+    max_length: int | None = None
+    lookup_target: str | None = None  # OData lookups: the entity set a `_x_value` column points to
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider can do with this entity."""
+
+    can_write: bool
+    can_delta: bool
+    batch_size: int = 500
+    read_only_reason: str = ""
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The answer to "can we connect and read?", in a line a person reads."""
+
+    ok: bool
+    message: str
+    details: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class Page:
+    """One page of a read: records, plus the keys of records deleted (delta reads only)."""
+
+    records: list[Record] = field(default_factory=list)
+    deleted: list[Key] = field(default_factory=list)
+
+
+class ReadStream(abc.ABC):
+    """Pages of a read; ``cursor`` and ``is_delta`` are valid once the pages are exhausted."""
+
+    cursor: str | None = None
+    is_delta: bool = False
+
+    @abc.abstractmethod
+    def __iter__(self) -> Iterator[Page]: ...
+
+
+class ChangeOp(StrEnum):
+    """What a write does to one item."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One item to write: its key (primary-key column → value) and, for create/update, values.
+
+    Creates carry their key (an OData create carries a client-made GUID so a retried create never
+    duplicates); updates carry only the columns that changed. Writes are upserts by key, so
+    applying the same Change twice leaves the same result.
+    """
+
+    op: ChangeOp
+    key: Record
+    values: Record = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What happened to one Change, in the order the changes were given."""
+
+    change: Change
+    ok: bool
+    error: str = ""
+    key: Record | None = None  # the item's key after the write (e.g. a generated identity)
+
+
+class Provider(abc.ABC):
+    """A data entity's source: verify, describe, read and write through one protocol."""
+
+    name: str = ""
+
+    def __init__(self, entity: Entity, context: ProviderContext) -> None:
+        self.entity = entity
+        self.context = context
+
+    @abc.abstractmethod
+    def verify(self) -> VerifyResult:
+        """Can we connect and read? Never raises for a connection problem: says it."""
+
+    @abc.abstractmethod
+    def describe(self) -> list[Column]:
+        """The columns the select statement returns (name, type, nullable, read-only, key)."""
+
+    @abc.abstractmethod
+    def read(self, cursor: str | None = None) -> ReadStream:
+        """Stream every record, or with a cursor only what changed since (deletions included)."""
+
+    @abc.abstractmethod
+    def write(self, changes: Sequence[Change]) -> list[WriteOutcome]:
+        """Apply creates, updates and deletes in batches; one outcome per change, in order."""
+
+    @abc.abstractmethod
+    def capabilities(self) -> Capabilities:
+        """Whether it can write, deliver deltas, and its best batch size."""
+
+    def key_columns(self) -> list[str]:
+        """Primary-key columns: the entity's ``primary_key``, else those ``describe()`` marks."""
+        if self.entity.primary_key:
+            return list(self.entity.primary_key)
+        return [c.name for c in self.describe() if c.key]
+
+    def preview(self, rows: int = 20) -> tuple[list[Column], list[Record]]:
+        """The first rows of a full read, for Preview Data."""
+        out: list[Record] = []
+        for page in self.read():
+            out.extend(page.records[: rows - len(out)])
+            if len(out) >= rows:
+                break
+        return self.describe(), out
+
+    def close(self) -> None:  # noqa: B027  (optional hook)
+        """Release connections and sessions."""
+
+    def __enter__(self) -> Provider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+SecretGetter = Callable[[], str | None]
+"""Returns the entity's password / client secret, resolved lazily (keyring, env var, prompt)."""
+
+
+@dataclass
+class ProviderContext:
+    """What a provider may need from outside: its secret, where to cache tokens, how to tell the user.
+
+    ``notify`` carries short human messages (e.g. a device-code sign-in prompt) to the front end;
+    providers never print.
+    """
+
+    secret: SecretGetter = lambda: None
+    token_cache_path: Any = None  # pathlib.Path of the MSAL token cache, mode 0600
+    notify: Callable[[str], None] = lambda message: None
+    device_code: Callable[[dict[str, Any]], None] | None = None  # shows verification_uri + user_code
+    log: Callable[[str], None] = lambda message: None
+    options: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Sync engine: plan and apply, state store, mapping, hashing."""

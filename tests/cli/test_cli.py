@@ -1,0 +1,140 @@
+"""The command line: commands, exit codes, one-line errors, never a traceback."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, CliRunner
+
+SAMPLES = sorted((REPO / "sample_connections").glob("*.toml"))
+
+
+def test_help_lists_every_command(run_cli: CliRunner) -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("list", "show", "new", "paths", "verify", "preview", "run", "demo", "emulator"):
+        assert command in result.stdout
+
+
+def test_list_on_an_empty_folder_says_how_to_start(run_cli: CliRunner) -> None:
+    result = run_cli("list")
+    assert result.returncode == 0
+    assert "l2tui new" in result.stdout
+
+
+def test_paths_honour_the_environment_overrides(run_cli: CliRunner, isolated_dirs: dict[str, Path]) -> None:
+    result = run_cli("paths")
+    assert result.returncode == 0
+    assert f"connections:  {isolated_dirs['config']}" in result.stdout
+    assert str(isolated_dirs["data"] / "state") in result.stdout
+    assert "token cache:" in result.stdout
+
+
+def test_config_dir_flag_overrides_the_environment(run_cli: CliRunner, tmp_path: Path) -> None:
+    result = run_cli("--config-dir", str(tmp_path / "elsewhere"), "paths")
+    assert f"connections:  {tmp_path / 'elsewhere'}" in result.stdout
+
+
+def test_new_creates_a_0600_file_that_show_prints(run_cli: CliRunner, config_dir: Path) -> None:
+    created = run_cli("new", "CRM accounts to SQL")
+    assert created.returncode == 0, created.stderr
+    path = config_dir / "crm-accounts-to-sql.toml"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    shown = run_cli("show", "CRM accounts to SQL")
+    assert shown.returncode == 0
+    assert 'title = "CRM accounts to SQL"' in shown.stdout
+    listed = run_cli("list")
+    assert "CRM accounts to SQL" in listed.stdout and "crm-accounts-to-sql.toml" in listed.stdout
+
+
+def test_a_hand_written_comment_survives_a_later_save(run_cli: CliRunner, config_dir: Path) -> None:
+    from l2tui.config.store import ConnectionStore
+
+    run_cli("new", "CRM accounts to SQL")
+    path = config_dir / "crm-accounts-to-sql.toml"
+    path.write_text("# written by hand: do not remove\n" + path.read_text())
+    store = ConnectionStore(config_dir)
+    conn = store.load("crm-accounts-to-sql")
+    conn.entity1.title = "Dynamics accounts"
+    store.save(conn)
+    assert path.read_text().startswith("# written by hand: do not remove\n")
+    assert 'title = "Dynamics accounts"' in path.read_text()
+
+
+def test_new_from_copies_the_settings(run_cli: CliRunner, config_dir: Path) -> None:
+    result = run_cli("new", "My copy", "--from", str(SAMPLES[0]))
+    assert result.returncode == 0, result.stderr
+    assert "provider = " in (config_dir / "my-copy.toml").read_text()
+
+
+def test_new_refuses_a_title_already_taken(run_cli: CliRunner) -> None:
+    run_cli("new", "Accounts")
+    result = run_cli("new", "accounts")
+    assert result.returncode == 2
+    assert "already exists" in result.stderr
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s.name for s in SAMPLES])
+def test_show_prints_each_sample_connection(run_cli: CliRunner, sample: Path) -> None:
+    result = run_cli("show", str(sample))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == sample.read_text()
+
+
+BAD_FILES = {
+    "broken-toml": ('title = "x\n', "not valid TOML"),
+    "unknown-key": ('title = "x"\ncolour = "red"\n[entity1]\n[entity2]\n', "colour: unknown key"),
+    "bad-enum": ('title = "x"\ndirection = "up"\n[entity1]\n[entity2]\n', "direction: expected one of"),
+    "bad-connection-string": (
+        'title = "x"\n[entity1]\nprovider = "odata"\nconnection_string = "URL=\'http://x/a"\n[entity2]\n',
+        "unbalanced quote",
+    ),
+    "duplicate-connection-key": (
+        'title = "x"\n[entity1]\n[entity2]\nprovider = "sqlite"\nconnection_string = "Data Source=a;data source=b"\n',
+        "given twice",
+    ),
+    "empty-value": (
+        'title = "x"\n[entity1]\n[entity2]\nprovider = "sqlite"\nconnection_string = "Data Source=;"\n',
+        "empty value",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+@pytest.mark.parametrize("command", ["show", "verify", "run"])
+def test_bad_files_exit_2_with_one_line_and_no_traceback(
+    run_cli: CliRunner, config_dir: Path, name: str, command: str
+) -> None:
+    text, expected = BAD_FILES[name]
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / f"{name}.toml").write_text(text)
+    result = run_cli(command, name)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert f"{name}.toml" in result.stderr
+
+
+def test_unknown_connection_exits_2(run_cli: CliRunner) -> None:
+    result = run_cli("show", "nope")
+    assert result.returncode == 2
+    assert "no connection named 'nope'" in result.stderr
+
+
+def test_bad_usage_exits_2_with_one_line(run_cli: CliRunner) -> None:
+    result = run_cli("preview", "x", "--entity", "3")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_list_reports_a_broken_file_and_still_lists_the_others(run_cli: CliRunner, config_dir: Path) -> None:
+    run_cli("new", "Good")
+    (config_dir / "broken.toml").write_text('title = "b"\ndirection = "up"\n[entity1]\n[entity2]\n')
+    result = run_cli("list")
+    assert "Good" in result.stdout
+    assert "broken.toml:2: direction" in result.stderr
+    assert result.returncode == 2

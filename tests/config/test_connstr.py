@@ -1,0 +1,101 @@
+"""The connection-string syntax of the Layer2 guide: key=value; pairs."""
+
+from __future__ import annotations
+
+import pytest
+
+from l2tui.config.connstr import ConnectionStringError, parse_connection_string
+from l2tui.config.specs import find_spec
+
+SEED_ODATA = ("URL=https://contoso.crm4.dynamics.com/api/data/v9.2/accounts;"
+              "Authentication=microsoft_modern_crm;User=alice@contoso.com;")
+SEED_SQL = "Data Source=mySQLServerName;Initial Catalog=mySQLDatabase;Trusted_Connection=True;"
+
+
+def test_seed_odata_string_parses_verbatim() -> None:
+    cs = parse_connection_string(SEED_ODATA)
+    assert dict(cs.pairs) == {
+        "URL": "https://contoso.crm4.dynamics.com/api/data/v9.2/accounts",
+        "Authentication": "microsoft_modern_crm",
+        "User": "alice@contoso.com",
+    }
+    find_spec("odata").validate_connection_string(cs)  # type: ignore[union-attr]
+
+
+def test_seed_sql_server_string_parses_verbatim() -> None:
+    cs = parse_connection_string(SEED_SQL)
+    assert cs["data source"] == "mySQLServerName"
+    assert cs["INITIAL CATALOG"] == "mySQLDatabase"
+    assert cs["Trusted_Connection"] == "True"
+    find_spec("sqlserver").validate_connection_string(cs)  # type: ignore[union-attr]
+
+
+def test_keys_are_case_insensitive_and_spaces_around_keys_and_equals_are_ignored() -> None:
+    cs = parse_connection_string("  server  =  db1 ; DATABASE= crm")
+    assert cs["Server"] == "db1"
+    assert cs["database"] == "crm"
+
+
+def test_trailing_semicolon_is_optional() -> None:
+    assert dict(parse_connection_string("a=1;b=2").pairs) == {"a": "1", "b": "2"}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Password='p;a=ss';", "p;a=ss"),
+        ('Password="p;a=ss";', "p;a=ss"),
+        ("Password='it''s';", "it's"),
+        ('Password="say ""hi""";', 'say "hi"'),
+        ("Driver={ODBC Driver 18 for SQL Server};", "ODBC Driver 18 for SQL Server"),
+        ("Driver={a;b}}c};", "a;b}c"),
+    ],
+)
+def test_quoted_values_may_hold_separators_and_doubled_quotes(text: str, value: str) -> None:
+    key = text.split("=")[0]
+    assert parse_connection_string(text)[key] == value
+
+
+def test_render_round_trips_values_that_need_quotes() -> None:
+    cs = parse_connection_string("""a='x;y';b="it's";c=plain""")
+    assert parse_connection_string(cs.render()) == cs
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Password='abc;", "unbalanced quote"),
+        ('Password="abc', "unbalanced quote"),
+        ("User=a;user=b", "given twice"),
+        ("just-a-word", "has no '='"),
+        ("=value", "has no key"),
+        ("Password='a'b;", "unexpected text after the quoted value"),
+    ],
+)
+def test_malformed_strings_are_refused_with_a_reason(text: str, message: str) -> None:
+    with pytest.raises(ConnectionStringError, match=message):
+        parse_connection_string(text)
+
+
+def test_unknown_key_lists_the_valid_ones_and_suggests_the_nearest() -> None:
+    spec = find_spec("odata")
+    assert spec is not None
+    with pytest.raises(ConnectionStringError) as info:
+        spec.validate_connection_string(parse_connection_string("URL=https://x/api/data/v9.2/accounts;Authentcation=none"))
+    assert "did you mean 'Authentication'" in str(info.value)
+    assert "valid keys: URL, " in str(info.value)
+    assert "Authentication" in str(info.value).split("valid keys:")[1]
+
+
+def test_empty_value_is_refused() -> None:
+    spec = find_spec("sqlserver")
+    assert spec is not None
+    with pytest.raises(ConnectionStringError, match="'Initial Catalog' has an empty value"):
+        spec.validate_connection_string(parse_connection_string("Data Source=x;Initial Catalog=;"))
+
+
+def test_two_synonyms_of_one_key_are_refused() -> None:
+    spec = find_spec("sqlserver")
+    assert spec is not None
+    with pytest.raises(ConnectionStringError, match="name the same setting"):
+        spec.validate_connection_string(parse_connection_string("Server=a;Data Source=b"))

@@ -1,0 +1,104 @@
+"""A connection file is checked whole before anything connects; each mistake gets one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from l2tui.config.loader import parse_connection
+from l2tui.config.model import ConflictResolution, Direction
+from l2tui.errors import ConfigError
+
+GOOD = '''\
+title = "CRM accounts to SQL"
+direction = "left_to_right"
+conflict_resolution = "left_wins"
+
+[entity1]
+title = "Dynamics accounts"
+provider = "odata"
+connection_string = "URL=https://contoso.crm4.dynamics.com/api/data/v9.2/accounts;Authentication=microsoft_modern_crm;User=alice@contoso.com;"
+select = "$select=accountid,name,accountnumber,revenue&$top=5"
+primary_key = ["accountid"]
+
+[entity2]
+title = "SQL accounts"
+provider = "sqlserver"
+connection_string = "Data Source=sqlhost;Initial Catalog=crm;Trusted_Connection=True;"
+select = "SELECT * FROM dbo.accounts"
+primary_key = ["accountid"]
+
+[mapping]
+auto = true
+[[mapping.columns]]
+left = "name"
+right = "AccountName"
+'''
+
+
+def test_the_design_example_loads() -> None:
+    conn = parse_connection(GOOD, "crm.toml")
+    assert conn.title == "CRM accounts to SQL"
+    assert conn.direction is Direction.LEFT_TO_RIGHT
+    assert conn.conflict_resolution is ConflictResolution.LEFT_WINS
+    assert conn.entity1.primary_key == ["accountid"]
+    assert conn.mapping.columns[0].right == "AccountName"
+
+
+# (name, text change, expected words in the one-line message)
+MALFORMED = [
+    ("broken TOML", lambda t: t.replace('title = "CRM', 'title = CRM'), "crm.toml:1: not valid TOML"),
+    ("unknown top key", lambda t: t.replace("direction =", "directon ="),
+     "crm.toml:2: directon: unknown key; did you mean 'direction'?"),
+    ("unknown entity key", lambda t: t.replace("primary_key = [\"accountid\"]\n\n[entity2]", "primary_kee = [\"accountid\"]\n\n[entity2]"),
+     "entity1.primary_kee: unknown key; did you mean 'primary_key'?"),
+    ("bad direction", lambda t: t.replace('"left_to_right"', '"sideways"'),
+     "direction: expected one of left_to_right | right_to_left | bidirectional, got 'sideways'"),
+    ("bad conflict policy", lambda t: t.replace('"left_wins"', '"left_win"'),
+     "conflict_resolution: expected one of left_wins | right_wins | latest_wins | skip, got 'left_win' (did you mean 'left_wins'?)"),
+    ("missing entity2", lambda t: t.split("[entity2]")[0] + "[mapping]\nauto = true\n",
+     "entity2: missing [entity2] table"),
+    ("unknown provider", lambda t: t.replace('provider = "sqlserver"', 'provider = "sqlsrv"'),
+     "entity2.provider: unknown provider 'sqlsrv'"),
+    ("unbalanced quote", lambda t: t.replace("User=alice@contoso.com;", "User='alice@contoso.com;"),
+     "entity1.connection_string: the value of 'User' has an unbalanced quote"),
+    ("duplicate key", lambda t: t.replace("Initial Catalog=crm;", "Initial Catalog=crm;initial catalog=x;"),
+     "entity2.connection_string: key 'initial catalog' is given twice"),
+    ("unknown connection key", lambda t: t.replace("Trusted_Connection=True;", "Trusted=True;"),
+     "entity2.connection_string: unknown key 'Trusted' for sqlserver"),
+    ("empty value", lambda t: t.replace("Initial Catalog=crm;", "Initial Catalog=;"),
+     "entity2.connection_string: 'Initial Catalog' has an empty value"),
+    ("password in file", lambda t: t.replace("User=alice@contoso.com;", "User=alice@contoso.com;Password=hunter2;"),
+     "entity1.connection_string: 'Password' must not be stored in the file"),
+    ("refused odata option", lambda t: t.replace("&$top=5", "&$skip=5"),
+     "entity1.select: Dataverse does not support $skip"),
+    ("second sql statement", lambda t: t.replace("SELECT * FROM dbo.accounts", "SELECT * FROM dbo.accounts; DROP TABLE x"),
+     "entity2.select:"),
+    ("ratio out of range", lambda t: t.replace('conflict_resolution = "left_wins"', 'conflict_resolution = "left_wins"\nmax_delete_ratio = 3'),
+     "max_delete_ratio: expected a number from 0 to 1, got 3"),
+    ("mapping pair without right", lambda t: t.replace('right = "AccountName"\n', ""),
+     "mapping.columns[0].right: missing"),
+    ("primary key wrong type", lambda t: t.replace('primary_key = ["accountid"]\n\n[entity2]', "primary_key = 3\n\n[entity2]"),
+     "entity1.primary_key: expected a column name or a list of column names"),
+]
+
+
+@pytest.mark.parametrize(("name", "change", "expected"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_file_gets_one_line_naming_file_key_and_expectation(name: str, change, expected: str) -> None:
+    text = change(GOOD)
+    assert text != GOOD, "the table entry must change the file"
+    with pytest.raises(ConfigError) as info:
+        parse_connection(text, "crm.toml")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("crm.toml")
+    assert expected in message
+    assert "hunter2" not in message
+
+
+def test_secret_in_a_rejected_string_is_not_repeated(tmp_path: Path) -> None:
+    text = GOOD.replace("Trusted_Connection=True;", "Password='s3cr3t;value';")
+    with pytest.raises(ConfigError) as info:
+        parse_connection(text, "crm.toml")
+    assert "s3cr3t" not in str(info.value)

@@ -1,0 +1,158 @@
+"""The connection folder: files are readable TOML, written atomically, 0600, never with a secret."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from l2tui.config import store as store_module
+from l2tui.config.model import Connection
+from l2tui.config.secrets import keyring_get, resolve_secret
+from l2tui.config.store import ConnectionStore
+from l2tui.errors import ConfigError
+
+SQL = "Data Source=sqlhost;Initial Catalog=crm;User ID=sa;"
+
+
+def _conn(title: str = "CRM accounts to SQL") -> Connection:
+    conn = Connection(title=title)
+    conn.entity1.provider = "odata"
+    conn.entity1.connection_string = "URL=https://contoso.crm4.dynamics.com/api/data/v9.2/accounts;Authentication=none;"
+    conn.entity2.provider = "sqlserver"
+    conn.entity2.connection_string = SQL
+    conn.entity2.select = "SELECT * FROM dbo.accounts"
+    return conn
+
+
+def test_saved_file_is_named_from_the_title_and_mode_0600(config_dir: Path) -> None:
+    path = ConnectionStore(config_dir).save(_conn())
+    assert path == config_dir / "crm-accounts-to-sql.toml"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_load_by_title_slug_or_path(config_dir: Path) -> None:
+    store = ConnectionStore(config_dir)
+    path = store.save(_conn())
+    for name in ("CRM accounts to SQL", "crm-accounts-to-sql", str(path)):
+        assert store.load(name).title == "CRM accounts to SQL"
+
+
+def test_comments_and_key_order_survive_a_save(config_dir: Path) -> None:
+    store = ConnectionStore(config_dir)
+    path = store.save(_conn())
+    text = path.read_text().replace("[entity2]", "# the SQL side, by hand\n[entity2]")
+    text = text.replace('deletions = "propagate"', 'deletions = "propagate"  # keep deletes in step')
+    path.write_text(text)
+    conn = store.load("crm-accounts-to-sql")
+    conn.direction = conn.direction.__class__("bidirectional")
+    store.save(conn)
+    saved = path.read_text()
+    assert "# the SQL side, by hand\n[entity2]" in saved
+    assert 'deletions = "propagate"  # keep deletes in step' in saved
+    assert 'direction = "bidirectional"' in saved
+    assert saved.index("title =") < saved.index("direction =") < saved.index("[entity1]")
+
+
+def test_titles_are_unique_in_a_folder(config_dir: Path) -> None:
+    store = ConnectionStore(config_dir)
+    store.save(_conn("Accounts"))
+    with pytest.raises(ConfigError, match="already exists"):
+        store.save(_conn("accounts"))
+
+
+def test_rename_moves_the_file(config_dir: Path) -> None:
+    store = ConnectionStore(config_dir)
+    conn = _conn("Old name")
+    store.save(conn)
+    new_path = store.rename(conn, "New name")
+    assert new_path.name == "new-name.toml" and new_path.is_file()
+    assert not (config_dir / "old-name.toml").exists()
+    assert store.load("New name").title == "New name"
+
+
+def test_duplicate_and_delete(config_dir: Path) -> None:
+    store = ConnectionStore(config_dir)
+    conn = _conn("Accounts")
+    store.save(conn)
+    copy = store.duplicate(conn)
+    assert copy.title == "Copy of Accounts"
+    assert store.duplicate(conn).title == "Copy of Accounts (2)"
+    store.delete(copy)
+    assert sorted(p.name for p in store.files()) == ["accounts.toml", "copy-of-accounts-2.toml"]
+
+
+def test_a_broken_file_is_listed_with_its_line_and_the_others_still_load(config_dir: Path) -> None:
+    store = ConnectionStore(config_dir)
+    store.save(_conn("Good one"))
+    (config_dir / "broken.toml").write_text('title = "Broken"\ndirection = "sideways"\n')
+    entries = {e.path.name: e for e in store.entries()}
+    assert entries["good-one.toml"].connection is not None
+    error = entries["broken.toml"].error
+    assert error is not None and error.line == 2 and "sideways" in str(error)
+
+
+def test_a_save_that_fails_mid_write_leaves_the_previous_file_intact(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ConnectionStore(config_dir)
+    conn = _conn()
+    path = store.save(conn)
+    before = path.read_bytes()
+
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:
+        real_fsync(fd)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_module.os, "fsync", failing_fsync)
+    conn.title = "CRM accounts to SQL"
+    conn.entity2.select = "SELECT * FROM dbo.other"
+    with pytest.raises(OSError):
+        store.save(conn)
+    assert path.read_bytes() == before
+    assert [p.name for p in config_dir.iterdir()] == [path.name]  # no temp file left behind
+
+
+def test_password_typed_into_a_connection_string_goes_to_the_keyring_not_the_file(config_dir: Path) -> None:
+    store = ConnectionStore(config_dir)
+    conn = _conn()
+    conn.entity2.connection_string = SQL + "Password='p@ss;word';"
+    path = store.save(conn)
+    assert "p@ss" not in path.read_text()
+    assert keyring_get("crm-accounts-to-sql", 2) == "p@ss;word"
+    assert resolve_secret(store.load("crm-accounts-to-sql"), 2) == "p@ss;word"
+
+
+def test_password_is_refused_when_no_keyring_is_usable(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import keyring
+    from keyring.backends import fail
+
+    monkeypatch.setattr(keyring, "get_keyring", lambda: fail.Keyring())
+    conn = _conn()
+    conn.entity2.connection_string = SQL + "PWD=hunter2;"
+    with pytest.raises(ConfigError, match="password_env") as info:
+        ConnectionStore(config_dir).save(conn)
+    assert "hunter2" not in str(info.value)
+    assert not list(config_dir.glob("*.toml"))
+
+
+def test_secret_comes_from_the_environment_variable_named_in_the_file(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = _conn()
+    conn.entity1.password_env = "CRM_PASSWORD"
+    monkeypatch.setenv("CRM_PASSWORD", "from-env")
+    assert resolve_secret(conn, 1) == "from-env"
+
+
+def test_missing_secret_names_the_three_ways_to_give_one(config_dir: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_secret(_conn(), 1)
+    message = str(info.value)
+    assert "password_env" in message and "keyring" in message and "terminal" in message
