@@ -44,8 +44,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command."""
-    def options(default: object) -> argparse.ArgumentParser:
-        shared = argparse.ArgumentParser(add_help=False)
+    def options(default: object) -> _Parser:
+        shared = _Parser(add_help=False)
         shared.add_argument("--config-dir", metavar="DIR", default=default,
                             help="folder of connection files (default: $L2TUI_CONFIG_DIR or the user config folder)")
         shared.add_argument("--debug", action="store_true", default=default or False,

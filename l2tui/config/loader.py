@@ -138,20 +138,22 @@ def _entity(check: _Checker, table: dict[str, Any], prefix: str) -> Entity:
             raise check.fail(f"{prefix}provider", f"unknown provider {provider!r}; {hint}valid: {', '.join(names)}")
         provider = spec.name
     connection_string = check.string(table, "connection_string", prefix).strip()
-    if connection_string and spec is not None:
-        if not (spec.accepts_url and looks_like_url(connection_string)):
-            try:
-                cs = parse_connection_string(connection_string)
-                spec.validate_connection_string(cs)
-            except ConnectionStringError as exc:
-                raise check.fail(f"{prefix}connection_string", str(exc)) from None
-            secrets = [k for k in cs if spec.key(k) is not None and spec.key(k).secret]  # type: ignore[union-attr]
-            if secrets:
-                raise check.fail(
-                    f"{prefix}connection_string",
-                    f"'{secrets[0]}' must not be stored in the file; keep it in the keyring "
-                    "(l2tui saves it there) or name an environment variable with password_env",
-                )
+    if connection_string and spec is not None and not (
+        spec.accepts_url and looks_like_url(connection_string)
+    ):
+        try:
+            cs = parse_connection_string(connection_string)
+            spec.validate_connection_string(cs)
+        except ConnectionStringError as exc:
+            raise check.fail(f"{prefix}connection_string", str(exc)) from None
+        secret_names = {n.casefold() for n in spec.secret_keys()}
+        secrets = [k for k in cs if k.casefold() in secret_names]
+        if secrets:
+            raise check.fail(
+                f"{prefix}connection_string",
+                f"'{secrets[0]}' must not be stored in the file; keep it in the keyring "
+                "(l2tui saves it there) or name an environment variable with password_env",
+            )
     select = check.string(table, "select", prefix)
     if select.strip() and spec is not None:
         try:

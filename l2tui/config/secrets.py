@@ -6,6 +6,7 @@ service ``l2tui``; a ``Password=`` typed into a connection string is moved there
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 
@@ -33,8 +34,7 @@ def _keyring():  # type: ignore[no-untyped-def]
     import keyring
     from keyring.backends import fail
 
-    backend = keyring.get_keyring()
-    if isinstance(backend, fail.Keyring) or type(backend).__name__ == "Keyring" and "fail" in type(backend).__module__:
+    if isinstance(keyring.get_keyring(), fail.Keyring):
         raise NoKeyring("no OS keyring is available")
     return keyring
 
@@ -59,10 +59,8 @@ def keyring_set(slug: str, index: int, secret: str) -> None:
 
 def keyring_delete(slug: str, index: int) -> None:
     """Forget a stored secret, if any."""
-    try:
+    with contextlib.suppress(Exception):
         _keyring().delete_password(SERVICE, keyring_account(slug, index))
-    except Exception:
-        pass
 
 
 def split_secret(entity: Entity) -> tuple[str, str | None]:
