@@ -1,0 +1,30 @@
+"""Driver exceptions turned into one-line messages that never carry a secret."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_ODBC_NOISE = re.compile(r"\(SQLDriverConnect\w*\)|\(SQLExecDirectW\)|\(\d+\)\s*$")
+
+
+def one_line(exc: BaseException, secret: str | None = None) -> str:
+    """The driver's own reason, first line only, without SQLAlchemy's background links."""
+    orig: Any = getattr(exc, "orig", None) or exc
+    text = str(orig)
+    if isinstance(getattr(orig, "args", None), tuple) and len(orig.args) >= 2 and all(
+        isinstance(a, str) for a in orig.args[:2]
+    ):
+        text = orig.args[1]  # pyodbc: (sqlstate, message); pymysql: (code, message)
+    elif isinstance(getattr(orig, "args", None), tuple) and len(orig.args) >= 2 and isinstance(
+        orig.args[1], str
+    ):
+        text = orig.args[1]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    line = lines[0] if lines else type(orig).__name__
+    line = re.sub(r"\[[^\]]*\]", "", line)  # pyodbc's [unixODBC][FreeTDS][SQL Server] tags
+    line = _ODBC_NOISE.sub("", line).strip(" .;")
+    line = re.sub(r"\s+", " ", line)
+    if secret:
+        line = line.replace(secret, "***")
+    return line[:300] or type(orig).__name__

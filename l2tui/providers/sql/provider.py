@@ -1,0 +1,339 @@
+"""SqlProvider: SQL Server, PostgreSQL, MySQL/MariaDB and SQLite behind the provider interface."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
+
+from l2tui.config.specs import SelectError
+from l2tui.config.specs.sql_select import SelectInfo, parse_select
+from l2tui.errors import ConfigError, ConnectError, L2Error
+from l2tui.providers.base import (
+    Capabilities,
+    Change,
+    Column,
+    ColumnType,
+    Page,
+    Provider,
+    ProviderContext,
+    ReadStream,
+    VerifyResult,
+    WriteOutcome,
+)
+from l2tui.providers.sql import ddl, select, types
+from l2tui.providers.sql.connstr import Target, build_target, is_microsoft_driver
+from l2tui.providers.sql.errors import one_line
+from l2tui.providers.sql.upsert import WriteTarget, rows_per_statement
+from l2tui.providers.sql.writer import Writer
+
+DEFAULT_BATCH = 1000
+DEFAULT_PAGE = 1000
+# Types whose values drivers return as plain Python values (no uuid.UUID / memoryview).
+PLAIN_TYPES = frozenset({ColumnType.STRING, ColumnType.INTEGER, ColumnType.DECIMAL,
+                         ColumnType.FLOAT, ColumnType.BOOLEAN, ColumnType.DATETIME,
+                         ColumnType.DATE})
+
+
+class SqlProvider(Provider):
+    """A table or query in a SQL database, reached through SQLAlchemy Core."""
+
+    name = "sql"
+
+    def __init__(self, entity: Any, context: ProviderContext) -> None:
+        super().__init__(entity, context)
+        self._target: Target | None = None
+        self._secret: str | None = None
+        self._engine: Engine | None = None
+        self._info: SelectInfo | None = None
+        self._table: sa.Table | None = None
+        self._columns: list[Column] | None = None
+        self._write: WriteTarget | None = None
+
+    # -- configuration -------------------------------------------------------------------
+
+    @property
+    def info(self) -> SelectInfo:
+        """The parsed select statement (ConfigError when it is not one we run)."""
+        if self._info is None:
+            try:
+                self._info = parse_select(self.entity.select)
+            except SelectError as exc:
+                raise ConfigError(str(exc), key="select") from None
+        return self._info
+
+    @property
+    def target(self) -> Target:
+        """Where and how to connect, built from the connection string and the secret."""
+        if self._target is None:
+            self._secret = self.context.secret()
+            self._target = build_target(self.entity.provider, self.entity.connection_string,
+                                        self._secret)
+        return self._target
+
+    def engine(self, create: bool = False) -> Engine:
+        """The SQLAlchemy engine (made once); a missing SQLite file is an error unless creating."""
+        target = self.target
+        if target.provider == "sqlite" and target.server != ":memory:" and not create \
+                and not os.path.exists(target.server):
+            raise ConnectError(f"no SQLite database file at {target.server}")
+        if self._engine is None:
+            kwargs: dict[str, Any] = {"connect_args": dict(target.connect_args)}
+            if target.provider == "sqlserver" and is_microsoft_driver(target.driver):
+                kwargs["fast_executemany"] = True
+            try:
+                self._engine = sa.create_engine(target.url, **kwargs)
+            except (SQLAlchemyError, ImportError) as exc:
+                raise ConnectError(f"cannot use {target.title} driver {target.driver}: "
+                                   f"{one_line(exc, self._secret)}") from None
+        return self._engine
+
+    @contextlib.contextmanager
+    def connect(self, create: bool = False) -> Iterator[Connection]:
+        """A connection; connection failures become a one-line ConnectError."""
+        engine = self.engine(create)
+        try:
+            conn = engine.connect()
+        except (SQLAlchemyError, OSError, ImportError) as exc:
+            raise ConnectError(self._cannot_connect(exc)) from None
+        try:
+            with conn:
+                yield conn
+        except NoSuchTableError:
+            raise ConfigError(f"table {self.info.table_name!r} not found", key="select") from None
+        except SQLAlchemyError as exc:
+            raise self._failed(exc) from None
+
+    def _cannot_connect(self, exc: BaseException) -> str:
+        t = self.target
+        db = f", database {t.database}" if t.database else ""
+        return (f"cannot connect to {t.title} at {t.server}{db} (driver {t.driver}): "
+                f"{one_line(exc, self._secret)}")
+
+    def _failed(self, exc: SQLAlchemyError) -> L2Error:
+        if isinstance(exc, sa.exc.ProgrammingError | sa.exc.NoSuchColumnError):
+            return ConfigError(f"the statement failed: {one_line(exc, self._secret)}",
+                               key="select")
+        if getattr(exc, "connection_invalidated", False) or isinstance(
+                exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+            return ConnectError(f"{self.target.title} at {self.target.server}: "
+                                f"{one_line(exc, self._secret)}")
+        return ConfigError(f"the statement failed: {one_line(exc, self._secret)}", key="select")
+
+    # -- describe ---------------------------------------------------------------------------
+
+    def describe(self) -> list[Column]:
+        """Columns of what the select returns; reflected for a table or plain SELECT."""
+        if self._columns is None:
+            with self.connect() as conn:
+                self._load(conn)
+        assert self._columns is not None
+        return list(self._columns)
+
+    def _load(self, conn: Connection) -> None:
+        info = self.info
+        if info.kind in ("table", "select"):
+            table = select.reflect_table(conn, info, self.target.schema)
+            keys = select.resolve_keys(table, self.entity.primary_key)
+            chosen = select.pick_columns(table, info)
+            self._table = table
+            self._columns = select.table_columns(table, chosen, keys)
+            if keys:
+                unique = set(keys) in [s for s in select.unique_key_sets(conn, table)]
+                generated = len(keys) == 1 and select.is_generated(table.c[keys[0]], conn.dialect)
+                update_only = any(select.is_read_only(table.c[k]) for k in keys)
+                self._write = WriteTarget(table, tuple(keys), unique, generated, update_only)
+            return
+        result = conn.execute(select.probe_statement(info, conn.dialect))
+        try:
+            description = result.cursor.description if result.cursor else None
+            first = result.fetchone() if description else None
+        finally:
+            result.close()
+        conn.rollback()
+        if not description:
+            raise ConfigError("the statement returns no rows to read", key="select")
+        self._columns = select.query_columns(description, first, self.entity.primary_key,
+                                             conn.dialect)
+
+    # -- capabilities ----------------------------------------------------------------------
+
+    def capabilities(self) -> Capabilities:
+        """Writable for a table or plain SELECT with a key; batch size fits the database."""
+        info = self.info
+        if not info.writable:
+            return Capabilities(False, False, self._batch_size(),
+                                read_only_reason=f"read-only because {info.reason}")
+        columns = self.describe()
+        if self._write is None:
+            return Capabilities(False, False, self._batch_size(len(columns)),
+                                read_only_reason="the table has no primary key; set primary_key")
+        return Capabilities(True, False, self._batch_size(len(columns)))
+
+    def _batch_size(self, columns: int = 1) -> int:
+        if self.target.batch_size:
+            return self.target.batch_size
+        if self.target.provider == "sqlserver":
+            return max(1, min(DEFAULT_BATCH, rows_per_statement(self.engine().dialect, columns)))
+        return DEFAULT_BATCH
+
+    # -- read ----------------------------------------------------------------------------------
+
+    def read(self, cursor: str | None = None) -> ReadStream:
+        """Every row, streamed in pages; no delta support, so a cursor still reads everything."""
+        self.describe()
+        page = int(self.context.options.get("page_size", DEFAULT_PAGE))
+        return SqlReadStream(self, page)
+
+    def read_statement(self) -> sa.Executable:
+        """The statement a full read runs: the table's selected columns, or the user's query."""
+        info = self.info
+        if info.kind == "table" and self._table is not None:
+            return sa.select(*self._table.c)
+        return select.user_text(info.text)
+
+    # -- write ---------------------------------------------------------------------------------
+
+    def write(self, changes: Sequence[Change]) -> list[WriteOutcome]:
+        """Upsert and delete in batches, one transaction each; a failed batch is retried per item."""
+        if not changes:
+            return []
+        caps = self.capabilities()
+        if not caps.can_write:
+            raise ConfigError(f"cannot write: {caps.read_only_reason}", key="select")
+        assert self._write is not None and self._columns is not None
+        writer = Writer(self, self._write, self._columns, caps.batch_size)
+        return writer.write(changes)
+
+    # -- tables --------------------------------------------------------------------------------
+
+    def _table_name(self) -> tuple[str, str | None]:
+        info = self.info
+        if info.kind not in ("table", "select"):
+            raise ConfigError("a table can be created only for a table name or a plain SELECT",
+                              key="select")
+        dialect = self.engine(create=True).dialect
+        schema = select.normalize(info.table[-2], dialect) if len(info.table) >= 2 \
+            else self.target.schema
+        return select.normalize(info.table[-1], dialect), schema
+
+    def create_table_ddl(self, columns: Sequence[Column]) -> str:
+        """The CREATE TABLE this entity's table would get from the other side's columns."""
+        name, schema = self._table_name()
+        return ddl.create_table_ddl(columns, name, self.engine(create=True).dialect, schema)
+
+    def create_table(self, columns: Sequence[Column]) -> str:
+        """Create this entity's table from the other side's columns; return the DDL that ran."""
+        name, schema = self._table_name()
+        with self.connect(create=True) as conn:
+            text = ddl.create_table(conn, columns, name, schema)
+            conn.commit()
+        self._columns = None
+        self._table = None
+        self._write = None
+        return text
+
+    # -- verify --------------------------------------------------------------------------------
+
+    def verify(self) -> VerifyResult:
+        """Connect, name server, version and database, describe, and say whether it is writable."""
+        try:
+            with self.connect() as conn:
+                version = server_version(conn)
+                database = current_database(conn, self.target)
+                self._load(conn)
+                warnings = self._key_warnings(conn)
+            caps = self.capabilities()
+        except L2Error as exc:
+            return VerifyResult(False, str(exc))
+        t = self.target
+        label = self.info.table_name or "query"
+        n = len(self._columns or [])
+        mode = "writable" if caps.can_write else caps.read_only_reason
+        where = "" if t.provider == "sqlite" else f" on {t.server}"
+        db = f", database {database}" if database and t.provider != "sqlite" else ""
+        file = f" ({t.server})" if t.provider == "sqlite" else ""
+        message = f"Connected to {version}{where}{file}{db} — {label}: {n} columns, {mode}"
+        return VerifyResult(True, message, warnings=tuple(warnings))
+
+    def _key_warnings(self, conn: Connection) -> list[str]:
+        if self._table is None:
+            return []
+        if self._write is None:
+            return ["the table has no primary key: set primary_key to write"]
+        if not self._write.unique:
+            keys = ", ".join(self._write.keys)
+            return [f"the match key ({keys}) has no unique index: writes are slower and "
+                    "duplicates are possible; add a unique index"]
+        return []
+
+    def close(self) -> None:
+        """Release the engine's pooled connections."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+def server_version(conn: Connection) -> str:
+    """Product and version, e.g. "PostgreSQL 15.18" or "MariaDB 10.11.6"."""
+    dialect = conn.dialect
+    info = dialect.server_version_info or ()
+    version = ".".join(str(p) for p in info[:3] if isinstance(p, int))
+    if dialect.name == "sqlite":
+        import sqlite3
+
+        return f"SQLite {sqlite3.sqlite_version}"
+    product = {"postgresql": "PostgreSQL", "mssql": "SQL Server", "mysql": "MySQL",
+               "mariadb": "MariaDB"}.get(dialect.name, dialect.name)
+    if getattr(dialect, "is_mariadb", False):
+        product = "MariaDB"
+    return f"{product} {version}".strip()
+
+
+def current_database(conn: Connection, target: Target) -> str | None:
+    """The database the connection uses."""
+    query = {"postgresql": "SELECT current_database()", "mssql": "SELECT DB_NAME()",
+             "mysql": "SELECT DATABASE()", "mariadb": "SELECT DATABASE()"}.get(conn.dialect.name)
+    if query is None:
+        return target.database
+    value = conn.execute(sa.text(query)).scalar()
+    conn.rollback()
+    return str(value) if value is not None else None
+
+
+class SqlReadStream(ReadStream):
+    """Pages from a server-side cursor; the cursor never advances past one page in memory."""
+
+    def __init__(self, provider: SqlProvider, page_size: int) -> None:
+        self.provider = provider
+        self.page_size = max(1, page_size)
+        self.cursor = None
+        self.is_delta = False
+
+    def __iter__(self) -> Iterator[Page]:
+        provider = self.provider
+        columns = provider.describe()
+        guids = {c.name for c in columns if c.type == ColumnType.GUID}
+        plain = {c.name for c in columns if c.type in PLAIN_TYPES and not c.read_only}
+        with provider.connect() as conn:
+            streaming = conn.execution_options(stream_results=True,
+                                               max_row_buffer=self.page_size)
+            result = streaming.execute(provider.read_statement())
+            names = list(result.keys())
+            fix = [(i, types.guid_text if n in guids else types.to_python)
+                   for i, n in enumerate(names) if n not in plain]
+            try:
+                for part in result.partitions(self.page_size):
+                    records = [dict(zip(names, row, strict=True)) for row in part]
+                    if fix:
+                        for record, row in zip(records, part, strict=True):
+                            for i, convert in fix:
+                                record[names[i]] = convert(row[i])
+                    yield Page(records=records)
+            finally:
+                result.close()

@@ -1,0 +1,186 @@
+"""From a parsed select statement to the table to reflect, its columns and the read statement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+from l2tui.config.specs.sql_select import Name, SelectInfo
+from l2tui.errors import ConfigError
+from l2tui.providers.base import Column, ColumnType
+from l2tui.providers.sql import types
+
+
+def normalize(name: Name, dialect: Dialect) -> str:
+    """An identifier as the catalog stores it: PostgreSQL folds unquoted names to lower case."""
+    if not name.quoted and dialect.name == "postgresql":
+        return name.text.lower()
+    return name.text
+
+
+def user_text(text: str) -> sa.TextClause:
+    """The user's statement as a TextClause whose ``:words`` are text, not bind parameters."""
+    return sa.text(text.replace(":", "\\:"))
+
+
+def reflect_table(conn: Connection, info: SelectInfo, default_schema: str | None = None
+                  ) -> sa.Table:
+    """Reflect the statement's table, finding unquoted names case-insensitively."""
+    dialect = conn.dialect
+    name = normalize(info.table[-1], dialect)
+    schema = normalize(info.table[-2], dialect) if len(info.table) >= 2 else default_schema
+    inspector = sa.inspect(conn)
+    if not inspector.has_table(name, schema=schema):
+        folded = name.casefold()
+        known = [*inspector.get_table_names(schema=schema), *inspector.get_view_names(schema=schema)]
+        match = next((t for t in known if t.casefold() == folded), None)
+        if match is None or info.table[-1].quoted:
+            where = f" in schema {schema!r}" if schema else ""
+            raise ConfigError(f"table {info.table_name!r} not found{where}", key="select")
+        name = match
+    return sa.Table(name, sa.MetaData(), schema=schema, autoload_with=conn)
+
+
+def is_generated(column: sa.Column[Any], dialect: Dialect) -> bool:
+    """The database makes this column's value on insert (identity, serial, auto-increment)."""
+    if column.identity is not None:
+        return True
+    default = column.server_default
+    if default is not None and "nextval(" in str(getattr(default, "arg", "")):
+        return True
+    if dialect.name in ("mysql", "mariadb"):
+        return column.autoincrement is True
+    if dialect.name == "sqlite":
+        table = column.table
+        return (isinstance(column.type, sa.Integer) and column.primary_key
+                and len(table.primary_key.columns) == 1)
+    return False
+
+
+def is_read_only(column: sa.Column[Any]) -> bool:
+    """Identity, computed and rowversion columns: the database sets them."""
+    return (column.identity is not None or column.computed is not None
+            or types.is_rowversion(column.type))
+
+
+def pick_columns(table: sa.Table, info: SelectInfo) -> list[sa.Column[Any]]:
+    """The table's columns the select keeps, in its order (all for ``*``)."""
+    if info.columns is None:
+        return list(table.c)
+    out: list[sa.Column[Any]] = []
+    by_fold = {c.name.casefold(): c for c in table.c}
+    for name in info.columns:
+        col = table.c.get(name.text)
+        if col is None and not name.quoted:
+            col = by_fold.get(name.text.casefold())
+        if col is None:
+            raise ConfigError(f"column {name.text!r} not found in table {table.name!r}",
+                              key="select")
+        out.append(col)
+    return out
+
+
+def resolve_keys(table: sa.Table, primary_key: Sequence[str]) -> list[str]:
+    """The match-key column names as the table spells them (default: its primary key)."""
+    if not primary_key:
+        return [c.name for c in table.primary_key.columns]
+    by_fold = {c.name.casefold(): c.name for c in table.c}
+    out = []
+    for key in primary_key:
+        name = key if key in table.c else by_fold.get(key.casefold())
+        if name is None:
+            raise ConfigError(f"primary_key column {key!r} not found in table {table.name!r}",
+                              key="primary_key")
+        out.append(name)
+    return out
+
+
+def table_columns(table: sa.Table, chosen: Sequence[sa.Column[Any]], keys: Sequence[str]
+                  ) -> list[Column]:
+    """Describe reflected columns."""
+    out = []
+    for col in chosen:
+        out.append(Column(
+            name=col.name,
+            type=types.column_type(col.type),
+            nullable=bool(col.nullable),
+            read_only=is_read_only(col),
+            key=col.name in keys,
+            native_type=_native(col.type),
+            max_length=getattr(col.type, "length", None) if isinstance(col.type, sa.String)
+            else None,
+        ))
+    return out
+
+
+def _native(sql_type: Any) -> str:
+    try:
+        return str(sql_type)
+    except Exception:  # noqa: BLE001  (some reflected types cannot render without a dialect)
+        return type(sql_type).__name__
+
+
+def unique_key_sets(conn: Connection, table: sa.Table) -> list[set[str]]:
+    """Column sets with a primary key, unique constraint or unique index."""
+    inspector = sa.inspect(conn)
+    sets = [{c.name for c in table.primary_key.columns}]
+    for uc in inspector.get_unique_constraints(table.name, schema=table.schema):
+        sets.append(set(uc["column_names"]))
+    for ix in inspector.get_indexes(table.name, schema=table.schema):
+        if ix.get("unique"):
+            sets.append({c for c in ix["column_names"] if c})
+    return [s for s in sets if s]
+
+
+def probe_statement(info: SelectInfo, dialect: Dialect) -> sa.TextClause:
+    """A statement reading at most one row of a query, to learn its columns."""
+    if info.kind == "procedure" or (dialect.name == "mssql" and info.text[:4].lower() == "with"):
+        return user_text(info.text)
+    if dialect.name == "mssql":
+        return user_text(f"SELECT TOP 1 * FROM ({info.text}) AS l2tui_probe")
+    return user_text(f"SELECT * FROM ({info.text}) AS l2tui_probe LIMIT 1")
+
+
+_PG_TYPES = {
+    "uuid": ColumnType.GUID, "int2": ColumnType.INTEGER, "int4": ColumnType.INTEGER,
+    "int8": ColumnType.INTEGER, "numeric": ColumnType.DECIMAL, "float4": ColumnType.FLOAT,
+    "float8": ColumnType.FLOAT, "bool": ColumnType.BOOLEAN, "text": ColumnType.STRING,
+    "varchar": ColumnType.STRING, "bpchar": ColumnType.STRING, "name": ColumnType.STRING,
+    "timestamp": ColumnType.DATETIME, "timestamptz": ColumnType.DATETIME,
+    "date": ColumnType.DATE, "bytea": ColumnType.BINARY,
+}
+
+
+def described_type(type_code: Any, sample: Any) -> tuple[ColumnType, str]:
+    """A column's logical type from a cursor description (or, failing that, a sample value)."""
+    if isinstance(type_code, type):
+        return types.python_type_of(type_code), type_code.__name__
+    if isinstance(type_code, int):
+        try:
+            import psycopg
+
+            info = psycopg.adapters.types.get(type_code)
+            if info is not None:
+                return _PG_TYPES.get(info.name, ColumnType.OTHER), info.name
+        except ImportError:
+            pass
+    if sample is not None:
+        return types.python_type_of(type(sample)), type(sample).__name__
+    return ColumnType.OTHER, ""
+
+
+def query_columns(description: Sequence[Any], first: Sequence[Any] | None,
+                  keys: Sequence[str], dialect: Dialect) -> list[Column]:
+    """Describe a read-only query's result from its cursor description."""
+    out = []
+    for i, desc in enumerate(description):
+        sample = first[i] if first is not None else None
+        code = desc[1] if dialect.name != "mysql" else None
+        kind, native = described_type(code, sample)
+        name = desc[0]
+        out.append(Column(name=name, type=kind, nullable=True, read_only=True,
+                          key=name in keys, native_type=native))
+    return out

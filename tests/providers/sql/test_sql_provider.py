@@ -1,0 +1,244 @@
+"""The SQL provider against real databases: SQLite files, PostgreSQL, MariaDB when given."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from l2tui.errors import ConfigError
+from l2tui.providers.base import Change, ChangeOp, Column, ColumnType
+from tests.providers.sql.conftest import Database
+
+C, U, D = ChangeOp.CREATE, ChangeOp.UPDATE, ChangeOp.DELETE
+
+
+def create(i: int, **values: object) -> Change:
+    return Change(C, {"id": i}, {"name": f"n{i}", **values})
+
+
+def test_describe_reflects_types_nullability_and_key(db: Database,
+                                                    make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts()
+    columns = {c.name: c for c in db.open("accounts").describe()}
+    assert columns["id"].key and not columns["id"].nullable
+    assert columns["id"].type == ColumnType.INTEGER
+    assert columns["name"].type == ColumnType.STRING and columns["name"].max_length == 200
+    assert not columns["name"].nullable and columns["city"].nullable
+    assert columns["revenue"].type == ColumnType.DECIMAL
+
+
+def test_a_select_keeps_only_its_columns_in_its_order(db: Database,
+                                                      make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts()
+    provider = db.open("SELECT city, id FROM accounts WHERE id > 0")
+    assert [c.name for c in provider.describe()] == ["city", "id"]
+    assert provider.capabilities().can_write
+
+
+def test_upserts_and_deletes_apply_in_batches(db: Database,
+                                              make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts()
+    provider = db.open("accounts", batch_size=7)
+    outcomes = provider.write([create(i, revenue=Decimal("1.50")) for i in range(25)])
+    assert all(o.ok for o in outcomes) and len(outcomes) == 25
+    again = provider.write([create(i, city="Bonn") for i in range(20, 30)]
+                           + [Change(D, {"id": i}) for i in range(0, 10)])
+    assert all(o.ok for o in again)
+    rows = db.rows("SELECT id, city FROM accounts ORDER BY id")
+    assert [r[0] for r in rows] == list(range(10, 30))
+    assert rows[-1] == (29, "Bonn")
+
+
+def test_an_update_sets_only_its_columns_and_never_nulls_the_others(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts(rows=3)
+    outcomes = db.open("accounts").write([Change(U, {"id": 1}, {"city": "Köln"})])
+    assert outcomes[0].ok
+    assert db.rows("SELECT name, city, revenue FROM accounts WHERE id = 1") == [
+        ("n1", "Köln", Decimal("1.00"))]
+
+
+def test_writing_the_same_changes_twice_leaves_the_same_rows(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts()
+    provider = db.open("accounts")
+    changes = [create(1, city="A"), Change(U, {"id": 1}, {"city": "B"}), create(2)]
+    provider.write(changes)
+    first = db.rows("SELECT * FROM accounts ORDER BY id")
+    provider.write(changes)
+    assert db.rows("SELECT * FROM accounts ORDER BY id") == first == [
+        (1, "n1", "B", None), (2, "n2", None, None)]
+
+
+def test_a_failed_batch_rolls_back_and_each_item_gets_its_own_outcome(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts(rows=2)
+    before = db.rows("SELECT * FROM accounts ORDER BY id")
+    provider = db.open("accounts")
+    bad = Change(C, {"id": 7}, {"name": None})  # NOT NULL
+    outcomes = provider.write([create(5), bad, Change(U, {"id": 0}, {"city": "x"}), create(6)])
+    assert [o.ok for o in outcomes] == [True, False, True, True]
+    assert outcomes[1].error and "\n" not in outcomes[1].error
+    assert [r[0] for r in db.rows("SELECT id FROM accounts ORDER BY id")] == [0, 1, 5, 6]
+    assert before[1] in db.rows("SELECT * FROM accounts ORDER BY id")
+
+
+def test_a_batch_that_fails_leaves_the_table_as_it_was(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts(rows=3)
+    provider = db.open("accounts")
+    writer_changes = [Change(U, {"id": 0}, {"city": "changed"}), Change(C, {"id": 9}, {"name": None})]
+    before = db.rows("SELECT * FROM accounts ORDER BY id")
+    from l2tui.providers.sql.writer import Writer
+
+    provider.describe()
+    writer = Writer(provider, provider._write, provider._columns or [], 100)  # type: ignore[arg-type]
+    items = [writer.prepare(i, c) for i, c in enumerate(writer_changes)]
+    with pytest.raises(sa.exc.IntegrityError):
+        writer.run(items)
+    assert db.rows("SELECT * FROM accounts ORDER BY id") == before
+
+
+def test_unknown_columns_and_missing_keys_are_refused_per_item(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts()
+    outcomes = db.open("accounts").write([
+        Change(C, {"id": 1}, {"name": "a", "colour": "red"}),
+        Change(U, {}, {"name": "b"}),
+        create(2),
+    ])
+    assert [o.ok for o in outcomes] == [False, False, True]
+    assert "unknown column 'colour'" in outcomes[0].error
+    assert "key column 'id'" in outcomes[1].error
+
+
+def test_odd_identifiers_and_values_round_trip(db: Database) -> None:
+    table, col = 'we"ird [t] `x`', "na me's \"q\""
+    q = db.q
+    db.run(f"CREATE TABLE {q(table)} ({q('k ey')} VARCHAR(40) PRIMARY KEY, {q(col)} VARCHAR(200))")
+    provider = db.open('"' + table.replace('"', '""') + '"')
+    values = ["it's \"quoted\"; DROP TABLE x; --", "line1\nline2\r\n\ttab", "Grüße, 日本語, emoji 🎉",
+              "%s %(x)s :name ? \\ back"]
+    outcomes = provider.write([Change(C, {"k ey": f"k{i}"}, {col: v}) for i, v in enumerate(values)])
+    assert all(o.ok for o in outcomes), outcomes
+    read = [r for page in provider.read() for r in page.records]
+    assert sorted(read, key=lambda r: r["k ey"]) == [
+        {"k ey": f"k{i}", col: v} for i, v in enumerate(values)]
+
+
+def test_reads_come_in_pages_with_no_delta(db: Database,
+                                           make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts(rows=25)
+    stream = db.open("accounts", page_size=10).read(cursor="ignored")
+    pages = [len(p.records) for p in stream]
+    assert pages == [10, 10, 5]
+    assert stream.cursor is None and stream.is_delta is False
+
+
+def test_a_join_is_read_only_and_verify_says_so(db: Database,
+                                                make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts(rows=2)
+    make_accounts("other", rows=1)
+    provider = db.open("SELECT a.id, o.name FROM accounts a JOIN other o ON a.id = o.id")
+    caps = provider.capabilities()
+    assert not caps.can_write and "joins" in caps.read_only_reason
+    assert [c.name for c in provider.describe()] == ["id", "name"]
+    assert [r for p in provider.read() for r in p.records] == [{"id": 0, "name": "n0"}]
+    result = provider.verify()
+    assert result.ok and "read-only because it joins tables" in result.message
+    with pytest.raises(ConfigError, match="cannot write: read-only because it joins tables"):
+        provider.write([create(1)])
+
+
+def test_verify_names_version_database_table_and_writability(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts()
+    result = db.open("accounts").verify()
+    assert result.ok, result.message
+    product = {"sqlite": "SQLite 3.", "postgresql": "PostgreSQL ", "mysql": "M"}[db.provider]
+    assert result.message.startswith(f"Connected to {product}")
+    assert result.message.endswith("— accounts: 4 columns, writable")
+
+
+def test_verify_warns_when_the_match_key_has_no_unique_index(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts(rows=2)
+    provider = db.open("accounts", primary_key=["name"])
+    result = provider.verify()
+    assert result.ok and "no unique index" in result.warnings[0]
+    outcomes = provider.write([Change(U, {"name": "n1"}, {"city": "Z"}),
+                               Change(C, {"name": "new"}, {"id": 9})])
+    assert all(o.ok for o in outcomes), outcomes
+    assert db.rows("SELECT id, city FROM accounts WHERE name IN ('n1', 'new') ORDER BY id") == [
+        (1, "Z"), (9, None)]
+
+
+def test_a_missing_table_is_a_config_error(db: Database) -> None:
+    with pytest.raises(ConfigError, match="table 'nothere' not found"):
+        db.open("nothere").describe()
+
+
+def test_create_table_from_the_other_sides_columns(db: Database) -> None:
+    columns = [Column("accountid", ColumnType.GUID, key=True, nullable=False),
+               Column("name", ColumnType.STRING, max_length=160),
+               Column("revenue", ColumnType.DECIMAL), Column("active", ColumnType.BOOLEAN),
+               Column("createdon", ColumnType.DATETIME), Column("photo", ColumnType.BINARY)]
+    provider = db.open("accounts")
+    shown = provider.create_table_ddl(columns)
+    assert shown.startswith("CREATE TABLE accounts")
+    assert provider.create_table(columns) == shown
+    guid = "6f9619ff-8b86-d011-b42d-00c04fc964ff"
+    assert provider.write([Change(C, {"accountid": guid}, {"name": "x", "active": True})])[0].ok
+    described = {c.name: c for c in provider.describe()}
+    assert described["accountid"].key and described["revenue"].type == ColumnType.DECIMAL
+    assert [r for p in provider.read() for r in p.records][0]["accountid"] == guid
+    with pytest.raises(ConfigError, match="already exists"):
+        provider.create_table(columns)
+
+
+def test_a_create_without_its_generated_key_returns_the_new_key(db: Database) -> None:
+    auto = {"sqlite": "INTEGER PRIMARY KEY", "postgresql": "SERIAL PRIMARY KEY",
+            "mysql": "INTEGER AUTO_INCREMENT PRIMARY KEY"}[db.provider]
+    db.run(f"CREATE TABLE items (id {auto}, label VARCHAR(20))")
+    outcomes = db.open("items").write([Change(C, {}, {"label": "a"}), Change(C, {}, {"label": "b"})])
+    assert [o.key for o in outcomes] == [{"id": 1}, {"id": 2}]
+    assert db.rows("SELECT id, label FROM items ORDER BY id") == [(1, "a"), (2, "b")]
+
+
+def test_identity_columns_are_read_only_and_updates_by_identity_never_insert(
+        pg_db: Database) -> None:
+    pg_db.run("CREATE TABLE items (id INT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+              "label TEXT, twice INT GENERATED ALWAYS AS (id * 2) STORED)")
+    provider = pg_db.open("items")
+    columns = {c.name: c for c in provider.describe()}
+    assert columns["id"].read_only and columns["twice"].read_only
+    assert not columns["label"].read_only
+    made = provider.write([Change(C, {}, {"label": "a", "twice": 99})])
+    assert made[0].key == {"id": 1}
+    outcomes = provider.write([Change(U, {"id": 1}, {"label": "b"}),
+                               Change(U, {"id": 5}, {"label": "c"})])
+    assert [o.ok for o in outcomes] == [True, False]
+    assert "no row with id=5" in outcomes[1].error
+    assert pg_db.rows("SELECT id, label, twice FROM items") == [(1, "b", 2)]
+
+
+def test_guids_are_lowercase_strings_and_timestamps_keep_their_zone(pg_db: Database) -> None:
+    pg_db.run("CREATE TABLE g (id UUID PRIMARY KEY, at TIMESTAMPTZ, plain TIMESTAMP)",
+              "INSERT INTO g VALUES ('6F9619FF-8B86-D011-B42D-00C04FC964FF', "
+              "'2024-01-02 03:04:05+00', '2024-01-02 03:04:05')")
+    record = next(iter(pg_db.open("g").read())).records[0]
+    assert record["id"] == "6f9619ff-8b86-d011-b42d-00c04fc964ff"
+    assert record["at"].tzinfo is not None and record["plain"].tzinfo is None
+
+
+def test_a_wrong_password_is_a_one_line_verify_failure(pg_db: Database) -> None:
+    url = sa.make_url(pg_db.connection_string).set(port=1)
+    provider = pg_db.open("accounts")
+    provider.entity.connection_string = url.render_as_string(hide_password=False)
+    result = provider.verify()
+    assert not result.ok
+    assert result.message.startswith("cannot connect to PostgreSQL at 127.0.0.1:1")
+    assert "(driver psycopg)" in result.message and "\n" not in result.message
