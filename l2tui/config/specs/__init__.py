@@ -146,5 +146,5 @@ def provider_names() -> list[str]:
 
 
 def _load_builtin() -> None:
-    if not _REGISTRY:
-        from l2tui.config.specs import odata, sql  # noqa: F401  (registers on import)
+    """Import the built-in declarations (each registers itself; importing twice is a no-op)."""
+    from l2tui.config.specs import odata, sql  # noqa: F401

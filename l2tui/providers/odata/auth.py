@@ -1,0 +1,388 @@
+"""Sign-in: MSAL flows (password, device code, client secret, certificate), basic and bearer.
+
+The MSAL token cache is kept at ``context.token_cache_path`` (written atomically, mode 0600), so
+later runs sign in silently. ``L2TUI_AUTHORITY_REWRITE=https://login.fake.test=http://127.0.0.1:PORT``
+(a testing/emulator aid) sends MSAL's https sign-in requests to a local fake identity provider.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from l2tui.errors import ConnectError
+from l2tui.providers.base import ProviderContext
+from l2tui.providers.odata import connstr as cs
+from l2tui.providers.odata.connstr import ODataSettings
+
+REWRITE_ENV = "L2TUI_AUTHORITY_REWRITE"
+MICROSOFT_HOSTS = (
+    "login.microsoftonline.com",
+    "login.microsoftonline.us",
+    "login.microsoftonline.de",
+    "login.chinacloudapi.cn",
+    "login.partner.microsoftonline.cn",
+    "login.windows.net",
+    "login.microsoft.com",
+    "sts.windows.net",
+)
+EXPIRY_MARGIN = 60.0  # renew this long before expiry (a tenth of the lifetime, if shorter)
+
+
+class VerifyingSession(requests.Session):
+    """A session that passes ``verify`` on every request (REQUESTS_CA_BUNDLE would override it)."""
+
+    def __init__(self, verify: bool | str = True) -> None:
+        super().__init__()
+        self.verify_setting = verify
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Send with the configured ``verify`` unless the caller gives one."""
+        if kwargs.get("verify") is None:
+            kwargs["verify"] = self.verify_setting
+        return super().request(method, url, *args, **kwargs)
+
+
+class RewritingSession(VerifyingSession):
+    """A session that sends requests for one URL prefix to another (e.g. a local fake IdP)."""
+
+    def __init__(self, source: str, target: str, verify: bool | str = True) -> None:
+        super().__init__(verify)
+        self.source = source.rstrip("/")
+        self.target = target.rstrip("/")
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Rewrite the URL when it starts with the source prefix, then send."""
+        text = url.decode() if isinstance(url, bytes) else url
+        if text.startswith(self.source):
+            text = self.target + text[len(self.source):]
+        return super().request(method, text, *args, **kwargs)
+
+
+def rewriting_session_from_env(verify: bool | str = True) -> RewritingSession | None:
+    """The session ``L2TUI_AUTHORITY_REWRITE=<https prefix>=<target prefix>`` asks for, if set."""
+    value = os.environ.get(REWRITE_ENV, "").strip()
+    if not value:
+        return None
+    match = re.match(r"^(https://[^=]+)=(https?://.+)$", value)
+    if not match:
+        raise ConnectError(f"{REWRITE_ENV} must look like https://login.fake.test=http://127.0.0.1:PORT")
+    return RewritingSession(match.group(1), match.group(2), verify)
+
+
+class Authenticator:
+    """Adds credentials to requests; ``refresh`` renews them after a 401."""
+
+    account = "anonymous"
+
+    def headers(self) -> dict[str, str]:
+        """Authorization headers for the next request."""
+        return {}
+
+    def refresh(self, stale: dict[str, str]) -> bool:
+        """Renew credentials the service refused (sent as ``stale``); False when it cannot."""
+        return False
+
+    def secrets(self) -> list[str]:
+        """Every secret this authenticator knows, so messages can be scrubbed of them."""
+        return []
+
+
+class BasicAuthenticator(Authenticator):
+    """HTTP basic authentication with User and the password."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.account = user
+        self._value = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self._password = password
+
+    def headers(self) -> dict[str, str]:
+        """The basic Authorization header."""
+        return {"Authorization": self._value}
+
+    def secrets(self) -> list[str]:
+        """The password and its encoded header."""
+        return [self._password, self._value.split(" ", 1)[1]]
+
+
+class BearerAuthenticator(Authenticator):
+    """A bearer token given in the connection string or by the secret resolver."""
+
+    account = "a bearer token"
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def headers(self) -> dict[str, str]:
+        """The bearer Authorization header."""
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def secrets(self) -> list[str]:
+        """The token."""
+        return [self._token]
+
+
+class MsalAuthenticator(Authenticator):
+    """Signs in with MSAL, silently from the token cache when it can."""
+
+    def __init__(self, settings: ODataSettings, context: ProviderContext) -> None:
+        self.settings = settings
+        self.context = context
+        self.account = settings.user or (f"app {settings.client_id}" if settings.confidential else "")
+        self._lock = threading.RLock()
+        self._app: Any = None
+        self._cache: Any = None
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._known_secrets: list[str] = []
+
+    # -- public ---------------------------------------------------------------------------------
+
+    def headers(self) -> dict[str, str]:
+        """A bearer header with a token valid for at least a minute more."""
+        with self._lock:
+            if self._token is None or time.time() >= self._expires_at:
+                self._acquire(force_refresh=False)
+            return {"Authorization": f"Bearer {self._token}"}
+
+    def refresh(self, stale: dict[str, str]) -> bool:
+        """Get a new token unless another thread already did; False when sign-in fails."""
+        with self._lock:
+            if self._token and stale.get("Authorization") != f"Bearer {self._token}":
+                return True
+            try:  # no new device-code prompt mid-run: that would stall an unattended run
+                self._acquire(force_refresh=True, prompt=self.settings.method != cs.DEVICE_CODE)
+            except ConnectError as exc:
+                self.context.log(f"token refresh failed: {exc}")
+                return False
+            return True
+
+    def secrets(self) -> list[str]:
+        """Password, client secret and every token seen."""
+        return [s for s in self._known_secrets if s]
+
+    # -- acquiring --------------------------------------------------------------------------------
+
+    def _acquire(self, force_refresh: bool, prompt: bool = True) -> None:
+        app = self._application()
+        try:
+            result = self._silent(app, force_refresh)
+            if (not result or "access_token" not in result) and prompt:
+                result = self._interactive(app)
+            result = result or {"error": "not_signed_in", "error_description": "sign in again"}
+        except ConnectError:
+            raise
+        except Exception as exc:  # MSAL, requests, jwt, cryptography: one line, no traceback
+            host = urlsplit(self.settings.effective_authority).netloc
+            raise ConnectError(f"sign-in at {host} failed: {short_reason(exc)}") from None
+        finally:
+            self._save_cache()
+        if "access_token" not in result:
+            raise ConnectError(self._sign_in_failure(result))
+        self._token = result["access_token"]
+        self._known_secrets += [result["access_token"], result.get("refresh_token", "")]
+        lifetime = float(result.get("expires_in", 600))
+        self._expires_at = time.time() + lifetime - min(EXPIRY_MARGIN, lifetime / 10)
+        claims = result.get("id_token_claims") or {}
+        name = claims.get("preferred_username") or claims.get("upn")
+        if name and not self.settings.confidential:
+            self.account = name
+        source = "cache" if result.get("token_source") == "cache" else "identity provider"
+        self.context.log(f"signed in to {self.settings.host} as {self.account} ({source})")
+
+    def _silent(self, app: Any, force_refresh: bool) -> dict[str, Any] | None:
+        scopes = self.settings.scopes
+        if self.settings.confidential:
+            if force_refresh:
+                self._forget_access_tokens()
+            return app.acquire_token_for_client(scopes)  # type: ignore[no-any-return]
+        accounts = app.get_accounts(username=self.settings.user) if self.settings.user else []
+        if not accounts and not self.settings.user:
+            accounts = app.get_accounts()
+        for account in accounts[:1]:
+            result = app.acquire_token_silent(scopes, account=account, force_refresh=force_refresh)
+            if result and "access_token" in result:
+                self.account = account.get("username") or self.account
+                return result  # type: ignore[no-any-return]
+        return None
+
+    def _interactive(self, app: Any) -> dict[str, Any]:
+        scopes = self.settings.scopes
+        method = self.settings.method
+        if method == cs.PASSWORD:
+            password = self.settings.password or self.context.secret()
+            if not password:
+                raise ConnectError(f"no password for {self.settings.user}: give it to l2tui first")
+            self._known_secrets.append(password)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return app.acquire_token_by_username_password(  # type: ignore[no-any-return]
+                    self.settings.user, password, scopes=scopes
+                )
+        if method == cs.DEVICE_CODE:
+            flow = app.initiate_device_flow(scopes=scopes)
+            if "user_code" not in flow:
+                return flow  # type: ignore[no-any-return]
+            if self.context.device_code is not None:
+                self.context.device_code(flow)
+            else:
+                self.context.notify(flow.get("message") or (
+                    f"To sign in, open {flow.get('verification_uri')} and enter {flow['user_code']}"
+                ))
+            return app.acquire_token_by_device_flow(flow)  # type: ignore[no-any-return]
+        return {"error": "not_signed_in", "error_description": "the app could not get a token"}
+
+    def _sign_in_failure(self, result: dict[str, Any]) -> str:
+        text = str(result.get("error_description") or result.get("error") or "no token returned")
+        first = text.strip().splitlines()[0] if text.strip() else "no token returned"
+        host = urlsplit(self.settings.effective_authority).netloc
+        who = f" as {self.settings.user}" if self.settings.user else ""
+        return f"sign-in{who} at {host} failed: {first}"
+
+    # -- MSAL application and cache ----------------------------------------------------------
+
+    def _application(self) -> Any:
+        if self._app is not None:
+            return self._app
+        import msal
+
+        self._cache = msal.SerializableTokenCache()
+        path = self._cache_path()
+        if path is not None and path.exists():
+            try:
+                self._cache.deserialize(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                self.context.log(f"token cache {path} unreadable ({type(exc).__name__}); starting afresh")
+        authority = self.settings.effective_authority
+        kwargs: dict[str, Any] = {"authority": authority, "token_cache": self._cache}
+        http_client = self._http_client()
+        if http_client is not None:
+            kwargs["http_client"] = http_client
+        if urlsplit(authority).hostname not in MICROSOFT_HOSTS:
+            kwargs["instance_discovery"] = False
+        try:
+            if self.settings.confidential:
+                credential = self._client_credential()
+                self._app = msal.ConfidentialClientApplication(
+                    self.settings.client_id, client_credential=credential, **kwargs
+                )
+            else:
+                self._app = msal.PublicClientApplication(self.settings.client_id, **kwargs)
+        except (ValueError, TypeError, requests.RequestException) as exc:
+            raise ConnectError(
+                f"cannot use the sign-in authority {urlsplit(authority).netloc}: "
+                f"{short_reason(exc)}"
+            ) from None
+        return self._app
+
+    def _http_client(self) -> requests.Session | None:
+        injected = self.context.options.get("msal_http_client")
+        if injected is not None:
+            return injected  # type: ignore[no-any-return]
+        verify: bool | str = self.settings.ca_bundle or True
+        rewriting = rewriting_session_from_env(verify)
+        if rewriting is not None:
+            return rewriting
+        return VerifyingSession(verify) if self.settings.ca_bundle else None
+
+    def _client_credential(self) -> Any:
+        secret = self.settings.client_secret or self.context.secret()
+        if self.settings.method == cs.CLIENT_SECRET:
+            if not secret:
+                raise ConnectError(f"no client secret for app {self.settings.client_id}")
+            self._known_secrets.append(secret)
+            return secret
+        path = Path(self.settings.certificate_path or "")
+        if secret:
+            self._known_secrets.append(secret)
+        if path.suffix.lower() in (".pfx", ".p12"):
+            return {"private_key_pfx_path": str(path), "passphrase": secret}
+        try:
+            pem = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConnectError(f"cannot read certificate {path}: {exc.strerror}") from None
+        credential: dict[str, Any] = {"private_key": pem}
+        certificate = re.search(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", pem, re.S)
+        if certificate:
+            credential["public_certificate"] = certificate.group(0)
+        if self.settings.thumbprint:
+            credential["thumbprint"] = self.settings.thumbprint
+        if secret and "ENCRYPTED" in pem:
+            credential["passphrase"] = secret
+        return credential
+
+    def _forget_access_tokens(self) -> None:
+        """Drop cached access tokens so a client-credentials call fetches a new one."""
+        cache = self._cache
+        for item in list(cache.search(cache.CredentialType.ACCESS_TOKEN)):
+            if item.get("client_id") == self.settings.client_id:
+                cache.remove_at(item)
+
+    def _cache_path(self) -> Path | None:
+        path = self.context.token_cache_path
+        return Path(path) if path else None
+
+    def _save_cache(self) -> None:
+        path = self._cache_path()
+        if path is None or self._cache is None or not self._cache.has_state_changed:
+            return
+        write_private(path, self._cache.serialize())
+        self._cache.has_state_changed = False
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file atomically (temp file + rename), readable by its owner only (0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def short_reason(exc: BaseException) -> str:
+    """A short, URL-free reason for a connection failure."""
+    text = str(exc)
+    errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if errno:
+        return errno.group(1).strip()
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "connection dropped mid-response"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed"
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def make_authenticator(settings: ODataSettings, context: ProviderContext) -> Authenticator:
+    """The authenticator the settings' sign-in method needs."""
+    if settings.uses_msal:
+        return MsalAuthenticator(settings, context)
+    if settings.method == cs.BASIC:
+        password = settings.password or context.secret()
+        if not password:
+            raise ConnectError(f"no password for {settings.user}")
+        return BasicAuthenticator(settings.user or "", password)
+    if settings.method == cs.BEARER:
+        token = settings.token or context.secret()
+        if not token:
+            raise ConnectError("Authentication=bearer needs a token (Token= or the secret store)")
+        return BearerAuthenticator(token)
+    return Authenticator()

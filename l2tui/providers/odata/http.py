@@ -1,0 +1,244 @@
+"""HTTP to the service: one session, retries (429 Retry-After, 5xx, dropped connections), 401 refresh."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from l2tui.errors import ConnectError
+from l2tui.providers.odata.auth import Authenticator, short_reason
+from l2tui.providers.odata.values import loads
+
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+DEFAULT_HEADERS = {
+    "Accept": "application/json",
+    "OData-MaxVersion": "4.0",
+    "OData-Version": "4.0",
+}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to wait before trying a request again."""
+
+    max_retries: int = 5  # 5xx and dropped connections
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_throttle_retries: int = 60  # 429s, each waiting Retry-After
+    max_retry_after: float = 300.0
+    jitter: float = 0.25
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> RetryPolicy:
+        """A policy with ``retry_*`` overrides from ProviderContext.options."""
+        names = {
+            "retry_max": "max_retries",
+            "retry_base_delay": "base_delay",
+            "retry_max_delay": "max_delay",
+            "retry_max_throttled": "max_throttle_retries",
+            "retry_max_retry_after": "max_retry_after",
+            "retry_jitter": "jitter",
+        }
+        return cls(**{field: options[key] for key, field in names.items() if key in options})
+
+    def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """Exponential delay before retry number ``attempt`` (1-based), with jitter."""
+        delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return delay * (1 + self.jitter * (2 * rand() - 1))
+
+    def throttle_wait(self, retry_after: str | None, attempt: int) -> float:
+        """Seconds to wait after a 429: Retry-After when given (capped), else backoff."""
+        seconds = parse_retry_after(retry_after)
+        if seconds is None:
+            return self.backoff(attempt)
+        return max(self.base_delay, min(seconds, self.max_retry_after))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds (delta-seconds or an HTTP date), None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def safe_url(url: str) -> str:
+    """The URL without its query (which may carry tokens or filters) for messages."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+class HttpError(ConnectError):
+    """A request the service answered with an error status."""
+
+    def __init__(self, message: str, status: int, code: str = "", service_message: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.service_message = service_message
+
+
+def error_of(response: requests.Response) -> tuple[str, str]:
+    """(code, message) from an OData error body, or the body's first line."""
+    try:
+        body = loads(response.content)
+    except ValueError:
+        body = None
+    if body is not None:
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        message: object = ""
+        if isinstance(error, dict):
+            message = error.get("message", "")
+            if isinstance(message, dict):  # OData v2/v3 {"lang":…, "value":…}
+                message = message.get("value", "")
+        lines = str(message).strip().splitlines()
+        code = str(error.get("code") or "") if isinstance(error, dict) else ""
+        return code, (lines[0][:300] if lines else "")
+    text = response.text.strip()
+    return "", (text.splitlines()[0][:200] if text else "")
+
+
+class HttpClient:
+    """Sends requests to one service with credentials, retries and one-line errors."""
+
+    def __init__(
+        self,
+        auth: Authenticator,
+        *,
+        timeout: float,
+        ca_bundle: str | None,
+        policy: RetryPolicy,
+        log: Callable[[str], None],
+        pool_size: int = 10,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.auth = auth
+        self.timeout = timeout
+        self.verify: bool | str = ca_bundle or True
+        self.policy = policy
+        self.log = log
+        self.sleep = sleep
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._lock = threading.Lock()
+        self.request_count = 0
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.session.close()
+
+    def redact(self, text: str) -> str:
+        """The text with every known secret replaced by ***."""
+        for secret in self.auth.secrets():
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        data: bytes | str | None = None,
+        allow: Collection[int] = (),
+    ) -> requests.Response:
+        """Send, retrying transient failures; raise HttpError for an error status not in ``allow``."""
+        server_errors = throttles = 0
+        refreshed = False
+        while True:
+            auth_headers = self.auth.headers()
+            merged = {**DEFAULT_HEADERS, **auth_headers, **(headers or {})}
+            try:
+                with self._lock:
+                    self.request_count += 1
+                response = self.session.request(
+                    method, url, headers=merged, data=data, timeout=self.timeout, verify=self.verify
+                )
+            except requests.exceptions.SSLError as exc:
+                raise ConnectError(
+                    f"{method} {safe_url(url)}: TLS failed ({short_reason(exc)}); "
+                    "give CABundle=<file> to trust a private CA"
+                ) from None
+            except (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError) as exc:
+                server_errors += 1
+                if server_errors > self.policy.max_retries:
+                    raise ConnectError(
+                        f"{method} {safe_url(url)}: {short_reason(exc)} "
+                        f"(gave up after {server_errors} tries)"
+                    ) from None
+                self._wait(self.policy.backoff(server_errors), f"{short_reason(exc)}", url)
+                continue
+            status = response.status_code
+            if status == 401 and not refreshed and auth_headers:
+                refreshed = True
+                self.log(f"{method} {safe_url(url)}: 401, renewing the access token")
+                if self.auth.refresh(auth_headers):
+                    continue
+            if status == 429:
+                throttles += 1
+                if throttles <= self.policy.max_throttle_retries:
+                    wait = self.policy.throttle_wait(response.headers.get("Retry-After"), throttles)
+                    self._wait(wait, "429 throttled", url)
+                    continue
+            elif status in RETRY_STATUSES:
+                server_errors += 1
+                if server_errors <= self.policy.max_retries:
+                    self._wait(self.policy.backoff(server_errors), str(status), url)
+                    continue
+            if status < 400 or status in allow:
+                return response
+            raise self.error(method, url, response)
+
+    def error(self, method: str, url: str, response: requests.Response) -> HttpError:
+        """A one-line HttpError for an error response."""
+        code, message = error_of(response)
+        status = response.status_code
+        reason = response.reason or ""
+        if status == 401:
+            what = "the service refused the sign-in (401)"
+        elif status == 403:
+            what = "access denied (403)"
+        else:
+            what = f"{status} {reason}".strip()
+        detail = f": {message}" if message else ""
+        text = self.redact(f"{method} {safe_url(url)}: {what}{detail}")
+        return HttpError(text, status, code, self.redact(message))
+
+    def get_json(self, url: str, headers: dict[str, str] | None = None) -> Any:
+        """GET and parse a JSON body (decimals kept exact)."""
+        response = self.request("GET", url, headers=headers)
+        return self.json_of("GET", url, response)
+
+    def json_of(self, method: str, url: str, response: requests.Response) -> Any:
+        """The JSON body of a response, or a ConnectError saying it is not JSON."""
+        try:
+            return loads(response.content)
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type")
+            raise ConnectError(
+                f"{method} {safe_url(url)}: expected JSON, got {kind} (is URL an OData service?)"
+            ) from None
+
+    def _wait(self, seconds: float, why: str, url: str) -> None:
+        self.log(f"{safe_url(url)}: {why}; retrying in {seconds:.2f}s")
+        self.sleep(max(0.0, seconds))

@@ -1,0 +1,165 @@
+"""Reading an entity set: pages by @odata.nextLink, change tracking by @odata.deltaLink."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote, urljoin, urlsplit
+
+from l2tui.providers.base import Key, Page, ReadStream, Record
+from l2tui.providers.odata.http import HttpClient, HttpError, safe_url
+from l2tui.providers.odata.schema import EntitySchema
+from l2tui.providers.odata.values import from_json
+
+VALUE_SAFE = "$,()'=:/*@!-._~"
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_KEY_IN_PARENS = re.compile(r"\(([^()]*)\)\s*$")
+
+
+def build_query(options: list[tuple[str, str]]) -> str:
+    """A query string from (name, literal value) pairs; spaces as %20, never '+'."""
+    return "&".join(f"{quote(n, safe='$@')}={quote(v, safe=VALUE_SAFE)}" for n, v in options)
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """What a read asks for: the first URL, page size, and whether to track changes."""
+
+    url: str
+    page_size: int | None
+    track_changes: bool
+    columns: frozenset[str] | None  # the columns to keep (None: every column)
+
+    def prefer(self, track: bool) -> str:
+        """The Prefer header for one request."""
+        prefs = []
+        if self.page_size:
+            prefs.append(f"odata.maxpagesize={self.page_size}")
+        if track:
+            prefs.append("odata.track-changes")
+        return ",".join(prefs)
+
+
+class ODataReadStream(ReadStream):
+    """Pages of a full read, or of a delta read from a deltaLink cursor (falling back to full)."""
+
+    def __init__(self, http: HttpClient, schema: EntitySchema, plan: ReadPlan,
+                 cursor: str | None, log: Callable[[str], None]) -> None:
+        self.http = http
+        self.schema = schema
+        self.plan = plan
+        self.start_cursor = cursor
+        self.log = log
+        self.pages = 0
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[Page]:
+        self.cursor = None
+        self.is_delta = False
+        first: Any = None
+        url = self.plan.url
+        track = self.plan.track_changes
+        if self.start_cursor:
+            first = self._open_delta(self.start_cursor)
+            if first is not None:
+                self.is_delta = True
+                url = self.start_cursor
+        if first is None:
+            first, url, track = self._open_full(url, track)
+        body = first
+        while True:
+            yield self._page(body)
+            next_link = body.get("@odata.nextLink")
+            delta_link = body.get("@odata.deltaLink")
+            base = self._base(body, url)
+            if delta_link and (track or self.is_delta):
+                self.cursor = urljoin(base, delta_link)
+            if not next_link:
+                break
+            url = urljoin(base, next_link)
+            body = self.http.get_json(url, {"Prefer": self.plan.prefer(track or self.is_delta)})
+        self.log(
+            f"read {self.rows} rows in {self.pages} pages from {self.schema.entity_set}"
+            f"{' (changes only)' if self.is_delta else ''}"
+        )
+
+    def _open_full(self, url: str, track: bool) -> tuple[Any, str, bool]:
+        try:
+            return self.http.get_json(url, {"Prefer": self.plan.prefer(track)}), url, track
+        except HttpError as exc:
+            if not track or exc.status != 400:
+                raise
+            self.log(f"change tracking refused ({exc.service_message}); reading without it")
+            return self.http.get_json(url, {"Prefer": self.plan.prefer(False)}), url, False
+
+    def _open_delta(self, cursor: str) -> Any:
+        """The first delta page, or None when the cursor is not usable (then: full read)."""
+        if not self._cursor_matches(cursor):
+            self.log("the saved change-tracking cursor is for another query; reading everything")
+            return None
+        try:
+            return self.http.get_json(cursor, {"Prefer": self.plan.prefer(True)})
+        except HttpError as exc:
+            if exc.status in (401, 403) or exc.status < 400 or exc.status >= 500:
+                raise
+            self.log(
+                f"the service refused the change-tracking cursor ({exc.status}"
+                f"{': ' + exc.service_message if exc.service_message else ''}); reading everything"
+            )
+            return None
+
+    def _cursor_matches(self, cursor: str) -> bool:
+        if safe_url(cursor) != safe_url(self.plan.url):
+            return False
+        mine = dict(parse_qsl(urlsplit(self.plan.url).query))
+        theirs = dict(parse_qsl(urlsplit(cursor).query))
+        return mine.get("$select") == theirs.get("$select") and "$deltatoken" in theirs
+
+    @staticmethod
+    def _base(body: dict[str, Any], request_url: str) -> str:
+        context = body.get("@odata.context")
+        if isinstance(context, str) and urlsplit(context).scheme:
+            return context.split("#", 1)[0]
+        return request_url
+
+    def _page(self, body: dict[str, Any]) -> Page:
+        page = Page()
+        for item in body.get("value") or []:
+            deleted = deleted_key(item, self.schema)
+            if deleted is not None:
+                page.deleted.append(deleted)
+            else:
+                page.records.append(self.record(item))
+        self.pages += 1
+        self.rows += len(page.records)
+        return page
+
+    def record(self, item: dict[str, Any]) -> Record:
+        """One JSON entity as a record: annotations dropped, values converted."""
+        out: Record = {}
+        keep = self.plan.columns
+        for name, value in item.items():
+            if "@" in name or (keep is not None and name not in keep):
+                continue
+            column = self.schema.column(name)
+            out[name] = from_json(value, column.type) if column else value
+        return out
+
+
+def deleted_key(item: dict[str, Any], schema: EntitySchema) -> Key | None:
+    """The key of a deleted-entity entry of a delta response, or None for a normal entry."""
+    context = str(item.get("@odata.context", ""))
+    if not context.endswith("$deletedEntity") and "@removed" not in item:
+        return None
+    raw = item.get("id") or item.get("@id") or item.get("@odata.id") or ""
+    if not raw and schema.key:
+        raw = item.get(schema.key[0], "")
+    text = str(raw)
+    guid = _GUID.search(text)
+    if guid:
+        return (guid.group(0).lower(),)
+    inner = _KEY_IN_PARENS.search(text)
+    value = inner.group(1) if inner else text
+    return (value.strip("'").replace("''", "'"),)

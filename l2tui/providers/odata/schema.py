@@ -1,0 +1,298 @@
+"""An entity set's columns: from Dataverse EntityDefinitions, or from the $metadata CSDL elsewhere."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import quote
+
+from l2tui.providers.base import Column, ColumnType
+from l2tui.providers.odata.http import HttpClient, HttpError
+from l2tui.providers.odata.values import ATTRIBUTE_TYPES, column_type
+
+EDM_NS = "{http://docs.oasis-open.org/odata/ns/edm}"
+CRM = "Microsoft.Dynamics.CRM"
+COMPUTED_TERMS = ("Org.OData.Core.V1.Computed", "Core.Computed", "Org.OData.Core.V1.Immutable")
+CHANGE_TRACKING_TERMS = ("Org.OData.Capabilities.V1.ChangeTracking", "Capabilities.ChangeTracking")
+
+
+@dataclass
+class EntitySchema:
+    """What describe() and write() need to know about one entity set."""
+
+    entity_set: str
+    columns: list[Column]
+    change_tracking: bool = False
+    dataverse: bool = False
+    logical_name: str | None = None
+    navigation: dict[str, str] = field(default_factory=dict)  # "_x_value" → navigation property
+
+    @property
+    def key(self) -> list[str]:
+        """Primary-key column names."""
+        return [c.name for c in self.columns if c.key]
+
+    def column(self, name: str) -> Column | None:
+        """The column of that name, if any."""
+        return next((c for c in self.columns if c.name == name), None)
+
+
+def odata_quote(text: str) -> str:
+    """A string literal for a URL: quotes doubled, then percent-encoded (spaces as %20)."""
+    return quote("'" + text.replace("'", "''") + "'", safe="'")
+
+
+def load_schema(http: HttpClient, service_root: str, entity_set: str,
+                log: Callable[[str], None]) -> EntitySchema:
+    """EntityDefinitions on Dataverse, else the $metadata CSDL."""
+    definition = _entity_definition(http, service_root, entity_set)
+    if definition is not None:
+        return _dataverse_schema(http, service_root, entity_set, definition, log)
+    return csdl_schema(_get_text(http, service_root + "$metadata"), entity_set)
+
+
+# -- Dataverse ------------------------------------------------------------------------------------
+
+
+def _entity_definition(http: HttpClient, root: str, entity_set: str) -> dict[str, Any] | None:
+    url = (
+        f"{root}EntityDefinitions?$select=LogicalName,EntitySetName,PrimaryIdAttribute,"
+        f"ChangeTrackingEnabled&$filter=EntitySetName%20eq%20{odata_quote(entity_set)}"
+    )
+    try:
+        body = http.get_json(url)
+    except HttpError as exc:
+        if exc.status in (400, 404, 405, 501):
+            return None  # not Dataverse: no EntityDefinitions
+        raise
+    rows = body.get("value") if isinstance(body, dict) else None
+    if not rows:
+        return None
+    return rows[0]  # type: ignore[no-any-return]
+
+
+def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: dict[str, Any],
+                      log: Callable[[str], None]) -> EntitySchema:
+    logical = definition["LogicalName"]
+    base = f"{root}EntityDefinitions(LogicalName={odata_quote(logical)})/Attributes"
+    attributes = http.get_json(
+        base + "?$select=LogicalName,AttributeType,IsValidForCreate,IsValidForUpdate,IsPrimaryId,"
+        "IsValidODataAttribute,AttributeOf,RequiredLevel"
+    )["value"]
+    extra = _cast_values(http, base, "StringAttributeMetadata", "MaxLength", log)
+    formats = _cast_values(http, base, "DateTimeAttributeMetadata", "Format", log)
+    targets = _cast_values(http, base, "LookupAttributeMetadata", "Targets", log)
+    primary = definition.get("PrimaryIdAttribute")
+    columns: list[Column] = []
+    navigation: dict[str, str] = {}
+    lookups: dict[str, list[str]] = {}
+    for attribute in attributes:
+        name = attribute["LogicalName"]
+        kind = attribute.get("AttributeType") or ""
+        if attribute.get("IsValidODataAttribute") is False or attribute.get("AttributeOf"):
+            continue
+        if kind not in ATTRIBUTE_TYPES and kind != "Virtual":
+            log(f"{entity_set}.{name}: attribute type {kind} read as text")
+        if kind == "Virtual":
+            continue
+        column_kind, edm = ATTRIBUTE_TYPES.get(kind, (ColumnType.OTHER, kind))
+        if kind == "DateTime" and formats.get(name) == "DateOnly":
+            column_kind, edm = ColumnType.DATE, "Edm.Date"
+        is_key = bool(attribute.get("IsPrimaryId")) or name == primary
+        writable = bool(attribute.get("IsValidForCreate")) or bool(attribute.get("IsValidForUpdate"))
+        prop = f"_{name}_value" if kind in ("Lookup", "Customer", "Owner") else name
+        required = (attribute.get("RequiredLevel") or {}).get("Value") in (
+            "SystemRequired", "ApplicationRequired")
+        if prop != name:
+            lookups[prop] = list(targets.get(name) or [])
+            if writable:
+                navigation[prop] = name
+        columns.append(Column(
+            name=prop, type=column_kind, nullable=not (required or is_key),
+            read_only=not writable, key=is_key, native_type=edm,
+            max_length=extra.get(name) if isinstance(extra.get(name), int) else None,
+        ))
+    if navigation:
+        navigation.update(_navigation_properties(http, root, logical, set(navigation), log))
+    sets = _entity_sets(http, root, {t for ts in lookups.values() for t in ts}, log)
+    columns = [
+        _with_target(c, sets, lookups.get(c.name, []), c.name in navigation) for c in columns
+    ]
+    return EntitySchema(entity_set, columns, bool(definition.get("ChangeTrackingEnabled")),
+                        dataverse=True, logical_name=logical, navigation=navigation)
+
+
+def _with_target(column: Column, sets: dict[str, str], targets: list[str], bindable: bool) -> Column:
+    if not targets or not bindable:
+        return column
+    target = sets.get(targets[0])
+    return column if target is None else replace(column, lookup_target=target)
+
+
+def _cast_values(http: HttpClient, base: str, cast: str, prop: str,
+                 log: Callable[[str], None]) -> dict[str, Any]:
+    try:
+        rows = http.get_json(f"{base}/{CRM}.{cast}?$select=LogicalName,{prop}")["value"]
+    except HttpError as exc:
+        log(f"{cast} not available ({exc.status}); going without {prop}")
+        return {}
+    return {row["LogicalName"]: row.get(prop) for row in rows}
+
+
+def _navigation_properties(http: HttpClient, root: str, logical: str, lookups: set[str],
+                           log: Callable[[str], None]) -> dict[str, str]:
+    """``_x_value`` → navigation property for @odata.bind (ManyToOneRelationships, else CSDL)."""
+    url = (f"{root}EntityDefinitions(LogicalName={odata_quote(logical)})/ManyToOneRelationships"
+           "?$select=ReferencingAttribute,ReferencingEntityNavigationPropertyName")
+    try:
+        rows = http.get_json(url)["value"]
+        return {
+            f"_{row['ReferencingAttribute']}_value": row["ReferencingEntityNavigationPropertyName"]
+            for row in rows if f"_{row['ReferencingAttribute']}_value" in lookups
+        }
+    except HttpError as exc:
+        log(f"ManyToOneRelationships not available ({exc.status}); reading $metadata")
+    try:
+        text = _get_text(http, root + "$metadata")
+    except HttpError:
+        return {}
+    return {
+        prop: nav for prop, nav in _csdl_navigation(text, logical).items() if prop in lookups
+    }
+
+
+def _entity_sets(http: HttpClient, root: str, logicals: set[str],
+                 log: Callable[[str], None]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for logical in sorted(logicals):
+        try:
+            body = http.get_json(
+                f"{root}EntityDefinitions(LogicalName={odata_quote(logical)})?$select=EntitySetName"
+            )
+            out[logical] = body["EntitySetName"]
+        except (HttpError, KeyError, TypeError):
+            log(f"no entity set found for table {logical}")
+    return out
+
+
+# -- CSDL -----------------------------------------------------------------------------------------
+
+
+def _get_text(http: HttpClient, url: str) -> str:
+    response = http.request("GET", url, headers={"Accept": "application/xml"})
+    return response.text
+
+
+class _Csdl:
+    """Entity types and sets of a CSDL document, names resolved through namespaces and aliases."""
+
+    def __init__(self, text: str) -> None:
+        try:
+            root = ET.fromstring(text.encode("utf-8") if isinstance(text, str) else text)
+        except ET.ParseError as exc:
+            raise ValueError(f"$metadata is not CSDL XML ({exc})") from None
+        self.types: dict[str, ET.Element] = {}
+        self.sets: dict[str, ET.Element] = {}
+        self.aliases: dict[str, str] = {}
+        for schema in root.iter(f"{EDM_NS}Schema"):
+            namespace = schema.get("Namespace", "")
+            if schema.get("Alias"):
+                self.aliases[schema.get("Alias", "")] = namespace
+            for entity_type in schema.findall(f"{EDM_NS}EntityType"):
+                self.types[f"{namespace}.{entity_type.get('Name')}"] = entity_type
+            for container in schema.findall(f"{EDM_NS}EntityContainer"):
+                for entity_set in container.findall(f"{EDM_NS}EntitySet"):
+                    self.sets[entity_set.get("Name", "")] = entity_set
+
+    def qualified(self, name: str) -> str:
+        """A type name with its alias replaced by the namespace."""
+        head, _, tail = name.rpartition(".")
+        return f"{self.aliases.get(head, head)}.{tail}"
+
+    def lineage(self, type_name: str) -> list[ET.Element]:
+        """The entity type and its base types, base first."""
+        chain: list[ET.Element] = []
+        current: str | None = self.qualified(type_name)
+        while current and current in self.types and len(chain) < 20:
+            element = self.types[current]
+            chain.insert(0, element)
+            base = element.get("BaseType")
+            current = self.qualified(base) if base else None
+        return chain
+
+    def set_of_type(self, type_name: str) -> str | None:
+        """The first entity set whose type is the given one."""
+        wanted = self.qualified(type_name)
+        for name, element in self.sets.items():
+            if self.qualified(element.get("EntityType", "")) == wanted:
+                return name
+        return None
+
+
+def _has_true_annotation(element: ET.Element, terms: tuple[str, ...]) -> bool:
+    for annotation in element.findall(f"{EDM_NS}Annotation"):
+        if annotation.get("Term") not in terms:
+            continue
+        if annotation.get("Bool", "true").lower() == "true" and not len(annotation):
+            return True
+        for value in annotation.iter(f"{EDM_NS}PropertyValue"):
+            if value.get("Property") == "Supported" and value.get("Bool", "").lower() == "true":
+                return True
+    return False
+
+
+def _csdl_navigation(text: str, logical: str) -> dict[str, str]:
+    """``_x_value`` → navigation property of a Dataverse entity type, from the CSDL."""
+    csdl = _Csdl(text)
+    out: dict[str, str] = {}
+    for element in csdl.lineage(f"{CRM}.{logical}"):
+        for nav in element.findall(f"{EDM_NS}NavigationProperty"):
+            for constraint in nav.findall(f"{EDM_NS}ReferentialConstraint"):
+                out[constraint.get("Property", "")] = nav.get("Name", "")
+    return out
+
+
+def csdl_schema(text: str, entity_set: str) -> EntitySchema:
+    """The schema of an entity set read from a CSDL ($metadata) document."""
+    csdl = _Csdl(text)
+    element = csdl.sets.get(entity_set)
+    if element is None:
+        known = ", ".join(sorted(csdl.sets)[:10])
+        raise ValueError(f"the service has no entity set '{entity_set}' (it has: {known})")
+    chain = csdl.lineage(element.get("EntityType", ""))
+    keys = [ref.get("Name", "") for t in chain for k in t.findall(f"{EDM_NS}Key")
+            for ref in k.findall(f"{EDM_NS}PropertyRef")]
+    bindings = {b.get("Path", ""): b.get("Target", "")
+                for b in element.findall(f"{EDM_NS}NavigationPropertyBinding")}
+    navigation: dict[str, str] = {}
+    targets: dict[str, str] = {}
+    for entity_type in chain:
+        for nav in entity_type.findall(f"{EDM_NS}NavigationProperty"):
+            name = nav.get("Name", "")
+            target = bindings.get(name) or csdl.set_of_type(nav.get("Type", ""))
+            for constraint in nav.findall(f"{EDM_NS}ReferentialConstraint"):
+                foreign_key = constraint.get("Property", "")
+                navigation[foreign_key] = name
+                if target:
+                    targets[foreign_key] = target.rpartition("/")[2]
+    columns: list[Column] = []
+    for entity_type in chain:
+        for prop in entity_type.findall(f"{EDM_NS}Property"):
+            name = prop.get("Name", "")
+            edm = prop.get("Type", "")
+            is_key = name in keys
+            max_length = prop.get("MaxLength", "")
+            columns.append(Column(
+                name=name,
+                type=column_type(edm),
+                nullable=prop.get("Nullable", "true").lower() != "false" and not is_key,
+                read_only=_has_true_annotation(prop, COMPUTED_TERMS),
+                key=is_key,
+                native_type=edm,
+                max_length=int(max_length) if max_length.isdigit() else None,
+                lookup_target=targets.get(name),
+            ))
+    tracked = _has_true_annotation(element, CHANGE_TRACKING_TERMS)
+    return EntitySchema(entity_set, columns, tracked, dataverse=False, navigation=navigation)

@@ -1,0 +1,208 @@
+"""Writing: upserts, updates and deletes sent as $batch change sets, a few batches in flight.
+
+* create: ``PATCH set(<guid>)`` without If-Match, an upsert, so a retried create never duplicates
+  (the GUID is the Change's key, made here when the change has none);
+* update: ``PATCH set(<guid>)`` with ``If-Match: *`` and only the changed columns, so an update
+  never brings back a row deleted meanwhile (it fails with "no longer exists" instead);
+* delete: ``DELETE set(<guid>)``; 404 means already gone, which is success.
+
+A change set is atomic: when one fails, its items are sent again one by one so the good ones land
+and each bad one gets its own one-line error.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from l2tui.errors import ConnectError
+from l2tui.providers.base import Change, ChangeOp, Column, ColumnType, Record, WriteOutcome
+from l2tui.providers.odata.batch import (
+    BatchFormatError,
+    BatchRequest,
+    BatchResponse,
+    decode_batch,
+    encode_batch,
+)
+from l2tui.providers.odata.http import HttpClient, HttpError, error_of
+from l2tui.providers.odata.schema import EntitySchema
+from l2tui.providers.odata.values import dumps, to_json
+
+
+class ChangeRejected(ValueError):
+    """A change that cannot be sent (unknown column, missing key)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A change ready to send: its position, the request, and the key it ends with."""
+
+    index: int
+    change: Change
+    request: BatchRequest
+    key: Record
+
+
+def key_literal(key: Record, schema: EntitySchema) -> str:
+    """The ``(…)`` key segment: a bare GUID, a quoted string, or ``name=value`` pairs."""
+    names = schema.key or list(key)
+    parts = []
+    for name in names:
+        if name not in key or key[name] is None:
+            raise ChangeRejected(f"the key column '{name}' has no value")
+        column = schema.column(name)
+        parts.append(_literal(key[name], column))
+    if len(parts) == 1:
+        return parts[0]
+    return ",".join(f"{name}={part}" for name, part in zip(names, parts, strict=True))
+
+
+def _literal(value: Any, column: Column | None) -> str:
+    kind = column.type if column else None
+    if kind == ColumnType.GUID:
+        return str(uuid.UUID(str(value)))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) or kind in (ColumnType.INTEGER, ColumnType.DECIMAL):
+        return str(value)
+    return quote("'" + str(value).replace("'", "''") + "'", safe="'")
+
+
+class Writer:
+    """Sends changes to one entity set."""
+
+    def __init__(self, http: HttpClient, service_root: str, schema: EntitySchema, *,
+                 batch_size: int, parallel: int, log: Callable[[str], None]) -> None:
+        self.http = http
+        self.root = service_root
+        self.schema = schema
+        self.batch_size = max(1, batch_size)
+        self.parallel = max(1, parallel)
+        self.log = log
+        self._dropped: set[str] = set()
+
+    def write(self, changes: Sequence[Change]) -> list[WriteOutcome]:
+        """One outcome per change, in order."""
+        outcomes: list[WriteOutcome | None] = [None] * len(changes)
+        ready: list[Prepared] = []
+        for index, change in enumerate(changes):
+            try:
+                prepared = self.prepare(index, change)
+            except ValueError as exc:  # ChangeRejected, or a malformed GUID
+                outcomes[index] = WriteOutcome(change, ok=False, error=str(exc), key=change.key)
+                continue
+            if prepared is None:  # an update with nothing to change
+                outcomes[index] = WriteOutcome(change, ok=True, key=change.key)
+            else:
+                ready.append(prepared)
+        chunks = [ready[i:i + self.batch_size] for i in range(0, len(ready), self.batch_size)]
+        if chunks:
+            with ThreadPoolExecutor(max_workers=min(self.parallel, len(chunks))) as pool:
+                for results in pool.map(self._send_changeset, chunks):
+                    for index, outcome in results:
+                        outcomes[index] = outcome
+        return [o for o in outcomes if o is not None]
+
+    # -- building requests ----------------------------------------------------------------------
+
+    def prepare(self, index: int, change: Change) -> Prepared | None:
+        """The request for one change (None: nothing to send)."""
+        key = dict(change.key)
+        if change.op == ChangeOp.CREATE:
+            key = self._with_new_key(key)
+        url = f"{self.root}{self.schema.entity_set}({key_literal(key, self.schema)})"
+        if change.op == ChangeOp.DELETE:
+            return Prepared(index, change, BatchRequest("DELETE", url), key)
+        body = self.body(change.values, key)
+        headers = {"Content-Type": "application/json"}
+        if change.op == ChangeOp.UPDATE:
+            if not body:
+                return None
+            headers["If-Match"] = "*"
+        return Prepared(index, change, BatchRequest("PATCH", url, headers, dumps(body)), key)
+
+    def _with_new_key(self, key: Record) -> Record:
+        for name in self.schema.key:
+            if key.get(name) is None:
+                column = self.schema.column(name)
+                if column is None or column.type != ColumnType.GUID:
+                    raise ChangeRejected(f"a create needs a value for the key column '{name}'")
+                key[name] = str(uuid.uuid4())
+        return key
+
+    def body(self, values: Record, key: Record) -> dict[str, Any]:
+        """The JSON body: key and read-only columns left out, lookups as @odata.bind."""
+        body: dict[str, Any] = {}
+        for name, value in values.items():
+            if name in key or name in self.schema.key:
+                continue
+            if name.endswith("@odata.bind"):
+                body[name] = value
+                continue
+            column = self.schema.column(name)
+            if column is None:
+                raise ChangeRejected(f"{self.schema.entity_set} has no column '{name}'")
+            if column.lookup_target and name in self.schema.navigation:
+                nav = self.schema.navigation[name]
+                body[f"{nav}@odata.bind"] = (
+                    None if value is None
+                    else f"/{column.lookup_target}({uuid.UUID(str(value))})"
+                )
+                continue
+            if column.read_only:
+                if name not in self._dropped:
+                    self._dropped.add(name)
+                    self.log(f"{self.schema.entity_set}.{name} is read-only; not written")
+                continue
+            body[name] = to_json(value)
+        return body
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    def _send_changeset(self, chunk: list[Prepared]) -> list[tuple[int, WriteOutcome]]:
+        content_type, payload = encode_batch([[p.request for p in chunk]])
+        url = self.root + "$batch"
+        try:
+            response = self.http.request(
+                "POST", url, headers={"Content-Type": content_type}, data=payload,
+                allow=range(400, 500),
+            )
+        except HttpError as exc:
+            self.log(f"$batch of {len(chunk)} failed ({exc.status}); sending them one by one")
+            return [self._send_one(p) for p in chunk]
+        except ConnectError as exc:
+            self.log(f"$batch of {len(chunk)} failed ({exc}); sending them one by one")
+            return [self._send_one(p) for p in chunk]
+        parts: list[BatchResponse] = []
+        if response.status_code < 300:
+            try:
+                parts = decode_batch(response.headers.get("Content-Type", ""), response.content)
+            except BatchFormatError as exc:
+                self.log(f"unreadable $batch response ({exc}); sending them one by one")
+        if len(parts) == len(chunk) and all(p.ok for p in parts):
+            return [(p.index, WriteOutcome(p.change, ok=True, key=p.key)) for p in chunk]
+        failed = next((p for p in parts if not p.ok), None)
+        why = f"{failed.status}" if failed else str(response.status_code)
+        self.log(f"a change set of {len(chunk)} was rolled back ({why}); sending them one by one")
+        return [self._send_one(p) for p in chunk]
+
+    def _send_one(self, prepared: Prepared) -> tuple[int, WriteOutcome]:
+        request = prepared.request
+        change = prepared.change
+        try:
+            response = self.http.request(
+                request.method, request.url, headers=request.headers, data=request.body,
+                allow=(404,),
+            )
+        except ConnectError as exc:
+            return prepared.index, WriteOutcome(change, ok=False, error=str(exc), key=prepared.key)
+        if response.status_code == 404 and change.op != ChangeOp.DELETE:
+            _, message = error_of(response)
+            error = f"{self.schema.entity_set}({key_literal(prepared.key, self.schema)}) no longer exists"
+            self.log(f"{error}: {message}" if message else error)
+            return prepared.index, WriteOutcome(change, ok=False, error=error, key=prepared.key)
+        return prepared.index, WriteOutcome(change, ok=True, key=prepared.key)

@@ -1,0 +1,150 @@
+"""The HTTP client's retry policy: 429 Retry-After, 5xx and dropped connections, 401 refresh."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from l2tui.errors import ConnectError
+from l2tui.providers.odata.auth import Authenticator
+from l2tui.providers.odata.http import HttpClient, HttpError, RetryPolicy, parse_retry_after
+
+
+def response(status: int, body: str = "{}", headers: dict[str, str] | None = None):
+    r = requests.Response()
+    r.status_code = status
+    r._content = body.encode()
+    r.headers.update(headers or {})
+    r.reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}.get(status, "")
+    return r
+
+
+class TokenAuth(Authenticator):
+    """Hands out token-1, then token-2 after a refresh."""
+
+    def __init__(self, refreshable: bool = True) -> None:
+        self.token = "token-1"
+        self.refreshable = refreshable
+        self.refreshes = 0
+
+    def headers(self):
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def refresh(self, stale):
+        self.refreshes += 1
+        if not self.refreshable:
+            return False
+        self.token = "token-2"
+        return True
+
+    def secrets(self):
+        return ["token-1", "token-2"]
+
+
+def client(script, auth=None, **policy):
+    """An HttpClient whose session answers from the script (responses or exceptions)."""
+    waits: list[float] = []
+    logs: list[str] = []
+    http = HttpClient(auth or Authenticator(), timeout=5, ca_bundle=None,
+                      policy=RetryPolicy(**{"base_delay": 0.01, "jitter": 0, **policy}),
+                      log=logs.append, sleep=waits.append)
+    sent: list[dict] = []
+
+    def fake(method, url, **kwargs):
+        sent.append(kwargs["headers"])
+        item = script.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    http.session.request = fake  # type: ignore[method-assign]
+    return http, waits, sent, logs
+
+
+def test_429_waits_for_retry_after_then_succeeds():
+    http, waits, _, _ = client([response(429, headers={"Retry-After": "2"}), response(200)])
+    assert http.request("GET", "http://h/x").status_code == 200
+    assert waits == [2.0]
+
+
+def test_retry_after_is_capped():
+    http, waits, _, _ = client([response(429, headers={"Retry-After": "9999"}), response(200)],
+                               max_retry_after=5)
+    http.request("GET", "http://h/x")
+    assert waits == [5]
+
+
+def test_5xx_is_retried_with_exponential_backoff():
+    http, waits, _, _ = client([response(503), response(500), response(200)])
+    http.request("GET", "http://h/x")
+    assert waits == [0.01, 0.02]
+
+
+def test_5xx_gives_up_after_the_bound_with_one_line():
+    http, _, _, _ = client([response(503)] * 3, max_retries=2)
+    with pytest.raises(HttpError) as err:
+        http.request("GET", "http://h/api/x?$deltatoken=secret-ish")
+    assert err.value.status == 503
+    assert str(err.value) == "GET http://h/api/x: 503 Service Unavailable"
+
+
+def test_dropped_connection_is_retried():
+    http, waits, _, _ = client([requests.ConnectionError("reset"), response(200)])
+    assert http.request("GET", "http://h/x").status_code == 200
+    assert len(waits) == 1
+
+
+def test_unreachable_host_fails_with_one_line_naming_the_url():
+    error = requests.ConnectionError(
+        "HTTPConnectionPool(host='h', port=1): Max retries exceeded with url: /x?q=1 "
+        "(Caused by NewConnectionError('<x>: Failed to establish a new connection: "
+        "[Errno 111] Connection refused'))")
+    http, _, _, _ = client([error] * 3, max_retries=2)
+    with pytest.raises(ConnectError) as err:
+        http.request("GET", "http://h/x?q=1")
+    assert str(err.value) == "GET http://h/x: Connection refused (gave up after 3 tries)"
+
+
+def test_401_refreshes_the_token_once_and_retries():
+    auth = TokenAuth()
+    http, _, sent, _ = client([response(401), response(200)], auth)
+    assert http.request("GET", "http://h/x").status_code == 200
+    assert [h["Authorization"] for h in sent] == ["Bearer token-1", "Bearer token-2"]
+    assert auth.refreshes == 1
+
+
+def test_a_second_401_is_a_clear_failure_without_the_token():
+    auth = TokenAuth()
+    body = '{"error":{"code":"0x80072560","message":"token token-2 expired"}}'
+    http, _, _, _ = client([response(401), response(401, body)], auth)
+    with pytest.raises(HttpError) as err:
+        http.request("GET", "http://h/x")
+    assert "refused the sign-in (401)" in str(err.value)
+    assert "token-2" not in str(err.value)
+    assert auth.refreshes == 1
+
+
+def test_service_error_message_is_in_the_one_line():
+    body = '{"error":{"code":"0x80060888","message":"Could not find a property named \'x\'."}}'
+    http, _, _, _ = client([response(400, body)])
+    with pytest.raises(HttpError) as err:
+        http.request("GET", "http://h/accounts")
+    assert str(err.value) == "GET http://h/accounts: 400: Could not find a property named 'x'."
+    assert err.value.code == "0x80060888"
+
+
+def test_allowed_status_is_returned_not_raised():
+    http, _, _, _ = client([response(404)])
+    assert http.request("DELETE", "http://h/x(1)", allow=(404,)).status_code == 404
+
+
+def test_retry_after_parsing():
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+def test_policy_reads_options():
+    policy = RetryPolicy.from_options({"retry_base_delay": 0.01, "retry_max": 2})
+    assert (policy.base_delay, policy.max_retries) == (0.01, 2)

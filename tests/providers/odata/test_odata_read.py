@@ -1,0 +1,161 @@
+"""Reading: pages, change tracking (delta), fallback to a full read, schema."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+
+from l2tui.errors import ConfigError
+from l2tui.providers.base import ColumnType
+
+
+def read_all(stream):
+    pages = list(stream)
+    records = [r for p in pages for r in p.records]
+    deleted = [k for p in pages for k in p.deleted]
+    return pages, records, deleted
+
+
+def test_12000_rows_are_read_in_pages(make_crm):
+    crm = make_crm(rows=12000, auth=True)
+    provider = crm.provider()
+    pages, records, _ = read_all(provider.read())
+    assert len(records) == 12000
+    assert len({r["accountid"] for r in records}) == 12000
+    assert [len(p.records) for p in pages] == [5000, 5000, 2000]
+
+
+def test_page_size_key_sets_odata_maxpagesize(crm):
+    provider = crm.provider(crm.emu.connection_string() + "PageSize=64;")
+    pages, records, _ = read_all(provider.read())
+    assert len(records) == 200 and len(pages) == 4
+
+
+def test_a_full_read_hands_back_a_delta_cursor(crm):
+    stream = crm.provider().read()
+    read_all(stream)
+    assert stream.is_delta is False
+    assert stream.cursor and "$deltatoken=" in stream.cursor
+
+
+def test_delta_read_returns_only_out_of_band_changes_and_deletions(crm):
+    provider = crm.provider(select="$select=name,revenue")
+    first = provider.read()
+    _, records, _ = read_all(first)
+    emu = crm.emu
+    changed, gone = records[0]["accountid"], records[1]["accountid"]
+    emu.store.update("accounts", changed, {"name": "Renamed Ltd"})
+    emu.store.delete("accounts", gone)
+    new = emu.store.insert("accounts", {"name": "Brand New"})
+
+    delta = provider.read(first.cursor)
+    _, changes, deleted = read_all(delta)
+    assert delta.is_delta is True
+    assert {r["accountid"]: r["name"] for r in changes} == {changed: "Renamed Ltd", new: "Brand New"}
+    assert deleted == [(gone,)]
+    assert delta.cursor and delta.cursor != first.cursor
+
+
+def test_delta_with_nothing_changed_is_empty(crm):
+    provider = crm.provider()
+    first = provider.read()
+    read_all(first)
+    delta = provider.read(first.cursor)
+    _, records, deleted = read_all(delta)
+    assert (records, deleted, delta.is_delta) == ([], [], True)
+
+
+def test_expired_delta_token_falls_back_to_a_full_read(crm):
+    provider = crm.provider()
+    first = provider.read()
+    read_all(first)
+    crm.emu.expire_delta_tokens()
+    again = provider.read(first.cursor)
+    _, records, _ = read_all(again)
+    assert again.is_delta is False and len(records) == 200
+    assert again.cursor and again.cursor != first.cursor
+    assert any("refused the change-tracking cursor" in line for line in crm.logs)
+
+
+def test_a_cursor_from_another_select_means_a_full_read(crm):
+    first = crm.provider(select="$select=name").read()
+    read_all(first)
+    again = crm.provider(select="$select=name,revenue").read(first.cursor)
+    _, records, _ = read_all(again)
+    assert again.is_delta is False and len(records) == 200
+
+
+def test_filter_turns_change_tracking_off(crm):
+    provider = crm.provider(select="$select=name&$filter=statecode eq 0")
+    stream = provider.read()
+    _, records, _ = read_all(stream)
+    assert records and stream.cursor is None
+    assert not provider.capabilities().can_delta
+    assert "change tracking off" in provider.verify().message
+
+
+def test_top_limits_the_rows(crm):
+    _, records, _ = read_all(crm.provider(select="$top=5").read())
+    assert len(records) == 5
+
+
+def test_filter_with_spaces_and_quotes_is_encoded(crm):
+    name = crm.emu.store.rows("accounts")[0]["name"]
+    crm.emu.store.insert("accounts", {"name": "O'Neil & Sons"})
+    _, records, _ = read_all(crm.provider(select="$filter=name eq 'O''Neil & Sons'").read())
+    assert [r["name"] for r in records] == ["O'Neil & Sons"]
+    assert name
+
+
+def test_values_are_converted_to_python_types(crm):
+    _, records, _ = read_all(crm.provider().read())
+    row = next(r for r in records if r.get("revenue") is not None)
+    assert isinstance(row["revenue"], Decimal)
+    assert isinstance(row["createdon"], datetime) and row["createdon"].utcoffset().total_seconds() == 0
+    assert isinstance(row["statecode"], int) and isinstance(row["creditonhold"], bool)
+    assert row["accountid"] == row["accountid"].lower()
+    assert not any("@" in key for key in row)
+
+
+def test_date_only_columns_read_as_dates(crm):
+    provider = crm.provider(crm.emu.connection_string("contacts"))
+    _, records, _ = read_all(provider.read())
+    birthdays = [r["birthdate"] for r in records if r.get("birthdate")]
+    assert birthdays and all(type(b) is date for b in birthdays)
+
+
+def test_describe_lists_types_key_read_only_and_lookups(crm):
+    columns = {c.name: c for c in crm.provider().describe()}
+    assert columns["accountid"].key and columns["accountid"].type == ColumnType.GUID
+    assert columns["revenue"].type == ColumnType.DECIMAL
+    assert columns["name"].max_length == 160
+    assert columns["createdon"].read_only and columns["versionnumber"].read_only
+    contact = columns["_primarycontactid_value"]
+    assert contact.lookup_target == "contacts" and not contact.read_only
+    assert columns["_transactioncurrencyid_value"].read_only
+    assert "primarycontactidname" not in columns
+
+
+def test_describe_with_select_returns_those_columns_and_the_key(crm):
+    columns = crm.provider(select="$select=name,revenue").describe()
+    assert [c.name for c in columns] == ["accountid", "name", "revenue"]
+
+
+def test_select_naming_an_unknown_column_is_a_config_error(crm):
+    with pytest.raises(ConfigError, match="'nmae'"):
+        crm.provider(select="$select=nmae").describe()
+
+
+def test_unsupported_option_is_refused_before_connecting(crm):
+    with pytest.raises(ConfigError, match=r"\$skip"):
+        crm.provider(select="$skip=5")
+
+
+def test_dropped_connections_while_reading_are_retried(crm):
+    provider = crm.provider()
+    provider.describe()
+    crm.emu.faults.drop_next(2, path_contains="/accounts")
+    _, records, _ = read_all(provider.read())
+    assert len(records) == 200

@@ -1,0 +1,161 @@
+"""verify and preview against the emulator with each sign-in flow."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+import pytest
+
+from l2tui.errors import ConnectError
+from l2tui.providers.base import ProviderContext
+
+
+def test_verify_with_password_sign_in(crm):
+    result = crm.provider().verify()
+    assert result.ok, result.message
+    assert result.message.startswith(f"Connected to 127.0.0.1:{crm.emu.port} as {crm.emu.username}")
+    assert "accounts:" in result.message and "change tracking on" in result.message
+
+
+def test_preview_with_password_sign_in(crm):
+    columns, rows = crm.provider(select="$select=name,revenue").preview(rows=5)
+    assert [c.name for c in columns] == ["accountid", "name", "revenue"]
+    assert len(rows) == 5 and set(rows[0]) == {"accountid", "name", "revenue"}
+
+
+def test_verify_with_client_secret(crm):
+    provider = crm.provider(crm.client_secret_string(), secret=crm.emu.client_secret)
+    result = provider.verify()
+    assert result.ok, result.message
+    assert f"as app {crm.emu.client_id}" in result.message
+
+
+def test_preview_with_client_secret(crm):
+    provider = crm.provider(crm.client_secret_string(), secret=crm.emu.client_secret)
+    assert len(provider.preview(rows=3)[1]) == 3
+
+
+def test_device_code_prompt_is_delivered_and_sign_in_completes(crm):
+    prompts = []
+
+    def show(flow):
+        prompts.append(flow)
+        crm.emu.idp.approve_device_code(flow["user_code"], crm.emu.username)
+
+    context = crm.context()
+    context.device_code = show
+    result = crm.provider(crm.device_code_string(), context=context).verify()
+    assert result.ok, result.message
+    assert prompts and prompts[0]["verification_uri"].endswith("/devicelogin")
+    assert crm.emu.username in result.message
+
+
+def test_device_code_prompt_goes_to_notify_without_a_device_code_callback(crm):
+    crm.emu.idp.auto_approve_device_codes = True
+    _, rows = crm.provider(crm.device_code_string()).preview(rows=2)
+    assert len(rows) == 2
+    assert any("enter the code" in n for n in crm.notices)
+
+
+def test_verify_and_preview_with_auth_off(open_crm):
+    provider = open_crm.provider()
+    result = provider.verify()
+    assert result.ok, result.message
+    assert " as " not in result.message
+    assert len(provider.preview(rows=4)[1]) == 4
+
+
+def test_a_second_run_signs_in_silently_from_the_token_cache(crm):
+    crm.provider().verify()
+    provider = crm.provider(secret=None, context=crm.context(secret=None))
+    result = provider.verify()
+    assert result.ok, result.message
+
+
+def test_token_cache_is_private(crm):
+    crm.provider().verify()
+    mode = stat.S_IMODE(os.stat(crm.cache).st_mode)
+    assert mode == 0o600
+    assert not [p for p in crm.cache.parent.iterdir() if p != crm.cache]  # no temp files left
+
+
+def test_wrong_password_is_one_line_without_the_password(crm):
+    result = crm.provider(secret="Wrong-Pa55word!").verify()
+    assert not result.ok
+    assert "\n" not in result.message and "Wrong-Pa55word!" not in result.message
+    assert "sign-in as" in result.message
+
+
+def test_wrong_client_secret_fails_verify_cleanly(crm):
+    result = crm.provider(crm.client_secret_string(), secret="not-the-secret-123").verify()
+    assert not result.ok and "not-the-secret-123" not in result.message
+
+
+def test_unreachable_service_fails_verify_with_the_url(crm):
+    port = crm.emu.port
+    provider = crm.provider(
+        f"URL=http://127.0.0.1:{port + 1 if port < 65535 else 1}/api/data/v9.2/accounts;"
+        "Authentication=none", retry_max=1)
+    result = provider.verify()
+    assert not result.ok
+    assert "127.0.0.1" in result.message and "\n" not in result.message
+
+
+def test_no_token_is_a_clear_failure_when_auth_is_required(crm):
+    provider = crm.provider(f"URL={crm.emu.url('accounts')};Authentication=none")
+    result = provider.verify()
+    assert not result.ok
+    assert "401" in result.message
+
+
+def test_expired_token_mid_run_is_refreshed_silently(crm):
+    provider = crm.provider()
+    provider.verify()
+    crm.emu.idp.revoke_all()  # the service refuses the token and the refresh token
+    assert len(provider.preview(rows=2)[1]) == 2
+    assert any("401, renewing" in line for line in crm.logs)
+
+
+def test_refused_after_refresh_raises_connect_error(crm):
+    provider = crm.provider(f"URL={crm.emu.url('accounts')};Authentication=bearer;Token=abc.def.ghi")
+    with pytest.raises(ConnectError, match="401"):
+        provider.describe()
+
+
+def test_bearer_token_from_the_secret_resolver(crm):
+    token = crm.emu.issue_token()
+    entity_string = f"URL={crm.emu.url('accounts')};Authentication=bearer"
+    provider = crm.provider(entity_string, secret=token)
+    assert provider.verify().ok
+
+
+def test_authority_rewrite_env_var_reaches_the_fake_idp(crm, monkeypatch):
+    monkeypatch.setenv("L2TUI_AUTHORITY_REWRITE", f"https://login.fake.test={crm.emu.root_url}")
+    context = ProviderContext(secret=lambda: crm.emu.password, token_cache_path=crm.cache,
+                              log=crm.logs.append)
+    result = crm.provider(context=context).verify()
+    assert result.ok, result.message
+
+
+def test_device_code_sign_in_is_renewed_with_the_refresh_token_not_a_new_prompt(crm):
+    crm.emu.idp.auto_approve_device_codes = True
+    crm.emu.token_lifetime = 1
+    provider = crm.provider(crm.device_code_string())
+    assert provider.verify().ok
+    prompts = len(crm.notices)
+    time.sleep(1.1)  # the access token has expired; the refresh token still works
+    assert len(provider.preview(rows=1)[1]) == 1
+    assert len(crm.notices) == prompts
+
+
+def test_device_code_refused_mid_run_fails_clearly_without_prompting(crm):
+    crm.emu.idp.auto_approve_device_codes = True
+    provider = crm.provider(crm.device_code_string())
+    provider.verify()
+    prompts = len(crm.notices)
+    crm.emu.idp.revoke_all()
+    with pytest.raises(ConnectError, match="401"):
+        list(provider.read())
+    assert len(crm.notices) == prompts

@@ -1,0 +1,118 @@
+"""Writing: $batch change sets, idempotent creates, updates, deletes, lookups, resilience."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from l2tui.providers.base import Change, ChangeOp
+
+
+def create(name: str, **values) -> Change:
+    return Change(ChangeOp.CREATE, {"accountid": str(uuid.uuid4())}, {"name": name, **values})
+
+
+def test_5000_creates_land_once_through_429_storms_and_5xx(make_crm):
+    crm = make_crm(rows=0, auth=True)
+    emu = crm.emu
+    provider = crm.provider()
+    provider.describe()  # sign in and read the schema before the storm
+    changes = [create(f"Bulk {i:05}", revenue=Decimal(f"{i}.25"), numberofemployees=i)
+               for i in range(5000)]
+    emu.faults.fail_next(30, status=429, path_contains="$batch")
+    emu.faults.drop_next(3, path_contains="$batch")
+    emu.faults.fail_rate(0.15, status=503, seed=7)
+    emu.limits.set(requests_per_window=25, window_seconds=0.5, retry_after=1)
+    before = emu.request_count
+
+    outcomes = provider.write(changes)
+
+    requests_made = emu.request_count - before
+    emu.faults.clear()
+    emu.limits.set()
+    print(f"\n5000 creates: {requests_made} requests (batches of 100, 3 in flight)")
+    assert [o.change for o in outcomes] == changes
+    assert all(o.ok for o in outcomes), next(o.error for o in outcomes if not o.ok)
+    rows = {r["accountid"]: r for r in emu.store.rows("accounts")}
+    assert len(rows) == 5000
+    for change in changes:
+        row = rows[change.key["accountid"]]
+        assert row["name"] == change.values["name"]
+        assert Decimal(str(row["revenue"])) == change.values["revenue"]
+    assert any("429" in line for line in crm.logs) and any("503" in line for line in crm.logs)
+
+
+def test_a_retried_create_does_not_duplicate(crm):
+    provider = crm.provider()
+    change = create("Only Once")
+    assert provider.write([change])[0].ok
+    assert provider.write([change])[0].ok
+    assert [r["name"] for r in crm.emu.store.rows("accounts")].count("Only Once") == 1
+
+
+def test_a_create_without_a_key_gets_a_client_made_guid(crm):
+    change = Change(ChangeOp.CREATE, {}, {"name": "Keyless"})
+    [outcome] = crm.provider().write([change])
+    assert outcome.ok and crm.emu.store.get("accounts", outcome.key["accountid"])["name"] == "Keyless"
+
+
+def test_update_sends_only_the_changed_columns(crm):
+    row = crm.emu.store.rows("accounts")[0]
+    change = Change(ChangeOp.UPDATE, {"accountid": row["accountid"]}, {"telephone1": "555-0100"})
+    assert crm.provider().write([change])[0].ok
+    after = crm.emu.store.get("accounts", row["accountid"])
+    assert after["telephone1"] == "555-0100" and after["name"] == row["name"]
+
+
+def test_update_of_a_deleted_row_fails_instead_of_resurrecting_it(crm):
+    guid = crm.emu.store.rows("accounts")[0]["accountid"]
+    crm.emu.store.delete("accounts", guid)
+    [outcome] = crm.provider().write([Change(ChangeOp.UPDATE, {"accountid": guid}, {"name": "X"})])
+    assert not outcome.ok and "no longer exists" in outcome.error
+    assert crm.emu.store.get("accounts", guid) is None
+
+
+def test_delete_removes_and_a_missing_row_counts_as_deleted(crm):
+    guid = crm.emu.store.rows("accounts")[0]["accountid"]
+    changes = [Change(ChangeOp.DELETE, {"accountid": guid}),
+               Change(ChangeOp.DELETE, {"accountid": str(uuid.uuid4())})]
+    assert all(o.ok for o in crm.provider().write(changes))
+    assert crm.emu.store.get("accounts", guid) is None
+
+
+def test_a_bad_item_fails_alone_and_the_rest_of_its_change_set_lands(crm):
+    good = [create(f"Good {i}") for i in range(5)]
+    bad = create("x" * 500)  # longer than name's 160 characters
+    outcomes = crm.provider().write([*good[:2], bad, *good[2:]])
+    assert [o.ok for o in outcomes] == [True, True, False, True, True, True]
+    assert "\n" not in outcomes[2].error and outcomes[2].error
+    names = {r["name"] for r in crm.emu.store.rows("accounts")}
+    assert {c.values["name"] for c in good} <= names
+
+
+def test_lookup_values_are_written_through_odata_bind(crm):
+    contact = crm.emu.store.rows("contacts")[0]["contactid"]
+    change = create("With Contact", _primarycontactid_value=contact)
+    assert crm.provider().write([change])[0].ok
+    row = crm.emu.store.get("accounts", change.key["accountid"])
+    assert row["_primarycontactid_value"] == contact
+
+
+def test_read_only_columns_are_never_sent(crm):
+    change = create("Stamped", createdon="2020-01-01T00:00:00Z")
+    assert crm.provider().write([change])[0].ok
+    assert any("createdon is read-only" in line for line in crm.logs)
+
+
+def test_unknown_column_fails_that_item_only(crm):
+    outcomes = crm.provider().write([create("Fine"), create("Odd", colour="red")])
+    assert [o.ok for o in outcomes] == [True, False]
+    assert "no column 'colour'" in outcomes[1].error
+
+
+def test_batch_size_sets_the_change_set_size(crm):
+    provider = crm.provider(crm.emu.connection_string() + "BatchSize=10;")
+    provider.describe()
+    before = crm.emu.request_count
+    assert all(o.ok for o in provider.write([create(f"B{i}") for i in range(50)]))
+    assert crm.emu.request_count - before == 5
