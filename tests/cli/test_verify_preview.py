@@ -1,0 +1,123 @@
+"""`l2tui verify` and `l2tui preview` against the emulator and SQLite, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from l2tui.config.model import Connection
+from l2tui.config.store import ConnectionStore
+from tests.conftest import CliRunner
+
+
+def _sqlite_with_accounts(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE accounts (accountid TEXT PRIMARY KEY, name TEXT, revenue NUMERIC)")
+        db.execute("INSERT INTO accounts VALUES ('a1', 'Contoso', 10.5), ('a2', 'Fabrikam', NULL)")
+
+
+def _save(config_dir: Path, url_string: str, db: Path, *, password_env: str | None = None) -> Connection:
+    conn = Connection(title="Accounts")
+    conn.entity1.title, conn.entity1.provider = "Dynamics accounts", "odata"
+    conn.entity1.connection_string = url_string
+    conn.entity1.select = "$select=accountid,name,revenue"
+    conn.entity1.primary_key = ["accountid"]
+    conn.entity1.password_env = password_env
+    conn.entity2.title, conn.entity2.provider = "SQLite accounts", "sqlite"
+    conn.entity2.connection_string = f"Data Source={db};"
+    conn.entity2.select = "accounts"
+    conn.entity2.primary_key = ["accountid"]
+    ConnectionStore(config_dir).save(conn)
+    return conn
+
+
+def test_verify_both_entities(run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    _save(config_dir, emulator.connection_string(), db)
+    result = run_cli("verify", "Accounts")
+    assert result.returncode == 0, result.stderr
+    assert "Entity 1 (Dynamics accounts): ok — Connected to 127.0.0.1" in result.stdout
+    assert "Entity 2 (SQLite accounts): ok" in result.stdout
+
+
+def test_verify_signs_in_with_the_password_from_the_environment(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator_factory: Any
+) -> None:
+    emu = emulator_factory(rows=20, auth=True)
+    _save(config_dir, emu.connection_string(), tmp_path / "unused.db", password_env="CRM_PASSWORD")
+    env = {"CRM_PASSWORD": emu.password,
+           "L2TUI_AUTHORITY_REWRITE": f"https://login.fake.test={emu.root_url}"}
+    result = run_cli("verify", "Accounts", "--entity", "1", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"as {emu.username}" in result.stdout
+
+
+def test_verify_with_a_wrong_password_exits_3_without_showing_it(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator_factory: Any
+) -> None:
+    emu = emulator_factory(rows=5, auth=True)
+    _save(config_dir, emu.connection_string(), tmp_path / "unused.db", password_env="CRM_PASSWORD")
+    env = {"CRM_PASSWORD": "Wr0ng-Secret!",
+           "L2TUI_AUTHORITY_REWRITE": f"https://login.fake.test={emu.root_url}"}
+    result = run_cli("verify", "Accounts", "--entity", "1", env=env)
+    assert result.returncode == 3
+    assert "FAILED" in result.stdout
+    assert "Wr0ng-Secret!" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_verify_a_service_that_is_not_there_exits_3(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path
+) -> None:
+    _save(config_dir, "URL=http://127.0.0.1:9/api/data/v9.2/accounts;Authentication=none;", tmp_path / "x.db")
+    result = run_cli("verify", "Accounts", "--entity", "1")
+    assert result.returncode == 3
+    assert "127.0.0.1:9" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_preview_entity_1_as_json(run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
+    _save(config_dir, emulator.connection_string(), tmp_path / "x.db")
+    result = run_cli("preview", "Accounts", "--entity", "1", "--rows", "3", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert len(rows) == 3
+    expected = {r["accountid"]: r["name"] for r in emulator.store.rows("accounts")}
+    for row in rows:
+        assert expected[row["accountid"]] == row["name"]
+
+
+def test_preview_entity_2_as_a_table(run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    _save(config_dir, emulator.connection_string(), db)
+    result = run_cli("preview", "Accounts", "--entity", "2")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["accountid", "name", "revenue"]
+    assert "Contoso" in result.stdout and "Fabrikam" in result.stdout
+    assert "(2 rows)" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv"])
+def test_preview_as_csv_has_a_header_and_one_line_per_row(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any, fmt: str
+) -> None:
+    _save(config_dir, emulator.connection_string(), tmp_path / "x.db")
+    result = run_cli("preview", "Accounts", "--entity", "1", "--rows", "4", "--format", fmt)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("accountid,")
+    assert len(lines) == 5
+
+
+def test_verify_of_an_incomplete_connection_exits_2_before_connecting(run_cli: CliRunner) -> None:
+    run_cli("new", "Draft")
+    result = run_cli("verify", "Draft")
+    assert result.returncode == 2
+    assert "entity1.provider: not set" in result.stderr
