@@ -1,0 +1,199 @@
+"""Sync benchmarks: first one-way run vs a floor, incremental runs, memory, bidirectional.
+
+Run with ``bench/run`` (or ``python bench/bench_sync.py [--rows 100000]``). Prints ratios.
+The emulator runs in its own process, so it does not share the sync's interpreter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+SELECT = "$select=accountid,name,accountnumber,revenue,numberofemployees,statecode,telephone1," \
+         "address1_city,creditonhold,description,modifiedon"
+COLUMNS = SELECT.split("=", 1)[1].split(",")
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EmulatorProcess:
+    """``l2tui emulator`` in a subprocess."""
+
+    def __init__(self, rows: int) -> None:
+        self.port = free_port()
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "l2tui", "emulator", "--rows", str(rows), "--no-auth",
+             "--port", str(self.port)], env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        self.base = f"http://127.0.0.1:{self.port}/api/data/v9.2/"
+        for _ in range(600):
+            try:
+                requests.get(self.base, timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("the emulator did not start")
+
+    def stop(self) -> None:
+        """Stop the emulator."""
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def floor(base: str, folder: Path) -> float:
+    """Plain requests paging plus one executemany into SQLite."""
+    start = time.perf_counter()
+    session = requests.Session()
+    url: str | None = f"{base}accounts?{SELECT}"
+    rows: list[tuple[Any, ...]] = []
+    while url:
+        data = session.get(url, headers={"Prefer": "odata.maxpagesize=5000"}).json()
+        rows.extend(tuple(r.get(c) for c in COLUMNS) for r in data["value"])
+        url = data.get("@odata.nextLink")
+    db = sqlite3.connect(folder / "floor.db")
+    db.execute(f"CREATE TABLE accounts ({', '.join(COLUMNS)}, PRIMARY KEY (accountid))")
+    db.executemany(f"INSERT INTO accounts VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+    db.commit()
+    return time.perf_counter() - start
+
+
+CHILD = r"""
+import json, os, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from l2tui.config.model import Connection, Direction, Entity
+from l2tui.paths import Paths
+from l2tui.providers import open_entity
+from l2tui.runner import Runner
+from l2tui.sync.state import StateStore
+spec = json.loads(sys.argv[2])
+folder = spec["folder"]
+paths = Paths(config=f"{folder}/c", state=f"{folder}/s", logs=f"{folder}/l", cache=f"{folder}/k")
+from pathlib import Path
+paths = Paths(config=Path(folder) / "c", state=Path(folder) / "s", logs=Path(folder) / "l",
+              cache=Path(folder) / "k")
+conn = Connection(
+    title="bench", direction=Direction(spec["direction"]), max_delete_ratio=1.0,
+    entity1=Entity(provider="odata", connection_string=f"URL={spec['base']}accounts;Authentication=none;",
+                   select=spec["select"]),
+    entity2=Entity(provider="sqlite", connection_string=f"Data Source={folder}/sync.db;",
+                   select="accounts", primary_key=["accountid"]))
+if spec.get("create"):
+    left = open_entity(conn, 1, paths)
+    right = open_entity(conn, 2, paths)
+    right.create_table(left.describe())
+if spec.get("no_delta"):
+    state = StateStore(paths.state_db(conn.slug)); state.put("cursor.left", None); state.close()
+start = time.perf_counter()
+report = Runner(paths).run(conn)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "message": report.message, "outcome": report.outcome}))
+"""
+
+
+def sync(base: str, folder: Path, **spec: Any) -> dict[str, Any]:
+    """One run in a child process (its own ru_maxrss)."""
+    args = {"base": base, "folder": str(folder), "select": SELECT,
+            "direction": "left_to_right", **spec}
+    out = subprocess.run([sys.executable, "-c", CHILD, str(REPO), json.dumps(args)],
+                         capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["outcome"] != "success":
+        raise RuntimeError(result["message"])
+    return result
+
+
+def change_left(base: str, share: float, seed: int) -> None:
+    """Edit a share of the emulator's accounts through the Web API."""
+    session = requests.Session()
+    url: str | None = f"{base}accounts?$select=accountid"
+    ids: list[str] = []
+    while url:
+        data = session.get(url, headers={"Prefer": "odata.maxpagesize=5000"}).json()
+        ids.extend(r["accountid"] for r in data["value"])
+        url = data.get("@odata.nextLink")
+    rng = random.Random(seed)
+    for guid in rng.sample(ids, int(len(ids) * share)):
+        session.patch(f"{base}accounts({guid})", json={"name": f"changed {rng.random():.6f}"},
+                      headers={"If-Match": "*"}).raise_for_status()
+
+
+def change_right(folder: Path, share: float, seed: int) -> None:
+    """Edit a share of the SQLite rows."""
+    db = sqlite3.connect(folder / "sync.db")
+    ids = [r[0] for r in db.execute("SELECT accountid FROM accounts")]
+    rng = random.Random(seed)
+    db.executemany("UPDATE accounts SET telephone1 = ? WHERE accountid = ?",
+                   [(f"+1-{rng.randrange(10**7)}", g) for g in rng.sample(ids, int(len(ids) * share))])
+    db.commit()
+
+
+def main() -> int:
+    """Run every benchmark and print the figures."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=10_000)
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        small = EmulatorProcess(args.small)
+        try:
+            (root / "small").mkdir()
+            results["small"] = sync(small.base, root / "small", create=True)
+        finally:
+            small.stop()
+        emu = EmulatorProcess(args.rows)
+        try:
+            (root / "floor").mkdir()
+            results["floor_s"] = floor(emu.base, root / "floor")
+            (root / "big").mkdir()
+            results["first"] = sync(emu.base, root / "big", create=True)
+            change_left(emu.base, 0.01, seed=1)
+            results["delta"] = sync(emu.base, root / "big")
+            change_left(emu.base, 0.01, seed=2)
+            results["no_delta"] = sync(emu.base, root / "big", no_delta=True)
+            change_left(emu.base, 0.01, seed=3)
+            change_right(root / "big", 0.01, seed=4)
+            results["bidirectional"] = sync(emu.base, root / "big", direction="bidirectional")
+        finally:
+            emu.stop()
+    f = results["first"]["seconds"]
+    print(f"first one-way sync of {args.rows} rows: {f:.2f}s; floor {results['floor_s']:.2f}s; "
+          f"ratio {f / results['floor_s']:.2f} (target <= 1.5)")
+    d = results["delta"]["seconds"]
+    print(f"1% changed, change tracking: {d:.2f}s = {d / f:.1%} of the first run (target <= 5%)")
+    n = results["no_delta"]["seconds"]
+    print(f"1% changed, no change tracking (hash compare): {n:.2f}s = {n / f:.1%} (target <= 50%)")
+    big, small_rss = results["first"]["maxrss_kb"], results["small"]["maxrss_kb"]
+    print(f"peak memory: {args.rows} rows {big / 1024:.0f} MiB, {args.small} rows "
+          f"{small_rss / 1024:.0f} MiB; ratio {big / small_rss:.2f} (target <= 1.5)")
+    b = results["bidirectional"]["seconds"]
+    print(f"bidirectional, 1% changed on each side: {b:.2f}s = {b / f:.1%} of the first run "
+          f"({results['bidirectional']['message']})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

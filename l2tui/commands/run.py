@@ -1,0 +1,138 @@
+"""``l2tui run NAME``: run a connection headless, with a progress line and a summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from dataclasses import asdict
+from typing import Any, TextIO
+
+from l2tui.commands.common import load_complete, show_device_code, terminal_prompt
+from l2tui.errors import ConfigError
+from l2tui.paths import Paths
+from l2tui.runner import Runner
+from l2tui.sync.events import (
+    Conflict,
+    Event,
+    EventSink,
+    ItemError,
+    LogLine,
+    Progress,
+    RunReport,
+)
+
+
+def run_command(args: argparse.Namespace, paths: Paths) -> int:
+    """Run a connection once; exit 0 done, 1 errors or unresolved conflicts, 2 config, 3 connect."""
+    conn = load_complete(paths, args.name)
+    reset = bool(getattr(args, "reset", False))
+    asks = reset and not getattr(args, "yes", False) and not getattr(args, "dry_run", False)
+    if asks and not _confirm(f"Forget the sync state of '{conn.title}'? The next run matches "
+                             "both sides by key again. [y/N] "):
+        raise ConfigError("--reset needs a confirmation on a terminal, or --yes")
+    cancel = threading.Event()
+    sink = _sink(sys.stderr, quiet=bool(getattr(args, "json", False)))
+    previous = _on_interrupt(cancel)
+    try:
+        report = Runner(paths).run(
+            conn, dry_run=bool(args.dry_run), force=bool(args.force), full=bool(args.full),
+            reset=reset, sink=sink, cancel=cancel, prompt=terminal_prompt,
+            device_code=show_device_code,
+            notify=lambda message: print(message, file=sys.stderr, flush=True),
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _end_progress(sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps(report_dict(report), indent=2, default=str))
+    else:
+        print(summary(report))
+    return 0 if report.ok else 1
+
+
+def report_dict(report: RunReport) -> dict[str, Any]:
+    """A report as plain JSON data (for --json and scripts)."""
+    data = asdict(report)
+    data["ok"] = report.ok
+    data["seconds"] = round(report.seconds, 3)
+    return data
+
+
+def summary(report: RunReport) -> str:
+    """The lines a person reads after a run."""
+    head = {"success": "Done", "dry_run": "Dry run (nothing written)", "errors": "Finished with errors",
+            "conflicts": "Finished with unresolved conflicts", "cancelled": "Cancelled"}
+    lines = [f"{head.get(report.outcome, report.outcome)}: {report.connection} "
+             f"({report.seconds:.1f}s)"]
+    verb = "would be " if report.outcome == "dry_run" else ""
+    for side, label in (("right", "Data Entity 2 (right)"), ("left", "Data Entity 1 (left)")):
+        c, u, d, e = (getattr(report, f"{k}_{side}") for k in ("created", "updated", "deleted",
+                                                                  "errors"))
+        lines.append(f"  {label}: {c} {verb}created, {u} {verb}updated, {d} {verb}deleted, "
+                     f"{e} errors")
+    lines.append(f"  unchanged: {report.unchanged}; conflicts: {report.conflicts} "
+                 f"({report.details.get('unresolved', 0)} unresolved)")
+    return "\n".join(lines)
+
+
+def _confirm(question: str) -> bool:
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    print(question, end="", file=sys.stderr, flush=True)
+    try:
+        return input().strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def _on_interrupt(cancel: threading.Event) -> Any:
+    """The first Ctrl-C stops the run cleanly between batches; the second interrupts."""
+    def handler(signum: int, frame: Any) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\nl2tui: stopping after the current batch (Ctrl-C again to interrupt)",
+              file=sys.stderr, flush=True)
+
+    if threading.current_thread() is not threading.main_thread():
+        return signal.getsignal(signal.SIGINT)
+    return signal.signal(signal.SIGINT, handler)
+
+
+_progress_shown = {"on": False}
+
+
+def _end_progress(stream: TextIO) -> None:
+    if _progress_shown["on"]:
+        stream.write("\n")
+        stream.flush()
+        _progress_shown["on"] = False
+
+
+def _sink(stream: TextIO, quiet: bool) -> EventSink:
+    """Progress as one redrawn line on a terminal; warnings, errors and conflicts as lines."""
+    tty = stream.isatty()
+
+    def emit(event: Event) -> None:
+        if isinstance(event, Progress):
+            if tty and not quiet:
+                total = f"/{event.total}" if event.total else ""
+                stream.write(f"\r{event.phase}: {event.done}{total} ".ljust(40))
+                stream.flush()
+                _progress_shown["on"] = True
+            return
+        line = None
+        if isinstance(event, LogLine) and event.level != "info":
+            line = f"{event.level}: {event.message}"
+        elif isinstance(event, ItemError):
+            line = f"error ({event.side}) {event.key}: {event.message}"
+        elif isinstance(event, Conflict):
+            line = f"conflict {event.key}: {event.resolution}"
+        if line:
+            _end_progress(stream)
+            print(line, file=stream, flush=True)
+
+    return emit

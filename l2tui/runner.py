@@ -1,0 +1,196 @@
+"""Runs a connection: one run at a time (a lock), a log file per run, history, events."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from l2tui.config.loader import require_complete
+from l2tui.config.model import Connection
+from l2tui.errors import L2Error, RunError
+from l2tui.paths import Paths
+from l2tui.providers import open_entity
+from l2tui.providers.base import Provider
+from l2tui.sync.engine import Engine, Options
+from l2tui.sync.events import (
+    Conflict,
+    Event,
+    EventSink,
+    ItemError,
+    LogLine,
+    Progress,
+    RunFinished,
+    RunReport,
+    RunStarted,
+    Throttle,
+    fan_out,
+    ignore,
+)
+from l2tui.sync.state import RunRecord, StateStore
+
+__all__ = ["RunRecord", "Runner"]
+
+
+class Runner:
+    """The service the front ends call: run a connection, read its history, reset its state."""
+
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+
+    # -- running -------------------------------------------------------------------------
+
+    def run(self, conn: Connection, *, dry_run: bool = False, force: bool = False,
+            full: bool = False, reset: bool = False, sink: EventSink = ignore,
+            cancel: threading.Event | None = None,
+            prompt: Callable[[str], str | None] | None = None,
+            device_code: Callable[[dict[str, Any]], None] | None = None,
+            notify: Callable[[str], None] | None = None,
+            batch_size: int | None = None) -> RunReport:
+        """Run ``conn`` once and return its report; never prints.
+
+        Raises ConfigError (bad mapping, exit 2), ConnectError (exit 3) or RunError (another run
+        holds the lock, the deletion guard refused; exit 1). A run that ends with item errors or
+        unresolved conflicts returns a report whose ``ok`` is False. ``cancel`` stops the run
+        between batches, leaving a consistent state.
+        """
+        require_complete(conn)
+        self.paths.ensure()
+        started = time.time()
+        with self._lock(conn), self._log_file(conn, started) as log:
+            events = fan_out(Throttle(sink), _log_writer(log))
+            state = StateStore(self.paths.state_db(conn.slug), dry=dry_run)
+            providers: list[Provider] = []
+            try:
+                if reset:
+                    state.reset()
+                    state.commit()
+                    events(LogLine(message="the state was reset: matching both sides by key"))
+                for index in (1, 2):
+                    providers.append(open_entity(
+                        conn, index, self.paths, prompt=prompt, notify=notify,
+                        device_code=device_code,
+                        log=lambda message: events(LogLine(message=message)),
+                    ))
+                engine = Engine(conn, providers[0], providers[1], state,
+                                options=Options(dry_run=dry_run, force=force, full=full,
+                                                batch_size=batch_size),
+                                sink=events, cancel=cancel)
+                report = engine.run()
+            except L2Error as exc:
+                report = RunReport(connection=conn.title, outcome="failed", started=started,
+                                   finished=time.time(), message=exc.message)
+                events(RunFinished(report=report))
+                raise
+            finally:
+                for provider in providers:
+                    with contextlib.suppress(Exception):
+                        provider.close()
+                state.close()
+            events(RunFinished(report=report))
+            return report
+
+    # -- history and state -------------------------------------------------------------
+
+    def history(self, conn: Connection, limit: int = 50) -> list[RunRecord]:
+        """The connection's latest runs, newest first (empty before the first run)."""
+        path = self.paths.state_db(conn.slug)
+        if not path.exists():
+            return []
+        state = StateStore(path, dry=True)
+        try:
+            return state.runs(limit)
+        finally:
+            state.close()
+
+    def conflicts(self, conn: Connection, run: int | None = None) -> list[dict[str, Any]]:
+        """Recorded conflicts with both sides' values (of one run, or all)."""
+        path = self.paths.state_db(conn.slug)
+        if not path.exists():
+            return []
+        state = StateStore(path, dry=True)
+        try:
+            return state.conflicts(run)
+        finally:
+            state.close()
+
+    def reset(self, conn: Connection) -> None:
+        """Forget the connection's matched pairs and cursors (the next run re-matches by key)."""
+        with self._lock(conn):
+            state = StateStore(self.paths.state_db(conn.slug))
+            state.reset()
+            state.close()
+
+    def lock_path(self, conn: Connection) -> Path:
+        """The lock file of a connection."""
+        return self.paths.state / f"{conn.slug}.lock"
+
+    @contextlib.contextmanager
+    def _lock(self, conn: Connection) -> Iterator[None]:
+        path = self.lock_path(conn)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                raise RunError(f"'{conn.title}' is already running (PID {holder})") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def _log_file(self, conn: Connection, started: float) -> Iterator[IO[str]]:
+        folder = self.paths.run_logs(conn.slug)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
+        path = folder / f"{stamp}-{os.getpid()}.log"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            yield handle
+
+
+def _log_writer(handle: IO[str]) -> EventSink:
+    """An EventSink writing one line per event (no values of secrets: events carry none)."""
+    last_progress: dict[str, float] = {}
+
+    def write(event: Event) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+        line = _describe(event, last_progress)
+        if line:
+            handle.write(f"{stamp} {line}\n")
+            handle.flush()
+
+    return write
+
+
+def _describe(event: Event, last_progress: dict[str, float]) -> str | None:
+    if isinstance(event, RunStarted):
+        return f"run started: {event.connection} ({event.direction}){' dry run' if event.dry_run else ''}"
+    if isinstance(event, Progress):
+        if event.at - last_progress.get(event.phase, 0.0) < 5:
+            return None
+        last_progress[event.phase] = event.at
+        return f"{event.phase}: {event.done}" + (f"/{event.total}" if event.total else "")
+    if isinstance(event, LogLine):
+        return f"{event.level}: {event.message}"
+    if isinstance(event, Conflict):
+        return f"conflict {event.key}: {event.resolution}"
+    if isinstance(event, ItemError):
+        return f"error on the {event.side} {event.key}: {event.message}"
+    if isinstance(event, RunFinished):
+        r = event.report
+        return f"run finished: {r.outcome} in {r.seconds:.1f}s; {r.message}"
+    return None

@@ -1,0 +1,561 @@
+"""One sync run: read both sides (streaming), decide each item three-way, apply in batches."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from l2tui.config.model import Connection, Direction
+from l2tui.errors import ConfigError, RunError
+from l2tui.providers.base import ChangeOp, ColumnType, Page, Provider, ReadStream, WriteOutcome
+from l2tui.sync.apply import Counts, Outbox, Task, Writer
+from l2tui.sync.events import (
+    Conflict,
+    EventSink,
+    LogLine,
+    PlanCounts,
+    Progress,
+    RunReport,
+    RunStarted,
+    ignore,
+)
+from l2tui.sync.mapping import MappingPlan, build_mapping
+from l2tui.sync.plan import Action, Decision, Policy, Status, decide
+from l2tui.sync.reading import prefetch
+from l2tui.sync.side import Item, SideInfo
+from l2tui.sync.state import StateRow, StateStore
+
+SIDES = ("left", "right")
+OTHER = {"left": "right", "right": "left"}
+
+
+class Cancelled(Exception):
+    """The run was asked to stop."""
+
+
+@dataclass
+class Options:
+    """How to run: dry, forced past the deletion guard, comparing everything, batch size."""
+
+    dry_run: bool = False
+    force: bool = False
+    full: bool = False
+    batch_size: int | None = None
+
+
+def plan_mapping(conn: Connection, left: Provider, right: Provider) -> MappingPlan:
+    """Describe both sides and check the mapping against them (nothing is written)."""
+    lcols, rcols = left.describe(), right.describe()
+    return build_mapping(conn, lcols, rcols, left.key_columns(), right.key_columns())
+
+
+class Engine:
+    """Runs one connection once against open providers and its state store."""
+
+    def __init__(self, conn: Connection, left: Provider, right: Provider, state: StateStore, *,
+                 options: Options | None = None, sink: EventSink = ignore,
+                 cancel: threading.Event | None = None) -> None:
+        self.conn = conn
+        self.providers = {"left": left, "right": right}
+        self.state = state
+        self.options = options or Options()
+        self.sink = sink
+        self.cancel = cancel or threading.Event()
+        self.counts = Counts()
+        self.conflicts = 0
+        self.unresolved = 0
+        self.unchanged = 0
+        self.policy = Policy(conn.direction, conn.conflict_resolution, conn.deletions)
+
+    # -- the run -------------------------------------------------------------------------
+
+    def run(self) -> RunReport:
+        """Plan and apply; raises RunError (deletion guard) or ConfigError (mapping)."""
+        started = time.time()
+        conn, state = self.conn, self.state
+        plan = plan_mapping(conn, self.providers["left"], self.providers["right"])
+        self.plan = plan
+        self.sides = {s: SideInfo(s, plan) for s in SIDES}
+        targets = SIDES if conn.direction == Direction.BIDIRECTIONAL else (
+            ("right",) if conn.direction == Direction.LEFT_TO_RIGHT else ("left",))
+        caps = {s: self.providers[s].capabilities() for s in SIDES}
+        for side in targets:
+            if not caps[side].can_write:
+                reason = caps[side].read_only_reason or "it is read-only"
+                raise ConfigError(f"entity {1 if side == 'left' else 2} cannot be written: {reason}",
+                                  key="direction")
+        for warning in plan.warnings:
+            self.log(warning, "warning")
+        if plan.skipped:
+            self.log("not carried (a side is read-only): " + ", ".join(plan.skipped), "warning")
+        self.run_id = run = state.start_run()
+        try:
+            report = self._run(plan, caps, started, run)
+        except BaseException as exc:
+            outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
+            message = "cancelled" if isinstance(exc, Cancelled) else str(exc)
+            state.finish_run(run, outcome, self._counts_dict(), message)
+            if isinstance(exc, Cancelled):
+                return self._report(started, "cancelled", "cancelled")
+            raise
+        return report
+
+    def _run(self, plan: MappingPlan, caps: dict[str, Any], started: float, run: int) -> RunReport:
+        conn, state, opts = self.conn, self.state, self.options
+        signature_changed = state.get("signature") not in (None, plan.signature)
+        if signature_changed and state.count():
+            self.log("the mapping, a select or the match key changed since the last run: "
+                     "matching both sides by key again (nothing is deleted)", "warning")
+            state.reset()
+        first = state.count() == 0
+        crashed = state.last_run_crashed(run)
+        if crashed:
+            self.log("the previous run did not finish: comparing both sides", "warning")
+        conflicts_open = state.open_conflicts() > 0
+        match = first or crashed or opts.full or conflicts_open
+        two_way = conn.direction == Direction.BIDIRECTIONAL
+        src = "right" if conn.direction == Direction.RIGHT_TO_LEFT else "left"
+        dst = OTHER[src]
+        self.src, self.dst = src, dst
+        cursors = {s: (None if match else state.get(f"cursor.{s}")) for s in SIDES}
+        for s in SIDES:
+            if not caps[s].can_delta:
+                cursors[s] = None
+        self.mode = {src: "delta" if cursors[src] else "full",
+                     dst: ("delta" if cursors[dst] else "full") if (two_way or match) else "none"}
+        self.sizes = {s: state.count(s) for s in SIDES}
+        self.state_empty = state.count() == 0
+        self.sink(RunStarted(connection=conn.title, direction=conn.direction.value,
+                             dry_run=opts.dry_run))
+        self.log(f"reading {src} ({self.mode[src]}), {dst} ({self.mode[dst]})")
+        db = state.db
+        db.execute("DROP TABLE IF EXISTS temp.w")
+        db.execute("CREATE TEMP TABLE w (mkey TEXT PRIMARY KEY, kid TEXT, vals TEXT, hash TEXT, "
+                   "modified TEXT, gone INTEGER DEFAULT 0, done INTEGER DEFAULT 0)")
+        db.execute("DROP TABLE IF EXISTS temp.gone")
+        db.execute("CREATE TEMP TABLE gone (kid TEXT PRIMARY KEY)")
+        db.execute("DROP TABLE IF EXISTS temp.keyless")
+        db.execute("CREATE TEMP TABLE keyless (side TEXT, kid TEXT, vals TEXT, hash TEXT)")
+        self.outbox = Outbox(db)
+        self.writers = {s: Writer(self.sides[s], self.providers[s], state, run,
+                                  batch=opts.batch_size or caps[s].batch_size, dry=opts.dry_run,
+                                  sink=self.sink, counts=self.counts) for s in SIDES}
+        self.streaming: str | None = None
+        streams: dict[str, ReadStream] = {}
+        if self.mode[dst] != "none":
+            streams[dst] = self._stage(dst, cursors[dst])
+        streams[src] = self._stream(src, cursors[src])
+        self._leftovers()
+        self._unhandled()
+        self._check_cancel()
+        for s in SIDES:
+            self.writers[s].flush()
+            self._drain(s, ("create", "update"))
+        self._guard()
+        for s in SIDES:
+            self._drain(s, ("delete",))
+        self._keyless()
+        for s in SIDES:
+            self.writers[s].flush()
+        errors = sum(self.counts.errors.values())
+        if not opts.dry_run:
+            state.put("signature", plan.signature)
+            for s, stream in streams.items():
+                if errors == 0 and caps[s].can_delta and stream.cursor:
+                    state.put(f"cursor.{s}", stream.cursor)
+                elif errors == 0:
+                    state.put(f"cursor.{s}", None)
+            state.commit()
+        outcome = "dry_run" if opts.dry_run else (
+            "errors" if errors else "conflicts" if self.unresolved else "success")
+        message = self._summary()
+        state.finish_run(run, outcome, self._counts_dict(), message)
+        return self._report(started, outcome, message)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _pages(self, side: str, cursor: str | None) -> tuple[ReadStream, Iterator[Page]]:
+        stream = self.providers[side].read(cursor)
+        pages: Iterable[Page] = stream
+        if getattr(self.providers[side], "name", "") == "odata" or \
+                type(self.providers[side]).__name__ == "ODataProvider":
+            pages = prefetch(stream)
+        return stream, iter(pages)
+
+    def _stage(self, side: str, cursor: str | None) -> ReadStream:
+        """Read the side that is not streamed into the temp table ``w`` (on disk)."""
+        info, db = self.sides[side], self.state.db
+        stream, pages = self._pages(side, cursor)
+        done = dups = 0
+        gone: list[str] = []
+        for page in pages:
+            self._check_cancel()
+            rows, keyless = [], []
+            for record in page.records:
+                item = info.item(record)
+                if item.mkey is None:
+                    keyless.append((side, item.kid, json.dumps(item.values), item.hash))
+                    continue
+                rows.append((item.mkey, item.kid, json.dumps(item.values), item.hash,
+                             item.modified))
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO temp.w(mkey, kid, vals, hash, modified) "
+                           "VALUES (?, ?, ?, ?, ?)", rows)
+            dups += len(rows) - (db.total_changes - before)
+            db.executemany("INSERT INTO temp.keyless VALUES (?, ?, ?, ?)", keyless)
+            gone.extend(self._kid(side, key) for key in page.deleted)
+            done += len(page.records)
+            self.sink(Progress(phase=f"read {side}", done=done))
+        if gone:
+            marks = [(st.mkey, st.key(side)) for st in self.state.lookup_keys(side, gone).values()]
+            db.executemany("INSERT OR IGNORE INTO temp.w(mkey, kid, gone) VALUES (?, ?, 1)", marks)
+        if dups:
+            self.log(f"{dups} item(s) of the {side} share a match key with another; only the "
+                     "first of each is synced", "warning")
+        if cursor and not stream.is_delta:
+            self.mode[side] = "full"
+        return stream
+
+    def _stream(self, side: str, cursor: str | None) -> ReadStream:
+        """Read the streamed side page by page, deciding and writing as pages arrive."""
+        info, db = self.sides[side], self.state.db
+        stream, pages = self._pages(side, cursor)
+        self.streaming = side
+        done = 0
+        w_empty = db.execute("SELECT 1 FROM temp.w LIMIT 1").fetchone() is None
+        try:
+            for page in pages:
+                self._check_cancel()
+                items, keyless = [], []
+                for record in page.records:
+                    item = info.item(record)
+                    if item.mkey is None:
+                        keyless.append((side, item.kid, json.dumps(item.values), item.hash))
+                    else:
+                        items.append(item)
+                db.executemany("INSERT INTO temp.keyless VALUES (?, ?, ?, ?)", keyless)
+                mkeys = [i.mkey for i in items if i.mkey]
+                states = {} if self.state_empty else self.state.lookup(mkeys)
+                staged = {} if w_empty else self._staged(mkeys)
+                for item in items:
+                    assert item.mkey is not None
+                    other, other_gone = staged.get(item.mkey, (None, False))
+                    self._settle(item.mkey, {side: item, OTHER[side]: other},
+                                 states.get(item.mkey), gone={side: False, OTHER[side]: other_gone})
+                if staged:
+                    db.executemany("UPDATE temp.w SET done = 1 WHERE mkey = ?",
+                                   ((m,) for m in staged))
+                if states:
+                    self.state.mark(states, self.run_id)
+                if page.deleted:
+                    db.executemany("INSERT OR IGNORE INTO temp.gone VALUES (?)",
+                                   ((self._kid(side, k),) for k in page.deleted))
+                done += len(page.records)
+                self.sink(Progress(phase=f"read {side}", done=done))
+        finally:
+            self.streaming = None
+        if cursor and not stream.is_delta:
+            self.mode[side] = "full"
+        return stream
+
+    def _kid(self, side: str, key: Any) -> str:
+        from l2tui.sync.side import key_json
+
+        return key_json(list(key) if isinstance(key, tuple | list) else [key])
+
+    def _staged(self, mkeys: list[str]) -> dict[str, tuple[Item | None, bool]]:
+        out: dict[str, tuple[Item | None, bool]] = {}
+        db = self.state.db
+        for i in range(0, len(mkeys), 500):
+            chunk = mkeys[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for mkey, kid, vals, hsh, modified, gone in db.execute(
+                    f"SELECT mkey, kid, vals, hash, modified, gone FROM temp.w "
+                    f"WHERE mkey IN ({marks})", chunk):
+                out[mkey] = (None, True) if gone else (
+                    Item(mkey, kid, json.loads(vals), hsh, modified), False)
+        return out
+
+    def _gone_kids(self, kids: list[str]) -> set[str]:
+        out: set[str] = set()
+        for i in range(0, len(kids), 500):
+            chunk = kids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(r[0] for r in self.state.db.execute(
+                f"SELECT kid FROM temp.gone WHERE kid IN ({marks})", chunk))
+        return out
+
+    def _leftovers(self) -> None:
+        """Staged items the streamed side did not mention."""
+        db, src, dst = self.state.db, self.src, self.dst
+        last = 0
+        while True:
+            self._check_cancel()
+            rows = db.execute("SELECT rowid, mkey, kid, vals, hash, modified, gone FROM temp.w "
+                              "WHERE done = 0 AND rowid > ? ORDER BY rowid LIMIT 1000",
+                              (last,)).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            states = self.state.lookup([r[1] for r in rows])
+            src_kids = [st.key(src) for st in states.values() if st.key(src)]
+            gone_src = self._gone_kids([k for k in src_kids if k]) if src_kids else set()
+            for _, mkey, kid, vals, hsh, modified, gone in rows:
+                other = None if gone else Item(mkey, kid, json.loads(vals), hsh, modified)
+                st = states.get(mkey)
+                src_gone = bool(st and st.key(src) and st.key(src) in gone_src)
+                self._settle(mkey, {dst: other, src: None}, st,
+                             gone={dst: bool(gone), src: src_gone})
+            self.state.mark([r[1] for r in rows if r[1] in states], self.run_id)
+
+    def _unhandled(self) -> None:
+        """Pairs neither side's read mentioned: gone on a fully read side, else unchanged."""
+        src, dst = self.src, self.dst
+        if "full" in (self.mode[src], self.mode[dst]):
+            rows = self.state.unhandled(self.run_id)
+        else:
+            rows = self.state.unhandled(self.run_id, {src: "gone"})
+        batch: list[StateRow] = []
+        for st in rows:
+            batch.append(st)
+            if len(batch) >= 1000:
+                self._settle_unhandled(batch)
+                batch = []
+        self._settle_unhandled(batch)
+
+    def _settle_unhandled(self, batch: list[StateRow]) -> None:
+        if not batch:
+            return
+        self._check_cancel()
+        src = self.src
+        kids = [st.key(src) for st in batch if st.key(src)]
+        gone_src = self._gone_kids([k for k in kids if k]) if self.mode[src] == "delta" else set()
+        for st in batch:
+            self._settle(st.mkey, {"left": None, "right": None}, st,
+                         gone={src: st.key(src) in gone_src, self.dst: False})
+        self.state.mark([st.mkey for st in batch], self.run_id)
+
+    # -- deciding ------------------------------------------------------------------------
+
+    def _status(self, side: str, item: Item | None, st: StateRow | None,
+                gone: bool) -> tuple[Status, str | None]:
+        """A side's status and current hash (None when unknown)."""
+        info = self.sides[side]
+        if item is not None:
+            if st is None or st.key(side) is None:
+                return Status.NEW, item.hash
+            return (Status.SAME if info.same(item.hash, st.hash) else Status.EDIT), item.hash
+        if st is None or st.key(side) is None:
+            return Status.ABSENT, None
+        mode = self.mode[side]
+        if gone or mode == "full":
+            return Status.GONE, None
+        if mode == "none":
+            return Status.SAME, st.hash
+        seen = st.last_hash(side)
+        return (Status.SAME if info.same(seen, st.hash) else Status.EDIT), seen
+
+    def _settle(self, mkey: str, items: dict[str, Item | None], st: StateRow | None,
+                gone: dict[str, bool]) -> None:
+        """Decide one item and act on it."""
+        if st is not None and (st.lkey is None or st.rkey is None):
+            detached = "left" if st.lkey is None else "right"
+            if items[detached] is None:
+                other_status, _ = self._status(OTHER[detached], items[OTHER[detached]], st,
+                                               gone[OTHER[detached]])
+                if other_status == Status.GONE or st.key(OTHER[detached]) is None:
+                    self.state.forget([mkey])
+                return
+        status: dict[str, Status] = {}
+        hashes: dict[str, str | None] = {}
+        for s in SIDES:
+            status[s], hashes[s] = self._status(s, items[s], st, gone[s])
+        info = self.sides["left"]
+        equal = hashes["left"] is not None and info.same(hashes["left"], hashes["right"])
+        left_newer = None
+        litem, ritem = items["left"], items["right"]
+        if litem and ritem and litem.modified and ritem.modified and \
+                litem.modified != ritem.modified:
+            left_newer = litem.modified > ritem.modified
+        decision = decide(self.policy, status["left"], status["right"], equal, left_newer)
+        self._act(decision, mkey, items, st, status, hashes)
+
+    def _act(self, decision: Decision, mkey: str, items: dict[str, Item | None],
+             st: StateRow | None, status: dict[str, Status],
+             hashes: dict[str, str | None]) -> None:
+        action = decision.action
+        litem, ritem = items["left"], items["right"]
+        kids = {s: (items[s].kid if items[s] else (st.key(s) if st else None))  # type: ignore[union-attr]
+                for s in SIDES}
+        if decision.conflict:
+            self._conflict(mkey, decision.conflict, litem, ritem)
+        if action == Action.NOTHING:
+            self.unchanged += 1
+        elif action == Action.BASE:
+            self.unchanged += 1
+            present = litem or ritem
+            agreed = present.hash if present else (st.hash if st else "")
+            self.state.save([(mkey, kids["left"], kids["right"], agreed, None, None, self.run_id)])
+        elif action in (Action.COPY_LR, Action.COPY_RL):
+            source, target = ("left", "right") if action == Action.COPY_LR else ("right", "left")
+            item, other = items[source], items[target]
+            if item is None:
+                self.log(f"{mkey}: the {source} values are not at hand; run with --full", "warning")
+                return
+            exists = status[target] in (Status.NEW, Status.SAME, Status.EDIT)
+            only = None
+            if other is not None:
+                only = [i for i, (a, b) in enumerate(zip(item.values, other.values, strict=True))
+                        if a != b]
+            task = Task(side=target, op="update" if exists else "create", mkey=mkey,
+                        hash=item.hash, values=item.values, src_kid=item.kid,
+                        dst_kid=kids[target] if exists else None, only=only)
+            if only == [] and exists:
+                self.state.save([(mkey, kids["left"], kids["right"], item.hash, None, None,
+                                  self.run_id)])
+                return
+            self._queue(task)
+        elif action in (Action.DELETE_L, Action.DELETE_R):
+            target = "left" if action == Action.DELETE_L else "right"
+            self.outbox.put(Task(side=target, op="delete", mkey=mkey, dst_kid=kids[target]))
+        elif action == Action.FORGET:
+            self.state.forget([mkey])
+        elif action in (Action.DETACH_L, Action.DETACH_R):
+            self.state.detach("left" if action == Action.DETACH_L else "right", [mkey],
+                              self.run_id)
+        elif action == Action.KEEP:
+            self.unresolved += 1
+            self.state.save([(mkey, kids["left"], kids["right"], st.hash if st else "",
+                              hashes["left"], hashes["right"], self.run_id)])
+
+    def _queue(self, task: Task) -> None:
+        if task.side == self.streaming:
+            self.outbox.put(task)
+        else:
+            self.writers[task.side].add(task)
+
+    def _conflict(self, mkey: str, resolution: str, litem: Item | None,
+                  ritem: Item | None) -> None:
+        self.conflicts += 1
+        left = self.sides["left"].named(litem.values if litem else None)
+        right = self.sides["right"].named(ritem.values if ritem else None)
+        self.state.add_conflicts(self.run_id, [(mkey, resolution, left, right)])
+        self.sink(Conflict(key=mkey, resolution=resolution, left=left, right=right))
+
+    # -- applying ------------------------------------------------------------------------
+
+    def _drain(self, side: str, ops: tuple[str, ...]) -> None:
+        writer = self.writers[side]
+        for task in self.outbox.drain(side, ops):
+            self._check_cancel()
+            writer.add(task)
+        writer.flush()
+
+    def _guard(self) -> None:
+        """Refuse, before any delete is written, a run deleting too large a share of a side."""
+        ratio = self.conn.max_delete_ratio
+        for side in SIDES:
+            deletes = self.outbox.count(side, "delete")
+            size = max(self.sizes[side], 1)
+            if deletes and deletes / size > ratio and not self.options.force:
+                raise RunError(
+                    f"refusing to delete {deletes} of {self.sizes[side]} items on the {side} "
+                    f"({deletes / size:.0%}, more than max_delete_ratio {ratio:.0%}); nothing was "
+                    "deleted (check the select, or run with --force)")
+
+    def _keyless(self) -> None:
+        """Items without a match-key value: give them a new GUID, write it back, then create."""
+        db = self.state.db
+        rows = db.execute("SELECT side, COUNT(*) FROM temp.keyless GROUP BY side").fetchall()
+        for side, count in rows:
+            target = OTHER[side]
+            info = self.sides[side]
+            match_types = [kind for _, kind in info.match]
+            two_way = self.conn.direction == Direction.BIDIRECTIONAL
+            if not two_way or len(match_types) != 1 or match_types[0] != ColumnType.GUID:
+                names = ", ".join(c.name for c, _ in info.match)
+                self.counts.errors[side] += count
+                self.log(f"{count} item(s) on the {side} have no value in {names} (the match "
+                         "key); they are not synced", "error")
+                continue
+            self._make_keys(side, target)
+
+    def _make_keys(self, side: str, target: str) -> None:
+        import uuid
+
+        info, db = self.sides[side], self.state.db
+        column = info.match[0][0]
+        created: list[Task] = []
+
+        def after(task: Task, outcome: WriteOutcome) -> None:
+            created.append(Task(side=target, op="create", mkey=task.mkey, hash=task.hash,
+                                values=task.values, src_kid=task.src_kid))
+
+        writer = Writer(info, self.providers[side], self.state, self.run_id,
+                        batch=self.writers[side].batch, dry=self.options.dry_run, sink=self.sink,
+                        counts=Counts(), after=after)
+        for kid, vals, hsh in db.execute(
+                "SELECT kid, vals, hash FROM temp.keyless WHERE side = ?", (side,)).fetchall():
+            self._check_cancel()
+            guid = str(uuid.uuid4())
+            mkey = json.dumps([guid], separators=(",", ":"))
+            writer.add(Task(side=side, op="update", mkey=mkey, hash=hsh, values=json.loads(vals),
+                            src_kid=kid, dst_kid=kid, only=[], extra={column.name: guid}))
+            if len(created) >= writer.batch:
+                self._create_all(created, target)
+        writer.flush()
+        self._create_all(created, target)
+
+    def _create_all(self, created: list[Task], target: str) -> None:
+        for task in created:
+            self.writers[target].add(task)
+        self.writers[target].flush()
+        created.clear()
+
+    # -- reporting -----------------------------------------------------------------------
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled()
+
+    def log(self, message: str, level: str = "info") -> None:
+        """Send a log line."""
+        self.sink(LogLine(message=message, level=level))
+
+    def _counts_dict(self) -> dict[str, Any]:
+        c = self.counts
+        return {
+            "created_left": c.created["left"], "updated_left": c.updated["left"],
+            "deleted_left": c.deleted["left"], "created_right": c.created["right"],
+            "updated_right": c.updated["right"], "deleted_right": c.deleted["right"],
+            "conflicts": self.conflicts, "errors_left": c.errors["left"],
+            "errors_right": c.errors["right"], "unchanged": self.unchanged,
+        }
+
+    def _summary(self) -> str:
+        c = self._counts_dict()
+        return (f"left: {c['created_left']} created, {c['updated_left']} updated, "
+                f"{c['deleted_left']} deleted, {c['errors_left']} errors; right: "
+                f"{c['created_right']} created, {c['updated_right']} updated, "
+                f"{c['deleted_right']} deleted, {c['errors_right']} errors; "
+                f"{self.conflicts} conflicts ({self.unresolved} unresolved)")
+
+    def _report(self, started: float, outcome: str, message: str) -> RunReport:
+        c = self._counts_dict()
+        plan = PlanCounts(
+            create_left=c["created_left"], update_left=c["updated_left"],
+            delete_left=c["deleted_left"], create_right=c["created_right"],
+            update_right=c["updated_right"], delete_right=c["deleted_right"],
+            conflicts=self.conflicts, unchanged=self.unchanged)
+        return RunReport(connection=self.conn.title, outcome=outcome, started=started,
+                         finished=time.time(), message=message, plan=plan,
+                         details={"run": getattr(self, "run_id", None),
+                                  "unresolved": self.unresolved,
+                                  "mode": getattr(self, "mode", {})}, **c)
+
+
+__all__ = ["Cancelled", "ChangeOp", "Engine", "Options", "plan_mapping"]

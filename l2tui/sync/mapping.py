@@ -1,0 +1,212 @@
+"""Resolve a connection's mapping against both sides' schemas, before anything is written."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from l2tui.config.model import ColumnPair, Connection, Direction
+from l2tui.errors import ConfigError
+from l2tui.providers.base import Column, ColumnType
+from l2tui.sync.normalize import pair_type
+
+SIDES = ("left", "right")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A left column carried to (or from) a right column, compared as ``kind``."""
+
+    left: Column
+    right: Column
+    kind: ColumnType
+    manual: bool = False
+
+    def column(self, side: str) -> Column:
+        """The pair's column on ``side``."""
+        return self.left if side == "left" else self.right
+
+    @property
+    def label(self) -> str:
+        """``left → right`` for messages."""
+        return self.left.name if self.left.name == self.right.name else \
+            f"{self.left.name} → {self.right.name}"
+
+
+@dataclass
+class MappingPlan:
+    """What a run compares and writes: value pairs, match-key pairs, keys, modified-on columns.
+
+    ``pairs[:two_way]`` are writable on both sides; the rest ("extras") flow one way only, in
+    the run's direction, from a side where they are read-only (e.g. Dataverse ``modifiedon``).
+    Hashes keep the two parts apart so that switching direction keeps the two-way base.
+    """
+
+    pairs: list[Pair]
+    two_way: int
+    match: list[Pair]
+    keys: dict[str, list[Column]]
+    modified: dict[str, str | None]
+    direction: Direction
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    signature: str = ""
+
+    def writable(self, side: str) -> list[int]:
+        """Indices of the value pairs a write to ``side`` carries."""
+        return [i for i, p in enumerate(self.pairs) if not p.column(side).read_only]
+
+    @property
+    def has_extras(self) -> bool:
+        """Whether one-way pairs are carried in this direction."""
+        return self.two_way < len(self.pairs)
+
+
+def _by_name(columns: list[Column]) -> dict[str, Column]:
+    return {c.name.casefold(): c for c in columns}
+
+
+def _find(columns: dict[str, Column], name: str, index: int, key: str) -> Column:
+    column = columns.get(name.casefold())
+    if column is None:
+        names = ", ".join(sorted(c.name for c in columns.values())) or "none"
+        raise ConfigError(f"entity {index} has no column '{name}' (its columns: {names})", key=key)
+    return column
+
+
+def _targets(direction: Direction) -> tuple[str, ...]:
+    if direction == Direction.LEFT_TO_RIGHT:
+        return ("right",)
+    if direction == Direction.RIGHT_TO_LEFT:
+        return ("left",)
+    return SIDES
+
+
+def _modified(configured: str | None, columns: dict[str, Column], index: int) -> str | None:
+    if configured:
+        return _find(columns, configured, index, f"entity{index}.modified_column").name
+    column = columns.get("modifiedon")
+    return column.name if column else None
+
+
+def build_mapping(conn: Connection, left: list[Column], right: list[Column],
+                  left_keys: list[str], right_keys: list[str]) -> MappingPlan:
+    """Check the mapping against both schemas and resolve auto pairs and the match key."""
+    lcols, rcols = _by_name(left), _by_name(right)
+    mapping = conn.mapping
+    targets = _targets(conn.direction)
+    pairs: list[Pair] = []
+    used_left: set[str] = set()
+    used_right: set[str] = set()
+    for i, cp in enumerate(mapping.columns):
+        key = f"mapping.columns[{i}]"
+        lc = _find(lcols, cp.left, 1, f"{key}.left")
+        rc = _find(rcols, cp.right, 2, f"{key}.right")
+        kind = pair_type(lc.type, rc.type)
+        if kind is None:
+            raise ConfigError(f"'{lc.name}' ({lc.type}) and '{rc.name}' ({rc.type}) cannot be "
+                              "converted into each other", key=key)
+        pairs.append(Pair(lc, rc, kind, manual=True))
+        used_left.add(lc.name.casefold())
+        used_right.add(rc.name.casefold())
+    warnings: list[str] = []
+    if mapping.auto:
+        excluded = {n.casefold() for n in mapping.exclude}
+        for name, lc in lcols.items():
+            found = rcols.get(name)
+            if found is None or name in used_left or name in used_right or name in excluded:
+                continue
+            rc = found
+            kind = pair_type(lc.type, rc.type)
+            if kind is None:
+                warnings.append(f"auto mapping skips '{lc.name}': {lc.type} and {rc.type} "
+                                "cannot be converted")
+                continue
+            pairs.append(Pair(lc, rc, kind))
+    match = _match_pairs(conn, pairs, lcols, rcols, left_keys)
+    match_names = {(p.left.name, p.right.name) for p in match}
+    values = [p for p in pairs if (p.left.name, p.right.name) not in match_names]
+    two_way: list[Pair] = []
+    extras: list[Pair] = []
+    skipped: list[str] = []
+    for p in values:
+        ro = [side for side in SIDES if p.column(side).read_only]
+        if p.manual and any(side in targets for side in ro):
+            side = next(s for s in ro if s in targets)
+            raise ConfigError(f"'{p.column(side).name}' is read-only in entity "
+                              f"{1 if side == 'left' else 2} and cannot be written",
+                              key=f"mapping.columns[{_index(mapping.columns, p)}]")
+        if not ro:
+            two_way.append(p)
+        elif len(targets) == 1 and targets[0] not in ro:
+            extras.append(p)
+        else:
+            skipped.append(p.label)
+    plan = MappingPlan(
+        pairs=two_way + extras, two_way=len(two_way), match=match,
+        keys={"left": [_find(lcols, k, 1, "entity1.primary_key") for k in left_keys],
+              "right": [_find(rcols, k, 2, "entity2.primary_key") for k in right_keys]},
+        modified={"left": _modified(conn.entity1.modified_column, lcols, 1),
+                  "right": _modified(conn.entity2.modified_column, rcols, 2)},
+        direction=conn.direction, skipped=skipped, warnings=warnings,
+    )
+    if not plan.pairs:
+        raise ConfigError("no columns are mapped besides the match key (turn on auto mapping or "
+                          "add [[mapping.columns]])", key="mapping.columns")
+    plan.signature = signature(conn, pairs, match)
+    return plan
+
+
+def _index(columns: list[ColumnPair], pair: Pair) -> int:
+    """The position of a manual pair in mapping.columns."""
+    for i, cp in enumerate(columns):
+        if cp.left.casefold() == pair.left.name.casefold():
+            return i
+    return 0
+
+
+def _match_pairs(conn: Connection, pairs: list[Pair], lcols: dict[str, Column],
+                 rcols: dict[str, Column], left_keys: list[str]) -> list[Pair]:
+    mk = conn.mapping.match_key
+    if mk is not None:
+        lc = _find(lcols, mk.left, 1, "mapping.match_key.left")
+        rc = _find(rcols, mk.right, 2, "mapping.match_key.right")
+        kind = pair_type(lc.type, rc.type)
+        if kind is None:
+            raise ConfigError(f"'{lc.name}' ({lc.type}) and '{rc.name}' ({rc.type}) cannot be "
+                              "compared", key="mapping.match_key")
+        return [Pair(lc, rc, kind, manual=True)]
+    if not left_keys:
+        raise ConfigError("entity 1 has no primary key; set entity1.primary_key or "
+                          "mapping.match_key", key="mapping.match_key")
+    out = []
+    for name in left_keys:
+        pair = next((p for p in pairs if p.left.name.casefold() == name.casefold()), None)
+        if pair is None:
+            raise ConfigError(f"entity 1's key '{name}' is not mapped to a column of entity 2; "
+                              "map it or set mapping.match_key", key="mapping.match_key")
+        out.append(pair)
+    return out
+
+
+def _location(provider: str, connection_string: str) -> str:
+    """Where an entity lives, without host and port (the emulator's port changes per start)."""
+    for part in connection_string.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip().casefold() in ("url", "serviceuri", "service uri"):
+            return urlsplit(value.strip()).path
+    if "://" in connection_string:
+        return urlsplit(connection_string).path
+    return connection_string
+
+
+def signature(conn: Connection, pairs: list[Pair], match: list[Pair]) -> str:
+    """What the state was synced under: mapping, selects, match key and providers."""
+    data = {
+        "pairs": sorted([p.left.name, p.right.name] for p in pairs),
+        "match": [[p.left.name, p.right.name] for p in match],
+        "entities": [[e.provider, _location(e.provider, e.connection_string), e.select.strip()]
+                     for e in (conn.entity1, conn.entity2)],
+    }
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))

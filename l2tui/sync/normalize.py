@@ -1,0 +1,215 @@
+"""Value normalisation: equal values compare (and hash) equal across providers.
+
+Rules, one per logical type of a mapped column pair:
+
+- empty string and null are the same value (both become ``None``);
+- GUIDs: lower case, no braces;
+- datetimes: UTC (naive means UTC), whole seconds (Dataverse has no fractional seconds),
+  rendered ``YYYY-MM-DDTHH:MM:SSZ``; dates ``YYYY-MM-DD``;
+- numbers (integer, decimal, float): one decimal text without trailing zeros, so ``12.50``,
+  ``12.5`` and ``Decimal('12.5000')`` agree; rounded to 15 significant digits (a double's
+  precision), so a value stored as REAL (SQLite) equals its decimal original;
+- booleans: ``True``/``False`` (``1``/``0`` and ``"true"``/``"false"`` accepted);
+- binary: base64 text.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from l2tui.providers.base import ColumnType
+
+SIGNIFICANT = 15  # a double's precision: SQLite (REAL) and floats add noise beyond it
+NUMERIC = {ColumnType.INTEGER, ColumnType.DECIMAL, ColumnType.FLOAT}
+_TRUE = {"true", "1", "yes", "y", "t", "on"}
+_FALSE = {"false", "0", "no", "n", "f", "off"}
+
+
+def pair_type(left: ColumnType, right: ColumnType) -> ColumnType | None:
+    """The type two mapped columns are compared in, or None if they cannot convert."""
+    if left == right:
+        return left
+    both = {left, right}
+    if both <= NUMERIC:
+        return ColumnType.DECIMAL
+    if both == {ColumnType.BOOLEAN, ColumnType.INTEGER}:
+        return ColumnType.BOOLEAN
+    if both == {ColumnType.DATETIME, ColumnType.DATE}:
+        return ColumnType.DATETIME
+    if ColumnType.OTHER in both:
+        return (both - {ColumnType.OTHER}).pop()
+    if ColumnType.STRING in both:
+        other = (both - {ColumnType.STRING}).pop()
+        return other if other in (ColumnType.GUID, ColumnType.DATETIME, ColumnType.DATE) \
+            else ColumnType.STRING
+    return None
+
+
+def normalize(value: Any, kind: ColumnType) -> Any:
+    """The canonical, JSON-able form of a value for a pair compared as ``kind``."""
+    if value is None or (isinstance(value, str) and value == ""):
+        return None
+    try:
+        return _NORMALIZERS.get(kind, _other)(value)
+    except (ValueError, TypeError, InvalidOperation, ArithmeticError):
+        return str(value)
+
+
+def _guid(value: Any) -> str:
+    if isinstance(value, str) and len(value) == 36 and value[8] == "-" and value[23] == "-":
+        return value.lower()
+    text = str(value).strip().strip("{}")
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return text.lower()
+
+
+def _datetime(value: Any) -> str:
+    if isinstance(value, str) and len(value) == 20 and value[10] == "T" and value[19] == "Z":
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        value = datetime.fromisoformat(text)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
+                f"{value.minute:02d}:{value.second:02d}Z")
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%dT00:00:00Z")
+    raise TypeError(type(value).__name__)
+
+
+def _date(value: Any) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return date.fromisoformat(str(value).strip()[:10]).isoformat()
+
+
+def _number(value: Any) -> str:
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is float:
+        text = f"{value:.15g}"
+        if "e" not in text and "n" not in text:
+            return text
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    if not number.is_finite():
+        return str(number)
+    if len(number.as_tuple().digits) > SIGNIFICANT:
+        number = round(number, SIGNIFICANT - number.adjusted() - 1)
+    if number == number.to_integral_value():
+        return str(number.quantize(Decimal(1)))
+    return format(number.normalize(), "f")
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return value != 0
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(text)
+
+
+def _string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return _number(value)
+    if isinstance(value, datetime):
+        return _datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return _binary(value)
+    return str(value)
+
+
+def _binary(value: Any) -> str:
+    if isinstance(value, memoryview):
+        value = value.tobytes()
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return str(value)
+
+
+def _other(value: Any) -> Any:
+    if isinstance(value, str | int | bool):
+        return value
+    return _string(value)
+
+
+_NORMALIZERS = {
+    ColumnType.GUID: _guid,
+    ColumnType.STRING: _string,
+    ColumnType.INTEGER: _number,
+    ColumnType.DECIMAL: _number,
+    ColumnType.FLOAT: _number,
+    ColumnType.BOOLEAN: _boolean,
+    ColumnType.DATETIME: _datetime,
+    ColumnType.DATE: _date,
+    ColumnType.BINARY: _binary,
+}
+
+
+_TEXT = (ColumnType.STRING, ColumnType.GUID, ColumnType.OTHER)
+
+
+def denormalize(value: Any, target: ColumnType) -> Any:
+    """A canonical value as the Python value a provider writes into a ``target`` column."""
+    if value is None:
+        return None
+    if type(value) is str and target in _TEXT:
+        return value
+    try:
+        if target in _TEXT:
+            return value if isinstance(value, str) else _string(value)
+        if target == ColumnType.INTEGER:
+            return int(value) if isinstance(value, bool) else int(Decimal(str(value)))
+        if target == ColumnType.DECIMAL:
+            return Decimal(int(value)) if isinstance(value, bool) else Decimal(str(value))
+        if target == ColumnType.FLOAT:
+            return float(int(value)) if isinstance(value, bool) else float(Decimal(str(value)))
+        if target == ColumnType.BOOLEAN:
+            return _boolean(value)
+        if target == ColumnType.DATETIME:
+            text = str(value)
+            if len(text) == 10:
+                text += "T00:00:00Z"
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+        if target == ColumnType.DATE:
+            return date.fromisoformat(str(value)[:10])
+        if target == ColumnType.BINARY:
+            return base64.b64decode(str(value))
+    except (ValueError, TypeError, InvalidOperation, ArithmeticError):
+        return value
+    return value
+
+
+def digest(values: list[Any]) -> str:
+    """A short stable hash of canonical values (blake2b of their canonical JSON)."""
+    text = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()

@@ -1,0 +1,271 @@
+"""The per-connection state store (SQLite, WAL): matched pairs, cursors, runs, conflicts."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS items (
+    mkey TEXT PRIMARY KEY,   -- canonical match-key value
+    lkey TEXT,               -- left provider key (JSON list); NULL: gone on the left, ignored
+    rkey TEXT,
+    hash TEXT NOT NULL,      -- hash of the mapped values as last synced ('' = never agreed)
+    lhash TEXT,              -- last seen hash per side while a conflict is open
+    rhash TEXT,
+    seen INTEGER             -- run that handled the item
+);
+CREATE INDEX IF NOT EXISTS items_lkey ON items(lkey);
+CREATE INDEX IF NOT EXISTS items_rkey ON items(rkey);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started REAL NOT NULL,
+    finished REAL,
+    outcome TEXT,
+    counts TEXT,
+    message TEXT
+);
+CREATE TABLE IF NOT EXISTS conflicts (
+    id INTEGER PRIMARY KEY,
+    run INTEGER NOT NULL,
+    at REAL NOT NULL,
+    mkey TEXT NOT NULL,
+    resolution TEXT NOT NULL,
+    left_values TEXT,
+    right_values TEXT
+);
+"""
+
+ITEM_COLUMNS = "mkey, lkey, rkey, hash, lhash, rhash"
+
+
+@dataclass
+class StateRow:
+    """One matched pair as the state remembers it."""
+
+    mkey: str
+    lkey: str | None
+    rkey: str | None
+    hash: str
+    lhash: str | None = None
+    rhash: str | None = None
+
+    def key(self, side: str) -> str | None:
+        """The side's provider key (JSON)."""
+        return self.lkey if side == "left" else self.rkey
+
+    def last_hash(self, side: str) -> str:
+        """The side's hash as last seen: its open-conflict hash, else the base."""
+        seen = self.lhash if side == "left" else self.rhash
+        return seen if seen is not None else self.hash
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run in the history."""
+
+    id: int
+    started: float
+    finished: float | None
+    outcome: str | None
+    counts: dict[str, Any]
+    message: str
+
+
+class StateStore:
+    """Reads and writes one connection's state; ``dry`` runs roll everything back at the end."""
+
+    def __init__(self, path: Path, *, dry: bool = False) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = path
+        self.dry = dry
+        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=10000")
+        self.db.executescript(SCHEMA)
+        self.db.execute("BEGIN")
+
+    # -- transactions ----------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Make everything so far durable (a no-op for dry runs)."""
+        if not self.dry:
+            self.db.execute("COMMIT")
+            self.db.execute("BEGIN")
+
+    def close(self) -> None:
+        """Commit (or, dry, roll back) and close."""
+        with contextlib.suppress(sqlite3.Error):
+            self.db.execute("ROLLBACK" if self.dry else "COMMIT")
+        self.db.close()
+
+    # -- meta --------------------------------------------------------------------------
+
+    def get(self, name: str) -> str | None:
+        """A meta value (signature, cursors)."""
+        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def put(self, name: str, value: str | None) -> None:
+        """Set or clear a meta value."""
+        if value is None:
+            self.db.execute("DELETE FROM meta WHERE name = ?", (name,))
+        else:
+            self.db.execute("INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)", (name, value))
+
+    def reset(self) -> None:
+        """Forget every pair, cursor and signature (the run history stays)."""
+        self.db.execute("DELETE FROM items")
+        self.db.execute("DELETE FROM meta")
+
+    # -- items -------------------------------------------------------------------------
+
+    def count(self, side: str | None = None) -> int:
+        """Matched pairs (present on ``side``, if given)."""
+        where = {"left": " WHERE lkey IS NOT NULL", "right": " WHERE rkey IS NOT NULL"}
+        row = self.db.execute("SELECT COUNT(*) FROM items" + where.get(side or "", "")).fetchone()
+        return int(row[0])
+
+    def open_conflicts(self) -> int:
+        """Pairs left in conflict by a previous run (skip)."""
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM items WHERE lhash IS NOT NULL OR rhash IS NOT NULL").fetchone()
+        return int(row[0])
+
+    def lookup(self, mkeys: Sequence[str]) -> dict[str, StateRow]:
+        """State rows by match key."""
+        out: dict[str, StateRow] = {}
+        for chunk in _chunks(mkeys, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                    f"SELECT {ITEM_COLUMNS} FROM items WHERE mkey IN ({marks})", chunk):
+                out[row[0]] = StateRow(*row)
+        return out
+
+    def lookup_keys(self, side: str, keys: Sequence[str]) -> dict[str, StateRow]:
+        """State rows by a side's provider key (JSON)."""
+        column = "lkey" if side == "left" else "rkey"
+        out: dict[str, StateRow] = {}
+        for chunk in _chunks(keys, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                    f"SELECT {ITEM_COLUMNS} FROM items WHERE {column} IN ({marks})", chunk):
+                out[row[0]] = StateRow(*row)
+        return out
+
+    def mark(self, mkeys: Iterable[str], run: int) -> None:
+        """Record that this run handled these pairs."""
+        self.db.executemany("UPDATE items SET seen = ? WHERE mkey = ?", ((run, m) for m in mkeys))
+
+    def unhandled(self, run: int, side_keys: dict[str, str] | None = None) -> Iterator[StateRow]:
+        """Pairs this run did not handle, in batches copied aside (safe to write while iterating).
+
+        ``side_keys`` restricts them to those whose left / right key is in a temp table.
+        """
+        self.db.execute("DROP TABLE IF EXISTS temp.pending")
+        self.db.execute("CREATE TEMP TABLE pending (mkey TEXT PRIMARY KEY)")
+        where = "(seen IS NULL OR seen != ?)"
+        params: list[Any] = [run]
+        if side_keys is not None:
+            parts = [f"{'lkey' if side == 'left' else 'rkey'} IN (SELECT kid FROM temp.{table})"
+                     for side, table in side_keys.items()]
+            where += " AND (" + (" OR ".join(parts) or "0") + ")"
+        self.db.execute(f"INSERT INTO temp.pending SELECT mkey FROM items WHERE {where}", params)
+        last = 0
+        while True:
+            rows = self.db.execute(
+                "SELECT p.rowid, i.mkey, i.lkey, i.rkey, i.hash, i.lhash, i.rhash FROM "
+                "temp.pending p JOIN items i ON i.mkey = p.mkey WHERE p.rowid > ? "
+                "ORDER BY p.rowid LIMIT 1000", (last,)).fetchall()
+            if not rows:
+                break
+            last = rows[-1][0]
+            for row in rows:
+                yield StateRow(*row[1:])
+
+    def save(self, rows: Iterable[tuple[str, str | None, str | None, str, str | None,
+                                        str | None, int]]) -> None:
+        """Insert or replace pairs: (mkey, lkey, rkey, hash, lhash, rhash, run)."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO items(mkey, lkey, rkey, hash, lhash, rhash, seen) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def forget(self, mkeys: Iterable[str]) -> None:
+        """Drop pairs."""
+        self.db.executemany("DELETE FROM items WHERE mkey = ?", ((m,) for m in mkeys))
+
+    def detach(self, side: str, mkeys: Iterable[str], run: int) -> None:
+        """Keep pairs whose ``side`` item is gone and whose deletion is ignored."""
+        column = "lkey" if side == "left" else "rkey"
+        self.db.executemany(f"UPDATE items SET {column} = NULL, seen = ? WHERE mkey = ?",
+                            ((run, m) for m in mkeys))
+
+    def all_items(self) -> list[StateRow]:
+        """Every pair (tests and inspection)."""
+        return [StateRow(*r) for r in self.db.execute(f"SELECT {ITEM_COLUMNS} FROM items")]
+
+    # -- runs and conflicts --------------------------------------------------------------
+
+    def start_run(self) -> int:
+        """Record a run as started (committed at once, so a crash leaves a trace)."""
+        cur = self.db.execute("INSERT INTO runs(started) VALUES (?)", (time.time(),))
+        run = int(cur.lastrowid or 0)
+        if not self.dry:
+            self.commit()
+        return run
+
+    def last_run_crashed(self, current: int) -> bool:
+        """Whether the previous run never finished (killed): the next one re-matches."""
+        row = self.db.execute(
+            "SELECT outcome FROM runs WHERE id < ? ORDER BY id DESC LIMIT 1", (current,)).fetchone()
+        return row is not None and row[0] is None
+
+    def finish_run(self, run: int, outcome: str, counts: dict[str, Any], message: str) -> None:
+        """Record how a run ended (kept even for dry runs)."""
+        params = (time.time(), outcome, json.dumps(counts), message, run)
+        if self.dry:
+            self.db.execute("ROLLBACK")
+            self.db.execute("BEGIN")
+            self.db.execute("INSERT OR IGNORE INTO runs(id, started) VALUES (?, ?)", (run, time.time()))
+        self.db.execute("UPDATE runs SET finished = ?, outcome = ?, counts = ?, message = ? "
+                        "WHERE id = ?", params)
+        self.db.execute("COMMIT")
+        self.db.execute("BEGIN")
+
+    def add_conflicts(self, run: int, rows: Iterable[tuple[str, str, Any, Any]]) -> None:
+        """Record conflicts: (mkey, resolution, left values, right values)."""
+        now = time.time()
+        self.db.executemany(
+            "INSERT INTO conflicts(run, at, mkey, resolution, left_values, right_values) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            ((run, now, m, res, json.dumps(lv, default=str), json.dumps(rv, default=str))
+             for m, res, lv, rv in rows))
+
+    def conflicts(self, run: int | None = None) -> list[dict[str, Any]]:
+        """Recorded conflicts (of one run, or all)."""
+        sql = "SELECT run, at, mkey, resolution, left_values, right_values FROM conflicts"
+        rows = self.db.execute(sql + (" WHERE run = ?" if run else "") + " ORDER BY id",
+                               (run,) if run else ()).fetchall()
+        return [{"run": r[0], "at": r[1], "key": r[2], "resolution": r[3],
+                 "left": json.loads(r[4]), "right": json.loads(r[5])} for r in rows]
+
+    def runs(self, limit: int = 50) -> list[RunRecord]:
+        """The latest runs, newest first."""
+        rows = self.db.execute("SELECT id, started, finished, outcome, counts, message FROM runs "
+                               "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [RunRecord(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}, r[5] or "")
+                for r in rows]
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

@@ -1,0 +1,151 @@
+"""Helpers for the sync tests: a connection between the emulator and a SQL table, and readers."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from l2tui.config.model import (
+    ColumnPair,
+    ConflictResolution,
+    Connection,
+    Deletions,
+    Direction,
+    Entity,
+    Mapping,
+)
+from l2tui.paths import Paths, resolve_paths
+from l2tui.providers.base import ColumnType
+from l2tui.runner import Runner
+from l2tui.sync.events import Event, RunReport
+from l2tui.sync.normalize import normalize
+
+FIELDS = ("name", "accountnumber", "revenue", "numberofemployees", "creditonhold")
+KINDS = (ColumnType.STRING, ColumnType.STRING, ColumnType.DECIMAL, ColumnType.DECIMAL,
+         ColumnType.BOOLEAN)
+LEFT_SELECT = "$select=" + ",".join(("accountid", *FIELDS, "modifiedon"))
+
+
+def canon(values: dict[str, Any]) -> tuple[Any, ...]:
+    """Mapped values, normalised as the engine compares them."""
+    return tuple(normalize(values.get(f), k) for f, k in zip(FIELDS, KINDS, strict=True))
+
+
+def sql_table(engine: sa.Engine, name: str) -> sa.Table:
+    """Create the right-hand table: the mapped columns, plus a modified-on of its own."""
+    meta = sa.MetaData()
+    table = sa.Table(
+        name, meta,
+        sa.Column("accountid", sa.String(36), primary_key=True),
+        sa.Column("name", sa.String(160)),
+        sa.Column("accountnumber", sa.String(20)),
+        sa.Column("revenue", sa.Numeric(38, 10)),
+        sa.Column("numberofemployees", sa.BigInteger),
+        sa.Column("creditonhold", sa.Boolean),
+        sa.Column("changed_at", sa.DateTime),
+    )
+    meta.drop_all(engine, [table])
+    meta.create_all(engine, [table])
+    return table
+
+
+@dataclass
+class Pair:
+    """The emulator (left) and a SQL table (right), a connection between them, and a runner."""
+
+    emu: Any
+    engine: sa.Engine
+    table: sa.Table
+    conn: Connection
+    paths: Paths
+    events: list[Event] = field(default_factory=list)
+
+    def run(self, **kwargs: Any) -> RunReport:
+        """One run through the real runner and providers."""
+        return Runner(self.paths).run(self.conn, sink=self.events.append, **kwargs)
+
+    # -- the left (Dataverse) ------------------------------------------------------------
+
+    def left(self) -> dict[str, tuple[Any, ...]]:
+        """Left items by id."""
+        return {r["accountid"]: canon(r) for r in self.emu.store.rows("accounts")}
+
+    def left_insert(self, values: dict[str, Any]) -> str:
+        """Create an account as another Dynamics user would."""
+        return str(self.emu.store.insert("accounts", values))
+
+    def left_update(self, key: str, values: dict[str, Any]) -> None:
+        """Edit an account."""
+        self.emu.store.update("accounts", key, values)
+
+    def left_delete(self, key: str) -> None:
+        """Delete an account."""
+        self.emu.store.delete("accounts", key)
+
+    # -- the right (SQL) -----------------------------------------------------------------
+
+    def right(self) -> dict[str, tuple[Any, ...]]:
+        """Right rows by accountid."""
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(self.table)).mappings().all()
+        return {r["accountid"]: canon(dict(r)) for r in rows}
+
+    def right_count(self) -> int:
+        """Rows in the right table."""
+        with self.engine.connect() as c:
+            return int(c.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one())
+
+    def right_insert(self, values: dict[str, Any], key: str | None = None) -> str:
+        """Insert a row as a SQL user would."""
+        key = key or str(uuid.uuid4())
+        with self.engine.begin() as c:
+            c.execute(self.table.insert().values(accountid=key, **values))
+        return key
+
+    def right_update(self, key: str, values: dict[str, Any]) -> None:
+        """Edit a row."""
+        with self.engine.begin() as c:
+            c.execute(self.table.update().where(self.table.c.accountid == key).values(**values))
+
+    def right_delete(self, key: str) -> None:
+        """Delete a row."""
+        with self.engine.begin() as c:
+            c.execute(self.table.delete().where(self.table.c.accountid == key))
+
+
+def sqlite_url(path: Any) -> str:
+    """A SQLAlchemy URL of a SQLite file."""
+    return f"sqlite:///{path}"
+
+
+def make_pair(emu: Any, url: str, table: str, *, direction: Direction = Direction.LEFT_TO_RIGHT,
+              resolution: ConflictResolution = ConflictResolution.LEFT_WINS,
+              deletions: Deletions = Deletions.PROPAGATE, max_delete_ratio: float = 1.0,
+              left_select: str = LEFT_SELECT, title: str = "Test accounts") -> Pair:
+    """A connection from the emulator's accounts to a fresh SQL table."""
+    engine = sa.create_engine(url)
+    tab = sql_table(engine, table)
+    if url.startswith("sqlite"):
+        provider, connection_string = "sqlite", f"Data Source={engine.url.database};"
+    else:
+        provider, connection_string = "postgresql", url
+    conn = Connection(
+        title=title,
+        entity1=Entity(title="Dynamics accounts", provider="odata",
+                       connection_string=emu.connection_string("accounts"), select=left_select),
+        entity2=Entity(title="SQL accounts", provider=provider,
+                       connection_string=connection_string, select=table,
+                       primary_key=["accountid"], modified_column="changed_at"),
+        direction=direction, conflict_resolution=resolution, deletions=deletions,
+        max_delete_ratio=max_delete_ratio,
+        mapping=Mapping(auto=True, columns=[], match_key=None),
+    )
+    return Pair(emu, engine, tab, conn, resolve_paths())
+
+
+def manual_mapping(pair: Pair, pairs: list[tuple[str, str]]) -> None:
+    """Switch a connection to manual pairs."""
+    pair.conn.mapping = Mapping(auto=False, columns=[ColumnPair(a, b) for a, b in pairs])

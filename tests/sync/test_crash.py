@@ -1,0 +1,82 @@
+"""A run killed (SIGKILL) at random points and run again ends as an uninterrupted run would."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from l2tui.config.model import Direction
+from l2tui.config.store import ConnectionStore
+from tests.sync.support import Pair, make_pair, sqlite_url
+
+REPO = Path(__file__).resolve().parents[2]
+ROWS = 20_000
+
+
+def start_run(name: str) -> subprocess.Popen[bytes]:
+    """``python -m l2tui run NAME`` in a subprocess."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-m", "l2tui", "run", name, "--force"], env=env,
+                            cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def killed_runs(name: str, rng: random.Random, times: int, upto: float) -> None:
+    """Start runs and SIGKILL each after a random delay."""
+    for _ in range(times):
+        proc = start_run(name)
+        time.sleep(rng.uniform(0.3, upto))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+def finish(name: str) -> None:
+    """A run to completion, which must succeed."""
+    proc = start_run(name)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+
+
+@pytest.fixture
+def big_pair(tmp_path: Path) -> Any:
+    """20,000 accounts in the emulator, a saved connection to an empty SQLite table."""
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=ROWS, seed=5, auth=False) as emu:
+        pair = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts", title="Crash test")
+        ConnectionStore(pair.paths.connections).save(pair.conn)
+        yield pair
+
+
+def test_killed_first_run_and_rerun_end_as_an_uninterrupted_run(big_pair: Pair) -> None:
+    rng = random.Random(os.environ.get("L2TUI_CRASH_SEED", "1"))
+    killed_runs("crash-test", rng, times=3, upto=3.0)
+    finish("crash-test")
+    assert big_pair.right_count() == ROWS
+    assert big_pair.right() == big_pair.left()
+
+
+def test_killed_bidirectional_run_creates_no_duplicates(big_pair: Pair) -> None:
+    rng = random.Random(os.environ.get("L2TUI_CRASH_SEED", "2"))
+    finish("crash-test")
+    big_pair.conn.direction = Direction.BIDIRECTIONAL
+    ConnectionStore(big_pair.paths.connections).save(big_pair.conn)
+    keys = sorted(big_pair.left())
+    for key in keys[:300]:
+        big_pair.left_update(key, {"name": f"left edit {key[:8]}"})
+    for i in range(1000):
+        big_pair.right_insert({"name": f"new in SQL {i}", "revenue": i})
+    killed_runs("crash-test", rng, times=2, upto=2.0)
+    finish("crash-test")
+    left, right = big_pair.left(), big_pair.right()
+    assert len(left) == len(right) == ROWS + 1000
+    assert left == right
+    names = [v[0] for v in left.values()]
+    assert len([n for n in names if n.startswith("new in SQL")]) == 1000

@@ -1,0 +1,231 @@
+"""Behaviour of whole runs: emulator accounts ↔ a SQLite table through the real providers."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from l2tui.config.model import ConflictResolution, Deletions, Direction
+from l2tui.errors import ConfigError, RunError
+from l2tui.runner import Runner
+from l2tui.sync.events import Conflict, RunFinished, RunStarted
+from l2tui.sync.state import StateStore
+from tests.sync.support import Pair, make_pair, manual_mapping, sqlite_url
+
+
+def test_a_first_run_copies_every_source_item(pair: Pair) -> None:
+    report = pair.run()
+    assert report.outcome == "success" and report.created_right == 20
+    assert pair.right() == pair.left()
+
+
+def test_a_second_run_without_changes_writes_nothing(pair: Pair) -> None:
+    pair.run()
+    report = pair.run()
+    assert report.plan is not None and report.plan.writes == 0
+
+
+def test_an_incremental_one_way_run_reads_only_the_source_delta(pair: Pair) -> None:
+    pair.run()
+    key = next(iter(pair.left()))
+    pair.left_update(key, {"name": "Renamed"})
+    report = pair.run()
+    assert report.updated_right == 1
+    assert report.details["mode"] == {"left": "delta", "right": "none"}
+    assert pair.right()[key][0] == "Renamed"
+
+
+def test_a_one_way_run_never_writes_the_source(pair: Pair) -> None:
+    pair.run()
+    key = next(iter(pair.right()))
+    pair.right_update(key, {"name": "Edited on the target"})
+    pair.right_insert({"name": "Only on the target"})
+    before = pair.left()
+    report = pair.run(full=True)
+    assert pair.left() == before
+    assert report.created_left == report.updated_left == report.deleted_left == 0
+
+
+def test_full_repairs_target_drift(pair: Pair) -> None:
+    pair.run()
+    keys = sorted(pair.right())
+    pair.right_update(keys[0], {"name": "drift"})
+    pair.right_delete(keys[1])
+    report = pair.run(full=True)
+    assert report.updated_right == 1 and report.created_right == 1
+    assert pair.right() == pair.left()
+
+
+def test_a_source_that_suddenly_returns_nothing_stops_at_the_deletion_guard(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts", max_delete_ratio=0.2)
+    pair.run()
+    for key in list(pair.left()):
+        pair.left_delete(key)
+    with pytest.raises(RunError, match="max_delete_ratio"):
+        pair.run()
+    assert pair.right_count() == 20
+
+
+def test_force_passes_the_deletion_guard(emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts", max_delete_ratio=0.2)
+    pair.run()
+    for key in list(pair.left())[:10]:
+        pair.left_delete(key)
+    report = pair.run(force=True)
+    assert report.deleted_right == 10 and pair.right_count() == 10
+
+
+def test_deletions_ignore_keeps_the_target_item(emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts", deletions=Deletions.IGNORE)
+    pair.run()
+    key = next(iter(pair.left()))
+    pair.left_delete(key)
+    report = pair.run()
+    assert report.deleted_right == 0 and key in pair.right()
+
+
+def test_a_dry_run_writes_nothing_and_reports_the_plan(pair: Pair) -> None:
+    report = pair.run(dry_run=True)
+    assert report.outcome == "dry_run" and report.created_right == 20
+    assert pair.right_count() == 0
+    assert pair.run().created_right == 20
+
+
+def test_the_seed_flow_first_one_way_then_bidirectional_agrees(pair: Pair) -> None:
+    pair.run()
+    pair.conn.direction = Direction.BIDIRECTIONAL
+    left_keys = sorted(pair.left())
+    pair.left_update(left_keys[0], {"name": "edited in Dynamics"})
+    pair.right_update(left_keys[1], {"name": "edited in SQL", "revenue": 99.5})
+    new_right = pair.right_insert({"name": "new in SQL"})
+    new_left = pair.left_insert({"name": "new in Dynamics"})
+    report = pair.run()
+    assert report.outcome == "success", report.message
+    left, right = pair.left(), pair.right()
+    assert left == right
+    assert left[left_keys[0]][0] == "edited in Dynamics"
+    assert left[left_keys[1]][:3] == ("edited in SQL", right[left_keys[1]][1], "99.5")
+    assert new_right in left and new_left in right
+
+
+def test_a_conflict_is_settled_by_the_policy_and_recorded_with_both_values(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL, resolution=ConflictResolution.RIGHT_WINS)
+    pair.run()
+    key = next(iter(pair.left()))
+    pair.left_update(key, {"name": "left value"})
+    pair.right_update(key, {"name": "right value"})
+    report = pair.run()
+    assert report.conflicts == 1 and pair.left()[key][0] == "right value"
+    [conflict] = [e for e in pair.events if isinstance(e, Conflict)]
+    assert conflict.left and conflict.left["name"] == "left value"
+    recorded = Runner(pair.paths).conflicts(pair.conn)
+    assert recorded[-1]["left"]["name"] == "left value"
+
+
+def test_a_skipped_conflict_is_reported_every_run_until_settled(emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL, resolution=ConflictResolution.SKIP)
+    pair.run()
+    key = next(iter(pair.left()))
+    pair.left_update(key, {"name": "left value"})
+    pair.right_update(key, {"name": "right value"})
+    assert pair.run().outcome == "conflicts"
+    assert pair.run().outcome == "conflicts"
+    pair.right_update(key, {"name": "left value"})
+    assert pair.run().outcome == "success"
+    assert pair.left() == pair.right()
+
+
+def test_a_new_sql_row_without_a_key_gets_its_dataverse_guid_written_back(
+        emu: Any, tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "r.db")
+    pair = make_pair(emu, url, "accounts", direction=Direction.BIDIRECTIONAL)
+    pair.run()
+    db = sqlite3.connect(tmp_path / "r.db")
+    db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, accountid TEXT, name TEXT)")
+    db.execute("INSERT INTO people(name) VALUES ('keyless')")
+    db.commit()
+    pair.conn.entity2.select = "people"
+    pair.conn.entity2.primary_key = ["id"]
+    pair.conn.entity2.modified_column = None
+    report = pair.run()
+    assert report.errors_left == report.errors_right == 0, report.message
+    guid = db.execute("SELECT accountid FROM people WHERE name = 'keyless'").fetchone()[0]
+    assert guid and emu.store.get("accounts", guid)["name"] == "keyless"
+    assert pair.run().plan.writes == 0  # type: ignore[union-attr]
+
+
+def test_a_mapping_change_rebaselines_without_deleting_or_duplicating(pair: Pair) -> None:
+    pair.run()
+    manual_mapping(pair, [("accountid", "accountid"), ("name", "name")])
+    report = pair.run()
+    assert report.deleted_right == report.created_right == 0
+    assert report.plan is not None and report.plan.writes == 0
+    assert pair.right_count() == 20
+
+
+def test_reset_matches_existing_items_instead_of_duplicating(pair: Pair) -> None:
+    pair.run()
+    report = pair.run(reset=True)
+    assert report.created_right == 0 and report.unchanged == 20
+
+
+def test_a_manual_pair_onto_a_missing_column_is_a_config_error(pair: Pair) -> None:
+    manual_mapping(pair, [("name", "no_such_column")])
+    with pytest.raises(ConfigError, match=r"mapping.columns\[0\].right.*no_such_column"):
+        pair.run()
+    assert pair.right_count() == 0
+
+
+def test_types_that_cannot_convert_are_a_config_error(pair: Pair) -> None:
+    manual_mapping(pair, [("accountid", "accountid"), ("creditonhold", "changed_at")])
+    with pytest.raises(ConfigError, match="cannot be converted"):
+        pair.run()
+
+
+def test_a_second_run_of_the_same_connection_fails_naming_the_pid(pair: Pair) -> None:
+    runner = Runner(pair.paths)
+    with runner._lock(pair.conn), pytest.raises(RunError, match=r"already running \(PID \d+\)"):
+        pair.run()
+
+
+def test_cancellation_stops_cleanly_and_the_next_run_completes(pair: Pair) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    report = pair.run(cancel=cancel)
+    assert report.outcome == "cancelled"
+    assert pair.run().outcome == "success"
+    assert pair.right() == pair.left()
+
+
+def test_events_start_and_finish_a_run_and_history_records_it(pair: Pair) -> None:
+    pair.run()
+    assert isinstance(pair.events[0], RunStarted) or any(
+        isinstance(e, RunStarted) for e in pair.events)
+    assert isinstance(pair.events[-1], RunFinished)
+    [record] = Runner(pair.paths).history(pair.conn)
+    assert record.outcome == "success" and record.counts["created_right"] == 20
+
+
+def test_the_state_store_is_sqlite_in_wal_mode(pair: Pair) -> None:
+    pair.run()
+    state = StateStore(pair.paths.state_db(pair.conn.slug))
+    try:
+        assert state.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert state.count() == 20
+    finally:
+        state.close()
+
+
+def test_a_run_log_file_is_written_without_secrets(pair: Pair) -> None:
+    pair.run()
+    [log] = list(pair.paths.run_logs(pair.conn.slug).iterdir())
+    text = log.read_text()
+    assert "run finished: success" in text and "password" not in text.lower()
