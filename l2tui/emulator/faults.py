@@ -1,0 +1,139 @@
+"""Fault injection (failed and dropped requests) and service-protection limits (429)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from .errors import CONCURRENCY_LIMIT, REQUEST_LIMIT, ODataError
+
+
+@dataclass
+class _Rule:
+    remaining: int
+    action: str  # "fail" or "drop"
+    status: int
+    method: str | None
+    path_contains: str | None
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if self.path_contains is not None:
+            return self.path_contains in path
+        return path.startswith("/api/")  # by default, faults hit the Web API only
+
+
+@dataclass
+class Fault:
+    """What to do to one request."""
+
+    action: str  # "fail" or "drop"
+    status: int = 500
+
+
+class Faults:
+    """Failures chosen by tests: the next N matching requests, or a seeded random rate."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[_Rule] = []
+        self._rate = 0.0
+        self._rate_status = 500
+        self._rng = random.Random(0)
+
+    def fail_next(
+        self, n: int, status: int = 503, method: str | None = None,
+        path_contains: str | None = None,
+    ) -> None:
+        """Answer the next n matching requests with an error status."""
+        with self._lock:
+            self._rules.append(_Rule(n, "fail", status, method, path_contains))
+
+    def drop_next(
+        self, n: int, method: str | None = None, path_contains: str | None = None
+    ) -> None:
+        """Close the connection in the middle of the next n matching responses."""
+        with self._lock:
+            self._rules.append(_Rule(n, "drop", 0, method, path_contains))
+
+    def fail_rate(self, rate: float, status: int = 500, seed: int = 0) -> None:
+        """Fail a random share of Web API requests (reproducible with the seed)."""
+        with self._lock:
+            self._rate, self._rate_status = rate, status
+            self._rng = random.Random(seed)
+
+    def clear(self) -> None:
+        """Remove every fault."""
+        with self._lock:
+            self._rules.clear()
+            self._rate = 0.0
+
+    def check(self, method: str, path: str) -> Fault | None:
+        """The fault for this request, if any (consumes one use of a rule)."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.remaining > 0 and rule.matches(method, path):
+                    rule.remaining -= 1
+                    return Fault(rule.action, rule.status)
+            self._rules = [r for r in self._rules if r.remaining > 0]
+            if self._rate and path.startswith("/api/") and self._rng.random() < self._rate:
+                return Fault("fail", self._rate_status)
+        return None
+
+
+class Limits:
+    """Dataverse service protection: requests per sliding window and concurrent requests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests_per_window: int | None = None
+        self.window_seconds: float = 300
+        self.concurrent: int | None = None
+        self.retry_after: int = 1
+        self._times: deque[float] = deque()
+        self._in_flight = 0
+
+    def set(
+        self, requests_per_window: int | None = None, window_seconds: float = 300,
+        concurrent: int | None = None, retry_after: int = 1,
+    ) -> None:
+        """Configure the limits (None = unlimited) and reset the counters."""
+        with self._lock:
+            self.requests_per_window = requests_per_window
+            self.window_seconds = window_seconds
+            self.concurrent = concurrent
+            self.retry_after = retry_after
+            self._times.clear()
+
+    def enter(self) -> None:
+        """Admit a request or raise the 429 Dataverse would send."""
+        now = time.monotonic()
+        with self._lock:
+            if self.concurrent is not None and self._in_flight >= self.concurrent:
+                raise self._error(
+                    CONCURRENCY_LIMIT,
+                    f"Number of concurrent requests exceeded the limit of {self.concurrent}.",
+                )
+            if self.requests_per_window is not None:
+                while self._times and self._times[0] <= now - self.window_seconds:
+                    self._times.popleft()
+                if len(self._times) >= self.requests_per_window:
+                    raise self._error(
+                        REQUEST_LIMIT,
+                        f"Number of requests exceeded the limit of {self.requests_per_window} "
+                        f"over time window of {int(self.window_seconds)} seconds.",
+                    )
+                self._times.append(now)
+            self._in_flight += 1
+
+    def leave(self) -> None:
+        """Mark an admitted request as finished."""
+        with self._lock:
+            self._in_flight -= 1
+
+    def _error(self, code: str, message: str) -> ODataError:
+        return ODataError(429, code, message, {"Retry-After": str(self.retry_after)})

@@ -1,0 +1,258 @@
+"""The emulator's data: rows per table, a global version counter and tombstones."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import DUPLICATE_RECORD, ODataError, not_found
+from .schema import CURRENCY_ID, TABLES, Table
+from .values import Key, fmt_datetime, new_guid, normalize
+
+Row = dict[str, Any]
+
+
+@dataclass
+class _TableData:
+    table: Table
+    rows: dict[str, Row] = field(default_factory=dict)
+    tombstones: list[tuple[int, str]] = field(default_factory=list)  # (version, id), ascending
+    sorted_ids: list[str] | None = None
+
+
+class Store:
+    """Thread-safe rows of every table; rows are replaced, never mutated (copy on write)."""
+
+    def __init__(self, tables: tuple[Table, ...] = TABLES, clock: Callable[[], float] = time.time):
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.version = 1000
+        self.tables = {t.entity_set: t for t in tables}
+        self._data = {t.entity_set: _TableData(t) for t in tables}
+        self._undo: list[Callable[[], None]] | None = None
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def table(self, entity_set: str) -> Table:
+        """The table behind an entity set (KeyError if unknown)."""
+        return self._data[entity_set].table
+
+    def _next_version(self) -> int:
+        self.version += 1
+        return self.version
+
+    def _now(self) -> str:
+        return fmt_datetime(self.clock())
+
+    def resolve(self, entity_set: str, key: Key) -> str | None:
+        """The id of the row a key (GUID or alternate key dict) names, or None."""
+        with self.lock:
+            data = self._data.get(entity_set)
+            if data is None:
+                return None
+            if isinstance(key, str):
+                return key if key in data.rows else None
+            row = self.find_by_key(entity_set, key)
+            return row[data.table.primary_id] if row else None
+
+    def find(self, entity_set: str, guid: str) -> Row | None:
+        """The stored row (shared, do not mutate) or None."""
+        return self._data[entity_set].rows.get(guid.lower())
+
+    def find_by_key(self, entity_set: str, key: dict[str, Any]) -> Row | None:
+        """The row whose columns equal an alternate key (strings case-insensitive)."""
+        data = self._data[entity_set]
+        wanted = {k: _fold(v) for k, v in key.items()}
+        with self.lock:
+            for row in data.rows.values():
+                if all(_fold(row.get(k)) == v for k, v in wanted.items()):
+                    return row
+        return None
+
+    def sorted_ids(self, entity_set: str) -> list[str]:
+        """Ids of live rows in ascending order (cached until the next insert or delete)."""
+        data = self._data[entity_set]
+        with self.lock:
+            if data.sorted_ids is None:
+                data.sorted_ids = sorted(data.rows)
+            return data.sorted_ids
+
+    def live_rows(self, entity_set: str) -> dict[str, Row]:
+        """The live rows by id (shared, do not mutate; hold the lock while iterating)."""
+        return self._data[entity_set].rows
+
+    def changes(self, entity_set: str, since: int, upto: int) -> tuple[list[Row], list[tuple[int, str]]]:
+        """Rows changed and tombstones recorded with since < version <= upto, by version."""
+        data = self._data[entity_set]
+        with self.lock:
+            changed = [r for r in data.rows.values() if since < r["versionnumber"] <= upto]
+            start = bisect.bisect_right(data.tombstones, (since, "\uffff"))
+            deleted = [
+                t for t in data.tombstones[start:] if t[0] <= upto and t[1] not in data.rows
+            ]
+        changed.sort(key=lambda r: r["versionnumber"])
+        return changed, deleted
+
+    # -- transactions ----------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside are undone if the block raises (used by $batch change sets)."""
+        with self.lock:
+            outer = self._undo
+            undo: list[Callable[[], None]] = []
+            self._undo = undo
+            try:
+                yield
+            except BaseException:
+                for step in reversed(undo):
+                    step()  # the version counter stays: version numbers are never reused
+                raise
+            finally:
+                self._undo = outer
+            if outer is not None:
+                outer.extend(undo)
+
+    def _record(self, step: Callable[[], None]) -> None:
+        if self._undo is not None:
+            self._undo.append(step)
+
+    def _put(self, data: _TableData, guid: str, row: Row | None) -> None:
+        old = data.rows.get(guid)
+        if row is None:
+            del data.rows[guid]
+        else:
+            data.rows[guid] = row
+        if (old is None) != (row is None):
+            data.sorted_ids = None
+        self._record(lambda: self._restore(data, guid, old))
+
+    def _restore(self, data: _TableData, guid: str, old: Row | None) -> None:
+        if old is None:
+            data.rows.pop(guid, None)
+        else:
+            data.rows[guid] = old
+        data.sorted_ids = None
+
+    # -- writes with normalized values ----------------------------------------------
+
+    def create_row(self, entity_set: str, values: dict[str, Any], guid: str | None = None) -> Row:
+        """Create a row from normalized values; 412 DuplicateRecord if the id exists."""
+        data = self._data[entity_set]
+        table = data.table
+        with self.lock:
+            guid = (guid or values.get(table.primary_id) or new_guid()).lower()
+            if guid in data.rows:
+                raise ODataError(412, DUPLICATE_RECORD,
+                                 "A record with matching key values already exists.")
+            now = self._now()
+            row: Row = {prop: None for prop in table.props}
+            if "statecode" in row:
+                row["statecode"], row["statuscode"] = 0, 1
+            if "_transactioncurrencyid_value" in row:
+                row["_transactioncurrencyid_value"] = CURRENCY_ID
+            row.update(values)
+            row[table.primary_id] = guid
+            row["createdon"] = values.get("createdon") or now
+            row["modifiedon"] = values.get("modifiedon") or now
+            row["versionnumber"] = self._next_version()
+            _compute(table, row)
+            self._put(data, guid, row)
+            return row
+
+    def update_row(self, entity_set: str, guid: str, values: dict[str, Any]) -> Row:
+        """Update a row with normalized values; 404 if missing."""
+        data = self._data[entity_set]
+        table = data.table
+        with self.lock:
+            old = data.rows.get(guid.lower())
+            if old is None:
+                raise _missing(table, guid)
+            row = dict(old)
+            row.update(values)
+            row[table.primary_id] = old[table.primary_id]
+            row["createdon"] = old["createdon"]
+            row["modifiedon"] = self._now()
+            row["versionnumber"] = self._next_version()
+            _compute(table, row)
+            self._put(data, row[table.primary_id], row)
+            return row
+
+    def delete_row(self, entity_set: str, guid: str) -> None:
+        """Delete a row and record a tombstone; 404 if missing."""
+        data = self._data[entity_set]
+        with self.lock:
+            guid = guid.lower()
+            if guid not in data.rows:
+                raise _missing(data.table, guid)
+            self._put(data, guid, None)
+            tombstone = (self._next_version(), guid)
+            data.tombstones.append(tombstone)
+            self._record(lambda: data.tombstones.remove(tombstone))
+
+    def load(self, entity_set: str, rows: list[Row]) -> None:
+        """Bulk-load seed rows (complete rows, versions assigned in order)."""
+        data = self._data[entity_set]
+        with self.lock:
+            for row in rows:
+                row["versionnumber"] = self._next_version()
+                _compute(data.table, row)
+                data.rows[row[data.table.primary_id]] = row
+            data.sorted_ids = None
+
+    # -- out-of-band API (another Dynamics user) ------------------------------------
+
+    def insert(self, entity_set: str, values: dict[str, Any]) -> str:
+        """Create a row as another user would; returns its id."""
+        table = self.table(entity_set)
+        with self.lock:
+            norm = normalize(table, values, creating=True, resolve=self.resolve, lenient=True)
+            return str(self.create_row(entity_set, norm)[table.primary_id])
+
+    def update(self, entity_set: str, guid: str, values: dict[str, Any]) -> None:
+        """Change a row as another user would."""
+        table = self.table(entity_set)
+        with self.lock:
+            norm = normalize(table, values, creating=False, resolve=self.resolve, lenient=True)
+            norm.pop(table.primary_id, None)
+            self.update_row(entity_set, guid, norm)
+
+    def delete(self, entity_set: str, guid: str) -> None:
+        """Delete a row as another user would."""
+        self.delete_row(entity_set, guid)
+
+    def get(self, entity_set: str, guid: str) -> Row | None:
+        """A copy of one row, or None."""
+        with self.lock:
+            row = self.find(entity_set, guid)
+            return dict(row) if row is not None else None
+
+    def rows(self, entity_set: str) -> list[Row]:
+        """Copies of all live rows, in id order."""
+        with self.lock:
+            data = self._data[entity_set]
+            return [dict(data.rows[g]) for g in self.sorted_ids(entity_set)]
+
+    def count(self, entity_set: str) -> int:
+        """The number of live rows."""
+        with self.lock:
+            return len(self._data[entity_set].rows)
+
+
+def _fold(value: Any) -> Any:
+    return value.casefold() if isinstance(value, str) else value
+
+
+def _compute(table: Table, row: Row) -> None:
+    if table.logical == "contact":
+        parts = [row.get("firstname"), row.get("lastname")]
+        row["fullname"] = " ".join(p for p in parts if p) or None
+
+
+def _missing(table: Table, guid: str) -> ODataError:
+    return not_found(f"{table.logical} With Id = {guid} Does Not Exist", code="")

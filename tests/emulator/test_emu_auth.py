@@ -1,0 +1,182 @@
+"""Bearer tokens, the fake identity provider and MSAL against it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import warnings
+
+import msal
+import pytest
+import requests
+
+from l2tui.emulator import Emulator
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def public_app(emu: Emulator, client_id: str = "51f81489-12ee-4a9e-aaae-a2591f45987d"):
+    return msal.PublicClientApplication(
+        client_id, authority=emu.authority, instance_discovery=False,
+        http_client=emu.msal_http_client(),
+    )
+
+
+def test_requests_without_a_token_get_401_with_www_authenticate(emu_auth: Emulator,
+                                                                http: requests.Session):
+    resp = http.get(emu_auth.url("accounts"))
+    assert resp.status_code == 401
+    challenge = resp.headers["WWW-Authenticate"]
+    assert challenge.startswith(f"Bearer authorization_uri={emu_auth.authority}/oauth2/authorize")
+    assert f"resource_id={emu_auth.root_url}/" in challenge
+    assert "error" in resp.json()
+
+
+def test_issued_token_is_accepted(emu_auth: Emulator, http: requests.Session):
+    resp = http.get(emu_auth.url("accounts?$top=1"), headers=bearer(emu_auth.issue_token()))
+    assert resp.status_code == 200
+
+
+def test_unknown_token_is_401(emu_auth: Emulator, http: requests.Session):
+    assert http.get(emu_auth.url("accounts"), headers=bearer("nope")).status_code == 401
+
+
+def test_tokens_expire_after_token_lifetime(emu_auth: Emulator, http: requests.Session):
+    token = emu_auth.issue_token()
+    emu_auth.token_lifetime = 0.3
+    assert http.get(emu_auth.url("accounts?$top=1"), headers=bearer(token)).status_code == 200
+    time.sleep(0.4)
+    assert http.get(emu_auth.url("accounts?$top=1"), headers=bearer(token)).status_code == 401
+
+
+def test_discovery_documents_for_v2_and_adfs(emu_auth: Emulator, http: requests.Session):
+    v2 = http.get(f"{emu_auth.root_url}/organizations/v2.0/.well-known/openid-configuration").json()
+    assert v2["token_endpoint"] == "https://login.fake.test/organizations/oauth2/v2.0/token"
+    assert v2["device_authorization_endpoint"].endswith("/organizations/oauth2/v2.0/devicecode")
+    adfs = http.get(f"{emu_auth.root_url}/adfs/.well-known/openid-configuration").json()
+    assert adfs["token_endpoint"] == "https://login.fake.test/adfs/oauth2/v2.0/token"
+
+
+def test_userrealm_says_managed(emu_auth: Emulator, http: requests.Session):
+    body = http.get(f"{emu_auth.root_url}/common/userrealm/alice@contoso.com?api-version=1.0").json()
+    assert body["account_type"] == "Managed"
+
+
+def test_password_grant_returns_the_full_token_response(emu_auth: Emulator, http: requests.Session):
+    resp = http.post(f"{emu_auth.root_url}/organizations/oauth2/v2.0/token", data={
+        "grant_type": "password", "client_id": "app", "username": emu_auth.username,
+        "password": emu_auth.password, "scope": f"{emu_auth.scope} openid profile offline_access",
+        "client_info": "1",
+    })
+    body = resp.json()
+    assert {"access_token", "token_type", "expires_in", "scope", "refresh_token", "client_info",
+            "id_token"} <= set(body)
+    info = json.loads(base64.urlsafe_b64decode(body["client_info"] + "=="))
+    assert set(info) == {"uid", "utid"}
+    claims = json.loads(base64.urlsafe_b64decode(body["id_token"].split(".")[1] + "=="))
+    assert claims["aud"] == "app" and claims["preferred_username"] == emu_auth.username
+    assert body["scope"] == emu_auth.scope
+
+
+def test_wrong_password_is_invalid_grant(emu_auth: Emulator, http: requests.Session):
+    resp = http.post(f"{emu_auth.root_url}/organizations/oauth2/v2.0/token", data={
+        "grant_type": "password", "client_id": "app", "username": emu_auth.username,
+        "password": "wrong", "scope": emu_auth.scope})
+    assert resp.status_code == 400 and resp.json()["error"] == "invalid_grant"
+
+
+def test_msal_username_password(emu_auth: Emulator, http: requests.Session):
+    app = public_app(emu_auth)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        result = app.acquire_token_by_username_password(
+            emu_auth.username, emu_auth.password, scopes=[emu_auth.scope])
+    assert "access_token" in result, result
+    resp = http.get(emu_auth.url("accounts?$top=1"), headers=bearer(result["access_token"]))
+    assert resp.status_code == 200
+    [account] = app.get_accounts()
+    assert account["username"] == emu_auth.username
+    silent = app.acquire_token_silent([emu_auth.scope], account=account, force_refresh=True)
+    assert silent and "access_token" in silent
+
+
+def test_msal_device_code_approved_from_a_test(emu_auth: Emulator, http: requests.Session):
+    app = public_app(emu_auth)
+    flow = app.initiate_device_flow(scopes=[emu_auth.scope])
+    assert flow["user_code"] in flow["message"]
+    pending = app.client.obtain_token_by_device_flow(dict(flow), exit_condition=lambda f: True)
+    assert pending["error"] == "authorization_pending"
+    approver = threading.Timer(0.2, emu_auth.idp.approve_device_code,
+                               args=(flow["user_code"], emu_auth.username))
+    approver.start()
+    result = app.acquire_token_by_device_flow(flow)
+    approver.join()
+    assert "access_token" in result, result
+    assert http.get(emu_auth.url("accounts?$top=1"),
+                    headers=bearer(result["access_token"])).status_code == 200
+
+
+def test_msal_device_code_auto_approve(emu_auth: Emulator):
+    emu_auth.idp.auto_approve_device_codes = True
+    app = public_app(emu_auth)
+    result = app.acquire_token_by_device_flow(app.initiate_device_flow(scopes=[emu_auth.scope]))
+    assert "access_token" in result
+
+
+def test_msal_client_credentials(emu_auth: Emulator, http: requests.Session):
+    app = msal.ConfidentialClientApplication(
+        emu_auth.client_id, client_credential=emu_auth.client_secret,
+        authority=emu_auth.authority, instance_discovery=False,
+        http_client=emu_auth.msal_http_client(),
+    )
+    result = app.acquire_token_for_client(scopes=[emu_auth.scope])
+    assert "access_token" in result, result
+    assert http.get(emu_auth.url("accounts?$top=1"),
+                    headers=bearer(result["access_token"])).status_code == 200
+
+
+def test_msal_client_credentials_with_a_wrong_secret_fails(emu_auth: Emulator):
+    app = msal.ConfidentialClientApplication(
+        emu_auth.client_id, client_credential="wrong", authority=emu_auth.authority,
+        instance_discovery=False, http_client=emu_auth.msal_http_client(),
+    )
+    assert app.acquire_token_for_client(scopes=[emu_auth.scope])["error"] == "invalid_client"
+
+
+def test_msal_over_real_tls_with_the_adfs_tenant(make_emu):
+    pytest.importorskip("trustme")
+    emu = make_emu(rows=5, auth=True, tls=True)
+    assert emu.authority == f"https://127.0.0.1:{emu.port}/adfs"
+    session = emu.msal_http_client()
+    assert session.verify == emu.ca_bundle
+    app = msal.PublicClientApplication("app", authority=emu.authority, instance_discovery=False,
+                                       http_client=session)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        result = app.acquire_token_by_username_password(emu.username, emu.password,
+                                                        scopes=[emu.scope])
+    assert "access_token" in result, result
+    resp = session.get(emu.url("accounts?$top=1"), headers=bearer(result["access_token"]))
+    assert resp.status_code == 200
+
+
+def test_connection_strings(emu: Emulator, emu_auth: Emulator):
+    assert emu.connection_string() == f"URL={emu.base_url}accounts;Authentication=none;"
+    assert emu_auth.connection_string("contacts") == (
+        f"URL={emu_auth.base_url}contacts;Authentication=microsoft_modern_crm;"
+        f"User=alice@contoso.com;Authority=https://login.fake.test/{emu_auth.tenant};")
+
+
+def test_users_and_clients_are_configurable(make_emu, http: requests.Session):
+    emu = make_emu(rows=1, auth=True, users={"bob@fabrikam.com": "hunter2"},
+                   clients={"svc": "s3cret"})
+    assert (emu.username, emu.password) == ("bob@fabrikam.com", "hunter2")
+    assert (emu.client_id, emu.client_secret) == ("svc", "s3cret")
+    resp = http.post(f"{emu.root_url}/organizations/oauth2/v2.0/token", data={
+        "grant_type": "client_credentials", "client_id": "svc", "client_secret": "s3cret",
+        "scope": emu.scope})
+    assert "access_token" in resp.json()
