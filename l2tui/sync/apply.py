@@ -14,7 +14,7 @@ from l2tui.sync.side import SideInfo
 from l2tui.sync.state import StateStore
 
 
-@dataclass
+@dataclass(slots=True)
 class Task:
     """One write to ``side``: the change to make and the pair to remember once it is made."""
 
@@ -72,18 +72,21 @@ class Writer:
 
     def change(self, task: Task) -> Change:
         """The provider Change a task makes."""
-        op = ChangeOp(task.op)
-        if op == ChangeOp.DELETE:
-            return Change(op, self.side.key_dict(task.dst_kid or "[]"))
-        values = self.side.change_values(task.values or [], task.only) if task.values else {}
-        values.update(task.extra)
-        if op == ChangeOp.CREATE:
-            key, extra = self.side.create_key(task.mkey, task.values or [])
-            values.update(extra)
+        op = task.op
+        side = self.side
+        if op == "delete":
+            return Change(ChangeOp.DELETE, side.key_dict(task.dst_kid or "[]"))
+        values = side.change_values(task.values, task.only) if task.values else {}
+        if task.extra:
+            values.update(task.extra)
+        if op == "create":
+            key, extra = side.create_key(task.mkey, task.values or [])
+            if extra:
+                values.update(extra)
             for name in key:
                 values.pop(name, None)
-            return Change(op, key, values)
-        return Change(op, self.side.key_dict(task.dst_kid or "[]"), values)
+            return Change(ChangeOp.CREATE, key, values)
+        return Change(ChangeOp(op), side.key_dict(task.dst_kid or "[]"), values)
 
     def flush(self) -> None:
         """Write the queued batch and commit the state of the items that succeeded."""

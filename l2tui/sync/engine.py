@@ -241,11 +241,21 @@ class Engine:
                 mkeys = [i.mkey for i in items if i.mkey]
                 states = {} if self.state_empty else self.state.lookup(mkeys)
                 staged = {} if w_empty else self._staged(mkeys)
+                target = OTHER[side]
+                writer = self.writers[target]
                 for item in items:
-                    assert item.mkey is not None
-                    other, other_gone = staged.get(item.mkey, (None, False))
-                    self._settle(item.mkey, {side: item, OTHER[side]: other},
-                                 states.get(item.mkey), gone={side: False, OTHER[side]: other_gone})
+                    mkey = item.mkey
+                    assert mkey is not None
+                    st = states.get(mkey) if states else None
+                    found = staged.get(mkey) if staged else None
+                    if st is None and found is None:
+                        # never synced and not on the other side: the table's "new | absent",
+                        # a create there in every direction (a first run is all of these)
+                        writer.add(Task(target, "create", mkey, item.hash, item.values, item.kid))
+                        continue
+                    other, other_gone = found or (None, False)
+                    self._settle(mkey, {side: item, target: other}, st,
+                                 gone={side: False, target: other_gone})
                 if staged:
                     db.executemany("UPDATE temp.w SET done = 1 WHERE mkey = ?",
                                    ((m,) for m in staged))

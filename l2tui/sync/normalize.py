@@ -20,6 +20,7 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, date, datetime
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -209,7 +210,123 @@ def denormalize(value: Any, target: ColumnType) -> Any:
     return value
 
 
+# -- resolved once per column: the same results as normalize / denormalize, faster --------------
+
+Normalizer = Callable[[Any], Any]
+
+
+def normalizer(kind: ColumnType) -> Normalizer:
+    """``normalize(value, kind)`` as a function of the value alone, resolved once per column.
+
+    Values that are already canonical (text, an int, a UTC datetime, a GUID in its usual form)
+    take a short path; anything else goes through ``normalize``, so results never differ.
+    """
+    slow = _NORMALIZERS.get(kind, _other)
+
+    def general(value: Any) -> Any:
+        if value is None or (isinstance(value, str) and value == ""):
+            return None
+        try:
+            return slow(value)
+        except (ValueError, TypeError, InvalidOperation, ArithmeticError):
+            return str(value)
+
+    if kind == ColumnType.STRING:
+        def string(value: Any) -> Any:
+            if type(value) is str:
+                return value or None
+            return None if value is None else general(value)
+        return string
+    if kind == ColumnType.GUID:
+        def guid(value: Any) -> Any:
+            if type(value) is str and len(value) == 36 and value[8] == "-" and value[23] == "-":
+                return value.lower()
+            return None if value is None else general(value)
+        return guid
+    if kind in NUMERIC:
+        def number(value: Any) -> Any:
+            kind = type(value)
+            if kind is int:
+                return str(value)
+            if kind is Decimal:
+                # plain, fractional, no trailing zero, at most 15 digits: already canonical
+                text = str(value)
+                if len(text) <= 16 and text[-1] != "0" and "." in text and "E" not in text:
+                    return text
+            return None if value is None else general(value)
+        return number
+    if kind == ColumnType.BOOLEAN:
+        def boolean(value: Any) -> Any:
+            if type(value) is bool:
+                return value
+            return None if value is None else general(value)
+        return boolean
+    if kind == ColumnType.DATETIME:
+        def moment(value: Any) -> Any:
+            if type(value) is datetime:
+                zone = value.tzinfo
+                if zone is None or zone is UTC:
+                    return value.isoformat(timespec="seconds")[:19] + "Z"
+            elif type(value) is str and len(value) == 20 and value[10] == "T" and \
+                    value[19] == "Z":
+                return value
+            return None if value is None else general(value)
+        return moment
+    return general
+
+
+Denormalizer = Callable[[Any], Any]
+
+
+def denormalizer(target: ColumnType) -> Denormalizer:
+    """``denormalize(value, target)`` as a function of the value alone, resolved once per column."""
+
+    def general(value: Any) -> Any:
+        return denormalize(value, target)
+
+    if target in _TEXT:
+        def text(value: Any) -> Any:
+            if type(value) is str or value is None:
+                return value
+            return general(value)
+        return text
+    if target == ColumnType.INTEGER:
+        def integer(value: Any) -> Any:
+            if type(value) is str and value.isdigit() and value.isascii():
+                return int(value)
+            return None if value is None else general(value)
+        return integer
+    if target == ColumnType.DECIMAL:
+        def decimal(value: Any) -> Any:
+            if type(value) is str:
+                try:
+                    return Decimal(value)
+                except (ValueError, InvalidOperation):
+                    return general(value)
+            return None if value is None else general(value)
+        return decimal
+    if target == ColumnType.DATETIME:
+        def moment(value: Any) -> Any:
+            if type(value) is str and len(value) == 20 and value[10] == "T" and value[19] == "Z":
+                try:
+                    return datetime.fromisoformat(value)  # aware UTC (Python 3.11 reads "Z")
+                except ValueError:
+                    return general(value)
+            return None if value is None else general(value)
+        return moment
+    if target == ColumnType.BOOLEAN:
+        def boolean(value: Any) -> Any:
+            if type(value) is bool or value is None:
+                return value
+            return general(value)
+        return boolean
+    return general
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_blake2b = hashlib.blake2b
+
+
 def digest(values: list[Any]) -> str:
     """A short stable hash of canonical values (blake2b of their canonical JSON)."""
-    text = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+    return _blake2b(_encode(values).encode("utf-8"), digest_size=12).hexdigest()

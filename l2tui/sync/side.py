@@ -8,7 +8,7 @@ from typing import Any
 
 from l2tui.providers.base import ChangeOp, Column, ColumnType, Record
 from l2tui.sync.mapping import MappingPlan
-from l2tui.sync.normalize import denormalize, digest, normalize
+from l2tui.sync.normalize import denormalizer, digest, normalizer
 
 
 def key_json(values: list[Any]) -> str:
@@ -19,7 +19,7 @@ def key_json(values: list[Any]) -> str:
     return json.dumps(values, default=str, separators=(",", ":"))
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One record of one side, normalised: match key, provider key, values, hash, modified-on."""
 
@@ -45,27 +45,40 @@ class SideInfo:
         self.two_way = plan.two_way
         self.extras = plan.has_extras
         self.writable = plan.writable(name)
-        self._read = [(c.name, k) for c, k in zip(self.columns, self.kinds, strict=True)]
-        self._write = [(i, self.columns[i].name, self.columns[i].type) for i in self.writable]
+        self._read = [(c.name, normalizer(k)) for c, k in zip(self.columns, self.kinds,
+                                                                strict=True)]
+        self._match = [(c.name, normalizer(k)) for c, k in self.match]
+        self._modified = normalizer(ColumnType.DATETIME)
+        self._key_names = [c.name for c in self.keys]
+        self._write = [(i, self.columns[i].name, denormalizer(self.columns[i].type))
+                       for i in self.writable]
+        self._create = self._create_plan()
 
     # -- reading -----------------------------------------------------------------------
 
     def item(self, record: Record) -> Item:
         """Normalise one record."""
-        values = [normalize(record.get(n), k) for n, k in self._read]
-        match = [normalize(record.get(c.name), k) for c, k in self.match]
-        mkey = None if any(v is None for v in match) else key_json(match)
+        get = record.get
+        values = [fn(get(n)) for n, fn in self._read]
+        if len(self._match) == 1:
+            name, fn = self._match[0]
+            one = fn(get(name))
+            mkey = None if one is None else key_json([one])
+        else:
+            match = [fn(get(n)) for n, fn in self._match]
+            mkey = None if any(v is None for v in match) else key_json(match)
         modified = None
         if self.modified:
-            raw = normalize(record.get(self.modified), ColumnType.DATETIME)
+            raw = self._modified(get(self.modified))
             modified = raw if isinstance(raw, str) else None
-        return Item(mkey, key_json([record.get(c.name) for c in self.keys]), values,
+        return Item(mkey, key_json([get(n) for n in self._key_names]), values,
                     self.hash(values), modified)
 
     def hash(self, values: list[Any]) -> str:
         """Two-way part, then (if any) the one-way extras, separated by '.'."""
-        base = digest(values[: self.two_way])
-        return f"{base}.{digest(values[self.two_way:])}" if self.extras else base
+        if not self.extras:
+            return digest(values if self.two_way == len(values) else values[: self.two_way])
+        return f"{digest(values[: self.two_way])}.{digest(values[self.two_way:])}"
 
     def same(self, a: str | None, b: str | None) -> bool:
         """Whether two hashes mean equal values for this run's direction."""
@@ -90,23 +103,34 @@ class SideInfo:
     def change_values(self, values: list[Any], only: list[int] | None = None) -> dict[str, Any]:
         """The writable mapped columns of this side, as the provider takes them."""
         if only is None:
-            return {n: denormalize(values[i], t) for i, n, t in self._write}
-        return {n: denormalize(values[i], t) for i, n, t in self._write if i in only}
+            return {n: fn(values[i]) for i, n, fn in self._write}
+        return {n: fn(values[i]) for i, n, fn in self._write if i in only}
+
+    def _create_plan(self) -> tuple[list[tuple[str, bool, int, Any]], list[tuple[str, int, Any]]]:
+        """Where a new item's key columns come from: (name, from the match key?, index, convert),
+        and the match-key columns that are not key columns: (name, index, convert)."""
+        match_index = {c.name: (j, denormalizer(c.type)) for j, (c, _) in enumerate(self.match)}
+        keys: list[tuple[str, bool, int, Any]] = []
+        for col in self.keys:
+            if col.name in match_index:
+                j, fn = match_index[col.name]
+                keys.append((col.name, True, j, fn))
+                continue
+            index = next((i for i, c in enumerate(self.columns) if c.name == col.name), None)
+            if index is not None:
+                keys.append((col.name, False, index, denormalizer(col.type)))
+        taken = {name for name, *_ in keys}
+        extra = [(c.name, j, match_index[c.name][1]) for j, (c, _) in enumerate(self.match)
+                 if c.name not in taken]
+        return keys, extra
 
     def create_key(self, mkey: str, values: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The key of a new item (from the match key where it is a key column) and extra values."""
         match = json.loads(mkey)
-        by_match = {c.name: denormalize(v, c.type) for (c, _), v in zip(self.match, match,
-                                                                          strict=True)}
-        key: dict[str, Any] = {}
-        for col in self.keys:
-            if col.name in by_match:
-                key[col.name] = by_match[col.name]
-            else:
-                index = next((i for i, c in enumerate(self.columns) if c.name == col.name), None)
-                if index is not None:
-                    key[col.name] = denormalize(values[index], col.type)
-        extra = {n: v for n, v in by_match.items() if n not in key}
+        keys, extras = self._create
+        key = {name: fn(match[i] if from_match else values[i])
+               for name, from_match, i, fn in keys}
+        extra = {name: fn(match[j]) for name, j, fn in extras}
         return key, extra
 
     def kid_of(self, key: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ sends MSAL's requests for the first prefix to the second: a testing/emulator aid
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 
@@ -115,7 +116,13 @@ class ODataProvider(Provider):
     # -- Provider -------------------------------------------------------------------------------
 
     def verify(self) -> VerifyResult:
-        """Sign in, read the schema and one row; say so in a line."""
+        """Sign in, read the schema and one row; say so in a line.
+
+        A person is waiting: a service that does not answer is retried once, not with the
+        patience a scheduled run has.
+        """
+        patient = self.http.policy
+        self.http.policy = dataclasses.replace(patient, max_retries=min(patient.max_retries, 1))
         try:
             columns = self.describe()
             stream = ODataReadStream(self.http, self.schema(), self._plan(page_size=1), None,
@@ -123,6 +130,8 @@ class ODataProvider(Provider):
             next(iter(stream), None)
         except (L2Error, ValueError, OSError) as exc:
             return VerifyResult(False, self._redact(str(exc)))
+        finally:
+            self.http.policy = patient
         account = self.http.auth.account
         who = f" as {account}" if account and account != "anonymous" else ""
         schema = self.schema()

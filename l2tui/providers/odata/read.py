@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 from l2tui.providers.base import Key, Page, ReadStream, Record
 from l2tui.providers.odata.http import HttpClient, HttpError, safe_url
 from l2tui.providers.odata.schema import EntitySchema
-from l2tui.providers.odata.values import from_json
+from l2tui.providers.odata.values import Converter, converter
 
 VALUE_SAFE = "$,()'=:/*@!-._~"
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -126,26 +127,68 @@ class ODataReadStream(ReadStream):
 
     def _page(self, body: dict[str, Any]) -> Page:
         page = Page()
+        records, deleted = page.records, page.deleted
+        convert = self._converters()
+        schema = self.schema
         for item in body.get("value") or []:
-            deleted = deleted_key(item, self.schema)
-            if deleted is not None:
-                page.deleted.append(deleted)
-            else:
-                page.records.append(self.record(item))
+            if "@removed" in item or "@odata.context" in item:
+                key = deleted_key(item, schema)
+                if key is not None:
+                    deleted.append(key)
+                    continue
+            records.append(convert(item))
         self.pages += 1
-        self.rows += len(page.records)
+        self.rows += len(records)
         return page
 
     def record(self, item: dict[str, Any]) -> Record:
         """One JSON entity as a record: annotations dropped, values converted."""
-        out: Record = {}
+        return self._converters()(item)
+
+    def _converters(self) -> Callable[[dict[str, Any]], Record]:
+        """A function turning one JSON entity into a record, built once per stream.
+
+        The column → converter table is resolved once, so a row costs a dict lookup per
+        property; properties the read does not keep, and annotations, are skipped unconverted.
+        """
+        made: Callable[[dict[str, Any]], Record] | None = getattr(self, "_convert", None)
+        if made is not None:
+            return made
         keep = self.plan.columns
-        for name, value in item.items():
-            if "@" in name or (keep is not None and name not in keep):
-                continue
-            column = self.schema.column(name)
-            out[name] = from_json(value, column.type) if column else value
-        return out
+        table: dict[str, Converter | None] = {}
+        for column in self.schema.columns:
+            if "@" not in column.name and (keep is None or column.name in keep):
+                table[column.name] = converter(column.type)
+        if keep is not None:
+            for name in keep:  # kept, but not in the schema: passed through as they are
+                if "@" not in name:
+                    table.setdefault(name, None)
+        lookup = table.get
+        unknown = _MISSING
+        keep_unknown = keep is None
+
+        def convert(item: dict[str, Any]) -> Record:
+            out: Record = {}
+            for name, value in item.items():
+                fn = lookup(name, unknown)
+                if fn is unknown:
+                    if keep_unknown and "@" not in name:
+                        out[name] = value
+                    continue
+                if fn is None or value is None:
+                    out[name] = value
+                    continue
+                try:
+                    out[name] = fn(value)  # type: ignore[operator]
+                except (ValueError, TypeError, InvalidOperation):
+                    out[name] = value
+            return out
+
+        self._convert = convert
+        return convert
+
+
+_MISSING: Any = object()
 
 
 def deleted_key(item: dict[str, Any], schema: EntitySchema) -> Key | None:

@@ -8,6 +8,7 @@ import re
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from collections.abc import Callable
 from typing import Any
 
 from l2tui.providers.base import ColumnType
@@ -66,33 +67,64 @@ def from_json(value: Any, kind: ColumnType) -> Any:
         return value
 
 
+Converter = Callable[[Any], Any]
+
+
+def converter(kind: ColumnType) -> Converter | None:
+    """``from_json`` for one column type, resolved once (None: values are kept as they are).
+
+    The function takes a non-null value and may raise ValueError, TypeError or
+    InvalidOperation; callers then keep the value unchanged, as ``from_json`` does.
+    """
+    return _CONVERTERS.get(kind)
+
+
+_GUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_guid_text = _GUID_TEXT.fullmatch
+
+
 def _guid(value: Any) -> str:
+    if type(value) is str and len(value) == 36 and _guid_text(value):
+        return value.lower()  # already the canonical form, but for case
     return str(uuid.UUID(str(value)))
 
 
 def _decimal(value: Any) -> Decimal:
+    kind = type(value)
+    if kind is Decimal:
+        return value  # type: ignore[no-any-return]
+    if kind is int:
+        return Decimal(value)
     if isinstance(value, float):
         return Decimal(repr(value))
     return Decimal(str(value))
 
 
 def _integer(value: Any) -> int:
+    if type(value) is int:
+        return value  # type: ignore[no-any-return]
     if isinstance(value, bool):
         raise TypeError("a boolean is not an integer")
     return int(value)
 
 
 def _float(value: Any) -> float:
+    if type(value) is float:
+        return value  # type: ignore[no-any-return]
     return float(value)  # also "INF", "NaN" as OData writes them
 
 
 def _boolean(value: Any) -> bool:
+    if type(value) is bool:
+        return value
     if isinstance(value, str):
         return value.strip().lower() == "true"
     return bool(value)
 
 
 def _datetime(value: Any) -> datetime:
+    if type(value) is str and len(value) == 20 and value[19] == "Z":
+        return datetime.fromisoformat(value)  # "…Z" parses as aware UTC (Python 3.11)
     parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
@@ -112,7 +144,7 @@ def _same(value: Any) -> Any:
     return value
 
 
-_CONVERTERS = {
+_CONVERTERS: dict[ColumnType, Converter] = {
     ColumnType.GUID: _guid,
     ColumnType.DECIMAL: _decimal,
     ColumnType.INTEGER: _integer,

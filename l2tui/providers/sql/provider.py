@@ -32,7 +32,10 @@ from l2tui.providers.sql.errors import one_line
 from l2tui.providers.sql.upsert import WriteTarget, rows_per_statement
 from l2tui.providers.sql.writer import Writer
 
-DEFAULT_BATCH = 1000
+DEFAULT_BATCH = 5000
+# SQLite commits are the cost of a batch (a file sync each); its statements are cheap.
+SQLITE_BATCH = 10_000
+MSSQL_BATCH = 1000
 DEFAULT_PAGE = 1000
 # Types whose values drivers return as plain Python values (no uuid.UUID / memoryview).
 PLAIN_TYPES = frozenset({ColumnType.STRING, ColumnType.INTEGER, ColumnType.DECIMAL,
@@ -54,6 +57,7 @@ class SqlProvider(Provider):
         self._table: sa.Table | None = None
         self._columns: list[Column] | None = None
         self._write: WriteTarget | None = None
+        self._writer: Writer | None = None  # statement texts and column checks, made once
 
     # -- configuration -------------------------------------------------------------------
 
@@ -176,10 +180,13 @@ class SqlProvider(Provider):
         return Capabilities(True, False, self._batch_size(len(columns)))
 
     def _batch_size(self, columns: int = 1) -> int:
-        if self.target.batch_size:
-            return self.target.batch_size
+        chosen = self.context.options.get("batch_size") or self.target.batch_size
+        if chosen:
+            return max(1, int(chosen))
         if self.target.provider == "sqlserver":
-            return max(1, min(DEFAULT_BATCH, rows_per_statement(self.engine().dialect, columns)))
+            return max(1, min(MSSQL_BATCH, rows_per_statement(self.engine().dialect, columns)))
+        if self.target.provider == "sqlite":
+            return SQLITE_BATCH
         return DEFAULT_BATCH
 
     # -- read ----------------------------------------------------------------------------------
@@ -207,7 +214,10 @@ class SqlProvider(Provider):
         if not caps.can_write:
             raise ConfigError(f"cannot write: {caps.read_only_reason}", key="select")
         assert self._write is not None and self._columns is not None
-        writer = Writer(self, self._write, self._columns, caps.batch_size)
+        writer = self._writer
+        if writer is None or writer.target is not self._write \
+                or writer.batch_size != caps.batch_size:
+            writer = self._writer = Writer(self, self._write, self._columns, caps.batch_size)
         return writer.write(changes)
 
     # -- tables --------------------------------------------------------------------------------
@@ -277,6 +287,7 @@ class SqlProvider(Provider):
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+        self._writer = None
 
 
 def server_version(conn: Connection) -> str:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql, mysql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from l2tui.providers.base import Column, ColumnType
@@ -90,6 +92,48 @@ def to_db(value: Any, sql_type: TypeEngine[Any]) -> Any:
         except ValueError:
             return value
     return value
+
+
+def _to_uuid(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _to_datetime(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def pre_converter(sql_type: TypeEngine[Any]) -> Callable[[Any], Any] | None:
+    """``to_db`` for one column as a function (None when it never changes a value)."""
+    if isinstance(sql_type, sa.Uuid) and sql_type.as_uuid:
+        return _to_uuid
+    if isinstance(sql_type, sa.DateTime):
+        return _to_datetime
+    return None
+
+
+def bind_converter(sql_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """``to_db`` and then the dialect's bind processor, for binding to a raw DBAPI statement."""
+    pre = pre_converter(sql_type)
+    bind = sql_type._cached_bind_processor(dialect)
+    if bind is None:
+        return pre
+    if pre is None:
+        return bind
+
+    def both(value: Any) -> Any:
+        return bind(pre(value))
+
+    return both
 
 
 MSSQL_MAX_KEY_CHARS = 450  # 900-byte index key limit / 2 bytes per NVARCHAR char

@@ -168,6 +168,8 @@ def update(conn: Connection, target: WriteTarget, columns: Sequence[str],
            rows: Sequence[Row]) -> None:
     """UPDATE by key; rows that are not there are inserted (MissingRows when the key is an identity).
 
+    Used for SQL Server and keys without a unique index; ``fast`` serves the other databases.
+
     An update carries only changed columns, so it never goes through INSERT … ON CONFLICT (whose
     proposed row would break NOT NULL columns it does not carry).
     """
@@ -177,15 +179,9 @@ def update(conn: Connection, target: WriteTarget, columns: Sequence[str],
     result = conn.execute(stmt, [update_params(target, columns, r) for r in rows])
     if result.rowcount < 0 or result.rowcount >= len(rows):
         return
-    missing = []
-    for row in rows:  # rare: find which rows were not there, one by one
-        if conn.execute(stmt, update_params(target, columns, row)).rowcount == 0:
-            missing.append(row)
-    if not missing:
-        return
-    if target.update_only:
-        raise MissingRows(f"{len(missing)} of {len(rows)} rows not found")
-    upsert(conn, target, columns, missing)
+    if target.update_only:  # the writer retries each item alone to name the missing ones
+        raise MissingRows(f"{len(rows) - result.rowcount} of {len(rows)} rows not found")
+    upsert(conn, target, columns, rows)  # inserts the missing rows, sets the others again
 
 
 def _upsert_without_index(conn: Connection, target: WriteTarget, columns: Sequence[str],

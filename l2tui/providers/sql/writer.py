@@ -1,9 +1,19 @@
-"""Apply a list of Changes in batches: one transaction per batch, per-item retry when one fails."""
+"""Apply a list of Changes in batches: one transaction per batch, per-item retry when one fails.
+
+Changes are grouped by their form (operation, key names, value names): a form's column names are
+checked and resolved once, and each change becomes one positional row (key values, then the
+non-key columns) converted for the driver. Groups of one shape run as one batched statement
+(``fast.FastStatements`` on SQLite, PostgreSQL and MySQL/MariaDB; SQLAlchemy Core statements from
+``upsert`` on SQL Server and for the rarer forms). A key seen again in a batch starts new groups,
+so changes to one item apply in the order given.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
@@ -13,35 +23,119 @@ from l2tui.errors import ConnectError
 from l2tui.providers.base import Change, ChangeOp, Column, WriteOutcome
 from l2tui.providers.sql import types, upsert
 from l2tui.providers.sql.errors import one_line
+from l2tui.providers.sql.fast import FastStatements, kind_of
 from l2tui.providers.sql.upsert import MissingRows, WriteTarget
 
 if TYPE_CHECKING:
     from l2tui.providers.sql.provider import SqlProvider
 
 Row = dict[str, Any]
+Params = tuple[Any, ...]
+Convert = tuple[tuple[int, Callable[[Any], Any]], ...]
+RETRY_PARTS = 10  # a failed batch is retried in this many parts, recursively, down to one item
+
+
+_SEP = object()  # between key names and value names in a change's form
+
+
+def row_maker(key_names: Sequence[str], value_names: Sequence[str],
+              convert: dict[int, Callable[[Any], Any]]) -> Callable[[Row, Row], Params]:
+    """A function building one row from a change's key and values dicts, converting as it goes.
+
+    It is compiled once per form so that a row costs one call and one tuple; the source text holds
+    only generated parameter names, never a column name or a value (those are default arguments).
+    """
+    env: dict[str, Any] = {}
+    parts: list[str] = []
+    for position, (source, name) in enumerate(
+            [("k", n) for n in key_names] + [("v", n) for n in value_names]):
+        env[f"n{position}"] = name
+        expr = f"{source}[n{position}]"
+        if position in convert:
+            env[f"f{position}"] = convert[position]
+            expr = f"f{position}({expr})"
+        parts.append(expr)
+    defaults = "".join(f", {name}={name}" for name in env)
+    text = f"def make(k, v{defaults}):\n    return ({', '.join(parts)},)\n"
+    scope: dict[str, Any] = {}
+    exec(text, dict(env), scope)  # noqa: S102  (generated from indices only, see above)
+    made: Callable[[Row, Row], Params] = scope["make"]
+    return made
+
+
+def _ok_outcomes() -> Callable[[Change, Row | None], WriteOutcome]:
+    """A maker of successful outcomes, the cost of which a 100,000-row write feels.
+
+    WriteOutcome is a frozen dataclass whose ``__init__`` sets each field through
+    ``object.__setattr__`` (about 2 µs). When it still has the four fields, ``error`` and ``key``
+    with class-level defaults and no ``__post_init__``, an equal object is made by filling its
+    ``__dict__``; any other shape falls back to the constructor.
+    """
+    names = [f.name for f in dataclasses.fields(WriteOutcome)]
+    plain = (names == ["change", "ok", "error", "key"] and WriteOutcome.error == ""
+             and WriteOutcome.key is None and not hasattr(WriteOutcome, "__post_init__")
+             and "__slots__" not in WriteOutcome.__dict__)
+    if not plain:
+        return lambda change, key: WriteOutcome(change, True, key=key)
+    new = object.__new__
+
+    def ok(change: Change, key: Row | None) -> WriteOutcome:
+        outcome = new(WriteOutcome)
+        fields = outcome.__dict__
+        fields["change"] = change
+        fields["ok"] = True
+        fields["key"] = key
+        return outcome
+
+    return ok
+
+
+ok_outcome = _ok_outcomes()
 
 
 class Refused(Exception):
     """A change that cannot be written at all (unknown column, missing key)."""
 
 
-@dataclass
-class Item:
-    """One change ready to write: table-spelled key and values, bound-ready."""
+@dataclass(eq=False)
+class Shape:
+    """One statement's form: the operation and the non-key columns it sets (hashed by identity)."""
 
-    index: int
-    change: Change
     op: str  # upsert | update | insert | delete
-    key: Row
-    values: Row = field(default_factory=dict)
+    columns: tuple[str, ...]
+    names: tuple[str, ...]  # the row's columns: keys (except for insert), then ``columns``
+    fast: bool  # raw DBAPI statements (FastStatements) instead of SQLAlchemy Core
+    convert: Convert  # row positions to convert: for the driver (fast) or to_db only (Core)
+    key_pre: Convert  # to_db for key positions, for the key an outcome reports
 
-    def row(self) -> Row:
-        """Key and values together."""
-        return {**self.key, **self.values}
+
+@dataclass(eq=False)
+class Entry:
+    """How changes of one form (op, key names, value names) become rows; made once per form."""
+
+    error: str = ""
+    shape: Shape | None = None  # None: each change of this form goes through ``prepare``
+    key_get: Callable[[Row], Params] | None = None  # the raw key values, in key order
+    make: Callable[[Row, Row], Params] | None = None  # (key dict, values dict) → converted row
+    reuse_key: bool = False  # the change's own key dict is the outcome key
+
+
+@dataclass(eq=False)
+class Group:
+    """Rows of one shape to write together."""
+
+    shape: Shape
+    indices: list[int] = field(default_factory=list)
+    rows: list[Params] = field(default_factory=list)
+    keys: list[Row | None] = field(default_factory=list)  # outcome keys (None for inserts)
+
+
+Segment = dict[Shape, Group]
+Refusals = list[WriteOutcome | None] | dict[int, WriteOutcome]  # by change index
 
 
 class Writer:
-    """Writes changes to one table for a SqlProvider."""
+    """Writes changes to one table for a SqlProvider (reusable across write calls)."""
 
     def __init__(self, provider: SqlProvider, target: WriteTarget, columns: Sequence[Column],
                  batch_size: int) -> None:
@@ -50,118 +144,308 @@ class Writer:
         self.batch_size = max(1, batch_size)
         self.columns = {c.name: c for c in columns}
         self.by_fold = {c.name.casefold(): c.name for c in columns}
-        table = target.table
-        self.table_fold = {c.name.casefold(): c.name for c in table.c}
+        self.table_fold = {c.name.casefold(): c.name for c in target.table.c}
+        self.dialect = provider.engine().dialect
+        kind = kind_of(self.dialect)
+        self.statements = FastStatements(target, self.dialect, kind) if kind else None
+        self.entries: dict[tuple[Any, ...], Entry] = {}
+        self.shapes: dict[tuple[str, tuple[str, ...]], Shape] = {}
+
+    # -- the batch loop --------------------------------------------------------------------------
 
     def write(self, changes: Sequence[Change]) -> list[WriteOutcome]:
         """One outcome per change, in order."""
         outcomes: list[WriteOutcome | None] = [None] * len(changes)
-        items: list[Item] = []
-        for i, change in enumerate(changes):
+        for start in range(0, len(changes), self.batch_size):
+            indices = range(start, min(len(changes), start + self.batch_size))
+            segments = self.plan(changes, indices, outcomes)
             try:
-                items.append(self.prepare(i, change))
-            except Refused as exc:
-                outcomes[i] = WriteOutcome(change, False, str(exc))
-        for start in range(0, len(items), self.batch_size):
-            batch = items[start:start + self.batch_size]
-            try:
-                made = self.run(batch)
+                made = self.execute(segments)
             except (SQLAlchemyError, MissingRows):
-                for item in batch:
-                    outcomes[item.index] = self.retry(item)
+                planned = sorted(i for seg in segments for g in seg.values() for i in g.indices)
+                self.settle(changes, planned, outcomes)
                 continue
-            for item in batch:
-                outcomes[item.index] = WriteOutcome(item.change, True,
-                                                    key=made.get(item.index, dict(item.key)))
-        return [o for o in outcomes if o is not None]
+            self.succeed(changes, segments, made, outcomes)
+        return outcomes  # type: ignore[return-value]  # every slot is filled above
 
-    def retry(self, item: Item) -> WriteOutcome:
+    def succeed(self, changes: Sequence[Change], segments: Sequence[Segment],
+                made: dict[int, list[Row]], outcomes: list[WriteOutcome | None]) -> None:
+        """Outcomes of a batch that committed."""
+        for segment in segments:
+            for group in segment.values():
+                keys = made.get(id(group), group.keys)
+                for index, key in zip(group.indices, keys, strict=True):
+                    outcomes[index] = ok_outcome(changes[index], key)
+
+    def settle(self, changes: Sequence[Change], indices: Sequence[int],
+               outcomes: list[WriteOutcome | None]) -> None:
+        """After a failed batch: retry in smaller batches, down to each item alone, for outcomes."""
+        if len(indices) == 1:
+            outcomes[indices[0]] = self.retry(changes, indices[0])
+            return
+        step = max(1, -(-len(indices) // RETRY_PARTS))
+        for start in range(0, len(indices), step):
+            part = indices[start:start + step]
+            segments = self.plan(changes, part, outcomes)
+            try:
+                made = self.execute(segments)
+            except (SQLAlchemyError, MissingRows):
+                self.settle(changes, part, outcomes)
+                continue
+            self.succeed(changes, segments, made, outcomes)
+
+    def run(self, changes: Sequence[Change]) -> dict[int, list[Row]]:
+        """Plan and apply changes as one batch in one transaction; raise when it fails."""
+        refused: dict[int, WriteOutcome] = {}
+        segments = self.plan(changes, range(len(changes)), refused)
+        if refused:
+            raise Refused(next(iter(refused.values())).error)
+        return self.execute(segments)
+
+    def retry(self, changes: Sequence[Change], index: int) -> WriteOutcome:
         """Write one item alone, reporting its own error."""
+        change = changes[index]
+        refused: dict[int, WriteOutcome] = {}
+        segments = self.plan(changes, [index], refused)
+        if refused:
+            return refused[index]
+        one = next(iter(segments[0].values()))
         try:
-            made = self.run([item])
+            made = self.execute(segments)
         except MissingRows:
-            shown = ", ".join(f"{k}={v!r}" for k, v in item.key.items())
-            return WriteOutcome(item.change, False, f"no row with {shown} to update")
+            shown = ", ".join(f"{k}={v!r}" for k, v in (one.keys[0] or {}).items())
+            return WriteOutcome(change, False, f"no row with {shown} to update")
         except SQLAlchemyError as exc:
-            return WriteOutcome(item.change, False, one_line(exc, self.provider._secret))
-        return WriteOutcome(item.change, True, key=made.get(item.index, dict(item.key)))
+            return WriteOutcome(change, False, one_line(exc, self.provider._secret))
+        return WriteOutcome(change, True, key=made.get(id(one), one.keys)[0])
 
-    def prepare(self, index: int, change: Change) -> Item:
-        """Check a change against the table and convert its values for binding."""
-        table = self.target.table
+    def plan(self, changes: Sequence[Change], indices: Iterable[int],
+             outcomes: Refusals) -> list[Segment]:
+        """Rows grouped by shape; a key seen again starts new groups. Refusals go to outcomes."""
+        entries = self.entries
+        one_key = len(self.target.keys) == 1
+        n_keys = len(self.target.keys)
+        segments: list[Segment] = []
+        groups: Segment = {}
+        seen: set[Any] = set()
+        last: Group | None = None
+        for i in indices:
+            change = changes[i]
+            key_dict, values = change.key, change.values
+            sig = (change.op, *key_dict, _SEP, *values)
+            entry = entries.get(sig)
+            if entry is None:
+                entry = self.entry(sig)
+            shape = entry.shape
+            okey: Row | None = None
+            if shape is not None:
+                row = entry.make(key_dict, values)  # type: ignore[misc]  # set with the shape
+                if one_key:
+                    key = row[0]
+                    if key is None:
+                        shape = None
+                else:
+                    key = row[:n_keys]
+                    if None in key:
+                        shape = None
+                if shape is not None:
+                    okey = key_dict if entry.reuse_key else \
+                        self.outcome_key(shape, entry.key_get(key_dict))  # type: ignore[misc]
+            if shape is None:
+                if entry.error:
+                    outcomes[i] = WriteOutcome(change, False, entry.error)
+                    continue
+                try:
+                    shape, raw_key, row = self.prepare(change)
+                except Refused as exc:
+                    outcomes[i] = WriteOutcome(change, False, str(exc))
+                    continue
+                if shape.convert:
+                    converted = list(row)
+                    for position, convert in shape.convert:
+                        converted[position] = convert(converted[position])
+                    row = tuple(converted)
+                if shape.op != "insert":
+                    okey = self.outcome_key(shape, raw_key)
+                    key = row[0] if one_key else row[:n_keys]
+            if shape.op != "insert":
+                if key in seen:
+                    segments.append(groups)
+                    groups, seen, last = {}, set(), None
+                seen.add(key)
+            if last is None or last.shape is not shape:
+                last = groups.get(shape)
+                if last is None:
+                    last = groups[shape] = Group(shape)
+            last.indices.append(i)
+            last.rows.append(row)
+            last.keys.append(okey)
+        segments.append(groups)
+        return segments
+
+    # -- forms and shapes ------------------------------------------------------------------------
+
+    def entry(self, sig: tuple[Any, ...]) -> Entry:
+        """Check a form's names once: an error, a fast row recipe, or the general path."""
+        split = sig.index(_SEP)
+        op, key_names, value_names = sig[0], sig[1:split], sig[split + 1:]
+        keys = self.target.keys
+        entry = Entry()
+        self.entries[sig] = entry
+        key_source: dict[str, str] = {}
+        for name in key_names:
+            column = self.table_fold.get(name.casefold())
+            if column is None or column not in keys:
+                entry.error = f"{name!r} is not a key column ({', '.join(keys)})"
+                return entry
+            key_source.setdefault(column, name)
+        complete = len(key_source) == len(key_names) and set(key_source) == set(keys)
+        columns: list[str] = []
+        sources: list[str] = []
+        if op != ChangeOp.DELETE:
+            for name in value_names:
+                column = self.by_fold.get(name.casefold())
+                if column is None:
+                    entry.error = f"unknown column {name!r}"
+                    return entry
+                if column in keys or self.columns[column].read_only:
+                    continue  # keys come from the key; read-only columns are the database's
+                if column in columns:
+                    complete = False  # one column spelled twice: let prepare pick as before
+                    continue
+                columns.append(column)
+                sources.append(name)
+        if not complete:
+            return entry  # a missing key (maybe generated, or in the values): general path
+        op_name = {ChangeOp.CREATE: "upsert", ChangeOp.UPDATE: "update",
+                   ChangeOp.DELETE: "delete"}[op]
+        shape = self.shape(op_name, tuple(columns))
+        entry.shape = shape
+        getter = itemgetter(*(key_source[k] for k in keys))
+        entry.key_get = (lambda d: (getter(d),)) if len(keys) == 1 else getter
+        entry.make = row_maker([key_source[k] for k in keys], sources, dict(shape.convert))
+        entry.reuse_key = not shape.key_pre and all(key_source[k] == k for k in keys)
+        return entry
+
+    def shape(self, op: str, columns: tuple[str, ...]) -> Shape:
+        """The (cached) shape of an operation on these non-key columns."""
+        target = self.target
+        if op == "upsert" and target.update_only:
+            op = "update"  # the key cannot be written: an upsert only updates
+        found = self.shapes.get((op, columns))
+        if found is not None:
+            return found
+        fast = self.statements is not None and (
+            (op == "upsert" and target.unique)
+            or (op == "update" and (target.unique or target.update_only)))
+        names = columns if op == "insert" else (*target.keys, *columns)
+        table = target.table
+        convert: list[tuple[int, Callable[[Any], Any]]] = []
+        for position, name in enumerate(names):
+            sql_type = table.c[name].type
+            func = types.bind_converter(sql_type, self.dialect) if fast \
+                else types.pre_converter(sql_type)
+            if func is not None:
+                convert.append((position, func))
+        key_pre: list[tuple[int, Callable[[Any], Any]]] = []
+        if op != "insert":
+            for position, name in enumerate(target.keys):
+                func = types.pre_converter(table.c[name].type)
+                if func is not None:
+                    key_pre.append((position, func))
+        made = Shape(op, columns, names, fast, tuple(convert), tuple(key_pre))
+        self.shapes[(op, columns)] = made
+        return made
+
+    def outcome_key(self, shape: Shape, key: Params) -> Row:
+        """The key an outcome reports: table-spelled, values as bound (to_db)."""
+        if shape.key_pre:
+            values = list(key)
+            for position, convert in shape.key_pre:
+                values[position] = convert(values[position])
+            return dict(zip(self.target.keys, values, strict=True))
+        return dict(zip(self.target.keys, key, strict=True))
+
+    def prepare(self, change: Change) -> tuple[Shape, Params, Params]:
+        """The general path for one change: its shape, raw key values and raw row."""
+        table_keys = self.target.keys
         key: Row = {}
         for name, value in change.key.items():
             column = self.table_fold.get(name.casefold())
-            if column is None or column not in self.target.keys:
-                raise Refused(f"{name!r} is not a key column ({', '.join(self.target.keys)})")
-            key[column] = types.to_db(value, table.c[column].type)
-        missing = [k for k in self.target.keys if key.get(k) is None]
+            if column is None or column not in table_keys:
+                raise Refused(f"{name!r} is not a key column ({', '.join(table_keys)})")
+            key[column] = value
+        missing = [k for k in table_keys if key.get(k) is None]
         if change.op == ChangeOp.DELETE:
             if missing:
                 raise Refused(f"delete without a value for key column {missing[0]!r}")
-            return Item(index, change, "delete", key)
+            return self.shape("delete", ()), tuple(key[k] for k in table_keys), \
+                tuple(key[k] for k in table_keys)
         values: Row = {}
         for name, value in change.values.items():
             column = self.by_fold.get(name.casefold())
             if column is None:
                 raise Refused(f"unknown column {name!r}")
-            if column in self.target.keys:
+            if column in table_keys:
                 if key.get(column) is None and value is not None:
-                    key[column] = types.to_db(value, table.c[column].type)
+                    key[column] = value
                 continue
             if self.columns[column].read_only:
                 continue  # set by the database (identity, computed, rowversion)
-            values[column] = types.to_db(value, table.c[column].type)
-        missing = [k for k in self.target.keys if key.get(k) is None]
+            values[column] = value
+        missing = [k for k in table_keys if key.get(k) is None]
+        columns = tuple(values)
         if missing:
             if change.op == ChangeOp.CREATE and self.target.generated and not any(
                     v is not None for v in key.values()):
-                return Item(index, change, "insert", {}, values)
+                return self.shape("insert", columns), (), tuple(values.values())
             raise Refused(f"{change.op.value} without a value for key column {missing[0]!r}")
-        return Item(index, change, "upsert" if change.op == ChangeOp.CREATE else "update", key,
-                    values)
+        op = "upsert" if change.op == ChangeOp.CREATE else "update"
+        key_values = tuple(key[k] for k in table_keys)
+        return self.shape(op, columns), key_values, key_values + tuple(values.values())
 
-    def run(self, items: Sequence[Item]) -> dict[int, Row]:
-        """Apply items in one transaction; return generated keys by change index."""
+    # -- statements ------------------------------------------------------------------------------
+
+    def execute(self, segments: Sequence[Segment]) -> dict[int, list[Row]]:
+        """Apply segments in one transaction; generated keys by ``id(group)`` (inserts only)."""
         engine = self.provider.engine()
         try:
             conn = engine.connect()
         except SQLAlchemyError as exc:
             raise ConnectError(self.provider._cannot_connect(exc)) from None
-        made: dict[int, Row] = {}
+        made: dict[int, list[Row]] = {}
         with conn, conn.begin():
-            for group in plan(items):
-                made.update(self.apply(conn, group))
+            for segment in segments:
+                for group in segment.values():
+                    keys = self.apply(conn, group)
+                    if keys is not None:
+                        made[id(group)] = keys
         return made
 
-    def apply(self, conn: Connection, group: list[Item]) -> dict[int, Row]:
-        """One statement group: same operation and columns, no key twice."""
-        first = group[0]
-        columns = sorted(first.values)
-        if first.op == "delete":
-            upsert.delete(conn, self.target, [i.key for i in group])
-        elif first.op == "insert":
-            keys = upsert.insert_returning_keys(conn, self.target, columns,
-                                                [i.values for i in group])
-            return {item.index: key for item, key in zip(group, keys, strict=True)}
-        elif first.op == "update":
-            upsert.update(conn, self.target, columns, [i.row() for i in group])
+    def apply(self, conn: Connection, group: Group) -> list[Row] | None:
+        """One group's statement(s): same operation and columns, no key twice."""
+        shape, rows, target = group.shape, group.rows, self.target
+        if shape.fast:
+            statements = self.statements
+            assert statements is not None
+            if shape.op == "upsert":
+                statements.upsert(conn, shape.columns, rows)
+            elif shape.columns:
+                count = statements.update(conn, shape.columns, rows)
+                if 0 <= count < len(rows):
+                    if target.update_only:
+                        raise MissingRows(f"{len(rows) - count} of {len(rows)} rows not found")
+                    statements.upsert(conn, shape.columns, rows)  # rows there are set again
+            return None
+        names = shape.names
+        dicts = [dict(zip(names, row, strict=True)) for row in rows]
+        columns = list(shape.columns)
+        if shape.op == "delete":
+            upsert.delete(conn, target, dicts)
+        elif shape.op == "insert":
+            return upsert.insert_returning_keys(conn, target, columns, dicts)
+        elif shape.op == "update":
+            upsert.update(conn, target, columns, dicts)
         else:
-            upsert.upsert(conn, self.target, columns, [i.row() for i in group])
-        return {}
-
-
-def plan(items: Sequence[Item]) -> list[list[Item]]:
-    """Group items by (operation, columns); a key seen again starts new groups, keeping order."""
-    out: list[list[Item]] = []
-    groups: dict[tuple[str, tuple[str, ...]], list[Item]] = {}
-    pending: set[tuple[Any, ...]] = set()
-    for item in items:
-        marker = tuple(item.key.values()) if item.key else ("#", item.index)
-        if marker in pending:
-            out.extend(groups.values())
-            groups, pending = {}, set()
-        groups.setdefault((item.op, tuple(sorted(item.values))), []).append(item)
-        pending.add(marker)
-    out.extend(groups.values())
-    return out
+            upsert.upsert(conn, target, columns, dicts)
+        return None

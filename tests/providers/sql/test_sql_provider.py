@@ -96,9 +96,8 @@ def test_a_batch_that_fails_leaves_the_table_as_it_was(
 
     provider.describe()
     writer = Writer(provider, provider._write, provider._columns or [], 100)  # type: ignore[arg-type]
-    items = [writer.prepare(i, c) for i, c in enumerate(writer_changes)]
     with pytest.raises(sa.exc.IntegrityError):
-        writer.run(items)
+        writer.run(writer_changes)
     assert db.rows("SELECT * FROM accounts ORDER BY id") == before
 
 
@@ -242,3 +241,74 @@ def test_a_wrong_password_is_a_one_line_verify_failure(pg_db: Database) -> None:
     assert not result.ok
     assert result.message.startswith("cannot connect to PostgreSQL at 127.0.0.1:1")
     assert "(driver psycopg)" in result.message and "\n" not in result.message
+
+
+def test_updates_with_different_column_sets_and_missing_rows_apply_in_one_batch(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts(rows=4)
+    outcomes = db.open("accounts").write([
+        Change(U, {"id": 0}, {"city": "A"}),
+        Change(U, {"id": 1}, {"city": "B", "revenue": Decimal("2.50")}),
+        Change(U, {"id": 2}, {"city": "C"}),
+        Change(U, {"id": 9}, {"name": "new", "city": "N"}),  # not there: inserted
+        Change(U, {"id": 3}, {"name": "n3b", "city": "D"}),
+        Change(U, {"ID": 2}, {"City": "C2"}),  # same item again, spelled otherwise: applies last
+    ])
+    assert all(o.ok for o in outcomes), outcomes
+    assert [o.key for o in outcomes][:2] == [{"id": 0}, {"id": 1}]
+    assert db.rows("SELECT id, name, city, revenue FROM accounts ORDER BY id") == [
+        (0, "n0", "A", Decimal("0.00")), (1, "n1", "B", Decimal("2.50")),
+        (2, "n2", "C2", Decimal("2.00")), (3, "n3b", "D", Decimal("3.00")),
+        (9, "new", "N", None)]
+
+
+def test_values_of_mixed_python_types_in_one_column_are_written(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts(rows=1)
+    provider = db.open("accounts")
+    outcomes = provider.write([create(1, revenue=5), create(2, revenue=Decimal("1.25")),
+                               create(3, revenue=2.5), create(4, revenue=None),
+                               create(5, revenue="7.75")])
+    assert all(o.ok for o in outcomes), outcomes
+    again = provider.write([Change(U, {"id": 1}, {"revenue": Decimal("6")}),
+                            Change(U, {"id": 2}, {"revenue": 3})])
+    assert all(o.ok for o in again), again
+    assert [r[1] for r in db.rows("SELECT id, revenue FROM accounts ORDER BY id")] == [
+        Decimal("0.00"), Decimal("6.00"), Decimal("3.00"), Decimal("2.50"), None, Decimal("7.75")]
+
+
+def test_one_bad_row_in_a_large_batch_fails_alone(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts()
+    changes = [create(i) for i in range(300)]
+    changes[123] = Change(C, {"id": 123}, {"name": None})
+    outcomes = db.open("accounts").write(changes)
+    assert [i for i, o in enumerate(outcomes) if not o.ok] == [123]
+    assert outcomes[123].change is changes[123] and outcomes[123].error
+    assert db.rows("SELECT COUNT(*) FROM accounts") == [(299,)]
+
+
+def test_a_composite_key_upserts_updates_and_deletes(db: Database) -> None:
+    db.run("CREATE TABLE lines (region VARCHAR(10), num INTEGER, qty INTEGER, note VARCHAR(20), "
+           "PRIMARY KEY (region, num))")
+    provider = db.open("lines")
+    made = provider.write([Change(C, {"region": "eu", "num": i}, {"qty": i, "note": "x"})
+                           for i in range(5)])
+    assert all(o.ok for o in made) and made[2].key == {"region": "eu", "num": 2}
+    outcomes = provider.write([Change(U, {"region": "eu", "num": 1}, {"qty": 10}),
+                               Change(C, {"num": 2, "region": "eu"}, {"note": "y"}),
+                               Change(D, {"region": "eu", "num": 3})])
+    assert all(o.ok for o in outcomes), outcomes
+    assert db.rows("SELECT region, num, qty, note FROM lines ORDER BY num") == [
+        ("eu", 0, 0, "x"), ("eu", 1, 10, "x"), ("eu", 2, 2, "y"), ("eu", 4, 4, "x")]
+
+
+def test_guid_keys_given_as_text_upsert_and_update(pg_db: Database) -> None:
+    pg_db.run("CREATE TABLE g (id UUID PRIMARY KEY, label TEXT, at TIMESTAMPTZ)")
+    provider = pg_db.open("g")
+    guid = "6F9619FF-8B86-D011-B42D-00C04FC964FF"
+    made = provider.write([Change(C, {"id": guid}, {"label": "a", "at": "2024-01-02T03:04:05+00:00"})])
+    assert made[0].ok, made
+    assert str(made[0].key["id"]) == guid.lower()  # type: ignore[index]
+    assert provider.write([Change(U, {"id": guid.lower()}, {"label": "b"})])[0].ok
+    assert pg_db.rows("SELECT id::text, label FROM g") == [(guid.lower(), "b")]
