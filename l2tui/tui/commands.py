@@ -1,0 +1,46 @@
+"""The command palette (ctrl+p): every action under the seed's names, plus page and pane moves."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+# (palette name, help, app action)
+COMMANDS = (
+    ("Create New Connection", "add a connection at the bottom of the list", "new_connection"),
+    ("Save Changes", "write the selected connection's file", "save"),
+    ("Verify Connection String", "check that the data entity can connect and read", "verify"),
+    ("Preview Data", "show the first rows of the data entity", "preview"),
+    ("Run Now", "run the selected connection", "run_now"),
+    ("Dry Run", "show the plan without writing anything", "dry_run"),
+    ("Cancel Run", "stop the run in progress", "cancel_run"),
+    ("Duplicate Connection", "copy the selected connection (secrets are not copied)", "duplicate"),
+    ("Delete Connection", "delete the selected connection's file", "delete"),
+    ("Load Columns", "describe both entities' columns for the mappings", "describe"),
+    ("Go to Connection", "the connection page", "page('connection')"),
+    ("Go to Data Entity 1", "the left data entity", "page('entity1')"),
+    ("Go to Data Entity 2", "the right data entity", "page('entity2')"),
+    ("Go to Mappings", "the column mappings", "page('mappings')"),
+    ("Go to Run", "the run log, progress and history", "page('run')"),
+    ("Toggle Connection List", "show or hide the connection list", "toggle_pane('connections')"),
+    ("Toggle Actions Pane", "show or hide the Actions pane", "toggle_pane('actions')"),
+)
+
+
+class L2Commands(Provider):
+    """Finds l2tui's actions by name."""
+
+    async def discover(self) -> Hits:
+        """All commands, for the empty palette."""
+        for name, help_text, action in COMMANDS:
+            yield DiscoveryHit(name, partial(self.app.run_action, action), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        """Commands matching what was typed."""
+        matcher = self.matcher(query)
+        for name, help_text, action in COMMANDS:
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), partial(self.app.run_action, action),
+                          text=name, help=help_text)

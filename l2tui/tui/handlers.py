@@ -1,0 +1,271 @@
+"""The App's actions (buttons, keys, palette) and the handlers of worker results."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from textual.widgets import TabbedContent
+
+from l2tui.errors import L2Error
+from l2tui.tui import jobs, messages
+from l2tui.tui.screens.confirm import ConfirmScreen
+from l2tui.tui.screens.device_code import DeviceCodeScreen
+from l2tui.tui.screens.preview import PreviewScreen
+from l2tui.tui.widgets.entity_form import EntityForm
+from l2tui.tui.widgets.fields import Field
+from l2tui.tui.widgets.mapping_editor import MappingEditor
+from l2tui.tui.widgets.run_panel import RunPanel, plan_text
+
+if TYPE_CHECKING:
+    from l2tui.tui.app import L2App
+
+    _Base = L2App
+else:
+    _Base = object
+
+PAGE_ORDER = ("connection", "entity1", "entity2", "mappings", "run")
+
+
+class ActionsMixin(_Base):
+    """Create, save, verify, preview, run, cancel, duplicate and delete."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide actions that make no sense now (no connection; nothing running)."""
+        if action == "cancel_run":
+            return self.running
+        needs_connection = ("save", "verify", "preview", "run_now", "dry_run", "duplicate",
+                            "delete", "describe")
+        if action in needs_connection and self.current is None:
+            return None
+        if action in ("run_now", "dry_run") and self.running:
+            return None
+        return True
+
+    def watch_running(self, running: bool) -> None:
+        """Buttons and footer follow the run state."""
+        self.query_one(RunPanel).set_running(running)
+        self.query_one("#act-cancel").disabled = not running
+        self.query_one("#act-run").disabled = running
+        self.query_one("#act-dry-run").disabled = running
+        self.refresh_bindings()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def action_new_connection(self) -> None:
+        """Create New Connection: it appears at the bottom of the list, ready to be named."""
+        try:
+            conn = self.workspace.create()
+        except L2Error as exc:
+            self.show_error(exc, "Cannot create a connection")
+            return
+        self.open(conn.path)
+        self.action_page("connection")
+        self.query_one("#conn-title").focus()
+        self.notify(f"created {conn.path.name if conn.path else conn.title}")
+
+    def action_save(self) -> None:
+        """Save Changes: write the file (refused while a field shows a problem)."""
+        conn = self.current
+        if conn is None:
+            return
+        problems = self.form_problems()
+        if problems:
+            self.notify("; ".join(problems), title="Not saved: fix the marked fields",
+                        severity="error", timeout=8)
+            return
+        try:
+            path = self.workspace.save(conn)
+        except L2Error as exc:
+            self._place_error(exc)
+            self.show_error(exc, "Not saved")
+            return
+        finally:
+            self.refresh_list()
+            self._update_title()
+        self.notify(f"saved {path.name}", title="Save Changes")
+
+    def _place_error(self, exc: L2Error) -> None:
+        """Show a save error next to the field its key names."""
+        key = getattr(exc, "key", None) or ""
+        fields = {"connection_string": "#f-connstr", "select": "#f-select", "password": "#f-password",
+                  "primary_key": "#f-primary-key", "provider": "#f-provider"}
+        for index in (1, 2):
+            for name, field_id in fields.items():
+                if key == f"entity{index}.{name}":
+                    form = self.query_one(f"#entity{index}-form", EntityForm)
+                    form.query_one(field_id, Field).set_problem(getattr(exc, "detail", exc.message))
+
+    def action_duplicate(self) -> None:
+        """Duplicate Connection (secrets are not copied)."""
+        if self.current is None:
+            return
+        try:
+            conn = self.workspace.create(template=self.current)
+        except L2Error as exc:
+            self.show_error(exc, "Cannot duplicate")
+            return
+        self.open(conn.path)
+        self.notify(f"duplicated as {conn.title}")
+
+    def action_delete(self) -> None:
+        """Delete Connection, after a confirmation."""
+        conn = self.current
+        if conn is None or conn.path is None:
+            return
+        path = conn.path
+
+        def answer(yes: bool | None) -> None:
+            if not yes:
+                return
+            index = self.workspace.order.index(path) if path in self.workspace.order else 0
+            self.workspace.delete(path)
+            self.columns.pop(path, None)
+            order = self.workspace.order
+            self.open(order[min(index, len(order) - 1)] if order else None)
+            self.notify(f"deleted {conn.title}")
+
+        self.push_screen(ConfirmScreen("Delete Connection",
+                                       f"Delete '{conn.title}' ({path.name}) and its stored "
+                                       "passwords? This cannot be undone.", yes="Delete"), answer)
+
+    # -- pages and panes ---------------------------------------------------------------------
+
+    def action_page(self, page: str) -> None:
+        """Show one of the connection's pages, focus on its first field."""
+        if self.current is None:
+            return
+        self.query_one("#pages", TabbedContent).active = page
+        pane = self.query_one(f"#{page}")
+        first = next((w for w in pane.query("Input, Select, Switch, Button") if w.focusable), None)
+        if first is not None:
+            self.call_after_refresh(first.focus)
+
+    def action_next_page(self, step: int) -> None:
+        """The next (or previous) page."""
+        tabs = self.query_one("#pages", TabbedContent)
+        index = PAGE_ORDER.index(tabs.active) if tabs.active in PAGE_ORDER else 0
+        self.action_page(PAGE_ORDER[(index + step) % len(PAGE_ORDER)])
+
+    def action_toggle_pane(self, pane: str) -> None:
+        """Show or hide the connection list or the Actions pane."""
+        self.screen.toggle_class(f"-show-{pane}" if self.screen.has_class("-narrow")
+                                 else f"-hide-{pane}")
+
+    # -- verify, preview, describe -----------------------------------------------------------
+
+    def action_verify(self) -> None:
+        """Verify Connection String of the entity shown (both from the other pages)."""
+        if self.current is None:
+            return
+        index = self.page_entity()
+        indexes = (index,) if index else (1, 2)
+        for i in indexes:
+            self.query_one(f"#entity{i}-form", EntityForm).query_one("#f-connstr", Field).set_hint(
+                "verifying…")
+        self.notify("verifying " + " and ".join(f"Data Entity {i}" for i in indexes) + "…")
+        self.verify_worker(jobs.snapshot(self.current), indexes, self._prompts())
+
+    def action_preview(self) -> None:
+        """Preview Data of the entity shown (Data Entity 1 from the other pages)."""
+        if self.current is None:
+            return
+        index = self.page_entity() or 1
+        self.notify(f"reading the first rows of Data Entity {index}…")
+        self.preview_worker(jobs.snapshot(self.current), index, self._prompts().get(index))
+
+    def action_describe(self) -> None:
+        """Load Columns of both entities for the Mappings page."""
+        if self.current is None:
+            return
+        self.query_one("#mapping-status").update("loading columns…")  # type: ignore[attr-defined]
+        self.describe_worker(jobs.snapshot(self.current), self._prompts())
+
+    def on_verify_done(self, event: messages.VerifyDone) -> None:
+        form = self.query_one(f"#entity{event.index}-form", EntityForm)
+        field_ = form.query_one("#f-connstr", Field)
+        text = event.message + "".join(f"; {w}" for w in event.warnings)
+        if event.ok:
+            field_.set_problem(None)
+            field_.set_hint(f"✓ {text}")
+        else:
+            field_.set_problem(f"✗ {text}")
+        self.notify(text, title=f"Data Entity {event.index}: " + ("verified" if event.ok else "failed"),
+                    severity="information" if event.ok else "error")
+
+    def on_preview_ready(self, event: messages.PreviewReady) -> None:
+        self.push_screen(PreviewScreen(event.title, event.columns, event.records))
+
+    def on_columns_described(self, event: messages.ColumnsDescribed) -> None:
+        if self.current is None or self.current.path is None:
+            return
+        self.columns[self.current.path] = (event.left, event.right)
+        self.query_one(MappingEditor).set_columns(event.left, event.right)
+        for error in event.errors:
+            self.notify(error, title="Load Columns", severity="error")
+
+    def on_device_code_shown(self, event: messages.DeviceCodeShown) -> None:
+        self.sign_in_screen = DeviceCodeScreen(event.info)
+        self.push_screen(self.sign_in_screen)
+
+    def on_sign_in_ended(self) -> None:
+        screen, self.sign_in_screen = self.sign_in_screen, None
+        if screen is not None and screen.is_attached:
+            screen.dismiss(None)
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def action_run_now(self) -> None:
+        """Run Now: the sync in a worker; the Run page shows it."""
+        self._start_run(dry_run=False)
+
+    def action_dry_run(self) -> None:
+        """Dry Run: plan only, then offer to run."""
+        self._start_run(dry_run=True)
+
+    def _start_run(self, dry_run: bool, force: bool = False) -> None:
+        conn = self.current
+        if conn is None or self.running:
+            return
+        self.action_page("run")
+        self.running = True
+        self.cancel_event = threading.Event()
+        self.query_one(RunPanel).start(conn.title, dry_run)
+        if conn.path in self.workspace.dirty:
+            self.query_one("#run-log").write("(unsaved changes are used for this run)")  # type: ignore[attr-defined]
+        self.run_worker_(jobs.snapshot(conn), self.cancel_event, dry_run, force, self._prompts())
+
+    def offer_force(self, message: str) -> None:
+        """The deletion guard refused a run: offer to run anyway."""
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._start_run(dry_run=False, force=True)
+
+        self.push_screen(ConfirmScreen("Deletion guard", message + "\n\nRun anyway (force)?",
+                                       yes="Run anyway", no="Cancel"), answer)
+
+    def action_cancel_run(self) -> None:
+        """Cancel the run: the engine stops at its next check and reports "cancelled"."""
+        if self.cancel_event is not None and not self.cancel_event.is_set():
+            self.cancel_event.set()
+            self.query_one("#run-phase").update("cancelling…")  # type: ignore[attr-defined]
+            self.notify("cancelling the run…")
+
+    def on_run_progress(self, event: messages.RunProgress) -> None:
+        self.query_one(RunPanel).progress(event.event)
+
+    def on_run_event(self, event: messages.RunEvent) -> None:
+        self.query_one(RunPanel).event(event.event)
+
+    def on_run_done(self, event: messages.RunDone) -> None:
+        report = event.report
+        self.query_one(RunPanel).finish(report)
+        severity = "information" if report.ok else ("warning" if report.outcome != "failed" else "error")
+        self.notify(report.message or report.outcome, title=f"Run: {report.outcome}", severity=severity)
+        if event.dry_run and report.outcome == "dry_run":
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self._start_run(dry_run=False)
+
+            self.push_screen(ConfirmScreen("Dry run: the plan", plan_text(report.plan) +
+                                           "\n\nRun now?", yes="Run Now", no="Close"), answer)

@@ -1,0 +1,112 @@
+"""The bodies of the TUI's workers: verify, preview, describe and run, on a copy of a connection.
+
+They run in worker threads, never touch a widget, and report only through the Bridge.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from l2tui.config.model import Connection
+from l2tui.errors import L2Error
+from l2tui.paths import Paths
+from l2tui.sync.events import RunReport
+from l2tui.tui import messages
+from l2tui.tui.bridge import Bridge
+
+Prompt = Callable[[str], str | None]
+PREVIEW_ROWS = 50
+
+
+def snapshot(conn: Connection) -> Connection:
+    """A copy a worker may use while the person keeps editing the original."""
+    document, conn.document = conn.document, None
+    try:
+        return copy.deepcopy(conn)
+    finally:
+        conn.document = document
+
+
+def _open(conn: Connection, index: int, paths: Paths, bridge: Bridge, prompt: Prompt | None) -> Any:
+    from l2tui.providers import open_entity
+
+    return open_entity(conn, index, paths, prompt=prompt, device_code=bridge.device_code)
+
+
+def verify(conn: Connection, indexes: tuple[int, ...], paths: Paths, bridge: Bridge,
+           prompts: dict[int, Prompt]) -> None:
+    """Verify Connection String for each entity; one VerifyDone each."""
+    try:
+        for index in indexes:
+            try:
+                with _open(conn, index, paths, bridge, prompts.get(index)) as provider:
+                    result = provider.verify()
+                bridge.post(messages.VerifyDone(index, result.ok, result.message,
+                                                tuple(result.details), tuple(result.warnings)))
+            except L2Error as exc:
+                bridge.post(messages.VerifyDone(index, False, exc.message))
+    finally:
+        bridge.post(messages.SignInEnded())
+
+
+def preview(conn: Connection, index: int, paths: Paths, bridge: Bridge, prompt: Prompt | None) -> None:
+    """Preview Data: the first rows of one entity."""
+    try:
+        with _open(conn, index, paths, bridge, prompt) as provider:
+            columns, records = provider.preview(PREVIEW_ROWS)
+        title = conn.entity(index).title or f"Data Entity {index}"
+        bridge.post(messages.PreviewReady(index, title, list(columns), list(records)))
+    finally:
+        bridge.post(messages.SignInEnded())
+
+
+def describe(conn: Connection, paths: Paths, bridge: Bridge, prompts: dict[int, Prompt]) -> None:
+    """The columns of both entities (for the Mappings page)."""
+    found: list[list[Any] | None] = []
+    errors: list[str] = []
+    try:
+        for index in (1, 2):
+            try:
+                with _open(conn, index, paths, bridge, prompts.get(index)) as provider:
+                    found.append(list(provider.describe()))
+            except L2Error as exc:
+                found.append(None)
+                errors.append(f"Data Entity {index}: {exc.message}")
+        bridge.post(messages.ColumnsDescribed(found[0], found[1], errors))
+    finally:
+        bridge.post(messages.SignInEnded())
+
+
+def run(conn: Connection, paths: Paths, bridge: Bridge, cancel: threading.Event, *,
+        dry_run: bool, force: bool, prompts: dict[int, Prompt]) -> RunReport:
+    """Run Now (or a dry run) through the runner; the report is returned and posted."""
+    from l2tui.runner import Runner
+
+    def prompt(text: str) -> str | None:
+        for index, answer in prompts.items():
+            if f"entity {index}" in text:
+                return answer(text)
+        return None
+
+    try:
+        report = Runner(paths).run(conn, dry_run=dry_run, force=force, sink=bridge,
+                                   cancel=cancel, prompt=prompt if prompts else None,
+                                   device_code=bridge.device_code)
+    finally:
+        bridge.post(messages.SignInEnded())
+    bridge.post(messages.RunDone(report, dry_run))
+    return report
+
+
+def history(conn: Connection, paths: Paths) -> list[tuple[float, str, str]]:
+    """Earlier runs of a connection, newest first: (started, outcome, summary)."""
+    try:
+        from l2tui.runner import Runner
+
+        records = Runner(paths).history(conn)
+    except Exception:  # no runner yet, or an unreadable state file: no history to show
+        return []
+    return [(r.started, r.outcome or "running", r.message or "") for r in records]

@@ -1,0 +1,97 @@
+"""Messages that carry worker results and run events back to the App (which owns all state)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+from l2tui.sync.events import Event, Progress, RunReport
+
+
+class Edited(Message):
+    """A form changed the selected connection (it is now unsaved)."""
+
+
+class SecretTyped(Message):
+    """A password was typed into an entity's masked field (kept for the keyring, not the file)."""
+
+    def __init__(self, index: int, secret: str) -> None:
+        super().__init__()
+        self.index = index
+        self.secret = secret
+
+
+class VerifyDone(Message):
+    """Verify Connection String finished for one entity."""
+
+    def __init__(self, index: int, ok: bool, message: str, details: tuple[str, ...] = (),
+                 warnings: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.index = index
+        self.ok = ok
+        self.message = message
+        self.details = details
+        self.warnings = warnings
+
+
+class PreviewReady(Message):
+    """Preview Data read the first rows of one entity."""
+
+    def __init__(self, index: int, title: str, columns: list[Any], records: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.index = index
+        self.title = title
+        self.columns = columns
+        self.records = records
+
+
+class ColumnsDescribed(Message):
+    """describe() ran on both entities: the columns of each side, or why not."""
+
+    def __init__(self, left: list[Any] | None, right: list[Any] | None, errors: list[str]) -> None:
+        super().__init__()
+        self.left = left
+        self.right = right
+        self.errors = errors
+
+
+class RunEvent(Message):
+    """One engine event (not progress) from a running sync."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+
+class RunProgress(Message):
+    """Progress of a running sync; a newer one of the same phase replaces a queued older one."""
+
+    def __init__(self, event: Progress) -> None:
+        super().__init__()
+        self.event = event
+
+    def can_replace(self, message: Message) -> bool:
+        """Coalesce bursts: only the latest progress of a phase matters."""
+        return isinstance(message, RunProgress) and message.event.phase == self.event.phase
+
+
+class RunDone(Message):
+    """A run ended (the worker returned its report)."""
+
+    def __init__(self, report: RunReport, dry_run: bool) -> None:
+        super().__init__()
+        self.report = report
+        self.dry_run = dry_run
+
+
+class DeviceCodeShown(Message):
+    """A device-code sign-in waits for the person: show the URL and the code."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        super().__init__()
+        self.info = info
+
+
+class SignInEnded(Message):
+    """The work that may have asked for a device-code sign-in has ended."""

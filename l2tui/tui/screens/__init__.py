@@ -1,0 +1,1 @@
+"""Modal screens: preview, confirm, device-code sign-in, error."""

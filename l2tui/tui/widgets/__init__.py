@@ -1,0 +1,1 @@
+"""Widgets of the connection manager, one per module."""

@@ -1,0 +1,33 @@
+"""The Actions pane (right): every action of the seed as a button."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Button, Label
+
+# (button id, label, app action) — the labels are the seed's names
+ACTIONS = (
+    ("act-new", "Create New Connection", "app.new_connection"),
+    ("act-save", "Save Changes", "app.save"),
+    ("act-verify", "Verify Connection String", "app.verify"),
+    ("act-preview", "Preview Data", "app.preview"),
+    ("act-run", "Run Now", "app.run_now"),
+    ("act-dry-run", "Dry Run", "app.dry_run"),
+    ("act-cancel", "Cancel Run", "app.cancel_run"),
+    ("act-duplicate", "Duplicate Connection", "app.duplicate"),
+    ("act-delete", "Delete Connection", "app.delete"),
+)
+
+
+class ActionsPane(VerticalScroll):
+    """Buttons for Create New Connection, Save Changes, Verify, Preview, Run Now and more."""
+
+    def compose(self) -> ComposeResult:
+        """One button per action."""
+        yield Label("Actions", classes="pane-title")
+        for button_id, label, action in ACTIONS:
+            variant = "primary" if button_id == "act-run" else "default"
+            if button_id in ("act-delete", "act-cancel"):
+                variant = "error"
+            yield Button(label, id=button_id, action=action, variant=variant)

@@ -1,0 +1,189 @@
+"""A Data Entity page: title, data provider, connection string, password, select and key."""
+
+from __future__ import annotations
+
+import re
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Select, TextArea
+
+from l2tui.config.connstr import ConnectionStringError, parse_connection_string
+from l2tui.config.model import Connection, Entity
+from l2tui.config.specs import ProviderSpec, SelectError, all_specs, find_spec, looks_like_url
+from l2tui.tui.messages import Edited, SecretTyped
+from l2tui.tui.widgets.fields import Field
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SQL_PROVIDERS = ("sqlserver", "postgresql", "mysql", "sqlite")
+
+
+def connection_string_problem(spec: ProviderSpec | None, text: str) -> str | None:
+    """Why a connection string does not suit the provider, or None."""
+    if not text.strip():
+        return "required: " + (spec.example_connection_string if spec else "pick a data provider first")
+    if spec is None:
+        return None
+    if spec.accepts_url and looks_like_url(text):
+        return None
+    try:
+        spec.validate_connection_string(parse_connection_string(text))
+    except (ConnectionStringError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
+def select_problem(spec: ProviderSpec | None, text: str) -> str | None:
+    """Why a select statement does not suit the provider, or None."""
+    if spec is None or (not text.strip() and spec.name == "odata"):
+        return None
+    try:
+        spec.validate_select(text)
+    except SelectError as exc:
+        return str(exc)
+    return None
+
+
+class EntityForm(VerticalScroll):
+    """Edits Data Entity 1 (left) or Data Entity 2 (right) of the selected connection."""
+
+    BINDING_GROUP_TITLE = "Data Entity"
+
+    def __init__(self, index: int, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.index = index
+        self.conn: Connection | None = None
+
+    @property
+    def entity(self) -> Entity | None:
+        """The entity this page edits."""
+        return self.conn.entity(self.index) if self.conn else None
+
+    def compose(self) -> ComposeResult:
+        """The fields in the order of the guide."""
+        yield Field("Data Entity Title", Input(id="title", placeholder="e.g. Dynamics accounts"),
+                    "a meaningful name for this side", id="f-title")
+        providers = [(spec.title, spec.name) for spec in all_specs()]
+        yield Field("Data Provider", Select(providers, prompt="Select a data provider (type to search)",
+                                            type_to_search=True, id="provider"),
+                    "open it and type to search, e.g. OData or SQL", id="f-provider")
+        yield Field("Connection String", Input(id="connstr"), "", id="f-connstr")
+        with Horizontal(classes="page-buttons"):
+            yield Button("Verify Connection String", id="page-verify", action="app.verify")
+            yield Button("Preview Data", id="page-preview", action="app.preview")
+        yield Field("Password", Input(id="password", password=True,
+                                      placeholder="kept in the keyring, never in the file"),
+                    "masked; stored in the OS keyring on Save Changes", id="f-password")
+        yield Field("Password variable", Input(id="password-env", placeholder="e.g. CRM_PASSWORD"),
+                    "or read the password from this environment variable", id="f-password-env")
+        yield Field("Select Statement", TextArea(id="select", soft_wrap=True, show_line_numbers=False),
+                    "", id="f-select")
+        yield Field("Primary Key", Input(id="primary-key", placeholder="e.g. accountid"),
+                    "column name(s), comma-separated; empty: the provider's key", id="f-primary-key")
+
+    def load(self, conn: Connection, secret_typed: bool = False) -> None:
+        """Show a connection's entity (without marking it edited)."""
+        self.conn = conn
+        entity = conn.entity(self.index)
+        spec = find_spec(entity.provider) if entity.provider else None
+        with self.prevent(Input.Changed, Select.Changed, TextArea.Changed):
+            self.query_one("#title", Input).value = entity.title
+            self.query_one("#provider", Select).value = spec.name if spec else Select.NULL
+            self.query_one("#connstr", Input).value = entity.connection_string
+            password = self.query_one("#password", Input)
+            password.value = ""
+            password.placeholder = ("typed, saved to the keyring on Save Changes" if secret_typed
+                                    else "kept in the keyring, never in the file")
+            self.query_one("#password-env", Input).value = entity.password_env or ""
+            self.query_one("#select", TextArea).load_text(entity.select)
+            self.query_one("#primary-key", Input).value = ", ".join(entity.primary_key)
+        self._apply_spec(spec)
+        for field_ in self.query(Field):
+            field_.set_problem(None)
+        if entity.connection_string:
+            self.query_one("#f-connstr", Field).set_problem(
+                connection_string_problem(spec, entity.connection_string))
+
+    def problems(self) -> list[str]:
+        """Problems shown on this page."""
+        return [f"{f.label}: {f.problem}" for f in self.query(Field) if f.problem]
+
+    def _apply_spec(self, spec: ProviderSpec | None) -> None:
+        """Placeholders, hints and highlighting for the chosen provider."""
+        connstr = self.query_one("#connstr", Input)
+        connstr.placeholder = spec.example_connection_string if spec else "pick a data provider first"
+        keys = ", ".join(k.name for k in spec.keys[:6]) + ", …" if spec else ""
+        self.query_one("#f-connstr", Field).set_hint(f"keys: {keys}" if spec else "")
+        self.query_one("#f-select", Field).set_hint(
+            f"{spec.select_help} — e.g. {spec.example_select}" if spec else "")
+        area = self.query_one("#select", TextArea)
+        language = "sql" if spec and spec.name in SQL_PROVIDERS else None
+        area.language = language if language in area.available_languages else None
+
+    @on(Input.Changed, "#title")
+    def _title(self, event: Input.Changed) -> None:
+        if self.entity is not None:
+            self.entity.title = event.value
+            self.post_message(Edited())
+
+    @on(Select.Changed, "#provider")
+    def _provider(self, event: Select.Changed) -> None:
+        if self.entity is None:
+            return
+        self.entity.provider = "" if event.value is Select.NULL else str(event.value)
+        spec = find_spec(self.entity.provider) if self.entity.provider else None
+        self._apply_spec(spec)
+        self._check_connstr()
+        self._check_select()
+        self.post_message(Edited())
+
+    @on(Input.Changed, "#connstr")
+    def _connstr(self, event: Input.Changed) -> None:
+        if self.entity is not None:
+            self.entity.connection_string = event.value.strip()
+            self._check_connstr()
+            self.post_message(Edited())
+
+    @on(Input.Changed, "#password")
+    def _password(self, event: Input.Changed) -> None:
+        if self.conn is not None:
+            self.post_message(SecretTyped(self.index, event.value))
+            self.post_message(Edited())
+
+    @on(Input.Changed, "#password-env")
+    def _password_env(self, event: Input.Changed) -> None:
+        if self.entity is None:
+            return
+        name = event.value.strip()
+        valid = not name or ENV_NAME.fullmatch(name) is not None
+        self.query_one("#f-password-env", Field).set_problem(
+            None if valid else "an environment variable name: letters, digits and _")
+        if valid:
+            self.entity.password_env = name or None
+        self.post_message(Edited())
+
+    @on(TextArea.Changed, "#select")
+    def _select(self, event: TextArea.Changed) -> None:
+        if self.entity is not None:
+            self.entity.select = event.text_area.text
+            self._check_select()
+            self.post_message(Edited())
+
+    @on(Input.Changed, "#primary-key")
+    def _primary_key(self, event: Input.Changed) -> None:
+        if self.entity is not None:
+            self.entity.primary_key = [k.strip() for k in event.value.split(",") if k.strip()]
+            self.post_message(Edited())
+
+    def _check_connstr(self) -> None:
+        assert self.entity is not None
+        spec = find_spec(self.entity.provider) if self.entity.provider else None
+        self.query_one("#f-connstr", Field).set_problem(
+            connection_string_problem(spec, self.entity.connection_string))
+
+    def _check_select(self) -> None:
+        assert self.entity is not None
+        spec = find_spec(self.entity.provider) if self.entity.provider else None
+        self.query_one("#f-select", Field).set_problem(select_problem(spec, self.entity.select))
+

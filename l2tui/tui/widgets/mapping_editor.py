@@ -1,0 +1,189 @@
+"""The Mappings page: Enable Auto Mapping, the pairs of left ↔ right columns, and their problems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Label, Select, Static, Switch
+
+from l2tui.config.model import ColumnPair, Connection
+from l2tui.tui.mapping_rows import Row, build_rows, effective_pairs
+from l2tui.tui.messages import Edited
+
+NOT_LOADED = "columns not loaded: Load Columns reads both entities' columns"
+
+
+def _name(name: str, read_only: bool) -> Text:
+    text = Text(name)
+    if read_only:
+        text.append(" RO", style="italic")
+    return text
+
+
+class MappingEditor(Vertical):
+    """Edits which columns are carried across, picking from each side's described columns."""
+
+    BINDING_GROUP_TITLE = "Mappings"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.conn: Connection | None = None
+        self.left: list[Any] | None = None
+        self.right: list[Any] | None = None
+        self.rows: list[Row] = []
+
+    def compose(self) -> ComposeResult:
+        """Switch, table, pickers and problems."""
+        with Horizontal(id="auto-row"):
+            yield Switch(id="auto", value=True)
+            yield Label("Enable Auto Mapping", id="auto-label")
+            yield Button("Load Columns", id="describe", action="app.describe", compact=True)
+        table: DataTable[Any] = DataTable(id="pairs", cursor_type="row", zebra_stripes=True)
+        table.add_columns("Data Entity 1", "Type", "", "Data Entity 2", "Type", "Notes")
+        yield table
+        with Horizontal(id="pickers"):
+            yield Select([], prompt="left column", id="pick-left", type_to_search=True)
+            yield Select([], prompt="right column", id="pick-right", type_to_search=True)
+        with Horizontal(id="pair-buttons", classes="page-buttons"):
+            yield Button("Add", id="pair-add", compact=True)
+            yield Button("Change", id="pair-change", compact=True)
+            yield Button("Remove", id="pair-remove", compact=True)
+            yield Button("Match Key", id="pair-key", compact=True)
+        yield Static(NOT_LOADED, id="mapping-status", markup=False)
+
+    def load(self, conn: Connection, left: list[Any] | None = None, right: list[Any] | None = None) -> None:
+        """Show a connection's mapping, with the described columns if known."""
+        self.conn = conn
+        self.left, self.right = left, right
+        with self.prevent(Switch.Changed):
+            self.query_one("#auto", Switch).value = conn.mapping.auto
+        self._fill_pickers()
+        self.refresh_rows()
+
+    def set_columns(self, left: list[Any] | None, right: list[Any] | None) -> None:
+        """Columns from describe() (run in a worker)."""
+        self.left, self.right = left, right
+        self._fill_pickers()
+        self.refresh_rows()
+
+    def refresh_rows(self) -> None:
+        """Rebuild the table and the problem list from the model."""
+        if self.conn is None:
+            return
+        self.rows, problems = build_rows(self.conn, self.left, self.right)
+        table = self.query_one("#pairs", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for row in self.rows:
+            key_mark = "★" if row.match_key else ("auto" if row.auto else "")
+            table.add_row(_name(row.left, row.left_read_only), row.left_type, "↔",
+                          _name(row.right, row.right_read_only), row.right_type,
+                          " ".join([key_mark, *row.notes]).strip(), key=row.key)
+        if self.rows:
+            table.move_cursor(row=min(cursor, len(self.rows) - 1))
+        status = self.query_one("#mapping-status", Static)
+        lines = [f"⚠ {p}" for p in problems]
+        if self.left is None or self.right is None:
+            lines = [NOT_LOADED]
+        status.update("\n".join(lines) or f"{len(self.rows)} pairs mapped; ★ match key, RO read-only")
+        status.set_class(bool(problems), "-problems")
+
+    def problems(self) -> list[str]:
+        """Problems of the mapping as it stands."""
+        if self.conn is None:
+            return []
+        return [p for p in build_rows(self.conn, self.left, self.right)[1]
+                if self.left is not None and self.right is not None]
+
+    def _fill_pickers(self) -> None:
+        for select_id, columns in (("#pick-left", self.left), ("#pick-right", self.right)):
+            select = self.query_one(select_id, Select)
+            select.set_options([(f"{c.name} ({c.type})", c.name) for c in columns or []])
+
+    def _selected_row(self) -> Row | None:
+        table = self.query_one("#pairs", DataTable)
+        if not self.rows or table.cursor_row < 0 or table.cursor_row >= len(self.rows):
+            return None
+        return self.rows[table.cursor_row]
+
+    def _picked(self) -> ColumnPair | None:
+        left = self.query_one("#pick-left", Select).value
+        right = self.query_one("#pick-right", Select).value
+        if left is Select.NULL or right is Select.NULL:
+            self.app.notify("pick a left and a right column first", severity="warning")
+            return None
+        return ColumnPair(str(left), str(right))
+
+    def _changed(self) -> None:
+        self.refresh_rows()
+        self.post_message(Edited())
+
+    @on(Switch.Changed, "#auto")
+    def _auto(self, event: Switch.Changed) -> None:
+        if self.conn is None:
+            return
+        if not event.value and self.left is not None and self.right is not None:
+            # keep what auto mapping matched as pairs that can now be changed one by one
+            self.conn.mapping.columns = [p for p, _ in effective_pairs(self.conn, self.left, self.right)]
+        self.conn.mapping.auto = event.value
+        self._changed()
+
+    @on(DataTable.RowHighlighted, "#pairs")
+    def _row(self, event: DataTable.RowHighlighted) -> None:
+        row = self._selected_row()
+        if row is None:
+            return
+        for select_id, name, columns in (("#pick-left", row.left, self.left),
+                                         ("#pick-right", row.right, self.right)):
+            if columns and any(c.name == name for c in columns):
+                self.query_one(select_id, Select).value = name
+
+    @on(Button.Pressed, "#pair-add")
+    def _add(self) -> None:
+        pair = self._picked()
+        if pair is None or self.conn is None:
+            return
+        cols = self.conn.mapping.columns
+        if any(p.left.casefold() == pair.left.casefold() or p.right.casefold() == pair.right.casefold()
+               for p in cols):
+            self.app.notify(f"{pair.left} or {pair.right} is already mapped; use Change",
+                            severity="warning")
+            return
+        cols.append(pair)
+        self._changed()
+
+    @on(Button.Pressed, "#pair-change")
+    def _change(self) -> None:
+        row, pair = self._selected_row(), self._picked()
+        if row is None or pair is None or self.conn is None:
+            return
+        cols = [p for p in self.conn.mapping.columns if (p.left, p.right) != (row.left, row.right)]
+        cols = [p for p in cols if p.left.casefold() != pair.left.casefold()
+                and p.right.casefold() != pair.right.casefold()]
+        self.conn.mapping.columns = [*cols, pair]
+        self._changed()
+
+    @on(Button.Pressed, "#pair-remove")
+    def _remove(self) -> None:
+        row = self._selected_row()
+        if row is None or self.conn is None:
+            return
+        if row.auto:
+            self.app.notify("this pair is auto-mapped: turn off Enable Auto Mapping to remove it",
+                            severity="warning")
+            return
+        self.conn.mapping.columns = [p for p in self.conn.mapping.columns
+                                     if (p.left, p.right) != (row.left, row.right)]
+        self._changed()
+
+    @on(Button.Pressed, "#pair-key")
+    def _match_key(self) -> None:
+        row = self._selected_row()
+        if row is None or self.conn is None:
+            return
+        self.conn.mapping.match_key = ColumnPair(row.left, row.right)
+        self._changed()

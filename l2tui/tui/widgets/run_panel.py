@@ -1,0 +1,153 @@
+"""The Run page: Run Now, Dry Run and Cancel, a progress bar, the run log and the run history."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Label, ProgressBar, RichLog
+
+from l2tui.sync.events import (
+    Conflict,
+    Event,
+    ItemError,
+    LogLine,
+    PlanCounts,
+    Progress,
+    RunFinished,
+    RunReport,
+    RunStarted,
+)
+
+LOG_LINES = 2000
+
+
+def plan_text(plan: PlanCounts | None) -> str:
+    """A plan in one line: what would be created, updated and deleted on each side."""
+    if plan is None:
+        return "plan: not known before the run"
+    parts = []
+    for side, c, u, d in (("right", plan.create_right, plan.update_right, plan.delete_right),
+                          ("left", plan.create_left, plan.update_left, plan.delete_left)):
+        if c or u or d:
+            parts.append(f"{side}: {c} to create, {u} to update, {d} to delete")
+    if plan.conflicts:
+        parts.append(f"{plan.conflicts} conflicts")
+    parts.append(f"{plan.unchanged} unchanged")
+    return "plan — " + "; ".join(parts)
+
+
+def report_text(report: RunReport) -> str:
+    """A finished run in one line."""
+    if report.outcome == "dry_run":
+        return f"dry run: {plan_text(report.plan)}"
+    text = (f"{report.outcome}: right {report.created_right} created, {report.updated_right} updated, "
+            f"{report.deleted_right} deleted; left {report.created_left} created, "
+            f"{report.updated_left} updated, {report.deleted_left} deleted")
+    if report.conflicts:
+        text += f"; {report.conflicts} conflicts"
+    if report.errors_left or report.errors_right:
+        text += f"; {report.errors_left + report.errors_right} errors"
+    text += f" in {report.seconds:.1f}s"
+    if report.message:
+        text += f" — {report.message}"
+    return text
+
+
+class RunPanel(Vertical):
+    """Shows a run as it goes (fed by Messages from the App) and the runs before it."""
+
+    BINDING_GROUP_TITLE = "Run"
+
+    def compose(self) -> ComposeResult:
+        """Buttons, phase, progress, log, history."""
+        with Horizontal(classes="page-buttons"):
+            yield Button("Run Now", id="run-now", variant="primary", action="app.run_now")
+            yield Button("Dry Run", id="run-dry", action="app.dry_run")
+            yield Button("Cancel", id="run-cancel", variant="error", action="app.cancel_run",
+                         disabled=True)
+        yield Label("not running", id="run-phase")
+        yield ProgressBar(id="run-progress", show_eta=False)
+        yield RichLog(id="run-log", max_lines=LOG_LINES, wrap=True, markup=False, highlight=False)
+        yield Label("Run history", classes="section-title")
+        history: DataTable[Any] = DataTable(id="run-history", cursor_type="row", zebra_stripes=True)
+        history.add_columns("Started", "Outcome", "Summary")
+        yield history
+
+    def set_running(self, running: bool) -> None:
+        """Enable Cancel while a run goes, Run Now otherwise."""
+        self.query_one("#run-now", Button).disabled = running
+        self.query_one("#run-dry", Button).disabled = running
+        self.query_one("#run-cancel", Button).disabled = not running
+
+    def start(self, title: str, dry_run: bool) -> None:
+        """Reset for a new run."""
+        self.set_running(True)
+        self.query_one("#run-phase", Label).update("dry run: planning…" if dry_run else "starting…")
+        self.query_one("#run-progress", ProgressBar).update(total=None, progress=0)
+        log = self.query_one("#run-log", RichLog)
+        log.write(f"— {'dry run' if dry_run else 'run'} of {title} —")
+
+    def progress(self, event: Progress) -> None:
+        """One (coalesced) progress step."""
+        total = f" of {event.total:,}" if event.total else ""
+        self.query_one("#run-phase", Label).update(f"{event.phase}: {event.done:,}{total}")
+        bar = self.query_one("#run-progress", ProgressBar)
+        bar.update(total=event.total if event.total else None, progress=event.done)
+
+    def event(self, event: Event) -> None:
+        """Any other engine event, as a log line."""
+        log = self.query_one("#run-log", RichLog)
+        if isinstance(event, RunStarted):
+            log.write(plan_text(event.plan))
+        elif isinstance(event, LogLine):
+            prefix = {"warning": "warning: ", "error": "error: "}.get(event.level, "")
+            log.write(prefix + event.message)
+        elif isinstance(event, Conflict):
+            log.write(f"conflict {event.key}: {event.resolution}")
+        elif isinstance(event, ItemError):
+            log.write(f"error on the {event.side} for {event.key}: {event.message}")
+        elif isinstance(event, RunFinished):
+            pass  # the App adds the summary when the worker returns the report
+
+    def finish(self, report: RunReport) -> None:
+        """The summary of a finished run, also kept in the history."""
+        self.set_running(False)
+        summary = report_text(report)
+        self.query_one("#run-phase", Label).update(summary)
+        bar = self.query_one("#run-progress", ProgressBar)
+        if bar.total is None:
+            bar.update(total=1, progress=1 if report.ok else 0)
+        self.query_one("#run-log", RichLog).write(summary)
+        self.add_history(report.started, report.outcome, summary.split(": ", 1)[-1], first=True)
+
+    def stopped(self, message: str) -> None:
+        """A run that ended without a report (it failed to start or raised)."""
+        self.set_running(False)
+        self.query_one("#run-phase", Label).update(message)
+        self.query_one("#run-log", RichLog).write(message)
+
+    def add_history(self, started: float, outcome: str, summary: str, first: bool = False) -> None:
+        """One run in the history list (newest first)."""
+        table = self.query_one("#run-history", DataTable)
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
+        row = (when, outcome, summary)
+        if first and table.row_count:
+            rows = [table.get_row_at(i) for i in range(table.row_count)]
+            table.clear()
+            for values in [row, *rows]:
+                table.add_row(*values)
+        else:
+            table.add_row(*row)
+
+    def clear(self, history: list[tuple[float, str, str]]) -> None:
+        """Show another connection: empty log, its history."""
+        self.set_running(False)
+        self.query_one("#run-phase", Label).update("not running")
+        self.query_one("#run-progress", ProgressBar).update(total=None, progress=0)
+        self.query_one("#run-log", RichLog).clear()
+        self.query_one("#run-history", DataTable).clear()
+        for started, outcome, summary in history:
+            self.add_history(started, outcome, summary)

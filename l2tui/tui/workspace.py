@@ -1,0 +1,168 @@
+"""The connections being edited: loaded copies, unsaved changes and typed passwords (no textual)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from l2tui.config.model import Connection, slugify
+from l2tui.config.secrets import NoKeyring, keyring_set
+from l2tui.config.store import ConnectionStore, StoreEntry
+from l2tui.errors import ConfigError
+
+NEW_TITLE = "New Connection"
+
+
+@dataclass
+class Item:
+    """One row of the connection list."""
+
+    key: str
+    title: str
+    dirty: bool = False
+    error: str | None = None
+
+
+@dataclass
+class Workspace:
+    """The connection folder as the TUI sees it: files plus edits not saved yet."""
+
+    store: ConnectionStore
+    order: list[Path] = field(default_factory=list)
+    errors: dict[Path, str] = field(default_factory=dict)
+    working: dict[Path, Connection] = field(default_factory=dict)
+    dirty: set[Path] = field(default_factory=set)
+    secrets: dict[tuple[Path, int], str] = field(default_factory=dict)
+
+    def reload(self) -> None:
+        """Read the folder; keep the order of files already listed, new ones at the bottom."""
+        entries = {e.path: e for e in self.store.entries()}
+        kept = [p for p in self.order if p in entries or p in self.dirty]
+        self.order = kept + [p for p in entries if p not in kept]
+        self.errors = {p: _error(e) for p, e in entries.items() if e.error is not None}
+
+    def items(self) -> list[Item]:
+        """The list rows, in order, with unsaved markers and load errors."""
+        out = []
+        for path in self.order:
+            conn = self.working.get(path)
+            if conn is None and path not in self.errors:
+                try:
+                    conn = self.get(path)
+                except ConfigError as exc:
+                    self.errors[path] = exc.message
+            title = conn.title if conn else path.name
+            out.append(Item(str(path), title, path in self.dirty, self.errors.get(path)))
+        return out
+
+    def find(self, name: str) -> Path | None:
+        """The listed file a slug, title or path names."""
+        for path in self.order:
+            conn = self.working.get(path)
+            if name in (path.stem, str(path)) or (conn and conn.title.casefold() == name.casefold()):
+                return path
+        try:
+            path = self.store.resolve(name)
+        except ConfigError:
+            return None
+        return path if path in self.order else None
+
+    def get(self, path: Path) -> Connection:
+        """The working copy of a connection (loaded from its file on first use)."""
+        if path not in self.working:
+            if path in self.errors:
+                raise ConfigError(self.errors[path])
+            self.working[path] = self.store.load(str(path))
+        return self.working[path]
+
+    def mark(self, conn: Connection) -> bool:
+        """Note an edit; True when this made the connection newly unsaved."""
+        assert conn.path is not None
+        new = conn.path not in self.dirty
+        self.dirty.add(conn.path)
+        return new
+
+    def set_secret(self, conn: Connection, index: int, secret: str) -> None:
+        """Remember a typed password until Save Changes puts it in the keyring."""
+        assert conn.path is not None
+        if secret:
+            self.secrets[(conn.path, index)] = secret
+        else:
+            self.secrets.pop((conn.path, index), None)
+
+    def save(self, conn: Connection) -> Path:
+        """Write the file (renamed after its title when free) and store typed passwords."""
+        old = conn.path
+        assert old is not None
+        wanted = self.store.path_for(conn.title)
+        if slugify(conn.title) != old.stem and not wanted.exists():
+            path = self.store.rename(conn, conn.title)
+        else:
+            path = self.store.save(conn)
+        if path != old:
+            self._move(old, path)
+        self.dirty.discard(path)
+        for index in (1, 2):
+            secret = self.secrets.get((path, index))
+            if secret:
+                try:
+                    keyring_set(path.stem, index, secret)
+                except NoKeyring as exc:
+                    raise ConfigError(
+                        f"the password was not kept: {exc}; name an environment variable "
+                        "in Password variable instead", key=f"entity{index}.password",
+                    ) from None
+                self.secrets.pop((path, index))
+        return path
+
+    def revert(self, path: Path) -> None:
+        """Drop unsaved edits of one connection."""
+        self.working.pop(path, None)
+        self.dirty.discard(path)
+        for index in (1, 2):
+            self.secrets.pop((path, index), None)
+
+    def create(self, template: Connection | None = None) -> Connection:
+        """A new connection at the bottom of the list ("New Connection", or a copy)."""
+        if template is not None:
+            conn = self.store.duplicate(template)
+        else:
+            title, n = NEW_TITLE, 2
+            while self._taken(title):
+                title, n = f"{NEW_TITLE} ({n})", n + 1
+            conn = self.store.create(title)
+        assert conn.path is not None
+        self.order.append(conn.path)
+        self.working[conn.path] = conn
+        return conn
+
+    def delete(self, path: Path) -> None:
+        """Remove a connection's file, keyring entries and list row."""
+        conn = self.working.get(path) or Connection(title=path.stem, path=path)
+        self.store.delete(conn)
+        path.unlink(missing_ok=True)
+        self.revert(path)
+        self.errors.pop(path, None)
+        if path in self.order:
+            self.order.remove(path)
+
+    def _taken(self, title: str) -> bool:
+        try:
+            self.store.check_title_free(title)
+        except ConfigError:
+            return True
+        return False
+
+    def _move(self, old: Path, new: Path) -> None:
+        self.order = [new if p == old else p for p in self.order]
+        self.working[new] = self.working.pop(old)
+        if old in self.dirty:
+            self.dirty.discard(old)
+            self.dirty.add(new)
+        for index in (1, 2):
+            if (old, index) in self.secrets:
+                self.secrets[(new, index)] = self.secrets.pop((old, index))
+
+
+def _error(entry: StoreEntry) -> str:
+    return entry.error.message if entry.error else ""

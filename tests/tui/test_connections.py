@@ -1,0 +1,165 @@
+"""Create New Connection, Save Changes, Duplicate and Delete, and the unsaved-changes marker."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from l2tui.tui.screens.confirm import ConfirmScreen
+from l2tui.tui.widgets.connection_list import ConnectionList
+from tests.tui.conftest import DEMO_TITLE
+
+SIZE = (120, 40)
+
+
+def _titles(app) -> list[str]:
+    return [str(app.query_one(ConnectionList).get_option_at_index(i).prompt)
+            for i in range(app.query_one(ConnectionList).option_count)]
+
+
+async def test_the_list_shows_the_connections_of_the_folder(make_app, offline_demo_file: Path) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        assert _titles(app) == [DEMO_TITLE]
+        assert app.current is not None and app.current.title == DEMO_TITLE
+
+
+async def test_create_new_connection_adds_it_at_the_bottom_and_opens_it(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert _titles(app) == [DEMO_TITLE, "New Connection"]
+        assert app.current.title == "New Connection"
+        assert (offline_demo_file.parent / "new-connection.toml").is_file()
+        assert app.focused.id == "conn-title"
+
+
+async def test_the_actions_pane_button_creates_a_connection_too(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#act-new")
+        await pilot.pause()
+        assert _titles(app) == ["New Connection"]
+
+
+async def test_an_edit_marks_the_connection_unsaved_in_the_list_and_title(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#conn-title").value = "Accounts to SQL"
+        await pilot.pause()
+        assert _titles(app) == ["Accounts to SQL ●"]
+        assert app.sub_title.endswith("●")
+
+
+async def test_save_changes_writes_the_file_and_clears_the_marker(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#direction").value = "bidirectional"
+        app.query_one("#max-delete").value = "0.5"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        data = tomllib.loads(offline_demo_file.read_text())
+        assert data["direction"] == "bidirectional"
+        assert data["max_delete_ratio"] == 0.5
+        assert _titles(app) == [DEMO_TITLE]
+
+
+async def test_a_new_title_renames_the_file_on_save(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n")
+        await pilot.press("end", "ctrl+u", *"CRM accounts to SQL")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        folder = offline_demo_file.parent
+        assert not (folder / "new-connection.toml").exists()
+        assert tomllib.loads((folder / "crm-accounts-to-sql.toml").read_text())["title"] == "CRM accounts to SQL"
+
+
+async def test_save_keeps_the_users_comments(make_app, offline_demo_file) -> None:
+    offline_demo_file.write_text("# my note\n" + offline_demo_file.read_text())
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#conflict").value = "skip"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        text = offline_demo_file.read_text()
+        assert text.startswith("# my note\n") and 'conflict_resolution = "skip"' in text
+
+
+async def test_duplicate_connection_copies_it_under_a_new_title(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#act-duplicate")
+        await pilot.pause()
+        assert _titles(app) == [DEMO_TITLE, f"Copy of {DEMO_TITLE}"]
+        assert app.current.entity1.connection_string.startswith("URL=http://127.0.0.1:9/")
+
+
+async def test_delete_connection_asks_first_and_removes_the_file(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#act-delete")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.click("#yes")
+        await pilot.pause()
+        assert not offline_demo_file.exists()
+        assert _titles(app) == []
+        assert app.current is None
+
+
+async def test_declining_the_delete_keeps_the_connection(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f8")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert offline_demo_file.exists() and _titles(app) == [DEMO_TITLE]
+
+
+async def test_quit_with_unsaved_changes_asks_and_can_stay(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#conn-title").value = "Changed"
+        await pilot.pause()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.click("#no")
+        await pilot.pause()
+        assert app.is_running and not isinstance(app.screen, ConfirmScreen)
+
+
+async def test_quit_without_changes_quits_at_once(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert app.return_code == 0
+
+
+async def test_switching_connections_keeps_unsaved_edits(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#conn-title").value = "Edited demo"
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        app.query_one(ConnectionList).focus()
+        await pilot.press("home")
+        await pilot.pause()
+        assert app.query_one("#conn-title").value == "Edited demo"
+        assert _titles(app)[0] == "Edited demo ●"
+
+
+async def test_a_broken_file_is_listed_with_a_warning(make_app, paths) -> None:
+    (paths.connections / "broken.toml").write_text("title = \n")
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        assert _titles(app) == ["⚠ broken.toml"]
+        assert app.current is None

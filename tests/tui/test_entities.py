@@ -1,0 +1,116 @@
+"""Verify Connection String, Preview Data and Load Columns against the emulator and SQLite."""
+
+from __future__ import annotations
+
+from l2tui.tui.screens.preview import PreviewScreen
+from l2tui.tui.widgets.fields import Field
+from l2tui.tui.widgets.mapping_editor import MappingEditor
+from tests.tui.conftest import make_accounts_table
+
+SIZE = (120, 40)
+
+
+async def test_verify_connection_string_reports_success_in_place(make_app, demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2", "f2")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        hint = str(app.query_one("#entity1-form #f-connstr .field-hint").render())
+        assert hint.startswith("✓")
+        assert app.query_one("#entity1-form #f-connstr", Field).problem is None
+
+
+async def test_verify_of_an_unreachable_database_shows_the_reason_in_place(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")
+        await pilot.click("#act-verify")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        problem = app.query_one("#entity2-form #f-connstr", Field).problem
+        assert problem is not None and problem.startswith("✗")
+
+
+async def test_verify_from_the_connection_page_checks_both_entities(make_app, demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        for index in (1, 2):
+            hint = str(app.query_one(f"#entity{index}-form #f-connstr .field-hint").render())
+            assert hint.startswith(("✓", "✗")), hint
+
+
+async def test_preview_data_shows_the_first_rows_in_a_pop_up(make_app, demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2", "f3")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, PreviewScreen)
+        table = app.screen.query_one("#preview-table")
+        assert table.row_count == 50
+        assert "name" in [str(c.label) for c in table.columns.values()]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, PreviewScreen)
+
+
+async def test_opening_mappings_loads_columns_and_auto_maps_identical_names(make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        editor = app.query_one(MappingEditor)
+        pairs = {(r.left, r.right) for r in editor.rows}
+        assert ("name", "name") in pairs and ("revenue", "revenue") in pairs
+        assert next(r for r in editor.rows if r.left == "accountid").match_key
+
+
+async def test_turning_auto_mapping_off_keeps_the_pairs_for_editing(make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.query_one("#auto").value = False
+        await pilot.pause()
+        assert not app.current.mapping.auto
+        assert {p.left for p in app.current.mapping.columns} >= {"accountid", "name"}
+
+
+async def test_a_pair_can_be_removed_and_added_back(make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.query_one("#auto").value = False
+        await pilot.pause()
+        editor = app.query_one(MappingEditor)
+        editor.query_one("#pairs").move_cursor(row=[r.left for r in editor.rows].index("revenue"))
+        await pilot.click("#pair-remove")
+        assert "revenue" not in {p.left for p in app.current.mapping.columns}
+        editor.query_one("#pick-left").value = "revenue"
+        editor.query_one("#pick-right").value = "revenue"
+        await pilot.click("#pair-add")
+        assert "revenue" in {p.left for p in app.current.mapping.columns}
+
+
+async def test_a_pair_naming_a_missing_column_is_a_problem_in_place(make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    text = demo_file.read_text() + '[[mapping.columns]]\nleft = "name"\nright = "AccountName"\n'
+    demo_file.write_text(text)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        status = str(app.query_one("#mapping-status").render())
+        assert "AccountName" in status
+        assert app.query_one("#mapping-status").has_class("-problems")

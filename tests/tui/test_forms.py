@@ -1,0 +1,117 @@
+"""Invalid input is shown in place; passwords go to the keyring, never into the file."""
+
+from __future__ import annotations
+
+import tomllib
+
+from l2tui.config.secrets import keyring_get
+from l2tui.tui.widgets.fields import Field
+from tests.tui.conftest import DEMO_SLUG
+
+SIZE = (120, 40)
+
+
+async def test_an_unknown_connection_string_key_is_shown_under_the_field(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        app.query_one("#entity1-form #connstr").value = "URL=http://x/api/data/v9.2/accounts;Colour=blue;"
+        await pilot.pause()
+        problem = app.query_one("#entity1-form #f-connstr", Field).problem
+        assert problem is not None and "unknown key 'Colour'" in problem
+        assert app.query_one("#entity1-form #connstr").has_class("-invalid")
+
+
+async def test_a_refused_odata_option_is_shown_under_the_select_statement(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        app.query_one("#entity1-form #select").load_text("$skip=10")
+        await pilot.pause()
+        assert "$skip" in app.query_one("#entity1-form #f-select", Field).problem
+
+
+async def test_a_sql_statement_that_writes_is_refused_in_place(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")
+        app.query_one("#entity2-form #select").load_text("DELETE FROM accounts")
+        await pilot.pause()
+        assert app.query_one("#entity2-form #f-select", Field).problem
+
+
+async def test_a_bad_deletion_guard_is_shown_in_place_and_not_saved(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#max-delete").value = "1.5"
+        await pilot.pause()
+        assert "share from 0 to 1" in app.query_one("#f-max-delete", Field).problem
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert tomllib.loads(offline_demo_file.read_text())["max_delete_ratio"] == 0.2
+        assert DEMO_SLUG in {p.stem for p in app.workspace.dirty}
+
+
+async def test_an_empty_title_is_shown_in_place(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#conn-title").value = "  "
+        await pilot.pause()
+        assert app.query_one("#f-conn-title", Field).problem == "a connection needs a title"
+
+
+async def test_choosing_a_provider_by_typing_picks_it(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n", "alt+3")
+        await pilot.pause()
+        app.query_one("#entity2-form #provider").focus()
+        await pilot.press("enter", *"sql s", "enter")
+        await pilot.pause()
+        assert app.current.entity2.provider == "sqlserver"
+        assert "mySQLServerName" in app.query_one("#entity2-form #connstr").placeholder
+
+
+async def test_a_typed_password_goes_to_the_keyring_not_the_file(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        app.query_one("#entity1-form #password").value = "s3cret!"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "s3cret!" not in offline_demo_file.read_text()
+        assert keyring_get(DEMO_SLUG, 1) == "s3cret!"
+
+
+async def test_a_password_typed_into_the_connection_string_moves_to_the_keyring(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")
+        app.query_one("#entity2-form #connstr").value = "Data Source=/srv/x.db;Password=hunter2;"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "hunter2" not in offline_demo_file.read_text()
+        assert keyring_get(DEMO_SLUG, 2) == "hunter2"
+
+
+async def test_the_password_variable_is_saved_by_name(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        app.query_one("#entity1-form #password-env").value = "CRM_PASSWORD"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        data = tomllib.loads(offline_demo_file.read_text())
+        assert data["entity1"]["password_env"] == "CRM_PASSWORD"
+
+
+async def test_a_bad_password_variable_name_is_shown_in_place(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        app.query_one("#entity1-form #password-env").value = "CRM-PASSWORD"
+        await pilot.pause()
+        assert app.query_one("#entity1-form #f-password-env", Field).problem

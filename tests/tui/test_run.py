@@ -1,0 +1,144 @@
+"""Run Now, Dry Run and Cancel: the run in a worker, fed back as Messages, rows checked in SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from l2tui.paths import Paths
+from l2tui.tui import messages
+from l2tui.tui.screens.confirm import ConfirmScreen
+from tests.tui.conftest import DEMO_SLUG, demo_toml, needs_runner, sqlite_rows
+
+SIZE = (120, 40)
+pytestmark = needs_runner
+
+
+def prepare(paths: Paths) -> None:
+    """Create the demo's SQLite table from the emulator's columns, as `l2tui demo` does."""
+    from l2tui.commands.demo import prepare_table
+    from l2tui.config.store import ConnectionStore
+
+    prepare_table(ConnectionStore(paths.connections).load(DEMO_SLUG), paths)
+
+
+@pytest.fixture(scope="module")
+def big_emulator() -> Iterator[Any]:
+    """An emulator of 100,000 accounts, shared by this module's tests (they only read it)."""
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=100_000, seed=1, auth=False) as emu:
+        yield emu
+
+
+@pytest.fixture
+def big_demo(paths: Paths, big_emulator: Any, sqlite_db: Path) -> Path:
+    """The demo connection against the emulator of 100,000 accounts."""
+    path = paths.connections / f"{DEMO_SLUG}.toml"
+    path.write_text(demo_toml(big_emulator.base_url + "accounts", sqlite_db), encoding="utf-8")
+    prepare(paths)
+    return path
+
+
+async def _until(predicate, timeout: float = 30.0) -> None:
+    """Wait (briefly yielding to the app) until predicate() holds."""
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+async def test_run_now_copies_the_accounts_into_sqlite(make_app, demo_file, paths, sqlite_db) -> None:
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert sqlite_rows(sqlite_db) == 50
+        assert app.query_one("#pages").active == "run"
+        assert str(app.query_one("#run-phase").render()).startswith("success")
+        assert app.query_one("#run-history").row_count == 1
+
+
+async def test_the_run_history_is_shown_when_the_connection_is_opened(make_app, demo_file, paths) -> None:
+    from l2tui.config.store import ConnectionStore
+    from l2tui.runner import Runner
+
+    prepare(paths)
+    Runner(paths).run(ConnectionStore(paths.connections).load(DEMO_SLUG))
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        table = app.query_one("#run-history")
+        assert table.row_count == 1
+        assert table.get_row_at(0)[1] == "success"
+
+
+async def test_dry_run_shows_the_plan_first_and_writes_nothing(make_app, demo_file, paths, sqlite_db) -> None:
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f6")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "50 to create" in app.screen.question
+        assert sqlite_rows(sqlite_db) == 0
+
+
+async def test_running_after_the_dry_run_applies_the_plan(make_app, demo_file, paths, sqlite_db) -> None:
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f6")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.click("#yes")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        assert sqlite_rows(sqlite_db) == 50
+
+
+async def test_an_incomplete_connection_reports_one_line_and_the_app_lives_on(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n", "f5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.is_running and not app.running
+        assert any("not set" in n.message for n in app._notifications)
+        assert str(app.query_one("#run-phase").render()).startswith("run stopped")
+
+
+async def test_escape_cancels_a_run_cleanly(make_app, big_demo, sqlite_db) -> None:
+    app = make_app()
+    progress: list[object] = []
+    async with app.run_test(size=SIZE, message_hook=lambda m: isinstance(m, messages.RunProgress)
+                            and progress.append(m)) as pilot:
+        await pilot.press("f5")
+        await _until(lambda: progress)
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not app.running
+        assert app.query_one("#run-history").get_row_at(0)[1] == "cancelled"
+        assert sqlite_rows(sqlite_db) < 100_000
+
+
+async def test_a_key_is_answered_while_a_100000_row_run_goes(make_app, big_demo, sqlite_db) -> None:
+    app = make_app()
+    progress: list[object] = []
+    async with app.run_test(size=SIZE, message_hook=lambda m: isinstance(m, messages.RunProgress)
+                            and progress.append(m)) as pilot:
+        await pilot.press("f5")
+        await _until(lambda: progress)
+        await pilot.press("alt+1")
+        assert app.query_one("#pages").active == "connection"
+        assert app.running, "the page changed before the run finished"
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
