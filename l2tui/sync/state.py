@@ -22,8 +22,13 @@ CREATE TABLE IF NOT EXISTS items (
     rhash TEXT,
     seen INTEGER             -- run that handled the item
 );
-CREATE INDEX IF NOT EXISTS items_lkey ON items(lkey);
-CREATE INDEX IF NOT EXISTS items_rkey ON items(rkey);
+-- Provider keys are mostly the match key itself (a GUID key): index only those that differ,
+-- so that a run inserting many random keys maintains one index, not three. Look-ups by key
+-- read the primary key for the rest (see lookup_keys and unhandled).
+DROP INDEX IF EXISTS items_lkey;
+DROP INDEX IF EXISTS items_rkey;
+CREATE INDEX IF NOT EXISTS items_lkey_other ON items(lkey) WHERE lkey != mkey;
+CREATE INDEX IF NOT EXISTS items_rkey_other ON items(rkey) WHERE rkey != mkey;
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     started REAL NOT NULL,
@@ -157,7 +162,9 @@ class StateStore:
         for chunk in _chunks(keys, 500):
             marks = ",".join("?" * len(chunk))
             for row in self.db.execute(
-                    f"SELECT {ITEM_COLUMNS} FROM items WHERE {column} IN ({marks})", chunk):
+                    f"SELECT {ITEM_COLUMNS} FROM items WHERE {column} IN ({marks}) AND "
+                    f"{column} != mkey UNION ALL SELECT {ITEM_COLUMNS} FROM items WHERE mkey IN "
+                    f"({marks}) AND {column} = mkey", chunk + chunk):
                 out[row[0]] = StateRow(*row)
         return out
 
@@ -175,8 +182,11 @@ class StateStore:
         where = "(seen IS NULL OR seen != ?)"
         params: list[Any] = [run]
         if side_keys is not None:
-            parts = [f"{'lkey' if side == 'left' else 'rkey'} IN (SELECT kid FROM temp.{table})"
-                     for side, table in side_keys.items()]
+            parts = []
+            for side, table in side_keys.items():
+                column = "lkey" if side == "left" else "rkey"
+                parts.append(f"({column} != mkey AND {column} IN (SELECT kid FROM temp.{table})) "
+                             f"OR ({column} = mkey AND mkey IN (SELECT kid FROM temp.{table}))")
             where += " AND (" + (" OR ".join(parts) or "0") + ")"
         self.db.execute(f"INSERT INTO temp.pending SELECT mkey FROM items WHERE {where}", params)
         last = 0

@@ -51,7 +51,7 @@ def test_sql_server_strings_become_odbc_strings(ado: str, odbc: str) -> None:
 
 def test_the_password_is_braced_in_the_odbc_string_and_masked_where_shown() -> None:
     target = build_target("sqlserver", "Server=db;UID=app", "pa;ss}word", drivers=_both)
-    assert target.url.query["odbc_connect"].endswith("UID=app;PWD={pa;ss}}word};")
+    assert str(target.url.query["odbc_connect"]).endswith("UID=app;PWD={pa;ss}}word};")
     assert "pa;ss" not in target.odbc
 
 

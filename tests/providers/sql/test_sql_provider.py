@@ -289,9 +289,9 @@ def test_one_bad_row_in_a_large_batch_fails_alone(
 
 
 def test_a_composite_key_upserts_updates_and_deletes(db: Database) -> None:
-    db.run("CREATE TABLE lines (region VARCHAR(10), num INTEGER, qty INTEGER, note VARCHAR(20), "
+    db.run("CREATE TABLE order_lines (region VARCHAR(10), num INTEGER, qty INTEGER, note VARCHAR(20), "
            "PRIMARY KEY (region, num))")
-    provider = db.open("lines")
+    provider = db.open("order_lines")
     made = provider.write([Change(C, {"region": "eu", "num": i}, {"qty": i, "note": "x"})
                            for i in range(5)])
     assert all(o.ok for o in made) and made[2].key == {"region": "eu", "num": 2}
@@ -299,7 +299,7 @@ def test_a_composite_key_upserts_updates_and_deletes(db: Database) -> None:
                                Change(C, {"num": 2, "region": "eu"}, {"note": "y"}),
                                Change(D, {"region": "eu", "num": 3})])
     assert all(o.ok for o in outcomes), outcomes
-    assert db.rows("SELECT region, num, qty, note FROM lines ORDER BY num") == [
+    assert db.rows("SELECT region, num, qty, note FROM order_lines ORDER BY num") == [
         ("eu", 0, 0, "x"), ("eu", 1, 10, "x"), ("eu", 2, 2, "y"), ("eu", 4, 4, "x")]
 
 
