@@ -38,9 +38,9 @@ class Counts:
     deleted: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
     errors: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
 
-    def add(self, op: str, side: str) -> None:
-        """Count one successful write."""
-        {"create": self.created, "update": self.updated, "delete": self.deleted}[op][side] += 1
+    def add(self, op: str, side: str, count: int = 1) -> None:
+        """Count successful writes."""
+        {"create": self.created, "update": self.updated, "delete": self.deleted}[op][side] += count
 
 
 AfterWrite = Callable[[Task, WriteOutcome], None]
@@ -104,24 +104,31 @@ class Writer:
                 outcomes = [WriteOutcome(c, False, message) for c in changes]
         saves: list[tuple[Any, ...]] = []
         forgets: list[str] = []
+        name = self.side.name
+        left = name == "left"
+        kid_of = self.side.kid_of
+        after, run = self.after, self.run
+        done = {"create": 0, "update": 0, "delete": 0}
         for task, outcome in zip(tasks, outcomes, strict=False):
             if not outcome.ok:
-                self.counts.errors[self.side.name] += 1
-                self.sink(ItemError(side=self.side.name, key=task.mkey,
+                self.counts.errors[name] += 1
+                self.sink(ItemError(side=name, key=task.mkey,
                                     message=outcome.error or "write failed"))
                 continue
-            self.counts.add(task.op, self.side.name)
-            if self.after is not None:
-                self.after(task, outcome)
+            op = task.op
+            done[op] += 1
+            if after is not None:
+                after(task, outcome)
                 continue
-            if task.op == "delete":
+            if op == "delete":
                 forgets.append(task.mkey)
                 continue
-            kid = task.dst_kid
-            if task.op == "create":
-                kid = self.side.kid_of(outcome.key or outcome.change.key)
-            lkey, rkey = (kid, task.src_kid) if self.side.name == "left" else (task.src_kid, kid)
-            saves.append((task.mkey, lkey, rkey, task.hash, None, None, self.run))
+            kid = kid_of(outcome.key or outcome.change.key) if op == "create" else task.dst_kid
+            saves.append((task.mkey, kid, task.src_kid, task.hash, None, None, run) if left else
+                         (task.mkey, task.src_kid, kid, task.hash, None, None, run))
+        for op, count in done.items():
+            if count:
+                self.counts.add(op, name, count)
         self.state.save(saves)
         self.state.forget(forgets)
         self.state.commit()

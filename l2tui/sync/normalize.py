@@ -323,8 +323,30 @@ def denormalizer(target: ColumnType) -> Denormalizer:
     return general
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _blake2b = hashlib.blake2b
+
+
+def _make_encode() -> Callable[[list[Any]], str]:
+    """``json.dumps(values, separators=(",", ":"), ensure_ascii=False)``, its C encoder made once
+    (``dumps`` builds one per call); the plain encoder where the C one is missing."""
+    try:
+        from json.encoder import c_make_encoder, encode_basestring
+    except ImportError:  # pragma: no cover - CPython always has it
+        return _ENCODER.encode
+    if c_make_encoder is None:  # pragma: no cover
+        return _ENCODER.encode
+    iterencode = c_make_encoder(None, _ENCODER.default, encode_basestring, None, ":", ",",
+                                False, False, True)
+    join = "".join
+
+    def encode(values: list[Any]) -> str:
+        return join(iterencode(values, 0))
+
+    return encode
+
+
+_encode = _make_encode()
 
 
 def digest(values: list[Any]) -> str:

@@ -49,6 +49,10 @@ class SideInfo:
                                                                 strict=True)]
         self._match = [(c.name, normalizer(k)) for c, k in self.match]
         self._modified = normalizer(ColumnType.DATETIME)
+        # the modified-on column is usually a mapped pair compared as a datetime: reuse its value
+        self._modified_at = next((i for i, (c, k) in enumerate(zip(self.columns, self.kinds,
+                                                                     strict=True))
+                                  if c.name == self.modified and k == ColumnType.DATETIME), None)
         self._key_names = [c.name for c in self.keys]
         self._write = [(i, self.columns[i].name, denormalizer(self.columns[i].type))
                        for i in self.writable]
@@ -69,7 +73,8 @@ class SideInfo:
             mkey = None if any(v is None for v in match) else key_json(match)
         modified = None
         if self.modified:
-            raw = self._modified(get(self.modified))
+            at = self._modified_at
+            raw = values[at] if at is not None else self._modified(get(self.modified))
             modified = raw if isinstance(raw, str) else None
         return Item(mkey, key_json([get(n) for n in self._key_names]), values,
                     self.hash(values), modified)
