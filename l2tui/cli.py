@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "set-password": "l2tui.commands.manage:set_password_command",
     "verify": "l2tui.commands.inspect:verify_command",
     "preview": "l2tui.commands.inspect:preview_command",
+    "create-table": "l2tui.commands.table:create_table_command",
     "run": "l2tui.commands.run:run_command",
     "demo": "l2tui.commands.demo:demo_command",
     "emulator": "l2tui.commands.emulator:emulator_command",
@@ -98,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--entity", type=int, choices=(1, 2), required=True)
     p.add_argument("--rows", type=_positive, default=10, metavar="N", help="rows to show (default 10)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    p = add("create-table", "create a SQL entity's table from the other entity's columns")
+    p.add_argument("name", help="connection")
+    p.add_argument("--entity", type=int, choices=(1, 2), default=2, help="the SQL entity (default 2)")
+    p.add_argument("--yes", action="store_true", help="do not ask before creating")
+    p.add_argument("--dry-run", action="store_true", help="print the CREATE TABLE, create nothing")
 
     p = add("run", "run a connection now (headless, for cron and systemd)")
     p.add_argument("name", help="connection")

@@ -7,11 +7,10 @@ import sys
 from typing import Any
 
 from l2tui.commands.run import summary
+from l2tui.commands.table import create_target_table
 from l2tui.config.model import Connection, Direction, Entity
 from l2tui.config.store import ConnectionStore
-from l2tui.errors import ConfigError, ConnectError
 from l2tui.paths import Paths
-from l2tui.providers import open_entity
 from l2tui.runner import Runner
 
 TITLE = "Demo: Dynamics accounts to SQLite"
@@ -70,21 +69,4 @@ def demo_connection(paths: Paths, emu: Any) -> Connection:
 
 def prepare_table(conn: Connection, paths: Paths) -> None:
     """Create the SQLite table from the emulator's columns when it does not exist yet."""
-    right = open_entity(conn, 2, paths)
-    try:
-        right.describe()
-        return
-    except (ConfigError, ConnectError):
-        pass
-    finally:
-        right.close()
-    left = open_entity(conn, 1, paths)
-    try:
-        columns = left.describe()
-    finally:
-        left.close()
-    right = open_entity(conn, 2, paths)
-    try:
-        right.create_table(columns)  # type: ignore[attr-defined]
-    finally:
-        right.close()
+    create_target_table(conn, 2, paths)

@@ -1,0 +1,93 @@
+"""`l2tui create-table`: the target SQL table made from the other entity's columns, DDL shown first."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from l2tui.config.model import Connection
+from l2tui.config.store import ConnectionStore
+from tests.conftest import CliRunner
+
+
+def _save(config_dir: Path, emulator: Any, db: Path) -> None:
+    conn = Connection(title="Accounts")
+    conn.entity1.provider = "odata"
+    conn.entity1.connection_string = emulator.connection_string()
+    conn.entity1.select = "$select=accountid,name,revenue,modifiedon"
+    conn.entity1.primary_key = ["accountid"]
+    conn.entity2.provider = "sqlite"
+    conn.entity2.connection_string = f"Data Source={db};"
+    conn.entity2.select = "crm_accounts"
+    conn.entity2.primary_key = ["accountid"]
+    ConnectionStore(config_dir).save(conn)
+
+
+def _tables(db: Path) -> list[str]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as con:
+        return [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+
+
+def test_dry_run_prints_the_ddl_and_creates_nothing(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _save(config_dir, emulator, db)
+    result = run_cli("create-table", "Accounts", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("CREATE TABLE crm_accounts (")
+    assert "PRIMARY KEY (accountid)" in result.stdout
+    assert "crm_accounts" not in _tables(db)
+
+
+def test_without_a_terminal_it_asks_for_yes(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _save(config_dir, emulator, db)
+    result = run_cli("create-table", "Accounts")
+    assert result.returncode == 2
+    assert "add --yes" in result.stderr
+    assert "crm_accounts" not in _tables(db)
+
+
+def test_yes_creates_the_table_and_a_run_then_fills_it(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _save(config_dir, emulator, db)
+    created = run_cli("create-table", "Accounts", "--yes")
+    assert created.returncode == 0, created.stderr
+    with sqlite3.connect(db) as con:
+        columns = [r[1] for r in con.execute("PRAGMA table_info(crm_accounts)")]
+    assert columns == ["accountid", "name", "revenue", "modifiedon"]
+    run = run_cli("run", "Accounts")
+    assert run.returncode == 0, run.stderr
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM crm_accounts").fetchone()[0] == emulator.store.count("accounts")
+
+
+def test_an_existing_table_is_left_alone(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE crm_accounts (accountid TEXT PRIMARY KEY, name TEXT)")
+    _save(config_dir, emulator, db)
+    result = run_cli("create-table", "Accounts", "--yes")
+    assert result.returncode == 0
+    assert "Nothing created" in result.stderr
+    with sqlite3.connect(db) as con:
+        assert len(list(con.execute("PRAGMA table_info(crm_accounts)"))) == 2
+
+
+def test_an_odata_entity_cannot_be_created(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    _save(config_dir, emulator, tmp_path / "crm.db")
+    result = run_cli("create-table", "Accounts", "--entity", "1", "--yes")
+    assert result.returncode == 2
+    assert "only SQL tables can be created" in result.stderr
