@@ -76,6 +76,9 @@ class Writer:
         side = self.side
         if op == "delete":
             return Change(ChangeOp.DELETE, side.key_dict(task.dst_kid or "[]"))
+        if op == "create" and task.values and task.only is None and not task.extra:
+            key, values = side.create_values(task.mkey, task.values)
+            return Change(ChangeOp.CREATE, key, values)
         values = side.change_values(task.values, task.only) if task.values else {}
         if task.extra:
             values.update(task.extra)

@@ -19,8 +19,8 @@ import base64
 import hashlib
 import json
 import uuid
-from datetime import UTC, date, datetime
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -265,8 +265,8 @@ def normalizer(kind: ColumnType) -> Normalizer:
         def moment(value: Any) -> Any:
             if type(value) is datetime:
                 zone = value.tzinfo
-                if zone is None or zone is UTC:
-                    return value.isoformat(timespec="seconds")[:19] + "Z"
+                if (zone is None or zone is UTC) and not value.microsecond:
+                    return value.isoformat()[:19] + "Z"
             elif type(value) is str and len(value) == 20 and value[10] == "T" and \
                     value[19] == "Z":
                 return value
@@ -331,7 +331,10 @@ def _make_encode() -> Callable[[list[Any]], str]:
     """``json.dumps(values, separators=(",", ":"), ensure_ascii=False)``, its C encoder made once
     (``dumps`` builds one per call); the plain encoder where the C one is missing."""
     try:
-        from json.encoder import c_make_encoder, encode_basestring
+        from json.encoder import (  # type: ignore[attr-defined]
+            c_make_encoder,
+            encode_basestring,
+        )
     except ImportError:  # pragma: no cover - CPython always has it
         return _ENCODER.encode
     if c_make_encoder is None:  # pragma: no cover

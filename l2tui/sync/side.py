@@ -129,6 +129,14 @@ class SideInfo:
                  if c.name not in taken]
         return keys, extra
 
+    def create_values(self, mkey: str, values: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A new item's key and values: ``create_key`` and the writable columns but its key."""
+        key, extra = self.create_key(mkey, values)
+        out = {n: fn(values[i]) for i, n, fn in self._write if n not in key}
+        if extra:
+            out.update(extra)
+        return key, out
+
     def create_key(self, mkey: str, values: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The key of a new item (from the match key where it is a key column) and extra values."""
         match = json.loads(mkey)

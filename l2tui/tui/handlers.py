@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
+from textual.notifications import SeverityLevel
 from textual.widgets import TabbedContent
+from textual.worker import Worker, WorkerState
 
-from l2tui.errors import L2Error
+from l2tui.errors import L2Error, RunError
 from l2tui.tui import jobs, messages
+from l2tui.tui.core import L2Core, one_line
 from l2tui.tui.screens.confirm import ConfirmScreen
 from l2tui.tui.screens.device_code import DeviceCodeScreen
 from l2tui.tui.screens.preview import PreviewScreen
@@ -17,17 +19,10 @@ from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
 from l2tui.tui.widgets.run_panel import RunPanel, plan_text
 
-if TYPE_CHECKING:
-    from l2tui.tui.app import L2App
-
-    _Base = L2App
-else:
-    _Base = object
-
 PAGE_ORDER = ("connection", "entity1", "entity2", "mappings", "run")
 
 
-class ActionsMixin(_Base):
+class ActionsMixin(L2Core):
     """Create, save, verify, preview, run, cancel, duplicate and delete."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -182,6 +177,7 @@ class ActionsMixin(_Base):
         self.describe_worker(jobs.snapshot(self.current), self._prompts())
 
     def on_verify_done(self, event: messages.VerifyDone) -> None:
+        """Show the verify result under the connection string, and as a notification."""
         form = self.query_one(f"#entity{event.index}-form", EntityForm)
         field_ = form.query_one("#f-connstr", Field)
         text = event.message + "".join(f"; {w}" for w in event.warnings)
@@ -194,9 +190,11 @@ class ActionsMixin(_Base):
                     severity="information" if event.ok else "error")
 
     def on_preview_ready(self, event: messages.PreviewReady) -> None:
+        """Show the first rows in a pop-up."""
         self.push_screen(PreviewScreen(event.title, event.columns, event.records))
 
     def on_columns_described(self, event: messages.ColumnsDescribed) -> None:
+        """Both sides' columns arrived: fill the Mappings page."""
         if self.current is None or self.current.path is None:
             return
         self.columns[self.current.path] = (event.left, event.right)
@@ -205,10 +203,17 @@ class ActionsMixin(_Base):
             self.notify(error, title="Load Columns", severity="error")
 
     def on_device_code_shown(self, event: messages.DeviceCodeShown) -> None:
+        """A sign-in waits: show the URL and the code."""
         self.sign_in_screen = DeviceCodeScreen(event.info)
         self.push_screen(self.sign_in_screen)
 
+    def on_history_loaded(self, event: messages.HistoryLoaded) -> None:
+        """The run history read by a worker, shown unless another connection is open now."""
+        if self.current is not None and self.current.path == event.path and not self.running:
+            self.query_one(RunPanel).show_history(event.rows)
+
     def on_sign_in_ended(self) -> None:
+        """The work that could ask for a sign-in ended: close its dialog."""
         screen, self.sign_in_screen = self.sign_in_screen, None
         if screen is not None and screen.is_attached:
             screen.dismiss(None)
@@ -252,15 +257,19 @@ class ActionsMixin(_Base):
             self.notify("cancelling the run…")
 
     def on_run_progress(self, event: messages.RunProgress) -> None:
+        """One progress step of the run."""
         self.query_one(RunPanel).progress(event.event)
 
     def on_run_event(self, event: messages.RunEvent) -> None:
+        """One engine event of the run, as a log line."""
         self.query_one(RunPanel).event(event.event)
 
     def on_run_done(self, event: messages.RunDone) -> None:
+        """The run ended: its summary; after a dry run, offer to run."""
         report = event.report
         self.query_one(RunPanel).finish(report)
-        severity = "information" if report.ok else ("warning" if report.outcome != "failed" else "error")
+        severity: SeverityLevel = "information" if report.ok else (
+            "warning" if report.outcome != "failed" else "error")
         self.notify(report.message or report.outcome, title=f"Run: {report.outcome}", severity=severity)
         if event.dry_run and report.outcome == "dry_run":
             def answer(yes: bool | None) -> None:
@@ -269,3 +278,19 @@ class ActionsMixin(_Base):
 
             self.push_screen(ConfirmScreen("Dry run: the plan", plan_text(report.plan) +
                                            "\n\nRun now?", yes="Run Now", no="Close"), answer)
+
+    # -- errors, in one place ----------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker's failure ends here: a notification or dialog, never a traceback."""
+        worker = event.worker
+        if event.state == WorkerState.ERROR:
+            self.show_error(worker.error, title=f"{worker.name or 'work'} failed")
+            if worker.group == "run":
+                self.query_one(RunPanel).stopped(f"run stopped: {one_line(worker.error)}")
+                if isinstance(worker.error, RunError) and "max_delete_ratio" in worker.error.message:
+                    self.offer_force(worker.error.message)
+        if worker.group == "run" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
+                                                     WorkerState.CANCELLED):
+            self.running = False
+            self.cancel_event = None

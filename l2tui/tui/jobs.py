@@ -21,6 +21,14 @@ Prompt = Callable[[str], str | None]
 PREVIEW_ROWS = 50
 
 
+def answer(secret: str) -> Prompt:
+    """A prompt that answers with a password typed into the form."""
+    def prompt(_text: str) -> str | None:
+        return secret
+
+    return prompt
+
+
 def snapshot(conn: Connection) -> Connection:
     """A copy a worker may use while the person keeps editing the original."""
     document, conn.document = conn.document, None

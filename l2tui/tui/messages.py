@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from textual.message import Message
@@ -95,3 +96,12 @@ class DeviceCodeShown(Message):
 
 class SignInEnded(Message):
     """The work that may have asked for a device-code sign-in has ended."""
+
+
+class HistoryLoaded(Message):
+    """The run history of a connection, read by a worker: (started, outcome, summary), newest first."""
+
+    def __init__(self, path: Path | None, rows: list[tuple[float, str, str]]) -> None:
+        super().__init__()
+        self.path = path
+        self.rows = rows

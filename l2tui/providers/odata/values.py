@@ -6,9 +6,9 @@ import base64
 import json
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from collections.abc import Callable
 from typing import Any
 
 from l2tui.providers.base import ColumnType

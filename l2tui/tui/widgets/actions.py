@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Button, Label
+from textual.widgets.button import ButtonVariant
 
 # (button id, label, app action) — the labels are the seed's names
 ACTIONS = (
@@ -27,7 +28,7 @@ class ActionsPane(VerticalScroll):
         """One button per action."""
         yield Label("Actions", classes="pane-title")
         for button_id, label, action in ACTIONS:
-            variant = "primary" if button_id == "act-run" else "default"
+            variant: ButtonVariant = "primary" if button_id == "act-run" else "default"
             if button_id in ("act-delete", "act-cancel"):
                 variant = "error"
             yield Button(label, id=button_id, action=action, variant=variant)

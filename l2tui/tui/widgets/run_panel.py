@@ -22,6 +22,7 @@ from l2tui.sync.events import (
 )
 
 LOG_LINES = 2000
+IDLE_TOTAL = 1  # not running: an empty bar, not the animated "total unknown" one
 
 
 def plan_text(plan: PlanCounts | None) -> str:
@@ -69,7 +70,7 @@ class RunPanel(Vertical):
             yield Button("Cancel", id="run-cancel", variant="error", action="app.cancel_run",
                          disabled=True)
         yield Label("not running", id="run-phase")
-        yield ProgressBar(id="run-progress", show_eta=False)
+        yield ProgressBar(IDLE_TOTAL, id="run-progress", show_eta=False)
         yield RichLog(id="run-log", max_lines=LOG_LINES, wrap=True, markup=False, highlight=False)
         yield Label("Run history", classes="section-title")
         history: DataTable[Any] = DataTable(id="run-history", cursor_type="row", zebra_stripes=True)
@@ -142,12 +143,16 @@ class RunPanel(Vertical):
         else:
             table.add_row(*row)
 
-    def clear(self, history: list[tuple[float, str, str]]) -> None:
-        """Show another connection: empty log, its history."""
+    def clear(self) -> None:
+        """Show another connection: empty log and history (the history follows from a worker)."""
         self.set_running(False)
         self.query_one("#run-phase", Label).update("not running")
-        self.query_one("#run-progress", ProgressBar).update(total=None, progress=0)
+        self.query_one("#run-progress", ProgressBar).update(total=IDLE_TOTAL, progress=0)
         self.query_one("#run-log", RichLog).clear()
+        self.query_one("#run-history", DataTable).clear()
+
+    def show_history(self, history: list[tuple[float, str, str]]) -> None:
+        """The runs before this one, newest first."""
         self.query_one("#run-history", DataTable).clear()
         for started, outcome, summary in history:
             self.add_history(started, outcome, summary)
