@@ -98,7 +98,7 @@ class Engine:
         try:
             # a run allocates millions of short-lived containers and keeps none in cycles:
             # collect young objects less often (restored at the end)
-            gc.set_threshold(max(thresholds[0], 50_000), *thresholds[1:])
+            gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])
             report = self._run(plan, caps, started, run)
         except BaseException as exc:
             outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"

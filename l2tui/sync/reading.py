@@ -11,7 +11,7 @@ from l2tui.providers.base import Page, ReadStream
 _DONE = object()
 
 
-def prefetch(stream: ReadStream, depth: int = 2) -> Iterator[Page]:
+def prefetch(stream: ReadStream, depth: int = 1) -> Iterator[Page]:
     """Yield a stream's pages, reading up to ``depth`` pages ahead in a worker thread."""
     pages: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
