@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -26,8 +26,13 @@ from l2tui.tui.widgets.mapping_editor import MappingEditor
 from l2tui.tui.widgets.run_panel import RunPanel
 
 PAGES = ("connection", "entity1", "entity2", "mappings", "run")
-NARROW = 100  # below this width the side panes give way to the pages
+NARROW = 100  # below this width the side panes give way to the pages (and fields lose borders)
 WIDE = 140  # below this width the side panes are slimmer
+
+
+def width_class(width: int) -> str:
+    """The screen's width class, as HORIZONTAL_BREAKPOINTS sets it."""
+    return "-narrow" if width < NARROW else "-medium" if width < WIDE else "-wide"
 
 
 class L2App(ActionsMixin):
@@ -57,18 +62,21 @@ class L2App(ActionsMixin):
         Binding("ctrl+pagedown", "next_page(1)", "Next page", show=False, id="next-page"),
         Binding("ctrl+pageup", "next_page(-1)", "Previous page", show=False, id="prev-page"),
     ]
+    # the screen's width class (-narrow, -medium, -wide); app.tcss lays the panes out by it
+    HORIZONTAL_BREAKPOINTS = [
+        (0, "-narrow"), (NARROW, "-medium"), (WIDE, "-wide")]
 
     def __init__(self, paths: Paths, select: str | None = None, emulator: object | None = None,
                  *, auto_describe: bool = True, cursor_blink: bool = True) -> None:
         super().__init__(paths, select, emulator, auto_describe=auto_describe,
                          cursor_blink=cursor_blink)
-        self.layout_state: tuple[bool, bool] | None = None  # (narrow, medium) last applied
         for theme in THEMES:
             self.register_theme(theme)
         self.theme = DEFAULT_THEME
 
     def compose(self) -> ComposeResult:
         """Three panes and a footer."""
+        self.screen.add_class(width_class(self.size.width))  # now: one styling pass, not two
         yield Header()
         with Horizontal(id="main"):
             with Vertical(id="connections-pane", classes="pane"):
@@ -96,29 +104,12 @@ class L2App(ActionsMixin):
             for widget in self.query("Input, TextArea"):
                 widget.cursor_blink = False  # type: ignore[attr-defined]
         self.workspace.reload()
-        self._narrow(self.size.width)
         path = self.workspace.find(self.initial) if self.initial else None
         if self.initial and path is None:
             self.notify(f"no connection named '{self.initial}'", severity="warning")
         if path is None:
             path = next((p for p in self.workspace.order if p not in self.workspace.errors), None)
         self.open(path)
-
-    def on_resize(self, event: Any) -> None:
-        """Collapse the side panes on small terminals."""
-        self._narrow(event.size.width)
-
-    def _narrow(self, width: int) -> None:
-        narrow, medium = width < NARROW, width < WIDE
-        if (narrow, medium) == self.layout_state:
-            return  # restyling every widget is slow: only when the layout class changes
-        self.layout_state = (narrow, medium)
-        self.screen.set_class(narrow, "-narrow")
-        self.screen.set_class(medium and not narrow, "-medium")
-        for widget in self.query("Input, Select, Button"):
-            widget.compact = narrow  # type: ignore[attr-defined]
-        for button in self.query("ActionsPane Button"):
-            button.compact = medium  # type: ignore[attr-defined]
 
     @on(ConnectionList.Picked)
     def _picked(self, event: ConnectionList.Picked) -> None:

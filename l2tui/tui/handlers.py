@@ -60,7 +60,11 @@ class ActionsMixin(L2Core):
         self.notify(f"created {conn.path.name if conn.path else conn.title}")
 
     def action_save(self) -> None:
-        """Save Changes: write the file (refused while a field shows a problem)."""
+        """Save Changes, once the edits typed just before the key have reached the model."""
+        self.call_after_refresh(self.save_now)
+
+    def save_now(self) -> None:
+        """Write the file (refused while a field shows a problem)."""
         conn = self.current
         if conn is None:
             return

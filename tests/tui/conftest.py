@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -107,3 +108,12 @@ def runner_available() -> bool:
 
 
 needs_runner = pytest.mark.skipif(not runner_available(), reason="l2tui.runner is not built yet")
+
+
+async def until(pilot: Any, holds: Callable[[], object], timeout: float = 30.0) -> None:
+    """Let the app work until ``holds()`` is true (fail after ``timeout`` seconds, never hang)."""
+    deadline = time.monotonic() + timeout
+    while not holds():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {holds}")
+        await pilot.pause(0.05)

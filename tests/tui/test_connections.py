@@ -70,12 +70,12 @@ async def test_a_new_title_renames_the_file_on_save(make_app, offline_demo_file)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+n")
-        await pilot.press("end", "ctrl+u", *"CRM accounts to SQL")
+        await pilot.press(*"CRM 2")  # typed over the selected "New Connection"
         await pilot.press("ctrl+s")
         await pilot.pause()
         folder = offline_demo_file.parent
         assert not (folder / "new-connection.toml").exists()
-        assert tomllib.loads((folder / "crm-accounts-to-sql.toml").read_text())["title"] == "CRM accounts to SQL"
+        assert tomllib.loads((folder / "crm-2.toml").read_text())["title"] == "CRM 2"
 
 
 async def test_save_keeps_the_users_comments(make_app, offline_demo_file) -> None:

@@ -73,7 +73,9 @@ async def test_the_run_history_is_shown_when_the_connection_is_opened(make_app, 
     prepare(paths)
     Runner(paths).run(ConnectionStore(paths.connections).load(DEMO_SLUG))
     app = make_app()
-    async with app.run_test(size=SIZE):
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         table = app.query_one("#run-history")
         assert table.row_count == 1
         assert table.get_row_at(0)[1] == "success"

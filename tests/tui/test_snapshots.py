@@ -9,11 +9,20 @@ from l2tui.tui.screens.preview import PreviewScreen
 
 PAGES = ("connection", "entity1", "entity2", "mappings", "run")
 SIZES = ((80, 24), (120, 40))
+SQL = "SELECT accountid, name, accountnumber, revenue FROM accounts WHERE revenue > 0"
+
+
+@pytest.fixture
+def shown_demo(offline_demo_file):
+    """The offline demo with a SQL query on the right (the snapshots show its highlighting)."""
+    text = offline_demo_file.read_text().replace('select = "accounts"', f'select = "{SQL}"')
+    offline_demo_file.write_text(text)
+    return offline_demo_file
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("page", PAGES)
-def test_page_snapshot(snap_compare, make_app, offline_demo_file, page: str, size: tuple[int, int]) -> None:
+def test_page_snapshot(snap_compare, make_app, shown_demo, page: str, size: tuple[int, int]) -> None:
     app = make_app(auto_describe=False)
 
     async def show(pilot) -> None:

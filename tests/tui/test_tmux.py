@@ -1,14 +1,20 @@
-"""The real ``l2tui`` in a tmux terminal, walked through the seed's steps as a person would."""
+"""The real ``l2tui`` in a tmux terminal, walked through the seed's steps as a person would.
+
+Every step waits for what the screen must show next (polling, with generous bounds for a loaded
+machine) instead of sleeping: keys are sent only once the app shows it is ready for them.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +23,12 @@ from tests.tui.conftest import make_accounts_table, needs_runner, sqlite_rows
 
 pytestmark = [needs_runner, pytest.mark.skipif(shutil.which("tmux") is None, reason="no tmux")]
 REPO = Path(__file__).resolve().parents[2]
+WAIT = 45.0  # seconds a screen state may take to show on a loaded machine
+POLL = 0.2
+BORDER = re.compile(r"\x1b\[7m\x1b\[38;5;(\d+)m▊")  # a field's left border, and its colour
+STYLE = re.compile(r"\x1b\[[0-9;]*m")
+PROVIDERS = ("Data Provider for OData", "Data Provider for SQL Server",
+             "Data Provider for PostgreSQL", "Data Provider for MySQL", "Data Provider for SQLite")
 
 
 class Terminal:
@@ -28,49 +40,74 @@ class Terminal:
 
     def _tmux(self, *args: str) -> str:
         out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
-                             timeout=10, check=False)
+                             timeout=20, check=False)
         return out.stdout
 
     def keys(self, *keys: str) -> None:
-        """Press keys by tmux name (C-n, Enter, Tab, F5)."""
+        """Press keys by tmux name (C-n, Enter, Tab, F5), in order."""
         for key in keys:
             self._tmux("send-keys", "-t", "app", key)
-            time.sleep(0.15)
 
     def type(self, text: str) -> None:
-        """Type text one key at a time, as a person does (a burst can outrun a focus change)."""
-        time.sleep(0.2)
-        for char in text:
-            # a lone ';' is tmux's command separator: escape it
-            self._tmux("send-keys", "-t", "app", "-l", "\\;" if char == ";" else char)
-            time.sleep(0.01)
-        time.sleep(0.2)
+        """Type text into the focused field (tmux takes a trailing ';' escaped)."""
+        for chunk in text.replace(";", ";\0").split("\0"):
+            if chunk:
+                literal = chunk[:-1] + "\\;" if chunk.endswith(";") else chunk
+                self._tmux("send-keys", "-t", "app", "-l", literal)
 
     def screen(self) -> str:
         """The screen as a person sees it."""
         return self._tmux("capture-pane", "-p", "-t", "app")
 
-    def wait_for(self, text: str, timeout: float = 20.0) -> str:
-        """Poll the screen until ``text`` shows."""
+    def focused(self) -> str:
+        """The text of the field that has the focus: the lines whose border has the odd colour."""
+        lines = self._tmux("capture-pane", "-p", "-e", "-t", "app").splitlines()
+        borders = [(m.group(1), line) for line in lines if (m := BORDER.search(line))]
+        if not borders:
+            return ""
+        blurred = Counter(colour for colour, _ in borders).most_common(1)[0][0]
+        return "\n".join(STYLE.sub("", line) for colour, line in borders if colour != blurred)
+
+    def wait_for_focus(self, text: str, timeout: float = WAIT) -> None:
+        """Poll until the focused field shows ``text`` (the app moves focus after a refresh)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while text not in (focused := self.focused()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the focus did not reach {text!r}; it is on:\n{focused}\n"
+                                     f"the screen:\n{self.screen()}")
+            time.sleep(POLL)
+
+    def wait_until(self, shown: Callable[[str], bool], what: str, timeout: float = WAIT) -> str:
+        """Poll the screen until ``shown(screen)`` holds; fail (never hang) after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
             screen = self.screen()
-            if text in screen:
+            if shown(screen):
                 return screen
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} did not appear; the screen:\n{self.screen()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: not shown in {timeout:.0f}s; the screen:\n{screen}")
+            time.sleep(POLL)
+
+    def wait_for(self, text: str, timeout: float = WAIT) -> str:
+        """Poll the screen until ``text`` shows."""
+        return self.wait_until(lambda s: text in s, repr(text), timeout)
 
     def kill(self) -> None:
         """Stop the tmux server (and the program in it)."""
         self._tmux("kill-server")
 
 
+def header(screen: str) -> str:
+    """The title line (connection title, "●" while unsaved)."""
+    return screen.splitlines()[0] if screen else ""
+
+
 @pytest.fixture
 def terminal(isolated_dirs: dict[str, Path]) -> Iterator[Terminal]:
     """The real l2tui in a 100×30 tmux terminal, on this test's folders."""
-    env = (f"env -u COLUMNS -u LINES L2TUI_CONFIG_DIR={isolated_dirs['config']} L2TUI_DATA_DIR={isolated_dirs['data']} "
-           f"L2TUI_TEST_KEYRING={isolated_dirs['keyring']} PYTHONPATH={REPO} "
-           f"PYTHON_KEYRING_BACKEND={os.environ.get('PYTHON_KEYRING_BACKEND', '')} "
+    env = (f"env -u COLUMNS -u LINES L2TUI_CONFIG_DIR={isolated_dirs['config']} "
+           f"L2TUI_DATA_DIR={isolated_dirs['data']} L2TUI_TEST_KEYRING={isolated_dirs['keyring']} "
+           f"PYTHONPATH={REPO} PYTHON_KEYRING_BACKEND={os.environ.get('PYTHON_KEYRING_BACKEND', '')} "
            "TERM=xterm-256color")
     term = Terminal(f"{env} {sys.executable} -m l2tui")
     try:
@@ -79,47 +116,77 @@ def terminal(isolated_dirs: dict[str, Path]) -> Iterator[Terminal]:
         term.kill()
 
 
-def go_to(term: Terminal, page: str) -> None:
-    """Open a page through the command palette."""
+def go_to(term: Terminal, page: str, shown: Callable[[str], bool]) -> None:
+    """Open a page through the command palette; wait until the palette is gone and it shows."""
     term.keys("C-p")
     term.wait_for("Search for commands")
-    term.type(f"go to {page}")
+    term.type(f"go to {page.lower()}")
     term.wait_for(f"Go to {page}")
     term.keys("Enter")
-    time.sleep(0.3)
+    term.wait_until(lambda s: "Search for commands" not in s and shown(s), f"the {page} page")
 
 
-def fill_entity(term: Terminal, title: str, provider: str, connstr: str, select: str, key: str) -> None:
-    """Title, provider (typed to search), connection string, select and key, tabbing through."""
+def pick_provider(term: Terminal, provider: str, search: str) -> None:
+    """Open the Data Provider list, type to search, choose; wait until the list closed on it."""
+    term.keys("Enter")
+    term.wait_until(lambda s: all(p in s for p in PROVIDERS), "the open provider list")
+    term.keys(*search)  # one key at a time, as a person types into the open list
+    term.keys("Enter")
+    others = [p for p in PROVIDERS if p != provider]
+    term.wait_until(lambda s: provider in s and not any(p in s for p in others),
+                    f"{provider} chosen")
+    term.wait_for_focus(provider)  # the list hands the focus back to the field after a refresh
+
+
+def fill_entity(term: Terminal, index: int, title: str, provider: tuple[str, str], connstr: str, select: str,
+                key: str) -> None:
+    """Title, provider, connection string, select and key, tabbing through as a person does."""
+    term.wait_for_focus(f"Data Entity {index}")  # the new entity's title, selected for typing over
     term.type(title)
-    term.keys("Tab", "Enter")
-    term.keys(*provider)  # one key at a time, as a person types into the open list
-    term.keys("Enter", "Tab")
-    term.type(connstr)
-    term.keys("Tab", "Tab", "Tab", "Tab", "Tab")  # Verify, Preview, Password, Password variable
-    term.type(select)
+    term.wait_for_focus(title)
     term.keys("Tab")
+    pick_provider(term, *provider)
+    term.keys("Tab")
+    term.wait_until(lambda _s: "Data Provider for" not in term.focused(), "focus on the next field")
+    term.type(connstr)
+    term.wait_for_focus(connstr[-12:])
+    term.keys("Tab", "Tab", "Tab", "Tab", "Tab")  # Verify, Preview, Password, Password variable
+    term.wait_until(lambda _s: term.focused().count("\n") >= 4, "focus on the Select Statement")
+    term.type(select)
+    term.wait_for_focus(select[:12])
+    term.keys("Tab")
+    term.wait_for_focus("e.g. accountid")  # the empty Primary Key
     term.type(key)
+    term.wait_for_focus(key)
 
 
 def test_a_person_creates_maps_saves_and_runs_a_connection(terminal: Terminal, emulator, tmp_path) -> None:
     db = tmp_path / "crm.db"
     make_accounts_table(db)
-    terminal.wait_for("Connections")
+    terminal.wait_for("No connections yet")  # the empty folder's hint
     terminal.keys("C-n")
-    terminal.wait_for("created new-connection.toml")
+    terminal.wait_until(lambda s: "New Connection" in header(s), "the new connection, opened")
+    terminal.wait_for_focus("New Connection")  # its title, selected for typing over
     terminal.type("CRM accounts to SQLite")
-    go_to(terminal, "Data Entity 1")
-    fill_entity(terminal, "Dynamics accounts", "odata", emulator.connection_string("accounts"),
+    terminal.wait_until(lambda s: "CRM accounts to SQLite ●" in header(s), "the typed title")
+    go_to(terminal, "Data Entity 1", lambda s: "Data Entity Title" in s)
+    fill_entity(terminal, 1, "Dynamics accounts", ("Data Provider for OData", "odata"),
+                emulator.connection_string("accounts"),
                 "$select=accountid,name,accountnumber,revenue", "accountid")
-    go_to(terminal, "Data Entity 2")
-    fill_entity(terminal, "SQLite accounts", "sqlite", f"Data Source={db};", "accounts", "accountid")
+    go_to(terminal, "Data Entity 2",
+          lambda s: "Data Entity Title" in s and "Dynamics accounts" not in s)
+    fill_entity(terminal, 2, "SQLite accounts", ("Data Provider for SQLite", "sqlite"),
+                f"Data Source={db};", "accounts", "accountid")
     terminal.keys("C-s")
-    terminal.wait_for("saved crm-accounts-to-sqlite.toml")
+    screen = terminal.wait_until(lambda s: "Not saved" in s or ("CRM accounts to SQLite" in header(s)
+                                                                and "●" not in header(s)),
+                                 "the saved connection (no unsaved marker)")
+    assert "Not saved" not in screen, screen
     saved = (Path(os.environ["L2TUI_CONFIG_DIR"]) / "crm-accounts-to-sqlite.toml").read_text()
     assert 'provider = "odata"' in saved and 'provider = "sqlite"' in saved, saved
-    go_to(terminal, "Mappings")
-    terminal.wait_for("★")
+    assert saved.count('primary_key = ["accountid"]') == 2, saved
+    go_to(terminal, "Mappings", lambda s: "Enable Auto Mapping" in s)
+    terminal.wait_for("★")  # the columns were described and the match key auto-mapped
     terminal.keys("F5")
     terminal.wait_for("success", timeout=60)
     assert sqlite_rows(db) == 50

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import OptionList
@@ -24,11 +26,21 @@ class ConnectionList(OptionList):
             super().__init__()
             self.key = key
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.shown: list[Item] = []
+
     def show(self, items: list[Item], current: str | None) -> None:
-        """Replace the rows, keeping the highlight on ``current``."""
+        """Show the rows (only what changed: a rebuild per key typed is slow), highlight ``current``."""
         with self.prevent(OptionList.OptionHighlighted):
-            self.clear_options()
-            self.add_options([Option(_label(item), id=item.key) for item in items])
+            if [i.key for i in items] != [i.key for i in self.shown]:
+                self.clear_options()
+                self.add_options([Option(_label(item), id=item.key) for item in items])
+            else:
+                for index, (old, new) in enumerate(zip(self.shown, items, strict=True)):
+                    if old != new:
+                        self.replace_option_prompt_at_index(index, _label(new))
+            self.shown = [replace(item) for item in items]
             if current is not None:
                 self.select(current)
 
@@ -36,9 +48,11 @@ class ConnectionList(OptionList):
         """Move the highlight to a connection without announcing it."""
         with self.prevent(OptionList.OptionHighlighted):
             try:
-                self.highlighted = self.get_option_index(key)
+                index: int | None = self.get_option_index(key)
             except Exception:
-                self.highlighted = None
+                index = None
+            if index != self.highlighted:
+                self.highlighted = index
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         """Open the highlighted connection."""

@@ -18,6 +18,7 @@ class Field(Vertical):
         self.label = label
         self.widget = widget
         self.hint = hint
+        self.shown = hint
 
     def compose(self) -> ComposeResult:
         """Label, widget, hint."""
@@ -29,13 +30,19 @@ class Field(Vertical):
         """The neutral help line under the field."""
         self.hint = hint
         if not self.has_class("-invalid"):
-            self.query_one(".field-hint", Static).update(hint)
+            self._show(hint)
 
     def set_problem(self, problem: str | None) -> None:
         """Show a problem in place (or clear it, back to the hint)."""
         self.set_class(bool(problem), "-invalid")
         self.widget.set_class(bool(problem), "-invalid")
-        self.query_one(".field-hint", Static).update(problem or self.hint)
+        self._show(problem or self.hint)
+
+    def _show(self, text: str) -> None:
+        """Update the hint line only when its text changes (an update re-lays out the page)."""
+        if text != self.shown:
+            self.shown = text
+            self.query_one(".field-hint", Static).update(text)
 
     @property
     def problem(self) -> str | None:

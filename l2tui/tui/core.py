@@ -1,0 +1,160 @@
+"""The App's state and the work it hands to threads: the selected connection, workers, errors."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.reactive import reactive
+from textual.widgets import TabbedContent
+
+from l2tui.config.model import Connection
+from l2tui.config.store import ConnectionStore
+from l2tui.errors import L2Error
+from l2tui.paths import Paths
+from l2tui.tui import jobs, messages
+from l2tui.tui.bridge import Bridge
+from l2tui.tui.screens.device_code import DeviceCodeScreen
+from l2tui.tui.screens.error import ErrorScreen
+from l2tui.tui.widgets.connection_form import ConnectionForm
+from l2tui.tui.widgets.connection_list import UNSAVED, ConnectionList
+from l2tui.tui.widgets.entity_form import EntityForm
+from l2tui.tui.widgets.mapping_editor import MappingEditor
+from l2tui.tui.widgets.run_panel import RunPanel
+from l2tui.tui.workspace import Workspace
+
+
+class L2Core(App[int]):
+    """What every part of the App shares: the folder, the selected connection, the workers."""
+
+    running: reactive[bool] = reactive(False)
+
+    def __init__(self, paths: Paths, select: str | None = None, emulator: object | None = None,
+                 *, auto_describe: bool = True, cursor_blink: bool = True) -> None:
+        super().__init__()
+        self.paths = paths
+        self.workspace = Workspace(ConnectionStore(paths.connections))
+        self.initial = select
+        self.emulator = emulator  # the demo's emulator: kept alive while the app runs
+        self.auto_describe = auto_describe
+        self.cursor_blink = cursor_blink
+        self.current: Connection | None = None
+        self.columns: dict[Path, tuple[list[Any] | None, list[Any] | None]] = {}
+        self.cancel_event: threading.Event | None = None
+        self.bridge = Bridge(self.post_message)
+        self.sign_in_screen: DeviceCodeScreen | None = None
+
+    # -- the selected connection -------------------------------------------------------------
+
+    def open(self, path: Path | None) -> None:
+        """Show a connection in the pages (None: nothing selected)."""
+        conn = None
+        if path is not None:
+            try:
+                conn = self.workspace.get(path)
+            except L2Error as exc:
+                self.notify(exc.message, title="Cannot open this connection", severity="error")
+        self.current = conn
+        self.refresh_list()
+        self.query_one("#pages", TabbedContent).disabled = conn is None
+        self.query_one("#empty-hint").display = not self.workspace.order
+        if conn is None:
+            return
+        self.query_one(ConnectionForm).load(conn)
+        for form in self.query(EntityForm):
+            form.load(conn, secret_typed=(path, form.index) in self.workspace.secrets)
+        left, right = self.columns.get(conn.path, (None, None)) if conn.path else (None, None)
+        self.query_one(MappingEditor).load(conn, left, right)
+        self.query_one(RunPanel).clear()
+        if not self.running and conn.path is not None:
+            self.history_worker(jobs.snapshot(conn))
+        self._update_title()
+
+    def refresh_list(self) -> None:
+        """Redraw the connection list (titles, "●" markers)."""
+        current = str(self.current.path) if self.current and self.current.path else None
+        self.query_one(ConnectionList).show(self.workspace.items(), current)
+
+    def _update_title(self) -> None:
+        conn = self.current
+        if conn is None or conn.path is None:
+            self.sub_title = "connection manager"
+            return
+        mark = f" {UNSAVED}" if conn.path in self.workspace.dirty else ""
+        self.sub_title = f"{conn.title}{mark}"
+
+    @staticmethod
+    def _complete(conn: Connection) -> bool:
+        return all(conn.entity(i).provider and conn.entity(i).connection_string for i in (1, 2))
+
+    def _prompts(self) -> dict[int, jobs.Prompt]:
+        """Typed (unsaved) passwords, offered to providers as the answer to a prompt."""
+        out: dict[int, jobs.Prompt] = {}
+        if self.current is None:
+            return out
+        for index in (1, 2):
+            secret = self.workspace.secrets.get((self.current.path, index))  # type: ignore[arg-type]
+            if secret:
+                out[index] = jobs.answer(secret)
+        return out
+
+    def page_entity(self) -> int | None:
+        """The entity of the page shown (None on the other pages)."""
+        active = self.query_one("#pages", TabbedContent).active
+        return {"entity1": 1, "entity2": 2}.get(active)
+
+    def form_problems(self) -> list[str]:
+        """Problems shown in place on the connection's pages."""
+        out = self.query_one(ConnectionForm).problems()
+        for form in self.query(EntityForm):
+            out += [f"Data Entity {form.index} {p}" for p in form.problems()]
+        return out
+
+    # -- errors, in one place ----------------------------------------------------------------
+
+    def show_error(self, error: BaseException | None, title: str = "Error") -> None:
+        """An l2tui error as a notification; anything else in a dialog, one line."""
+        if isinstance(error, L2Error):
+            self.notify(error.message, title=title, severity="error", timeout=8)
+        else:
+            self.push_screen(ErrorScreen(title, one_line(error)))
+
+    # -- workers -----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="verify", name="Verify")
+    def verify_worker(self, conn: Connection, indexes: tuple[int, ...], prompts: dict[int, Any]) -> None:
+        """Verify Connection String off the UI thread."""
+        jobs.verify(conn, indexes, self.paths, self.bridge, prompts)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="preview", name="Preview Data")
+    def preview_worker(self, conn: Connection, index: int, prompt: Any) -> None:
+        """Preview Data off the UI thread."""
+        jobs.preview(conn, index, self.paths, self.bridge, prompt)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="describe", name="Load Columns")
+    def describe_worker(self, conn: Connection, prompts: dict[int, Any]) -> None:
+        """describe() both entities off the UI thread."""
+        jobs.describe(conn, self.paths, self.bridge, prompts)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="history", name="Run history")
+    def history_worker(self, conn: Connection) -> None:
+        """Read a connection's run history off the UI thread (it reads the state file)."""
+        self.bridge.post(messages.HistoryLoaded(conn.path, jobs.history(conn, self.paths)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="run", name="Run")
+    def run_worker_(self, conn: Connection, cancel: threading.Event, dry_run: bool, force: bool,
+                    prompts: dict[int, Any]) -> None:
+        """The sync, off the UI thread; it reports only through the Bridge."""
+        jobs.run(conn, self.paths, self.bridge, cancel, dry_run=dry_run, force=force, prompts=prompts)
+
+def one_line(error: BaseException | None) -> str:
+    """An error as one line (never a traceback)."""
+    if error is None:
+        return "unknown error"
+    if isinstance(error, L2Error):
+        return error.message
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

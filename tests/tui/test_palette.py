@@ -1,0 +1,35 @@
+"""The command palette (ctrl+p) offers every action under the seed's names."""
+
+from __future__ import annotations
+
+from textual.command import CommandList, CommandPalette
+
+from tests.tui.conftest import until
+
+SIZE = (120, 40)
+SEED_COMMANDS = ("Create New Connection", "Save Changes", "Verify Connection String",
+                 "Preview Data", "Run Now")
+
+
+def _listed(app) -> list[str]:
+    commands = app.screen.query_one(CommandList)
+    return [commands.get_option_at_index(i).prompt.plain.split("\n")[0]
+            for i in range(commands.option_count)]
+
+
+async def test_the_palette_lists_the_seeds_five_command_names(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette) and _listed(app))
+        assert set(SEED_COMMANDS) <= set(_listed(app))
+
+
+async def test_a_command_chosen_in_the_palette_runs(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p", *"create new")
+        await until(pilot, lambda: _listed(app)[:1] == ["Create New Connection"])
+        await pilot.press("enter")
+        await until(pilot, lambda: app.current is not None and app.current.title == "New Connection")
+        assert (offline_demo_file.parent / "new-connection.toml").is_file()

@@ -1,0 +1,44 @@
+"""At 80×24 every field of every page is reached with Tab and shown whole when it has the focus."""
+
+from __future__ import annotations
+
+from textual.errors import NoWidget
+from textual.widget import Widget
+
+from l2tui.tui.app import PAGES
+
+SMALL = (80, 24)
+
+
+def _shown(app, widget: Widget) -> bool:
+    """Whether the widget's first row (and last, when short) is on screen, not covered or cut."""
+    region = widget.region
+    rows = [region.y] if region.height > 5 else [region.y, region.bottom - 1]
+    for y in rows:
+        for x in (region.x, region.right - 1):
+            try:
+                found, _ = app.screen.get_widget_at(x, y)
+            except NoWidget:
+                return False
+            if found is not widget and widget not in found.ancestors:
+                return False
+    return region.right <= SMALL[0] and region.bottom <= SMALL[1]
+
+
+async def test_at_80x24_every_field_of_every_page_is_reached_by_tab_and_shown_whole(
+        make_app, offline_demo_file) -> None:
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SMALL) as pilot:
+        for page in PAGES:
+            app.action_page(page)  # focuses the page's first field
+            await pilot.pause()
+            pane = app.query_one(f"#{page}")
+            wanted = [w for w in app.screen.focus_chain  # the fields (not the page's scroller)
+                      if pane in w.ancestors and w.parent is not pane]
+            reached = [app.focused]
+            assert _shown(app, app.focused), f"{page}: {app.focused!r} is cut off"
+            for _ in wanted[1:]:
+                await pilot.press("tab")
+                reached.append(app.focused)
+                assert _shown(app, app.focused), f"{page}: {app.focused!r} is cut off"
+            assert reached == wanted, page
