@@ -118,7 +118,7 @@ class Engine:
             self.log("the mapping, a select or the match key changed since the last run: "
                      "matching both sides by key again (nothing is deleted)", "warning")
             state.reset()
-        first = state.count() == 0
+        first = state.empty()
         crashed = state.last_run_crashed(run)
         if crashed:
             self.log("the previous run did not finish: comparing both sides", "warning")
@@ -134,8 +134,8 @@ class Engine:
                 cursors[s] = None
         self.mode = {src: "delta" if cursors[src] else "full",
                      dst: ("delta" if cursors[dst] else "full") if (two_way or match) else "none"}
-        self.sizes = {s: state.count(s) for s in SIDES}
-        self.state_empty = state.count() == 0
+        self.sizes = state.counts()
+        self.state_empty = state.empty()
         self.sink(RunStarted(connection=conn.title, direction=conn.direction.value,
                              dry_run=opts.dry_run))
         self.log(f"reading {src} ({self.mode[src]}), {dst} ({self.mode[dst]})")
@@ -246,11 +246,22 @@ class Engine:
                         items.append(item)
                 db.executemany("INSERT INTO temp.keyless VALUES (?, ?, ?, ?)", keyless)
                 mkeys = [i.mkey for i in items if i.mkey]
-                states = {} if self.state_empty else self.state.lookup(mkeys)
-                staged = {} if w_empty else self._staged(mkeys)
                 target = OTHER[side]
                 writer = self.writers[target]
                 unread = self.mode[target] == "none"  # one-way: the target is not read
+                absent: set[str] | None = None  # known when the state settled the unchanged
+                states: dict[str, StateRow]
+                if self.state_empty:
+                    states = {}
+                elif unread and w_empty and self.state.can_settle_unchanged and \
+                        len(set(mkeys)) == len(mkeys):
+                    states, absent = self.state.settle_unchanged(
+                        [(m, i.hash) for m, i in zip(mkeys, items, strict=True)], self.run_id,
+                        exact=info.extras)
+                    self.unchanged += len(items) - len(states) - len(absent)
+                else:
+                    states = self.state.lookup(mkeys)
+                staged = {} if w_empty else self._staged(mkeys)
                 same = info.same
                 for item in items:
                     mkey = item.mkey
@@ -258,6 +269,8 @@ class Engine:
                     st = states.get(mkey) if states else None
                     found = staged.get(mkey) if staged else None
                     if st is None and found is None:
+                        if absent is not None and mkey not in absent:
+                            continue  # unchanged, counted and marked by settle_unchanged
                         # never synced and not on the other side: the table's "new | absent",
                         # a create there in every direction (a first run is all of these)
                         writer.add(Task(target, "create", mkey, item.hash, item.values, item.kid))

@@ -266,7 +266,7 @@ def normalizer(kind: ColumnType) -> Normalizer:
             if type(value) is datetime:
                 zone = value.tzinfo
                 if (zone is None or zone is UTC) and not value.microsecond:
-                    return value.isoformat()[:19] + "Z"
+                    return utc_text(value)
             elif type(value) is str and len(value) == 20 and value[10] == "T" and \
                     value[19] == "Z":
                 return value
@@ -275,7 +275,40 @@ def normalizer(kind: ColumnType) -> Normalizer:
     return general
 
 
+_TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
+
+
+def utc_text(value: datetime) -> str:
+    """A datetime's fields as ``YYYY-MM-DDTHH:MM:SSZ`` (its zone, if any, is not looked at).
+
+    The same text as ``value.isoformat()[:19] + "Z"`` (what ``_datetime`` writes for a UTC
+    value), in a third of the time: two-digit fields come from a table, and a four-digit year is
+    its own ``str``; other years take ``isoformat``, which zero-pads them.
+    """
+    year = value.year
+    if year < 1000:
+        return value.isoformat()[:19] + "Z"
+    two = _TWO_DIGITS
+    return (f"{year}-{two[value.month]}-{two[value.day]}T{two[value.hour]}:"
+            f"{two[value.minute]}:{two[value.second]}Z")
+
+
 Denormalizer = Callable[[Any], Any]
+
+# pair types whose canonical values are always ``str`` or None (see the normalisers: every path,
+# the fallback ``str(value)`` on an error included, returns text)
+_TEXT_VALUED = frozenset({ColumnType.STRING, ColumnType.GUID, ColumnType.DATETIME, ColumnType.DATE,
+                          ColumnType.BINARY, *NUMERIC})
+
+
+def keeps_value(kind: ColumnType, target: ColumnType) -> bool:
+    """Whether ``denormalize(normalize(x, kind), target)`` is always ``normalize(x, kind)``.
+
+    True for a text target (string, GUID, other) of a pair whose canonical values are text:
+    ``denormalize`` returns a ``str`` (or None) unchanged for those targets. A caller may then
+    skip the call.
+    """
+    return target in _TEXT and kind in _TEXT_VALUED
 
 
 def denormalizer(target: ColumnType) -> Denormalizer:
@@ -353,5 +386,14 @@ _encode = _make_encode()
 
 
 def digest(values: list[Any]) -> str:
-    """A short stable hash of canonical values (blake2b of their canonical JSON)."""
+    """A short stable hash of canonical values (blake2b of their canonical JSON).
+
+    One plain string (printable ASCII without a quote or backslash, which JSON writes as it is,
+    such as a datetime's canonical text) is spelled directly instead of through the encoder.
+    """
+    if len(values) == 1:
+        one = values[0]
+        if type(one) is str and one.isascii() and one.isprintable() and '"' not in one and \
+                "\\" not in one:
+            return _blake2b(f'["{one}"]'.encode("ascii"), digest_size=12).hexdigest()
     return _blake2b(_encode(values).encode("utf-8"), digest_size=12).hexdigest()

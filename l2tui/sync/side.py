@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from l2tui.providers.base import ChangeOp, Column, ColumnType, Record
 from l2tui.sync.mapping import MappingPlan
-from l2tui.sync.normalize import denormalizer, digest, normalizer
+from l2tui.sync.normalize import denormalizer, digest, keeps_value, normalizer
+
+
+def match_values(mkey: str) -> list[Any]:
+    """A match key (``key_json`` text) back as its values.
+
+    ``key_json`` writes one plain string as ``["text"]`` with no quote or backslash inside; such
+    a key is sliced instead of parsed (JSON text without escapes is its own content).
+    """
+    if mkey.startswith('["') and mkey.endswith('"]'):
+        inner = mkey[2:-2]
+        if '"' not in inner and "\\" not in inner:
+            return [inner]
+    values: list[Any] = json.loads(mkey)
+    return values
 
 
 def key_json(values: list[Any]) -> str:
@@ -54,9 +69,14 @@ class SideInfo:
                                                                      strict=True))
                                   if c.name == self.modified and k == ColumnType.DATETIME), None)
         self._key_names = [c.name for c in self.keys]
+        # a provider key that is the match column itself: its key text is the match key whenever
+        # the raw value is already canonical (a lower-case GUID, a plain string)
+        self._kid_is_match = len(self._key_names) == 1 and len(self._match) == 1 and \
+            self._key_names[0] == self._match[0][0]
         self._write = [(i, self.columns[i].name, denormalizer(self.columns[i].type))
                        for i in self.writable]
         self._create = self._create_plan()
+        self._create_fast = self._compile_create()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -66,18 +86,23 @@ class SideInfo:
         values = [fn(get(n)) for n, fn in self._read]
         if len(self._match) == 1:
             name, fn = self._match[0]
-            one = fn(get(name))
+            raw = get(name)
+            one = fn(raw)
             mkey = None if one is None else key_json([one])
+            if self._kid_is_match and mkey is not None and type(raw) is str and raw == one:
+                kid = mkey  # key_json([raw]) with raw == one: the same text
+            else:
+                kid = key_json([get(n) for n in self._key_names])
         else:
             match = [fn(get(n)) for n, fn in self._match]
             mkey = None if any(v is None for v in match) else key_json(match)
+            kid = key_json([get(n) for n in self._key_names])
         modified = None
         if self.modified:
             at = self._modified_at
             raw = values[at] if at is not None else self._modified(get(self.modified))
             modified = raw if isinstance(raw, str) else None
-        return Item(mkey, key_json([get(n) for n in self._key_names]), values,
-                    self.hash(values), modified)
+        return Item(mkey, kid, values, self.hash(values), modified)
 
     def hash(self, values: list[Any]) -> str:
         """Two-way part, then (if any) the one-way extras, separated by '.'."""
@@ -131,20 +156,54 @@ class SideInfo:
 
     def create_values(self, mkey: str, values: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """A new item's key and values: ``create_key`` and the writable columns but its key."""
-        key, extra = self.create_key(mkey, values)
-        out = {n: fn(values[i]) for i, n, fn in self._write if n not in key}
-        if extra:
-            out.update(extra)
-        return key, out
+        return self._create_fast(mkey, values)
 
     def create_key(self, mkey: str, values: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The key of a new item (from the match key where it is a key column) and extra values."""
-        match = json.loads(mkey)
+        match = match_values(mkey)
         keys, extras = self._create
         key = {name: fn(match[i] if from_match else values[i])
                for name, from_match, i, fn in keys}
         extra = {name: fn(match[j]) for name, j, fn in extras}
         return key, extra
+
+    def _compile_create(self) -> Callable[[str, list[Any]], tuple[dict[str, Any], dict[str, Any]]]:
+        """``create_values`` as one generated function: two dict displays, no loops.
+
+        The same result as building the key with ``create_key`` and then the values (writable
+        columns not in the key, then the match-key extras), because it is that recipe unrolled
+        once per run: a value is converted by its column's denormaliser, except where
+        ``keeps_value`` proves the conversion returns the value unchanged. The source text holds
+        only generated names; column names and converters are bound as default arguments.
+        """
+        keys, extras = self._create
+        taken = {name for name, *_ in keys}
+        env: dict[str, Any] = {"match_values": match_values}
+        counter = iter(range(1_000_000))
+
+        def bind(value: Any) -> str:
+            name = f"a{next(counter)}"
+            env[name] = value
+            return name
+
+        def call(fn: Any, expr: str, keep: bool) -> str:
+            return expr if keep else f"{bind(fn)}({expr})"
+
+        key_parts = [f"{bind(name)}: {call(fn, f'm[{i}]' if from_match else f'v[{i}]', False)}"
+                     for name, from_match, i, fn in keys]
+        value_parts = [f"{bind(name)}: "
+                       f"{call(fn, f'v[{i}]', keeps_value(self.kinds[i], self.columns[i].type))}"
+                       for i, name, fn in self._write if name not in taken]
+        value_parts += [f"{bind(name)}: {call(fn, f'm[{j}]', False)}" for name, j, fn in extras]
+        uses_match = any(from_match for _, from_match, *_ in keys) or bool(extras)
+        defaults = "".join(f", {name}={name}" for name in env)
+        text = (f"def create(mkey, v{defaults}):\n"
+                + ("    m = match_values(mkey)\n" if uses_match else "")
+                + f"    return {{{', '.join(key_parts)}}}, {{{', '.join(value_parts)}}}\n")
+        scope: dict[str, Any] = {}
+        exec(text, dict(env), scope)  # noqa: S102  (generated from indices only, see above)
+        made: Callable[[str, list[Any]], tuple[dict[str, Any], dict[str, Any]]] = scope["create"]
+        return made
 
     def kid_of(self, key: dict[str, Any]) -> str:
         """A key dict as stored in the state."""

@@ -29,6 +29,11 @@ DROP INDEX IF EXISTS items_lkey;
 DROP INDEX IF EXISTS items_rkey;
 CREATE INDEX IF NOT EXISTS items_lkey_other ON items(lkey) WHERE lkey != mkey;
 CREATE INDEX IF NOT EXISTS items_rkey_other ON items(rkey) WHERE rkey != mkey;
+-- The rare rows a run asks about before anything else (open conflicts, detached pairs): small
+-- partial indexes, so that a run's start reads them instead of the whole table.
+CREATE INDEX IF NOT EXISTS items_open ON items(mkey) WHERE lhash IS NOT NULL OR rhash IS NOT NULL;
+CREATE INDEX IF NOT EXISTS items_lkey_null ON items(mkey) WHERE lkey IS NULL;
+CREATE INDEX IF NOT EXISTS items_rkey_null ON items(mkey) WHERE rkey IS NULL;
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     started REAL NOT NULL,
@@ -51,9 +56,9 @@ CREATE TABLE IF NOT EXISTS conflicts (
 ITEM_COLUMNS = "mkey, lkey, rkey, hash, lhash, rhash"
 
 
-@dataclass
+@dataclass(slots=True)
 class StateRow:
-    """One matched pair as the state remembers it."""
+    """One matched pair as the state remembers it (slotted: a run reads one per item)."""
 
     mkey: str
     lkey: str | None
@@ -96,6 +101,9 @@ class StateStore:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=10000")
         self.db.executescript(SCHEMA)
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS handled (mkey TEXT PRIMARY KEY)")
+        self._handled_run: int | None = None
+        self._json_each = _has_json_each(self.db)
         self.db.execute("BEGIN")
 
     # -- transactions ----------------------------------------------------------------
@@ -139,6 +147,17 @@ class StateStore:
         row = self.db.execute("SELECT COUNT(*) FROM items" + where.get(side or "", "")).fetchone()
         return int(row[0])
 
+    def counts(self) -> dict[str, int]:
+        """Pairs present on each side, in one pass: {"left": …, "right": …}."""
+        total = self.count()
+        left = self.db.execute("SELECT COUNT(*) FROM items WHERE lkey IS NULL").fetchone()[0]
+        right = self.db.execute("SELECT COUNT(*) FROM items WHERE rkey IS NULL").fetchone()[0]
+        return {"left": total - int(left), "right": total - int(right)}
+
+    def empty(self) -> bool:
+        """Whether no pair is stored (cheaper than ``count() == 0`` on a large state)."""
+        return self.db.execute("SELECT 1 FROM items LIMIT 1").fetchone() is None
+
     def open_conflicts(self) -> int:
         """Pairs left in conflict by a previous run (skip)."""
         row = self.db.execute(
@@ -146,7 +165,15 @@ class StateStore:
         return int(row[0])
 
     def lookup(self, mkeys: Sequence[str]) -> dict[str, StateRow]:
-        """State rows by match key."""
+        """State rows by match key.
+
+        With ``json_each`` the keys go in as one JSON array and the rows come back as one JSON
+        text: one statement step instead of one per row. Each step lets another thread take the
+        interpreter (the page reader, parsing its next page), and getting it back can wait for a
+        whole switch interval; per row, that convoy cost more than the look-up itself.
+        """
+        if self._json_each:
+            return self._lookup_json(mkeys)
         out: dict[str, StateRow] = {}
         for chunk in _chunks(mkeys, 500):
             marks = ",".join("?" * len(chunk))
@@ -154,6 +181,62 @@ class StateStore:
                     f"SELECT {ITEM_COLUMNS} FROM items WHERE mkey IN ({marks})", chunk):
                 out[row[0]] = StateRow(*row)
         return out
+
+    def _lookup_json(self, mkeys: Sequence[str]) -> dict[str, StateRow]:
+        if not mkeys:
+            return {}
+        row = self.db.execute(
+            "SELECT json_group_array(json_array(mkey, lkey, rkey, hash, lhash, rhash)) FROM items "
+            "WHERE mkey IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(mkeys), ensure_ascii=False),)).fetchone()
+        return {r[0]: StateRow(*r) for r in json.loads(row[0])}
+
+    @property
+    def can_settle_unchanged(self) -> bool:
+        """Whether ``settle_unchanged`` is available (it needs ``json_each``)."""
+        return self._json_each
+
+    def settle_unchanged(self, items: Sequence[tuple[str, str]], run: int, *,
+                         exact: bool) -> tuple[dict[str, StateRow], set[str]]:
+        """For a one-way run that does not read its target, one page of (match key, hash).
+
+        Pairs synced on both sides, without an open conflict, whose stored hash is the item's
+        (all of it when ``exact``, else the part before the first '.', as ``SideInfo.same``
+        compares) are unchanged: they are not returned. Every key of the page is marked handled.
+        Returns the state rows of the page's other known items and the match keys the state
+        does not hold. The match keys must be distinct. Most of a page is unchanged in an
+        incremental run: none of it is copied into Python objects.
+        """
+        if not items:
+            return {}, set()
+        if self._handled_run != run:
+            self.db.execute("DELETE FROM temp.handled")
+            self._handled_run = run
+        db = self.db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS page (mkey TEXT PRIMARY KEY, hash TEXT)")
+        db.execute("DELETE FROM temp.page")
+        db.execute("INSERT OR IGNORE INTO temp.page SELECT value ->> 0, value ->> 1 "
+                   "FROM json_each(?)", (json.dumps(list(items), ensure_ascii=False),))
+        same = "i.hash = p.hash" if exact else (
+            "substr(i.hash, 1, instr(i.hash || '.', '.') - 1) = "
+            "substr(p.hash, 1, instr(p.hash || '.', '.') - 1)")
+        plain = (f"i.lkey IS NOT NULL AND i.rkey IS NOT NULL AND i.lhash IS NULL AND "
+                 f"i.rhash IS NULL AND {same}")
+        # every key of the page is handled by this run (the unchanged here, the others by the
+        # caller); the LEFT JOIN keeps the page as the outer loop: one probe of items per key
+        db.execute("INSERT OR IGNORE INTO temp.handled SELECT mkey FROM temp.page")
+        found = db.execute(
+            "SELECT json_group_array(json_array(p.mkey, i.mkey IS NOT NULL, i.lkey, i.rkey, "
+            "i.hash, i.lhash, i.rhash)) FROM temp.page p LEFT JOIN items i ON i.mkey = p.mkey "
+            f"WHERE i.mkey IS NULL OR NOT ({plain})").fetchone()[0]
+        states: dict[str, StateRow] = {}
+        absent: set[str] = set()
+        for mkey, known, *rest in json.loads(found):
+            if known:
+                states[mkey] = StateRow(mkey, *rest)
+            else:
+                absent.add(mkey)
+        return states, absent
 
     def lookup_keys(self, side: str, keys: Sequence[str]) -> dict[str, StateRow]:
         """State rows by a side's provider key (JSON)."""
@@ -169,8 +252,22 @@ class StateStore:
         return out
 
     def mark(self, mkeys: Iterable[str], run: int) -> None:
-        """Record that this run handled these pairs."""
-        self.db.executemany("UPDATE items SET seen = ? WHERE mkey = ?", ((run, m) for m in mkeys))
+        """Record that this run handled these pairs.
+
+        Kept in a temp table rather than by updating ``items.seen``: an update rewrites (and
+        logs) every page of the state once per run, while a run that reads everything marks
+        every pair. ``unhandled`` reads both the temp table and ``seen`` (set by ``save``).
+        """
+        if self._handled_run != run:
+            self.db.execute("DELETE FROM temp.handled")
+            self._handled_run = run
+        if self._json_each:
+            keys = list(mkeys)
+            if keys:
+                self.db.execute("INSERT OR IGNORE INTO temp.handled SELECT value FROM json_each(?)",
+                                (json.dumps(keys, ensure_ascii=False),))
+            return
+        self.db.executemany("INSERT OR IGNORE INTO temp.handled VALUES (?)", ((m,) for m in mkeys))
 
     def unhandled(self, run: int, side_keys: dict[str, str] | None = None) -> Iterator[StateRow]:
         """Pairs this run did not handle, in batches copied aside (safe to write while iterating).
@@ -179,8 +276,14 @@ class StateStore:
         """
         self.db.execute("DROP TABLE IF EXISTS temp.pending")
         self.db.execute("CREATE TEMP TABLE pending (mkey TEXT PRIMARY KEY)")
+        if side_keys is not None and not any(
+                self.db.execute(f"SELECT 1 FROM temp.{table} LIMIT 1").fetchone()
+                for table in side_keys.values()):
+            return  # restricted to keys in empty tables: none (and no scan of every pair)
         where = "(seen IS NULL OR seen != ?)"
         params: list[Any] = [run]
+        if self._handled_run == run:
+            where += " AND mkey NOT IN (SELECT mkey FROM temp.handled)"
         if side_keys is not None:
             parts = []
             for side, table in side_keys.items():
@@ -203,7 +306,21 @@ class StateStore:
 
     def save(self, rows: Iterable[tuple[str, str | None, str | None, str, str | None,
                                         str | None, int]]) -> None:
-        """Insert or replace pairs: (mkey, lkey, rkey, hash, lhash, rhash, run)."""
+        """Insert or replace pairs: (mkey, lkey, rkey, hash, lhash, rhash, run).
+
+        With ``json_each``, a batch goes in as one JSON array in one statement step (see
+        ``lookup`` for why steps are worth saving); the values are text, null or an integer run
+        id, which JSON carries unchanged.
+        """
+        if self._json_each:
+            batch = rows if isinstance(rows, list) else list(rows)
+            if batch:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO items(mkey, lkey, rkey, hash, lhash, rhash, seen) "
+                    "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, "
+                    "value ->> 5, value ->> 6 FROM json_each(?)",
+                    (json.dumps(batch, ensure_ascii=False),))
+            return
         self.db.executemany(
             "INSERT OR REPLACE INTO items(mkey, lkey, rkey, hash, lhash, rhash, seen) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
@@ -273,6 +390,15 @@ class StateStore:
                                "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [RunRecord(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}, r[5] or "")
                 for r in rows]
+
+
+def _has_json_each(db: sqlite3.Connection) -> bool:
+    """Whether this SQLite has ``json_each`` and the ``->>`` operator (built in since 3.38)."""
+    try:
+        db.execute("SELECT value ->> 0 FROM json_each('[[1]]')").fetchall()
+    except sqlite3.OperationalError:
+        return False
+    return True
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:

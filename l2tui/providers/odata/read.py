@@ -70,11 +70,18 @@ class ODataReadStream(ReadStream):
         if first is None:
             first, url, track = self._open_full(url, track)
         body = first
+        first = None
         while True:
-            yield self._page(body)
+            # take what the links need, then drop the parsed body before handing the page on:
+            # a page's JSON (dicts of every entity) is as large as its records, and the consumer
+            # may hold the page for a while
+            page = self._page(body)
             next_link = body.get("@odata.nextLink")
             delta_link = body.get("@odata.deltaLink")
             base = self._base(body, url)
+            body = None
+            yield page
+            del page
             if delta_link and (track or self.is_delta):
                 self.cursor = urljoin(base, delta_link)
             if not next_link:

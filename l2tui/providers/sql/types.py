@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mssql, mysql
+from sqlalchemy.dialects import mssql, mysql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
@@ -124,7 +124,10 @@ def pre_converter(sql_type: TypeEngine[Any]) -> Callable[[Any], Any] | None:
 def bind_converter(sql_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
     """``to_db`` and then the dialect's bind processor, for binding to a raw DBAPI statement."""
     pre = pre_converter(sql_type)
-    bind = sql_type._cached_bind_processor(dialect)
+    processor = sql_type._cached_bind_processor(dialect)
+    bind: Callable[[Any], Any] | None = processor
+    if processor is not None and dialect.name == "sqlite":
+        bind = _sqlite_bind(sql_type, processor)
     if bind is None:
         return pre
     if pre is None:
@@ -134,6 +137,54 @@ def bind_converter(sql_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any
         return bind(pre(value))
 
     return both
+
+
+# SQLAlchemy's default SQLite DATETIME text, which ``datetime.isoformat(" ", "microseconds")``
+# spells the same way (zero-padded four-digit year, six-digit fraction) up to the UTC offset
+_SQLITE_DATETIME_FORMAT = sqlite.DATETIME._storage_format
+
+
+def _sqlite_bind(sql_type: TypeEngine[Any],
+                 bind: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """SQLAlchemy's SQLite bind processor, with a faster way for the common values.
+
+    DATETIME (default storage format): a ``datetime`` becomes its fields as text, whatever its
+    time zone, as that format writes them (a four-digit year is its own ``str``, two-digit fields
+    come from a table); the ``%``-format with a dict of seven fields costs several times as much. BOOLEAN: True / False
+    become 1 / 0, as SQLAlchemy's processor makes them (SQLite has no native boolean). Other values
+    go to SQLAlchemy's processor.
+    """
+    if isinstance(sql_type, sqlite.DATETIME | sa.DateTime) and \
+            getattr(sql_type, "_storage_format", _SQLITE_DATETIME_FORMAT) == _SQLITE_DATETIME_FORMAT:
+        datetime_type = dt.datetime
+        two = _TWO_DIGITS
+
+        def moment(value: Any) -> Any:
+            if type(value) is datetime_type and value.year >= 1000:
+                micro = value.microsecond
+                return (f"{value.year}-{two[value.month]}-{two[value.day]} {two[value.hour]}:"
+                        f"{two[value.minute]}:{two[value.second]}."
+                        + (f"{micro:06d}" if micro else "000000"))
+            return bind(value)
+
+        probes = (_PROBE, _PROBE.replace(microsecond=0, tzinfo=None))
+        if all(moment(p) == bind(p) for p in probes):  # the format is still the default one
+            return moment
+    if isinstance(sql_type, sa.Boolean):
+        def boolean(value: Any) -> Any:
+            if value is True:
+                return 1
+            if value is False:
+                return 0
+            return bind(value)
+
+        if boolean(True) == bind(True) and boolean(False) == bind(False):
+            return boolean
+    return bind
+
+
+_PROBE = dt.datetime(1987, 6, 5, 4, 3, 2, 1, tzinfo=dt.UTC)
+_TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
 
 
 MSSQL_MAX_KEY_CHARS = 450  # 900-byte index key limit / 2 bytes per NVARCHAR char

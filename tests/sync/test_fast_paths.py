@@ -1,0 +1,125 @@
+"""The run's fast paths give exactly what the general code gives."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from l2tui.providers.base import ColumnType as T
+from l2tui.providers.sql import types
+from l2tui.sync.normalize import (
+    _TEXT_VALUED,
+    _encode,
+    denormalize,
+    digest,
+    keeps_value,
+    normalize,
+    utc_text,
+)
+from l2tui.sync.side import key_json, match_values
+from l2tui.sync.state import StateStore
+
+
+def _moments(count: int) -> list[datetime]:
+    rng = random.Random(7)
+    return [datetime(rng.randrange(1, 10_000), rng.randrange(1, 13), rng.randrange(1, 29),
+                     rng.randrange(24), rng.randrange(60), rng.randrange(60),
+                     rng.choice([0, rng.randrange(1_000_000)]),
+                     tzinfo=rng.choice([None, UTC])) for _ in range(count)]
+
+
+def test_utc_text_is_the_canonical_datetime_text() -> None:
+    for value in _moments(5000):
+        if not value.microsecond:
+            assert utc_text(value) == value.isoformat()[:19] + "Z" == normalize(value, T.DATETIME)
+
+
+def test_a_single_plain_string_hashes_as_its_json() -> None:
+    for text in ["2024-01-02T03:04:05Z", 'a"b', "a\\b", "é", "x\x7f", "tab\t", "", "plain"]:
+        expected = hashlib.blake2b(_encode([text]).encode("utf-8"), digest_size=12).hexdigest()
+        assert digest([text]) == expected
+
+
+def test_match_values_reads_back_key_json() -> None:
+    for values in (["abc"], ['a"b'], ["a\\b"], ["é"], [1], ["x", 2], [None], ["tab\t"]):
+        assert match_values(key_json(list(values))) == json.loads(json.dumps(values))
+
+
+def test_keeps_value_means_denormalize_returns_the_canonical_value() -> None:
+    samples: list[Any] = ["x", "", None, 12, 12.5, "12.50", True, datetime(2024, 1, 2, 3, 4, 5),
+                          "3F2504E0-4F89-11D3-9A0C-0305E82C3301", b"\x00\x01", "not a date"]
+    for kind in _TEXT_VALUED:
+        for target in (T.STRING, T.GUID, T.OTHER):
+            assert keeps_value(kind, target)
+            for sample in samples:
+                canonical = normalize(sample, kind)
+                assert denormalize(canonical, target) is canonical
+    assert not keeps_value(T.BOOLEAN, T.STRING) and not keeps_value(T.STRING, T.INTEGER)
+
+
+def test_sqlite_bind_converters_match_sqlalchemy() -> None:
+    dialect = sa.create_engine("sqlite://").dialect
+    for sql_type in (sa.DateTime(), sa.DateTime(timezone=True)):
+        fast = types.bind_converter(sql_type, dialect)
+        slow = sql_type._cached_bind_processor(dialect)
+        assert fast is not None and slow is not None
+        for value in _moments(5000):
+            assert fast(value) == slow(value)
+        assert fast("2024-01-02T03:04:05Z") == slow(datetime(2024, 1, 2, 3, 4, 5))
+    flag = sa.Boolean()
+    fast, slow = types.bind_converter(flag, dialect), flag._cached_bind_processor(dialect)
+    assert fast is not None and slow is not None
+    for value in (True, False, None, 1, 0):
+        assert fast(value) == slow(value)
+
+
+def test_state_lookup_mark_and_save_agree_with_the_plain_statements() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = StateStore(Path(tmp) / "s.db")
+        keys = [key_json([f"k{i}"]) for i in range(1200)] + [key_json(['q"uote']),
+                                                               key_json(["é"])]
+        store.save([(k, k, None if i % 7 else k, f"h{i}", None, "r" if i % 5 == 0 else None, 1)
+                    for i, k in enumerate(keys)])
+        found = store.lookup(keys[::3] + ['["absent"]'])
+        store._json_each = False
+        plain = store.lookup(keys[::3] + ['["absent"]'])
+        assert found == plain and len(found) == len(keys[::3])
+        store._json_each = True
+        store.mark(keys[:1000], 2)
+        left = {row.mkey for row in store.unhandled(2)}
+        assert left == set(keys[1000:])
+        assert store.counts() == {"left": len(keys), "right": sum(1 for i in range(len(keys))
+                                                                   if i % 7 == 0)}
+        assert store.open_conflicts() == sum(1 for i in range(len(keys)) if i % 5 == 0)
+        store.close()
+
+
+def test_settle_unchanged_splits_a_page_as_the_engine_would() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = StateStore(Path(tmp) / "s.db")
+        rows = [
+            ('["same"]', "a.x", "a.x", "h1.e1", None, None),    # unchanged
+            ('["edited"]', "b", "b", "h2.e2", None, None),      # another hash
+            ('["extra"]', "c", "c", "h3.e3", None, None),       # same two-way part only
+            ('["open"]', "d", "d", "h4.e4", "h4.e4", None),     # open conflict
+            ('["detached"]', None, "e", "h5.e5", None, None),   # gone on the left, kept
+            ('["unread"]', "f", "f", "h6.e6", None, None),      # not on the page
+        ]
+        store.save([(*r, 1) for r in rows])
+        page = [('["same"]', "h1.e1"), ('["edited"]', "zz.e2"), ('["extra"]', "h3.other"),
+                ('["open"]', "h4.e4"), ('["detached"]', "h5.e5"), ('["new"]', "n.n")]
+        states, absent = store.settle_unchanged(page, 2, exact=True)
+        assert set(states) == {'["edited"]', '["extra"]', '["open"]', '["detached"]'}
+        assert states['["open"]'] == store.lookup(['["open"]'])['["open"]']
+        assert absent == {'["new"]'}
+        states, absent = store.settle_unchanged(page, 2, exact=False)
+        assert set(states) == {'["edited"]', '["open"]', '["detached"]'}
+        assert {row.mkey for row in store.unhandled(2)} == {'["unread"]'}
+        store.close()
