@@ -25,6 +25,15 @@ def _shown(app, widget: Widget) -> bool:
     return region.right <= SMALL[0] and region.bottom <= SMALL[1]
 
 
+async def _focus_settled(pilot, app) -> Widget:
+    """The focused widget once focus has landed (a page switch moves it a frame later)."""
+    for _ in range(100):
+        if app.focused is not None:
+            return app.focused
+        await pilot.pause(0.05)
+    raise AssertionError("nothing has the focus")
+
+
 async def test_at_80x24_every_field_of_every_page_is_reached_by_tab_and_shown_whole(
         make_app, offline_demo_file) -> None:
     app = make_app(auto_describe=False)
@@ -35,10 +44,12 @@ async def test_at_80x24_every_field_of_every_page_is_reached_by_tab_and_shown_wh
             pane = app.query_one(f"#{page}")
             wanted = [w for w in app.screen.focus_chain  # the fields (not the page's scroller)
                       if pane in w.ancestors and w.parent is not pane]
-            reached = [app.focused]
-            assert _shown(app, app.focused), f"{page}: {app.focused!r} is cut off"
+            focused = await _focus_settled(pilot, app)
+            reached = [focused]
+            assert _shown(app, focused), f"{page}: {focused!r} is cut off"
             for _ in wanted[1:]:
                 await pilot.press("tab")
-                reached.append(app.focused)
-                assert _shown(app, app.focused), f"{page}: {app.focused!r} is cut off"
+                focused = await _focus_settled(pilot, app)
+                reached.append(focused)
+                assert _shown(app, focused), f"{page}: {focused!r} is cut off"
             assert reached == wanted, page
