@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from l2tui.config.document import render
+from l2tui.config.files import write_atomically
 from l2tui.config.loader import parse_connection
 from l2tui.config.model import Connection, slugify
 from l2tui.config.secrets import NoKeyring, keyring_delete, keyring_get, keyring_set, split_secret
@@ -43,23 +43,6 @@ def read_connection_file(path: Path) -> Connection:
     conn = parse_connection(text, path)
     conn.path = path
     return conn
-
-
-def write_atomically(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write a file via a temp file and os.replace, so a failed write leaves the old file intact."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 class ConnectionStore:

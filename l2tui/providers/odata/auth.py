@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import tempfile
 import threading
 import time
 import warnings
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from l2tui.config.files import write_atomically
 from l2tui.errors import ConnectError
 from l2tui.providers.base import ProviderContext
 from l2tui.providers.odata import connstr as cs
@@ -336,24 +336,8 @@ class MsalAuthenticator(Authenticator):
         path = self._cache_path()
         if path is None or self._cache is None or not self._cache.has_state_changed:
             return
-        write_private(path, self._cache.serialize())
+        write_atomically(path, self._cache.serialize())
         self._cache.has_state_changed = False
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a file atomically (temp file + rename), readable by its owner only (0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def short_reason(exc: BaseException) -> str:
