@@ -9,7 +9,14 @@ from typing import Any
 
 from l2tui.providers.base import ChangeOp, Column, ColumnType, Record
 from l2tui.sync.mapping import MappingPlan
-from l2tui.sync.normalize import denormalizer, digest, keeps_value, normalizer
+from l2tui.sync.normalize import (
+    NUMERIC,
+    Normalizer,
+    denormalizer,
+    digest,
+    keeps_value,
+    normalizer,
+)
 
 
 def match_values(mkey: str) -> list[Any]:
@@ -32,6 +39,43 @@ def key_json(values: list[Any]) -> str:
             '"' not in values[0] and "\\" not in values[0] and values[0].isprintable():
         return f'["{values[0]}"]'
     return json.dumps(values, default=str, separators=(",", ":"))
+
+
+# a normaliser's own fast path, inlined for the common value (``{v}``); any other value takes
+# the normaliser ``{f}`` itself, so the result is always the normaliser's
+_INLINE = {
+    ColumnType.STRING: "({v} or None) if type({v}) is str else {f}({v})",
+    ColumnType.GUID: "{v}.lower() if type({v}) is str and len({v}) == 36 and {v}[8] == '-' and "
+                     "{v}[23] == '-' else {f}({v})",
+    ColumnType.BOOLEAN: "{v} if type({v}) is bool else {f}({v})",
+    ColumnType.DATETIME: "{v} if type({v}) is str and len({v}) == 20 and {v}[10] == 'T' and "
+                         "{v}[19] == 'Z' else {f}({v})",
+    **{kind: "str({v}) if type({v}) is int else {f}({v})" for kind in NUMERIC},
+}
+
+
+def compile_reader(read: list[tuple[str, Normalizer]],
+                   kinds: list[ColumnType]) -> Callable[[Callable[[str], Any]], list[Any]]:
+    """``lambda get: [fn(get(name)) for name, fn in read]`` as one generated function.
+
+    The common value of each column type is normalised inline (no call per value); the names and
+    normalisers are bound as constants, never spelled into the source.
+    """
+    lines = ["def read(get):"]
+    scope: dict[str, Any] = {}
+    for i, ((name, fn), kind) in enumerate(zip(read, kinds, strict=True)):
+        scope[f"n{i}"], scope[f"f{i}"] = name, fn
+        lines.append(f"    v{i} = get(n{i})")
+        # inlined only for the normaliser whose fast path _INLINE copies (same code object)
+        if kind in _INLINE and getattr(fn, "__code__", None) is \
+                getattr(normalizer(kind), "__code__", False):
+            lines.append(f"    v{i} = " + _INLINE[kind].format(v=f"v{i}", f=f"f{i}"))
+        else:
+            lines.append(f"    v{i} = f{i}(v{i})")
+    lines.append("    return [" + ", ".join(f"v{i}" for i in range(len(read))) + "]")
+    exec(compile("\n".join(lines), "<l2tui reader>", "exec"), scope)  # noqa: S102
+    reader: Callable[[Callable[[str], Any]], list[Any]] = scope["read"]
+    return reader
 
 
 @dataclass(slots=True)
@@ -62,6 +106,7 @@ class SideInfo:
         self.writable = plan.writable(name)
         self._read = [(c.name, normalizer(k)) for c, k in zip(self.columns, self.kinds,
                                                                 strict=True)]
+        self._values = compile_reader(self._read, self.kinds)
         self._match = [(c.name, normalizer(k)) for c, k in self.match]
         self._modified = normalizer(ColumnType.DATETIME)
         # the modified-on column is usually a mapped pair compared as a datetime: reuse its value
@@ -83,7 +128,7 @@ class SideInfo:
     def item(self, record: Record) -> Item:
         """Normalise one record."""
         get = record.get
-        values = [fn(get(n)) for n, fn in self._read]
+        values = self._values(get)
         if len(self._match) == 1:
             name, fn = self._match[0]
             raw = get(name)

@@ -215,8 +215,10 @@ class StateStore:
         db = self.db
         db.execute("CREATE TEMP TABLE IF NOT EXISTS page (mkey TEXT PRIMARY KEY, hash TEXT)")
         db.execute("DELETE FROM temp.page")
+        # in key order: the page's and handled's inserts append, and the probes of items walk
+        # its key index in order, touching each page once (random order: ~40% slower)
         db.execute("INSERT OR IGNORE INTO temp.page SELECT value ->> 0, value ->> 1 "
-                   "FROM json_each(?)", (json.dumps(list(items), ensure_ascii=False),))
+                   "FROM json_each(?)", (json.dumps(sorted(items), ensure_ascii=False),))
         same = "i.hash = p.hash" if exact else (
             "substr(i.hash, 1, instr(i.hash || '.', '.') - 1) = "
             "substr(p.hash, 1, instr(p.hash || '.', '.') - 1)")
@@ -315,10 +317,16 @@ class StateStore:
         if self._json_each:
             batch = rows if isinstance(rows, list) else list(rows)
             if batch:
+                # an upsert, not INSERT OR REPLACE: a replaced row gets a new rowid, so the
+                # replace rewrites its old table page, the key index and the table's last page,
+                # while an update in place writes one page (half the WAL of an incremental run)
                 self.db.execute(
-                    "INSERT OR REPLACE INTO items(mkey, lkey, rkey, hash, lhash, rhash, seen) "
+                    "INSERT INTO items(mkey, lkey, rkey, hash, lhash, rhash, seen) "
                     "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, "
-                    "value ->> 5, value ->> 6 FROM json_each(?)",
+                    "value ->> 5, value ->> 6 FROM json_each(?) WHERE true "
+                    "ON CONFLICT(mkey) DO UPDATE SET lkey = excluded.lkey, rkey = excluded.rkey, "
+                    "hash = excluded.hash, lhash = excluded.lhash, rhash = excluded.rhash, "
+                    "seen = excluded.seen",
                     (json.dumps(batch, ensure_ascii=False),))
             return
         self.db.executemany(

@@ -123,3 +123,43 @@ def test_settle_unchanged_splits_a_page_as_the_engine_would() -> None:
         assert set(states) == {'["edited"]', '["open"]', '["detached"]'}
         assert {row.mkey for row in store.unhandled(2)} == {'["unread"]'}
         store.close()
+
+
+def test_the_generated_reader_normalises_as_the_normalisers_do() -> None:
+    from decimal import Decimal
+
+    from l2tui.sync.normalize import normalizer
+    from l2tui.sync.side import compile_reader
+
+    kinds = list(T)
+    read = [(f"c{i}", normalizer(k)) for i, k in enumerate(kinds)]
+    reader = compile_reader(read, kinds)
+    samples: list[Any] = [
+        None, "", "x", " y ", "ABCDEFAB-1234-1234-1234-ABCDEFABCDEF",
+        "abcdefab-1234-1234-1234-abcdefabcdef", "abcdefab_1234-1234-1234-abcdefabcdef", True,
+        False, 0, 1, -5, 10**20, Decimal("1.50"), Decimal("2.5"), Decimal("1E+3"), 1.5, "12",
+        "2024-01-01T00:00:00Z", "2024-01-01T00:00:00.5Z", "2024-01-01 00:00:00Z",
+        datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, 12, 30), b"\x00x"]
+    rng = random.Random(7)
+    for _ in range(2000):
+        record = {f"c{i}": rng.choice(samples) for i in range(len(kinds)) if rng.random() < 0.95}
+        expected = [fn(record.get(name)) for name, fn in read]
+        got = reader(record.get)
+        assert got == expected
+        assert [type(v) for v in got] == [type(v) for v in expected]
+
+
+def test_a_sqlite_entity_never_asks_for_a_secret(tmp_path: Path) -> None:
+    from l2tui.providers.base import ProviderContext
+    from l2tui.providers.sql.provider import SqlProvider
+
+    class Entity:
+        provider = "sqlite"
+        connection_string = f"Data Source={tmp_path / 'x.db'};"
+        select = "t"
+
+    def secret() -> str:
+        raise AssertionError("the secret was asked for")
+
+    provider = SqlProvider(Entity(), ProviderContext(secret=secret))
+    assert provider.target.provider == "sqlite"

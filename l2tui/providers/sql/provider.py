@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
-from l2tui.config.specs import SelectError
+from l2tui.config.specs import SelectError, find_spec
 from l2tui.config.specs.sql_select import SelectInfo, parse_select
 from l2tui.errors import ConfigError, ConnectError, L2Error
 from l2tui.providers.base import (
@@ -75,7 +75,10 @@ class SqlProvider(Provider):
     def target(self) -> Target:
         """Where and how to connect, built from the connection string and the secret."""
         if self._target is None:
-            self._secret = self.context.secret()
+            # a SQLite file takes no password: do not ask the keyring (loading its backends
+            # costs ~0.2 s) or prompt for one
+            needs_secret = _backend(self.entity.provider) != "sqlite"
+            self._secret = self.context.secret() if needs_secret else None
             self._target = build_target(self.entity.provider, self.entity.connection_string,
                                         self._secret)
         return self._target
@@ -348,3 +351,9 @@ class SqlReadStream(ReadStream):
                     yield Page(records=records)
             finally:
                 result.close()
+
+
+def _backend(provider: str) -> str | None:
+    """The canonical SQL provider name ("sqlite", "sqlserver", …) of an entity's provider."""
+    spec = find_spec(provider)
+    return spec.name if spec is not None else None
