@@ -11,7 +11,7 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import ParseError
 
-from l2tui.config.connstr import ConnectionStringError, parse_connection_string
+from l2tui.config.connstr import ConnectionStringError
 from l2tui.config.model import (
     ColumnPair,
     ConflictResolution,
@@ -142,8 +142,7 @@ def _entity(check: _Checker, table: dict[str, Any], prefix: str) -> Entity:
         spec.accepts_url and looks_like_url(connection_string)
     ):
         try:
-            cs = parse_connection_string(connection_string)
-            spec.validate_connection_string(cs)
+            cs = spec.parse(connection_string)
         except ConnectionStringError as exc:
             raise check.fail(f"{prefix}connection_string", str(exc)) from None
         secret_names = {n.casefold() for n in spec.secret_keys()}

@@ -10,7 +10,8 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from l2tui.config.connstr import ConnectionString, ConnectionStringError
+from l2tui.config.connstr import ConnectionString, ConnectionStringError, parse_connection_string
+from l2tui.errors import ConfigError
 
 
 class SelectError(ValueError):
@@ -102,6 +103,19 @@ class ProviderSpec:
             raise ConnectionStringError(f"missing required key '{missing[0]}'")
         if self.check_connection is not None:
             self.check_connection(cs)
+
+    def parse(self, text: str) -> ConnectionString:
+        """Parse and check a connection string; ConnectionStringError with a one-line reason."""
+        cs = parse_connection_string(text)
+        self.validate_connection_string(cs)
+        return cs
+
+    def parse_setting(self, text: str) -> ConnectionString:
+        """``parse`` for providers: a bad string is the ConfigError of key connection_string."""
+        try:
+            return self.parse(text)
+        except ConnectionStringError as exc:
+            raise ConfigError(str(exc), key="connection_string") from None
 
     def validate_select(self, text: str) -> None:
         """Raise SelectError when the statement is not one this provider runs."""

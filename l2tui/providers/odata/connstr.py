@@ -18,7 +18,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from l2tui.config.connstr import ConnectionStringError, parse_connection_string
 from l2tui.errors import ConfigError
 from l2tui.providers.odata.spec import declaration
 
@@ -110,11 +109,7 @@ class ODataSettings:
 def parse_settings(text: str) -> ODataSettings:
     """Parse and check an OData connection string; raise ConfigError with a one-line reason."""
     spec = declaration().SPEC
-    try:
-        cs = parse_connection_string(text)
-        spec.validate_connection_string(cs)
-    except ConnectionStringError as exc:
-        raise ConfigError(str(exc), key="connection_string") from None
+    cs = spec.parse_setting(text)
     values = spec.canonical(cs)
     service_root, entity_set = split_url(values["URL"], values.get("EntitySet"))
     method = normalise_method(values.get("Authentication"), values)

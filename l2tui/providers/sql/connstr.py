@@ -82,11 +82,7 @@ def build_target(provider: str, text: str, password: str | None = None, *,
     name = spec.name
     if looks_like_url(text):
         return _from_url(name, text.strip(), password)
-    try:
-        cs = parse_connection_string(text)
-        spec.validate_connection_string(cs)
-    except ConnectionStringError as exc:
-        raise ConfigError(str(exc), key="connection_string") from None
+    cs = spec.parse_setting(text)
     values = spec.canonical(cs)
     secret = values.get("Password") or password
     if name == "sqlite":
