@@ -68,10 +68,16 @@ class VerifyResult:
 
 @dataclass
 class Page:
-    """One page of a read: records, plus the keys of records deleted (delta reads only)."""
+    """One page of a read: records, plus the keys of records deleted (delta reads only).
+
+    ``versions``, when the provider has them, holds one token per record that changes whenever
+    the item changes (an OData ETag: Dataverse's row version); a run skips comparing the values
+    of an item whose version it has seen before. Empty, or None for a record: not known.
+    """
 
     records: list[Record] = field(default_factory=list)
     deleted: list[Key] = field(default_factory=list)
+    versions: list[str | None] = field(default_factory=list)
 
 
 class ReadStream(abc.ABC):
@@ -117,6 +123,25 @@ class WriteOutcome:
     key: Record | None = None  # the item's key after the write (e.g. a generated identity)
 
 
+@dataclass(slots=True)
+class RowBatch:
+    """Many creates of one form as positional rows: the values of ``keys``, then of ``columns``.
+
+    What a run's new items become: a first sync creates every item, and a dict pair and a Change
+    per row would cost more than the write itself.
+    """
+
+    keys: tuple[str, ...]
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+    def change(self, index: int) -> Change:
+        """Row ``index`` as a CREATE Change."""
+        row, split = self.rows[index], len(self.keys)
+        return Change(ChangeOp.CREATE, dict(zip(self.keys, row[:split], strict=True)),
+                      dict(zip(self.columns, row[split:], strict=True)))
+
+
 class Provider(abc.ABC):
     """A data entity's source: verify, describe, read and write through one protocol."""
 
@@ -141,6 +166,16 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def write(self, changes: Sequence[Change]) -> list[WriteOutcome]:
         """Apply creates, updates and deletes in batches; one outcome per change, in order."""
+
+    def create_rows(self, batch: RowBatch) -> dict[int, WriteOutcome]:
+        """Create (upsert by key) every row of a batch, as ``write`` would their Changes.
+
+        Returns the outcomes a caller must look at, by row index: failures, and any row whose
+        key after the write is not the one given. A row not in the result was written under its
+        given key. This default writes the rows as Changes and returns every outcome.
+        """
+        changes = [batch.change(i) for i in range(len(batch.rows))]
+        return dict(enumerate(self.write(changes)))
 
     @abc.abstractmethod
     def capabilities(self) -> Capabilities:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from l2tui.providers.base import Change, ChangeOp, Provider, WriteOutcome
+from l2tui.providers.base import Change, ChangeOp, Provider, RowBatch, WriteOutcome
 from l2tui.sync.events import EventSink, ItemError
-from l2tui.sync.side import SideInfo
+from l2tui.sync.side import SideInfo, key_json
 from l2tui.sync.state import StateStore
 
 
@@ -27,6 +28,7 @@ class Task:
     dst_kid: str | None = None   # this side's key (None for a create)
     only: list[int] | None = None  # update only these pairs
     extra: dict[str, Any] = field(default_factory=dict)  # extra column values (key write-back)
+    src_version: str | None = None  # the other side's version of the values written
 
 
 @dataclass
@@ -44,6 +46,8 @@ class Counts:
 
 
 AfterWrite = Callable[[Task, WriteOutcome], None]
+RowItem = tuple[str, str, str | None, str | None]
+"""A queued create's pair: match key, hash, the source's key and its version."""
 
 
 class Writer:
@@ -62,13 +66,40 @@ class Writer:
         self.counts = counts
         self.after = after
         self.tasks: list[Task] = []
+        # plain creates, kept as provider rows (see ``create``): the row and (mkey, hash, src_kid)
+        self.rows: list[tuple[Any, ...]] = []
+        self.row_items: list[RowItem] = []
+        self.rows_ok = side.creates_as_rows and after is None
+        # one RowBatch may be in flight in the write thread while the run reads on
+        self.in_flight: tuple[RowBatch, list[RowItem],
+                              Future[dict[int, WriteOutcome]]] | None = None
+        self.pool: ThreadPoolExecutor | None = None
         self.written = 0
 
     def add(self, task: Task) -> None:
         """Queue one write; flush a full batch."""
+        if self.rows_ok and task.op == "create" and task.values and task.only is None and \
+                not task.extra:
+            self.create(task.mkey, task.hash, task.values, task.src_kid, task.src_version)
+            return
         self.tasks.append(task)
-        if len(self.tasks) >= self.batch:
+        if len(self.tasks) + len(self.rows) >= self.batch:
             self.flush()
+
+    def create(self, mkey: str, hash: str, values: list[Any], src_kid: str | None,
+               src_version: str | None = None) -> None:
+        """Queue the create of a new item (the common write of a first run: no Task, no Change)."""
+        if not self.rows_ok:
+            self.add(Task(self.side.name, "create", mkey, hash, values, src_kid,
+                          src_version=src_version))
+            return
+        self.rows.append(self.side.create_row(mkey, values))
+        self.row_items.append((mkey, hash, src_kid, src_version))
+        if len(self.tasks) + len(self.rows) >= self.batch:
+            if self.tasks:
+                self.flush()
+            else:
+                self._send_rows()
 
     def change(self, task: Task) -> Change:
         """The provider Change a task makes."""
@@ -93,6 +124,9 @@ class Writer:
 
     def flush(self) -> None:
         """Write the queued batch and commit the state of the items that succeeded."""
+        if self.rows:
+            self._send_rows()
+        self.settle()
         if not self.tasks:
             return
         tasks, self.tasks = self.tasks, []
@@ -127,8 +161,10 @@ class Writer:
                 forgets.append(task.mkey)
                 continue
             kid = kid_of(outcome.key or outcome.change.key) if op == "create" else task.dst_kid
-            saves.append((task.mkey, kid, task.src_kid, task.hash, None, None, run) if left else
-                         (task.mkey, task.src_kid, kid, task.hash, None, None, run))
+            saves.append((task.mkey, kid, task.src_kid, task.hash, None, None, run, None,
+                          task.src_version) if left else
+                         (task.mkey, task.src_kid, kid, task.hash, None, None, run,
+                          task.src_version, None))
         for op, count in done.items():
             if count:
                 self.counts.add(op, name, count)
@@ -136,6 +172,72 @@ class Writer:
         self.state.forget(forgets)
         self.state.commit()
         self.written += len(tasks)
+
+    def _send_rows(self) -> None:
+        """Hand the queued creates to the write thread as one RowBatch, after settling the one
+        before: the run reads and normalises the next page while the provider writes."""
+        self.settle()
+        rows, items = self.rows, self.row_items
+        self.rows, self.row_items = [], []
+        batch = RowBatch(*self.side.create_names, rows)
+        if self.dry:
+            self._save_rows(batch, items, {})
+            return
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix="l2tui-write")
+        self.in_flight = (batch, items, self.pool.submit(self.provider.create_rows, batch))
+
+    def settle(self) -> None:
+        """Wait for the RowBatch in flight; commit the state of its items that were written."""
+        if self.in_flight is None:
+            return
+        batch, items, future = self.in_flight
+        self.in_flight = None
+        try:
+            looked = future.result()
+        except Exception as exc:  # a batch-level failure: every item failed, run goes on
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            looked = {i: WriteOutcome(batch.change(i), False, message)
+                      for i in range(len(batch.rows))}
+        self._save_rows(batch, items, looked)
+
+    def close(self) -> None:
+        """Settle what is in flight and stop the write thread (also after a failed run)."""
+        try:
+            self.settle()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+                self.pool = None
+
+    def _save_rows(self, batch: RowBatch, items: list[RowItem],
+                   looked: dict[int, WriteOutcome]) -> None:
+        """Count a written RowBatch and commit the state of its items that succeeded."""
+        rows, split = batch.rows, len(batch.keys)
+        name, run = self.side.name, self.run
+        left = name == "left"
+        kid_of = self.side.kid_of
+        saves: list[tuple[Any, ...]] = []
+        created = 0
+        for index, ((mkey, hsh, src, version), row) in enumerate(zip(items, rows,
+                                                                         strict=True)):
+            outcome = looked.get(index) if looked else None
+            if outcome is None:
+                kid = key_json(list(row[:split]))
+            elif outcome.ok:
+                kid = kid_of(outcome.key or outcome.change.key)
+            else:
+                self.counts.errors[name] += 1
+                self.sink(ItemError(side=name, key=mkey, message=outcome.error or "write failed"))
+                continue
+            created += 1
+            saves.append((mkey, kid, src, hsh, None, None, run, None, version) if left else
+                         (mkey, src, kid, hsh, None, None, run, version, None))
+        if created:
+            self.counts.add("create", name, created)
+        self.state.save(saves)
+        self.state.commit()
+        self.written += len(rows)
 
 
 class Outbox:

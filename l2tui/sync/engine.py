@@ -12,7 +12,15 @@ from typing import Any
 
 from l2tui.config.model import Connection, Direction
 from l2tui.errors import ConfigError, RunError
-from l2tui.providers.base import ChangeOp, ColumnType, Page, Provider, ReadStream, WriteOutcome
+from l2tui.providers.base import (
+    ChangeOp,
+    ColumnType,
+    Page,
+    Provider,
+    ReadStream,
+    Record,
+    WriteOutcome,
+)
 from l2tui.sync.apply import Counts, Outbox, Task, Writer
 from l2tui.sync.events import (
     Conflict,
@@ -101,6 +109,7 @@ class Engine:
             gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])
             report = self._run(plan, caps, started, run)
         except BaseException as exc:
+            self._close_writers()  # the state of a batch written meanwhile is kept
             outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
             message = "cancelled" if isinstance(exc, Cancelled) else str(exc)
             state.finish_run(run, outcome, self._counts_dict(), message)
@@ -109,7 +118,15 @@ class Engine:
             raise
         finally:
             gc.set_threshold(*thresholds)
+            self._close_writers()
         return report
+
+    def _close_writers(self) -> None:
+        for writer in getattr(self, "writers", {}).values():
+            try:
+                writer.close()
+            except Exception as exc:  # noqa: BLE001  (the run's own error is the one to report)
+                self.log(f"a write in flight failed: {exc}", "error")
 
     def _run(self, plan: MappingPlan, caps: dict[str, Any], started: float, run: int) -> RunReport:
         conn, state, opts = self.conn, self.state, self.options
@@ -142,7 +159,7 @@ class Engine:
         db = state.db
         db.execute("DROP TABLE IF EXISTS temp.w")
         db.execute("CREATE TEMP TABLE w (mkey TEXT PRIMARY KEY, kid TEXT, vals TEXT, hash TEXT, "
-                   "modified TEXT, gone INTEGER DEFAULT 0, done INTEGER DEFAULT 0)")
+                   "modified TEXT, gone INTEGER DEFAULT 0, done INTEGER DEFAULT 0, ver TEXT)")
         db.execute("DROP TABLE IF EXISTS temp.gone")
         db.execute("CREATE TEMP TABLE gone (kid TEXT PRIMARY KEY)")
         db.execute("DROP TABLE IF EXISTS temp.keyless")
@@ -202,16 +219,17 @@ class Engine:
         for page in pages:
             self._check_cancel()
             rows, keyless = [], []
-            for record in page.records:
+            versions = page.versions or [None] * len(page.records)
+            for record, version in zip(page.records, versions, strict=True):
                 item = info.item(record)
                 if item.mkey is None:
                     keyless.append((side, item.kid, json.dumps(item.values), item.hash))
                     continue
                 rows.append((item.mkey, item.kid, json.dumps(item.values), item.hash,
-                             item.modified))
+                             item.modified, version))
             before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO temp.w(mkey, kid, vals, hash, modified) "
-                           "VALUES (?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT OR IGNORE INTO temp.w(mkey, kid, vals, hash, modified, ver) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", rows)
             dups += len(rows) - (db.total_changes - before)
             db.executemany("INSERT INTO temp.keyless VALUES (?, ?, ?, ?)", keyless)
             gone.extend(self._kid(side, key) for key in page.deleted)
@@ -235,20 +253,27 @@ class Engine:
         done = 0
         w_empty = db.execute("SELECT 1 FROM temp.w LIMIT 1").fetchone() is None
         try:
+            target = OTHER[side]
+            writer = self.writers[target]
+            unread = self.mode[target] == "none"  # one-way: the target is not read
+            by_version = unread and w_empty and not self.state_empty and \
+                self.state.can_settle_unchanged
             for page in pages:
                 self._check_cancel()
+                records, versions = page.records, page.versions
+                if versions and by_version:
+                    records, versions = self._skip_same_versions(side, records, versions)
                 items, keyless = [], []
-                for record in page.records:
+                for index, record in enumerate(records):
                     item = info.item(record)
+                    if versions:
+                        item.version = versions[index]
                     if item.mkey is None:
                         keyless.append((side, item.kid, json.dumps(item.values), item.hash))
                     else:
                         items.append(item)
                 db.executemany("INSERT INTO temp.keyless VALUES (?, ?, ?, ?)", keyless)
                 mkeys = [i.mkey for i in items if i.mkey]
-                target = OTHER[side]
-                writer = self.writers[target]
-                unread = self.mode[target] == "none"  # one-way: the target is not read
                 absent: set[str] | None = None  # known when the state settled the unchanged
                 states: dict[str, StateRow]
                 if self.state_empty:
@@ -256,8 +281,8 @@ class Engine:
                 elif unread and w_empty and self.state.can_settle_unchanged and \
                         len(set(mkeys)) == len(mkeys):
                     states, absent = self.state.settle_unchanged(
-                        [(m, i.hash) for m, i in zip(mkeys, items, strict=True)], self.run_id,
-                        exact=info.extras)
+                        [(m, i.hash, i.version) for m, i in zip(mkeys, items, strict=True)],
+                        self.run_id, exact=info.extras, side=side)
                     self.unchanged += len(items) - len(states) - len(absent)
                 else:
                     states = self.state.lookup(mkeys)
@@ -273,7 +298,7 @@ class Engine:
                             continue  # unchanged, counted and marked by settle_unchanged
                         # never synced and not on the other side: the table's "new | absent",
                         # a create there in every direction (a first run is all of these)
-                        writer.add(Task(target, "create", mkey, item.hash, item.values, item.kid))
+                        writer.create(mkey, item.hash, item.values, item.kid, item.version)
                         continue
                     if unread and found is None and st is not None and st.lkey is not None and \
                             st.rkey is not None and st.lhash is None and st.rhash is None and \
@@ -296,9 +321,28 @@ class Engine:
                 self.sink(Progress(phase=f"read {side}", done=done))
         finally:
             self.streaming = None
+        for writer in self.writers.values():
+            writer.settle()
         if cursor and not stream.is_delta:
             self.mode[side] = "full"
         return stream
+
+    def _skip_same_versions(self, side: str, records: list[Record],
+                            versions: list[str | None]) -> tuple[list[Record], list[str | None]]:
+        """The records of a page whose version the state has not seen: the others are unchanged
+        since their pair last agreed, and need no normalising, hashing or comparing."""
+        info = self.sides[side]
+        mkeys = [info.match_key(r) for r in records]
+        pairs = [(m, v) for m, v in zip(mkeys, versions, strict=True)
+                 if m is not None and v is not None]
+        if len({m for m, _ in pairs}) < len(pairs):
+            return records, versions  # a match key twice: compare every value as usual
+        same = self.state.skip_same_versions(side, pairs, self.run_id)
+        if not same:
+            return records, versions
+        self.unchanged += len(same)
+        kept = [i for i, m in enumerate(mkeys) if m not in same]
+        return [records[i] for i in kept], [versions[i] for i in kept]
 
     def _kid(self, side: str, key: Any) -> str:
         from l2tui.sync.side import key_json
@@ -311,11 +355,11 @@ class Engine:
         for i in range(0, len(mkeys), 500):
             chunk = mkeys[i:i + 500]
             marks = ",".join("?" * len(chunk))
-            for mkey, kid, vals, hsh, modified, gone in db.execute(
-                    f"SELECT mkey, kid, vals, hash, modified, gone FROM temp.w "
+            for mkey, kid, vals, hsh, modified, gone, ver in db.execute(
+                    f"SELECT mkey, kid, vals, hash, modified, gone, ver FROM temp.w "
                     f"WHERE mkey IN ({marks})", chunk):
                 out[mkey] = (None, True) if gone else (
-                    Item(mkey, kid, json.loads(vals), hsh, modified), False)
+                    Item(mkey, kid, json.loads(vals), hsh, modified, ver), False)
         return out
 
     def _gone_kids(self, kids: list[str]) -> set[str]:
@@ -333,8 +377,8 @@ class Engine:
         last = 0
         while True:
             self._check_cancel()
-            rows = db.execute("SELECT rowid, mkey, kid, vals, hash, modified, gone FROM temp.w "
-                              "WHERE done = 0 AND rowid > ? ORDER BY rowid LIMIT 1000",
+            rows = db.execute("SELECT rowid, mkey, kid, vals, hash, modified, gone, ver FROM "
+                              "temp.w WHERE done = 0 AND rowid > ? ORDER BY rowid LIMIT 1000",
                               (last,)).fetchall()
             if not rows:
                 return
@@ -342,8 +386,8 @@ class Engine:
             states = self.state.lookup([r[1] for r in rows])
             src_kids = [st.key(src) for st in states.values() if st.key(src)]
             gone_src = self._gone_kids([k for k in src_kids if k]) if src_kids else set()
-            for _, mkey, kid, vals, hsh, modified, gone in rows:
-                other = None if gone else Item(mkey, kid, json.loads(vals), hsh, modified)
+            for _, mkey, kid, vals, hsh, modified, gone, ver in rows:
+                other = None if gone else Item(mkey, kid, json.loads(vals), hsh, modified, ver)
                 st = states.get(mkey)
                 src_gone = bool(st and st.key(src) and st.key(src) in gone_src)
                 self._settle(mkey, {dst: other, src: None}, st,
@@ -437,7 +481,8 @@ class Engine:
             self.unchanged += 1
             present = litem or ritem
             agreed = present.hash if present else (st.hash if st else "")
-            self.state.save([(mkey, kids["left"], kids["right"], agreed, None, None, self.run_id)])
+            self.state.save([(mkey, kids["left"], kids["right"], agreed, None, None, self.run_id,
+                              *self._versions(items, agreed))])
         elif action in (Action.COPY_LR, Action.COPY_RL):
             source, target = ("left", "right") if action == Action.COPY_LR else ("right", "left")
             item, other = items[source], items[target]
@@ -451,10 +496,11 @@ class Engine:
                         if a != b]
             task = Task(side=target, op="update" if exists else "create", mkey=mkey,
                         hash=item.hash, values=item.values, src_kid=item.kid,
-                        dst_kid=kids[target] if exists else None, only=only)
+                        dst_kid=kids[target] if exists else None, only=only,
+                        src_version=item.version)
             if only == [] and exists:
                 self.state.save([(mkey, kids["left"], kids["right"], item.hash, None, None,
-                                  self.run_id)])
+                                  self.run_id, *self._versions(items, item.hash))])
                 return
             self._queue(task)
         elif action in (Action.DELETE_L, Action.DELETE_R):
@@ -468,7 +514,14 @@ class Engine:
         elif action == Action.KEEP:
             self.unresolved += 1
             self.state.save([(mkey, kids["left"], kids["right"], st.hash if st else "",
-                              hashes["left"], hashes["right"], self.run_id)])
+                              hashes["left"], hashes["right"], self.run_id, None, None)])
+
+    @staticmethod
+    def _versions(items: dict[str, Item | None], agreed: str) -> tuple[str | None, str | None]:
+        """Each side's version, where its values are the agreed ones (else unknown)."""
+        left, right = items["left"], items["right"]
+        return (left.version if left is not None and left.hash == agreed else None,
+                right.version if right is not None and right.hash == agreed else None)
 
     def _queue(self, task: Task) -> None:
         if task.side == self.streaming:

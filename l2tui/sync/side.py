@@ -87,6 +87,7 @@ class Item:
     values: list[Any]
     hash: str
     modified: str | None = None
+    version: str | None = None  # the provider's version of the record (Page.versions)
 
 
 class SideInfo:
@@ -121,7 +122,11 @@ class SideInfo:
         self._write = [(i, self.columns[i].name, denormalizer(self.columns[i].type))
                        for i in self.writable]
         self._create = self._create_plan()
-        self._create_fast = self._compile_create()
+        self._create_row, self.create_names = self._compile_create()
+        # a new item's row carries every key column: creates can go as a RowBatch
+        self.creates_as_rows = len(self.create_names[0]) == len(self.keys) and \
+            len(set(self.create_names[0]) | set(self.create_names[1])) == \
+            len(self.create_names[0]) + len(self.create_names[1])
 
     # -- reading -----------------------------------------------------------------------
 
@@ -139,8 +144,7 @@ class SideInfo:
             else:
                 kid = key_json([get(n) for n in self._key_names])
         else:
-            match = [fn(get(n)) for n, fn in self._match]
-            mkey = None if any(v is None for v in match) else key_json(match)
+            mkey = self.match_key(record)
             kid = key_json([get(n) for n in self._key_names])
         modified = None
         if self.modified:
@@ -148,6 +152,11 @@ class SideInfo:
             raw = values[at] if at is not None else self._modified(get(self.modified))
             modified = raw if isinstance(raw, str) else None
         return Item(mkey, kid, values, self.hash(values), modified)
+
+    def match_key(self, record: Record) -> str | None:
+        """The match key ``item`` would give the record, alone (None: a value is missing)."""
+        match = [fn(record.get(n)) for n, fn in self._match]
+        return None if any(v is None for v in match) else key_json(match)
 
     def hash(self, values: list[Any]) -> str:
         """Two-way part, then (if any) the one-way extras, separated by '.'."""
@@ -201,7 +210,14 @@ class SideInfo:
 
     def create_values(self, mkey: str, values: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """A new item's key and values: ``create_key`` and the writable columns but its key."""
-        return self._create_fast(mkey, values)
+        row, (keys, columns) = self._create_row(mkey, values), self.create_names
+        split = len(keys)
+        return dict(zip(keys, row[:split], strict=True)), dict(zip(columns, row[split:],
+                                                                    strict=True))
+
+    def create_row(self, mkey: str, values: list[Any]) -> tuple[Any, ...]:
+        """``create_values`` as one positional row in ``create_names`` order (no dict per item)."""
+        return self._create_row(mkey, values)
 
     def create_key(self, mkey: str, values: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The key of a new item (from the match key where it is a key column) and extra values."""
@@ -212,43 +228,45 @@ class SideInfo:
         extra = {name: fn(match[j]) for name, j, fn in extras}
         return key, extra
 
-    def _compile_create(self) -> Callable[[str, list[Any]], tuple[dict[str, Any], dict[str, Any]]]:
-        """``create_values`` as one generated function: two dict displays, no loops.
+    def _compile_create(self) -> tuple[Callable[[str, list[Any]], tuple[Any, ...]],
+                                       tuple[tuple[str, ...], tuple[str, ...]]]:
+        """``create_row`` as one generated function (a tuple display, no loop), and its names.
 
-        The same result as building the key with ``create_key`` and then the values (writable
+        The same values as building the key with ``create_key`` and then the values (writable
         columns not in the key, then the match-key extras), because it is that recipe unrolled
         once per run: a value is converted by its column's denormaliser, except where
         ``keeps_value`` proves the conversion returns the value unchanged. The source text holds
-        only generated names; column names and converters are bound as default arguments.
+        only generated names; converters are bound as default arguments.
         """
         keys, extras = self._create
         taken = {name for name, *_ in keys}
         env: dict[str, Any] = {"match_values": match_values}
         counter = iter(range(1_000_000))
 
-        def bind(value: Any) -> str:
-            name = f"a{next(counter)}"
-            env[name] = value
-            return name
-
         def call(fn: Any, expr: str, keep: bool) -> str:
-            return expr if keep else f"{bind(fn)}({expr})"
+            if keep:
+                return expr
+            name = f"a{next(counter)}"
+            env[name] = fn
+            return f"{name}({expr})"
 
-        key_parts = [f"{bind(name)}: {call(fn, f'm[{i}]' if from_match else f'v[{i}]', False)}"
-                     for name, from_match, i, fn in keys]
-        value_parts = [f"{bind(name)}: "
-                       f"{call(fn, f'v[{i}]', keeps_value(self.kinds[i], self.columns[i].type))}"
+        key_parts = [call(fn, f"m[{i}]" if from_match else f"v[{i}]", False)
+                     for _, from_match, i, fn in keys]
+        value_parts = [call(fn, f"v[{i}]", keeps_value(self.kinds[i], self.columns[i].type))
                        for i, name, fn in self._write if name not in taken]
-        value_parts += [f"{bind(name)}: {call(fn, f'm[{j}]', False)}" for name, j, fn in extras]
+        value_parts += [call(fn, f"m[{j}]", False) for _, j, fn in extras]
+        names = (tuple(name for name, *_ in keys),
+                 (*(name for _, name, _ in self._write if name not in taken),
+                  *(name for name, _, _ in extras)))
         uses_match = any(from_match for _, from_match, *_ in keys) or bool(extras)
         defaults = "".join(f", {name}={name}" for name in env)
         text = (f"def create(mkey, v{defaults}):\n"
                 + ("    m = match_values(mkey)\n" if uses_match else "")
-                + f"    return {{{', '.join(key_parts)}}}, {{{', '.join(value_parts)}}}\n")
+                + f"    return ({''.join(p + ', ' for p in key_parts + value_parts)})\n")
         scope: dict[str, Any] = {}
         exec(text, dict(env), scope)  # noqa: S102  (generated from indices only, see above)
-        made: Callable[[str, list[Any]], tuple[dict[str, Any], dict[str, Any]]] = scope["create"]
-        return made
+        made: Callable[[str, list[Any]], tuple[Any, ...]] = scope["create"]
+        return made, names
 
     def kid_of(self, key: dict[str, Any]) -> str:
         """A key dict as stored in the state."""

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from l2tui.sqlite_rows import insert_rows
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS items (
@@ -20,7 +22,9 @@ CREATE TABLE IF NOT EXISTS items (
     hash TEXT NOT NULL,      -- hash of the mapped values as last synced ('' = never agreed)
     lhash TEXT,              -- last seen hash per side while a conflict is open
     rhash TEXT,
-    seen INTEGER             -- run that handled the item
+    seen INTEGER,            -- run that handled the item
+    lver TEXT,               -- the side's version (ETag) when it last agreed with hash
+    rver TEXT
 );
 -- Provider keys are mostly the match key itself (a GUID key): index only those that differ,
 -- so that a run inserting many random keys maintains one index, not three. Look-ups by key
@@ -54,6 +58,9 @@ CREATE TABLE IF NOT EXISTS conflicts (
 """
 
 ITEM_COLUMNS = "mkey, lkey, rkey, hash, lhash, rhash"
+SaveRow = tuple[str, str | None, str | None, str, str | None, str | None, int, str | None,
+                str | None]
+"""A pair to save: mkey, lkey, rkey, hash, lhash, rhash, run, left version, right version."""
 
 
 @dataclass(slots=True)
@@ -101,6 +108,10 @@ class StateStore:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=10000")
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(items)")}
+        for column in ("lver", "rver"):
+            if column not in columns:  # a state written before versions were kept
+                self.db.execute(f"ALTER TABLE items ADD COLUMN {column} TEXT")
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS handled (mkey TEXT PRIMARY KEY)")
         self._handled_run: int | None = None
         self._json_each = _has_json_each(self.db)
@@ -196,9 +207,43 @@ class StateStore:
         """Whether ``settle_unchanged`` is available (it needs ``json_each``)."""
         return self._json_each
 
-    def settle_unchanged(self, items: Sequence[tuple[str, str]], run: int, *,
-                         exact: bool) -> tuple[dict[str, StateRow], set[str]]:
-        """For a one-way run that does not read its target, one page of (match key, hash).
+    def skip_same_versions(self, side: str, items: Sequence[tuple[str, str]],
+                           run: int) -> set[str]:
+        """For a one-way run that does not read its target, one page of (match key, version).
+
+        The pairs synced on both sides, without an open conflict, whose stored ``side`` version
+        is the item's have not changed on that side since they last agreed: they are marked
+        handled and their match keys returned (their values need no look). The keys must be
+        distinct.
+        """
+        if not items:
+            return set()
+        self._start_handled(run)
+        db = self.db
+        column = "lver" if side == "left" else "rver"
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS versions (mkey TEXT PRIMARY KEY, ver TEXT)")
+        db.execute("DELETE FROM temp.versions")
+        db.execute("INSERT OR IGNORE INTO temp.versions SELECT value ->> 0, value ->> 1 "
+                   "FROM json_each(?)", (json.dumps(sorted(items), ensure_ascii=False),))
+        found = db.execute(
+            "SELECT json_group_array(p.mkey) FROM temp.versions p JOIN items i ON i.mkey = p.mkey "
+            f"WHERE i.{column} = p.ver AND i.lkey IS NOT NULL AND i.rkey IS NOT NULL AND "
+            "i.lhash IS NULL AND i.rhash IS NULL").fetchone()[0]
+        same: list[str] = json.loads(found)
+        if same:
+            db.execute("INSERT OR IGNORE INTO temp.handled SELECT value FROM json_each(?)",
+                       (json.dumps(same, ensure_ascii=False),))
+        return set(same)
+
+    def _start_handled(self, run: int) -> None:
+        if self._handled_run != run:
+            self.db.execute("DELETE FROM temp.handled")
+            self._handled_run = run
+
+    def settle_unchanged(self, items: Sequence[tuple[str, str, str | None]], run: int, *,
+                         exact: bool, side: str) -> tuple[dict[str, StateRow], set[str]]:
+        """For a one-way run that does not read its target, one page of (match key, hash,
+        version).
 
         Pairs synced on both sides, without an open conflict, whose stored hash is the item's
         (all of it when ``exact``, else the part before the first '.', as ``SideInfo.same``
@@ -209,15 +254,13 @@ class StateStore:
         """
         if not items:
             return {}, set()
-        if self._handled_run != run:
-            self.db.execute("DELETE FROM temp.handled")
-            self._handled_run = run
+        self._start_handled(run)
         db = self.db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS page (mkey TEXT PRIMARY KEY, hash TEXT)")
-        db.execute("DELETE FROM temp.page")
+        db.execute("DROP TABLE IF EXISTS temp.page")  # a state of before versions: no ver
+        db.execute("CREATE TEMP TABLE page (mkey TEXT PRIMARY KEY, hash TEXT, ver TEXT)")
         # in key order: the page's and handled's inserts append, and the probes of items walk
         # its key index in order, touching each page once (random order: ~40% slower)
-        db.execute("INSERT OR IGNORE INTO temp.page SELECT value ->> 0, value ->> 1 "
+        db.execute("INSERT OR IGNORE INTO temp.page SELECT value ->> 0, value ->> 1, value ->> 2 "
                    "FROM json_each(?)", (json.dumps(sorted(items), ensure_ascii=False),))
         same = "i.hash = p.hash" if exact else (
             "substr(i.hash, 1, instr(i.hash || '.', '.') - 1) = "
@@ -227,6 +270,13 @@ class StateStore:
         # every key of the page is handled by this run (the unchanged here, the others by the
         # caller); the LEFT JOIN keeps the page as the outer loop: one probe of items per key
         db.execute("INSERT OR IGNORE INTO temp.handled SELECT mkey FROM temp.page")
+        # the unchanged whose version is new (written by a run, or kept before versions were):
+        # remember it, so that the next run skips them by version alone
+        column = "lver" if side == "left" else "rver"
+        db.execute(f"UPDATE items SET {column} = (SELECT p.ver FROM temp.page p WHERE p.mkey = "
+                   f"items.mkey) WHERE mkey IN (SELECT p.mkey FROM temp.page p JOIN items i ON "
+                   f"i.mkey = p.mkey WHERE p.ver IS NOT NULL AND i.{column} IS NOT p.ver AND "
+                   f"{plain})")
         found = db.execute(
             "SELECT json_group_array(json_array(p.mkey, i.mkey IS NOT NULL, i.lkey, i.rkey, "
             "i.hash, i.lhash, i.rhash)) FROM temp.page p LEFT JOIN items i ON i.mkey = p.mkey "
@@ -306,32 +356,26 @@ class StateStore:
             for row in rows:
                 yield StateRow(*row[1:])
 
-    def save(self, rows: Iterable[tuple[str, str | None, str | None, str, str | None,
-                                        str | None, int]]) -> None:
-        """Insert or replace pairs: (mkey, lkey, rkey, hash, lhash, rhash, run).
+    def save(self, rows: Iterable[SaveRow]) -> None:
+        """Insert or replace pairs: (mkey, lkey, rkey, hash, lhash, rhash, run, lver, rver).
 
-        With ``json_each``, a batch goes in as one JSON array in one statement step (see
-        ``lookup`` for why steps are worth saving); the values are text, null or an integer run
-        id, which JSON carries unchanged.
+        Many rows per statement (``sqlite_rows``): one step, with the GIL let go, per thousands
+        of pairs. An upsert, not INSERT OR REPLACE: a replaced row gets a new rowid, so the
+        replace rewrites its old table page, the key index and the table's last page, while an
+        update in place writes one page (half the WAL of an incremental run).
         """
-        if self._json_each:
-            batch = rows if isinstance(rows, list) else list(rows)
-            if batch:
-                # an upsert, not INSERT OR REPLACE: a replaced row gets a new rowid, so the
-                # replace rewrites its old table page, the key index and the table's last page,
-                # while an update in place writes one page (half the WAL of an incremental run)
-                self.db.execute(
-                    "INSERT INTO items(mkey, lkey, rkey, hash, lhash, rhash, seen) "
-                    "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, "
-                    "value ->> 5, value ->> 6 FROM json_each(?) WHERE true "
-                    "ON CONFLICT(mkey) DO UPDATE SET lkey = excluded.lkey, rkey = excluded.rkey, "
-                    "hash = excluded.hash, lhash = excluded.lhash, rhash = excluded.rhash, "
-                    "seen = excluded.seen",
-                    (json.dumps(batch, ensure_ascii=False),))
+        batch = rows if isinstance(rows, list) else list(rows)
+        if not batch:
             return
-        self.db.executemany(
-            "INSERT OR REPLACE INTO items(mkey, lkey, rkey, hash, lhash, rhash, seen) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        names = "INSERT INTO items(mkey, lkey, rkey, hash, lhash, rhash, seen, lver, rver)"
+        if sqlite3.sqlite_version_info < (3, 24):  # no upsert before SQLite 3.24
+            self.db.executemany(names.replace("INSERT", "INSERT OR REPLACE", 1)
+                                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch)
+            return
+        insert_rows(self.db.execute, names,
+                    " ON CONFLICT(mkey) DO UPDATE SET lkey = excluded.lkey, rkey = excluded.rkey, "
+                    "hash = excluded.hash, lhash = excluded.lhash, rhash = excluded.rhash, "
+                    "seen = excluded.seen, lver = excluded.lver, rver = excluded.rver", 9, batch)
 
     def forget(self, mkeys: Iterable[str]) -> None:
         """Drop pairs."""

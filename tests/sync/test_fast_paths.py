@@ -85,8 +85,8 @@ def test_state_lookup_mark_and_save_agree_with_the_plain_statements() -> None:
         store = StateStore(Path(tmp) / "s.db")
         keys = [key_json([f"k{i}"]) for i in range(1200)] + [key_json(['q"uote']),
                                                                key_json(["é"])]
-        store.save([(k, k, None if i % 7 else k, f"h{i}", None, "r" if i % 5 == 0 else None, 1)
-                    for i, k in enumerate(keys)])
+        store.save([(k, k, None if i % 7 else k, f"h{i}", None, "r" if i % 5 == 0 else None, 1,
+                     None, None) for i, k in enumerate(keys)])
         found = store.lookup(keys[::3] + ['["absent"]'])
         store._json_each = False
         plain = store.lookup(keys[::3] + ['["absent"]'])
@@ -112,16 +112,46 @@ def test_settle_unchanged_splits_a_page_as_the_engine_would() -> None:
             ('["detached"]', None, "e", "h5.e5", None, None),   # gone on the left, kept
             ('["unread"]', "f", "f", "h6.e6", None, None),      # not on the page
         ]
-        store.save([(*r, 1) for r in rows])
-        page = [('["same"]', "h1.e1"), ('["edited"]', "zz.e2"), ('["extra"]', "h3.other"),
-                ('["open"]', "h4.e4"), ('["detached"]', "h5.e5"), ('["new"]', "n.n")]
-        states, absent = store.settle_unchanged(page, 2, exact=True)
+        store.save([(*r, 1, None, None) for r in rows])
+        page = [('["same"]', "h1.e1", None), ('["edited"]', "zz.e2", None),
+                ('["extra"]', "h3.other", None), ('["open"]', "h4.e4", None),
+                ('["detached"]', "h5.e5", None), ('["new"]', "n.n", None)]
+        states, absent = store.settle_unchanged(page, 2, exact=True, side="left")
         assert set(states) == {'["edited"]', '["extra"]', '["open"]', '["detached"]'}
         assert states['["open"]'] == store.lookup(['["open"]'])['["open"]']
         assert absent == {'["new"]'}
-        states, absent = store.settle_unchanged(page, 2, exact=False)
+        states, absent = store.settle_unchanged(page, 2, exact=False, side="left")
         assert set(states) == {'["edited"]', '["open"]', '["detached"]'}
         assert {row.mkey for row in store.unhandled(2)} == {'["unread"]'}
+        store.close()
+
+
+def test_a_seen_version_settles_an_item_without_its_values() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = StateStore(Path(tmp) / "s.db")
+        store.save([
+            ('["same"]', "a", "a", "h1", None, None, 1, 'W/"1"', None),
+            ('["moved"]', "b", "b", "h2", None, None, 1, 'W/"2"', None),
+            ('["open"]', "c", "c", "h3", "h3", None, 1, 'W/"3"', None),
+            ('["unknown"]', "d", "d", "h4", None, None, 1, None, None),
+        ])
+        page = [('["same"]', 'W/"1"'), ('["moved"]', 'W/"9"'), ('["open"]', 'W/"3"'),
+                ('["unknown"]', 'W/"4"'), ('["new"]', 'W/"5"')]
+        assert store.skip_same_versions("left", page, 2) == {'["same"]'}
+        assert store.skip_same_versions("right", page, 2) == set()  # right versions unknown
+        assert {row.mkey for row in store.unhandled(2)} == {
+            '["moved"]', '["open"]', '["unknown"]'}
+        store.close()
+
+
+def test_an_unchanged_item_with_a_new_version_is_skipped_by_it_next_time() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = StateStore(Path(tmp) / "s.db")
+        store.save([('["k"]', "k", "k", "h1", None, None, 1, None, None)])
+        states, absent = store.settle_unchanged([('["k"]', "h1", 'W/"7"')], 2, exact=True,
+                                                side="left")
+        assert (states, absent) == ({}, set())
+        assert store.skip_same_versions("left", [('["k"]', 'W/"7"')], 3) == {'["k"]'}
         store.close()
 
 

@@ -39,6 +39,23 @@ def test_an_incremental_one_way_run_reads_only_the_source_delta(pair: Pair) -> N
     assert pair.right()[key][0] == "Renamed"
 
 
+def test_a_run_without_change_tracking_compares_only_items_with_a_new_version(
+        pair: Pair) -> None:
+    pair.run()
+    state_db = pair.paths.state_db(pair.conn.slug)
+    with sqlite3.connect(state_db) as db:
+        assert db.execute("SELECT COUNT(*) FROM items WHERE lver LIKE 'W/%'").fetchone() == (20,)
+    store = StateStore(state_db)
+    store.put("cursor.left", None)  # as a service without change tracking: a full read
+    store.close()
+    key = next(iter(pair.left()))
+    pair.left_update(key, {"name": "Renamed"})
+    report = pair.run()
+    assert report.details["mode"] == {"left": "full", "right": "none"}
+    assert report.updated_right == 1 and report.plan is not None and report.plan.unchanged == 19
+    assert pair.right() == pair.left()
+
+
 def test_a_one_way_run_never_writes_the_source(pair: Pair) -> None:
     pair.run()
     key = next(iter(pair.right()))

@@ -134,7 +134,7 @@ class ODataReadStream(ReadStream):
 
     def _page(self, body: dict[str, Any]) -> Page:
         page = Page()
-        records, deleted = page.records, page.deleted
+        records, deleted, versions = page.records, page.deleted, page.versions
         convert = self._converters()
         schema = self.schema
         for item in body.get("value") or []:
@@ -144,6 +144,9 @@ class ODataReadStream(ReadStream):
                     deleted.append(key)
                     continue
             records.append(convert(item))
+            versions.append(item.get("@odata.etag"))
+        if not any(versions):
+            versions.clear()  # a service without ETags: no versions at all
         self.pages += 1
         self.rows += len(records)
         return page
@@ -170,6 +173,9 @@ class ODataReadStream(ReadStream):
             for name in keep:  # kept, but not in the schema: passed through as they are
                 if "@" not in name:
                     table.setdefault(name, None)
+        if keep is not None:
+            self._convert = _compile_converter(table)
+            return self._convert
         lookup = table.get
         unknown = _MISSING
         keep_unknown = keep is None
@@ -196,6 +202,33 @@ class ODataReadStream(ReadStream):
 
 
 _MISSING: Any = object()
+_CONVERT_ERRORS = (ValueError, TypeError, InvalidOperation)
+
+
+def _compile_converter(table: dict[str, Converter | None]) -> Callable[[dict[str, Any]], Record]:
+    """The record converter for a known column list, as one generated function.
+
+    The same record as the general loop: each listed name the entity has, its non-null value
+    converted (kept as it is when the conversion fails); other properties and annotations are
+    not looked at. The source holds generated names only; names and converters are defaults.
+    """
+    env: dict[str, Any] = {"M": _MISSING, "E": _CONVERT_ERRORS}
+    lines = []
+    for i, (name, fn) in enumerate(table.items()):
+        env[f"n{i}"] = name
+        lines += [f"    v = get(n{i}, M)", "    if v is not M:"]
+        if fn is not None:
+            env[f"c{i}"] = fn
+            lines += ["        if v is not None:", "            try:",
+                      f"                v = c{i}(v)", "            except E:", "                pass"]
+        lines.append(f"        out[n{i}] = v")
+    defaults = ", ".join(f"{name}={name}" for name in env)
+    text = f"def convert(item, {defaults}):\n    get = item.get\n    out = {{}}\n" + \
+        "\n".join(lines) + "\n    return out\n"
+    scope: dict[str, Any] = {}
+    exec(compile(text, "<l2tui record>", "exec"), dict(env), scope)  # noqa: S102  (names only)
+    made: Callable[[dict[str, Any]], Record] = scope["convert"]
+    return made
 
 
 def deleted_key(item: dict[str, Any], schema: EntitySchema) -> Key | None:

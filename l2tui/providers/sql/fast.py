@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
 from l2tui.providers.sql.upsert import WriteTarget
+from l2tui.sqlite_rows import insert_rows
 
 Params = tuple[Any, ...]
 MYSQL_ROWS_PER_UPDATE = 500
@@ -74,7 +75,8 @@ class FastStatements:
     def upsert(self, conn: Connection, columns: Sequence[str], rows: list[Params]) -> None:
         """Insert rows (key values, then ``columns``), updating ``columns`` of rows already there."""
         if self.kind == "sqlite":
-            conn.exec_driver_sql(self._sqlite_upsert(tuple(columns)), rows)
+            head, tail = self._sqlite_upsert(tuple(columns))
+            insert_rows(conn.exec_driver_sql, head, tail, len(self.keys) + len(columns), rows)
         elif self.kind == "mysql":
             conn.exec_driver_sql(self._mysql_upsert(tuple(columns)), rows)
         else:
@@ -90,15 +92,11 @@ class FastStatements:
     def _names(self, columns: tuple[str, ...]) -> str:
         return ", ".join(self.q(c) for c in (*self.keys, *columns))
 
-    def _sqlite_upsert(self, columns: tuple[str, ...]) -> str:
-        ck = ("sqlite-upsert", columns)
-        sql = self._cache.get(ck)
-        if sql is None:
-            marks = ", ".join("?" * (len(self.keys) + len(columns)))
-            sql = (f"INSERT INTO {self.table} ({self._names(columns)}) VALUES ({marks})"
-                   + self._conflict(columns, "excluded"))
-            self._cache[ck] = sql
-        return sql
+    def _sqlite_upsert(self, columns: tuple[str, ...]) -> tuple[str, str]:
+        """The text before and after the VALUES rows (see ``sqlite_rows``: one step per many
+        rows, not one per row)."""
+        return (f"INSERT INTO {self.table} ({self._names(columns)})",
+                self._conflict(columns, "excluded"))
 
     def _mysql_upsert(self, columns: tuple[str, ...]) -> str:
         ck = ("mysql-upsert", columns)

@@ -23,6 +23,7 @@ from l2tui.providers.base import (
     Provider,
     ProviderContext,
     ReadStream,
+    RowBatch,
     VerifyResult,
     WriteOutcome,
 )
@@ -213,6 +214,15 @@ class SqlProvider(Provider):
         """Upsert and delete in batches, one transaction each; a failed batch is retried per item."""
         if not changes:
             return []
+        return self._table_writer().write(changes)
+
+    def create_rows(self, batch: RowBatch) -> dict[int, WriteOutcome]:
+        """Upsert rows of one form as positional rows (no Change per row unless one fails)."""
+        if not batch.rows:
+            return {}
+        return self._table_writer().create_rows(batch)
+
+    def _table_writer(self) -> Writer:
         caps = self.capabilities()
         if not caps.can_write:
             raise ConfigError(f"cannot write: {caps.read_only_reason}", key="select")
@@ -221,7 +231,7 @@ class SqlProvider(Provider):
         if writer is None or writer.target is not self._write \
                 or writer.batch_size != caps.batch_size:
             writer = self._writer = Writer(self, self._write, self._columns, caps.batch_size)
-        return writer.write(changes)
+        return writer
 
     # -- tables --------------------------------------------------------------------------------
 

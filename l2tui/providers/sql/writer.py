@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from l2tui.errors import ConnectError
-from l2tui.providers.base import Change, ChangeOp, Column, WriteOutcome
+from l2tui.providers.base import Change, ChangeOp, Column, RowBatch, WriteOutcome
 from l2tui.providers.sql import types, upsert
 from l2tui.providers.sql.errors import one_line
 from l2tui.providers.sql.fast import FastStatements, kind_of
@@ -44,21 +44,34 @@ def row_maker(key_names: Sequence[str], value_names: Sequence[str],
     It is compiled once per form so that a row costs one call and one tuple; the source text holds
     only generated parameter names, never a column name or a value (those are default arguments).
     """
+    sources = [("k", n) for n in key_names] + [("v", n) for n in value_names]
+    made: Callable[[Row, Row], Params] = _compile_row("k, v", sources, convert)
+    return made
+
+
+def position_maker(positions: Sequence[int],
+                   convert: dict[int, Callable[[Any], Any]]) -> Callable[[Params], Params]:
+    """``row_maker`` for a positional row: the statement's row takes ``r[positions[i]]``."""
+    made: Callable[[Params], Params] = _compile_row("r", [("r", p) for p in positions], convert)
+    return made
+
+
+def _compile_row(params: str, sources: Sequence[tuple[str, Any]],
+                 convert: dict[int, Callable[[Any], Any]]) -> Callable[..., Params]:
     env: dict[str, Any] = {}
     parts: list[str] = []
-    for position, (source, name) in enumerate(
-            [("k", n) for n in key_names] + [("v", n) for n in value_names]):
-        env[f"n{position}"] = name
+    for position, (source, index) in enumerate(sources):
+        env[f"n{position}"] = index
         expr = f"{source}[n{position}]"
         if position in convert:
             env[f"f{position}"] = convert[position]
             expr = f"f{position}({expr})"
         parts.append(expr)
     defaults = "".join(f", {name}={name}" for name in env)
-    text = f"def make(k, v{defaults}):\n    return ({', '.join(parts)},)\n"
+    text = f"def make({params}{defaults}):\n    return ({', '.join(parts)},)\n"
     scope: dict[str, Any] = {}
     exec(text, dict(env), scope)  # noqa: S102  (generated from indices only, see above)
-    made: Callable[[Row, Row], Params] = scope["make"]
+    made: Callable[..., Params] = scope["make"]
     return made
 
 
@@ -92,6 +105,8 @@ class Entry:
     key_get: Callable[[Row], Params] | None = None  # the raw key values, in key order
     make: Callable[[Row, Row], Params] | None = None  # (key dict, values dict) → converted row
     reuse_key: bool = False  # the change's own key dict is the outcome key
+    sources: tuple[str, ...] = ()  # the change's names the row takes, in ``shape.names`` order
+    make_positional: Callable[[Params], Params] | None = None  # the same row from a RowBatch row
 
 
 @dataclass(eq=False)
@@ -141,6 +156,46 @@ class Writer:
                 continue
             self.succeed(changes, segments, made, outcomes)
         return outcomes  # type: ignore[return-value]  # every slot is filled above
+
+    def create_rows(self, batch: RowBatch) -> dict[int, WriteOutcome]:
+        """Upsert positional rows of one form, a batch per transaction, without a Change per row.
+
+        Rows whose form needs the general path (a name to resolve per change, a key converted
+        for the outcome), with a missing or repeated key, or in a batch that fails, go through
+        ``write`` and report every outcome; the others report nothing (written under their key).
+        """
+        sig = (ChangeOp.CREATE, *batch.keys, _SEP, *batch.columns)
+        entry = self.entries.get(sig) or self.entry(sig)
+        shape = entry.shape
+        if shape is None or not entry.reuse_key or shape.op != "upsert":
+            return self.general_rows(batch, range(len(batch.rows)))
+        names = (*batch.keys, *batch.columns)
+        make = entry.make_positional
+        if make is None:
+            at = {name: i for i, name in enumerate(names)}
+            make = entry.make_positional = position_maker([at[n] for n in entry.sources],
+                                                          dict(shape.convert))
+        n_keys = len(self.target.keys)
+        failed: dict[int, WriteOutcome] = {}
+        for start in range(0, len(batch.rows), self.batch_size):
+            indices = range(start, min(len(batch.rows), start + self.batch_size))
+            rows = [make(batch.rows[i]) for i in indices]
+            keys = [r[0] for r in rows] if n_keys == 1 else [r[:n_keys] for r in rows]
+            if len(set(keys)) < len(keys) or (None in keys if n_keys == 1 else
+                                               any(None in k for k in keys)):
+                failed.update(self.general_rows(batch, indices))
+                continue
+            group = Group(shape, list(indices), rows)
+            try:
+                self.execute([{shape: group}])
+            except (SQLAlchemyError, MissingRows):
+                failed.update(self.general_rows(batch, indices))
+        return failed
+
+    def general_rows(self, batch: RowBatch, indices: Sequence[int]) -> dict[int, WriteOutcome]:
+        """Rows written as Changes through ``write``: every outcome, by row index."""
+        outcomes = self.write([batch.change(i) for i in indices])
+        return dict(zip(indices, outcomes, strict=True))
 
     def succeed(self, changes: Sequence[Change], segments: Sequence[Segment],
                 made: dict[int, list[Row]], outcomes: list[WriteOutcome | None]) -> None:
@@ -298,6 +353,7 @@ class Writer:
         getter = itemgetter(*(key_source[k] for k in keys))
         entry.key_get = (lambda d: (getter(d),)) if len(keys) == 1 else getter
         entry.make = row_maker([key_source[k] for k in keys], sources, dict(shape.convert))
+        entry.sources = (*(key_source[k] for k in keys), *sources)
         entry.reuse_key = not shape.key_pre and all(key_source[k] == k for k in keys)
         return entry
 
