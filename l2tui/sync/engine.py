@@ -261,7 +261,7 @@ class Engine:
             for page in pages:
                 self._check_cancel()
                 records, versions = page.records, page.versions
-                if versions and by_version:
+                if versions and by_version and not stream.is_delta:  # a delta holds changes
                     records, versions = self._skip_same_versions(side, records, versions)
                 items, keyless = [], []
                 for index, record in enumerate(records):

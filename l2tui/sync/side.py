@@ -155,6 +155,10 @@ class SideInfo:
 
     def match_key(self, record: Record) -> str | None:
         """The match key ``item`` would give the record, alone (None: a value is missing)."""
+        if len(self._match) == 1:
+            name, fn = self._match[0]
+            one = fn(record.get(name))
+            return None if one is None else key_json([one])
         match = [fn(record.get(n)) for n, fn in self._match]
         return None if any(v is None for v in match) else key_json(match)
 

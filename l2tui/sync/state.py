@@ -219,20 +219,17 @@ class StateStore:
         if not items:
             return set()
         self._start_handled(run)
-        db = self.db
         column = "lver" if side == "left" else "rver"
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS versions (mkey TEXT PRIMARY KEY, ver TEXT)")
-        db.execute("DELETE FROM temp.versions")
-        db.execute("INSERT OR IGNORE INTO temp.versions SELECT value ->> 0, value ->> 1 "
-                   "FROM json_each(?)", (json.dumps(sorted(items), ensure_ascii=False),))
-        found = db.execute(
-            "SELECT json_group_array(p.mkey) FROM temp.versions p JOIN items i ON i.mkey = p.mkey "
-            f"WHERE i.{column} = p.ver AND i.lkey IS NOT NULL AND i.rkey IS NOT NULL AND "
-            "i.lhash IS NULL AND i.rhash IS NULL").fetchone()[0]
+        # in key order, the probes of items walk its key index in order; CROSS JOIN keeps the
+        # page the outer loop (one probe per key, never a scan of items)
+        found = self.db.execute(
+            "SELECT json_group_array(p.value ->> 0) FROM json_each(?) p CROSS JOIN items i "
+            f"ON i.mkey = p.value ->> 0 WHERE i.{column} = p.value ->> 1 AND "
+            "i.lkey IS NOT NULL AND i.rkey IS NOT NULL AND i.lhash IS NULL AND i.rhash IS NULL",
+            (json.dumps(sorted(items), ensure_ascii=False),)).fetchone()[0]
+        self.db.execute("INSERT OR IGNORE INTO temp.handled SELECT value FROM json_each(?)",
+                        (found,))
         same: list[str] = json.loads(found)
-        if same:
-            db.execute("INSERT OR IGNORE INTO temp.handled SELECT value FROM json_each(?)",
-                       (json.dumps(same, ensure_ascii=False),))
         return set(same)
 
     def _start_handled(self, run: int) -> None:
@@ -274,7 +271,7 @@ class StateStore:
         # remember it, so that the next run skips them by version alone
         column = "lver" if side == "left" else "rver"
         db.execute(f"UPDATE items SET {column} = (SELECT p.ver FROM temp.page p WHERE p.mkey = "
-                   f"items.mkey) WHERE mkey IN (SELECT p.mkey FROM temp.page p JOIN items i ON "
+                   f"items.mkey) WHERE mkey IN (SELECT p.mkey FROM temp.page p CROSS JOIN items i ON "
                    f"i.mkey = p.mkey WHERE p.ver IS NOT NULL AND i.{column} IS NOT p.ver AND "
                    f"{plain})")
         found = db.execute(

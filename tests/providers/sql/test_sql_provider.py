@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from l2tui.errors import ConfigError
-from l2tui.providers.base import Change, ChangeOp, Column, ColumnType
+from l2tui.providers.base import Change, ChangeOp, Column, ColumnType, RowBatch
 from tests.providers.sql.conftest import Database
 
 C, U, D = ChangeOp.CREATE, ChangeOp.UPDATE, ChangeOp.DELETE
@@ -312,3 +312,27 @@ def test_guid_keys_given_as_text_upsert_and_update(pg_db: Database) -> None:
     assert str(made[0].key["id"]) == guid.lower()  # type: ignore[index]
     assert provider.write([Change(U, {"id": guid.lower()}, {"label": "b"})])[0].ok
     assert pg_db.rows("SELECT id::text, label FROM g") == [(guid.lower(), "b")]
+
+
+def test_row_batches_upsert_and_report_only_the_rows_to_look_at(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts(rows=2)
+    provider = db.open("accounts")
+    rows = [(i, f"n{i}", f"c{i}", Decimal(i)) for i in range(1, 6000)]  # id 1 exists: updated
+    rows[4000] = (4001, None, "x", Decimal(1))  # NOT NULL: fails alone
+    looked = provider.create_rows(RowBatch(("id",), ("name", "city", "revenue"), rows))
+    assert {i for i, o in looked.items() if not o.ok} == {4000}
+    assert all(o.ok for i, o in looked.items() if i != 4000)  # the failed batch's other rows
+    assert looked[4000].error and "\n" not in looked[4000].error
+    assert db.rows("SELECT COUNT(*) FROM accounts") == [(5999,)]
+    assert db.rows("SELECT name, city FROM accounts WHERE id = 1") == [("n1", "c1")]
+
+
+def test_a_row_batch_with_a_key_twice_applies_both_in_order(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts()
+    provider = db.open("accounts")
+    rows = [(1, "first", None, None), (2, "other", None, None), (1, "second", None, None)]
+    looked = provider.create_rows(RowBatch(("id",), ("name", "city", "revenue"), rows))
+    assert all(o.ok for o in looked.values())
+    assert db.rows("SELECT id, name FROM accounts ORDER BY id") == [(1, "second"), (2, "other")]
