@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import sqlite3
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -193,3 +194,20 @@ def test_a_sqlite_entity_never_asks_for_a_secret(tmp_path: Path) -> None:
 
     provider = SqlProvider(Entity(), ProviderContext(secret=secret))
     assert provider.target.provider == "sqlite"
+
+
+def test_a_state_from_before_versions_gains_them_and_keeps_its_pairs() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "old.db"
+        old = sqlite3.connect(path)
+        old.execute("CREATE TABLE items (mkey TEXT PRIMARY KEY, lkey TEXT, rkey TEXT, hash TEXT "
+                    "NOT NULL, lhash TEXT, rhash TEXT, seen INTEGER)")
+        old.execute("""INSERT INTO items VALUES ('["k"]', '["k"]', '["k"]', 'h', NULL, NULL, 1)""")
+        old.commit()
+        old.close()
+        store = StateStore(path)
+        assert [row.mkey for row in store.all_items()] == ['["k"]']
+        store.save([('["n"]', '["n"]', '["n"]', "h2", None, None, 2, 'W/"1"', None)])
+        assert store.skip_same_versions("left", [('["n"]', 'W/"1"'), ('["k"]', 'W/"1"')],
+                                        3) == {'["n"]'}
+        store.close()
