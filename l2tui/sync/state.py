@@ -253,8 +253,9 @@ class StateStore:
             return {}, set()
         self._start_handled(run)
         db = self.db
-        db.execute("DROP TABLE IF EXISTS temp.page")  # a state of before versions: no ver
-        db.execute("CREATE TEMP TABLE page (mkey TEXT PRIMARY KEY, hash TEXT, ver TEXT)")
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS page (mkey TEXT PRIMARY KEY, hash TEXT, "
+                   "ver TEXT)")
+        db.execute("DELETE FROM temp.page")
         # in key order: the page's and handled's inserts append, and the probes of items walk
         # its key index in order, touching each page once (random order: ~40% slower)
         db.execute("INSERT OR IGNORE INTO temp.page SELECT value ->> 0, value ->> 1, value ->> 2 "
@@ -307,9 +308,7 @@ class StateStore:
         logs) every page of the state once per run, while a run that reads everything marks
         every pair. ``unhandled`` reads both the temp table and ``seen`` (set by ``save``).
         """
-        if self._handled_run != run:
-            self.db.execute("DELETE FROM temp.handled")
-            self._handled_run = run
+        self._start_handled(run)
         if self._json_each:
             keys = list(mkeys)
             if keys:
