@@ -14,6 +14,7 @@ from typing import IO, Any
 from l2tui.config.loader import require_complete
 from l2tui.config.model import Connection
 from l2tui.errors import L2Error, RunError
+from l2tui.memory import return_large_buffers
 from l2tui.paths import Paths
 from l2tui.providers import open_entity
 from l2tui.providers.base import Provider
@@ -61,6 +62,7 @@ class Runner:
         """
         require_complete(conn)
         self.paths.ensure()
+        return_large_buffers()  # page bodies are megabytes: keep them off the heap (glibc)
         started = time.time()
         with self._lock(conn), self._log_file(conn, started) as log:
             events = fan_out(Throttle(sink), _log_writer(log))

@@ -217,13 +217,14 @@ class Writer:
         name, run = self.side.name, self.run
         left = name == "left"
         kid_of = self.side.kid_of
+        same_key = self.side.created_kid_is_mkey
         saves: list[tuple[Any, ...]] = []
         created = 0
         for index, ((mkey, hsh, src, version), row) in enumerate(zip(items, rows,
                                                                          strict=True)):
             outcome = looked.get(index) if looked else None
             if outcome is None:
-                kid = key_json(list(row[:split]))
+                kid = mkey if same_key else key_json(list(row[:split]))
             elif outcome.ok:
                 kid = kid_of(outcome.key or outcome.change.key)
             else:

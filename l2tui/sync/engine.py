@@ -21,6 +21,7 @@ from l2tui.providers.base import (
     Record,
     WriteOutcome,
 )
+from l2tui.sqlite_rows import insert_rows
 from l2tui.sync.apply import Counts, Outbox, Task, Writer
 from l2tui.sync.events import (
     Conflict,
@@ -228,8 +229,8 @@ class Engine:
                 rows.append((item.mkey, item.kid, json.dumps(item.values), item.hash,
                              item.modified, version))
             before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO temp.w(mkey, kid, vals, hash, modified, ver) "
-                           "VALUES (?, ?, ?, ?, ?, ?)", rows)
+            insert_rows(db.execute, "INSERT OR IGNORE INTO temp.w(mkey, kid, vals, hash, "
+                        "modified, ver)", "", 6, rows)
             dups += len(rows) - (db.total_changes - before)
             db.executemany("INSERT INTO temp.keyless VALUES (?, ?, ?, ?)", keyless)
             gone.extend(self._kid(side, key) for key in page.deleted)
@@ -374,6 +375,9 @@ class Engine:
     def _leftovers(self) -> None:
         """Staged items the streamed side did not mention."""
         db, src, dst = self.state.db, self.src, self.dst
+        if self.mode[src] == "delta":  # not mentioned: unchanged on src; settle the unchanged
+            self.unchanged += self.state.settle_staged(self.run_id, src=src,
+                                                       exact=self.sides[dst].extras)
         last = 0
         while True:
             self._check_cancel()

@@ -123,6 +123,8 @@ class SideInfo:
                        for i in self.writable]
         self._create = self._create_plan()
         self._create_row, self.create_names = self._compile_create()
+        # a new item's key is its one match value, unchanged: its key text is the match key
+        self.created_kid_is_mkey = self._created_kid_is_mkey()
         # a new item's row carries every key column: creates can go as a RowBatch
         self.creates_as_rows = len(self.create_names[0]) == len(self.keys) and \
             len(set(self.create_names[0]) | set(self.create_names[1])) == \
@@ -211,6 +213,13 @@ class SideInfo:
         extra = [(c.name, j, match_index[c.name][1]) for j, (c, _) in enumerate(self.match)
                  if c.name not in taken]
         return keys, extra
+
+    def _created_kid_is_mkey(self) -> bool:
+        keys, _ = self._create
+        if len(keys) != 1 or len(self.keys) != 1 or len(self.match) != 1:
+            return False
+        _, from_match, _, _ = keys[0]
+        return from_match and keeps_value(self.match[0][1], self.keys[0].type)
 
     def create_values(self, mkey: str, values: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """A new item's key and values: ``create_key`` and the writable columns but its key."""

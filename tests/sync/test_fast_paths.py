@@ -127,6 +127,37 @@ def test_settle_unchanged_splits_a_page_as_the_engine_would() -> None:
         store.close()
 
 
+def test_staged_items_a_delta_did_not_mention_settle_only_when_unchanged() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = StateStore(Path(tmp) / "s.db")
+        store.save([(*r, 1, None, None) for r in [
+            ('["same"]', '["a"]', '["a"]', "h1.e1", None, None),       # unchanged: settled
+            ('["edited"]', '["b"]', '["b"]', "h2.e2", None, None),     # staged hash differs
+            ('["extra"]', '["c"]', '["c"]', "h3.e3", None, None),      # two-way part only
+            ('["open"]', '["d"]', '["d"]', "h4.e4", "h4.e4", None),    # open conflict
+            ('["detached"]', None, '["e"]', "h5.e5", None, None),      # gone on the left
+            ('["deleted"]', '["f"]', '["f"]', "h6.e6", None, None),    # the delta deleted it
+            ('["streamed"]', '["g"]', '["g"]', "h7.e7", None, None),   # the delta had it
+        ]])
+        db = store.db
+        db.execute("CREATE TEMP TABLE w (mkey TEXT PRIMARY KEY, kid TEXT, vals TEXT, hash TEXT, "
+                   "modified TEXT, gone INTEGER DEFAULT 0, done INTEGER DEFAULT 0, ver TEXT)")
+        db.execute("CREATE TEMP TABLE gone (kid TEXT PRIMARY KEY)")
+        db.executemany("INSERT INTO temp.w(mkey, hash, done) VALUES (?, ?, ?)", [
+            ('["same"]', "h1.e1", 0), ('["edited"]', "zz.e2", 0), ('["extra"]', "h3.other", 0),
+            ('["open"]', "h4.e4", 0), ('["detached"]', "h5.e5", 0), ('["deleted"]', "h6.e6", 0),
+            ('["streamed"]', "h7.e7", 1), ('["new"]', "n.n", 0)])
+        db.execute("""INSERT INTO temp.gone VALUES ('["f"]')""")
+        assert store.settle_staged(2, src="left", exact=True) == 1
+        left = {r[0] for r in db.execute("SELECT mkey FROM temp.w WHERE done = 0")}
+        assert left == {'["edited"]', '["extra"]', '["open"]', '["detached"]', '["deleted"]',
+                        '["new"]'}
+        assert store.settle_staged(2, src="left", exact=False) == 1  # now '["extra"]' too
+        assert {row.mkey for row in store.unhandled(2)} == {
+            '["edited"]', '["open"]', '["detached"]', '["deleted"]', '["streamed"]'}
+        store.close()
+
+
 def test_a_seen_version_settles_an_item_without_its_values() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = StateStore(Path(tmp) / "s.db")
@@ -211,3 +242,41 @@ def test_a_state_from_before_versions_gains_them_and_keeps_its_pairs() -> None:
         assert store.skip_same_versions("left", [('["n"]', 'W/"1"'), ('["k"]', 'W/"1"')],
                                         3) == {'["n"]'}
         store.close()
+
+
+def _side(left: list[Any], right: list[Any], keys: tuple[str, str]) -> Any:
+    from l2tui.config.model import Connection
+    from l2tui.providers.base import Column
+    from l2tui.sync.mapping import build_mapping
+    from l2tui.sync.side import SideInfo
+
+    plan = build_mapping(Connection(title="t"), [Column(n, k) for n, k in left],
+                         [Column(n, k) for n, k in right], [keys[0]], [keys[1]])
+    return SideInfo("right", plan)
+
+
+def test_a_created_key_text_is_the_match_key_where_the_shortcut_says_so() -> None:
+    cases = [  # (left columns, right columns, key names, whether the shortcut applies)
+        ([("id", T.GUID), ("name", T.STRING)], [("id", T.GUID), ("name", T.STRING)],
+         ("id", "id"), True),
+        ([("id", T.GUID), ("name", T.STRING)], [("id", T.STRING), ("name", T.STRING)],
+         ("id", "id"), True),
+        ([("code", T.STRING), ("name", T.STRING)], [("code", T.STRING), ("name", T.STRING)],
+         ("code", "code"), True),
+        ([("n", T.INTEGER), ("name", T.STRING)], [("n", T.INTEGER), ("name", T.STRING)],
+         ("n", "n"), False),  # an integer key is converted back from its canonical text
+    ]
+    samples = ["ABCDEFAB-1234-1234-1234-ABCDEFABCDEF", 'quote " and \\ slash', "naïve",
+               "tab\there", "plain", "12", "0042"]
+    for left, right, keys, applies in cases:
+        side = _side(left, right, keys)
+        assert side.created_kid_is_mkey is applies, (left, right)
+        split = len(side.create_names[0])
+        for raw in samples:
+            record = {left[0][0]: raw, "name": "x"}
+            item = _side(left, left, (keys[0], keys[0])).item(record)
+            if item.mkey is None:
+                continue
+            row = side.create_row(item.mkey, item.values)
+            if applies:
+                assert key_json(list(row[:split])) == item.mkey

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
@@ -86,13 +87,17 @@ def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: 
                       log: Callable[[str], None]) -> EntitySchema:
     logical = definition["LogicalName"]
     base = f"{root}EntityDefinitions(LogicalName={odata_quote(logical)})/Attributes"
-    attributes = http.get_json(
-        base + "?$select=LogicalName,AttributeType,IsValidForCreate,IsValidForUpdate,IsPrimaryId,"
-        "IsValidODataAttribute,AttributeOf,RequiredLevel"
-    )["value"]
-    extra = _cast_values(http, base, "StringAttributeMetadata", "MaxLength", log)
-    formats = _cast_values(http, base, "DateTimeAttributeMetadata", "Format", log)
-    targets = _cast_values(http, base, "LookupAttributeMetadata", "Targets", log)
+    # four independent requests, sent together: a describe waits for one round trip, not four
+    # (against Dataverse, ~0.1 s each); their log lines follow in this order
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        listed = pool.submit(
+            http.get_json, base + "?$select=LogicalName,AttributeType,IsValidForCreate,"
+            "IsValidForUpdate,IsPrimaryId,IsValidODataAttribute,AttributeOf,RequiredLevel")
+        casts = [pool.submit(_cast_values, http, base, cast, prop) for cast, prop in (
+            ("StringAttributeMetadata", "MaxLength"), ("DateTimeAttributeMetadata", "Format"),
+            ("LookupAttributeMetadata", "Targets"))]
+        attributes = listed.result()["value"]
+        (extra, formats, targets) = [_logged(future.result(), log) for future in casts]
     primary = definition.get("PrimaryIdAttribute")
     columns: list[Column] = []
     navigation: dict[str, str] = {}
@@ -140,14 +145,22 @@ def _with_target(column: Column, sets: dict[str, str], targets: list[str], binda
     return column if target is None else replace(column, lookup_target=target)
 
 
-def _cast_values(http: HttpClient, base: str, cast: str, prop: str,
-                 log: Callable[[str], None]) -> dict[str, Any]:
+def _cast_values(http: HttpClient, base: str, cast: str,
+                 prop: str) -> tuple[dict[str, Any], str | None]:
+    """One property of every attribute of a derived type, by name; or why not (a log line)."""
     try:
         rows = http.get_json(f"{base}/{CRM}.{cast}?$select=LogicalName,{prop}")["value"]
     except HttpError as exc:
-        log(f"{cast} not available ({exc.status}); going without {prop}")
-        return {}
-    return {row["LogicalName"]: row.get(prop) for row in rows}
+        return {}, f"{cast} not available ({exc.status}); going without {prop}"
+    return {row["LogicalName"]: row.get(prop) for row in rows}, None
+
+
+def _logged(result: tuple[dict[str, Any], str | None],
+            log: Callable[[str], None]) -> dict[str, Any]:
+    values, message = result
+    if message:
+        log(message)
+    return values
 
 
 def _navigation_properties(http: HttpClient, root: str, logical: str, lookups: set[str],

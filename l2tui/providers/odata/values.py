@@ -171,11 +171,19 @@ def to_json(value: Any) -> Any:
     return value
 
 
+# a Decimal travels through json.dumps as a marked string, then loses its quotes; the marker is
+# random per process (no value can guess it) and its pattern compiled once (a pattern per call
+# was compiled per call: re's cache keeps 512)
+_DECIMAL_MARKER = f"~dec{uuid.uuid4().hex}~"
+_MARKED_DECIMAL = re.compile(f'"{_DECIMAL_MARKER}([-0-9.]+)"')
+
+
 def dumps(data: Any) -> str:
     """JSON text of request data; Decimals written as exact numbers, other values via to_json."""
-    marker = f"~dec{uuid.uuid4().hex}~"
-    text = json.dumps(_prepare(data, marker), separators=(",", ":"))
-    return re.sub(f'"{marker}([-0-9.]+)"', lambda m: m.group(1), text)
+    text = json.dumps(_prepare(data, _DECIMAL_MARKER), separators=(",", ":"))
+    if _DECIMAL_MARKER not in text:
+        return text
+    return _MARKED_DECIMAL.sub(lambda m: m.group(1), text)
 
 
 def _prepare(data: Any, marker: str) -> Any:

@@ -138,6 +138,18 @@ def test_describe_lists_types_key_read_only_and_lookups(crm):
     assert "primarycontactidname" not in columns
 
 
+def test_describe_goes_without_the_metadata_casts_it_cannot_read(crm):
+    crm.emu.faults.fail_next(1, status=404, path_contains="StringAttributeMetadata")
+    crm.emu.faults.fail_next(1, status=404, path_contains="LookupAttributeMetadata")
+    columns = {c.name: c for c in crm.provider().describe()}
+    assert columns["name"].max_length is None  # MaxLength comes from the string cast
+    assert columns["_primarycontactid_value"].lookup_target is None  # targets: the lookup cast
+    assert columns["revenue"].type == ColumnType.DECIMAL
+    missing = [line for line in crm.logs if "AttributeMetadata not available" in line]
+    assert missing == ["StringAttributeMetadata not available (404); going without MaxLength",
+                       "LookupAttributeMetadata not available (404); going without Targets"]
+
+
 def test_describe_with_select_returns_those_columns_and_the_key(crm):
     columns = crm.provider(select="$select=name,revenue").describe()
     assert [c.name for c in columns] == ["accountid", "name", "revenue"]
