@@ -34,6 +34,7 @@ from l2tui.sync.events import (
     ignore,
 )
 from l2tui.sync.mapping import MappingPlan, build_mapping
+from l2tui.sync.normalize import values_json
 from l2tui.sync.plan import Action, Decision, Policy, Status, decide
 from l2tui.sync.reading import prefetch
 from l2tui.sync.side import Item, SideInfo
@@ -226,7 +227,7 @@ class Engine:
                 if item.mkey is None:
                     keyless.append((side, item.kid, json.dumps(item.values), item.hash))
                     continue
-                rows.append((item.mkey, item.kid, json.dumps(item.values), item.hash,
+                rows.append((item.mkey, item.kid, values_json(item.values), item.hash,
                              item.modified, version))
             before = db.total_changes
             insert_rows(db.execute, "INSERT OR IGNORE INTO temp.w(mkey, kid, vals, hash, "

@@ -249,10 +249,15 @@ def normalizer(kind: ColumnType) -> Normalizer:
             if kind is int:
                 return str(value)
             if kind is Decimal:
-                # plain, fractional, no trailing zero, at most 15 digits: already canonical
+                # plain, fractional, at most 15 digits once trailing zeros are gone (a column's
+                # scale pads them: NUMERIC(38, 10)): canonical with the zeros, and a '.' left
+                # last, dropped
                 text = str(value)
-                if len(text) <= 16 and text[-1] != "0" and "." in text and "E" not in text:
-                    return text
+                if "." in text and "E" not in text:
+                    if text[-1] == "0":
+                        text = text.rstrip("0").rstrip(".")
+                    if len(text) - ("." in text) - (text[0] == "-") <= SIGNIFICANT:
+                        return text
             return None if value is None else general(value)
         return number
     if kind == ColumnType.BOOLEAN:
@@ -383,6 +388,12 @@ def _make_encode() -> Callable[[list[Any]], str]:
 
 
 _encode = _make_encode()
+
+
+def values_json(values: list[Any]) -> str:
+    """Normalised values as compact JSON text (what ``digest`` hashes; ``json.loads`` reads it
+    back), without building an encoder per call as ``json.dumps`` does."""
+    return _encode(values)
 
 
 def digest(values: list[Any]) -> str:

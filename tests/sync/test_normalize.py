@@ -49,3 +49,24 @@ def test_denormalize_gives_the_target_column_python_type() -> None:
 def test_the_hash_depends_only_on_the_normalised_values() -> None:
     assert digest([normalize("A", T.STRING), normalize(1.50, T.DECIMAL)]) == \
         digest(["A", normalize(Decimal("1.5"), T.DECIMAL)])
+
+
+def test_decimals_padded_by_a_column_scale_normalise_as_the_general_rule() -> None:
+    import random
+
+    from l2tui.sync.normalize import _number, normalizer
+
+    rng = random.Random(3)
+    number = normalizer(T.DECIMAL)
+    samples = [Decimal("12345.6700000000"), Decimal("100.000"), Decimal("0.0000000000"),
+               Decimal("-0.0"), Decimal("0.50"), Decimal("-12.500"), Decimal("1E+3"),
+               Decimal("123456789012345.60"), Decimal("1234567890123456.0"),
+               Decimal("0.000001230"), Decimal("99999999999999999.99")]
+    for _ in range(5000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randrange(1, 20)))
+        point = rng.randrange(len(digits) + 1)
+        text = (rng.choice(["", "-"]) + (digits[:point] or "0") + "." + digits[point:]
+                + "0" * rng.randrange(12))
+        samples.append(Decimal(text))
+    for value in samples:
+        assert number(value) == _number(value), value
