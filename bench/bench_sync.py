@@ -190,13 +190,23 @@ def main() -> int:
             ratio, results["floor_s"], results["first"], chosen = rounds[len(rounds) // 2]
             results["rounds"] = [(r, f, s["seconds"]) for r, f, s, _ in rounds]
             big = root / f"big{chosen}"
-            change_left(emu.base, 0.01, seed=1)
-            results["delta"] = sync(emu.base, big)
-            change_left(emu.base, 0.01, seed=2)
-            results["no_delta"] = sync(emu.base, big, no_delta=True)
+            # each incremental run, too, is timed in rounds (a new 1% changed before each) and
+            # the median taken, against the median first sync
+            for seed, name, spec in ((10, "delta", {}), (20, "no_delta", {"no_delta": True})):
+                times = []
+                for number in range(args.rounds):
+                    change_left(emu.base, 0.01, seed=seed + number)
+                    times.append(sync(emu.base, big, **spec)["seconds"])
+                results[name] = sorted(times)[len(times) // 2]
+                results[f"{name}_rounds"] = times
             change_left(emu.base, 0.01, seed=3)
             change_right(big, 0.01, seed=4)
             results["bidirectional"] = sync(emu.base, big, direction="bidirectional")
+            # the same again: bidirectional runs from here on (the run above was the first
+            # after a switch of direction)
+            change_left(emu.base, 0.01, seed=5)
+            change_right(big, 0.01, seed=6)
+            results["bidirectional_again"] = sync(emu.base, big, direction="bidirectional")
         finally:
             emu.stop()
     f = results["first"]["seconds"]
@@ -204,16 +214,21 @@ def main() -> int:
     print(f"first one-way sync of {args.rows} rows vs floor, per round: {shown}")
     print(f"first one-way sync: median round {f:.2f}s; floor {results['floor_s']:.2f}s; "
           f"ratio {f / results['floor_s']:.2f} (target <= 1.5)")
-    d = results["delta"]["seconds"]
-    print(f"1% changed, change tracking: {d:.2f}s = {d / f:.1%} of the first run (target <= 5%)")
-    n = results["no_delta"]["seconds"]
-    print(f"1% changed, no change tracking (hash compare): {n:.2f}s = {n / f:.1%} (target <= 50%)")
+    d, shown = results["delta"], ", ".join(f"{t:.2f}s" for t in results["delta_rounds"])
+    print(f"1% changed, change tracking: median {d:.2f}s = {d / f:.1%} of the first run "
+          f"(target <= 5%; rounds {shown})")
+    n, shown = results["no_delta"], ", ".join(f"{t:.2f}s" for t in results["no_delta_rounds"])
+    print(f"1% changed, no change tracking (versions, then hashes): median {n:.2f}s = "
+          f"{n / f:.1%} (target <= 50%; rounds {shown})")
     big, small_rss = results["first"]["maxrss_kb"], results["small"]["maxrss_kb"]
     print(f"peak memory: {args.rows} rows {big / 1024:.0f} MiB, {args.small} rows "
           f"{small_rss / 1024:.0f} MiB; ratio {big / small_rss:.2f} (target <= 1.5)")
     b = results["bidirectional"]["seconds"]
     print(f"bidirectional, 1% changed on each side: {b:.2f}s = {b / f:.1%} of the first run "
           f"({results['bidirectional']['message']})")
+    a = results["bidirectional_again"]["seconds"]
+    print(f"the next bidirectional run, 1% changed on each side again: {a:.2f}s = {a / f:.1%} "
+          f"({results['bidirectional_again']['message']})")
     return 0
 
 
