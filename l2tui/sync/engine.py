@@ -225,7 +225,7 @@ class Engine:
             for record, version in zip(page.records, versions, strict=True):
                 item = info.item(record)
                 if item.mkey is None:
-                    keyless.append((side, item.kid, json.dumps(item.values), item.hash))
+                    keyless.append((side, item.kid, values_json(item.values), item.hash))
                     continue
                 rows.append((item.mkey, item.kid, values_json(item.values), item.hash,
                              item.modified, version))
@@ -271,7 +271,7 @@ class Engine:
                     if versions:
                         item.version = versions[index]
                     if item.mkey is None:
-                        keyless.append((side, item.kid, json.dumps(item.values), item.hash))
+                        keyless.append((side, item.kid, values_json(item.values), item.hash))
                     else:
                         items.append(item)
                 db.executemany("INSERT INTO temp.keyless VALUES (?, ?, ?, ?)", keyless)
