@@ -78,6 +78,13 @@ class Page:
     records: list[Record] = field(default_factory=list)
     deleted: list[Key] = field(default_factory=list)
     versions: list[str | None] = field(default_factory=list)
+    skipped: int = 0  # records left out, never converted, because the read's ``seen`` said so
+
+
+SeenFilter = Callable[[list[Key], list[str | None]], set[int]]
+"""Given a full-read page's record keys (as the source sent them, unconverted) and versions,
+the positions of the records the reader has already seen: the provider leaves them out of the
+page. It is called from the thread that reads."""
 
 
 class ReadStream(abc.ABC):
@@ -160,8 +167,14 @@ class Provider(abc.ABC):
         """The columns the select statement returns (name, type, nullable, read-only, key)."""
 
     @abc.abstractmethod
-    def read(self, cursor: str | None = None) -> ReadStream:
-        """Stream every record, or with a cursor only what changed since (deletions included)."""
+    def read(self, cursor: str | None = None, *, seen: SeenFilter | None = None) -> ReadStream:
+        """Stream every record, or with a cursor only what changed since (deletions included).
+
+        A provider with versions asks ``seen`` about every page of a full read before it converts
+        the records, and leaves out those it names (counted in ``Page.skipped``): an incremental
+        run without change tracking then spends nothing on the items it has seen. A provider
+        without versions never calls it.
+        """
 
     @abc.abstractmethod
     def write(self, changes: Sequence[Change]) -> list[WriteOutcome]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -15,10 +16,12 @@ from l2tui.errors import ConfigError, RunError
 from l2tui.providers.base import (
     ChangeOp,
     ColumnType,
+    Key,
     Page,
     Provider,
     ReadStream,
     Record,
+    SeenFilter,
     WriteOutcome,
 )
 from l2tui.sqlite_rows import insert_rows
@@ -38,7 +41,7 @@ from l2tui.sync.normalize import values_json
 from l2tui.sync.plan import Action, Decision, Policy, Status, decide
 from l2tui.sync.reading import prefetch
 from l2tui.sync.side import Item, SideInfo
-from l2tui.sync.state import StateRow, StateStore
+from l2tui.sync.state import StateRow, StateStore, VersionReader
 
 SIDES = ("left", "right")
 OTHER = {"left": "right", "right": "left"}
@@ -204,8 +207,9 @@ class Engine:
 
     # -- reading -------------------------------------------------------------------------
 
-    def _pages(self, side: str, cursor: str | None) -> tuple[ReadStream, Iterator[Page]]:
-        stream = self.providers[side].read(cursor)
+    def _pages(self, side: str, cursor: str | None,
+               seen: SeenFilter | None = None) -> tuple[ReadStream, Iterator[Page]]:
+        stream = self.providers[side].read(cursor, seen=seen)
         pages: Iterable[Page] = stream
         if getattr(self.providers[side], "name", "") == "odata" or \
                 type(self.providers[side]).__name__ == "ODataProvider":
@@ -250,20 +254,26 @@ class Engine:
     def _stream(self, side: str, cursor: str | None) -> ReadStream:
         """Read the streamed side page by page, deciding and writing as pages arrive."""
         info, db = self.sides[side], self.state.db
-        stream, pages = self._pages(side, cursor)
+        target = OTHER[side]
+        writer = self.writers[target]
+        unread = self.mode[target] == "none"  # one-way: the target is not read
+        w_empty = db.execute("SELECT 1 FROM temp.w LIMIT 1").fetchone() is None
+        by_version = unread and w_empty and not self.state_empty and \
+            self.state.can_settle_unchanged
+        # where a key gives the match key, the reading thread asks before converting a page
+        seen_keys: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
+        reader = self.state.version_reader() if by_version and info.key_is_match else None
+        seen = None if reader is None else self._seen_filter(side, reader, seen_keys)
+        stream, pages = self._pages(side, cursor, seen)
         self.streaming = side
         done = 0
-        w_empty = db.execute("SELECT 1 FROM temp.w LIMIT 1").fetchone() is None
         try:
-            target = OTHER[side]
-            writer = self.writers[target]
-            unread = self.mode[target] == "none"  # one-way: the target is not read
-            by_version = unread and w_empty and not self.state_empty and \
-                self.state.can_settle_unchanged
             for page in pages:
                 self._check_cancel()
+                self._mark_seen(seen_keys)
                 records, versions = page.records, page.versions
-                if versions and by_version and not stream.is_delta:  # a delta holds changes
+                if versions and by_version and seen is None and not stream.is_delta:
+                    # a delta holds changes; with a filter, the reader skipped the seen already
                     records, versions = self._skip_same_versions(side, records, versions)
                 items, keyless = [], []
                 for index, record in enumerate(records):
@@ -319,15 +329,54 @@ class Engine:
                 if page.deleted:
                     db.executemany("INSERT OR IGNORE INTO temp.gone VALUES (?)",
                                    ((self._kid(side, k),) for k in page.deleted))
-                done += len(page.records)
+                done += len(page.records) + page.skipped
                 self.sink(Progress(phase=f"read {side}", done=done))
         finally:
             self.streaming = None
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()  # the reading thread stops before its state connection closes
+            if reader is not None:
+                reader.close()
+        self._mark_seen(seen_keys)
         for writer in self.writers.values():
             writer.settle()
         if cursor and not stream.is_delta:
             self.mode[side] = "full"
         return stream
+
+    def _seen_filter(self, side: str, reader: VersionReader,
+                     seen_keys: queue.SimpleQueue[list[str]]) -> SeenFilter:
+        """The read's ``seen`` filter: a page's items whose version the state has seen since
+        their pair last agreed. Runs in the reading thread, on its own state connection; the
+        match keys go to ``seen_keys`` for the run's thread to mark handled. A key comes as the
+        source sent it: normalised, it gives the item's match key (a GUID in any case); a key
+        that would not only goes unskipped, and is compared as usual."""
+        match_key_of = self.sides[side].match_key_of
+
+        def seen(keys: list[Key], versions: list[str | None]) -> set[int]:
+            mkeys = [match_key_of(k) for k in keys]
+            pairs = [(m, v) for m, v in zip(mkeys, versions, strict=True)
+                     if m is not None and v is not None]
+            if len({m for m, _ in pairs}) < len(pairs):
+                return set()  # a match key twice: compare every value as usual
+            same = reader.same(side, pairs)
+            if not same:
+                return set()
+            seen_keys.put(list(same))
+            return {i for i, m in enumerate(mkeys) if m in same}
+
+        return seen
+
+    def _mark_seen(self, seen_keys: queue.SimpleQueue[list[str]]) -> None:
+        """Mark handled, and count unchanged, what the reading thread skipped so far."""
+        while True:
+            try:
+                mkeys = seen_keys.get_nowait()
+            except queue.Empty:
+                return
+            self.state.mark(mkeys, self.run_id)
+            self.unchanged += len(mkeys)
 
     def _skip_same_versions(self, side: str, records: list[Record],
                             versions: list[str | None]) -> tuple[list[Record], list[str | None]]:

@@ -164,6 +164,17 @@ class SideInfo:
         match = [fn(record.get(n)) for n, fn in self._match]
         return None if any(v is None for v in match) else key_json(match)
 
+    @property
+    def key_is_match(self) -> bool:
+        """Whether the provider key is the (one-column) match key: a key gives the match key."""
+        return self._kid_is_match
+
+    def match_key_of(self, key: tuple[Any, ...]) -> str | None:
+        """The match key of the record whose provider key is ``key`` (when ``key_is_match``)."""
+        _, fn = self._match[0]
+        one = fn(key[0]) if key else None
+        return None if one is None else key_json([one])
+
     def hash(self, values: list[Any]) -> str:
         """Two-way part, then (if any) the one-way extras, separated by '.'."""
         if not self.extras:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from l2tui.sqlite_rows import insert_rows
 
@@ -219,21 +220,17 @@ class StateStore:
         if not items:
             return set()
         self._start_handled(run)
-        column = "lver" if side == "left" else "rver"
-        db = self.db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS versions (mkey TEXT PRIMARY KEY, ver TEXT)")
-        db.execute("DELETE FROM temp.versions")
-        # bound as rows, not one JSON text: json_each re-parses an element per ->> (SQLite
-        # 3.40: ~40% slower). In key order: the inserts append, and the probes of items walk its
-        # key index in order; CROSS JOIN keeps the page the outer loop (no scan of items)
-        insert_rows(db.execute, "INSERT OR IGNORE INTO temp.versions(mkey, ver)", "", 2,
-                    sorted(items))
-        found = db.execute(
-            "SELECT json_group_array(p.mkey) FROM temp.versions p CROSS JOIN items i "
-            f"ON i.mkey = p.mkey WHERE i.{column} = p.ver AND {_PLAIN}").fetchone()[0]
-        db.execute("INSERT OR IGNORE INTO temp.handled SELECT value FROM json_each(?)", (found,))
+        found = _same_versions(self.db, side, items)
+        self.db.execute("INSERT OR IGNORE INTO temp.handled SELECT value FROM json_each(?)",
+                        (found,))
         same: list[str] = json.loads(found)
         return set(same)
+
+    def version_reader(self) -> VersionReader:
+        """A second, read-only connection for ``skip_same_versions``'s question alone, for the
+        thread that reads a side (this store's connection belongs to the run's thread). It sees
+        what is committed: the pairs of earlier runs, which is what versions are compared with."""
+        return VersionReader(self.path)
 
     def _start_handled(self, run: int) -> None:
         if self._handled_run != run:
@@ -457,6 +454,43 @@ class StateStore:
                                "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [RunRecord(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}, r[5] or "")
                 for r in rows]
+
+
+class VersionReader:
+    """The pairs whose side version is the one given, on a read-only connection of its own."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True,
+                                  check_same_thread=False)
+        self.db.execute("PRAGMA busy_timeout=10000")
+
+    def same(self, side: str, items: Sequence[tuple[str, str]]) -> set[str]:
+        """Of distinct (match key, version) pairs, the match keys whose pair is plain and whose
+        stored ``side`` version is the one given (``StateStore.skip_same_versions``, unmarked)."""
+        if not items:
+            return set()
+        same: list[str] = json.loads(_same_versions(self.db, side, items))
+        return set(same)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+
+def _same_versions(db: sqlite3.Connection, side: str, items: Sequence[tuple[str, str]]) -> str:
+    """The match keys (a JSON array) of plain pairs whose ``side`` version is the item's."""
+    column = "lver" if side == "left" else "rver"
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS versions (mkey TEXT PRIMARY KEY, ver TEXT)")
+    db.execute("DELETE FROM temp.versions")
+    # bound as rows, not one JSON text: json_each re-parses an element per ->> (SQLite 3.40:
+    # ~40% slower). In key order: the inserts append, and the probes of items walk its key
+    # index in order; CROSS JOIN keeps the page the outer loop (no scan of items)
+    insert_rows(db.execute, "INSERT OR IGNORE INTO temp.versions(mkey, ver)", "", 2,
+                sorted(items))
+    found: str = db.execute(
+        "SELECT json_group_array(p.mkey) FROM temp.versions p CROSS JOIN items i "
+        f"ON i.mkey = p.mkey WHERE i.{column} = p.ver AND {_PLAIN}").fetchone()[0]
+    return found
 
 
 # a pair synced on both sides without an open conflict (items aliased i)

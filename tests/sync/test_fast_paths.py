@@ -169,6 +169,11 @@ def test_a_seen_version_settles_an_item_without_its_values() -> None:
         ])
         page = [('["same"]', 'W/"1"'), ('["moved"]', 'W/"9"'), ('["open"]', 'W/"3"'),
                 ('["unknown"]', 'W/"4"'), ('["new"]', 'W/"5"')]
+        store.commit()
+        reader = store.version_reader()  # the reading thread's own connection: asks, marks not
+        assert reader.same("left", page) == {'["same"]'} and reader.same("right", page) == set()
+        reader.close()
+        assert {row.mkey for row in store.unhandled(2)} == {m for m, _ in page} - {'["new"]'}
         assert store.skip_same_versions("left", page, 2) == {'["same"]'}
         assert store.skip_same_versions("right", page, 2) == set()  # right versions unknown
         assert {row.mkey for row in store.unhandled(2)} == {

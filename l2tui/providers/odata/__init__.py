@@ -28,6 +28,7 @@ from l2tui.providers.base import (
     ProviderContext,
     ReadStream,
     Record,
+    SeenFilter,
     VerifyResult,
     WriteOutcome,
 )
@@ -162,9 +163,11 @@ class ODataProvider(Provider):
         wanted = set(selected) | set(schema.key)
         return [c for c in schema.columns if c.name in wanted]
 
-    def read(self, cursor: str | None = None) -> ReadStream:
-        """Every record; with a deltaLink cursor, only the changes since (or all, if refused)."""
-        return ODataReadStream(self.http, self.schema(), self._plan(), cursor, self._log)
+    def read(self, cursor: str | None = None, *, seen: SeenFilter | None = None) -> ReadStream:
+        """Every record; with a deltaLink cursor, only the changes since (or all, if refused).
+        ``seen`` is asked about each full-read page's keys and ETags."""
+        return ODataReadStream(self.http, self.schema(), self._plan(), cursor, self._log,
+                               seen=seen)
 
     def preview(self, rows: int = 20) -> tuple[list[Column], list[Record]]:
         """The first rows, asking for one small page."""

@@ -9,7 +9,7 @@ from decimal import InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
-from l2tui.providers.base import Key, Page, ReadStream, Record
+from l2tui.providers.base import Key, Page, ReadStream, Record, SeenFilter
 from l2tui.providers.odata.http import HttpClient, HttpError, safe_url
 from l2tui.providers.odata.schema import EntitySchema
 from l2tui.providers.odata.values import Converter, converter
@@ -47,8 +47,10 @@ class ODataReadStream(ReadStream):
     """Pages of a full read, or of a delta read from a deltaLink cursor (falling back to full)."""
 
     def __init__(self, http: HttpClient, schema: EntitySchema, plan: ReadPlan,
-                 cursor: str | None, log: Callable[[str], None]) -> None:
+                 cursor: str | None, log: Callable[[str], None], *,
+                 seen: SeenFilter | None = None) -> None:
         self.http = http
+        self.seen = seen
         self.schema = schema
         self.plan = plan
         self.start_cursor = cursor
@@ -134,22 +136,40 @@ class ODataReadStream(ReadStream):
 
     def _page(self, body: dict[str, Any]) -> Page:
         page = Page()
-        records, deleted, versions = page.records, page.deleted, page.versions
-        convert = self._converters()
-        schema = self.schema
+        deleted, schema = page.deleted, self.schema
+        items = []
         for item in body.get("value") or []:
             if "@removed" in item or "@odata.context" in item:
                 key = deleted_key(item, schema)
                 if key is not None:
                     deleted.append(key)
                     continue
-            records.append(convert(item))
-            versions.append(item.get("@odata.etag"))
+            items.append(item)
+        versions = [item.get("@odata.etag") for item in items]
         if not any(versions):
-            versions.clear()  # a service without ETags: no versions at all
+            versions = []  # a service without ETags: no versions at all
+        elif self.seen is not None and not self.is_delta:
+            # before converting: the reader skips what it has seen (a delta page holds changes)
+            drop = self.seen(self._keys(items), versions)
+            if drop:
+                kept = [i for i in range(len(items)) if i not in drop]
+                items, versions = [items[i] for i in kept], [versions[i] for i in kept]
+                page.skipped = len(drop)
+        convert = self._converters()
+        page.records = [convert(item) for item in items]
+        page.versions = versions
         self.pages += 1
-        self.rows += len(records)
+        self.rows += len(page.records) + page.skipped
         return page
+
+    def _keys(self, items: list[dict[str, Any]]) -> list[Key]:
+        """Each entity's key as the service sent it (not converted: this is for every row of a
+        page, most of which a run then skips)."""
+        names = self.schema.key
+        if len(names) == 1:
+            name = names[0]
+            return [(item.get(name),) for item in items]
+        return [tuple(item.get(n) for n in names) for item in items]
 
     def record(self, item: dict[str, Any]) -> Record:
         """One JSON entity as a record: annotations dropped, values converted."""

@@ -24,6 +24,7 @@ from l2tui.providers.base import (
     ProviderContext,
     ReadStream,
     RowBatch,
+    SeenFilter,
     VerifyResult,
     WriteOutcome,
 )
@@ -195,8 +196,9 @@ class SqlProvider(Provider):
 
     # -- read ----------------------------------------------------------------------------------
 
-    def read(self, cursor: str | None = None) -> ReadStream:
-        """Every row, streamed in pages; no delta support, so a cursor still reads everything."""
+    def read(self, cursor: str | None = None, *, seen: SeenFilter | None = None) -> ReadStream:
+        """Every row, streamed in pages; no delta support, so a cursor still reads everything.
+        Rows have no versions: ``seen`` is never called."""
         self.describe()
         page = int(self.context.options.get("page_size", DEFAULT_PAGE))
         return SqlReadStream(self, page)

@@ -58,6 +58,29 @@ def test_delta_read_returns_only_out_of_band_changes_and_deletions(crm):
     assert delta.cursor and delta.cursor != first.cursor
 
 
+def test_a_full_read_leaves_out_the_records_its_seen_filter_names(crm):
+    provider = crm.provider(select="$select=name")
+    _, everything, _ = read_all(provider.read())
+    asked: list[tuple[list, list]] = []
+
+    def seen(keys, versions):
+        asked.append((keys, versions))
+        return {i for i, (key,) in enumerate(keys) if key.endswith(("0", "1", "2", "3"))}
+
+    first = provider.read(seen=seen)
+    pages, records, _ = read_all(first)
+    keys = [k for page_keys, _ in asked for k in page_keys]
+    assert keys == [(r["accountid"],) for r in everything]  # as sent (lower-case GUIDs here)
+    assert all(v and v.startswith('W/"') for _, versions in asked for v in versions)
+    kept = [r for r in everything if not r["accountid"].endswith(("0", "1", "2", "3"))]
+    assert records == kept and sum(p.skipped for p in pages) == len(everything) - len(kept)
+    assert all(len(p.versions) == len(p.records) for p in pages)
+    crm.emu.store.update("accounts", everything[0]["accountid"], {"name": "Renamed Ltd"})
+    asked.clear()
+    _, changes, _ = read_all(provider.read(first.cursor, seen=seen))
+    assert [r["name"] for r in changes] == ["Renamed Ltd"] and asked == []  # a delta: changes
+
+
 def test_delta_with_nothing_changed_is_empty(crm):
     provider = crm.provider()
     first = provider.read()
