@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from l2tui.config.model import ConflictResolution, Deletions, Direction
+from l2tui.config.model import ColumnPair, ConflictResolution, Deletions, Direction
 from l2tui.errors import ConfigError, RunError
 from l2tui.runner import Runner
 from l2tui.sync.events import Conflict, RunFinished, RunStarted
@@ -52,6 +52,20 @@ def test_a_run_without_change_tracking_compares_only_items_with_a_new_version(
     pair.left_update(key, {"name": "Renamed"})
     report = pair.run()
     assert report.details["mode"] == {"left": "full", "right": "none"}
+    assert report.updated_right == 1 and report.plan is not None and report.plan.unchanged == 19
+    assert pair.right() == pair.left()
+
+
+def test_without_change_tracking_a_match_key_other_than_the_key_syncs_just_the_edit(
+        pair: Pair) -> None:
+    pair.conn.mapping.match_key = ColumnPair("accountnumber", "accountnumber")
+    pair.run()
+    store = StateStore(pair.paths.state_db(pair.conn.slug))
+    store.put("cursor.left", None)  # a full read; the read's own filter needs key = match key
+    store.close()
+    key = next(iter(pair.left()))
+    pair.left_update(key, {"name": "Renamed"})
+    report = pair.run()
     assert report.updated_right == 1 and report.plan is not None and report.plan.unchanged == 19
     assert pair.right() == pair.left()
 
