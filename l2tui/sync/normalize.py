@@ -110,7 +110,10 @@ def _number(value: Any) -> str:
             return text
     if isinstance(value, bool):
         return "1" if value else "0"
-    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    if kind is Decimal:
+        number = value  # (its text parsed back would be the same number, exponent and all)
+    else:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
     if not number.is_finite():
         return str(number)
     if len(number.as_tuple().digits) > SIGNIFICANT:
