@@ -88,7 +88,6 @@ from l2tui.runner import Runner
 from l2tui.sync.state import StateStore
 spec = json.loads(sys.argv[2])
 folder = spec["folder"]
-paths = Paths(config=f"{folder}/c", state=f"{folder}/s", logs=f"{folder}/l", cache=f"{folder}/k")
 from pathlib import Path
 paths = Paths(config=Path(folder) / "c", state=Path(folder) / "s", logs=Path(folder) / "l",
               cache=Path(folder) / "k")

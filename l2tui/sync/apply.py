@@ -12,7 +12,7 @@ from typing import Any
 from l2tui.providers.base import Change, ChangeOp, Provider, RowBatch, WriteOutcome
 from l2tui.sync.events import EventSink, ItemError
 from l2tui.sync.side import SideInfo, key_json
-from l2tui.sync.state import StateStore
+from l2tui.sync.state import SaveRow, StateStore
 
 
 @dataclass(slots=True)
@@ -50,6 +50,11 @@ RowItem = tuple[str, str, str | None, str | None]
 """A queued create's pair: match key, hash, the source's key and its version."""
 
 
+def _plain_create(task: Task) -> bool:
+    """A create of the item's values alone: made from the match key and values, nothing else."""
+    return task.op == "create" and bool(task.values) and task.only is None and not task.extra
+
+
 class Writer:
     """Batches the writes to one side; flushes when a batch is full, then commits their state."""
 
@@ -66,7 +71,7 @@ class Writer:
         self.counts = counts
         self.after = after
         self.tasks: list[Task] = []
-        # plain creates, kept as provider rows (see ``create``): the row and (mkey, hash, src_kid)
+        # plain creates, kept as provider rows (see ``create``): each row and its RowItem
         self.rows: list[tuple[Any, ...]] = []
         self.row_items: list[RowItem] = []
         self.rows_ok = side.creates_as_rows and after is None
@@ -78,9 +83,8 @@ class Writer:
 
     def add(self, task: Task) -> None:
         """Queue one write; flush a full batch."""
-        if self.rows_ok and task.op == "create" and task.values and task.only is None and \
-                not task.extra:
-            self.create(task.mkey, task.hash, task.values, task.src_kid, task.src_version)
+        if self.rows_ok and _plain_create(task):
+            self.create(task.mkey, task.hash, task.values or [], task.src_kid, task.src_version)
             return
         self.tasks.append(task)
         if len(self.tasks) + len(self.rows) >= self.batch:
@@ -107,8 +111,8 @@ class Writer:
         side = self.side
         if op == "delete":
             return Change(ChangeOp.DELETE, side.key_dict(task.dst_kid or "[]"))
-        if op == "create" and task.values and task.only is None and not task.extra:
-            key, values = side.create_values(task.mkey, task.values)
+        if _plain_create(task):
+            key, values = side.create_values(task.mkey, task.values or [])
             return Change(ChangeOp.CREATE, key, values)
         values = side.change_values(task.values, task.only) if task.values else {}
         if task.extra:
@@ -142,9 +146,8 @@ class Writer:
         saves: list[tuple[Any, ...]] = []
         forgets: list[str] = []
         name = self.side.name
-        left = name == "left"
         kid_of = self.side.kid_of
-        after, run = self.after, self.run
+        after = self.after
         done = {"create": 0, "update": 0, "delete": 0}
         for task, outcome in zip(tasks, outcomes, strict=False):
             if not outcome.ok:
@@ -161,10 +164,7 @@ class Writer:
                 forgets.append(task.mkey)
                 continue
             kid = kid_of(outcome.key or outcome.change.key) if op == "create" else task.dst_kid
-            saves.append((task.mkey, kid, task.src_kid, task.hash, None, None, run, None,
-                          task.src_version) if left else
-                         (task.mkey, task.src_kid, kid, task.hash, None, None, run,
-                          task.src_version, None))
+            saves.append(self._pair(task.mkey, kid, task.src_kid, task.hash, task.src_version))
         for op, count in done.items():
             if count:
                 self.counts.add(op, name, count)
@@ -172,6 +172,14 @@ class Writer:
         self.state.forget(forgets)
         self.state.commit()
         self.written += len(tasks)
+
+    def _pair(self, mkey: str, kid: str | None, src_kid: str | None, hash: str,
+              src_version: str | None) -> SaveRow:
+        """The state row of a pair this writer wrote: its key here, the source's key and
+        version there (this side's version is not known until it is read)."""
+        if self.side.name == "left":
+            return (mkey, kid, src_kid, hash, None, None, self.run, None, src_version)
+        return (mkey, src_kid, kid, hash, None, None, self.run, src_version, None)
 
     def _send_rows(self) -> None:
         """Hand the queued creates to the write thread as one RowBatch, after settling the one
@@ -214,8 +222,7 @@ class Writer:
                    looked: dict[int, WriteOutcome]) -> None:
         """Count a written RowBatch and commit the state of its items that succeeded."""
         rows, split = batch.rows, len(batch.keys)
-        name, run = self.side.name, self.run
-        left = name == "left"
+        name = self.side.name
         kid_of = self.side.kid_of
         same_key = self.side.created_kid_is_mkey
         saves: list[tuple[Any, ...]] = []
@@ -232,8 +239,7 @@ class Writer:
                 self.sink(ItemError(side=name, key=mkey, message=outcome.error or "write failed"))
                 continue
             created += 1
-            saves.append((mkey, kid, src, hsh, None, None, run, None, version) if left else
-                         (mkey, src, kid, hsh, None, None, run, version, None))
+            saves.append(self._pair(mkey, kid, src, hsh, version))
         if created:
             self.counts.add("create", name, created)
         self.state.save(saves)

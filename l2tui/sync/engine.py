@@ -47,6 +47,15 @@ SIDES = ("left", "right")
 OTHER = {"left": "right", "right": "left"}
 
 
+def _version_pairs(mkeys: list[str | None],
+                   versions: list[str | None]) -> list[tuple[str, str]]:
+    """A page's (match key, version) where both are known, for a version skip; none when a
+    match key comes twice (then every value is compared as usual)."""
+    pairs = [(m, v) for m, v in zip(mkeys, versions, strict=True)
+             if m is not None and v is not None]
+    return [] if len({m for m, _ in pairs}) < len(pairs) else pairs
+
+
 class Cancelled(Exception):
     """The run was asked to stop."""
 
@@ -356,10 +365,9 @@ class Engine:
 
         def seen(keys: list[Key], versions: list[str | None]) -> set[int]:
             mkeys = [match_key_of(k) for k in keys]
-            pairs = [(m, v) for m, v in zip(mkeys, versions, strict=True)
-                     if m is not None and v is not None]
-            if len({m for m, _ in pairs}) < len(pairs):
-                return set()  # a match key twice: compare every value as usual
+            pairs = _version_pairs(mkeys, versions)
+            if not pairs:
+                return set()
             same = reader.same(side, pairs)
             if not same:
                 return set()
@@ -384,10 +392,9 @@ class Engine:
         since their pair last agreed, and need no normalising, hashing or comparing."""
         info = self.sides[side]
         mkeys = [info.match_key(r) for r in records]
-        pairs = [(m, v) for m, v in zip(mkeys, versions, strict=True)
-                 if m is not None and v is not None]
-        if len({m for m, _ in pairs}) < len(pairs):
-            return records, versions  # a match key twice: compare every value as usual
+        pairs = _version_pairs(mkeys, versions)
+        if not pairs:
+            return records, versions
         same = self.state.skip_same_versions(side, pairs, self.run_id)
         if not same:
             return records, versions

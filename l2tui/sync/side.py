@@ -158,9 +158,7 @@ class SideInfo:
     def match_key(self, record: Record) -> str | None:
         """The match key ``item`` would give the record, alone (None: a value is missing)."""
         if len(self._match) == 1:
-            name, fn = self._match[0]
-            one = fn(record.get(name))
-            return None if one is None else key_json([one])
+            return self._single_match_key(record.get(self._match[0][0]))
         match = [fn(record.get(n)) for n, fn in self._match]
         return None if any(v is None for v in match) else key_json(match)
 
@@ -171,8 +169,10 @@ class SideInfo:
 
     def match_key_of(self, key: tuple[Any, ...]) -> str | None:
         """The match key of the record whose provider key is ``key`` (when ``key_is_match``)."""
-        _, fn = self._match[0]
-        one = fn(key[0]) if key else None
+        return self._single_match_key(key[0]) if key else None
+
+    def _single_match_key(self, raw: Any) -> str | None:
+        one = self._match[0][1](raw)
         return None if one is None else key_json([one])
 
     def hash(self, values: list[Any]) -> str:
