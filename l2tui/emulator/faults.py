@@ -1,4 +1,4 @@
-"""Fault injection (failed and dropped requests) and service-protection limits (429)."""
+"""Fault injection (failed, dropped and slow requests) and service-protection limits (429)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from .errors import CONCURRENCY_LIMIT, REQUEST_LIMIT, ODataError
 @dataclass
 class _Rule:
     remaining: int
-    action: str  # "fail" or "drop"
+    action: str  # "fail", "drop" or "delay"
     status: int
     method: str | None
     path_contains: str | None
+    seconds: float = 0.0
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -31,8 +32,9 @@ class _Rule:
 class Fault:
     """What to do to one request."""
 
-    action: str  # "fail" or "drop"
+    action: str  # "fail", "drop" or "delay"
     status: int = 500
+    seconds: float = 0.0  # a delay: how long the answer waits
 
 
 class Faults:
@@ -60,6 +62,13 @@ class Faults:
         with self._lock:
             self._rules.append(_Rule(n, "drop", 0, method, path_contains))
 
+    def delay_next(
+        self, n: int, seconds: float, method: str | None = None, path_contains: str | None = None
+    ) -> None:
+        """Answer the next n matching requests after a pause (a slow service)."""
+        with self._lock:
+            self._rules.append(_Rule(n, "delay", 0, method, path_contains, seconds))
+
     def fail_rate(self, rate: float, status: int = 500, seed: int = 0) -> None:
         """Fail a random share of Web API requests (reproducible with the seed)."""
         with self._lock:
@@ -78,7 +87,7 @@ class Faults:
             for rule in self._rules:
                 if rule.remaining > 0 and rule.matches(method, path):
                     rule.remaining -= 1
-                    return Fault(rule.action, rule.status)
+                    return Fault(rule.action, rule.status, rule.seconds)
             self._rules = [r for r in self._rules if r.remaining > 0]
             if self._rate and path.startswith("/api/") and self._rng.random() < self._rate:
                 return Fault("fail", self._rate_status)

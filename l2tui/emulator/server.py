@@ -9,6 +9,8 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
+from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -138,6 +140,8 @@ class Emulator:
         self.limits = Limits()
         self._count_lock = threading.Lock()
         self.request_count = 0
+        # the latest requests as they arrived ("METHOD /path?query"), for tests of their order
+        self.recent_requests: deque[str] = deque(maxlen=1000)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._ca_dir: str | None = None
@@ -291,7 +295,11 @@ class Emulator:
         """Answer one HTTP request; the flag asks the server to drop the connection."""
         with self._count_lock:
             self.request_count += 1
+            self.recent_requests.append(f"{req.method} {req.path}?{req.query}")
         fault = self.faults.check(req.method, req.path)
+        if fault is not None and fault.action == "delay":
+            time.sleep(fault.seconds)
+            fault = None
         if fault is not None and fault.action == "fail":
             if fault.status == 429:  # an injected throttle looks like service protection
                 return error_response(ODataError(

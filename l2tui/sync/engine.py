@@ -7,7 +7,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,7 @@ from l2tui.sync.events import (
 from l2tui.sync.mapping import MappingPlan, build_mapping
 from l2tui.sync.normalize import values_json
 from l2tui.sync.plan import Action, Decision, Policy, Status, decide
-from l2tui.sync.reading import prefetch
+from l2tui.sync.reading import Prefetch
 from l2tui.sync.side import Item, SideInfo
 from l2tui.sync.state import StateRow, StateStore, VersionReader
 
@@ -68,6 +68,11 @@ class Options:
     force: bool = False
     full: bool = False
     batch_size: int | None = None
+
+
+def _remote(provider: Provider) -> bool:
+    """Whether a provider reads over the network (its pages are worth prefetching)."""
+    return getattr(provider, "name", "") == "odata" or type(provider).__name__ == "ODataProvider"
 
 
 def plan_mapping(conn: Connection, left: Provider, right: Provider) -> MappingPlan:
@@ -99,6 +104,14 @@ class Engine:
     def run(self) -> RunReport:
         """Plan and apply; raises RunError (deletion guard) or ConfigError (mapping)."""
         started = time.time()
+        self._early = self._read_early()
+        try:
+            return self._planned_run(started)
+        finally:
+            self._drop_early()
+
+    def _planned_run(self, started: float) -> RunReport:
+        """Check the mapping against both sides, then run it."""
         conn, state = self.conn, self.state
         plan = plan_mapping(conn, self.providers["left"], self.providers["right"])
         self.plan = plan
@@ -218,12 +231,40 @@ class Engine:
 
     def _pages(self, side: str, cursor: str | None,
                seen: SeenFilter | None = None) -> tuple[ReadStream, Iterator[Page]]:
-        stream = self.providers[side].read(cursor, seen=seen)
-        pages: Iterable[Page] = stream
-        if getattr(self.providers[side], "name", "") == "odata" or \
-                type(self.providers[side]).__name__ == "ODataProvider":
-            pages = prefetch(stream)
-        return stream, iter(pages)
+        """A side's read; an OData read is prefetched (pages come over the network)."""
+        provider = self.providers[side]
+        stream = provider.read(cursor, seen=seen)
+        return stream, (Prefetch(stream) if _remote(provider) else iter(stream))
+
+    def _read_early(self) -> tuple[str, ReadStream, Prefetch] | None:
+        """Start the delta read of the left side before the run is ready (describe, checks): its
+        first request goes out while the schemas load. Only the left, the side described first:
+        a sign-in it needs is the one describe waits for, never a second prompt beside another.
+        Unused (another cursor, a full read, a failure) it is stopped; nothing was written."""
+        provider = self.providers["left"]
+        if self.conn.direction == Direction.RIGHT_TO_LEFT or self.options.full or \
+                not _remote(provider):
+            return None
+        cursor = self.state.get("cursor.left")
+        if not cursor:
+            return None
+        stream = provider.read(cursor)
+        return cursor, stream, Prefetch(stream)
+
+    def _take_early(self, side: str, cursor: str | None) -> tuple[ReadStream, Prefetch] | None:
+        """The early read if it is this side's read from this cursor (else it is stopped)."""
+        early, self._early = self._early, None
+        if early is None:
+            return None
+        if side == "left" and cursor == early[0]:
+            return early[1], early[2]
+        early[2].close()
+        return None
+
+    def _drop_early(self) -> None:
+        early, self._early = getattr(self, "_early", None), None
+        if early is not None:
+            early[2].close()
 
     def _stage(self, side: str, cursor: str | None) -> ReadStream:
         """Read the side that is not streamed into the temp table ``w`` (on disk)."""
@@ -271,9 +312,11 @@ class Engine:
             self.state.can_settle_unchanged
         # where a key gives the match key, the reading thread asks before converting a page
         seen_keys: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
-        reader = self.state.version_reader() if by_version and info.key_is_match else None
+        early = self._take_early(side, cursor)  # a delta read: a version filter has no use
+        reader = self.state.version_reader() if by_version and info.key_is_match and \
+            early is None else None
         seen = None if reader is None else self._seen_filter(side, reader, seen_keys)
-        stream, pages = self._pages(side, cursor, seen)
+        stream, pages = early or self._pages(side, cursor, seen)
         self.streaming = side
         done = 0
         try:

@@ -39,6 +39,29 @@ def test_an_incremental_one_way_run_reads_only_the_source_delta(pair: Pair) -> N
     assert pair.right()[key][0] == "Renamed"
 
 
+def test_an_incremental_run_asks_for_the_delta_while_the_schema_loads(pair: Pair) -> None:
+    pair.run()
+    key = next(iter(pair.left()))
+    pair.left_update(key, {"name": "Renamed"})
+    pair.emu.faults.delay_next(1, 0.5, path_contains="EntityDefinitions")  # a slow describe
+    pair.emu.recent_requests.clear()
+    report = pair.run()
+    sent = list(pair.emu.recent_requests)
+    delta = next(i for i, r in enumerate(sent) if "/accounts?" in r and "deltatoken" in r)
+    attributes = next(i for i, r in enumerate(sent) if r.split("?")[0].endswith("/Attributes"))
+    assert delta < attributes
+    assert report.updated_right == 1 and report.details["mode"]["left"] == "delta"
+    assert pair.right()[key][0] == "Renamed"
+
+
+def test_a_run_that_fails_its_mapping_check_stops_the_delta_read_it_began(pair: Pair) -> None:
+    pair.run()
+    manual_mapping(pair, [("name", "no_such_column")])
+    with pytest.raises(ConfigError, match="no_such_column"):
+        pair.run()
+    assert not [t for t in threading.enumerate() if t.name == "l2tui-read" and t.is_alive()]
+
+
 def test_a_run_without_change_tracking_compares_only_items_with_a_new_version(
         pair: Pair) -> None:
     pair.run()

@@ -59,6 +59,7 @@ class ODataProvider(Provider):
         self._http: HttpClient | None = None
         self._schema: EntitySchema | None = None
         self._lock = threading.Lock()
+        self._schema_lock = threading.Lock()
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -85,7 +86,11 @@ class ODataProvider(Provider):
         self.context.log(http.redact(message) if http is not None else message)
 
     def schema(self) -> EntitySchema:
-        """The entity set's schema, loaded once."""
+        """The entity set's schema, loaded once (a read stream may ask from its own thread)."""
+        with self._schema_lock:
+            return self._load_schema()
+
+    def _load_schema(self) -> EntitySchema:
         if self._schema is None:
             try:
                 self._schema = load_schema(
@@ -108,11 +113,8 @@ class ODataProvider(Provider):
         query = build_query(self.options)
         url = self.settings.entity_url + (f"?{query}" if query else "")
         selected = self._selected()
-        keep = None
-        if selected is not None:
-            keep = frozenset(selected) | frozenset(self.schema().key)
-        track = self.schema().change_tracking and self._tracking_possible()
-        return ReadPlan(url, size, track, keep)
+        keep = None if selected is None else frozenset(selected)
+        return ReadPlan(url, size, self._tracking_possible(), keep)
 
     # -- Provider -------------------------------------------------------------------------------
 
@@ -126,7 +128,7 @@ class ODataProvider(Provider):
         self.http.policy = dataclasses.replace(patient, max_retries=min(patient.max_retries, 1))
         try:
             columns = self.describe()
-            stream = ODataReadStream(self.http, self.schema(), self._plan(page_size=1), None,
+            stream = ODataReadStream(self.http, self.schema, self._plan(page_size=1), None,
                                      self._log)
             next(iter(stream), None)
         except (L2Error, ValueError, OSError) as exc:
@@ -166,12 +168,12 @@ class ODataProvider(Provider):
     def read(self, cursor: str | None = None, *, seen: SeenFilter | None = None) -> ReadStream:
         """Every record; with a deltaLink cursor, only the changes since (or all, if refused).
         ``seen`` is asked about each full-read page's keys and ETags."""
-        return ODataReadStream(self.http, self.schema(), self._plan(), cursor, self._log,
+        return ODataReadStream(self.http, self.schema, self._plan(), cursor, self._log,
                                seen=seen)
 
     def preview(self, rows: int = 20) -> tuple[list[Column], list[Record]]:
         """The first rows, asking for one small page."""
-        stream = ODataReadStream(self.http, self.schema(), self._plan(page_size=max(1, rows)),
+        stream = ODataReadStream(self.http, self.schema, self._plan(page_size=max(1, rows)),
                                  None, self._log)
         out: list[Record] = []
         for page in stream:

@@ -26,12 +26,14 @@ def build_query(options: list[tuple[str, str]]) -> str:
 
 @dataclass(frozen=True)
 class ReadPlan:
-    """What a read asks for: the first URL, page size, and whether to track changes."""
+    """What a read asks for: the first URL, page size, whether the query allows change tracking
+    (the entity set must offer it too) and the selected columns (None: every column; the key is
+    always kept). Made without the schema: a delta read can ask before the schema is loaded."""
 
     url: str
     page_size: int | None
     track_changes: bool
-    columns: frozenset[str] | None  # the columns to keep (None: every column)
+    columns: frozenset[str] | None
 
     def prefer(self, track: bool) -> str:
         """The Prefer header for one request."""
@@ -44,32 +46,45 @@ class ReadPlan:
 
 
 class ODataReadStream(ReadStream):
-    """Pages of a full read, or of a delta read from a deltaLink cursor (falling back to full)."""
+    """Pages of a full read, or of a delta read from a deltaLink cursor (falling back to full).
 
-    def __init__(self, http: HttpClient, schema: EntitySchema, plan: ReadPlan,
+    The schema is asked for (``schema``, the provider's loader) only when a page is converted or
+    a full read starts: a delta read's first request goes out while the schema may still load.
+    """
+
+    def __init__(self, http: HttpClient, schema: Callable[[], EntitySchema], plan: ReadPlan,
                  cursor: str | None, log: Callable[[str], None], *,
                  seen: SeenFilter | None = None) -> None:
         self.http = http
         self.seen = seen
-        self.schema = schema
+        self._schema_of = schema
+        self._schema: EntitySchema | None = None
         self.plan = plan
         self.start_cursor = cursor
         self.log = log
         self.pages = 0
         self.rows = 0
 
+    @property
+    def schema(self) -> EntitySchema:
+        """The entity set's schema (loaded by the provider on first use)."""
+        if self._schema is None:
+            self._schema = self._schema_of()
+        return self._schema
+
     def __iter__(self) -> Iterator[Page]:
         self.cursor = None
         self.is_delta = False
         first: Any = None
         url = self.plan.url
-        track = self.plan.track_changes
+        track = False
         if self.start_cursor:
             first = self._open_delta(self.start_cursor)
             if first is not None:
                 self.is_delta = True
                 url = self.start_cursor
         if first is None:
+            track = self.plan.track_changes and self.schema.change_tracking
             first, url, track = self._open_full(url, track)
         body = first
         first = None
@@ -185,6 +200,8 @@ class ODataReadStream(ReadStream):
         if made is not None:
             return made
         keep = self.plan.columns
+        if keep is not None:
+            keep = keep | frozenset(self.schema.key)
         table: dict[str, Converter | None] = {}
         for column in self.schema.columns:
             if "@" not in column.name and (keep is None or column.name in keep):

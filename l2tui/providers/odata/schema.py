@@ -87,17 +87,19 @@ def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: 
                       log: Callable[[str], None]) -> EntitySchema:
     logical = definition["LogicalName"]
     base = f"{root}EntityDefinitions(LogicalName={odata_quote(logical)})/Attributes"
-    # four independent requests, sent together: a describe waits for one round trip, not four
+    # five independent requests, sent together: a describe waits for one round trip, not five
     # (against Dataverse, ~0.1 s each); their log lines follow in this order
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=5) as pool:
         listed = pool.submit(
             http.get_json, base + "?$select=LogicalName,AttributeType,IsValidForCreate,"
             "IsValidForUpdate,IsPrimaryId,IsValidODataAttribute,AttributeOf,RequiredLevel")
         casts = [pool.submit(_cast_values, http, base, cast, prop) for cast, prop in (
             ("StringAttributeMetadata", "MaxLength"), ("DateTimeAttributeMetadata", "Format"),
             ("LookupAttributeMetadata", "Targets"))]
+        relations = pool.submit(_many_to_one, http, root, logical)
         attributes = listed.result()["value"]
         (extra, formats, targets) = [_logged(future.result(), log) for future in casts]
+        relationships = relations.result()
     primary = definition.get("PrimaryIdAttribute")
     columns: list[Column] = []
     navigation: dict[str, str] = {}
@@ -129,7 +131,8 @@ def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: 
             max_length=extra.get(name) if isinstance(extra.get(name), int) else None,
         ))
     if navigation:
-        navigation.update(_navigation_properties(http, root, logical, set(navigation), log))
+        navigation.update(_navigation_properties(http, root, logical, set(navigation),
+                                                 relationships, log))
     sets = _entity_sets(http, root, {t for ts in lookups.values() for t in ts}, log)
     columns = [
         _with_target(c, sets, lookups.get(c.name, []), c.name in navigation) for c in columns
@@ -163,19 +166,28 @@ def _logged(result: tuple[dict[str, Any], str | None],
     return values
 
 
-def _navigation_properties(http: HttpClient, root: str, logical: str, lookups: set[str],
-                           log: Callable[[str], None]) -> dict[str, str]:
-    """``_x_value`` → navigation property for @odata.bind (ManyToOneRelationships, else CSDL)."""
+def _many_to_one(http: HttpClient, root: str,
+                 logical: str) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """The entity's ManyToOneRelationships; or why not (a log line)."""
     url = (f"{root}EntityDefinitions(LogicalName={odata_quote(logical)})/ManyToOneRelationships"
            "?$select=ReferencingAttribute,ReferencingEntityNavigationPropertyName")
     try:
-        rows = http.get_json(url)["value"]
+        return http.get_json(url)["value"], None
+    except HttpError as exc:
+        return None, f"ManyToOneRelationships not available ({exc.status}); reading $metadata"
+
+
+def _navigation_properties(http: HttpClient, root: str, logical: str, lookups: set[str],
+                           relationships: tuple[list[dict[str, Any]] | None, str | None],
+                           log: Callable[[str], None]) -> dict[str, str]:
+    """``_x_value`` → navigation property for @odata.bind (ManyToOneRelationships, else CSDL)."""
+    rows, message = relationships
+    if rows is not None:
         return {
             f"_{row['ReferencingAttribute']}_value": row["ReferencingEntityNavigationPropertyName"]
             for row in rows if f"_{row['ReferencingAttribute']}_value" in lookups
         }
-    except HttpError as exc:
-        log(f"ManyToOneRelationships not available ({exc.status}); reading $metadata")
+    log(message or "ManyToOneRelationships not available; reading $metadata")
     try:
         text = _get_text(http, root + "$metadata")
     except HttpError:
@@ -185,17 +197,30 @@ def _navigation_properties(http: HttpClient, root: str, logical: str, lookups: s
     }
 
 
+def _entity_set(http: HttpClient, root: str, logical: str) -> str | None:
+    """The entity set of one table (None: not found)."""
+    try:
+        body = http.get_json(
+            f"{root}EntityDefinitions(LogicalName={odata_quote(logical)})?$select=EntitySetName")
+        return str(body["EntitySetName"])
+    except (HttpError, KeyError, TypeError):
+        return None
+
+
 def _entity_sets(http: HttpClient, root: str, logicals: set[str],
                  log: Callable[[str], None]) -> dict[str, str]:
+    """The entity sets of the lookups' target tables, asked for together."""
+    names = sorted(logicals)
+    if not names:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
+        found = list(pool.map(lambda logical: _entity_set(http, root, logical), names))
     out: dict[str, str] = {}
-    for logical in sorted(logicals):
-        try:
-            body = http.get_json(
-                f"{root}EntityDefinitions(LogicalName={odata_quote(logical)})?$select=EntitySetName"
-            )
-            out[logical] = body["EntitySetName"]
-        except (HttpError, KeyError, TypeError):
+    for logical, entity_set in zip(names, found, strict=True):
+        if entity_set is None:
             log(f"no entity set found for table {logical}")
+        else:
+            out[logical] = entity_set
     return out
 
 

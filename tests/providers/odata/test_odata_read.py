@@ -173,6 +173,21 @@ def test_describe_goes_without_the_metadata_casts_it_cannot_read(crm):
                        "LookupAttributeMetadata not available (404); going without Targets"]
 
 
+def test_describe_finds_navigation_in_metadata_when_relationships_are_refused(crm):
+    crm.emu.faults.fail_next(1, status=404, path_contains="ManyToOneRelationships")
+    provider = crm.provider()
+    provider.describe()
+    assert provider.schema().navigation["_primarycontactid_value"] == "primarycontactid"
+    assert "ManyToOneRelationships not available (404); reading $metadata" in crm.logs
+
+
+def test_describe_goes_without_a_lookup_target_whose_entity_set_it_cannot_read(crm):
+    crm.emu.faults.fail_next(1, status=404, path_contains="(LogicalName='contact')")
+    columns = {c.name: c for c in crm.provider().describe()}
+    assert columns["_primarycontactid_value"].lookup_target is None
+    assert "no entity set found for table contact" in crm.logs
+
+
 def test_describe_with_select_returns_those_columns_and_the_key(crm):
     columns = crm.provider(select="$select=name,revenue").describe()
     assert [c.name for c in columns] == ["accountid", "name", "revenue"]
