@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -48,6 +49,8 @@ class Counts:
 AfterWrite = Callable[[Task, WriteOutcome], None]
 RowItem = tuple[str, str, str | None, str | None]
 """A queued create's pair: match key, hash, the source's key and its version."""
+Ahead = tuple[tuple[list[tuple[Any, ...]], list[str]], Future[None]]
+"""A save ahead: the pairs it saves and forgets, and the write thread's work."""
 
 
 def _plain_create(task: Task) -> bool:
@@ -135,6 +138,21 @@ class Writer:
             return
         tasks, self.tasks = self.tasks, []
         changes = [self.change(t) for t in tasks]
+        ahead = None if self.dry or self.after is not None else self._save_ahead(tasks)
+        try:
+            saves, forgets = self._written(tasks, changes)
+        except BaseException:  # cancelled mid-write: nothing of this batch is remembered
+            self._keep_ahead(ahead, None)
+            raise
+        if not self._keep_ahead(ahead, (saves, forgets)):
+            self.state.save(saves)
+            self.state.forget(forgets)
+        self.state.commit()
+        self.written += len(tasks)
+
+    def _written(self, tasks: list[Task],
+                 changes: list[Change]) -> tuple[list[tuple[Any, ...]], list[str]]:
+        """Make the changes and count them; the pairs to save and to forget for those written."""
         if self.dry:
             outcomes = [WriteOutcome(c, True) for c in changes]
         else:
@@ -168,10 +186,53 @@ class Writer:
         for op, count in done.items():
             if count:
                 self.counts.add(op, name, count)
-        self.state.save(saves)
-        self.state.forget(forgets)
-        self.state.commit()
-        self.written += len(tasks)
+        return saves, forgets
+
+    def _save_ahead(self, tasks: list[Task]) -> Ahead | None:
+        """Save the batch's pairs as if every write succeeds, in the write thread and inside a
+        savepoint, while the provider writes: the state's I/O overlaps the target's. Kept only
+        if the writes all succeeded (``_keep_ahead``); never committed before. Not for creates
+        (their key may come from the target)."""
+        if any(t.op == "create" for t in tasks):
+            return None
+        saves = [self._pair(t.mkey, t.dst_kid, t.src_kid, t.hash, t.src_version)
+                 for t in tasks if t.op != "delete"]
+        forgets = [t.mkey for t in tasks if t.op == "delete"]
+        state = self.state
+
+        def save() -> None:
+            state.db.execute("SAVEPOINT ahead")
+            state.save(saves)
+            state.forget(forgets)
+
+        return (saves, forgets), self._pool().submit(save)
+
+    def _keep_ahead(self, ahead: Ahead | None,
+                    made: tuple[list[tuple[Any, ...]], list[str]] | None) -> bool:
+        """Wait for a save ahead; keep it if it saved just ``made`` (the pairs the writes
+        succeeded for), else undo it. Whether the state now holds ``made``."""
+        if ahead is None:
+            return False
+        guess, future = ahead
+        db = self.state.db
+        try:
+            future.result()
+        except Exception:  # noqa: BLE001  (undone below; the plain save reports it if it recurs)
+            kept = False
+        else:
+            kept = made is not None and guess == made
+        if kept:
+            db.execute("RELEASE ahead")
+        elif db.in_transaction:
+            with contextlib.suppress(sqlite3.OperationalError):  # no savepoint: nothing to undo
+                db.execute("ROLLBACK TO ahead")
+                db.execute("RELEASE ahead")
+        return kept
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix="l2tui-write")
+        return self.pool
 
     def _pair(self, mkey: str, kid: str | None, src_kid: str | None, hash: str,
               src_version: str | None) -> SaveRow:
@@ -191,9 +252,7 @@ class Writer:
         if self.dry:
             self._save_rows(batch, items, {})
             return
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(1, thread_name_prefix="l2tui-write")
-        self.in_flight = (batch, items, self.pool.submit(self.provider.create_rows, batch))
+        self.in_flight = (batch, items, self._pool().submit(self.provider.create_rows, batch))
 
     def settle(self) -> None:
         """Wait for the RowBatch in flight; commit the state of its items that were written."""

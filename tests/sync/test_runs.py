@@ -62,6 +62,38 @@ def test_a_run_that_fails_its_mapping_check_stops_the_delta_read_it_began(pair: 
     assert not [t for t in threading.enumerate() if t.name == "l2tui-read" and t.is_alive()]
 
 
+def _synced_hashes(pair: Pair, keys: list[str]) -> dict[str, str]:
+    state = StateStore(pair.paths.state_db(pair.conn.slug), dry=True)
+    try:
+        rows = state.lookup([f'["{k}"]' for k in keys])
+    finally:
+        state.close()
+    return {k: rows[f'["{k}"]'].hash for k in keys}
+
+
+def test_an_update_the_target_refuses_keeps_its_pair_as_it_was_and_the_others_move_on(
+        pair: Pair) -> None:
+    pair.run()
+    keys = list(pair.left())[:3]
+    with pair.engine.begin() as c:
+        c.exec_driver_sql("CREATE TRIGGER refuse BEFORE UPDATE ON accounts WHEN NEW.name = "
+                          "'refused' BEGIN SELECT RAISE(ABORT, 'refused by the table'); END")
+    before = _synced_hashes(pair, keys)
+    for key, name in zip(keys, ("refused", "fine 1", "fine 2"), strict=True):
+        pair.left_update(key, {"name": name})
+    report = pair.run()
+    assert (report.errors_right, report.updated_right) == (1, 2)
+    after = _synced_hashes(pair, keys)
+    assert after[keys[0]] == before[keys[0]]
+    assert after[keys[1]] != before[keys[1]] and after[keys[2]] != before[keys[2]]
+    with pair.engine.begin() as c:
+        c.exec_driver_sql("DROP TRIGGER refuse")
+    again = pair.run()  # the delta is read again (a run with errors keeps its cursor)
+    assert (again.errors_right, again.updated_right) == (0, 1)
+    assert pair.run().plan.writes == 0  # type: ignore[union-attr]
+    assert pair.right()[keys[0]][0] == "refused"
+
+
 def test_a_run_without_change_tracking_compares_only_items_with_a_new_version(
         pair: Pair) -> None:
     pair.run()
