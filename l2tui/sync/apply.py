@@ -230,6 +230,7 @@ class Writer:
         return kept
 
     def _pool(self) -> ThreadPoolExecutor:
+        """The write thread (started on first use)."""
         if self.pool is None:
             self.pool = ThreadPoolExecutor(1, thread_name_prefix="l2tui-write")
         return self.pool
