@@ -75,6 +75,13 @@ def _remote(provider: Provider) -> bool:
     return getattr(provider, "name", "") == "odata" or type(provider).__name__ == "ODataProvider"
 
 
+def _staged_item(mkey: str, kid: str, vals: str | None, hsh: str, modified: str | None,
+                 ver: str | None) -> Item:
+    """A row of the temp table ``w`` as an Item. A row staged as synced (``vals`` NULL) has no
+    values: its side is as last agreed, and no decision copies from such a side."""
+    return Item(mkey, kid, json.loads(vals) if vals is not None else [], hsh, modified, ver)
+
+
 def plan_mapping(conn: Connection, left: Provider, right: Provider) -> MappingPlan:
     """Describe both sides and check the mapping against them (nothing is written)."""
     lcols, rcols = left.describe(), right.describe()
@@ -168,6 +175,7 @@ class Engine:
             self.log("the previous run did not finish: comparing both sides", "warning")
         conflicts_open = state.open_conflicts() > 0
         match = first or crashed or opts.full or conflicts_open
+        self.matching = match  # both sides compared in full: versions are not trusted
         two_way = conn.direction == Direction.BIDIRECTIONAL
         src = "right" if conn.direction == Direction.RIGHT_TO_LEFT else "left"
         dst = OTHER[src]
@@ -267,30 +275,49 @@ class Engine:
             early[2].close()
 
     def _stage(self, side: str, cursor: str | None) -> ReadStream:
-        """Read the side that is not streamed into the temp table ``w`` (on disk)."""
+        """Read the side that is not streamed into the temp table ``w`` (on disk).
+
+        Where the provider has versions and a key gives the match key, a row whose version the
+        state has seen since its pair last agreed is not read at all: it is staged as synced
+        (its pair's hash, no values), which is all a decision needs of a side that is as synced.
+        Not when the run compares both sides in full (first, after a crash, ``--full``).
+        """
         info, db = self.sides[side], self.state.db
-        stream, pages = self._pages(side, cursor)
+        seen_keys: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
+        reader = self.state.version_reader() if info.key_is_match and not self.matching and \
+            self.state.can_settle_unchanged else None
+        seen = None if reader is None else self._seen_filter(side, reader, seen_keys)
+        stream, pages = self._pages(side, cursor, seen)
         done = dups = 0
         gone: list[str] = []
-        for page in pages:
-            self._check_cancel()
-            rows, keyless = [], []
-            versions = page.versions or [None] * len(page.records)
-            for record, version in zip(page.records, versions, strict=True):
-                item = info.item(record)
-                if item.mkey is None:
-                    keyless.append((side, item.kid, values_json(item.values), item.hash))
-                    continue
-                rows.append((item.mkey, item.kid, values_json(item.values), item.hash,
-                             item.modified, version))
-            before = db.total_changes
-            insert_rows(db.execute, "INSERT OR IGNORE INTO temp.w(mkey, kid, vals, hash, "
-                        "modified, ver)", "", 6, rows)
-            dups += len(rows) - (db.total_changes - before)
-            db.executemany("INSERT INTO temp.keyless VALUES (?, ?, ?, ?)", keyless)
-            gone.extend(self._kid(side, key) for key in page.deleted)
-            done += len(page.records)
-            self.sink(Progress(phase=f"read {side}", done=done))
+        try:
+            for page in pages:
+                self._check_cancel()
+                self._stage_seen(side, seen_keys)
+                rows, keyless = [], []
+                versions = page.versions or [None] * len(page.records)
+                for record, version in zip(page.records, versions, strict=True):
+                    item = info.item(record)
+                    if item.mkey is None:
+                        keyless.append((side, item.kid, values_json(item.values), item.hash))
+                        continue
+                    rows.append((item.mkey, item.kid, values_json(item.values), item.hash,
+                                 item.modified, version))
+                before = db.total_changes
+                insert_rows(db.execute, "INSERT OR IGNORE INTO temp.w(mkey, kid, vals, hash, "
+                            "modified, ver)", "", 6, rows)
+                dups += len(rows) - (db.total_changes - before)
+                db.executemany("INSERT INTO temp.keyless VALUES (?, ?, ?, ?)", keyless)
+                gone.extend(self._kid(side, key) for key in page.deleted)
+                done += len(page.records) + page.skipped
+                self.sink(Progress(phase=f"read {side}", done=done))
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()  # the reading thread stops before its state connection closes
+            if reader is not None:
+                reader.close()
+        self._stage_seen(side, seen_keys)
         if gone:
             marks = [(st.mkey, st.key(side)) for st in self.state.lookup_keys(side, gone).values()]
             db.executemany("INSERT OR IGNORE INTO temp.w(mkey, kid, gone) VALUES (?, ?, 1)", marks)
@@ -429,6 +456,15 @@ class Engine:
             self.state.mark(mkeys, self.run_id)
             self.unchanged += len(mkeys)
 
+    def _stage_seen(self, side: str, seen_keys: queue.SimpleQueue[list[str]]) -> None:
+        """Stage, as synced, what the reading thread skipped so far (see ``_stage``)."""
+        while True:
+            try:
+                mkeys = seen_keys.get_nowait()
+            except queue.Empty:
+                return
+            self.state.stage_as_synced(side, mkeys)
+
     def _skip_same_versions(self, side: str, records: list[Record],
                             versions: list[str | None]) -> tuple[list[Record], list[str | None]]:
         """The records of a page whose version the state has not seen: the others are unchanged
@@ -460,7 +496,7 @@ class Engine:
                     f"SELECT mkey, kid, vals, hash, modified, gone, ver FROM temp.w "
                     f"WHERE mkey IN ({marks})", chunk):
                 out[mkey] = (None, True) if gone else (
-                    Item(mkey, kid, json.loads(vals), hsh, modified, ver), False)
+                    _staged_item(mkey, kid, vals, hsh, modified, ver), False)
         return out
 
     def _gone_kids(self, kids: list[str]) -> set[str]:
@@ -491,7 +527,7 @@ class Engine:
             src_kids = [st.key(src) for st in states.values() if st.key(src)]
             gone_src = self._gone_kids([k for k in src_kids if k]) if src_kids else set()
             for _, mkey, kid, vals, hsh, modified, gone, ver in rows:
-                other = None if gone else Item(mkey, kid, json.loads(vals), hsh, modified, ver)
+                other = None if gone else _staged_item(mkey, kid, vals, hsh, modified, ver)
                 st = states.get(mkey)
                 src_gone = bool(st and st.key(src) and st.key(src) in gone_src)
                 self._settle(mkey, {dst: other, src: None}, st,
@@ -595,7 +631,7 @@ class Engine:
                 return
             exists = status[target] in (Status.NEW, Status.SAME, Status.EDIT)
             only = None
-            if other is not None:
+            if other is not None and other.values:  # (staged as synced: values not read)
                 only = [i for i, (a, b) in enumerate(zip(item.values, other.values, strict=True))
                         if a != b]
             task = Task(side=target, op="update" if exists else "create", mkey=mkey,

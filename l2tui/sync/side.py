@@ -190,8 +190,8 @@ class SideInfo:
         return a.split(".", 1)[0] == b.split(".", 1)[0]
 
     def named(self, values: list[Any] | None) -> dict[str, Any] | None:
-        """Values by this side's column names (for conflict records)."""
-        if values is None:
+        """Values by this side's column names (for conflict records); None when not read."""
+        if not values:
             return None
         return {c.name: v for c, v in zip(self.columns, values, strict=True)}
 

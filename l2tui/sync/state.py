@@ -302,7 +302,23 @@ class StateStore:
             f"{_same_hash('i.hash', 'w.hash', exact)} AND "
             f"i.{src_key} NOT IN (SELECT kid FROM temp.gone))").rowcount
         self.db.execute("INSERT OR IGNORE INTO temp.handled SELECT mkey FROM temp.w WHERE done = 2")
+        # the staged side's version of a settled pair, where new: the next read skips it by it
+        ver = "rver" if src == "left" else "lver"
+        self.db.execute(f"UPDATE items SET {ver} = (SELECT w.ver FROM temp.w w WHERE w.mkey = "
+                        f"items.mkey) WHERE mkey IN (SELECT w.mkey FROM temp.w w CROSS JOIN items i "
+                        f"ON i.mkey = w.mkey WHERE w.done = 2 AND w.ver IS NOT NULL AND "
+                        f"i.{ver} IS NOT w.ver)")
         return int(settled)
+
+    def stage_as_synced(self, side: str, mkeys: Sequence[str]) -> None:
+        """Stage in the engine's temp table ``w`` the pairs whose ``side`` a read skipped by
+        version: that side's key, the pair's hash and version, no values (NULL)."""
+        if not mkeys:
+            return
+        key, ver = ("lkey", "lver") if side == "left" else ("rkey", "rver")
+        self.db.execute(f"INSERT OR IGNORE INTO temp.w(mkey, kid, vals, hash, ver) SELECT mkey, "
+                        f"{key}, NULL, hash, {ver} FROM items WHERE mkey IN (SELECT value FROM "
+                        "json_each(?))", (json.dumps(list(mkeys), ensure_ascii=False),))
 
     def lookup_keys(self, side: str, keys: Sequence[str]) -> dict[str, StateRow]:
         """State rows by a side's provider key (JSON)."""

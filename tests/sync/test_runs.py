@@ -199,6 +199,52 @@ def test_the_seed_flow_first_one_way_then_bidirectional_agrees(pair: Pair) -> No
     assert new_right in left and new_left in right
 
 
+def _sql_versions_known(pair: Pair) -> int:
+    with sqlite3.connect(pair.paths.state_db(pair.conn.slug)) as db:
+        return int(db.execute("SELECT COUNT(*) FROM items WHERE rver IS NOT NULL").fetchone()[0])
+
+
+@pytest.fixture
+def two_way(emu: Any, tmp_path: Path) -> Pair:
+    """A bidirectional pair that has run twice: the second run learnt each SQL row's version."""
+    pair = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL)
+    pair.run()
+    pair.run()
+    assert _sql_versions_known(pair) == 20
+    return pair
+
+
+def test_a_left_edit_reaches_a_sql_row_skipped_by_its_version(two_way: Pair) -> None:
+    key = next(iter(two_way.left()))
+    two_way.left_update(key, {"name": "Edited in Dynamics", "revenue": 12.5})
+    report = two_way.run()
+    assert (report.updated_right, report.updated_left) == (1, 0)
+    assert two_way.right()[key] == two_way.left()[key]
+    assert two_way.run().plan.writes == 0  # type: ignore[union-attr]
+
+
+def test_a_left_delete_removes_a_sql_row_skipped_by_its_version(two_way: Pair) -> None:
+    key = next(iter(two_way.left()))
+    two_way.left_delete(key)
+    report = two_way.run()
+    assert report.deleted_right == 1 and key not in two_way.right()
+    assert two_way.left() == two_way.right()
+
+
+def test_sql_edits_beside_unchanged_rows_go_left_and_versions_are_relearnt(
+        two_way: Pair) -> None:
+    keys = list(two_way.right())
+    two_way.right_update(keys[0], {"name": "Edited in SQL"})
+    two_way.left_update(keys[1], {"name": "Edited in Dynamics"})
+    report = two_way.run()
+    assert (report.updated_left, report.updated_right) == (1, 1)
+    assert two_way.left() == two_way.right()
+    two_way.run()  # both rows were written or changed: their SQL versions are learnt again
+    assert _sql_versions_known(two_way) == 20
+    assert two_way.run().plan.writes == 0  # type: ignore[union-attr]
+
+
 def test_a_conflict_is_settled_by_the_policy_and_recorded_with_both_values(
         emu: Any, tmp_path: Path) -> None:
     pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",

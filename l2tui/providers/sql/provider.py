@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -198,10 +199,13 @@ class SqlProvider(Provider):
 
     def read(self, cursor: str | None = None, *, seen: SeenFilter | None = None) -> ReadStream:
         """Every row, streamed in pages; no delta support, so a cursor still reads everything.
-        Rows have no versions: ``seen`` is never called."""
+
+        With ``seen``, each row gets a version, a digest of its values as the database returned
+        them (a table has no row version every database shares), and the rows ``seen`` names are
+        left out before they become records."""
         self.describe()
         page = int(self.context.options.get("page_size", DEFAULT_PAGE))
-        return SqlReadStream(self, page)
+        return SqlReadStream(self, page, seen)
 
     def read_statement(self) -> sa.Executable:
         """The statement a full read runs: the table's selected columns, or the user's query."""
@@ -335,9 +339,11 @@ def current_database(conn: Connection, target: Target) -> str | None:
 class SqlReadStream(ReadStream):
     """Pages from a server-side cursor; the cursor never advances past one page in memory."""
 
-    def __init__(self, provider: SqlProvider, page_size: int) -> None:
+    def __init__(self, provider: SqlProvider, page_size: int,
+                 seen: SeenFilter | None = None) -> None:
         self.provider = provider
         self.page_size = max(1, page_size)
+        self.seen = seen
         self.cursor = None
         self.is_delta = False
 
@@ -353,16 +359,39 @@ class SqlReadStream(ReadStream):
             names = list(result.keys())
             fix = [(i, types.guid_text if n in guids else types.to_python)
                    for i, n in enumerate(names) if n not in plain]
+            keys = [names.index(k) for k in provider.key_columns() if k in names]
             try:
                 for part in result.partitions(self.page_size):
+                    page = Page()
+                    if self.seen is not None and keys:
+                        part, page.versions, page.skipped = self._unseen(part, keys)
                     records = [dict(zip(names, row, strict=True)) for row in part]
                     if fix:
                         for record, row in zip(records, part, strict=True):
                             for i, convert in fix:
                                 record[names[i]] = convert(row[i])
-                    yield Page(records=records)
+                    page.records = records
+                    yield page
             finally:
                 result.close()
+
+    def _unseen(self, rows: Sequence[Any], keys: list[int]) -> tuple[list[Any], list[str | None],
+                                                                     int]:
+        """The rows ``seen`` does not name, their versions, and how many it named."""
+        assert self.seen is not None
+        versions: list[str | None] = [row_version(row) for row in rows]
+        drop = self.seen([tuple(row[i] for i in keys) for row in rows], versions)
+        if not drop:
+            return list(rows), versions, 0
+        kept = [i for i in range(len(rows)) if i not in drop]
+        return [rows[i] for i in kept], [versions[i] for i in kept], len(rows) - len(kept)
+
+
+def row_version(row: Sequence[Any]) -> str:
+    """A row's version: a digest of its values as the database returned them (their ``repr``,
+    which differs whenever a value does)."""
+    return hashlib.blake2b(repr(tuple(row)).encode("utf-8", "backslashreplace"),
+                           digest_size=12).hexdigest()
 
 
 def _backend(provider: str) -> str | None:

@@ -336,3 +336,44 @@ def test_a_row_batch_with_a_key_twice_applies_both_in_order(
     looked = provider.create_rows(RowBatch(("id",), ("name", "city", "revenue"), rows))
     assert all(o.ok for o in looked.values())
     assert db.rows("SELECT id, name FROM accounts ORDER BY id") == [(1, "second"), (2, "other")]
+
+
+def test_a_read_asked_about_versions_leaves_out_the_rows_it_was_told_it_has_seen(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts(rows=4)
+    asked: list[tuple[list[tuple[object, ...]], list[str | None]]] = []
+
+    def seen(keys: list[tuple[object, ...]], versions: list[str | None]) -> set[int]:
+        asked.append((keys, versions))
+        return {i for i, key in enumerate(keys) if key[0] in (1, 2)}
+
+    pages = list(db.open("accounts").read(seen=seen))
+    assert [r["id"] for p in pages for r in p.records] == [0, 3]
+    assert sum(p.skipped for p in pages) == 2
+    keys, versions = asked[0]
+    assert sorted(k[0] for k in keys) == [0, 1, 2, 3]
+    assert len(set(versions)) == 4 and all(versions)
+    assert [v for p in pages for v in p.versions] == [versions[keys.index((0,))],
+                                                       versions[keys.index((3,))]]
+
+
+def test_a_row_version_changes_with_any_value_and_only_then(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts(rows=3)
+    provider = db.open("accounts")
+
+    def versions() -> dict[object, str | None]:
+        out: dict[object, str | None] = {}
+
+        def seen(keys: list[tuple[object, ...]], vers: list[str | None]) -> set[int]:
+            out.update({k[0]: v for k, v in zip(keys, vers, strict=True)})
+            return set()
+
+        list(provider.read(seen=seen))
+        return out
+
+    before = versions()
+    provider.write([Change(ChangeOp.UPDATE, {"id": 1}, {"city": "changed"})])
+    after = versions()
+    assert after[1] != before[1]
+    assert after[0] == before[0] and after[2] == before[2]
