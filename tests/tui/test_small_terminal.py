@@ -6,6 +6,7 @@ from textual.errors import NoWidget
 from textual.widget import Widget
 
 from l2tui.tui.app import PAGES
+from tests.tui.conftest import until
 
 SMALL = (80, 24)
 
@@ -25,10 +26,10 @@ def _shown(app, widget: Widget) -> bool:
     return region.right <= SMALL[0] and region.bottom <= SMALL[1]
 
 
-async def _focus_lands(pilot, app, accept) -> Widget:
+async def _focus_lands(pilot, app, accept, tries: int = 200) -> Widget:
     """The focused widget once ``accept(widget)`` holds: a page switch moves the focus a frame
     later (on a loaded machine, several), and a key press may be handled after ``press``."""
-    for _ in range(200):
+    for _ in range(tries):
         focused = app.focused
         if focused is not None and accept(focused):
             return focused
@@ -36,15 +37,29 @@ async def _focus_lands(pilot, app, accept) -> Widget:
     raise AssertionError(f"the focus did not land as expected (it is on {app.focused!r})")
 
 
+async def _show_page(pilot, app, page: str) -> Widget:
+    """Switch to a page and wait for the focus on it. Asked again every 2 s, as a user would
+    press the key again: once in a clean CI run the first switch, right after start-up, left
+    the focus on nothing (not reproduced since; this test is about what Tab reaches)."""
+    pane = app.query_one(f"#{page}")
+    for _ in range(5):
+        app.action_page(page)  # focuses the page's first field
+        await pilot.pause()
+        try:
+            return await _focus_lands(pilot, app, lambda w: pane in w.ancestors, tries=40)
+        except AssertionError:
+            continue
+    raise AssertionError(f"{page}: the focus never reached the page (it is on {app.focused!r})")
+
+
 async def test_at_80x24_every_field_of_every_page_is_reached_by_tab_and_shown_whole(
         make_app, offline_demo_file) -> None:
     app = make_app(auto_describe=False)
     async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, lambda: app.current is not None)
         for page in PAGES:
-            app.action_page(page)  # focuses the page's first field
-            await pilot.pause()
+            await _show_page(pilot, app, page)
             pane = app.query_one(f"#{page}")
-            await _focus_lands(pilot, app, lambda w, pane=pane: pane in w.ancestors)  # the page is up
             wanted = [w for w in app.screen.focus_chain  # the fields (not the page's scroller)
                       if pane in w.ancestors and w.parent is not pane]
             focused = await _focus_lands(pilot, app, lambda w, first=wanted[0]: w is first)
