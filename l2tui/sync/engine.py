@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from l2tui.config.model import Connection, Direction
 from l2tui.errors import ConfigError, RunError
@@ -68,6 +68,14 @@ class Options:
     force: bool = False
     full: bool = False
     batch_size: int | None = None
+
+
+class EarlyRead(NamedTuple):
+    """The left side's delta read, started before the run was ready (``Engine._read_early``)."""
+
+    cursor: str
+    stream: ReadStream
+    pages: Prefetch
 
 
 def _remote(provider: Provider) -> bool:
@@ -244,7 +252,7 @@ class Engine:
         stream = provider.read(cursor, seen=seen)
         return stream, (Prefetch(stream) if _remote(provider) else iter(stream))
 
-    def _read_early(self) -> tuple[str, ReadStream, Prefetch] | None:
+    def _read_early(self) -> EarlyRead | None:
         """Start the delta read of the left side before the run is ready (describe, checks): its
         first request goes out while the schemas load. Only the left, the side described first:
         a sign-in it needs is the one describe waits for, never a second prompt beside another.
@@ -257,22 +265,23 @@ class Engine:
         if not cursor:
             return None
         stream = provider.read(cursor)
-        return cursor, stream, Prefetch(stream)
+        return EarlyRead(cursor, stream, Prefetch(stream))
 
     def _take_early(self, side: str, cursor: str | None) -> tuple[ReadStream, Prefetch] | None:
         """The early read if it is this side's read from this cursor (else it is stopped)."""
         early, self._early = self._early, None
         if early is None:
             return None
-        if side == "left" and cursor == early[0]:
-            return early[1], early[2]
-        early[2].close()
+        if side == "left" and cursor == early.cursor:
+            return early.stream, early.pages
+        early.pages.close()
         return None
 
     def _drop_early(self) -> None:
+        """Stop the early read if the run did not take it."""
         early, self._early = getattr(self, "_early", None), None
         if early is not None:
-            early[2].close()
+            early.pages.close()
 
     def _stage(self, side: str, cursor: str | None) -> ReadStream:
         """Read the side that is not streamed into the temp table ``w`` (on disk).
