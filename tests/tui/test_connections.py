@@ -7,9 +7,15 @@ from pathlib import Path
 
 from l2tui.tui.screens.confirm import ConfirmScreen
 from l2tui.tui.widgets.connection_list import ConnectionList
-from tests.tui.conftest import DEMO_TITLE
+from tests.tui.conftest import DEMO_TITLE, until
 
 SIZE = (120, 40)
+
+
+def _unsaved(app) -> bool:
+    """Whether the list marks a connection as edited and not saved (an edit reaches the list
+    through a few messages: on a loaded machine, after more than one pause)."""
+    return any(title.endswith("●") for title in _titles(app))
 
 
 def _titles(app) -> list[str]:
@@ -47,8 +53,7 @@ async def test_an_edit_marks_the_connection_unsaved_in_the_list_and_title(make_a
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         app.query_one("#conn-title").value = "Accounts to SQL"
-        await pilot.pause()
-        assert _titles(app) == ["Accounts to SQL ●"]
+        await until(pilot, lambda: _titles(app) == ["Accounts to SQL ●"])
         assert app.sub_title.endswith("●")
 
 
@@ -57,9 +62,9 @@ async def test_save_changes_writes_the_file_and_clears_the_marker(make_app, offl
     async with app.run_test(size=SIZE) as pilot:
         app.query_one("#direction").value = "bidirectional"
         app.query_one("#max-delete").value = "0.5"
-        await pilot.pause()
+        await until(pilot, lambda: app.current.max_delete_ratio == 0.5 and _unsaved(app))
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await until(pilot, lambda: not _unsaved(app))
         data = tomllib.loads(offline_demo_file.read_text())
         assert data["direction"] == "bidirectional"
         assert data["max_delete_ratio"] == 0.5
@@ -83,9 +88,9 @@ async def test_save_keeps_the_users_comments(make_app, offline_demo_file) -> Non
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         app.query_one("#conflict").value = "skip"
-        await pilot.pause()
+        await until(pilot, lambda: _unsaved(app))
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await until(pilot, lambda: not _unsaved(app))
         text = offline_demo_file.read_text()
         assert text.startswith("# my note\n") and 'conflict_resolution = "skip"' in text
 
@@ -126,7 +131,7 @@ async def test_quit_with_unsaved_changes_asks_and_can_stay(make_app, offline_dem
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         app.query_one("#conn-title").value = "Changed"
-        await pilot.pause()
+        await until(pilot, lambda: _unsaved(app))
         await pilot.press("ctrl+q")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
@@ -147,7 +152,7 @@ async def test_switching_connections_keeps_unsaved_edits(make_app, offline_demo_
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         app.query_one("#conn-title").value = "Edited demo"
-        await pilot.pause()
+        await until(pilot, lambda: _unsaved(app))
         await pilot.press("ctrl+n")
         await pilot.pause()
         app.query_one(ConnectionList).focus()
