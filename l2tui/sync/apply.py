@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -49,7 +48,7 @@ class Counts:
 AfterWrite = Callable[[Task, WriteOutcome], None]
 RowItem = tuple[str, str, str | None, str | None]
 """A queued create's pair: match key, hash, the source's key and its version."""
-Ahead = tuple[tuple[list[tuple[Any, ...]], list[str]], Future[None]]
+Ahead = tuple[tuple[list[SaveRow], list[str]], Future[None]]
 """A save ahead: the pairs it saves and forgets, and the write thread's work."""
 
 
@@ -201,20 +200,19 @@ class Writer:
         state = self.state
 
         def save() -> None:
-            state.db.execute("SAVEPOINT ahead")
+            state.savepoint()
             state.save(saves)
             state.forget(forgets)
 
         return (saves, forgets), self._pool().submit(save)
 
     def _keep_ahead(self, ahead: Ahead | None,
-                    made: tuple[list[tuple[Any, ...]], list[str]] | None) -> bool:
+                    made: tuple[list[SaveRow], list[str]] | None) -> bool:
         """Wait for a save ahead; keep it if it saved just ``made`` (the pairs the writes
         succeeded for), else undo it. Whether the state now holds ``made``."""
         if ahead is None:
             return False
         guess, future = ahead
-        db = self.state.db
         try:
             future.result()
         except Exception:  # noqa: BLE001  (undone below; the plain save reports it if it recurs)
@@ -222,11 +220,9 @@ class Writer:
         else:
             kept = made is not None and guess == made
         if kept:
-            db.execute("RELEASE ahead")
-        elif db.in_transaction:
-            with contextlib.suppress(sqlite3.OperationalError):  # no savepoint: nothing to undo
-                db.execute("ROLLBACK TO ahead")
-                db.execute("RELEASE ahead")
+            self.state.release()
+        else:
+            self.state.undo()
         return kept
 
     def _pool(self) -> ThreadPoolExecutor:

@@ -78,6 +78,38 @@ class EarlyRead(NamedTuple):
     pages: Prefetch
 
 
+@dataclass
+class Reading:
+    """A side's read as a run consumes it (``Engine._read``)."""
+
+    stream: ReadStream
+    pages: Iterator[Page]
+    skipped: queue.SimpleQueue[list[str]]  # match keys the read left out, seen by version
+    reader: VersionReader | None  # the state connection the reading thread asks
+
+    @property
+    def filtered(self) -> bool:
+        """Whether the read leaves out what the state has seen."""
+        return self.reader is not None
+
+    def close(self) -> None:
+        """Stop the reading thread, then close the state connection it asks."""
+        close = getattr(self.pages, "close", None)
+        if close is not None:
+            close()
+        if self.reader is not None:
+            self.reader.close()
+
+
+def _drained(items: queue.SimpleQueue[list[str]]) -> Iterator[list[str]]:
+    """What a queue holds now, taken out."""
+    while True:
+        try:
+            yield items.get_nowait()
+        except queue.Empty:
+            return
+
+
 def _remote(provider: Provider) -> bool:
     """Whether a provider reads over the network (its pages are worth prefetching)."""
     return getattr(provider, "name", "") == "odata" or type(provider).__name__ == "ODataProvider"
@@ -245,12 +277,21 @@ class Engine:
 
     # -- reading -------------------------------------------------------------------------
 
-    def _pages(self, side: str, cursor: str | None,
-               seen: SeenFilter | None = None) -> tuple[ReadStream, Iterator[Page]]:
-        """A side's read; an OData read is prefetched (pages come over the network)."""
+    def _read(self, side: str, cursor: str | None, *, by_version: bool) -> Reading:
+        """A side's read: the early read if it is this one; an OData read prefetched (pages come
+        over the network). With ``by_version``, where a key gives the match key, the read asks
+        the state (``_seen_filter``) before it converts a page; a delta read has no use for it."""
+        skipped: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
+        early = self._take_early(side, cursor)
+        if early is not None:
+            return Reading(*early, skipped, None)
+        reader = self.state.version_reader() if by_version and \
+            self.sides[side].key_is_match and self.state.can_settle_unchanged else None
+        seen = None if reader is None else self._seen_filter(side, reader, skipped)
         provider = self.providers[side]
         stream = provider.read(cursor, seen=seen)
-        return stream, (Prefetch(stream) if _remote(provider) else iter(stream))
+        pages = Prefetch(stream) if _remote(provider) else iter(stream)
+        return Reading(stream, pages, skipped, reader)
 
     def _read_early(self) -> EarlyRead | None:
         """Start the delta read of the left side before the run is ready (describe, checks): its
@@ -268,11 +309,13 @@ class Engine:
         return EarlyRead(cursor, stream, Prefetch(stream))
 
     def _take_early(self, side: str, cursor: str | None) -> tuple[ReadStream, Prefetch] | None:
-        """The early read if it is this side's read from this cursor (else it is stopped)."""
-        early, self._early = self._early, None
-        if early is None:
+        """The early read if it is this read of the left (a read of the left from another
+        cursor stops it; the right's read leaves it for the left's)."""
+        early = self._early
+        if early is None or side != "left":
             return None
-        if side == "left" and cursor == early.cursor:
+        self._early = None
+        if cursor == early.cursor:
             return early.stream, early.pages
         early.pages.close()
         return None
@@ -292,17 +335,13 @@ class Engine:
         Not when the run compares both sides in full (first, after a crash, ``--full``).
         """
         info, db = self.sides[side], self.state.db
-        seen_keys: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
-        reader = self.state.version_reader() if info.key_is_match and not self.matching and \
-            self.state.can_settle_unchanged else None
-        seen = None if reader is None else self._seen_filter(side, reader, seen_keys)
-        stream, pages = self._pages(side, cursor, seen)
+        read = self._read(side, cursor, by_version=not self.matching)
         done = dups = 0
         gone: list[str] = []
         try:
-            for page in pages:
+            for page in read.pages:
                 self._check_cancel()
-                self._stage_seen(side, seen_keys)
+                self._stage_seen(side, read.skipped)
                 rows, keyless = [], []
                 versions = page.versions or [None] * len(page.records)
                 for record, version in zip(page.records, versions, strict=True):
@@ -321,21 +360,17 @@ class Engine:
                 done += len(page.records) + page.skipped
                 self.sink(Progress(phase=f"read {side}", done=done))
         finally:
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()  # the reading thread stops before its state connection closes
-            if reader is not None:
-                reader.close()
-        self._stage_seen(side, seen_keys)
+            read.close()
+        self._stage_seen(side, read.skipped)
         if gone:
             marks = [(st.mkey, st.key(side)) for st in self.state.lookup_keys(side, gone).values()]
             db.executemany("INSERT OR IGNORE INTO temp.w(mkey, kid, gone) VALUES (?, ?, 1)", marks)
         if dups:
             self.log(f"{dups} item(s) of the {side} share a match key with another; only the "
                      "first of each is synced", "warning")
-        if cursor and not stream.is_delta:
+        if cursor and not read.stream.is_delta:
             self.mode[side] = "full"
-        return stream
+        return read.stream
 
     def _stream(self, side: str, cursor: str | None) -> ReadStream:
         """Read the streamed side page by page, deciding and writing as pages arrive."""
@@ -346,21 +381,16 @@ class Engine:
         w_empty = db.execute("SELECT 1 FROM temp.w LIMIT 1").fetchone() is None
         by_version = unread and w_empty and not self.state_empty and \
             self.state.can_settle_unchanged
-        # where a key gives the match key, the reading thread asks before converting a page
-        seen_keys: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
-        early = self._take_early(side, cursor)  # a delta read: a version filter has no use
-        reader = self.state.version_reader() if by_version and info.key_is_match and \
-            early is None else None
-        seen = None if reader is None else self._seen_filter(side, reader, seen_keys)
-        stream, pages = early or self._pages(side, cursor, seen)
+        read = self._read(side, cursor, by_version=by_version)
+        stream = read.stream
         self.streaming = side
         done = 0
         try:
-            for page in pages:
+            for page in read.pages:
                 self._check_cancel()
-                self._mark_seen(seen_keys)
+                self._mark_seen(read.skipped)
                 records, versions = page.records, page.versions
-                if versions and by_version and seen is None and not stream.is_delta:
+                if versions and by_version and not read.filtered and not stream.is_delta:
                     # a delta holds changes; with a filter, the reader skipped the seen already
                     records, versions = self._skip_same_versions(side, records, versions)
                 items, keyless = [], []
@@ -421,12 +451,8 @@ class Engine:
                 self.sink(Progress(phase=f"read {side}", done=done))
         finally:
             self.streaming = None
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()  # the reading thread stops before its state connection closes
-            if reader is not None:
-                reader.close()
-        self._mark_seen(seen_keys)
+            read.close()
+        self._mark_seen(read.skipped)
         for writer in self.writers.values():
             writer.settle()
         if cursor and not stream.is_delta:
@@ -455,23 +481,15 @@ class Engine:
 
         return seen
 
-    def _mark_seen(self, seen_keys: queue.SimpleQueue[list[str]]) -> None:
+    def _mark_seen(self, skipped: queue.SimpleQueue[list[str]]) -> None:
         """Mark handled, and count unchanged, what the reading thread skipped so far."""
-        while True:
-            try:
-                mkeys = seen_keys.get_nowait()
-            except queue.Empty:
-                return
+        for mkeys in _drained(skipped):
             self.state.mark(mkeys, self.run_id)
             self.unchanged += len(mkeys)
 
-    def _stage_seen(self, side: str, seen_keys: queue.SimpleQueue[list[str]]) -> None:
+    def _stage_seen(self, side: str, skipped: queue.SimpleQueue[list[str]]) -> None:
         """Stage, as synced, what the reading thread skipped so far (see ``_stage``)."""
-        while True:
-            try:
-                mkeys = seen_keys.get_nowait()
-            except queue.Empty:
-                return
+        for mkeys in _drained(skipped):
             self.state.stage_as_synced(side, mkeys)
 
     def _skip_same_versions(self, side: str, records: list[Record],

@@ -126,6 +126,20 @@ class StateStore:
             self.db.execute("COMMIT")
             self.db.execute("BEGIN")
 
+    def savepoint(self) -> None:
+        """Begin what ``release`` keeps or ``undo`` drops, inside the open transaction."""
+        self.db.execute("SAVEPOINT ahead")
+
+    def release(self) -> None:
+        """Keep what was done since ``savepoint`` (committed with the transaction)."""
+        self.db.execute("RELEASE ahead")
+
+    def undo(self) -> None:
+        """Drop what was done since ``savepoint``, if one is open."""
+        with contextlib.suppress(sqlite3.OperationalError):  # none open: nothing to undo
+            self.db.execute("ROLLBACK TO ahead")
+            self.db.execute("RELEASE ahead")
+
     def close(self) -> None:
         """Commit (or, dry, roll back) and close."""
         with contextlib.suppress(sqlite3.Error):
@@ -267,7 +281,7 @@ class StateStore:
         db.execute("INSERT OR IGNORE INTO temp.handled SELECT mkey FROM temp.page")
         # the unchanged whose version is new (written by a run, or kept before versions were):
         # remember it, so that the next run skips them by version alone
-        column = "lver" if side == "left" else "rver"
+        column = _column(side, "ver")
         db.execute(f"UPDATE items SET {column} = (SELECT p.ver FROM temp.page p WHERE p.mkey = "
                    f"items.mkey) WHERE mkey IN (SELECT p.mkey FROM temp.page p CROSS JOIN items i ON "
                    f"i.mkey = p.mkey WHERE p.ver IS NOT NULL AND i.{column} IS NOT p.ver AND "
@@ -295,7 +309,7 @@ class StateStore:
         engine. Returns how many were settled.
         """
         self._start_handled(run)
-        src_key = "lkey" if src == "left" else "rkey"
+        src_key = _column(src, "key")
         settled = self.db.execute(
             "UPDATE temp.w SET done = 2 WHERE rowid IN (SELECT w.rowid FROM temp.w w CROSS JOIN "
             f"items i ON i.mkey = w.mkey WHERE w.done = 0 AND w.gone = 0 AND {_PLAIN} AND "
@@ -303,7 +317,7 @@ class StateStore:
             f"i.{src_key} NOT IN (SELECT kid FROM temp.gone))").rowcount
         self.db.execute("INSERT OR IGNORE INTO temp.handled SELECT mkey FROM temp.w WHERE done = 2")
         # the staged side's version of a settled pair, where new: the next read skips it by it
-        ver = "rver" if src == "left" else "lver"
+        ver = "rver" if src == "left" else "lver"  # the staged side's
         self.db.execute(f"UPDATE items SET {ver} = (SELECT w.ver FROM temp.w w WHERE w.mkey = "
                         f"items.mkey) WHERE mkey IN (SELECT w.mkey FROM temp.w w CROSS JOIN items i "
                         f"ON i.mkey = w.mkey WHERE w.done = 2 AND w.ver IS NOT NULL AND "
@@ -315,14 +329,14 @@ class StateStore:
         version: that side's key, the pair's hash and version, no values (NULL)."""
         if not mkeys:
             return
-        key, ver = ("lkey", "lver") if side == "left" else ("rkey", "rver")
+        key, ver = _column(side, "key"), _column(side, "ver")
         self.db.execute(f"INSERT OR IGNORE INTO temp.w(mkey, kid, vals, hash, ver) SELECT mkey, "
                         f"{key}, NULL, hash, {ver} FROM items WHERE mkey IN (SELECT value FROM "
                         "json_each(?))", (json.dumps(list(mkeys), ensure_ascii=False),))
 
     def lookup_keys(self, side: str, keys: Sequence[str]) -> dict[str, StateRow]:
         """State rows by a side's provider key (JSON)."""
-        column = "lkey" if side == "left" else "rkey"
+        column = _column(side, "key")
         out: dict[str, StateRow] = {}
         for chunk in _chunks(keys, 500):
             marks = ",".join("?" * len(chunk))
@@ -367,7 +381,7 @@ class StateStore:
         if side_keys is not None:
             parts = []
             for side, table in side_keys.items():
-                column = "lkey" if side == "left" else "rkey"
+                column = _column(side, "key")
                 parts.append(f"({column} != mkey AND {column} IN (SELECT kid FROM temp.{table})) "
                              f"OR ({column} = mkey AND mkey IN (SELECT kid FROM temp.{table}))")
             where += " AND (" + (" OR ".join(parts) or "0") + ")"
@@ -411,7 +425,7 @@ class StateStore:
 
     def detach(self, side: str, mkeys: Iterable[str], run: int) -> None:
         """Keep pairs whose ``side`` item is gone and whose deletion is ignored."""
-        column = "lkey" if side == "left" else "rkey"
+        column = _column(side, "key")
         self.db.executemany(f"UPDATE items SET {column} = NULL, seen = ? WHERE mkey = ?",
                             ((run, m) for m in mkeys))
 
@@ -495,7 +509,7 @@ class VersionReader:
 
 def _same_versions(db: sqlite3.Connection, side: str, items: Sequence[tuple[str, str]]) -> str:
     """The match keys (a JSON array) of plain pairs whose ``side`` version is the item's."""
-    column = "lver" if side == "left" else "rver"
+    column = _column(side, "ver")
     db.execute("CREATE TEMP TABLE IF NOT EXISTS versions (mkey TEXT PRIMARY KEY, ver TEXT)")
     db.execute("DELETE FROM temp.versions")
     # bound as rows, not one JSON text: json_each re-parses an element per ->> (SQLite 3.40:
@@ -507,6 +521,11 @@ def _same_versions(db: sqlite3.Connection, side: str, items: Sequence[tuple[str,
         "SELECT json_group_array(p.mkey) FROM temp.versions p CROSS JOIN items i "
         f"ON i.mkey = p.mkey WHERE i.{column} = p.ver AND {_PLAIN}").fetchone()[0]
     return found
+
+
+def _column(side: str, name: str) -> str:
+    """A side's column of ``items``: ("left", "key") -> "lkey"."""
+    return ("l" if side == "left" else "r") + name
 
 
 # a pair synced on both sides without an open conflict (items aliased i)

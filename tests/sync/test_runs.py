@@ -57,8 +57,11 @@ def test_an_incremental_run_asks_for_the_delta_while_the_schema_loads(pair: Pair
 def test_a_run_that_fails_its_mapping_check_stops_the_delta_read_it_began(pair: Pair) -> None:
     pair.run()
     manual_mapping(pair, [("name", "no_such_column")])
+    pair.emu.recent_requests.clear()
+    pair.emu.faults.delay_next(1, 0.3, path_contains="EntityDefinitions")  # the read goes first
     with pytest.raises(ConfigError, match="no_such_column"):
         pair.run()
+    assert any("deltatoken" in r for r in pair.emu.recent_requests)  # the read did begin
     assert not [t for t in threading.enumerate() if t.name == "l2tui-read" and t.is_alive()]
 
 
