@@ -22,6 +22,9 @@ class _TableData:
     table: Table
     rows: dict[str, Row] = field(default_factory=dict)
     tombstones: list[tuple[int, str]] = field(default_factory=list)  # (version, id), ascending
+    # every (version, id) a row was given, ascending: a delta reads its tail, not every row (an
+    # entry whose row has moved on since, or was deleted, is passed over)
+    versions: list[tuple[int, str]] = field(default_factory=list)
     sorted_ids: list[str] | None = None
 
 
@@ -90,12 +93,19 @@ class Store:
         """Rows changed and tombstones recorded with since < version <= upto, by version."""
         data = self._data[entity_set]
         with self.lock:
-            changed = [r for r in data.rows.values() if since < r["versionnumber"] <= upto]
+            changed = []
+            rows = data.rows
+            for version, guid in data.versions[bisect.bisect_right(data.versions,
+                                                                   (since, "\uffff")):]:
+                if version > upto:
+                    break
+                row = rows.get(guid)
+                if row is not None and row["versionnumber"] == version:
+                    changed.append(row)
             start = bisect.bisect_right(data.tombstones, (since, "\uffff"))
             deleted = [
                 t for t in data.tombstones[start:] if t[0] <= upto and t[1] not in data.rows
             ]
-        changed.sort(key=lambda r: r["versionnumber"])
         return changed, deleted
 
     # -- transactions ----------------------------------------------------------------
@@ -128,6 +138,7 @@ class Store:
             del data.rows[guid]
         else:
             data.rows[guid] = row
+            data.versions.append((row["versionnumber"], guid))
         if (old is None) != (row is None):
             data.sorted_ids = None
         self._record(lambda: self._restore(data, guid, old))
@@ -203,6 +214,7 @@ class Store:
                 row["versionnumber"] = self._next_version()
                 _compute(data.table, row)
                 data.rows[row[data.table.primary_id]] = row
+                data.versions.append((row["versionnumber"], row[data.table.primary_id]))
             data.sorted_ids = None
 
     # -- out-of-band API (another Dynamics user) ------------------------------------

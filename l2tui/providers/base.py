@@ -194,6 +194,11 @@ class Provider(abc.ABC):
     def capabilities(self) -> Capabilities:
         """Whether it can write, deliver deltas, and its best batch size."""
 
+    def asks_nobody(self) -> bool:
+        """Whether describing it cannot stop to ask a person anything (a password, a sign-in):
+        such a describe may run beside the other side's without two prompts meeting."""
+        return False
+
     def key_columns(self) -> list[str]:
         """Primary-key columns: the entity's ``primary_key``, else those ``describe()`` marks."""
         if self.entity.primary_key:

@@ -8,6 +8,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -123,8 +124,17 @@ def _staged_item(mkey: str, kid: str, vals: str | None, hsh: str, modified: str 
 
 
 def plan_mapping(conn: Connection, left: Provider, right: Provider) -> MappingPlan:
-    """Describe both sides and check the mapping against them (nothing is written)."""
-    lcols, rcols = left.describe(), right.describe()
+    """Describe both sides and check the mapping against them (nothing is written).
+
+    The right is described beside the left when it cannot prompt (a sign-in for the left may
+    be waiting on the terminal); the left's failure is still the one reported first."""
+    if not right.asks_nobody():
+        lcols, rcols = left.describe(), right.describe()
+    else:
+        with ThreadPoolExecutor(1, thread_name_prefix="l2tui-describe") as pool:
+            described = pool.submit(right.describe)
+            lcols = left.describe()
+            rcols = described.result()
     return build_mapping(conn, lcols, rcols, left.key_columns(), right.key_columns())
 
 

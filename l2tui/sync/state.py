@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from l2tui.sqlite_rows import insert_rows
+from l2tui.sqlite_wal import checkpoint_behind, keep_wal_on_close, sync_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
@@ -108,6 +109,9 @@ class StateStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=10000")
+        # the WAL stays at close, synced; the next store checkpoints it beside its run
+        self._keeps_wal = keep_wal_on_close(self.db, path)
+        self._checkpoint = None if dry else checkpoint_behind(path)
         self.db.executescript(SCHEMA)
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(items)")}
         for column in ("lver", "rver"):
@@ -126,6 +130,16 @@ class StateStore:
             self.db.execute("COMMIT")
             self.db.execute("BEGIN")
 
+    def _checkpointed(self) -> None:
+        """Wait for the checkpoint of the WAL the last close left, then start a new snapshot: a
+        transaction begun after it reads the database file alone, and its first write starts the
+        WAL over (one begun before would append to it, and the run's commit would then reach
+        SQLite's own checkpoint threshold and pay for one)."""
+        if self._checkpoint is not None:
+            self._checkpoint.join()
+            self._checkpoint = None
+            self.commit()
+
     def savepoint(self) -> None:
         """Begin what ``release`` keeps or ``undo`` drops, inside the open transaction."""
         self.db.execute("SAVEPOINT ahead")
@@ -141,10 +155,14 @@ class StateStore:
             self.db.execute("RELEASE ahead")
 
     def close(self) -> None:
-        """Commit (or, dry, roll back) and close."""
+        """Commit (or, dry, roll back) and close; what was committed is on disk."""
         with contextlib.suppress(sqlite3.Error):
             self.db.execute("ROLLBACK" if self.dry else "COMMIT")
+        if self._checkpoint is not None:
+            self._checkpoint.join()
         self.db.close()
+        if self._keeps_wal and not self.dry:
+            sync_wal(self.path)
 
     # -- meta --------------------------------------------------------------------------
 
@@ -437,6 +455,7 @@ class StateStore:
 
     def start_run(self) -> int:
         """Record a run as started (committed at once, so a crash leaves a trace)."""
+        self._checkpointed()
         cur = self.db.execute("INSERT INTO runs(started) VALUES (?)", (time.time(),))
         run = int(cur.lastrowid or 0)
         if not self.dry:

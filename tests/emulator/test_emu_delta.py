@@ -76,6 +76,20 @@ def test_row_created_and_deleted_between_syncs_shows_as_delete(emu: Emulator, ht
     assert [r.get("id") for r in body["value"]] == [guid]
 
 
+def test_a_row_changed_twice_is_in_the_delta_once_with_its_last_values_in_change_order(
+    emu: Emulator, http: requests.Session
+):
+    _, delta = full_load(http, emu.url("accounts?$select=name"))
+    rows = emu.store.rows("accounts")
+    first, second = rows[0]["accountid"], rows[1]["accountid"]
+    emu.store.update("accounts", first, {"name": "First edit"})
+    emu.store.update("accounts", second, {"name": "Second edit"})
+    emu.store.update("accounts", first, {"name": "First edited again"})
+    body = http.get(delta).json()
+    assert [(r["accountid"], r["name"]) for r in body["value"]] == [
+        (second, "Second edit"), (first, "First edited again")]
+
+
 def test_each_delta_link_sees_only_later_changes(emu: Emulator, http: requests.Session):
     _, delta = full_load(http, emu.url("accounts?$select=name"))
     first = emu.store.insert("accounts", {"name": "First"})

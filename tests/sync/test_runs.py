@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from l2tui.config.model import ColumnPair, ConflictResolution, Deletions, Direction
-from l2tui.errors import ConfigError, RunError
+from l2tui.errors import ConfigError, L2Error, RunError
+from l2tui.providers import open_entity
 from l2tui.runner import Runner
+from l2tui.sync.engine import plan_mapping
 from l2tui.sync.events import Conflict, RunFinished, RunStarted
 from l2tui.sync.state import StateStore
 from tests.sync.support import Pair, make_pair, manual_mapping, sqlite_url
@@ -357,6 +360,72 @@ def test_the_state_store_is_sqlite_in_wal_mode(pair: Pair) -> None:
         assert state.count() == 20
     finally:
         state.close()
+
+
+def _runs_in_the_file_alone(path: Path) -> int:
+    """The runs the state's database file holds, its WAL not read."""
+    db = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return int(db.execute("SELECT count(*) FROM runs").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_a_run_leaves_its_state_in_the_wal_and_the_next_run_checkpoints_it(pair: Pair) -> None:
+    path = pair.paths.state_db(pair.conn.slug)
+    pair.run()
+    pair.run()
+    assert Path(f"{path}-wal").stat().st_size > 0
+    assert _runs_in_the_file_alone(path) == 1  # the first run's, checkpointed as the second began
+    assert len(Runner(pair.paths).history(pair.conn)) == 2
+
+
+def test_the_state_wal_starts_over_at_each_run_instead_of_growing(pair: Pair) -> None:
+    wal = Path(f"{pair.paths.state_db(pair.conn.slug)}-wal")
+    pair.run()
+    key = next(iter(pair.left()))
+    sizes = []
+    for number in range(5):
+        pair.left_update(key, {"name": f"Renamed {number}"})
+        assert pair.run().updated_right == 1
+        sizes.append(wal.stat().st_size)
+    # written over from its start, the file keeps the size of the largest run; appended to, it
+    # would grow by each run's frames (five here)
+    assert sizes[-1] <= sizes[0] + 2 * (4096 + 24), sizes
+
+
+def test_a_sqlite_side_is_described_while_dataverse_is_still_being_described(pair: Pair) -> None:
+    left, right = (open_entity(pair.conn, index, pair.paths) for index in (1, 2))
+    moments: dict[str, float] = {}
+    describe_left, describe_right = left.describe, right.describe
+
+    def left_describe() -> Any:
+        try:
+            return describe_left()
+        finally:
+            moments.setdefault("left done", time.monotonic())  # (asked again for its keys)
+
+    def right_describe() -> Any:
+        moments.setdefault("right began", time.monotonic())
+        return describe_right()
+
+    left.describe, right.describe = left_describe, right_describe  # type: ignore[method-assign]
+    pair.emu.faults.delay_next(1, 0.5, path_contains="EntityDefinitions")
+    try:
+        plan = plan_mapping(pair.conn, left, right)
+    finally:
+        left.close()
+        right.close()
+    assert moments["right began"] < moments["left done"]
+    assert {p.left.name for p in plan.pairs} >= {"name", "revenue"}
+
+
+def test_when_both_sides_fail_to_describe_the_left_failure_is_reported(pair: Pair) -> None:
+    pair.conn.entity1.connection_string = pair.emu.connection_string("nosuchentities")
+    pair.conn.entity2.select = "no_such_table"
+    with pytest.raises(L2Error) as failure:
+        pair.run()
+    assert "nosuchentities" in str(failure.value) and "no_such_table" not in str(failure.value)
 
 
 def test_a_run_log_file_is_written_without_secrets(pair: Pair) -> None:

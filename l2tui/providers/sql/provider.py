@@ -137,6 +137,10 @@ class SqlProvider(Provider):
 
     # -- describe ---------------------------------------------------------------------------
 
+    def asks_nobody(self) -> bool:
+        """A SQLite file takes no password; another database once its secret is known."""
+        return self._target is not None or _backend(self.entity.provider) == "sqlite"
+
     def describe(self) -> list[Column]:
         """Columns of what the select returns; reflected for a table or plain SELECT."""
         if self._columns is None:
