@@ -16,6 +16,7 @@ from l2tui.config.model import Connection, Direction
 from l2tui.errors import ConfigError, RunError
 from l2tui.providers.base import (
     ChangeOp,
+    Column,
     ColumnType,
     Key,
     Page,
@@ -72,8 +73,9 @@ class Options:
 
 
 class EarlyRead(NamedTuple):
-    """The left side's delta read, started before the run was ready (``Engine._read_early``)."""
+    """The source's delta read, started before the run was ready (``Engine._read_early``)."""
 
+    side: str
     cursor: str
     stream: ReadStream
     pages: Prefetch
@@ -126,16 +128,28 @@ def _staged_item(mkey: str, kid: str, vals: str | None, hsh: str, modified: str 
 def plan_mapping(conn: Connection, left: Provider, right: Provider) -> MappingPlan:
     """Describe both sides and check the mapping against them (nothing is written).
 
-    The right is described beside the left when it cannot prompt (a sign-in for the left may
-    be waiting on the terminal); the left's failure is still the one reported first."""
-    if not right.asks_nobody():
-        lcols, rcols = left.describe(), right.describe()
-    else:
-        with ThreadPoolExecutor(1, thread_name_prefix="l2tui-describe") as pool:
-            described = pool.submit(right.describe)
-            lcols = left.describe()
-            rcols = described.result()
+    A side that cannot prompt is described in a thread beside the other (whose sign-in may be
+    waiting on the terminal); the left's failure is still the one reported first."""
+    lcols, rcols = _described(left, right)
     return build_mapping(conn, lcols, rcols, left.key_columns(), right.key_columns())
+
+
+def _described(left: Provider, right: Provider) -> tuple[list[Column], list[Column]]:
+    """Both sides' columns: one after the other when both may prompt, else side by side."""
+    aside = right if right.asks_nobody() else left if left.asks_nobody() else None
+    if aside is None:
+        return left.describe(), right.describe()
+    here = left if aside is right else right
+    with ThreadPoolExecutor(1, thread_name_prefix="l2tui-describe") as pool:
+        there = pool.submit(aside.describe)
+        try:
+            mine = here.describe()
+        except BaseException:
+            if aside is left:
+                there.result()  # the left's failure, if any, is the one to report
+            raise
+        theirs = there.result()
+    return (mine, theirs) if here is left else (theirs, mine)
 
 
 class Engine:
@@ -304,25 +318,27 @@ class Engine:
         return Reading(stream, pages, skipped, reader)
 
     def _read_early(self) -> EarlyRead | None:
-        """Start the delta read of the left side before the run is ready (describe, checks): its
-        first request goes out while the schemas load. Only the left, the side described first:
-        a sign-in it needs is the one describe waits for, never a second prompt beside another.
-        Unused (another cursor, a full read, a failure) it is stopped; nothing was written."""
-        provider = self.providers["left"]
-        if self.conn.direction == Direction.RIGHT_TO_LEFT or self.options.full or \
-                not _remote(provider):
+        """Start the delta read of the source before the run is ready (describe, checks): its
+        first request goes out while the schemas load. The left's always (a sign-in it needs is
+        the one describe waits for); the right's when the left cannot prompt, so that two
+        prompts never meet. Unused (another cursor, a full read, a failure) it is stopped;
+        nothing was written."""
+        side = "right" if self.conn.direction == Direction.RIGHT_TO_LEFT else "left"
+        provider = self.providers[side]
+        if self.options.full or not _remote(provider) or (
+                side == "right" and not self.providers["left"].asks_nobody()):
             return None
-        cursor = self.state.get("cursor.left")
+        cursor = self.state.get(f"cursor.{side}")
         if not cursor:
             return None
         stream = provider.read(cursor)
-        return EarlyRead(cursor, stream, Prefetch(stream))
+        return EarlyRead(side, cursor, stream, Prefetch(stream))
 
     def _take_early(self, side: str, cursor: str | None) -> tuple[ReadStream, Prefetch] | None:
-        """The early read if it is this read of the left (a read of the left from another
-        cursor stops it; the right's read leaves it for the left's)."""
+        """The early read if it is this read of its side (a read of that side from another
+        cursor stops it; the other side's read leaves it alone)."""
         early = self._early
-        if early is None or side != "left":
+        if early is None or side != early.side:
             return None
         self._early = None
         if cursor == early.cursor:

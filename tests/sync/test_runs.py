@@ -57,6 +57,25 @@ def test_an_incremental_run_asks_for_the_delta_while_the_schema_loads(pair: Pair
     assert pair.right()[key][0] == "Renamed"
 
 
+def test_a_right_to_left_run_from_dataverse_asks_for_its_delta_while_the_schema_loads(
+        pair: Pair) -> None:
+    conn = pair.conn
+    conn.entity1, conn.entity2 = conn.entity2, conn.entity1  # SQLite left, Dataverse right
+    conn.direction = Direction.RIGHT_TO_LEFT
+    pair.run()
+    key = next(iter(pair.left()))
+    pair.left_update(key, {"name": "Renamed"})  # (the emulator: the right of this connection)
+    pair.emu.faults.delay_next(1, 0.5, path_contains="EntityDefinitions")
+    pair.emu.recent_requests.clear()
+    report = pair.run()
+    sent = list(pair.emu.recent_requests)
+    delta = next(i for i, r in enumerate(sent) if "/accounts?" in r and "deltatoken" in r)
+    attributes = next(i for i, r in enumerate(sent) if r.split("?")[0].endswith("/Attributes"))
+    assert delta < attributes
+    assert report.updated_left == 1 and report.details["mode"]["right"] == "delta"
+    assert pair.right()[key][0] == "Renamed"
+
+
 def test_a_run_that_fails_its_mapping_check_stops_the_delta_read_it_began(pair: Pair) -> None:
     pair.run()
     manual_mapping(pair, [("name", "no_such_column")])
@@ -426,6 +445,17 @@ def test_when_both_sides_fail_to_describe_the_left_failure_is_reported(pair: Pai
     with pytest.raises(L2Error) as failure:
         pair.run()
     assert "nosuchentities" in str(failure.value) and "no_such_table" not in str(failure.value)
+
+
+def test_when_a_sqlite_left_and_dataverse_right_both_fail_the_left_is_reported(pair: Pair) -> None:
+    conn = pair.conn
+    conn.entity1, conn.entity2 = conn.entity2, conn.entity1
+    conn.direction = Direction.RIGHT_TO_LEFT
+    conn.entity1.select = "no_such_table"
+    conn.entity2.connection_string = pair.emu.connection_string("nosuchentities")
+    with pytest.raises(L2Error) as failure:
+        pair.run()
+    assert "no_such_table" in str(failure.value) and "nosuchentities" not in str(failure.value)
 
 
 def test_a_run_log_file_is_written_without_secrets(pair: Pair) -> None:
