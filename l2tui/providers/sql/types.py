@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import sys
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mssql, mysql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
@@ -35,12 +36,13 @@ def column_type(sql_type: TypeEngine[Any]) -> ColumnType:
         (sa.Integer, ColumnType.INTEGER), (sa.Float, ColumnType.FLOAT),
         (sa.Numeric, ColumnType.DECIMAL), (sa.DateTime, ColumnType.DATETIME),
         (sa.Date, ColumnType.DATE), (sa.String, ColumnType.STRING),
-        (sa.LargeBinary, ColumnType.BINARY), (mssql.TIMESTAMP, ColumnType.BINARY),
-        (sa.types._Binary, ColumnType.BINARY),
+        (sa.LargeBinary, ColumnType.BINARY), (sa.types._Binary, ColumnType.BINARY),
     )
     for cls, logical in checks:
         if isinstance(sql_type, cls):
             return logical
+    if is_rowversion(sql_type):
+        return ColumnType.BINARY
     if type(sql_type).__name__ in ("MONEY", "SMALLMONEY"):
         return ColumnType.DECIMAL
     try:
@@ -57,8 +59,10 @@ def python_type_of(value_type: Any) -> ColumnType:
 
 
 def is_rowversion(sql_type: TypeEngine[Any]) -> bool:
-    """SQL Server ``rowversion``/``timestamp``: set by the server, never written."""
-    return isinstance(sql_type, mssql.TIMESTAMP)
+    """SQL Server ``rowversion``/``timestamp``: set by the server, never written. (A type
+    reflected from SQL Server comes with its dialect loaded; no other run loads it for this.)"""
+    mssql = sys.modules.get("sqlalchemy.dialects.mssql")
+    return mssql is not None and isinstance(sql_type, mssql.TIMESTAMP)
 
 
 def to_python(value: Any) -> Any:
@@ -193,6 +197,8 @@ MYSQL_MAX_KEY_CHARS = 255
 
 def ddl_type(column: Column, dialect: str) -> TypeEngine[Any]:
     """The column type to create for a logical column on a database (mssql/postgresql/…)."""
+    from sqlalchemy.dialects import mssql, mysql  # (loaded when a table is made: not per run)
+
     kind = column.type
     length = column.max_length
     if kind == ColumnType.GUID:
@@ -225,6 +231,8 @@ def ddl_type(column: Column, dialect: str) -> TypeEngine[Any]:
 
 
 def _string(length: int | None, key: bool, dialect: str) -> TypeEngine[Any]:
+    from sqlalchemy.dialects import mssql, mysql
+
     if dialect == "mssql":
         if key:
             return mssql.NVARCHAR(min(length or MSSQL_MAX_KEY_CHARS, MSSQL_MAX_KEY_CHARS))

@@ -9,12 +9,12 @@ values are always bound parameters.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 
 from l2tui.providers.sql.dialects import quote
@@ -52,14 +52,17 @@ def upsert_statement(target: WriteTarget, columns: Sequence[str], dialect: Diale
     name = dialect.name
     if name == "mssql":
         return merge_statement(target, columns, dialect, rows)
+    # a dialect's module is loaded when its statement is first made, not by every run
     if name in ("postgresql", "sqlite"):
-        make = postgresql.insert if name == "postgresql" else sqlite.insert
-        stmt = make(table)
+        dialects = importlib.import_module(f"sqlalchemy.dialects.{name}")
+        stmt = dialects.insert(table)
         if not columns:
             return stmt.on_conflict_do_nothing(index_elements=keys)
         return stmt.on_conflict_do_update(
             index_elements=keys, set_={c: stmt.excluded[c] for c in columns})
     if name in ("mysql", "mariadb"):
+        from sqlalchemy.dialects import mysql
+
         my = mysql.insert(table)
         chosen = list(columns) or keys[:1]
         return my.on_duplicate_key_update({c: my.inserted[c] for c in chosen})

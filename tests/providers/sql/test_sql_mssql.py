@@ -138,3 +138,11 @@ def test_verify_names_server_and_driver_when_sql_server_cannot_be_reached() -> N
 def test_describe_raises_a_one_line_connect_error_when_sql_server_cannot_be_reached() -> None:
     with pytest.raises(ConnectError, match=r"^cannot connect to SQL Server at 127\.0\.0\.1,1"):
         _unreachable().describe()
+
+
+def test_a_rowversion_column_is_binary_and_set_by_the_server() -> None:
+    from l2tui.providers.sql.types import column_type, is_rowversion
+
+    assert column_type(mssql.TIMESTAMP()) == ColumnType.BINARY
+    assert is_rowversion(mssql.TIMESTAMP())
+    assert not is_rowversion(sa.LargeBinary()) and not is_rowversion(sa.DateTime())
