@@ -8,20 +8,13 @@ from pathlib import Path
 import pytest
 
 from l2tui.sqlite_wal import checkpoint_behind, keep_wal_on_close, wal_path
+from tests.support import rows_in_the_file_alone
 
 
 def _open(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     return db
-
-
-def _rows_in_the_file_alone(path: Path) -> int:
-    db = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
-    try:
-        return int(db.execute("SELECT count(*) FROM t").fetchone()[0])
-    finally:
-        db.close()
 
 
 def test_a_connection_asked_to_keep_its_wal_leaves_it_at_close(tmp_path: Path) -> None:
@@ -44,7 +37,7 @@ def test_a_connection_not_asked_checkpoints_and_removes_its_wal_at_close(tmp_pat
     db.execute("INSERT INTO t VALUES (1)")
     db.close()
     assert not wal_path(path).exists()
-    assert _rows_in_the_file_alone(path) == 1
+    assert rows_in_the_file_alone(path, "t") == 1
 
 
 def test_the_left_wal_is_checkpointed_into_the_file_by_the_thread(tmp_path: Path) -> None:
@@ -56,11 +49,11 @@ def test_the_left_wal_is_checkpointed_into_the_file_by_the_thread(tmp_path: Path
     keep_wal_on_close(db, path)
     db.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(100)])
     db.close()
-    assert _rows_in_the_file_alone(path) == 0
+    assert rows_in_the_file_alone(path, "t") == 0
     thread = checkpoint_behind(path)
     assert thread is not None
     thread.join()
-    assert _rows_in_the_file_alone(path) == 100
+    assert rows_in_the_file_alone(path, "t") == 100
 
 
 def test_no_checkpoint_thread_when_no_wal_was_left(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from l2tui.runner import Runner
 from l2tui.sync.engine import plan_mapping
 from l2tui.sync.events import Conflict, RunFinished, RunStarted
 from l2tui.sync.state import StateStore
+from tests.support import rows_in_the_file_alone
 from tests.sync.support import Pair, make_pair, manual_mapping, sqlite_url
 
 
@@ -42,17 +43,24 @@ def test_an_incremental_one_way_run_reads_only_the_source_delta(pair: Pair) -> N
     assert pair.right()[key][0] == "Renamed"
 
 
-def test_an_incremental_run_asks_for_the_delta_while_the_schema_loads(pair: Pair) -> None:
-    pair.run()
-    key = next(iter(pair.left()))
-    pair.left_update(key, {"name": "Renamed"})
-    pair.emu.faults.delay_next(1, 0.5, path_contains="EntityDefinitions")  # a slow describe
+def _run_with_a_slow_describe(pair: Pair) -> tuple[Any, bool]:
+    """A run whose Dataverse describe is slowed, and whether its delta request went out before
+    describe's Attributes request."""
+    pair.emu.faults.delay_next(1, 0.5, path_contains="EntityDefinitions")
     pair.emu.recent_requests.clear()
     report = pair.run()
     sent = list(pair.emu.recent_requests)
     delta = next(i for i, r in enumerate(sent) if "/accounts?" in r and "deltatoken" in r)
     attributes = next(i for i, r in enumerate(sent) if r.split("?")[0].endswith("/Attributes"))
-    assert delta < attributes
+    return report, delta < attributes
+
+
+def test_an_incremental_run_asks_for_the_delta_while_the_schema_loads(pair: Pair) -> None:
+    pair.run()
+    key = next(iter(pair.left()))
+    pair.left_update(key, {"name": "Renamed"})
+    report, delta_first = _run_with_a_slow_describe(pair)
+    assert delta_first
     assert report.updated_right == 1 and report.details["mode"]["left"] == "delta"
     assert pair.right()[key][0] == "Renamed"
 
@@ -65,13 +73,8 @@ def test_a_right_to_left_run_from_dataverse_asks_for_its_delta_while_the_schema_
     pair.run()
     key = next(iter(pair.left()))
     pair.left_update(key, {"name": "Renamed"})  # (the emulator: the right of this connection)
-    pair.emu.faults.delay_next(1, 0.5, path_contains="EntityDefinitions")
-    pair.emu.recent_requests.clear()
-    report = pair.run()
-    sent = list(pair.emu.recent_requests)
-    delta = next(i for i, r in enumerate(sent) if "/accounts?" in r and "deltatoken" in r)
-    attributes = next(i for i, r in enumerate(sent) if r.split("?")[0].endswith("/Attributes"))
-    assert delta < attributes
+    report, delta_first = _run_with_a_slow_describe(pair)
+    assert delta_first
     assert report.updated_left == 1 and report.details["mode"]["right"] == "delta"
     assert pair.right()[key][0] == "Renamed"
 
@@ -381,21 +384,12 @@ def test_the_state_store_is_sqlite_in_wal_mode(pair: Pair) -> None:
         state.close()
 
 
-def _runs_in_the_file_alone(path: Path) -> int:
-    """The runs the state's database file holds, its WAL not read."""
-    db = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
-    try:
-        return int(db.execute("SELECT count(*) FROM runs").fetchone()[0])
-    finally:
-        db.close()
-
-
 def test_a_run_leaves_its_state_in_the_wal_and_the_next_run_checkpoints_it(pair: Pair) -> None:
     path = pair.paths.state_db(pair.conn.slug)
     pair.run()
     pair.run()
     assert Path(f"{path}-wal").stat().st_size > 0
-    assert _runs_in_the_file_alone(path) == 1  # the first run's, checkpointed as the second began
+    assert rows_in_the_file_alone(path, "runs") == 1  # the first run's, checkpointed as the second began
     assert len(Runner(pair.paths).history(pair.conn)) == 2
 
 
