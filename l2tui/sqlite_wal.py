@@ -8,8 +8,8 @@ changes pages all over the state's tables, and that checkpoint is a large share 
 next opening checkpoints it in a thread of its own while that run waits on the network.
 
 Leaving the WAL at close is ``SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE``: ``Connection.setconfig`` from
-Python 3.12; on CPython 3.11, the C call through ctypes on the connection's handle, checked by
-asking SQLite for the file name first. Where neither is possible, a close checkpoints as before.
+Python 3.12; on CPython 3.11 under Linux, the C call through ctypes on the connection's handle,
+checked by asking SQLite for the file name first. Where neither is possible, a close checkpoints as before.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import platform
 import sqlite3
 import sys
 import threading
@@ -36,8 +37,9 @@ def keep_wal_on_close(db: sqlite3.Connection, path: Path) -> bool:
         except sqlite3.Error:
             return False
     if sqlite3.sqlite_version_info < (3, 26) or sys.implementation.name != "cpython" or \
-            sys.version_info[:2] != (3, 11):
-        return False
+            sys.version_info[:2] != (3, 11) or not sys.platform.startswith("linux") or \
+            platform.machine() not in ("x86_64", "aarch64"):
+        return False  # (a variadic C call through ctypes: where its arguments go is certain)
     with contextlib.suppress(Exception):
         return _keep_wal_311(db, path)
     return False
