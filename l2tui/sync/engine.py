@@ -77,8 +77,7 @@ class EarlyRead(NamedTuple):
 
     side: str
     cursor: str
-    stream: ReadStream
-    pages: Prefetch
+    pages: Prefetch  # (its stream: ``pages.stream``)
 
 
 @dataclass
@@ -308,7 +307,7 @@ class Engine:
         skipped: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
         early = self._take_early(side, cursor)
         if early is not None:
-            return Reading(*early, skipped, None)
+            return Reading(early.stream, early, skipped, None)
         reader = self.state.version_reader() if by_version and \
             self.sides[side].key_is_match and self.state.can_settle_unchanged else None
         seen = None if reader is None else self._seen_filter(side, reader, skipped)
@@ -331,10 +330,9 @@ class Engine:
         cursor = self.state.get(f"cursor.{side}")
         if not cursor:
             return None
-        stream = provider.read(cursor)
-        return EarlyRead(side, cursor, stream, Prefetch(stream))
+        return EarlyRead(side, cursor, Prefetch(provider.read(cursor)))
 
-    def _take_early(self, side: str, cursor: str | None) -> tuple[ReadStream, Prefetch] | None:
+    def _take_early(self, side: str, cursor: str | None) -> Prefetch | None:
         """The early read if it is this read of its side (a read of that side from another
         cursor stops it; the other side's read leaves it alone)."""
         early = self._early
@@ -342,7 +340,7 @@ class Engine:
             return None
         self._early = None
         if cursor == early.cursor:
-            return early.stream, early.pages
+            return early.pages
         early.pages.close()
         return None
 

@@ -335,7 +335,7 @@ class StateStore:
             f"i.{src_key} NOT IN (SELECT kid FROM temp.gone))").rowcount
         self.db.execute("INSERT OR IGNORE INTO temp.handled SELECT mkey FROM temp.w WHERE done = 2")
         # the staged side's version of a settled pair, where new: the next read skips it by it
-        ver = "rver" if src == "left" else "lver"  # the staged side's
+        ver = _column("right" if src == "left" else "left", "ver")  # the staged side's
         self.db.execute(f"UPDATE items SET {ver} = (SELECT w.ver FROM temp.w w WHERE w.mkey = "
                         f"items.mkey) WHERE mkey IN (SELECT w.mkey FROM temp.w w CROSS JOIN items i "
                         f"ON i.mkey = w.mkey WHERE w.done = 2 AND w.ver IS NOT NULL AND "

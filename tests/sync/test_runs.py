@@ -14,6 +14,7 @@ from l2tui.config.model import ColumnPair, ConflictResolution, Deletions, Direct
 from l2tui.errors import ConfigError, L2Error, RunError
 from l2tui.providers import open_entity
 from l2tui.runner import Runner
+from l2tui.sqlite_wal import wal_path
 from l2tui.sync.engine import plan_mapping
 from l2tui.sync.events import Conflict, RunFinished, RunStarted
 from l2tui.sync.state import StateStore
@@ -390,7 +391,7 @@ def test_a_run_leaves_its_state_in_the_wal_and_the_next_run_checkpoints_it(pair:
     path = pair.paths.state_db(pair.conn.slug)
     pair.run()
     pair.run()
-    assert Path(f"{path}-wal").stat().st_size > 0
+    assert wal_path(path).stat().st_size > 0
     assert rows_in_the_file_alone(path, "runs") == 1  # the first run's, checkpointed as the second began
     assert len(Runner(pair.paths).history(pair.conn)) == 2
 
@@ -400,7 +401,7 @@ def test_a_state_file_removed_by_hand_starts_afresh_despite_the_wal_left_beside_
     path = pair.paths.state_db(pair.conn.slug)
     pair.run()
     pair.run()
-    assert Path(f"{path}-wal").exists()
+    assert wal_path(path).exists()
     path.unlink()
     report = pair.run()  # a first run again: it matches the rows already on the right
     assert report.outcome == "success" and report.created_right == 0
@@ -410,7 +411,7 @@ def test_a_state_file_removed_by_hand_starts_afresh_despite_the_wal_left_beside_
 
 
 def test_the_state_wal_starts_over_at_each_run_instead_of_growing(pair: Pair) -> None:
-    wal = Path(f"{pair.paths.state_db(pair.conn.slug)}-wal")
+    wal = wal_path(pair.paths.state_db(pair.conn.slug))
     pair.run()
     key = next(iter(pair.left()))
     sizes = []
