@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("set-password", "store an entity's password or client secret in the OS keyring")
     p.add_argument("name", help="connection")
-    p.add_argument("--entity", type=int, choices=(1, 2), required=True)
+    p.add_argument("--entity", type=int, choices=(1, 2), required=True,
+                   help="the data entity whose secret this is")
 
     p = add("verify", "check that each data entity can connect and read")
     p.add_argument("name", help="connection")
@@ -96,9 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("preview", "show the first rows of a data entity")
     p.add_argument("name", help="connection")
-    p.add_argument("--entity", type=int, choices=(1, 2), required=True)
+    p.add_argument("--entity", type=int, choices=(1, 2), required=True,
+                   help="the data entity to read")
     p.add_argument("--rows", type=_positive, default=10, metavar="N", help="rows to show (default 10)")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help="how to print the rows (default table)")
 
     p = add("create-table", "create a SQL entity's table from the other entity's columns")
     p.add_argument("name", help="connection")
@@ -117,14 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("demo", "run the demo: bundled Dynamics emulator → SQLite")
     p.add_argument("--headless", action="store_true", help="run once and print the summary, no TUI")
-    p.add_argument("--rows", type=_positive, default=500, metavar="N", help="accounts in the emulator")
+    p.add_argument("--rows", type=_positive, default=500, metavar="N", help="accounts in the emulator (default 500)")
     p.add_argument("--port", type=int, default=0, help="emulator port (default: any free port)")
 
     p = add("emulator", "serve the Dynamics 365 Web API emulator until interrupted")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--rows", type=int, default=1000, metavar="N")
-    p.add_argument("--seed", type=int, default=1, metavar="S")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free port)")
+    p.add_argument("--rows", type=int, default=1000, metavar="N",
+                   help="sample accounts to serve (default 1000)")
+    p.add_argument("--seed", type=int, default=1, metavar="S",
+                   help="seed of the sample data (default 1)")
     p.add_argument("--no-auth", action="store_true", help="accept requests without a bearer token")
     p.add_argument("--tls", action="store_true", help="serve https with a throwaway CA")
     return parser

@@ -10,6 +10,7 @@ from l2tui.commands.run import summary
 from l2tui.commands.table import create_target_table
 from l2tui.config.model import Connection, Direction, Entity
 from l2tui.config.store import ConnectionStore
+from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 from l2tui.runner import Runner
 
@@ -22,7 +23,15 @@ def demo_command(args: argparse.Namespace, paths: Paths) -> int:
 
     paths.ensure()
     rows = int(getattr(args, "rows", 500) or 500)
-    with Emulator(rows=rows, seed=1, auth=False, port=int(getattr(args, "port", 0) or 0)) as emu:
+    port = int(getattr(args, "port", 0) or 0)
+    emu = Emulator(rows=rows, seed=1, auth=False, port=port)
+    try:
+        emu.start()
+    except OSError as exc:
+        from l2tui.emulator.cli import listen_error
+
+        raise ConfigError(listen_error(emu.host, port, exc)) from None
+    with emu:
         conn = demo_connection(paths, emu)
         prepare_table(conn, paths)
         print(f"Emulator: {emu.base_url} ({rows} accounts); SQLite: {demo_database(paths)}",

@@ -26,11 +26,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def listen_error(host: str, port: int, exc: OSError) -> str:
+    """One line for an address the emulator cannot bind (most often: the port is taken)."""
+    return (f"--port: cannot listen on {host}:{port}: {exc.strerror or exc} (give another port, "
+            "or 0 for any free one)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Start the emulator, print where it listens, serve until SIGINT or SIGTERM."""
     args = build_parser().parse_args(argv)
     if args.rows < 0:
-        print("--rows must be 0 or more", file=sys.stderr)
+        print("l2tui: --rows: expected 0 or more", file=sys.stderr)
         return 2
     stop = threading.Event()
 
@@ -47,9 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             emu.start()
         except OSError as exc:
-            print(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
-                  file=sys.stderr)
-            return 1
+            print(f"l2tui: {listen_error(args.host, args.port, exc)}", file=sys.stderr)
+            return 2
         with emu:
             _announce(emu)
             emu.serve_until_stopped(stop)

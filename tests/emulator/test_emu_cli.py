@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import requests
+
+from tests.conftest import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,3 +42,25 @@ def test_cli_prints_its_url_serves_and_stops_on_sigterm():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_taken_port_is_one_line_naming_the_option_and_exit_2(run_cli: CliRunner) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("emulator", "--port", str(port), "--no-auth")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"l2tui: --port: cannot listen on 127.0.0.1:{port}: Address "
+                                      "already in use (give another port, or 0 for any free one)")
+
+
+def test_the_demo_on_a_taken_port_is_one_line_and_exit_2(run_cli: CliRunner) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("demo", "--headless", "--port", str(port))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"l2tui: --port: cannot listen on 127.0.0.1:{port}: Address "
+                                      "already in use (give another port, or 0 for any free one)")
