@@ -34,6 +34,20 @@ class ConfigError(L2Error):
         self.line = line
         self.detail = message
 
+    def within(self, entity: int) -> ConfigError:
+        """This error raised by a data entity's provider, its key named in the connection
+        (``select`` → ``entity1.select``); a key already named so, or none, stays."""
+        if not self.key or "." in self.key or self.key.startswith(("entity", "mapping")):
+            return self
+        return ConfigError(self.detail, file=self.file, key=f"entity{entity}.{self.key}",
+                           line=self.line)
+
+    def at(self, file: str | None) -> ConfigError:
+        """This error with the connection file it is about (if it names none yet)."""
+        if self.file or not file:
+            return self
+        return ConfigError(self.detail, file=file, key=self.key, line=self.line)
+
 
 class ConnectError(L2Error):
     """Cannot connect to a data source or sign in."""

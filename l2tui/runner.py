@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from l2tui.config.loader import require_complete
 from l2tui.config.model import Connection
-from l2tui.errors import L2Error, RunError
+from l2tui.errors import ConfigError, L2Error, RunError
 from l2tui.memory import return_large_buffers
 from l2tui.paths import Paths
 from l2tui.providers import open_entity
@@ -88,6 +88,8 @@ class Runner:
                 report = RunReport(connection=conn.title, outcome="failed", started=started,
                                    finished=time.time(), message=exc.message)
                 events(RunFinished(report=report))
+                if isinstance(exc, ConfigError) and conn.path and not exc.file:
+                    raise exc.at(str(conn.path)) from None  # which file to mend
                 raise
             finally:
                 for provider in providers:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,5 +98,49 @@ def run_cli(isolated_dirs: dict[str, Path]) -> CliRunner:
             capture_output=True, text=True, input=input, env=full_env, timeout=timeout,
             cwd=str(REPO),
         )
+
+    return run
+
+
+TerminalRunner = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture
+def run_on_terminal(isolated_dirs: dict[str, Path]) -> TerminalRunner:
+    """Run the real ``l2tui`` on a pseudo-terminal (its stdin, stdout and stderr), typing each of
+    ``answers`` when a ``[y/N]`` question shows; returns the exit code and everything shown."""
+
+    def run(*args: str, answers: Sequence[str] = (), timeout: float = 60) -> tuple[int, str]:
+        main, child = pty.openpty()
+        proc = subprocess.Popen([sys.executable, "-m", "l2tui", *args], stdin=child,
+                                stdout=child, stderr=child, cwd=str(REPO),
+                                env={**os.environ, "PYTHONPATH": str(REPO)})
+        os.close(child)
+        shown, pending, asked = b"", list(answers), 0
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if select.select([main], [], [], 0.1)[0]:
+                    try:
+                        chunk = os.read(main, 4096)
+                    except OSError:  # the program closed its terminal
+                        break
+                    if not chunk:
+                        break
+                    shown += chunk
+                    if pending and shown.count(b"[y/N]") > asked:
+                        asked += 1
+                        os.write(main, pending.pop(0).encode() + b"\n")
+                elif proc.poll() is not None:
+                    break
+            else:
+                raise AssertionError(f"l2tui {' '.join(args)} still running; it showed:\n"
+                                     f"{shown.decode(errors='replace')}")
+            return proc.wait(timeout=10), shown.decode(errors="replace")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(main)
 
     return run

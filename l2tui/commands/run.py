@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any, TextIO
 
 from l2tui.commands.common import load_complete, show_device_code, terminal_prompt
-from l2tui.errors import ConfigError
+from l2tui.errors import ConfigError, L2Error
 from l2tui.paths import Paths
 from l2tui.runner import Runner
 from l2tui.sync.events import (
@@ -28,13 +28,18 @@ from l2tui.sync.events import (
 def run_command(args: argparse.Namespace, paths: Paths) -> int:
     """Run a connection once; exit 0 done, 1 errors or unresolved conflicts, 2 config, 3 connect."""
     conn = load_complete(paths, args.name)
+    as_json = bool(getattr(args, "json", False))
     reset = bool(getattr(args, "reset", False))
     asks = reset and not getattr(args, "yes", False) and not getattr(args, "dry_run", False)
-    if asks and not _confirm(f"Forget the sync state of '{conn.title}'? The next run matches "
-                             "both sides by key again. [y/N] "):
-        raise ConfigError("--reset needs a confirmation on a terminal, or --yes")
+    if asks:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise ConfigError("--reset needs a confirmation on a terminal, or --yes")
+        if not _confirm(f"Forget the sync state of '{conn.title}'? The next run matches "
+                        "both sides by key again. [y/N] "):
+            print("Not reset; nothing was run.", file=sys.stderr)
+            return 0
     cancel = threading.Event()
-    sink = _sink(sys.stderr, quiet=bool(getattr(args, "json", False)))
+    sink = _sink(sys.stderr, quiet=as_json)
     previous = _on_interrupt(cancel)
     try:
         report = Runner(paths).run(
@@ -43,10 +48,14 @@ def run_command(args: argparse.Namespace, paths: Paths) -> int:
             device_code=show_device_code,
             notify=lambda message: print(message, file=sys.stderr, flush=True),
         )
+    except L2Error as exc:
+        if as_json:  # a script reading stdout gets an answer too; stderr keeps the one line
+            print(json.dumps(failure_dict(conn.title, exc), indent=2))
+        raise
     finally:
         signal.signal(signal.SIGINT, previous)
         _end_progress(sys.stderr)
-    if getattr(args, "json", False):
+    if as_json:
         print(json.dumps(report_dict(report), indent=2, default=str))
     else:
         print(summary(report))
@@ -61,6 +70,12 @@ def report_dict(report: RunReport) -> dict[str, Any]:
     return data
 
 
+def failure_dict(connection: str, exc: L2Error) -> dict[str, Any]:
+    """A run that stopped with an error, as --json prints it (the exit code is the error's)."""
+    return {"connection": connection, "outcome": "failed", "ok": False, "message": str(exc),
+            "exit_code": exc.exit_code}
+
+
 def summary(report: RunReport) -> str:
     """The lines a person reads after a run."""
     head = {"success": "Done", "dry_run": "Dry run (nothing written)", "errors": "Finished with errors",
@@ -68,7 +83,7 @@ def summary(report: RunReport) -> str:
     lines = [f"{head.get(report.outcome, report.outcome)}: {report.connection} "
              f"({report.seconds:.1f}s)"]
     verb = "would be " if report.outcome == "dry_run" else ""
-    for side, label in (("right", "Data Entity 2 (right)"), ("left", "Data Entity 1 (left)")):
+    for side, label in (("left", "Data Entity 1 (left)"), ("right", "Data Entity 2 (right)")):
         c, u, d, e = (getattr(report, f"{k}_{side}") for k in ("created", "updated", "deleted",
                                                                   "errors"))
         lines.append(f"  {label}: {c} {verb}created, {u} {verb}updated, {d} {verb}deleted, "
@@ -79,8 +94,7 @@ def summary(report: RunReport) -> str:
 
 
 def _confirm(question: str) -> bool:
-    if not (sys.stdin.isatty() and sys.stderr.isatty()):
-        return False
+    """Ask on the terminal (the caller checked there is one); True for yes."""
     print(question, end="", file=sys.stderr, flush=True)
     try:
         return input().strip().lower() in ("y", "yes")

@@ -137,18 +137,26 @@ def _described(left: Provider, right: Provider) -> tuple[list[Column], list[Colu
     """Both sides' columns: one after the other when both may prompt, else side by side."""
     aside = right if right.asks_nobody() else left if left.asks_nobody() else None
     if aside is None:
-        return left.describe(), right.describe()
+        return _describe(left, 1), _describe(right, 2)
     here = left if aside is right else right
     with ThreadPoolExecutor(1, thread_name_prefix="l2tui-describe") as pool:
-        there = pool.submit(aside.describe)
+        there = pool.submit(_describe, aside, 1 if aside is left else 2)
         try:
-            mine = here.describe()
+            mine = _describe(here, 1 if here is left else 2)
         except BaseException:
             if aside is left:
                 there.result()  # the left's failure, if any, is the one to report
             raise
         theirs = there.result()
     return (mine, theirs) if here is left else (theirs, mine)
+
+
+def _describe(provider: Provider, entity: int) -> list[Column]:
+    """One side's columns; its configuration errors name the entity's key (entity1.select)."""
+    try:
+        return provider.describe()
+    except ConfigError as exc:
+        raise exc.within(entity) from None
 
 
 class Engine:
@@ -167,6 +175,7 @@ class Engine:
         self.conflicts = 0
         self.unresolved = 0
         self.unchanged = 0
+        self.refused = ""  # the deletion guard's refusal a dry run met (a real run would stop)
         self.policy = Policy(conn.direction, conn.conflict_resolution, conn.deletions)
 
     # -- the run -------------------------------------------------------------------------
@@ -738,16 +747,23 @@ class Engine:
         writer.flush()
 
     def _guard(self) -> None:
-        """Refuse, before any delete is written, a run deleting too large a share of a side."""
+        """Refuse, before any delete is written, a run deleting too large a share of a side.
+
+        A dry run, which writes nothing, goes on to show its whole plan: the refusal a real run
+        would meet is a warning, and kept in the report's details (``refused``)."""
         ratio = self.conn.max_delete_ratio
         for side in SIDES:
             deletes = self.outbox.count(side, "delete")
             size = max(self.sizes[side], 1)
             if deletes and deletes / size > ratio and not self.options.force:
-                raise RunError(
-                    f"refusing to delete {deletes} of {self.sizes[side]} items on the {side} "
-                    f"({deletes / size:.0%}, more than max_delete_ratio {ratio:.0%}); nothing was "
-                    "deleted (check the select, or run with --force)")
+                share = (f"{deletes} of {self.sizes[side]} items on the {side} ({deletes / size:.0%}, "
+                         f"more than max_delete_ratio {ratio:.0%})")
+                if self.options.dry_run:
+                    self.refused = f"a real run would refuse to delete {share}; run it with --force"
+                    self.log(self.refused, "warning")
+                    continue
+                raise RunError(f"refusing to delete {share}; nothing was deleted (check the "
+                               "select, or run with --force)")
 
     def _keyless(self) -> None:
         """Items without a match-key value: give them a new GUID, write it back, then create."""
@@ -837,7 +853,8 @@ class Engine:
                          finished=time.time(), message=message, plan=plan,
                          details={"run": getattr(self, "run_id", None),
                                   "unresolved": self.unresolved,
-                                  "mode": getattr(self, "mode", {})}, **c)
+                                  "mode": getattr(self, "mode", {}),
+                                  **({"refused": self.refused} if self.refused else {})}, **c)
 
 
 __all__ = ["Cancelled", "ChangeOp", "Engine", "Options", "plan_mapping"]

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from l2tui.config.store import ConnectionStore
-from tests.conftest import CliRunner
-from tests.sync.support import Pair
+from tests.conftest import CliRunner, TerminalRunner
+from tests.sync.support import Pair, manual_mapping
 
 
 def save(pair: Pair) -> str:
@@ -46,10 +46,89 @@ def test_the_deletion_guard_exits_1_with_one_line(pair: Pair, run_cli: CliRunner
     assert pair.right_count() == 20
 
 
+def test_dry_run_past_the_deletion_guard_shows_the_plan_and_deletes_nothing(
+        pair: Pair, run_cli: CliRunner) -> None:
+    pair.conn.max_delete_ratio = 0.2
+    name = save(pair)
+    assert run_cli("run", name).returncode == 0
+    for key in list(pair.left()):
+        pair.left_delete(key)
+    result = run_cli("run", name, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "20 would be deleted" in result.stdout
+    assert "a real run would refuse to delete 20 of 20 items" in result.stderr
+    assert pair.right_count() == 20
+
+
+def test_run_json_prints_a_refused_run_on_stdout_too(pair: Pair, run_cli: CliRunner) -> None:
+    pair.conn.max_delete_ratio = 0.2
+    name = save(pair)
+    assert run_cli("run", name).returncode == 0
+    for key in list(pair.left()):
+        pair.left_delete(key)
+    result = run_cli("run", name, "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and report["outcome"] == "failed" and report["exit_code"] == 1
+    assert "max_delete_ratio" in report["message"]
+    assert report["connection"] == pair.conn.title
+
+
+def test_summary_lists_data_entity_1_before_data_entity_2(pair: Pair, run_cli: CliRunner) -> None:
+    out = run_cli("run", save(pair)).stdout
+    assert out.index("Data Entity 1 (left)") < out.index("Data Entity 2 (right)")
+
+
+def test_reset_answered_no_on_a_terminal_runs_nothing(pair: Pair,
+                                                      run_on_terminal: TerminalRunner) -> None:
+    name = save(pair)
+    code, shown = run_on_terminal("run", name, "--reset", answers=["n"])
+    assert code == 0, shown
+    assert "Not reset; nothing was run." in shown and "created" not in shown
+    assert pair.right_count() == 0
+
+
+def test_reset_answered_yes_on_a_terminal_runs(pair: Pair,
+                                               run_on_terminal: TerminalRunner) -> None:
+    code, shown = run_on_terminal("run", save(pair), "--reset", answers=["y"])
+    assert code == 0, shown
+    assert "20 created" in shown
+
+
 def test_reset_without_a_terminal_needs_yes(pair: Pair, run_cli: CliRunner) -> None:
     name = save(pair)
     assert run_cli("run", name, "--reset").returncode == 2
     assert run_cli("run", name, "--reset", "--yes").returncode == 0
+
+
+def saved_file(pair: Pair) -> str:
+    return str(ConnectionStore(pair.paths.connections).path_for(pair.conn.title))
+
+
+def test_a_select_naming_a_missing_dataverse_column_names_file_and_key(
+        pair: Pair, run_cli: CliRunner) -> None:
+    pair.conn.entity1.select = "$select=name,nosuchcol"
+    result = run_cli("run", save(pair))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"l2tui: {saved_file(pair)}: entity1.select: 'nosuchcol' "
+                                     "is not a column of accounts")
+
+
+def test_a_primary_key_naming_a_missing_sql_column_names_file_and_key(
+        pair: Pair, run_cli: CliRunner) -> None:
+    pair.conn.entity2.primary_key = ["nosuch"]
+    result = run_cli("run", save(pair))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"l2tui: {saved_file(pair)}: entity2.primary_key: column "
+                                     "'nosuch' not found in table 'accounts'")
+
+
+def test_a_mapping_to_a_missing_column_names_the_file(pair: Pair, run_cli: CliRunner) -> None:
+    manual_mapping(pair, [("name", "NoSuchColumn")])
+    result = run_cli("run", save(pair))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"l2tui: {saved_file(pair)}: mapping.columns[0].right: "
+                                    "entity 2 has no column 'NoSuchColumn'")
 
 
 def test_an_unknown_connection_exits_2(run_cli: CliRunner) -> None:

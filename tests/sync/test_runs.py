@@ -187,6 +187,18 @@ def test_a_source_that_suddenly_returns_nothing_stops_at_the_deletion_guard(
     assert pair.right_count() == 20
 
 
+def test_a_dry_run_goes_past_the_deletion_guard_and_reports_the_refusal(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts", max_delete_ratio=0.2)
+    pair.run()
+    for key in list(pair.left()):
+        pair.left_delete(key)
+    report = pair.run(dry_run=True)
+    assert report.outcome == "dry_run" and report.deleted_right == 20
+    assert "max_delete_ratio" in report.details["refused"]
+    assert pair.right_count() == 20
+
+
 def test_force_passes_the_deletion_guard(emu: Any, tmp_path: Path) -> None:
     pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts", max_delete_ratio=0.2)
     pair.run()

@@ -159,7 +159,7 @@ class ODataProvider(Provider):
         unknown = [name for name in selected if schema.column(name) is None]
         if unknown:
             raise ConfigError(
-                f"$select names '{unknown[0]}', which {schema.entity_set} does not have",
+                f"'{unknown[0]}' is not a column of {schema.entity_set}",
                 key="select",
             )
         wanted = set(selected) | set(schema.key)

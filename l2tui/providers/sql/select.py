@@ -92,7 +92,7 @@ def resolve_keys(table: sa.Table, primary_key: Sequence[str]) -> list[str]:
     for key in primary_key:
         name = key if key in table.c else by_fold.get(key.casefold())
         if name is None:
-            raise ConfigError(f"primary_key column {key!r} not found in table {table.name!r}",
+            raise ConfigError(f"column {key!r} not found in table {table.name!r}",
                               key="primary_key")
         out.append(name)
     return out
