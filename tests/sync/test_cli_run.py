@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from l2tui.config.store import ConnectionStore
@@ -129,6 +130,17 @@ def test_a_mapping_to_a_missing_column_names_the_file(pair: Pair, run_cli: CliRu
     assert result.returncode == 2
     assert result.stderr.startswith(f"l2tui: {saved_file(pair)}: mapping.columns[0].right: "
                                     "entity 2 has no column 'NoSuchColumn'")
+
+
+def test_the_demo_connection_after_the_demo_says_its_emulator_is_gone(
+        run_cli: CliRunner) -> None:
+    assert run_cli("demo", "--headless", "--rows", "20").returncode == 0
+    started = time.monotonic()
+    result = run_cli("run", "demo-dynamics-accounts-to-sqlite")
+    assert result.returncode == 3
+    assert "Connection refused: nothing listens there" in result.stderr
+    assert "`l2tui demo` serves only while the demo runs" in result.stderr
+    assert time.monotonic() - started < 15  # not retried as if the service were restarting
 
 
 def test_an_unknown_connection_exits_2(run_cli: CliRunner) -> None:

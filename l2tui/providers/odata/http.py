@@ -63,6 +63,15 @@ class RetryPolicy:
         return max(self.base_delay, min(seconds, self.max_retry_after))
 
 
+def nothing_listens(url: str) -> str:
+    """What a refused first connection means: no service at that address (not worth retrying)."""
+    host = urlsplit(url).hostname or ""
+    hint = "nothing listens there; is the URL right and the service running?"
+    if host in ("127.0.0.1", "localhost", "::1"):
+        hint += " (the emulator of `l2tui demo` serves only while the demo runs)"
+    return hint
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Retry-After as seconds (delta-seconds or an HTTP date), None when absent or unreadable."""
     if not value:
@@ -140,6 +149,7 @@ class HttpClient:
         self.session.mount("https://", adapter)
         self._lock = threading.Lock()
         self.request_count = 0
+        self.answered = False  # a response came: a refusal after that is a restart, retried
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -180,6 +190,10 @@ class HttpClient:
                 ) from None
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError) as exc:
+                reason = short_reason(exc)
+                if reason == "Connection refused" and not self.answered:
+                    raise ConnectError(f"{method} {safe_url(url)}: {reason}: "
+                                       f"{nothing_listens(url)}") from None
                 server_errors += 1
                 if server_errors > self.policy.max_retries:
                     raise ConnectError(
@@ -188,6 +202,7 @@ class HttpClient:
                     ) from None
                 self._wait(self.policy.backoff(server_errors), f"{short_reason(exc)}", url)
                 continue
+            self.answered = True
             status = response.status_code
             if status == 401 and not refreshed and auth_headers:
                 refreshed = True

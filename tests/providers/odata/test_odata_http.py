@@ -94,15 +94,28 @@ def test_dropped_connection_is_retried():
     assert len(waits) == 1
 
 
-def test_unreachable_host_fails_with_one_line_naming_the_url():
-    error = requests.ConnectionError(
-        "HTTPConnectionPool(host='h', port=1): Max retries exceeded with url: /x?q=1 "
-        "(Caused by NewConnectionError('<x>: Failed to establish a new connection: "
-        "[Errno 111] Connection refused'))")
-    http, _, _, _ = client([error] * 3, max_retries=2)
+REFUSED = ("HTTPConnectionPool(host='h', port=1): Max retries exceeded with url: /x?q=1 "
+           "(Caused by NewConnectionError('<x>: Failed to establish a new connection: "
+           "[Errno 111] Connection refused'))")
+
+
+def test_a_refused_first_connection_fails_at_once_naming_the_url():
+    http, waits, _, _ = client([requests.ConnectionError(REFUSED)] * 3, max_retries=2)
+    with pytest.raises(ConnectError) as err:
+        http.request("GET", "http://h/x?q=1")
+    assert str(err.value) == ("GET http://h/x: Connection refused: nothing listens there; is the "
+                              "URL right and the service running?")
+    assert waits == []
+
+
+def test_a_refusal_after_the_service_answered_is_retried_until_the_bound():
+    http, waits, _, _ = client([response(200), *[requests.ConnectionError(REFUSED)] * 3],
+                               max_retries=2)
+    http.request("GET", "http://h/x")
     with pytest.raises(ConnectError) as err:
         http.request("GET", "http://h/x?q=1")
     assert str(err.value) == "GET http://h/x: Connection refused (gave up after 3 tries)"
+    assert len(waits) == 2
 
 
 def test_401_refreshes_the_token_once_and_retries():
