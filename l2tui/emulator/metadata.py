@@ -219,3 +219,27 @@ def attributes(table: Table, cast: str | None, expand: set[str]) -> list[dict[st
             out.append(_name_attribute(table, col))
     return out
 
+
+
+def many_to_one(table: Table) -> list[dict[str, Any]]:
+    """The table's ManyToOneRelationships: one per lookup to an emulated table (as in $metadata,
+    whose navigation properties they name)."""
+    out = []
+    for col in table.columns:
+        target = next((t for t in TABLES if t.entity_set == col.target), None)
+        if not col.nav or target is None:
+            continue
+        out.append({
+            "@odata.type": f"#{NAMESPACE}.OneToManyRelationshipMetadata",
+            "MetadataId": _metadata_id(table.logical, "relationship", col.logical),
+            "SchemaName": f"{_schema_name(target.logical)}_{_schema_name(table.logical)}_"
+                          f"{_schema_name(col.logical)}",
+            "RelationshipType": "OneToManyRelationship",
+            "ReferencedEntity": target.logical,
+            "ReferencedAttribute": target.primary_id,
+            "ReferencingEntity": table.logical,
+            "ReferencingAttribute": col.logical,
+            "ReferencedEntityNavigationPropertyName": f"{table.logical}_{col.logical}",
+            "ReferencingEntityNavigationPropertyName": col.nav,
+        })
+    return out

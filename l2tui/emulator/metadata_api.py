@@ -31,6 +31,12 @@ def entity_definitions(query: Query, base: str, key: str | None, tail: str) -> R
         return json_response(200, {
             "@odata.context": f"{base}$metadata#EntityDefinitions/$entity", **entity})
     name, attr_key, cast = split_segment(tail)
+    if name == "ManyToOneRelationships" and attr_key is None and not cast:
+        relations = _filter_select(metadata.many_to_one(table), opts, query,
+                                   "OneToManyRelationshipMetadata", "MetadataId")
+        return json_response(200, {
+            "@odata.context": f"{base}$metadata#EntityDefinitions('{table.metadata_id}')/"
+                              "ManyToOneRelationships", "value": relations})
     if name != "Attributes":
         raise not_found(f"Resource not found for the segment '{name}'.")
     cast_type = cast.removeprefix(f"{NAMESPACE}.") if cast else None

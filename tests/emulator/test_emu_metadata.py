@@ -70,3 +70,14 @@ def test_choice_options_through_expand(emu: Emulator, http: requests.Session):
 
 def test_unknown_entity_definition_is_404(emu: Emulator, http: requests.Session):
     assert http.get(emu.url("EntityDefinitions(LogicalName='widget')")).status_code == 404
+
+
+def test_many_to_one_relationships_name_the_lookups_navigation(emu: Emulator,
+                                                                http: requests.Session):
+    url = emu.url("EntityDefinitions(LogicalName='account')/ManyToOneRelationships?$select="
+                  "ReferencingAttribute,ReferencingEntityNavigationPropertyName,ReferencedEntity")
+    rows = http.get(url).json()["value"]
+    contact = [(r["ReferencingEntityNavigationPropertyName"], r["ReferencedEntity"])
+               for r in rows if r["ReferencingAttribute"] == "primarycontactid"]
+    assert contact == [("primarycontactid", "contact")]
+    assert all("SchemaName" not in r for r in rows)  # $select applies

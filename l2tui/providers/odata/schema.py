@@ -133,7 +133,9 @@ def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: 
     if navigation:
         navigation.update(_navigation_properties(http, root, logical, set(navigation),
                                                  relationships, log))
-    sets = _entity_sets(http, root, {t for ts in lookups.values() for t in ts}, log)
+    # only a lookup written through @odata.bind needs its target's entity set
+    sets = _entity_sets(http, root, {t for prop, ts in lookups.items() if prop in navigation
+                                     for t in ts}, log)
     columns = [
         _with_target(c, sets, lookups.get(c.name, []), c.name in navigation) for c in columns
     ]

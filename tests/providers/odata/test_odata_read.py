@@ -181,6 +181,24 @@ def test_describe_finds_navigation_in_metadata_when_relationships_are_refused(cr
     assert "ManyToOneRelationships not available (404); reading $metadata" in crm.logs
 
 
+def test_describe_against_the_emulator_logs_nothing_missing(crm):
+    crm.provider().describe()
+    assert not [line for line in crm.logs if "not available" in line or "not found" in line]
+
+
+def test_describe_reads_navigation_from_many_to_one_relationships(crm):
+    provider = crm.provider()
+    provider.describe()
+    assert provider.schema().navigation["_primarycontactid_value"] == "primarycontactid"
+    assert not any("$metadata" in line for line in crm.logs)
+
+
+def test_describe_asks_no_entity_set_for_a_read_only_lookup(crm):
+    crm.provider().describe()
+    asked = [r for r in crm.emu.recent_requests if "transactioncurrency" in r]
+    assert asked == []
+
+
 def test_describe_goes_without_a_lookup_target_whose_entity_set_it_cannot_read(crm):
     crm.emu.faults.fail_next(1, status=404, path_contains="(LogicalName='contact')")
     columns = {c.name: c for c in crm.provider().describe()}
