@@ -75,8 +75,9 @@ def _announce(emu: Emulator) -> None:
     if emu.auth:
         lines += [
             f"Authority: {emu.authority}",
-            f"User: {emu.username} (password: see l2tui.emulator.idp.DEFAULT_USERS)",
-            f"Confidential client: {emu.client_id}",
+            # a fake identity provider's sample credentials: shown, so that nobody reads code
+            f"User: {emu.username}, password: {emu.password}",
+            f"Confidential client: {emu.client_id}, secret: {emu.client_secret}",
         ]
         if not emu.tls:
             lines.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -103,6 +104,7 @@ class StateStore:
 
     def __init__(self, path: Path, *, dry: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _private(path)
         self.path = path
         self.dry = dry
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -557,6 +559,14 @@ def _same_hash(a: str, b: str, exact: bool) -> str:
         return f"{a} = {b}"
     return (f"substr({a}, 1, instr({a} || '.', '.') - 1) = "
             f"substr({b}, 1, instr({b} || '.', '.') - 1)")
+
+
+def _private(path: Path) -> None:
+    """The state file readable by its owner alone (it holds keys, and conflicts hold values):
+    made so before SQLite opens it; SQLite gives its WAL and shared-memory files the same mode."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # a state file written before this rule
 
 
 def _has_json_each(db: sqlite3.Connection) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 import threading
 import time
 from pathlib import Path
@@ -387,6 +388,24 @@ def test_events_start_and_finish_a_run_and_history_records_it(pair: Pair) -> Non
     assert isinstance(pair.events[-1], RunFinished)
     [record] = Runner(pair.paths).history(pair.conn)
     assert record.outcome == "success" and record.counts["created_right"] == 20
+
+
+def test_the_state_its_wal_and_the_log_are_readable_by_their_owner_alone(pair: Pair) -> None:
+    pair.run()
+    state = pair.paths.state_db(pair.conn.slug)
+    files = [state, wal_path(state), state.with_name(state.name + "-shm"),
+             *pair.paths.run_logs(pair.conn.slug).iterdir()]
+    assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files if f.exists()} == \
+        {f.name: 0o600 for f in files if f.exists()}
+    assert wal_path(state).exists()
+
+
+def test_a_state_file_readable_by_others_is_made_private_at_the_next_run(pair: Pair) -> None:
+    pair.run()
+    state = pair.paths.state_db(pair.conn.slug)
+    state.chmod(0o644)
+    pair.run()
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
 
 
 def test_the_state_store_is_sqlite_in_wal_mode(pair: Pair) -> None:

@@ -7,6 +7,7 @@ import stat
 import time
 
 import pytest
+import requests
 
 from l2tui.errors import ConnectError
 from l2tui.providers.base import ProviderContext
@@ -159,3 +160,23 @@ def test_device_code_refused_mid_run_fails_clearly_without_prompting(crm):
     with pytest.raises(ConnectError, match="401"):
         list(provider.read())
     assert len(crm.notices) == prompts
+
+
+class NoNetwork(requests.adapters.BaseAdapter):
+    """What a machine's resolver answers for a reserved test name: no such host."""
+
+    def send(self, request, **kwargs):
+        raise requests.ConnectionError("[Errno -2] Name or service not known")
+
+    def close(self):
+        pass
+
+
+def test_a_test_authority_out_of_reach_says_how_the_emulator_is_reached(crm):
+    unreachable = requests.Session()
+    unreachable.mount("https://", NoNetwork())
+    provider = crm.provider(context=crm.context(crm.emu.password, msal_http_client=unreachable))
+    with pytest.raises(ConnectError) as err:
+        provider.describe()
+    assert str(err.value).endswith(": Name or service not known (a test authority: set "
+                                   "L2TUI_AUTHORITY_REWRITE as `l2tui emulator` prints)")
