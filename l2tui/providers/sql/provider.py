@@ -215,7 +215,12 @@ class SqlProvider(Provider):
         """The statement a full read runs: the table's selected columns, or the user's query."""
         info = self.info
         if info.kind == "table" and self._table is not None:
-            return sa.select(*self._table.c)
+            if self.target.provider != "sqlite":
+                return sa.select(*self._table.c)
+            # decimals raw (see types.sqlite_decimal), not through SQLAlchemy's fixed scale
+            return sa.select(*(sa.type_coerce(c, sa.types.NullType()).label(c.name)
+                               if types.column_type(c.type) == ColumnType.DECIMAL else c
+                               for c in self._table.c))
         return select.user_text(info.text)
 
     # -- write ---------------------------------------------------------------------------------
@@ -356,13 +361,16 @@ class SqlReadStream(ReadStream):
         columns = provider.describe()
         guids = {c.name for c in columns if c.type == ColumnType.GUID}
         plain = {c.name for c in columns if c.type in PLAIN_TYPES and not c.read_only}
+        decimals = {c.name for c in columns if c.type == ColumnType.DECIMAL} \
+            if provider.target.provider == "sqlite" and provider.info.kind == "table" else set()
         with provider.connect() as conn:
             streaming = conn.execution_options(stream_results=True,
                                                max_row_buffer=self.page_size)
             result = streaming.execute(provider.read_statement())
             names = list(result.keys())
-            fix = [(i, types.guid_text if n in guids else types.to_python)
-                   for i, n in enumerate(names) if n not in plain]
+            fix = [(i, types.guid_text if n in guids else types.sqlite_decimal if n in decimals
+                    else types.to_python) for i, n in enumerate(names)
+                   if n not in plain or n in decimals]
             keys = [names.index(k) for k in provider.key_columns() if k in names]
             try:
                 for part in result.partitions(self.page_size):

@@ -1,7 +1,8 @@
 """Map SQL types to the providers' logical ColumnType, and back to DDL types per database.
 
 Values read come back as the driver gives them, except: GUIDs become lowercase ``str``,
-``memoryview`` becomes ``bytes``. Datetimes stay as the database returns them: naive for
+``memoryview`` becomes ``bytes``, and a SQLite decimal (stored as a double) becomes the
+``Decimal`` of its shortest text. Datetimes stay as the database returns them: naive for
 ``timestamp``/``datetime``/``datetime2`` columns, aware for ``timestamptz``/``datetimeoffset``
 (SQLite and MySQL have no time zone: naive).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 import sys
 import uuid
 from collections.abc import Callable
@@ -71,6 +73,26 @@ def to_python(value: Any) -> Any:
         return str(value)
     if isinstance(value, memoryview):
         return value.tobytes()
+    return value
+
+
+def sqlite_decimal(value: Any) -> Any:
+    """A value of a SQLite decimal column (NUMERIC affinity) read raw, as a ``Decimal``.
+
+    SQLite keeps such a value as a double (REAL) or an integer. SQLAlchemy would render the
+    double with the column's scale (31918145.57 as 31918145.5700000003); its shortest text,
+    ``repr``, is the number that was written. Text that is no number is left as it is.
+    """
+    kind = type(value)
+    if kind is float:
+        return decimal.Decimal(repr(value)) if math.isfinite(value) else value
+    if kind is int:
+        return decimal.Decimal(value)
+    if kind is str:
+        try:
+            return decimal.Decimal(value)
+        except decimal.InvalidOperation:
+            return value
     return value
 
 

@@ -377,3 +377,17 @@ def test_a_row_version_changes_with_any_value_and_only_then(
     after = versions()
     assert after[1] != before[1]
     assert after[0] == before[0] and after[2] == before[2]
+
+
+def test_a_sqlite_decimal_reads_as_the_number_written(sqlite_db: Database) -> None:
+    sqlite_db.run("CREATE TABLE money (id INTEGER PRIMARY KEY, revenue NUMERIC(38, 10))",
+                  "INSERT INTO money VALUES (1, 31918145.57), (2, 5), (3, NULL)")
+    records = [r for p in sqlite_db.open("money").read() for r in p.records]
+    assert [r["revenue"] for r in records] == [Decimal("31918145.57"), Decimal(5), None]
+
+
+def test_text_in_a_sqlite_decimal_column_is_read_as_it_is(sqlite_db: Database) -> None:
+    sqlite_db.run("CREATE TABLE money (id INTEGER PRIMARY KEY, revenue NUMERIC(38, 10))",
+                  "INSERT INTO money VALUES (1, 'n/a'), (2, '12.50')")
+    records = [r for p in sqlite_db.open("money").read() for r in p.records]
+    assert [r["revenue"] for r in records] == ["n/a", Decimal("12.5")]
