@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any, TextIO
 
 from l2tui.commands.common import load_complete, show_device_code, terminal_prompt
+from l2tui.config.model import Connection
 from l2tui.errors import ConfigError, L2Error
 from l2tui.paths import Paths
 from l2tui.runner import Runner
@@ -26,8 +27,22 @@ from l2tui.sync.events import (
 
 
 def run_command(args: argparse.Namespace, paths: Paths) -> int:
-    """Run a connection once; exit 0 done, 1 errors or unresolved conflicts, 2 config, 3 connect."""
-    conn = load_complete(paths, args.name)
+    """Run a connection once; exit 0 done, 1 errors or unresolved conflicts, 2 config, 3 connect.
+
+    With --json, a run that cannot start or stops with an error prints a JSON answer too (a
+    script reading stdout always gets one); stderr keeps the one-line message."""
+    title = args.name
+    try:
+        conn = load_complete(paths, args.name)
+        title = conn.title
+        return _run(conn, args, paths)
+    except L2Error as exc:
+        if getattr(args, "json", False):
+            print(json.dumps(failure_dict(title, exc), indent=2))
+        raise
+
+
+def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     as_json = bool(getattr(args, "json", False))
     reset = bool(getattr(args, "reset", False))
     asks = reset and not getattr(args, "yes", False) and not getattr(args, "dry_run", False)
@@ -48,10 +63,6 @@ def run_command(args: argparse.Namespace, paths: Paths) -> int:
             device_code=show_device_code,
             notify=lambda message: print(message, file=sys.stderr, flush=True),
         )
-    except L2Error as exc:
-        if as_json:  # a script reading stdout gets an answer too; stderr keeps the one line
-            print(json.dumps(failure_dict(conn.title, exc), indent=2))
-        raise
     finally:
         signal.signal(signal.SIGINT, previous)
         _end_progress(sys.stderr)

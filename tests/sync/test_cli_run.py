@@ -147,6 +147,14 @@ def test_an_unknown_connection_exits_2(run_cli: CliRunner) -> None:
     assert run_cli("run", "no-such-connection").returncode == 2
 
 
+def test_run_json_answers_on_stdout_for_an_unknown_connection(run_cli: CliRunner) -> None:
+    result = run_cli("run", "no-such-connection", "--json")
+    assert result.returncode == 2
+    answer = json.loads(result.stdout)
+    assert answer["ok"] is False and answer["exit_code"] == 2
+    assert answer["connection"] == "no-such-connection" and answer["message"]
+
+
 def test_demo_headless_syncs_the_emulator_into_sqlite(run_cli: CliRunner) -> None:
     result = run_cli("demo", "--headless", "--rows", "50")
     assert result.returncode == 0, result.stderr
