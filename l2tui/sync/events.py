@@ -132,13 +132,16 @@ def ignore(event: Event) -> None:
 class Throttle:
     """Passes Progress events at most every ``interval`` seconds (others always pass).
 
-    A 100,000-row run reports progress per page; the screen needs a few updates a second.
+    A 100,000-row run reports progress per page; the screen needs a few updates a second. The
+    latest Progress held back of each phase goes out before the next other event (a log line,
+    the run's end), so the count a phase ended on is always shown.
     """
 
     def __init__(self, sink: EventSink, interval: float = 0.1) -> None:
         self.sink = sink
         self.interval = interval
         self._last: dict[str, float] = {}
+        self._held: dict[str, Progress] = {}
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Progress):
@@ -146,8 +149,14 @@ class Throttle:
             last = self._last.get(event.phase, 0.0)
             final = event.total is not None and event.done >= event.total
             if now - last < self.interval and not final:
+                self._held[event.phase] = event
                 return
+            self._held.pop(event.phase, None)
             self._last[event.phase] = now
+        elif self._held:
+            held, self._held = self._held, {}
+            for progress in held.values():
+                self.sink(progress)
         self.sink(event)
 
 
