@@ -219,7 +219,9 @@ def require_complete(conn: Connection, file: str | None = None) -> None:
         entity = conn.entity(index)
         for key in ("provider", "connection_string"):
             if not getattr(entity, key):
-                raise ConfigError("not set (the connection is not complete)", file=where,
+                raise ConfigError(f"not set (the connection is not complete: fill it in on the "
+                                  f"Data Entity {index} page of `l2tui`, or in the file)",
+                                  file=where,
                                   key=f"entity{index}.{key}")
         spec = find_spec(entity.provider)
         if spec is not None and not entity.select.strip() and spec.name != "odata":

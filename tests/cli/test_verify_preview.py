@@ -121,3 +121,4 @@ def test_verify_of_an_incomplete_connection_exits_2_before_connecting(run_cli: C
     result = run_cli("verify", "Draft")
     assert result.returncode == 2
     assert "entity1.provider: not set" in result.stderr
+    assert "fill it in on the Data Entity 1 page of `l2tui`, or in the file" in result.stderr
