@@ -34,13 +34,19 @@ def test_dry_run_writes_nothing(pair: Pair, run_cli: CliRunner) -> None:
     assert pair.right_count() == 0
 
 
-def test_the_deletion_guard_exits_1_with_one_line(pair: Pair, run_cli: CliRunner,
-                                                  emu: Any) -> None:
+def synced_then_emptied(pair: Pair, run_cli: CliRunner) -> str:
+    """A saved connection (deletion guard at 20 %) run once, then every source row deleted."""
     pair.conn.max_delete_ratio = 0.2
     name = save(pair)
     assert run_cli("run", name).returncode == 0
     for key in list(pair.left()):
         pair.left_delete(key)
+    return name
+
+
+def test_the_deletion_guard_exits_1_with_one_line(pair: Pair, run_cli: CliRunner,
+                                                  emu: Any) -> None:
+    name = synced_then_emptied(pair, run_cli)
     result = run_cli("run", name)
     assert result.returncode == 1 and "max_delete_ratio" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -49,11 +55,7 @@ def test_the_deletion_guard_exits_1_with_one_line(pair: Pair, run_cli: CliRunner
 
 def test_dry_run_past_the_deletion_guard_shows_the_plan_and_deletes_nothing(
         pair: Pair, run_cli: CliRunner) -> None:
-    pair.conn.max_delete_ratio = 0.2
-    name = save(pair)
-    assert run_cli("run", name).returncode == 0
-    for key in list(pair.left()):
-        pair.left_delete(key)
+    name = synced_then_emptied(pair, run_cli)
     result = run_cli("run", name, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "20 would be deleted" in result.stdout
@@ -62,11 +64,7 @@ def test_dry_run_past_the_deletion_guard_shows_the_plan_and_deletes_nothing(
 
 
 def test_run_json_prints_a_refused_run_on_stdout_too(pair: Pair, run_cli: CliRunner) -> None:
-    pair.conn.max_delete_ratio = 0.2
-    name = save(pair)
-    assert run_cli("run", name).returncode == 0
-    for key in list(pair.left()):
-        pair.left_delete(key)
+    name = synced_then_emptied(pair, run_cli)
     result = run_cli("run", name, "--json")
     assert result.returncode == 1
     report = json.loads(result.stdout)

@@ -177,12 +177,18 @@ def test_full_repairs_target_drift(pair: Pair) -> None:
     assert pair.right() == pair.left()
 
 
-def test_a_source_that_suddenly_returns_nothing_stops_at_the_deletion_guard(
-        emu: Any, tmp_path: Path) -> None:
+def synced_then_emptied(emu: Any, tmp_path: Path) -> Pair:
+    """A connection (deletion guard at 20 %) run once, then every source row deleted."""
     pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts", max_delete_ratio=0.2)
     pair.run()
     for key in list(pair.left()):
         pair.left_delete(key)
+    return pair
+
+
+def test_a_source_that_suddenly_returns_nothing_stops_at_the_deletion_guard(
+        emu: Any, tmp_path: Path) -> None:
+    pair = synced_then_emptied(emu, tmp_path)
     with pytest.raises(RunError, match="max_delete_ratio"):
         pair.run()
     assert pair.right_count() == 20
@@ -190,10 +196,7 @@ def test_a_source_that_suddenly_returns_nothing_stops_at_the_deletion_guard(
 
 def test_a_dry_run_goes_past_the_deletion_guard_and_reports_the_refusal(
         emu: Any, tmp_path: Path) -> None:
-    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts", max_delete_ratio=0.2)
-    pair.run()
-    for key in list(pair.left()):
-        pair.left_delete(key)
+    pair = synced_then_emptied(emu, tmp_path)
     report = pair.run(dry_run=True)
     assert report.outcome == "dry_run" and report.deleted_right == 20
     assert "max_delete_ratio" in report.details["refused"]
