@@ -17,6 +17,7 @@ from l2tui.tui.screens.preview import PreviewScreen
 from l2tui.tui.widgets.entity_form import EntityForm
 from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
+from l2tui.tui.widgets.run_log import RunLog
 from l2tui.tui.widgets.run_panel import RunPanel, plan_text
 
 PAGE_ORDER = ("connection", "entity1", "entity2", "mappings", "run")
@@ -241,7 +242,7 @@ class ActionsMixin(L2Core):
         self.cancel_event = threading.Event()
         self.query_one(RunPanel).start(conn.title, dry_run)
         if conn.path in self.workspace.dirty:
-            self.query_one("#run-log").write("(unsaved changes are used for this run)")  # type: ignore[attr-defined]
+            self.query_one("#run-log", RunLog).add("(unsaved changes are used for this run)")
         self.run_worker_(jobs.snapshot(conn), self.cancel_event, dry_run, force, self._prompts())
 
     def offer_force(self, message: str) -> None:

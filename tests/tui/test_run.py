@@ -13,7 +13,7 @@ from textual.widgets import TabbedContent
 from l2tui.paths import Paths
 from l2tui.tui import messages
 from l2tui.tui.screens.confirm import ConfirmScreen
-from tests.tui.conftest import DEMO_SLUG, demo_toml, needs_runner, sqlite_rows
+from tests.tui.conftest import DEMO_SLUG, demo_toml, needs_runner, sqlite_rows, until
 
 SIZE = (120, 40)
 pytestmark = needs_runner
@@ -65,6 +65,49 @@ async def test_run_now_copies_the_accounts_into_sqlite(make_app, demo_file, path
         assert app.query_one("#pages").active == "run"
         assert str(app.query_one("#run-phase").render()).startswith("success")
         assert app.query_one("#run-history").row_count == 1
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fits(log: Any) -> bool:
+    """Whether every line of the log is within its width, with no horizontal scrollbar."""
+    width = log.scrollable_content_region.width
+    return all(len(line.text.rstrip()) <= width for line in log.lines) and \
+        not log.show_horizontal_scrollbar
+
+
+async def _run_to_the_end(pilot: Any, app: Any) -> str:
+    """Run Now and wait for the run's summary; the summary."""
+    await pilot.press("f5")
+    await app.workers.wait_for_complete()
+    await until(pilot, lambda: app.query_one("#run-history").row_count == 1)
+    return str(app.query_one("#run-phase").render())
+
+
+async def test_the_run_log_wraps_a_long_line_to_its_width(make_app, demo_file, paths) -> None:
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        summary = await _run_to_the_end(pilot, app)
+        log = app.query_one("#run-log")
+        assert len(summary) > log.scrollable_content_region.width
+        assert _fits(log)
+        assert _words(summary) in _words(" ".join(line.text for line in log.lines))
+
+
+async def test_the_run_log_wraps_again_when_the_pane_narrows(make_app, demo_file, paths) -> None:
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f9", "f10")  # both side panes hidden: the log is at its widest
+        summary = await _run_to_the_end(pilot, app)
+        log = app.query_one("#run-log")
+        wide = log.scrollable_content_region.width
+        await pilot.press("f9", "f10")
+        await until(pilot, lambda: log.scrollable_content_region.width < wide and _fits(log))
+        assert _words(summary) in _words(" ".join(line.text for line in log.lines))
 
 
 async def test_the_run_history_is_shown_when_the_connection_is_opened(make_app, demo_file, paths) -> None:

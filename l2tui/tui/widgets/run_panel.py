@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Label, ProgressBar, RichLog
+from textual.widgets import Button, DataTable, Label, ProgressBar
 
 from l2tui.sync.events import (
     Conflict,
@@ -20,6 +20,7 @@ from l2tui.sync.events import (
     RunReport,
     RunStarted,
 )
+from l2tui.tui.widgets.run_log import RunLog
 
 LOG_LINES = 2000
 IDLE_TOTAL = 1  # not running: an empty bar, not the animated "total unknown" one
@@ -71,7 +72,7 @@ class RunPanel(Vertical):
                          disabled=True)
         yield Label("not running", id="run-phase")
         yield ProgressBar(IDLE_TOTAL, id="run-progress", show_eta=False)
-        yield RichLog(id="run-log", max_lines=LOG_LINES, wrap=True, markup=False, highlight=False)
+        yield RunLog(id="run-log", max_lines=LOG_LINES)
         yield Label("Run history", classes="section-title")
         history: DataTable[Any] = DataTable(id="run-history", cursor_type="row", zebra_stripes=True)
         history.add_columns("Started", "Outcome", "Summary")
@@ -88,8 +89,8 @@ class RunPanel(Vertical):
         self.set_running(True)
         self.query_one("#run-phase", Label).update("dry run: planning…" if dry_run else "starting…")
         self.query_one("#run-progress", ProgressBar).update(total=None, progress=0)
-        log = self.query_one("#run-log", RichLog)
-        log.write(f"— {'dry run' if dry_run else 'run'} of {title} —")
+        log = self.query_one("#run-log", RunLog)
+        log.add(f"— {'dry run' if dry_run else 'run'} of {title} —")
 
     def progress(self, event: Progress) -> None:
         """One (coalesced) progress step."""
@@ -100,16 +101,16 @@ class RunPanel(Vertical):
 
     def event(self, event: Event) -> None:
         """Any other engine event, as a log line."""
-        log = self.query_one("#run-log", RichLog)
+        log = self.query_one("#run-log", RunLog)
         if isinstance(event, RunStarted):
-            log.write(plan_text(event.plan))
+            log.add(plan_text(event.plan))
         elif isinstance(event, LogLine):
             prefix = {"warning": "warning: ", "error": "error: "}.get(event.level, "")
-            log.write(prefix + event.message)
+            log.add(prefix + event.message)
         elif isinstance(event, Conflict):
-            log.write(f"conflict {event.key}: {event.resolution}")
+            log.add(f"conflict {event.key}: {event.resolution}")
         elif isinstance(event, ItemError):
-            log.write(f"error on the {event.side} for {event.key}: {event.message}")
+            log.add(f"error on the {event.side} for {event.key}: {event.message}")
         elif isinstance(event, RunFinished):
             pass  # the App adds the summary when the worker returns the report
 
@@ -121,14 +122,14 @@ class RunPanel(Vertical):
         bar = self.query_one("#run-progress", ProgressBar)
         if bar.total is None:
             bar.update(total=1, progress=1 if report.ok else 0)
-        self.query_one("#run-log", RichLog).write(summary)
+        self.query_one("#run-log", RunLog).add(summary)
         self.add_history(report.started, report.outcome, summary.split(": ", 1)[-1], first=True)
 
     def stopped(self, message: str) -> None:
         """A run that ended without a report (it failed to start or raised)."""
         self.set_running(False)
         self.query_one("#run-phase", Label).update(message)
-        self.query_one("#run-log", RichLog).write(message)
+        self.query_one("#run-log", RunLog).add(message)
 
     def add_history(self, started: float, outcome: str, summary: str, first: bool = False) -> None:
         """One run in the history list (newest first)."""
@@ -148,7 +149,7 @@ class RunPanel(Vertical):
         self.set_running(False)
         self.query_one("#run-phase", Label).update("not running")
         self.query_one("#run-progress", ProgressBar).update(total=IDLE_TOTAL, progress=0)
-        self.query_one("#run-log", RichLog).clear()
+        self.query_one("#run-log", RunLog).clear()
         self.query_one("#run-history", DataTable).clear()
 
     def show_history(self, history: list[tuple[float, str, str]]) -> None:
