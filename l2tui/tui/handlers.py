@@ -18,7 +18,7 @@ from l2tui.tui.widgets.entity_form import EntityForm
 from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
 from l2tui.tui.widgets.run_log import RunLog
-from l2tui.tui.widgets.run_panel import RunPanel, plan_text
+from l2tui.tui.widgets.run_panel import RunPanel, plan_text, report_body
 
 PAGE_ORDER = ("connection", "entity1", "entity2", "mappings", "run")
 
@@ -275,7 +275,7 @@ class ActionsMixin(L2Core):
         self.query_one(RunPanel).finish(report)
         severity: SeverityLevel = "information" if report.ok else (
             "warning" if report.outcome != "failed" else "error")
-        self.notify(report.message or report.outcome, title=f"Run: {report.outcome}", severity=severity)
+        self.notify(report_body(report), title=f"Run: {report.outcome}", severity=severity)
         if event.dry_run and report.outcome == "dry_run":
             def answer(yes: bool | None) -> None:
                 if yes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,32 @@ async def test_the_run_log_wraps_again_when_the_pane_narrows(make_app, demo_file
         await pilot.press("f9", "f10")
         await until(pilot, lambda: log.scrollable_content_region.width < wide and _fits(log))
         assert _words(summary) in _words(" ".join(line.text for line in log.lines))
+
+
+async def test_the_run_summary_gives_each_sides_counts_once_left_first(make_app, demo_file,
+                                                                        paths) -> None:
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        summary = await _run_to_the_end(pilot, app)
+        assert summary.startswith("success: ")
+        assert summary.count("created") == 2 and summary.count("deleted") == 2
+        assert summary.index("left") < summary.index("right 50 created")
+
+
+async def test_a_runs_summary_reads_the_same_in_the_history_when_reopened(make_app, demo_file,
+                                                                          paths) -> None:
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _run_to_the_end(pilot, app)
+        fresh = app.query_one("#run-history").get_row_at(0)[2]
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.query_one("#run-history").row_count == 1)
+        reopened = app.query_one("#run-history").get_row_at(0)[2]
+    seconds = re.compile(r" in [0-9.]+s")  # the run's end is taken twice, a moment apart
+    assert seconds.sub("", reopened) == seconds.sub("", fresh)
 
 
 async def test_the_run_history_is_shown_when_the_connection_is_opened(make_app, demo_file, paths) -> None:

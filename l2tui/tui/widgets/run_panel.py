@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from textual.app import ComposeResult
@@ -41,21 +42,44 @@ def plan_text(plan: PlanCounts | None) -> str:
     return "plan — " + "; ".join(parts)
 
 
+COUNTS = ("created_left", "updated_left", "deleted_left", "created_right", "updated_right",
+          "deleted_right", "conflicts", "errors_left", "errors_right")
+
+
+def counts_text(counts: Mapping[str, Any]) -> str:
+    """What a run wrote on each side, Data Entity 1 (left) first; conflicts and errors if any."""
+    def n(key: str) -> int:
+        return int(counts.get(key) or 0)
+
+    parts = [f"{side} {n(f'created_{side}')} created, {n(f'updated_{side}')} updated, "
+             f"{n(f'deleted_{side}')} deleted" for side in ("left", "right")]
+    if n("conflicts"):
+        parts.append(f"{n('conflicts')} conflicts")
+    if n("errors_left") + n("errors_right"):
+        parts.append(f"{n('errors_left') + n('errors_right')} errors")
+    return "; ".join(parts)
+
+
+def run_text(outcome: str, counts: Mapping[str, Any], seconds: float, message: str) -> str:
+    """A finished run in one line, without its outcome (the history's Summary column)."""
+    text = f"{counts_text(counts)} in {seconds:.1f}s"
+    if outcome == "failed" and message:  # otherwise the message is the engine's counts again
+        text += f" — {message}"
+    return text
+
+
+def report_body(report: RunReport) -> str:
+    """A finished run in one line, without its outcome."""
+    if report.outcome == "dry_run":
+        return plan_text(report.plan)
+    counts = {key: getattr(report, key) for key in COUNTS}
+    return run_text(report.outcome, counts, report.seconds, report.message)
+
+
 def report_text(report: RunReport) -> str:
     """A finished run in one line."""
-    if report.outcome == "dry_run":
-        return f"dry run: {plan_text(report.plan)}"
-    text = (f"{report.outcome}: right {report.created_right} created, {report.updated_right} updated, "
-            f"{report.deleted_right} deleted; left {report.created_left} created, "
-            f"{report.updated_left} updated, {report.deleted_left} deleted")
-    if report.conflicts:
-        text += f"; {report.conflicts} conflicts"
-    if report.errors_left or report.errors_right:
-        text += f"; {report.errors_left + report.errors_right} errors"
-    text += f" in {report.seconds:.1f}s"
-    if report.message:
-        text += f" — {report.message}"
-    return text
+    outcome = "dry run" if report.outcome == "dry_run" else report.outcome
+    return f"{outcome}: {report_body(report)}"
 
 
 class RunPanel(Vertical):
@@ -123,7 +147,7 @@ class RunPanel(Vertical):
         if bar.total is None:
             bar.update(total=1, progress=1 if report.ok else 0)
         self.query_one("#run-log", RunLog).add(summary)
-        self.add_history(report.started, report.outcome, summary.split(": ", 1)[-1], first=True)
+        self.add_history(report.started, report.outcome, report_body(report), first=True)
 
     def stopped(self, message: str) -> None:
         """A run that ended without a report (it failed to start or raised)."""
