@@ -182,15 +182,19 @@ class ActionsMixin(L2Core):
         self.describe_worker(jobs.snapshot(self.current), self._prompts())
 
     def on_verify_done(self, event: messages.VerifyDone) -> None:
-        """Show the verify result under the connection string, and as a notification."""
-        form = self.query_one(f"#entity{event.index}-form", EntityForm)
-        field_ = form.query_one("#f-connstr", Field)
+        """Show the verify result under the connection string (unless it was edited since),
+        and as a notification."""
         text = event.message + "".join(f"; {w}" for w in event.warnings)
-        if event.ok:
-            field_.set_problem(None)
-            field_.set_hint(f"✓ {text}")
-        else:
-            field_.set_problem(f"✗ {text}")
+        conn = self.current
+        if conn is not None and conn.path == event.path and \
+                conn.entity(event.index).connection_string == event.connection_string:
+            form = self.query_one(f"#entity{event.index}-form", EntityForm)
+            field_ = form.query_one("#f-connstr", Field)
+            if event.ok:
+                field_.set_problem(None)
+                field_.set_hint(f"✓ {text}")
+            else:
+                field_.set_problem(f"✗ {text}")
         self.notify(text, title=f"Data Entity {event.index}: " + ("verified" if event.ok else "failed"),
                     severity="information" if event.ok else "error")
 

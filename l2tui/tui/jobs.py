@@ -49,13 +49,16 @@ def verify(conn: Connection, indexes: tuple[int, ...], paths: Paths, bridge: Bri
     """Verify Connection String for each entity; one VerifyDone each."""
     try:
         for index in indexes:
+            path, verified = conn.path, conn.entity(index).connection_string
             try:
                 with _open(conn, index, paths, bridge, prompts.get(index)) as provider:
                     result = provider.verify()
                 bridge.post(messages.VerifyDone(index, result.ok, result.message,
-                                                tuple(result.details), tuple(result.warnings)))
+                                                tuple(result.details), tuple(result.warnings),
+                                                path=path, connection_string=verified))
             except L2Error as exc:
-                bridge.post(messages.VerifyDone(index, False, exc.message))
+                bridge.post(messages.VerifyDone(index, False, exc.message, path=path,
+                                                connection_string=verified))
     finally:
         bridge.post(messages.SignInEnded())
 

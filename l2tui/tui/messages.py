@@ -24,12 +24,15 @@ class SecretTyped(Message):
 
 
 class VerifyDone(Message):
-    """Verify Connection String finished for one entity."""
+    """Verify Connection String finished for one entity (of the file and string it names)."""
 
     def __init__(self, index: int, ok: bool, message: str, details: tuple[str, ...] = (),
-                 warnings: tuple[str, ...] = ()) -> None:
+                 warnings: tuple[str, ...] = (), *, path: Path | None = None,
+                 connection_string: str = "") -> None:
         super().__init__()
         self.index = index
+        self.path = path
+        self.connection_string = connection_string
         self.ok = ok
         self.message = message
         self.details = details

@@ -5,7 +5,7 @@ from __future__ import annotations
 from l2tui.tui.screens.preview import PreviewScreen
 from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
-from tests.tui.conftest import make_accounts_table
+from tests.tui.conftest import make_accounts_table, until
 
 SIZE = (120, 40)
 
@@ -114,3 +114,37 @@ async def test_a_pair_naming_a_missing_column_is_a_problem_in_place(make_app, de
         status = str(app.query_one("#mapping-status").render())
         assert "AccountName" in status
         assert app.query_one("#mapping-status").has_class("-problems")
+
+
+def _connstr_hint(app, index: int) -> str:
+    return str(app.query_one(f"#entity{index}-form #f-connstr .field-hint").render())
+
+
+async def test_editing_the_connection_string_after_a_failed_verify_clears_its_hint(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3", "f2")
+        await app.workers.wait_for_complete()
+        field_ = app.query_one("#entity2-form #f-connstr", Field)
+        await until(pilot, lambda: (field_.problem or "").startswith("✗"))
+        app.query_one("#entity2-form #connstr").value = "Data Source=/srv/l2tui/other.db;"
+        await until(pilot, lambda: field_.problem is None)
+        assert _connstr_hint(app, 2).startswith("keys: ")
+
+
+async def test_a_verify_result_for_a_string_edited_meanwhile_is_not_shown_in_place(
+        make_app, demo_file, emulator) -> None:
+    emulator.faults.delay_next(10, 1.0)  # the verify is still going when the string is edited
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2", "f2")
+        await until(pilot, lambda: _connstr_hint(app, 1) == "verifying…")
+        edited = app.current.entity1.connection_string.replace("Authentication=none;", "")
+        app.query_one("#entity1-form #connstr").value = edited
+        await until(pilot, lambda: app.current.entity1.connection_string == edited)
+        await app.workers.wait_for_complete()
+        await until(pilot, lambda: any("Data Entity 1" in (n.title or "")
+                                       for n in app._notifications))
+        assert _connstr_hint(app, 1).startswith("keys: ")
+        assert app.query_one("#entity1-form #f-connstr", Field).problem is None

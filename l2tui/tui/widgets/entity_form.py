@@ -34,6 +34,13 @@ def connection_string_problem(spec: ProviderSpec | None, text: str) -> str | Non
     return None
 
 
+def connection_string_hint(spec: ProviderSpec | None) -> str:
+    """The neutral help line under the connection string: the provider's keys."""
+    if spec is None:
+        return ""
+    return "keys: " + ", ".join(k.name for k in spec.keys[:6]) + ", …"
+
+
 def select_problem(spec: ProviderSpec | None, text: str) -> str | None:
     """Why a select statement does not suit the provider, or None."""
     if spec is None or (not text.strip() and spec.name == "odata"):
@@ -113,8 +120,7 @@ class EntityForm(VerticalScroll):
         """Placeholders, hints and highlighting for the chosen provider."""
         connstr = self.query_one("#connstr", Input)
         connstr.placeholder = spec.example_connection_string if spec else "pick a data provider first"
-        keys = ", ".join(k.name for k in spec.keys[:6]) + ", …" if spec else ""
-        self.query_one("#f-connstr", Field).set_hint(f"keys: {keys}" if spec else "")
+        self.query_one("#f-connstr", Field).set_hint(connection_string_hint(spec))
         self.query_one("#f-select", Field).set_hint(
             f"{spec.select_help} — e.g. {spec.example_select}" if spec else "")
         area = self.query_one("#select", TextArea)
@@ -177,10 +183,12 @@ class EntityForm(VerticalScroll):
             self.post_message(Edited())
 
     def _check_connstr(self) -> None:
+        """Check the string as typed; a verify result (or "verifying…") was for another one."""
         assert self.entity is not None
         spec = find_spec(self.entity.provider) if self.entity.provider else None
-        self.query_one("#f-connstr", Field).set_problem(
-            connection_string_problem(spec, self.entity.connection_string))
+        field_ = self.query_one("#f-connstr", Field)
+        field_.set_hint(connection_string_hint(spec))
+        field_.set_problem(connection_string_problem(spec, self.entity.connection_string))
 
     def _check_select(self) -> None:
         assert self.entity is not None
