@@ -161,7 +161,7 @@ class ActionsMixin(L2Core):
         index = self.page_entity()
         indexes = (index,) if index else (1, 2)
         for i in indexes:
-            self.query_one(f"#entity{i}-form", EntityForm).query_one("#f-connstr", Field).set_hint(
+            self.query_one(f"#entity{i}-form", EntityForm).query_one("#f-connstr", Field).set_status(
                 "verifying…")
         self.notify("verifying " + " and ".join(f"Data Entity {i}" for i in indexes) + "…")
         self.verify_worker(jobs.snapshot(self.current), indexes, self._prompts())
@@ -189,12 +189,8 @@ class ActionsMixin(L2Core):
         if conn is not None and conn.path == event.path and \
                 conn.entity(event.index).connection_string == event.connection_string:
             form = self.query_one(f"#entity{event.index}-form", EntityForm)
-            field_ = form.query_one("#f-connstr", Field)
-            if event.ok:
-                field_.set_problem(None)
-                field_.set_hint(f"✓ {text}")
-            else:
-                field_.set_problem(f"✗ {text}")
+            form.query_one("#f-connstr", Field).set_status(  # information: it never blocks Save
+                f"✓ {text}" if event.ok else f"✗ {text}", failed=not event.ok)
         self.notify(text, title=f"Data Entity {event.index}: " + ("verified" if event.ok else "failed"),
                     severity="information" if event.ok else "error")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tomllib
+
 from l2tui.tui.screens.preview import PreviewScreen
 from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
@@ -28,8 +30,7 @@ async def test_verify_of_an_unreachable_database_shows_the_reason_in_place(make_
         await pilot.click("#act-verify")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        problem = app.query_one("#entity2-form #f-connstr", Field).problem
-        assert problem is not None and problem.startswith("✗")
+        assert _connstr_hint(app, 2).startswith("✗")
 
 
 async def test_verify_from_the_connection_page_checks_both_entities(make_app, demo_file) -> None:
@@ -126,11 +127,9 @@ async def test_editing_the_connection_string_after_a_failed_verify_clears_its_hi
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("alt+3", "f2")
         await app.workers.wait_for_complete()
-        field_ = app.query_one("#entity2-form #f-connstr", Field)
-        await until(pilot, lambda: (field_.problem or "").startswith("✗"))
+        await until(pilot, lambda: _connstr_hint(app, 2).startswith("✗"))
         app.query_one("#entity2-form #connstr").value = "Data Source=/srv/l2tui/other.db;"
-        await until(pilot, lambda: field_.problem is None)
-        assert _connstr_hint(app, 2).startswith("keys: ")
+        await until(pilot, lambda: _connstr_hint(app, 2).startswith("keys: "))
 
 
 async def test_a_verify_result_for_a_string_edited_meanwhile_is_not_shown_in_place(
@@ -148,3 +147,31 @@ async def test_a_verify_result_for_a_string_edited_meanwhile_is_not_shown_in_pla
                                        for n in app._notifications))
         assert _connstr_hint(app, 1).startswith("keys: ")
         assert app.query_one("#entity1-form #f-connstr", Field).problem is None
+
+
+async def test_a_failed_verify_is_shown_but_does_not_keep_the_connection_from_saving(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3", "f2")  # its SQLite file does not exist (yet)
+        await app.workers.wait_for_complete()
+        await until(pilot, lambda: _connstr_hint(app, 2).startswith("✗ no SQLite database file"))
+        app.query_one("#entity2-form #title").value = "SQLite accounts (new)"
+        await until(pilot, lambda: app.current.entity2.title == "SQLite accounts (new)")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+        assert tomllib.loads(offline_demo_file.read_text())["entity2"]["title"] == \
+            "SQLite accounts (new)"
+        assert _connstr_hint(app, 2).startswith("✗")  # still shown, as information
+
+
+async def test_a_connection_string_missing_a_required_key_keeps_the_connection_from_saving(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")
+        app.query_one("#entity2-form #connstr").value = "Connect Timeout=5;"
+        await until(pilot, lambda: app.query_one("#entity2-form #f-connstr", Field).problem)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: any("Not saved" in (n.title or "") for n in app._notifications))
+        assert "Connect Timeout" not in offline_demo_file.read_text()

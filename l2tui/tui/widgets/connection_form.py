@@ -88,6 +88,7 @@ class ConnectionForm(VerticalScroll):
             self.query_one("#max-delete", Input).value = f"{conn.max_delete_ratio:g}"
         for field_ in self.query(Field):
             field_.set_problem(None)
+            field_.set_status(None)
 
     def problems(self) -> list[str]:
         """Problems shown on this page."""

@@ -108,6 +108,7 @@ class EntityForm(VerticalScroll):
         self._apply_spec(spec)
         for field_ in self.query(Field):
             field_.set_problem(None)
+            field_.set_status(None)
         if entity.connection_string:
             self.query_one("#f-connstr", Field).set_problem(
                 connection_string_problem(spec, entity.connection_string))
@@ -187,7 +188,7 @@ class EntityForm(VerticalScroll):
         assert self.entity is not None
         spec = find_spec(self.entity.provider) if self.entity.provider else None
         field_ = self.query_one("#f-connstr", Field)
-        field_.set_hint(connection_string_hint(spec))
+        field_.set_status(None)
         field_.set_problem(connection_string_problem(spec, self.entity.connection_string))
 
     def _check_select(self) -> None:

@@ -1,4 +1,6 @@
-"""Small building blocks of the forms: a labelled field with a hint that turns into its problem."""
+"""Small building blocks of the forms: a labelled field whose hint line shows, in this order,
+its problem (malformed input: Save refuses), its status (a check's result or what is going on:
+information only) or its hint."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from textual.widgets import Label, Static
 
 
 class Field(Vertical):
-    """A label, one input widget, and a hint line that shows the field's problem in place."""
+    """A label, one input widget, and a hint line that shows the field's problem or status."""
 
     DEFAULT_CLASSES = "field"
 
@@ -18,6 +20,8 @@ class Field(Vertical):
         self.label = label
         self.widget = widget
         self.hint = hint
+        self.problem: str | None = None
+        self.status: str | None = None
         self.shown = hint
 
     def compose(self) -> ComposeResult:
@@ -29,24 +33,24 @@ class Field(Vertical):
     def set_hint(self, hint: str) -> None:
         """The neutral help line under the field."""
         self.hint = hint
-        if not self.has_class("-invalid"):
-            self._show(hint)
+        self._show()
 
     def set_problem(self, problem: str | None) -> None:
-        """Show a problem in place (or clear it, back to the hint)."""
+        """Show a problem in place (or clear it, back to the status or hint)."""
+        self.problem = problem or None
         self.set_class(bool(problem), "-invalid")
         self.widget.set_class(bool(problem), "-invalid")
-        self._show(problem or self.hint)
+        self._show()
 
-    def _show(self, text: str) -> None:
+    def set_status(self, status: str | None, failed: bool = False) -> None:
+        """Show a status instead of the hint (None: back to the hint); ``failed`` colours it."""
+        self.status = status or None
+        self.set_class(bool(status) and failed, "-failed")
+        self._show()
+
+    def _show(self) -> None:
         """Update the hint line only when its text changes (an update re-lays out the page)."""
+        text = self.problem or self.status or self.hint
         if text != self.shown:
             self.shown = text
             self.query_one(".field-hint", Static).update(text)
-
-    @property
-    def problem(self) -> str | None:
-        """The problem shown, if any."""
-        if not self.has_class("-invalid"):
-            return None
-        return str(self.query_one(".field-hint", Static).render())
