@@ -75,7 +75,7 @@ class ActionsMixin(L2Core):
                         severity="error", timeout=8)
             return
         try:
-            path = self.workspace.save(conn)
+            saved = self.workspace.save(conn)
         except L2Error as exc:
             self._place_error(exc)
             self.show_error(exc, "Not saved")
@@ -83,7 +83,23 @@ class ActionsMixin(L2Core):
         finally:
             self.refresh_list()
             self._update_title()
-        self.notify(f"saved {path.name}", title="Save Changes")
+        if saved.secrets_not_kept:
+            self._password_not_kept(saved.secrets_not_kept)
+        else:
+            self.notify(f"saved {saved.path.name}", title="Save Changes")
+
+    def _password_not_kept(self, reasons: dict[int, str]) -> None:
+        """The file was written but the keyring refused a typed password: say so, and mark it."""
+        for index, reason in reasons.items():
+            form = self.query_one(f"#entity{index}-form", EntityForm)
+            form.query_one("#f-password", Field).set_status(
+                f"✗ not kept: {reason}; name an environment variable in Password variable "
+                "instead (the typed password is used until l2tui quits)", failed=True)
+        which = " and ".join(f"Data Entity {i}" for i in reasons)
+        reason = "; ".join(dict.fromkeys(reasons.values()))
+        self.notify(f"Saved, except the password of {which}: {reason}; name an environment "
+                    "variable in Password variable instead", title="Save Changes",
+                    severity="warning", timeout=10)
 
     def _place_error(self, exc: L2Error) -> None:
         """Show a save error next to the field its key names."""

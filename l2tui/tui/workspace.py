@@ -24,6 +24,14 @@ class Item:
 
 
 @dataclass
+class Saved:
+    """What Save Changes wrote: the file, and why a typed password could not be kept, if so."""
+
+    path: Path
+    secrets_not_kept: dict[int, str] = field(default_factory=dict)  # entity index: reason
+
+
+@dataclass
 class Workspace:
     """The connection folder as the TUI sees it: files plus edits not saved yet."""
 
@@ -90,8 +98,9 @@ class Workspace:
         else:
             self.secrets.pop((conn.path, index), None)
 
-    def save(self, conn: Connection) -> Path:
-        """Write the file (renamed after its title when free) and store typed passwords."""
+    def save(self, conn: Connection) -> Saved:
+        """Write the file (renamed after its title when free) and store typed passwords (a
+        password the keyring refuses is kept in memory, and said in the result)."""
         old = conn.path
         assert old is not None
         wanted = self.store.path_for(conn.title)
@@ -102,18 +111,17 @@ class Workspace:
         if path != old:
             self._move(old, path)
         self.dirty.discard(path)
+        saved = Saved(path)
         for index in (1, 2):
             secret = self.secrets.get((path, index))
             if secret:
                 try:
                     keyring_set(path.stem, index, secret)
                 except NoKeyring as exc:
-                    raise ConfigError(
-                        f"the password was not kept: {exc}; name an environment variable "
-                        "in Password variable instead", key=f"entity{index}.password",
-                    ) from None
+                    saved.secrets_not_kept[index] = str(exc)
+                    continue
                 self.secrets.pop((path, index))
-        return path
+        return saved
 
     def revert(self, path: Path) -> None:
         """Drop unsaved edits of one connection."""

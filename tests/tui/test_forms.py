@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import tomllib
 
+import pytest
+
 from l2tui.config.secrets import keyring_get
 from l2tui.tui.widgets.fields import Field
-from tests.tui.conftest import DEMO_SLUG
+from tests.tui.conftest import DEMO_SLUG, until
 
 SIZE = (120, 40)
 
@@ -115,3 +117,49 @@ async def test_a_bad_password_variable_name_is_shown_in_place(make_app, offline_
         app.query_one("#entity1-form #password-env").value = "CRM-PASSWORD"
         await pilot.pause()
         assert app.query_one("#entity1-form #f-password-env", Field).problem
+
+
+@pytest.fixture
+def no_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine without an OS keyring (keyring's own "fail" backend)."""
+    import keyring
+    from keyring.backends import fail
+
+    monkeypatch.setattr(keyring, "get_keyring", lambda: fail.Keyring())
+
+
+async def test_without_a_keyring_the_rest_is_saved_and_said_to_be(make_app, offline_demo_file,
+                                                                   no_keyring) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#conn-title").value = "CRM accounts"
+        await pilot.press("alt+2")
+        app.query_one("#entity1-form #password").value = "s3cret!"
+        await until(pilot, lambda: app.current.title == "CRM accounts" and app.workspace.secrets)
+        await pilot.press("ctrl+s")
+        saved = offline_demo_file.parent / "crm-accounts.toml"
+        await until(pilot, lambda: saved.exists() and app.sub_title == "CRM accounts")
+        assert "s3cret!" not in saved.read_text()
+        notes = [(n.title, n.message) for n in app._notifications]
+        assert not any("Not saved" in f"{t} {m}" for t, m in notes), notes
+        assert any(m.startswith("Saved, except the password") for _, m in notes), notes
+        status = app.query_one("#entity1-form #f-password", Field).status
+        assert status is not None and "no OS keyring" in status
+        assert not app.workspace.dirty
+
+
+async def test_a_password_not_kept_does_not_keep_later_edits_from_saving(
+        make_app, offline_demo_file, no_keyring) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        app.query_one("#entity1-form #password").value = "s3cret!"
+        await until(pilot, lambda: app.workspace.secrets)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app._notifications and not app.workspace.dirty)
+        app.query_one("#entity1-form #password-env").value = "CRM_PASSWORD"
+        await until(pilot, lambda: app.workspace.dirty)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+        assert tomllib.loads(offline_demo_file.read_text())["entity1"]["password_env"] == \
+            "CRM_PASSWORD"

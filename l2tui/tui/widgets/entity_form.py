@@ -155,6 +155,7 @@ class EntityForm(VerticalScroll):
     @on(Input.Changed, "#password")
     def _password(self, event: Input.Changed) -> None:
         if self.conn is not None:
+            self.query_one("#f-password", Field).set_status(None)
             self.post_message(SecretTyped(self.index, event.value))
             self.post_message(Edited())
 
