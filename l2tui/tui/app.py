@@ -23,6 +23,7 @@ from l2tui.tui.widgets.connection_form import ConnectionForm
 from l2tui.tui.widgets.connection_list import ConnectionList
 from l2tui.tui.widgets.entity_form import EntityForm
 from l2tui.tui.widgets.mapping_editor import MappingEditor
+from l2tui.tui.widgets.no_connection import NoConnection
 from l2tui.tui.widgets.run_panel import RunPanel
 
 PAGES = ("connection", "entity1", "entity2", "mappings", "run")
@@ -94,6 +95,7 @@ class L2App(ActionsMixin):
                     yield MappingEditor(id="mapping-editor")
                 with TabPane("Run", id="run"):
                     yield RunPanel(id="run-panel")
+            yield NoConnection(id="no-connection", markup=False)
             yield ActionsPane(id="actions-pane", classes="pane")
         yield Footer(compact=True)
 

@@ -23,6 +23,7 @@ from l2tui.tui.widgets.connection_form import ConnectionForm
 from l2tui.tui.widgets.connection_list import UNSAVED, ConnectionList
 from l2tui.tui.widgets.entity_form import EntityForm
 from l2tui.tui.widgets.mapping_editor import MappingEditor
+from l2tui.tui.widgets.no_connection import NoConnection
 from l2tui.tui.widgets.run_panel import RunPanel
 from l2tui.tui.workspace import Workspace
 
@@ -50,18 +51,29 @@ class L2Core(App[int]):
     # -- the selected connection -------------------------------------------------------------
 
     def open(self, path: Path | None) -> None:
-        """Show a connection in the pages (None: nothing selected)."""
-        conn = None
+        """Show a connection in the pages (None: nothing selected); a file that cannot be read
+        has its error shown in their place."""
+        conn = error = None
         if path is not None:
             try:
                 conn = self.workspace.get(path)
             except L2Error as exc:
-                self.notify(exc.message, title="Cannot open this connection", severity="error")
+                error = exc.message
         self.current = conn
         self.refresh_list()
-        self.query_one("#pages", TabbedContent).disabled = conn is None
+        pages = self.query_one("#pages", TabbedContent)
+        pages.disabled = conn is None
+        pages.display = conn is not None
+        closed = self.query_one(NoConnection)
+        closed.display = conn is None
         self.query_one("#empty-hint").display = not self.workspace.order
         if conn is None:
+            if path is not None and error is not None:
+                closed.show_error(path, error)
+                self.sub_title = f"⚠ {path.name}"
+            else:
+                closed.show_none(bool(self.workspace.order))
+                self.sub_title = "connection manager"
             return
         self.query_one(ConnectionForm).load(conn)
         for form in self.query(EntityForm):

@@ -76,11 +76,15 @@ class Workspace:
         return path if path in self.order else None
 
     def get(self, path: Path) -> Connection:
-        """The working copy of a connection (loaded from its file on first use)."""
+        """The working copy of a connection (loaded from its file on first use; a file that
+        could not be read is read again, as it may have been fixed since)."""
         if path not in self.working:
-            if path in self.errors:
-                raise ConfigError(self.errors[path])
-            self.working[path] = self.store.load(str(path))
+            try:
+                self.working[path] = self.store.load(str(path))
+            except ConfigError as exc:
+                self.errors[path] = exc.message
+                raise
+            self.errors.pop(path, None)
         return self.working[path]
 
     def mark(self, conn: Connection) -> bool:

@@ -168,3 +168,51 @@ async def test_a_broken_file_is_listed_with_a_warning(make_app, paths) -> None:
     async with app.run_test(size=SIZE):
         assert _titles(app) == ["⚠ broken.toml"]
         assert app.current is None
+
+
+async def _highlight_first_row(pilot, app) -> None:
+    """Move the list's highlight to its first row (broken.toml sorts before the demo)."""
+    app.query_one(ConnectionList).focus()
+    await pilot.press("home")
+
+
+async def test_highlighting_a_broken_file_shows_its_error_in_place_of_the_pages(
+        make_app, offline_demo_file, paths) -> None:
+    (paths.connections / "broken.toml").write_text("title = \n")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.current is not None and app.current.title == DEMO_TITLE
+        await _highlight_first_row(pilot, app)
+        await until(pilot, lambda: app.current is None)
+        await until(pilot, lambda: app.query_one("#no-connection").display)
+        error = str(app.query_one("#no-connection").render())
+        assert f"{paths.connections / 'broken.toml'}:1: not valid TOML" in error
+        assert not app.query_one("#pages").display
+        assert "broken.toml" in app.sub_title and DEMO_TITLE not in app.sub_title
+
+
+async def test_highlighting_a_good_connection_after_a_broken_file_shows_its_pages_again(
+        make_app, offline_demo_file, paths) -> None:
+    (paths.connections / "broken.toml").write_text("title = \n")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _highlight_first_row(pilot, app)
+        await until(pilot, lambda: app.current is None)
+        await pilot.press("down")
+        await until(pilot, lambda: app.current is not None)
+        assert app.query_one("#pages").display and not app.query_one("#no-connection").display
+        assert app.sub_title == DEMO_TITLE
+
+
+async def test_a_broken_file_fixed_meanwhile_opens_when_highlighted_again(
+        make_app, offline_demo_file, paths) -> None:
+    broken = paths.connections / "broken.toml"
+    broken.write_text("title = \n")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _highlight_first_row(pilot, app)
+        await until(pilot, lambda: app.query_one("#no-connection").display)
+        broken.write_text(offline_demo_file.read_text().replace(DEMO_TITLE, "Fixed"))
+        await pilot.press("down", "home")
+        await until(pilot, lambda: app.current is not None and app.current.title == "Fixed")
+        assert _titles(app) == ["Fixed", DEMO_TITLE]
