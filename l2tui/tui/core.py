@@ -43,6 +43,7 @@ class L2Core(App[int]):
         self.auto_describe = auto_describe
         self.cursor_blink = cursor_blink
         self.current: Connection | None = None
+        self.broken: Path | None = None  # the highlighted file that cannot be read, if any
         self.columns: dict[Path, tuple[list[Any] | None, list[Any] | None]] = {}
         self.cancel_event: threading.Event | None = None
         self.bridge = Bridge(self.post_message)
@@ -60,7 +61,9 @@ class L2Core(App[int]):
             except L2Error as exc:
                 error = exc.message
         self.current = conn
+        self.broken = path if conn is None and error is not None else None
         self.refresh_list()
+        self.refresh_bindings()
         pages = self.query_one("#pages", TabbedContent)
         pages.disabled = conn is None
         pages.display = conn is not None

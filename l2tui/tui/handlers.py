@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from textual.notifications import SeverityLevel
 from textual.widgets import TabbedContent
@@ -32,6 +33,8 @@ class ActionsMixin(L2Core):
             return self.running
         needs_connection = ("save", "verify", "preview", "run_now", "dry_run", "duplicate",
                             "delete", "describe")
+        if action == "delete" and self.current is None and self.broken is not None:
+            return True  # a file that cannot be read can still be deleted
         if action in needs_connection and self.current is None:
             return None
         if action in ("run_now", "dry_run") and self.running:
@@ -125,7 +128,10 @@ class ActionsMixin(L2Core):
         self.notify(f"duplicated as {conn.title}")
 
     def action_delete(self) -> None:
-        """Delete Connection, after a confirmation."""
+        """Delete Connection (or the highlighted file that cannot be read), after a confirmation."""
+        if self.current is None and self.broken is not None:
+            self._delete_broken(self.broken)
+            return
         conn = self.current
         if conn is None or conn.path is None:
             return
@@ -144,6 +150,21 @@ class ActionsMixin(L2Core):
         self.push_screen(ConfirmScreen("Delete Connection",
                                        f"Delete '{conn.title}' ({path.name}) and its stored "
                                        "passwords? This cannot be undone.", yes="Delete"), answer)
+
+    def _delete_broken(self, path: Path) -> None:
+        """Delete a connection file that cannot be read (only the file), after a confirmation."""
+        def answer(yes: bool | None) -> None:
+            if not yes:
+                return
+            index = self.workspace.order.index(path) if path in self.workspace.order else 0
+            self.workspace.remove_broken(path)
+            order = self.workspace.order
+            self.open(order[min(index, len(order) - 1)] if order else None)
+            self.notify(f"deleted {path.name}")
+
+        self.push_screen(ConfirmScreen("Delete Connection",
+                                       f"Delete '{path.name}' (it cannot be read)? This cannot be "
+                                       "undone.", yes="Delete"), answer)
 
     # -- pages and panes ---------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from l2tui.config.secrets import keyring_set
 from l2tui.tui.screens.confirm import ConfirmScreen
 from l2tui.tui.widgets.connection_list import ConnectionList
 from tests.tui.conftest import DEMO_TITLE, until
@@ -216,3 +217,30 @@ async def test_a_broken_file_fixed_meanwhile_opens_when_highlighted_again(
         await pilot.press("down", "home")
         await until(pilot, lambda: app.current is not None and app.current.title == "Fixed")
         assert _titles(app) == ["Fixed", DEMO_TITLE]
+
+
+def _files(root: Path) -> dict[Path, bytes]:
+    """Every file under ``root`` with its content."""
+    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+async def test_delete_removes_a_highlighted_broken_file_after_asking_and_nothing_else(
+        make_app, offline_demo_file, paths, isolated_dirs) -> None:
+    broken = paths.connections / "broken.toml"
+    broken.write_text("title = \n")
+    keyring_set("broken", 1, "s3cret!")  # a password stored under the broken file's name
+    keyring = isolated_dirs["keyring"].read_bytes()
+    others = {p: c for p, c in _files(paths.connections).items() if p != broken}
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _highlight_first_row(pilot, app)
+        await until(pilot, lambda: app.query_one("#no-connection").display)
+        await pilot.press("f8")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "broken.toml" in app.screen.question
+        await pilot.click("#yes")
+        await until(pilot, lambda: _titles(app) == [DEMO_TITLE])
+        assert not broken.exists()
+        assert app.current is not None and app.current.title == DEMO_TITLE
+        assert _files(paths.connections) == others
+        assert isolated_dirs["keyring"].read_bytes() == keyring
