@@ -9,7 +9,7 @@ from typing import Any
 from textual import work
 from textual.app import App
 from textual.reactive import reactive
-from textual.widgets import TabbedContent
+from textual.widgets import Button, TabbedContent
 
 from l2tui.config.model import Connection
 from l2tui.config.store import ConnectionStore
@@ -19,6 +19,7 @@ from l2tui.tui import jobs, messages
 from l2tui.tui.bridge import Bridge
 from l2tui.tui.screens.device_code import DeviceCodeScreen
 from l2tui.tui.screens.error import ErrorScreen
+from l2tui.tui.widgets.actions import ACTIONS
 from l2tui.tui.widgets.connection_form import ConnectionForm
 from l2tui.tui.widgets.connection_list import UNSAVED, ConnectionList
 from l2tui.tui.widgets.entity_form import EntityForm
@@ -63,7 +64,7 @@ class L2Core(App[int]):
         self.current = conn
         self.broken = path if conn is None and error is not None else None
         self.refresh_list()
-        self.refresh_bindings()
+        self.sync_actions()
         pages = self.query_one("#pages", TabbedContent)
         pages.disabled = conn is None
         pages.display = conn is not None
@@ -87,6 +88,13 @@ class L2Core(App[int]):
         if not self.running and conn.path is not None:
             self.history_worker(jobs.snapshot(conn))
         self._update_title()
+
+    def sync_actions(self) -> None:
+        """Enable the Actions pane's buttons (and footer keys) that can act now, disable the rest."""
+        for button_id, _, action in ACTIONS:
+            allowed = self.check_action(action.removeprefix("app."), ())
+            self.query_one(f"#{button_id}", Button).disabled = not allowed
+        self.refresh_bindings()
 
     def refresh_list(self) -> None:
         """Redraw the connection list (titles, "●" markers)."""

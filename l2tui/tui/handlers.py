@@ -44,10 +44,7 @@ class ActionsMixin(L2Core):
     def watch_running(self, running: bool) -> None:
         """Buttons and footer follow the run state."""
         self.query_one(RunPanel).set_running(running)
-        self.query_one("#act-cancel").disabled = not running
-        self.query_one("#act-run").disabled = running
-        self.query_one("#act-dry-run").disabled = running
-        self.refresh_bindings()
+        self.sync_actions()
 
     # -- connections -------------------------------------------------------------------------
 
