@@ -145,14 +145,20 @@ class L2App(ActionsMixin):
     # -- quitting ----------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
-        """Quit, asking first when changes are unsaved or a run is going."""
+        """Quit, asking first when changes are unsaved, a typed password would be lost or a run
+        is going."""
         unsaved = [self.workspace.get(p).title for p in self.workspace.dirty]
-        if not unsaved and not self.running:
+        unkept = [f"{self.workspace.get(p).title}: Data Entity {i}"
+                  for p, i in self.workspace.unkept_secrets()]
+        if not unsaved and not unkept and not self.running:
             self.exit(0)
             return
         what = []
         if unsaved:
             what.append("unsaved changes in " + ", ".join(unsaved))
+        if unkept:
+            what.append("typed passwords the keyring did not keep, which will be lost ("
+                        + "; ".join(unkept) + ")")
         if self.running:
             what.append("a run in progress (it will be cancelled)")
         question = "There are " + " and ".join(what) + ". Quit anyway?"

@@ -127,6 +127,10 @@ class Workspace:
                 self.secrets.pop((path, index))
         return saved
 
+    def unkept_secrets(self) -> list[tuple[Path, int]]:
+        """Typed passwords of saved connections (the keyring refused them): lost on quit."""
+        return sorted(key for key in self.secrets if key[0] not in self.dirty)
+
     def revert(self, path: Path) -> None:
         """Drop unsaved edits of one connection."""
         self.working.pop(path, None)

@@ -7,6 +7,7 @@ import tomllib
 import pytest
 
 from l2tui.config.secrets import keyring_get
+from l2tui.tui.screens.confirm import ConfirmScreen
 from l2tui.tui.widgets.fields import Field
 from tests.tui.conftest import DEMO_SLUG, until
 
@@ -163,3 +164,19 @@ async def test_a_password_not_kept_does_not_keep_later_edits_from_saving(
         await until(pilot, lambda: not app.workspace.dirty)
         assert tomllib.loads(offline_demo_file.read_text())["entity1"]["password_env"] == \
             "CRM_PASSWORD"
+
+
+async def test_quit_warns_that_a_password_the_keyring_did_not_keep_will_be_lost(
+        make_app, offline_demo_file, no_keyring) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        app.query_one("#entity1-form #password").value = "s3cret!"
+        await until(pilot, lambda: app.workspace.secrets and app.workspace.dirty)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app._notifications and not app.workspace.dirty)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        question = app.screen.question
+        assert "password" in question and "Data Entity 1" in question and "lost" in question
+        assert app.is_running
