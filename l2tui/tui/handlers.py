@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from textual.notifications import SeverityLevel
 from textual.widgets import TabbedContent
@@ -125,14 +124,14 @@ class ActionsMixin(L2Core):
         self.notify(f"duplicated as {conn.title}")
 
     def action_delete(self) -> None:
-        """Delete Connection (or the highlighted file that cannot be read), after a confirmation."""
+        """Delete Connection (or the highlighted file that cannot be read), after a confirmation:
+        its file, its stored passwords and its row."""
         if self.current is None and self.broken is not None:
-            self._delete_broken(self.broken)
+            path, name = self.broken, f"'{self.broken.name}' (it cannot be read)"
+        elif self.current is not None and self.current.path is not None:
+            path, name = self.current.path, f"'{self.current.title}' ({self.current.path.name})"
+        else:
             return
-        conn = self.current
-        if conn is None or conn.path is None:
-            return
-        path = conn.path
 
         def answer(yes: bool | None) -> None:
             if not yes:
@@ -142,26 +141,10 @@ class ActionsMixin(L2Core):
             self.columns.pop(path, None)
             order = self.workspace.order
             self.open(order[min(index, len(order) - 1)] if order else None)
-            self.notify(f"deleted {conn.title}")
+            self.notify(f"deleted {name}")
 
-        self.push_screen(ConfirmScreen("Delete Connection",
-                                       f"Delete '{conn.title}' ({path.name}) and its stored "
+        self.push_screen(ConfirmScreen("Delete Connection", f"Delete {name} and its stored "
                                        "passwords? This cannot be undone.", yes="Delete"), answer)
-
-    def _delete_broken(self, path: Path) -> None:
-        """Delete a connection file that cannot be read (only the file), after a confirmation."""
-        def answer(yes: bool | None) -> None:
-            if not yes:
-                return
-            index = self.workspace.order.index(path) if path in self.workspace.order else 0
-            self.workspace.remove_broken(path)
-            order = self.workspace.order
-            self.open(order[min(index, len(order) - 1)] if order else None)
-            self.notify(f"deleted {path.name}")
-
-        self.push_screen(ConfirmScreen("Delete Connection",
-                                       f"Delete '{path.name}' (it cannot be read)? This cannot be "
-                                       "undone.", yes="Delete"), answer)
 
     # -- pages and panes ---------------------------------------------------------------------
 

@@ -162,14 +162,6 @@ class Workspace:
         if path in self.order:
             self.order.remove(path)
 
-    def remove_broken(self, path: Path) -> None:
-        """Remove a file that cannot be read, and its list row (nothing else: no keyring)."""
-        path.unlink(missing_ok=True)
-        self.errors.pop(path, None)
-        self.working.pop(path, None)
-        if path in self.order:
-            self.order.remove(path)
-
     def _taken(self, title: str) -> bool:
         try:
             self.store.check_title_free(title)

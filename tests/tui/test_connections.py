@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from l2tui.config.secrets import keyring_set
+from l2tui.config.secrets import keyring_get, keyring_set
 from l2tui.tui.screens.confirm import ConfirmScreen
 from l2tui.tui.widgets.connection_list import ConnectionList
 from tests.tui.conftest import DEMO_TITLE, until
@@ -224,12 +224,12 @@ def _files(root: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-async def test_delete_removes_a_highlighted_broken_file_after_asking_and_nothing_else(
-        make_app, offline_demo_file, paths, isolated_dirs) -> None:
+async def test_delete_removes_a_highlighted_broken_file_and_its_passwords_after_asking(
+        make_app, offline_demo_file, paths) -> None:
     broken = paths.connections / "broken.toml"
     broken.write_text("title = \n")
     keyring_set("broken", 1, "s3cret!")  # a password stored under the broken file's name
-    keyring = isolated_dirs["keyring"].read_bytes()
+    keyring_set(offline_demo_file.stem, 1, "other")
     others = {p: c for p, c in _files(paths.connections).items() if p != broken}
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -243,4 +243,5 @@ async def test_delete_removes_a_highlighted_broken_file_after_asking_and_nothing
         assert not broken.exists()
         assert app.current is not None and app.current.title == DEMO_TITLE
         assert _files(paths.connections) == others
-        assert isolated_dirs["keyring"].read_bytes() == keyring
+        assert keyring_get("broken", 1) is None
+        assert keyring_get(offline_demo_file.stem, 1) == "other"
