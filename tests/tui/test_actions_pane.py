@@ -26,7 +26,10 @@ async def _show_actions(pilot, app) -> None:
     await until(pilot, lambda: app.query_one("#actions-pane").region.width > 0)
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+sizes = pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+
+
+@sizes
 async def test_with_no_connection_open_only_create_new_connection_is_enabled(
         make_app, size: tuple[int, int]) -> None:
     app = make_app()
@@ -36,7 +39,7 @@ async def test_with_no_connection_open_only_create_new_connection_is_enabled(
         assert _enabled(app) == {"act-new"}
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@sizes
 async def test_opening_a_connection_enables_the_buttons_that_need_one(
         make_app, size: tuple[int, int]) -> None:
     app = make_app()
