@@ -157,7 +157,8 @@ SPEC = register(
             KeySpec("RequireNewInstance", (), choices=("true", "false")),
         ),
         required=("URL",),
-        select_help="OData query options, e.g. $select=accountid,name&$filter=statecode eq 0&$top=5",
+        select_help="OData query options ($select; $filter, $orderby and $top turn change "
+                    "tracking off)",
         example_connection_string=(
             "URL=https://contoso.crm4.dynamics.com/api/data/v9.2/accounts;"
             "Authentication=microsoft_modern_crm;User=alice@contoso.com;"
