@@ -88,7 +88,7 @@ class Runner:
                 report = RunReport(connection=conn.title, outcome="failed", started=started,
                                    finished=time.time(), message=exc.message)
                 events(RunFinished(report=report))
-                if isinstance(exc, ConfigError) and conn.path and not exc.file:
+                if isinstance(exc, ConfigError) and conn.path:
                     raise exc.at(str(conn.path)) from None  # which file to mend
                 raise
             finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .schema import METADATA_TYPES, NAMESPACE, TABLES, Column, Table
+from .schema import BY_SET, METADATA_TYPES, NAMESPACE, TABLES, Column, Table
 
 _OBJECT_TYPE_CODES = {"account": 1, "contact": 2}
 _TYPE_NAMES = {
@@ -50,7 +50,7 @@ def csdl() -> str:
         for col in table.columns:
             props.append(f'<Property Name="{col.prop}" Type="{col.edm}" />')
             if col.nav:
-                target = next((t for t in TABLES if t.entity_set == col.target), None)
+                target = BY_SET.get(col.target or "")
                 if target is not None:
                     navs.append(
                         f'<NavigationProperty Name="{col.nav}" '
@@ -186,7 +186,7 @@ def _specific(col: Column, expand: set[str]) -> dict[str, Any]:
         out["Format"] = "DateOnly" if col.date_only else "DateAndTime"
         out["DateTimeBehavior"] = {"Value": "DateOnly" if col.date_only else "UserLocal"}
     elif col.is_lookup:
-        target = next((t for t in TABLES if t.entity_set == col.target), None)
+        target = BY_SET.get(col.target or "")
         out["Targets"] = [target.logical if target else "transactioncurrency"]
     elif col.options is not None:
         out["DefaultFormValue"] = min(col.options)
@@ -220,13 +220,12 @@ def attributes(table: Table, cast: str | None, expand: set[str]) -> list[dict[st
     return out
 
 
-
 def many_to_one(table: Table) -> list[dict[str, Any]]:
     """The table's ManyToOneRelationships: one per lookup to an emulated table (as in $metadata,
     whose navigation properties they name)."""
     out = []
     for col in table.columns:
-        target = next((t for t in TABLES if t.entity_set == col.target), None)
+        target = BY_SET.get(col.target or "")
         if not col.nav or target is None:
             continue
         out.append({

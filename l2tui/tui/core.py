@@ -62,7 +62,7 @@ class L2Core(App[int]):
             except L2Error as exc:
                 error = exc.message
         self.current = conn
-        self.broken = path if conn is None and error is not None else None
+        self.broken = path if error is not None else None
         self.refresh_list()
         self.sync_actions()
         pages = self.query_one("#pages", TabbedContent)
@@ -72,9 +72,9 @@ class L2Core(App[int]):
         closed.display = conn is None
         self.query_one("#empty-hint").display = not self.workspace.order
         if conn is None:
-            if path is not None and error is not None:
-                closed.show_error(path, error)
-                self.sub_title = f"⚠ {path.name}"
+            if self.broken is not None and error is not None:
+                closed.show_error(self.broken, error)
+                self.sub_title = f"⚠ {self.broken.name}"
             else:
                 closed.show_none(bool(self.workspace.order))
                 self.sub_title = "connection manager"

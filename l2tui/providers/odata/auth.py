@@ -279,13 +279,12 @@ class MsalAuthenticator(Authenticator):
             else:
                 self._app = msal.PublicClientApplication(self.settings.client_id, **kwargs)
         except (ValueError, TypeError, requests.RequestException) as exc:
-            host = urlsplit(authority).hostname or ""
+            where = urlsplit(authority)
             # a reserved test name (the emulator's login.fake.test) reaches nothing by itself
             hint = (" (a test authority: set L2TUI_AUTHORITY_REWRITE as `l2tui emulator` "
-                    "prints)") if host.endswith(".test") else ""
+                    "prints)") if (where.hostname or "").endswith(".test") else ""
             raise ConnectError(
-                f"cannot use the sign-in authority {urlsplit(authority).netloc}: "
-                f"{short_reason(exc)}{hint}"
+                f"cannot use the sign-in authority {where.netloc}: {short_reason(exc)}{hint}"
             ) from None
         return self._app
 

@@ -197,10 +197,9 @@ class HttpClient:
                 server_errors += 1
                 if server_errors > self.policy.max_retries:
                     raise ConnectError(
-                        f"{method} {safe_url(url)}: {short_reason(exc)} "
-                        f"(gave up after {server_errors} tries)"
+                        f"{method} {safe_url(url)}: {reason} (gave up after {server_errors} tries)"
                     ) from None
-                self._wait(self.policy.backoff(server_errors), f"{short_reason(exc)}", url)
+                self._wait(self.policy.backoff(server_errors), reason, url)
                 continue
             self.answered = True
             status = response.status_code

@@ -215,13 +215,17 @@ class SqlProvider(Provider):
         """The statement a full read runs: the table's selected columns, or the user's query."""
         info = self.info
         if info.kind == "table" and self._table is not None:
-            if self.target.provider != "sqlite":
-                return sa.select(*self._table.c)
-            # decimals raw (see types.sqlite_decimal), not through SQLAlchemy's fixed scale
+            raw = self.raw_decimals()
             return sa.select(*(sa.type_coerce(c, sa.types.NullType()).label(c.name)
-                               if types.column_type(c.type) == ColumnType.DECIMAL else c
-                               for c in self._table.c))
+                               if c.name in raw else c for c in self._table.c))
         return select.user_text(info.text)
+
+    def raw_decimals(self) -> frozenset[str]:
+        """The decimal columns a full read takes raw, to make exact (``types.sqlite_decimal``):
+        a SQLite table's, which SQLAlchemy would render at the column's fixed scale."""
+        if self.target.provider != "sqlite" or self.info.kind != "table":
+            return frozenset()
+        return frozenset(c.name for c in self.describe() if c.type == ColumnType.DECIMAL)
 
     # -- write ---------------------------------------------------------------------------------
 
@@ -361,8 +365,7 @@ class SqlReadStream(ReadStream):
         columns = provider.describe()
         guids = {c.name for c in columns if c.type == ColumnType.GUID}
         plain = {c.name for c in columns if c.type in PLAIN_TYPES and not c.read_only}
-        decimals = {c.name for c in columns if c.type == ColumnType.DECIMAL} \
-            if provider.target.provider == "sqlite" and provider.info.kind == "table" else set()
+        decimals = provider.raw_decimals()
         with provider.connect() as conn:
             streaming = conn.execution_options(stream_results=True,
                                                max_row_buffer=self.page_size)
