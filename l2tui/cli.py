@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "preview": "l2tui.commands.inspect:preview_command",
     "create-table": "l2tui.commands.table:create_table_command",
     "run": "l2tui.commands.run:run_command",
+    "history": "l2tui.commands.history:history_command",
+    "conflicts": "l2tui.commands.history:conflicts_command",
     "demo": "l2tui.commands.demo:demo_command",
     "emulator": "l2tui.commands.emulator:emulator_command",
 }
@@ -117,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="compare every item on both sides and repair drift")
     p.add_argument("--reset", action="store_true", help="forget the sync state first (asks on a terminal)")
     p.add_argument("--yes", action="store_true", help="answer yes to confirmations")
+
+    p = add("history", "a connection's latest runs: when, outcome, what each side got")
+    p.add_argument("name", help="connection")
+    p.add_argument("--limit", type=_positive, default=20, metavar="N",
+                   help="runs to show, newest first (default 20)")
+    p.add_argument("--json", action="store_true", help="print the runs as JSON on stdout")
+
+    p = add("conflicts", "the conflicts runs met, with both sides' values")
+    p.add_argument("name", help="connection")
+    p.add_argument("--run", type=_positive, metavar="N", help="only this run (see l2tui history)")
+    p.add_argument("--json", action="store_true", help="print the conflicts as JSON on stdout")
 
     p = add("demo", "run the demo: bundled Dynamics emulator → SQLite")
     p.add_argument("--headless", action="store_true", help="run once and print the summary, no TUI")

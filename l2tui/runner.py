@@ -134,6 +134,22 @@ class Runner:
         """The lock file of a connection."""
         return self.paths.state / f"{conn.slug}.lock"
 
+    def running(self, conn: Connection) -> str | None:
+        """The PID of the process running ``conn`` now (as text), or None when none does."""
+        try:
+            fd = os.open(self.lock_path(conn), os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return _pid_in(fd)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
     @contextlib.contextmanager
     def _lock(self, conn: Connection) -> Iterator[None]:
         path = self.lock_path(conn)
@@ -143,8 +159,7 @@ class Runner:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-                raise RunError(f"'{conn.title}' is already running (PID {holder})") from None
+                raise RunError(f"'{conn.title}' is already running (PID {_pid_in(fd)})") from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             try:
@@ -164,6 +179,11 @@ class Runner:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as handle:
             yield handle
+
+
+def _pid_in(fd: int) -> str:
+    """The PID a lock file holds ('?' while its holder has not written it yet)."""
+    return os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
 
 
 def _log_writer(handle: IO[str]) -> EventSink:

@@ -9,6 +9,7 @@ from textual.widgets import TabbedContent
 from textual.worker import Worker, WorkerState
 
 from l2tui.errors import L2Error, RunError
+from l2tui.sync.summaries import plan_text, report_body
 from l2tui.tui import jobs, messages
 from l2tui.tui.core import L2Core, one_line
 from l2tui.tui.screens.confirm import ConfirmScreen
@@ -18,7 +19,7 @@ from l2tui.tui.widgets.entity_form import EntityForm
 from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
 from l2tui.tui.widgets.run_log import RunLog
-from l2tui.tui.widgets.run_panel import RunPanel, plan_text, report_body
+from l2tui.tui.widgets.run_panel import RunPanel
 
 PAGE_ORDER = ("connection", "entity1", "entity2", "mappings", "run")
 

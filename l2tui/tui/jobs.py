@@ -114,7 +114,7 @@ def run(conn: Connection, paths: Paths, bridge: Bridge, cancel: threading.Event,
 
 def history(conn: Connection, paths: Paths) -> list[tuple[float, str, str]]:
     """Earlier runs of a connection, newest first: (started, outcome, summary)."""
-    from l2tui.tui.widgets.run_panel import run_text
+    from l2tui.sync.summaries import record_text
 
     try:
         from l2tui.runner import Runner
@@ -122,6 +122,4 @@ def history(conn: Connection, paths: Paths) -> list[tuple[float, str, str]]:
         records = Runner(paths).history(conn)
     except Exception:  # no runner yet, or an unreadable state file: no history to show
         return []
-    return [(r.started, r.outcome or "running",
-             run_text(r.outcome, r.counts, r.finished - r.started, r.message)
-             if r.outcome and r.finished is not None else r.message or "") for r in records]
+    return [(r.started, r.outcome or "running", record_text(r)) for r in records]

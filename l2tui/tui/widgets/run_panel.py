@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from textual.app import ComposeResult
@@ -15,71 +14,16 @@ from l2tui.sync.events import (
     Event,
     ItemError,
     LogLine,
-    PlanCounts,
     Progress,
     RunFinished,
     RunReport,
     RunStarted,
 )
+from l2tui.sync.summaries import plan_text, report_body, report_text
 from l2tui.tui.widgets.run_log import RunLog
 
 LOG_LINES = 2000
 IDLE_TOTAL = 1  # not running: an empty bar, not the animated "total unknown" one
-
-
-def plan_text(plan: PlanCounts | None) -> str:
-    """A plan in one line: what would be created, updated and deleted on each side."""
-    if plan is None:
-        return "plan: not known before the run"
-    parts = []
-    for side, c, u, d in (("right", plan.create_right, plan.update_right, plan.delete_right),
-                          ("left", plan.create_left, plan.update_left, plan.delete_left)):
-        if c or u or d:
-            parts.append(f"{side}: {c} to create, {u} to update, {d} to delete")
-    if plan.conflicts:
-        parts.append(f"{plan.conflicts} conflicts")
-    parts.append(f"{plan.unchanged} unchanged")
-    return "plan — " + "; ".join(parts)
-
-
-COUNTS = ("created_left", "updated_left", "deleted_left", "created_right", "updated_right",
-          "deleted_right", "conflicts", "errors_left", "errors_right")
-
-
-def counts_text(counts: Mapping[str, Any]) -> str:
-    """What a run wrote on each side, Data Entity 1 (left) first; conflicts and errors if any."""
-    def n(key: str) -> int:
-        return int(counts.get(key) or 0)
-
-    parts = [f"{side} {n(f'created_{side}')} created, {n(f'updated_{side}')} updated, "
-             f"{n(f'deleted_{side}')} deleted" for side in ("left", "right")]
-    if n("conflicts"):
-        parts.append(f"{n('conflicts')} conflicts")
-    if n("errors_left") + n("errors_right"):
-        parts.append(f"{n('errors_left') + n('errors_right')} errors")
-    return "; ".join(parts)
-
-
-def run_text(outcome: str, counts: Mapping[str, Any], seconds: float, message: str) -> str:
-    """A finished run in one line, without its outcome (the history's Summary column)."""
-    text = f"{counts_text(counts)} in {seconds:.1f}s"
-    if outcome == "failed" and message:  # otherwise the message is the engine's counts again
-        text += f" — {message}"
-    return text
-
-
-def report_body(report: RunReport) -> str:
-    """A finished run in one line, without its outcome."""
-    if report.outcome == "dry_run":
-        return plan_text(report.plan)
-    counts = {key: getattr(report, key) for key in COUNTS}
-    return run_text(report.outcome, counts, report.seconds, report.message)
-
-
-def report_text(report: RunReport) -> str:
-    """A finished run in one line."""
-    outcome = "dry run" if report.outcome == "dry_run" else report.outcome
-    return f"{outcome}: {report_body(report)}"
 
 
 class RunPanel(Vertical):

@@ -1,0 +1,108 @@
+"""``l2tui history`` and ``l2tui conflicts``: what earlier runs did, read from the state."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+from l2tui.commands.inspect import format_table
+from l2tui.config.store import ConnectionStore
+from l2tui.paths import Paths
+from l2tui.runner import Runner
+from l2tui.sync.side import match_values
+from l2tui.sync.state import RunRecord
+from l2tui.sync.summaries import record_text
+
+RESOLUTIONS = {"left_wins": "Data Entity 1 (left) won", "right_wins": "Data Entity 2 (right) won",
+               "skipped": "skipped: both kept, reported again at the next run"}
+
+
+def history_command(args: argparse.Namespace, paths: Paths) -> int:
+    """Print a connection's latest runs, newest first: a table, or JSON with --json."""
+    conn = ConnectionStore(paths.connections).load(args.name)
+    runner = Runner(paths)
+    records = runner.history(conn, args.limit)
+    holder = runner.running(conn)
+    outcomes = [outcome(r, holder if i == 0 else None) for i, r in enumerate(records)]
+    if args.json:
+        print(json.dumps([record_dict(r, o) for r, o in zip(records, outcomes, strict=True)],
+                         indent=2))
+        return 0
+    if not records:
+        print(f"No runs of '{conn.title}' yet (start one with: l2tui run {conn.slug})")
+        return 0
+    rows = [[str(r.id), local_time(r.started), o, record_text(r)]
+            for r, o in zip(records, outcomes, strict=True)]
+    print(format_table(["RUN", "STARTED", "OUTCOME", "SUMMARY"], rows))
+    print(f"logs: {paths.run_logs(conn.slug)}", file=sys.stderr)
+    return 0
+
+
+def outcome(record: RunRecord, holder: str | None) -> str:
+    """How a run ended; one without an end is running (its lock is held) or did not finish."""
+    if record.outcome:
+        return record.outcome
+    return f"running (PID {holder})" if holder else "unfinished"
+
+
+def record_dict(record: RunRecord, ended: str) -> dict[str, Any]:
+    """A run of the history as JSON data."""
+    seconds = None if record.finished is None else round(record.finished - record.started, 3)
+    return {"run": record.id, "started": iso_time(record.started),
+            "finished": None if record.finished is None else iso_time(record.finished),
+            "seconds": seconds, "outcome": ended, "counts": record.counts,
+            "message": record.message}
+
+
+def conflicts_command(args: argparse.Namespace, paths: Paths) -> int:
+    """Print the recorded conflicts (of one run, or all), oldest first, with both sides' values."""
+    conn = ConnectionStore(paths.connections).load(args.name)
+    conflicts = Runner(paths).conflicts(conn, args.run)
+    if args.json:
+        print(json.dumps([{**c, "at": iso_time(c["at"])} for c in conflicts], indent=2,
+                         ensure_ascii=False, default=str))
+        return 0
+    if not conflicts:
+        where = f"run {args.run} of '{conn.title}'" if args.run else f"'{conn.title}'"
+        print(f"No conflicts recorded for {where}.")
+        return 0
+    for conflict in conflicts:
+        print("\n".join(conflict_lines(conflict)))
+    return 0
+
+
+def conflict_lines(conflict: dict[str, Any]) -> list[str]:
+    """A conflict: when, which item, how it was settled, and the values that differ."""
+    key = ", ".join(str(v) for v in match_values(conflict["key"]))
+    resolution = RESOLUTIONS.get(conflict["resolution"], conflict["resolution"])
+    lines = [f"run {conflict['run']}, {local_time(conflict['at'])}: {key}: {resolution}"]
+    left, right = conflict["left"], conflict["right"]
+    if left is None or right is None:
+        gone = "Data Entity 1 (left)" if left is None else "Data Entity 2 (right)"
+        lines.append(f"  deleted on {gone}; the other side edited it")
+        return lines
+    if len(left) != len(right):  # not pairwise (a column mapped twice): both in full
+        return [*lines, f"  left: {json.dumps(left, default=str)}",
+                f"  right: {json.dumps(right, default=str)}"]
+    for (lname, lvalue), (rname, rvalue) in zip(left.items(), right.items(), strict=True):
+        if lvalue != rvalue:
+            name = lname if lname == rname else f"{lname} / {rname}"
+            lines.append(f"  {name}: left {_shown(lvalue)}, right {_shown(rvalue)}")
+    return lines
+
+
+def _shown(value: Any) -> str:
+    return "(empty)" if value is None else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def local_time(stamp: float) -> str:
+    """A timestamp as local date and time, to the second."""
+    return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def iso_time(stamp: float) -> str:
+    """A timestamp as ISO 8601 with its UTC offset (for JSON)."""
+    return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")

@@ -1,0 +1,126 @@
+"""``l2tui history`` and ``l2tui conflicts``: what earlier runs did, for a person or a script."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from l2tui.config.model import ConflictResolution, Direction
+from l2tui.config.store import ConnectionStore
+from l2tui.runner import Runner
+from l2tui.sync.state import StateStore
+from tests.conftest import CliRunner
+from tests.sync.support import Pair, make_pair, sqlite_url
+
+
+def save(pair: Pair) -> str:
+    ConnectionStore(pair.paths.connections).save(pair.conn)
+    return pair.conn.slug
+
+
+def in_conflict(emu: Any, tmp_path: Path, resolution: ConflictResolution) -> Pair:
+    """A bidirectional pair synced once, then one account's name edited on both sides."""
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL, resolution=resolution)
+    pair.run()
+    key = next(iter(pair.left()))
+    pair.left_update(key, {"name": "left value"})
+    pair.right_update(key, {"name": "right value"})
+    return pair
+
+
+def test_history_lists_runs_newest_first_with_what_each_side_got(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = save(pair)
+    assert run_cli("run", name).returncode == 0
+    assert run_cli("run", name, "--dry-run").returncode == 0
+    result = run_cli("history", name)
+    assert result.returncode == 0, result.stderr
+    header, rule, newest, oldest = result.stdout.splitlines()
+    assert header.split() == ["RUN", "STARTED", "OUTCOME", "SUMMARY"]
+    assert newest.split()[0] == "2" and "dry_run" in newest
+    assert oldest.split()[0] == "1" and "success" in oldest and "right 20 created" in oldest
+    assert f"logs: {pair.paths.run_logs(name)}" in result.stderr
+
+
+def test_history_json_gives_each_run_for_scripts(pair: Pair, run_cli: CliRunner) -> None:
+    name = save(pair)
+    assert run_cli("run", name).returncode == 0
+    [run] = json.loads(run_cli("history", name, "--json").stdout)
+    assert run["run"] == 1 and run["outcome"] == "success"
+    assert run["counts"]["created_right"] == 20 and run["seconds"] >= 0
+    assert run["started"] <= run["finished"] and run["started"][10] == "T"
+
+
+def test_history_limit_keeps_the_newest_runs(pair: Pair, run_cli: CliRunner) -> None:
+    name = save(pair)
+    for _ in range(3):
+        assert run_cli("run", name).returncode == 0
+    runs = json.loads(run_cli("history", name, "--json", "--limit", "2").stdout)
+    assert [r["run"] for r in runs] == [3, 2]
+
+
+def test_history_before_any_run_says_how_to_start_one(pair: Pair, run_cli: CliRunner) -> None:
+    result = run_cli("history", save(pair))
+    assert result.returncode == 0
+    assert f"No runs of '{pair.conn.title}' yet" in result.stdout
+    assert f"l2tui run {pair.conn.slug}" in result.stdout
+
+
+def test_history_of_an_unknown_connection_exits_2(run_cli: CliRunner) -> None:
+    result = run_cli("history", "no-such-connection")
+    assert result.returncode == 2 and "no-such-connection" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_run_without_an_end_shows_as_running_while_its_lock_is_held(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = save(pair)
+    runner = Runner(pair.paths)
+    state_path = pair.paths.state_db(name)
+    pair.paths.ensure()
+    state = StateStore(state_path)
+    state.start_run()  # a run that has started and not ended (killed, or going on)
+    state.close()
+    assert json.loads(run_cli("history", name, "--json").stdout)[0]["outcome"] == "unfinished"
+    fd = os.open(runner.lock_path(pair.conn), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.pwrite(fd, b"4242", 0)
+        result = run_cli("history", name)
+    finally:
+        os.close(fd)
+    assert "running (PID 4242)" in result.stdout
+
+
+def test_conflicts_show_the_item_the_policy_and_the_values_that_differ(
+        emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    pair = in_conflict(emu, tmp_path, ConflictResolution.RIGHT_WINS)
+    name = save(pair)
+    assert run_cli("run", name).returncode == 0
+    result = run_cli("conflicts", name)
+    assert result.returncode == 0, result.stderr
+    head, *values = result.stdout.splitlines()
+    assert head.startswith("run 2, ") and head.endswith("Data Entity 2 (right) won")
+    assert values == ['  name: left "left value", right "right value"']
+
+
+def test_conflicts_json_gives_both_sides_values(emu: Any, tmp_path: Path,
+                                                run_cli: CliRunner) -> None:
+    pair = in_conflict(emu, tmp_path, ConflictResolution.SKIP)
+    name = save(pair)
+    assert run_cli("run", name).returncode == 1  # an unresolved conflict
+    [conflict] = json.loads(run_cli("conflicts", name, "--json", "--run", "2").stdout)
+    assert conflict["resolution"] == "skipped"
+    assert (conflict["left"]["name"], conflict["right"]["name"]) == ("left value", "right value")
+
+
+def test_conflicts_of_a_run_without_any_say_so(pair: Pair, run_cli: CliRunner) -> None:
+    name = save(pair)
+    assert run_cli("run", name).returncode == 0
+    result = run_cli("conflicts", name, "--run", "1")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"No conflicts recorded for run 1 of '{pair.conn.title}'."
