@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from l2tui.sync.events import Event, LogLine, Progress, Throttle
+from tests.sync.support import Pair
 
 
 def seen(events: list[Event]) -> list[tuple[str, object]]:
@@ -34,3 +35,9 @@ def test_a_final_count_passes_at_once() -> None:
     throttle(Progress(phase="write right", done=1, total=2))
     throttle(Progress(phase="write right", done=2, total=2))
     assert seen(shown) == [("write right", 1), ("write right", 2)]
+
+
+def test_the_read_log_line_counts_one_page_in_the_singular(pair: Pair) -> None:
+    pair.run()
+    lines = [e.message for e in pair.events if isinstance(e, LogLine)]
+    assert "read 20 rows in 1 page from accounts" in lines

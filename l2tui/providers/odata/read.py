@@ -106,7 +106,8 @@ class ODataReadStream(ReadStream):
             url = urljoin(base, next_link)
             body = self.http.get_json(url, {"Prefer": self.plan.prefer(track or self.is_delta)})
         self.log(
-            f"read {self.rows} rows in {self.pages} pages from {self.schema.entity_set}"
+            f"read {self.rows} row{'' if self.rows == 1 else 's'} in {self.pages} "
+            f"page{'' if self.pages == 1 else 's'} from {self.schema.entity_set}"
             f"{' (changes only)' if self.is_delta else ''}"
         )
 
