@@ -36,7 +36,9 @@ def history_command(args: argparse.Namespace, paths: Paths) -> int:
         return 0
     rows = [[str(r.id), local_time(r.started), o, record_text(r)]
             for r, o in zip(records, outcomes, strict=True)]
-    print(format_table(["RUN", "STARTED", "OUTCOME", "SUMMARY"], rows))
+    # cut to a terminal's width; piped to a file or a script, the lines stay whole
+    width = None if sys.stdout.isatty() else sys.maxsize
+    print(format_table(["RUN", "STARTED", "OUTCOME", "SUMMARY"], rows, width))
     print(f"logs: {paths.run_logs(conn.slug)}", file=sys.stderr)
     return 0
 

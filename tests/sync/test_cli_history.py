@@ -124,3 +124,14 @@ def test_conflicts_of_a_run_without_any_say_so(pair: Pair, run_cli: CliRunner) -
     result = run_cli("conflicts", name, "--run", "1")
     assert result.returncode == 0
     assert result.stdout.strip() == f"No conflicts recorded for run 1 of '{pair.conn.title}'."
+
+
+def test_history_piped_to_a_file_keeps_whole_lines(pair: Pair, run_cli: CliRunner) -> None:
+    pair.conn.max_delete_ratio = 0.2
+    name = save(pair)
+    assert run_cli("run", name).returncode == 0
+    for key in list(pair.left()):
+        pair.left_delete(key)
+    assert run_cli("run", name).returncode == 1  # the deletion guard: a long message
+    newest = run_cli("history", name).stdout.splitlines()[2]
+    assert "failed" in newest and newest.endswith("(check the select, or run with --force)")
