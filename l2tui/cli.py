@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "list": "l2tui.commands.manage:list_command",
     "show": "l2tui.commands.manage:show_command",
     "new": "l2tui.commands.manage:new_command",
+    "edit": "l2tui.commands.manage:edit_command",
     "paths": "l2tui.commands.manage:paths_command",
     "set-password": "l2tui.commands.manage:set_password_command",
     "verify": "l2tui.commands.inspect:verify_command",
@@ -85,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("title", help="the connection's title")
     p.add_argument("--from", dest="from_file", metavar="FILE",
                    help="copy the settings of another connection (name or .toml file)")
+
+    p = add("edit", "edit a connection file in $VISUAL or $EDITOR; saved only if it loads")
+    p.add_argument("name", help="a title, a file-name slug, or a path to a .toml file")
 
     add("paths", "where connections, state, logs and the token cache live")
 

@@ -108,7 +108,7 @@ TerminalRunner = Callable[..., tuple[int, str]]
 @pytest.fixture
 def run_on_terminal(isolated_dirs: dict[str, Path]) -> TerminalRunner:
     """Run the real ``l2tui`` on a pseudo-terminal (its stdin, stdout and stderr), typing each of
-    ``answers`` when a ``[y/N]`` question shows; returns the exit code and everything shown."""
+    ``answers`` when a ``[y/N]`` (or ``[Y/n]``) question shows; returns the exit code and everything shown."""
 
     def run(*args: str, answers: Sequence[str] = (), timeout: float = 60) -> tuple[int, str]:
         main, child = pty.openpty()
@@ -128,7 +128,7 @@ def run_on_terminal(isolated_dirs: dict[str, Path]) -> TerminalRunner:
                     if not chunk:
                         break
                     shown += chunk
-                    if pending and shown.count(b"[y/N]") > asked:
+                    if pending and shown.count(b"[y/N]") + shown.count(b"[Y/n]") > asked:
                         asked += 1
                         os.write(main, pending.pop(0).encode() + b"\n")
                 elif proc.poll() is not None:

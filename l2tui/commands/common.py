@@ -31,6 +31,16 @@ def terminal_prompt(message: str) -> str | None:
         return None
 
 
+def confirm(question: str, default: bool = False) -> bool:
+    """Ask a yes/no question on the terminal (the caller checked there is one)."""
+    print(question, end="", file=sys.stderr, flush=True)
+    try:
+        answer = input().strip().lower()
+    except EOFError:
+        return False
+    return default if not answer else answer in ("y", "yes")
+
+
 def show_device_code(flow: dict[str, Any]) -> None:
     """Tell the person where to sign in (device-code flow, the way to sign in over SSH)."""
     message = flow.get("message") or (

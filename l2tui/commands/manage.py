@@ -1,11 +1,20 @@
-"""Commands that manage connection files: list, show, new, paths, set-password."""
+"""Commands that manage connection files: list, show, new, edit, paths, set-password."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
+import os
+import shlex
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
+from l2tui.commands.common import confirm
+from l2tui.config.files import write_atomically
+from l2tui.config.loader import parse_connection
 from l2tui.config.model import DIRECTION_LABELS
 from l2tui.config.secrets import NoKeyring, keyring_set
 from l2tui.config.store import ConnectionStore, read_connection_file
@@ -59,6 +68,60 @@ def new_command(args: argparse.Namespace, paths: Paths) -> int:
     conn = store.create(args.title, template=template)
     print(f"Created {conn.path}")
     return 0
+
+
+def edit_command(args: argparse.Namespace, paths: Paths) -> int:
+    """Edit a connection file in $VISUAL or $EDITOR (else vi), as ``crontab -e`` does.
+
+    The file is edited as a private copy beside it and replaced only by text that loads: on a
+    terminal a bad edit can be edited again; otherwise it is refused and the file stays as it was.
+    A broken file can be edited too (that is how it is mended).
+    """
+    store = store_for(paths)
+    path = store.resolve(args.name)
+    original = path.read_text(encoding="utf-8")
+    editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".edit.toml", dir=path.parent)
+    copy = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(original)
+        while True:
+            text = _edited(editor, copy, path)
+            if text == original:
+                print(f"No changes to {path}", file=sys.stderr)
+                return 0
+            try:
+                conn = parse_connection(text, path)
+                store.check_title_free(conn.title, own=path)
+                break
+            except ConfigError as exc:
+                error = exc.at(str(path))
+                if not (sys.stdin.isatty() and sys.stderr.isatty()):
+                    raise ConfigError(f"{error}; the file is unchanged") from None
+                print(f"l2tui: {error}", file=sys.stderr)
+                if not confirm("Edit again? [Y/n] ", default=True):
+                    print(f"{path} is unchanged; the edit was dropped", file=sys.stderr)
+                    return 2
+        write_atomically(path, text)
+        print(f"Saved {path}", file=sys.stderr)
+        return 0
+    finally:
+        with contextlib.suppress(OSError):
+            copy.unlink()
+
+
+def _edited(editor: list[str], copy: Path, path: Path) -> str:
+    """Run the editor on the copy; its text afterwards."""
+    try:
+        code = subprocess.call([*editor, str(copy)])
+    except OSError as exc:
+        raise ConfigError(f"cannot start the editor {editor[0]!r} ({exc.strerror}); set $EDITOR",
+                          file=str(path)) from None
+    if code != 0:
+        raise ConfigError(f"the editor exited with code {code}; the file is unchanged",
+                          file=str(path))
+    return copy.read_text(encoding="utf-8")
 
 
 def paths_command(args: argparse.Namespace, paths: Paths) -> int:

@@ -10,7 +10,7 @@ import threading
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from l2tui.commands.common import load_complete, show_device_code, terminal_prompt
+from l2tui.commands.common import confirm, load_complete, show_device_code, terminal_prompt
 from l2tui.config.model import Connection
 from l2tui.errors import ConfigError, L2Error
 from l2tui.paths import Paths
@@ -49,7 +49,7 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     if asks:
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             raise ConfigError("--reset needs a confirmation on a terminal, or --yes")
-        if not _confirm(f"Forget the sync state of '{conn.title}'? The next run matches "
+        if not confirm(f"Forget the sync state of '{conn.title}'? The next run matches "
                         "both sides by key again. [y/N] "):
             print("Not reset; nothing was run.", file=sys.stderr)
             return 0
@@ -102,15 +102,6 @@ def summary(report: RunReport) -> str:
     lines.append(f"  unchanged: {report.unchanged}; conflicts: {report.conflicts} "
                  f"({report.details.get('unresolved', 0)} unresolved)")
     return "\n".join(lines)
-
-
-def _confirm(question: str) -> bool:
-    """Ask on the terminal (the caller checked there is one); True for yes."""
-    print(question, end="", file=sys.stderr, flush=True)
-    try:
-        return input().strip().lower() in ("y", "yes")
-    except EOFError:
-        return False
 
 
 def _on_interrupt(cancel: threading.Event) -> Any:

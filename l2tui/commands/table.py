@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from l2tui.commands import common
 from l2tui.commands.common import load_complete, open_for_terminal
 from l2tui.config.model import Connection
 from l2tui.errors import ConfigError, ConnectError
@@ -58,8 +59,7 @@ def create_table_command(args: argparse.Namespace, paths: Paths) -> int:
             return True
         if not sys.stdin.isatty():
             raise ConfigError("not creating the table without a terminal to confirm; add --yes")
-        answer = input(f"Create this table for entity {args.entity}? [y/N] ")
-        return answer.strip().lower() in ("y", "yes")
+        return common.confirm(f"Create this table for entity {args.entity}? [y/N] ")
 
     ddl = create_target_table(conn, args.entity, paths, confirm,
                               opener=lambda c, i, p: open_for_terminal(c, i, p))
