@@ -15,7 +15,8 @@ SAMPLES = sorted((REPO / "sample_connections").glob("*.toml"))
 def test_help_lists_every_command(run_cli: CliRunner) -> None:
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("list", "show", "new", "paths", "verify", "preview", "run", "demo", "emulator"):
+    for command in ("list", "show", "new", "edit", "paths", "verify", "preview", "run", "history",
+                    "conflicts", "demo", "emulator"):
         assert command in result.stdout
 
 
