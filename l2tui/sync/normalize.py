@@ -5,7 +5,8 @@ Rules, one per logical type of a mapped column pair:
 - empty string and null are the same value (both become ``None``);
 - GUIDs: lower case, no braces;
 - datetimes: UTC (naive means UTC), whole seconds (Dataverse has no fractional seconds),
-  rendered ``YYYY-MM-DDTHH:MM:SSZ``; dates ``YYYY-MM-DD``;
+  rendered ``YYYY-MM-DDTHH:MM:SSZ``; dates ``YYYY-MM-DD`` (a datetime paired with a date is
+  compared as its UTC date);
 - numbers (integer, decimal, float): one decimal text without trailing zeros, so ``12.50``,
   ``12.5`` and ``Decimal('12.5000')`` agree; rounded to 15 significant digits (a double's
   precision), so a value stored as REAL (SQLite) equals its decimal original;
@@ -42,7 +43,7 @@ def pair_type(left: ColumnType, right: ColumnType) -> ColumnType | None:
     if both == {ColumnType.BOOLEAN, ColumnType.INTEGER}:
         return ColumnType.BOOLEAN
     if both == {ColumnType.DATETIME, ColumnType.DATE}:
-        return ColumnType.DATETIME
+        return ColumnType.DATE  # the date side cannot hold a time: compare what both can hold
     if ColumnType.OTHER in both:
         return (both - {ColumnType.OTHER}).pop()
     if ColumnType.STRING in both:
