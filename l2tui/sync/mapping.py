@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from l2tui.config.model import ColumnPair, Connection, Direction
+from l2tui.config.model import ColumnPair, ConflictResolution, Connection, Direction
 from l2tui.errors import ConfigError
 from l2tui.providers.base import Column, ColumnType
 from l2tui.sync.normalize import pair_type
@@ -151,6 +151,13 @@ def build_mapping(conn: Connection, left: list[Column], right: list[Column],
                   "right": _modified(conn.entity2.modified_column, rcols, 2)},
         direction=conn.direction, skipped=skipped, warnings=warnings,
     )
+    if conn.conflict_resolution == ConflictResolution.LATEST_WINS and \
+            conn.direction == Direction.BIDIRECTIONAL:
+        for index, side in ((1, "left"), (2, "right")):
+            if plan.modified[side] is None:
+                warnings.append(f"conflict_resolution = latest_wins, but entity {index} has no "
+                                f"modifiedon column: set entity{index}.modified_column (until "
+                                "then every conflict goes to the left)")
     if not plan.pairs:
         raise ConfigError("no columns are mapped besides the match key (turn on auto mapping or "
                           "add [[mapping.columns]])", key="mapping.columns")

@@ -17,7 +17,7 @@ from l2tui.providers import open_entity
 from l2tui.runner import Runner
 from l2tui.sqlite_wal import wal_path
 from l2tui.sync.engine import plan_mapping
-from l2tui.sync.events import Conflict, RunFinished, RunStarted
+from l2tui.sync.events import Conflict, LogLine, RunFinished, RunStarted
 from l2tui.sync.state import StateStore
 from tests.support import rows_in_the_file_alone
 from tests.sync.support import Pair, make_pair, manual_mapping, sqlite_url
@@ -508,3 +508,13 @@ def test_a_run_log_file_is_written_without_secrets(pair: Pair) -> None:
     [log] = list(pair.paths.run_logs(pair.conn.slug).iterdir())
     text = log.read_text()
     assert "run finished: success" in text and "password" not in text.lower()
+
+
+def test_latest_wins_without_a_modified_on_column_says_which_side_conflicts_go_to(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL, resolution=ConflictResolution.LATEST_WINS)
+    pair.conn.entity2.modified_column = None  # (the SQL table has no modifiedon either)
+    pair.run()
+    warnings = [e.message for e in pair.events if isinstance(e, LogLine) and e.level == "warning"]
+    assert any("latest_wins" in w and "entity2.modified_column" in w for w in warnings), warnings
