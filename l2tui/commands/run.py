@@ -64,7 +64,8 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
             notify=lambda message: print(message, file=sys.stderr, flush=True),
         )
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         _end_progress(sys.stderr)
     if as_json:
         print(json.dumps(report_dict(report), indent=2, default=str))
@@ -104,18 +105,21 @@ def summary(report: RunReport) -> str:
     return "\n".join(lines)
 
 
-def _on_interrupt(cancel: threading.Event) -> Any:
-    """The first Ctrl-C stops the run cleanly between batches; the second interrupts."""
+def _on_interrupt(cancel: threading.Event) -> dict[int, Any]:
+    """The first Ctrl-C (or SIGTERM: systemd stop, a cron timeout) stops the run cleanly between
+    batches; the second interrupts. Returns the handlers it replaced."""
     def handler(signum: int, frame: Any) -> None:
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()
-        print("\nl2tui: stopping after the current batch (Ctrl-C again to interrupt)",
+        again = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+        print(f"\nl2tui: stopping after the current batch ({again} again to interrupt)",
               file=sys.stderr, flush=True)
 
+    signals = (signal.SIGINT, signal.SIGTERM)
     if threading.current_thread() is not threading.main_thread():
-        return signal.getsignal(signal.SIGINT)
-    return signal.signal(signal.SIGINT, handler)
+        return {s: signal.getsignal(s) for s in signals}
+    return {s: signal.signal(s, handler) for s in signals}
 
 
 _progress_shown = {"on": False}

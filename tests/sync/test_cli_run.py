@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from typing import Any
 
 from l2tui.config.store import ConnectionStore
-from tests.conftest import CliRunner, TerminalRunner
+from tests.conftest import REPO, CliRunner, TerminalRunner
 from tests.sync.support import Pair, manual_mapping
 
 
@@ -159,3 +163,24 @@ def test_demo_headless_syncs_the_emulator_into_sqlite(run_cli: CliRunner) -> Non
     assert "50 created" in result.stdout
     again = run_cli("demo", "--headless", "--rows", "50")
     assert again.returncode == 0 and "0 created" in again.stdout
+
+
+def test_sigterm_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_completes(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = save(pair)
+    pair.emu.faults.delay_next(1, 3.0, path_contains="/accounts")
+    pair.emu.recent_requests.clear()
+    proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not any("/accounts?" in r for r in list(pair.emu.recent_requests)):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, (proc.returncode, err)
+    assert out.startswith("Cancelled: ") and "stopping after the current batch" in err
+    again = run_cli("run", name)
+    assert again.returncode == 0, again.stderr
+    assert pair.right() == pair.left()
