@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import tomlkit
 from tomlkit.exceptions import ParseError
@@ -138,9 +139,14 @@ def _entity(check: _Checker, table: dict[str, Any], prefix: str) -> Entity:
             raise check.fail(f"{prefix}provider", f"unknown provider {provider!r}; {hint}valid: {', '.join(names)}")
         provider = spec.name
     connection_string = check.string(table, "connection_string", prefix).strip()
-    if connection_string and spec is not None and not (
-        spec.accepts_url and looks_like_url(connection_string)
-    ):
+    is_url = spec is not None and spec.accepts_url and looks_like_url(connection_string)
+    if is_url and _url_password(connection_string):
+        raise check.fail(
+            f"{prefix}connection_string",
+            "the URL's password must not be stored in the file; remove it and keep it in the "
+            "keyring (l2tui set-password) or name an environment variable with password_env",
+        )
+    if connection_string and spec is not None and not is_url:
         try:
             cs = spec.parse(connection_string)
         except ConnectionStringError as exc:
@@ -227,6 +233,14 @@ def require_complete(conn: Connection, file: str | None = None) -> None:
         if spec is not None and not entity.select.strip() and spec.name != "odata":
             raise ConfigError("not set (give a table name or a SELECT)", file=where,
                               key=f"entity{index}.select")
+
+
+def _url_password(url: str) -> bool:
+    """Whether a URL connection string carries a password (``scheme://user:secret@host``)."""
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return False
 
 
 def _line_of(text: str, dotted: str) -> int | None:
