@@ -97,9 +97,13 @@ def resolve_secret(conn: Connection, index: int, *, prompt: Prompt | None = None
             return answer
     if not required:
         return None
+    raise ConfigError(f"no password for entity{index}: {missing_secret_hint(conn, index)}",
+                      file=str(conn.path) if conn.path else conn.title)
+
+
+def missing_secret_hint(conn: Connection, index: int) -> str:
+    """How to give an entity its password or secret when none was found."""
+    entity = conn.entity(index)
     hint = f"set ${entity.password_env}, " if entity.password_env else "set password_env = \"VAR\" in the file, "
-    raise ConfigError(
-        f"no password for entity{index}: {hint}store one in the keyring "
-        f"(l2tui set-password {conn.slug} --entity {index}), or run on a terminal to be asked",
-        file=str(conn.path) if conn.path else conn.title,
-    )
+    return (f"{hint}store one in the keyring (l2tui set-password {conn.slug} --entity {index}), "
+            "or run on a terminal to be asked")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from l2tui.config.model import Connection, Entity
-from l2tui.config.secrets import Prompt, resolve_secret
+from l2tui.config.secrets import Prompt, missing_secret_hint, resolve_secret
 from l2tui.config.specs import find_spec
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
@@ -68,5 +68,6 @@ def open_entity(
         device_code=device_code,
         log=log or (lambda message: None),
         options=dict(options or {}),
+        secret_hint=missing_secret_hint(conn, index),
     )
     return open_provider(entity, context)

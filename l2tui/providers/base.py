@@ -242,3 +242,4 @@ class ProviderContext:
     device_code: Callable[[dict[str, Any]], None] | None = None  # shows verification_uri + user_code
     log: Callable[[str], None] = lambda message: None
     options: dict[str, Any] = field(default_factory=dict)
+    secret_hint: str = ""  # how to give the secret when none is found (said after "no password")

@@ -57,6 +57,19 @@ def test_verify_signs_in_with_the_password_from_the_environment(
     assert f"as {emu.username}" in result.stdout
 
 
+def test_verify_without_a_password_says_how_to_give_one_for_cron(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator_factory: Any
+) -> None:
+    emu = emulator_factory(rows=5, auth=True)
+    _save(config_dir, emu.connection_string(), tmp_path / "unused.db")
+    env = {"L2TUI_AUTHORITY_REWRITE": f"https://login.fake.test={emu.root_url}"}
+    result = run_cli("verify", "Accounts", "--entity", "1", env=env)
+    assert result.returncode == 3
+    assert f"no password for {emu.username}" in result.stdout
+    assert "l2tui set-password accounts --entity 1" in result.stdout
+    assert "password_env" in result.stdout
+
+
 def test_verify_with_a_wrong_password_exits_3_without_showing_it(
     run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator_factory: Any
 ) -> None:

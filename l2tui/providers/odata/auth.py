@@ -222,7 +222,7 @@ class MsalAuthenticator(Authenticator):
         if method == cs.PASSWORD:
             password = self.settings.password or self.context.secret()
             if not password:
-                raise ConnectError(f"no password for {self.settings.user}: give it to l2tui first")
+                raise ConnectError(_missing(f"no password for {self.settings.user}", self.context))
             self._known_secrets.append(password)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
@@ -302,7 +302,8 @@ class MsalAuthenticator(Authenticator):
         secret = self.settings.client_secret or self.context.secret()
         if self.settings.method == cs.CLIENT_SECRET:
             if not secret:
-                raise ConnectError(f"no client secret for app {self.settings.client_id}")
+                raise ConnectError(_missing(f"no client secret for app {self.settings.client_id}",
+                                            self.context))
             self._known_secrets.append(secret)
             return secret
         path = Path(self.settings.certificate_path or "")
@@ -358,6 +359,11 @@ def short_reason(exc: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
+def _missing(what: str, context: ProviderContext) -> str:
+    """A missing secret's message, saying how to give one when the context knows."""
+    return f"{what}: {context.secret_hint}" if context.secret_hint else what
+
+
 def make_authenticator(settings: ODataSettings, context: ProviderContext) -> Authenticator:
     """The authenticator the settings' sign-in method needs."""
     if settings.uses_msal:
@@ -365,7 +371,7 @@ def make_authenticator(settings: ODataSettings, context: ProviderContext) -> Aut
     if settings.method == cs.BASIC:
         password = settings.password or context.secret()
         if not password:
-            raise ConnectError(f"no password for {settings.user}")
+            raise ConnectError(_missing(f"no password for {settings.user}", context))
         return BasicAuthenticator(settings.user or "", password)
     if settings.method == cs.BEARER:
         token = settings.token or context.secret()
