@@ -8,6 +8,8 @@ from pathlib import Path
 
 import platformdirs
 
+from l2tui.errors import ConfigError
+
 APP = "l2tui"
 
 
@@ -41,7 +43,13 @@ class Paths:
     def ensure(self) -> Paths:
         """Create the folders (mode 0700) and return self."""
         for folder in (self.config, self.state, self.logs, self.cache):
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                setting = "--config-dir or $L2TUI_CONFIG_DIR" if folder == self.config else \
+                    "$L2TUI_DATA_DIR"
+                raise ConfigError(f"cannot create the folder {folder}: "
+                                  f"{exc.strerror or exc} (choose another with {setting})") from None
         return self
 
 

@@ -126,7 +126,10 @@ class ConnectionStore:
                 entity.connection_string = clean
         text = render(conn)
         checked = parse_connection(text, path)  # never write what we could not read back
-        write_atomically(path, text)
+        try:
+            write_atomically(path, text)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
         conn.path = path
         conn.document = checked.document
         return path

@@ -39,6 +39,16 @@ def test_config_dir_flag_overrides_the_environment(run_cli: CliRunner, tmp_path:
     assert f"connections:  {tmp_path / 'elsewhere'}" in result.stdout
 
 
+def test_new_into_a_config_dir_that_is_a_file_exits_2_naming_it(run_cli: CliRunner,
+                                                                tmp_path: Path) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+    result = run_cli("--config-dir", str(taken), "new", "CRM")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("l2tui: cannot write ") and str(taken) in result.stderr
+    assert "unexpected error" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
 def test_new_creates_a_0600_file_that_show_prints(run_cli: CliRunner, config_dir: Path) -> None:
     created = run_cli("new", "CRM accounts to SQL")
     assert created.returncode == 0, created.stderr

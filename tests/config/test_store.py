@@ -111,7 +111,7 @@ def test_a_save_that_fails_mid_write_leaves_the_previous_file_intact(
     monkeypatch.setattr(store_module.os, "fsync", failing_fsync)
     conn.title = "CRM accounts to SQL"
     conn.entity2.select = "SELECT * FROM dbo.other"
-    with pytest.raises(OSError):
+    with pytest.raises(ConfigError, match="cannot write .*: No space left on device"):
         store.save(conn)
     assert path.read_bytes() == before
     assert [p.name for p in config_dir.iterdir()] == [path.name]  # no temp file left behind

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from l2tui.config.store import ConnectionStore
@@ -184,3 +185,14 @@ def test_sigterm_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_completes(
     again = run_cli("run", name)
     assert again.returncode == 0, again.stderr
     assert pair.right() == pair.left()
+
+
+def test_a_data_dir_that_cannot_be_made_exits_2_naming_the_folder_and_variable(
+        pair: Pair, run_cli: CliRunner, tmp_path: Path) -> None:
+    name = save(pair)
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+    result = run_cli("run", name, env={"L2TUI_DATA_DIR": str(taken)})
+    assert result.returncode == 2, result.stderr
+    assert str(taken / "state") in result.stderr and "L2TUI_DATA_DIR" in result.stderr
+    assert "unexpected error" not in result.stderr and len(result.stderr.splitlines()) == 1
