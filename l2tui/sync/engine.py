@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from l2tui.config.model import Connection, Direction
-from l2tui.errors import ConfigError, RunError
+from l2tui.errors import ConfigError, L2Error, RunError
 from l2tui.providers.base import (
     ChangeOp,
     Column,
@@ -189,20 +189,37 @@ class Engine:
         finally:
             self._drop_early()
 
-    def _planned_run(self, started: float) -> RunReport:
-        """Check the mapping against both sides, then run it."""
-        conn, state = self.conn, self.state
-        plan = plan_mapping(conn, self.providers["left"], self.providers["right"])
-        self.plan = plan
-        self.sides = {s: SideInfo(s, plan) for s in SIDES}
-        targets = SIDES if conn.direction == Direction.BIDIRECTIONAL else (
-            ("right",) if conn.direction == Direction.LEFT_TO_RIGHT else ("left",))
+    def _check_writable(self) -> dict[str, Any]:
+        """Both sides' capabilities; ConfigError if a side this run writes cannot be written."""
+        direction = self.conn.direction
+        targets = SIDES if direction == Direction.BIDIRECTIONAL else (
+            ("right",) if direction == Direction.LEFT_TO_RIGHT else ("left",))
         caps = {s: self.providers[s].capabilities() for s in SIDES}
         for side in targets:
             if not caps[side].can_write:
                 reason = caps[side].read_only_reason or "it is read-only"
                 raise ConfigError(f"entity {1 if side == 'left' else 2} cannot be written: {reason}",
                                   key="direction")
+        return caps
+
+    def _planned_run(self, started: float) -> RunReport:
+        """Check the mapping against both sides, then run it."""
+        conn, state = self.conn, self.state
+        try:
+            plan = plan_mapping(conn, self.providers["left"], self.providers["right"])
+        except ConfigError as exc:
+            # a read-only target leaves nothing to map: say why it is read-only instead
+            try:
+                self._check_writable()
+            except ConfigError as read_only:
+                if read_only.key == "direction":
+                    raise read_only from None
+            except L2Error:
+                pass
+            raise exc
+        self.plan = plan
+        self.sides = {s: SideInfo(s, plan) for s in SIDES}
+        caps = self._check_writable()
         for warning in plan.warnings:
             self.log(warning, "warning")
         if plan.skipped:

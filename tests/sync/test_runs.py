@@ -518,3 +518,11 @@ def test_latest_wins_without_a_modified_on_column_says_which_side_conflicts_go_t
     pair.run()
     warnings = [e.message for e in pair.events if isinstance(e, LogLine) and e.level == "warning"]
     assert any("latest_wins" in w and "entity2.modified_column" in w for w in warnings), warnings
+
+
+def test_a_target_select_that_joins_tables_says_the_target_cannot_be_written(pair: Pair) -> None:
+    pair.conn.entity2.select = ("SELECT a.* FROM accounts a "
+                                "JOIN accounts b ON a.accountid = b.accountid")
+    with pytest.raises(ConfigError, match="entity 2 cannot be written: read-only because it "
+                                          "joins tables"):
+        pair.run()
