@@ -55,7 +55,7 @@ def show_command(args: argparse.Namespace, paths: Paths) -> int:
     store = store_for(paths)
     path = store.resolve(args.name)
     read_connection_file(path)  # validate first: a broken file is exit 2 with its message
-    sys.stdout.write(path.read_text(encoding="utf-8"))
+    sys.stdout.write(path.read_text(encoding="utf-8-sig"))
     return 0
 
 

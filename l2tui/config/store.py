@@ -35,7 +35,7 @@ class StoreEntry:
 def read_connection_file(path: Path) -> Connection:
     """Load and validate one connection file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # (a Windows editor's byte-order mark)
     except FileNotFoundError:
         raise ConfigError("no such connection file", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -40,6 +40,13 @@ def test_load_by_title_slug_or_path(config_dir: Path) -> None:
         assert store.load(name).title == "CRM accounts to SQL"
 
 
+def test_a_file_saved_with_a_byte_order_mark_loads(config_dir: Path) -> None:
+    store = ConnectionStore(config_dir)
+    path = store.save(_conn())
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    assert store.load("crm-accounts-to-sql").title == "CRM accounts to SQL"
+
+
 def test_comments_and_key_order_survive_a_save(config_dir: Path) -> None:
     store = ConnectionStore(config_dir)
     path = store.save(_conn())
