@@ -11,8 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from l2tui.commands.common import load_complete, open_for_terminal
-from l2tui.errors import ConnectError
+from l2tui.commands.common import entity_errors, load_complete, open_for_terminal
 from l2tui.paths import Paths
 from l2tui.providers.base import Column, Record
 
@@ -37,10 +36,7 @@ def verify_command(args: argparse.Namespace, paths: Paths) -> int:
 def preview_command(args: argparse.Namespace, paths: Paths) -> int:
     """Print the first rows of an entity as a table, CSV or JSON."""
     conn = load_complete(paths, args.name)
-    with open_for_terminal(conn, args.entity, paths) as provider:
-        result = provider.verify()
-        if not result.ok:
-            raise ConnectError(result.message)
+    with entity_errors(conn, args.entity), open_for_terminal(conn, args.entity, paths) as provider:
         columns, rows = provider.preview(args.rows)
     names = _column_names(columns, rows)
     if args.format == "json":

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 
 from l2tui.commands import common
-from l2tui.commands.common import load_complete, open_for_terminal
+from l2tui.commands.common import entity_errors, load_complete, open_for_terminal
 from l2tui.config.model import Connection
 from l2tui.errors import ConfigError, ConnectError
 from l2tui.paths import Paths
@@ -38,9 +38,9 @@ def create_target_table(conn: Connection, index: int, paths: Paths,
                               key=f"entity{index}.provider")
         if table_exists(target):
             return None
-    with opener(conn, 3 - index, paths) as source:
+    with entity_errors(conn, 3 - index), opener(conn, 3 - index, paths) as source:
         columns = source.describe()
-    with opener(conn, index, paths) as target:
+    with entity_errors(conn, index), opener(conn, index, paths) as target:
         ddl = target.create_table_ddl(columns)  # type: ignore[attr-defined]
         if not confirm(ddl):
             return None

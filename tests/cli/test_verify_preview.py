@@ -135,3 +135,15 @@ def test_verify_of_an_incomplete_connection_exits_2_before_connecting(run_cli: C
     assert result.returncode == 2
     assert "entity1.provider: not set" in result.stderr
     assert "fill it in on the Data Entity 1 page of `l2tui`, or in the file" in result.stderr
+
+
+def test_preview_of_a_missing_table_exits_2_naming_the_file_and_the_entity_key(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "empty.db"
+    sqlite3.connect(db).close()
+    _save(config_dir, emulator.connection_string(), db)
+    result = run_cli("preview", "Accounts", "--entity", "2")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (f"l2tui: {config_dir / 'accounts.toml'}: entity2.select: "
+                                     "table 'accounts' not found")
