@@ -51,7 +51,10 @@ def create_table_command(args: argparse.Namespace, paths: Paths) -> int:
     """Show the CREATE TABLE, ask (unless --yes), run it."""
     conn = load_complete(paths, args.name)
 
+    shown: list[str] = []
+
     def confirm(ddl: str) -> bool:
+        shown.append(ddl)
         print(ddl.strip() + ";")
         if args.dry_run:
             return False
@@ -64,7 +67,10 @@ def create_table_command(args: argparse.Namespace, paths: Paths) -> int:
     ddl = create_target_table(conn, args.entity, paths, confirm,
                               opener=lambda c, i, p: open_for_terminal(c, i, p))
     if ddl is None:
-        if not args.dry_run:
+        if not shown:
+            print(f"Nothing created: the table of entity {args.entity} "
+                  f"({conn.entity(args.entity).select.strip()}) already exists.", file=sys.stderr)
+        elif not args.dry_run:
             print(f"Nothing created for entity {args.entity}.", file=sys.stderr)
         return 0
     print(f"Created the table of entity {args.entity}.", file=sys.stderr)

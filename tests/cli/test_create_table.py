@@ -79,7 +79,7 @@ def test_an_existing_table_is_left_alone(
     _save(config_dir, emulator, db)
     result = run_cli("create-table", "Accounts", "--yes")
     assert result.returncode == 0
-    assert "Nothing created" in result.stderr
+    assert "Nothing created: the table of entity 2 (crm_accounts) already exists" in result.stderr
     with sqlite3.connect(db) as con:
         assert len(list(con.execute("PRAGMA table_info(crm_accounts)"))) == 2
 
@@ -91,3 +91,4 @@ def test_an_odata_entity_cannot_be_created(
     result = run_cli("create-table", "Accounts", "--entity", "1", "--yes")
     assert result.returncode == 2
     assert "only SQL tables can be created" in result.stderr
+
