@@ -27,7 +27,7 @@ def demo_command(args: argparse.Namespace, paths: Paths) -> int:
     emu = Emulator(rows=rows, seed=1, auth=False, port=port)
     try:
         emu.start()
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:  # (a port past 65535: OverflowError)
         from l2tui.emulator.cli import listen_error
 
         raise ConfigError(listen_error(emu.host, port, exc)) from None

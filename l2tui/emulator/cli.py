@@ -26,9 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def listen_error(host: str, port: int, exc: OSError) -> str:
+def listen_error(host: str, port: int, exc: OSError | OverflowError) -> str:
     """One line for an address the emulator cannot bind (most often: the port is taken)."""
-    return (f"--port: cannot listen on {host}:{port}: {exc.strerror or exc} (give another port, "
+    reason = (exc.strerror if isinstance(exc, OSError) else None) or exc
+    return (f"--port: cannot listen on {host}:{port}: {reason} (give another port, "
             "or 0 for any free one)")
 
 
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                        port=args.port, tls=args.tls)
         try:
             emu.start()
-        except OSError as exc:
+        except (OSError, OverflowError) as exc:  # (a port past 65535: OverflowError)
             print(f"l2tui: {listen_error(args.host, args.port, exc)}", file=sys.stderr)
             return 2
         with emu:

@@ -64,3 +64,17 @@ def test_the_demo_on_a_taken_port_is_one_line_and_exit_2(run_cli: CliRunner) -> 
     assert result.returncode == 2
     assert result.stderr.strip() == (f"l2tui: --port: cannot listen on 127.0.0.1:{port}: Address "
                                       "already in use (give another port, or 0 for any free one)")
+
+
+def test_a_port_out_of_range_is_one_line_naming_the_option_and_exit_2(run_cli: CliRunner) -> None:
+    result = run_cli("emulator", "--port", "70000", "--no-auth")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("l2tui: --port: cannot listen on 127.0.0.1:70000: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_demo_on_a_port_out_of_range_is_one_line_and_exit_2(run_cli: CliRunner) -> None:
+    result = run_cli("demo", "--headless", "--port", "70000")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("l2tui: --port: cannot listen on 127.0.0.1:70000: ")
+    assert len(result.stderr.strip().splitlines()) == 1
