@@ -54,6 +54,8 @@ class Capabilities:
     can_delta: bool
     batch_size: int = 500
     read_only_reason: str = ""
+    complete: bool = True  # False: a full read stops at a row limit ($top), so an item missing
+    #                        from it may have been pushed out, not deleted
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,7 @@ class Engine:
         self.unchanged = 0
         self.refused = ""  # the deletion guard's refusal a dry run met (a real run would stop)
         self.policy = Policy(conn.direction, conn.conflict_resolution, conn.deletions)
+        self.complete = {s: True for s in SIDES}  # a full read of the side holds every item
 
     # -- the run -------------------------------------------------------------------------
 
@@ -253,6 +254,11 @@ class Engine:
 
     def _run(self, plan: MappingPlan, caps: dict[str, Any], started: float, run: int) -> RunReport:
         conn, state, opts = self.conn, self.state, self.options
+        self.complete = {s: caps[s].complete for s in SIDES}
+        for s in SIDES:
+            if not self.complete[s]:
+                self.log(f"entity {1 if s == 'left' else 2}'s select stops at a row limit ($top): "
+                         "its items missing from a read are not taken as deleted")
         signature_changed = state.get("signature") not in (None, plan.signature)
         if signature_changed and state.count():
             self.log("the mapping, a select or the match key changed since the last run: "
@@ -651,9 +657,9 @@ class Engine:
         if st is None or st.key(side) is None:
             return Status.ABSENT, None
         mode = self.mode[side]
-        if gone or mode == "full":
+        if gone or (mode == "full" and self.complete[side]):
             return Status.GONE, None
-        if mode == "none":
+        if mode in ("none", "full"):  # (full but limited: missing is not gone)
             return Status.SAME, st.hash
         seen = st.last_hash(side)
         return (Status.SAME if info.same(seen, st.hash) else Status.EDIT), seen

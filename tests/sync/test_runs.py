@@ -20,7 +20,7 @@ from l2tui.sync.engine import plan_mapping
 from l2tui.sync.events import Conflict, LogLine, RunFinished, RunStarted
 from l2tui.sync.state import StateStore
 from tests.support import rows_in_the_file_alone
-from tests.sync.support import Pair, make_pair, manual_mapping, sqlite_url
+from tests.sync.support import LEFT_SELECT, Pair, make_pair, manual_mapping, sqlite_url
 
 
 def test_a_first_run_copies_every_source_item(pair: Pair) -> None:
@@ -526,3 +526,16 @@ def test_a_target_select_that_joins_tables_says_the_target_cannot_be_written(pai
     with pytest.raises(ConfigError, match="entity 2 cannot be written: read-only because it "
                                           "joins tables"):
         pair.run()
+
+
+def test_an_item_pushed_out_of_a_top_n_select_is_not_deleted_on_the_other_side(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL, left_select=LEFT_SELECT + "&$top=5")
+    assert pair.run().created_right == 5
+    # a SQL row whose key sorts first goes to Dataverse and takes a place in its first five
+    pair.right_insert({"name": "SQL first"}, key="00000000-0000-0000-0000-000000000001")
+    assert pair.run().created_left == 1
+    report = pair.run()
+    assert report.deleted_right == report.deleted_left == 0
+    assert pair.right_count() == 6

@@ -201,6 +201,7 @@ class ODataProvider(Provider):
             can_delta=schema.change_tracking and self._tracking_possible(),
             batch_size=self._option("batch_size", self.settings.batch_size),
             read_only_reason=reason,
+            complete=not any(name == "$top" for name, _ in self.options),
         )
 
     def close(self) -> None:
