@@ -257,7 +257,7 @@ class Engine:
         self.complete = {s: caps[s].complete for s in SIDES}
         for s in SIDES:
             if not self.complete[s]:
-                self.log(f"entity {1 if s == 'left' else 2}'s select stops at a row limit ($top): "
+                self.log(f"entity {1 if s == 'left' else 2}'s select stops at a row limit: "
                          "its items missing from a read are not taken as deleted")
         signature_changed = state.get("signature") not in (None, plan.signature)
         if signature_changed and state.count():

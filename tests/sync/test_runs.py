@@ -539,3 +539,31 @@ def test_an_item_pushed_out_of_a_top_n_select_is_not_deleted_on_the_other_side(
     report = pair.run()
     assert report.deleted_right == report.deleted_left == 0
     assert pair.right_count() == 6
+
+
+def test_an_item_pushed_out_of_a_sql_limit_select_is_not_deleted_on_the_target(
+        tmp_path: Path) -> None:
+    from l2tui.config.model import Connection, Entity, Mapping
+    from l2tui.paths import resolve_paths
+
+    source, target = tmp_path / "source.db", tmp_path / "target.db"
+    with sqlite3.connect(source) as db:
+        db.execute("CREATE TABLE items (id TEXT PRIMARY KEY, name TEXT)")
+        db.execute("INSERT INTO items VALUES ('b', 'B'), ('c', 'C'), ('d', 'D')")
+    with sqlite3.connect(target) as db:
+        db.execute("CREATE TABLE items (id TEXT PRIMARY KEY, name TEXT)")
+    conn = Connection(
+        title="Limited", max_delete_ratio=1.0, mapping=Mapping(auto=True),
+        entity1=Entity(provider="sqlite", connection_string=f"Data Source={source};",
+                       select="SELECT id, name FROM items ORDER BY id LIMIT 2", primary_key=["id"]),
+        entity2=Entity(provider="sqlite", connection_string=f"Data Source={target};",
+                       select="items", primary_key=["id"]),
+    )
+    runner = Runner(resolve_paths())
+    assert runner.run(conn).created_right == 2
+    with sqlite3.connect(source) as db:
+        db.execute("INSERT INTO items VALUES ('a', 'A')")  # 'c' is no longer in the first two
+    report = runner.run(conn)
+    assert report.created_right == 1 and report.deleted_right == 0
+    with sqlite3.connect(target) as db:
+        assert [r[0] for r in db.execute("SELECT id FROM items ORDER BY id")] == ["a", "b", "c"]

@@ -65,6 +65,7 @@ class SelectInfo:
     columns: tuple[Name, ...] | None = None  # None: every column (``*`` or a bare table name)
     where: bool = False
     reason: str = ""  # why it is read-only; empty when writable
+    limited: bool = False  # stops at a row count (TOP, LIMIT, FETCH, OFFSET): not every row
 
     @property
     def writable(self) -> bool:
@@ -280,7 +281,8 @@ def _select(text: str, tokens: list[Token]) -> SelectInfo:
         return query("it has DISTINCT")
     if i < len(tokens) and tokens[i].lower == "all":
         i += 1
-    if i < len(tokens) and tokens[i].lower == "top":
+    top = i < len(tokens) and tokens[i].lower == "top"
+    if top:
         i += 1
         if i < len(tokens) and tokens[i].text == "(":
             while i < len(tokens) and tokens[i].text != ")":
@@ -318,7 +320,8 @@ def _select(text: str, tokens: list[Token]) -> SelectInfo:
     if isinstance(columns, str):
         return SelectInfo(text, "query", table=names, reason=columns)
     where = any(t.lower == "where" for t in rest)
-    return SelectInfo(text, "select", table=names, columns=columns, where=where)
+    limited = top or any(t.lower in ("limit", "fetch", "offset") for t, d in leveled[j:] if d == 0)
+    return SelectInfo(text, "select", table=names, columns=columns, where=where, limited=limited)
 
 
 def _skip_hint(tokens: list[Token], j: int) -> int:

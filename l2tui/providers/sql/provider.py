@@ -187,7 +187,7 @@ class SqlProvider(Provider):
         if self._write is None:
             return Capabilities(False, False, self._batch_size(len(columns)),
                                 read_only_reason="the table has no primary key; set primary_key")
-        return Capabilities(True, False, self._batch_size(len(columns)))
+        return Capabilities(True, False, self._batch_size(len(columns)), complete=not info.limited)
 
     def _batch_size(self, columns: int = 1) -> int:
         chosen = self.context.options.get("batch_size") or self.target.batch_size
