@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,7 +19,7 @@ from l2tui.memory import return_large_buffers
 from l2tui.paths import Paths
 from l2tui.providers import open_entity
 from l2tui.providers.base import Provider
-from l2tui.sync.engine import Engine, Options
+from l2tui.sync.engine import Engine, Options, Rebaseline
 from l2tui.sync.events import (
     Conflict,
     Event,
@@ -79,11 +80,21 @@ class Runner:
                         device_code=device_code,
                         log=lambda message: events(LogLine(message=message)),
                     ))
-                engine = Engine(conn, providers[0], providers[1], state,
-                                options=Options(dry_run=dry_run, force=force, full=full,
-                                                batch_size=batch_size),
-                                sink=events, cancel=cancel)
-                report = engine.run()
+                options = Options(dry_run=dry_run, force=force, full=full,
+                                  batch_size=batch_size)
+                try:
+                    report = Engine(conn, providers[0], providers[1], state, options=options,
+                                    sink=events, cancel=cancel).run()
+                except Rebaseline as change:
+                    state.close()  # nothing was written
+                    state = StateStore(self.paths.state_db(conn.slug), dry=True)
+                    self._check_rematch(conn, providers, state, change.pairs, options, events,
+                                        cancel)
+                    state.close()
+                    state = StateStore(self.paths.state_db(conn.slug))
+                    report = Engine(conn, providers[0], providers[1], state,
+                                    options=replace(options, checked=True), sink=events,
+                                    cancel=cancel).run()
             except L2Error as exc:
                 report = RunReport(connection=conn.title, outcome="failed", started=started,
                                    finished=time.time(), message=exc.message)
@@ -98,6 +109,33 @@ class Runner:
                 state.close()
             events(RunFinished(report=report))
             return report
+
+    @staticmethod
+    def _check_rematch(conn: Connection, providers: list[Provider], dry: StateStore, pairs: int,
+                       options: Options, events: EventSink,
+                       cancel: threading.Event | None) -> None:
+        """After a change of mapping, select or match key: plan the re-match as a dry run, and
+        refuse it (RunError) when it would create or delete more than ``max_delete_ratio`` of
+        the pairs synced before on a side: new settings that find few of the old pairs again
+        (a wrong match key, a select that hides rows) would otherwise write over rows."""
+        events(LogLine(message="the mapping, a select or the match key changed since the last "
+                               "run: planning the new match first (nothing is written yet)",
+                       level="warning"))
+        plan = Engine(conn, providers[0], providers[1], dry,
+                      options=replace(options, dry_run=True, checked=True),
+                      sink=_progress_and_warnings(events), cancel=cancel).run().plan
+        if plan is None:
+            return
+        ratio = conn.max_delete_ratio
+        writes = {side: (getattr(plan, f"create_{side}"), getattr(plan, f"delete_{side}"))
+                  for side in ("left", "right")}
+        if any(created + deleted > ratio * pairs for created, deleted in writes.values()):
+            counts = ", ".join(f"on the {side} {created} created and {deleted} deleted"
+                               for side, (created, deleted) in writes.items())
+            raise RunError(
+                f"the mapping, a select or the match key changed, and the new settings find too "
+                f"few of the {pairs} pairs synced before: {counts} (more than max_delete_ratio "
+                f"{ratio:.0%}); nothing was written (check the settings, or run with --force)")
 
     # -- history and state -------------------------------------------------------------
 
@@ -179,6 +217,16 @@ class Runner:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as handle:
             yield handle
+
+
+def _progress_and_warnings(sink: EventSink) -> EventSink:
+    """The events of a planning pass worth showing: its progress, warnings and errors."""
+
+    def emit(event: Event) -> None:
+        if isinstance(event, Progress) or (isinstance(event, LogLine) and event.level != "info"):
+            sink(event)
+
+    return emit
 
 
 def _pid_in(fd: int) -> str:

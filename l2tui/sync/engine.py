@@ -62,6 +62,15 @@ class Cancelled(Exception):
     """The run was asked to stop."""
 
 
+class Rebaseline(Exception):
+    """The mapping, a select or the match key changed since the last run, which synced ``pairs``
+    pairs: nothing is written until the runner has planned the re-match (``Options.checked``)."""
+
+    def __init__(self, pairs: int) -> None:
+        super().__init__(f"the settings changed since {pairs} pairs were synced")
+        self.pairs = pairs
+
+
 @dataclass
 class Options:
     """How to run: dry, forced past the deletion guard, comparing everything, batch size."""
@@ -70,6 +79,7 @@ class Options:
     force: bool = False
     full: bool = False
     batch_size: int | None = None
+    checked: bool = False  # a re-match after a change of settings, planned first and found safe
 
 
 class EarlyRead(NamedTuple):
@@ -221,6 +231,10 @@ class Engine:
         self.plan = plan
         self.sides = {s: SideInfo(s, plan) for s in SIDES}
         caps = self._check_writable()
+        opts = self.options
+        if not (opts.dry_run or opts.force or opts.checked) and \
+                state.get("signature") not in (None, plan.signature) and state.count():
+            raise Rebaseline(state.count())  # before the run starts: nothing written, no history
         for warning in plan.warnings:
             self.log(warning, "warning")
         if plan.skipped:
@@ -880,4 +894,4 @@ class Engine:
                                   **({"refused": self.refused} if self.refused else {})}, **c)
 
 
-__all__ = ["Cancelled", "ChangeOp", "Engine", "Options", "plan_mapping"]
+__all__ = ["Cancelled", "ChangeOp", "Engine", "Options", "Rebaseline", "plan_mapping"]

@@ -1,0 +1,78 @@
+"""A change of mapping, select or match key: the new match is planned before anything is written,
+and refused when it would write over many rows instead of finding the old pairs again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from l2tui.config.model import ColumnPair, Direction
+from l2tui.errors import RunError
+from l2tui.sync.events import LogLine
+from tests.sync.support import Pair, make_pair, sqlite_url
+
+
+@pytest.fixture
+def synced(emu: Any, tmp_path: Path) -> Pair:
+    """A bidirectional pair (deletion guard at 20 %) that has run once: 20 pairs."""
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL, max_delete_ratio=0.2)
+    assert pair.run().created_right == 20
+    return pair
+
+
+def test_a_match_key_that_finds_no_old_pair_is_refused_and_writes_nothing(synced: Pair) -> None:
+    left, right = synced.left(), synced.right()
+    synced.conn.mapping.match_key = ColumnPair("accountnumber", "name")
+    with pytest.raises(RunError, match="find too few of the 20 pairs synced before: on the left "
+                                       "20 created and 0 deleted, on the right 20 created"):
+        synced.run()
+    assert synced.left() == left and synced.right() == right
+
+
+def test_a_target_select_that_hides_rows_is_refused_and_writes_nothing(synced: Pair) -> None:
+    left, right = synced.left(), synced.right()
+    hidden = sorted(right)[:10]
+    synced.conn.entity2.select = ("SELECT * FROM accounts WHERE accountid NOT IN ("
+                                  + ", ".join(f"'{key}'" for key in hidden) + ")")
+    with pytest.raises(RunError, match="on the right 10 created and 0 deleted"):
+        synced.run()
+    assert synced.left() == left and synced.right() == right
+
+
+def test_the_refusal_says_the_new_match_was_planned_first(synced: Pair) -> None:
+    synced.conn.mapping.match_key = ColumnPair("accountnumber", "name")
+    with pytest.raises(RunError):
+        synced.run()
+    warnings = [e.message for e in synced.events if isinstance(e, LogLine)
+                and e.level == "warning"]
+    assert any("planning the new match first" in w for w in warnings)
+
+
+def test_a_refused_rematch_is_refused_again_until_the_settings_are_mended(synced: Pair) -> None:
+    synced.conn.mapping.match_key = ColumnPair("accountnumber", "name")
+    for _ in range(2):
+        with pytest.raises(RunError, match="find too few"):
+            synced.run()
+    synced.conn.mapping.match_key = None
+    report = synced.run()
+    assert report.ok and report.plan is not None and report.plan.writes == 0
+
+
+def test_force_runs_a_rematch_the_check_would_refuse(synced: Pair) -> None:
+    hidden = sorted(synced.right())[:10]
+    synced.conn.entity2.select = ("SELECT * FROM accounts WHERE accountid NOT IN ("
+                                  + ", ".join(f"'{key}'" for key in hidden) + ")")
+    report = synced.run(force=True)
+    assert report.outcome in ("success", "errors", "conflicts")
+    assert report.created_right == 10
+
+
+def test_a_new_match_that_finds_the_old_pairs_writes_nothing_and_runs_at_once(
+        synced: Pair) -> None:
+    synced.conn.mapping.match_key = ColumnPair("accountid", "accountid")
+    report = synced.run()
+    assert report.ok and report.plan is not None and report.plan.writes == 0
+    assert report.unchanged == 20
