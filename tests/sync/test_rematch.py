@@ -10,7 +10,7 @@ import pytest
 
 from l2tui.config.model import ColumnPair, Direction
 from l2tui.errors import RunError
-from l2tui.sync.events import LogLine
+from l2tui.sync.events import ItemError, LogLine
 from tests.sync.support import Pair, make_pair, sqlite_url
 
 
@@ -34,9 +34,7 @@ def test_a_match_key_that_finds_no_old_pair_is_refused_and_writes_nothing(synced
 
 def test_a_target_select_that_hides_rows_is_refused_and_writes_nothing(synced: Pair) -> None:
     left, right = synced.left(), synced.right()
-    hidden = sorted(right)[:10]
-    synced.conn.entity2.select = ("SELECT * FROM accounts WHERE accountid NOT IN ("
-                                  + ", ".join(f"'{key}'" for key in hidden) + ")")
+    hide(synced, 10)
     with pytest.raises(RunError, match="on the right 10 created and 0 deleted"):
         synced.run()
     assert synced.left() == left and synced.right() == right
@@ -61,13 +59,24 @@ def test_a_refused_rematch_is_refused_again_until_the_settings_are_mended(synced
     assert report.ok and report.plan is not None and report.plan.writes == 0
 
 
-def test_force_runs_a_rematch_the_check_would_refuse(synced: Pair) -> None:
-    hidden = sorted(synced.right())[:10]
-    synced.conn.entity2.select = ("SELECT * FROM accounts WHERE accountid NOT IN ("
-                                  + ", ".join(f"'{key}'" for key in hidden) + ")")
+def hide(pair: Pair, count: int) -> list[str]:
+    """Give the right a select whose WHERE leaves out ``count`` of its rows (they stay)."""
+    hidden = sorted(pair.right())[:count]
+    pair.conn.entity2.select = ("SELECT * FROM accounts WHERE accountid NOT IN ("
+                                + ", ".join(f"'{key}'" for key in hidden) + ")")
+    return hidden
+
+
+def test_forced_a_create_still_never_writes_over_a_row_the_target_select_hides(
+        synced: Pair) -> None:
+    right = synced.right()
+    hidden = hide(synced, 10)
     report = synced.run(force=True)
-    assert report.outcome in ("success", "errors", "conflicts")
-    assert report.created_right == 10
+    assert report.created_right == 0 and report.errors_right == 10
+    assert synced.right() == right
+    errors = [e.message for e in synced.events if isinstance(e, ItemError)]
+    assert f"a row with accountid='{hidden[0]}' is in the table but not in the select" in \
+        "\n".join(errors)
 
 
 def test_a_new_match_that_finds_the_old_pairs_writes_nothing_and_runs_at_once(
@@ -76,3 +85,11 @@ def test_a_new_match_that_finds_the_old_pairs_writes_nothing_and_runs_at_once(
     report = synced.run()
     assert report.ok and report.plan is not None and report.plan.writes == 0
     assert report.unchanged == 20
+
+
+def test_a_first_run_never_writes_over_a_row_the_target_select_hides(synced: Pair) -> None:
+    right = synced.right()
+    hide(synced, 10)
+    report = synced.run(reset=True)  # no state: nothing to plan against, the writes must hold
+    assert report.created_right == 0 and report.errors_right == 10
+    assert synced.right() == right

@@ -161,7 +161,8 @@ class SqlProvider(Provider):
                 unique = set(keys) in [s for s in select.unique_key_sets(conn, table)]
                 generated = len(keys) == 1 and select.is_generated(table.c[keys[0]], conn.dialect)
                 update_only = any(select.is_read_only(table.c[k]) for k in keys)
-                self._write = WriteTarget(table, tuple(keys), unique, generated, update_only)
+                self._write = WriteTarget(table, tuple(keys), unique, generated, update_only,
+                                          partial=info.where or info.limited)
             return
         result = conn.execute(select.probe_statement(info, conn.dialect))
         try:

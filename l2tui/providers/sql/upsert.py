@@ -32,6 +32,9 @@ class WriteTarget:
     unique: bool = True  # a primary key or unique index on exactly these columns
     generated: bool = False  # the database makes the key (identity / autoincrement)
     update_only: bool = False  # the key cannot be written (identity): updates never insert
+    # the select leaves rows out (WHERE, a row limit): a row it does not show may still be there,
+    # so a create is a plain INSERT, which fails on such a row instead of writing over it
+    partial: bool = False
 
 
 class MissingRows(Exception):
@@ -204,6 +207,13 @@ def _upsert_without_index(conn: Connection, target: WriteTarget, columns: Sequen
         p.update({f"_v{i}": row.get(c) for i, c in enumerate(names)})
         params.append(p)
     conn.execute(stmt, params)
+
+
+def insert(conn: Connection, target: WriteTarget, columns: Sequence[str],
+           rows: Sequence[Row]) -> None:
+    """INSERT rows with their key: a key already in the table fails the statement."""
+    names = [*target.keys, *columns]
+    conn.execute(sa.insert(target.table), [{c: r.get(c) for c in names} for r in rows])
 
 
 def insert_returning_keys(conn: Connection, target: WriteTarget, columns: Sequence[str],

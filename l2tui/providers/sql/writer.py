@@ -16,7 +16,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from l2tui.errors import ConnectError
 from l2tui.providers.base import Change, ChangeOp, Column, RowBatch, WriteOutcome
@@ -88,7 +88,7 @@ class Refused(Exception):
 class Shape:
     """One statement's form: the operation and the non-key columns it sets (hashed by identity)."""
 
-    op: str  # upsert | update | insert | delete
+    op: str  # upsert | update | insert (key made by the database) | insert_key | delete
     columns: tuple[str, ...]
     names: tuple[str, ...]  # the row's columns: keys (except for insert), then ``columns``
     fast: bool  # raw DBAPI statements (FastStatements) instead of SQLAlchemy Core
@@ -244,6 +244,13 @@ class Writer:
         except MissingRows:
             shown = ", ".join(f"{k}={v!r}" for k, v in (one.keys[0] or {}).items())
             return WriteOutcome(change, False, f"no row with {shown} to update")
+        except IntegrityError as exc:
+            if one.shape.op == "insert_key":
+                shown = ", ".join(f"{k}={v!r}" for k, v in (one.keys[0] or {}).items())
+                return WriteOutcome(change, False, f"a row with {shown} is in the table but not "
+                                    "in the select (its WHERE or row limit leaves it out); it "
+                                    "is not written over")
+            return WriteOutcome(change, False, one_line(exc, self.provider._secret))
         except SQLAlchemyError as exc:
             return WriteOutcome(change, False, one_line(exc, self.provider._secret))
         return WriteOutcome(change, True, key=made.get(id(one), one.keys)[0])
@@ -362,6 +369,8 @@ class Writer:
         target = self.target
         if op == "upsert" and target.update_only:
             op = "update"  # the key cannot be written: an upsert only updates
+        elif op == "upsert" and target.partial:
+            op = "insert_key"  # never over a row the select does not show
         found = self.shapes.get((op, columns))
         if found is not None:
             return found
@@ -472,6 +481,8 @@ class Writer:
         columns = list(shape.columns)
         if shape.op == "delete":
             upsert.delete(conn, target, dicts)
+        elif shape.op == "insert_key":
+            upsert.insert(conn, target, columns, dicts)
         elif shape.op == "insert":
             return upsert.insert_returning_keys(conn, target, columns, dicts)
         elif shape.op == "update":
