@@ -93,3 +93,15 @@ def test_a_first_run_never_writes_over_a_row_the_target_select_hides(synced: Pai
     report = synced.run(reset=True)  # no state: nothing to plan against, the writes must hold
     assert report.created_right == 0 and report.errors_right == 10
     assert synced.right() == right
+
+
+def test_a_create_never_writes_over_a_dataverse_record_the_filter_hides(synced: Pair) -> None:
+    left = synced.left()
+    hidden = sorted(left)[:10]
+    synced.conn.entity1.select += "&$filter=" + " and ".join(f"accountid ne {key}"
+                                                               for key in hidden)
+    report = synced.run(force=True)
+    assert report.created_left == 0 and report.errors_left == 10
+    assert synced.left() == left
+    errors = "\n".join(e.message for e in synced.events if isinstance(e, ItemError))
+    assert "is in Dataverse but not in the select ($filter or $top leaves it out)" in errors

@@ -188,7 +188,7 @@ class ODataProvider(Provider):
             self.http, self.settings.service_root, self.schema(),
             batch_size=self._option("batch_size", self.settings.batch_size),
             parallel=self._option("parallel", self.settings.parallel),
-            log=self._log,
+            log=self._log, partial=any(name in ("$filter", "$top") for name, _ in self.options),
         )
         return writer.write(changes)
 

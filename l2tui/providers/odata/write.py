@@ -1,7 +1,9 @@
 """Writing: upserts, updates and deletes sent as $batch change sets, a few batches in flight.
 
 * create: ``PATCH set(<guid>)`` without If-Match, an upsert, so a retried create never duplicates
-  (the GUID is the Change's key, made here when the change has none);
+  (the GUID is the Change's key, made here when the change has none); when the select leaves
+  records out ($filter, $top), with ``If-None-Match: *``, so that a record the read did not show
+  is never written over (Dataverse answers 412 instead);
 * update: ``PATCH set(<guid>)`` with ``If-Match: *`` and only the changed columns, so an update
   never brings back a row deleted meanwhile (it fails with "no longer exists" instead);
 * delete: ``DELETE set(<guid>)``; 404 means already gone, which is success.
@@ -76,8 +78,10 @@ class Writer:
     """Sends changes to one entity set."""
 
     def __init__(self, http: HttpClient, service_root: str, schema: EntitySchema, *,
-                 batch_size: int, parallel: int, log: Callable[[str], None]) -> None:
+                 batch_size: int, parallel: int, log: Callable[[str], None],
+                 partial: bool = False) -> None:
         self.http = http
+        self.partial = partial  # the select leaves records out: creates never update
         self.root = service_root
         self.schema = schema
         self.batch_size = max(1, batch_size)
@@ -123,6 +127,8 @@ class Writer:
             if not body:
                 return None
             headers["If-Match"] = "*"
+        elif self.partial:
+            headers["If-None-Match"] = "*"
         return Prepared(index, change, BatchRequest("PATCH", url, headers, dumps(body)), key)
 
     def _with_new_key(self, key: Record) -> Record:
@@ -196,10 +202,15 @@ class Writer:
         try:
             response = self.http.request(
                 request.method, request.url, headers=request.headers, data=request.body,
-                allow=(404,),
+                allow=(404, 412) if "If-None-Match" in request.headers else (404,),
             )
         except ConnectError as exc:
             return prepared.index, WriteOutcome(change, ok=False, error=str(exc), key=prepared.key)
+        if response.status_code == 412:
+            error = (f"{self.schema.entity_set}({key_literal(prepared.key, self.schema)}) is in "
+                     "Dataverse but not in the select ($filter or $top leaves it out); it is not "
+                     "written over")
+            return prepared.index, WriteOutcome(change, ok=False, error=error, key=prepared.key)
         if response.status_code == 404 and change.op != ChangeOp.DELETE:
             _, message = error_of(response)
             error = f"{self.schema.entity_set}({key_literal(prepared.key, self.schema)}) no longer exists"
