@@ -14,7 +14,8 @@ from l2tui.paths import Paths, resolve_paths
 
 EXIT_CODES = """exit codes:
   0  done
-  1  a run finished with errors or unresolved conflicts
+  1  a run finished with errors or unresolved conflicts, or did not run to its end
+     (a guard refused it, it was cancelled, or the connection was already running)
   2  bad input or configuration
   3  cannot connect or sign in"""
 

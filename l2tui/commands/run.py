@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -106,17 +107,21 @@ def summary(report: RunReport) -> str:
 
 
 def _on_interrupt(cancel: threading.Event) -> dict[int, Any]:
-    """The first Ctrl-C (or SIGTERM: systemd stop, a cron timeout) stops the run cleanly between
-    batches; the second interrupts. Returns the handlers it replaced."""
+    """The first Ctrl-C (or SIGTERM: systemd stop, a cron timeout; or SIGHUP: the SSH session
+    dropped, unless nohup ignores it) stops the run cleanly between batches; the second
+    interrupts. Returns the handlers it replaced."""
     def handler(signum: int, frame: Any) -> None:
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()
-        again = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
-        print(f"\nl2tui: stopping after the current batch ({again} again to interrupt)",
-              file=sys.stderr, flush=True)
+        again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        with contextlib.suppress(OSError):  # (after SIGHUP the terminal may be gone)
+            print(f"\nl2tui: stopping after the current batch ({again} again to interrupt)",
+                  file=sys.stderr, flush=True)
 
-    signals = (signal.SIGINT, signal.SIGTERM)
+    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signals += (signal.SIGHUP,)
     if threading.current_thread() is not threading.main_thread():
         return {s: signal.getsignal(s) for s in signals}
     return {s: signal.signal(s, handler) for s in signals}

@@ -38,8 +38,12 @@ def read_connection_file(path: Path) -> Connection:
         text = path.read_text(encoding="utf-8-sig")  # (a Windows editor's byte-order mark)
     except FileNotFoundError:
         raise ConfigError("no such connection file", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the file ({exc.__class__.__name__})", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02X} at offset "
+                          f"{exc.start}); save the file as UTF-8", file=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file ({exc.strerror or exc.__class__.__name__})",
+                          file=str(path)) from None
     conn = parse_connection(text, path)
     conn.path = path
     return conn
@@ -52,8 +56,11 @@ class ConnectionStore:
         self.folder = Path(folder)
 
     def files(self) -> list[Path]:
-        """Connection files, sorted by name."""
+        """Connection files, sorted by name (none yet: no folder; a file there is an error)."""
         if not self.folder.is_dir():
+            if self.folder.exists():
+                raise ConfigError(f"the connection folder {self.folder} is not a folder (see "
+                                  "--config-dir and L2TUI_CONFIG_DIR)")
             return []
         return sorted(p for p in self.folder.glob(f"*{SUFFIX}") if not p.name.startswith("."))
 

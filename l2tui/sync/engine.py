@@ -793,7 +793,8 @@ class Engine:
             deletes = self.outbox.count(side, "delete")
             size = max(self.sizes[side], 1)
             if deletes and deletes / size > ratio and not self.options.force:
-                share = (f"{deletes} of {self.sizes[side]} items on the {side} ({deletes / size:.0%}, "
+                share = (f"{deletes} of the {self.sizes[side]} synced items on the {side} "
+                         f"({deletes / size:.0%}, "
                          f"more than max_delete_ratio {ratio:.0%})")
                 if self.options.dry_run:
                     self.refused = f"a real run would refuse to delete {share}; run it with --force"

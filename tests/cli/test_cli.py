@@ -45,7 +45,7 @@ def test_new_into_a_config_dir_that_is_a_file_exits_2_naming_it(run_cli: CliRunn
     taken.write_text("")
     result = run_cli("--config-dir", str(taken), "new", "CRM")
     assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith("l2tui: cannot write ") and str(taken) in result.stderr
+    assert "is not a folder" in result.stderr and str(taken) in result.stderr
     assert "unexpected error" not in result.stderr and len(result.stderr.splitlines()) == 1
 
 
@@ -149,3 +149,10 @@ def test_list_reports_a_broken_file_and_still_lists_the_others(run_cli: CliRunne
     assert "Good" in result.stdout
     assert "broken.toml:2: direction" in result.stderr
     assert result.returncode == 2
+
+
+def test_list_with_a_config_dir_that_is_a_file_exits_2(run_cli: CliRunner, tmp_path: Path) -> None:
+    taken = tmp_path / "big.toml"
+    taken.write_text("")
+    result = run_cli("--config-dir", str(taken), "list")
+    assert result.returncode == 2 and "is not a folder" in result.stderr

@@ -47,6 +47,23 @@ def test_a_file_saved_with_a_byte_order_mark_loads(config_dir: Path) -> None:
     assert store.load("crm-accounts-to-sql").title == "CRM accounts to SQL"
 
 
+def test_a_file_that_is_not_utf8_says_so_and_where(config_dir: Path) -> None:
+    store = ConnectionStore(config_dir)
+    path = store.save(_conn())
+    path.write_bytes(path.read_bytes().replace(b'"CRM accounts to SQL"', b'"Caf\xe9 accounts"'))
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte 0xE9 at offset \d+\); save "
+                                          "the file as UTF-8") as raised:
+        store.load(str(path))
+    assert str(path) in str(raised.value)
+
+
+def test_a_connection_folder_that_is_a_file_is_an_error(tmp_path: Path) -> None:
+    taken = tmp_path / "connections.toml"
+    taken.write_text("")
+    with pytest.raises(ConfigError, match="is not a folder"):
+        ConnectionStore(taken).entries()
+
+
 def test_comments_and_key_order_survive_a_save(config_dir: Path) -> None:
     store = ConnectionStore(config_dir)
     path = store.save(_conn())

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from l2tui.config.store import ConnectionStore
 from tests.conftest import REPO, CliRunner, TerminalRunner
 from tests.sync.support import Pair, manual_mapping
@@ -64,7 +66,7 @@ def test_dry_run_past_the_deletion_guard_shows_the_plan_and_deletes_nothing(
     result = run_cli("run", name, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "20 would be deleted" in result.stdout
-    assert "a real run would refuse to delete 20 of 20 items" in result.stderr
+    assert "a real run would refuse to delete 20 of the 20 synced items" in result.stderr
     assert pair.right_count() == 20
 
 
@@ -166,8 +168,9 @@ def test_demo_headless_syncs_the_emulator_into_sqlite(run_cli: CliRunner) -> Non
     assert again.returncode == 0 and "0 created" in again.stdout
 
 
-def test_sigterm_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_completes(
-        pair: Pair, run_cli: CliRunner) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_or_sighup_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_completes(
+        pair: Pair, run_cli: CliRunner, signum: signal.Signals) -> None:
     name = save(pair)
     pair.emu.faults.delay_next(1, 3.0, path_contains="/accounts")
     pair.emu.recent_requests.clear()
@@ -178,7 +181,7 @@ def test_sigterm_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_completes(
     while not any("/accounts?" in r for r in list(pair.emu.recent_requests)):
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, (proc.returncode, err)
     assert out.startswith("Cancelled: ") and "stopping after the current batch" in err
