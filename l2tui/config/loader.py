@@ -10,7 +10,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import tomlkit
-from tomlkit.exceptions import ParseError
+from tomlkit.exceptions import (
+    InvalidControlChar,
+    ParseError,
+    UnexpectedCharError,
+    UnexpectedEofError,
+)
 
 from l2tui.config.connstr import ConnectionStringError
 from l2tui.config.model import (
@@ -80,12 +85,25 @@ def parse_connection(text: str, file: str | Path = "<connection>") -> Connection
     try:
         doc = tomlkit.parse(text)
     except ParseError as exc:
-        reason = str(exc).split(" at line ")[0]
-        raise ConfigError(f"not valid TOML: {reason}", file=name, line=exc.line) from None
+        raise ConfigError(f"not valid TOML: {_toml_reason(exc)}", file=name, line=exc.line) \
+            from None
     data = doc.unwrap()
     conn = connection_from_dict(data, text, name)
     conn.document = doc
     return conn
+
+
+def _toml_reason(exc: ParseError) -> str:
+    """The parser's reason, in words for the usual slips (it names a character code instead)."""
+    reason = str(exc).split(" at line ")[0]
+    if isinstance(exc, InvalidControlChar) and reason.endswith(("u000a instead", "u000d instead")):
+        return "a string is not closed on its line (a missing quote?)"
+    if isinstance(exc, UnexpectedEofError) or (
+            isinstance(exc, UnexpectedCharError) and reason.endswith("'\\x00'")):
+        return "the file ends inside a value or a table name (a missing ], } or quote?)"
+    if isinstance(exc, UnexpectedCharError) and reason.endswith(("'\\n'", "'\\r'")):
+        return "the line ends too early (a missing ], } or quote?)"
+    return reason
 
 
 def connection_from_dict(data: dict[str, Any], text: str = "", file: str = "<connection>") -> Connection:

@@ -105,3 +105,15 @@ def test_secret_in_a_rejected_string_is_not_repeated(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         parse_connection(text, "crm.toml")
     assert "s3cr3t" not in str(info.value)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ('title = "abc\ndirection = "left_to_right"\n', "1: not valid TOML: a string is not closed on "
+                                                   "its line (a missing quote?)"),
+    ('title = "x"\nx = [', "2: not valid TOML: the file ends inside a value or a table name"),
+    ('title = "x"\n[entity1\n', "2: not valid TOML: the line ends too early (a missing ], }"),
+])
+def test_usual_toml_slips_are_told_in_words(text: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_connection(text, "crm.toml")
+    assert str(raised.value).startswith("crm.toml:" + reason)
