@@ -17,9 +17,11 @@ from l2tui.providers.base import Column, Record
 
 
 def verify_command(args: argparse.Namespace, paths: Paths) -> int:
-    """Check each entity (or the one asked for) can connect and read; exit 3 when one cannot."""
+    """Check each entity (or the one asked for) can connect and read; exit 3 when one cannot
+    connect, 2 when the failures are all in the settings (a select naming a missing table)."""
     conn = load_complete(paths, args.name)
     failed = False
+    unreachable = False
     for index in (args.entity,) if args.entity else (1, 2):
         entity = conn.entity(index)
         label = f"Entity {index} ({entity.title or entity.provider})"
@@ -30,7 +32,8 @@ def verify_command(args: argparse.Namespace, paths: Paths) -> int:
         for line in (*result.details, *(f"warning: {w}" for w in result.warnings)):
             print(f"  {line}")
         failed = failed or not result.ok
-    return 3 if failed else 0
+        unreachable = unreachable or not (result.ok or result.in_settings)
+    return 3 if unreachable else 2 if failed else 0
 
 
 def preview_command(args: argparse.Namespace, paths: Paths) -> int:

@@ -66,6 +66,7 @@ class VerifyResult:
     message: str
     details: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    in_settings: bool = False  # failed over the entity's settings (a select), not the connection
 
 
 @dataclass

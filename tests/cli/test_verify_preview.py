@@ -147,3 +147,15 @@ def test_preview_of_a_missing_table_exits_2_naming_the_file_and_the_entity_key(
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == (f"l2tui: {config_dir / 'accounts.toml'}: entity2.select: "
                                      "table 'accounts' not found")
+
+
+def test_verify_of_a_select_naming_a_missing_table_exits_2(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    conn.entity2.select = "no_such_table"
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli("verify", "Accounts")
+    assert result.returncode == 2, result.stdout
+    assert "Entity 2 (SQLite accounts): FAILED" in result.stdout and "no_such_table" in result.stdout

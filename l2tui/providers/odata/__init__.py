@@ -131,6 +131,8 @@ class ODataProvider(Provider):
             stream = ODataReadStream(self.http, self.schema, self._plan(page_size=1), None,
                                      self._log)
             next(iter(stream), None)
+        except ConfigError as exc:
+            return VerifyResult(False, self._redact(str(exc)), in_settings=True)
         except (L2Error, ValueError, OSError) as exc:
             return VerifyResult(False, self._redact(str(exc)))
         finally:

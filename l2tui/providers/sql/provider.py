@@ -292,6 +292,8 @@ class SqlProvider(Provider):
                 self._load(conn)
                 warnings = self._key_warnings(conn)
             caps = self.capabilities()
+        except ConfigError as exc:
+            return VerifyResult(False, str(exc), in_settings=True)
         except L2Error as exc:
             return VerifyResult(False, str(exc))
         t = self.target
