@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from l2tui.config.model import (
     Entity,
     Mapping,
 )
+from l2tui.config.store import ConnectionStore
 from l2tui.paths import Paths, resolve_paths
 from l2tui.providers.base import ColumnType
 from l2tui.runner import Runner
@@ -66,6 +68,21 @@ class Pair:
     def run(self, **kwargs: Any) -> RunReport:
         """One run through the real runner and providers."""
         return Runner(self.paths).run(self.conn, sink=self.events.append, **kwargs)
+
+    def save(self) -> str:
+        """Save the connection file; the name the command line knows it by."""
+        ConnectionStore(self.paths.connections).save(self.conn)
+        return self.conn.slug
+
+    def synced_then_emptied(self, run: Callable[..., Any]) -> str:
+        """Saved (deletion guard at 20 %), run once by ``run`` (the command line), then every
+        source row deleted; the connection's name."""
+        self.conn.max_delete_ratio = 0.2
+        name = self.save()
+        assert run("run", name).returncode == 0
+        for key in list(self.left()):
+            self.left_delete(key)
+        return name
 
     # -- the left (Dataverse) ------------------------------------------------------------
 

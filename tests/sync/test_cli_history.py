@@ -9,16 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from l2tui.config.model import ConflictResolution, Direction
-from l2tui.config.store import ConnectionStore
 from l2tui.runner import Runner
 from l2tui.sync.state import StateStore
 from tests.conftest import CliRunner
 from tests.sync.support import Pair, make_pair, sqlite_url
-
-
-def save(pair: Pair) -> str:
-    ConnectionStore(pair.paths.connections).save(pair.conn)
-    return pair.conn.slug
 
 
 def in_conflict(emu: Any, tmp_path: Path, resolution: ConflictResolution) -> Pair:
@@ -34,7 +28,7 @@ def in_conflict(emu: Any, tmp_path: Path, resolution: ConflictResolution) -> Pai
 
 def test_history_lists_runs_newest_first_with_what_each_side_got(
         pair: Pair, run_cli: CliRunner) -> None:
-    name = save(pair)
+    name = pair.save()
     assert run_cli("run", name).returncode == 0
     assert run_cli("run", name, "--dry-run").returncode == 0
     result = run_cli("history", name)
@@ -47,7 +41,7 @@ def test_history_lists_runs_newest_first_with_what_each_side_got(
 
 
 def test_history_json_gives_each_run_for_scripts(pair: Pair, run_cli: CliRunner) -> None:
-    name = save(pair)
+    name = pair.save()
     assert run_cli("run", name).returncode == 0
     [run] = json.loads(run_cli("history", name, "--json").stdout)
     assert run["run"] == 1 and run["outcome"] == "success"
@@ -56,7 +50,7 @@ def test_history_json_gives_each_run_for_scripts(pair: Pair, run_cli: CliRunner)
 
 
 def test_history_limit_keeps_the_newest_runs(pair: Pair, run_cli: CliRunner) -> None:
-    name = save(pair)
+    name = pair.save()
     for _ in range(3):
         assert run_cli("run", name).returncode == 0
     runs = json.loads(run_cli("history", name, "--json", "--limit", "2").stdout)
@@ -64,7 +58,7 @@ def test_history_limit_keeps_the_newest_runs(pair: Pair, run_cli: CliRunner) -> 
 
 
 def test_history_before_any_run_says_how_to_start_one(pair: Pair, run_cli: CliRunner) -> None:
-    result = run_cli("history", save(pair))
+    result = run_cli("history", pair.save())
     assert result.returncode == 0
     assert f"No runs of '{pair.conn.title}' yet" in result.stdout
     assert f"l2tui run {pair.conn.slug}" in result.stdout
@@ -78,7 +72,7 @@ def test_history_of_an_unknown_connection_exits_2(run_cli: CliRunner) -> None:
 
 def test_a_run_without_an_end_shows_as_running_while_its_lock_is_held(
         pair: Pair, run_cli: CliRunner) -> None:
-    name = save(pair)
+    name = pair.save()
     runner = Runner(pair.paths)
     state_path = pair.paths.state_db(name)
     pair.paths.ensure()
@@ -99,7 +93,7 @@ def test_a_run_without_an_end_shows_as_running_while_its_lock_is_held(
 def test_conflicts_show_the_item_the_policy_and_the_values_that_differ(
         emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
     pair = in_conflict(emu, tmp_path, ConflictResolution.RIGHT_WINS)
-    name = save(pair)
+    name = pair.save()
     assert run_cli("run", name).returncode == 0
     result = run_cli("conflicts", name)
     assert result.returncode == 0, result.stderr
@@ -111,7 +105,7 @@ def test_conflicts_show_the_item_the_policy_and_the_values_that_differ(
 def test_conflicts_json_gives_both_sides_values(emu: Any, tmp_path: Path,
                                                 run_cli: CliRunner) -> None:
     pair = in_conflict(emu, tmp_path, ConflictResolution.SKIP)
-    name = save(pair)
+    name = pair.save()
     assert run_cli("run", name).returncode == 1  # an unresolved conflict
     [conflict] = json.loads(run_cli("conflicts", name, "--json", "--run", "2").stdout)
     assert conflict["resolution"] == "skipped"
@@ -119,7 +113,7 @@ def test_conflicts_json_gives_both_sides_values(emu: Any, tmp_path: Path,
 
 
 def test_conflicts_of_a_run_without_any_say_so(pair: Pair, run_cli: CliRunner) -> None:
-    name = save(pair)
+    name = pair.save()
     assert run_cli("run", name).returncode == 0
     result = run_cli("conflicts", name, "--run", "1")
     assert result.returncode == 0
@@ -127,11 +121,7 @@ def test_conflicts_of_a_run_without_any_say_so(pair: Pair, run_cli: CliRunner) -
 
 
 def test_history_piped_to_a_file_keeps_whole_lines(pair: Pair, run_cli: CliRunner) -> None:
-    pair.conn.max_delete_ratio = 0.2
-    name = save(pair)
-    assert run_cli("run", name).returncode == 0
-    for key in list(pair.left()):
-        pair.left_delete(key)
+    name = pair.synced_then_emptied(run_cli)
     assert run_cli("run", name).returncode == 1  # the deletion guard: a long message
     newest = run_cli("history", name).stdout.splitlines()[2]
     assert "failed" in newest and newest.endswith("(check the select, or run with --force)")

@@ -18,42 +18,28 @@ from tests.conftest import REPO, CliRunner, TerminalRunner
 from tests.sync.support import Pair, manual_mapping
 
 
-def save(pair: Pair) -> str:
-    ConnectionStore(pair.paths.connections).save(pair.conn)
-    return pair.conn.slug
-
-
 def test_run_prints_a_summary_and_exits_0(pair: Pair, run_cli: CliRunner) -> None:
-    result = run_cli("run", save(pair))
+    result = run_cli("run", pair.save())
     assert result.returncode == 0, result.stderr
     assert "20 created" in result.stdout
 
 
 def test_run_json_prints_the_report_for_scripts(pair: Pair, run_cli: CliRunner) -> None:
-    result = run_cli("run", save(pair), "--json")
+    result = run_cli("run", pair.save(), "--json")
     report = json.loads(result.stdout)
     assert report["outcome"] == "success" and report["created_right"] == 20
 
 
 def test_dry_run_writes_nothing(pair: Pair, run_cli: CliRunner) -> None:
-    result = run_cli("run", save(pair), "--dry-run")
+    result = run_cli("run", pair.save(), "--dry-run")
     assert result.returncode == 0 and "would be created" in result.stdout
     assert pair.right_count() == 0
 
 
-def synced_then_emptied(pair: Pair, run_cli: CliRunner) -> str:
-    """A saved connection (deletion guard at 20 %) run once, then every source row deleted."""
-    pair.conn.max_delete_ratio = 0.2
-    name = save(pair)
-    assert run_cli("run", name).returncode == 0
-    for key in list(pair.left()):
-        pair.left_delete(key)
-    return name
-
 
 def test_the_deletion_guard_exits_1_with_one_line(pair: Pair, run_cli: CliRunner,
                                                   emu: Any) -> None:
-    name = synced_then_emptied(pair, run_cli)
+    name = pair.synced_then_emptied(run_cli)
     result = run_cli("run", name)
     assert result.returncode == 1 and "max_delete_ratio" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -62,7 +48,7 @@ def test_the_deletion_guard_exits_1_with_one_line(pair: Pair, run_cli: CliRunner
 
 def test_dry_run_past_the_deletion_guard_shows_the_plan_and_deletes_nothing(
         pair: Pair, run_cli: CliRunner) -> None:
-    name = synced_then_emptied(pair, run_cli)
+    name = pair.synced_then_emptied(run_cli)
     result = run_cli("run", name, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "20 would be deleted" in result.stdout
@@ -71,7 +57,7 @@ def test_dry_run_past_the_deletion_guard_shows_the_plan_and_deletes_nothing(
 
 
 def test_run_json_prints_a_refused_run_on_stdout_too(pair: Pair, run_cli: CliRunner) -> None:
-    name = synced_then_emptied(pair, run_cli)
+    name = pair.synced_then_emptied(run_cli)
     result = run_cli("run", name, "--json")
     assert result.returncode == 1
     report = json.loads(result.stdout)
@@ -81,13 +67,13 @@ def test_run_json_prints_a_refused_run_on_stdout_too(pair: Pair, run_cli: CliRun
 
 
 def test_summary_lists_data_entity_1_before_data_entity_2(pair: Pair, run_cli: CliRunner) -> None:
-    out = run_cli("run", save(pair)).stdout
+    out = run_cli("run", pair.save()).stdout
     assert out.index("Data Entity 1 (left)") < out.index("Data Entity 2 (right)")
 
 
 def test_reset_answered_no_on_a_terminal_runs_nothing(pair: Pair,
                                                       run_on_terminal: TerminalRunner) -> None:
-    name = save(pair)
+    name = pair.save()
     code, shown = run_on_terminal("run", name, "--reset", answers=["n"])
     assert code == 0, shown
     assert "Not reset; nothing was run." in shown and "created" not in shown
@@ -96,13 +82,13 @@ def test_reset_answered_no_on_a_terminal_runs_nothing(pair: Pair,
 
 def test_reset_answered_yes_on_a_terminal_runs(pair: Pair,
                                                run_on_terminal: TerminalRunner) -> None:
-    code, shown = run_on_terminal("run", save(pair), "--reset", answers=["y"])
+    code, shown = run_on_terminal("run", pair.save(), "--reset", answers=["y"])
     assert code == 0, shown
     assert "20 created" in shown
 
 
 def test_reset_without_a_terminal_needs_yes(pair: Pair, run_cli: CliRunner) -> None:
-    name = save(pair)
+    name = pair.save()
     assert run_cli("run", name, "--reset").returncode == 2
     assert run_cli("run", name, "--reset", "--yes").returncode == 0
 
@@ -114,7 +100,7 @@ def saved_file(pair: Pair) -> str:
 def test_a_select_naming_a_missing_dataverse_column_names_file_and_key(
         pair: Pair, run_cli: CliRunner) -> None:
     pair.conn.entity1.select = "$select=name,nosuchcol"
-    result = run_cli("run", save(pair))
+    result = run_cli("run", pair.save())
     assert result.returncode == 2
     assert result.stderr.strip() == (f"l2tui: {saved_file(pair)}: entity1.select: 'nosuchcol' "
                                      "is not a column of accounts")
@@ -123,7 +109,7 @@ def test_a_select_naming_a_missing_dataverse_column_names_file_and_key(
 def test_a_primary_key_naming_a_missing_sql_column_names_file_and_key(
         pair: Pair, run_cli: CliRunner) -> None:
     pair.conn.entity2.primary_key = ["nosuch"]
-    result = run_cli("run", save(pair))
+    result = run_cli("run", pair.save())
     assert result.returncode == 2
     assert result.stderr.strip() == (f"l2tui: {saved_file(pair)}: entity2.primary_key: column "
                                      "'nosuch' not found in table 'accounts'")
@@ -131,7 +117,7 @@ def test_a_primary_key_naming_a_missing_sql_column_names_file_and_key(
 
 def test_a_mapping_to_a_missing_column_names_the_file(pair: Pair, run_cli: CliRunner) -> None:
     manual_mapping(pair, [("name", "NoSuchColumn")])
-    result = run_cli("run", save(pair))
+    result = run_cli("run", pair.save())
     assert result.returncode == 2
     assert result.stderr.startswith(f"l2tui: {saved_file(pair)}: mapping.columns[0].right: "
                                     "entity 2 has no column 'NoSuchColumn'")
@@ -171,7 +157,7 @@ def test_demo_headless_syncs_the_emulator_into_sqlite(run_cli: CliRunner) -> Non
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_sigterm_or_sighup_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_completes(
         pair: Pair, run_cli: CliRunner, signum: signal.Signals) -> None:
-    name = save(pair)
+    name = pair.save()
     pair.emu.faults.delay_next(1, 3.0, path_contains="/accounts")
     pair.emu.recent_requests.clear()
     proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
@@ -192,7 +178,7 @@ def test_sigterm_or_sighup_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_comp
 
 def test_a_data_dir_that_cannot_be_made_exits_2_naming_the_folder_and_variable(
         pair: Pair, run_cli: CliRunner, tmp_path: Path) -> None:
-    name = save(pair)
+    name = pair.save()
     taken = tmp_path / "a-file"
     taken.write_text("")
     result = run_cli("run", name, env={"L2TUI_DATA_DIR": str(taken)})
