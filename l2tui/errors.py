@@ -61,6 +61,15 @@ class RunError(L2Error):
     exit_code = 1
 
 
+class GuardRefused(RunError):
+    """A guard (``guard`` names it) refused the run before it wrote what it guards against;
+    ``--force`` (the TUI's "Run anyway") passes it."""
+
+    def __init__(self, message: str, guard: str) -> None:
+        super().__init__(message)
+        self.guard = guard
+
+
 class NotAvailable(L2Error):
     """A command whose capability is not built yet."""
 

@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from l2tui.config.loader import require_complete
 from l2tui.config.model import Connection
-from l2tui.errors import ConfigError, L2Error, RunError
+from l2tui.errors import ConfigError, GuardRefused, L2Error, RunError
 from l2tui.memory import return_large_buffers
 from l2tui.paths import Paths
 from l2tui.providers import open_entity
@@ -132,10 +132,11 @@ class Runner:
         if any(created + deleted > ratio * pairs for created, deleted in writes.values()):
             counts = ", ".join(f"on the {side} {created} created and {deleted} deleted"
                                for side, (created, deleted) in writes.items())
-            raise RunError(
+            raise GuardRefused(
                 f"the mapping, a select or the match key changed, and the new settings find too "
                 f"few of the {pairs} pairs synced before: {counts} (more than max_delete_ratio "
-                f"{ratio:.0%}); nothing was written (check the settings, or run with --force)")
+                f"{ratio:.0%}); nothing was written (check the settings, or run with --force)",
+                guard="Changed settings")
 
     # -- history and state -------------------------------------------------------------
 

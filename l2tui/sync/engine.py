@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from l2tui.config.model import Connection, Direction
-from l2tui.errors import ConfigError, L2Error, RunError
+from l2tui.errors import ConfigError, GuardRefused, L2Error
 from l2tui.providers.base import (
     ChangeOp,
     Column,
@@ -800,8 +800,8 @@ class Engine:
                     self.refused = f"a real run would refuse to delete {share}; run it with --force"
                     self.log(self.refused, "warning")
                     continue
-                raise RunError(f"refusing to delete {share}; nothing was deleted (check the "
-                               "select, or run with --force)")
+                raise GuardRefused(f"refusing to delete {share}; nothing was deleted (check "
+                                   "the select, or run with --force)", guard="Deletion guard")
 
     def _keyless(self) -> None:
         """Items without a match-key value: give them a new GUID, write it back, then create."""

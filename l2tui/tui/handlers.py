@@ -8,7 +8,7 @@ from textual.notifications import SeverityLevel
 from textual.widgets import TabbedContent
 from textual.worker import Worker, WorkerState
 
-from l2tui.errors import L2Error, RunError
+from l2tui.errors import GuardRefused, L2Error
 from l2tui.sync.summaries import plan_text, report_body
 from l2tui.tui import jobs, messages
 from l2tui.tui.core import L2Core, one_line
@@ -263,13 +263,13 @@ class ActionsMixin(L2Core):
             self.query_one("#run-log", RunLog).add("(unsaved changes are used for this run)")
         self.run_worker_(jobs.snapshot(conn), self.cancel_event, dry_run, force, self._prompts())
 
-    def offer_force(self, message: str) -> None:
-        """The deletion guard refused a run: offer to run anyway."""
+    def offer_force(self, refusal: GuardRefused) -> None:
+        """A guard (deletions, changed settings) refused a run: offer to run anyway."""
         def answer(yes: bool | None) -> None:
             if yes:
                 self._start_run(dry_run=False, force=True)
 
-        self.push_screen(ConfirmScreen("Deletion guard", message + "\n\nRun anyway (force)?",
+        self.push_screen(ConfirmScreen(refusal.guard, refusal.message + "\n\nRun anyway (force)?",
                                        yes="Run anyway", no="Cancel"), answer)
 
     def action_cancel_run(self) -> None:
@@ -311,8 +311,8 @@ class ActionsMixin(L2Core):
             self.show_error(worker.error, title=f"{worker.name or 'work'} failed")
             if worker.group == "run":
                 self.query_one(RunPanel).stopped(f"run stopped: {one_line(worker.error)}")
-                if isinstance(worker.error, RunError) and "max_delete_ratio" in worker.error.message:
-                    self.offer_force(worker.error.message)
+                if isinstance(worker.error, GuardRefused):
+                    self.offer_force(worker.error)
         if worker.group == "run" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
                                                      WorkerState.CANCELLED):
             self.running = False

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.widgets import TabbedContent
 
+from l2tui.config.store import ConnectionStore
 from l2tui.paths import Paths
+from l2tui.runner import Runner
 from l2tui.tui import messages
 from l2tui.tui.screens.confirm import ConfirmScreen
-from tests.tui.conftest import DEMO_SLUG, demo_toml, needs_runner, sqlite_rows, until
+from tests.tui.conftest import (
+    DEMO_SLUG,
+    demo_toml,
+    needs_runner,
+    sqlite_rows,
+    until,
+)
 
 SIZE = (120, 40)
 pytestmark = needs_runner
@@ -228,3 +237,48 @@ async def test_a_key_is_answered_while_a_100000_row_run_goes(make_app, big_demo,
         assert running_when_switched == [True], "the key was answered only after the run"
         await pilot.press("escape")
         await app.workers.wait_for_complete()
+
+
+def _all_rows(db: Path) -> list[Any]:
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT * FROM accounts ORDER BY accountid").fetchall()
+
+
+async def _refused_then_forced(app: Any, pilot: Any, guard: str,
+                                done: Callable[[], bool]) -> None:
+    """Run Now meets a guard: its dialog is titled for it, and Run anyway runs with force."""
+    await pilot.press("f5")
+    await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+    assert app.screen.title_text == guard and "Run anyway (force)?" in app.screen.question
+    await pilot.press("y")
+    await until(pilot, lambda: not app.running and done())
+
+
+async def test_a_run_the_deletion_guard_refuses_can_be_run_anyway(
+        make_app, demo_file, paths, sqlite_db, emulator) -> None:
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await until(pilot, lambda: not app.running and sqlite_rows(sqlite_db) == 50)
+        for row in list(emulator.store.rows("accounts")):
+            emulator.store.delete("accounts", row["accountid"])
+        await _refused_then_forced(app, pilot, "Deletion guard",
+                                   lambda: sqlite_rows(sqlite_db) == 0)
+
+
+async def test_a_target_select_that_now_hides_rows_asks_and_forced_writes_over_none(
+        make_app, demo_file, paths, sqlite_db, emulator) -> None:
+    prepare(paths)
+    Runner(paths).run(ConnectionStore(paths.connections).load(DEMO_SLUG))
+    keep = sorted(r["accountid"] for r in emulator.store.rows("accounts"))[:5]
+    demo_file.write_text(demo_file.read_text().replace(
+        'select = "accounts"', 'select = "SELECT * FROM accounts WHERE accountid IN ('
+        + ", ".join(f"'{k}'" for k in keep) + ')"'))
+    before = _all_rows(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _refused_then_forced(
+            app, pilot, "Changed settings",
+            lambda: str(app.query_one("#run-phase").render()).startswith("errors"))
+    assert _all_rows(sqlite_db) == before and len(before) == 50
