@@ -255,8 +255,8 @@ class ActionsMixin(L2Core):
         conn = self.current
         if conn is None or self.running:
             return
-        self.action_page("run")
-        self.running = True
+        self.running = True  # first: Run Now is disabled, so the Run page focuses Cancel
+        self.action_page("run")  # (focus left on a hidden page would switch back to it)
         self.cancel_event = threading.Event()
         self.query_one(RunPanel).start(conn.title, dry_run)
         if conn.path in self.workspace.dirty:

@@ -282,3 +282,20 @@ async def test_a_target_select_that_now_hides_rows_asks_and_forced_writes_over_n
             app, pilot, "Changed settings",
             lambda: str(app.query_one("#run-phase").render()).startswith("errors"))
     assert _all_rows(sqlite_db) == before and len(before) == 50
+
+
+async def test_run_now_from_the_mappings_page_stays_on_the_run_page(make_app, demo_file, paths) -> None:
+    """The field focused on the page left behind must not pull its page back into view."""
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+pagedown", "ctrl+pagedown", "ctrl+pagedown")
+        await until(pilot, lambda: app.query_one("#pages", TabbedContent).active == "mappings")
+        await app.workers.wait_for_complete()
+        app.query_one("#auto").focus()
+        await pilot.pause()
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.query_one("#pages", TabbedContent).active == "run"
+        assert str(app.query_one("#run-phase").render()).startswith("success")
