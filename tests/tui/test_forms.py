@@ -181,3 +181,28 @@ async def test_quit_warns_that_a_password_the_keyring_did_not_keep_will_be_lost(
         question = app.screen.question
         assert "password" in question and "Data Entity 1" in question and "lost" in question
         assert app.is_running
+
+
+def _shown_lines(widget) -> list[str]:
+    """The lines a widget shows, as text."""
+    region = widget.content_region
+    strips = widget.render_lines(region.reset_offset)
+    return [strip.text.strip() for strip in strips if strip.text.strip()]
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_the_required_example_under_a_new_connection_string_breaks_between_keys(
+        make_app, offline_demo_file, size) -> None:
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("ctrl+n", "ctrl+pagedown")
+        await pilot.pause()
+        app.query_one("#entity1-form #provider").value = "odata"
+        await pilot.pause()
+        hint = app.query_one("#entity1-form #f-connstr .field-hint")
+        lines = _shown_lines(hint)
+        assert lines[0].startswith("required:")
+        pairs = " ".join(lines).removeprefix("required:").split()
+        assert [p.split("=")[0] for p in pairs] == ["URL", "Authentication", "User"]
+        for line in lines[1:]:  # a line goes on with a whole key=value, never mid-word
+            assert line.split("=")[0] in ("URL", "Authentication", "User"), lines

@@ -22,7 +22,8 @@ SQL_PROVIDERS = ("sqlserver", "postgresql", "mysql", "sqlite")
 def connection_string_problem(spec: ProviderSpec | None, text: str) -> str | None:
     """Why a connection string does not suit the provider, or None."""
     if not text.strip():
-        return "required: " + (spec.example_connection_string if spec else "pick a data provider first")
+        return "required: " + (readable(spec.example_connection_string) if spec
+                               else "pick a data provider first")
     if spec is None:
         return None
     if spec.accepts_url and looks_like_url(text):
@@ -32,6 +33,12 @@ def connection_string_problem(spec: ProviderSpec | None, text: str) -> str | Non
     except (ConnectionStringError, ValueError) as exc:
         return str(exc)
     return None
+
+
+def readable(connection_string: str) -> str:
+    """A connection string with a space after each ';', so a hint wraps between its keys rather
+    than mid-word (the parser ignores the spaces, so it still works when copied)."""
+    return re.sub(r";(?=\S)", "; ", connection_string)
 
 
 def connection_string_hint(spec: ProviderSpec | None) -> str:
