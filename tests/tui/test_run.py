@@ -299,3 +299,31 @@ async def test_run_now_from_the_mappings_page_stays_on_the_run_page(make_app, de
         await pilot.pause()
         assert app.query_one("#pages", TabbedContent).active == "run"
         assert str(app.query_one("#run-phase").render()).startswith("success")
+
+
+LONG_SUMMARY = ("left: 0 created, 0 updated, 0 deleted; right: 0 created, 0 updated, 0 deleted in "
+                "0.4s — cannot write to the SQLite table accounts: attempt to write a readonly "
+                "database (/srv/l2tui/demo.db); check the file's permissions and run again")
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_a_long_summary_in_the_run_history_wraps_instead_of_scrolling_sideways(
+        make_app, offline_demo_file, size) -> None:
+    from l2tui.tui.widgets.run_panel import RunPanel
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        app.action_page("run")
+        await pilot.pause()
+        app.query_one(RunPanel).show_history([(1750000000.0, "failed", LONG_SUMMARY),
+                                              (1749990000.0, "success", "short")])
+        table = app.query_one("#run-history")
+        await until(pilot, lambda: table.row_count == 2)
+        await pilot.pause()
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert not table.show_horizontal_scrollbar
+        table.scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        shown = " ".join(strip.text for strip in table.render_lines(
+            table.scrollable_content_region.reset_offset))
+        assert "run again" in shown  # the whole summary is there to read, scrolling down

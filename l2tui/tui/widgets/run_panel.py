@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Label, ProgressBar
+from textual.widgets import Button, Label, ProgressBar
 
 from l2tui.sync.events import (
     Conflict,
@@ -20,6 +17,7 @@ from l2tui.sync.events import (
     RunStarted,
 )
 from l2tui.sync.summaries import plan_text, report_body, report_text
+from l2tui.tui.widgets.run_history import RunHistory, run_row
 from l2tui.tui.widgets.run_log import RunLog
 
 LOG_LINES = 2000
@@ -42,9 +40,7 @@ class RunPanel(Vertical):
         yield ProgressBar(IDLE_TOTAL, id="run-progress", show_eta=False)
         yield RunLog(id="run-log", max_lines=LOG_LINES)
         yield Label("Run history", classes="section-title")
-        history: DataTable[Any] = DataTable(id="run-history", cursor_type="row", zebra_stripes=True)
-        history.add_columns("Started", "Outcome", "Summary")
-        yield history
+        yield RunHistory(id="run-history")
 
     def set_running(self, running: bool) -> None:
         """Enable Cancel while a run goes, Run Now otherwise."""
@@ -101,16 +97,7 @@ class RunPanel(Vertical):
 
     def add_history(self, started: float, outcome: str, summary: str, first: bool = False) -> None:
         """One run in the history list (newest first)."""
-        table = self.query_one("#run-history", DataTable)
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
-        row = (when, outcome, summary)
-        if first and table.row_count:
-            rows = [table.get_row_at(i) for i in range(table.row_count)]
-            table.clear()
-            for values in [row, *rows]:
-                table.add_row(*values)
-        else:
-            table.add_row(*row)
+        self.query_one(RunHistory).add_run(run_row(started, outcome, summary), first=first)
 
     def clear(self) -> None:
         """Show another connection: empty log and history (the history follows from a worker)."""
@@ -118,10 +105,8 @@ class RunPanel(Vertical):
         self.query_one("#run-phase", Label).update("not running")
         self.query_one("#run-progress", ProgressBar).update(total=IDLE_TOTAL, progress=0)
         self.query_one("#run-log", RunLog).clear()
-        self.query_one("#run-history", DataTable).clear()
+        self.query_one(RunHistory).show([])
 
     def show_history(self, history: list[tuple[float, str, str]]) -> None:
         """The runs before this one, newest first."""
-        self.query_one("#run-history", DataTable).clear()
-        for started, outcome, summary in history:
-            self.add_history(started, outcome, summary)
+        self.query_one(RunHistory).show([run_row(*run) for run in history])

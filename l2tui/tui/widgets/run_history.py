@@ -1,0 +1,61 @@
+"""The Run page's history: one row per run, newest first, its Summary wrapped to the table's width."""
+
+from __future__ import annotations
+
+import time
+
+from textual.events import Resize
+from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
+
+MIN_SUMMARY = 20  # narrower than this, the table may scroll sideways after all
+
+Run = tuple[str, str, str]  # started (as shown), outcome, summary
+
+
+def run_row(started: float, outcome: str, summary: str) -> Run:
+    """One run as the table shows it."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)), outcome, summary
+
+
+class RunHistory(DataTable[str]):
+    """Earlier runs of the connection; a long Summary (an error, say) takes more lines rather
+    than a horizontal scrollbar, which would hide the start of every row."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.runs: list[Run] = []
+        for label in ("Started", "Outcome", "Summary"):
+            self.add_column(label, key=label.lower())
+
+    def show(self, runs: list[Run]) -> None:
+        """Show these runs (newest first) in place of the ones shown."""
+        self.runs = list(runs)
+        self._redraw()
+
+    def add_run(self, run: Run, first: bool = False) -> None:
+        """One more run: at the top (a run just finished) or at the bottom."""
+        self.runs = [run, *self.runs] if first else [*self.runs, run]
+        self._redraw()
+
+    def on_resize(self, event: Resize) -> None:
+        """Wrap the summaries again to the new width."""
+        if self.runs and self.columns[ColumnKey("summary")].width != self._summary_width():
+            self._redraw()
+
+    def _summary_width(self) -> int:
+        fixed = sum(column.get_render_width(self) for key, column in self.columns.items()
+                    if key != "summary")
+        return max(MIN_SUMMARY, self.scrollable_content_region.width - fixed - 2 * self.cell_padding)
+
+    def _redraw(self) -> None:
+        """Started and Outcome as wide as their longest value, Summary the rest (wrapped)."""
+        self.clear()
+        for index, key in enumerate(("started", "outcome")):
+            column = self.columns[ColumnKey(key)]
+            column.auto_width = False
+            column.width = max([len(str(column.label)), *(len(run[index]) for run in self.runs)])
+        summary = self.columns[ColumnKey("summary")]
+        summary.auto_width, summary.width = False, self._summary_width()
+        for run in self.runs:
+            self.add_row(*run, height=None)
