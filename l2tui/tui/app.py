@@ -18,6 +18,7 @@ from l2tui.tui.commands import L2Commands
 from l2tui.tui.handlers import ActionsMixin
 from l2tui.tui.screens.confirm import ConfirmScreen
 from l2tui.tui.themes import DEFAULT_THEME, THEMES
+from l2tui.tui.watch import WatchMixin
 from l2tui.tui.widgets.actions import ActionsPane
 from l2tui.tui.widgets.connection_form import ConnectionForm
 from l2tui.tui.widgets.connection_list import ConnectionList
@@ -36,7 +37,7 @@ def width_class(width: int) -> str:
     return "-narrow" if width < NARROW else "-medium" if width < WIDE else "-wide"
 
 
-class L2App(ActionsMixin):
+class L2App(WatchMixin, ActionsMixin):
     """The connection manager."""
 
     TITLE = "l2tui"
@@ -112,6 +113,7 @@ class L2App(ActionsMixin):
         if path is None:
             path = next((p for p in self.workspace.order if p not in self.workspace.errors), None)
         self.open(path)
+        self.start_watching()
 
     @on(ConnectionList.Picked)
     def _picked(self, event: ConnectionList.Picked) -> None:

@@ -26,7 +26,7 @@ from l2tui.tui.widgets.entity_form import EntityForm
 from l2tui.tui.widgets.mapping_editor import MappingEditor
 from l2tui.tui.widgets.no_connection import NoConnection
 from l2tui.tui.widgets.run_panel import RunPanel
-from l2tui.tui.workspace import Workspace
+from l2tui.tui.workspace import Stamp, Workspace, stamps
 
 
 class L2Core(App[int]):
@@ -49,6 +49,7 @@ class L2Core(App[int]):
         self.cancel_event: threading.Event | None = None
         self.bridge = Bridge(self.post_message)
         self.sign_in_screen: DeviceCodeScreen | None = None
+        self.history_seen: tuple[Path, dict[Path, Stamp]] | None = None  # as the history was read
 
     # -- the selected connection -------------------------------------------------------------
 
@@ -86,8 +87,22 @@ class L2Core(App[int]):
         self.query_one(MappingEditor).load(conn, left, right)
         self.query_one(RunPanel).clear()
         if not self.running and conn.path is not None:
-            self.history_worker(jobs.snapshot(conn))
+            self.load_history()
         self._update_title()
+
+    def load_history(self) -> None:
+        """Read the open connection's run history (in a worker), noting the state file's stamp
+        so that a later run, by this app or by cron, is noticed (see watch.py)."""
+        self.history_seen = self.history_stamp()
+        if self.current is not None:
+            self.history_worker(jobs.snapshot(self.current))
+
+    def history_stamp(self) -> tuple[Path, dict[Path, Stamp]] | None:
+        """The open connection's state file (and its WAL) as it is on disk now."""
+        if self.current is None or self.current.path is None:
+            return None
+        db = self.paths.state_db(self.current.slug)
+        return self.current.path, stamps((db, db.with_name(db.name + "-wal")))
 
     def sync_actions(self) -> None:
         """Enable the Actions pane's buttons (and footer keys) that can act now, disable the rest."""

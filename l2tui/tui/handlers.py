@@ -233,7 +233,8 @@ class ActionsMixin(L2Core):
     def on_history_loaded(self, event: messages.HistoryLoaded) -> None:
         """The run history read by a worker, shown unless another connection is open now."""
         if self.current is not None and self.current.path == event.path and not self.running:
-            self.query_one(RunPanel).show_history(event.rows)
+            for panel in self.query(RunPanel):  # none while the app closes
+                panel.show_history(event.rows)
 
     def on_sign_in_ended(self) -> None:
         """The work that could ask for a sign-in ended: close its dialog."""

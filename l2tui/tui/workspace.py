@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,20 @@ from l2tui.config.store import ConnectionStore, StoreEntry
 from l2tui.errors import ConfigError
 
 NEW_TITLE = "New Connection"
+
+Stamp = tuple[int, int]  # a file's modification time (ns) and size: changed when either is
+
+
+def stamps(files: Iterable[Path]) -> dict[Path, Stamp]:
+    """The stamp of each file that exists (one stat each: cheap enough to poll)."""
+    out = {}
+    for path in files:
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        out[path] = (info.st_mtime_ns, info.st_size)
+    return out
 
 
 @dataclass
@@ -41,13 +56,37 @@ class Workspace:
     working: dict[Path, Connection] = field(default_factory=dict)
     dirty: set[Path] = field(default_factory=set)
     secrets: dict[tuple[Path, int], str] = field(default_factory=dict)
+    seen: dict[Path, Stamp] = field(default_factory=dict)  # the files as last read or written here
 
     def reload(self) -> None:
         """Read the folder; keep the order of files already listed, new ones at the bottom."""
+        self.seen = stamps(self.store.files())  # before reading: a write meanwhile shows next time
         entries = {e.path: e for e in self.store.entries()}
         kept = [p for p in self.order if p in entries or p in self.dirty]
         self.order = kept + [p for p in entries if p not in kept]
         self.errors = {p: _error(e) for p, e in entries.items() if e.error is not None}
+
+    def changed_on_disk(self) -> set[Path]:
+        """Files added, changed or removed by others since the folder was read or written here."""
+        now = stamps(self.store.files())
+        return {p for p in now.keys() | self.seen.keys() if now.get(p) != self.seen.get(p)}
+
+    def catch_up(self) -> tuple[set[Path], set[Path]]:
+        """Read again what others changed: (files changed, those whose unsaved edits were kept)."""
+        changed = self.changed_on_disk()
+        if not changed:
+            return set(), set()
+        for path in changed - self.dirty:
+            self.working.pop(path, None)  # read again on next use
+        self.reload()
+        return changed, changed & self.dirty
+
+    def _wrote(self, *paths: Path) -> None:
+        """Note files written or removed here: not changes by others."""
+        self.seen.update(stamps(paths))
+        for path in paths:
+            if not path.exists():
+                self.seen.pop(path, None)
 
     def items(self) -> list[Item]:
         """The list rows, in order, with unsaved markers and load errors."""
@@ -114,6 +153,7 @@ class Workspace:
             path = self.store.save(conn)
         if path != old:
             self._move(old, path)
+        self._wrote(old, path)
         self.dirty.discard(path)
         saved = Saved(path)
         for index in (1, 2):
@@ -148,6 +188,7 @@ class Workspace:
                 title, n = f"{NEW_TITLE} ({n})", n + 1
             conn = self.store.create(title)
         assert conn.path is not None
+        self._wrote(conn.path)
         self.order.append(conn.path)
         self.working[conn.path] = conn
         return conn
@@ -157,6 +198,7 @@ class Workspace:
         conn = self.working.get(path) or Connection(title=path.stem, path=path)
         self.store.delete(conn)
         path.unlink(missing_ok=True)
+        self._wrote(path)
         self.revert(path)
         self.errors.pop(path, None)
         if path in self.order:

@@ -1,0 +1,49 @@
+"""Catching up with others' changes while the app is open: connection files added, edited or
+removed (an editor, a script) and runs made by ``l2tui run`` (cron, systemd).
+
+A cheap poll of file stamps (one stat per connection file, two for the open connection's state)
+rather than a file-system watcher: it works the same on every system and over network folders.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from l2tui.tui.core import L2Core
+
+WATCH_SECONDS = 2.0
+
+
+class WatchMixin(L2Core):
+    """Re-reads the connection folder and the open connection's run history when they change."""
+
+    def start_watching(self) -> None:
+        """Poll from now on (the folder has just been read)."""
+        self.set_interval(WATCH_SECONDS, self.catch_up, name="catch up")
+
+    def catch_up(self) -> None:
+        """Show what changed on disk; unsaved edits are kept. Not during a run (it uses the
+        connection as it was): the changes are shown when it ends."""
+        if self.running:
+            return
+        changed, kept = self.workspace.catch_up()
+        if changed:
+            self._show_changes(changed, kept)
+        if self.history_stamp() != self.history_seen:  # a run since: read the history again
+            self.load_history()
+
+    def _show_changes(self, changed: set[Path], kept: set[Path]) -> None:
+        for path in sorted(kept):
+            self.notify(f"{path.name} changed on disk; your unsaved changes are kept (Save Changes "
+                        "writes them over it)", title="Changed on disk", severity="warning",
+                        timeout=10)
+        order = self.workspace.order
+        shown = self.current.path if self.current is not None else self.broken
+        if shown is not None and shown not in order:  # removed: open the next one, as Delete does
+            shown = None
+        if shown is None:
+            self.open(next((p for p in order if p not in self.workspace.errors), None))
+        elif shown in changed and shown not in kept:
+            self.open(shown)  # as it is on disk now
+        else:
+            self.refresh_list()

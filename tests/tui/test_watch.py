@@ -1,0 +1,90 @@
+"""The app catches up with the folder: files added or changed by others, runs made by cron."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from l2tui.paths import Paths
+from l2tui.tui.widgets.connection_list import ConnectionList
+from tests.tui.conftest import DEMO_SLUG, DEMO_TITLE, demo_toml, needs_runner, until
+
+SIZE = (120, 40)
+
+
+def _titles(app) -> list[str]:
+    listed = app.query_one(ConnectionList)
+    return [str(listed.get_option_at_index(i).prompt) for i in range(listed.option_count)]
+
+
+def _retitle(path: Path, title: str) -> None:
+    """Edit a connection file as another program would (a text editor, a script)."""
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(f'title = "{DEMO_TITLE}"', f'title = "{title}"', 1), encoding="utf-8")
+
+
+async def test_a_connection_file_added_while_open_is_listed(make_app, offline_demo_file, paths) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        text = demo_toml("http://127.0.0.1:9/api/data/v9.2/accounts", Path("/srv/other.db"))
+        (paths.connections / "other.toml").write_text(
+            text.replace(f'title = "{DEMO_TITLE}"', 'title = "Other"', 1), encoding="utf-8")
+        await until(pilot, lambda: _titles(app) == [DEMO_TITLE, "Other"])
+        assert app.current is not None and app.current.title == DEMO_TITLE  # still the one open
+
+
+async def test_a_connection_file_removed_while_open_leaves_the_list(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        offline_demo_file.unlink()
+        await until(pilot, lambda: _titles(app) == [])
+        assert app.current is None
+
+
+async def test_the_open_connection_changed_on_disk_is_shown_again(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        _retitle(offline_demo_file, "Renamed by hand")
+        await until(pilot, lambda: app.query_one("#conn-title").value == "Renamed by hand")
+        assert _titles(app) == ["Renamed by hand"]  # not marked unsaved
+        assert app.workspace.dirty == set()
+
+
+async def test_unsaved_edits_are_kept_when_their_file_changes_on_disk(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#conn-title").value = "Typed here"
+        await until(pilot, lambda: app.workspace.dirty)
+        _retitle(offline_demo_file, "Changed there")
+        await until(pilot, lambda: any("changed on disk" in n.message for n in app._notifications))
+        assert app.query_one("#conn-title").value == "Typed here"
+        assert app.current is not None and app.current.title == "Typed here"
+        assert _titles(app) == ["Typed here ●"]
+
+
+async def test_saving_does_not_count_as_a_change_by_others(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#max-delete").value = "0.5"
+        await until(pilot, lambda: app.workspace.dirty)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+        assert app.workspace.changed_on_disk() == set()
+
+
+@needs_runner
+async def test_a_run_from_the_command_line_shows_in_the_run_history(make_app, demo_file,
+                                                                     paths: Paths) -> None:
+    from l2tui.commands.demo import prepare_table
+    from l2tui.config.store import ConnectionStore
+    from l2tui.runner import Runner
+
+    conn = ConnectionStore(paths.connections).load(DEMO_SLUG)
+    prepare_table(conn, paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        table = app.query_one("#run-history")
+        assert table.row_count == 0
+        Runner(paths).run(conn)  # as `l2tui run` from cron would, beside the open app
+        await until(pilot, lambda: table.row_count == 1)
+        assert table.get_row_at(0)[1] == "success"
