@@ -16,6 +16,7 @@ from l2tui.paths import Paths
 from l2tui.tui import messages
 from l2tui.tui.commands import L2Commands
 from l2tui.tui.handlers import ActionsMixin
+from l2tui.tui.keys import read_alt_digits
 from l2tui.tui.screens.confirm import ConfirmScreen
 from l2tui.tui.themes import DEFAULT_THEME, THEMES
 from l2tui.tui.watch import WatchMixin
@@ -59,8 +60,10 @@ class L2App(WatchMixin, ActionsMixin):
                 tooltip="Show or hide the connection list"),
         Binding("f10", "toggle_pane('actions')", "Actions", id="toggle-actions",
                 tooltip="Show or hide the Actions pane"),
+        # priority: a terminal sends alt+3 as a key with the text "3", which a field would type
         *[Binding(f"alt+{n}", f"page('{page}')", f"Page {n}", id=f"page-{page}", show=False,
-                  tooltip=f"Go to the {page} page") for n, page in enumerate(PAGES, start=1)],
+                  priority=True, tooltip=f"Go to the {page} page")
+          for n, page in enumerate(PAGES, start=1)],
         Binding("ctrl+pagedown", "next_page(1)", "Next page", show=False, id="next-page"),
         Binding("ctrl+pageup", "next_page(-1)", "Previous page", show=False, id="prev-page"),
     ]
@@ -181,6 +184,7 @@ def run_app(paths: Paths, select: str | None = None, emulator: object | None = N
     except OSError as exc:
         raise ConfigError(f"cannot create the connection folder ({exc.strerror})",
                           file=str(paths.connections)) from None
+    read_alt_digits()  # the page keys, as a terminal sends them
     app = L2App(paths, select=select, emulator=emulator)
     result = app.run()
     return int(result or 0)

@@ -190,3 +190,17 @@ def test_a_person_creates_maps_saves_and_runs_a_connection(terminal: Terminal, e
     terminal.keys("F5")
     terminal.wait_for("success", timeout=60)
     assert sqlite_rows(db) == 50
+
+
+def test_alt_and_a_digit_opens_a_page_and_types_nothing(offline_demo_file, terminal: Terminal) -> None:
+    """xterm and tmux send alt+3 as ESC 3: a page key, not a character (Textual alone reads
+    it as the '£' macOS's Option+3 types, into the focused field)."""
+    terminal.wait_for("Connection Title")
+    terminal.keys("M-2")
+    terminal.wait_for_focus("Dynamics accounts")  # Data Entity 1's title, focused
+    terminal.keys("M-3")
+    terminal.wait_for_focus("SQLite accounts")
+    terminal.keys("M-1")
+    screen = terminal.wait_for("Deletion guard")
+    assert "●" not in header(screen), screen  # nothing was typed into a field
+    assert not any(sign in screen for sign in "¡™£"), screen
