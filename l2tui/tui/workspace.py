@@ -57,6 +57,7 @@ class Workspace:
     dirty: set[Path] = field(default_factory=set)
     secrets: dict[tuple[Path, int], str] = field(default_factory=dict)
     seen: dict[Path, Stamp] = field(default_factory=dict)  # the files as last read or written here
+    named: set[Path] = field(default_factory=set)  # files named after their title (as last saved)
 
     def reload(self) -> None:
         """Read the folder; keep the order of files already listed, new ones at the bottom."""
@@ -124,6 +125,7 @@ class Workspace:
                 self.errors[path] = exc.message
                 raise
             self.errors.pop(path, None)
+            self._named(path, self.working[path].title)
         return self.working[path]
 
     def mark(self, conn: Connection) -> bool:
@@ -142,18 +144,20 @@ class Workspace:
             self.secrets.pop((conn.path, index), None)
 
     def save(self, conn: Connection) -> Saved:
-        """Write the file (renamed after its title when free) and store typed passwords (a
-        password the keyring refuses is kept in memory, and said in the result)."""
+        """Write the file and store typed passwords (a password the keyring refuses is kept in
+        memory, and said in the result). A file named after its title follows a new title when
+        that name is free; one named otherwise (by hand, say) keeps its name: cron runs it by it."""
         old = conn.path
         assert old is not None
         wanted = self.store.path_for(conn.title)
-        if slugify(conn.title) != old.stem and not wanted.exists():
+        if old in self.named and slugify(conn.title) != old.stem and not wanted.exists():
             path = self.store.rename(conn, conn.title)
         else:
             path = self.store.save(conn)
         if path != old:
             self._move(old, path)
         self._wrote(old, path)
+        self._named(path, conn.title)
         self.dirty.discard(path)
         saved = Saved(path)
         for index in (1, 2):
@@ -189,6 +193,7 @@ class Workspace:
             conn = self.store.create(title)
         assert conn.path is not None
         self._wrote(conn.path)
+        self._named(conn.path, conn.title)
         self.order.append(conn.path)
         self.working[conn.path] = conn
         return conn
@@ -210,6 +215,12 @@ class Workspace:
         except ConfigError:
             return True
         return False
+
+    def _named(self, path: Path, title: str) -> None:
+        if slugify(title) == path.stem:
+            self.named.add(path)
+        else:
+            self.named.discard(path)
 
     def _move(self, old: Path, new: Path) -> None:
         self.order = [new if p == old else p for p in self.order]

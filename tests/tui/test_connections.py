@@ -84,6 +84,23 @@ async def test_a_new_title_renames_the_file_on_save(make_app, offline_demo_file)
         assert tomllib.loads((folder / "crm-2.toml").read_text())["title"] == "CRM 2"
 
 
+async def test_a_file_named_by_hand_is_saved_under_its_own_name(make_app, offline_demo_file) -> None:
+    """demo2.toml titled otherwise: Save writes it where it is (cron runs it by that name), and
+    does not refuse it as a clash with itself."""
+    hand_named = offline_demo_file.with_name("demo2.toml")
+    offline_demo_file.rename(hand_named)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#max-delete").value = "0.5"
+        await until(pilot, lambda: _unsaved(app))
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not _unsaved(app) or any(
+            "Not saved" in (n.title or "") for n in app._notifications))
+        assert not _unsaved(app), [n.message for n in app._notifications]
+        assert sorted(p.name for p in hand_named.parent.iterdir()) == ["demo2.toml"]
+        assert tomllib.loads(hand_named.read_text())["max_delete_ratio"] == 0.5
+
+
 async def test_save_keeps_the_users_comments(make_app, offline_demo_file) -> None:
     offline_demo_file.write_text("# my note\n" + offline_demo_file.read_text())
     app = make_app()
