@@ -70,3 +70,29 @@ def record_text(record: RunRecord) -> str:
         return run_text(record.outcome, record.counts, record.finished - record.started,
                         record.message)
     return record.message or ""
+
+
+def differences(left: Mapping[str, Any], right: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """The mapped pairs whose values differ in a conflict: (column, left value, right value).
+
+    Both sides' values come in the mapping's pair order, so they are paired by position; a pair
+    of two names is shown as ``left / right``."""
+    return [(lname if lname.casefold() == rname.casefold() else f"{lname} / {rname}",
+             lvalue, rvalue)
+            for (lname, lvalue), (rname, rvalue) in zip(left.items(), right.items(), strict=False)
+            if lvalue != rvalue]
+
+
+def conflict_text(key: str, resolution: str, left: Mapping[str, Any] | None,
+                  right: Mapping[str, Any] | None, most: int = 3) -> str:
+    """A conflict in one line: its key, how it was settled and what differs, e.g.
+    ``name: 'A' (left) ≠ 'B' (right)``, or the side it is gone from."""
+    text = f"conflict {key}: {resolution}"
+    if left is None or right is None:
+        return f"{text} — gone on the {'left' if left is None else 'right'}"
+    differ = [f"{name}: {lvalue!r} (left) ≠ {rvalue!r} (right)"
+              for name, lvalue, rvalue in differences(left, right)]
+    if not differ:
+        return text
+    more = f"; {len(differ) - most} more" if len(differ) > most else ""
+    return f"{text} — " + "; ".join(differ[:most]) + more

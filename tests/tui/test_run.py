@@ -327,3 +327,35 @@ async def test_a_long_summary_in_the_run_history_wraps_instead_of_scrolling_side
         shown = " ".join(strip.text for strip in table.render_lines(
             table.scrollable_content_region.reset_offset))
         assert "run again" in shown  # the whole summary is there to read, scrolling down
+
+
+async def test_a_conflict_in_the_log_names_the_column_and_both_values(make_app, demo_file, paths,
+                                                                      sqlite_db, emulator) -> None:
+    import sqlite3
+
+    import requests
+
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.query_one("#direction").value = "bidirectional"
+        app.query_one("#conflict").value = "skip"
+        await until(pilot, lambda: app.current.conflict_resolution.value == "skip")
+        with sqlite3.connect(sqlite_db) as con:
+            key = con.execute("SELECT accountid FROM accounts ORDER BY accountid").fetchone()[0]
+            con.execute("UPDATE accounts SET name = 'Edited in SQL' WHERE accountid = ?", (key,))
+        with requests.Session() as http:
+            http.trust_env = False
+            http.patch(f"{emulator.base_url}accounts({key})", json={"name": "Edited in CRM"},
+                       timeout=10).raise_for_status()
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        lines = [t for t in app.query_one("#run-log").texts if t.startswith("conflict ")]
+        assert len(lines) == 1, list(app.query_one("#run-log").texts)
+        assert key in lines[0] and "skipped" in lines[0]
+        assert "name: 'Edited in CRM' (left) ≠ 'Edited in SQL' (right)" in lines[0]
+        assert "accountnumber" not in lines[0]  # only what differs

@@ -16,7 +16,7 @@ from l2tui.sync.events import (
     RunReport,
     RunStarted,
 )
-from l2tui.sync.summaries import plan_text, report_body, report_text
+from l2tui.sync.summaries import conflict_text, plan_text, report_body, report_text
 from l2tui.tui.widgets.run_history import RunHistory, run_row
 from l2tui.tui.widgets.run_log import RunLog
 
@@ -72,7 +72,7 @@ class RunPanel(Vertical):
             prefix = {"warning": "warning: ", "error": "error: "}.get(event.level, "")
             log.add(prefix + event.message)
         elif isinstance(event, Conflict):
-            log.add(f"conflict {event.key}: {event.resolution}")
+            log.add(conflict_text(event.key, event.resolution, event.left, event.right))
         elif isinstance(event, ItemError):
             log.add(f"error on the {event.side} for {event.key}: {event.message}")
         elif isinstance(event, RunFinished):
