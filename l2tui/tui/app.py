@@ -117,6 +117,17 @@ class L2App(WatchMixin, ActionsMixin):
             path = next((p for p in self.workspace.order if p not in self.workspace.errors), None)
         self.open(path)
         self.start_watching()
+        self.call_after_refresh(self._focus_shown)
+
+    def _focus_shown(self) -> None:
+        """Start on the connection list, unless it is hidden (narrow): then on the page's first
+        field, so that keys never move the highlight of a list out of sight."""
+        if self.focused is self.query_one(ConnectionList) and \
+                not self.query_one("#connections-pane").display:
+            if self.current is not None:
+                self.action_page(self.query_one("#pages", TabbedContent).active)
+            else:
+                self.set_focus(None)
 
     @on(ConnectionList.Picked)
     def _picked(self, event: ConnectionList.Picked) -> None:

@@ -76,3 +76,17 @@ async def test_at_80x24_every_field_of_every_page_is_reached_by_tab_and_shown_wh
                 reached.append(focused)
                 assert _shown(app, focused), f"{page}: {focused!r} is cut off"
             assert reached == wanted, page
+
+
+async def test_keys_at_start_do_not_reach_the_hidden_connection_list(make_app, offline_demo_file) -> None:
+    """At 80×24 the list is hidden: the arrow keys must not switch connections unseen."""
+    other = offline_demo_file.with_name("zz-other.toml")
+    other.write_text(offline_demo_file.read_text().replace(
+        'title = "Demo: Dynamics accounts to SQLite"', 'title = "Other"', 1))
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        first = app.current.title
+        await until(pilot, lambda: app.focused is not None and app.focused.id != "connections")
+        await pilot.press("down", "down")
+        await pilot.pause()
+        assert app.current.title == first
