@@ -1,4 +1,5 @@
-"""The command palette (ctrl+p): every action under the seed's names, plus page and pane moves."""
+"""The command palette (ctrl+p): every action under the seed's names, plus page and pane moves;
+only those that can act now are offered (no Cancel Run without a run)."""
 
 from __future__ import annotations
 
@@ -31,15 +32,23 @@ COMMANDS = (
 class L2Commands(Provider):
     """Finds l2tui's actions by name."""
 
+    def _available(self, action: str) -> bool:
+        """Whether the action can act now (as the footer and the Actions pane show it)."""
+        return bool(self.app.check_action(action.split("(")[0], ()))
+
     async def discover(self) -> Hits:
-        """All commands, for the empty palette."""
+        """The commands that can act now, for the empty palette."""
         for name, help_text, action in COMMANDS:
+            if not self._available(action):
+                continue
             yield DiscoveryHit(name, partial(self.app.run_action, action), help=help_text)
 
     async def search(self, query: str) -> Hits:
-        """Commands matching what was typed."""
+        """Commands matching what was typed, of those that can act now."""
         matcher = self.matcher(query)
         for name, help_text, action in COMMANDS:
+            if not self._available(action):
+                continue
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), partial(self.app.run_action, action),

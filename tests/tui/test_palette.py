@@ -33,3 +33,16 @@ async def test_a_command_chosen_in_the_palette_runs(make_app, offline_demo_file)
         await pilot.press("enter")
         await until(pilot, lambda: app.current is not None and app.current.title == "New Connection")
         assert (offline_demo_file.parent / "new-connection.toml").is_file()
+
+
+async def test_the_palette_offers_only_what_can_be_done_now(make_app, paths) -> None:
+    app = make_app()  # an empty folder: nothing to save, run or delete; no run to cancel
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette) and _listed(app))
+        listed = _listed(app)
+        assert "Create New Connection" in listed
+        assert not {"Save Changes", "Run Now", "Cancel Run", "Delete Connection"} & set(listed)
+        await pilot.press(*"cancel")
+        await pilot.pause(0.5)
+        assert "Cancel Run" not in _listed(app)
