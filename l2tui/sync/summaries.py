@@ -42,8 +42,20 @@ def counts_text(counts: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def planned(counts: Mapping[str, Any]) -> PlanCounts:
+    """The plan a dry run recorded, from its counts (created_left: what it would create, …)."""
+    fields = {f"{verb}_{side}": int(counts.get(f"{done}_{side}") or 0)
+              for verb, done in (("create", "created"), ("update", "updated"), ("delete", "deleted"))
+              for side in ("left", "right")}
+    return PlanCounts(**fields, conflicts=int(counts.get("conflicts") or 0),
+                      unchanged=int(counts.get("unchanged") or 0))
+
+
 def run_text(outcome: str, counts: Mapping[str, Any], seconds: float, message: str) -> str:
-    """A finished run in one line, without its outcome (the history's Summary column)."""
+    """A finished run in one line, without its outcome (the history's Summary column); a dry run
+    as the plan it showed (it wrote nothing)."""
+    if outcome == "dry_run":
+        return plan_text(planned(counts))
     text = f"{counts_text(counts)} in {seconds:.1f}s"
     if outcome == "failed" and message:  # otherwise the message is the engine's counts again
         text += f" — {message}"

@@ -359,3 +359,18 @@ async def test_a_conflict_in_the_log_names_the_column_and_both_values(make_app, 
         assert key in lines[0] and "skipped" in lines[0]
         assert "name: 'Edited in CRM' (left) ≠ 'Edited in SQL' (right)" in lines[0]
         assert "accountnumber" not in lines[0]  # only what differs
+
+
+async def test_a_dry_run_in_the_history_reads_as_a_plan_not_as_writes(make_app, demo_file, paths) -> None:
+    from l2tui.config.store import ConnectionStore
+    from l2tui.runner import Runner
+
+    prepare(paths)
+    Runner(paths).run(ConnectionStore(paths.connections).load(DEMO_SLUG), dry_run=True)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one("#run-history")
+        await until(pilot, lambda: table.row_count == 1)
+        summary = table.get_row_at(0)[2]
+        assert summary.startswith("plan — right: 50 to create"), summary
+        assert "created" not in summary and "-0.0s" not in summary
