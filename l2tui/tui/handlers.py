@@ -294,7 +294,8 @@ class ActionsMixin(L2Core):
         self.query_one(RunPanel).finish(report)
         severity: SeverityLevel = "information" if report.ok else (
             "warning" if report.outcome != "failed" else "error")
-        self.notify(report_body(report), title=f"Run: {report.outcome}", severity=severity)
+        outcome = report.outcome.replace("_", " ")  # "dry run"
+        self.notify(report_body(report), title=f"Run: {outcome}", severity=severity)
         if event.dry_run and report.outcome == "dry_run":
             def answer(yes: bool | None) -> None:
                 if yes:

@@ -171,6 +171,7 @@ async def test_dry_run_shows_the_plan_first_and_writes_nothing(make_app, demo_fi
         assert isinstance(app.screen, ConfirmScreen)
         assert "50 to create" in app.screen.question
         assert sqlite_rows(sqlite_db) == 0
+        assert [n.title for n in app._notifications][-1] == "Run: dry run"  # words, not dry_run
 
 
 async def test_running_after_the_dry_run_applies_the_plan(make_app, demo_file, paths, sqlite_db) -> None:
