@@ -375,3 +375,4 @@ async def test_a_dry_run_in_the_history_reads_as_a_plan_not_as_writes(make_app, 
         summary = table.get_row_at(0)[2]
         assert summary.startswith("plan — right: 50 to create"), summary
         assert "created" not in summary and "-0.0s" not in summary
+        assert table.get_row_at(0)[1] == "dry run"

@@ -15,7 +15,8 @@ Run = tuple[str, str, str]  # started (as shown), outcome, summary
 
 def run_row(started: float, outcome: str, summary: str) -> Run:
     """One run as the table shows it."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)), outcome, summary
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
+    return when, outcome.replace("_", " "), summary  # "dry run"
 
 
 class RunHistory(DataTable[str]):
