@@ -277,7 +277,7 @@ class ActionsMixin(L2Core):
         """Cancel the run: the engine stops at its next check and reports "cancelled"."""
         if self.cancel_event is not None and not self.cancel_event.is_set():
             self.cancel_event.set()
-            self.query_one("#run-phase").update("cancelling…")  # type: ignore[attr-defined]
+            self.query_one(RunPanel).cancelling()
             self.notify("cancelling the run…")
 
     def on_run_progress(self, event: messages.RunProgress) -> None:

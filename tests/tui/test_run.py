@@ -376,3 +376,25 @@ async def test_a_dry_run_in_the_history_reads_as_a_plan_not_as_writes(make_app, 
         assert summary.startswith("plan — right: 50 to create"), summary
         assert "created" not in summary and "-0.0s" not in summary
         assert table.get_row_at(0)[1] == "dry run"
+
+
+async def test_cancelling_stays_shown_while_progress_still_arrives(make_app, offline_demo_file) -> None:
+    """The engine stops at its next check: the progress it reports meanwhile keeps 'cancelling…'."""
+    import threading
+
+    from l2tui.sync.events import Progress
+    from l2tui.tui.widgets.run_panel import RunPanel
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(RunPanel)
+        panel.start("Demo", dry_run=False)
+        app.cancel_event = threading.Event()  # as a run going in its worker has it
+        app.action_cancel_run()
+        panel.progress(Progress(phase="read left", done=50_000))
+        await pilot.pause()
+        assert str(app.query_one("#run-phase").render()) == "cancelling… (read left: 50,000)"
+        panel.start("Demo", dry_run=False)  # the next run starts afresh
+        panel.progress(Progress(phase="read left", done=5_000))
+        await pilot.pause()
+        assert str(app.query_one("#run-phase").render()) == "read left: 5,000"

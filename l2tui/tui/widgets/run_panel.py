@@ -48,8 +48,11 @@ class RunPanel(Vertical):
         self.query_one("#run-dry", Button).disabled = running
         self.query_one("#run-cancel", Button).disabled = not running
 
+    cancelled = False  # Cancel was asked for this run: its progress keeps saying so
+
     def start(self, title: str, dry_run: bool) -> None:
         """Reset for a new run."""
+        self.cancelled = False
         self.set_running(True)
         self.query_one("#run-phase", Label).update("dry run: planning…" if dry_run else "starting…")
         self.query_one("#run-progress", ProgressBar).update(total=None, progress=0)
@@ -59,9 +62,15 @@ class RunPanel(Vertical):
     def progress(self, event: Progress) -> None:
         """One (coalesced) progress step."""
         total = f" of {event.total:,}" if event.total else ""
-        self.query_one("#run-phase", Label).update(f"{event.phase}: {event.done:,}{total}")
+        phase = f"{event.phase}: {event.done:,}{total}"
+        self.query_one("#run-phase", Label).update(f"cancelling… ({phase})" if self.cancelled else phase)
         bar = self.query_one("#run-progress", ProgressBar)
         bar.update(total=event.total if event.total else None, progress=event.done)
+
+    def cancelling(self) -> None:
+        """Cancel was asked: say so until the run stops (the engine stops at its next check)."""
+        self.cancelled = True
+        self.query_one("#run-phase", Label).update("cancelling…")
 
     def event(self, event: Event) -> None:
         """Any other engine event, as a log line."""
