@@ -35,6 +35,7 @@ from l2tui.sync.events import (
     ignore,
 )
 from l2tui.sync.state import RunRecord, StateStore
+from l2tui.sync.summaries import conflict_text
 
 __all__ = ["RunRecord", "Runner"]
 
@@ -260,7 +261,7 @@ def _describe(event: Event, last_progress: dict[str, float]) -> str | None:
     if isinstance(event, LogLine):
         return f"{event.level}: {event.message}"
     if isinstance(event, Conflict):
-        return f"conflict {event.key}: {event.resolution}"
+        return conflict_text(event.key, event.resolution, event.left, event.right)
     if isinstance(event, ItemError):
         return f"error on the {event.side} {event.key}: {event.message}"
     if isinstance(event, RunFinished):

@@ -14,7 +14,7 @@ from l2tui.paths import Paths
 from l2tui.runner import Runner
 from l2tui.sync.side import match_values
 from l2tui.sync.state import RunRecord
-from l2tui.sync.summaries import record_text
+from l2tui.sync.summaries import differences, record_text
 
 RESOLUTIONS = {"left_wins": "Data Entity 1 (left) won", "right_wins": "Data Entity 2 (right) won",
                "skipped": "skipped: both kept, reported again at the next run"}
@@ -89,11 +89,8 @@ def conflict_lines(conflict: dict[str, Any]) -> list[str]:
     if len(left) != len(right):  # not pairwise (a column mapped twice): both in full
         return [*lines, f"  left: {json.dumps(left, default=str)}",
                 f"  right: {json.dumps(right, default=str)}"]
-    for (lname, lvalue), (rname, rvalue) in zip(left.items(), right.items(), strict=True):
-        if lvalue != rvalue:
-            name = lname if lname == rname else f"{lname} / {rname}"
-            lines.append(f"  {name}: left {_shown(lvalue)}, right {_shown(rvalue)}")
-    return lines
+    return [*lines, *(f"  {name}: left {_shown(lvalue)}, right {_shown(rvalue)}"
+                      for name, lvalue, rvalue in differences(left, right))]
 
 
 def _shown(value: Any) -> str:

@@ -25,6 +25,7 @@ from l2tui.sync.events import (
     Progress,
     RunReport,
 )
+from l2tui.sync.summaries import conflict_text
 
 
 def run_command(args: argparse.Namespace, paths: Paths) -> int:
@@ -155,7 +156,7 @@ def _sink(stream: TextIO, quiet: bool) -> EventSink:
         elif isinstance(event, ItemError):
             line = f"error ({event.side}) {event.key}: {event.message}"
         elif isinstance(event, Conflict):
-            line = f"conflict {event.key}: {event.resolution}"
+            line = conflict_text(event.key, event.resolution, event.left, event.right)
         if line:
             _end_progress(stream)
             print(line, file=stream, flush=True)

@@ -121,6 +121,7 @@ class StateStore:
                 self.db.execute(f"ALTER TABLE items ADD COLUMN {column} TEXT")
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS handled (mkey TEXT PRIMARY KEY)")
         self._handled_run: int | None = None
+        self._started: float | None = None  # when the run this store started began
         self._json_each = _has_json_each(self.db)
         self.db.execute("BEGIN")
 
@@ -458,7 +459,8 @@ class StateStore:
     def start_run(self) -> int:
         """Record a run as started (committed at once, so a crash leaves a trace)."""
         self._checkpointed()
-        cur = self.db.execute("INSERT INTO runs(started) VALUES (?)", (time.time(),))
+        self._started = time.time()
+        cur = self.db.execute("INSERT INTO runs(started) VALUES (?)", (self._started,))
         run = int(cur.lastrowid or 0)
         if not self.dry:
             self.commit()
@@ -476,7 +478,8 @@ class StateStore:
         if self.dry:
             self.db.execute("ROLLBACK")
             self.db.execute("BEGIN")
-            self.db.execute("INSERT OR IGNORE INTO runs(id, started) VALUES (?, ?)", (run, time.time()))
+            self.db.execute("INSERT OR IGNORE INTO runs(id, started) VALUES (?, ?)",
+                            (run, self._started or params[0]))
         self.db.execute("UPDATE runs SET finished = ?, outcome = ?, counts = ?, message = ? "
                         "WHERE id = ?", params)
         self.db.execute("COMMIT")

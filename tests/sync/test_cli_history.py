@@ -125,3 +125,14 @@ def test_history_piped_to_a_file_keeps_whole_lines(pair: Pair, run_cli: CliRunne
     assert run_cli("run", name).returncode == 1  # the deletion guard: a long message
     newest = run_cli("history", name).stdout.splitlines()[2]
     assert "failed" in newest and newest.endswith("(check the select, or run with --force)")
+
+
+def test_run_prints_a_conflict_with_what_differs(emu: Any, tmp_path: Path,
+                                                 run_cli: CliRunner) -> None:
+    pair = in_conflict(emu, tmp_path, ConflictResolution.LEFT_WINS)
+    result = run_cli("run", pair.save())
+    assert result.returncode == 0, result.stderr
+    assert "left_wins — name: 'left value' (left) ≠ 'right value' (right)" in result.stderr
+    logs = pair.paths.run_logs(pair.conn.slug).glob("*.log")
+    assert any("name: 'left value' (left) ≠ 'right value' (right)" in log.read_text()
+               for log in logs)

@@ -567,3 +567,10 @@ def test_an_item_pushed_out_of_a_sql_limit_select_is_not_deleted_on_the_target(
     assert report.created_right == 1 and report.deleted_right == 0
     with sqlite3.connect(target) as db:
         assert [r[0] for r in db.execute("SELECT id FROM items ORDER BY id")] == ["a", "b", "c"]
+
+
+def test_a_dry_run_is_recorded_with_its_own_start_before_its_end(pair: Pair) -> None:
+    pair.run(dry_run=True)
+    [record] = Runner(pair.paths).history(pair.conn)
+    assert record.outcome == "dry_run" and record.finished is not None
+    assert record.started <= record.finished
