@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
 from l2tui.config.model import ColumnPair, Connection, Direction, Entity, Mapping
 from l2tui.paths import resolve_paths
 from l2tui.runner import Runner
-from tests.sync.support import sqlite_url
+from l2tui.sync.events import ItemError
+from l2tui.sync.side import match_values
+from tests.sync.support import make_pair, manual_mapping, sqlite_url
 
 
 def _sql_entity(url: str, table: str, key: str) -> Entity:
@@ -50,3 +53,18 @@ def test_a_datetime_mapped_to_a_date_column_is_not_cut_to_midnight_on_the_next_r
     assert str(at).startswith("2026-01-02 15:30:00")
     assert str(day) == "2026-01-02"
     assert second.plan is not None and second.plan.writes == 0
+
+
+def test_a_value_its_target_column_cannot_take_fails_that_row_alone_naming_it(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts")
+    manual_mapping(pair, [("accountid", "accountid"), ("name", "revenue")])
+    key = next(iter(pair.left()))
+    pair.left_update(key, {"name": "12.5"})  # one name that is a number: it goes in
+    report = pair.run()
+    assert report.created_right == 1 and report.errors_right == 19
+    errors = {e.key: e.message for e in pair.events if isinstance(e, ItemError)}
+    names = {k: v[0] for k, v in pair.left().items()}
+    for mkey, message in errors.items():
+        name = names[match_values(mkey)[0]]
+        assert message == f"revenue: {name!r} cannot be stored as NUMERIC(38, 10)"

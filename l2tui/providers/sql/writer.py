@@ -75,6 +75,23 @@ def _compile_row(params: str, sources: Sequence[tuple[str, Any]],
     return made
 
 
+CONVERT_ERRORS = (ValueError, TypeError, ArithmeticError)
+"""What a driver conversion raises for a value its column cannot take."""
+
+
+def converted(shape: Shape, row: Params, table: Any) -> Params:
+    """A row converted for its statement; Refused names the column of a value it cannot take."""
+    values = list(row)
+    for position, convert in shape.convert:
+        try:
+            values[position] = convert(values[position])
+        except CONVERT_ERRORS:
+            name = shape.names[position]
+            raise Refused(f"{name}: {values[position]!r} cannot be stored as "
+                          f"{table.c[name].type}") from None
+    return tuple(values)
+
+
 def ok_outcome(change: Change, key: Row | None) -> WriteOutcome:
     """A successful outcome (WriteOutcome is slotted: cheap to make 100,000 of)."""
     return WriteOutcome(change, True, "", key)
@@ -179,7 +196,11 @@ class Writer:
         failed: dict[int, WriteOutcome] = {}
         for start in range(0, len(batch.rows), self.batch_size):
             indices = range(start, min(len(batch.rows), start + self.batch_size))
-            rows = [make(batch.rows[i]) for i in indices]
+            try:
+                rows = [make(batch.rows[i]) for i in indices]
+            except CONVERT_ERRORS:  # a value the column cannot take: each row's own outcome
+                failed.update(self.general_rows(batch, indices))
+                continue
             keys = [r[0] for r in rows] if n_keys == 1 else [r[:n_keys] for r in rows]
             if len(set(keys)) < len(keys) or (None in keys if n_keys == 1 else
                                                any(None in k for k in keys)):
@@ -274,9 +295,15 @@ class Writer:
                 entry = self.entry(sig)
             shape = entry.shape
             okey: Row | None = None
+            row: Params | None = None
             if shape is not None:
-                row = entry.make(key_dict, values)  # type: ignore[misc]  # set with the shape
-                if one_key:
+                try:
+                    row = entry.make(key_dict, values)  # type: ignore[misc]  # set with the shape
+                except CONVERT_ERRORS:
+                    row = None  # the general path below names the value and its column
+                if row is None:
+                    shape = None
+                elif one_key:
                     key = row[0]
                     if key is None:
                         shape = None
@@ -297,10 +324,11 @@ class Writer:
                     outcomes[i] = WriteOutcome(change, False, str(exc))
                     continue
                 if shape.convert:
-                    converted = list(row)
-                    for position, convert in shape.convert:
-                        converted[position] = convert(converted[position])
-                    row = tuple(converted)
+                    try:
+                        row = converted(shape, row, self.target.table)
+                    except Refused as exc:
+                        outcomes[i] = WriteOutcome(change, False, str(exc))
+                        continue
                 if shape.op != "insert":
                     okey = self.outcome_key(shape, raw_key)
                     key = row[0] if one_key else row[:n_keys]
@@ -313,6 +341,7 @@ class Writer:
                 last = groups.get(shape)
                 if last is None:
                     last = groups[shape] = Group(shape)
+            assert row is not None  # made above, by the entry or the general path
             last.indices.append(i)
             last.rows.append(row)
             last.keys.append(okey)
