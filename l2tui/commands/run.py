@@ -100,10 +100,10 @@ def summary(report: RunReport) -> str:
     for side, label in (("left", "Data Entity 1 (left)"), ("right", "Data Entity 2 (right)")):
         c, u, d, e = (getattr(report, f"{k}_{side}") for k in ("created", "updated", "deleted",
                                                                   "errors"))
-        lines.append(f"  {label}: {c} {verb}created, {u} {verb}updated, {d} {verb}deleted, "
-                     f"{e} errors")
-    lines.append(f"  unchanged: {report.unchanged}; conflicts: {report.conflicts} "
-                 f"({report.details.get('unresolved', 0)} unresolved)")
+        lines.append(f"  {label}: {c:,} {verb}created, {u:,} {verb}updated, {d:,} {verb}deleted, "
+                     f"{e:,} errors")
+    lines.append(f"  unchanged: {report.unchanged:,}; conflicts: {report.conflicts:,} "
+                 f"({report.details.get('unresolved', 0):,} unresolved)")
     return "\n".join(lines)
 
 

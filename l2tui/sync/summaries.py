@@ -17,10 +17,10 @@ def plan_text(plan: PlanCounts | None) -> str:
     for side, c, u, d in (("right", plan.create_right, plan.update_right, plan.delete_right),
                           ("left", plan.create_left, plan.update_left, plan.delete_left)):
         if c or u or d:
-            parts.append(f"{side}: {c} to create, {u} to update, {d} to delete")
+            parts.append(f"{side}: {c:,} to create, {u:,} to update, {d:,} to delete")
     if plan.conflicts:
-        parts.append(f"{plan.conflicts} conflicts")
-    parts.append(f"{plan.unchanged} unchanged")
+        parts.append(f"{plan.conflicts:,} conflicts")
+    parts.append(f"{plan.unchanged:,} unchanged")
     return "plan — " + "; ".join(parts)
 
 
@@ -33,12 +33,12 @@ def counts_text(counts: Mapping[str, Any]) -> str:
     def n(key: str) -> int:
         return int(counts.get(key) or 0)
 
-    parts = [f"{side} {n(f'created_{side}')} created, {n(f'updated_{side}')} updated, "
-             f"{n(f'deleted_{side}')} deleted" for side in ("left", "right")]
+    parts = [f"{side} {n(f'created_{side}'):,} created, {n(f'updated_{side}'):,} updated, "
+             f"{n(f'deleted_{side}'):,} deleted" for side in ("left", "right")]
     if n("conflicts"):
-        parts.append(f"{n('conflicts')} conflicts")
+        parts.append(f"{n('conflicts'):,} conflicts")
     if n("errors_left") + n("errors_right"):
-        parts.append(f"{n('errors_left') + n('errors_right')} errors")
+        parts.append(f"{n('errors_left') + n('errors_right'):,} errors")
     return "; ".join(parts)
 
 

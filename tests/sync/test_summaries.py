@@ -1,0 +1,44 @@
+"""Runs, plans and conflicts in one line: the words the TUI, the command line and the log share."""
+
+from __future__ import annotations
+
+from l2tui.sync.events import PlanCounts
+from l2tui.sync.summaries import conflict_text, counts_text, differences, plan_text, run_text
+
+
+def test_counts_name_the_left_first_with_thousands_separated() -> None:
+    assert counts_text({"created_right": 50000, "updated_left": 2}) == \
+        "left 0 created, 2 updated, 0 deleted; right 50,000 created, 0 updated, 0 deleted"
+
+
+def test_conflicts_and_errors_are_named_only_when_there_are_some() -> None:
+    text = counts_text({"conflicts": 3, "errors_left": 1, "errors_right": 1})
+    assert text.endswith("; 3 conflicts; 2 errors")
+
+
+def test_a_plan_names_only_the_sides_it_writes() -> None:
+    plan = PlanCounts(create_right=1200, unchanged=7)
+    assert plan_text(plan) == "plan — right: 1,200 to create, 0 to update, 0 to delete; 7 unchanged"
+
+
+def test_a_dry_run_in_the_history_reads_as_its_plan() -> None:
+    assert run_text("dry_run", {"created_right": 5}, -0.01, "") == \
+        "plan — right: 5 to create, 0 to update, 0 to delete; 0 unchanged"
+
+
+def test_a_failed_run_adds_its_message() -> None:
+    assert run_text("failed", {}, 1.25, "refusing to delete").endswith(
+        "in 1.2s — refusing to delete")
+
+
+def test_differences_pair_the_sides_by_position_and_name_both_columns() -> None:
+    left = {"name": "A", "revenue": "1", "city": "X"}
+    right = {"Name": "A", "amount": "2", "city": "Y"}
+    assert differences(left, right) == [("revenue / amount", "1", "2"), ("city", "X", "Y")]
+
+
+def test_a_conflict_names_what_differs_or_the_side_it_is_gone_from() -> None:
+    assert conflict_text('["k"]', "left_wins", {"name": "A"}, {"name": "B"}) == \
+        "conflict [\"k\"]: left_wins — name: 'A' (left) ≠ 'B' (right)"
+    assert conflict_text('["k"]', "skipped", None, {"name": "B"}) == \
+        "conflict [\"k\"]: skipped — gone on the left"
