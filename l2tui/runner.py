@@ -170,9 +170,37 @@ class Runner:
             state.reset()
             state.close()
 
-    def lock_path(self, conn: Connection) -> Path:
-        """The lock file of a connection."""
-        return self.paths.state / f"{conn.slug}.lock"
+    def move_state(self, conn: Connection, old_slug: str) -> None:
+        """Carry the state (pairs, cursors, history) and run logs of a connection whose file was
+        renamed from ``old_slug``, so it goes on where it was. A state left under the new name
+        (by a connection deleted long ago) gives way; RunError while a run of it holds the lock.
+        """
+        if old_slug == conn.slug:
+            return
+        with self._lock(conn, slug=old_slug):
+            old, new = self.paths.state_db(old_slug), self.paths.state_db(conn.slug)
+            for suffix in ("", "-wal", "-shm"):
+                source, target = Path(f"{old}{suffix}"), Path(f"{new}{suffix}")
+                if source.exists():
+                    os.replace(source, target)
+                else:
+                    target.unlink(missing_ok=True)
+            logs = self.paths.run_logs(old_slug)
+            if logs.is_dir() and not self.paths.run_logs(conn.slug).exists():
+                logs.rename(self.paths.run_logs(conn.slug))
+            self.lock_path(conn, slug=old_slug).unlink(missing_ok=True)
+
+    def drop_state(self, conn: Connection) -> None:
+        """Forget a deleted connection's pairs, cursors and history, so that a connection saved
+        later under its name starts afresh (its run logs stay); RunError while it runs."""
+        with self._lock(conn):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.paths.state_db(conn.slug)}{suffix}").unlink(missing_ok=True)
+            self.lock_path(conn).unlink(missing_ok=True)
+
+    def lock_path(self, conn: Connection, slug: str | None = None) -> Path:
+        """The lock file of a connection (or of the file name ``slug`` it had)."""
+        return self.paths.state / f"{slug or conn.slug}.lock"
 
     def running(self, conn: Connection) -> str | None:
         """The PID of the process running ``conn`` now (as text), or None when none does."""
@@ -191,8 +219,8 @@ class Runner:
             os.close(fd)
 
     @contextlib.contextmanager
-    def _lock(self, conn: Connection) -> Iterator[None]:
-        path = self.lock_path(conn)
+    def _lock(self, conn: Connection, slug: str | None = None) -> Iterator[None]:
+        path = self.lock_path(conn, slug)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:

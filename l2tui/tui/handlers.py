@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from textual.notifications import SeverityLevel
 from textual.widgets import TabbedContent
 from textual.worker import Worker, WorkerState
 
+from l2tui.config.model import Connection
 from l2tui.errors import GuardRefused, L2Error
 from l2tui.sync.summaries import plan_text, report_body
 from l2tui.tui import jobs, messages
@@ -74,6 +76,7 @@ class ActionsMixin(L2Core):
             self.notify("; ".join(problems), title="Not saved: fix the marked fields",
                         severity="error", timeout=8)
             return
+        old = conn.path
         try:
             saved = self.workspace.save(conn)
         except L2Error as exc:
@@ -83,10 +86,21 @@ class ActionsMixin(L2Core):
         finally:
             self.refresh_list()
             self._update_title()
+        if old is not None and saved.path != old:
+            self._follow_state(lambda: jobs.move_state(conn, old.stem, self.paths), "Save Changes")
         if saved.secrets_not_kept:
             self._password_not_kept(saved.secrets_not_kept)
         else:
             self.notify(f"saved {saved.path.name}", title="Save Changes")
+
+    def _follow_state(self, change: Callable[[], None], title: str) -> None:
+        """Move or drop a connection's sync state after its file was renamed or deleted; a run
+        of it going on keeps the state where it is, and says so."""
+        try:
+            change()
+        except L2Error as exc:
+            self.notify(f"{exc}; its sync state and history were left as they are", title=title,
+                        severity="warning", timeout=10)
 
     def _password_not_kept(self, reasons: dict[int, str]) -> None:
         """The file was written but the keyring refused a typed password: say so, and mark it."""
@@ -138,14 +152,17 @@ class ActionsMixin(L2Core):
             if not yes:
                 return
             index = self.workspace.order.index(path) if path in self.workspace.order else 0
+            gone = self.workspace.working.get(path) or Connection(title=path.stem, path=path)
             self.workspace.delete(path)
+            self._follow_state(lambda: jobs.drop_state(gone, self.paths), "Delete Connection")
             self.columns.pop(path, None)
             order = self.workspace.order
             self.open(order[min(index, len(order) - 1)] if order else None)
             self.notify(f"deleted {name}")
 
-        self.push_screen(ConfirmScreen("Delete Connection", f"Delete {name} and its stored "
-                                       "passwords? This cannot be undone.", yes="Delete"), answer)
+        self.push_screen(ConfirmScreen("Delete Connection", f"Delete {name}, its stored "
+                                       "passwords and its sync state? This cannot be undone.",
+                                       yes="Delete"), answer)
 
     # -- pages and panes ---------------------------------------------------------------------
 

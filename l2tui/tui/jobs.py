@@ -123,3 +123,17 @@ def history(conn: Connection, paths: Paths) -> list[tuple[float, str, str]]:
     except Exception:  # no runner yet, or an unreadable state file: no history to show
         return []
     return [(r.started, r.outcome or "running", record_text(r)) for r in records]
+
+
+def move_state(conn: Connection, old_slug: str, paths: Paths) -> None:
+    """A renamed connection's sync state and logs follow its file (``Runner.move_state``)."""
+    from l2tui.runner import Runner
+
+    Runner(paths).move_state(conn, old_slug)
+
+
+def drop_state(conn: Connection, paths: Paths) -> None:
+    """A deleted connection's sync state goes with it (``Runner.drop_state``)."""
+    from l2tui.runner import Runner
+
+    Runner(paths).drop_state(conn)

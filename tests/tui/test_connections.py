@@ -6,9 +6,13 @@ import tomllib
 from pathlib import Path
 
 from l2tui.config.secrets import keyring_get, keyring_set
+from l2tui.config.store import ConnectionStore
+from l2tui.paths import Paths
+from l2tui.runner import Runner
+from l2tui.sync.state import StateStore
 from l2tui.tui.screens.confirm import ConfirmScreen
 from l2tui.tui.widgets.connection_list import ConnectionList
-from tests.tui.conftest import DEMO_TITLE, until
+from tests.tui.conftest import DEMO_SLUG, DEMO_TITLE, until
 
 SIZE = (120, 40)
 
@@ -262,3 +266,37 @@ async def test_delete_removes_a_highlighted_broken_file_and_its_passwords_after_
         assert _files(paths.connections) == others
         assert keyring_get("broken", 1) is None
         assert keyring_get(offline_demo_file.stem, 1) == "other"
+
+
+def _with_one_run(paths: Paths, slug: str) -> None:
+    """A state with one finished run, as a run of the connection leaves it."""
+    state = StateStore(paths.state_db(slug))
+    state.finish_run(state.start_run(), "success", {}, "done")
+    state.close()
+
+
+async def test_a_renamed_connection_keeps_its_sync_state_and_history(
+        make_app, offline_demo_file, paths) -> None:
+    _with_one_run(paths, DEMO_SLUG)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#conn-title").value = "CRM accounts"
+        await until(pilot, lambda: _unsaved(app))
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not _unsaved(app))
+    assert not paths.state_db(DEMO_SLUG).exists()
+    conn = ConnectionStore(paths.connections).load("crm-accounts")
+    assert [r.message for r in Runner(paths).history(conn)] == ["done"]
+
+
+async def test_a_deleted_connection_takes_its_sync_state_along(
+        make_app, offline_demo_file, paths) -> None:
+    _with_one_run(paths, DEMO_SLUG)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#act-delete")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "its sync state" in app.screen.question
+        await pilot.click("#yes")
+        await until(pilot, lambda: app.current is None)
+    assert not paths.state_db(DEMO_SLUG).exists()
