@@ -143,6 +143,7 @@ def build_mapping(conn: Connection, left: list[Column], right: list[Column],
             extras.append(p)
         else:
             skipped.append(p.label)
+    warnings.extend(_text_into_typed(two_way + extras, targets))
     plan = MappingPlan(
         pairs=two_way + extras, two_way=len(two_way), match=match,
         keys={"left": [_find(lcols, k, 1, "entity1.primary_key") for k in left_keys],
@@ -163,6 +164,22 @@ def build_mapping(conn: Connection, left: list[Column], right: list[Column],
                           "add [[mapping.columns]])", key="mapping.columns")
     plan.signature = signature(conn, pairs, match)
     return plan
+
+
+_TEXT = (ColumnType.STRING, ColumnType.OTHER)
+
+
+def _text_into_typed(pairs: list[Pair], targets: tuple[str, ...]) -> list[str]:
+    """A warning for each text column carried into a typed one: text that is not such a value
+    (a name into a decimal) fails its row at write time, which the types alone cannot rule out."""
+    out = []
+    for p in pairs:
+        for side in targets:
+            source, target = p.column("right" if side == "left" else "left"), p.column(side)
+            if source.type in _TEXT and target.type not in (*_TEXT, ColumnType.BINARY):
+                out.append(f"'{source.name}' (text) goes into '{target.name}' ({target.type}): "
+                           f"a value that is not a {target.type} fails its row")
+    return out
 
 
 def _index(columns: list[ColumnPair], pair: Pair) -> int:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from l2tui.config.model import ColumnPair, Connection, Direction, Entity, Mapping
 from l2tui.paths import resolve_paths
 from l2tui.runner import Runner
-from l2tui.sync.events import ItemError
+from l2tui.sync.events import ItemError, LogLine
 from l2tui.sync.side import match_values
 from tests.sync.support import make_pair, manual_mapping, sqlite_url
 
@@ -68,3 +68,13 @@ def test_a_value_its_target_column_cannot_take_fails_that_row_alone_naming_it(
     for mkey, message in errors.items():
         name = names[match_values(mkey)[0]]
         assert message == f"revenue: {name!r} cannot be stored as NUMERIC(38, 10)"
+
+
+def test_text_mapped_into_a_typed_column_is_warned_of_before_the_run(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts")
+    manual_mapping(pair, [("accountid", "accountid"), ("name", "revenue")])
+    pair.run()
+    warnings = [e.message for e in pair.events if isinstance(e, LogLine) and e.level == "warning"]
+    assert "'name' (text) goes into 'revenue' (decimal): a value that is not a decimal fails " \
+           "its row" in warnings
