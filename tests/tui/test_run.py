@@ -398,3 +398,18 @@ async def test_cancelling_stays_shown_while_progress_still_arrives(make_app, off
         panel.progress(Progress(phase="read left", done=5_000))
         await pilot.pause()
         assert str(app.query_one("#run-phase").render()) == "read left: 5,000"
+
+
+async def test_f6_in_the_select_statement_starts_a_dry_run(make_app, demo_file, paths,
+                                                           sqlite_db) -> None:
+    """TextArea's own F6 (select the line) must not swallow Dry Run."""
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        await until(pilot, lambda: app.query_one("#pages", TabbedContent).active == "entity1")
+        app.query_one("#entity1-form #select").focus()
+        await until(pilot, lambda: app.focused is app.query_one("#entity1-form #select"))
+        await pilot.press("f6")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "50 to create" in app.screen.question

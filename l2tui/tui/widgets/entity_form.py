@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Select, TextArea
 
@@ -16,6 +19,18 @@ from l2tui.tui.messages import Edited, SecretTyped
 from l2tui.tui.widgets.fields import Field
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class StatementArea(TextArea):
+    """The select statement's editor. F6 and F7 go on to the app (Dry Run, Duplicate), as in
+    every other field, instead of selecting the line or all text (ctrl+a still selects all)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f6", "pass_on", show=False), Binding("f7", "pass_on", show=False)]
+
+    def action_pass_on(self) -> None:
+        """Let the key go on to the app's binding."""
+        raise SkipAction()
 SQL_PROVIDERS = ("sqlserver", "postgresql", "mysql", "sqlite")
 
 
@@ -91,7 +106,7 @@ class EntityForm(VerticalScroll):
                     "masked; stored in the OS keyring on Save Changes", id="f-password")
         yield Field("Password variable", Input(id="password-env", placeholder="e.g. CRM_PASSWORD"),
                     "or read the password from this environment variable", id="f-password-env")
-        yield Field("Select Statement", TextArea(id="select", soft_wrap=True, show_line_numbers=False),
+        yield Field("Select Statement", StatementArea(id="select", soft_wrap=True, show_line_numbers=False),
                     "", id="f-select")
         yield Field("Primary Key", Input(id="primary-key", placeholder="e.g. accountid"),
                     "column name(s), comma-separated; empty: the provider's key", id="f-primary-key")
