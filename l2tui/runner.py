@@ -116,7 +116,7 @@ class Runner:
                        options: Options, events: EventSink,
                        cancel: threading.Event | None) -> None:
         """After a change of mapping, select or match key: plan the re-match as a dry run, and
-        refuse it (RunError) when it would create or delete more than ``max_delete_ratio`` of
+        refuse it (GuardRefused) when it would create or delete more than ``max_delete_ratio`` of
         the pairs synced before on a side: new settings that find few of the old pairs again
         (a wrong match key, a select that hides rows) would otherwise write over rows."""
         events(LogLine(message="the mapping, a select or the match key changed since the last "
