@@ -136,6 +136,8 @@ class ActionsMixin(L2Core):
             self.show_error(exc, "Cannot duplicate")
             return
         self.open(conn.path)
+        self.action_page("connection")
+        self.query_one("#conn-title").focus()  # ready to be named, as a new connection is
         self.notify(f"duplicated as {conn.title}")
 
     def action_delete(self) -> None:

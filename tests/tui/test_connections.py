@@ -126,6 +126,16 @@ async def test_duplicate_connection_copies_it_under_a_new_title(make_app, offlin
         assert app.current.entity1.connection_string.startswith("URL=http://127.0.0.1:9/")
 
 
+async def test_a_duplicate_opens_on_its_title_ready_to_be_named(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+5")
+        await pilot.press("f7")
+        await until(pilot, lambda: app.current.title == f"Copy of {DEMO_TITLE}")
+        await until(pilot, lambda: app.focused is app.query_one("#conn-title"))
+        assert app.query_one("#pages").active == "connection"
+
+
 async def test_delete_connection_asks_first_and_removes_the_file(make_app, offline_demo_file) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
