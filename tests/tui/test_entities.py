@@ -175,3 +175,20 @@ async def test_a_connection_string_missing_a_required_key_keeps_the_connection_f
         await pilot.press("ctrl+s")
         await until(pilot, lambda: any("Not saved" in (n.title or "") for n in app._notifications))
         assert "Connect Timeout" not in offline_demo_file.read_text()
+
+
+async def test_a_half_filled_entity_saves_with_its_connection_string_marked_required(
+        make_app, offline_demo_file) -> None:
+    """A provider picked and no connection string yet: a hint, not a problem that blocks Save."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: app.current.title == "New Connection")
+        app.query_one("#entity1-form #provider").value = "odata"
+        await until(pilot, lambda: app.current.entity1.provider == "odata")
+        field = app.query_one("#entity1-form #f-connstr", Field)
+        assert field.shown.startswith("required: URL=") and field.problem is None
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+    saved = tomllib.loads((offline_demo_file.parent / "new-connection.toml").read_text())
+    assert saved["entity1"]["provider"] == "odata"

@@ -19,6 +19,7 @@ from l2tui.tui.messages import Edited, SecretTyped
 from l2tui.tui.widgets.fields import Field
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SQL_PROVIDERS = ("sqlserver", "postgresql", "mysql", "sqlite")
 
 
 class StatementArea(TextArea):
@@ -31,15 +32,13 @@ class StatementArea(TextArea):
     def action_pass_on(self) -> None:
         """Let the key go on to the app's binding."""
         raise SkipAction()
-SQL_PROVIDERS = ("sqlserver", "postgresql", "mysql", "sqlite")
 
 
 def connection_string_problem(spec: ProviderSpec | None, text: str) -> str | None:
-    """Why a connection string does not suit the provider, or None."""
-    if not text.strip():
-        return "required: " + (readable(spec.example_connection_string) if spec
-                               else "pick a data provider first")
-    if spec is None:
+    """Why a connection string does not suit the provider, or None. An empty one is not a
+    problem yet (its hint says it is required): a half-filled connection can be saved, and a
+    run says what is missing."""
+    if spec is None or not text.strip():
         return None
     if spec.accepts_url and looks_like_url(text):
         return None
@@ -56,10 +55,13 @@ def readable(connection_string: str) -> str:
     return re.sub(r";(?=\S)", "; ", connection_string)
 
 
-def connection_string_hint(spec: ProviderSpec | None) -> str:
-    """The neutral help line under the connection string: the provider's keys."""
+def connection_string_hint(spec: ProviderSpec | None, text: str = "") -> str:
+    """The neutral help line under the connection string: while it is empty, that it is required
+    and an example; then the provider's keys."""
     if spec is None:
         return ""
+    if not text.strip():
+        return "required: " + readable(spec.example_connection_string)
     return "keys: " + ", ".join(k.name for k in spec.keys[:6]) + ", …"
 
 
@@ -143,7 +145,8 @@ class EntityForm(VerticalScroll):
         """Placeholders, hints and highlighting for the chosen provider."""
         connstr = self.query_one("#connstr", Input)
         connstr.placeholder = spec.example_connection_string if spec else "pick a data provider first"
-        self.query_one("#f-connstr", Field).set_hint(connection_string_hint(spec))
+        text = self.entity.connection_string if self.entity is not None else ""
+        self.query_one("#f-connstr", Field).set_hint(connection_string_hint(spec, text))
         self.query_one("#f-select", Field).set_hint(
             f"{spec.select_help} — e.g. {spec.example_select}" if spec else "")
         area = self.query_one("#select", TextArea)
@@ -212,6 +215,7 @@ class EntityForm(VerticalScroll):
         spec = find_spec(self.entity.provider) if self.entity.provider else None
         field_ = self.query_one("#f-connstr", Field)
         field_.set_status(None)
+        field_.set_hint(connection_string_hint(spec, self.entity.connection_string))
         field_.set_problem(connection_string_problem(spec, self.entity.connection_string))
 
     def _check_select(self) -> None:
