@@ -59,3 +59,15 @@ async def test_with_a_broken_file_highlighted_only_create_and_delete_are_enabled
         await pilot.press("home")
         await until(pilot, lambda: app.current is None)
         assert _enabled(app) == {"act-new", "act-delete"}
+
+
+async def test_tab_goes_through_the_actions_buttons_without_stopping_on_the_pane(
+        make_app, offline_demo_file) -> None:
+    from l2tui.tui.widgets.actions import ActionsPane
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        chain = app.screen.focus_chain
+        assert not any(isinstance(widget, ActionsPane) for widget in chain)
+        assert any(getattr(widget, "id", None) == "act-run" for widget in chain)

@@ -21,8 +21,11 @@ ACTIONS = (
 )
 
 
-class ActionsPane(VerticalScroll):
-    """Buttons for Create New Connection, Save Changes, Verify, Preview, Run Now and more."""
+class ActionsPane(VerticalScroll, can_focus=False):
+    """Buttons for Create New Connection, Save Changes, Verify, Preview, Run Now and more.
+
+    Tab goes from button to button; the pane itself is no stop of its own (it scrolls to the
+    focused button)."""
 
     def compose(self) -> ComposeResult:
         """One button per action."""
