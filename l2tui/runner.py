@@ -96,6 +96,10 @@ class Runner:
                     report = Engine(conn, providers[0], providers[1], state,
                                     options=replace(options, checked=True), sink=events,
                                     cancel=cancel).run()
+            except KeyboardInterrupt:  # a second Ctrl-C: the log still says how the run ended
+                events(LogLine(message="run interrupted mid-batch; the next run goes on from "
+                                       "the last batch written", level="error"))
+                raise
             except L2Error as exc:
                 report = RunReport(connection=conn.title, outcome="failed", started=started,
                                    finished=time.time(), message=exc.message)

@@ -176,6 +176,29 @@ def test_sigterm_or_sighup_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_comp
     assert pair.right() == pair.left()
 
 
+def test_a_second_signal_interrupts_and_the_run_log_says_so(pair: Pair,
+                                                            run_cli: CliRunner) -> None:
+    name = pair.save()
+    pair.emu.faults.delay_next(1, 5.0, path_contains="/accounts")
+    pair.emu.recent_requests.clear()
+    proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not any("/accounts?" in r for r in list(pair.emu.recent_requests)):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "l2tui: interrupted" in err, (proc.returncode, err)
+    logs = pair.paths.run_logs(name).glob("*.log")
+    assert any("run interrupted mid-batch" in log.read_text() for log in logs)
+    assert run_cli("run", name).returncode == 0
+    assert pair.right() == pair.left()
+
+
 def test_a_data_dir_that_cannot_be_made_exits_2_naming_the_folder_and_variable(
         pair: Pair, run_cli: CliRunner, tmp_path: Path) -> None:
     name = pair.save()
