@@ -249,7 +249,8 @@ class Engine:
         except BaseException as exc:
             self._close_writers()  # the state of a batch written meanwhile is kept
             outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
-            message = "cancelled" if isinstance(exc, Cancelled) else str(exc)
+            message = "cancelled" if isinstance(exc, Cancelled) else \
+                "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
             state.finish_run(run, outcome, self._counts_dict(), message)
             if isinstance(exc, Cancelled):
                 return self._report(started, "cancelled", "cancelled")

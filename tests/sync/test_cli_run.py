@@ -195,6 +195,8 @@ def test_a_second_signal_interrupts_and_the_run_log_says_so(pair: Pair,
     assert proc.returncode == 130 and "l2tui: interrupted" in err, (proc.returncode, err)
     logs = pair.paths.run_logs(name).glob("*.log")
     assert any("run interrupted mid-batch" in log.read_text() for log in logs)
+    [record] = json.loads(run_cli("history", name, "--json").stdout)
+    assert (record["outcome"], record["message"]) == ("failed", "interrupted")
     assert run_cli("run", name).returncode == 0
     assert pair.right() == pair.left()
 
