@@ -9,7 +9,8 @@
 * delete: ``DELETE set(<guid>)``; 404 means already gone, which is success.
 
 A change set is atomic: when one fails, its items are sent again one by one so the good ones land
-and each bad one gets its own one-line error.
+and each bad one gets its own one-line error. When an item sent alone gets no answer at all (every
+retry failed to connect, timed out or was dropped), the write stops with that ConnectError.
 """
 
 from __future__ import annotations
@@ -105,10 +106,13 @@ class Writer:
                 ready.append(prepared)
         chunks = [ready[i:i + self.batch_size] for i in range(0, len(ready), self.batch_size)]
         if chunks:
-            with ThreadPoolExecutor(max_workers=min(self.parallel, len(chunks))) as pool:
+            pool = ThreadPoolExecutor(max_workers=min(self.parallel, len(chunks)))
+            try:
                 for results in pool.map(self._send_changeset, chunks):
                     for index, outcome in results:
                         outcomes[index] = outcome
+            finally:  # (after a ConnectError: the change sets not yet sent are not sent)
+                pool.shutdown(wait=True, cancel_futures=True)
         return [o for o in outcomes if o is not None]
 
     # -- building requests ----------------------------------------------------------------------
@@ -204,8 +208,10 @@ class Writer:
                 request.method, request.url, headers=request.headers, data=request.body,
                 allow=(404, 412) if "If-None-Match" in request.headers else (404,),
             )
-        except ConnectError as exc:
+        except HttpError as exc:  # the service answered: this item's own failure
             return prepared.index, WriteOutcome(change, ok=False, error=str(exc), key=prepared.key)
+        # any other ConnectError (no answer after every retry: the service is gone) stops the
+        # write: the next item alone would wait through the same retries, and so on for each
         if response.status_code == 412:
             error = (f"{self.schema.entity_set}({key_literal(prepared.key, self.schema)}) is in "
                      "Dataverse but not in the select ($filter or $top leaves it out); it is not "

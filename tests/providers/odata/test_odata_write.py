@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+import pytest
+
+from l2tui.errors import ConnectError
 from l2tui.providers.base import Change, ChangeOp
 
 
@@ -116,3 +119,27 @@ def test_batch_size_sets_the_change_set_size(crm):
     before = crm.emu.request_count
     assert all(o.ok for o in provider.write([create(f"B{i}") for i in range(50)]))
     assert crm.emu.request_count - before == 5
+
+
+def test_a_service_gone_mid_write_stops_the_write_instead_of_retrying_each_item(open_crm):
+    """No answer any more (the service hangs or went away): the write raises one ConnectError
+    after a retry cycle or two, rather than retrying each of its items alone (hours on a real
+    run: ~15 s of retries per item)."""
+    emu = open_crm.emu
+    provider = open_crm.provider(f"URL={emu.url('accounts')};Authentication=none;Timeout=0.3",
+                                 parallel=1)
+    provider.describe()
+    changes = [create(f"Lost {i}") for i in range(300)]
+    emu.faults.delay_next(10**6, 1.0)
+    before = emu.request_count
+
+    with pytest.raises(ConnectError) as caught:
+        provider.write(changes)
+
+    requests_made = emu.request_count - before
+    emu.faults.clear()
+    message = str(caught.value)
+    assert "\n" not in message and "gave up after" in message, message
+    # per change set in flight: the $batch's tries, then its first item's alone (6 each); not
+    # 6 per item (1,800 here)
+    assert requests_made <= 3 * 2 * 6, requests_made
