@@ -1,4 +1,8 @@
-"""Apply planned writes in batches; an item's state is committed only after its write succeeded."""
+"""Apply planned writes in batches; an item's state is committed only after its write succeeded.
+
+A write that fails as a whole is every item's failure, and the run goes on; but a ConnectError
+(the side cannot be reached: a database stopped, a service gone) stops the run, with the state of
+the batches written before kept: going on would only fail every later item the same way."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from l2tui.errors import ConnectError
 from l2tui.providers.base import Change, ChangeOp, Provider, RowBatch, WriteOutcome
 from l2tui.sync.events import EventSink, ItemError
 from l2tui.sync.side import SideInfo, key_json
@@ -157,6 +162,8 @@ class Writer:
         else:
             try:
                 outcomes = self.provider.write(changes)
+            except ConnectError:  # the side cannot be reached: every later write would fail too
+                raise
             except Exception as exc:  # a batch-level failure: every item failed, run goes on
                 message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 outcomes = [WriteOutcome(c, False, message) for c in changes]
@@ -259,6 +266,8 @@ class Writer:
         self.in_flight = None
         try:
             looked = future.result()
+        except ConnectError:  # the side cannot be reached: the run stops (nothing saved)
+            raise
         except Exception as exc:  # a batch-level failure: every item failed, run goes on
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             looked = {i: WriteOutcome(batch.change(i), False, message)

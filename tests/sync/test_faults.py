@@ -1,0 +1,74 @@
+"""Faults met mid-run, as an operator meets them: the run stops with one line (or each bad item
+fails alone), and the next run ends with both sides equal and no duplicates."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from l2tui.errors import ConnectError
+from l2tui.runner import Runner
+from l2tui.sync.events import Event, ItemError, RunStarted
+from tests.sync.support import make_pair
+
+
+@pytest.fixture
+def pg_database(pg_url: str) -> Iterator[tuple[str, sa.Engine]]:
+    """A PostgreSQL database of this test alone (its connections can be refused), and an admin
+    engine on the server's default database."""
+    name = f"l2tui_fx_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f"CREATE DATABASE {name}"))
+    url = sa.engine.make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    yield url, admin
+    with admin.connect() as c:
+        c.execute(sa.text(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+        c.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = :d"), {"d": name})
+        c.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+    admin.dispose()
+
+
+def _refuse_connections(admin: sa.Engine, database: str, allow: bool = False) -> None:
+    """The database refuses new connections (and drops its open ones), as a stopped server."""
+    with admin.connect() as c:
+        c.execute(sa.text(f"ALTER DATABASE {database} ALLOW_CONNECTIONS {str(allow).lower()}"))
+        if not allow:
+            c.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :d AND pid != pg_backend_pid()"), {"d": database})
+
+
+def test_a_database_gone_mid_run_stops_the_run_with_one_error(emu: Any, tmp_path: Path,
+                                                              pg_database: tuple[str, sa.Engine]):
+    url, admin = pg_database
+    database = sa.engine.make_url(url).database or ""
+    pair = make_pair(emu, url, "accounts")
+    pair.run()
+    keys = sorted(pair.left())
+    for key in keys[:10]:
+        pair.left_update(key, {"name": f"edited {key[:8]}"})
+    pair.engine.dispose()
+    events: list[Event] = []
+
+    def sink(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, RunStarted):  # described, not written yet: the server goes away
+            _refuse_connections(admin, database)
+
+    with pytest.raises(ConnectError) as caught:
+        Runner(pair.paths).run(pair.conn, sink=sink)
+
+    message = str(caught.value)
+    assert "\n" not in message and "PostgreSQL" in message, message
+    assert [e for e in events if isinstance(e, ItemError)] == []  # not one error per item
+    _refuse_connections(admin, database, allow=True)
+    assert pair.run().ok
+    assert pair.right() == pair.left() and pair.right_count() == len(keys)
+    assert pair.run().updated_right == 0
+    pair.engine.dispose()
