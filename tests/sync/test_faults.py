@@ -3,6 +3,8 @@ fails alone), and the next run ends with both sides equal and no duplicates."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,3 +74,30 @@ def test_a_database_gone_mid_run_stops_the_run_with_one_error(emu: Any, tmp_path
     assert pair.right() == pair.left() and pair.right_count() == len(keys)
     assert pair.run().updated_right == 0
     pair.engine.dispose()
+
+
+def test_a_locked_sqlite_target_stops_the_run_with_one_error(emu: Any, tmp_path: Path):
+    """Another program holds a write transaction on the target file: after the lock timeout the
+    run stops (exit 3) instead of waiting out the timeout again for each item alone."""
+    path = tmp_path / "right.db"
+    pair = make_pair(emu, f"sqlite:///{path}", "accounts")
+    pair.conn.entity2.connection_string = f"Data Source={path};Connect Timeout=1;"
+    assert pair.run().ok
+    keys = sorted(pair.left())
+    for key in keys[:10]:
+        pair.left_update(key, {"name": f"edited {key[:8]}"})
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer's long transaction
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConnectError) as caught:
+            pair.run()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    message = str(caught.value)
+    assert "\n" not in message and "locked" in message, message
+    assert time.monotonic() - started < 8
+    assert [e for e in pair.events if isinstance(e, ItemError)] == []
+    assert pair.run().ok
+    assert pair.right() == pair.left() and pair.right_count() == len(keys)

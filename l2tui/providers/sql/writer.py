@@ -92,6 +92,23 @@ def converted(shape: Shape, row: Params, table: Any) -> Params:
     return tuple(values)
 
 
+# SQLite's primary result codes that fail any write to the file, not one row's: busy and locked
+# (another writer's transaction outlasted the timeout), read-only, I/O error, full, cannot open
+_SQLITE_UNWRITABLE = {5: " (another program holds a write lock on it)", 6: "", 8: "", 10: "",
+                      13: "", 14: ""}
+
+
+def unwritable(exc: SQLAlchemyError) -> str | None:
+    """Why no write to the target can succeed now (a hint, maybe empty), or None when the
+    failure may be the batch's own: the connection was lost, or SQLite cannot write the file."""
+    if getattr(exc, "connection_invalidated", False):
+        return ""
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return _SQLITE_UNWRITABLE.get(code & 0xFF)
+    return None
+
+
 def ok_outcome(change: Change, key: Row | None) -> WriteOutcome:
     """A successful outcome (WriteOutcome is slotted: cheap to make 100,000 of)."""
     return WriteOutcome(change, True, "", key)
@@ -482,12 +499,20 @@ class Writer:
         except SQLAlchemyError as exc:
             raise ConnectError(self.provider._cannot_connect(exc)) from None
         made: dict[int, list[Row]] = {}
-        with conn, conn.begin():
-            for segment in segments:
-                for group in segment.values():
-                    keys = self.apply(conn, group)
-                    if keys is not None:
-                        made[id(group)] = keys
+        try:
+            with conn, conn.begin():
+                for segment in segments:
+                    for group in segment.values():
+                        keys = self.apply(conn, group)
+                        if keys is not None:
+                            made[id(group)] = keys
+        except SQLAlchemyError as exc:
+            reason = unwritable(exc)
+            if reason is None:
+                raise  # this batch's own failure: retried in parts, down to each item
+            target = self.provider.target
+            raise ConnectError(f"cannot write to {target.title} at {target.server}: "
+                               f"{one_line(exc, self.provider._secret)}{reason}") from None
         return made
 
     def apply(self, conn: Connection, group: Group) -> list[Row] | None:
