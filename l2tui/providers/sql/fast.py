@@ -127,6 +127,10 @@ class FastStatements:
                     spelled = sql_type.compile(dialect=self.dialect)
                 except sa.exc.SQLAlchemyError:
                     spelled = ""
+                if isinstance(sql_type, sa.String) and getattr(sql_type, "length", None):
+                    # not varchar(n)[]: an explicit cast cuts a longer value to n characters
+                    # without a word; text is checked by the column's own (assignment) cast
+                    spelled = "text"
                 if spelled and "[" not in spelled and "%" not in spelled:
                     cast = f"{spelled}[]"
             self._pg_casts[name] = cast
