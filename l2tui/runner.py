@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,7 +35,7 @@ from l2tui.sync.events import (
     fan_out,
     ignore,
 )
-from l2tui.sync.state import RunRecord, StateStore
+from l2tui.sync.state import RunRecord, StateStore, state_error
 from l2tui.sync.summaries import conflict_text
 
 __all__ = ["RunRecord", "Runner"]
@@ -100,12 +101,17 @@ class Runner:
                 events(LogLine(message="run interrupted mid-batch; the next run goes on from "
                                        "the last batch written", level="error"))
                 raise
-            except L2Error as exc:
+            except (L2Error, sqlite3.Error) as caught:
+                # (an sqlite3 error here is the state store's: a full disk, a damaged file)
+                exc = caught if isinstance(caught, L2Error) else state_error(
+                    self.paths.state_db(conn.slug), caught)
                 report = RunReport(connection=conn.title, outcome="failed", started=started,
                                    finished=time.time(), message=exc.message)
                 events(RunFinished(report=report))
                 if isinstance(exc, ConfigError) and conn.path:
                     raise exc.at(str(conn.path)) from None  # which file to mend
+                if exc is not caught:
+                    raise exc from None
                 raise
             finally:
                 for provider in providers:
@@ -245,10 +251,14 @@ class Runner:
     @contextlib.contextmanager
     def _log_file(self, conn: Connection, started: float) -> Iterator[IO[str]]:
         folder = self.paths.run_logs(conn.slug)
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
         path = folder / f"{stamp}-{os.getpid()}.log"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as exc:
+            raise RunError(f"cannot write the run log in {folder}: "
+                           f"{exc.strerror or exc}; nothing was run") from None
         with os.fdopen(fd, "a", encoding="utf-8") as handle:
             yield handle
 

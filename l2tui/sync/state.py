@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from l2tui.errors import RunError
 from l2tui.sqlite_rows import insert_rows
 from l2tui.sqlite_wal import checkpoint_behind, keep_wal_on_close, sync_wal
 
@@ -103,6 +104,14 @@ class StateStore:
     """Reads and writes one connection's state; ``dry`` runs roll everything back at the end."""
 
     def __init__(self, path: Path, *, dry: bool = False) -> None:
+        try:
+            self._open(path, dry)
+        except (sqlite3.Error, OSError) as exc:
+            with contextlib.suppress(Exception):
+                self.db.close()
+            raise state_error(path, exc) from None
+
+    def _open(self, path: Path, dry: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         _private(path)
         self.path = path
@@ -508,6 +517,21 @@ class StateStore:
                                "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [RunRecord(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}, r[5] or "")
                 for r in rows]
+
+
+class StateError(RunError):
+    """The state store cannot be opened, read or written (exit 1)."""
+
+
+def state_error(path: Path, exc: BaseException) -> StateError:
+    """One line for a state store that failed: which file, and why."""
+    reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or \
+        type(exc).__name__
+    damaged = isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+        exc, sqlite3.OperationalError)  # not a database, malformed: not a lock or a full disk
+    hint = (" (move it aside to start over: the next run matches both sides by key)"
+            if damaged else "")
+    return StateError(f"the sync state {path} cannot be used: {reason}{hint}")
 
 
 class VersionReader:

@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from l2tui.config.store import ConnectionStore
 from l2tui.errors import ConnectError
 from l2tui.runner import Runner
 from l2tui.sync.events import Event, ItemError, RunStarted
-from tests.sync.support import make_pair
+from tests.conftest import CliRunner
+from tests.sync.support import Pair, make_pair
 
 
 @pytest.fixture
@@ -132,3 +134,38 @@ def test_a_value_too_long_for_the_target_column_fails_its_row_and_is_never_cut(
     assert len(right) == len(keys) - 2
     assert all(right[k] == v for k, v in pair.left().items() if k in right)
     pair.engine.dispose()
+
+
+def _saved(pair: Pair) -> str:
+    ConnectionStore(pair.paths.connections).save(pair.conn)
+    return pair.conn.slug
+
+
+def test_a_damaged_state_file_is_named_in_one_line(pair: Pair, run_cli: CliRunner):
+    name = _saved(pair)
+    assert run_cli("run", name).returncode == 0
+    state = pair.paths.state_db(name)
+    for extra in (Path(f"{state}-wal"), Path(f"{state}-shm")):
+        extra.unlink(missing_ok=True)
+    state.write_bytes(b"not a database " * 500)
+
+    for command in ("run", "history"):
+        result = run_cli(command, name)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert str(state) in lines[0] and "unexpected" not in lines[0], lines[0]
+        assert "Traceback" not in result.stderr
+
+
+def test_an_unwritable_log_folder_is_named_in_one_line(pair: Pair, run_cli: CliRunner):
+    name = _saved(pair)
+    logs = pair.paths.run_logs(name)
+    logs.parent.mkdir(parents=True, exist_ok=True)
+    logs.write_text("a file where the folder should be")  # (root writes any folder)
+
+    result = run_cli("run", name)
+
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert str(logs) in lines[0] and "unexpected" not in lines[0], lines[0]
+    assert pair.right_count() == 0
