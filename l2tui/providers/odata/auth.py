@@ -177,7 +177,10 @@ class MsalAuthenticator(Authenticator):
         app = self._application()
         try:
             result = self._silent(app, force_refresh)
-            if (not result or "access_token" not in result) and prompt:
+            # an app (client secret, certificate) has no other way in: its failure, as the
+            # identity provider told it (AADSTS7000215: Invalid client secret …), is the one
+            if (not result or "access_token" not in result) and prompt and \
+                    not self.settings.confidential:
                 result = self._interactive(app)
             result = result or {"error": "not_signed_in", "error_description": "sign in again"}
         except ConnectError:

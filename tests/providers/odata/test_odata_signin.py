@@ -94,6 +94,16 @@ def test_wrong_client_secret_fails_verify_cleanly(crm):
     assert not result.ok and "not-the-secret-123" not in result.message
 
 
+def test_a_wrong_client_secret_says_what_the_identity_provider_said(crm):
+    """Not 'the app could not get a token': the identity provider's own reason."""
+    provider = crm.provider(crm.client_secret_string(), secret="not-the-secret-123")
+    with pytest.raises(ConnectError) as caught:
+        provider.describe()
+    message = str(caught.value)
+    assert "Invalid client secret" in message and "\n" not in message, message
+    assert "not-the-secret-123" not in message
+
+
 def test_unreachable_service_fails_verify_with_the_url(crm):
     port = crm.emu.port
     provider = crm.provider(
