@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -251,7 +252,13 @@ class Engine:
             outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
             message = "cancelled" if isinstance(exc, Cancelled) else \
                 "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
-            state.finish_run(run, outcome, self._counts_dict(), message)
+            try:
+                state.finish_run(run, outcome, self._counts_dict(), message)
+            except sqlite3.Error:
+                if isinstance(exc, Cancelled):
+                    raise
+                # the state failed too (a full disk rolls its transaction back): the run's own
+                # error is the one to report; the run stays unfinished, so the next compares all
             if isinstance(exc, Cancelled):
                 return self._report(started, "cancelled", "cancelled")
             raise

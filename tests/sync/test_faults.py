@@ -3,7 +3,12 @@ fails alone), and the next run ends with both sides equal and no duplicates."""
 
 from __future__ import annotations
 
+import os
+import resource
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,11 +18,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from l2tui.config.model import Direction
 from l2tui.config.store import ConnectionStore
 from l2tui.errors import ConnectError
 from l2tui.runner import Runner
 from l2tui.sync.events import Event, ItemError, RunStarted
-from tests.conftest import CliRunner
+from tests.conftest import REPO, CliRunner
 from tests.sync.support import Pair, make_pair
 
 
@@ -169,3 +175,37 @@ def test_an_unwritable_log_folder_is_named_in_one_line(pair: Pair, run_cli: CliR
     assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert str(logs) in lines[0] and "unexpected" not in lines[0], lines[0]
     assert pair.right_count() == 0
+
+
+def _limited(size: int) -> None:
+    """In the child: files may grow to ``size`` bytes; a longer write fails (EFBIG), as on a
+    full disk, instead of killing the process."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+
+def test_a_state_store_out_of_space_mid_run_says_so(tmp_path: Path):
+    """The state's disk fills up during a run: the message is the state's own failure, not a
+    second error met while recording the failed run ('cannot commit - no transaction is
+    active'); the next run, with room, ends with both sides equal."""
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=0, seed=3, auth=False) as emu:
+        pair = make_pair(emu, f"sqlite:///{tmp_path / 'right.db'}", "accounts",
+                         direction=Direction.RIGHT_TO_LEFT)
+        with pair.engine.begin() as c:
+            c.execute(pair.table.insert(), [{"accountid": str(uuid.uuid4()), "name": f"n{i}"}
+                                            for i in range(5000)])
+        name = _saved(pair)
+        result = subprocess.run([sys.executable, "-m", "l2tui", "run", name],
+                                capture_output=True, text=True, timeout=120, cwd=str(REPO),
+                                env={**os.environ, "PYTHONPATH": str(REPO)},
+                                preexec_fn=lambda: _limited(200_000))
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert str(pair.paths.state_db(name)) in lines[0], lines[0]
+        assert "no transaction" not in lines[0] and "unexpected" not in lines[0], lines[0]
+        assert "full" in lines[0] or "large" in lines[0] or "I/O" in lines[0], lines[0]
+
+        assert pair.run(full=True).ok
+        assert pair.left() == pair.right() and len(pair.left()) == 5000
