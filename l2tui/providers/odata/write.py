@@ -10,7 +10,8 @@
 
 A change set is atomic: when one fails, its items are sent again one by one so the good ones land
 and each bad one gets its own one-line error. When an item sent alone gets no answer at all (every
-retry failed to connect, timed out or was dropped), the write stops with that ConnectError.
+retry failed to connect, timed out or was dropped), or is refused a sign-in that cannot be renewed
+(401), the write stops with that ConnectError.
 """
 
 from __future__ import annotations
@@ -187,6 +188,8 @@ class Writer:
         except ConnectError as exc:
             self.log(f"$batch of {len(chunk)} failed ({exc}); sending them one by one")
             return [self._send_one(p) for p in chunk]
+        if response.status_code == 401:  # refused, and renewing the sign-in failed: no item's
+            raise self.http.error("POST", url, response)  # own failure; every one would meet it
         parts: list[BatchResponse] = []
         if response.status_code < 300:
             try:
@@ -209,6 +212,8 @@ class Writer:
                 allow=(404, 412) if "If-None-Match" in request.headers else (404,),
             )
         except HttpError as exc:  # the service answered: this item's own failure
+            if exc.status == 401:  # (but a sign-in that cannot be renewed: every item's)
+                raise
             return prepared.index, WriteOutcome(change, ok=False, error=str(exc), key=prepared.key)
         # any other ConnectError (no answer after every retry: the service is gone) stops the
         # write: the next item alone would wait through the same retries, and so on for each

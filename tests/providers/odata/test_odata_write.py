@@ -143,3 +143,22 @@ def test_a_service_gone_mid_write_stops_the_write_instead_of_retrying_each_item(
     # per change set in flight: the $batch's tries, then its first item's alone (6 each); not
     # 6 per item (1,800 here)
     assert requests_made <= 3 * 2 * 6, requests_made
+
+
+def test_a_sign_in_lost_mid_write_stops_the_write_instead_of_failing_each_item(crm):
+    """The service refuses the token and it cannot be renewed (the identity provider is down):
+    a 401 is no item's own failure; the write raises it once instead of one error per item."""
+    emu = crm.emu
+    provider = crm.provider()
+    provider.describe()
+    changes = [create(f"Refused {i}") for i in range(120)]
+    emu.idp.revoke_all()
+    emu.faults.fail_next(10**6, status=503, path_contains="/oauth2/")
+
+    with pytest.raises(ConnectError) as caught:
+        provider.write(changes)
+
+    emu.faults.clear()
+    message = str(caught.value)
+    assert "401" in message and "\n" not in message, message
+    assert emu.store.count("accounts") == 200
