@@ -84,6 +84,7 @@ class Authenticator:
     """Adds credentials to requests; ``refresh`` renews them after a 401."""
 
     account = "anonymous"
+    refresh_failure = ""  # why the last renewal failed (one line), for the 401 that follows
 
     def headers(self) -> dict[str, str]:
         """Authorization headers for the next request."""
@@ -164,7 +165,9 @@ class MsalAuthenticator(Authenticator):
                 self._acquire(force_refresh=True, prompt=self.settings.method != cs.DEVICE_CODE)
             except ConnectError as exc:
                 self.context.log(f"token refresh failed: {exc}")
+                self.refresh_failure = str(exc)
                 return False
+            self.refresh_failure = ""
             return True
 
     def secrets(self) -> list[str]:

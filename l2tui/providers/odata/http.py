@@ -230,6 +230,10 @@ class HttpClient:
         reason = response.reason or ""
         if status == 401:
             what = "the service refused the sign-in (401)"
+            if self.auth.refresh_failure:  # (the renewal's reason first: it is the cause)
+                message = (f"{message.rstrip('.')}; renewing it failed: "
+                           f"{self.auth.refresh_failure}") if message else \
+                    f"renewing it failed: {self.auth.refresh_failure}"
         elif status == 403:
             what = "access denied (403)"
         else:

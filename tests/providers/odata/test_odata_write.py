@@ -161,4 +161,5 @@ def test_a_sign_in_lost_mid_write_stops_the_write_instead_of_failing_each_item(c
     emu.faults.clear()
     message = str(caught.value)
     assert "401" in message and "\n" not in message, message
+    assert "renewing it failed" in message and "503" in message, message  # why it is refused
     assert emu.store.count("accounts") == 200
