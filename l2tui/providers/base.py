@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from l2tui.config.model import Entity
+from l2tui.errors import ConnectError
 
 Record = dict[str, Any]
 """One item as a provider reads or writes it: column name → Python value."""
@@ -131,6 +132,18 @@ class WriteOutcome:
     ok: bool
     error: str = ""
     key: Record | None = None  # the item's key after the write (e.g. a generated identity)
+
+
+class WriteStopped(ConnectError):
+    """A write that could not go on (the side stopped answering, or refuses the sign-in).
+
+    ``outcomes`` holds one per change, in order: those written before it stopped are ok (their
+    state is worth keeping: a create's key may have been made for this write alone), the others
+    failed with this error."""
+
+    def __init__(self, message: str, outcomes: list[WriteOutcome]) -> None:
+        super().__init__(message)
+        self.outcomes = outcomes
 
 
 @dataclass(slots=True)

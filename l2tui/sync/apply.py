@@ -14,7 +14,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from l2tui.errors import ConnectError
-from l2tui.providers.base import Change, ChangeOp, Provider, RowBatch, WriteOutcome
+from l2tui.providers.base import (
+    Change,
+    ChangeOp,
+    Provider,
+    RowBatch,
+    WriteOutcome,
+    WriteStopped,
+)
 from l2tui.sync.events import EventSink, ItemError
 from l2tui.sync.side import SideInfo, key_json
 from l2tui.sync.state import SaveRow, StateStore
@@ -87,6 +94,7 @@ class Writer:
                               Future[dict[int, WriteOutcome]]] | None = None
         self.pool: ThreadPoolExecutor | None = None
         self.written = 0
+        self.stopped: WriteStopped | None = None  # a write that stopped: raised once saved
 
     def add(self, task: Task) -> None:
         """Queue one write; flush a full batch."""
@@ -153,6 +161,9 @@ class Writer:
             self.state.forget(forgets)
         self.state.commit()
         self.written += len(tasks)
+        if self.stopped is not None:
+            stopped, self.stopped = self.stopped, None
+            raise stopped
 
     def _written(self, tasks: list[Task],
                  changes: list[Change]) -> tuple[list[tuple[Any, ...]], list[str]]:
@@ -162,6 +173,8 @@ class Writer:
         else:
             try:
                 outcomes = self.provider.write(changes)
+            except WriteStopped as exc:  # the side stopped answering mid-write: keep the state
+                outcomes, self.stopped = exc.outcomes, exc  # of those written, then stop
             except ConnectError:  # the side cannot be reached: every later write would fail too
                 raise
             except Exception as exc:  # a batch-level failure: every item failed, run goes on
@@ -175,6 +188,8 @@ class Writer:
         done = {"create": 0, "update": 0, "delete": 0}
         for task, outcome in zip(tasks, outcomes, strict=False):
             if not outcome.ok:
+                if self.stopped is not None:  # (not written: the run's own error says why)
+                    continue
                 self.counts.errors[name] += 1
                 self.sink(ItemError(side=name, key=task.mkey,
                                     message=outcome.error or "write failed"))
@@ -266,6 +281,8 @@ class Writer:
         self.in_flight = None
         try:
             looked = future.result()
+        except WriteStopped as exc:  # stopped mid-write: keep the state of those written
+            looked, self.stopped = dict(enumerate(exc.outcomes)), exc
         except ConnectError:  # the side cannot be reached: the run stops (nothing saved)
             raise
         except Exception as exc:  # a batch-level failure: every item failed, run goes on
@@ -273,6 +290,9 @@ class Writer:
             looked = {i: WriteOutcome(batch.change(i), False, message)
                       for i in range(len(batch.rows))}
         self._save_rows(batch, items, looked)
+        if self.stopped is not None:
+            stopped, self.stopped = self.stopped, None
+            raise stopped
 
     def close(self) -> None:
         """Settle what is in flight and stop the write thread (also after a failed run)."""
@@ -299,6 +319,8 @@ class Writer:
                 kid = mkey if same_key else key_json(list(row[:split]))
             elif outcome.ok:
                 kid = kid_of(outcome.key or outcome.change.key)
+            elif self.stopped is not None:  # (not written: the run's own error says why)
+                continue
             else:
                 self.counts.errors[name] += 1
                 self.sink(ItemError(side=name, key=mkey, message=outcome.error or "write failed"))

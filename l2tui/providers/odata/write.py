@@ -18,13 +18,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from l2tui.errors import ConnectError
-from l2tui.providers.base import Change, ChangeOp, Column, ColumnType, Record, WriteOutcome
+from l2tui.providers.base import (
+    Change,
+    ChangeOp,
+    Column,
+    ColumnType,
+    Record,
+    WriteOutcome,
+    WriteStopped,
+)
 from l2tui.providers.odata.batch import (
     BatchFormatError,
     BatchRequest,
@@ -35,6 +43,15 @@ from l2tui.providers.odata.batch import (
 from l2tui.providers.odata.http import HttpClient, HttpError, error_of
 from l2tui.providers.odata.schema import EntitySchema
 from l2tui.providers.odata.values import dumps, to_json
+
+
+class _Stopped(Exception):
+    """A change set sent one by one stopped at ``error``; ``done`` are those sent before."""
+
+    def __init__(self, error: ConnectError, done: list[tuple[int, WriteOutcome]]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.done = done
 
 
 class ChangeRejected(ValueError):
@@ -106,15 +123,44 @@ class Writer:
             else:
                 ready.append(prepared)
         chunks = [ready[i:i + self.batch_size] for i in range(0, len(ready), self.batch_size)]
+        stopped: ConnectError | None = None
         if chunks:
             pool = ThreadPoolExecutor(max_workers=min(self.parallel, len(chunks)))
             try:
-                for results in pool.map(self._send_changeset, chunks):
+                futures = [pool.submit(self._send_changeset, chunk) for chunk in chunks]
+                for future in futures:
+                    try:
+                        results = future.result()
+                    except CancelledError:
+                        continue
+                    except _Stopped as exc:  # the change sets not yet sent are not sent
+                        stopped, results = stopped or exc.error, exc.done
+                        for other in futures:
+                            other.cancel()
+                    except ConnectError as exc:
+                        stopped, results = stopped or exc, []
+                        for other in futures:
+                            other.cancel()
                     for index, outcome in results:
                         outcomes[index] = outcome
-            finally:  # (after a ConnectError: the change sets not yet sent are not sent)
+            finally:
                 pool.shutdown(wait=True, cancel_futures=True)
+        if stopped is not None:  # the written are kept: their state is saved before the run stops
+            raise WriteStopped(str(stopped), [
+                o if o is not None else WriteOutcome(c, ok=False, error=str(stopped), key=c.key)
+                for c, o in zip(changes, outcomes, strict=True)]) from None
         return [o for o in outcomes if o is not None]
+
+    def _one_by_one(self, chunk: list[Prepared]) -> list[tuple[int, WriteOutcome]]:
+        """Each change of a change set alone; _Stopped (with those done) when the service
+        stops answering."""
+        done: list[tuple[int, WriteOutcome]] = []
+        for prepared in chunk:
+            try:
+                done.append(self._send_one(prepared))
+            except ConnectError as exc:
+                raise _Stopped(exc, done) from None
+        return done
 
     # -- building requests ----------------------------------------------------------------------
 
@@ -184,10 +230,10 @@ class Writer:
             )
         except HttpError as exc:
             self.log(f"$batch of {len(chunk)} failed ({exc.status}); sending them one by one")
-            return [self._send_one(p) for p in chunk]
+            return self._one_by_one(chunk)
         except ConnectError as exc:
             self.log(f"$batch of {len(chunk)} failed ({exc}); sending them one by one")
-            return [self._send_one(p) for p in chunk]
+            return self._one_by_one(chunk)
         if response.status_code == 401:  # refused, and renewing the sign-in failed: no item's
             raise self.http.error("POST", url, response)  # own failure; every one would meet it
         parts: list[BatchResponse] = []
@@ -201,7 +247,7 @@ class Writer:
         failed = next((p for p in parts if not p.ok), None)
         why = f"{failed.status}" if failed else str(response.status_code)
         self.log(f"a change set of {len(chunk)} was rolled back ({why}); sending them one by one")
-        return [self._send_one(p) for p in chunk]
+        return self._one_by_one(chunk)
 
     def _send_one(self, prepared: Prepared) -> tuple[int, WriteOutcome]:
         request = prepared.request

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from l2tui.errors import ConnectError
-from l2tui.providers.base import Change, ChangeOp
+from l2tui.providers.base import Change, ChangeOp, WriteStopped
 
 
 def create(name: str, **values) -> Change:
@@ -163,3 +163,28 @@ def test_a_sign_in_lost_mid_write_stops_the_write_instead_of_failing_each_item(c
     assert "401" in message and "\n" not in message, message
     assert "renewing it failed" in message and "503" in message, message  # why it is refused
     assert emu.store.count("accounts") == 200
+
+
+def test_a_write_that_stops_midway_reports_what_it_wrote(open_crm):
+    """A change set sent one by one (its $batch failed) whose service stops answering after two
+    items: the write stops, and says which were written (a create's GUID may have been made for
+    this write alone: forgetting it would create the item again next run)."""
+    emu = open_crm.emu
+    provider = open_crm.provider(f"URL={emu.url('accounts')};Authentication=none;Timeout=0.3",
+                                 parallel=1)
+    provider.describe()
+    changes = [Change(ChangeOp.CREATE, {}, {"name": f"Halfway {i}"}) for i in range(10)]
+    emu.faults.fail_next(6, status=500, method="POST", path_contains="$batch")
+    emu.faults.delay_next(2, 0.0, method="PATCH")  # two land alone, then no answer
+    emu.faults.delay_next(10**6, 1.0, method="PATCH")
+
+    with pytest.raises(WriteStopped) as caught:
+        provider.write(changes)
+
+    emu.faults.clear()
+    outcomes = caught.value.outcomes
+    assert [o.change for o in outcomes] == changes
+    assert [o.ok for o in outcomes] == [True, True] + [False] * 8
+    for outcome in outcomes[:2]:
+        assert emu.store.get("accounts", outcome.key["accountid"])["name"] == \
+            outcome.change.values["name"]
