@@ -154,11 +154,10 @@ def test_demo_headless_syncs_the_emulator_into_sqlite(run_cli: CliRunner) -> Non
     assert again.returncode == 0 and "0 created" in again.stdout
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_sigterm_or_sighup_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_completes(
-        pair: Pair, run_cli: CliRunner, signum: signal.Signals) -> None:
-    name = pair.save()
-    pair.emu.faults.delay_next(1, 3.0, path_contains="/accounts")
+def reading_slowly(pair: Pair, name: str, seconds: float) -> subprocess.Popen[str]:
+    """``l2tui run NAME`` in the background, once its first page request is under way and held
+    back ``seconds`` by the emulator (a signal then meets a run in the middle of its read)."""
+    pair.emu.faults.delay_next(1, seconds, path_contains="/accounts")
     pair.emu.recent_requests.clear()
     proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
                             env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
@@ -167,6 +166,14 @@ def test_sigterm_or_sighup_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_comp
     while not any("/accounts?" in r for r in list(pair.emu.recent_requests)):
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.05)
+    return proc
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_or_sighup_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_completes(
+        pair: Pair, run_cli: CliRunner, signum: signal.Signals) -> None:
+    name = pair.save()
+    proc = reading_slowly(pair, name, seconds=3.0)
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, (proc.returncode, err)
@@ -179,15 +186,7 @@ def test_sigterm_or_sighup_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_comp
 def test_a_second_signal_interrupts_and_the_run_log_says_so(pair: Pair,
                                                             run_cli: CliRunner) -> None:
     name = pair.save()
-    pair.emu.faults.delay_next(1, 5.0, path_contains="/accounts")
-    pair.emu.recent_requests.clear()
-    proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while not any("/accounts?" in r for r in list(pair.emu.recent_requests)):
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.05)
+    proc = reading_slowly(pair, name, seconds=5.0)
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)

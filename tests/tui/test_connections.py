@@ -23,6 +23,14 @@ def _unsaved(app) -> bool:
     return any(title.endswith("●") for title in _titles(app))
 
 
+async def _saved(pilot, app, edit) -> None:
+    """Make an edit, see the list mark it unsaved, Save Changes, and see the mark go."""
+    edit()
+    await until(pilot, lambda: _unsaved(app))
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: not _unsaved(app))
+
+
 def _titles(app) -> list[str]:
     return [str(app.query_one(ConnectionList).get_option_at_index(i).prompt)
             for i in range(app.query_one(ConnectionList).option_count)]
@@ -109,10 +117,7 @@ async def test_save_keeps_the_users_comments(make_app, offline_demo_file) -> Non
     offline_demo_file.write_text("# my note\n" + offline_demo_file.read_text())
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        app.query_one("#conflict").value = "skip"
-        await until(pilot, lambda: _unsaved(app))
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: not _unsaved(app))
+        await _saved(pilot, app, lambda: setattr(app.query_one("#conflict"), "value", "skip"))
         text = offline_demo_file.read_text()
         assert text.startswith("# my note\n") and 'conflict_resolution = "skip"' in text
 
@@ -290,10 +295,8 @@ async def test_a_renamed_connection_keeps_its_sync_state_and_history(
     _with_one_run(paths, DEMO_SLUG)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        app.query_one("#conn-title").value = "CRM accounts"
-        await until(pilot, lambda: _unsaved(app))
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: not _unsaved(app))
+        await _saved(pilot, app, lambda: setattr(app.query_one("#conn-title"), "value",
+                                                 "CRM accounts"))
     assert not paths.state_db(DEMO_SLUG).exists()
     conn = ConnectionStore(paths.connections).load("crm-accounts")
     assert [r.message for r in Runner(paths).history(conn)] == ["done"]
