@@ -137,8 +137,8 @@ class L2App(WatchMixin, ActionsMixin):
 
     @on(messages.Edited)
     def _edited(self) -> None:
-        if self.current is None or self.current.path is None:
-            return
+        if self.current is None or self.current.path is None or not self.query("#pages"):
+            return  # (no pages: an edit's message arrived while the app closes)
         self.workspace.mark(self.current)
         self.refresh_list()
         self._update_title()

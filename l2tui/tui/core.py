@@ -114,7 +114,8 @@ class L2Core(App[int]):
     def refresh_list(self) -> None:
         """Redraw the connection list (titles, "●" markers)."""
         current = str(self.current.path) if self.current and self.current.path else None
-        self.query_one(ConnectionList).show(self.workspace.items(), current)
+        for shown in self.query(ConnectionList):  # none while the app closes
+            shown.show(self.workspace.items(), current)
 
     def _update_title(self) -> None:
         conn = self.current

@@ -206,3 +206,13 @@ async def test_the_required_example_under_a_new_connection_string_breaks_between
         assert [p.split("=")[0] for p in pairs] == ["URL", "Authentication", "User"]
         for line in lines[1:]:  # a line goes on with a whole key=value, never mid-word
             assert line.split("=")[0] in ("URL", "Authentication", "User"), lines
+
+
+async def test_an_edit_handled_after_the_app_closed_is_dropped(make_app, offline_demo_file) -> None:
+    """A keystroke's Edited message can be handled while the app's widgets are being removed."""
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        pass
+    assert app.current is not None
+    app._edited()  # as the message handler does, with the pages gone
+    app.refresh_list()
