@@ -233,9 +233,11 @@ class Engine:
         self.sides = {s: SideInfo(s, plan) for s in SIDES}
         caps = self._check_writable()
         opts = self.options
-        if not (opts.dry_run or opts.force or opts.checked) and \
-                state.get("signature") not in (None, plan.signature) and state.count():
-            raise Rebaseline(state.count())  # before the run starts: nothing written, no history
+        # pairs synced under other settings (mapping, selects, match key): 0 when unchanged
+        stored = state.get("signature")
+        self.rematched = 0 if stored in (None, plan.signature) else state.count()
+        if self.rematched and not (opts.dry_run or opts.force or opts.checked):
+            raise Rebaseline(self.rematched)  # before the run starts: nothing written, no history
         for warning in plan.warnings:
             self.log(warning, "warning")
         if plan.skipped:
@@ -281,8 +283,7 @@ class Engine:
             if not self.complete[s]:
                 self.log(f"entity {1 if s == 'left' else 2}'s select stops at a row limit: "
                          "its items missing from a read are not taken as deleted")
-        signature_changed = state.get("signature") not in (None, plan.signature)
-        if signature_changed and state.count():
+        if self.rematched:
             self.log("the mapping, a select or the match key changed since the last run: "
                      "matching both sides by key again (nothing is deleted)", "warning")
             state.reset()

@@ -263,14 +263,14 @@ class Writer:
             return prepared.index, WriteOutcome(change, ok=False, error=str(exc), key=prepared.key)
         # any other ConnectError (no answer after every retry: the service is gone) stops the
         # write: the next item alone would wait through the same retries, and so on for each
+        record = f"{self.schema.entity_set}({key_literal(prepared.key, self.schema)})"
         if response.status_code == 412:
-            error = (f"{self.schema.entity_set}({key_literal(prepared.key, self.schema)}) is in "
-                     "Dataverse but not in the select ($filter or $top leaves it out); it is not "
-                     "written over")
+            error = (f"{record} is in Dataverse but not in the select ($filter or $top leaves it "
+                     "out); it is not written over")
             return prepared.index, WriteOutcome(change, ok=False, error=error, key=prepared.key)
         if response.status_code == 404 and change.op != ChangeOp.DELETE:
             _, message = error_of(response)
-            error = f"{self.schema.entity_set}({key_literal(prepared.key, self.schema)}) no longer exists"
+            error = f"{record} no longer exists"
             self.log(f"{error}: {message}" if message else error)
             return prepared.index, WriteOutcome(change, ok=False, error=error, key=prepared.key)
         return prepared.index, WriteOutcome(change, ok=True, key=prepared.key)
