@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 from l2tui.config.loader import require_complete
 from l2tui.config.model import Connection
 from l2tui.config.store import ConnectionStore
-from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 from l2tui.providers import open_entity
 from l2tui.providers.base import Provider
@@ -60,12 +57,3 @@ def open_for_terminal(conn: Connection, index: int, paths: Paths) -> Provider:
         notify=lambda message: print(message, file=sys.stderr, flush=True),
         device_code=show_device_code,
     )
-
-
-@contextlib.contextmanager
-def entity_errors(conn: Connection, index: int) -> Iterator[None]:
-    """A provider's configuration error, named as the run names it: file, then entityN.key."""
-    try:
-        yield
-    except ConfigError as exc:
-        raise exc.within(index).at(str(conn.path) if conn.path else None) from None

@@ -7,12 +7,12 @@ import sys
 from typing import Any
 
 from l2tui.commands.run import summary
-from l2tui.commands.table import create_target_table
 from l2tui.config.model import Connection, Direction, Entity
 from l2tui.config.store import ConnectionStore
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 from l2tui.runner import Runner
+from l2tui.tables import create_target_table
 
 TITLE = "Demo: Dynamics accounts to SQLite"
 

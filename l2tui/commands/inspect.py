@@ -11,8 +11,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from l2tui.commands.common import entity_errors, load_complete, open_for_terminal
+from l2tui.commands.common import load_complete, open_for_terminal
 from l2tui.paths import Paths
+from l2tui.providers import entity_errors
 from l2tui.providers.base import Column, Record
 
 

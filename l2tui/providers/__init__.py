@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from l2tui.config.model import Connection, Entity
@@ -71,3 +72,12 @@ def open_entity(
         secret_hint=missing_secret_hint(conn, index),
     )
     return open_provider(entity, context)
+
+
+@contextlib.contextmanager
+def entity_errors(conn: Connection, index: int) -> Iterator[None]:
+    """A provider's configuration error, named as the run names it: file, then entityN.key."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise exc.within(index).at(str(conn.path) if conn.path else None) from None

@@ -265,6 +265,17 @@ class SqlProvider(Provider):
             else self.target.schema
         return select.normalize(info.table[-1], dialect), schema
 
+    def table_exists(self) -> bool:
+        """Whether this entity's table is there (a SQLite file not made yet holds none); a
+        database that cannot be reached is a ConnectError, not a missing table."""
+        name, schema = self._table_name()
+        target = self.target
+        if target.provider == "sqlite" and target.server != ":memory:" \
+                and not os.path.exists(target.server):
+            return False
+        with self.connect() as conn:
+            return bool(sa.inspect(conn).has_table(name, schema=schema))
+
     def create_table_ddl(self, columns: Sequence[Column]) -> str:
         """The CREATE TABLE this entity's table would get from the other side's columns."""
         name, schema = self._table_name()

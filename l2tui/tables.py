@@ -1,0 +1,84 @@
+"""Create a SQL entity's table from the other entity's columns: the one way the command line
+(``l2tui create-table``) and the TUI (Create Table) do it.
+
+Two steps, so that a front end can show the DDL and ask before anything is written: ``plan_table``
+describes the other entity and returns the CREATE TABLE it would run; ``create_planned`` runs
+it (refusing a table that appeared meanwhile).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from l2tui.config.model import Connection
+from l2tui.errors import ConfigError
+from l2tui.paths import Paths
+from l2tui.providers import entity_errors, open_entity
+from l2tui.providers.base import Column, Provider
+
+Opener = Callable[[Connection, int, Paths], Provider]
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """The table entity ``index`` would get: the DDL to show and the columns it is made from."""
+
+    index: int
+    ddl: str
+    columns: tuple[Column, ...]
+
+    @property
+    def source(self) -> int:
+        """The entity whose columns the table is made from."""
+        return 3 - self.index
+
+
+def can_create(provider: Provider) -> bool:
+    """Whether the provider's table can be created (a SQL entity)."""
+    return hasattr(provider, "create_table_ddl")
+
+
+def table_missing(conn: Connection, index: int, paths: Paths, opener: Opener = open_entity) -> bool:
+    """True when entity ``index`` is a SQL table that is not there (a database that cannot be
+    reached raises ConnectError: it is not a missing table)."""
+    with entity_errors(conn, index), opener(conn, index, paths) as target:
+        return can_create(target) and not target.table_exists()  # type: ignore[attr-defined]
+
+
+def plan_table(conn: Connection, index: int, paths: Paths,
+               opener: Opener = open_entity) -> TablePlan | None:
+    """The CREATE TABLE for entity ``index``, from the other entity's columns; None when the
+    table is already there. Only a SQL entity's table can be created (ConfigError)."""
+    with opener(conn, index, paths) as target:
+        if not can_create(target):
+            raise ConfigError(f"entity{index} is not a SQL table; only SQL tables can be created",
+                              key=f"entity{index}.provider")
+    with entity_errors(conn, index), opener(conn, index, paths) as target:
+        if target.table_exists():  # type: ignore[attr-defined]
+            return None
+        with entity_errors(conn, 3 - index), opener(conn, 3 - index, paths) as source:
+            columns = tuple(source.describe())
+        ddl = target.create_table_ddl(columns)  # type: ignore[attr-defined]
+    return TablePlan(index, str(ddl), columns)
+
+
+def create_planned(conn: Connection, plan: TablePlan, paths: Paths,
+                   opener: Opener = open_entity) -> str:
+    """Create the planned table; return the DDL that ran (ConfigError when it exists now)."""
+    with entity_errors(conn, plan.index), opener(conn, plan.index, paths) as target:
+        return str(target.create_table(plan.columns))  # type: ignore[attr-defined]
+
+
+def create_target_table(conn: Connection, index: int, paths: Paths,
+                        confirm: Callable[[str], bool] = lambda ddl: True,
+                        opener: Opener = open_entity) -> str | None:
+    """Create entity ``index``'s table from the other entity's columns; return the DDL run.
+
+    ``confirm`` sees the DDL first and may refuse (None is returned); an entity whose table is
+    already there is left alone (None).
+    """
+    plan = plan_table(conn, index, paths, opener)
+    if plan is None or not confirm(plan.ddl):
+        return None
+    return create_planned(conn, plan, paths, opener)
