@@ -39,13 +39,6 @@ def can_create(provider: Provider) -> bool:
     return hasattr(provider, "create_table_ddl")
 
 
-def table_missing(conn: Connection, index: int, paths: Paths, opener: Opener = open_entity) -> bool:
-    """True when entity ``index`` is a SQL table that is not there (a database that cannot be
-    reached raises ConnectError: it is not a missing table)."""
-    with entity_errors(conn, index), opener(conn, index, paths) as target:
-        return can_create(target) and not target.table_exists()  # type: ignore[attr-defined]
-
-
 def plan_table(conn: Connection, index: int, paths: Paths,
                opener: Opener = open_entity) -> TablePlan | None:
     """The CREATE TABLE for entity ``index``, from the other entity's columns; None when the

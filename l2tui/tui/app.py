@@ -50,6 +50,8 @@ class L2App(WatchMixin, ActionsMixin):
         Binding("ctrl+s", "save", "Save", id="save", tooltip="Save Changes"),
         Binding("f2", "verify", "Verify", id="verify", tooltip="Verify Connection String"),
         Binding("f3", "preview", "Preview", id="preview", tooltip="Preview Data"),
+        Binding("f4", "create_table", "Create Table", id="create-table", show=False,
+                tooltip="Create Table: make the SQL table Verify found missing"),
         Binding("f5", "run_now", "Run", id="run", tooltip="Run Now"),
         Binding("f6", "dry_run", "Dry", id="dry-run", tooltip="Dry Run: show the plan"),
         Binding("escape", "cancel_run", "Cancel Run", id="cancel", tooltip="Cancel the running sync"),
@@ -144,6 +146,8 @@ class L2App(WatchMixin, ActionsMixin):
         self._update_title()
         if self.query_one("#pages", TabbedContent).active == "mappings":
             self.query_one(MappingEditor).refresh_rows()
+        if self.table_offers:  # an edit of the settings withdraws Create Table
+            self.sync_actions()
 
     @on(messages.SecretTyped)
     def _secret(self, event: messages.SecretTyped) -> None:
@@ -152,6 +156,8 @@ class L2App(WatchMixin, ActionsMixin):
 
     @on(TabbedContent.TabActivated, "#pages")
     def _page_shown(self, event: TabbedContent.TabActivated) -> None:
+        if self.table_offers:  # Create Table acts on the entity shown
+            self.sync_actions()
         if event.pane.id == "mappings" and self.current is not None:
             editor = self.query_one(MappingEditor)
             editor.refresh_rows()

@@ -13,6 +13,8 @@ COMMANDS = (
     ("Save Changes", "write the selected connection's file", "save"),
     ("Verify Connection String", "check that the data entity can connect and read", "verify"),
     ("Preview Data", "show the first rows of the data entity", "preview"),
+    ("Create Table", "create the SQL table Verify found missing, from the other entity's columns",
+     "create_table"),
     ("Run Now", "run the selected connection", "run_now"),
     ("Dry Run", "show the plan without writing anything", "dry_run"),
     ("Cancel Run", "stop the run in progress", "cancel_run"),

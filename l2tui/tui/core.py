@@ -15,6 +15,7 @@ from l2tui.config.model import Connection
 from l2tui.config.store import ConnectionStore
 from l2tui.errors import L2Error
 from l2tui.paths import Paths
+from l2tui.tables import TablePlan
 from l2tui.tui import jobs, messages
 from l2tui.tui.bridge import Bridge
 from l2tui.tui.screens.device_code import DeviceCodeScreen
@@ -23,6 +24,7 @@ from l2tui.tui.widgets.actions import ACTIONS
 from l2tui.tui.widgets.connection_form import ConnectionForm
 from l2tui.tui.widgets.connection_list import UNSAVED, ConnectionList
 from l2tui.tui.widgets.entity_form import EntityForm
+from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
 from l2tui.tui.widgets.no_connection import NoConnection
 from l2tui.tui.widgets.run_panel import RunPanel
@@ -50,6 +52,9 @@ class L2Core(App[int]):
         self.bridge = Bridge(self.post_message)
         self.sign_in_screen: DeviceCodeScreen | None = None
         self.history_seen: tuple[Path, dict[Path, Stamp]] | None = None  # as the history was read
+        # Create Table offers made by Verify: (file, entity) → (the settings, jobs.table_key, and
+        # the plan); an offer whose settings were edited since is not offered
+        self.table_offers: dict[tuple[Path, int], tuple[tuple[str, ...], TablePlan]] = {}
 
     # -- the selected connection -------------------------------------------------------------
 
@@ -145,6 +150,24 @@ class L2Core(App[int]):
         active = self.query_one("#pages", TabbedContent).active
         return {"entity1": 1, "entity2": 2}.get(active)
 
+    def table_offer(self) -> TablePlan | None:
+        """The Create Table the open connection can do now (of the entity shown first, else of
+        either): a SQL entity Verify found without its table, the other entity described."""
+        conn = self.current
+        if conn is None or conn.path is None or not self.query("#pages"):
+            return None
+        shown = self.page_entity()
+        for index in (shown, 3 - shown) if shown else (2, 1):
+            offer = self.table_offers.get((conn.path, index))
+            if offer is not None and offer[0] == jobs.table_key(conn, index):
+                return offer[1]
+        return None
+
+    def connstr_status(self, index: int, status: str | None, failed: bool = False) -> None:
+        """A status under an entity's connection string (Verify's answer, Create Table's)."""
+        form = self.query_one(f"#entity{index}-form", EntityForm)
+        form.query_one("#f-connstr", Field).set_status(status, failed=failed)
+
     def form_problems(self) -> list[str]:
         """Problems shown in place on the connection's pages."""
         out = self.query_one(ConnectionForm).problems()
@@ -177,6 +200,12 @@ class L2Core(App[int]):
     def describe_worker(self, conn: Connection, prompts: dict[int, Any]) -> None:
         """describe() both entities off the UI thread."""
         jobs.describe(conn, self.paths, self.bridge, prompts)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="create-table",
+          name="Create Table")
+    def create_table_worker(self, conn: Connection, plan: TablePlan, prompts: dict[int, Any]) -> None:
+        """Create Table off the UI thread."""
+        jobs.create_table(conn, plan, self.paths, self.bridge, prompts)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="history", name="Run history")
     def history_worker(self, conn: Connection) -> None:

@@ -15,6 +15,7 @@ from l2tui.sync.summaries import plan_text, report_body
 from l2tui.tui import jobs, messages
 from l2tui.tui.core import L2Core, one_line
 from l2tui.tui.screens.confirm import ConfirmScreen
+from l2tui.tui.screens.create_table import CreateTableScreen
 from l2tui.tui.screens.device_code import DeviceCodeScreen
 from l2tui.tui.screens.preview import PreviewScreen
 from l2tui.tui.widgets.entity_form import EntityForm
@@ -27,12 +28,14 @@ PAGE_ORDER = ("connection", "entity1", "entity2", "mappings", "run")
 
 
 class ActionsMixin(L2Core):
-    """Create, save, verify, preview, run, cancel, duplicate and delete."""
+    """Create, save, verify, preview, create table, run, cancel, duplicate and delete."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide actions that make no sense now (no connection; nothing running)."""
         if action == "cancel_run":
             return self.running
+        if action == "create_table":  # only once Verify found a SQL entity's table missing
+            return True if self.table_offer() is not None else None
         needs_connection = ("save", "verify", "preview", "run_now", "dry_run", "duplicate",
                             "delete", "describe")
         if action == "delete" and self.current is None and self.broken is not None:
@@ -220,16 +223,68 @@ class ActionsMixin(L2Core):
 
     def on_verify_done(self, event: messages.VerifyDone) -> None:
         """Show the verify result under the connection string (unless it was edited since),
-        and as a notification."""
+        and as a notification; a SQL entity without its table is offered Create Table."""
         text = event.message + "".join(f"; {w}" for w in event.warnings)
+        if event.plan is not None:
+            text += ("; the table does not exist: Create Table (F4) makes it from the columns of "
+                     f"Data Entity {event.plan.source}")
+        elif event.table_missing:
+            text += f"; the table does not exist, and Create Table cannot make it: {event.why_not}"
+        if event.path is not None:
+            if event.plan is not None:
+                self.table_offers[(event.path, event.index)] = (event.key, event.plan)
+            else:
+                self.table_offers.pop((event.path, event.index), None)
+            self.sync_actions()
         conn = self.current
         if conn is not None and conn.path == event.path and \
                 conn.entity(event.index).connection_string == event.connection_string:
-            form = self.query_one(f"#entity{event.index}-form", EntityForm)
-            form.query_one("#f-connstr", Field).set_status(  # information: it never blocks Save
-                f"✓ {text}" if event.ok else f"✗ {text}", failed=not event.ok)
+            self.connstr_status(  # information: it never blocks Save
+                event.index, f"✓ {text}" if event.ok else f"✗ {text}", failed=not event.ok)
         self.notify(text, title=f"Data Entity {event.index}: " + ("verified" if event.ok else "failed"),
                     severity="information" if event.ok else "error")
+
+    def action_create_table(self) -> None:
+        """Create Table: show the CREATE TABLE that Verify planned; Create runs it in a worker."""
+        conn, plan = self.current, self.table_offer()
+        if conn is None or plan is None:
+            return
+
+        def name(index: int) -> str:
+            title = conn.entity(index).title
+            return f"Data Entity {index}" + (f" ({title})" if title else "")
+
+        def answer(create: bool | None) -> None:
+            if not create:
+                return
+            if conn.path is not None:  # asked once: Verify offers it again if it is still missing
+                self.table_offers.pop((conn.path, plan.index), None)
+            self.sync_actions()
+            self.connstr_status(plan.index, "creating the table…")
+            self.notify(f"creating the table of Data Entity {plan.index}…")
+            self.create_table_worker(jobs.snapshot(conn), plan, self._prompts())
+
+        question = (f"Create the table of {name(plan.index)} from the columns of "
+                    f"{name(plan.source)}? This runs:")
+        self.push_screen(CreateTableScreen(question, plan.ddl), answer)
+
+    def on_table_created(self, event: messages.TableCreated) -> None:
+        """Create Table ended: say how, then verify the entity again (and reload the columns of
+        the Mappings page, if they were loaded)."""
+        where = f"Data Entity {event.index}"
+        if event.ok:
+            self.notify(f"created the table of {where}", title="Create Table")
+        else:
+            self.notify(event.message, title=f"Create Table failed: {where}", severity="error",
+                        timeout=10)
+        conn = self.current
+        if conn is None or conn.path is None or conn.path != event.path:
+            return
+        self.connstr_status(event.index, "table created; verifying…" if event.ok
+                            else f"✗ not created: {event.message}", failed=not event.ok)
+        self.verify_worker(jobs.snapshot(conn), (event.index,), self._prompts())
+        if self.columns.pop(conn.path, None) is not None:
+            self.action_describe()
 
     def on_preview_ready(self, event: messages.PreviewReady) -> None:
         """Show the first rows in a pop-up."""

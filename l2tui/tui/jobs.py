@@ -1,4 +1,5 @@
-"""The bodies of the TUI's workers: verify, preview, describe and run, on a copy of a connection.
+"""The bodies of the TUI's workers: verify, preview, describe, create table and run, on a copy of
+a connection.
 
 They run in worker threads, never touch a widget, and report only through the Bridge.
 """
@@ -14,6 +15,7 @@ from l2tui.config.model import Connection
 from l2tui.errors import L2Error
 from l2tui.paths import Paths
 from l2tui.sync.events import RunReport
+from l2tui.tables import TablePlan, create_planned, plan_table
 from l2tui.tui import messages
 from l2tui.tui.bridge import Bridge
 
@@ -44,21 +46,62 @@ def _open(conn: Connection, index: int, paths: Paths, bridge: Bridge, prompt: Pr
     return open_entity(conn, index, paths, prompt=prompt, device_code=bridge.device_code)
 
 
+def table_key(conn: Connection, index: int) -> tuple[str, ...]:
+    """What a Create Table offer for entity ``index`` was made from: both entities' settings."""
+    return tuple(value for i in (index, 3 - index) for value in (
+        conn.entity(i).provider, conn.entity(i).connection_string, conn.entity(i).select,
+        ",".join(conn.entity(i).primary_key)))
+
+
 def verify(conn: Connection, indexes: tuple[int, ...], paths: Paths, bridge: Bridge,
            prompts: dict[int, Prompt]) -> None:
-    """Verify Connection String for each entity; one VerifyDone each."""
+    """Verify Connection String for each entity; one VerifyDone each. A SQL entity whose table
+    is not there comes with the plan to create it (or why the other entity cannot give one)."""
     try:
         for index in indexes:
             path, verified = conn.path, conn.entity(index).connection_string
             try:
                 with _open(conn, index, paths, bridge, prompts.get(index)) as provider:
                     result = provider.verify()
+                plan, why_not = _table_offer(conn, index, paths, bridge, prompts) \
+                    if result.table_missing else (None, "")
                 bridge.post(messages.VerifyDone(index, result.ok, result.message,
                                                 tuple(result.details), tuple(result.warnings),
-                                                path=path, connection_string=verified))
+                                                path=path, connection_string=verified,
+                                                table_missing=result.table_missing, plan=plan,
+                                                why_not=why_not, key=table_key(conn, index)))
             except L2Error as exc:
                 bridge.post(messages.VerifyDone(index, False, exc.message, path=path,
                                                 connection_string=verified))
+    finally:
+        bridge.post(messages.SignInEnded())
+
+
+def _table_offer(conn: Connection, index: int, paths: Paths, bridge: Bridge,
+                 prompts: dict[int, Prompt]) -> tuple[TablePlan | None, str]:
+    """The plan to create entity ``index``'s missing table, or why there is none."""
+    try:
+        plan = plan_table(conn, index, paths, _opener(bridge, prompts))
+    except L2Error as exc:
+        return None, exc.message
+    return plan, "" if plan is not None else "the table is there now"
+
+
+def _opener(bridge: Bridge, prompts: dict[int, Prompt]) -> Callable[[Connection, int, Paths], Any]:
+    return lambda conn, index, paths: _open(conn, index, paths, bridge, prompts.get(index))
+
+
+def create_table(conn: Connection, plan: TablePlan, paths: Paths, bridge: Bridge,
+                 prompts: dict[int, Prompt]) -> None:
+    """Create Table: run the planned CREATE TABLE; TableCreated says how it went."""
+    try:
+        try:
+            ddl = create_planned(conn, plan, paths, _opener(bridge, prompts))
+        except L2Error as exc:
+            message = getattr(exc, "detail", exc.message)  # (the file is the one shown)
+            bridge.post(messages.TableCreated(plan.index, False, message, path=conn.path))
+            return
+        bridge.post(messages.TableCreated(plan.index, True, ddl, path=conn.path))
     finally:
         bridge.post(messages.SignInEnded())
 

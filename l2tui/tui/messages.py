@@ -8,6 +8,7 @@ from typing import Any
 from textual.message import Message
 
 from l2tui.sync.events import Event, Progress, RunReport
+from l2tui.tables import TablePlan
 
 
 class Edited(Message):
@@ -28,9 +29,15 @@ class VerifyDone(Message):
 
     def __init__(self, index: int, ok: bool, message: str, details: tuple[str, ...] = (),
                  warnings: tuple[str, ...] = (), *, path: Path | None = None,
-                 connection_string: str = "") -> None:
+                 connection_string: str = "", table_missing: bool = False,
+                 plan: TablePlan | None = None, why_not: str = "",
+                 key: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.index = index
+        self.table_missing = table_missing  # a SQL entity's table is not there
+        self.plan = plan  # how Create Table would make it (from the other entity's columns)
+        self.why_not = why_not  # why there is no plan
+        self.key = key  # the settings the plan was made from (jobs.table_key)
         self.path = path
         self.connection_string = connection_string
         self.ok = ok
@@ -58,6 +65,17 @@ class ColumnsDescribed(Message):
         self.left = left
         self.right = right
         self.errors = errors
+
+
+class TableCreated(Message):
+    """Create Table ended: the DDL that ran (ok), or the one-line reason it did not."""
+
+    def __init__(self, index: int, ok: bool, message: str, *, path: Path | None = None) -> None:
+        super().__init__()
+        self.index = index
+        self.ok = ok
+        self.message = message
+        self.path = path
 
 
 class RunEvent(Message):

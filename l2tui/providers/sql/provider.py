@@ -269,9 +269,7 @@ class SqlProvider(Provider):
         """Whether this entity's table is there (a SQLite file not made yet holds none); a
         database that cannot be reached is a ConnectError, not a missing table."""
         name, schema = self._table_name()
-        target = self.target
-        if target.provider == "sqlite" and target.server != ":memory:" \
-                and not os.path.exists(target.server):
+        if self._no_file():
             return False
         with self.connect() as conn:
             return bool(sa.inspect(conn).has_table(name, schema=schema))
@@ -304,9 +302,11 @@ class SqlProvider(Provider):
                 warnings = self._key_warnings(conn)
             caps = self.capabilities()
         except ConfigError as exc:
-            return VerifyResult(False, str(exc), in_settings=True)
-        except L2Error as exc:
-            return VerifyResult(False, str(exc))
+            return VerifyResult(False, str(exc), in_settings=True,
+                                table_missing=self._table_missing())
+        except L2Error as exc:  # (a server not reached is not asked twice)
+            return VerifyResult(False, str(exc),
+                                table_missing=self._no_file() and self._table_missing())
         t = self.target
         label = self.info.table_name or "query"
         n = len(self._columns or [])
@@ -316,6 +316,22 @@ class SqlProvider(Provider):
         file = f" ({t.server})" if t.provider == "sqlite" else ""
         message = f"Connected to {version}{where}{file}{db} — {label}: {n} columns, {mode}"
         return VerifyResult(True, message, warnings=tuple(warnings))
+
+    def _table_missing(self) -> bool:
+        """After a failed verify: whether it failed because the table is not there."""
+        try:
+            return not self.table_exists()
+        except L2Error:
+            return False
+
+    def _no_file(self) -> bool:
+        """Whether this is a SQLite file not made yet."""
+        try:
+            target = self.target
+        except L2Error:
+            return False
+        return target.provider == "sqlite" and target.server != ":memory:" \
+            and not os.path.exists(target.server)
 
     def _key_warnings(self, conn: Connection) -> list[str]:
         if self._table is None:

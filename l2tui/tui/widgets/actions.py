@@ -13,6 +13,7 @@ ACTIONS = (
     ("act-save", "Save Changes", "app.save"),
     ("act-verify", "Verify Connection String", "app.verify"),
     ("act-preview", "Preview Data", "app.preview"),
+    ("act-create-table", "Create Table", "app.create_table"),
     ("act-run", "Run Now", "app.run_now"),
     ("act-dry-run", "Dry Run", "app.dry_run"),
     ("act-cancel", "Cancel Run", "app.cancel_run"),
