@@ -247,7 +247,7 @@ class ActionsMixin(L2Core):
     def action_create_table(self) -> None:
         """Create Table: show the CREATE TABLE that Verify planned; Create runs it in a worker."""
         conn, plan = self.current, self.table_offer()
-        if conn is None or plan is None:
+        if conn is None or plan is None or isinstance(self.screen, CreateTableScreen):
             return
 
         def name(index: int) -> str:

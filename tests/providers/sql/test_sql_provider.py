@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from l2tui.errors import ConfigError
+from l2tui.errors import ConfigError, ConnectError
 from l2tui.providers.base import Change, ChangeOp, Column, ColumnType, RowBatch
 from tests.providers.sql.conftest import Database
 
@@ -196,6 +196,24 @@ def test_create_table_from_the_other_sides_columns(db: Database) -> None:
     assert [r for p in provider.read() for r in p.records][0]["accountid"] == guid
     with pytest.raises(ConfigError, match="already exists"):
         provider.create_table(columns)
+
+
+def test_a_failed_verify_of_a_missing_table_says_it_can_be_created(db: Database) -> None:
+    provider = db.open("accounts")
+    result = provider.verify()
+    assert not result.ok and result.table_missing
+    assert not provider.table_exists()
+    provider.create_table([Column("id", ColumnType.INTEGER, key=True, nullable=False)])
+    assert provider.table_exists() and db.open("accounts").verify().ok
+
+
+def test_a_server_not_reached_is_no_missing_table(pg_db: Database) -> None:
+    url = sa.make_url(pg_db.connection_string).set(port=1)
+    provider = pg_db.open("accounts")
+    provider.entity.connection_string = url.render_as_string(hide_password=False)
+    assert not provider.verify().table_missing
+    with pytest.raises(ConnectError):
+        provider.table_exists()
 
 
 def test_a_create_without_its_generated_key_returns_the_new_key(db: Database) -> None:
