@@ -14,6 +14,7 @@ FORBIDDEN = {
     "config": ("l2tui.providers", "l2tui.sync", "l2tui.runner", "l2tui.tui", "l2tui.cli", "l2tui.commands", "l2tui.emulator"),
     "providers": ("l2tui.sync", "l2tui.runner", "l2tui.tui", "l2tui.cli", "l2tui.commands", "l2tui.emulator"),
     "sync": ("l2tui.runner", "l2tui.tui", "l2tui.cli", "l2tui.commands", "l2tui.emulator"),
+    "tui": ("l2tui.cli", "l2tui.commands"),  # a front end: what it shares lives below them
     "emulator": ("l2tui.config", "l2tui.providers", "l2tui.sync", "l2tui.runner", "l2tui.tui", "l2tui.commands"),
 }
 
