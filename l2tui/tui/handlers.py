@@ -228,7 +228,7 @@ class ActionsMixin(L2Core):
         if event.plan is not None:
             text += ("; the table does not exist: Create Table (F4) makes it from the columns of "
                      f"Data Entity {event.plan.source}")
-        elif event.table_missing:
+        elif event.table_missing and event.why_not:
             text += f"; the table does not exist, and Create Table cannot make it: {event.why_not}"
         if event.path is not None:
             if event.plan is not None:

@@ -81,10 +81,14 @@ def _table_offer(conn: Connection, index: int, paths: Paths, bridge: Bridge,
                  prompts: dict[int, Prompt]) -> tuple[TablePlan | None, str]:
     """The plan to create entity ``index``'s missing table, or why there is none."""
     try:
-        plan = plan_table(conn, index, paths, _opener(bridge, prompts))
+        return plan_table(conn, index, paths, _opener(bridge, prompts)), ""
     except L2Error as exc:
-        return None, exc.message
-    return plan, "" if plan is not None else "the table is there now"
+        return None, _short(exc)
+
+
+def _short(exc: L2Error) -> str:
+    """An error without the connection file it names (the file is the one shown)."""
+    return str(getattr(exc, "detail", exc.message))
 
 
 def _opener(bridge: Bridge, prompts: dict[int, Prompt]) -> Callable[[Connection, int, Paths], Any]:
@@ -98,8 +102,7 @@ def create_table(conn: Connection, plan: TablePlan, paths: Paths, bridge: Bridge
         try:
             ddl = create_planned(conn, plan, paths, _opener(bridge, prompts))
         except L2Error as exc:
-            message = getattr(exc, "detail", exc.message)  # (the file is the one shown)
-            bridge.post(messages.TableCreated(plan.index, False, message, path=conn.path))
+            bridge.post(messages.TableCreated(plan.index, False, _short(exc), path=conn.path))
             return
         bridge.post(messages.TableCreated(plan.index, True, ddl, path=conn.path))
     finally:

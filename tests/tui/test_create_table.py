@@ -108,3 +108,13 @@ async def test_a_table_created_meanwhile_is_one_line_of_error(make_app, demo_fil
         assert "already exists" in message and "\n" not in message
         with sqlite3.connect(sqlite_db) as con:  # the other table is left as it was
             assert con.execute("SELECT count(*) FROM accounts").fetchone()[0] == 0
+
+
+async def test_no_offer_when_the_other_entity_cannot_be_described(make_app, demo_file, emulator) -> None:
+    text = demo_file.read_text().replace(emulator.base_url, "http://127.0.0.1:9/api/data/v9.2/")
+    demo_file.write_text(text)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _verified(pilot, app)
+        assert "the table does not exist, and Create Table cannot make it" in _hint(app)
+        assert app.query_one("#act-create-table", Button).disabled
