@@ -71,6 +71,8 @@ class Runner:
             events = fan_out(Throttle(sink), _log_writer(log))
             state = StateStore(self.paths.state_db(conn.slug), dry=dry_run)
             providers: list[Provider] = []
+            engine: Engine | None = None
+            began = started
             try:
                 if reset:
                     state.reset()
@@ -84,9 +86,13 @@ class Runner:
                     ))
                 options = Options(dry_run=dry_run, force=force, full=full,
                                   batch_size=batch_size)
+                # one start and one end for the report and the history: the run's work begins
+                # here (not the sign-in before, which may wait on a person, nor the imports)
+                began = time.time()
+                engine = Engine(conn, providers[0], providers[1], state, options=options,
+                                sink=events, cancel=cancel, started=began)
                 try:
-                    report = Engine(conn, providers[0], providers[1], state, options=options,
-                                    sink=events, cancel=cancel).run()
+                    report = engine.run()
                 except Rebaseline as change:
                     state.close()  # nothing was written
                     state = StateStore(self.paths.state_db(conn.slug), dry=True)
@@ -94,9 +100,10 @@ class Runner:
                                         cancel)
                     state.close()
                     state = StateStore(self.paths.state_db(conn.slug))
-                    report = Engine(conn, providers[0], providers[1], state,
+                    engine = Engine(conn, providers[0], providers[1], state,
                                     options=replace(options, checked=True), sink=events,
-                                    cancel=cancel).run()
+                                    cancel=cancel, started=began)
+                    report = engine.run()
             except KeyboardInterrupt:  # a second Ctrl-C: the log still says how the run ended
                 events(LogLine(message="run interrupted mid-batch; the next run goes on from "
                                        "the last batch written", level="error"))
@@ -105,8 +112,11 @@ class Runner:
                 # (an sqlite3 error here is the state store's: a full disk, a damaged file)
                 exc = caught if isinstance(caught, L2Error) else state_error(
                     self.paths.state_db(conn.slug), caught)
-                report = RunReport(connection=conn.title, outcome="failed", started=started,
-                                   finished=time.time(), message=exc.message)
+                ended = engine.finished if engine is not None else None  # as its history says
+                report = RunReport(connection=conn.title, outcome="failed",
+                                   started=started if engine is None else began,
+                                   finished=time.time() if ended is None else ended,
+                                   message=exc.message)
                 events(RunFinished(report=report))
                 if isinstance(exc, ConfigError) and conn.path:
                     raise exc.at(str(conn.path)) from None  # which file to mend

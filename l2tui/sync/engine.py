@@ -175,8 +175,13 @@ class Engine:
 
     def __init__(self, conn: Connection, left: Provider, right: Provider, state: StateStore, *,
                  options: Options | None = None, sink: EventSink = ignore,
-                 cancel: threading.Event | None = None) -> None:
+                 cancel: threading.Event | None = None, started: float | None = None) -> None:
         self.conn = conn
+        # when the run began (default: when ``run`` is called; the runner gives the start of a
+        # re-match's planning pass), and when it ended once recorded: the history and the report
+        # give the same two times
+        self.started = started
+        self.finished: float | None = None
         self.providers = {"left": left, "right": right}
         self.state = state
         self.options = options or Options()
@@ -194,7 +199,7 @@ class Engine:
 
     def run(self) -> RunReport:
         """Plan and apply; raises RunError (deletion guard) or ConfigError (mapping)."""
-        started = time.time()
+        started = time.time() if self.started is None else self.started
         self._early = self._read_early()
         try:
             return self._planned_run(started)
@@ -242,7 +247,7 @@ class Engine:
             self.log(warning, "warning")
         if plan.skipped:
             self.log("not carried (a side is read-only): " + ", ".join(plan.skipped), "warning")
-        self.run_id = run = state.start_run()
+        self.run_id = run = state.start_run(started)
         thresholds = gc.get_threshold()
         try:
             # a run allocates millions of short-lived containers and keeps none in cycles:
@@ -255,7 +260,7 @@ class Engine:
             message = "cancelled" if isinstance(exc, Cancelled) else \
                 "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
             try:
-                state.finish_run(run, outcome, self._counts_dict(), message)
+                self._finish(run, outcome, message)
             except sqlite3.Error:
                 if isinstance(exc, Cancelled):
                     raise
@@ -350,7 +355,7 @@ class Engine:
         outcome = "dry_run" if opts.dry_run else (
             "errors" if errors else "conflicts" if self.unresolved else "success")
         message = self._summary()
-        state.finish_run(run, outcome, self._counts_dict(), message)
+        self._finish(run, outcome, message)
         return self._report(started, outcome, message)
 
     # -- reading -------------------------------------------------------------------------
@@ -889,6 +894,11 @@ class Engine:
                 f"{c['deleted_right']} deleted, {c['errors_right']} errors; "
                 f"{self.conflicts} conflicts ({self.unresolved} unresolved)")
 
+    def _finish(self, run: int, outcome: str, message: str) -> None:
+        """Record the run's end in the history; its report ends at the same time."""
+        self.finished = time.time()
+        self.state.finish_run(run, outcome, self._counts_dict(), message, self.finished)
+
     def _report(self, started: float, outcome: str, message: str) -> RunReport:
         c = self._counts_dict()
         plan = PlanCounts(
@@ -896,8 +906,9 @@ class Engine:
             delete_left=c["deleted_left"], create_right=c["created_right"],
             update_right=c["updated_right"], delete_right=c["deleted_right"],
             conflicts=self.conflicts, unchanged=self.unchanged)
+        finished = time.time() if self.finished is None else self.finished
         return RunReport(connection=self.conn.title, outcome=outcome, started=started,
-                         finished=time.time(), message=message, plan=plan,
+                         finished=finished, message=message, plan=plan,
                          details={"run": getattr(self, "run_id", None),
                                   "unresolved": self.unresolved,
                                   "mode": getattr(self, "mode", {}),

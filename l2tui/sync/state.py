@@ -465,10 +465,11 @@ class StateStore:
 
     # -- runs and conflicts --------------------------------------------------------------
 
-    def start_run(self) -> int:
-        """Record a run as started (committed at once, so a crash leaves a trace)."""
+    def start_run(self, started: float | None = None) -> int:
+        """Record a run as started (committed at once, so a crash leaves a trace); ``started``:
+        when it began (default now), the time its report gives too."""
         self._checkpointed()
-        self._started = time.time()
+        self._started = time.time() if started is None else started
         cur = self.db.execute("INSERT INTO runs(started) VALUES (?)", (self._started,))
         run = int(cur.lastrowid or 0)
         if not self.dry:
@@ -481,9 +482,12 @@ class StateStore:
             "SELECT outcome FROM runs WHERE id < ? ORDER BY id DESC LIMIT 1", (current,)).fetchone()
         return row is not None and row[0] is None
 
-    def finish_run(self, run: int, outcome: str, counts: dict[str, Any], message: str) -> None:
-        """Record how a run ended (kept even for dry runs)."""
-        params = (time.time(), outcome, json.dumps(counts), message, run)
+    def finish_run(self, run: int, outcome: str, counts: dict[str, Any], message: str,
+                   finished: float | None = None) -> None:
+        """Record how a run ended (kept even for dry runs); ``finished``: when (default now), the
+        time its report gives too."""
+        params = (time.time() if finished is None else finished, outcome, json.dumps(counts),
+                  message, run)
         if self.dry:
             self.db.execute("ROLLBACK")
             self.db.execute("BEGIN")

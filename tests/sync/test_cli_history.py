@@ -136,3 +136,9 @@ def test_run_prints_a_conflict_with_what_differs(emu: Any, tmp_path: Path,
     logs = pair.paths.run_logs(pair.conn.slug).glob("*.log")
     assert any("name: 'left value' (left) ≠ 'right value' (right)" in log.read_text()
                for log in logs)
+
+
+def test_a_run_in_the_history_starts_and_ends_when_its_report_says(pair: Pair) -> None:
+    report = pair.run()
+    [record] = Runner(pair.paths).history(pair.conn)
+    assert (record.started, record.finished) == (report.started, report.finished)
