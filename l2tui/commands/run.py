@@ -102,7 +102,11 @@ def summary(report: RunReport) -> str:
                                                                   "errors"))
         lines.append(f"  {label}: {c:,} {verb}created, {u:,} {verb}updated, {d:,} {verb}deleted, "
                      f"{e:,} errors")
-    lines.append(f"  unchanged: {report.unchanged:,}; conflicts: {report.conflicts:,} "
+    alone = "".join(f"; only on {label}, left alone: {getattr(report, f'only_{side}'):,}"
+                    for side, label in (("left", "Data Entity 1 (left)"),
+                                        ("right", "Data Entity 2 (right)"))
+                    if getattr(report, f"only_{side}"))
+    lines.append(f"  unchanged: {report.unchanged:,}{alone}; conflicts: {report.conflicts:,} "
                  f"({report.details.get('unresolved', 0):,} unresolved)")
     return "\n".join(lines)
 

@@ -41,7 +41,7 @@ from l2tui.sync.events import (
 )
 from l2tui.sync.mapping import MappingPlan, build_mapping
 from l2tui.sync.normalize import values_json
-from l2tui.sync.plan import Action, Decision, Policy, Status, decide
+from l2tui.sync.plan import PRESENT, Action, Decision, Policy, Status, decide
 from l2tui.sync.reading import Prefetch
 from l2tui.sync.side import Item, SideInfo
 from l2tui.sync.state import StateRow, StateStore, VersionReader
@@ -57,6 +57,14 @@ def _version_pairs(mkeys: list[str | None],
     pairs = [(m, v) for m, v in zip(mkeys, versions, strict=True)
              if m is not None and v is not None]
     return [] if len({m for m, _ in pairs}) < len(pairs) else pairs
+
+
+def _only_on(status: dict[str, Status]) -> str | None:
+    """The side an item is on when the other never had it (else None)."""
+    for side in SIDES:
+        if status[OTHER[side]] == Status.ABSENT and status[side] in PRESENT:
+            return side
+    return None
 
 
 class Cancelled(Exception):
@@ -191,6 +199,7 @@ class Engine:
         self.conflicts = 0
         self.unresolved = 0
         self.unchanged = 0
+        self.only = {s: 0 for s in SIDES}  # items found on one side only, left alone (one-way)
         self.refused = ""  # the deletion guard's refusal a dry run met (a real run would stop)
         self.policy = Policy(conn.direction, conn.conflict_resolution, conn.deletions)
         self.complete = {s: True for s in SIDES}  # a full read of the side holds every item
@@ -727,7 +736,11 @@ class Engine:
         if decision.conflict:
             self._conflict(mkey, decision.conflict, litem, ritem)
         if action == Action.NOTHING:
-            self.unchanged += 1
+            alone = _only_on(status)
+            if alone is None:
+                self.unchanged += 1
+            else:  # a one-way run's target item the source never had: not ours to touch
+                self.only[alone] += 1
         elif action == Action.BASE:
             self.unchanged += 1
             present = litem or ritem
@@ -884,6 +897,7 @@ class Engine:
             "updated_right": c.updated["right"], "deleted_right": c.deleted["right"],
             "conflicts": self.conflicts, "errors_left": c.errors["left"],
             "errors_right": c.errors["right"], "unchanged": self.unchanged,
+            "only_left": self.only["left"], "only_right": self.only["right"],
         }
 
     def _summary(self) -> str:
@@ -892,7 +906,9 @@ class Engine:
                 f"{c['deleted_left']} deleted, {c['errors_left']} errors; right: "
                 f"{c['created_right']} created, {c['updated_right']} updated, "
                 f"{c['deleted_right']} deleted, {c['errors_right']} errors; "
-                f"{self.conflicts} conflicts ({self.unresolved} unresolved)")
+                f"{self.conflicts} conflicts ({self.unresolved} unresolved)"
+                + "".join(f"; {n} only on the {side}, left alone"
+                          for side, n in self.only.items() if n))
 
     def _finish(self, run: int, outcome: str, message: str) -> None:
         """Record the run's end in the history; its report ends at the same time."""
@@ -905,7 +921,8 @@ class Engine:
             create_left=c["created_left"], update_left=c["updated_left"],
             delete_left=c["deleted_left"], create_right=c["created_right"],
             update_right=c["updated_right"], delete_right=c["deleted_right"],
-            conflicts=self.conflicts, unchanged=self.unchanged)
+            conflicts=self.conflicts, unchanged=self.unchanged,
+            only_left=self.only["left"], only_right=self.only["right"])
         finished = time.time() if self.finished is None else self.finished
         return RunReport(connection=self.conn.title, outcome=outcome, started=started,
                          finished=finished, message=message, plan=plan,

@@ -20,6 +20,8 @@ class PlanCounts:
     delete_right: int = 0
     conflicts: int = 0
     unchanged: int = 0
+    only_left: int = 0  # found only on the left by a one-way run into it: never synced, left alone
+    only_right: int = 0
 
     @property
     def writes(self) -> int:
@@ -45,7 +47,9 @@ class RunReport:
     conflicts: int = 0
     errors_left: int = 0
     errors_right: int = 0
-    unchanged: int = 0
+    unchanged: int = 0  # on both sides and as synced (or equal): nothing written
+    only_left: int = 0  # found only on the left by a one-way run into it: never synced, left alone
+    only_right: int = 0
     message: str = ""
     plan: PlanCounts | None = None
     details: dict[str, Any] = field(default_factory=dict)

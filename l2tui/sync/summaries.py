@@ -21,11 +21,19 @@ def plan_text(plan: PlanCounts | None) -> str:
     if plan.conflicts:
         parts.append(f"{plan.conflicts:,} conflicts")
     parts.append(f"{plan.unchanged:,} unchanged")
+    parts.extend(alone_text({"only_left": plan.only_left, "only_right": plan.only_right}))
     return "plan — " + "; ".join(parts)
 
 
+def alone_text(counts: Mapping[str, Any]) -> list[str]:
+    """Items a one-way run found only on its target (never synced: left alone), per side; none
+    in a history row from before they were counted apart (they were counted unchanged)."""
+    return [f"{int(counts.get(f'only_{side}') or 0):,} only on the {side}, left alone"
+            for side in ("left", "right") if counts.get(f"only_{side}")]
+
+
 COUNTS = ("created_left", "updated_left", "deleted_left", "created_right", "updated_right",
-          "deleted_right", "conflicts", "errors_left", "errors_right")
+          "deleted_right", "conflicts", "errors_left", "errors_right", "only_left", "only_right")
 
 
 def counts_text(counts: Mapping[str, Any]) -> str:
@@ -48,7 +56,9 @@ def planned(counts: Mapping[str, Any]) -> PlanCounts:
               for verb, done in (("create", "created"), ("update", "updated"), ("delete", "deleted"))
               for side in ("left", "right")}
     return PlanCounts(**fields, conflicts=int(counts.get("conflicts") or 0),
-                      unchanged=int(counts.get("unchanged") or 0))
+                      unchanged=int(counts.get("unchanged") or 0),
+                      only_left=int(counts.get("only_left") or 0),
+                      only_right=int(counts.get("only_right") or 0))
 
 
 def run_text(outcome: str, counts: Mapping[str, Any], seconds: float, message: str) -> str:
@@ -56,7 +66,7 @@ def run_text(outcome: str, counts: Mapping[str, Any], seconds: float, message: s
     as the plan it showed (it wrote nothing)."""
     if outcome == "dry_run":
         return plan_text(planned(counts))
-    text = f"{counts_text(counts)} in {seconds:.1f}s"
+    text = "; ".join([f"{counts_text(counts)} in {seconds:.1f}s", *alone_text(counts)])
     if outcome == "failed" and message:  # otherwise the message is the engine's counts again
         text += f" — {message}"
     return text

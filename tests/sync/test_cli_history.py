@@ -142,3 +142,10 @@ def test_a_run_in_the_history_starts_and_ends_when_its_report_says(pair: Pair) -
     report = pair.run()
     [record] = Runner(pair.paths).history(pair.conn)
     assert (record.started, record.finished) == (report.started, report.finished)
+
+
+def test_history_names_the_target_rows_a_run_left_alone(pair: Pair, run_cli: CliRunner) -> None:
+    pair.right_insert({"name": "only here"})
+    pair.run()
+    newest = run_cli("history", pair.save()).stdout.splitlines()[2]
+    assert newest.endswith("s; 1 only on the right, left alone")

@@ -30,6 +30,21 @@ def test_run_json_prints_the_report_for_scripts(pair: Pair, run_cli: CliRunner) 
     assert report["outcome"] == "success" and report["created_right"] == 20
 
 
+def test_run_on_a_target_with_rows_of_its_own_says_they_were_left_alone(
+        pair: Pair, run_cli: CliRunner) -> None:
+    pair.right_insert({"name": "only here"})
+    result = run_cli("run", pair.save())
+    assert "  unchanged: 0; only on Data Entity 2 (right), left alone: 1; conflicts: 0" in \
+        result.stdout
+
+
+def test_run_json_counts_target_rows_left_alone_apart_from_the_unchanged(
+        pair: Pair, run_cli: CliRunner) -> None:
+    pair.right_insert({"name": "only here"})
+    report = json.loads(run_cli("run", pair.save(), "--json").stdout)
+    assert (report["unchanged"], report["only_right"], report["only_left"]) == (0, 1, 0)
+
+
 def test_dry_run_writes_nothing(pair: Pair, run_cli: CliRunner) -> None:
     result = run_cli("run", pair.save(), "--dry-run")
     assert result.returncode == 0 and "would be created" in result.stdout

@@ -574,3 +574,11 @@ def test_a_dry_run_is_recorded_with_its_own_start_before_its_end(pair: Pair) -> 
     [record] = Runner(pair.paths).history(pair.conn)
     assert record.outcome == "dry_run" and record.finished is not None
     assert record.started <= record.finished
+
+
+def test_a_first_one_way_run_counts_target_rows_it_leaves_alone_apart_from_the_unchanged(
+        pair: Pair) -> None:
+    for name in ("only here 1", "only here 2", "only here 3"):
+        pair.right_insert({"name": name})
+    report = pair.run()
+    assert (report.created_right, report.unchanged, report.only_right) == (20, 0, 3)

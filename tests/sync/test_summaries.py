@@ -42,3 +42,13 @@ def test_a_conflict_names_what_differs_or_the_side_it_is_gone_from() -> None:
         "conflict [\"k\"]: left_wins — name: 'A' (left) ≠ 'B' (right)"
     assert conflict_text('["k"]', "skipped", None, {"name": "B"}) == \
         "conflict [\"k\"]: skipped — gone on the left"
+
+
+def test_a_run_names_the_target_rows_it_left_alone_after_its_time() -> None:
+    assert run_text("success", {"only_right": 37}, 0.5, "").endswith(
+        "in 0.5s; 37 only on the right, left alone")
+
+
+def test_a_plan_names_the_target_rows_it_would_leave_alone_apart_from_the_unchanged() -> None:
+    assert plan_text(PlanCounts(unchanged=3, only_right=37)) == \
+        "plan — 3 unchanged; 37 only on the right, left alone"
