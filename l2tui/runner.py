@@ -72,7 +72,7 @@ class Runner:
             state = StateStore(self.paths.state_db(conn.slug), dry=dry_run)
             providers: list[Provider] = []
             engine: Engine | None = None
-            began = started
+            began, ended = started, None  # the run's start and end as its history has them
             try:
                 if reset:
                     state.reset()
@@ -96,8 +96,18 @@ class Runner:
                 except Rebaseline as change:
                     state.close()  # nothing was written
                     state = StateStore(self.paths.state_db(conn.slug), dry=True)
-                    self._check_rematch(conn, providers, state, change.pairs, options, events,
-                                        cancel)
+                    try:
+                        self._check_rematch(conn, providers, state, change.pairs, options,
+                                            events, cancel)
+                    except (L2Error, sqlite3.Error) as stopped:
+                        # the planning pass is not a run of its own: the run it stopped (refused,
+                        # or failed) is the one the history keeps, as failed; nothing was written
+                        state.close()
+                        state = StateStore(self.paths.state_db(conn.slug))
+                        ended = time.time()
+                        state.finish_run(state.start_run(began), "failed", {},
+                                         self._failure(conn, stopped).message, ended)
+                        raise
                     state.close()
                     state = StateStore(self.paths.state_db(conn.slug))
                     engine = Engine(conn, providers[0], providers[1], state,
@@ -109,10 +119,9 @@ class Runner:
                                        "the last batch written", level="error"))
                 raise
             except (L2Error, sqlite3.Error) as caught:
-                # (an sqlite3 error here is the state store's: a full disk, a damaged file)
-                exc = caught if isinstance(caught, L2Error) else state_error(
-                    self.paths.state_db(conn.slug), caught)
-                ended = engine.finished if engine is not None else None  # as its history says
+                exc = self._failure(conn, caught)
+                if ended is None and engine is not None:
+                    ended = engine.finished  # as its history says (None: not recorded)
                 report = RunReport(connection=conn.title, outcome="failed",
                                    started=started if engine is None else began,
                                    finished=time.time() if ended is None else ended,
@@ -131,19 +140,26 @@ class Runner:
             events(RunFinished(report=report))
             return report
 
+    def _failure(self, conn: Connection, caught: L2Error | sqlite3.Error) -> L2Error:
+        """The error a run stopped with (an sqlite3 error is the state store's: a full disk, a
+        damaged file)."""
+        if isinstance(caught, L2Error):
+            return caught
+        return state_error(self.paths.state_db(conn.slug), caught)
+
     @staticmethod
     def _check_rematch(conn: Connection, providers: list[Provider], dry: StateStore, pairs: int,
                        options: Options, events: EventSink,
                        cancel: threading.Event | None) -> None:
-        """After a change of mapping, select or match key: plan the re-match as a dry run, and
-        refuse it (GuardRefused) when it would create or delete more than ``max_delete_ratio`` of
+        """After a change of mapping, select or match key: plan the re-match as a dry run (not
+        recorded: the run that follows is, noting the change), and refuse it (GuardRefused) when it would create or delete more than ``max_delete_ratio`` of
         the pairs synced before on a side: new settings that find few of the old pairs again
         (a wrong match key, a select that hides rows) would otherwise write over rows."""
         events(LogLine(message="the mapping, a select or the match key changed since the last "
                                "run: planning the new match first (nothing is written yet)",
                        level="warning"))
         plan = Engine(conn, providers[0], providers[1], dry,
-                      options=replace(options, dry_run=True, checked=True),
+                      options=replace(options, dry_run=True, checked=True, planning=True),
                       sink=_progress_and_warnings(events), cancel=cancel).run().plan
         if plan is None:
             return

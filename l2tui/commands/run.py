@@ -96,6 +96,9 @@ def summary(report: RunReport) -> str:
             "conflicts": "Finished with unresolved conflicts", "cancelled": "Cancelled"}
     lines = [f"{head.get(report.outcome, report.outcome)}: {report.connection} "
              f"({report.seconds:.1f}s)"]
+    if report.details.get("rematched"):
+        lines.append(f"  the mapping, a select or the match key changed: both sides matched by key "
+                     f"again ({report.details['rematched']:,} pairs synced before)")
     verb = "would be " if report.outcome == "dry_run" else ""
     for side, label in (("left", "Data Entity 1 (left)"), ("right", "Data Entity 2 (right)")):
         c, u, d, e = (getattr(report, f"{k}_{side}") for k in ("created", "updated", "deleted",

@@ -89,6 +89,7 @@ class Options:
     full: bool = False
     batch_size: int | None = None
     checked: bool = False  # a re-match after a change of settings, planned first and found safe
+    planning: bool = False  # that plan (a dry run): part of the run that follows, not recorded
 
 
 class EarlyRead(NamedTuple):
@@ -200,6 +201,7 @@ class Engine:
         self.unresolved = 0
         self.unchanged = 0
         self.only = {s: 0 for s in SIDES}  # items found on one side only, left alone (one-way)
+        self.rematched = 0  # pairs synced under other settings, matched again by key this run
         self.refused = ""  # the deletion guard's refusal a dry run met (a real run would stop)
         self.policy = Policy(conn.direction, conn.conflict_resolution, conn.deletions)
         self.complete = {s: True for s in SIDES}  # a full read of the side holds every item
@@ -298,8 +300,9 @@ class Engine:
                 self.log(f"entity {1 if s == 'left' else 2}'s select stops at a row limit: "
                          "its items missing from a read are not taken as deleted")
         if self.rematched:
-            self.log("the mapping, a select or the match key changed since the last run: "
-                     "matching both sides by key again (nothing is deleted)", "warning")
+            if not opts.planning:  # (the runner said what the planning pass does)
+                self.log("the mapping, a select or the match key changed since the last run: "
+                         "matching both sides by key again (nothing is deleted)", "warning")
             state.reset()
         first = state.empty()
         crashed = state.last_run_crashed(run)
@@ -911,9 +914,15 @@ class Engine:
                           for side, n in self.only.items() if n))
 
     def _finish(self, run: int, outcome: str, message: str) -> None:
-        """Record the run's end in the history; its report ends at the same time."""
+        """Record the run's end in the history (a planning pass is left out: its dry state
+        rolls its start back); its report ends at the same time."""
         self.finished = time.time()
-        self.state.finish_run(run, outcome, self._counts_dict(), message, self.finished)
+        if self.options.planning:
+            return
+        counts = self._counts_dict()
+        if self.rematched:  # the settings changed: both sides matched again by key
+            counts["rematched"] = self.rematched
+        self.state.finish_run(run, outcome, counts, message, self.finished)
 
     def _report(self, started: float, outcome: str, message: str) -> RunReport:
         c = self._counts_dict()
@@ -928,6 +937,7 @@ class Engine:
                          finished=finished, message=message, plan=plan,
                          details={"run": getattr(self, "run_id", None),
                                   "unresolved": self.unresolved,
+                                  **({"rematched": self.rematched} if self.rematched else {}),
                                   "mode": getattr(self, "mode", {}),
                                   **({"refused": self.refused} if self.refused else {})}, **c)
 

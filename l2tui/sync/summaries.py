@@ -65,18 +65,26 @@ def run_text(outcome: str, counts: Mapping[str, Any], seconds: float, message: s
     """A finished run in one line, without its outcome (the history's Summary column); a dry run
     as the plan it showed (it wrote nothing)."""
     if outcome == "dry_run":
-        return plan_text(planned(counts))
-    text = "; ".join([f"{counts_text(counts)} in {seconds:.1f}s", *alone_text(counts)])
+        return changed_text(counts) + plan_text(planned(counts))
+    text = "; ".join([f"{changed_text(counts)}{counts_text(counts)} in {seconds:.1f}s",
+                      *alone_text(counts)])
     if outcome == "failed" and message:  # otherwise the message is the engine's counts again
         text += f" — {message}"
     return text
 
 
+def changed_text(counts: Mapping[str, Any]) -> str:
+    """What begins the line of a run after a change of mapping, select or match key (its
+    re-match was planned first, inside the run): both sides were matched by key again."""
+    return "settings changed, matched by key again: " if counts.get("rematched") else ""
+
+
 def report_body(report: RunReport) -> str:
     """A finished run in one line, without its outcome."""
     if report.outcome == "dry_run":
-        return plan_text(report.plan)
+        return changed_text(report.details) + plan_text(report.plan)
     counts = {key: getattr(report, key) for key in COUNTS}
+    counts["rematched"] = report.details.get("rematched", 0)
     return run_text(report.outcome, counts, report.seconds, report.message)
 
 

@@ -45,6 +45,16 @@ def test_run_json_counts_target_rows_left_alone_apart_from_the_unchanged(
     assert (report["unchanged"], report["only_right"], report["only_left"]) == (0, 1, 0)
 
 
+def test_run_after_a_change_of_settings_says_both_sides_were_matched_again(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    pair.conn.entity1.select = pair.conn.entity1.select.replace(",creditonhold", "")
+    lines = run_cli("run", pair.save()).stdout.splitlines()
+    assert lines[1] == "  the mapping, a select or the match key changed: both sides matched by " \
+        "key again (20 pairs synced before)"
+
+
 def test_dry_run_writes_nothing(pair: Pair, run_cli: CliRunner) -> None:
     result = run_cli("run", pair.save(), "--dry-run")
     assert result.returncode == 0 and "would be created" in result.stdout

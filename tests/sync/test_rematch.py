@@ -10,8 +10,10 @@ import pytest
 
 from l2tui.config.model import ColumnPair, Direction
 from l2tui.errors import RunError
+from l2tui.runner import Runner
 from l2tui.sync.events import ItemError, LogLine
-from tests.sync.support import Pair, make_pair, sqlite_url
+from l2tui.sync.summaries import record_text
+from tests.sync.support import LEFT_SELECT, Pair, make_pair, sqlite_url
 
 
 @pytest.fixture
@@ -105,3 +107,39 @@ def test_a_create_never_writes_over_a_dataverse_record_the_filter_hides(synced: 
     assert synced.left() == left
     errors = "\n".join(e.message for e in synced.events if isinstance(e, ItemError))
     assert "is in Dataverse but not in the select ($filter or $top leaves it out)" in errors
+
+
+def narrow(pair: Pair) -> None:
+    """A left select without one mapped column: the mapping changes, the old pairs are found."""
+    pair.conn.entity1.select = LEFT_SELECT.replace(",creditonhold", "")
+
+
+def test_a_rematch_planned_first_is_one_run_in_the_history(synced: Pair) -> None:
+    narrow(synced)
+    assert synced.run().ok
+    assert [r.outcome for r in Runner(synced.paths).history(synced.conn)] == ["success", "success"]
+
+
+def test_a_rematch_in_the_history_says_the_settings_changed(synced: Pair) -> None:
+    narrow(synced)
+    synced.run()
+    newest = Runner(synced.paths).history(synced.conn)[0]
+    assert record_text(newest).startswith("settings changed, matched by key again: left 0 created")
+    assert newest.counts["rematched"] == 20
+
+
+def test_a_refused_rematch_is_in_the_history_as_a_failed_run_saying_why(synced: Pair) -> None:
+    synced.conn.mapping.match_key = ColumnPair("accountnumber", "name")
+    with pytest.raises(RunError):
+        synced.run()
+    newest, first = Runner(synced.paths).history(synced.conn)
+    assert (newest.outcome, first.outcome) == ("failed", "success")
+    assert "find too few of the 20 pairs synced before" in newest.message
+
+
+def test_a_rematch_says_once_that_it_matches_by_key_again(synced: Pair) -> None:
+    narrow(synced)
+    synced.run()
+    said = [e for e in synced.events if isinstance(e, LogLine) and "matching both sides by key "
+            "again" in e.message]
+    assert len(said) == 1

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from l2tui.sync.events import PlanCounts
-from l2tui.sync.summaries import conflict_text, counts_text, differences, plan_text, run_text
+from l2tui.sync.events import PlanCounts, RunReport
+from l2tui.sync.summaries import (
+    conflict_text,
+    counts_text,
+    differences,
+    plan_text,
+    report_body,
+    run_text,
+)
 
 
 def test_counts_name_the_left_first_with_thousands_separated() -> None:
@@ -52,3 +59,10 @@ def test_a_run_names_the_target_rows_it_left_alone_after_its_time() -> None:
 def test_a_plan_names_the_target_rows_it_would_leave_alone_apart_from_the_unchanged() -> None:
     assert plan_text(PlanCounts(unchanged=3, only_right=37)) == \
         "plan — 3 unchanged; 37 only on the right, left alone"
+
+
+def test_a_run_after_a_change_of_settings_says_so_first() -> None:
+    report = RunReport(connection="c", outcome="success", started=0.0, finished=0.5,
+                       unchanged=20, details={"rematched": 20})
+    assert report_body(report) == "settings changed, matched by key again: left 0 created, " \
+        "0 updated, 0 deleted; right 0 created, 0 updated, 0 deleted in 0.5s"
