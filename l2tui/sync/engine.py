@@ -202,6 +202,7 @@ class Engine:
         self.unchanged = 0
         self.only = {s: 0 for s in SIDES}  # items found on one side only, left alone (one-way)
         self.rematched = 0  # pairs synced under other settings, matched again by key this run
+        self.new_handled = 0  # match keys marked handled that had no pair (see ``_unread``)
         self.refused = ""  # the deletion guard's refusal a dry run met (a real run would stop)
         self.policy = Policy(conn.direction, conn.conflict_resolution, conn.deletions)
         self.complete = {s: True for s in SIDES}  # a full read of the side holds every item
@@ -355,6 +356,8 @@ class Engine:
         self._keyless()
         for s in SIDES:
             self.writers[s].flush()
+        if "full" not in self.mode.values():
+            self.unchanged += self._unread()
         errors = sum(self.counts.errors.values())
         if not opts.dry_run:
             state.put("signature", plan.signature)
@@ -510,6 +513,7 @@ class Engine:
                         [(m, i.hash, i.version) for m, i in zip(mkeys, items, strict=True)],
                         self.run_id, exact=info.extras, side=side)
                     self.unchanged += len(items) - len(states) - len(absent)
+                    self.new_handled += len(absent)  # (marked handled, though no pair yet)
                 else:
                     states = self.state.lookup(mkeys)
                 staged = {} if w_empty else self._staged(mkeys)
@@ -582,6 +586,13 @@ class Engine:
         for mkeys in _drained(skipped):
             self.state.mark(mkeys, self.run_id)
             self.unchanged += len(mkeys)
+
+    def _unread(self) -> int:
+        """The pairs synced on both sides that no read of a run without a full read mentioned
+        (change tracking: unchanged since the last run). Each pair a read mentions is marked
+        handled, once; so are the match keys of the new items ``settle_unchanged`` saw."""
+        mentioned = self.state.handled_count(self.run_id) - self.new_handled
+        return max(0, self.sizes["both"] - mentioned)
 
     def _stage_seen(self, side: str, skipped: queue.SimpleQueue[list[str]]) -> None:
         """Stage, as synced, what the reading thread skipped so far (see ``_stage``)."""

@@ -204,11 +204,19 @@ class StateStore:
         return int(row[0])
 
     def counts(self) -> dict[str, int]:
-        """Pairs present on each side, in one pass: {"left": …, "right": …}."""
+        """Pairs present on each side, and on both, in one pass: {"left": …, "right": …,
+        "both": …}."""
         total = self.count()
         left = self.db.execute("SELECT COUNT(*) FROM items WHERE lkey IS NULL").fetchone()[0]
         right = self.db.execute("SELECT COUNT(*) FROM items WHERE rkey IS NULL").fetchone()[0]
-        return {"left": total - int(left), "right": total - int(right)}
+        return {"left": total - int(left), "right": total - int(right),
+                "both": total - int(left) - int(right)}
+
+    def handled_count(self, run: int) -> int:
+        """How many match keys ``run`` marked handled so far (a delta run: a few)."""
+        if self._handled_run != run:
+            return 0
+        return int(self.db.execute("SELECT COUNT(*) FROM temp.handled").fetchone()[0])
 
     def empty(self) -> bool:
         """Whether no pair is stored (cheaper than ``count() == 0`` on a large state)."""

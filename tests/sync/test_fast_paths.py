@@ -96,8 +96,9 @@ def test_state_lookup_mark_and_save_agree_with_the_plain_statements() -> None:
         store.mark(keys[:1000], 2)
         left = {row.mkey for row in store.unhandled(2)}
         assert left == set(keys[1000:])
-        assert store.counts() == {"left": len(keys), "right": sum(1 for i in range(len(keys))
-                                                                   if i % 7 == 0)}
+        on_the_right = sum(1 for i in range(len(keys)) if i % 7 == 0)
+        assert store.counts() == {"left": len(keys), "right": on_the_right,
+                                  "both": on_the_right}
         assert store.open_conflicts() == sum(1 for i in range(len(keys)) if i % 5 == 0)
         store.close()
 

@@ -45,6 +45,16 @@ def test_an_incremental_one_way_run_reads_only_the_source_delta(pair: Pair) -> N
     assert pair.right()[key][0] == "Renamed"
 
 
+def test_an_incremental_run_counts_the_pairs_its_delta_did_not_mention_as_unchanged(
+        pair: Pair) -> None:
+    pair.run()
+    pair.left_update(next(iter(pair.left())), {"name": "Renamed"})
+    pair.left_insert({"name": "New"})
+    report = pair.run()
+    assert report.details["mode"]["left"] == "delta"
+    assert (report.created_right, report.updated_right, report.unchanged) == (1, 1, 19)
+
+
 def _run_with_a_slow_describe(pair: Pair) -> tuple[Any, bool]:
     """A run whose Dataverse describe is slowed, and whether its delta request went out before
     describe's Attributes request."""
