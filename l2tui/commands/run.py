@@ -111,6 +111,8 @@ def summary(report: RunReport) -> str:
                     if getattr(report, f"only_{side}"))
     lines.append(f"  unchanged: {report.unchanged:,}{alone}; conflicts: {report.conflicts:,} "
                  f"({report.details.get('unresolved', 0):,} unresolved)")
+    if report.details.get("refused"):  # a dry run past the deletion guard
+        lines.append(f"  {report.details['refused']}")
     return "\n".join(lines)
 
 

@@ -204,6 +204,7 @@ class Engine:
         self.rematched = 0  # pairs synced under other settings, matched again by key this run
         self.new_handled = 0  # match keys marked handled that had no pair (see ``_unread``)
         self.refused = ""  # the deletion guard's refusal a dry run met (a real run would stop)
+        self.refused_deletes = 0  # the deletes it would refuse
         self.policy = Policy(conn.direction, conn.conflict_resolution, conn.deletions)
         self.complete = {s: True for s in SIDES}  # a full read of the side holds every item
 
@@ -369,7 +370,8 @@ class Engine:
             state.commit()
         outcome = "dry_run" if opts.dry_run else (
             "errors" if errors else "conflicts" if self.unresolved else "success")
-        message = self._summary()
+        # a dry run a real run would stop at: its refusal, kept in the history with the plan
+        message = self.refused if opts.dry_run and self.refused else self._summary()
         self._finish(run, outcome, message)
         return self._report(started, outcome, message)
 
@@ -839,6 +841,7 @@ class Engine:
                          f"more than max_delete_ratio {ratio:.0%})")
                 if self.options.dry_run:
                     self.refused = f"a real run would refuse to delete {share}; run it with --force"
+                    self.refused_deletes = deletes
                     self.log(self.refused, "warning")
                     continue
                 raise GuardRefused(f"refusing to delete {share}; nothing was deleted (check "
@@ -933,6 +936,8 @@ class Engine:
         counts = self._counts_dict()
         if self.rematched:  # the settings changed: both sides matched again by key
             counts["rematched"] = self.rematched
+        if self.refused:  # (a dry run) deletes the deletion guard would refuse
+            counts["refused_deletes"] = self.refused_deletes
         self.state.finish_run(run, outcome, counts, message, self.finished)
 
     def _report(self, started: float, outcome: str, message: str) -> RunReport:

@@ -65,7 +65,10 @@ def run_text(outcome: str, counts: Mapping[str, Any], seconds: float, message: s
     """A finished run in one line, without its outcome (the history's Summary column); a dry run
     as the plan it showed (it wrote nothing)."""
     if outcome == "dry_run":
-        return changed_text(counts) + plan_text(planned(counts))
+        text = changed_text(counts) + plan_text(planned(counts))
+        if counts.get("refused_deletes") and message:  # the deletion guard's refusal
+            text += f" — {message}"
+        return text
     text = "; ".join([f"{changed_text(counts)}{counts_text(counts)} in {seconds:.1f}s",
                       *alone_text(counts)])
     if outcome == "failed" and message:  # otherwise the message is the engine's counts again
@@ -82,7 +85,9 @@ def changed_text(counts: Mapping[str, Any]) -> str:
 def report_body(report: RunReport) -> str:
     """A finished run in one line, without its outcome."""
     if report.outcome == "dry_run":
-        return changed_text(report.details) + plan_text(report.plan)
+        refused = report.details.get("refused")
+        return changed_text(report.details) + plan_text(report.plan) + \
+            (f" — {refused}" if refused else "")
     counts = {key: getattr(report, key) for key in COUNTS}
     counts["rematched"] = report.details.get("rematched", 0)
     return run_text(report.outcome, counts, report.seconds, report.message)

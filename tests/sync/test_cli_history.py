@@ -149,3 +149,13 @@ def test_history_names_the_target_rows_a_run_left_alone(pair: Pair, run_cli: Cli
     pair.run()
     newest = run_cli("history", pair.save()).stdout.splitlines()[2]
     assert newest.endswith("s; 1 only on the right, left alone")
+
+
+def test_a_dry_run_past_the_deletion_guard_reads_in_the_history_as_refused(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.synced_then_emptied(run_cli)
+    pair.run(dry_run=True)
+    newest = run_cli("history", name).stdout.splitlines()[2]
+    assert newest.endswith("20 to delete; 0 unchanged — a real run would refuse to delete 20 of "
+                           "the 20 synced items on the right (100%, more than max_delete_ratio "
+                           "20%); run it with --force")

@@ -81,6 +81,13 @@ def test_dry_run_past_the_deletion_guard_shows_the_plan_and_deletes_nothing(
     assert pair.right_count() == 20
 
 
+def test_dry_run_past_the_deletion_guard_says_in_its_summary_that_a_run_would_stop(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.synced_then_emptied(run_cli)
+    last = run_cli("run", name, "--dry-run").stdout.splitlines()[-1]
+    assert last.startswith("  a real run would refuse to delete 20 of the 20 synced items")
+
+
 def test_run_json_prints_a_refused_run_on_stdout_too(pair: Pair, run_cli: CliRunner) -> None:
     name = pair.synced_then_emptied(run_cli)
     result = run_cli("run", name, "--json")

@@ -66,3 +66,11 @@ def test_a_run_after_a_change_of_settings_says_so_first() -> None:
                        unchanged=20, details={"rematched": 20})
     assert report_body(report) == "settings changed, matched by key again: left 0 created, " \
         "0 updated, 0 deleted; right 0 created, 0 updated, 0 deleted in 0.5s"
+
+
+def test_a_dry_run_a_real_run_would_stop_at_says_so_after_its_plan() -> None:
+    report = RunReport(connection="c", outcome="dry_run", started=0.0, finished=0.5,
+                       plan=PlanCounts(delete_right=20),
+                       details={"refused": "a real run would refuse to delete 20 of the 20"})
+    assert report_body(report) == "plan — right: 0 to create, 0 to update, 20 to delete; " \
+        "0 unchanged — a real run would refuse to delete 20 of the 20"
