@@ -103,10 +103,12 @@ class Runner:
                         # the planning pass is not a run of its own: the run it stopped (refused,
                         # or failed) is the one the history keeps, as failed; nothing was written
                         state.close()
-                        state = StateStore(self.paths.state_db(conn.slug))
                         ended = time.time()
-                        state.finish_run(state.start_run(began), "failed", {},
-                                         self._failure(conn, stopped).message, ended)
+                        # (a state that cannot record it: the run's own error is the one to say)
+                        with contextlib.suppress(L2Error, sqlite3.Error):
+                            state = StateStore(self.paths.state_db(conn.slug))
+                            state.finish_run(state.start_run(began), "failed", {},
+                                             self._failure(conn, stopped).message, ended)
                         raise
                     state.close()
                     state = StateStore(self.paths.state_db(conn.slug))
@@ -152,9 +154,10 @@ class Runner:
                        options: Options, events: EventSink,
                        cancel: threading.Event | None) -> None:
         """After a change of mapping, select or match key: plan the re-match as a dry run (not
-        recorded: the run that follows is, noting the change), and refuse it (GuardRefused) when it would create or delete more than ``max_delete_ratio`` of
-        the pairs synced before on a side: new settings that find few of the old pairs again
-        (a wrong match key, a select that hides rows) would otherwise write over rows."""
+        recorded: the run that follows is, noting the change), and refuse it (GuardRefused) when
+        it would create or delete more than ``max_delete_ratio`` of the pairs synced before on a
+        side: new settings that find few of the old pairs again (a wrong match key, a select that
+        hides rows) would otherwise write over rows."""
         events(LogLine(message="the mapping, a select or the match key changed since the last "
                                "run: planning the new match first (nothing is written yet)",
                        level="warning"))
