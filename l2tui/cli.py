@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="connection")
     p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
-    p.add_argument("--force", action="store_true", help="pass the deletion guard")
+    p.add_argument("--force", action="store_true",
+                   help="run past the guards: the deletion guard, and a change of settings that "
+                        "finds too few of the pairs synced before")
     p.add_argument("--full", action="store_true", help="compare every item on both sides and repair drift")
     p.add_argument("--reset", action="store_true", help="forget the sync state first (asks on a terminal)")
     p.add_argument("--yes", action="store_true", help="answer yes to confirmations")
