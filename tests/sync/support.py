@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -166,3 +169,60 @@ def make_pair(emu: Any, url: str, table: str, *, direction: Direction = Directio
 def manual_mapping(pair: Pair, pairs: list[tuple[str, str]]) -> None:
     """Switch a connection to manual pairs."""
     pair.conn.mapping = Mapping(auto=False, columns=[ColumnPair(a, b) for a, b in pairs])
+
+
+@dataclass
+class IntoDataverse:
+    """SQL rows with a key of their own (id) carried into Dataverse, matched by account number:
+    accountid is not mapped, so each create's GUID is made by the OData writer."""
+
+    emu: Any
+    engine: sa.Engine
+    conn: Connection
+    paths: Paths
+
+    def pairs(self) -> int:
+        """The pairs the state holds (0 before the state exists)."""
+        path = self.paths.state_db(self.conn.slug)
+        if not path.exists():
+            return 0
+        with closing(sqlite3.connect(path)) as db:
+            return int(db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+    def left(self) -> list[tuple[str, str, Decimal]]:
+        """Dataverse accounts as (account number, name, revenue)."""
+        return sorted((r["accountnumber"], r["name"], Decimal(str(r["revenue"])))
+                      for r in self.emu.store.rows("accounts"))
+
+    def right(self) -> list[tuple[str, str, Decimal]]:
+        """SQL rows as (account number, name, revenue)."""
+        with self.engine.connect() as c:
+            rows = c.execute(sa.text("SELECT acctno, name, revenue FROM accts")).all()
+        return sorted((a, n, Decimal(str(r))) for a, n, r in rows)
+
+
+def make_into_dataverse(emu: Any, path: Any, rows: int) -> IntoDataverse:
+    """A SQLite table ``accts`` (id, acctno, name, revenue) of ``rows`` rows and a saved
+    right-to-left connection into the emulator's accounts, matched by account number."""
+    engine = sa.create_engine(sqlite_url(path))
+    with engine.begin() as c:
+        c.execute(sa.text("CREATE TABLE accts (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                          "acctno VARCHAR(20) NOT NULL, name VARCHAR(160), revenue NUMERIC)"))
+        c.execute(sa.text("INSERT INTO accts (acctno, name, revenue) VALUES (:a, :n, :r)"),
+                  [{"a": f"AC-{i:06}", "n": f"SQL account {i}", "r": i} for i in range(rows)])
+    conn = Connection(
+        title="Crash creates",
+        entity1=Entity(title="Dynamics accounts", provider="odata",
+                       connection_string=emu.connection_string("accounts"),
+                       select="$select=accountid,accountnumber,name,revenue"),
+        entity2=Entity(title="SQL accounts", provider="sqlite",
+                       connection_string=f"Data Source={path};", select="accts",
+                       primary_key=["id"]),
+        direction=Direction.RIGHT_TO_LEFT,
+        mapping=Mapping(auto=False, columns=[ColumnPair("name", "name"),
+                                             ColumnPair("revenue", "revenue")],
+                        match_key=ColumnPair("accountnumber", "acctno")),
+    )
+    paths = resolve_paths()
+    ConnectionStore(paths.connections).save(conn)
+    return IntoDataverse(emu, engine, conn, paths)
