@@ -2,7 +2,13 @@
 
 A write that fails as a whole is every item's failure, and the run goes on; but a ConnectError
 (the side cannot be reached: a database stopped, a service gone) stops the run, with the state of
-the batches written before kept: going on would only fail every later item the same way."""
+the batches written before kept: going on would only fail every later item the same way.
+
+Before a run's first write the state records, durably, that writes are under way (``UNRECORDED``);
+only a run that ends normally clears it. A run that stops in between (killed, or a write whose
+answer never came) may have made items the state does not hold, such as Dataverse records whose
+GUID the writer made: the next run sees the mark and matches both sides by key instead of
+creating them again."""
 
 from __future__ import annotations
 
@@ -57,6 +63,9 @@ class Counts:
         {"create": self.created, "update": self.updated, "delete": self.deleted}[op][side] += count
 
 
+UNRECORDED = "unrecorded"
+"""The state's meta key set while a run writes: its writes may not all be in the state yet."""
+
 AfterWrite = Callable[[Task, WriteOutcome], None]
 RowItem = tuple[str, str, str | None, str | None]
 """A queued create's pair: match key, hash, the source's key and its version."""
@@ -95,6 +104,7 @@ class Writer:
         self.pool: ThreadPoolExecutor | None = None
         self.written = 0
         self.stopped: WriteStopped | None = None  # a write that stopped: raised once saved
+        self.marked = False  # UNRECORDED is set in the state
 
     def add(self, task: Task) -> None:
         """Queue one write; flush a full batch."""
@@ -150,6 +160,7 @@ class Writer:
             return
         tasks, self.tasks = self.tasks, []
         changes = [self.change(t) for t in tasks]
+        self._mark_unrecorded()
         ahead = None if self.dry or self.after is not None else self._save_ahead(tasks)
         try:
             saves, forgets = self._written(tasks, changes)
@@ -164,6 +175,16 @@ class Writer:
         if self.stopped is not None:
             stopped, self.stopped = self.stopped, None
             raise stopped
+
+    def _mark_unrecorded(self) -> None:
+        """Before the first write: the state says, committed, that writes are under way (a
+        write may land while its state is not saved yet; see ``UNRECORDED``)."""
+        if self.marked or self.dry:
+            return
+        self.marked = True
+        if self.state.get(UNRECORDED) is None:
+            self.state.put(UNRECORDED, str(self.run))
+            self.state.commit()
 
     def _written(self, tasks: list[Task],
                  changes: list[Change]) -> tuple[list[tuple[Any, ...]], list[str]]:
@@ -271,6 +292,7 @@ class Writer:
         if self.dry:
             self._save_rows(batch, items, {})
             return
+        self._mark_unrecorded()
         self.in_flight = (batch, items, self._pool().submit(self.provider.create_rows, batch))
 
     def settle(self) -> None:

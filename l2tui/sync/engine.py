@@ -28,7 +28,7 @@ from l2tui.providers.base import (
     WriteOutcome,
 )
 from l2tui.sqlite_rows import insert_rows
-from l2tui.sync.apply import Counts, Outbox, Task, Writer
+from l2tui.sync.apply import UNRECORDED, Counts, Outbox, Task, Writer
 from l2tui.sync.events import (
     Conflict,
     EventSink,
@@ -308,10 +308,14 @@ class Engine:
             state.reset()
         first = state.empty()
         crashed = state.last_run_crashed(run)
+        unrecorded = state.get(UNRECORDED) is not None  # (kept by every run that stops)
         if crashed:
             self.log("the previous run did not finish: comparing both sides", "warning")
+        elif unrecorded:
+            self.log("a previous run stopped while writing (its writes may not all be "
+                     "recorded): comparing both sides", "warning")
         conflicts_open = state.open_conflicts() > 0
-        match = first or crashed or opts.full or conflicts_open
+        match = first or crashed or unrecorded or opts.full or conflicts_open
         self.matching = match  # both sides compared in full: versions are not trusted
         two_way = conn.direction == Direction.BIDIRECTIONAL
         src = "right" if conn.direction == Direction.RIGHT_TO_LEFT else "left"
@@ -361,6 +365,7 @@ class Engine:
             self.unchanged += self._unread()
         errors = sum(self.counts.errors.values())
         if not opts.dry_run:
+            state.put(UNRECORDED, None)  # every write's outcome is known and its state saved
             state.put("signature", plan.signature)
             for s, stream in streams.items():
                 if errors == 0 and caps[s].can_delta and stream.cursor:

@@ -15,6 +15,8 @@ import pytest
 
 from l2tui.config.model import Direction
 from l2tui.config.store import ConnectionStore
+from l2tui.errors import ConnectError
+from l2tui.runner import Runner
 from tests.sync.support import IntoDataverse, Pair, make_into_dataverse, make_pair, sqlite_url
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,3 +134,18 @@ def test_killed_creates_into_dataverse_are_not_made_again_by_the_next_run(
     assert left == right
     assert setup.pairs() == ACCOUNTS
 
+
+def test_creates_left_unsaved_by_a_killed_run_are_found_after_a_failed_run_too(
+        into_dataverse: IntoDataverse) -> None:
+    """The run after the killed one fails before it compares the sides (Dataverse refuses its
+    read): the run after that still compares them, and makes no account twice."""
+    setup = into_dataverse
+    held = killed_while_creating(setup, random.Random(4))
+    assert held > setup.pairs()
+    setup.emu.faults.fail_next(2, status=400, method="GET", path_contains="/accounts")
+    with pytest.raises(ConnectError):
+        Runner(setup.paths).run(setup.conn)
+    finish(setup.conn.slug)
+    left = setup.left()
+    assert len(left) == ACCOUNTS and len({a for a, _, _ in left}) == ACCOUNTS
+    assert left == setup.right()

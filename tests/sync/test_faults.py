@@ -21,10 +21,13 @@ import sqlalchemy as sa
 from l2tui.config.model import Direction
 from l2tui.config.store import ConnectionStore
 from l2tui.errors import ConnectError
+from l2tui.providers import open_entity
 from l2tui.runner import Runner
-from l2tui.sync.events import Event, ItemError, RunStarted
+from l2tui.sync.engine import Engine
+from l2tui.sync.events import Event, ItemError, RunReport, RunStarted
+from l2tui.sync.state import StateStore
 from tests.conftest import REPO, CliRunner
-from tests.sync.support import Pair, make_pair
+from tests.sync.support import IntoDataverse, Pair, make_into_dataverse, make_pair
 
 
 @pytest.fixture
@@ -209,3 +212,46 @@ def test_a_state_store_out_of_space_mid_run_says_so(tmp_path: Path):
 
         assert pair.run(full=True).ok
         assert pair.left() == pair.right() and len(pair.left()) == 5000
+
+
+FAST_RETRIES = {"retry_base_delay": 0.01, "retry_max_delay": 0.02}
+
+
+def _engine_run(setup: IntoDataverse) -> RunReport:
+    """One run of the engine on the connection's providers, retrying fast."""
+    providers = [open_entity(setup.conn, i, setup.paths, options=FAST_RETRIES) for i in (1, 2)]
+    state = StateStore(setup.paths.state_db(setup.conn.slug))
+    try:
+        return Engine(setup.conn, providers[0], providers[1], state).run()
+    finally:
+        state.close()
+        for provider in providers:
+            provider.close()
+
+
+def test_creates_whose_answers_were_lost_are_not_made_again_by_the_next_run(tmp_path: Path):
+    """Dataverse takes a change set of creates, but no answer reaches l2tui (the connection drops
+    after the service committed, on every retry; then the items sent alone time out): the write
+    stops, not knowing whether the records exist. Their GUIDs were made for that write alone;
+    the next run finds the records by match key instead of creating them again."""
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=0, seed=3, auth=False) as emu:
+        setup = make_into_dataverse(emu, tmp_path / "right.db", 10)
+        setup.conn.entity1.connection_string += "Timeout=0.2;"
+        assert _engine_run(setup).ok
+        with setup.engine.begin() as c:
+            c.execute(sa.text("INSERT INTO accts (acctno, name, revenue) VALUES (:a, :n, 1)"),
+                      [{"a": f"NEW-{i}", "n": f"New {i}"} for i in range(10)])
+        emu.faults.drop_next(10**6, method="POST", path_contains="$batch")
+        emu.faults.delay_next(10**6, 0.5, method="PATCH")
+        with pytest.raises(ConnectError):
+            _engine_run(setup)
+        emu.faults.clear()
+        assert emu.store.count("accounts") == 20 and setup.pairs() == 10
+
+        assert _engine_run(setup).ok
+
+        assert emu.store.count("accounts") == 20
+        assert setup.left() == setup.right()
+        setup.engine.dispose()
