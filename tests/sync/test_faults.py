@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,8 @@ from l2tui.config.store import ConnectionStore
 from l2tui.errors import ConnectError
 from l2tui.providers import open_entity
 from l2tui.runner import Runner
-from l2tui.sync.engine import Engine
-from l2tui.sync.events import Event, ItemError, RunReport, RunStarted
+from l2tui.sync.engine import Engine, Options
+from l2tui.sync.events import Event, ItemError, RunReport, RunStarted, ignore
 from l2tui.sync.state import StateStore
 from tests.conftest import REPO, CliRunner
 from tests.sync.support import IntoDataverse, Pair, make_into_dataverse, make_pair
@@ -217,12 +217,15 @@ def test_a_state_store_out_of_space_mid_run_says_so(tmp_path: Path):
 FAST_RETRIES = {"retry_base_delay": 0.01, "retry_max_delay": 0.02}
 
 
-def _engine_run(setup: IntoDataverse) -> RunReport:
+def _engine_run(setup: IntoDataverse, batch_size: int | None = None,
+                sink: Callable[[Event], None] | None = None, **options: Any) -> RunReport:
     """One run of the engine on the connection's providers, retrying fast."""
-    providers = [open_entity(setup.conn, i, setup.paths, options=FAST_RETRIES) for i in (1, 2)]
+    options = {**FAST_RETRIES, **options}
+    providers = [open_entity(setup.conn, i, setup.paths, options=options) for i in (1, 2)]
     state = StateStore(setup.paths.state_db(setup.conn.slug))
     try:
-        return Engine(setup.conn, providers[0], providers[1], state).run()
+        return Engine(setup.conn, providers[0], providers[1], state, sink=sink or ignore,
+                      options=Options(batch_size=batch_size)).run()
     finally:
         state.close()
         for provider in providers:
@@ -254,4 +257,29 @@ def test_creates_whose_answers_were_lost_are_not_made_again_by_the_next_run(tmp_
 
         assert emu.store.count("accounts") == 20
         assert setup.left() == setup.right()
+        setup.engine.dispose()
+
+
+def test_a_service_failing_every_write_with_5xx_stops_the_run_with_one_line(tmp_path: Path):
+    """Dataverse takes one change set, then answers 503 to everything: the run stops with one
+    line after a few items sent alone failed (not one error per item after hours of retries),
+    the change set written keeps its state, and the next run completes the rest."""
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=0, seed=3, auth=False) as emu:
+        setup = make_into_dataverse(emu, tmp_path / "right.db", 250)
+        emu.faults.delay_next(1, 0.0, method="POST", path_contains="$batch")  # the first lands
+        emu.faults.fail_next(10**6, status=503, method="POST", path_contains="$batch")
+        emu.faults.fail_next(10**6, status=503, method="PATCH")
+        events: list[Event] = []
+        with pytest.raises(ConnectError) as caught:
+            _engine_run(setup, batch_size=250, sink=events.append, parallel=1)
+        emu.faults.clear()
+
+        message = str(caught.value)
+        assert "\n" not in message and "503" in message and "stopped" in message, message
+        assert [e for e in events if isinstance(e, ItemError)] == []
+        assert emu.store.count("accounts") == setup.pairs() == 100
+        assert _engine_run(setup).ok
+        assert len(setup.left()) == 250 and setup.left() == setup.right()
         setup.engine.dispose()

@@ -11,11 +11,14 @@
 A change set is atomic: when one fails, its items are sent again one by one so the good ones land
 and each bad one gets its own one-line error. When an item sent alone gets no answer at all (every
 retry failed to connect, timed out or was dropped), or is refused a sign-in that cannot be renewed
-(401), the write stops with that ConnectError.
+(401), the write stops with that ConnectError. So it does when ``FAILING_IN_A_ROW`` items sent
+alone in a row (across the change sets in flight) each failed with a 5xx after their retries: the
+service fails every write, and sending the rest alone would take hours of retries.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, ThreadPoolExecutor
@@ -40,9 +43,12 @@ from l2tui.providers.odata.batch import (
     decode_batch,
     encode_batch,
 )
-from l2tui.providers.odata.http import HttpClient, HttpError, error_of
+from l2tui.providers.odata.http import HttpClient, HttpError, error_of, safe_url
 from l2tui.providers.odata.schema import EntitySchema
 from l2tui.providers.odata.values import dumps, to_json
+
+FAILING_IN_A_ROW = 3
+"""Items sent alone that fail with a 5xx, one after another, before the write stops."""
 
 
 class _Stopped(Exception):
@@ -107,6 +113,9 @@ class Writer:
         self.parallel = max(1, parallel)
         self.log = log
         self._dropped: set[str] = set()
+        self._lock = threading.Lock()
+        self._failing = 0  # items sent alone that failed with a 5xx, in a row
+        self._halt: ConnectError | None = None  # the write stops: no change set or item goes out
 
     def write(self, changes: Sequence[Change]) -> list[WriteOutcome]:
         """One outcome per change, in order."""
@@ -156,11 +165,28 @@ class Writer:
         stops answering."""
         done: list[tuple[int, WriteOutcome]] = []
         for prepared in chunk:
+            if self._halt is not None:
+                raise _Stopped(self._halt, done)
             try:
                 done.append(self._send_one(prepared))
             except ConnectError as exc:
                 raise _Stopped(exc, done) from None
         return done
+
+    def _failed_alone(self, exc: HttpError | None) -> None:
+        """Count an item sent alone: a 5xx (``exc``) in a row, or any other answer (None); stop
+        the write once ``FAILING_IN_A_ROW`` failed so."""
+        with self._lock:
+            if exc is None or exc.status < 500:
+                self._failing = 0
+                return
+            self._failing += 1
+            if self._failing >= FAILING_IN_A_ROW and self._halt is None:
+                said = exc.service_message.rstrip(".")
+                why = f"{exc.status} ({said})" if said else str(exc.status)
+                self._halt = ConnectError(
+                    f"{safe_url(self.root)}: writes keep failing with {why}; stopped after "
+                    f"{self._failing} items in a row failed, each retried: try again later")
 
     # -- building requests ----------------------------------------------------------------------
 
@@ -221,6 +247,8 @@ class Writer:
     # -- sending ----------------------------------------------------------------------------------
 
     def _send_changeset(self, chunk: list[Prepared]) -> list[tuple[int, WriteOutcome]]:
+        if self._halt is not None:
+            raise _Stopped(self._halt, [])
         content_type, payload = encode_batch([[p.request for p in chunk]])
         url = self.root + "$batch"
         try:
@@ -260,7 +288,9 @@ class Writer:
         except HttpError as exc:  # the service answered: this item's own failure
             if exc.status == 401:  # (but a sign-in that cannot be renewed: every item's)
                 raise
+            self._failed_alone(exc)  # (and a 5xx for item after item: the service's)
             return prepared.index, WriteOutcome(change, ok=False, error=str(exc), key=prepared.key)
+        self._failed_alone(None)
         # any other ConnectError (no answer after every retry: the service is gone) stops the
         # write: the next item alone would wait through the same retries, and so on for each
         record = f"{self.schema.entity_set}({key_literal(prepared.key, self.schema)})"

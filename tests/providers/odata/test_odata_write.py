@@ -188,3 +188,48 @@ def test_a_write_that_stops_midway_reports_what_it_wrote(open_crm):
     for outcome in outcomes[:2]:
         assert emu.store.get("accounts", outcome.key["accountid"])["name"] == \
             outcome.change.values["name"]
+
+
+def test_a_service_failing_every_write_with_5xx_stops_the_write_after_a_few_items(open_crm):
+    """Every request answered 503: after the change sets' retries, a few items sent alone (each
+    retried) fail, and the write stops with one line instead of retrying each of its items alone
+    (a day on a real run: ~15 s of retries per item)."""
+    emu = open_crm.emu
+    provider = open_crm.provider(emu.connection_string())
+    provider.describe()
+    changes = [create(f"Refused {i}") for i in range(300)]
+    emu.faults.fail_next(10**6, status=503)
+    before = emu.request_count
+
+    with pytest.raises(WriteStopped) as caught:
+        provider.write(changes)
+
+    requests_made = emu.request_count - before
+    emu.faults.clear()
+    message = str(caught.value)
+    assert "\n" not in message and "503" in message and "stopped" in message, message
+    assert not any(o.ok for o in caught.value.outcomes)
+    # 3 change sets in flight, 6 tries each; then 3 items in a row alone (plus those the other
+    # change sets had under way), 6 tries each: not 6 per item (1,800 here)
+    assert requests_made <= 3 * 6 + 5 * 6, requests_made
+    assert emu.store.count("accounts") == 200
+
+
+def test_an_item_failing_alone_with_5xx_among_items_that_land_does_not_stop_the_write(open_crm):
+    """Records the service fails (500, every retry), one and then two in a row, while the others
+    land alone: each is that item's error, not a service that fails every write."""
+    emu = open_crm.emu
+    provider = open_crm.provider(emu.connection_string(), parallel=1)
+    provider.describe()
+    changes = [create(f"Alone {i}") for i in range(10)]
+    emu.faults.fail_next(6, status=500, method="POST", path_contains="$batch")
+    emu.faults.fail_next(6, status=500, method="PATCH")  # the first item's every try
+    emu.faults.delay_next(2, 0.0, method="PATCH")  # the next two land
+    emu.faults.fail_next(12, status=500, method="PATCH")  # the fourth's and the fifth's
+
+    outcomes = provider.write(changes)
+
+    emu.faults.clear()
+    assert [o.ok for o in outcomes] == [False, True, True, False, False] + [True] * 5
+    assert "500" in outcomes[0].error and "\n" not in outcomes[0].error
+    assert emu.store.count("accounts") == 207
