@@ -146,6 +146,7 @@ class MsalAuthenticator(Authenticator):
         self._token: str | None = None
         self._expires_at = 0.0
         self._known_secrets: list[str] = []
+        self._signed_in_as: str | None = None  # the account the log said it signed in as
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -203,8 +204,10 @@ class MsalAuthenticator(Authenticator):
         name = claims.get("preferred_username") or claims.get("upn")
         if name and not self.settings.confidential:
             self.account = name
-        source = "cache" if result.get("token_source") == "cache" else "identity provider"
-        self.context.log(f"signed in to {self.settings.host} as {self.account} ({source})")
+        if self._signed_in_as != self.account:  # once: a renewal (short-lived tokens renew
+            self._signed_in_as = self.account  # many times a run) goes unsaid
+            source = "cache" if result.get("token_source") == "cache" else "identity provider"
+            self.context.log(f"signed in to {self.settings.host} as {self.account} ({source})")
 
     def _silent(self, app: Any, force_refresh: bool) -> dict[str, Any] | None:
         scopes = self.settings.scopes

@@ -161,6 +161,20 @@ def test_device_code_sign_in_is_renewed_with_the_refresh_token_not_a_new_prompt(
     assert len(crm.notices) == prompts
 
 
+def test_a_run_logs_its_sign_in_once_however_often_the_token_is_renewed(crm):
+    """Short-lived tokens renewed silently through a run: the log says "signed in" once, not
+    once per renewal."""
+    crm.emu.token_lifetime = 1
+    provider = crm.provider()
+    provider.describe()
+    for _ in range(3):
+        time.sleep(1.0)  # the access token has expired: the next request renews it
+        assert len(provider.preview(rows=1)[1]) == 1
+    renewals = [r for r in crm.emu.recent_requests if "/oauth2/v2.0/token" in r]
+    assert len(renewals) >= 4, renewals
+    assert len([line for line in crm.logs if "signed in" in line]) == 1, crm.logs
+
+
 def test_device_code_refused_mid_run_fails_clearly_without_prompting(crm):
     crm.emu.idp.auto_approve_device_codes = True
     provider = crm.provider(crm.device_code_string())
