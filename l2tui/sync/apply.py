@@ -4,11 +4,12 @@ A write that fails as a whole is every item's failure, and the run goes on; but 
 (the side cannot be reached: a database stopped, a service gone) stops the run, with the state of
 the batches written before kept: going on would only fail every later item the same way.
 
-Before a run's first write the state records, durably, that writes are under way (``UNRECORDED``);
-only a run that ends normally clears it. A run that stops in between (killed, or a write whose
-answer never came) may have made items the state does not hold, such as Dataverse records whose
-GUID the writer made: the next run sees the mark and matches both sides by key instead of
-creating them again."""
+A run marks the state ``UNRECORDED`` before its first write (and the engine, before a run that
+matches both sides by key: a first run, or one after a crash); a run that ends normally, or is
+cancelled between batches with nothing else to match, clears it. A run that stops in between
+(failed, or a write whose answer never came; a killed run is seen as such) may leave items the
+state does not hold, such as Dataverse records whose GUID the writer made: the next run sees the
+mark and matches both sides by key instead of creating them again."""
 
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ class Counts:
 
 
 UNRECORDED = "unrecorded"
-"""The state's meta key set while a run writes: its writes may not all be in the state yet."""
+"""The state's meta key set while items both sides hold may be missing from it (a run writes, or
+matches by key): a run that stops before it clears it leaves the next matching by key."""
 
 AfterWrite = Callable[[Task, WriteOutcome], None]
 RowItem = tuple[str, str, str | None, str | None]
@@ -177,14 +179,14 @@ class Writer:
             raise stopped
 
     def _mark_unrecorded(self) -> None:
-        """Before the first write: the state says, committed, that writes are under way (a
-        write may land while its state is not saved yet; see ``UNRECORDED``)."""
+        """Before the first write: the state says writes are under way (a write may land while
+        its state is not saved yet; see ``UNRECORDED``). Committed with the batch's state, or
+        with the record of a run that stops; a run killed before is seen as such."""
         if self.marked or self.dry:
             return
         self.marked = True
         if self.state.get(UNRECORDED) is None:
             self.state.put(UNRECORDED, str(self.run))
-            self.state.commit()
 
     def _written(self, tasks: list[Task],
                  changes: list[Change]) -> tuple[list[tuple[Any, ...]], list[str]]:

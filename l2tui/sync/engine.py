@@ -198,6 +198,8 @@ class Engine:
         self.cancel = cancel or threading.Event()
         self.counts = Counts()
         self.conflicts = 0
+        # the state may lack items both sides hold (set by ``_run``; until it is known, assume so)
+        self.state_lacking = True
         self.unresolved = 0
         self.unchanged = 0
         self.only = {s: 0 for s in SIDES}  # items found on one side only, left alone (one-way)
@@ -268,11 +270,15 @@ class Engine:
             gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])
             report = self._run(plan, caps, started, run)
         except BaseException as exc:
-            self._close_writers()  # the state of a batch written meanwhile is kept
+            settled = self._close_writers()  # the state of a batch written meanwhile is kept
             outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
             message = "cancelled" if isinstance(exc, Cancelled) else \
                 "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
             try:
+                if isinstance(exc, Cancelled) and settled and not self.options.dry_run and \
+                        not self.state_lacking:
+                    # stopped between batches: every write it made is in the state
+                    state.put(UNRECORDED, None)
                 self._finish(run, outcome, message)
             except sqlite3.Error:
                 if isinstance(exc, Cancelled):
@@ -287,12 +293,16 @@ class Engine:
             self._close_writers()
         return report
 
-    def _close_writers(self) -> None:
+    def _close_writers(self) -> bool:
+        """Settle and stop every writer; whether every write in flight settled."""
+        settled = True
         for writer in getattr(self, "writers", {}).values():
             try:
                 writer.close()
             except Exception as exc:  # noqa: BLE001  (the run's own error is the one to report)
+                settled = False
                 self.log(f"a write in flight failed: {exc}", "error")
+        return settled
 
     def _run(self, plan: MappingPlan, caps: dict[str, Any], started: float, run: int) -> RunReport:
         conn, state, opts = self.conn, self.state, self.options
@@ -308,14 +318,20 @@ class Engine:
             state.reset()
         first = state.empty()
         crashed = state.last_run_crashed(run)
-        unrecorded = state.get(UNRECORDED) is not None  # (kept by every run that stops)
+        unrecorded = state.get(UNRECORDED) is not None
         if crashed:
             self.log("the previous run did not finish: comparing both sides", "warning")
         elif unrecorded:
-            self.log("a previous run stopped while writing (its writes may not all be "
-                     "recorded): comparing both sides", "warning")
+            self.log("a previous run stopped before it recorded all it wrote or matched: "
+                     "comparing both sides", "warning")
         conflicts_open = state.open_conflicts() > 0
         match = first or crashed or unrecorded or opts.full or conflicts_open
+        # the state may lack items both sides hold, from before this run's writes: the next run
+        # matches too until this one ends normally (stopped midway, those not reached yet are
+        # still missing; a cancel leaves the mark)
+        self.state_lacking = unrecorded or first or crashed
+        if self.state_lacking and not opts.dry_run:
+            state.put(UNRECORDED, str(run))
         self.matching = match  # both sides compared in full: versions are not trusted
         two_way = conn.direction == Direction.BIDIRECTIONAL
         src = "right" if conn.direction == Direction.RIGHT_TO_LEFT else "left"

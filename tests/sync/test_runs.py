@@ -17,10 +17,17 @@ from l2tui.providers import open_entity
 from l2tui.runner import Runner
 from l2tui.sqlite_wal import wal_path
 from l2tui.sync.engine import plan_mapping
-from l2tui.sync.events import Conflict, LogLine, RunFinished, RunStarted
+from l2tui.sync.events import Conflict, LogLine, Progress, RunFinished, RunStarted
 from l2tui.sync.state import StateStore
 from tests.support import rows_in_the_file_alone
-from tests.sync.support import LEFT_SELECT, Pair, make_pair, manual_mapping, sqlite_url
+from tests.sync.support import (
+    LEFT_SELECT,
+    Pair,
+    make_into_dataverse,
+    make_pair,
+    manual_mapping,
+    sqlite_url,
+)
 
 
 def test_a_first_run_copies_every_source_item(pair: Pair) -> None:
@@ -392,6 +399,52 @@ def test_cancellation_stops_cleanly_and_the_next_run_completes(pair: Pair) -> No
     assert report.outcome == "cancelled"
     assert pair.run().outcome == "success"
     assert pair.right() == pair.left()
+
+
+def test_a_run_cancelled_after_writing_leaves_the_next_run_incremental(pair: Pair) -> None:
+    """Cancelled between batches, every write made is recorded: the next run reads the source's
+    delta as usual, without comparing both sides in full."""
+    pair.run()
+    for key in sorted(pair.left())[:5]:
+        pair.left_update(key, {"name": f"edited {key[:8]}"})
+    cancel = threading.Event()
+
+    def sink(event: Any) -> None:
+        if isinstance(event, Progress):  # a page read and its writes made (one a batch)
+            cancel.set()
+
+    report = Runner(pair.paths).run(pair.conn, sink=sink, cancel=cancel, batch_size=1)
+    assert report.outcome == "cancelled" and report.updated_right > 0
+    report = pair.run()
+    assert report.outcome == "success" and report.details["mode"] == {"left": "delta",
+                                                                       "right": "none"}
+    assert pair.right() == pair.left()
+
+
+def test_a_first_run_cancelled_midway_leaves_the_next_run_matching_the_rest_by_key(
+        tmp_path: Path) -> None:
+    """A first run into a Dataverse that holds most of the accounts already (right to left,
+    matched by account number, GUIDs made by the writer) is cancelled after its first page: the
+    next run matches the rest by key too, instead of creating them again."""
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=0, seed=3, auth=False) as emu:
+        setup = make_into_dataverse(emu, tmp_path / "right.db", 3000)
+        for i in range(1000, 3000):  # the first page's rows are new, the others there
+            emu.store.insert("accounts", {"accountnumber": f"AC-{i:06}",
+                                          "name": f"SQL account {i}", "revenue": i})
+        cancel = threading.Event()
+
+        def sink(event: Any) -> None:
+            if isinstance(event, Progress) and event.phase == "read right":
+                cancel.set()  # after the first page of the SQL rows
+
+        report = Runner(setup.paths).run(setup.conn, sink=sink, cancel=cancel)
+        assert report.outcome == "cancelled" and 0 < setup.pairs() < 3000
+        assert Runner(setup.paths).run(setup.conn).ok
+        left = setup.left()
+        assert len(left) == 3000 and left == setup.right()
+        setup.engine.dispose()
 
 
 def test_events_start_and_finish_a_run_and_history_records_it(pair: Pair) -> None:
