@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("tui", "open the connection manager (the default)")
     p.add_argument("name", nargs="?", help="connection to select")
 
-    add("list", "list connections: title, direction, providers, file")
+    add("list", "list connections: title, direction, providers, last run, file")
 
     p = add("show", "print a connection as TOML, secrets redacted")
     p.add_argument("name", help="a title, a file-name slug, or a path to a .toml file")

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from datetime import datetime
 from typing import Any
 
 from l2tui.commands.inspect import format_table
+from l2tui.config.model import Connection
 from l2tui.config.store import ConnectionStore
 from l2tui.paths import Paths
 from l2tui.runner import Runner
 from l2tui.sync.side import match_values
-from l2tui.sync.state import RunRecord
+from l2tui.sync.state import RunRecord, StateError
 from l2tui.sync.summaries import differences, record_text
 
 RESOLUTIONS = {"left_wins": "Data Entity 1 (left) won", "right_wins": "Data Entity 2 (right) won",
@@ -34,13 +36,26 @@ def history_command(args: argparse.Namespace, paths: Paths) -> int:
     if not records:
         print(f"No runs of '{conn.title}' yet (start one with: l2tui run {conn.slug})")
         return 0
-    rows = [[str(r.id), local_time(r.started), o, record_text(r)]
+    rows = [[str(r.id), local_time(r.started), o.replace("_", " "), record_text(r)]
             for r, o in zip(records, outcomes, strict=True)]
     # cut to a terminal's width; piped to a file or a script, the lines stay whole
     width = None if sys.stdout.isatty() else sys.maxsize
     print(format_table(["RUN", "STARTED", "OUTCOME", "SUMMARY"], rows, width))
     print(f"logs: {paths.run_logs(conn.slug)}", file=sys.stderr)
     return 0
+
+
+def last_run(runner: Runner, conn: Connection) -> str:
+    """A connection's latest run in a few words: when it started and how it ended, or never."""
+    try:
+        records = runner.history(conn, 1)
+    except (StateError, sqlite3.Error):
+        return "(sync state unreadable)"
+    if not records:
+        return "never"
+    latest = records[0]
+    return f"{local_time(latest.started)} {outcome(latest, runner.running(conn))}".replace(
+        "_", " ")
 
 
 def outcome(record: RunRecord, holder: str | None) -> str:

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from l2tui.commands.common import confirm
+from l2tui.commands.history import last_run
 from l2tui.config.files import write_atomically
 from l2tui.config.loader import parse_connection
 from l2tui.config.model import DIRECTION_LABELS
@@ -20,6 +21,7 @@ from l2tui.config.secrets import NoKeyring, keyring_set
 from l2tui.config.store import ConnectionStore, read_connection_file
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
+from l2tui.runner import Runner
 
 
 def store_for(paths: Paths) -> ConnectionStore:
@@ -28,23 +30,25 @@ def store_for(paths: Paths) -> ConnectionStore:
 
 
 def list_command(args: argparse.Namespace, paths: Paths) -> int:
-    """Print one line per connection; broken files are listed with their error (on stderr too)."""
+    """Print one line per connection and its latest run; broken files are listed with their
+    error (on stderr too)."""
     entries = store_for(paths).entries()
     if not entries:
         print(f"No connections in {paths.connections} (create one with: l2tui new TITLE)")
         return 0
-    rows = [("TITLE", "DIRECTION", "ENTITY 1", "ENTITY 2", "FILE")]
+    rows = [("TITLE", "DIRECTION", "ENTITY 1", "ENTITY 2", "LAST RUN", "FILE")]
+    runner = Runner(paths)
     broken = 0
     for entry in entries:
         conn = entry.connection
         if conn is None:
             broken += 1
-            rows.append(("(broken)", "-", "-", "-", entry.path.name))
+            rows.append(("(broken)", "-", "-", "-", "-", entry.path.name))
             print(f"l2tui: {entry.error}", file=sys.stderr)
             continue
         rows.append((conn.title, DIRECTION_LABELS[conn.direction], conn.entity1.provider or "-",
-                     conn.entity2.provider or "-", entry.path.name))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+                     conn.entity2.provider or "-", last_run(runner, conn), entry.path.name))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     return 2 if broken else 0

@@ -1,4 +1,5 @@
-"""``l2tui history`` and ``l2tui conflicts``: what earlier runs did, for a person or a script."""
+"""``l2tui history``, ``l2tui conflicts`` and ``l2tui list``'s last run: what earlier runs did,
+for a person or a script."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from l2tui.commands.history import local_time
 from l2tui.config.model import ConflictResolution, Direction
 from l2tui.runner import Runner
 from l2tui.sync.state import StateStore
@@ -35,7 +37,7 @@ def test_history_lists_runs_newest_first_with_what_each_side_got(
     assert result.returncode == 0, result.stderr
     header, rule, newest, oldest = result.stdout.splitlines()
     assert header.split() == ["RUN", "STARTED", "OUTCOME", "SUMMARY"]
-    assert newest.split()[0] == "2" and "dry_run" in newest
+    assert newest.split()[0] == "2" and "dry run" in newest
     assert oldest.split()[0] == "1" and "success" in oldest and "right 20 created" in oldest
     assert f"logs: {pair.paths.run_logs(name)}" in result.stderr
 
@@ -159,3 +161,14 @@ def test_a_dry_run_past_the_deletion_guard_reads_in_the_history_as_refused(
     assert newest.endswith("20 to delete; 0 unchanged — a real run would refuse to delete 20 of "
                            "the 20 synced items on the right (100%, more than max_delete_ratio "
                            "20%); run it with --force")
+
+
+def test_list_shows_each_connections_last_run(pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    before = run_cli("list").stdout.splitlines()
+    assert "LAST RUN" in before[0] and "never" in before[1]
+    assert run_cli("run", name).returncode == 0
+    assert run_cli("run", name, "--dry-run").returncode == 0
+    header, line = run_cli("list").stdout.splitlines()
+    started = Runner(pair.paths).history(pair.conn, 1)[0].started
+    assert f"{local_time(started)} dry run" in line and line.endswith(f"{name}.toml")
