@@ -853,20 +853,24 @@ class Engine:
         A dry run, which writes nothing, goes on to show its whole plan: the refusal a real run
         would meet is a warning, and kept in the report's details (``refused``)."""
         ratio = self.conn.max_delete_ratio
+        shares, refused = [], 0
         for side in SIDES:
             deletes = self.outbox.count(side, "delete")
             size = max(self.sizes[side], 1)
             if deletes and deletes / size > ratio and not self.options.force:
-                share = (f"{deletes} of the {self.sizes[side]} synced items on the {side} "
-                         f"({deletes / size:.0%}, "
-                         f"more than max_delete_ratio {ratio:.0%})")
-                if self.options.dry_run:
-                    self.refused = f"a real run would refuse to delete {share}; run it with --force"
-                    self.refused_deletes = deletes
-                    self.log(self.refused, "warning")
-                    continue
-                raise GuardRefused(f"refusing to delete {share}; nothing was deleted (check "
-                                   "the select, or run with --force)", guard="Deletion guard")
+                shares.append(f"{deletes} of the {self.sizes[side]} synced items on the {side} "
+                              f"({deletes / size:.0%})")
+                refused += deletes
+        if not shares:
+            return
+        share = f"{' and '.join(shares)}, more than max_delete_ratio {ratio:.0%}"
+        if self.options.dry_run:
+            self.refused = f"a real run would refuse to delete {share}; run it with --force"
+            self.refused_deletes = refused
+            self.log(self.refused, "warning")
+            return
+        raise GuardRefused(f"refusing to delete {share}; nothing was deleted (check the select, "
+                           "or run with --force)", guard="Deletion guard")
 
     def _keyless(self) -> None:
         """Items without a match-key value: give them a new GUID, write it back, then create."""

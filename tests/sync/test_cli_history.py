@@ -159,8 +159,8 @@ def test_a_dry_run_past_the_deletion_guard_reads_in_the_history_as_refused(
     pair.run(dry_run=True)
     newest = run_cli("history", name).stdout.splitlines()[2]
     assert newest.endswith("20 to delete; 0 unchanged — a real run would refuse to delete 20 of "
-                           "the 20 synced items on the right (100%, more than max_delete_ratio "
-                           "20%); run it with --force")
+                           "the 20 synced items on the right (100%), more than max_delete_ratio "
+                           "20%; run it with --force")
 
 
 def test_list_shows_each_connections_last_run(pair: Pair, run_cli: CliRunner) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import stat
 import threading
@@ -218,6 +219,24 @@ def test_a_dry_run_goes_past_the_deletion_guard_and_reports_the_refusal(
     assert report.outcome == "dry_run" and report.deleted_right == 20
     assert "max_delete_ratio" in report.details["refused"]
     assert pair.right_count() == 20
+
+
+def test_the_deletion_guard_names_both_sides_when_both_would_lose_too_many(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts", max_delete_ratio=0.2,
+                     direction=Direction.BIDIRECTIONAL)
+    pair.run()
+    keys = sorted(pair.left())
+    for key in keys[:10]:
+        pair.left_delete(key)
+    for key in keys[10:20]:
+        pair.right_delete(key)
+    both = ("10 of the 20 synced items on the left (50%) and 10 of the 20 synced items on the "
+            "right (50%), more than max_delete_ratio 20%")
+    assert both in pair.run(dry_run=True).details["refused"]
+    with pytest.raises(RunError, match=re.escape(both)):
+        pair.run()
+    assert pair.right_count() == 10 and len(pair.left()) == 10
 
 
 def test_force_passes_the_deletion_guard(emu: Any, tmp_path: Path) -> None:
