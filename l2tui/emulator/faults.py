@@ -14,7 +14,7 @@ from .errors import CONCURRENCY_LIMIT, REQUEST_LIMIT, ODataError
 @dataclass
 class _Rule:
     remaining: int
-    action: str  # "fail", "drop" or "delay"
+    action: str  # "fail", "fail_after", "drop" or "delay"
     status: int
     method: str | None
     path_contains: str | None
@@ -32,7 +32,7 @@ class _Rule:
 class Fault:
     """What to do to one request."""
 
-    action: str  # "fail", "drop" or "delay"
+    action: str  # "fail", "fail_after", "drop" or "delay"
     status: int = 500
     seconds: float = 0.0  # a delay: how long the answer waits
 
@@ -54,6 +54,15 @@ class Faults:
         """Answer the next n matching requests with an error status."""
         with self._lock:
             self._rules.append(_Rule(n, "fail", status, method, path_contains))
+
+    def fail_after_next(
+        self, n: int, status: int = 504, method: str | None = None,
+        path_contains: str | None = None,
+    ) -> None:
+        """Carry out the next n matching requests, then answer each with an error status (a
+        gateway that timed out on a request the service did: the client cannot tell)."""
+        with self._lock:
+            self._rules.append(_Rule(n, "fail_after", status, method, path_contains))
 
     def drop_next(
         self, n: int, method: str | None = None, path_contains: str | None = None

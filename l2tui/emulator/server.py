@@ -300,7 +300,9 @@ class Emulator:
         if fault is not None and fault.action == "delay":
             time.sleep(fault.seconds)
             fault = None
-        if fault is not None and fault.action == "fail":
+        if fault is not None and fault.action == "fail_after":
+            self.respond_unfaulted(req)
+        if fault is not None and fault.action in ("fail", "fail_after"):
             if fault.status == 429:  # an injected throttle looks like service protection
                 return error_response(ODataError(
                     429, REQUEST_LIMIT, "Number of requests exceeded the limit (injected fault).",
@@ -308,6 +310,10 @@ class Emulator:
             return error_response(ODataError(fault.status, "0x80040216",
                                              "An unexpected error occurred (injected fault).")), False
         drop = fault is not None and fault.action == "drop"
+        return self.respond_unfaulted(req, drop)
+
+    def respond_unfaulted(self, req: Request, drop: bool = False) -> tuple[Response, bool]:
+        """Answer one request as the service would (no injected fault)."""
         if self.idp.handles(req.path):
             return self.idp.handle(req), drop
         if not req.path.startswith("/api/"):

@@ -133,6 +133,9 @@ class WriteOutcome:
     ok: bool
     error: str = ""
     key: Record | None = None  # the item's key after the write (e.g. a generated identity)
+    # failed, but the service may have carried it out (a create answered 5xx after every retry):
+    # the item may exist on the side without its pair in the state
+    unsure: bool = False
 
 
 class WriteStopped(ConnectError):

@@ -107,6 +107,7 @@ class Writer:
         self.written = 0
         self.stopped: WriteStopped | None = None  # a write that stopped: raised once saved
         self.marked = False  # UNRECORDED is set in the state
+        self.unsure = 0  # failed writes the side may have carried out (see WriteOutcome.unsure)
 
     def add(self, task: Task) -> None:
         """Queue one write; flush a full batch."""
@@ -214,6 +215,7 @@ class Writer:
                 if self.stopped is not None:  # (not written: the run's own error says why)
                     continue
                 self.counts.errors[name] += 1
+                self.unsure += outcome.unsure
                 self.sink(ItemError(side=name, key=task.mkey,
                                     message=outcome.error or "write failed"))
                 continue

@@ -198,6 +198,7 @@ class Engine:
         self.cancel = cancel or threading.Event()
         self.counts = Counts()
         self.conflicts = 0
+        self.writers: dict[str, Writer] = {}  # per side, made by ``_run``
         # the state may lack items both sides hold (set by ``_run``; until it is known, assume so)
         self.state_lacking = True
         self.unresolved = 0
@@ -276,7 +277,7 @@ class Engine:
                 "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
             try:
                 if isinstance(exc, Cancelled) and settled and not self.options.dry_run and \
-                        not self.state_lacking:
+                        not self.state_lacking and not self._unsure():
                     # stopped between batches: every write it made is in the state
                     state.put(UNRECORDED, None)
                 self._finish(run, outcome, message)
@@ -293,10 +294,14 @@ class Engine:
             self._close_writers()
         return report
 
+    def _unsure(self) -> int:
+        """Failed writes the sides may have carried out all the same (see WriteOutcome)."""
+        return sum(writer.unsure for writer in self.writers.values())
+
     def _close_writers(self) -> bool:
         """Settle and stop every writer; whether every write in flight settled."""
         settled = True
-        for writer in getattr(self, "writers", {}).values():
+        for writer in self.writers.values():
             try:
                 writer.close()
             except Exception as exc:  # noqa: BLE001  (the run's own error is the one to report)
@@ -381,7 +386,12 @@ class Engine:
             self.unchanged += self._unread()
         errors = sum(self.counts.errors.values())
         if not opts.dry_run:
-            state.put(UNRECORDED, None)  # every write's outcome is known and its state saved
+            if self._unsure():  # the next run matches both sides by key, finding those written
+                self.log(f"{self._unsure()} failed create(s) may have been carried out all the "
+                         "same (the service answered 5xx): the next run matches both sides by "
+                         "key", "warning")
+            else:
+                state.put(UNRECORDED, None)  # every write's outcome is known, its state saved
             state.put("signature", plan.signature)
             for s, stream in streams.items():
                 if errors == 0 and caps[s].can_delta and stream.cursor:

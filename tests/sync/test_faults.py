@@ -260,6 +260,32 @@ def test_creates_whose_answers_were_lost_are_not_made_again_by_the_next_run(tmp_
         setup.engine.dispose()
 
 
+def test_a_create_answered_5xx_after_it_was_made_is_not_made_again_by_the_next_run(
+        tmp_path: Path):
+    """A gateway times out (504) on a create Dataverse carried out, on every retry: the run
+    reports that item's error, and the next run finds the record by match key instead of
+    creating it again under a new GUID."""
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=0, seed=3, auth=False) as emu:
+        setup = make_into_dataverse(emu, tmp_path / "right.db", 10)
+        assert _engine_run(setup).ok
+        with setup.engine.begin() as c:
+            c.execute(sa.text("INSERT INTO accts (acctno, name, revenue) VALUES (:a, :n, 1)"),
+                      [{"a": f"NEW-{i}", "n": f"New {i}"} for i in range(3)])
+        emu.faults.fail_next(6, status=503, method="POST", path_contains="$batch")
+        emu.faults.fail_after_next(6, status=504, method="PATCH")  # the first item, each retry
+        report = _engine_run(setup, parallel=1)
+        emu.faults.clear()
+        assert report.errors_left == 1 and emu.store.count("accounts") == 13
+
+        assert _engine_run(setup).ok
+
+        assert emu.store.count("accounts") == 13
+        assert setup.left() == setup.right()
+        setup.engine.dispose()
+
+
 def test_a_service_failing_every_write_with_5xx_stops_the_run_with_one_line(tmp_path: Path):
     """Dataverse takes one change set, then answers 503 to everything: the run stops with one
     line after a few items sent alone failed (not one error per item after hours of retries),

@@ -289,7 +289,10 @@ class Writer:
             if exc.status == 401:  # (but a sign-in that cannot be renewed: every item's)
                 raise
             self._failed_alone(exc)  # (and a 5xx for item after item: the service's)
-            return prepared.index, WriteOutcome(change, ok=False, error=str(exc), key=prepared.key)
+            # a 5xx may come from a gateway after the service created the record
+            unsure = exc.status >= 500 and change.op == ChangeOp.CREATE
+            return prepared.index, WriteOutcome(change, ok=False, error=str(exc), key=prepared.key,
+                                                unsure=unsure)
         self._failed_alone(None)
         # any other ConnectError (no answer after every retry: the service is gone) stops the
         # write: the next item alone would wait through the same retries, and so on for each
