@@ -192,3 +192,14 @@ async def test_a_half_filled_entity_saves_with_its_connection_string_marked_requ
         await until(pilot, lambda: not app.workspace.dirty)
     saved = tomllib.loads((offline_demo_file.parent / "new-connection.toml").read_text())
     assert saved["entity1"]["provider"] == "odata"
+
+
+async def test_verify_names_a_primary_key_the_select_does_not_return(make_app, demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        app.query_one("#entity1-form #primary-key").value = "acountid"
+        await pilot.press("f2")
+        await until(pilot, lambda: _connstr_hint(app, 1).startswith(("✓", "✗")))
+        hint = _connstr_hint(app, 1)
+        assert "Primary Key 'acountid' is not a column" in hint, hint
