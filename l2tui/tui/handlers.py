@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from textual.containers import ScrollableContainer
 from textual.notifications import SeverityLevel
+from textual.widget import Widget
 from textual.widgets import TabbedContent
 from textual.worker import Worker, WorkerState
 
@@ -179,7 +181,15 @@ class ActionsMixin(L2Core):
         pane = self.query_one(f"#{page}")
         first = next((w for w in pane.query("Input, Select, Switch, Button") if w.focusable), None)
         if first is not None:
-            self.call_after_refresh(first.focus)
+            self.call_after_refresh(self._focus_at_top, first)
+
+    def _focus_at_top(self, first: Widget) -> None:
+        """Focus a page's first field with the page at its top: scrolling the field into view
+        could leave its label above the page (a new connection's entity page, one line down)."""
+        first.focus(scroll_visible=False)
+        scroller = next((a for a in first.ancestors if isinstance(a, ScrollableContainer)), None)
+        if scroller is not None:
+            scroller.scroll_home(animate=False)
 
     def action_next_page(self, step: int) -> None:
         """The next (or previous) page."""

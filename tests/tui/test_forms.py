@@ -216,3 +216,18 @@ async def test_an_edit_handled_after_the_app_closed_is_dropped(make_app, offline
     assert app.current is not None
     app._edited()  # as the message handler does, with the pages gone
     app.refresh_list()
+
+
+async def test_a_data_entity_page_opens_with_its_first_label_in_sight(make_app, demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: app.current is not None and app.current.title == "New Connection")
+        await pilot.press("alt+2")
+        form = app.query_one("#entity1-form")
+        await until(pilot, lambda: app.focused is form.query_one("#title"))
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+        label = form.query_one("#f-title .field-label")
+        assert form.scroll_y == 0
+        assert label.region.height > 0 and form.region.contains_region(label.region)
