@@ -231,3 +231,15 @@ async def test_a_data_entity_page_opens_with_its_first_label_in_sight(make_app, 
         label = form.query_one("#f-title .field-label")
         assert form.scroll_y == 0
         assert label.region.height > 0 and form.region.contains_region(label.region)
+
+
+async def test_ctrl_a_selects_the_whole_select_statement_so_typing_replaces_it(make_app, demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        area = app.query_one("#entity1-form #select")
+        area.focus()
+        await until(pilot, lambda: app.focused is area)
+        await pilot.press("ctrl+a", *"$top=5")
+        await until(pilot, lambda: app.current.entity1.select == "$top=5", timeout=10)
+        assert area.text == "$top=5"

@@ -24,10 +24,12 @@ SQL_PROVIDERS = ("sqlserver", "postgresql", "mysql", "sqlite")
 
 class StatementArea(TextArea):
     """The select statement's editor. F6 and F7 go on to the app (Dry Run, Duplicate), as in
-    every other field, instead of selecting the line or all text (ctrl+a still selects all)."""
+    every other field, instead of selecting the line or all text; ctrl+a selects all instead
+    (Textual's TextArea takes it for the start of the line, which home does too)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f6", "pass_on", show=False), Binding("f7", "pass_on", show=False)]
+        Binding("f6", "pass_on", show=False), Binding("f7", "pass_on", show=False),
+        Binding("ctrl+a", "select_all", "Select all", show=False)]
 
     def action_pass_on(self) -> None:
         """Let the key go on to the app's binding."""
