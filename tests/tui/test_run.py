@@ -413,3 +413,17 @@ async def test_f6_in_the_select_statement_starts_a_dry_run(make_app, demo_file, 
         await pilot.press("f6")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "50 to create" in app.screen.question
+
+
+async def test_a_run_that_stops_before_it_starts_leaves_the_progress_bar_still(make_app, demo_file,
+                                                                                paths) -> None:
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")
+        app.query_one("#entity2-form #primary-key").value = "acctid"
+        await pilot.press("f5")
+        await until(pilot, lambda: str(app.query_one("#run-phase").render()).startswith("run stopped"))
+        await until(pilot, lambda: not app.running)
+        bar = app.query_one("#run-progress")
+        assert bar.total is not None, "the bar still animates 'total unknown' as if running"

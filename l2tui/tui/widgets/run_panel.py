@@ -99,9 +99,13 @@ class RunPanel(Vertical):
         self.add_history(report.started, report.outcome, report_body(report), first=True)
 
     def stopped(self, message: str) -> None:
-        """A run that ended without a report (it failed to start or raised)."""
+        """A run that ended without a report (it failed to start or raised): the bar stops too
+        (left "total unknown", it went on animating as if the run were still going)."""
         self.set_running(False)
         self.query_one("#run-phase", Label).update(message)
+        bar = self.query_one("#run-progress", ProgressBar)
+        if bar.total is None:
+            bar.update(total=IDLE_TOTAL, progress=0)
         self.query_one("#run-log", RunLog).add(message)
 
     def add_history(self, started: float, outcome: str, summary: str, first: bool = False) -> None:
