@@ -180,7 +180,7 @@ class L2Core(App[int]):
     def show_error(self, error: BaseException | None, title: str = "Error") -> None:
         """An l2tui error as a notification; anything else in a dialog, one line."""
         if isinstance(error, L2Error):
-            self.notify(error.message, title=title, severity="error", timeout=8)
+            self.notify(error_text(error), title=title, severity="error", timeout=8)
         else:
             self.push_screen(ErrorScreen(title, one_line(error)))
 
@@ -218,11 +218,27 @@ class L2Core(App[int]):
         """The sync, off the UI thread; it reports only through the Bridge."""
         jobs.run(conn, self.paths, self.bridge, cancel, dry_run=dry_run, force=force, prompts=prompts)
 
+ENTITY_FIELDS = {"title": "Data Entity Title", "provider": "Data Provider",
+                 "connection_string": "Connection String", "password": "Password",
+                 "password_env": "Password variable", "select": "Select Statement",
+                 "primary_key": "Primary Key"}
+
+
+def error_text(error: L2Error) -> str:
+    """An l2tui error as the app says it: a data entity's setting by the name of its field, not
+    as the connection file's path and key (the run may have used unsaved edits, not the file)."""
+    key = getattr(error, "key", None) or ""
+    index, _, name = key.partition(".")
+    if index in ("entity1", "entity2") and name in ENTITY_FIELDS:
+        return f"Data Entity {index[-1]} › {ENTITY_FIELDS[name]}: {getattr(error, 'detail', error.message)}"
+    return error.message
+
+
 def one_line(error: BaseException | None) -> str:
     """An error as one line (never a traceback)."""
     if error is None:
         return "unknown error"
     if isinstance(error, L2Error):
-        return error.message
+        return error_text(error)
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

@@ -427,3 +427,17 @@ async def test_a_run_that_stops_before_it_starts_leaves_the_progress_bar_still(m
         await until(pilot, lambda: not app.running)
         bar = app.query_one("#run-progress")
         assert bar.total is not None, "the bar still animates 'total unknown' as if running"
+
+
+async def test_a_run_stopped_by_a_field_names_the_field_not_the_saved_file(make_app, demo_file,
+                                                                          paths) -> None:
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")
+        app.query_one("#entity2-form #primary-key").value = "acctid"  # not saved
+        await pilot.press("f5")
+        await until(pilot, lambda: str(app.query_one("#run-phase").render()).startswith("run stopped"))
+        phase = str(app.query_one("#run-phase").render())
+        assert phase.startswith("run stopped: Data Entity 2 › Primary Key: "), phase
+        assert ".toml" not in phase, phase
