@@ -12,7 +12,7 @@ from l2tui.sync.state import RunRecord
 def plan_text(plan: PlanCounts | None) -> str:
     """A plan in one line: what would be created, updated and deleted on each side."""
     if plan is None:
-        return "plan: not known before the run"
+        return "plan: made while the rows are read (its counts come with the summary)"
     parts = []
     for side, c, u, d in (("right", plan.create_right, plan.update_right, plan.delete_right),
                           ("left", plan.create_left, plan.update_left, plan.delete_left)):

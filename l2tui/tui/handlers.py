@@ -236,10 +236,10 @@ class ActionsMixin(L2Core):
         and as a notification; a SQL entity without its table is offered Create Table."""
         text = event.message + "".join(f"; {w}" for w in event.warnings)
         if event.plan is not None:
-            text += ("; the table does not exist: Create Table (F4) makes it from the columns of "
-                     f"Data Entity {event.plan.source}")
+            text += (f"; Create Table (F4) makes the table from the columns of Data Entity "
+                     f"{event.plan.source}")
         elif event.table_missing and event.why_not:
-            text += f"; the table does not exist, and Create Table cannot make it: {event.why_not}"
+            text += f"; Create Table cannot make it: {event.why_not}"
         if event.path is not None:
             if event.plan is not None:
                 self.table_offers[(event.path, event.index)] = (event.key, event.plan)
@@ -265,7 +265,8 @@ class ActionsMixin(L2Core):
             return f"Data Entity {index}" + (f" ({title})" if title else "")
 
         def answer(create: bool | None) -> None:
-            if not create:
+            if not create:  # (Cancel has the focus: Enter must not pass silently)
+                self.notify("no table was created", title="Create Table")
                 return
             if conn.path is not None:  # asked once: Verify offers it again if it is still missing
                 self.table_offers.pop((conn.path, plan.index), None)

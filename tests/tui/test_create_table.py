@@ -48,7 +48,7 @@ async def test_verify_of_a_sql_entity_without_its_table_offers_create_table(make
         assert app.query_one("#act-create-table", Button).disabled
         await _verified(pilot, app)
         assert _hint(app).startswith("✗")
-        assert "the table does not exist: Create Table" in _hint(app)
+        assert "; Create Table (F4) makes the table from the columns of Data Entity 1" in _hint(app)
         assert not app.query_one("#act-create-table", Button).disabled
 
 
@@ -81,11 +81,13 @@ async def test_create_makes_the_table_and_verify_then_passes(make_app, demo_file
         assert app.query_one("#act-create-table", Button).disabled
 
 
-async def test_cancel_creates_nothing(make_app, demo_file, sqlite_db) -> None:
+async def test_cancel_creates_nothing_and_says_so(make_app, demo_file, sqlite_db) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await _dialog(pilot, app)
-        await pilot.press("escape")
+        await pilot.press("enter")  # Cancel has the focus
+        await until(pilot, lambda: any(n.message == "no table was created"
+                                       for n in app._notifications))
         await until(pilot, lambda: not isinstance(app.screen, CreateTableScreen))
         await app.workers.wait_for_complete()
         assert _tables(sqlite_db) == []
@@ -116,5 +118,5 @@ async def test_no_offer_when_the_other_entity_cannot_be_described(make_app, demo
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await _verified(pilot, app)
-        assert "the table does not exist, and Create Table cannot make it" in _hint(app)
+        assert "; Create Table cannot make it: " in _hint(app)
         assert app.query_one("#act-create-table", Button).disabled
