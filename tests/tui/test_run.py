@@ -415,6 +415,24 @@ async def test_f6_in_the_select_statement_starts_a_dry_run(make_app, demo_file, 
         assert "50 to create" in app.screen.question
 
 
+async def test_the_footer_keeps_f6_dry_while_the_select_statement_has_the_focus(
+        make_app, demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        await until(pilot, lambda: app.query_one("#pages", TabbedContent).active == "entity1")
+        app.query_one("#entity1-form #select").focus()
+
+        def footer() -> list[tuple[str, str]]:
+            return [(k.key, k.description) for k in app.query("FooterKey")]
+
+        # the footer lists the focused widget's keys first once it has caught up with the focus
+        # (f6 first), or has lost f6 (a hidden binding of the widget hid the app's)
+        await until(pilot, lambda: footer()[:1] == [("f6", "Dry")] or
+                    bool(footer()) and "f6" not in dict(footer()))
+        assert ("f6", "Dry") in footer()
+
+
 async def test_a_run_that_stops_before_it_starts_leaves_the_progress_bar_still(make_app, demo_file,
                                                                                 paths) -> None:
     prepare(paths)

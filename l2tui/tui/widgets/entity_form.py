@@ -25,10 +25,12 @@ SQL_PROVIDERS = ("sqlserver", "postgresql", "mysql", "sqlite")
 class StatementArea(TextArea):
     """The select statement's editor. F6 and F7 go on to the app (Dry Run, Duplicate), as in
     every other field, instead of selecting the line or all text; ctrl+a selects all instead
-    (Textual's TextArea takes it for the start of the line, which home does too)."""
+    (Textual's TextArea takes it for the start of the line, which home does too). F6 keeps its
+    place in the footer, as the app shows it (a hidden binding here hid the app's)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f6", "pass_on", show=False), Binding("f7", "pass_on", show=False),
+        Binding("f6", "pass_on", "Dry", tooltip="Dry Run: show the plan"),
+        Binding("f7", "pass_on", show=False),
         Binding("ctrl+a", "select_all", "Select all", show=False)]
 
     def action_pass_on(self) -> None:
