@@ -286,6 +286,33 @@ def test_a_create_answered_5xx_after_it_was_made_is_not_made_again_by_the_next_r
         setup.engine.dispose()
 
 
+def test_a_create_made_by_a_try_whose_answer_was_lost_is_not_refused_under_a_filter(
+        tmp_path: Path):
+    """With a $filter, creates carry If-None-Match: * (never write over a record the read did
+    not show). A change set Dataverse made but answered 504 to is sent again item by item, and
+    each meets 412 for the GUID made for it: that is the record this write made, not a hidden
+    one, so the items are synced and the next run makes none of them again."""
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=0, seed=3, auth=False) as emu:
+        setup = make_into_dataverse(emu, tmp_path / "right.db", 10)
+        setup.conn.entity1.select += "&$filter=revenue ge 0"
+        assert _engine_run(setup).ok
+        with setup.engine.begin() as c:
+            c.execute(sa.text("INSERT INTO accts (acctno, name, revenue) VALUES (:a, :n, 1)"),
+                      [{"a": f"NEW-{i}", "n": f"New {i}"} for i in range(3)])
+        emu.faults.fail_after_next(6, status=504, method="POST", path_contains="$batch")
+        report = _engine_run(setup, parallel=1)
+        emu.faults.clear()
+        assert report.ok and report.created_left == 3 and setup.pairs() == 13
+
+        assert _engine_run(setup).ok
+
+        assert emu.store.count("accounts") == 13
+        assert setup.left() == setup.right()
+        setup.engine.dispose()
+
+
 def test_a_service_failing_every_write_with_5xx_stops_the_run_with_one_line(tmp_path: Path):
     """Dataverse takes one change set, then answers 503 to everything: the run stops with one
     line after a few items sent alone failed (not one error per item after hours of retries),

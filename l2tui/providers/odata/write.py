@@ -3,7 +3,8 @@
 * create: ``PATCH set(<guid>)`` without If-Match, an upsert, so a retried create never duplicates
   (the GUID is the Change's key, made here when the change has none); when the select leaves
   records out ($filter, $top), with ``If-None-Match: *``, so that a record the read did not show
-  is never written over (Dataverse answers 412 instead);
+  is never written over (Dataverse answers 412 instead); a 412 for a GUID made for this write
+  means an earlier try of it made the record (its answer was lost), which is success;
 * update: ``PATCH set(<guid>)`` with ``If-Match: *`` and only the changed columns, so an update
   never brings back a row deleted meanwhile (it fails with "no longer exists" instead);
 * delete: ``DELETE set(<guid>)``; 404 means already gone, which is success.
@@ -72,6 +73,7 @@ class Prepared:
     change: Change
     request: BatchRequest
     key: Record
+    made_key: bool = False  # a create whose GUID was made for this write: no record had it before
 
 
 def key_literal(key: Record, schema: EntitySchema) -> str:
@@ -193,6 +195,8 @@ class Writer:
     def prepare(self, index: int, change: Change) -> Prepared | None:
         """The request for one change (None: nothing to send)."""
         key = dict(change.key)
+        made_key = change.op == ChangeOp.CREATE and any(
+            key.get(name) is None for name in self.schema.key)
         if change.op == ChangeOp.CREATE:
             key = self._with_new_key(key)
         url = f"{self.root}{self.schema.entity_set}({key_literal(key, self.schema)})"
@@ -206,7 +210,8 @@ class Writer:
             headers["If-Match"] = "*"
         elif self.partial:
             headers["If-None-Match"] = "*"
-        return Prepared(index, change, BatchRequest("PATCH", url, headers, dumps(body)), key)
+        return Prepared(index, change, BatchRequest("PATCH", url, headers, dumps(body)), key,
+                        made_key)
 
     def _with_new_key(self, key: Record) -> Record:
         for name in self.schema.key:
@@ -297,6 +302,10 @@ class Writer:
         # any other ConnectError (no answer after every retry: the service is gone) stops the
         # write: the next item alone would wait through the same retries, and so on for each
         record = f"{self.schema.entity_set}({key_literal(prepared.key, self.schema)})"
+        if response.status_code == 412 and prepared.made_key:
+            # no record had the GUID made for this write: an earlier try of this same write (a
+            # change set whose answer was lost, or a 5xx after the service made it) made it
+            return prepared.index, WriteOutcome(change, ok=True, key=prepared.key)
         if response.status_code == 412:
             error = (f"{record} is in Dataverse but not in the select ($filter or $top leaves it "
                      "out); it is not written over")
