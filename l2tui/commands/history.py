@@ -16,7 +16,7 @@ from l2tui.paths import Paths
 from l2tui.runner import Runner
 from l2tui.sync.side import match_values
 from l2tui.sync.state import RunRecord, StateError
-from l2tui.sync.summaries import differences, record_text
+from l2tui.sync.summaries import differences, outcome_label, record_text
 
 RESOLUTIONS = {"left_wins": "Data Entity 1 (left) won", "right_wins": "Data Entity 2 (right) won",
                "skipped": "skipped: both kept, reported again at the next run"}
@@ -36,7 +36,7 @@ def history_command(args: argparse.Namespace, paths: Paths) -> int:
     if not records:
         print(f"No runs of '{conn.title}' yet (start one with: l2tui run {conn.slug})")
         return 0
-    rows = [[str(r.id), local_time(r.started), o.replace("_", " "), record_text(r)]
+    rows = [[str(r.id), local_time(r.started), outcome_label(o), record_text(r)]
             for r, o in zip(records, outcomes, strict=True)]
     # cut to a terminal's width; piped to a file or a script, the lines stay whole
     width = None if sys.stdout.isatty() else sys.maxsize
@@ -54,8 +54,7 @@ def last_run(runner: Runner, conn: Connection) -> str:
     if not records:
         return "never"
     latest = records[0]
-    return f"{local_time(latest.started)} {outcome(latest, runner.running(conn))}".replace(
-        "_", " ")
+    return f"{local_time(latest.started)} {outcome_label(outcome(latest, runner.running(conn)))}"
 
 
 def outcome(record: RunRecord, holder: str | None) -> str:

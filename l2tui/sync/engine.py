@@ -45,6 +45,7 @@ from l2tui.sync.plan import PRESENT, Action, Decision, Policy, Status, decide
 from l2tui.sync.reading import Prefetch
 from l2tui.sync.side import Item, SideInfo
 from l2tui.sync.state import StateRow, StateStore, VersionReader
+from l2tui.sync.summaries import alone_text
 
 SIDES = ("left", "right")
 OTHER = {"left": "right", "right": "left"}
@@ -386,8 +387,9 @@ class Engine:
             self.unchanged += self._unread()
         errors = sum(self.counts.errors.values())
         if not opts.dry_run:
-            if self._unsure():  # the next run matches both sides by key, finding those written
-                self.log(f"{self._unsure()} failed create(s) may have been carried out all the "
+            unsure = self._unsure()
+            if unsure:  # the next run matches both sides by key, finding those written
+                self.log(f"{unsure} failed create(s) may have been carried out all the "
                          "same (the service answered 5xx): the next run matches both sides by "
                          "key", "warning")
             else:
@@ -959,8 +961,7 @@ class Engine:
                 f"{c['created_right']} created, {c['updated_right']} updated, "
                 f"{c['deleted_right']} deleted, {c['errors_right']} errors; "
                 f"{self.conflicts} conflicts ({self.unresolved} unresolved)"
-                + "".join(f"; {n} only on the {side}, left alone"
-                          for side, n in self.only.items() if n))
+                + "".join(f"; {text}" for text in alone_text(c)))
 
     def _finish(self, run: int, outcome: str, message: str) -> None:
         """Record the run's end in the history (a planning pass is left out: its dry state

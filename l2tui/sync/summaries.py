@@ -93,10 +93,14 @@ def report_body(report: RunReport) -> str:
     return run_text(report.outcome, counts, report.seconds, report.message)
 
 
+def outcome_label(outcome: str) -> str:
+    """How a run ended, as people read it ("dry run"; JSON keeps "dry_run")."""
+    return outcome.replace("_", " ")
+
+
 def report_text(report: RunReport) -> str:
     """A finished run in one line."""
-    outcome = "dry run" if report.outcome == "dry_run" else report.outcome
-    return f"{outcome}: {report_body(report)}"
+    return f"{outcome_label(report.outcome)}: {report_body(report)}"
 
 
 def record_text(record: RunRecord) -> str:

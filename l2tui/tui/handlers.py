@@ -13,7 +13,7 @@ from textual.worker import Worker, WorkerState
 
 from l2tui.config.model import Connection
 from l2tui.errors import GuardRefused, L2Error
-from l2tui.sync.summaries import plan_text, report_body
+from l2tui.sync.summaries import outcome_label, plan_text, report_body
 from l2tui.tui import jobs, messages
 from l2tui.tui.core import L2Core, one_line
 from l2tui.tui.screens.confirm import ConfirmScreen
@@ -379,8 +379,8 @@ class ActionsMixin(L2Core):
         self.query_one(RunPanel).finish(report)
         severity: SeverityLevel = "information" if report.ok else (
             "warning" if report.outcome != "failed" else "error")
-        outcome = report.outcome.replace("_", " ")  # "dry run"
-        self.notify(report_body(report), title=f"Run: {outcome}", severity=severity)
+        self.notify(report_body(report), title=f"Run: {outcome_label(report.outcome)}",
+                    severity=severity)
         if event.dry_run and report.outcome == "dry_run":
             def answer(yes: bool | None) -> None:
                 if yes:

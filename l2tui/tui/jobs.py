@@ -7,7 +7,6 @@ They run in worker threads, never touch a widget, and report only through the Br
 from __future__ import annotations
 
 import copy
-import dataclasses
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -64,9 +63,6 @@ def verify(conn: Connection, indexes: tuple[int, ...], paths: Paths, bridge: Bri
             try:
                 with _open(conn, index, paths, bridge, prompts.get(index)) as provider:
                     result = provider.verify()
-                    if result.ok:
-                        result = dataclasses.replace(result, warnings=(
-                            *result.warnings, *_key_warnings(conn, index, provider)))
                 plan, why_not = _table_offer(conn, index, paths, bridge, prompts) \
                     if result.table_missing else (None, "")
                 bridge.post(messages.VerifyDone(index, result.ok, result.message,
@@ -79,20 +75,6 @@ def verify(conn: Connection, indexes: tuple[int, ...], paths: Paths, bridge: Bri
                                                 connection_string=verified))
     finally:
         bridge.post(messages.SignInEnded())
-
-
-def _key_warnings(conn: Connection, index: int, provider: Any) -> list[str]:
-    """A Primary Key naming a column the select does not return (a run would stop on it)."""
-    keys = conn.entity(index).primary_key
-    if not keys:
-        return []
-    try:
-        columns = [c.name for c in provider.describe()]
-    except (L2Error, ValueError, OSError):
-        return []
-    names = {name.casefold() for name in columns}
-    return [f"Primary Key '{key}' is not a column of the select (its columns: "
-            f"{', '.join(columns) or 'none'})" for key in keys if key.casefold() not in names]
 
 
 def _table_offer(conn: Connection, index: int, paths: Paths, bridge: Bridge,

@@ -232,6 +232,23 @@ def _engine_run(setup: IntoDataverse, batch_size: int | None = None,
             provider.close()
 
 
+def _new_sql_accounts(setup: IntoDataverse, count: int) -> None:
+    """``count`` new rows in the SQL table, for the next run to create in Dataverse."""
+    with setup.engine.begin() as c:
+        c.execute(sa.text("INSERT INTO accts (acctno, name, revenue) VALUES (:a, :n, 1)"),
+                  [{"a": f"NEW-{i}", "n": f"New {i}"} for i in range(count)])
+
+
+def _next_run_makes_none_again(setup: IntoDataverse, accounts: int) -> None:
+    """The next run succeeds, Dataverse holds ``accounts`` records (none made twice), and both
+    sides agree."""
+    assert _engine_run(setup).ok
+
+    assert setup.emu.store.count("accounts") == accounts
+    assert setup.left() == setup.right()
+    setup.engine.dispose()
+
+
 def test_creates_whose_answers_were_lost_are_not_made_again_by_the_next_run(tmp_path: Path):
     """Dataverse takes a change set of creates, but no answer reaches l2tui (the connection drops
     after the service committed, on every retry; then the items sent alone time out): the write
@@ -243,9 +260,7 @@ def test_creates_whose_answers_were_lost_are_not_made_again_by_the_next_run(tmp_
         setup = make_into_dataverse(emu, tmp_path / "right.db", 10)
         setup.conn.entity1.connection_string += "Timeout=0.2;"
         assert _engine_run(setup).ok
-        with setup.engine.begin() as c:
-            c.execute(sa.text("INSERT INTO accts (acctno, name, revenue) VALUES (:a, :n, 1)"),
-                      [{"a": f"NEW-{i}", "n": f"New {i}"} for i in range(10)])
+        _new_sql_accounts(setup, 10)
         emu.faults.drop_next(10**6, method="POST", path_contains="$batch")
         emu.faults.delay_next(10**6, 0.5, method="PATCH")
         with pytest.raises(ConnectError):
@@ -253,11 +268,7 @@ def test_creates_whose_answers_were_lost_are_not_made_again_by_the_next_run(tmp_
         emu.faults.clear()
         assert emu.store.count("accounts") == 20 and setup.pairs() == 10
 
-        assert _engine_run(setup).ok
-
-        assert emu.store.count("accounts") == 20
-        assert setup.left() == setup.right()
-        setup.engine.dispose()
+        _next_run_makes_none_again(setup, 20)
 
 
 def test_a_create_answered_5xx_after_it_was_made_is_not_made_again_by_the_next_run(
@@ -270,20 +281,14 @@ def test_a_create_answered_5xx_after_it_was_made_is_not_made_again_by_the_next_r
     with Emulator(rows=0, seed=3, auth=False) as emu:
         setup = make_into_dataverse(emu, tmp_path / "right.db", 10)
         assert _engine_run(setup).ok
-        with setup.engine.begin() as c:
-            c.execute(sa.text("INSERT INTO accts (acctno, name, revenue) VALUES (:a, :n, 1)"),
-                      [{"a": f"NEW-{i}", "n": f"New {i}"} for i in range(3)])
+        _new_sql_accounts(setup, 3)
         emu.faults.fail_next(6, status=503, method="POST", path_contains="$batch")
         emu.faults.fail_after_next(6, status=504, method="PATCH")  # the first item, each retry
         report = _engine_run(setup, parallel=1)
         emu.faults.clear()
         assert report.errors_left == 1 and emu.store.count("accounts") == 13
 
-        assert _engine_run(setup).ok
-
-        assert emu.store.count("accounts") == 13
-        assert setup.left() == setup.right()
-        setup.engine.dispose()
+        _next_run_makes_none_again(setup, 13)
 
 
 def test_a_create_made_by_a_try_whose_answer_was_lost_is_not_refused_under_a_filter(
@@ -298,19 +303,13 @@ def test_a_create_made_by_a_try_whose_answer_was_lost_is_not_refused_under_a_fil
         setup = make_into_dataverse(emu, tmp_path / "right.db", 10)
         setup.conn.entity1.select += "&$filter=revenue ge 0"
         assert _engine_run(setup).ok
-        with setup.engine.begin() as c:
-            c.execute(sa.text("INSERT INTO accts (acctno, name, revenue) VALUES (:a, :n, 1)"),
-                      [{"a": f"NEW-{i}", "n": f"New {i}"} for i in range(3)])
+        _new_sql_accounts(setup, 3)
         emu.faults.fail_after_next(6, status=504, method="POST", path_contains="$batch")
         report = _engine_run(setup, parallel=1)
         emu.faults.clear()
         assert report.ok and report.created_left == 3 and setup.pairs() == 13
 
-        assert _engine_run(setup).ok
-
-        assert emu.store.count("accounts") == 13
-        assert setup.left() == setup.right()
-        setup.engine.dispose()
+        _next_run_makes_none_again(setup, 13)
 
 
 def test_a_service_failing_every_write_with_5xx_stops_the_run_with_one_line(tmp_path: Path):

@@ -433,15 +433,22 @@ async def test_the_footer_keeps_f6_dry_while_the_select_statement_has_the_focus(
         assert ("f6", "Dry") in footer()
 
 
+async def _run_with_an_unsaved_bad_primary_key(pilot, app) -> str:
+    """Run Now after Data Entity 2's Primary Key was set (not saved) to a column it lacks: the
+    run stops before it starts; its phase line."""
+    await pilot.press("alt+3")
+    app.query_one("#entity2-form #primary-key").value = "acctid"  # not saved
+    await pilot.press("f5")
+    await until(pilot, lambda: str(app.query_one("#run-phase").render()).startswith("run stopped"))
+    return str(app.query_one("#run-phase").render())
+
+
 async def test_a_run_that_stops_before_it_starts_leaves_the_progress_bar_still(make_app, demo_file,
                                                                                 paths) -> None:
     prepare(paths)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("alt+3")
-        app.query_one("#entity2-form #primary-key").value = "acctid"
-        await pilot.press("f5")
-        await until(pilot, lambda: str(app.query_one("#run-phase").render()).startswith("run stopped"))
+        await _run_with_an_unsaved_bad_primary_key(pilot, app)
         await until(pilot, lambda: not app.running)
         bar = app.query_one("#run-progress")
         assert bar.total is not None, "the bar still animates 'total unknown' as if running"
@@ -452,10 +459,6 @@ async def test_a_run_stopped_by_a_field_names_the_field_not_the_saved_file(make_
     prepare(paths)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("alt+3")
-        app.query_one("#entity2-form #primary-key").value = "acctid"  # not saved
-        await pilot.press("f5")
-        await until(pilot, lambda: str(app.query_one("#run-phase").render()).startswith("run stopped"))
-        phase = str(app.query_one("#run-phase").render())
+        phase = await _run_with_an_unsaved_bad_primary_key(pilot, app)
         assert phase.startswith("run stopped: Data Entity 2 › Primary Key: "), phase
         assert ".toml" not in phase, phase

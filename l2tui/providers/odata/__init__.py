@@ -150,7 +150,15 @@ class ODataProvider(Provider):
             f"Connected to {self.settings.host}{who} — {self.settings.entity_set}: "
             f"{len(columns)} columns, {tracking}"
         )
-        return VerifyResult(True, message)
+        return VerifyResult(True, message, warnings=self._key_warnings(columns))
+
+    def _key_warnings(self, columns: list[Column]) -> tuple[str, ...]:
+        """A primary key naming a column the select does not return (a run would stop on it;
+        a SQL entity's describe refuses such a key already)."""
+        names = {c.name.casefold() for c in columns}
+        listed = ", ".join(c.name for c in columns) or "none"
+        return tuple(f"Primary Key '{key}' is not a column of the select (its columns: {listed})"
+                     for key in self.entity.primary_key if key.casefold() not in names)
 
     def describe(self) -> list[Column]:
         """The columns the select returns: every column, or those $select names plus the key."""

@@ -195,10 +195,7 @@ class Writer:
     def prepare(self, index: int, change: Change) -> Prepared | None:
         """The request for one change (None: nothing to send)."""
         key = dict(change.key)
-        made_key = change.op == ChangeOp.CREATE and any(
-            key.get(name) is None for name in self.schema.key)
-        if change.op == ChangeOp.CREATE:
-            key = self._with_new_key(key)
+        made_key = change.op == ChangeOp.CREATE and self._fill_new_key(key)
         url = f"{self.root}{self.schema.entity_set}({key_literal(key, self.schema)})"
         if change.op == ChangeOp.DELETE:
             return Prepared(index, change, BatchRequest("DELETE", url), key)
@@ -213,14 +210,17 @@ class Writer:
         return Prepared(index, change, BatchRequest("PATCH", url, headers, dumps(body)), key,
                         made_key)
 
-    def _with_new_key(self, key: Record) -> Record:
+    def _fill_new_key(self, key: Record) -> bool:
+        """Give a create's missing GUID key columns a new GUID; whether any was made."""
+        made = False
         for name in self.schema.key:
             if key.get(name) is None:
                 column = self.schema.column(name)
                 if column is None or column.type != ColumnType.GUID:
                     raise ChangeRejected(f"a create needs a value for the key column '{name}'")
                 key[name] = str(uuid.uuid4())
-        return key
+                made = True
+        return made
 
     def body(self, values: Record, key: Record) -> dict[str, Any]:
         """The JSON body: key and read-only columns left out, lookups as @odata.bind."""
@@ -298,14 +298,14 @@ class Writer:
             unsure = exc.status >= 500 and change.op == ChangeOp.CREATE
             return prepared.index, WriteOutcome(change, ok=False, error=str(exc), key=prepared.key,
                                                 unsure=unsure)
+        # (any other ConnectError, no answer after every retry: the service is gone, stops the
+        # write: the next item alone would wait through the same retries, and so on for each)
         self._failed_alone(None)
-        # any other ConnectError (no answer after every retry: the service is gone) stops the
-        # write: the next item alone would wait through the same retries, and so on for each
-        record = f"{self.schema.entity_set}({key_literal(prepared.key, self.schema)})"
         if response.status_code == 412 and prepared.made_key:
             # no record had the GUID made for this write: an earlier try of this same write (a
             # change set whose answer was lost, or a 5xx after the service made it) made it
             return prepared.index, WriteOutcome(change, ok=True, key=prepared.key)
+        record = f"{self.schema.entity_set}({key_literal(prepared.key, self.schema)})"
         if response.status_code == 412:
             error = (f"{record} is in Dataverse but not in the select ($filter or $top leaves it "
                      "out); it is not written over")

@@ -8,6 +8,8 @@ from textual.events import Resize
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
+from l2tui.sync.summaries import outcome_label
+
 MIN_SUMMARY = 20  # narrower than this, the table may scroll sideways after all
 
 Run = tuple[str, str, str]  # started (as shown), outcome, summary
@@ -16,7 +18,7 @@ Run = tuple[str, str, str]  # started (as shown), outcome, summary
 def run_row(started: float, outcome: str, summary: str) -> Run:
     """One run as the table shows it."""
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
-    return when, outcome.replace("_", " "), summary  # "dry run"
+    return when, outcome_label(outcome), summary
 
 
 class RunHistory(DataTable[str]):
