@@ -113,6 +113,8 @@ start, start_cpu = time.perf_counter(), time.process_time()
 report = Runner(paths).run(conn)
 seconds, run_cpu = time.perf_counter() - start, time.process_time() - start_cpu
 usage = resource.getrusage(resource.RUSAGE_SELF)
+# a long read decodes in a second process (l2tui.offload): its CPU and peak memory count too
+helper = resource.getrusage(resource.RUSAGE_CHILDREN)
 # the peak of this process's own memory: on Linux ru_maxrss also holds the resident set of the
 # process that spawned it (the bench, holding the floor's rows) from before exec; VmHWM does not
 peak_kb = usage.ru_maxrss
@@ -120,7 +122,9 @@ if os.path.exists("/proc/self/status"):
     with open("/proc/self/status") as status:
         peak_kb = next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")),
                        peak_kb)
-print(json.dumps({"seconds": seconds, "maxrss_kb": peak_kb, "run_cpu": run_cpu,
+print(json.dumps({"seconds": seconds, "maxrss_kb": peak_kb + helper.ru_maxrss,
+                  "run_cpu": run_cpu, "helper_cpu": helper.ru_utime + helper.ru_stime,
+                  "helper_kb": helper.ru_maxrss,
                   "cpu": usage.ru_utime + usage.ru_stime,
                   "message": report.message, "outcome": report.outcome}))
 """

@@ -84,7 +84,18 @@ class Page:
     deleted: list[Key] = field(default_factory=list)
     versions: list[str | None] = field(default_factory=list)
     skipped: int = 0  # records left out, never converted, because the read's ``seen`` said so
+    items: list[Any] | None = None  # the read's ``transform`` of each record, in their place
 
+    @property
+    def size(self) -> int:
+        """How many records the page stood for: converted (as records or items) or skipped."""
+        return len(self.records if self.items is None else self.items) + self.skipped
+
+
+RecordTransform = Callable[[Record], tuple[Any, ...]]
+"""What a run makes of each record it reads (normalised values and a hash), as a tuple of plain
+values (str, int, float, bool, None, and lists or tuples of them). Picklable: a provider may run
+it in a second process, beside its decoding, while this one writes (``l2tui.offload``)."""
 
 SeenFilter = Callable[[list[Key], list[str | None]], set[int]]
 """Given a full-read page's record keys (as the source sent them, unconverted) and versions,
@@ -187,13 +198,17 @@ class Provider(abc.ABC):
         """The columns the select statement returns (name, type, nullable, read-only, key)."""
 
     @abc.abstractmethod
-    def read(self, cursor: str | None = None, *, seen: SeenFilter | None = None) -> ReadStream:
+    def read(self, cursor: str | None = None, *, seen: SeenFilter | None = None,
+             transform: RecordTransform | None = None) -> ReadStream:
         """Stream every record, or with a cursor only what changed since (deletions included).
 
         A provider with versions asks ``seen`` about every page of a full read before it converts
         the records, and leaves out those it names (counted in ``Page.skipped``): an incremental
         run without change tracking then spends nothing on the items it has seen. A provider
         without versions never calls it.
+
+        A provider may apply ``transform`` to each record itself, in another process, and hand
+        the results on in ``Page.items`` instead of ``records``; one that does not ignores it.
         """
 
     @abc.abstractmethod

@@ -8,7 +8,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -131,6 +131,13 @@ def _drained(items: queue.SimpleQueue[list[str]]) -> Iterator[list[str]]:
             yield items.get_nowait()
         except queue.Empty:
             return
+
+
+def _items(page: Page, info: SideInfo) -> list[Item]:
+    """A page's items: from the fields the read made (``Provider.read``'s transform), or here."""
+    if page.items is not None:
+        return [Item(*fields) for fields in page.items]
+    return [info.item(record) for record in page.records]
 
 
 def _remote(provider: Provider) -> bool:
@@ -422,7 +429,10 @@ class Engine:
             self.sides[side].key_is_match and self.state.can_settle_unchanged else None
         seen = None if reader is None else self._seen_filter(side, reader, skipped)
         provider = self.providers[side]
-        stream = provider.read(cursor, seen=seen)
+        # items made by the read itself (in a second process for a long OData read), unless the
+        # run skips records by version here (``_skip_same_versions``), before making items
+        transform = None if by_version and seen is None else self.sides[side].fields
+        stream = provider.read(cursor, seen=seen, transform=transform)
         pages = Prefetch(stream) if _remote(provider) else iter(stream)
         return Reading(stream, pages, skipped, reader)
 
@@ -477,9 +487,9 @@ class Engine:
                 self._check_cancel()
                 self._stage_seen(side, read.skipped)
                 rows, keyless = [], []
-                versions = page.versions or [None] * len(page.records)
-                for record, version in zip(page.records, versions, strict=True):
-                    item = info.item(record)
+                made = _items(page, info)
+                versions = page.versions or [None] * len(made)
+                for item, version in zip(made, versions, strict=True):
                     if item.mkey is None:
                         keyless.append((side, item.kid, values_json(item.values), item.hash))
                         continue
@@ -491,7 +501,7 @@ class Engine:
                 dups += len(rows) - (db.total_changes - before)
                 db.executemany("INSERT INTO temp.keyless VALUES (?, ?, ?, ?)", keyless)
                 gone.extend(self._kid(side, key) for key in page.deleted)
-                done += len(page.records) + page.skipped
+                done += page.size
                 self.sink(Progress(phase=f"read {side}", done=done))
         finally:
             read.close()
@@ -528,8 +538,9 @@ class Engine:
                     # a delta holds changes; with a filter, the reader skipped the seen already
                     records, versions = self._skip_same_versions(side, records, versions)
                 items, keyless = [], []
-                for index, record in enumerate(records):
-                    item = info.item(record)
+                made: Iterable[Item] = _items(page, info) if records is page.records else \
+                    map(info.item, records)
+                for index, item in enumerate(made):
                     if versions:
                         item.version = versions[index]
                     if item.mkey is None:
@@ -582,7 +593,7 @@ class Engine:
                 if page.deleted:
                     db.executemany("INSERT OR IGNORE INTO temp.gone VALUES (?)",
                                    ((self._kid(side, k),) for k in page.deleted))
-                done += len(page.records) + page.skipped
+                done += page.size
                 self.sink(Progress(phase=f"read {side}", done=done))
         finally:
             self.streaming = None

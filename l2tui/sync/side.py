@@ -130,10 +130,20 @@ class SideInfo:
             len(set(self.create_names[0]) | set(self.create_names[1])) == \
             len(self.create_names[0]) + len(self.create_names[1])
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled as what it is made from: ``fields`` may run in a second process beside a
+        # read's decoding (Provider.read's ``transform``), which builds its own from the plan
+        return (SideInfo, (self.name, self.plan))
+
     # -- reading -----------------------------------------------------------------------
 
     def item(self, record: Record) -> Item:
         """Normalise one record."""
+        return Item(*self.fields(record))
+
+    def fields(self, record: Record) -> tuple[str | None, str, list[Any], str, str | None]:
+        """``item``'s fields as plain values (match key, key, values, hash, modified): what a
+        read that makes items in a second process sends back (``Provider.read``'s transform)."""
         get = record.get
         values = self._values(get)
         if len(self._match) == 1:
@@ -153,7 +163,7 @@ class SideInfo:
             at = self._modified_at
             raw = values[at] if at is not None else self._modified(get(self.modified))
             modified = raw if isinstance(raw, str) else None
-        return Item(mkey, kid, values, self.hash(values), modified)
+        return mkey, kid, values, self.hash(values), modified
 
     def match_key(self, record: Record) -> str | None:
         """The match key ``item`` would give the record, alone (None: a value is missing)."""

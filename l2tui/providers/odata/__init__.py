@@ -28,6 +28,7 @@ from l2tui.providers.base import (
     ProviderContext,
     ReadStream,
     Record,
+    RecordTransform,
     SeenFilter,
     VerifyResult,
     WriteOutcome,
@@ -175,11 +176,13 @@ class ODataProvider(Provider):
         wanted = set(selected) | set(schema.key)
         return [c for c in schema.columns if c.name in wanted]
 
-    def read(self, cursor: str | None = None, *, seen: SeenFilter | None = None) -> ReadStream:
+    def read(self, cursor: str | None = None, *, seen: SeenFilter | None = None,
+             transform: RecordTransform | None = None) -> ReadStream:
         """Every record; with a deltaLink cursor, only the changes since (or all, if refused).
-        ``seen`` is asked about each full-read page's keys and ETags."""
+        ``seen`` is asked about each full-read page's keys and ETags; ``transform``, if given, is
+        applied to each record (in a second process for a long read)."""
         return ODataReadStream(self.http, self.schema, self._plan(), cursor, self._log,
-                               seen=seen)
+                               seen=seen, transform=transform)
 
     def preview(self, rows: int = 20) -> tuple[list[Column], list[Record]]:
         """The first rows, asking for one small page."""

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
-from l2tui.providers.base import Key, Page, ReadStream, Record, SeenFilter
+import requests
+
+from l2tui import offload
+from l2tui.providers.base import Key, Page, ReadStream, Record, RecordTransform, SeenFilter
 from l2tui.providers.odata.http import HttpClient, HttpError, safe_url
 from l2tui.providers.odata.schema import EntitySchema
-from l2tui.providers.odata.values import Converter, converter
+from l2tui.providers.odata.values import Converter, converter, loads
 
 VALUE_SAFE = "$,()'=:/*@!-._~"
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -45,20 +49,175 @@ class ReadPlan:
         return ",".join(prefs)
 
 
+class PageLinks(NamedTuple):
+    """A page's links: the next page, the change-tracking cursor, the context (their base)."""
+
+    next_link: str | None
+    delta_link: str | None
+    context: str | None
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> PageLinks:
+        """The links of a parsed page."""
+        context = body.get("@odata.context")
+        return cls(body.get("@odata.nextLink"), body.get("@odata.deltaLink"),
+                   context if isinstance(context, str) else None)
+
+    def base(self, request_url: str) -> str:
+        """What the links are relative to: the context's service root, else the request's URL."""
+        if self.context and urlsplit(self.context).scheme:
+            return self.context.split("#", 1)[0]
+        return request_url
+
+
+OFFLOAD_MIN_ROWS = 1000
+"""A read whose first page holds this many rows or more, and has a next page, decodes its later
+pages in a second process (when ``offload.useful``): below that, starting one costs more."""
+
+
+class PageDecoder:
+    """A page's JSON → a Page: deletions set apart, versions, records converted, and the read's
+    ``transform`` applied when it has one.
+
+    It needs no network and no secret, so it can run in another process (``offload.Offload``):
+    it pickles as its schema, kept columns and transform; the converter is built where it runs.
+    """
+
+    def __init__(self, schema: EntitySchema, columns: frozenset[str] | None,
+                 transform: RecordTransform | None = None) -> None:
+        self.schema = schema
+        self.columns = columns
+        self.transform = transform
+        self._convert: Callable[[dict[str, Any]], Record] | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PageDecoder, (self.schema, self.columns, self.transform))
+
+    def __call__(self, raw: bytes) -> Iterator[tuple[Any, ...]]:
+        """The offload job for one page's body: its links first (the reader asks for the next
+        page meanwhile), then the page, each as plain values (``links``, ``received`` read
+        them). A body that is not JSON raises ValueError."""
+        body = loads(raw)
+        yield tuple(PageLinks.of(body))
+        page = self.page(body)
+        yield page.items, page.records, page.deleted, page.versions, page.skipped
+
+    @staticmethod
+    def links(answer: tuple[Any, ...]) -> PageLinks:
+        """The links the job sent first."""
+        return PageLinks(*answer)
+
+    @staticmethod
+    def received(answer: tuple[Any, ...]) -> Page:
+        """The page the job sent second."""
+        items, records, deleted, versions, skipped = answer
+        return Page(records=records, deleted=deleted, versions=versions, skipped=skipped,
+                    items=items)
+
+    def page(self, body: dict[str, Any], seen: SeenFilter | None = None) -> Page:
+        """The page of a parsed body; ``seen`` (full reads only) names entries to leave out."""
+        page = Page()
+        deleted, schema = page.deleted, self.schema
+        items = []
+        for item in body.get("value") or []:
+            if "@removed" in item or "@odata.context" in item:
+                key = deleted_key(item, schema)
+                if key is not None:
+                    deleted.append(key)
+                    continue
+            items.append(item)
+        versions = [item.get("@odata.etag") for item in items]
+        if not any(versions):
+            versions = []  # a service without ETags: no versions at all
+        elif seen is not None:
+            # before converting: the reader skips what it has seen
+            drop = seen(self._keys(items), versions)
+            if drop:
+                kept = [i for i in range(len(items)) if i not in drop]
+                items, versions = [items[i] for i in kept], [versions[i] for i in kept]
+                page.skipped = len(drop)
+        convert = self.converter()
+        if self.transform is None:
+            page.records = [convert(item) for item in items]
+        else:
+            made = self.transform
+            page.items = [made(convert(item)) for item in items]
+        page.versions = versions
+        return page
+
+    def _keys(self, items: list[dict[str, Any]]) -> list[Key]:
+        """Each entity's key as the service sent it (not converted: this is for every row of a
+        page, most of which a run then skips)."""
+        names = self.schema.key
+        if len(names) == 1:
+            name = names[0]
+            return [(item.get(name),) for item in items]
+        return [tuple(item.get(n) for n in names) for item in items]
+
+    def converter(self) -> Callable[[dict[str, Any]], Record]:
+        """A function turning one JSON entity into a record, built once per decoder.
+
+        The column → converter table is resolved once, so a row costs a dict lookup per
+        property; properties the read does not keep, and annotations, are skipped unconverted.
+        """
+        if self._convert is not None:
+            return self._convert
+        keep = self.columns
+        if keep is not None:
+            keep = keep | frozenset(self.schema.key)
+        table: dict[str, Converter | None] = {}
+        for column in self.schema.columns:
+            if "@" not in column.name and (keep is None or column.name in keep):
+                table[column.name] = converter(column.type)
+        if keep is not None:
+            for name in keep:  # kept, but not in the schema: passed through as they are
+                if "@" not in name:
+                    table.setdefault(name, None)
+            self._convert = _compile_converter(table)
+            return self._convert
+        lookup = table.get
+        unknown = _MISSING
+
+        def convert(item: dict[str, Any]) -> Record:
+            out: Record = {}
+            for name, value in item.items():
+                fn = lookup(name, unknown)
+                if fn is unknown:
+                    if "@" not in name:
+                        out[name] = value
+                    continue
+                if fn is None or value is None:
+                    out[name] = value
+                    continue
+                try:
+                    out[name] = fn(value)  # type: ignore[operator]
+                except (ValueError, TypeError, InvalidOperation):
+                    out[name] = value
+            return out
+
+        self._convert = convert
+        return convert
+
+
 class ODataReadStream(ReadStream):
     """Pages of a full read, or of a delta read from a deltaLink cursor (falling back to full).
 
     The schema is asked for (``schema``, the provider's loader) only when a page is converted or
     a full read starts: a delta read's first request goes out while the schema may still load.
+    Given a ``transform`` (and no ``seen``), a long read decodes its pages after the first in a
+    second process, while this one fetches the next (see ``OFFLOAD_MIN_ROWS``).
     """
 
     def __init__(self, http: HttpClient, schema: Callable[[], EntitySchema], plan: ReadPlan,
                  cursor: str | None, log: Callable[[str], None], *,
-                 seen: SeenFilter | None = None) -> None:
+                 seen: SeenFilter | None = None,
+                 transform: RecordTransform | None = None) -> None:
         self.http = http
         self.seen = seen
+        self.transform = transform
         self._schema_of = schema
         self._schema: EntitySchema | None = None
+        self._decoder: PageDecoder | None = None
         self.plan = plan
         self.start_cursor = cursor
         self.log = log
@@ -71,6 +230,13 @@ class ODataReadStream(ReadStream):
         if self._schema is None:
             self._schema = self._schema_of()
         return self._schema
+
+    @property
+    def decoder(self) -> PageDecoder:
+        """This read's page decoder (made once the schema is needed)."""
+        if self._decoder is None:
+            self._decoder = PageDecoder(self.schema, self.plan.columns, self.transform)
+        return self._decoder
 
     def __iter__(self) -> Iterator[Page]:
         self.cursor = None
@@ -86,30 +252,91 @@ class ODataReadStream(ReadStream):
         if first is None:
             track = self.plan.track_changes and self.schema.change_tracking
             first, url, track = self._open_full(url, track)
-        body = first
-        first = None
-        while True:
-            # take what the links need, then drop the parsed body before handing the page on:
-            # a page's JSON (dicts of every entity) is as large as its records, and the consumer
-            # may hold the page for a while
-            page = self._page(body)
-            next_link = body.get("@odata.nextLink")
-            delta_link = body.get("@odata.deltaLink")
-            base = self._base(body, url)
-            body = None
-            yield page
-            del page
-            if delta_link and (track or self.is_delta):
-                self.cursor = urljoin(base, delta_link)
-            if not next_link:
-                break
-            url = urljoin(base, next_link)
-            body = self.http.get_json(url, {"Prefer": self.plan.prefer(track or self.is_delta)})
+        yield from self._decoded_here(first, url, track)
         self.log(
             f"read {self.rows} row{'' if self.rows == 1 else 's'} in {self.pages} "
             f"page{'' if self.pages == 1 else 's'} from {self.schema.entity_set}"
             f"{' (changes only)' if self.is_delta else ''}"
         )
+
+    def _decoded_here(self, body: Any, url: str, track: bool, *,
+                      offload: bool = True) -> Iterator[Page]:
+        """The pages from ``body`` (fetched from ``url``) on, decoded in this process; once a
+        page shows the read is long, the rest in a second one (``offload``: allowed)."""
+        while True:
+            # take what the links need, then drop the parsed body before handing the page on:
+            # a page's JSON (dicts of every entity) is as large as its records, and the consumer
+            # may hold the page for a while
+            page = self._page(body)
+            links = PageLinks.of(body)
+            base = links.base(url)
+            body = None
+            worth = offload and self._worth_offloading(page, links)
+            yield page
+            del page
+            self._keep_cursor(links, base, track)
+            if not links.next_link:
+                return
+            url = urljoin(base, links.next_link)
+            headers = {"Prefer": self.plan.prefer(track or self.is_delta)}
+            if worth:
+                yield from self._decoded_there(url, headers, track)
+                return
+            body = self.http.get_json(url, headers)
+
+    def _worth_offloading(self, page: Page, links: PageLinks) -> bool:
+        return bool(links.next_link) and self.transform is not None and self.seen is None and \
+            len(page.items or ()) >= OFFLOAD_MIN_ROWS and offload.useful()
+
+    def _decoded_there(self, url: str, headers: dict[str, str], track: bool) -> Iterator[Page]:
+        """The pages from ``url`` on, decoded in a second process: while it decodes one page,
+        this one fetches the next. If that process cannot start or stops, the read goes on here
+        from the first page not yet handed on."""
+        try:
+            worker = offload.Offload(self.decoder)
+        except offload.OffloadError as exc:
+            self.log(f"decoding the pages here: {exc}")
+            yield from self._decoded_here(self.http.get_json(url, headers), url, track,
+                                          offload=False)
+            return
+        self.log("decoding the pages in a second process")
+        waiting: deque[tuple[str, requests.Response]] = deque()  # sent, not yet handed on
+
+        def send(address: str) -> None:
+            response = self.http.request("GET", address, headers=headers)
+            waiting.append((address, response))
+            worker.send(response.content)
+
+        try:
+            send(url)
+            while waiting:
+                address, response = waiting[0]
+                try:
+                    links = PageDecoder.links(worker.receive())
+                    base = links.base(address)
+                    if links.next_link:
+                        send(urljoin(base, links.next_link))
+                    page = PageDecoder.received(worker.receive())
+                except ValueError:
+                    self.http.json_of("GET", address, response)  # raises: not JSON
+                    raise
+                waiting.popleft()
+                self._count(page)
+                yield page
+                del page
+                self._keep_cursor(links, base, track)
+        except offload.OffloadError as exc:
+            self.log(f"{exc}; decoding the pages here")
+            address, response = waiting[0]
+            body = self.http.json_of("GET", address, response)
+            waiting.clear()
+            yield from self._decoded_here(body, address, track, offload=False)
+        finally:
+            worker.close()
+
+    def _keep_cursor(self, links: PageLinks, base: str, track: bool) -> None:
+        if links.delta_link and (track or self.is_delta):
+            self.cursor = urljoin(base, links.delta_link)
 
     def _open_full(self, url: str, track: bool) -> tuple[Any, str, bool]:
         try:
@@ -143,100 +370,15 @@ class ODataReadStream(ReadStream):
         theirs = dict(parse_qsl(urlsplit(cursor).query))
         return mine.get("$select") == theirs.get("$select") and "$deltatoken" in theirs
 
-    @staticmethod
-    def _base(body: dict[str, Any], request_url: str) -> str:
-        context = body.get("@odata.context")
-        if isinstance(context, str) and urlsplit(context).scheme:
-            return context.split("#", 1)[0]
-        return request_url
-
     def _page(self, body: dict[str, Any]) -> Page:
-        page = Page()
-        deleted, schema = page.deleted, self.schema
-        items = []
-        for item in body.get("value") or []:
-            if "@removed" in item or "@odata.context" in item:
-                key = deleted_key(item, schema)
-                if key is not None:
-                    deleted.append(key)
-                    continue
-            items.append(item)
-        versions = [item.get("@odata.etag") for item in items]
-        if not any(versions):
-            versions = []  # a service without ETags: no versions at all
-        elif self.seen is not None and not self.is_delta:
-            # before converting: the reader skips what it has seen (a delta page holds changes)
-            drop = self.seen(self._keys(items), versions)
-            if drop:
-                kept = [i for i in range(len(items)) if i not in drop]
-                items, versions = [items[i] for i in kept], [versions[i] for i in kept]
-                page.skipped = len(drop)
-        convert = self._converters()
-        page.records = [convert(item) for item in items]
-        page.versions = versions
-        self.pages += 1
-        self.rows += len(page.records) + page.skipped
+        # a delta page holds changes: nothing in it has been seen
+        page = self.decoder.page(body, None if self.is_delta else self.seen)
+        self._count(page)
         return page
 
-    def _keys(self, items: list[dict[str, Any]]) -> list[Key]:
-        """Each entity's key as the service sent it (not converted: this is for every row of a
-        page, most of which a run then skips)."""
-        names = self.schema.key
-        if len(names) == 1:
-            name = names[0]
-            return [(item.get(name),) for item in items]
-        return [tuple(item.get(n) for n in names) for item in items]
-
-    def record(self, item: dict[str, Any]) -> Record:
-        """One JSON entity as a record: annotations dropped, values converted."""
-        return self._converters()(item)
-
-    def _converters(self) -> Callable[[dict[str, Any]], Record]:
-        """A function turning one JSON entity into a record, built once per stream.
-
-        The column → converter table is resolved once, so a row costs a dict lookup per
-        property; properties the read does not keep, and annotations, are skipped unconverted.
-        """
-        made: Callable[[dict[str, Any]], Record] | None = getattr(self, "_convert", None)
-        if made is not None:
-            return made
-        keep = self.plan.columns
-        if keep is not None:
-            keep = keep | frozenset(self.schema.key)
-        table: dict[str, Converter | None] = {}
-        for column in self.schema.columns:
-            if "@" not in column.name and (keep is None or column.name in keep):
-                table[column.name] = converter(column.type)
-        if keep is not None:
-            for name in keep:  # kept, but not in the schema: passed through as they are
-                if "@" not in name:
-                    table.setdefault(name, None)
-        if keep is not None:
-            self._convert = _compile_converter(table)
-            return self._convert
-        lookup = table.get
-        unknown = _MISSING
-        keep_unknown = keep is None
-
-        def convert(item: dict[str, Any]) -> Record:
-            out: Record = {}
-            for name, value in item.items():
-                fn = lookup(name, unknown)
-                if fn is unknown:
-                    if keep_unknown and "@" not in name:
-                        out[name] = value
-                    continue
-                if fn is None or value is None:
-                    out[name] = value
-                    continue
-                try:
-                    out[name] = fn(value)  # type: ignore[operator]
-                except (ValueError, TypeError, InvalidOperation):
-                    out[name] = value
-            return out
-
-        self._convert = convert
-        return convert
+    def _count(self, page: Page) -> None:
+        self.pages += 1
+        self.rows += page.size
 
 
 _MISSING: Any = object()

@@ -24,6 +24,7 @@ from l2tui.providers.base import (
     Provider,
     ProviderContext,
     ReadStream,
+    RecordTransform,
     RowBatch,
     SeenFilter,
     VerifyResult,
@@ -202,8 +203,10 @@ class SqlProvider(Provider):
 
     # -- read ----------------------------------------------------------------------------------
 
-    def read(self, cursor: str | None = None, *, seen: SeenFilter | None = None) -> ReadStream:
+    def read(self, cursor: str | None = None, *, seen: SeenFilter | None = None,
+             transform: RecordTransform | None = None) -> ReadStream:
         """Every row, streamed in pages; no delta support, so a cursor still reads everything.
+        (``transform`` is left to the caller: the rows come from a local driver.)
 
         With ``seen``, each row gets a version, a digest of its values as the database returned
         them (a table has no row version every database shares), and the rows ``seen`` names are

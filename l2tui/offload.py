@@ -1,0 +1,180 @@
+"""A second Python process for CPU-bound work: byte frames in, a job's answers out, in order.
+
+Why: a run's reading (JSON decoding, converting, normalising, hashing) and its writing share one
+interpreter lock. On a machine with two CPUs or more, a child process decodes the next page while
+this one writes the last. The child holds nothing but the job: no network, no secret, no state;
+it exits when its input closes (this process ended, even by SIGKILL).
+
+Frames are an 8-byte little-endian length and a body. The first frame to the child is the pickled
+job; each later frame is one input. The job is called with it and yields answers. Each goes back
+as ``M`` and its ``marshal`` form when it is made of plain values (several times faster to read
+back than a pickle: the parent's time is the scarce one), else as ``P`` and its pickle; an
+exception the job raised goes back as ``E`` and its pickle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+Job = Callable[[bytes], Iterator[Any]]
+"""One input frame → its answers (a picklable callable: the child gets a copy)."""
+
+_LENGTH = struct.Struct("<Q")
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+class OffloadError(Exception):
+    """The child process stopped, or could not be started."""
+
+
+def useful() -> bool:
+    """Whether a second process can help: this process may use two CPUs or more, there is a
+    Python to start, and ``L2TUI_OFFLOAD`` is not ``0``."""
+    if os.environ.get("L2TUI_OFFLOAD", "1") == "0" or not sys.executable:
+        return False
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return cpus >= 2
+
+
+def _read_frame(stream: IO[bytes]) -> bytes | None:
+    head = stream.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        return None
+    (size,) = _LENGTH.unpack(head)
+    body = stream.read(size)
+    return body if len(body) == size else None
+
+
+def _write_frame(stream: IO[bytes], body: bytes) -> None:
+    stream.write(_LENGTH.pack(len(body)))
+    stream.write(body)
+    stream.flush()
+
+
+class Offload:
+    """A child process running ``job`` over the frames sent to it.
+
+    ``send`` never waits for the job (the child reads its input in a thread of its own), so one
+    thread may send the next input before it takes the answers to the last. ``close`` stops the
+    child at once: it holds nothing worth finishing.
+    """
+
+    def __init__(self, job: Job) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH"))
+                                            if p)
+        try:
+            # its own session: a Ctrl-C at the terminal is this process's to handle, not the
+            # child's (it would print a traceback over the screen)
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "l2tui.offload"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                start_new_session=True)
+        except OSError as exc:
+            raise OffloadError(f"cannot start a second process: {exc.strerror or exc}") from None
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._to, self._from = self._proc.stdin, self._proc.stdout
+        self.send(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def send(self, data: bytes) -> None:
+        """Hand the child one input."""
+        try:
+            _write_frame(self._to, data)
+        except (BrokenPipeError, ValueError, OSError):
+            raise OffloadError(self._stopped()) from None
+
+    def receive(self) -> Any:
+        """The next answer; the job's exception raised again; OffloadError if the child ended."""
+        try:
+            body = _read_frame(self._from)
+        except (ValueError, OSError):
+            body = None
+        if body is None:
+            raise OffloadError(self._stopped())
+        kind, data = body[:1], memoryview(body)[1:]
+        if kind == b"M":
+            return marshal.loads(data)
+        answer = pickle.loads(data)  # noqa: S301  (our own child's answer)
+        if kind == b"E":
+            raise answer
+        return answer
+
+    def _stopped(self) -> str:
+        code = self._proc.poll()
+        return "the second process stopped" + ("" if code is None else f" (exit code {code})")
+
+    def close(self) -> None:
+        """Stop the child and wait for it."""
+        for pipe in (self._to, self._from):
+            with contextlib.suppress(OSError):
+                pipe.close()
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+
+
+def _serve() -> None:
+    """The child: read the job, then answer each input frame in order."""
+    source = sys.stdin.buffer
+    sink = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # a stray print must not corrupt the frames
+    first = _read_frame(source)
+    if first is None:
+        return
+    job: Job = pickle.loads(first)  # noqa: S301  (from the parent that started us)
+    inputs: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+
+    def take() -> None:
+        while (frame := _read_frame(source)) is not None:
+            inputs.put(frame)
+        inputs.put(None)
+
+    threading.Thread(target=take, daemon=True).start()
+    try:
+        while (frame := inputs.get()) is not None:
+            try:
+                for answer in job(frame):
+                    _write_frame(sink, _encoded(answer))
+                    answer = None
+            except Exception as exc:  # noqa: BLE001  (handed to the parent)
+                _write_frame(sink, _pickled_error(exc))
+            del frame
+    except (BrokenPipeError, OSError):
+        pass  # the parent went away
+
+
+def _encoded(answer: Any) -> bytes:
+    try:
+        return b"M" + marshal.dumps(answer)
+    except ValueError:  # not plain values
+        return b"P" + pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _pickled_error(exc: Exception) -> bytes:
+    try:
+        return b"E" + pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001  (an exception that cannot be pickled: its text)
+        return b"E" + pickle.dumps(OffloadError(f"{type(exc).__name__}: {exc}"))
+
+
+if __name__ == "__main__":
+    # run as the module ``l2tui.offload``, not ``__main__``: the answers' classes (OffloadError)
+    # must be the ones the parent unpickles
+    from l2tui.offload import _serve as serve
+
+    serve()
