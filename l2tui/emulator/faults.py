@@ -14,7 +14,7 @@ from .errors import CONCURRENCY_LIMIT, REQUEST_LIMIT, ODataError
 @dataclass
 class _Rule:
     remaining: int
-    action: str  # "fail", "fail_after", "drop" or "delay"
+    action: str  # "fail", "fail_after", "drop", "delay" or "garble"
     status: int
     method: str | None
     path_contains: str | None
@@ -32,7 +32,7 @@ class _Rule:
 class Fault:
     """What to do to one request."""
 
-    action: str  # "fail", "fail_after", "drop" or "delay"
+    action: str  # "fail", "fail_after", "drop", "delay" or "garble"
     status: int = 500
     seconds: float = 0.0  # a delay: how long the answer waits
 
@@ -77,6 +77,14 @@ class Faults:
         """Answer the next n matching requests after a pause (a slow service)."""
         with self._lock:
             self._rules.append(_Rule(n, "delay", 0, method, path_contains, seconds))
+
+    def garble_next(
+        self, n: int, method: str | None = None, path_contains: str | None = None
+    ) -> None:
+        """Answer the next n matching requests with 200 and an HTML page, not JSON (a proxy's
+        sign-in or error page)."""
+        with self._lock:
+            self._rules.append(_Rule(n, "garble", 200, method, path_contains))
 
     def fail_rate(self, rate: float, status: int = 500, seed: int = 0) -> None:
         """Fail a random share of Web API requests (reproducible with the seed)."""

@@ -309,6 +309,9 @@ class Emulator:
                     {"Retry-After": str(self.limits.retry_after)})), False
             return error_response(ODataError(fault.status, "0x80040216",
                                              "An unexpected error occurred (injected fault).")), False
+        if fault is not None and fault.action == "garble":
+            return Response(200, [("Content-Type", "text/html")],
+                            b"<html><body>Proxy error</body></html>"), False
         drop = fault is not None and fault.action == "drop"
         return self.respond_unfaulted(req, drop)
 

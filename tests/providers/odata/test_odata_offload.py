@@ -1,0 +1,109 @@
+"""A long read with a transform decodes its later pages in a second process (l2tui.offload).
+
+The pages are the same as when this process decodes them; the read goes on here when that
+process stops; it never outlives the read; a page that is not JSON is named as such.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from operator import itemgetter
+from pathlib import Path
+
+import pytest
+
+from l2tui.errors import ConnectError
+
+OFFLOADED = "decoding the pages in a second process"
+# the fields a run would make of a record; an itemgetter pickles, as a transform must. revenue is
+# a Decimal: those answers come back pickled, the others as marshal data
+FIELDS = itemgetter("accountid", "name", "revenue", "modifiedon")
+
+
+def helpers() -> list[int]:
+    """This process's children running l2tui.offload."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == os.getpid() and b"l2tui.offload" in command:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def long_crm(make_crm):
+    """5,000 accounts read 1,000 a page: long enough to offload."""
+    crm = make_crm(rows=5000, auth=False)
+    crm.reader = crm.provider(crm.emu.connection_string() + "PageSize=1000;")
+    return crm
+
+
+def items_of(pages):
+    return [fields for page in pages for fields in page.items]
+
+
+def test_a_long_read_gives_the_same_items_decoded_in_a_second_process(long_crm, monkeypatch):
+    stream = long_crm.reader.read(transform=FIELDS)
+    there = list(stream)
+    assert OFFLOADED in long_crm.logs
+    monkeypatch.setenv("L2TUI_OFFLOAD", "0")
+    long_crm.logs.clear()
+    here_stream = long_crm.reader.read(transform=FIELDS)
+    here = list(here_stream)
+    assert OFFLOADED not in long_crm.logs
+    assert [len(p.items) for p in there] == [1000] * 5
+    assert items_of(there) == items_of(here)
+    assert [p.versions for p in there] == [p.versions for p in here]
+    assert stream.cursor and stream.cursor.split("$deltatoken=")[0] == \
+        here_stream.cursor.split("$deltatoken=")[0]
+    assert all(p.records == [] for p in there)
+
+
+def test_a_short_read_is_decoded_here(open_crm):
+    list(open_crm.provider(open_crm.emu.connection_string() + "PageSize=100;")
+         .read(transform=FIELDS))
+    assert OFFLOADED not in open_crm.logs
+
+
+def test_a_read_without_a_transform_is_decoded_here(long_crm):
+    pages = list(long_crm.reader.read())
+    assert sum(len(p.records) for p in pages) == 5000
+    assert OFFLOADED not in long_crm.logs
+
+
+def test_the_read_goes_on_here_when_the_second_process_stops(long_crm):
+    pages = iter(long_crm.reader.read(transform=FIELDS))
+    taken = [next(pages), next(pages)]  # the second came from the second process
+    (helper,) = helpers()
+    os.kill(helper, signal.SIGKILL)
+    taken += list(pages)
+    assert len({fields[0] for fields in items_of(taken)}) == 5000
+    assert any("the second process stopped" in line and "decoding the pages here" in line
+               for line in long_crm.logs)
+
+
+def test_the_second_process_ends_with_its_read(long_crm):
+    list(long_crm.reader.read(transform=FIELDS))
+    assert helpers() == []
+    pages = iter(long_crm.reader.read(transform=FIELDS))
+    next(pages), next(pages)
+    assert len(helpers()) == 1
+    pages.close()  # a run stopped midway closes its read
+    assert helpers() == []
+
+
+def test_a_page_that_is_not_json_is_named_when_decoded_in_the_second_process(long_crm):
+    pages = iter(long_crm.reader.read(transform=FIELDS))
+    next(pages), next(pages)
+    long_crm.emu.faults.garble_next(1, method="GET")
+    with pytest.raises(ConnectError, match="expected JSON, got text/html"):
+        list(pages)
+    assert helpers() == []
