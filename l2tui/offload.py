@@ -27,6 +27,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not Unix
+    fcntl = None  # type: ignore[assignment]
+
 Job = Callable[[bytes], Iterator[Any]]
 """One input frame → its answers (a picklable callable: the child gets a copy)."""
 
@@ -50,6 +55,24 @@ def useful() -> bool:
     return cpus >= 2
 
 
+def _widen(pipe: IO[bytes]) -> None:
+    """Make a pipe hold as much as this system lets (Linux; elsewhere it stays as it is).
+
+    Each read of a pipe returns at most what it holds (64 KiB by default), and the thread that
+    reads must take the interpreter lock back after each: with another thread busy, each take
+    waits up to the switch interval (5 ms). A 5 MB page then took 80 such waits; with 1 MiB, 5.
+    """
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if set_size is None:
+        return
+    try:
+        with open("/proc/sys/fs/pipe-max-size") as limit:
+            size = int(limit.read())
+        fcntl.fcntl(pipe.fileno(), set_size, min(size, 16 << 20))
+    except (OSError, ValueError):
+        pass
+
+
 def _read_frame(stream: IO[bytes]) -> bytes | None:
     head = stream.read(_LENGTH.size)
     if len(head) < _LENGTH.size:
@@ -69,8 +92,9 @@ class Offload:
     """A child process running ``job`` over the frames sent to it.
 
     ``send`` never waits for the job (the child reads its input in a thread of its own), so one
-    thread may send the next input before it takes the answers to the last. ``close`` stops the
-    child at once: it holds nothing worth finishing.
+    thread may send the next input before it takes the answers to the last; and the answers are
+    read here as they come (a thread of this one), so the child never waits to hand one over.
+    ``close`` stops the child at once: it holds nothing worth finishing.
     """
 
     def __init__(self, job: Job) -> None:
@@ -88,6 +112,11 @@ class Offload:
             raise OffloadError(f"cannot start a second process: {exc.strerror or exc}") from None
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._to, self._from = self._proc.stdin, self._proc.stdout
+        for pipe in (self._to, self._from):
+            _widen(pipe)
+        self._answers: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        threading.Thread(target=_drain, args=(self._from, self._answers), daemon=True,
+                         name="l2tui-offload").start()
         self.send(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
 
     def send(self, data: bytes) -> None:
@@ -99,11 +128,9 @@ class Offload:
 
     def receive(self) -> Any:
         """The next answer; the job's exception raised again; OffloadError if the child ended."""
-        try:
-            body = _read_frame(self._from)
-        except (ValueError, OSError):
-            body = None
+        body = self._answers.get()
         if body is None:
+            self._answers.put(None)  # (for a later call too)
             raise OffloadError(self._stopped())
         kind, data = body[:1], memoryview(body)[1:]
         if kind == b"M":
@@ -118,13 +145,24 @@ class Offload:
         return "the second process stopped" + ("" if code is None else f" (exit code {code})")
 
     def close(self) -> None:
-        """Stop the child and wait for it."""
-        for pipe in (self._to, self._from):
-            with contextlib.suppress(OSError):
-                pipe.close()
+        """Stop the child and wait for it (first: a pipe read in another thread closes only once
+        that read returns, at the child's end)."""
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
+        for pipe in (self._to, self._from):
+            with contextlib.suppress(OSError):
+                pipe.close()
+
+
+def _drain(stream: IO[bytes], into: queue.SimpleQueue[bytes | None]) -> None:
+    """Put each frame read from ``stream`` into ``into``, then None (at its end)."""
+    try:
+        while (frame := _read_frame(stream)) is not None:
+            into.put(frame)
+    except (ValueError, OSError):
+        pass
+    into.put(None)
 
 
 def _serve() -> None:
@@ -138,13 +176,7 @@ def _serve() -> None:
         return
     job: Job = pickle.loads(first)  # noqa: S301  (from the parent that started us)
     inputs: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-
-    def take() -> None:
-        while (frame := _read_frame(source)) is not None:
-            inputs.put(frame)
-        inputs.put(None)
-
-    threading.Thread(target=take, daemon=True).start()
+    threading.Thread(target=_drain, args=(source, inputs), daemon=True).start()
     try:
         while (frame := inputs.get()) is not None:
             try:

