@@ -83,8 +83,8 @@ def _read_frame(stream: IO[bytes]) -> bytes | None:
     return body if len(body) == size else None
 
 
-def _write_frame(stream: IO[bytes], body: bytes) -> None:
-    stream.write(_LENGTH.pack(len(body)))
+def _write_frame(stream: IO[bytes], body: bytes, prefix: bytes = b"") -> None:
+    stream.write(_LENGTH.pack(len(prefix) + len(body)) + prefix)
     stream.write(body)
     stream.flush()
 
@@ -92,10 +92,12 @@ def _write_frame(stream: IO[bytes], body: bytes) -> None:
 class Offload:
     """A child process running ``job`` over the frames sent to it.
 
-    ``send`` never waits for the job (the child reads its input in a thread of its own), so one
-    thread may send the next input before it takes the answers to the last; and the answers are
-    read here as they come (a thread of this one), so the child never waits to hand one over.
-    ``close`` stops the child at once: it holds nothing worth finishing.
+    Neither side waits on the other's pipe: here, one thread writes the inputs ``send`` queues
+    and another reads the answers as they come; in the child, a thread reads the inputs. (A pipe
+    holds 1 MiB at most: a 5 MB page written by the thread that fetches pages kept it waiting
+    until the child's busy interpreter let its reading thread take each part.) So one thread may
+    send the next input before it takes the answers to the last. ``close`` stops the child at
+    once: it holds nothing worth finishing.
     """
 
     def __init__(self, job: Job) -> None:
@@ -116,16 +118,27 @@ class Offload:
         for pipe in (self._to, self._from):
             _widen(pipe)
         self._answers: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._inputs: queue.SimpleQueue[tuple[bytes, bytes] | None] = queue.SimpleQueue()
+        self._failed = False
         threading.Thread(target=_drain, args=(self._from, self._answers), daemon=True,
-                         name="l2tui-offload").start()
+                         name="l2tui-offload-answers").start()
+        threading.Thread(target=self._feed, daemon=True, name="l2tui-offload-inputs").start()
         self.send(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
 
-    def send(self, data: bytes) -> None:
-        """Hand the child one input."""
-        try:
-            _write_frame(self._to, data)
-        except (BrokenPipeError, ValueError, OSError):
-            raise OffloadError(self._stopped()) from None
+    def send(self, data: bytes, prefix: bytes = b"") -> None:
+        """Queue one input for the child (``prefix`` + ``data``, without joining them here)."""
+        if self._failed:
+            raise OffloadError(self._stopped())
+        self._inputs.put((prefix, data))
+
+    def _feed(self) -> None:
+        while (item := self._inputs.get()) is not None:
+            try:
+                _write_frame(self._to, item[1], item[0])
+            except (ValueError, OSError):  # the child is gone: ``receive`` says so
+                self._failed = True
+                return
+            del item
 
     def receive(self) -> Any:
         """The next answer; the job's exception raised again; OffloadError if the child ended."""
@@ -151,6 +164,7 @@ class Offload:
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
+        self._inputs.put(None)
         for pipe in (self._to, self._from):
             with contextlib.suppress(OSError):
                 pipe.close()
@@ -180,6 +194,10 @@ def _serve() -> None:
     # young objects are collected rarely (a fifth less time), and none made before now at all
     gc.freeze()
     gc.set_threshold(100_000)
+    # the thread that takes the input waits for the lock after each read of the pipe while the
+    # job computes: at the default 5 ms, a 5 MB page waited 25 ms to arrive (the parent, meanwhile,
+    # waits to send it)
+    sys.setswitchinterval(0.0002)
     inputs: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     threading.Thread(target=_drain, args=(source, inputs), daemon=True).start()
     try:

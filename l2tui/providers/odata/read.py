@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import marshal
 import re
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from decimal import InvalidOperation
 from typing import Any, NamedTuple
@@ -70,9 +72,34 @@ class PageLinks(NamedTuple):
         return request_url
 
 
+DECODE, ASK, SEEN = b"D", b"A", b"S"  # the decoding job's frames (PageDecoder.__call__)
+
 OFFLOAD_MIN_ROWS = 1000
 """A read whose first page holds this many rows or more, and has a next page, decodes its later
 pages in a second process (when ``offload.useful``): below that, starting one costs more."""
+
+
+_NEXT_LINK = b'"@odata.nextLink"'
+
+
+def tail_next_link(body: bytes) -> str | None:
+    """A page's next link read from the end of its body, before the body is decoded: where the
+    link is among the body's last members (Dataverse writes it after ``value``) and absolute.
+    None otherwise (then the decoded body tells).
+
+    ``"@odata.nextLink"`` with its quotes cannot be inside a string (a quote there is escaped),
+    and an entity's own links are named ``Nav@odata.nextLink``; what follows it must read as
+    the rest of one JSON object, or it is not the page's last member.
+    """
+    at = body.rfind(_NEXT_LINK, max(0, len(body) - 65_536))
+    if at < 0:
+        return None
+    try:
+        tail = json.loads(b"{" + body[at:])
+    except ValueError:
+        return None
+    link = tail.get("@odata.nextLink") if isinstance(tail, dict) else None
+    return link if isinstance(link, str) and urlsplit(link).scheme in ("http", "https") else None
 
 
 class PageDecoder:
@@ -89,18 +116,36 @@ class PageDecoder:
         self.columns = columns
         self.transform = transform
         self._convert: Callable[[dict[str, Any]], Record] | None = None
+        # as a job: pages decoded whose reader was asked which entries it has seen (oldest first)
+        self._asking: deque[tuple[list[dict[str, Any]], list[Key], list[str | None]]] = deque()
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (PageDecoder, (self.schema, self.columns, self.transform))
 
-    def __call__(self, raw: bytes) -> Iterator[tuple[Any, ...]]:
-        """The offload job for one page's body: its links first (the reader asks for the next
-        page meanwhile), then the page, each as plain values (``links``, ``received`` read
-        them). A body that is not JSON raises ValueError."""
-        body = loads(raw)
+    def __call__(self, frame: bytes) -> Iterator[tuple[Any, ...]]:
+        """The offload job. ``DECODE`` + a page's body: its links first (the reader asks for the
+        next page meanwhile), then the page; or, for a reader with a ``seen`` filter (``ASK``
+        after the tag), the keys and versions to ask it about. ``SEEN`` + the positions it has
+        seen (marshal): the page that asked, without them. Answers are plain values, tagged
+        (``links``, ``received`` read them). A body that is not JSON raises ValueError."""
+        tag = frame[:1]
+        if tag == SEEN:
+            entries, deleted, versions = self._asking.popleft()
+            yield self._plain(self._page(entries, deleted, versions, marshal.loads(frame[1:])))
+            return
+        asks = frame[1:2] == ASK
+        body = loads(frame[2:])
         yield tuple(PageLinks.of(body))
-        page = self.page(body)
-        yield page.items, page.records, page.deleted, page.versions, page.skipped
+        entries, deleted, versions = self._split(body)
+        if asks and versions:
+            self._asking.append((entries, deleted, versions))
+            yield ("ask", self._keys(entries), versions)
+            return
+        yield self._plain(self._page(entries, deleted, versions, ()))
+
+    @staticmethod
+    def _plain(page: Page) -> tuple[Any, ...]:
+        return ("page", page.items, page.records, page.deleted, page.versions, page.skipped)
 
     @staticmethod
     def links(answer: tuple[Any, ...]) -> PageLinks:
@@ -109,39 +154,49 @@ class PageDecoder:
 
     @staticmethod
     def received(answer: tuple[Any, ...]) -> Page:
-        """The page the job sent second."""
-        items, records, deleted, versions, skipped = answer
+        """A page the job sent."""
+        _, items, records, deleted, versions, skipped = answer
         return Page(records=records, deleted=deleted, versions=versions, skipped=skipped,
                     items=items)
 
     def page(self, body: dict[str, Any], seen: SeenFilter | None = None) -> Page:
         """The page of a parsed body; ``seen`` (full reads only) names entries to leave out."""
-        page = Page()
-        deleted, schema = page.deleted, self.schema
-        items = []
+        entries, deleted, versions = self._split(body)
+        # before converting: the reader skips what it has seen
+        drop = seen(self._keys(entries), versions) if seen is not None and versions else ()
+        return self._page(entries, deleted, versions, drop)
+
+    def _split(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Key],
+                                                    list[str | None]]:
+        """A body's entities, the keys of its deleted entities, and the entities' versions
+        (none at all from a service without ETags)."""
+        deleted, schema = [], self.schema
+        entries = []
         for item in body.get("value") or []:
             if "@removed" in item or "@odata.context" in item:
                 key = deleted_key(item, schema)
                 if key is not None:
                     deleted.append(key)
                     continue
-            items.append(item)
-        versions = [item.get("@odata.etag") for item in items]
-        if not any(versions):
-            versions = []  # a service without ETags: no versions at all
-        elif seen is not None:
-            # before converting: the reader skips what it has seen
-            drop = seen(self._keys(items), versions)
-            if drop:
-                kept = [i for i in range(len(items)) if i not in drop]
-                items, versions = [items[i] for i in kept], [versions[i] for i in kept]
-                page.skipped = len(drop)
+            entries.append(item)
+        versions = [item.get("@odata.etag") for item in entries]
+        return entries, deleted, versions if any(versions) else []
+
+    def _page(self, entries: list[dict[str, Any]], deleted: list[Key],
+              versions: list[str | None], drop: Collection[int]) -> Page:
+        """The page of entries, converted (and transformed), but those at ``drop``."""
+        page = Page(deleted=deleted)
+        if drop:
+            dropped = set(drop)
+            kept = [i for i in range(len(entries)) if i not in dropped]
+            entries, versions = [entries[i] for i in kept], [versions[i] for i in kept]
+            page.skipped = len(dropped)
         convert = self.converter()
         if self.transform is None:
-            page.records = [convert(item) for item in items]
+            page.records = [convert(item) for item in entries]
         else:
             made = self.transform
-            page.items = [made(convert(item)) for item in items]
+            page.items = [made(convert(item)) for item in entries]
         page.versions = versions
         return page
 
@@ -285,13 +340,13 @@ class ODataReadStream(ReadStream):
             body = self.http.get_json(url, headers)
 
     def _worth_offloading(self, page: Page, links: PageLinks) -> bool:
-        return bool(links.next_link) and self.transform is not None and self.seen is None and \
-            len(page.items or ()) >= OFFLOAD_MIN_ROWS and offload.useful()
+        return bool(links.next_link) and self.transform is not None and \
+            page.size >= OFFLOAD_MIN_ROWS and offload.useful()
 
     def _decoded_there(self, url: str, headers: dict[str, str], track: bool) -> Iterator[Page]:
         """The pages from ``url`` on, decoded in a second process: while it decodes one page,
-        this one fetches the next. If that process cannot start or stops, the read goes on here
-        from the first page not yet handed on."""
+        this one fetches the next (and asks ``seen`` about the one before). If that process
+        cannot start or stops, the read goes on here from the first page not yet handed on."""
         try:
             worker = offload.Offload(self.decoder)
         except offload.OffloadError as exc:
@@ -300,37 +355,66 @@ class ODataReadStream(ReadStream):
                                           offload=False)
             return
         self.log("decoding the pages in a second process")
-        waiting: deque[tuple[str, requests.Response]] = deque()  # sent, not yet handed on
+        seen = None if self.is_delta else self.seen
+        how = DECODE + (ASK if seen is not None else b"-")
+        # sent, not yet handed on: address, response, and the next page's address as the end
+        # of the body shows it (``tail_next_link``); at most this page and the next
+        sent: deque[tuple[str, requests.Response, str | None]] = deque()
 
         def send(address: str) -> None:
             response = self.http.request("GET", address, headers=headers)
-            waiting.append((address, response))
-            worker.send(response.content)
+            content = response.content
+            sent.append((address, response, tail_next_link(content)))
+            worker.send(content, prefix=how)
+
+        def top_up() -> None:
+            # the next page is asked for as soon as the end of the last body names it: the
+            # second process decodes one page while the next one comes
+            if len(sent) == 1 and sent[-1][2] is not None:
+                send(sent[-1][2])
 
         try:
             send(url)
-            while waiting:
-                address, response = waiting[0]
-                try:
-                    links = PageDecoder.links(worker.receive())
-                    base = links.base(address)
-                    if links.next_link:
-                        send(urljoin(base, links.next_link))
-                    page = PageDecoder.received(worker.receive())
-                except ValueError:
-                    self.http.json_of("GET", address, response)  # raises: not JSON
-                    raise
-                waiting.popleft()
+            top_up()
+            links, answer = PageDecoder.links(worker.receive()), None
+            while True:
+                address = sent[0][0]
+                base = links.base(address)
+                ahead = urljoin(base, links.next_link) if links.next_link else None
+                if len(sent) > 1 and sent[1][0] != ahead:
+                    raise offload.OffloadError("a page's links read from its end were not its "
+                                               "links")
+                if ahead and len(sent) == 1:
+                    send(ahead)  # fetched while the second process works on this page
+                if answer is None:
+                    answer = worker.receive()
+                following = None
+                if answer[0] == "ask":
+                    assert seen is not None
+                    worker.send(marshal.dumps(sorted(seen(answer[1], answer[2]))), prefix=SEEN)
+                    if ahead:  # (the next page's answers come before this one's)
+                        following = PageDecoder.links(worker.receive()), worker.receive()
+                    answer = worker.receive()
+                page = PageDecoder.received(answer)
+                sent.popleft()
                 self._count(page)
                 yield page
                 del page
                 self._keep_cursor(links, base, track)
+                top_up()  # (after the page is handed on: a failure here goes on from the next)
+                if not ahead:
+                    return
+                links, answer = following or (PageDecoder.links(worker.receive()), None)
         except offload.OffloadError as exc:
             self.log(f"{exc}; decoding the pages here")
-            address, response = waiting[0]
+            address, response, _ = sent[0]
             body = self.http.json_of("GET", address, response)
-            waiting.clear()
+            sent.clear()
             yield from self._decoded_here(body, address, track, offload=False)
+        except ValueError:
+            for address, response, _ in sent:  # raises for the first that is not JSON
+                self.http.json_of("GET", address, response)
+            raise
         finally:
             worker.close()
 

@@ -107,3 +107,29 @@ def test_a_page_that_is_not_json_is_named_when_decoded_in_the_second_process(lon
     with pytest.raises(ConnectError, match="expected JSON, got text/html"):
         list(pages)
     assert helpers() == []
+
+
+def skip_even_keys(asked):
+    """A ``seen`` filter that has seen every account whose GUID ends in an even digit; it keeps
+    what it was asked, to check it."""
+
+    def seen(keys, versions):
+        asked.append(len(keys))
+        assert all(versions)
+        return {i for i, (key,) in enumerate(keys) if key[-1] in "02468"}
+
+    return seen
+
+
+def test_a_long_read_with_a_seen_filter_asks_it_about_every_page_decoded_there(long_crm,
+                                                                                monkeypatch):
+    asked_there, asked_here = [], []
+    there = list(long_crm.reader.read(seen=skip_even_keys(asked_there), transform=FIELDS))
+    assert OFFLOADED in long_crm.logs
+    monkeypatch.setenv("L2TUI_OFFLOAD", "0")
+    here = list(long_crm.reader.read(seen=skip_even_keys(asked_here), transform=FIELDS))
+    assert asked_there == asked_here == [1000] * 5
+    assert items_of(there) == items_of(here)
+    assert [(p.skipped, p.versions) for p in there] == [(p.skipped, p.versions) for p in here]
+    assert all(fields[0][-1] not in "02468" for fields in items_of(there))
+    assert sum(p.size for p in there) == 5000
