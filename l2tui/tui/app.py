@@ -17,7 +17,7 @@ from l2tui.tui import messages
 from l2tui.tui.commands import L2Commands
 from l2tui.tui.handlers import ActionsMixin
 from l2tui.tui.keys import read_alt_digits
-from l2tui.tui.screens.confirm import ConfirmScreen
+from l2tui.tui.screens.confirm import ChoiceScreen
 from l2tui.tui.themes import DEFAULT_THEME, THEMES
 from l2tui.tui.watch import WatchMixin
 from l2tui.tui.widgets.actions import ActionsPane
@@ -184,14 +184,19 @@ class L2App(WatchMixin, ActionsMixin):
         if self.running:
             what.append("a run in progress (it will be cancelled)")
         question = "There are " + " and ".join(what) + ". Quit anyway?"
+        answers = [("quit", "Quit"), ("stay", "Stay")]
+        if unsaved:
+            answers.insert(0, ("save", "Save and quit"))
 
-        def answer(yes: bool | None) -> None:
-            if yes:
+        def answer(choice: str | None) -> None:
+            if choice == "save" and not self.save_all():
+                return  # (the connection that could not be saved says why)
+            if choice in ("save", "quit"):
                 if self.cancel_event is not None:
                     self.cancel_event.set()
                 self.exit(0)
 
-        self.push_screen(ConfirmScreen("Quit l2tui?", question, yes="Quit", no="Stay"), answer)
+        self.push_screen(ChoiceScreen("Quit l2tui?", question, answers), answer)
 
 
 def run_app(paths: Paths, select: str | None = None, emulator: object | None = None) -> int:

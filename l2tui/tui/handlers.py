@@ -73,21 +73,33 @@ class ActionsMixin(L2Core):
 
     def save_now(self) -> None:
         """Write the file (refused while a field shows a problem)."""
-        conn = self.current
-        if conn is None:
-            return
-        problems = self.form_problems()
-        if problems:
-            self.notify("; ".join(problems), title="Not saved: fix the marked fields",
-                        severity="error", timeout=8)
-            return
+        if self.current is not None:
+            self._save(self.current)
+
+    def save_all(self) -> bool:
+        """Save every connection with unsaved changes (Save and quit); at the first that cannot
+        be saved, stop and say why (False)."""
+        for path in sorted(self.workspace.dirty):
+            if not self._save(self.workspace.get(path), told=False):
+                return False
+        return True
+
+    def _save(self, conn: Connection, *, told: bool = True) -> bool:
+        """Write one connection's file; whether it was written (``told``: say so)."""
+        if conn is self.current:
+            problems = self.form_problems()
+            if problems:
+                self.notify("; ".join(problems), title="Not saved: fix the marked fields",
+                            severity="error", timeout=8)
+                return False
         old = conn.path
         try:
             saved = self.workspace.save(conn)
         except L2Error as exc:
-            self._place_error(exc)
-            self.show_error(exc, "Not saved")
-            return
+            if conn is self.current:
+                self._place_error(exc)
+            self.show_error(exc, "Not saved" if conn is self.current else f"{conn.title}: not saved")
+            return False
         finally:
             self.refresh_list()
             self._update_title()
@@ -95,8 +107,9 @@ class ActionsMixin(L2Core):
             self._follow_state(lambda: jobs.move_state(conn, old.stem, self.paths), "Save Changes")
         if saved.secrets_not_kept:
             self._password_not_kept(saved.secrets_not_kept)
-        else:
+        elif told:
             self.notify(f"saved {saved.path.name}", title="Save Changes")
+        return True
 
     def _follow_state(self, change: Callable[[], None], title: str) -> None:
         """Move or drop a connection's sync state after its file was renamed or deleted; a run

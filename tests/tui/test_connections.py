@@ -5,12 +5,14 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from textual.widgets import Button
+
 from l2tui.config.secrets import keyring_get, keyring_set
 from l2tui.config.store import ConnectionStore
 from l2tui.paths import Paths
 from l2tui.runner import Runner
 from l2tui.sync.state import StateStore
-from l2tui.tui.screens.confirm import ConfirmScreen
+from l2tui.tui.screens.confirm import ChoiceScreen, ConfirmScreen
 from l2tui.tui.widgets.connection_list import ConnectionList
 from tests.tui.conftest import DEMO_SLUG, DEMO_TITLE, until
 
@@ -170,11 +172,74 @@ async def test_quit_with_unsaved_changes_asks_and_can_stay(make_app, offline_dem
         app.query_one("#conn-title").value = "Changed"
         await until(pilot, lambda: _unsaved(app))
         await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        assert [b.label.plain for b in app.screen.query(Button)] == \
+            ["Save and quit", "Quit", "Stay"]
+        assert app.screen.focused.id == "stay"
+        await pilot.click("#stay")
+        await until(pilot, lambda: not isinstance(app.screen, ChoiceScreen))
+        assert app.is_running and _unsaved(app)
+
+
+async def test_escape_at_the_quit_question_stays(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#conn-title").value = "Changed"
+        await until(pilot, lambda: _unsaved(app))
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ChoiceScreen))
+        assert app.is_running
+
+
+async def test_quit_without_saving_leaves_the_file_as_it_was(make_app, offline_demo_file) -> None:
+    before = offline_demo_file.read_text()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#conn-title").value = "Changed"
+        await until(pilot, lambda: _unsaved(app))
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await pilot.click("#quit")
+        await until(pilot, lambda: app.return_code == 0)
+    assert offline_demo_file.read_text() == before
+
+
+async def test_save_and_quit_saves_every_changed_connection_then_quits(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#conn-title").value = "Changed demo"
+        await until(pilot, lambda: _unsaved(app))
+        await pilot.press("ctrl+n")  # a second one, changed too; the first is not shown now
+        await until(pilot, lambda: app.current is not None and app.current.title != DEMO_TITLE)
+        app.query_one("#conn-title").value = "Second"
+        await until(pilot, lambda: len(app.workspace.dirty) == 2)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await pilot.click("#save")
+        await until(pilot, lambda: app.return_code == 0)
+    titles = sorted(tomllib.loads(p.read_text())["title"]
+                    for p in offline_demo_file.parent.glob("*.toml"))
+    assert titles == ["Changed demo", "Second"]
+
+
+async def test_save_and_quit_stays_when_a_connection_cannot_be_saved(
+        make_app, offline_demo_file) -> None:
+    before = offline_demo_file.read_text()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#max-delete").value = "1.5"  # a problem the form marks
+        await until(pilot, lambda: _unsaved(app))
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await pilot.click("#save")
+        await until(pilot, lambda: not isinstance(app.screen, ChoiceScreen))
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.click("#no")
-        await pilot.pause()
-        assert app.is_running and not isinstance(app.screen, ConfirmScreen)
+        assert app.is_running and _unsaved(app)
+        assert any("Not saved" in str(n.title) for n in app._notifications)
+    assert offline_demo_file.read_text() == before
 
 
 async def test_quit_without_changes_quits_at_once(make_app, offline_demo_file) -> None:

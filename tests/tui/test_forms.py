@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 from l2tui.config.secrets import keyring_get
-from l2tui.tui.screens.confirm import ConfirmScreen
+from l2tui.tui.screens.confirm import ChoiceScreen
 from l2tui.tui.widgets.fields import Field
 from tests.tui.conftest import DEMO_SLUG, until
 
@@ -177,7 +177,7 @@ async def test_quit_warns_that_a_password_the_keyring_did_not_keep_will_be_lost(
     async with app.run_test(size=SIZE) as pilot:
         await save_with_a_typed_password(pilot, app)
         await pilot.press("ctrl+q")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
         question = app.screen.question
         assert "password" in question and "Data Entity 1" in question and "lost" in question
         assert app.is_running

@@ -1,4 +1,4 @@
-"""A yes/no question as a modal dialog."""
+"""A yes/no question, or one with several answers, as a modal dialog."""
 
 from __future__ import annotations
 
@@ -50,3 +50,38 @@ class ConfirmScreen(ModalScreen[bool]):
     def action_no(self) -> None:
         """Answer no."""
         self.dismiss(False)
+
+
+class ChoiceScreen(ModalScreen[str]):
+    """A question with several answers; dismisses with the chosen answer's id. The last answer
+    is the safe one: it has the focus, and Escape gives it."""
+
+    BINDINGS = [Binding("escape", "safe", "Cancel", id="choice.cancel", tooltip="The safe answer")]
+
+    def __init__(self, title: str, question: str, answers: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.question = question
+        self.answers = answers
+
+    def compose(self) -> ComposeResult:
+        """Title, question, a button per answer (the first the primary one)."""
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.question, markup=False, classes="dialog-body")
+            with Horizontal(classes="dialog-buttons"):
+                for index, (ident, label) in enumerate(self.answers):
+                    yield Button(label, id=ident, variant="primary" if index == 0 else "default")
+
+    def on_mount(self) -> None:
+        """Focus the safe answer."""
+        self.query_one(f"#{self.answers[-1][0]}", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Answer."""
+        event.stop()
+        self.dismiss(event.button.id or self.answers[-1][0])
+
+    def action_safe(self) -> None:
+        """Give the safe answer."""
+        self.dismiss(self.answers[-1][0])
