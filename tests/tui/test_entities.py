@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import tomllib
 
+from textual.widgets import Select
+
 from l2tui.tui.screens.preview import PreviewScreen
 from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
@@ -203,3 +205,17 @@ async def test_verify_names_a_primary_key_the_select_does_not_return(make_app, d
         await until(pilot, lambda: _connstr_hint(app, 1).startswith(("✓", "✗")))
         hint = _connstr_hint(app, 1)
         assert "Primary Key 'acountid' is not a column" in hint, hint
+
+
+async def test_the_password_fields_show_only_for_a_provider_that_signs_in(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")  # Data Entity 2: a SQLite file
+        sqlite_form, odata_form = app.query_one("#entity2-form"), app.query_one("#entity1-form")
+        await until(pilot, lambda: not sqlite_form.query_one("#f-password").display)
+        assert not sqlite_form.query_one("#f-password-env").display
+        assert odata_form.query_one("#f-password").display
+        sqlite_form.query_one("#provider", Select).value = "postgresql"
+        await until(pilot, lambda: sqlite_form.query_one("#f-password").display)
+        assert sqlite_form.query_one("#f-password-env").display

@@ -46,6 +46,7 @@ class ProviderSpec:
     example_connection_string: str = ""
     example_select: str = ""
     accepts_url: bool = False
+    takes_password: bool = True  # False: nothing to sign in to (a SQLite file)
     check_connection: Callable[[ConnectionString], None] | None = field(default=None, compare=False)
     check_select: Callable[[str], None] | None = field(default=None, compare=False)
 

@@ -54,7 +54,8 @@ def check_select(text: str) -> None:
     parse_select(text)
 
 
-def _spec(name: str, title: str, aliases: tuple[str, ...], example: str, select: str) -> ProviderSpec:
+def _spec(name: str, title: str, aliases: tuple[str, ...], example: str, select: str,
+          takes_password: bool = True) -> ProviderSpec:
     return register(
         ProviderSpec(
             name=name,
@@ -67,6 +68,7 @@ def _spec(name: str, title: str, aliases: tuple[str, ...], example: str, select:
             check_connection=check_connection,
             check_select=check_select,
             accepts_url=True,
+            takes_password=takes_password,
         )
     )
 
@@ -86,5 +88,5 @@ MYSQL = _spec(
 )
 SQLITE = _spec(
     "sqlite", "Data Provider for SQLite", ("sqlite3",),
-    "Data Source=crm.db;", "accounts",
+    "Data Source=crm.db;", "accounts", takes_password=False,
 )

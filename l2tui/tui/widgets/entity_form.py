@@ -153,6 +153,8 @@ class EntityForm(VerticalScroll):
         self.query_one("#f-connstr", Field).set_hint(connection_string_hint(spec, text))
         self.query_one("#f-select", Field).set_hint(
             f"{spec.select_help} — e.g. {spec.example_select}" if spec else "")
+        for ident in ("#f-password", "#f-password-env"):  # (a SQLite file has no sign-in)
+            self.query_one(ident, Field).display = spec is None or spec.takes_password
         area = self.query_one("#select", TextArea)
         language = "sql" if spec and spec.name in SQL_PROVIDERS else None
         area.language = language if language in area.available_languages else None
