@@ -224,8 +224,9 @@ class ActionsMixin(L2Core):
         index = self.page_entity()
         indexes = (index,) if index else (1, 2)
         for i in indexes:
-            self.query_one(f"#entity{i}-form", EntityForm).query_one("#f-connstr", Field).set_status(
-                "verifying…")
+            form = self.query_one(f"#entity{i}-form", EntityForm)
+            form.query_one("#f-connstr", Field).set_status("verifying…")
+            form.query_one("#f-select", Field).set_status(None)
         self.notify("verifying " + " and ".join(f"Data Entity {i}" for i in indexes) + "…")
         self.verify_worker(jobs.snapshot(self.current), indexes, self._prompts())
 
@@ -262,8 +263,16 @@ class ActionsMixin(L2Core):
         conn = self.current
         if conn is not None and conn.path == event.path and \
                 conn.entity(event.index).connection_string == event.connection_string:
-            self.connstr_status(  # information: it never blocks Save
-                event.index, f"✓ {text}" if event.ok else f"✗ {text}", failed=not event.ok)
+            # information: it never blocks Save. A select refused (not a missing table: Create
+            # Table's offer goes with the connection) is said under the select
+            if not event.ok and event.in_settings and not event.table_missing:
+                self.connstr_status(event.index, "the Select Statement was refused (below)")
+                if conn.entity(event.index).select == event.select:
+                    form = self.query_one(f"#entity{event.index}-form", EntityForm)
+                    form.query_one("#f-select", Field).set_status(f"✗ {text}", failed=True)
+            else:
+                self.connstr_status(event.index, f"✓ {text}" if event.ok else f"✗ {text}",
+                                    failed=not event.ok)
         self.notify(text, title=f"Data Entity {event.index}: " + ("verified" if event.ok else "failed"),
                     severity="information" if event.ok else "error")
 

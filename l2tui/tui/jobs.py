@@ -69,7 +69,9 @@ def verify(conn: Connection, indexes: tuple[int, ...], paths: Paths, bridge: Bri
                                                 tuple(result.details), tuple(result.warnings),
                                                 path=path, connection_string=verified,
                                                 table_missing=result.table_missing, plan=plan,
-                                                why_not=why_not, key=table_key(conn, index)))
+                                                why_not=why_not, key=table_key(conn, index),
+                                                in_settings=result.in_settings,
+                                                select=conn.entity(index).select))
             except L2Error as exc:
                 bridge.post(messages.VerifyDone(index, False, exc.message, path=path,
                                                 connection_string=verified))

@@ -31,9 +31,12 @@ class VerifyDone(Message):
                  warnings: tuple[str, ...] = (), *, path: Path | None = None,
                  connection_string: str = "", table_missing: bool = False,
                  plan: TablePlan | None = None, why_not: str = "",
-                 key: tuple[str, ...] = ()) -> None:
+                 key: tuple[str, ...] = (), in_settings: bool = False,
+                 select: str = "") -> None:
         super().__init__()
         self.index = index
+        self.in_settings = in_settings  # failed over the select, not the connection
+        self.select = select  # the select statement verified
         self.table_missing = table_missing  # a SQL entity's table is not there
         self.plan = plan  # how Create Table would make it (from the other entity's columns)
         self.why_not = why_not  # why there is no plan

@@ -219,3 +219,21 @@ async def test_the_password_fields_show_only_for_a_provider_that_signs_in(
         sqlite_form.query_one("#provider", Select).value = "postgresql"
         await until(pilot, lambda: sqlite_form.query_one("#f-password").display)
         assert sqlite_form.query_one("#f-password-env").display
+
+
+def _select_hint(app, index: int) -> str:
+    return app.query_one(f"#entity{index}-form #f-select", Field).shown
+
+
+async def test_verify_says_a_refused_select_under_the_select_statement(make_app, demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        app.query_one("#entity1-form #select").load_text("$select=name,nosuchcolumn")
+        await until(pilot, lambda: app.workspace.dirty)
+        await pilot.press("f2")
+        await until(pilot, lambda: _select_hint(app, 1).startswith("✗"))
+        assert "nosuchcolumn" in _select_hint(app, 1)
+        assert _connstr_hint(app, 1) == "the Select Statement was refused (below)"
+        app.query_one("#entity1-form #select").load_text("$select=name")  # edited: said no more
+        await until(pilot, lambda: not _select_hint(app, 1).startswith("✗"))

@@ -60,13 +60,18 @@ class Terminal:
         return self._tmux("capture-pane", "-p", "-t", "app")
 
     def focused(self) -> str:
-        """The text of the field that has the focus: the lines whose border has the odd colour."""
+        """The text of the field that has the focus: the lines whose border has the odd colour
+        (the colour of most fields, counted as runs of lines, is the blurred one: a tall focused
+        field may have more lines than the others together)."""
         lines = self._tmux("capture-pane", "-p", "-e", "-t", "app").splitlines()
-        borders = [(m.group(1), line) for line in lines if (m := BORDER.search(line))]
-        if not borders:
+        borders = [(m.group(1) if (m := BORDER.search(line)) else None, line) for line in lines]
+        if not any(colour for colour, _ in borders):
             return ""
-        blurred = Counter(colour for colour, _ in borders).most_common(1)[0][0]
-        return "\n".join(STYLE.sub("", line) for colour, line in borders if colour != blurred)
+        runs = Counter(colour for i, (colour, _) in enumerate(borders)
+                       if colour and (i == 0 or borders[i - 1][0] != colour))
+        blurred = runs.most_common(1)[0][0]
+        return "\n".join(STYLE.sub("", line) for colour, line in borders
+                         if colour and colour != blurred)
 
     def wait_for_focus(self, text: str, timeout: float = WAIT) -> None:
         """Poll until the focused field shows ``text`` (the app moves focus after a refresh)."""
@@ -150,8 +155,10 @@ def fill_entity(term: Terminal, index: int, title: str, provider: tuple[str, str
     term.wait_until(lambda _s: "Data Provider for" not in term.focused(), "focus on the next field")
     term.type(connstr)
     term.wait_for_focus(connstr[-12:])
-    term.keys("Tab", "Tab", "Tab", "Tab", "Tab")  # Verify, Preview, Password, Password variable
-    term.wait_until(lambda _s: term.focused().count("\n") >= 4, "focus on the Select Statement")
+    # Verify, Preview, and Password, Password variable where the provider signs in (not SQLite)
+    term.keys(*["Tab"] * (3 if provider[1] == "sqlite" else 5))
+    term.wait_until(lambda _s: term.focused().count("\n") >= 4 and
+                    connstr[-12:] not in term.focused(), "focus on the Select Statement")
     term.type(select)
     term.wait_for_focus(select[:12])
     term.keys("Tab")

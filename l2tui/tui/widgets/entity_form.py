@@ -225,7 +225,10 @@ class EntityForm(VerticalScroll):
         field_.set_problem(connection_string_problem(spec, self.entity.connection_string))
 
     def _check_select(self) -> None:
+        """Check the select as typed; a verify result was for another one."""
         assert self.entity is not None
         spec = find_spec(self.entity.provider) if self.entity.provider else None
-        self.query_one("#f-select", Field).set_problem(select_problem(spec, self.entity.select))
+        field_ = self.query_one("#f-select", Field)
+        field_.set_status(None)
+        field_.set_problem(select_problem(spec, self.entity.select))
 
