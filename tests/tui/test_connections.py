@@ -166,13 +166,18 @@ async def test_declining_the_delete_keeps_the_connection(make_app, offline_demo_
         assert offline_demo_file.exists() and _titles(app) == [DEMO_TITLE]
 
 
+async def _ask_to_quit_with_a_change(pilot, app) -> None:
+    """Change the title, then Ctrl+Q: the quit question."""
+    app.query_one("#conn-title").value = "Changed"
+    await until(pilot, lambda: _unsaved(app))
+    await pilot.press("ctrl+q")
+    await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+
+
 async def test_quit_with_unsaved_changes_asks_and_can_stay(make_app, offline_demo_file) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        app.query_one("#conn-title").value = "Changed"
-        await until(pilot, lambda: _unsaved(app))
-        await pilot.press("ctrl+q")
-        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await _ask_to_quit_with_a_change(pilot, app)
         assert [b.label.plain for b in app.screen.query(Button)] == \
             ["Save and quit", "Quit", "Stay"]
         assert app.screen.focused.id == "stay"
@@ -184,10 +189,7 @@ async def test_quit_with_unsaved_changes_asks_and_can_stay(make_app, offline_dem
 async def test_escape_at_the_quit_question_stays(make_app, offline_demo_file) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        app.query_one("#conn-title").value = "Changed"
-        await until(pilot, lambda: _unsaved(app))
-        await pilot.press("ctrl+q")
-        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await _ask_to_quit_with_a_change(pilot, app)
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, ChoiceScreen))
         assert app.is_running
@@ -197,10 +199,7 @@ async def test_quit_without_saving_leaves_the_file_as_it_was(make_app, offline_d
     before = offline_demo_file.read_text()
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        app.query_one("#conn-title").value = "Changed"
-        await until(pilot, lambda: _unsaved(app))
-        await pilot.press("ctrl+q")
-        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await _ask_to_quit_with_a_change(pilot, app)
         await pilot.click("#quit")
         await until(pilot, lambda: app.return_code == 0)
     assert offline_demo_file.read_text() == before

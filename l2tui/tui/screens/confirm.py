@@ -1,6 +1,8 @@
-"""A yes/no question, or one with several answers, as a modal dialog."""
+"""A question as a modal dialog: yes or no (ConfirmScreen), or one of several answers."""
 
 from __future__ import annotations
+
+from typing import Generic, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -8,70 +10,34 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+Answer = TypeVar("Answer")
 
-class ConfirmScreen(ModalScreen[bool]):
-    """Asks a question; dismisses with True (yes) or False (no, Escape)."""
 
-    BINDINGS = [
-        Binding("escape", "no", "Cancel", id="confirm.cancel", tooltip="Answer no"),
-        Binding("y", "yes", "Yes", show=False),
-        Binding("n", "no", "No", show=False),
-    ]
+class _Question(ModalScreen[Answer], Generic[Answer]):
+    """Title, question and a button per answer (the first the primary one); dismisses with the
+    chosen answer's value. The last answer is the safe one: it has the focus; Escape gives it."""
 
-    def __init__(self, title: str, question: str, yes: str = "Yes", no: str = "Cancel") -> None:
+    def __init__(self, title: str, question: str, answers: list[tuple[str, str, Answer]]) -> None:
         super().__init__()
         self.title_text = title
         self.question = question
-        self.yes_label = yes
-        self.no_label = no
+        self.answers = answers  # (button id, label, value)
+
+    DIALOG_CLASSES = "dialog"
 
     def compose(self) -> ComposeResult:
-        """Title, question, buttons."""
-        with Vertical(classes="dialog"):
+        """Title, question, what a kind of question adds (``more``), buttons."""
+        with Vertical(classes=self.DIALOG_CLASSES):
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.question, markup=False, classes="dialog-body")
+            yield from self.more()
             with Horizontal(classes="dialog-buttons"):
-                yield Button(self.yes_label, id="yes", variant="primary")
-                yield Button(self.no_label, id="no")
-
-    def on_mount(self) -> None:
-        """Focus the safe answer."""
-        self.query_one("#no", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        """Answer."""
-        event.stop()
-        self.dismiss(event.button.id == "yes")
-
-    def action_yes(self) -> None:
-        """Answer yes."""
-        self.dismiss(True)
-
-    def action_no(self) -> None:
-        """Answer no."""
-        self.dismiss(False)
-
-
-class ChoiceScreen(ModalScreen[str]):
-    """A question with several answers; dismisses with the chosen answer's id. The last answer
-    is the safe one: it has the focus, and Escape gives it."""
-
-    BINDINGS = [Binding("escape", "safe", "Cancel", id="choice.cancel", tooltip="The safe answer")]
-
-    def __init__(self, title: str, question: str, answers: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self.title_text = title
-        self.question = question
-        self.answers = answers
-
-    def compose(self) -> ComposeResult:
-        """Title, question, a button per answer (the first the primary one)."""
-        with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.question, markup=False, classes="dialog-body")
-            with Horizontal(classes="dialog-buttons"):
-                for index, (ident, label) in enumerate(self.answers):
+                for index, (ident, label, _) in enumerate(self.answers):
                     yield Button(label, id=ident, variant="primary" if index == 0 else "default")
+
+    def more(self) -> ComposeResult:
+        """Widgets between the question and the buttons (none here)."""
+        yield from ()
 
     def on_mount(self) -> None:
         """Focus the safe answer."""
@@ -80,8 +46,35 @@ class ChoiceScreen(ModalScreen[str]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """Answer."""
         event.stop()
-        self.dismiss(event.button.id or self.answers[-1][0])
+        self.dismiss(next((value for ident, _, value in self.answers
+                           if ident == event.button.id), self.answers[-1][2]))
 
     def action_safe(self) -> None:
         """Give the safe answer."""
-        self.dismiss(self.answers[-1][0])
+        self.dismiss(self.answers[-1][2])
+
+
+class ConfirmScreen(_Question[bool]):
+    """Asks a question; dismisses with True (yes) or False (no, Escape)."""
+
+    BINDINGS = [
+        Binding("escape", "safe", "Cancel", id="confirm.cancel", tooltip="Answer no"),
+        Binding("y", "yes", "Yes", show=False),
+        Binding("n", "safe", "No", show=False),
+    ]
+
+    def __init__(self, title: str, question: str, yes: str = "Yes", no: str = "Cancel") -> None:
+        super().__init__(title, question, [("yes", yes, True), ("no", no, False)])
+
+    def action_yes(self) -> None:
+        """Answer yes."""
+        self.dismiss(True)
+
+
+class ChoiceScreen(_Question[str]):
+    """A question with several answers, given as (id, label); dismisses with the chosen id."""
+
+    BINDINGS = [Binding("escape", "safe", "Cancel", id="choice.cancel", tooltip="The safe answer")]
+
+    def __init__(self, title: str, question: str, answers: list[tuple[str, str]]) -> None:
+        super().__init__(title, question, [(ident, label, ident) for ident, label in answers])

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Label, Static
+from textual.containers import VerticalScroll
+from textual.widgets import Static
 
 from l2tui.tui.screens.confirm import ConfirmScreen
 
@@ -17,13 +17,9 @@ class CreateTableScreen(ConfirmScreen):
         super().__init__("Create Table", question, yes="Create", no="Cancel")
         self.ddl = ddl.strip() + ";"  # as the command line prints it
 
-    def compose(self) -> ComposeResult:
-        """Title, question, the DDL, buttons."""
-        with Vertical(classes="dialog -ddl"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.question, markup=False, classes="dialog-body")
-            with VerticalScroll(id="ddl-scroll"):
-                yield Static(self.ddl.expandtabs(4), markup=False, id="ddl")  # (a tab shows as nothing)
-            with Horizontal(classes="dialog-buttons"):
-                yield Button(self.yes_label, id="yes", variant="primary")
-                yield Button(self.no_label, id="no")
+    DIALOG_CLASSES = "dialog -ddl"
+
+    def more(self) -> ComposeResult:
+        """The DDL, scrolling."""
+        with VerticalScroll(id="ddl-scroll"):
+            yield Static(self.ddl.expandtabs(4), markup=False, id="ddl")  # (a tab shows as nothing)
