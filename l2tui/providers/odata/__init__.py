@@ -140,6 +140,8 @@ class ODataProvider(Provider):
             self.http.policy = patient
         account = self.http.auth.account
         who = f" as {account}" if account and account != "anonymous" else ""
+        if self.http.auth.from_cache:  # (a person may wonder why no password was asked for)
+            who += " (signed in from the token cache)"
         schema = self.schema()
         if schema.change_tracking and self._tracking_possible():
             tracking = "change tracking on"

@@ -85,6 +85,7 @@ class Authenticator:
 
     account = "anonymous"
     refresh_failure = ""  # why the last renewal failed (one line), for the 401 that follows
+    from_cache = False  # the last sign-in used the token cache: no password, no prompt
 
     def headers(self) -> dict[str, str]:
         """Authorization headers for the next request."""
@@ -181,6 +182,8 @@ class MsalAuthenticator(Authenticator):
         app = self._application()
         try:
             result = self._silent(app, force_refresh)
+            self.from_cache = bool(result and "access_token" in result) and \
+                not self.settings.confidential
             # an app (client secret, certificate) has no other way in: its failure, as the
             # identity provider told it (AADSTS7000215: Invalid client secret …), is the one
             if (not result or "access_token" not in result) and prompt and \

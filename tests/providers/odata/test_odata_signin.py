@@ -20,6 +20,14 @@ def test_verify_with_password_sign_in(crm):
     assert "accounts:" in result.message and "change tracking on" in result.message
 
 
+def test_verify_says_when_it_signed_in_from_the_token_cache(crm):
+    first = crm.provider().verify()
+    assert first.ok and "token cache" not in first.message
+    second = crm.provider(context=crm.context(None)).verify()  # no password: the cached sign-in
+    assert second.ok, second.message
+    assert f"as {crm.emu.username} (signed in from the token cache)" in second.message
+
+
 def test_preview_with_password_sign_in(crm):
     columns, rows = crm.provider(select="$select=name,revenue").preview(rows=5)
     assert [c.name for c in columns] == ["accountid", "name", "revenue"]
