@@ -237,3 +237,15 @@ async def test_verify_says_a_refused_select_under_the_select_statement(make_app,
         assert _connstr_hint(app, 1) == "the Select Statement was refused (below)"
         app.query_one("#entity1-form #select").load_text("$select=name")  # edited: said no more
         await until(pilot, lambda: not _select_hint(app, 1).startswith("✗"))
+
+
+async def test_the_connection_string_hint_names_the_keys_the_provider_reads(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")  # Data Entity 2: a SQLite file
+        await until(pilot, lambda: _connstr_hint(app, 2).startswith("keys:"))
+        assert _connstr_hint(app, 2) == "keys: Data Source, Connect Timeout, BatchSize"
+        app.query_one("#entity2-form #provider", Select).value = "postgresql"
+        await until(pilot, lambda: "Password" in _connstr_hint(app, 2))
+        assert _connstr_hint(app, 2).endswith(", …")

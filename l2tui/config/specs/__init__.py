@@ -47,6 +47,7 @@ class ProviderSpec:
     example_select: str = ""
     accepts_url: bool = False
     takes_password: bool = True  # False: nothing to sign in to (a SQLite file)
+    used_keys: tuple[str, ...] = ()  # the keys it reads of those it accepts (empty: all)
     check_connection: Callable[[ConnectionString], None] | None = field(default=None, compare=False)
     check_select: Callable[[str], None] | None = field(default=None, compare=False)
 

@@ -55,7 +55,7 @@ def check_select(text: str) -> None:
 
 
 def _spec(name: str, title: str, aliases: tuple[str, ...], example: str, select: str,
-          takes_password: bool = True) -> ProviderSpec:
+          takes_password: bool = True, used_keys: tuple[str, ...] = ()) -> ProviderSpec:
     return register(
         ProviderSpec(
             name=name,
@@ -69,6 +69,7 @@ def _spec(name: str, title: str, aliases: tuple[str, ...], example: str, select:
             check_select=check_select,
             accepts_url=True,
             takes_password=takes_password,
+            used_keys=used_keys,
         )
     )
 
@@ -89,4 +90,5 @@ MYSQL = _spec(
 SQLITE = _spec(
     "sqlite", "Data Provider for SQLite", ("sqlite3",),
     "Data Source=crm.db;", "accounts", takes_password=False,
+    used_keys=("Data Source", "Connect Timeout", "BatchSize"),  # (the file, its busy timeout)
 )

@@ -66,6 +66,8 @@ def connection_string_hint(spec: ProviderSpec | None, text: str = "") -> str:
         return ""
     if not text.strip():
         return "required: " + readable(spec.example_connection_string)
+    if spec.used_keys:
+        return "keys: " + ", ".join(spec.used_keys)
     return "keys: " + ", ".join(k.name for k in spec.keys[:6]) + ", …"
 
 
