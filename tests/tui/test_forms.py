@@ -149,6 +149,23 @@ async def test_without_a_keyring_the_rest_is_saved_and_said_to_be(make_app, offl
         assert not app.workspace.dirty
 
 
+async def test_a_save_refused_over_a_setting_is_shown_under_its_field(make_app, offline_demo_file,
+                                                                     no_keyring) -> None:
+    before = offline_demo_file.read_text()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")  # a password written in the connection string, no keyring
+        app.query_one("#entity2-form #connstr").value = "Data Source=db.sqlite;Password=s3cret!;"
+        await until(pilot, lambda: app.workspace.dirty)
+        await pilot.press("ctrl+s")
+        connstr = app.query_one("#entity2-form #f-connstr", Field)
+        await until(pilot, lambda: connstr.problem is not None)
+        assert "holds a password" in connstr.problem and "s3cret!" not in connstr.problem
+        notes = [n.message for n in app._notifications]
+        assert any(m.startswith("Data Entity 2 › Connection String: ") for m in notes), notes
+    assert offline_demo_file.read_text() == before
+
+
 async def save_with_a_typed_password(pilot, app) -> None:
     """Type a password on Data Entity 1 and save (without a keyring: saved, but not kept)."""
     await pilot.press("alt+2")
