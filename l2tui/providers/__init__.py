@@ -16,7 +16,7 @@ from l2tui.providers.base import Provider, ProviderContext
 
 # provider name (from l2tui.config.specs) → "module:Class"
 IMPLEMENTATIONS = {
-    "odata": "l2tui.providers.odata:ODataProvider",
+    "odata": "l2tui.providers.odata.provider:ODataProvider",
     "sqlserver": "l2tui.providers.sql:SqlProvider",
     "postgresql": "l2tui.providers.sql:SqlProvider",
     "mysql": "l2tui.providers.sql:SqlProvider",

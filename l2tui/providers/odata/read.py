@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import marshal
-import re
 from collections import deque
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import InvalidOperation
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 import requests
 
 from l2tui import offload
-from l2tui.providers.base import Key, Page, ReadStream, Record, RecordTransform, SeenFilter
+from l2tui.providers.base import Page, ReadStream, RecordTransform, SeenFilter
+from l2tui.providers.odata.entity_schema import EntitySchema
 from l2tui.providers.odata.http import HttpClient, HttpError, safe_url
-from l2tui.providers.odata.schema import EntitySchema
-from l2tui.providers.odata.values import Converter, converter, loads
+from l2tui.providers.odata.pages import ASK, DECODE, SEEN, PageDecoder, PageLinks, tail_next_link
 
 VALUE_SAFE = "$,()'=:/*@!-._~"
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_KEY_IN_PARENS = re.compile(r"\(([^()]*)\)\s*$")
 
 
 def build_query(options: list[tuple[str, str]]) -> str:
@@ -51,207 +46,9 @@ class ReadPlan:
         return ",".join(prefs)
 
 
-class PageLinks(NamedTuple):
-    """A page's links: the next page, the change-tracking cursor, the context (their base)."""
-
-    next_link: str | None
-    delta_link: str | None
-    context: str | None
-
-    @classmethod
-    def of(cls, body: dict[str, Any]) -> PageLinks:
-        """The links of a parsed page."""
-        context = body.get("@odata.context")
-        return cls(body.get("@odata.nextLink"), body.get("@odata.deltaLink"),
-                   context if isinstance(context, str) else None)
-
-    def base(self, request_url: str) -> str:
-        """What the links are relative to: the context's service root, else the request's URL."""
-        if self.context and urlsplit(self.context).scheme:
-            return self.context.split("#", 1)[0]
-        return request_url
-
-
-DECODE, ASK, SEEN = b"D", b"A", b"S"  # the decoding job's frames (PageDecoder.__call__)
-
 OFFLOAD_MIN_ROWS = 1000
 """A read whose first page holds this many rows or more, and has a next page, decodes its later
 pages in a second process (when ``offload.useful``): below that, starting one costs more."""
-
-
-_NEXT_LINK = b'"@odata.nextLink"'
-
-
-def tail_next_link(body: bytes) -> str | None:
-    """A page's next link read from the end of its body, before the body is decoded: where the
-    link is among the body's last members (Dataverse writes it after ``value``) and absolute.
-    None otherwise (then the decoded body tells).
-
-    ``"@odata.nextLink"`` with its quotes cannot be inside a string (a quote there is escaped),
-    and an entity's own links are named ``Nav@odata.nextLink``; what follows it must read as
-    the rest of one JSON object, or it is not the page's last member.
-    """
-    at = body.rfind(_NEXT_LINK, max(0, len(body) - 65_536))
-    if at < 0:
-        return None
-    try:
-        tail = json.loads(b"{" + body[at:])
-    except ValueError:
-        return None
-    link = tail.get("@odata.nextLink") if isinstance(tail, dict) else None
-    return link if isinstance(link, str) and urlsplit(link).scheme in ("http", "https") else None
-
-
-class PageDecoder:
-    """A page's JSON → a Page: deletions set apart, versions, records converted, and the read's
-    ``transform`` applied when it has one.
-
-    It needs no network and no secret, so it can run in another process (``offload.Offload``):
-    it pickles as its schema, kept columns and transform; the converter is built where it runs.
-    """
-
-    def __init__(self, schema: EntitySchema, columns: frozenset[str] | None,
-                 transform: RecordTransform | None = None) -> None:
-        self.schema = schema
-        self.columns = columns
-        self.transform = transform
-        self._convert: Callable[[dict[str, Any]], Record] | None = None
-        # as a job: pages decoded whose reader was asked which entries it has seen (oldest first)
-        self._asking: deque[tuple[list[dict[str, Any]], list[Key], list[str | None]]] = deque()
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (PageDecoder, (self.schema, self.columns, self.transform))
-
-    def __call__(self, frame: bytes) -> Iterator[tuple[Any, ...]]:
-        """The offload job. ``DECODE`` + a page's body: its links first (the reader asks for the
-        next page meanwhile), then the page; or, for a reader with a ``seen`` filter (``ASK``
-        after the tag), the keys and versions to ask it about. ``SEEN`` + the positions it has
-        seen (marshal): the page that asked, without them. Answers are plain values, tagged
-        (``links``, ``received`` read them). A body that is not JSON raises ValueError."""
-        tag = frame[:1]
-        if tag == SEEN:
-            entries, deleted, versions = self._asking.popleft()
-            yield self._plain(self._page(entries, deleted, versions, marshal.loads(frame[1:])))
-            return
-        asks = frame[1:2] == ASK
-        body = loads(frame[2:])
-        yield tuple(PageLinks.of(body))
-        entries, deleted, versions = self._split(body)
-        if asks and versions:
-            self._asking.append((entries, deleted, versions))
-            yield ("ask", self._keys(entries), versions)
-            return
-        yield self._plain(self._page(entries, deleted, versions, ()))
-
-    @staticmethod
-    def _plain(page: Page) -> tuple[Any, ...]:
-        return ("page", page.items, page.records, page.deleted, page.versions, page.skipped)
-
-    @staticmethod
-    def links(answer: tuple[Any, ...]) -> PageLinks:
-        """The links the job sent first."""
-        return PageLinks(*answer)
-
-    @staticmethod
-    def received(answer: tuple[Any, ...]) -> Page:
-        """A page the job sent."""
-        _, items, records, deleted, versions, skipped = answer
-        return Page(records=records, deleted=deleted, versions=versions, skipped=skipped,
-                    items=items)
-
-    def page(self, body: dict[str, Any], seen: SeenFilter | None = None) -> Page:
-        """The page of a parsed body; ``seen`` (full reads only) names entries to leave out."""
-        entries, deleted, versions = self._split(body)
-        # before converting: the reader skips what it has seen
-        drop = seen(self._keys(entries), versions) if seen is not None and versions else ()
-        return self._page(entries, deleted, versions, drop)
-
-    def _split(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Key],
-                                                    list[str | None]]:
-        """A body's entities, the keys of its deleted entities, and the entities' versions
-        (none at all from a service without ETags)."""
-        deleted, schema = [], self.schema
-        entries = []
-        for item in body.get("value") or []:
-            if "@removed" in item or "@odata.context" in item:
-                key = deleted_key(item, schema)
-                if key is not None:
-                    deleted.append(key)
-                    continue
-            entries.append(item)
-        versions = [item.get("@odata.etag") for item in entries]
-        return entries, deleted, versions if any(versions) else []
-
-    def _page(self, entries: list[dict[str, Any]], deleted: list[Key],
-              versions: list[str | None], drop: Collection[int]) -> Page:
-        """The page of entries, converted (and transformed), but those at ``drop``."""
-        page = Page(deleted=deleted)
-        if drop:
-            dropped = set(drop)
-            kept = [i for i in range(len(entries)) if i not in dropped]
-            entries, versions = [entries[i] for i in kept], [versions[i] for i in kept]
-            page.skipped = len(dropped)
-        convert = self.converter()
-        if self.transform is None:
-            page.records = [convert(item) for item in entries]
-        else:
-            made = self.transform
-            page.items = [made(convert(item)) for item in entries]
-        page.versions = versions
-        return page
-
-    def _keys(self, items: list[dict[str, Any]]) -> list[Key]:
-        """Each entity's key as the service sent it (not converted: this is for every row of a
-        page, most of which a run then skips)."""
-        names = self.schema.key
-        if len(names) == 1:
-            name = names[0]
-            return [(item.get(name),) for item in items]
-        return [tuple(item.get(n) for n in names) for item in items]
-
-    def converter(self) -> Callable[[dict[str, Any]], Record]:
-        """A function turning one JSON entity into a record, built once per decoder.
-
-        The column → converter table is resolved once, so a row costs a dict lookup per
-        property; properties the read does not keep, and annotations, are skipped unconverted.
-        """
-        if self._convert is not None:
-            return self._convert
-        keep = self.columns
-        if keep is not None:
-            keep = keep | frozenset(self.schema.key)
-        table: dict[str, Converter | None] = {}
-        for column in self.schema.columns:
-            if "@" not in column.name and (keep is None or column.name in keep):
-                table[column.name] = converter(column.type)
-        if keep is not None:
-            for name in keep:  # kept, but not in the schema: passed through as they are
-                if "@" not in name:
-                    table.setdefault(name, None)
-            self._convert = _compile_converter(table)
-            return self._convert
-        lookup = table.get
-        unknown = _MISSING
-
-        def convert(item: dict[str, Any]) -> Record:
-            out: Record = {}
-            for name, value in item.items():
-                fn = lookup(name, unknown)
-                if fn is unknown:
-                    if "@" not in name:
-                        out[name] = value
-                    continue
-                if fn is None or value is None:
-                    out[name] = value
-                    continue
-                try:
-                    out[name] = fn(value)  # type: ignore[operator]
-                except (ValueError, TypeError, InvalidOperation):
-                    out[name] = value
-            return out
-
-        self._convert = convert
-        return convert
 
 
 class ODataReadStream(ReadStream):
@@ -323,39 +120,53 @@ class ODataReadStream(ReadStream):
             # take what the links need, then drop the parsed body before handing the page on:
             # a page's JSON (dicts of every entity) is as large as its records, and the consumer
             # may hold the page for a while
-            page = self._page(body)
             links = PageLinks.of(body)
-            base = links.base(url)
-            body = None
-            worth = offload and self._worth_offloading(page, links)
-            yield page
-            del page
-            self._keep_cursor(links, base, track)
+            # a long read's second process starts before this page is converted: its start
+            # (an interpreter and its imports) overlaps that work
+            worker = None
+            if offload and self._worth_offloading(body, links):
+                worker = self._second_process()
+                offload = worker is not None  # (one that cannot start is not tried again)
+            try:
+                page = self._page(body)
+                base = links.base(url)
+                body = None
+                yield page
+                del page
+                self._keep_cursor(links, base, track)
+            except BaseException:
+                if worker is not None:
+                    worker.close()
+                raise
             if not links.next_link:
                 return
             url = urljoin(base, links.next_link)
             headers = {"Prefer": self.plan.prefer(track or self.is_delta)}
-            if worth:
-                yield from self._decoded_there(url, headers, track)
+            if worker is not None:
+                yield from self._decoded_there(worker, url, headers, track)
                 return
             body = self.http.get_json(url, headers)
 
-    def _worth_offloading(self, page: Page, links: PageLinks) -> bool:
+    def _worth_offloading(self, body: Any, links: PageLinks) -> bool:
         return bool(links.next_link) and self.transform is not None and \
-            page.size >= OFFLOAD_MIN_ROWS and offload.useful()
+            len(body.get("value") or ()) >= OFFLOAD_MIN_ROWS and offload.useful()
 
-    def _decoded_there(self, url: str, headers: dict[str, str], track: bool) -> Iterator[Page]:
-        """The pages from ``url`` on, decoded in a second process: while it decodes one page,
-        this one fetches the next (and asks ``seen`` about the one before). If that process
-        cannot start or stops, the read goes on here from the first page not yet handed on."""
+    def _second_process(self) -> offload.Offload | None:
+        """A second process to decode this read's later pages; None (said in the log) if it
+        cannot start: the read then goes on here."""
         try:
             worker = offload.Offload(self.decoder)
         except offload.OffloadError as exc:
             self.log(f"decoding the pages here: {exc}")
-            yield from self._decoded_here(self.http.get_json(url, headers), url, track,
-                                          offload=False)
-            return
+            return None
         self.log("decoding the pages in a second process")
+        return worker
+
+    def _decoded_there(self, worker: offload.Offload, url: str, headers: dict[str, str],
+                       track: bool) -> Iterator[Page]:
+        """The pages from ``url`` on, decoded in ``worker``, a second process: while it decodes
+        one page, this one fetches the next (and asks ``seen`` about the one before). If that
+        process stops, the read goes on here from the first page not yet handed on."""
         seen = None if self.is_delta else self.seen
         how = DECODE + (ASK if seen is not None else b"-")
         # sent, not yet handed on: address, response, and the next page's address as the end
@@ -464,50 +275,3 @@ class ODataReadStream(ReadStream):
     def _count(self, page: Page) -> None:
         self.pages += 1
         self.rows += page.size
-
-
-_MISSING: Any = object()
-_CONVERT_ERRORS = (ValueError, TypeError, InvalidOperation)
-
-
-def _compile_converter(table: dict[str, Converter | None]) -> Callable[[dict[str, Any]], Record]:
-    """The record converter for a known column list, as one generated function.
-
-    The same record as the general loop: each listed name the entity has, its non-null value
-    converted (kept as it is when the conversion fails); other properties and annotations are
-    not looked at. The source holds generated names only; names and converters are defaults.
-    """
-    env: dict[str, Any] = {"M": _MISSING, "E": _CONVERT_ERRORS}
-    lines = []
-    for i, (name, fn) in enumerate(table.items()):
-        env[f"n{i}"] = name
-        lines += [f"    v = get(n{i}, M)", "    if v is not M:"]
-        if fn is not None:
-            env[f"c{i}"] = fn
-            lines += ["        if v is not None:", "            try:",
-                      f"                v = c{i}(v)", "            except E:", "                pass"]
-        lines.append(f"        out[n{i}] = v")
-    defaults = ", ".join(f"{name}={name}" for name in env)
-    text = f"def convert(item, {defaults}):\n    get = item.get\n    out = {{}}\n" + \
-        "\n".join(lines) + "\n    return out\n"
-    scope: dict[str, Any] = {}
-    exec(compile(text, "<l2tui record>", "exec"), dict(env), scope)  # noqa: S102  (names only)
-    made: Callable[[dict[str, Any]], Record] = scope["convert"]
-    return made
-
-
-def deleted_key(item: dict[str, Any], schema: EntitySchema) -> Key | None:
-    """The key of a deleted-entity entry of a delta response, or None for a normal entry."""
-    context = str(item.get("@odata.context", ""))
-    if not context.endswith("$deletedEntity") and "@removed" not in item:
-        return None
-    raw = item.get("id") or item.get("@id") or item.get("@odata.id") or ""
-    if not raw and schema.key:
-        raw = item.get(schema.key[0], "")
-    text = str(raw)
-    guid = _GUID.search(text)
-    if guid:
-        return (guid.group(0).lower(),)
-    inner = _KEY_IN_PARENS.search(text)
-    value = inner.group(1) if inner else text
-    return (value.strip("'").replace("''", "'"),)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
 from l2tui.providers.base import Column, ColumnType
+from l2tui.providers.odata.entity_schema import EntitySchema
 from l2tui.providers.odata.http import HttpClient, HttpError
 from l2tui.providers.odata.values import ATTRIBUTE_TYPES, column_type
 
@@ -17,36 +18,6 @@ EDM_NS = "{http://docs.oasis-open.org/odata/ns/edm}"
 CRM = "Microsoft.Dynamics.CRM"
 COMPUTED_TERMS = ("Org.OData.Core.V1.Computed", "Core.Computed", "Org.OData.Core.V1.Immutable")
 CHANGE_TRACKING_TERMS = ("Org.OData.Capabilities.V1.ChangeTracking", "Capabilities.ChangeTracking")
-
-
-@dataclass
-class EntitySchema:
-    """What describe() and write() need to know about one entity set."""
-
-    entity_set: str
-    columns: list[Column]
-    change_tracking: bool = False
-    dataverse: bool = False
-    logical_name: str | None = None
-    navigation: dict[str, str] = field(default_factory=dict)  # "_x_value" → navigation property
-    _index: tuple[list[Column], int, dict[str, Column]] | None = field(
-        default=None, init=False, repr=False, compare=False)
-
-    @property
-    def key(self) -> list[str]:
-        """Primary-key column names."""
-        return [c.name for c in self.columns if c.key]
-
-    def column(self, name: str) -> Column | None:
-        """The column of that name, if any (a dict lookup, rebuilt when ``columns`` changes)."""
-        columns = self.columns
-        index = self._index
-        if index is None or index[0] is not columns or index[1] != len(columns):
-            by_name: dict[str, Column] = {}
-            for c in columns:
-                by_name.setdefault(c.name, c)  # the first of a name, as a linear search finds
-            self._index = index = (columns, len(columns), by_name)
-        return index[2].get(name)
 
 
 def odata_quote(text: str) -> str:

@@ -44,8 +44,8 @@ from l2tui.providers.odata.batch import (
     decode_batch,
     encode_batch,
 )
+from l2tui.providers.odata.entity_schema import EntitySchema
 from l2tui.providers.odata.http import HttpClient, HttpError, error_of, safe_url
-from l2tui.providers.odata.schema import EntitySchema
 from l2tui.providers.odata.values import dumps, to_json
 
 FAILING_IN_A_ROW = 3

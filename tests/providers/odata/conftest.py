@@ -12,7 +12,7 @@ import pytest
 from l2tui.config.model import Entity
 from l2tui.emulator import Emulator
 from l2tui.providers.base import ProviderContext
-from l2tui.providers.odata import ODataProvider
+from l2tui.providers.odata.provider import ODataProvider
 
 FAST_RETRIES = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "retry_max_retry_after": 1.0}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from operator import itemgetter
 from pathlib import Path
 
@@ -98,6 +99,25 @@ def test_the_second_process_ends_with_its_read(long_crm):
     assert len(helpers()) == 1
     pages.close()  # a run stopped midway closes its read
     assert helpers() == []
+
+
+def test_a_read_closed_at_its_first_page_stops_the_second_process_started_for_it(long_crm):
+    # the second process starts before the first page is handed on (its start overlaps the
+    # first page's decoding)
+    pages = iter(long_crm.reader.read(transform=FIELDS))
+    next(pages)
+    assert len(helpers()) == 1
+    pages.close()
+    assert helpers() == []
+
+
+def test_a_read_whose_second_process_cannot_start_goes_on_here_and_tries_once(long_crm,
+                                                                              monkeypatch):
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python3")
+    pages = list(long_crm.reader.read(transform=FIELDS))
+    assert len({fields[0] for fields in items_of(pages)}) == 5000
+    failed = [line for line in long_crm.logs if "cannot start a second process" in line]
+    assert len(failed) == 1 and "decoding the pages here" in failed[0]
 
 
 def test_a_page_that_is_not_json_is_named_when_decoded_in_the_second_process(long_crm):

@@ -1,0 +1,229 @@
+"""The OData provider: Dynamics 365 (Dataverse) Web API and any OData v4 service.
+
+``ProviderContext.options`` keys it reads (all optional):
+
+* ``msal_http_client``: a requests.Session MSAL sends sign-in requests through (tests, emulator);
+* ``retry_max``, ``retry_base_delay``, ``retry_max_delay``, ``retry_max_throttled``,
+  ``retry_max_retry_after``, ``retry_jitter``: the retry policy (see ``http.RetryPolicy``);
+* ``page_size``, ``batch_size``, ``parallel``: override the PageSize/BatchSize/Parallel keys.
+
+The environment variable ``L2TUI_AUTHORITY_REWRITE=https://login.fake.test=http://127.0.0.1:PORT``
+sends MSAL's requests for the first prefix to the second: a testing/emulator aid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Sequence
+
+from l2tui.config.model import Entity
+from l2tui.config.specs import SelectError
+from l2tui.errors import ConfigError, ConnectError, L2Error
+from l2tui.providers.base import (
+    Capabilities,
+    Change,
+    Column,
+    Provider,
+    ProviderContext,
+    ReadStream,
+    Record,
+    RecordTransform,
+    SeenFilter,
+    VerifyResult,
+    WriteOutcome,
+)
+from l2tui.providers.odata.auth import make_authenticator
+from l2tui.providers.odata.connstr import ODataSettings, parse_settings
+from l2tui.providers.odata.entity_schema import EntitySchema
+from l2tui.providers.odata.http import HttpClient, RetryPolicy
+from l2tui.providers.odata.read import ODataReadStream, ReadPlan, build_query
+from l2tui.providers.odata.schema import load_schema
+from l2tui.providers.odata.spec import declaration
+from l2tui.providers.odata.write import Writer
+
+__all__ = ["ODataProvider"]
+
+
+class ODataProvider(Provider):
+    """Reads and writes one entity set of an OData service."""
+
+    name = "odata"
+
+    def __init__(self, entity: Entity, context: ProviderContext) -> None:
+        super().__init__(entity, context)
+        self.settings: ODataSettings = parse_settings(entity.connection_string)
+        try:
+            declaration().SPEC.validate_select(entity.select or "")
+        except SelectError as exc:
+            raise ConfigError(str(exc), key="select") from None
+        self.options = declaration().parse_options(entity.select or "")
+        self._http: HttpClient | None = None
+        self._schema: EntitySchema | None = None
+        self._lock = threading.Lock()
+        self._schema_lock = threading.Lock()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _option(self, name: str, default: int) -> int:
+        return int(self.context.options.get(name, default))
+
+    @property
+    def http(self) -> HttpClient:
+        """The HTTP client, signed in on first use."""
+        with self._lock:
+            if self._http is None:
+                self._http = HttpClient(
+                    make_authenticator(self.settings, self.context),
+                    timeout=self.settings.timeout,
+                    ca_bundle=self.settings.ca_bundle,
+                    policy=RetryPolicy.from_options(self.context.options),
+                    log=self._log,
+                    pool_size=self._option("parallel", self.settings.parallel) + 4,
+                )
+            return self._http
+
+    def _log(self, message: str) -> None:
+        http = self._http
+        self.context.log(http.redact(message) if http is not None else message)
+
+    def schema(self) -> EntitySchema:
+        """The entity set's schema, loaded once (a read stream may ask from its own thread)."""
+        with self._schema_lock:
+            return self._load_schema()
+
+    def _load_schema(self) -> EntitySchema:
+        if self._schema is None:
+            try:
+                self._schema = load_schema(
+                    self.http, self.settings.service_root, self.settings.entity_set, self._log
+                )
+            except ValueError as exc:
+                raise ConnectError(f"{self.settings.host}: {exc}") from None
+        return self._schema
+
+    def _selected(self) -> list[str] | None:
+        return declaration().selected_columns(self.entity.select or "")  # type: ignore[no-any-return]
+
+    def _tracking_possible(self) -> bool:
+        names = {name for name, _ in self.options}
+        return not names.intersection(declaration().NO_CHANGE_TRACKING)
+
+    def _plan(self, page_size: int | None = None) -> ReadPlan:
+        has_top = any(name == "$top" for name, _ in self.options)
+        size = None if has_top else (page_size or self._option("page_size", self.settings.page_size))
+        query = build_query(self.options)
+        url = self.settings.entity_url + (f"?{query}" if query else "")
+        selected = self._selected()
+        keep = None if selected is None else frozenset(selected)
+        return ReadPlan(url, size, self._tracking_possible(), keep)
+
+    # -- Provider -------------------------------------------------------------------------------
+
+    def verify(self) -> VerifyResult:
+        """Sign in, read the schema and one row; say so in a line.
+
+        A person is waiting: a service that does not answer is retried once, not with the
+        patience a scheduled run has.
+        """
+        patient = self.http.policy
+        self.http.policy = dataclasses.replace(patient, max_retries=min(patient.max_retries, 1))
+        try:
+            columns = self.describe()
+            stream = ODataReadStream(self.http, self.schema, self._plan(page_size=1), None,
+                                     self._log)
+            next(iter(stream), None)
+        except ConfigError as exc:
+            return VerifyResult(False, self._redact(str(exc)), in_settings=True)
+        except (L2Error, ValueError, OSError) as exc:
+            return VerifyResult(False, self._redact(str(exc)))
+        finally:
+            self.http.policy = patient
+        account = self.http.auth.account
+        who = f" as {account}" if account and account != "anonymous" else ""
+        if self.http.auth.from_cache:  # (a person may wonder why no password was asked for)
+            who += " (signed in from the token cache)"
+        schema = self.schema()
+        if schema.change_tracking and self._tracking_possible():
+            tracking = "change tracking on"
+        elif schema.change_tracking:
+            tracking = "change tracking off ($filter/$orderby/$top given)"
+        else:
+            tracking = "no change tracking"
+        message = (
+            f"Connected to {self.settings.host}{who} — {self.settings.entity_set}: "
+            f"{len(columns)} columns, {tracking}"
+        )
+        return VerifyResult(True, message, warnings=self._key_warnings(columns))
+
+    def _key_warnings(self, columns: list[Column]) -> tuple[str, ...]:
+        """A primary key naming a column the select does not return (a run would stop on it;
+        a SQL entity's describe refuses such a key already)."""
+        names = {c.name.casefold() for c in columns}
+        listed = ", ".join(c.name for c in columns) or "none"
+        return tuple(f"Primary Key '{key}' is not a column of the select (its columns: {listed})"
+                     for key in self.entity.primary_key if key.casefold() not in names)
+
+    def describe(self) -> list[Column]:
+        """The columns the select returns: every column, or those $select names plus the key."""
+        schema = self.schema()
+        selected = self._selected()
+        if selected is None:
+            return list(schema.columns)
+        unknown = [name for name in selected if schema.column(name) is None]
+        if unknown:
+            raise ConfigError(
+                f"'{unknown[0]}' is not a column of {schema.entity_set}",
+                key="select",
+            )
+        wanted = set(selected) | set(schema.key)
+        return [c for c in schema.columns if c.name in wanted]
+
+    def read(self, cursor: str | None = None, *, seen: SeenFilter | None = None,
+             transform: RecordTransform | None = None) -> ReadStream:
+        """Every record; with a deltaLink cursor, only the changes since (or all, if refused).
+        ``seen`` is asked about each full-read page's keys and ETags; ``transform``, if given, is
+        applied to each record (in a second process for a long read)."""
+        return ODataReadStream(self.http, self.schema, self._plan(), cursor, self._log,
+                               seen=seen, transform=transform)
+
+    def preview(self, rows: int = 20) -> tuple[list[Column], list[Record]]:
+        """The first rows, asking for one small page."""
+        stream = ODataReadStream(self.http, self.schema, self._plan(page_size=max(1, rows)),
+                                 None, self._log)
+        out: list[Record] = []
+        for page in stream:
+            out.extend(page.records[: rows - len(out)])
+            if len(out) >= rows:
+                break
+        return self.describe(), out
+
+    def write(self, changes: Sequence[Change]) -> list[WriteOutcome]:
+        """Creates, updates and deletes in $batch change sets."""
+        writer = Writer(
+            self.http, self.settings.service_root, self.schema(),
+            batch_size=self._option("batch_size", self.settings.batch_size),
+            parallel=self._option("parallel", self.settings.parallel),
+            log=self._log, partial=any(name in ("$filter", "$top") for name, _ in self.options),
+        )
+        return writer.write(changes)
+
+    def capabilities(self) -> Capabilities:
+        """Writable when the entity set has a key; deltas when change tracking can be used."""
+        schema = self.schema()
+        reason = "" if schema.key else f"{schema.entity_set} declares no key"
+        return Capabilities(
+            can_write=bool(schema.key),
+            can_delta=schema.change_tracking and self._tracking_possible(),
+            batch_size=self._option("batch_size", self.settings.batch_size),
+            read_only_reason=reason,
+            complete=not any(name == "$top" for name, _ in self.options),
+        )
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        if self._http is not None:
+            self._http.close()
+
+    def _redact(self, text: str) -> str:
+        return self._http.redact(text) if self._http is not None else text
