@@ -186,6 +186,16 @@ async def test_quit_with_unsaved_changes_asks_and_can_stay(make_app, offline_dem
         assert app.is_running and _unsaved(app)
 
 
+async def test_each_answer_of_the_quit_question_stands_out_from_the_dialog_at_80x24(
+        make_app, offline_demo_file) -> None:
+    # (at 80x24 buttons have no border: a button coloured as the dialog is not seen)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ask_to_quit_with_a_change(pilot, app)
+        dialog = app.screen.query_one(".dialog").styles.background
+        assert all(b.styles.background != dialog for b in app.screen.query(Button))
+
+
 async def test_escape_at_the_quit_question_stays(make_app, offline_demo_file) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
