@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import marshal
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -49,6 +51,63 @@ class ReadPlan:
 OFFLOAD_MIN_ROWS = 1000
 """A read whose first page holds this many rows or more, and has a next page, decodes its later
 pages in a second process (when ``offload.useful``): below that, starting one costs more."""
+
+
+class PageFetcher:
+    """Fetches a read's next pages in a thread of its own, ahead of the reader, following the
+    next link at the end of each body (``tail_next_link``); at most ``AHEAD`` pages wait.
+
+    The reader takes the pages in order (``take``): the fetch of one then overlaps the
+    decoding of the one before and the ``seen`` questions about it, which the reading thread
+    answers. A page off that chain, or after one whose link is not at its end, is fetched by
+    the reader itself. A failed fetch is raised by the ``take`` of its page.
+    """
+
+    AHEAD = 2
+
+    def __init__(self, http: HttpClient, headers: dict[str, str], url: str) -> None:
+        self._http, self._headers = http, headers
+        self._fetched: queue.SimpleQueue[tuple[requests.Response | None, str | None,
+                                               BaseException | None]] = queue.SimpleQueue()
+        self._room = threading.Semaphore(self.AHEAD)
+        self._stopped = threading.Event()
+        self._next: str | None = url  # the address the thread fetches next (None: it stopped)
+        threading.Thread(target=self._fetch, args=(url,), daemon=True,
+                         name="l2tui-fetch").start()
+
+    def _fetch(self, url: str | None) -> None:
+        while url is not None:
+            self._room.acquire()
+            if self._stopped.is_set():
+                return
+            try:
+                response = self._http.request("GET", url, headers=self._headers)
+                url = tail_next_link(response.content)
+            except BaseException as exc:  # noqa: BLE001  (raised by the reader's take)
+                self._fetched.put((None, None, exc))
+                return
+            self._fetched.put((response, url, None))
+
+    def take(self, address: str) -> tuple[requests.Response, str | None]:
+        """The response for ``address`` and the next page's address its end shows (if any)."""
+        if address != self._next:
+            self.close()  # (off the thread's chain)
+            here = self._http.request("GET", address, headers=self._headers)
+            return here, tail_next_link(here.content)
+        fetched, tail, failed = self._fetched.get()
+        self._room.release()
+        if failed is not None:
+            self._next = None
+            raise failed
+        assert fetched is not None
+        self._next = tail
+        return fetched, tail
+
+    def close(self) -> None:
+        """Stop fetching (a fetch under way ends on its own; its page is dropped)."""
+        self._next = None
+        self._stopped.set()
+        self._room.release()  # (wakes the thread if it waits for room)
 
 
 class ODataReadStream(ReadStream):
@@ -165,19 +224,20 @@ class ODataReadStream(ReadStream):
     def _decoded_there(self, worker: offload.Offload, url: str, headers: dict[str, str],
                        track: bool) -> Iterator[Page]:
         """The pages from ``url`` on, decoded in ``worker``, a second process: while it decodes
-        one page, this one fetches the next (and asks ``seen`` about the one before). If that
-        process stops, the read goes on here from the first page not yet handed on."""
+        one page, this one asks ``seen`` about the one before, and a thread fetches the next
+        (``PageFetcher``). If that process stops, the read goes on here from the first page not
+        yet handed on."""
         seen = None if self.is_delta else self.seen
         how = DECODE + (ASK if seen is not None else b"-")
         # sent, not yet handed on: address, response, and the next page's address as the end
         # of the body shows it (``tail_next_link``); at most this page and the next
         sent: deque[tuple[str, requests.Response, str | None]] = deque()
+        fetcher = PageFetcher(self.http, headers, url)
 
         def send(address: str) -> None:
-            response = self.http.request("GET", address, headers=headers)
-            content = response.content
-            sent.append((address, response, tail_next_link(content)))
-            worker.send(content, prefix=how)
+            response, tail = fetcher.take(address)
+            sent.append((address, response, tail))
+            worker.send(response.content, prefix=how)
 
         def top_up() -> None:
             # the next page is asked for as soon as the end of the last body names it: the
@@ -218,6 +278,7 @@ class ODataReadStream(ReadStream):
                     return
                 links, answer = following or (PageDecoder.links(worker.receive()), None)
         except offload.OffloadError as exc:
+            fetcher.close()
             self.log(f"{exc}; decoding the pages here")
             address, response, _ = sent[0]
             body = self.http.json_of("GET", address, response)
@@ -228,6 +289,7 @@ class ODataReadStream(ReadStream):
                 self.http.json_of("GET", address, response)
             raise
         finally:
+            fetcher.close()
             worker.close()
 
     def _keep_cursor(self, links: PageLinks, base: str, track: bool) -> None:

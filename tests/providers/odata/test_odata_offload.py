@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+import time
 from operator import itemgetter
 from pathlib import Path
 
@@ -20,6 +22,16 @@ OFFLOADED = "decoding the pages in a second process"
 # the fields a run would make of a record; an itemgetter pickles, as a transform must. revenue is
 # a Decimal: those answers come back pickled, the others as marshal data
 FIELDS = itemgetter("accountid", "name", "revenue", "modifiedon")
+
+
+def fetching() -> list[threading.Thread]:
+    """The threads fetching pages ahead (given a moment to end a fetch under way)."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = [t for t in threading.enumerate() if t.name == "l2tui-fetch" and t.is_alive()]
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
 
 
 def helpers() -> list[int]:
@@ -122,10 +134,11 @@ def test_a_read_whose_second_process_cannot_start_goes_on_here_and_tries_once(lo
 
 def test_a_page_that_is_not_json_is_named_when_decoded_in_the_second_process(long_crm):
     pages = iter(long_crm.reader.read(transform=FIELDS))
-    next(pages), next(pages)
+    next(pages)  # (decoded here; the next are fetched once the read goes on, and decoded there)
     long_crm.emu.faults.garble_next(1, method="GET")
     with pytest.raises(ConnectError, match="expected JSON, got text/html"):
         list(pages)
+    assert OFFLOADED in long_crm.logs
     assert helpers() == []
 
 
@@ -153,3 +166,21 @@ def test_a_long_read_with_a_seen_filter_asks_it_about_every_page_decoded_there(l
     assert [(p.skipped, p.versions) for p in there] == [(p.skipped, p.versions) for p in here]
     assert all(fields[0][-1] not in "02468" for fields in items_of(there))
     assert sum(p.size for p in there) == 5000
+
+
+def test_a_page_that_fails_while_fetched_ahead_fails_the_read(long_crm):
+    pages = iter(long_crm.reader.read(transform=FIELDS))
+    next(pages)  # the next pages are fetched in a thread once the read goes on
+    long_crm.emu.faults.fail_next(1, status=403, method="GET")
+    with pytest.raises(ConnectError, match="access denied"):
+        next(pages)
+    assert fetching() == [] and helpers() == []
+
+
+def test_a_read_closed_midway_stops_fetching_ahead(make_crm):
+    crm = make_crm(rows=20000, auth=False)  # 20 pages: more than are fetched ahead
+    pages = iter(crm.provider(crm.emu.connection_string() + "PageSize=1000;")
+                 .read(transform=FIELDS))
+    next(pages), next(pages)
+    pages.close()
+    assert fetching() == []
