@@ -94,7 +94,9 @@ def test_a_read_without_a_transform_is_decoded_here(long_crm):
 
 def test_the_read_goes_on_here_when_the_second_process_stops(long_crm):
     pages = iter(long_crm.reader.read(transform=FIELDS))
-    taken = [next(pages), next(pages)]  # the second came from the second process
+    # the first two are decoded here (the second while the second process starts), the third
+    # came from the second process
+    taken = [next(pages), next(pages), next(pages)]
     (helper,) = helpers()
     os.kill(helper, signal.SIGKILL)
     taken += list(pages)
@@ -134,7 +136,7 @@ def test_a_read_whose_second_process_cannot_start_goes_on_here_and_tries_once(lo
 
 def test_a_page_that_is_not_json_is_named_when_decoded_in_the_second_process(long_crm):
     pages = iter(long_crm.reader.read(transform=FIELDS))
-    next(pages)  # (decoded here; the next are fetched once the read goes on, and decoded there)
+    next(pages), next(pages)  # (decoded here; from the third, the pages are decoded there)
     long_crm.emu.faults.garble_next(1, method="GET")
     with pytest.raises(ConnectError, match="expected JSON, got text/html"):
         list(pages)
@@ -170,7 +172,7 @@ def test_a_long_read_with_a_seen_filter_asks_it_about_every_page_decoded_there(l
 
 def test_a_page_that_fails_while_fetched_ahead_fails_the_read(long_crm):
     pages = iter(long_crm.reader.read(transform=FIELDS))
-    next(pages)  # the next pages are fetched in a thread once the read goes on
+    next(pages), next(pages)  # from the third, the pages are fetched in a thread
     long_crm.emu.faults.fail_next(1, status=403, method="GET")
     with pytest.raises(ConnectError, match="access denied"):
         next(pages)
@@ -181,6 +183,6 @@ def test_a_read_closed_midway_stops_fetching_ahead(make_crm):
     crm = make_crm(rows=20000, auth=False)  # 20 pages: more than are fetched ahead
     pages = iter(crm.provider(crm.emu.connection_string() + "PageSize=1000;")
                  .read(transform=FIELDS))
-    next(pages), next(pages)
+    next(pages), next(pages), next(pages)  # (the third: the first fetched in the thread)
     pages.close()
     assert fetching() == []
