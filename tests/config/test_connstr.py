@@ -87,6 +87,23 @@ def test_unknown_key_lists_the_valid_ones_and_suggests_the_nearest() -> None:
     assert "Authentication" in str(info.value).split("valid keys:")[1]
 
 
+def test_a_bare_url_is_answered_with_the_key_to_give_it_as() -> None:
+    spec = find_spec("odata")
+    assert spec is not None
+    url = "https://contoso.crm4.dynamics.com/api/data/v9.2/accounts"
+    with pytest.raises(ConnectionStringError, match=f"give it as URL={url};"):
+        spec.parse(url)
+
+
+def test_a_bare_url_with_a_password_is_answered_without_the_password() -> None:
+    spec = find_spec("odata")
+    assert spec is not None
+    with pytest.raises(ConnectionStringError) as info:
+        spec.parse("https://alice:s3cret-pw@crm.example/api/data/v9.2/accounts")
+    assert "s3cret-pw" not in str(info.value)
+    assert "URL=https://alice:***@crm.example/api/data/v9.2/accounts;" in str(info.value)
+
+
 def test_empty_value_is_refused() -> None:
     spec = find_spec("sqlserver")
     assert spec is not None

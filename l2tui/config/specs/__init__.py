@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from l2tui.config.connstr import ConnectionString, ConnectionStringError, parse_connection_string
 from l2tui.errors import ConfigError
@@ -107,8 +108,16 @@ class ProviderSpec:
             self.check_connection(cs)
 
     def parse(self, text: str) -> ConnectionString:
-        """Parse and check a connection string; ConnectionStringError with a one-line reason."""
-        cs = parse_connection_string(text)
+        """Parse and check a connection string; ConnectionStringError with a one-line reason.
+        A bare URL where key=value pairs are expected is answered with the key to put it in."""
+        try:
+            cs = parse_connection_string(text)
+        except ConnectionStringError:
+            if self.accepts_url or not self.keys or not looks_like_url(text):
+                raise
+            raise ConnectionStringError(
+                f"a bare URL; give it as {self.keys[0].name}={_without_password(text.strip())}; "
+                "(key=value; pairs)") from None
         self.validate_connection_string(cs)
         return cs
 
@@ -123,6 +132,15 @@ class ProviderSpec:
         """Raise SelectError when the statement is not one this provider runs."""
         if self.check_select is not None:
             self.check_select(text)
+
+
+def _without_password(url: str) -> str:
+    """A URL as it may be shown: a password in it replaced by ***."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # (not a URL urllib can read: not shown at all)
+        return "<the URL>"
+    return url if password is None else url.replace(f":{password}@", ":***@", 1)
 
 
 def looks_like_url(text: str) -> bool:
