@@ -86,7 +86,8 @@ class ActionsMixin(L2Core):
 
     def _save(self, conn: Connection, *, told: bool = True) -> bool:
         """Write one connection's file; whether it was written (``told``: say so)."""
-        if conn is self.current:
+        shown = conn is self.current  # (its fields are on screen)
+        if shown:
             problems = self.form_problems()
             if problems:
                 self.notify("; ".join(problems), title="Not saved: fix the marked fields",
@@ -96,9 +97,9 @@ class ActionsMixin(L2Core):
         try:
             saved = self.workspace.save(conn)
         except L2Error as exc:
-            if conn is self.current:
+            if shown:
                 self._place_error(exc)
-            self.show_error(exc, "Not saved" if conn is self.current else f"{conn.title}: not saved")
+            self.show_error(exc, "Not saved" if shown else f"{conn.title}: not saved")
             return False
         finally:
             self.refresh_list()

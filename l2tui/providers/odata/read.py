@@ -115,9 +115,9 @@ class ODataReadStream(ReadStream):
 
     The schema is asked for (``schema``, the provider's loader) only when a page is converted or
     a full read starts: a delta read's first request goes out while the schema may still load.
-    Given a ``transform``, a long read decodes its pages after the first in a second process,
-    while this one fetches the next and answers its ``seen`` questions (see
-    ``OFFLOAD_MIN_ROWS``).
+    Given a ``transform``, a long read decodes its pages after the first two in a second process,
+    while a thread fetches the next (``PageFetcher``) and this one answers the ``seen``
+    questions (see ``OFFLOAD_MIN_ROWS``).
     """
 
     def __init__(self, http: HttpClient, schema: Callable[[], EntitySchema], plan: ReadPlan,
