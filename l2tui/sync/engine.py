@@ -554,8 +554,9 @@ class Engine:
                 states: dict[str, StateRow]
                 if self.state_empty:
                     states = {}
-                elif unread and w_empty and self.state.can_settle_unchanged and \
-                        len(set(mkeys)) == len(mkeys):
+                elif unread and w_empty and not stream.is_delta and \
+                        self.state.can_settle_unchanged and len(set(mkeys)) == len(mkeys):
+                    # (a delta page is mostly changes: looked up, not settled in SQL first)
                     states, absent = self.state.settle_unchanged(
                         [(m, i.hash, i.version) for m, i in zip(mkeys, items, strict=True)],
                         self.run_id, exact=info.extras, side=side)

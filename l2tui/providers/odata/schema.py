@@ -16,6 +16,7 @@ from l2tui.providers.odata.values import ATTRIBUTE_TYPES, column_type
 
 EDM_NS = "{http://docs.oasis-open.org/odata/ns/edm}"
 CRM = "Microsoft.Dynamics.CRM"
+DATAVERSE_ROOT = "/api/data/v"  # in every Dataverse Web API root: …/api/data/v9.2/
 COMPUTED_TERMS = ("Org.OData.Core.V1.Computed", "Core.Computed", "Org.OData.Core.V1.Immutable")
 CHANGE_TRACKING_TERMS = ("Org.OData.Capabilities.V1.ChangeTracking", "Capabilities.ChangeTracking")
 
@@ -27,11 +28,34 @@ def odata_quote(text: str) -> str:
 
 def load_schema(http: HttpClient, service_root: str, entity_set: str,
                 log: Callable[[str], None]) -> EntitySchema:
-    """EntityDefinitions on Dataverse, else the $metadata CSDL."""
-    definition = _entity_definition(http, service_root, entity_set)
-    if definition is not None:
-        return _dataverse_schema(http, service_root, entity_set, definition, log)
+    """EntityDefinitions on Dataverse, else the $metadata CSDL.
+
+    On a Dataverse root the table's attributes are asked for together with its definition,
+    under the logical name its entity set suggests (``accounts``: ``account``): a describe
+    waits one round trip, not two. An answer under a guess the definition does not confirm is
+    never read; the attributes are then asked for again under the definition's name.
+    """
+    guess = logical_name_guess(entity_set) if DATAVERSE_ROOT in service_root else None
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        asked = pool.submit(_entity_definition, http, service_root, entity_set)
+        ahead = _AttributeQueries(pool, http, service_root, guess) if guess else None
+        definition = asked.result()
+        if definition is not None:
+            logical = definition["LogicalName"]
+            queries = ahead if ahead is not None and ahead.logical == logical else \
+                _AttributeQueries(pool, http, service_root, logical)
+            return _dataverse_schema(http, service_root, entity_set, definition, queries, log)
     return csdl_schema(_get_text(http, service_root + "$metadata"), entity_set)
+
+
+def logical_name_guess(entity_set: str) -> str | None:
+    """The logical name Dataverse would have pluralised into this entity set (its default
+    rule: ``opportunities``, ``addresses``, ``accounts``); None when nothing suggests one."""
+    for plural, single in (("ies", "y"), ("sses", "ss"), ("xes", "x"), ("ches", "ch"),
+                           ("shes", "sh"), ("s", "")):
+        if entity_set.endswith(plural) and len(entity_set) > len(plural):
+            return entity_set[: -len(plural)] + single
+    return None
 
 
 # -- Dataverse ------------------------------------------------------------------------------------
@@ -54,23 +78,29 @@ def _entity_definition(http: HttpClient, root: str, entity_set: str) -> dict[str
     return rows[0]  # type: ignore[no-any-return]
 
 
-def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: dict[str, Any],
-                      log: Callable[[str], None]) -> EntitySchema:
-    logical = definition["LogicalName"]
-    base = f"{root}EntityDefinitions(LogicalName={odata_quote(logical)})/Attributes"
-    # five independent requests, sent together: a describe waits for one round trip, not five
-    # (against Dataverse, ~0.1 s each); their log lines follow in this order
-    with ThreadPoolExecutor(max_workers=5) as pool:
-        listed = pool.submit(
+class _AttributeQueries:
+    """The five requests that describe a table's attributes, sent together to ``pool``."""
+
+    def __init__(self, pool: ThreadPoolExecutor, http: HttpClient, root: str, logical: str) -> None:
+        self.logical = logical
+        base = f"{root}EntityDefinitions(LogicalName={odata_quote(logical)})/Attributes"
+        self.listed = pool.submit(
             http.get_json, base + "?$select=LogicalName,AttributeType,IsValidForCreate,"
             "IsValidForUpdate,IsPrimaryId,IsValidODataAttribute,AttributeOf,RequiredLevel")
-        casts = [pool.submit(_cast_values, http, base, cast, prop) for cast, prop in (
+        self.casts = [pool.submit(_cast_values, http, base, cast, prop) for cast, prop in (
             ("StringAttributeMetadata", "MaxLength"), ("DateTimeAttributeMetadata", "Format"),
             ("LookupAttributeMetadata", "Targets"))]
-        relations = pool.submit(_many_to_one, http, root, logical)
-        attributes = listed.result()["value"]
-        (extra, formats, targets) = [_logged(future.result(), log) for future in casts]
-        relationships = relations.result()
+        self.relations = pool.submit(_many_to_one, http, root, logical)
+
+
+def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: dict[str, Any],
+                      queries: _AttributeQueries, log: Callable[[str], None]) -> EntitySchema:
+    logical = definition["LogicalName"]
+    # independent requests, sent together: a describe waits for one round trip, not five
+    # (against Dataverse, ~0.1 s each); their log lines follow in this order
+    attributes = queries.listed.result()["value"]
+    (extra, formats, targets) = [_logged(future.result(), log) for future in queries.casts]
+    relationships = queries.relations.result()
     primary = definition.get("PrimaryIdAttribute")
     columns: list[Column] = []
     navigation: dict[str, str] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ import pytest
 
 from l2tui.errors import ConfigError
 from l2tui.providers.base import ColumnType
+from l2tui.providers.odata import schema
 
 
 def read_all(stream):
@@ -204,6 +206,38 @@ def test_describe_goes_without_a_lookup_target_whose_entity_set_it_cannot_read(c
     columns = {c.name: c for c in crm.provider().describe()}
     assert columns["_primarycontactid_value"].lookup_target is None
     assert "no entity set found for table contact" in crm.logs
+
+
+def test_describe_asks_for_the_attributes_together_with_the_definition(crm):
+    # each metadata answer held 1 s: the definition with the attributes is one wait, the
+    # lookup's entity set a second; asked one after the other, they were three
+    crm.emu.faults.delay_next(100, 1.0, path_contains="EntityDefinitions")
+    started = time.perf_counter()
+    columns = {c.name: c for c in crm.provider().describe()}
+    assert time.perf_counter() - started < 2.6
+    assert columns["_primarycontactid_value"].lookup_target == "contacts"
+
+
+def test_describe_under_a_wrong_guess_of_the_logical_name_asks_again_under_the_right_one(
+        crm, monkeypatch):
+    right = {c.name: c for c in crm.provider().describe()}
+    monkeypatch.setattr(schema, "logical_name_guess", lambda entity_set: "contact")
+    crm.emu.recent_requests.clear()
+    assert {c.name: c for c in crm.provider().describe()} == right
+    asked = [r.split("?")[0] for r in crm.emu.recent_requests
+             if "/Attributes" in r or "/ManyToOneRelationships" in r]
+    assert sum("(LogicalName='contact')" in r for r in asked) == 5
+    assert sum("(LogicalName='account')" in r for r in asked) == 5
+
+
+@pytest.mark.parametrize(("entity_set", "logical"), [
+    ("accounts", "account"), ("opportunities", "opportunity"), ("new_addresses", "new_address"),
+    ("new_boxes", "new_box"), ("new_matches", "new_match"), ("invoices", "invoice"),
+    ("data", None),
+])
+def test_a_logical_name_is_guessed_from_the_entity_set_as_dataverse_pluralises(entity_set,
+                                                                              logical):
+    assert schema.logical_name_guess(entity_set) == logical
 
 
 def test_describe_with_select_returns_those_columns_and_the_key(crm):
