@@ -107,6 +107,11 @@ BAD_FILES = {
         'title = "x"\n[entity1]\n[entity2]\nprovider = "sqlite"\nconnection_string = "Data Source=a;data source=b"\n',
         "given twice",
     ),
+    "key-sqlite-does-not-read": (
+        'title = "x"\n[entity1]\n[entity2]\nprovider = "sqlite"\n'
+        'connection_string = "Server=db01;Initial Catalog=crm;"\n',
+        "entity2.connection_string: 'Initial Catalog' is not used by sqlite; it reads Data Source",
+    ),
     "empty-value": (
         'title = "x"\n[entity1]\n[entity2]\nprovider = "sqlite"\nconnection_string = "Data Source=;"\n',
         "empty value",

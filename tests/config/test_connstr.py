@@ -116,3 +116,19 @@ def test_two_synonyms_of_one_key_are_refused() -> None:
     assert spec is not None
     with pytest.raises(ConnectionStringError, match="name the same setting"):
         spec.validate_connection_string(parse_connection_string("Server=a;Data Source=b"))
+
+
+def test_a_key_sqlite_does_not_read_is_refused_with_the_keys_it_reads() -> None:
+    # a SQL Server string under the SQLite provider: the file would be named after the server
+    spec = find_spec("sqlite")
+    assert spec is not None
+    with pytest.raises(ConnectionStringError) as info:
+        spec.parse("Server=db01;Initial Catalog=crm;Trusted_Connection=True;")
+    assert str(info.value) == ("'Initial Catalog' is not used by sqlite; it reads Data Source, "
+                               "Connect Timeout, BatchSize")
+
+
+def test_sqlite_accepts_the_ado_net_keys_other_tools_write_and_no_provider_reads() -> None:
+    spec = find_spec("sqlite")
+    assert spec is not None
+    spec.parse("Data Source=crm.db;Pooling=True;Max Pool Size=10;Connect Timeout=5;")

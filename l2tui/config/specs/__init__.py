@@ -28,6 +28,7 @@ class KeySpec:
     secret: bool = False
     help: str = ""
     choices: tuple[str, ...] = ()
+    ignored: bool = False  # accepted from other tools' strings and read by no provider
 
     def names(self) -> tuple[str, ...]:
         """The canonical name and its synonyms."""
@@ -94,6 +95,10 @@ class ProviderSpec:
                 raise ConnectionStringError(
                     f"'{key}' and '{seen[spec.name]}' name the same setting; give it once"
                 )
+            if self.used_keys and spec.name not in self.used_keys and \
+                    not (spec.secret or spec.ignored):  # (a secret has its own answer)
+                raise ConnectionStringError(
+                    f"'{key}' is not used by {self.name}; it reads {', '.join(self.used_keys)}")
             seen[spec.name] = key
             if value == "":
                 raise ConnectionStringError(f"'{key}' has an empty value")

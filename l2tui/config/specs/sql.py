@@ -26,10 +26,12 @@ SQL_KEYS = (
             help="SQL Server: ReadOnly routes to a readable secondary"),
     KeySpec("MultiSubnetFailover", ("Multi Subnet Failover",), choices=("true", "false", "yes", "no")),
     KeySpec("TDS_Version", ("TDS Version",), help="FreeTDS protocol version (default 7.4)"),
-    KeySpec("Persist Security Info", ("PersistSecurityInfo",), help="ADO.NET; accepted and ignored"),
-    *(KeySpec(name, (), help="ADO.NET pooling; accepted and ignored")
+    KeySpec("Persist Security Info", ("PersistSecurityInfo",), help="ADO.NET; accepted and ignored",
+            ignored=True),
+    *(KeySpec(name, (), help="ADO.NET pooling; accepted and ignored", ignored=True)
       for name in ("Pooling", "Max Pool Size", "Min Pool Size", "Connection Lifetime")),
-    KeySpec("MultipleActiveResultSets", ("MARS_Connection",), help="accepted and ignored"),
+    KeySpec("MultipleActiveResultSets", ("MARS_Connection",), help="accepted and ignored",
+            ignored=True),
 )
 
 
