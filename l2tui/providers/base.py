@@ -46,6 +46,12 @@ class Column:
     max_length: int | None = None
     lookup_target: str | None = None  # OData lookups: the entity set a `_x_value` column points to
 
+    def __post_init__(self) -> None:
+        # a plain str: a reflected name is SQLAlchemy's str subclass, and a run's mapping pickled
+        # with it would load SQLAlchemy into the process that decodes pages (0.3 s of its start)
+        if type(self.name) is not str:
+            object.__setattr__(self, "name", str(self.name))
+
 
 @dataclass(frozen=True)
 class Capabilities:
