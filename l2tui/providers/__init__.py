@@ -5,14 +5,16 @@ from __future__ import annotations
 import contextlib
 import importlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from l2tui.config.model import Connection, Entity
-from l2tui.config.secrets import Prompt, missing_secret_hint, resolve_secret
 from l2tui.config.specs import find_spec
 from l2tui.errors import ConfigError
-from l2tui.paths import Paths
 from l2tui.providers.base import Provider, ProviderContext
+
+if TYPE_CHECKING:  # (the process that decodes pages imports this package: not the secrets)
+    from l2tui.config.secrets import Prompt
+    from l2tui.paths import Paths
 
 # provider name (from l2tui.config.specs) → "module:Class"
 IMPLEMENTATIONS = {
@@ -57,6 +59,8 @@ def open_entity(
     The secret is looked up only if the provider asks (an unauthenticated OData service or a
     SQLite file never needs one); ``prompt`` is used only when a terminal is attached.
     """
+    from l2tui.config.secrets import missing_secret_hint, resolve_secret
+
     entity = conn.entity(index)
 
     def secret() -> str | None:
