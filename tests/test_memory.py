@@ -42,3 +42,24 @@ def test_freed_page_sized_buffers_leave_the_process() -> None:
     # glibc alone keeps a freed 16 MiB block on its heap after the first one; fixed, it does not
     plain, fixed = _resident_mib("plain"), _resident_mib("fixed")
     assert fixed + 8 <= plain
+
+
+_NO_PROGRAMS = textwrap.dedent("""
+    import subprocess, sys
+    sys.path.insert(0, sys.argv[1])
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"started a program: {args[0]!r}")
+    subprocess.Popen = refuse
+    from l2tui.memory import return_large_buffers
+    print(return_large_buffers())
+""")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's mallopt (Linux)")
+def test_fixing_the_threshold_starts_no_program() -> None:
+    # a run does this at its start: finding the C library by ctypes.util.find_library would
+    # start ldconfig (or a compiler) each time
+    out = subprocess.run([sys.executable, "-c", _NO_PROGRAMS, str(REPO)], capture_output=True,
+                         text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
