@@ -368,6 +368,7 @@ class Engine:
                    "modified TEXT, gone INTEGER DEFAULT 0, done INTEGER DEFAULT 0, ver TEXT)")
         db.execute("DROP TABLE IF EXISTS temp.gone")
         db.execute("CREATE TEMP TABLE gone (kid TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM temp.synced")  # (the state's: see StateStore.note_synced)
         db.execute("DROP TABLE IF EXISTS temp.keyless")
         db.execute("CREATE TEMP TABLE keyless (side TEXT, kid TEXT, vals TEXT, hash TEXT)")
         self.outbox = Outbox(db)
@@ -475,9 +476,10 @@ class Engine:
         """Read the side that is not streamed into the temp table ``w`` (on disk).
 
         Where the provider has versions and a key gives the match key, a row whose version the
-        state has seen since its pair last agreed is not read at all: it is staged as synced
-        (its pair's hash, no values), which is all a decision needs of a side that is as synced.
-        Not when the run compares both sides in full (first, after a crash, ``--full``).
+        state has seen since its pair last agreed is not read at all: it is noted as synced
+        (``temp.synced``), and staged only if the streamed side mentions it, then as its pair's
+        hash and no values, which is all a decision needs of a side that is as synced. Not when
+        the run compares both sides in full (first, after a crash, ``--full``).
         """
         info, db = self.sides[side], self.state.db
         read = self._read(side, cursor, by_version=not self.matching)
@@ -523,7 +525,8 @@ class Engine:
         target = OTHER[side]
         writer = self.writers[target]
         unread = self.mode[target] == "none"  # one-way: the target is not read
-        w_empty = db.execute("SELECT 1 FROM temp.w LIMIT 1").fetchone() is None
+        w_empty = db.execute("SELECT 1 FROM temp.w UNION ALL SELECT 1 FROM temp.synced "
+                             "LIMIT 1").fetchone() is None
         by_version = unread and w_empty and not self.state_empty and \
             self.state.can_settle_unchanged
         read = self._read(side, cursor, by_version=by_version)
@@ -564,7 +567,7 @@ class Engine:
                     self.new_handled += len(absent)  # (marked handled, though no pair yet)
                 else:
                     states = self.state.lookup(mkeys)
-                staged = {} if w_empty else self._staged(mkeys)
+                staged = {} if w_empty else self._staged(target, mkeys)
                 same = info.same
                 for item in items:
                     mkey = item.mkey
@@ -643,9 +646,10 @@ class Engine:
         return max(0, self.sizes["both"] - mentioned)
 
     def _stage_seen(self, side: str, skipped: queue.SimpleQueue[list[str]]) -> None:
-        """Stage, as synced, what the reading thread skipped so far (see ``_stage``)."""
+        """Note, as synced, what the reading thread skipped so far (see ``_stage``): staged in
+        ``w`` only when the streamed side mentions it (``_staged``, ``_leftovers``)."""
         for mkeys in _drained(skipped):
-            self.state.stage_as_synced(side, mkeys)
+            self.state.note_synced(mkeys, self.run_id)
 
     def _skip_same_versions(self, side: str, records: list[Record],
                             versions: list[str | None]) -> tuple[list[Record], list[str | None]]:
@@ -668,9 +672,12 @@ class Engine:
 
         return key_json(list(key) if isinstance(key, tuple | list) else [key])
 
-    def _staged(self, mkeys: list[str]) -> dict[str, tuple[Item | None, bool]]:
+    def _staged(self, side: str, mkeys: list[str]) -> dict[str, tuple[Item | None, bool]]:
+        """The staged items of ``side`` (None: gone) for these match keys, those noted as
+        synced among them staged first."""
         out: dict[str, tuple[Item | None, bool]] = {}
         db = self.state.db
+        self.state.stage_synced(side, mkeys)
         for i in range(0, len(mkeys), 500):
             chunk = mkeys[i:i + 500]
             marks = ",".join("?" * len(chunk))
@@ -694,8 +701,13 @@ class Engine:
         """Staged items the streamed side did not mention."""
         db, src, dst = self.state.db, self.src, self.dst
         if self.mode[src] == "delta":  # not mentioned: unchanged on src; settle the unchanged
+            # (those noted as synced on dst whose src item was deleted are decided one by one)
+            self.state.stage_synced(dst, gone_on=src)
             self.unchanged += self.state.settle_staged(self.run_id, src=src,
                                                        exact=self.sides[dst].extras)
+            self.unchanged += self.state.unstaged_synced()  # (handled: see note_synced)
+        else:  # read in full, src did not mention them: each is decided (gone there)
+            self.state.stage_synced(dst)
         last = 0
         while True:
             self._check_cancel()

@@ -132,6 +132,8 @@ class StateStore:
             if column not in columns:  # a state written before versions were kept
                 self.db.execute(f"ALTER TABLE items ADD COLUMN {column} TEXT")
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS handled (mkey TEXT PRIMARY KEY)")
+        # pairs a read skipped by version, as last agreed on that side (``note_synced``)
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS synced (mkey TEXT PRIMARY KEY)")
         self._handled_run: int | None = None
         self._started: float | None = None  # when the run this store started began
         self._json_each = _has_json_each(self.db)
@@ -290,6 +292,7 @@ class StateStore:
     def _start_handled(self, run: int) -> None:
         if self._handled_run != run:
             self.db.execute("DELETE FROM temp.handled")
+            self.db.execute("DELETE FROM temp.synced")
             self._handled_run = run
 
     def settle_unchanged(self, items: Sequence[tuple[str, str, str | None]], run: int, *,
@@ -347,7 +350,8 @@ class StateStore:
         bidirectional run against a side without change tracking that is nearly all of them,
         so they are marked handled and done (``done = 2``) in two statements instead of one
         decision each. A pair deleted on ``src`` (its key in ``temp.gone``) is left to the
-        engine. Returns how many were settled.
+        engine. Returns how many were settled. (The rows a read skipped by version are not
+        in ``w``: see ``note_synced``.)
         """
         self._start_handled(run)
         src_key = _column(src, "key")
@@ -365,15 +369,51 @@ class StateStore:
                         f"i.{ver} IS NOT w.ver)")
         return int(settled)
 
-    def stage_as_synced(self, side: str, mkeys: Sequence[str]) -> None:
-        """Stage in the engine's temp table ``w`` the pairs whose ``side`` a read skipped by
-        version: that side's key, the pair's hash and version, no values (NULL)."""
-        if not mkeys:
-            return
+    def note_synced(self, mkeys: Sequence[str], run: int) -> None:
+        """Note the pairs whose side a read of ``run`` skipped by version: as last agreed there.
+
+        Only their match keys (``temp.synced``): most are never asked about again. The engine
+        stages in ``w`` those the other side's read mentions (``stage_synced``); the rest count
+        as handled (``unhandled`` leaves them out). Staging every one of them took most of a
+        bidirectional run's time beside a side without change tracking.
+        """
+        self._start_handled(run)
+        if mkeys:
+            self.db.execute("INSERT OR IGNORE INTO temp.synced SELECT value FROM json_each(?)",
+                            (json.dumps(list(mkeys), ensure_ascii=False),))
+
+    def stage_synced(self, side: str, mkeys: Sequence[str] | None = None, *,
+                     gone_on: str | None = None) -> None:
+        """Stage in the engine's temp table ``w``, as synced (that side's key, the pair's hash
+        and version, no values), the noted pairs (``note_synced``) among ``mkeys``; with
+        ``gone_on``, those whose key on that side a delta read said is deleted (``temp.gone``);
+        with neither, all of them. A pair already in ``w`` keeps its row."""
         key, ver = _column(side, "key"), _column(side, "ver")
-        self.db.execute(f"INSERT OR IGNORE INTO temp.w(mkey, kid, vals, hash, ver) SELECT mkey, "
-                        f"{key}, NULL, hash, {ver} FROM items WHERE mkey IN (SELECT value FROM "
-                        "json_each(?))", (json.dumps(list(mkeys), ensure_ascii=False),))
+        head = (f"INSERT OR IGNORE INTO temp.w(mkey, kid, vals, hash, ver) SELECT i.mkey, i.{key}, "
+                f"NULL, i.hash, i.{ver} FROM")
+        if mkeys is not None:
+            if mkeys:
+                self.db.execute(f"{head} temp.synced s CROSS JOIN items i ON i.mkey = s.mkey "
+                                "WHERE s.mkey IN (SELECT value FROM json_each(?))",
+                                (json.dumps(list(mkeys), ensure_ascii=False),))
+        elif gone_on is not None:
+            if self.db.execute("SELECT 1 FROM temp.gone LIMIT 1").fetchone() is None:
+                return
+            # by each deleted key: the pair whose key it is, by the partial index for keys other
+            # than the match key, else by the match key itself (see ``lookup_keys``)
+            column = _column(gone_on, "key")
+            synced = "i.mkey IN (SELECT mkey FROM temp.synced)"
+            self.db.execute(f"{head} temp.gone g CROSS JOIN items i ON i.{column} = g.kid WHERE "
+                            f"i.{column} != i.mkey AND {synced} UNION ALL SELECT i.mkey, i.{key}, "
+                            f"NULL, i.hash, i.{ver} FROM temp.gone g CROSS JOIN items i ON "
+                            f"i.mkey = g.kid WHERE i.{column} = i.mkey AND {synced}")
+        else:
+            self.db.execute(f"{head} temp.synced s CROSS JOIN items i ON i.mkey = s.mkey")
+
+    def unstaged_synced(self) -> int:
+        """How many noted pairs (``note_synced``) are not staged in ``w``: handled as they are."""
+        return int(self.db.execute("SELECT COUNT(*) FROM temp.synced WHERE mkey NOT IN "
+                                   "(SELECT mkey FROM temp.w)").fetchone()[0])
 
     def lookup_keys(self, side: str, keys: Sequence[str]) -> dict[str, StateRow]:
         """State rows by a side's provider key (JSON)."""
@@ -417,8 +457,9 @@ class StateStore:
             return  # restricted to keys in empty tables: none (and no scan of every pair)
         where = "(seen IS NULL OR seen != ?)"
         params: list[Any] = [run]
-        if self._handled_run == run:
-            where += " AND mkey NOT IN (SELECT mkey FROM temp.handled)"
+        if self._handled_run == run:  # (noted as synced: handled, see ``note_synced``)
+            where += (" AND mkey NOT IN (SELECT mkey FROM temp.handled) AND mkey NOT IN "
+                      "(SELECT mkey FROM temp.synced)")
         if side_keys is not None:
             parts = []
             for side, table in side_keys.items():

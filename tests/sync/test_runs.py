@@ -314,6 +314,28 @@ def test_a_left_delete_removes_a_sql_row_skipped_by_its_version(two_way: Pair) -
     assert two_way.left() == two_way.right()
 
 
+def test_sql_rows_skipped_by_their_version_count_as_unchanged(two_way: Pair) -> None:
+    key = next(iter(two_way.left()))
+    two_way.left_update(key, {"name": "Edited in Dynamics"})
+    report = two_way.run()
+    assert (report.updated_right, report.unchanged) == (1, 19)
+
+
+def test_a_left_read_in_full_removes_a_sql_row_skipped_by_its_version(two_way: Pair) -> None:
+    # no delta cursor (change tracking off, or its token expired): the left is read in full, and
+    # a SQL row skipped by its version whose Dynamics record is gone must still be deleted
+    key = next(iter(two_way.left()))
+    two_way.left_delete(key)
+    state = StateStore(two_way.paths.state_db(two_way.conn.slug))
+    state.put("cursor.left", None)
+    state.commit()
+    state.close()
+    report = two_way.run()
+    assert report.deleted_right == 1 and key not in two_way.right()
+    assert two_way.left() == two_way.right()
+    assert two_way.run().plan.writes == 0  # type: ignore[union-attr]
+
+
 def test_sql_edits_beside_unchanged_rows_go_left_and_versions_are_relearnt(
         two_way: Pair) -> None:
     keys = list(two_way.right())
