@@ -79,7 +79,8 @@ class ConnectionStore:
         return (e.connection for e in self.entries() if e.connection is not None)
 
     def resolve(self, name: str) -> Path:
-        """The file a NAME means: a path to a .toml file, a file slug, or a title."""
+        """The file a NAME means: a path to a .toml file, a file slug, a title, or the start of
+        one file slug alone (``demo`` for ``demo-dynamics-accounts-to-sqlite``)."""
         candidate = Path(name).expanduser()
         if candidate.suffix == SUFFIX and (candidate.is_file() or os.sep in name):
             return candidate
@@ -89,10 +90,17 @@ class ConnectionStore:
         slug = slugify(name)
         if (self.folder / f"{slug}{SUFFIX}").is_file():
             return self.folder / f"{slug}{SUFFIX}"
-        for entry in self.entries():
+        entries = self.entries()
+        for entry in entries:
             if entry.connection and entry.connection.title.casefold() == name.casefold():
                 return entry.path
-        known = ", ".join(e.path.stem for e in self.entries()) or "none yet (l2tui new TITLE)"
+        starts = [e.path for e in entries if slug and e.path.stem.startswith(slug)]
+        if len(starts) == 1:
+            return starts[0]
+        if starts:
+            raise ConfigError(f"'{name}' could name {len(starts)} connections: "
+                              f"{', '.join(p.stem for p in starts)}")
+        known = ", ".join(e.path.stem for e in entries) or "none yet (l2tui new TITLE)"
         raise ConfigError(f"no connection named '{name}'; connections: {known}")
 
     def load(self, name: str) -> Connection:

@@ -141,6 +141,23 @@ def test_unknown_connection_exits_2(run_cli: CliRunner) -> None:
     assert "no connection named 'nope'" in result.stderr
 
 
+def test_the_start_of_one_file_name_names_its_connection(run_cli: CliRunner) -> None:
+    assert run_cli("new", "CRM accounts to SQL").returncode == 0
+    assert run_cli("new", "Contacts to SQL").returncode == 0
+    shown = run_cli("show", "crm")
+    assert shown.returncode == 0, shown.stderr
+    assert 'title = "CRM accounts to SQL"' in shown.stdout
+
+
+def test_the_start_of_several_file_names_exits_2_naming_them(run_cli: CliRunner) -> None:
+    assert run_cli("new", "CRM accounts to SQL").returncode == 0
+    assert run_cli("new", "CRM contacts to SQL").returncode == 0
+    result = run_cli("show", "crm")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("l2tui: 'crm' could name 2 connections: "
+                                     "crm-accounts-to-sql, crm-contacts-to-sql")
+
+
 def test_bad_usage_exits_2_with_one_line(run_cli: CliRunner) -> None:
     result = run_cli("preview", "x", "--entity", "3")
     assert result.returncode == 2
