@@ -96,7 +96,8 @@ class ODataProvider(Provider):
         if self._schema is None:
             try:
                 self._schema = load_schema(
-                    self.http, self.settings.service_root, self.settings.entity_set, self._log
+                    self.http, self.settings.service_root, self.settings.entity_set, self._log,
+                    self._selected(),
                 )
             except ValueError as exc:
                 raise ConnectError(f"{self.settings.host}: {exc}") from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -27,13 +27,17 @@ def odata_quote(text: str) -> str:
 
 
 def load_schema(http: HttpClient, service_root: str, entity_set: str,
-                log: Callable[[str], None]) -> EntitySchema:
+                log: Callable[[str], None], selected: Collection[str] | None = None) -> EntitySchema:
     """EntityDefinitions on Dataverse, else the $metadata CSDL.
 
     On a Dataverse root the table's attributes are asked for together with its definition,
     under the logical name its entity set suggests (``accounts``: ``account``): a describe
     waits one round trip, not two. An answer under a guess the definition does not confirm is
     never read; the attributes are then asked for again under the definition's name.
+
+    ``selected``: the columns the entity's select names (None: all). Only those lookups are
+    made writable through @odata.bind, so only their target tables' entity sets are asked for:
+    a select without a writable lookup waits no second round trip.
     """
     guess = logical_name_guess(entity_set) if DATAVERSE_ROOT in service_root else None
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -44,7 +48,9 @@ def load_schema(http: HttpClient, service_root: str, entity_set: str,
             logical = definition["LogicalName"]
             queries = ahead if ahead is not None and ahead.logical == logical else \
                 _AttributeQueries(pool, http, service_root, logical)
-            return _dataverse_schema(http, service_root, entity_set, definition, queries, log)
+            wanted = None if selected is None else {name.casefold() for name in selected}
+            return _dataverse_schema(http, service_root, entity_set, definition, queries, log,
+                                     wanted)
     return csdl_schema(_get_text(http, service_root + "$metadata"), entity_set)
 
 
@@ -96,7 +102,8 @@ class _AttributeQueries:
 
 
 def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: dict[str, Any],
-                      queries: _AttributeQueries, log: Callable[[str], None]) -> EntitySchema:
+                      queries: _AttributeQueries, log: Callable[[str], None],
+                      wanted: set[str] | None) -> EntitySchema:
     logical = definition["LogicalName"]
     # (read in the order they were asked: their log lines follow it)
     attributes = queries.listed.result()["value"]
@@ -125,7 +132,7 @@ def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: 
             "SystemRequired", "ApplicationRequired")
         if prop != name:
             lookups[prop] = list(targets.get(name) or [])
-            if writable:
+            if writable and (wanted is None or prop.casefold() in wanted):
                 navigation[prop] = name
         columns.append(Column(
             name=prop, type=column_kind, nullable=not (required or is_key),

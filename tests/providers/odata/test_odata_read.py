@@ -245,6 +245,21 @@ def test_describe_with_select_returns_those_columns_and_the_key(crm):
     assert [c.name for c in columns] == ["accountid", "name", "revenue"]
 
 
+def test_describe_with_a_select_without_a_lookup_asks_for_no_target_table(crm):
+    # the entity sets of lookup targets are a second round trip: only a selected lookup needs one
+    crm.emu.recent_requests.clear()
+    crm.provider(select="$select=name,revenue").describe()
+    asked = [r for r in crm.emu.recent_requests if "?$select=EntitySetName" in r]
+    assert asked == []
+
+
+def test_describe_with_a_select_naming_a_lookup_finds_its_target_table(crm):
+    provider = crm.provider(select="$select=name,_primarycontactid_value")
+    columns = {c.name: c for c in provider.describe()}
+    assert columns["_primarycontactid_value"].lookup_target == "contacts"
+    assert provider.schema().navigation == {"_primarycontactid_value": "primarycontactid"}
+
+
 def test_select_naming_an_unknown_column_is_a_config_error(crm):
     with pytest.raises(ConfigError, match="'nmae'"):
         crm.provider(select="$select=nmae").describe()
