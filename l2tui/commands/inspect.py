@@ -44,9 +44,7 @@ def preview_command(args: argparse.Namespace, paths: Paths) -> int:
         columns, rows = provider.preview(args.rows)
     names = _column_names(columns, rows)
     if args.format == "json":
-        json.dump([{n: _jsonable(r.get(n)) for n in names} for r in rows], sys.stdout,
-                  indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        sys.stdout.write(_json_rows(names, rows) + "\n")
     elif args.format == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(names)
@@ -90,6 +88,23 @@ def _text(value: Any) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value).replace("\n", "⏎")
+
+
+def _json_rows(names: list[str], rows: list[Record]) -> str:
+    """Rows as a JSON array of objects (indented by two), decimals as numbers with their exact
+    digits: ``json.dumps`` would turn a Decimal into a float's, or take a string."""
+    objects = []
+    for row in rows:
+        fields = [f"    {json.dumps(n, ensure_ascii=False)}: {_json_value(row.get(n))}"
+                  for n in names]
+        objects.append("  {\n" + ",\n".join(fields) + "\n  }" if fields else "  {}")
+    return "[\n" + ",\n".join(objects) + "\n]" if objects else "[]"
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, Decimal) and value.is_finite():
+        return str(value)  # (JSON's number grammar reads it: 10.50, -0, 1E+3)
+    return json.dumps(_jsonable(value), ensure_ascii=False)
 
 
 def _jsonable(value: Any) -> Any:

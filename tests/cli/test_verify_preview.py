@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,20 @@ def test_preview_entity_1_as_json(run_cli: CliRunner, config_dir: Path, tmp_path
     expected = {r["accountid"]: r["name"] for r in emulator.store.rows("accounts")}
     for row in rows:
         assert expected[row["accountid"]] == row["name"]
+
+
+def test_preview_as_json_gives_decimals_as_exact_numbers(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    _save(config_dir, emulator.connection_string(), db)
+    result = run_cli("preview", "Accounts", "--entity", "2", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout, parse_float=Decimal)
+    assert [(r["accountid"], r["revenue"]) for r in rows] == [("a1", Decimal("10.5")),
+                                                             ("a2", None)]
+    assert json.loads(result.stdout) == [{"accountid": "a1", "name": "Contoso", "revenue": 10.5},
+                                         {"accountid": "a2", "name": "Fabrikam", "revenue": None}]
 
 
 def test_preview_entity_2_as_a_table(run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
