@@ -19,9 +19,12 @@ class _Rule:
     method: str | None
     path_contains: str | None
     seconds: float = 0.0
+    query_contains: str | None = None  # in the query string as sent (percent-encoded)
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, query: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if self.query_contains is not None and self.query_contains not in query:
             return False
         if self.path_contains is not None:
             return self.path_contains in path
@@ -49,11 +52,13 @@ class Faults:
 
     def fail_next(
         self, n: int, status: int = 503, method: str | None = None,
-        path_contains: str | None = None,
+        path_contains: str | None = None, query_contains: str | None = None,
     ) -> None:
-        """Answer the next n matching requests with an error status."""
+        """Answer the next n matching requests with an error status (``query_contains``: text
+        of the query string as sent, such as one page's paging cookie)."""
         with self._lock:
-            self._rules.append(_Rule(n, "fail", status, method, path_contains))
+            self._rules.append(_Rule(n, "fail", status, method, path_contains,
+                                     query_contains=query_contains))
 
     def fail_after_next(
         self, n: int, status: int = 504, method: str | None = None,
@@ -98,11 +103,11 @@ class Faults:
             self._rules.clear()
             self._rate = 0.0
 
-    def check(self, method: str, path: str) -> Fault | None:
+    def check(self, method: str, path: str, query: str = "") -> Fault | None:
         """The fault for this request, if any (consumes one use of a rule)."""
         with self._lock:
             for rule in self._rules:
-                if rule.remaining > 0 and rule.matches(method, path):
+                if rule.remaining > 0 and rule.matches(method, path, query):
                     rule.remaining -= 1
                     return Fault(rule.action, rule.status, rule.seconds)
             self._rules = [r for r in self._rules if r.remaining > 0]

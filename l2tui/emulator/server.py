@@ -296,7 +296,7 @@ class Emulator:
         with self._count_lock:
             self.request_count += 1
             self.recent_requests.append(f"{req.method} {req.path}?{req.query}")
-        fault = self.faults.check(req.method, req.path)
+        fault = self.faults.check(req.method, req.path, req.query)
         if fault is not None and fault.action == "delay":
             time.sleep(fault.seconds)
             fault = None

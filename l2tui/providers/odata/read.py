@@ -239,9 +239,22 @@ class ODataReadStream(ReadStream):
         # of the body shows it (``tail_next_link``); at most this page and the next
         sent: deque[tuple[str, requests.Response, str | None]] = deque()
         fetcher = PageFetcher(self.http, headers, url)
+        # a page fetched ahead that failed: raised when its turn comes, after the pages before it
+        failed: list[Exception] = []
 
         def send(address: str) -> None:
             response, tail = fetcher.take(address)
+            sent.append((address, response, tail))
+            worker.send(response.content, prefix=how)
+
+        def send_ahead(address: str) -> None:
+            if failed:
+                return
+            try:
+                response, tail = fetcher.take(address)
+            except Exception as exc:  # noqa: BLE001  (raised at its own page, below)
+                failed.append(exc)
+                return
             sent.append((address, response, tail))
             worker.send(response.content, prefix=how)
 
@@ -249,7 +262,7 @@ class ODataReadStream(ReadStream):
             # the next page is asked for as soon as the end of the last body names it: the
             # second process decodes one page while the next one comes
             if len(sent) == 1 and sent[-1][2] is not None:
-                send(sent[-1][2])
+                send_ahead(sent[-1][2])
 
         try:
             send(url)
@@ -263,14 +276,14 @@ class ODataReadStream(ReadStream):
                     raise offload.OffloadError("a page's links read from its end were not its "
                                                "links")
                 if ahead and len(sent) == 1:
-                    send(ahead)  # fetched while the second process works on this page
+                    send_ahead(ahead)  # fetched while the second process works on this page
                 if answer is None:
                     answer = worker.receive()
                 following = None
                 if answer[0] == "ask":
                     assert seen is not None
                     worker.send(marshal.dumps(sorted(seen(answer[1], answer[2]))), prefix=SEEN)
-                    if ahead:  # (the next page's answers come before this one's)
+                    if len(sent) > 1:  # (the next page's answers come before this one's)
                         following = PageDecoder.links(worker.receive()), worker.receive()
                     answer = worker.receive()
                 page = PageDecoder.received(answer)
@@ -282,6 +295,8 @@ class ODataReadStream(ReadStream):
                 top_up()  # (after the page is handed on: a failure here goes on from the next)
                 if not ahead:
                     return
+                if not sent:  # the next page could not be fetched
+                    raise failed[0]
                 links, answer = following or (PageDecoder.links(worker.receive()), None)
         except offload.OffloadError as exc:
             fetcher.close()

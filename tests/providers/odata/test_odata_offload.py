@@ -179,6 +179,23 @@ def test_a_page_that_fails_while_fetched_ahead_fails_the_read(long_crm):
     assert fetching() == [] and helpers() == []
 
 
+@pytest.mark.parametrize("asks", [False, True], ids=["plain", "with a seen filter"])
+def test_a_page_that_fails_while_fetched_ahead_fails_the_read_after_the_pages_before_it(
+        long_crm, asks):
+    # the fifth page's request fails: the four before it are handed on first (the fourth was
+    # being decoded while the fifth was fetched)
+    long_crm.emu.faults.fail_next(1, status=403, method="GET",
+                                  query_contains="pagenumber%3D%225%22")
+    seen = skip_even_keys([]) if asks else None
+    taken = []
+    with pytest.raises(ConnectError, match="access denied"):
+        for page in long_crm.reader.read(seen=seen, transform=FIELDS):
+            taken.append(page)
+    assert [page.size for page in taken] == [1000] * 4
+    assert OFFLOADED in long_crm.logs
+    assert fetching() == [] and helpers() == []
+
+
 def test_a_read_closed_midway_stops_fetching_ahead(make_crm):
     crm = make_crm(rows=20000, auth=False)  # 20 pages: more than are fetched ahead
     pages = iter(crm.provider(crm.emu.connection_string() + "PageSize=1000;")
