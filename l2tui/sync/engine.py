@@ -478,26 +478,34 @@ class Engine:
         Where the provider has versions and a key gives the match key, a row whose version the
         state has seen since its pair last agreed is not read at all: it is noted as synced
         (``temp.synced``), and staged only if the streamed side mentions it, then as its pair's
-        hash and no values, which is all a decision needs of a side that is as synced. Not when
-        the run compares both sides in full (first, after a crash, ``--full``).
+        hash and no values, which is all a decision needs of a side that is as synced. So is a
+        row read whose hash is its pair's (``_unsynced``; its version is learnt). Not when the
+        run compares both sides in full (first, after a crash, ``--full``).
         """
         info, db = self.sides[side], self.state.db
         read = self._read(side, cursor, by_version=not self.matching)
+        # an item whose hash is its pair's is as synced too: noted, not staged (as by version)
+        by_hash = not self.matching and not self.state_empty and self.state.can_settle_unchanged
         done = dups = 0
         gone: list[str] = []
         try:
             for page in read.pages:
                 self._check_cancel()
                 self._stage_seen(side, read.skipped)
-                rows, keyless = [], []
+                keyless = []
+                kept: list[tuple[Item, str | None]] = []
                 made = _items(page, info)
                 versions = page.versions or [None] * len(made)
                 for item, version in zip(made, versions, strict=True):
                     if item.mkey is None:
                         keyless.append((side, item.kid, values_json(item.values), item.hash))
-                        continue
-                    rows.append((item.mkey, item.kid, values_json(item.values), item.hash,
-                                 item.modified, version))
+                    else:
+                        kept.append((item, version))
+                if by_hash and kept:
+                    kept, dropped = self._unsynced(side, kept)
+                    dups += dropped
+                rows = [(item.mkey, item.kid, values_json(item.values), item.hash, item.modified,
+                         version) for item, version in kept]
                 before = db.total_changes
                 insert_rows(db.execute, "INSERT OR IGNORE INTO temp.w(mkey, kid, vals, hash, "
                             "modified, ver)", "", 6, rows)
@@ -518,6 +526,26 @@ class Engine:
         if cursor and not read.stream.is_delta:
             self.mode[side] = "full"
         return read.stream
+
+    def _unsynced(self, side: str, kept: list[tuple[Item, str | None]]
+                  ) -> tuple[list[tuple[Item, str | None]], int]:
+        """Of a staged page's items (and versions), those to stage in ``w``: not as synced
+        (``StateStore.note_synced_if_same``, for a page of distinct match keys), and not a
+        match key noted as synced already (another item's: the first of each is synced).
+        Also how many were dropped as such duplicates."""
+        mkeys = [item.mkey for item, _ in kept if item.mkey is not None]
+        before = len(kept)
+        noted = self.state.noted(mkeys)
+        if noted:
+            kept = [(item, version) for item, version in kept if item.mkey not in noted]
+        dropped = before - len(kept)
+        if kept and len(set(mkeys)) == len(mkeys):
+            same = self.state.note_synced_if_same(
+                side, [(item.mkey, item.hash, version) for item, version in kept
+                       if item.mkey is not None], self.run_id, exact=self.sides[side].extras)
+            if same:
+                kept = [(item, version) for item, version in kept if item.mkey not in same]
+        return kept, dropped
 
     def _stream(self, side: str, cursor: str | None) -> ReadStream:
         """Read the streamed side page by page, deciding and writing as pages arrive."""

@@ -311,25 +311,10 @@ class StateStore:
             return {}, set()
         self._start_handled(run)
         db = self.db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS page (mkey TEXT PRIMARY KEY, hash TEXT, "
-                   "ver TEXT)")
-        db.execute("DELETE FROM temp.page")
-        # in key order: the page's and handled's inserts append, and the probes of items walk
-        # its key index in order, touching each page once (random order: ~40% slower); bound
-        # as rows (see skip_same_versions)
-        insert_rows(db.execute, "INSERT OR IGNORE INTO temp.page(mkey, hash, ver)", "", 3,
-                    sorted(items))
-        plain = f"{_PLAIN} AND {_same_hash('i.hash', 'p.hash', exact)}"
+        plain = self._unchanged_page(items, exact=exact, side=side)
         # every key of the page is handled by this run (the unchanged here, the others by the
         # caller); the LEFT JOIN keeps the page as the outer loop: one probe of items per key
         db.execute("INSERT OR IGNORE INTO temp.handled SELECT mkey FROM temp.page")
-        # the unchanged whose version is new (written by a run, or kept before versions were):
-        # remember it, so that the next run skips them by version alone
-        column = _column(side, "ver")
-        db.execute(f"UPDATE items SET {column} = (SELECT p.ver FROM temp.page p WHERE p.mkey = "
-                   f"items.mkey) WHERE mkey IN (SELECT p.mkey FROM temp.page p CROSS JOIN items i ON "
-                   f"i.mkey = p.mkey WHERE p.ver IS NOT NULL AND i.{column} IS NOT p.ver AND "
-                   f"{plain})")
         found = db.execute(
             "SELECT json_group_array(json_array(p.mkey, i.mkey IS NOT NULL, i.lkey, i.rkey, "
             "i.hash, i.lhash, i.rhash)) FROM temp.page p LEFT JOIN items i ON i.mkey = p.mkey "
@@ -368,6 +353,58 @@ class StateStore:
                         f"ON i.mkey = w.mkey WHERE w.done = 2 AND w.ver IS NOT NULL AND "
                         f"i.{ver} IS NOT w.ver)")
         return int(settled)
+
+    def _unchanged_page(self, items: Sequence[tuple[str, str, str | None]], *, exact: bool,
+                        side: str) -> str:
+        """Load a page of (match key, hash, version) into ``temp.page``, and remember the new
+        version of each unchanged item; the SQL condition (over ``i``, the item's pair, and
+        ``p``, the page's row) that says an item is unchanged: its pair synced on both sides,
+        without an open conflict, its stored hash the item's (all of it when ``exact``, else
+        the part before the first '.', as ``SideInfo.same`` compares)."""
+        db = self.db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS page (mkey TEXT PRIMARY KEY, hash TEXT, "
+                   "ver TEXT)")
+        db.execute("DELETE FROM temp.page")
+        # in key order: the page's and handled's inserts append, and the probes of items walk
+        # its key index in order, touching each page once (random order: ~40% slower); bound
+        # as rows (see skip_same_versions)
+        insert_rows(db.execute, "INSERT OR IGNORE INTO temp.page(mkey, hash, ver)", "", 3,
+                    sorted(items))
+        plain = f"{_PLAIN} AND {_same_hash('i.hash', 'p.hash', exact)}"
+        # the unchanged whose version is new (written by a run, or kept before versions were):
+        # remember it, so that the next run skips them by version alone
+        column = _column(side, "ver")
+        db.execute(f"UPDATE items SET {column} = (SELECT p.ver FROM temp.page p WHERE p.mkey = "
+                   f"items.mkey) WHERE mkey IN (SELECT p.mkey FROM temp.page p CROSS JOIN items i ON "
+                   f"i.mkey = p.mkey WHERE p.ver IS NOT NULL AND i.{column} IS NOT p.ver AND "
+                   f"{plain})")
+        return plain
+
+    def note_synced_if_same(self, side: str, items: Sequence[tuple[str, str, str | None]],
+                            run: int, *, exact: bool) -> set[str]:
+        """Of a staged page of ``side`` (distinct match key, hash, version), note as synced
+        (``note_synced``) the items whose hash is their pair's (``settle_unchanged``'s test),
+        learning their versions; returns their match keys. A side read in full is mostly
+        unchanged: those need no values kept, and no decision one by one."""
+        if not items:
+            return set()
+        self._start_handled(run)
+        plain = self._unchanged_page(items, exact=exact, side=side)
+        joined = f"FROM temp.page p CROSS JOIN items i ON i.mkey = p.mkey WHERE {plain}"
+        same: list[str] = json.loads(
+            self.db.execute(f"SELECT json_group_array(p.mkey) {joined}").fetchone()[0])
+        if same:
+            self.db.execute(f"INSERT OR IGNORE INTO temp.synced SELECT p.mkey {joined}")
+        return set(same)
+
+    def noted(self, mkeys: Sequence[str]) -> set[str]:
+        """Which of these match keys are noted as synced (``note_synced``)."""
+        if not mkeys:
+            return set()
+        found: list[str] = json.loads(self.db.execute(
+            "SELECT json_group_array(mkey) FROM temp.synced WHERE mkey IN (SELECT value FROM "
+            "json_each(?))", (json.dumps(list(mkeys), ensure_ascii=False),)).fetchone()[0])
+        return set(found)
 
     def note_synced(self, mkeys: Sequence[str], run: int) -> None:
         """Note the pairs whose side a read of ``run`` skipped by version: as last agreed there.

@@ -336,6 +336,26 @@ def test_a_left_read_in_full_removes_a_sql_row_skipped_by_its_version(two_way: P
     assert two_way.run().plan.writes == 0  # type: ignore[union-attr]
 
 
+def test_a_sql_row_sharing_the_match_key_of_an_unchanged_row_read_before_is_left_alone(
+        emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # after a switch to bidirectional the SQL rows are read in full (no versions known yet), 5 a
+    # page: an upper-case copy of a GUID key, read pages after the row it copies (found
+    # unchanged), is another SQL key but the same match key: the row read first is the one
+    # synced, and the copy is named in a warning
+    monkeypatch.setattr("l2tui.providers.sql.provider.DEFAULT_PAGE", 5)
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts")
+    pair.run()
+    pair.conn.direction = Direction.BIDIRECTIONAL
+    key = next(iter(pair.right()))
+    pair.right_insert({"name": "Shadow"}, key=key.upper())
+    report = pair.run()
+    assert report.outcome == "success", report.message
+    assert pair.left()[key][0] != "Shadow"
+    assert [e.message for e in pair.events if isinstance(e, LogLine)
+            and "share a match key" in e.message] == [
+        "1 item(s) of the right share a match key with another; only the first of each is synced"]
+
+
 def test_sql_edits_beside_unchanged_rows_go_left_and_versions_are_relearnt(
         two_way: Pair) -> None:
     keys = list(two_way.right())
