@@ -112,9 +112,12 @@ class L2App(WatchMixin, ActionsMixin):
             for widget in self.query("Input, TextArea"):
                 widget.cursor_blink = False  # type: ignore[attr-defined]
         self.workspace.reload()
-        path = self.workspace.find(self.initial) if self.initial else None
-        if self.initial and path is None:
-            self.notify(f"no connection named '{self.initial}'", severity="warning")
+        path = None
+        if self.initial:
+            try:
+                path = self.workspace.find(self.initial)
+            except ConfigError as exc:
+                self.notify(exc.message, severity="warning")
         if path is None:
             path = next((p for p in self.workspace.order if p not in self.workspace.errors), None)
         self.open(path)

@@ -103,17 +103,17 @@ class Workspace:
             out.append(Item(str(path), title, path in self.dirty, self.errors.get(path)))
         return out
 
-    def find(self, name: str) -> Path | None:
-        """The listed file a slug, title or path names."""
+    def find(self, name: str) -> Path:
+        """The listed file a slug, title or path names, or the start of one slug; ConfigError
+        (the command line's message: none, or which ones) if it names none of them."""
         for path in self.order:
             conn = self.working.get(path)
             if name in (path.stem, str(path)) or (conn and conn.title.casefold() == name.casefold()):
                 return path
-        try:
-            path = self.store.resolve(name)
-        except ConfigError:
-            return None
-        return path if path in self.order else None
+        path = self.store.resolve(name)
+        if path not in self.order:
+            raise ConfigError(f"no connection named '{name}' in {self.store.folder}")
+        return path
 
     def get(self, path: Path) -> Connection:
         """The working copy of a connection (loaded from its file on first use; a file that

@@ -6,6 +6,7 @@ from typing import Any
 
 from textual.app import App
 
+from l2tui.config.store import ConnectionStore
 from l2tui.tui.app import L2App, run_app
 from l2tui.tui.widgets.connection_list import ConnectionList
 from tests.tui.conftest import DEMO_SLUG, DEMO_TITLE
@@ -39,3 +40,25 @@ async def test_the_app_works_with_no_color(make_app, offline_demo_file, monkeypa
         assert app.current is not None and app.current.title == "New Connection"
         assert app.query_one(ConnectionList).option_count == 2
         assert app.export_screenshot()  # it renders (without colours)
+
+
+async def test_the_start_of_one_file_name_opens_its_connection(make_app, paths) -> None:
+    store = ConnectionStore(paths.connections)
+    store.create("CRM accounts to SQL")
+    store.create("Contacts to SQL")
+    app = make_app(select="crm")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.current is not None and app.current.title == "CRM accounts to SQL"
+
+
+async def test_a_name_that_could_name_several_connections_says_which(make_app, paths) -> None:
+    store = ConnectionStore(paths.connections)
+    store.create("CRM accounts to SQL")
+    store.create("CRM contacts to SQL")
+    app = make_app(select="crm")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == [
+            "'crm' could name 2 connections: crm-accounts-to-sql, crm-contacts-to-sql"]
+        assert app.current is not None  # (the first is open)
