@@ -42,22 +42,24 @@ async def test_the_app_works_with_no_color(make_app, offline_demo_file, monkeypa
         assert app.export_screenshot()  # it renders (without colours)
 
 
-async def test_the_start_of_one_file_name_opens_its_connection(make_app, paths) -> None:
+def _opened_on(make_app, paths, titles: list[str], name: str) -> Any:
+    """An app asked to open NAME, in a folder of connections with these titles."""
     store = ConnectionStore(paths.connections)
-    store.create("CRM accounts to SQL")
-    store.create("Contacts to SQL")
-    app = make_app(select="crm")
-    async with app.run_test(size=(120, 40)) as pilot:
+    for title in titles:
+        store.create(title)
+    return make_app(select=name)
+
+
+async def test_the_start_of_one_file_name_opens_its_connection(make_app, paths) -> None:
+    app = _opened_on(make_app, paths, ["CRM accounts to SQL", "Contacts to SQL"], "crm")
+    async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.current is not None and app.current.title == "CRM accounts to SQL"
 
 
 async def test_a_name_that_could_name_several_connections_says_which(make_app, paths) -> None:
-    store = ConnectionStore(paths.connections)
-    store.create("CRM accounts to SQL")
-    store.create("CRM contacts to SQL")
-    app = make_app(select="crm")
-    async with app.run_test(size=(120, 40)) as pilot:
+    app = _opened_on(make_app, paths, ["CRM accounts to SQL", "CRM contacts to SQL"], "crm")
+    async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert [n.message for n in app._notifications] == [
             "'crm' could name 2 connections: crm-accounts-to-sql, crm-contacts-to-sql"]
