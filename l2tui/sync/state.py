@@ -425,6 +425,8 @@ class StateStore:
         and version, no values), the noted pairs (``note_synced``) among ``mkeys``; with
         ``gone_on``, those whose key on that side a delta read said is deleted (``temp.gone``);
         with neither, all of them. A pair already in ``w`` keeps its row."""
+        if not self._json_each:  # (then nothing is noted: see can_settle_unchanged)
+            return
         key, ver = _column(side, "key"), _column(side, "ver")
         head = (f"INSERT OR IGNORE INTO temp.w(mkey, kid, vals, hash, ver) SELECT i.mkey, i.{key}, "
                 f"NULL, i.hash, i.{ver} FROM")
