@@ -356,6 +356,25 @@ def test_a_sql_row_sharing_the_match_key_of_an_unchanged_row_read_before_is_left
         "1 item(s) of the right share a match key with another; only the first of each is synced"]
 
 
+def test_a_bidirectional_run_on_a_sqlite_without_json_functions_keeps_both_sides_alike(
+        emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # no json_each (a SQLite built without JSON): no row is skipped by its version or noted
+    # as synced; each is compared
+    monkeypatch.setattr("l2tui.sync.state._has_json_each", lambda db: False)
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL)
+    pair.run()
+    pair.run()
+    keys = sorted(pair.left())
+    pair.left_update(keys[0], {"name": "Edited in Dynamics"})
+    pair.right_update(keys[1], {"name": "Edited in SQL"})
+    pair.left_delete(keys[2])
+    report = pair.run()
+    assert (report.updated_right, report.updated_left, report.deleted_right) == (1, 1, 1)
+    assert pair.left() == pair.right() and len(pair.left()) == 19
+    assert pair.run().plan.writes == 0  # type: ignore[union-attr]
+
+
 def test_sql_edits_beside_unchanged_rows_go_left_and_versions_are_relearnt(
         two_way: Pair) -> None:
     keys = list(two_way.right())
