@@ -218,10 +218,12 @@ class StateStore:
                 "both": total - int(left) - int(right)}
 
     def handled_count(self, run: int) -> int:
-        """How many match keys ``run`` marked handled so far (a delta run: a few)."""
+        """How many match keys ``run`` marked handled or noted as synced so far (a delta run: a
+        few; a key both noted and then decided counts once)."""
         if self._handled_run != run:
             return 0
-        return int(self.db.execute("SELECT COUNT(*) FROM temp.handled").fetchone()[0])
+        return int(self.db.execute("SELECT COUNT(*) FROM (SELECT mkey FROM temp.handled UNION "
+                                   "SELECT mkey FROM temp.synced)").fetchone()[0])
 
     def empty(self) -> bool:
         """Whether no pair is stored (cheaper than ``count() == 0`` on a large state)."""

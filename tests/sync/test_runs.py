@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from l2tui.config.model import ColumnPair, ConflictResolution, Deletions, Direction
+from l2tui.config.model import ColumnPair, ConflictResolution, Deletions, Direction, Entity
 from l2tui.errors import ConfigError, L2Error, RunError
 from l2tui.providers import open_entity
 from l2tui.runner import Runner
@@ -373,6 +373,23 @@ def test_a_bidirectional_run_on_a_sqlite_without_json_functions_keeps_both_sides
     assert (report.updated_right, report.updated_left, report.deleted_right) == (1, 1, 1)
     assert pair.left() == pair.right() and len(pair.left()) == 19
     assert pair.run().plan.writes == 0  # type: ignore[union-attr]
+
+
+def test_dynamics_to_dynamics_counts_each_unchanged_pair_once(emu: Any, tmp_path: Path) -> None:
+    # both sides read by change tracking: the run after the first gets its own creates back in
+    # the right's delta, unchanged (noted as synced), and the left's pairs unmentioned
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=0, seed=4, auth=False) as other:
+        pair = make_pair(emu, sqlite_url(tmp_path / "unused.db"), "accounts",
+                         direction=Direction.BIDIRECTIONAL)
+        pair.conn.entity2 = Entity(title="Other Dynamics", provider="odata",
+                                   connection_string=other.connection_string("accounts"),
+                                   select=LEFT_SELECT, primary_key=["accountid"])
+        assert pair.run().created_right == 20
+        again = pair.run()
+        assert (again.outcome, again.unchanged, again.plan.writes) == (  # type: ignore[union-attr]
+            "success", 20, 0)
 
 
 def test_sql_edits_beside_unchanged_rows_go_left_and_versions_are_relearnt(
