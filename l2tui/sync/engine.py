@@ -368,9 +368,9 @@ class Engine:
                    "modified TEXT, gone INTEGER DEFAULT 0, done INTEGER DEFAULT 0, ver TEXT)")
         db.execute("DROP TABLE IF EXISTS temp.gone")
         db.execute("CREATE TEMP TABLE gone (kid TEXT PRIMARY KEY)")
-        db.execute("DELETE FROM temp.synced")  # (the state's: see StateStore.note_synced)
         db.execute("DROP TABLE IF EXISTS temp.keyless")
         db.execute("CREATE TEMP TABLE keyless (side TEXT, kid TEXT, vals TEXT, hash TEXT)")
+        state.start_handled(run)  # (before any read asks whether something is noted as synced)
         self.outbox = Outbox(db)
         self.writers = {s: Writer(self.sides[s], self.providers[s], state, run,
                                   batch=opts.batch_size or caps[s].batch_size, dry=opts.dry_run,

@@ -278,7 +278,7 @@ class StateStore:
         """
         if not items:
             return set()
-        self._start_handled(run)
+        self.start_handled(run)
         found = _same_versions(self.db, side, items)
         self.db.execute("INSERT OR IGNORE INTO temp.handled SELECT value FROM json_each(?)",
                         (found,))
@@ -291,7 +291,9 @@ class StateStore:
         what is committed: the pairs of earlier runs, which is what versions are compared with."""
         return VersionReader(self.path)
 
-    def _start_handled(self, run: int) -> None:
+    def start_handled(self, run: int) -> None:
+        """Begin ``run``'s marks: the match keys it handled and those it noted as synced (both
+        temp tables emptied once per run; every method that marks calls this first)."""
         if self._handled_run != run:
             self.db.execute("DELETE FROM temp.handled")
             self.db.execute("DELETE FROM temp.synced")
@@ -311,7 +313,7 @@ class StateStore:
         """
         if not items:
             return {}, set()
-        self._start_handled(run)
+        self.start_handled(run)
         db = self.db
         plain = self._unchanged_page(items, exact=exact, side=side)
         # every key of the page is handled by this run (the unchanged here, the others by the
@@ -340,7 +342,7 @@ class StateStore:
         engine. Returns how many were settled. (The rows a read skipped by version are not
         in ``w``: see ``note_synced``.)
         """
-        self._start_handled(run)
+        self.start_handled(run)
         src_key = _column(src, "key")
         settled = self.db.execute(
             "UPDATE temp.w SET done = 2 WHERE rowid IN (SELECT w.rowid FROM temp.w w CROSS JOIN "
@@ -390,7 +392,7 @@ class StateStore:
         unchanged: those need no values kept, and no decision one by one."""
         if not items:
             return set()
-        self._start_handled(run)
+        self.start_handled(run)
         plain = self._unchanged_page(items, exact=exact, side=side)
         joined = f"FROM temp.page p CROSS JOIN items i ON i.mkey = p.mkey WHERE {plain}"
         same: list[str] = json.loads(
@@ -416,7 +418,7 @@ class StateStore:
         as handled (``unhandled`` leaves them out). Staging every one of them took most of a
         bidirectional run's time beside a side without change tracking.
         """
-        self._start_handled(run)
+        self.start_handled(run)
         if mkeys:
             self.db.execute("INSERT OR IGNORE INTO temp.synced SELECT value FROM json_each(?)",
                             (json.dumps(list(mkeys), ensure_ascii=False),))
@@ -476,7 +478,7 @@ class StateStore:
         logs) every page of the state once per run, while a run that reads everything marks
         every pair. ``unhandled`` reads both the temp table and ``seen`` (set by ``save``).
         """
-        self._start_handled(run)
+        self.start_handled(run)
         if self._json_each:
             keys = list(mkeys)
             if keys:
