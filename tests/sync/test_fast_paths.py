@@ -286,3 +286,21 @@ def test_a_created_key_text_is_the_match_key_where_the_shortcut_says_so() -> Non
             row = side.create_row(item.mkey, item.values)
             if applies:
                 assert key_json(list(row[:split])) == item.mkey
+
+
+def test_a_new_state_gets_the_larger_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    from l2tui.sync.state import PAGE_SIZE
+
+    fresh = StateStore(tmp_path / "new.db")
+    assert fresh.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE != 4096
+    fresh.close()
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute("PRAGMA page_size=4096")
+    old.execute("CREATE TABLE kept (x)")
+    old.close()
+    store = StateStore(tmp_path / "old.db")
+    assert store.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+    store.save([('["n"]', '["n"]', '["n"]', "h", None, None, 1, None, None)])
+    store.commit()
+    assert [row.mkey for row in store.all_items()] == ['["n"]']
+    store.close()
