@@ -304,3 +304,19 @@ def test_a_new_state_gets_the_larger_pages_and_an_old_one_keeps_its_own(tmp_path
     store.commit()
     assert [row.mkey for row in store.all_items()] == ['["n"]']
     store.close()
+
+
+def test_a_batch_of_creates_saves_the_pairs_one_at_a_time_would(tmp_path: Path) -> None:
+    from l2tui.sync.apply import Counts, Writer
+    from l2tui.sync.side import SideInfo
+
+    plan = _side([("id", T.STRING), ("name", T.STRING)], [("id", T.STRING), ("name", T.STRING)],
+                 ("id", "id")).plan
+    items = [('["a"]', "h1", '["x"]', 'W/"1"'), ('["b"]', "h2", None, None)]
+    for side in ("left", "right"):
+        state = StateStore(tmp_path / f"{side}.db")
+        writer = Writer(SideInfo(side, plan), None, state, 7, batch=10,  # type: ignore[arg-type]
+                        dry=True, sink=lambda event: None, counts=Counts())
+        assert writer._created_pairs(items) == \
+            [writer._pair(m, m, src, h, v) for m, h, src, v in items]
+        state.close()
