@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -73,6 +73,8 @@ RowItem = tuple[str, str, str | None, str | None]
 """A queued create's pair: match key, hash, the source's key and its version."""
 Ahead = tuple[tuple[list[SaveRow], list[str]], Future[None]]
 """A save ahead: the pairs it saves and forgets, and the write thread's work."""
+Written = tuple[RowBatch, list[RowItem], dict[int, WriteOutcome]]
+"""A RowBatch written, its items, and the outcome of each row that did not plainly succeed."""
 
 
 def _plain_create(task: Task) -> bool:
@@ -287,22 +289,46 @@ class Writer:
         return (mkey, src_kid, kid, hash, None, None, self.run, src_version, None)
 
     def _send_rows(self) -> None:
-        """Hand the queued creates to the write thread as one RowBatch, after settling the one
-        before: the run reads and normalises the next page while the provider writes."""
-        self.settle()
+        """Hand the queued creates to the write thread as one RowBatch once the one before is
+        written: the run reads and normalises the next page while the provider writes. The
+        state of the one before is saved after this one is sent, while it is written (both
+        databases at work at once; the write thread idled through each save before)."""
+        written = self._wait_in_flight()
+        if written is not None and self.stopped is not None:
+            self._save_written(written)  # (raises: the side stopped, nothing more is sent)
         rows, items = self.rows, self.row_items
         self.rows, self.row_items = [], []
         batch = RowBatch(*self.side.create_names, rows)
         if self.dry:
             self._save_rows(batch, items, {})
-            return
-        self._mark_unrecorded()
-        self.in_flight = (batch, items, self._pool().submit(self.provider.create_rows, batch))
+        else:
+            self._mark_unrecorded()
+            self.in_flight = (batch, items, self._pool().submit(self.provider.create_rows, batch))
+        if written is not None:
+            try:
+                self._save_written(written)
+            except Exception:
+                self._abandon_in_flight()
+                raise
+
+    def _abandon_in_flight(self) -> None:
+        """After the state failed: wait for the RowBatch just sent, and save nothing of it (the
+        run stops; the next matches both sides by key, as after any run stopped midway)."""
+        in_flight, self.in_flight = self.in_flight, None
+        if in_flight is not None:
+            wait([in_flight[2]])
 
     def settle(self) -> None:
         """Wait for the RowBatch in flight; commit the state of its items that were written."""
+        written = self._wait_in_flight()
+        if written is not None:
+            self._save_written(written)
+
+    def _wait_in_flight(self) -> Written | None:
+        """The RowBatch in flight once written, with each row's outcome where it is not plain
+        success (None: nothing was in flight). Sets ``stopped`` if the side stopped midway."""
         if self.in_flight is None:
-            return
+            return None
         batch, items, future = self.in_flight
         self.in_flight = None
         try:
@@ -315,7 +341,11 @@ class Writer:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             looked = {i: WriteOutcome(batch.change(i), False, message)
                       for i in range(len(batch.rows))}
-        self._save_rows(batch, items, looked)
+        return batch, items, looked
+
+    def _save_written(self, written: Written) -> None:
+        """Commit the state of a written RowBatch; then raise the side's stop, if it stopped."""
+        self._save_rows(*written)
         if self.stopped is not None:
             stopped, self.stopped = self.stopped, None
             raise stopped
