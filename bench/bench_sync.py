@@ -187,7 +187,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3, help="floor + first sync pairs")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds of each timed pair (floor + first sync; first sync + run)")
     args = parser.parse_args()
     # every module's bytecode cached first: with PYTHONDONTWRITEBYTECODE set (as in some shells
     # and containers) nothing is cached, and each run's second process, and each module a run
