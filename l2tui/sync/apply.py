@@ -312,8 +312,9 @@ class Writer:
                 raise
 
     def _abandon_in_flight(self) -> None:
-        """After the state failed: wait for the RowBatch just sent, and save nothing of it (the
-        run stops; the next matches both sides by key, as after any run stopped midway)."""
+        """After the state failed: wait for the RowBatch just sent, and save nothing of it. The
+        run stops with the state's error; its rows are written but not recorded, as a batch in
+        flight is when a run stops (``UNRECORDED``: the next run matches them by key)."""
         in_flight, self.in_flight = self.in_flight, None
         if in_flight is not None:
             wait([in_flight[2]])
@@ -362,8 +363,8 @@ class Writer:
     def _save_rows(self, batch: RowBatch, items: list[RowItem],
                    looked: dict[int, WriteOutcome]) -> None:
         """Count a written RowBatch and commit the state of its items that succeeded."""
-        if not looked and self.side.created_kid_is_mkey:  # all written, each key text its match key (a first run)
-            saves = self._created_pairs(items)
+        if not looked and self.side.created_kid_is_mkey:  # (a first run's batches)
+            saves = self._created_pairs(items)  # all written, each key text its match key
         else:
             saves = self._written_pairs(batch, items, looked)
         if saves:
