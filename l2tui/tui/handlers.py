@@ -212,6 +212,14 @@ class ActionsMixin(L2Core):
         self.screen.toggle_class(f"-show-{pane}" if self.screen.has_class("-narrow")
                                  else f"-hide-{pane}")
 
+    def action_toggle_keys(self) -> None:
+        """Show or hide the keys panel: every key of the screen with what it does, the ones the
+        footer has no room for too (Textual's help panel, as the palette's "Keys" shows it)."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
     # -- verify, preview, describe -----------------------------------------------------------
 
     def action_verify(self) -> None:

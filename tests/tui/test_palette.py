@@ -46,3 +46,20 @@ async def test_the_palette_offers_only_what_can_be_done_now(make_app, paths) -> 
         await pilot.press(*"cancel")
         await pilot.pause(0.5)
         assert "Cancel Run" not in _listed(app)
+
+
+async def test_f1_shows_every_key_the_footer_has_no_room_for_and_hides_them(
+        make_app, offline_demo_file) -> None:
+    from textual.widgets import HelpPanel
+    from textual.widgets._key_panel import BindingsTable
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await until(pilot, lambda: bool(app.screen.query(HelpPanel)))
+        table = app.screen.query_one(BindingsTable).render_bindings_table()
+        keys = {cell.plain if hasattr(cell, "plain") else str(cell)
+                for cell in table.columns[0].cells}
+        assert {"alt+1", "f4", "f7", "f8"} <= {key.casefold() for key in keys}, keys
+        await pilot.press("f1")
+        await until(pilot, lambda: not app.screen.query(HelpPanel))
