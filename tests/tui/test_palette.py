@@ -1,4 +1,4 @@
-"""The command palette (ctrl+p) offers every action under the seed's names."""
+"""The command palette (ctrl+p) offers every action under the seed's names; F1 lists every key."""
 
 from __future__ import annotations
 
