@@ -20,6 +20,11 @@ from l2tui.sqlite_wal import checkpoint_behind, keep_wal_on_close, sync_wal
 
 _first = itemgetter(0)
 
+
+def _keys_json(keys: Iterable[str]) -> str:
+    """Match keys as one JSON array, for ``json_each(?)``: one parameter for a whole page."""
+    return json.dumps(list(keys), ensure_ascii=False)
+
 PAGE_SIZE = 8192
 """The page size of a state made new (SQLite's default is 4096)."""
 
@@ -266,7 +271,7 @@ class StateStore:
         row = self.db.execute(
             "SELECT json_group_array(json_array(mkey, lkey, rkey, hash, lhash, rhash)) FROM items "
             "WHERE mkey IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(mkeys), ensure_ascii=False),)).fetchone()
+            (_keys_json(mkeys),)).fetchone()
         return {r[0]: StateRow(*r) for r in json.loads(row[0])}
 
     @property
@@ -414,7 +419,7 @@ class StateStore:
             return set()
         found: list[str] = json.loads(self.db.execute(
             "SELECT json_group_array(mkey) FROM temp.synced WHERE mkey IN (SELECT value FROM "
-            "json_each(?))", (json.dumps(list(mkeys), ensure_ascii=False),)).fetchone()[0])
+            "json_each(?))", (_keys_json(mkeys),)).fetchone()[0])
         return set(found)
 
     def note_synced(self, mkeys: Sequence[str], run: int) -> None:
@@ -426,9 +431,7 @@ class StateStore:
         bidirectional run's time beside a side without change tracking.
         """
         self.start_handled(run)
-        if mkeys:
-            self.db.execute("INSERT OR IGNORE INTO temp.synced SELECT value FROM json_each(?)",
-                            (json.dumps(list(mkeys), ensure_ascii=False),))
+        self._insert_keys("synced", mkeys)
 
     def stage_synced(self, side: str, mkeys: Sequence[str] | None = None, *,
                      gone_on: str | None = None) -> None:
@@ -445,7 +448,7 @@ class StateStore:
             if mkeys:
                 self.db.execute(f"{head} temp.synced s CROSS JOIN items i ON i.mkey = s.mkey "
                                 "WHERE s.mkey IN (SELECT value FROM json_each(?))",
-                                (json.dumps(list(mkeys), ensure_ascii=False),))
+                                (_keys_json(mkeys),))
         elif gone_on is not None:
             if self.db.execute("SELECT 1 FROM temp.gone LIMIT 1").fetchone() is None:
                 return
@@ -486,13 +489,18 @@ class StateStore:
         every pair. ``unhandled`` reads both the temp table and ``seen`` (set by ``save``).
         """
         self.start_handled(run)
+        self._insert_keys("handled", mkeys)
+
+    def _insert_keys(self, table: str, mkeys: Iterable[str]) -> None:
+        """Add match keys to a run's temp table of keys (``handled`` or ``synced``)."""
         if self._json_each:
             keys = list(mkeys)
             if keys:
-                self.db.execute("INSERT OR IGNORE INTO temp.handled SELECT value FROM json_each(?)",
-                                (json.dumps(keys, ensure_ascii=False),))
+                self.db.execute(f"INSERT OR IGNORE INTO temp.{table} SELECT value FROM "
+                                "json_each(?)", (_keys_json(keys),))
             return
-        self.db.executemany("INSERT OR IGNORE INTO temp.handled VALUES (?)", ((m,) for m in mkeys))
+        self.db.executemany(f"INSERT OR IGNORE INTO temp.{table} VALUES (?)",
+                            ((m,) for m in mkeys))
 
     def unhandled(self, run: int, side_keys: dict[str, str] | None = None) -> Iterator[StateRow]:
         """Pairs this run did not handle, in batches copied aside (safe to write while iterating).
