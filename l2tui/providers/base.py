@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from l2tui.config.model import Entity
 from l2tui.errors import ConnectError
@@ -101,7 +102,37 @@ class Page:
 RecordTransform = Callable[[Record], tuple[Any, ...]]
 """What a run makes of each record it reads (normalised values and a hash), as a tuple of plain
 values (str, int, float, bool, None, and lists or tuples of them). Picklable: a provider may run
-it in a second process, beside its decoding, while this one writes (``l2tui.offload``)."""
+it in a second process, beside its decoding, while this one writes (``l2tui.offload``). One that
+is also an ``EntryTransform`` may be given raw entries instead."""
+
+Converter = Callable[[Any], Any]
+"""A provider's conversion of one raw value (not null, as the service sent it) into the value its
+record holds. It may raise one of ``CONVERSION_ERRORS``: the record then holds the raw value.
+
+A value already of its column's Python type (``int`` of an INTEGER column, ``Decimal`` of a
+DECIMAL, ``float`` of a FLOAT, ``bool`` of a BOOLEAN, ``str`` of a STRING) it returns as it is;
+a DATETIME column's UTC text ``YYYY-MM-DDTHH:MM:SSZ`` it reads as the moment it spells (or
+raises). ``EntryTransform.over_entries`` may rely on both to leave such values unconverted."""
+
+CONVERSION_ERRORS = (ValueError, TypeError, InvalidOperation)
+"""What a ``Converter`` raises for a value it cannot convert."""
+
+
+class EntryTransform(Protocol):
+    """A ``RecordTransform`` that can also take a provider's raw entries: the provider then
+    builds no record (a dict a row) only for the transform to read it."""
+
+    def __call__(self, record: Record) -> tuple[Any, ...]:
+        """The transform of one record."""
+
+    def over_entries(self, converters: Mapping[str, Converter | None], complete: bool
+                     ) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+        """This transform as a function of a raw entry, equal to the transform of the entry's
+        record. The record holds, of each column in ``converters`` that the entry has, its value
+        converted (None: kept as it is; a null stays null; kept where conversion raises); of
+        another name, nothing if ``complete``, else its raw value (but of an annotation, a name
+        with '@': nothing)."""
+
 
 SeenFilter = Callable[[list[Key], list[str | None]], set[int]]
 """Given a full-read page's record keys (as the source sent them, unconverted) and versions,

@@ -433,7 +433,7 @@ class Engine:
         provider = self.providers[side]
         # items made by the read itself (in a second process for a long OData read), unless the
         # run skips records by version here (``_skip_same_versions``), before making items
-        transform = None if by_version and seen is None else self.sides[side].fields
+        transform = None if by_version and seen is None else self.sides[side]
         stream = provider.read(cursor, seen=seen, transform=transform)
         pages = Prefetch(stream) if _remote(provider) else iter(stream)
         return Reading(stream, pages, skipped, reader)

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from l2tui.providers.base import ChangeOp, Column, ColumnType, Record
+from l2tui.providers.base import (
+    CONVERSION_ERRORS,
+    ChangeOp,
+    Column,
+    ColumnType,
+    Converter,
+    Record,
+)
 from l2tui.sync.mapping import MappingPlan
 from l2tui.sync.normalize import (
     NUMERIC,
@@ -54,6 +63,29 @@ _INLINE = {
 }
 
 
+# a raw value that a provider's converter returns as it is (``Converter``), by the column's type
+_UNCONVERTED = {
+    ColumnType.INTEGER: "type({v}) is int",
+    ColumnType.DECIMAL: "type({v}) is Decimal",
+    ColumnType.FLOAT: "type({v}) is float",
+    ColumnType.BOOLEAN: "type({v}) is bool",
+    ColumnType.STRING: "type({v}) is str",
+}
+# a DATETIME column's UTC text, which its converter reads as the moment it spells (or refuses,
+# leaving the text): either way it normalises, as a DATETIME pair, to this very text
+_CANONICAL_MOMENT = "type({v}) is str and len({v}) == 20 and moment({v}) is not None"
+_MOMENT_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z").fullmatch
+
+
+@dataclass(frozen=True)
+class RawEntries:
+    """How a provider's raw entries become records (``EntryTransform.over_entries``): each
+    column's converter (None: kept as it is), and whether those are every name a record holds."""
+
+    converters: Mapping[str, Converter | None]
+    complete: bool
+
+
 def compile_reader(read: list[tuple[str, Normalizer]],
                    kinds: list[ColumnType]) -> Callable[[Callable[[str], Any]], list[Any]]:
     """``lambda get: [fn(get(name)) for name, fn in read]`` as one generated function.
@@ -65,17 +97,66 @@ def compile_reader(read: list[tuple[str, Normalizer]],
     scope: dict[str, Any] = {}
     for i, ((name, fn), kind) in enumerate(zip(read, kinds, strict=True)):
         scope[f"n{i}"], scope[f"f{i}"] = name, fn
-        lines.append(f"    v{i} = get(n{i})")
-        # inlined only for the normaliser whose fast path _INLINE copies (same code object)
-        if kind in _INLINE and getattr(fn, "__code__", None) is \
-                getattr(normalizer(kind), "__code__", False):
-            lines.append(f"    v{i} = " + _INLINE[kind].format(v=f"v{i}", f=f"f{i}"))
-        else:
-            lines.append(f"    v{i} = f{i}(v{i})")
+        lines += [f"    v{i} = get(n{i})", _normalised(i, fn, kind)]
     lines.append("    return [" + ", ".join(f"v{i}" for i in range(len(read))) + "]")
     exec(compile("\n".join(lines), "<l2tui reader>", "exec"), scope)  # noqa: S102
     reader: Callable[[Callable[[str], Any]], list[Any]] = scope["read"]
     return reader
+
+
+def compile_entry_reader(read: list[tuple[str, Normalizer, ColumnType]], kinds: list[ColumnType],
+                         also: list[tuple[str, ColumnType]], raw: RawEntries
+                         ) -> Callable[[Callable[[str], Any]], tuple[list[Any], dict[str, Any]]]:
+    """``compile_reader`` over a provider's raw entry (``get`` reads the entry), with the values
+    of the names in ``also`` as the entry's record holds them, unnormalised (by name).
+
+    ``read`` adds each column's type. A value is converted as the record would hold it, except
+    where the conversion cannot change what it normalises to (``Converter``): a value of its
+    column's Python type, and a DATETIME column's UTC text normalised as a DATETIME.
+    """
+    lines = ["def read(get):"]
+    scope: dict[str, Any] = {"E": CONVERSION_ERRORS, "Decimal": Decimal, "moment": _MOMENT_TEXT}
+    for i, ((name, fn, column), kind) in enumerate(zip(read, kinds, strict=True)):
+        scope[f"n{i}"], scope[f"f{i}"] = name, fn
+        canonical = column == kind == ColumnType.DATETIME
+        lines += _raw_value(f"v{i}", f"n{i}", name, column, canonical, raw, scope)
+        lines.append(_normalised(i, fn, kind))
+    for j, (name, column) in enumerate(also):
+        scope[f"m{j}"] = name
+        lines += _raw_value(f"w{j}", f"m{j}", name, column, False, raw, scope)
+    values = ", ".join(f"v{i}" for i in range(len(read)))
+    named = ", ".join(f"m{j}: w{j}" for j in range(len(also)))
+    lines.append(f"    return [{values}], {{{named}}}")
+    exec(compile("\n".join(lines), "<l2tui entry reader>", "exec"), scope)  # noqa: S102
+    reader: Callable[[Callable[[str], Any]], tuple[list[Any], dict[str, Any]]] = scope["read"]
+    return reader
+
+
+def _normalised(i: int, fn: Normalizer, kind: ColumnType) -> str:
+    """The line that normalises ``v{i}`` by ``f{i}`` (``fn``), its common value inline."""
+    # inlined only for the normaliser whose fast path _INLINE copies (same code object)
+    if kind in _INLINE and getattr(fn, "__code__", None) is \
+            getattr(normalizer(kind), "__code__", False):
+        return f"    v{i} = " + _INLINE[kind].format(v=f"v{i}", f=f"f{i}")
+    return f"    v{i} = f{i}(v{i})"
+
+
+def _raw_value(var: str, name_var: str, name: str, column: ColumnType, canonical: bool,
+               raw: RawEntries, scope: dict[str, Any]) -> list[str]:
+    """The lines that set ``var`` to a raw entry's value of ``name`` as its record holds it
+    (``canonical``: a DATETIME column's UTC text may stay text, see ``compile_entry_reader``)."""
+    if name not in raw.converters:
+        absent = raw.complete or "@" in name
+        return [f"    {var} = None"] if absent else [f"    {var} = get({name_var})"]
+    convert = raw.converters[name]
+    if convert is None:
+        return [f"    {var} = get({name_var})"]
+    scope[f"c_{var}"] = convert
+    left = _UNCONVERTED.get(column) or (_CANONICAL_MOMENT if canonical else None)
+    # (the usual value, of the column's type, fails the first test)
+    test = (f"not ({left.format(v=var)}) and " if left else "") + f"{var} is not None"
+    return [f"    {var} = get({name_var})", f"    if {test}:", "        try:",
+            f"            {var} = c_{var}({var})", "        except E:", "            pass"]
 
 
 @dataclass(slots=True)
@@ -141,11 +222,40 @@ class SideInfo:
         """Normalise one record."""
         return Item(*self.fields(record))
 
+    def __call__(self, record: Record) -> tuple[str | None, str, list[Any], str, str | None]:
+        """``fields``: a side is the transform its read applies (an ``EntryTransform``)."""
+        return self.fields(record)
+
     def fields(self, record: Record) -> tuple[str | None, str, list[Any], str, str | None]:
         """``item``'s fields as plain values (match key, key, values, hash, modified): what a
         read that makes items in a second process sends back (``Provider.read``'s transform)."""
         get = record.get
-        values = self._values(get)
+        return self._fields(self._values(get), get)
+
+    def over_entries(self, converters: Mapping[str, Converter | None], complete: bool
+                     ) -> Callable[[Mapping[str, Any]], tuple[str | None, str, list[Any], str,
+                                                          str | None]]:
+        """``fields`` of a provider's raw entry, with no record built (``EntryTransform``)."""
+        types = {c.name: c.type for c in (*self.columns, *(c for c, _ in self.match),
+                                          *self.keys)}
+        names = [n for n, _ in self._match] + self._key_names
+        if self.modified and self._modified_at is None:
+            names.append(self.modified)
+        also = [(n, types.get(n, ColumnType.OTHER)) for n in dict.fromkeys(names)]
+        read = [(n, fn, c.type) for (n, fn), c in zip(self._read, self.columns, strict=True)]
+        reader, made = compile_entry_reader(read, self.kinds, also,
+                                            RawEntries(converters, complete)), self._fields
+
+        def fields(entry: Mapping[str, Any]) -> tuple[str | None, str, list[Any], str,
+                                                      str | None]:
+            values, named = reader(entry.get)
+            return made(values, named.get)
+
+        return fields
+
+    def _fields(self, values: list[Any], get: Callable[[str], Any]
+                ) -> tuple[str | None, str, list[Any], str, str | None]:
+        """``fields`` of a record's normalised values and its ``get``."""
         if len(self._match) == 1:
             name, fn = self._match[0]
             raw = get(name)
@@ -156,7 +266,7 @@ class SideInfo:
             else:
                 kid = key_json([get(n) for n in self._key_names])
         else:
-            mkey = self.match_key(record)
+            mkey = self._match_key(get)
             kid = key_json([get(n) for n in self._key_names])
         modified = None
         if self.modified:
@@ -167,9 +277,12 @@ class SideInfo:
 
     def match_key(self, record: Record) -> str | None:
         """The match key ``item`` would give the record, alone (None: a value is missing)."""
+        return self._match_key(record.get)
+
+    def _match_key(self, get: Callable[[str], Any]) -> str | None:
         if len(self._match) == 1:
-            return self._single_match_key(record.get(self._match[0][0]))
-        match = [fn(record.get(n)) for n, fn in self._match]
+            return self._single_match_key(get(self._match[0][0]))
+        match = [fn(get(n)) for n, fn in self._match]
         return None if any(v is None for v in match) else key_json(match)
 
     @property

@@ -320,3 +320,52 @@ def test_a_batch_of_creates_saves_the_pairs_one_at_a_time_would(tmp_path: Path) 
         assert writer._created_pairs(items) == \
             [writer._pair(m, m, src, h, v) for m, h, src, v in items]
         state.close()
+
+
+def _raw_samples() -> list[Any]:
+    """Raw JSON values of every shape a service may send, the awkward ones included."""
+    from decimal import Decimal
+
+    return [
+        None, "", "x", " y ", "ABCDEFAB-1234-1234-1234-ABCDEFABCDEF",
+        "abcdefab-1234-1234-1234-abcdefabcdef", "abcdefab_1234-1234-1234-abcdefabcdef",
+        "{abcdefab-1234-1234-1234-abcdefabcdef}", True, False, 0, 1, -5, 10**20, Decimal("1.50"),
+        Decimal("2.5"), Decimal("1E+3"), 1.5, "12", "true", "2024-01-01T00:00:00Z",
+        "0999-12-31T23:59:59Z", "2024-13-01T00:00:00Z", "2023-W36-5T09:11:21Z",
+        "2023-09-08T091121.5Z", "2024-01-01T00:00:00.5Z", "2024-01-01T01:00:00+01:00",
+        "2024-01-01 00:00:00Z", " 2024-01-01T00:00:00Z", "2024-01-01", "2024-01-01T00:00:00",
+        "AAEC", 20230908, [1], {"a": 1}]
+
+
+def test_a_side_reads_raw_entries_as_it_reads_their_records() -> None:
+    """EntryTransform: the items of raw entries equal those of the records the OData decoder
+    would make of them, column types and pairings of every kind, with a select or without."""
+    from l2tui.config.model import Connection, Entity
+    from l2tui.providers.base import Column
+    from l2tui.providers.odata.entity_schema import EntitySchema
+    from l2tui.providers.odata.pages import PageDecoder
+    from l2tui.sync.mapping import build_mapping
+    from l2tui.sync.side import SideInfo
+
+    left = [("id", T.GUID), ("s", T.STRING), ("i", T.INTEGER), ("d", T.DECIMAL), ("f", T.FLOAT),
+            ("b", T.BOOLEAN), ("t", T.DATETIME), ("td", T.DATETIME), ("dt", T.DATE),
+            ("g", T.GUID), ("ib", T.INTEGER), ("modifiedon", T.DATETIME), ("stamp", T.DATETIME),
+            ("blob", T.BINARY)]
+    right = [("id", T.GUID), ("s", T.STRING), ("i", T.INTEGER), ("d", T.DECIMAL),
+             ("f", T.FLOAT), ("b", T.BOOLEAN), ("t", T.DATETIME), ("td", T.DATE), ("dt", T.DATE),
+             ("g", T.STRING), ("ib", T.BOOLEAN), ("modifiedon", T.DATETIME), ("blob", T.BINARY)]
+    columns = [Column(n, k, key=n == "id") for n, k in left]
+    schema = EntitySchema("things", columns)
+    samples = _raw_samples()
+    rng = random.Random(11)
+    for modified in (None, "stamp"):  # read as a mapped column, or apart
+        conn = Connection(title="t", entity1=Entity(modified_column=modified))
+        plan = build_mapping(conn, columns, [Column(n, k) for n, k in right], ["id"], ["id"])
+        side = SideInfo("left", plan)
+        for selected in (frozenset(n for n, _ in left[:-1]) | {"other"}, None):
+            decoder = PageDecoder(schema, selected, side)
+            made, convert = decoder.transformer(), decoder.converter()
+            for _ in range(1500):
+                entry = {n: rng.choice(samples) for n, _ in left if rng.random() < 0.95}
+                entry.update({"@odata.etag": 'W/"1"', "other": rng.choice(samples)})
+                assert made(entry) == side.fields(convert(entry)), entry

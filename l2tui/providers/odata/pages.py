@@ -11,13 +11,20 @@ import marshal
 import re
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
-from decimal import InvalidOperation
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from l2tui.providers.base import Key, Page, Record, RecordTransform, SeenFilter
+from l2tui.providers.base import (
+    CONVERSION_ERRORS,
+    Converter,
+    Key,
+    Page,
+    Record,
+    RecordTransform,
+    SeenFilter,
+)
 from l2tui.providers.odata.entity_schema import EntitySchema
-from l2tui.providers.odata.values import Converter, converter, loads
+from l2tui.providers.odata.values import converter, loads
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _KEY_IN_PARENS = re.compile(r"\(([^()]*)\)\s*$")
@@ -85,6 +92,7 @@ class PageDecoder:
         self.columns = columns
         self.transform = transform
         self._convert: Callable[[dict[str, Any]], Record] | None = None
+        self._made: Callable[[dict[str, Any]], Any] | None = None  # the transform of an entry
         # as a job: pages decoded whose reader was asked which entries it has seen (oldest first)
         self._asking: deque[tuple[list[dict[str, Any]], list[Key], list[str | None]]] = deque()
 
@@ -160,14 +168,46 @@ class PageDecoder:
             kept = [i for i in range(len(entries)) if i not in dropped]
             entries, versions = [entries[i] for i in kept], [versions[i] for i in kept]
             page.skipped = len(dropped)
-        convert = self.converter()
         if self.transform is None:
-            page.records = [convert(item) for item in entries]
+            page.records = list(map(self.converter(), entries))
         else:
-            made = self.transform
-            page.items = [made(convert(item)) for item in entries]
+            page.items = list(map(self.transformer(), entries))
         page.versions = versions
         return page
+
+    def transformer(self) -> Callable[[dict[str, Any]], Any]:
+        """The read's transform of one raw entry, built once per decoder: over the entry itself
+        where the transform takes entries (``EntryTransform``: no record is built for it), else
+        over the entry's record."""
+        if self._made is None:
+            transform = self.transform
+            assert transform is not None
+            over = getattr(transform, "over_entries", None)
+            if over is not None:
+                table, complete = self.converters()
+                self._made = over(table, complete)
+            else:
+                convert = self.converter()
+                self._made = lambda item: transform(convert(item))
+        return self._made
+
+    def converters(self) -> tuple[dict[str, Converter | None], bool]:
+        """Each column a record holds, with its converter (None: kept as it is), and whether
+        those are all it holds (a read of listed columns); else other properties but annotations
+        are kept as they are."""
+        keep = self.columns
+        if keep is not None:
+            keep = keep | frozenset(self.schema.key)
+        table: dict[str, Converter | None] = {}
+        for column in self.schema.columns:
+            if "@" not in column.name and (keep is None or column.name in keep):
+                table[column.name] = converter(column.type)
+        if keep is None:
+            return table, False
+        for name in keep:  # kept, but not in the schema: passed through as they are
+            if "@" not in name:
+                table.setdefault(name, None)
+        return table, True
 
     def _keys(self, items: list[dict[str, Any]]) -> list[Key]:
         """Each entity's key as the service sent it (not converted: this is for every row of a
@@ -186,17 +226,8 @@ class PageDecoder:
         """
         if self._convert is not None:
             return self._convert
-        keep = self.columns
-        if keep is not None:
-            keep = keep | frozenset(self.schema.key)
-        table: dict[str, Converter | None] = {}
-        for column in self.schema.columns:
-            if "@" not in column.name and (keep is None or column.name in keep):
-                table[column.name] = converter(column.type)
-        if keep is not None:
-            for name in keep:  # kept, but not in the schema: passed through as they are
-                if "@" not in name:
-                    table.setdefault(name, None)
+        table, complete = self.converters()
+        if complete:
             self._convert = _compile_converter(table)
             return self._convert
         lookup = table.get
@@ -215,7 +246,7 @@ class PageDecoder:
                     continue
                 try:
                     out[name] = fn(value)  # type: ignore[operator]
-                except (ValueError, TypeError, InvalidOperation):
+                except CONVERSION_ERRORS:
                     out[name] = value
             return out
 
@@ -224,7 +255,6 @@ class PageDecoder:
 
 
 _MISSING: Any = object()
-_CONVERT_ERRORS = (ValueError, TypeError, InvalidOperation)
 
 
 def _compile_converter(table: dict[str, Converter | None]) -> Callable[[dict[str, Any]], Record]:
@@ -234,7 +264,7 @@ def _compile_converter(table: dict[str, Converter | None]) -> Callable[[dict[str
     converted (kept as it is when the conversion fails); other properties and annotations are
     not looked at. The source holds generated names only; names and converters are defaults.
     """
-    env: dict[str, Any] = {"M": _MISSING, "E": _CONVERT_ERRORS}
+    env: dict[str, Any] = {"M": _MISSING, "E": CONVERSION_ERRORS}
     lines = []
     for i, (name, fn) in enumerate(table.items()):
         env[f"n{i}"] = name

@@ -6,12 +6,11 @@ import base64
 import json
 import re
 import uuid
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from l2tui.providers.base import ColumnType
+from l2tui.providers.base import ColumnType, Converter
 
 EDM_TYPES: dict[str, ColumnType] = {
     "Edm.Guid": ColumnType.GUID,
@@ -65,9 +64,6 @@ def from_json(value: Any, kind: ColumnType) -> Any:
         return _CONVERTERS.get(kind, _same)(value)
     except (ValueError, TypeError, InvalidOperation):
         return value
-
-
-Converter = Callable[[Any], Any]
 
 
 def converter(kind: ColumnType) -> Converter | None:

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from l2tui.providers.base import ColumnType
-from l2tui.providers.odata.values import column_type, dumps, from_json, loads
+from l2tui.providers.odata.values import column_type, converter, dumps, from_json, loads
 
 
 def test_guid_becomes_lowercase_text():
@@ -82,3 +82,20 @@ def test_decimals_survive_a_json_round_trip(value):
 @given(st.text())
 def test_strings_survive_dumps(text):
     assert json.loads(dumps({"s": text, "d": Decimal("1.5")})) == {"s": text, "d": 1.5}
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)))
+def test_a_canonical_utc_text_converts_to_the_moment_it_spells(moment):
+    """The Converter contract that lets a run skip converting such a text (EntryTransform)."""
+    whole = moment.replace(microsecond=0, tzinfo=UTC)
+    text = f"{whole.year:04d}-{whole:%m-%dT%H:%M:%S}Z"
+    assert converter(ColumnType.DATETIME)(text) == whole
+
+
+def test_a_value_of_its_column_type_converts_to_itself():
+    """The other half of the Converter contract: such a value is returned as it is."""
+    for kind, value in ((ColumnType.INTEGER, 7), (ColumnType.DECIMAL, Decimal("1.50")),
+                        (ColumnType.FLOAT, 1.5), (ColumnType.BOOLEAN, False),
+                        (ColumnType.STRING, "x")):
+        convert = converter(kind)
+        assert convert is None or convert(value) is value
