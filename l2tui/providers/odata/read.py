@@ -178,21 +178,26 @@ class ODataReadStream(ReadStream):
 
         The second process starts before that page is converted, and the page after it is still
         decoded here: the process's start (an interpreter and its imports, ~0.2 s) overlaps
-        work this one would otherwise wait through."""
+        work this one would otherwise wait through. From then on a thread fetches the next pages
+        (``PageFetcher``) while this one decodes, and the second process goes on with them."""
         worker: offload.Offload | None = None
+        fetcher: PageFetcher | None = None  # once the read is long: the next pages, fetched ahead
         here = 0  # pages still decoded here while the second process starts
+        headers = {"Prefer": self.plan.prefer(track or self.is_delta)}
         try:
             while True:
                 # take what the links need, then drop the parsed body before handing the page
                 # on: a page's JSON (dicts of every entity) is as large as its records, and the
                 # consumer may hold the page for a while
                 links = PageLinks.of(body)
+                base = links.base(url)
                 if worker is None and may_offload and self._worth_offloading(body, links):
                     worker = self._second_process()
                     may_offload = worker is not None  # (one that cannot start: not tried again)
                     here = 1
+                    if worker is not None:  # the next pages come while this one is decoded
+                        fetcher = PageFetcher(self.http, headers, urljoin(base, links.next_link))
                 page = self._page(body)
-                base = links.base(url)
                 body = None
                 yield page
                 del page
@@ -200,17 +205,22 @@ class ODataReadStream(ReadStream):
                 if not links.next_link:
                     return
                 url = urljoin(base, links.next_link)
-                headers = {"Prefer": self.plan.prefer(track or self.is_delta)}
                 if worker is not None:
                     if not here:
-                        started, worker = worker, None
-                        yield from self._decoded_there(started, url, headers, track)
+                        started, ahead, worker, fetcher = worker, fetcher, None, None
+                        yield from self._decoded_there(started, url, headers, track, ahead)
                         return
                     here -= 1
-                body = self.http.get_json(url, headers)
+                if fetcher is not None:
+                    response, _ = fetcher.take(url)
+                    body = self.http.json_of("GET", url, response)
+                else:
+                    body = self.http.get_json(url, headers)
         finally:
             if worker is not None:
                 worker.close()
+            if fetcher is not None:
+                fetcher.close()
 
     def _worth_offloading(self, body: Any, links: PageLinks) -> bool:
         return bool(links.next_link) and self.transform is not None and \
@@ -228,7 +238,7 @@ class ODataReadStream(ReadStream):
         return worker
 
     def _decoded_there(self, worker: offload.Offload, url: str, headers: dict[str, str],
-                       track: bool) -> Iterator[Page]:
+                       track: bool, fetcher: PageFetcher | None = None) -> Iterator[Page]:
         """The pages from ``url`` on, decoded in ``worker``, a second process: while it decodes
         one page, this one asks ``seen`` about the one before, and a thread fetches the next
         (``PageFetcher``). If that process stops, the read goes on here from the first page not
@@ -238,7 +248,7 @@ class ODataReadStream(ReadStream):
         # sent, not yet handed on: address, response, and the next page's address as the end
         # of the body shows it (``tail_next_link``); at most this page and the next
         sent: deque[tuple[str, requests.Response, str | None]] = deque()
-        fetcher = PageFetcher(self.http, headers, url)
+        fetcher = fetcher or PageFetcher(self.http, headers, url)
         # a page fetched ahead that failed: raised when its turn comes, after the pages before it
         failed: list[Exception] = []
 

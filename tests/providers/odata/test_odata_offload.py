@@ -170,10 +170,20 @@ def test_a_long_read_with_a_seen_filter_asks_it_about_every_page_decoded_there(l
     assert sum(p.size for p in there) == 5000
 
 
-def test_a_page_that_fails_while_fetched_ahead_fails_the_read(long_crm):
+def test_a_long_read_fetches_its_next_pages_while_it_decodes_the_first(long_crm):
     pages = iter(long_crm.reader.read(transform=FIELDS))
-    next(pages), next(pages)  # from the third, the pages are fetched in a thread
-    long_crm.emu.faults.fail_next(1, status=403, method="GET")
+    next(pages)  # (decoded here while the second process starts; the next ones were asked for)
+    assert [t for t in threading.enumerate() if t.name == "l2tui-fetch" and t.is_alive()]
+    assert len({fields[0] for fields in items_of([*pages])}) == 4000
+    assert fetching() == [] and helpers() == []
+
+
+def test_a_page_that_fails_while_fetched_ahead_fails_the_read(long_crm):
+    # the second page is fetched while the first is decoded (and the second process starts)
+    long_crm.emu.faults.fail_next(1, status=403, method="GET",
+                                  query_contains="pagenumber%3D%222%22")
+    pages = iter(long_crm.reader.read(transform=FIELDS))
+    assert next(pages).size == 1000
     with pytest.raises(ConnectError, match="access denied"):
         next(pages)
     assert fetching() == [] and helpers() == []
@@ -200,6 +210,6 @@ def test_a_read_closed_midway_stops_fetching_ahead(make_crm):
     crm = make_crm(rows=20000, auth=False)  # 20 pages: more than are fetched ahead
     pages = iter(crm.provider(crm.emu.connection_string() + "PageSize=1000;")
                  .read(transform=FIELDS))
-    next(pages), next(pages), next(pages)  # (the third: the first fetched in the thread)
+    next(pages), next(pages), next(pages)  # (from the second, fetched in a thread)
     pages.close()
     assert fetching() == []
