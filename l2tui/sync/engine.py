@@ -560,11 +560,18 @@ class Engine:
         read = self._read(side, cursor, by_version=by_version)
         stream = read.stream
         self.streaming = side
+        # nothing to match (an empty state, nothing staged): each item read is new, a create
+        all_new = self.state_empty and w_empty
         done = 0
         try:
             for page in read.pages:
                 self._check_cancel()
                 self._mark_seen(read.skipped)
+                if all_new and page.items is not None and not page.deleted:
+                    self._create_page(side, page.items, page.versions, writer)
+                    done += page.size
+                    self.sink(Progress(phase=f"read {side}", done=done))
+                    continue
                 records, versions = page.records, page.versions
                 if versions and by_version and not read.filtered and not stream.is_delta:
                     # a delta holds changes; with a filter, the reader skipped the seen already
@@ -637,6 +644,19 @@ class Engine:
         if cursor and not stream.is_delta:
             self.mode[side] = "full"
         return stream
+
+    def _create_page(self, side: str, made: list[Any], versions: list[str | None],
+                     writer: Writer) -> None:
+        """A page of items that are all new: each a create on the other side, queued from the
+        fields the read made (``SideInfo.fields``) as a whole, with no Item and no decision
+        each (the per-item loop of ``_stream`` comes to the same for such a page)."""
+        if any(fields[0] is None for fields in made):  # without a match key: set aside
+            keyless = [(side, f[1], values_json(f[2]), f[3]) for f in made if f[0] is None]
+            self.state.db.executemany("INSERT INTO temp.keyless VALUES (?, ?, ?, ?)", keyless)
+            kept = [i for i, fields in enumerate(made) if fields[0] is not None]
+            made = [made[i] for i in kept]
+            versions = [versions[i] for i in kept] if versions else versions
+        writer.create_all(made, versions)
 
     def _seen_filter(self, side: str, reader: VersionReader,
                      seen_keys: queue.SimpleQueue[list[str]]) -> SeenFilter:

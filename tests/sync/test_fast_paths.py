@@ -322,6 +322,45 @@ def test_a_batch_of_creates_saves_the_pairs_one_at_a_time_would(tmp_path: Path) 
         state.close()
 
 
+def _queued(path: Path, made: list[Any], versions: list[str | None], bulk: bool) -> Any:
+    """What a dry writer (batches of 3) sends and saves for one create and then ``made``,
+    queued by ``create_all`` (``bulk``) or by ``create`` per item."""
+    from l2tui.providers.base import RowBatch
+    from l2tui.sync.apply import Counts, Writer
+    from l2tui.sync.side import SideInfo
+
+    plan = _side([("id", T.STRING), ("name", T.STRING)], [("id", T.STRING), ("name", T.STRING)],
+                 ("id", "id")).plan
+    state = StateStore(path)
+    sent: list[RowBatch] = []
+    writer = Writer(SideInfo("right", plan), None, state, 7,  # type: ignore[arg-type]
+                    batch=3, dry=True, sink=lambda event: None, counts=Counts())
+    keep = writer._save_rows
+    writer._save_rows = lambda batch, *rest: (sent.append(batch),  # type: ignore[method-assign]
+                                              keep(batch, *rest))
+    writer.create('["first"]', "h", ["first", "x"], '["f"]')
+    if bulk:
+        writer.create_all(made, versions)
+    else:
+        for index, (mkey, kid, values, hsh, _) in enumerate(made):
+            writer.create(mkey, hsh, values, kid, versions[index] if versions else None)
+    writer.close()
+    saved = state.db.execute("SELECT * FROM items ORDER BY mkey").fetchall()
+    state.close()
+    return [b.rows for b in sent], saved, writer.counts.created
+
+
+def test_a_page_of_new_items_queues_the_creates_one_at_a_time_would(tmp_path: Path) -> None:
+    """Writer.create_all (a first run's page) against create per item, across batch ends, with
+    versions and without: the same batches go out and the same pairs are saved."""
+    made = [(f'["k{i}"]', f'["s{i}"]', [f"k{i}", f"name {i}"], f"h{i}", None) for i in range(8)]
+    for versions in ([f'W/"{i}"' for i in range(8)], []):
+        one_at_a_time = _queued(tmp_path / f"one{len(versions)}.db", made, versions, False)
+        assert _queued(tmp_path / f"all{len(versions)}.db", made, versions, True) == \
+            one_at_a_time
+        assert [len(rows) for rows in one_at_a_time[0]] == [3, 3, 3]
+
+
 def _raw_samples() -> list[Any]:
     """Raw JSON values of every shape a service may send, the awkward ones included."""
     from decimal import Decimal

@@ -174,6 +174,18 @@ def test_without_change_tracking_a_match_key_other_than_the_key_syncs_just_the_e
     assert pair.right() == pair.left()
 
 
+def test_a_first_run_creates_the_items_with_a_match_key_and_names_those_without(
+        pair: Pair) -> None:
+    pair.conn.mapping.match_key = ColumnPair("accountnumber", "accountnumber")
+    for key in sorted(pair.left())[:2]:
+        pair.left_update(key, {"accountnumber": None})
+    report = pair.run()
+    assert report.created_right == 18 and report.errors_left == 2
+    errors = [e.message for e in pair.events if isinstance(e, LogLine) and e.level == "error"]
+    assert any("2 item(s) on the left have no value in accountnumber" in m for m in errors)
+    assert pair.right_count() == 18
+
+
 def test_a_one_way_run_never_writes_the_source(pair: Pair) -> None:
     pair.run()
     key = next(iter(pair.right()))
