@@ -14,12 +14,14 @@ from .errors import CONCURRENCY_LIMIT, REQUEST_LIMIT, ODataError
 @dataclass
 class _Rule:
     remaining: int
-    action: str  # "fail", "fail_after", "drop", "delay" or "garble"
+    action: str  # "fail", "fail_after", "drop", "delay", "hold" or "garble"
     status: int
     method: str | None
     path_contains: str | None
     seconds: float = 0.0
     query_contains: str | None = None  # in the query string as sent (percent-encoded)
+    until: str | None = None  # a hold: the text of the query of the request it waits for
+    arrived: threading.Event | None = None  # a hold: set once that request has come
 
     def matches(self, method: str, path: str, query: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -35,9 +37,10 @@ class _Rule:
 class Fault:
     """What to do to one request."""
 
-    action: str  # "fail", "fail_after", "drop", "delay" or "garble"
+    action: str  # "fail", "fail_after", "drop", "delay", "hold" or "garble"
     status: int = 500
-    seconds: float = 0.0  # a delay: how long the answer waits
+    seconds: float = 0.0  # a delay: how long the answer waits; a hold: at most
+    arrived: threading.Event | None = None  # a hold: what the answer waits for
 
 
 class Faults:
@@ -49,6 +52,7 @@ class Faults:
         self._rate = 0.0
         self._rate_status = 500
         self._rng = random.Random(0)
+        self.holds_timed_out = 0  # holds whose awaited request never came
 
     def fail_next(
         self, n: int, status: int = 503, method: str | None = None,
@@ -83,6 +87,23 @@ class Faults:
         with self._lock:
             self._rules.append(_Rule(n, "delay", 0, method, path_contains, seconds))
 
+    def hold_next(
+        self, n: int, until_query_contains: str, seconds: float = 2.0,
+        method: str | None = None, path_contains: str | None = None,
+    ) -> None:
+        """Answer the next n matching requests once a request whose query contains
+        ``until_query_contains`` has come (before them or while they wait), or after
+        ``seconds`` (counted in ``holds_timed_out``): whether a client sent one request while it
+        waited for another, told without a clock."""
+        with self._lock:
+            self._rules.append(_Rule(n, "hold", 0, method, path_contains, seconds,
+                                     until=until_query_contains, arrived=threading.Event()))
+
+    def held_out(self) -> None:
+        """Count a hold whose awaited request did not come in time."""
+        with self._lock:
+            self.holds_timed_out += 1
+
     def garble_next(
         self, n: int, method: str | None = None, path_contains: str | None = None
     ) -> None:
@@ -107,9 +128,12 @@ class Faults:
         """The fault for this request, if any (consumes one use of a rule)."""
         with self._lock:
             for rule in self._rules:
+                if rule.arrived is not None and rule.until is not None and rule.until in query:
+                    rule.arrived.set()
+            for rule in self._rules:
                 if rule.remaining > 0 and rule.matches(method, path, query):
                     rule.remaining -= 1
-                    return Fault(rule.action, rule.status, rule.seconds)
+                    return Fault(rule.action, rule.status, rule.seconds, rule.arrived)
             self._rules = [r for r in self._rules if r.remaining > 0]
             if self._rate and path.startswith("/api/") and self._rng.random() < self._rate:
                 return Fault("fail", self._rate_status)

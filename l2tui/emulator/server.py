@@ -300,6 +300,11 @@ class Emulator:
         if fault is not None and fault.action == "delay":
             time.sleep(fault.seconds)
             fault = None
+        if fault is not None and fault.action == "hold":
+            assert fault.arrived is not None
+            if not fault.arrived.wait(fault.seconds):
+                self.faults.held_out()
+            fault = None
         if fault is not None and fault.action == "fail_after":
             self.respond_unfaulted(req)
         if fault is not None and fault.action in ("fail", "fail_after"):
