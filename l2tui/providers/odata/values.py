@@ -7,10 +7,10 @@ import json
 import re
 import uuid
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from l2tui.providers.base import ColumnType, Converter
+from l2tui.providers.base import CONVERSION_ERRORS, ColumnType, Converter
 
 EDM_TYPES: dict[str, ColumnType] = {
     "Edm.Guid": ColumnType.GUID,
@@ -62,15 +62,15 @@ def from_json(value: Any, kind: ColumnType) -> Any:
         return None
     try:
         return _CONVERTERS.get(kind, _same)(value)
-    except (ValueError, TypeError, InvalidOperation):
+    except CONVERSION_ERRORS:
         return value
 
 
 def converter(kind: ColumnType) -> Converter | None:
     """``from_json`` for one column type, resolved once (None: values are kept as they are).
 
-    The function takes a non-null value and may raise ValueError, TypeError or
-    InvalidOperation; callers then keep the value unchanged, as ``from_json`` does.
+    The function takes a non-null value and may raise one of ``CONVERSION_ERRORS``; callers then
+    keep the value unchanged, as ``from_json`` does (the ``Converter`` contract).
     """
     return _CONVERTERS.get(kind)
 
