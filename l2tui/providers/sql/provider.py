@@ -153,13 +153,14 @@ class SqlProvider(Provider):
     def _load(self, conn: Connection) -> None:
         info = self.info
         if info.kind in ("table", "select"):
-            table = select.reflect_table(conn, info, self.target.schema)
+            inspector = sa.inspect(conn)
+            table = select.reflect_table(inspector, info, self.target.schema)
             keys = select.resolve_keys(table, self.entity.primary_key)
             chosen = select.pick_columns(table, info)
             self._table = table
             self._columns = select.table_columns(table, chosen, keys)
             if keys:
-                unique = set(keys) in [s for s in select.unique_key_sets(conn, table)]
+                unique = set(keys) in select.unique_key_sets(inspector, table)
                 generated = len(keys) == 1 and select.is_generated(table.c[keys[0]], conn.dialect)
                 update_only = any(select.is_read_only(table.c[k]) for k in keys)
                 self._write = WriteTarget(table, tuple(keys), unique, generated, update_only,

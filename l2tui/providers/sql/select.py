@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Dialect, Inspector
 
 from l2tui.config.specs.sql_select import Name, SelectInfo
 from l2tui.errors import ConfigError
@@ -26,13 +26,16 @@ def user_text(text: str) -> sa.TextClause:
     return sa.text(text.replace(":", "\\:"))
 
 
-def reflect_table(conn: Connection, info: SelectInfo, default_schema: str | None = None
+def reflect_table(inspector: Inspector, info: SelectInfo, default_schema: str | None = None
                   ) -> sa.Table:
-    """Reflect the statement's table, finding unquoted names case-insensitively."""
-    dialect = conn.dialect
+    """Reflect the statement's table, finding unquoted names case-insensitively.
+
+    Through the caller's inspector, whose answers ``unique_key_sets`` then reuses, and without
+    the tables its foreign keys name (each reflected in full, a dozen catalog queries a table on
+    a server, for nothing a run writes)."""
+    dialect = inspector.dialect
     name = normalize(info.table[-1], dialect)
     schema = normalize(info.table[-2], dialect) if len(info.table) >= 2 else default_schema
-    inspector = sa.inspect(conn)
     if not inspector.has_table(name, schema=schema):
         folded = name.casefold()
         known = [*inspector.get_table_names(schema=schema), *inspector.get_view_names(schema=schema)]
@@ -41,7 +44,9 @@ def reflect_table(conn: Connection, info: SelectInfo, default_schema: str | None
             where = f" in schema {schema!r}" if schema else ""
             raise ConfigError(f"table {info.table_name!r} not found{where}", key="select")
         name = match
-    return sa.Table(name, sa.MetaData(), schema=schema, autoload_with=conn)
+    table = sa.Table(name, sa.MetaData(), schema=schema)
+    inspector.reflect_table(table, None, resolve_fks=False)
+    return table
 
 
 def is_generated(column: sa.Column[Any], dialect: Dialect) -> bool:
@@ -123,9 +128,8 @@ def _native(sql_type: Any) -> str:
         return type(sql_type).__name__
 
 
-def unique_key_sets(conn: Connection, table: sa.Table) -> list[set[str]]:
+def unique_key_sets(inspector: Inspector, table: sa.Table) -> list[set[str]]:
     """Column sets with a primary key, unique constraint or unique index."""
-    inspector = sa.inspect(conn)
     sets = [{c.name for c in table.primary_key.columns}]
     for uc in inspector.get_unique_constraints(table.name, schema=table.schema):
         sets.append(set(uc["column_names"]))

@@ -30,6 +30,22 @@ def test_describe_reflects_types_nullability_and_key(db: Database,
     assert columns["revenue"].type == ColumnType.DECIMAL
 
 
+def test_describe_reflects_the_table_alone_not_the_tables_its_foreign_keys_name(
+        db: Database) -> None:
+    """Each is a dozen catalog queries on a server, for nothing a run writes."""
+    db.run("CREATE TABLE parent_a (id INTEGER PRIMARY KEY, x VARCHAR(10))",
+           "CREATE TABLE parent_b (id INTEGER PRIMARY KEY, a INTEGER REFERENCES parent_a(id))",
+           "CREATE TABLE child (id INTEGER PRIMARY KEY, a INTEGER REFERENCES parent_a(id), "
+           "b INTEGER REFERENCES parent_b(id))")
+    provider = db.open("child")
+    asked: list[str] = []
+    sa.event.listen(provider.engine(), "before_cursor_execute",
+                    lambda conn, cursor, sql, params, *rest: asked.append(f"{sql} {params}"))
+    assert [c.name for c in provider.describe()] == ["id", "a", "b"]
+    provider.close()
+    assert asked and not [text for text in asked if "parent_" in text]
+
+
 def test_a_select_keeps_only_its_columns_in_its_order(db: Database,
                                                       make_accounts: Callable[..., sa.Table]) -> None:
     make_accounts()
