@@ -469,3 +469,17 @@ async def test_a_run_stopped_by_a_field_names_the_field_not_the_saved_file(make_
         phase = await _run_with_an_unsaved_bad_primary_key(pilot, app)
         assert phase.startswith("run stopped: Data Entity 2 › Primary Key: "), phase
         assert ".toml" not in phase, phase
+
+
+async def test_a_history_read_while_the_app_closes_is_dropped_without_an_error(
+        make_app, demo_file, paths) -> None:
+    # (a worker's answer may come after the run panel's widgets are gone: it crashed the app)
+    from l2tui.tui.widgets.run_history import RunHistory
+    from l2tui.tui.widgets.run_panel import RunPanel
+
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        panel = app.query_one(RunPanel)
+        await panel.query_one(RunHistory).remove()
+        panel.show_history([(0.0, "success", "left 1 created")])

@@ -121,5 +121,7 @@ class RunPanel(Vertical):
         self.query_one(RunHistory).show([])
 
     def show_history(self, history: list[tuple[float, str, str]]) -> None:
-        """The runs before this one, newest first."""
-        self.query_one(RunHistory).show([run_row(*run) for run in history])
+        """The runs before this one, newest first (read by a worker: an answer may come while
+        the app closes, its widgets gone)."""
+        for shown in self.query(RunHistory):
+            shown.show([run_row(*run) for run in history])

@@ -43,7 +43,8 @@ def test_describe_reflects_the_table_alone_not_the_tables_its_foreign_keys_name(
                     lambda conn, cursor, sql, params, *rest: asked.append(f"{sql} {params}"))
     assert [c.name for c in provider.describe()] == ["id", "a", "b"]
     provider.close()
-    assert asked and not [text for text in asked if "parent_" in text]
+    named = [text for text in asked if "parent_a" in text or "parent_b" in text]
+    assert asked and not named, named
 
 
 def test_a_select_keeps_only_its_columns_in_its_order(db: Database,
