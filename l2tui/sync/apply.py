@@ -129,11 +129,7 @@ class Writer:
             return
         self.rows.append(self.side.create_row(mkey, values))
         self.row_items.append((mkey, hash, src_kid, src_version))
-        if len(self.tasks) + len(self.rows) >= self.batch:
-            if self.tasks:
-                self.flush()
-            else:
-                self._send_rows()
+        self._send_if_full()
 
     def create_all(self, made: list[Any], versions: list[str | None]) -> None:
         """``create`` of each new item of a page, given as the fields a read made of it (match
@@ -144,22 +140,25 @@ class Writer:
                 self.create(mkey, hash, values, kid, versions[index] if versions else None)
             return
         create_row = self.side.create_row
+        versions = versions or [None] * len(made)
         start = 0
         while start < len(made):
             end = start + max(1, self.batch - len(self.tasks) - len(self.rows))
             part = made[start:end]
             self.rows += [create_row(f[0], f[2]) for f in part]
-            if versions:
-                self.row_items += [(f[0], f[3], f[1], version)
-                                   for f, version in zip(part, versions[start:end], strict=True)]
-            else:
-                self.row_items += [(f[0], f[3], f[1], None) for f in part]
+            self.row_items += [(f[0], f[3], f[1], version)
+                               for f, version in zip(part, versions[start:end], strict=True)]
             start = end
-            if len(self.tasks) + len(self.rows) >= self.batch:
-                if self.tasks:
-                    self.flush()
-                else:
-                    self._send_rows()
+            self._send_if_full()
+
+    def _send_if_full(self) -> None:
+        """Send a full batch: with tasks, the whole of it (``flush``); creates alone go as a
+        RowBatch left in flight while the run reads on (``_send_rows``)."""
+        if len(self.tasks) + len(self.rows) >= self.batch:
+            if self.tasks:
+                self.flush()
+            else:
+                self._send_rows()
 
     def change(self, task: Task) -> Change:
         """The provider Change a task makes."""

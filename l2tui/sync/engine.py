@@ -492,13 +492,13 @@ class Engine:
             for page in read.pages:
                 self._check_cancel()
                 self._stage_seen(side, read.skipped)
-                keyless = []
+                keyless: list[tuple[str, list[Any], str]] = []
                 kept: list[tuple[Item, str | None]] = []
                 made = _items(page, info)
                 versions = page.versions or [None] * len(made)
                 for item, version in zip(made, versions, strict=True):
                     if item.mkey is None:
-                        keyless.append((side, item.kid, values_json(item.values), item.hash))
+                        keyless.append((item.kid, item.values, item.hash))
                     else:
                         kept.append((item, version))
                 if by_hash and kept:
@@ -510,7 +510,7 @@ class Engine:
                 insert_rows(db.execute, "INSERT OR IGNORE INTO temp.w(mkey, kid, vals, hash, "
                             "modified, ver)", "", 6, rows)
                 dups += len(rows) - (db.total_changes - before)
-                db.executemany("INSERT INTO temp.keyless VALUES (?, ?, ?, ?)", keyless)
+                self._set_aside(side, keyless)
                 gone.extend(self._kid(side, key) for key in page.deleted)
                 done += page.size
                 self.sink(Progress(phase=f"read {side}", done=done))
@@ -576,17 +576,18 @@ class Engine:
                 if versions and by_version and not read.filtered and not stream.is_delta:
                     # a delta holds changes; with a filter, the reader skipped the seen already
                     records, versions = self._skip_same_versions(side, records, versions)
-                items, keyless = [], []
+                items: list[Item] = []
+                keyless: list[tuple[str, list[Any], str]] = []
                 made: Iterable[Item] = _items(page, info) if records is page.records else \
                     map(info.item, records)
                 for index, item in enumerate(made):
                     if versions:
                         item.version = versions[index]
                     if item.mkey is None:
-                        keyless.append((side, item.kid, values_json(item.values), item.hash))
+                        keyless.append((item.kid, item.values, item.hash))
                     else:
                         items.append(item)
-                db.executemany("INSERT INTO temp.keyless VALUES (?, ?, ?, ?)", keyless)
+                self._set_aside(side, keyless)
                 mkeys = [i.mkey for i in items if i.mkey]
                 absent: set[str] | None = None  # known when the state settled the unchanged
                 states: dict[str, StateRow]
@@ -651,12 +652,18 @@ class Engine:
         fields the read made (``SideInfo.fields``) as a whole, with no Item and no decision
         each (the per-item loop of ``_stream`` comes to the same for such a page)."""
         if any(fields[0] is None for fields in made):  # without a match key: set aside
-            keyless = [(side, f[1], values_json(f[2]), f[3]) for f in made if f[0] is None]
-            self.state.db.executemany("INSERT INTO temp.keyless VALUES (?, ?, ?, ?)", keyless)
-            kept = [i for i, fields in enumerate(made) if fields[0] is not None]
-            made = [made[i] for i in kept]
-            versions = [versions[i] for i in kept] if versions else versions
+            self._set_aside(side, [(f[1], f[2], f[3]) for f in made if f[0] is None])
+            if versions:
+                versions = [v for f, v in zip(made, versions, strict=True) if f[0] is not None]
+            made = [fields for fields in made if fields[0] is not None]
         writer.create_all(made, versions)
+
+    def _set_aside(self, side: str, keyless: list[tuple[str, list[Any], str]]) -> None:
+        """Keep a page's items without a match-key value (key, values, hash) for ``_keyless``."""
+        if keyless:
+            self.state.db.executemany(
+                "INSERT INTO temp.keyless VALUES (?, ?, ?, ?)",
+                [(side, kid, values_json(values), hsh) for kid, values, hsh in keyless])
 
     def _seen_filter(self, side: str, reader: VersionReader,
                      seen_keys: queue.SimpleQueue[list[str]]) -> SeenFilter:

@@ -25,6 +25,7 @@ def _keys_json(keys: Iterable[str]) -> str:
     """Match keys as one JSON array, for ``json_each(?)``: one parameter for a whole page."""
     return json.dumps(list(keys), ensure_ascii=False)
 
+
 PAGE_SIZE = 8192
 """The page size of a state made new (SQLite's default is 4096)."""
 

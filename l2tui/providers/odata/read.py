@@ -252,21 +252,23 @@ class ODataReadStream(ReadStream):
         # a page fetched ahead that failed: raised when its turn comes, after the pages before it
         failed: list[Exception] = []
 
-        def send(address: str) -> None:
-            response, tail = fetcher.take(address)
+        def post(address: str, fetched: tuple[requests.Response, str | None]) -> None:
+            response, tail = fetched
             sent.append((address, response, tail))
             worker.send(response.content, prefix=how)
+
+        def send(address: str) -> None:
+            post(address, fetcher.take(address))
 
         def send_ahead(address: str) -> None:
             if failed:
                 return
             try:
-                response, tail = fetcher.take(address)
+                fetched = fetcher.take(address)
             except Exception as exc:  # noqa: BLE001  (raised at its own page, below)
                 failed.append(exc)
                 return
-            sent.append((address, response, tail))
-            worker.send(response.content, prefix=how)
+            post(address, fetched)
 
         def top_up() -> None:
             # the next page is asked for as soon as the end of the last body names it: the
