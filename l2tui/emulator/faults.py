@@ -88,13 +88,15 @@ class Faults:
             self._rules.append(_Rule(n, "delay", 0, method, path_contains, seconds))
 
     def hold_next(
-        self, n: int, until_query_contains: str, seconds: float = 2.0,
+        self, n: int, until_query_contains: str, seconds: float = 10.0,
         method: str | None = None, path_contains: str | None = None,
     ) -> None:
         """Answer the next n matching requests once a request whose query contains
         ``until_query_contains`` has come (before them or while they wait), or after
         ``seconds`` (counted in ``holds_timed_out``): whether a client sent one request while it
-        waited for another, told without a clock."""
+        waited for another, told without a clock. A client that does so is answered at once, so
+        the limit only bounds a failing test: it is generous, for a machine that stalls for
+        seconds now and then."""
         with self._lock:
             self._rules.append(_Rule(n, "hold", 0, method, path_contains, seconds,
                                      until=until_query_contains, arrived=threading.Event()))

@@ -64,7 +64,7 @@ def test_an_incremental_run_counts_the_pairs_its_delta_did_not_mention_as_unchan
 
 
 def _run_with_a_slow_describe(pair: Pair) -> tuple[Any, bool]:
-    """A run whose Dataverse describe is held until its delta request comes (2 s at most), and
+    """A run whose Dataverse describe is held until its delta request comes (10 s at most), and
     whether that request came while describe waited (sent beside it, not after it)."""
     pair.emu.faults.hold_next(1, "deltatoken", path_contains="EntityDefinitions")
     report = pair.run()
