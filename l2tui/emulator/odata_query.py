@@ -40,6 +40,21 @@ _TOKEN_RE = re.compile(
 COMPARISONS = {"eq", "ne", "gt", "ge", "lt", "le"}
 STRING_FUNCTIONS = {"contains", "startswith", "endswith"}
 CRM_PREFIX = "Microsoft.Dynamics.CRM."
+_KEYS = "emulator_key_values"  # a predicate's attribute: (property, values) it can only be true for
+
+
+def key_values(pred: Predicate) -> tuple[str, frozenset[str]] | None:
+    """The property and the values a filter holds only for (an ``In`` on it, alone or inside
+    an ``and``), lower-cased: a read of its key column looks those rows up instead of testing
+    every row. None when the filter may hold for any value."""
+    found: tuple[str, frozenset[str]] | None = getattr(pred, _KEYS, None)
+    return found
+
+
+def _keyed(pred: Predicate, keys: tuple[str, frozenset[str]] | None) -> Predicate:
+    if keys is not None:
+        setattr(pred, _KEYS, keys)
+    return pred
 
 
 class _Literal:
@@ -192,7 +207,8 @@ class FilterParser:
         left = self._not()
         while self._keyword("and"):
             right = self._not()
-            left = (lambda a, b: lambda r: a(r) and b(r))(left, right)
+            keys = key_values(left) or key_values(right)  # (either side narrows the rows)
+            left = _keyed((lambda a, b: lambda r: a(r) and b(r))(left, right), keys)
         return left
 
     def _not(self) -> Predicate:
@@ -294,7 +310,10 @@ class FilterParser:
         values = args.get("PropertyValues")
         if name in ("In", "NotIn") and isinstance(values, list):
             negate = name == "NotIn"
-            return lambda r: any(_compare("eq", get(r), v) for v in values) != negate
+            pred: Predicate = lambda r: any(_compare("eq", get(r), v) for v in values) != negate  # noqa: E731
+            if negate or not all(isinstance(v, str) for v in values):
+                return pred
+            return _keyed(pred, (prop.casefold(), frozenset(v.casefold() for v in values)))
         if name in ("Between", "NotBetween") and isinstance(values, list) and len(values) == 2:
             low, high = values
             negate = name == "NotBetween"
@@ -322,6 +341,11 @@ def _comparison(op: str, left: Getter | _Literal, right: Getter | _Literal) -> P
         if op == "eq" and isinstance(value, str):
             folded = value.casefold()
             return lambda r: isinstance(v := get_left(r), str) and v.casefold() == folded
+        if op == "eq" and isinstance(value, int | float) and not isinstance(value, bool):
+            # what _compare does, but for a text value (its number), without its calls: the
+            # usual filter of a read (statecode eq 0) is asked of every row
+            return lambda r: (v := get_left(r)) is not None and (
+                _compare(op, v, value) if isinstance(v, str) else bool(v == value))
     return lambda r: _compare(op, get_left(r), get_right(r))
 
 

@@ -13,7 +13,14 @@ from .errors import INVALID_PROPERTY, bad_request
 from .expand import parse_expand, with_expansions
 from .fragments import FragmentCache, page_body, plain_row_encoder, render_encoder
 from .http_types import JSON_TYPE, Request, Response
-from .odata_query import Getter, Predicate, parse_filter, parse_orderby, sort_rows
+from .odata_query import (
+    Getter,
+    Predicate,
+    key_values,
+    parse_filter,
+    parse_orderby,
+    sort_rows,
+)
 from .options import MAX_PAGE_SIZE, Query, page_size, parse_prefer
 from .paging import DeltaTokens, decode_skiptoken, encode_skiptoken
 from .render import Annotations, make_renderer, selected_columns
@@ -254,7 +261,9 @@ class CollectionRead:
     def _scan_by_id(
         self, rows: dict[str, Row], pred: Predicate | None, limit: int, skip: int
     ) -> tuple[list[Row], bool, str | None]:
-        ids = self.ctx.store.sorted_ids(self.table.entity_set)
+        ids = self._candidate_ids(rows, pred)
+        if ids is None:
+            ids = self.ctx.store.sorted_ids(self.table.entity_set)
         last = self.state.get("last")
         i = bisect.bisect_right(ids, last) if last else 0
         n = len(ids)
@@ -279,6 +288,15 @@ class CollectionRead:
                 page.append(row)
         pid = self.table.primary_id
         return page, more, (page[-1][pid] if page else last)
+
+    def _candidate_ids(self, rows: dict[str, Row], pred: Predicate | None) -> list[str] | None:
+        """The ids a filter can only hold for, in order, where it names them (an ``In`` on the
+        primary id, as a client asks for rows it knows the keys of): looked up, as Dataverse
+        seeks its key index, not tested row by row. None: every row may match."""
+        keys = key_values(pred) if pred is not None else None
+        if keys is None or keys[0] != self.table.primary_id.casefold():
+            return None
+        return sorted(guid for guid in keys[1] if guid in rows)
 
     def _scan_sorted(
         self,

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from l2tui.emulator.errors import ODataError
-from l2tui.emulator.odata_query import parse_filter
+from l2tui.emulator.odata_query import key_values, parse_filter
 
 ROWS = [
     {"name": "Contoso Ltd", "city": "Paris", "n": 10, "rev": 1.5, "d": "2023-04-07T21:59:01Z",
@@ -75,6 +75,24 @@ def test_dataverse_in_and_between_functions():
         "Contoso Ltd", "O'Brien & Co"]
     assert names("Microsoft.Dynamics.CRM.Between(PropertyName='n',PropertyValues=[4,10])") == [
         "Contoso Ltd", "fabrikam_inc"]
+
+
+IN_IDS = "Microsoft.Dynamics.CRM.In(PropertyName='id',PropertyValues=['0B3D4C5E-0000-4000-8000-000000000002','x'])"
+
+
+@pytest.mark.parametrize("text", [IN_IDS, f"n gt 0 and {IN_IDS}", f"({IN_IDS}) and n gt 0"])
+def test_a_filter_that_holds_only_for_listed_values_names_them(text: str):
+    assert key_values(parse_filter(text, field)) == (
+        "id", frozenset({"0b3d4c5e-0000-4000-8000-000000000002", "x"}))
+
+
+@pytest.mark.parametrize("text", [
+    "n eq 3", f"n eq 3 or {IN_IDS}", f"not ({IN_IDS})",
+    IN_IDS.replace(".In(", ".NotIn("),
+    "Microsoft.Dynamics.CRM.In(PropertyName='n',PropertyValues=[3,10])",
+])
+def test_a_filter_that_may_hold_for_other_values_names_none(text: str):
+    assert key_values(parse_filter(text, field)) is None
 
 
 def test_parameter_aliases():

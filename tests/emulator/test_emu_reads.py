@@ -152,6 +152,39 @@ def test_12000_rows_come_in_pages_of_5000(make_emu, http: requests.Session):
     assert len(set(seen)) == 12000 == emu.store.count("accounts")
 
 
+def _in(ids: list[str]) -> str:
+    listed = ",".join(f"'{guid}'" for guid in ids)
+    return f"Microsoft.Dynamics.CRM.In(PropertyName='accountid',PropertyValues=[{listed}])"
+
+
+def test_rows_asked_for_by_key_come_in_key_order_across_pages(make_emu, http: requests.Session):
+    emu = make_emu(rows=300)
+    ids = sorted(emu.store.live_rows("accounts"))
+    wanted = [ids[250], ids[3], ids[120].upper(), ids[77], ids[199]]
+    unknown = "00000000-0000-4000-8000-0000000000ff"
+    url = emu.url(f"accounts?$select=accountid&$filter={quote(_in([*wanted, unknown]))}")
+    got, pages = [], 0
+    while url:
+        body = http.get(url, headers={"Prefer": "odata.maxpagesize=2"}).json()
+        got += [r["accountid"] for r in body["value"]]
+        pages += 1
+        url = body.get("@odata.nextLink")
+    assert got == sorted(guid.lower() for guid in wanted)
+    assert pages == 3
+
+
+def test_rows_asked_for_by_key_still_meet_the_rest_of_the_filter(make_emu,
+                                                                 http: requests.Session):
+    emu = make_emu(rows=300)
+    rows = emu.store.live_rows("accounts")
+    ids = sorted(rows)[:40]
+    some = rows[ids[0]]["numberofemployees"]
+    flt = f"numberofemployees eq {some} and {_in(ids)}"
+    body = http.get(emu.url(f"accounts?$select=accountid&$filter={quote(flt)}")).json()
+    assert [r["accountid"] for r in body["value"]] == [
+        guid for guid in ids if rows[guid]["numberofemployees"] == some]
+
+
 def test_default_page_size_is_5000(make_emu, http: requests.Session):
     emu = make_emu(rows=5001)
     body = http.get(emu.url("accounts?$select=name")).json()

@@ -93,6 +93,11 @@ class Pair:
         """Left items by id."""
         return {r["accountid"]: canon(r) for r in self.emu.store.rows("accounts")}
 
+    def left_active(self) -> dict[str, tuple[Any, ...]]:
+        """Left items by id, of the active accounts (``statecode eq 0``) alone."""
+        return {r["accountid"]: canon(r) for r in self.emu.store.rows("accounts")
+                if r["statecode"] == 0}
+
     def left_insert(self, values: dict[str, Any]) -> str:
         """Create an account as another Dynamics user would."""
         return str(self.emu.store.insert("accounts", values))

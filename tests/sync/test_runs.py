@@ -155,6 +155,27 @@ def test_a_run_without_change_tracking_compares_only_items_with_a_new_version(
     assert pair.right() == pair.left()
 
 
+def test_a_run_from_a_filtered_select_reads_keys_first_and_syncs_every_change(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts",
+                     left_select=LEFT_SELECT + "&$filter=statecode eq 0")  # no change tracking
+    assert pair.run().created_right == 18
+    renamed, gone, leaving = sorted(pair.left_active())[:3]
+    pair.left_update(renamed, {"name": "Renamed"})
+    pair.left_delete(gone)
+    pair.left_update(leaving, {"statecode": 1})
+    new = pair.left_insert({"name": "Brand New", "statecode": 0})
+    emu.recent_requests.clear()
+    report = pair.run()
+    assert (report.created_right, report.updated_right, report.deleted_right) == (1, 1, 2)
+    assert report.plan is not None and report.plan.unchanged == 15
+    assert set(pair.right()) == set(pair.left_active()) and new in pair.right()
+    assert pair.right()[renamed] == pair.left()[renamed]
+    reads = [r for r in emu.recent_requests if r.startswith("GET /api/data/v9.2/accounts?")]
+    assert reads[0].startswith("GET /api/data/v9.2/accounts?$select=accountid&$filter=")
+    assert len(reads) == 2 and "Microsoft.Dynamics.CRM.In" in reads[1]
+
+
 def test_without_change_tracking_a_match_key_other_than_the_key_syncs_just_the_edit(
         pair: Pair) -> None:
     pair.conn.mapping.match_key = ColumnPair("accountnumber", "accountnumber")

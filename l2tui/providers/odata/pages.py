@@ -113,10 +113,10 @@ class PageDecoder:
         asks = frame[1:2] == ASK
         body = loads(frame[2:])
         yield tuple(PageLinks.of(body))
-        entries, deleted, versions = self._split(body)
+        entries, deleted, versions = self.split(body)
         if asks and versions:
             self._asking.append((entries, deleted, versions))
-            yield ("ask", self._keys(entries), versions)
+            yield ("ask", self.keys(entries), versions)
             return
         yield self._plain(self._page(entries, deleted, versions, ()))
 
@@ -138,12 +138,12 @@ class PageDecoder:
 
     def page(self, body: dict[str, Any], seen: SeenFilter | None = None) -> Page:
         """The page of a parsed body; ``seen`` (full reads only) names entries to leave out."""
-        entries, deleted, versions = self._split(body)
+        entries, deleted, versions = self.split(body)
         # before converting: the reader skips what it has seen
-        drop = seen(self._keys(entries), versions) if seen is not None and versions else ()
+        drop = seen(self.keys(entries), versions) if seen is not None and versions else ()
         return self._page(entries, deleted, versions, drop)
 
-    def _split(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Key],
+    def split(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Key],
                                                     list[str | None]]:
         """A body's entities, the keys of its deleted entities, and the entities' versions
         (none at all from a service without ETags)."""
@@ -209,7 +209,7 @@ class PageDecoder:
                 table.setdefault(name, None)
         return table, True
 
-    def _keys(self, items: list[dict[str, Any]]) -> list[Key]:
+    def keys(self, items: list[dict[str, Any]]) -> list[Key]:
         """Each entity's key as the service sent it (not converted: this is for every row of a
         page, most of which a run then skips)."""
         names = self.schema.key

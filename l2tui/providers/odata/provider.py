@@ -117,7 +117,8 @@ class ODataProvider(Provider):
         url = self.settings.entity_url + (f"?{query}" if query else "")
         selected = self._selected()
         keep = None if selected is None else frozenset(selected)
-        return ReadPlan(url, size, self._tracking_possible(), keep)
+        return ReadPlan(url, size, self._tracking_possible(), keep, self.settings.entity_url,
+                        tuple(self.options))
 
     # -- Provider -------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import marshal
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit
@@ -15,6 +15,7 @@ import requests
 
 from l2tui import offload
 from l2tui.providers.base import Page, ReadStream, RecordTransform, SeenFilter
+from l2tui.providers.odata import keys_first
 from l2tui.providers.odata.entity_schema import EntitySchema
 from l2tui.providers.odata.http import HttpClient, HttpError, safe_url
 from l2tui.providers.odata.pages import ASK, DECODE, SEEN, PageDecoder, PageLinks, tail_next_link
@@ -37,6 +38,8 @@ class ReadPlan:
     page_size: int | None
     track_changes: bool
     columns: frozenset[str] | None
+    entity_url: str = ""  # the address of the entity set, and the query's options (a read
+    options: tuple[tuple[str, str], ...] = ()  # keys first asks with other options: keys_first)
 
     def prefer(self, track: bool) -> str:
         """The Prefer header for one request."""
@@ -163,6 +166,12 @@ class ODataReadStream(ReadStream):
                 url = self.start_cursor
         if first is None:
             track = self.plan.track_changes and self.schema.change_tracking
+            if not track and self.seen is not None and self.plan.entity_url and \
+                    keys_first.possible(self.plan.options, self.schema.key, self.schema.dataverse):
+                answers = yield from self._keys_first(self.seen)
+                if answers is None:
+                    return
+                self.seen = keys_first.answered_first(self.seen, answers)
             first, url, track = self._open_full(url, track)
         yield from self._decoded_here(first, url, track)
         self.log(
@@ -170,6 +179,41 @@ class ODataReadStream(ReadStream):
             f"page{'' if self.pages == 1 else 's'} from {self.schema.entity_set}"
             f"{' (changes only)' if self.is_delta else ''}"
         )
+
+    def _keys_first(self, seen: SeenFilter) -> Generator[Page, None, keys_first.Answers | None]:
+        """A full read by keys and ETags first (``keys_first``); the answers about its first
+        page if it found most of those rows unseen, nothing handed on (then: a full read)."""
+        entity_url = self.plan.entity_url
+        headers = {"Prefer": self.plan.prefer(False)}
+        read = keys_first.KeysFirstRead(
+            self.http, lambda options: f"{entity_url}?{build_query(options)}",
+            lambda url: self._fetched_ahead(url, headers), list(self.plan.options),
+            self.decoder, seen, headers)
+        answers = yield from read.pages()
+        if answers is not None:
+            self.log(f"most rows of the first {len(answers)} have changed; reading them all")
+            return answers
+        self.log(f"read {read.keys_read} key{'' if read.keys_read == 1 else 's'} and ETags, "
+                 f"then {read.rows_read} changed row{'' if read.rows_read == 1 else 's'} by key "
+                 f"in {read.requests} request{'' if read.requests == 1 else 's'}, "
+                 f"from {self.schema.entity_set}")
+        return None
+
+    def _fetched_ahead(self, url: str, headers: dict[str, str]) -> Iterator[tuple[str, Any]]:
+        """Each page of a read (its address and parsed body) from ``url`` on, the next fetched
+        while the caller works on one (``PageFetcher``)."""
+        fetcher = PageFetcher(self.http, headers, url)
+        try:
+            while True:
+                response, _ = fetcher.take(url)
+                body = self.http.json_of("GET", url, response)
+                links = PageLinks.of(body)
+                yield url, body
+                if not links.next_link:
+                    return
+                url = urljoin(links.base(url), links.next_link)
+        finally:
+            fetcher.close()
 
     def _decoded_here(self, body: Any, url: str, track: bool, *,
                       may_offload: bool = True) -> Iterator[Page]:

@@ -1,0 +1,125 @@
+"""Keys first: a full read without change tracking, given a seen filter, reads keys and ETags,
+then only the rows the filter has not seen, by key."""
+
+from __future__ import annotations
+
+from l2tui.providers.odata import keys_first
+
+FILTERED = "$select=name,statecode&$filter=statecode eq 0"  # a $filter: no change tracking
+
+
+def read_all(stream):
+    pages = list(stream)
+    return pages, [r for p in pages for r in p.records]
+
+
+def active_ids(crm) -> list[str]:
+    rows = crm.emu.store.live_rows("accounts")
+    return sorted(guid for guid, row in rows.items() if row["statecode"] == 0)
+
+
+def by_key_requests(crm) -> list[str]:
+    return [r for r in crm.emu.recent_requests if "Microsoft.Dynamics.CRM.In" in r]
+
+
+class Seen:
+    """A seen filter that has seen every key but ``unseen``; it records each key asked about."""
+
+    def __init__(self, unseen: set[str], then=None) -> None:
+        self.unseen, self.then = unseen, then
+        self.asked: list[str] = []
+
+    def __call__(self, keys, versions):
+        assert all(v and v.startswith('W/"') for v in versions)
+        self.asked += [key for key, in keys]
+        if self.then is not None:
+            self.then()
+            self.then = None
+        return {i for i, (key,) in enumerate(keys) if key not in self.unseen}
+
+
+def test_a_read_without_change_tracking_asks_for_keys_then_only_the_unseen_rows(crm):
+    ids = active_ids(crm)
+    unseen = {ids[5], ids[77], ids[140]}
+    seen = Seen(unseen)
+    crm.emu.recent_requests.clear()
+    pages, records = read_all(crm.provider(select=FILTERED).read(seen=seen))
+    assert sorted(r["accountid"] for r in records) == sorted(unseen)
+    assert all(r["name"] and r["statecode"] == 0 for r in records)
+    assert sum(p.skipped for p in pages) == len(ids) - 3
+    assert seen.asked == ids  # each key once, in the service's order
+    reads = [r for r in crm.emu.recent_requests if r.startswith("GET /api/data/v9.2/accounts?")]
+    assert reads[0].startswith("GET /api/data/v9.2/accounts?$select=accountid&$filter=statecode")
+    assert len(reads) == 2 and len(by_key_requests(crm)) == 1
+    assert any("read 180 keys and ETags, then 3 changed rows by key in 1 request" in line
+               for line in crm.logs)
+
+
+def test_rows_asked_for_by_key_are_read_as_they_are_then(crm):
+    ids = active_ids(crm)
+    renamed, gone, left_the_filter = ids[1], ids[2], ids[3]
+    store = crm.emu.store
+
+    def meanwhile() -> None:  # between the keys and the rows
+        store.update("accounts", renamed, {"name": "Renamed Ltd"})
+        store.delete("accounts", gone)
+        store.update("accounts", left_the_filter, {"statecode": 1})
+
+    seen = Seen({renamed, gone, left_the_filter}, then=meanwhile)
+    _, records = read_all(crm.provider(select=FILTERED).read(seen=seen))
+    assert [(r["accountid"], r["name"]) for r in records] == [(renamed, "Renamed Ltd")]
+
+
+def test_rows_by_key_are_asked_for_a_hundred_a_request_over_pages_of_keys(make_crm):
+    crm = make_crm(rows=2000, auth=False)
+    ids = active_ids(crm)
+    unseen = set(ids[::5])  # 1 in 5 of each page of keys: under a quarter, 200 of a 1000
+    seen = Seen(unseen)
+    provider = crm.provider(crm.emu.connection_string() + "PageSize=1000;", select=FILTERED)
+    crm.emu.recent_requests.clear()
+    pages, records = read_all(provider.read(seen=seen))
+    assert sorted(r["accountid"] for r in records) == sorted(unseen)
+    assert sum(p.skipped for p in pages) == len(ids) - len(unseen)
+    assert seen.asked == ids
+    keys_pages = -(-len(ids) // 1000)
+    per_page = [len(set(ids[i:i + 1000]) & unseen) for i in range(0, len(ids), 1000)]
+    assert len(by_key_requests(crm)) == sum(-(-n // keys_first.KEYS_PER_REQUEST)
+                                            for n in per_page) > keys_pages
+
+
+def test_a_read_that_finds_most_rows_of_its_first_keys_unseen_reads_in_full(crm):
+    ids = active_ids(crm)
+    unseen = set(ids[::2])
+    seen = Seen(unseen)
+    provider = crm.provider(crm.emu.connection_string() + "PageSize=64;", select=FILTERED)
+    crm.emu.recent_requests.clear()
+    pages, records = read_all(provider.read(seen=seen))
+    assert sorted(r["accountid"] for r in records) == sorted(unseen)
+    assert sum(p.skipped for p in pages) == len(ids) - len(unseen)
+    assert seen.asked == ids  # the first page's keys were not asked about again
+    assert by_key_requests(crm) == []
+    assert any("most rows of the first 64 have changed; reading them all" in line
+               for line in crm.logs)
+
+
+def test_a_row_changed_since_its_key_was_read_is_read_again_in_full(crm):
+    ids = active_ids(crm)
+    store = crm.emu.store
+    seen = Seen(set(ids[::2]), then=lambda: store.update("accounts", ids[1], {"name": "New"}))
+    _, records = read_all(crm.provider(select=FILTERED).read(seen=seen))
+    assert {r["accountid"]: r["name"] for r in records}[ids[1]] == "New"  # seen at its old ETag
+
+
+def test_a_read_with_change_tracking_or_an_order_is_not_read_keys_first(crm):
+    for select in ("$select=name", "$select=name&$filter=statecode eq 0&$orderby=name"):
+        crm.emu.recent_requests.clear()
+        pages, records = read_all(crm.provider(select=select).read(seen=Seen(set())))
+        assert records == [] and sum(p.skipped for p in pages) > 0
+        assert by_key_requests(crm) == []
+        assert not any("$select=accountid&" in r for r in crm.emu.recent_requests)
+
+
+def test_a_read_without_a_seen_filter_is_not_read_keys_first(crm):
+    crm.emu.recent_requests.clear()
+    _, records = read_all(crm.provider(select=FILTERED).read())
+    assert len(records) == len(active_ids(crm)) and by_key_requests(crm) == []
