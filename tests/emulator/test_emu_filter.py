@@ -135,3 +135,13 @@ def test_random_filters_agree_with_python(clauses, joiner, negate):
     for row in NUMBERS:
         want = combine(_expected(op, value, row) for op, value in clauses)
         assert pred(row) == (not want if negate else want), (text, row)
+
+
+@pytest.mark.parametrize("literal", ["1", "7", "7.0", "0"])
+def test_eq_with_a_number_holds_as_the_general_comparison_does(literal: str):
+    from l2tui.emulator.odata_query import _compare
+
+    pred = parse_filter(f"n eq {literal}", field)
+    for value in (None, 7, 7.0, "7", " 7", "seven", True, False, 0, 1, 1.0, "1e0", "0"):
+        assert pred({"n": value}) == _compare("eq", value, float(literal) if "." in literal
+                                              else int(literal)), value
