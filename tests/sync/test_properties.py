@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from l2tui.config.model import ConflictResolution, Direction
 from l2tui.paths import Paths
 from tests.sync.conftest import database_url
-from tests.sync.support import Pair, canon, make_pair
+from tests.sync.support import LEFT_SELECT, Pair, canon, make_pair
 
 Items = dict[str, tuple[Any, ...]]
 
@@ -156,14 +156,15 @@ def apply_ops(pair: Pair, model: Model, ops: list[tuple[Any, ...]]) -> None:
 
 
 def check_rounds(direction: Direction, resolution: ConflictResolution, database: str,
-                 rounds: list[list[tuple[Any, ...]]]) -> None:
+                 rounds: list[list[tuple[Any, ...]]], left_select: str = LEFT_SELECT) -> None:
     """Run the rounds and check the invariants after every run."""
     from l2tui.emulator import Emulator
 
     with tempfile.TemporaryDirectory() as tmp, Emulator(rows=4, seed=7, auth=False) as emu:
         folder = Path(tmp)
         url = database_url(database, folder)
-        pair = make_pair(emu, url, "prop_accounts", direction=direction, resolution=resolution)
+        pair = make_pair(emu, url, "prop_accounts", direction=direction, resolution=resolution,
+                         left_select=left_select)
         pair.paths = Paths(config=folder / "c", state=folder / "s", logs=folder / "l",
                            cache=folder / "k")
         model = Model(direction, resolution)
@@ -203,6 +204,19 @@ def test_bidirectional_runs_hold_the_invariants(database: str, resolution: Confl
 def test_one_way_runs_carry_only_source_changes(database: str, direction: Direction,
                                                 rounds: list[list[tuple[Any, ...]]]) -> None:
     check_rounds(direction, ConflictResolution.LEFT_WINS, database, rounds)
+
+
+# a $filter turns change tracking off: every run reads the left in full, keys and ETags first
+WITHOUT_TRACKING = LEFT_SELECT + "&$filter=accountid ne null"
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("direction", [Direction.LEFT_TO_RIGHT, Direction.BIDIRECTIONAL])
+@SETTINGS
+@given(rounds=ROUNDS)
+def test_runs_from_a_select_without_change_tracking_hold_the_invariants(
+        database: str, direction: Direction, rounds: list[list[tuple[Any, ...]]]) -> None:
+    check_rounds(direction, ConflictResolution.LEFT_WINS, database, rounds, WITHOUT_TRACKING)
 
 
 def test_canon_treats_empty_string_as_null() -> None:

@@ -176,6 +176,23 @@ def test_a_run_from_a_filtered_select_reads_keys_first_and_syncs_every_change(
     assert len(reads) == 2 and "Microsoft.Dynamics.CRM.In" in reads[1]
 
 
+def test_a_run_whose_rows_by_key_are_refused_fails_and_the_next_one_syncs_them(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts",
+                     left_select=LEFT_SELECT + "&$filter=statecode eq 0")
+    pair.run()
+    synced = pair.right()
+    renamed = sorted(pair.left_active())[0]
+    pair.left_update(renamed, {"name": "Renamed"})
+    emu.faults.fail_next(1, status=400, query_contains="Microsoft.Dynamics.CRM.In")
+    with pytest.raises(L2Error, match="400 Bad Request"):
+        pair.run()
+    assert pair.right() == synced
+    report = pair.run()
+    assert report.outcome == "success" and report.updated_right == 1
+    assert pair.right()[renamed] == pair.left()[renamed] and len(pair.right()) == len(synced)
+
+
 def test_without_change_tracking_a_match_key_other_than_the_key_syncs_just_the_edit(
         pair: Pair) -> None:
     pair.conn.mapping.match_key = ColumnPair("accountnumber", "accountnumber")

@@ -90,7 +90,7 @@ class KeysFirstRead:
     """The pages of one keys-first read (``pages``), counted for the read's log line."""
 
     def __init__(self, http: HttpClient, url_of: Callable[[list[tuple[str, str]]], str],
-                 chain: Callable[[str], Iterator[tuple[str, dict[str, Any]]]],
+                 chain: Callable[[str], Generator[tuple[str, dict[str, Any]], None, None]],
                  options: list[tuple[str, str]], decoder: PageDecoder, seen: SeenFilter,
                  headers: dict[str, str]) -> None:
         self.http = http
@@ -137,6 +137,7 @@ class KeysFirstRead:
                 yield from _handed(*asked.popleft())
             return None
         finally:
+            keys_pages.close()  # (its thread stops fetching ahead)
             by_key.shutdown(wait=True, cancel_futures=True)
 
     def _by_key(self, keys: list[Any]) -> list[Page]:

@@ -191,7 +191,8 @@ class ODataReadStream(ReadStream):
             self.decoder, seen, headers)
         answers = yield from read.pages()
         if answers is not None:
-            self.log(f"most rows of the first {len(answers)} have changed; reading them all")
+            self.log(f"most of the first {len(answers)} rows have a new version; reading every "
+                     "row in full")
             return answers
         self.log(f"read {read.keys_read} key{'' if read.keys_read == 1 else 's'} and ETags, "
                  f"then {read.rows_read} changed row{'' if read.rows_read == 1 else 's'} by key "
@@ -199,7 +200,8 @@ class ODataReadStream(ReadStream):
                  f"from {self.schema.entity_set}")
         return None
 
-    def _fetched_ahead(self, url: str, headers: dict[str, str]) -> Iterator[tuple[str, Any]]:
+    def _fetched_ahead(self, url: str, headers: dict[str, str]
+                       ) -> Generator[tuple[str, Any], None, None]:
         """Each page of a read (its address and parsed body) from ``url`` on, the next fetched
         while the caller works on one (``PageFetcher``)."""
         fetcher = PageFetcher(self.http, headers, url)

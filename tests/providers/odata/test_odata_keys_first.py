@@ -98,7 +98,7 @@ def test_a_read_that_finds_most_rows_of_its_first_keys_unseen_reads_in_full(crm)
     assert sum(p.skipped for p in pages) == len(ids) - len(unseen)
     assert seen.asked == ids  # the first page's keys were not asked about again
     assert by_key_requests(crm) == []
-    assert any("most rows of the first 64 have changed; reading them all" in line
+    assert any("most of the first 64 rows have a new version; reading every row" in line
                for line in crm.logs)
 
 
