@@ -38,6 +38,21 @@ class Seen:
         return {i for i, (key,) in enumerate(keys) if key not in self.unseen}
 
 
+def read_all_but(crm, unseen: set[str], page_size: int) -> None:
+    """A read of ``FILTERED`` in pages of ``page_size``, whose seen filter has seen every row but
+    ``unseen``: it hands on those rows alone, counts the others as skipped, and asks about
+    each key once, in order."""
+    ids = active_ids(crm)
+    seen = Seen(unseen)
+    provider = crm.provider(crm.emu.connection_string() + f"PageSize={page_size};",
+                            select=FILTERED)
+    crm.emu.recent_requests.clear()
+    pages, records = read_all(provider.read(seen=seen))
+    assert sorted(r["accountid"] for r in records) == sorted(unseen)
+    assert sum(p.skipped for p in pages) == len(ids) - len(unseen)
+    assert seen.asked == ids
+
+
 def test_a_read_without_change_tracking_asks_for_keys_then_only_the_unseen_rows(crm):
     ids = active_ids(crm)
     unseen = {ids[5], ids[77], ids[140]}
@@ -74,13 +89,7 @@ def test_rows_by_key_are_asked_for_a_hundred_a_request_over_pages_of_keys(make_c
     crm = make_crm(rows=2000, auth=False)
     ids = active_ids(crm)
     unseen = set(ids[::5])  # 1 in 5 of each page of keys: under a quarter, 200 of a 1000
-    seen = Seen(unseen)
-    provider = crm.provider(crm.emu.connection_string() + "PageSize=1000;", select=FILTERED)
-    crm.emu.recent_requests.clear()
-    pages, records = read_all(provider.read(seen=seen))
-    assert sorted(r["accountid"] for r in records) == sorted(unseen)
-    assert sum(p.skipped for p in pages) == len(ids) - len(unseen)
-    assert seen.asked == ids
+    read_all_but(crm, unseen, page_size=1000)
     keys_pages = -(-len(ids) // 1000)
     per_page = [len(set(ids[i:i + 1000]) & unseen) for i in range(0, len(ids), 1000)]
     assert len(by_key_requests(crm)) == sum(-(-n // keys_first.KEYS_PER_REQUEST)
@@ -89,14 +98,7 @@ def test_rows_by_key_are_asked_for_a_hundred_a_request_over_pages_of_keys(make_c
 
 def test_a_read_that_finds_most_rows_of_its_first_keys_unseen_reads_in_full(crm):
     ids = active_ids(crm)
-    unseen = set(ids[::2])
-    seen = Seen(unseen)
-    provider = crm.provider(crm.emu.connection_string() + "PageSize=64;", select=FILTERED)
-    crm.emu.recent_requests.clear()
-    pages, records = read_all(provider.read(seen=seen))
-    assert sorted(r["accountid"] for r in records) == sorted(unseen)
-    assert sum(p.skipped for p in pages) == len(ids) - len(unseen)
-    assert seen.asked == ids  # the first page's keys were not asked about again
+    read_all_but(crm, set(ids[::2]), page_size=64)  # (the first page's keys asked once)
     assert by_key_requests(crm) == []
     assert any("most of the first 64 rows have a new version; reading every row" in line
                for line in crm.logs)
