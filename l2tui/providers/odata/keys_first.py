@@ -138,7 +138,8 @@ class KeysFirstRead:
             return None
         finally:
             keys_pages.close()  # (its thread stops fetching ahead)
-            by_key.shutdown(wait=True, cancel_futures=True)
+            # a request under way ends on its own (a read stopped midway does not wait for it)
+            by_key.shutdown(wait=False, cancel_futures=True)
 
     def _by_key(self, keys: list[Any]) -> list[Page]:
         """The rows of these keys that still meet the select's filter, a request per
