@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import sqlite3
 import threading
@@ -279,12 +280,19 @@ class Runner:
 
     @contextlib.contextmanager
     def _log_file(self, conn: Connection, started: float) -> Iterator[IO[str]]:
+        """A new log file for one run: its start and process id, and a number where runs of
+        one process start within a second (the app runs a connection as often as asked)."""
         folder = self.paths.run_logs(conn.slug)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
-        path = folder / f"{stamp}-{os.getpid()}.log"
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            for number in itertools.count(1):
+                name = f"{stamp}-{os.getpid()}{'' if number == 1 else f'-{number}'}.log"
+                try:
+                    fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    break
+                except FileExistsError:
+                    continue
         except OSError as exc:
             raise RunError(f"cannot write the run log in {folder}: "
                            f"{exc.strerror or exc}; nothing was run") from None

@@ -715,6 +715,14 @@ def test_a_run_log_file_is_written_without_secrets(pair: Pair) -> None:
     assert "run finished: success" in text and "password" not in text.lower()
 
 
+def test_each_run_has_a_log_file_of_its_own_even_within_one_second(pair: Pair) -> None:
+    for _ in range(3):  # (a run of 20 accounts takes well under a second)
+        pair.run()
+    logs = list(pair.paths.run_logs(pair.conn.slug).iterdir())
+    assert len(logs) == 3
+    assert all(log.read_text().count("run started") == 1 for log in logs)
+
+
 def test_latest_wins_without_a_modified_on_column_says_which_side_conflicts_go_to(
         emu: Any, tmp_path: Path) -> None:
     pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
