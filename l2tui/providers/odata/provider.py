@@ -33,6 +33,7 @@ from l2tui.providers.base import (
     VerifyResult,
     WriteOutcome,
 )
+from l2tui.providers.odata import keys_first
 from l2tui.providers.odata.auth import make_authenticator
 from l2tui.providers.odata.connstr import ODataSettings, parse_settings
 from l2tui.providers.odata.entity_schema import EntitySchema
@@ -152,6 +153,9 @@ class ODataProvider(Provider):
             tracking = "change tracking off ($filter/$orderby/$top given)"
         else:
             tracking = "no change tracking"
+        if tracking != "change tracking on" and \
+                keys_first.possible(self.options, schema.key, schema.dataverse):
+            tracking += ": a run reads keys and ETags first, then the rows changed"
         message = (
             f"Connected to {self.settings.host}{who} — {self.settings.entity_set}: "
             f"{len(columns)} columns, {tracking}"

@@ -125,3 +125,10 @@ def test_a_read_without_a_seen_filter_is_not_read_keys_first(crm):
     crm.emu.recent_requests.clear()
     _, records = read_all(crm.provider(select=FILTERED).read())
     assert len(records) == len(active_ids(crm)) and by_key_requests(crm) == []
+
+
+def test_verify_says_a_filtered_select_is_read_keys_first(crm):
+    message = crm.provider(select=FILTERED).verify().message
+    assert "change tracking off ($filter/$orderby/$top given): a run reads keys and ETags " \
+        "first" in message
+    assert "keys and ETags" not in crm.provider(select="$select=name").verify().message
