@@ -136,7 +136,10 @@ class Faults:
                 if rule.remaining > 0 and rule.matches(method, path, query):
                     rule.remaining -= 1
                     return Fault(rule.action, rule.status, rule.seconds, rule.arrived)
-            self._rules = [r for r in self._rules if r.remaining > 0]
+            # a rule used up is dropped; a hold's stays until the request it waits for has
+            # come (another request in between dropped it, and the held one timed out)
+            self._rules = [r for r in self._rules if r.remaining > 0 or (
+                r.arrived is not None and not r.arrived.is_set())]
             if self._rate and path.startswith("/api/") and self._rng.random() < self._rate:
                 return Fault("fail", self._rate_status)
         return None

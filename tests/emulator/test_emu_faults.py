@@ -121,6 +121,20 @@ def test_a_held_request_is_answered_once_the_request_it_waits_for_comes(emu: Emu
     assert answered == [200] and emu.faults.holds_timed_out == 0
 
 
+def test_a_held_request_is_answered_when_its_awaited_request_comes_after_another(
+        emu: Emulator):
+    emu.faults.hold_next(1, "%24top=2", seconds=5, path_contains="/accounts")
+    answered: list[int] = []
+    held = threading.Thread(target=lambda: answered.append(
+        requests.get(emu.url("accounts?$top=1")).status_code))
+    held.start()
+    time.sleep(0.2)
+    assert requests.get(emu.url("contacts?$top=1")).status_code == 200  # (not awaited)
+    assert requests.get(emu.url("accounts?%24top=2")).status_code == 200
+    held.join(2)
+    assert answered == [200] and emu.faults.holds_timed_out == 0
+
+
 def test_a_held_request_whose_awaited_request_never_comes_is_answered_and_counted(
         emu: Emulator, http: requests.Session):
     emu.faults.hold_next(1, "never", seconds=0.2, path_contains="/accounts")
