@@ -7,6 +7,7 @@ the real engine runs against the emulator and a real SQL table through the real 
 from __future__ import annotations
 
 import tempfile
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -163,25 +164,37 @@ def check_rounds(direction: Direction, resolution: ConflictResolution, database:
     with tempfile.TemporaryDirectory() as tmp, Emulator(rows=4, seed=7, auth=False) as emu:
         folder = Path(tmp)
         url = database_url(database, folder)
-        pair = make_pair(emu, url, "prop_accounts", direction=direction, resolution=resolution,
+        # a table of its own: PostgreSQL's database is shared by the tests running beside
+        # this one (two of them on one table dropped it under each other)
+        table = f"prop_accounts_{uuid.uuid4().hex[:12]}"
+        pair = make_pair(emu, url, table, direction=direction, resolution=resolution,
                          left_select=left_select)
         pair.paths = Paths(config=folder / "c", state=folder / "s", logs=folder / "l",
                            cache=folder / "k")
-        model = Model(direction, resolution)
-        for number, ops in enumerate([[], *rounds]):
-            apply_ops(pair, model, ops)
-            want_left, want_right = model.run(pair.left(), pair.right())
-            report = pair.run()
-            assert report.errors_left == report.errors_right == 0, report.message
-            got_left, got_right = pair.left(), pair.right()
-            assert got_left == want_left, f"round {number}: left differs ({report.message})"
-            assert got_right == want_right, f"round {number}: right differs ({report.message})"
-            assert report.details["unresolved"] == len(model.unresolved)
-            if not model.unresolved and direction == Direction.BIDIRECTIONAL:
-                assert got_left == got_right  # convergence
-        again = pair.run()  # idempotence: nothing changed, nothing written
-        assert again.plan is not None and again.plan.writes == 0, again.message
-        assert pair.left() == got_left and pair.right() == got_right
+        try:
+            run_rounds(pair, Model(direction, resolution), direction, rounds)
+        finally:
+            pair.table.drop(pair.engine)
+            pair.engine.dispose()
+
+
+def run_rounds(pair: Pair, model: Model, direction: Direction,
+               rounds: list[list[tuple[Any, ...]]]) -> None:
+    """The runs of ``check_rounds``, each after its round of changes, then one more."""
+    for number, ops in enumerate([[], *rounds]):
+        apply_ops(pair, model, ops)
+        want_left, want_right = model.run(pair.left(), pair.right())
+        report = pair.run()
+        assert report.errors_left == report.errors_right == 0, report.message
+        got_left, got_right = pair.left(), pair.right()
+        assert got_left == want_left, f"round {number}: left differs ({report.message})"
+        assert got_right == want_right, f"round {number}: right differs ({report.message})"
+        assert report.details["unresolved"] == len(model.unresolved)
+        if not model.unresolved and direction == Direction.BIDIRECTIONAL:
+            assert got_left == got_right  # convergence
+    again = pair.run()  # idempotence: nothing changed, nothing written
+    assert again.plan is not None and again.plan.writes == 0, again.message
+    assert pair.left() == got_left and pair.right() == got_right
 
 
 SETTINGS = settings(max_examples=6, deadline=None, derandomize=True,
