@@ -108,7 +108,9 @@ def test_an_injected_429_carries_retry_after(emu: Emulator, http: requests.Sessi
     assert resp.status_code == 429 and resp.headers["Retry-After"] == "3"
 
 
-def test_a_held_request_is_answered_once_the_request_it_waits_for_comes(emu: Emulator):
+def held_until_top_2(emu: Emulator, *first: str) -> list[int]:
+    """The status of an accounts request held until one with ``$top=2`` comes, sent (after
+    the ``first`` paths, answered meanwhile) while it waits."""
     emu.faults.hold_next(1, "%24top=2", seconds=5, path_contains="/accounts")
     answered: list[int] = []
     held = threading.Thread(target=lambda: answered.append(
@@ -116,23 +118,21 @@ def test_a_held_request_is_answered_once_the_request_it_waits_for_comes(emu: Emu
     held.start()
     time.sleep(0.2)
     assert answered == []  # still waiting
+    for path in first:
+        assert requests.get(emu.url(path)).status_code == 200
     assert requests.get(emu.url("accounts?%24top=2")).status_code == 200
     held.join(2)
-    assert answered == [200] and emu.faults.holds_timed_out == 0
+    return answered
+
+
+def test_a_held_request_is_answered_once_the_request_it_waits_for_comes(emu: Emulator):
+    assert held_until_top_2(emu) == [200] and emu.faults.holds_timed_out == 0
 
 
 def test_a_held_request_is_answered_when_its_awaited_request_comes_after_another(
         emu: Emulator):
-    emu.faults.hold_next(1, "%24top=2", seconds=5, path_contains="/accounts")
-    answered: list[int] = []
-    held = threading.Thread(target=lambda: answered.append(
-        requests.get(emu.url("accounts?$top=1")).status_code))
-    held.start()
-    time.sleep(0.2)
-    assert requests.get(emu.url("contacts?$top=1")).status_code == 200  # (not awaited)
-    assert requests.get(emu.url("accounts?%24top=2")).status_code == 200
-    held.join(2)
-    assert answered == [200] and emu.faults.holds_timed_out == 0
+    assert held_until_top_2(emu, "contacts?$top=1") == [200]
+    assert emu.faults.holds_timed_out == 0
 
 
 def test_a_held_request_whose_awaited_request_never_comes_is_answered_and_counted(
