@@ -37,7 +37,7 @@ from l2tui.sync.events import (
     ignore,
 )
 from l2tui.sync.state import RunRecord, StateStore, state_error
-from l2tui.sync.summaries import conflict_text
+from l2tui.sync.summaries import conflict_text, seconds_text
 
 __all__ = ["RunRecord", "Runner"]
 
@@ -345,5 +345,5 @@ def _describe(event: Event, last_progress: dict[str, float]) -> str | None:
         return f"error on the {event.side} {event.key}: {event.message}"
     if isinstance(event, RunFinished):
         r = event.report
-        return f"run finished: {r.outcome} in {r.seconds:.1f}s; {r.message}"
+        return f"run finished: {r.outcome} in {seconds_text(r.seconds)}; {r.message}"
     return None

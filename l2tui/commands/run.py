@@ -25,7 +25,7 @@ from l2tui.sync.events import (
     Progress,
     RunReport,
 )
-from l2tui.sync.summaries import conflict_text
+from l2tui.sync.summaries import conflict_text, seconds_text
 
 
 def run_command(args: argparse.Namespace, paths: Paths) -> int:
@@ -95,7 +95,7 @@ def summary(report: RunReport) -> str:
     head = {"success": "Done", "dry_run": "Dry run (nothing written)", "errors": "Finished with errors",
             "conflicts": "Finished with unresolved conflicts", "cancelled": "Cancelled"}
     lines = [f"{head.get(report.outcome, report.outcome)}: {report.connection} "
-             f"({report.seconds:.1f}s)"]
+             f"({seconds_text(report.seconds)})"]
     if report.details.get("rematched"):
         lines.append(f"  the mapping, a select or the match key changed: both sides matched by key "
                      f"again ({report.details['rematched']:,} pairs synced before)")

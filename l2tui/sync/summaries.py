@@ -61,6 +61,12 @@ def planned(counts: Mapping[str, Any]) -> PlanCounts:
                       only_right=int(counts.get("only_right") or 0))
 
 
+def seconds_text(seconds: float) -> str:
+    """A run's duration as people read it: tenths of a second, or hundredths under 0.05 s (a
+    small run took "0.0s" before, which reads as if it did nothing)."""
+    return f"{seconds:.2f}s" if round(seconds, 1) == 0 else f"{seconds:.1f}s"
+
+
 def run_text(outcome: str, counts: Mapping[str, Any], seconds: float, message: str) -> str:
     """A finished run in one line, without its outcome (the history's Summary column); a dry run
     as the plan it showed (it wrote nothing)."""
@@ -69,7 +75,7 @@ def run_text(outcome: str, counts: Mapping[str, Any], seconds: float, message: s
         if counts.get("refused_deletes") and message:  # the deletion guard's refusal
             text += f" — {message}"
         return text
-    text = "; ".join([f"{changed_text(counts)}{counts_text(counts)} in {seconds:.1f}s",
+    text = "; ".join([f"{changed_text(counts)}{counts_text(counts)} in {seconds_text(seconds)}",
                       *alone_text(counts)])
     if outcome == "failed" and message:  # otherwise the message is the engine's counts again
         text += f" — {message}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from l2tui.sync.events import PlanCounts, RunReport
 from l2tui.sync.summaries import (
     conflict_text,
@@ -10,6 +12,7 @@ from l2tui.sync.summaries import (
     plan_text,
     report_body,
     run_text,
+    seconds_text,
 )
 
 
@@ -74,3 +77,10 @@ def test_a_dry_run_a_real_run_would_stop_at_says_so_after_its_plan() -> None:
                        details={"refused": "a real run would refuse to delete 20 of the 20"})
     assert report_body(report) == "plan — right: 0 to create, 0 to update, 20 to delete; " \
         "0 unchanged — a real run would refuse to delete 20 of the 20"
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0.5, "0.5s"), (1.24, "1.2s"), (0.049, "0.05s"),
+                                                (0.04, "0.04s"), (0.0, "0.00s"), (12.96, "13.0s")])
+def test_a_run_s_duration_reads_in_tenths_or_under_0_05_s_in_hundredths(seconds: float,
+                                                                         text: str) -> None:
+    assert seconds_text(seconds) == text
