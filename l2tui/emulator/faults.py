@@ -90,6 +90,7 @@ class Faults:
     def hold_next(
         self, n: int, until_query_contains: str, seconds: float = 10.0,
         method: str | None = None, path_contains: str | None = None,
+        query_contains: str | None = None,
     ) -> None:
         """Answer the next n matching requests once a request whose query contains
         ``until_query_contains`` has come (before them or while they wait), or after
@@ -99,7 +100,8 @@ class Faults:
         seconds now and then."""
         with self._lock:
             self._rules.append(_Rule(n, "hold", 0, method, path_contains, seconds,
-                                     until=until_query_contains, arrived=threading.Event()))
+                                     query_contains=query_contains, until=until_query_contains,
+                                     arrived=threading.Event()))
 
     def held_out(self) -> None:
         """Count a hold whose awaited request did not come in time."""

@@ -4,9 +4,9 @@ An incremental run without change tracking has to look at every row, but most ro
 changed: their ETag is the one the state saved. Reading just the key (every entity carries its
 ETag) moves a fifth of the bytes of a full page; the rows whose ETag the run has not seen are
 then asked for by key (``Microsoft.Dynamics.CRM.In`` on the primary id, with the select's own
-filter), a hundred a request. When the first page of keys shows that many rows changed, asking
-by key would cost more than a plain read: the read goes on as a full one, and the answers given
-for that page are not asked again.
+filter), a hundred a request, several at once. When the first page of keys shows that many
+rows changed, asking by key would cost more than a plain read: the read goes on as a full one,
+and the answers given for that page are not asked again.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class KeysFirstRead:
     def __init__(self, http: HttpClient, url_of: Callable[[list[tuple[str, str]]], str],
                  chain: Callable[[str], Generator[tuple[str, dict[str, Any]], None, None]],
                  options: list[tuple[str, str]], decoder: PageDecoder, seen: SeenFilter,
-                 headers: dict[str, str]) -> None:
+                 headers: dict[str, str], parallel: int = 1) -> None:
         self.http = http
         self.url_of = url_of  # the entity set's address with these query options
         self.chain = chain  # a read's pages (address, body) from the first, fetched ahead
@@ -100,6 +100,7 @@ class KeysFirstRead:
         self.decoder = decoder
         self.seen = seen
         self.headers = headers
+        self.parallel = max(1, parallel)  # requests by key at once (the connection's Parallel)
         self.key = decoder.schema.key[0]
         self.select = next((value for name, value in options if name == "$select"), None)
         self.keys_read = 0  # keys and ETags read
@@ -142,20 +143,31 @@ class KeysFirstRead:
             by_key.shutdown(wait=False, cancel_futures=True)
 
     def _by_key(self, keys: list[Any]) -> list[Page]:
-        """The rows of these keys that still meet the select's filter, a request per
-        ``KEYS_PER_REQUEST`` (following next links, if the service pages them)."""
+        """The rows of these keys that still meet the select's filter, in their order: a request
+        per ``KEYS_PER_REQUEST``, ``parallel`` at once (many rows changed on one page of keys
+        would otherwise wait for one round trip after another)."""
+        chunks = [keys[i:i + KEYS_PER_REQUEST] for i in range(0, len(keys), KEYS_PER_REQUEST)]
+        if len(chunks) > 1 and self.parallel > 1:
+            with ThreadPoolExecutor(min(self.parallel, len(chunks)),
+                                    thread_name_prefix="l2tui-by-key") as pool:
+                asked = list(pool.map(self._asked, chunks))
+        else:
+            asked = [self._asked(chunk) for chunk in chunks]
+        pages = [page for answered in asked for page in answered]
+        self.requests += len(pages)
+        self.rows_read += sum(page.size for page in pages)
+        return pages
+
+    def _asked(self, keys: list[Any]) -> list[Page]:
+        """The pages of one request by key (following next links, if the service pages it)."""
+        narrowed = in_filter(self.key, keys)
+        url: str | None = self.url_of(query(self.options, self.select, narrowed))
         pages = []
-        for start in range(0, len(keys), KEYS_PER_REQUEST):
-            narrowed = in_filter(self.key, keys[start:start + KEYS_PER_REQUEST])
-            url: str | None = self.url_of(query(self.options, self.select, narrowed))
-            while url is not None:
-                body = self.http.get_json(url, self.headers)
-                self.requests += 1
-                links = PageLinks.of(body)
-                page = self.decoder.page(body)
-                self.rows_read += page.size
-                pages.append(page)
-                url = urljoin(links.base(url), links.next_link) if links.next_link else None
+        while url is not None:
+            body = self.http.get_json(url, self.headers)
+            links = PageLinks.of(body)
+            pages.append(self.decoder.page(body))
+            url = urljoin(links.base(url), links.next_link) if links.next_link else None
         return pages
 
 

@@ -119,7 +119,7 @@ class ODataProvider(Provider):
         selected = self._selected()
         keep = None if selected is None else frozenset(selected)
         return ReadPlan(url, size, self._tracking_possible(), keep, self.settings.entity_url,
-                        tuple(self.options))
+                        tuple(self.options), self._option("parallel", self.settings.parallel))
 
     # -- Provider -------------------------------------------------------------------------------
 

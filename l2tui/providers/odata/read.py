@@ -40,6 +40,7 @@ class ReadPlan:
     columns: frozenset[str] | None
     entity_url: str = ""  # the address of the entity set, and the query's options (a read
     options: tuple[tuple[str, str], ...] = ()  # keys first asks with other options: keys_first)
+    parallel: int = 1  # requests at once a read may send (keys first: rows by key)
 
     def prefer(self, track: bool) -> str:
         """The Prefer header for one request."""
@@ -188,7 +189,7 @@ class ODataReadStream(ReadStream):
         read = keys_first.KeysFirstRead(
             self.http, lambda options: f"{entity_url}?{build_query(options)}",
             lambda url: self._fetched_ahead(url, headers), list(self.plan.options),
-            self.decoder, seen, headers)
+            self.decoder, seen, headers, self.plan.parallel)
         answers = yield from read.pages()
         if answers is not None:
             self.log(f"most of the first {len(answers)} rows have a new version; reading every "

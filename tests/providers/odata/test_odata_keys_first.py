@@ -132,3 +132,15 @@ def test_verify_says_a_filtered_select_is_read_keys_first(crm):
     assert "change tracking off ($filter/$orderby/$top given): a run reads keys and ETags " \
         "first" in message
     assert "keys and ETags" not in crm.provider(select="$select=name").verify().message
+
+
+def test_requests_by_key_of_one_page_of_keys_are_sent_together(make_crm):
+    crm = make_crm(rows=2000, auth=False)
+    ids = active_ids(crm)
+    unseen = set(ids[::5])
+    second = sorted(unseen & set(ids[:1000]))[keys_first.KEYS_PER_REQUEST]  # (its 2nd request)
+    # the first request by key waits until the second comes: it comes only if sent beside it
+    crm.emu.faults.hold_next(1, second, seconds=5, path_contains="/accounts",
+                             query_contains="Microsoft.Dynamics.CRM.In")
+    read_all_but(crm, unseen, page_size=1000)
+    assert crm.emu.faults.holds_timed_out == 0
