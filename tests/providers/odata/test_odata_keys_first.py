@@ -3,6 +3,8 @@ then only the rows the filter has not seen, by key."""
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from l2tui.providers.odata import keys_first
 
 FILTERED = "$select=name,statecode&$filter=statecode eq 0"  # a $filter: no change tracking
@@ -38,17 +40,19 @@ class Seen:
         return {i for i, (key,) in enumerate(keys) if key not in self.unseen}
 
 
-def read_all_but(crm, unseen: set[str], page_size: int) -> None:
+def read_all_but(crm, unseen: set[str], page_size: int, transform=None) -> None:
     """A read of ``FILTERED`` in pages of ``page_size``, whose seen filter has seen every row but
     ``unseen``: it hands on those rows alone, counts the others as skipped, and asks about
-    each key once, in order."""
+    each key once, in order. With a ``transform`` (its first field: the key), as items."""
     ids = active_ids(crm)
     seen = Seen(unseen)
     provider = crm.provider(crm.emu.connection_string() + f"PageSize={page_size};",
                             select=FILTERED)
     crm.emu.recent_requests.clear()
-    pages, records = read_all(provider.read(seen=seen))
-    assert sorted(r["accountid"] for r in records) == sorted(unseen)
+    pages = list(provider.read(seen=seen, transform=transform))
+    read = [item[0] for p in pages for item in p.items] if transform else \
+        [r["accountid"] for p in pages for r in p.records]
+    assert sorted(read) == sorted(unseen)
     assert sum(p.skipped for p in pages) == len(ids) - len(unseen)
     assert seen.asked == ids
 
@@ -144,3 +148,13 @@ def test_requests_by_key_of_one_page_of_keys_are_sent_together(make_crm):
                              query_contains="Microsoft.Dynamics.CRM.In")
     read_all_but(crm, unseen, page_size=1000)
     assert crm.emu.faults.holds_timed_out == 0
+
+
+def test_a_long_read_in_full_after_its_first_keys_asks_the_second_process_s_pages_once(
+        make_crm):
+    crm = make_crm(rows=6000, auth=False)
+    ids = active_ids(crm)
+    # pages of 1,000 with a transform: the pages after the first two are decoded, and their
+    # keys asked about, in a second process
+    read_all_but(crm, set(ids[::2]), page_size=1000, transform=itemgetter("accountid", "name"))
+    assert any("decoding the pages in a second process" in line for line in crm.logs)
