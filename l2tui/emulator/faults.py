@@ -96,8 +96,8 @@ class Faults:
         ``until_query_contains`` has come (before them or while they wait), or after
         ``seconds`` (counted in ``holds_timed_out``): whether a client sent one request while it
         waited for another, told without a clock. A client that does so is answered at once, so
-        the limit only bounds a failing test: it is generous, for a machine that stalls for
-        seconds now and then."""
+        the limit only bounds a failing test. The hold stays armed until that request comes,
+        whatever other requests come in between."""
         with self._lock:
             self._rules.append(_Rule(n, "hold", 0, method, path_contains, seconds,
                                      query_contains=query_contains, until=until_query_contains,
