@@ -144,7 +144,7 @@ class PageDecoder:
         return self._page(entries, deleted, versions, drop)
 
     def split(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Key],
-                                                    list[str | None]]:
+                                                   list[str | None]]:
         """A body's entities, the keys of its deleted entities, and the entities' versions
         (none at all from a service without ETags)."""
         deleted, schema = [], self.schema

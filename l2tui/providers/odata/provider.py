@@ -147,14 +147,14 @@ class ODataProvider(Provider):
         if self.http.auth.from_cache:  # (a person may wonder why no password was asked for)
             who += " (signed in from the token cache)"
         schema = self.schema()
-        if schema.change_tracking and self._tracking_possible():
+        tracked = schema.change_tracking and self._tracking_possible()
+        if tracked:
             tracking = "change tracking on"
         elif schema.change_tracking:
             tracking = "change tracking off ($filter/$orderby/$top given)"
         else:
             tracking = "no change tracking"
-        if tracking != "change tracking on" and \
-                keys_first.possible(self.options, schema.key, schema.dataverse):
+        if not tracked and keys_first.possible(self.options, schema.key, schema.dataverse):
             tracking += ": a run reads keys and ETags first, then the rows changed"
         message = (
             f"Connected to {self.settings.host}{who} — {self.settings.entity_set}: "

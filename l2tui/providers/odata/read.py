@@ -107,6 +107,11 @@ class PageFetcher:
         self._next = tail
         return fetched, tail
 
+    def take_json(self, address: str) -> Any:
+        """``take``'s response for ``address``, parsed."""
+        response, _ = self.take(address)
+        return self._http.json_of("GET", address, response)
+
     def close(self) -> None:
         """Stop fetching (a fetch under way ends on its own; its page is dropped)."""
         self._next = None
@@ -208,8 +213,7 @@ class ODataReadStream(ReadStream):
         fetcher = PageFetcher(self.http, headers, url)
         try:
             while True:
-                response, _ = fetcher.take(url)
-                body = self.http.json_of("GET", url, response)
+                body = fetcher.take_json(url)
                 links = PageLinks.of(body)
                 yield url, body
                 if not links.next_link:
@@ -258,11 +262,8 @@ class ODataReadStream(ReadStream):
                         yield from self._decoded_there(started, url, headers, track, ahead)
                         return
                     here -= 1
-                if fetcher is not None:
-                    response, _ = fetcher.take(url)
-                    body = self.http.json_of("GET", url, response)
-                else:
-                    body = self.http.get_json(url, headers)
+                body = fetcher.take_json(url) if fetcher is not None else \
+                    self.http.get_json(url, headers)
         finally:
             if worker is not None:
                 worker.close()
