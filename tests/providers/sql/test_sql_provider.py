@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
 from l2tui.errors import ConfigError, ConnectError
-from l2tui.providers.base import Change, ChangeOp, Column, ColumnType, RowBatch
+from l2tui.providers.base import Change, ChangeOp, Column, ColumnType, Page, RowBatch
 from tests.providers.sql.conftest import Database
 
 C, U, D = ChangeOp.CREATE, ChangeOp.UPDATE, ChangeOp.DELETE
@@ -426,3 +427,53 @@ def test_text_in_a_sqlite_decimal_column_is_read_as_it_is(sqlite_db: Database) -
                   "INSERT INTO money VALUES (1, 'n/a'), (2, '12.50')")
     records = [r for p in sqlite_db.open("money").read() for r in p.records]
     assert [r["revenue"] for r in records] == ["n/a", Decimal("12.5")]
+
+
+def _records(pages: Iterable[Page]) -> list[dict[str, object]]:
+    return [r for p in pages for r in p.records]
+
+
+def test_a_sqlite_read_asked_about_versions_gives_the_rows_it_keeps_as_a_plain_read_does(
+        sqlite_db: Database) -> None:
+    # (asked about versions, it takes the rows raw and converts those it keeps itself)
+    sqlite_db.run("CREATE TABLE mixed (id INTEGER PRIMARY KEY, at DATETIME, day DATE, "
+                  "flag BOOLEAN, revenue NUMERIC(38, 10), ratio FLOAT, label TEXT, data BLOB)",
+                  "INSERT INTO mixed VALUES (1, '2024-01-02 03:04:05.250000', '2024-01-02', 1, "
+                  "31918145.57, 0.5, 'a', x'00ff'), "
+                  "(2, NULL, NULL, 0, NULL, NULL, NULL, NULL)")
+    plain = _records(sqlite_db.open("mixed").read())
+    kept = _records(sqlite_db.open("mixed").read(seen=lambda keys, versions: set()))
+    assert kept == plain
+    assert [[type(v) for v in r.values()] for r in kept] == \
+        [[type(v) for v in r.values()] for r in plain]
+    assert plain[0]["at"] == dt.datetime(2024, 1, 2, 3, 4, 5, 250000)
+    assert plain[0]["flag"] is True and plain[1]["flag"] is False
+
+
+def test_a_sqlite_read_gives_seen_the_keys_a_plain_read_gives(sqlite_db: Database) -> None:
+    sqlite_db.run("CREATE TABLE events (at DATETIME PRIMARY KEY, label TEXT)",
+                  "INSERT INTO events VALUES ('2024-01-02 03:04:05.000000', 'a')")
+    asked: list[tuple[object, ...]] = []
+
+    def seen(keys: list[tuple[object, ...]], versions: list[str | None]) -> set[int]:
+        asked.extend(keys)
+        return set()
+
+    list(sqlite_db.open("events").read(seen=seen))
+    assert asked == [(dt.datetime(2024, 1, 2, 3, 4, 5),)]
+
+
+def test_a_sqlite_row_version_tells_apart_values_that_print_alike(sqlite_db: Database) -> None:
+    sqlite_db.run("CREATE TABLE loose (id INTEGER PRIMARY KEY, v)")  # no affinity: kept as given
+    provider = sqlite_db.open("loose")
+    versions: list[str | None] = []
+
+    def seen(keys: list[tuple[object, ...]], found: list[str | None]) -> set[int]:
+        versions.extend(found)
+        return set()
+
+    values = ("12", "12.0", "'12'", "x'3132'", "NULL", "'None'", "''", "1e300", "'1e+300'")
+    for value in values:
+        sqlite_db.run("DELETE FROM loose", f"INSERT INTO loose VALUES (1, {value})")
+        list(provider.read(seen=seen))
+    assert len(versions) == len(values) and len(set(versions)) == len(values)
