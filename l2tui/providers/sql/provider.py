@@ -460,6 +460,9 @@ class SqlReadStream(ReadStream):
         if any(key_fix):
             found = [tuple(v if f is None else f(v) for f, v in
                            zip(key_fix, (row[i] for i in keys), strict=True)) for row in rows]
+        elif len(keys) == 1:
+            one = keys[0]
+            found = [(row[one],) for row in rows]
         else:
             found = [tuple(row[i] for i in keys) for row in rows]
         drop = self.seen(found, versions)
