@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+import urllib3
 
 from l2tui.errors import ConnectError
 from l2tui.providers.odata.auth import Authenticator
@@ -161,3 +162,22 @@ def test_retry_after_parsing():
 def test_policy_reads_options():
     policy = RetryPolicy.from_options({"retry_base_delay": 0.01, "retry_max": 2})
     assert (policy.base_delay, policy.max_retries) == (0.01, 2)
+
+
+def test_a_body_is_read_whole_not_ten_kib_at_a_time(make_crm, monkeypatch):
+    # (requests reads 10 KiB at a time, taking the interpreter lock back after each read: beside
+    # a thread running Python, a 2 MB page then took half a second)
+    reads: list[object] = []
+    original = urllib3.response.HTTPResponse.read
+
+    def counted(self, *args, **kwargs):
+        reads.append(args[0] if args else kwargs.get("amt"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3.response.HTTPResponse, "read", counted)
+    crm = make_crm(rows=600, auth=False)
+    http = crm.provider().http
+    page = http.request("GET", crm.emu.url("accounts"),
+                        headers={"Prefer": "odata.maxpagesize=500"})
+    assert len(page.json()["value"]) == 500 and len(page.content) > 100_000
+    assert len(reads) <= 2, reads
