@@ -675,8 +675,8 @@ class VersionReader:
 def _same_versions(db: sqlite3.Connection, side: str, items: Sequence[tuple[str, str]]) -> str:
     """The match keys (a JSON array) of plain pairs whose ``side`` version is the item's."""
     column = _column(side, "ver")
-    # no key index: the page is only ever the outer loop (a page's inserts: 98-107 ms for
-    # 100,000 rows with one, 80-81 ms without); a key given twice would only come back twice
+    # no key index: the page is only ever the outer loop (asking about 100,000 versions took
+    # 98-107 ms with one, 80-81 ms without); a key given twice would only come back twice
     db.execute("CREATE TEMP TABLE IF NOT EXISTS versions (mkey TEXT, ver TEXT)")
     db.execute("DELETE FROM temp.versions")
     # bound as rows, not one JSON text: json_each re-parses an element per ->> (SQLite 3.40:
