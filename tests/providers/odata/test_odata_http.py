@@ -1,6 +1,12 @@
-"""The HTTP client's retry policy: 429 Retry-After, 5xx and dropped connections, 401 refresh."""
+"""The HTTP client: its retry policy (429 Retry-After, 5xx and dropped connections, 401 refresh)
+and how it reads a body (whole, decoded)."""
 
 from __future__ import annotations
+
+import gzip
+import http.server
+import json
+import threading
 
 import pytest
 import requests
@@ -181,3 +187,39 @@ def test_a_body_is_read_whole_not_ten_kib_at_a_time(make_crm, monkeypatch):
                         headers={"Prefer": "odata.maxpagesize=500"})
     assert len(page.json()["value"]) == 500 and len(page.content) > 100_000
     assert len(reads) <= 2, reads
+
+
+def test_a_gzipped_chunked_body_is_read_whole_and_decoded():
+    # (as a service may send a page: compressed, in chunks; the emulator sends neither)
+    payload = {"value": [{"accountid": str(i), "name": "n" * 50} for i in range(2000)]}
+    packed = gzip.compress(json.dumps(payload).encode())
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802  (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(packed), 4096):
+                part = packed[start:start + 4096]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        http_client = HttpClient(Authenticator(), timeout=5, ca_bundle=None,
+                                 policy=RetryPolicy(), log=lambda message: None)
+        page = http_client.request("GET", f"http://127.0.0.1:{server.server_port}/accounts")
+        assert page.json() == payload
+        assert http_client.request(
+            "GET", f"http://127.0.0.1:{server.server_port}/accounts").json() == payload
+    finally:
+        server.shutdown()
+        server.server_close()
