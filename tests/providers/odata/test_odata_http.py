@@ -223,3 +223,40 @@ def test_a_gzipped_chunked_body_is_read_whole_and_decoded():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_body_cut_off_midway_is_asked_for_again():
+    body = json.dumps({"value": [{"name": "n" * 100} for _ in range(500)]}).encode()
+    served: list[int] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802  (http.server's name)
+            served.append(1)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if len(served) == 1:  # the first answer stops halfway, its connection closed
+                self.wfile.write(body[: len(body) // 2])
+                self.close_connection = True
+                return
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    waits: list[float] = []
+    try:
+        http_client = HttpClient(Authenticator(), timeout=5, ca_bundle=None,
+                                 policy=RetryPolicy(), log=lambda message: None,
+                                 sleep=waits.append)
+        page = http_client.request("GET", f"http://127.0.0.1:{server.server_port}/accounts")
+        assert page.content == body
+        assert len(served) == 2 and len(waits) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
