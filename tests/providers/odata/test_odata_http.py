@@ -3,6 +3,7 @@ and how it reads a body (whole, decoded)."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.server
 import json
@@ -189,6 +190,18 @@ def test_a_body_is_read_whole_not_ten_kib_at_a_time(make_crm, monkeypatch):
     assert len(reads) <= 2, reads
 
 
+@contextlib.contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]):
+    """An HTTP server on 127.0.0.1 answering with ``handler``; yields its base address."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_gzipped_chunked_body_is_read_whole_and_decoded():
     # (as a service may send a page: compressed, in chunks; the emulator sends neither)
     payload = {"value": [{"accountid": str(i), "name": "n" * 50} for i in range(2000)]}
@@ -211,18 +224,11 @@ def test_a_gzipped_chunked_body_is_read_whole_and_decoded():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(Handler) as base:
         http_client = HttpClient(Authenticator(), timeout=5, ca_bundle=None,
                                  policy=RetryPolicy(), log=lambda message: None)
-        page = http_client.request("GET", f"http://127.0.0.1:{server.server_port}/accounts")
-        assert page.json() == payload
-        assert http_client.request(
-            "GET", f"http://127.0.0.1:{server.server_port}/accounts").json() == payload
-    finally:
-        server.shutdown()
-        server.server_close()
+        assert http_client.request("GET", f"{base}/accounts").json() == payload
+        assert http_client.request("GET", f"{base}/accounts").json() == payload
 
 
 def test_a_body_cut_off_midway_is_asked_for_again():
@@ -247,16 +253,10 @@ def test_a_body_cut_off_midway_is_asked_for_again():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     waits: list[float] = []
-    try:
+    with serving(Handler) as base:
         http_client = HttpClient(Authenticator(), timeout=5, ca_bundle=None,
                                  policy=RetryPolicy(), log=lambda message: None,
                                  sleep=waits.append)
-        page = http_client.request("GET", f"http://127.0.0.1:{server.server_port}/accounts")
-        assert page.content == body
-        assert len(served) == 2 and len(waits) == 1
-    finally:
-        server.shutdown()
-        server.server_close()
+        assert http_client.request("GET", f"{base}/accounts").content == body
+    assert len(served) == 2 and len(waits) == 1
