@@ -321,8 +321,9 @@ class SideInfo:
     # -- writing -----------------------------------------------------------------------
 
     def key_dict(self, kid: str) -> dict[str, Any]:
-        """A stored provider key back as column → value."""
-        return dict(zip((c.name for c in self.keys), json.loads(kid), strict=False))
+        """A stored provider key (``key_json`` text) back as column → value (a plain string key
+        sliced, not parsed: ``match_values``)."""
+        return dict(zip(self._key_names, match_values(kid), strict=False))
 
     def change_values(self, values: list[Any], only: list[int] | None = None) -> dict[str, Any]:
         """The writable mapped columns of this side, as the provider takes them."""
