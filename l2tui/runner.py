@@ -288,11 +288,9 @@ class Runner:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             for number in itertools.count(1):
                 name = f"{stamp}-{os.getpid()}{'' if number == 1 else f'-{number}'}.log"
-                try:
+                with contextlib.suppress(FileExistsError):  # (taken: the next number)
                     fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                     break
-                except FileExistsError:
-                    continue
         except OSError as exc:
             raise RunError(f"cannot write the run log in {folder}: "
                            f"{exc.strerror or exc}; nothing was run") from None

@@ -431,14 +431,13 @@ class SqlReadStream(ReadStream):
                     convert[i] = _then(process, convert.get(i))
             fix = sorted(convert.items())
             keys = [names.index(k) for k in provider.key_columns() if k in names]
-            key_fix = [processors[i] for i in keys] if processors else []
+            key_of = _key_getter(keys, [processors[i] for i in keys] if processors else [])
             version = marshal_version if raw else row_version
             try:
                 for part in result.partitions(self.page_size):
                     page = Page()
                     if self.seen is not None and keys:
-                        part, page.versions, page.skipped = self._unseen(part, keys, key_fix,
-                                                                         version)
+                        part, page.versions, page.skipped = self._unseen(part, key_of, version)
                     records = [dict(zip(names, row, strict=True)) for row in part]
                     if fix:
                         for record, row in zip(records, part, strict=True):
@@ -449,27 +448,30 @@ class SqlReadStream(ReadStream):
             finally:
                 result.close()
 
-    def _unseen(self, rows: Sequence[Any], keys: list[int],
-                key_fix: list[Callable[[Any], Any] | None],
+    def _unseen(self, rows: Sequence[Any], key_of: Callable[[Sequence[Any]], tuple[Any, ...]],
                 version: Callable[[Sequence[Any]], str]) -> tuple[list[Any], list[str | None],
                                                                   int]:
-        """The rows ``seen`` does not name, their versions, and how many it named (``seen`` gets
-        the keys as SQLAlchemy would give them: ``key_fix``, per key, from a raw value)."""
+        """The rows ``seen`` does not name, their versions, and how many it named."""
         assert self.seen is not None
         versions: list[str | None] = [version(row) for row in rows]
-        if any(key_fix):
-            found = [tuple(v if f is None else f(v) for f, v in
-                           zip(key_fix, (row[i] for i in keys), strict=True)) for row in rows]
-        elif len(keys) == 1:
-            one = keys[0]
-            found = [(row[one],) for row in rows]
-        else:
-            found = [tuple(row[i] for i in keys) for row in rows]
-        drop = self.seen(found, versions)
+        drop = self.seen(list(map(key_of, rows)), versions)
         if not drop:
             return list(rows), versions, 0
         kept = [i for i in range(len(rows)) if i not in drop]
         return [rows[i] for i in kept], [versions[i] for i in kept], len(rows) - len(kept)
+
+
+def _key_getter(keys: list[int], fixes: list[Callable[[Any], Any] | None]
+                ) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """A row's key (at ``keys``) as ``seen`` takes it: as SQLAlchemy would give it, each value
+    through its ``fixes`` (from a raw row); a one-column key without a generator a row."""
+    if any(fixes):
+        return lambda row: tuple(v if f is None else f(v)
+                                 for f, v in zip(fixes, (row[i] for i in keys), strict=True))
+    if len(keys) == 1:
+        one = keys[0]
+        return lambda row: (row[one],)
+    return lambda row: tuple(row[i] for i in keys)
 
 
 def _then(first: Callable[[Any], Any],
