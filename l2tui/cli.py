@@ -78,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("tui", "open the connection manager (the default)")
     p.add_argument("name", nargs="?", help="connection to select")
 
-    add("list", "list connections: title, direction, providers, last run, file")
+    p = add("list", "list connections: title, direction, providers, last run, file")
+    p.add_argument("--json", action="store_true",
+                   help="print the connections and their latest runs as JSON on stdout")
 
     p = add("show", "print a connection as TOML, secrets redacted")
     p.add_argument("name", help="a title, a file-name slug, or a path to a .toml file")

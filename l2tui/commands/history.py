@@ -45,16 +45,36 @@ def history_command(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
+def latest_run(runner: Runner, conn: Connection) -> tuple[RunRecord, str] | None:
+    """A connection's latest run and how it ended (or is running); None: never run. A state
+    that cannot be read raises StateError or sqlite3.Error."""
+    records = runner.history(conn, 1)
+    if not records:
+        return None
+    return records[0], outcome(records[0], runner.running(conn))
+
+
 def last_run(runner: Runner, conn: Connection) -> str:
     """A connection's latest run in a few words: when it started and how it ended, or never."""
     try:
-        records = runner.history(conn, 1)
+        latest = latest_run(runner, conn)
     except (StateError, sqlite3.Error):
         return "(sync state unreadable)"
-    if not records:
+    if latest is None:
         return "never"
-    latest = records[0]
-    return f"{local_time(latest.started)} {outcome_label(outcome(latest, runner.running(conn)))}"
+    record, ended = latest
+    return f"{local_time(record.started)} {outcome_label(ended)}"
+
+
+def last_run_dict(runner: Runner, conn: Connection) -> dict[str, Any]:
+    """A connection's latest run as JSON data: ``last_run`` (``record_dict``, or null when it
+    never ran), and ``state_error`` when its sync state cannot be read."""
+    try:
+        latest = latest_run(runner, conn)
+    except (StateError, sqlite3.Error) as exc:
+        return {"last_run": None, "state_error": str(exc).splitlines()[0] if str(exc) else
+                type(exc).__name__}
+    return {"last_run": None if latest is None else record_dict(*latest)}
 
 
 def outcome(record: RunRecord, holder: str | None) -> str:

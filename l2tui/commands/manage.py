@@ -5,20 +5,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
+import json
 import os
 import shlex
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from l2tui.commands.common import confirm
-from l2tui.commands.history import last_run
+from l2tui.commands.history import last_run, last_run_dict
 from l2tui.config.files import write_atomically
 from l2tui.config.loader import parse_connection
 from l2tui.config.model import DIRECTION_LABELS
 from l2tui.config.secrets import NoKeyring, keyring_set
-from l2tui.config.store import ConnectionStore, read_connection_file
+from l2tui.config.store import ConnectionStore, StoreEntry, read_connection_file
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 from l2tui.runner import Runner
@@ -31,8 +33,10 @@ def store_for(paths: Paths) -> ConnectionStore:
 
 def list_command(args: argparse.Namespace, paths: Paths) -> int:
     """Print one line per connection and its latest run; broken files are listed with their
-    error (on stderr too)."""
+    error (on stderr too). With --json, one object per file on stdout."""
     entries = store_for(paths).entries()
+    if args.json:
+        return _list_json(entries, Runner(paths))
     if not entries:
         print(f"No connections in {paths.connections} (create one with: l2tui new TITLE)")
         return 0
@@ -52,6 +56,23 @@ def list_command(args: argparse.Namespace, paths: Paths) -> int:
     for row in rows:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     return 2 if broken else 0
+
+
+def _list_json(entries: list[StoreEntry], runner: Runner) -> int:
+    """``list --json``: each connection's settings in brief and its latest run (as ``history
+    --json`` gives it); a broken file as its path and error. Exit 2 if a file is broken."""
+    listed: list[dict[str, Any]] = []
+    for entry in entries:
+        conn = entry.connection
+        if conn is None:
+            listed.append({"file": str(entry.path), "error": str(entry.error)})
+            print(f"l2tui: {entry.error}", file=sys.stderr)
+            continue
+        listed.append({"title": conn.title, "name": entry.path.stem, "file": str(entry.path),
+                       "direction": conn.direction.value, "entity1": conn.entity1.provider or None,
+                       "entity2": conn.entity2.provider or None, **last_run_dict(runner, conn)})
+    print(json.dumps(listed, indent=2, ensure_ascii=False))
+    return 2 if any("error" in item for item in listed) else 0
 
 
 def show_command(args: argparse.Namespace, paths: Paths) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
@@ -178,3 +179,21 @@ def test_list_with_a_config_dir_that_is_a_file_exits_2(run_cli: CliRunner, tmp_p
     taken.write_text("")
     result = run_cli("--config-dir", str(taken), "list")
     assert result.returncode == 2 and "is not a folder" in result.stderr
+
+
+def test_list_json_on_an_empty_folder_is_an_empty_list(run_cli: CliRunner) -> None:
+    result = run_cli("list", "--json")
+    assert result.returncode == 0 and result.stdout.strip() == "[]"
+
+
+def test_list_json_gives_a_broken_file_its_error_and_exits_2(run_cli: CliRunner,
+                                                             config_dir: Path) -> None:
+    run_cli("new", "Good")
+    (config_dir / "broken.toml").write_text('title = "b"\ndirection = "up"\n[entity1]\n[entity2]\n')
+    result = run_cli("list", "--json")
+    assert result.returncode == 2
+    good, broken = sorted(json.loads(result.stdout), key=lambda c: c["file"], reverse=True)
+    assert good["title"] == "Good" and good["entity1"] is None
+    assert broken == {"file": str(config_dir / "broken.toml"),
+                      "error": broken["error"]} and "broken.toml:2: direction" in broken["error"]
+    assert "broken.toml:2: direction" in result.stderr

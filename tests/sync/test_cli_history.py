@@ -172,3 +172,32 @@ def test_list_shows_each_connections_last_run(pair: Pair, run_cli: CliRunner) ->
     header, line = run_cli("list").stdout.splitlines()
     started = Runner(pair.paths).history(pair.conn, 1)[0].started
     assert f"{local_time(started)} dry run" in line and line.endswith(f"{name}.toml")
+
+
+def test_list_json_gives_each_connection_and_its_last_run_for_scripts(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    [never] = json.loads(run_cli("list", "--json").stdout)
+    assert never["last_run"] is None and never["name"] == name
+    assert run_cli("run", name).returncode == 0
+    result = run_cli("list", "--json")
+    assert result.returncode == 0, result.stderr
+    [listed] = json.loads(result.stdout)
+    assert listed["title"] == pair.conn.title and listed["file"] == str(pair.conn.path)
+    assert listed["direction"] == pair.conn.direction.value
+    assert (listed["entity1"], listed["entity2"]) == ("odata", "sqlite")
+    # the latest run as ``history --json`` gives it
+    assert listed["last_run"] == json.loads(run_cli("history", name, "--json").stdout)[0]
+    assert listed["last_run"]["outcome"] == "success"
+
+
+def test_list_json_names_a_connection_whose_state_cannot_be_read(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    pair.paths.ensure()
+    pair.paths.state_db(name).write_bytes(b"not a database, " * 512)
+    result = run_cli("list", "--json")
+    [listed] = json.loads(result.stdout)
+    assert listed["last_run"] is None and listed["state_error"]
+    assert str(pair.paths.state_db(name)) in listed["state_error"]
+    assert "(sync state unreadable)" in run_cli("list").stdout
