@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import itertools
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -36,7 +37,7 @@ from l2tui.sync.events import (
     fan_out,
     ignore,
 )
-from l2tui.sync.state import RunRecord, StateStore, state_error
+from l2tui.sync.state import KEEP_DAYS, KEEP_RUNS, RunRecord, StateStore, state_error
 from l2tui.sync.summaries import conflict_text, seconds_text
 
 __all__ = ["RunRecord", "Runner"]
@@ -294,8 +295,27 @@ class Runner:
         except OSError as exc:
             raise RunError(f"cannot write the run log in {folder}: "
                            f"{exc.strerror or exc}; nothing was run") from None
+        _let_go_of_logs(folder, name, time.time())
         with os.fdopen(fd, "a", encoding="utf-8") as handle:
             yield handle
+
+
+_LOG_NAME = re.compile(r"\d{8}-\d{6}-\d+(-\d+)?\.log")
+
+
+def _let_go_of_logs(folder: Path, current: str, now: float) -> None:
+    """Delete the run logs older than KEEP_DAYS but the latest KEEP_RUNS (as the state lets go
+    of their runs); files l2tui did not name are left alone, and a file it cannot delete too."""
+    try:
+        # oldest first: a name starts with its run's start, to the second
+        names = sorted(n for n in os.listdir(folder) if _LOG_NAME.fullmatch(n) and n != current)
+    except OSError:
+        return
+    for name in names[:max(0, len(names) - (KEEP_RUNS - 1))]:
+        with contextlib.suppress(OSError):
+            path = folder / name
+            if path.stat().st_mtime < now - KEEP_DAYS * 86400:
+                path.unlink()
 
 
 def _progress_and_warnings(sink: EventSink) -> EventSink:

@@ -26,6 +26,12 @@ def _keys_json(keys: Iterable[str]) -> str:
     return json.dumps(list(keys), ensure_ascii=False)
 
 
+KEEP_DAYS = 30
+"""A connection keeps its runs of this many days (their history, conflicts and log files)…"""
+KEEP_RUNS = 100
+"""…and always its latest this many runs, however old: a run every 15 minutes from cron adds
+96 a day, which would otherwise grow without end."""
+
 PAGE_SIZE = 8192
 """The page size of a state made new (SQLite's default is 4096)."""
 
@@ -71,6 +77,8 @@ CREATE TABLE IF NOT EXISTS conflicts (
     left_values TEXT,
     right_values TEXT
 );
+-- a run's conflicts (l2tui conflicts --run N), and those of the runs a finished run lets go
+CREATE INDEX IF NOT EXISTS conflicts_run ON conflicts(run);
 """
 
 ITEM_COLUMNS = "mkey, lkey, rkey, hash, lhash, rhash"
@@ -608,8 +616,21 @@ class StateStore:
                             (run, self._started or params[0]))
         self.db.execute("UPDATE runs SET finished = ?, outcome = ?, counts = ?, message = ? "
                         "WHERE id = ?", params)
+        self._let_go(params[0])
         self.db.execute("COMMIT")
         self.db.execute("BEGIN")
+
+    def _let_go(self, now: float) -> None:
+        """Delete the runs older than KEEP_DAYS but the latest KEEP_RUNS, and their conflicts."""
+        last = self.db.execute("SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?",
+                               (KEEP_RUNS,)).fetchone()
+        if last is None:
+            return
+        gone = [row[0] for row in self.db.execute(
+            "SELECT id FROM runs WHERE id <= ? AND started < ?", (last[0], now - KEEP_DAYS * 86400))]
+        if gone:
+            self.db.executemany("DELETE FROM conflicts WHERE run = ?", ((g,) for g in gone))
+            self.db.executemany("DELETE FROM runs WHERE id = ?", ((g,) for g in gone))
 
     def add_conflicts(self, run: int, rows: Iterable[tuple[str, str, Any, Any]]) -> None:
         """Record conflicts: (mkey, resolution, left values, right values)."""
