@@ -680,13 +680,14 @@ class VersionReader:
                                   check_same_thread=False)
         self.db.execute("PRAGMA busy_timeout=10000")
 
-    def same(self, side: str, items: Sequence[tuple[str, str]]) -> set[str]:
+    def same(self, side: str, items: Sequence[tuple[str, str]]) -> list[str]:
         """Of distinct (match key, version) pairs, the match keys whose pair is plain and whose
-        stored ``side`` version is the one given (``StateStore.skip_same_versions``, unmarked)."""
+        stored ``side`` version is the one given (``StateStore.skip_same_versions``, unmarked),
+        in match-key order."""
         if not items:
-            return set()
+            return []
         same: list[str] = json.loads(_same_versions(self.db, side, items))
-        return set(same)
+        return same
 
     def close(self) -> None:
         """Close the connection."""
@@ -705,8 +706,9 @@ def _same_versions(db: sqlite3.Connection, side: str, items: Sequence[tuple[str,
     # keeps the page the outer loop (no scan of items)
     insert_rows(db.execute, "INSERT INTO temp.versions(mkey, ver)", "", 2, sorted(items))
     found: str = db.execute(
-        "SELECT json_group_array(p.mkey) FROM temp.versions p CROSS JOIN items i "
-        f"ON i.mkey = p.mkey WHERE i.{column} = p.ver AND {_PLAIN}").fetchone()[0]
+        "SELECT json_group_array(mkey) FROM (SELECT p.mkey FROM temp.versions p CROSS JOIN "
+        f"items i ON i.mkey = p.mkey WHERE i.{column} = p.ver AND {_PLAIN} "
+        "ORDER BY p.rowid)").fetchone()[0]
     return found
 
 

@@ -172,13 +172,27 @@ def test_a_seen_version_settles_an_item_without_its_values() -> None:
                 ('["unknown"]', 'W/"4"'), ('["new"]', 'W/"5"')]
         store.commit()
         reader = store.version_reader()  # the reading thread's own connection: asks, marks not
-        assert reader.same("left", page) == {'["same"]'} and reader.same("right", page) == set()
+        assert reader.same("left", page) == ['["same"]'] and reader.same("right", page) == []
         reader.close()
         assert {row.mkey for row in store.unhandled(2)} == {m for m, _ in page} - {'["new"]'}
         assert store.skip_same_versions("left", page, 2) == {'["same"]'}
         assert store.skip_same_versions("right", page, 2) == set()  # right versions unknown
         assert {row.mkey for row in store.unhandled(2)} == {
             '["moved"]', '["open"]', '["unknown"]'}
+        store.close()
+
+
+def test_the_versions_seen_come_back_in_match_key_order() -> None:
+    # (the run's thread marks them handled in that order: side by side in the key index)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = StateStore(Path(tmp) / "s.db")
+        keys = [f'["{n:04d}"]' for n in range(0, 2000, 7)]
+        store.save([(k, k, k, "h", None, None, 1, f'W/"{k}"', None) for k in keys])
+        store.commit()
+        reader = store.version_reader()
+        page = [(k, f'W/"{k}"') for k in reversed(keys)]  # (a service's own order)
+        assert reader.same("left", page) == keys
+        reader.close()
         store.close()
 
 
