@@ -17,7 +17,7 @@ from l2tui.errors import ConfigError, L2Error, RunError
 from l2tui.providers import open_entity
 from l2tui.runner import Runner
 from l2tui.sqlite_wal import wal_path
-from l2tui.sync.engine import plan_mapping
+from l2tui.sync.engine import Engine, Options, plan_mapping
 from l2tui.sync.events import Conflict, LogLine, Progress, RunFinished, RunStarted
 from l2tui.sync.state import StateStore
 from tests.support import rows_in_the_file_alone
@@ -795,3 +795,27 @@ def test_a_first_one_way_run_counts_target_rows_it_leaves_alone_apart_from_the_u
         pair.right_insert({"name": name})
     report = pair.run()
     assert (report.created_right, report.unchanged, report.only_right) == (20, 0, 3)
+
+
+def test_a_run_from_an_empty_state_does_not_look_for_pairs_it_left_unhandled(pair: Pair) -> None:
+    # (every pair such a state holds at the end was saved by the run itself)
+    def statements_of_a_run(full: bool = False) -> list[str]:
+        providers = [open_entity(pair.conn, i, pair.paths) for i in (1, 2)]
+        pair.paths.ensure()
+        state = StateStore(pair.paths.state_db(pair.conn.slug))
+        statements: list[str] = []
+        state.db.set_trace_callback(statements.append)
+        try:
+            assert Engine(pair.conn, providers[0], providers[1], state,
+                          options=Options(full=full)).run().ok
+        finally:
+            state.close()
+            for provider in providers:
+                provider.close()
+        return statements
+
+    assert not any("temp.pending" in s for s in statements_of_a_run())
+    assert pair.right() == pair.left()
+    pair.left_delete(next(iter(pair.left())))
+    assert any("temp.pending" in s for s in statements_of_a_run(full=True))  # (the next looks)
+    assert pair.right() == pair.left()
