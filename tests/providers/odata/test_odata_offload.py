@@ -84,6 +84,25 @@ def test_a_short_read_is_decoded_here(open_crm):
     list(open_crm.provider(open_crm.emu.connection_string() + "PageSize=100;")
          .read(transform=FIELDS))
     assert OFFLOADED not in open_crm.logs
+    assert helpers() == []  # (the one started for it, in case it was long, is gone)
+
+
+def test_a_full_read_starts_its_second_process_while_its_first_page_is_awaited(long_crm):
+    # (a long read then decodes from its second page there: its start overlapped the wait)
+    long_crm.emu.faults.delay_next(1, 2.0, method="GET", path_contains="/accounts")
+    pages = iter(long_crm.reader.read(transform=FIELDS))
+    first: list = []
+    waiting = threading.Thread(target=lambda: first.append(next(pages)))
+    waiting.start()
+    deadline = time.monotonic() + 1.5
+    while not helpers() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    started_while_waiting = bool(helpers()) and not first
+    waiting.join()
+    taken = [*first, *pages]  # (read to its end before any assert: no process outlives it)
+    assert started_while_waiting
+    assert len({fields[0] for fields in items_of(taken)}) == 5000
+    assert OFFLOADED in long_crm.logs and helpers() == []
 
 
 def test_a_read_without_a_transform_is_decoded_here(long_crm):
@@ -94,8 +113,7 @@ def test_a_read_without_a_transform_is_decoded_here(long_crm):
 
 def test_the_read_goes_on_here_when_the_second_process_stops(long_crm):
     pages = iter(long_crm.reader.read(transform=FIELDS))
-    # the first two are decoded here (the second while the second process starts), the third
-    # came from the second process
+    # the first is decoded here, the second and third came from the second process
     taken = [next(pages), next(pages), next(pages)]
     (helper,) = helpers()
     os.kill(helper, signal.SIGKILL)
@@ -116,8 +134,7 @@ def test_the_second_process_ends_with_its_read(long_crm):
 
 
 def test_a_read_closed_at_its_first_page_stops_the_second_process_started_for_it(long_crm):
-    # the second process starts before the first page is handed on (its start overlaps the
-    # first page's decoding)
+    # the second process starts before the first page is handed on (before it is asked for)
     pages = iter(long_crm.reader.read(transform=FIELDS))
     next(pages)
     assert len(helpers()) == 1
@@ -134,13 +151,17 @@ def test_a_read_whose_second_process_cannot_start_goes_on_here_and_tries_once(lo
     assert len(failed) == 1 and "decoding the pages here" in failed[0]
 
 
-def test_a_page_that_is_not_json_is_named_when_decoded_in_the_second_process(long_crm):
-    pages = iter(long_crm.reader.read(transform=FIELDS))
-    next(pages), next(pages)  # (decoded here; from the third, the pages are decoded there)
-    long_crm.emu.faults.garble_next(1, method="GET")
+def test_a_page_that_is_not_json_is_named_when_decoded_in_the_second_process(make_crm):
+    # 10 pages: past the second, at most two are in the second process and two more fetched
+    # ahead (and one on its way), so the next GET is a page still to be decoded there
+    crm = make_crm(rows=10_000, auth=False)
+    pages = iter(crm.provider(crm.emu.connection_string() + "PageSize=1000;")
+                 .read(transform=FIELDS))
+    next(pages), next(pages)  # (the first decoded here, the second there)
+    crm.emu.faults.garble_next(1, method="GET")
     with pytest.raises(ConnectError, match="expected JSON, got text/html"):
         list(pages)
-    assert OFFLOADED in long_crm.logs
+    assert OFFLOADED in crm.logs
     assert helpers() == []
 
 
@@ -172,7 +193,7 @@ def test_a_long_read_with_a_seen_filter_asks_it_about_every_page_decoded_there(l
 
 def test_a_long_read_fetches_its_next_pages_while_it_decodes_the_first(long_crm):
     pages = iter(long_crm.reader.read(transform=FIELDS))
-    next(pages)  # (decoded here while the second process starts; the next ones were asked for)
+    next(pages)  # (decoded here while the second process takes the next; those were asked for)
     assert [t for t in threading.enumerate() if t.name == "l2tui-fetch" and t.is_alive()]
     assert len({fields[0] for fields in items_of([*pages])}) == 4000
     assert fetching() == [] and helpers() == []
