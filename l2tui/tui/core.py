@@ -212,6 +212,12 @@ class L2Core(App[int]):
         """Read a connection's run history off the UI thread (it reads the state file)."""
         self.bridge.post(messages.HistoryLoaded(conn.path, jobs.history(conn, self.paths)))
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="details", name="Run details")
+    def run_details_worker(self, conn: Connection, started: float) -> None:
+        """Read one run of the history and its conflicts off the UI thread."""
+        self.bridge.post(messages.RunDetailsLoaded(conn.path,
+                                                   jobs.run_details(conn, self.paths, started)))
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="run", name="Run")
     def run_worker_(self, conn: Connection, cancel: threading.Event, dry_run: bool, force: bool,
                     prompts: dict[int, Any]) -> None:

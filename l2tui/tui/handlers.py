@@ -20,9 +20,11 @@ from l2tui.tui.screens.confirm import ConfirmScreen
 from l2tui.tui.screens.create_table import CreateTableScreen
 from l2tui.tui.screens.device_code import DeviceCodeScreen
 from l2tui.tui.screens.preview import PreviewScreen
+from l2tui.tui.screens.run_details import RunDetailsScreen
 from l2tui.tui.widgets.entity_form import EntityForm
 from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
+from l2tui.tui.widgets.run_history import RunHistory
 from l2tui.tui.widgets.run_log import RunLog
 from l2tui.tui.widgets.run_panel import RunPanel
 
@@ -347,6 +349,18 @@ class ActionsMixin(L2Core):
         if self.current is not None and self.current.path == event.path and not self.running:
             for panel in self.query(RunPanel):  # none while the app closes
                 panel.show_history(event.rows)
+
+    def on_run_history_chosen(self, event: RunHistory.Chosen) -> None:
+        """A run chosen in the history: read it (and its conflicts) to show it."""
+        if self.current is not None and self.current.path is not None:
+            self.run_details_worker(jobs.snapshot(self.current), event.started)
+
+    def on_run_details_loaded(self, event: messages.RunDetailsLoaded) -> None:
+        """Show the chosen run, unless another connection is open now (or it is gone)."""
+        if event.details is None:
+            self.notify("that run is no longer in the history", title="Run details")
+        elif self.current is not None and self.current.path == event.path:
+            self.push_screen(RunDetailsScreen(event.details))
 
     def on_sign_in_ended(self) -> None:
         """The work that could ask for a sign-in ended: close its dialog."""

@@ -18,6 +18,7 @@ from l2tui.sync.events import RunReport
 from l2tui.tables import TablePlan, create_planned, plan_table
 from l2tui.tui import messages
 from l2tui.tui.bridge import Bridge
+from l2tui.tui.messages import RunDetails
 
 Prompt = Callable[[str], str | None]
 PREVIEW_ROWS = 50
@@ -171,6 +172,22 @@ def history(conn: Connection, paths: Paths) -> list[tuple[float, str, str]]:
     except Exception:  # no runner yet, or an unreadable state file: no history to show
         return []
     return [(r.started, r.outcome or "running", record_text(r)) for r in records]
+
+
+def run_details(conn: Connection, paths: Paths, started: float) -> RunDetails | None:
+    """The run of ``conn`` that started at ``started``, with its conflicts and where its log is
+    (None: no longer in the history, or the state cannot be read)."""
+    try:
+        from l2tui.runner import Runner
+
+        runner = Runner(paths)
+        record = next((r for r in runner.history(conn, 500) if r.started == started), None)
+        if record is None:
+            return None
+        conflicts = runner.conflicts(conn, record.id)
+    except Exception:  # an unreadable state file: nothing to show
+        return None
+    return RunDetails(conn.title, record, conflicts, paths.run_logs(conn.slug))
 
 
 def move_state(conn: Connection, old_slug: str, paths: Paths) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from textual.message import Message
 
 from l2tui.sync.events import Event, Progress, RunReport
+from l2tui.sync.state import RunRecord
 from l2tui.tables import TablePlan
 
 
@@ -129,3 +131,22 @@ class HistoryLoaded(Message):
         super().__init__()
         self.path = path
         self.rows = rows
+
+
+@dataclass(frozen=True)
+class RunDetails:
+    """One run of a connection's history, with the conflicts it met and its log folder."""
+
+    connection: str
+    record: RunRecord
+    conflicts: list[dict[str, Any]]
+    logs: Path
+
+
+class RunDetailsLoaded(Message):
+    """A run's details, read by a worker for the run chosen in the history (None: not found)."""
+
+    def __init__(self, path: Path | None, details: RunDetails | None) -> None:
+        super().__init__()
+        self.path = path
+        self.details = details

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from textual.widgets import TabbedContent
 
 from l2tui.config.store import ConnectionStore
@@ -483,3 +484,58 @@ async def test_a_history_read_while_the_app_closes_is_dropped_without_an_error(
         panel = app.query_one(RunPanel)
         await panel.query_one(RunHistory).remove()
         panel.show_history([(0.0, "success", "left 1 created")])
+
+
+async def _details_of_the_newest_run(pilot: Any, app: Any) -> str:
+    """Enter on the newest run of the history; the text of the details it opens."""
+    from l2tui.tui.screens.run_details import RunDetailsScreen
+
+    history = app.query_one("#run-history")
+    history.focus()
+    history.move_cursor(row=0)
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, RunDetailsScreen))
+    screen = app.screen
+    return str(screen.query_one("Label").content) + "\n" + \
+        str(screen.query_one("#run-details").content)
+
+
+async def test_enter_on_a_run_in_the_history_shows_it_with_its_conflicts(make_app, demo_file, paths,
+                                                                         sqlite_db, emulator) -> None:
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.query_one("#direction").value = "bidirectional"
+        app.query_one("#conflict").value = "skip"
+        await until(pilot, lambda: app.current.conflict_resolution.value == "skip")
+        with sqlite3.connect(sqlite_db) as con:
+            key = con.execute("SELECT accountid FROM accounts ORDER BY accountid").fetchone()[0]
+            con.execute("UPDATE accounts SET name = 'Edited in SQL' WHERE accountid = ?", (key,))
+        with requests.Session() as http:
+            http.trust_env = False
+            http.patch(f"{emulator.base_url}accounts({key})", json={"name": "Edited in CRM"},
+                       timeout=10).raise_for_status()
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = await _details_of_the_newest_run(pilot, app)
+        assert text.startswith("Run 2 of ") and "— conflicts" in text.splitlines()[0], text
+        assert "Conflicts (1):" in text and key in text, text
+        assert "name: 'Edited in CRM' (left) ≠ 'Edited in SQL' (right)" in text
+        assert f"Run logs: {paths.run_logs(DEMO_SLUG)}" in text
+        await pilot.press("escape")
+        await until(pilot, lambda: app.query_one("#run-history").has_focus)
+
+
+async def test_a_run_without_conflicts_says_so_in_its_details(make_app, demo_file, paths) -> None:
+    prepare(paths)
+    Runner(paths).run(ConnectionStore(paths.connections).load(DEMO_SLUG))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.query_one("#run-history").row_count == 1)
+        text = await _details_of_the_newest_run(pilot, app)
+        assert text.startswith("Run 1 of ") and "— success" in text.splitlines()[0], text
+        assert "right 50 created" in text and "No conflicts." in text, text

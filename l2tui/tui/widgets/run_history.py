@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from textual.events import Resize
+from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
@@ -23,23 +24,41 @@ def run_row(started: float, outcome: str, summary: str) -> Run:
 
 class RunHistory(DataTable[str]):
     """Earlier runs of the connection; a long Summary (an error, say) takes more lines rather
-    than a horizontal scrollbar, which would hide the start of every row."""
+    than a horizontal scrollbar, which would hide the start of every row. Enter (or a click) on
+    a run asks for its details (``Chosen``)."""
+
+    class Chosen(Message):
+        """A run was chosen: its start, which names it in the state's history."""
+
+        def __init__(self, started: float) -> None:
+            super().__init__()
+            self.started = started
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.runs: list[Run] = []
+        self.starts: list[float] = []  # each shown run's start, in the rows' order
         for label in ("Started", "Outcome", "Summary"):
             self.add_column(label, key=label.lower())
 
-    def show(self, runs: list[Run]) -> None:
-        """Show these runs (newest first) in place of the ones shown."""
-        self.runs = list(runs)
+    def show(self, runs: list[tuple[float, str, str]]) -> None:
+        """Show these runs (started, outcome, summary; newest first) in place of those shown."""
+        self.starts = [started for started, *_ in runs]
+        self.runs = [run_row(*run) for run in runs]
         self._redraw()
 
-    def add_run(self, run: Run, first: bool = False) -> None:
+    def add_run(self, started: float, outcome: str, summary: str, first: bool = False) -> None:
         """One more run: at the top (a run just finished) or at the bottom."""
+        run = run_row(started, outcome, summary)
         self.runs = [run, *self.runs] if first else [*self.runs, run]
+        self.starts = [started, *self.starts] if first else [*self.starts, started]
         self._redraw()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter or a click on a run: ask for its details."""
+        event.stop()
+        if 0 <= event.cursor_row < len(self.starts):
+            self.post_message(self.Chosen(self.starts[event.cursor_row]))
 
     def on_resize(self, event: Resize) -> None:
         """Wrap the summaries again to the new width."""

@@ -17,7 +17,7 @@ from l2tui.sync.events import (
     RunStarted,
 )
 from l2tui.sync.summaries import conflict_text, plan_text, report_body, report_text
-from l2tui.tui.widgets.run_history import RunHistory, run_row
+from l2tui.tui.widgets.run_history import RunHistory
 from l2tui.tui.widgets.run_log import RunLog
 
 LOG_LINES = 2000
@@ -110,7 +110,7 @@ class RunPanel(Vertical):
 
     def add_history(self, started: float, outcome: str, summary: str, first: bool = False) -> None:
         """One run in the history list (newest first)."""
-        self.query_one(RunHistory).add_run(run_row(started, outcome, summary), first=first)
+        self.query_one(RunHistory).add_run(started, outcome, summary, first=first)
 
     def clear(self) -> None:
         """Show another connection: empty log and history (the history follows from a worker)."""
@@ -124,4 +124,4 @@ class RunPanel(Vertical):
         """The runs before this one, newest first (read by a worker: an answer may come while
         the app closes, its widgets gone)."""
         for shown in self.query(RunHistory):
-            shown.show([run_row(*run) for run in history])
+            shown.show(history)

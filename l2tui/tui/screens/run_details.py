@@ -1,0 +1,76 @@
+"""A run of the history in a pop-up: when, what each side got, its conflicts, where its log is."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+from l2tui.sync.side import match_values
+from l2tui.sync.summaries import conflict_text, outcome_label, record_text, seconds_text
+from l2tui.tui.messages import RunDetails
+
+
+def _when(stamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
+
+
+def details_lines(details: RunDetails) -> list[str]:
+    """The run as lines of text: its times, its summary, each conflict with what differed."""
+    record = details.record
+    lines = [f"Started {_when(record.started)}" + (
+        "" if record.finished is None else
+        f", finished {_when(record.finished)} ({seconds_text(record.finished - record.started)})")]
+    summary = record_text(record)
+    if summary:
+        lines.append(summary)
+    lines.append("")
+    if not details.conflicts:
+        lines.append("No conflicts.")
+    else:
+        lines.append(f"Conflicts ({len(details.conflicts)}):")
+        for conflict in details.conflicts:
+            key = ", ".join(str(v) for v in match_values(conflict["key"]))
+            lines.append(conflict_text(key, conflict["resolution"], conflict["left"],
+                                       conflict["right"], most=100))
+    lines += ["", f"Run logs: {details.logs}"]
+    return lines
+
+
+class RunDetailsScreen(ModalScreen[None]):
+    """The run chosen in the Run page's history (Enter on it), as ``l2tui history`` and ``l2tui
+    conflicts`` tell it."""
+
+    BINDINGS = [Binding("escape", "close", "Close", id="run-details.close",
+                        tooltip="Close the run's details")]
+
+    def __init__(self, details: RunDetails) -> None:
+        super().__init__()
+        self.details = details
+
+    def compose(self) -> ComposeResult:
+        """Title, the run's lines, Close."""
+        record = self.details.record
+        with Vertical(classes="dialog -wide"):
+            yield Label(f"Run {record.id} of {self.details.connection} — "
+                        f"{outcome_label(record.outcome or 'running')}", classes="dialog-title")
+            with VerticalScroll(id="run-details-scroll"):
+                yield Static("\n".join(details_lines(self.details)), id="run-details",
+                             markup=False)
+            yield Button("Close", id="close")
+
+    def on_mount(self) -> None:
+        """Focus the text for scrolling."""
+        self.query_one("#run-details-scroll").focus()
+
+    def on_button_pressed(self) -> None:
+        """Close."""
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        """Close."""
+        self.dismiss(None)
