@@ -338,31 +338,34 @@ async def test_a_long_summary_in_the_run_history_wraps_instead_of_scrolling_side
         assert "run again" in shown  # the whole summary is there to read, scrolling down
 
 
+async def _runs_into_a_conflict(pilot: Any, app: Any, sqlite_db: Path, emulator: Any) -> str:
+    """Run Now; then, bidirectional with ``skip``, one account's name edited on both sides and
+    Run Now again (a conflict). The account's key."""
+    await pilot.press("f5")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    app.query_one("#direction").value = "bidirectional"
+    app.query_one("#conflict").value = "skip"
+    await until(pilot, lambda: app.current.conflict_resolution.value == "skip")
+    with sqlite3.connect(sqlite_db) as con:
+        key: str = con.execute("SELECT accountid FROM accounts ORDER BY accountid").fetchone()[0]
+        con.execute("UPDATE accounts SET name = 'Edited in SQL' WHERE accountid = ?", (key,))
+    with requests.Session() as http:
+        http.trust_env = False
+        http.patch(f"{emulator.base_url}accounts({key})", json={"name": "Edited in CRM"},
+                   timeout=10).raise_for_status()
+    await pilot.press("f5")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    return key
+
+
 async def test_a_conflict_in_the_log_names_the_column_and_both_values(make_app, demo_file, paths,
                                                                       sqlite_db, emulator) -> None:
-    import sqlite3
-
-    import requests
-
     prepare(paths)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f5")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        app.query_one("#direction").value = "bidirectional"
-        app.query_one("#conflict").value = "skip"
-        await until(pilot, lambda: app.current.conflict_resolution.value == "skip")
-        with sqlite3.connect(sqlite_db) as con:
-            key = con.execute("SELECT accountid FROM accounts ORDER BY accountid").fetchone()[0]
-            con.execute("UPDATE accounts SET name = 'Edited in SQL' WHERE accountid = ?", (key,))
-        with requests.Session() as http:
-            http.trust_env = False
-            http.patch(f"{emulator.base_url}accounts({key})", json={"name": "Edited in CRM"},
-                       timeout=10).raise_for_status()
-        await pilot.press("f5")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        key = await _runs_into_a_conflict(pilot, app, sqlite_db, emulator)
         lines = [t for t in app.query_one("#run-log").texts if t.startswith("conflict ")]
         assert len(lines) == 1, list(app.query_one("#run-log").texts)
         assert key in lines[0] and "skipped" in lines[0]
@@ -505,22 +508,7 @@ async def test_enter_on_a_run_in_the_history_shows_it_with_its_conflicts(make_ap
     prepare(paths)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f5")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        app.query_one("#direction").value = "bidirectional"
-        app.query_one("#conflict").value = "skip"
-        await until(pilot, lambda: app.current.conflict_resolution.value == "skip")
-        with sqlite3.connect(sqlite_db) as con:
-            key = con.execute("SELECT accountid FROM accounts ORDER BY accountid").fetchone()[0]
-            con.execute("UPDATE accounts SET name = 'Edited in SQL' WHERE accountid = ?", (key,))
-        with requests.Session() as http:
-            http.trust_env = False
-            http.patch(f"{emulator.base_url}accounts({key})", json={"name": "Edited in CRM"},
-                       timeout=10).raise_for_status()
-        await pilot.press("f5")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        key = await _runs_into_a_conflict(pilot, app, sqlite_db, emulator)
         text = await _details_of_the_newest_run(pilot, app)
         assert text.startswith("Run 2 of ") and "— conflicts" in text.splitlines()[0], text
         assert "Conflicts (1):" in text and key in text, text
