@@ -55,7 +55,7 @@ class RunDetailsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         """Title, the run's lines, Close."""
         record = self.details.record
-        with Vertical(classes="dialog -wide"):
+        with Vertical(classes="dialog -details"):
             yield Label(f"Run {record.id} of {self.details.connection} — "
                         f"{outcome_label(record.outcome or 'running')}", classes="dialog-title")
             with VerticalScroll(id="run-details-scroll"):
