@@ -69,9 +69,14 @@ class Runner:
         self.paths.ensure()
         return_large_buffers()  # page bodies are megabytes: keep them off the heap (glibc)
         started = time.time()
-        with self._lock(conn), self._log_file(conn, started) as log:
+        with self._lock(conn), self._log_file(conn, started) as (log, log_name):
             events = fan_out(Throttle(sink), _log_writer(log))
-            state = StateStore(self.paths.state_db(conn.slug), dry=dry_run)
+
+            def open_state(dry: bool = False) -> StateStore:
+                """The connection's state, naming this run's log in the runs it records."""
+                return StateStore(self.paths.state_db(conn.slug), dry=dry, log=log_name)
+
+            state = open_state(dry_run)
             providers: list[Provider] = []
             engine: Engine | None = None
             began, ended = started, None  # the run's start and end as its history has them
@@ -97,7 +102,7 @@ class Runner:
                     report = engine.run()
                 except Rebaseline as change:
                     state.close()  # nothing was written
-                    state = StateStore(self.paths.state_db(conn.slug), dry=True)
+                    state = open_state(dry=True)
                     try:
                         self._check_rematch(conn, providers, state, change.pairs, options,
                                             events, cancel)
@@ -108,12 +113,12 @@ class Runner:
                         ended = time.time()
                         # (a state that cannot record it: the run's own error is the one to say)
                         with contextlib.suppress(L2Error, sqlite3.Error):
-                            state = StateStore(self.paths.state_db(conn.slug))
+                            state = open_state()
                             state.finish_run(state.start_run(began), "failed", {},
                                              self._failure(conn, stopped).message, ended)
                         raise
                     state.close()
-                    state = StateStore(self.paths.state_db(conn.slug))
+                    state = open_state()
                     engine = Engine(conn, providers[0], providers[1], state,
                                     options=replace(options, checked=True), sink=events,
                                     cancel=cancel, started=began)
@@ -280,9 +285,10 @@ class Runner:
             os.close(fd)
 
     @contextlib.contextmanager
-    def _log_file(self, conn: Connection, started: float) -> Iterator[IO[str]]:
-        """A new log file for one run: its start and process id, and a number where runs of
-        one process start within a second (the app runs a connection as often as asked)."""
+    def _log_file(self, conn: Connection, started: float) -> Iterator[tuple[IO[str], str]]:
+        """A new log file for one run, and its name: its start and process id, and a number
+        where runs of one process start within a second (the app runs a connection as often as
+        asked)."""
         folder = self.paths.run_logs(conn.slug)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
         try:
@@ -297,7 +303,7 @@ class Runner:
                            f"{exc.strerror or exc}; nothing was run") from None
         _let_go_of_logs(folder, name, time.time())
         with os.fdopen(fd, "a", encoding="utf-8") as handle:
-            yield handle
+            yield handle, name
 
 
 _LOG_NAME = re.compile(r"\d{8}-\d{6}-\d+(-\d+)?\.log")

@@ -7,6 +7,7 @@ import json
 import sqlite3
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from l2tui.commands.inspect import format_table
@@ -30,7 +31,8 @@ def history_command(args: argparse.Namespace, paths: Paths) -> int:
     holder = runner.running(conn)
     outcomes = [outcome(r, holder if i == 0 else None) for i, r in enumerate(records)]
     if args.json:
-        print(json.dumps([record_dict(r, o) for r, o in zip(records, outcomes, strict=True)],
+        logs = paths.run_logs(conn.slug)
+        print(json.dumps([record_dict(r, o, logs) for r, o in zip(records, outcomes, strict=True)],
                          indent=2))
         return 0
     if not records:
@@ -74,7 +76,8 @@ def last_run_dict(runner: Runner, conn: Connection) -> dict[str, Any]:
     except (StateError, sqlite3.Error) as exc:
         return {"last_run": None, "state_error": str(exc).splitlines()[0] if str(exc) else
                 type(exc).__name__}
-    return {"last_run": None if latest is None else record_dict(*latest)}
+    return {"last_run": None if latest is None else
+            record_dict(*latest, runner.paths.run_logs(conn.slug))}
 
 
 def outcome(record: RunRecord, holder: str | None) -> str:
@@ -84,13 +87,13 @@ def outcome(record: RunRecord, holder: str | None) -> str:
     return f"running (PID {holder})" if holder else "unfinished"
 
 
-def record_dict(record: RunRecord, ended: str) -> dict[str, Any]:
-    """A run of the history as JSON data."""
+def record_dict(record: RunRecord, ended: str, logs: Path) -> dict[str, Any]:
+    """A run of the history as JSON data (``log``: its log file in ``logs``, where known)."""
     seconds = None if record.finished is None else round(record.finished - record.started, 3)
     return {"run": record.id, "started": iso_time(record.started),
             "finished": None if record.finished is None else iso_time(record.finished),
             "seconds": seconds, "outcome": ended, "counts": record.counts,
-            "message": record.message}
+            "message": record.message, "log": str(logs / record.log) if record.log else None}
 
 
 def conflicts_command(args: argparse.Namespace, paths: Paths) -> int:

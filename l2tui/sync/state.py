@@ -118,12 +118,14 @@ class RunRecord:
     outcome: str | None
     counts: dict[str, Any]
     message: str
+    log: str | None = None  # its log file's name, in the connection's log folder
 
 
 class StateStore:
     """Reads and writes one connection's state; ``dry`` runs roll everything back at the end."""
 
-    def __init__(self, path: Path, *, dry: bool = False) -> None:
+    def __init__(self, path: Path, *, dry: bool = False, log: str | None = None) -> None:
+        self.log = log  # the run log's file name, recorded with the run ``start_run`` begins
         try:
             self._open(path, dry)
         except (sqlite3.Error, OSError) as exc:
@@ -152,6 +154,8 @@ class StateStore:
         for column in ("lver", "rver"):
             if column not in columns:  # a state written before versions were kept
                 self.db.execute(f"ALTER TABLE items ADD COLUMN {column} TEXT")
+        if "log" not in {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}:
+            self.db.execute("ALTER TABLE runs ADD COLUMN log TEXT")  # (before logs were named)
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS handled (mkey TEXT PRIMARY KEY)")
         # pairs a read skipped by version, as last agreed on that side (``note_synced``)
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS synced (mkey TEXT PRIMARY KEY)")
@@ -591,7 +595,8 @@ class StateStore:
         when it began (default now), the time its report gives too."""
         self._checkpointed()
         self._started = time.time() if started is None else started
-        cur = self.db.execute("INSERT INTO runs(started) VALUES (?)", (self._started,))
+        cur = self.db.execute("INSERT INTO runs(started, log) VALUES (?, ?)",
+                              (self._started, self.log))
         run = int(cur.lastrowid or 0)
         if not self.dry:
             self.commit()
@@ -612,8 +617,8 @@ class StateStore:
         if self.dry:
             self.db.execute("ROLLBACK")
             self.db.execute("BEGIN")
-            self.db.execute("INSERT OR IGNORE INTO runs(id, started) VALUES (?, ?)",
-                            (run, self._started or params[0]))
+            self.db.execute("INSERT OR IGNORE INTO runs(id, started, log) VALUES (?, ?, ?)",
+                            (run, self._started or params[0], self.log))
         self.db.execute("UPDATE runs SET finished = ?, outcome = ?, counts = ?, message = ? "
                         "WHERE id = ?", params)
         self._let_go(params[0])
@@ -651,10 +656,10 @@ class StateStore:
 
     def runs(self, limit: int = 50) -> list[RunRecord]:
         """The latest runs, newest first."""
-        rows = self.db.execute("SELECT id, started, finished, outcome, counts, message FROM runs "
-                               "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [RunRecord(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}, r[5] or "")
-                for r in rows]
+        rows = self.db.execute("SELECT id, started, finished, outcome, counts, message, log "
+                               "FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [RunRecord(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}, r[5] or "",
+                          r[6]) for r in rows]
 
 
 class StateError(RunError):

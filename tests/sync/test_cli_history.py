@@ -201,3 +201,28 @@ def test_list_json_names_a_connection_whose_state_cannot_be_read(
     assert listed["last_run"] is None and listed["state_error"]
     assert str(pair.paths.state_db(name)) in listed["state_error"]
     assert "(sync state unreadable)" in run_cli("list").stdout
+
+
+def test_history_json_names_each_runs_own_log_file(pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    assert run_cli("run", name, "--dry-run").returncode == 0
+    dry, real = json.loads(run_cli("history", name, "--json").stdout)
+    logs = [Path(dry["log"]), Path(real["log"])]
+    assert logs[0] != logs[1] and all(log.parent == pair.paths.run_logs(name) for log in logs)
+    assert "dry run" in logs[0].read_text() and "run finished: success" in logs[1].read_text()
+
+
+def test_a_state_from_before_runs_named_their_logs_keeps_its_history(pair: Pair) -> None:
+    import sqlite3
+
+    pair.run()
+    path = pair.paths.state_db(pair.conn.slug)
+    with sqlite3.connect(path) as db:  # (as a state written before the column was there)
+        db.execute("ALTER TABLE runs DROP COLUMN log")
+    [old] = Runner(pair.paths).history(pair.conn)
+    assert old.log is None and old.outcome == "success"
+    pair.run()
+    new, again = Runner(pair.paths).history(pair.conn)
+    assert new.log is not None and (pair.paths.run_logs(pair.conn.slug) / new.log).exists()
+    assert again.id == old.id and again.log is None

@@ -513,7 +513,10 @@ async def test_enter_on_a_run_in_the_history_shows_it_with_its_conflicts(make_ap
         assert text.startswith("Run 2 of ") and "— conflicts" in text.splitlines()[0], text
         assert "Conflicts (1):" in text and key in text, text
         assert "name: 'Edited in CRM' (left) ≠ 'Edited in SQL' (right)" in text
-        assert f"Run logs: {paths.run_logs(DEMO_SLUG)}" in text
+        [log] = [line.split(": ", 1)[1] for line in text.splitlines()
+                 if line.startswith("Run log: ")]
+        assert Path(log).parent == paths.run_logs(DEMO_SLUG)
+        assert "conflict " in Path(log).read_text()  # (the run's own log)
         await pilot.press("escape")
         await until(pilot, lambda: app.query_one("#run-history").has_focus)
 

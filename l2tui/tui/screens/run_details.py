@@ -1,4 +1,4 @@
-"""A run of the history in a pop-up: when, what each side got, its conflicts, where its log is."""
+"""A run of the history in a pop-up: when, what each side got, its conflicts, its log file."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def details_lines(details: RunDetails) -> list[str]:
             key = ", ".join(str(v) for v in match_values(conflict["key"]))
             lines.append(conflict_text(key, conflict["resolution"], conflict["left"],
                                        conflict["right"], most=100))
-    lines += ["", f"Run logs: {details.logs}"]
+    lines += ["", f"Run log: {details.logs / record.log}" if record.log else
+              f"Run logs: {details.logs}"]
     return lines
 
 
