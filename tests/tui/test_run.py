@@ -530,3 +530,18 @@ async def test_a_run_without_conflicts_says_so_in_its_details(make_app, demo_fil
         text = await _details_of_the_newest_run(pilot, app)
         assert text.startswith("Run 1 of ") and "— success" in text.splitlines()[0], text
         assert "right 50 created" in text and "No conflicts." in text, text
+
+
+async def test_the_footer_offers_a_runs_details_while_the_history_has_the_focus(
+        make_app, demo_file, paths) -> None:
+    prepare(paths)
+    Runner(paths).run(ConnectionStore(paths.connections).load(DEMO_SLUG))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.query_one("#run-history").row_count == 1)
+        app.query_one("#run-history").focus()
+
+        def footer() -> list[tuple[str, str]]:
+            return [(k.key, k.description) for k in app.query("FooterKey")]
+
+        await until(pilot, lambda: ("enter", "Details") in footer())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from textual.binding import Binding
 from textual.events import Resize
 from textual.message import Message
 from textual.widgets import DataTable
@@ -26,6 +27,9 @@ class RunHistory(DataTable[str]):
     """Earlier runs of the connection; a long Summary (an error, say) takes more lines rather
     than a horizontal scrollbar, which would hide the start of every row. Enter (or a click) on
     a run asks for its details (``Chosen``)."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Details", id="run-history.details",
+                        tooltip="Show this run: when, what each side got, its conflicts, its log")]
 
     class Chosen(Message):
         """A run was chosen: its start, which names it in the state's history."""
