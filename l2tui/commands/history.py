@@ -17,7 +17,7 @@ from l2tui.paths import Paths
 from l2tui.runner import Runner
 from l2tui.sync.side import match_values
 from l2tui.sync.state import RunRecord, StateError
-from l2tui.sync.summaries import differences, outcome_label, record_text
+from l2tui.sync.summaries import differences, local_time, outcome_label, record_text
 
 RESOLUTIONS = {"left_wins": "Data Entity 1 (left) won", "right_wins": "Data Entity 2 (right) won",
                "skipped": "skipped: both kept, reported again at the next run"}
@@ -132,11 +132,6 @@ def conflict_lines(conflict: dict[str, Any]) -> list[str]:
 
 def _shown(value: Any) -> str:
     return "(empty)" if value is None else json.dumps(value, ensure_ascii=False, default=str)
-
-
-def local_time(stamp: float) -> str:
-    """A timestamp as local date and time, to the second."""
-    return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def iso_time(stamp: float) -> str:

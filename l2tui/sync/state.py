@@ -631,11 +631,10 @@ class StateStore:
                                (KEEP_RUNS,)).fetchone()
         if last is None:
             return
-        gone = [row[0] for row in self.db.execute(
-            "SELECT id FROM runs WHERE id <= ? AND started < ?", (last[0], now - KEEP_DAYS * 86400))]
-        if gone:
-            self.db.executemany("DELETE FROM conflicts WHERE run = ?", ((g,) for g in gone))
-            self.db.executemany("DELETE FROM runs WHERE id = ?", ((g,) for g in gone))
+        old = "SELECT id FROM runs WHERE id <= ? AND started < ?"
+        params = (last[0], now - KEEP_DAYS * 86400)
+        self.db.execute(f"DELETE FROM conflicts WHERE run IN ({old})", params)
+        self.db.execute(f"DELETE FROM runs WHERE id IN ({old})", params)
 
     def add_conflicts(self, run: int, rows: Iterable[tuple[str, str, Any, Any]]) -> None:
         """Record conflicts: (mkey, resolution, left values, right values)."""

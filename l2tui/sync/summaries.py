@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -97,6 +98,11 @@ def report_body(report: RunReport) -> str:
     counts = {key: getattr(report, key) for key in COUNTS}
     counts["rematched"] = report.details.get("rematched", 0)
     return run_text(report.outcome, counts, report.seconds, report.message)
+
+
+def local_time(stamp: float) -> str:
+    """A timestamp as local date and time, to the second (as the history shows a run's)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
 
 
 def outcome_label(outcome: str) -> str:

@@ -181,6 +181,7 @@ def run_details(conn: Connection, paths: Paths, started: float) -> RunDetails | 
         from l2tui.runner import Runner
 
         runner = Runner(paths)
+        # (among the runs shown, and those a cron run may have added since)
         record = next((r for r in runner.history(conn, 500) if r.started == started), None)
         if record is None:
             return None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -11,20 +9,22 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from l2tui.sync.side import match_values
-from l2tui.sync.summaries import conflict_text, outcome_label, record_text, seconds_text
+from l2tui.sync.summaries import (
+    conflict_text,
+    local_time,
+    outcome_label,
+    record_text,
+    seconds_text,
+)
 from l2tui.tui.messages import RunDetails
-
-
-def _when(stamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
 
 
 def details_lines(details: RunDetails) -> list[str]:
     """The run as lines of text: its times, its summary, each conflict with what differed."""
     record = details.record
-    lines = [f"Started {_when(record.started)}" + (
+    lines = [f"Started {local_time(record.started)}" + (
         "" if record.finished is None else
-        f", finished {_when(record.finished)} ({seconds_text(record.finished - record.started)})")]
+        f", finished {local_time(record.finished)} ({seconds_text(record.finished - record.started)})")]
     summary = record_text(record)
     if summary:
         lines.append(summary)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 from textual.binding import Binding
 from textual.events import Resize
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
-from l2tui.sync.summaries import outcome_label
+from l2tui.sync.summaries import local_time, outcome_label
 
 MIN_SUMMARY = 20  # narrower than this, the table may scroll sideways after all
 
@@ -19,8 +17,7 @@ Run = tuple[str, str, str]  # started (as shown), outcome, summary
 
 def run_row(started: float, outcome: str, summary: str) -> Run:
     """One run as the table shows it."""
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
-    return when, outcome_label(outcome), summary
+    return local_time(started), outcome_label(outcome), summary
 
 
 class RunHistory(DataTable[str]):
@@ -40,29 +37,26 @@ class RunHistory(DataTable[str]):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
-        self.runs: list[Run] = []
-        self.starts: list[float] = []  # each shown run's start, in the rows' order
+        self.runs: list[tuple[float, str, str]] = []  # (started, outcome, summary), as shown
         for label in ("Started", "Outcome", "Summary"):
             self.add_column(label, key=label.lower())
 
     def show(self, runs: list[tuple[float, str, str]]) -> None:
         """Show these runs (started, outcome, summary; newest first) in place of those shown."""
-        self.starts = [started for started, *_ in runs]
-        self.runs = [run_row(*run) for run in runs]
+        self.runs = list(runs)
         self._redraw()
 
     def add_run(self, started: float, outcome: str, summary: str, first: bool = False) -> None:
         """One more run: at the top (a run just finished) or at the bottom."""
-        run = run_row(started, outcome, summary)
+        run = (started, outcome, summary)
         self.runs = [run, *self.runs] if first else [*self.runs, run]
-        self.starts = [started, *self.starts] if first else [*self.starts, started]
         self._redraw()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter or a click on a run: ask for its details."""
         event.stop()
-        if 0 <= event.cursor_row < len(self.starts):
-            self.post_message(self.Chosen(self.starts[event.cursor_row]))
+        if 0 <= event.cursor_row < len(self.runs):
+            self.post_message(self.Chosen(self.runs[event.cursor_row][0]))
 
     def on_resize(self, event: Resize) -> None:
         """Wrap the summaries again to the new width."""
@@ -77,11 +71,12 @@ class RunHistory(DataTable[str]):
     def _redraw(self) -> None:
         """Started and Outcome as wide as their longest value, Summary the rest (wrapped)."""
         self.clear()
+        rows = [run_row(*run) for run in self.runs]
         for index, key in enumerate(("started", "outcome")):
             column = self.columns[ColumnKey(key)]
             column.auto_width = False
-            column.width = max([len(str(column.label)), *(len(run[index]) for run in self.runs)])
+            column.width = max([len(str(column.label)), *(len(row[index]) for row in rows)])
         summary = self.columns[ColumnKey("summary")]
         summary.auto_width, summary.width = False, self._summary_width()
-        for run in self.runs:
-            self.add_row(*run, height=None)
+        for row in rows:
+            self.add_row(*row, height=None)
