@@ -80,6 +80,7 @@ class Runner:
             providers: list[Provider] = []
             engine: Engine | None = None
             began, ended = started, None  # the run's start and end as its history has them
+            recorded = False  # a run stopped before the engine began one is recorded here
             try:
                 if reset:
                     state.reset()
@@ -116,6 +117,7 @@ class Runner:
                             state = open_state()
                             state.finish_run(state.start_run(began), "failed", {},
                                              self._failure(conn, stopped).message, ended)
+                        recorded = True
                         raise
                     state.close()
                     state = open_state()
@@ -135,6 +137,12 @@ class Runner:
                                    started=started if engine is None else began,
                                    finished=time.time() if ended is None else ended,
                                    message=exc.message)
+                if not (recorded or getattr(engine, "run_id", None) is not None):
+                    # (a side that could not be reached or described, a mapping that does not
+                    # fit): in the history too, so that the latest run a monitor reads is this one
+                    with contextlib.suppress(sqlite3.Error):
+                        state.finish_run(state.start_run(report.started), "failed", {},
+                                         exc.message, report.finished)
                 events(RunFinished(report=report))
                 if isinstance(exc, ConfigError) and conn.path:
                     raise exc.at(str(conn.path)) from None  # which file to mend

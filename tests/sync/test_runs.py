@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import sqlite3
 import stat
 import threading
@@ -596,6 +597,29 @@ def test_events_start_and_finish_a_run_and_history_records_it(pair: Pair) -> Non
     assert isinstance(pair.events[-1], RunFinished)
     [record] = Runner(pair.paths).history(pair.conn)
     assert record.outcome == "success" and record.counts["created_right"] == 20
+
+
+def test_a_run_that_cannot_reach_a_side_is_in_the_history_as_failed(pair: Pair) -> None:
+    pair.run()
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pair.conn.entity1.connection_string = re.sub(
+        r"127\.0\.0\.1:\d+", f"127.0.0.1:{port}", pair.conn.entity1.connection_string)
+    with pytest.raises(L2Error, match="nothing listens"):
+        pair.run()
+    latest, first = Runner(pair.paths).history(pair.conn)
+    assert first.outcome == "success"
+    assert latest.outcome == "failed" and "nothing listens" in latest.message
+    assert latest.finished is not None and latest.log
+
+
+def test_a_run_whose_mapping_does_not_fit_is_in_the_history_as_failed(pair: Pair) -> None:
+    manual_mapping(pair, [("name", "no_such_column")])
+    with pytest.raises(ConfigError):
+        pair.run()
+    [record] = Runner(pair.paths).history(pair.conn)
+    assert record.outcome == "failed" and "no_such_column" in record.message
 
 
 def test_the_state_its_wal_and_the_log_are_readable_by_their_owner_alone(pair: Pair) -> None:
