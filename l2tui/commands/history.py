@@ -36,7 +36,7 @@ def history_command(args: argparse.Namespace, paths: Paths) -> int:
                          indent=2))
         return 0
     if not records:
-        print(f"No runs of '{conn.title}' yet (start one with: l2tui run {conn.slug})")
+        print(f"No runs of '{conn.title}' yet (start one with: l2tui run {conn.argument})")
         return 0
     rows = [[str(r.id), local_time(r.started), outcome_label(o), record_text(r)]
             for r, o in zip(records, outcomes, strict=True)]

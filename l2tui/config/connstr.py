@@ -7,12 +7,19 @@ same way, ``}}`` standing for ``}``); the trailing ``;`` is optional; a duplicat
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+
+QUOTE_HINT = "(quote a value holding ';' as \"…\")"
 
 
 class ConnectionStringError(ValueError):
-    """A connection string that does not follow the ``key=value;`` syntax."""
+    """A connection string that does not follow the ``key=value;`` syntax; ``secret`` is the
+    secret key (Password, …) it holds, when one was read, so a caller can refuse that first."""
+
+    def __init__(self, message: str, secret: str | None = None) -> None:
+        super().__init__(message)
+        self.secret = secret
 
 
 @dataclass(frozen=True)
@@ -62,8 +69,12 @@ def quote_value(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-def parse_connection_string(text: str) -> ConnectionString:
-    """Parse ``key=value;…``; raise ConnectionStringError with a one-line reason."""
+def parse_connection_string(text: str, secrets: Collection[str] = ()) -> ConnectionString:
+    """Parse ``key=value;…``; raise ConnectionStringError with a one-line reason. Once one of the
+    ``secrets`` keys is read, no text after it is quoted: an unquoted ';' in its value would make
+    the rest of the secret look like more pairs."""
+    secret_names = {name.casefold() for name in secrets}
+    secret: str | None = None  # the first secret key read
     pairs: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
     i, n = 0, len(text)
@@ -77,19 +88,23 @@ def parse_connection_string(text: str) -> ConnectionString:
             i += 1
         key = text[start:i].strip()
         if i >= n or text[i] == ";":
-            raise ConnectionStringError(f"'{key}' has no '=' (expected key=value; pairs)")
+            raise _fault(f"'{key}' has no '=' (expected key=value; pairs)", "has no '='", secret)
         if not key:
-            raise ConnectionStringError(f"a value at column {start + 1} has no key before '='")
+            raise _fault(f"a value at column {start + 1} has no key before '='",
+                         "has no key before '='", secret)
+        if secret is None and key.casefold() in secret_names:
+            secret = key
+        named = f"'{key}'" if secret in (None, key) else f"a key after '{secret}'"
         i += 1  # past '='
         while i < n and text[i] in " \t":
             i += 1
         if i < n and text[i] in "'\"{":
-            value, i = _read_quoted(text, i, key)
+            value, i = _read_quoted(text, i, named, secret)
             while i < n and text[i] in " \t":
                 i += 1
             if i < n and text[i] != ";":
                 raise ConnectionStringError(
-                    f"unexpected text after the quoted value of '{key}' (expected ';')"
+                    f"unexpected text after the quoted value of {named} (expected ';')", secret
                 )
         else:
             start = i
@@ -97,16 +112,25 @@ def parse_connection_string(text: str) -> ConnectionString:
                 i += 1
             value = text[start:i].strip()
             if value[:1] in ("'", '"'):
-                raise ConnectionStringError(f"the value of '{key}' has an unbalanced quote")
+                raise ConnectionStringError(f"the value of {named} has an unbalanced quote", secret)
         folded = key.casefold()
         if folded in seen:
-            raise ConnectionStringError(f"key '{key}' is given twice")
+            raise ConnectionStringError(
+                f"key '{key}' is given twice" if secret in (None, key)
+                else f"a key after '{secret}' is given twice {QUOTE_HINT}", secret)
         seen[folded] = key
         pairs.append((key, value))
     return ConnectionString(tuple(pairs))
 
 
-def _read_quoted(text: str, i: int, key: str) -> tuple[str, int]:
+def _fault(plain: str, hidden: str, secret: str | None) -> ConnectionStringError:
+    """The error ``plain`` tells, or after a secret key only what ``hidden`` tells."""
+    if secret is None:
+        return ConnectionStringError(plain)
+    return ConnectionStringError(f"a part after '{secret}' {hidden} {QUOTE_HINT}", secret)
+
+
+def _read_quoted(text: str, i: int, named: str, secret: str | None) -> tuple[str, int]:
     """Read a quoted value starting at text[i]; return it and the index past the close quote."""
     quote = "}" if text[i] == "{" else text[i]
     i += 1
@@ -122,4 +146,5 @@ def _read_quoted(text: str, i: int, key: str) -> tuple[str, int]:
             return "".join(out), i + 1
         out.append(c)
         i += 1
-    raise ConnectionStringError(f"the value of '{key}' has an unbalanced quote ({quote} never closed)")
+    raise ConnectionStringError(
+        f"the value of {named} has an unbalanced quote ({quote} never closed)", secret)

@@ -166,15 +166,15 @@ def _entity(check: _Checker, table: dict[str, Any], prefix: str) -> Entity:
         )
     if connection_string and spec is not None and not is_url:
         try:
-            cs = spec.parse(connection_string)
+            secret = spec.secret_in(spec.parse(connection_string))
         except ConnectionStringError as exc:
-            raise check.fail(f"{prefix}connection_string", str(exc)) from None
-        secret_names = {n.casefold() for n in spec.secret_keys()}
-        secrets = [k for k in cs if k.casefold() in secret_names]
-        if secrets:
+            if exc.secret is None:
+                raise check.fail(f"{prefix}connection_string", str(exc)) from None
+            secret = exc.secret  # (refused before the fault, which may lie inside the secret)
+        if secret is not None:
             raise check.fail(
                 f"{prefix}connection_string",
-                f"'{secrets[0]}' must not be stored in the file; keep it in the keyring "
+                f"'{secret}' must not be stored in the file; keep it in the keyring "
                 "(l2tui saves it there) or name an environment variable with password_env",
             )
     select = check.string(table, "select", prefix)

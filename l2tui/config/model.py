@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -86,13 +87,21 @@ class Connection:
     mapping: Mapping = field(default_factory=Mapping)
     path: Path | None = field(default=None, compare=False)
     document: Any = field(default=None, compare=False, repr=False)
+    folder: Path | None = field(default=None, compare=False, repr=False)  # the store's, if read by it
 
     @property
     def slug(self) -> str:
-        """The file-name slug of this connection (from its file name once saved)."""
+        """The name its sync state, run logs, lock and keyring entries go by (``file_slug``)."""
         if self.path is not None:
-            return self.path.stem
+            return file_slug(self.path, self.folder)
         return slugify(self.title)
+
+    @property
+    def argument(self) -> str:
+        """How a command names it: its slug in the connection folder, else its file's path."""
+        if self.path is None or in_folder(self.path, self.folder):
+            return self.slug
+        return str(self.path)
 
     def entity(self, index: int) -> Entity:
         """Entity 1 (left) or 2 (right)."""
@@ -108,3 +117,17 @@ def slugify(title: str) -> str:
     text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     text = re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-").lower()
     return text or "connection"
+
+
+def in_folder(path: Path, folder: Path | None) -> bool:
+    """Whether a connection file lies in the connection folder (True when none is known)."""
+    return folder is None or path.resolve().parent == folder.resolve()
+
+
+def file_slug(path: Path, folder: Path | None) -> str:
+    """A file's stem in the connection folder; elsewhere its stem and a digest of its absolute
+    path, so that two files of one name never share a state, logs, lock or keyring entry."""
+    if in_folder(path, folder):
+        return path.stem
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
+    return f"{path.stem}-{digest}"

@@ -105,5 +105,5 @@ def missing_secret_hint(conn: Connection, index: int) -> str:
     """How to give an entity its password or secret when none was found."""
     entity = conn.entity(index)
     hint = f"set ${entity.password_env}, " if entity.password_env else "set password_env = \"VAR\" in the file, "
-    return (f"{hint}store one in the keyring (l2tui set-password {conn.slug} --entity {index}), "
+    return (f"{hint}store one in the keyring (l2tui set-password {conn.argument} --entity {index}), "
             "or run on a terminal to be asked")

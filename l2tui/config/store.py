@@ -11,7 +11,7 @@ from pathlib import Path
 from l2tui.config.document import render
 from l2tui.config.files import write_atomically
 from l2tui.config.loader import parse_connection
-from l2tui.config.model import Connection, slugify
+from l2tui.config.model import Connection, file_slug, slugify
 from l2tui.config.secrets import NoKeyring, keyring_delete, keyring_get, keyring_set, split_secret
 from l2tui.errors import ConfigError
 
@@ -32,8 +32,8 @@ class StoreEntry:
         return self.connection.title if self.connection else self.path.name
 
 
-def read_connection_file(path: Path) -> Connection:
-    """Load and validate one connection file."""
+def read_connection_file(path: Path, folder: Path | None = None) -> Connection:
+    """Load and validate one connection file (of the connection folder ``folder``, if known)."""
     try:
         text = path.read_text(encoding="utf-8-sig")  # (a Windows editor's byte-order mark)
     except FileNotFoundError:
@@ -45,7 +45,7 @@ def read_connection_file(path: Path) -> Connection:
         raise ConfigError(f"cannot read the file ({exc.strerror or exc.__class__.__name__})",
                           file=str(path)) from None
     conn = parse_connection(text, path)
-    conn.path = path
+    conn.path, conn.folder = path, folder
     return conn
 
 
@@ -69,7 +69,7 @@ class ConnectionStore:
         out = []
         for path in self.files():
             try:
-                out.append(StoreEntry(path, read_connection_file(path)))
+                out.append(StoreEntry(path, read_connection_file(path, self.folder)))
             except ConfigError as exc:
                 out.append(StoreEntry(path, error=exc))
         return out
@@ -104,8 +104,8 @@ class ConnectionStore:
         raise ConfigError(f"no connection named '{name}'; connections: {known}")
 
     def load(self, name: str) -> Connection:
-        """Load the connection NAME means."""
-        return read_connection_file(self.resolve(name))
+        """Load the connection NAME means (a file outside the folder has a slug of its own)."""
+        return read_connection_file(self.resolve(name), self.folder)
 
     def path_for(self, title: str) -> Path:
         """A free file path for a new title."""
@@ -130,7 +130,7 @@ class ConnectionStore:
             clean, secret = split_secret(entity)
             if secret is not None:
                 try:
-                    keyring_set(path.stem, index, secret)
+                    keyring_set(file_slug(path, self.folder), index, secret)
                 except NoKeyring as exc:
                     var = entity.password_env or "CRM_PASSWORD"
                     raise ConfigError(
@@ -145,7 +145,7 @@ class ConnectionStore:
             write_atomically(path, text)
         except OSError as exc:
             raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
-        conn.path = path
+        conn.path, conn.folder = path, self.folder
         conn.document = checked.document
         return path
 
@@ -175,11 +175,11 @@ class ConnectionStore:
             conn.path = new_path
             self.save(conn)
             for index in (1, 2):
-                secret = keyring_get(old.stem, index)
+                secret = keyring_get(file_slug(old, self.folder), index)
                 if secret:
                     with contextlib.suppress(NoKeyring):
-                        keyring_set(new_path.stem, index, secret)
-                    keyring_delete(old.stem, index)
+                        keyring_set(file_slug(new_path, self.folder), index, secret)
+                    keyring_delete(file_slug(old, self.folder), index)
             old.unlink(missing_ok=True)
             return new_path
         return self.save(conn)
@@ -203,4 +203,4 @@ class ConnectionStore:
         if conn.path is not None:
             conn.path.unlink(missing_ok=True)
             for index in (1, 2):
-                keyring_delete(conn.path.stem, index)
+                keyring_delete(file_slug(conn.path, self.folder), index)

@@ -164,7 +164,7 @@ class Workspace:
             secret = self.secrets.get((path, index))
             if secret:
                 try:
-                    keyring_set(path.stem, index, secret)
+                    keyring_set(conn.slug, index, secret)
                 except NoKeyring as exc:
                     saved.secrets_not_kept[index] = str(exc)
                     continue

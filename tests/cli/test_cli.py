@@ -197,3 +197,19 @@ def test_list_json_gives_a_broken_file_its_error_and_exits_2(run_cli: CliRunner,
     assert broken == {"file": str(config_dir / "broken.toml"),
                       "error": broken["error"]} and "broken.toml:2: direction" in broken["error"]
     assert "broken.toml:2: direction" in result.stderr
+
+
+def test_set_password_of_a_path_file_does_not_set_the_configured_connection_of_its_name(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path) -> None:
+    from l2tui.config.secrets import keyring_get, resolve_secret
+    from l2tui.config.store import ConnectionStore
+
+    assert run_cli("new", "Base").returncode == 0
+    other = tmp_path / "other" / "base.toml"
+    other.parent.mkdir()
+    other.write_text((config_dir / "base.toml").read_text())
+    result = run_cli("set-password", str(other), "--entity", "1", input="s3cret\n")
+    assert result.returncode == 0, result.stderr
+    assert keyring_get("base", 1) is None
+    assert resolve_secret(ConnectionStore(config_dir).load(str(other)), 1) == "s3cret"
+    assert resolve_secret(ConnectionStore(config_dir).load("base"), 1, required=False) is None

@@ -104,6 +104,35 @@ def test_a_bare_url_with_a_password_is_answered_without_the_password() -> None:
     assert "URL=https://alice:***@crm.example/api/data/v9.2/accounts;" in str(info.value)
 
 
+@pytest.mark.parametrize(("provider", "text"), [
+    ("sqlserver", "Server=db;Password=abc;hunter2TAIL;"),
+    ("sqlserver", "Server=db;Password=abc;hunter2TAIL=x"),
+    ("sqlserver", "Server=db;Pwd=abc;hunter2TAIL=x;hunter2TAIL=y"),
+    ("sqlserver", "Server=db;Password=abc;Port=hunter2TAIL"),
+    ("sqlserver", "Server=db;Password=abc;Encrypt=hunter2TAIL"),
+    ("sqlserver", "Server=db;Password=abc;hunter2TAIL='x'y"),
+    ("odata", "URL=https://crm.example/api/data/v9.2/accounts;Client Secret=abc;hunter2TAIL"),
+    ("odata", "Token=abc;URL=hunter2TAIL"),
+    ("odata", "https://crm.example/api/data/v9.2/accounts;Password=abc;hunter2TAIL"),
+])
+def test_no_text_after_a_secret_key_is_quoted_in_an_error(provider: str, text: str) -> None:
+    spec = find_spec(provider)
+    assert spec is not None
+    with pytest.raises(ConnectionStringError) as info:
+        spec.parse(text)
+    assert "hunter2" not in str(info.value) and "TAIL" not in str(info.value)
+
+
+def test_an_error_after_a_secret_key_names_the_key_and_says_to_quote_the_value() -> None:
+    spec = find_spec("sqlserver")
+    assert spec is not None
+    with pytest.raises(ConnectionStringError) as info:
+        spec.parse("Server=db;User ID=sa;Password=abc;hunter2TAIL;")
+    assert str(info.value) == ("a part after 'Password' has no '=' "
+                               "(quote a value holding ';' as \"…\")")
+    assert info.value.secret == "Password"
+
+
 def test_empty_value_is_refused() -> None:
     spec = find_spec("sqlserver")
     assert spec is not None

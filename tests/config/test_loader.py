@@ -107,6 +107,37 @@ def test_secret_in_a_rejected_string_is_not_repeated(tmp_path: Path) -> None:
     assert "s3cr3t" not in str(info.value)
 
 
+# A secret holding an unquoted ';' runs on into what looks like more pairs: "hunter2TAIL".
+SECRET_RUNS_ON = [
+    ("sqlserver", "Data Source=sqlhost;User ID=sa;Password=abc;hunter2TAIL;", "Password"),
+    ("sqlserver", "Data Source=sqlhost;User ID=sa;Password=abc;hunter2=TAIL", "Password"),
+    ("sqlserver", "Data Source=sqlhost;PWD=abc;Port=hunter2TAIL;Initial Catalog=crm", "PWD"),
+    ("sqlserver", "Data Source=sqlhost;Password=abc;=hunter2TAIL", "Password"),
+    ("sqlserver", "Data Source=sqlhost;Password=abc;hunter2TAIL='x", "Password"),
+    ("sqlserver", "Data Source=sqlhost;Password=abc;hunter2TAIL='x'y", "Password"),
+    ("sqlserver", "Data Source=sqlhost;Password='abc;hunter2TAIL", "Password"),
+    ("odata", "URL=https://crm.example/api/data/v9.2/accounts;ClientSecret=abc;hunter2TAIL",
+     "ClientSecret"),
+    ("odata", "URL=https://crm.example/api/data/v9.2/accounts;Token=abc;Timeout=hunter2TAIL;"
+     "timeout=1", "Token"),
+    ("odata", "Secret=abc;URL=hunter2TAIL", "Secret"),
+]
+
+
+@pytest.mark.parametrize(("provider", "string", "secret"), SECRET_RUNS_ON)
+def test_a_secret_running_on_past_a_semicolon_is_refused_first_and_not_repeated(
+        provider: str, string: str, secret: str) -> None:
+    old = ('provider = "sqlserver"\nconnection_string = "Data Source=sqlhost;Initial Catalog=crm;'
+           'Trusted_Connection=True;"')
+    text = GOOD.replace(old, f'provider = "{provider}"\nconnection_string = """{string}"""')
+    assert text != GOOD
+    with pytest.raises(ConfigError) as info:
+        parse_connection(text, "crm.toml")
+    message = str(info.value)
+    assert f"entity2.connection_string: '{secret}' must not be stored in the file" in message
+    assert "hunter2" not in message and "TAIL" not in message
+
+
 @pytest.mark.parametrize(("text", "reason"), [
     ('title = "abc\ndirection = "left_to_right"\n', "1: not valid TOML: a string is not closed on "
                                                    "its line (a missing quote?)"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -38,6 +39,19 @@ def test_load_by_title_slug_or_path(config_dir: Path) -> None:
     path = store.save(_conn())
     for name in ("CRM accounts to SQL", "crm-accounts-to-sql", str(path)):
         assert store.load(name).title == "CRM accounts to SQL"
+
+
+def test_a_file_outside_the_folder_has_a_slug_of_its_own_and_one_inside_keeps_its_stem(
+        config_dir: Path, tmp_path: Path) -> None:
+    store = ConnectionStore(config_dir)
+    inside = store.save(_conn("Base"))
+    outside = [tmp_path / folder / "base.toml" for folder in ("one", "two")]
+    for path in outside:
+        path.parent.mkdir()
+        path.write_text(inside.read_text())
+    assert store.load("base").slug == store.load(str(inside)).slug == "base"
+    slugs = {store.load(str(path)).slug for path in outside}
+    assert len(slugs) == 2 and all(re.fullmatch(r"base-[0-9a-f]{8}", s) for s in slugs)
 
 
 def test_a_file_saved_with_a_byte_order_mark_loads(config_dir: Path) -> None:

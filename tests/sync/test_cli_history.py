@@ -226,3 +226,55 @@ def test_a_state_from_before_runs_named_their_logs_keeps_its_history(pair: Pair)
     new, again = Runner(pair.paths).history(pair.conn)
     assert new.log is not None and (pair.paths.run_logs(pair.conn.slug) / new.log).exists()
     assert again.id == old.id and again.log is None
+
+
+def sqlite_file(folder: Path, title: str) -> Path:
+    """A connection file ``base.toml`` in ``folder``: one row of its own SQLite table to copy."""
+    import sqlite3
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for side, rows in (("left", [(1, title)]), ("right", [])):
+        with sqlite3.connect(folder / f"{side}.db") as db:
+            db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+            db.executemany("INSERT INTO t VALUES (?, ?)", rows)
+    path = folder / "base.toml"
+    path.write_text("\n".join([f'title = "{title}"', *(
+        f'[entity{i}]\nprovider = "sqlite"\nconnection_string = "Data Source={folder / side}.db"\n'
+        'select = "t"\nprimary_key = ["id"]' for i, side in ((1, "left"), (2, "right")))]))
+    return path
+
+
+def runs_of(run_cli: CliRunner, name: str) -> list[dict[str, Any]]:
+    """``l2tui history NAME --json``."""
+    result = run_cli("history", name, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_two_files_of_one_name_in_two_folders_keep_separate_histories(
+        run_cli: CliRunner, tmp_path: Path) -> None:
+    one, two = sqlite_file(tmp_path / "one", "One"), sqlite_file(tmp_path / "two", "Two")
+    for path in (one, two):
+        result = run_cli("run", str(path))
+        assert result.returncode == 0, result.stderr
+    for path in (one, two):
+        [run] = runs_of(run_cli, str(path))
+        assert run["outcome"] == "success" and run["counts"]["created_right"] == 1
+    assert Path(runs_of(run_cli, str(one))[0]["log"]).parent != \
+        Path(runs_of(run_cli, str(two))[0]["log"]).parent
+
+
+def test_a_path_file_named_like_a_configured_connection_leaves_its_state_alone(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path) -> None:
+    sqlite_file(config_dir, "Configured")
+    other = sqlite_file(tmp_path / "other", "Other")
+    assert run_cli("run", "base").returncode == 0
+    first = runs_of(run_cli, "base")
+    before = run_cli("history", str(other))
+    assert f"l2tui run {other}" in before.stdout  # (not the slug, which names no file)
+    assert run_cli("run", str(other)).returncode == 0
+    assert run_cli("run", str(other)).returncode == 0
+    assert len(runs_of(run_cli, str(other))) == 2
+    assert runs_of(run_cli, "base") == first
+    assert runs_of(run_cli, str(config_dir / "base.toml")) == first  # a path into the folder
+    assert json.loads(run_cli("conflicts", str(other), "--json").stdout) == []

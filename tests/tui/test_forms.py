@@ -7,7 +7,9 @@ import tomllib
 import pytest
 
 from l2tui.config.secrets import keyring_get
+from l2tui.config.specs import find_spec
 from l2tui.tui.screens.confirm import ChoiceScreen
+from l2tui.tui.widgets.entity_form import connection_string_problem
 from l2tui.tui.widgets.fields import Field
 from tests.tui.conftest import DEMO_SLUG, until
 
@@ -23,6 +25,13 @@ async def test_an_unknown_connection_string_key_is_shown_under_the_field(make_ap
         problem = app.query_one("#entity1-form #f-connstr", Field).problem
         assert problem is not None and "unknown key 'Colour'" in problem
         assert app.query_one("#entity1-form #connstr").has_class("-invalid")
+
+
+def test_the_problem_under_a_connection_string_quotes_nothing_after_its_password() -> None:
+    problem = connection_string_problem(find_spec("sqlserver"),
+                                        "Server=db;User ID=sa;Password=abc;hunter2TAIL;")
+    assert problem is not None and "a part after 'Password'" in problem
+    assert "hunter2" not in problem
 
 
 async def test_a_refused_odata_option_is_shown_under_the_select_statement(make_app, offline_demo_file) -> None:

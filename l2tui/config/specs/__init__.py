@@ -11,7 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from l2tui.config.connstr import ConnectionString, ConnectionStringError, parse_connection_string
+from l2tui.config.connstr import (
+    QUOTE_HINT,
+    ConnectionString,
+    ConnectionStringError,
+    parse_connection_string,
+)
 from l2tui.errors import ConfigError
 
 
@@ -65,6 +70,10 @@ class ProviderSpec:
         """Every spelling of a key that holds a secret."""
         return tuple(n for spec in self.keys if spec.secret for n in spec.names())
 
+    def secret_in(self, cs: ConnectionString) -> str | None:
+        """The first key of a parsed string that holds a secret, as spelt there."""
+        return next((k for k in cs if (spec := self.key(k)) is not None and spec.secret), None)
+
     def canonical(self, cs: ConnectionString) -> dict[str, str]:
         """Values by canonical key name."""
         out: dict[str, str] = {}
@@ -75,53 +84,78 @@ class ProviderSpec:
         return out
 
     def validate_connection_string(self, cs: ConnectionString) -> None:
-        """Raise ConnectionStringError for unknown, duplicate, empty, missing or bad keys."""
+        """Raise ConnectionStringError for unknown, duplicate, empty, missing or bad keys; what
+        follows a secret key is not quoted (it may be the rest of a secret holding ';')."""
         seen: dict[str, str] = {}
-        valid = [k.name for k in self.keys]
+        secret = self.secret_in(cs)
+        after: str | None = None  # the secret key, once the loop is past it
         for key, value in cs.pairs:
-            spec = self.key(key)
-            if spec is None:
-                near = difflib.get_close_matches(
-                    key.casefold(), [n.casefold() for k in self.keys for n in k.names()], n=1
-                )
-                hint = ""
-                if near:
-                    match = next(n for k in self.keys for n in k.names() if n.casefold() == near[0])
-                    hint = f" (did you mean '{match}'?)"
+            try:
+                self._check_pair(key, value, seen)
+            except ConnectionStringError as exc:
+                if after is None:
+                    raise ConnectionStringError(str(exc), secret) from None
                 raise ConnectionStringError(
-                    f"unknown key '{key}' for {self.name}{hint}; valid keys: {', '.join(valid)}"
-                )
-            if spec.name in seen:
-                raise ConnectionStringError(
-                    f"'{key}' and '{seen[spec.name]}' name the same setting; give it once"
-                )
-            if self.used_keys and spec.name not in self.used_keys and \
-                    not (spec.secret or spec.ignored):  # (a secret has its own answer)
-                raise ConnectionStringError(
-                    f"'{key}' is not used by {self.name}; it reads {', '.join(self.used_keys)}")
-            seen[spec.name] = key
-            if value == "":
-                raise ConnectionStringError(f"'{key}' has an empty value")
-            if spec.choices and value.casefold() not in {c.casefold() for c in spec.choices}:
-                raise ConnectionStringError(
-                    f"'{key}' must be one of {', '.join(spec.choices)}, not '{value}'"
-                )
+                    f"a part after '{after}' is not a valid key=value pair {QUOTE_HINT}", secret
+                ) from None
+            if key == secret:
+                after = key
         missing = [r for r in self.required if r not in seen]
         if missing:
-            raise ConnectionStringError(f"missing required key '{missing[0]}'")
+            raise ConnectionStringError(f"missing required key '{missing[0]}'", secret)
         if self.check_connection is not None:
-            self.check_connection(cs)
+            try:
+                self.check_connection(cs)
+            except ConnectionStringError as exc:
+                if secret is None or cs.pairs[-1][0] == secret:
+                    raise ConnectionStringError(str(exc), secret) from None
+                raise ConnectionStringError(
+                    f"a part after '{secret}' is not a valid key=value pair {QUOTE_HINT}", secret
+                ) from None
+
+    def _check_pair(self, key: str, value: str, seen: dict[str, str]) -> None:
+        """Raise ConnectionStringError unless one pair names a key of this provider, once, with a
+        valid value; record it in ``seen``."""
+        valid = [k.name for k in self.keys]
+        spec = self.key(key)
+        if spec is None:
+            near = difflib.get_close_matches(
+                key.casefold(), [n.casefold() for k in self.keys for n in k.names()], n=1
+            )
+            hint = ""
+            if near:
+                match = next(n for k in self.keys for n in k.names() if n.casefold() == near[0])
+                hint = f" (did you mean '{match}'?)"
+            raise ConnectionStringError(
+                f"unknown key '{key}' for {self.name}{hint}; valid keys: {', '.join(valid)}"
+            )
+        if spec.name in seen:
+            raise ConnectionStringError(
+                f"'{key}' and '{seen[spec.name]}' name the same setting; give it once"
+            )
+        if self.used_keys and spec.name not in self.used_keys and \
+                not (spec.secret or spec.ignored):  # (a secret has its own answer)
+            raise ConnectionStringError(
+                f"'{key}' is not used by {self.name}; it reads {', '.join(self.used_keys)}")
+        seen[spec.name] = key
+        if value == "":
+            raise ConnectionStringError(f"'{key}' has an empty value")
+        if spec.choices and value.casefold() not in {c.casefold() for c in spec.choices}:
+            raise ConnectionStringError(
+                f"'{key}' must be one of {', '.join(spec.choices)}, not '{value}'"
+            )
 
     def parse(self, text: str) -> ConnectionString:
         """Parse and check a connection string; ConnectionStringError with a one-line reason.
         A bare URL where key=value pairs are expected is answered with the key to put it in."""
         try:
-            cs = parse_connection_string(text)
-        except ConnectionStringError:
-            if self.accepts_url or not self.keys or not looks_like_url(text):
+            cs = parse_connection_string(text, self.secret_keys())
+        except ConnectionStringError as exc:
+            if exc.secret or self.accepts_url or not self.keys or not looks_like_url(text):
                 raise
+            url = text.strip().split(";")[0]  # (what follows may hold a Password=)
             raise ConnectionStringError(
-                f"a bare URL; give it as {self.keys[0].name}={_without_password(text.strip())}; "
+                f"a bare URL; give it as {self.keys[0].name}={_without_password(url)}; "
                 "(key=value; pairs)") from None
         self.validate_connection_string(cs)
         return cs

@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Select, TextArea
 
-from l2tui.config.connstr import ConnectionStringError, parse_connection_string
+from l2tui.config.connstr import ConnectionStringError
 from l2tui.config.model import Connection, Entity
 from l2tui.config.specs import ProviderSpec, SelectError, all_specs, find_spec, looks_like_url
 from l2tui.tui.messages import Edited, SecretTyped
@@ -47,7 +47,7 @@ def connection_string_problem(spec: ProviderSpec | None, text: str) -> str | Non
     if spec.accepts_url and looks_like_url(text):
         return None
     try:
-        spec.validate_connection_string(parse_connection_string(text))
+        spec.parse(text)
     except (ConnectionStringError, ValueError) as exc:
         return str(exc)
     return None
