@@ -126,7 +126,8 @@ def _on_interrupt(cancel: threading.Event) -> dict[int, Any]:
         cancel.set()
         again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         with contextlib.suppress(OSError):  # (after SIGHUP the terminal may be gone)
-            print(f"\nl2tui: stopping after the current batch ({again} again to interrupt)",
+            _end_progress(sys.stderr)  # (a progress line drawn on a terminal: end it)
+            print(f"l2tui: stopping after the current batch ({again} again to interrupt)",
                   file=sys.stderr, flush=True)
 
     signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)

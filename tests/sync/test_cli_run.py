@@ -215,6 +215,16 @@ def test_sigterm_or_sighup_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_comp
     assert pair.right() == pair.left()
 
 
+def test_a_signal_off_a_terminal_writes_no_blank_line_before_saying_it_stops(
+        pair: Pair) -> None:
+    proc = reading_slowly(pair, pair.save(), seconds=3.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, (proc.returncode, err)
+    assert err.startswith("l2tui: stopping after the current batch (Ctrl-C again to interrupt)")
+    assert "" not in err.splitlines()
+
+
 def test_a_second_signal_interrupts_and_the_run_log_says_so(pair: Pair,
                                                             run_cli: CliRunner) -> None:
     name = pair.save()
