@@ -206,6 +206,17 @@ class Runner:
         finally:
             state.close()
 
+    def has_run(self, conn: Connection, run: int) -> bool:
+        """Whether the connection's history holds run ``run``."""
+        path = self.paths.state_db(conn.slug)
+        if not path.exists():
+            return False
+        state = StateStore(path, dry=True)
+        try:
+            return state.has_run(run)
+        finally:
+            state.close()
+
     def conflicts(self, conn: Connection, run: int | None = None) -> list[dict[str, Any]]:
         """Recorded conflicts with both sides' values (of one run, or all)."""
         path = self.paths.state_db(conn.slug)

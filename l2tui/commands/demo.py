@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from l2tui.commands.run import summary
@@ -33,10 +34,11 @@ def demo_command(args: argparse.Namespace, paths: Paths) -> int:
         raise ConfigError(listen_error(emu.host, port, exc)) from None
     with emu:
         conn = demo_connection(paths, emu)
+        remove_demo_database(paths)  # this emulator is new: the last demo's rows are not its
         prepare_table(conn, paths)
         print(f"Emulator: {emu.base_url} ({rows} accounts); SQLite: {demo_database(paths)}",
               file=sys.stderr)
-        report = Runner(paths).run(conn)
+        report = Runner(paths).run(conn, reset=True)  # (so are the pairs of its sync state)
         print(summary(report))
         if getattr(args, "headless", False):
             return 0 if report.ok else 1
@@ -49,9 +51,17 @@ def demo_command(args: argparse.Namespace, paths: Paths) -> int:
         return int(run_app(paths, select=conn.slug, emulator=emu) or 0)
 
 
-def demo_database(paths: Paths) -> Any:
+def demo_database(paths: Paths) -> Path:
     """The demo's SQLite file, in the data folder."""
     return paths.state.parent / "demo.db"
+
+
+def remove_demo_database(paths: Paths) -> None:
+    """Delete the demo's SQLite file (and its journal files), so a demo starts afresh."""
+    database = demo_database(paths)
+    for path in (database, *(database.with_name(database.name + end)
+                             for end in ("-wal", "-shm", "-journal"))):
+        path.unlink(missing_ok=True)
 
 
 def demo_connection(paths: Paths, emu: Any) -> Connection:

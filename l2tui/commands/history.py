@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from l2tui.commands.inspect import format_table
+from l2tui.commands.run import answering_json
 from l2tui.config.model import Connection
 from l2tui.config.store import ConnectionStore
+from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 from l2tui.runner import Runner
 from l2tui.sync.side import match_values
@@ -24,8 +26,13 @@ RESOLUTIONS = {"left_wins": "Data Entity 1 (left) won", "right_wins": "Data Enti
 
 
 def history_command(args: argparse.Namespace, paths: Paths) -> int:
-    """Print a connection's latest runs, newest first: a table, or JSON with --json."""
-    conn = ConnectionStore(paths.connections).load(args.name)
+    """Print a connection's latest runs, newest first: a table, or JSON with --json (an error
+    too, as ``run --json`` prints it)."""
+    return answering_json(args, lambda: ConnectionStore(paths.connections).load(args.name),
+                          lambda conn: _history(conn, args, paths))
+
+
+def _history(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     runner = Runner(paths)
     records = runner.history(conn, args.limit)
     holder = runner.running(conn)
@@ -97,9 +104,17 @@ def record_dict(record: RunRecord, ended: str, logs: Path) -> dict[str, Any]:
 
 
 def conflicts_command(args: argparse.Namespace, paths: Paths) -> int:
-    """Print the recorded conflicts (of one run, or all), oldest first, with both sides' values."""
-    conn = ConnectionStore(paths.connections).load(args.name)
-    conflicts = Runner(paths).conflicts(conn, args.run)
+    """Print the recorded conflicts (of one run, or all), oldest first, with both sides' values;
+    JSON with --json (an error too, as ``run --json`` prints it)."""
+    return answering_json(args, lambda: ConnectionStore(paths.connections).load(args.name),
+                          lambda conn: _conflicts(conn, args, paths))
+
+
+def _conflicts(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
+    runner = Runner(paths)
+    if args.run:
+        require_run(runner, conn, args.run)
+    conflicts = runner.conflicts(conn, args.run)
     if args.json:
         print(json.dumps([{**c, "at": iso_time(c["at"])} for c in conflicts], indent=2,
                          ensure_ascii=False, default=str))
@@ -111,6 +126,16 @@ def conflicts_command(args: argparse.Namespace, paths: Paths) -> int:
     for conflict in conflicts:
         print("\n".join(conflict_lines(conflict)))
     return 0
+
+
+def require_run(runner: Runner, conn: Connection, run: int) -> None:
+    """ConfigError (exit 2) unless run ``run`` is in the connection's history."""
+    if runner.has_run(conn, run):
+        return
+    latest = runner.history(conn, 1)
+    known = (f"its latest run is {latest[0].id}; see l2tui history {conn.slug}" if latest
+             else "it has not run yet")
+    raise ConfigError(f"no run {run} of '{conn.title}' ({known})")
 
 
 def conflict_lines(conflict: dict[str, Any]) -> list[str]:

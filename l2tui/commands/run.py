@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, TextIO
 
@@ -33,11 +34,19 @@ def run_command(args: argparse.Namespace, paths: Paths) -> int:
 
     With --json, a run that cannot start or stops with an error prints a JSON answer too (a
     script reading stdout always gets one); stderr keeps the one-line message."""
+    return answering_json(args, lambda: load_complete(paths, args.name),
+                          lambda conn: _run(conn, args, paths))
+
+
+def answering_json(args: argparse.Namespace, load: Callable[[], Connection],
+                   command: Callable[[Connection], int]) -> int:
+    """``command`` on the connection ``load`` gives; with --json, an error (an unknown
+    connection too) is also printed on stdout as ``failure_dict``, then raised."""
     title = args.name
     try:
-        conn = load_complete(paths, args.name)
+        conn = load()
         title = conn.title
-        return _run(conn, args, paths)
+        return command(conn)
     except L2Error as exc:
         if getattr(args, "json", False):
             print(json.dumps(failure_dict(title, exc), indent=2))
@@ -126,7 +135,8 @@ def _on_interrupt(cancel: threading.Event) -> dict[int, Any]:
         cancel.set()
         again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         with contextlib.suppress(OSError):  # (after SIGHUP the terminal may be gone)
-            print(f"\nl2tui: stopping after the current batch ({again} again to interrupt)",
+            _end_progress(sys.stderr)  # (a progress line drawn on a terminal: end it)
+            print(f"l2tui: stopping after the current batch ({again} again to interrupt)",
                   file=sys.stderr, flush=True)
 
     signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)

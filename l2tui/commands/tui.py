@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from l2tui.config.store import ConnectionStore
+from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 
 
 def tui_command(args: argparse.Namespace, paths: Paths) -> int:
-    """Open the Textual app on the connection folder."""
+    """Open the Textual app on the connection folder; exit 2 for a NAME that names no
+    connection, or without a terminal to draw on (a cron line that forgot ``run``)."""
+    name = getattr(args, "name", None)
+    if name:
+        ConnectionStore(paths.connections).resolve(name)  # unknown: the other commands' error
+    # (Textual reads keys from stdin and draws on stderr; stdout piped means a script)
+    if not all(stream.isatty() for stream in (sys.stdin, sys.stdout, sys.stderr)):
+        raise ConfigError("the connection manager needs a terminal; to run a connection "
+                          "without one: l2tui run NAME (see l2tui --help)")
     from l2tui.tui.app import run_app
 
-    return run_app(paths, select=getattr(args, "name", None))
+    return run_app(paths, select=name)

@@ -653,6 +653,10 @@ class StateStore:
         return [{"run": r[0], "at": r[1], "key": r[2], "resolution": r[3],
                  "left": json.loads(r[4]), "right": json.loads(r[5])} for r in rows]
 
+    def has_run(self, run: int) -> bool:
+        """Whether the history holds run ``run`` (not yet run, or deleted by retention: no)."""
+        return self.db.execute("SELECT 1 FROM runs WHERE id = ?", (run,)).fetchone() is not None
+
     def runs(self, limit: int = 50) -> list[RunRecord]:
         """The latest runs, newest first."""
         rows = self.db.execute("SELECT id, started, finished, outcome, counts, message, log "

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, CliRunner
+from tests.conftest import REPO, CliRunner, TerminalRunner
 
 SAMPLES = sorted((REPO / "sample_connections").glob("*.toml"))
 
@@ -140,6 +145,57 @@ def test_unknown_connection_exits_2(run_cli: CliRunner) -> None:
     result = run_cli("show", "nope")
     assert result.returncode == 2
     assert "no connection named 'nope'" in result.stderr
+
+
+def _manager_with_one_stream_off_the_terminal(off: str, tmp_path: Path) -> tuple[int, str]:
+    """``l2tui`` with stdin, stdout and stderr on a pseudo-terminal but ``off`` (stdin from
+    /dev/null, stdout or stderr to a file); its exit code and everything it wrote."""
+    main, child = pty.openpty()
+    written = tmp_path / "written"
+    with written.open("w") as file:
+        streams = {"stdin": child, "stdout": child, "stderr": child,
+                   off: subprocess.DEVNULL if off == "stdin" else file}
+        proc = subprocess.Popen([sys.executable, "-m", "l2tui"], cwd=str(REPO),
+                                env={**os.environ, "PYTHONPATH": str(REPO)}, **streams)
+    os.close(child)
+    try:
+        code = proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    shown = b""
+    with_output = True
+    while with_output and select.select([main], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the terminal is closed and read to its end
+            chunk = b""
+        shown, with_output = shown + chunk, bool(chunk)
+    os.close(main)
+    return code, shown.decode(errors="replace") + written.read_text()
+
+
+@pytest.mark.parametrize("off", ["stdin", "stdout", "stderr"])
+def test_the_connection_manager_without_a_terminal_exits_2_pointing_to_run(
+        off: str, tmp_path: Path) -> None:
+    code, shown = _manager_with_one_stream_off_the_terminal(off, tmp_path)
+    assert code == 2, shown
+    assert shown.strip() == ("l2tui: the connection manager needs a terminal; to run a "
+                             "connection without one: l2tui run NAME (see l2tui --help)")
+
+
+def test_tui_from_cron_exits_2_with_one_line(run_cli: CliRunner) -> None:
+    run_cli("new", "CRM accounts to SQL")
+    result = run_cli("tui", "crm", input="", timeout=20)
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and "l2tui run NAME" in result.stderr
+
+
+def test_tui_with_an_unknown_name_exits_2_naming_it(run_on_terminal: TerminalRunner) -> None:
+    code, shown = run_on_terminal("tui", "nope", timeout=20)
+    assert code == 2, shown
+    assert "l2tui: no connection named 'nope'" in shown
 
 
 def test_the_start_of_one_file_name_names_its_connection(run_cli: CliRunner) -> None:

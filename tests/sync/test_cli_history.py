@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from l2tui.commands.history import local_time
 from l2tui.config.model import ConflictResolution, Direction
 from l2tui.runner import Runner
@@ -120,6 +122,39 @@ def test_conflicts_of_a_run_without_any_say_so(pair: Pair, run_cli: CliRunner) -
     result = run_cli("conflicts", name, "--run", "1")
     assert result.returncode == 0
     assert result.stdout.strip() == f"No conflicts recorded for run 1 of '{pair.conn.title}'."
+
+
+def test_conflicts_of_a_run_not_in_the_history_exit_2_naming_the_latest_run(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name, title = pair.save(), pair.conn.title
+    before = run_cli("conflicts", name, "--run", "1")
+    assert before.returncode == 2 and before.stdout == ""
+    assert before.stderr == f"l2tui: no run 1 of '{title}' (it has not run yet)\n"
+    assert run_cli("run", name).returncode == 0
+    after = run_cli("conflicts", name, "--run", "999")
+    assert after.returncode == 2 and after.stdout == ""
+    assert after.stderr == (f"l2tui: no run 999 of '{title}' (its latest run is 1; see l2tui "
+                            f"history {pair.conn.slug})\n")
+
+
+@pytest.mark.parametrize("command", ["history", "conflicts"])
+def test_history_and_conflicts_json_answer_an_unknown_connection_on_stdout_as_run_does(
+        run_cli: CliRunner, command: str) -> None:
+    result = run_cli(command, "no-such-connection", "--json")
+    assert result.returncode == 2
+    answer = json.loads(result.stdout)
+    assert answer["ok"] is False and answer["exit_code"] == 2
+    assert answer["connection"] == "no-such-connection"
+    assert answer["message"] == result.stderr.removeprefix("l2tui: ").strip()
+
+
+def test_conflicts_json_answers_a_run_not_in_the_history_on_stdout(pair: Pair,
+                                                                   run_cli: CliRunner) -> None:
+    result = run_cli("conflicts", pair.save(), "--run", "9", "--json")
+    assert result.returncode == 2
+    answer = json.loads(result.stdout)
+    assert (answer["ok"], answer["exit_code"], answer["connection"]) == (False, 2, pair.conn.title)
+    assert answer["message"] == f"no run 9 of '{pair.conn.title}' (it has not run yet)"
 
 
 def test_history_piped_to_a_file_keeps_whole_lines(pair: Pair, run_cli: CliRunner) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -182,8 +184,20 @@ def test_demo_headless_syncs_the_emulator_into_sqlite(run_cli: CliRunner) -> Non
     result = run_cli("demo", "--headless", "--rows", "50")
     assert result.returncode == 0, result.stderr
     assert "50 created" in result.stdout
-    again = run_cli("demo", "--headless", "--rows", "50")
-    assert again.returncode == 0 and "0 created" in again.stdout
+
+
+def test_each_demo_starts_from_a_fresh_database_and_sync_state(
+        run_cli: CliRunner, isolated_dirs: dict[str, Path]) -> None:
+    data = isolated_dirs["data"]
+    data.mkdir(parents=True)
+    (data / "other.db").write_text("not the demo's")
+    assert run_cli("demo", "--headless").returncode == 0
+    again = run_cli("demo", "--headless", "--rows", "100")  # a new emulator, 100 accounts
+    assert again.returncode == 0, again.stderr
+    assert "Data Entity 2 (right): 100 created, 0 updated, 0 deleted" in again.stdout
+    with contextlib.closing(sqlite3.connect(data / "demo.db")) as db:
+        assert db.execute("SELECT COUNT(*) FROM accounts").fetchone() == (100,)
+    assert (data / "other.db").read_text() == "not the demo's"
 
 
 def reading_slowly(pair: Pair, name: str, seconds: float) -> subprocess.Popen[str]:
@@ -213,6 +227,16 @@ def test_sigterm_or_sighup_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_comp
     again = run_cli("run", name)
     assert again.returncode == 0, again.stderr
     assert pair.right() == pair.left()
+
+
+def test_a_signal_off_a_terminal_writes_no_blank_line_before_saying_it_stops(
+        pair: Pair) -> None:
+    proc = reading_slowly(pair, pair.save(), seconds=3.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, (proc.returncode, err)
+    assert err.startswith("l2tui: stopping after the current batch (Ctrl-C again to interrupt)")
+    assert "" not in err.splitlines()
 
 
 def test_a_second_signal_interrupts_and_the_run_log_says_so(pair: Pair,
