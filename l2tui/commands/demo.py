@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from l2tui.commands.run import summary
+from l2tui.commands.tui import require_terminal
 from l2tui.config.model import Connection, Direction, Entity
 from l2tui.config.store import ConnectionStore
 from l2tui.errors import ConfigError
@@ -22,6 +23,8 @@ def demo_command(args: argparse.Namespace, paths: Paths) -> int:
     """Start the emulator, write the demo connection, run it, print the summary (then the TUI)."""
     from l2tui.emulator import Emulator
 
+    if not getattr(args, "headless", False):  # (before the demo syncs: it ends in the app)
+        require_terminal("without one, l2tui demo --headless runs the demo and prints its summary")
     paths.ensure()
     rows = int(getattr(args, "rows", 500) or 500)
     port = int(getattr(args, "port", 0) or 0)

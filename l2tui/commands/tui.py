@@ -16,10 +16,14 @@ def tui_command(args: argparse.Namespace, paths: Paths) -> int:
     name = getattr(args, "name", None)
     if name:
         ConnectionStore(paths.connections).resolve(name)  # unknown: the other commands' error
-    # (Textual reads keys from stdin and draws on stderr; stdout piped means a script)
-    if not all(stream.isatty() for stream in (sys.stdin, sys.stdout, sys.stderr)):
-        raise ConfigError("the connection manager needs a terminal; to run a connection "
-                          "without one: l2tui run NAME (see l2tui --help)")
+    require_terminal("to run a connection without one: l2tui run NAME (see l2tui --help)")
     from l2tui.tui.app import run_app
 
     return run_app(paths, select=name)
+
+
+def require_terminal(instead: str) -> None:
+    """ConfigError (exit 2) unless a terminal is attached, saying what to do ``instead``."""
+    # (Textual reads keys from stdin and draws on stderr; stdout piped means a script)
+    if not all(stream.isatty() for stream in (sys.stdin, sys.stdout, sys.stderr)):
+        raise ConfigError(f"the connection manager needs a terminal; {instead}")

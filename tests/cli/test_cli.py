@@ -269,3 +269,10 @@ def test_set_password_of_a_path_file_does_not_set_the_configured_connection_of_i
     assert keyring_get("base", 1) is None
     assert resolve_secret(ConnectionStore(config_dir).load(str(other)), 1) == "s3cret"
     assert resolve_secret(ConnectionStore(config_dir).load("base"), 1, required=False) is None
+
+
+def test_the_demo_without_a_terminal_exits_2_before_it_syncs(run_cli: CliRunner) -> None:
+    result = run_cli("demo", "--rows", "20", input="", timeout=20)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "l2tui demo --headless" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert run_cli("history", "demo").returncode == 2  # nothing was set up, let alone synced
