@@ -133,7 +133,7 @@ def require_run(runner: Runner, conn: Connection, run: int) -> None:
     if runner.has_run(conn, run):
         return
     latest = runner.history(conn, 1)
-    known = (f"its latest run is {latest[0].id}; see l2tui history {conn.slug}" if latest
+    known = (f"its latest run is {latest[0].id}; see l2tui history {conn.argument}" if latest
              else "it has not run yet")
     raise ConfigError(f"no run {run} of '{conn.title}' ({known})")
 
