@@ -174,3 +174,11 @@ def test_verify_of_a_select_naming_a_missing_table_exits_2(
     result = run_cli("verify", "Accounts")
     assert result.returncode == 2, result.stdout
     assert "Entity 2 (SQLite accounts): FAILED" in result.stdout and "no_such_table" in result.stdout
+
+
+def test_verify_of_an_entity_set_the_service_does_not_have_exits_2(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
+    _save(config_dir, emulator.connection_string("nosuchset"), tmp_path / "unused.db")
+    result = run_cli("verify", "Accounts", "--entity", "1")
+    assert result.returncode == 2, result.stdout
+    assert "no entity set 'nosuchset' (it has: accounts, contacts)" in result.stdout

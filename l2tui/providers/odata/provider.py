@@ -39,7 +39,7 @@ from l2tui.providers.odata.connstr import ODataSettings, parse_settings
 from l2tui.providers.odata.entity_schema import EntitySchema
 from l2tui.providers.odata.http import HttpClient, RetryPolicy
 from l2tui.providers.odata.read import ODataReadStream, ReadPlan, build_query
-from l2tui.providers.odata.schema import load_schema
+from l2tui.providers.odata.schema import UnknownEntitySet, load_schema
 from l2tui.providers.odata.spec import declaration
 from l2tui.providers.odata.write import Writer
 
@@ -100,6 +100,10 @@ class ODataProvider(Provider):
                     self.http, self.settings.service_root, self.settings.entity_set, self._log,
                     self._selected(),
                 )
+            except UnknownEntitySet as exc:  # (the service answered: URL names the wrong set)
+                raise ConfigError(f"the service at {self.settings.host} has no entity set "
+                                  f"'{exc.entity_set}' ({exc.hint})",
+                                  key="connection_string") from None
             except ValueError as exc:
                 raise ConnectError(f"{self.settings.host}: {exc}") from None
         return self._schema

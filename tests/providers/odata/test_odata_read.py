@@ -265,6 +265,23 @@ def test_select_naming_an_unknown_column_is_a_config_error(crm):
         crm.provider(select="$select=nmae").describe()
 
 
+def test_an_entity_set_the_service_does_not_have_is_a_connection_string_error_naming_its_sets(
+        open_crm):
+    provider = open_crm.provider(f"URL={open_crm.emu.url('nosuchset')};Authentication=none;")
+    with pytest.raises(ConfigError) as info:
+        provider.describe()
+    assert info.value.key == "connection_string"
+    assert info.value.detail == (f"the service at {provider.settings.host} has no entity set "
+                                 "'nosuchset' (it has: accounts, contacts)")
+    assert provider.verify().in_settings
+
+
+def test_a_mistyped_entity_set_is_named_with_the_one_it_may_mean(open_crm):
+    provider = open_crm.provider(f"URL={open_crm.emu.url('contact')};Authentication=none;")
+    with pytest.raises(ConfigError, match=r"no entity set 'contact' \(did you mean 'contacts'\?\)"):
+        provider.describe()
+
+
 def test_unsupported_option_is_refused_before_connecting(crm):
     with pytest.raises(ConfigError, match=r"\$skip"):
         crm.provider(select="$skip=5")
