@@ -141,7 +141,8 @@ class ODataProvider(Provider):
                                      self._log)
             next(iter(stream), None)
         except ConfigError as exc:
-            return VerifyResult(False, self._redact(str(exc)), in_settings=True)
+            return VerifyResult(False, self._redact(str(exc)), in_settings=True,
+                                setting=exc.key or "")
         except (L2Error, ValueError, OSError) as exc:
             return VerifyResult(False, self._redact(str(exc)))
         finally:
