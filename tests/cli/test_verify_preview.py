@@ -205,3 +205,14 @@ def test_preview_of_a_select_the_service_refuses_exits_2_naming_the_file_and_the
     assert result.stderr.strip() == (
         f"l2tui: {config_dir / 'accounts.toml'}: entity1.select: the service refused the select: "
         "Could not find a property named 'nonsense' on type 'Microsoft.Dynamics.CRM.account'.")
+
+
+def test_verify_of_a_primary_key_naming_a_missing_dataverse_column_exits_2(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
+    conn = _save(config_dir, emulator.connection_string(), tmp_path / "unused.db")
+    conn.entity1.primary_key = ["nosuchkey"]
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli("verify", "Accounts", "--entity", "1")
+    assert result.returncode == 2, result.stdout
+    assert "FAILED — primary_key: column 'nosuchkey' not found in entity set 'accounts'" \
+        in result.stdout

@@ -308,6 +308,23 @@ def test_a_mistyped_entity_set_is_named_with_the_one_it_may_mean(open_crm):
         provider.describe()
 
 
+def test_a_primary_key_naming_a_column_the_entity_set_lacks_is_a_primary_key_error(crm):
+    provider = crm.provider(select="$select=name", primary_key=["nosuchkey"])
+    with pytest.raises(ConfigError) as info:
+        provider.describe()
+    assert info.value.key == "primary_key"
+    assert info.value.detail == "column 'nosuchkey' not found in entity set 'accounts'"
+    assert provider.verify().in_settings
+
+
+def test_a_primary_key_the_select_leaves_out_is_a_primary_key_error_saying_to_add_it(crm):
+    provider = crm.provider(select="$select=name", primary_key=["accountnumber"])
+    with pytest.raises(ConfigError) as info:
+        provider.describe()
+    assert info.value.key == "primary_key"
+    assert info.value.detail == "column 'accountnumber' is not in the select's $select; add it there"
+
+
 def test_unsupported_option_is_refused_before_connecting(crm):
     with pytest.raises(ConfigError, match=r"\$skip"):
         crm.provider(select="$skip=5")
