@@ -75,6 +75,7 @@ class VerifyResult:
     details: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     in_settings: bool = False  # failed over the entity's settings (a select), not the connection
+    setting: str = ""  # the key of the setting it failed over (select, primary_key, …), if known
     table_missing: bool = False  # failed because the entity's table is not there (it can be created)
 
 

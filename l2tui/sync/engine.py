@@ -42,7 +42,7 @@ from l2tui.sync.events import (
 from l2tui.sync.mapping import MappingPlan, build_mapping
 from l2tui.sync.normalize import values_json
 from l2tui.sync.plan import PRESENT, Action, Decision, Policy, Status, decide
-from l2tui.sync.reading import Prefetch
+from l2tui.sync.reading import EntityPages, Prefetch
 from l2tui.sync.side import Item, SideInfo
 from l2tui.sync.state import StateRow, StateStore, VersionReader
 from l2tui.sync.summaries import alone_text
@@ -424,9 +424,10 @@ class Engine:
         over the network). With ``by_version``, where a key gives the match key, the read asks
         the state (``_seen_filter``) before it converts a page; a delta read has no use for it."""
         skipped: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
+        entity = 1 if side == "left" else 2
         early = self._take_early(side, cursor)
         if early is not None:
-            return Reading(early.stream, early, skipped, None)
+            return Reading(early.stream, EntityPages(early, entity), skipped, None)
         reader = self.state.version_reader() if by_version and \
             self.sides[side].key_is_match and self.state.can_settle_unchanged else None
         seen = None if reader is None else self._seen_filter(side, reader, skipped)
@@ -436,7 +437,7 @@ class Engine:
         transform = None if by_version and seen is None else self.sides[side]
         stream = provider.read(cursor, seen=seen, transform=transform)
         pages = Prefetch(stream) if _remote(provider) else iter(stream)
-        return Reading(stream, pages, skipped, reader)
+        return Reading(stream, EntityPages(pages, entity), skipped, reader)
 
     def _read_early(self) -> EarlyRead | None:
         """Start the delta read of the source before the run is ready (describe, checks): its

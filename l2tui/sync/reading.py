@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from typing import cast
 
+from l2tui.errors import ConfigError
 from l2tui.providers.base import Page, ReadStream
 
 _DONE = object()
@@ -70,3 +71,27 @@ class Prefetch:
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+
+
+class EntityPages:
+    """A side's pages whose configuration errors name the entity's key, as its describe's do
+    (a select the service refused when the read began: ``entity1.select``)."""
+
+    def __init__(self, pages: Iterator[Page], entity: int) -> None:
+        self.pages = pages
+        self.entity = entity
+
+    def __iter__(self) -> Iterator[Page]:
+        return self
+
+    def __next__(self) -> Page:
+        try:
+            return next(self.pages)
+        except ConfigError as exc:
+            raise exc.within(self.entity) from None
+
+    def close(self) -> None:
+        """Stop the read underneath, if it can be stopped."""
+        close = getattr(self.pages, "close", None)
+        if close is not None:
+            close()

@@ -271,8 +271,10 @@ class ActionsMixin(L2Core):
         if conn is not None and conn.path == event.path and \
                 conn.entity(event.index).connection_string == event.connection_string:
             # information: it never blocks Save. A select refused (not a missing table: Create
-            # Table's offer goes with the connection) is said under the select
-            if not event.ok and event.in_settings and not event.table_missing:
+            # Table's offer goes with the connection) is said under the select; another
+            # setting (a primary key, the entity set the URL names) under the connection string
+            if not event.ok and event.in_settings and not event.table_missing and \
+                    event.setting in ("select", ""):
                 self.connstr_status(event.index, "the Select Statement was refused (below)")
                 if conn.entity(event.index).select == event.select:
                     form = self.query_one(f"#entity{event.index}-form", EntityForm)

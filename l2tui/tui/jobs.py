@@ -72,6 +72,7 @@ def verify(conn: Connection, indexes: tuple[int, ...], paths: Paths, bridge: Bri
                                                 table_missing=result.table_missing, plan=plan,
                                                 why_not=why_not, key=table_key(conn, index),
                                                 in_settings=result.in_settings,
+                                                setting=result.setting,
                                                 select=conn.entity(index).select))
             except L2Error as exc:
                 bridge.post(messages.VerifyDone(index, False, exc.message, path=path,

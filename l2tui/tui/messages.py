@@ -34,10 +34,11 @@ class VerifyDone(Message):
                  connection_string: str = "", table_missing: bool = False,
                  plan: TablePlan | None = None, why_not: str = "",
                  key: tuple[str, ...] = (), in_settings: bool = False,
-                 select: str = "") -> None:
+                 select: str = "", setting: str = "") -> None:
         super().__init__()
         self.index = index
-        self.in_settings = in_settings  # failed over the select, not the connection
+        self.in_settings = in_settings  # failed over a setting (a select), not the connection
+        self.setting = setting  # that setting's key (select, primary_key, …), if known
         self.select = select  # the select statement verified
         self.table_missing = table_missing  # a SQL entity's table is not there
         self.plan = plan  # how Create Table would make it (from the other entity's columns)

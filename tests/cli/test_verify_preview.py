@@ -174,3 +174,45 @@ def test_verify_of_a_select_naming_a_missing_table_exits_2(
     result = run_cli("verify", "Accounts")
     assert result.returncode == 2, result.stdout
     assert "Entity 2 (SQLite accounts): FAILED" in result.stdout and "no_such_table" in result.stdout
+
+
+def test_verify_of_an_entity_set_the_service_does_not_have_exits_2(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
+    _save(config_dir, emulator.connection_string("nosuchset"), tmp_path / "unused.db")
+    result = run_cli("verify", "Accounts", "--entity", "1")
+    assert result.returncode == 2, result.stdout
+    assert "no entity set 'nosuchset' (it has: accounts, contacts)" in result.stdout
+
+
+def test_verify_of_a_select_the_service_refuses_exits_2_with_its_reason(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
+    conn = _save(config_dir, emulator.connection_string(), tmp_path / "unused.db")
+    conn.entity1.select = "$select=accountid,name&$orderby=nosuch"
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli("verify", "Accounts", "--entity", "1")
+    assert result.returncode == 2, result.stdout
+    assert "select: the service refused the select: Could not find a property named 'nosuch'" \
+        in result.stdout
+
+
+def test_preview_of_a_select_the_service_refuses_exits_2_naming_the_file_and_the_entity_key(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
+    conn = _save(config_dir, emulator.connection_string(), tmp_path / "unused.db")
+    conn.entity1.select = "$filter=nonsense eq 1"
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli("preview", "Accounts", "--entity", "1")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"l2tui: {config_dir / 'accounts.toml'}: entity1.select: the service refused the select: "
+        "Could not find a property named 'nonsense' on type 'Microsoft.Dynamics.CRM.account'.")
+
+
+def test_verify_of_a_primary_key_naming_a_missing_dataverse_column_exits_2(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
+    conn = _save(config_dir, emulator.connection_string(), tmp_path / "unused.db")
+    conn.entity1.primary_key = ["nosuchkey"]
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli("verify", "Accounts", "--entity", "1")
+    assert result.returncode == 2, result.stdout
+    assert "FAILED — primary_key: column 'nosuchkey' not found in entity set 'accounts'" \
+        in result.stdout

@@ -74,6 +74,8 @@ MALFORMED = [
     ("password in a url", lambda t: t.replace('provider = "sqlserver"\nconnection_string = "Data Source=sqlhost;Initial Catalog=crm;Trusted_Connection=True;"',
                                               'provider = "postgresql"\nconnection_string = "postgresql://alice:hunter2@dbhost/crm"'),
      "entity2.connection_string: the URL's password must not be stored in the file"),
+    ("odata url port out of range", lambda t: t.replace("crm4.dynamics.com/", "crm4.dynamics.com:99999/"),
+     "crm.toml:8: entity1.connection_string: URL port 99999 is out of range (1-65535)"),
     ("refused odata option", lambda t: t.replace("&$top=5", "&$skip=5"),
      "entity1.select: Dataverse does not support $skip"),
     ("second sql statement", lambda t: t.replace("SELECT * FROM dbo.accounts", "SELECT * FROM dbo.accounts; DROP TABLE x"),

@@ -149,6 +149,35 @@ def test_a_primary_key_naming_a_missing_sql_column_names_file_and_key(
                                      "'nosuch' not found in table 'accounts'")
 
 
+def test_a_select_the_service_refuses_names_file_and_key_with_its_reason(
+        pair: Pair, run_cli: CliRunner) -> None:
+    pair.conn.entity1.select = "$select=name&$filter=name eq"
+    result = run_cli("run", pair.save())
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"l2tui: {saved_file(pair)}: entity1.select: the service refused the select: "
+        "Syntax error: unexpected 'end of input' in 'name eq'.")
+
+
+def test_an_entity_set_the_service_does_not_have_names_file_and_key(
+        pair: Pair, run_cli: CliRunner) -> None:
+    pair.conn.entity1.connection_string = pair.emu.connection_string("acounts")
+    result = run_cli("run", pair.save())
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"l2tui: {saved_file(pair)}: entity1.connection_string: the service at "
+        f"127.0.0.1:{pair.emu.port} has no entity set 'acounts' (did you mean 'accounts'?)")
+
+
+def test_a_primary_key_naming_a_missing_dataverse_column_names_file_and_key(
+        pair: Pair, run_cli: CliRunner) -> None:
+    pair.conn.entity1.primary_key = ["nosuchkey"]
+    result = run_cli("run", pair.save())
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (f"l2tui: {saved_file(pair)}: entity1.primary_key: column "
+                                     "'nosuchkey' not found in entity set 'accounts'")
+
+
 def test_a_mapping_to_a_missing_column_names_the_file(pair: Pair, run_cli: CliRunner) -> None:
     manual_mapping(pair, [("name", "NoSuchColumn")])
     result = run_cli("run", pair.save())

@@ -196,7 +196,7 @@ async def test_a_half_filled_entity_saves_with_its_connection_string_marked_requ
     assert saved["entity1"]["provider"] == "odata"
 
 
-async def test_verify_names_a_primary_key_the_select_does_not_return(make_app, demo_file) -> None:
+async def test_verify_names_a_primary_key_the_entity_set_does_not_have(make_app, demo_file) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("alt+2")
@@ -204,7 +204,8 @@ async def test_verify_names_a_primary_key_the_select_does_not_return(make_app, d
         await pilot.press("f2")
         await until(pilot, lambda: _connstr_hint(app, 1).startswith(("✓", "✗")))
         hint = _connstr_hint(app, 1)
-        assert "Primary Key 'acountid' is not a column" in hint, hint
+        assert hint == "✗ primary_key: column 'acountid' not found in entity set 'accounts'", hint
+        assert not _select_hint(app, 1).startswith("✗")
 
 
 async def test_the_password_fields_show_only_for_a_provider_that_signs_in(
@@ -219,6 +220,22 @@ async def test_the_password_fields_show_only_for_a_provider_that_signs_in(
         sqlite_form.query_one("#provider", Select).value = "postgresql"
         await until(pilot, lambda: sqlite_form.query_one("#f-password").display)
         assert sqlite_form.query_one("#f-password-env").display
+
+
+async def test_verify_says_an_entity_set_the_service_lacks_under_the_connection_string(
+        make_app, demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        edited = app.current.entity1.connection_string.replace("/accounts;", "/acounts;")
+        app.query_one("#entity1-form #connstr").value = edited
+        await until(pilot, lambda: app.current.entity1.connection_string == edited)
+        await pilot.press("f2")
+        await until(pilot, lambda: _connstr_hint(app, 1).startswith(("✓", "✗")))
+        hint = _connstr_hint(app, 1)
+        assert hint.startswith("✗ connection_string: the service at 127.0.0.1:"), hint
+        assert hint.endswith("has no entity set 'acounts' (did you mean 'accounts'?)"), hint
+        assert not _select_hint(app, 1).startswith("✗")
 
 
 def _select_hint(app, index: int) -> str:

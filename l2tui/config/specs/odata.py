@@ -103,12 +103,28 @@ def selected_columns(text: str) -> list[str] | None:
     return None
 
 
+def port_problem(netloc: str) -> str | None:
+    """What is wrong with the port of a URL's ``host:port`` (requests says only "Failed to
+    parse"), or None: no port, or one from 1 to 65535."""
+    port = netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]  # (past an IPv6 host)
+    if not port:
+        return None
+    if not port.isdigit():
+        return f"URL port '{port}' is not a number"
+    if not 1 <= int(port) <= 65535:
+        return f"URL port {port} is out of range (1-65535)"
+    return None
+
+
 def check_connection(cs: ConnectionString) -> None:
     """URL must be an http(s) URL naming an entity set (or an organization plus EntitySet)."""
     url = cs.first("URL", "Url", "ServiceUri", "Service Uri", "Server") or ""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConnectionStringError(f"URL must be an http(s) URL, not '{url}'")
+    problem = port_problem(parts.netloc)
+    if problem:
+        raise ConnectionStringError(problem)
     if parts.query:
         raise ConnectionStringError("put query options in the select statement, not in URL")
     has_set = cs.first("EntitySet", "Entity Set", "Table") is not None

@@ -143,6 +143,9 @@ def split_url(url: str, entity_set: str | None = None) -> tuple[str, str]:
     parts = urlsplit(url.strip())
     if parts.query or parts.fragment:
         raise _error("put query options in the select statement, not in URL")
+    problem = declaration().port_problem(parts.netloc)
+    if problem:
+        raise _error(problem)
     path = parts.path
     base = f"{parts.scheme}://{parts.netloc}"
     if entity_set:

@@ -39,7 +39,7 @@ from l2tui.providers.odata.connstr import ODataSettings, parse_settings
 from l2tui.providers.odata.entity_schema import EntitySchema
 from l2tui.providers.odata.http import HttpClient, RetryPolicy
 from l2tui.providers.odata.read import ODataReadStream, ReadPlan, build_query
-from l2tui.providers.odata.schema import load_schema
+from l2tui.providers.odata.schema import UnknownEntitySet, load_schema
 from l2tui.providers.odata.spec import declaration
 from l2tui.providers.odata.write import Writer
 
@@ -100,6 +100,10 @@ class ODataProvider(Provider):
                     self.http, self.settings.service_root, self.settings.entity_set, self._log,
                     self._selected(),
                 )
+            except UnknownEntitySet as exc:  # (the service answered: URL names the wrong set)
+                raise ConfigError(f"the service at {self.settings.host} has no entity set "
+                                  f"'{exc.entity_set}' ({exc.hint})",
+                                  key="connection_string") from None
             except ValueError as exc:
                 raise ConnectError(f"{self.settings.host}: {exc}") from None
         return self._schema
@@ -137,7 +141,8 @@ class ODataProvider(Provider):
                                      self._log)
             next(iter(stream), None)
         except ConfigError as exc:
-            return VerifyResult(False, self._redact(str(exc)), in_settings=True)
+            return VerifyResult(False, self._redact(str(exc)), in_settings=True,
+                                setting=exc.key or "")
         except (L2Error, ValueError, OSError) as exc:
             return VerifyResult(False, self._redact(str(exc)))
         finally:
@@ -160,30 +165,26 @@ class ODataProvider(Provider):
             f"Connected to {self.settings.host}{who} — {self.settings.entity_set}: "
             f"{len(columns)} columns, {tracking}"
         )
-        return VerifyResult(True, message, warnings=self._key_warnings(columns))
-
-    def _key_warnings(self, columns: list[Column]) -> tuple[str, ...]:
-        """A primary key naming a column the select does not return (a run would stop on it;
-        a SQL entity's describe refuses such a key already)."""
-        names = {c.name.casefold() for c in columns}
-        listed = ", ".join(c.name for c in columns) or "none"
-        return tuple(f"Primary Key '{key}' is not a column of the select (its columns: {listed})"
-                     for key in self.entity.primary_key if key.casefold() not in names)
+        return VerifyResult(True, message)
 
     def describe(self) -> list[Column]:
-        """The columns the select returns: every column, or those $select names plus the key."""
+        """The columns the select returns: every column, or those $select names plus the key;
+        ConfigError for a primary key that is not one of them (as a SQL entity's describe)."""
         schema = self.schema()
         selected = self._selected()
         if selected is None:
-            return list(schema.columns)
-        unknown = [name for name in selected if schema.column(name) is None]
-        if unknown:
-            raise ConfigError(
-                f"'{unknown[0]}' is not a column of {schema.entity_set}",
-                key="select",
-            )
-        wanted = set(selected) | set(schema.key)
-        return [c for c in schema.columns if c.name in wanted]
+            columns = list(schema.columns)
+        else:
+            unknown = [name for name in selected if schema.column(name) is None]
+            if unknown:
+                raise ConfigError(
+                    f"'{unknown[0]}' is not a column of {schema.entity_set}",
+                    key="select",
+                )
+            wanted = set(selected) | set(schema.key)
+            columns = [c for c in schema.columns if c.name in wanted]
+        _check_primary_key(self.entity.primary_key, columns, schema)
+        return columns
 
     def read(self, cursor: str | None = None, *, seen: SeenFilter | None = None,
              transform: RecordTransform | None = None) -> ReadStream:
@@ -233,3 +234,18 @@ class ODataProvider(Provider):
 
     def _redact(self, text: str) -> str:
         return self._http.redact(text) if self._http is not None else text
+
+
+def _check_primary_key(primary_key: list[str], columns: list[Column],
+                       schema: EntitySchema) -> None:
+    """Each primary-key column must be one the select returns (a run matches items by it)."""
+    returned = {c.name.casefold() for c in columns}
+    known = {c.name.casefold() for c in schema.columns}
+    for key in primary_key:
+        if key.casefold() in returned:
+            continue
+        if key.casefold() in known:
+            raise ConfigError(f"column {key!r} is not in the select's $select; add it there",
+                              key="primary_key")
+        raise ConfigError(f"column {key!r} not found in entity set {schema.entity_set!r}",
+                          key="primary_key")

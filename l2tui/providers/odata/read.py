@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 import requests
 
 from l2tui import offload
+from l2tui.errors import ConfigError
 from l2tui.providers.base import Page, ReadStream, RecordTransform, SeenFilter
 from l2tui.providers.odata import keys_first
 from l2tui.providers.odata.entity_schema import EntitySchema
@@ -50,6 +51,16 @@ class ReadPlan:
         if track:
             prefs.append("odata.track-changes")
         return ",".join(prefs)
+
+
+def refused_select(exc: HttpError, plan: ReadPlan) -> HttpError | ConfigError:
+    """A 400 answer to a read's first request of the entity set, asked with query options: the
+    select's fault (a filter the service cannot parse, a column it does not know), a setting to
+    mend; any other error as it is."""
+    if exc.status != 400 or not plan.options:
+        return exc
+    why = exc.service_message or f"{exc.status} Bad Request"
+    return ConfigError(f"the service refused the select: {why}", key="select")
 
 
 OFFLOAD_MIN_ROWS = 1000
@@ -221,13 +232,17 @@ class ODataReadStream(ReadStream):
         while the caller works on one (``PageFetcher``)."""
         fetcher = PageFetcher(self.http, headers, url)
         try:
-            while True:
+            try:
                 body = fetcher.take_json(url)
+            except HttpError as exc:
+                raise refused_select(exc, self.plan) from None
+            while True:
                 links = PageLinks.of(body)
                 yield url, body
                 if not links.next_link:
                     return
                 url = urljoin(links.base(url), links.next_link)
+                body = fetcher.take_json(url)
         finally:
             fetcher.close()
 
@@ -411,13 +426,17 @@ class ODataReadStream(ReadStream):
             self.cursor = urljoin(base, links.delta_link)
 
     def _open_full(self, url: str, track: bool) -> tuple[Any, str, bool]:
+        """The first page of a full read (a 400 with tracking asked: again without it)."""
         try:
-            return self.http.get_json(url, {"Prefer": self.plan.prefer(track)}), url, track
+            try:
+                return self.http.get_json(url, {"Prefer": self.plan.prefer(track)}), url, track
+            except HttpError as exc:
+                if not track or exc.status != 400:
+                    raise
+                self.log(f"change tracking refused ({exc.service_message}); reading without it")
+                return self.http.get_json(url, {"Prefer": self.plan.prefer(False)}), url, False
         except HttpError as exc:
-            if not track or exc.status != 400:
-                raise
-            self.log(f"change tracking refused ({exc.service_message}); reading without it")
-            return self.http.get_json(url, {"Prefer": self.plan.prefer(False)}), url, False
+            raise refused_select(exc, self.plan) from None
 
     def _open_delta(self, cursor: str) -> Any:
         """The first delta page, or None when the cursor is not usable (then: full read)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,25 @@ CRM = "Microsoft.Dynamics.CRM"
 DATAVERSE_ROOT = "/api/data/v"  # in every Dataverse Web API root: …/api/data/v9.2/
 COMPUTED_TERMS = ("Org.OData.Core.V1.Computed", "Core.Computed", "Org.OData.Core.V1.Immutable")
 CHANGE_TRACKING_TERMS = ("Org.OData.Capabilities.V1.ChangeTracking", "Capabilities.ChangeTracking")
+
+
+class UnknownEntitySet(ValueError):
+    """The service answered, and its $metadata names no such entity set: a setting to mend."""
+
+    def __init__(self, entity_set: str, known: Collection[str]) -> None:
+        self.entity_set = entity_set
+        self.hint = known_sets(entity_set, known)
+        super().__init__(f"the service has no entity set '{entity_set}' ({self.hint})")
+
+
+def known_sets(entity_set: str, known: Collection[str], shown: int = 10) -> str:
+    """The entity set a mistyped one may have meant, else the first few of them."""
+    near = difflib.get_close_matches(entity_set, list(known), n=1)
+    if near:
+        return f"did you mean '{near[0]}'?"
+    names = sorted(known)
+    more = f", … ({len(names)} in all)" if len(names) > shown else ""
+    return f"it has: {', '.join(names[:shown]) or 'none'}{more}"
 
 
 def odata_quote(text: str) -> str:
@@ -317,8 +337,7 @@ def csdl_schema(text: str, entity_set: str) -> EntitySchema:
     csdl = _Csdl(text)
     element = csdl.sets.get(entity_set)
     if element is None:
-        known = ", ".join(sorted(csdl.sets)[:10])
-        raise ValueError(f"the service has no entity set '{entity_set}' (it has: {known})")
+        raise UnknownEntitySet(entity_set, csdl.sets)
     chain = csdl.lineage(element.get("EntityType", ""))
     keys = [ref.get("Name", "") for t in chain for k in t.findall(f"{EDM_NS}Key")
             for ref in k.findall(f"{EDM_NS}PropertyRef")]

@@ -318,7 +318,7 @@ class SqlProvider(Provider):
                 warnings = self._key_warnings(conn)
             caps = self.capabilities()
         except ConfigError as exc:
-            return VerifyResult(False, str(exc), in_settings=True,
+            return VerifyResult(False, str(exc), in_settings=True, setting=exc.key or "",
                                 table_missing=self._table_missing())
         except L2Error as exc:  # (a server not reached is not asked twice)
             return VerifyResult(False, str(exc),

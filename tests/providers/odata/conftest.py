@@ -39,14 +39,14 @@ class Harness:
 
     def provider(self, connection_string: str | None = None, select: str = "",
                  secret: str | None = None, context: ProviderContext | None = None,
-                 **options: Any) -> ODataProvider:
+                 primary_key: list[str] | None = None, **options: Any) -> ODataProvider:
         """An OData provider for the emulator (default: password sign-in to accounts).
 
         The secret resolver answers the emulator user's password unless told otherwise.
         """
         entity = Entity(title="crm", provider="odata",
                         connection_string=connection_string or self.emu.connection_string(),
-                        select=select)
+                        select=select, primary_key=list(primary_key or []))
         if secret is None and self.emu.auth:
             secret = self.emu.password
         provider = ODataProvider(entity, context or self.context(secret, **options))

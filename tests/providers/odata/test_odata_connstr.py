@@ -117,3 +117,16 @@ def test_numbers_are_checked():
 
 def test_ca_bundle_key_is_kept():
     assert parse_settings(SEED + "CABundle=/etc/ca.pem").ca_bundle == "/etc/ca.pem"
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "65536"])
+def test_a_url_port_out_of_range_is_refused_up_front(port):
+    with pytest.raises(ConfigError, match=f"connection_string: URL port {port} is out of range "
+                       r"\(1-65535\)"):
+        parse_settings(f"URL=http://127.0.0.1:{port}/api/data/v9.2/accounts;Authentication=none")
+
+
+def test_a_url_port_that_is_not_a_number_is_refused_up_front():
+    with pytest.raises(ConfigError, match="connection_string: URL port 'abc' is not a number"):
+        parse_settings("URL=http://127.0.0.1:abc/api/data/v9.2/accounts;Authentication=none")
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from l2tui.providers.base import ColumnType
-from l2tui.providers.odata.schema import csdl_schema
+from l2tui.providers.odata.schema import csdl_schema, known_sets
 
 CSDL = """<?xml version="1.0" encoding="utf-8"?>
 <edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
@@ -72,3 +72,9 @@ def test_change_tracking_annotation_is_read():
 def test_unknown_entity_set_names_the_known_ones():
     with pytest.raises(ValueError, match="has: Categories, Products"):
         csdl_schema(CSDL, "Orders")
+
+
+def test_many_entity_sets_are_listed_briefly_with_their_count():
+    sets = [f"set{n:03}" for n in range(300)]
+    assert known_sets("zzz", sets) == ("it has: set000, set001, set002, set003, set004, set005, "
+                                       "set006, set007, set008, set009, … (300 in all)")

@@ -265,6 +265,66 @@ def test_select_naming_an_unknown_column_is_a_config_error(crm):
         crm.provider(select="$select=nmae").describe()
 
 
+REFUSED_SELECTS = {
+    "$select=name&$filter=name eq": "Syntax error: unexpected 'end of input' in 'name eq'.",
+    "$filter=nonsense eq 1": "Could not find a property named 'nonsense' on type "
+                             "'Microsoft.Dynamics.CRM.account'.",
+    "$orderby=nosuch": "Could not find a property named 'nosuch' on type "
+                       "'Microsoft.Dynamics.CRM.account'.",
+}
+
+
+@pytest.mark.parametrize("select", REFUSED_SELECTS)
+def test_a_select_the_service_refuses_is_a_select_error_with_its_reason(crm, select):
+    provider = crm.provider(select=select)
+    with pytest.raises(ConfigError) as info:
+        read_all(provider.read())
+    assert info.value.key == "select"
+    assert info.value.detail == f"the service refused the select: {REFUSED_SELECTS[select]}"
+    assert provider.verify().in_settings
+
+
+def test_a_select_the_service_refuses_is_a_select_error_when_the_read_asks_keys_first(crm):
+    provider = crm.provider(select="$select=name&$filter=name eq")
+    with pytest.raises(ConfigError, match="the service refused the select: Syntax error"):
+        read_all(provider.read(seen=lambda keys, versions: set()))
+    assert any("/accounts?$select=accountid&" in r for r in crm.emu.recent_requests)
+
+
+def test_an_entity_set_the_service_does_not_have_is_a_connection_string_error_naming_its_sets(
+        open_crm):
+    provider = open_crm.provider(f"URL={open_crm.emu.url('nosuchset')};Authentication=none;")
+    with pytest.raises(ConfigError) as info:
+        provider.describe()
+    assert info.value.key == "connection_string"
+    assert info.value.detail == (f"the service at {provider.settings.host} has no entity set "
+                                 "'nosuchset' (it has: accounts, contacts)")
+    assert provider.verify().in_settings
+
+
+def test_a_mistyped_entity_set_is_named_with_the_one_it_may_mean(open_crm):
+    provider = open_crm.provider(f"URL={open_crm.emu.url('contact')};Authentication=none;")
+    with pytest.raises(ConfigError, match=r"no entity set 'contact' \(did you mean 'contacts'\?\)"):
+        provider.describe()
+
+
+def test_a_primary_key_naming_a_column_the_entity_set_lacks_is_a_primary_key_error(crm):
+    provider = crm.provider(select="$select=name", primary_key=["nosuchkey"])
+    with pytest.raises(ConfigError) as info:
+        provider.describe()
+    assert info.value.key == "primary_key"
+    assert info.value.detail == "column 'nosuchkey' not found in entity set 'accounts'"
+    assert provider.verify().in_settings
+
+
+def test_a_primary_key_the_select_leaves_out_is_a_primary_key_error_saying_to_add_it(crm):
+    provider = crm.provider(select="$select=name", primary_key=["accountnumber"])
+    with pytest.raises(ConfigError) as info:
+        provider.describe()
+    assert info.value.key == "primary_key"
+    assert info.value.detail == "column 'accountnumber' is not in the select's $select; add it there"
+
+
 def test_unsupported_option_is_refused_before_connecting(crm):
     with pytest.raises(ConfigError, match=r"\$skip"):
         crm.provider(select="$skip=5")
