@@ -46,6 +46,10 @@ class L2App(WatchMixin, ActionsMixin):
     CSS_PATH = "app.tcss"
     COMMANDS: ClassVar = App.COMMANDS | {L2Commands}
     BINDINGS: ClassVar[list[BindingType]] = [
+        # first in the footer, so a narrow one still shows it: it lists the keys the footer has
+        # no room for (alt+1 …, F4, F7, F8, ctrl+p)
+        Binding("f1", "toggle_keys", "Keys", id="keys",
+                tooltip="Show or hide every key and what it does"),
         Binding("ctrl+n", "new_connection", "New", id="new", tooltip="Create New Connection"),
         Binding("ctrl+s", "save", "Save", id="save", tooltip="Save Changes"),
         Binding("f2", "verify", "Verify", id="verify", tooltip="Verify Connection String"),
@@ -68,9 +72,6 @@ class L2App(WatchMixin, ActionsMixin):
           for n, page in enumerate(PAGES, start=1)],
         Binding("ctrl+pagedown", "next_page(1)", "Next page", show=False, id="next-page"),
         Binding("ctrl+pageup", "next_page(-1)", "Previous page", show=False, id="prev-page"),
-        # last in the footer: the keys it has no room for (alt+1 …, F4, F7, F8) are in the panel
-        Binding("f1", "toggle_keys", "Keys", id="keys",
-                tooltip="Show or hide every key and what it does"),
     ]
     # the screen's width class (-narrow, -medium, -wide); app.tcss lays the panes out by it
     HORIZONTAL_BREAKPOINTS = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.command import CommandList, CommandPalette
 
-from tests.tui.conftest import until
+from tests.tui.conftest import screen_lines, until
 
 SIZE = (120, 40)
 SEED_COMMANDS = ("Create New Connection", "Save Changes", "Verify Connection String",
@@ -63,3 +63,13 @@ async def test_f1_shows_every_key_the_footer_has_no_room_for_and_hides_them(
         assert {"alt+1", "f4", "f7", "f8"} <= {key.casefold() for key in keys}, keys
         await pilot.press("f1")
         await until(pilot, lambda: not app.screen.query(HelpPanel))
+
+
+async def test_at_80x24_the_footer_shows_f1_and_every_key_whole(make_app, offline_demo_file) -> None:
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: bool(app.query("FooterKey")))
+        await pilot.pause()
+        footer = screen_lines(app)[-1]
+        assert footer.split()[:2] == ["f1", "Keys"], footer
+        assert footer.rstrip().endswith("f10 Actions"), footer
