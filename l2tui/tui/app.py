@@ -182,15 +182,7 @@ class L2App(WatchMixin, ActionsMixin):
         if not unsaved and not unkept and not self.running:
             self.exit(0)
             return
-        what = []
-        if unsaved:
-            what.append("unsaved changes in " + ", ".join(unsaved))
-        if unkept:
-            what.append("typed passwords the keyring did not keep, which will be lost ("
-                        + "; ".join(unkept) + ")")
-        if self.running:
-            what.append("a run in progress (it will be cancelled)")
-        question = "There are " + " and ".join(what) + ". Quit anyway?"
+        question = quit_question(unsaved, unkept, self.running)
         answers = [("quit", "Quit"), ("stay", "Stay")]
         if unsaved:
             answers.insert(0, ("save", "Save and quit"))
@@ -204,6 +196,22 @@ class L2App(WatchMixin, ActionsMixin):
                 self.exit(0)
 
         self.push_screen(ChoiceScreen("Quit l2tui?", question, answers), answer)
+
+
+def quit_question(unsaved: list[str], unkept: list[str], running: bool) -> str:
+    """What quitting would lose, as one sentence: "There is a run in progress …", "There are
+    unsaved changes in A and a run in progress …" (the verb agrees with what comes first)."""
+    what: list[tuple[str, bool]] = []  # (words, plural)
+    if unsaved:
+        what.append(("unsaved changes in " + ", ".join(unsaved), True))
+    if unkept:
+        passwords = "typed passwords" if len(unkept) > 1 else "a typed password"
+        what.append((f"{passwords} the keyring did not keep, which will be lost ("
+                     + "; ".join(unkept) + ")", len(unkept) > 1))
+    if running:
+        what.append(("a run in progress (it will be cancelled)", False))
+    verb = "are" if what[0][1] else "is"
+    return f"There {verb} " + " and ".join(words for words, _ in what) + ". Quit anyway?"
 
 
 def run_app(paths: Paths, select: str | None = None, emulator: object | None = None) -> int:
