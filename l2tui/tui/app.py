@@ -29,6 +29,8 @@ from l2tui.tui.widgets.no_connection import NoConnection
 from l2tui.tui.widgets.run_panel import RunPanel
 
 PAGES = ("connection", "entity1", "entity2", "mappings", "run")
+PAGE_TITLES = {"connection": "Connection", "entity1": "Data Entity 1", "entity2": "Data Entity 2",
+               "mappings": "Mappings", "run": "Run"}  # as the tabs (and the palette) name them
 NARROW = 100  # below this width the side panes give way to the pages (and fields lose borders)
 WIDE = 140  # below this width the side panes are slimmer
 
@@ -67,8 +69,8 @@ class L2App(WatchMixin, ActionsMixin):
         Binding("f10", "toggle_pane('actions')", "Actions", id="toggle-actions",
                 tooltip="Show or hide the Actions pane"),
         # priority: a terminal sends alt+3 as a key with the text "3", which a field would type
-        *[Binding(f"alt+{n}", f"page('{page}')", f"Page {n}", id=f"page-{page}", show=False,
-                  priority=True, tooltip=f"Go to the {page} page")
+        *[Binding(f"alt+{n}", f"page('{page}')", f"Go to {PAGE_TITLES[page]}", id=f"page-{page}",
+                  show=False, priority=True)
           for n, page in enumerate(PAGES, start=1)],
         Binding("ctrl+pagedown", "next_page(1)", "Next page", show=False, id="next-page"),
         Binding("ctrl+pageup", "next_page(-1)", "Previous page", show=False, id="prev-page"),
@@ -95,15 +97,15 @@ class L2App(WatchMixin, ActionsMixin):
                 yield ConnectionList(id="connections")
                 yield Static("No connections yet: Create New Connection (ctrl+n)", id="empty-hint")
             with TabbedContent(id="pages", initial="connection"):
-                with TabPane("Connection", id="connection"):
+                with TabPane(PAGE_TITLES["connection"], id="connection"):
                     yield ConnectionForm(id="connection-form")
-                with TabPane("Data Entity 1", id="entity1"):
+                with TabPane(PAGE_TITLES["entity1"], id="entity1"):
                     yield EntityForm(1, id="entity1-form")
-                with TabPane("Data Entity 2", id="entity2"):
+                with TabPane(PAGE_TITLES["entity2"], id="entity2"):
                     yield EntityForm(2, id="entity2-form")
-                with TabPane("Mappings", id="mappings"):
+                with TabPane(PAGE_TITLES["mappings"], id="mappings"):
                     yield MappingEditor(id="mapping-editor")
-                with TabPane("Run", id="run"):
+                with TabPane(PAGE_TITLES["run"], id="run"):
                     yield RunPanel(id="run-panel")
             yield NoConnection(id="no-connection", markup=False)
             yield ActionsPane(id="actions-pane", classes="pane")

@@ -73,3 +73,20 @@ async def test_at_80x24_the_footer_shows_f1_and_every_key_whole(make_app, offlin
         footer = screen_lines(app)[-1]
         assert footer.split()[:2] == ["f1", "Keys"], footer
         assert footer.rstrip().endswith("f10 Actions"), footer
+
+
+async def test_f1_names_the_page_keys_by_the_titles_of_the_pages(make_app, offline_demo_file) -> None:
+    from textual.widgets import HelpPanel
+    from textual.widgets._key_panel import BindingsTable
+
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        await until(pilot, lambda: bool(app.screen.query(HelpPanel)))
+        table = app.screen.query_one(BindingsTable).render_bindings_table()
+        keys, descriptions = ([cell.plain if hasattr(cell, "plain") else str(cell)
+                               for cell in column.cells] for column in table.columns)
+        described = dict(zip(keys, descriptions, strict=True))
+        assert [described[f"alt+{n}"] for n in range(1, 6)] == [
+            "Go to Connection", "Go to Data Entity 1", "Go to Data Entity 2", "Go to Mappings",
+            "Go to Run"], described
