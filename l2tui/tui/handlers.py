@@ -315,8 +315,9 @@ class ActionsMixin(L2Core):
             return
 
         def name(index: int) -> str:
-            title = conn.entity(index).title
-            return f"Data Entity {index}" + (f" ({title})" if title else "")
+            """The entity, and its title unless it is only that again (a new connection's)."""
+            title, entity = conn.entity(index).title.strip(), f"Data Entity {index}"
+            return entity if title.casefold() in ("", entity.casefold()) else f"{entity} ({title})"
 
         def answer(create: bool | None) -> None:
             if not create:  # (Cancel has the focus: Enter must not pass silently)
