@@ -150,7 +150,8 @@ class L2App(WatchMixin, ActionsMixin):
     def _edited(self) -> None:
         if self.current is None or self.current.path is None or not self.query("#pages"):
             return  # (no pages: an edit's message arrived while the app closes)
-        self.workspace.mark(self.current)
+        # (a field showing a problem may hold what the connection did not take: still unsaved)
+        self.workspace.mark(self.current, pending=bool(self.form_problems()))
         self.refresh_list()
         self._update_title()
         if self.query_one("#pages", TabbedContent).active == "mappings":
