@@ -29,6 +29,8 @@ from l2tui.tui.widgets.no_connection import NoConnection
 from l2tui.tui.widgets.run_panel import RunPanel
 
 PAGES = ("connection", "entity1", "entity2", "mappings", "run")
+PAGE_TITLES = {"connection": "Connection", "entity1": "Data Entity 1", "entity2": "Data Entity 2",
+               "mappings": "Mappings", "run": "Run"}  # as the tabs (and the palette) name them
 NARROW = 100  # below this width the side panes give way to the pages (and fields lose borders)
 WIDE = 140  # below this width the side panes are slimmer
 
@@ -46,6 +48,10 @@ class L2App(WatchMixin, ActionsMixin):
     CSS_PATH = "app.tcss"
     COMMANDS: ClassVar = App.COMMANDS | {L2Commands}
     BINDINGS: ClassVar[list[BindingType]] = [
+        # first in the footer, so a narrow one still shows it: it lists the keys the footer has
+        # no room for (alt+1 …, F4, F7, F8, ctrl+p)
+        Binding("f1", "toggle_keys", "Keys", id="keys",
+                tooltip="Show or hide every key and what it does"),
         Binding("ctrl+n", "new_connection", "New", id="new", tooltip="Create New Connection"),
         Binding("ctrl+s", "save", "Save", id="save", tooltip="Save Changes"),
         Binding("f2", "verify", "Verify", id="verify", tooltip="Verify Connection String"),
@@ -63,14 +69,11 @@ class L2App(WatchMixin, ActionsMixin):
         Binding("f10", "toggle_pane('actions')", "Actions", id="toggle-actions",
                 tooltip="Show or hide the Actions pane"),
         # priority: a terminal sends alt+3 as a key with the text "3", which a field would type
-        *[Binding(f"alt+{n}", f"page('{page}')", f"Page {n}", id=f"page-{page}", show=False,
-                  priority=True, tooltip=f"Go to the {page} page")
+        *[Binding(f"alt+{n}", f"page('{page}')", f"Go to {PAGE_TITLES[page]}", id=f"page-{page}",
+                  show=False, priority=True)
           for n, page in enumerate(PAGES, start=1)],
         Binding("ctrl+pagedown", "next_page(1)", "Next page", show=False, id="next-page"),
         Binding("ctrl+pageup", "next_page(-1)", "Previous page", show=False, id="prev-page"),
-        # last in the footer: the keys it has no room for (alt+1 …, F4, F7, F8) are in the panel
-        Binding("f1", "toggle_keys", "Keys", id="keys",
-                tooltip="Show or hide every key and what it does"),
     ]
     # the screen's width class (-narrow, -medium, -wide); app.tcss lays the panes out by it
     HORIZONTAL_BREAKPOINTS = [
@@ -94,15 +97,15 @@ class L2App(WatchMixin, ActionsMixin):
                 yield ConnectionList(id="connections")
                 yield Static("No connections yet: Create New Connection (ctrl+n)", id="empty-hint")
             with TabbedContent(id="pages", initial="connection"):
-                with TabPane("Connection", id="connection"):
+                with TabPane(PAGE_TITLES["connection"], id="connection"):
                     yield ConnectionForm(id="connection-form")
-                with TabPane("Data Entity 1", id="entity1"):
+                with TabPane(PAGE_TITLES["entity1"], id="entity1"):
                     yield EntityForm(1, id="entity1-form")
-                with TabPane("Data Entity 2", id="entity2"):
+                with TabPane(PAGE_TITLES["entity2"], id="entity2"):
                     yield EntityForm(2, id="entity2-form")
-                with TabPane("Mappings", id="mappings"):
+                with TabPane(PAGE_TITLES["mappings"], id="mappings"):
                     yield MappingEditor(id="mapping-editor")
-                with TabPane("Run", id="run"):
+                with TabPane(PAGE_TITLES["run"], id="run"):
                     yield RunPanel(id="run-panel")
             yield NoConnection(id="no-connection", markup=False)
             yield ActionsPane(id="actions-pane", classes="pane")
@@ -147,7 +150,8 @@ class L2App(WatchMixin, ActionsMixin):
     def _edited(self) -> None:
         if self.current is None or self.current.path is None or not self.query("#pages"):
             return  # (no pages: an edit's message arrived while the app closes)
-        self.workspace.mark(self.current)
+        # (a field showing a problem may hold what the connection did not take: still unsaved)
+        self.workspace.mark(self.current, pending=bool(self.form_problems()))
         self.refresh_list()
         self._update_title()
         if self.query_one("#pages", TabbedContent).active == "mappings":
@@ -181,15 +185,7 @@ class L2App(WatchMixin, ActionsMixin):
         if not unsaved and not unkept and not self.running:
             self.exit(0)
             return
-        what = []
-        if unsaved:
-            what.append("unsaved changes in " + ", ".join(unsaved))
-        if unkept:
-            what.append("typed passwords the keyring did not keep, which will be lost ("
-                        + "; ".join(unkept) + ")")
-        if self.running:
-            what.append("a run in progress (it will be cancelled)")
-        question = "There are " + " and ".join(what) + ". Quit anyway?"
+        question = quit_question(unsaved, unkept, self.running)
         answers = [("quit", "Quit"), ("stay", "Stay")]
         if unsaved:
             answers.insert(0, ("save", "Save and quit"))
@@ -203,6 +199,22 @@ class L2App(WatchMixin, ActionsMixin):
                 self.exit(0)
 
         self.push_screen(ChoiceScreen("Quit l2tui?", question, answers), answer)
+
+
+def quit_question(unsaved: list[str], unkept: list[str], running: bool) -> str:
+    """What quitting would lose, as one sentence: "There is a run in progress …", "There are
+    unsaved changes in A and a run in progress …" (the verb agrees with what comes first)."""
+    what: list[tuple[str, bool]] = []  # (words, plural)
+    if unsaved:
+        what.append(("unsaved changes in " + ", ".join(unsaved), True))
+    if unkept:
+        passwords = "typed passwords" if len(unkept) > 1 else "a typed password"
+        what.append((f"{passwords} the keyring did not keep, which will be lost ("
+                     + "; ".join(unkept) + ")", len(unkept) > 1))
+    if running:
+        what.append(("a run in progress (it will be cancelled)", False))
+    verb = "are" if what[0][1] else "is"
+    return f"There {verb} " + " and ".join(words for words, _ in what) + ". Quit anyway?"
 
 
 def run_app(paths: Paths, select: str | None = None, emulator: object | None = None) -> int:

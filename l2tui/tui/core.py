@@ -9,6 +9,7 @@ from typing import Any
 from textual import work
 from textual.app import App
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Button, TabbedContent
 
 from l2tui.config.model import Connection
@@ -51,6 +52,7 @@ class L2Core(App[int]):
         self.cancel_event: threading.Event | None = None
         self.bridge = Bridge(self.post_message)
         self.sign_in_screen: DeviceCodeScreen | None = None
+        self.focus_before_list: Widget | None = None  # given back when F9 hides the list again
         self.history_seen: tuple[Path, dict[Path, Stamp]] | None = None  # as the history was read
         # Create Table offers made by Verify: (file, entity) → (the settings, jobs.table_key, and
         # the plan); an offer whose settings were edited since is not offered

@@ -21,6 +21,7 @@ from l2tui.tui.screens.create_table import CreateTableScreen
 from l2tui.tui.screens.device_code import DeviceCodeScreen
 from l2tui.tui.screens.preview import PreviewScreen
 from l2tui.tui.screens.run_details import RunDetailsScreen
+from l2tui.tui.widgets.connection_list import ConnectionList
 from l2tui.tui.widgets.entity_form import EntityForm
 from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
@@ -210,9 +211,33 @@ class ActionsMixin(L2Core):
         self.action_page(PAGE_ORDER[(index + step) % len(PAGE_ORDER)])
 
     def action_toggle_pane(self, pane: str) -> None:
-        """Show or hide the connection list or the Actions pane."""
-        self.screen.toggle_class(f"-show-{pane}" if self.screen.has_class("-narrow")
-                                 else f"-hide-{pane}")
+        """Show or hide the connection list or the Actions pane. The list shown takes the focus
+        (the keys then move its highlight, in sight); a pane hidden with the focus in it hands
+        the focus back to the page."""
+        narrow = self.screen.has_class("-narrow")
+        name = f"-show-{pane}" if narrow else f"-hide-{pane}"
+        self.screen.toggle_class(name)
+        shown = self.screen.has_class(name) == narrow
+        box = self.query_one(f"#{pane}-pane")
+        if shown and pane == "connections":
+            self.focus_before_list = self.focused
+            self.call_after_refresh(self.query_one(ConnectionList).focus)
+        elif not shown and self.focused is not None and box in self.focused.ancestors:
+            self.call_after_refresh(self._focus_page)
+
+    def _focus_page(self) -> None:
+        """Focus the page's field that had the focus before the list was shown, else the page's
+        first field."""
+        before, self.focus_before_list = self.focus_before_list, None
+        pages = self.query_one("#pages", TabbedContent)
+        page = self.query_one(f"#{pages.active}") if pages.active else None
+        if before is not None and before.is_attached and before.focusable and \
+                page is not None and page in before.ancestors:
+            before.focus()
+        elif self.current is not None:
+            self.action_page(pages.active)
+        else:
+            self.set_focus(None)
 
     def action_toggle_keys(self) -> None:
         """Show or hide the keys panel: every key of the screen with what it does, the ones the
@@ -292,8 +317,9 @@ class ActionsMixin(L2Core):
             return
 
         def name(index: int) -> str:
-            title = conn.entity(index).title
-            return f"Data Entity {index}" + (f" ({title})" if title else "")
+            """The entity, and its title unless it is only that again (a new connection's)."""
+            title, entity = conn.entity(index).title.strip(), f"Data Entity {index}"
+            return entity if title.casefold() in ("", entity.casefold()) else f"{entity} ({title})"
 
         def answer(create: bool | None) -> None:
             if not create:  # (Cancel has the focus: Enter must not pass silently)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from l2tui.config.model import Connection, slugify
@@ -14,6 +15,12 @@ from l2tui.errors import ConfigError
 NEW_TITLE = "New Connection"
 
 Stamp = tuple[int, int]  # a file's modification time (ns) and size: changed when either is
+Kept = tuple[Connection, dict[int, str]]  # a connection and its typed passwords, as last saved
+
+
+def _copy(conn: Connection) -> Connection:
+    """A copy to compare edits with (without the file's document, which edits do not change)."""
+    return copy.deepcopy(replace(conn, document=None))
 
 
 def stamps(files: Iterable[Path]) -> dict[Path, Stamp]:
@@ -58,6 +65,7 @@ class Workspace:
     secrets: dict[tuple[Path, int], str] = field(default_factory=dict)
     seen: dict[Path, Stamp] = field(default_factory=dict)  # the files as last read or written here
     named: set[Path] = field(default_factory=set)  # files named after their title (as last saved)
+    kept: dict[Path, Kept] = field(default_factory=dict)  # as last read or written here
 
     def reload(self) -> None:
         """Read the folder; keep the order of files already listed, new ones at the bottom."""
@@ -79,6 +87,8 @@ class Workspace:
             return set(), set()
         for path in changed - self.dirty:
             self.working.pop(path, None)  # read again on next use
+        for path in changed:  # (unsaved edits kept over a changed file stay unsaved)
+            self.kept.pop(path, None)
         self.reload()
         return changed, changed & self.dirty
 
@@ -126,14 +136,27 @@ class Workspace:
                 raise
             self.errors.pop(path, None)
             self._named(path, self.working[path].title)
+            self._keep(path)
         return self.working[path]
 
-    def mark(self, conn: Connection) -> bool:
-        """Note an edit; True when this made the connection newly unsaved."""
+    def mark(self, conn: Connection, *, pending: bool = False) -> bool:
+        """Note an edit: the connection is unsaved while it (or a typed password) differs from
+        what was last read or written, or ``pending``: a field holds what the connection could
+        not take (a problem shown in place); True when this made it newly unsaved."""
         assert conn.path is not None
-        new = conn.path not in self.dirty
-        self.dirty.add(conn.path)
+        path, new = conn.path, conn.path not in self.dirty
+        if not pending and self.kept.get(path) == (conn, self._typed(path)):
+            self.dirty.discard(path)  # changed back
+            return False
+        self.dirty.add(path)
         return new
+
+    def _typed(self, path: Path) -> dict[int, str]:
+        return {index: secret for (p, index), secret in self.secrets.items() if p == path}
+
+    def _keep(self, path: Path) -> None:
+        """Remember a connection as it is now in its file (and its passwords not kept)."""
+        self.kept[path] = (_copy(self.working[path]), self._typed(path))
 
     def set_secret(self, conn: Connection, index: int, secret: str) -> None:
         """Remember a typed password until Save Changes puts it in the keyring."""
@@ -169,6 +192,7 @@ class Workspace:
                     saved.secrets_not_kept[index] = str(exc)
                     continue
                 self.secrets.pop((path, index))
+        self._keep(path)
         return saved
 
     def unkept_secrets(self) -> list[tuple[Path, int]]:
@@ -178,6 +202,7 @@ class Workspace:
     def revert(self, path: Path) -> None:
         """Drop unsaved edits of one connection."""
         self.working.pop(path, None)
+        self.kept.pop(path, None)
         self.dirty.discard(path)
         for index in (1, 2):
             self.secrets.pop((path, index), None)
@@ -196,6 +221,7 @@ class Workspace:
         self._named(conn.path, conn.title)
         self.order.append(conn.path)
         self.working[conn.path] = conn
+        self._keep(conn.path)
         return conn
 
     def delete(self, path: Path) -> None:
@@ -225,6 +251,7 @@ class Workspace:
     def _move(self, old: Path, new: Path) -> None:
         self.order = [new if p == old else p for p in self.order]
         self.working[new] = self.working.pop(old)
+        self.kept.pop(old, None)  # (kept again once written)
         if old in self.dirty:
             self.dirty.discard(old)
             self.dirty.add(new)

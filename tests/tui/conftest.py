@@ -110,6 +110,15 @@ def runner_available() -> bool:
 needs_runner = pytest.mark.skipif(not runner_available(), reason="l2tui.runner is not built yet")
 
 
+def screen_lines(app: Any, widget: Any = None) -> list[str]:
+    """The screen as text lines, as a person sees it (only ``widget``'s region, if given)."""
+    lines = [strip.text for strip in app.screen._compositor.render_strips()]
+    if widget is None:
+        return lines
+    region = widget.region
+    return [line[region.x:region.right] for line in lines[region.y:region.bottom]]
+
+
 async def until(pilot: Any, holds: Callable[[], object], timeout: float = 30.0) -> None:
     """Let the app work until ``holds()`` is true (fail after ``timeout`` seconds, never hang)."""
     deadline = time.monotonic() + timeout

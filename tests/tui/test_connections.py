@@ -72,6 +72,33 @@ async def test_an_edit_marks_the_connection_unsaved_in_the_list_and_title(make_a
         assert app.sub_title.endswith("●")
 
 
+async def test_fields_changed_and_changed_back_are_not_unsaved(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        for field, edited in (("#conn-title", "Accounts to SQL"),
+                              ("#entity1-form #primary-key", "accountid, name")):
+            before = app.query_one(field).value
+            app.query_one(field).value = edited
+            await until(pilot, lambda: _unsaved(app))
+            app.query_one(field).value = before
+            await until(pilot, lambda: _titles(app) == [DEMO_TITLE])
+            assert not app.sub_title.endswith("●")
+        await pilot.press("ctrl+q")  # nothing to lose: no question
+        await until(pilot, lambda: app.return_code == 0)
+
+
+async def test_a_change_back_after_a_save_compares_with_what_was_saved(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        title = app.query_one("#conn-title")
+        await _saved(pilot, app, lambda: setattr(title, "value", "Accounts to SQL"))
+        title.value = DEMO_TITLE
+        await until(pilot, lambda: _titles(app) == [f"{DEMO_TITLE} ●"])
+        title.value = "Accounts to SQL"
+        await until(pilot, lambda: _titles(app) == ["Accounts to SQL"])
+
+
 async def test_save_changes_writes_the_file_and_clears_the_marker(make_app, offline_demo_file) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -120,3 +120,13 @@ async def test_no_offer_when_the_other_entity_cannot_be_described(make_app, demo
         await _verified(pilot, app)
         assert "; Create Table cannot make it: " in _hint(app)
         assert app.query_one("#act-create-table", Button).disabled
+
+
+async def test_the_question_names_an_entity_with_its_default_title_once(make_app, demo_file) -> None:
+    text = demo_file.read_text().replace('title = "Dynamics accounts"', 'title = "Data Entity 1"')
+    demo_file.write_text(text.replace('title = "SQLite accounts"', 'title = "Data Entity 2"'))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        dialog = await _dialog(pilot, app)
+        assert dialog.question == ("Create the table of Data Entity 2 from the columns of "
+                                   "Data Entity 1? This runs:")

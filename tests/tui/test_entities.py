@@ -9,7 +9,7 @@ from textual.widgets import Select
 from l2tui.tui.screens.preview import PreviewScreen
 from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
-from tests.tui.conftest import make_accounts_table, until
+from tests.tui.conftest import DEMO_SLUG, demo_toml, make_accounts_table, screen_lines, until
 
 SIZE = (120, 40)
 
@@ -71,6 +71,28 @@ async def test_opening_mappings_loads_columns_and_auto_maps_identical_names(make
         pairs = {(r.left, r.right) for r in editor.rows}
         assert ("name", "name") in pairs and ("revenue", "revenue") in pairs
         assert next(r for r in editor.rows if r.left == "accountid").match_key
+
+
+async def test_at_80x24_the_mappings_show_the_match_key_and_auto_marks_without_scrolling(
+        make_app, paths, emulator, sqlite_db) -> None:
+    from l2tui.commands.demo import prepare_table
+    from l2tui.config.store import ConnectionStore
+
+    # every column of the emulator's accounts: names too long for the table to show whole
+    file = paths.connections / f"{DEMO_SLUG}.toml"
+    file.write_text(demo_toml(emulator.base_url + "accounts", sqlite_db, select=""))
+    prepare_table(ConnectionStore(paths.connections).load(DEMO_SLUG), paths)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("alt+4")
+        editor = app.query_one(MappingEditor)
+        await until(pilot, lambda: len(editor.rows) > 10)
+        await pilot.pause()
+        # each row as shown, up to the ↔: its marks, the left column and its type
+        shown = [line.split("↔")[0].split()
+                 for line in screen_lines(app, editor.query_one("#pairs")) if "↔" in line]
+        assert ["★", "auto", "accountid", "guid"] in shown, shown
+        assert ["auto", "name", "string"] in shown, shown
 
 
 async def test_turning_auto_mapping_off_keeps_the_pairs_for_editing(make_app, demo_file, sqlite_db) -> None:

@@ -11,7 +11,7 @@ from l2tui.config.specs import find_spec
 from l2tui.tui.screens.confirm import ChoiceScreen
 from l2tui.tui.widgets.entity_form import connection_string_problem
 from l2tui.tui.widgets.fields import Field
-from tests.tui.conftest import DEMO_SLUG, until
+from tests.tui.conftest import DEMO_SLUG, DEMO_TITLE, until
 
 SIZE = (120, 40)
 
@@ -205,7 +205,8 @@ async def test_quit_warns_that_a_password_the_keyring_did_not_keep_will_be_lost(
         await pilot.press("ctrl+q")
         await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
         question = app.screen.question
-        assert "password" in question and "Data Entity 1" in question and "lost" in question
+        assert question == ("There is a typed password the keyring did not keep, which will be "
+                            f"lost ({DEMO_TITLE}: Data Entity 1). Quit anyway?"), question
         assert app.is_running
 
 

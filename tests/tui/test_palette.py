@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.command import CommandList, CommandPalette
 
-from tests.tui.conftest import until
+from tests.tui.conftest import screen_lines, until
 
 SIZE = (120, 40)
 SEED_COMMANDS = ("Create New Connection", "Save Changes", "Verify Connection String",
@@ -63,3 +63,30 @@ async def test_f1_shows_every_key_the_footer_has_no_room_for_and_hides_them(
         assert {"alt+1", "f4", "f7", "f8"} <= {key.casefold() for key in keys}, keys
         await pilot.press("f1")
         await until(pilot, lambda: not app.screen.query(HelpPanel))
+
+
+async def test_at_80x24_the_footer_shows_f1_and_every_key_whole(make_app, offline_demo_file) -> None:
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: bool(app.query("FooterKey")))
+        await pilot.pause()
+        footer = screen_lines(app)[-1]
+        assert footer.split()[:2] == ["f1", "Keys"], footer
+        assert footer.rstrip().endswith("f10 Actions"), footer
+
+
+async def test_f1_names_the_page_keys_by_the_titles_of_the_pages(make_app, offline_demo_file) -> None:
+    from textual.widgets import HelpPanel
+    from textual.widgets._key_panel import BindingsTable
+
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        await until(pilot, lambda: bool(app.screen.query(HelpPanel)))
+        table = app.screen.query_one(BindingsTable).render_bindings_table()
+        keys, descriptions = ([cell.plain if hasattr(cell, "plain") else str(cell)
+                               for cell in column.cells] for column in table.columns)
+        described = dict(zip(keys, descriptions, strict=True))
+        assert [described[f"alt+{n}"] for n in range(1, 6)] == [
+            "Go to Connection", "Go to Data Entity 1", "Go to Data Entity 2", "Go to Mappings",
+            "Go to Run"], described

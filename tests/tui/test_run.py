@@ -17,7 +17,7 @@ from l2tui.config.store import ConnectionStore
 from l2tui.paths import Paths
 from l2tui.runner import Runner
 from l2tui.tui import messages
-from l2tui.tui.screens.confirm import ConfirmScreen
+from l2tui.tui.screens.confirm import ChoiceScreen, ConfirmScreen
 from tests.tui.conftest import (
     DEMO_SLUG,
     demo_toml,
@@ -219,6 +219,35 @@ async def test_escape_cancels_a_run_cleanly(make_app, big_demo, sqlite_db) -> No
         assert not app.running
         assert app.query_one("#run-history").get_row_at(0)[1] == "cancelled"
         assert sqlite_rows(sqlite_db) < 100_000
+
+
+async def _quit_question(app: Any) -> str:
+    """Ctrl+Q (sent as a terminal would, while the run goes), the question, then Escape (stay)."""
+    app.simulate_key("ctrl+q")
+    await _until(lambda: isinstance(app.screen, ChoiceScreen) and app.screen.is_mounted)
+    question = app.screen.question
+    app.simulate_key("escape")
+    await _until(lambda: not isinstance(app.screen, ChoiceScreen))
+    return question
+
+
+async def test_quit_during_a_run_says_there_is_a_run_in_progress(make_app, big_demo) -> None:
+    app = make_app()
+    progress: list[object] = []
+    async with app.run_test(size=SIZE, message_hook=lambda m: isinstance(m, messages.RunProgress)
+                            and progress.append(m)):
+        start_now(app, "f5")
+        await _until(lambda: progress)
+        assert await _quit_question(app) == \
+            "There is a run in progress (it will be cancelled). Quit anyway?"
+        app.query_one("#conn-title").value = "Changed"
+        await _until(lambda: app.workspace.dirty)
+        assert await _quit_question(app) == (
+            "There are unsaved changes in Changed and a run in progress (it will be cancelled)."
+            " Quit anyway?")
+        assert app.running, "the run ended before the questions: they asked nothing of it"
+        app.action_cancel_run()
+        await app.workers.wait_for_complete()
 
 
 async def test_a_key_is_answered_while_a_100000_row_run_goes(make_app, big_demo, sqlite_db) -> None:

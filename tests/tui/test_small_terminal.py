@@ -1,4 +1,4 @@
-"""At 80×24 every field of every page is reached with Tab and shown whole when it has the focus."""
+"""At 80×24 every field of every page is reached with Tab and shown whole; F9 takes the focus along."""
 
 from __future__ import annotations
 
@@ -90,3 +90,37 @@ async def test_keys_at_start_do_not_reach_the_hidden_connection_list(make_app, o
         await pilot.press("down", "down")
         await pilot.pause()
         assert app.current.title == first
+
+
+async def test_f9_shows_the_list_with_the_focus_and_hides_it_giving_the_focus_back(
+        make_app, offline_demo_file) -> None:
+    from textual.widgets import Select
+
+    from l2tui.tui.widgets.connection_list import ConnectionList
+
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("alt+2")
+        provider = app.query_one("#entity1-form #provider", Select)
+        await _focus_lands(pilot, app, lambda w: w.id == "title")  # the page's first field
+        provider.focus()
+        await _focus_lands(pilot, app, lambda w: w is provider)
+        await pilot.press("f9")
+        listed = await _focus_lands(pilot, app, lambda w: w is not provider)
+        assert isinstance(listed, ConnectionList) and _shown(app, listed)
+        await pilot.press("f9")
+        await _focus_lands(pilot, app, lambda w: w is not listed)
+        assert app.focused is provider
+        assert not app.query_one("#connections-pane").display
+
+
+async def test_f9_hiding_the_list_that_has_the_focus_gives_it_to_the_page_at_120x40(
+        make_app, offline_demo_file) -> None:
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        listed = await _focus_lands(pilot, app, lambda w: w.id == "connections")  # at start
+        await pilot.press("f9")
+        await _focus_lands(pilot, app, lambda w: w is not listed)
+        assert app.focused.id == "conn-title"  # the Connection page's first field
+        await pilot.press("f9")
+        await _focus_lands(pilot, app, lambda w: w is listed)

@@ -11,6 +11,7 @@ import pytest
 from l2tui.providers.base import Column, ColumnType
 from l2tui.sync.events import LogLine, PlanCounts, RunReport, RunStarted
 from l2tui.tui.screens.preview import PreviewScreen
+from l2tui.tui.widgets.mapping_editor import MappingEditor
 from l2tui.tui.widgets.run_panel import RunPanel
 from tests.tui.conftest import DEMO_TITLE, until
 
@@ -38,6 +39,33 @@ def test_page_snapshot(snap_compare, make_app, shown_demo, page: str, size: tupl
     async def show(pilot) -> None:
         app.action_page(page)
         await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=show)
+
+
+def _columns(read_only: bool) -> list[Column]:
+    """Columns of the accounts as a side describes them (Dynamics has read-only ones)."""
+    return [Column("accountid", ColumnType.GUID, key=True), Column("name"),
+            Column("accountnumber"), Column("revenue", ColumnType.DECIMAL),
+            Column("_transactioncurrencyid_value", ColumnType.GUID, read_only=read_only),
+            Column("telephone1"), Column("phone"),
+            Column("createdon", ColumnType.DATETIME, read_only=read_only)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_mappings_with_loaded_columns_snapshot(snap_compare, make_app, offline_demo_file,
+                                               size: tuple[int, int]) -> None:
+    # one pair by hand: its row has no "auto" mark
+    offline_demo_file.write_text(offline_demo_file.read_text() + '[[mapping.columns]]\n'
+                                 'left = "telephone1"\nright = "phone"\n')
+    app = make_app(auto_describe=False)
+
+    async def show(pilot) -> None:
+        app.action_page("mappings")
+        await pilot.pause()
+        left = [c for c in _columns(read_only=True) if c.name != "phone"]
+        app.query_one(MappingEditor).set_columns(left, _columns(read_only=False))
+        await settled(pilot, app)
 
     assert snap_compare(app, terminal_size=size, run_before=show)
 

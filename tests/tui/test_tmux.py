@@ -193,7 +193,9 @@ def test_a_person_creates_maps_saves_and_runs_a_connection(terminal: Terminal, e
     assert 'provider = "odata"' in saved and 'provider = "sqlite"' in saved, saved
     assert saved.count('primary_key = ["accountid"]') == 2, saved
     go_to(terminal, "Mappings", lambda s: "Enable Auto Mapping" in s)
-    terminal.wait_for("★")  # the columns were described and the match key auto-mapped
+    # the columns were described, and the match key's row shows its mark, not only the legend
+    terminal.wait_until(lambda s: any("★" in line and "accountid" in line
+                                      for line in s.splitlines()), "the match key's ★")
     terminal.keys("F5")
     terminal.wait_for("success", timeout=60)
     assert sqlite_rows(db) == 50

@@ -15,6 +15,16 @@ from l2tui.tui.mapping_rows import Row, build_rows, effective_pairs
 from l2tui.tui.messages import Edited
 
 NOT_LOADED = "columns not loaded: Load Columns reads both entities' columns"
+LEGEND = "★ match key, auto: mapped by name, RO read-only"
+
+
+def _marks(row: Row) -> Text:
+    """The first, narrow column: ★ for the match key, "auto" for a pair mapped by name."""
+    text = Text()
+    text.append("★" if row.match_key else " ", style="bold")
+    if row.auto:
+        text.append(" auto", style="dim")
+    return text
 
 
 def _name(name: str, read_only: bool) -> Text:
@@ -43,7 +53,8 @@ class MappingEditor(Vertical):
             yield Label("Enable Auto Mapping", id="auto-label")
             yield Button("Load Columns", id="describe", action="app.describe", compact=True)
         table: DataTable[Any] = DataTable(id="pairs", cursor_type="row", zebra_stripes=True)
-        table.add_columns("Data Entity 1", "Type", "", "Data Entity 2", "Type", "Notes")
+        # the marks first: a narrow screen shows them without scrolling sideways
+        table.add_columns("", "Data Entity 1", "Type", "", "Data Entity 2", "Type", "Notes")
         yield table
         with Horizontal(id="pickers"):
             yield Select([], prompt="left column", id="pick-left", type_to_search=True)
@@ -79,17 +90,16 @@ class MappingEditor(Vertical):
         cursor = table.cursor_row
         table.clear()
         for row in self.rows:
-            key_mark = "★" if row.match_key else ("auto" if row.auto else "")
-            table.add_row(_name(row.left, row.left_read_only), row.left_type, "↔",
+            table.add_row(_marks(row), _name(row.left, row.left_read_only), row.left_type, "↔",
                           _name(row.right, row.right_read_only), row.right_type,
-                          " ".join([key_mark, *row.notes]).strip(), key=row.key)
+                          "; ".join(row.notes), key=row.key)
         if self.rows:
             table.move_cursor(row=min(cursor, len(self.rows) - 1))
         status = self.query_one("#mapping-status", Static)
         lines = [f"⚠ {p}" for p in problems]
         if self.left is None or self.right is None:
             lines = [NOT_LOADED]
-        status.update("\n".join(lines) or f"{len(self.rows)} pairs mapped; ★ match key, RO read-only")
+        status.update("\n".join(lines) or f"{len(self.rows)} pairs mapped; {LEGEND}")
         status.set_class(bool(problems), "-problems")
 
     def problems(self) -> list[str]:
