@@ -22,6 +22,7 @@ from l2tui.memory import return_large_buffers
 from l2tui.paths import Paths
 from l2tui.providers import open_entity
 from l2tui.providers.base import Provider
+from l2tui.sync.apply import UNRECORDED
 from l2tui.sync.engine import Engine, Options, Rebaseline
 from l2tui.sync.events import (
     Conflict,
@@ -41,6 +42,16 @@ from l2tui.sync.state import KEEP_DAYS, KEEP_RUNS, RunRecord, StateStore, state_
 from l2tui.sync.summaries import conflict_text, seconds_text
 
 __all__ = ["RunRecord", "Runner"]
+
+
+def _record_failed(state: StateStore, started: float, message: str,
+                   finished: float | None) -> None:
+    """Record a run that failed before the engine recorded one. A killed run before it is
+    still to be compared: the state's mark says so, as the history will no longer."""
+    run = state.start_run(started)
+    if not state.dry and state.last_run_crashed(run):
+        state.put(UNRECORDED, str(run))
+    state.finish_run(run, "failed", {}, message, finished)
 
 
 class Runner:
@@ -115,8 +126,8 @@ class Runner:
                         # (a state that cannot record it: the run's own error is the one to say)
                         with contextlib.suppress(L2Error, sqlite3.Error):
                             state = open_state()
-                            state.finish_run(state.start_run(began), "failed", {},
-                                             self._failure(conn, stopped).message, ended)
+                            _record_failed(state, began, self._failure(conn, stopped).message,
+                                           ended)
                         recorded = True
                         raise
                     state.close()
@@ -141,8 +152,7 @@ class Runner:
                     # (a side that could not be reached or described, a mapping that does not
                     # fit): in the history too, so that the latest run a monitor reads is this one
                     with contextlib.suppress(sqlite3.Error):
-                        state.finish_run(state.start_run(report.started), "failed", {},
-                                         exc.message, report.finished)
+                        _record_failed(state, report.started, exc.message, report.finished)
                 events(RunFinished(report=report))
                 if isinstance(exc, ConfigError) and conn.path:
                     raise exc.at(str(conn.path)) from None  # which file to mend

@@ -154,8 +154,11 @@ class StateStore:
         for column in ("lver", "rver"):
             if column not in columns:  # a state written before versions were kept
                 self.db.execute(f"ALTER TABLE items ADD COLUMN {column} TEXT")
-        if "log" not in {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}:
+        run_columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+        if "log" not in run_columns:
             self.db.execute("ALTER TABLE runs ADD COLUMN log TEXT")  # (before logs were named)
+        if "dry" not in run_columns:  # (before dry runs were told apart: none is)
+            self.db.execute("ALTER TABLE runs ADD COLUMN dry INTEGER")
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS handled (mkey TEXT PRIMARY KEY)")
         # pairs a read skipped by version, as last agreed on that side (``note_synced``)
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS synced (mkey TEXT PRIMARY KEY)")
@@ -595,17 +598,20 @@ class StateStore:
         when it began (default now), the time its report gives too."""
         self._checkpointed()
         self._started = time.time() if started is None else started
-        cur = self.db.execute("INSERT INTO runs(started, log) VALUES (?, ?)",
-                              (self._started, self.log))
+        cur = self.db.execute("INSERT INTO runs(started, log, dry) VALUES (?, ?, ?)",
+                              (self._started, self.log, 1 if self.dry else None))
         run = int(cur.lastrowid or 0)
         if not self.dry:
             self.commit()
         return run
 
     def last_run_crashed(self, current: int) -> bool:
-        """Whether the previous run never finished (killed): the next one re-matches."""
+        """Whether the previous run never finished (killed): the next one re-matches. Dry runs
+        do not count (they change nothing a killed run left to mend; a killed one leaves no
+        record)."""
         row = self.db.execute(
-            "SELECT outcome FROM runs WHERE id < ? ORDER BY id DESC LIMIT 1", (current,)).fetchone()
+            "SELECT outcome FROM runs WHERE id < ? AND dry IS NULL ORDER BY id DESC LIMIT 1",
+            (current,)).fetchone()
         return row is not None and row[0] is None
 
     def finish_run(self, run: int, outcome: str, counts: dict[str, Any], message: str,
@@ -617,8 +623,8 @@ class StateStore:
         if self.dry:
             self.db.execute("ROLLBACK")
             self.db.execute("BEGIN")
-            self.db.execute("INSERT OR IGNORE INTO runs(id, started, log) VALUES (?, ?, ?)",
-                            (run, self._started or params[0], self.log))
+            self.db.execute("INSERT OR IGNORE INTO runs(id, started, log, dry) VALUES "
+                            "(?, ?, ?, 1)", (run, self._started or params[0], self.log))
         self.db.execute("UPDATE runs SET finished = ?, outcome = ?, counts = ?, message = ? "
                         "WHERE id = ?", params)
         self._let_go(params[0])

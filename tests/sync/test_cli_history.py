@@ -248,13 +248,15 @@ def test_history_json_names_each_runs_own_log_file(pair: Pair, run_cli: CliRunne
     assert "dry run" in logs[0].read_text() and "run finished: success" in logs[1].read_text()
 
 
-def test_a_state_from_before_runs_named_their_logs_keeps_its_history(pair: Pair) -> None:
+def test_a_state_from_before_runs_named_their_logs_or_dry_runs_keeps_its_history(
+        pair: Pair) -> None:
     import sqlite3
 
     pair.run()
     path = pair.paths.state_db(pair.conn.slug)
-    with sqlite3.connect(path) as db:  # (as a state written before the column was there)
+    with sqlite3.connect(path) as db:  # (as a state written before the columns were there)
         db.execute("ALTER TABLE runs DROP COLUMN log")
+        db.execute("ALTER TABLE runs DROP COLUMN dry")
     [old] = Runner(pair.paths).history(pair.conn)
     assert old.log is None and old.outcome == "success"
     pair.run()

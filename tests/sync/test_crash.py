@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from l2tui.config.model import Direction
 from l2tui.config.store import ConnectionStore
-from l2tui.errors import ConnectError
+from l2tui.errors import L2Error
 from l2tui.runner import Runner
 from tests.sync.support import IntoDataverse, Pair, make_into_dataverse, make_pair, sqlite_url
 
@@ -143,9 +145,67 @@ def test_creates_left_unsaved_by_a_killed_run_are_found_after_a_failed_run_too(
     held = killed_while_creating(setup, random.Random(4))
     assert held > setup.pairs()
     setup.emu.faults.fail_next(2, status=400, method="GET", path_contains="/accounts")
-    with pytest.raises(ConnectError):
+    with pytest.raises(L2Error):  # (a 400 to its first read: the select refused)
         Runner(setup.paths).run(setup.conn)
     finish(setup.conn.slug)
     left = setup.left()
     assert len(left) == ACCOUNTS and len({a for a, _, _ in left}) == ACCOUNTS
     assert left == setup.right()
+
+
+def more_rows_killed_while_creating(setup: IntoDataverse) -> int:
+    """After a finished run, as many SQL rows again, and a later run (not the first: its state
+    holds pairs) killed while Dataverse takes their creates; the accounts Dataverse holds."""
+    finish(setup.conn.slug)
+    with setup.engine.begin() as c:
+        c.execute(sa.text("INSERT INTO accts (acctno, name, revenue) VALUES (:a, :n, :r)"),
+                  [{"a": f"AC-{i:06}", "n": f"SQL account {i}", "r": i}
+                   for i in range(ACCOUNTS, 2 * ACCOUNTS)])
+    held = killed_while_creating(setup, random.Random(6))
+    assert held > setup.pairs()  # creates made that the state does not hold
+    return held
+
+
+def assert_each_account_once(setup: IntoDataverse) -> None:
+    """Both sides hold the 6,000 accounts, each once."""
+    left = setup.left()
+    assert len(left) == 2 * ACCOUNTS and len({a for a, _, _ in left}) == 2 * ACCOUNTS
+    assert left == setup.right()
+
+
+def test_creates_left_unsaved_by_a_killed_later_run_are_found_after_a_dry_run(
+        into_dataverse: IntoDataverse) -> None:
+    """A dry run between the killed run and the next (to see what it would do) leaves the next
+    comparing both sides all the same."""
+    setup = into_dataverse
+    more_rows_killed_while_creating(setup)
+    assert Runner(setup.paths).run(setup.conn, dry_run=True).outcome == "dry_run"
+    finish(setup.conn.slug)
+    assert_each_account_once(setup)
+
+
+def test_creates_left_unsaved_by_a_killed_later_run_are_found_after_a_side_out_of_reach(
+        into_dataverse: IntoDataverse) -> None:
+    """A run that fails before it begins (Dataverse out of reach), recorded in the history,
+    leaves the next comparing both sides all the same."""
+    setup = into_dataverse
+    more_rows_killed_while_creating(setup)
+    store = ConnectionStore(setup.paths.connections)
+    reachable = setup.conn.entity1.connection_string
+    setup.conn.entity1.connection_string = reachable.replace(
+        f":{setup.emu.port}/", f":{closed_port()}/")
+    store.save(setup.conn)
+    with pytest.raises(L2Error, match="nothing listens"):
+        Runner(setup.paths).run(setup.conn)
+    assert Runner(setup.paths).history(setup.conn)[0].outcome == "failed"
+    setup.conn.entity1.connection_string = reachable
+    store.save(setup.conn)
+    finish(setup.conn.slug)
+    assert_each_account_once(setup)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -59,8 +59,9 @@ class RunHistory(DataTable[str]):
             self.post_message(self.Chosen(self.runs[event.cursor_row][0]))
 
     def on_resize(self, event: Resize) -> None:
-        """Wrap the summaries again to the new width."""
-        if self.runs and self.columns[ColumnKey("summary")].width != self._summary_width():
+        """Wrap the summaries again to the new width (no run yet: the header takes it, as it
+        would had the history come after the table was laid out)."""
+        if self.columns[ColumnKey("summary")].width != self._summary_width():
             self._redraw()
 
     def _summary_width(self) -> int:
