@@ -296,8 +296,12 @@ class Runner:
     @contextlib.contextmanager
     def _lock(self, conn: Connection, slug: str | None = None) -> Iterator[None]:
         path = self.lock_path(conn, slug)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:  # (a folder made read-only, a full disk)
+            raise RunError(f"cannot open the lock file {path}: {exc.strerror or exc}; "
+                           "nothing was run") from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -331,8 +335,12 @@ class Runner:
             raise RunError(f"cannot write the run log in {folder}: "
                            f"{exc.strerror or exc}; nothing was run") from None
         _let_go_of_logs(folder, name, time.time())
-        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+        handle = os.fdopen(fd, "a", encoding="utf-8")
+        try:
             yield handle, name
+        finally:
+            with contextlib.suppress(OSError):  # (a full disk: the run's own error is reported)
+                handle.close()
 
 
 _LOG_NAME = re.compile(r"\d{8}-\d{6}-\d+(-\d+)?\.log")
@@ -369,15 +377,21 @@ def _pid_in(fd: int) -> str:
 
 
 def _log_writer(handle: IO[str]) -> EventSink:
-    """An EventSink writing one line per event (no values of secrets: events carry none)."""
+    """An EventSink writing one line per event (no values of secrets: events carry none). A
+    log that can no longer be written (a full disk) is given up: the run goes on, and says its
+    own error if the disk stops it too."""
     last_progress: dict[str, float] = {}
+    failed: list[OSError] = []
 
     def write(event: Event) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
         line = _describe(event, last_progress)
-        if line:
-            handle.write(f"{stamp} {line}\n")
-            handle.flush()
+        if line and not failed:
+            try:
+                handle.write(f"{stamp} {line}\n")
+                handle.flush()
+            except OSError as exc:
+                failed.append(exc)
 
     return write
 

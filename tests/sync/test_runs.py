@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import sqlite3
@@ -16,7 +17,7 @@ import pytest
 from l2tui.config.model import ColumnPair, ConflictResolution, Deletions, Direction, Entity
 from l2tui.errors import ConfigError, L2Error, RunError
 from l2tui.providers import open_entity
-from l2tui.runner import Runner
+from l2tui.runner import Runner, _log_writer
 from l2tui.sqlite_wal import wal_path
 from l2tui.sync.engine import Engine, Options, plan_mapping
 from l2tui.sync.events import Conflict, LogLine, Progress, RunFinished, RunStarted
@@ -597,6 +598,26 @@ def test_events_start_and_finish_a_run_and_history_records_it(pair: Pair) -> Non
     assert isinstance(pair.events[-1], RunFinished)
     [record] = Runner(pair.paths).history(pair.conn)
     assert record.outcome == "success" and record.counts["created_right"] == 20
+
+
+def test_a_lock_file_that_cannot_be_opened_stops_the_run_naming_it(pair: Pair) -> None:
+    lock = Runner(pair.paths).lock_path(pair.conn)
+    lock.mkdir(parents=True)  # (root passes permissions: a folder in its place cannot open)
+    with pytest.raises(RunError, match=f"cannot open the lock file {re.escape(str(lock))}: "
+                                       ".*; nothing was run"):
+        pair.run()
+    assert pair.right_count() == 0
+
+
+def test_a_run_log_on_a_full_disk_is_given_up_without_stopping_the_run() -> None:
+    full = open("/dev/full", "w", encoding="utf-8")  # noqa: SIM115  (every write: ENOSPC)
+    try:
+        write = _log_writer(full)
+        write(LogLine(message="reading left"))
+        write(LogLine(message="and more"))
+    finally:
+        with contextlib.suppress(OSError):  # (its buffer cannot be written either)
+            full.close()
 
 
 def test_a_run_that_cannot_reach_a_side_is_in_the_history_as_failed(pair: Pair) -> None:
