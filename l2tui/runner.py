@@ -78,6 +78,7 @@ class Runner:
         """
         require_complete(conn)
         self.paths.ensure()
+        cancel = cancel or threading.Event()  # (the providers' retry waits end with it too)
         return_large_buffers()  # page bodies are megabytes: keep them off the heap (glibc)
         started = time.time()
         with self._lock(conn), self._log_file(conn, started) as (log, log_name):
@@ -101,7 +102,7 @@ class Runner:
                     providers.append(open_entity(
                         conn, index, self.paths, prompt=prompt, notify=notify,
                         device_code=device_code,
-                        log=lambda message: events(LogLine(message=message)),
+                        log=lambda message: events(LogLine(message=message)), stop=cancel,
                     ))
                 options = Options(dry_run=dry_run, force=force, full=full,
                                   batch_size=batch_size)

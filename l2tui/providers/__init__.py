@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,7 @@ def open_entity(
     device_code: Callable[[dict[str, Any]], None] | None = None,
     log: Callable[[str], None] | None = None,
     options: dict[str, Any] | None = None,
+    stop: threading.Event | None = None,
 ) -> Provider:
     """The provider of a connection's entity 1 or 2, with its secret resolved lazily.
 
@@ -74,6 +76,7 @@ def open_entity(
         log=log or (lambda message: None),
         options=dict(options or {}),
         secret_hint=missing_secret_hint(conn, index),
+        stop=stop,
     )
     return open_provider(entity, context)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import InvalidOperation
@@ -316,3 +317,4 @@ class ProviderContext:
     log: Callable[[str], None] = lambda message: None
     options: dict[str, Any] = field(default_factory=dict)
     secret_hint: str = ""  # how to give the secret when none is found (said after "no password")
+    stop: threading.Event | None = None  # set when the run is asked to stop: no retry waits on

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from l2tui.config.model import Connection, Direction
-from l2tui.errors import ConfigError, GuardRefused, L2Error
+from l2tui.errors import ConfigError, ConnectError, GuardRefused, L2Error
 from l2tui.providers.base import (
     ChangeOp,
     Column,
@@ -281,6 +281,8 @@ class Engine:
             report = self._run(plan, caps, started, run)
         except BaseException as exc:
             settled = self._close_writers()  # the state of a batch written meanwhile is kept
+            if isinstance(exc, ConnectError) and self.cancel.is_set():
+                exc = Cancelled()  # (a side's retries cut short by the stop, or it failed meanwhile)
             outcome = "cancelled" if isinstance(exc, Cancelled) else "failed"
             message = "cancelled" if isinstance(exc, Cancelled) else \
                 "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -335,3 +336,45 @@ def test_a_service_failing_every_write_with_5xx_stops_the_run_with_one_line(tmp_
         assert _engine_run(setup).ok
         assert len(setup.left()) == 250 and setup.left() == setup.right()
         setup.engine.dispose()
+
+
+def _stopped_while_retrying(run: Callable[[threading.Event], RunReport]) -> RunReport:
+    """``run`` in a thread, asked to stop 1.5 s in (as systemd's SIGTERM asks): its report, which
+    must come within 5 s of the request, not after the retries' back-off (~15 s a request)."""
+    cancel = threading.Event()
+    reports: list[RunReport] = []
+    worker = threading.Thread(target=lambda: reports.append(run(cancel)))
+    worker.start()
+    time.sleep(1.5)
+    cancel.set()
+    worker.join(timeout=5)
+    assert not worker.is_alive(), "the run went on retrying after it was asked to stop"
+    return reports[0]
+
+
+def test_a_stop_asked_while_writes_wait_to_be_retried_cancels_the_run_at_once(
+        tmp_path: Path) -> None:
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=0, seed=3, auth=False) as emu:
+        setup = make_into_dataverse(emu, tmp_path / "right.db", 250)
+        emu.faults.fail_next(10**6, status=503, method="POST", path_contains="$batch")
+        emu.faults.fail_next(10**6, status=503, method="POST", path_contains="/accounts")
+        report = _stopped_while_retrying(
+            lambda cancel: Runner(setup.paths).run(setup.conn, cancel=cancel))
+        emu.faults.clear()
+        assert report.outcome == "cancelled"
+        assert Runner(setup.paths).history(setup.conn)[0].outcome == "cancelled"
+        assert Runner(setup.paths).run(setup.conn).ok
+        assert emu.store.count("accounts") == 250 and setup.left() == setup.right()
+
+
+def test_a_stop_asked_while_a_read_waits_to_be_retried_cancels_the_run_at_once(
+        pair: Pair) -> None:
+    pair.run()
+    pair.left_update(next(iter(pair.left())), {"name": "changed"})
+    pair.emu.faults.fail_next(10**6, status=503, method="GET", path_contains="/accounts")
+    report = _stopped_while_retrying(lambda cancel: pair.run(cancel=cancel))
+    pair.emu.faults.clear()
+    assert report.outcome == "cancelled"
+    assert pair.run().ok and pair.right() == pair.left()

@@ -37,7 +37,7 @@ from l2tui.providers.odata import keys_first
 from l2tui.providers.odata.auth import make_authenticator
 from l2tui.providers.odata.connstr import ODataSettings, parse_settings
 from l2tui.providers.odata.entity_schema import EntitySchema
-from l2tui.providers.odata.http import HttpClient, RetryPolicy
+from l2tui.providers.odata.http import HttpClient, RetryPolicy, sleep_until
 from l2tui.providers.odata.read import ODataReadStream, ReadPlan, build_query
 from l2tui.providers.odata.schema import UnknownEntitySet, load_schema
 from l2tui.providers.odata.spec import declaration
@@ -81,6 +81,7 @@ class ODataProvider(Provider):
                     policy=RetryPolicy.from_options(self.context.options),
                     log=self._log,
                     pool_size=self._option("parallel", self.settings.parallel) + 4,
+                    **({"sleep": sleep_until(self.context.stop)} if self.context.stop else {}),
                 )
             return self._http
 
