@@ -47,6 +47,8 @@ class Column:
     native_type: str = ""
     max_length: int | None = None
     lookup_target: str | None = None  # OData lookups: the entity set a `_x_value` column points to
+    stored_as_double: bool = False  # a DECIMAL column whose values the database keeps as doubles
+    #                                 (SQLite: NUMERIC affinity stores a fraction as REAL)
 
     def __post_init__(self) -> None:
         # a plain str: a reflected name is SQLAlchemy's str subclass, and a run's mapping pickled

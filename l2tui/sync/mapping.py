@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from l2tui.config.model import ColumnPair, ConflictResolution, Connection, Direction
 from l2tui.errors import ConfigError
 from l2tui.providers.base import Column, ColumnType
-from l2tui.sync.normalize import pair_type
+from l2tui.sync.normalize import Numbers, numbers_rule, pair_type
 
 SIDES = ("left", "right")
 
@@ -26,6 +26,11 @@ class Pair:
     def column(self, side: str) -> Column:
         """The pair's column on ``side``."""
         return self.left if side == "left" else self.right
+
+    @property
+    def numbers(self) -> Numbers:
+        """How many digits of a number count, by what the two columns hold."""
+        return numbers_rule(self.left, self.right)
 
     @property
     def label(self) -> str:

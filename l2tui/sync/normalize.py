@@ -7,9 +7,20 @@ Rules, one per logical type of a mapped column pair:
 - datetimes: UTC (naive means UTC), whole seconds (Dataverse has no fractional seconds),
   rendered ``YYYY-MM-DDTHH:MM:SSZ``; dates ``YYYY-MM-DD`` (a datetime paired with a date is
   compared as its UTC date);
-- numbers (integer, decimal, float): one decimal text without trailing zeros, so ``12.50``,
-  ``12.5`` and ``Decimal('12.5000')`` agree; rounded to 15 significant digits (a double's
-  precision), so a value stored as REAL (SQLite) equals its decimal original;
+- numbers (integer, decimal, float): one plain decimal text without trailing zeros, so
+  ``12.50``, ``12.5`` and ``Decimal('12.5000')`` agree, and ``-0`` is ``0``; what a run writes
+  to the other side, too. How many digits count depends on what the pair's columns hold
+  (``Numbers``, from ``numbers_rule``):
+
+  - exact (both sides hold decimals exactly: Dataverse decimal and money, PostgreSQL NUMERIC):
+    every digit of a decimal counts, so 123456789012.3456 is neither written nor compared as
+    123456789012.346; a Python float (which only a side of doubles gives) is read to 15
+    significant digits, a double's precision, so its noise is no change;
+  - double (a side keeps decimals as doubles: a SQLite NUMERIC column stores a fraction as
+    REAL): a number is compared, and written, with the digits a double holds of it (its
+    shortest text), so 123456789012.3456 stays whole while 922337203685477.0001, which SQLite
+    reads back as 922337203685477, is that on both sides;
+  - float (a side is a FLOAT column): 15 significant digits, as floats add noise beyond them;
 - booleans: ``True``/``False`` (``1``/``0`` and ``"true"``/``"false"`` accepted);
 - binary: base64 text.
 """
@@ -19,15 +30,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Any
 
-from l2tui.providers.base import ColumnType
+from l2tui.providers.base import Column, ColumnType
 
-SIGNIFICANT = 15  # a double's precision: SQLite (REAL) and floats add noise beyond it
+SIGNIFICANT = 15  # a double's precision: digits of a float beyond it are noise
 NUMERIC = {ColumnType.INTEGER, ColumnType.DECIMAL, ColumnType.FLOAT}
 _TRUE = {"true", "1", "yes", "y", "t", "on"}
 _FALSE = {"false", "0", "no", "n", "f", "off"}
@@ -53,14 +66,38 @@ def pair_type(left: ColumnType, right: ColumnType) -> ColumnType | None:
     return None
 
 
-def normalize(value: Any, kind: ColumnType) -> Any:
+class Numbers(StrEnum):
+    """How many digits of a number count, by what a numeric pair's columns hold."""
+
+    EXACT = "exact"    # decimals held exactly on both sides: every digit
+    DOUBLE = "double"  # a side keeps decimals as doubles (SQLite): the digits a double holds
+    FLOAT = "float"    # a side is a FLOAT column: 15 significant digits
+
+
+def numbers_rule(left: Column, right: Column) -> Numbers:
+    """The ``Numbers`` rule of a pair of columns (for a pair compared as a number)."""
+    if ColumnType.FLOAT in (left.type, right.type):
+        return Numbers.FLOAT
+    if left.stored_as_double or right.stored_as_double:
+        return Numbers.DOUBLE
+    return Numbers.EXACT
+
+
+def normalize(value: Any, kind: ColumnType, numbers: Numbers = Numbers.EXACT) -> Any:
     """The canonical, JSON-able form of a value for a pair compared as ``kind``."""
     if value is None or (isinstance(value, str) and value == ""):
         return None
     try:
-        return _NORMALIZERS.get(kind, _other)(value)
+        return _slow(kind, numbers)(value)
     except (ValueError, TypeError, InvalidOperation, ArithmeticError):
         return str(value)
+
+
+def _slow(kind: ColumnType, numbers: Numbers) -> Callable[[Any], Any]:
+    """The general normaliser of a pair type (and, for a number, its ``Numbers`` rule)."""
+    if kind in NUMERIC:
+        return _NUMBERS[numbers]
+    return _NORMALIZERS.get(kind, _other)
 
 
 def _guid(value: Any) -> str:
@@ -102,26 +139,92 @@ def _date(value: Any) -> str:
 
 
 def _number(value: Any) -> str:
+    """A number's canonical text, every digit of a decimal kept (``Numbers.EXACT``)."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if isinstance(value, float):
+        return _float_text(value)
+    if kind is Decimal:
+        return _plain(value) if value.is_finite() else str(value)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    number = Decimal(str(value).strip())
+    return _plain(number) if number.is_finite() else str(number)
+
+
+def _float_text(value: float) -> str:
+    """A float's text to 15 significant digits (a double's precision: beyond is noise)."""
+    text = f"{value:.15g}"
+    if "e" not in text and "n" not in text:
+        return "0" if text == "-0" else text
+    number = Decimal(repr(value))
+    return _plain(_rounded(number)) if number.is_finite() else str(number)
+
+
+def _as_double(value: Any) -> str:
+    """A number's canonical text with the digits a double holds of it (``Numbers.DOUBLE``)."""
     kind = type(value)
     if kind is int:
         return str(value)
     if kind is float:
-        text = f"{value:.15g}"
+        text = repr(value)  # the shortest text that reads back as this double
         if "e" not in text and "n" not in text:
-            return text
+            text = text.rstrip("0").rstrip(".")
+            return "0" if text == "-0" else text
     if isinstance(value, bool):
         return "1" if value else "0"
-    if kind is Decimal:
-        number = value  # (its text parsed back would be the same number, exponent and all)
-    else:
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    number = _decimal(value)
     if not number.is_finite():
         return str(number)
     if len(number.as_tuple().digits) > SIGNIFICANT:
-        number = round(number, SIGNIFICANT - number.adjusted() - 1)
-    if number == number.to_integral_value():
-        return str(number.quantize(Decimal(1)))
-    return format(number.normalize(), "f")
+        double = float(number)
+        if math.isfinite(double):
+            number = Decimal(repr(double))  # its shortest text: the number when a double holds it
+    return _plain(number)
+
+
+def _as_float(value: Any) -> str:
+    """A number's canonical text to 15 significant digits (``Numbers.FLOAT``)."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if isinstance(value, float):
+        return _float_text(value)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    number = _decimal(value)
+    return _plain(_rounded(number)) if number.is_finite() else str(number)
+
+
+def _decimal(value: Any) -> Decimal:
+    """A number as a Decimal: a float by its shortest text, text stripped."""
+    if type(value) is Decimal:
+        return value  # type: ignore[no-any-return]
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+
+
+def _rounded(number: Decimal) -> Decimal:
+    """A finite number rounded to ``SIGNIFICANT`` digits."""
+    if len(number.as_tuple().digits) > SIGNIFICANT:
+        return round(number, SIGNIFICANT - number.adjusted() - 1)
+    return number
+
+
+def _plain(number: Decimal) -> str:
+    """A finite number as plain text, no exponent and no trailing zeros; ``-0`` as ``0``.
+
+    ``format(…, "f")`` spells every digit: no context precision rounds it (as ``normalize``
+    and ``quantize`` would, past 28 digits)."""
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+_NUMBERS: dict[Numbers, Callable[[Any], str]] = {
+    Numbers.EXACT: _number, Numbers.DOUBLE: _as_double, Numbers.FLOAT: _as_float,
+}
 
 
 def _boolean(value: Any) -> bool:
@@ -219,13 +322,14 @@ def denormalize(value: Any, target: ColumnType) -> Any:
 Normalizer = Callable[[Any], Any]
 
 
-def normalizer(kind: ColumnType) -> Normalizer:
-    """``normalize(value, kind)`` as a function of the value alone, resolved once per column.
+def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT) -> Normalizer:
+    """``normalize(value, kind, numbers)`` as a function of the value alone, resolved once per
+    column.
 
     Values that are already canonical (text, an int, a UTC datetime, a GUID in its usual form)
     take a short path; anything else goes through ``normalize``, so results never differ.
     """
-    slow = _NORMALIZERS.get(kind, _other)
+    slow = _slow(kind, numbers)
 
     def general(value: Any) -> Any:
         if value is None or (isinstance(value, str) and value == ""):
@@ -248,19 +352,24 @@ def normalizer(kind: ColumnType) -> Normalizer:
             return None if value is None else general(value)
         return guid
     if kind in NUMERIC:
+        every_digit = numbers == Numbers.EXACT
+
         def number(value: Any) -> Any:
             kind = type(value)
             if kind is int:
                 return str(value)
             if kind is Decimal:
-                # plain, fractional, at most 15 digits once trailing zeros are gone (a column's
-                # scale pads them: NUMERIC(38, 10)): canonical with the zeros, and a '.' left
-                # last, dropped
+                # plain and fractional: canonical once trailing zeros are gone (a column's scale
+                # pads them: NUMERIC(38, 10)) and a '.' left last dropped, -0 made 0; at any
+                # length for an exact pair, else at most 15 digits (more: the rule's own way)
                 text = str(value)
                 if "." in text and "E" not in text:
                     if text[-1] == "0":
                         text = text.rstrip("0").rstrip(".")
-                    if len(text) - ("." in text) - (text[0] == "-") <= SIGNIFICANT:
+                        if text == "-0":
+                            return "0"
+                    if every_digit or \
+                            len(text) - ("." in text) - (text[0] == "-") <= SIGNIFICANT:
                         return text
             return None if value is None else general(value)
         return number

@@ -186,10 +186,11 @@ class SideInfo:
         self.two_way = plan.two_way
         self.extras = plan.has_extras
         self.writable = plan.writable(name)
-        self._read = [(c.name, normalizer(k)) for c, k in zip(self.columns, self.kinds,
-                                                                strict=True)]
+        # both sides of a pair normalise alike: by its type, and (a number) by what its two
+        # columns hold (``Pair.numbers``)
+        self._read = [(p.column(name).name, normalizer(p.kind, p.numbers)) for p in plan.pairs]
         self._values = compile_reader(self._read, self.kinds)
-        self._match = [(c.name, normalizer(k)) for c, k in self.match]
+        self._match = [(p.column(name).name, normalizer(p.kind, p.numbers)) for p in plan.match]
         self._modified = normalizer(ColumnType.DATETIME)
         # the modified-on column is usually a mapped pair compared as a datetime: reuse its value
         self._modified_at = next((i for i, (c, k) in enumerate(zip(self.columns, self.kinds,

@@ -24,6 +24,7 @@ from l2tui.config.model import (
 from l2tui.config.store import ConnectionStore
 from l2tui.paths import Paths, resolve_paths
 from l2tui.providers.base import ColumnType
+from l2tui.providers.sql.types import sqlite_decimal
 from l2tui.runner import Runner
 from l2tui.sync.events import Event, RunReport
 from l2tui.sync.normalize import normalize
@@ -35,8 +36,10 @@ LEFT_SELECT = "$select=" + ",".join(("accountid", *FIELDS, "modifiedon"))
 
 
 def canon(values: dict[str, Any]) -> tuple[Any, ...]:
-    """Mapped values, normalised as the engine compares them."""
-    return tuple(normalize(values.get(f), k) for f, k in zip(FIELDS, KINDS, strict=True))
+    """Mapped values, normalised as the engine compares them: a float as the number its
+    shortest text spells (the emulator's JSON, a SQLite REAL), every digit of a decimal."""
+    return tuple(normalize(sqlite_decimal(values.get(f)), k)
+                 for f, k in zip(FIELDS, KINDS, strict=True))
 
 
 def sql_table(engine: sa.Engine, name: str) -> sa.Table:
@@ -114,8 +117,13 @@ class Pair:
 
     def right(self) -> dict[str, tuple[Any, ...]]:
         """Right rows by accountid."""
+        numbers = [c for c in self.table.c if isinstance(c.type, sa.Numeric)] \
+            if self.engine.dialect.name == "sqlite" else []
+        # SQLite's numbers as stored, not as SQLAlchemy renders them at the column's scale
+        raw = sa.select(*(sa.type_coerce(c, sa.types.NullType()).label(c.name) if c in numbers
+                          else c for c in self.table.c))
         with self.engine.connect() as c:
-            rows = c.execute(sa.select(self.table)).mappings().all()
+            rows = c.execute(raw).mappings().all()
         return {r["accountid"]: canon(dict(r)) for r in rows}
 
     def right_count(self) -> int:

@@ -5,8 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
+from l2tui.providers.base import Column
 from l2tui.providers.base import ColumnType as T
-from l2tui.sync.normalize import denormalize, digest, normalize, pair_type
+from l2tui.sync.normalize import (
+    Numbers,
+    denormalize,
+    digest,
+    normalize,
+    normalizer,
+    numbers_rule,
+    pair_type,
+)
 
 
 def test_guid_case_and_braces_do_not_matter() -> None:
@@ -22,7 +31,53 @@ def test_datetimes_compare_in_utc_whole_seconds() -> None:
 
 def test_decimal_scale_and_float_noise_do_not_matter() -> None:
     assert normalize(Decimal("12.5000"), T.DECIMAL) == normalize(12.5, T.DECIMAL) == "12.5"
-    assert normalize(Decimal("49251193.0200000033"), T.DECIMAL) == normalize(49251193.02, T.DECIMAL)
+    assert normalize(0.1 + 0.2, T.DECIMAL) == normalize(Decimal("0.3"), T.DECIMAL) == "0.3"
+    noisy = 123456789012.3456 + 1e-5  # a float: its digits past the 15th are noise
+    assert normalize(noisy, T.DECIMAL) == normalize(123456789012.3456, T.DECIMAL)
+
+
+def test_exact_decimals_keep_every_digit_so_they_differ_beyond_the_fifteenth() -> None:
+    number = normalizer(T.DECIMAL)
+    for text in ("123456789012.3456", "922337203685477.1", "-922337203685477.0001",
+                 "100000000000.0000000001", "1234567890123456789012345678.9012345678"):
+        assert normalize(Decimal(text), T.DECIMAL) == number(Decimal(text)) == text
+        assert number(Decimal(text + "000")) == text  # (a column's scale pads zeros)
+    assert number(Decimal("123456789012.3456")) != number(Decimal("123456789012.3449"))
+    assert normalize("123456789012.3456", T.DECIMAL) == "123456789012.3456"  # (text, too)
+
+
+def test_a_decimal_kept_as_a_double_compares_with_the_digits_a_double_holds() -> None:
+    from l2tui.providers.sql.types import sqlite_decimal
+
+    double = normalizer(T.DECIMAL, Numbers.DOUBLE)
+    for text in ("123456789012.3456", "922337203685477.0001", "0.1", "1.2345678901234567891"):
+        written = Decimal(text)
+        read_back = sqlite_decimal(float(written))  # what SQLite returns of it (a REAL)
+        assert double(written) == double(read_back) == normalize(written, T.DECIMAL,
+                                                                 Numbers.DOUBLE)
+    assert double(Decimal("123456789012.3456")) == "123456789012.3456"
+    assert double(Decimal("123456789012.3456")) != double(Decimal("123456789012.3449"))
+    assert double(Decimal("922337203685477.0001")) == "922337203685477"
+    assert double(Decimal("49251193.0200000033")) == "49251193.02"  # (rendered at a scale)
+
+
+def test_a_pair_with_a_float_column_compares_numbers_to_fifteen_digits() -> None:
+    decimal, double = Column("d", T.DECIMAL), Column("d", T.DECIMAL, stored_as_double=True)
+    floating = Column("f", T.FLOAT)
+    assert numbers_rule(decimal, decimal) == Numbers.EXACT
+    assert numbers_rule(decimal, double) == numbers_rule(double, decimal) == Numbers.DOUBLE
+    assert numbers_rule(double, floating) == numbers_rule(floating, decimal) == Numbers.FLOAT
+    rounded = normalizer(T.DECIMAL, Numbers.FLOAT)
+    assert rounded(Decimal("123456789012.3456")) == rounded(123456789012.3456) == \
+        normalize(123456789012.3456 + 1e-5, T.DECIMAL, Numbers.FLOAT) == "123456789012.346"
+
+
+def test_negative_zero_is_zero() -> None:
+    for numbers in Numbers:
+        number = normalizer(T.DECIMAL, numbers)
+        for zero in (-0.0, Decimal("-0"), Decimal("-0.0000000000"), Decimal("-0E+3"), "-0.0"):
+            assert number(zero) == normalize(zero, T.DECIMAL, numbers) == number(0) == "0"
+    assert normalize(-0.0, T.STRING) == "0"
 
 
 def test_bool_and_int_compare_as_booleans() -> None:
@@ -54,10 +109,9 @@ def test_the_hash_depends_only_on_the_normalised_values() -> None:
 def test_decimals_padded_by_a_column_scale_normalise_as_the_general_rule() -> None:
     import random
 
-    from l2tui.sync.normalize import _number, normalizer
+    from l2tui.sync.normalize import _NUMBERS
 
     rng = random.Random(3)
-    number = normalizer(T.DECIMAL)
     samples = [Decimal("12345.6700000000"), Decimal("100.000"), Decimal("0.0000000000"),
                Decimal("-0.0"), Decimal("0.50"), Decimal("-12.500"), Decimal("1E+3"),
                Decimal("123456789012345.60"), Decimal("1234567890123456.0"),
@@ -68,5 +122,7 @@ def test_decimals_padded_by_a_column_scale_normalise_as_the_general_rule() -> No
         text = (rng.choice(["", "-"]) + (digits[:point] or "0") + "." + digits[point:]
                 + "0" * rng.randrange(12))
         samples.append(Decimal(text))
-    for value in samples:
-        assert number(value) == _number(value), value
+    for numbers in Numbers:
+        number, slow = normalizer(T.DECIMAL, numbers), _NUMBERS[numbers]
+        for value in samples:
+            assert number(value) == slow(value), (numbers, value)

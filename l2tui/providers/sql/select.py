@@ -103,20 +103,22 @@ def resolve_keys(table: sa.Table, primary_key: Sequence[str]) -> list[str]:
     return out
 
 
-def table_columns(table: sa.Table, chosen: Sequence[sa.Column[Any]], keys: Sequence[str]
-                  ) -> list[Column]:
-    """Describe reflected columns."""
+def table_columns(table: sa.Table, chosen: Sequence[sa.Column[Any]], keys: Sequence[str], *,
+                  doubles: bool = False) -> list[Column]:
+    """Describe reflected columns; ``doubles``: the database keeps decimals as doubles (SQLite)."""
     out = []
     for col in chosen:
+        kind = types.column_type(col.type)
         out.append(Column(
             name=col.name,
-            type=types.column_type(col.type),
+            type=kind,
             nullable=bool(col.nullable),
             read_only=is_read_only(col),
             key=col.name in keys,
             native_type=_native(col.type),
             max_length=getattr(col.type, "length", None) if isinstance(col.type, sa.String)
             else None,
+            stored_as_double=doubles and kind == ColumnType.DECIMAL,
         ))
     return out
 

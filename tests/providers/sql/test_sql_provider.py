@@ -31,6 +31,15 @@ def test_describe_reflects_types_nullability_and_key(db: Database,
     assert columns["revenue"].type == ColumnType.DECIMAL
 
 
+def test_a_decimal_column_is_described_as_kept_in_doubles_on_sqlite_alone(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    """SQLite's NUMERIC affinity stores a fraction as REAL: a run compares what a double holds."""
+    make_accounts()
+    columns = {c.name: c for c in db.open("accounts").describe()}
+    assert columns["revenue"].stored_as_double == (db.provider == "sqlite")
+    assert not columns["id"].stored_as_double and not columns["name"].stored_as_double
+
+
 def test_describe_reflects_the_table_alone_not_the_tables_its_foreign_keys_name(
         db: Database) -> None:
     """Each is a dozen catalog queries on a server, for nothing a run writes."""

@@ -1,0 +1,97 @@
+"""Decimals through whole runs: every digit a side holds is written and compared, -0 is 0."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from l2tui.config.model import Connection, Direction, Entity, Mapping
+from l2tui.paths import resolve_paths
+from l2tui.runner import Runner
+from tests.sync.support import make_pair, sqlite_url
+
+
+def _stored(engine: sa.Engine, table: str, key: str) -> Decimal:
+    """The revenue a row holds, as the database keeps it (a SQLite REAL by its shortest text)."""
+    with engine.connect() as c:
+        value = c.exec_driver_sql(f"SELECT revenue FROM {table} WHERE accountid = '{key}'"
+                                  ).scalar_one()
+    return value if isinstance(value, Decimal) else Decimal(repr(value))
+
+
+@pytest.mark.parametrize("revenue, edited", [("123456789012.3456", "123456789012.3449"),
+                                             ("922337203685477.1", "922337203685477.2")])
+def test_a_decimal_beyond_fifteen_digits_is_written_whole_and_an_edit_at_its_last_is_carried(
+        emu: Any, db_url: str, revenue: str, edited: str) -> None:
+    table = f"accounts_{uuid.uuid4().hex[:8]}"
+    pair = make_pair(emu, db_url, table)
+    key = next(iter(pair.left()))
+    pair.left_update(key, {"revenue": float(revenue)})  # (the emulator keeps money as a double)
+    try:
+        assert pair.run().created_right == 20
+        assert _stored(pair.engine, table, key) == Decimal(revenue)
+        again = pair.run(full=True)
+        assert again.plan is not None and again.plan.writes == 0
+        pair.left_update(key, {"revenue": float(edited)})
+        assert pair.run().updated_right == 1
+        assert _stored(pair.engine, table, key) == Decimal(edited)
+        last = pair.run(full=True)
+        assert last.plan is not None and last.plan.writes == 0
+    finally:
+        pair.table.drop(pair.engine)
+
+
+def test_negative_zero_is_zero_so_a_second_bidirectional_run_has_nothing_to_do(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL)
+    pair.left_update(next(iter(pair.left())), {"revenue": -0.0})
+    assert pair.run().created_right == 20
+    second = pair.run()
+    assert (second.updated_left, second.updated_right) == (0, 0)
+    assert second.plan is not None and second.plan.writes == 0
+
+
+def test_a_decimal_sqlite_cannot_hold_is_compared_as_sqlite_holds_it_so_runs_settle(
+        tmp_path: Path) -> None:
+    url = os.environ.get("L2TUI_TEST_PG_URL")
+    if not url:
+        pytest.skip("PostgreSQL: set L2TUI_TEST_PG_URL")
+    pg, table = sa.create_engine(url), f"money_{uuid.uuid4().hex[:8]}"
+    with pg.begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE {table} (id VARCHAR(10) PRIMARY KEY, "
+                          "amount NUMERIC(38, 10))")
+        c.exec_driver_sql(f"INSERT INTO {table} VALUES ('max', 922337203685477.0001), "
+                          "('long', 123456789012.3456)")
+    right = tmp_path / "right.db"
+    with sa.create_engine(sqlite_url(right)).begin() as c:
+        c.exec_driver_sql("CREATE TABLE money (id VARCHAR(10) PRIMARY KEY, "
+                          "amount NUMERIC(38, 10))")
+    conn = Connection(
+        title="Money into SQLite", direction=Direction.LEFT_TO_RIGHT,
+        entity1=Entity(provider="postgresql", connection_string=url, select=table,
+                       primary_key=["id"]),
+        entity2=Entity(provider="sqlite", connection_string=f"Data Source={right};",
+                       select="money", primary_key=["id"]),
+        mapping=Mapping(auto=True, columns=[]),
+    )
+    runner = Runner(resolve_paths())
+    try:
+        assert runner.run(conn).created_right == 2
+        second = runner.run(conn, full=True)
+        with pg.connect() as c:
+            left = dict(c.exec_driver_sql(f"SELECT id, amount FROM {table}").all())
+    finally:
+        with pg.begin() as c:
+            c.exec_driver_sql(f"DROP TABLE {table}")
+    assert second.plan is not None and second.plan.writes == 0
+    assert left["max"] == Decimal("922337203685477.0001")  # (the source is never rounded)
+    with sa.create_engine(sqlite_url(right)).connect() as c:
+        held = dict(c.exec_driver_sql("SELECT id, amount FROM money").all())
+    assert held == {"max": 922337203685477.0, "long": 123456789012.3456}
