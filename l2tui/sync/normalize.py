@@ -10,7 +10,8 @@ Rules, one per logical type of a mapped column pair:
 - numbers (integer, decimal, float): one decimal text without trailing zeros, so ``12.50``,
   ``12.5`` and ``Decimal('12.5000')`` agree; rounded to 15 significant digits (a double's
   precision), so a value stored as REAL (SQLite) equals its decimal original;
-- booleans: ``True``/``False`` (``1``/``0`` and ``"true"``/``"false"`` accepted);
+- booleans: ``True``/``False`` (numbers: non-zero is true; texts as ``providers.booleans``
+  reads them: ``"true"``/``"false"``, ``"yes"``/``"no"``, ``"1"``/``"0"``, …);
 - binary: base64 text.
 """
 
@@ -26,11 +27,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from l2tui.providers.base import ColumnType
+from l2tui.providers.booleans import text_boolean
 
 SIGNIFICANT = 15  # a double's precision: SQLite (REAL) and floats add noise beyond it
 NUMERIC = {ColumnType.INTEGER, ColumnType.DECIMAL, ColumnType.FLOAT}
-_TRUE = {"true", "1", "yes", "y", "t", "on"}
-_FALSE = {"false", "0", "no", "n", "f", "off"}
 
 
 def pair_type(left: ColumnType, right: ColumnType) -> ColumnType | None:
@@ -129,12 +129,7 @@ def _boolean(value: Any) -> bool:
         return value
     if isinstance(value, int | float | Decimal):
         return value != 0
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(text)
+    return text_boolean(str(value))
 
 
 def _string(value: Any) -> str:
