@@ -82,6 +82,17 @@ class VerifyResult:
     table_missing: bool = False  # failed because the entity's table is not there (it can be created)
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A value of a page's record that could not be read as its column's type (the record holds
+    it as the database gave it): the record's index in ``Page.records``, the column, and a line
+    that names both the column and the value."""
+
+    index: int
+    column: str
+    message: str
+
+
 @dataclass
 class Page:
     """One page of a read: records, plus the keys of records deleted (delta reads only).
@@ -89,6 +100,10 @@ class Page:
     ``versions``, when the provider has them, holds one token per record that changes whenever
     the item changes (an OData ETag: Dataverse's row version); a run skips comparing the values
     of an item whose version it has seen before. Empty, or None for a record: not known.
+
+    ``unreadable`` names the values a provider could not convert (text in a SQLite date column
+    that is no date): a run fails the items whose synced columns hold one, and leaves their pairs
+    as they are. Indexes into ``records`` (a read that makes ``items`` does not set it).
     """
 
     records: list[Record] = field(default_factory=list)
@@ -96,6 +111,7 @@ class Page:
     versions: list[str | None] = field(default_factory=list)
     skipped: int = 0  # records left out, never converted, because the read's ``seen`` said so
     items: list[Any] | None = None  # the read's ``transform`` of each record, in their place
+    unreadable: list[Unreadable] = field(default_factory=list)
 
     @property
     def size(self) -> int:

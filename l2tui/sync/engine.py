@@ -32,6 +32,7 @@ from l2tui.sync.apply import UNRECORDED, Counts, Outbox, Task, Writer
 from l2tui.sync.events import (
     Conflict,
     EventSink,
+    ItemError,
     LogLine,
     PlanCounts,
     Progress,
@@ -218,6 +219,8 @@ class Engine:
         self.refused_deletes = 0  # the deletes it would refuse
         self.policy = Policy(conn.direction, conn.conflict_resolution, conn.deletions)
         self.complete = {s: True for s in SIDES}  # a full read of the side holds every item
+        # match keys of items a read could not read (``_readable``): left as they are this run
+        self.failed: set[str] = set()
 
     # -- the run -------------------------------------------------------------------------
 
@@ -495,6 +498,8 @@ class Engine:
             for page in read.pages:
                 self._check_cancel()
                 self._stage_seen(side, read.skipped)
+                if page.unreadable:
+                    page = self._readable(side, page)
                 keyless: list[tuple[str, list[Any], str]] = []
                 kept: list[tuple[Item, str | None]] = []
                 made = _items(page, info)
@@ -563,13 +568,17 @@ class Engine:
         read = self._read(side, cursor, by_version=by_version)
         stream = read.stream
         self.streaming = side
-        # nothing to match (an empty state, nothing staged): each item read is new, a create
-        all_new = self.state_empty and w_empty
+        # nothing to match (an empty state, nothing staged, no item of the target unread): each
+        # item read is new, a create
+        all_new = self.state_empty and w_empty and not self.failed
+        failed = self.failed
         done = 0
         try:
             for page in read.pages:
                 self._check_cancel()
                 self._mark_seen(read.skipped)
+                if page.unreadable:
+                    page = self._readable(side, page)
                 if all_new and page.items is not None and not page.deleted:
                     self._create_page(side, page.items, page.versions, writer)
                     done += page.size
@@ -611,6 +620,8 @@ class Engine:
                 for item in items:
                     mkey = item.mkey
                     assert mkey is not None
+                    if failed and mkey in failed:
+                        continue  # its partner could not be read: left as it is
                     st = states.get(mkey) if states else None
                     found = staged.get(mkey) if staged else None
                     if st is None and found is None:
@@ -660,6 +671,36 @@ class Engine:
                 versions = [v for f, v in zip(made, versions, strict=True) if f[0] is not None]
             made = [fields for fields in made if fields[0] is not None]
         writer.create_all(made, versions)
+
+    def _readable(self, side: str, page: Page) -> Page:
+        """A page without its records whose values this side syncs could not all be read
+        (``Page.unreadable``; another column's value is no matter): each an item error, and its
+        pair, on both sides, left as it is by this run (``failed``), never taken as deleted or
+        new. Its pair is found by the item's key too, should the match key be the value.
+
+        Not on a one-way run's target, whose values are only compared: a row there that differs
+        from its source, as one holding such a value does, is written over."""
+        if side != self.src and self.conn.direction != Direction.BIDIRECTIONAL:
+            return page
+        info = self.sides[side]
+        bad: dict[int, list[str]] = {}
+        for value in page.unreadable:
+            if value.column in info.names:
+                bad.setdefault(value.index, []).append(value.message)
+        if not bad:
+            return page
+        items = [info.item(page.records[i]) for i in bad]
+        pairs = self.state.lookup_keys(side, [item.kid for item in items])
+        mkey_of = {st.key(side): st.mkey for st in pairs.values()}
+        for item, messages in zip(items, bad.values(), strict=True):
+            mkey = mkey_of.get(item.kid) or item.mkey
+            self.failed.update(m for m in (mkey, item.mkey) if m is not None)
+            self.counts.errors[side] += 1
+            self.sink(ItemError(side=side, key=mkey or item.kid, message="; ".join(messages)))
+        keep = [i for i in range(len(page.records)) if i not in bad]
+        return Page(records=[page.records[i] for i in keep], deleted=page.deleted,
+                    versions=[page.versions[i] for i in keep] if page.versions else [],
+                    skipped=page.skipped + len(bad))  # (read all the same: counted in its size)
 
     def _set_aside(self, side: str, keyless: list[tuple[str, list[Any], str]]) -> None:
         """Keep a page's items without a match-key value (key, values, hash) for ``_keyless``."""
@@ -843,7 +884,9 @@ class Engine:
 
     def _settle(self, mkey: str, items: dict[str, Item | None], st: StateRow | None,
                 gone: dict[str, bool]) -> None:
-        """Decide one item and act on it."""
+        """Decide one item and act on it (none a side could not read: ``_readable``)."""
+        if self.failed and mkey in self.failed:
+            return
         if st is not None and (st.lkey is None or st.rkey is None):
             detached = "left" if st.lkey is None else "right"
             if items[detached] is None:

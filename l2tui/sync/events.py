@@ -111,7 +111,8 @@ class Conflict(Event):
 
 @dataclass(frozen=True)
 class ItemError(Event):
-    """One item could not be written on a side."""
+    """One item could not be written on a side, or read there (a value its column's type cannot
+    hold, as SQLite keeps any): not synced this run."""
 
     side: str  # "left" | "right"
     key: str

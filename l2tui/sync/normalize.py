@@ -21,7 +21,8 @@ Rules, one per logical type of a mapped column pair:
     shortest text), so 123456789012.3456 stays whole while 922337203685477.0001, which SQLite
     reads back as 922337203685477, is that on both sides;
   - float (a side is a FLOAT column): 15 significant digits, as floats add noise beyond them;
-- booleans: ``True``/``False`` (``1``/``0`` and ``"true"``/``"false"`` accepted);
+- booleans: ``True``/``False`` (numbers: non-zero is true; texts as ``providers.booleans``
+  reads them: ``"true"``/``"false"``, ``"yes"``/``"no"``, ``"1"``/``"0"``, …);
 - binary: base64 text.
 """
 
@@ -39,11 +40,10 @@ from enum import StrEnum
 from typing import Any
 
 from l2tui.providers.base import Column, ColumnType
+from l2tui.providers.booleans import text_boolean
 
 SIGNIFICANT = 15  # a double's precision: digits of a float beyond it are noise
 NUMERIC = {ColumnType.INTEGER, ColumnType.DECIMAL, ColumnType.FLOAT}
-_TRUE = {"true", "1", "yes", "y", "t", "on"}
-_FALSE = {"false", "0", "no", "n", "f", "off"}
 
 
 def pair_type(left: ColumnType, right: ColumnType) -> ColumnType | None:
@@ -232,12 +232,7 @@ def _boolean(value: Any) -> bool:
         return value
     if isinstance(value, int | float | Decimal):
         return value != 0
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(text)
+    return text_boolean(str(value))
 
 
 def _string(value: Any) -> str:

@@ -183,6 +183,10 @@ class SideInfo:
         self.match: list[tuple[Column, ColumnType]] = [(p.column(name), p.kind) for p in plan.match]
         self.keys: list[Column] = plan.keys[name]
         self.modified = plan.modified[name]
+        # the columns a run reads of this side (a record's other values are no matter to it)
+        self.names = frozenset([*(c.name for c in self.columns),
+                                *(c.name for c, _ in self.match), *(c.name for c in self.keys),
+                                *([self.modified] if self.modified else [])])
         self.two_way = plan.two_way
         self.extras = plan.has_extras
         self.writable = plan.writable(name)

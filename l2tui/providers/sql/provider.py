@@ -7,6 +7,7 @@ import hashlib
 import marshal
 import os
 from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from l2tui.config.specs import SelectError, find_spec
 from l2tui.config.specs.sql_select import SelectInfo, parse_select
 from l2tui.errors import ConfigError, ConnectError, L2Error
 from l2tui.providers.base import (
+    CONVERSION_ERRORS,
     Capabilities,
     Change,
     Column,
@@ -25,9 +27,11 @@ from l2tui.providers.base import (
     Provider,
     ProviderContext,
     ReadStream,
+    Record,
     RecordTransform,
     RowBatch,
     SeenFilter,
+    Unreadable,
     VerifyResult,
     WriteOutcome,
 )
@@ -229,14 +233,26 @@ class SqlProvider(Provider):
         return select.user_text(info.text)
 
     def result_processors(self, dialect: sa.Dialect) -> list[Callable[[Any], Any] | None]:
-        """Per column of ``read_statement(raw=True)``, what SQLAlchemy would make of the driver's
-        value (None: nothing); a raw decimal column stays raw, as in ``read_statement()``."""
+        """Per column of ``read_statement(raw=True)``, what a read makes of the driver's value
+        (None: nothing): SQLAlchemy's result processor, or on SQLite ``types.sqlite_reader``
+        (each may raise one of ``CONVERSION_ERRORS``); a raw decimal column stays raw, as in
+        ``read_statement()``."""
         if self.info.kind != "table" or self._table is None:
             return []
         raw = self.raw_decimals()
+        if dialect.name == "sqlite":
+            return [None if c.name in raw else types.sqlite_reader(c.type, dialect)
+                    for c in self._table.c]
         return [None if c.name in raw else
                 c.type.dialect_impl(dialect).result_processor(dialect, None)
                 for c in self._table.c]
+
+    def unreadable_text(self, name: str, value: Any) -> str:
+        """The line that says a column's value read could not be converted to its type."""
+        table = self._table
+        sql_type = table.c[name].type if table is not None and name in table.c \
+            else sa.types.NullType()
+        return types.unreadable_text(name, value, sql_type)
 
     def raw_decimals(self) -> frozenset[str]:
         """The decimal columns a full read takes raw, to make exact (``types.sqlite_decimal``):
@@ -416,10 +432,12 @@ class SqlReadStream(ReadStream):
         with provider.connect() as conn:
             streaming = conn.execution_options(stream_results=True,
                                                max_row_buffer=self.page_size)
-            # a SQLite read that asks ``seen`` takes its rows raw (str, int, float, bytes, None:
-            # versions by ``marshal``, twice as fast as by ``repr``, with no datetime parsed for
-            # a row seen) and converts only the rows it keeps
-            raw = self.seen is not None and conn.dialect.name == "sqlite"
+            # a SQLite read takes its rows raw (str, int, float, bytes, None) and converts them
+            # itself: a value that does not convert (text in a DATE column: SQLite keeps what it
+            # is given) fails its row, named in ``Page.unreadable``, not the read; asked about
+            # versions, it gives them by ``marshal``, twice as fast as by ``repr``, with no
+            # datetime parsed for a row seen, and converts only the rows it keeps
+            raw = conn.dialect.name == "sqlite"
             result = streaming.execute(provider.read_statement(raw=raw))
             names = list(result.keys())
             convert: dict[int, Callable[[Any], Any]] = {
@@ -430,7 +448,7 @@ class SqlReadStream(ReadStream):
             for i, process in enumerate(processors):
                 if process is not None:
                     convert[i] = _then(process, convert.get(i))
-            fix = sorted(convert.items())
+            fix = [(i, names[i], change) for i, change in sorted(convert.items())]
             keys = [names.index(k) for k in provider.key_columns() if k in names]
             key_of = _key_getter(keys, [processors[i] for i in keys] if processors else [])
             version = marshal_version if raw else row_version
@@ -441,13 +459,33 @@ class SqlReadStream(ReadStream):
                         part, page.versions, page.skipped = self._unseen(part, key_of, version)
                     records = [dict(zip(names, row, strict=True)) for row in part]
                     if fix:
-                        for record, row in zip(records, part, strict=True):
-                            for i, change in fix:
-                                record[names[i]] = change(row[i])
+                        try:
+                            for i, name, change in fix:  # (a column at a time: no inner loop)
+                                for record, value in zip(records, map(change, map(
+                                        itemgetter(i), part)), strict=True):
+                                    record[name] = value
+                        except CONVERSION_ERRORS:
+                            page.unreadable = self._convert_each(records, part, fix)
                     page.records = records
                     yield page
             finally:
                 result.close()
+
+    def _convert_each(self, records: list[Record], rows: Sequence[Any],
+                      fix: list[tuple[int, str, Callable[[Any], Any]]]) -> list[Unreadable]:
+        """``fix`` applied to a page's records value by value: a value that does not convert
+        stays as the database gave it, and is named."""
+        unreadable: list[Unreadable] = []
+        for index, (record, row) in enumerate(zip(records, rows, strict=True)):
+            for i, name, change in fix:
+                value = row[i]
+                try:
+                    record[name] = change(value)
+                except CONVERSION_ERRORS:
+                    record[name] = value
+                    unreadable.append(Unreadable(index, name,
+                                                 self.provider.unreadable_text(name, value)))
+        return unreadable
 
     def _unseen(self, rows: Sequence[Any], key_of: Callable[[Sequence[Any]], tuple[Any, ...]],
                 version: Callable[[Sequence[Any]], str]) -> tuple[list[Any], list[str | None],
@@ -467,12 +505,24 @@ def _key_getter(keys: list[int], fixes: list[Callable[[Any], Any] | None]
     """A row's key (at ``keys``) as ``seen`` takes it: as SQLAlchemy would give it, each value
     through its ``fixes`` (from a raw row); a one-column key without a generator a row."""
     if any(fixes):
+        kept = [None if f is None else _or_raw(f) for f in fixes]
         return lambda row: tuple(v if f is None else f(v)
-                                 for f, v in zip(fixes, (row[i] for i in keys), strict=True))
+                                 for f, v in zip(kept, (row[i] for i in keys), strict=True))
     if len(keys) == 1:
         one = keys[0]
         return lambda row: (row[one],)
     return lambda row: tuple(row[i] for i in keys)
+
+
+def _or_raw(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert``, or the value as it is where it does not convert."""
+    def kept(value: Any) -> Any:
+        try:
+            return convert(value)
+        except CONVERSION_ERRORS:
+            return value
+
+    return kept
 
 
 def _then(first: Callable[[Any], Any],

@@ -1,8 +1,9 @@
 """Map SQL types to the providers' logical ColumnType, and back to DDL types per database.
 
 Values read come back as the driver gives them, except: GUIDs become lowercase ``str``,
-``memoryview`` becomes ``bytes``, and a SQLite decimal (stored as a double) becomes the
-``Decimal`` of its shortest text. Datetimes stay as the database returns them: naive for
+``memoryview`` becomes ``bytes``, a SQLite decimal (stored as a double) becomes the
+``Decimal`` of its shortest text, and SQLite dates, datetimes and booleans are read by our own
+rules (``sqlite_reader``), which name a value they cannot read instead of stopping the read. Datetimes stay as the database returns them: naive for
 ``timestamp``/``datetime``/``datetime2`` columns, aware for ``timestamptz``/``datetimeoffset``
 (SQLite and MySQL have no time zone: naive).
 """
@@ -23,6 +24,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from l2tui.providers.base import Column, ColumnType
+from l2tui.providers.booleans import text_boolean
 
 _BY_PYTHON: dict[type, ColumnType] = {
     bool: ColumnType.BOOLEAN, int: ColumnType.INTEGER, float: ColumnType.FLOAT,
@@ -94,6 +96,121 @@ def sqlite_decimal(value: Any) -> Any:
         except decimal.InvalidOperation:
             return value
     return value
+
+
+# -- SQLite values read raw: SQLite keeps any value in any column, text in a DATE column too ---
+
+
+def sqlite_datetime(value: Any) -> Any:
+    """A SQLite date-and-time column's value read raw, as a ``datetime``: ISO texts as SQLite
+    users write them (a date alone, ``T`` or a space before the time, a fraction, a zone offset
+    or ``Z``; naive without one); a blank text as null, as the sync takes it. ValueError for
+    another value (``27/11/2026 10:00``, or a number: a Julian day or a Unix time would be a
+    guess)."""
+    if type(value) is str:
+        # (``_iso_moment`` inline: the usual value takes one call)
+        if len(value) < 11 or value[10] == " " or value[10] == "T" or value[4] != "-":
+            try:
+                return _datetime_from_iso(value)
+            except ValueError:
+                pass
+        return _loose_moment(value)
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    raise ValueError(value)
+
+
+def sqlite_date(value: Any) -> Any:
+    """A SQLite date column's value read raw, as a ``date``: an ISO date, or the date written
+    in an ISO date and time (as ``sqlite_datetime`` reads it; its zone does not move the day);
+    a blank text as null. ValueError for another value."""
+    if type(value) is str:
+        try:
+            return _iso_date(value) if len(value) == 10 else _iso_moment(value).date()
+        except ValueError:
+            moment = _loose_moment(value)
+            return None if moment is None else moment.date()
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    raise ValueError(value)
+
+
+def sqlite_boolean(value: Any) -> Any:
+    """A SQLite boolean column's value read raw, as a ``bool``: a number is true unless 0, a
+    text as ``text_boolean`` reads it ('false', 'no', 'off', …), a blank one as null.
+    ValueError for another text."""
+    if type(value) is int:
+        return value != 0
+    if value is None or type(value) is bool:
+        return value
+    if type(value) is str:
+        return text_boolean(value) if value and not value.isspace() else None
+    if type(value) is float:
+        return value != 0
+    raise ValueError(value)
+
+
+_iso_date = dt.date.fromisoformat
+_datetime_from_iso = dt.datetime.fromisoformat
+
+
+def _iso_moment(text: str) -> dt.datetime:
+    """``datetime.fromisoformat``, but only with ``T`` or a space between date and time (it
+    takes any character there: the '+' of a date with a zone, ``2021-05-06+05:00``, too)."""
+    if len(text) > 10 and text[10] != " " and text[10] != "T" and text[4] == "-":
+        raise ValueError(text)
+    return _datetime_from_iso(text)
+
+
+def _loose_moment(text: str) -> dt.datetime | None:
+    """An ISO date and time with blanks around it, a lower-case ``t`` or ``z``, or a date alone
+    with a zone (midnight there); None for a blank text; ValueError for another text."""
+    spelled = text.strip().upper()
+    if not spelled:
+        return None
+    if len(spelled) > 10 and spelled[4] == "-" and spelled[10] in "+-Z":
+        spelled = f"{spelled[:10]}T00:00{spelled[10:]}"
+    return _iso_moment(spelled)
+
+
+_READERS: dict[ColumnType, Callable[[Any], Any]] = {
+    ColumnType.DATE: sqlite_date, ColumnType.DATETIME: sqlite_datetime,
+    ColumnType.BOOLEAN: sqlite_boolean,
+}
+_READ_AS = {ColumnType.DATE: "a date", ColumnType.DATETIME: "a date and time",
+            ColumnType.BOOLEAN: "true or false"}
+
+
+def sqlite_reader(sql_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How a SQLite column's raw value is read (None: as it is): ours for dates, datetimes and
+    booleans (SQLAlchemy's takes any text as true, and stops the read at a text that is no
+    date), else SQLAlchemy's result processor. Each may raise one of ``CONVERSION_ERRORS``."""
+    reader = _READERS.get(column_type(sql_type))
+    if reader is not None:
+        return reader
+    processor: Callable[[Any], Any] | None = \
+        sql_type.dialect_impl(dialect).result_processor(dialect, None)
+    return processor
+
+
+def unreadable_text(name: str, value: Any, sql_type: TypeEngine[Any]) -> str:
+    """The line that says a column's value could not be read as its type."""
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    what = _READ_AS.get(column_type(sql_type))
+    if what is None:
+        try:
+            what = str(sql_type)
+        except sa.exc.SQLAlchemyError:
+            what = type(sql_type).__name__
+    return f"{name}: {shown} cannot be read as {what}"
 
 
 def guid_text(value: Any) -> Any:
