@@ -117,8 +117,8 @@ class Runner:
                     state.close()  # nothing was written
                     state = open_state(dry=True)
                     try:
-                        self._check_rematch(conn, providers, state, change.pairs, options,
-                                            events, cancel)
+                        self._check_rematch(conn, providers, state, change, options, events,
+                                            cancel)
                     except (L2Error, sqlite3.Error) as stopped:
                         # the planning pass is not a run of its own: the run it stopped (refused,
                         # or failed) is the one the history keeps, as failed; nothing was written
@@ -176,17 +176,17 @@ class Runner:
         return state_error(self.paths.state_db(conn.slug), caught)
 
     @staticmethod
-    def _check_rematch(conn: Connection, providers: list[Provider], dry: StateStore, pairs: int,
-                       options: Options, events: EventSink,
+    def _check_rematch(conn: Connection, providers: list[Provider], dry: StateStore,
+                       change: Rebaseline, options: Options, events: EventSink,
                        cancel: threading.Event | None) -> None:
         """After a change of mapping, select or match key: plan the re-match as a dry run (not
         recorded: the run that follows is, noting the change), and refuse it (GuardRefused) when
         it would create or delete more than ``max_delete_ratio`` of the pairs synced before on a
         side: new settings that find few of the old pairs again (a wrong match key, a select that
-        hides rows) would otherwise write over rows."""
-        events(LogLine(message="the mapping, a select or the match key changed since the last "
-                               "run: planning the new match first (nothing is written yet)",
-                       level="warning"))
+        hides rows) would otherwise write over rows, or delete those it no longer shows."""
+        pairs = change.pairs
+        events(LogLine(message=f"{change.changed} since the last run: planning the new match "
+                               "first (nothing is written yet)", level="warning"))
         plan = Engine(conn, providers[0], providers[1], dry,
                       options=replace(options, dry_run=True, checked=True, planning=True),
                       sink=_progress_and_warnings(events), cancel=cancel).run().plan
@@ -199,8 +199,8 @@ class Runner:
             counts = ", ".join(f"on the {side} {created} created and {deleted} deleted"
                                for side, (created, deleted) in writes.items())
             raise GuardRefused(
-                f"the mapping, a select or the match key changed, and the new settings find too "
-                f"few of the {pairs} pairs synced before: {counts} (more than max_delete_ratio "
+                f"{change.changed}, and the new settings find too few of the {pairs} pairs "
+                f"synced before: {counts} (more than max_delete_ratio "
                 f"{ratio:.0%}); nothing was written (check the settings, or run with --force)",
                 guard="Changed settings")
 

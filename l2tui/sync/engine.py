@@ -40,12 +40,12 @@ from l2tui.sync.events import (
     RunStarted,
     ignore,
 )
-from l2tui.sync.mapping import MappingPlan, build_mapping
+from l2tui.sync.mapping import MappingPlan, build_mapping, changes, same_match
 from l2tui.sync.normalize import values_json
 from l2tui.sync.plan import PRESENT, Action, Decision, Policy, Status, decide
 from l2tui.sync.reading import EntityPages, Prefetch
 from l2tui.sync.side import Item, SideInfo
-from l2tui.sync.state import StateRow, StateStore, VersionReader
+from l2tui.sync.state import STALE, StateRow, StateStore, VersionReader
 from l2tui.sync.summaries import alone_text
 
 SIDES = ("left", "right")
@@ -75,11 +75,43 @@ class Cancelled(Exception):
 
 class Rebaseline(Exception):
     """The mapping, a select or the match key changed since the last run, which synced ``pairs``
-    pairs: nothing is written until the runner has planned the re-match (``Options.checked``)."""
+    pairs: nothing is written until the runner has planned the re-match (``Options.checked``).
+    ``changed``: what changed, in words (``changed_text``)."""
 
-    def __init__(self, pairs: int) -> None:
-        super().__init__(f"the settings changed since {pairs} pairs were synced")
+    def __init__(self, pairs: int, changed: str) -> None:
+        super().__init__(f"{changed} since {pairs} pairs were synced")
         self.pairs = pairs
+        self.changed = changed
+
+
+def changed_text(stored: str | None, current: str) -> str:
+    """What changed since the state's signature ``stored``, for a warning: named where the state
+    says (its signature's parts), else in general."""
+    said = changes(stored, current)
+    if not said:
+        return "the mapping, a select or the match key changed"
+    return "the settings changed (" + "; ".join(said) + ")"
+
+
+def rematch_text(stored: str | None, current: str, kept: bool) -> str:
+    """The warning of a run matching both sides again after a change of settings."""
+    head = f"{changed_text(stored, current)} since the last run: matching both sides by key again"
+    if kept:
+        return (f"{head}, comparing values as a first run would; a pair synced before that a side "
+                "no longer has was deleted there (carried over as deletions and the direction "
+                "say)")
+    return (f"{head} as a first run would (with another match key, provider, connection string "
+            "or table the pairs synced before are forgotten: nothing is deleted)")
+
+
+def _deleted_under_new_settings(status: dict[str, Status], st: StateRow) -> None:
+    """A pair synced under other settings (``StateRow.stale``) that one side no longer has: a
+    deletion on that side. The other side's hash means nothing now: it is taken as synced."""
+    if not st.stale:
+        return
+    for side in SIDES:
+        if status[side] == Status.GONE and status[OTHER[side]] == Status.EDIT:
+            status[OTHER[side]] = Status.SAME
 
 
 @dataclass
@@ -214,6 +246,8 @@ class Engine:
         self.unchanged = 0
         self.only = {s: 0 for s in SIDES}  # items found on one side only, left alone (one-way)
         self.rematched = 0  # pairs synced under other settings, matched again by key this run
+        self.stored: str | None = None  # the settings the state was synced under (signature)
+        self.kept = False  # a re-match keeps the pairs synced before (``StateStore.rematch``)
         self.new_handled = 0  # match keys marked handled that had no pair (see ``_unread``)
         self.refused = ""  # the deletion guard's refusal a dry run met (a real run would stop)
         self.refused_deletes = 0  # the deletes it would refuse
@@ -268,8 +302,12 @@ class Engine:
         # pairs synced under other settings (mapping, selects, match key): 0 when unchanged
         stored = state.get("signature")
         self.rematched = 0 if stored in (None, plan.signature) else state.count()
+        self.stored = stored
+        # the pairs' match keys still name items: they are kept, and what a side lost is deleted
+        self.kept = bool(self.rematched) and same_match(stored, plan.signature)
         if self.rematched and not (opts.dry_run or opts.force or opts.checked):
-            raise Rebaseline(self.rematched)  # before the run starts: nothing written, no history
+            # before the run starts: nothing written, no history
+            raise Rebaseline(self.rematched, changed_text(stored, plan.signature))
         for warning in plan.warnings:
             self.log(warning, "warning")
         if plan.skipped:
@@ -330,11 +368,14 @@ class Engine:
             if not self.complete[s]:
                 self.log(f"entity {1 if s == 'left' else 2}'s select stops at a row limit: "
                          "its items missing from a read are not taken as deleted")
-        if self.rematched:
+        rematch = bool(self.rematched)
+        if rematch:
             if not opts.planning:  # (the runner said what the planning pass does)
-                self.log("the mapping, a select or the match key changed since the last run: "
-                         "matching both sides by key again (nothing is deleted)", "warning")
-            state.reset()
+                self.log(rematch_text(self.stored, plan.signature, self.kept), "warning")
+            if self.kept:
+                state.rematch()
+            else:
+                state.reset()
         first = state.empty()
         crashed = state.last_run_crashed(run)
         unrecorded = state.get(UNRECORDED) is not None
@@ -344,11 +385,11 @@ class Engine:
             self.log("a previous run stopped before it recorded all it wrote or matched: "
                      "comparing both sides", "warning")
         conflicts_open = state.open_conflicts() > 0
-        match = first or crashed or unrecorded or opts.full or conflicts_open
+        match = first or crashed or unrecorded or opts.full or conflicts_open or rematch
         # the state may lack items both sides hold, from before this run's writes: the next run
         # matches too until this one ends normally (stopped midway, those not reached yet are
         # still missing; a cancel leaves the mark)
-        self.state_lacking = unrecorded or first or crashed
+        self.state_lacking = unrecorded or first or crashed or rematch
         if self.state_lacking and not opts.dry_run:
             state.put(UNRECORDED, str(run))
         self.matching = match  # both sides compared in full: versions are not trusted
@@ -899,6 +940,8 @@ class Engine:
         hashes: dict[str, str | None] = {}
         for s in SIDES:
             status[s], hashes[s] = self._status(s, items[s], st, gone[s])
+        if st is not None and st.hash == STALE:
+            _deleted_under_new_settings(status, st)
         info = self.sides["left"]
         equal = hashes["left"] is not None and info.same(hashes["left"], hashes["right"])
         left_newer = None
@@ -1013,7 +1056,8 @@ class Engine:
         if self.options.dry_run:
             self.refused = f"a real run would refuse to delete {share}; run it with --force"
             self.refused_deletes = refused
-            self.log(self.refused, "warning")
+            if not self.options.planning:  # (the runner's refusal of the re-match says it)
+                self.log(self.refused, "warning")
             return
         raise GuardRefused(f"refusing to delete {share}; nothing was deleted (check the select, "
                            "or run with --force)", guard="Deletion guard")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from l2tui.config.model import ColumnPair, ConflictResolution, Connection, Direction
+from l2tui.config.specs import SelectError
+from l2tui.config.specs.sql_select import parse_select
 from l2tui.errors import ConfigError
 from l2tui.providers.base import Column, ColumnType
 from l2tui.sync.normalize import Numbers, numbers_rule, pair_type
@@ -239,3 +242,75 @@ def signature(conn: Connection, pairs: list[Pair], match: list[Pair]) -> str:
                      for e in (conn.entity1, conn.entity2)],
     }
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def _read_signature(text: str | None) -> dict[str, Any] | None:
+    """A stored signature's parts, or None when it cannot be read (not one of ``signature``'s)."""
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return None
+    parts = ("pairs", "match", "entities")
+    if not isinstance(data, dict) or not all(isinstance(data.get(p), list) for p in parts):
+        return None
+    return data
+
+
+def _table(provider: str, select: str) -> str | None:
+    """The table a SQL select reads (None for OData, whose entity set is in its URL, and for a
+    select that names none)."""
+    if provider == "odata":
+        return None
+    try:
+        info = parse_select(select)
+    except SelectError:
+        return None
+    return ".".join(name.text.casefold() for name in info.table) or None
+
+
+def _place(entity: list[Any]) -> tuple[str, str, str | None]:
+    """Where a signature's entity (provider, location, select) reads: provider, location, table."""
+    provider, location, select = (str(part) for part in [*entity, "", "", ""][:3])
+    return provider, location, _table(provider, select)
+
+
+def same_match(stored: str | None, current: str) -> bool:
+    """Whether two signatures match items by the same columns of the same tables or entity
+    sets: the match keys a state holds then still name its pairs."""
+    old, new = _read_signature(stored), _read_signature(current)
+    if old is None or new is None:
+        return False
+    return old["match"] == new["match"] and \
+        [_place(e) for e in old["entities"]] == [_place(e) for e in new["entities"]]
+
+
+def _pair_label(pair: list[str]) -> str:
+    """A signature's ``[left, right]`` as ``Pair.label`` says it."""
+    left, right = pair
+    return left if left == right else f"{left} → {right}"
+
+
+def changes(stored: str | None, current: str) -> list[str]:
+    """What changed between the settings a state was synced under and these, in words: the
+    match key, an entity's place or select, the pairs no longer and newly mapped (none when
+    the stored signature cannot be read)."""
+    old, new = _read_signature(stored), _read_signature(current)
+    if old is None or new is None:
+        return []
+    out = []
+    if old["match"] != new["match"]:
+        out.append("the match key (" + ", ".join(map(_pair_label, old["match"])) + " before, "
+                   + ", ".join(map(_pair_label, new["match"])) + " now)")
+    for index, (was, now) in enumerate(zip(old["entities"], new["entities"], strict=False), 1):
+        if was[:2] != now[:2]:
+            out.append(f"entity {index}'s provider or connection string")
+        elif _place(was) != _place(now):
+            out.append(f"entity{index}.select, another table")
+        elif was[2:] != now[2:]:
+            out.append(f"entity{index}.select")
+    before = {tuple(p) for p in old["pairs"]}
+    after = {tuple(p) for p in new["pairs"]}
+    for text, pairs in (("no longer mapped", before - after), ("newly mapped", after - before)):
+        if pairs:
+            out.append(f"{text}: " + ", ".join(_pair_label(list(p)) for p in sorted(pairs)))
+    return out

@@ -82,6 +82,9 @@ CREATE INDEX IF NOT EXISTS conflicts_run ON conflicts(run);
 """
 
 ITEM_COLUMNS = "mkey, lkey, rkey, hash, lhash, rhash"
+STALE = "?"
+"""The hash of a pair synced under other settings (``StateStore.rematch``): it was a pair, but
+its values' hash means nothing under the new mapping or selects."""
 SaveRow = tuple[str, str | None, str | None, str, str | None, str | None, int, str | None,
                 str | None]
 """A pair to save: mkey, lkey, rkey, hash, lhash, rhash, run, left version, right version."""
@@ -101,6 +104,11 @@ class StateRow:
     def key(self, side: str) -> str | None:
         """The side's provider key (JSON)."""
         return self.lkey if side == "left" else self.rkey
+
+    @property
+    def stale(self) -> bool:
+        """Whether the pair was synced under other settings, with no conflict open since."""
+        return self.hash == STALE and self.lhash is None and self.rhash is None
 
     def last_hash(self, side: str) -> str:
         """The side's hash as last seen: its open-conflict hash, else the base."""
@@ -226,6 +234,13 @@ class StateStore:
     def reset(self) -> None:
         """Forget every pair, cursor and signature (the run history stays)."""
         self.db.execute("DELETE FROM items")
+        self.db.execute("DELETE FROM meta")
+
+    def rematch(self) -> None:
+        """Keep which pairs were synced, but not their hashes, versions and open conflicts
+        (``STALE``: they mean nothing under other settings), nor cursors and signature."""
+        self.db.execute("UPDATE items SET hash = ?, lhash = NULL, rhash = NULL, lver = NULL, "
+                        "rver = NULL", (STALE,))
         self.db.execute("DELETE FROM meta")
 
     # -- items -------------------------------------------------------------------------

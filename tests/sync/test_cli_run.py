@@ -294,3 +294,18 @@ def test_a_data_dir_that_cannot_be_made_exits_2_naming_the_folder_and_variable(
     assert result.returncode == 2, result.stderr
     assert str(taken / "state") in result.stderr and "L2TUI_DATA_DIR" in result.stderr
     assert "unexpected error" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_run_after_a_change_of_settings_deletes_what_the_source_deleted_since_the_last_run(
+        pair: Pair, run_cli: CliRunner) -> None:
+    pair.conn.max_delete_ratio = 0.5
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    for key in sorted(pair.left())[:5]:
+        pair.left_delete(key)
+    pair.conn.entity1.select += ",name"  # harmless: a column listed twice
+    result = run_cli("run", pair.save())
+    assert result.returncode == 0, result.stderr
+    assert "  Data Entity 2 (right): 0 created, 0 updated, 5 deleted, 0 errors" in result.stdout
+    assert "left alone" not in run_cli("run", name, "--full").stdout
+    assert pair.right() == pair.left()
