@@ -92,3 +92,18 @@ def test_an_odata_entity_cannot_be_created(
     assert result.returncode == 2
     assert "only SQL tables can be created" in result.stderr
 
+
+
+def test_a_table_made_from_dataverse_takes_an_account_without_its_business_required_name(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    """Dataverse asks for an account's name on its forms (ApplicationRequired), but its Web API
+    makes accounts without one: the table made for them must take them, run after run."""
+    db = tmp_path / "crm.db"
+    _save(config_dir, emulator, db)
+    assert run_cli("create-table", "Accounts", "--yes").returncode == 0
+    emulator.store.insert("accounts", {"accountnumber": "NONAME-1"})
+    run = run_cli("run", "Accounts")
+    assert run.returncode == 0, run.stderr
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM crm_accounts WHERE name IS NULL").fetchone()[0] == 1

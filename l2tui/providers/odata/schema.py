@@ -148,8 +148,10 @@ def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: 
         is_key = bool(attribute.get("IsPrimaryId")) or name == primary
         writable = bool(attribute.get("IsValidForCreate")) or bool(attribute.get("IsValidForUpdate"))
         prop = f"_{name}_value" if kind in ("Lookup", "Customer", "Owner") else name
-        required = (attribute.get("RequiredLevel") or {}).get("Value") in (
-            "SystemRequired", "ApplicationRequired")
+        # only what the platform itself requires: ApplicationRequired ("business required") is
+        # a form's rule, not the Web API's (an account made through it may have no name), so a
+        # table made for these columns takes such a record too
+        required = (attribute.get("RequiredLevel") or {}).get("Value") == "SystemRequired"
         if prop != name:
             lookups[prop] = list(targets.get(name) or [])
             if writable and (wanted is None or prop.casefold() in wanted):
