@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from l2tui.config.model import Connection, Direction
+from l2tui.config.model import ConflictResolution, Connection, Direction
 from l2tui.errors import ConfigError, ConnectError, GuardRefused, L2Error
 from l2tui.providers.base import (
     ChangeOp,
@@ -243,6 +243,7 @@ class Engine:
         # the state may lack items both sides hold (set by ``_run``; until it is known, assume so)
         self.state_lacking = True
         self.unresolved = 0
+        self.undated = 0  # latest_wins conflicts a side had no modified-on value for
         self.unchanged = 0
         self.only = {s: 0 for s in SIDES}  # items found on one side only, left alone (one-way)
         self.rematched = 0  # pairs synced under other settings, matched again by key this run
@@ -459,6 +460,11 @@ class Engine:
         outcome = "dry_run" if opts.dry_run else (
             "errors" if errors else "conflicts" if self.unresolved else "success")
         # a dry run a real run would stop at: its refusal, kept in the history with the plan
+        if self.undated:
+            self.log(f"latest_wins: {self.undated} conflict(s) met a side without a modified-on "
+                     "value (a NULL in its column), so the left won them; keep the column filled "
+                     "on every change (in SQL, by a trigger) for the later change to win",
+                     "warning")
         message = self.refused if opts.dry_run and self.refused else self._summary()
         self._finish(run, outcome, message)
         return self._report(started, outcome, message)
@@ -950,6 +956,9 @@ class Engine:
                 litem.modified != ritem.modified:
             left_newer = litem.modified > ritem.modified
         decision = decide(self.policy, status["left"], status["right"], equal, left_newer)
+        if decision.conflict and litem and ritem and not (litem.modified and ritem.modified) \
+                and self.policy.resolution == ConflictResolution.LATEST_WINS:
+            self.undated += 1  # (the left won it: said once, at the end)
         self._act(decision, mkey, items, st, status, hashes)
 
     def _act(self, decision: Decision, mkey: str, items: dict[str, Item | None],

@@ -864,3 +864,18 @@ def test_a_run_from_an_empty_state_does_not_look_for_pairs_it_left_unhandled(pai
     pair.left_delete(next(iter(pair.left())))
     assert any("temp.pending" in s for s in statements_of_a_run(full=True))  # (the next looks)
     assert pair.right() == pair.left()
+
+
+def test_latest_wins_says_when_a_side_has_no_modified_on_value_and_the_left_won(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL, resolution=ConflictResolution.LATEST_WINS)
+    pair.run()
+    key = next(iter(pair.left()))
+    pair.right_update(key, {"name": "edited in SQL", "changed_at": None})
+    pair.left_update(key, {"name": "edited in Dataverse"})
+    report = pair.run()
+    assert report.conflicts == 1 and pair.right()[key] == pair.left()[key]
+    warnings = [e.message for e in pair.events if isinstance(e, LogLine) and e.level == "warning"]
+    assert any(w.startswith("latest_wins: 1 conflict(s) met a side without a modified-on value")
+               for w in warnings), warnings
