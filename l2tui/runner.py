@@ -88,7 +88,11 @@ class Runner:
                 """The connection's state, naming this run's log in the runs it records."""
                 return StateStore(self.paths.state_db(conn.slug), dry=dry, log=log_name)
 
-            state = open_state(dry_run)
+            try:
+                state = open_state(dry_run)
+            except L2Error as unusable:  # (a damaged or locked state: its log says so too)
+                events(LogLine(message=unusable.message, level="error"))
+                raise
             providers: list[Provider] = []
             engine: Engine | None = None
             began, ended = started, None  # the run's start and end as its history has them

@@ -879,3 +879,15 @@ def test_latest_wins_says_when_a_side_has_no_modified_on_value_and_the_left_won(
     warnings = [e.message for e in pair.events if isinstance(e, LogLine) and e.level == "warning"]
     assert any(w.startswith("latest_wins: 1 conflict(s) met a side without a modified-on value")
                for w in warnings), warnings
+
+
+def test_a_run_stopped_by_a_damaged_state_says_why_in_its_log(pair: Pair) -> None:
+    pair.run()
+    logs = pair.paths.run_logs(pair.conn.slug)
+    before = set(logs.iterdir())
+    pair.paths.state_db(pair.conn.slug).write_bytes(b"not a database" * 100)
+    wal_path(pair.paths.state_db(pair.conn.slug)).unlink(missing_ok=True)
+    with pytest.raises(L2Error, match="cannot be used"):
+        pair.run()
+    [log] = set(logs.iterdir()) - before
+    assert "cannot be used" in log.read_text() and "move it aside" in log.read_text()
