@@ -8,6 +8,7 @@ later runs sign in silently. ``L2TUI_AUTHORITY_REWRITE=https://login.fake.test=h
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import threading
@@ -272,7 +273,9 @@ class MsalAuthenticator(Authenticator):
         path = self._cache_path()
         if path is not None and path.exists():
             try:
-                self._cache.deserialize(path.read_text(encoding="utf-8"))
+                text = path.read_text(encoding="utf-8")
+                _check_cache_shape(text)
+                self._cache.deserialize(text)
             except (OSError, ValueError) as exc:
                 self.context.log(f"token cache {path} unreadable ({type(exc).__name__}); starting afresh")
         authority = self.settings.effective_authority
@@ -354,6 +357,20 @@ class MsalAuthenticator(Authenticator):
             return
         write_atomically(path, self._cache.serialize())
         self._cache.has_state_changed = False
+
+
+def _check_cache_shape(text: str) -> None:
+    """ValueError unless ``text`` is MSAL's token cache shape: sections of entries, all objects.
+
+    Valid JSON of another shape (``[]``, a section that is a list) would otherwise fail later,
+    inside MSAL, as "'list' object has no attribute 'get'" on every sign-in.
+    """
+    data = json.loads(text) if text.strip() else {}
+    if not isinstance(data, dict) or not all(
+        isinstance(section, dict) and all(isinstance(entry, dict) for entry in section.values())
+        for section in data.values()
+    ):
+        raise ValueError("not a token cache")
 
 
 def short_reason(exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import time
@@ -212,3 +213,16 @@ def test_a_test_authority_out_of_reach_says_how_the_emulator_is_reached(crm):
         provider.describe()
     assert str(err.value).endswith(": Name or service not known (a test authority: set "
                                    "L2TUI_AUTHORITY_REWRITE as `l2tui emulator` prints)")
+
+
+@pytest.mark.parametrize("content", ["[]", '{"AccessToken": []}', '{"AccessToken": {"k": 1}}', "7"])
+def test_a_token_cache_of_valid_json_but_not_a_cache_is_started_afresh(crm, content):
+    """A cache file that parses as JSON but is not MSAL's shape: signed in anew and rewritten,
+    not "sign-in failed: 'list' object has no attribute 'get'" on every run."""
+    crm.cache.parent.mkdir(parents=True, exist_ok=True)
+    crm.cache.write_text(content)
+    result = crm.provider().verify()
+    assert result.ok, result.message
+    assert any("token cache" in line and "starting afresh" in line for line in crm.logs), crm.logs
+    assert isinstance(json.loads(crm.cache.read_text()).get("AccessToken"), dict)
+    assert crm.provider(secret=None, context=crm.context(secret=None)).verify().ok
