@@ -8,9 +8,11 @@ later runs sign in silently. ``L2TUI_AUTHORITY_REWRITE=https://login.fake.test=h
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
+import stat
 import threading
 import time
 import warnings
@@ -272,6 +274,7 @@ class MsalAuthenticator(Authenticator):
         self._cache = msal.SerializableTokenCache()
         path = self._cache_path()
         if path is not None and path.exists():
+            _make_private(path)
             try:
                 text = path.read_text(encoding="utf-8")
                 _check_cache_shape(text)
@@ -357,6 +360,14 @@ class MsalAuthenticator(Authenticator):
             return
         write_atomically(path, self._cache.serialize())
         self._cache.has_state_changed = False
+
+
+def _make_private(path: Path) -> None:
+    """Mode 0600 for a token cache found readable by others (restored from a backup, copied):
+    a run that signs in silently from it never rewrites it, so it would stay readable."""
+    with contextlib.suppress(OSError):
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            path.chmod(0o600)
 
 
 def _check_cache_shape(text: str) -> None:

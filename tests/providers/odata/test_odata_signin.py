@@ -226,3 +226,12 @@ def test_a_token_cache_of_valid_json_but_not_a_cache_is_started_afresh(crm, cont
     assert any("token cache" in line and "starting afresh" in line for line in crm.logs), crm.logs
     assert isinstance(json.loads(crm.cache.read_text()).get("AccessToken"), dict)
     assert crm.provider(secret=None, context=crm.context(secret=None)).verify().ok
+
+
+def test_a_token_cache_readable_by_others_is_made_private_on_a_silent_sign_in(crm):
+    """A run that signs in from the cache writes nothing; the file is 0600 all the same."""
+    crm.provider().verify()
+    os.chmod(crm.cache, 0o644)
+    result = crm.provider(secret=None, context=crm.context(secret=None)).verify()
+    assert result.ok and "token cache" in result.message, result.message
+    assert stat.S_IMODE(os.stat(crm.cache).st_mode) == 0o600
