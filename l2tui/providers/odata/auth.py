@@ -301,6 +301,8 @@ class MsalAuthenticator(Authenticator):
             # a reserved test name (the emulator's login.fake.test) reaches nothing by itself
             hint = (" (a test authority: set L2TUI_AUTHORITY_REWRITE as `l2tui emulator` "
                     "prints)") if (where.hostname or "").endswith(".test") else ""
+            if isinstance(exc, requests.exceptions.SSLError):
+                hint = "; give CABundle=<file> to trust a private CA"
             raise ConnectError(
                 f"cannot use the sign-in authority {where.netloc}: {short_reason(exc)}{hint}"
             ) from None
@@ -390,6 +392,8 @@ def short_reason(exc: BaseException) -> str:
     errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
     if errno:
         return errno.group(1).strip()
+    if isinstance(exc, requests.exceptions.SSLError):  # (a ConnectionError: test it first)
+        return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in text else "TLS failed"
     if isinstance(exc, requests.Timeout):
         return "timed out"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
