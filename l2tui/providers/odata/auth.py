@@ -102,6 +102,9 @@ class Authenticator:
         """Every secret this authenticator knows, so messages can be scrubbed of them."""
         return []
 
+    def check(self) -> None:
+        """For verify: put the configured credential itself to the test (ConnectError if not)."""
+
 
 class BasicAuthenticator(Authenticator):
     """HTTP basic authentication with User and the password."""
@@ -178,6 +181,13 @@ class MsalAuthenticator(Authenticator):
     def secrets(self) -> list[str]:
         """Password, client secret and every token seen."""
         return [s for s in self._known_secrets if s]
+
+    def check(self) -> None:
+        """An app signs in afresh: its token cached by an earlier run would otherwise pass a
+        wrong or rotated client secret (a user's silent sign-in says "from the token cache")."""
+        if self.settings.confidential:
+            with self._lock:
+                self._acquire(force_refresh=True)
 
     # -- acquiring --------------------------------------------------------------------------------
 

@@ -235,3 +235,13 @@ def test_a_token_cache_readable_by_others_is_made_private_on_a_silent_sign_in(cr
     result = crm.provider(secret=None, context=crm.context(secret=None)).verify()
     assert result.ok and "token cache" in result.message, result.message
     assert stat.S_IMODE(os.stat(crm.cache).st_mode) == 0o600
+
+
+def test_verify_puts_a_wrong_client_secret_to_the_test_despite_a_cached_app_token(crm):
+    """A run signed in as the app; the secret is then rotated and mistyped: verify fails now,
+    not an hour later in the scheduled run when the cached token expires."""
+    assert crm.provider(crm.client_secret_string(), secret=crm.emu.client_secret).verify().ok
+    result = crm.provider(crm.client_secret_string(), secret="not-the-secret-123").verify()
+    assert not result.ok and "Invalid client secret" in result.message, result.message
+    assert "not-the-secret-123" not in result.message
+    assert crm.provider(crm.client_secret_string(), secret=crm.emu.client_secret).verify().ok
