@@ -8,8 +8,11 @@ later runs sign in silently. ``L2TUI_AUTHORITY_REWRITE=https://login.fake.test=h
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 import os
 import re
+import stat
 import threading
 import time
 import warnings
@@ -99,6 +102,9 @@ class Authenticator:
         """Every secret this authenticator knows, so messages can be scrubbed of them."""
         return []
 
+    def check(self) -> None:
+        """For verify: put the configured credential itself to the test (ConnectError if not)."""
+
 
 class BasicAuthenticator(Authenticator):
     """HTTP basic authentication with User and the password."""
@@ -175,6 +181,13 @@ class MsalAuthenticator(Authenticator):
     def secrets(self) -> list[str]:
         """Password, client secret and every token seen."""
         return [s for s in self._known_secrets if s]
+
+    def check(self) -> None:
+        """An app signs in afresh: its token cached by an earlier run would otherwise pass a
+        wrong or rotated client secret (a user's silent sign-in says "from the token cache")."""
+        if self.settings.confidential:
+            with self._lock:
+                self._acquire(force_refresh=True)
 
     # -- acquiring --------------------------------------------------------------------------------
 
@@ -271,8 +284,11 @@ class MsalAuthenticator(Authenticator):
         self._cache = msal.SerializableTokenCache()
         path = self._cache_path()
         if path is not None and path.exists():
+            _make_private(path)
             try:
-                self._cache.deserialize(path.read_text(encoding="utf-8"))
+                text = path.read_text(encoding="utf-8")
+                _check_cache_shape(text)
+                self._cache.deserialize(text)
             except (OSError, ValueError) as exc:
                 self.context.log(f"token cache {path} unreadable ({type(exc).__name__}); starting afresh")
         authority = self.settings.effective_authority
@@ -295,6 +311,8 @@ class MsalAuthenticator(Authenticator):
             # a reserved test name (the emulator's login.fake.test) reaches nothing by itself
             hint = (" (a test authority: set L2TUI_AUTHORITY_REWRITE as `l2tui emulator` "
                     "prints)") if (where.hostname or "").endswith(".test") else ""
+            if isinstance(exc, requests.exceptions.SSLError):
+                hint = "; give CABundle=<file> to trust a private CA"
             raise ConnectError(
                 f"cannot use the sign-in authority {where.netloc}: {short_reason(exc)}{hint}"
             ) from None
@@ -356,12 +374,36 @@ class MsalAuthenticator(Authenticator):
         self._cache.has_state_changed = False
 
 
+def _make_private(path: Path) -> None:
+    """Mode 0600 for a token cache found readable by others (restored from a backup, copied):
+    a run that signs in silently from it never rewrites it, so it would stay readable."""
+    with contextlib.suppress(OSError):
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            path.chmod(0o600)
+
+
+def _check_cache_shape(text: str) -> None:
+    """ValueError unless ``text`` is MSAL's token cache shape: sections of entries, all objects.
+
+    Valid JSON of another shape (``[]``, a section that is a list) would otherwise fail later,
+    inside MSAL, as "'list' object has no attribute 'get'" on every sign-in.
+    """
+    data = json.loads(text) if text.strip() else {}
+    if not isinstance(data, dict) or not all(
+        isinstance(section, dict) and all(isinstance(entry, dict) for entry in section.values())
+        for section in data.values()
+    ):
+        raise ValueError("not a token cache")
+
+
 def short_reason(exc: BaseException) -> str:
     """A short, URL-free reason for a connection failure."""
     text = str(exc)
     errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
     if errno:
         return errno.group(1).strip()
+    if isinstance(exc, requests.exceptions.SSLError):  # (a ConnectionError: test it first)
+        return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in text else "TLS failed"
     if isinstance(exc, requests.Timeout):
         return "timed out"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):

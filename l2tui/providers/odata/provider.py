@@ -137,6 +137,7 @@ class ODataProvider(Provider):
         patient = self.http.policy
         self.http.policy = dataclasses.replace(patient, max_retries=min(patient.max_retries, 1))
         try:
+            self.http.auth.check()
             columns = self.describe()
             stream = ODataReadStream(self.http, self.schema, self._plan(page_size=1), None,
                                      self._log)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import time
@@ -212,3 +213,35 @@ def test_a_test_authority_out_of_reach_says_how_the_emulator_is_reached(crm):
         provider.describe()
     assert str(err.value).endswith(": Name or service not known (a test authority: set "
                                    "L2TUI_AUTHORITY_REWRITE as `l2tui emulator` prints)")
+
+
+@pytest.mark.parametrize("content", ["[]", '{"AccessToken": []}', '{"AccessToken": {"k": 1}}', "7"])
+def test_a_token_cache_of_valid_json_but_not_a_cache_is_started_afresh(crm, content):
+    """A cache file that parses as JSON but is not MSAL's shape: signed in anew and rewritten,
+    not "sign-in failed: 'list' object has no attribute 'get'" on every run."""
+    crm.cache.parent.mkdir(parents=True, exist_ok=True)
+    crm.cache.write_text(content)
+    result = crm.provider().verify()
+    assert result.ok, result.message
+    assert any("token cache" in line and "starting afresh" in line for line in crm.logs), crm.logs
+    assert isinstance(json.loads(crm.cache.read_text()).get("AccessToken"), dict)
+    assert crm.provider(secret=None, context=crm.context(secret=None)).verify().ok
+
+
+def test_a_token_cache_readable_by_others_is_made_private_on_a_silent_sign_in(crm):
+    """A run that signs in from the cache writes nothing; the file is 0600 all the same."""
+    crm.provider().verify()
+    os.chmod(crm.cache, 0o644)
+    result = crm.provider(secret=None, context=crm.context(secret=None)).verify()
+    assert result.ok and "token cache" in result.message, result.message
+    assert stat.S_IMODE(os.stat(crm.cache).st_mode) == 0o600
+
+
+def test_verify_puts_a_wrong_client_secret_to_the_test_despite_a_cached_app_token(crm):
+    """A run signed in as the app; the secret is then rotated and mistyped: verify fails now,
+    not an hour later in the scheduled run when the cached token expires."""
+    assert crm.provider(crm.client_secret_string(), secret=crm.emu.client_secret).verify().ok
+    result = crm.provider(crm.client_secret_string(), secret="not-the-secret-123").verify()
+    assert not result.ok and "Invalid client secret" in result.message, result.message
+    assert "not-the-secret-123" not in result.message
+    assert crm.provider(crm.client_secret_string(), secret=crm.emu.client_secret).verify().ok

@@ -55,3 +55,16 @@ def test_a_token_expiring_mid_run_is_renewed(crm):
     assert provider.verify().ok
     time.sleep(1.1)
     assert len(provider.preview(rows=3)[1]) == 3
+
+
+def test_an_untrusted_sign_in_authority_says_certificate_and_cabundle_not_connection_failed(
+        make_crm):
+    """The emulator's https authority with no CABundle: the sign-in fails on the certificate,
+    and says so, rather than "connection failed" for a service that answers."""
+    crm = make_crm(rows=5, auth=True, tls=True)
+    context = ProviderContext(secret=lambda: crm.emu.password, token_cache_path=crm.cache,
+                              log=crm.logs.append)
+    result = crm.provider(context=context).verify()
+    assert not result.ok and "\n" not in result.message, result.message
+    assert "certificate verify failed" in result.message, result.message
+    assert "CABundle" in result.message, result.message
