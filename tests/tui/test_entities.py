@@ -127,6 +127,64 @@ async def test_a_pair_can_be_removed_and_added_back(make_app, demo_file, sqlite_
         assert "revenue" in {p.left for p in app.current.mapping.columns}
 
 
+async def _mappings_with_accountnumber_as_match_key(pilot, app) -> MappingEditor:
+    """The Mappings page, auto mapping off, Match Key set on accountnumber ↔ accountnumber."""
+    await pilot.press("alt+4")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    app.query_one("#auto").value = False
+    await pilot.pause()
+    editor = app.query_one(MappingEditor)
+    editor.query_one("#pairs").move_cursor(row=[r.left for r in editor.rows].index("accountnumber"))
+    await pilot.pause()
+    await pilot.click("#pair-key")
+    assert app.current.mapping.match_key is not None
+    assert app.current.mapping.match_key.left == "accountnumber"
+    return editor
+
+
+async def test_change_does_not_silently_drop_the_match_key_pair(make_app, demo_file, sqlite_db) -> None:
+    # name -> accountnumber takes the right column of the match key pair: that pair would
+    # vanish (no ★ on screen) while the file kept match_key on it
+    make_accounts_table(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await _mappings_with_accountnumber_as_match_key(pilot, app)
+        editor.query_one("#pairs").move_cursor(row=[r.left for r in editor.rows].index("name"))
+        await pilot.pause()
+        editor.query_one("#pick-right").value = "accountnumber"
+        await pilot.click("#pair-change")
+        await pilot.pause()
+        starred = [(r.left, r.right) for r in editor.rows if r.match_key]
+        assert starred == [("accountnumber", "accountnumber")], starred
+        assert ("name", "accountnumber") not in {(p.left, p.right) for p in app.current.mapping.columns}
+        assert any("match key" in n.message for n in app._notifications)
+
+
+async def test_changing_the_match_key_pair_moves_the_match_key_with_it(make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await _mappings_with_accountnumber_as_match_key(pilot, app)
+        editor.query_one("#pick-left").value = "name"
+        await pilot.click("#pair-change")
+        await pilot.pause()
+        key = app.current.mapping.match_key
+        assert (key.left, key.right) == ("name", "accountnumber")
+        assert [(r.left, r.right) for r in editor.rows if r.match_key] == [("name", "accountnumber")]
+
+
+async def test_the_match_key_pair_is_not_removed_silently(make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await _mappings_with_accountnumber_as_match_key(pilot, app)
+        await pilot.click("#pair-remove")
+        await pilot.pause()
+        assert [(r.left, r.right) for r in editor.rows if r.match_key] == [("accountnumber", "accountnumber")]
+        assert any("match key" in n.message for n in app._notifications)
+
+
 async def test_a_pair_naming_a_missing_column_is_a_problem_in_place(make_app, demo_file, sqlite_db) -> None:
     make_accounts_table(sqlite_db)
     text = demo_file.read_text() + '[[mapping.columns]]\nleft = "name"\nright = "AccountName"\n'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from rich.text import Text
@@ -174,8 +175,27 @@ class MappingEditor(Vertical):
         cols = [p for p in self.conn.mapping.columns if (p.left, p.right) != (row.left, row.right)]
         cols = [p for p in cols if p.left.casefold() != pair.left.casefold()
                 and p.right.casefold() != pair.right.casefold()]
+        key = self.conn.mapping.match_key
+        if key is not None and row.match_key:
+            key = pair  # the match key's own pair changed: the ★ goes with it
+        elif key is not None and self._maps(key) and not self._maps(key, [*cols, pair]):
+            # the new pair takes a column of the match key's pair, which would go unseen
+            self.app.notify(f"{pair.left} or {pair.right} is in the match key pair "
+                            f"{key.left} ↔ {key.right}: set Match Key on another pair first",
+                            severity="warning")
+            return
         self.conn.mapping.columns = [*cols, pair]
+        self.conn.mapping.match_key = key
         self._changed()
+
+    def _maps(self, key: ColumnPair, columns: list[ColumnPair] | None = None) -> bool:
+        """Whether ``key`` is one of the mapped pairs (with ``columns`` as the manual pairs)."""
+        assert self.conn is not None
+        mapping = replace(self.conn.mapping, columns=list(columns if columns is not None
+                                                          else self.conn.mapping.columns))
+        pairs = effective_pairs(replace(self.conn, mapping=mapping), self.left, self.right)
+        return any((p.left.casefold(), p.right.casefold()) == (key.left.casefold(), key.right.casefold())
+                   for p, _ in pairs)
 
     @on(Button.Pressed, "#pair-remove")
     def _remove(self) -> None:
@@ -185,6 +205,10 @@ class MappingEditor(Vertical):
         if row.auto:
             self.app.notify("this pair is auto-mapped: turn off Enable Auto Mapping to remove it",
                             severity="warning")
+            return
+        if row.match_key and self.conn.mapping.match_key is not None:
+            self.app.notify(f"{row.left} ↔ {row.right} is the match key: set Match Key on another "
+                            "pair first", severity="warning")
             return
         self.conn.mapping.columns = [p for p in self.conn.mapping.columns
                                      if (p.left, p.right) != (row.left, row.right)]
