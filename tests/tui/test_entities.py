@@ -86,13 +86,15 @@ async def test_at_80x24_the_mappings_show_the_match_key_and_auto_marks_without_s
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("alt+4")
         editor = app.query_one(MappingEditor)
-        await until(pilot, lambda: len(editor.rows) > 10)
-        await pilot.pause()
-        # each row as shown, up to the ↔: its marks, the left column and its type
-        shown = [line.split("↔")[0].split()
-                 for line in screen_lines(app, editor.query_one("#pairs")) if "↔" in line]
-        assert ["★", "auto", "accountid", "guid"] in shown, shown
-        assert ["auto", "name", "string"] in shown, shown
+
+        def shown() -> list[list[str]]:
+            """Each row as drawn, up to the ↔: its marks, the left column and its type."""
+            return [line.split("↔")[0].split()
+                    for line in screen_lines(app, editor.query_one("#pairs")) if "↔" in line]
+
+        # (drawn once the columns are loaded: waited for as drawn, not as added)
+        await until(pilot, lambda: ["★", "auto", "accountid", "guid"] in shown())
+        assert ["auto", "name", "string"] in shown(), shown()
 
 
 async def test_turning_auto_mapping_off_keeps_the_pairs_for_editing(make_app, demo_file, sqlite_db) -> None:
