@@ -82,7 +82,8 @@ class Runner:
         return_large_buffers()  # page bodies are megabytes: keep them off the heap (glibc)
         started = time.time()
         with self._lock(conn), self._log_file(conn, started) as (log, log_name):
-            events = fan_out(Throttle(sink), _log_writer(log))
+            to_log = _log_writer(log)
+            events = fan_out(Throttle(sink), to_log)
 
             def open_state(dry: bool = False) -> StateStore:
                 """The connection's state, naming this run's log in the runs it records."""
@@ -90,8 +91,9 @@ class Runner:
 
             try:
                 state = open_state(dry_run)
-            except L2Error as unusable:  # (a damaged or locked state: its log says so too)
-                events(LogLine(message=unusable.message, level="error"))
+            except L2Error as unusable:
+                # a damaged or locked state: the run's log says so too (the caller says it once)
+                to_log(LogLine(message=unusable.message, level="error"))
                 raise
             providers: list[Provider] = []
             engine: Engine | None = None
