@@ -145,11 +145,9 @@ def _number(value: Any) -> str:
         return str(value)
     if isinstance(value, float):
         return _float_text(value)
-    if kind is Decimal:
-        return _plain(value) if value.is_finite() else str(value)
     if isinstance(value, bool):
         return "1" if value else "0"
-    number = Decimal(str(value).strip())
+    number = _decimal(value)
     return _plain(number) if number.is_finite() else str(number)
 
 

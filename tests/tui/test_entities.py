@@ -102,15 +102,21 @@ async def test_at_80x24_the_mappings_show_the_match_key_and_auto_marks_without_s
             await until(pilot, lambda drawn=drawn: drawn in shown())
 
 
+async def _manual_mappings(pilot, app) -> MappingEditor:
+    """The Mappings page with its columns loaded and auto mapping turned off: its editor."""
+    await pilot.press("alt+4")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    app.query_one("#auto").value = False
+    await pilot.pause()
+    return app.query_one(MappingEditor)
+
+
 async def test_turning_auto_mapping_off_keeps_the_pairs_for_editing(make_app, demo_file, sqlite_db) -> None:
     make_accounts_table(sqlite_db)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("alt+4")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        app.query_one("#auto").value = False
-        await pilot.pause()
+        await _manual_mappings(pilot, app)
         assert not app.current.mapping.auto
         assert {p.left for p in app.current.mapping.columns} >= {"accountid", "name"}
 
@@ -119,12 +125,7 @@ async def test_a_pair_can_be_removed_and_added_back(make_app, demo_file, sqlite_
     make_accounts_table(sqlite_db)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("alt+4")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        app.query_one("#auto").value = False
-        await pilot.pause()
-        editor = app.query_one(MappingEditor)
+        editor = await _manual_mappings(pilot, app)
         editor.query_one("#pairs").move_cursor(row=[r.left for r in editor.rows].index("revenue"))
         await pilot.click("#pair-remove")
         assert "revenue" not in {p.left for p in app.current.mapping.columns}
@@ -136,12 +137,7 @@ async def test_a_pair_can_be_removed_and_added_back(make_app, demo_file, sqlite_
 
 async def _mappings_with_accountnumber_as_match_key(pilot, app) -> MappingEditor:
     """The Mappings page, auto mapping off, Match Key set on accountnumber ↔ accountnumber."""
-    await pilot.press("alt+4")
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    app.query_one("#auto").value = False
-    await pilot.pause()
-    editor = app.query_one(MappingEditor)
+    editor = await _manual_mappings(pilot, app)
     editor.query_one("#pairs").move_cursor(row=[r.left for r in editor.rows].index("accountnumber"))
     await pilot.pause()
     await pilot.click("#pair-key")
