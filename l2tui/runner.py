@@ -67,7 +67,6 @@ class Runner:
             cancel: threading.Event | None = None,
             prompt: Callable[[str], str | None] | None = None,
             device_code: Callable[[dict[str, Any]], None] | None = None,
-            notify: Callable[[str], None] | None = None,
             batch_size: int | None = None) -> RunReport:
         """Run ``conn`` once and return its report; never prints.
 
@@ -106,7 +105,7 @@ class Runner:
                     events(LogLine(message="the state was reset: matching both sides by key"))
                 for index in (1, 2):
                     providers.append(open_entity(
-                        conn, index, self.paths, prompt=prompt, notify=notify,
+                        conn, index, self.paths, prompt=prompt,
                         device_code=device_code,
                         log=lambda message: events(LogLine(message=message)), stop=cancel,
                     ))

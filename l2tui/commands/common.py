@@ -21,9 +21,14 @@ def load_complete(paths: Paths, name: str) -> Connection:
     return conn
 
 
+def on_terminal() -> bool:
+    """A person at a terminal can answer: stdin and stderr are both a terminal."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
 def terminal_prompt(message: str) -> str | None:
     """Ask for a secret on the terminal, only when one is attached."""
-    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+    if not on_terminal():
         return None
     try:
         return getpass.getpass(message)
@@ -54,6 +59,5 @@ def open_for_terminal(conn: Connection, index: int, paths: Paths) -> Provider:
     return open_entity(
         conn, index, paths,
         prompt=terminal_prompt,
-        notify=lambda message: print(message, file=sys.stderr, flush=True),
-        device_code=show_device_code,
+        device_code=show_device_code if on_terminal() else None,
     )

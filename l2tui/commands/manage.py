@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from l2tui.commands.common import confirm
+from l2tui.commands.common import confirm, on_terminal
 from l2tui.commands.history import last_run, last_run_dict
 from l2tui.config.files import write_atomically
 from l2tui.config.loader import parse_connection
@@ -122,7 +122,7 @@ def edit_command(args: argparse.Namespace, paths: Paths) -> int:
                 break
             except ConfigError as exc:
                 error = exc.at(str(path))
-                if not (sys.stdin.isatty() and sys.stderr.isatty()):
+                if not on_terminal():
                     raise ConfigError(f"{error}; the file is unchanged") from None
                 print(f"l2tui: {error}", file=sys.stderr)
                 if not confirm("Edit again? [Y/n] ", default=True):

@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from l2tui.commands.common import confirm, load_complete, show_device_code, terminal_prompt
+from l2tui.commands.common import (
+    confirm,
+    load_complete,
+    on_terminal,
+    show_device_code,
+    terminal_prompt,
+)
 from l2tui.config.model import Connection
 from l2tui.errors import ConfigError, L2Error
 from l2tui.paths import Paths
@@ -58,7 +64,7 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     reset = bool(getattr(args, "reset", False))
     asks = reset and not getattr(args, "yes", False) and not getattr(args, "dry_run", False)
     if asks:
-        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        if not on_terminal():
             raise ConfigError("--reset needs a confirmation on a terminal, or --yes")
         if not confirm(f"Forget the sync state of '{conn.title}'? The next run matches "
                         "both sides by key again. [y/N] "):
@@ -71,8 +77,7 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
         report = Runner(paths).run(
             conn, dry_run=bool(args.dry_run), force=bool(args.force), full=bool(args.full),
             reset=reset, sink=sink, cancel=cancel, prompt=terminal_prompt,
-            device_code=show_device_code,
-            notify=lambda message: print(message, file=sys.stderr, flush=True),
+            device_code=show_device_code if on_terminal() else None,
         )
     finally:
         for signum, handler in previous.items():

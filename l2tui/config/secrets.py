@@ -39,6 +39,15 @@ def _keyring():  # type: ignore[no-untyped-def]
     return keyring
 
 
+def keyring_usable() -> bool:
+    """Whether this machine has an OS keyring l2tui can use."""
+    try:
+        _keyring()
+    except Exception:
+        return False
+    return True
+
+
 def keyring_get(slug: str, index: int) -> str | None:
     """The stored secret, or None (also when no keyring works)."""
     try:
@@ -104,6 +113,9 @@ def resolve_secret(conn: Connection, index: int, *, prompt: Prompt | None = None
 def missing_secret_hint(conn: Connection, index: int) -> str:
     """How to give an entity its password or secret when none was found."""
     entity = conn.entity(index)
-    hint = f"set ${entity.password_env}, " if entity.password_env else "set password_env = \"VAR\" in the file, "
-    return (f"{hint}store one in the keyring (l2tui set-password {conn.argument} --entity {index}), "
-            "or run on a terminal to be asked")
+    ways = [f"set ${entity.password_env}" if entity.password_env
+            else 'set password_env = "VAR" in the file']
+    if keyring_usable():  # (where none works, set-password would only refuse)
+        ways.append(f"store one in the keyring (l2tui set-password {conn.argument} --entity {index})")
+    ways.append("run on a terminal to be asked")
+    return ", ".join(ways[:-1]) + f", or {ways[-1]}"

@@ -50,7 +50,6 @@ def open_entity(
     paths: Paths,
     *,
     prompt: Prompt | None = None,
-    notify: Callable[[str], None] | None = None,
     device_code: Callable[[dict[str, Any]], None] | None = None,
     log: Callable[[str], None] | None = None,
     options: dict[str, Any] | None = None,
@@ -71,11 +70,11 @@ def open_entity(
     context = ProviderContext(
         secret=secret,
         token_cache_path=paths.token_cache,
-        notify=notify or (lambda message: None),
         device_code=device_code,
         log=log or (lambda message: None),
         options=dict(options or {}),
-        secret_hint=missing_secret_hint(conn, index),
+        secret_hint=lambda: missing_secret_hint(conn, index),
+        sign_in_hint=f"l2tui verify {conn.argument}",
         stop=stop,
     )
     return open_provider(entity, context)

@@ -330,9 +330,12 @@ class ProviderContext:
 
     secret: SecretGetter = lambda: None
     token_cache_path: Any = None  # pathlib.Path of the MSAL token cache, mode 0600
-    notify: Callable[[str], None] = lambda message: None
-    device_code: Callable[[dict[str, Any]], None] | None = None  # shows verification_uri + user_code
+    # shows a device code's verification_uri and user_code to a person; None where nobody would
+    # see it (cron, systemd): a device-code sign-in then fails at once instead of waiting 15 min
+    device_code: Callable[[dict[str, Any]], None] | None = None
     log: Callable[[str], None] = lambda message: None
     options: dict[str, Any] = field(default_factory=dict)
-    secret_hint: str = ""  # how to give the secret when none is found (said after "no password")
+    # how to give the secret when none is found (said after "no password"); asked only then
+    secret_hint: Callable[[], str] = lambda: ""
+    sign_in_hint: str = ""  # where a person can sign in once, e.g. "l2tui verify NAME"
     stop: threading.Event | None = None  # set when the run is asked to stop: no retry waits on

@@ -71,6 +71,52 @@ def test_verify_without_a_password_says_how_to_give_one_for_cron(
     assert "password_env" in result.stdout
 
 
+def test_without_a_keyring_the_missing_password_hint_leaves_set_password_out(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator_factory: Any
+) -> None:
+    """set-password refuses where no keyring works: the hint does not send a user there."""
+    emu = emulator_factory(rows=5, auth=True)
+    _save(config_dir, emu.connection_string(), tmp_path / "unused.db")
+    env = {"L2TUI_AUTHORITY_REWRITE": f"https://login.fake.test={emu.root_url}",
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    result = run_cli("verify", "Accounts", "--entity", "1", env=env)
+    assert result.returncode == 3
+    assert f"no password for {emu.username}: set password_env = \"VAR\" in the file, or run on " \
+           "a terminal to be asked" in result.stdout
+    assert "set-password" not in result.stdout
+
+
+def test_a_device_code_sign_in_off_a_terminal_fails_at_once_saying_where_to_sign_in(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator_factory: Any
+) -> None:
+    """Cron or systemd: no one would see the code, so no 15-minute wait holding the lock."""
+    emu = emulator_factory(rows=5, auth=True)
+    _sqlite_with_accounts(tmp_path / "crm.db")
+    _save(config_dir, f"URL={emu.url('accounts')};Authentication=device_code;"
+          f"Authority={emu.authority};", tmp_path / "crm.db")
+    env = {"L2TUI_AUTHORITY_REWRITE": f"https://login.fake.test={emu.root_url}"}
+    result = run_cli("run", "Accounts", env=env, timeout=30)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "a device-code sign-in needs a person to enter its code: sign in once on a " \
+           "terminal (l2tui verify accounts)" in result.stderr
+    assert emu.idp.pending_device_codes() == []
+
+
+def test_a_device_code_sign_in_on_a_terminal_shows_the_code_and_waits_for_it(
+    run_on_terminal: Any, config_dir: Path, tmp_path: Path, emulator_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emu = emulator_factory(rows=5, auth=True)
+    emu.idp.auto_approve_device_codes = True
+    _save(config_dir, f"URL={emu.url('accounts')};Authentication=device_code;"
+          f"Authority={emu.authority};", tmp_path / "unused.db")
+    monkeypatch.setenv("L2TUI_AUTHORITY_REWRITE", f"https://login.fake.test={emu.root_url}")
+    code, shown = run_on_terminal("verify", "Accounts", "--entity", "1")
+    assert code == 0, shown
+    assert "enter the code" in shown
+    assert "Entity 1 (Dynamics accounts): ok" in shown
+
+
 def test_verify_with_a_wrong_password_exits_3_without_showing_it(
     run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator_factory: Any
 ) -> None:

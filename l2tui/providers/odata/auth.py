@@ -255,17 +255,22 @@ class MsalAuthenticator(Authenticator):
                     self.settings.user, password, scopes=scopes
                 )
         if method == cs.DEVICE_CODE:
+            if self.context.device_code is None:  # (cron, systemd: nobody to enter a code)
+                raise ConnectError(self._unattended())
             flow = app.initiate_device_flow(scopes=scopes)
             if "user_code" not in flow:
                 return flow  # type: ignore[no-any-return]
-            if self.context.device_code is not None:
-                self.context.device_code(flow)
-            else:
-                self.context.notify(flow.get("message") or (
-                    f"To sign in, open {flow.get('verification_uri')} and enter {flow['user_code']}"
-                ))
+            self.context.device_code(flow)
             return app.acquire_token_by_device_flow(flow)  # type: ignore[no-any-return]
         return {"error": "not_signed_in", "error_description": "the app could not get a token"}
+
+    def _unattended(self) -> str:
+        """Why a device-code sign-in is not started where no person would see its code."""
+        who = f" for {self.settings.user}" if self.settings.user else ""
+        where = f" ({self.context.sign_in_hint})" if self.context.sign_in_hint else ""
+        return (f"no sign-in{who} in the token cache, and a device-code sign-in needs a person "
+                f"to enter its code: sign in once on a terminal{where}; later runs renew the "
+                "token silently")
 
     def _sign_in_failure(self, result: dict[str, Any]) -> str:
         text = str(result.get("error_description") or result.get("error") or "no token returned")
@@ -415,7 +420,8 @@ def short_reason(exc: BaseException) -> str:
 
 def _missing(what: str, context: ProviderContext) -> str:
     """A missing secret's message, saying how to give one when the context knows."""
-    return f"{what}: {context.secret_hint}" if context.secret_hint else what
+    hint = context.secret_hint()
+    return f"{what}: {hint}" if hint else what
 
 
 def make_authenticator(settings: ODataSettings, context: ProviderContext) -> Authenticator:

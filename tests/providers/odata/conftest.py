@@ -19,7 +19,7 @@ FAST_RETRIES = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "retry_max_re
 
 @dataclass
 class Harness:
-    """An emulator plus what a provider told the outside world (logs, notices)."""
+    """An emulator plus what a provider told the outside world (logs; device codes shown)."""
 
     emu: Emulator
     cache: Path
@@ -32,7 +32,7 @@ class Harness:
         return ProviderContext(
             secret=lambda: secret,
             token_cache_path=self.cache,
-            notify=self.notices.append,
+            device_code=lambda flow: self.notices.append(flow["message"]),
             log=self.logs.append,
             options={"msal_http_client": self.emu.msal_http_client(), **FAST_RETRIES, **options},
         )

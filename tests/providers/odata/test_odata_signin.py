@@ -62,11 +62,13 @@ def test_device_code_prompt_is_delivered_and_sign_in_completes(crm):
     assert crm.emu.username in result.message
 
 
-def test_device_code_prompt_goes_to_notify_without_a_device_code_callback(crm):
-    crm.emu.idp.auto_approve_device_codes = True
-    _, rows = crm.provider(crm.device_code_string()).preview(rows=2)
-    assert len(rows) == 2
-    assert any("enter the code" in n for n in crm.notices)
+def test_device_code_sign_in_without_anyone_to_show_the_code_to_fails_at_once(crm):
+    context = crm.context()
+    context.device_code = None  # (cron, systemd)
+    result = crm.provider(crm.device_code_string(), context=context).verify()
+    assert not result.ok
+    assert "a device-code sign-in needs a person to enter its code" in result.message
+    assert crm.emu.idp.pending_device_codes() == []
 
 
 def test_verify_and_preview_with_auth_off(open_crm):
