@@ -107,6 +107,9 @@ class ActionsMixin(L2Core):
         finally:
             self.refresh_list()
             self._update_title()
+        if shown:
+            for form in self.query(EntityForm):
+                form.show_saved()
         if old is not None and saved.path != old:
             self._follow_state(lambda: jobs.move_state(conn, old.stem, self.paths), "Save Changes")
         if saved.secrets_not_kept:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 
 import pytest
+from textual.widgets import Input
 
 from l2tui.config.secrets import keyring_get
 from l2tui.config.specs import find_spec
@@ -106,6 +107,20 @@ async def test_a_password_typed_into_the_connection_string_moves_to_the_keyring(
         await pilot.pause()
         assert "hunter2" not in offline_demo_file.read_text()
         assert keyring_get(DEMO_SLUG, 2) == "hunter2"
+
+
+async def test_a_password_typed_into_the_connection_string_leaves_the_field_on_save(
+        make_app, offline_demo_file) -> None:
+    """The screen shows what the file holds: the password no longer in sight over a shoulder."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")
+        app.query_one("#entity2-form #connstr").value = "Data Source=/srv/x.db;Password=hunter2;"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.query_one("#entity2-form #connstr", Input).value == "Data Source=/srv/x.db;"
+        assert not app.workspace.dirty
 
 
 async def test_the_password_variable_is_saved_by_name(make_app, offline_demo_file) -> None:

@@ -143,6 +143,16 @@ class EntityForm(VerticalScroll):
             self.query_one("#f-connstr", Field).set_problem(
                 connection_string_problem(spec, entity.connection_string))
 
+    def show_saved(self) -> None:
+        """After Save Changes: the connection string as the file has it (a password typed into it
+        went to the keyring, and leaves the screen too)."""
+        if self.entity is None:
+            return
+        box = self.query_one("#connstr", Input)
+        if box.value.strip() != self.entity.connection_string:
+            with self.prevent(Input.Changed):
+                box.value = self.entity.connection_string
+
     def problems(self) -> list[str]:
         """Problems shown on this page."""
         return [f"{f.label}: {f.problem}" for f in self.query(Field) if f.problem]
