@@ -126,8 +126,10 @@ def in_folder(path: Path, folder: Path | None) -> bool:
 
 def file_slug(path: Path, folder: Path | None) -> str:
     """A file's stem in the connection folder; elsewhere its stem and a digest of its absolute
-    path, so that two files of one name never share a state, logs, lock or keyring entry."""
-    if in_folder(path, folder):
-        return path.stem
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
-    return f"{path.stem}-{digest}"
+    path, so that two files of one name never share a state, logs, lock or keyring entry. A
+    link is the file it links to: one file, one state and one lock, however it is named."""
+    real = path.resolve()
+    if in_folder(real, folder):
+        return real.stem
+    digest = hashlib.sha256(str(real).encode()).hexdigest()[:8]
+    return f"{real.stem}-{digest}"

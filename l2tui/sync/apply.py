@@ -68,6 +68,9 @@ UNRECORDED = "unrecorded"
 """The state's meta key set while items both sides hold may be missing from it (a run writes, or
 matches by key): a run that stops before it clears it leaves the next matching by key."""
 
+HELD_IN_MEMORY = 5000
+"""Writes a side holds in memory until the deletion guard has passed; more go to the outbox."""
+
 AfterWrite = Callable[[Task, WriteOutcome], None]
 RowItem = tuple[str, str, str | None, str | None]
 """A queued create's pair: match key, hash, the source's key and its version."""
@@ -110,9 +113,30 @@ class Writer:
         self.stopped: WriteStopped | None = None  # a write that stopped: raised once saved
         self.marked = False  # UNRECORDED is set in the state
         self.unsure = 0  # failed writes the side may have carried out (see WriteOutcome.unsure)
+        # writes held back until the deletion guard has passed (``hold``), and where those
+        # beyond the first HELD_IN_MEMORY go
+        self.held: list[Task] | None = None
+        self.spill: Callable[[Task], None] = lambda task: None
+
+    def hold(self, spill: Callable[[Task], None]) -> None:
+        """Hold every write from now on until ``release``: kept in memory up to
+        ``HELD_IN_MEMORY``, the rest handed to ``spill`` (the run's outbox, on disk)."""
+        self.held, self.spill = [], spill
+
+    def release(self) -> None:
+        """Queue the writes held in memory, and write from now on (the guard has passed)."""
+        held, self.held = self.held, None
+        for task in held or ():
+            self.add(task)
 
     def add(self, task: Task) -> None:
         """Queue one write; flush a full batch."""
+        if self.held is not None:
+            if len(self.held) < HELD_IN_MEMORY:
+                self.held.append(task)
+            else:
+                self.spill(task)
+            return
         if self.rows_ok and _plain_create(task):
             self.create(task.mkey, task.hash, task.values or [], task.src_kid, task.src_version)
             return
@@ -123,7 +147,7 @@ class Writer:
     def create(self, mkey: str, hash: str, values: list[Any], src_kid: str | None,
                src_version: str | None = None) -> None:
         """Queue the create of a new item (the common write of a first run: no Task, no Change)."""
-        if not self.rows_ok:
+        if not self.rows_ok or self.held is not None:
             self.add(Task(self.side.name, "create", mkey, hash, values, src_kid,
                           src_version=src_version))
             return
@@ -135,7 +159,7 @@ class Writer:
         """``create`` of each new item of a page, given as the fields a read made of it (match
         key, key, values, hash, …: ``SideInfo.fields``) and its version (none: no versions):
         a batch's rows made in one comprehension, not a call a row."""
-        if not self.rows_ok:
+        if not self.rows_ok or self.held is not None:
             for index, (mkey, kid, values, hash, *_) in enumerate(made):
                 self.create(mkey, hash, values, kid, versions[index] if versions else None)
             return

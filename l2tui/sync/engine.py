@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from l2tui.config.model import ConflictResolution, Connection, Direction
+from l2tui.config.model import ConflictResolution, Connection, Deletions, Direction
 from l2tui.errors import ConfigError, ConnectError, GuardRefused, L2Error
 from l2tui.providers.base import (
     ChangeOp,
@@ -422,6 +422,13 @@ class Engine:
         self.writers = {s: Writer(self.sides[s], self.providers[s], state, run,
                                   batch=opts.batch_size or caps[s].batch_size, dry=opts.dry_run,
                                   sink=self.sink, counts=self.counts) for s in SIDES}
+        # a run that could meet the deletion guard writes nothing before it has passed: every
+        # write is held until the reads are done (a first run, with no pair to delete, streams)
+        self.holding = not (opts.dry_run or opts.force or self.state_empty) and \
+            conn.deletions == Deletions.PROPAGATE and conn.max_delete_ratio < 1
+        if self.holding:
+            for writer in self.writers.values():
+                writer.hold(self.outbox.put)
         self.streaming: str | None = None
         streams: dict[str, ReadStream] = {}
         if self.mode[dst] != "none":
@@ -430,10 +437,11 @@ class Engine:
         self._leftovers()
         self._unhandled()
         self._check_cancel()
-        for s in SIDES:
-            self.writers[s].flush()
-            self._drain(s, ("create", "update"))
+        if not self.holding:
+            self._write_changes()
         self._guard()
+        if self.holding:
+            self._write_changes()
         for s in SIDES:
             self._drain(s, ("delete",))
         self._keyless()
@@ -1037,6 +1045,13 @@ class Engine:
         self.sink(Conflict(key=mkey, resolution=resolution, left=left, right=right))
 
     # -- applying ------------------------------------------------------------------------
+
+    def _write_changes(self) -> None:
+        """Write the creates and updates queued, held (``holding``) or kept in the outbox."""
+        for s in SIDES:
+            self.writers[s].release()
+            self.writers[s].flush()
+            self._drain(s, ("create", "update"))
 
     def _drain(self, side: str, ops: tuple[str, ...]) -> None:
         writer = self.writers[side]

@@ -54,6 +54,20 @@ def test_a_file_outside_the_folder_has_a_slug_of_its_own_and_one_inside_keeps_it
     assert len(slugs) == 2 and all(re.fullmatch(r"base-[0-9a-f]{8}", s) for s in slugs)
 
 
+def test_a_link_to_a_connection_file_is_that_connection_one_state_one_lock(
+        config_dir: Path, tmp_path: Path) -> None:
+    """Two runs of one file, one by its name and one through a link, must meet at one lock."""
+    store = ConnectionStore(config_dir)
+    real = store.save(_conn("Base"))
+    (tmp_path / "alias.toml").symlink_to(real)
+    (tmp_path / "elsewhere").mkdir()
+    outside = tmp_path / "elsewhere" / "base.toml"
+    outside.write_text(real.read_text())
+    (tmp_path / "other.toml").symlink_to(outside)
+    assert store.load(str(tmp_path / "alias.toml")).slug == "base"
+    assert store.load(str(tmp_path / "other.toml")).slug == store.load(str(outside)).slug
+
+
 def test_a_file_saved_with_a_byte_order_mark_loads(config_dir: Path) -> None:
     store = ConnectionStore(config_dir)
     path = store.save(_conn())

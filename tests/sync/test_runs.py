@@ -259,6 +259,56 @@ def test_a_source_that_suddenly_returns_nothing_stops_at_the_deletion_guard(
     assert pair.right_count() == 20
 
 
+def replaced_by_other_accounts(pair: Pair) -> None:
+    """The source now holds other accounts (another environment, say), and one edit."""
+    keys = sorted(pair.left())
+    for key in keys[1:]:
+        pair.left_delete(key)
+    pair.left_update(keys[0], {"name": "edited before the switch"})
+    for n in range(30):
+        pair.left_insert({"name": f"Other {n}", "accountnumber": f"OT-{n:04d}"})
+
+
+def test_a_run_the_deletion_guard_refuses_writes_nothing_not_even_its_creates(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts", max_delete_ratio=0.2)
+    pair.run()
+    before = pair.right()
+    replaced_by_other_accounts(pair)
+    with pytest.raises(RunError, match="max_delete_ratio"):
+        pair.run()
+    assert pair.right() == before
+
+
+def test_a_bidirectional_run_the_deletion_guard_refuses_writes_nothing_on_either_side(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts", max_delete_ratio=0.2,
+                     direction=Direction.BIDIRECTIONAL)
+    pair.run()
+    replaced_by_other_accounts(pair)
+    pair.right_insert({"name": "new in SQL"})
+    left, right = pair.left(), pair.right()
+    with pytest.raises(RunError, match="max_delete_ratio"):
+        pair.run()
+    assert pair.left() == left and pair.right() == right
+
+
+def test_writes_held_for_the_guard_beyond_what_memory_holds_are_all_written_once_it_passes(
+        emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("l2tui.sync.apply.HELD_IN_MEMORY", 7)  # the rest wait on disk
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts", max_delete_ratio=0.5)
+    pair.run()
+    synced = sorted(pair.left())
+    for key in synced[:5]:
+        pair.left_update(key, {"name": f"edited {key}"})
+    for n in range(30):
+        pair.left_insert({"name": f"Other {n}", "accountnumber": f"OT-{n:04d}"})
+    pair.left_delete(synced[-1])
+    report = pair.run()
+    assert (report.created_right, report.updated_right, report.deleted_right) == (30, 5, 1)
+    assert pair.right() == pair.left()
+
+
 def test_a_dry_run_goes_past_the_deletion_guard_and_reports_the_refusal(
         emu: Any, tmp_path: Path) -> None:
     pair = synced_then_emptied(emu, tmp_path)
