@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from l2tui.config.files import make_folder
 from l2tui.errors import RunError
 from l2tui.sqlite_rows import insert_rows
 from l2tui.sqlite_wal import checkpoint_behind, keep_wal_on_close, sync_wal
@@ -142,7 +143,7 @@ class StateStore:
             raise state_error(path, exc) from None
 
     def _open(self, path: Path, dry: bool) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_folder(path.parent)
         _private(path)
         self.path = path
         self.dry = dry

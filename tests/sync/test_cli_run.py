@@ -296,6 +296,20 @@ def test_a_data_dir_that_cannot_be_made_exits_2_naming_the_folder_and_variable(
     assert "unexpected error" not in result.stderr and len(result.stderr.splitlines()) == 1
 
 
+def test_a_state_folder_others_can_write_exits_2_in_one_line_and_runs_nothing(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    pair.paths.state.mkdir(parents=True)
+    pair.paths.state.chmod(0o777)
+    result = run_cli("run", name)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"l2tui: the folder {pair.paths.state} can be written by other users, who could change "
+        f"l2tui's files in it: chmod 700 {pair.paths.state} (or choose another folder with "
+        "$L2TUI_DATA_DIR)"]
+    assert pair.right_count() == 0
+
+
 def test_run_after_a_change_of_settings_deletes_what_the_source_deleted_since_the_last_run(
         pair: Pair, run_cli: CliRunner) -> None:
     pair.conn.max_delete_ratio = 0.5
