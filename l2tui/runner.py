@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
-from l2tui.config.files import make_folder
+from l2tui.config.files import make_folder, open_unfollowed
 from l2tui.config.loader import require_complete
 from l2tui.config.model import Connection
 from l2tui.errors import ConfigError, GuardRefused, L2Error, RunError
@@ -305,8 +305,8 @@ class Runner:
         path = self.lock_path(conn, slug)
         try:
             make_folder(path.parent)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:  # (a folder made read-only, a full disk)
+            fd = open_unfollowed(path, os.O_RDWR | os.O_CREAT)
+        except OSError as exc:  # (a folder made read-only, a full disk, a symbolic link there)
             raise RunError(f"cannot open the lock file {path}: {exc.strerror or exc}; "
                            "nothing was run") from None
         try:

@@ -5,6 +5,7 @@ link put in its place."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import pwd
 import shlex
@@ -72,3 +73,21 @@ def _user(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
+
+
+def open_unfollowed(path: Path, flags: int) -> int:
+    """``os.open(path, flags)`` never through a symbolic link in its place (an OSError saying
+    so), not inherited by a child process; a file it creates is mode 0600."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and os.path.islink(path):
+            raise OSError(errno.ELOOP, "it is a symbolic link, which l2tui does not follow "
+                          "(remove it)", str(path)) from None
+        raise
+
+
+def keep_private(fd: int) -> None:
+    """Mode 0600 for the open file ``fd`` when other users may read or write it."""
+    if os.fstat(fd).st_mode & 0o077:
+        os.fchmod(fd, 0o600)
