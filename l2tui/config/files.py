@@ -91,3 +91,15 @@ def keep_private(fd: int) -> None:
     """Mode 0600 for the open file ``fd`` when other users may read or write it."""
     if os.fstat(fd).st_mode & 0o077:
         os.fchmod(fd, 0o600)
+
+
+def create_private(path: Path) -> None:
+    """Create ``path`` empty and mode 0600 whatever the umask; anything there is left alone."""
+    try:
+        fd = open_unfollowed(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -213,6 +214,12 @@ def test_demo_headless_syncs_the_emulator_into_sqlite(run_cli: CliRunner) -> Non
     result = run_cli("demo", "--headless", "--rows", "50")
     assert result.returncode == 0, result.stderr
     assert "50 created" in result.stdout
+
+
+def test_the_demo_database_is_readable_by_its_owner_alone(
+        run_cli: CliRunner, isolated_dirs: dict[str, Path]) -> None:
+    assert run_cli("demo", "--headless", "--rows", "20").returncode == 0
+    assert stat.S_IMODE((isolated_dirs["data"] / "demo.db").stat().st_mode) == 0o600
 
 
 def test_each_demo_starts_from_a_fresh_database_and_sync_state(
