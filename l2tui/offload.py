@@ -2,8 +2,9 @@
 
 Why: a run's reading (JSON decoding, converting, normalising, hashing) and its writing share one
 interpreter lock. On a machine with two CPUs or more, a child process decodes the next page while
-this one writes the last. The child holds nothing but the job: no network, no secret, no state;
-it exits when its input closes (this process ended, even by SIGKILL).
+this one writes the last. The child holds nothing but the job: no network, no secret, no state
+(its environment is what Python needs alone, not this process's variables); it exits when its
+input closes (this process ended, even by SIGKILL).
 
 Frames are an 8-byte little-endian length and a body. The first frame to the child is the pickled
 job; each later frame is one input. The job is called with it and yields answers. Each goes back
@@ -38,6 +39,11 @@ Job = Callable[[bytes], Iterator[Any]]
 
 _LENGTH = struct.Struct("<Q")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+# what the child gets of this process's environment: what Python needs to start and import l2tui
+# (a shared libpython's folder too), and what could change how it decodes (locale, time zone);
+# never the rest, where the secrets are (a connection's password_env)
+_KEPT = frozenset({"PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH"})
+_KEPT_PREFIXES = ("PYTHON", "LC_")
 
 
 class OffloadError(Exception):
@@ -101,9 +107,7 @@ class Offload:
     """
 
     def __init__(self, job: Job) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH"))
-                                            if p)
+        env = _child_environment()
         try:
             # its own session: a Ctrl-C at the terminal is this process's to handle, not the
             # child's (it would print a traceback over the screen)
@@ -168,6 +172,14 @@ class Offload:
         for pipe in (self._to, self._from):
             with contextlib.suppress(OSError):
                 pipe.close()
+
+
+def _child_environment() -> dict[str, str]:
+    """The child's environment: the variables ``_KEPT`` of this one's, l2tui on its PYTHONPATH."""
+    env = {name: value for name, value in os.environ.items()
+           if name in _KEPT or name.startswith(_KEPT_PREFIXES)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+    return env
 
 
 def _drain(stream: IO[bytes], into: queue.SimpleQueue[bytes | None]) -> None:

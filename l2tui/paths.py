@@ -8,6 +8,7 @@ from pathlib import Path
 
 import platformdirs
 
+from l2tui.config.files import make_folder, shared_folder
 from l2tui.errors import ConfigError
 
 APP = "l2tui"
@@ -41,16 +42,25 @@ class Paths:
         return self.logs / slug
 
     def ensure(self) -> Paths:
-        """Create the folders (mode 0700) and return self."""
+        """Create the folders (mode 0700, and each folder made above them) and return self.
+
+        ConfigError for a folder that cannot be made, and for a state, log or cache folder that
+        other users could change (l2tui's files in it would be theirs to replace)."""
         for folder in (self.config, self.state, self.logs, self.cache):
             try:
-                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                make_folder(folder)
+                problem = None if folder == self.config else shared_folder(folder)
             except OSError as exc:
-                setting = "--config-dir or $L2TUI_CONFIG_DIR" if folder == self.config else \
-                    "$L2TUI_DATA_DIR"
-                raise ConfigError(f"cannot create the folder {folder}: "
-                                  f"{exc.strerror or exc} (choose another with {setting})") from None
+                raise ConfigError(f"cannot create the folder {folder}: {exc.strerror or exc} "
+                                  f"(choose another with {self._setting(folder)})") from None
+            if problem:
+                raise ConfigError(f"{problem} (or choose another folder with "
+                                  f"{self._setting(folder)})")
         return self
+
+    def _setting(self, folder: Path) -> str:
+        """The option or variable that chooses ``folder``."""
+        return "--config-dir or $L2TUI_CONFIG_DIR" if folder == self.config else "$L2TUI_DATA_DIR"
 
 
 def resolve_paths(config_dir: str | os.PathLike[str] | None = None) -> Paths:

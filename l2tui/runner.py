@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
+from l2tui.config.files import make_folder, open_unfollowed
 from l2tui.config.loader import require_complete
 from l2tui.config.model import Connection
 from l2tui.errors import ConfigError, GuardRefused, L2Error, RunError
@@ -303,9 +304,9 @@ class Runner:
     def _lock(self, conn: Connection, slug: str | None = None) -> Iterator[None]:
         path = self.lock_path(conn, slug)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:  # (a folder made read-only, a full disk)
+            make_folder(path.parent)
+            fd = open_unfollowed(path, os.O_RDWR | os.O_CREAT)
+        except OSError as exc:  # (a folder made read-only, a full disk, a symbolic link there)
             raise RunError(f"cannot open the lock file {path}: {exc.strerror or exc}; "
                            "nothing was run") from None
         try:
@@ -331,7 +332,7 @@ class Runner:
         folder = self.paths.run_logs(conn.slug)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
         try:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_folder(folder)
             for number in itertools.count(1):
                 name = f"{stamp}-{os.getpid()}{'' if number == 1 else f'-{number}'}.log"
                 with contextlib.suppress(FileExistsError):  # (taken: the next number)

@@ -50,6 +50,17 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
 
 
 @pytest.fixture
+def open_umask() -> Iterator[None]:
+    """This process's umask 000 for the test (files and folders made as asked, nothing taken
+    away), then as it was."""
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.fixture
 def config_dir(isolated_dirs: dict[str, Path]) -> Path:
     """The (empty) connection folder of this test."""
     return isolated_dirs["config"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from l2tui.config.files import keep_private, make_folder, open_unfollowed
 from l2tui.errors import RunError
 from l2tui.sqlite_rows import insert_rows
 from l2tui.sqlite_wal import checkpoint_behind, keep_wal_on_close, sync_wal
@@ -142,7 +143,7 @@ class StateStore:
             raise state_error(path, exc) from None
 
     def _open(self, path: Path, dry: bool) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_folder(path.parent)
         _private(path)
         self.path = path
         self.dry = dry
@@ -760,10 +761,13 @@ def _same_hash(a: str, b: str, exact: bool) -> str:
 
 def _private(path: Path) -> None:
     """The state file readable by its owner alone (it holds keys, and conflicts hold values):
-    made so before SQLite opens it; SQLite gives its WAL and shared-memory files the same mode."""
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o600)  # a state file written before this rule
+    made so before SQLite opens it; SQLite gives its WAL and shared-memory files the same mode.
+    A symbolic link in its place is refused, not followed (its target is not ours to change)."""
+    fd = open_unfollowed(path, os.O_RDWR | os.O_CREAT)
+    try:
+        keep_private(fd)  # a state file written before this rule
+    finally:
+        os.close(fd)
 
 
 def _has_json_each(db: sqlite3.Connection) -> bool:

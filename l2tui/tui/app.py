@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
+from l2tui.config.files import make_folder
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 from l2tui.tui import messages
@@ -113,7 +114,7 @@ class L2App(WatchMixin, ActionsMixin):
 
     def on_mount(self) -> None:
         """Read the folder and open the connection asked for (or the first)."""
-        self.paths.connections.mkdir(parents=True, exist_ok=True)
+        make_folder(self.paths.connections)
         if not self.cursor_blink:
             for widget in self.query("Input, TextArea"):
                 widget.cursor_blink = False  # type: ignore[attr-defined]
@@ -220,7 +221,7 @@ def quit_question(unsaved: list[str], unkept: list[str], running: bool) -> str:
 def run_app(paths: Paths, select: str | None = None, emulator: object | None = None) -> int:
     """Open the connection manager; returns the exit code."""
     try:
-        paths.connections.mkdir(parents=True, exist_ok=True)
+        make_folder(paths.connections)
     except OSError as exc:
         raise ConfigError(f"cannot create the connection folder ({exc.strerror})",
                           file=str(paths.connections)) from None

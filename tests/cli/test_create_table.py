@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,15 @@ def test_yes_creates_the_table_and_a_run_then_fills_it(
     assert run.returncode == 0, run.stderr
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM crm_accounts").fetchone()[0] == emulator.store.count("accounts")
+
+
+def test_a_sqlite_file_it_creates_is_readable_by_its_owner_alone(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _save(config_dir, emulator, db)
+    assert run_cli("create-table", "Accounts", "--yes").returncode == 0
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
 
 
 def test_an_existing_table_is_left_alone(

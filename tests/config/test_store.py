@@ -34,6 +34,14 @@ def test_saved_file_is_named_from_the_title_and_mode_0600(config_dir: Path) -> N
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+@pytest.mark.usefixtures("open_umask")
+def test_a_connection_folder_a_save_makes_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    ConnectionStore(tmp_path / "new" / "connections").save(_conn())
+    modes = {name: stat.S_IMODE((tmp_path / name).stat().st_mode)
+             for name in ("new", "new/connections")}
+    assert modes == {"new": 0o700, "new/connections": 0o700}
+
+
 def test_load_by_title_slug_or_path(config_dir: Path) -> None:
     store = ConnectionStore(config_dir)
     path = store.save(_conn())

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -215,6 +216,12 @@ def test_demo_headless_syncs_the_emulator_into_sqlite(run_cli: CliRunner) -> Non
     assert "50 created" in result.stdout
 
 
+def test_the_demo_database_is_readable_by_its_owner_alone(
+        run_cli: CliRunner, isolated_dirs: dict[str, Path]) -> None:
+    assert run_cli("demo", "--headless", "--rows", "20").returncode == 0
+    assert stat.S_IMODE((isolated_dirs["data"] / "demo.db").stat().st_mode) == 0o600
+
+
 def test_each_demo_starts_from_a_fresh_database_and_sync_state(
         run_cli: CliRunner, isolated_dirs: dict[str, Path]) -> None:
     data = isolated_dirs["data"]
@@ -294,6 +301,20 @@ def test_a_data_dir_that_cannot_be_made_exits_2_naming_the_folder_and_variable(
     assert result.returncode == 2, result.stderr
     assert str(taken / "state") in result.stderr and "L2TUI_DATA_DIR" in result.stderr
     assert "unexpected error" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_state_folder_others_can_write_exits_2_in_one_line_and_runs_nothing(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    pair.paths.state.mkdir(parents=True)
+    pair.paths.state.chmod(0o777)
+    result = run_cli("run", name)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"l2tui: the folder {pair.paths.state} can be written by other users, who could change "
+        f"l2tui's files in it: chmod 700 {pair.paths.state} (or choose another folder with "
+        "$L2TUI_DATA_DIR)"]
+    assert pair.right_count() == 0
 
 
 def test_run_after_a_change_of_settings_deletes_what_the_source_deleted_since_the_last_run(

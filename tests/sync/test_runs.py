@@ -659,6 +659,21 @@ def test_a_lock_file_that_cannot_be_opened_stops_the_run_naming_it(pair: Pair) -
     assert pair.right_count() == 0
 
 
+def test_a_symbolic_link_in_place_of_the_lock_file_is_refused_and_its_target_left_alone(
+        pair: Pair, tmp_path: Path) -> None:
+    target = tmp_path / "precious.txt"
+    target.write_text("kept")
+    lock = Runner(pair.paths).lock_path(pair.conn)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.symlink_to(target)
+    with pytest.raises(RunError, match=f"^cannot open the lock file {re.escape(str(lock))}: it is "
+                                       r"a symbolic link, which l2tui does not follow \(remove "
+                                       r"it\); nothing was run$"):
+        pair.run()
+    assert target.read_text() == "kept"
+    assert pair.right_count() == 0
+
+
 def test_a_run_log_on_a_full_disk_is_given_up_without_stopping_the_run() -> None:
     full = open("/dev/full", "w", encoding="utf-8")  # noqa: SIM115  (every write: ENOSPC)
     try:
@@ -709,6 +724,20 @@ def test_a_state_file_readable_by_others_is_made_private_at_the_next_run(pair: P
     state.chmod(0o644)
     pair.run()
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
+
+
+def test_a_symbolic_link_in_place_of_the_state_file_is_refused_and_its_target_left_alone(
+        pair: Pair, tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.sqlite"
+    target.write_bytes(b"")
+    target.chmod(0o644)
+    state = pair.paths.state_db(pair.conn.slug)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.symlink_to(target)
+    with pytest.raises(L2Error, match=f"^the sync state {re.escape(str(state))} cannot be used: "
+                                      "it is a symbolic link, which l2tui does not follow"):
+        pair.run()
+    assert (target.read_bytes(), stat.S_IMODE(target.stat().st_mode)) == (b"", 0o644)
 
 
 def test_the_state_store_is_sqlite_in_wal_mode(pair: Pair) -> None:

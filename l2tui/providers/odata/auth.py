@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import re
-import stat
 import threading
 import time
 import warnings
@@ -22,7 +21,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from l2tui.config.files import write_atomically
+from l2tui.config.files import keep_private, open_unfollowed, write_atomically
 from l2tui.errors import ConnectError
 from l2tui.providers.base import ProviderContext
 from l2tui.providers.odata import connstr as cs
@@ -289,9 +288,8 @@ class MsalAuthenticator(Authenticator):
         self._cache = msal.SerializableTokenCache()
         path = self._cache_path()
         if path is not None and path.exists():
-            _make_private(path)
             try:
-                text = path.read_text(encoding="utf-8")
+                text = _read_cache(path)
                 _check_cache_shape(text)
                 self._cache.deserialize(text)
             except (OSError, ValueError) as exc:
@@ -379,12 +377,14 @@ class MsalAuthenticator(Authenticator):
         self._cache.has_state_changed = False
 
 
-def _make_private(path: Path) -> None:
-    """Mode 0600 for a token cache found readable by others (restored from a backup, copied):
-    a run that signs in silently from it never rewrites it, so it would stay readable."""
-    with contextlib.suppress(OSError):
-        if stat.S_IMODE(path.stat().st_mode) & 0o077:
-            path.chmod(0o600)
+def _read_cache(path: Path) -> str:
+    """The token cache's text, never read through a symbolic link (an OSError: the cache then
+    starts afresh, and its save replaces the link). A cache readable by others (restored from a
+    backup, copied) is made 0600: a run that signs in silently from it never rewrites it."""
+    with os.fdopen(open_unfollowed(path, os.O_RDONLY), encoding="utf-8") as handle:
+        with contextlib.suppress(OSError):  # (a file of another user's: read all the same)
+            keep_private(handle.fileno())
+        return handle.read()
 
 
 def _check_cache_shape(text: str) -> None:

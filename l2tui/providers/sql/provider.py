@@ -8,12 +8,14 @@ import marshal
 import os
 from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
+from l2tui.config.files import create_private
 from l2tui.config.specs import SelectError, find_spec
 from l2tui.config.specs.sql_select import SelectInfo, parse_select
 from l2tui.errors import ConfigError, ConnectError, L2Error
@@ -111,9 +113,12 @@ class SqlProvider(Provider):
 
     @contextlib.contextmanager
     def connect(self, create: bool = False) -> Iterator[Connection]:
-        """A connection; connection failures become a one-line ConnectError."""
+        """A connection; connection failures become a one-line ConnectError. A SQLite file it
+        creates is its owner's alone (mode 0600: it holds the synced rows)."""
         engine = self.engine(create)
         try:
+            if create and self._no_file():
+                create_private(Path(self.target.server))
             conn = engine.connect()
         except (SQLAlchemyError, OSError, ImportError) as exc:
             raise ConnectError(self._cannot_connect(exc)) from None

@@ -239,6 +239,21 @@ def test_a_token_cache_readable_by_others_is_made_private_on_a_silent_sign_in(cr
     assert stat.S_IMODE(os.stat(crm.cache).st_mode) == 0o600
 
 
+def test_a_symbolic_link_in_place_of_the_token_cache_is_not_followed(crm, tmp_path):
+    """A link planted where the cache goes: its target is neither read, made private nor
+    written; the sign-in starts afresh and its cache replaces the link."""
+    target = tmp_path / "someone-elses.json"
+    target.write_text("{}")
+    target.chmod(0o644)
+    crm.cache.parent.mkdir(parents=True, exist_ok=True)
+    crm.cache.symlink_to(target)
+    result = crm.provider().verify()
+    assert result.ok, result.message
+    assert (target.read_text(), stat.S_IMODE(target.stat().st_mode)) == ("{}", 0o644)
+    assert any("token cache" in line and "starting afresh" in line for line in crm.logs), crm.logs
+    assert not crm.cache.is_symlink()
+
+
 def test_verify_puts_a_wrong_client_secret_to_the_test_despite_a_cached_app_token(crm):
     """A run signed in as the app; the secret is then rotated and mistyped: verify fails now,
     not an hour later in the scheduled run when the cached token expires."""
