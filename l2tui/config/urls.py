@@ -8,6 +8,7 @@ readings are looked at, so that a password is found whichever way it was written
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 _HEAD = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")
 _HOST_PORT = re.compile(r"(\[[^\]]*\]|[^:@\[\]]*)(:\d*)?")  # host, [v6 host], with a port or not
@@ -46,6 +47,20 @@ def without_userinfo(url: str) -> str:
     return url if span is None else url[:span[0]] + url[span[1] + 1:]
 
 
+def url_host(url: str) -> str:
+    """``host[:port]`` of a URL, without its user-info, as shown to a person."""
+    return urlsplit(without_userinfo(url)).netloc
+
+
+def without_password(url: str) -> str:
+    """The URL with the password of its user-info shown as ``***`` (the user kept)."""
+    span = userinfo_span(url)
+    if span is None or not url_password(url):
+        return url
+    user = url[span[0]:span[1]].split(":", 1)[0]
+    return f"{url[:span[0]]}{user}:***{url[span[1]:]}"
+
+
 def sql_url_secret(url: str) -> str | None:
     """Where a SQLAlchemy URL holds a password, read as SQLAlchemy reads it, or None: its
     user-info, a query option (``?password=``, read by the driver) or odbc_connect's PWD."""
@@ -71,4 +86,3 @@ def odbc_password_key(odbc: str) -> str | None:
     """The key of an ODBC connection string that gives a password (PWD=…), as spelt, or None."""
     return next((m.group(1) for m in _ODBC_PAIR.finditer(odbc)
                  if _PASSWORD_KEY.fullmatch(m.group(1))), None)
-

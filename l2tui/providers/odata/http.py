@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from l2tui.config.urls import without_userinfo
 from l2tui.errors import ConnectError
 from l2tui.providers.odata.auth import Authenticator, short_reason
 from l2tui.providers.odata.values import loads
@@ -88,8 +89,8 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def safe_url(url: str) -> str:
-    """The URL without its query (which may carry tokens or filters) for messages."""
-    parts = urlsplit(url)
+    """The URL for messages: without its user-info (a password) and query (tokens, filters)."""
+    parts = urlsplit(without_userinfo(url))
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 

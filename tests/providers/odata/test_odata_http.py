@@ -8,6 +8,7 @@ import gzip
 import http.server
 import json
 import threading
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -15,7 +16,13 @@ import urllib3
 
 from l2tui.errors import ConnectError
 from l2tui.providers.odata.auth import Authenticator
-from l2tui.providers.odata.http import HttpClient, HttpError, RetryPolicy, parse_retry_after
+from l2tui.providers.odata.http import (
+    HttpClient,
+    HttpError,
+    RetryPolicy,
+    parse_retry_after,
+    safe_url,
+)
 
 
 def response(status: int, body: str = "{}", headers: dict[str, str] | None = None):
@@ -260,3 +267,47 @@ def test_a_body_cut_off_midway_is_asked_for_again():
                                  sleep=waits.append)
         assert http_client.request("GET", f"{base}/accounts").content == body
     assert len(served) == 2 and len(waits) == 1
+
+
+def echoing(status: int, body: Callable[[str], str]) -> type[http.server.BaseHTTPRequestHandler]:
+    """A handler answering every GET with ``status`` and a body made from the Authorization
+    header it was sent (as a service's error may quote the request)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802  (http.server's name)
+            payload = body(self.headers.get("Authorization", "")).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    return Handler
+
+
+def refused(handler: type[http.server.BaseHTTPRequestHandler], auth: Authenticator,
+            path: str = "/accounts", user_info: str = "") -> HttpError:
+    """The HttpError of a GET the handler answers with an error."""
+    with serving(handler) as base:
+        http_client = HttpClient(auth, timeout=5, ca_bundle=None, policy=RetryPolicy(),
+                                 log=lambda message: None)
+        with pytest.raises(HttpError) as err:
+            http_client.request("GET", base.replace("://", f"://{user_info}") + path)
+    return err.value
+
+
+def test_a_user_and_password_in_a_refused_url_are_not_in_the_message():
+    error = refused(echoing(401, lambda sent: ""), Authenticator(), "/EntityDefinitions",
+                    user_info="bob:TOPSECRET6@")
+    assert "refused the sign-in (401)" in str(error)
+    assert "TOPSECRET6" not in str(error) and "bob" not in str(error)
+
+
+@pytest.mark.parametrize("url", ["http://bob:Sl/TOPSECRET@127.0.0.1:1/accounts?$top=1",
+                                 "http://bob:Hash#TOPSECRET@127.0.0.1:1/accounts"])
+def test_a_url_whose_password_holds_a_slash_or_hash_is_shown_without_it(url):
+    assert safe_url(url) == "http://127.0.0.1:1/accounts"
