@@ -3,6 +3,7 @@ and how it reads a body (whole, decoded)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import gzip
 import http.server
@@ -15,7 +16,7 @@ import requests
 import urllib3
 
 from l2tui.errors import ConnectError
-from l2tui.providers.odata.auth import Authenticator
+from l2tui.providers.odata.auth import Authenticator, BasicAuthenticator, BearerAuthenticator
 from l2tui.providers.odata.http import (
     HttpClient,
     HttpError,
@@ -311,3 +312,26 @@ def test_a_user_and_password_in_a_refused_url_are_not_in_the_message():
                                  "http://bob:Hash#TOPSECRET@127.0.0.1:1/accounts"])
 def test_a_url_whose_password_holds_a_slash_or_hash_is_shown_without_it(url):
     assert safe_url(url) == "http://127.0.0.1:1/accounts"
+
+
+# the service quotes the Authorization it was sent past the length a message keeps
+QUOTED_PAST_THE_CUT = [
+    lambda sent: "x" * 150 + f" you sent Authorization: {sent}",  # text: 200 kept
+    lambda sent: json.dumps({"error": {"code": "0x1", "message": "x" * 250 +
+                                       f" you sent Authorization: {sent}"}}),  # JSON: 300 kept
+]
+
+
+@pytest.mark.parametrize("body", QUOTED_PAST_THE_CUT, ids=["text", "json"])
+def test_a_secret_an_error_body_quotes_is_masked_before_the_message_is_cut_short(body):
+    error = refused(echoing(400, body), BasicAuthenticator("bob", "HunterTwo;pw"))
+    encoded = base64.b64encode(b"bob:HunterTwo;pw").decode()
+    assert str(error).endswith("you sent Authorization: Basic ***")
+    assert encoded[:8] not in str(error) and encoded[:8] not in error.service_message
+
+
+def test_an_authorization_value_the_service_cut_midway_is_masked():
+    error = refused(echoing(400, lambda sent: f"you sent Authorization: {sent[:30]}"),
+                    BearerAuthenticator("eyJhbGciOiJSUzI1NiJ9.TOPSECRETpayload.signature"))
+    assert str(error).endswith("you sent Authorization: Bearer ***")
+    assert "eyJhbGci" not in str(error)
