@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import tomlkit
 from tomlkit.exceptions import (
@@ -27,7 +26,14 @@ from l2tui.config.model import (
     Entity,
     Mapping,
 )
-from l2tui.config.specs import SelectError, find_spec, looks_like_url, provider_names
+from l2tui.config.specs import (
+    ProviderSpec,
+    SelectError,
+    find_spec,
+    looks_like_url,
+    provider_names,
+)
+from l2tui.config.urls import sql_url_secret, url_password
 from l2tui.errors import ConfigError
 
 TOP_KEYS = ("title", "direction", "conflict_resolution", "deletions", "max_delete_ratio",
@@ -157,26 +163,8 @@ def _entity(check: _Checker, table: dict[str, Any], prefix: str) -> Entity:
             raise check.fail(f"{prefix}provider", f"unknown provider {provider!r}; {hint}valid: {', '.join(names)}")
         provider = spec.name
     connection_string = check.string(table, "connection_string", prefix).strip()
-    is_url = spec is not None and spec.accepts_url and looks_like_url(connection_string)
-    if is_url and _url_password(connection_string):
-        raise check.fail(
-            f"{prefix}connection_string",
-            "the URL's password must not be stored in the file; remove it and keep it in the "
-            "keyring (l2tui set-password) or name an environment variable with password_env",
-        )
-    if connection_string and spec is not None and not is_url:
-        try:
-            secret = spec.secret_in(spec.parse(connection_string))
-        except ConnectionStringError as exc:
-            if exc.secret is None:
-                raise check.fail(f"{prefix}connection_string", str(exc)) from None
-            secret = exc.secret  # (refused before the fault, which may lie inside the secret)
-        if secret is not None:
-            raise check.fail(
-                f"{prefix}connection_string",
-                f"'{secret}' must not be stored in the file; keep it in the keyring "
-                "(l2tui saves it there) or name an environment variable with password_env",
-            )
+    if connection_string and spec is not None:
+        _check_secrets(check, spec, connection_string, f"{prefix}connection_string")
     select = check.string(table, "select", prefix)
     if select.strip() and spec is not None:
         try:
@@ -253,12 +241,41 @@ def require_complete(conn: Connection, file: str | None = None) -> None:
                               key=f"entity{index}.select")
 
 
-def _url_password(url: str) -> bool:
-    """Whether a URL connection string carries a password (``scheme://user:secret@host``)."""
+def _check_secrets(check: _Checker, spec: ProviderSpec, text: str, key: str) -> None:
+    """Refuse a connection string holding a secret: a secret key (Password=…), or a password
+    in a URL, read as the provider reads it (a SQL URL as SQLAlchemy does)."""
+    if spec.accepts_url and looks_like_url(text):
+        where = sql_url_secret(text)
+        if where is not None:
+            raise check.fail(key, _url_secret_message(where))
+        return
     try:
-        return bool(urlsplit(url).password)
-    except ValueError:
-        return False
+        cs = spec.parse(text)
+    except ConnectionStringError as exc:
+        if exc.secret is None:
+            raise check.fail(key, str(exc)) from None
+        # (refused before the fault, which may lie inside the secret)
+        raise check.fail(key, _key_secret_message(exc.secret)) from None
+    secret = spec.secret_in(cs)
+    if secret is not None:
+        raise check.fail(key, _key_secret_message(secret))
+    if any(url_password(value) for value in cs.values()):
+        raise check.fail(key, _url_secret_message("password", "give the user as User=… and keep "
+                                                              "the password"))
+
+
+def _key_secret_message(secret: str) -> str:
+    """Why a secret key (Password=…) is refused, and where to keep it instead."""
+    return (f"'{secret}' must not be stored in the file; keep it in the keyring (l2tui saves it "
+            "there) or name an environment variable with password_env")
+
+
+def _url_secret_message(where: str, instead: str = "remove it and keep it") -> str:
+    """Why a URL's password is refused, and where to keep it instead."""
+    if "odbc_connect" in where:  # (SQLAlchemy gives odbc_connect no password of its own)
+        instead = "give the server as Data Source=…;User ID=…; pairs and keep the password"
+    return (f"the URL's {where} must not be stored in the file; {instead} in the keyring "
+            "(l2tui set-password) or name an environment variable with password_env")
 
 
 def _line_of(text: str, dotted: str) -> int | None:

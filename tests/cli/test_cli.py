@@ -87,6 +87,38 @@ def test_new_from_copies_the_settings(run_cli: CliRunner, config_dir: Path) -> N
     assert "provider = " in (config_dir / "my-copy.toml").read_text()
 
 
+HIDDEN_PASSWORD = """title = "Hidden"
+[entity1]
+provider = "odata"
+connection_string = "URL=http://bob:TOPSECRET@127.0.0.1:9/accounts;Authentication=basic;User=bob"
+[entity2]
+provider = "postgresql"
+connection_string = "postgresql://u:Slash/TOPSECRET@127.0.0.1:1/db"
+select = "accounts"
+"""
+
+
+def test_show_refuses_a_file_with_a_password_in_a_url_with_exit_2(
+        run_cli: CliRunner, config_dir: Path) -> None:
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "hidden.toml").write_text(HIDDEN_PASSWORD)
+    result = run_cli("show", "hidden")
+    assert result.returncode == 2
+    assert "hidden.toml:4: entity1.connection_string: the URL's password" in result.stderr
+    assert "TOPSECRET" not in result.stdout + result.stderr
+
+
+def test_new_from_a_file_with_a_password_in_a_url_copies_nothing(
+        run_cli: CliRunner, config_dir: Path) -> None:
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "hidden.toml").write_text(HIDDEN_PASSWORD.replace("bob:TOPSECRET@", ""))
+    result = run_cli("new", "Copy", "--from", "hidden")
+    assert result.returncode == 2
+    assert "hidden.toml:7: entity2.connection_string: the URL's password" in result.stderr
+    assert "TOPSECRET" not in result.stdout + result.stderr
+    assert not (config_dir / "copy.toml").exists()
+
+
 def test_new_refuses_a_title_already_taken(run_cli: CliRunner) -> None:
     run_cli("new", "Accounts")
     result = run_cli("new", "accounts")

@@ -104,6 +104,23 @@ def test_a_bare_url_with_a_password_is_answered_without_the_password() -> None:
     assert "URL=https://alice:***@crm.example/api/data/v9.2/accounts;" in str(info.value)
 
 
+def test_a_bare_url_whose_password_holds_a_slash_is_answered_without_the_password() -> None:
+    spec = find_spec("odata")
+    assert spec is not None
+    with pytest.raises(ConnectionStringError) as info:
+        spec.parse("https://bob:Sl/ashSecret@example.invalid/api/data/v9.2/accounts")
+    assert "ashSecret" not in str(info.value) and "Sl/" not in str(info.value)
+    assert "URL=https://bob:***@example.invalid/api/data/v9.2/accounts;" in str(info.value)
+
+
+def test_a_url_that_is_not_http_is_named_without_its_password() -> None:
+    spec = find_spec("odata")
+    assert spec is not None
+    with pytest.raises(ConnectionStringError) as info:
+        spec.parse("URL=ftp://bob:TOPSECRET@crm.example/accounts")
+    assert str(info.value) == "URL must be an http(s) URL, not 'ftp://bob:***@crm.example/accounts'"
+
+
 @pytest.mark.parametrize(("provider", "text"), [
     ("sqlserver", "Server=db;Password=abc;hunter2TAIL;"),
     ("sqlserver", "Server=db;Password=abc;hunter2TAIL=x"),

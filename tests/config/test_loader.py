@@ -140,6 +140,33 @@ def test_a_secret_running_on_past_a_semicolon_is_refused_first_and_not_repeated(
     assert "hunter2" not in message and "TAIL" not in message
 
 
+# A password inside a URL, wherever the provider would read it from (SQLAlchemy for a SQL URL).
+URL_PASSWORDS = [
+    ("postgresql", "postgresql://u:Slash/TOPSECRET@127.0.0.1:1/db", "password"),
+    ("postgresql", "postgresql://u:Hash#TOPSECRET@127.0.0.1:1/db", "password"),
+    ("postgresql", "postgresql://u@127.0.0.1:1/db?password=TOPSECRET", "password (its 'password' option)"),
+    ("sqlserver", "mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BFreeTDS%7D%3BSERVER%3Ddb%3BUID%3Du"
+                  "%3BPWD%3DTOPSECRET", "password ('PWD' in odbc_connect)"),
+    ("odata", "URL=http://bob:TOPSECRET@127.0.0.1:8080/accounts;Authentication=none", "password"),
+    ("odata", "URL=https://bob:Sl/TOPSECRET@example.invalid/accounts;", "password"),
+]
+
+
+@pytest.mark.parametrize(("provider", "string", "where"), URL_PASSWORDS)
+def test_a_password_anywhere_in_a_url_is_refused_naming_the_key_not_the_password(
+        provider: str, string: str, where: str) -> None:
+    old = ('provider = "sqlserver"\nconnection_string = "Data Source=sqlhost;Initial Catalog=crm;'
+           'Trusted_Connection=True;"')
+    text = GOOD.replace(old, f'provider = "{provider}"\nconnection_string = """{string}"""')
+    assert text != GOOD
+    with pytest.raises(ConfigError) as info:
+        parse_connection(text, "crm.toml")
+    message = str(info.value)
+    assert message.startswith("crm.toml:")
+    assert f"entity2.connection_string: the URL's {where} must not be stored in the file" in message
+    assert "SECRET" not in message and "Sl/" not in message
+
+
 @pytest.mark.parametrize(("text", "reason"), [
     ('title = "abc\ndirection = "left_to_right"\n', "1: not valid TOML: a string is not closed on "
                                                    "its line (a missing quote?)"),

@@ -202,6 +202,18 @@ def test_password_is_refused_when_no_keyring_is_usable(
     assert not list(config_dir.glob("*.toml"))
 
 
+def test_a_password_in_a_sql_urls_options_is_refused_on_save_and_nothing_written(
+        config_dir: Path) -> None:
+    # (as the TUI's Save Changes and `l2tui new --from` save: a URL's password is not moved)
+    conn = _conn()
+    conn.entity2.provider = "postgresql"
+    conn.entity2.connection_string = "postgresql://sa@sqlhost/crm?password=TOPSECRET"
+    with pytest.raises(ConfigError, match="the URL's password") as info:
+        ConnectionStore(config_dir).save(conn)
+    assert "TOPSECRET" not in str(info.value)
+    assert not list(config_dir.glob("*.toml"))
+
+
 def test_secret_comes_from_the_environment_variable_named_in_the_file(
     config_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

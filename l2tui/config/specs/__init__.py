@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from l2tui.config.connstr import (
     QUOTE_HINT,
@@ -17,6 +16,7 @@ from l2tui.config.connstr import (
     ConnectionStringError,
     parse_connection_string,
 )
+from l2tui.config.urls import without_password
 from l2tui.errors import ConfigError
 
 
@@ -153,9 +153,11 @@ class ProviderSpec:
         except ConnectionStringError as exc:
             if exc.secret or self.accepts_url or not self.keys or not looks_like_url(text):
                 raise
-            url = text.strip().split(";")[0]  # (what follows may hold a Password=)
+            # (masked, then cut at the first ";": a password may hold one; what follows may be
+            # a Password=)
+            url = without_password(text.strip()).split(";")[0]
             raise ConnectionStringError(
-                f"a bare URL; give it as {self.keys[0].name}={_without_password(url)}; "
+                f"a bare URL; give it as {self.keys[0].name}={url}; "
                 "(key=value; pairs)") from None
         self.validate_connection_string(cs)
         return cs
@@ -171,15 +173,6 @@ class ProviderSpec:
         """Raise SelectError when the statement is not one this provider runs."""
         if self.check_select is not None:
             self.check_select(text)
-
-
-def _without_password(url: str) -> str:
-    """A URL as it may be shown: a password in it replaced by ***."""
-    try:
-        password = urlsplit(url).password
-    except ValueError:  # (not a URL urllib can read: not shown at all)
-        return "<the URL>"
-    return url if password is None else url.replace(f":{password}@", ":***@", 1)
 
 
 def looks_like_url(text: str) -> bool:

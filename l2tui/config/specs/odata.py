@@ -7,6 +7,7 @@ from urllib.parse import unquote, urlsplit
 
 from l2tui.config.connstr import ConnectionString, ConnectionStringError
 from l2tui.config.specs import KeySpec, ProviderSpec, SelectError, register
+from l2tui.config.urls import without_password, without_userinfo
 
 AUTHENTICATION_METHODS = (
     "none",
@@ -119,9 +120,9 @@ def port_problem(netloc: str) -> str | None:
 def check_connection(cs: ConnectionString) -> None:
     """URL must be an http(s) URL naming an entity set (or an organization plus EntitySet)."""
     url = cs.first("URL", "Url", "ServiceUri", "Service Uri", "Server") or ""
-    parts = urlsplit(url)
+    parts = urlsplit(without_userinfo(url))  # (a password in it is the loader's to refuse)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConnectionStringError(f"URL must be an http(s) URL, not '{url}'")
+        raise ConnectionStringError(f"URL must be an http(s) URL, not '{without_password(url)}'")
     problem = port_problem(parts.netloc)
     if problem:
         raise ConnectionStringError(problem)

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import requests
 
 from l2tui.config.files import keep_private, open_unfollowed, write_atomically
+from l2tui.config.urls import url_host
 from l2tui.errors import ConnectError
 from l2tui.providers.base import ProviderContext
 from l2tui.providers.odata import connstr as cs
@@ -205,7 +206,7 @@ class MsalAuthenticator(Authenticator):
         except ConnectError:
             raise
         except Exception as exc:  # MSAL, requests, jwt, cryptography: one line, no traceback
-            host = urlsplit(self.settings.effective_authority).netloc
+            host = url_host(self.settings.effective_authority)
             raise ConnectError(f"sign-in at {host} failed: {short_reason(exc)}") from None
         finally:
             self._save_cache()
@@ -274,7 +275,7 @@ class MsalAuthenticator(Authenticator):
     def _sign_in_failure(self, result: dict[str, Any]) -> str:
         text = str(result.get("error_description") or result.get("error") or "no token returned")
         first = text.strip().splitlines()[0] if text.strip() else "no token returned"
-        host = urlsplit(self.settings.effective_authority).netloc
+        host = url_host(self.settings.effective_authority)
         who = f" as {self.settings.user}" if self.settings.user else ""
         return f"sign-in{who} at {host} failed: {first}"
 
@@ -317,7 +318,8 @@ class MsalAuthenticator(Authenticator):
             if isinstance(exc, requests.exceptions.SSLError):
                 hint = "; give CABundle=<file> to trust a private CA"
             raise ConnectError(
-                f"cannot use the sign-in authority {where.netloc}: {short_reason(exc)}{hint}"
+                f"cannot use the sign-in authority {url_host(authority)}: "
+                f"{short_reason(exc)}{hint}"
             ) from None
         return self._app
 

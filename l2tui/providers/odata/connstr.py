@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from l2tui.config.urls import url_host, without_userinfo
 from l2tui.errors import ConfigError
 from l2tui.providers.odata.spec import declaration
 
@@ -75,7 +76,7 @@ class ODataSettings:
     @property
     def host(self) -> str:
         """Host (with a non-default port) of the service, as shown to a person."""
-        return urlsplit(self.service_root).netloc
+        return url_host(self.service_root)
 
     @property
     def resource(self) -> str:
@@ -139,8 +140,9 @@ def parse_settings(text: str) -> ODataSettings:
 
 
 def split_url(url: str, entity_set: str | None = None) -> tuple[str, str]:
-    """(service root ending in '/', entity set) from URL and an optional EntitySet key."""
-    parts = urlsplit(url.strip())
+    """(service root ending in '/', entity set) from URL and an optional EntitySet key; a
+    user-info in URL is left out (never sent, never shown: a password is the loader's to refuse)."""
+    parts = urlsplit(without_userinfo(url.strip()))
     if parts.query or parts.fragment:
         raise _error("put query options in the select statement, not in URL")
     problem = declaration().port_problem(parts.netloc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -14,11 +15,16 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from l2tui.config.urls import without_userinfo
 from l2tui.errors import ConnectError
 from l2tui.providers.odata.auth import Authenticator, short_reason
 from l2tui.providers.odata.values import loads
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+# an Authorization header's value as a service may echo it: its scheme kept, its credentials not
+_AUTHORIZATION = re.compile(
+    r"(\bAuthorization[\"']?\s*[:=]\s*[\"']?(?:(?:Basic|Bearer|Digest|Negotiate|NTLM)\s+)?)"
+    r"[^\s\"',;]+", re.IGNORECASE)
 DEFAULT_HEADERS = {
     "Accept": "application/json",
     "OData-MaxVersion": "4.0",
@@ -88,8 +94,8 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def safe_url(url: str) -> str:
-    """The URL without its query (which may carry tokens or filters) for messages."""
-    parts = urlsplit(url)
+    """The URL for messages: without its user-info (a password) and query (tokens, filters)."""
+    parts = urlsplit(without_userinfo(url))
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
@@ -103,8 +109,10 @@ class HttpError(ConnectError):
         self.service_message = service_message
 
 
-def error_of(response: requests.Response) -> tuple[str, str]:
-    """(code, message) from an OData error body, or the body's first line."""
+def error_of(response: requests.Response,
+             redact: Callable[[str], str] = lambda text: text) -> tuple[str, str]:
+    """(code, message) from an OData error body, or the body's first line; secrets masked
+    (``redact``, and any Authorization value) over the whole text before it is cut short."""
     try:
         body = loads(response.content)
     except ValueError:
@@ -116,11 +124,20 @@ def error_of(response: requests.Response) -> tuple[str, str]:
             message = error.get("message", "")
             if isinstance(message, dict):  # OData v2/v3 {"lang":…, "value":…}
                 message = message.get("value", "")
-        lines = str(message).strip().splitlines()
         code = str(error.get("code") or "") if isinstance(error, dict) else ""
-        return code, (lines[0][:300] if lines else "")
-    text = response.text.strip()
-    return "", (text.splitlines()[0][:200] if text else "")
+        return code, _first_line(redact(str(message)), 300)
+    return "", _first_line(redact(response.text), 200)
+
+
+def mask_credentials(text: str) -> str:
+    """The text with the value of any Authorization header in it (whole or cut) as ***."""
+    return _AUTHORIZATION.sub(r"\1***", text)
+
+
+def _first_line(text: str, limit: int) -> str:
+    """The first line of a text, credentials masked, then cut to ``limit`` characters."""
+    lines = mask_credentials(text).strip().splitlines()
+    return lines[0][:limit] if lines else ""
 
 
 def read_whole(response: requests.Response) -> None:
@@ -179,11 +196,11 @@ class HttpClient:
         self.session.close()
 
     def redact(self, text: str) -> str:
-        """The text with every known secret replaced by ***."""
+        """The text with every known secret, and any Authorization value, replaced by ***."""
         for secret in self.auth.secrets():
             if secret and len(secret) >= 4:
                 text = text.replace(secret, "***")
-        return text
+        return mask_credentials(text)
 
     def request(
         self,
@@ -249,7 +266,7 @@ class HttpClient:
 
     def error(self, method: str, url: str, response: requests.Response) -> HttpError:
         """A one-line HttpError for an error response."""
-        code, message = error_of(response)
+        code, message = error_of(response, self.redact)
         status = response.status_code
         reason = response.reason or ""
         if status == 401:

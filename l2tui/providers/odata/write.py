@@ -311,7 +311,7 @@ class Writer:
                      "out); it is not written over")
             return prepared.index, WriteOutcome(change, ok=False, error=error, key=prepared.key)
         if response.status_code == 404 and change.op != ChangeOp.DELETE:
-            _, message = error_of(response)
+            _, message = error_of(response, self.http.redact)
             error = f"{record} no longer exists"
             self.log(f"{error}: {message}" if message else error)
             return prepared.index, WriteOutcome(change, ok=False, error=error, key=prepared.key)

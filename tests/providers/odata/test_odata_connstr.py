@@ -22,6 +22,12 @@ def test_seed_form_splits_service_root_and_entity_set():
     assert s.user == "alice@contoso.com"
 
 
+def test_a_user_and_password_in_url_are_neither_sent_nor_shown():
+    s = parse_settings("URL=http://bob:TOPSECRET@127.0.0.1:8123/api/data/v9.2/accounts;"
+                       "Authentication=none")
+    assert (s.service_root, s.host) == ("http://127.0.0.1:8123/api/data/v9.2/", "127.0.0.1:8123")
+
+
 def test_scope_comes_from_the_url_host():
     assert parse_settings(SEED).scopes == ["https://contoso.crm4.dynamics.com/.default"]
 

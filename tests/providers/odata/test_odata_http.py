@@ -3,19 +3,27 @@ and how it reads a body (whole, decoded)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import gzip
 import http.server
 import json
 import threading
+from collections.abc import Callable
 
 import pytest
 import requests
 import urllib3
 
 from l2tui.errors import ConnectError
-from l2tui.providers.odata.auth import Authenticator
-from l2tui.providers.odata.http import HttpClient, HttpError, RetryPolicy, parse_retry_after
+from l2tui.providers.odata.auth import Authenticator, BasicAuthenticator, BearerAuthenticator
+from l2tui.providers.odata.http import (
+    HttpClient,
+    HttpError,
+    RetryPolicy,
+    parse_retry_after,
+    safe_url,
+)
 
 
 def response(status: int, body: str = "{}", headers: dict[str, str] | None = None):
@@ -260,3 +268,70 @@ def test_a_body_cut_off_midway_is_asked_for_again():
                                  sleep=waits.append)
         assert http_client.request("GET", f"{base}/accounts").content == body
     assert len(served) == 2 and len(waits) == 1
+
+
+def echoing(status: int, body: Callable[[str], str]) -> type[http.server.BaseHTTPRequestHandler]:
+    """A handler answering every GET with ``status`` and a body made from the Authorization
+    header it was sent (as a service's error may quote the request)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802  (http.server's name)
+            payload = body(self.headers.get("Authorization", "")).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    return Handler
+
+
+def refused(handler: type[http.server.BaseHTTPRequestHandler], auth: Authenticator,
+            path: str = "/accounts", user_info: str = "") -> HttpError:
+    """The HttpError of a GET the handler answers with an error."""
+    with serving(handler) as base:
+        http_client = HttpClient(auth, timeout=5, ca_bundle=None, policy=RetryPolicy(),
+                                 log=lambda message: None)
+        with pytest.raises(HttpError) as err:
+            http_client.request("GET", base.replace("://", f"://{user_info}") + path)
+    return err.value
+
+
+def test_a_user_and_password_in_a_refused_url_are_not_in_the_message():
+    error = refused(echoing(401, lambda sent: ""), Authenticator(), "/EntityDefinitions",
+                    user_info="bob:TOPSECRET6@")
+    assert "refused the sign-in (401)" in str(error)
+    assert "TOPSECRET6" not in str(error) and "bob" not in str(error)
+
+
+@pytest.mark.parametrize("url", ["http://bob:Sl/TOPSECRET@127.0.0.1:1/accounts?$top=1",
+                                 "http://bob:Hash#TOPSECRET@127.0.0.1:1/accounts"])
+def test_a_url_whose_password_holds_a_slash_or_hash_is_shown_without_it(url):
+    assert safe_url(url) == "http://127.0.0.1:1/accounts"
+
+
+# the service quotes the Authorization it was sent past the length a message keeps
+QUOTED_PAST_THE_CUT = [
+    lambda sent: "x" * 150 + f" you sent Authorization: {sent}",  # text: 200 kept
+    lambda sent: json.dumps({"error": {"code": "0x1", "message": "x" * 250 +
+                                       f" you sent Authorization: {sent}"}}),  # JSON: 300 kept
+]
+
+
+@pytest.mark.parametrize("body", QUOTED_PAST_THE_CUT, ids=["text", "json"])
+def test_a_secret_an_error_body_quotes_is_masked_before_the_message_is_cut_short(body):
+    error = refused(echoing(400, body), BasicAuthenticator("bob", "HunterTwo;pw"))
+    encoded = base64.b64encode(b"bob:HunterTwo;pw").decode()
+    assert str(error).endswith("you sent Authorization: Basic ***")
+    assert encoded[:8] not in str(error) and encoded[:8] not in error.service_message
+
+
+def test_an_authorization_value_the_service_cut_midway_is_masked():
+    error = refused(echoing(400, lambda sent: f"you sent Authorization: {sent[:30]}"),
+                    BearerAuthenticator("eyJhbGciOiJSUzI1NiJ9.TOPSECRETpayload.signature"))
+    assert str(error).endswith("you sent Authorization: Bearer ***")
+    assert "eyJhbGci" not in str(error)

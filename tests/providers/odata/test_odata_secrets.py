@@ -49,3 +49,11 @@ def test_no_secret_reaches_logs_messages_or_other_files(crm, tmp_path):
     for secret in secrets:
         leaks = [line for line in outputs if secret in line]
         assert not leaks, f"a secret leaked into: {leaks[0][:80]}"
+
+
+def test_verify_names_the_service_without_the_user_and_password_of_its_url(open_crm):
+    url = open_crm.emu.url("accounts").replace("://", "://bob:TOPSECRET6@")
+    result = open_crm.provider(f"URL={url};Authentication=none").verify()
+    assert result.ok, result.message
+    assert "Connected to 127.0.0.1:" in result.message
+    assert "TOPSECRET6" not in result.message and "bob" not in result.message
