@@ -7,6 +7,9 @@ Rules, one per logical type of a mapped column pair:
 - datetimes: UTC (naive means UTC), whole seconds (Dataverse has no fractional seconds),
   rendered ``YYYY-MM-DDTHH:MM:SSZ``; dates ``YYYY-MM-DD`` (a datetime paired with a date is
   compared as its UTC date);
+- a text paired with a GUID, a datetime, a date or a number is compared as that type: ``'1.000'``
+  and ``1`` are equal, so a run rewrites neither; a text that is none stays its text (and fails
+  its row where it is written into such a column);
 - numbers (integer, decimal, float): one plain decimal text without trailing zeros, so
   ``12.50``, ``12.5`` and ``Decimal('12.5000')`` agree, and ``-0`` is ``0``; what a run writes
   to the other side, too. How many digits count depends on what the pair's columns hold
@@ -61,9 +64,12 @@ def pair_type(left: ColumnType, right: ColumnType) -> ColumnType | None:
         return (both - {ColumnType.OTHER}).pop()
     if ColumnType.STRING in both:
         other = (both - {ColumnType.STRING}).pop()
-        return other if other in (ColumnType.GUID, ColumnType.DATETIME, ColumnType.DATE) \
-            else ColumnType.STRING
+        return other if other in _READ_FROM_TEXT else ColumnType.STRING
     return None
+
+
+# the types a text paired with them is compared as (a text that is none stays its text)
+_READ_FROM_TEXT = frozenset({ColumnType.GUID, ColumnType.DATETIME, ColumnType.DATE, *NUMERIC})
 
 
 class Numbers(StrEnum):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from l2tui.config.model import ColumnPair, Connection, Direction, Entity, Mapping
@@ -78,3 +80,73 @@ def test_text_mapped_into_a_typed_column_is_warned_of_before_the_run(
     warnings = [e.message for e in pair.events if isinstance(e, LogLine) and e.level == "warning"]
     assert "'name' (text) goes into 'revenue' (decimal): a value that is not a decimal fails " \
            "its row" in warnings
+
+
+def _pg_url() -> str:
+    url = os.environ.get("L2TUI_TEST_PG_URL")
+    if not url:
+        pytest.skip("PostgreSQL: set L2TUI_TEST_PG_URL")
+    return url
+
+
+def _sql_pair(left_url: str, left_table: str, right_url: str, right_table: str,
+              direction: Direction = Direction.BIDIRECTIONAL) -> Connection:
+    """Two SQL tables keyed by ``id``, their columns mapped by name."""
+    return Connection(title="SQL to SQL", direction=direction,
+                      entity1=_sql_entity(left_url, left_table, "id"),
+                      entity2=_sql_entity(right_url, right_table, "id"),
+                      mapping=Mapping(auto=True, columns=[]))
+
+
+def _rows(engine: sa.Engine, table: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as c:
+        return [tuple(r) for r in c.exec_driver_sql(f"SELECT * FROM {table} ORDER BY id")]
+
+
+def _drop(engine: sa.Engine, table: str) -> None:
+    with engine.begin() as c:
+        c.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+
+
+def test_numbers_in_a_text_column_paired_with_a_number_column_are_not_rewritten_by_a_second_run(
+        db_url: str, tmp_path: Path) -> None:
+    texts, table = sa.create_engine(db_url), f"t_txt_{uuid.uuid4().hex[:8]}"
+    numbers_url = sqlite_url(tmp_path / "numbers.db")
+    with texts.begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, q TEXT)")
+        c.exec_driver_sql(f"INSERT INTO {table} VALUES (1, '1.000'), (2, '2.50'), (3, '7')")
+    with sa.create_engine(numbers_url).begin() as c:
+        c.exec_driver_sql("CREATE TABLE t_num (id INTEGER PRIMARY KEY, q NUMERIC)")
+    conn = _sql_pair(db_url, table, numbers_url, "t_num")
+    runner = Runner(resolve_paths())
+    try:
+        assert runner.run(conn).created_right == 3
+        second = runner.run(conn)
+        held = _rows(texts, table)
+    finally:
+        _drop(texts, table)
+    assert second.plan is not None and second.plan.writes == 0
+    assert held == [(1, "1.000"), (2, "2.50"), (3, "7")]
+
+
+def test_a_synced_number_column_altered_to_text_is_no_change(tmp_path: Path) -> None:
+    url = _pg_url()
+    pg, table = sa.create_engine(url), f"t_alt_{uuid.uuid4().hex[:8]}"
+    numbers_url = sqlite_url(tmp_path / "numbers.db")
+    with pg.begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, q NUMERIC(10, 3))")
+        c.exec_driver_sql(f"INSERT INTO {table} VALUES (1, 1), (2, 2.5)")
+    with sa.create_engine(numbers_url).begin() as c:
+        c.exec_driver_sql("CREATE TABLE t_num (id INTEGER PRIMARY KEY, q NUMERIC)")
+    conn = _sql_pair(url, table, numbers_url, "t_num")
+    runner = Runner(resolve_paths())
+    try:
+        assert runner.run(conn).created_right == 2
+        with pg.begin() as c:
+            c.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN q TYPE TEXT")
+        second = runner.run(conn)
+        held = _rows(pg, table)
+    finally:
+        _drop(pg, table)
+    assert second.plan is not None and second.plan.writes == 0
+    assert held == [(1, "1.000"), (2, "2.500")]

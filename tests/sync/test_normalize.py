@@ -89,6 +89,15 @@ def test_empty_string_equals_null() -> None:
     assert normalize("", T.STRING) is None and normalize(None, T.STRING) is None
 
 
+def test_a_text_paired_with_a_number_compares_as_a_number_and_one_that_is_none_as_its_text(
+        ) -> None:
+    for number in (T.INTEGER, T.DECIMAL, T.FLOAT):
+        assert pair_type(T.STRING, number) == pair_type(number, T.STRING) == number
+    assert normalize("1.000", T.DECIMAL) == normalize(Decimal(1), T.DECIMAL) == "1"
+    assert normalize("2.50", T.DECIMAL, Numbers.DOUBLE) == normalize(2.5, T.DECIMAL) == "2.5"
+    assert normalize("n/a", T.DECIMAL) == normalizer(T.DECIMAL)("n/a") == "n/a"
+
+
 def test_types_that_cannot_convert_have_no_pair_type() -> None:
     assert pair_type(T.GUID, T.BOOLEAN) is None
     assert pair_type(T.DATETIME, T.INTEGER) is None
