@@ -4,9 +4,11 @@ Rules, one per logical type of a mapped column pair:
 
 - empty string and null are the same value (both become ``None``);
 - GUIDs: lower case, no braces;
-- datetimes: UTC (naive means UTC), whole seconds (Dataverse has no fractional seconds),
-  rendered ``YYYY-MM-DDTHH:MM:SSZ``; dates ``YYYY-MM-DD`` (a datetime paired with a date is
-  compared as its UTC date);
+- datetimes: UTC (naive means UTC), rendered ``YYYY-MM-DDTHH:MM:SSZ``, with as many digits of
+  a second as both columns of the pair hold (``fraction_rule``): none where a side holds whole
+  seconds (Dataverse, a ``DATETIME(0)``), which is cut off; else up to microseconds
+  (``YYYY-MM-DDTHH:MM:SS.123456Z``, trailing zeros dropped, a whole second without a fraction);
+  dates ``YYYY-MM-DD`` (a datetime paired with a date is compared as its UTC date);
 - a text paired with a GUID, a datetime, a date or a number is compared as that type: ``'1.000'``
   and ``1`` are equal, so a run rewrites neither; a text that is none stays its text (and fails
   its row where it is written into such a column);
@@ -42,7 +44,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from l2tui.providers.base import Column, ColumnType
+from l2tui.providers.base import MICROSECONDS, Column, ColumnType
 from l2tui.providers.booleans import text_boolean
 
 SIGNIFICANT = 15  # a double's precision: digits of a float beyond it are noise
@@ -89,20 +91,37 @@ def numbers_rule(left: Column, right: Column) -> Numbers:
     return Numbers.EXACT
 
 
-def normalize(value: Any, kind: ColumnType, numbers: Numbers = Numbers.EXACT) -> Any:
-    """The canonical, JSON-able form of a value for a pair compared as ``kind``."""
+def fraction_rule(left: Column, right: Column) -> int:
+    """The digits of a second a pair compared as a datetime keeps: those both columns hold."""
+    return min(_fraction_digits(left), _fraction_digits(right))
+
+
+def _fraction_digits(column: Column) -> int:
+    """The digits of a second a column holds (a text column: all it is given)."""
+    if column.type == ColumnType.STRING:
+        return MICROSECONDS
+    return min(column.fraction_digits, MICROSECONDS)
+
+
+def normalize(value: Any, kind: ColumnType, numbers: Numbers = Numbers.EXACT,
+              digits: int = 0) -> Any:
+    """The canonical, JSON-able form of a value for a pair compared as ``kind`` (a datetime
+    with ``digits`` digits of a second)."""
     if value is None or (isinstance(value, str) and value == ""):
         return None
     try:
-        return _slow(kind, numbers)(value)
+        return _slow(kind, numbers, digits)(value)
     except (ValueError, TypeError, InvalidOperation, ArithmeticError):
         return str(value)
 
 
-def _slow(kind: ColumnType, numbers: Numbers) -> Callable[[Any], Any]:
-    """The general normaliser of a pair type (and, for a number, its ``Numbers`` rule)."""
+def _slow(kind: ColumnType, numbers: Numbers, digits: int = 0) -> Callable[[Any], Any]:
+    """The general normaliser of a pair type (and its ``Numbers`` rule, or its digits of a
+    second)."""
     if kind in NUMERIC:
         return _NUMBERS[numbers]
+    if kind == ColumnType.DATETIME and digits:
+        return _FRACTIONS[digits]
     return _NORMALIZERS.get(kind, _other)
 
 
@@ -132,6 +151,43 @@ def _datetime(value: Any) -> str:
     if isinstance(value, date):
         return value.strftime("%Y-%m-%dT00:00:00Z")
     raise TypeError(type(value).__name__)
+
+
+def _fraction(digits: int) -> Callable[[Any], str]:
+    """The datetime rule keeping ``digits`` digits of a second (the rest cut off, as
+    ``_datetime`` cuts a fraction)."""
+    step = 10 ** (MICROSECONDS - digits)
+
+    def fraction(value: Any) -> str:
+        return _fraction_text(_utc(value), step)
+
+    return fraction
+
+
+def _utc(value: Any) -> datetime:
+    """A datetime, a date or an ISO text as a datetime in UTC (naive: UTC)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        value = datetime.fromisoformat(text)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo is not None else value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    raise TypeError(type(value).__name__)
+
+
+def _fraction_text(value: datetime, step: int) -> str:
+    """``utc_text`` with the microseconds cut to a multiple of ``step`` after the seconds, if
+    any are left: ``.5`` for 500000 (no trailing zeros)."""
+    micro = value.microsecond // step * step
+    if not micro:
+        return utc_text(value)
+    return f"{utc_text(value)[:-1]}.{micro:06d}".rstrip("0") + "Z"
+
+
+_FRACTIONS = {digits: _fraction(digits) for digits in range(1, MICROSECONDS + 1)}
 
 
 def _date(value: Any) -> str:
@@ -321,14 +377,14 @@ def denormalize(value: Any, target: ColumnType) -> Any:
 Normalizer = Callable[[Any], Any]
 
 
-def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT) -> Normalizer:
-    """``normalize(value, kind, numbers)`` as a function of the value alone, resolved once per
-    column.
+def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT, digits: int = 0) -> Normalizer:
+    """``normalize(value, kind, numbers, digits)`` as a function of the value alone, resolved
+    once per column.
 
     Values that are already canonical (text, an int, a UTC datetime, a GUID in its usual form)
     take a short path; anything else goes through ``normalize``, so results never differ.
     """
-    slow = _slow(kind, numbers)
+    slow = _slow(kind, numbers, digits)
 
     def general(value: Any) -> Any:
         if value is None or (isinstance(value, str) and value == ""):
@@ -378,6 +434,8 @@ def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT) -> Normalizer
                 return value
             return None if value is None else general(value)
         return boolean
+    if kind == ColumnType.DATETIME and digits:
+        return _fraction_normalizer(digits, general)
     if kind == ColumnType.DATETIME:
         def moment(value: Any) -> Any:
             if type(value) is datetime:
@@ -390,6 +448,23 @@ def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT) -> Normalizer
             return None if value is None else general(value)
         return moment
     return general
+
+
+def _fraction_normalizer(digits: int, general: Normalizer) -> Normalizer:
+    """``normalizer`` of a datetime pair keeping ``digits`` digits of a second (``general``:
+    its value through ``normalize``)."""
+    step = 10 ** (MICROSECONDS - digits)
+
+    def fraction(value: Any) -> Any:
+        if type(value) is datetime:
+            zone = value.tzinfo
+            if zone is None or zone is UTC:
+                return _fraction_text(value, step)
+        elif type(value) is str and len(value) == 20 and value[10] == "T" and value[19] == "Z":
+            return value
+        return None if value is None else general(value)
+
+    return fraction
 
 
 _TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))

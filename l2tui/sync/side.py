@@ -17,7 +17,7 @@ from l2tui.providers.base import (
     Converter,
     Record,
 )
-from l2tui.sync.mapping import MappingPlan
+from l2tui.sync.mapping import MappingPlan, Pair
 from l2tui.sync.normalize import (
     NUMERIC,
     Normalizer,
@@ -159,6 +159,11 @@ def _raw_value(var: str, name_var: str, name: str, column: ColumnType, canonical
             f"            {var} = c_{var}({var})", "        except E:", "            pass"]
 
 
+def _normalizer(pair: Pair) -> Normalizer:
+    """The normaliser of both columns of a pair: by its type and what its columns hold."""
+    return normalizer(pair.kind, pair.numbers, pair.fraction_digits)
+
+
 @dataclass(slots=True)
 class Item:
     """One record of one side, normalised: match key, provider key, values, hash, modified-on."""
@@ -190,16 +195,17 @@ class SideInfo:
         self.two_way = plan.two_way
         self.extras = plan.has_extras
         self.writable = plan.writable(name)
-        # both sides of a pair normalise alike: by its type, and (a number) by what its two
-        # columns hold (``Pair.numbers``)
-        self._read = [(p.column(name).name, normalizer(p.kind, p.numbers)) for p in plan.pairs]
+        # both sides of a pair normalise alike: by its type, and (a number, a datetime) by what
+        # its two columns hold (``Pair.numbers``, ``Pair.fraction_digits``)
+        self._read = [(p.column(name).name, _normalizer(p)) for p in plan.pairs]
         self._values = compile_reader(self._read, self.kinds)
-        self._match = [(p.column(name).name, normalizer(p.kind, p.numbers)) for p in plan.match]
+        self._match = [(p.column(name).name, _normalizer(p)) for p in plan.match]
         self._modified = normalizer(ColumnType.DATETIME)
         # the modified-on column is usually a mapped pair compared as a datetime: reuse its value
-        self._modified_at = next((i for i, (c, k) in enumerate(zip(self.columns, self.kinds,
-                                                                     strict=True))
-                                  if c.name == self.modified and k == ColumnType.DATETIME), None)
+        # (when in whole seconds, as ``_modified`` reads it: the two sides' texts then compare)
+        self._modified_at = next((i for i, p in enumerate(plan.pairs)
+                                  if p.column(name).name == self.modified and
+                                  p.kind == ColumnType.DATETIME and not p.fraction_digits), None)
         self._key_names = [c.name for c in self.keys]
         # a provider key that is the match column itself: its key text is the match key whenever
         # the raw value is already canonical (a lower-case GUID, a plain string)

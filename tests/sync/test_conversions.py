@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,28 @@ def test_a_synced_number_column_altered_to_text_is_no_change(tmp_path: Path) -> 
         _drop(pg, table)
     assert second.plan is not None and second.plan.writes == 0
     assert held == [(1, "1.000"), (2, "2.500")]
+
+
+def test_fractions_of_a_second_are_carried_between_sql_columns_that_hold_them(
+        db_url: str, tmp_path: Path) -> None:
+    left_url = sqlite_url(tmp_path / "left.db")
+    left, right, table = sa.create_engine(left_url), sa.create_engine(db_url), \
+        f"t_ts_{uuid.uuid4().hex[:8]}"
+    with left.begin() as c:
+        c.exec_driver_sql("CREATE TABLE moments (id INTEGER PRIMARY KEY, at DATETIME)")
+        c.exec_driver_sql("INSERT INTO moments VALUES (1, '2038-01-19 03:14:08.123456'), "
+                          "(2, '2038-01-19 03:14:08')")
+    with right.begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, at TIMESTAMP)")
+    conn = _sql_pair(left_url, "moments", db_url, table)
+    runner = Runner(resolve_paths())
+    try:
+        assert runner.run(conn).created_right == 2
+        second = runner.run(conn, full=True)
+        moments = sa.Table(table, sa.MetaData(), autoload_with=right)
+        with right.connect() as c:
+            held = c.execute(sa.select(moments.c.at).order_by(moments.c.id)).scalars().all()
+    finally:
+        _drop(right, table)
+    assert held == [datetime(2038, 1, 19, 3, 14, 8, 123456), datetime(2038, 1, 19, 3, 14, 8)]
+    assert second.plan is not None and second.plan.writes == 0

@@ -80,6 +80,27 @@ def test_negative_zero_is_zero() -> None:
     assert normalize(-0.0, T.STRING) == "0"
 
 
+def test_a_datetime_pair_keeps_the_digits_of_a_second_both_columns_hold() -> None:
+    from l2tui.sync.normalize import fraction_rule
+
+    seconds, micro = Column("s", T.DATETIME), Column("m", T.DATETIME, fraction_digits=6)
+    milli, text = Column("ms", T.DATETIME, fraction_digits=3), Column("t", T.STRING)
+    assert fraction_rule(seconds, micro) == fraction_rule(micro, seconds) == 0
+    assert fraction_rule(micro, milli) == 3 and fraction_rule(micro, text) == 6
+    assert fraction_rule(seconds, text) == 0
+    moment = datetime(2038, 1, 19, 3, 14, 8, 123456)
+    for digits, text_of in ((0, "08Z"), (3, "08.123Z"), (6, "08.123456Z")):
+        assert normalize(moment, T.DATETIME, digits=digits) == \
+            normalizer(T.DATETIME, digits=digits)(moment) == f"2038-01-19T03:14:{text_of}"
+    kept = normalizer(T.DATETIME, digits=6)
+    aware = moment.replace(tzinfo=timezone(timedelta(hours=2)))
+    assert kept(aware) == normalize(aware, T.DATETIME, digits=6) == "2038-01-19T01:14:08.123456Z"
+    assert kept("2038-01-19 03:14:08.5") == kept(moment.replace(microsecond=500000)) == \
+        "2038-01-19T03:14:08.5Z"
+    assert kept(moment.replace(microsecond=0)) == kept("2038-01-19T03:14:08Z") == \
+        normalize(moment, T.DATETIME) == "2038-01-19T03:14:08Z"
+
+
 def test_bool_and_int_compare_as_booleans() -> None:
     assert pair_type(T.BOOLEAN, T.INTEGER) == T.BOOLEAN
     assert normalize(1, T.BOOLEAN) is True and normalize(False, T.BOOLEAN) is False
