@@ -2,7 +2,8 @@
 
 Rules, one per logical type of a mapped column pair:
 
-- empty string and null are the same value (both become ``None``);
+- empty string and null are the same value (both become ``None``); a null is written into a
+  NOT NULL text column as ``''`` (``null_as_empty``), which it takes;
 - GUIDs: lower case, no braces;
 - datetimes: UTC (naive means UTC), rendered ``YYYY-MM-DDTHH:MM:SSZ``, with as many digits of
   a second as both columns of the pair hold (``fraction_rule``): none where a side holds whole
@@ -341,10 +342,17 @@ _NORMALIZERS = {
 _TEXT = (ColumnType.STRING, ColumnType.GUID, ColumnType.OTHER)
 
 
-def denormalize(value: Any, target: ColumnType) -> Any:
-    """A canonical value as the Python value a provider writes into a ``target`` column."""
+def null_as_empty(target: ColumnType, nullable: bool) -> bool:
+    """Whether a null is written into a column as ``''``: a NOT NULL text column, which refuses
+    a null (the two compare as one value)."""
+    return target == ColumnType.STRING and not nullable
+
+
+def denormalize(value: Any, target: ColumnType, nullable: bool = True) -> Any:
+    """A canonical value as the Python value a provider writes into a ``target`` column (a null
+    into a NOT NULL text column as ``''``)."""
     if value is None:
-        return None
+        return "" if null_as_empty(target, nullable) else None
     if type(value) is str and target in _TEXT:
         return value
     try:
@@ -498,17 +506,24 @@ def keeps_value(kind: ColumnType, target: ColumnType) -> bool:
 
     True for a text target (string, GUID, other) of a pair whose canonical values are text:
     ``denormalize`` returns a ``str`` (or None) unchanged for those targets. A caller may then
-    skip the call.
+    skip the call (but for a null into a NOT NULL text column: ``null_as_empty``).
     """
     return target in _TEXT and kind in _TEXT_VALUED
 
 
-def denormalizer(target: ColumnType) -> Denormalizer:
-    """``denormalize(value, target)`` as a function of the value alone, resolved once per column."""
+def denormalizer(target: ColumnType, nullable: bool = True) -> Denormalizer:
+    """``denormalize(value, target, nullable)`` as a function of the value alone, resolved once
+    per column."""
 
     def general(value: Any) -> Any:
         return denormalize(value, target)
 
+    if null_as_empty(target, nullable):
+        def text_not_null(value: Any) -> Any:
+            if type(value) is str:
+                return value
+            return "" if value is None else general(value)
+        return text_not_null
     if target in _TEXT:
         def text(value: Any) -> Any:
             if type(value) is str or value is None:

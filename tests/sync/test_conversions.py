@@ -176,3 +176,50 @@ def test_fractions_of_a_second_are_carried_between_sql_columns_that_hold_them(
         _drop(right, table)
     assert held == [datetime(2038, 1, 19, 3, 14, 8, 123456), datetime(2038, 1, 19, 3, 14, 8)]
     assert second.plan is not None and second.plan.writes == 0
+
+
+def _not_null_texts(db_url: str, tmp_path: Path, table: str) -> Connection:
+    """A SQLite table of a NOT NULL text holding '' and 'x', and an empty table ``table`` alike
+    on ``db_url``, bidirectional."""
+    left_url = sqlite_url(tmp_path / "left.db")
+    with sa.create_engine(left_url).begin() as c:
+        c.exec_driver_sql("CREATE TABLE texts (id INTEGER PRIMARY KEY, s TEXT NOT NULL)")
+        c.exec_driver_sql("INSERT INTO texts VALUES (1, ''), (2, 'x')")
+    with sa.create_engine(db_url).begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, s VARCHAR(10) NOT NULL)")
+    return _sql_pair(left_url, "texts", db_url, table)
+
+
+def test_an_empty_text_is_created_in_a_not_null_text_column_as_empty_text(
+        db_url: str, tmp_path: Path) -> None:
+    right, table = sa.create_engine(db_url), f"t_empty_{uuid.uuid4().hex[:8]}"
+    conn = _not_null_texts(db_url, tmp_path, table)
+    runner = Runner(resolve_paths())
+    try:
+        first = runner.run(conn)
+        second = runner.run(conn)
+        held = _rows(right, table)
+    finally:
+        _drop(right, table)
+    assert (first.created_right, first.errors_right) == (2, 0)
+    assert held == [(1, ""), (2, "x")]
+    assert second.plan is not None and second.plan.writes == 0
+
+
+def test_a_text_emptied_is_written_into_a_not_null_text_column_as_empty_text(
+        db_url: str, tmp_path: Path) -> None:
+    right, table = sa.create_engine(db_url), f"t_empty_{uuid.uuid4().hex[:8]}"
+    conn = _not_null_texts(db_url, tmp_path, table)
+    runner = Runner(resolve_paths())
+    try:
+        with right.begin() as c:
+            c.exec_driver_sql(f"INSERT INTO {table} VALUES (1, ''), (2, 'x')")
+        runner.run(conn)
+        with sa.create_engine(sqlite_url(tmp_path / "left.db")).begin() as c:
+            c.exec_driver_sql("UPDATE texts SET s = '' WHERE id = 2")
+        emptied = runner.run(conn)
+        held = _rows(right, table)
+    finally:
+        _drop(right, table)
+    assert (emptied.updated_right, emptied.errors_right) == (1, 0)
+    assert held == [(1, ""), (2, "")]

@@ -131,6 +131,16 @@ def test_denormalize_gives_the_target_column_python_type() -> None:
     assert denormalize("7", T.INTEGER) == 7
 
 
+def test_a_null_goes_into_a_not_null_text_column_as_empty_text() -> None:
+    from l2tui.sync.normalize import denormalizer
+
+    assert denormalize(None, T.STRING, nullable=False) == \
+        denormalizer(T.STRING, nullable=False)(None) == ""
+    assert denormalizer(T.STRING, nullable=False)("x") == "x"
+    assert denormalize(None, T.STRING) is denormalizer(T.STRING)(None) is None
+    assert denormalize(None, T.INTEGER, nullable=False) is None  # (no text: the row fails)
+
+
 def test_the_hash_depends_only_on_the_normalised_values() -> None:
     assert digest([normalize("A", T.STRING), normalize(1.50, T.DECIMAL)]) == \
         digest(["A", normalize(Decimal("1.5"), T.DECIMAL)])
