@@ -35,6 +35,10 @@ class ColumnType(StrEnum):
     OTHER = "other"
 
 
+MICROSECONDS = 6
+"""The digits of a second a Python datetime holds: the most a ``Column.fraction_digits`` says."""
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of what the select statement returns."""
@@ -49,6 +53,8 @@ class Column:
     lookup_target: str | None = None  # OData lookups: the entity set a `_x_value` column points to
     stored_as_double: bool = False  # a DECIMAL column whose values the database keeps as doubles
     #                                 (SQLite: NUMERIC affinity stores a fraction as REAL)
+    fraction_digits: int = 0  # a DATETIME column: the digits of a second it holds (0: whole
+    #                           seconds, as Dataverse; 6: microseconds, as PostgreSQL TIMESTAMP)
 
     def __post_init__(self) -> None:
         # a plain str: a reflected name is SQLAlchemy's str subclass, and a run's mapping pickled

@@ -2,11 +2,17 @@
 
 Rules, one per logical type of a mapped column pair:
 
-- empty string and null are the same value (both become ``None``);
+- empty string and null are the same value (both become ``None``); a null is written into a
+  NOT NULL text column as ``''`` (``null_as_empty``), which it takes;
 - GUIDs: lower case, no braces;
-- datetimes: UTC (naive means UTC), whole seconds (Dataverse has no fractional seconds),
-  rendered ``YYYY-MM-DDTHH:MM:SSZ``; dates ``YYYY-MM-DD`` (a datetime paired with a date is
-  compared as its UTC date);
+- datetimes: UTC (naive means UTC), rendered ``YYYY-MM-DDTHH:MM:SSZ``, with as many digits of
+  a second as both columns of the pair hold (``fraction_rule``): none where a side holds whole
+  seconds (Dataverse, a ``DATETIME(0)``), which is cut off; else up to microseconds
+  (``YYYY-MM-DDTHH:MM:SS.123456Z``, trailing zeros dropped, a whole second without a fraction);
+  dates ``YYYY-MM-DD`` (a datetime paired with a date is compared as its UTC date);
+- a text paired with a GUID, a datetime, a date or a number is compared as that type: ``'1.000'``
+  and ``1`` are equal, so a run rewrites neither; a text that is none stays its text (and fails
+  its row where it is written into such a column);
 - numbers (integer, decimal, float): one plain decimal text without trailing zeros, so
   ``12.50``, ``12.5`` and ``Decimal('12.5000')`` agree, and ``-0`` is ``0``; what a run writes
   to the other side, too. How many digits count depends on what the pair's columns hold
@@ -39,7 +45,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from l2tui.providers.base import Column, ColumnType
+from l2tui.providers.base import MICROSECONDS, Column, ColumnType
 from l2tui.providers.booleans import text_boolean
 
 SIGNIFICANT = 15  # a double's precision: digits of a float beyond it are noise
@@ -61,9 +67,12 @@ def pair_type(left: ColumnType, right: ColumnType) -> ColumnType | None:
         return (both - {ColumnType.OTHER}).pop()
     if ColumnType.STRING in both:
         other = (both - {ColumnType.STRING}).pop()
-        return other if other in (ColumnType.GUID, ColumnType.DATETIME, ColumnType.DATE) \
-            else ColumnType.STRING
+        return other if other in _READ_FROM_TEXT else ColumnType.STRING
     return None
+
+
+# the types a text paired with them is compared as (a text that is none stays its text)
+_READ_FROM_TEXT = frozenset({ColumnType.GUID, ColumnType.DATETIME, ColumnType.DATE, *NUMERIC})
 
 
 class Numbers(StrEnum):
@@ -83,20 +92,37 @@ def numbers_rule(left: Column, right: Column) -> Numbers:
     return Numbers.EXACT
 
 
-def normalize(value: Any, kind: ColumnType, numbers: Numbers = Numbers.EXACT) -> Any:
-    """The canonical, JSON-able form of a value for a pair compared as ``kind``."""
+def fraction_rule(left: Column, right: Column) -> int:
+    """The digits of a second a pair compared as a datetime keeps: those both columns hold."""
+    return min(_fraction_digits(left), _fraction_digits(right))
+
+
+def _fraction_digits(column: Column) -> int:
+    """The digits of a second a column holds (a text column: all it is given)."""
+    if column.type == ColumnType.STRING:
+        return MICROSECONDS
+    return min(column.fraction_digits, MICROSECONDS)
+
+
+def normalize(value: Any, kind: ColumnType, numbers: Numbers = Numbers.EXACT,
+              digits: int = 0) -> Any:
+    """The canonical, JSON-able form of a value for a pair compared as ``kind`` (a datetime
+    with ``digits`` digits of a second)."""
     if value is None or (isinstance(value, str) and value == ""):
         return None
     try:
-        return _slow(kind, numbers)(value)
+        return _slow(kind, numbers, digits)(value)
     except (ValueError, TypeError, InvalidOperation, ArithmeticError):
         return str(value)
 
 
-def _slow(kind: ColumnType, numbers: Numbers) -> Callable[[Any], Any]:
-    """The general normaliser of a pair type (and, for a number, its ``Numbers`` rule)."""
+def _slow(kind: ColumnType, numbers: Numbers, digits: int = 0) -> Callable[[Any], Any]:
+    """The general normaliser of a pair type (and its ``Numbers`` rule, or its digits of a
+    second)."""
     if kind in NUMERIC:
         return _NUMBERS[numbers]
+    if kind == ColumnType.DATETIME and digits:
+        return _FRACTIONS[digits]
     return _NORMALIZERS.get(kind, _other)
 
 
@@ -126,6 +152,43 @@ def _datetime(value: Any) -> str:
     if isinstance(value, date):
         return value.strftime("%Y-%m-%dT00:00:00Z")
     raise TypeError(type(value).__name__)
+
+
+def _fraction(digits: int) -> Callable[[Any], str]:
+    """The datetime rule keeping ``digits`` digits of a second (the rest cut off, as
+    ``_datetime`` cuts a fraction)."""
+    step = 10 ** (MICROSECONDS - digits)
+
+    def fraction(value: Any) -> str:
+        return _fraction_text(_utc(value), step)
+
+    return fraction
+
+
+def _utc(value: Any) -> datetime:
+    """A datetime, a date or an ISO text as a datetime in UTC (naive: UTC)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        value = datetime.fromisoformat(text)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo is not None else value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    raise TypeError(type(value).__name__)
+
+
+def _fraction_text(value: datetime, step: int) -> str:
+    """``utc_text`` with the microseconds cut to a multiple of ``step`` after the seconds, if
+    any are left: ``.5`` for 500000 (no trailing zeros)."""
+    micro = value.microsecond // step * step
+    if not micro:
+        return utc_text(value)
+    return f"{utc_text(value)[:-1]}.{micro:06d}".rstrip("0") + "Z"
+
+
+_FRACTIONS = {digits: _fraction(digits) for digits in range(1, MICROSECONDS + 1)}
 
 
 def _date(value: Any) -> str:
@@ -279,10 +342,17 @@ _NORMALIZERS = {
 _TEXT = (ColumnType.STRING, ColumnType.GUID, ColumnType.OTHER)
 
 
-def denormalize(value: Any, target: ColumnType) -> Any:
-    """A canonical value as the Python value a provider writes into a ``target`` column."""
+def null_as_empty(target: ColumnType, nullable: bool) -> bool:
+    """Whether a null is written into a column as ``''``: a NOT NULL text column, which refuses
+    a null (the two compare as one value)."""
+    return target == ColumnType.STRING and not nullable
+
+
+def denormalize(value: Any, target: ColumnType, nullable: bool = True) -> Any:
+    """A canonical value as the Python value a provider writes into a ``target`` column (a null
+    into a NOT NULL text column as ``''``)."""
     if value is None:
-        return None
+        return "" if null_as_empty(target, nullable) else None
     if type(value) is str and target in _TEXT:
         return value
     try:
@@ -315,14 +385,14 @@ def denormalize(value: Any, target: ColumnType) -> Any:
 Normalizer = Callable[[Any], Any]
 
 
-def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT) -> Normalizer:
-    """``normalize(value, kind, numbers)`` as a function of the value alone, resolved once per
-    column.
+def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT, digits: int = 0) -> Normalizer:
+    """``normalize(value, kind, numbers, digits)`` as a function of the value alone, resolved
+    once per column.
 
     Values that are already canonical (text, an int, a UTC datetime, a GUID in its usual form)
     take a short path; anything else goes through ``normalize``, so results never differ.
     """
-    slow = _slow(kind, numbers)
+    slow = _slow(kind, numbers, digits)
 
     def general(value: Any) -> Any:
         if value is None or (isinstance(value, str) and value == ""):
@@ -372,6 +442,8 @@ def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT) -> Normalizer
                 return value
             return None if value is None else general(value)
         return boolean
+    if kind == ColumnType.DATETIME and digits:
+        return _fraction_normalizer(digits, general)
     if kind == ColumnType.DATETIME:
         def moment(value: Any) -> Any:
             if type(value) is datetime:
@@ -384,6 +456,23 @@ def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT) -> Normalizer
             return None if value is None else general(value)
         return moment
     return general
+
+
+def _fraction_normalizer(digits: int, general: Normalizer) -> Normalizer:
+    """``normalizer`` of a datetime pair keeping ``digits`` digits of a second (``general``:
+    its value through ``normalize``)."""
+    step = 10 ** (MICROSECONDS - digits)
+
+    def fraction(value: Any) -> Any:
+        if type(value) is datetime:
+            zone = value.tzinfo
+            if zone is None or zone is UTC:
+                return _fraction_text(value, step)
+        elif type(value) is str and len(value) == 20 and value[10] == "T" and value[19] == "Z":
+            return value
+        return None if value is None else general(value)
+
+    return fraction
 
 
 _TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
@@ -417,17 +506,24 @@ def keeps_value(kind: ColumnType, target: ColumnType) -> bool:
 
     True for a text target (string, GUID, other) of a pair whose canonical values are text:
     ``denormalize`` returns a ``str`` (or None) unchanged for those targets. A caller may then
-    skip the call.
+    skip the call (but for a null into a NOT NULL text column: ``null_as_empty``).
     """
     return target in _TEXT and kind in _TEXT_VALUED
 
 
-def denormalizer(target: ColumnType) -> Denormalizer:
-    """``denormalize(value, target)`` as a function of the value alone, resolved once per column."""
+def denormalizer(target: ColumnType, nullable: bool = True) -> Denormalizer:
+    """``denormalize(value, target, nullable)`` as a function of the value alone, resolved once
+    per column."""
 
     def general(value: Any) -> Any:
         return denormalize(value, target)
 
+    if null_as_empty(target, nullable):
+        def text_not_null(value: Any) -> Any:
+            if type(value) is str:
+                return value
+            return "" if value is None else general(value)
+        return text_not_null
     if target in _TEXT:
         def text(value: Any) -> Any:
             if type(value) is str or value is None:

@@ -17,7 +17,7 @@ from l2tui.providers.base import (
     Converter,
     Record,
 )
-from l2tui.sync.mapping import MappingPlan
+from l2tui.sync.mapping import MappingPlan, Pair
 from l2tui.sync.normalize import (
     NUMERIC,
     Normalizer,
@@ -25,6 +25,7 @@ from l2tui.sync.normalize import (
     digest,
     keeps_value,
     normalizer,
+    null_as_empty,
 )
 
 
@@ -159,6 +160,11 @@ def _raw_value(var: str, name_var: str, name: str, column: ColumnType, canonical
             f"            {var} = c_{var}({var})", "        except E:", "            pass"]
 
 
+def _normalizer(pair: Pair) -> Normalizer:
+    """The normaliser of both columns of a pair: by its type and what its columns hold."""
+    return normalizer(pair.kind, pair.numbers, pair.fraction_digits)
+
+
 @dataclass(slots=True)
 class Item:
     """One record of one side, normalised: match key, provider key, values, hash, modified-on."""
@@ -190,22 +196,24 @@ class SideInfo:
         self.two_way = plan.two_way
         self.extras = plan.has_extras
         self.writable = plan.writable(name)
-        # both sides of a pair normalise alike: by its type, and (a number) by what its two
-        # columns hold (``Pair.numbers``)
-        self._read = [(p.column(name).name, normalizer(p.kind, p.numbers)) for p in plan.pairs]
+        # both sides of a pair normalise alike: by its type, and (a number, a datetime) by what
+        # its two columns hold (``Pair.numbers``, ``Pair.fraction_digits``)
+        self._read = [(p.column(name).name, _normalizer(p)) for p in plan.pairs]
         self._values = compile_reader(self._read, self.kinds)
-        self._match = [(p.column(name).name, normalizer(p.kind, p.numbers)) for p in plan.match]
+        self._match = [(p.column(name).name, _normalizer(p)) for p in plan.match]
         self._modified = normalizer(ColumnType.DATETIME)
         # the modified-on column is usually a mapped pair compared as a datetime: reuse its value
-        self._modified_at = next((i for i, (c, k) in enumerate(zip(self.columns, self.kinds,
-                                                                     strict=True))
-                                  if c.name == self.modified and k == ColumnType.DATETIME), None)
+        # (when in whole seconds, as ``_modified`` reads it: the two sides' texts then compare)
+        self._modified_at = next((i for i, p in enumerate(plan.pairs)
+                                  if p.column(name).name == self.modified and
+                                  p.kind == ColumnType.DATETIME and not p.fraction_digits), None)
         self._key_names = [c.name for c in self.keys]
         # a provider key that is the match column itself: its key text is the match key whenever
         # the raw value is already canonical (a lower-case GUID, a plain string)
         self._kid_is_match = len(self._key_names) == 1 and len(self._match) == 1 and \
             self._key_names[0] == self._match[0][0]
-        self._write = [(i, self.columns[i].name, denormalizer(self.columns[i].type))
+        self._write = [(i, self.columns[i].name, denormalizer(self.columns[i].type,
+                                                              self.columns[i].nullable))
                        for i in self.writable]
         self._create = self._create_plan()
         self._create_row, self.create_names = self._compile_create()
@@ -388,26 +396,25 @@ class SideInfo:
         The same values as building the key with ``create_key`` and then the values (writable
         columns not in the key, then the match-key extras), because it is that recipe unrolled
         once per run: a value is converted by its column's denormaliser, except where
-        ``keeps_value`` proves the conversion returns the value unchanged. The source text holds
-        only generated names; converters are bound as default arguments.
+        ``keeps_value`` proves the conversion returns the value unchanged (``_kept``). The source
+        text holds only generated names; converters are bound as default arguments.
         """
         keys, extras = self._create
         taken = {name for name, *_ in keys}
         env: dict[str, Any] = {"match_values": match_values}
         counter = iter(range(1_000_000))
 
-        def call(fn: Any, expr: str, keep: bool) -> str:
-            if keep:
-                return expr
+        def call(fn: Any, expr: str) -> str:
             name = f"a{next(counter)}"
             env[name] = fn
             return f"{name}({expr})"
 
-        key_parts = [call(fn, f"m[{i}]" if from_match else f"v[{i}]", False)
+        key_parts = [call(fn, f"m[{i}]" if from_match else f"v[{i}]")
                      for _, from_match, i, fn in keys]
-        value_parts = [call(fn, f"v[{i}]", keeps_value(self.kinds[i], self.columns[i].type))
+        value_parts = [self._kept(i) if keeps_value(self.kinds[i], self.columns[i].type)
+                       else call(fn, f"v[{i}]")
                        for i, name, fn in self._write if name not in taken]
-        value_parts += [call(fn, f"m[{j}]", False) for _, j, fn in extras]
+        value_parts += [call(fn, f"m[{j}]") for _, j, fn in extras]
         names = (tuple(name for name, *_ in keys),
                  (*(name for _, name, _ in self._write if name not in taken),
                   *(name for name, _, _ in extras)))
@@ -420,6 +427,12 @@ class SideInfo:
         exec(text, dict(env), scope)  # noqa: S102  (generated from indices only, see above)
         made: Callable[[str, list[Any]], tuple[Any, ...]] = scope["create"]
         return made, names
+
+    def _kept(self, i: int) -> str:
+        """``create_row``'s expression of value ``i``, which its column keeps as it is (a null
+        into a NOT NULL text column as '': a canonical text is never '')."""
+        column = self.columns[i]
+        return f"(v[{i}] or '')" if null_as_empty(column.type, column.nullable) else f"v[{i}]"
 
     def kid_of(self, key: dict[str, Any]) -> str:
         """A key dict as stored in the state."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from l2tui.config.model import ColumnPair, Connection, Direction, Entity, Mapping
@@ -78,3 +81,145 @@ def test_text_mapped_into_a_typed_column_is_warned_of_before_the_run(
     warnings = [e.message for e in pair.events if isinstance(e, LogLine) and e.level == "warning"]
     assert "'name' (text) goes into 'revenue' (decimal): a value that is not a decimal fails " \
            "its row" in warnings
+
+
+def _pg_url() -> str:
+    url = os.environ.get("L2TUI_TEST_PG_URL")
+    if not url:
+        pytest.skip("PostgreSQL: set L2TUI_TEST_PG_URL")
+    return url
+
+
+def _sql_pair(left_url: str, left_table: str, right_url: str, right_table: str,
+              direction: Direction = Direction.BIDIRECTIONAL) -> Connection:
+    """Two SQL tables keyed by ``id``, their columns mapped by name."""
+    return Connection(title="SQL to SQL", direction=direction,
+                      entity1=_sql_entity(left_url, left_table, "id"),
+                      entity2=_sql_entity(right_url, right_table, "id"),
+                      mapping=Mapping(auto=True, columns=[]))
+
+
+def _rows(engine: sa.Engine, table: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as c:
+        return [tuple(r) for r in c.exec_driver_sql(f"SELECT * FROM {table} ORDER BY id")]
+
+
+def _drop(engine: sa.Engine, table: str) -> None:
+    with engine.begin() as c:
+        c.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+
+
+def test_numbers_in_a_text_column_paired_with_a_number_column_are_not_rewritten_by_a_second_run(
+        db_url: str, tmp_path: Path) -> None:
+    texts, table = sa.create_engine(db_url), f"t_txt_{uuid.uuid4().hex[:8]}"
+    numbers_url = sqlite_url(tmp_path / "numbers.db")
+    with texts.begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, q TEXT)")
+        c.exec_driver_sql(f"INSERT INTO {table} VALUES (1, '1.000'), (2, '2.50'), (3, '7')")
+    with sa.create_engine(numbers_url).begin() as c:
+        c.exec_driver_sql("CREATE TABLE t_num (id INTEGER PRIMARY KEY, q NUMERIC)")
+    conn = _sql_pair(db_url, table, numbers_url, "t_num")
+    runner = Runner(resolve_paths())
+    try:
+        assert runner.run(conn).created_right == 3
+        second = runner.run(conn)
+        held = _rows(texts, table)
+    finally:
+        _drop(texts, table)
+    assert second.plan is not None and second.plan.writes == 0
+    assert held == [(1, "1.000"), (2, "2.50"), (3, "7")]
+
+
+def test_a_synced_number_column_altered_to_text_is_no_change(tmp_path: Path) -> None:
+    url = _pg_url()
+    pg, table = sa.create_engine(url), f"t_alt_{uuid.uuid4().hex[:8]}"
+    numbers_url = sqlite_url(tmp_path / "numbers.db")
+    with pg.begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, q NUMERIC(10, 3))")
+        c.exec_driver_sql(f"INSERT INTO {table} VALUES (1, 1), (2, 2.5)")
+    with sa.create_engine(numbers_url).begin() as c:
+        c.exec_driver_sql("CREATE TABLE t_num (id INTEGER PRIMARY KEY, q NUMERIC)")
+    conn = _sql_pair(url, table, numbers_url, "t_num")
+    runner = Runner(resolve_paths())
+    try:
+        assert runner.run(conn).created_right == 2
+        with pg.begin() as c:
+            c.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN q TYPE TEXT")
+        second = runner.run(conn)
+        held = _rows(pg, table)
+    finally:
+        _drop(pg, table)
+    assert second.plan is not None and second.plan.writes == 0
+    assert held == [(1, "1.000"), (2, "2.500")]
+
+
+def test_fractions_of_a_second_are_carried_between_sql_columns_that_hold_them(
+        db_url: str, tmp_path: Path) -> None:
+    left_url = sqlite_url(tmp_path / "left.db")
+    left, right, table = sa.create_engine(left_url), sa.create_engine(db_url), \
+        f"t_ts_{uuid.uuid4().hex[:8]}"
+    with left.begin() as c:
+        c.exec_driver_sql("CREATE TABLE moments (id INTEGER PRIMARY KEY, at DATETIME)")
+        c.exec_driver_sql("INSERT INTO moments VALUES (1, '2038-01-19 03:14:08.123456'), "
+                          "(2, '2038-01-19 03:14:08')")
+    with right.begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, at TIMESTAMP)")
+    conn = _sql_pair(left_url, "moments", db_url, table)
+    runner = Runner(resolve_paths())
+    try:
+        assert runner.run(conn).created_right == 2
+        second = runner.run(conn, full=True)
+        moments = sa.Table(table, sa.MetaData(), autoload_with=right)
+        with right.connect() as c:
+            held = c.execute(sa.select(moments.c.at).order_by(moments.c.id)).scalars().all()
+    finally:
+        _drop(right, table)
+    assert held == [datetime(2038, 1, 19, 3, 14, 8, 123456), datetime(2038, 1, 19, 3, 14, 8)]
+    assert second.plan is not None and second.plan.writes == 0
+
+
+def _not_null_texts(db_url: str, tmp_path: Path, table: str) -> Connection:
+    """A SQLite table of a NOT NULL text holding '' and 'x', and an empty table ``table`` alike
+    on ``db_url``, bidirectional."""
+    left_url = sqlite_url(tmp_path / "left.db")
+    with sa.create_engine(left_url).begin() as c:
+        c.exec_driver_sql("CREATE TABLE texts (id INTEGER PRIMARY KEY, s TEXT NOT NULL)")
+        c.exec_driver_sql("INSERT INTO texts VALUES (1, ''), (2, 'x')")
+    with sa.create_engine(db_url).begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, s VARCHAR(10) NOT NULL)")
+    return _sql_pair(left_url, "texts", db_url, table)
+
+
+def test_an_empty_text_is_created_in_a_not_null_text_column_as_empty_text(
+        db_url: str, tmp_path: Path) -> None:
+    right, table = sa.create_engine(db_url), f"t_empty_{uuid.uuid4().hex[:8]}"
+    conn = _not_null_texts(db_url, tmp_path, table)
+    runner = Runner(resolve_paths())
+    try:
+        first = runner.run(conn)
+        second = runner.run(conn)
+        held = _rows(right, table)
+    finally:
+        _drop(right, table)
+    assert (first.created_right, first.errors_right) == (2, 0)
+    assert held == [(1, ""), (2, "x")]
+    assert second.plan is not None and second.plan.writes == 0
+
+
+def test_a_text_emptied_is_written_into_a_not_null_text_column_as_empty_text(
+        db_url: str, tmp_path: Path) -> None:
+    right, table = sa.create_engine(db_url), f"t_empty_{uuid.uuid4().hex[:8]}"
+    conn = _not_null_texts(db_url, tmp_path, table)
+    runner = Runner(resolve_paths())
+    try:
+        with right.begin() as c:
+            c.exec_driver_sql(f"INSERT INTO {table} VALUES (1, ''), (2, 'x')")
+        runner.run(conn)
+        with sa.create_engine(sqlite_url(tmp_path / "left.db")).begin() as c:
+            c.exec_driver_sql("UPDATE texts SET s = '' WHERE id = 2")
+        emptied = runner.run(conn)
+        held = _rows(right, table)
+    finally:
+        _drop(right, table)
+    assert (emptied.updated_right, emptied.errors_right) == (1, 0)
+    assert held == [(1, ""), (2, "")]

@@ -80,6 +80,27 @@ def test_negative_zero_is_zero() -> None:
     assert normalize(-0.0, T.STRING) == "0"
 
 
+def test_a_datetime_pair_keeps_the_digits_of_a_second_both_columns_hold() -> None:
+    from l2tui.sync.normalize import fraction_rule
+
+    seconds, micro = Column("s", T.DATETIME), Column("m", T.DATETIME, fraction_digits=6)
+    milli, text = Column("ms", T.DATETIME, fraction_digits=3), Column("t", T.STRING)
+    assert fraction_rule(seconds, micro) == fraction_rule(micro, seconds) == 0
+    assert fraction_rule(micro, milli) == 3 and fraction_rule(micro, text) == 6
+    assert fraction_rule(seconds, text) == 0
+    moment = datetime(2038, 1, 19, 3, 14, 8, 123456)
+    for digits, text_of in ((0, "08Z"), (3, "08.123Z"), (6, "08.123456Z")):
+        assert normalize(moment, T.DATETIME, digits=digits) == \
+            normalizer(T.DATETIME, digits=digits)(moment) == f"2038-01-19T03:14:{text_of}"
+    kept = normalizer(T.DATETIME, digits=6)
+    aware = moment.replace(tzinfo=timezone(timedelta(hours=2)))
+    assert kept(aware) == normalize(aware, T.DATETIME, digits=6) == "2038-01-19T01:14:08.123456Z"
+    assert kept("2038-01-19 03:14:08.5") == kept(moment.replace(microsecond=500000)) == \
+        "2038-01-19T03:14:08.5Z"
+    assert kept(moment.replace(microsecond=0)) == kept("2038-01-19T03:14:08Z") == \
+        normalize(moment, T.DATETIME) == "2038-01-19T03:14:08Z"
+
+
 def test_bool_and_int_compare_as_booleans() -> None:
     assert pair_type(T.BOOLEAN, T.INTEGER) == T.BOOLEAN
     assert normalize(1, T.BOOLEAN) is True and normalize(False, T.BOOLEAN) is False
@@ -87,6 +108,15 @@ def test_bool_and_int_compare_as_booleans() -> None:
 
 def test_empty_string_equals_null() -> None:
     assert normalize("", T.STRING) is None and normalize(None, T.STRING) is None
+
+
+def test_a_text_paired_with_a_number_compares_as_a_number_and_one_that_is_none_as_its_text(
+        ) -> None:
+    for number in (T.INTEGER, T.DECIMAL, T.FLOAT):
+        assert pair_type(T.STRING, number) == pair_type(number, T.STRING) == number
+    assert normalize("1.000", T.DECIMAL) == normalize(Decimal(1), T.DECIMAL) == "1"
+    assert normalize("2.50", T.DECIMAL, Numbers.DOUBLE) == normalize(2.5, T.DECIMAL) == "2.5"
+    assert normalize("n/a", T.DECIMAL) == normalizer(T.DECIMAL)("n/a") == "n/a"
 
 
 def test_types_that_cannot_convert_have_no_pair_type() -> None:
@@ -99,6 +129,16 @@ def test_denormalize_gives_the_target_column_python_type() -> None:
     assert denormalize("2024-05-01T12:00:01Z", T.DATETIME) == datetime(2024, 5, 1, 12, 0, 1,
                                                                        tzinfo=UTC)
     assert denormalize("7", T.INTEGER) == 7
+
+
+def test_a_null_goes_into_a_not_null_text_column_as_empty_text() -> None:
+    from l2tui.sync.normalize import denormalizer
+
+    assert denormalize(None, T.STRING, nullable=False) == \
+        denormalizer(T.STRING, nullable=False)(None) == ""
+    assert denormalizer(T.STRING, nullable=False)("x") == "x"
+    assert denormalize(None, T.STRING) is denormalizer(T.STRING)(None) is None
+    assert denormalize(None, T.INTEGER, nullable=False) is None  # (no text: the row fails)
 
 
 def test_the_hash_depends_only_on_the_normalised_values() -> None:

@@ -169,7 +169,7 @@ class SqlProvider(Provider):
             chosen = select.pick_columns(table, info)
             self._table = table
             self._columns = select.table_columns(table, chosen, keys,
-                                                 doubles=conn.dialect.name == "sqlite")
+                                                 sqlite=conn.dialect.name == "sqlite")
             if keys:
                 unique = set(keys) in select.unique_key_sets(inspector, table)
                 generated = len(keys) == 1 and select.is_generated(table.c[keys[0]], conn.dialect)

@@ -104,8 +104,9 @@ def resolve_keys(table: sa.Table, primary_key: Sequence[str]) -> list[str]:
 
 
 def table_columns(table: sa.Table, chosen: Sequence[sa.Column[Any]], keys: Sequence[str], *,
-                  doubles: bool = False) -> list[Column]:
-    """Describe reflected columns; ``doubles``: the database keeps decimals as doubles (SQLite)."""
+                  sqlite: bool = False) -> list[Column]:
+    """Describe reflected columns; ``sqlite``: the database is SQLite, which keeps decimals as
+    doubles and datetimes as the text it is given."""
     out = []
     for col in chosen:
         kind = types.column_type(col.type)
@@ -118,7 +119,8 @@ def table_columns(table: sa.Table, chosen: Sequence[sa.Column[Any]], keys: Seque
             native_type=_native(col.type),
             max_length=getattr(col.type, "length", None) if isinstance(col.type, sa.String)
             else None,
-            stored_as_double=doubles and kind == ColumnType.DECIMAL,
+            stored_as_double=sqlite and kind == ColumnType.DECIMAL,
+            fraction_digits=types.fraction_digits(col.type, sqlite),
         ))
     return out
 

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
-from l2tui.providers.base import Column, ColumnType
+from l2tui.providers.base import MICROSECONDS, Column, ColumnType
 from l2tui.providers.booleans import text_boolean
 
 _BY_PYTHON: dict[type, ColumnType] = {
@@ -53,6 +53,24 @@ def column_type(sql_type: TypeEngine[Any]) -> ColumnType:
         return _BY_PYTHON.get(sql_type.python_type, ColumnType.OTHER)
     except NotImplementedError:
         return ColumnType.OTHER
+
+
+def fraction_digits(sql_type: TypeEngine[Any], sqlite: bool = False) -> int:
+    """The digits of a second a datetime column holds, at most a Python datetime's six: all a
+    SQLite text is given; else the type's precision (PostgreSQL ``TIMESTAMP(p)``, SQL Server
+    ``DATETIME2(p)`` and ``DATETIMEOFFSET(p)``: 6 or more unsaid; MySQL ``DATETIME(fsp)``: 0
+    unsaid). Other types hold whole seconds as far as a run goes (SQL Server ``DATETIME``
+    rounds to 1/300 s)."""
+    if not isinstance(sql_type, sa.DateTime):
+        return 0
+    if sqlite:
+        return MICROSECONDS
+    if hasattr(sql_type, "fsp"):
+        return min(getattr(sql_type, "fsp", None) or 0, MICROSECONDS)
+    if hasattr(sql_type, "precision"):
+        precision = getattr(sql_type, "precision", None)
+        return MICROSECONDS if precision is None else min(precision, MICROSECONDS)
+    return 0
 
 
 def python_type_of(value_type: Any) -> ColumnType:

@@ -40,6 +40,19 @@ def test_a_decimal_column_is_described_as_kept_in_doubles_on_sqlite_alone(
     assert not columns["id"].stored_as_double and not columns["name"].stored_as_double
 
 
+def test_a_datetime_column_is_described_with_the_digits_of_a_second_it_holds(
+        db: Database) -> None:
+    """SQLite keeps the text it is given; a server type its precision, or its own default."""
+    types = {"sqlite": ("DATETIME", "DATETIME", "TIMESTAMP"),
+             "postgresql": ("TIMESTAMP", "TIMESTAMP(0)", "TIMESTAMPTZ(3)"),
+             "mysql": ("DATETIME(6)", "DATETIME", "DATETIME(3)")}[db.provider]
+    db.run("CREATE TABLE moments (id INTEGER PRIMARY KEY, a {}, b {}, c {})".format(*types))
+    columns = {c.name: c.fraction_digits for c in db.open("moments").describe()}
+    expected = {"sqlite": (6, 6, 6), "postgresql": (6, 0, 3), "mysql": (6, 0, 3)}[db.provider]
+    assert (columns["a"], columns["b"], columns["c"]) == expected
+    assert columns["id"] == 0
+
+
 def test_describe_reflects_the_table_alone_not_the_tables_its_foreign_keys_name(
         db: Database) -> None:
     """Each is a dozen catalog queries on a server, for nothing a run writes."""
