@@ -303,6 +303,12 @@ class Provider(abc.ABC):
             return list(self.entity.primary_key)
         return [c.name for c in self.describe() if c.key]
 
+    def repeated_keys(self, columns: Sequence[str]) -> list[tuple[Record, int]]:
+        """The values of ``columns`` that more than one record of a full read holds (as a
+        record of those columns, none null), each with how many hold it; asked once a run.
+        Empty where they are unique, as a Dataverse key is, or the provider cannot tell."""
+        return []
+
     def preview(self, rows: int = 20) -> tuple[list[Column], list[Record]]:
         """The first rows of a full read, for Preview Data."""
         out: list[Record] = []

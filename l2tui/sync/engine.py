@@ -254,7 +254,8 @@ class Engine:
         self.refused_deletes = 0  # the deletes it would refuse
         self.policy = Policy(conn.direction, conn.conflict_resolution, conn.deletions)
         self.complete = {s: True for s in SIDES}  # a full read of the side holds every item
-        # match keys of items a read could not read (``_readable``): left as they are this run
+        # match keys of items a read could not read (``_readable``), or that more than one item
+        # of a side holds (``_repeated``): left as they are this run
         self.failed: set[str] = set()
 
     # -- the run -------------------------------------------------------------------------
@@ -430,6 +431,7 @@ class Engine:
             for writer in self.writers.values():
                 writer.hold(self.outbox.put)
         self.streaming: str | None = None
+        self._repeated()
         streams: dict[str, ReadStream] = {}
         if self.mode[dst] != "none":
             streams[dst] = self._stage(dst, cursors[dst])
@@ -478,6 +480,34 @@ class Engine:
         return self._report(started, outcome, message)
 
     # -- reading -------------------------------------------------------------------------
+
+    def _repeated(self) -> None:
+        """Fail each match key that more than one item of a side synced from holds
+        (``Provider.repeated_keys``): one item error a key, and its items on both sides left as
+        they are (``failed``), never one synced over another. A one-way run's target is only
+        written: what it holds twice is written over alike."""
+        two_way = self.conn.direction == Direction.BIDIRECTIONAL
+        for side in SIDES if two_way else (self.src,):
+            info = self.sides[side]
+            names = [c.name for c, _ in info.match]
+            try:
+                repeated = self.providers[side].repeated_keys(names)
+            except ConfigError as exc:
+                self.log(f"could not look for match keys that repeat: {exc.within(info.index)}",
+                         "warning")
+                continue
+            counts: dict[str, int] = {}
+            for record, count in repeated:
+                mkey = info.match_key(record)
+                if mkey is not None:
+                    counts[mkey] = counts.get(mkey, 0) + count
+            what = "primary_key" if names == [c.name for c in info.keys] else \
+                f"the match key ({', '.join(names)})"
+            for mkey in sorted(counts):
+                self.failed.add(mkey)
+                self.counts.errors[side] += 1
+                self.sink(ItemError(side=side, key=mkey, message=f"appears {counts[mkey]} times: "
+                                    f"{what} must be unique; add a unique index"))
 
     def _read(self, side: str, cursor: str | None, *, by_version: bool) -> Reading:
         """A side's read: the early read if it is this one; an OData read prefetched (pages come
@@ -564,6 +594,8 @@ class Engine:
                         keyless.append((item.kid, item.values, item.hash))
                     else:
                         kept.append((item, version))
+                if self.failed:  # (its pair could not be read, or its match key repeats)
+                    kept = [(item, v) for item, v in kept if item.mkey not in self.failed]
                 if by_hash and kept:
                     kept, dropped = self._unsynced(side, kept)
                     dups += dropped
@@ -655,6 +687,8 @@ class Engine:
                     else:
                         items.append(item)
                 self._set_aside(side, keyless)
+                if failed:  # it, or its partner, could not be read, or its match key repeats
+                    items = [item for item in items if item.mkey not in failed]
                 mkeys = [i.mkey for i in items if i.mkey]
                 absent: set[str] | None = None  # known when the state settled the unchanged
                 states: dict[str, StateRow]
@@ -675,8 +709,6 @@ class Engine:
                 for item in items:
                     mkey = item.mkey
                     assert mkey is not None
-                    if failed and mkey in failed:
-                        continue  # its partner could not be read: left as it is
                     st = states.get(mkey) if states else None
                     found = staged.get(mkey) if staged else None
                     if st is None and found is None:

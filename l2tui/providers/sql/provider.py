@@ -68,6 +68,7 @@ class SqlProvider(Provider):
         self._table: sa.Table | None = None
         self._columns: list[Column] | None = None
         self._write: WriteTarget | None = None
+        self._unique: list[set[str]] = []  # the table's column sets a unique index keeps unique
         self._writer: Writer | None = None  # statement texts and column checks, made once
 
     # -- configuration -------------------------------------------------------------------
@@ -170,8 +171,9 @@ class SqlProvider(Provider):
             self._table = table
             self._columns = select.table_columns(table, chosen, keys,
                                                  sqlite=conn.dialect.name == "sqlite")
+            self._unique = select.unique_key_sets(inspector, table)
             if keys:
-                unique = set(keys) in select.unique_key_sets(inspector, table)
+                unique = set(keys) in self._unique
                 generated = len(keys) == 1 and select.is_generated(table.c[keys[0]], conn.dialect)
                 update_only = any(select.is_read_only(table.c[k]) for k in keys)
                 self._write = WriteTarget(table, tuple(keys), unique, generated, update_only,
@@ -184,6 +186,7 @@ class SqlProvider(Provider):
         finally:
             result.close()
         conn.rollback()
+        self._unique = []
         if not description:
             raise ConfigError("the statement returns no rows to read", key="select")
         self._columns = select.query_columns(description, first, self.entity.primary_key,
@@ -227,7 +230,7 @@ class SqlProvider(Provider):
         page = int(self.context.options.get("page_size", DEFAULT_PAGE))
         return SqlReadStream(self, page, seen)
 
-    def read_statement(self, *, raw: bool = False) -> sa.Executable:
+    def read_statement(self, *, raw: bool = False) -> sa.Select[Any] | sa.TextClause:
         """The statement a full read runs: the table's selected columns, or the user's query.
         ``raw``: every column as the driver gives it (see ``result_processors``)."""
         info = self.info
@@ -265,6 +268,51 @@ class SqlProvider(Provider):
         if self.target.provider != "sqlite" or self.info.kind != "table":
             return frozenset()
         return frozenset(c.name for c in self.describe() if c.type == ColumnType.DECIMAL)
+
+    def repeated_keys(self, columns: Sequence[str]) -> list[tuple[Record, int]]:
+        """The values of ``columns`` that more than one row of the select holds (none null), and
+        how many: one GROUP BY over the select, not run where a primary key or unique index
+        keeps them unique, nor over a procedure's rows (none can be a subquery)."""
+        self.describe()
+        if any(unique <= set(columns) for unique in self._unique) or \
+                self.info.kind == "procedure":
+            return []
+        with self.connect() as conn:
+            return self._repeated(conn, columns)
+
+    def _repeated(self, conn: Connection, columns: Sequence[str]) -> list[tuple[Record, int]]:
+        """``repeated_keys``, asked over ``conn``; each value as a read's record holds it."""
+        raw = conn.dialect.name == "sqlite"  # (as a read: a value that does not convert stays)
+        statement = self.read_statement(raw=raw)
+        rows = (statement.columns(*map(sa.column, columns))
+                if isinstance(statement, sa.TextClause) else statement).subquery("l2tui_rows")
+        keys = [rows.c[name] for name in columns]
+        count = sa.func.count()
+        found = conn.execute(sa.select(*keys, count).where(*(k.is_not(None) for k in keys))
+                             .group_by(*keys).having(count > 1)).all()
+        conn.rollback()
+        readers = self._key_readers(columns, conn.dialect, raw)
+        return [({name: read(value) for name, read, value in zip(columns, readers, row,
+                                                                  strict=False)}, row[-1])
+                for row in found]
+
+    def _key_readers(self, columns: Sequence[str], dialect: sa.Dialect,
+                     raw: bool) -> list[Callable[[Any], Any]]:
+        """What a read makes of each of ``columns``' values from ``read_statement(raw=raw)``
+        (see ``SqlReadStream``); a value that does not convert stays as the database gave it."""
+        kinds = {c.name: c.type for c in self.describe()}
+        processors: dict[str, Callable[[Any], Any] | None] = {}
+        if raw and self.info.kind == "table" and self._table is not None:
+            processors = dict(zip((c.name for c in self._table.c),
+                                  self.result_processors(dialect), strict=True))
+        decimals = self.raw_decimals()
+        readers = []
+        for name in columns:
+            last = types.guid_text if kinds.get(name) == ColumnType.GUID else \
+                types.sqlite_decimal if name in decimals else types.to_python
+            process = processors.get(name)
+            readers.append(_or_raw(last if process is None else _then(process, last)))
+        return readers
 
     # -- write ---------------------------------------------------------------------------------
 
@@ -378,9 +426,26 @@ class SqlProvider(Provider):
             return ["the table has no primary key: set primary_key to write"]
         if not self._write.unique:
             keys = ", ".join(self._write.keys)
-            return [f"the match key ({keys}) has no unique index: writes are slower and "
-                    "duplicates are possible; add a unique index"]
+            return [f"the match key ({keys}) has no unique index: writes are slower, and rows "
+                    "that share a key are not synced from it; add a unique index",
+                    *self._repeated_warnings(conn, self._write.keys)]
         return []
+
+    def _repeated_warnings(self, conn: Connection, keys: Sequence[str]) -> list[str]:
+        """The warning naming the values of ``keys`` that rows share, if any (or why they could
+        not be looked for)."""
+        names = ", ".join(keys)
+        try:
+            repeated = self._repeated(conn, keys)
+        except SQLAlchemyError as exc:
+            return [f"could not look for values of {names} that rows share: "
+                    f"{one_line(exc, self._secret)}"]
+        if not repeated:
+            return []
+        first, count = min(repeated, key=repr)
+        shown = ", ".join(map(repr, first.values()))
+        return [f"{len(repeated)} value(s) of {names} appear more than once ({shown}: {count} "
+                "times): their rows are not synced from it"]
 
     def close(self) -> None:
         """Release the engine's pooled connections."""

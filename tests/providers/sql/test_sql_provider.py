@@ -215,6 +215,66 @@ def test_verify_warns_when_the_match_key_has_no_unique_index(
         (1, "Z"), (9, None)]
 
 
+def _nopk(db: Database) -> None:
+    """A table without a primary key whose id 2 is on two rows (and NULL on one)."""
+    db.run("CREATE TABLE nopk (id INTEGER, name VARCHAR(20))",
+           "INSERT INTO nopk VALUES (1, 'a'), (2, 'b'), (2, 'b-dup'), (NULL, 'n'), (NULL, 'm'), "
+           "(3, 'c')")
+
+
+@pytest.mark.parametrize("select", [
+    "nopk", "SELECT id, name FROM nopk WHERE name <> 'a'",
+    "SELECT n.id, n.name FROM nopk n JOIN nopk m ON m.name = n.name"])
+def test_repeated_keys_are_the_key_values_rows_of_the_select_share_with_how_many(
+        db: Database, select: str) -> None:
+    _nopk(db)
+    assert db.open(select, primary_key=["id"]).repeated_keys(["id"]) == [({"id": 2}, 2)]
+
+
+def test_repeated_keys_of_a_select_count_only_the_rows_it_reads(db: Database) -> None:
+    _nopk(db)
+    provider = db.open("SELECT id, name FROM nopk WHERE name <> 'b-dup'", primary_key=["id"])
+    assert provider.repeated_keys(["id"]) == []
+
+
+def test_repeated_keys_ask_nothing_of_a_table_whose_key_has_a_unique_index(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts(rows=3)
+    db.run("CREATE UNIQUE INDEX accounts_name ON accounts (name)")
+    provider = db.open("accounts")
+    provider.describe()
+    asked: list[str] = []
+    sa.event.listen(provider.engine(), "before_cursor_execute",
+                    lambda conn, cursor, sql, *rest: asked.append(sql))
+    assert provider.repeated_keys(["id"]) == provider.repeated_keys(["name"]) == []
+    assert provider.repeated_keys(["name", "city"]) == []
+    assert asked == []
+    assert provider.repeated_keys(["city"]) == [] and len(asked) == 1
+
+
+def test_verify_names_the_key_values_rows_share(db: Database) -> None:
+    _nopk(db)
+    result = db.open("nopk", primary_key=["id"]).verify()
+    assert result.ok and result.warnings == (
+        "the match key (id) has no unique index: writes are slower, and rows that share a key "
+        "are not synced from it; add a unique index",
+        "1 value(s) of id appear more than once (2: 2 times): their rows are not synced from it")
+
+
+def test_verify_says_when_the_key_values_rows_share_could_not_be_looked_for(
+        sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    _nopk(sqlite_db)
+    provider = sqlite_db.open("nopk", primary_key=["id"])
+
+    def refused(*args: object) -> None:
+        raise sa.exc.ProgrammingError("SELECT", {}, Exception("ORDER BY is invalid here"))
+
+    monkeypatch.setattr(provider, "_repeated", refused)
+    result = provider.verify()
+    assert result.ok and result.warnings[1] == (
+        "could not look for values of id that rows share: ORDER BY is invalid here")
+
+
 def test_a_missing_table_is_a_config_error(db: Database) -> None:
     with pytest.raises(ConfigError, match="table 'nothere' not found"):
         db.open("nothere").describe()
