@@ -310,7 +310,11 @@ class SqlProvider(Provider):
     def create_table_ddl(self, columns: Sequence[Column]) -> str:
         """The CREATE TABLE this entity's table would get from the other side's columns."""
         name, schema = self._table_name()
-        return ddl.create_table_ddl(columns, name, self.engine(create=True).dialect, schema)
+        dialect = self.engine(create=True).dialect
+        if self.target.provider == "mysql" and dialect.server_version_info is None:
+            with self.connect():  # MariaDB or MySQL, and which version: a key's collation
+                pass
+        return ddl.create_table_ddl(columns, name, dialect, schema)
 
     def create_table(self, columns: Sequence[Column]) -> str:
         """Create this entity's table from the other side's columns; return the DDL that ran."""
