@@ -49,6 +49,9 @@ class Column:
     lookup_target: str | None = None  # OData lookups: the entity set a `_x_value` column points to
     stored_as_double: bool = False  # a DECIMAL column whose values the database keeps as doubles
     #                                 (SQLite: NUMERIC affinity stores a fraction as REAL)
+    precision: int | None = None  # a DECIMAL column's digits in all, when known (an INTEGER's
+    #                               when beyond a BIGINT's: MySQL's BIGINT UNSIGNED holds 20)
+    scale: int | None = None  # a DECIMAL column's digits after the point, when known
 
     def __post_init__(self) -> None:
         # a plain str: a reflected name is SQLAlchemy's str subclass, and a run's mapping pickled

@@ -109,6 +109,7 @@ def table_columns(table: sa.Table, chosen: Sequence[sa.Column[Any]], keys: Seque
     out = []
     for col in chosen:
         kind = types.column_type(col.type)
+        precision, scale = types.digits(col.type, kind)
         out.append(Column(
             name=col.name,
             type=kind,
@@ -119,6 +120,8 @@ def table_columns(table: sa.Table, chosen: Sequence[sa.Column[Any]], keys: Seque
             max_length=getattr(col.type, "length", None) if isinstance(col.type, sa.String)
             else None,
             stored_as_double=doubles and kind == ColumnType.DECIMAL,
+            precision=precision,
+            scale=scale,
         ))
     return out
 

@@ -55,6 +55,21 @@ def column_type(sql_type: TypeEngine[Any]) -> ColumnType:
         return ColumnType.OTHER
 
 
+UNSIGNED_BIGINT_DIGITS = 20  # 18446744073709551615
+
+
+def digits(sql_type: TypeEngine[Any], kind: ColumnType) -> tuple[int | None, int | None]:
+    """A reflected column's precision and scale, for ``Column``: a decimal's (when the type
+    says them), or 20 digits for MySQL's ``BIGINT UNSIGNED``; None for other columns."""
+    if kind == ColumnType.DECIMAL and isinstance(sql_type, sa.Numeric) \
+            and sql_type.precision is not None:
+        return sql_type.precision, sql_type.scale
+    if kind == ColumnType.INTEGER and isinstance(sql_type, sa.BigInteger) \
+            and getattr(sql_type, "unsigned", False):
+        return UNSIGNED_BIGINT_DIGITS, 0
+    return None, None
+
+
 def python_type_of(value_type: Any) -> ColumnType:
     """The logical type of a driver's cursor-description type (a Python type for pyodbc)."""
     if isinstance(value_type, type):
@@ -345,9 +360,13 @@ def ddl_type(column: Column, dialect: str) -> TypeEngine[Any]:
             return sa.Uuid()
         return sa.String(36)
     if kind == ColumnType.INTEGER:
+        if column.precision is not None and column.precision > BIGINT_DIGITS:
+            return _numeric(column.precision, 0, dialect)
         return sa.BigInteger()
     if kind == ColumnType.DECIMAL:
-        return sa.Numeric() if dialect == "postgresql" else sa.Numeric(38, 10)
+        if column.precision is None:
+            return sa.Numeric() if dialect == "postgresql" else sa.Numeric(38, 10)
+        return _numeric(column.precision, column.scale or 0, dialect)
     if kind == ColumnType.FLOAT:
         return sa.Double()
     if kind == ColumnType.BOOLEAN:
@@ -367,6 +386,20 @@ def ddl_type(column: Column, dialect: str) -> TypeEngine[Any]:
             return mysql.LONGBLOB()
         return sa.LargeBinary()
     return _string(length, column.key, dialect)
+
+
+BIGINT_DIGITS = 18  # every 18-digit number fits a BIGINT (some of 19 digits do not)
+# the most digits a NUMERIC holds, and the most after its point, per database
+MAX_DIGITS = {"mssql": (38, 38), "mysql": (65, 30), "postgresql": (1000, 1000)}
+
+
+def _numeric(precision: int, scale: int, dialect: str) -> TypeEngine[Any]:
+    """``NUMERIC(precision, scale)``, within what the database allows: a source's digits before
+    the point are kept first (a number too large fails its row; one cut short would not)."""
+    most, most_scale = MAX_DIGITS.get(dialect, (38, 38))
+    whole = max(precision - scale, 0)
+    scale = max(min(scale, most_scale, most - min(whole, most)), 0)
+    return sa.Numeric(max(min(whole, most) + scale, 1), scale)
 
 
 def _string(length: int | None, key: bool, dialect: str) -> TypeEngine[Any]:
