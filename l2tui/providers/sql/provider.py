@@ -107,6 +107,8 @@ class SqlProvider(Provider):
             except (SQLAlchemyError, ImportError) as exc:
                 raise ConnectError(f"cannot use {target.title} driver {target.driver}: "
                                    f"{one_line(exc, self._secret)}") from None
+            if target.provider == "mysql":
+                sa.event.listen(self._engine, "connect", utc_session)
         return self._engine
 
     @contextlib.contextmanager
@@ -387,6 +389,16 @@ class SqlProvider(Provider):
             self._engine.dispose()
             self._engine = None
         self._writer = None
+
+
+def utc_session(dbapi_connection: Any, _record: Any) -> None:
+    """Put a new MySQL/MariaDB connection in UTC: a TIMESTAMP is read and written in the
+    session's time zone, the server's by default, and a naive datetime here means UTC."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET time_zone = '+00:00'")
+    finally:
+        cursor.close()
 
 
 def server_version(conn: Connection) -> str:
