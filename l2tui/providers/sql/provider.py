@@ -226,12 +226,18 @@ class SqlProvider(Provider):
 
     def read_statement(self, *, raw: bool = False) -> sa.Executable:
         """The statement a full read runs: the table's selected columns, or the user's query.
-        ``raw``: every column as the driver gives it (see ``result_processors``)."""
+        ``raw``: every column as the driver gives it (see ``result_processors``). A PostgreSQL
+        ``money`` column is read as ``numeric``: the driver gives money as the server's
+        locale writes it ('$49,251,193.02'), a text no other side takes for a number."""
         info = self.info
         if info.kind == "table" and self._table is not None:
             untyped = {c.name for c in self._table.c} if raw else self.raw_decimals()
+            money = self.target.provider == "postgresql"
             return sa.select(*(sa.type_coerce(c, sa.types.NullType()).label(c.name)
-                               if c.name in untyped else c for c in self._table.c))
+                               if c.name in untyped else
+                               sa.cast(c, sa.Numeric()).label(c.name)
+                               if money and types.is_money(c.type) else c
+                               for c in self._table.c))
         return select.user_text(info.text)
 
     def result_processors(self, dialect: sa.Dialect) -> list[Callable[[Any], Any] | None]:

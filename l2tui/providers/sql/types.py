@@ -47,7 +47,7 @@ def column_type(sql_type: TypeEngine[Any]) -> ColumnType:
             return logical
     if is_rowversion(sql_type):
         return ColumnType.BINARY
-    if type(sql_type).__name__ in ("MONEY", "SMALLMONEY"):
+    if is_money(sql_type):
         return ColumnType.DECIMAL
     try:
         return _BY_PYTHON.get(sql_type.python_type, ColumnType.OTHER)
@@ -68,6 +68,11 @@ def digits(sql_type: TypeEngine[Any], kind: ColumnType) -> tuple[int | None, int
             and getattr(sql_type, "unsigned", False):
         return UNSIGNED_BIGINT_DIGITS, 0
     return None, None
+
+
+def is_money(sql_type: TypeEngine[Any]) -> bool:
+    """PostgreSQL's or SQL Server's ``money`` (or ``smallmoney``): a decimal."""
+    return type(sql_type).__name__ in ("MONEY", "SMALLMONEY")
 
 
 def python_type_of(value_type: Any) -> ColumnType:
