@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import math
 import sys
 import uuid
@@ -219,6 +220,14 @@ def sqlite_reader(sql_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any]
     return processor
 
 
+def type_text(sql_type: TypeEngine[Any], dialect: Dialect) -> str:
+    """A column type as this database spells it (its SQLAlchemy name if it cannot)."""
+    try:
+        return str(sql_type.compile(dialect=dialect))
+    except sa.exc.SQLAlchemyError:
+        return type(sql_type).__name__
+
+
 def unreadable_text(name: str, value: Any, sql_type: TypeEngine[Any]) -> str:
     """The line that says a column's value could not be read as its type."""
     shown = repr(value)
@@ -241,20 +250,10 @@ def guid_text(value: Any) -> Any:
 
 
 def to_db(value: Any, sql_type: TypeEngine[Any]) -> Any:
-    """A value ready to bind to a column: text GUIDs become UUID for native uuid columns."""
-    if value is None:
-        return None
-    if isinstance(sql_type, sa.Uuid) and isinstance(value, str) and sql_type.as_uuid:
-        try:
-            return uuid.UUID(value)
-        except ValueError:
-            return value
-    if isinstance(value, str) and isinstance(sql_type, sa.DateTime):
-        try:
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    return value
+    """A value ready to bind to a column: text GUIDs become UUID for native uuid columns, ISO
+    text a datetime, JSON text a document for a JSON column and a list for an array."""
+    convert = pre_converter(sql_type)
+    return value if value is None or convert is None else convert(value)
 
 
 def _to_uuid(value: Any) -> Any:
@@ -275,12 +274,39 @@ def _to_datetime(value: Any) -> Any:
     return value
 
 
+def _to_document(value: Any) -> Any:
+    """JSON text of an object or array as the document it spells, for a JSON column (whose
+    driver would store the text as a JSON string); other text is stored as a JSON string."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _to_list(value: Any) -> Any:
+    """JSON text of an array as a list, for an array column (a JSON array is how the sync
+    writes one: see ``sync.normalize``); ValueError for other text (the driver would take its
+    characters for the elements)."""
+    if not isinstance(value, str):
+        return value
+    document = _to_document(value)
+    if not isinstance(document, list):
+        raise ValueError(value)
+    return document
+
+
 def pre_converter(sql_type: TypeEngine[Any]) -> Callable[[Any], Any] | None:
     """``to_db`` for one column as a function (None when it never changes a value)."""
     if isinstance(sql_type, sa.Uuid) and sql_type.as_uuid:
         return _to_uuid
     if isinstance(sql_type, sa.DateTime):
         return _to_datetime
+    if isinstance(sql_type, sa.JSON):
+        return _to_document
+    if isinstance(sql_type, sa.ARRAY):
+        return _to_list
     return None
 
 

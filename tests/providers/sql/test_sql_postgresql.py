@@ -1,4 +1,4 @@
-"""PostgreSQL types with no plain Python value: money."""
+"""PostgreSQL types with no plain Python value: money, arrays."""
 
 from __future__ import annotations
 
@@ -28,3 +28,13 @@ def test_a_decimal_written_into_money_reads_back_as_it_was_written(pg_db: Databa
                                Change(ChangeOp.UPDATE, {"id": 1}, {"amount": Decimal("5.5")})])
     assert all(o.ok for o in outcomes), outcomes
     assert [r["amount"] for r in _records(pg_db, "m")] == [Decimal("5.50"), Decimal("12.34")]
+
+
+def test_text_that_is_no_json_array_fails_its_row_naming_the_array_column(
+        pg_db: Database) -> None:
+    pg_db.run("CREATE TABLE a (id INT PRIMARY KEY, n INT[])")
+    outcomes = pg_db.open("a").write([Change(ChangeOp.CREATE, {"id": 1}, {"n": "[1, 2]"}),
+                                      Change(ChangeOp.CREATE, {"id": 2}, {"n": "abc"})])
+    assert [(o.ok, o.error) for o in outcomes] == [
+        (True, ""), (False, "n: 'abc' cannot be stored as INTEGER[]")]
+    assert pg_db.rows("SELECT id, n FROM a") == [(1, [1, 2])]
