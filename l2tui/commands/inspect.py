@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import shutil
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -83,11 +84,13 @@ def format_table(header: list[str], rows: list[list[str]], width: int | None = N
 
 
 def _text(value: Any) -> str:
+    """A value as a table or CSV cell: JSON for a dict or list, hex for bytes, ISO for times."""
     if value is None:
         return ""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value).replace("\n", "⏎")
+    if isinstance(value, dict | list):
+        return _json_text(value)
+    shown = _jsonable(value)
+    return (shown if isinstance(shown, str) else str(value)).replace("\n", "⏎")
 
 
 def _json_rows(names: list[str], rows: list[Record]) -> str:
@@ -104,14 +107,40 @@ def _json_rows(names: list[str], rows: list[Record]) -> str:
 def _json_value(value: Any) -> str:
     if isinstance(value, Decimal) and value.is_finite():
         return str(value)  # (JSON's number grammar reads it: 10.50, -0, 1E+3)
-    return json.dumps(_jsonable(value), ensure_ascii=False)
+    return _json_text(value)
+
+
+def _json_text(value: Any) -> str:
+    """A value as JSON text (never NaN or Infinity, which JSON has not: see ``_jsonable``)."""
+    return json.dumps(_jsonable(value), ensure_ascii=False, allow_nan=False)
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
+    """A value as JSON takes it: text for a decimal, a time, a duration, bytes (hex), a float
+    that is no number ("NaN", "Infinity", "-Infinity") and what JSON has no type for."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(Decimal(value))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date | time):
         return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
+    if isinstance(value, timedelta):
+        return _duration(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return str(value)
+
+
+def _duration(value: timedelta) -> str:
+    """A duration as ``[-]H:MM:SS[.ffffff]``, hours past 24 (as MySQL writes a TIME)."""
+    sign = "-" if value < timedelta(0) else ""
+    micro = abs(value) // timedelta(microseconds=1)
+    seconds, micro = divmod(micro, 1_000_000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    fraction = f".{micro:06d}" if micro else ""
+    return f"{sign}{hours}:{minutes:02d}:{seconds:02d}{fraction}"

@@ -55,6 +55,9 @@ class Column:
     #                                 (SQLite: NUMERIC affinity stores a fraction as REAL)
     fraction_digits: int = 0  # a DATETIME column: the digits of a second it holds (0: whole
     #                           seconds, as Dataverse; 6: microseconds, as PostgreSQL TIMESTAMP)
+    precision: int | None = None  # a DECIMAL column's digits in all, when known (an INTEGER's
+    #                               when beyond a BIGINT's: MySQL's BIGINT UNSIGNED holds 20)
+    scale: int | None = None  # a DECIMAL column's digits after the point, when known
 
     def __post_init__(self) -> None:
         # a plain str: a reflected name is SQLAlchemy's str subclass, and a run's mapping pickled

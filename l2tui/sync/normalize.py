@@ -29,7 +29,9 @@ Rules, one per logical type of a mapped column pair:
   - float (a side is a FLOAT column): 15 significant digits, as floats add noise beyond them;
 - booleans: ``True``/``False`` (numbers: non-zero is true; texts as ``providers.booleans``
   reads them: ``"true"``/``"false"``, ``"yes"``/``"no"``, ``"1"``/``"0"``, …);
-- binary: base64 text.
+- binary: base64 text;
+- JSON documents and arrays (a dict or a list: PostgreSQL json, jsonb, arrays): JSON text, keys
+  sorted, which a JSON or array column takes back as the document or array (``to_db``).
 """
 
 from __future__ import annotations
@@ -309,7 +311,16 @@ def _string(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, bytes | bytearray | memoryview):
         return _binary(value)
+    if isinstance(value, dict | list | tuple):
+        return _json(value)
     return str(value)
+
+
+def _json(value: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> str:
+    """A JSON document (a PostgreSQL json or jsonb value) or an array as JSON text, keys sorted
+    (json keeps them as written, jsonb in its own order); a value JSON has no type for as its
+    canonical text (a decimal or a date in an array)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=_string)
 
 
 def _binary(value: Any) -> str:
@@ -321,7 +332,9 @@ def _binary(value: Any) -> str:
 
 
 def _other(value: Any) -> Any:
-    if isinstance(value, str | int | bool):
+    """A value of a type the sync does not know (a JSON document's scalar: text, a number,
+    true or false) as it is; a dict or list as JSON text; anything else as text."""
+    if isinstance(value, str | int | float):
         return value
     return _string(value)
 
@@ -357,6 +370,8 @@ def denormalize(value: Any, target: ColumnType, nullable: bool = True) -> Any:
         return value
     try:
         if target in _TEXT:
+            if target == ColumnType.OTHER and isinstance(value, int | float):
+                return value  # (a JSON number, true or false, as ``_other`` keeps it)
             return value if isinstance(value, str) else _string(value)
         if target == ColumnType.INTEGER:
             return int(value) if isinstance(value, bool) else int(Decimal(str(value)))

@@ -117,3 +117,12 @@ def test_a_table_made_from_dataverse_takes_an_account_without_its_business_requi
     assert run.returncode == 0, run.stderr
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM crm_accounts WHERE name IS NULL").fetchone()[0] == 1
+
+
+def test_a_table_made_from_dataverse_money_takes_its_four_decimal_places(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    _save(config_dir, emulator, tmp_path / "crm.db")
+    result = run_cli("create-table", "Accounts", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "revenue NUMERIC(19, 4)" in result.stdout

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
+import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from l2tui.config.model import Connection
 from l2tui.config.store import ConnectionStore
@@ -262,3 +267,63 @@ def test_verify_of_a_primary_key_naming_a_missing_dataverse_column_exits_2(
     assert result.returncode == 2, result.stdout
     assert "FAILED — primary_key: column 'nosuchkey' not found in entity set 'accounts'" \
         in result.stdout
+
+
+@pytest.fixture
+def pg_odd_values(pg_url: str, config_dir: Path, tmp_path: Path) -> Iterator[str]:
+    """A PostgreSQL table of values JSON and CSV have no type for (a time, an interval, a
+    double that is no number, jsonb, bytea), as entity 1 of the connection "Odd"; its name."""
+    table = f"odd_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE {table} (id int PRIMARY KEY, t time, i interval, "
+                          "f float8, j jsonb, b bytea)")
+        c.exec_driver_sql(f"INSERT INTO {table} VALUES (1, '12:30:05', '1 day 02:00:03', "
+                          "'NaN', '{\"a\": [1, \"x\"]}', '\\xdead'), "
+                          "(2, NULL, '-00:00:01.5', '-Infinity', NULL, NULL)")
+    conn = Connection(title="Odd")
+    conn.entity1.provider, conn.entity1.connection_string = "postgresql", pg_url
+    conn.entity1.select, conn.entity1.primary_key = table, ["id"]
+    conn.entity2.provider = "sqlite"
+    conn.entity2.connection_string = f"Data Source={tmp_path / 'x.db'};"
+    conn.entity2.select, conn.entity2.primary_key = "odd", ["id"]
+    ConnectionStore(config_dir).save(conn)
+    try:
+        yield table
+    finally:
+        with engine.begin() as c:
+            c.exec_driver_sql(f"DROP TABLE {table}")
+        engine.dispose()
+
+
+def test_preview_as_json_gives_times_durations_and_non_numbers_as_text(
+        run_cli: CliRunner, pg_odd_values: str) -> None:
+    result = run_cli("preview", "Odd", "--entity", "1", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout, parse_constant=lambda name: pytest.fail(f"JSON has {name}"))
+    assert [(r["t"], r["i"], r["f"]) for r in rows] == [("12:30:05", "26:00:03", "NaN"),
+                                                       (None, "-0:00:01.500000", "-Infinity")]
+
+
+def test_preview_as_json_gives_jsonb_as_json_and_bytea_as_hex(
+        run_cli: CliRunner, pg_odd_values: str) -> None:
+    result = run_cli("preview", "Odd", "--entity", "1", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert [(r["j"], r["b"]) for r in json.loads(result.stdout)] == [({"a": [1, "x"]}, "dead"),
+                                                                   (None, None)]
+
+
+def test_preview_as_csv_gives_jsonb_as_json_and_bytea_as_hex(
+        run_cli: CliRunner, pg_odd_values: str) -> None:
+    result = run_cli("preview", "Odd", "--entity", "1", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["t"], r["i"], r["f"], r["j"], r["b"]) for r in rows] == [
+        ("12:30:05", "26:00:03", "NaN", '{"a": [1, "x"]}', "dead"),
+        ("", "-0:00:01.500000", "-Infinity", "", "")]
+
+
+def test_preview_as_a_table_gives_jsonb_as_json(run_cli: CliRunner, pg_odd_values: str) -> None:
+    result = run_cli("preview", "Odd", "--entity", "1")
+    assert result.returncode == 0, result.stderr
+    assert '{"a": [1, "x"]}' in result.stdout and "'a'" not in result.stdout

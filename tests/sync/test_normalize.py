@@ -141,6 +141,19 @@ def test_a_null_goes_into_a_not_null_text_column_as_empty_text() -> None:
     assert denormalize(None, T.INTEGER, nullable=False) is None  # (no text: the row fails)
 
 
+def test_a_json_document_or_array_normalises_as_json_text_with_its_keys_sorted() -> None:
+    document = {"b": [1, "x", None], "a": {"k": True}}
+    assert normalize(document, T.OTHER) == normalize(document, T.STRING) == \
+        '{"a": {"k": true}, "b": [1, "x", null]}'
+    assert normalizer(T.OTHER)(["a", "b's"]) == '["a", "b\'s"]'
+
+
+def test_a_json_number_or_boolean_keeps_its_type_into_a_column_of_unknown_type() -> None:
+    for value in (5, 1.5, True):
+        assert denormalize(normalize(value, T.OTHER), T.OTHER) == value
+        assert type(denormalize(normalize(value, T.OTHER), T.OTHER)) is type(value)
+
+
 def test_the_hash_depends_only_on_the_normalised_values() -> None:
     assert digest([normalize("A", T.STRING), normalize(1.50, T.DECIMAL)]) == \
         digest(["A", normalize(Decimal("1.5"), T.DECIMAL)])

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from l2tui.providers.base import Column, ColumnType
 from l2tui.providers.odata.entity_schema import EntitySchema
 from l2tui.providers.odata.http import HttpClient, HttpError
-from l2tui.providers.odata.values import ATTRIBUTE_TYPES, column_type
+from l2tui.providers.odata.values import ATTRIBUTE_DIGITS, ATTRIBUTE_TYPES, column_type
 
 EDM_NS = "{http://docs.oasis-open.org/odata/ns/edm}"
 CRM = "Microsoft.Dynamics.CRM"
@@ -143,6 +143,7 @@ def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: 
         if kind == "Virtual":
             continue
         column_kind, edm = ATTRIBUTE_TYPES.get(kind, (ColumnType.OTHER, kind))
+        digits = ATTRIBUTE_DIGITS.get(kind, (None, None))
         if kind == "DateTime" and formats.get(name) == "DateOnly":
             column_kind, edm = ColumnType.DATE, "Edm.Date"
         is_key = bool(attribute.get("IsPrimaryId")) or name == primary
@@ -160,6 +161,7 @@ def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: 
             name=prop, type=column_kind, nullable=not (required or is_key),
             read_only=not writable, key=is_key, native_type=edm,
             max_length=extra.get(name) if isinstance(extra.get(name), int) else None,
+            precision=digits[0], scale=digits[1],
         ))
     if navigation:
         navigation.update(_navigation_properties(http, root, logical, set(navigation),
@@ -172,6 +174,15 @@ def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: 
     ]
     return EntitySchema(entity_set, columns, bool(definition.get("ChangeTrackingEnabled")),
                         dataverse=True, logical_name=logical, navigation=navigation)
+
+
+def _csdl_digits(prop: ET.Element) -> tuple[int | None, int | None]:
+    """An ``Edm.Decimal`` property's Precision and Scale, when it gives them as numbers (a
+    Scale of "variable" or "floating", or none, leaves the decimal's digits unknown)."""
+    precision, scale = prop.get("Precision", ""), prop.get("Scale", "0")
+    if prop.get("Type") != "Edm.Decimal" or not precision.isdigit() or not scale.isdigit():
+        return None, None
+    return int(precision), int(scale)
 
 
 def _with_target(column: Column, sets: dict[str, str], targets: list[str], bindable: bool) -> Column:
@@ -363,6 +374,7 @@ def csdl_schema(text: str, entity_set: str) -> EntitySchema:
             edm = prop.get("Type", "")
             is_key = name in keys
             max_length = prop.get("MaxLength", "")
+            precision, scale = _csdl_digits(prop)
             columns.append(Column(
                 name=name,
                 type=column_type(edm),
@@ -372,6 +384,8 @@ def csdl_schema(text: str, entity_set: str) -> EntitySchema:
                 native_type=edm,
                 max_length=int(max_length) if max_length.isdigit() else None,
                 lookup_target=targets.get(name),
+                precision=precision,
+                scale=scale,
             ))
     tracked = _has_true_annotation(element, CHANGE_TRACKING_TERMS)
     return EntitySchema(entity_set, columns, tracked, dataverse=False, navigation=navigation)

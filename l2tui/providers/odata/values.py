@@ -51,6 +51,11 @@ ATTRIBUTE_TYPES: dict[str, tuple[ColumnType, str]] = {
 }
 
 
+# Dataverse numbers' digits in all and after the point, as their widest attribute holds them:
+# money ±922,337,203,685,477 to 4 places; decimal ±100,000,000,000 to 10 places
+ATTRIBUTE_DIGITS: dict[str, tuple[int, int]] = {"Money": (19, 4), "Decimal": (23, 10)}
+
+
 def column_type(edm: str) -> ColumnType:
     """The logical column type of an Edm type name (``Edm.Int32`` → INTEGER)."""
     return EDM_TYPES.get(edm, ColumnType.OTHER)

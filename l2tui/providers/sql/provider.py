@@ -110,6 +110,8 @@ class SqlProvider(Provider):
             except (SQLAlchemyError, ImportError) as exc:
                 raise ConnectError(f"cannot use {target.title} driver {target.driver}: "
                                    f"{one_line(exc, self._secret)}") from None
+            if target.provider == "mysql":
+                sa.event.listen(self._engine, "connect", utc_session)
         return self._engine
 
     @contextlib.contextmanager
@@ -232,12 +234,18 @@ class SqlProvider(Provider):
 
     def read_statement(self, *, raw: bool = False) -> sa.Select[Any] | sa.TextClause:
         """The statement a full read runs: the table's selected columns, or the user's query.
-        ``raw``: every column as the driver gives it (see ``result_processors``)."""
+        ``raw``: every column as the driver gives it (see ``result_processors``). A PostgreSQL
+        ``money`` column is read as ``numeric``: the driver gives money as the server's
+        locale writes it ('$49,251,193.02'), a text no other side takes for a number."""
         info = self.info
         if info.kind == "table" and self._table is not None:
             untyped = {c.name for c in self._table.c} if raw else self.raw_decimals()
+            money = self.target.provider == "postgresql"
             return sa.select(*(sa.type_coerce(c, sa.types.NullType()).label(c.name)
-                               if c.name in untyped else c for c in self._table.c))
+                               if c.name in untyped else
+                               sa.cast(c, sa.Numeric()).label(c.name)
+                               if money and types.is_money(c.type) else c
+                               for c in self._table.c))
         return select.user_text(info.text)
 
     def result_processors(self, dialect: sa.Dialect) -> list[Callable[[Any], Any] | None]:
@@ -363,7 +371,11 @@ class SqlProvider(Provider):
     def create_table_ddl(self, columns: Sequence[Column]) -> str:
         """The CREATE TABLE this entity's table would get from the other side's columns."""
         name, schema = self._table_name()
-        return ddl.create_table_ddl(columns, name, self.engine(create=True).dialect, schema)
+        dialect = self.engine(create=True).dialect
+        if self.target.provider == "mysql" and dialect.server_version_info is None:
+            with self.connect():  # MariaDB or MySQL, and which version: a key's collation
+                pass
+        return ddl.create_table_ddl(columns, name, dialect, schema)
 
     def create_table(self, columns: Sequence[Column]) -> str:
         """Create this entity's table from the other side's columns; return the DDL that ran."""
@@ -453,6 +465,16 @@ class SqlProvider(Provider):
             self._engine.dispose()
             self._engine = None
         self._writer = None
+
+
+def utc_session(dbapi_connection: Any, _record: Any) -> None:
+    """Put a new MySQL/MariaDB connection in UTC: a TIMESTAMP is read and written in the
+    session's time zone, the server's by default, and a naive datetime here means UTC."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET time_zone = '+00:00'")
+    finally:
+        cursor.close()
 
 
 def server_version(conn: Connection) -> str:

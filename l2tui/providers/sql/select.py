@@ -110,6 +110,7 @@ def table_columns(table: sa.Table, chosen: Sequence[sa.Column[Any]], keys: Seque
     out = []
     for col in chosen:
         kind = types.column_type(col.type)
+        precision, scale = types.digits(col.type, kind)
         out.append(Column(
             name=col.name,
             type=kind,
@@ -121,6 +122,8 @@ def table_columns(table: sa.Table, chosen: Sequence[sa.Column[Any]], keys: Seque
             else None,
             stored_as_double=sqlite and kind == ColumnType.DECIMAL,
             fraction_digits=types.fraction_digits(col.type, sqlite),
+            precision=precision,
+            scale=scale,
         ))
     return out
 

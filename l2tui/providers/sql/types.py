@@ -5,13 +5,14 @@ Values read come back as the driver gives them, except: GUIDs become lowercase `
 ``Decimal`` of its shortest text, and SQLite dates, datetimes and booleans are read by our own
 rules (``sqlite_reader``), which name a value they cannot read instead of stopping the read. Datetimes stay as the database returns them: naive for
 ``timestamp``/``datetime``/``datetime2`` columns, aware for ``timestamptz``/``datetimeoffset``
-(SQLite and MySQL have no time zone: naive).
+(SQLite and MySQL have no time zone: naive; a MySQL session is UTC: ``provider.utc_session``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import math
 import sys
 import uuid
@@ -47,7 +48,7 @@ def column_type(sql_type: TypeEngine[Any]) -> ColumnType:
             return logical
     if is_rowversion(sql_type):
         return ColumnType.BINARY
-    if type(sql_type).__name__ in ("MONEY", "SMALLMONEY"):
+    if is_money(sql_type):
         return ColumnType.DECIMAL
     try:
         return _BY_PYTHON.get(sql_type.python_type, ColumnType.OTHER)
@@ -71,6 +72,26 @@ def fraction_digits(sql_type: TypeEngine[Any], sqlite: bool = False) -> int:
         precision = getattr(sql_type, "precision", None)
         return MICROSECONDS if precision is None else min(precision, MICROSECONDS)
     return 0
+
+
+UNSIGNED_BIGINT_DIGITS = 20  # 18446744073709551615
+
+
+def digits(sql_type: TypeEngine[Any], kind: ColumnType) -> tuple[int | None, int | None]:
+    """A reflected column's precision and scale, for ``Column``: a decimal's (when the type
+    says them), or 20 digits for MySQL's ``BIGINT UNSIGNED``; None for other columns."""
+    if kind == ColumnType.DECIMAL and isinstance(sql_type, sa.Numeric) \
+            and sql_type.precision is not None:
+        return sql_type.precision, sql_type.scale
+    if kind == ColumnType.INTEGER and isinstance(sql_type, sa.BigInteger) \
+            and getattr(sql_type, "unsigned", False):
+        return UNSIGNED_BIGINT_DIGITS, 0
+    return None, None
+
+
+def is_money(sql_type: TypeEngine[Any]) -> bool:
+    """PostgreSQL's or SQL Server's ``money`` (or ``smallmoney``): a decimal."""
+    return type(sql_type).__name__ in ("MONEY", "SMALLMONEY")
 
 
 def python_type_of(value_type: Any) -> ColumnType:
@@ -217,6 +238,14 @@ def sqlite_reader(sql_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any]
     return processor
 
 
+def type_text(sql_type: TypeEngine[Any], dialect: Dialect) -> str:
+    """A column type as this database spells it (its SQLAlchemy name if it cannot)."""
+    try:
+        return str(sql_type.compile(dialect=dialect))
+    except sa.exc.SQLAlchemyError:
+        return type(sql_type).__name__
+
+
 def unreadable_text(name: str, value: Any, sql_type: TypeEngine[Any]) -> str:
     """The line that says a column's value could not be read as its type."""
     shown = repr(value)
@@ -239,20 +268,10 @@ def guid_text(value: Any) -> Any:
 
 
 def to_db(value: Any, sql_type: TypeEngine[Any]) -> Any:
-    """A value ready to bind to a column: text GUIDs become UUID for native uuid columns."""
-    if value is None:
-        return None
-    if isinstance(sql_type, sa.Uuid) and isinstance(value, str) and sql_type.as_uuid:
-        try:
-            return uuid.UUID(value)
-        except ValueError:
-            return value
-    if isinstance(value, str) and isinstance(sql_type, sa.DateTime):
-        try:
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    return value
+    """A value ready to bind to a column: text GUIDs become UUID for native uuid columns, ISO
+    text a datetime, JSON text a document for a JSON column and a list for an array."""
+    convert = pre_converter(sql_type)
+    return value if value is None or convert is None else convert(value)
 
 
 def _to_uuid(value: Any) -> Any:
@@ -273,12 +292,39 @@ def _to_datetime(value: Any) -> Any:
     return value
 
 
+def _to_document(value: Any) -> Any:
+    """JSON text of an object or array as the document it spells, for a JSON column (whose
+    driver would store the text as a JSON string); other text is stored as a JSON string."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _to_list(value: Any) -> Any:
+    """JSON text of an array as a list, for an array column (a JSON array is how the sync
+    writes one: see ``sync.normalize``); ValueError for other text (the driver would take its
+    characters for the elements)."""
+    if not isinstance(value, str):
+        return value
+    document = _to_document(value)
+    if not isinstance(document, list):
+        raise ValueError(value)
+    return document
+
+
 def pre_converter(sql_type: TypeEngine[Any]) -> Callable[[Any], Any] | None:
     """``to_db`` for one column as a function (None when it never changes a value)."""
     if isinstance(sql_type, sa.Uuid) and sql_type.as_uuid:
         return _to_uuid
     if isinstance(sql_type, sa.DateTime):
         return _to_datetime
+    if isinstance(sql_type, sa.JSON):
+        return _to_document
+    if isinstance(sql_type, sa.ARRAY):
+        return _to_list
     return None
 
 
@@ -363,9 +409,13 @@ def ddl_type(column: Column, dialect: str) -> TypeEngine[Any]:
             return sa.Uuid()
         return sa.String(36)
     if kind == ColumnType.INTEGER:
+        if column.precision is not None and column.precision > BIGINT_DIGITS:
+            return _numeric(column.precision, 0, dialect)
         return sa.BigInteger()
     if kind == ColumnType.DECIMAL:
-        return sa.Numeric() if dialect == "postgresql" else sa.Numeric(38, 10)
+        if column.precision is None:
+            return sa.Numeric() if dialect == "postgresql" else sa.Numeric(38, 10)
+        return _numeric(column.precision, column.scale or 0, dialect)
     if kind == ColumnType.FLOAT:
         return sa.Double()
     if kind == ColumnType.BOOLEAN:
@@ -385,6 +435,20 @@ def ddl_type(column: Column, dialect: str) -> TypeEngine[Any]:
             return mysql.LONGBLOB()
         return sa.LargeBinary()
     return _string(length, column.key, dialect)
+
+
+BIGINT_DIGITS = 18  # every 18-digit number fits a BIGINT (some of 19 digits do not)
+# the most digits a NUMERIC holds, and the most after its point, per database
+MAX_DIGITS = {"mssql": (38, 38), "mysql": (65, 30), "postgresql": (1000, 1000)}
+
+
+def _numeric(precision: int, scale: int, dialect: str) -> TypeEngine[Any]:
+    """``NUMERIC(precision, scale)``, within what the database allows: a source's digits before
+    the point are kept first (a number too large fails its row; one cut short would not)."""
+    most, most_scale = MAX_DIGITS.get(dialect, (38, 38))
+    whole = max(precision - scale, 0)
+    scale = max(min(scale, most_scale, most - min(whole, most)), 0)
+    return sa.Numeric(max(min(whole, most) + scale, 1), scale)
 
 
 def _string(length: int | None, key: bool, dialect: str) -> TypeEngine[Any]:

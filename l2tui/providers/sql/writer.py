@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from l2tui.errors import ConnectError
@@ -79,8 +79,9 @@ CONVERT_ERRORS = (ValueError, TypeError, ArithmeticError)
 """What a driver conversion raises for a value its column cannot take."""
 
 
-def converted(shape: Shape, row: Params, table: Any) -> Params:
-    """A row converted for its statement; Refused names the column of a value it cannot take."""
+def converted(shape: Shape, row: Params, table: Any, dialect: Dialect) -> Params:
+    """A row converted for its statement; Refused names the column of a value it cannot take
+    (and its type as the database spells it: ``INTEGER[]``, not SQLAlchemy's ``ARRAY``)."""
     values = list(row)
     for position, convert in shape.convert:
         try:
@@ -88,7 +89,7 @@ def converted(shape: Shape, row: Params, table: Any) -> Params:
         except CONVERT_ERRORS:
             name = shape.names[position]
             raise Refused(f"{name}: {values[position]!r} cannot be stored as "
-                          f"{table.c[name].type}") from None
+                          f"{types.type_text(table.c[name].type, dialect)}") from None
     return tuple(values)
 
 
@@ -342,7 +343,7 @@ class Writer:
                     continue
                 if shape.convert:
                     try:
-                        row = converted(shape, row, self.target.table)
+                        row = converted(shape, row, self.target.table, self.dialect)
                     except Refused as exc:
                         outcomes[i] = WriteOutcome(change, False, str(exc))
                         continue

@@ -21,6 +21,7 @@ CSDL = """<?xml version="1.0" encoding="utf-8"?>
    <EntityType Name="Product" BaseType="m.Base">
     <Property Name="Name" Type="Edm.String" MaxLength="80" Nullable="false"/>
     <Property Name="Price" Type="Edm.Decimal"/>
+    <Property Name="Weight" Type="Edm.Decimal" Precision="12" Scale="3"/>
     <Property Name="CategoryId" Type="Edm.Guid"/>
     <NavigationProperty Name="Category" Type="m.Category">
      <ReferentialConstraint Property="CategoryId" ReferencedProperty="Id"/>
@@ -43,7 +44,8 @@ CSDL = """<?xml version="1.0" encoding="utf-8"?>
 
 def test_columns_include_base_type_properties_and_key():
     schema = csdl_schema(CSDL, "Products")
-    assert [c.name for c in schema.columns] == ["Id", "Created", "Name", "Price", "CategoryId"]
+    assert [c.name for c in schema.columns] == ["Id", "Created", "Name", "Price", "Weight",
+                                                "CategoryId"]
     assert schema.key == ["Id"]
 
 
@@ -52,6 +54,12 @@ def test_types_nullability_and_length_come_from_the_csdl():
     name, price = schema.column("Name"), schema.column("Price")
     assert (name.type, name.nullable, name.max_length) == (ColumnType.STRING, False, 80)
     assert price.type == ColumnType.DECIMAL and price.native_type == "Edm.Decimal"
+
+
+def test_a_decimal_has_the_precision_and_scale_the_csdl_gives_it():
+    schema = csdl_schema(CSDL, "Products")
+    weight, price = schema.column("Weight"), schema.column("Price")
+    assert (weight.precision, weight.scale, price.precision, price.scale) == (12, 3, None, None)
 
 
 def test_computed_properties_are_read_only():

@@ -1,0 +1,47 @@
+"""MySQL/MariaDB: a TIMESTAMP is UTC whatever the server's time zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+
+from l2tui.providers.base import Change, ChangeOp
+from tests.providers.sql.conftest import Database
+
+NOON = dt.datetime(2024, 1, 1, 12, 0)
+
+
+@pytest.fixture
+def server_at_plus_two(mysql_db: Database) -> Iterator[Database]:
+    """``mysql_db`` on a server whose time zone is +02:00 (for new sessions), set back after."""
+    was = mysql_db.rows("SELECT @@global.time_zone")[0][0]
+    mysql_db.run("CREATE TABLE moments (id INT PRIMARY KEY, at TIMESTAMP NULL)")
+    mysql_db.run("SET GLOBAL time_zone = '+02:00'")
+    try:
+        yield mysql_db
+    finally:
+        mysql_db.run(f"SET GLOBAL time_zone = '{was}'")
+
+
+def _utc_rows(db: Database) -> list[tuple[object, ...]]:
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("SET time_zone = '+00:00'")
+        return [tuple(r) for r in conn.exec_driver_sql("SELECT id, at FROM moments")]
+
+
+def test_a_timestamp_is_read_as_utc_whatever_the_servers_time_zone(
+        server_at_plus_two: Database) -> None:
+    server_at_plus_two.run("SET time_zone = '+00:00'",
+                           "INSERT INTO moments VALUES (1, '2024-01-01 12:00:00')")
+    records = next(iter(server_at_plus_two.open("moments").read())).records
+    assert records == [{"id": 1, "at": NOON}]
+
+
+def test_a_timestamp_is_written_as_utc_whatever_the_servers_time_zone(
+        server_at_plus_two: Database) -> None:
+    provider = server_at_plus_two.open("moments")
+    change = Change(ChangeOp.CREATE, {"id": 1}, {"at": NOON.replace(tzinfo=dt.UTC)})
+    assert provider.write([change])[0].ok
+    assert _utc_rows(server_at_plus_two) == [(1, NOON)]

@@ -1,0 +1,108 @@
+"""PostgreSQL json, jsonb and arrays copied by a run, to PostgreSQL columns of either kind."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from l2tui.config.model import Connection, Direction, Entity
+from l2tui.paths import resolve_paths
+from l2tui.runner import Runner
+from l2tui.sync.events import RunReport
+
+Copy = Callable[..., RunReport]
+
+
+@pytest.fixture
+def pg() -> Iterator[sa.Engine]:
+    """The test PostgreSQL (skipped without one)."""
+    url = os.environ.get("L2TUI_TEST_PG_URL")
+    if not url:
+        pytest.skip("PostgreSQL: set L2TUI_TEST_PG_URL")
+    engine = sa.create_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def copy(pg: sa.Engine) -> Iterator[Callable[[str, str, list[str]], tuple[Copy, str]]]:
+    """Make a source table ``src (id int, v <source type>)`` with rows ``(i, value)`` and a target
+    ``dst (id int, v <target type>)``; returns a run of the connection between them (left to
+    right) and the target's name."""
+    made: list[str] = []
+
+    def make(source: str, target: str, values: list[str]) -> tuple[Copy, str]:
+        src, dst = (f"{side}_{uuid.uuid4().hex[:8]}" for side in ("src", "dst"))
+        made.extend((src, dst))
+        with pg.begin() as c:
+            c.exec_driver_sql(f"CREATE TABLE {src} (id int PRIMARY KEY, v {source})")
+            c.exec_driver_sql(f"CREATE TABLE {dst} (id int PRIMARY KEY, v {target})")
+            for i, value in enumerate(values):
+                c.exec_driver_sql(f"INSERT INTO {src} VALUES ({i}, {value})")
+        url = pg.url.render_as_string(hide_password=False)
+        conn = Connection(
+            title=f"Copy {src}", direction=Direction.LEFT_TO_RIGHT,
+            entity1=Entity(provider="postgresql", connection_string=url, select=src,
+                           primary_key=["id"]),
+            entity2=Entity(provider="postgresql", connection_string=url, select=dst,
+                           primary_key=["id"]))
+        return (lambda **kwargs: Runner(resolve_paths()).run(conn, **kwargs)), dst
+
+    yield make
+    with pg.begin() as c:
+        for table in made:
+            c.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+
+
+def _column(pg: sa.Engine, sql: str) -> list[object]:
+    with pg.connect() as c:
+        return [r[0] for r in c.exec_driver_sql(sql)]
+
+
+def test_a_jsonb_document_copied_into_jsonb_stays_a_document(
+        pg: sa.Engine, copy: Callable[..., tuple[Copy, str]]) -> None:
+    run, dst = copy("jsonb", "jsonb", ["'{\"b\": [1, \"x\"], \"a\": {\"k\": null}}'", "'[1, 2]'"])
+    assert run().created_right == 2
+    assert _column(pg, f"SELECT v::text FROM {dst} ORDER BY id") == [
+        '{"a": {"k": null}, "b": [1, "x"]}', "[1, 2]"]
+
+
+def test_jsonb_numbers_and_booleans_copied_into_jsonb_keep_their_json_type(
+        pg: sa.Engine, copy: Callable[..., tuple[Copy, str]]) -> None:
+    run, dst = copy("jsonb", "jsonb", ["'5'", "'1.5'", "'true'", "'\"5\"'"])
+    assert run().created_right == 4
+    assert _column(pg, f"SELECT jsonb_typeof(v) FROM {dst} ORDER BY id") == [
+        "number", "number", "boolean", "string"]
+
+
+def test_a_full_run_after_copying_jsonb_writes_nothing(
+        copy: Callable[..., tuple[Copy, str]]) -> None:
+    run, _ = copy("jsonb", "jsonb", ["'5'", "'1.5'", "'true'", "'\"x\"'", "'{\"a\": 1}'"])
+    run()
+    again = run(full=True)
+    assert (again.created_right, again.updated_right, again.errors_right) == (0, 0, 0)
+
+
+def test_a_json_document_copied_into_text_is_its_json_text(
+        pg: sa.Engine, copy: Callable[..., tuple[Copy, str]]) -> None:
+    run, dst = copy("json", "text", ["'{\"a\": 1, \"b\": [true, null]}'"])
+    run()
+    assert _column(pg, f"SELECT v FROM {dst}") == ['{"a": 1, "b": [true, null]}']
+
+
+def test_an_array_copied_into_an_array_column_keeps_its_elements(
+        pg: sa.Engine, copy: Callable[..., tuple[Copy, str]]) -> None:
+    run, dst = copy("text[]", "text[]", ["ARRAY['a b', 'c''s', '']", "ARRAY[]::text[]"])
+    assert run().created_right == 2
+    assert _column(pg, f"SELECT v FROM {dst} ORDER BY id") == [["a b", "c's", ""], []]
+
+
+def test_an_array_copied_into_text_is_a_json_array(
+        pg: sa.Engine, copy: Callable[..., tuple[Copy, str]]) -> None:
+    run, dst = copy("text[]", "text", ["ARRAY['a', 'b''s']"])
+    run()
+    assert _column(pg, f"SELECT v FROM {dst}") == ['["a", "b\'s"]']
