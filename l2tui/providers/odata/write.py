@@ -3,8 +3,10 @@
 * create: ``PATCH set(<guid>)`` without If-Match, an upsert, so a retried create never duplicates
   (the GUID is the Change's key, made here when the change has none); when the select leaves
   records out ($filter, $top), with ``If-None-Match: *``, so that a record the read did not show
-  is never written over (Dataverse answers 412 instead); a 412 for a GUID made for this write
-  means an earlier try of it made the record (its answer was lost), which is success;
+  is never written over (Dataverse answers 412 instead); a 412 for a GUID made for this write,
+  when the record is there (read by its GUID), means an earlier try of it made the record (its
+  answer was lost), which is success; when it is not, Dataverse refused the create for another
+  reason (an alternate key another record holds), and the item fails with its message;
 * update: ``PATCH set(<guid>)`` with ``If-Match: *`` and only the changed columns, so an update
   never brings back a row deleted meanwhile (it fails with "no longer exists" instead);
 * delete: ``DELETE set(<guid>)``; 404 means already gone, which is success.
@@ -26,6 +28,8 @@ from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
+
+import requests
 
 from l2tui.errors import ConnectError
 from l2tui.providers.base import (
@@ -301,18 +305,41 @@ class Writer:
         # (any other ConnectError, no answer after every retry: the service is gone, stops the
         # write: the next item alone would wait through the same retries, and so on for each)
         self._failed_alone(None)
-        if response.status_code == 412 and prepared.made_key:
-            # no record had the GUID made for this write: an earlier try of this same write (a
-            # change set whose answer was lost, or a 5xx after the service made it) made it
-            return prepared.index, WriteOutcome(change, ok=True, key=prepared.key)
-        record = f"{self.schema.entity_set}({key_literal(prepared.key, self.schema)})"
         if response.status_code == 412:
-            error = (f"{record} is in Dataverse but not in the select ($filter or $top leaves it "
-                     "out); it is not written over")
-            return prepared.index, WriteOutcome(change, ok=False, error=error, key=prepared.key)
+            return prepared.index, self._refused(prepared, response)
+        record = f"{self.schema.entity_set}({key_literal(prepared.key, self.schema)})"
         if response.status_code == 404 and change.op != ChangeOp.DELETE:
             _, message = error_of(response)
             error = f"{record} no longer exists"
             self.log(f"{error}: {message}" if message else error)
             return prepared.index, WriteOutcome(change, ok=False, error=error, key=prepared.key)
         return prepared.index, WriteOutcome(change, ok=True, key=prepared.key)
+
+    def _refused(self, prepared: Prepared, response: requests.Response) -> WriteOutcome:
+        """A create answered 412 (If-None-Match: *), told apart by whether the record it names
+        is in Dataverse: if it is, an earlier try of this write made it when its GUID was made
+        for it (a change set whose answer was lost, a 5xx after the service made it), else the
+        select hides it; if not, the service refused it for another reason (an alternate key
+        another record holds): the item fails with the service's message."""
+        change, key = prepared.change, prepared.key
+        try:
+            found = self._exists(prepared)
+        except HttpError as exc:  # (a 401 that cannot be renewed is every item's: the write's)
+            if exc.status == 401:
+                raise
+            return WriteOutcome(change, ok=False, error=str(exc), key=key,
+                                unsure=prepared.made_key)
+        record = f"{self.schema.entity_set}({key_literal(key, self.schema)})"
+        if found and prepared.made_key:
+            return WriteOutcome(change, ok=True, key=key)
+        if found:
+            error = (f"{record} is in Dataverse but not in the select ($filter or $top leaves it "
+                     "out); it is not written over")
+        else:
+            error = str(self.http.error(prepared.request.method, prepared.request.url, response))
+        return WriteOutcome(change, ok=False, error=error, key=key)
+
+    def _exists(self, prepared: Prepared) -> bool:
+        """Whether the record a write names is in the entity set (read by its key)."""
+        url = f"{prepared.request.url}?$select={','.join(self.schema.key)}"
+        return self.http.request("GET", url, allow=(404,)).status_code != 404
