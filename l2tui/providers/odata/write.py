@@ -8,7 +8,8 @@
   answer was lost), which is success; when it is not, Dataverse refused the create for another
   reason (an alternate key another record holds), and the item fails with its message;
 * update: ``PATCH set(<guid>)`` with ``If-Match: *`` and only the changed columns, so an update
-  never brings back a row deleted meanwhile (it fails with "no longer exists" instead);
+  never brings back a row deleted meanwhile (it fails with "no longer exists" instead, when the
+  record is gone: a 404 about a lookup to a missing record fails with the service's message);
 * delete: ``DELETE set(<guid>)``; 404 means already gone, which is success.
 
 A change set is atomic: when one fails, its items are sent again one by one so the good ones land
@@ -49,7 +50,7 @@ from l2tui.providers.odata.batch import (
     encode_batch,
 )
 from l2tui.providers.odata.entity_schema import EntitySchema
-from l2tui.providers.odata.http import HttpClient, HttpError, error_of, safe_url
+from l2tui.providers.odata.http import HttpClient, HttpError, safe_url
 from l2tui.providers.odata.values import dumps, to_json
 
 FAILING_IN_A_ROW = 3
@@ -305,22 +306,17 @@ class Writer:
         # (any other ConnectError, no answer after every retry: the service is gone, stops the
         # write: the next item alone would wait through the same retries, and so on for each)
         self._failed_alone(None)
-        if response.status_code == 412:
+        if response.status_code in (404, 412) and change.op != ChangeOp.DELETE:
             return prepared.index, self._refused(prepared, response)
-        record = f"{self.schema.entity_set}({key_literal(prepared.key, self.schema)})"
-        if response.status_code == 404 and change.op != ChangeOp.DELETE:
-            _, message = error_of(response)
-            error = f"{record} no longer exists"
-            self.log(f"{error}: {message}" if message else error)
-            return prepared.index, WriteOutcome(change, ok=False, error=error, key=prepared.key)
         return prepared.index, WriteOutcome(change, ok=True, key=prepared.key)
 
     def _refused(self, prepared: Prepared, response: requests.Response) -> WriteOutcome:
-        """A create answered 412 (If-None-Match: *), told apart by whether the record it names
-        is in Dataverse: if it is, an earlier try of this write made it when its GUID was made
-        for it (a change set whose answer was lost, a 5xx after the service made it), else the
-        select hides it; if not, the service refused it for another reason (an alternate key
-        another record holds): the item fails with the service's message."""
+        """A create or update answered 412 or 404, told apart by whether the record it names is
+        in Dataverse: a 412 to a create of a record that is (If-None-Match: *) was made by an
+        earlier try of this write when its GUID was made for it (a change set whose answer was
+        lost, a 5xx after the service made it), else the select hides it; a 404 to an update of
+        a record that is not was deleted meanwhile. Any other (a duplicate alternate key, a
+        lookup to a missing record) fails with the service's message."""
         change, key = prepared.change, prepared.key
         try:
             found = self._exists(prepared)
@@ -330,11 +326,13 @@ class Writer:
             return WriteOutcome(change, ok=False, error=str(exc), key=key,
                                 unsure=prepared.made_key)
         record = f"{self.schema.entity_set}({key_literal(key, self.schema)})"
-        if found and prepared.made_key:
+        if response.status_code == 412 and found and prepared.made_key:
             return WriteOutcome(change, ok=True, key=key)
-        if found:
+        if response.status_code == 412 and found:
             error = (f"{record} is in Dataverse but not in the select ($filter or $top leaves it "
                      "out); it is not written over")
+        elif response.status_code == 404 and not found and change.op == ChangeOp.UPDATE:
+            error = f"{record} no longer exists"
         else:
             error = str(self.http.error(prepared.request.method, prepared.request.url, response))
         return WriteOutcome(change, ok=False, error=error, key=key)
