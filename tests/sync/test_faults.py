@@ -390,6 +390,29 @@ def test_a_stop_asked_while_writes_wait_to_be_retried_cancels_the_run_at_once(
         assert emu.store.count("accounts") == 250 and setup.left() == setup.right()
 
 
+def test_a_stop_asked_while_change_sets_wait_to_be_retried_sends_none_of_their_items(
+        tmp_path: Path) -> None:
+    """Dataverse takes the first change set, then throttles every $batch (429, Retry-After 30):
+    a stop asked while they wait sends none of their items alone; the run ends cancelled keeping
+    the state of the change set written, and the next run writes the rest."""
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=0, seed=3, auth=False) as emu:
+        setup = make_into_dataverse(emu, tmp_path / "right.db", 250)
+        emu.limits.retry_after = 30
+        emu.faults.delay_next(1, 0.0, method="POST", path_contains="$batch")  # the first lands
+        emu.faults.fail_next(10**6, status=429, method="POST", path_contains="$batch")
+        report = _stopped_while_retrying(
+            lambda cancel: Runner(setup.paths).run(setup.conn, cancel=cancel))
+        emu.faults.clear()
+        assert report.outcome == "cancelled"
+        assert emu.store.count("accounts") in (50, 100)
+        assert setup.pairs() == emu.store.count("accounts")
+        assert Runner(setup.paths).run(setup.conn).ok
+        assert emu.store.count("accounts") == 250 and setup.left() == setup.right()
+        setup.engine.dispose()
+
+
 def test_a_stop_asked_while_a_read_waits_to_be_retried_cancels_the_run_at_once(
         pair: Pair) -> None:
     pair.run()

@@ -17,7 +17,9 @@ and each bad one gets its own one-line error. When an item sent alone gets no an
 retry failed to connect, timed out or was dropped), or is refused a sign-in that cannot be renewed
 (401), the write stops with that ConnectError. So it does when ``FAILING_IN_A_ROW`` items sent
 alone in a row (across the change sets in flight) each failed with a 5xx after their retries: the
-service fails every write, and sending the rest alone would take hours of retries.
+service fails every write, and sending the rest alone would take hours of retries. And so it
+does once the run is asked to stop (``stop``): no change set or item goes out after that, not
+even the items of a change set whose wait to be retried the stop ended.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from l2tui.providers.odata.batch import (
     encode_batch,
 )
 from l2tui.providers.odata.entity_schema import EntitySchema
-from l2tui.providers.odata.http import HttpClient, HttpError, safe_url
+from l2tui.providers.odata.http import HttpClient, HttpError, StopAsked, safe_url
 from l2tui.providers.odata.values import dumps, to_json
 
 FAILING_IN_A_ROW = 3
@@ -111,8 +113,9 @@ class Writer:
 
     def __init__(self, http: HttpClient, service_root: str, schema: EntitySchema, *,
                  batch_size: int, parallel: int, log: Callable[[str], None],
-                 partial: bool = False) -> None:
+                 partial: bool = False, stop: threading.Event | None = None) -> None:
         self.http = http
+        self.stop = stop  # set when the run is asked to stop: no change set or item goes out
         self.partial = partial  # the select leaves records out: creates never update
         self.root = service_root
         self.schema = schema
@@ -172,13 +175,20 @@ class Writer:
         stops answering."""
         done: list[tuple[int, WriteOutcome]] = []
         for prepared in chunk:
-            if self._halt is not None:
-                raise _Stopped(self._halt, done)
+            halted = self._halted()
+            if halted is not None:
+                raise _Stopped(halted, done)
             try:
                 done.append(self._send_one(prepared))
             except ConnectError as exc:
                 raise _Stopped(exc, done) from None
         return done
+
+    def _halted(self) -> ConnectError | None:
+        """Why no change set or item may go out any more (None: they may)."""
+        if self._halt is None and self.stop is not None and self.stop.is_set():
+            return StopAsked()
+        return self._halt
 
     def _failed_alone(self, exc: HttpError | None) -> None:
         """Count an item sent alone: a 5xx (``exc``) in a row, or any other answer (None); stop
@@ -257,8 +267,9 @@ class Writer:
     # -- sending ----------------------------------------------------------------------------------
 
     def _send_changeset(self, chunk: list[Prepared]) -> list[tuple[int, WriteOutcome]]:
-        if self._halt is not None:
-            raise _Stopped(self._halt, [])
+        halted = self._halted()
+        if halted is not None:
+            raise _Stopped(halted, [])
         content_type, payload = encode_batch([[p.request for p in chunk]])
         url = self.root + "$batch"
         try:
@@ -269,6 +280,8 @@ class Writer:
         except HttpError as exc:
             self.log(f"$batch of {len(chunk)} failed ({exc.status}); sending them one by one")
             return self._one_by_one(chunk)
+        except StopAsked:  # (a wait to retry it ended by the stop: its items are not sent)
+            raise
         except ConnectError as exc:
             self.log(f"$batch of {len(chunk)} failed ({exc}); sending them one by one")
             return self._one_by_one(chunk)
