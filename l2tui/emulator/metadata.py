@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .schema import BY_SET, METADATA_TYPES, NAMESPACE, TABLES, Column, Table
+from .schema import BY_SET, METADATA_TYPES, MONEY_LIMIT, NAMESPACE, TABLES, Column, Table
 
 _OBJECT_TYPE_CODES = {"account": 1, "contact": 2}
 _TYPE_NAMES = {
@@ -178,8 +178,8 @@ def _specific(col: Column, expand: set[str]) -> dict[str, Any]:
         out["MaxLength"] = col.max_length
         out["Format"] = "Text" if col.type == "String" else "TextArea"
     elif col.type == "Money":
-        out.update({"Precision": 2, "PrecisionSource": 2, "MinValue": -922337203685477.0,
-                    "MaxValue": 922337203685477.0})
+        out.update({"Precision": 2, "PrecisionSource": 2, "MinValue": float(-MONEY_LIMIT),
+                    "MaxValue": float(MONEY_LIMIT)})
     elif col.type == "Integer":
         out.update({"MinValue": -2147483648, "MaxValue": 2147483647, "Format": "None"})
     elif col.type == "DateTime":

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 NAMESPACE = "Microsoft.Dynamics.CRM"
 CURRENCY_ID = "e3b5f0c3-6b5e-4c1a-9d8e-2f1a0c9b7d01"
 CURRENCY_NAME = "US Dollar"
+MONEY_LIMIT = 922_337_203_685_477  # a money column holds -MONEY_LIMIT to MONEY_LIMIT
 
 EDM_TYPES = {
     "Uniqueidentifier": "Edm.Guid",

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import DUPLICATE_RECORD, ODataError, not_found
+from .errors import DUPLICATE_RECORD, DUPLICATE_RECORD_ENTITY_KEY, ODataError, not_found
 from .schema import CURRENCY_ID, TABLES, Table
 from .values import Key, fmt_datetime, new_guid, normalize
 
@@ -26,6 +26,28 @@ class _TableData:
     # entry whose row has moved on since, or was deleted, is passed over)
     versions: list[tuple[int, str]] = field(default_factory=list)
     sorted_ids: list[str] | None = None
+    # per alternate key (its columns): the id of the row holding each set of values, folded
+    keyed: dict[tuple[str, ...], dict[tuple[Any, ...], str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.keyed = {key: {} for key in self.table.alternate_keys}
+
+    def index(self, row: Row, add: bool) -> None:
+        """Enter a row's alternate-key values in the index (add), or take them out."""
+        guid = row[self.table.primary_id]
+        for key, holders in self.keyed.items():
+            values = _key_values(row, key)
+            if values is None:
+                continue
+            if add:
+                holders[values] = guid
+            elif holders.get(values) == guid:
+                del holders[values]
+
+    def holder(self, key: tuple[str, ...], row: Row) -> str | None:
+        """The id of the row whose values of the alternate key ``key`` are ``row``'s."""
+        values = _key_values(row, key)
+        return None if values is None else self.keyed[key].get(values)
 
 
 class Store:
@@ -72,6 +94,10 @@ class Store:
         data = self._data[entity_set]
         wanted = {k: _fold(v) for k, v in key.items()}
         with self.lock:
+            names = next((k for k in data.keyed if sorted(k) == sorted(key)), None)
+            if names is not None:
+                guid = data.holder(names, key)
+                return data.rows.get(guid) if guid is not None else None
             for row in data.rows.values():
                 if all(_fold(row.get(k)) == v for k, v in wanted.items()):
                     return row
@@ -134,21 +160,41 @@ class Store:
 
     def _put(self, data: _TableData, guid: str, row: Row | None) -> None:
         old = data.rows.get(guid)
+        if old is not None:
+            data.index(old, add=False)
         if row is None:
             del data.rows[guid]
         else:
             data.rows[guid] = row
+            data.index(row, add=True)
             data.versions.append((row["versionnumber"], guid))
         if (old is None) != (row is None):
             data.sorted_ids = None
         self._record(lambda: self._restore(data, guid, old))
 
     def _restore(self, data: _TableData, guid: str, old: Row | None) -> None:
-        if old is None:
-            data.rows.pop(guid, None)
-        else:
+        now = data.rows.pop(guid, None)
+        if now is not None:
+            data.index(now, add=False)
+        if old is not None:
             data.rows[guid] = old
+            data.index(old, add=True)
         data.sorted_ids = None
+
+    @staticmethod
+    def _check_unique(data: _TableData, row: Row) -> None:
+        """412 DuplicateRecordEntityKey when another row holds the row's alternate-key values
+        (a key with an empty column is not checked, as Dataverse's filtered index does not)."""
+        guid = row[data.table.primary_id]
+        for key in data.keyed:
+            holder = data.holder(key, row)
+            if holder is not None and holder != guid:
+                values = ", ".join(str(row[name]) for name in key)
+                raise ODataError(
+                    412, DUPLICATE_RECORD_ENTITY_KEY,
+                    f"A record that has the attribute values {values} already exists. The "
+                    f"entity key {_key_name(data.table, key)} requires that this set of "
+                    "attributes contains unique values. Select unique values and try again.")
 
     # -- writes with normalized values ----------------------------------------------
 
@@ -171,8 +217,9 @@ class Store:
             row[table.primary_id] = guid
             row["createdon"] = values.get("createdon") or now
             row["modifiedon"] = values.get("modifiedon") or now
-            row["versionnumber"] = self._next_version()
             _compute(table, row)
+            self._check_unique(data, row)
+            row["versionnumber"] = self._next_version()
             self._put(data, guid, row)
             return row
 
@@ -189,8 +236,9 @@ class Store:
             row[table.primary_id] = old[table.primary_id]
             row["createdon"] = old["createdon"]
             row["modifiedon"] = self._now()
-            row["versionnumber"] = self._next_version()
             _compute(table, row)
+            self._check_unique(data, row)
+            row["versionnumber"] = self._next_version()
             self._put(data, row[table.primary_id], row)
             return row
 
@@ -214,6 +262,7 @@ class Store:
                 row["versionnumber"] = self._next_version()
                 _compute(data.table, row)
                 data.rows[row[data.table.primary_id]] = row
+                data.index(row, add=True)
                 data.versions.append((row["versionnumber"], row[data.table.primary_id]))
             data.sorted_ids = None
 
@@ -258,6 +307,18 @@ class Store:
 
 def _fold(value: Any) -> Any:
     return value.casefold() if isinstance(value, str) else value
+
+
+def _key_values(row: Row, key: tuple[str, ...]) -> tuple[Any, ...] | None:
+    """A row's values of an alternate key, folded; None when one of them is empty."""
+    values = tuple(_fold(row.get(name)) for name in key)
+    return None if any(v is None or v == "" for v in values) else values
+
+
+def _key_name(table: Table, key: tuple[str, ...]) -> str:
+    """The display name Dataverse gives an alternate key: its columns', then "Key"."""
+    names = [next((c.display for c in table.columns if c.prop == name), name) for name in key]
+    return " ".join(names) + " Key"
 
 
 def _compute(table: Table, row: Row) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import uuid
@@ -17,7 +18,7 @@ from .errors import (
     bad_request,
     not_found,
 )
-from .schema import STATE_STATUS, Column, Table
+from .schema import MONEY_LIMIT, STATE_STATUS, Column, Table
 
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ENTITY_REF_RE = re.compile(r"(?:^|/)([A-Za-z_][A-Za-z0-9_]*)\((.*)\)$")
@@ -98,6 +99,15 @@ def _type_error(table: Table, col: Column, value: Any) -> ODataError:
     )
 
 
+def _out_of_range(table: Table, col: Column, value: Any, accepted: str = "") -> ODataError:
+    return ODataError(
+        400,
+        VALIDATION,
+        f"A validation error occurred. The value {value} of '{col.logical}' on record of type "
+        f"'{table.logical}' is outside the valid range.{accepted}",
+    )
+
+
 def coerce(table: Table, col: Column, value: Any) -> Any:
     """Check one value loosely against its column type and normalize it."""
     if value is None:
@@ -116,27 +126,9 @@ def coerce(table: Table, col: Column, value: Any) -> Any:
             )
         return value
     if kind == "Money":
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise _type_error(table, col, value)
-        try:
-            return round(float(value), 4)
-        except ValueError:
-            raise _type_error(table, col, value) from None
+        return _money(table, col, value)
     if kind in ("Integer", "BigInt", "Picklist", "State", "Status"):
-        if isinstance(value, bool):
-            raise _type_error(table, col, value)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if not isinstance(value, int):
-            raise _type_error(table, col, value)
-        if col.options is not None and value not in col.options:
-            raise ODataError(
-                400,
-                VALIDATION,
-                f"A validation error occurred. The value {value} of '{col.logical}' on record "
-                f"of type '{table.logical}' is outside the valid range.",
-            )
-        return value
+        return _whole_number(table, col, value)
     if kind == "Boolean":
         if not isinstance(value, bool):
             raise _type_error(table, col, value)
@@ -157,6 +149,36 @@ def coerce(table: Table, col: Column, value: Any) -> Any:
             raise _type_error(table, col, value)
         return value.strip("{}").lower()
     raise _type_error(table, col, value)
+
+
+def _money(table: Table, col: Column, value: Any) -> float:
+    """A money amount within Dataverse's range, to 4 decimal places."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise _type_error(table, col, value)
+    try:
+        amount = float(value)
+    except ValueError:
+        raise _type_error(table, col, value) from None
+    if not math.isfinite(amount):
+        raise _type_error(table, col, value)
+    if abs(amount) > MONEY_LIMIT:
+        raise _out_of_range(table, col, value,
+                            f" Accepted range: {-MONEY_LIMIT} to {MONEY_LIMIT}")
+    return round(amount, 4)
+
+
+def _whole_number(table: Table, col: Column, value: Any) -> int:
+    """An Edm.Int32 (Edm.Int64 for BigInt) that is one of the column's options, if it has any."""
+    if isinstance(value, bool):
+        raise _type_error(table, col, value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    bits = 64 if col.type == "BigInt" else 32
+    if not isinstance(value, int) or not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+        raise _type_error(table, col, value)  # (the OData reader cannot convert it)
+    if col.options is not None and value not in col.options:
+        raise _out_of_range(table, col, value)
+    return value
 
 
 def normalize(

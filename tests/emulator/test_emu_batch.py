@@ -83,6 +83,17 @@ def test_change_set_is_rolled_back_on_an_error(emu: Emulator, http: requests.Ses
     assert emu.store.rows("accounts") == before
 
 
+def test_a_change_set_repeating_an_account_number_is_412_and_takes_no_number(
+        emu: Emulator, http: requests.Session):
+    before = emu.store.count("accounts")
+    twins = [part("POST", emu.url("accounts"), {"name": f"Twin {n}", "accountnumber": "TWIN-1"},
+                  str(n)) for n in (1, 2)]
+    resp = send(http, emu, [changeset("changeset_t", twins)])
+    assert resp.status_code == 412 and "0x80060892" in resp.text
+    assert emu.store.count("accounts") == before
+    assert send(http, emu, [changeset("changeset_u", twins[:1])]).status_code == 200
+
+
 def test_rolled_back_change_set_leaves_no_trace_in_deltas(emu: Emulator, http: requests.Session):
     body = http.get(emu.url("accounts?$select=name"),
                     headers={"Prefer": "odata.track-changes"}).json()

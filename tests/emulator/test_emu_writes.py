@@ -81,6 +81,47 @@ def test_values_are_type_checked(emu: Emulator, http: requests.Session):
         assert http.post(emu.url("accounts"), json=body).status_code == 400, body
 
 
+def test_a_create_repeating_another_accounts_number_is_412_duplicate_entity_key(
+        emu: Emulator, http: requests.Session):
+    taken = emu.store.rows("accounts")[0]["accountnumber"]
+    before = emu.store.count("accounts")
+    resp = http.post(emu.url("accounts"), json={"name": "Twin", "accountnumber": taken.lower()})
+    assert resp.status_code == 412
+    error = resp.json()["error"]
+    assert error["code"] == "0x80060892" and taken.lower() in error["message"]
+    assert emu.store.count("accounts") == before
+
+
+def test_an_update_to_another_accounts_number_is_412_and_changes_nothing(
+        emu: Emulator, http: requests.Session):
+    first, second = emu.store.rows("accounts")[:2]
+    resp = http.patch(emu.url(f"accounts({second['accountid']})"),
+                      json={"accountnumber": first["accountnumber"]})
+    assert resp.status_code == 412 and resp.json()["error"]["code"] == "0x80060892"
+    assert emu.store.get("accounts", second["accountid"]) == second
+
+
+def test_accounts_without_a_number_are_not_duplicates(emu: Emulator, http: requests.Session):
+    for _ in range(2):
+        assert http.post(emu.url("accounts"), json={"name": "No number"}).status_code == 204
+
+
+def test_a_whole_number_beyond_int32_is_refused(emu: Emulator, http: requests.Session):
+    resp = http.post(emu.url("accounts"), json={"name": "Big", "numberofemployees": 3_000_000_000})
+    assert resp.status_code == 400
+    error = resp.json()["error"]
+    assert error["code"] == "0x80048d19" and "Edm.Int32" in error["message"]
+
+
+def test_money_beyond_dataverses_range_is_refused(emu: Emulator, http: requests.Session):
+    resp = http.post(emu.url("accounts"), json={"name": "Rich", "revenue": 1e20})
+    assert resp.status_code == 400
+    error = resp.json()["error"]
+    assert error["code"] == "0x80044331" and "outside the valid range" in error["message"]
+    assert http.post(emu.url("accounts"), json={"name": "Rich enough",
+                                                "revenue": 922_337_203_685_477}).status_code == 204
+
+
 def test_patch_updates_and_moves_modifiedon_version_and_etag(emu: Emulator, http: requests.Session):
     before = emu.store.rows("accounts")[0]
     resp = http.patch(emu.url(f"accounts({before['accountid']})"), json={"name": "Renamed"})

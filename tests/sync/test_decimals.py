@@ -26,7 +26,7 @@ def _stored(engine: sa.Engine, table: str, key: str) -> Decimal:
 
 
 @pytest.mark.parametrize("revenue, edited", [("123456789012.3456", "123456789012.3449"),
-                                             ("922337203685477.1", "922337203685477.2")])
+                                             ("922337203685476.9", "922337203685476.8")])
 def test_a_decimal_beyond_fifteen_digits_is_written_whole_and_an_edit_at_its_last_is_carried(
         emu: Any, db_url: str, revenue: str, edited: str) -> None:
     table = f"accounts_{uuid.uuid4().hex[:8]}"

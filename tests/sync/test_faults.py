@@ -312,6 +312,27 @@ def test_a_create_made_by_a_try_whose_answer_was_lost_is_not_refused_under_a_fil
         _next_run_makes_none_again(setup, 13)
 
 
+def test_a_create_refused_as_a_duplicate_under_a_filter_fails_again_on_the_next_run(
+        tmp_path: Path):
+    """The select's $filter hides a Dataverse record holding the account number of a new SQL row:
+    Dataverse refuses its create (412, a duplicate alternate key). The item fails, the state
+    keeps no pair for a record that does not exist, and the next run tries it again instead of
+    calling it unchanged (the SQL row's edits would be lost silently)."""
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=0, seed=3, auth=False) as emu:
+        emu.store.insert("accounts", {"name": "Hidden", "accountnumber": "AC-000007",
+                                      "revenue": -1})
+        setup = make_into_dataverse(emu, tmp_path / "right.db", 10)
+        setup.conn.entity1.select += "&$filter=revenue ge 0"
+
+        first = _engine_run(setup)
+        assert first.errors_left == 1 and setup.pairs() == 9
+        assert emu.store.count("accounts") == 10
+        assert _engine_run(setup).errors_left == 1
+        setup.engine.dispose()
+
+
 def test_a_service_failing_every_write_with_5xx_stops_the_run_with_one_line(tmp_path: Path):
     """Dataverse takes one change set, then answers 503 to everything: the run stops with one
     line after a few items sent alone failed (not one error per item after hours of retries),
@@ -366,6 +387,29 @@ def test_a_stop_asked_while_writes_wait_to_be_retried_cancels_the_run_at_once(
         assert Runner(setup.paths).history(setup.conn)[0].outcome == "cancelled"
         assert Runner(setup.paths).run(setup.conn).ok
         assert emu.store.count("accounts") == 250 and setup.left() == setup.right()
+
+
+def test_a_stop_asked_while_change_sets_wait_to_be_retried_sends_none_of_their_items(
+        tmp_path: Path) -> None:
+    """Dataverse takes the first change set, then throttles every $batch (429, Retry-After 30):
+    a stop asked while they wait sends none of their items alone; the run ends cancelled keeping
+    the state of the change set written, and the next run writes the rest."""
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=0, seed=3, auth=False) as emu:
+        setup = make_into_dataverse(emu, tmp_path / "right.db", 250)
+        emu.limits.retry_after = 30
+        emu.faults.delay_next(1, 0.0, method="POST", path_contains="$batch")  # the first lands
+        emu.faults.fail_next(10**6, status=429, method="POST", path_contains="$batch")
+        report = _stopped_while_retrying(
+            lambda cancel: Runner(setup.paths).run(setup.conn, cancel=cancel))
+        emu.faults.clear()
+        assert report.outcome == "cancelled"
+        assert emu.store.count("accounts") in (50, 100)
+        assert setup.pairs() == emu.store.count("accounts")
+        assert Runner(setup.paths).run(setup.conn).ok
+        assert emu.store.count("accounts") == 250 and setup.left() == setup.right()
+        setup.engine.dispose()
 
 
 def test_a_stop_asked_while_a_read_waits_to_be_retried_cancels_the_run_at_once(

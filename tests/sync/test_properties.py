@@ -6,6 +6,7 @@ the real engine runs against the emulator and a real SQL table through the real 
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 import uuid
 from datetime import datetime
@@ -34,6 +35,7 @@ OP = st.tuples(st.sampled_from(["create", "edit", "edit", "delete"]),
                st.sampled_from(["left", "right"]), st.integers(0, 50), VALUES, st.booleans())
 ROUNDS = st.lists(st.lists(OP, max_size=4), min_size=1, max_size=3)
 NEWER, OLDER = datetime(2099, 1, 1), datetime(2000, 1, 1)
+SERIALS = itertools.count(1)
 
 
 def status(now: Any, base: Any) -> str:
@@ -132,9 +134,18 @@ class Model:
         return left, right
 
 
+def numbered(values: dict[str, Any]) -> dict[str, Any]:
+    """The values with an account number no other record holds, if they have one (Dataverse
+    refuses a number another record holds: accountnumber is an alternate key of accounts)."""
+    if values["accountnumber"]:
+        return {**values, "accountnumber": f"N-{next(SERIALS)}"}
+    return values
+
+
 def apply_ops(pair: Pair, model: Model, ops: list[tuple[Any, ...]]) -> None:
     """Make the random changes on both sides, as their users would."""
-    for kind, side, pick, values, newer in ops:
+    for kind, side, pick, drawn, newer in ops:
+        values = numbered(drawn)
         keys = sorted(pair.left() if side == "left" else pair.right())
         if kind != "create" and not keys:
             continue

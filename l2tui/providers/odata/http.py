@@ -151,14 +151,21 @@ def read_whole(response: requests.Response) -> None:
         response._content = b"".join(response.iter_content(chunk_size=None))
 
 
+class StopAsked(ConnectError):
+    """The run was asked to stop: no request is tried again, and no write starts."""
+
+    def __init__(self, message: str = "the run was asked to stop") -> None:
+        super().__init__(message)
+
+
 def sleep_until(stop: threading.Event) -> Callable[[float], None]:
     """A wait before a retry that ends when ``stop`` is set (the run asked to stop, by a signal
-    from systemd say): ConnectError then, so the request is not tried again (a write stopped
+    from systemd say): StopAsked then, so the request is not tried again (a write stopped
     so keeps the state of what it wrote, as when the side stops answering)."""
 
     def sleep(seconds: float) -> None:
         if stop.wait(seconds):
-            raise ConnectError("stopped instead of trying again: the run was asked to stop")
+            raise StopAsked("stopped instead of trying again: the run was asked to stop")
 
     return sleep
 

@@ -214,6 +214,7 @@ class ODataProvider(Provider):
             batch_size=self._option("batch_size", self.settings.batch_size),
             parallel=self._option("parallel", self.settings.parallel),
             log=self._log, partial=any(name in ("$filter", "$top") for name, _ in self.options),
+            stop=self.context.stop,
         )
         return writer.write(changes)
 

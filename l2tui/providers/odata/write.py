@@ -3,10 +3,13 @@
 * create: ``PATCH set(<guid>)`` without If-Match, an upsert, so a retried create never duplicates
   (the GUID is the Change's key, made here when the change has none); when the select leaves
   records out ($filter, $top), with ``If-None-Match: *``, so that a record the read did not show
-  is never written over (Dataverse answers 412 instead); a 412 for a GUID made for this write
-  means an earlier try of it made the record (its answer was lost), which is success;
+  is never written over (Dataverse answers 412 instead); a 412 for a GUID made for this write,
+  when the record is there (read by its GUID), means an earlier try of it made the record (its
+  answer was lost), which is success; when it is not, Dataverse refused the create for another
+  reason (an alternate key another record holds), and the item fails with its message;
 * update: ``PATCH set(<guid>)`` with ``If-Match: *`` and only the changed columns, so an update
-  never brings back a row deleted meanwhile (it fails with "no longer exists" instead);
+  never brings back a row deleted meanwhile (it fails with "no longer exists" instead, when the
+  record is gone: a 404 about a lookup to a missing record fails with the service's message);
 * delete: ``DELETE set(<guid>)``; 404 means already gone, which is success.
 
 A change set is atomic: when one fails, its items are sent again one by one so the good ones land
@@ -14,7 +17,9 @@ and each bad one gets its own one-line error. When an item sent alone gets no an
 retry failed to connect, timed out or was dropped), or is refused a sign-in that cannot be renewed
 (401), the write stops with that ConnectError. So it does when ``FAILING_IN_A_ROW`` items sent
 alone in a row (across the change sets in flight) each failed with a 5xx after their retries: the
-service fails every write, and sending the rest alone would take hours of retries.
+service fails every write, and sending the rest alone would take hours of retries. And so it
+does once the run is asked to stop (``stop``): no change set or item goes out after that, not
+even the items of a change set whose wait to be retried the stop ended.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
+
+import requests
 
 from l2tui.errors import ConnectError
 from l2tui.providers.base import (
@@ -45,7 +52,7 @@ from l2tui.providers.odata.batch import (
     encode_batch,
 )
 from l2tui.providers.odata.entity_schema import EntitySchema
-from l2tui.providers.odata.http import HttpClient, HttpError, error_of, safe_url
+from l2tui.providers.odata.http import HttpClient, HttpError, StopAsked, safe_url
 from l2tui.providers.odata.values import dumps, to_json
 
 FAILING_IN_A_ROW = 3
@@ -106,8 +113,9 @@ class Writer:
 
     def __init__(self, http: HttpClient, service_root: str, schema: EntitySchema, *,
                  batch_size: int, parallel: int, log: Callable[[str], None],
-                 partial: bool = False) -> None:
+                 partial: bool = False, stop: threading.Event | None = None) -> None:
         self.http = http
+        self.stop = stop  # set when the run is asked to stop: no change set or item goes out
         self.partial = partial  # the select leaves records out: creates never update
         self.root = service_root
         self.schema = schema
@@ -167,13 +175,20 @@ class Writer:
         stops answering."""
         done: list[tuple[int, WriteOutcome]] = []
         for prepared in chunk:
-            if self._halt is not None:
-                raise _Stopped(self._halt, done)
+            halted = self._halted()
+            if halted is not None:
+                raise _Stopped(halted, done)
             try:
                 done.append(self._send_one(prepared))
             except ConnectError as exc:
                 raise _Stopped(exc, done) from None
         return done
+
+    def _halted(self) -> ConnectError | None:
+        """Why no change set or item may go out any more (None: they may)."""
+        if self._halt is None and self.stop is not None and self.stop.is_set():
+            return StopAsked()
+        return self._halt
 
     def _failed_alone(self, exc: HttpError | None) -> None:
         """Count an item sent alone: a 5xx (``exc``) in a row, or any other answer (None); stop
@@ -252,8 +267,9 @@ class Writer:
     # -- sending ----------------------------------------------------------------------------------
 
     def _send_changeset(self, chunk: list[Prepared]) -> list[tuple[int, WriteOutcome]]:
-        if self._halt is not None:
-            raise _Stopped(self._halt, [])
+        halted = self._halted()
+        if halted is not None:
+            raise _Stopped(halted, [])
         content_type, payload = encode_batch([[p.request for p in chunk]])
         url = self.root + "$batch"
         try:
@@ -264,6 +280,8 @@ class Writer:
         except HttpError as exc:
             self.log(f"$batch of {len(chunk)} failed ({exc.status}); sending them one by one")
             return self._one_by_one(chunk)
+        except StopAsked:  # (a wait to retry it ended by the stop: its items are not sent)
+            raise
         except ConnectError as exc:
             self.log(f"$batch of {len(chunk)} failed ({exc}); sending them one by one")
             return self._one_by_one(chunk)
@@ -301,18 +319,38 @@ class Writer:
         # (any other ConnectError, no answer after every retry: the service is gone, stops the
         # write: the next item alone would wait through the same retries, and so on for each)
         self._failed_alone(None)
-        if response.status_code == 412 and prepared.made_key:
-            # no record had the GUID made for this write: an earlier try of this same write (a
-            # change set whose answer was lost, or a 5xx after the service made it) made it
-            return prepared.index, WriteOutcome(change, ok=True, key=prepared.key)
-        record = f"{self.schema.entity_set}({key_literal(prepared.key, self.schema)})"
-        if response.status_code == 412:
+        if response.status_code in (404, 412) and change.op != ChangeOp.DELETE:
+            return prepared.index, self._refused(prepared, response)
+        return prepared.index, WriteOutcome(change, ok=True, key=prepared.key)
+
+    def _refused(self, prepared: Prepared, response: requests.Response) -> WriteOutcome:
+        """A create or update answered 412 or 404, told apart by whether the record it names is
+        in Dataverse: a 412 to a create of a record that is (If-None-Match: *) was made by an
+        earlier try of this write when its GUID was made for it (a change set whose answer was
+        lost, a 5xx after the service made it), else the select hides it; a 404 to an update of
+        a record that is not was deleted meanwhile. Any other (a duplicate alternate key, a
+        lookup to a missing record) fails with the service's message."""
+        change, key = prepared.change, prepared.key
+        try:
+            found = self._exists(prepared)
+        except HttpError as exc:  # (a 401 that cannot be renewed is every item's: the write's)
+            if exc.status == 401:
+                raise
+            return WriteOutcome(change, ok=False, error=str(exc), key=key,
+                                unsure=prepared.made_key)
+        record = f"{self.schema.entity_set}({key_literal(key, self.schema)})"
+        if response.status_code == 412 and found and prepared.made_key:
+            return WriteOutcome(change, ok=True, key=key)
+        if response.status_code == 412 and found:
             error = (f"{record} is in Dataverse but not in the select ($filter or $top leaves it "
                      "out); it is not written over")
-            return prepared.index, WriteOutcome(change, ok=False, error=error, key=prepared.key)
-        if response.status_code == 404 and change.op != ChangeOp.DELETE:
-            _, message = error_of(response, self.http.redact)
+        elif response.status_code == 404 and not found and change.op == ChangeOp.UPDATE:
             error = f"{record} no longer exists"
-            self.log(f"{error}: {message}" if message else error)
-            return prepared.index, WriteOutcome(change, ok=False, error=error, key=prepared.key)
-        return prepared.index, WriteOutcome(change, ok=True, key=prepared.key)
+        else:
+            error = str(self.http.error(prepared.request.method, prepared.request.url, response))
+        return WriteOutcome(change, ok=False, error=error, key=key)
+
+    def _exists(self, prepared: Prepared) -> bool:
+        """Whether the record a write names is in the entity set (read by its key)."""
+        url = f"{prepared.request.url}?$select={','.join(self.schema.key)}"
+        return self.http.request("GET", url, allow=(404,)).status_code != 404

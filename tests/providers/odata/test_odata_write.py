@@ -75,6 +75,34 @@ def test_update_of_a_deleted_row_fails_instead_of_resurrecting_it(crm):
     assert crm.emu.store.get("accounts", guid) is None
 
 
+def test_a_create_refused_as_a_duplicate_key_under_a_filter_fails_with_the_services_message(crm):
+    """Under a $filter, creates carry If-None-Match: *; a 412 for the GUID made for the create
+    is success only when the record is there (an earlier try made it): an alternate key another
+    record holds is the item's failure, not a success pointing at a record that does not exist."""
+    taken = crm.emu.store.rows("accounts")[0]["accountnumber"]
+    provider = crm.provider(select="$select=name,accountnumber&$filter=revenue ge 0")
+    change = Change(ChangeOp.CREATE, {}, {"name": "Twin", "accountnumber": taken})
+    [outcome] = provider.write([change])
+    assert not outcome.ok and "already exists" in outcome.error and "412" in outcome.error
+    assert crm.emu.store.get("accounts", outcome.key["accountid"]) is None
+
+
+def test_a_create_with_a_lookup_to_a_missing_record_fails_with_the_services_message(crm):
+    missing = "11111111-1111-1111-1111-111111111111"
+    [outcome] = crm.provider().write([create("Orphan", _primarycontactid_value=missing)])
+    assert not outcome.ok and "no longer exists" not in outcome.error
+    assert f"contact With Id = {missing} Does Not Exist" in outcome.error
+
+
+def test_an_update_with_a_lookup_to_a_missing_record_fails_with_the_services_message(crm):
+    guid = crm.emu.store.rows("accounts")[0]["accountid"]
+    missing = "11111111-1111-1111-1111-111111111111"
+    change = Change(ChangeOp.UPDATE, {"accountid": guid}, {"_primarycontactid_value": missing})
+    [outcome] = crm.provider().write([change])
+    assert not outcome.ok and "no longer exists" not in outcome.error
+    assert f"contact With Id = {missing} Does Not Exist" in outcome.error
+
+
 def test_delete_removes_and_a_missing_row_counts_as_deleted(crm):
     guid = crm.emu.store.rows("accounts")[0]["accountid"]
     changes = [Change(ChangeOp.DELETE, {"accountid": guid}),
