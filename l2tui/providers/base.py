@@ -76,6 +76,8 @@ class Capabilities:
     read_only_reason: str = ""
     complete: bool = True  # False: a full read stops at a row limit ($top), so an item missing
     #                        from it may have been pushed out, not deleted
+    checks_versions: bool = False  # an update given ``Change.version`` is made only if the record
+    #                                is still at that version (Dataverse: If-Match with its ETag)
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,8 @@ class Change:
     op: ChangeOp
     key: Record
     values: Record = field(default_factory=dict)
+    version: str | None = None  # an update: the record's version as the run knows it, where the
+    #                             provider checks versions (``Capabilities.checks_versions``)
 
 
 @dataclass(slots=True)
@@ -213,6 +217,9 @@ class WriteOutcome:
     # failed, but the service may have carried it out (a create answered 5xx after every retry):
     # the item may exist on the side without its pair in the state
     unsure: bool = False
+    # not written: the record changed since the run read it (``Change.version``); no error, the
+    # next run compares it again
+    changed: bool = False
 
 
 class WriteStopped(ConnectError):

@@ -48,6 +48,7 @@ class Task:
     only: list[int] | None = None  # update only these pairs
     extra: dict[str, Any] = field(default_factory=dict)  # extra column values (key write-back)
     src_version: str | None = None  # the other side's version of the values written
+    dst_version: str | None = None  # an update: this side's version as the run knows it
 
 
 @dataclass
@@ -113,6 +114,8 @@ class Writer:
         self.stopped: WriteStopped | None = None  # a write that stopped: raised once saved
         self.marked = False  # UNRECORDED is set in the state
         self.unsure = 0  # failed writes the side may have carried out (see WriteOutcome.unsure)
+        self.changed = 0  # updates not made: the record changed meanwhile (WriteOutcome.changed)
+        self.outdated: list[str] = []  # their pairs, whose version here is no use any more
         # writes held back until the deletion guard has passed (``hold``), and where those
         # beyond the first HELD_IN_MEMORY go
         self.held: list[Task] | None = None
@@ -203,7 +206,8 @@ class Writer:
             for name in key:
                 values.pop(name, None)
             return Change(ChangeOp.CREATE, key, values)
-        return Change(ChangeOp(op), side.key_dict(task.dst_kid or "[]"), values)
+        return Change(ChangeOp(op), side.key_dict(task.dst_kid or "[]"), values,
+                      version=task.dst_version)
 
     def flush(self) -> None:
         """Write the queued batch and commit the state of the items that succeeded."""
@@ -224,6 +228,9 @@ class Writer:
         if not self._keep_ahead(ahead, (saves, forgets)):
             self.state.save(saves)
             self.state.forget(forgets)
+        for mkey in self.outdated:  # (after the save ahead, whose savepoint may be undone)
+            self.state.set_version(self.side.name, mkey, None)
+        self.outdated.clear()
         self.state.commit()
         self.written += len(tasks)
         if self.stopped is not None:
@@ -264,6 +271,10 @@ class Writer:
         for task, outcome in zip(tasks, outcomes, strict=False):
             if not outcome.ok:
                 if self.stopped is not None:  # (not written: the run's own error says why)
+                    continue
+                if outcome.changed:  # (its pair keeps its state: the next run decides it)
+                    self.changed += 1
+                    self.outdated.append(task.mkey)
                     continue
                 self.counts.errors[name] += 1
                 self.unsure += outcome.unsure

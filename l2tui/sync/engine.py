@@ -366,6 +366,11 @@ class Engine:
     def _run(self, plan: MappingPlan, caps: dict[str, Any], started: float, run: int) -> RunReport:
         conn, state, opts = self.conn, self.state, self.options
         self.complete = {s: caps[s].complete for s in SIDES}
+        # a bidirectional run's update is made only if the record is still as the run knows it
+        # (an edit made there meanwhile is not written over: the next run compares it); a
+        # one-way run writes over its target's edits, as it never reads them
+        self.checks_versions = {s: caps[s].checks_versions and
+                                conn.direction == Direction.BIDIRECTIONAL for s in SIDES}
         for s in SIDES:
             if not self.complete[s]:
                 self.log(f"entity {1 if s == 'left' else 2}'s select stops at a row limit: "
@@ -470,6 +475,11 @@ class Engine:
         outcome = "dry_run" if opts.dry_run else (
             "errors" if errors else "conflicts" if self.unresolved else "success")
         # a dry run a real run would stop at: its refusal, kept in the history with the plan
+        for s in SIDES:
+            if self.writers[s].changed:
+                self.log(f"{self.writers[s].changed} item(s) on the {s} changed while this run "
+                         "was writing them: not written over; the next run compares them again",
+                         "warning")
         if self.undated:
             self.log(f"latest_wins: {self.undated} conflict(s) met a side without a modified-on "
                      "value (a NULL in its column), so the left won them; keep the column filled "
@@ -1014,6 +1024,8 @@ class Engine:
             alone = _only_on(status)
             if alone is None:
                 self.unchanged += 1
+                if st is not None:
+                    self._keep_versions(mkey, items, st)
             else:  # a one-way run's target item the source never had: not ours to touch
                 self.only[alone] += 1
         elif action == Action.BASE:
@@ -1037,6 +1049,9 @@ class Engine:
                         hash=item.hash, values=item.values, src_kid=item.kid,
                         dst_kid=kids[target] if exists else None, only=only,
                         src_version=item.version)
+            if exists and self.checks_versions[target]:
+                task.dst_version = other.version if other is not None and other.version else \
+                    st.version(target) if st is not None else None
             if only == [] and exists:
                 self.state.save([(mkey, kids["left"], kids["right"], item.hash, None, None,
                                   self.run_id, *self._versions(items, item.hash))])
@@ -1061,6 +1076,15 @@ class Engine:
         left, right = items["left"], items["right"]
         return (left.version if left is not None and left.hash == agreed else None,
                 right.version if right is not None and right.hash == agreed else None)
+
+    def _keep_versions(self, mkey: str, items: dict[str, Item | None], st: StateRow) -> None:
+        """Note the new version of an item read as its pair agreed (changed where the mapping
+        does not look), where updates are made by version: not to refuse the next write there."""
+        for s in SIDES:
+            item = items[s]
+            if self.checks_versions[s] and item is not None and item.version and \
+                    item.version != st.version(s) and self.sides[s].same(item.hash, st.hash):
+                self.state.set_version(s, mkey, item.version)
 
     def _queue(self, task: Task) -> None:
         if task.side == self.streaming:

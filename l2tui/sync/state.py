@@ -101,10 +101,16 @@ class StateRow:
     hash: str
     lhash: str | None = None
     rhash: str | None = None
+    lver: str | None = None  # each side's version when the pair last agreed (``lookup`` alone
+    rver: str | None = None  # reads them; elsewhere None: unknown)
 
     def key(self, side: str) -> str | None:
         """The side's provider key (JSON)."""
         return self.lkey if side == "left" else self.rkey
+
+    def version(self, side: str) -> str | None:
+        """The side's version when the pair last agreed (None: unknown or not read)."""
+        return self.lver if side == "left" else self.rver
 
     @property
     def stale(self) -> bool:
@@ -279,8 +285,14 @@ class StateStore:
             "SELECT COUNT(*) FROM items WHERE lhash IS NOT NULL OR rhash IS NOT NULL").fetchone()
         return int(row[0])
 
+    def set_version(self, side: str, mkey: str, version: str | None) -> None:
+        """A pair's ``side`` version: read again with its values as they agreed (a change the
+        mapping does not see, in Dataverse a new ETag), or None: not known any more."""
+        self.db.execute(f"UPDATE items SET {_column(side, 'ver')} = ? WHERE mkey = ?",
+                        (version, mkey))
+
     def lookup(self, mkeys: Sequence[str]) -> dict[str, StateRow]:
-        """State rows by match key.
+        """State rows by match key, with their versions.
 
         With ``json_each`` the keys go in as one JSON array and the rows come back as one JSON
         text: one statement step instead of one per row. Each step lets another thread take the
@@ -293,7 +305,8 @@ class StateStore:
         for chunk in _chunks(mkeys, 500):
             marks = ",".join("?" * len(chunk))
             for row in self.db.execute(
-                    f"SELECT {ITEM_COLUMNS} FROM items WHERE mkey IN ({marks})", chunk):
+                    f"SELECT {ITEM_COLUMNS}, lver, rver FROM items WHERE mkey IN ({marks})",
+                    chunk):
                 out[row[0]] = StateRow(*row)
         return out
 
@@ -301,8 +314,8 @@ class StateStore:
         if not mkeys:
             return {}
         row = self.db.execute(
-            "SELECT json_group_array(json_array(mkey, lkey, rkey, hash, lhash, rhash)) FROM items "
-            "WHERE mkey IN (SELECT value FROM json_each(?))",
+            "SELECT json_group_array(json_array(mkey, lkey, rkey, hash, lhash, rhash, lver, rver)) "
+            "FROM items WHERE mkey IN (SELECT value FROM json_each(?))",
             (_keys_json(mkeys),)).fetchone()
         return {r[0]: StateRow(*r) for r in json.loads(row[0])}
 

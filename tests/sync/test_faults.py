@@ -25,7 +25,15 @@ from l2tui.errors import ConnectError
 from l2tui.providers import open_entity
 from l2tui.runner import Runner
 from l2tui.sync.engine import Engine, Options
-from l2tui.sync.events import Event, ItemError, RunReport, RunStarted, ignore
+from l2tui.sync.events import (
+    Event,
+    ItemError,
+    LogLine,
+    Progress,
+    RunReport,
+    RunStarted,
+    ignore,
+)
 from l2tui.sync.state import StateStore
 from tests.conftest import REPO, CliRunner
 from tests.sync.support import IntoDataverse, Pair, make_into_dataverse, make_pair
@@ -421,3 +429,53 @@ def test_a_stop_asked_while_a_read_waits_to_be_retried_cancels_the_run_at_once(
     pair.emu.faults.clear()
     assert report.outcome == "cancelled"
     assert pair.run().ok and pair.right() == pair.left()
+
+
+def edited_while_written(pair: Pair, key: str, values: dict[str, Any]) -> Callable[[Event], None]:
+    """A sink that edits ``key`` in Dataverse once the run has read the left (its writes wait
+    for the deletion guard, after every read): an edit made there while the run writes."""
+    def sink(event: Event) -> None:
+        pair.events.append(event)
+        if isinstance(event, Progress) and event.phase == "read left" and not edited:
+            pair.left_update(key, values)
+            edited.append(key)
+
+    edited: list[str] = []
+    return sink
+
+
+def test_a_dataverse_edit_made_while_a_bidirectional_run_writes_there_is_not_written_over(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, f"sqlite:///{tmp_path / 'r.db'}", "accounts",
+                     direction=Direction.BIDIRECTIONAL)
+    pair.run()
+    key = sorted(pair.left())[0]
+    pair.right_update(key, {"name": "named in SQL"})
+    report = Runner(pair.paths).run(
+        pair.conn, sink=edited_while_written(pair, key, {"accountnumber": "EDITED-MEANWHILE"}))
+    record = emu.store.get("accounts", key)
+    assert record["accountnumber"] == "EDITED-MEANWHILE" and record["name"] != "named in SQL"
+    assert report.ok and report.updated_left == 0 and report.errors_left == 0
+    assert any(isinstance(e, LogLine) and "1 item(s) on the left changed while this run was "
+               "writing them" in e.message for e in pair.events)
+    again = pair.run()  # both edits seen now: a conflict, the losing values kept in its record
+    assert again.conflicts == 1
+    [conflict] = StateStore(pair.paths.state_db(pair.conn.slug)).conflicts(again.details["run"])
+    assert "named in SQL" in str(conflict) and "EDITED-MEANWHILE" in str(conflict)
+    assert pair.right() == pair.left()
+
+
+def test_a_dataverse_change_the_mapping_does_not_see_does_not_hold_up_the_next_write_there(
+        emu: Any, tmp_path: Path) -> None:
+    """The record's new version (an edit of a column not mapped) is noted, so the next update
+    by version is made, not refused as changed meanwhile."""
+    pair = make_pair(emu, f"sqlite:///{tmp_path / 'r.db'}", "accounts",
+                     direction=Direction.BIDIRECTIONAL)
+    pair.run()
+    key = sorted(pair.left())[0]
+    pair.left_update(key, {"telephone1": "+1-555-0100"})  # (not in the select)
+    assert pair.run().ok
+    pair.right_update(key, {"name": "named in SQL"})
+    report = pair.run()
+    assert report.updated_left == 1, pair.events[-3:]
+    assert emu.store.get("accounts", key)["name"] == "named in SQL"

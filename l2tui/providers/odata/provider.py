@@ -228,6 +228,7 @@ class ODataProvider(Provider):
             batch_size=self._option("batch_size", self.settings.batch_size),
             read_only_reason=reason,
             complete=not any(name == "$top" for name, _ in self.options),
+            checks_versions=True,
         )
 
     def close(self) -> None:

@@ -219,7 +219,7 @@ class Writer:
         if change.op == ChangeOp.UPDATE:
             if not body:
                 return None
-            headers["If-Match"] = "*"
+            headers["If-Match"] = change.version or "*"
         elif self.partial:
             headers["If-None-Match"] = "*"
         return Prepared(index, change, BatchRequest("PATCH", url, headers, dumps(body)), key,
@@ -306,7 +306,8 @@ class Writer:
         try:
             response = self.http.request(
                 request.method, request.url, headers=request.headers, data=request.body,
-                allow=(404, 412) if "If-None-Match" in request.headers else (404,),
+                allow=(404, 412) if "If-None-Match" in request.headers or change.version else
+                (404,),
             )
         except HttpError as exc:  # the service answered: this item's own failure
             if exc.status == 401:  # (but a sign-in that cannot be renewed: every item's)
@@ -331,6 +332,10 @@ class Writer:
         a record that is not was deleted meanwhile. Any other (a duplicate alternate key, a
         lookup to a missing record) fails with the service's message."""
         change, key = prepared.change, prepared.key
+        if response.status_code == 412 and change.op == ChangeOp.UPDATE and change.version:
+            return WriteOutcome(change, ok=False, key=key, changed=True, error=(
+                "changed in Dataverse since this run read it; not written over (the next run "
+                "compares it again)"))
         try:
             found = self._exists(prepared)
         except HttpError as exc:  # (a 401 that cannot be renewed is every item's: the write's)
