@@ -42,8 +42,11 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 # what the child gets of this process's environment: what Python needs to start and import l2tui
 # (a shared libpython's folder too), and what could change how it decodes (locale, time zone);
 # never the rest, where the secrets are (a connection's password_env)
-_KEPT = frozenset({"PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH"})
-_KEPT_PREFIXES = ("PYTHON", "LC_")
+_KEPT = frozenset({"PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH",
+                   "PYTHONPATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX",
+                   "PYTHONNOUSERSITE", "PYTHONSAFEPATH", "PYTHONUTF8", "PYTHONIOENCODING",
+                   "PYTHONHASHSEED", "PYTHONMALLOC", "PYTHONWARNINGS"})
+_KEPT_PREFIXES = ("LC_",)  # (a password_env named LC_… would be the locale's: not a secret's)
 
 
 class OffloadError(Exception):

@@ -128,7 +128,7 @@ def edit_command(args: argparse.Namespace, paths: Paths) -> int:
                 if not confirm("Edit again? [Y/n] ", default=True):
                     print(f"{path} is unchanged; the edit was dropped", file=sys.stderr)
                     return 2
-        write_atomically(path, text)
+        write_atomically(path, text, through_link=True)
         print(f"Saved {path}", file=sys.stderr)
         return 0
     finally:

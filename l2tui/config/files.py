@@ -14,8 +14,13 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomically(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write a file via a temp file and os.replace, so a failed write leaves the old file intact."""
+def write_atomically(path: Path, text: str, mode: int = 0o600, *, through_link: bool = False
+                     ) -> None:
+    """Write a file via a temp file and os.replace, so a failed write leaves the old file intact.
+    A symbolic link at ``path`` is replaced, unless ``through_link`` (a connection file a user
+    linked: the file it links to is written, the link kept)."""
+    if through_link:
+        path = Path(os.path.realpath(path))
     make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -142,7 +142,7 @@ class ConnectionStore:
         text = render(conn)
         checked = parse_connection(text, path)  # never write what we could not read back
         try:
-            write_atomically(path, text)
+            write_atomically(path, text, through_link=True)
         except OSError as exc:
             raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
         conn.path, conn.folder = path, self.folder

@@ -71,6 +71,8 @@ matches by key): a run that stops before it clears it leaves the next matching b
 
 HELD_IN_MEMORY = 5000
 """Writes a side holds in memory until the deletion guard has passed; more go to the outbox."""
+HELD_TEXT = 16 * 1024 * 1024
+"""Characters of text those writes may hold in memory (long memo columns): more go to the outbox."""
 
 AfterWrite = Callable[[Task, WriteOutcome], None]
 RowItem = tuple[str, str, str | None, str | None]
@@ -79,6 +81,11 @@ Ahead = tuple[tuple[list[SaveRow], list[str]], Future[None]]
 """A save ahead: the pairs it saves and forgets, and the write thread's work."""
 Written = tuple[RowBatch, list[RowItem], dict[int, WriteOutcome]]
 """A RowBatch written, its items, and the outcome of each row that did not plainly succeed."""
+
+
+def _text_size(values: list[Any] | None) -> int:
+    """Characters of the text values of a task (what may make one large)."""
+    return sum(len(v) for v in values if isinstance(v, str)) if values else 0
 
 
 def _plain_create(task: Task) -> bool:
@@ -119,24 +126,28 @@ class Writer:
         # writes held back until the deletion guard has passed (``hold``), and where those
         # beyond the first HELD_IN_MEMORY go
         self.held: list[Task] | None = None
+        self.held_text = 0  # characters of text values in ``held``
         self.spill: Callable[[Task], None] = lambda task: None
 
     def hold(self, spill: Callable[[Task], None]) -> None:
         """Hold every write from now on until ``release``: kept in memory up to
-        ``HELD_IN_MEMORY``, the rest handed to ``spill`` (the run's outbox, on disk)."""
+        ``HELD_IN_MEMORY`` writes and ``HELD_TEXT`` characters of text, the rest handed to
+        ``spill`` (the run's outbox, on disk)."""
         self.held, self.spill = [], spill
 
     def release(self) -> None:
         """Queue the writes held in memory, and write from now on (the guard has passed)."""
-        held, self.held = self.held, None
+        held, self.held, self.held_text = self.held, None, 0
         for task in held or ():
             self.add(task)
 
     def add(self, task: Task) -> None:
         """Queue one write; flush a full batch."""
         if self.held is not None:
-            if len(self.held) < HELD_IN_MEMORY:
+            text = _text_size(task.values)
+            if len(self.held) < HELD_IN_MEMORY and self.held_text + text <= HELD_TEXT:
                 self.held.append(task)
+                self.held_text += text
             else:
                 self.spill(task)
             return

@@ -474,7 +474,6 @@ class Engine:
             state.commit()
         outcome = "dry_run" if opts.dry_run else (
             "errors" if errors else "conflicts" if self.unresolved else "success")
-        # a dry run a real run would stop at: its refusal, kept in the history with the plan
         for s in SIDES:
             if self.writers[s].changed:
                 self.log(f"{self.writers[s].changed} item(s) on the {s} changed while this run "
@@ -485,6 +484,7 @@ class Engine:
                      "value (a NULL in its column), so the left won them; keep the column filled "
                      "on every change (in SQL, by a trigger) for the later change to win",
                      "warning")
+        # a dry run a real run would stop at: its refusal, kept in the history with the plan
         message = self.refused if opts.dry_run and self.refused else self._summary()
         self._finish(run, outcome, message)
         return self._report(started, outcome, message)

@@ -31,7 +31,7 @@ Rules, one per logical type of a mapped column pair:
   reads them: ``"true"``/``"false"``, ``"yes"``/``"no"``, ``"1"``/``"0"``, …);
 - binary: base64 text;
 - JSON documents and arrays (a dict or a list: PostgreSQL json, jsonb, arrays): JSON text, keys
-  sorted, which a JSON or array column takes back as the document or array (``to_db``).
+  sorted, which a JSON or array column takes back as the document or array (``providers.sql.types.pre_converter``).
 """
 
 from __future__ import annotations

@@ -76,6 +76,19 @@ def test_a_link_to_a_connection_file_is_that_connection_one_state_one_lock(
     assert store.load(str(tmp_path / "other.toml")).slug == store.load(str(outside)).slug
 
 
+def test_a_connection_saved_through_a_link_writes_the_file_it_links_to(
+        config_dir: Path, tmp_path: Path) -> None:
+    store = ConnectionStore(config_dir)
+    real = store.save(_conn("Base"))
+    alias = tmp_path / "alias.toml"
+    alias.symlink_to(real)
+    conn = store.load(str(alias))
+    conn.max_delete_ratio = 0.3
+    store.save(conn)
+    assert alias.is_symlink() and store.load("base").max_delete_ratio == 0.3
+    assert store.load(str(alias)).slug == "base"
+
+
 def test_a_file_saved_with_a_byte_order_mark_loads(config_dir: Path) -> None:
     store = ConnectionStore(config_dir)
     path = store.save(_conn())

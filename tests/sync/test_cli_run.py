@@ -317,6 +317,17 @@ def test_a_state_folder_others_can_write_exits_2_in_one_line_and_runs_nothing(
     assert pair.right_count() == 0
 
 
+def test_verify_with_a_cache_folder_others_can_write_exits_2_before_any_sign_in(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """verify signs in and writes the token cache: its folder is checked as a run's is."""
+    name = pair.save()
+    pair.paths.cache.mkdir(parents=True)
+    pair.paths.cache.chmod(0o777)
+    result = run_cli("verify", name)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"the folder {pair.paths.cache} can be written by other users" in result.stderr
+
+
 def test_run_after_a_change_of_settings_deletes_what_the_source_deleted_since_the_last_run(
         pair: Pair, run_cli: CliRunner) -> None:
     pair.conn.max_delete_ratio = 0.5

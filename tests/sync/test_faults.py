@@ -366,14 +366,25 @@ def test_a_service_failing_every_write_with_5xx_stops_the_run_with_one_line(tmp_
         setup.engine.dispose()
 
 
-def _stopped_while_retrying(run: Callable[[threading.Event], RunReport]) -> RunReport:
-    """``run`` in a thread, asked to stop 1.5 s in (as systemd's SIGTERM asks): its report, which
-    must come within 5 s of the request, not after the retries' back-off (~15 s a request)."""
+def _stopped_while_retrying(run: Callable[[threading.Event], RunReport], emu: Any,
+                            refused: str, times: int = 1) -> RunReport:
+    """``run`` in a thread, asked to stop (as systemd's SIGTERM asks) once the emulator has been
+    sent ``times`` more requests starting with ``refused`` (refused by the faults set: the run
+    now waits to retry): its report, which must come within 5 s of the request, not after the
+    retries' back-off (~15 s a request)."""
+    def sent() -> int:
+        return sum(1 for line in list(emu.recent_requests) if line.startswith(refused))
+
+    before = sent()
     cancel = threading.Event()
     reports: list[RunReport] = []
     worker = threading.Thread(target=lambda: reports.append(run(cancel)))
     worker.start()
-    time.sleep(1.5)
+    deadline = time.monotonic() + 60
+    while sent() < before + times and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sent() >= before + times, "the run never met the refusals"
+    time.sleep(0.2)  # (into its retry wait)
     cancel.set()
     worker.join(timeout=5)
     assert not worker.is_alive(), "the run went on retrying after it was asked to stop"
@@ -389,7 +400,7 @@ def test_a_stop_asked_while_writes_wait_to_be_retried_cancels_the_run_at_once(
         emu.faults.fail_next(10**6, status=503, method="POST", path_contains="$batch")
         emu.faults.fail_next(10**6, status=503, method="POST", path_contains="/accounts")
         report = _stopped_while_retrying(
-            lambda cancel: Runner(setup.paths).run(setup.conn, cancel=cancel))
+            lambda cancel: Runner(setup.paths).run(setup.conn, cancel=cancel), emu, "POST ")
         emu.faults.clear()
         assert report.outcome == "cancelled"
         assert Runner(setup.paths).history(setup.conn)[0].outcome == "cancelled"
@@ -409,8 +420,9 @@ def test_a_stop_asked_while_change_sets_wait_to_be_retried_sends_none_of_their_i
         emu.limits.retry_after = 30
         emu.faults.delay_next(1, 0.0, method="POST", path_contains="$batch")  # the first lands
         emu.faults.fail_next(10**6, status=429, method="POST", path_contains="$batch")
-        report = _stopped_while_retrying(
-            lambda cancel: Runner(setup.paths).run(setup.conn, cancel=cancel))
+        report = _stopped_while_retrying(  # (the first change set lands, the next is refused)
+            lambda cancel: Runner(setup.paths).run(setup.conn, cancel=cancel), emu,
+            "POST /api/data/v9.2/$batch", times=2)
         emu.faults.clear()
         assert report.outcome == "cancelled"
         assert emu.store.count("accounts") in (50, 100)
@@ -425,7 +437,8 @@ def test_a_stop_asked_while_a_read_waits_to_be_retried_cancels_the_run_at_once(
     pair.run()
     pair.left_update(next(iter(pair.left())), {"name": "changed"})
     pair.emu.faults.fail_next(10**6, status=503, method="GET", path_contains="/accounts")
-    report = _stopped_while_retrying(lambda cancel: pair.run(cancel=cancel))
+    report = _stopped_while_retrying(lambda cancel: pair.run(cancel=cancel), pair.emu,
+                                     "GET /api/data/v9.2/accounts")
     pair.emu.faults.clear()
     assert report.outcome == "cancelled"
     assert pair.run().ok and pair.right() == pair.left()

@@ -293,9 +293,10 @@ def test_a_bidirectional_run_the_deletion_guard_refuses_writes_nothing_on_either
     assert pair.left() == left and pair.right() == right
 
 
+@pytest.mark.parametrize("limit", ["HELD_IN_MEMORY", "HELD_TEXT"])
 def test_writes_held_for_the_guard_beyond_what_memory_holds_are_all_written_once_it_passes(
-        emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("l2tui.sync.apply.HELD_IN_MEMORY", 7)  # the rest wait on disk
+        emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str) -> None:
+    monkeypatch.setattr(f"l2tui.sync.apply.{limit}", 7 if limit == "HELD_IN_MEMORY" else 200)
     pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts", max_delete_ratio=0.5)
     pair.run()
     synced = sorted(pair.left())

@@ -267,13 +267,6 @@ def guid_text(value: Any) -> Any:
     return to_python(value)
 
 
-def to_db(value: Any, sql_type: TypeEngine[Any]) -> Any:
-    """A value ready to bind to a column: text GUIDs become UUID for native uuid columns, ISO
-    text a datetime, JSON text a document for a JSON column and a list for an array."""
-    convert = pre_converter(sql_type)
-    return value if value is None or convert is None else convert(value)
-
-
 def _to_uuid(value: Any) -> Any:
     if isinstance(value, str):
         try:
@@ -316,7 +309,9 @@ def _to_list(value: Any) -> Any:
 
 
 def pre_converter(sql_type: TypeEngine[Any]) -> Callable[[Any], Any] | None:
-    """``to_db`` for one column as a function (None when it never changes a value)."""
+    """What makes a value ready to bind to a column of this type (None when nothing would
+    change it): text GUIDs become UUID for native uuid columns, ISO text a datetime, JSON text
+    a document for a JSON column and a list for an array."""
     if isinstance(sql_type, sa.Uuid) and sql_type.as_uuid:
         return _to_uuid
     if isinstance(sql_type, sa.DateTime):
@@ -329,7 +324,7 @@ def pre_converter(sql_type: TypeEngine[Any]) -> Callable[[Any], Any] | None:
 
 
 def bind_converter(sql_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
-    """``to_db`` and then the dialect's bind processor, for binding to a raw DBAPI statement."""
+    """``pre_converter`` and then the dialect's bind processor, for a raw DBAPI statement."""
     pre = pre_converter(sql_type)
     processor = sql_type._cached_bind_processor(dialect)
     bind: Callable[[Any], Any] | None = processor

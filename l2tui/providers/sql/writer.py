@@ -127,8 +127,8 @@ class Shape:
     columns: tuple[str, ...]
     names: tuple[str, ...]  # the row's columns: keys (except for insert), then ``columns``
     fast: bool  # raw DBAPI statements (FastStatements) instead of SQLAlchemy Core
-    convert: Convert  # row positions to convert: for the driver (fast) or to_db only (Core)
-    key_pre: Convert  # to_db for key positions, for the key an outcome reports
+    convert: Convert  # row positions to convert: for the driver (fast) or pre_converter only (Core)
+    key_pre: Convert  # pre_converter for key positions, for the key an outcome reports
 
 
 @dataclass(eq=False)
@@ -444,7 +444,7 @@ class Writer:
         return made
 
     def outcome_key(self, shape: Shape, key: Params) -> Row:
-        """The key an outcome reports: table-spelled, values as bound (to_db)."""
+        """The key an outcome reports: table-spelled, values as bound (pre_converter)."""
         if shape.key_pre:
             values = list(key)
             for position, convert in shape.key_pre:
