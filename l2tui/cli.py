@@ -17,7 +17,8 @@ EXIT_CODES = """exit codes:
   1  a run finished with errors or unresolved conflicts, or did not run to its end
      (a guard refused it, it was cancelled, or the connection was already running)
   2  bad input or configuration
-  3  cannot connect or sign in"""
+  3  a side cannot be reached or used (no connection or sign-in; a database
+     locked by another program, read-only or full)"""
 
 # command → "module:function"; each function takes (args, paths) and returns an exit code
 COMMANDS: dict[str, str] = {

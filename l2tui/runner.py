@@ -212,14 +212,16 @@ class Runner:
 
     # -- history and state -------------------------------------------------------------
 
-    def history(self, conn: Connection, limit: int = 50) -> list[RunRecord]:
-        """The connection's latest runs, newest first (empty before the first run)."""
+    def history(self, conn: Connection, limit: int = 50, *, real: bool = False
+                ) -> list[RunRecord]:
+        """The connection's latest runs, newest first (empty before the first run; ``real``:
+        no dry run among them)."""
         path = self.paths.state_db(conn.slug)
         if not path.exists():
             return []
         state = StateStore(path, dry=True)
         try:
-            return state.runs(limit)
+            return state.runs(limit, real=real)
         finally:
             state.close()
 

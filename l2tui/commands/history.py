@@ -55,9 +55,10 @@ def _history(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
 
 
 def latest_run(runner: Runner, conn: Connection) -> tuple[RunRecord, str] | None:
-    """A connection's latest run and how it ended (or is running); None: never run. A state
-    that cannot be read raises StateError or sqlite3.Error."""
-    records = runner.history(conn, 1)
+    """A connection's latest run that was not a dry run (what a monitor watches: the one cron
+    made) and how it ended (or is running); None: never run. A state that cannot be read
+    raises StateError or sqlite3.Error."""
+    records = runner.history(conn, 1, real=True)
     if not records:
         return None
     return records[0], outcome(records[0], runner.running(conn))

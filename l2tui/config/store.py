@@ -101,7 +101,8 @@ class ConnectionStore:
             raise ConfigError(f"'{name}' could name {len(starts)} connections: "
                               f"{', '.join(p.stem for p in starts)}")
         known = ", ".join(e.path.stem for e in entries) or "none yet (l2tui new TITLE)"
-        raise ConfigError(f"no connection named '{name}'; connections: {known}")
+        raise ConfigError(f"no connection named '{name}' in {self.folder} (another folder: "
+                          f"--config-dir or $L2TUI_CONFIG_DIR); connections: {known}")
 
     def load(self, name: str) -> Connection:
         """Load the connection NAME means (a file outside the folder has a slug of its own)."""

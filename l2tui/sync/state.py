@@ -692,10 +692,11 @@ class StateStore:
         """Whether the history holds run ``run`` (not yet run, or deleted by retention: no)."""
         return self.db.execute("SELECT 1 FROM runs WHERE id = ?", (run,)).fetchone() is not None
 
-    def runs(self, limit: int = 50) -> list[RunRecord]:
-        """The latest runs, newest first."""
+    def runs(self, limit: int = 50, *, real: bool = False) -> list[RunRecord]:
+        """The latest runs, newest first (``real``: no dry run among them)."""
+        where = "WHERE dry IS NOT 1 " if real else ""
         rows = self.db.execute("SELECT id, started, finished, outcome, counts, message, log "
-                               "FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+                               f"FROM runs {where}ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [RunRecord(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}, r[5] or "",
                           r[6]) for r in rows]
 

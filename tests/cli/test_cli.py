@@ -173,10 +173,13 @@ def test_bad_files_exit_2_with_one_line_and_no_traceback(
     assert f"{name}.toml" in result.stderr
 
 
-def test_unknown_connection_exits_2(run_cli: CliRunner) -> None:
+def test_unknown_connection_exits_2_naming_the_folder_it_looked_in(
+        run_cli: CliRunner, config_dir: Path) -> None:
+    """cron runs with another environment: the folder it read is the first thing to check."""
     result = run_cli("show", "nope")
     assert result.returncode == 2
-    assert "no connection named 'nope'" in result.stderr
+    assert f"no connection named 'nope' in {config_dir} (another folder: --config-dir or " \
+           "$L2TUI_CONFIG_DIR)" in result.stderr
 
 
 def _manager_with_one_stream_off_the_terminal(off: str, tmp_path: Path) -> tuple[int, str]:

@@ -203,10 +203,24 @@ def test_list_shows_each_connections_last_run(pair: Pair, run_cli: CliRunner) ->
     before = run_cli("list").stdout.splitlines()
     assert "LAST RUN" in before[0] and "never" in before[1]
     assert run_cli("run", name).returncode == 0
-    assert run_cli("run", name, "--dry-run").returncode == 0
     header, line = run_cli("list").stdout.splitlines()
     started = Runner(pair.paths).history(pair.conn, 1)[0].started
-    assert f"{local_time(started)} dry run" in line and line.endswith(f"{name}.toml")
+    assert f"{local_time(started)} success" in line and line.endswith(f"{name}.toml")
+
+
+def test_list_shows_the_last_run_cron_made_not_a_dry_run_after_it(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """A monitor reads list --json: a person's look with --dry-run does not hide a failure."""
+    good = pair.conn.entity1.select
+    pair.conn.entity1.select += ",nosuchcolumn"
+    name = pair.save()
+    assert run_cli("run", name).returncode == 2
+    pair.conn.entity1.select = good
+    pair.save()
+    assert run_cli("run", name, "--dry-run").returncode == 0
+    [listed] = json.loads(run_cli("list", "--json").stdout)
+    assert listed["last_run"]["run"] == 1 and listed["last_run"]["outcome"] == "failed"
+    assert "failed" in run_cli("list").stdout.splitlines()[1]
 
 
 def test_list_json_gives_each_connection_and_its_last_run_for_scripts(
