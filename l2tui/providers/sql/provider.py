@@ -7,6 +7,7 @@ import hashlib
 import marshal
 import os
 from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ DEFAULT_BATCH = 5000
 SQLITE_BATCH = 10_000
 MSSQL_BATCH = 1000
 DEFAULT_PAGE = 1000
+SHOWN_REPEATED = 5  # how many of the key values that rows share verify names
 # Types whose values drivers return as plain Python values (no uuid.UUID / memoryview).
 PLAIN_TYPES = frozenset({ColumnType.STRING, ColumnType.INTEGER, ColumnType.DECIMAL,
                          ColumnType.FLOAT, ColumnType.BOOLEAN, ColumnType.DATETIME,
@@ -454,10 +456,12 @@ class SqlProvider(Provider):
                     f"{one_line(exc, self._secret)}"]
         if not repeated:
             return []
-        first, count = min(repeated, key=repr)
-        shown = ", ".join(map(repr, first.values()))
-        return [f"{len(repeated)} value(s) of {names} appear more than once ({shown}: {count} "
-                "times): their rows are not synced from it"]
+        listed = _in_order(repeated)
+        shown = "; ".join(f"{_key_text(record)}: {count} times"
+                          for record, count in listed[:SHOWN_REPEATED])
+        more = "; …" if len(listed) > SHOWN_REPEATED else ""
+        return [f"{len(repeated)} value(s) of {names} appear more than once ({shown}{more}): "
+                "their rows are not synced from it"]
 
     def close(self) -> None:
         """Release the engine's pooled connections."""
@@ -604,6 +608,29 @@ def _key_getter(keys: list[int], fixes: list[Callable[[Any], Any] | None]
         one = keys[0]
         return lambda row: (row[one],)
     return lambda row: tuple(row[i] for i in keys)
+
+
+def _in_order(items: list[Any]) -> list[Any]:
+    """Records (or (record, count) pairs) sorted by their values, else by their text (values
+    of types that do not compare)."""
+    try:
+        return sorted(items, key=_values)
+    except TypeError:
+        return sorted(items, key=repr)
+
+
+def _values(item: Any) -> Any:
+    """``_in_order``'s sort key: numbers by value, before other values by type, then value."""
+    if isinstance(item, tuple):
+        return _values(item[0]), item[1]
+    return [(False, "", v) if isinstance(v, int | float | Decimal) else (True, type(v).__name__, v)
+            for v in item.values()]
+
+
+def _key_text(record: Record) -> str:
+    """A key's values as verify names them: ``2``, ``'abc'``, or ``(2, 'abc')``."""
+    text = ", ".join(map(repr, record.values()))
+    return text if len(record) == 1 else f"({text})"
 
 
 def _or_raw(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -261,6 +261,17 @@ def test_verify_names_the_key_values_rows_share(db: Database) -> None:
         "1 value(s) of id appear more than once (2: 2 times): their rows are not synced from it")
 
 
+def test_verify_names_five_of_the_key_values_rows_share_and_how_many_rows_hold_each(
+        db: Database) -> None:
+    db.run("CREATE TABLE nopk (id INTEGER, name VARCHAR(20))",
+           "INSERT INTO nopk VALUES " + ", ".join(
+               f"({i}, 'n')" for i in (1, 2, 2, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 10, 10)))
+    result = db.open("nopk", primary_key=["id"]).verify()
+    assert result.ok and result.warnings[1] == (
+        "7 value(s) of id appear more than once (2: 2 times; 3: 3 times; 4: 2 times; 5: 2 times; "
+        "6: 2 times; …): their rows are not synced from it")
+
+
 def test_verify_says_when_the_key_values_rows_share_could_not_be_looked_for(
         sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     _nopk(sqlite_db)
