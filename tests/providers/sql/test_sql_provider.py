@@ -228,7 +228,7 @@ def _nopk(db: Database) -> None:
 def test_repeated_keys_are_the_key_values_rows_of_the_select_share_with_how_many(
         db: Database, select: str) -> None:
     _nopk(db)
-    assert db.open(select, primary_key=["id"]).repeated_keys(["id"]) == [({"id": 2}, 2)]
+    assert db.open(select, primary_key=["id"]).repeated_keys(["id"]) == [([{"id": 2}], 2)]
 
 
 def test_repeated_keys_of_a_select_count_only_the_rows_it_reads(db: Database) -> None:
@@ -270,6 +270,34 @@ def test_verify_names_five_of_the_key_values_rows_share_and_how_many_rows_hold_e
     assert result.ok and result.warnings[1] == (
         "7 value(s) of id appear more than once (2: 2 times; 3: 3 times; 4: 2 times; 5: 2 times; "
         "6: 2 times; …): their rows are not synced from it")
+
+
+def _caseless(db: Database) -> None:
+    """A table without a primary key whose code column ignores case (SQLite's NOCASE, an ICU
+    collation on PostgreSQL, MariaDB's default): 'abc' and 'ABC' are one code to it."""
+    column = {"sqlite": "VARCHAR(10) COLLATE NOCASE", "postgresql": "VARCHAR(10) COLLATE caseless",
+              "mysql": "VARCHAR(10)"}[db.provider]
+    if db.provider == "postgresql":
+        db.run("CREATE COLLATION caseless (provider = icu, locale = 'und-u-ks-level2', "
+               "deterministic = false)")
+    db.run(f"CREATE TABLE codes (code {column}, name VARCHAR(10))",
+           "INSERT INTO codes VALUES ('abc', 'a'), ('ABC', 'b'), ('x', 'c')")
+
+
+def test_repeated_keys_under_a_collation_that_ignores_case_hold_every_value_of_their_rows(
+        db: Database) -> None:
+    _caseless(db)
+    [(values, count)] = db.open("codes", primary_key=["code"]).repeated_keys(["code"])
+    assert sorted(v["code"] for v in values) == ["ABC", "abc"] and count == 2
+
+
+def test_verify_names_every_value_rows_share_under_the_key_columns_collation(
+        db: Database) -> None:
+    _caseless(db)
+    result = db.open("codes", primary_key=["code"]).verify()
+    assert result.ok and result.warnings[1] == (
+        "1 value(s) of code appear more than once ('ABC' / 'abc': 2 times): their rows are not "
+        "synced from it")
 
 
 def test_verify_says_when_the_key_values_rows_share_could_not_be_looked_for(
