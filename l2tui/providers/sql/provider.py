@@ -284,13 +284,23 @@ class SqlProvider(Provider):
         the database compares them, and how many rows hold each: one query over the select, not
         run where a primary key or unique index keeps them unique, nor over a procedure's rows
         (none can be a subquery). Each comes with every value its rows hold: under a collation
-        that ignores case or trailing blanks, 'abc' and 'ABC ' are one value held twice."""
+        that ignores case or trailing blanks, 'abc' and 'ABC ' are one value held twice.
+
+        A ConfigError when the database refuses the query (a SQLite key column whose collation
+        another program defined: SQLite calls it "operational", as it does any error), short of
+        a lost connection: the run goes on without it."""
         self.describe()
         if any(unique <= set(columns) for unique in self._unique) or \
                 self.info.kind == "procedure":
             return []
         with self.connect() as conn:
-            return self._repeated(conn, columns)
+            try:
+                return self._repeated(conn, columns)
+            except sa.exc.DBAPIError as exc:
+                if exc.connection_invalidated:
+                    raise
+                raise ConfigError(f"the statement failed: {one_line(exc, self._secret)}",
+                                  key="select") from None
 
     def _repeated(self, conn: Connection, columns: Sequence[str]
                   ) -> list[tuple[list[Record], int]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import sqlite3
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
@@ -301,17 +303,19 @@ def test_verify_names_every_value_rows_share_under_the_key_columns_collation(
 
 
 def test_verify_says_when_the_key_values_rows_share_could_not_be_looked_for(
-        sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    _nopk(sqlite_db)
-    provider = sqlite_db.open("nopk", primary_key=["id"])
-
-    def refused(*args: object) -> None:
-        raise sa.exc.ProgrammingError("SELECT", {}, Exception("ORDER BY is invalid here"))
-
-    monkeypatch.setattr(provider, "_repeated", refused)
-    result = provider.verify()
+        sqlite_db: Database) -> None:
+    """A key column whose collation another program defined (Android's UNICODE): its rows read,
+    but SQLite compares none of its values without the collation."""
+    path = sqlite_db.engine.url.database
+    assert path is not None
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.create_collation("UNICODE", lambda a, b: (a > b) - (a < b))
+        conn.execute("CREATE TABLE coded (code VARCHAR(10) COLLATE UNICODE, name VARCHAR(10))")
+        conn.execute("INSERT INTO coded VALUES ('a', 'x'), ('a', 'y')")
+        conn.commit()
+    result = sqlite_db.open("coded", primary_key=["code"]).verify()
     assert result.ok and result.warnings[1] == (
-        "could not look for values of id that rows share: ORDER BY is invalid here")
+        "could not look for values of code that rows share: no such collation sequence: UNICODE")
 
 
 def test_a_missing_table_is_a_config_error(db: Database) -> None:
