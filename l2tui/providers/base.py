@@ -313,9 +313,11 @@ class Provider(abc.ABC):
             return list(self.entity.primary_key)
         return [c.name for c in self.describe() if c.key]
 
-    def repeated_keys(self, columns: Sequence[str]) -> list[tuple[Record, int]]:
-        """The values of ``columns`` that more than one record of a full read holds (as a
-        record of those columns, none null), each with how many hold it; asked once a run.
+    def repeated_keys(self, columns: Sequence[str]) -> list[tuple[list[Record], int]]:
+        """The values of ``columns`` that more than one record of a full read holds (none null),
+        each with how many hold it; asked once a run. A value comes as the records of those
+        columns its records hold, each once: more than one where the side takes values that
+        differ for one (a SQL key column's collation that ignores case: 'abc' and 'ABC').
         Empty where they are unique, as a Dataverse key is, or the provider cannot tell."""
         return []
 

@@ -173,6 +173,16 @@ def _items(page: Page, info: SideInfo) -> list[Item]:
     return [info.item(record) for record in page.records]
 
 
+def _as_one(mkeys: set[str], shown: int = 5) -> str:
+    """What an error on a repeated key adds when the side took other match keys for its value
+    too (a collation that ignores case: ["abc"] and ["ABC"]): them, the first ``shown``."""
+    if len(mkeys) < 2:
+        return ""
+    ordered = sorted(mkeys)
+    more = ", …" if len(ordered) > shown else ""
+    return f" (as {', '.join(ordered[:shown])}{more}: one value to the database)"
+
+
 def _remote(provider: Provider) -> bool:
     """Whether a provider reads over the network (its pages are worth prefetching)."""
     return getattr(provider, "name", "") == "odata" or type(provider).__name__ == "ODataProvider"
@@ -507,17 +517,20 @@ class Engine:
                          "warning")
                 continue
             counts: dict[str, int] = {}
-            for record, count in repeated:
-                mkey = info.match_key(record)
-                if mkey is not None:
+            alike: dict[str, set[str]] = {}  # the match keys a value's records give, by each
+            for records, count in repeated:
+                mkeys = {m for m in map(info.match_key, records) if m is not None}
+                for mkey in mkeys:
                     counts[mkey] = counts.get(mkey, 0) + count
+                    alike.setdefault(mkey, set()).update(mkeys)
             what = "primary_key" if names == [c.name for c in info.keys] else \
                 f"the match key ({', '.join(names)})"
             for mkey in sorted(counts):
                 self.failed.add(mkey)
                 self.counts.errors[side] += 1
-                self.sink(ItemError(side=side, key=mkey, message=f"appears {counts[mkey]} times: "
-                                    f"{what} must be unique; add a unique index"))
+                self.sink(ItemError(side=side, key=mkey, message=f"appears {counts[mkey]} times"
+                                    f"{_as_one(alike[mkey])}: {what} must be unique; add a "
+                                    "unique index"))
 
     def _read(self, side: str, cursor: str | None, *, by_version: bool) -> Reading:
         """A side's read: the early read if it is this one; an OData read prefetched (pages come

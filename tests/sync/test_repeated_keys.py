@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 
 from l2tui.config.model import Connection, Direction, Entity, Mapping
-from l2tui.errors import ConfigError
 from l2tui.paths import resolve_paths
 from l2tui.runner import Runner
 from l2tui.sync.events import Event, ItemError, LogLine, RunReport
@@ -24,15 +23,21 @@ ROWS = [(1, "a"), (2, "b"), (2, "b-dup"), (None, "n"), (3, "c")]
 
 
 class Table:
-    """A table (id, name) in a database; ``keyed``: id is its primary key."""
+    """A table (id, name) in a database; ``keyed``: id is its primary key; ``id_type``: the type
+    of id; ``collation``: a SQLite collation the table's own connections define, as another
+    program's would (l2tui's do not)."""
 
-    def __init__(self, url: str, keyed: bool, rows: list[tuple[Any, str]]) -> None:
+    def __init__(self, url: str, keyed: bool, rows: list[tuple[Any, str]],
+                 id_type: str = "INTEGER", collation: str = "") -> None:
         self.url = url
         self.engine = sa.create_engine(url)
+        if collation:
+            sa.event.listen(self.engine, "connect", lambda dbapi, _: dbapi.create_collation(
+                collation, lambda a, b: (a > b) - (a < b)))
         self.name = f"t_{uuid.uuid4().hex[:10]}"
         key = " PRIMARY KEY" if keyed else ""
         with self.engine.begin() as c:
-            c.exec_driver_sql(f"CREATE TABLE {self.name} (id INTEGER{key}, name VARCHAR(20))")
+            c.exec_driver_sql(f"CREATE TABLE {self.name} (id {id_type}{key}, name VARCHAR(20))")
         self.insert(*rows)
 
     def entity(self) -> Entity:
@@ -96,8 +101,9 @@ def tables() -> Iterator[list[Table]]:
         table.drop()
 
 
-def _table(tables: list[Table], url: str, keyed: bool, rows: list[tuple[Any, str]]) -> Table:
-    table = Table(url, keyed, rows)
+def _table(tables: list[Table], url: str, keyed: bool, rows: list[tuple[Any, str]],
+           **options: str) -> Table:
+    table = Table(url, keyed, rows, **options)
     tables.append(table)
     return table
 
@@ -217,18 +223,35 @@ def test_rows_sharing_a_match_key_that_is_not_their_key_create_no_two_dataverse_
     assert numbers.count("AC-000000") == numbers.count("AC-000002") == 1
 
 
-def test_a_source_whose_repeated_keys_cannot_be_looked_for_is_synced_with_a_warning(
-        tmp_path: Path, tables: list[Table], monkeypatch: pytest.MonkeyPatch) -> None:
-    # (a SQL Server select with an ORDER BY cannot be a subquery)
-    def refused(*args: object) -> None:
-        raise ConfigError("the statement failed: ORDER BY is invalid here", key="select")
+def test_rows_whose_keys_differ_by_case_under_a_column_that_ignores_it_are_none_synced(
+        tmp_path: Path, tables: list[Table]) -> None:
+    """A key column that ignores case (SQLite's NOCASE; SQL Server's and MySQL's default
+    collations) takes 'abc' and 'ABC' for one value: a write by either key would reach both
+    rows, so neither is synced, each an error."""
+    source = _table(tables, sqlite_url(tmp_path / "s.db"), False,
+                    [("abc", "a"), ("ABC", "b"), ("x", "c")], id_type="VARCHAR(20) COLLATE NOCASE")
+    target = _table(tables, sqlite_url(tmp_path / "t.db"), True, [], id_type="VARCHAR(20)")
+    sync = Sync(source, target, Direction.LEFT_TO_RIGHT)
 
-    monkeypatch.setattr("l2tui.providers.sql.provider.SqlProvider.repeated_keys", refused)
-    source = _table(tables, sqlite_url(tmp_path / "s.db"), False, [(1, "a"), (2, "b")])
-    target = _table(tables, sqlite_url(tmp_path / "t.db"), True, [])
+    report = sync.run()
+
+    alike = ('appears 2 times (as ["ABC"], ["abc"]: one value to the database): primary_key '
+             "must be unique; add a unique index")
+    assert report.outcome == "errors"
+    assert sync.errors() == [("left", '["ABC"]', alike), ("left", '["abc"]', alike)]
+    assert target.rows() == [("x", "c")]
+
+
+def test_a_source_whose_repeated_keys_cannot_be_looked_for_is_synced_with_a_warning(
+        tmp_path: Path, tables: list[Table]) -> None:
+    """Its key column's collation was defined by another program (Android's UNICODE): SQLite
+    reads its rows but compares none of its values."""
+    source = _table(tables, sqlite_url(tmp_path / "s.db"), False, [("a", "a"), ("b", "b")],
+                    id_type="VARCHAR(20) COLLATE UNICODE", collation="UNICODE")
+    target = _table(tables, sqlite_url(tmp_path / "t.db"), True, [], id_type="VARCHAR(20)")
     sync = Sync(source, target, Direction.LEFT_TO_RIGHT)
     assert sync.run().outcome == "success"
-    assert target.rows() == [(1, "a"), (2, "b")]
+    assert target.rows() == [("a", "a"), ("b", "b")]
     assert [e.message for e in sync.events if isinstance(e, LogLine) and e.level == "warning"] == [
-        "could not look for match keys that repeat: entity1.select: the statement failed: ORDER "
-        "BY is invalid here"]
+        "could not look for match keys that repeat: entity1.select: the statement failed: no such "
+        "collation sequence: UNICODE"]

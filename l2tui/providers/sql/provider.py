@@ -7,6 +7,7 @@ import hashlib
 import marshal
 import os
 from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ DEFAULT_BATCH = 5000
 SQLITE_BATCH = 10_000
 MSSQL_BATCH = 1000
 DEFAULT_PAGE = 1000
+SHOWN_REPEATED = 5  # how many of the key values that rows share verify names
 # Types whose values drivers return as plain Python values (no uuid.UUID / memoryview).
 PLAIN_TYPES = frozenset({ColumnType.STRING, ColumnType.INTEGER, ColumnType.DECIMAL,
                          ColumnType.FLOAT, ColumnType.BOOLEAN, ColumnType.DATETIME,
@@ -277,32 +279,54 @@ class SqlProvider(Provider):
             return frozenset()
         return frozenset(c.name for c in self.describe() if c.type == ColumnType.DECIMAL)
 
-    def repeated_keys(self, columns: Sequence[str]) -> list[tuple[Record, int]]:
-        """The values of ``columns`` that more than one row of the select holds (none null), and
-        how many: one GROUP BY over the select, not run where a primary key or unique index
-        keeps them unique, nor over a procedure's rows (none can be a subquery)."""
+    def repeated_keys(self, columns: Sequence[str]) -> list[tuple[list[Record], int]]:
+        """The values of ``columns`` that more than one row of the select holds (none null), as
+        the database compares them, and how many rows hold each: one query over the select, not
+        run where a primary key or unique index keeps them unique, nor over a procedure's rows
+        (none can be a subquery). Each comes with every value its rows hold: under a collation
+        that ignores case or trailing blanks, 'abc' and 'ABC ' are one value held twice.
+
+        A ConfigError when the database refuses the query (a SQLite key column whose collation
+        another program defined: SQLite calls it "operational", as it does any error), short of
+        a lost connection: the run goes on without it."""
         self.describe()
         if any(unique <= set(columns) for unique in self._unique) or \
                 self.info.kind == "procedure":
             return []
         with self.connect() as conn:
-            return self._repeated(conn, columns)
+            try:
+                return self._repeated(conn, columns)
+            except sa.exc.DBAPIError as exc:
+                if exc.connection_invalidated:
+                    raise
+                raise ConfigError(f"the statement failed: {one_line(exc, self._secret)}",
+                                  key="select") from None
 
-    def _repeated(self, conn: Connection, columns: Sequence[str]) -> list[tuple[Record, int]]:
-        """``repeated_keys``, asked over ``conn``; each value as a read's record holds it."""
+    def _repeated(self, conn: Connection, columns: Sequence[str]
+                  ) -> list[tuple[list[Record], int]]:
+        """``repeated_keys``, asked over ``conn``; each value as a read's record holds it. The
+        rows of a value the database counts more than once, each with its count and the rank of
+        its value (rows the database takes for one value share it): a GROUP BY would give one of
+        their values alone, whichever it met."""
         raw = conn.dialect.name == "sqlite"  # (as a read: a value that does not convert stays)
         statement = self.read_statement(raw=raw)
         rows = (statement.columns(*map(sa.column, columns))
                 if isinstance(statement, sa.TextClause) else statement).subquery("l2tui_rows")
         keys = [rows.c[name] for name in columns]
-        count = sa.func.count()
-        found = conn.execute(sa.select(*keys, count).where(*(k.is_not(None) for k in keys))
-                             .group_by(*keys).having(count > 1)).all()
+        ranked = sa.select(*keys, sa.func.count().over(partition_by=keys).label("l2tui_count"),
+                           sa.func.dense_rank().over(order_by=keys).label("l2tui_value")) \
+            .where(*(k.is_not(None) for k in keys)).subquery("l2tui_keys")
+        n = len(columns)
+        found: dict[Any, tuple[int, dict[Any, tuple[Any, ...]]]] = {}  # count, values by rank
+        for row in conn.execute(sa.select(ranked).where(ranked.c.l2tui_count > 1)):
+            count, held = found.setdefault(row[n + 1], (row[n], {}))
+            held.setdefault(_hashable(row[:n]), tuple(row[:n]))
         conn.rollback()
         readers = self._key_readers(columns, conn.dialect, raw)
-        return [({name: read(value) for name, read, value in zip(columns, readers, row,
-                                                                  strict=False)}, row[-1])
-                for row in found]
+        return [([{name: read(value) for name, read, value in zip(columns, readers, held_row,
+                                                                   strict=True)}
+                  for held_row in held.values()], count)
+                for count, held in found.values()]
 
     def _key_readers(self, columns: Sequence[str], dialect: sa.Dialect,
                      raw: bool) -> list[Callable[[Any], Any]]:
@@ -454,10 +478,12 @@ class SqlProvider(Provider):
                     f"{one_line(exc, self._secret)}"]
         if not repeated:
             return []
-        first, count = min(repeated, key=repr)
-        shown = ", ".join(map(repr, first.values()))
-        return [f"{len(repeated)} value(s) of {names} appear more than once ({shown}: {count} "
-                "times): their rows are not synced from it"]
+        listed = _in_order([(_in_order(records), count) for records, count in repeated])
+        shown = "; ".join(f"{' / '.join(map(_key_text, records))}: {count} times"
+                          for records, count in listed[:SHOWN_REPEATED])
+        more = "; …" if len(listed) > SHOWN_REPEATED else ""
+        return [f"{len(repeated)} value(s) of {names} appear more than once ({shown}{more}): "
+                "their rows are not synced from it"]
 
     def close(self) -> None:
         """Release the engine's pooled connections."""
@@ -604,6 +630,40 @@ def _key_getter(keys: list[int], fixes: list[Callable[[Any], Any] | None]
         one = keys[0]
         return lambda row: (row[one],)
     return lambda row: tuple(row[i] for i in keys)
+
+
+def _in_order(items: list[Any]) -> list[Any]:
+    """Records (or (records, count) pairs) sorted by their values, else by their text (values
+    of types that do not compare)."""
+    try:
+        return sorted(items, key=_values)
+    except TypeError:
+        return sorted(items, key=repr)
+
+
+def _values(item: Any) -> Any:
+    """``_in_order``'s sort key: numbers by value, before other values by type, then value."""
+    if isinstance(item, tuple):
+        return [_values(one) for one in item[0]], item[1]
+    return [(False, "", v) if isinstance(v, int | float | Decimal) else (True, type(v).__name__, v)
+            for v in item.values()]
+
+
+def _key_text(record: Record) -> str:
+    """A key's values as verify names them: ``2``, ``'abc'``, or ``(2, 'abc')``."""
+    text = ", ".join(map(repr, record.values()))
+    return text if len(record) == 1 else f"({text})"
+
+
+def _hashable(values: Sequence[Any]) -> Any:
+    """``values`` as a dict key, each with its type (1, 1.0 and True are other values held):
+    the tuple, or its ``repr`` where a value is no key (a memoryview, a JSON document)."""
+    key = tuple((type(v), v) for v in values)
+    try:
+        hash(key)
+    except TypeError:
+        return repr(key)
+    return key
 
 
 def _or_raw(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:

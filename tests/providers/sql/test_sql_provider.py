@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import sqlite3
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
@@ -228,7 +230,7 @@ def _nopk(db: Database) -> None:
 def test_repeated_keys_are_the_key_values_rows_of_the_select_share_with_how_many(
         db: Database, select: str) -> None:
     _nopk(db)
-    assert db.open(select, primary_key=["id"]).repeated_keys(["id"]) == [({"id": 2}, 2)]
+    assert db.open(select, primary_key=["id"]).repeated_keys(["id"]) == [([{"id": 2}], 2)]
 
 
 def test_repeated_keys_of_a_select_count_only_the_rows_it_reads(db: Database) -> None:
@@ -261,18 +263,59 @@ def test_verify_names_the_key_values_rows_share(db: Database) -> None:
         "1 value(s) of id appear more than once (2: 2 times): their rows are not synced from it")
 
 
-def test_verify_says_when_the_key_values_rows_share_could_not_be_looked_for(
-        sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    _nopk(sqlite_db)
-    provider = sqlite_db.open("nopk", primary_key=["id"])
-
-    def refused(*args: object) -> None:
-        raise sa.exc.ProgrammingError("SELECT", {}, Exception("ORDER BY is invalid here"))
-
-    monkeypatch.setattr(provider, "_repeated", refused)
-    result = provider.verify()
+def test_verify_names_five_of_the_key_values_rows_share_and_how_many_rows_hold_each(
+        db: Database) -> None:
+    db.run("CREATE TABLE nopk (id INTEGER, name VARCHAR(20))",
+           "INSERT INTO nopk VALUES " + ", ".join(
+               f"({i}, 'n')" for i in (1, 2, 2, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 10, 10)))
+    result = db.open("nopk", primary_key=["id"]).verify()
     assert result.ok and result.warnings[1] == (
-        "could not look for values of id that rows share: ORDER BY is invalid here")
+        "7 value(s) of id appear more than once (2: 2 times; 3: 3 times; 4: 2 times; 5: 2 times; "
+        "6: 2 times; …): their rows are not synced from it")
+
+
+def _caseless(db: Database) -> None:
+    """A table without a primary key whose code column ignores case (SQLite's NOCASE, an ICU
+    collation on PostgreSQL, MariaDB's default): 'abc' and 'ABC' are one code to it."""
+    column = {"sqlite": "VARCHAR(10) COLLATE NOCASE", "postgresql": "VARCHAR(10) COLLATE caseless",
+              "mysql": "VARCHAR(10)"}[db.provider]
+    if db.provider == "postgresql":
+        db.run("CREATE COLLATION caseless (provider = icu, locale = 'und-u-ks-level2', "
+               "deterministic = false)")
+    db.run(f"CREATE TABLE codes (code {column}, name VARCHAR(10))",
+           "INSERT INTO codes VALUES ('abc', 'a'), ('ABC', 'b'), ('x', 'c')")
+
+
+def test_repeated_keys_under_a_collation_that_ignores_case_hold_every_value_of_their_rows(
+        db: Database) -> None:
+    _caseless(db)
+    [(values, count)] = db.open("codes", primary_key=["code"]).repeated_keys(["code"])
+    assert sorted(v["code"] for v in values) == ["ABC", "abc"] and count == 2
+
+
+def test_verify_names_every_value_rows_share_under_the_key_columns_collation(
+        db: Database) -> None:
+    _caseless(db)
+    result = db.open("codes", primary_key=["code"]).verify()
+    assert result.ok and result.warnings[1] == (
+        "1 value(s) of code appear more than once ('ABC' / 'abc': 2 times): their rows are not "
+        "synced from it")
+
+
+def test_verify_says_when_the_key_values_rows_share_could_not_be_looked_for(
+        sqlite_db: Database) -> None:
+    """A key column whose collation another program defined (Android's UNICODE): its rows read,
+    but SQLite compares none of its values without the collation."""
+    path = sqlite_db.engine.url.database
+    assert path is not None
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.create_collation("UNICODE", lambda a, b: (a > b) - (a < b))
+        conn.execute("CREATE TABLE coded (code VARCHAR(10) COLLATE UNICODE, name VARCHAR(10))")
+        conn.execute("INSERT INTO coded VALUES ('a', 'x'), ('a', 'y')")
+        conn.commit()
+    result = sqlite_db.open("coded", primary_key=["code"]).verify()
+    assert result.ok and result.warnings[1] == (
+        "could not look for values of code that rows share: no such collation sequence: UNICODE")
 
 
 def test_a_missing_table_is_a_config_error(db: Database) -> None:
