@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from l2tui.config.model import Direction
 from l2tui.config.store import ConnectionStore
 from tests.conftest import REPO, CliRunner, TerminalRunner
-from tests.sync.support import Pair, manual_mapping
+from tests.sync.support import Pair, make_pair, manual_mapping, sqlite_url
 
 
 def test_run_prints_a_summary_and_exits_0(pair: Pair, run_cli: CliRunner) -> None:
@@ -63,6 +65,31 @@ def test_dry_run_writes_nothing(pair: Pair, run_cli: CliRunner) -> None:
     assert result.returncode == 0 and "would be created" in result.stdout
     assert pair.right_count() == 0
 
+
+
+def with_a_contact_column(emu: Any, tmp_path: Path) -> Pair:
+    """A bidirectional pair whose SQL table holds the accounts' primary contact as text."""
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL,
+                     left_select="$select=accountid,name,_primarycontactid_value,modifiedon")
+    with pair.engine.begin() as c:
+        c.execute(sa.text("ALTER TABLE accounts ADD COLUMN _primarycontactid_value VARCHAR(36)"))
+    return pair
+
+
+def test_a_value_that_is_no_guid_written_into_a_dataverse_lookup_names_the_column_and_value(
+        emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    pair = with_a_contact_column(emu, tmp_path)
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    key = sorted(pair.left())[0]
+    with pair.engine.begin() as c:
+        c.execute(sa.text("UPDATE accounts SET _primarycontactid_value = 'not-a-guid' "
+                          "WHERE accountid = :k"), {"k": key})
+    result = run_cli("run", name)
+    assert result.returncode == 1
+    assert (f'error (left) ["{key}"]: _primarycontactid_value: \'not-a-guid\' cannot be '
+            "written as a GUID") in result.stderr.splitlines()
 
 
 def test_the_deletion_guard_exits_1_with_one_line(pair: Pair, run_cli: CliRunner,
