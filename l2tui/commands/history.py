@@ -6,7 +6,6 @@ import argparse
 import json
 import sqlite3
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,13 @@ from l2tui.paths import Paths
 from l2tui.runner import Runner
 from l2tui.sync.side import match_values
 from l2tui.sync.state import RunRecord, StateError
-from l2tui.sync.summaries import differences, local_time, outcome_label, record_text
+from l2tui.sync.summaries import (
+    differences,
+    iso_time,
+    local_time,
+    outcome_label,
+    record_text,
+)
 
 RESOLUTIONS = {"left_wins": "Data Entity 1 (left) won", "right_wins": "Data Entity 2 (right) won",
                "skipped": "skipped: both kept, reported again at the next run"}
@@ -157,8 +162,3 @@ def conflict_lines(conflict: dict[str, Any]) -> list[str]:
 
 def _shown(value: Any) -> str:
     return "(empty)" if value is None else json.dumps(value, ensure_ascii=False, default=str)
-
-
-def iso_time(stamp: float) -> str:
-    """A timestamp as ISO 8601 with its UTC offset (for JSON)."""
-    return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")

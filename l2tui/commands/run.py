@@ -32,7 +32,7 @@ from l2tui.sync.events import (
     Progress,
     RunReport,
 )
-from l2tui.sync.summaries import conflict_text, seconds_text
+from l2tui.sync.summaries import conflict_text, iso_time, seconds_text
 
 
 def run_command(args: argparse.Namespace, paths: Paths) -> int:
@@ -94,6 +94,7 @@ def report_dict(report: RunReport) -> dict[str, Any]:
     """A report as plain JSON data (for --json and scripts)."""
     data = asdict(report)
     data["ok"] = report.ok
+    data["started"], data["finished"] = iso_time(report.started), iso_time(report.finished)
     data["seconds"] = round(report.seconds, 3)
     return data
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from l2tui.sync.events import PlanCounts, RunReport
@@ -105,6 +106,11 @@ def local_time(stamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
 
 
+def iso_time(stamp: float) -> str:
+    """A timestamp as ISO 8601 with its UTC offset, to the second (as JSON gives a run's)."""
+    return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")
+
+
 def outcome_label(outcome: str) -> str:
     """How a run ended, as people read it ("dry run"; JSON keeps "dry_run")."""
     return outcome.replace("_", " ")
@@ -147,3 +153,4 @@ def conflict_text(key: str, resolution: str, left: Mapping[str, Any] | None,
         return text
     more = f"; {len(differ) - most} more" if len(differ) > most else ""
     return f"{text} — " + "; ".join(differ[:most]) + more
+

@@ -35,6 +35,15 @@ def test_run_json_prints_the_report_for_scripts(pair: Pair, run_cli: CliRunner) 
     assert report["outcome"] == "success" and report["created_right"] == 20
 
 
+def test_run_json_gives_its_start_and_end_as_iso_text_as_history_json_does(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    report = json.loads(run_cli("run", name, "--json").stdout)
+    [run] = json.loads(run_cli("history", name, "--json").stdout)
+    assert (report["started"], report["finished"]) == (run["started"], run["finished"])
+    assert report["started"][10] == "T"
+
+
 def test_run_on_a_target_with_rows_of_its_own_says_they_were_left_alone(
         pair: Pair, run_cli: CliRunner) -> None:
     pair.right_insert({"name": "only here"})
