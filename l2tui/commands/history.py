@@ -16,6 +16,7 @@ from l2tui.config.store import ConnectionStore
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 from l2tui.runner import Runner
+from l2tui.sync.normalize import exact_json
 from l2tui.sync.side import match_values
 from l2tui.sync.state import RunRecord, StateError
 from l2tui.sync.summaries import (
@@ -121,8 +122,8 @@ def _conflicts(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
         require_run(runner, conn, args.run)
     conflicts = runner.conflicts(conn, args.run)
     if args.json:
-        print(json.dumps([{**c, "at": iso_time(c["at"])} for c in conflicts], indent=2,
-                         ensure_ascii=False, default=str))
+        print(exact_json([{**c, "at": iso_time(c["at"])} for c in conflicts], indent=2,
+                         ensure_ascii=False))
         return 0
     if not conflicts:
         where = f"run {args.run} of '{conn.title}'" if args.run else f"'{conn.title}'"
@@ -154,11 +155,10 @@ def conflict_lines(conflict: dict[str, Any]) -> list[str]:
         lines.append(f"  deleted on {gone}; the other side edited it")
         return lines
     if len(left) != len(right):  # not pairwise (a column mapped twice): both in full
-        return [*lines, f"  left: {json.dumps(left, default=str)}",
-                f"  right: {json.dumps(right, default=str)}"]
+        return [*lines, f"  left: {exact_json(left)}", f"  right: {exact_json(right)}"]
     return [*lines, *(f"  {name}: left {_shown(lvalue)}, right {_shown(rvalue)}"
                       for name, lvalue, rvalue in differences(left, right))]
 
 
 def _shown(value: Any) -> str:
-    return "(empty)" if value is None else json.dumps(value, ensure_ascii=False, default=str)
+    return "(empty)" if value is None else exact_json(value, ensure_ascii=False)

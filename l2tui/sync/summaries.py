@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from l2tui.sync.events import PlanCounts, RunReport
@@ -147,10 +148,14 @@ def conflict_text(key: str, resolution: str, left: Mapping[str, Any] | None,
     text = f"conflict {key}: {resolution}"
     if left is None or right is None:
         return f"{text} — gone on the {'left' if left is None else 'right'}"
-    differ = [f"{name}: {lvalue!r} (left) ≠ {rvalue!r} (right)"
+    differ = [f"{name}: {value_text(lvalue)} (left) ≠ {value_text(rvalue)} (right)"
               for name, lvalue, rvalue in differences(left, right)]
     if not differ:
         return text
     more = f"; {len(differ) - most} more" if len(differ) > most else ""
     return f"{text} — " + "; ".join(differ[:most]) + more
 
+
+def value_text(value: Any) -> str:
+    """A conflict's value as a line shows it: text quoted, a number as it reads (``12.5``)."""
+    return str(value) if isinstance(value, Decimal) else repr(value)

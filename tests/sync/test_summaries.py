@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from l2tui.sync.events import PlanCounts, RunReport
@@ -52,6 +54,13 @@ def test_a_conflict_names_what_differs_or_the_side_it_is_gone_from() -> None:
         "conflict [\"k\"]: left_wins — name: 'A' (left) ≠ 'B' (right)"
     assert conflict_text('["k"]', "skipped", None, {"name": "B"}) == \
         "conflict [\"k\"]: skipped — gone on the left"
+
+
+def test_a_conflict_shows_a_number_as_it_reads_and_text_quoted() -> None:
+    assert conflict_text('["k"]', "left_wins", {"revenue": Decimal("12.5"), "name": "A"},
+                         {"revenue": 13, "name": "B"}) == \
+        "conflict [\"k\"]: left_wins — revenue: 12.5 (left) ≠ 13 (right); name: 'A' (left) ≠ " \
+        "'B' (right)"
 
 
 def test_a_run_names_the_target_rows_it_left_alone_after_its_time() -> None:
