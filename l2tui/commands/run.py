@@ -32,7 +32,7 @@ from l2tui.sync.events import (
     Progress,
     RunReport,
 )
-from l2tui.sync.summaries import conflict_text, iso_time, seconds_text
+from l2tui.sync.summaries import conflict_text, count_text, iso_time, seconds_text
 
 
 def run_command(args: argparse.Namespace, paths: Paths) -> int:
@@ -119,7 +119,7 @@ def summary(report: RunReport) -> str:
         c, u, d, e = (getattr(report, f"{k}_{side}") for k in ("created", "updated", "deleted",
                                                                   "errors"))
         lines.append(f"  {label}: {c:,} {verb}created, {u:,} {verb}updated, {d:,} {verb}deleted, "
-                     f"{e:,} errors")
+                     f"{count_text(e, 'error')}")
     alone = "".join(f"; only on {label}, left alone: {getattr(report, f'only_{side}'):,}"
                     for side, label in (("left", "Data Entity 1 (left)"),
                                         ("right", "Data Entity 2 (right)"))

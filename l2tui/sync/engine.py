@@ -46,7 +46,7 @@ from l2tui.sync.plan import PRESENT, Action, Decision, Policy, Status, decide
 from l2tui.sync.reading import EntityPages, Prefetch
 from l2tui.sync.side import Item, SideInfo
 from l2tui.sync.state import STALE, StateRow, StateStore, VersionReader
-from l2tui.sync.summaries import alone_text
+from l2tui.sync.summaries import alone_text, count_text
 
 SIDES = ("left", "right")
 OTHER = {"left": "right", "right": "left"}
@@ -1214,11 +1214,11 @@ class Engine:
 
     def _summary(self) -> str:
         c = self._counts_dict()
-        return (f"left: {c['created_left']} created, {c['updated_left']} updated, "
-                f"{c['deleted_left']} deleted, {c['errors_left']} errors; right: "
-                f"{c['created_right']} created, {c['updated_right']} updated, "
-                f"{c['deleted_right']} deleted, {c['errors_right']} errors; "
-                f"{self.conflicts} conflicts ({self.unresolved} unresolved)"
+        return (f"left: {c['created_left']:,} created, {c['updated_left']:,} updated, "
+                f"{c['deleted_left']:,} deleted, {count_text(c['errors_left'], 'error')}; right: "
+                f"{c['created_right']:,} created, {c['updated_right']:,} updated, "
+                f"{c['deleted_right']:,} deleted, {count_text(c['errors_right'], 'error')}; "
+                f"{count_text(self.conflicts, 'conflict')} ({self.unresolved:,} unresolved)"
                 + "".join(f"; {text}" for text in alone_text(c)))
 
     def _finish(self, run: int, outcome: str, message: str) -> None:

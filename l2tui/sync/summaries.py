@@ -22,10 +22,15 @@ def plan_text(plan: PlanCounts | None) -> str:
         if c or u or d:
             parts.append(f"{side}: {c:,} to create, {u:,} to update, {d:,} to delete")
     if plan.conflicts:
-        parts.append(f"{plan.conflicts:,} conflicts")
+        parts.append(count_text(plan.conflicts, "conflict"))
     parts.append(f"{plan.unchanged:,} unchanged")
     parts.extend(alone_text({"only_left": plan.only_left, "only_right": plan.only_right}))
     return "plan — " + "; ".join(parts)
+
+
+def count_text(count: int, noun: str) -> str:
+    """A count and its noun, in the plural but for one: "1 error", "2 errors", "1,200 errors"."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def alone_text(counts: Mapping[str, Any]) -> list[str]:
@@ -47,9 +52,9 @@ def counts_text(counts: Mapping[str, Any]) -> str:
     parts = [f"{side} {n(f'created_{side}'):,} created, {n(f'updated_{side}'):,} updated, "
              f"{n(f'deleted_{side}'):,} deleted" for side in ("left", "right")]
     if n("conflicts"):
-        parts.append(f"{n('conflicts'):,} conflicts")
+        parts.append(count_text(n("conflicts"), "conflict"))
     if n("errors_left") + n("errors_right"):
-        parts.append(f"{n('errors_left') + n('errors_right'):,} errors")
+        parts.append(count_text(n("errors_left") + n("errors_right"), "error"))
     return "; ".join(parts)
 
 

@@ -101,6 +101,21 @@ def test_a_value_that_is_no_guid_written_into_a_dataverse_lookup_names_the_colum
             "written as a GUID") in result.stderr.splitlines()
 
 
+def test_run_summary_and_log_name_one_error_in_the_singular(
+        emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    pair = with_a_contact_column(emu, tmp_path)
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    with pair.engine.begin() as c:
+        c.execute(sa.text("UPDATE accounts SET _primarycontactid_value = 'not-a-guid' "
+                          "WHERE accountid = :k"), {"k": sorted(pair.left())[0]})
+    result = run_cli("run", name)
+    assert "  Data Entity 1 (left): 0 created, 0 updated, 0 deleted, 1 error" in \
+        result.stdout.splitlines()
+    newest = json.loads(run_cli("history", name, "--json").stdout)[0]
+    assert "0 deleted, 1 error; right:" in Path(newest["log"]).read_text()
+
+
 def test_the_deletion_guard_exits_1_with_one_line(pair: Pair, run_cli: CliRunner,
                                                   emu: Any) -> None:
     name = pair.synced_then_emptied(run_cli)

@@ -28,6 +28,14 @@ def test_conflicts_and_errors_are_named_only_when_there_are_some() -> None:
     assert text.endswith("; 3 conflicts; 2 errors")
 
 
+def test_one_conflict_and_one_error_are_named_in_the_singular() -> None:
+    assert counts_text({"conflicts": 1, "errors_right": 1}).endswith("; 1 conflict; 1 error")
+
+
+def test_a_plan_with_one_conflict_names_it_in_the_singular() -> None:
+    assert "; 1 conflict; " in plan_text(PlanCounts(update_right=1, conflicts=1))
+
+
 def test_a_plan_names_only_the_sides_it_writes() -> None:
     plan = PlanCounts(create_right=1200, unchanged=7)
     assert plan_text(plan) == "plan — right: 1,200 to create, 0 to update, 0 to delete; 7 unchanged"
