@@ -22,6 +22,7 @@ from l2tui.sync.state import RunRecord, StateError
 from l2tui.sync.summaries import (
     differences,
     iso_time,
+    key_text,
     local_time,
     outcome_label,
     record_text,
@@ -146,7 +147,7 @@ def require_run(runner: Runner, conn: Connection, run: int) -> None:
 
 def conflict_lines(conflict: dict[str, Any]) -> list[str]:
     """A conflict: when, which item, how it was settled, and the values that differ."""
-    key = ", ".join(str(v) for v in match_values(conflict["key"]))
+    key = key_text(match_values(conflict["key"]))
     resolution = RESOLUTIONS.get(conflict["resolution"], conflict["resolution"])
     lines = [f"run {conflict['run']}, {local_time(conflict['at'])}: {key}: {resolution}"]
     left, right = conflict["left"], conflict["right"]

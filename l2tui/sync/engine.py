@@ -28,7 +28,7 @@ from l2tui.providers.base import (
     WriteOutcome,
 )
 from l2tui.sqlite_rows import insert_rows
-from l2tui.sync.apply import UNRECORDED, Counts, Outbox, Task, Writer
+from l2tui.sync.apply import UNRECORDED, Counts, Outbox, Planned, Task, Writer
 from l2tui.sync.events import (
     Conflict,
     EventSink,
@@ -237,7 +237,7 @@ class Engine:
         self.options = options or Options()
         self.sink = sink
         self.cancel = cancel or threading.Event()
-        self.counts = Counts()
+        self.counts = Counts(planned=Planned() if self.options.dry_run else None)
         self.conflicts = 0
         self.writers: dict[str, Writer] = {}  # per side, made by ``_run``
         # the state may lack items both sides hold (set by ``_run``; until it is known, assume so)
@@ -1249,7 +1249,13 @@ class Engine:
                                   "unresolved": self.unresolved,
                                   **({"rematched": self.rematched} if self.rematched else {}),
                                   "mode": getattr(self, "mode", {}),
-                                  **({"refused": self.refused} if self.refused else {})}, **c)
+                                  **({"refused": self.refused} if self.refused else {}),
+                                  **self._planned()}, **c)
+
+    def _planned(self) -> dict[str, Any]:
+        """A dry run's first writes of each kind on each side (``Planned``), for its report."""
+        planned = self.counts.planned
+        return {} if planned is None else {"planned": planned.listed()}
 
 
 __all__ = ["Cancelled", "ChangeOp", "Engine", "Options", "Rebaseline", "plan_mapping"]

@@ -135,6 +135,11 @@ def record_text(record: RunRecord) -> str:
     return record.message or ""
 
 
+def key_text(values: list[Any]) -> str:
+    """A match key's values as people read them: ``AC-001``, or ``AC-001, 2`` for two."""
+    return ", ".join(str(v) for v in values)
+
+
 def differences(left: Mapping[str, Any], right: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
     """The mapped pairs whose values differ in a conflict: (column, left value, right value).
 

@@ -138,8 +138,61 @@ def test_dry_run_past_the_deletion_guard_shows_the_plan_and_deletes_nothing(
 def test_dry_run_past_the_deletion_guard_says_in_its_summary_that_a_run_would_stop(
         pair: Pair, run_cli: CliRunner) -> None:
     name = pair.synced_then_emptied(run_cli)
-    last = run_cli("run", name, "--dry-run").stdout.splitlines()[-1]
-    assert last.startswith("  a real run would refuse to delete 20 of the 20 synced items")
+    summary = run_cli("run", name, "--dry-run").stdout.split("\nTo delete on ")[0]
+    assert summary.splitlines()[-1].startswith(
+        "  a real run would refuse to delete 20 of the 20 synced items")
+
+
+def planned(stdout: str, heading: str) -> list[str]:
+    """The lines a dry run lists under ``heading`` (its items, then how many more)."""
+    lines = stdout.splitlines()
+    start = lines.index(heading) + 1
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("  ")),
+               len(lines))
+    return [line.removeprefix("  ") for line in lines[start:end]]
+
+
+def test_dry_run_lists_by_match_key_the_items_it_would_create_after_its_summary(
+        pair: Pair, run_cli: CliRunner) -> None:
+    out = run_cli("run", pair.save(), "--dry-run").stdout
+    assert out.index("  unchanged: 0") < out.index("To create on Data Entity 2 (right): 20")
+    assert sorted(planned(out, "To create on Data Entity 2 (right): 20")) == sorted(pair.left())
+
+
+def test_dry_run_lists_20_items_of_a_kind_then_how_many_more(pair: Pair,
+                                                              run_cli: CliRunner) -> None:
+    for n in range(5):
+        pair.left_insert({"name": f"Other {n}"})
+    listed = planned(run_cli("run", pair.save(), "--dry-run").stdout,
+                     "To create on Data Entity 2 (right): 25")
+    assert len(listed) == 21 and listed[-1] == "… and 5 more"
+    assert set(listed[:20]) < set(pair.left())
+
+
+def test_dry_run_lists_the_items_it_would_update(pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    key = sorted(pair.left())[3]
+    pair.left_update(key, {"name": "edited"})
+    out = run_cli("run", name, "--dry-run").stdout
+    assert planned(out, "To update on Data Entity 2 (right): 1") == [key]
+
+
+def test_dry_run_past_the_deletion_guard_lists_the_items_it_would_delete(
+        pair: Pair, run_cli: CliRunner) -> None:
+    synced = set(pair.left())
+    name = pair.synced_then_emptied(run_cli)
+    out = run_cli("run", name, "--dry-run").stdout
+    assert set(planned(out, "To delete on Data Entity 2 (right): 20")) == synced
+
+
+def test_dry_run_json_lists_the_planned_items_under_the_plan(pair: Pair,
+                                                             run_cli: CliRunner) -> None:
+    report = json.loads(run_cli("run", pair.save(), "--dry-run", "--json").stdout)
+    items = report["plan"]["items"]
+    assert sorted(key for [key] in items["right"]["create"]) == sorted(pair.left())
+    assert items["left"] == {"create": [], "update": [], "delete": []}
+    assert "planned" not in report["details"]
 
 
 def test_run_json_prints_a_refused_run_on_stdout_too(pair: Pair, run_cli: CliRunner) -> None:
