@@ -6,7 +6,6 @@ import argparse
 import json
 import sqlite3
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,17 @@ from l2tui.config.store import ConnectionStore
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 from l2tui.runner import Runner
+from l2tui.sync.normalize import exact_json
 from l2tui.sync.side import match_values
 from l2tui.sync.state import RunRecord, StateError
-from l2tui.sync.summaries import differences, local_time, outcome_label, record_text
+from l2tui.sync.summaries import (
+    differences,
+    iso_time,
+    key_text,
+    local_time,
+    outcome_label,
+    record_text,
+)
 
 RESOLUTIONS = {"left_wins": "Data Entity 1 (left) won", "right_wins": "Data Entity 2 (right) won",
                "skipped": "skipped: both kept, reported again at the next run"}
@@ -117,8 +124,8 @@ def _conflicts(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
         require_run(runner, conn, args.run)
     conflicts = runner.conflicts(conn, args.run)
     if args.json:
-        print(json.dumps([{**c, "at": iso_time(c["at"])} for c in conflicts], indent=2,
-                         ensure_ascii=False, default=str))
+        print(exact_json([{**c, "at": iso_time(c["at"])} for c in conflicts], indent=2,
+                         ensure_ascii=False))
         return 0
     if not conflicts:
         where = f"run {args.run} of '{conn.title}'" if args.run else f"'{conn.title}'"
@@ -141,7 +148,7 @@ def require_run(runner: Runner, conn: Connection, run: int) -> None:
 
 def conflict_lines(conflict: dict[str, Any]) -> list[str]:
     """A conflict: when, which item, how it was settled, and the values that differ."""
-    key = ", ".join(str(v) for v in match_values(conflict["key"]))
+    key = key_text(match_values(conflict["key"]))
     resolution = RESOLUTIONS.get(conflict["resolution"], conflict["resolution"])
     lines = [f"run {conflict['run']}, {local_time(conflict['at'])}: {key}: {resolution}"]
     left, right = conflict["left"], conflict["right"]
@@ -150,16 +157,10 @@ def conflict_lines(conflict: dict[str, Any]) -> list[str]:
         lines.append(f"  deleted on {gone}; the other side edited it")
         return lines
     if len(left) != len(right):  # not pairwise (a column mapped twice): both in full
-        return [*lines, f"  left: {json.dumps(left, default=str)}",
-                f"  right: {json.dumps(right, default=str)}"]
+        return [*lines, f"  left: {exact_json(left)}", f"  right: {exact_json(right)}"]
     return [*lines, *(f"  {name}: left {_shown(lvalue)}, right {_shown(rvalue)}"
                       for name, lvalue, rvalue in differences(left, right))]
 
 
 def _shown(value: Any) -> str:
-    return "(empty)" if value is None else json.dumps(value, ensure_ascii=False, default=str)
-
-
-def iso_time(stamp: float) -> str:
-    """A timestamp as ISO 8601 with its UTC offset (for JSON)."""
-    return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")
+    return "(empty)" if value is None else exact_json(value, ensure_ascii=False)

@@ -32,7 +32,13 @@ from l2tui.sync.events import (
     Progress,
     RunReport,
 )
-from l2tui.sync.summaries import conflict_text, seconds_text
+from l2tui.sync.summaries import (
+    conflict_text,
+    count_text,
+    iso_time,
+    key_text,
+    seconds_text,
+)
 
 
 def run_command(args: argparse.Namespace, paths: Paths) -> int:
@@ -86,14 +92,18 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     if as_json:
         print(json.dumps(report_dict(report), indent=2, default=str))
     else:
-        print(summary(report))
+        print("\n".join([summary(report), *planned_lines(report)]))
     return 0 if report.ok else 1
 
 
 def report_dict(report: RunReport) -> dict[str, Any]:
     """A report as plain JSON data (for --json and scripts)."""
     data = asdict(report)
+    planned = data["details"].pop("planned", None)
+    if planned is not None and data["plan"] is not None:  # a dry run's writes, by match key
+        data["plan"]["items"] = planned
     data["ok"] = report.ok
+    data["started"], data["finished"] = iso_time(report.started), iso_time(report.finished)
     data["seconds"] = round(report.seconds, 3)
     return data
 
@@ -102,6 +112,10 @@ def failure_dict(connection: str, exc: L2Error) -> dict[str, Any]:
     """A run that stopped with an error, as --json prints it (the exit code is the error's)."""
     return {"connection": connection, "outcome": "failed", "ok": False, "message": str(exc),
             "exit_code": exc.exit_code}
+
+
+SIDE_LABELS = (("left", "Data Entity 1 (left)"), ("right", "Data Entity 2 (right)"))
+WRITES = (("create", "created"), ("update", "updated"), ("delete", "deleted"))
 
 
 def summary(report: RunReport) -> str:
@@ -114,20 +128,36 @@ def summary(report: RunReport) -> str:
         lines.append(f"  the mapping, a select or the match key changed: both sides matched by key "
                      f"again ({report.details['rematched']:,} pairs synced before)")
     verb = "would be " if report.outcome == "dry_run" else ""
-    for side, label in (("left", "Data Entity 1 (left)"), ("right", "Data Entity 2 (right)")):
+    for side, label in SIDE_LABELS:
         c, u, d, e = (getattr(report, f"{k}_{side}") for k in ("created", "updated", "deleted",
                                                                   "errors"))
         lines.append(f"  {label}: {c:,} {verb}created, {u:,} {verb}updated, {d:,} {verb}deleted, "
-                     f"{e:,} errors")
+                     f"{count_text(e, 'error')}")
     alone = "".join(f"; only on {label}, left alone: {getattr(report, f'only_{side}'):,}"
-                    for side, label in (("left", "Data Entity 1 (left)"),
-                                        ("right", "Data Entity 2 (right)"))
-                    if getattr(report, f"only_{side}"))
+                    for side, label in SIDE_LABELS if getattr(report, f"only_{side}"))
     lines.append(f"  unchanged: {report.unchanged:,}{alone}; conflicts: {report.conflicts:,} "
                  f"({report.details.get('unresolved', 0):,} unresolved)")
     if report.details.get("refused"):  # a dry run past the deletion guard
         lines.append(f"  {report.details['refused']}")
     return "\n".join(lines)
+
+
+def planned_lines(report: RunReport) -> list[str]:
+    """A dry run's writes, each kind on each side: how many, the first ones by match key, and
+    how many more."""
+    planned = report.details.get("planned")
+    if not planned:
+        return []
+    lines = []
+    for side, label in SIDE_LABELS:
+        for op, done in WRITES:
+            total, keys = getattr(report, f"{done}_{side}"), planned[side][op]
+            if total:
+                lines.append(f"To {op} on {label}: {total:,}")
+                lines.extend(f"  {key_text(values)}" for values in keys)
+                if total > len(keys):
+                    lines.append(f"  … and {total - len(keys):,} more")
+    return lines
 
 
 def _on_interrupt(cancel: threading.Event) -> dict[int, Any]:

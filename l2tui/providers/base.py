@@ -93,6 +93,12 @@ class VerifyResult:
     table_missing: bool = False  # failed because the entity's table is not there (it can be created)
 
 
+def shown_value(value: Any, most: int = 60) -> str:
+    """A value as an error names it: its ``repr``, cut to ``most`` characters ("...")."""
+    shown = repr(value)
+    return shown if len(shown) <= most else shown[:most - 3] + "..."
+
+
 @dataclass(frozen=True)
 class Unreadable:
     """A value of a page's record that could not be read as its column's type (the record holds

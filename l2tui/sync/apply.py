@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from typing import Any
 
 from l2tui.errors import ConnectError
@@ -30,7 +31,7 @@ from l2tui.providers.base import (
     WriteStopped,
 )
 from l2tui.sync.events import EventSink, ItemError
-from l2tui.sync.side import SideInfo, key_json
+from l2tui.sync.side import SideInfo, key_json, match_values
 from l2tui.sync.state import SaveRow, StateStore
 
 
@@ -51,14 +52,41 @@ class Task:
     dst_version: str | None = None  # an update: this side's version as the run knows it
 
 
+PLANNED_SHOWN = 20
+"""Match keys a dry run keeps of each kind of write on each side, to list them (the rest are
+only counted)."""
+
+
+class Planned:
+    """The match keys of the first ``most`` writes of each kind a dry run would make on each
+    side: memory stays bounded whatever the plan."""
+
+    def __init__(self, most: int = PLANNED_SHOWN) -> None:
+        self.most = most
+        self.keys: dict[str, dict[str, list[str]]] = {
+            side: {op: [] for op in ("create", "update", "delete")} for side in ("left", "right")}
+
+    def add(self, side: str, op: str, mkeys: Iterable[str]) -> None:
+        """Keep match keys of writes of ``op`` on ``side`` while fewer than ``most`` are kept."""
+        kept = self.keys[side][op]
+        if len(kept) < self.most:
+            kept.extend(islice(mkeys, self.most - len(kept)))
+
+    def listed(self) -> dict[str, dict[str, list[list[Any]]]]:
+        """The kept match keys, each as its values, by side and kind of write."""
+        return {side: {op: [match_values(m) for m in kept] for op, kept in ops.items()}
+                for side, ops in self.keys.items()}
+
+
 @dataclass
 class Counts:
-    """What was (or, dry, would be) written per side."""
+    """What was (or, dry, would be) written per side; a dry run's first writes (``planned``)."""
 
     created: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
     updated: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
     deleted: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
     errors: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
+    planned: Planned | None = None
 
     def add(self, op: str, side: str, count: int = 1) -> None:
         """Count successful writes."""
@@ -278,6 +306,7 @@ class Writer:
         name = self.side.name
         kid_of = self.side.kid_of
         after = self.after
+        planned = self.counts.planned
         done = {"create": 0, "update": 0, "delete": 0}
         for task, outcome in zip(tasks, outcomes, strict=False):
             if not outcome.ok:
@@ -294,6 +323,8 @@ class Writer:
                 continue
             op = task.op
             done[op] += 1
+            if planned is not None:
+                planned.add(name, op, (task.mkey,))
             if after is not None:
                 after(task, outcome)
                 continue
@@ -440,6 +471,8 @@ class Writer:
             saves = self._written_pairs(batch, items, looked)
         if saves:
             self.counts.add("create", self.side.name, len(saves))
+        if self.counts.planned is not None:
+            self.counts.planned.add(self.side.name, "create", (save[0] for save in saves))
         self.state.save(saves)
         self.state.commit()
         self.written += len(batch.rows)

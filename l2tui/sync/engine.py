@@ -28,7 +28,7 @@ from l2tui.providers.base import (
     WriteOutcome,
 )
 from l2tui.sqlite_rows import insert_rows
-from l2tui.sync.apply import UNRECORDED, Counts, Outbox, Task, Writer
+from l2tui.sync.apply import UNRECORDED, Counts, Outbox, Planned, Task, Writer
 from l2tui.sync.events import (
     Conflict,
     EventSink,
@@ -46,7 +46,7 @@ from l2tui.sync.plan import PRESENT, Action, Decision, Policy, Status, decide
 from l2tui.sync.reading import EntityPages, Prefetch
 from l2tui.sync.side import Item, SideInfo
 from l2tui.sync.state import STALE, StateRow, StateStore, VersionReader
-from l2tui.sync.summaries import alone_text
+from l2tui.sync.summaries import alone_text, count_text
 
 SIDES = ("left", "right")
 OTHER = {"left": "right", "right": "left"}
@@ -247,7 +247,7 @@ class Engine:
         self.options = options or Options()
         self.sink = sink
         self.cancel = cancel or threading.Event()
-        self.counts = Counts()
+        self.counts = Counts(planned=Planned() if self.options.dry_run else None)
         self.conflicts = 0
         self.writers: dict[str, Writer] = {}  # per side, made by ``_run``
         # the state may lack items both sides hold (set by ``_run``; until it is known, assume so)
@@ -1227,11 +1227,11 @@ class Engine:
 
     def _summary(self) -> str:
         c = self._counts_dict()
-        return (f"left: {c['created_left']} created, {c['updated_left']} updated, "
-                f"{c['deleted_left']} deleted, {c['errors_left']} errors; right: "
-                f"{c['created_right']} created, {c['updated_right']} updated, "
-                f"{c['deleted_right']} deleted, {c['errors_right']} errors; "
-                f"{self.conflicts} conflicts ({self.unresolved} unresolved)"
+        return (f"left: {c['created_left']:,} created, {c['updated_left']:,} updated, "
+                f"{c['deleted_left']:,} deleted, {count_text(c['errors_left'], 'error')}; right: "
+                f"{c['created_right']:,} created, {c['updated_right']:,} updated, "
+                f"{c['deleted_right']:,} deleted, {count_text(c['errors_right'], 'error')}; "
+                f"{count_text(self.conflicts, 'conflict')} ({self.unresolved:,} unresolved)"
                 + "".join(f"; {text}" for text in alone_text(c)))
 
     def _finish(self, run: int, outcome: str, message: str) -> None:
@@ -1262,7 +1262,13 @@ class Engine:
                                   "unresolved": self.unresolved,
                                   **({"rematched": self.rematched} if self.rematched else {}),
                                   "mode": getattr(self, "mode", {}),
-                                  **({"refused": self.refused} if self.refused else {})}, **c)
+                                  **({"refused": self.refused} if self.refused else {}),
+                                  **self._planned()}, **c)
+
+    def _planned(self) -> dict[str, Any]:
+        """A dry run's first writes of each kind on each side (``Planned``), for its report."""
+        planned = self.counts.planned
+        return {} if planned is None else {"planned": planned.listed()}
 
 
 __all__ = ["Cancelled", "ChangeOp", "Engine", "Options", "Rebaseline", "plan_mapping"]

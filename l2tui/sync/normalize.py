@@ -40,6 +40,7 @@ import base64
 import hashlib
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -625,3 +626,38 @@ def digest(values: list[Any]) -> str:
                 "\\" not in one:
             return _blake2b(f'["{one}"]'.encode("ascii"), digest_size=12).hexdigest()
     return _blake2b(_encode(values).encode("utf-8"), digest_size=12).hexdigest()
+
+
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def number_value(value: Any) -> Any:
+    """A number's canonical text as the number it spells (an int, or an exact Decimal); any
+    other value as it is (a text that is no number, "NaN")."""
+    if type(value) is not str or not _PLAIN_NUMBER.fullmatch(value):
+        return value
+    try:
+        return Decimal(value) if "." in value else int(value)
+    except ValueError:  # (an integer of more digits than Python converts)
+        return value
+
+
+# a Decimal goes through json.dumps as a marked string, then loses its quotes; the marker is
+# random per process, so no value can hold it
+_NUMBER_MARKER = f"~num{uuid.uuid4().hex}~"
+_MARKED_NUMBER = re.compile(f'"{_NUMBER_MARKER}(-?[0-9.]+)"')
+
+
+def exact_json(data: Any, **options: Any) -> str:
+    """``json.dumps(data, **options)`` with each finite Decimal as the exact number it spells
+    (every digit, as ``number_value`` made it) and anything else JSON has no type for as text."""
+    text = json.dumps(data, default=_marked, **options)
+    if _NUMBER_MARKER not in text:
+        return text
+    return _MARKED_NUMBER.sub(lambda m: m.group(1), text)
+
+
+def _marked(value: Any) -> str:
+    if isinstance(value, Decimal) and value.is_finite():
+        return f"{_NUMBER_MARKER}{_plain(value)}"
+    return str(value)

@@ -26,6 +26,7 @@ from l2tui.sync.normalize import (
     keeps_value,
     normalizer,
     null_as_empty,
+    number_value,
 )
 
 
@@ -326,10 +327,12 @@ class SideInfo:
         return a.split(".", 1)[0] == b.split(".", 1)[0]
 
     def named(self, values: list[Any] | None) -> dict[str, Any] | None:
-        """Values by this side's column names (for conflict records); None when not read."""
+        """Values by this side's column names (for conflict records), numbers as numbers; None
+        when not read."""
         if not values:
             return None
-        return {c.name: v for c, v in zip(self.columns, values, strict=True)}
+        return {c.name: number_value(v) if kind in NUMERIC else v
+                for c, kind, v in zip(self.columns, self.kinds, values, strict=True)}
 
     # -- writing -----------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from l2tui.config.files import keep_private, make_folder, open_unfollowed
 from l2tui.errors import RunError
 from l2tui.sqlite_rows import insert_rows
 from l2tui.sqlite_wal import checkpoint_behind, keep_wal_on_close, sync_wal
+from l2tui.sync.normalize import exact_json
 
 _first = itemgetter(0)
 
@@ -677,7 +679,7 @@ class StateStore:
         self.db.executemany(
             "INSERT INTO conflicts(run, at, mkey, resolution, left_values, right_values) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            ((run, now, m, res, json.dumps(lv, default=str), json.dumps(rv, default=str))
+            ((run, now, m, res, exact_json(lv), exact_json(rv))
              for m, res, lv, rv in rows))
 
     def conflicts(self, run: int | None = None) -> list[dict[str, Any]]:
@@ -686,7 +688,8 @@ class StateStore:
         rows = self.db.execute(sql + (" WHERE run = ?" if run else "") + " ORDER BY id",
                                (run,) if run else ()).fetchall()
         return [{"run": r[0], "at": r[1], "key": r[2], "resolution": r[3],
-                 "left": json.loads(r[4]), "right": json.loads(r[5])} for r in rows]
+                 "left": json.loads(r[4], parse_float=Decimal),
+                 "right": json.loads(r[5], parse_float=Decimal)} for r in rows]
 
     def has_run(self, run: int) -> bool:
         """Whether the history holds run ``run`` (not yet run, or deleted by retention: no)."""

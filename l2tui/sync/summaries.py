@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from l2tui.sync.events import PlanCounts, RunReport
@@ -20,10 +22,15 @@ def plan_text(plan: PlanCounts | None) -> str:
         if c or u or d:
             parts.append(f"{side}: {c:,} to create, {u:,} to update, {d:,} to delete")
     if plan.conflicts:
-        parts.append(f"{plan.conflicts:,} conflicts")
+        parts.append(count_text(plan.conflicts, "conflict"))
     parts.append(f"{plan.unchanged:,} unchanged")
     parts.extend(alone_text({"only_left": plan.only_left, "only_right": plan.only_right}))
     return "plan — " + "; ".join(parts)
+
+
+def count_text(count: int, noun: str) -> str:
+    """A count and its noun, in the plural but for one: "1 error", "2 errors", "1,200 errors"."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def alone_text(counts: Mapping[str, Any]) -> list[str]:
@@ -45,9 +52,9 @@ def counts_text(counts: Mapping[str, Any]) -> str:
     parts = [f"{side} {n(f'created_{side}'):,} created, {n(f'updated_{side}'):,} updated, "
              f"{n(f'deleted_{side}'):,} deleted" for side in ("left", "right")]
     if n("conflicts"):
-        parts.append(f"{n('conflicts'):,} conflicts")
+        parts.append(count_text(n("conflicts"), "conflict"))
     if n("errors_left") + n("errors_right"):
-        parts.append(f"{n('errors_left') + n('errors_right'):,} errors")
+        parts.append(count_text(n("errors_left") + n("errors_right"), "error"))
     return "; ".join(parts)
 
 
@@ -105,6 +112,11 @@ def local_time(stamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
 
 
+def iso_time(stamp: float) -> str:
+    """A timestamp as ISO 8601 with its UTC offset, to the second (as JSON gives a run's)."""
+    return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")
+
+
 def outcome_label(outcome: str) -> str:
     """How a run ended, as people read it ("dry run"; JSON keeps "dry_run")."""
     return outcome.replace("_", " ")
@@ -121,6 +133,11 @@ def record_text(record: RunRecord) -> str:
         return run_text(record.outcome, record.counts, record.finished - record.started,
                         record.message)
     return record.message or ""
+
+
+def key_text(values: list[Any]) -> str:
+    """A match key's values as people read them: ``AC-001``, or ``AC-001, 2`` for two."""
+    return ", ".join(str(v) for v in values)
 
 
 def differences(left: Mapping[str, Any], right: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
@@ -141,9 +158,14 @@ def conflict_text(key: str, resolution: str, left: Mapping[str, Any] | None,
     text = f"conflict {key}: {resolution}"
     if left is None or right is None:
         return f"{text} — gone on the {'left' if left is None else 'right'}"
-    differ = [f"{name}: {lvalue!r} (left) ≠ {rvalue!r} (right)"
+    differ = [f"{name}: {value_text(lvalue)} (left) ≠ {value_text(rvalue)} (right)"
               for name, lvalue, rvalue in differences(left, right)]
     if not differ:
         return text
     more = f"; {len(differ) - most} more" if len(differ) > most else ""
     return f"{text} — " + "; ".join(differ[:most]) + more
+
+
+def value_text(value: Any) -> str:
+    """A conflict's value as a line shows it: text quoted, a number as it reads (``12.5``)."""
+    return str(value) if isinstance(value, Decimal) else repr(value)

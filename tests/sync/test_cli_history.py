@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,40 @@ def test_conflicts_json_gives_both_sides_values(emu: Any, tmp_path: Path,
     [conflict] = json.loads(run_cli("conflicts", name, "--json", "--run", "2").stdout)
     assert conflict["resolution"] == "skipped"
     assert (conflict["left"]["name"], conflict["right"]["name"]) == ("left value", "right value")
+
+
+def numbers_in_conflict(emu: Any, tmp_path: Path) -> Pair:
+    """A bidirectional pair synced once, then one account's revenue and employees edited on
+    both sides (right wins)."""
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL, resolution=ConflictResolution.RIGHT_WINS)
+    pair.run()
+    key = next(iter(pair.left()))
+    pair.left_update(key, {"revenue": 123456789012.3456, "numberofemployees": 14220})
+    pair.right_update(key, {"revenue": Decimal("12.5"), "numberofemployees": 7})
+    return pair
+
+
+def test_conflicts_json_gives_numbers_as_exact_json_numbers(emu: Any, tmp_path: Path,
+                                                           run_cli: CliRunner) -> None:
+    pair = numbers_in_conflict(emu, tmp_path)
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    [conflict] = json.loads(run_cli("conflicts", name, "--json").stdout, parse_float=Decimal)
+    assert conflict["left"]["numberofemployees"] == 14220
+    assert conflict["left"]["revenue"] == Decimal("123456789012.3456")
+    assert (conflict["right"]["numberofemployees"], conflict["right"]["revenue"]) == \
+        (7, Decimal("12.5"))
+
+
+def test_conflicts_show_numbers_as_numbers_not_as_text(emu: Any, tmp_path: Path,
+                                                       run_cli: CliRunner) -> None:
+    pair = numbers_in_conflict(emu, tmp_path)
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    _, *values = run_cli("conflicts", name).stdout.splitlines()
+    assert values == ["  revenue: left 123456789012.3456, right 12.5",
+                      "  numberofemployees: left 14220, right 7"]
 
 
 def test_conflicts_of_a_run_without_any_say_so(pair: Pair, run_cli: CliRunner) -> None:

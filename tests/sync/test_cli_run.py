@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from l2tui.config.model import Direction
 from l2tui.config.store import ConnectionStore
 from tests.conftest import REPO, CliRunner, TerminalRunner
-from tests.sync.support import Pair, manual_mapping
+from tests.sync.support import Pair, make_pair, manual_mapping, sqlite_url
 
 
 def test_run_prints_a_summary_and_exits_0(pair: Pair, run_cli: CliRunner) -> None:
@@ -31,6 +33,15 @@ def test_run_json_prints_the_report_for_scripts(pair: Pair, run_cli: CliRunner) 
     result = run_cli("run", pair.save(), "--json")
     report = json.loads(result.stdout)
     assert report["outcome"] == "success" and report["created_right"] == 20
+
+
+def test_run_json_gives_its_start_and_end_as_iso_text_as_history_json_does(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    report = json.loads(run_cli("run", name, "--json").stdout)
+    [run] = json.loads(run_cli("history", name, "--json").stdout)
+    assert (report["started"], report["finished"]) == (run["started"], run["finished"])
+    assert report["started"][10] == "T"
 
 
 def test_run_on_a_target_with_rows_of_its_own_says_they_were_left_alone(
@@ -65,6 +76,46 @@ def test_dry_run_writes_nothing(pair: Pair, run_cli: CliRunner) -> None:
 
 
 
+def with_a_contact_column(emu: Any, tmp_path: Path) -> Pair:
+    """A bidirectional pair whose SQL table holds the accounts' primary contact as text."""
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL,
+                     left_select="$select=accountid,name,_primarycontactid_value,modifiedon")
+    with pair.engine.begin() as c:
+        c.execute(sa.text("ALTER TABLE accounts ADD COLUMN _primarycontactid_value VARCHAR(36)"))
+    return pair
+
+
+def test_a_value_that_is_no_guid_written_into_a_dataverse_lookup_names_the_column_and_value(
+        emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    pair = with_a_contact_column(emu, tmp_path)
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    key = sorted(pair.left())[0]
+    with pair.engine.begin() as c:
+        c.execute(sa.text("UPDATE accounts SET _primarycontactid_value = 'not-a-guid' "
+                          "WHERE accountid = :k"), {"k": key})
+    result = run_cli("run", name)
+    assert result.returncode == 1
+    assert (f'error (left) ["{key}"]: _primarycontactid_value: \'not-a-guid\' cannot be '
+            "written as a GUID") in result.stderr.splitlines()
+
+
+def test_run_summary_and_log_name_one_error_in_the_singular(
+        emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    pair = with_a_contact_column(emu, tmp_path)
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    with pair.engine.begin() as c:
+        c.execute(sa.text("UPDATE accounts SET _primarycontactid_value = 'not-a-guid' "
+                          "WHERE accountid = :k"), {"k": sorted(pair.left())[0]})
+    result = run_cli("run", name)
+    assert "  Data Entity 1 (left): 0 created, 0 updated, 0 deleted, 1 error" in \
+        result.stdout.splitlines()
+    newest = json.loads(run_cli("history", name, "--json").stdout)[0]
+    assert "0 deleted, 1 error; right:" in Path(newest["log"]).read_text()
+
+
 def test_the_deletion_guard_exits_1_with_one_line(pair: Pair, run_cli: CliRunner,
                                                   emu: Any) -> None:
     name = pair.synced_then_emptied(run_cli)
@@ -87,8 +138,61 @@ def test_dry_run_past_the_deletion_guard_shows_the_plan_and_deletes_nothing(
 def test_dry_run_past_the_deletion_guard_says_in_its_summary_that_a_run_would_stop(
         pair: Pair, run_cli: CliRunner) -> None:
     name = pair.synced_then_emptied(run_cli)
-    last = run_cli("run", name, "--dry-run").stdout.splitlines()[-1]
-    assert last.startswith("  a real run would refuse to delete 20 of the 20 synced items")
+    summary = run_cli("run", name, "--dry-run").stdout.split("\nTo delete on ")[0]
+    assert summary.splitlines()[-1].startswith(
+        "  a real run would refuse to delete 20 of the 20 synced items")
+
+
+def planned(stdout: str, heading: str) -> list[str]:
+    """The lines a dry run lists under ``heading`` (its items, then how many more)."""
+    lines = stdout.splitlines()
+    start = lines.index(heading) + 1
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("  ")),
+               len(lines))
+    return [line.removeprefix("  ") for line in lines[start:end]]
+
+
+def test_dry_run_lists_by_match_key_the_items_it_would_create_after_its_summary(
+        pair: Pair, run_cli: CliRunner) -> None:
+    out = run_cli("run", pair.save(), "--dry-run").stdout
+    assert out.index("  unchanged: 0") < out.index("To create on Data Entity 2 (right): 20")
+    assert sorted(planned(out, "To create on Data Entity 2 (right): 20")) == sorted(pair.left())
+
+
+def test_dry_run_lists_20_items_of_a_kind_then_how_many_more(pair: Pair,
+                                                              run_cli: CliRunner) -> None:
+    for n in range(5):
+        pair.left_insert({"name": f"Other {n}"})
+    listed = planned(run_cli("run", pair.save(), "--dry-run").stdout,
+                     "To create on Data Entity 2 (right): 25")
+    assert len(listed) == 21 and listed[-1] == "… and 5 more"
+    assert set(listed[:20]) < set(pair.left())
+
+
+def test_dry_run_lists_the_items_it_would_update(pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    key = sorted(pair.left())[3]
+    pair.left_update(key, {"name": "edited"})
+    out = run_cli("run", name, "--dry-run").stdout
+    assert planned(out, "To update on Data Entity 2 (right): 1") == [key]
+
+
+def test_dry_run_past_the_deletion_guard_lists_the_items_it_would_delete(
+        pair: Pair, run_cli: CliRunner) -> None:
+    synced = set(pair.left())
+    name = pair.synced_then_emptied(run_cli)
+    out = run_cli("run", name, "--dry-run").stdout
+    assert set(planned(out, "To delete on Data Entity 2 (right): 20")) == synced
+
+
+def test_dry_run_json_lists_the_planned_items_under_the_plan(pair: Pair,
+                                                             run_cli: CliRunner) -> None:
+    report = json.loads(run_cli("run", pair.save(), "--dry-run", "--json").stdout)
+    items = report["plan"]["items"]
+    assert sorted(key for [key] in items["right"]["create"]) == sorted(pair.left())
+    assert items["left"] == {"create": [], "update": [], "delete": []}
+    assert "planned" not in report["details"]
 
 
 def test_run_json_prints_a_refused_run_on_stdout_too(pair: Pair, run_cli: CliRunner) -> None:

@@ -362,6 +362,16 @@ def test_a_dry_run_writes_nothing_and_reports_the_plan(pair: Pair) -> None:
     assert pair.run().created_right == 20
 
 
+def test_a_dry_run_keeps_the_match_keys_of_its_first_20_writes_of_a_kind_and_no_more(
+        pair: Pair) -> None:
+    for n in range(5):
+        pair.left_insert({"name": f"Other {n}"})
+    report = pair.run(dry_run=True)
+    created = report.details["planned"]["right"]["create"]
+    assert report.created_right == 25 and len(created) == 20
+    assert {key for [key] in created} < set(pair.left())
+
+
 def test_the_seed_flow_first_one_way_then_bidirectional_agrees(pair: Pair) -> None:
     pair.run()
     pair.conn.direction = Direction.BIDIRECTIONAL

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from l2tui.sync.events import PlanCounts, RunReport
@@ -24,6 +26,14 @@ def test_counts_name_the_left_first_with_thousands_separated() -> None:
 def test_conflicts_and_errors_are_named_only_when_there_are_some() -> None:
     text = counts_text({"conflicts": 3, "errors_left": 1, "errors_right": 1})
     assert text.endswith("; 3 conflicts; 2 errors")
+
+
+def test_one_conflict_and_one_error_are_named_in_the_singular() -> None:
+    assert counts_text({"conflicts": 1, "errors_right": 1}).endswith("; 1 conflict; 1 error")
+
+
+def test_a_plan_with_one_conflict_names_it_in_the_singular() -> None:
+    assert "; 1 conflict; " in plan_text(PlanCounts(update_right=1, conflicts=1))
 
 
 def test_a_plan_names_only_the_sides_it_writes() -> None:
@@ -52,6 +62,13 @@ def test_a_conflict_names_what_differs_or_the_side_it_is_gone_from() -> None:
         "conflict [\"k\"]: left_wins — name: 'A' (left) ≠ 'B' (right)"
     assert conflict_text('["k"]', "skipped", None, {"name": "B"}) == \
         "conflict [\"k\"]: skipped — gone on the left"
+
+
+def test_a_conflict_shows_a_number_as_it_reads_and_text_quoted() -> None:
+    assert conflict_text('["k"]', "left_wins", {"revenue": Decimal("12.5"), "name": "A"},
+                         {"revenue": 13, "name": "B"}) == \
+        "conflict [\"k\"]: left_wins — revenue: 12.5 (left) ≠ 13 (right); name: 'A' (left) ≠ " \
+        "'B' (right)"
 
 
 def test_a_run_names_the_target_rows_it_left_alone_after_its_time() -> None:

@@ -43,6 +43,7 @@ from l2tui.providers.base import (
     Record,
     WriteOutcome,
     WriteStopped,
+    shown_value,
 )
 from l2tui.providers.odata.batch import (
     BatchFormatError,
@@ -91,21 +92,30 @@ def key_literal(key: Record, schema: EntitySchema) -> str:
         if name not in key or key[name] is None:
             raise ChangeRejected(f"the key column '{name}' has no value")
         column = schema.column(name)
-        parts.append(_literal(key[name], column))
+        parts.append(_literal(name, key[name], column))
     if len(parts) == 1:
         return parts[0]
     return ",".join(f"{name}={part}" for name, part in zip(names, parts, strict=True))
 
 
-def _literal(value: Any, column: Column | None) -> str:
+def _literal(name: str, value: Any, column: Column | None) -> str:
     kind = column.type if column else None
     if kind == ColumnType.GUID:
-        return str(uuid.UUID(str(value)))
+        return guid_text(name, value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int) or kind in (ColumnType.INTEGER, ColumnType.DECIMAL):
         return str(value)
     return quote("'" + str(value).replace("'", "''") + "'", safe="'")
+
+
+def guid_text(name: str, value: Any) -> str:
+    """A GUID column's value as the GUID text Dataverse takes; ChangeRejected naming the column
+    and the value when it is no GUID."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ChangeRejected(f"{name}: {shown_value(value)} cannot be written as a GUID") from None
 
 
 class Writer:
@@ -134,7 +144,7 @@ class Writer:
         for index, change in enumerate(changes):
             try:
                 prepared = self.prepare(index, change)
-            except ValueError as exc:  # ChangeRejected, or a malformed GUID
+            except ValueError as exc:  # ChangeRejected (a value that is no GUID too)
                 outcomes[index] = WriteOutcome(change, ok=False, error=str(exc), key=change.key)
                 continue
             if prepared is None:  # an update with nothing to change
@@ -253,7 +263,7 @@ class Writer:
                 nav = self.schema.navigation[name]
                 body[f"{nav}@odata.bind"] = (
                     None if value is None
-                    else f"/{column.lookup_target}({uuid.UUID(str(value))})"
+                    else f"/{column.lookup_target}({guid_text(name, value)})"
                 )
                 continue
             if column.read_only:
@@ -261,7 +271,8 @@ class Writer:
                     self._dropped.add(name)
                     self.log(f"{self.schema.entity_set}.{name} is read-only; not written")
                 continue
-            body[name] = to_json(value)
+            body[name] = (guid_text(name, value) if column.type == ColumnType.GUID
+                          and value is not None else to_json(value))
         return body
 
     # -- sending ----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
-from l2tui.providers.base import MICROSECONDS, Column, ColumnType
+from l2tui.providers.base import MICROSECONDS, Column, ColumnType, shown_value
 from l2tui.providers.booleans import text_boolean
 
 _BY_PYTHON: dict[type, ColumnType] = {
@@ -248,9 +248,7 @@ def type_text(sql_type: TypeEngine[Any], dialect: Dialect) -> str:
 
 def unreadable_text(name: str, value: Any, sql_type: TypeEngine[Any]) -> str:
     """The line that says a column's value could not be read as its type."""
-    shown = repr(value)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
+    shown = shown_value(value)
     what = _READ_AS.get(column_type(sql_type))
     if what is None:
         try:

@@ -8,7 +8,9 @@ from decimal import Decimal
 import pytest
 
 from l2tui.errors import ConnectError
-from l2tui.providers.base import Change, ChangeOp, WriteStopped
+from l2tui.providers.base import Change, ChangeOp, Column, ColumnType, WriteStopped
+from l2tui.providers.odata.entity_schema import EntitySchema
+from l2tui.providers.odata.write import ChangeRejected, Writer
 
 
 def create(name: str, **values) -> Change:
@@ -101,6 +103,27 @@ def test_an_update_with_a_lookup_to_a_missing_record_fails_with_the_services_mes
     [outcome] = crm.provider().write([change])
     assert not outcome.ok and "no longer exists" not in outcome.error
     assert f"contact With Id = {missing} Does Not Exist" in outcome.error
+
+
+def test_a_lookup_value_that_is_no_guid_fails_naming_the_column_and_the_value_shortened(crm):
+    [outcome] = crm.provider().write([create("Odd", _primarycontactid_value="x" * 100)])
+    assert not outcome.ok
+    assert outcome.error == f"_primarycontactid_value: '{'x' * 56}... cannot be written as a GUID"
+
+
+def test_a_key_that_is_no_guid_fails_naming_the_key_column_and_the_value(crm):
+    change = Change(ChangeOp.UPDATE, {"accountid": "not-a-guid"}, {"name": "Odd"})
+    [outcome] = crm.provider().write([change])
+    assert not outcome.ok
+    assert outcome.error == "accountid: 'not-a-guid' cannot be written as a GUID"
+
+
+def test_a_guid_column_value_that_is_no_guid_fails_naming_the_column_and_the_value():
+    schema = EntitySchema("things", [Column("thingid", ColumnType.GUID, key=True),
+                                     Column("otherid", ColumnType.GUID)])
+    writer = Writer(None, "http://x/", schema, batch_size=1, parallel=1, log=print)  # type: ignore[arg-type]
+    with pytest.raises(ChangeRejected, match="^otherid: 'nope' cannot be written as a GUID$"):
+        writer.body({"otherid": "nope"}, {"thingid": str(uuid.uuid4())})
 
 
 def test_delete_removes_and_a_missing_row_counts_as_deleted(crm):
