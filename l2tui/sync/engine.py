@@ -320,10 +320,12 @@ class Engine:
         if self.rematched and not (opts.dry_run or opts.force or opts.checked):
             # before the run starts: nothing written, no history
             raise Rebaseline(self.rematched, changed_text(stored, plan.signature))
+        # said as warnings when the mapping is new (stderr, cron's mail), then in the log alone
+        level = "warning" if stored != plan.signature else "info"
         for warning in plan.warnings:
-            self.log(warning, "warning")
+            self.log(warning, level)
         if plan.skipped:
-            self.log("not carried (a side is read-only): " + ", ".join(plan.skipped), "warning")
+            self.log("not carried (a side is read-only): " + ", ".join(plan.skipped), level)
         self.run_id = run = state.start_run(started)
         thresholds = gc.get_threshold()
         try:

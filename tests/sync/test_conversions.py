@@ -83,6 +83,19 @@ def test_text_mapped_into_a_typed_column_is_warned_of_before_the_run(
            "its row" in warnings
 
 
+def test_a_mapping_warning_is_a_warning_once_then_a_line_of_the_log(
+        emu: Any, tmp_path: Path) -> None:
+    """cron mails what reaches stderr: a mapping warned of is not mailed again every run."""
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts")
+    manual_mapping(pair, [("accountid", "accountid"), ("name", "revenue")])
+    pair.run()
+    pair.events.clear()
+    pair.run()
+    said = [(e.level, e.message) for e in pair.events if isinstance(e, LogLine)
+            and "goes into 'revenue'" in e.message]
+    assert [level for level, _ in said] == ["info"]
+
+
 def _pg_url() -> str:
     url = os.environ.get("L2TUI_TEST_PG_URL")
     if not url:
