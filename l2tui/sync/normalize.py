@@ -12,11 +12,14 @@ Rules, one per logical type of a mapped column pair:
   dates ``YYYY-MM-DD`` (a datetime paired with a date is compared as its UTC date);
 - a text paired with a GUID, a datetime, a date or a number is compared as that type: ``'1.000'``
   and ``1`` are equal, so a run rewrites neither; a text that is none stays its text (and fails
-  its row where it is written into such a column);
+  its row where it is written into such a column). A text is read as a number only when it
+  spells one in ASCII digits, with at most a sign, a point and an exponent of up to three digits
+  (``_NUMBER_TEXT``): ``'1_000'`` and ``'١٢'``, which ``Decimal`` reads, are none;
 - numbers (integer, decimal, float): one plain decimal text without trailing zeros, so
   ``12.50``, ``12.5`` and ``Decimal('12.5000')`` agree, and ``-0`` is ``0``; what a run writes
-  to the other side, too. How many digits count depends on what the pair's columns hold
-  (``Numbers``, from ``numbers_rule``):
+  to the other side, too; a number whose exponent would add more than ``ZEROS`` zeros
+  (``1E+200000000``) stays its text instead. How many digits count depends on what the pair's
+  columns hold (``Numbers``, from ``numbers_rule``):
 
   - exact (both sides hold decimals exactly: Dataverse decimal and money, PostgreSQL NUMERIC):
     every digit of a decimal counts, so 123456789012.3456 is neither written nor compared as
@@ -40,6 +43,7 @@ import base64
 import hashlib
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -51,6 +55,7 @@ from l2tui.providers.base import MICROSECONDS, Column, ColumnType
 from l2tui.providers.booleans import text_boolean
 
 SIGNIFICANT = 15  # a double's precision: digits of a float beyond it are noise
+ZEROS = 1000  # the most zeros a number's exponent may add where it is spelt out (1E+200000000)
 NUMERIC = {ColumnType.INTEGER, ColumnType.DECIMAL, ColumnType.FLOAT}
 
 
@@ -261,10 +266,28 @@ def _as_float(value: Any) -> str:
 
 
 def _decimal(value: Any) -> Decimal:
-    """A number as a Decimal: a float by its shortest text, text stripped."""
+    """A number as a Decimal: a float by its shortest text, anything else by ``_text_number``;
+    a Decimal whose exponent would add more than ``ZEROS`` zeros spelt out is ValueError (it
+    stays its text: a text's exponent has three digits at most)."""
     if type(value) is Decimal:
+        if not -ZEROS <= value.adjusted() <= ZEROS and _too_long(value):
+            raise ValueError("too long spelt out")
         return value  # type: ignore[no-any-return]
-    return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    return Decimal(repr(value)) if isinstance(value, float) else _text_number(str(value))
+
+
+# a text read as a number: ASCII digits, a sign, a point, an exponent of at most three digits
+# (``Decimal`` also reads '1_000', other scripts' digits and any exponent: '1e999999999'
+# spelt out is a gigabyte); possessive (``*+``, ``?+``): no backtracking, in half the time
+_NUMBER_TEXT = re.compile(r"\s*+[+-]?+(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][+-]?+\d{1,3}+)?+\s*+",
+                          re.ASCII).fullmatch
+
+
+def _text_number(text: str) -> Decimal:
+    """A text as a Decimal if ``_NUMBER_TEXT`` reads it as a number, else ValueError."""
+    if _NUMBER_TEXT(text) is None:
+        raise ValueError(f"not a number: {text[:40]!r}")
+    return Decimal(text)
 
 
 def _rounded(number: Decimal) -> Decimal:
@@ -283,6 +306,12 @@ def _plain(number: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
+
+
+def _too_long(number: Decimal) -> bool:
+    """Whether spelling a finite number out adds more than ``ZEROS`` zeros: before its digits
+    (a small number) or after them (a large exponent)."""
+    return number.adjusted() < -ZEROS or int(number.as_tuple().exponent) > ZEROS
 
 
 _NUMBERS: dict[Numbers, Callable[[Any], str]] = {
@@ -374,11 +403,11 @@ def denormalize(value: Any, target: ColumnType, nullable: bool = True) -> Any:
                 return value  # (a JSON number, true or false, as ``_other`` keeps it)
             return value if isinstance(value, str) else _string(value)
         if target == ColumnType.INTEGER:
-            return int(value) if isinstance(value, bool) else int(Decimal(str(value)))
+            return int(value) if isinstance(value, bool) else int(_decimal(value))
         if target == ColumnType.DECIMAL:
-            return Decimal(int(value)) if isinstance(value, bool) else Decimal(str(value))
+            return Decimal(int(value)) if isinstance(value, bool) else _decimal(value)
         if target == ColumnType.FLOAT:
-            return float(int(value)) if isinstance(value, bool) else float(Decimal(str(value)))
+            return float(int(value)) if isinstance(value, bool) else float(_decimal(value))
         if target == ColumnType.BOOLEAN:
             return _boolean(value)
         if target == ColumnType.DATETIME:
@@ -555,9 +584,9 @@ def denormalizer(target: ColumnType, nullable: bool = True) -> Denormalizer:
         def decimal(value: Any) -> Any:
             if type(value) is str:
                 try:
-                    return Decimal(value)
-                except (ValueError, InvalidOperation):
-                    return general(value)
+                    return _text_number(value)
+                except ValueError:
+                    return value
             return None if value is None else general(value)
         return decimal
     if target == ColumnType.DATETIME:

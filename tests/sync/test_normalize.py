@@ -179,3 +179,29 @@ def test_decimals_padded_by_a_column_scale_normalise_as_the_general_rule() -> No
         number, slow = normalizer(T.DECIMAL, numbers), _NUMBERS[numbers]
         for value in samples:
             assert number(value) == slow(value), (numbers, value)
+
+
+def test_a_text_with_a_long_exponent_stays_its_text_instead_of_being_spelt_out() -> None:
+    for numbers in Numbers:
+        assert normalizer(T.DECIMAL, numbers)("1e200000000") == "1e200000000"
+
+
+def test_a_decimal_beyond_a_thousand_zeros_stays_its_text_instead_of_being_spelt_out() -> None:
+    for numbers in Numbers:
+        for text in ("1E+200000000", "1E-200000000"):
+            assert normalizer(T.DECIMAL, numbers)(Decimal(text)) == text
+
+
+def test_a_text_with_an_underscore_between_its_digits_is_no_number() -> None:
+    assert normalizer(T.DECIMAL)("1_000") == "1_000"
+
+
+def test_a_text_of_digits_other_than_ascii_is_no_number() -> None:
+    assert normalizer(T.DECIMAL)("١٢") == "١٢"  # (Arabic-Indic digits: Decimal reads 12)
+
+
+def test_a_text_that_is_no_number_is_written_into_a_number_column_unchanged() -> None:
+    from l2tui.sync.normalize import denormalizer
+
+    for target in (T.INTEGER, T.DECIMAL, T.FLOAT):
+        assert denormalize("1_000", target) == denormalizer(target)("1_000") == "1_000"
