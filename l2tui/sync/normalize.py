@@ -17,7 +17,8 @@ Rules, one per logical type of a mapped column pair:
   (``_NUMBER_TEXT``): ``'1_000'`` and ``'١٢'``, which ``Decimal`` reads, are none;
 - numbers (integer, decimal, float): one plain decimal text without trailing zeros, so
   ``12.50``, ``12.5`` and ``Decimal('12.5000')`` agree, and ``-0`` is ``0``; what a run writes
-  to the other side, too; a number whose exponent would add more than ``ZEROS`` zeros
+  to the other side, too (but for a fraction, which an integer column is given as it is, to
+  fail its row, not cut off); a number whose exponent would add more than ``ZEROS`` zeros
   (``1E+200000000``) stays its text instead. How many digits count depends on what the pair's
   columns hold (``Numbers``, from ``numbers_rule``):
 
@@ -403,7 +404,7 @@ def denormalize(value: Any, target: ColumnType, nullable: bool = True) -> Any:
                 return value  # (a JSON number, true or false, as ``_other`` keeps it)
             return value if isinstance(value, str) else _string(value)
         if target == ColumnType.INTEGER:
-            return int(value) if isinstance(value, bool) else int(_decimal(value))
+            return int(value) if isinstance(value, bool) else _whole(value)
         if target == ColumnType.DECIMAL:
             return Decimal(int(value)) if isinstance(value, bool) else _decimal(value)
         if target == ColumnType.FLOAT:
@@ -422,6 +423,14 @@ def denormalize(value: Any, target: ColumnType, nullable: bool = True) -> Any:
     except (ValueError, TypeError, InvalidOperation, ArithmeticError):
         return value
     return value
+
+
+def _whole(value: Any) -> int:
+    """A number as an int; ValueError where it has a fraction, which the int would cut off."""
+    number = _decimal(value)
+    if number != number.to_integral_value():
+        raise ValueError(f"not a whole number: {value!r}")
+    return int(number)
 
 
 # -- resolved once per column: the same results as normalize / denormalize, faster --------------

@@ -109,16 +109,24 @@ def _drop(engine: sa.Engine, table: str) -> None:
         c.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
 
 
+def _texts_and_numbers(db_url: str, tmp_path: Path, table: str, texts: str,
+                       number: str) -> Connection:
+    """A table ``table (id, q TEXT)`` on ``db_url`` holding the rows ``texts`` (SQL values)
+    and an empty SQLite table ``t_num (id, q <number>)``, bidirectional."""
+    with sa.create_engine(db_url).begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, q TEXT)")
+        c.exec_driver_sql(f"INSERT INTO {table} VALUES {texts}")
+    numbers_url = sqlite_url(tmp_path / "numbers.db")
+    with sa.create_engine(numbers_url).begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE t_num (id INTEGER PRIMARY KEY, q {number})")
+    return _sql_pair(db_url, table, numbers_url, "t_num")
+
+
 def test_numbers_in_a_text_column_paired_with_a_number_column_are_not_rewritten_by_a_second_run(
         db_url: str, tmp_path: Path) -> None:
     texts, table = sa.create_engine(db_url), f"t_txt_{uuid.uuid4().hex[:8]}"
-    numbers_url = sqlite_url(tmp_path / "numbers.db")
-    with texts.begin() as c:
-        c.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, q TEXT)")
-        c.exec_driver_sql(f"INSERT INTO {table} VALUES (1, '1.000'), (2, '2.50'), (3, '7')")
-    with sa.create_engine(numbers_url).begin() as c:
-        c.exec_driver_sql("CREATE TABLE t_num (id INTEGER PRIMARY KEY, q NUMERIC)")
-    conn = _sql_pair(db_url, table, numbers_url, "t_num")
+    conn = _texts_and_numbers(db_url, tmp_path, table, "(1, '1.000'), (2, '2.50'), (3, '7')",
+                              "NUMERIC")
     runner = Runner(resolve_paths())
     try:
         assert runner.run(conn).created_right == 3
@@ -128,6 +136,21 @@ def test_numbers_in_a_text_column_paired_with_a_number_column_are_not_rewritten_
         _drop(texts, table)
     assert second.plan is not None and second.plan.writes == 0
     assert held == [(1, "1.000"), (2, "2.50"), (3, "7")]
+
+
+def test_a_text_with_a_fraction_is_not_cut_to_a_whole_number_in_an_integer_column(
+        db_url: str, tmp_path: Path) -> None:
+    texts, table = sa.create_engine(db_url), f"t_txt_{uuid.uuid4().hex[:8]}"
+    conn = _texts_and_numbers(db_url, tmp_path, table, "(1, '1.5')", "INTEGER")
+    runner = Runner(resolve_paths())
+    try:
+        runner.run(conn)
+        runner.run(conn)  # (bidirectional: a 1 written would come back over the text)
+        held = _rows(texts, table)
+    finally:
+        _drop(texts, table)
+    assert held == [(1, "1.5")]
+    assert _rows(sa.create_engine(sqlite_url(tmp_path / "numbers.db")), "t_num") == [(1, 1.5)]
 
 
 def test_a_synced_number_column_altered_to_text_is_no_change(tmp_path: Path) -> None:

@@ -128,7 +128,7 @@ def test_denormalize_gives_the_target_column_python_type() -> None:
     assert denormalize("12.5", T.DECIMAL) == Decimal("12.5")
     assert denormalize("2024-05-01T12:00:01Z", T.DATETIME) == datetime(2024, 5, 1, 12, 0, 1,
                                                                        tzinfo=UTC)
-    assert denormalize("7", T.INTEGER) == 7
+    assert denormalize("7", T.INTEGER) == denormalize("7.000", T.INTEGER) == 7
 
 
 def test_a_null_goes_into_a_not_null_text_column_as_empty_text() -> None:
@@ -205,3 +205,9 @@ def test_a_text_that_is_no_number_is_written_into_a_number_column_unchanged() ->
 
     for target in (T.INTEGER, T.DECIMAL, T.FLOAT):
         assert denormalize("1_000", target) == denormalizer(target)("1_000") == "1_000"
+
+
+def test_a_number_with_a_fraction_is_written_into_an_integer_column_unchanged() -> None:
+    from l2tui.sync.normalize import denormalizer
+
+    assert denormalize("1.5", T.INTEGER) == denormalizer(T.INTEGER)("1.5") == "1.5"
