@@ -586,7 +586,10 @@ def denormalizer(target: ColumnType, nullable: bool = True) -> Denormalizer:
     if target == ColumnType.INTEGER:
         def integer(value: Any) -> Any:
             if type(value) is str and value.isdigit() and value.isascii():
-                return int(value)
+                try:
+                    return int(value)
+                except ValueError:  # more digits than int() reads of a text (4,300)
+                    return general(value)
             return None if value is None else general(value)
         return integer
     if target == ColumnType.DECIMAL:

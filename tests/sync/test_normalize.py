@@ -211,3 +211,11 @@ def test_a_number_with_a_fraction_is_written_into_an_integer_column_unchanged() 
     from l2tui.sync.normalize import denormalizer
 
     assert denormalize("1.5", T.INTEGER) == denormalizer(T.INTEGER)("1.5") == "1.5"
+
+
+def test_a_text_of_more_digits_than_int_reads_is_written_into_an_integer_column_as_a_number(
+        ) -> None:
+    from l2tui.sync.normalize import denormalizer
+
+    digits = "1" * 5000  # (int() refuses a text of more than 4,300 digits)
+    assert denormalizer(T.INTEGER)(digits) == denormalize(digits, T.INTEGER) == int(Decimal(digits))
