@@ -129,8 +129,8 @@ def _slow(kind: ColumnType, numbers: Numbers, digits: int = 0) -> Callable[[Any]
     second)."""
     if kind in NUMERIC:
         return _NUMBERS[numbers]
-    if kind == ColumnType.DATETIME and digits:
-        return _FRACTIONS[digits]
+    if kind == ColumnType.DATETIME:
+        return _MOMENTS[digits]
     return _NORMALIZERS.get(kind, _other)
 
 
@@ -144,33 +144,35 @@ def _guid(value: Any) -> str:
         return text.lower()
 
 
-def _datetime(value: Any) -> str:
-    if isinstance(value, str) and len(value) == 20 and value[10] == "T" and value[19] == "Z":
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        value = datetime.fromisoformat(text)
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
-                f"{value.minute:02d}:{value.second:02d}Z")
-    if isinstance(value, date):
-        return value.strftime("%Y-%m-%dT00:00:00Z")
-    raise TypeError(type(value).__name__)
+_TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
 
 
-def _fraction(digits: int) -> Callable[[Any], str]:
-    """The datetime rule keeping ``digits`` digits of a second (the rest cut off, as
-    ``_datetime`` cuts a fraction)."""
-    step = 10 ** (MICROSECONDS - digits)
+def utc_text(value: datetime) -> str:
+    """A datetime's fields as ``YYYY-MM-DDTHH:MM:SSZ`` (its zone, if any, is not looked at).
 
-    def fraction(value: Any) -> str:
-        return _fraction_text(_utc(value), step)
+    The same text as ``value.isoformat()[:19] + "Z"``, in a third of the time: two-digit fields
+    come from a table, and a four-digit year is its own ``str``; other years take ``isoformat``,
+    which zero-pads them.
+    """
+    year = value.year
+    if year < 1000:
+        return value.isoformat()[:19] + "Z"
+    two = _TWO_DIGITS
+    return (f"{year}-{two[value.month]}-{two[value.day]}T{two[value.hour]}:"
+            f"{two[value.minute]}:{two[value.second]}Z")
 
-    return fraction
+
+def _moment(digits: int) -> Callable[[Any], str]:
+    """The datetime rule keeping ``digits`` digits of a second, the rest cut off: a datetime, a
+    date or an ISO text as UTC text (``_fraction_text``), a canonical text as it is."""
+    text = _fraction_text(digits)
+
+    def moment(value: Any) -> str:
+        if isinstance(value, str) and len(value) == 20 and value[10] == "T" and value[19] == "Z":
+            return value
+        return text(_utc(value))
+
+    return moment
 
 
 def _utc(value: Any) -> datetime:
@@ -187,16 +189,24 @@ def _utc(value: Any) -> datetime:
     raise TypeError(type(value).__name__)
 
 
-def _fraction_text(value: datetime, step: int) -> str:
-    """``utc_text`` with the microseconds cut to a multiple of ``step`` after the seconds, if
-    any are left: ``.5`` for 500000 (no trailing zeros)."""
-    micro = value.microsecond // step * step
-    if not micro:
-        return utc_text(value)
-    return f"{utc_text(value)[:-1]}.{micro:06d}".rstrip("0") + "Z"
+def _fraction_text(digits: int) -> Callable[[datetime], str]:
+    """``utc_text`` with the microseconds cut to ``digits`` digits after the seconds, if any are
+    left: ``.5`` for 500000 (no trailing zeros)."""
+    if not digits:
+        return utc_text
+    step = 10 ** (MICROSECONDS - digits)
+
+    def text(value: datetime) -> str:
+        micro = value.microsecond // step * step
+        if not micro:
+            return utc_text(value)
+        return f"{utc_text(value)[:-1]}.{micro:06d}".rstrip("0") + "Z"
+
+    return text
 
 
-_FRACTIONS = {digits: _fraction(digits) for digits in range(1, MICROSECONDS + 1)}
+_MOMENTS = [_moment(digits) for digits in range(MICROSECONDS + 1)]
+_datetime = _MOMENTS[0]
 
 
 def _date(value: Any) -> str:
@@ -376,7 +386,6 @@ _NORMALIZERS = {
     ColumnType.DECIMAL: _number,
     ColumnType.FLOAT: _number,
     ColumnType.BOOLEAN: _boolean,
-    ColumnType.DATETIME: _datetime,
     ColumnType.DATE: _date,
     ColumnType.BINARY: _binary,
 }
@@ -495,55 +504,26 @@ def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT, digits: int =
                 return value
             return None if value is None else general(value)
         return boolean
-    if kind == ColumnType.DATETIME and digits:
-        return _fraction_normalizer(digits, general)
     if kind == ColumnType.DATETIME:
-        def moment(value: Any) -> Any:
-            if type(value) is datetime:
-                zone = value.tzinfo
-                if (zone is None or zone is UTC) and not value.microsecond:
-                    return utc_text(value)
-            elif type(value) is str and len(value) == 20 and value[10] == "T" and \
-                    value[19] == "Z":
-                return value
-            return None if value is None else general(value)
-        return moment
+        return _moment_normalizer(_fraction_text(digits), general)
     return general
 
 
-def _fraction_normalizer(digits: int, general: Normalizer) -> Normalizer:
-    """``normalizer`` of a datetime pair keeping ``digits`` digits of a second (``general``:
-    its value through ``normalize``)."""
-    step = 10 ** (MICROSECONDS - digits)
+def _moment_normalizer(text: Callable[[datetime], str], general: Normalizer) -> Normalizer:
+    """``normalizer`` of a datetime pair: a naive or UTC datetime as ``text`` spells it, a
+    canonical text in whole seconds as it is (``general``: any other value through
+    ``normalize``)."""
 
-    def fraction(value: Any) -> Any:
+    def moment(value: Any) -> Any:
         if type(value) is datetime:
             zone = value.tzinfo
             if zone is None or zone is UTC:
-                return _fraction_text(value, step)
+                return text(value)
         elif type(value) is str and len(value) == 20 and value[10] == "T" and value[19] == "Z":
             return value
         return None if value is None else general(value)
 
-    return fraction
-
-
-_TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
-
-
-def utc_text(value: datetime) -> str:
-    """A datetime's fields as ``YYYY-MM-DDTHH:MM:SSZ`` (its zone, if any, is not looked at).
-
-    The same text as ``value.isoformat()[:19] + "Z"`` (what ``_datetime`` writes for a UTC
-    value), in a third of the time: two-digit fields come from a table, and a four-digit year is
-    its own ``str``; other years take ``isoformat``, which zero-pads them.
-    """
-    year = value.year
-    if year < 1000:
-        return value.isoformat()[:19] + "Z"
-    two = _TWO_DIGITS
-    return (f"{year}-{two[value.month]}-{two[value.day]}T{two[value.hour]}:"
-            f"{two[value.minute]}:{two[value.second]}Z")
+    return moment
 
 
 Denormalizer = Callable[[Any], Any]

@@ -101,6 +101,13 @@ def test_a_datetime_pair_keeps_the_digits_of_a_second_both_columns_hold() -> Non
         normalize(moment, T.DATETIME) == "2038-01-19T03:14:08Z"
 
 
+def test_a_date_compares_as_the_datetime_of_its_midnight_whatever_its_year() -> None:
+    from datetime import date
+
+    assert normalize(date(5, 1, 2), T.DATETIME) == normalize(datetime(5, 1, 2), T.DATETIME) == \
+        "0005-01-02T00:00:00Z"
+
+
 def test_bool_and_int_compare_as_booleans() -> None:
     assert pair_type(T.BOOLEAN, T.INTEGER) == T.BOOLEAN
     assert normalize(1, T.BOOLEAN) is True and normalize(False, T.BOOLEAN) is False
