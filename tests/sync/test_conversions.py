@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from l2tui.config.model import ColumnPair, Connection, Direction, Entity, Mapping
@@ -83,13 +81,6 @@ def test_text_mapped_into_a_typed_column_is_warned_of_before_the_run(
            "its row" in warnings
 
 
-def _pg_url() -> str:
-    url = os.environ.get("L2TUI_TEST_PG_URL")
-    if not url:
-        pytest.skip("PostgreSQL: set L2TUI_TEST_PG_URL")
-    return url
-
-
 def _sql_pair(left_url: str, left_table: str, right_url: str, right_table: str,
               direction: Direction = Direction.BIDIRECTIONAL) -> Connection:
     """Two SQL tables keyed by ``id``, their columns mapped by name."""
@@ -153,16 +144,15 @@ def test_a_text_with_a_fraction_is_not_cut_to_a_whole_number_in_an_integer_colum
     assert _rows(sa.create_engine(sqlite_url(tmp_path / "numbers.db")), "t_num") == [(1, 1.5)]
 
 
-def test_a_synced_number_column_altered_to_text_is_no_change(tmp_path: Path) -> None:
-    url = _pg_url()
-    pg, table = sa.create_engine(url), f"t_alt_{uuid.uuid4().hex[:8]}"
+def test_a_synced_number_column_altered_to_text_is_no_change(pg_url: str, tmp_path: Path) -> None:
+    pg, table = sa.create_engine(pg_url), f"t_alt_{uuid.uuid4().hex[:8]}"
     numbers_url = sqlite_url(tmp_path / "numbers.db")
     with pg.begin() as c:
         c.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, q NUMERIC(10, 3))")
         c.exec_driver_sql(f"INSERT INTO {table} VALUES (1, 1), (2, 2.5)")
     with sa.create_engine(numbers_url).begin() as c:
         c.exec_driver_sql("CREATE TABLE t_num (id INTEGER PRIMARY KEY, q NUMERIC)")
-    conn = _sql_pair(url, table, numbers_url, "t_num")
+    conn = _sql_pair(pg_url, table, numbers_url, "t_num")
     runner = Runner(resolve_paths())
     try:
         assert runner.run(conn).created_right == 2
