@@ -93,15 +93,21 @@ def emulator_factory() -> Iterator[Callable[..., Any]]:
         emu.__exit__(None, None, None)
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> str:
-    """The throwaway PostgreSQL that scripts/test starts (a SQLAlchemy URL)."""
+def postgresql_url() -> str:
+    """The throwaway PostgreSQL that scripts/test starts (a SQLAlchemy URL); without one the
+    test is skipped (failed on CI)."""
     url = os.environ.get("L2TUI_TEST_PG_URL")
     if not url:
         if os.environ.get("CI"):
             pytest.fail("L2TUI_TEST_PG_URL is not set: run the tests with scripts/test")
         pytest.skip("no PostgreSQL: run the tests with scripts/test")
     return url
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The throwaway PostgreSQL that scripts/test starts (``postgresql_url``)."""
+    return postgresql_url()
 
 
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]

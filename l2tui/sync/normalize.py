@@ -12,11 +12,15 @@ Rules, one per logical type of a mapped column pair:
   dates ``YYYY-MM-DD`` (a datetime paired with a date is compared as its UTC date);
 - a text paired with a GUID, a datetime, a date or a number is compared as that type: ``'1.000'``
   and ``1`` are equal, so a run rewrites neither; a text that is none stays its text (and fails
-  its row where it is written into such a column);
+  its row where it is written into such a column). A text is read as a number only when it
+  spells one in ASCII digits, with at most a sign, a point and an exponent of up to three digits
+  (``_NUMBER_TEXT``): ``'1_000'`` and ``'١٢'``, which ``Decimal`` reads, are none;
 - numbers (integer, decimal, float): one plain decimal text without trailing zeros, so
   ``12.50``, ``12.5`` and ``Decimal('12.5000')`` agree, and ``-0`` is ``0``; what a run writes
-  to the other side, too. How many digits count depends on what the pair's columns hold
-  (``Numbers``, from ``numbers_rule``):
+  to the other side, too (but for a fraction, which an integer column is given as it is, to
+  fail its row, not cut off); a number whose exponent would add more than ``ZEROS`` zeros
+  (``1E+200000000``) stays its text instead. How many digits count depends on what the pair's
+  columns hold (``Numbers``, from ``numbers_rule``):
 
   - exact (both sides hold decimals exactly: Dataverse decimal and money, PostgreSQL NUMERIC):
     every digit of a decimal counts, so 123456789012.3456 is neither written nor compared as
@@ -52,6 +56,7 @@ from l2tui.providers.base import MICROSECONDS, Column, ColumnType
 from l2tui.providers.booleans import text_boolean
 
 SIGNIFICANT = 15  # a double's precision: digits of a float beyond it are noise
+ZEROS = 1000  # the most zeros a number's exponent may add where it is spelt out (1E+200000000)
 NUMERIC = {ColumnType.INTEGER, ColumnType.DECIMAL, ColumnType.FLOAT}
 
 
@@ -124,8 +129,8 @@ def _slow(kind: ColumnType, numbers: Numbers, digits: int = 0) -> Callable[[Any]
     second)."""
     if kind in NUMERIC:
         return _NUMBERS[numbers]
-    if kind == ColumnType.DATETIME and digits:
-        return _FRACTIONS[digits]
+    if kind == ColumnType.DATETIME:
+        return _MOMENTS[digits]
     return _NORMALIZERS.get(kind, _other)
 
 
@@ -139,33 +144,35 @@ def _guid(value: Any) -> str:
         return text.lower()
 
 
-def _datetime(value: Any) -> str:
-    if isinstance(value, str) and len(value) == 20 and value[10] == "T" and value[19] == "Z":
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        value = datetime.fromisoformat(text)
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
-                f"{value.minute:02d}:{value.second:02d}Z")
-    if isinstance(value, date):
-        return value.strftime("%Y-%m-%dT00:00:00Z")
-    raise TypeError(type(value).__name__)
+_TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
 
 
-def _fraction(digits: int) -> Callable[[Any], str]:
-    """The datetime rule keeping ``digits`` digits of a second (the rest cut off, as
-    ``_datetime`` cuts a fraction)."""
-    step = 10 ** (MICROSECONDS - digits)
+def utc_text(value: datetime) -> str:
+    """A datetime's fields as ``YYYY-MM-DDTHH:MM:SSZ`` (its zone, if any, is not looked at).
 
-    def fraction(value: Any) -> str:
-        return _fraction_text(_utc(value), step)
+    The same text as ``value.isoformat()[:19] + "Z"``, in a third of the time: two-digit fields
+    come from a table, and a four-digit year is its own ``str``; other years take ``isoformat``,
+    which zero-pads them.
+    """
+    year = value.year
+    if year < 1000:
+        return value.isoformat()[:19] + "Z"
+    two = _TWO_DIGITS
+    return (f"{year}-{two[value.month]}-{two[value.day]}T{two[value.hour]}:"
+            f"{two[value.minute]}:{two[value.second]}Z")
 
-    return fraction
+
+def _moment(digits: int) -> Callable[[Any], str]:
+    """The datetime rule keeping ``digits`` digits of a second, the rest cut off: a datetime, a
+    date or an ISO text as UTC text (``_fraction_text``), a canonical text as it is."""
+    text = _fraction_text(digits)
+
+    def moment(value: Any) -> str:
+        if isinstance(value, str) and len(value) == 20 and value[10] == "T" and value[19] == "Z":
+            return value
+        return text(_utc(value))
+
+    return moment
 
 
 def _utc(value: Any) -> datetime:
@@ -182,16 +189,24 @@ def _utc(value: Any) -> datetime:
     raise TypeError(type(value).__name__)
 
 
-def _fraction_text(value: datetime, step: int) -> str:
-    """``utc_text`` with the microseconds cut to a multiple of ``step`` after the seconds, if
-    any are left: ``.5`` for 500000 (no trailing zeros)."""
-    micro = value.microsecond // step * step
-    if not micro:
-        return utc_text(value)
-    return f"{utc_text(value)[:-1]}.{micro:06d}".rstrip("0") + "Z"
+def _fraction_text(digits: int) -> Callable[[datetime], str]:
+    """``utc_text`` with the microseconds cut to ``digits`` digits after the seconds, if any are
+    left: ``.5`` for 500000 (no trailing zeros)."""
+    if not digits:
+        return utc_text
+    step = 10 ** (MICROSECONDS - digits)
+
+    def text(value: datetime) -> str:
+        micro = value.microsecond // step * step
+        if not micro:
+            return utc_text(value)
+        return f"{utc_text(value)[:-1]}.{micro:06d}".rstrip("0") + "Z"
+
+    return text
 
 
-_FRACTIONS = {digits: _fraction(digits) for digits in range(1, MICROSECONDS + 1)}
+_MOMENTS = [_moment(digits) for digits in range(MICROSECONDS + 1)]
+_datetime = _MOMENTS[0]
 
 
 def _date(value: Any) -> str:
@@ -262,10 +277,28 @@ def _as_float(value: Any) -> str:
 
 
 def _decimal(value: Any) -> Decimal:
-    """A number as a Decimal: a float by its shortest text, text stripped."""
+    """A number as a Decimal: a float by its shortest text, anything else by ``_text_number``;
+    a Decimal whose exponent would add more than ``ZEROS`` zeros spelt out is ValueError (it
+    stays its text: a text's exponent has three digits at most)."""
     if type(value) is Decimal:
+        if not -ZEROS <= value.adjusted() <= ZEROS and _too_long(value):
+            raise ValueError("too long spelt out")
         return value  # type: ignore[no-any-return]
-    return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    return Decimal(repr(value)) if isinstance(value, float) else _text_number(str(value))
+
+
+# a text read as a number: ASCII digits, a sign, a point, an exponent of at most three digits
+# (``Decimal`` also reads '1_000', other scripts' digits and any exponent: '1e999999999'
+# spelt out is a gigabyte); possessive (``*+``, ``?+``): no backtracking, in half the time
+_NUMBER_TEXT = re.compile(r"\s*+[+-]?+(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][+-]?+\d{1,3}+)?+\s*+",
+                          re.ASCII).fullmatch
+
+
+def _text_number(text: str) -> Decimal:
+    """A text as a Decimal if ``_NUMBER_TEXT`` reads it as a number, else ValueError."""
+    if _NUMBER_TEXT(text) is None:
+        raise ValueError(f"not a number: {text[:40]!r}")
+    return Decimal(text)
 
 
 def _rounded(number: Decimal) -> Decimal:
@@ -284,6 +317,12 @@ def _plain(number: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
+
+
+def _too_long(number: Decimal) -> bool:
+    """Whether spelling a finite number out adds more than ``ZEROS`` zeros: before its digits
+    (a small number) or after them (a large exponent)."""
+    return number.adjusted() < -ZEROS or int(number.as_tuple().exponent) > ZEROS
 
 
 _NUMBERS: dict[Numbers, Callable[[Any], str]] = {
@@ -347,7 +386,6 @@ _NORMALIZERS = {
     ColumnType.DECIMAL: _number,
     ColumnType.FLOAT: _number,
     ColumnType.BOOLEAN: _boolean,
-    ColumnType.DATETIME: _datetime,
     ColumnType.DATE: _date,
     ColumnType.BINARY: _binary,
 }
@@ -375,11 +413,11 @@ def denormalize(value: Any, target: ColumnType, nullable: bool = True) -> Any:
                 return value  # (a JSON number, true or false, as ``_other`` keeps it)
             return value if isinstance(value, str) else _string(value)
         if target == ColumnType.INTEGER:
-            return int(value) if isinstance(value, bool) else int(Decimal(str(value)))
+            return int(value) if isinstance(value, bool) else _whole(value)
         if target == ColumnType.DECIMAL:
-            return Decimal(int(value)) if isinstance(value, bool) else Decimal(str(value))
+            return Decimal(int(value)) if isinstance(value, bool) else _decimal(value)
         if target == ColumnType.FLOAT:
-            return float(int(value)) if isinstance(value, bool) else float(Decimal(str(value)))
+            return float(int(value)) if isinstance(value, bool) else float(_decimal(value))
         if target == ColumnType.BOOLEAN:
             return _boolean(value)
         if target == ColumnType.DATETIME:
@@ -394,6 +432,14 @@ def denormalize(value: Any, target: ColumnType, nullable: bool = True) -> Any:
     except (ValueError, TypeError, InvalidOperation, ArithmeticError):
         return value
     return value
+
+
+def _whole(value: Any) -> int:
+    """A number as an int; ValueError where it has a fraction, which the int would cut off."""
+    number = _decimal(value)
+    if number != number.to_integral_value():
+        raise ValueError(f"not a whole number: {value!r}")
+    return int(number)
 
 
 # -- resolved once per column: the same results as normalize / denormalize, faster --------------
@@ -458,55 +504,26 @@ def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT, digits: int =
                 return value
             return None if value is None else general(value)
         return boolean
-    if kind == ColumnType.DATETIME and digits:
-        return _fraction_normalizer(digits, general)
     if kind == ColumnType.DATETIME:
-        def moment(value: Any) -> Any:
-            if type(value) is datetime:
-                zone = value.tzinfo
-                if (zone is None or zone is UTC) and not value.microsecond:
-                    return utc_text(value)
-            elif type(value) is str and len(value) == 20 and value[10] == "T" and \
-                    value[19] == "Z":
-                return value
-            return None if value is None else general(value)
-        return moment
+        return _moment_normalizer(_fraction_text(digits), general)
     return general
 
 
-def _fraction_normalizer(digits: int, general: Normalizer) -> Normalizer:
-    """``normalizer`` of a datetime pair keeping ``digits`` digits of a second (``general``:
-    its value through ``normalize``)."""
-    step = 10 ** (MICROSECONDS - digits)
+def _moment_normalizer(text: Callable[[datetime], str], general: Normalizer) -> Normalizer:
+    """``normalizer`` of a datetime pair: a naive or UTC datetime as ``text`` spells it, a
+    canonical text in whole seconds as it is (``general``: any other value through
+    ``normalize``)."""
 
-    def fraction(value: Any) -> Any:
+    def moment(value: Any) -> Any:
         if type(value) is datetime:
             zone = value.tzinfo
             if zone is None or zone is UTC:
-                return _fraction_text(value, step)
+                return text(value)
         elif type(value) is str and len(value) == 20 and value[10] == "T" and value[19] == "Z":
             return value
         return None if value is None else general(value)
 
-    return fraction
-
-
-_TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
-
-
-def utc_text(value: datetime) -> str:
-    """A datetime's fields as ``YYYY-MM-DDTHH:MM:SSZ`` (its zone, if any, is not looked at).
-
-    The same text as ``value.isoformat()[:19] + "Z"`` (what ``_datetime`` writes for a UTC
-    value), in a third of the time: two-digit fields come from a table, and a four-digit year is
-    its own ``str``; other years take ``isoformat``, which zero-pads them.
-    """
-    year = value.year
-    if year < 1000:
-        return value.isoformat()[:19] + "Z"
-    two = _TWO_DIGITS
-    return (f"{year}-{two[value.month]}-{two[value.day]}T{two[value.hour]}:"
-            f"{two[value.minute]}:{two[value.second]}Z")
+    return moment
 
 
 Denormalizer = Callable[[Any], Any]
@@ -549,16 +566,19 @@ def denormalizer(target: ColumnType, nullable: bool = True) -> Denormalizer:
     if target == ColumnType.INTEGER:
         def integer(value: Any) -> Any:
             if type(value) is str and value.isdigit() and value.isascii():
-                return int(value)
+                try:
+                    return int(value)
+                except ValueError:  # more digits than int() reads of a text (4,300)
+                    return general(value)
             return None if value is None else general(value)
         return integer
     if target == ColumnType.DECIMAL:
         def decimal(value: Any) -> Any:
             if type(value) is str:
                 try:
-                    return Decimal(value)
-                except (ValueError, InvalidOperation):
-                    return general(value)
+                    return _text_number(value)
+                except ValueError:
+                    return value
             return None if value is None else general(value)
         return decimal
     if target == ColumnType.DATETIME:

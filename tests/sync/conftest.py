@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import postgresql_url
 from tests.sync.support import Pair, make_pair, sqlite_url
 
 DATABASES = ["sqlite", "postgresql"]
@@ -16,12 +16,7 @@ DATABASES = ["sqlite", "postgresql"]
 
 def database_url(kind: str, tmp_path: Path) -> str:
     """A SQLAlchemy URL of the right-hand database (PostgreSQL only when configured)."""
-    if kind == "sqlite":
-        return sqlite_url(tmp_path / "right.db")
-    url = os.environ.get("L2TUI_TEST_PG_URL")
-    if not url:
-        pytest.skip("PostgreSQL: set L2TUI_TEST_PG_URL")
-    return url
+    return sqlite_url(tmp_path / "right.db") if kind == "sqlite" else postgresql_url()
 
 
 @pytest.fixture(params=DATABASES)

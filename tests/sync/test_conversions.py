@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from l2tui.config.model import ColumnPair, Connection, Direction, Entity, Mapping
@@ -96,13 +94,6 @@ def test_a_mapping_warning_is_a_warning_once_then_a_line_of_the_log(
     assert [level for level, _ in said] == ["info"]
 
 
-def _pg_url() -> str:
-    url = os.environ.get("L2TUI_TEST_PG_URL")
-    if not url:
-        pytest.skip("PostgreSQL: set L2TUI_TEST_PG_URL")
-    return url
-
-
 def _sql_pair(left_url: str, left_table: str, right_url: str, right_table: str,
               direction: Direction = Direction.BIDIRECTIONAL) -> Connection:
     """Two SQL tables keyed by ``id``, their columns mapped by name."""
@@ -122,16 +113,24 @@ def _drop(engine: sa.Engine, table: str) -> None:
         c.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
 
 
+def _texts_and_numbers(db_url: str, tmp_path: Path, table: str, texts: str,
+                       number: str) -> Connection:
+    """A table ``table (id, q TEXT)`` on ``db_url`` holding the rows ``texts`` (SQL values)
+    and an empty SQLite table ``t_num (id, q <number>)``, bidirectional."""
+    with sa.create_engine(db_url).begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, q TEXT)")
+        c.exec_driver_sql(f"INSERT INTO {table} VALUES {texts}")
+    numbers_url = sqlite_url(tmp_path / "numbers.db")
+    with sa.create_engine(numbers_url).begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE t_num (id INTEGER PRIMARY KEY, q {number})")
+    return _sql_pair(db_url, table, numbers_url, "t_num")
+
+
 def test_numbers_in_a_text_column_paired_with_a_number_column_are_not_rewritten_by_a_second_run(
         db_url: str, tmp_path: Path) -> None:
     texts, table = sa.create_engine(db_url), f"t_txt_{uuid.uuid4().hex[:8]}"
-    numbers_url = sqlite_url(tmp_path / "numbers.db")
-    with texts.begin() as c:
-        c.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, q TEXT)")
-        c.exec_driver_sql(f"INSERT INTO {table} VALUES (1, '1.000'), (2, '2.50'), (3, '7')")
-    with sa.create_engine(numbers_url).begin() as c:
-        c.exec_driver_sql("CREATE TABLE t_num (id INTEGER PRIMARY KEY, q NUMERIC)")
-    conn = _sql_pair(db_url, table, numbers_url, "t_num")
+    conn = _texts_and_numbers(db_url, tmp_path, table, "(1, '1.000'), (2, '2.50'), (3, '7')",
+                              "NUMERIC")
     runner = Runner(resolve_paths())
     try:
         assert runner.run(conn).created_right == 3
@@ -143,16 +142,30 @@ def test_numbers_in_a_text_column_paired_with_a_number_column_are_not_rewritten_
     assert held == [(1, "1.000"), (2, "2.50"), (3, "7")]
 
 
-def test_a_synced_number_column_altered_to_text_is_no_change(tmp_path: Path) -> None:
-    url = _pg_url()
-    pg, table = sa.create_engine(url), f"t_alt_{uuid.uuid4().hex[:8]}"
+def test_a_text_with_a_fraction_is_not_cut_to_a_whole_number_in_an_integer_column(
+        db_url: str, tmp_path: Path) -> None:
+    texts, table = sa.create_engine(db_url), f"t_txt_{uuid.uuid4().hex[:8]}"
+    conn = _texts_and_numbers(db_url, tmp_path, table, "(1, '1.5')", "INTEGER")
+    runner = Runner(resolve_paths())
+    try:
+        runner.run(conn)
+        runner.run(conn)  # (bidirectional: a 1 written would come back over the text)
+        held = _rows(texts, table)
+    finally:
+        _drop(texts, table)
+    assert held == [(1, "1.5")]
+    assert _rows(sa.create_engine(sqlite_url(tmp_path / "numbers.db")), "t_num") == [(1, 1.5)]
+
+
+def test_a_synced_number_column_altered_to_text_is_no_change(pg_url: str, tmp_path: Path) -> None:
+    pg, table = sa.create_engine(pg_url), f"t_alt_{uuid.uuid4().hex[:8]}"
     numbers_url = sqlite_url(tmp_path / "numbers.db")
     with pg.begin() as c:
         c.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, q NUMERIC(10, 3))")
         c.exec_driver_sql(f"INSERT INTO {table} VALUES (1, 1), (2, 2.5)")
     with sa.create_engine(numbers_url).begin() as c:
         c.exec_driver_sql("CREATE TABLE t_num (id INTEGER PRIMARY KEY, q NUMERIC)")
-    conn = _sql_pair(url, table, numbers_url, "t_num")
+    conn = _sql_pair(pg_url, table, numbers_url, "t_num")
     runner = Runner(resolve_paths())
     try:
         assert runner.run(conn).created_right == 2

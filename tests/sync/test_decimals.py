@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -59,11 +58,8 @@ def test_negative_zero_is_zero_so_a_second_bidirectional_run_has_nothing_to_do(
 
 
 def test_a_decimal_sqlite_cannot_hold_is_compared_as_sqlite_holds_it_so_runs_settle(
-        tmp_path: Path) -> None:
-    url = os.environ.get("L2TUI_TEST_PG_URL")
-    if not url:
-        pytest.skip("PostgreSQL: set L2TUI_TEST_PG_URL")
-    pg, table = sa.create_engine(url), f"money_{uuid.uuid4().hex[:8]}"
+        pg_url: str, tmp_path: Path) -> None:
+    pg, table = sa.create_engine(pg_url), f"money_{uuid.uuid4().hex[:8]}"
     with pg.begin() as c:
         c.exec_driver_sql(f"CREATE TABLE {table} (id VARCHAR(10) PRIMARY KEY, "
                           "amount NUMERIC(38, 10))")
@@ -75,7 +71,7 @@ def test_a_decimal_sqlite_cannot_hold_is_compared_as_sqlite_holds_it_so_runs_set
                           "amount NUMERIC(38, 10))")
     conn = Connection(
         title="Money into SQLite", direction=Direction.LEFT_TO_RIGHT,
-        entity1=Entity(provider="postgresql", connection_string=url, select=table,
+        entity1=Entity(provider="postgresql", connection_string=pg_url, select=table,
                        primary_key=["id"]),
         entity2=Entity(provider="sqlite", connection_string=f"Data Source={right};",
                        select="money", primary_key=["id"]),

@@ -134,10 +134,10 @@ def test_a_value_too_long_for_the_target_column_fails_its_row_and_is_never_cut(
     with pair.engine.begin() as c:
         c.execute(sa.text("ALTER TABLE accounts ALTER COLUMN accountnumber TYPE varchar(8)"))
     keys = sorted(pair.left())
-    for key in keys:
-        pair.left_update(key, {"accountnumber": "SHORT"})
-    for key in keys[:2]:
-        pair.left_update(key, {"accountnumber": "MUCH TOO LONG"})
+    for n, key in enumerate(keys):  # (an account number is unique in Dataverse)
+        pair.left_update(key, {"accountnumber": f"SHORT{n}"})
+    for n, key in enumerate(keys[:2]):
+        pair.left_update(key, {"accountnumber": f"MUCH TOO LONG {n}"})
 
     report = pair.run()
 

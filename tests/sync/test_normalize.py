@@ -101,6 +101,13 @@ def test_a_datetime_pair_keeps_the_digits_of_a_second_both_columns_hold() -> Non
         normalize(moment, T.DATETIME) == "2038-01-19T03:14:08Z"
 
 
+def test_a_date_compares_as_the_datetime_of_its_midnight_whatever_its_year() -> None:
+    from datetime import date
+
+    assert normalize(date(5, 1, 2), T.DATETIME) == normalize(datetime(5, 1, 2), T.DATETIME) == \
+        "0005-01-02T00:00:00Z"
+
+
 def test_bool_and_int_compare_as_booleans() -> None:
     assert pair_type(T.BOOLEAN, T.INTEGER) == T.BOOLEAN
     assert normalize(1, T.BOOLEAN) is True and normalize(False, T.BOOLEAN) is False
@@ -128,7 +135,7 @@ def test_denormalize_gives_the_target_column_python_type() -> None:
     assert denormalize("12.5", T.DECIMAL) == Decimal("12.5")
     assert denormalize("2024-05-01T12:00:01Z", T.DATETIME) == datetime(2024, 5, 1, 12, 0, 1,
                                                                        tzinfo=UTC)
-    assert denormalize("7", T.INTEGER) == 7
+    assert denormalize("7", T.INTEGER) == denormalize("7.000", T.INTEGER) == 7
 
 
 def test_a_null_goes_into_a_not_null_text_column_as_empty_text() -> None:
@@ -179,3 +186,43 @@ def test_decimals_padded_by_a_column_scale_normalise_as_the_general_rule() -> No
         number, slow = normalizer(T.DECIMAL, numbers), _NUMBERS[numbers]
         for value in samples:
             assert number(value) == slow(value), (numbers, value)
+
+
+def test_a_text_with_a_long_exponent_stays_its_text_instead_of_being_spelt_out() -> None:
+    for numbers in Numbers:
+        assert normalizer(T.DECIMAL, numbers)("1e200000000") == "1e200000000"
+
+
+def test_a_decimal_beyond_a_thousand_zeros_stays_its_text_instead_of_being_spelt_out() -> None:
+    for numbers in Numbers:
+        for text in ("1E+200000000", "1E-200000000"):
+            assert normalizer(T.DECIMAL, numbers)(Decimal(text)) == text
+
+
+def test_a_text_with_an_underscore_between_its_digits_is_no_number() -> None:
+    assert normalizer(T.DECIMAL)("1_000") == "1_000"
+
+
+def test_a_text_of_digits_other_than_ascii_is_no_number() -> None:
+    assert normalizer(T.DECIMAL)("١٢") == "١٢"  # (Arabic-Indic digits: Decimal reads 12)
+
+
+def test_a_text_that_is_no_number_is_written_into_a_number_column_unchanged() -> None:
+    from l2tui.sync.normalize import denormalizer
+
+    for target in (T.INTEGER, T.DECIMAL, T.FLOAT):
+        assert denormalize("1_000", target) == denormalizer(target)("1_000") == "1_000"
+
+
+def test_a_number_with_a_fraction_is_written_into_an_integer_column_unchanged() -> None:
+    from l2tui.sync.normalize import denormalizer
+
+    assert denormalize("1.5", T.INTEGER) == denormalizer(T.INTEGER)("1.5") == "1.5"
+
+
+def test_a_text_of_more_digits_than_int_reads_is_written_into_an_integer_column_as_a_number(
+        ) -> None:
+    from l2tui.sync.normalize import denormalizer
+
+    digits = "1" * 5000  # (int() refuses a text of more than 4,300 digits)
+    assert denormalizer(T.INTEGER)(digits) == denormalize(digits, T.INTEGER) == int(Decimal(digits))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -18,12 +17,9 @@ Copy = Callable[..., RunReport]
 
 
 @pytest.fixture
-def pg() -> Iterator[sa.Engine]:
+def pg(pg_url: str) -> Iterator[sa.Engine]:
     """The test PostgreSQL (skipped without one)."""
-    url = os.environ.get("L2TUI_TEST_PG_URL")
-    if not url:
-        pytest.skip("PostgreSQL: set L2TUI_TEST_PG_URL")
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(pg_url)
     yield engine
     engine.dispose()
 

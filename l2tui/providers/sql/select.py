@@ -10,7 +10,7 @@ from sqlalchemy.engine import Dialect, Inspector
 
 from l2tui.config.specs.sql_select import Name, SelectInfo
 from l2tui.errors import ConfigError
-from l2tui.providers.base import Column, ColumnType
+from l2tui.providers.base import MICROSECONDS, Column, ColumnType
 from l2tui.providers.sql import types
 
 
@@ -192,6 +192,17 @@ def query_columns(description: Sequence[Any], first: Sequence[Any] | None,
         code = desc[1] if dialect.name != "mysql" else None
         kind, native = described_type(code, sample)
         name = desc[0]
+        fraction = described_fraction(code, desc) if kind == ColumnType.DATETIME else 0
         out.append(Column(name=name, type=kind, nullable=True, read_only=True,
-                          key=name in keys, native_type=native))
+                          key=name in keys, native_type=native, fraction_digits=fraction))
     return out
+
+
+def described_fraction(type_code: Any, description: Sequence[Any]) -> int:
+    """The digits of a second a query's datetime column holds, where its driver says them:
+    psycopg (whose type code is PostgreSQL's OID) gives a timestamp's precision (None unsaid:
+    6); the other drivers' descriptions do not tell, and it is whole seconds."""
+    if not isinstance(type_code, int):
+        return 0
+    precision = description[4]
+    return MICROSECONDS if precision is None else min(precision, MICROSECONDS)

@@ -55,6 +55,15 @@ def test_a_datetime_column_is_described_with_the_digits_of_a_second_it_holds(
     assert columns["id"] == 0
 
 
+def test_a_query_datetime_column_is_described_with_the_digits_of_a_second_postgresql_says(
+        pg_db: Database) -> None:
+    pg_db.run("CREATE TABLE moments (id INTEGER PRIMARY KEY, a TIMESTAMP, b TIMESTAMP(0), "
+              "c TIMESTAMPTZ(3))")
+    query = pg_db.open("SELECT m.id, m.a, m.b, m.c FROM moments m JOIN moments n ON n.id = m.id")
+    columns = {c.name: c.fraction_digits for c in query.describe()}
+    assert (columns["a"], columns["b"], columns["c"], columns["id"]) == (6, 0, 3, 0)
+
+
 def test_describe_reflects_the_table_alone_not_the_tables_its_foreign_keys_name(
         db: Database) -> None:
     """Each is a dozen catalog queries on a server, for nothing a run writes."""
