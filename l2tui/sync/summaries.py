@@ -105,6 +105,14 @@ def local_time(stamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
 
 
+def run_outcome(record: RunRecord, holder: str | None) -> str:
+    """How a run ended; one without an end is running (its lock is held by ``holder``, a PID)
+    or did not finish (killed, the machine down)."""
+    if record.outcome:
+        return record.outcome
+    return f"running (PID {holder})" if holder else "unfinished"
+
+
 def outcome_label(outcome: str) -> str:
     """How a run ended, as people read it ("dry run"; JSON keeps "dry_run")."""
     return outcome.replace("_", " ")
