@@ -182,6 +182,7 @@ class Workspace:
         self._wrote(old, path)
         self._named(path, conn.title)
         self.dirty.discard(path)
+        self.errors.pop(path, None)  # (a file broken on disk meanwhile: fixed by this write)
         saved = Saved(path)
         for index in (1, 2):
             secret = self.secrets.get((path, index))

@@ -88,3 +88,30 @@ async def test_a_run_from_the_command_line_shows_in_the_run_history(make_app, de
         Runner(paths).run(conn)  # as `l2tui run` from cron would, beside the open app
         await until(pilot, lambda: table.row_count == 1)
         assert table.get_row_at(0)[1] == "success"
+
+
+async def _edited_then_broken_on_disk(pilot, app, path: Path) -> None:
+    """An unsaved edit, then the file broken by another program (a stray line appended)."""
+    app.query_one("#max-delete").value = "0.5"
+    await until(pilot, lambda: app.workspace.dirty)
+    with path.open("a", encoding="utf-8") as file:
+        file.write("garbage = [\n")
+    await until(pilot, lambda: _titles(app)[0].startswith("⚠"))
+
+
+async def test_a_file_broken_on_disk_keeps_the_unsaved_mark_beside_its_warning(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _edited_then_broken_on_disk(pilot, app, offline_demo_file)
+        assert _titles(app) == [f"⚠ {DEMO_TITLE} ●"]
+
+
+async def test_saving_over_a_file_broken_on_disk_clears_its_warning(make_app,
+                                                                     offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _edited_then_broken_on_disk(pilot, app, offline_demo_file)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+        assert _titles(app) == [DEMO_TITLE]
