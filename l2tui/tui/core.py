@@ -12,6 +12,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, TabbedContent
 
+from l2tui.config.files import Stamp
 from l2tui.config.model import Connection
 from l2tui.config.store import ConnectionStore
 from l2tui.errors import L2Error
@@ -29,7 +30,7 @@ from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
 from l2tui.tui.widgets.no_connection import NoConnection
 from l2tui.tui.widgets.run_panel import RunPanel
-from l2tui.tui.workspace import Stamp, Workspace, stamps
+from l2tui.tui.workspace import Workspace, stamps
 
 
 class L2Core(App[int]):
@@ -96,6 +97,25 @@ class L2Core(App[int]):
         if not self.running and conn.path is not None:
             self.load_history()
         self._update_title()
+
+    def show_changes(self, changed: set[Path], kept: set[Path], told: Path | None = None) -> None:
+        """Show files changed on disk (read again by ``Workspace.catch_up``): the one open as it
+        is now, unless its unsaved edits were kept (said in a notice, but of ``told``: Save
+        Changes writes them over it); a removed one makes way for the next, as Delete does."""
+        for path in sorted(kept - {told}):
+            self.notify(f"{path.name} changed on disk; your unsaved changes are kept (Save Changes "
+                        "writes them over it)", title="Changed on disk", severity="warning",
+                        timeout=10)
+        order = self.workspace.order
+        shown = self.current.path if self.current is not None else self.broken
+        if shown is not None and shown not in order:  # removed: open the next one, as Delete does
+            shown = None
+        if shown is None:
+            self.open(next((p for p in order if p not in self.workspace.errors), None))
+        elif shown in changed and shown not in kept:
+            self.open(shown)  # as it is on disk now
+        else:
+            self.refresh_list()
 
     def load_history(self) -> None:
         """Read the open connection's run history (in a worker), noting the state file's stamp

@@ -12,6 +12,7 @@ from textual.widgets import TabbedContent
 from textual.worker import Worker, WorkerState
 
 from l2tui.config.model import Connection
+from l2tui.config.store import ChangedOnDisk
 from l2tui.errors import GuardRefused, L2Error
 from l2tui.sync.summaries import outcome_label, plan_text, report_body
 from l2tui.tui import jobs, messages
@@ -99,6 +100,9 @@ class ActionsMixin(L2Core):
         old = conn.path
         try:
             saved = self.workspace.save(conn)
+        except ChangedOnDisk:
+            self._changed_meanwhile(conn)
+            return False
         except L2Error as exc:
             if shown:
                 self._place_error(exc)
@@ -117,6 +121,20 @@ class ActionsMixin(L2Core):
         elif told:
             self.notify(f"saved {saved.path.name}", title="Save Changes")
         return True
+
+    def _changed_meanwhile(self, conn: Connection) -> None:
+        """Save Changes found the file changed on disk by another since it was read here: read
+        the folder again (unsaved edits are kept), and say that Save Changes again writes over it."""
+        path = conn.path
+        assert path is not None
+        changed, kept = self.workspace.catch_up()
+        self.show_changes(changed, kept, told=path)
+        if path in kept:
+            text = (f"{path.name} was changed on disk since it was read here; your unsaved "
+                    "changes are kept: Save Changes again writes them over it")
+        else:
+            text = f"{path.name} was changed on disk since it was read here; it shows it as it is now"
+        self.notify(text, title="Not saved: changed on disk", severity="warning", timeout=10)
 
     def _follow_state(self, change: Callable[[], None], title: str) -> None:
         """Move or drop a connection's sync state after its file was renamed or deleted; a run
