@@ -29,7 +29,7 @@ from l2tui.tui.widgets.entity_form import EntityForm
 from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
 from l2tui.tui.widgets.no_connection import NoConnection
-from l2tui.tui.widgets.run_panel import RunPanel
+from l2tui.tui.widgets.run_panel import RunPanel, RunView
 from l2tui.tui.workspace import Workspace, stamps
 
 
@@ -51,6 +51,7 @@ class L2Core(App[int]):
         self.broken: Path | None = None  # the highlighted file that cannot be read, if any
         self.columns: dict[Path, tuple[list[Any] | None, list[Any] | None]] = {}
         self.cancel_event: threading.Event | None = None
+        self.run_view: RunView | None = None  # this app's latest run, as its Run page shows it
         self.bridge = Bridge(self.post_message)
         self.sign_in_screen: DeviceCodeScreen | None = None
         self.focus_before_list: Widget | None = None  # given back when F9 hides the list again
@@ -93,10 +94,23 @@ class L2Core(App[int]):
             form.load(conn, secret_typed=(path, form.index) in self.workspace.secrets)
         left, right = self.columns.get(conn.path, (None, None)) if conn.path else (None, None)
         self.query_one(MappingEditor).load(conn, left, right)
-        self.query_one(RunPanel).clear()
-        if not self.running and conn.path is not None:
+        panel = self.query_one(RunPanel)
+        panel.clear()
+        if self.run_shown() and self.run_view is not None:
+            panel.show_run(self.run_view)  # as it goes, or as it ended while away
+        if conn.path is not None:
             self.load_history()
         self._update_title()
+
+    def run_shown(self) -> bool:
+        """Whether the open connection is the one this app runs (or ran last): its Run page
+        shows that run."""
+        view, conn = self.run_view, self.current
+        return view is not None and conn is not None and conn.path == view.path
+
+    def running_here(self) -> bool:
+        """Whether this app's run, going now, is of the open connection."""
+        return self.running and self.run_shown()
 
     def show_changes(self, changed: set[Path], kept: set[Path], told: Path | None = None) -> None:
         """Show files changed on disk (read again by ``Workspace.catch_up``): the one open as it

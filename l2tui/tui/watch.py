@@ -20,12 +20,11 @@ class WatchMixin(L2Core):
         self.set_interval(WATCH_SECONDS, self.catch_up, name="catch up")
 
     def catch_up(self) -> None:
-        """Show what changed on disk; unsaved edits are kept. Not during a run (it uses the
-        connection as it was): the changes are shown when it ends."""
-        if self.running:
-            return
+        """Show what changed on disk; unsaved edits are kept (a run uses a copy of its
+        connection: it goes on as it began). The history of a connection this app is running
+        is read again once the run has ended (the run changes its state all along)."""
         changed, kept = self.workspace.catch_up()
         if changed:
             self.show_changes(changed, kept)
-        if self.history_stamp() != self.history_seen:  # a run since: read the history again
-            self.load_history()
+        if self.history_stamp() != self.history_seen and not self.running_here():
+            self.load_history()  # a run since (by cron, say): read the history again
