@@ -108,6 +108,15 @@ class L2Core(App[int]):
         view, conn = self.run_view, self.current
         return view is not None and conn is not None and conn.path == view.path
 
+    def run_holder(self, conn: Connection) -> str | None:
+        """Who runs ``conn`` now: "in this app", "PID n" (another process, as its lock says),
+        or None: nobody."""
+        view = self.run_view
+        if self.running and view is not None and view.path == conn.path:
+            return "in this app"
+        pid = jobs.running(conn, self.paths) if conn.path is not None else None
+        return None if pid is None else f"PID {pid}"
+
     def running_here(self) -> bool:
         """Whether this app's run, going now, is of the open connection."""
         return self.running and self.run_shown()

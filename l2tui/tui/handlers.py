@@ -14,7 +14,7 @@ from textual.worker import Worker, WorkerState
 
 from l2tui.config.model import Connection
 from l2tui.config.store import ChangedOnDisk
-from l2tui.errors import GuardRefused, L2Error
+from l2tui.errors import GuardRefused, L2Error, RunError
 from l2tui.sync.summaries import outcome_label, plan_text, report_body
 from l2tui.tui import jobs, messages
 from l2tui.tui.core import L2Core, entity_field, one_line
@@ -99,6 +99,8 @@ class ActionsMixin(L2Core):
                             severity="error", timeout=8)
                 return False
         old = conn.path
+        if not self._may_rename(conn):
+            return False
         try:
             saved = self.workspace.save(conn)
         except ChangedOnDisk:
@@ -123,6 +125,19 @@ class ActionsMixin(L2Core):
             self.notify(f"saved {saved.path.name}", title="Save Changes")
         return True
 
+    def _may_rename(self, conn: Connection) -> bool:
+        """A new title renames the file, and its sync state and history follow: not while the
+        connection runs (here or by ``l2tui run``); then nothing is saved, and it says so."""
+        holder = self.run_holder(conn) if self.workspace.renames(conn) else None
+        if holder is None:
+            return True
+        assert conn.path is not None
+        self.notify(f"{conn.path.name} is running ({holder}): its new title renames the file, "
+                    "and its sync state and history with it, once the run has ended; Save "
+                    "Changes again then", title=f"{conn.title}: not saved", severity="warning",
+                    timeout=10)
+        return False
+
     def _changed_meanwhile(self, conn: Connection) -> None:
         """Save Changes found the file changed on disk by another since it was read here: read
         the folder again (unsaved edits are kept), and say that Save Changes again writes over it."""
@@ -138,13 +153,23 @@ class ActionsMixin(L2Core):
         self.notify(text, title="Not saved: changed on disk", severity="warning", timeout=10)
 
     def _follow_state(self, change: Callable[[], None], title: str) -> None:
-        """Move or drop a connection's sync state after its file was renamed or deleted; a run
-        of it going on keeps the state where it is, and says so."""
+        """Move a connection's sync state after its file was renamed; a run of it that began
+        meanwhile keeps the state where it is, and says so."""
         try:
             change()
         except L2Error as exc:
             self.notify(f"{exc}; its sync state and history were left as they are", title=title,
                         severity="warning", timeout=10)
+
+    def _running_not_deleted(self, conn: Connection, name: str) -> bool:
+        """Whether ``conn`` runs now (here or by ``l2tui run``): then it is not deleted (its run
+        writes its sync state and history, which go with it), and it says so."""
+        holder = self.run_holder(conn)
+        if holder is None:
+            return False
+        self.notify(f"{name} is running ({holder}): delete it once the run has ended",
+                    title="Not deleted", severity="warning", timeout=10)
+        return True
 
     def _password_not_kept(self, reasons: dict[int, str]) -> None:
         """The file was written but the keyring refused a typed password: say so, and mark it."""
@@ -189,14 +214,21 @@ class ActionsMixin(L2Core):
             path, name = self.current.path, f"'{self.current.title}' ({self.current.path.name})"
         else:
             return
+        gone = self.workspace.working.get(path) or Connection(title=path.stem, path=path)
+        if self._running_not_deleted(gone, name):
+            return
 
         def answer(yes: bool | None) -> None:
-            if not yes:
+            if not yes or self._running_not_deleted(gone, name):
                 return
             index = self.workspace.order.index(path) if path in self.workspace.order else 0
-            gone = self.workspace.working.get(path) or Connection(title=path.stem, path=path)
+            try:  # first: a run that began meanwhile holds the state, and keeps the file too
+                jobs.drop_state(gone, self.paths)
+            except RunError as exc:
+                self.notify(f"{exc}: delete it once the run has ended", title="Not deleted",
+                            severity="warning", timeout=10)
+                return
             self.workspace.delete(path)
-            self._follow_state(lambda: jobs.drop_state(gone, self.paths), "Delete Connection")
             self.columns.pop(path, None)
             order = self.workspace.order
             self.open(order[min(index, len(order) - 1)] if order else None)

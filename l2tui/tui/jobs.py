@@ -201,6 +201,13 @@ def run_details(conn: Connection, paths: Paths, started: float) -> RunDetails | 
     return RunDetails(conn.title, record, ended, conflicts, paths.run_logs(conn.slug))
 
 
+def running(conn: Connection, paths: Paths) -> str | None:
+    """The PID of the process running ``conn`` now, as its lock says (``Runner.running``)."""
+    from l2tui.runner import Runner
+
+    return Runner(paths).running(conn)
+
+
 def move_state(conn: Connection, old_slug: str, paths: Paths) -> None:
     """A renamed connection's sync state and logs follow its file (``Runner.move_state``)."""
     from l2tui.runner import Runner

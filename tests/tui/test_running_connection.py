@@ -1,19 +1,28 @@
-"""A connection running while others are open: its run shows on its own Run page alone."""
+"""A connection running: its run shows on its own Run page alone, and it is neither deleted nor
+renamed until the run has ended."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from l2tui.config.store import ConnectionStore
 from l2tui.paths import Paths
+from l2tui.runner import Runner
 from l2tui.sync.events import LogLine, Progress, RunReport
+from l2tui.sync.state import StateStore
 from l2tui.tui import messages
+from l2tui.tui.screens.confirm import ConfirmScreen
 from l2tui.tui.widgets.connection_list import ConnectionList
-from tests.tui.conftest import DEMO_TITLE, demo_toml, until
+from tests.tui.conftest import DEMO_SLUG, DEMO_TITLE, demo_toml, until
 
 SIZE = (120, 40)
 OTHER = "Other connection"
@@ -137,3 +146,75 @@ async def test_a_run_that_ends_while_another_connection_is_open_shows_its_end_th
         await _pick(pilot, app, "up", DEMO_TITLE)
         await pilot.pause()
         assert _phase(app).startswith("success") and "held here" in _log(app)
+
+
+@contextlib.contextmanager
+def run_elsewhere(paths: Paths) -> Iterator[None]:
+    """The demo's lock held as ``l2tui run`` holds it in another process (PID 4242), with the
+    sync state and history that run writes."""
+    state = StateStore(paths.state_db(DEMO_SLUG))
+    state.start_run()
+    state.close()
+    lock = Runner(paths).lock_path(ConnectionStore(paths.connections).load(DEMO_SLUG))
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.pwrite(fd, b"4242", 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _notice(app: Any, title: str) -> str | None:
+    return next((n.message for n in app._notifications if n.title == title), None)
+
+
+async def test_delete_is_refused_while_the_connection_runs_here(make_app, offline_demo_file,
+                                                                held) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await until(pilot, lambda: "held here" in _log(app))
+        await pilot.press("f8")
+        await until(pilot, lambda: _notice(app, "Not deleted") is not None, timeout=5)
+        assert "is running (in this app)" in str(_notice(app, "Not deleted"))
+        assert not isinstance(app.screen, ConfirmScreen) and offline_demo_file.exists()
+        await _ended(pilot, app, held)
+
+
+async def test_delete_is_refused_while_another_process_runs_the_connection(
+        make_app, offline_demo_file, paths) -> None:
+    app = make_app()
+    with run_elsewhere(paths):
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f8")
+            await until(pilot, lambda: _notice(app, "Not deleted") is not None, timeout=5)
+            assert "is running (PID 4242)" in str(_notice(app, "Not deleted"))
+            assert not isinstance(app.screen, ConfirmScreen)
+    assert offline_demo_file.exists() and paths.state_db(DEMO_SLUG).exists()
+
+
+async def test_a_delete_confirmed_after_a_run_began_is_refused(make_app, offline_demo_file,
+                                                               paths) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f8")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        with run_elsewhere(paths):
+            await pilot.click("#yes")
+            await until(pilot, lambda: _notice(app, "Not deleted") is not None, timeout=5)
+    assert offline_demo_file.exists() and paths.state_db(DEMO_SLUG).exists()
+
+
+async def test_a_new_title_is_not_saved_while_the_connection_runs(make_app, offline_demo_file,
+                                                                  paths) -> None:
+    app = make_app()
+    with run_elsewhere(paths):
+        async with app.run_test(size=SIZE) as pilot:
+            app.query_one("#conn-title").value = "Renamed while running"
+            await until(pilot, lambda: app.workspace.dirty)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: _notice(app, "Renamed while running: not saved"), timeout=5)
+            assert app.workspace.dirty
+    assert offline_demo_file.exists() and DEMO_TITLE in offline_demo_file.read_text()
+    assert not (paths.connections / "renamed-while-running.toml").exists()
