@@ -1,11 +1,12 @@
-"""A connection running: its run shows on its own Run page alone, and it is neither deleted nor
-renamed until the run has ended."""
+"""A connection running: its run shows on its own Run page alone, it is neither deleted nor
+renamed until the run has ended, and SIGTERM or SIGHUP cancel it as Quit does."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ class HeldRun:
     def __init__(self) -> None:
         self.go = threading.Event()
         self.steps = 0  # progress reported so far
+        self.ended: str | None = None  # how it ended: success, or cancelled
 
     def __call__(self, conn: Any, paths: Paths, bridge: Any, cancel: threading.Event, *,
                  dry_run: bool, force: bool, prompts: Any) -> RunReport:
@@ -45,8 +47,9 @@ class HeldRun:
         while not self.go.wait(0.02) and not cancel.is_set() and time.monotonic() < deadline:
             self.steps += 1
             bridge.post(messages.RunProgress(Progress(phase="read left", done=self.steps)))
-        report = RunReport(connection=conn.title, outcome="cancelled" if cancel.is_set() else
-                           "success", started=started, finished=time.time())
+        self.ended = "cancelled" if cancel.is_set() else "success"
+        report = RunReport(connection=conn.title, outcome=self.ended, started=started,
+                           finished=time.time())
         bridge.post(messages.RunDone(report, dry_run))
         return report
 
@@ -218,3 +221,31 @@ async def test_a_new_title_is_not_saved_while_the_connection_runs(make_app, offl
             assert app.workspace.dirty
     assert offline_demo_file.exists() and DEMO_TITLE in offline_demo_file.read_text()
     assert not (paths.connections / "renamed-while-running.toml").exists()
+
+
+@pytest.fixture
+def signals_noted() -> Iterator[list[int]]:
+    """SIGTERM and SIGHUP sent to this process are noted here, unless the app catches them (so
+    that one it does not catch fails the test rather than end the test run)."""
+    noted: list[int] = []
+    before = {s: signal.signal(s, lambda signum, _frame: noted.append(signum))
+              for s in (signal.SIGTERM, signal.SIGHUP)}
+    yield noted
+    for signum, handler in before.items():
+        signal.signal(signum, handler)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+async def test_a_signal_during_a_run_cancels_it_and_closes_the_app(
+        make_app, offline_demo_file, held, signals_noted, signum) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await until(pilot, lambda: "held here" in _log(app))
+        os.kill(os.getpid(), signum)
+        await until(pilot, lambda: app.return_code is not None, timeout=5)
+    deadline = time.monotonic() + 5
+    while held.ended is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert (app.return_code, held.ended, signals_noted) == (0, "cancelled", [])
+
