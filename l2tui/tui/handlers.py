@@ -132,10 +132,10 @@ class ActionsMixin(L2Core):
         if holder is None:
             return True
         assert conn.path is not None
-        self.notify(f"{conn.path.name} is running ({holder}): its new title renames the file, "
-                    "and its sync state and history with it, once the run has ended; Save "
-                    "Changes again then", title=f"{conn.title}: not saved", severity="warning",
-                    timeout=10)
+        self.notify(f"{conn.path.name} is running ({holder}): a new title renames the file (its "
+                    "sync state and history follow it), which waits until the run has ended; "
+                    "Save Changes again then", title="Not saved: it is running",
+                    severity="warning", timeout=10)
         return False
 
     def _changed_meanwhile(self, conn: Connection) -> None:
@@ -149,7 +149,7 @@ class ActionsMixin(L2Core):
             text = (f"{path.name} was changed on disk since it was read here; your unsaved "
                     "changes are kept: Save Changes again writes them over it")
         else:
-            text = f"{path.name} was changed on disk since it was read here; it shows it as it is now"
+            text = f"{path.name} was changed on disk since it was read here; it is shown as it is now"
         self.notify(text, title="Not saved: changed on disk", severity="warning", timeout=10)
 
     def _follow_state(self, change: Callable[[], None], title: str) -> None:

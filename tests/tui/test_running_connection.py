@@ -217,7 +217,7 @@ async def test_a_new_title_is_not_saved_while_the_connection_runs(make_app, offl
             app.query_one("#conn-title").value = "Renamed while running"
             await until(pilot, lambda: app.workspace.dirty)
             await pilot.press("ctrl+s")
-            await until(pilot, lambda: _notice(app, "Renamed while running: not saved"), timeout=5)
+            await until(pilot, lambda: _notice(app, "Not saved: it is running"), timeout=5)
             assert app.workspace.dirty
     assert offline_demo_file.exists() and DEMO_TITLE in offline_demo_file.read_text()
     assert not (paths.connections / "renamed-while-running.toml").exists()
