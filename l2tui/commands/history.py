@@ -26,6 +26,7 @@ from l2tui.sync.summaries import (
     local_time,
     outcome_label,
     record_text,
+    run_outcome,
 )
 
 RESOLUTIONS = {"left_wins": "Data Entity 1 (left) won", "right_wins": "Data Entity 2 (right) won",
@@ -43,7 +44,7 @@ def _history(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     runner = Runner(paths)
     records = runner.history(conn, args.limit)
     holder = runner.running(conn)
-    outcomes = [outcome(r, holder if i == 0 else None) for i, r in enumerate(records)]
+    outcomes = [run_outcome(r, holder if i == 0 else None) for i, r in enumerate(records)]
     if args.json:
         logs = paths.run_logs(conn.slug)
         print(json.dumps([record_dict(r, o, logs) for r, o in zip(records, outcomes, strict=True)],
@@ -68,7 +69,7 @@ def latest_run(runner: Runner, conn: Connection) -> tuple[RunRecord, str] | None
     records = runner.history(conn, 1, real=True)
     if not records:
         return None
-    return records[0], outcome(records[0], runner.running(conn))
+    return records[0], run_outcome(records[0], runner.running(conn))
 
 
 def last_run(runner: Runner, conn: Connection) -> str:
@@ -93,13 +94,6 @@ def last_run_dict(runner: Runner, conn: Connection) -> dict[str, Any]:
                 type(exc).__name__}
     return {"last_run": None if latest is None else
             record_dict(*latest, runner.paths.run_logs(conn.slug))}
-
-
-def outcome(record: RunRecord, holder: str | None) -> str:
-    """How a run ended; one without an end is running (its lock is held) or did not finish."""
-    if record.outcome:
-        return record.outcome
-    return f"running (PID {holder})" if holder else "unfinished"
 
 
 def record_dict(record: RunRecord, ended: str, logs: Path) -> dict[str, Any]:

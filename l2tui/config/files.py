@@ -13,6 +13,17 @@ import stat
 import tempfile
 from pathlib import Path
 
+Stamp = tuple[int, int]  # a file's modification time (ns) and size: changed when either is
+
+
+def file_stamp(path: Path) -> Stamp | None:
+    """A file's stamp, or None when it cannot be seen (one stat: cheap enough to poll)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
 
 def write_atomically(path: Path, text: str, mode: int = 0o600, *, through_link: bool = False
                      ) -> None:

@@ -9,13 +9,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from l2tui.config.document import render
-from l2tui.config.files import write_atomically
+from l2tui.config.files import Stamp, file_stamp, write_atomically
 from l2tui.config.loader import parse_connection
 from l2tui.config.model import Connection, file_slug, slugify
 from l2tui.config.secrets import NoKeyring, keyring_delete, keyring_get, keyring_set, split_secret
 from l2tui.errors import ConfigError
 
 SUFFIX = ".toml"
+
+
+class ChangedOnDisk(ConfigError):
+    """A connection file was changed (or removed) by another since it was read: not written."""
+
+
+def check_unchanged(path: Path, stamp: Stamp | None) -> None:
+    """ChangedOnDisk unless the file still has the stamp it had when read (None: not checked)."""
+    if stamp is not None and file_stamp(path) != stamp:
+        raise ChangedOnDisk("changed on disk since it was read; not written over",
+                            file=str(path))
 
 
 @dataclass
@@ -122,8 +133,10 @@ class ConnectionStore:
             if entry.path.stem == slugify(title):
                 raise ConfigError(f"the file {entry.path.name} already exists; choose another title")
 
-    def save(self, conn: Connection) -> Path:
-        """Validate and write a connection; move any password typed into a string to the keyring."""
+    def save(self, conn: Connection, *, unchanged_since: Stamp | None = None) -> Path:
+        """Validate and write a connection; move any password typed into a string to the keyring.
+        ``unchanged_since``: the stamp its file had when read; a file changed since (by another
+        program or person) is not written over (ChangedOnDisk)."""
         path = conn.path or self.path_for(conn.title)
         self.check_title_free(conn.title, own=path if conn.path else None)
         for index in (1, 2):
@@ -142,6 +155,7 @@ class ConnectionStore:
                 entity.connection_string = clean
         text = render(conn)
         checked = parse_connection(text, path)  # never write what we could not read back
+        check_unchanged(path, unchanged_since)
         try:
             write_atomically(path, text, through_link=True)
         except OSError as exc:
@@ -166,13 +180,15 @@ class ConnectionStore:
         self.save(conn)
         return conn
 
-    def rename(self, conn: Connection, title: str) -> Path:
-        """Change a connection's title and file name; its stored secrets move with it."""
+    def rename(self, conn: Connection, title: str, *, unchanged_since: Stamp | None = None) -> Path:
+        """Change a connection's title and file name; its stored secrets move with it
+        (``unchanged_since``: as ``save``, of the file it had)."""
         old = conn.path
         new_path = self.path_for(title)
         self.check_title_free(title, own=old)
         conn.title = title
         if old is not None and old.resolve() != new_path.resolve():
+            check_unchanged(old, unchanged_since)
             conn.path = new_path
             self.save(conn)
             for index in (1, 2):
@@ -183,7 +199,7 @@ class ConnectionStore:
                     keyring_delete(file_slug(old, self.folder), index)
             old.unlink(missing_ok=True)
             return new_path
-        return self.save(conn)
+        return self.save(conn, unchanged_since=unchanged_since)
 
     def duplicate(self, conn: Connection, title: str | None = None) -> Connection:
         """A copy under a new title ("Copy of …" by default); secrets are not copied."""

@@ -117,6 +117,14 @@ def iso_time(stamp: float) -> str:
     return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")
 
 
+def run_outcome(record: RunRecord, holder: str | None) -> str:
+    """How a run ended; one without an end is running (its lock is held by ``holder``, a PID)
+    or did not finish (killed, the machine down)."""
+    if record.outcome:
+        return record.outcome
+    return f"running (PID {holder})" if holder else "unfinished"
+
+
 def outcome_label(outcome: str) -> str:
     """How a run ended, as people read it ("dry run"; JSON keeps "dry_run")."""
     return outcome.replace("_", " ")

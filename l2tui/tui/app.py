@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -87,6 +89,7 @@ class L2App(WatchMixin, ActionsMixin):
         for theme in THEMES:
             self.register_theme(theme)
         self.theme = DEFAULT_THEME
+        self.signals_replaced: dict[int, Any] = {}  # signal → the handler it had before
 
     def compose(self) -> ComposeResult:
         """Three panes and a footer."""
@@ -129,6 +132,7 @@ class L2App(WatchMixin, ActionsMixin):
             path = next((p for p in self.workspace.order if p not in self.workspace.errors), None)
         self.open(path)
         self.start_watching()
+        self._catch_stop_signals()
         self.call_after_refresh(self._focus_shown)
 
     def _focus_shown(self) -> None:
@@ -200,6 +204,43 @@ class L2App(WatchMixin, ActionsMixin):
                 self.exit(0)
 
         self.push_screen(ChoiceScreen("Quit l2tui?", question, answers), answer)
+
+    # -- signals -----------------------------------------------------------------------------
+
+    def _catch_stop_signals(self) -> None:
+        """SIGTERM (systemctl stop, kill) and SIGHUP (the SSH session dropped) close the app as
+        Quit does (``_stopped_by``) rather than kill it mid-run with the terminal left as it was."""
+        try:
+            loop = asyncio.get_running_loop()
+            for signum in stop_signals():
+                self.signals_replaced[signum] = signal.getsignal(signum)
+                loop.add_signal_handler(signum, self._stopped_by, signum)
+        except (RuntimeError, ValueError):  # (not in the main thread: no signals come here)
+            pass
+
+    def on_unmount(self) -> None:
+        """Give the signals back their handlers: a second one, while a cancelled run finishes
+        its batch, stops the process at once."""
+        loop = asyncio.get_running_loop()
+        for signum, handler in self.signals_replaced.items():
+            loop.remove_signal_handler(signum)
+            signal.signal(signum, handler)
+        self.signals_replaced.clear()
+
+    def _stopped_by(self, signum: int) -> None:
+        """Quit without asking (nobody may be there to answer): a run going is cancelled
+        between batches and recorded "cancelled"; the terminal is given back; unsaved changes
+        are lost."""
+        if self.cancel_event is not None:
+            self.cancel_event.set()
+        self.exit(0)
+
+
+def stop_signals() -> tuple[signal.Signals, ...]:
+    """The signals that close the app: SIGTERM, and SIGHUP unless ignored (under nohup)."""
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        return (signal.SIGTERM,)
+    return signal.SIGTERM, signal.SIGHUP
 
 
 def quit_question(unsaved: list[str], unkept: list[str], running: bool) -> str:

@@ -12,6 +12,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, TabbedContent
 
+from l2tui.config.files import Stamp
 from l2tui.config.model import Connection
 from l2tui.config.store import ConnectionStore
 from l2tui.errors import L2Error
@@ -28,8 +29,8 @@ from l2tui.tui.widgets.entity_form import EntityForm
 from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
 from l2tui.tui.widgets.no_connection import NoConnection
-from l2tui.tui.widgets.run_panel import RunPanel
-from l2tui.tui.workspace import Stamp, Workspace, stamps
+from l2tui.tui.widgets.run_panel import RunPanel, RunView
+from l2tui.tui.workspace import Workspace, stamps
 
 
 class L2Core(App[int]):
@@ -50,6 +51,7 @@ class L2Core(App[int]):
         self.broken: Path | None = None  # the highlighted file that cannot be read, if any
         self.columns: dict[Path, tuple[list[Any] | None, list[Any] | None]] = {}
         self.cancel_event: threading.Event | None = None
+        self.run_view: RunView | None = None  # this app's latest run, as its Run page shows it
         self.bridge = Bridge(self.post_message)
         self.sign_in_screen: DeviceCodeScreen | None = None
         self.focus_before_list: Widget | None = None  # given back when F9 hides the list again
@@ -92,10 +94,51 @@ class L2Core(App[int]):
             form.load(conn, secret_typed=(path, form.index) in self.workspace.secrets)
         left, right = self.columns.get(conn.path, (None, None)) if conn.path else (None, None)
         self.query_one(MappingEditor).load(conn, left, right)
-        self.query_one(RunPanel).clear()
-        if not self.running and conn.path is not None:
+        panel = self.query_one(RunPanel)
+        panel.clear()
+        if self.run_shown() and self.run_view is not None:
+            panel.show_run(self.run_view)  # as it goes, or as it ended while away
+        if conn.path is not None:
             self.load_history()
         self._update_title()
+
+    def run_shown(self) -> bool:
+        """Whether the open connection is the one this app runs (or ran last): its Run page
+        shows that run."""
+        view, conn = self.run_view, self.current
+        return view is not None and conn is not None and conn.path == view.path
+
+    def run_holder(self, conn: Connection) -> str | None:
+        """Who runs ``conn`` now: "in this app", "PID n" (another process, as its lock says),
+        or None: nobody."""
+        view = self.run_view
+        if self.running and view is not None and view.path == conn.path:
+            return "in this app"
+        pid = jobs.running(conn, self.paths) if conn.path is not None else None
+        return None if pid is None else f"PID {pid}"
+
+    def running_here(self) -> bool:
+        """Whether this app's run, going now, is of the open connection."""
+        return self.running and self.run_shown()
+
+    def show_changes(self, changed: set[Path], kept: set[Path], told: Path | None = None) -> None:
+        """Show files changed on disk (read again by ``Workspace.catch_up``): the one open as it
+        is now, unless its unsaved edits were kept (said in a notice, but of ``told``: Save
+        Changes writes them over it); a removed one makes way for the next, as Delete does."""
+        for path in sorted(kept - {told}):
+            self.notify(f"{path.name} changed on disk; your unsaved changes are kept (Save Changes "
+                        "writes them over it)", title="Changed on disk", severity="warning",
+                        timeout=10)
+        order = self.workspace.order
+        shown = self.current.path if self.current is not None else self.broken
+        if shown is not None and shown not in order:  # removed: open the next one, as Delete does
+            shown = None
+        if shown is None:
+            self.open(next((p for p in order if p not in self.workspace.errors), None))
+        elif shown in changed and shown not in kept:
+            self.open(shown)  # as it is on disk now
+        else:
+            self.refresh_list()
 
     def load_history(self) -> None:
         """Read the open connection's run history (in a worker), noting the state file's stamp

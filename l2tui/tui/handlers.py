@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from textual.containers import ScrollableContainer
 from textual.notifications import SeverityLevel
@@ -12,7 +13,8 @@ from textual.widgets import TabbedContent
 from textual.worker import Worker, WorkerState
 
 from l2tui.config.model import Connection
-from l2tui.errors import GuardRefused, L2Error
+from l2tui.config.store import ChangedOnDisk
+from l2tui.errors import GuardRefused, L2Error, RunError
 from l2tui.sync.summaries import outcome_label, plan_text, report_body
 from l2tui.tui import jobs, messages
 from l2tui.tui.core import L2Core, entity_field, one_line
@@ -26,8 +28,7 @@ from l2tui.tui.widgets.entity_form import EntityForm
 from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
 from l2tui.tui.widgets.run_history import RunHistory
-from l2tui.tui.widgets.run_log import RunLog
-from l2tui.tui.widgets.run_panel import RunPanel
+from l2tui.tui.widgets.run_panel import RunPanel, RunView
 
 PAGE_ORDER = ("connection", "entity1", "entity2", "mappings", "run")
 
@@ -37,8 +38,8 @@ class ActionsMixin(L2Core):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide actions that make no sense now (no connection; nothing running)."""
-        if action == "cancel_run":
-            return self.running
+        if action == "cancel_run":  # (on the Run page of the connection running)
+            return self.running_here()
         if action == "create_table":  # only once Verify found a SQL entity's table missing
             return True if self.table_offer() is not None else None
         needs_connection = ("save", "verify", "preview", "run_now", "dry_run", "duplicate",
@@ -47,13 +48,14 @@ class ActionsMixin(L2Core):
             return True  # a file that cannot be read can still be deleted
         if action in needs_connection and self.current is None:
             return None
-        if action in ("run_now", "dry_run") and self.running:
-            return None
+        if action in ("run_now", "dry_run") and self.running_here():
+            return None  # (another connection's: it says which connection runs)
         return True
 
     def watch_running(self, running: bool) -> None:
-        """Buttons and footer follow the run state."""
-        self.query_one(RunPanel).set_running(running)
+        """Buttons and footer follow the run state (the Run page's, where it shows the run)."""
+        if self.run_shown():
+            self.query_one(RunPanel).set_running(running)
         self.sync_actions()
 
     # -- connections -------------------------------------------------------------------------
@@ -97,8 +99,13 @@ class ActionsMixin(L2Core):
                             severity="error", timeout=8)
                 return False
         old = conn.path
+        if not self._may_rename(conn):
+            return False
         try:
             saved = self.workspace.save(conn)
+        except ChangedOnDisk:
+            self._changed_meanwhile(conn)
+            return False
         except L2Error as exc:
             if shown:
                 self._place_error(exc)
@@ -118,14 +125,51 @@ class ActionsMixin(L2Core):
             self.notify(f"saved {saved.path.name}", title="Save Changes")
         return True
 
+    def _may_rename(self, conn: Connection) -> bool:
+        """A new title renames the file, and its sync state and history follow: not while the
+        connection runs (here or by ``l2tui run``); then nothing is saved, and it says so."""
+        holder = self.run_holder(conn) if self.workspace.renames(conn) else None
+        if holder is None:
+            return True
+        assert conn.path is not None
+        self.notify(f"{conn.path.name} is running ({holder}): a new title renames the file (its "
+                    "sync state and history follow it), which waits until the run has ended; "
+                    "Save Changes again then", title="Not saved: it is running",
+                    severity="warning", timeout=10)
+        return False
+
+    def _changed_meanwhile(self, conn: Connection) -> None:
+        """Save Changes found the file changed on disk by another since it was read here: read
+        the folder again (unsaved edits are kept), and say that Save Changes again writes over it."""
+        path = conn.path
+        assert path is not None
+        changed, kept = self.workspace.catch_up()
+        self.show_changes(changed, kept, told=path)
+        if path in kept:
+            text = (f"{path.name} was changed on disk since it was read here; your unsaved "
+                    "changes are kept: Save Changes again writes them over it")
+        else:
+            text = f"{path.name} was changed on disk since it was read here; it is shown as it is now"
+        self.notify(text, title="Not saved: changed on disk", severity="warning", timeout=10)
+
     def _follow_state(self, change: Callable[[], None], title: str) -> None:
-        """Move or drop a connection's sync state after its file was renamed or deleted; a run
-        of it going on keeps the state where it is, and says so."""
+        """Move a connection's sync state after its file was renamed; a run of it that began
+        meanwhile keeps the state where it is, and says so."""
         try:
             change()
         except L2Error as exc:
             self.notify(f"{exc}; its sync state and history were left as they are", title=title,
                         severity="warning", timeout=10)
+
+    def _running_not_deleted(self, conn: Connection, name: str) -> bool:
+        """Whether ``conn`` runs now (here or by ``l2tui run``): then it is not deleted (its run
+        writes its sync state and history, which go with it), and it says so."""
+        holder = self.run_holder(conn)
+        if holder is None:
+            return False
+        self.notify(f"{name} is running ({holder}): delete it once the run has ended",
+                    title="Not deleted", severity="warning", timeout=10)
+        return True
 
     def _password_not_kept(self, reasons: dict[int, str]) -> None:
         """The file was written but the keyring refused a typed password: say so, and mark it."""
@@ -170,14 +214,21 @@ class ActionsMixin(L2Core):
             path, name = self.current.path, f"'{self.current.title}' ({self.current.path.name})"
         else:
             return
+        gone = self.workspace.working.get(path) or Connection(title=path.stem, path=path)
+        if self._running_not_deleted(gone, name):
+            return
 
         def answer(yes: bool | None) -> None:
-            if not yes:
+            if not yes or self._running_not_deleted(gone, name):
                 return
             index = self.workspace.order.index(path) if path in self.workspace.order else 0
-            gone = self.workspace.working.get(path) or Connection(title=path.stem, path=path)
+            try:  # first: a run that began meanwhile holds the state, and keeps the file too
+                jobs.drop_state(gone, self.paths)
+            except RunError as exc:
+                self.notify(f"{exc}: delete it once the run has ended", title="Not deleted",
+                            severity="warning", timeout=10)
+                return
             self.workspace.delete(path)
-            self._follow_state(lambda: jobs.drop_state(gone, self.paths), "Delete Connection")
             self.columns.pop(path, None)
             order = self.workspace.order
             self.open(order[min(index, len(order) - 1)] if order else None)
@@ -377,7 +428,7 @@ class ActionsMixin(L2Core):
 
     def on_history_loaded(self, event: messages.HistoryLoaded) -> None:
         """The run history read by a worker, shown unless another connection is open now."""
-        if self.current is not None and self.current.path == event.path and not self.running:
+        if self.current is not None and self.current.path == event.path:
             for panel in self.query(RunPanel):  # none while the app closes
                 panel.show_history(event.rows)
 
@@ -409,23 +460,44 @@ class ActionsMixin(L2Core):
         """Dry Run: plan only, then offer to run."""
         self._start_run(dry_run=True)
 
-    def _start_run(self, dry_run: bool, force: bool = False) -> None:
-        conn = self.current
-        if conn is None or self.running:
+    def _start_run(self, dry_run: bool, force: bool = False, path: Path | None = None) -> None:
+        """Run the open connection (or the one at ``path``, opened first); one run at a time:
+        while one goes, say which."""
+        if self.running:
+            title = self.run_view.title if self.run_view is not None else "another connection"
+            self.notify(f"a run of '{title}' is in progress (its Run page shows it); one run at "
+                        "a time", title="Not run", severity="warning")
             return
+        if path is not None and (self.current is None or self.current.path != path):
+            self.open(path)  # (an answer to a dialog of a run while another was shown)
+        conn = self.current
+        if conn is None or (path is not None and conn.path != path):
+            return
+        panel = self.query_one(RunPanel)
+        self.run_view = panel.view  # the run's from now on, kept while another one is shown
+        self.run_view.path = conn.path
         self.running = True  # first: Run Now is disabled, so the Run page focuses Cancel
         self.action_page("run")  # (focus left on a hidden page would switch back to it)
         self.cancel_event = threading.Event()
-        self.query_one(RunPanel).start(conn.title, dry_run)
+        panel.start(conn.title, dry_run)
         if conn.path in self.workspace.dirty:
-            self.query_one("#run-log", RunLog).add("(unsaved changes are used for this run)")
+            panel.add("(unsaved changes are used for this run)")
         self.run_worker_(jobs.snapshot(conn), self.cancel_event, dry_run, force, self._prompts())
+
+    def _run_page(self) -> RunPanel | RunView:
+        """Where this app's run goes: the Run page while its connection is open, else the view
+        kept of it for when it is open again."""
+        if self.run_view is not None and not self.run_shown():
+            return self.run_view
+        return self.query_one(RunPanel)
 
     def offer_force(self, refusal: GuardRefused) -> None:
         """A guard (deletions, changed settings) refused a run: offer to run anyway."""
+        path = self.run_view.path if self.run_view is not None else None
+
         def answer(yes: bool | None) -> None:
             if yes:
-                self._start_run(dry_run=False, force=True)
+                self._start_run(dry_run=False, force=True, path=path)
 
         self.push_screen(ConfirmScreen(refusal.guard, refusal.message + "\n\nRun anyway (force)?",
                                        yes="Run anyway", no="Cancel"), answer)
@@ -434,29 +506,31 @@ class ActionsMixin(L2Core):
         """Cancel the run: the engine stops at its next check and reports "cancelled"."""
         if self.cancel_event is not None and not self.cancel_event.is_set():
             self.cancel_event.set()
-            self.query_one(RunPanel).cancelling()
+            self._run_page().cancelling()
             self.notify("cancelling the run…")
 
     def on_run_progress(self, event: messages.RunProgress) -> None:
         """One progress step of the run."""
-        self.query_one(RunPanel).progress(event.event)
+        self._run_page().progress(event.event)
 
     def on_run_event(self, event: messages.RunEvent) -> None:
         """One engine event of the run, as a log line."""
-        self.query_one(RunPanel).event(event.event)
+        self._run_page().event(event.event)
 
     def on_run_done(self, event: messages.RunDone) -> None:
         """The run ended: its summary; after a dry run, offer to run."""
         report = event.report
-        self.query_one(RunPanel).finish(report)
+        self._run_page().finish(report)
+        path = self.run_view.path if self.run_view is not None else None
         severity: SeverityLevel = "information" if report.ok else (
             "warning" if report.outcome != "failed" else "error")
-        self.notify(report_body(report), title=f"Run: {outcome_label(report.outcome)}",
+        which = "" if self.run_shown() else f" of {report.connection}"  # (another is open)
+        self.notify(report_body(report), title=f"Run{which}: {outcome_label(report.outcome)}",
                     severity=severity)
         if event.dry_run and report.outcome == "dry_run":
             def answer(yes: bool | None) -> None:
                 if yes:
-                    self._start_run(dry_run=False)
+                    self._start_run(dry_run=False, path=path)
 
             self.push_screen(ConfirmScreen("Dry run: the plan", plan_text(report.plan) +
                                            "\n\nRun now?", yes="Run Now", no="Close"), answer)
@@ -469,7 +543,7 @@ class ActionsMixin(L2Core):
         if event.state == WorkerState.ERROR:
             self.show_error(worker.error, title=f"{worker.name or 'work'} failed")
             if worker.group == "run":
-                self.query_one(RunPanel).stopped(f"run stopped: {one_line(worker.error)}")
+                self._run_page().stopped(f"run stopped: {one_line(worker.error)}")
                 if isinstance(worker.error, GuardRefused):
                     self.offer_force(worker.error)
         if worker.group == "run" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,

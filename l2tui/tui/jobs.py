@@ -163,33 +163,49 @@ def run(conn: Connection, paths: Paths, bridge: Bridge, cancel: threading.Event,
 
 
 def history(conn: Connection, paths: Paths) -> list[tuple[float, str, str]]:
-    """Earlier runs of a connection, newest first: (started, outcome, summary)."""
-    from l2tui.sync.summaries import record_text
+    """Earlier runs of a connection, newest first: (started, outcome, summary); a run without
+    an end is running or unfinished, as ``l2tui history`` says (``run_outcome``)."""
+    from l2tui.sync.summaries import record_text, run_outcome
 
     try:
         from l2tui.runner import Runner
 
-        records = Runner(paths).history(conn)
+        runner = Runner(paths)
+        records = runner.history(conn)
+        holder = runner.running(conn)
     except Exception:  # no runner yet, or an unreadable state file: no history to show
         return []
-    return [(r.started, r.outcome or "running", record_text(r)) for r in records]
+    return [(r.started, run_outcome(r, holder if i == 0 else None), record_text(r))
+            for i, r in enumerate(records)]
 
 
 def run_details(conn: Connection, paths: Paths, started: float) -> RunDetails | None:
     """The run of ``conn`` that started at ``started``, with its conflicts and where its log is
     (None: no longer in the history, or the state cannot be read)."""
+    from l2tui.sync.summaries import run_outcome
+
     try:
         from l2tui.runner import Runner
 
         runner = Runner(paths)
         # (among the runs shown, and those a cron run may have added since)
-        record = next((r for r in runner.history(conn, 500) if r.started == started), None)
-        if record is None:
+        records = runner.history(conn, 500)
+        index = next((i for i, r in enumerate(records) if r.started == started), None)
+        if index is None:
             return None
+        record = records[index]
+        ended = run_outcome(record, runner.running(conn) if index == 0 else None)
         conflicts = runner.conflicts(conn, record.id)
     except Exception:  # an unreadable state file: nothing to show
         return None
-    return RunDetails(conn.title, record, conflicts, paths.run_logs(conn.slug))
+    return RunDetails(conn.title, record, ended, conflicts, paths.run_logs(conn.slug))
+
+
+def running(conn: Connection, paths: Paths) -> str | None:
+    """The PID of the process running ``conn`` now, as its lock says (``Runner.running``)."""
+    from l2tui.runner import Runner
+
+    return Runner(paths).running(conn)
 
 
 def move_state(conn: Connection, old_slug: str, paths: Paths) -> None:

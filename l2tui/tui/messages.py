@@ -140,6 +140,7 @@ class RunDetails:
 
     connection: str
     record: RunRecord
+    outcome: str  # how it ended, or running / unfinished (``run_outcome``)
     conflicts: list[dict[str, Any]]
     logs: Path
 

@@ -7,8 +7,6 @@ rather than a file-system watcher: it works the same on every system and over ne
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from l2tui.tui.core import L2Core
 
 WATCH_SECONDS = 2.0
@@ -22,28 +20,11 @@ class WatchMixin(L2Core):
         self.set_interval(WATCH_SECONDS, self.catch_up, name="catch up")
 
     def catch_up(self) -> None:
-        """Show what changed on disk; unsaved edits are kept. Not during a run (it uses the
-        connection as it was): the changes are shown when it ends."""
-        if self.running:
-            return
+        """Show what changed on disk; unsaved edits are kept (a run uses a copy of its
+        connection: it goes on as it began). The history of a connection this app is running
+        is read again once the run has ended (the run changes its state all along)."""
         changed, kept = self.workspace.catch_up()
         if changed:
-            self._show_changes(changed, kept)
-        if self.history_stamp() != self.history_seen:  # a run since: read the history again
-            self.load_history()
-
-    def _show_changes(self, changed: set[Path], kept: set[Path]) -> None:
-        for path in sorted(kept):
-            self.notify(f"{path.name} changed on disk; your unsaved changes are kept (Save Changes "
-                        "writes them over it)", title="Changed on disk", severity="warning",
-                        timeout=10)
-        order = self.workspace.order
-        shown = self.current.path if self.current is not None else self.broken
-        if shown is not None and shown not in order:  # removed: open the next one, as Delete does
-            shown = None
-        if shown is None:
-            self.open(next((p for p in order if p not in self.workspace.errors), None))
-        elif shown in changed and shown not in kept:
-            self.open(shown)  # as it is on disk now
-        else:
-            self.refresh_list()
+            self.show_changes(changed, kept)
+        if self.history_stamp() != self.history_seen and not self.running_here():
+            self.load_history()  # a run since (by cron, say): read the history again

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from l2tui.config.files import Stamp, file_stamp
 from l2tui.config.model import Connection, slugify
 from l2tui.config.secrets import NoKeyring, keyring_set
 from l2tui.config.store import ConnectionStore, StoreEntry
@@ -14,7 +15,6 @@ from l2tui.errors import ConfigError
 
 NEW_TITLE = "New Connection"
 
-Stamp = tuple[int, int]  # a file's modification time (ns) and size: changed when either is
 Kept = tuple[Connection, dict[int, str]]  # a connection and its typed passwords, as last saved
 
 
@@ -25,14 +25,7 @@ def _copy(conn: Connection) -> Connection:
 
 def stamps(files: Iterable[Path]) -> dict[Path, Stamp]:
     """The stamp of each file that exists (one stat each: cheap enough to poll)."""
-    out = {}
-    for path in files:
-        try:
-            info = path.stat()
-        except OSError:
-            continue
-        out[path] = (info.st_mtime_ns, info.st_size)
-    return out
+    return {path: stamp for path in files if (stamp := file_stamp(path)) is not None}
 
 
 @dataclass
@@ -169,19 +162,21 @@ class Workspace:
     def save(self, conn: Connection) -> Saved:
         """Write the file and store typed passwords (a password the keyring refuses is kept in
         memory, and said in the result). A file named after its title follows a new title when
-        that name is free; one named otherwise (by hand, say) keeps its name: cron runs it by it."""
+        that name is free; one named otherwise (by hand, say) keeps its name: cron runs it by it.
+        A file changed on disk since it was read here is not written over (ChangedOnDisk): once
+        ``catch_up`` has read it again, it is."""
         old = conn.path
         assert old is not None
-        wanted = self.store.path_for(conn.title)
-        if old in self.named and slugify(conn.title) != old.stem and not wanted.exists():
-            path = self.store.rename(conn, conn.title)
+        if self.renames(conn):
+            path = self.store.rename(conn, conn.title, unchanged_since=self.seen.get(old))
         else:
-            path = self.store.save(conn)
+            path = self.store.save(conn, unchanged_since=self.seen.get(old))
         if path != old:
             self._move(old, path)
         self._wrote(old, path)
         self._named(path, conn.title)
         self.dirty.discard(path)
+        self.errors.pop(path, None)  # (a file broken on disk meanwhile: fixed by this write)
         saved = Saved(path)
         for index in (1, 2):
             secret = self.secrets.get((path, index))
@@ -194,6 +189,12 @@ class Workspace:
                 self.secrets.pop((path, index))
         self._keep(path)
         return saved
+
+    def renames(self, conn: Connection) -> bool:
+        """Whether saving ``conn`` renames its file (after a new title, when that name is free)."""
+        old = conn.path
+        return old is not None and old in self.named and slugify(conn.title) != old.stem and \
+            not self.store.path_for(conn.title).exists()
 
     def unkept_secrets(self) -> list[tuple[Path, int]]:
         """Typed passwords of saved connections (the keyring refused them): lost on quit."""

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from l2tui.config import store as store_module
+from l2tui.config.files import file_stamp
 from l2tui.config.model import Connection
 from l2tui.config.secrets import keyring_get, resolve_secret
-from l2tui.config.store import ConnectionStore
+from l2tui.config.store import ChangedOnDisk, ConnectionStore
 from l2tui.errors import ConfigError
 
 SQL = "Data Source=sqlhost;Initial Catalog=crm;User ID=sa;"
@@ -144,6 +145,33 @@ def test_rename_moves_the_file(config_dir: Path) -> None:
     assert new_path.name == "new-name.toml" and new_path.is_file()
     assert not (config_dir / "old-name.toml").exists()
     assert store.load("New name").title == "New name"
+
+
+def _changed_by_another(store: ConnectionStore) -> tuple[Connection, tuple[int, int] | None]:
+    """A saved connection, its file's stamp as read, then the file edited by another."""
+    conn = _conn()
+    path = store.save(conn)
+    read_as = file_stamp(path)
+    path.write_text(path.read_text() + "# edited elsewhere\n")
+    return conn, read_as
+
+
+def test_a_save_does_not_write_over_a_file_changed_since_it_was_read(config_dir: Path) -> None:
+    store = ConnectionStore(config_dir)
+    conn, read_as = _changed_by_another(store)
+    conn.max_delete_ratio = 0.5
+    with pytest.raises(ChangedOnDisk, match="changed on disk since it was read"):
+        store.save(conn, unchanged_since=read_as)
+    assert "# edited elsewhere" in (config_dir / "crm-accounts-to-sql.toml").read_text()
+
+
+def test_a_rename_does_not_write_over_a_file_changed_since_it_was_read(config_dir: Path) -> None:
+    store = ConnectionStore(config_dir)
+    conn, read_as = _changed_by_another(store)
+    with pytest.raises(ChangedOnDisk):
+        store.rename(conn, "New name", unchanged_since=read_as)
+    assert not (config_dir / "new-name.toml").exists()
+    assert "# edited elsewhere" in (config_dir / "crm-accounts-to-sql.toml").read_text()
 
 
 def test_duplicate_and_delete(config_dir: Path) -> None:

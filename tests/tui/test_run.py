@@ -574,3 +574,31 @@ async def test_the_footer_offers_a_runs_details_while_the_history_has_the_focus(
             return [(k.key, k.description) for k in app.query("FooterKey")]
 
         await until(pilot, lambda: ("enter", "Details") in footer())
+
+
+def _killed_run(paths: Paths) -> None:
+    """A run recorded as started and never ended, as ``kill -9`` leaves it (no lock held)."""
+    from l2tui.sync.state import StateStore
+
+    state = StateStore(paths.state_db(DEMO_SLUG))
+    state.start_run()
+    state.close()
+
+
+async def test_a_killed_run_reads_unfinished_in_the_run_history(make_app, offline_demo_file,
+                                                                paths) -> None:
+    _killed_run(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one("#run-history")
+        await until(pilot, lambda: table.row_count == 1)
+        assert table.get_row_at(0)[1] == "unfinished"
+
+
+async def test_a_killed_runs_details_say_unfinished(make_app, offline_demo_file, paths) -> None:
+    _killed_run(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.query_one("#run-history").row_count == 1)
+        text = await _details_of_the_newest_run(pilot, app)
+        assert text.startswith("Run 1 of ") and text.splitlines()[0].endswith("— unfinished"), text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -42,6 +43,10 @@ class Terminal:
         out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
                              timeout=20, check=False)
         return out.stdout
+
+    def pane(self, *args: str) -> str:
+        """A tmux command on the app's pane (``display -p FORMAT``: its answer, one line)."""
+        return self._tmux(*args[:1], "-t", "app", *args[1:]).strip()
 
     def keys(self, *keys: str) -> None:
         """Press keys by tmux name (C-n, Enter, Tab, F5), in order."""
@@ -107,14 +112,19 @@ def header(screen: str) -> str:
     return screen.splitlines()[0] if screen else ""
 
 
-@pytest.fixture
-def terminal(isolated_dirs: dict[str, Path]) -> Iterator[Terminal]:
-    """The real l2tui in a 100×30 tmux terminal, on this test's folders."""
+def l2tui_command(isolated_dirs: dict[str, Path]) -> str:
+    """The shell command that opens the real l2tui on this test's folders."""
     env = (f"env -u COLUMNS -u LINES L2TUI_CONFIG_DIR={isolated_dirs['config']} "
            f"L2TUI_DATA_DIR={isolated_dirs['data']} L2TUI_TEST_KEYRING={isolated_dirs['keyring']} "
            f"PYTHONPATH={REPO} PYTHON_KEYRING_BACKEND={os.environ.get('PYTHON_KEYRING_BACKEND', '')} "
            "TERM=xterm-256color")
-    term = Terminal(f"{env} {sys.executable} -m l2tui")
+    return f"{env} {sys.executable} -m l2tui"
+
+
+@pytest.fixture
+def terminal(isolated_dirs: dict[str, Path]) -> Iterator[Terminal]:
+    """The real l2tui in a 100×30 tmux terminal, on this test's folders."""
+    term = Terminal(l2tui_command(isolated_dirs))
     try:
         yield term
     finally:
@@ -213,3 +223,37 @@ def test_alt_and_a_digit_opens_a_page_and_types_nothing(offline_demo_file, termi
     screen = terminal.wait_for("Deletion guard")
     assert "●" not in header(screen), screen  # nothing was typed into a field
     assert not any(sign in screen for sign in "¡™£"), screen
+
+
+def test_sigterm_during_a_run_records_it_cancelled_and_gives_the_terminal_back(
+        isolated_dirs, emulator_factory, tmp_path) -> None:
+    from l2tui.config.store import ConnectionStore
+    from l2tui.paths import resolve_paths
+    from l2tui.runner import Runner
+    from tests.tui.conftest import DEMO_SLUG, demo_toml
+
+    emu = emulator_factory(rows=20_000, auth=False)
+    emu.faults.delay_next(1000, 0.5)  # a slow service: the run lasts seconds
+    db = tmp_path / "crm.db"
+    make_accounts_table(db)
+    paths = resolve_paths().ensure()
+    (paths.connections / f"{DEMO_SLUG}.toml").write_text(demo_toml(emu.base_url + "accounts", db))
+    status = tmp_path / "status"  # how the app ended, as its shell saw it
+    term = Terminal(f"{l2tui_command(isolated_dirs)}; echo $? > {status}")
+    try:
+        term.pane("set-option", "remain-on-exit", "on")  # (to read the screen it leaves)
+        term.wait_for("Connection Title")
+        term.keys("F5")
+        term.wait_for("read left")
+        conn = ConnectionStore(paths.connections).load(DEMO_SLUG)
+        pid = Runner(paths).running(conn)  # the app's, as the lock of its run holds it
+        assert pid and pid.isdigit(), pid
+        os.kill(int(pid), signal.SIGTERM)
+        term.wait_until(lambda _s: status.exists() and status.read_text().strip(), "the app's end")
+        screen = term.screen()
+    finally:
+        term.kill()
+    assert status.read_text().strip() == "0"  # (killed by SIGTERM: 143)
+    assert "Connection Title" not in screen, screen  # the terminal's own screen, given back
+    assert Runner(paths).history(conn)[0].outcome == "cancelled"
+

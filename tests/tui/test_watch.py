@@ -88,3 +88,71 @@ async def test_a_run_from_the_command_line_shows_in_the_run_history(make_app, de
         Runner(paths).run(conn)  # as `l2tui run` from cron would, beside the open app
         await until(pilot, lambda: table.row_count == 1)
         assert table.get_row_at(0)[1] == "success"
+
+
+async def _edited_then_broken_on_disk(pilot, app, path: Path) -> None:
+    """An unsaved edit, then the file broken by another program (a stray line appended)."""
+    app.query_one("#max-delete").value = "0.5"
+    await until(pilot, lambda: app.workspace.dirty)
+    with path.open("a", encoding="utf-8") as file:
+        file.write("garbage = [\n")
+    await until(pilot, lambda: _titles(app)[0].startswith("⚠"))
+
+
+async def test_a_file_broken_on_disk_keeps_the_unsaved_mark_beside_its_warning(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _edited_then_broken_on_disk(pilot, app, offline_demo_file)
+        assert _titles(app) == [f"⚠ {DEMO_TITLE} ●"]
+
+
+async def test_saving_over_a_file_broken_on_disk_clears_its_warning(make_app,
+                                                                     offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _edited_then_broken_on_disk(pilot, app, offline_demo_file)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+        assert _titles(app) == [DEMO_TITLE]
+
+
+def _notices(app) -> list[str]:
+    return [f"{n.title}: {n.message}" for n in app._notifications]
+
+
+async def _saved_over_a_change_elsewhere(pilot, app, path: Path) -> None:
+    """An unsaved edit here, an edit of the same file saved by another (a second TUI) before
+    this app has looked at the folder again, then Save Changes here."""
+    app.query_one("#max-delete").value = "0.5"
+    await until(pilot, lambda: app.workspace.dirty)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('title = "Dynamics accounts"', 'title = "Edited elsewhere"'),
+                    encoding="utf-8")
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: any(n.startswith("Not saved") for n in _notices(app)), timeout=10)
+
+
+async def test_save_does_not_write_over_a_change_saved_by_another_meanwhile(
+        make_app, offline_demo_file, monkeypatch) -> None:
+    monkeypatch.setattr("l2tui.tui.watch.WATCH_SECONDS", 3600.0)  # (the change is not seen first)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _saved_over_a_change_elsewhere(pilot, app, offline_demo_file)
+        text = offline_demo_file.read_text(encoding="utf-8")
+        assert 'title = "Edited elsewhere"' in text and "max_delete_ratio = 0.2" in text
+        assert app.workspace.dirty and app.query_one("#max-delete").value == "0.5"
+        [notice] = [n for n in _notices(app) if "changed on disk" in n]
+        assert "your unsaved changes are kept: Save Changes again writes them over it" in notice
+
+
+async def test_save_changes_again_writes_over_a_change_saved_by_another(
+        make_app, offline_demo_file, monkeypatch) -> None:
+    monkeypatch.setattr("l2tui.tui.watch.WATCH_SECONDS", 3600.0)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _saved_over_a_change_elsewhere(pilot, app, offline_demo_file)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+        text = offline_demo_file.read_text(encoding="utf-8")
+        assert 'title = "Dynamics accounts"' in text and "max_delete_ratio = 0.5" in text

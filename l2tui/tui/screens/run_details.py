@@ -58,7 +58,7 @@ class RunDetailsScreen(ModalScreen[None]):
         record = self.details.record
         with Vertical(classes="dialog -details"):
             yield Label(f"Run {record.id} of {self.details.connection} — "
-                        f"{outcome_label(record.outcome or 'running')}", classes="dialog-title")
+                        f"{outcome_label(self.details.outcome)}", classes="dialog-title")
             with VerticalScroll(id="run-details-scroll"):
                 yield Static("\n".join(details_lines(self.details)), id="run-details",
                              markup=False)

@@ -68,12 +68,11 @@ class ConnectionList(OptionList):
 
 
 def _label(item: Item) -> Text:
+    """A row: "⚠" before a file that cannot be read, "●" after unsaved changes (both can be)."""
     text = Text()
     if item.error:
         text.append("⚠ ", style="bold red")
-        text.append(item.title, style="dim")
-        return text
-    text.append(item.title)
+    text.append(item.title, style="dim" if item.error else "")
     if item.dirty:
         text.append(f" {UNSAVED}", style="bold")
     return text

@@ -47,9 +47,11 @@ class RunHistory(DataTable[str]):
         self._redraw()
 
     def add_run(self, started: float, outcome: str, summary: str, first: bool = False) -> None:
-        """One more run: at the top (a run just finished) or at the bottom."""
+        """One more run: at the top (a run just finished: in place of its row read while it
+        went, if any) or at the bottom."""
         run = (started, outcome, summary)
-        self.runs = [run, *self.runs] if first else [*self.runs, run]
+        others = [shown for shown in self.runs if shown[0] != started]
+        self.runs = [run, *others] if first else [*others, run]
         self._redraw()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

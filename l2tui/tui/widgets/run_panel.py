@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Label, ProgressBar
@@ -12,7 +16,6 @@ from l2tui.sync.events import (
     ItemError,
     LogLine,
     Progress,
-    RunFinished,
     RunReport,
     RunStarted,
 )
@@ -24,10 +27,87 @@ LOG_LINES = 2000
 IDLE_TOTAL = 1  # not running: an empty bar, not the animated "total unknown" one
 
 
+@dataclass
+class RunView:
+    """What a connection's Run page shows of a run: its phase, bar and log. The App keeps the
+    view of its run while another connection is shown, and feeds it, to show it again there."""
+
+    path: Path | None = None  # the connection run (None: no run of this app)
+    title: str = ""
+    phase: str = "not running"
+    total: float | None = IDLE_TOTAL  # None: not known yet (the bar animates)
+    done: float = 0
+    running: bool = False
+    cancelled: bool = False  # Cancel was asked for this run: its progress keeps saying so
+    lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
+
+    def start(self, title: str, dry_run: bool) -> str:
+        """Reset for a new run (the log goes on); the log line that opens it."""
+        self.title, self.running, self.cancelled = title, True, False
+        self.phase = "dry run: planning…" if dry_run else "starting…"
+        self.total, self.done = None, 0
+        return self.add(f"— {'dry run' if dry_run else 'run'} of {title} —")
+
+    def progress(self, event: Progress) -> None:
+        """One (coalesced) progress step."""
+        total = f" of {event.total:,}" if event.total else ""
+        phase = f"{event.phase}: {event.done:,}{total}"
+        self.phase = f"cancelling… ({phase})" if self.cancelled else phase
+        self.total, self.done = event.total or None, event.done
+
+    def cancelling(self) -> None:
+        """Cancel was asked: say so until the run stops (the engine stops at its next check)."""
+        self.cancelled, self.phase = True, "cancelling…"
+
+    def event(self, event: Event) -> str | None:
+        """Any other engine event: its log line, if it has one."""
+        line = event_line(event)
+        return None if line is None else self.add(line)
+
+    def finish(self, report: RunReport) -> str:
+        """The run's report came: its summary, also the log's last line."""
+        self.running = False
+        self.phase = report_text(report)
+        if self.total is None:
+            self.total, self.done = 1, 1 if report.ok else 0
+        return self.add(self.phase)
+
+    def stopped(self, message: str) -> str:
+        """A run that ended without a report (it failed to start or raised): the bar stops too
+        (left "total unknown", it went on animating as if the run were still going)."""
+        self.running, self.phase = False, message
+        if self.total is None:
+            self.total, self.done = IDLE_TOTAL, 0
+        return self.add(message)
+
+    def add(self, line: str) -> str:
+        """One more log line (the oldest go past ``LOG_LINES``)."""
+        self.lines.append(line)
+        return line
+
+
+def event_line(event: Event) -> str | None:
+    """An engine event (not progress) as a line of the run log (None: not one of its own)."""
+    if isinstance(event, RunStarted):
+        return plan_text(event.plan)
+    if isinstance(event, LogLine):
+        return {"warning": "warning: ", "error": "error: "}.get(event.level, "") + event.message
+    if isinstance(event, Conflict):
+        return conflict_text(event.key, event.resolution, event.left, event.right)
+    if isinstance(event, ItemError):
+        return f"error on the {event.side} for {event.key}: {event.message}"
+    return None  # (RunFinished: the App adds the summary when the worker returns the report)
+
+
 class RunPanel(Vertical):
-    """Shows a run as it goes (fed by Messages from the App) and the runs before it."""
+    """Shows a run as it goes (fed by Messages from the App) and the runs before it; ``view``
+    holds what it shows of the run, which the App keeps while another connection is shown."""
 
     BINDING_GROUP_TITLE = "Run"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view = RunView()
 
     def compose(self) -> ComposeResult:
         """Buttons, phase, progress, log, history."""
@@ -48,76 +128,67 @@ class RunPanel(Vertical):
         self.query_one("#run-dry", Button).disabled = running
         self.query_one("#run-cancel", Button).disabled = not running
 
-    cancelled = False  # Cancel was asked for this run: its progress keeps saying so
+    def show_run(self, view: RunView) -> None:
+        """Show a run kept while another connection was shown (its log, phase and bar)."""
+        self.view = view
+        log = self.query_one("#run-log", RunLog)
+        log.clear()
+        for line in view.lines:
+            log.add(line)
+        self._show_state()
+
+    def _show_state(self) -> None:
+        """The view's phase, bar and buttons."""
+        self.set_running(self.view.running)
+        self.query_one("#run-phase", Label).update(self.view.phase)
+        self.query_one("#run-progress", ProgressBar).update(total=self.view.total,
+                                                            progress=self.view.done)
+
+    def _log(self, line: str | None) -> None:
+        if line is not None:
+            self.query_one("#run-log", RunLog).add(line)
 
     def start(self, title: str, dry_run: bool) -> None:
         """Reset for a new run."""
-        self.cancelled = False
-        self.set_running(True)
-        self.query_one("#run-phase", Label).update("dry run: planning…" if dry_run else "starting…")
-        self.query_one("#run-progress", ProgressBar).update(total=None, progress=0)
-        log = self.query_one("#run-log", RunLog)
-        log.add(f"— {'dry run' if dry_run else 'run'} of {title} —")
+        self._log(self.view.start(title, dry_run))
+        self._show_state()
 
     def progress(self, event: Progress) -> None:
         """One (coalesced) progress step."""
-        total = f" of {event.total:,}" if event.total else ""
-        phase = f"{event.phase}: {event.done:,}{total}"
-        self.query_one("#run-phase", Label).update(f"cancelling… ({phase})" if self.cancelled else phase)
-        bar = self.query_one("#run-progress", ProgressBar)
-        bar.update(total=event.total if event.total else None, progress=event.done)
+        self.view.progress(event)
+        self._show_state()
 
     def cancelling(self) -> None:
         """Cancel was asked: say so until the run stops (the engine stops at its next check)."""
-        self.cancelled = True
-        self.query_one("#run-phase", Label).update("cancelling…")
+        self.view.cancelling()
+        self._show_state()
 
     def event(self, event: Event) -> None:
         """Any other engine event, as a log line."""
-        log = self.query_one("#run-log", RunLog)
-        if isinstance(event, RunStarted):
-            log.add(plan_text(event.plan))
-        elif isinstance(event, LogLine):
-            prefix = {"warning": "warning: ", "error": "error: "}.get(event.level, "")
-            log.add(prefix + event.message)
-        elif isinstance(event, Conflict):
-            log.add(conflict_text(event.key, event.resolution, event.left, event.right))
-        elif isinstance(event, ItemError):
-            log.add(f"error on the {event.side} for {event.key}: {event.message}")
-        elif isinstance(event, RunFinished):
-            pass  # the App adds the summary when the worker returns the report
+        self._log(self.view.event(event))
+
+    def add(self, line: str) -> None:
+        """A line of the App's own in the run log."""
+        self._log(self.view.add(line))
 
     def finish(self, report: RunReport) -> None:
         """The summary of a finished run, also kept in the history."""
-        self.set_running(False)
-        summary = report_text(report)
-        self.query_one("#run-phase", Label).update(summary)
-        bar = self.query_one("#run-progress", ProgressBar)
-        if bar.total is None:
-            bar.update(total=1, progress=1 if report.ok else 0)
-        self.query_one("#run-log", RunLog).add(summary)
+        self._log(self.view.finish(report))
+        self._show_state()
         self.add_history(report.started, report.outcome, report_body(report), first=True)
 
     def stopped(self, message: str) -> None:
-        """A run that ended without a report (it failed to start or raised): the bar stops too
-        (left "total unknown", it went on animating as if the run were still going)."""
-        self.set_running(False)
-        self.query_one("#run-phase", Label).update(message)
-        bar = self.query_one("#run-progress", ProgressBar)
-        if bar.total is None:
-            bar.update(total=IDLE_TOTAL, progress=0)
-        self.query_one("#run-log", RunLog).add(message)
+        """A run that ended without a report (it failed to start or raised)."""
+        self._log(self.view.stopped(message))
+        self._show_state()
 
     def add_history(self, started: float, outcome: str, summary: str, first: bool = False) -> None:
         """One run in the history list (newest first)."""
         self.query_one(RunHistory).add_run(started, outcome, summary, first=first)
 
     def clear(self) -> None:
-        """Show another connection: empty log and history (the history follows from a worker)."""
-        self.set_running(False)
-        self.query_one("#run-phase", Label).update("not running")
-        self.query_one("#run-progress", ProgressBar).update(total=IDLE_TOTAL, progress=0)
-        self.query_one("#run-log", RunLog).clear()
+        """Show another connection: no run, empty history (the history follows from a worker)."""
+        self.show_run(RunView())
         self.query_one(RunHistory).show([])
 
     def show_history(self, history: list[tuple[float, str, str]]) -> None:
