@@ -55,7 +55,9 @@ class L2App(WatchMixin, ActionsMixin):
         # no room for (alt+1 …, F4, F7, F8, ctrl+p)
         Binding("f1", "toggle_keys", "Keys", id="keys",
                 tooltip="Show or hide every key and what it does"),
-        Binding("ctrl+n", "new_connection", "New", id="new", tooltip="Create New Connection"),
+        # priority: run at once, so that the keys typed right after it reach the new title
+        Binding("ctrl+n", "new_connection", "New", id="new", tooltip="Create New Connection",
+                priority=True),
         Binding("ctrl+s", "save", "Save", id="save", tooltip="Save Changes"),
         Binding("f2", "verify", "Verify", id="verify", tooltip="Verify Connection String"),
         Binding("f3", "preview", "Preview", id="preview", tooltip="Preview Data"),

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from textual.containers import ScrollableContainer
 from textual.notifications import SeverityLevel
+from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import TabbedContent
+from textual.widgets import Input, TabbedContent
 from textual.worker import Worker, WorkerState
 
 from l2tui.config.model import Connection
@@ -62,15 +63,24 @@ class ActionsMixin(L2Core):
 
     def action_new_connection(self) -> None:
         """Create New Connection: it appears at the bottom of the list, ready to be named."""
+        if isinstance(self.screen, ModalScreen):
+            return  # (ctrl+n is a priority key: never behind a dialog)
         try:
             conn = self.workspace.create()
         except L2Error as exc:
             self.show_error(exc, "Cannot create a connection")
             return
         self.open(conn.path)
-        self.action_page("connection")
-        self.query_one("#conn-title").focus()
+        self._ready_to_name()
         self.notify(f"created {conn.path.name if conn.path else conn.title}")
+
+    def _ready_to_name(self) -> None:
+        """The Connection page, its title focused at once (keys typed right after the key that
+        made the connection go there) and selected: typing replaces it."""
+        self.action_page("connection")
+        title = self.query_one("#conn-title", Input)
+        self.set_focus(title)
+        title.select_all()
 
     def action_save(self) -> None:
         """Save Changes, once the edits typed just before the key have reached the model."""
@@ -201,8 +211,7 @@ class ActionsMixin(L2Core):
             self.show_error(exc, "Cannot duplicate")
             return
         self.open(conn.path)
-        self.action_page("connection")
-        self.query_one("#conn-title").focus()  # ready to be named, as a new connection is
+        self._ready_to_name()  # as a new connection is
         self.notify(f"duplicated as {conn.title}")
 
     def action_delete(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from textual import events
 from textual.widgets import Button
 
 from l2tui.config.secrets import keyring_get, keyring_set
@@ -33,6 +34,12 @@ async def _saved(pilot, app, edit) -> None:
     await until(pilot, lambda: not _unsaved(app))
 
 
+def _typed_at_once(app, *keys: str) -> None:
+    """Keys arriving together, as a terminal sends a burst: queued before the first is handled."""
+    for key in keys:
+        app.post_message(events.Key({" ": "space"}.get(key, key), key if len(key) == 1 else None))
+
+
 def _titles(app) -> list[str]:
     return [str(app.query_one(ConnectionList).get_option_at_index(i).prompt)
             for i in range(app.query_one(ConnectionList).option_count)]
@@ -54,6 +61,28 @@ async def test_create_new_connection_adds_it_at_the_bottom_and_opens_it(make_app
         assert app.current.title == "New Connection"
         assert (offline_demo_file.parent / "new-connection.toml").is_file()
         assert app.focused.id == "conn-title"
+
+
+async def test_keys_typed_right_after_ctrl_n_all_reach_the_new_title(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        _typed_at_once(app, "ctrl+n", *"Emu accounts to SQLite")
+        await until(pilot, lambda: app.current.title != DEMO_TITLE)
+        await pilot.pause()
+        assert app.query_one("#conn-title").value == "Emu accounts to SQLite"
+
+
+async def test_ctrl_n_from_the_title_field_selects_the_new_title_so_typing_replaces_it(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        title = app.query_one("#conn-title")
+        title.focus()
+        await pilot.pause()
+        title.cursor_position = 2
+        await pilot.press("ctrl+n", *"CRM")
+        assert title.value == "CRM"
 
 
 async def test_the_actions_pane_button_creates_a_connection_too(make_app) -> None:
