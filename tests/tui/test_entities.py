@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import tomllib
 
 from textual.widgets import DataTable, Select
@@ -133,6 +134,25 @@ async def test_a_pair_can_be_removed_and_added_back(make_app, demo_file, sqlite_
         editor.query_one("#pick-right").value = "revenue"
         await pilot.click("#pair-add")
         assert "revenue" in {p.left for p in app.current.mapping.columns}
+
+
+async def test_a_pair_added_over_an_automatic_one_says_which_it_replaced(
+        make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    with sqlite3.connect(sqlite_db) as con:
+        con.execute("ALTER TABLE accounts ADD COLUMN acct_label TEXT")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        editor = app.query_one(MappingEditor)
+        editor.query_one("#pick-left").value = "accountnumber"
+        editor.query_one("#pick-right").value = "acct_label"
+        await pilot.click("#pair-add")
+        await pilot.pause()
+        assert any("replaces the automatic pair accountnumber ↔ accountnumber" in n.message
+                   for n in app._notifications)
 
 
 async def _mappings_with_accountnumber_as_match_key(pilot, app) -> MappingEditor:

@@ -164,8 +164,10 @@ class MappingEditor(Vertical):
             self.app.notify(f"{pair.left} or {pair.right} is already mapped; use Change",
                             severity="warning")
             return
+        auto = self._auto_pairs()
         cols.append(pair)
         self._changed()
+        self._say_replaced(pair, auto)
 
     @on(Button.Pressed, "#pair-change")
     def _change(self) -> None:
@@ -184,9 +186,24 @@ class MappingEditor(Vertical):
                             f"{key.left} ↔ {key.right}: set Match Key on another pair first",
                             severity="warning")
             return
+        auto = self._auto_pairs()
         self.conn.mapping.columns = [*cols, pair]
         self.conn.mapping.match_key = key
         self._changed()
+        self._say_replaced(pair, auto)
+
+    def _auto_pairs(self) -> list[tuple[str, str]]:
+        """The pairs auto mapping makes now (as the table shows them)."""
+        return [(row.left, row.right) for row in self.rows if row.auto]
+
+    def _say_replaced(self, pair: ColumnPair, auto_before: list[tuple[str, str]]) -> None:
+        """Say which automatic pairs a new pair took the place of (a column maps to one only)."""
+        gone = [p for p in auto_before if p not in self._auto_pairs()]
+        if gone:
+            names = " and ".join(f"{left} ↔ {right}" for left, right in gone)
+            self.app.notify(f"{pair.left} ↔ {pair.right} replaces the automatic pair {names} (a "
+                            f"column is mapped once); {len(self.rows)} pairs mapped",
+                            title="Mappings", severity="warning", timeout=10)
 
     def _maps(self, key: ColumnPair, columns: list[ColumnPair] | None = None) -> bool:
         """Whether ``key`` is one of the mapped pairs (with ``columns`` as the manual pairs)."""
