@@ -64,7 +64,9 @@ class L2Core(App[int]):
 
     def open(self, path: Path | None) -> None:
         """Show a connection in the pages (None: nothing selected); a file that cannot be read
-        has its error shown in their place."""
+        has its error shown in their place. A new connection left untouched is removed."""
+        for gone in self.workspace.drop_untouched(keep=path):
+            self.columns.pop(gone, None)
         conn = error = None
         if path is not None:
             try:

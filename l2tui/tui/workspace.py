@@ -59,6 +59,7 @@ class Workspace:
     seen: dict[Path, Stamp] = field(default_factory=dict)  # the files as last read or written here
     named: set[Path] = field(default_factory=set)  # files named after their title (as last saved)
     kept: dict[Path, Kept] = field(default_factory=dict)  # as last read or written here
+    fresh: set[Path] = field(default_factory=set)  # made by create(), not saved since
 
     def reload(self) -> None:
         """Read the folder; keep the order of files already listed, new ones at the bottom."""
@@ -82,6 +83,7 @@ class Workspace:
             self.working.pop(path, None)  # read again on next use
         for path in changed:  # (unsaved edits kept over a changed file stay unsaved)
             self.kept.pop(path, None)
+        self.fresh -= changed  # (changed by another: theirs now)
         self.reload()
         return changed, changed & self.dirty
 
@@ -174,6 +176,7 @@ class Workspace:
         if path != old:
             self._move(old, path)
         self._wrote(old, path)
+        self.fresh.discard(old)
         self._named(path, conn.title)
         self.dirty.discard(path)
         self.errors.pop(path, None)  # (a file broken on disk meanwhile: fixed by this write)
@@ -218,12 +221,27 @@ class Workspace:
                 title, n = f"{NEW_TITLE} ({n})", n + 1
             conn = self.store.create(title)
         assert conn.path is not None
+        if template is None:
+            self.fresh.add(conn.path)
         self._wrote(conn.path)
         self._named(conn.path, conn.title)
         self.order.append(conn.path)
         self.working[conn.path] = conn
         self._keep(conn.path)
         return conn
+
+    def drop_untouched(self, keep: Path | None = None) -> list[Path]:
+        """Remove the new connections left as they were made (never edited, never saved), but
+        ``keep``: the ones removed."""
+        gone = sorted(p for p in self.fresh if p != keep and p not in self.dirty)
+        for path in gone:
+            path.unlink(missing_ok=True)
+            self._wrote(path)
+            self.revert(path)
+            self.fresh.discard(path)
+            if path in self.order:
+                self.order.remove(path)
+        return gone
 
     def delete(self, path: Path) -> None:
         """Remove a connection's file, keyring entries and list row."""
@@ -232,6 +250,7 @@ class Workspace:
         path.unlink(missing_ok=True)
         self._wrote(path)
         self.revert(path)
+        self.fresh.discard(path)
         self.errors.pop(path, None)
         if path in self.order:
             self.order.remove(path)

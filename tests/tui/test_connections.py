@@ -85,6 +85,26 @@ async def test_ctrl_n_from_the_title_field_selects_the_new_title_so_typing_repla
         assert title.value == "CRM"
 
 
+async def test_a_new_connection_left_untouched_is_removed_when_another_is_opened(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n")
+        app.query_one(ConnectionList).focus()
+        await pilot.press("home")
+        await until(pilot, lambda: app.current.title == DEMO_TITLE)
+        assert _titles(app) == [DEMO_TITLE]
+        assert not (offline_demo_file.parent / "new-connection.toml").exists()
+
+
+async def test_a_new_connection_left_untouched_is_removed_on_quit(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n", "ctrl+q")
+        await until(pilot, lambda: app.return_code == 0)
+    assert not (offline_demo_file.parent / "new-connection.toml").exists()
+
+
 async def test_the_actions_pane_button_creates_a_connection_too(make_app) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
