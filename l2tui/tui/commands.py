@@ -36,7 +36,7 @@ class L2Commands(Provider):
 
     def _available(self, action: str) -> bool:
         """Whether the action can act now (as the footer and the Actions pane show it)."""
-        return bool(self.app.check_action(action.split("(")[0], ()))
+        return bool(self.app.can_act(action.split("(")[0]))  # type: ignore[attr-defined]
 
     async def discover(self) -> Hits:
         """The commands that can act now, for the empty palette."""

@@ -59,6 +59,8 @@ class L2Core(App[int]):
         # Create Table offers made by Verify: (file, entity) → (the settings, jobs.table_key, and
         # the plan); an offer whose settings were edited since is not offered
         self.table_offers: dict[tuple[Path, int], tuple[tuple[str, ...], TablePlan]] = {}
+        # tables Verify found there: (file, entity) → the settings verified (jobs.table_key)
+        self.tables_found: dict[tuple[Path, int], tuple[str, ...]] = {}
 
     # -- the selected connection -------------------------------------------------------------
 
@@ -159,9 +161,16 @@ class L2Core(App[int]):
     def sync_actions(self) -> None:
         """Enable the Actions pane's buttons (and footer keys) that can act now, disable the rest."""
         for button_id, _, action in ACTIONS:
-            allowed = self.check_action(action.removeprefix("app."), ())
+            allowed = self.can_act(action.removeprefix("app."))
             self.query_one(f"#{button_id}", Button).disabled = not allowed
         self.refresh_bindings()
+
+    def can_act(self, action: str) -> bool:
+        """Whether an action does something now (its button, its palette entry): Create Table
+        only once Verify found a table missing (its key says why not otherwise)."""
+        if action == "create_table":
+            return self.table_offer() is not None
+        return bool(self.check_action(action, ()))
 
     def refresh_list(self) -> None:
         """Redraw the connection list (titles, "●" markers)."""

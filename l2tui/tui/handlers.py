@@ -41,8 +41,8 @@ class ActionsMixin(L2Core):
         """Hide actions that make no sense now (no connection; nothing running)."""
         if action == "cancel_run":  # (on the Run page of the connection running)
             return self.running_here()
-        if action == "create_table":  # only once Verify found a SQL entity's table missing
-            return True if self.table_offer() is not None else None
+        if action == "create_table":  # F4 says why it cannot act (see can_act)
+            return True if self.current is not None else None
         needs_connection = ("save", "verify", "preview", "run_now", "dry_run", "duplicate",
                             "delete", "describe")
         if action == "delete" and self.current is None and self.broken is not None:
@@ -354,6 +354,10 @@ class ActionsMixin(L2Core):
                 self.table_offers[(event.path, event.index)] = (event.key, event.plan)
             else:
                 self.table_offers.pop((event.path, event.index), None)
+            if event.ok and not event.table_missing:
+                self.tables_found[(event.path, event.index)] = event.key
+            else:
+                self.tables_found.pop((event.path, event.index), None)
             self.sync_actions()
         conn = self.current
         if conn is not None and conn.path == event.path and \
@@ -376,7 +380,10 @@ class ActionsMixin(L2Core):
     def action_create_table(self) -> None:
         """Create Table: show the CREATE TABLE that Verify planned; Create runs it in a worker."""
         conn, plan = self.current, self.table_offer()
-        if conn is None or plan is None or isinstance(self.screen, CreateTableScreen):
+        if conn is None or isinstance(self.screen, CreateTableScreen):
+            return
+        if plan is None:
+            self._no_table_to_create(conn)
             return
 
         def name(index: int) -> str:
@@ -398,6 +405,19 @@ class ActionsMixin(L2Core):
         question = (f"Create the table of {name(plan.index)} from the columns of "
                     f"{name(plan.source)}? This runs:")
         self.push_screen(CreateTableScreen(question, plan.ddl), answer)
+
+    def _no_table_to_create(self, conn: Connection) -> None:
+        """Create Table with nothing to create: say that the table exists, or what to do first."""
+        shown = self.page_entity()
+        found = [i for i in ((shown,) if shown else (2, 1)) if conn.path is not None and
+                 self.tables_found.get((conn.path, i)) == jobs.table_key(conn, i)]
+        if found:
+            text = (f"the table of Data Entity {found[0]} exists (Verify found it): there is "
+                    "nothing to create")
+        else:
+            text = ("Create Table makes a SQL table that Verify found missing: Verify Connection "
+                    "String (F2) first")
+        self.notify(text, title="Create Table")
 
     def on_table_created(self, event: messages.TableCreated) -> None:
         """Create Table ended: say how, then verify the entity again (and reload the columns of

@@ -130,3 +130,13 @@ async def test_the_question_names_an_entity_with_its_default_title_once(make_app
         dialog = await _dialog(pilot, app)
         assert dialog.question == ("Create the table of Data Entity 2 from the columns of "
                                    "Data Entity 1? This runs:")
+
+
+async def test_f4_when_verify_found_the_table_says_that_it_exists(make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _verified(pilot, app)
+        await pilot.press("f4")
+        await pilot.pause()
+        assert any("the table of Data Entity 2 exists" in n.message for n in app._notifications)
