@@ -61,6 +61,7 @@ class L2Core(App[int]):
         self.table_offers: dict[tuple[Path, int], tuple[tuple[str, ...], TablePlan]] = {}
         # tables Verify found there: (file, entity) → the settings verified (jobs.table_key)
         self.tables_found: dict[tuple[Path, int], tuple[str, ...]] = {}
+        self.keyring_told: set[Path] = set()  # connections told their password was not kept
 
     # -- the selected connection -------------------------------------------------------------
 

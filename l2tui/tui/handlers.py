@@ -128,9 +128,14 @@ class ActionsMixin(L2Core):
             for form in self.query(EntityForm):
                 form.show_saved()
         if old is not None and saved.path != old:
+            if old in self.keyring_told:
+                self.keyring_told.add(saved.path)
             self._follow_state(lambda: jobs.move_state(conn, old.stem, self.paths), "Save Changes")
         if saved.secrets_not_kept:
             self._password_not_kept(saved.secrets_not_kept)
+        if saved.secrets_not_kept and saved.path not in self.keyring_told:
+            self.keyring_told.add(saved.path)  # said once a session: then just "saved"
+            self._say_password_not_kept(saved.secrets_not_kept)
         elif told:
             self.notify(f"saved {saved.path.name}", title="Save Changes")
         return True
@@ -182,12 +187,15 @@ class ActionsMixin(L2Core):
         return True
 
     def _password_not_kept(self, reasons: dict[int, str]) -> None:
-        """The file was written but the keyring refused a typed password: say so, and mark it."""
+        """The file was written but the keyring refused a typed password: mark it."""
         for index, reason in reasons.items():
             form = self.query_one(f"#entity{index}-form", EntityForm)
             form.query_one("#f-password", Field).set_status(
                 f"✗ not kept: {reason}; name an environment variable in Password variable "
                 "instead (the typed password is used until l2tui quits)", failed=True)
+
+    def _say_password_not_kept(self, reasons: dict[int, str]) -> None:
+        """Say that the file was written but the keyring refused a typed password."""
         which = " and ".join(f"Data Entity {i}" for i in reasons)
         reason = "; ".join(dict.fromkeys(reasons.values()))
         self.notify(f"Saved, except the password of {which}: {reason}; name an environment "

@@ -285,3 +285,17 @@ async def test_ctrl_a_selects_the_whole_select_statement_so_typing_replaces_it(m
         await pilot.press("ctrl+a", *"$top=5")
         await until(pilot, lambda: app.current.entity1.select == "$top=5", timeout=10)
         assert area.text == "$top=5"
+
+
+async def test_a_password_not_kept_is_said_once_then_saves_just_say_saved(
+        make_app, offline_demo_file, no_keyring) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await save_with_a_typed_password(pilot, app)
+        app.query_one("#conn-title").value = "CRM accounts"
+        await until(pilot, lambda: app.workspace.dirty)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+        notes = [n.message for n in app._notifications]
+        assert len([m for m in notes if m.startswith("Saved, except the password")]) == 1, notes
+        assert notes[-1] == "saved crm-accounts.toml", notes
