@@ -299,3 +299,13 @@ async def test_a_password_not_kept_is_said_once_then_saves_just_say_saved(
         notes = [n.message for n in app._notifications]
         assert len([m for m in notes if m.startswith("Saved, except the password")]) == 1, notes
         assert notes[-1] == "saved crm-accounts.toml", notes
+
+
+async def test_the_direction_hint_to_switch_to_bidirectional_goes_once_it_is(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#direction").value = "bidirectional"
+        await pilot.pause()
+        hint = str(app.query_one("#f-direction .field-hint").render())
+        assert "switch to Bi-directional" not in hint, hint

@@ -23,6 +23,11 @@ CONFLICT_LABELS = {
     ConflictResolution.LATEST_WINS: "Latest change wins",
     ConflictResolution.SKIP: "Skip (report, change nothing)",
 }
+DIRECTION_HINTS = {
+    Direction.LEFT_TO_RIGHT: "start Left to Right; switch to Bi-directional after the first run",
+    Direction.RIGHT_TO_LEFT: "only Data Entity 1 is written",
+    Direction.BIDIRECTIONAL: "both sides are written; a change on both goes by Conflict Resolution",
+}
 DELETION_LABELS = {
     Deletions.PROPAGATE: "Propagate (delete on the other side)",
     Deletions.IGNORE: "Ignore (keep the other side's item)",
@@ -60,8 +65,7 @@ class ConnectionForm(VerticalScroll):
                     "shown in the connection list", id="f-conn-title")
         yield Field("Direction", Select([(v, k.value) for k, v in DIRECTION_LABELS.items()],
                                         allow_blank=False, id="direction"),
-                    "start Left to Right; switch to Bi-directional after the first run",
-                    id="f-direction")
+                    DIRECTION_HINTS[Direction.LEFT_TO_RIGHT], id="f-direction")
         yield Field("Conflict Resolution",
                     Select([(v, k.value) for k, v in CONFLICT_LABELS.items()],
                            allow_blank=False, id="conflict"),
@@ -89,6 +93,12 @@ class ConnectionForm(VerticalScroll):
         for field_ in self.query(Field):
             field_.set_problem(None)
             field_.set_status(None)
+        self._direction_hint()
+
+    def _direction_hint(self) -> None:
+        """The direction's hint, for the direction chosen."""
+        if self.conn is not None:
+            self.query_one("#f-direction", Field).set_hint(DIRECTION_HINTS[self.conn.direction])
 
     def problems(self) -> list[str]:
         """Problems shown on this page."""
@@ -111,6 +121,7 @@ class ConnectionForm(VerticalScroll):
         value = str(event.value)
         if event.select.id == "direction":
             self.conn.direction = Direction(value)
+            self._direction_hint()
         elif event.select.id == "conflict":
             self.conn.conflict_resolution = ConflictResolution(value)
         elif event.select.id == "deletions":
