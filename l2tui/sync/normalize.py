@@ -575,10 +575,16 @@ def denormalizer(target: ColumnType, nullable: bool = True) -> Denormalizer:
     if target == ColumnType.DECIMAL:
         def decimal(value: Any) -> Any:
             if type(value) is str:
-                try:
-                    return _text_number(value)
-                except ValueError:
-                    return value
+                # ``_text_number``'s rule, checked after Decimal reads the text rather than by
+                # its pattern first (a first sync of 100,000 accounts spent ~0.1 s in it)
+                if value.isascii() and "_" not in value:
+                    try:
+                        number = Decimal(value)
+                    except InvalidOperation:
+                        return value
+                    if number.is_finite() and -ZEROS <= number.adjusted() <= ZEROS:
+                        return number
+                return value
             return None if value is None else general(value)
         return decimal
     if target == ColumnType.DATETIME:
