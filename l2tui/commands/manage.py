@@ -20,6 +20,7 @@ from l2tui.config.files import write_atomically
 from l2tui.config.loader import parse_connection
 from l2tui.config.model import DIRECTION_LABELS
 from l2tui.config.secrets import NoKeyring, keyring_set
+from l2tui.config.specs import find_spec
 from l2tui.config.store import ConnectionStore, StoreEntry, read_connection_file
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
@@ -165,6 +166,11 @@ def set_password_command(args: argparse.Namespace, paths: Paths) -> int:
     """Ask for an entity's password or client secret and keep it in the OS keyring."""
     store = store_for(paths)
     conn = store.load(args.name)
+    provider = conn.entity(args.entity).provider
+    spec = find_spec(provider) if provider else None
+    if spec is not None and not spec.takes_password:
+        raise ConfigError(f"entity{args.entity} ({provider}) takes no password: a SQLite file has "
+                          "nothing to sign in to", file=str(conn.path))
     if not sys.stdin.isatty():
         secret = sys.stdin.readline().rstrip("\n")
     else:

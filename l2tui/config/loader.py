@@ -11,6 +11,7 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import (
     InvalidControlChar,
+    KeyAlreadyPresent,
     ParseError,
     UnexpectedCharError,
     UnexpectedEofError,
@@ -93,10 +94,29 @@ def parse_connection(text: str, file: str | Path = "<connection>") -> Connection
     except ParseError as exc:
         raise ConfigError(f"not valid TOML: {_toml_reason(exc)}", file=name, line=exc.line) \
             from None
+    except KeyAlreadyPresent as exc:  # (a key given twice in a table: no line from tomlkit)
+        key = str(exc).split('"')[1] if str(exc).count('"') >= 2 else ""
+        raise ConfigError(f"not valid TOML: the key {key!r} is given twice in one table",
+                          file=name, line=_second_line(text, key)) from None
     data = doc.unwrap()
     conn = connection_from_dict(data, text, name)
     conn.document = doc
     return conn
+
+
+def _second_line(text: str, key: str) -> int | None:
+    """The line (1-based) where ``key`` is given a second time in one table, if found."""
+    seen: set[tuple[str, str]] = set()
+    table = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            table = stripped
+        elif stripped.split("=", 1)[0].strip().strip('"\'') == key and "=" in stripped:
+            if (table, key) in seen:
+                return number
+            seen.add((table, key))
+    return None
 
 
 def _toml_reason(exc: ParseError) -> str:

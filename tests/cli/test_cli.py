@@ -306,6 +306,35 @@ def test_set_password_of_a_path_file_does_not_set_the_configured_connection_of_i
     assert resolve_secret(ConnectionStore(config_dir).load("base"), 1, required=False) is None
 
 
+def test_set_password_of_an_entity_with_nothing_to_sign_in_to_says_so_and_stores_nothing(
+        run_cli: CliRunner, config_dir: Path) -> None:
+    from l2tui.config.secrets import keyring_get
+
+    assert run_cli("new", "Base").returncode == 0
+    path = config_dir / "base.toml"
+    text = path.read_text()
+    head, entity2 = text.split("[entity2]")
+    path.write_text(head + "[entity2]" + entity2.replace('provider = ""', 'provider = "sqlite"'))
+    result = run_cli("set-password", "base", "--entity", "2", input="s3cret\n")
+    assert result.returncode == 2
+    assert "entity2 (sqlite) takes no password: a SQLite file has nothing to sign in to" \
+        in result.stderr
+    assert keyring_get("base", 2) is None
+
+
+def test_a_key_given_twice_in_a_table_exits_2_naming_file_line_and_key(
+        run_cli: CliRunner, config_dir: Path) -> None:
+    assert run_cli("new", "Base").returncode == 0
+    path = config_dir / "base.toml"
+    path.write_text(path.read_text().replace("[entity2]", '[entity2]\nprovider = "sqlite"', 1))
+    result = run_cli("show", "base")
+    lines = path.read_text().splitlines()
+    line = max(i for i, text in enumerate(lines) if text == 'provider = ""') + 1  # entity2's
+    assert result.returncode == 2
+    assert result.stderr == (f"l2tui: {path}:{line}: not valid TOML: the key 'provider' is given "
+                             "twice in one table\n")
+
+
 def test_the_demo_without_a_terminal_exits_2_before_it_syncs(run_cli: CliRunner) -> None:
     result = run_cli("demo", "--rows", "20", input="", timeout=20)
     assert result.returncode == 2 and result.stdout == ""
