@@ -55,7 +55,9 @@ def show_device_code(flow: dict[str, Any]) -> None:
 
 
 def open_for_terminal(conn: Connection, index: int, paths: Paths) -> Provider:
-    """Open entity 1 or 2 with the terminal's prompt and device-code display."""
+    """Open entity 1 or 2 with the terminal's prompt and device-code display (the folders
+    checked first, as a run's are: a sign-in writes the token cache)."""
+    paths.ensure()
     return open_entity(
         conn, index, paths,
         prompt=terminal_prompt,

@@ -169,8 +169,8 @@ def set_password_command(args: argparse.Namespace, paths: Paths) -> int:
     provider = conn.entity(args.entity).provider
     spec = find_spec(provider) if provider else None
     if spec is not None and not spec.takes_password:
-        raise ConfigError(f"entity{args.entity} ({provider}) takes no password: a SQLite file has "
-                          "nothing to sign in to", file=str(conn.path))
+        raise ConfigError(f"entity{args.entity} ({provider}) takes no password: it has nothing to "
+                          "sign in to", file=str(conn.path))
     if not sys.stdin.isatty():
         secret = sys.stdin.readline().rstrip("\n")
     else:

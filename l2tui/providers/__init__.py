@@ -62,7 +62,6 @@ def open_entity(
     """
     from l2tui.config.secrets import missing_secret_hint, resolve_secret
 
-    paths.ensure()  # (a sign-in writes the token cache: its folder is checked as a run's is)
     entity = conn.entity(index)
 
     def secret() -> str | None:

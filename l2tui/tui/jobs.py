@@ -44,6 +44,7 @@ def snapshot(conn: Connection) -> Connection:
 def _open(conn: Connection, index: int, paths: Paths, bridge: Bridge, prompt: Prompt | None) -> Any:
     from l2tui.providers import open_entity
 
+    paths.ensure()  # (as a run's: a sign-in writes the token cache)
     return open_entity(conn, index, paths, prompt=prompt, device_code=bridge.device_code)
 
 

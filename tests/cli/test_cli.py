@@ -317,8 +317,7 @@ def test_set_password_of_an_entity_with_nothing_to_sign_in_to_says_so_and_stores
     path.write_text(head + "[entity2]" + entity2.replace('provider = ""', 'provider = "sqlite"'))
     result = run_cli("set-password", "base", "--entity", "2", input="s3cret\n")
     assert result.returncode == 2
-    assert "entity2 (sqlite) takes no password: a SQLite file has nothing to sign in to" \
-        in result.stderr
+    assert "entity2 (sqlite) takes no password: it has nothing to sign in to" in result.stderr
     assert keyring_get("base", 2) is None
 
 
