@@ -22,7 +22,10 @@ class WatchMixin(L2Core):
     def catch_up(self) -> None:
         """Show what changed on disk; unsaved edits are kept (a run uses a copy of its
         connection: it goes on as it began). The history of a connection this app is running
-        is read again once the run has ended (the run changes its state all along)."""
+        is read again once the run has ended (the run changes its state all along). Not once
+        the app is closing: its widgets are being taken down (a tick then met no Actions pane)."""
+        if not self.is_running:
+            return
         changed, kept = self.workspace.catch_up()
         if changed:
             self.show_changes(changed, kept)
