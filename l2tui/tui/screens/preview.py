@@ -10,6 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label
 
+from l2tui.tui.widgets.tables import fill_table
+
 MAX_CELL = 40
 
 
@@ -37,9 +39,8 @@ class PreviewScreen(ModalScreen[None]):
                         classes="dialog-title")
             table: DataTable[str] = DataTable(id="preview-table", zebra_stripes=True)
             names = [c.name for c in self.columns] or sorted({k for r in self.records for k in r})
-            table.add_columns(*names)
-            for record in self.records:
-                table.add_row(*(cell(record.get(name)) for name in names))
+            fill_table(table, names, [[cell(record.get(name)) for name in names]
+                                      for record in self.records])
             yield table
             yield Button("Close", id="close")
 

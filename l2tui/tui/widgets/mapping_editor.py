@@ -14,9 +14,12 @@ from textual.widgets import Button, DataTable, Label, Select, Static, Switch
 from l2tui.config.model import ColumnPair, Connection
 from l2tui.tui.mapping_rows import Row, build_rows, effective_pairs
 from l2tui.tui.messages import Edited
+from l2tui.tui.widgets.tables import fill_table
 
 NOT_LOADED = "columns not loaded: Load Columns reads both entities' columns"
 LEGEND = "★ match key, auto: mapped by name, RO read-only"
+# the marks first: a narrow screen shows them without scrolling sideways
+LABELS = ("", "Data Entity 1", "Type", "", "Data Entity 2", "Type", "Notes")
 
 
 def _marks(row: Row) -> Text:
@@ -54,8 +57,7 @@ class MappingEditor(Vertical):
             yield Label("Enable Auto Mapping", id="auto-label")
             yield Button("Load Columns", id="describe", action="app.describe", compact=True)
         table: DataTable[Any] = DataTable(id="pairs", cursor_type="row", zebra_stripes=True)
-        # the marks first: a narrow screen shows them without scrolling sideways
-        table.add_columns("", "Data Entity 1", "Type", "", "Data Entity 2", "Type", "Notes")
+        table.add_columns(*LABELS)
         yield table
         with Horizontal(id="pickers"):
             yield Select([], prompt="left column", id="pick-left", type_to_search=True)
@@ -89,11 +91,10 @@ class MappingEditor(Vertical):
         self.rows, problems = build_rows(self.conn, self.left, self.right)
         table = self.query_one("#pairs", DataTable)
         cursor = table.cursor_row
-        table.clear()
-        for row in self.rows:
-            table.add_row(_marks(row), _name(row.left, row.left_read_only), row.left_type, "↔",
-                          _name(row.right, row.right_read_only), row.right_type,
-                          "; ".join(row.notes), key=row.key)
+        fill_table(table, LABELS,
+                   [(_marks(row), _name(row.left, row.left_read_only), row.left_type, "↔",
+                     _name(row.right, row.right_read_only), row.right_type, "; ".join(row.notes))
+                    for row in self.rows], keys=[row.key for row in self.rows])
         if self.rows:
             table.move_cursor(row=min(cursor, len(self.rows) - 1))
         status = self.query_one("#mapping-status", Static)
