@@ -1188,9 +1188,13 @@ class Engine:
         writer = Writer(info, self.providers[side], self.state, self.run_id,
                         batch=self.writers[side].batch, dry=self.options.dry_run, sink=self.sink,
                         counts=Counts(), after=after)
+        unaddressed = 0
         for kid, vals, hsh in db.execute(
                 "SELECT kid, vals, hash FROM temp.keyless WHERE side = ?", (side,)).fetchall():
             self._check_cancel()
+            if None in json.loads(kid):  # the match key is the row's own key: no row to update
+                unaddressed += 1
+                continue
             guid = str(uuid.uuid4())
             mkey = json.dumps([guid], separators=(",", ":"))
             writer.add(Task(side=side, op="update", mkey=mkey, hash=hsh, values=json.loads(vals),
@@ -1199,6 +1203,12 @@ class Engine:
                 self._create_all(created, target)
         writer.flush()
         self._create_all(created, target)
+        if unaddressed:
+            self.counts.errors[side] += unaddressed
+            self.log(f"{unaddressed} item(s) on the {side} have no value in {column.name}, the "
+                     "match key and their own key: no GUID can be written back to a row known "
+                     "by no key; they are not synced (give the key column a value, or key the "
+                     "table by another column)", "error")
 
     def _create_all(self, created: list[Task], target: str) -> None:
         for task in created:

@@ -563,6 +563,27 @@ def test_a_new_sql_row_without_a_key_gets_its_dataverse_guid_written_back(
     assert again.plan is not None and again.plan.writes == 0
 
 
+def test_a_sql_row_whose_own_key_is_the_empty_match_key_fails_and_makes_nothing_in_dataverse(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL)
+    db = sqlite3.connect(tmp_path / "r.db")  # SQLite takes NULL in a TEXT PRIMARY KEY
+    db.execute("CREATE TABLE people (id TEXT PRIMARY KEY, name TEXT)")
+    db.execute("INSERT INTO people VALUES (NULL, 'keyless')")
+    db.commit()
+    pair.conn.entity2.select = "people"
+    pair.conn.entity2.primary_key = ["id"]
+    pair.conn.entity2.modified_column = None
+    manual_mapping(pair, [("accountid", "id"), ("name", "name")])
+    before = len(pair.left())
+    first, second = pair.run(), pair.run()
+    assert first.errors_right == second.errors_right == 1, first.message
+    assert first.created_left == second.created_left == 0
+    assert first.deleted_left == second.deleted_left == 0
+    assert len(pair.left()) == before
+    assert db.execute("SELECT COUNT(*) FROM people WHERE name = 'keyless'").fetchone()[0] == 1
+
+
 def test_a_mapping_change_rebaselines_without_deleting_or_duplicating(pair: Pair) -> None:
     pair.run()
     manual_mapping(pair, [("accountid", "accountid"), ("name", "name")])
