@@ -1166,6 +1166,9 @@ class Engine:
             info = self.sides[side]
             match_types = [kind for _, kind in info.match]
             two_way = self.conn.direction == Direction.BIDIRECTIONAL
+            if not two_way and side == self.dst:  # items the source never had: not ours to touch
+                self.only[side] += count
+                continue
             if not two_way or len(match_types) != 1 or match_types[0] != ColumnType.GUID:
                 names = ", ".join(c.name for c, _ in info.match)
                 self.counts.errors[side] += count

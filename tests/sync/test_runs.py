@@ -584,6 +584,18 @@ def test_a_sql_row_whose_own_key_is_the_empty_match_key_fails_and_makes_nothing_
     assert db.execute("SELECT COUNT(*) FROM people WHERE name = 'keyless'").fetchone()[0] == 1
 
 
+def test_a_one_way_run_leaves_alone_target_items_without_a_match_key_value(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts")
+    pair.run()  # the SQL rows, then turned round: SQL → Dataverse by account number
+    pair.conn.direction = Direction.RIGHT_TO_LEFT
+    pair.conn.mapping.match_key = ColumnPair("accountnumber", "accountnumber")
+    pair.left_insert({"name": "no account number"})
+    report = pair.run(force=True)
+    assert report.errors_left == report.errors_right == 0, report.message
+    assert report.outcome == "success" and report.only_left == 1
+
+
 def test_a_mapping_change_rebaselines_without_deleting_or_duplicating(pair: Pair) -> None:
     pair.run()
     manual_mapping(pair, [("accountid", "accountid"), ("name", "name")])
