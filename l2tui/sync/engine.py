@@ -346,6 +346,8 @@ class Engine:
                         not self.state_lacking and not self._unsure():
                     # stopped between batches: every write it made is in the state
                     state.put(UNRECORDED, None)
+                if isinstance(exc, GuardRefused):  # nothing written: no conflict was settled
+                    state.drop_conflicts(run)
                 self._finish(run, outcome, message)
             except sqlite3.Error:
                 if isinstance(exc, Cancelled):

@@ -682,6 +682,10 @@ class StateStore:
             ((run, now, m, res, exact_json(lv), exact_json(rv))
              for m, res, lv, rv in rows))
 
+    def drop_conflicts(self, run: int) -> None:
+        """Forget the conflicts recorded by ``run`` (a run that wrote nothing settled none)."""
+        self.db.execute("DELETE FROM conflicts WHERE run = ?", (run,))
+
     def conflicts(self, run: int | None = None) -> list[dict[str, Any]]:
         """Recorded conflicts (of one run, or all)."""
         sql = "SELECT run, at, mkey, resolution, left_values, right_values FROM conflicts"

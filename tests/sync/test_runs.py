@@ -293,6 +293,20 @@ def test_a_bidirectional_run_the_deletion_guard_refuses_writes_nothing_on_either
     assert pair.left() == left and pair.right() == right
 
 
+def test_a_run_the_deletion_guard_refuses_records_no_conflict_as_settled(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts", max_delete_ratio=0.2,
+                     direction=Direction.BIDIRECTIONAL)
+    pair.run()
+    keys = sorted(pair.right())
+    for key in keys:  # every SQL row gone, and one of them edited in Dataverse meanwhile
+        pair.right_delete(key)
+    pair.left_update(keys[0], {"name": "edited in Dataverse"})
+    with pytest.raises(RunError, match="max_delete_ratio"):
+        pair.run()
+    assert Runner(pair.paths).conflicts(pair.conn) == []
+
+
 @pytest.mark.parametrize("limit", ["HELD_IN_MEMORY", "HELD_TEXT"])
 def test_writes_held_for_the_guard_beyond_what_memory_holds_are_all_written_once_it_passes(
         emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str) -> None:
