@@ -149,6 +149,9 @@ def conflict_lines(conflict: dict[str, Any]) -> list[str]:
     if left is None or right is None:
         gone = "Data Entity 1 (left)" if left is None else "Data Entity 2 (right)"
         lines.append(f"  deleted on {gone}; the other side edited it")
+        edited, side = (right, "right") if left is None else (left, "left")
+        if edited is not None:  # its values as the edit left them (gone, if the deletion won)
+            lines.append(f"  {side}: {exact_json(edited, ensure_ascii=False)}")
         return lines
     if len(left) != len(right):  # not pairwise (a column mapped twice): both in full
         return [*lines, f"  left: {exact_json(left)}", f"  right: {exact_json(right)}"]

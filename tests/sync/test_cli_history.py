@@ -107,6 +107,21 @@ def test_conflicts_show_the_item_the_policy_and_the_values_that_differ(
     assert values == ['  name: left "left value", right "right value"']
 
 
+def test_conflicts_show_the_edited_values_a_deletion_won_over(
+        emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL, resolution=ConflictResolution.RIGHT_WINS)
+    pair.run()
+    key = next(iter(pair.left()))
+    pair.left_update(key, {"name": "edited in Dataverse ✓"})
+    pair.right_delete(key)
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    _, gone, values = run_cli("conflicts", name).stdout.splitlines()
+    assert gone == "  deleted on Data Entity 2 (right); the other side edited it"
+    assert values.startswith('  left: {"name": "edited in Dataverse ✓", ')
+
+
 def test_conflicts_json_gives_both_sides_values(emu: Any, tmp_path: Path,
                                                 run_cli: CliRunner) -> None:
     pair = in_conflict(emu, tmp_path, ConflictResolution.SKIP)
