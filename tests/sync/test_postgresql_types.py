@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from l2tui.config.model import Connection, Direction, Entity
 from l2tui.paths import resolve_paths
 from l2tui.runner import Runner
-from l2tui.sync.events import RunReport
+from l2tui.sync.events import Event, ItemError, RunReport
 
 Copy = Callable[..., RunReport]
 
@@ -102,3 +102,13 @@ def test_an_array_copied_into_text_is_a_json_array(
     run, dst = copy("text[]", "text", ["ARRAY['a', 'b''s']"])
     run()
     assert _column(pg, f"SELECT v FROM {dst}") == ['["a", "b\'s"]']
+
+
+def test_a_value_too_long_for_its_column_is_an_error_naming_the_column_type_and_its_length(
+        copy: Callable[..., tuple[Copy, str]]) -> None:
+    run, _ = copy("text", "varchar(5)", ["'longer than five'"])
+    events: list[Event] = []
+    report = run(sink=events.append)
+    assert report.errors_right == 1
+    errors = [e.message for e in events if isinstance(e, ItemError)]
+    assert any("value too long for type character varying(5)" in m for m in errors), errors

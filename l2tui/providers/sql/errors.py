@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_ODBC_NOISE = re.compile(r"\(SQLDriverConnect\w*\)|\(SQLExecDirectW\)|\(\d+\)\s*$")
+# (an ODBC native error code ends a message after a blank: "… truncated. (8152)"; a number
+# right after a word is the message's own, as PostgreSQL's "character varying(50)")
+_ODBC_NOISE = re.compile(r"\(SQLDriverConnect\w*\)|\(SQLExecDirectW\)|(?<!\S)\(\d+\)\s*$")
 
 
 def one_line(exc: BaseException, secret: str | None = None) -> str:
