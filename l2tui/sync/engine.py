@@ -495,7 +495,8 @@ class Engine:
                          "warning")
         if self.undated:
             self.log(f"latest_wins: {self.undated} conflict(s) met a side without a modified-on "
-                     "value (a NULL in its column), so the left won them; keep the column filled "
+                     "value (a NULL in its column, or a text that is no date and time), so the left "
+                     "won them; keep the column filled "
                      "on every change (in SQL, by a trigger) for the later change to win",
                      "warning")
         # a dry run a real run would stop at: its refusal, kept in the history with the plan

@@ -286,7 +286,10 @@ class SideInfo:
         if self.modified:
             at = self._modified_at
             raw = values[at] if at is not None else self._modified(get(self.modified))
-            modified = raw if isinstance(raw, str) else None
+            # a moment in UTC (``…T…Z``), which compare as texts; a value that read as none
+            # (``03/04/2005``, kept as its text) is no modified-on value
+            modified = raw if isinstance(raw, str) and raw[-1:] == "Z" and raw[10:11] == "T" \
+                else None
         return mkey, kid, values, self.hash(values), modified
 
     def match_key(self, record: Record) -> str | None:

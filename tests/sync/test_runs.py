@@ -1018,6 +1018,26 @@ def test_latest_wins_says_when_a_side_has_no_modified_on_value_and_the_left_won(
                for w in warnings), warnings
 
 
+def test_latest_wins_takes_a_modified_on_text_that_is_no_date_as_no_value(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL, resolution=ConflictResolution.LATEST_WINS)
+    with sqlite3.connect(tmp_path / "r.db") as db:  # a text column: it keeps any text
+        db.execute("ALTER TABLE accounts ADD COLUMN touched TEXT")
+    pair.conn.entity2.modified_column = "touched"
+    pair.run()
+    key = next(iter(pair.left()))
+    with sqlite3.connect(tmp_path / "r.db") as db:  # (a text sorting after any ISO date)
+        db.execute("UPDATE accounts SET name = 'edited in SQL', touched = 'next tuesday' "
+                   "WHERE accountid = ?", (key,))
+    pair.left_update(key, {"name": "edited in Dataverse"})
+    report = pair.run()
+    assert report.conflicts == 1 and pair.left()[key][0] == "edited in Dataverse"
+    warnings = [e.message for e in pair.events if isinstance(e, LogLine) and e.level == "warning"]
+    assert any(w.startswith("latest_wins: 1 conflict(s) met a side without a modified-on value")
+               for w in warnings), warnings
+
+
 def test_a_run_stopped_by_a_damaged_state_says_why_in_its_log(pair: Pair) -> None:
     pair.run()
     logs = pair.paths.run_logs(pair.conn.slug)
