@@ -1191,9 +1191,11 @@ class Engine:
             created.append(Task(side=target, op="create", mkey=task.mkey, hash=task.hash,
                                 values=task.values, src_kid=task.src_kid))
 
+        # (its writes are no item's update: only their errors count, as the item's)
+        counts = Counts()
         writer = Writer(info, self.providers[side], self.state, self.run_id,
                         batch=self.writers[side].batch, dry=self.options.dry_run, sink=self.sink,
-                        counts=Counts(), after=after)
+                        counts=counts, after=after)
         unaddressed = 0
         for kid, vals, hsh in db.execute(
                 "SELECT kid, vals, hash FROM temp.keyless WHERE side = ?", (side,)).fetchall():
@@ -1209,6 +1211,7 @@ class Engine:
                 self._create_all(created, target)
         writer.flush()
         self._create_all(created, target)
+        self.counts.errors[side] += counts.errors[side]
         if unaddressed:
             self.counts.errors[side] += unaddressed
             self.log(f"{unaddressed} item(s) on the {side} have no value in {column.name}, the "

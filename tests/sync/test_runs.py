@@ -577,6 +577,24 @@ def test_a_new_sql_row_without_a_key_gets_its_dataverse_guid_written_back(
     assert again.plan is not None and again.plan.writes == 0
 
 
+def test_a_guid_the_sql_table_refuses_to_take_back_is_an_error_of_the_run(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL)
+    db = sqlite3.connect(tmp_path / "r.db")
+    db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, accountid TEXT "
+               "CHECK (accountid IS NULL OR name <> 'refuses a key'))")
+    db.execute("INSERT INTO people(name) VALUES ('refuses a key')")
+    db.commit()
+    pair.conn.entity2.select = "people"
+    pair.conn.entity2.primary_key = ["id"]
+    pair.conn.entity2.modified_column = None
+    before = len(pair.left())
+    report = pair.run()
+    assert report.outcome == "errors" and report.errors_right == 1, report.message
+    assert report.created_left == 0 and len(pair.left()) == before
+
+
 def test_a_sql_row_whose_own_key_is_the_empty_match_key_fails_and_makes_nothing_in_dataverse(
         emu: Any, tmp_path: Path) -> None:
     pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
