@@ -31,6 +31,7 @@ from l2tui.sqlite_rows import insert_rows
 from l2tui.sync.apply import UNRECORDED, Counts, Outbox, Planned, Task, Writer
 from l2tui.sync.events import (
     Conflict,
+    Event,
     EventSink,
     ItemError,
     LogLine,
@@ -1191,10 +1192,19 @@ class Engine:
             created.append(Task(side=target, op="create", mkey=task.mkey, hash=task.hash,
                                 values=task.values, src_kid=task.src_kid))
 
+        own_keys: dict[str, str] = {}  # a made GUID's match key → the row's own key
+
+        def sink(event: Event) -> None:
+            """An error names the row by its own key (its GUID, made by this run, is new)."""
+            if isinstance(event, ItemError) and event.key in own_keys:
+                event = ItemError(side=event.side, key=own_keys[event.key],
+                                  message=f"its new {column.name} not written: {event.message}")
+            self.sink(event)
+
         # (its writes are no item's update: only their errors count, as the item's)
         counts = Counts()
         writer = Writer(info, self.providers[side], self.state, self.run_id,
-                        batch=self.writers[side].batch, dry=self.options.dry_run, sink=self.sink,
+                        batch=self.writers[side].batch, dry=self.options.dry_run, sink=sink,
                         counts=counts, after=after)
         unaddressed = 0
         for kid, vals, hsh in db.execute(
@@ -1205,6 +1215,7 @@ class Engine:
                 continue
             guid = str(uuid.uuid4())
             mkey = json.dumps([guid], separators=(",", ":"))
+            own_keys[mkey] = kid
             writer.add(Task(side=side, op="update", mkey=mkey, hash=hsh, values=json.loads(vals),
                             src_kid=kid, dst_kid=kid, only=[], extra={column.name: guid}))
             if len(created) >= writer.batch:

@@ -20,7 +20,7 @@ from l2tui.providers import open_entity
 from l2tui.runner import Runner, _log_writer
 from l2tui.sqlite_wal import wal_path
 from l2tui.sync.engine import Engine, Options, plan_mapping
-from l2tui.sync.events import Conflict, LogLine, Progress, RunFinished, RunStarted
+from l2tui.sync.events import Conflict, ItemError, LogLine, Progress, RunFinished, RunStarted
 from l2tui.sync.state import StateStore
 from tests.support import rows_in_the_file_alone
 from tests.sync.support import (
@@ -577,7 +577,7 @@ def test_a_new_sql_row_without_a_key_gets_its_dataverse_guid_written_back(
     assert again.plan is not None and again.plan.writes == 0
 
 
-def test_a_guid_the_sql_table_refuses_to_take_back_is_an_error_of_the_run(
+def test_a_guid_the_sql_table_refuses_to_take_back_is_an_error_of_the_run_naming_the_row(
         emu: Any, tmp_path: Path) -> None:
     pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
                      direction=Direction.BIDIRECTIONAL)
@@ -593,6 +593,9 @@ def test_a_guid_the_sql_table_refuses_to_take_back_is_an_error_of_the_run(
     report = pair.run()
     assert report.outcome == "errors" and report.errors_right == 1, report.message
     assert report.created_left == 0 and len(pair.left()) == before
+    [error] = [e for e in pair.events if isinstance(e, ItemError)]
+    assert (error.side, error.key) == ("right", "[1]")  # (its own key: the GUID was new)
+    assert error.message.startswith("its new accountid not written: CHECK constraint failed")
 
 
 def test_a_sql_row_whose_own_key_is_the_empty_match_key_fails_and_makes_nothing_in_dataverse(
