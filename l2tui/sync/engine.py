@@ -349,6 +349,7 @@ class Engine:
                     state.put(UNRECORDED, None)
                 if isinstance(exc, GuardRefused):  # nothing written: no conflict was settled
                     state.drop_conflicts(run)
+                    self.conflicts = 0
                 self._finish(run, outcome, message)
             except sqlite3.Error:
                 if isinstance(exc, Cancelled):

@@ -305,6 +305,7 @@ def test_a_run_the_deletion_guard_refuses_records_no_conflict_as_settled(
     with pytest.raises(RunError, match="max_delete_ratio"):
         pair.run()
     assert Runner(pair.paths).conflicts(pair.conn) == []
+    assert Runner(pair.paths).history(pair.conn, 1)[0].counts["conflicts"] == 0
 
 
 @pytest.mark.parametrize("limit", ["HELD_IN_MEMORY", "HELD_TEXT"])
