@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 import requests
 
 from l2tui import offload
-from l2tui.errors import ConfigError
+from l2tui.errors import ConfigError, ConnectError
 from l2tui.providers.base import Page, ReadStream, RecordTransform, SeenFilter
 from l2tui.providers.odata import keys_first
 from l2tui.providers.odata.entity_schema import EntitySchema
@@ -155,6 +155,9 @@ class ODataReadStream(ReadStream):
         self.log = log
         self.pages = 0
         self.rows = 0
+        # the service tracks this read's changes (a delta read, or a full read it answered with
+        # Preference-Applied: odata.track-changes): its last page carries a deltaLink
+        self.tracked = False
 
     @property
     def schema(self) -> EntitySchema:
@@ -172,14 +175,14 @@ class ODataReadStream(ReadStream):
 
     def __iter__(self) -> Iterator[Page]:
         self.cursor = None
-        self.is_delta = False
+        self.is_delta = self.tracked = False
         first: Any = None
         url = self.plan.url
         track = False
         if self.start_cursor:
             first = self._open_delta(self.start_cursor)
             if first is not None:
-                self.is_delta = True
+                self.is_delta = self.tracked = True
                 url = self.start_cursor
         if first is None:
             track = self.plan.track_changes and self.schema.change_tracking
@@ -281,6 +284,7 @@ class ODataReadStream(ReadStream):
                 del page
                 self._keep_cursor(links, base, track)
                 if not links.next_link:
+                    self._check_end(links)
                     return
                 url = urljoin(base, links.next_link)
                 if worker is not None:
@@ -402,6 +406,7 @@ class ODataReadStream(ReadStream):
                 self._keep_cursor(links, base, track)
                 top_up()  # (after the page is handed on: a failure here goes on from the next)
                 if not ahead:
+                    self._check_end(links)
                     return
                 if not sent:  # the next page could not be fetched
                     raise failed[0]
@@ -425,11 +430,23 @@ class ODataReadStream(ReadStream):
         if links.delta_link and (track or self.is_delta):
             self.cursor = urljoin(base, links.delta_link)
 
+    def _check_end(self, links: PageLinks) -> None:
+        """The last page of a read whose changes the service tracks ends with a deltaLink: one
+        without it was cut short (the rows after it are not known, never taken as deleted)."""
+        if self.tracked and not links.delta_link:
+            raise ConnectError(
+                f"GET {safe_url(self.plan.url)}: page {self.pages} of the read has neither a next "
+                "page nor a change-tracking link (a tracked read ends with one): the service's "
+                "answer was cut short; rows not read are not taken as deleted; run again")
+
     def _open_full(self, url: str, track: bool) -> tuple[Any, str, bool]:
         """The first page of a full read (a 400 with tracking asked: again without it)."""
         try:
             try:
-                return self.http.get_json(url, {"Prefer": self.plan.prefer(track)}), url, track
+                response = self.http.request("GET", url, headers={"Prefer": self.plan.prefer(track)})
+                self.tracked = track and "odata.track-changes" in \
+                    response.headers.get("Preference-Applied", "")
+                return self.http.json_of("GET", url, response), url, track
             except HttpError as exc:
                 if not track or exc.status != 400:
                     raise
