@@ -463,7 +463,9 @@ class ODataReadStream(ReadStream):
         try:
             return self.http.get_json(cursor, {"Prefer": self.plan.prefer(True)})
         except HttpError as exc:
-            if exc.status in (401, 403) or exc.status < 400 or exc.status >= 500:
+            # throttled past the retries (429) says nothing of the cursor: a full read would only
+            # ask the service for more
+            if exc.status in (401, 403, 429) or exc.status < 400 or exc.status >= 500:
                 raise
             self.log(
                 f"the service refused the change-tracking cursor ({exc.status}"

@@ -11,6 +11,7 @@ import pytest
 from l2tui.errors import ConfigError
 from l2tui.providers.base import ColumnType
 from l2tui.providers.odata import schema
+from l2tui.providers.odata.http import HttpError
 
 
 def read_all(stream):
@@ -336,3 +337,21 @@ def test_dropped_connections_while_reading_are_retried(crm):
     crm.emu.faults.drop_next(2, path_contains="/accounts")
     _, records, _ = read_all(provider.read())
     assert len(records) == 200
+
+
+def test_a_delta_read_throttled_past_its_retries_fails_and_keeps_its_cursor(crm):
+    """429 after every retry is the service's load, not a refusal of the cursor: no full read
+    of everything in its place (more requests to a service that asks for fewer)."""
+    provider = crm.provider(retry_max_throttled=2)
+    first = provider.read()
+    read_all(first)
+    crm.emu.faults.fail_next(3, status=429, method="GET", query_contains="deltatoken")
+    before = crm.emu.request_count
+    again = provider.read(first.cursor)
+    with pytest.raises(HttpError) as caught:
+        read_all(again)
+    assert caught.value.status == 429
+    assert crm.emu.request_count - before == 3  # the delta request and its two retries alone
+    assert not any("refused the change-tracking cursor" in line for line in crm.logs)
+    _, records, _ = read_all(provider.read(first.cursor))  # the cursor still serves
+    assert records == []
