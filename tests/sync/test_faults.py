@@ -445,6 +445,19 @@ def test_a_stop_asked_while_a_read_waits_to_be_retried_cancels_the_run_at_once(
     assert pair.run().ok and pair.right() == pair.left()
 
 
+def test_a_stop_asked_while_a_read_waits_for_a_slow_answer_cancels_the_run_at_once(
+        pair: Pair) -> None:
+    """A page the service is slow to answer (or never answers: the timeout is 120 s, past
+    systemd's 90 s) does not hold up a stop: the read stops waiting for it."""
+    pair.run()
+    pair.left_update(next(iter(pair.left())), {"name": "changed"})
+    pair.emu.faults.delay_next(1, 8.0, method="GET", path_contains="/accounts")
+    report = _stopped_while_retrying(lambda cancel: pair.run(cancel=cancel), pair.emu,
+                                     "GET /api/data/v9.2/accounts")
+    assert report.outcome == "cancelled"
+    assert pair.run().ok and pair.right() == pair.left()
+
+
 def edited_while_written(pair: Pair, key: str, values: dict[str, Any]) -> Callable[[Event], None]:
     """A sink that edits ``key`` in Dataverse once the run has read the left (its writes wait
     for the deletion guard, after every read): an edit made there while the run writes."""

@@ -183,8 +183,10 @@ class HttpClient:
         log: Callable[[str], None],
         pool_size: int = 10,
         sleep: Callable[[float], None] = time.sleep,
+        stop: threading.Event | None = None,
     ) -> None:
         self.auth = auth
+        self.stop = stop  # set when the run is asked to stop: a GET waiting for its answer ends
         self.timeout = timeout
         self.verify: bool | str = ca_bundle or True
         self.policy = policy
@@ -227,10 +229,7 @@ class HttpClient:
             try:
                 with self._lock:
                     self.request_count += 1
-                response = self.session.request(
-                    method, url, headers=merged, data=data, timeout=self.timeout,
-                    verify=self.verify, stream=True)
-                read_whole(response)
+                response = self._send(method, url, merged, data)
             except requests.exceptions.SSLError as exc:
                 raise ConnectError(
                     f"{method} {safe_url(url)}: TLS failed ({short_reason(exc)}); "
@@ -270,6 +269,42 @@ class HttpClient:
             if status < 400 or status in allow:
                 return response
             raise self.error(method, url, response)
+
+    def _send(self, method: str, url: str, headers: dict[str, str],
+              data: bytes | str | None) -> requests.Response:
+        """One try of a request, its body read whole. A GET (which changes nothing) is sent from
+        a thread of its own where the run can be asked to stop: the stop ends the wait for its
+        answer (StopAsked) rather than the timeout, which a service that stopped answering runs
+        out (120 s by default, past systemd's 90 s). A write's answer is always waited for."""
+        def send() -> requests.Response:
+            response = self.session.request(
+                method, url, headers=headers, data=data, timeout=self.timeout,
+                verify=self.verify, stream=True)
+            read_whole(response)
+            return response
+
+        stop = self.stop
+        if stop is None or method != "GET":
+            return send()
+        answer: list[requests.Response] = []
+        failed: list[BaseException] = []
+        done = threading.Event()
+
+        def wait_for_it() -> None:
+            try:
+                answer.append(send())
+            except BaseException as exc:  # noqa: BLE001  (raised in the caller's thread)
+                failed.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=wait_for_it, daemon=True, name="l2tui-get").start()
+        while not done.wait(0.1):
+            if stop.is_set():
+                raise StopAsked("stopped while waiting for an answer: the run was asked to stop")
+        if failed:
+            raise failed[0]
+        return answer[0]
 
     def error(self, method: str, url: str, response: requests.Response) -> HttpError:
         """A one-line HttpError for an error response."""

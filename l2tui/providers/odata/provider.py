@@ -82,6 +82,7 @@ class ODataProvider(Provider):
                     log=self._log,
                     pool_size=self._option("parallel", self.settings.parallel) + 4,
                     **({"sleep": sleep_until(self.context.stop)} if self.context.stop else {}),
+                    stop=self.context.stop,
                 )
             return self._http
 
