@@ -93,6 +93,17 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """A URL's scheme, host and port (the scheme's own when none is given), as compared."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
 def safe_url(url: str) -> str:
     """The URL for messages: without its user-info (a password) and query (tokens, filters)."""
     parts = urlsplit(without_userinfo(url))
@@ -184,8 +195,13 @@ class HttpClient:
         pool_size: int = 10,
         sleep: Callable[[float], None] = time.sleep,
         stop: threading.Event | None = None,
+        service: str | None = None,
     ) -> None:
         self.auth = auth
+        # the service's address: a request elsewhere (a next link naming another host) is refused
+        # rather than sent the credentials
+        self.service = service
+        self.origin = origin_of(service) if service else None
         self.stop = stop  # set when the run is asked to stop: a GET waiting for its answer ends
         self.timeout = timeout
         self.verify: bool | str = ca_bundle or True
@@ -225,6 +241,11 @@ class HttpClient:
         refreshed = False
         while True:
             auth_headers = self.auth.headers()
+            if auth_headers and self.origin and origin_of(url) != self.origin:
+                raise ConnectError(
+                    f"{method} {safe_url(url)}: the service linked to another address than its "
+                    f"own ({safe_url(self.service or '')}); not followed, so that the sign-in is "
+                    "sent to the service alone")
             merged = {**DEFAULT_HEADERS, **auth_headers, **(headers or {})}
             try:
                 with self._lock:

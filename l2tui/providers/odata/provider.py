@@ -83,6 +83,7 @@ class ODataProvider(Provider):
                     pool_size=self._option("parallel", self.settings.parallel) + 4,
                     **({"sleep": sleep_until(self.context.stop)} if self.context.stop else {}),
                     stop=self.context.stop,
+                    service=self.settings.service_root,
                 )
             return self._http
 

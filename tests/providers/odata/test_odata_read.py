@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from l2tui.errors import ConfigError
+from l2tui.errors import ConfigError, ConnectError
 from l2tui.providers.base import ColumnType
 from l2tui.providers.odata import schema
 from l2tui.providers.odata.http import HttpError
@@ -355,3 +355,23 @@ def test_a_delta_read_throttled_past_its_retries_fails_and_keeps_its_cursor(crm)
     assert not any("refused the change-tracking cursor" in line for line in crm.logs)
     _, records, _ = read_all(provider.read(first.cursor))  # the cursor still serves
     assert records == []
+
+
+def test_a_next_link_to_another_host_is_not_sent_the_sign_in(make_crm):
+    """A page whose next link names another host (a service or proxy gone wrong) is not
+    followed: the access token goes to the service alone."""
+    crm = make_crm(rows=200, seed=1, auth=True)
+    elsewhere = make_crm(rows=0, seed=1, auth=False)
+    original = crm.emu.api.handle
+
+    def handle(req):
+        response = original(req)
+        response.body = response.body.replace(crm.emu.base_url.encode(),
+                                              elsewhere.emu.base_url.encode())
+        return response
+
+    crm.emu.api.handle = handle
+    provider = crm.provider(crm.emu.connection_string() + "PageSize=50;")
+    with pytest.raises(ConnectError, match="linked to another address"):
+        read_all(provider.read())
+    assert elsewhere.emu.request_count == 0
