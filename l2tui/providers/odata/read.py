@@ -155,8 +155,8 @@ class ODataReadStream(ReadStream):
         self.log = log
         self.pages = 0
         self.rows = 0
-        # the service tracks this read's changes (a delta read, or a full read it answered with
-        # Preference-Applied: odata.track-changes): its last page carries a deltaLink
+        # a full read whose changes the service tracks (it answered Preference-Applied:
+        # odata.track-changes): its last page carries a deltaLink
         self.tracked = False
 
     @property
@@ -182,7 +182,7 @@ class ODataReadStream(ReadStream):
         if self.start_cursor:
             first = self._open_delta(self.start_cursor)
             if first is not None:
-                self.is_delta = self.tracked = True
+                self.is_delta = True
                 url = self.start_cursor
         if first is None:
             track = self.plan.track_changes and self.schema.change_tracking
@@ -431,9 +431,12 @@ class ODataReadStream(ReadStream):
             self.cursor = urljoin(base, links.delta_link)
 
     def _check_end(self, links: PageLinks) -> None:
-        """The last page of a read whose changes the service tracks ends with a deltaLink: one
-        without it was cut short (the rows after it are not known, never taken as deleted)."""
-        if self.tracked and not links.delta_link:
+        """The last page of a full read whose changes the service tracks ends with a deltaLink:
+        one with rows before it but without that link was cut short, and the rows after it, not
+        known, are not taken as deleted. (A delta read takes nothing as deleted that it did not
+        list, and keeps its cursor without a new one: the doc says one with nothing to tell may
+        come empty.)"""
+        if self.tracked and not links.delta_link and self.rows:
             raise ConnectError(
                 f"GET {safe_url(self.plan.url)}: page {self.pages} of the read has neither a next "
                 "page nor a change-tracking link (a tracked read ends with one): the service's "
