@@ -383,8 +383,10 @@ def test_a_second_signal_interrupts_and_the_run_log_says_so(pair: Pair,
                                                             run_cli: CliRunner) -> None:
     """The first signal waits for the batch being written (here: for the lock another program
     holds on the SQLite target); the second does not."""
+    path = pair.engine.url.database
+    pair.conn.entity2.connection_string = f"Data Source={path};Connect Timeout=4;"
     name = pair.save()
-    other = sqlite3.connect(str(pair.engine.url.database), isolation_level=None)
+    other = sqlite3.connect(str(path), isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another writer's long transaction
     try:
         proc = reading_slowly(pair, name, seconds=0.0)
