@@ -215,6 +215,7 @@ class HttpClient:
         self._lock = threading.Lock()
         self.request_count = 0
         self.answered = False  # a response came: a refusal after that is a restart, retried
+        self.json_seen = False  # the service answered JSON
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -354,12 +355,16 @@ class HttpClient:
     def json_of(self, method: str, url: str, response: requests.Response) -> Any:
         """The JSON body of a response, or a ConnectError saying it is not JSON."""
         try:
-            return loads(response.content)
+            body = loads(response.content)
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type")
+            # once the service has answered JSON, another page in its place is not its own
+            hint = "a proxy's page in place of the service's answer?" if self.json_seen else \
+                "is URL an OData service?"
             raise ConnectError(
-                f"{method} {safe_url(url)}: expected JSON, got {kind} (is URL an OData service?)"
-            ) from None
+                f"{method} {safe_url(url)}: expected JSON, got {kind} ({hint})") from None
+        self.json_seen = True
+        return body
 
     def _wait(self, seconds: float, why: str, url: str) -> None:
         self.log(f"{safe_url(url)}: {why}; retrying in {seconds:.2f}s")

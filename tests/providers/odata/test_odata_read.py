@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from l2tui.emulator.faults import Fault
 from l2tui.errors import ConfigError, ConnectError
 from l2tui.providers.base import ColumnType
 from l2tui.providers.odata import schema
@@ -375,3 +376,25 @@ def test_a_next_link_to_another_host_is_not_sent_the_sign_in(make_crm):
     with pytest.raises(ConnectError, match="linked to another address"):
         read_all(provider.read())
     assert elsewhere.emu.request_count == 0
+
+
+def test_a_page_of_html_in_the_middle_of_a_read_is_not_taken_for_a_wrong_url(crm):
+    """The service answered JSON until a page came as HTML (a proxy's error page): the message
+    says so, rather than ask whether URL names an OData service."""
+    provider = crm.provider(crm.emu.connection_string() + "PageSize=50;")
+    provider.describe()
+    original = crm.emu.faults.check
+    pages = [0]
+
+    def check(method, path, query=""):
+        if "skiptoken" in query:
+            pages[0] += 1
+            if pages[0] == 2:
+                return Fault("garble", 200)
+        return original(method, path, query)
+
+    crm.emu.faults.check = check
+    with pytest.raises(ConnectError) as caught:
+        read_all(provider.read())
+    assert "expected JSON, got text/html" in str(caught.value)
+    assert "proxy" in str(caught.value) and "is URL an OData service" not in str(caught.value)
