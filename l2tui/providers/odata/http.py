@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import random
 import re
 import threading
@@ -25,6 +26,7 @@ RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _AUTHORIZATION = re.compile(
     r"(\bAuthorization[\"']?\s*[:=]\s*[\"']?(?:(?:Basic|Bearer|Digest|Negotiate|NTLM)\s+)?)"
     r"[^\s\"',;]+", re.IGNORECASE)
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 DEFAULT_HEADERS = {
     "Accept": "application/json",
     "OData-MaxVersion": "4.0",
@@ -137,7 +139,13 @@ def error_of(response: requests.Response,
                 message = message.get("value", "")
         code = str(error.get("code") or "") if isinstance(error, dict) else ""
         return code, _first_line(redact(str(message)), 300)
-    return "", _first_line(redact(response.text), 200)
+    text = response.text
+    if "html" in response.headers.get("Content-Type", "").lower() or \
+            text.lstrip()[:14].lower().startswith(("<!doctype html", "<html")):
+        # a gateway's page: its title, not its first line of markup
+        title = _HTML_TITLE.search(text)
+        text = html.unescape(" ".join(title.group(1).split())) if title else ""
+    return "", _first_line(redact(text), 200)
 
 
 def mask_credentials(text: str) -> str:
@@ -343,7 +351,7 @@ class HttpClient:
             what = "access denied (403)"
         else:
             what = f"{status} {reason}".strip()
-        detail = f": {message}" if message else ""
+        detail = f": {message}" if message and message not in what else ""
         text = self.redact(f"{method} {safe_url(url)}: {what}{detail}")
         return HttpError(text, status, code, self.redact(message))
 
