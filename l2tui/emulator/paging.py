@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import secrets
 import threading
 import time
 from typing import Any
@@ -51,6 +52,9 @@ class DeltaTokens:
         self._issued: dict[str, int] = {}
         self._serial = 0
         self._ever: set[str] = set()
+        # this emulator's own: a tracked read's paging cookie names the versions of this store,
+        # and one made by another emulator (before a restart) is refused as an old version stamp
+        self.instance = secrets.token_hex(4)
 
     def issue(self, version: int) -> str:
         """A new token meaning 'changes after version'."""

@@ -22,7 +22,7 @@ from .odata_query import (
     sort_rows,
 )
 from .options import MAX_PAGE_SIZE, Query, page_size, parse_prefer
-from .paging import DeltaTokens, decode_skiptoken, encode_skiptoken
+from .paging import DeltaTokens, decode_skiptoken, encode_skiptoken, expired_token_error
 from .render import Annotations, make_renderer, selected_columns
 from .schema import Table
 from .store import Row, Store
@@ -133,6 +133,9 @@ class CollectionRead:
         self.state: dict[str, Any] = {}
         if "$skiptoken" in self.opts:
             self.page, self.state = decode_skiptoken(self.opts["$skiptoken"])
+            if ("t" in self.state or "upto" in self.state) and \
+                    self.state.get("i") != ctx.tokens.instance:
+                raise expired_token_error()  # a tracked read begun before a restart
         self.maxpagesize_asked = asked
 
     # -- links ------------------------------------------------------------------------
@@ -142,6 +145,8 @@ class CollectionRead:
         return path if self.ctx.generic else self.base + path
 
     def _next_link(self, state: dict[str, Any], tracking: bool) -> str:
+        if tracking:
+            state = {**state, "i": self.ctx.tokens.instance}
         token = encode_skiptoken(self.page + 1, state, tracking)
         rest = self.query.link_query(("$skiptoken",))
         return self._link((rest + "&" if rest else "") + "$skiptoken=" + quote(token, safe=""))

@@ -381,12 +381,23 @@ def test_a_signal_off_a_terminal_writes_no_blank_line_before_saying_it_stops(
 
 def test_a_second_signal_interrupts_and_the_run_log_says_so(pair: Pair,
                                                             run_cli: CliRunner) -> None:
+    """The first signal waits for the batch being written (here: for the lock another program
+    holds on the SQLite target); the second does not."""
+    path = pair.engine.url.database
+    pair.conn.entity2.connection_string = f"Data Source={path};Connect Timeout=4;"
     name = pair.save()
-    proc = reading_slowly(pair, name, seconds=5.0)
-    proc.send_signal(signal.SIGTERM)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    other = sqlite3.connect(str(path), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer's long transaction
+    try:
+        proc = reading_slowly(pair, name, seconds=0.0)
+        time.sleep(1.5)  # (read, and waiting to write)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
     assert proc.returncode == 130 and "l2tui: interrupted" in err, (proc.returncode, err)
     logs = pair.paths.run_logs(name).glob("*.log")
     assert any("run interrupted mid-batch" in log.read_text() for log in logs)

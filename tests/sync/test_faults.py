@@ -3,6 +3,7 @@ fails alone), and the next run ends with both sides equal and no duplicates."""
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
@@ -444,6 +445,19 @@ def test_a_stop_asked_while_a_read_waits_to_be_retried_cancels_the_run_at_once(
     assert pair.run().ok and pair.right() == pair.left()
 
 
+def test_a_stop_asked_while_a_read_waits_for_a_slow_answer_cancels_the_run_at_once(
+        pair: Pair) -> None:
+    """A page the service is slow to answer (or never answers: the timeout is 120 s, past
+    systemd's 90 s) does not hold up a stop: the read stops waiting for it."""
+    pair.run()
+    pair.left_update(next(iter(pair.left())), {"name": "changed"})
+    pair.emu.faults.delay_next(1, 8.0, method="GET", path_contains="/accounts")
+    report = _stopped_while_retrying(lambda cancel: pair.run(cancel=cancel), pair.emu,
+                                     "GET /api/data/v9.2/accounts")
+    assert report.outcome == "cancelled"
+    assert pair.run().ok and pair.right() == pair.left()
+
+
 def edited_while_written(pair: Pair, key: str, values: dict[str, Any]) -> Callable[[Event], None]:
     """A sink that edits ``key`` in Dataverse once the run has read the left (its writes wait
     for the deletion guard, after every read): an edit made there while the run writes."""
@@ -492,3 +506,46 @@ def test_a_dataverse_change_the_mapping_does_not_see_does_not_hold_up_the_next_w
     report = pair.run()
     assert report.updated_left == 1, pair.events[-3:]
     assert emu.store.get("accounts", key)["name"] == "named in SQL"
+
+
+def _cut_short_at(emu: Any, page: int) -> None:
+    """The emulator answers the ``page``-th page of the next accounts read without its
+    ``@odata.nextLink`` (and so without a deltaLink): an answer cut short on its way."""
+    original = emu.api.handle
+    pages = [0]
+
+    def handle(req: Any) -> Any:
+        response = original(req)
+        if req.method == "GET" and "/accounts" in req.path and response.status == 200:
+            pages[0] += 1
+            if pages[0] == page:
+                body = json.loads(response.body)
+                body.pop("@odata.nextLink", None)
+                response.body = json.dumps(body).encode()
+        return response
+
+    emu.api.handle = handle
+
+
+@pytest.mark.parametrize("full", [True, False], ids=["full", "cursor-expired"])
+def test_a_tracked_read_cut_short_before_its_last_page_deletes_nothing(
+        emu: Any, tmp_path: Path, full: bool):
+    """A page without a next link in a read that change tracking should end with a deltaLink: the
+    read was cut short, so the rows past it are not taken as deleted; the run fails, and the next
+    one syncs as an uninterrupted run."""
+    pair = make_pair(emu, f"sqlite:///{tmp_path / 'right.db'}", "accounts")
+    pair.conn.entity1.connection_string += "PageSize=5;"
+    assert pair.run().ok
+    assert pair.right_count() == 20
+    if not full:
+        emu.expire_delta_tokens()
+    _cut_short_at(emu, 2)
+
+    with pytest.raises(ConnectError) as caught:
+        pair.run(full=full)
+
+    assert "cut short" in str(caught.value) and "\n" not in str(caught.value)
+    assert pair.right_count() == 20
+    report = pair.run()
+    assert report.ok and report.deleted_right == 0 and report.created_right == 0
+    assert pair.right() == pair.left()

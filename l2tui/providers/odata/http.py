@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import random
 import re
 import threading
@@ -25,6 +26,7 @@ RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _AUTHORIZATION = re.compile(
     r"(\bAuthorization[\"']?\s*[:=]\s*[\"']?(?:(?:Basic|Bearer|Digest|Negotiate|NTLM)\s+)?)"
     r"[^\s\"',;]+", re.IGNORECASE)
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 DEFAULT_HEADERS = {
     "Accept": "application/json",
     "OData-MaxVersion": "4.0",
@@ -93,6 +95,17 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """A URL's scheme, host and port (the scheme's own when none is given), as compared."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
 def safe_url(url: str) -> str:
     """The URL for messages: without its user-info (a password) and query (tokens, filters)."""
     parts = urlsplit(without_userinfo(url))
@@ -126,7 +139,13 @@ def error_of(response: requests.Response,
                 message = message.get("value", "")
         code = str(error.get("code") or "") if isinstance(error, dict) else ""
         return code, _first_line(redact(str(message)), 300)
-    return "", _first_line(redact(response.text), 200)
+    text = response.text
+    if "html" in response.headers.get("Content-Type", "").lower() or \
+            text.lstrip()[:14].lower().startswith(("<!doctype html", "<html")):
+        # a gateway's page: its title, not its first line of markup
+        title = _HTML_TITLE.search(text)
+        text = html.unescape(" ".join(title.group(1).split())) if title else ""
+    return "", _first_line(redact(text), 200)
 
 
 def mask_credentials(text: str) -> str:
@@ -183,8 +202,15 @@ class HttpClient:
         log: Callable[[str], None],
         pool_size: int = 10,
         sleep: Callable[[float], None] = time.sleep,
+        stop: threading.Event | None = None,
+        service: str | None = None,
     ) -> None:
         self.auth = auth
+        # the service's address: a request elsewhere (a next link naming another host) is refused
+        # rather than sent the credentials
+        self.service = service
+        self.origin = origin_of(service) if service else None
+        self.stop = stop  # set when the run is asked to stop: a GET waiting for its answer ends
         self.timeout = timeout
         self.verify: bool | str = ca_bundle or True
         self.policy = policy
@@ -197,6 +223,7 @@ class HttpClient:
         self._lock = threading.Lock()
         self.request_count = 0
         self.answered = False  # a response came: a refusal after that is a restart, retried
+        self.json_seen = False  # the service answered JSON
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -223,14 +250,16 @@ class HttpClient:
         refreshed = False
         while True:
             auth_headers = self.auth.headers()
+            if auth_headers and self.origin and origin_of(url) != self.origin:
+                raise ConnectError(
+                    f"{method} {safe_url(url)}: the service linked to another address than its "
+                    f"own ({safe_url(self.service or '')}); not followed, so that the sign-in is "
+                    "sent to the service alone")
             merged = {**DEFAULT_HEADERS, **auth_headers, **(headers or {})}
             try:
                 with self._lock:
                     self.request_count += 1
-                response = self.session.request(
-                    method, url, headers=merged, data=data, timeout=self.timeout,
-                    verify=self.verify, stream=True)
-                read_whole(response)
+                response = self._send(method, url, merged, data)
             except requests.exceptions.SSLError as exc:
                 raise ConnectError(
                     f"{method} {safe_url(url)}: TLS failed ({short_reason(exc)}); "
@@ -271,6 +300,42 @@ class HttpClient:
                 return response
             raise self.error(method, url, response)
 
+    def _send(self, method: str, url: str, headers: dict[str, str],
+              data: bytes | str | None) -> requests.Response:
+        """One try of a request, its body read whole. A GET (which changes nothing) is sent from
+        a thread of its own where the run can be asked to stop: the stop ends the wait for its
+        answer (StopAsked) rather than the timeout, which a service that stopped answering runs
+        out (120 s by default, past systemd's 90 s). A write's answer is always waited for."""
+        def send() -> requests.Response:
+            response = self.session.request(
+                method, url, headers=headers, data=data, timeout=self.timeout,
+                verify=self.verify, stream=True)
+            read_whole(response)
+            return response
+
+        stop = self.stop
+        if stop is None or method != "GET":
+            return send()
+        answer: list[requests.Response] = []
+        failed: list[BaseException] = []
+        done = threading.Event()
+
+        def wait_for_it() -> None:
+            try:
+                answer.append(send())
+            except BaseException as exc:  # noqa: BLE001  (raised in the caller's thread)
+                failed.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=wait_for_it, daemon=True, name="l2tui-get").start()
+        while not done.wait(0.1):
+            if stop.is_set():
+                raise StopAsked("stopped while waiting for an answer: the run was asked to stop")
+        if failed:
+            raise failed[0]
+        return answer[0]
+
     def error(self, method: str, url: str, response: requests.Response) -> HttpError:
         """A one-line HttpError for an error response."""
         code, message = error_of(response, self.redact)
@@ -286,7 +351,7 @@ class HttpClient:
             what = "access denied (403)"
         else:
             what = f"{status} {reason}".strip()
-        detail = f": {message}" if message else ""
+        detail = f": {message}" if message and message not in what else ""
         text = self.redact(f"{method} {safe_url(url)}: {what}{detail}")
         return HttpError(text, status, code, self.redact(message))
 
@@ -298,12 +363,16 @@ class HttpClient:
     def json_of(self, method: str, url: str, response: requests.Response) -> Any:
         """The JSON body of a response, or a ConnectError saying it is not JSON."""
         try:
-            return loads(response.content)
+            body = loads(response.content)
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type")
+            # once the service has answered JSON, another page in its place is not its own
+            hint = "a proxy's page in place of the service's answer?" if self.json_seen else \
+                "is URL an OData service?"
             raise ConnectError(
-                f"{method} {safe_url(url)}: expected JSON, got {kind} (is URL an OData service?)"
-            ) from None
+                f"{method} {safe_url(url)}: expected JSON, got {kind} ({hint})") from None
+        self.json_seen = True
+        return body
 
     def _wait(self, seconds: float, why: str, url: str) -> None:
         self.log(f"{safe_url(url)}: {why}; retrying in {seconds:.2f}s")

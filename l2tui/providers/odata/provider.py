@@ -82,6 +82,8 @@ class ODataProvider(Provider):
                     log=self._log,
                     pool_size=self._option("parallel", self.settings.parallel) + 4,
                     **({"sleep": sleep_until(self.context.stop)} if self.context.stop else {}),
+                    stop=self.context.stop,
+                    service=self.settings.service_root,
                 )
             return self._http
 

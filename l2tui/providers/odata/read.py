@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 import requests
 
 from l2tui import offload
-from l2tui.errors import ConfigError
+from l2tui.errors import ConfigError, ConnectError
 from l2tui.providers.base import Page, ReadStream, RecordTransform, SeenFilter
 from l2tui.providers.odata import keys_first
 from l2tui.providers.odata.entity_schema import EntitySchema
@@ -155,6 +155,9 @@ class ODataReadStream(ReadStream):
         self.log = log
         self.pages = 0
         self.rows = 0
+        # a full read whose changes the service tracks (it answered Preference-Applied:
+        # odata.track-changes): its last page carries a deltaLink
+        self.tracked = False
 
     @property
     def schema(self) -> EntitySchema:
@@ -172,7 +175,7 @@ class ODataReadStream(ReadStream):
 
     def __iter__(self) -> Iterator[Page]:
         self.cursor = None
-        self.is_delta = False
+        self.is_delta = self.tracked = False
         first: Any = None
         url = self.plan.url
         track = False
@@ -281,6 +284,7 @@ class ODataReadStream(ReadStream):
                 del page
                 self._keep_cursor(links, base, track)
                 if not links.next_link:
+                    self._check_end(links)
                     return
                 url = urljoin(base, links.next_link)
                 if worker is not None:
@@ -402,6 +406,7 @@ class ODataReadStream(ReadStream):
                 self._keep_cursor(links, base, track)
                 top_up()  # (after the page is handed on: a failure here goes on from the next)
                 if not ahead:
+                    self._check_end(links)
                     return
                 if not sent:  # the next page could not be fetched
                     raise failed[0]
@@ -425,11 +430,26 @@ class ODataReadStream(ReadStream):
         if links.delta_link and (track or self.is_delta):
             self.cursor = urljoin(base, links.delta_link)
 
+    def _check_end(self, links: PageLinks) -> None:
+        """The last page of a full read whose changes the service tracks ends with a deltaLink:
+        one with rows before it but without that link was cut short, and the rows after it, not
+        known, are not taken as deleted. (A delta read takes nothing as deleted that it did not
+        list, and keeps its cursor without a new one: the doc says one with nothing to tell may
+        come empty.)"""
+        if self.tracked and not links.delta_link and self.rows:
+            raise ConnectError(
+                f"GET {safe_url(self.plan.url)}: page {self.pages} of the read has neither a next "
+                "page nor a change-tracking link (a tracked read ends with one): the service's "
+                "answer was cut short; rows not read are not taken as deleted; run again")
+
     def _open_full(self, url: str, track: bool) -> tuple[Any, str, bool]:
         """The first page of a full read (a 400 with tracking asked: again without it)."""
         try:
             try:
-                return self.http.get_json(url, {"Prefer": self.plan.prefer(track)}), url, track
+                response = self.http.request("GET", url, headers={"Prefer": self.plan.prefer(track)})
+                self.tracked = track and "odata.track-changes" in \
+                    response.headers.get("Preference-Applied", "")
+                return self.http.json_of("GET", url, response), url, track
             except HttpError as exc:
                 if not track or exc.status != 400:
                     raise
@@ -446,7 +466,9 @@ class ODataReadStream(ReadStream):
         try:
             return self.http.get_json(cursor, {"Prefer": self.plan.prefer(True)})
         except HttpError as exc:
-            if exc.status in (401, 403) or exc.status < 400 or exc.status >= 500:
+            # throttled past the retries (429) says nothing of the cursor: a full read would only
+            # ask the service for more
+            if exc.status in (401, 403, 429) or exc.status < 400 or exc.status >= 500:
                 raise
             self.log(
                 f"the service refused the change-tracking cursor ({exc.status}"

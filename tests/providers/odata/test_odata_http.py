@@ -162,6 +162,19 @@ def test_service_error_message_is_in_the_one_line():
     assert err.value.code == "0x80060888"
 
 
+@pytest.mark.parametrize("title, said", [
+    ("503 Service Unavailable", "GET http://h/accounts: 503 Service Unavailable"),
+    ("Gateway &amp; proxy\n  maintenance", "GET http://h/accounts: 503 Service Unavailable: "
+                                           "Gateway & proxy maintenance"),
+])
+def test_a_gateway_s_html_error_page_is_told_by_its_title_not_its_markup(title, said):
+    page = f"<!DOCTYPE html>\n<html><head><title>{title}</title></head><body>…</body></html>"
+    http, _, _, _ = client([response(503, page, {"Content-Type": "text/html"})], max_retries=0)
+    with pytest.raises(HttpError) as err:
+        http.request("GET", "http://h/accounts")
+    assert str(err.value) == said
+
+
 def test_allowed_status_is_returned_not_raised():
     http, _, _, _ = client([response(404)])
     assert http.request("DELETE", "http://h/x(1)", allow=(404,)).status_code == 404

@@ -8,9 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from l2tui.errors import ConfigError
+from l2tui.emulator.faults import Fault
+from l2tui.errors import ConfigError, ConnectError
 from l2tui.providers.base import ColumnType
 from l2tui.providers.odata import schema
+from l2tui.providers.odata.http import HttpError
 
 
 def read_all(stream):
@@ -336,3 +338,63 @@ def test_dropped_connections_while_reading_are_retried(crm):
     crm.emu.faults.drop_next(2, path_contains="/accounts")
     _, records, _ = read_all(provider.read())
     assert len(records) == 200
+
+
+def test_a_delta_read_throttled_past_its_retries_fails_and_keeps_its_cursor(crm):
+    """429 after every retry is the service's load, not a refusal of the cursor: no full read
+    of everything in its place (more requests to a service that asks for fewer)."""
+    provider = crm.provider(retry_max_throttled=2)
+    first = provider.read()
+    read_all(first)
+    crm.emu.faults.fail_next(3, status=429, method="GET", query_contains="deltatoken")
+    before = crm.emu.request_count
+    again = provider.read(first.cursor)
+    with pytest.raises(HttpError) as caught:
+        read_all(again)
+    assert caught.value.status == 429
+    assert crm.emu.request_count - before == 3  # the delta request and its two retries alone
+    assert not any("refused the change-tracking cursor" in line for line in crm.logs)
+    _, records, _ = read_all(provider.read(first.cursor))  # the cursor still serves
+    assert records == []
+
+
+def test_a_next_link_to_another_host_is_not_sent_the_sign_in(make_crm):
+    """A page whose next link names another host (a service or proxy gone wrong) is not
+    followed: the access token goes to the service alone."""
+    crm = make_crm(rows=200, seed=1, auth=True)
+    elsewhere = make_crm(rows=0, seed=1, auth=False)
+    original = crm.emu.api.handle
+
+    def handle(req):
+        response = original(req)
+        response.body = response.body.replace(crm.emu.base_url.encode(),
+                                              elsewhere.emu.base_url.encode())
+        return response
+
+    crm.emu.api.handle = handle
+    provider = crm.provider(crm.emu.connection_string() + "PageSize=50;")
+    with pytest.raises(ConnectError, match="linked to another address"):
+        read_all(provider.read())
+    assert elsewhere.emu.request_count == 0
+
+
+def test_a_page_of_html_in_the_middle_of_a_read_is_not_taken_for_a_wrong_url(crm):
+    """The service answered JSON until a page came as HTML (a proxy's error page): the message
+    says so, rather than ask whether URL names an OData service."""
+    provider = crm.provider(crm.emu.connection_string() + "PageSize=50;")
+    provider.describe()
+    original = crm.emu.faults.check
+    pages = [0]
+
+    def check(method, path, query=""):
+        if "skiptoken" in query:
+            pages[0] += 1
+            if pages[0] == 2:
+                return Fault("garble", 200)
+        return original(method, path, query)
+
+    crm.emu.faults.check = check
+    with pytest.raises(ConnectError) as caught:
+        read_all(provider.read())
+    assert "expected JSON, got text/html" in str(caught.value)
+    assert "proxy" in str(caught.value) and "is URL an OData service" not in str(caught.value)
