@@ -10,7 +10,7 @@ from textual.containers import ScrollableContainer
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Input, TabbedContent
+from textual.widgets import Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from l2tui.config.model import Connection
@@ -265,12 +265,18 @@ class ActionsMixin(L2Core):
         pane = self.query_one(f"#{page}")
         first = next((w for w in pane.query("Input, Select, Switch, Button") if w.focusable), None)
         if first is not None:
+            # at once: keys typed before the next refresh go to this page, not the one hidden
+            self.screen.set_focus(first, scroll_visible=False)
             self.call_after_refresh(self._focus_at_top, first)
 
     def _focus_at_top(self, first: Widget) -> None:
-        """Focus a page's first field with the page at its top: scrolling the field into view
-        could leave its label above the page (a new connection's entity page, one line down)."""
-        first.focus(scroll_visible=False)
+        """Keep a page's first field focused with the page at its top: scrolling the field into
+        view could leave its label above the page (a new connection's entity page, one line
+        down). A field of the page focused meanwhile (typed ahead, Tab) keeps the focus."""
+        pane = next((a for a in first.ancestors if isinstance(a, TabPane)), None)
+        focused = self.focused
+        if focused is None or pane is None or pane not in focused.ancestors:
+            first.focus(scroll_visible=False)
         scroller = next((a for a in first.ancestors if isinstance(a, ScrollableContainer)), None)
         if scroller is not None:
             scroller.scroll_home(animate=False)
