@@ -290,17 +290,18 @@ class ActionsMixin(L2Core):
     def action_toggle_pane(self, pane: str) -> None:
         """Show or hide the connection list or the Actions pane. The list shown takes the focus
         (the keys then move its highlight, in sight); a pane hidden with the focus in it hands
-        the focus back to the page."""
+        the focus back to the page. Both at once: keys typed right after F9 (Enter) act where
+        the focus is shown, not on the field or button it left (Run Now)."""
         narrow = self.screen.has_class("-narrow")
         name = f"-show-{pane}" if narrow else f"-hide-{pane}"
-        self.screen.toggle_class(name)
+        self.screen.toggle_class(name)  # (the styles are applied at once: the pane shows)
         shown = self.screen.has_class(name) == narrow
         box = self.query_one(f"#{pane}-pane")
         if shown and pane == "connections":
             self.focus_before_list = self.focused
-            self.call_after_refresh(self.query_one(ConnectionList).focus)
+            self.screen.set_focus(self.query_one(ConnectionList))
         elif not shown and self.focused is not None and box in self.focused.ancestors:
-            self.call_after_refresh(self._focus_page)
+            self._focus_page()
 
     def _focus_page(self) -> None:
         """Focus the page's field that had the focus before the list was shown, else the page's
@@ -310,7 +311,7 @@ class ActionsMixin(L2Core):
         page = self.query_one(f"#{pages.active}") if pages.active else None
         if before is not None and before.is_attached and before.focusable and \
                 page is not None and page in before.ancestors:
-            before.focus()
+            self.screen.set_focus(before)
         elif self.current is not None:
             self.action_page(pages.active)
         else:
