@@ -130,6 +130,18 @@ async def _manual_mappings(pilot, app) -> MappingEditor:
     return app.query_one(MappingEditor)
 
 
+async def test_auto_mapping_stays_on_until_the_columns_are_loaded(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()  # (neither side answers: no columns)
+        await pilot.pause()
+        app.query_one("#auto").value = False
+        await pilot.pause()
+        assert app.current.mapping.auto and app.query_one("#auto").value
+        assert any("Load Columns first" in n.message for n in app._notifications)
+
+
 async def test_turning_auto_mapping_off_keeps_the_pairs_for_editing(make_app, demo_file, sqlite_db) -> None:
     make_accounts_table(sqlite_db)
     app = make_app()

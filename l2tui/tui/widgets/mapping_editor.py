@@ -148,7 +148,15 @@ class MappingEditor(Vertical):
     def _auto(self, event: Switch.Changed) -> None:
         if self.conn is None:
             return
-        if not event.value and self.left is not None and self.right is not None:
+        if not event.value and (self.left is None or self.right is None):
+            # the pairs auto mapping makes are not known: turned off, they would all be dropped
+            with self.prevent(Switch.Changed):
+                event.switch.value = True
+            self.app.notify("Load Columns first: turning Enable Auto Mapping off keeps the pairs "
+                            "it made as your own, which needs both entities' columns",
+                            title="Mappings", severity="warning")
+            return
+        if not event.value:
             # keep what auto mapping matched as pairs that can now be changed one by one
             self.conn.mapping.columns = [p for p, _ in effective_pairs(self.conn, self.left, self.right)]
         self.conn.mapping.auto = event.value
