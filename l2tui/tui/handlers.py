@@ -10,7 +10,7 @@ from textual.containers import ScrollableContainer
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Input, TabbedContent
+from textual.widgets import Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from l2tui.config.model import Connection
@@ -265,12 +265,18 @@ class ActionsMixin(L2Core):
         pane = self.query_one(f"#{page}")
         first = next((w for w in pane.query("Input, Select, Switch, Button") if w.focusable), None)
         if first is not None:
+            # at once: keys typed before the next refresh go to this page, not the one hidden
+            self.screen.set_focus(first, scroll_visible=False)
             self.call_after_refresh(self._focus_at_top, first)
 
     def _focus_at_top(self, first: Widget) -> None:
-        """Focus a page's first field with the page at its top: scrolling the field into view
-        could leave its label above the page (a new connection's entity page, one line down)."""
-        first.focus(scroll_visible=False)
+        """Keep a page's first field focused with the page at its top: scrolling the field into
+        view could leave its label above the page (a new connection's entity page, one line
+        down). A field of the page focused meanwhile (typed ahead, Tab) keeps the focus."""
+        pane = next((a for a in first.ancestors if isinstance(a, TabPane)), None)
+        focused = self.focused
+        if focused is None or pane is None or pane not in focused.ancestors:
+            first.focus(scroll_visible=False)
         scroller = next((a for a in first.ancestors if isinstance(a, ScrollableContainer)), None)
         if scroller is not None:
             scroller.scroll_home(animate=False)
@@ -284,17 +290,18 @@ class ActionsMixin(L2Core):
     def action_toggle_pane(self, pane: str) -> None:
         """Show or hide the connection list or the Actions pane. The list shown takes the focus
         (the keys then move its highlight, in sight); a pane hidden with the focus in it hands
-        the focus back to the page."""
+        the focus back to the page. Both at once: keys typed right after F9 (Enter) act where
+        the focus is shown, not on the field or button it left (Run Now)."""
         narrow = self.screen.has_class("-narrow")
         name = f"-show-{pane}" if narrow else f"-hide-{pane}"
-        self.screen.toggle_class(name)
+        self.screen.toggle_class(name)  # (the styles are applied at once: the pane shows)
         shown = self.screen.has_class(name) == narrow
         box = self.query_one(f"#{pane}-pane")
         if shown and pane == "connections":
             self.focus_before_list = self.focused
-            self.call_after_refresh(self.query_one(ConnectionList).focus)
+            self.screen.set_focus(self.query_one(ConnectionList))
         elif not shown and self.focused is not None and box in self.focused.ancestors:
-            self.call_after_refresh(self._focus_page)
+            self._focus_page()
 
     def _focus_page(self) -> None:
         """Focus the page's field that had the focus before the list was shown, else the page's
@@ -304,7 +311,7 @@ class ActionsMixin(L2Core):
         page = self.query_one(f"#{pages.active}") if pages.active else None
         if before is not None and before.is_attached and before.focusable and \
                 page is not None and page in before.ancestors:
-            before.focus()
+            self.screen.set_focus(before)
         elif self.current is not None:
             self.action_page(pages.active)
         else:

@@ -103,6 +103,23 @@ async def test_at_80x24_the_mappings_show_the_match_key_and_auto_marks_without_s
             await until(pilot, lambda drawn=drawn: drawn in shown())
 
 
+async def test_at_80x24_every_warning_under_the_mappings_is_shown_whole(
+        make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    text = demo_file.read_text().replace('"left_to_right"', '"bidirectional"')
+    text = text.replace('"left_wins"', '"latest_wins"')  # neither side has a modifiedon column
+    demo_file.write_text(text + '[[mapping.columns]]\nleft = "revenue"\nright = "accountnumber"\n')
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("alt+4")
+        editor = app.query_one(MappingEditor)
+        await until(pilot, lambda: len(editor.problems()) == 3)
+        await pilot.pause()
+        drawn = " ".join(" ".join(screen_lines(app, editor.query_one("#mapping-status"))).split())
+        for problem in editor.problems():
+            assert " ".join(problem.split()) in drawn
+
+
 async def _manual_mappings(pilot, app) -> MappingEditor:
     """The Mappings page with its columns loaded and auto mapping turned off: its editor."""
     await pilot.press("alt+4")
@@ -111,6 +128,18 @@ async def _manual_mappings(pilot, app) -> MappingEditor:
     app.query_one("#auto").value = False
     await pilot.pause()
     return app.query_one(MappingEditor)
+
+
+async def test_auto_mapping_stays_on_until_the_columns_are_loaded(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()  # (neither side answers: no columns)
+        await pilot.pause()
+        app.query_one("#auto").value = False
+        await pilot.pause()
+        assert app.current.mapping.auto and app.query_one("#auto").value
+        assert any("Load Columns first" in n.message for n in app._notifications)
 
 
 async def test_turning_auto_mapping_off_keeps_the_pairs_for_editing(make_app, demo_file, sqlite_db) -> None:

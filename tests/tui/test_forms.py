@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 
 import pytest
+from textual import events
 from textual.widgets import Input
 
 from l2tui.config.secrets import keyring_get
@@ -273,6 +274,20 @@ async def test_a_data_entity_page_opens_with_its_first_label_in_sight(make_app, 
         label = form.query_one("#f-title .field-label")
         assert form.scroll_y == 0
         assert label.region.height > 0 and form.region.contains_region(label.region)
+
+
+async def test_keys_typed_right_after_a_page_key_go_to_that_page_not_the_one_hidden(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+1")
+        await until(pilot, lambda: app.focused is app.query_one("#conn-title"))
+        # as a terminal sends them when typed fast: queued before the page has been drawn
+        for key, character in (("alt+3", None), ("X", "X"), ("Y", "Y")):
+            app.post_message(events.Key(key, character))
+        await until(pilot, lambda: app.query_one("#entity2-form #title", Input).value.endswith("XY"))
+        assert app.current.title == DEMO_TITLE
+        assert app.query_one("#conn-title", Input).value == DEMO_TITLE
 
 
 async def test_ctrl_a_selects_the_whole_select_statement_so_typing_replaces_it(make_app, demo_file) -> None:

@@ -124,3 +124,21 @@ async def test_f9_hiding_the_list_that_has_the_focus_gives_it_to_the_page_at_120
         assert app.focused.id == "conn-title"  # the Connection page's first field
         await pilot.press("f9")
         await _focus_lands(pilot, app, lambda w: w is listed)
+
+
+async def test_enter_typed_right_after_f9_acts_in_the_list_not_on_the_run_now_button(
+        make_app, offline_demo_file) -> None:
+    from textual import events
+
+    from l2tui.tui.widgets.connection_list import ConnectionList
+
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("alt+5")
+        await _focus_lands(pilot, app, lambda w: w.id == "run-now")
+        # as a terminal (or a slow SSH link) delivers them: queued before the list is drawn
+        for key in ("f9", "enter"):
+            app.post_message(events.Key(key, None))
+        await pilot.pause(0.5)
+        assert app.run_view is None and not app.running  # Enter did not press Run Now
+        await _focus_lands(pilot, app, lambda w: isinstance(w, ConnectionList))

@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Label, Select, Static, Switch
 
 from l2tui.config.model import ColumnPair, Connection
@@ -36,6 +36,15 @@ def _name(name: str, read_only: bool) -> Text:
     if read_only:
         text.append(" RO", style="italic")
     return text
+
+
+class StatusScroll(VerticalScroll):
+    """The mapping's warnings: as many lines as they take, up to 40% of the page (the pairs keep
+    the rest), then scrolled (a Tab stop then, so that keys scroll them too)."""
+
+    def allow_focus(self) -> bool:
+        """Focused only when there is more to see."""
+        return self.max_scroll_y > 0
 
 
 class MappingEditor(Vertical):
@@ -67,7 +76,8 @@ class MappingEditor(Vertical):
             yield Button("Change", id="pair-change", compact=True)
             yield Button("Remove", id="pair-remove", compact=True)
             yield Button("Match Key", id="pair-key", compact=True)
-        yield Static(NOT_LOADED, id="mapping-status", markup=False)
+        with StatusScroll(id="mapping-status-box"):
+            yield Static(NOT_LOADED, id="mapping-status", markup=False)
 
     def load(self, conn: Connection, left: list[Any] | None = None, right: list[Any] | None = None) -> None:
         """Show a connection's mapping, with the described columns if known."""
@@ -138,7 +148,15 @@ class MappingEditor(Vertical):
     def _auto(self, event: Switch.Changed) -> None:
         if self.conn is None:
             return
-        if not event.value and self.left is not None and self.right is not None:
+        if not event.value and (self.left is None or self.right is None):
+            # the pairs auto mapping makes are not known: turned off, they would all be dropped
+            with self.prevent(Switch.Changed):
+                event.switch.value = True
+            self.app.notify("Load Columns first: turning Enable Auto Mapping off keeps the pairs "
+                            "it made as your own, which needs both entities' columns",
+                            title="Mappings", severity="warning")
+            return
+        if not event.value:
             # keep what auto mapping matched as pairs that can now be changed one by one
             self.conn.mapping.columns = [p for p, _ in effective_pairs(self.conn, self.left, self.right)]
         self.conn.mapping.auto = event.value
