@@ -43,19 +43,34 @@ class StoreEntry:
         return self.connection.title if self.connection else self.path.name
 
 
-def read_connection_file(path: Path, folder: Path | None = None) -> Connection:
-    """Load and validate one connection file (of the connection folder ``folder``, if known)."""
+def connection_text(data: bytes) -> str:
+    """A connection file's bytes as text (without a Windows editor's byte-order mark);
+    ConfigError if they are not UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8-sig")  # (a Windows editor's byte-order mark)
-    except FileNotFoundError:
-        raise ConfigError("no such connection file", file=str(path)) from None
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02X} at offset "
-                          f"{exc.start}); save the file as UTF-8", file=str(path)) from None
+                          f"{exc.start}); save the file as UTF-8") from None
+
+
+def read_connection_text(path: Path) -> str:
+    """The text of a connection file; ConfigError naming the file if it cannot be read as text."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("no such connection file", file=str(path)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the file ({exc.strerror or exc.__class__.__name__})",
                           file=str(path)) from None
-    conn = parse_connection(text, path)
+    try:
+        return connection_text(data)
+    except ConfigError as exc:
+        raise exc.at(str(path)) from None
+
+
+def read_connection_file(path: Path, folder: Path | None = None) -> Connection:
+    """Load and validate one connection file (of the connection folder ``folder``, if known)."""
+    conn = parse_connection(read_connection_text(path), path)
     conn.path, conn.folder = path, folder
     return conn
 
