@@ -5,7 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -17,7 +22,7 @@ import sqlalchemy as sa
 
 from l2tui.config.model import Connection
 from l2tui.config.store import ConnectionStore
-from tests.conftest import CliRunner
+from tests.conftest import REPO, CliRunner
 
 
 def _sqlite_with_accounts(path: Path) -> None:
@@ -146,6 +151,25 @@ def test_verify_a_service_that_is_not_there_exits_3(
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_ctrl_c_while_the_service_does_not_answer_exits_130_at_once(
+    config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    _save(config_dir, emulator.connection_string(), tmp_path / "x.db")
+    emulator.faults.delay_next(10, 15.0, path_contains="EntityDefinitions")
+    emulator.recent_requests.clear()
+    proc = subprocess.Popen([sys.executable, "-m", "l2tui", "verify", "Accounts", "--entity", "1"],
+                            cwd=str(REPO), env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not any("EntityDefinitions" in r for r in list(emulator.recent_requests)):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.3)  # (the describe's requests are out and waiting)
+    proc.send_signal(signal.SIGINT)
+    interrupted = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (130, "l2tui: interrupted\n")
+    assert time.monotonic() - interrupted < 5  # not once the service answers (15 s)
 def test_preview_entity_1_as_json(run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
     _save(config_dir, emulator.connection_string(), tmp_path / "x.db")
     result = run_cli("preview", "Accounts", "--entity", "1", "--rows", "3", "--format", "json")

@@ -396,6 +396,26 @@ def test_a_second_signal_interrupts_and_the_run_log_says_so(pair: Pair,
     assert pair.right() == pair.left()
 
 
+def test_a_second_signal_while_the_service_does_not_answer_its_description_exits_at_once(
+        pair: Pair) -> None:
+    name = pair.save()
+    pair.emu.faults.delay_next(10, 15.0, path_contains="EntityDefinitions")
+    pair.emu.recent_requests.clear()
+    proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not any("EntityDefinitions" in r for r in list(pair.emu.recent_requests)):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.3)  # (the describe's requests are out and waiting)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    interrupted = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.endswith("l2tui: interrupted\n"), (proc.returncode, err)
+    assert time.monotonic() - interrupted < 5  # not once the service answers (15 s)
 def test_a_data_dir_that_cannot_be_made_exits_2_naming_the_folder_and_variable(
         pair: Pair, run_cli: CliRunner, tmp_path: Path) -> None:
     name = pair.save()
