@@ -105,11 +105,14 @@ class ConnectionStore:
         return (e.connection for e in self.entries() if e.connection is not None)
 
     def resolve(self, name: str) -> Path:
-        """The file a NAME means: a path to a .toml file, a file slug, a title, or the start of
-        one file slug alone (``demo`` for ``demo-dynamics-accounts-to-sqlite``)."""
+        """The file a NAME means: a path to a .toml file, a file slug, a title, the start of
+        one file slug alone (``demo`` for ``demo-dynamics-accounts-to-sqlite``), or the name of
+        a file in the folder (``demo-dynamics-accounts-to-sqlite.toml``)."""
         candidate = Path(name).expanduser()
         if candidate.suffix == SUFFIX and (candidate.is_file() or os.sep in name):
             return candidate
+        if candidate.suffix == SUFFIX and (self.folder / name).is_file():
+            return self.folder / name  # the file name `l2tui list` shows
         by_slug = self.folder / f"{name}{SUFFIX}"
         if by_slug.is_file():
             return by_slug
