@@ -10,7 +10,7 @@ from pathlib import Path
 
 from l2tui.config.document import render
 from l2tui.config.files import Stamp, file_stamp, write_atomically
-from l2tui.config.loader import parse_connection
+from l2tui.config.loader import parse_connection, title_problem
 from l2tui.config.model import Connection, file_slug, slugify
 from l2tui.config.secrets import NoKeyring, keyring_delete, keyring_get, keyring_set, split_secret
 from l2tui.errors import ConfigError
@@ -187,6 +187,8 @@ class ConnectionStore:
         title = title.strip()
         if not title:
             raise ConfigError("a connection needs a title")
+        if (problem := title_problem(title)) is not None:
+            raise ConfigError(f"the title {problem}")
         if template is None:
             conn = Connection(title=title)
             conn.entity1.title, conn.entity2.title = "Data Entity 1", "Data Entity 2"
