@@ -351,3 +351,26 @@ def test_preview_as_a_table_gives_jsonb_as_json(run_cli: CliRunner, pg_odd_value
     result = run_cli("preview", "Odd", "--entity", "1")
     assert result.returncode == 0, result.stderr
     assert '{"a": [1, "x"]}' in result.stdout and "'a'" not in result.stdout
+
+
+def test_a_database_refusing_a_sign_in_without_the_password_env_names_the_variable(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    """cron's environment lacks the variable: the driver's "using password: NO" alone does not
+    say where the password was looked for."""
+    base = os.environ.get("L2TUI_TEST_MYSQL_URL")
+    if not base:
+        pytest.skip("no MySQL/MariaDB: run the tests with scripts/test")
+    conn = _save(config_dir, emulator.connection_string(), tmp_path / "x.db")
+    conn.entity2.title, conn.entity2.provider = "MariaDB accounts", "mysql"
+    url = sa.make_url(base)
+    conn.entity2.connection_string = (f"Server={url.host};Port={url.port};"
+                                      f"Database={url.database};User ID={url.username};")
+    conn.entity2.password_env = "L2TUI_TEST_NOT_SET"
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli("verify", "Accounts", "--entity", "2", env={"L2TUI_TEST_NOT_SET": ""})
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Access denied" in result.stdout
+    assert result.stdout.rstrip().endswith(
+        "; no password was found: set $L2TUI_TEST_NOT_SET, store one in the keyring (l2tui "
+        "set-password accounts --entity 2), or run on a terminal to be asked")

@@ -138,8 +138,12 @@ class SqlProvider(Provider):
     def _cannot_connect(self, exc: BaseException) -> str:
         t = self.target
         db = f", database {t.database}" if t.database else ""
+        # a password the file says comes from a variable that cron's environment lacks: the
+        # driver's own words ("no password supplied") do not say where it was looked for
+        missing = (f"; no password was found: {self.context.secret_hint()}"
+                   if self._secret is None and self.entity.password_env else "")
         return (f"cannot connect to {t.title} at {t.server}{db} (driver {t.driver}): "
-                f"{one_line(exc, self._secret)}")
+                f"{one_line(exc, self._secret)}{missing}")
 
     def _failed(self, exc: SQLAlchemyError) -> L2Error:
         if isinstance(exc, sa.exc.ProgrammingError | sa.exc.NoSuchColumnError):
