@@ -239,6 +239,20 @@ def test_preview_of_a_missing_table_exits_2_naming_the_file_and_the_entity_key(
                                      "table 'accounts' not found")
 
 
+@pytest.mark.parametrize("command", [("preview", "--entity", "2"), ("run", "--dry-run")],
+                         ids=["preview", "run"])
+def test_a_sqlite_select_with_a_syntax_error_exits_2_naming_the_file_and_the_entity_key(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any, command: tuple[str, ...]
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    conn.entity2.select = "SELECT * FROM accounts WHERE"
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli(command[0], "Accounts", *command[1:])
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (f"l2tui: {config_dir / 'accounts.toml'}: entity2.select: "
+                                     "the statement failed: incomplete input")
 def test_verify_of_a_select_naming_a_missing_table_exits_2(
         run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
     db = tmp_path / "crm.db"

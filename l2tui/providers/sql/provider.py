@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import marshal
 import os
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from operator import itemgetter
@@ -54,6 +55,15 @@ SHOWN_REPEATED = 5  # how many of the key values that rows share verify names
 PLAIN_TYPES = frozenset({ColumnType.STRING, ColumnType.INTEGER, ColumnType.DECIMAL,
                          ColumnType.FLOAT, ColumnType.BOOLEAN, ColumnType.DATETIME,
                          ColumnType.DATE})
+
+
+def _in_statement(exc: SQLAlchemyError) -> bool:
+    """A SQLite error in the statement itself (SQLITE_ERROR: a syntax error, an ambiguous
+    column), which SQLite raises as an OperationalError as it does a locked, read-only or
+    unreadable file (codes of their own)."""
+    orig = getattr(exc, "orig", None)
+    return isinstance(orig, sqlite3.Error) and \
+        (getattr(orig, "sqlite_errorcode", None) or 0) & 0xFF == 1  # SQLITE_ERROR
 
 
 class SqlProvider(Provider):
@@ -146,7 +156,7 @@ class SqlProvider(Provider):
                 f"{one_line(exc, self._secret)}{missing}")
 
     def _failed(self, exc: SQLAlchemyError) -> L2Error:
-        if isinstance(exc, sa.exc.ProgrammingError | sa.exc.NoSuchColumnError):
+        if isinstance(exc, sa.exc.ProgrammingError | sa.exc.NoSuchColumnError) or _in_statement(exc):
             return ConfigError(f"the statement failed: {one_line(exc, self._secret)}",
                                key="select")
         if getattr(exc, "connection_invalidated", False) or isinstance(
