@@ -170,6 +170,8 @@ def test_ctrl_c_while_the_service_does_not_answer_exits_130_at_once(
     _, err = proc.communicate(timeout=60)
     assert (proc.returncode, err) == (130, "l2tui: interrupted\n")
     assert time.monotonic() - interrupted < 5  # not once the service answers (15 s)
+
+
 def test_preview_entity_1_as_json(run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
     _save(config_dir, emulator.connection_string(), tmp_path / "x.db")
     result = run_cli("preview", "Accounts", "--entity", "1", "--rows", "3", "--format", "json")
@@ -253,6 +255,22 @@ def test_a_sqlite_select_with_a_syntax_error_exits_2_naming_the_file_and_the_ent
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == (f"l2tui: {config_dir / 'accounts.toml'}: entity2.select: "
                                      "the statement failed: incomplete input")
+
+
+def test_verify_of_a_select_the_database_refuses_exits_2_with_its_reason(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    conn.entity2.select = "SELECT * FROM accounts WHERE"
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli("verify", "Accounts", "--entity", "2")
+    assert result.returncode == 2, result.stdout
+    assert result.stdout.strip() == ("Entity 2 (SQLite accounts): FAILED — select: the statement "
+                                     "failed: incomplete input")
+
+
 def test_verify_of_a_select_naming_a_missing_table_exits_2(
         run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
     db = tmp_path / "crm.db"

@@ -435,6 +435,15 @@ class SqlProvider(Provider):
                 version = server_version(conn)
                 database = current_database(conn, self.target)
                 self._load(conn)
+                if self.info.kind == "select" and conn.dialect.name != "mssql":
+                    # described from its table, not run: run it too (for one row), so that a
+                    # statement the database refuses is not "ok" (SQLite runs it as it is,
+                    # row by row, so its error is about the statement as written; SQL Server
+                    # would refuse a subquery's ORDER BY that the statement alone may have)
+                    conn.execute(select.user_text(self.info.text)
+                                 if conn.dialect.name == "sqlite" else
+                                 select.probe_statement(self.info, conn.dialect)).close()
+                    conn.rollback()
                 warnings = self._key_warnings(conn)
             caps = self.capabilities()
         except ConfigError as exc:
