@@ -416,6 +416,8 @@ def test_a_second_signal_while_the_service_does_not_answer_its_description_exits
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and err.endswith("l2tui: interrupted\n"), (proc.returncode, err)
     assert time.monotonic() - interrupted < 5  # not once the service answers (15 s)
+
+
 def test_a_data_dir_that_cannot_be_made_exits_2_naming_the_folder_and_variable(
         pair: Pair, run_cli: CliRunner, tmp_path: Path) -> None:
     name = pair.save()
