@@ -112,7 +112,7 @@ def edit_command(args: argparse.Namespace, paths: Paths) -> int:
     store = store_for(paths)
     path = store.resolve(args.name)
     original = read_connection_text(path)
-    editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+    editor = _editor_command()
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".edit.toml", dir=path.parent)
     copy = Path(name)
     try:
@@ -142,6 +142,19 @@ def edit_command(args: argparse.Namespace, paths: Paths) -> int:
     finally:
         with contextlib.suppress(OSError):
             copy.unlink()
+
+
+def _editor_command() -> list[str]:
+    """$VISUAL, else $EDITOR, else vi, as words (a command line such as ``code --wait``)."""
+    name = "VISUAL" if os.environ.get("VISUAL") else "EDITOR"
+    value = os.environ.get(name) or "vi"
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:  # (an unbalanced quote)
+        raise ConfigError(f"${name} cannot be read as a command ({exc}): {value}") from None
+    if not words:
+        raise ConfigError(f"${name} names no command; set it to your editor")
+    return words
 
 
 def _edited(editor: list[str], copy: Path, path: Path) -> bytes:

@@ -103,6 +103,17 @@ def test_a_missing_editor_is_one_line_naming_it(run_cli: CliRunner, config_dir: 
     assert "Traceback" not in result.stderr
 
 
+def test_an_editor_variable_with_an_unbalanced_quote_is_one_line_naming_it(
+        run_cli: CliRunner, config_dir: Path) -> None:
+    path = created(run_cli, config_dir)
+    before = path.read_text()
+    result = run_cli("edit", "crm-accounts", env={"EDITOR": 'vim "', "VISUAL": ""})
+    assert result.returncode == 2
+    assert result.stderr == ("l2tui: $EDITOR cannot be read as a command (No closing quotation): "
+                             'vim "\n')
+    assert path.read_text() == before and no_copies_left(config_dir)
+
+
 def test_a_broken_file_is_mended_with_edit(run_cli: CliRunner, config_dir: Path,
                                            tmp_path: Path) -> None:
     path = created(run_cli, config_dir)
