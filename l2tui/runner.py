@@ -290,7 +290,7 @@ class Runner:
         """The PID of the process running ``conn`` now (as text), or None when none does."""
         try:
             fd = os.open(self.lock_path(conn), os.O_RDONLY)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # (no state folder: none runs it)
             return None
         try:
             try:

@@ -383,3 +383,14 @@ def test_a_path_file_named_like_a_configured_connection_leaves_its_state_alone(
     assert runs_of(run_cli, "base") == first
     assert runs_of(run_cli, str(config_dir / "base.toml")) == first  # a path into the folder
     assert json.loads(run_cli("conflicts", str(other), "--json").stdout) == []
+
+
+def test_history_where_the_data_folder_is_a_file_has_no_runs_and_no_unexpected_error(
+        pair: Pair, run_cli: CliRunner, tmp_path: Path) -> None:
+    name = pair.save()
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+    result = run_cli("history", name, env={"L2TUI_DATA_DIR": str(taken)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"No runs of '{pair.conn.title}' yet")
+    assert result.stderr == ""
