@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -19,6 +20,8 @@ import sqlalchemy as sa
 
 from l2tui.config.model import Direction
 from l2tui.config.store import ConnectionStore
+from l2tui.paths import resolve_paths
+from l2tui.runner import Runner
 from tests.conftest import REPO, CliRunner, TerminalRunner
 from tests.sync.support import Pair, make_pair, manual_mapping, sqlite_url
 
@@ -338,6 +341,29 @@ def test_each_demo_starts_from_a_fresh_database_and_sync_state(
     with contextlib.closing(sqlite3.connect(data / "demo.db")) as db:
         assert db.execute("SELECT COUNT(*) FROM accounts").fetchone() == (100,)
     assert (data / "other.db").read_text() == "not the demo's"
+
+
+def test_a_demo_started_while_the_demo_runs_changes_nothing_and_names_the_running_one(
+        run_cli: CliRunner, isolated_dirs: dict[str, Path]) -> None:
+    assert run_cli("demo", "--headless", "--rows", "20").returncode == 0
+    paths = resolve_paths()
+    conn = ConnectionStore(paths.connections).load("demo-dynamics-accounts-to-sqlite")
+    assert conn.path is not None
+    before = conn.path.read_text()
+    fd = os.open(Runner(paths).lock_path(conn), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # the first demo's run, going on
+        os.pwrite(fd, b"4242", 0)
+        again = run_cli("demo", "--headless", "--rows", "100")
+    finally:
+        os.close(fd)
+    assert again.returncode == 1
+    assert again.stderr == ("l2tui: 'Demo: Dynamics accounts to SQLite' is already running (PID "
+                            "4242); the demo starts afresh once it has ended, and nothing was "
+                            "changed\n")
+    with contextlib.closing(sqlite3.connect(isolated_dirs["data"] / "demo.db")) as db:
+        assert db.execute("SELECT COUNT(*) FROM accounts").fetchone() == (20,)
+    assert conn.path.read_text() == before
 
 
 def reading_slowly(pair: Pair, name: str, seconds: float) -> subprocess.Popen[str]:
