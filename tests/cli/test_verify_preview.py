@@ -271,6 +271,17 @@ def test_verify_of_a_select_the_database_refuses_exits_2_with_its_reason(
                                      "failed: incomplete input")
 
 
+@pytest.mark.parametrize("command", [("verify",), ("run", "--dry-run")], ids=["verify", "run"])
+def test_a_setting_the_provider_refuses_names_the_file_and_the_entity_key(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any, command: tuple[str, ...]
+) -> None:
+    _save(config_dir, emulator.connection_string() + "Timeout=abc;", tmp_path / "x.db")
+    result = run_cli(command[0], "Accounts", *command[1:])
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr == (f"l2tui: {config_dir / 'accounts.toml'}: entity1.connection_string: "
+                             "Timeout must be a number, not 'abc'\n")
+
+
 def test_verify_of_a_select_naming_a_missing_table_exits_2(
         run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
     db = tmp_path / "crm.db"
