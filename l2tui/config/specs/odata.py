@@ -174,7 +174,7 @@ SPEC = register(
             KeySpec("PageSize", ("MaxPageSize",), help="rows per page (odata.maxpagesize)"),
             KeySpec("BatchSize", (), help="writes per $batch change set (default 100)"),
             KeySpec("Parallel", ("MaxParallel",),
-                    help="requests in flight at once: $batch writes, rows read by key (default 3)"),
+                    help="requests in flight at once: $batch writes, rows read by key (default 3, at most 52)"),
             KeySpec("SkipDiscovery", (), choices=("true", "false")),
             KeySpec("RequireNewInstance", (), choices=("true", "false")),
         ),
