@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -198,7 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("l2tui: interrupted", file=sys.stderr)
-        return 130
+        # now, not once the threads still waiting on a server that does not answer end (the
+        # interpreter would join them): what this process had to say is said
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(130)
     except BrokenPipeError:
         return 0
     except Exception as exc:  # the last guard: one line, never a traceback unless --debug

@@ -65,16 +65,17 @@ class Paths:
 
 def resolve_paths(config_dir: str | os.PathLike[str] | None = None) -> Paths:
     """Paths from --config-dir, $L2TUI_CONFIG_DIR, $L2TUI_DATA_DIR, else platformdirs."""
+    # (a ~ the shell did not expand: a systemd EnvironmentFile's, a crontab's VAR=~/… line's)
     env_config = os.environ.get("L2TUI_CONFIG_DIR")
     if config_dir is not None:
-        config = Path(config_dir)
+        config = Path(config_dir).expanduser()
     elif env_config:
-        config = Path(env_config)
+        config = Path(env_config).expanduser()
     else:
         config = platformdirs.user_config_path(APP) / "connections"
     data_env = os.environ.get("L2TUI_DATA_DIR")
     if data_env:
-        data = Path(data_env)
+        data = Path(data_env).expanduser()
         return Paths(config=config, state=data / "state", logs=data / "logs", cache=data / "cache")
     return Paths(
         config=config,

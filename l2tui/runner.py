@@ -21,7 +21,7 @@ from l2tui.config.model import Connection
 from l2tui.errors import ConfigError, GuardRefused, L2Error, RunError
 from l2tui.memory import return_large_buffers
 from l2tui.paths import Paths
-from l2tui.providers import open_entity
+from l2tui.providers import entity_errors, open_entity
 from l2tui.providers.base import Provider
 from l2tui.sync.apply import UNRECORDED
 from l2tui.sync.engine import Engine, Options, Rebaseline
@@ -105,11 +105,12 @@ class Runner:
                     state.commit()
                     events(LogLine(message="the state was reset: matching both sides by key"))
                 for index in (1, 2):
-                    providers.append(open_entity(
-                        conn, index, self.paths, prompt=prompt,
-                        device_code=device_code,
-                        log=lambda message: events(LogLine(message=message)), stop=cancel,
-                    ))
+                    with entity_errors(conn, index):  # (its settings: entityN.connection_string)
+                        providers.append(open_entity(
+                            conn, index, self.paths, prompt=prompt,
+                            device_code=device_code,
+                            log=lambda message: events(LogLine(message=message)), stop=cancel,
+                        ))
                 options = Options(dry_run=dry_run, force=force, full=full,
                                   batch_size=batch_size)
                 # one start and one end for the report and the history: the run's work begins
@@ -290,7 +291,7 @@ class Runner:
         """The PID of the process running ``conn`` now (as text), or None when none does."""
         try:
             fd = os.open(self.lock_path(conn), os.O_RDONLY)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # (no state folder: none runs it)
             return None
         try:
             try:

@@ -49,3 +49,17 @@ def test_a_folder_of_another_user_is_refused(isolated_dirs: dict[str, Path]) -> 
     with pytest.raises(ConfigError, match=rf"^the folder {re.escape(str(folder))} belongs to "
                                           r"another user \(\w+\), .*: chown root .* && chmod 700 "):
         resolve_paths().ensure()
+
+
+def test_a_tilde_in_the_folder_variables_is_the_home_folder_not_a_folder_named_tilde(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a systemd EnvironmentFile or a crontab's VAR=~/… line gives them: unexpanded."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("L2TUI_CONFIG_DIR", "~/connections")
+    monkeypatch.setenv("L2TUI_DATA_DIR", "~/data")
+    monkeypatch.chdir(tmp_path)
+    paths = resolve_paths().ensure()
+    assert paths.config == tmp_path / "home" / "connections"
+    assert paths.state == tmp_path / "home" / "data" / "state"
+    assert resolve_paths("~/other").config == tmp_path / "home" / "other"
+    assert not (tmp_path / "~").exists()

@@ -11,7 +11,7 @@ from l2tui.commands.run import summary
 from l2tui.commands.tui import require_terminal
 from l2tui.config.model import Connection, Direction, Entity
 from l2tui.config.store import ConnectionStore
-from l2tui.errors import ConfigError
+from l2tui.errors import ConfigError, RunError
 from l2tui.paths import Paths
 from l2tui.runner import Runner
 from l2tui.tables import create_target_table
@@ -26,6 +26,7 @@ def demo_command(args: argparse.Namespace, paths: Paths) -> int:
     if not getattr(args, "headless", False):  # (before the demo syncs: it ends in the app)
         require_terminal("without one, l2tui demo --headless runs the demo and prints its summary")
     paths.ensure()
+    refuse_while_running(paths)
     rows = int(getattr(args, "rows", 500) or 500)
     port = int(getattr(args, "port", 0) or 0)
     emu = Emulator(rows=rows, seed=1, auth=False, port=port)
@@ -52,6 +53,23 @@ def demo_command(args: argparse.Namespace, paths: Paths) -> int:
                   file=sys.stderr)
             return 0 if report.ok else 1
         return int(run_app(paths, select=conn.slug, emulator=emu) or 0)
+
+
+def refuse_while_running(paths: Paths) -> None:
+    """RunError when another demo is running its sync: starting afresh would delete the SQLite
+    file it is writing (and rewrite its connection's emulator address)."""
+    store = ConnectionStore(paths.connections)
+    path = store.path_for(TITLE)
+    if not path.is_file():
+        return
+    try:
+        conn = store.load(str(path))
+    except ConfigError:
+        return  # (a demo file broken by hand: written anew below)
+    holder = Runner(paths).running(conn)
+    if holder is not None:
+        raise RunError(f"'{TITLE}' is already running (PID {holder}); the demo starts afresh "
+                       "once it has ended, and nothing was changed")
 
 
 def demo_database(paths: Paths) -> Path:

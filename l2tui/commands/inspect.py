@@ -27,7 +27,7 @@ def verify_command(args: argparse.Namespace, paths: Paths) -> int:
     for index in (args.entity,) if args.entity else (1, 2):
         entity = conn.entity(index)
         label = f"Entity {index} ({entity.title or entity.provider})"
-        with open_for_terminal(conn, index, paths) as provider:
+        with entity_errors(conn, index), open_for_terminal(conn, index, paths) as provider:
             result = provider.verify()
         mark = "ok" if result.ok else "FAILED"
         print(f"{label}: {mark} — {result.message}")

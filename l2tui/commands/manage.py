@@ -21,7 +21,13 @@ from l2tui.config.loader import parse_connection
 from l2tui.config.model import DIRECTION_LABELS
 from l2tui.config.secrets import NoKeyring, keyring_set
 from l2tui.config.specs import find_spec
-from l2tui.config.store import ConnectionStore, StoreEntry, read_connection_file
+from l2tui.config.store import (
+    ConnectionStore,
+    StoreEntry,
+    connection_text,
+    read_connection_file,
+    read_connection_text,
+)
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 from l2tui.runner import Runner
@@ -105,19 +111,20 @@ def edit_command(args: argparse.Namespace, paths: Paths) -> int:
     """
     store = store_for(paths)
     path = store.resolve(args.name)
-    original = path.read_text(encoding="utf-8")
-    editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+    original = read_connection_text(path)
+    editor = _editor_command()
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".edit.toml", dir=path.parent)
     copy = Path(name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(original)
         while True:
-            text = _edited(editor, copy, path)
-            if text == original:
-                print(f"No changes to {path}", file=sys.stderr)
-                return 0
+            edited = _edited(editor, copy, path)
             try:
+                text = connection_text(edited)
+                if text == original:
+                    print(f"No changes to {path}", file=sys.stderr)
+                    return 0
                 conn = parse_connection(text, path)
                 store.check_title_free(conn.title, own=path)
                 break
@@ -137,8 +144,21 @@ def edit_command(args: argparse.Namespace, paths: Paths) -> int:
             copy.unlink()
 
 
-def _edited(editor: list[str], copy: Path, path: Path) -> str:
-    """Run the editor on the copy; its text afterwards."""
+def _editor_command() -> list[str]:
+    """$VISUAL, else $EDITOR, else vi, as words (a command line such as ``code --wait``)."""
+    name = "VISUAL" if os.environ.get("VISUAL") else "EDITOR"
+    value = os.environ.get(name) or "vi"
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:  # (an unbalanced quote)
+        raise ConfigError(f"${name} cannot be read as a command ({exc}): {value}") from None
+    if not words:
+        raise ConfigError(f"${name} names no command; set it to your editor")
+    return words
+
+
+def _edited(editor: list[str], copy: Path, path: Path) -> bytes:
+    """Run the editor on the copy; its bytes afterwards."""
     try:
         code = subprocess.call([*editor, str(copy)])
     except OSError as exc:
@@ -147,7 +167,7 @@ def _edited(editor: list[str], copy: Path, path: Path) -> str:
     if code != 0:
         raise ConfigError(f"the editor exited with code {code}; the file is unchanged",
                           file=str(path))
-    return copy.read_text(encoding="utf-8")
+    return copy.read_bytes()
 
 
 def paths_command(args: argparse.Namespace, paths: Paths) -> int:

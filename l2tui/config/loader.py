@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,15 @@ def _toml_reason(exc: ParseError) -> str:
     return reason
 
 
+def title_problem(title: str) -> str | None:
+    """What is wrong with a connection's title, if anything: it is one line of text (a newline
+    would break every listing it is shown in)."""
+    control = next((c for c in title if unicodedata.category(c) == "Cc"), None)
+    if control is None:
+        return None
+    return f"must be one line of text, without control characters (it holds {control!r})"
+
+
 def connection_from_dict(data: dict[str, Any], text: str = "", file: str = "<connection>") -> Connection:
     """Build a Connection from plain TOML data, checking every key."""
     check = _Checker(text, file)
@@ -139,6 +149,8 @@ def connection_from_dict(data: dict[str, Any], text: str = "", file: str = "<con
     title = check.string(data, "title", "", required=True).strip()
     if not title:
         raise check.fail("title", "must not be empty")
+    if (problem := title_problem(title)) is not None:
+        raise check.fail("title", problem)
     ratio = data.get("max_delete_ratio", 0.2)
     if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
         raise check.fail("max_delete_ratio", f"expected a number from 0 to 1, got {ratio!r}")

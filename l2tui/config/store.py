@@ -10,7 +10,7 @@ from pathlib import Path
 
 from l2tui.config.document import render
 from l2tui.config.files import Stamp, file_stamp, write_atomically
-from l2tui.config.loader import parse_connection
+from l2tui.config.loader import parse_connection, title_problem
 from l2tui.config.model import Connection, file_slug, slugify
 from l2tui.config.secrets import NoKeyring, keyring_delete, keyring_get, keyring_set, split_secret
 from l2tui.errors import ConfigError
@@ -43,19 +43,34 @@ class StoreEntry:
         return self.connection.title if self.connection else self.path.name
 
 
-def read_connection_file(path: Path, folder: Path | None = None) -> Connection:
-    """Load and validate one connection file (of the connection folder ``folder``, if known)."""
+def connection_text(data: bytes) -> str:
+    """A connection file's bytes as text (without a Windows editor's byte-order mark);
+    ConfigError if they are not UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8-sig")  # (a Windows editor's byte-order mark)
-    except FileNotFoundError:
-        raise ConfigError("no such connection file", file=str(path)) from None
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02X} at offset "
-                          f"{exc.start}); save the file as UTF-8", file=str(path)) from None
+                          f"{exc.start}); save the file as UTF-8") from None
+
+
+def read_connection_text(path: Path) -> str:
+    """The text of a connection file; ConfigError naming the file if it cannot be read as text."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("no such connection file", file=str(path)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the file ({exc.strerror or exc.__class__.__name__})",
                           file=str(path)) from None
-    conn = parse_connection(text, path)
+    try:
+        return connection_text(data)
+    except ConfigError as exc:
+        raise exc.at(str(path)) from None
+
+
+def read_connection_file(path: Path, folder: Path | None = None) -> Connection:
+    """Load and validate one connection file (of the connection folder ``folder``, if known)."""
+    conn = parse_connection(read_connection_text(path), path)
     conn.path, conn.folder = path, folder
     return conn
 
@@ -90,11 +105,14 @@ class ConnectionStore:
         return (e.connection for e in self.entries() if e.connection is not None)
 
     def resolve(self, name: str) -> Path:
-        """The file a NAME means: a path to a .toml file, a file slug, a title, or the start of
-        one file slug alone (``demo`` for ``demo-dynamics-accounts-to-sqlite``)."""
+        """The file a NAME means: a path to a .toml file, a file slug, a title, the start of
+        one file slug alone (``demo`` for ``demo-dynamics-accounts-to-sqlite``), or the name of
+        a file in the folder (``demo-dynamics-accounts-to-sqlite.toml``)."""
         candidate = Path(name).expanduser()
         if candidate.suffix == SUFFIX and (candidate.is_file() or os.sep in name):
             return candidate
+        if candidate.suffix == SUFFIX and (self.folder / name).is_file():
+            return self.folder / name  # the file name `l2tui list` shows
         by_slug = self.folder / f"{name}{SUFFIX}"
         if by_slug.is_file():
             return by_slug
@@ -169,6 +187,8 @@ class ConnectionStore:
         title = title.strip()
         if not title:
             raise ConfigError("a connection needs a title")
+        if (problem := title_problem(title)) is not None:
+            raise ConfigError(f"the title {problem}")
         if template is None:
             conn = Connection(title=title)
             conn.entity1.title, conn.entity2.title = "Data Entity 1", "Data Entity 2"

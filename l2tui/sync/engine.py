@@ -9,12 +9,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from l2tui.config.model import ConflictResolution, Connection, Deletions, Direction
 from l2tui.errors import ConfigError, ConnectError, GuardRefused, L2Error
+from l2tui.pools import thread_pool
 from l2tui.providers.base import (
     ChangeOp,
     Column,
@@ -211,11 +211,11 @@ def _described(left: Provider, right: Provider) -> tuple[list[Column], list[Colu
     if aside is None:
         return _describe(left, 1), _describe(right, 2)
     here = left if aside is right else right
-    with ThreadPoolExecutor(1, thread_name_prefix="l2tui-describe") as pool:
+    with thread_pool(1, "l2tui-describe") as pool:
         there = pool.submit(_describe, aside, 1 if aside is left else 2)
         try:
             mine = _describe(here, 1 if here is left else 2)
-        except BaseException:
+        except Exception:  # (an interrupt waits on neither)
             if aside is left:
                 there.result()  # the left's failure, if any, is the one to report
             raise

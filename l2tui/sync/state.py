@@ -35,6 +35,9 @@ KEEP_RUNS = 100
 """…and always its latest this many runs, however old: a run every 15 minutes from cron adds
 96 a day, which would otherwise grow without end."""
 
+MAX_INTEGER = 2**63 - 1
+"""SQLite's largest integer: a run number or limit past it (typed by a person) is not asked."""
+
 PAGE_SIZE = 8192
 """The page size of a state made new (SQLite's default is 4096)."""
 
@@ -697,13 +700,16 @@ class StateStore:
 
     def has_run(self, run: int) -> bool:
         """Whether the history holds run ``run`` (not yet run, or deleted by retention: no)."""
+        if run > MAX_INTEGER:  # (no run has such a number, and SQLite cannot be asked about it)
+            return False
         return self.db.execute("SELECT 1 FROM runs WHERE id = ?", (run,)).fetchone() is not None
 
     def runs(self, limit: int = 50, *, real: bool = False) -> list[RunRecord]:
         """The latest runs, newest first (``real``: no dry run among them)."""
         where = "WHERE dry IS NOT 1 " if real else ""
         rows = self.db.execute("SELECT id, started, finished, outcome, counts, message, log "
-                               f"FROM runs {where}ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+                               f"FROM runs {where}ORDER BY id DESC LIMIT ?",
+                               (min(limit, MAX_INTEGER),)).fetchall()
         return [RunRecord(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}, r[5] or "",
                           r[6]) for r in rows]
 

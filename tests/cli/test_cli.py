@@ -126,6 +126,15 @@ def test_new_refuses_a_title_already_taken(run_cli: CliRunner) -> None:
     assert "already exists" in result.stderr
 
 
+def test_new_refuses_a_title_of_two_lines_and_writes_no_file(run_cli: CliRunner,
+                                                             config_dir: Path) -> None:
+    result = run_cli("new", "CRM\naccounts")
+    assert result.returncode == 2
+    assert result.stderr == ("l2tui: the title must be one line of text, without control "
+                             "characters (it holds '\\n')\n")
+    assert not list(config_dir.glob("*.toml"))
+
+
 @pytest.mark.parametrize("sample", SAMPLES, ids=[s.name for s in SAMPLES])
 def test_show_prints_each_sample_connection(run_cli: CliRunner, sample: Path) -> None:
     result = run_cli("show", str(sample))
@@ -150,6 +159,8 @@ BAD_FILES = {
         'connection_string = "Server=db01;Initial Catalog=crm;"\n',
         "entity2.connection_string: 'Initial Catalog' is not used by sqlite; it reads Data Source",
     ),
+    "title-of-two-lines": ('title = "CRM\\naccounts"\n[entity1]\n[entity2]\n',
+                           "1: title: must be one line of text, without control characters"),
     "empty-value": (
         'title = "x"\n[entity1]\n[entity2]\nprovider = "sqlite"\nconnection_string = "Data Source=;"\n',
         "empty value",

@@ -26,6 +26,8 @@ if step.get("exit"):
 if "replace" in step:
     old, new = step["replace"]
     target.write_text(target.read_text().replace(old, new))
+if "append_hex" in step:
+    target.write_bytes(target.read_bytes() + bytes.fromhex(step["append_hex"]))
 """
 
 
@@ -101,6 +103,17 @@ def test_a_missing_editor_is_one_line_naming_it(run_cli: CliRunner, config_dir: 
     assert "Traceback" not in result.stderr
 
 
+def test_an_editor_variable_with_an_unbalanced_quote_is_one_line_naming_it(
+        run_cli: CliRunner, config_dir: Path) -> None:
+    path = created(run_cli, config_dir)
+    before = path.read_text()
+    result = run_cli("edit", "crm-accounts", env={"EDITOR": 'vim "', "VISUAL": ""})
+    assert result.returncode == 2
+    assert result.stderr == ("l2tui: $EDITOR cannot be read as a command (No closing quotation): "
+                             'vim "\n')
+    assert path.read_text() == before and no_copies_left(config_dir)
+
+
 def test_a_broken_file_is_mended_with_edit(run_cli: CliRunner, config_dir: Path,
                                            tmp_path: Path) -> None:
     path = created(run_cli, config_dir)
@@ -135,3 +148,27 @@ def test_on_a_terminal_a_bad_edit_dropped_keeps_the_file(
     code, shown = run_on_terminal("edit", "crm-accounts", answers=["n"])
     assert code == 2 and "the edit was dropped" in shown
     assert path.read_text() == before and no_copies_left(config_dir)
+
+
+def test_an_edit_saved_as_latin1_is_refused_in_one_line_and_the_file_kept(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path) -> None:
+    path = created(run_cli, config_dir)
+    before = path.read_text()
+    latin1 = editor(tmp_path, {"append_hex": "23206361666520e90a"})  # "# café\n" in Latin-1
+    result = run_cli("edit", "crm-accounts", env={"EDITOR": latin1, "VISUAL": ""})
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert str(path) in line and "not UTF-8 text" in line and "the file is unchanged" in line
+    assert path.read_text() == before and no_copies_left(config_dir)
+
+
+def test_editing_a_file_that_is_not_utf8_says_so_in_one_line(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path) -> None:
+    path = created(run_cli, config_dir)
+    path.write_bytes(path.read_bytes().replace(b"# kept by hand", "# café".encode("latin-1")))
+    result = run_cli("edit", "crm-accounts", env={"EDITOR": editor(tmp_path, {}), "VISUAL": ""})
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line == (f"l2tui: {path}: not UTF-8 text (byte 0xE9 at offset 5); "
+                    "save the file as UTF-8")
+    assert no_copies_left(config_dir)

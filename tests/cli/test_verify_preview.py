@@ -5,7 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -17,7 +22,7 @@ import sqlalchemy as sa
 
 from l2tui.config.model import Connection
 from l2tui.config.store import ConnectionStore
-from tests.conftest import CliRunner
+from tests.conftest import REPO, CliRunner
 
 
 def _sqlite_with_accounts(path: Path) -> None:
@@ -146,6 +151,27 @@ def test_verify_a_service_that_is_not_there_exits_3(
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_ctrl_c_while_the_service_does_not_answer_exits_130_at_once(
+    config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    _save(config_dir, emulator.connection_string(), tmp_path / "x.db")
+    emulator.faults.delay_next(10, 15.0, path_contains="EntityDefinitions")
+    emulator.recent_requests.clear()
+    proc = subprocess.Popen([sys.executable, "-m", "l2tui", "verify", "Accounts", "--entity", "1"],
+                            cwd=str(REPO), env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not any("EntityDefinitions" in r for r in list(emulator.recent_requests)):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.3)  # (the describe's requests are out and waiting)
+    proc.send_signal(signal.SIGINT)
+    interrupted = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (130, "l2tui: interrupted\n")
+    assert time.monotonic() - interrupted < 5  # not once the service answers (15 s)
+
+
 def test_preview_entity_1_as_json(run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
     _save(config_dir, emulator.connection_string(), tmp_path / "x.db")
     result = run_cli("preview", "Accounts", "--entity", "1", "--rows", "3", "--format", "json")
@@ -213,6 +239,47 @@ def test_preview_of_a_missing_table_exits_2_naming_the_file_and_the_entity_key(
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == (f"l2tui: {config_dir / 'accounts.toml'}: entity2.select: "
                                      "table 'accounts' not found")
+
+
+@pytest.mark.parametrize("command", [("preview", "--entity", "2"), ("run", "--dry-run")],
+                         ids=["preview", "run"])
+def test_a_sqlite_select_with_a_syntax_error_exits_2_naming_the_file_and_the_entity_key(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any, command: tuple[str, ...]
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    conn.entity2.select = "SELECT * FROM accounts WHERE"
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli(command[0], "Accounts", *command[1:])
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (f"l2tui: {config_dir / 'accounts.toml'}: entity2.select: "
+                                     "the statement failed: incomplete input")
+
+
+def test_verify_of_a_select_the_database_refuses_exits_2_with_its_reason(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    conn.entity2.select = "SELECT * FROM accounts WHERE"
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli("verify", "Accounts", "--entity", "2")
+    assert result.returncode == 2, result.stdout
+    assert result.stdout.strip() == ("Entity 2 (SQLite accounts): FAILED — select: the statement "
+                                     "failed: incomplete input")
+
+
+@pytest.mark.parametrize("command", [("verify",), ("run", "--dry-run")], ids=["verify", "run"])
+def test_a_setting_the_provider_refuses_names_the_file_and_the_entity_key(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any, command: tuple[str, ...]
+) -> None:
+    _save(config_dir, emulator.connection_string() + "Timeout=abc;", tmp_path / "x.db")
+    result = run_cli(command[0], "Accounts", *command[1:])
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr == (f"l2tui: {config_dir / 'accounts.toml'}: entity1.connection_string: "
+                             "Timeout must be a number, not 'abc'\n")
 
 
 def test_verify_of_a_select_naming_a_missing_table_exits_2(
@@ -327,3 +394,26 @@ def test_preview_as_a_table_gives_jsonb_as_json(run_cli: CliRunner, pg_odd_value
     result = run_cli("preview", "Odd", "--entity", "1")
     assert result.returncode == 0, result.stderr
     assert '{"a": [1, "x"]}' in result.stdout and "'a'" not in result.stdout
+
+
+def test_a_database_refusing_a_sign_in_without_the_password_env_names_the_variable(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    """cron's environment lacks the variable: the driver's "using password: NO" alone does not
+    say where the password was looked for."""
+    base = os.environ.get("L2TUI_TEST_MYSQL_URL")
+    if not base:
+        pytest.skip("no MySQL/MariaDB: run the tests with scripts/test")
+    conn = _save(config_dir, emulator.connection_string(), tmp_path / "x.db")
+    conn.entity2.title, conn.entity2.provider = "MariaDB accounts", "mysql"
+    url = sa.make_url(base)
+    conn.entity2.connection_string = (f"Server={url.host};Port={url.port};"
+                                      f"Database={url.database};User ID={url.username};")
+    conn.entity2.password_env = "L2TUI_TEST_NOT_SET"
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli("verify", "Accounts", "--entity", "2", env={"L2TUI_TEST_NOT_SET": ""})
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Access denied" in result.stdout
+    assert result.stdout.rstrip().endswith(
+        "; no password was found: set $L2TUI_TEST_NOT_SET, store one in the keyring (l2tui "
+        "set-password accounts --entity 2), or run on a terminal to be asked")

@@ -121,6 +121,15 @@ def test_a_url_that_is_not_http_is_named_without_its_password() -> None:
     assert str(info.value) == "URL must be an http(s) URL, not 'ftp://bob:***@crm.example/accounts'"
 
 
+def test_a_url_whose_ipv6_host_is_not_closed_is_a_connection_string_error() -> None:
+    spec = find_spec("odata")
+    assert spec is not None
+    with pytest.raises(ConnectionStringError) as info:
+        spec.parse("URL=http://bob:TOPSECRET@[::1:8765/api/data/v9.2/accounts")
+    assert str(info.value) == ("URL is not a URL (Invalid IPv6 URL): "
+                               "'http://bob:***@[::1:8765/api/data/v9.2/accounts'")
+
+
 @pytest.mark.parametrize(("provider", "text"), [
     ("sqlserver", "Server=db;Password=abc;hunter2TAIL;"),
     ("sqlserver", "Server=db;Password=abc;hunter2TAIL=x"),

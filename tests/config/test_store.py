@@ -50,6 +50,15 @@ def test_load_by_title_slug_or_path(config_dir: Path) -> None:
         assert store.load(name).title == "CRM accounts to SQL"
 
 
+def test_load_by_the_file_name_list_shows_from_any_working_folder(
+        config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = ConnectionStore(config_dir)
+    path = store.save(_conn())
+    monkeypatch.chdir(tmp_path)
+    assert store.resolve("crm-accounts-to-sql.toml") == path
+    assert store.load("crm-accounts-to-sql.toml").slug == "crm-accounts-to-sql"
+
+
 def test_a_file_outside_the_folder_has_a_slug_of_its_own_and_one_inside_keeps_its_stem(
         config_dir: Path, tmp_path: Path) -> None:
     store = ConnectionStore(config_dir)

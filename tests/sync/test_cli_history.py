@@ -187,6 +187,25 @@ def test_conflicts_of_a_run_not_in_the_history_exit_2_naming_the_latest_run(
                             f"history {pair.conn.slug})\n")
 
 
+def test_a_run_number_too_large_for_sqlite_is_a_run_not_in_the_history(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name, title = pair.save(), pair.conn.title
+    assert run_cli("run", name).returncode == 0
+    result = run_cli("conflicts", name, "--run", "99999999999999999999")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (f"l2tui: no run 99999999999999999999 of '{title}' (its latest run "
+                             f"is 1; see l2tui history {pair.conn.slug})\n")
+
+
+def test_a_history_limit_too_large_for_sqlite_shows_every_run(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    for _ in range(2):
+        assert run_cli("run", name).returncode == 0
+    result = run_cli("history", name, "--json", "--limit", "99999999999999999999")
+    assert result.returncode == 0, result.stderr
+    assert [r["run"] for r in json.loads(result.stdout)] == [2, 1]
+
 @pytest.mark.parametrize("command", ["history", "conflicts"])
 def test_history_and_conflicts_json_answer_an_unknown_connection_on_stdout_as_run_does(
         run_cli: CliRunner, command: str) -> None:
@@ -379,3 +398,14 @@ def test_a_path_file_named_like_a_configured_connection_leaves_its_state_alone(
     assert runs_of(run_cli, "base") == first
     assert runs_of(run_cli, str(config_dir / "base.toml")) == first  # a path into the folder
     assert json.loads(run_cli("conflicts", str(other), "--json").stdout) == []
+
+
+def test_history_where_the_data_folder_is_a_file_has_no_runs_and_no_unexpected_error(
+        pair: Pair, run_cli: CliRunner, tmp_path: Path) -> None:
+    name = pair.save()
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+    result = run_cli("history", name, env={"L2TUI_DATA_DIR": str(taken)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"No runs of '{pair.conn.title}' yet")
+    assert result.stderr == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -19,6 +20,8 @@ import sqlalchemy as sa
 
 from l2tui.config.model import Direction
 from l2tui.config.store import ConnectionStore
+from l2tui.paths import resolve_paths
+from l2tui.runner import Runner
 from tests.conftest import REPO, CliRunner, TerminalRunner
 from tests.sync.support import Pair, make_pair, manual_mapping, sqlite_url
 
@@ -340,6 +343,29 @@ def test_each_demo_starts_from_a_fresh_database_and_sync_state(
     assert (data / "other.db").read_text() == "not the demo's"
 
 
+def test_a_demo_started_while_the_demo_runs_changes_nothing_and_names_the_running_one(
+        run_cli: CliRunner, isolated_dirs: dict[str, Path]) -> None:
+    assert run_cli("demo", "--headless", "--rows", "20").returncode == 0
+    paths = resolve_paths()
+    conn = ConnectionStore(paths.connections).load("demo-dynamics-accounts-to-sqlite")
+    assert conn.path is not None
+    before = conn.path.read_text()
+    fd = os.open(Runner(paths).lock_path(conn), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # the first demo's run, going on
+        os.pwrite(fd, b"4242", 0)
+        again = run_cli("demo", "--headless", "--rows", "100")
+    finally:
+        os.close(fd)
+    assert again.returncode == 1
+    assert again.stderr == ("l2tui: 'Demo: Dynamics accounts to SQLite' is already running (PID "
+                            "4242); the demo starts afresh once it has ended, and nothing was "
+                            "changed\n")
+    with contextlib.closing(sqlite3.connect(isolated_dirs["data"] / "demo.db")) as db:
+        assert db.execute("SELECT COUNT(*) FROM accounts").fetchone() == (20,)
+    assert conn.path.read_text() == before
+
+
 def reading_slowly(pair: Pair, name: str, seconds: float) -> subprocess.Popen[str]:
     """``l2tui run NAME`` in the background, once its first page request is under way and held
     back ``seconds`` by the emulator (a signal then meets a run in the middle of its read)."""
@@ -405,6 +431,28 @@ def test_a_second_signal_interrupts_and_the_run_log_says_so(pair: Pair,
     assert (record["outcome"], record["message"]) == ("failed", "interrupted")
     assert run_cli("run", name).returncode == 0
     assert pair.right() == pair.left()
+
+
+def test_a_second_signal_while_the_service_does_not_answer_its_description_exits_at_once(
+        pair: Pair) -> None:
+    name = pair.save()
+    pair.emu.faults.delay_next(10, 15.0, path_contains="EntityDefinitions")
+    pair.emu.recent_requests.clear()
+    proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not any("EntityDefinitions" in r for r in list(pair.emu.recent_requests)):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.3)  # (the describe's requests are out and waiting)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    interrupted = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.endswith("l2tui: interrupted\n"), (proc.returncode, err)
+    assert time.monotonic() - interrupted < 5  # not once the service answers (15 s)
 
 
 def test_a_data_dir_that_cannot_be_made_exits_2_naming_the_folder_and_variable(

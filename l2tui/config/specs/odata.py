@@ -120,7 +120,11 @@ def port_problem(netloc: str) -> str | None:
 def check_connection(cs: ConnectionString) -> None:
     """URL must be an http(s) URL naming an entity set (or an organization plus EntitySet)."""
     url = cs.first("URL", "Url", "ServiceUri", "Service Uri", "Server") or ""
-    parts = urlsplit(without_userinfo(url))  # (a password in it is the loader's to refuse)
+    try:
+        parts = urlsplit(without_userinfo(url))  # (a password in it is the loader's to refuse)
+    except ValueError as exc:  # ("Invalid IPv6 URL": a [ without its ])
+        raise ConnectionStringError(f"URL is not a URL ({exc}): '{without_password(url)}'") \
+            from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConnectionStringError(f"URL must be an http(s) URL, not '{without_password(url)}'")
     problem = port_problem(parts.netloc)
@@ -170,7 +174,7 @@ SPEC = register(
             KeySpec("PageSize", ("MaxPageSize",), help="rows per page (odata.maxpagesize)"),
             KeySpec("BatchSize", (), help="writes per $batch change set (default 100)"),
             KeySpec("Parallel", ("MaxParallel",),
-                    help="requests in flight at once: $batch writes, rows read by key (default 3)"),
+                    help="requests in flight at once: $batch writes, rows read by key (default 3, at most 52)"),
             KeySpec("SkipDiscovery", (), choices=("true", "false")),
             KeySpec("RequireNewInstance", (), choices=("true", "false")),
         ),

@@ -14,6 +14,7 @@ given by ``EntitySet=accounts``; the Web API path ``/api/data/v9.2/`` is added t
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -29,6 +30,9 @@ WEB_API_PATH = "/api/data/v9.2/"
 DEFAULT_PAGE_SIZE = 5000
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_PARALLEL = 3
+MAX_PARALLEL = 52
+"""Dataverse answers at most 52 requests of one user at once (its service protection limits);
+each one more is a connection kept open (a million took minutes to set up)."""
 DEFAULT_TIMEOUT = 120.0
 
 # Sign-in methods after normalisation.
@@ -133,7 +137,8 @@ def parse_settings(text: str) -> ODataSettings:
         timeout=_number(values, "Timeout", DEFAULT_TIMEOUT),
         page_size=int(_number(values, "PageSize", DEFAULT_PAGE_SIZE, whole=True)),
         batch_size=int(_number(values, "BatchSize", DEFAULT_BATCH_SIZE, whole=True)),
-        parallel=int(_number(values, "Parallel", DEFAULT_PARALLEL, whole=True)),
+        parallel=int(_number(values, "Parallel", DEFAULT_PARALLEL, whole=True,
+                             most=MAX_PARALLEL)),
     )
     _check_method_needs(settings)
     return settings
@@ -204,8 +209,10 @@ def _check_method_needs(settings: ODataSettings) -> None:
         raise _error("Authority must be an https URL")
 
 
-def _number(values: dict[str, str], key: str, default: float, whole: bool = False) -> float:
-    """A positive number from a key (a whole one when ``whole``), else the default."""
+def _number(values: dict[str, str], key: str, default: float, whole: bool = False,
+            most: float | None = None) -> float:
+    """A positive number from a key (a whole one when ``whole``; at most ``most``), else the
+    default."""
     text = values.get(key)
     if text is None:
         return default
@@ -214,8 +221,12 @@ def _number(values: dict[str, str], key: str, default: float, whole: bool = Fals
     except ValueError:
         kind = "a whole number" if whole else "a number"
         raise _error(f"{key} must be {kind}, not '{text}'") from None
+    if not math.isfinite(number):  # (inf, nan: no wait or count is that)
+        raise _error(f"{key} must be a number, not '{text}'")
     if number <= 0:
         raise _error(f"{key} must be greater than 0")
+    if most is not None and number > most:
+        raise _error(f"{key} must be at most {most:g}, not {text}")
     return number
 
 

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urljoin
 
+from l2tui.pools import thread_pool
 from l2tui.providers.base import Key, Page, SeenFilter
 from l2tui.providers.odata.http import HttpClient
 from l2tui.providers.odata.pages import PageDecoder, PageLinks
@@ -148,8 +149,7 @@ class KeysFirstRead:
         would otherwise wait for one round trip after another)."""
         chunks = [keys[i:i + KEYS_PER_REQUEST] for i in range(0, len(keys), KEYS_PER_REQUEST)]
         if len(chunks) > 1 and self.parallel > 1:
-            with ThreadPoolExecutor(min(self.parallel, len(chunks)),
-                                    thread_name_prefix="l2tui-by-key") as pool:
+            with thread_pool(min(self.parallel, len(chunks)), "l2tui-by-key") as pool:
                 asked = list(pool.map(self._asked, chunks))
         else:
             asked = [self._asked(chunk) for chunk in chunks]

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
+from l2tui.pools import thread_pool
 from l2tui.providers.base import Column, ColumnType
 from l2tui.providers.odata.entity_schema import EntitySchema
 from l2tui.providers.odata.http import HttpClient, HttpError
@@ -60,7 +61,7 @@ def load_schema(http: HttpClient, service_root: str, entity_set: str,
     a select without a writable lookup waits no second round trip.
     """
     guess = logical_name_guess(entity_set) if DATAVERSE_ROOT in service_root else None
-    with ThreadPoolExecutor(max_workers=6) as pool:
+    with thread_pool(6, "l2tui-describe") as pool:
         asked = pool.submit(_entity_definition, http, service_root, entity_set)
         ahead = _AttributeQueries(pool, http, service_root, guess) if guess else None
         definition = asked.result()
@@ -257,7 +258,7 @@ def _entity_sets(http: HttpClient, root: str, logicals: set[str],
     names = sorted(logicals)
     if not names:
         return {}
-    with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
+    with thread_pool(min(8, len(names)), "l2tui-describe") as pool:
         found = list(pool.map(lambda logical: _entity_set(http, root, logical), names))
     out: dict[str, str] = {}
     for logical, entity_set in zip(names, found, strict=True):

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import marshal
 import os
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from operator import itemgetter
@@ -54,6 +55,15 @@ SHOWN_REPEATED = 5  # how many of the key values that rows share verify names
 PLAIN_TYPES = frozenset({ColumnType.STRING, ColumnType.INTEGER, ColumnType.DECIMAL,
                          ColumnType.FLOAT, ColumnType.BOOLEAN, ColumnType.DATETIME,
                          ColumnType.DATE})
+
+
+def _in_statement(exc: SQLAlchemyError) -> bool:
+    """A SQLite error in the statement itself (SQLITE_ERROR: a syntax error, an ambiguous
+    column), which SQLite raises as an OperationalError as it does a locked, read-only or
+    unreadable file (codes of their own)."""
+    orig = getattr(exc, "orig", None)
+    return isinstance(orig, sqlite3.Error) and \
+        (getattr(orig, "sqlite_errorcode", None) or 0) & 0xFF == 1  # SQLITE_ERROR
 
 
 class SqlProvider(Provider):
@@ -138,11 +148,15 @@ class SqlProvider(Provider):
     def _cannot_connect(self, exc: BaseException) -> str:
         t = self.target
         db = f", database {t.database}" if t.database else ""
+        # a password the file says comes from a variable that cron's environment lacks: the
+        # driver's own words ("no password supplied") do not say where it was looked for
+        missing = (f"; no password was found: {self.context.secret_hint()}"
+                   if self._secret is None and self.entity.password_env else "")
         return (f"cannot connect to {t.title} at {t.server}{db} (driver {t.driver}): "
-                f"{one_line(exc, self._secret)}")
+                f"{one_line(exc, self._secret)}{missing}")
 
     def _failed(self, exc: SQLAlchemyError) -> L2Error:
-        if isinstance(exc, sa.exc.ProgrammingError | sa.exc.NoSuchColumnError):
+        if isinstance(exc, sa.exc.ProgrammingError | sa.exc.NoSuchColumnError) or _in_statement(exc):
             return ConfigError(f"the statement failed: {one_line(exc, self._secret)}",
                                key="select")
         if getattr(exc, "connection_invalidated", False) or isinstance(
@@ -421,6 +435,15 @@ class SqlProvider(Provider):
                 version = server_version(conn)
                 database = current_database(conn, self.target)
                 self._load(conn)
+                if self.info.kind == "select" and conn.dialect.name != "mssql":
+                    # described from its table, not run: run it too (for one row), so that a
+                    # statement the database refuses is not "ok" (SQLite runs it as it is,
+                    # row by row, so its error is about the statement as written; SQL Server
+                    # would refuse a subquery's ORDER BY that the statement alone may have)
+                    conn.execute(select.user_text(self.info.text)
+                                 if conn.dialect.name == "sqlite" else
+                                 select.probe_statement(self.info, conn.dialect)).close()
+                    conn.rollback()
                 warnings = self._key_warnings(conn)
             caps = self.capabilities()
         except ConfigError as exc:

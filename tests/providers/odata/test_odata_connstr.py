@@ -121,6 +121,19 @@ def test_numbers_are_checked():
     assert parse_settings(SEED + "BatchSize=25;PageSize=500;Parallel=2").batch_size == 25
 
 
+@pytest.mark.parametrize("value", ["inf", "nan", "1e400"])
+def test_a_timeout_that_is_no_number_of_seconds_is_refused(value):
+    with pytest.raises(ConfigError, match=f"Timeout must be a number, not '{value}'"):
+        parse_settings(SEED + f"Timeout={value};")
+
+
+def test_more_requests_at_once_than_dataverse_answers_is_refused():
+    """(each is a connection kept ready: a hundred million took minutes before the run began)"""
+    assert parse_settings(SEED + "Parallel=52").parallel == 52
+    with pytest.raises(ConfigError, match="Parallel must be at most 52, not 100000000"):
+        parse_settings(SEED + "Parallel=100000000;")
+
+
 def test_ca_bundle_key_is_kept():
     assert parse_settings(SEED + "CABundle=/etc/ca.pem").ca_bundle == "/etc/ca.pem"
 
