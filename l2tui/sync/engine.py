@@ -298,6 +298,13 @@ class Engine:
         conn, state = self.conn, self.state
         try:
             plan = plan_mapping(conn, self.providers["left"], self.providers["right"])
+        except ConnectError:
+            if not self.cancel.is_set():
+                raise
+            # the stop ended a wait for a side's description: a run cancelled, as it is later
+            self.run_id = run = state.start_run(started)
+            self._finish(run, "cancelled", "cancelled")
+            return self._report(started, "cancelled", "cancelled")
         except ConfigError as exc:
             # a read-only target leaves nothing to map: say why it is read-only instead
             try:
