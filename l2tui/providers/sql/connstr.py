@@ -134,19 +134,19 @@ def _network(name: str, values: dict[str, str], secret: str | None) -> Target:
     backend = BACKENDS[name]
     query: dict[str, str] = {}
     connect_args: dict[str, Any] = {"connect_timeout": _timeout(values)}
+    mode = _ssl_mode(name, values.get("SSL Mode"))
     if name == "postgresql":
-        if "SSL Mode" in values:
-            query["sslmode"] = values["SSL Mode"].lower().replace("verifyfull", "verify-full")
+        if mode:
+            query["sslmode"] = mode
         if "Application Name" in values:
             query["application_name"] = values["Application Name"]
         if "Schema" in values:
             query["options"] = f"-csearch_path={values['Schema']}"
     else:
         query["charset"] = "utf8mb4"
-        mode = values.get("SSL Mode", "").lower().replace("_", "-")
-        if mode in ("required", "require"):
+        if mode == "require":
             connect_args["ssl"] = {"check_hostname": False}
-        elif mode.startswith("verify"):
+        elif mode is not None and mode.startswith("verify"):
             connect_args["ssl"] = {"verify_mode": "required"}
     url = URL.create(
         f"{backend}+{DEFAULT_DRIVERS[backend]}",
@@ -160,6 +160,27 @@ def _network(name: str, values: dict[str, str], secret: str | None) -> Target:
     shown = f"{host}:{port}" if port else host
     return Target(name, url, shown, values.get("Initial Catalog"), DEFAULT_DRIVERS[backend],
                   connect_args, batch_size=_batch(values), schema=values.get("Schema"))
+
+
+# SSL Mode as each provider's own strings spell it (libpq's, Npgsql's, MySQL Connector's), with
+# case, '-' and '_' ignored → libpq's name of it
+_SSL_MODES = {"disable": "disable", "disabled": "disable", "none": "disable", "allow": "allow",
+              "prefer": "prefer", "preferred": "prefer", "require": "require",
+              "required": "require", "verifyca": "verify-ca", "verifyfull": "verify-full",
+              "verifyidentity": "verify-full"}
+
+
+def _ssl_mode(name: str, value: str | None) -> str | None:
+    """The SSL Mode as libpq names it; a value it does not know is refused rather than taken
+    for no TLS at all (a typo such as 'Requried' sent everything in clear)."""
+    if value is None:
+        return None
+    mode = _SSL_MODES.get(value.lower().replace("-", "").replace("_", ""))
+    if mode is None or (name == "postgresql" and value.lower() in ("none", "verifyidentity")):
+        known = "Disable, Allow, Prefer, Require, VerifyCA, VerifyFull" if name == "postgresql" \
+            else "None, Preferred, Required, VerifyCA, VerifyFull"
+        raise ConfigError(f"SSL Mode '{value}' is none of {known}", key="connection_string")
+    return mode
 
 
 def _trusted(values: dict[str, str]) -> bool:

@@ -88,6 +88,25 @@ def test_postgresql_spellings_become_psycopg_urls(text: str, url: str) -> None:
     assert build_target("postgresql", text, "pw").url.render_as_string() == url
 
 
+@pytest.mark.parametrize(("mode", "libpq"), [
+    ("VerifyFull", "verify-full"), ("verify-ca", "verify-ca"), ("VERIFY_CA", "verify-ca"),
+    ("Disable", "disable"), ("prefer", "prefer")])
+def test_postgresql_ssl_modes_are_read_in_any_spelling_of_their_names(mode: str, libpq: str) -> None:
+    url = build_target("postgresql", f"Host=db;Database=crm;SSL Mode={mode}").url
+    assert url.query["sslmode"] == libpq
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mariadb"])
+def test_an_ssl_mode_misspelt_is_refused_rather_than_taken_for_no_tls(provider: str) -> None:
+    with pytest.raises(ConfigError, match="SSL Mode 'Requried' is none of .*Require") as refused:
+        build_target(provider, "Host=db;Database=crm;SSL Mode=Requried")
+    assert refused.value.key == "connection_string"
+
+
+def test_a_mysql_ssl_mode_of_required_asks_for_tls() -> None:
+    assert "ssl" in build_target("mariadb", "Host=db;Database=crm;SSL Mode=Required").connect_args
+
+
 @pytest.mark.parametrize(("text", "url"), [
     ("Server=db;Port=3307;Database=crm;User=me",
      "mysql+pymysql://me:***@db:3307/crm?charset=utf8mb4"),
