@@ -67,11 +67,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _announce(emu: Emulator) -> None:
+    connection_string = emu.connection_string()
+    if emu.ca_bundle:  # (--tls: a client trusts the throwaway CA only when told to)
+        connection_string += f"CABundle={emu.ca_bundle};"
     lines = [
         f"Dynamics 365 emulator listening on {emu.base_url}",
         f"Tables: accounts ({emu.store.count('accounts')} rows), "
         f"contacts ({emu.store.count('contacts')} rows)",
-        f"Connection string: {emu.connection_string()}",
+        f"Connection string: {connection_string}",
     ]
     if emu.auth:
         lines += [

@@ -78,3 +78,39 @@ def test_the_demo_on_a_port_out_of_range_is_one_line_and_exit_2(run_cli: CliRunn
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("l2tui: --port: cannot listen on 127.0.0.1:70000: ")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_tls_emulator_prints_a_connection_string_that_works_as_it_is(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path) -> None:
+    from l2tui.config.model import Connection
+    from l2tui.config.store import ConnectionStore
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "l2tui", "emulator", "--port", "0", "--rows", "5", "--no-auth",
+         "--tls"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(REPO),
+    )
+    try:
+        assert proc.stdout is not None
+        printed = ""
+        while not printed.startswith("Connection string: "):
+            printed = proc.stdout.readline()
+            assert printed, proc.stderr.read() if proc.stderr else ""
+        conn = Connection(title="Over https")
+        conn.entity1.provider = "odata"
+        conn.entity1.connection_string = printed.removeprefix("Connection string: ").strip()
+        conn.entity1.select = "$select=accountid,name"
+        conn.entity2.provider = "sqlite"
+        conn.entity2.connection_string = f"Data Source={tmp_path / 'unused.db'};"
+        conn.entity2.select = "accounts"
+        ConnectionStore(config_dir).save(conn)
+        result = run_cli("verify", "Over https", "--entity", "1")
+        assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
