@@ -187,3 +187,26 @@ def test_sqlite_accepts_the_ado_net_keys_other_tools_write_and_no_provider_reads
     spec = find_spec("sqlite")
     assert spec is not None
     spec.parse("Data Source=crm.db;Pooling=True;Max Pool Size=10;Connect Timeout=5;")
+
+
+@pytest.mark.parametrize(("provider", "key"), [
+    ("postgresql", "Encrypt"), ("postgresql", "TrustServerCertificate"),
+    ("postgresql", "TDS_Version"), ("postgresql", "ApplicationIntent"), ("postgresql", "Driver"),
+    ("mysql", "Encrypt"), ("mysql", "MultiSubnetFailover"), ("mysql", "Application Name"),
+])
+def test_a_sql_server_key_postgresql_or_mysql_does_not_read_is_refused(provider: str,
+                                                                        key: str) -> None:
+    # Encrypt=true under PostgreSQL or MySQL was ignored: the user thought the link encrypted
+    spec = find_spec(provider)
+    assert spec is not None
+    with pytest.raises(ConnectionStringError,
+                       match=f"^'{key}' is not used by {provider}; it reads Data Source, "):
+        spec.parse(f"Server=db01;Database=crm;User ID=app;{key}=yes;")
+
+
+@pytest.mark.parametrize("provider", ["postgresql", "mysql"])
+def test_postgresql_and_mysql_take_the_keys_they_read(provider: str) -> None:
+    spec = find_spec(provider)
+    assert spec is not None
+    spec.parse("Server=db01;Port=5000;Database=crm;User ID=app;SSL Mode=Require;Schema=s;"
+               "Connect Timeout=5;BatchSize=100;Trusted_Connection=no;Pooling=true;")

@@ -76,6 +76,11 @@ def _spec(name: str, title: str, aliases: tuple[str, ...], example: str, select:
     )
 
 
+# what PostgreSQL and MySQL read of the keys every SQL provider accepts: the SQL Server keys
+# (Encrypt, TrustServerCertificate, Driver, ApplicationIntent, …) are refused under them rather
+# than ignored (Encrypt=true gave no TLS; their own is SSL Mode)
+_SERVER_KEYS = ("Data Source", "Port", "Initial Catalog", "User ID", "Password",
+                "Trusted_Connection", "SSL Mode", "Connect Timeout", "Schema", "BatchSize")
 SQLSERVER = _spec(
     "sqlserver", "Data Provider for SQL Server", ("mssql", "sql server", "sql_server"),
     "Data Source=mySQLServerName;Initial Catalog=mySQLDatabase;Trusted_Connection=True;",
@@ -84,10 +89,12 @@ SQLSERVER = _spec(
 POSTGRESQL = _spec(
     "postgresql", "Data Provider for PostgreSQL", ("postgres", "pg", "psql"),
     "Host=localhost;Port=5432;Database=crm;Username=l2tui;", "SELECT * FROM accounts",
+    used_keys=_SERVER_KEYS[:7] + ("Application Name",) + _SERVER_KEYS[7:],
 )
 MYSQL = _spec(
     "mysql", "Data Provider for MySQL / MariaDB", ("mariadb",),
     "Server=localhost;Port=3306;Database=crm;User=l2tui;", "SELECT * FROM accounts",
+    used_keys=_SERVER_KEYS,
 )
 SQLITE = _spec(
     "sqlite", "Data Provider for SQLite", ("sqlite3",),
