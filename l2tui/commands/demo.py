@@ -86,13 +86,16 @@ def remove_demo_database(paths: Paths) -> None:
 
 
 def demo_connection(paths: Paths, emu: Any) -> Connection:
-    """The demo connection file, written (or its emulator URL rewritten: the port changes)."""
+    """The demo connection file, written (or its two addresses rewritten: the emulator's port
+    changes, and so does the demo's SQLite file with the data folder)."""
     store = ConnectionStore(paths.connections)
     path = store.path_for(TITLE)
     url = emu.connection_string("accounts")
     if path.exists():
         conn = store.load(str(path))
         conn.entity1.connection_string = url
+        conn.entity2.provider = "sqlite"
+        conn.entity2.connection_string = f"Data Source={demo_database(paths)};"
     else:
         conn = Connection(
             title=TITLE,

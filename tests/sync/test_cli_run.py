@@ -343,6 +343,23 @@ def test_each_demo_starts_from_a_fresh_database_and_sync_state(
     assert (data / "other.db").read_text() == "not the demo's"
 
 
+def test_the_demo_syncs_into_the_demo_database_of_the_data_folder_it_names(
+        run_cli: CliRunner, tmp_path: Path) -> None:
+    # the demo's connection file was written under another data folder ($L2TUI_DATA_DIR changed):
+    # the demo synced into the old folder's demo.db, while it named (and emptied) the new one
+    old, new = tmp_path / "old-data", tmp_path / "new-data"
+    assert run_cli("demo", "--headless", "--rows", "20",
+                   env={"L2TUI_DATA_DIR": str(old)}).returncode == 0
+    again = run_cli("demo", "--headless", "--rows", "30", env={"L2TUI_DATA_DIR": str(new)})
+    assert again.returncode == 0, again.stderr
+    assert f"SQLite: {new / 'demo.db'}" in again.stderr
+    assert "Data Entity 2 (right): 30 created, 0 updated, 0 deleted" in again.stdout
+    with contextlib.closing(sqlite3.connect(new / "demo.db")) as db:
+        assert db.execute("SELECT COUNT(*) FROM accounts").fetchone() == (30,)
+    with contextlib.closing(sqlite3.connect(old / "demo.db")) as db:
+        assert db.execute("SELECT COUNT(*) FROM accounts").fetchone() == (20,)
+
+
 def test_a_demo_started_while_the_demo_runs_changes_nothing_and_names_the_running_one(
         run_cli: CliRunner, isolated_dirs: dict[str, Path]) -> None:
     assert run_cli("demo", "--headless", "--rows", "20").returncode == 0
