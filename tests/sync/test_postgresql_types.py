@@ -67,6 +67,14 @@ def test_a_jsonb_document_copied_into_jsonb_stays_a_document(
         '{"a": {"k": null}, "b": [1, "x"]}', "[1, 2]"]
 
 
+@pytest.mark.parametrize("target", ["jsonb", "json"])
+def test_a_null_copied_into_a_json_column_is_sql_null_not_the_json_null(
+        pg: sa.Engine, copy: Callable[..., tuple[Copy, str]], target: str) -> None:
+    run, dst = copy("text", target, ["NULL", "'{\"a\": 1}'"])
+    assert run().created_right == 2
+    assert _column(pg, f"SELECT v IS NULL FROM {dst} ORDER BY id") == [True, False]
+
+
 def test_jsonb_numbers_and_booleans_copied_into_jsonb_keep_their_json_type(
         pg: sa.Engine, copy: Callable[..., tuple[Copy, str]]) -> None:
     run, dst = copy("jsonb", "jsonb", ["'5'", "'1.5'", "'true'", "'\"5\"'"])
