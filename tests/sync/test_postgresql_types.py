@@ -91,6 +91,14 @@ def test_a_full_run_after_copying_jsonb_writes_nothing(
     assert (again.created_right, again.updated_right, again.errors_right) == (0, 0, 0)
 
 
+def test_a_full_run_after_copying_compact_json_text_into_jsonb_writes_nothing(
+        copy: Callable[..., tuple[Copy, str]]) -> None:
+    run, _ = copy("text", "jsonb", ["'{\"c\":2}'", "'[1,2]'", "'{\"b\": 1, \"a\": 2}'"])
+    assert run().created_right == 3
+    again = run(full=True)
+    assert (again.updated_right, again.errors_right, again.unchanged) == (0, 0, 3)
+
+
 def test_a_json_document_copied_into_text_is_its_json_text(
         pg: sa.Engine, copy: Callable[..., tuple[Copy, str]]) -> None:
     run, dst = copy("json", "text", ["'{\"a\": 1, \"b\": [true, null]}'"])
