@@ -128,3 +128,14 @@ def test_a_value_too_long_for_its_column_is_an_error_naming_the_column_type_and_
     assert report.errors_right == 1
     errors = [e.message for e in events if isinstance(e, ItemError)]
     assert any("value too long for type character varying(5)" in m for m in errors), errors
+
+
+@pytest.mark.parametrize("kind", ["timestamptz", "timestamp", "date"])
+def test_an_infinite_date_or_timestamp_is_copied_as_it_is_and_a_full_run_writes_nothing(
+        pg: sa.Engine, copy: Callable[..., tuple[Copy, str]], kind: str) -> None:
+    run, dst = copy(kind, kind, ["'infinity'", "'-infinity'", "'2024-01-02'"])
+    first = run()
+    assert (first.created_right, first.errors_right) == (3, 0)
+    assert _column(pg, f"SELECT v::text FROM {dst} ORDER BY id")[:2] == ["infinity", "-infinity"]
+    again = run(full=True)
+    assert (again.updated_right, again.errors_right, again.unchanged) == (0, 0, 3)
