@@ -287,3 +287,26 @@ def test_a_nan_written_into_a_sqlite_number_column_is_kept_as_nan_and_a_full_run
         assert db.execute("SELECT f, n FROM t").fetchone() == ("NaN", "NaN")  # not NULL
     again = runner.run(conn, full=True)
     assert (again.updated_right, again.errors_right, again.unchanged) == (0, 0, 1)
+
+
+def test_a_text_key_written_into_a_sqlite_integer_primary_key_fails_its_row_saying_why(
+        tmp_path: Path, run_cli: CliRunner) -> None:
+    source, target = tmp_path / "source.db", tmp_path / "target.db"
+    with closing(sqlite3.connect(source)) as db, db:
+        db.execute("CREATE TABLE t (id TEXT PRIMARY KEY, v TEXT)")
+        db.executemany("INSERT INTO t VALUES (?, ?)", [("1", "one"), ("x", "ex")])
+    with closing(sqlite3.connect(target)) as db, db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    conn = Connection(
+        title="Keys", direction=Direction.LEFT_TO_RIGHT,
+        entity1=Entity(provider="sqlite", connection_string=f"Data Source={source};",
+                       select="t", primary_key=["id"]),
+        entity2=Entity(provider="sqlite", connection_string=f"Data Source={target};",
+                       select="t", primary_key=["id"]),
+        mapping=Mapping(auto=True, columns=[]))
+    ConnectionStore(resolve_paths().connections).save(conn)
+    result = run_cli("run", conn.slug)
+    assert result.returncode == 1, result.stderr
+    assert "error (right) [\"x\"]: id: 'x' cannot be stored: SQLite's INTEGER PRIMARY KEY " \
+           "holds whole numbers only" in result.stderr
+    assert "1 created" in result.stdout
