@@ -8,8 +8,8 @@ it (refusing a table that appeared meanwhile).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
 from l2tui.config.model import Connection
 from l2tui.errors import ConfigError
@@ -39,6 +39,21 @@ def can_create(provider: Provider) -> bool:
     return hasattr(provider, "create_table_ddl")
 
 
+def _mapped_names(conn: Connection, source: int, columns: Iterable[Column]) -> list[Column]:
+    """The source entity's columns under the names the connection maps them to on the other
+    side (``[[mapping.columns]]`` and ``[mapping.match_key]``: ``code`` mapped to ``acct`` is
+    made as ``acct``); a column the mapping does not name keeps its own name, as auto mapping
+    pairs it by that name."""
+    pairs = list(conn.mapping.columns)
+    if conn.mapping.match_key is not None:
+        pairs.append(conn.mapping.match_key)
+    names: dict[str, str] = {}
+    for pair in pairs:
+        mine, other = (pair.left, pair.right) if source == 1 else (pair.right, pair.left)
+        names.setdefault(mine.casefold(), other)
+    return [replace(c, name=names.get(c.name.casefold(), c.name)) for c in columns]
+
+
 def plan_table(conn: Connection, index: int, paths: Paths,
                opener: Opener = open_entity) -> TablePlan | None:
     """The CREATE TABLE for entity ``index``, from the other entity's columns; None when the
@@ -51,7 +66,7 @@ def plan_table(conn: Connection, index: int, paths: Paths,
         if target.table_exists():  # type: ignore[attr-defined]
             return None
         with entity_errors(conn, 3 - index), opener(conn, 3 - index, paths) as source:
-            columns = tuple(source.describe())
+            columns = tuple(_mapped_names(conn, 3 - index, source.describe()))
         ddl = target.create_table_ddl(columns)  # type: ignore[attr-defined]
     return TablePlan(index, str(ddl), columns)
 

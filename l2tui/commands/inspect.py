@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import math
+import shlex
 import shutil
 import sys
 from datetime import date, datetime, time, timedelta
@@ -33,6 +34,9 @@ def verify_command(args: argparse.Namespace, paths: Paths) -> int:
         print(f"{label}: {mark} — {result.message}")
         for line in (*result.details, *(f"warning: {w}" for w in result.warnings)):
             print(f"  {line}")
+        if result.table_missing:
+            print(f"  l2tui create-table {shlex.quote(args.name)} --entity {index} makes it from "
+                  f"entity {3 - index}'s columns")
         failed = failed or not result.ok
         unreachable = unreachable or not (result.ok or result.in_settings)
     return 3 if unreachable else 2 if failed else 0

@@ -35,7 +35,9 @@ Rules, one per logical type of a mapped column pair:
   reads them: ``"true"``/``"false"``, ``"yes"``/``"no"``, ``"1"``/``"0"``, …);
 - binary: base64 text;
 - JSON documents and arrays (a dict or a list: PostgreSQL json, jsonb, arrays): JSON text, keys
-  sorted, which a JSON or array column takes back as the document or array (``providers.sql.types.pre_converter``).
+  sorted, which a JSON or array column takes back as the document or array (``providers.sql.types.pre_converter``);
+  a text paired with such a column that spells an object or array is that document's text
+  (``json_text``), however it is spaced or its keys ordered.
 """
 
 from __future__ import annotations
@@ -361,6 +363,26 @@ def _json(value: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> str:
     (json keeps them as written, jsonb in its own order); a value JSON has no type for as its
     canonical text (a decimal or a date in an array)."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=_string)
+
+
+def json_text(normalize: Normalizer) -> Normalizer:
+    """``normalize`` for a text column paired with one of JSON documents or arrays (PostgreSQL
+    json, jsonb, an array), whose values read as JSON text with keys sorted (``_json``): a text
+    spelling a JSON object or array is that document's text too, so ``{"c":2}`` in the text
+    column equals the document ``{"c": 2}`` and a run does not rewrite it on every comparison;
+    other text is as ``normalize`` makes it."""
+
+    def document_text(value: Any) -> Any:
+        if type(value) is str and value.lstrip()[:1] in ("{", "["):
+            try:
+                document = json.loads(value)
+            except ValueError:
+                return normalize(value)
+            if isinstance(document, dict | list):
+                return _json(document)
+        return normalize(value)
+
+    return document_text
 
 
 def _binary(value: Any) -> str:

@@ -23,6 +23,7 @@ from l2tui.sync.normalize import (
     Normalizer,
     denormalizer,
     digest,
+    json_text,
     keeps_value,
     normalizer,
     null_as_empty,
@@ -162,8 +163,12 @@ def _raw_value(var: str, name_var: str, name: str, column: ColumnType, canonical
 
 
 def _normalizer(pair: Pair) -> Normalizer:
-    """The normaliser of both columns of a pair: by its type and what its columns hold."""
-    return normalizer(pair.kind, pair.numbers, pair.fraction_digits)
+    """The normaliser of both columns of a pair: by its type and what its columns hold (a text
+    paired with a column of documents or arrays, such as PostgreSQL jsonb: ``json_text``)."""
+    made = normalizer(pair.kind, pair.numbers, pair.fraction_digits)
+    if pair.kind == ColumnType.STRING and ColumnType.OTHER in (pair.left.type, pair.right.type):
+        return json_text(made)
+    return made
 
 
 @dataclass(slots=True)

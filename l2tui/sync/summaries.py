@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from l2tui.providers.base import shown_value
 from l2tui.sync.events import PlanCounts, RunReport
 from l2tui.sync.state import RunRecord
 
@@ -143,6 +144,9 @@ def record_text(record: RunRecord) -> str:
     return record.message or ""
 
 
+VALUE_CHARS = 60  # the most of a value a conflict's line shows
+
+
 def key_text(values: list[Any]) -> str:
     """A match key's values as people read them: ``AC-001``, or ``AC-001, 2`` for two."""
     return ", ".join(str(v) for v in values)
@@ -174,6 +178,10 @@ def conflict_text(key: str, resolution: str, left: Mapping[str, Any] | None,
     return f"{text} — " + "; ".join(differ[:most]) + more
 
 
-def value_text(value: Any) -> str:
-    """A conflict's value as a line shows it: text quoted, a number as it reads (``12.5``)."""
-    return str(value) if isinstance(value, Decimal) else repr(value)
+def value_text(value: Any, most: int = VALUE_CHARS) -> str:
+    """A conflict's value as a line shows it: text quoted, a number as it reads (``12.5``), cut
+    to ``most`` characters ("...": a long text is whole in ``l2tui conflicts``)."""
+    if isinstance(value, Decimal):
+        text = str(value)
+        return text if len(text) <= most else text[:most - 3] + "..."
+    return shown_value(value, most)

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from l2tui.config.model import Connection
+from l2tui.config.model import ColumnPair, Connection
 from l2tui.config.store import ConnectionStore
 from tests.conftest import CliRunner
 
@@ -126,3 +126,34 @@ def test_a_table_made_from_dataverse_money_takes_its_four_decimal_places(
     result = run_cli("create-table", "Accounts", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "revenue NUMERIC(19, 4)" in result.stdout
+
+
+def test_a_table_takes_the_names_the_mapping_and_match_key_give_its_columns(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path
+) -> None:
+    source, db = tmp_path / "source.db", tmp_path / "target.db"
+    with sqlite3.connect(source) as con:
+        con.execute("CREATE TABLE a (code TEXT PRIMARY KEY, title TEXT, qty INTEGER)")
+        con.execute("INSERT INTO a VALUES ('A1', 'first', 1)")
+    con.close()
+    conn = Connection(title="Renamed")
+    conn.entity1.provider = conn.entity2.provider = "sqlite"
+    conn.entity1.connection_string = f"Data Source={source};"
+    conn.entity1.select = "a"
+    conn.entity1.primary_key = ["code"]
+    conn.entity2.connection_string = f"Data Source={db};"
+    conn.entity2.select = "b"
+    conn.entity2.primary_key = ["acct"]
+    conn.mapping.columns = [ColumnPair("title", "name")]
+    conn.mapping.match_key = ColumnPair("code", "acct")
+    ConnectionStore(config_dir).save(conn)
+    assert run_cli("create-table", "Renamed", "--yes").returncode == 0
+    with sqlite3.connect(db) as con:
+        columns = [r[1] for r in con.execute("PRAGMA table_info(b)")]
+    con.close()
+    assert columns == ["acct", "name", "qty"]
+    run = run_cli("run", "Renamed")
+    assert run.returncode == 0, run.stderr
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT acct, name, qty FROM b").fetchall() == [("A1", "first", 1)]
+    con.close()

@@ -229,6 +229,19 @@ def test_verify_of_an_incomplete_connection_exits_2_before_connecting(run_cli: C
     assert "fill it in on the Data Entity 1 page of `l2tui`, or in the file" in result.stderr
 
 
+def test_verify_of_a_missing_table_says_which_command_creates_it(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "empty.db"
+    sqlite3.connect(db).close()
+    _save(config_dir, emulator.connection_string(), db)
+    result = run_cli("verify", "Accounts")
+    assert result.returncode == 2, result.stderr
+    assert "Entity 2 (SQLite accounts): FAILED — select: table 'accounts' not found\n" \
+           "  l2tui create-table Accounts --entity 2 makes it from entity 1's columns\n" \
+        in result.stdout
+
+
 def test_preview_of_a_missing_table_exits_2_naming_the_file_and_the_entity_key(
     run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
 ) -> None:

@@ -67,6 +67,14 @@ def test_a_jsonb_document_copied_into_jsonb_stays_a_document(
         '{"a": {"k": null}, "b": [1, "x"]}', "[1, 2]"]
 
 
+@pytest.mark.parametrize("target", ["jsonb", "json"])
+def test_a_null_copied_into_a_json_column_is_sql_null_not_the_json_null(
+        pg: sa.Engine, copy: Callable[..., tuple[Copy, str]], target: str) -> None:
+    run, dst = copy("text", target, ["NULL", "'{\"a\": 1}'"])
+    assert run().created_right == 2
+    assert _column(pg, f"SELECT v IS NULL FROM {dst} ORDER BY id") == [True, False]
+
+
 def test_jsonb_numbers_and_booleans_copied_into_jsonb_keep_their_json_type(
         pg: sa.Engine, copy: Callable[..., tuple[Copy, str]]) -> None:
     run, dst = copy("jsonb", "jsonb", ["'5'", "'1.5'", "'true'", "'\"5\"'"])
@@ -81,6 +89,14 @@ def test_a_full_run_after_copying_jsonb_writes_nothing(
     run()
     again = run(full=True)
     assert (again.created_right, again.updated_right, again.errors_right) == (0, 0, 0)
+
+
+def test_a_full_run_after_copying_compact_json_text_into_jsonb_writes_nothing(
+        copy: Callable[..., tuple[Copy, str]]) -> None:
+    run, _ = copy("text", "jsonb", ["'{\"c\":2}'", "'[1,2]'", "'{\"b\": 1, \"a\": 2}'"])
+    assert run().created_right == 3
+    again = run(full=True)
+    assert (again.updated_right, again.errors_right, again.unchanged) == (0, 0, 3)
 
 
 def test_a_json_document_copied_into_text_is_its_json_text(
@@ -112,3 +128,14 @@ def test_a_value_too_long_for_its_column_is_an_error_naming_the_column_type_and_
     assert report.errors_right == 1
     errors = [e.message for e in events if isinstance(e, ItemError)]
     assert any("value too long for type character varying(5)" in m for m in errors), errors
+
+
+@pytest.mark.parametrize("kind", ["timestamptz", "timestamp", "date"])
+def test_an_infinite_date_or_timestamp_is_copied_as_it_is_and_a_full_run_writes_nothing(
+        pg: sa.Engine, copy: Callable[..., tuple[Copy, str]], kind: str) -> None:
+    run, dst = copy(kind, kind, ["'infinity'", "'-infinity'", "'2024-01-02'"])
+    first = run()
+    assert (first.created_right, first.errors_right) == (3, 0)
+    assert _column(pg, f"SELECT v::text FROM {dst} ORDER BY id")[:2] == ["infinity", "-infinity"]
+    again = run(full=True)
+    assert (again.updated_right, again.errors_right, again.unchanged) == (0, 0, 3)

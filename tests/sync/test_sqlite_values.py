@@ -264,3 +264,49 @@ def test_a_one_way_run_writes_over_a_target_row_holding_a_value_that_reads_as_no
         held = c.exec_driver_sql("SELECT creditonhold FROM accounts WHERE accountid = ?",
                                  (key,)).scalar_one()
     assert held == int(pair.left()[key][-1])
+
+
+def test_a_nan_written_into_a_sqlite_number_column_is_kept_as_nan_and_a_full_run_writes_nothing(
+        tmp_path: Path) -> None:
+    source, target = tmp_path / "source.db", tmp_path / "target.db"
+    for path in (source, target):
+        with closing(sqlite3.connect(path)) as db, db:
+            db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, f DOUBLE, n NUMERIC(10, 2))")
+    with closing(sqlite3.connect(source)) as db, db:
+        db.execute("INSERT INTO t VALUES (1, 'NaN', 'NaN')")  # (SQLite keeps a NaN as text)
+    conn = Connection(
+        title="NaN", direction=Direction.LEFT_TO_RIGHT,
+        entity1=Entity(provider="sqlite", connection_string=f"Data Source={source};",
+                       select="t", primary_key=["id"]),
+        entity2=Entity(provider="sqlite", connection_string=f"Data Source={target};",
+                       select="t", primary_key=["id"]),
+        mapping=Mapping(auto=True, columns=[]))
+    runner = Runner(resolve_paths())
+    assert runner.run(conn).created_right == 1
+    with closing(sqlite3.connect(target)) as db:
+        assert db.execute("SELECT f, n FROM t").fetchone() == ("NaN", "NaN")  # not NULL
+    again = runner.run(conn, full=True)
+    assert (again.updated_right, again.errors_right, again.unchanged) == (0, 0, 1)
+
+
+def test_a_text_key_written_into_a_sqlite_integer_primary_key_fails_its_row_saying_why(
+        tmp_path: Path, run_cli: CliRunner) -> None:
+    source, target = tmp_path / "source.db", tmp_path / "target.db"
+    with closing(sqlite3.connect(source)) as db, db:
+        db.execute("CREATE TABLE t (id TEXT PRIMARY KEY, v TEXT)")
+        db.executemany("INSERT INTO t VALUES (?, ?)", [("1", "one"), ("x", "ex")])
+    with closing(sqlite3.connect(target)) as db, db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    conn = Connection(
+        title="Keys", direction=Direction.LEFT_TO_RIGHT,
+        entity1=Entity(provider="sqlite", connection_string=f"Data Source={source};",
+                       select="t", primary_key=["id"]),
+        entity2=Entity(provider="sqlite", connection_string=f"Data Source={target};",
+                       select="t", primary_key=["id"]),
+        mapping=Mapping(auto=True, columns=[]))
+    ConnectionStore(resolve_paths().connections).save(conn)
+    result = run_cli("run", conn.slug)
+    assert result.returncode == 1, result.stderr
+    assert "error (right) [\"x\"]: id: 'x' cannot be stored: SQLite's INTEGER PRIMARY KEY " \
+           "holds whole numbers only" in result.stderr
+    assert "1 created" in result.stdout

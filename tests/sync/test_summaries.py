@@ -101,3 +101,9 @@ def test_a_dry_run_a_real_run_would_stop_at_says_so_after_its_plan() -> None:
 def test_a_run_s_duration_reads_in_tenths_or_under_0_05_s_in_hundredths(seconds: float,
                                                                          text: str) -> None:
     assert seconds_text(seconds) == text
+
+
+def test_a_conflict_line_cuts_a_long_value_short() -> None:
+    text = conflict_text('["k"]', "right_wins", {"note": "a" * 50_000}, {"note": "b" * 50_000})
+    assert text == f"conflict [\"k\"]: right_wins — note: '{'a' * 56}... (left) ≠ " \
+        f"'{'b' * 56}... (right)"

@@ -124,6 +124,8 @@ class SqlProvider(Provider):
                                    f"{one_line(exc, self._secret)}") from None
             if target.provider == "mysql":
                 sa.event.listen(self._engine, "connect", utc_session)
+            elif target.provider == "postgresql":
+                sa.event.listen(self._engine, "connect", infinite_moments)
         return self._engine
 
     @contextlib.contextmanager
@@ -524,6 +526,57 @@ def utc_session(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("SET time_zone = '+00:00'")
     finally:
         cursor.close()
+
+
+_INFINITE = frozenset({"infinity", "-infinity"})
+_MOMENT_TYPES = ("date", "timestamp", "timestamptz")
+_moment_loaders: dict[type, type] = {}
+
+
+def infinite_moments(dbapi_connection: Any, _record: Any) -> None:
+    """Let a new PostgreSQL connection read a date or timestamp of ``'infinity'`` or
+    ``'-infinity'`` as that text, which no Python date holds (psycopg fails the whole read on
+    it, and the run with it): the text compares as itself, a PostgreSQL column takes it back,
+    and a column that cannot fails that row alone."""
+    connection = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    adapters = getattr(connection, "adapters", None)
+    if adapters is None:
+        return
+    from psycopg.pq import Format
+
+    for name in _MOMENT_TYPES:
+        info = adapters.types.get(name)
+        if info is None:
+            continue
+        base = adapters.get_loader(info.oid, Format.TEXT)
+        if base is None:
+            continue
+        loader = _moment_loaders.get(base)
+        if loader is None:
+            loader = _moment_loaders[base] = _infinite_loader(base)
+        adapters.register_loader(name, loader)
+
+
+def _infinite_loader(base: type) -> type:
+    """A psycopg text loader that loads as ``base`` does, and an infinite value as its text."""
+    import psycopg
+    from psycopg.adapt import Loader
+
+    class InfiniteMoment(Loader):
+        def __init__(self, oid: int, context: Any = None) -> None:
+            super().__init__(oid, context)
+            self._load = base(oid, context).load
+
+        def load(self, data: Any) -> Any:
+            try:
+                return self._load(data)
+            except psycopg.DataError:
+                text = bytes(data).decode("ascii", "replace")
+                if text in _INFINITE:
+                    return text
+                raise
+
+    return InfiniteMoment
 
 
 def server_version(conn: Connection) -> str:

@@ -46,6 +46,10 @@ def reflect_table(inspector: Inspector, info: SelectInfo, default_schema: str | 
         name = match
     table = sa.Table(name, sa.MetaData(), schema=schema)
     inspector.reflect_table(table, None, resolve_fks=False)
+    for column in table.c:
+        if isinstance(column.type, sa.JSON):
+            # a null (the sync's value for a JSON null too) is SQL NULL, not the document 'null'
+            column.type.none_as_null = True
     return table
 
 

@@ -351,8 +351,10 @@ def _sqlite_bind(sql_type: TypeEngine[Any],
     DATETIME (default storage format): a ``datetime`` becomes its fields as text, whatever its
     time zone, as that format writes them (a four-digit year is its own ``str``, two-digit fields
     come from a table); the ``%``-format with a dict of seven fields costs several times as much. BOOLEAN: True / False
-    become 1 / 0, as SQLAlchemy's processor makes them (SQLite has no native boolean). Other values
-    go to SQLAlchemy's processor.
+    become 1 / 0, as SQLAlchemy's processor makes them (SQLite has no native boolean). A number
+    column (REAL, NUMERIC): a NaN as the text ``'NaN'``, which SQLite keeps and reads back as
+    NaN (its double NaN is stored as NULL, a value lost). Other values go to SQLAlchemy's
+    processor.
     """
     if isinstance(sql_type, sqlite.DATETIME | sa.DateTime) and \
             getattr(sql_type, "_storage_format", _SQLITE_DATETIME_FORMAT) == _SQLITE_DATETIME_FORMAT:
@@ -380,6 +382,13 @@ def _sqlite_bind(sql_type: TypeEngine[Any],
 
         if boolean(True) == bind(True) and boolean(False) == bind(False):
             return boolean
+    if isinstance(sql_type, sa.Numeric | sa.Float):
+        def number(value: Any) -> Any:
+            bound = bind(value)
+            if type(bound) is float and bound != bound:
+                return "NaN"  # SQLite stores a NaN double as NULL; it keeps the text
+            return bound
+        return number
     return bind
 
 

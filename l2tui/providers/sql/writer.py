@@ -289,10 +289,26 @@ class Writer:
                 return WriteOutcome(change, False, f"a row with {shown} is in the table but not "
                                     "in the select (its WHERE or row limit leaves it out); it "
                                     "is not written over")
+            rowid = self.rowid_alias()
+            if rowid is not None and "datatype mismatch" in str(exc.orig):
+                value = (one.keys[0] or {}).get(rowid)
+                shown = "" if value is None else f" {value!r} cannot be stored:"
+                return WriteOutcome(change, False, f"{rowid}:{shown} SQLite's INTEGER PRIMARY "
+                                    "KEY holds whole numbers only (datatype mismatch)")
             return WriteOutcome(change, False, one_line(exc, self.provider._secret))
         except SQLAlchemyError as exc:
             return WriteOutcome(change, False, one_line(exc, self.provider._secret))
         return WriteOutcome(change, True, key=made.get(id(one), one.keys)[0])
+
+    def rowid_alias(self) -> str | None:
+        """On SQLite, the table's INTEGER PRIMARY KEY column (its rowid), the one column that
+        refuses a value of another type; else None."""
+        if self.dialect.name != "sqlite":
+            return None
+        keys = list(self.target.table.primary_key.columns)
+        if len(keys) == 1 and str(keys[0].type).upper() == "INTEGER":
+            return str(keys[0].name)
+        return None
 
     def plan(self, changes: Sequence[Change], indices: Iterable[int],
              outcomes: Refusals) -> list[Segment]:
