@@ -43,24 +43,33 @@ EXPIRY_MARGIN = 60.0  # renew this long before expiry (a tenth of the lifetime, 
 
 
 class VerifyingSession(requests.Session):
-    """A session that passes ``verify`` on every request (REQUESTS_CA_BUNDLE would override it)."""
+    """A session that passes ``verify`` on every request (REQUESTS_CA_BUNDLE would override it)
+    and, unless the caller gives one, ``timeout``: MSAL sets none, so an identity provider that
+    took a connection and never answered held a run (and verify) for good."""
 
-    def __init__(self, verify: bool | str = True) -> None:
+    def __init__(self, verify: bool | str = True, timeout: float | None = None) -> None:
         super().__init__()
         self.verify_setting = verify
+        self.timeout = timeout
+        adapter = requests.adapters.HTTPAdapter(max_retries=1)  # as MSAL's own session
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Send with the configured ``verify`` unless the caller gives one."""
+        """Send with the configured ``verify`` and ``timeout`` unless the caller gives them."""
         if kwargs.get("verify") is None:
             kwargs["verify"] = self.verify_setting
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
         return super().request(method, url, *args, **kwargs)
 
 
 class RewritingSession(VerifyingSession):
     """A session that sends requests for one URL prefix to another (e.g. a local fake IdP)."""
 
-    def __init__(self, source: str, target: str, verify: bool | str = True) -> None:
-        super().__init__(verify)
+    def __init__(self, source: str, target: str, verify: bool | str = True,
+                 timeout: float | None = None) -> None:
+        super().__init__(verify, timeout)
         self.source = source.rstrip("/")
         self.target = target.rstrip("/")
 
@@ -72,7 +81,8 @@ class RewritingSession(VerifyingSession):
         return super().request(method, text, *args, **kwargs)
 
 
-def rewriting_session_from_env(verify: bool | str = True) -> RewritingSession | None:
+def rewriting_session_from_env(verify: bool | str = True,
+                               timeout: float | None = None) -> RewritingSession | None:
     """The session ``L2TUI_AUTHORITY_REWRITE=<https prefix>=<target prefix>`` asks for, if set."""
     value = os.environ.get(REWRITE_ENV, "").strip()
     if not value:
@@ -80,7 +90,7 @@ def rewriting_session_from_env(verify: bool | str = True) -> RewritingSession | 
     match = re.match(r"^(https://[^=]+)=(https?://.+)$", value)
     if not match:
         raise ConnectError(f"{REWRITE_ENV} must look like https://login.fake.test=http://127.0.0.1:PORT")
-    return RewritingSession(match.group(1), match.group(2), verify)
+    return RewritingSession(match.group(1), match.group(2), verify, timeout)
 
 
 class Authenticator:
@@ -328,10 +338,10 @@ class MsalAuthenticator(Authenticator):
         if injected is not None:
             return injected  # type: ignore[no-any-return]
         verify: bool | str = self.settings.ca_bundle or True
-        rewriting = rewriting_session_from_env(verify)
+        rewriting = rewriting_session_from_env(verify, self.settings.timeout)
         if rewriting is not None:
             return rewriting
-        return VerifyingSession(verify) if self.settings.ca_bundle else None
+        return VerifyingSession(verify, self.settings.timeout)
 
     def _client_credential(self) -> Any:
         secret = self.settings.client_secret or self.context.secret()
@@ -411,7 +421,7 @@ def short_reason(exc: BaseException) -> str:
         return errno.group(1).strip()
     if isinstance(exc, requests.exceptions.SSLError):  # (a ConnectionError: test it first)
         return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in text else "TLS failed"
-    if isinstance(exc, requests.Timeout):
+    if isinstance(exc, requests.Timeout) or "timed out" in text:  # (a timeout retried, too)
         return "timed out"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return "connection dropped mid-response"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import time
 
@@ -262,3 +263,20 @@ def test_verify_puts_a_wrong_client_secret_to_the_test_despite_a_cached_app_toke
     assert not result.ok and "Invalid client secret" in result.message, result.message
     assert "not-the-secret-123" not in result.message
     assert crm.provider(crm.client_secret_string(), secret=crm.emu.client_secret).verify().ok
+
+
+def test_an_identity_provider_that_never_answers_fails_the_sign_in_after_the_timeout(crm, monkeypatch):
+    """An identity provider that takes the connection and says nothing: the sign-in gives up
+    after the connection string's Timeout, one line, rather than hold the run for good."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections are taken (the backlog), never answered
+        monkeypatch.setenv("L2TUI_AUTHORITY_REWRITE",
+                           f"https://login.fake.test=http://127.0.0.1:{silent.getsockname()[1]}")
+        context = ProviderContext(secret=lambda: crm.emu.password, token_cache_path=crm.cache,
+                                  log=crm.logs.append)
+        provider = crm.provider(crm.emu.connection_string() + "Timeout=1;", context=context)
+        started = time.monotonic()
+        with pytest.raises(ConnectError, match="login.fake.test.*timed out"):
+            provider.describe()
+        assert time.monotonic() - started < 20
