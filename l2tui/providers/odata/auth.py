@@ -325,6 +325,9 @@ class MsalAuthenticator(Authenticator):
             # a reserved test name (the emulator's login.fake.test) reaches nothing by itself
             hint = (" (a test authority: set L2TUI_AUTHORITY_REWRITE as `l2tui emulator` "
                     "prints)") if (where.hostname or "").endswith(".test") else ""
+            if isinstance(http_client, RewritingSession) and \
+                    authority.startswith(http_client.source):  # (set, and pointing elsewhere)
+                hint = f" (sent to {url_host(http_client.target)} by {REWRITE_ENV})"
             if isinstance(exc, requests.exceptions.SSLError):
                 hint = "; give CABundle=<file> to trust a private CA"
             raise ConnectError(

@@ -280,3 +280,18 @@ def test_an_identity_provider_that_never_answers_fails_the_sign_in_after_the_tim
         with pytest.raises(ConnectError, match="login.fake.test.*timed out"):
             provider.describe()
         assert time.monotonic() - started < 20
+
+
+def test_an_identity_provider_down_behind_the_authority_rewrite_names_where_it_was_sent(crm, monkeypatch):
+    """L2TUI_AUTHORITY_REWRITE set, its target not answering: the message says where the
+    sign-in went, not to set the variable that is set."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens here
+    monkeypatch.setenv("L2TUI_AUTHORITY_REWRITE", f"https://login.fake.test=http://127.0.0.1:{port}")
+    context = ProviderContext(secret=lambda: crm.emu.password, token_cache_path=crm.cache,
+                              log=crm.logs.append)
+    with pytest.raises(ConnectError) as err:
+        crm.provider(context=context).describe()
+    assert str(err.value) == ("cannot use the sign-in authority login.fake.test: Connection "
+                              f"refused (sent to 127.0.0.1:{port} by L2TUI_AUTHORITY_REWRITE)")
