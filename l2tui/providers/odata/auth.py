@@ -267,11 +267,20 @@ class MsalAuthenticator(Authenticator):
         if method == cs.DEVICE_CODE:
             if self.context.device_code is None:  # (cron, systemd: nobody to enter a code)
                 raise ConnectError(self._unattended())
+            stop = self.context.stop
+            stopped = "stopped while waiting for the device-code sign-in: the run was asked to stop"
+            if stop is not None and stop.is_set():  # (no new code for a request that waited)
+                raise ConnectError(stopped)
             flow = app.initiate_device_flow(scopes=scopes)
             if "user_code" not in flow:
                 return flow  # type: ignore[no-any-return]
             self.context.device_code(flow)
-            return app.acquire_token_by_device_flow(flow)  # type: ignore[no-any-return]
+            # MSAL polls until the code expires (15 minutes), asking the condition each second
+            result = app.acquire_token_by_device_flow(flow, exit_condition=lambda f: bool(
+                (stop is not None and stop.is_set()) or f.get("expires_at", 0) < time.time()))
+            if stop is not None and stop.is_set() and "access_token" not in result:
+                raise ConnectError(stopped)
+            return result  # type: ignore[no-any-return]
         return {"error": "not_signed_in", "error_description": "the app could not get a token"}
 
     def _unattended(self) -> str:
