@@ -333,7 +333,8 @@ class MsalAuthenticator(Authenticator):
             where = urlsplit(authority)
             # a reserved test name (the emulator's login.fake.test) reaches nothing by itself
             hint = (" (a test authority: set L2TUI_AUTHORITY_REWRITE as `l2tui emulator` "
-                    "prints)") if (where.hostname or "").endswith(".test") else ""
+                    "prints)") if (where.hostname or "").endswith(".test") and \
+                isinstance(exc, requests.RequestException) else ""
             if isinstance(http_client, RewritingSession) and \
                     authority.startswith(http_client.source):  # (set, and pointing elsewhere)
                 hint = f" (sent to {url_host(http_client.target)} by {REWRITE_ENV})"
@@ -341,7 +342,7 @@ class MsalAuthenticator(Authenticator):
                 hint = "; give CABundle=<file> to trust a private CA"
             raise ConnectError(
                 f"cannot use the sign-in authority {url_host(authority)}: "
-                f"{short_reason(exc)}{hint}"
+                f"{_discovery_refusal(exc) or short_reason(exc)}{hint}"
             ) from None
         return self._app
 
@@ -440,6 +441,22 @@ def short_reason(exc: BaseException) -> str:
     if isinstance(exc, requests.ConnectionError):
         return "connection failed"
     return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _discovery_refusal(exc: BaseException) -> str:
+    """What the identity provider said when it refused the authority's configuration (an
+    unknown tenant: "AADSTS90002: Tenant '…' not found. …"), else ""; MSAL's own message
+    says only that the authority "would typically be in a format of …"."""
+    cause = exc.__context__
+    if not isinstance(exc, ValueError) or not isinstance(cause, ValueError):
+        return ""
+    _, found, body = str(cause).partition(", Error: ")
+    try:
+        answer = json.loads(body) if found else None
+    except ValueError:
+        return ""
+    said = answer.get("error_description") if isinstance(answer, dict) else None
+    return said.strip().splitlines()[0][:300] if isinstance(said, str) and said.strip() else ""
 
 
 def _missing(what: str, context: ProviderContext) -> str:

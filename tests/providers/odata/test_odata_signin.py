@@ -295,3 +295,15 @@ def test_an_identity_provider_down_behind_the_authority_rewrite_names_where_it_w
         crm.provider(context=context).describe()
     assert str(err.value) == ("cannot use the sign-in authority login.fake.test: Connection "
                               f"refused (sent to 127.0.0.1:{port} by L2TUI_AUTHORITY_REWRITE)")
+
+
+def test_a_wrong_tenant_says_what_the_identity_provider_said(crm):
+    """Another tenant id than the directory's: the identity provider's 'Tenant … not found',
+    not MSAL's "Authority would typically be in a format of …" cut short."""
+    other = "00000000-1111-2222-3333-444444444444"
+    connection_string = crm.client_secret_string().replace(crm.emu.tenant, other)
+    result = crm.provider(connection_string, secret=crm.emu.client_secret).verify()
+    assert not result.ok
+    assert result.message == (f"cannot use the sign-in authority login.fake.test: AADSTS90002: "
+                              f"Tenant '{other}' not found. Check to make sure you have the "
+                              "correct tenant ID and are signing into the correct cloud.")
