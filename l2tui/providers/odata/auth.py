@@ -164,6 +164,10 @@ class MsalAuthenticator(Authenticator):
         self._expires_at = 0.0
         self._known_secrets: list[str] = []
         self._signed_in_as: str | None = None  # the account the log said it signed in as
+        # why the last password or device-code sign-in failed: requests that waited on it fail
+        # alike, without a new code for a person to enter (another 15 minutes) or a password
+        # the identity provider refused tried again
+        self._interactive_failure: str | None = None
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -211,7 +215,11 @@ class MsalAuthenticator(Authenticator):
             # identity provider told it (AADSTS7000215: Invalid client secret …), is the one
             if (not result or "access_token" not in result) and prompt and \
                     not self.settings.confidential:
+                if self._interactive_failure is not None:
+                    raise ConnectError(self._interactive_failure)
                 result = self._interactive(app)
+                if "access_token" not in result:
+                    self._interactive_failure = self._sign_in_failure(result)
             result = result or {"error": "not_signed_in", "error_description": "sign in again"}
         except ConnectError:
             raise
