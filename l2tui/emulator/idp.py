@@ -24,6 +24,7 @@ _DISCOVERY_RE = re.compile(r"^/([^/]+)(/v2\.0)?/\.well-known/openid-configuratio
 _TOKEN_RE = re.compile(r"^/([^/]+)/oauth2/(?:v2\.0/)?token$")
 _DEVICE_RE = re.compile(r"^/([^/]+)/oauth2/(?:v2\.0/)?devicecode$")
 _USERREALM_RE = re.compile(r"^/common/userrealm/(.+)$")
+_GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -143,6 +144,11 @@ class IdentityProvider:
         return self._token(form)
 
     def _discovery(self, tenant: str) -> Response:
+        if _GUID_RE.match(tenant) and tenant.lower() != self.tenant_id.lower():
+            # another tenant id (a mistyped TenantId): as Entra answers a tenant it has not
+            return _oauth_error(400, "invalid_tenant", f"AADSTS90002: Tenant '{tenant}' not "
+                                "found. Check to make sure you have the correct tenant ID and "
+                                "are signing into the correct cloud.")
         root = f"{self.base}/{tenant}"
         v2 = "" if tenant == "adfs" else "/v2.0"
         return _json(200, {

@@ -61,6 +61,15 @@ def test_discovery_documents_for_v2_and_adfs(emu_auth: Emulator, http: requests.
     assert adfs["token_endpoint"] == "https://login.fake.test/adfs/oauth2/v2.0/token"
 
 
+def test_discovery_of_another_tenant_id_is_refused_as_entra_refuses_it(
+        emu_auth: Emulator, http: requests.Session):
+    other = "00000000-1111-2222-3333-444444444444"
+    answer = http.get(f"{emu_auth.root_url}/{other}/v2.0/.well-known/openid-configuration")
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_tenant"
+    assert answer.json()["error_description"].startswith(f"AADSTS90002: Tenant '{other}' not found.")
+
+
 def test_userrealm_says_managed(emu_auth: Emulator, http: requests.Session):
     body = http.get(f"{emu_auth.root_url}/common/userrealm/alice@contoso.com?api-version=1.0").json()
     assert body["account_type"] == "Managed"

@@ -43,24 +43,33 @@ EXPIRY_MARGIN = 60.0  # renew this long before expiry (a tenth of the lifetime, 
 
 
 class VerifyingSession(requests.Session):
-    """A session that passes ``verify`` on every request (REQUESTS_CA_BUNDLE would override it)."""
+    """A session that passes ``verify`` on every request (REQUESTS_CA_BUNDLE would override it)
+    and, unless the caller gives one, ``timeout``: MSAL sets none, so an identity provider that
+    took a connection and never answered held a run (and verify) for good."""
 
-    def __init__(self, verify: bool | str = True) -> None:
+    def __init__(self, verify: bool | str = True, timeout: float | None = None) -> None:
         super().__init__()
         self.verify_setting = verify
+        self.timeout = timeout
+        adapter = requests.adapters.HTTPAdapter(max_retries=1)  # as MSAL's own session
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Send with the configured ``verify`` unless the caller gives one."""
+        """Send with the configured ``verify`` and ``timeout`` unless the caller gives them."""
         if kwargs.get("verify") is None:
             kwargs["verify"] = self.verify_setting
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
         return super().request(method, url, *args, **kwargs)
 
 
 class RewritingSession(VerifyingSession):
     """A session that sends requests for one URL prefix to another (e.g. a local fake IdP)."""
 
-    def __init__(self, source: str, target: str, verify: bool | str = True) -> None:
-        super().__init__(verify)
+    def __init__(self, source: str, target: str, verify: bool | str = True,
+                 timeout: float | None = None) -> None:
+        super().__init__(verify, timeout)
         self.source = source.rstrip("/")
         self.target = target.rstrip("/")
 
@@ -72,7 +81,8 @@ class RewritingSession(VerifyingSession):
         return super().request(method, text, *args, **kwargs)
 
 
-def rewriting_session_from_env(verify: bool | str = True) -> RewritingSession | None:
+def rewriting_session_from_env(verify: bool | str = True,
+                               timeout: float | None = None) -> RewritingSession | None:
     """The session ``L2TUI_AUTHORITY_REWRITE=<https prefix>=<target prefix>`` asks for, if set."""
     value = os.environ.get(REWRITE_ENV, "").strip()
     if not value:
@@ -80,7 +90,7 @@ def rewriting_session_from_env(verify: bool | str = True) -> RewritingSession | 
     match = re.match(r"^(https://[^=]+)=(https?://.+)$", value)
     if not match:
         raise ConnectError(f"{REWRITE_ENV} must look like https://login.fake.test=http://127.0.0.1:PORT")
-    return RewritingSession(match.group(1), match.group(2), verify)
+    return RewritingSession(match.group(1), match.group(2), verify, timeout)
 
 
 class Authenticator:
@@ -154,6 +164,10 @@ class MsalAuthenticator(Authenticator):
         self._expires_at = 0.0
         self._known_secrets: list[str] = []
         self._signed_in_as: str | None = None  # the account the log said it signed in as
+        # why the last password or device-code sign-in failed: requests that waited on it fail
+        # alike, without a new code for a person to enter (another 15 minutes) or a password
+        # the identity provider refused tried again
+        self._interactive_failure: str | None = None
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -201,7 +215,11 @@ class MsalAuthenticator(Authenticator):
             # identity provider told it (AADSTS7000215: Invalid client secret …), is the one
             if (not result or "access_token" not in result) and prompt and \
                     not self.settings.confidential:
+                if self._interactive_failure is not None:
+                    raise ConnectError(self._interactive_failure)
                 result = self._interactive(app)
+                if "access_token" not in result:
+                    self._interactive_failure = self._sign_in_failure(result)
             result = result or {"error": "not_signed_in", "error_description": "sign in again"}
         except ConnectError:
             raise
@@ -257,11 +275,20 @@ class MsalAuthenticator(Authenticator):
         if method == cs.DEVICE_CODE:
             if self.context.device_code is None:  # (cron, systemd: nobody to enter a code)
                 raise ConnectError(self._unattended())
+            stop = self.context.stop
+            stopped = "stopped while waiting for the device-code sign-in: the run was asked to stop"
+            if stop is not None and stop.is_set():  # (no new code for a request that waited)
+                raise ConnectError(stopped)
             flow = app.initiate_device_flow(scopes=scopes)
             if "user_code" not in flow:
                 return flow  # type: ignore[no-any-return]
             self.context.device_code(flow)
-            return app.acquire_token_by_device_flow(flow)  # type: ignore[no-any-return]
+            # MSAL polls until the code expires (15 minutes), asking the condition each second
+            result = app.acquire_token_by_device_flow(flow, exit_condition=lambda f: bool(
+                (stop is not None and stop.is_set()) or f.get("expires_at", 0) < time.time()))
+            if stop is not None and stop.is_set() and "access_token" not in result:
+                raise ConnectError(stopped)
+            return result  # type: ignore[no-any-return]
         return {"error": "not_signed_in", "error_description": "the app could not get a token"}
 
     def _unattended(self) -> str:
@@ -314,12 +341,16 @@ class MsalAuthenticator(Authenticator):
             where = urlsplit(authority)
             # a reserved test name (the emulator's login.fake.test) reaches nothing by itself
             hint = (" (a test authority: set L2TUI_AUTHORITY_REWRITE as `l2tui emulator` "
-                    "prints)") if (where.hostname or "").endswith(".test") else ""
+                    "prints)") if (where.hostname or "").endswith(".test") and \
+                isinstance(exc, requests.RequestException) else ""
+            if isinstance(http_client, RewritingSession) and \
+                    authority.startswith(http_client.source):  # (set, and pointing elsewhere)
+                hint = f" (sent to {url_host(http_client.target)} by {REWRITE_ENV})"
             if isinstance(exc, requests.exceptions.SSLError):
                 hint = "; give CABundle=<file> to trust a private CA"
             raise ConnectError(
                 f"cannot use the sign-in authority {url_host(authority)}: "
-                f"{short_reason(exc)}{hint}"
+                f"{_discovery_refusal(exc) or short_reason(exc)}{hint}"
             ) from None
         return self._app
 
@@ -328,10 +359,10 @@ class MsalAuthenticator(Authenticator):
         if injected is not None:
             return injected  # type: ignore[no-any-return]
         verify: bool | str = self.settings.ca_bundle or True
-        rewriting = rewriting_session_from_env(verify)
+        rewriting = rewriting_session_from_env(verify, self.settings.timeout)
         if rewriting is not None:
             return rewriting
-        return VerifyingSession(verify) if self.settings.ca_bundle else None
+        return VerifyingSession(verify, self.settings.timeout)
 
     def _client_credential(self) -> Any:
         secret = self.settings.client_secret or self.context.secret()
@@ -411,13 +442,29 @@ def short_reason(exc: BaseException) -> str:
         return errno.group(1).strip()
     if isinstance(exc, requests.exceptions.SSLError):  # (a ConnectionError: test it first)
         return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in text else "TLS failed"
-    if isinstance(exc, requests.Timeout):
+    if isinstance(exc, requests.Timeout) or "timed out" in text:  # (a timeout retried, too)
         return "timed out"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return "connection dropped mid-response"
     if isinstance(exc, requests.ConnectionError):
         return "connection failed"
     return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _discovery_refusal(exc: BaseException) -> str:
+    """What the identity provider said when it refused the authority's configuration (an
+    unknown tenant: "AADSTS90002: Tenant '…' not found. …"), else ""; MSAL's own message
+    says only that the authority "would typically be in a format of …"."""
+    cause = exc.__context__
+    if not isinstance(exc, ValueError) or not isinstance(cause, ValueError):
+        return ""
+    _, found, body = str(cause).partition(", Error: ")
+    try:
+        answer = json.loads(body) if found else None
+    except ValueError:
+        return ""
+    said = answer.get("error_description") if isinstance(answer, dict) else None
+    return said.strip().splitlines()[0][:300] if isinstance(said, str) and said.strip() else ""
 
 
 def _missing(what: str, context: ProviderContext) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import time
 
@@ -262,3 +263,47 @@ def test_verify_puts_a_wrong_client_secret_to_the_test_despite_a_cached_app_toke
     assert not result.ok and "Invalid client secret" in result.message, result.message
     assert "not-the-secret-123" not in result.message
     assert crm.provider(crm.client_secret_string(), secret=crm.emu.client_secret).verify().ok
+
+
+def test_an_identity_provider_that_never_answers_fails_the_sign_in_after_the_timeout(crm, monkeypatch):
+    """An identity provider that takes the connection and says nothing: the sign-in gives up
+    after the connection string's Timeout, one line, rather than hold the run for good."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections are taken (the backlog), never answered
+        monkeypatch.setenv("L2TUI_AUTHORITY_REWRITE",
+                           f"https://login.fake.test=http://127.0.0.1:{silent.getsockname()[1]}")
+        context = ProviderContext(secret=lambda: crm.emu.password, token_cache_path=crm.cache,
+                                  log=crm.logs.append)
+        provider = crm.provider(crm.emu.connection_string() + "Timeout=1;", context=context)
+        started = time.monotonic()
+        with pytest.raises(ConnectError, match="login.fake.test.*timed out"):
+            provider.describe()
+        assert time.monotonic() - started < 20
+
+
+def test_an_identity_provider_down_behind_the_authority_rewrite_names_where_it_was_sent(crm, monkeypatch):
+    """L2TUI_AUTHORITY_REWRITE set, its target not answering: the message says where the
+    sign-in went, not to set the variable that is set."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens here
+    monkeypatch.setenv("L2TUI_AUTHORITY_REWRITE", f"https://login.fake.test=http://127.0.0.1:{port}")
+    context = ProviderContext(secret=lambda: crm.emu.password, token_cache_path=crm.cache,
+                              log=crm.logs.append)
+    with pytest.raises(ConnectError) as err:
+        crm.provider(context=context).describe()
+    assert str(err.value) == ("cannot use the sign-in authority login.fake.test: Connection "
+                              f"refused (sent to 127.0.0.1:{port} by L2TUI_AUTHORITY_REWRITE)")
+
+
+def test_a_wrong_tenant_says_what_the_identity_provider_said(crm):
+    """Another tenant id than the directory's: the identity provider's 'Tenant … not found',
+    not MSAL's "Authority would typically be in a format of …" cut short."""
+    other = "00000000-1111-2222-3333-444444444444"
+    connection_string = crm.client_secret_string().replace(crm.emu.tenant, other)
+    result = crm.provider(connection_string, secret=crm.emu.client_secret).verify()
+    assert not result.ok
+    assert result.message == (f"cannot use the sign-in authority login.fake.test: AADSTS90002: "
+                              f"Tenant '{other}' not found. Check to make sure you have the "
+                              "correct tenant ID and are signing into the correct cloud.")
