@@ -6,6 +6,7 @@ machine) instead of sleeping: keys are sent only once the app shows it is ready 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -38,6 +39,7 @@ class Terminal:
     def __init__(self, command: str, width: int = 100, height: int = 30) -> None:
         self.socket = f"l2tui-test-{uuid.uuid4().hex[:8]}"
         self._tmux("new-session", "-d", "-s", "app", "-x", str(width), "-y", str(height), command)
+        self.pid = int(self.pane("display", "-p", "#{pane_pid}") or 0)  # the program's
 
     def _tmux(self, *args: str) -> str:
         out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
@@ -103,8 +105,20 @@ class Terminal:
         return self.wait_until(lambda s: text in s, repr(text), timeout)
 
     def kill(self) -> None:
-        """Stop the tmux server (and the program in it)."""
+        """Stop the tmux server, and the program in it: the hang-up closes l2tui, but Textual
+        8.2's shutdown can wait for ever on its output thread once the terminal is gone (a
+        known defect, left in the session note); a test leaves no process behind."""
         self._tmux("kill-server")
+        deadline = time.monotonic() + 5
+        while self.pid and time.monotonic() < deadline:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(POLL)
+        with contextlib.suppress(ProcessLookupError):
+            if self.pid:
+                os.kill(self.pid, signal.SIGKILL)
 
 
 def header(screen: str) -> str:
