@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -218,6 +219,36 @@ class L2App(WatchMixin, ActionsMixin):
                 self.signals_replaced[signum] = signal.getsignal(signum)
                 loop.add_signal_handler(signum, self._stopped_by, signum)
         except (RuntimeError, ValueError):  # (not in the main thread: no signals come here)
+            pass
+        self._resume_only_when_suspended()
+
+    def _resume_only_when_suspended(self) -> None:
+        """Textual takes every SIGCONT for the end of a Ctrl+Z and enters the terminal again; a
+        hang-up sends one too (the kernel, to the orphaned process group), and entering a
+        terminal that is gone, while the app closes, left it waiting for ever on its output
+        thread: an l2tui left behind by each dropped SSH session. A SIGCONT resumes the app
+        only after a SIGTSTP suspended it."""
+        try:
+            on_stop, on_continue = signal.getsignal(signal.SIGTSTP), signal.getsignal(signal.SIGCONT)
+        except (AttributeError, ValueError):  # (no such signals: not Unix)
+            return
+        if not (callable(on_stop) and callable(on_continue)):
+            return
+        suspended = threading.Event()
+
+        def stop(signum: int, frame: Any) -> None:
+            suspended.set()
+            on_stop(signum, frame)
+
+        def resume(signum: int, frame: Any) -> None:
+            if suspended.is_set():
+                suspended.clear()
+                on_continue(signum, frame)
+
+        try:
+            signal.signal(signal.SIGTSTP, stop)
+            signal.signal(signal.SIGCONT, resume)
+        except ValueError:  # (not in the main thread)
             pass
 
     def on_unmount(self) -> None:

@@ -271,3 +271,25 @@ def test_sigterm_during_a_run_records_it_cancelled_and_gives_the_terminal_back(
     assert "Connection Title" not in screen, screen  # the terminal's own screen, given back
     assert Runner(paths).history(conn)[0].outcome == "cancelled"
 
+
+
+def test_a_hang_up_closes_the_app_every_time(offline_demo_file, isolated_dirs) -> None:
+    """tmux's end is a dropped SSH session's: the program gets SIGHUP and, its process group
+    orphaned, SIGCONT. The app closed, or stayed waiting for ever on its output thread: two
+    times in three on this machine, so three hang-ups in a row."""
+    for _ in range(3):
+        term = Terminal(l2tui_command(isolated_dirs))
+        try:
+            term.wait_for("Connection Title")
+            term._tmux("kill-server")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(term.pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(POLL)
+            else:
+                raise AssertionError("l2tui still runs 10 s after its terminal hung up")
+        finally:
+            term.kill()
