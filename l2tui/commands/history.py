@@ -53,7 +53,7 @@ def _history(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     if not records:
         print(f"No runs of '{conn.title}' yet (start one with: l2tui run {conn.argument})")
         return 0
-    rows = [[str(r.id), local_time(r.started), outcome_label(o), record_text(r)]
+    rows = [[str(r.id), local_time(r.started), _outcome(r, o), record_text(r)]
             for r, o in zip(records, outcomes, strict=True)]
     # cut to a terminal's width; piped to a file or a script, the lines stay whole
     width = None if sys.stdout.isatty() else sys.maxsize
@@ -96,12 +96,18 @@ def last_run_dict(runner: Runner, conn: Connection) -> dict[str, Any]:
             record_dict(*latest, runner.paths.run_logs(conn.slug))}
 
 
+def _outcome(record: RunRecord, ended: str) -> str:
+    """How a run ended, for people; a dry run that did not end as one says it was dry."""
+    label = outcome_label(ended)
+    return f"{label} (dry run)" if record.dry and ended != "dry_run" else label
+
+
 def record_dict(record: RunRecord, ended: str, logs: Path) -> dict[str, Any]:
     """A run of the history as JSON data (``log``: its log file in ``logs``, where known)."""
     seconds = None if record.finished is None else round(record.finished - record.started, 3)
     return {"run": record.id, "started": iso_time(record.started),
             "finished": None if record.finished is None else iso_time(record.finished),
-            "seconds": seconds, "outcome": ended, "counts": record.counts,
+            "seconds": seconds, "outcome": ended, "dry_run": record.dry, "counts": record.counts,
             "message": record.message, "log": str(logs / record.log) if record.log else None}
 
 

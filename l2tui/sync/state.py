@@ -139,6 +139,7 @@ class RunRecord:
     counts: dict[str, Any]
     message: str
     log: str | None = None  # its log file's name, in the connection's log folder
+    dry: bool = False  # a dry run (one that failed reads "failed", as a real run's would)
 
 
 class StateStore:
@@ -707,11 +708,11 @@ class StateStore:
     def runs(self, limit: int = 50, *, real: bool = False) -> list[RunRecord]:
         """The latest runs, newest first (``real``: no dry run among them)."""
         where = "WHERE dry IS NOT 1 " if real else ""
-        rows = self.db.execute("SELECT id, started, finished, outcome, counts, message, log "
+        rows = self.db.execute("SELECT id, started, finished, outcome, counts, message, log, dry "
                                f"FROM runs {where}ORDER BY id DESC LIMIT ?",
                                (min(limit, MAX_INTEGER),)).fetchall()
         return [RunRecord(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}, r[5] or "",
-                          r[6]) for r in rows]
+                          r[6], r[7] == 1) for r in rows]
 
 
 class StateError(RunError):

@@ -409,3 +409,16 @@ def test_history_where_the_data_folder_is_a_file_has_no_runs_and_no_unexpected_e
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"No runs of '{pair.conn.title}' yet")
     assert result.stderr == ""
+
+
+def test_a_dry_run_that_failed_reads_as_a_dry_run_in_the_history(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    pair.emu.stop()  # (the service gone: the dry run cannot read it)
+    assert run_cli("run", name, "--dry-run").returncode == 3
+    newest, oldest = json.loads(run_cli("history", name, "--json").stdout)
+    assert (newest["outcome"], newest["dry_run"]) == ("failed", True)
+    assert (oldest["outcome"], oldest["dry_run"]) == ("success", False)
+    lines = run_cli("history", name).stdout.splitlines()
+    assert "failed (dry run)" in lines[2] and "dry run" not in lines[3]
