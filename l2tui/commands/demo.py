@@ -91,18 +91,19 @@ def demo_connection(paths: Paths, emu: Any) -> Connection:
     store = ConnectionStore(paths.connections)
     path = store.path_for(TITLE)
     url = emu.connection_string("accounts")
+    database = f"Data Source={demo_database(paths)};"
     if path.exists():
         conn = store.load(str(path))
         conn.entity1.connection_string = url
         conn.entity2.provider = "sqlite"
-        conn.entity2.connection_string = f"Data Source={demo_database(paths)};"
+        conn.entity2.connection_string = database
     else:
         conn = Connection(
             title=TITLE,
             entity1=Entity(title="Dynamics accounts (emulator)", provider="odata",
                            connection_string=url, primary_key=["accountid"]),
             entity2=Entity(title="SQLite accounts", provider="sqlite",
-                           connection_string=f"Data Source={demo_database(paths)};",
+                           connection_string=database,
                            select="accounts", primary_key=["accountid"]),
             direction=Direction.LEFT_TO_RIGHT,
         )

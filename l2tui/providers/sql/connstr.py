@@ -175,8 +175,9 @@ def _ssl_mode(name: str, value: str | None) -> str | None:
     for no TLS at all (a typo such as 'Requried' sent everything in clear)."""
     if value is None:
         return None
-    mode = _SSL_MODES.get(value.lower().replace("-", "").replace("_", ""))
-    if mode is None or (name == "postgresql" and value.lower() in ("none", "verifyidentity")):
+    spelt = value.lower().replace("-", "").replace("_", "")
+    mode = _SSL_MODES.get(spelt)
+    if mode is None or (name == "postgresql" and spelt in ("none", "verifyidentity")):
         known = "Disable, Allow, Prefer, Require, VerifyCA, VerifyFull" if name == "postgresql" \
             else "None, Preferred, Required, VerifyCA, VerifyFull"
         raise ConfigError(f"SSL Mode '{value}' is none of {known}", key="connection_string")
