@@ -81,11 +81,13 @@ class Faults:
             self._rules.append(_Rule(n, "drop", 0, method, path_contains))
 
     def delay_next(
-        self, n: int, seconds: float, method: str | None = None, path_contains: str | None = None
+        self, n: int, seconds: float, method: str | None = None, path_contains: str | None = None,
+        query_contains: str | None = None,
     ) -> None:
         """Answer the next n matching requests after a pause (a slow service)."""
         with self._lock:
-            self._rules.append(_Rule(n, "delay", 0, method, path_contains, seconds))
+            self._rules.append(_Rule(n, "delay", 0, method, path_contains, seconds,
+                                     query_contains=query_contains))
 
     def hold_next(
         self, n: int, until_query_contains: str, seconds: float = 10.0,

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -176,6 +176,11 @@ class StopAsked(ConnectError):
     def __init__(self, message: str = "the run was asked to stop") -> None:
         super().__init__(message)
 
+    @classmethod
+    def while_waiting(cls) -> StopAsked:
+        """The stop that ended a wait for an answer."""
+        return cls("stopped while waiting for an answer: the run was asked to stop")
+
 
 def sleep_until(stop: threading.Event) -> Callable[[float], None]:
     """A wait before a retry that ends when ``stop`` is set (the run asked to stop, by a signal
@@ -187,6 +192,29 @@ def sleep_until(stop: threading.Event) -> Callable[[float], None]:
             raise StopAsked("stopped instead of trying again: the run was asked to stop")
 
     return sleep
+
+
+T = TypeVar("T")
+
+
+class Pending(Generic[T]):
+    """A call under way in a thread of its own (``HttpClient.soon``)."""
+
+    def __init__(self, stop: threading.Event | None) -> None:
+        self._stop = stop
+        self._done = threading.Event()
+        self._value: T | None = None
+        self._error: BaseException | None = None
+
+    def result(self) -> T:
+        """The call's value, or its exception raised here; StopAsked as soon as the run is asked
+        to stop (the call goes on, and nobody waits for it)."""
+        while not self._done.wait(0.1):
+            if self._stop is not None and self._stop.is_set():
+                raise StopAsked.while_waiting()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]  # (set before done, when no error)
 
 
 class HttpClient:
@@ -221,6 +249,7 @@ class HttpClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._lock = threading.Lock()
+        self._detached = threading.local()  # ``on`` in a thread of ``soon``'s
         self.request_count = 0
         self.answered = False  # a response came: a refusal after that is a restart, retried
         self.json_seen = False  # the service answered JSON
@@ -303,9 +332,10 @@ class HttpClient:
     def _send(self, method: str, url: str, headers: dict[str, str],
               data: bytes | str | None) -> requests.Response:
         """One try of a request, its body read whole. A GET (which changes nothing) is sent from
-        a thread of its own where the run can be asked to stop: the stop ends the wait for its
-        answer (StopAsked) rather than the timeout, which a service that stopped answering runs
-        out (120 s by default, past systemd's 90 s). A write's answer is always waited for."""
+        a thread of its own where the run can be asked to stop (``soon``; sent at once in such a
+        thread): the stop ends the wait for its answer (StopAsked) rather than the timeout,
+        which a service that stopped answering runs out (120 s by default, past systemd's 90 s).
+        A write's answer is always waited for."""
         def send() -> requests.Response:
             response = self.session.request(
                 method, url, headers=headers, data=data, timeout=self.timeout,
@@ -313,28 +343,28 @@ class HttpClient:
             read_whole(response)
             return response
 
-        stop = self.stop
-        if stop is None or method != "GET":
+        if self.stop is None or method != "GET" or getattr(self._detached, "on", False):
             return send()
-        answer: list[requests.Response] = []
-        failed: list[BaseException] = []
-        done = threading.Event()
+        return self.soon(send).result()
 
-        def wait_for_it() -> None:
+    def soon(self, call: Callable[..., T], *args: Any, name: str = "l2tui-get") -> Pending[T]:
+        """``call(*args)`` begun in a thread of its own, whose GETs are sent from it directly (not
+        each from one thread more, as ``_send`` does elsewhere: a describe's six requests start
+        six threads, not twelve); ``result`` waits for it, or for the run's stop. A daemon
+        thread, so that a request still under way after a stop keeps no process from ending."""
+        pending: Pending[T] = Pending(self.stop)
+
+        def work() -> None:
+            self._detached.on = True
             try:
-                answer.append(send())
+                pending._value = call(*args)
             except BaseException as exc:  # noqa: BLE001  (raised in the caller's thread)
-                failed.append(exc)
+                pending._error = exc
             finally:
-                done.set()
+                pending._done.set()
 
-        threading.Thread(target=wait_for_it, daemon=True, name="l2tui-get").start()
-        while not done.wait(0.1):
-            if stop.is_set():
-                raise StopAsked("stopped while waiting for an answer: the run was asked to stop")
-        if failed:
-            raise failed[0]
-        return answer[0]
+        threading.Thread(target=work, daemon=True, name=name).start()
+        return pending
 
     def error(self, method: str, url: str, response: requests.Response) -> HttpError:
         """A one-line HttpError for an error response."""

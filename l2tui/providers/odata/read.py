@@ -18,7 +18,7 @@ from l2tui.errors import ConfigError, ConnectError
 from l2tui.providers.base import Page, ReadStream, RecordTransform, SeenFilter
 from l2tui.providers.odata import keys_first
 from l2tui.providers.odata.entity_schema import EntitySchema
-from l2tui.providers.odata.http import HttpClient, HttpError, safe_url
+from l2tui.providers.odata.http import HttpClient, HttpError, StopAsked, safe_url
 from l2tui.providers.odata.pages import ASK, DECODE, SEEN, PageDecoder, PageLinks, tail_next_link
 
 VALUE_SAFE = "$,()'=:/*@!-._~"
@@ -87,8 +87,8 @@ class PageFetcher:
         self._room = threading.Semaphore(self.AHEAD)
         self._stopped = threading.Event()
         self._next: str | None = url  # the address the thread fetches next (None: it stopped)
-        threading.Thread(target=self._fetch, args=(url,), daemon=True,
-                         name="l2tui-fetch").start()
+        # (its GETs are sent from it directly; ``take`` is what the run's stop ends)
+        http.soon(self._fetch, url, name="l2tui-fetch")
 
     def _fetch(self, url: str | None) -> None:
         while url is not None:
@@ -109,7 +109,7 @@ class PageFetcher:
             self.close()  # (off the thread's chain)
             here = self._http.request("GET", address, headers=self._headers)
             return here, tail_next_link(here.content)
-        fetched, tail, failed = self._fetched.get()
+        fetched, tail, failed = self._wait()
         self._room.release()
         if failed is not None:
             self._next = None
@@ -117,6 +117,16 @@ class PageFetcher:
         assert fetched is not None
         self._next = tail
         return fetched, tail
+
+    def _wait(self) -> tuple[requests.Response | None, str | None, BaseException | None]:
+        """The thread's next fetch, or StopAsked once the run is asked to stop."""
+        stop = self._http.stop
+        while True:
+            try:
+                return self._fetched.get(timeout=0.1)
+            except queue.Empty:
+                if stop is not None and stop.is_set():
+                    raise StopAsked.while_waiting() from None
 
     def take_json(self, address: str) -> Any:
         """``take``'s response for ``address``, parsed."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -61,17 +60,15 @@ def load_schema(http: HttpClient, service_root: str, entity_set: str,
     a select without a writable lookup waits no second round trip.
     """
     guess = logical_name_guess(entity_set) if DATAVERSE_ROOT in service_root else None
-    with thread_pool(6, "l2tui-describe") as pool:
-        asked = pool.submit(_entity_definition, http, service_root, entity_set)
-        ahead = _AttributeQueries(pool, http, service_root, guess) if guess else None
-        definition = asked.result()
-        if definition is not None:
-            logical = definition["LogicalName"]
-            queries = ahead if ahead is not None and ahead.logical == logical else \
-                _AttributeQueries(pool, http, service_root, logical)
-            wanted = None if selected is None else {name.casefold() for name in selected}
-            return _dataverse_schema(http, service_root, entity_set, definition, queries, log,
-                                     wanted)
+    asked = http.soon(_entity_definition, http, service_root, entity_set)
+    ahead = _AttributeQueries(http, service_root, guess) if guess else None
+    definition = asked.result()
+    if definition is not None:
+        logical = definition["LogicalName"]
+        queries = ahead if ahead is not None and ahead.logical == logical else \
+            _AttributeQueries(http, service_root, logical)
+        wanted = None if selected is None else {name.casefold() for name in selected}
+        return _dataverse_schema(http, service_root, entity_set, definition, queries, log, wanted)
     return csdl_schema(_get_text(http, service_root + "$metadata"), entity_set)
 
 
@@ -106,20 +103,20 @@ def _entity_definition(http: HttpClient, root: str, entity_set: str) -> dict[str
 
 
 class _AttributeQueries:
-    """The five requests that describe a table's attributes, sent together to ``pool``:
+    """The five requests that describe a table's attributes, sent together (``HttpClient.soon``):
     independent, so a describe waits for one round trip, not five (against Dataverse, ~0.1 s
     each)."""
 
-    def __init__(self, pool: ThreadPoolExecutor, http: HttpClient, root: str, logical: str) -> None:
+    def __init__(self, http: HttpClient, root: str, logical: str) -> None:
         self.logical = logical
         base = f"{root}EntityDefinitions(LogicalName={odata_quote(logical)})/Attributes"
-        self.listed = pool.submit(
+        self.listed = http.soon(
             http.get_json, base + "?$select=LogicalName,AttributeType,IsValidForCreate,"
             "IsValidForUpdate,IsPrimaryId,IsValidODataAttribute,AttributeOf,RequiredLevel")
-        self.casts = [pool.submit(_cast_values, http, base, cast, prop) for cast, prop in (
+        self.casts = [http.soon(_cast_values, http, base, cast, prop) for cast, prop in (
             ("StringAttributeMetadata", "MaxLength"), ("DateTimeAttributeMetadata", "Format"),
             ("LookupAttributeMetadata", "Targets"))]
-        self.relations = pool.submit(_many_to_one, http, root, logical)
+        self.relations = http.soon(_many_to_one, http, root, logical)
 
 
 def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: dict[str, Any],

@@ -6,6 +6,7 @@ process stops; it never outlives the read; a page that is not JSON is named as s
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -234,3 +235,23 @@ def test_a_read_closed_midway_stops_fetching_ahead(make_crm):
     next(pages), next(pages), next(pages)  # (from the second, fetched in a thread)
     pages.close()
     assert fetching() == []
+
+
+def test_a_stop_ends_the_wait_for_a_page_fetched_ahead_at_once(make_crm):
+    """A long read's later pages are fetched ahead in a thread while the second process decodes:
+    a stop asked while the service is slow to answer one ends the read's wait for it at once,
+    not when the page comes (a systemd stop, 90 s, against a 120 s timeout)."""
+    crm = make_crm(rows=5000, auth=False)
+    stop = threading.Event()
+    reader = crm.provider(crm.emu.connection_string() + "PageSize=1000;",
+                          context=dataclasses.replace(crm.context(), stop=stop))
+    crm.emu.faults.delay_next(10, 8.0, method="GET", query_contains="skiptoken")
+    pages = iter(reader.read(transform=FIELDS))
+    next(pages)  # (the first page, decoded here: the next is on its way, slowly)
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(ConnectError, match="asked to stop"):
+        next(pages)
+    assert time.monotonic() - started < 3
+    pages.close()
+    assert helpers() == []
