@@ -125,6 +125,7 @@ class SqlProvider(Provider):
             if target.provider == "mysql":
                 sa.event.listen(self._engine, "connect", utc_session)
             elif target.provider == "postgresql":
+                sa.event.listen(self._engine, "connect", utc_postgresql_session)
                 sa.event.listen(self._engine, "connect", infinite_moments)
         return self._engine
 
@@ -526,6 +527,20 @@ def utc_session(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("SET time_zone = '+00:00'")
     finally:
         cursor.close()
+
+
+def utc_postgresql_session(dbapi_connection: Any, _record: Any) -> None:
+    """Put a new PostgreSQL connection in UTC, whatever the server's, database's or role's
+    time zone: a datetime with a zone written into a ``timestamp`` column is stored as the
+    session's wall time, and a naive one written into a ``timestamptz`` is taken as the
+    session's, where a naive datetime here means UTC (a session in Tokyo stored Dataverse's
+    00:48Z as 09:48, read back as 09:48Z, and every full run wrote it again)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    finally:
+        cursor.close()
+    dbapi_connection.commit()  # (a SET in a transaction rolled back is undone)
 
 
 _INFINITE = frozenset({"infinity", "-infinity"})

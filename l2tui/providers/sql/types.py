@@ -5,7 +5,8 @@ Values read come back as the driver gives them, except: GUIDs become lowercase `
 ``Decimal`` of its shortest text, and SQLite dates, datetimes and booleans are read by our own
 rules (``sqlite_reader``), which name a value they cannot read instead of stopping the read. Datetimes stay as the database returns them: naive for
 ``timestamp``/``datetime``/``datetime2`` columns, aware for ``timestamptz``/``datetimeoffset``
-(SQLite and MySQL have no time zone: naive; a MySQL session is UTC: ``provider.utc_session``).
+(SQLite and MySQL have no time zone: naive; a MySQL session is UTC: ``provider.utc_session``,
+as is a PostgreSQL one: ``provider.utc_postgresql_session``).
 """
 
 from __future__ import annotations
