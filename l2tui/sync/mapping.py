@@ -12,7 +12,7 @@ from l2tui.config.specs import SelectError
 from l2tui.config.specs.sql_select import parse_select
 from l2tui.errors import ConfigError
 from l2tui.providers.base import Column, ColumnType
-from l2tui.sync.normalize import Numbers, fraction_rule, numbers_rule, pair_type
+from l2tui.sync.normalize import Numbers, fraction_rule, numbers_rule, pair_type, scale_rule
 
 SIDES = ("left", "right")
 
@@ -34,6 +34,11 @@ class Pair:
     def numbers(self) -> Numbers:
         """How many digits of a number count, by what the two columns hold."""
         return numbers_rule(self.left, self.right)
+
+    @property
+    def scale(self) -> int | None:
+        """How many digits after the point an exact number keeps, by what the two columns hold."""
+        return scale_rule(self.left, self.right)
 
     @property
     def fraction_digits(self) -> int:

@@ -31,6 +31,9 @@ Rules, one per logical type of a mapped column pair:
     shortest text), so 123456789012.3456 stays whole while 922337203685477.0001, which SQLite
     reads back as 922337203685477, is that on both sides;
   - float (a side is a FLOAT column): 15 significant digits, as floats add noise beyond them;
+
+  an exact pair whose columns say their digits after the point (a ``NUMERIC(12, 2)``, which
+  rounds what it is given) keeps those both hold, rounded half away from zero (``scale_rule``);
 - booleans: ``True``/``False`` (numbers: non-zero is true; texts as ``providers.booleans``
   reads them: ``"true"``/``"false"``, ``"yes"``/``"no"``, ``"1"``/``"0"``, …);
 - binary: base64 text;
@@ -50,7 +53,7 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_PREC, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -100,6 +103,15 @@ def numbers_rule(left: Column, right: Column) -> Numbers:
     if left.stored_as_double or right.stored_as_double:
         return Numbers.DOUBLE
     return Numbers.EXACT
+
+
+def scale_rule(left: Column, right: Column) -> int | None:
+    """The digits after the point a pair compared as an exact number keeps: those both columns
+    hold where a column says (a ``NUMERIC(12, 2)`` rounds what it is given to 2), None where
+    neither does (an integer column fails a fraction rather than round it; SQLite keeps any)."""
+    held = [c.scale for c in (left, right) if c.type == ColumnType.DECIMAL and
+            c.scale is not None and not c.stored_as_double]
+    return min(held) if held else None
 
 
 def fraction_rule(left: Column, right: Column) -> int:
@@ -469,9 +481,11 @@ def _whole(value: Any) -> int:
 Normalizer = Callable[[Any], Any]
 
 
-def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT, digits: int = 0) -> Normalizer:
+def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT, digits: int = 0,
+               scale: int | None = None) -> Normalizer:
     """``normalize(value, kind, numbers, digits)`` as a function of the value alone, resolved
-    once per column.
+    once per column; an exact number rounded (half away from zero, as databases round) to
+    ``scale`` digits after the point when given (``scale_rule``).
 
     Values that are already canonical (text, an int, a UTC datetime, a GUID in its usual form)
     take a short path; anything else goes through ``normalize``, so results never differ.
@@ -519,6 +533,8 @@ def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT, digits: int =
                             len(text) - ("." in text) - (text[0] == "-") <= SIGNIFICANT:
                         return text
             return None if value is None else general(value)
+        if scale is not None and every_digit:
+            return _scaled(number, scale)
         return number
     if kind == ColumnType.BOOLEAN:
         def boolean(value: Any) -> Any:
@@ -529,6 +545,26 @@ def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT, digits: int =
     if kind == ColumnType.DATETIME:
         return _moment_normalizer(_fraction_text(digits), general)
     return general
+
+
+_WIDE = Context(prec=MAX_PREC)  # quantize to any number of digits, none lost to precision
+
+
+def _scaled(number: Normalizer, scale: int) -> Normalizer:
+    """``number`` rounded to ``scale`` digits after the point, as a column of that scale holds
+    it (PostgreSQL's ``NUMERIC(12, 2)`` keeps 1.1235 as 1.12, which is then no change)."""
+    step = Decimal(1).scaleb(-scale)
+
+    def scaled(value: Any) -> Any:
+        text = number(value)
+        if type(text) is str and "." in text and len(text) - text.index(".") - 1 > scale:
+            try:
+                return _plain(Decimal(text).quantize(step, ROUND_HALF_UP, _WIDE))
+            except (ValueError, InvalidOperation):
+                return text
+        return text
+
+    return scaled
 
 
 def _moment_normalizer(text: Callable[[datetime], str], general: Normalizer) -> Normalizer:

@@ -162,10 +162,12 @@ def _raw_value(var: str, name_var: str, name: str, column: ColumnType, canonical
             f"            {var} = c_{var}({var})", "        except E:", "            pass"]
 
 
-def _normalizer(pair: Pair) -> Normalizer:
+def _normalizer(pair: Pair, match: bool = False) -> Normalizer:
     """The normaliser of both columns of a pair: by its type and what its columns hold (a text
-    paired with a column of documents or arrays, such as PostgreSQL jsonb: ``json_text``)."""
-    made = normalizer(pair.kind, pair.numbers, pair.fraction_digits)
+    paired with a column of documents or arrays, such as PostgreSQL jsonb: ``json_text``); a
+    value's number at the digits after the point both hold, a match key's whole."""
+    made = normalizer(pair.kind, pair.numbers, pair.fraction_digits,
+                      None if match else pair.scale)
     if pair.kind == ColumnType.STRING and ColumnType.OTHER in (pair.left.type, pair.right.type):
         return json_text(made)
     return made
@@ -206,7 +208,7 @@ class SideInfo:
         # its two columns hold (``Pair.numbers``, ``Pair.fraction_digits``)
         self._read = [(p.column(name).name, _normalizer(p)) for p in plan.pairs]
         self._values = compile_reader(self._read, self.kinds)
-        self._match = [(p.column(name).name, _normalizer(p)) for p in plan.match]
+        self._match = [(p.column(name).name, _normalizer(p, match=True)) for p in plan.match]
         self._modified = normalizer(ColumnType.DATETIME)
         # the modified-on column is usually a mapped pair compared as a datetime: reuse its value
         # (when in whole seconds, as ``_modified`` reads it: the two sides' texts then compare)

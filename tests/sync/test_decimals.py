@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from l2tui.config.model import Connection, Direction, Entity, Mapping
 from l2tui.paths import resolve_paths
 from l2tui.runner import Runner
-from tests.sync.support import make_pair, sqlite_url
+from tests.sync.support import Pair, make_pair, sqlite_url
 
 
 def _stored(engine: sa.Engine, table: str, key: str) -> Decimal:
@@ -91,3 +92,39 @@ def test_a_decimal_sqlite_cannot_hold_is_compared_as_sqlite_holds_it_so_runs_set
     with sa.create_engine(sqlite_url(right)).connect() as c:
         held = dict(c.exec_driver_sql("SELECT id, amount FROM money").all())
     assert held == {"max": 922337203685477.0, "long": 123456789012.3456}
+
+
+
+@pytest.fixture
+def rounded(emu: Any, pg_url: str) -> Iterator[tuple[Pair, str]]:
+    """Emulator accounts synced one way into a PostgreSQL ``revenue NUMERIC(12, 2)``, one of
+    them with four digits after the point (1234.5678, stored 1234.57); the pair and its key."""
+    table = f"accounts_{uuid.uuid4().hex[:8]}"
+    pair = make_pair(emu, pg_url, table)
+    try:
+        with pair.engine.begin() as c:
+            c.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN revenue TYPE NUMERIC(12, 2)")
+        key = next(iter(pair.left()))
+        pair.left_update(key, {"revenue": 1234.5678})
+        assert pair.run().created_right == 20
+        assert _stored(pair.engine, table, key) == Decimal("1234.57")
+        yield pair, key
+    finally:
+        pair.table.drop(pair.engine)
+
+
+def test_a_decimal_its_sql_column_rounds_is_not_written_again_by_a_full_run(
+        rounded: tuple[Pair, str]) -> None:
+    pair, _ = rounded
+    again = pair.run(full=True)
+    assert again.plan is not None and again.plan.writes == 0
+
+
+def test_a_decimal_its_sql_column_rounds_is_not_written_back_when_going_bidirectional(
+        rounded: tuple[Pair, str]) -> None:
+    pair, key = rounded
+    pair.conn.direction = Direction.BIDIRECTIONAL
+    switched = pair.run()
+    assert (switched.updated_left, switched.updated_right) == (0, 0)
+    assert next(r["revenue"] for r in pair.emu.store.rows("accounts")
+                if r["accountid"] == key) == 1234.5678
