@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from l2tui.config.model import ConflictResolution, Connection, Deletions, Direction
 from l2tui.errors import ConfigError, ConnectError, GuardRefused, L2Error
 from l2tui.pools import thread_pool
+from l2tui.providers import reaching
 from l2tui.providers.base import (
     ChangeOp,
     Column,
@@ -201,20 +202,21 @@ def plan_mapping(conn: Connection, left: Provider, right: Provider) -> MappingPl
 
     A side that cannot prompt is described in a thread beside the other (whose sign-in may be
     waiting on the terminal); the left's failure is still the one reported first."""
-    lcols, rcols = _described(left, right)
+    lcols, rcols = _described(conn, left, right)
     return build_mapping(conn, lcols, rcols, left.key_columns(), right.key_columns())
 
 
-def _described(left: Provider, right: Provider) -> tuple[list[Column], list[Column]]:
+def _described(conn: Connection, left: Provider,
+               right: Provider) -> tuple[list[Column], list[Column]]:
     """Both sides' columns: one after the other when both may prompt, else side by side."""
     aside = right if right.asks_nobody() else left if left.asks_nobody() else None
     if aside is None:
-        return _describe(left, 1), _describe(right, 2)
+        return _describe(conn, left, 1), _describe(conn, right, 2)
     here = left if aside is right else right
     with thread_pool(1, "l2tui-describe") as pool:
-        there = pool.submit(_describe, aside, 1 if aside is left else 2)
+        there = pool.submit(_describe, conn, aside, 1 if aside is left else 2)
         try:
-            mine = _describe(here, 1 if here is left else 2)
+            mine = _describe(conn, here, 1 if here is left else 2)
         except Exception:  # (an interrupt waits on neither)
             if aside is left:
                 there.result()  # the left's failure, if any, is the one to report
@@ -223,10 +225,12 @@ def _described(left: Provider, right: Provider) -> tuple[list[Column], list[Colu
     return (mine, theirs) if here is left else (theirs, mine)
 
 
-def _describe(provider: Provider, entity: int) -> list[Column]:
-    """One side's columns; its configuration errors name the entity's key (entity1.select)."""
+def _describe(conn: Connection, provider: Provider, entity: int) -> list[Column]:
+    """One side's columns; its configuration errors name the entity's key (entity1.select), and
+    a side that cannot be reached or signed in to is named (entity 1 (Dynamics accounts): …)."""
     try:
-        return provider.describe()
+        with reaching(conn, entity):
+            return provider.describe()
     except ConfigError as exc:
         raise exc.within(entity) from None
 
