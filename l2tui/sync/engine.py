@@ -660,7 +660,7 @@ class Engine:
             self.log(f"{dups} item(s) of the {side} share a match key with another; only the "
                      "first of each is synced", "warning")
         if cursor and not read.stream.is_delta:
-            self.mode[side] = "full"
+            self._read_in_full(side)
         return read.stream
 
     def _unsynced(self, side: str, kept: list[tuple[Item, str | None]]
@@ -785,8 +785,16 @@ class Engine:
         for writer in self.writers.values():
             writer.settle()
         if cursor and not stream.is_delta:
-            self.mode[side] = "full"
+            self._read_in_full(side)
         return stream
+
+    def _read_in_full(self, side: str) -> None:
+        """A side whose change-tracking cursor the read could not use (the service refused it,
+        or it was for another query) was read in full: its mode, and the log, say so (the log
+        said "reading left (delta)" before the read began)."""
+        self.mode[side] = "full"
+        self.log(f"{side} read in full, not as changes: its change-tracking cursor could not be "
+                 "used")
 
     def _create_page(self, side: str, made: list[Any], versions: list[str | None],
                      writer: Writer) -> None:

@@ -157,6 +157,19 @@ def test_a_run_without_change_tracking_compares_only_items_with_a_new_version(
     assert pair.right() == pair.left()
 
 
+def test_a_run_whose_change_tracking_cursor_is_refused_says_it_read_in_full(
+        pair: Pair) -> None:
+    """An expired cursor (the service asks for a full sync): the run reads everything, and its
+    log says so after "reading left (delta)", as its report's mode does."""
+    pair.run()
+    pair.emu.expire_delta_tokens()
+    report = pair.run()
+    assert report.ok and report.details["mode"] == {"left": "full", "right": "none"}
+    lines = [e.message for e in pair.events if isinstance(e, LogLine)]
+    assert lines[-1] == "left read in full, not as changes: its change-tracking cursor could " \
+        "not be used", lines[-4:]
+
+
 def test_a_run_from_a_filtered_select_reads_keys_first_and_syncs_every_change(
         emu: Any, tmp_path: Path) -> None:
     pair = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts",
