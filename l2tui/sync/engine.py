@@ -1236,6 +1236,8 @@ class Engine:
             guid = str(uuid.uuid4())
             mkey = json.dumps([guid], separators=(",", ":"))
             own_keys[mkey] = kid
+            if self.counts.planned is not None:  # (a dry run: a real run makes another GUID)
+                self.counts.planned.new[mkey] = {"new": info.key_dict(kid)}
             writer.add(Task(side=side, op="update", mkey=mkey, hash=hsh, values=json.loads(vals),
                             src_kid=kid, dst_kid=kid, only=[], extra={column.name: guid}))
             if len(created) >= writer.batch:
