@@ -222,14 +222,16 @@ class GuardedOutput:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``l2tui`` script."""
     stdout = sys.stdout
-    sys.stdout = GuardedOutput(stdout)  # type: ignore[assignment]
+    if stdout is not None:  # (None: started with stdout closed; print then writes nothing)
+        sys.stdout = GuardedOutput(stdout)  # type: ignore[assignment]
     code: int | None = None
     try:
         try:
             code = _main(argv)
             return code
         finally:  # (argparse's --help and --version too)
-            sys.stdout.flush()  # what is still buffered: its failure is said here, not at exit
+            if sys.stdout is not None:  # what is still buffered: a failure is said here, not at exit
+                sys.stdout.flush()
     except OutputFailed as exc:
         return _output_failed(exc, code)
     finally:

@@ -70,6 +70,16 @@ def test_a_closed_pipe_on_standard_output_ends_the_command_quietly(
     assert (result.returncode, result.stderr) == (0, "")
 
 
+def test_a_command_started_with_standard_output_closed_ends_as_before() -> None:
+    """``l2tui list >&-``: Python has no sys.stdout; what is printed goes nowhere, exit 0 (no
+    AttributeError from the guard around standard output)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-m", "l2tui", "list"], stderr=subprocess.PIPE,
+                            text=True, env=env, timeout=60, cwd=str(REPO),
+                            preexec_fn=lambda: os.close(1))
+    assert (result.returncode, result.stderr) == (0, "")
+
+
 def test_a_run_that_fails_into_a_full_standard_output_still_says_why_with_its_exit_code(
         config_dir: Path, tmp_path: Path) -> None:
     """``run --json`` prints its failure on stdout too: with stdout full, stderr still has the
