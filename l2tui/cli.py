@@ -8,7 +8,8 @@ import importlib
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TextIO
 
 from l2tui import __version__
 from l2tui.errors import L2Error
@@ -183,8 +184,85 @@ def _load(command: str) -> Callable[[argparse.Namespace, Paths], int]:
     return getattr(module, func)  # type: ignore[no-any-return]
 
 
+class OutputFailed(Exception):
+    """Standard output could not be written: a closed pipe (``| head``), a full disk."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.error = error
+
+
+class GuardedOutput:
+    """``sys.stdout`` whose failures are OutputFailed, told apart from an OSError of a file or
+    a connection a command uses; the rest is the stream's own."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError as exc:
+            raise OutputFailed(exc) from exc
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as exc:
+            raise OutputFailed(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``l2tui`` script."""
+    stdout = sys.stdout
+    if stdout is not None:  # (None: started with stdout closed; print then writes nothing)
+        sys.stdout = GuardedOutput(stdout)  # type: ignore[assignment]
+    code: int | None = None
+    try:
+        try:
+            code = _main(argv)
+            return code
+        finally:  # (argparse's --help and --version too)
+            if sys.stdout is not None:  # what is still buffered: a failure is said here, not at exit
+                sys.stdout.flush()
+    except OutputFailed as exc:
+        return _output_failed(exc, code)
+    finally:
+        sys.stdout = stdout
+
+
+def _output_failed(exc: OutputFailed, code: int | None) -> int:
+    """Standard output failed: a closed pipe ends the command quietly (as ``l2tui list | head``
+    expects), another failure (a full disk) is said in one line. The exit code is the command's
+    when it failed (or that of the error it was printing, which is said too), else 0 for a
+    closed pipe and 1 for another failure.
+    What is still buffered goes nowhere, not to an "Exception ignored" as Python exits."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, L2Error):
+        cause = cause.__context__  # (run --json printing a failure on stdout too)
+    with contextlib.suppress(OSError):
+        if isinstance(cause, L2Error):
+            print(f"l2tui: {cause}", file=sys.stderr)
+            code = cause.exit_code
+        if not isinstance(exc.error, BrokenPipeError):
+            print(f"l2tui: cannot write to standard output: {exc}", file=sys.stderr)
+    if isinstance(exc.error, BrokenPipeError):
+        return code or 0
+    return code or 1  # (what it had to say was not said)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -193,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         paths = resolve_paths(args.config_dir)
         return _load(args.command)(args, paths)
+    except OutputFailed:
+        raise
     except L2Error as exc:
         if args.debug:
             traceback.print_exc()
@@ -202,12 +282,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("l2tui: interrupted", file=sys.stderr)
         # now, not once the threads still waiting on a server that does not answer end (the
         # interpreter would join them): what this process had to say is said
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, OutputFailed):
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(130)
-    except BrokenPipeError:
-        return 0
     except Exception as exc:  # the last guard: one line, never a traceback unless --debug
         if args.debug:
             traceback.print_exc()

@@ -21,7 +21,7 @@ from l2tui.config.model import Connection
 from l2tui.errors import ConfigError, GuardRefused, L2Error, RunError
 from l2tui.memory import return_large_buffers
 from l2tui.paths import Paths
-from l2tui.providers import entity_errors, open_entity
+from l2tui.providers import entity_errors, open_entity, reaching
 from l2tui.providers.base import Provider
 from l2tui.sync.apply import UNRECORDED
 from l2tui.sync.engine import Engine, Options, Rebaseline
@@ -105,7 +105,7 @@ class Runner:
                     state.commit()
                     events(LogLine(message="the state was reset: matching both sides by key"))
                 for index in (1, 2):
-                    with entity_errors(conn, index):  # (its settings: entityN.connection_string)
+                    with entity_errors(conn, index), reaching(conn, index):  # (entityN.connection_string)
                         providers.append(open_entity(
                             conn, index, self.paths, prompt=prompt,
                             device_code=device_code,

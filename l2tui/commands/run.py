@@ -154,10 +154,19 @@ def planned_lines(report: RunReport) -> list[str]:
             total, keys = getattr(report, f"{done}_{side}"), planned[side][op]
             if total:
                 lines.append(f"To {op} on {label}: {total:,}")
-                lines.extend(f"  {key_text(values)}" for values in keys)
+                lines.extend(f"  {planned_text(values)}" for values in keys)
                 if total > len(keys):
                     lines.append(f"  … and {total - len(keys):,} more")
     return lines
+
+
+def planned_text(values: list[Any] | dict[str, Any]) -> str:
+    """A planned write's match key; a new item whose key the run would make (a SQL row without
+    a GUID) by the row's own key: ``new (id = 1)``."""
+    if isinstance(values, dict):
+        return "new (" + ", ".join(f"{name} = {value}" for name, value in values["new"].items()) \
+            + ")"
+    return key_text(values)
 
 
 def _on_interrupt(cancel: threading.Event) -> dict[int, Any]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from l2tui.config.model import Connection, Entity
 from l2tui.config.specs import find_spec
-from l2tui.errors import ConfigError
+from l2tui.errors import ConfigError, ConnectError
 from l2tui.providers.base import Provider, ProviderContext
 
 if TYPE_CHECKING:  # (the process that decodes pages imports this package: not the secrets)
@@ -87,3 +87,19 @@ def entity_errors(conn: Connection, index: int) -> Iterator[None]:
         yield
     except ConfigError as exc:
         raise exc.within(index).at(str(conn.path) if conn.path else None) from None
+
+
+def entity_label(conn: Connection, index: int) -> str:
+    """An entity as a person knows it: ``entity 1 (Dynamics accounts)`` (its provider if untitled)."""
+    entity = conn.entity(index)
+    return f"entity {index} ({entity.title or entity.provider})"
+
+
+@contextlib.contextmanager
+def reaching(conn: Connection, index: int) -> Iterator[None]:
+    """A side that cannot be reached or signed in to, named as verify names it:
+    ``entity 1 (Dynamics accounts): sign-in … failed``."""
+    try:
+        yield
+    except ConnectError as exc:
+        raise ConnectError(f"{entity_label(conn, index)}: {exc.message}") from exc

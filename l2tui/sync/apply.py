@@ -65,6 +65,9 @@ class Planned:
         self.most = most
         self.keys: dict[str, dict[str, list[str]]] = {
             side: {op: [] for op in ("create", "update", "delete")} for side in ("left", "right")}
+        # match keys this run made up (a GUID for a SQL row without one, which a real run would
+        # make anew): listed as new, by the row's own key ({"new": {"id": 1}})
+        self.new: dict[str, dict[str, Any]] = {}
 
     def add(self, side: str, op: str, mkeys: Iterable[str]) -> None:
         """Keep match keys of writes of ``op`` on ``side`` while fewer than ``most`` are kept."""
@@ -72,9 +75,11 @@ class Planned:
         if len(kept) < self.most:
             kept.extend(islice(mkeys, self.most - len(kept)))
 
-    def listed(self) -> dict[str, dict[str, list[list[Any]]]]:
-        """The kept match keys, each as its values, by side and kind of write."""
-        return {side: {op: [match_values(m) for m in kept] for op, kept in ops.items()}
+    def listed(self) -> dict[str, dict[str, list[Any]]]:
+        """The kept match keys, each as its values (a made-up one as ``{"new": own key}``), by
+        side and kind of write."""
+        return {side: {op: [self.new[m] if m in self.new else match_values(m) for m in kept]
+                       for op, kept in ops.items()}
                 for side, ops in self.keys.items()}
 
 

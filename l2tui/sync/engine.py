@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from l2tui.config.model import ConflictResolution, Connection, Deletions, Direction
 from l2tui.errors import ConfigError, ConnectError, GuardRefused, L2Error
 from l2tui.pools import thread_pool
+from l2tui.providers import reaching
 from l2tui.providers.base import (
     ChangeOp,
     Column,
@@ -201,20 +202,21 @@ def plan_mapping(conn: Connection, left: Provider, right: Provider) -> MappingPl
 
     A side that cannot prompt is described in a thread beside the other (whose sign-in may be
     waiting on the terminal); the left's failure is still the one reported first."""
-    lcols, rcols = _described(left, right)
+    lcols, rcols = _described(conn, left, right)
     return build_mapping(conn, lcols, rcols, left.key_columns(), right.key_columns())
 
 
-def _described(left: Provider, right: Provider) -> tuple[list[Column], list[Column]]:
+def _described(conn: Connection, left: Provider,
+               right: Provider) -> tuple[list[Column], list[Column]]:
     """Both sides' columns: one after the other when both may prompt, else side by side."""
     aside = right if right.asks_nobody() else left if left.asks_nobody() else None
     if aside is None:
-        return _describe(left, 1), _describe(right, 2)
+        return _describe(conn, left, 1), _describe(conn, right, 2)
     here = left if aside is right else right
     with thread_pool(1, "l2tui-describe") as pool:
-        there = pool.submit(_describe, aside, 1 if aside is left else 2)
+        there = pool.submit(_describe, conn, aside, 1 if aside is left else 2)
         try:
-            mine = _describe(here, 1 if here is left else 2)
+            mine = _describe(conn, here, 1 if here is left else 2)
         except Exception:  # (an interrupt waits on neither)
             if aside is left:
                 there.result()  # the left's failure, if any, is the one to report
@@ -223,10 +225,12 @@ def _described(left: Provider, right: Provider) -> tuple[list[Column], list[Colu
     return (mine, theirs) if here is left else (theirs, mine)
 
 
-def _describe(provider: Provider, entity: int) -> list[Column]:
-    """One side's columns; its configuration errors name the entity's key (entity1.select)."""
+def _describe(conn: Connection, provider: Provider, entity: int) -> list[Column]:
+    """One side's columns; its configuration errors name the entity's key (entity1.select), and
+    a side that cannot be reached or signed in to is named (entity 1 (Dynamics accounts): …)."""
     try:
-        return provider.describe()
+        with reaching(conn, entity):
+            return provider.describe()
     except ConfigError as exc:
         raise exc.within(entity) from None
 
@@ -656,7 +660,7 @@ class Engine:
             self.log(f"{dups} item(s) of the {side} share a match key with another; only the "
                      "first of each is synced", "warning")
         if cursor and not read.stream.is_delta:
-            self.mode[side] = "full"
+            self._read_in_full(side)
         return read.stream
 
     def _unsynced(self, side: str, kept: list[tuple[Item, str | None]]
@@ -781,8 +785,16 @@ class Engine:
         for writer in self.writers.values():
             writer.settle()
         if cursor and not stream.is_delta:
-            self.mode[side] = "full"
+            self._read_in_full(side)
         return stream
+
+    def _read_in_full(self, side: str) -> None:
+        """A side whose change-tracking cursor the read could not use (the service refused it,
+        or it was for another query) was read in full: its mode, and the log, say so (the log
+        said "reading left (delta)" before the read began)."""
+        self.mode[side] = "full"
+        self.log(f"{side} read in full, not as changes: its change-tracking cursor could not be "
+                 "used")
 
     def _create_page(self, side: str, made: list[Any], versions: list[str | None],
                      writer: Writer) -> None:
@@ -1224,6 +1236,8 @@ class Engine:
             guid = str(uuid.uuid4())
             mkey = json.dumps([guid], separators=(",", ":"))
             own_keys[mkey] = kid
+            if self.counts.planned is not None:  # (a dry run: a real run makes another GUID)
+                self.counts.planned.new[mkey] = {"new": info.key_dict(kid)}
             writer.add(Task(side=side, op="update", mkey=mkey, hash=hsh, values=json.loads(vals),
                             src_kid=kid, dst_kid=kid, only=[], extra={column.name: guid}))
             if len(created) >= writer.batch:

@@ -32,6 +32,80 @@ def test_list_on_an_empty_folder_says_how_to_start(run_cli: CliRunner) -> None:
     assert "l2tui new" in result.stdout
 
 
+def _l2tui_into(stdout: int, *args: str, buffered: bool) -> subprocess.CompletedProcess[str]:
+    """The real command line with its standard output on ``stdout`` (a file descriptor)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if buffered:  # (as from a shell: what is printed waits in the buffer until Python exits)
+        env.pop("PYTHONUNBUFFERED", None)
+    else:
+        env["PYTHONUNBUFFERED"] = "1"
+    return subprocess.run([sys.executable, "-m", "l2tui", *args], stdout=stdout,
+                          stderr=subprocess.PIPE, text=True, env=env, timeout=60, cwd=str(REPO))
+
+
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize("command", [["list"], ["paths"], ["--version"]])
+def test_a_full_standard_output_is_said_in_one_line_and_exits_1(
+        command: list[str], buffered: bool) -> None:
+    """``l2tui list > /dev/full``: one line saying standard output could not be written, as a
+    Unix tool says it, not "unexpected error: OSError" nor Python's "Exception ignored"."""
+    with open("/dev/full", "w") as full:
+        result = _l2tui_into(full.fileno(), *command, buffered=buffered)
+    assert (result.returncode, result.stderr) == (
+        1, "l2tui: cannot write to standard output: No space left on device\n")
+
+
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize("command", [["list"], ["paths"], ["--version"]])
+def test_a_closed_pipe_on_standard_output_ends_the_command_quietly(
+        command: list[str], buffered: bool) -> None:
+    """``l2tui list | head -c1``: the reader went away; nothing is said (no traceback, no
+    "Exception ignored" as Python exits) and the command's own exit code stands."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = _l2tui_into(write_end, *command, buffered=buffered)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_a_command_started_with_standard_output_closed_ends_as_before() -> None:
+    """``l2tui list >&-``: Python has no sys.stdout; what is printed goes nowhere, exit 0 (no
+    AttributeError from the guard around standard output)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-m", "l2tui", "list"], stderr=subprocess.PIPE,
+                            text=True, env=env, timeout=60, cwd=str(REPO),
+                            preexec_fn=lambda: os.close(1))
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_a_run_that_fails_into_a_full_standard_output_still_says_why_with_its_exit_code(
+        config_dir: Path, tmp_path: Path) -> None:
+    """``run --json`` prints its failure on stdout too: with stdout full, stderr still has the
+    run's own error (its exit code, 3) besides the failure to write, not one in place of the
+    other."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "gone.toml").write_text(f"""title = "Gone"
+[entity1]
+provider = "odata"
+connection_string = "URL=http://127.0.0.1:1/api/data/v9.2/accounts;Authentication=none;"
+select = "$select=accountid,name"
+primary_key = ["accountid"]
+[entity2]
+provider = "sqlite"
+connection_string = "Data Source={tmp_path / 'right.db'};"
+select = "accounts"
+primary_key = ["accountid"]
+""", encoding="utf-8")
+    with open("/dev/full", "w") as full:
+        result = _l2tui_into(full.fileno(), "run", "gone", "--json", buffered=False)
+    first, second = result.stderr.splitlines()
+    assert first.startswith("l2tui: entity 1 (odata): ") and "127.0.0.1:1" in first, first
+    assert second == "l2tui: cannot write to standard output: No space left on device"
+    assert result.returncode == 3
+
+
 def test_paths_honour_the_environment_overrides(run_cli: CliRunner, isolated_dirs: dict[str, Path]) -> None:
     result = run_cli("paths")
     assert result.returncode == 0

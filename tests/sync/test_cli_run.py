@@ -32,6 +32,24 @@ def test_run_prints_a_summary_and_exits_0(pair: Pair, run_cli: CliRunner) -> Non
     assert "20 created" in result.stdout
 
 
+def test_run_whose_dynamics_sign_in_fails_names_the_entity_as_verify_does(
+        emulator_factory: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    """A wrong password: the one-line error says which entity could not sign in (its number and
+    title), in the history too, as verify's "Entity 1 (Dynamics accounts): FAILED" does."""
+    emu = emulator_factory(rows=5, auth=True)
+    pair = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts")
+    pair.conn.entity1.password_env = "CRM_PASSWORD"
+    name = pair.save()
+    env = {"CRM_PASSWORD": "wrong", "L2TUI_AUTHORITY_REWRITE":
+           f"https://login.fake.test={emu.root_url}"}
+    result = run_cli("run", name, env=env)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.startswith("l2tui: entity 1 (Dynamics accounts): sign-in as "), \
+        result.stderr
+    [run] = json.loads(run_cli("history", name, "--json").stdout)
+    assert run["message"].startswith("entity 1 (Dynamics accounts): sign-in as "), run
+
+
 def test_run_json_prints_the_report_for_scripts(pair: Pair, run_cli: CliRunner) -> None:
     result = run_cli("run", pair.save(), "--json")
     report = json.loads(result.stdout)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from l2tui.commands.run import planned_lines
 from l2tui.config.model import ColumnPair, ConflictResolution, Deletions, Direction, Entity
 from l2tui.errors import ConfigError, L2Error, RunError
 from l2tui.providers import open_entity
@@ -155,6 +156,19 @@ def test_a_run_without_change_tracking_compares_only_items_with_a_new_version(
     assert report.details["mode"] == {"left": "full", "right": "none"}
     assert report.updated_right == 1 and report.plan is not None and report.plan.unchanged == 19
     assert pair.right() == pair.left()
+
+
+def test_a_run_whose_change_tracking_cursor_is_refused_says_it_read_in_full(
+        pair: Pair) -> None:
+    """An expired cursor (the service asks for a full sync): the run reads everything, and its
+    log says so after "reading left (delta)", as its report's mode does."""
+    pair.run()
+    pair.emu.expire_delta_tokens()
+    report = pair.run()
+    assert report.ok and report.details["mode"] == {"left": "full", "right": "none"}
+    lines = [e.message for e in pair.events if isinstance(e, LogLine)]
+    assert lines[-1] == "left read in full, not as changes: its change-tracking cursor could " \
+        "not be used", lines[-4:]
 
 
 def test_a_run_from_a_filtered_select_reads_keys_first_and_syncs_every_change(
@@ -576,6 +590,25 @@ def test_a_new_sql_row_without_a_key_gets_its_dataverse_guid_written_back(
     assert guid and emu.store.get("accounts", guid)["name"] == "keyless"
     again = pair.run()
     assert again.plan is not None and again.plan.writes == 0
+
+
+def test_a_dry_run_lists_a_new_sql_row_without_a_key_as_new_by_its_own_key_not_a_made_up_guid(
+        emu: Any, tmp_path: Path) -> None:
+    """The GUID a dry run makes for such a row is not the one a real run makes: the plan names
+    the row by its own key instead, as new."""
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL)
+    db = sqlite3.connect(tmp_path / "r.db")
+    db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, accountid TEXT, name TEXT)")
+    db.execute("INSERT INTO people(id, name) VALUES (7, 'keyless')")
+    db.commit()
+    pair.conn.entity2.select = "people"
+    pair.conn.entity2.primary_key = ["id"]
+    pair.conn.entity2.modified_column = None
+    report = pair.run(dry_run=True)
+    assert report.created_left == 1, report.message
+    assert report.details["planned"]["left"]["create"] == [{"new": {"id": 7}}]
+    assert planned_lines(report)[:2] == ["To create on Data Entity 1 (left): 1", "  new (id = 7)"]
 
 
 def test_a_guid_the_sql_table_refuses_to_take_back_is_an_error_of_the_run_naming_the_row(

@@ -289,6 +289,32 @@ def test_a_nan_written_into_a_sqlite_number_column_is_kept_as_nan_and_a_full_run
     assert (again.updated_right, again.errors_right, again.unchanged) == (0, 0, 1)
 
 
+def test_a_nan_written_into_a_sqlite_table_without_a_unique_key_is_kept_as_nan_too(
+        tmp_path: Path) -> None:
+    """The general write path (no primary key or unique index on the match key: no fast upsert)
+    keeps a NaN as the fast path does, as the text 'NaN', not as NULL; a full run then writes
+    nothing."""
+    source, target = tmp_path / "source.db", tmp_path / "target.db"
+    with closing(sqlite3.connect(source)) as db, db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, f DOUBLE, n NUMERIC(10, 2))")
+        db.execute("INSERT INTO t VALUES (1, 'NaN', 'NaN')")
+    with closing(sqlite3.connect(target)) as db, db:
+        db.execute("CREATE TABLE t (id INTEGER, f DOUBLE, n NUMERIC(10, 2))")  # no key
+    conn = Connection(
+        title="NaN", direction=Direction.LEFT_TO_RIGHT,
+        entity1=Entity(provider="sqlite", connection_string=f"Data Source={source};",
+                       select="t", primary_key=["id"]),
+        entity2=Entity(provider="sqlite", connection_string=f"Data Source={target};",
+                       select="t", primary_key=["id"]),
+        mapping=Mapping(auto=True, columns=[]))
+    runner = Runner(resolve_paths())
+    assert runner.run(conn).created_right == 1
+    with closing(sqlite3.connect(target)) as db:
+        assert db.execute("SELECT id, f, n FROM t").fetchall() == [(1, "NaN", "NaN")]
+    again = runner.run(conn, full=True)
+    assert (again.updated_right, again.errors_right, again.unchanged) == (0, 0, 1)
+
+
 def test_a_text_key_written_into_a_sqlite_integer_primary_key_fails_its_row_saying_why(
         tmp_path: Path, run_cli: CliRunner) -> None:
     source, target = tmp_path / "source.db", tmp_path / "target.db"

@@ -127,6 +127,8 @@ class SqlProvider(Provider):
             elif target.provider == "postgresql":
                 sa.event.listen(self._engine, "connect", utc_postgresql_session)
                 sa.event.listen(self._engine, "connect", infinite_moments)
+            elif target.provider == "sqlite":
+                types.keep_nan(self._engine.dialect)
         return self._engine
 
     @contextlib.contextmanager

@@ -393,6 +393,36 @@ def _sqlite_bind(sql_type: TypeEngine[Any],
     return bind
 
 
+def _nan_as_text(bind: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """A SQLite number column's bind: a NaN as the text ``'NaN'`` (see ``_sqlite_bind``)."""
+
+    def number(value: Any) -> Any:
+        bound = value if bind is None else bind(value)
+        if type(bound) is float and bound != bound:
+            return "NaN"
+        return bound
+
+    return number
+
+
+class _SqliteNumeric(sa.Numeric):  # type: ignore[type-arg]
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
+        return _nan_as_text(super().bind_processor(dialect))
+
+
+class _SqliteFloat(sa.Float):  # type: ignore[type-arg]
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
+        return _nan_as_text(super().bind_processor(dialect))
+
+
+def keep_nan(dialect: Dialect) -> None:
+    """A SQLite engine's number columns (REAL, NUMERIC, …) bind a NaN as the text ``'NaN'`` on
+    every statement SQLAlchemy makes, as ``_sqlite_bind`` does for the fast path: the general
+    path (a table without a unique key, an update-only target) stored it as NULL, a value lost."""
+    dialect.colspecs = {**dialect.colspecs, sa.Numeric: _SqliteNumeric,  # type: ignore[misc]
+                        sa.Float: _SqliteFloat}
+
+
 _PROBE = dt.datetime(1987, 6, 5, 4, 3, 2, 1, tzinfo=dt.UTC)
 _TWO_DIGITS = tuple(f"{i:02d}" for i in range(100))
 
