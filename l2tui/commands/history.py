@@ -20,6 +20,7 @@ from l2tui.sync.normalize import exact_json
 from l2tui.sync.side import match_values
 from l2tui.sync.state import RunRecord, StateError
 from l2tui.sync.summaries import (
+    COUNTS,
     differences,
     iso_time,
     key_text,
@@ -105,9 +106,14 @@ def _outcome(record: RunRecord, ended: str) -> str:
 def record_dict(record: RunRecord, ended: str, logs: Path) -> dict[str, Any]:
     """A run of the history as JSON data (``log``: its log file in ``logs``, where known)."""
     seconds = None if record.finished is None else round(record.finished - record.started, 3)
+    # a run that ended has every count, as its line in the history shows them (one that failed
+    # before it began, a side out of reach, recorded none: it wrote nothing); a run not ended
+    # (running, or killed) has none yet
+    counts = record.counts if record.finished is None else \
+        {**dict.fromkeys((*COUNTS, "unchanged"), 0), **record.counts}
     return {"run": record.id, "started": iso_time(record.started),
             "finished": None if record.finished is None else iso_time(record.finished),
-            "seconds": seconds, "outcome": ended, "dry_run": record.dry, "counts": record.counts,
+            "seconds": seconds, "outcome": ended, "dry_run": record.dry, "counts": counts,
             "message": record.message, "log": str(logs / record.log) if record.log else None}
 
 
