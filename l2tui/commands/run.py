@@ -78,7 +78,7 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
             return 0
     cancel = threading.Event()
     sink = _sink(sys.stderr, quiet=as_json)
-    previous = _on_interrupt(cancel)
+    previous = on_interrupt(cancel)
     try:
         report = Runner(paths).run(
             conn, dry_run=bool(args.dry_run), force=bool(args.force), full=bool(args.full),
@@ -160,7 +160,7 @@ def planned_lines(report: RunReport) -> list[str]:
     return lines
 
 
-def _on_interrupt(cancel: threading.Event) -> dict[int, Any]:
+def on_interrupt(cancel: threading.Event) -> dict[int, Any]:
     """The first Ctrl-C (or SIGTERM: systemd stop, a cron timeout; or SIGHUP: the SSH session
     dropped, unless nohup ignores it) stops the run cleanly between batches; the second
     interrupts. Returns the handlers it replaced."""

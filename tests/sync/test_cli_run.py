@@ -521,3 +521,22 @@ def test_run_after_a_change_of_settings_deletes_what_the_source_deleted_since_th
     assert "  Data Entity 2 (right): 0 created, 0 updated, 5 deleted, 0 errors" in result.stdout
     assert "left alone" not in run_cli("run", name, "--full").stdout
     assert pair.right() == pair.left()
+
+
+def test_sigterm_stops_the_headless_demo_cleanly_as_it_stops_a_run(
+        run_cli: CliRunner) -> None:
+    """systemctl stop, or a cron timeout, meets the demo's sync: it ends between batches, says
+    so, and its history reads cancelled (it was killed, leaving an unfinished run)."""
+    proc = subprocess.Popen([sys.executable, "-m", "l2tui", "demo", "--headless", "--rows",
+                             "100000"], cwd=str(REPO),
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    assert proc.stderr.readline().startswith("Emulator: ")  # (the sync begins)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, (proc.returncode, err)
+    assert out.startswith("Cancelled: ") and "stopping after the current batch" in err
+    [record] = json.loads(run_cli("history", "demo", "--json").stdout)
+    assert record["outcome"] == "cancelled"
