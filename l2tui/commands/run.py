@@ -89,10 +89,12 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         _end_progress(sys.stderr)
-    if as_json:
-        print(json.dumps(report_dict(report), indent=2, default=str))
-    else:
-        print("\n".join([summary(report), *planned_lines(report)]))
+    # (a reader gone, `| head`: the exit code still says how the run went)
+    with contextlib.suppress(BrokenPipeError):
+        if as_json:
+            print(json.dumps(report_dict(report), indent=2, default=str), flush=True)
+        else:
+            print("\n".join([summary(report), *planned_lines(report)]), flush=True)
     return 0 if report.ok else 1
 
 
@@ -197,6 +199,12 @@ def _sink(stream: TextIO, quiet: bool) -> EventSink:
     tty = stream.isatty()
 
     def emit(event: Event) -> None:
+        # lines no one can read any more (a reader gone: `2>&1 | head`, a journal restarted; a
+        # full disk) are given up, not the run: its log has them
+        with contextlib.suppress(OSError):
+            show(event)
+
+    def show(event: Event) -> None:
         if isinstance(event, Progress):
             if tty and not quiet:
                 total = f"/{event.total}" if event.total else ""

@@ -540,3 +540,37 @@ def test_sigterm_stops_the_headless_demo_cleanly_as_it_stops_a_run(
     assert out.startswith("Cancelled: ") and "stopping after the current batch" in err
     [record] = json.loads(run_cli("history", "demo", "--json").stdout)
     assert record["outcome"] == "cancelled"
+
+
+def refusing_every_insert(pair: Pair) -> str:
+    """The pair's connection saved, its SQL table refusing every new row (each an item error,
+    a line on stderr)."""
+    with pair.engine.begin() as c:
+        c.execute(sa.text("CREATE TRIGGER refuse BEFORE INSERT ON accounts "
+                          "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"))
+    return pair.save()
+
+
+def run_unread(name: str, stream: str) -> subprocess.Popen[str]:
+    """``l2tui run NAME`` whose ``stream`` (stdout or stderr) no one reads: its reader went
+    away before the run began (`2>&1 | head -1`, a journal restarted)."""
+    proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    getattr(proc, stream).close()
+    proc.communicate(timeout=60)
+    return proc
+
+
+def test_a_run_whose_stderr_no_one_reads_goes_to_its_end(pair: Pair, run_cli: CliRunner) -> None:
+    name = refusing_every_insert(pair)
+    proc = run_unread(name, "stderr")
+    assert proc.returncode == 1  # its item errors, not a broken pipe
+    [record] = json.loads(run_cli("history", name, "--json").stdout)
+    assert (record["outcome"], record["counts"]["errors_right"]) == ("errors", 20)
+
+
+def test_a_run_whose_summary_no_one_reads_still_exits_as_it_went(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = refusing_every_insert(pair)
+    assert run_unread(name, "stdout").returncode == 1  # (it was 0: `| head` hid the errors)
