@@ -196,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except L2Error as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"l2tui: {exc}", file=sys.stderr)
+        with contextlib.suppress(OSError):  # (no one reads stderr: the exit code says it)
+            print(f"l2tui: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
     except KeyboardInterrupt:
         print("l2tui: interrupted", file=sys.stderr)

@@ -61,7 +61,8 @@ def answering_json(args: argparse.Namespace, load: Callable[[], Connection],
         return command(conn)
     except L2Error as exc:
         if getattr(args, "json", False):
-            print(json.dumps(failure_dict(title, exc), indent=2))
+            with contextlib.suppress(BrokenPipeError):  # (no reader: the exit code says it)
+                print(json.dumps(failure_dict(title, exc), indent=2), flush=True)
         raise
 
 

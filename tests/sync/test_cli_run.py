@@ -551,10 +551,10 @@ def refusing_every_insert(pair: Pair) -> str:
     return pair.save()
 
 
-def run_unread(name: str, stream: str) -> subprocess.Popen[str]:
-    """``l2tui run NAME`` whose ``stream`` (stdout or stderr) no one reads: its reader went
-    away before the run began (`2>&1 | head -1`, a journal restarted)."""
-    proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
+def run_unread(stream: str, *args: str) -> subprocess.Popen[str]:
+    """``l2tui ARGS`` whose ``stream`` (stdout or stderr) no one reads: its reader went away
+    before the run began (`2>&1 | head -1`, a journal restarted)."""
+    proc = subprocess.Popen([sys.executable, "-m", "l2tui", *args], cwd=str(REPO),
                             env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     getattr(proc, stream).close()
@@ -564,7 +564,7 @@ def run_unread(name: str, stream: str) -> subprocess.Popen[str]:
 
 def test_a_run_whose_stderr_no_one_reads_goes_to_its_end(pair: Pair, run_cli: CliRunner) -> None:
     name = refusing_every_insert(pair)
-    proc = run_unread(name, "stderr")
+    proc = run_unread("stderr", "run", name)
     assert proc.returncode == 1  # its item errors, not a broken pipe
     [record] = json.loads(run_cli("history", name, "--json").stdout)
     assert (record["outcome"], record["counts"]["errors_right"]) == ("errors", 20)
@@ -573,4 +573,10 @@ def test_a_run_whose_stderr_no_one_reads_goes_to_its_end(pair: Pair, run_cli: Cl
 def test_a_run_whose_summary_no_one_reads_still_exits_as_it_went(
         pair: Pair, run_cli: CliRunner) -> None:
     name = refusing_every_insert(pair)
-    assert run_unread(name, "stdout").returncode == 1  # (it was 0: `| head` hid the errors)
+    assert run_unread("stdout", "run", name).returncode == 1  # (it was 0: `| head` hid the errors)
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_a_run_that_cannot_start_exits_with_its_code_when_no_one_reads_the_error(
+        run_cli: CliRunner, stream: str) -> None:
+    assert run_unread(stream, "run", "no-such-connection", "--json").returncode == 2
