@@ -183,8 +183,25 @@ def _load(command: str) -> Callable[[argparse.Namespace, Paths], int]:
     return getattr(module, func)  # type: ignore[no-any-return]
 
 
+def _open_closed_std_streams() -> None:
+    """A standard stream closed when l2tui started (``>&- 2>&-`` in a crontab) is opened on
+    /dev/null: its output is dropped as asked, rather than the command failing on it, and no
+    file l2tui opens takes its number (where a stray write would land)."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            stream = open(fd, "r" if fd == 0 else "w", closefd=False)  # noqa: SIM115  (the process's)
+            setattr(sys, name, stream)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``l2tui`` script."""
+    _open_closed_std_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

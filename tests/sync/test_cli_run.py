@@ -580,3 +580,15 @@ def test_a_run_whose_summary_no_one_reads_still_exits_as_it_went(
 def test_a_run_that_cannot_start_exits_with_its_code_when_no_one_reads_the_error(
         run_cli: CliRunner, stream: str) -> None:
     assert run_unread(stream, "run", "no-such-connection", "--json").returncode == 2
+
+
+def test_a_run_from_a_crontab_that_closes_stdout_and_stderr_runs(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """``l2tui run NAME >&- 2>&-``: the output is dropped, not the run."""
+    name = pair.save()
+    closed = subprocess.run(["sh", "-c", 'exec "$0" -m l2tui run "$1" >&- 2>&-', sys.executable,
+                             name], cwd=str(REPO), env={**os.environ, "PYTHONPATH": str(REPO)},
+                            timeout=60)
+    assert closed.returncode == 0
+    [record] = json.loads(run_cli("history", name, "--json").stdout)
+    assert record["outcome"] == "success" and pair.right() == pair.left()
