@@ -92,7 +92,12 @@ def remove_demo_database(paths: Paths) -> None:
     database = demo_database(paths)
     for path in (database, *(database.with_name(database.name + end)
                              for end in ("-wal", "-shm", "-journal"))):
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:  # (a data folder made read-only, a folder of that name)
+            raise ConfigError(f"cannot replace the demo's database {path}: "
+                              f"{exc.strerror or exc} (choose another data folder with "
+                              "$L2TUI_DATA_DIR)") from None
 
 
 def demo_connection(paths: Paths, emu: Any) -> Connection:

@@ -592,3 +592,13 @@ def test_a_run_from_a_crontab_that_closes_stdout_and_stderr_runs(
     assert closed.returncode == 0
     [record] = json.loads(run_cli("history", name, "--json").stdout)
     assert record["outcome"] == "success" and pair.right() == pair.left()
+
+
+def test_a_demo_database_that_cannot_be_replaced_exits_2_naming_it(
+        run_cli: CliRunner, isolated_dirs: dict[str, Path]) -> None:
+    in_the_way = isolated_dirs["data"] / "demo.db"
+    (in_the_way / "x").mkdir(parents=True)  # (read-only folders do not stop root)
+    result = run_cli("demo", "--headless", "--rows", "20")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"l2tui: cannot replace the demo's database {in_the_way}: ")
+    assert "$L2TUI_DATA_DIR" in result.stderr and "unexpected" not in result.stderr
