@@ -177,9 +177,10 @@ def on_interrupt(cancel: threading.Event) -> dict[int, Any]:
             print(f"l2tui: stopping after the current batch ({again} again to interrupt)",
                   file=sys.stderr, flush=True)
 
-    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
-    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
-        signals += (signal.SIGHUP,)
+    # (a signal this process was started ignoring stays ignored: SIGHUP under nohup, SIGINT in
+    # a shell script's background job, which Ctrl-C at the script is not meant for)
+    signals = (signal.SIGTERM, *(s for s in (signal.SIGINT, signal.SIGHUP)
+                                 if signal.getsignal(s) is not signal.SIG_IGN))
     if threading.current_thread() is not threading.main_thread():
         return {s: signal.getsignal(s) for s in signals}
     return {s: signal.signal(s, handler) for s in signals}

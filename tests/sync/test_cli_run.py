@@ -383,14 +383,18 @@ def test_a_demo_started_while_the_demo_runs_changes_nothing_and_names_the_runnin
     assert conn.path.read_text() == before
 
 
-def reading_slowly(pair: Pair, name: str, seconds: float) -> subprocess.Popen[str]:
+def reading_slowly(pair: Pair, name: str, seconds: float,
+                   ignoring: signal.Signals | None = None) -> subprocess.Popen[str]:
     """``l2tui run NAME`` in the background, once its first page request is under way and held
-    back ``seconds`` by the emulator (a signal then meets a run in the middle of its read)."""
+    back ``seconds`` by the emulator (a signal then meets a run in the middle of its read);
+    started with the signal ``ignoring`` ignored, as a shell starts a background job."""
     pair.emu.faults.delay_next(1, seconds, path_contains="/accounts")
     pair.emu.recent_requests.clear()
     proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
                             env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=None if ignoring is None else
+                            lambda: signal.signal(ignoring, signal.SIG_IGN))
     deadline = time.monotonic() + 30
     while not any("/accounts?" in r for r in list(pair.emu.recent_requests)):
         assert time.monotonic() < deadline and proc.poll() is None
@@ -602,3 +606,13 @@ def test_a_demo_database_that_cannot_be_replaced_exits_2_naming_it(
     assert result.returncode == 2
     assert result.stderr.startswith(f"l2tui: cannot replace the demo's database {in_the_way}: ")
     assert "$L2TUI_DATA_DIR" in result.stderr and "unexpected" not in result.stderr
+
+
+def test_ctrl_c_at_a_script_leaves_the_run_it_started_in_the_background_going(
+        pair: Pair) -> None:
+    """`l2tui run a & l2tui run b & wait`: the shell starts each ignoring SIGINT."""
+    proc = reading_slowly(pair, pair.save(), seconds=1.0, ignoring=signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, (proc.returncode, err)
+    assert out.startswith("Done: ") and pair.right() == pair.left()
