@@ -219,10 +219,27 @@ class GuardedOutput:
         return getattr(self.stream, name)
 
 
+def _open_closed_std_streams() -> None:
+    """A standard stream closed when l2tui started (``>&- 2>&-`` in a crontab) is opened on
+    /dev/null: its output is dropped as asked, rather than the command failing on it, and no
+    file l2tui opens takes its number (where a stray write would land)."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            stream = open(fd, "r" if fd == 0 else "w", closefd=False)  # noqa: SIM115  (the process's)
+            setattr(sys, name, stream)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``l2tui`` script."""
+    _open_closed_std_streams()
     stdout = sys.stdout
-    if stdout is not None:  # (None: started with stdout closed; print then writes nothing)
+    if stdout is not None:  # (None: stdout was closed and could not be opened on /dev/null)
         sys.stdout = GuardedOutput(stdout)  # type: ignore[assignment]
     code: int | None = None
     try:
@@ -263,6 +280,7 @@ def _output_failed(exc: OutputFailed, code: int | None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    """The command ``argv`` names, run; its exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -276,7 +294,8 @@ def _main(argv: Sequence[str] | None) -> int:
     except L2Error as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"l2tui: {exc}", file=sys.stderr)
+        with contextlib.suppress(OSError):  # (no one reads stderr: the exit code says it)
+            print(f"l2tui: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
     except KeyboardInterrupt:
         print("l2tui: interrupted", file=sys.stderr)

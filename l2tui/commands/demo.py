@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
-from l2tui.commands.run import summary
+from l2tui.commands.run import on_interrupt, summary
 from l2tui.commands.tui import require_terminal
 from l2tui.config.model import Connection, Direction, Entity
 from l2tui.config.store import ConnectionStore
@@ -40,9 +42,17 @@ def demo_command(args: argparse.Namespace, paths: Paths) -> int:
         conn = demo_connection(paths, emu)
         remove_demo_database(paths)  # this emulator is new: the last demo's rows are not its
         prepare_table(conn, paths)
+        # the sync stops between batches on Ctrl-C, SIGTERM or SIGHUP, as `l2tui run` does
+        cancel = threading.Event()
+        previous = on_interrupt(cancel)
         print(f"Emulator: {emu.base_url} ({rows} accounts); SQLite: {demo_database(paths)}",
               file=sys.stderr)
-        report = Runner(paths).run(conn, reset=True)  # (so are the pairs of its sync state)
+        try:
+            # (reset: so are the pairs of its sync state)
+            report = Runner(paths).run(conn, reset=True, cancel=cancel)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         print(summary(report))
         if getattr(args, "headless", False):
             return 0 if report.ok else 1
@@ -82,7 +92,12 @@ def remove_demo_database(paths: Paths) -> None:
     database = demo_database(paths)
     for path in (database, *(database.with_name(database.name + end)
                              for end in ("-wal", "-shm", "-journal"))):
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:  # (a data folder made read-only, a folder of that name)
+            raise ConfigError(f"cannot replace the demo's database {path}: "
+                              f"{exc.strerror or exc} (choose another data folder with "
+                              "$L2TUI_DATA_DIR)") from None
 
 
 def demo_connection(paths: Paths, emu: Any) -> Connection:

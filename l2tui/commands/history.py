@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from l2tui.sync.normalize import exact_json
 from l2tui.sync.side import match_values
 from l2tui.sync.state import RunRecord, StateError
 from l2tui.sync.summaries import (
+    COUNTS,
     differences,
     iso_time,
     key_text,
@@ -103,12 +105,22 @@ def _outcome(record: RunRecord, ended: str) -> str:
 
 
 def record_dict(record: RunRecord, ended: str, logs: Path) -> dict[str, Any]:
-    """A run of the history as JSON data (``log``: its log file in ``logs``, where known)."""
+    """A run of the history as JSON data (``log``: its log file in ``logs``, where known; a run
+    going on is ``running``, ``pid`` the process running it)."""
     seconds = None if record.finished is None else round(record.finished - record.started, 3)
+    running = re.fullmatch(r"running \(PID (.*)\)", ended)  # (as run_outcome says it)
+    pid = running.group(1) if running else None
+    # a run that ended has every count, as its line in the history shows them (one that failed
+    # before it began, a side out of reach, recorded none: it wrote nothing); a run not ended
+    # (running, or killed) has none yet
+    counts = record.counts if record.finished is None else \
+        {**dict.fromkeys((*COUNTS, "unchanged"), 0), **record.counts}
     return {"run": record.id, "started": iso_time(record.started),
             "finished": None if record.finished is None else iso_time(record.finished),
-            "seconds": seconds, "outcome": ended, "dry_run": record.dry, "counts": record.counts,
-            "message": record.message, "log": str(logs / record.log) if record.log else None}
+            "seconds": seconds, "outcome": "running" if running else ended,
+            "pid": int(pid) if pid and pid.isdigit() else None, "dry_run": record.dry,
+            "counts": counts, "message": record.message,
+            "log": str(logs / record.log) if record.log else None}
 
 
 def conflicts_command(args: argparse.Namespace, paths: Paths) -> int:

@@ -61,7 +61,8 @@ def answering_json(args: argparse.Namespace, load: Callable[[], Connection],
         return command(conn)
     except L2Error as exc:
         if getattr(args, "json", False):
-            print(json.dumps(failure_dict(title, exc), indent=2))
+            with contextlib.suppress(BrokenPipeError):  # (no reader: the exit code says it)
+                print(json.dumps(failure_dict(title, exc), indent=2), flush=True)
         raise
 
 
@@ -78,7 +79,7 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
             return 0
     cancel = threading.Event()
     sink = _sink(sys.stderr, quiet=as_json)
-    previous = _on_interrupt(cancel)
+    previous = on_interrupt(cancel)
     try:
         report = Runner(paths).run(
             conn, dry_run=bool(args.dry_run), force=bool(args.force), full=bool(args.full),
@@ -89,10 +90,12 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         _end_progress(sys.stderr)
-    if as_json:
-        print(json.dumps(report_dict(report), indent=2, default=str))
-    else:
-        print("\n".join([summary(report), *planned_lines(report)]))
+    # (a reader gone, `| head`: the exit code still says how the run went)
+    with contextlib.suppress(BrokenPipeError):
+        if as_json:
+            print(json.dumps(report_dict(report), indent=2, default=str), flush=True)
+        else:
+            print("\n".join([summary(report), *planned_lines(report)]), flush=True)
     return 0 if report.ok else 1
 
 
@@ -169,7 +172,7 @@ def planned_text(values: list[Any] | dict[str, Any]) -> str:
     return key_text(values)
 
 
-def _on_interrupt(cancel: threading.Event) -> dict[int, Any]:
+def on_interrupt(cancel: threading.Event) -> dict[int, Any]:
     """The first Ctrl-C (or SIGTERM: systemd stop, a cron timeout; or SIGHUP: the SSH session
     dropped, unless nohup ignores it) stops the run cleanly between batches; the second
     interrupts. Returns the handlers it replaced."""
@@ -183,9 +186,10 @@ def _on_interrupt(cancel: threading.Event) -> dict[int, Any]:
             print(f"l2tui: stopping after the current batch ({again} again to interrupt)",
                   file=sys.stderr, flush=True)
 
-    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
-    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
-        signals += (signal.SIGHUP,)
+    # (a signal this process was started ignoring stays ignored: SIGHUP under nohup, SIGINT in
+    # a shell script's background job, which Ctrl-C at the script is not meant for)
+    signals = (signal.SIGTERM, *(s for s in (signal.SIGINT, signal.SIGHUP)
+                                 if signal.getsignal(s) is not signal.SIG_IGN))
     if threading.current_thread() is not threading.main_thread():
         return {s: signal.getsignal(s) for s in signals}
     return {s: signal.signal(s, handler) for s in signals}
@@ -206,6 +210,12 @@ def _sink(stream: TextIO, quiet: bool) -> EventSink:
     tty = stream.isatty()
 
     def emit(event: Event) -> None:
+        # lines no one can read any more (a reader gone: `2>&1 | head`, a journal restarted; a
+        # full disk) are given up, not the run: its log has them
+        with contextlib.suppress(OSError):
+            show(event)
+
+    def show(event: Event) -> None:
         if isinstance(event, Progress):
             if tty and not quiet:
                 total = f"/{event.total}" if event.total else ""

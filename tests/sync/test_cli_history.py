@@ -422,3 +422,37 @@ def test_a_dry_run_that_failed_reads_as_a_dry_run_in_the_history(
     assert (oldest["outcome"], oldest["dry_run"]) == ("success", False)
     lines = run_cli("history", name).stdout.splitlines()
     assert "failed (dry run)" in lines[2] and "dry run" not in lines[3]
+
+
+def test_history_json_gives_a_run_that_could_not_reach_a_side_the_same_counts_as_any_run(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """A monitor reads counts["errors_right"] of the latest run: the run cron made while the
+    service was down has it too (zero: nothing was written), not an empty object."""
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    pair.emu.stop()
+    assert run_cli("run", name).returncode == 3
+    failed, done = json.loads(run_cli("history", name, "--json").stdout)
+    assert failed["outcome"] == "failed"
+    assert failed["counts"] == dict.fromkeys(done["counts"], 0)
+
+
+def test_history_json_gives_a_run_going_on_as_running_with_its_pid_apart(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """A script compares the outcome with a few words ("running", "success", …): the process
+    is a number of its own, as the lock holds it."""
+    name = pair.save()
+    pair.paths.ensure()
+    state = StateStore(pair.paths.state_db(name))
+    state.start_run()  # a run that has started and not ended
+    state.close()
+    fd = os.open(Runner(pair.paths).lock_path(pair.conn), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.pwrite(fd, b"4242", 0)
+        [run] = json.loads(run_cli("history", name, "--json").stdout)
+        [listed] = json.loads(run_cli("list", "--json").stdout)
+    finally:
+        os.close(fd)
+    assert run["outcome"] == "running"
+    assert run["pid"] == 4242 and listed["last_run"] == run

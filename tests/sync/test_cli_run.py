@@ -401,14 +401,18 @@ def test_a_demo_started_while_the_demo_runs_changes_nothing_and_names_the_runnin
     assert conn.path.read_text() == before
 
 
-def reading_slowly(pair: Pair, name: str, seconds: float) -> subprocess.Popen[str]:
+def reading_slowly(pair: Pair, name: str, seconds: float,
+                   ignoring: signal.Signals | None = None) -> subprocess.Popen[str]:
     """``l2tui run NAME`` in the background, once its first page request is under way and held
-    back ``seconds`` by the emulator (a signal then meets a run in the middle of its read)."""
+    back ``seconds`` by the emulator (a signal then meets a run in the middle of its read);
+    started with the signal ``ignoring`` ignored, as a shell starts a background job."""
     pair.emu.faults.delay_next(1, seconds, path_contains="/accounts")
     pair.emu.recent_requests.clear()
     proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
                             env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=None if ignoring is None else
+                            lambda: signal.signal(ignoring, signal.SIG_IGN))
     deadline = time.monotonic() + 30
     while not any("/accounts?" in r for r in list(pair.emu.recent_requests)):
         assert time.monotonic() < deadline and proc.poll() is None
@@ -539,3 +543,94 @@ def test_run_after_a_change_of_settings_deletes_what_the_source_deleted_since_th
     assert "  Data Entity 2 (right): 0 created, 0 updated, 5 deleted, 0 errors" in result.stdout
     assert "left alone" not in run_cli("run", name, "--full").stdout
     assert pair.right() == pair.left()
+
+
+def test_sigterm_stops_the_headless_demo_cleanly_as_it_stops_a_run(
+        run_cli: CliRunner) -> None:
+    """systemctl stop, or a cron timeout, meets the demo's sync: it ends between batches, says
+    so, and its history reads cancelled (it was killed, leaving an unfinished run)."""
+    proc = subprocess.Popen([sys.executable, "-m", "l2tui", "demo", "--headless", "--rows",
+                             "100000"], cwd=str(REPO),
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    assert proc.stderr.readline().startswith("Emulator: ")  # (the sync begins)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, (proc.returncode, err)
+    assert out.startswith("Cancelled: ") and "stopping after the current batch" in err
+    [record] = json.loads(run_cli("history", "demo", "--json").stdout)
+    assert record["outcome"] == "cancelled"
+
+
+def refusing_every_insert(pair: Pair) -> str:
+    """The pair's connection saved, its SQL table refusing every new row (each an item error,
+    a line on stderr)."""
+    with pair.engine.begin() as c:
+        c.execute(sa.text("CREATE TRIGGER refuse BEFORE INSERT ON accounts "
+                          "BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"))
+    return pair.save()
+
+
+def run_unread(stream: str, *args: str) -> subprocess.Popen[str]:
+    """``l2tui ARGS`` whose ``stream`` (stdout or stderr) no one reads: its reader went away
+    before the run began (`2>&1 | head -1`, a journal restarted)."""
+    proc = subprocess.Popen([sys.executable, "-m", "l2tui", *args], cwd=str(REPO),
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    getattr(proc, stream).close()
+    proc.communicate(timeout=60)
+    return proc
+
+
+def test_a_run_whose_stderr_no_one_reads_goes_to_its_end(pair: Pair, run_cli: CliRunner) -> None:
+    name = refusing_every_insert(pair)
+    proc = run_unread("stderr", "run", name)
+    assert proc.returncode == 1  # its item errors, not a broken pipe
+    [record] = json.loads(run_cli("history", name, "--json").stdout)
+    assert (record["outcome"], record["counts"]["errors_right"]) == ("errors", 20)
+
+
+def test_a_run_whose_summary_no_one_reads_still_exits_as_it_went(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = refusing_every_insert(pair)
+    assert run_unread("stdout", "run", name).returncode == 1  # (it was 0: `| head` hid the errors)
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_a_run_that_cannot_start_exits_with_its_code_when_no_one_reads_the_error(
+        run_cli: CliRunner, stream: str) -> None:
+    assert run_unread(stream, "run", "no-such-connection", "--json").returncode == 2
+
+
+def test_a_run_from_a_crontab_that_closes_stdout_and_stderr_runs(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """``l2tui run NAME >&- 2>&-``: the output is dropped, not the run."""
+    name = pair.save()
+    closed = subprocess.run(["sh", "-c", 'exec "$0" -m l2tui run "$1" >&- 2>&-', sys.executable,
+                             name], cwd=str(REPO), env={**os.environ, "PYTHONPATH": str(REPO)},
+                            timeout=60)
+    assert closed.returncode == 0
+    [record] = json.loads(run_cli("history", name, "--json").stdout)
+    assert record["outcome"] == "success" and pair.right() == pair.left()
+
+
+def test_a_demo_database_that_cannot_be_replaced_exits_2_naming_it(
+        run_cli: CliRunner, isolated_dirs: dict[str, Path]) -> None:
+    in_the_way = isolated_dirs["data"] / "demo.db"
+    (in_the_way / "x").mkdir(parents=True)  # (read-only folders do not stop root)
+    result = run_cli("demo", "--headless", "--rows", "20")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"l2tui: cannot replace the demo's database {in_the_way}: ")
+    assert "$L2TUI_DATA_DIR" in result.stderr and "unexpected" not in result.stderr
+
+
+def test_ctrl_c_at_a_script_leaves_the_run_it_started_in_the_background_going(
+        pair: Pair) -> None:
+    """`l2tui run a & l2tui run b & wait`: the shell starts each ignoring SIGINT."""
+    proc = reading_slowly(pair, pair.save(), seconds=1.0, ignoring=signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, (proc.returncode, err)
+    assert out.startswith("Done: ") and pair.right() == pair.left()
