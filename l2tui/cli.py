@@ -8,11 +8,11 @@ import importlib
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
 
 from l2tui import __version__
 from l2tui.errors import L2Error
+from l2tui.output import GuardedOutput, OutputFailed
 from l2tui.paths import Paths, resolve_paths
 
 EXIT_CODES = """exit codes:
@@ -184,41 +184,6 @@ def _load(command: str) -> Callable[[argparse.Namespace, Paths], int]:
     return getattr(module, func)  # type: ignore[no-any-return]
 
 
-class OutputFailed(Exception):
-    """Standard output could not be written: a closed pipe (``| head``), a full disk."""
-
-    def __init__(self, error: OSError) -> None:
-        super().__init__(error.strerror or str(error))
-        self.error = error
-
-
-class GuardedOutput:
-    """``sys.stdout`` whose failures are OutputFailed, told apart from an OSError of a file or
-    a connection a command uses; the rest is the stream's own."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    def write(self, text: str) -> int:
-        try:
-            return self.stream.write(text)
-        except OSError as exc:
-            raise OutputFailed(exc) from exc
-
-    def writelines(self, lines: Iterable[str]) -> None:
-        for line in lines:
-            self.write(line)
-
-    def flush(self) -> None:
-        try:
-            self.stream.flush()
-        except OSError as exc:
-            raise OutputFailed(exc) from exc
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
-
-
 def _open_closed_std_streams() -> None:
     """A standard stream closed when l2tui started (``>&- 2>&-`` in a crontab) is opened on
     /dev/null: its output is dropped as asked, rather than the command failing on it, and no
@@ -274,6 +239,8 @@ def _output_failed(exc: OutputFailed, code: int | None) -> int:
             code = cause.exit_code
         if not isinstance(exc.error, BrokenPipeError):
             print(f"l2tui: cannot write to standard output: {exc}", file=sys.stderr)
+    if exc.code is not None:  # (the command knew how it went before it said so)
+        code = exc.code
     if isinstance(exc.error, BrokenPipeError):
         return code or 0
     return code or 1  # (what it had to say was not said)

@@ -21,6 +21,7 @@ from l2tui.commands.common import (
 )
 from l2tui.config.model import Connection
 from l2tui.errors import ConfigError, L2Error
+from l2tui.output import OutputFailed
 from l2tui.paths import Paths
 from l2tui.runner import Runner
 from l2tui.sync.events import (
@@ -90,13 +91,19 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         _end_progress(sys.stderr)
+    code = 0 if report.ok else 1
     # (a reader gone, `| head`: the exit code still says how the run went)
-    with contextlib.suppress(BrokenPipeError):
+    try:
         if as_json:
             print(json.dumps(report_dict(report), indent=2, default=str), flush=True)
         else:
             print("\n".join([summary(report), *planned_lines(report)]), flush=True)
-    return 0 if report.ok else 1
+    except OutputFailed as exc:
+        exc.code = code
+        raise
+    except BrokenPipeError:  # (a standard output not guarded: the command called directly)
+        pass
+    return code
 
 
 def report_dict(report: RunReport) -> dict[str, Any]:
