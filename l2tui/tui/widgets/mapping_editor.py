@@ -58,6 +58,7 @@ class MappingEditor(Vertical):
         self.left: list[Any] | None = None
         self.right: list[Any] | None = None
         self.rows: list[Row] = []
+        self._shown: tuple[list[Any], list[str]] | None = None  # the table's rows as last filled
 
     def compose(self) -> ComposeResult:
         """Switch, table, pickers and problems."""
@@ -100,13 +101,16 @@ class MappingEditor(Vertical):
             return
         self.rows, problems = build_rows(self.conn, self.left, self.right)
         table = self.query_one("#pairs", DataTable)
-        cursor = table.cursor_row
-        fill_table(table, LABELS,
-                   [(_marks(row), _name(row.left, row.left_read_only), row.left_type, "↔",
-                     _name(row.right, row.right_read_only), row.right_type, "; ".join(row.notes))
-                    for row in self.rows], keys=[row.key for row in self.rows])
-        if self.rows:
-            table.move_cursor(row=min(cursor, len(self.rows) - 1))
+        cells = [(_marks(row), _name(row.left, row.left_read_only), row.left_type, "↔",
+                  _name(row.right, row.right_read_only), row.right_type, "; ".join(row.notes))
+                 for row in self.rows]
+        keys = [row.key for row in self.rows]
+        if (cells, keys) != self._shown:  # (the same rows: the table, its cursor and scroll stay)
+            self._shown = (cells, keys)
+            cursor = table.cursor_row
+            fill_table(table, LABELS, cells, keys=keys)
+            if self.rows:
+                table.move_cursor(row=min(cursor, len(self.rows) - 1))
         status = self.query_one("#mapping-status", Static)
         lines = [f"⚠ {p}" for p in problems]
         if self.left is None or self.right is None:
