@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from l2tui.config.model import Connection
+from l2tui.config.model import ColumnPair, Connection
 from l2tui.config.store import ConnectionStore
 from tests.conftest import REPO, CliRunner
 
@@ -430,3 +430,34 @@ def test_a_database_refusing_a_sign_in_without_the_password_env_names_the_variab
     assert result.stdout.rstrip().endswith(
         "; no password was found: set $L2TUI_TEST_NOT_SET, store one in the keyring (l2tui "
         "set-password accounts --entity 2), or run on a terminal to be asked")
+
+
+def test_verify_refuses_a_modified_column_the_entity_lacks_as_run_does(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    conn.entity2.modified_column = "nosuch"
+    ConnectionStore(config_dir).save(conn)
+    refused = "entity2.modified_column: entity 2 has no column 'nosuch'"
+    assert refused in run_cli("run", "Accounts", "--dry-run").stderr
+    result = run_cli("verify", "Accounts", "--entity", "2")
+    assert result.returncode == 2, result.stdout
+    assert f"Entity 2 (SQLite accounts): FAILED — {refused}" in result.stdout
+
+
+def test_verify_checks_the_mapping_against_both_entities_as_run_does(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    conn.mapping.columns = [ColumnPair(left="name", right="nosuch")]
+    ConnectionStore(config_dir).save(conn)
+    refused = "mapping.columns[0].right: entity 2 has no column 'nosuch'"
+    assert refused in run_cli("run", "Accounts", "--dry-run").stderr
+    result = run_cli("verify", "Accounts")
+    assert result.returncode == 2, result.stdout
+    assert "Entity 2 (SQLite accounts): ok" in result.stdout
+    assert f"Mapping: FAILED — {refused}" in result.stdout
