@@ -68,6 +68,18 @@ def test_verify_signs_in_with_the_password_from_the_environment(
     assert f"as {emu.username}" in result.stdout
 
 
+def test_verify_with_an_empty_password_variable_says_it_is_empty(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator_factory: Any
+) -> None:
+    emu = emulator_factory(rows=5, auth=True)
+    _save(config_dir, emu.connection_string(), tmp_path / "unused.db", password_env="CRM_PASSWORD")
+    env = {"CRM_PASSWORD": "", "L2TUI_AUTHORITY_REWRITE": f"https://login.fake.test={emu.root_url}"}
+    result = run_cli("verify", "Accounts", "--entity", "1", env=env)
+    assert result.returncode == 3
+    assert "$CRM_PASSWORD is set but empty" in result.stdout
+    assert "set $CRM_PASSWORD" not in result.stdout
+
+
 def test_verify_without_a_password_says_how_to_give_one_for_cron(
     run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator_factory: Any
 ) -> None:
