@@ -473,3 +473,49 @@ def test_verify_checks_the_mapping_against_both_entities_as_run_does(
     assert result.returncode == 2, result.stdout
     assert "Entity 2 (SQLite accounts): ok" in result.stdout
     assert f"Mapping: FAILED — {refused}" in result.stdout
+
+
+@pytest.mark.parametrize("command", [("verify",), ("preview", "--entity", "2"), ("run", "--dry-run")],
+                         ids=["verify", "preview", "run"])
+def test_a_connection_file_other_users_can_write_is_not_used_to_connect(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any, command: tuple[str, ...]
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    assert conn.path is not None and conn.path.stat().st_mode & 0o777 == 0o600
+    conn.path.chmod(0o620)
+    result = run_cli(command[0], "Accounts", *command[1:])
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.count("\n") == 1
+    assert f"can be written by other users, who could change where it connects: " \
+           f"chmod 600 {conn.path}" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_connection_folder_other_users_can_write_is_not_used_to_connect(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    _save(config_dir, emulator.connection_string(), db)
+    config_dir.chmod(0o777)
+    result = run_cli("verify", "Accounts")
+    assert result.returncode == 2, result.stdout
+    assert f"the folder {config_dir} can be written by other users" in result.stderr
+    assert f"chmod 700 {config_dir}" in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_a_connection_file_of_another_user_is_not_used_to_connect(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    assert conn.path is not None
+    os.chown(conn.path, 65534, 65534)
+    result = run_cli("verify", "Accounts")
+    assert result.returncode == 2, result.stdout
+    assert f"the file {conn.path} belongs to another user" in result.stderr
+    assert f"chmod 600 {conn.path}" in result.stderr
