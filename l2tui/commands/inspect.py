@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -14,32 +15,72 @@ from decimal import Decimal
 from typing import Any
 
 from l2tui.commands.common import load_complete, open_for_terminal
+from l2tui.config.model import Connection
+from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 from l2tui.providers import entity_errors
-from l2tui.providers.base import Column, Record
+from l2tui.providers.base import Column, Provider, Record, VerifyResult
+from l2tui.sync.engine import plan_mapping
+from l2tui.sync.mapping import modified_column
 
 
 def verify_command(args: argparse.Namespace, paths: Paths) -> int:
-    """Check each entity (or the one asked for) can connect and read; exit 3 when one cannot
-    connect, 2 when the failures are all in the settings (a select naming a missing table)."""
+    """Check each entity (or the one asked for) can connect and read, and (both asked for) the
+    mapping against both, as a run checks it before it writes; exit 3 when one cannot connect,
+    2 when the failures are all in the settings (a select naming a missing table)."""
     conn = load_complete(paths, args.name)
     failed = False
     unreachable = False
-    for index in (args.entity,) if args.entity else (1, 2):
-        entity = conn.entity(index)
-        label = f"Entity {index} ({entity.title or entity.provider})"
-        with entity_errors(conn, index), open_for_terminal(conn, index, paths) as provider:
-            result = provider.verify()
-        mark = "ok" if result.ok else "FAILED"
-        print(f"{label}: {mark} — {result.message}")
-        for line in (*result.details, *(f"warning: {w}" for w in result.warnings)):
-            print(f"  {line}")
-        if result.table_missing:
-            print(f"  l2tui create-table {shlex.quote(args.name)} --entity {index} makes it from "
-                  f"entity {3 - index}'s columns")
-        failed = failed or not result.ok
-        unreachable = unreachable or not (result.ok or result.in_settings)
+    verified: dict[int, Provider] = {}
+    with contextlib.ExitStack() as opened:
+        for index in (args.entity,) if args.entity else (1, 2):
+            entity = conn.entity(index)
+            label = f"Entity {index} ({entity.title or entity.provider})"
+            with entity_errors(conn, index):
+                provider = opened.enter_context(open_for_terminal(conn, index, paths))
+                result = _checked(conn, index, provider, provider.verify())
+            mark = "ok" if result.ok else "FAILED"
+            print(f"{label}: {mark} — {result.message}")
+            for line in (*result.details, *(f"warning: {w}" for w in result.warnings)):
+                print(f"  {line}")
+            if result.table_missing:
+                print(f"  l2tui create-table {shlex.quote(args.name)} --entity {index} makes it "
+                      f"from entity {3 - index}'s columns")
+            failed = failed or not result.ok
+            unreachable = unreachable or not (result.ok or result.in_settings)
+            if result.ok:
+                verified[index] = provider
+        if len(verified) == 2:
+            failed = not _verify_mapping(conn, verified[1], verified[2]) or failed
     return 3 if unreachable else 2 if failed else 0
+
+
+def _checked(conn: Connection, index: int, provider: Provider,
+             result: VerifyResult) -> VerifyResult:
+    """An entity's verify result, failed in its settings if its ``modified_column`` is not one
+    of its columns (as a run refuses it)."""
+    if not result.ok:
+        return result
+    try:
+        modified_column(conn, index, provider.describe())
+    except ConfigError as exc:
+        return VerifyResult(False, str(exc), in_settings=True, setting=exc.key or "")
+    return result
+
+
+def _verify_mapping(conn: Connection, left: Provider, right: Provider) -> bool:
+    """Print whether the mapping holds against both entities, as a run checks it."""
+    try:
+        plan = plan_mapping(conn, left, right)
+    except ConfigError as exc:
+        print(f"Mapping: FAILED — {exc}")
+        return False
+    match = ", ".join(p.label for p in plan.match)
+    print(f"Mapping: ok — {len(plan.pairs)} column pair{'s' if len(plan.pairs) != 1 else ''}, "
+          f"matched by {match}")
+    for warning in plan.warnings:
+        print(f"  warning: {warning}")
+    return True
 
 
 def preview_command(args: argparse.Namespace, paths: Paths) -> int:

@@ -83,6 +83,27 @@ def shared_folder(folder: Path) -> str | None:
     return None
 
 
+def shared_file(path: Path) -> str | None:
+    """Why other users could change the connection file ``path`` (and so send its password to a
+    host of theirs), and how to stop them; None when they cannot: it is this user's or root's,
+    neither its group nor others may write to it, and its folder is not shared (as ssh asks of
+    its config)."""
+    real = Path(os.path.realpath(path))
+    try:
+        info = real.stat()
+    except OSError:  # (gone since it was read: what was read is the user's to use)
+        return None
+    quoted = shlex.quote(str(real))
+    if info.st_uid not in (os.getuid(), 0):
+        return (f"the file {real} belongs to another user ({_user(info.st_uid)}), who could "
+                f"change where it connects: chown {_user(os.getuid())} {quoted} && "
+                f"chmod 600 {quoted}")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return (f"the file {real} can be written by other users, who could change where it "
+                f"connects: chmod 600 {quoted}")
+    return shared_folder(real.parent)
+
+
 def _user(uid: int) -> str:
     """The name of user ``uid`` (its number when it has none)."""
     try:

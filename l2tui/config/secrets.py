@@ -113,8 +113,11 @@ def resolve_secret(conn: Connection, index: int, *, prompt: Prompt | None = None
 def missing_secret_hint(conn: Connection, index: int) -> str:
     """How to give an entity its password or secret when none was found."""
     entity = conn.entity(index)
-    ways = [f"set ${entity.password_env}" if entity.password_env
-            else 'set password_env = "VAR" in the file']
+    var = entity.password_env
+    if var and os.environ.get(var) == "":  # (set, but to nothing: "set $VAR" would puzzle)
+        ways = [f"${var} is set but empty (give it the password)"]
+    else:
+        ways = [f"set ${var}" if var else 'set password_env = "VAR" in the file']
     if keyring_usable():  # (where none works, set-password would only refuse)
         ways.append(f"store one in the keyring (l2tui set-password {conn.argument} --entity {index})")
     ways.append("run on a terminal to be asked")

@@ -58,10 +58,15 @@ def open_entity(
     """The provider of a connection's entity 1 or 2, with its secret resolved lazily.
 
     The secret is looked up only if the provider asks (an unauthenticated OData service or a
-    SQLite file never needs one); ``prompt`` is used only when a terminal is attached.
+    SQLite file never needs one); ``prompt`` is used only when a terminal is attached. A
+    connection file other users could change (where it connects, to be sent the secret) is
+    refused first.
     """
+    from l2tui.config.files import shared_file
     from l2tui.config.secrets import missing_secret_hint, resolve_secret
 
+    if conn.path is not None and (why := shared_file(conn.path)) is not None:
+        raise ConfigError(f"not used to connect: {why}", file=str(conn.path))
     entity = conn.entity(index)
 
     def secret() -> str | None:

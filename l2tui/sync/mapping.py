@@ -101,6 +101,12 @@ def _targets(direction: Direction) -> tuple[str, ...]:
     return SIDES
 
 
+def modified_column(conn: Connection, index: int, columns: list[Column]) -> str | None:
+    """Entity ``index``'s modified-on column among its ``columns`` (its ``modified_column``,
+    else its ``modifiedon`` column, else None); ConfigError if ``modified_column`` names none."""
+    return _modified(conn.entity(index).modified_column, _by_name(columns), index)
+
+
 def _modified(configured: str | None, columns: dict[str, Column], index: int) -> str | None:
     if configured:
         return _find(columns, configured, index, f"entity{index}.modified_column").name

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from l2tui.config.model import Connection
+from l2tui.config.model import ColumnPair, Connection
 from l2tui.config.store import ConnectionStore
 from tests.conftest import REPO, CliRunner
 
@@ -66,6 +66,18 @@ def test_verify_signs_in_with_the_password_from_the_environment(
     result = run_cli("verify", "Accounts", "--entity", "1", env=env)
     assert result.returncode == 0, result.stderr
     assert f"as {emu.username}" in result.stdout
+
+
+def test_verify_with_an_empty_password_variable_says_it_is_empty(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator_factory: Any
+) -> None:
+    emu = emulator_factory(rows=5, auth=True)
+    _save(config_dir, emu.connection_string(), tmp_path / "unused.db", password_env="CRM_PASSWORD")
+    env = {"CRM_PASSWORD": "", "L2TUI_AUTHORITY_REWRITE": f"https://login.fake.test={emu.root_url}"}
+    result = run_cli("verify", "Accounts", "--entity", "1", env=env)
+    assert result.returncode == 3
+    assert "$CRM_PASSWORD is set but empty" in result.stdout
+    assert "set $CRM_PASSWORD" not in result.stdout
 
 
 def test_verify_without_a_password_says_how_to_give_one_for_cron(
@@ -430,3 +442,80 @@ def test_a_database_refusing_a_sign_in_without_the_password_env_names_the_variab
     assert result.stdout.rstrip().endswith(
         "; no password was found: set $L2TUI_TEST_NOT_SET, store one in the keyring (l2tui "
         "set-password accounts --entity 2), or run on a terminal to be asked")
+
+
+def test_verify_refuses_a_modified_column_the_entity_lacks_as_run_does(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    conn.entity2.modified_column = "nosuch"
+    ConnectionStore(config_dir).save(conn)
+    refused = "entity2.modified_column: entity 2 has no column 'nosuch'"
+    assert refused in run_cli("run", "Accounts", "--dry-run").stderr
+    result = run_cli("verify", "Accounts", "--entity", "2")
+    assert result.returncode == 2, result.stdout
+    assert f"Entity 2 (SQLite accounts): FAILED — {refused}" in result.stdout
+
+
+def test_verify_checks_the_mapping_against_both_entities_as_run_does(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    conn.mapping.columns = [ColumnPair(left="name", right="nosuch")]
+    ConnectionStore(config_dir).save(conn)
+    refused = "mapping.columns[0].right: entity 2 has no column 'nosuch'"
+    assert refused in run_cli("run", "Accounts", "--dry-run").stderr
+    result = run_cli("verify", "Accounts")
+    assert result.returncode == 2, result.stdout
+    assert "Entity 2 (SQLite accounts): ok" in result.stdout
+    assert f"Mapping: FAILED — {refused}" in result.stdout
+
+
+@pytest.mark.parametrize("command", [("verify",), ("preview", "--entity", "2"), ("run", "--dry-run")],
+                         ids=["verify", "preview", "run"])
+def test_a_connection_file_other_users_can_write_is_not_used_to_connect(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any, command: tuple[str, ...]
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    assert conn.path is not None and conn.path.stat().st_mode & 0o777 == 0o600
+    conn.path.chmod(0o620)
+    result = run_cli(command[0], "Accounts", *command[1:])
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.count("\n") == 1
+    assert f"can be written by other users, who could change where it connects: " \
+           f"chmod 600 {conn.path}" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_connection_folder_other_users_can_write_is_not_used_to_connect(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    _save(config_dir, emulator.connection_string(), db)
+    config_dir.chmod(0o777)
+    result = run_cli("verify", "Accounts")
+    assert result.returncode == 2, result.stdout
+    assert f"the folder {config_dir} can be written by other users" in result.stderr
+    assert f"chmod 700 {config_dir}" in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_a_connection_file_of_another_user_is_not_used_to_connect(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    assert conn.path is not None
+    os.chown(conn.path, 65534, 65534)
+    result = run_cli("verify", "Accounts")
+    assert result.returncode == 2, result.stdout
+    assert f"the file {conn.path} belongs to another user" in result.stderr
+    assert f"chmod 600 {conn.path}" in result.stderr
