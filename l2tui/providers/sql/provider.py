@@ -200,8 +200,11 @@ class SqlProvider(Provider):
                 unique = set(keys) in self._unique
                 generated = len(keys) == 1 and select.is_generated(table.c[keys[0]], conn.dialect)
                 update_only = any(select.is_read_only(table.c[k]) for k in keys)
+                other_unique = conn.dialect.name in ("mysql", "mariadb") \
+                    and any(not set(keys) <= columns for columns in self._unique)
                 self._write = WriteTarget(table, tuple(keys), unique, generated, update_only,
-                                          partial=info.where or info.limited)
+                                          partial=info.where or info.limited,
+                                          other_unique=other_unique)
             return
         result = conn.execute(select.probe_statement(info, conn.dialect))
         try:

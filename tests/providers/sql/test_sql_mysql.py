@@ -1,5 +1,6 @@
 """MySQL/MariaDB: a TIMESTAMP is UTC whatever the server's time zone; a value the column
-cannot hold fails its row whatever the server's sql_mode."""
+cannot hold fails its row whatever the server's sql_mode; a create never writes over another
+row through a unique index."""
 
 from __future__ import annotations
 
@@ -67,3 +68,15 @@ def test_a_text_too_long_for_its_column_fails_its_row_on_a_server_that_is_not_st
     assert not result.ok
     assert "too long" in result.error
     assert lax_server.rows("SELECT id, name FROM names") == []
+
+
+def test_a_create_sharing_a_unique_value_with_another_row_fails_rather_than_write_over_it(
+        mysql_db: Database) -> None:
+    mysql_db.run("CREATE TABLE coded (id INT PRIMARY KEY, code VARCHAR(20) UNIQUE, name TEXT)",
+                 "INSERT INTO coded VALUES (1, 'ACC-1', 'only in SQL')")
+    provider = mysql_db.open("coded")
+    change = Change(ChangeOp.CREATE, {"id": 2}, {"code": "ACC-1", "name": "new elsewhere"})
+    result = provider.write([change])[0]
+    assert not result.ok
+    assert "Duplicate entry 'ACC-1'" in result.error
+    assert mysql_db.rows("SELECT id, code, name FROM coded") == [(1, "ACC-1", "only in SQL")]
