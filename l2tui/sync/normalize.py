@@ -397,6 +397,20 @@ def _json(value: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=_string)
 
 
+def without_trailing_blanks(normalize: Normalizer) -> Normalizer:
+    """``normalize`` for a text pair with a ``CHAR(n)`` column (``Column.blank_padded``), which
+    holds no trailing blanks of its own: ``'Contoso  '`` elsewhere is the ``'Contoso'`` MySQL
+    gives back (or the ``'Contoso   …'`` PostgreSQL pads it to), and blanks alone are empty."""
+
+    def trimmed(value: Any) -> Any:
+        made = normalize(value)
+        if type(made) is str and made[-1:] == " ":
+            return made.rstrip(" ") or None
+        return made
+
+    return trimmed
+
+
 def json_text(normalize: Normalizer) -> Normalizer:
     """``normalize`` for a text column paired with one of JSON documents or arrays (PostgreSQL
     json, jsonb, an array), whose values read as JSON text with keys sorted (``_json``): a text

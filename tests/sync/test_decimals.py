@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -15,7 +14,7 @@ import sqlalchemy as sa
 from l2tui.config.model import Connection, Direction, Entity, Mapping
 from l2tui.paths import resolve_paths
 from l2tui.runner import Runner
-from tests.conftest import postgresql_url
+from tests.sync.conftest import database_url
 from tests.sync.support import Pair, make_pair, sqlite_url
 
 
@@ -132,25 +131,16 @@ def test_a_decimal_its_sql_column_rounds_is_not_written_back_when_going_bidirect
                 if r["accountid"] == key) == 1234.5678
 
 
-def _single_float_url(kind: str) -> str:
-    """The database of a single-precision float column: PostgreSQL's REAL, MySQL's FLOAT."""
-    if kind == "postgresql":
-        return postgresql_url()
-    url = os.environ.get("L2TUI_TEST_MYSQL_URL")
-    if not url:
-        pytest.skip("no MySQL/MariaDB: set L2TUI_TEST_MYSQL_URL")
-    return url
-
-
 @pytest.fixture(params=[("postgresql", "ALTER COLUMN revenue TYPE REAL"),
                         ("mysql", "MODIFY revenue FLOAT")], ids=["REAL", "FLOAT"])
-def single_float(request: pytest.FixtureRequest, emu: Any) -> Iterator[tuple[Pair, str]]:
+def single_float(request: pytest.FixtureRequest, emu: Any,
+                 tmp_path: Path) -> Iterator[tuple[Pair, str]]:
     """Emulator accounts synced one way into a single-precision float column, one of them
     with more digits than it holds (40184161.6, kept as 40184160: 6 digits hold); the pair and
     its key."""
     kind, alter = request.param
     table = f"accounts_{uuid.uuid4().hex[:8]}"
-    pair = make_pair(emu, _single_float_url(kind), table)
+    pair = make_pair(emu, database_url(kind, tmp_path), table)
     try:
         with pair.engine.begin() as c:
             c.exec_driver_sql(f"ALTER TABLE {table} {alter}")
