@@ -58,6 +58,10 @@ class Column:
     precision: int | None = None  # a DECIMAL column's digits in all, when known (an INTEGER's
     #                               when beyond a BIGINT's: MySQL's BIGINT UNSIGNED holds 20)
     scale: int | None = None  # a DECIMAL column's digits after the point, when known
+    single_float: bool = False  # a FLOAT column of single precision (MySQL FLOAT, REAL): it
+    #                             holds 6 significant digits of what it is given
+    blank_padded: bool = False  # a CHAR(n) column: its values' trailing blanks are not its own
+    #                             (MySQL gives them back without, PostgreSQL and SQL Server padded)
 
     def __post_init__(self) -> None:
         # a plain str: a reflected name is SQLAlchemy's str subclass, and a run's mapping pickled

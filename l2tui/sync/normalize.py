@@ -31,6 +31,8 @@ Rules, one per logical type of a mapped column pair:
     shortest text), so 123456789012.3456 stays whole while 922337203685477.0001, which SQLite
     reads back as 922337203685477, is that on both sides;
   - float (a side is a FLOAT column): 15 significant digits, as floats add noise beyond them;
+  - single (a side is a single-precision FLOAT column: MySQL ``FLOAT``, ``REAL``): 6
+    significant digits, all it holds (40184161.6 is kept, and read back, as 40184200);
 
   an exact pair whose columns say their digits after the point (a ``NUMERIC(12, 2)``, which
   rounds what it is given) keeps those both hold, rounded half away from zero (``scale_rule``);
@@ -61,6 +63,7 @@ from l2tui.providers.base import MICROSECONDS, Column, ColumnType
 from l2tui.providers.booleans import text_boolean
 
 SIGNIFICANT = 15  # a double's precision: digits of a float beyond it are noise
+SINGLE_SIGNIFICANT = 6  # a single-precision float's: a MySQL FLOAT gives back no more
 ZEROS = 1000  # the most zeros a number's exponent may add where it is spelt out (1E+200000000)
 NUMERIC = {ColumnType.INTEGER, ColumnType.DECIMAL, ColumnType.FLOAT}
 
@@ -94,12 +97,15 @@ class Numbers(StrEnum):
     EXACT = "exact"    # decimals held exactly on both sides: every digit
     DOUBLE = "double"  # a side keeps decimals as doubles (SQLite): the digits a double holds
     FLOAT = "float"    # a side is a FLOAT column: 15 significant digits
+    SINGLE = "single"  # a side is a single-precision FLOAT column: 6 significant digits
 
 
 def numbers_rule(left: Column, right: Column) -> Numbers:
     """The ``Numbers`` rule of a pair of columns (for a pair compared as a number)."""
     if ColumnType.FLOAT in (left.type, right.type):
-        return Numbers.FLOAT
+        single = (left.type == ColumnType.FLOAT and left.single_float) \
+            or (right.type == ColumnType.FLOAT and right.single_float)
+        return Numbers.SINGLE if single else Numbers.FLOAT
     if left.stored_as_double or right.stored_as_double:
         return Numbers.DOUBLE
     return Numbers.EXACT
@@ -290,6 +296,19 @@ def _as_float(value: Any) -> str:
     return _plain(_rounded(number)) if number.is_finite() else str(number)
 
 
+def _as_single(value: Any) -> str:
+    """A number's canonical text to 6 significant digits (``Numbers.SINGLE``): a FLOAT column
+    keeps 40184161.6 as 40184200, which is no change of it."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    number = _decimal(value)
+    if not number.is_finite():
+        return str(number)
+    if len(number.as_tuple().digits) > SINGLE_SIGNIFICANT:
+        number = round(number, SINGLE_SIGNIFICANT - number.adjusted() - 1)
+    return _plain(number)
+
+
 def _decimal(value: Any) -> Decimal:
     """A number as a Decimal: a float by its shortest text, anything else by ``_text_number``;
     a Decimal whose exponent would add more than ``ZEROS`` zeros spelt out is ValueError (it
@@ -341,6 +360,7 @@ def _too_long(number: Decimal) -> bool:
 
 _NUMBERS: dict[Numbers, Callable[[Any], str]] = {
     Numbers.EXACT: _number, Numbers.DOUBLE: _as_double, Numbers.FLOAT: _as_float,
+    Numbers.SINGLE: _as_single,
 }
 
 
@@ -375,6 +395,20 @@ def _json(value: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> str:
     (json keeps them as written, jsonb in its own order); a value JSON has no type for as its
     canonical text (a decimal or a date in an array)."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=_string)
+
+
+def without_trailing_blanks(normalize: Normalizer) -> Normalizer:
+    """``normalize`` for a text pair with a ``CHAR(n)`` column (``Column.blank_padded``), which
+    holds no trailing blanks of its own: ``'Contoso  '`` elsewhere is the ``'Contoso'`` MySQL
+    gives back (or the ``'Contoso   …'`` PostgreSQL pads it to), and blanks alone are empty."""
+
+    def trimmed(value: Any) -> Any:
+        made = normalize(value)
+        if type(made) is str and made[-1:] == " ":
+            return made.rstrip(" ") or None
+        return made
+
+    return trimmed
 
 
 def json_text(normalize: Normalizer) -> Normalizer:
@@ -512,6 +546,10 @@ def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT, digits: int =
                 return value.lower()
             return None if value is None else general(value)
         return guid
+    if kind in NUMERIC and numbers == Numbers.SINGLE:
+        def single(value: Any) -> Any:
+            return None if value is None else general(value)
+        return single
     if kind in NUMERIC:
         every_digit = numbers == Numbers.EXACT
 

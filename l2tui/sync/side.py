@@ -28,6 +28,7 @@ from l2tui.sync.normalize import (
     normalizer,
     null_as_empty,
     number_value,
+    without_trailing_blanks,
 )
 
 
@@ -170,6 +171,9 @@ def _normalizer(pair: Pair, match: bool = False) -> Normalizer:
                       None if match else pair.scale)
     if pair.kind == ColumnType.STRING and ColumnType.OTHER in (pair.left.type, pair.right.type):
         return json_text(made)
+    if pair.kind == ColumnType.STRING and not match \
+            and (pair.left.blank_padded or pair.right.blank_padded):
+        return without_trailing_blanks(made)
     return made
 
 

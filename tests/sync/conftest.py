@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,13 @@ DATABASES = ["sqlite", "postgresql"]
 
 
 def database_url(kind: str, tmp_path: Path) -> str:
-    """A SQLAlchemy URL of the right-hand database (PostgreSQL only when configured)."""
+    """A SQLAlchemy URL of the right-hand database (PostgreSQL, MySQL/MariaDB only when
+    configured)."""
+    if kind == "mysql":
+        url = os.environ.get("L2TUI_TEST_MYSQL_URL")
+        if not url:
+            pytest.skip("no MySQL/MariaDB: set L2TUI_TEST_MYSQL_URL")
+        return url
     return sqlite_url(tmp_path / "right.db") if kind == "sqlite" else postgresql_url()
 
 

@@ -163,6 +163,8 @@ def make_pair(emu: Any, url: str, table: str, *, direction: Direction = Directio
     tab = sql_table(engine, table)
     if url.startswith("sqlite"):
         provider, connection_string = "sqlite", f"Data Source={engine.url.database};"
+    elif url.startswith("mysql"):
+        provider, connection_string = "mysql", url
     else:
         provider, connection_string = "postgresql", url
     conn = Connection(

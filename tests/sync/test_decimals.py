@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from l2tui.config.model import Connection, Direction, Entity, Mapping
 from l2tui.paths import resolve_paths
 from l2tui.runner import Runner
+from tests.sync.conftest import database_url
 from tests.sync.support import Pair, make_pair, sqlite_url
 
 
@@ -128,3 +129,41 @@ def test_a_decimal_its_sql_column_rounds_is_not_written_back_when_going_bidirect
     assert (switched.updated_left, switched.updated_right) == (0, 0)
     assert next(r["revenue"] for r in pair.emu.store.rows("accounts")
                 if r["accountid"] == key) == 1234.5678
+
+
+@pytest.fixture(params=[("postgresql", "ALTER COLUMN revenue TYPE REAL"),
+                        ("mysql", "MODIFY revenue FLOAT")], ids=["REAL", "FLOAT"])
+def single_float(request: pytest.FixtureRequest, emu: Any,
+                 tmp_path: Path) -> Iterator[tuple[Pair, str]]:
+    """Emulator accounts synced one way into a single-precision float column, one of them
+    with more digits than it holds (40184161.6, kept as 40184160: 6 digits hold); the pair and
+    its key."""
+    kind, alter = request.param
+    table = f"accounts_{uuid.uuid4().hex[:8]}"
+    pair = make_pair(emu, database_url(kind, tmp_path), table)
+    try:
+        with pair.engine.begin() as c:
+            c.exec_driver_sql(f"ALTER TABLE {table} {alter}")
+        key = next(iter(pair.left()))
+        pair.left_update(key, {"revenue": 40184161.6})
+        assert pair.run().created_right == 20
+        yield pair, key
+    finally:
+        pair.table.drop(pair.engine)
+
+
+def test_a_number_its_single_precision_float_column_rounds_is_not_written_again_by_a_full_run(
+        single_float: tuple[Pair, str]) -> None:
+    pair, _ = single_float
+    again = pair.run(full=True)
+    assert again.plan is not None and again.plan.writes == 0
+
+
+def test_a_number_its_single_precision_float_column_rounds_is_not_written_back_when_going_bidirectional(
+        single_float: tuple[Pair, str]) -> None:
+    pair, key = single_float
+    pair.conn.direction = Direction.BIDIRECTIONAL
+    switched = pair.run()
+    assert (switched.updated_left, switched.updated_right) == (0, 0)
+    assert next(r["revenue"] for r in pair.emu.store.rows("accounts")
+                if r["accountid"] == key) == 40184161.6

@@ -124,6 +124,7 @@ class SqlProvider(Provider):
                                    f"{one_line(exc, self._secret)}") from None
             if target.provider == "mysql":
                 sa.event.listen(self._engine, "connect", utc_session)
+                sa.event.listen(self._engine, "connect", strict_session)
             elif target.provider == "postgresql":
                 sa.event.listen(self._engine, "connect", utc_postgresql_session)
                 sa.event.listen(self._engine, "connect", infinite_moments)
@@ -199,8 +200,11 @@ class SqlProvider(Provider):
                 unique = set(keys) in self._unique
                 generated = len(keys) == 1 and select.is_generated(table.c[keys[0]], conn.dialect)
                 update_only = any(select.is_read_only(table.c[k]) for k in keys)
+                other_unique = conn.dialect.name in ("mysql", "mariadb") \
+                    and any(not set(keys) <= columns for columns in self._unique)
                 self._write = WriteTarget(table, tuple(keys), unique, generated, update_only,
-                                          partial=info.where or info.limited)
+                                          partial=info.where or info.limited,
+                                          other_unique=other_unique)
             return
         result = conn.execute(select.probe_statement(info, conn.dialect))
         try:
@@ -527,6 +531,20 @@ def utc_session(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("SET time_zone = '+00:00'")
+    finally:
+        cursor.close()
+
+
+def strict_session(dbapi_connection: Any, _record: Any) -> None:
+    """Make a new MySQL/MariaDB connection strict, whatever the server's ``sql_mode``: without
+    it a text too long for its column is cut short, an emoji in a latin1 column becomes ``?``
+    and a number out of range is clipped, each with a warning nobody reads; the row then fails
+    with the database's error instead (a run that wrote it cut short did so again at every full
+    run, and a bidirectional run carried the cut value back to the other side)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@session.sql_mode, ''),"
+                       " 'STRICT_ALL_TABLES')")
     finally:
         cursor.close()
 

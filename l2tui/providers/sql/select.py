@@ -128,6 +128,8 @@ def table_columns(table: sa.Table, chosen: Sequence[sa.Column[Any]], keys: Seque
             fraction_digits=types.fraction_digits(col.type, sqlite),
             precision=precision,
             scale=scale,
+            single_float=not sqlite and types.is_single_float(col.type),
+            blank_padded=not sqlite and isinstance(col.type, sa.CHAR | sa.NCHAR),
         ))
     return out
 

@@ -90,6 +90,28 @@ def digits(sql_type: TypeEngine[Any], kind: ColumnType) -> tuple[int | None, int
     return None, None
 
 
+def is_single_float(sql_type: TypeEngine[Any]) -> bool:
+    """A reflected float column of single precision (4 bytes: 6 significant digits hold):
+    MySQL's ``FLOAT`` or ``FLOAT(p)`` up to 24, PostgreSQL's and SQL Server's ``REAL``. (Not
+    for SQLite, whose ``REAL`` is a double.)"""
+    if not isinstance(sql_type, sa.Float) or isinstance(sql_type, sa.Double):
+        return False
+    precision = sql_type.precision
+    if precision is not None:
+        return precision <= SINGLE_FLOAT_BITS
+    return type(sql_type).__name__ in ("FLOAT", "REAL") and not _mysql_double(sql_type)
+
+
+def _mysql_double(sql_type: TypeEngine[Any]) -> bool:
+    """MySQL's ``REAL``, a ``DOUBLE`` by another name (unless the server's sql_mode has
+    ``REAL_AS_FLOAT``, when it is reflected as ``FLOAT``)."""
+    mysql = sys.modules.get("sqlalchemy.dialects.mysql")
+    return mysql is not None and isinstance(sql_type, mysql.REAL)
+
+
+SINGLE_FLOAT_BITS = 24  # FLOAT(p): a single-precision float up to 24 bits of mantissa
+
+
 def is_money(sql_type: TypeEngine[Any]) -> bool:
     """PostgreSQL's or SQL Server's ``money`` (or ``smallmoney``): a decimal."""
     return type(sql_type).__name__ in ("MONEY", "SMALLMONEY")

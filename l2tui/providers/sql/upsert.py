@@ -35,6 +35,10 @@ class WriteTarget:
     # the select leaves rows out (WHERE, a row limit): a row it does not show may still be there,
     # so a create is a plain INSERT, which fails on such a row instead of writing over it
     partial: bool = False
+    # MySQL/MariaDB: a unique index on other columns than the key, through which an INSERT … ON
+    # DUPLICATE KEY UPDATE would write over another row (one SQL alone holds, sharing a value
+    # of that index with the new item): a create is a plain INSERT, which fails on it instead
+    other_unique: bool = False
 
 
 class MissingRows(Exception):

@@ -284,7 +284,7 @@ class Writer:
             shown = ", ".join(f"{k}={v!r}" for k, v in (one.keys[0] or {}).items())
             return WriteOutcome(change, False, f"no row with {shown} to update")
         except IntegrityError as exc:
-            if one.shape.op == "insert_key":
+            if one.shape.op == "insert_key" and not self.target.other_unique:
                 shown = ", ".join(f"{k}={v!r}" for k, v in (one.keys[0] or {}).items())
                 return WriteOutcome(change, False, f"a row with {shown} is in the table but not "
                                     "in the select (its WHERE or row limit leaves it out); it "
@@ -432,8 +432,8 @@ class Writer:
         target = self.target
         if op == "upsert" and target.update_only:
             op = "update"  # the key cannot be written: an upsert only updates
-        elif op == "upsert" and target.partial:
-            op = "insert_key"  # never over a row the select does not show
+        elif op == "upsert" and (target.partial or target.other_unique):
+            op = "insert_key"  # never over a row the select does not show, or another row
         found = self.shapes.get((op, columns))
         if found is not None:
             return found

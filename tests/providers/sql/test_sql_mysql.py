@@ -1,4 +1,6 @@
-"""MySQL/MariaDB: a TIMESTAMP is UTC whatever the server's time zone."""
+"""MySQL/MariaDB: a TIMESTAMP is UTC whatever the server's time zone; a value the column
+cannot hold fails its row whatever the server's sql_mode; a create never writes over another
+row through a unique index."""
 
 from __future__ import annotations
 
@@ -45,3 +47,36 @@ def test_a_timestamp_is_written_as_utc_whatever_the_servers_time_zone(
     change = Change(ChangeOp.CREATE, {"id": 1}, {"at": NOON.replace(tzinfo=dt.UTC)})
     assert provider.write([change])[0].ok
     assert _utc_rows(server_at_plus_two) == [(1, NOON)]
+
+
+@pytest.fixture
+def lax_server(mysql_db: Database) -> Iterator[Database]:
+    """``mysql_db`` on a server whose sql_mode is not strict (for new sessions), set back after."""
+    was = mysql_db.rows("SELECT @@global.sql_mode")[0][0]
+    mysql_db.run("CREATE TABLE names (id INT PRIMARY KEY, name VARCHAR(5))")
+    mysql_db.run("SET GLOBAL sql_mode = ''")
+    try:
+        yield mysql_db
+    finally:
+        mysql_db.run(f"SET GLOBAL sql_mode = '{was}'")
+
+
+def test_a_text_too_long_for_its_column_fails_its_row_on_a_server_that_is_not_strict(
+        lax_server: Database) -> None:
+    provider = lax_server.open("names")
+    result = provider.write([Change(ChangeOp.CREATE, {"id": 1}, {"name": "Fourth Coffee"})])[0]
+    assert not result.ok
+    assert "too long" in result.error
+    assert lax_server.rows("SELECT id, name FROM names") == []
+
+
+def test_a_create_sharing_a_unique_value_with_another_row_fails_rather_than_write_over_it(
+        mysql_db: Database) -> None:
+    mysql_db.run("CREATE TABLE coded (id INT PRIMARY KEY, code VARCHAR(20) UNIQUE, name TEXT)",
+                 "INSERT INTO coded VALUES (1, 'ACC-1', 'only in SQL')")
+    provider = mysql_db.open("coded")
+    change = Change(ChangeOp.CREATE, {"id": 2}, {"code": "ACC-1", "name": "new elsewhere"})
+    result = provider.write([change])[0]
+    assert not result.ok
+    assert "Duplicate entry 'ACC-1'" in result.error
+    assert mysql_db.rows("SELECT id, code, name FROM coded") == [(1, "ACC-1", "only in SQL")]
