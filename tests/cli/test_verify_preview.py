@@ -436,7 +436,8 @@ def test_a_database_refusing_a_sign_in_without_the_password_env_names_the_variab
                                       f"Database={url.database};User ID={url.username};")
     conn.entity2.password_env = "L2TUI_TEST_NOT_SET"
     ConnectionStore(config_dir).save(conn)
-    result = run_cli("verify", "Accounts", "--entity", "2", env={"L2TUI_TEST_NOT_SET": ""})
+    os.environ.pop("L2TUI_TEST_NOT_SET", None)  # (not set at all: set but empty is told apart)
+    result = run_cli("verify", "Accounts", "--entity", "2")
     assert result.returncode == 3, result.stdout + result.stderr
     assert "Access denied" in result.stdout
     assert result.stdout.rstrip().endswith(
