@@ -20,7 +20,7 @@ from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 from l2tui.providers import entity_errors
 from l2tui.providers.base import Column, Provider, Record, VerifyResult
-from l2tui.sync.engine import plan_mapping
+from l2tui.sync.engine import plan_mapping, repeated_match_keys
 from l2tui.sync.mapping import modified_column
 
 
@@ -69,7 +69,8 @@ def _checked(conn: Connection, index: int, provider: Provider,
 
 
 def _verify_mapping(conn: Connection, left: Provider, right: Provider) -> bool:
-    """Print whether the mapping holds against both entities, as a run checks it."""
+    """Print whether the mapping holds against both entities, as a run checks it, and the
+    match-key values that more than one item of a side holds (a run fails their items)."""
     try:
         plan = plan_mapping(conn, left, right)
     except ConfigError as exc:
@@ -78,7 +79,7 @@ def _verify_mapping(conn: Connection, left: Provider, right: Provider) -> bool:
     match = ", ".join(p.label for p in plan.match)
     print(f"Mapping: ok — {len(plan.pairs)} column pair{'s' if len(plan.pairs) != 1 else ''}, "
           f"matched by {match}")
-    for warning in plan.warnings:
+    for warning in (*plan.warnings, *repeated_match_keys(conn, plan, left, right)):
         print(f"  warning: {warning}")
     return True
 

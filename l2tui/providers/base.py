@@ -331,6 +331,11 @@ class Provider(abc.ABC):
         Empty where they are unique, as a Dataverse key is, or the provider cannot tell."""
         return []
 
+    def repeated_warnings(self, columns: Sequence[str]) -> list[str]:
+        """Verify's warning naming the values of ``columns`` that more than one record holds
+        (``repeated_keys``), if any, or why they could not be looked for."""
+        return []
+
     def preview(self, rows: int = 20) -> tuple[list[Column], list[Record]]:
         """The first rows of a full read, for Preview Data."""
         out: list[Record] = []

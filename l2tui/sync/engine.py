@@ -235,6 +235,29 @@ def _describe(conn: Connection, provider: Provider, entity: int) -> list[Column]
         raise exc.within(entity) from None
 
 
+def unique_sides(conn: Connection) -> tuple[str, ...]:
+    """The sides whose match-key values must each name one item (``Engine._repeated``): the side
+    a one-way run reads from, both sides of a bidirectional run."""
+    if conn.direction == Direction.BIDIRECTIONAL:
+        return SIDES
+    return ("right",) if conn.direction == Direction.RIGHT_TO_LEFT else ("left",)
+
+
+def repeated_match_keys(conn: Connection, plan: MappingPlan, left: Provider,
+                        right: Provider) -> list[str]:
+    """Verify's warnings naming the match-key values more than one item of a side holds, on
+    the sides a run fails them (``Engine._repeated``), each as ``Entity N: …``: for a match key
+    other than the side's primary key (the entity's own verify looks at that one)."""
+    providers = {"left": left, "right": right}
+    out = []
+    for side in unique_sides(conn):
+        names = [p.column(side).name for p in plan.match]
+        if names != [c.name for c in plan.keys[side]]:
+            index = 1 if side == "left" else 2
+            out += [f"Entity {index}: {w}" for w in providers[side].repeated_warnings(names)]
+    return out
+
+
 class Engine:
     """Runs one connection once against open providers and its state store."""
 
@@ -524,8 +547,7 @@ class Engine:
         (``Provider.repeated_keys``): one item error a key, and its items on both sides left as
         they are (``failed``), never one synced over another. A one-way run's target is only
         written: what it holds twice is written over alike."""
-        two_way = self.conn.direction == Direction.BIDIRECTIONAL
-        for side in SIDES if two_way else (self.src,):
+        for side in unique_sides(self.conn):
             info = self.sides[side]
             names = [c.name for c, _ in info.match]
             try:

@@ -476,6 +476,26 @@ def test_verify_checks_the_mapping_against_both_entities_as_run_does(
     assert f"Mapping: FAILED — {refused}" in result.stdout
 
 
+def test_verify_names_match_key_values_rows_share_as_run_refuses_them(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path
+) -> None:
+    for name, rows in (("left.db", [(1, "ACC-01"), (2, "acc-01"), (3, "ACC-03")]), ("right.db", [])):
+        with sqlite3.connect(tmp_path / name) as db:
+            db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, accountnumber TEXT COLLATE NOCASE)")
+            db.executemany("INSERT INTO t VALUES (?, ?)", rows)
+    conn = Connection(title="Numbers")
+    for entity, name in ((conn.entity1, "left.db"), (conn.entity2, "right.db")):
+        entity.provider, entity.select, entity.primary_key = "sqlite", "t", ["id"]
+        entity.connection_string = f"Data Source={tmp_path / name};"
+    conn.mapping.match_key = ColumnPair(left="accountnumber", right="accountnumber")
+    ConnectionStore(config_dir).save(conn)
+    assert "appears 2 times" in run_cli("run", "Numbers", "--dry-run").stderr
+    result = run_cli("verify", "Numbers")
+    assert "Mapping: ok — 1 column pair, matched by accountnumber\n  warning: Entity 1: 1 value(s) " \
+           "of accountnumber appear more than once ('ACC-01' / 'acc-01': 2 times): their rows " \
+           "are not synced from it\n" in result.stdout
+
+
 @pytest.mark.parametrize("command", [("verify",), ("preview", "--entity", "2"), ("run", "--dry-run")],
                          ids=["verify", "preview", "run"])
 def test_a_connection_file_other_users_can_write_is_not_used_to_connect(

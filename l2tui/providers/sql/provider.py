@@ -508,14 +508,17 @@ class SqlProvider(Provider):
         except SQLAlchemyError as exc:
             return [f"could not look for values of {names} that rows share: "
                     f"{one_line(exc, self._secret)}"]
-        if not repeated:
-            return []
-        listed = _in_order([(_in_order(records), count) for records, count in repeated])
-        shown = "; ".join(f"{' / '.join(map(_key_text, records))}: {count} times"
-                          for records, count in listed[:SHOWN_REPEATED])
-        more = "; …" if len(listed) > SHOWN_REPEATED else ""
-        return [f"{len(repeated)} value(s) of {names} appear more than once ({shown}{more}): "
-                "their rows are not synced from it"]
+        return _repeated_text(names, repeated)
+
+    def repeated_warnings(self, columns: Sequence[str]) -> list[str]:
+        """Verify's warning naming the values of ``columns`` that rows share (``repeated_keys``),
+        if any, or why they could not be looked for."""
+        try:
+            repeated = self.repeated_keys(columns)
+        except ConfigError as exc:
+            return [f"could not look for values of {', '.join(columns)} that rows share: "
+                    f"{exc.detail}"]
+        return _repeated_text(", ".join(columns), repeated)
 
     def close(self) -> None:
         """Release the engine's pooled connections."""
@@ -741,6 +744,18 @@ def _key_getter(keys: list[int], fixes: list[Callable[[Any], Any] | None]
         one = keys[0]
         return lambda row: (row[one],)
     return lambda row: tuple(row[i] for i in keys)
+
+
+def _repeated_text(names: str, repeated: list[tuple[list[Record], int]]) -> list[str]:
+    """The warning naming the values of the columns ``names`` that rows share, if any."""
+    if not repeated:
+        return []
+    listed = _in_order([(_in_order(records), count) for records, count in repeated])
+    shown = "; ".join(f"{' / '.join(map(_key_text, records))}: {count} times"
+                      for records, count in listed[:SHOWN_REPEATED])
+    more = "; …" if len(listed) > SHOWN_REPEATED else ""
+    return [f"{len(repeated)} value(s) of {names} appear more than once ({shown}{more}): "
+            "their rows are not synced from it"]
 
 
 def _in_order(items: list[Any]) -> list[Any]:
