@@ -244,9 +244,10 @@ class L2Core(App[int]):
     # -- workers -----------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify", name="Verify")
-    def verify_worker(self, conn: Connection, indexes: tuple[int, ...], prompts: dict[int, Any]) -> None:
-        """Verify Connection String off the UI thread."""
-        jobs.verify(conn, indexes, self.paths, self.bridge, prompts)
+    def verify_worker(self, conn: Connection, indexes: tuple[int, ...], prompts: dict[int, Any],
+                      mapping: bool = False) -> None:
+        """Verify Connection String off the UI thread (and the mapping, with ``mapping``)."""
+        jobs.verify(conn, indexes, self.paths, self.bridge, prompts, mapping=mapping)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="preview", name="Preview Data")
     def preview_worker(self, conn: Connection, index: int, prompt: Any) -> None:

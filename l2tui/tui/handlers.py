@@ -338,7 +338,21 @@ class ActionsMixin(L2Core):
             form.query_one("#f-connstr", Field).set_status("verifying…")
             form.query_one("#f-select", Field).set_status(None)
         self.notify("verifying " + " and ".join(f"Data Entity {i}" for i in indexes) + "…")
-        self.verify_worker(jobs.snapshot(self.current), indexes, self._prompts())
+        self.verify_worker(jobs.snapshot(self.current), indexes, self._prompts(),
+                           self._other_verified(indexes))
+
+    def _other_verified(self, indexes: tuple[int, ...]) -> bool:
+        """Whether verifying ``indexes`` verifies both entities: both asked for, or the other
+        one verified ok before with its settings as they are now (then the mapping is checked)."""
+        conn = self.current
+        if len(indexes) == 2:
+            return True
+        if conn is None or conn.path is None:
+            return False
+        other = 3 - indexes[0]
+        found = self.tables_found.get((conn.path, other))
+        own = len(jobs.table_key(conn, other)) // 2  # (its own settings come first)
+        return found is not None and found[:own] == jobs.table_key(conn, other)[:own]
 
     def action_preview(self) -> None:
         """Preview Data of the entity shown (Data Entity 1 from the other pages)."""
@@ -391,6 +405,16 @@ class ActionsMixin(L2Core):
                                     failed=not event.ok)
         self.notify(text, title=f"Data Entity {event.index}: " + ("verified" if event.ok else "failed"),
                     severity="information" if event.ok else "error")
+
+    def on_mapping_checked(self, event: messages.MappingChecked) -> None:
+        """Say whether the mapping holds against both entities verified (as a run checks it):
+        a failure with its key and message."""
+        if self.current is None or self.current.path != event.path:
+            return
+        text = event.message + "".join(f"; {w}" for w in event.warnings)
+        self.notify(text, title="Mapping: " + ("verified" if event.ok else "failed"),
+                    severity="information" if event.ok else "error",
+                    timeout=8 if not event.ok else self.NOTIFICATION_TIMEOUT)
 
     def action_create_table(self) -> None:
         """Create Table: show the CREATE TABLE that Verify planned; Create runs it in a worker."""

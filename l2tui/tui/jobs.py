@@ -12,8 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from l2tui.config.model import Connection
-from l2tui.errors import L2Error
+from l2tui.errors import ConfigError, L2Error
 from l2tui.paths import Paths
+from l2tui.sync.engine import plan_mapping, repeated_match_keys
 from l2tui.sync.events import RunReport
 from l2tui.tables import TablePlan, create_planned, plan_table
 from l2tui.tui import messages
@@ -56,9 +57,12 @@ def table_key(conn: Connection, index: int) -> tuple[str, ...]:
 
 
 def verify(conn: Connection, indexes: tuple[int, ...], paths: Paths, bridge: Bridge,
-           prompts: dict[int, Prompt]) -> None:
+           prompts: dict[int, Prompt], *, mapping: bool = False) -> None:
     """Verify Connection String for each entity; one VerifyDone each. A SQL entity whose table
-    is not there comes with the plan to create it (or why the other entity cannot give one)."""
+    is not there comes with the plan to create it (or why the other entity cannot give one).
+    With ``mapping`` (the other entity verified too), once each verified ok, the mapping is
+    checked against both as a run checks it: one MappingChecked."""
+    failed = False
     try:
         for index in indexes:
             path, verified = conn.path, conn.entity(index).connection_string
@@ -75,11 +79,35 @@ def verify(conn: Connection, indexes: tuple[int, ...], paths: Paths, bridge: Bri
                                                 in_settings=result.in_settings,
                                                 setting=result.setting,
                                                 select=conn.entity(index).select))
+                failed = failed or not result.ok
             except L2Error as exc:
+                failed = True
                 bridge.post(messages.VerifyDone(index, False, exc.message, path=path,
                                                 connection_string=verified))
+        if mapping and not failed:
+            bridge.post(_mapping_checked(conn, paths, bridge, prompts))
     finally:
         bridge.post(messages.SignInEnded())
+
+
+def _mapping_checked(conn: Connection, paths: Paths, bridge: Bridge,
+                     prompts: dict[int, Prompt]) -> messages.MappingChecked:
+    """The mapping checked against both entities with the run's own ``plan_mapping`` (and the
+    match-key values a side holds more than once), as ``l2tui verify`` checks it."""
+    try:
+        with _open(conn, 1, paths, bridge, prompts.get(1)) as left, \
+                _open(conn, 2, paths, bridge, prompts.get(2)) as right:
+            plan = plan_mapping(conn, left, right)
+            warnings = (*plan.warnings, *repeated_match_keys(conn, plan, left, right))
+    except ConfigError as exc:
+        text = f"{exc.key}: {exc.detail}" if exc.key else exc.detail
+        return messages.MappingChecked(False, text, path=conn.path)
+    except L2Error as exc:
+        return messages.MappingChecked(False, _short(exc), path=conn.path)
+    pairs = len(plan.pairs)
+    text = (f"{pairs} column pair{'s' if pairs != 1 else ''}, matched by "
+            + ", ".join(p.label for p in plan.match))
+    return messages.MappingChecked(True, text, warnings, path=conn.path)
 
 
 def _table_offer(conn: Connection, index: int, paths: Paths, bridge: Bridge,

@@ -52,6 +52,19 @@ class VerifyDone(Message):
         self.warnings = warnings
 
 
+class MappingChecked(Message):
+    """Verify checked the mapping against both entities (of the file it names), as a run does:
+    ok with what it matches by, or the key and message of what a run would refuse."""
+
+    def __init__(self, ok: bool, message: str, warnings: tuple[str, ...] = (), *,
+                 path: Path | None = None) -> None:
+        super().__init__()
+        self.ok = ok
+        self.message = message
+        self.warnings = warnings
+        self.path = path
+
+
 class PreviewReady(Message):
     """Preview Data read the first rows of one entity."""
 

@@ -400,3 +400,41 @@ async def test_the_connection_string_hint_names_the_keys_the_provider_reads(
         assert _connstr_hint(app, 2) == (
             "keys: Data Source, Port, Initial Catalog, User ID, Password, Trusted_Connection, "
             "SSL Mode, Application Name, Connect Timeout, Schema, BatchSize")
+
+
+def _mapping_notes(app) -> list[tuple[str, str]]:
+    return [(str(n.title), n.message) for n in app._notifications
+            if str(n.title).startswith("Mapping:")]
+
+
+async def test_verify_of_both_entities_shows_a_mapping_a_run_would_refuse(
+        make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    with demo_file.open("a", encoding="utf-8") as toml:
+        toml.write('[[mapping.columns]]\nleft = "name"\nright = "nosuch"\n')
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")  # the Connection page: both entities
+        await until(pilot, lambda: _mapping_notes(app))
+        assert _connstr_hint(app, 1).startswith("✓") and _connstr_hint(app, 2).startswith("✓")
+        assert _mapping_notes(app) == [
+            ("Mapping: failed", "mapping.columns[0].right: entity 2 has no column 'nosuch' "
+             "(its columns: accountid, accountnumber, name, revenue)")]
+
+
+async def test_verify_of_one_entity_checks_the_mapping_once_the_other_verified(
+        make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    with demo_file.open("a", encoding="utf-8") as toml:
+        toml.write('[[mapping.columns]]\nleft = "name"\nright = "nosuch"\n')
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2", "f2")
+        await until(pilot, lambda: _connstr_hint(app, 1).startswith("✓"))
+        await app.workers.wait_for_complete()
+        assert _mapping_notes(app) == []  # entity 2 not verified yet
+        await pilot.press("alt+3", "f2")
+        await until(pilot, lambda: _mapping_notes(app))
+        assert _mapping_notes(app) == [
+            ("Mapping: failed", "mapping.columns[0].right: entity 2 has no column 'nosuch' "
+             "(its columns: accountid, accountnumber, name, revenue)")]
