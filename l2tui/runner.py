@@ -46,13 +46,15 @@ __all__ = ["RunRecord", "Runner"]
 
 
 def _record_failed(state: StateStore, started: float, message: str,
-                   finished: float | None) -> None:
-    """Record a run that failed before the engine recorded one. A killed run before it is
-    still to be compared: the state's mark says so, as the history will no longer."""
+                   finished: float | None) -> int:
+    """Record a run that failed before the engine recorded one; its number. A killed run
+    before it is still to be compared: the state's mark says so, as the history will no
+    longer."""
     run = state.start_run(started)
     if not state.dry and state.last_run_crashed(run):
         state.put(UNRECORDED, str(run))
     state.finish_run(run, "failed", {}, message, finished)
+    return run
 
 
 class Runner:
@@ -99,6 +101,7 @@ class Runner:
             engine: Engine | None = None
             began, ended = started, None  # the run's start and end as its history has them
             recorded = False  # a run stopped before the engine began one is recorded here
+            number: int | None = None  # the run's number in the history, once recorded
             try:
                 if reset:
                     state.reset()
@@ -134,8 +137,8 @@ class Runner:
                         # (a state that cannot record it: the run's own error is the one to say)
                         with contextlib.suppress(L2Error, sqlite3.Error):
                             state = open_state()
-                            _record_failed(state, began, self._failure(conn, stopped).message,
-                                           ended)
+                            number = _record_failed(
+                                state, began, self._failure(conn, stopped).message, ended)
                         recorded = True
                         raise
                     state.close()
@@ -156,14 +159,20 @@ class Runner:
                                    started=started if engine is None else began,
                                    finished=time.time() if ended is None else ended,
                                    message=exc.message)
-                if not (recorded or getattr(engine, "run_id", None) is not None):
+                if not recorded:
+                    number = getattr(engine, "run_id", None)
+                if not recorded and number is None:
                     # (a side that could not be reached or described, a mapping that does not
                     # fit): in the history too, so that the latest run a monitor reads is this one
                     with contextlib.suppress(sqlite3.Error):
-                        _record_failed(state, report.started, exc.message, report.finished)
+                        number = _record_failed(state, report.started, exc.message,
+                                                report.finished)
                 events(RunFinished(report=report))
+                exc.run = number  # (which run of the history it stopped, for --json)
                 if isinstance(exc, ConfigError) and conn.path:
-                    raise exc.at(str(conn.path)) from None  # which file to mend
+                    located = exc.at(str(conn.path))  # which file to mend
+                    located.run = number
+                    raise located from None
                 if exc is not caught:
                     raise exc from None
                 raise
@@ -213,16 +222,16 @@ class Runner:
 
     # -- history and state -------------------------------------------------------------
 
-    def history(self, conn: Connection, limit: int = 50, *, real: bool = False
-                ) -> list[RunRecord]:
+    def history(self, conn: Connection, limit: int = 50, *, real: bool = False,
+                run: int | None = None) -> list[RunRecord]:
         """The connection's latest runs, newest first (empty before the first run; ``real``:
-        no dry run among them)."""
+        no dry run among them; ``run``: that run alone, if the history holds it)."""
         path = self.paths.state_db(conn.slug)
         if not path.exists():
             return []
         state = StateStore(path, dry=True)
         try:
-            return state.runs(limit, real=real)
+            return state.runs(limit, real=real, run=run)
         finally:
             state.close()
 

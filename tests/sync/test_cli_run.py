@@ -226,6 +226,26 @@ def test_run_json_prints_a_refused_run_on_stdout_too(pair: Pair, run_cli: CliRun
     assert report["connection"] == pair.conn.title
 
 
+def test_run_json_of_a_run_that_failed_midway_gives_what_its_history_recorded(
+        emulator_factory: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    """The service refuses the read's second page (of 5,000 accounts): the JSON on stdout has
+    the run's number, start and end, log and counts as ``history --json`` has them (the counts
+    at the top too, as a report has them), with the error's message and exit code."""
+    emu = emulator_factory(rows=5001, auth=False)
+    name = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts").save()
+    emu.faults.delay_next(1, 0.0, method="GET", path_contains="/accounts")  # (the first page)
+    emu.faults.fail_next(10**6, status=400, method="GET", path_contains="/accounts")
+    result = run_cli("run", name, "--json")
+    emu.faults.clear()
+    assert result.returncode == 3, result.stderr
+    answer = json.loads(result.stdout)
+    [run] = json.loads(run_cli("history", name, "--json").stdout)
+    assert {key: answer.get(key) for key in run} == run
+    assert answer["created_right"] == run["counts"]["created_right"]
+    assert (answer["outcome"], answer["ok"], answer["exit_code"]) == ("failed", False, 3)
+    assert answer["message"] == result.stderr.removeprefix("l2tui: ").strip()
+
+
 def test_summary_lists_data_entity_1_before_data_entity_2(pair: Pair, run_cli: CliRunner) -> None:
     out = run_cli("run", pair.save()).stdout
     assert out.index("Data Entity 1 (left)") < out.index("Data Entity 2 (right)")
