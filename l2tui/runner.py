@@ -83,7 +83,9 @@ class Runner:
         cancel = cancel or threading.Event()  # (the providers' retry waits end with it too)
         return_large_buffers()  # page bodies are megabytes: keep them off the heap (glibc)
         started = time.time()
-        with self._lock(conn), self._log_file(conn, started) as (log, log_name):
+        with self._lock(conn), self._log_file(
+                conn, started, lambda message: self._record_unlogged(conn, started, message,
+                                                                     dry_run)) as (log, log_name):
             to_log = _log_writer(log)
             events = fan_out(Throttle(sink), to_log)
 
@@ -183,6 +185,21 @@ class Runner:
                 state.close()
             events(RunFinished(report=report))
             return report
+
+    def _record_unlogged(self, conn: Connection, started: float, message: str,
+                         dry: bool) -> int | None:
+        """Record a run that could not write its log as failed with ``message`` (so that the
+        latest run a monitor reads is this one), if the state can be written; its number."""
+        try:
+            state = StateStore(self.paths.state_db(conn.slug), dry=dry)
+        except L2Error:
+            return None
+        try:
+            return _record_failed(state, started, message, time.time())
+        except sqlite3.Error:
+            return None
+        finally:
+            state.close()
 
     def _failure(self, conn: Connection, caught: L2Error | sqlite3.Error) -> L2Error:
         """The error a run stopped with (an sqlite3 error is the state store's: a full disk, a
@@ -337,10 +354,12 @@ class Runner:
             os.close(fd)
 
     @contextlib.contextmanager
-    def _log_file(self, conn: Connection, started: float) -> Iterator[tuple[IO[str], str]]:
+    def _log_file(self, conn: Connection, started: float,
+                  unlogged: Callable[[str], int | None]) -> Iterator[tuple[IO[str], str]]:
         """A new log file for one run, and its name: its start and process id, and a number
         where runs of one process start within a second (the app runs a connection as often as
-        asked)."""
+        asked). A log folder that cannot be written is a setup problem (ConfigError, exit 2),
+        the run recorded as failed by ``unlogged`` (its number, or None)."""
         folder = self.paths.run_logs(conn.slug)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
         try:
@@ -351,8 +370,10 @@ class Runner:
                     fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                     break
         except OSError as exc:
-            raise RunError(f"cannot write the run log in {folder}: "
-                           f"{exc.strerror or exc}; nothing was run") from None
+            unusable = ConfigError(f"cannot write the run log in {folder}: "
+                                   f"{exc.strerror or exc}; nothing was run")
+            unusable.run = unlogged(unusable.message)
+            raise unusable from None
         _let_go_of_logs(folder, name, time.time())
         handle = os.fdopen(fd, "a", encoding="utf-8")
         try:

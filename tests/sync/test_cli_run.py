@@ -525,6 +525,39 @@ def test_a_data_dir_that_cannot_be_made_exits_2_naming_the_folder_and_variable(
     assert "unexpected error" not in result.stderr and len(result.stderr.splitlines()) == 1
 
 
+def run_with_a_file_for_its_log_folder(pair: Pair, run_cli: CliRunner
+                                       ) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Run once, then put a file where the connection's log folder goes and run again: that
+    run's result, and the log folder."""
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    logs = resolve_paths().run_logs(name)
+    for old in logs.iterdir():
+        old.unlink()
+    logs.rmdir()
+    logs.write_text("not a folder")
+    return run_cli("run", name), logs
+
+
+def test_a_log_folder_that_cannot_be_written_exits_2_and_runs_nothing(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """A folder l2tui cannot use is a setup problem, as a data folder that cannot be made is."""
+    result, logs = run_with_a_file_for_its_log_folder(pair, run_cli)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"l2tui: cannot write the run log in {logs}: Not a directory; " \
+        "nothing was run\n"
+
+
+def test_a_run_that_cannot_write_its_log_is_the_latest_run_a_monitor_reads_failed(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """Not the success before it: ``list --json`` gives the run that could not write its log,
+    failed with the message it exited with."""
+    result, _ = run_with_a_file_for_its_log_folder(pair, run_cli)
+    [latest] = json.loads(run_cli("list", "--json").stdout)
+    assert latest["last_run"]["outcome"] == "failed"
+    assert latest["last_run"]["message"] == result.stderr.removeprefix("l2tui: ").strip()
+
+
 def test_a_state_folder_others_can_write_exits_2_in_one_line_and_runs_nothing(
         pair: Pair, run_cli: CliRunner) -> None:
     name = pair.save()
