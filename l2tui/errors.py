@@ -7,6 +7,7 @@ class L2Error(Exception):
     """Base of every error l2tui reports to a person: one line, no traceback."""
 
     exit_code = 1
+    run: int | None = None  # a run that got far enough to be in the history: its number
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

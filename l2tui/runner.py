@@ -46,13 +46,15 @@ __all__ = ["RunRecord", "Runner"]
 
 
 def _record_failed(state: StateStore, started: float, message: str,
-                   finished: float | None) -> None:
-    """Record a run that failed before the engine recorded one. A killed run before it is
-    still to be compared: the state's mark says so, as the history will no longer."""
+                   finished: float | None) -> int:
+    """Record a run that failed before the engine recorded one; its number. A killed run
+    before it is still to be compared: the state's mark says so, as the history will no
+    longer."""
     run = state.start_run(started)
     if not state.dry and state.last_run_crashed(run):
         state.put(UNRECORDED, str(run))
     state.finish_run(run, "failed", {}, message, finished)
+    return run
 
 
 class Runner:
@@ -81,7 +83,9 @@ class Runner:
         cancel = cancel or threading.Event()  # (the providers' retry waits end with it too)
         return_large_buffers()  # page bodies are megabytes: keep them off the heap (glibc)
         started = time.time()
-        with self._lock(conn), self._log_file(conn, started) as (log, log_name):
+        with self._lock(conn), self._log_file(
+                conn, started, lambda message: self._record_unlogged(conn, started, message,
+                                                                     dry_run)) as (log, log_name):
             to_log = _log_writer(log)
             events = fan_out(Throttle(sink), to_log)
 
@@ -99,6 +103,7 @@ class Runner:
             engine: Engine | None = None
             began, ended = started, None  # the run's start and end as its history has them
             recorded = False  # a run stopped before the engine began one is recorded here
+            number: int | None = None  # the run's number in the history, once recorded
             try:
                 if reset:
                     state.reset()
@@ -134,8 +139,8 @@ class Runner:
                         # (a state that cannot record it: the run's own error is the one to say)
                         with contextlib.suppress(L2Error, sqlite3.Error):
                             state = open_state()
-                            _record_failed(state, began, self._failure(conn, stopped).message,
-                                           ended)
+                            number = _record_failed(
+                                state, began, self._failure(conn, stopped).message, ended)
                         recorded = True
                         raise
                     state.close()
@@ -156,14 +161,20 @@ class Runner:
                                    started=started if engine is None else began,
                                    finished=time.time() if ended is None else ended,
                                    message=exc.message)
-                if not (recorded or getattr(engine, "run_id", None) is not None):
+                if not recorded:
+                    number = getattr(engine, "run_id", None)
+                if not recorded and number is None:
                     # (a side that could not be reached or described, a mapping that does not
                     # fit): in the history too, so that the latest run a monitor reads is this one
                     with contextlib.suppress(sqlite3.Error):
-                        _record_failed(state, report.started, exc.message, report.finished)
+                        number = _record_failed(state, report.started, exc.message,
+                                                report.finished)
                 events(RunFinished(report=report))
+                exc.run = number  # (which run of the history it stopped, for --json)
                 if isinstance(exc, ConfigError) and conn.path:
-                    raise exc.at(str(conn.path)) from None  # which file to mend
+                    located = exc.at(str(conn.path))  # which file to mend
+                    located.run = number
+                    raise located from None
                 if exc is not caught:
                     raise exc from None
                 raise
@@ -174,6 +185,21 @@ class Runner:
                 state.close()
             events(RunFinished(report=report))
             return report
+
+    def _record_unlogged(self, conn: Connection, started: float, message: str,
+                         dry: bool) -> int | None:
+        """Record a run that could not write its log as failed with ``message`` (so that the
+        latest run a monitor reads is this one), if the state can be written; its number."""
+        try:
+            state = StateStore(self.paths.state_db(conn.slug), dry=dry)
+        except L2Error:
+            return None
+        try:
+            return _record_failed(state, started, message, time.time())
+        except sqlite3.Error:
+            return None
+        finally:
+            state.close()
 
     def _failure(self, conn: Connection, caught: L2Error | sqlite3.Error) -> L2Error:
         """The error a run stopped with (an sqlite3 error is the state store's: a full disk, a
@@ -213,16 +239,16 @@ class Runner:
 
     # -- history and state -------------------------------------------------------------
 
-    def history(self, conn: Connection, limit: int = 50, *, real: bool = False
-                ) -> list[RunRecord]:
+    def history(self, conn: Connection, limit: int = 50, *, real: bool = False,
+                run: int | None = None) -> list[RunRecord]:
         """The connection's latest runs, newest first (empty before the first run; ``real``:
-        no dry run among them)."""
+        no dry run among them; ``run``: that run alone, if the history holds it)."""
         path = self.paths.state_db(conn.slug)
         if not path.exists():
             return []
         state = StateStore(path, dry=True)
         try:
-            return state.runs(limit, real=real)
+            return state.runs(limit, real=real, run=run)
         finally:
             state.close()
 
@@ -328,10 +354,12 @@ class Runner:
             os.close(fd)
 
     @contextlib.contextmanager
-    def _log_file(self, conn: Connection, started: float) -> Iterator[tuple[IO[str], str]]:
+    def _log_file(self, conn: Connection, started: float,
+                  unlogged: Callable[[str], int | None]) -> Iterator[tuple[IO[str], str]]:
         """A new log file for one run, and its name: its start and process id, and a number
         where runs of one process start within a second (the app runs a connection as often as
-        asked)."""
+        asked). A log folder that cannot be written is a setup problem (ConfigError, exit 2),
+        the run recorded as failed by ``unlogged`` (its number, or None)."""
         folder = self.paths.run_logs(conn.slug)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
         try:
@@ -342,8 +370,10 @@ class Runner:
                     fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                     break
         except OSError as exc:
-            raise RunError(f"cannot write the run log in {folder}: "
-                           f"{exc.strerror or exc}; nothing was run") from None
+            unusable = ConfigError(f"cannot write the run log in {folder}: "
+                                   f"{exc.strerror or exc}; nothing was run")
+            unusable.run = unlogged(unusable.message)
+            raise unusable from None
         _let_go_of_logs(folder, name, time.time())
         handle = os.fdopen(fd, "a", encoding="utf-8")
         try:

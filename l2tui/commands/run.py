@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from l2tui.sync.summaries import (
     count_text,
     iso_time,
     key_text,
+    run_outcome,
     seconds_text,
 )
 
@@ -46,25 +48,47 @@ def run_command(args: argparse.Namespace, paths: Paths) -> int:
     """Run a connection once; exit 0 done, 1 errors or unresolved conflicts, 2 config, 3 connect.
 
     With --json, a run that cannot start or stops with an error prints a JSON answer too (a
-    script reading stdout always gets one); stderr keeps the one-line message."""
+    script reading stdout always gets one), with what the history recorded of the run when it
+    got that far; stderr keeps the one-line message."""
     return answering_json(args, lambda: load_complete(paths, args.name),
-                          lambda conn: _run(conn, args, paths))
+                          lambda conn: _run(conn, args, paths),
+                          recorded=lambda conn, run: recorded_run(paths, conn, run))
 
 
 def answering_json(args: argparse.Namespace, load: Callable[[], Connection],
-                   command: Callable[[Connection], int]) -> int:
+                   command: Callable[[Connection], int], *,
+                   recorded: Callable[[Connection, int], dict[str, Any] | None] | None = None,
+                   ) -> int:
     """``command`` on the connection ``load`` gives; with --json, an error (an unknown
-    connection too) is also printed on stdout as ``failure_dict``, then raised."""
+    connection too) is also printed on stdout as ``failure_dict``, then raised (with the run
+    of the history it stopped, as ``recorded`` reads it, where the error names one)."""
     title = args.name
+    conn: Connection | None = None
     try:
         conn = load()
         title = conn.title
         return command(conn)
     except L2Error as exc:
         if getattr(args, "json", False):
+            record = None if recorded is None or conn is None or exc.run is None else \
+                recorded(conn, exc.run)
             with contextlib.suppress(BrokenPipeError):  # (no reader: the exit code says it)
-                print(json.dumps(failure_dict(title, exc), indent=2), flush=True)
+                print(json.dumps(failure_dict(title, exc, record), indent=2), flush=True)
         raise
+
+
+def recorded_run(paths: Paths, conn: Connection, run: int) -> dict[str, Any] | None:
+    """Run ``run`` of the connection's history as ``history --json`` gives it (None: not
+    there, or the state cannot be read)."""
+    from l2tui.commands.history import record_dict  # (history's commands answer as run does)
+
+    try:
+        records = Runner(paths).history(conn, 1, run=run)
+    except (L2Error, sqlite3.Error):
+        return None
+    if not records:
+        return None
+    return record_dict(records[0], run_outcome(records[0], None), paths.run_logs(conn.slug))
 
 
 def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
@@ -118,10 +142,14 @@ def report_dict(report: RunReport) -> dict[str, Any]:
     return data
 
 
-def failure_dict(connection: str, exc: L2Error) -> dict[str, Any]:
-    """A run that stopped with an error, as --json prints it (the exit code is the error's)."""
-    return {"connection": connection, "outcome": "failed", "ok": False, "message": str(exc),
-            "exit_code": exc.exit_code}
+def failure_dict(connection: str, exc: L2Error,
+                 record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A run that stopped with an error, as --json prints it (the exit code is the error's).
+    A run the history recorded (``record``, as ``record_dict`` gives it) adds what it says:
+    its number, start and end, log, and counts (also each at the top, as a report has them)."""
+    recorded = {} if record is None else {**record.get("counts", {}), **record}
+    return {"connection": connection, **recorded, "outcome": "failed", "ok": False,
+            "message": str(exc), "exit_code": exc.exit_code}
 
 
 SIDE_LABELS = (("left", "Data Entity 1 (left)"), ("right", "Data Entity 2 (right)"))

@@ -705,12 +705,16 @@ class StateStore:
             return False
         return self.db.execute("SELECT 1 FROM runs WHERE id = ?", (run,)).fetchone() is not None
 
-    def runs(self, limit: int = 50, *, real: bool = False) -> list[RunRecord]:
-        """The latest runs, newest first (``real``: no dry run among them)."""
+    def runs(self, limit: int = 50, *, real: bool = False, run: int | None = None
+             ) -> list[RunRecord]:
+        """The latest runs, newest first (``real``: no dry run among them; ``run``: that run
+        alone, if the history holds it)."""
         where = "WHERE dry IS NOT 1 " if real else ""
+        params: tuple[int, ...] = (min(limit, MAX_INTEGER),)
+        if run is not None:
+            where, params = f"{where}{'AND' if where else 'WHERE'} id = ? ", (run, *params)
         rows = self.db.execute("SELECT id, started, finished, outcome, counts, message, log, dry "
-                               f"FROM runs {where}ORDER BY id DESC LIMIT ?",
-                               (min(limit, MAX_INTEGER),)).fetchall()
+                               f"FROM runs {where}ORDER BY id DESC LIMIT ?", params).fetchall()
         return [RunRecord(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}, r[5] or "",
                           r[6], r[7] == 1) for r in rows]
 

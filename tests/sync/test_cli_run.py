@@ -226,6 +226,26 @@ def test_run_json_prints_a_refused_run_on_stdout_too(pair: Pair, run_cli: CliRun
     assert report["connection"] == pair.conn.title
 
 
+def test_run_json_of_a_run_that_failed_midway_gives_what_its_history_recorded(
+        emulator_factory: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    """The service refuses the read's second page (of 5,000 accounts): the JSON on stdout has
+    the run's number, start and end, log and counts as ``history --json`` has them (the counts
+    at the top too, as a report has them), with the error's message and exit code."""
+    emu = emulator_factory(rows=5001, auth=False)
+    name = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts").save()
+    emu.faults.delay_next(1, 0.0, method="GET", path_contains="/accounts")  # (the first page)
+    emu.faults.fail_next(10**6, status=400, method="GET", path_contains="/accounts")
+    result = run_cli("run", name, "--json")
+    emu.faults.clear()
+    assert result.returncode == 3, result.stderr
+    answer = json.loads(result.stdout)
+    [run] = json.loads(run_cli("history", name, "--json").stdout)
+    assert {key: answer.get(key) for key in run} == run
+    assert answer["created_right"] == run["counts"]["created_right"]
+    assert (answer["outcome"], answer["ok"], answer["exit_code"]) == ("failed", False, 3)
+    assert answer["message"] == result.stderr.removeprefix("l2tui: ").strip()
+
+
 def test_summary_lists_data_entity_1_before_data_entity_2(pair: Pair, run_cli: CliRunner) -> None:
     out = run_cli("run", pair.save()).stdout
     assert out.index("Data Entity 1 (left)") < out.index("Data Entity 2 (right)")
@@ -503,6 +523,39 @@ def test_a_data_dir_that_cannot_be_made_exits_2_naming_the_folder_and_variable(
     assert result.returncode == 2, result.stderr
     assert str(taken / "state") in result.stderr and "L2TUI_DATA_DIR" in result.stderr
     assert "unexpected error" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def run_with_a_file_for_its_log_folder(pair: Pair, run_cli: CliRunner
+                                       ) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Run once, then put a file where the connection's log folder goes and run again: that
+    run's result, and the log folder."""
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    logs = resolve_paths().run_logs(name)
+    for old in logs.iterdir():
+        old.unlink()
+    logs.rmdir()
+    logs.write_text("not a folder")
+    return run_cli("run", name), logs
+
+
+def test_a_log_folder_that_cannot_be_written_exits_2_and_runs_nothing(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """A folder l2tui cannot use is a setup problem, as a data folder that cannot be made is."""
+    result, logs = run_with_a_file_for_its_log_folder(pair, run_cli)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"l2tui: cannot write the run log in {logs}: Not a directory; " \
+        "nothing was run\n"
+
+
+def test_a_run_that_cannot_write_its_log_is_the_latest_run_a_monitor_reads_failed(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """Not the success before it: ``list --json`` gives the run that could not write its log,
+    failed with the message it exited with."""
+    result, _ = run_with_a_file_for_its_log_folder(pair, run_cli)
+    [latest] = json.loads(run_cli("list", "--json").stdout)
+    assert latest["last_run"]["outcome"] == "failed"
+    assert latest["last_run"]["message"] == result.stderr.removeprefix("l2tui: ").strip()
 
 
 def test_a_state_folder_others_can_write_exits_2_in_one_line_and_runs_nothing(
