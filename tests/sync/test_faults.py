@@ -184,7 +184,7 @@ def test_an_unwritable_log_folder_is_named_in_one_line(pair: Pair, run_cli: CliR
     result = run_cli("run", name)
 
     lines = result.stderr.strip().splitlines()
-    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert str(logs) in lines[0] and "unexpected" not in lines[0], lines[0]
     assert pair.right_count() == 0
 
