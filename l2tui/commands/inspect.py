@@ -19,9 +19,8 @@ from l2tui.config.model import Connection
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 from l2tui.providers import entity_errors
-from l2tui.providers.base import Column, Provider, Record, VerifyResult
-from l2tui.sync.engine import plan_mapping, repeated_match_keys
-from l2tui.sync.mapping import modified_column
+from l2tui.providers.base import Column, Provider, Record
+from l2tui.sync.engine import plan_mapping, repeated_match_keys, verify_entity
 
 
 def verify_command(args: argparse.Namespace, paths: Paths) -> int:
@@ -38,7 +37,7 @@ def verify_command(args: argparse.Namespace, paths: Paths) -> int:
             label = f"Entity {index} ({entity.title or entity.provider})"
             with entity_errors(conn, index):
                 provider = opened.enter_context(open_for_terminal(conn, index, paths))
-                result = _checked(conn, index, provider, provider.verify())
+                result = verify_entity(conn, index, provider)
             mark = "ok" if result.ok else "FAILED"
             print(f"{label}: {mark} — {result.message}")
             for line in (*result.details, *(f"warning: {w}" for w in result.warnings)):
@@ -53,19 +52,6 @@ def verify_command(args: argparse.Namespace, paths: Paths) -> int:
         if len(verified) == 2:
             failed = not _verify_mapping(conn, verified[1], verified[2]) or failed
     return 3 if unreachable else 2 if failed else 0
-
-
-def _checked(conn: Connection, index: int, provider: Provider,
-             result: VerifyResult) -> VerifyResult:
-    """An entity's verify result, failed in its settings if its ``modified_column`` is not one
-    of its columns (as a run refuses it)."""
-    if not result.ok:
-        return result
-    try:
-        modified_column(conn, index, provider.describe())
-    except ConfigError as exc:
-        return VerifyResult(False, str(exc), in_settings=True, setting=exc.key or "")
-    return result
 
 
 def _verify_mapping(conn: Connection, left: Provider, right: Provider) -> bool:

@@ -26,6 +26,7 @@ from l2tui.providers.base import (
     ReadStream,
     Record,
     SeenFilter,
+    VerifyResult,
     WriteOutcome,
 )
 from l2tui.sqlite_rows import insert_rows
@@ -42,7 +43,13 @@ from l2tui.sync.events import (
     RunStarted,
     ignore,
 )
-from l2tui.sync.mapping import MappingPlan, build_mapping, changes, same_match
+from l2tui.sync.mapping import (
+    MappingPlan,
+    build_mapping,
+    changes,
+    modified_column,
+    same_match,
+)
 from l2tui.sync.normalize import values_json
 from l2tui.sync.plan import PRESENT, Action, Decision, Policy, Status, decide
 from l2tui.sync.reading import EntityPages, Prefetch
@@ -204,6 +211,19 @@ def plan_mapping(conn: Connection, left: Provider, right: Provider) -> MappingPl
     waiting on the terminal); the left's failure is still the one reported first."""
     lcols, rcols = _described(conn, left, right)
     return build_mapping(conn, lcols, rcols, left.key_columns(), right.key_columns())
+
+
+def verify_entity(conn: Connection, index: int, provider: Provider) -> VerifyResult:
+    """Entity ``index``'s ``Provider.verify``, failed in its settings where a run would refuse
+    the entity alone: a ``modified_column`` that is not one of its columns."""
+    result = provider.verify()
+    if not result.ok:
+        return result
+    try:
+        modified_column(conn, index, provider.describe())
+    except ConfigError as exc:
+        return VerifyResult(False, str(exc), in_settings=True, setting=exc.key or "")
+    return result
 
 
 def _described(conn: Connection, left: Provider,

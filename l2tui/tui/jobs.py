@@ -14,7 +14,7 @@ from typing import Any
 from l2tui.config.model import Connection
 from l2tui.errors import ConfigError, L2Error
 from l2tui.paths import Paths
-from l2tui.sync.engine import plan_mapping, repeated_match_keys
+from l2tui.sync.engine import plan_mapping, repeated_match_keys, verify_entity
 from l2tui.sync.events import RunReport
 from l2tui.tables import TablePlan, create_planned, plan_table
 from l2tui.tui import messages
@@ -68,7 +68,7 @@ def verify(conn: Connection, indexes: tuple[int, ...], paths: Paths, bridge: Bri
             path, verified = conn.path, conn.entity(index).connection_string
             try:
                 with _open(conn, index, paths, bridge, prompts.get(index)) as provider:
-                    result = provider.verify()
+                    result = verify_entity(conn, index, provider)
                 plan, why_not = _table_offer(conn, index, paths, bridge, prompts) \
                     if result.table_missing else (None, "")
                 bridge.post(messages.VerifyDone(index, result.ok, result.message,

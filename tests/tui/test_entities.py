@@ -438,3 +438,18 @@ async def test_verify_of_one_entity_checks_the_mapping_once_the_other_verified(
         assert _mapping_notes(app) == [
             ("Mapping: failed", "mapping.columns[0].right: entity 2 has no column 'nosuch' "
              "(its columns: accountid, accountnumber, name, revenue)")]
+
+
+async def test_verify_of_an_entity_refuses_a_modified_column_it_lacks_as_run_does(
+        make_app, demo_file, sqlite_db) -> None:
+    import tomlkit
+
+    make_accounts_table(sqlite_db)
+    document = tomlkit.parse(demo_file.read_text(encoding="utf-8"))
+    document["entity2"]["modified_column"] = "nosuch"  # type: ignore[index]
+    demo_file.write_text(tomlkit.dumps(document), encoding="utf-8")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3", "f2")
+        await until(pilot, lambda: _connstr_hint(app, 2).startswith("✗"))
+        assert "entity 2 has no column 'nosuch'" in _connstr_hint(app, 2)
