@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from l2tui.commands.run import on_interrupt, summary
+from l2tui.commands.run import stopping_on_signals, summary
 from l2tui.commands.tui import require_terminal
 from l2tui.config.model import Connection, Direction, Entity
 from l2tui.config.store import ConnectionStore
@@ -44,15 +43,10 @@ def demo_command(args: argparse.Namespace, paths: Paths) -> int:
         prepare_table(conn, paths)
         # the sync stops between batches on Ctrl-C, SIGTERM or SIGHUP, as `l2tui run` does
         cancel = threading.Event()
-        previous = on_interrupt(cancel)
         print(f"Emulator: {emu.base_url} ({rows} accounts); SQLite: {demo_database(paths)}",
               file=sys.stderr)
-        try:
-            # (reset: so are the pairs of its sync state)
+        with stopping_on_signals(cancel):  # (reset: so are the pairs of its sync state)
             report = Runner(paths).run(conn, reset=True, cancel=cancel)
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
         print(summary(report))
         if getattr(args, "headless", False):
             return 0 if report.ok else 1

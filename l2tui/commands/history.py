@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -45,18 +44,18 @@ def history_command(args: argparse.Namespace, paths: Paths) -> int:
 def _history(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     runner = Runner(paths)
     records = runner.history(conn, args.limit)
-    holder = runner.running(conn)
-    outcomes = [run_outcome(r, holder if i == 0 else None) for i, r in enumerate(records)]
+    holder = runner.running(conn)  # (the newest run's, if it has no end yet)
     if args.json:
         logs = paths.run_logs(conn.slug)
-        print(json.dumps([record_dict(r, o, logs) for r, o in zip(records, outcomes, strict=True)],
-                         indent=2))
+        print(json.dumps([record_dict(r, holder if i == 0 else None, logs)
+                          for i, r in enumerate(records)], indent=2))
         return 0
     if not records:
         print(f"No runs of '{conn.title}' yet (start one with: l2tui run {conn.argument})")
         return 0
-    rows = [[str(r.id), local_time(r.started), _outcome(r, o), record_text(r)]
-            for r, o in zip(records, outcomes, strict=True)]
+    rows = [[str(r.id), local_time(r.started),
+             _outcome(r, run_outcome(r, holder if i == 0 else None)), record_text(r)]
+            for i, r in enumerate(records)]
     # cut to a terminal's width; piped to a file or a script, the lines stay whole
     width = None if sys.stdout.isatty() else sys.maxsize
     print(format_table(["RUN", "STARTED", "OUTCOME", "SUMMARY"], rows, width))
@@ -64,14 +63,14 @@ def _history(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
-def latest_run(runner: Runner, conn: Connection) -> tuple[RunRecord, str] | None:
+def latest_run(runner: Runner, conn: Connection) -> tuple[RunRecord, str | None] | None:
     """A connection's latest run that was not a dry run (what a monitor watches: the one cron
-    made) and how it ended (or is running); None: never run. A state that cannot be read
-    raises StateError or sqlite3.Error."""
+    made) and the PID of the process running the connection now, if one does; None: never
+    run. A state that cannot be read raises StateError or sqlite3.Error."""
     records = runner.history(conn, 1, real=True)
     if not records:
         return None
-    return records[0], run_outcome(records[0], runner.running(conn))
+    return records[0], runner.running(conn)
 
 
 def last_run(runner: Runner, conn: Connection) -> str:
@@ -82,8 +81,8 @@ def last_run(runner: Runner, conn: Connection) -> str:
         return "(sync state unreadable)"
     if latest is None:
         return "never"
-    record, ended = latest
-    return f"{local_time(record.started)} {outcome_label(ended)}"
+    record, holder = latest
+    return f"{local_time(record.started)} {outcome_label(run_outcome(record, holder))}"
 
 
 def last_run_dict(runner: Runner, conn: Connection) -> dict[str, Any]:
@@ -104,12 +103,13 @@ def _outcome(record: RunRecord, ended: str) -> str:
     return f"{label} (dry run)" if record.dry and ended != "dry_run" else label
 
 
-def record_dict(record: RunRecord, ended: str, logs: Path) -> dict[str, Any]:
+def record_dict(record: RunRecord, holder: str | None, logs: Path) -> dict[str, Any]:
     """A run of the history as JSON data (``log``: its log file in ``logs``, where known; a run
-    going on is ``running``, ``pid`` the process running it)."""
+    without an end while ``holder``, a PID, holds its lock is ``running``, ``pid`` that
+    process; see ``run_outcome``)."""
     seconds = None if record.finished is None else round(record.finished - record.started, 3)
-    running = re.fullmatch(r"running \(PID (.*)\)", ended)  # (as run_outcome says it)
-    pid = running.group(1) if running else None
+    running = not record.outcome and bool(holder)
+    pid = holder if running else None
     # a run that ended has every count, as its line in the history shows them (one that failed
     # before it began, a side out of reach, recorded none: it wrote nothing); a run not ended
     # (running, or killed) has none yet
@@ -117,7 +117,7 @@ def record_dict(record: RunRecord, ended: str, logs: Path) -> dict[str, Any]:
         {**dict.fromkeys((*COUNTS, "unchanged"), 0), **record.counts}
     return {"run": record.id, "started": iso_time(record.started),
             "finished": None if record.finished is None else iso_time(record.finished),
-            "seconds": seconds, "outcome": "running" if running else ended,
+            "seconds": seconds, "outcome": "running" if running else run_outcome(record, None),
             "pid": int(pid) if pid and pid.isdigit() else None, "dry_run": record.dry,
             "counts": counts, "message": record.message,
             "log": str(logs / record.log) if record.log else None}

@@ -9,7 +9,7 @@ import signal
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any, TextIO
 
@@ -39,7 +39,6 @@ from l2tui.sync.summaries import (
     count_text,
     iso_time,
     key_text,
-    run_outcome,
     seconds_text,
 )
 
@@ -88,7 +87,7 @@ def recorded_run(paths: Paths, conn: Connection, run: int) -> dict[str, Any] | N
         return None
     if not records:
         return None
-    return record_dict(records[0], run_outcome(records[0], None), paths.run_logs(conn.slug))
+    return record_dict(records[0], None, paths.run_logs(conn.slug))
 
 
 def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
@@ -104,16 +103,14 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
             return 0
     cancel = threading.Event()
     sink = _sink(sys.stderr, quiet=as_json)
-    previous = on_interrupt(cancel)
     try:
-        report = Runner(paths).run(
-            conn, dry_run=bool(args.dry_run), force=bool(args.force), full=bool(args.full),
-            reset=reset, sink=sink, cancel=cancel, prompt=terminal_prompt,
-            device_code=show_device_code if on_terminal() else None,
-        )
+        with stopping_on_signals(cancel):
+            report = Runner(paths).run(
+                conn, dry_run=bool(args.dry_run), force=bool(args.force), full=bool(args.full),
+                reset=reset, sink=sink, cancel=cancel, prompt=terminal_prompt,
+                device_code=show_device_code if on_terminal() else None,
+            )
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         _end_progress(sys.stderr)
     code = 0 if report.ok else 1
     # (a reader gone, `| head`: the exit code still says how the run went)
@@ -207,10 +204,12 @@ def planned_text(values: list[Any] | dict[str, Any]) -> str:
     return key_text(values)
 
 
-def on_interrupt(cancel: threading.Event) -> dict[int, Any]:
-    """The first Ctrl-C (or SIGTERM: systemd stop, a cron timeout; or SIGHUP: the SSH session
-    dropped, unless nohup ignores it) stops the run cleanly between batches; the second
-    interrupts. Returns the handlers it replaced."""
+@contextlib.contextmanager
+def stopping_on_signals(cancel: threading.Event) -> Iterator[None]:
+    """Within the block, the first Ctrl-C (or SIGTERM: systemd stop, a cron timeout; or SIGHUP:
+    the SSH session dropped, unless nohup ignores it) sets ``cancel``, so the run stops cleanly
+    between batches; the second interrupts. The handlers before are put back at its end (only
+    the main thread handles signals: elsewhere nothing changes)."""
     def handler(signum: int, frame: Any) -> None:
         if cancel.is_set():
             raise KeyboardInterrupt
@@ -226,8 +225,14 @@ def on_interrupt(cancel: threading.Event) -> dict[int, Any]:
     signals = (signal.SIGTERM, *(s for s in (signal.SIGINT, signal.SIGHUP)
                                  if signal.getsignal(s) is not signal.SIG_IGN))
     if threading.current_thread() is not threading.main_thread():
-        return {s: signal.getsignal(s) for s in signals}
-    return {s: signal.signal(s, handler) for s in signals}
+        yield
+        return
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for signum, replaced in previous.items():
+            signal.signal(signum, replaced)
 
 
 _progress_shown = {"on": False}
