@@ -56,8 +56,11 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed and no conflict is left unresolved."""
-        return self.outcome in ("success", "dry_run")
+        """True when nothing failed and no conflict is left unresolved; a dry run, when its
+        plan holds no item error (a real run of it would finish with errors)."""
+        if self.outcome == "dry_run":
+            return not (self.errors_left or self.errors_right)
+        return self.outcome == "success"
 
     @property
     def seconds(self) -> float:

@@ -137,6 +137,23 @@ def test_run_summary_and_log_name_one_error_in_the_singular(
     assert "0 deleted, 1 error; right:" in Path(newest["log"]).read_text()
 
 
+def test_a_dry_run_whose_plan_holds_item_errors_exits_1_as_the_run_would(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """A row that cannot be read (a SQLite boolean 'maybe') is an item error of the plan: the
+    dry run says so in its exit code and its --json ``ok``, as the real run would."""
+    pair.conn.direction = Direction.BIDIRECTIONAL
+    name = pair.save()
+    key = pair.right_insert({"name": "unsure"})
+    with pair.engine.begin() as c:
+        c.execute(sa.text("UPDATE accounts SET creditonhold = 'maybe' WHERE accountid = :k"),
+                  {"k": key})
+    result = run_cli("run", name, "--dry-run", "--json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["outcome"], report["errors_right"], report["ok"]) == ("dry_run", 1, False)
+    assert pair.right_count() == 1
+
+
 def test_the_deletion_guard_exits_1_with_one_line(pair: Pair, run_cli: CliRunner,
                                                   emu: Any) -> None:
     name = pair.synced_then_emptied(run_cli)
