@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import itertools
 import os
@@ -83,9 +84,11 @@ class Runner:
         cancel = cancel or threading.Event()  # (the providers' retry waits end with it too)
         return_large_buffers()  # page bodies are megabytes: keep them off the heap (glibc)
         started = time.time()
-        with self._lock(conn), self._log_file(
-                conn, started, lambda message: self._record_unlogged(conn, started, message,
-                                                                     dry_run)) as (log, log_name):
+        def unlogged(message: str) -> int | None:
+            return self._record_unlogged(conn, started, message, dry_run)
+
+        with self._lock(conn, unopened=unlogged), \
+                self._log_file(conn, started, unlogged) as (log, log_name):
             to_log = _log_writer(log)
             events = fan_out(Throttle(sink), to_log)
 
@@ -188,8 +191,9 @@ class Runner:
 
     def _record_unlogged(self, conn: Connection, started: float, message: str,
                          dry: bool) -> int | None:
-        """Record a run that could not write its log as failed with ``message`` (so that the
-        latest run a monitor reads is this one), if the state can be written; its number."""
+        """Record a run that could not open its lock or write its log as failed with
+        ``message`` (so that the latest run a monitor reads is this one), if the state can be
+        written; its number."""
         try:
             state = StateStore(self.paths.state_db(conn.slug), dry=dry)
         except L2Error:
@@ -330,14 +334,22 @@ class Runner:
             os.close(fd)
 
     @contextlib.contextmanager
-    def _lock(self, conn: Connection, slug: str | None = None) -> Iterator[None]:
+    def _lock(self, conn: Connection, slug: str | None = None,
+              unopened: Callable[[str], int | None] | None = None) -> Iterator[None]:
+        """Hold the connection's lock (RunError while another process holds it). A lock file
+        that cannot be opened (a folder in its place, a folder made read-only) is a setup
+        problem (ConfigError, exit 2); a symbolic link in its place is refused (RunError), its
+        target untouched. Either way a run is recorded as failed by ``unopened``."""
         path = self.lock_path(conn, slug)
         try:
             make_folder(path.parent)
             fd = open_unfollowed(path, os.O_RDWR | os.O_CREAT)
         except OSError as exc:  # (a folder made read-only, a full disk, a symbolic link there)
-            raise RunError(f"cannot open the lock file {path}: {exc.strerror or exc}; "
-                           "nothing was run") from None
+            message = f"cannot open the lock file {path}: {exc.strerror or exc}; nothing was run"
+            linked = exc.errno == errno.ELOOP and os.path.islink(path)
+            unusable = RunError(message) if linked else ConfigError(message)
+            unusable.run = None if unopened is None else unopened(message)
+            raise unusable from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

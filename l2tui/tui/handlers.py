@@ -245,6 +245,9 @@ class ActionsMixin(L2Core):
                 self.notify(f"{exc}: delete it once the run has ended", title="Not deleted",
                             severity="warning", timeout=10)
                 return
+            except L2Error as exc:  # (a lock file that cannot be opened: a folder in its place)
+                self.notify(str(exc), title="Not deleted", severity="error", timeout=10)
+                return
             self.workspace.delete(path)
             self.columns.pop(path, None)
             order = self.workspace.order

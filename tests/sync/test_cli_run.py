@@ -575,6 +575,42 @@ def test_a_run_that_cannot_write_its_log_is_the_latest_run_a_monitor_reads_faile
     assert latest["last_run"]["message"] == result.stderr.removeprefix("l2tui: ").strip()
 
 
+def test_a_lock_file_that_cannot_be_opened_exits_2_and_is_the_latest_run_failed(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """A folder in the lock file's place is a setup problem, as a log folder that cannot be
+    written is: exit 2, and ``list --json`` gives this run, failed with the message it exited
+    with (not the success before it)."""
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    lock = Runner(resolve_paths()).lock_path(pair.conn)
+    lock.unlink()
+    lock.mkdir()
+    result = run_cli("run", name)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"l2tui: cannot open the lock file {lock}: Is a directory; " \
+        "nothing was run\n"
+    [latest] = json.loads(run_cli("list", "--json").stdout)
+    assert latest["last_run"]["outcome"] == "failed"
+    assert latest["last_run"]["message"] == result.stderr.removeprefix("l2tui: ").strip()
+
+
+def test_a_symbolic_link_in_place_of_the_lock_file_exits_1_and_is_the_latest_run_failed(
+        pair: Pair, run_cli: CliRunner, tmp_path: Path) -> None:
+    """Refused as the README says (exit 1, its target not made), and in the history too."""
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    lock = Runner(resolve_paths()).lock_path(pair.conn)
+    lock.unlink()
+    lock.symlink_to(tmp_path / "missing" / "x.lock")
+    result = run_cli("run", name)
+    assert result.returncode == 1, result.stderr
+    assert "it is a symbolic link, which l2tui does not follow" in result.stderr
+    assert not (tmp_path / "missing").exists()
+    [latest] = json.loads(run_cli("list", "--json").stdout)
+    assert latest["last_run"]["outcome"] == "failed"
+    assert latest["last_run"]["message"] == result.stderr.removeprefix("l2tui: ").strip()
+
+
 def test_a_state_folder_others_can_write_exits_2_in_one_line_and_runs_nothing(
         pair: Pair, run_cli: CliRunner) -> None:
     name = pair.save()

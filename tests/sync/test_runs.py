@@ -764,9 +764,10 @@ def test_events_start_and_finish_a_run_and_history_records_it(pair: Pair) -> Non
 
 
 def test_a_lock_file_that_cannot_be_opened_stops_the_run_naming_it(pair: Pair) -> None:
+    """A setup problem (ConfigError, exit 2), as a log folder that cannot be written is."""
     lock = Runner(pair.paths).lock_path(pair.conn)
     lock.mkdir(parents=True)  # (root passes permissions: a folder in its place cannot open)
-    with pytest.raises(RunError, match=f"cannot open the lock file {re.escape(str(lock))}: "
+    with pytest.raises(ConfigError, match=f"cannot open the lock file {re.escape(str(lock))}: "
                                        ".*; nothing was run"):
         pair.run()
     assert pair.right_count() == 0
