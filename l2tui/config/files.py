@@ -67,17 +67,18 @@ def _missing(folder: Path) -> list[Path]:
     return missing
 
 
-def shared_folder(folder: Path) -> str | None:
+def shared_folder(folder: Path, group: bool = False) -> str | None:
     """Why other users could change the files in ``folder``, and how to stop them; None when
-    they cannot (it is this user's or root's, and others may not write to it, or only to their
-    own files: the sticky bit)."""
+    they cannot (it is this user's or root's, and others, and with ``group`` its group too, may
+    not write to it, or only to their own files: the sticky bit)."""
     info = folder.stat()
     quoted = shlex.quote(str(folder))
     if info.st_uid not in (os.getuid(), 0):
         return (f"the folder {folder} belongs to another user ({_user(info.st_uid)}), who could "
                 f"change l2tui's files in it: chown {_user(os.getuid())} {quoted} && "
                 f"chmod 700 {quoted}")
-    if info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_ISVTX:
+    writers = stat.S_IWOTH | (stat.S_IWGRP if group else 0)
+    if info.st_mode & writers and not info.st_mode & stat.S_ISVTX:
         return (f"the folder {folder} can be written by other users, who could change l2tui's "
                 f"files in it: chmod 700 {quoted}")
     return None
@@ -86,8 +87,8 @@ def shared_folder(folder: Path) -> str | None:
 def shared_file(path: Path) -> str | None:
     """Why other users could change the connection file ``path`` (and so send its password to a
     host of theirs), and how to stop them; None when they cannot: it is this user's or root's,
-    neither its group nor others may write to it, and its folder is not shared (as ssh asks of
-    its config)."""
+    neither its group nor others may write to it, nor to its folder but for their own files
+    (as ssh asks of its config: its group could rename this user's files there)."""
     real = Path(os.path.realpath(path))
     try:
         info = real.stat()
@@ -101,7 +102,7 @@ def shared_file(path: Path) -> str | None:
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return (f"the file {real} can be written by other users, who could change where it "
                 f"connects: chmod 600 {quoted}")
-    return shared_folder(real.parent)
+    return shared_folder(real.parent, group=True)
 
 
 def _user(uid: int) -> str:

@@ -527,6 +527,33 @@ def test_a_connection_folder_other_users_can_write_is_not_used_to_connect(
     assert f"chmod 700 {config_dir}" in result.stderr
 
 
+def test_a_connection_folder_its_group_can_write_is_not_used_to_connect(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    """As a file its group can write is not: the group's users could rename the user's files
+    there (one connection's file in another's place), as others could without the sticky bit."""
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    _save(config_dir, emulator.connection_string(), db)
+    config_dir.chmod(0o770)
+    result = run_cli("verify", "Accounts")
+    assert result.returncode == 2, result.stdout
+    assert f"the folder {config_dir} can be written by other users" in result.stderr
+    assert f"chmod 700 {config_dir}" in result.stderr
+
+
+def test_a_connection_folder_its_group_can_write_with_the_sticky_bit_is_used(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    """The sticky bit lets the group change only files of its own, which are refused."""
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    _save(config_dir, emulator.connection_string(), db)
+    config_dir.chmod(0o1770)
+    result = run_cli("verify", "Accounts")
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
 def test_a_connection_file_of_another_user_is_not_used_to_connect(
     run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
