@@ -80,7 +80,7 @@ def run_text(outcome: str, counts: Mapping[str, Any], seconds: float, message: s
     """A finished run in one line, without its outcome (the history's Summary column); a dry run
     as the plan it showed (it wrote nothing)."""
     if outcome == "dry_run":
-        text = changed_text(counts) + plan_text(planned(counts))
+        text = changed_text(counts) + plan_text(planned(counts)) + plan_errors_text(counts)
         if counts.get("refused_deletes") and message:  # the deletion guard's refusal
             text += f" — {message}"
         return text
@@ -89,6 +89,13 @@ def run_text(outcome: str, counts: Mapping[str, Any], seconds: float, message: s
     if outcome == "failed" and message:  # otherwise the message is the engine's counts again
         text += f" — {message}"
     return text
+
+
+def plan_errors_text(counts: Mapping[str, Any]) -> str:
+    """The item errors a dry run's plan holds (rows it could not read), after its plan text;
+    none: nothing."""
+    errors = int(counts.get("errors_left") or 0) + int(counts.get("errors_right") or 0)
+    return f"; {count_text(errors, 'error')}" if errors else ""
 
 
 def changed_text(counts: Mapping[str, Any]) -> str:
@@ -102,6 +109,7 @@ def report_body(report: RunReport) -> str:
     if report.outcome == "dry_run":
         refused = report.details.get("refused")
         return changed_text(report.details) + plan_text(report.plan) + \
+            plan_errors_text({key: getattr(report, key) for key in COUNTS}) + \
             (f" — {refused}" if refused else "")
     counts = {key: getattr(report, key) for key in COUNTS}
     counts["rematched"] = report.details.get("rematched", 0)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from l2tui.commands.history import local_time
 from l2tui.config.model import ConflictResolution, Direction
@@ -255,6 +256,22 @@ def test_history_names_the_target_rows_a_run_left_alone(pair: Pair, run_cli: Cli
     pair.run()
     newest = run_cli("history", pair.save()).stdout.splitlines()[2]
     assert newest.endswith("s; 1 only on the right, left alone")
+
+
+def test_a_dry_run_whose_plan_holds_item_errors_says_how_many_in_the_history(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """A row that cannot be read (a SQLite boolean 'maybe') is in the plan's line, as a run's
+    errors are in its line: the dry run exited 1 for it."""
+    pair.conn.direction = Direction.BIDIRECTIONAL
+    name = pair.save()
+    key = pair.right_insert({"name": "unsure"})
+    with pair.engine.begin() as c:
+        c.execute(sa.text("UPDATE accounts SET creditonhold = 'maybe' WHERE accountid = :k"),
+                  {"k": key})
+    assert run_cli("run", name, "--dry-run").returncode == 1
+    newest = run_cli("history", name).stdout.splitlines()[2]
+    assert newest.endswith("dry run  plan — right: 20 to create, 0 to update, 0 to delete; "
+                           "0 unchanged; 1 error"), newest
 
 
 def test_a_dry_run_past_the_deletion_guard_reads_in_the_history_as_refused(
