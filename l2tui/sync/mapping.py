@@ -201,8 +201,9 @@ def _text_into_typed(pairs: list[Pair], targets: tuple[str, ...]) -> list[str]:
         for side in targets:
             source, target = p.column("right" if side == "left" else "left"), p.column(side)
             if source.type in _TEXT and target.type not in (*_TEXT, ColumnType.BINARY):
+                article = "an" if target.type[0] in "aeiou" else "a"  # (an integer)
                 out.append(f"'{source.name}' (text) goes into '{target.name}' ({target.type}): "
-                           f"a value that is not a {target.type} fails its row")
+                           f"a value that is not {article} {target.type} fails its row")
     return out
 
 

@@ -81,6 +81,16 @@ def test_text_mapped_into_a_typed_column_is_warned_of_before_the_run(
            "its row" in warnings
 
 
+def test_text_mapped_into_an_integer_column_is_warned_of_as_an_integer(
+        emu: Any, tmp_path: Path) -> None:
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts")
+    manual_mapping(pair, [("accountid", "accountid"), ("name", "numberofemployees")])
+    pair.run()
+    warnings = [e.message for e in pair.events if isinstance(e, LogLine) and e.level == "warning"]
+    assert "'name' (text) goes into 'numberofemployees' (integer): a value that is not an " \
+           "integer fails its row" in warnings
+
+
 def test_a_mapping_warning_is_a_warning_once_then_a_line_of_the_log(
         emu: Any, tmp_path: Path) -> None:
     """cron mails what reaches stderr: a mapping warned of is not mailed again every run."""
