@@ -141,7 +141,12 @@ def _conflicts(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
         return 0
     if not conflicts:
         where = f"run {args.run} of '{conn.title}'" if args.run else f"'{conn.title}'"
-        print(f"No conflicts recorded for {where}.")
+        dry = bool(args.run) and any(r.dry for r in runner.history(conn, 1, run=args.run))
+        # (a dry run's conflicts were shown by the run, and are not kept: saying "none" of it
+        # would read as if the plan had met none)
+        print(f"No conflicts recorded for {where}: a dry run keeps none (its output showed "
+              f"them; l2tui run {conn.argument} --dry-run shows them again)." if dry
+              else f"No conflicts recorded for {where}.")
         return 0
     for conflict in conflicts:
         print("\n".join(conflict_lines(conflict)))

@@ -34,8 +34,9 @@ Rules, one per logical type of a mapped column pair:
   - single (a side is a single-precision FLOAT column: MySQL ``FLOAT``, ``REAL``): 6
     significant digits, all it holds (40184161.6 is kept, and read back, as 40184200);
 
-  an exact pair whose columns say their digits after the point (a ``NUMERIC(12, 2)``, which
-  rounds what it is given) keeps those both hold, rounded half away from zero (``scale_rule``);
+  a pair (but a single's) whose columns say their digits after the point (a ``NUMERIC(12, 2)``,
+  Dataverse money's 4, which round what they are given) keeps those both hold, rounded half away
+  from zero (``scale_rule``): a SQLite double's 1234.56789 is money's 1234.5679;
 - booleans: ``True``/``False`` (numbers: non-zero is true; texts as ``providers.booleans``
   reads them: ``"true"``/``"false"``, ``"yes"``/``"no"``, ``"1"``/``"0"``, …);
 - binary: base64 text;
@@ -112,7 +113,7 @@ def numbers_rule(left: Column, right: Column) -> Numbers:
 
 
 def scale_rule(left: Column, right: Column) -> int | None:
-    """The digits after the point a pair compared as an exact number keeps: those both columns
+    """The digits after the point a pair compared as a number keeps: those both columns
     hold where a column says (a ``NUMERIC(12, 2)`` rounds what it is given to 2), None where
     neither does (an integer column fails a fraction rather than round it; SQLite keeps any)."""
     held = [c.scale for c in (left, right) if c.type == ColumnType.DECIMAL and
@@ -571,7 +572,7 @@ def normalizer(kind: ColumnType, numbers: Numbers = Numbers.EXACT, digits: int =
                             len(text) - ("." in text) - (text[0] == "-") <= SIGNIFICANT:
                         return text
             return None if value is None else general(value)
-        if scale is not None and every_digit:
+        if scale is not None:  # (a double too: SQLite's 1234.56789 is Dataverse money's 1234.5679)
             return _scaled(number, scale)
         return number
     if kind == ColumnType.BOOLEAN:

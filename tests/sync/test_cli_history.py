@@ -473,3 +473,14 @@ def test_history_json_gives_a_run_going_on_as_running_with_its_pid_apart(
         os.close(fd)
     assert run["outcome"] == "running"
     assert run["pid"] == 4242 and listed["last_run"] == run
+
+
+def test_conflicts_of_a_dry_run_say_a_dry_run_keeps_none(pair: Pair,
+                                                          run_cli: CliRunner) -> None:
+    name = pair.save()
+    assert run_cli("run", name, "--dry-run").returncode == 0
+    result = run_cli("conflicts", name, "--run", "1")
+    assert result.returncode == 0
+    assert result.stdout.strip() == (
+        f"No conflicts recorded for run 1 of '{pair.conn.title}': a dry run keeps none (its "
+        f"output showed them; l2tui run {pair.conn.argument} --dry-run shows them again).")

@@ -167,3 +167,19 @@ def test_a_number_its_single_precision_float_column_rounds_is_not_written_back_w
     assert (switched.updated_left, switched.updated_right) == (0, 0)
     assert next(r["revenue"] for r in pair.emu.store.rows("accounts")
                 if r["accountid"] == key) == 40184161.6
+
+
+def test_a_sqlite_decimal_with_more_digits_than_dataverse_money_holds_settles_in_one_run(
+        emu: Any, tmp_path: Path) -> None:
+    # Dataverse money keeps 4 digits after the point, a SQLite NUMERIC column any: an edit of
+    # 1234.56789 there is 1234.5679 once written to Dataverse, which is then no change of its own
+    pair = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts",
+                     direction=Direction.BIDIRECTIONAL)
+    key = next(iter(pair.left()))
+    assert pair.run().created_right == 20
+    pair.right_update(key, {"revenue": 1234.56789})
+    assert pair.run().updated_left == 1
+    assert next(r["revenue"] for r in pair.emu.store.rows("accounts")
+                if r["accountid"] == key) == 1234.5679
+    second = pair.run()
+    assert (second.updated_left, second.updated_right, second.conflicts) == (0, 0, 0)
