@@ -56,10 +56,13 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed and no conflict is left unresolved; a dry run, when its
-        plan holds no item error (a real run of it would finish with errors)."""
+        """True when nothing failed and no conflict is left unresolved; a dry run, when its real
+        run would be: its plan holds no item error, leaves no conflict unresolved and passes the
+        deletion guard (a dry run's exit code says how the run would end, for a script that
+        checks before it runs)."""
         if self.outcome == "dry_run":
-            return not (self.errors_left or self.errors_right)
+            return not (self.errors_left or self.errors_right or self.details.get("unresolved")
+                        or self.details.get("refused"))
         return self.outcome == "success"
 
     @property

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from l2tui.config.model import Direction
+from l2tui.config.model import ConflictResolution, Direction
 from l2tui.config.store import ConnectionStore
 from l2tui.paths import resolve_paths
 from l2tui.runner import Runner
 from tests.conftest import REPO, CliRunner, TerminalRunner
-from tests.sync.support import Pair, make_pair, manual_mapping, sqlite_url
+from tests.sync.support import FIELDS, Pair, make_pair, manual_mapping, sqlite_url
 
 
 def test_run_prints_a_summary_and_exits_0(pair: Pair, run_cli: CliRunner) -> None:
@@ -154,6 +154,33 @@ def test_a_dry_run_whose_plan_holds_item_errors_exits_1_as_the_run_would(
     assert pair.right_count() == 1
 
 
+def test_a_dry_run_past_the_deletion_guard_exits_0_with_force_as_the_run_would(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.synced_then_emptied(run_cli)
+    result = run_cli("run", name, "--dry-run", "--force", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ok"] is True
+    assert pair.right_count() == 20
+
+
+def test_a_dry_run_that_would_leave_a_conflict_unresolved_exits_1_as_the_run_would(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """Policy skip: a row edited on both sides stays a conflict; the real run exits 1, and so
+    does its dry run (--json: ok false), writing nothing."""
+    pair.conn.direction = Direction.BIDIRECTIONAL
+    pair.conn.conflict_resolution = ConflictResolution.SKIP
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    key = next(iter(pair.left()))
+    pair.left_update(key, {"name": "left edit"})
+    pair.right_update(key, {"name": "right edit"})
+    result = run_cli("run", name, "--dry-run", "--json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["outcome"], report["ok"], report["conflicts"]) == ("dry_run", False, 1)
+    assert pair.right()[key][FIELDS.index("name")] == "right edit"
+
+
 def test_the_deletion_guard_exits_1_with_one_line(pair: Pair, run_cli: CliRunner,
                                                   emu: Any) -> None:
     name = pair.synced_then_emptied(run_cli)
@@ -167,7 +194,7 @@ def test_dry_run_past_the_deletion_guard_shows_the_plan_and_deletes_nothing(
         pair: Pair, run_cli: CliRunner) -> None:
     name = pair.synced_then_emptied(run_cli)
     result = run_cli("run", name, "--dry-run")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # (as the real run would: refused)
     assert "20 would be deleted" in result.stdout
     assert "a real run would refuse to delete 20 of the 20 synced items" in result.stderr
     assert pair.right_count() == 20
