@@ -167,6 +167,14 @@ class L2App(WatchMixin, ActionsMixin):
         if self.table_offers:  # an edit of the settings withdraws Create Table
             self.sync_actions()
 
+    @on(messages.ReadsChanged)
+    def _reads_changed(self) -> None:
+        """Drop the columns loaded for what an entity read before: the Mappings page loads
+        them again when next shown, rather than show pairs of columns no longer read."""
+        if self.current is not None and self.current.path is not None and \
+                self.columns.pop(self.current.path, None) is not None:
+            self.query_one(MappingEditor).set_columns(None, None)
+
     @on(messages.SecretTyped)
     def _secret(self, event: messages.SecretTyped) -> None:
         if self.current is not None:

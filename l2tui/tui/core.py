@@ -130,6 +130,8 @@ class L2Core(App[int]):
         """Show files changed on disk (read again by ``Workspace.catch_up``): the one open as it
         is now, unless its unsaved edits were kept (said in a notice, but of ``told``: Save
         Changes writes them over it); a removed one makes way for the next, as Delete does."""
+        for path in changed - kept:  # (the columns loaded for what it read before)
+            self.columns.pop(path, None)
         for path in sorted(kept - {told}):
             self.notify(f"{path.name} changed on disk; your unsaved changes are kept (Save Changes "
                         "writes them over it)", title="Changed on disk", severity="warning",

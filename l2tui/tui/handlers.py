@@ -544,6 +544,11 @@ class ActionsMixin(L2Core):
         conn = self.current
         if conn is None or (path is not None and conn.path != path):
             return
+        problems = self.form_problems()
+        if problems:  # (a field it did not take: the run would go with the value it had)
+            self.notify("; ".join(problems), title="Not run: fix the marked fields",
+                        severity="error", timeout=8)
+            return
         panel = self.query_one(RunPanel)
         self.run_view = panel.view  # the run's from now on, kept while another one is shown
         self.run_view.path = conn.path

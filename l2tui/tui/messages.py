@@ -17,6 +17,11 @@ class Edited(Message):
     """A form changed the selected connection (it is now unsaved)."""
 
 
+class ReadsChanged(Message):
+    """What an entity reads changed (its provider, connection string or select): the columns
+    loaded for the Mappings page may no longer be the ones a run reads."""
+
+
 class SecretTyped(Message):
     """A password was typed into an entity's masked field (kept for the keyring, not the file)."""
 

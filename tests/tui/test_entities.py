@@ -74,6 +74,27 @@ async def test_opening_mappings_loads_columns_and_auto_maps_identical_names(make
         assert next(r for r in editor.rows if r.left == "accountid").match_key
 
 
+async def test_the_mappings_follow_a_select_edited_after_the_columns_were_loaded(
+        make_app, demo_file, sqlite_db) -> None:
+    """Columns loaded for the old select are not the ones a run reads now: the Mappings page
+    reads them again rather than show pairs of columns the select no longer names."""
+    make_accounts_table(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        editor = app.query_one(MappingEditor)
+        assert "revenue" in {r.left for r in editor.rows}
+        await pilot.press("alt+2")
+        app.query_one("#entity1-form #select").load_text("$select=accountid,name")
+        await pilot.pause()
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert {r.left for r in editor.rows} == {"accountid", "name"}
+
+
 async def test_at_80x24_the_mappings_show_the_match_key_and_auto_marks_without_scrolling(
         make_app, paths, emulator, sqlite_db) -> None:
     from l2tui.commands.demo import prepare_table

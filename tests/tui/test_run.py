@@ -85,6 +85,24 @@ async def test_run_now_copies_the_accounts_into_sqlite(make_app, demo_file, path
         assert app.query_one("#run-history").row_count == 1
 
 
+async def test_run_now_while_a_field_shows_a_problem_runs_nothing_and_says_which(
+        make_app, demo_file, paths, sqlite_db) -> None:
+    """A deletion guard typed as "0,05" is not taken: the run would go with the guard it had
+    (0.2), as Save Changes refuses to save it."""
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#max-delete").value = "0,05"
+        await pilot.pause()
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert sqlite_rows(sqlite_db) == 0
+        assert app.query_one("#run-history").row_count == 0
+        assert any(n.title == "Not run: fix the marked fields" and "Deletion guard" in n.message
+                   for n in app._notifications)
+
+
 def _words(text: str) -> str:
     return " ".join(text.split())
 

@@ -156,3 +156,25 @@ async def test_save_changes_again_writes_over_a_change_saved_by_another(
         await until(pilot, lambda: not app.workspace.dirty)
         text = offline_demo_file.read_text(encoding="utf-8")
         assert 'title = "Dynamics accounts"' in text and "max_delete_ratio = 0.5" in text
+
+
+async def test_the_mappings_follow_a_select_changed_on_disk_after_the_columns_were_loaded(
+        make_app, demo_file, sqlite_db) -> None:
+    from l2tui.tui.widgets.mapping_editor import MappingEditor
+    from tests.tui.conftest import DEMO_SELECT, make_accounts_table
+
+    make_accounts_table(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        editor = app.query_one(MappingEditor)
+        assert "revenue" in {r.left for r in editor.rows}
+        await pilot.press("alt+1")
+        text = demo_file.read_text(encoding="utf-8")
+        demo_file.write_text(text.replace(DEMO_SELECT, "$select=accountid,name"), encoding="utf-8")
+        await until(pilot, lambda: app.current is not None and app.current.entity1.select ==
+                    "$select=accountid,name")
+        await pilot.press("alt+4")
+        await until(pilot, lambda: {r.left for r in editor.rows} == {"accountid", "name"})

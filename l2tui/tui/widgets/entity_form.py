@@ -15,7 +15,7 @@ from textual.widgets import Button, Input, Select, TextArea
 from l2tui.config.connstr import ConnectionStringError
 from l2tui.config.model import Connection, Entity
 from l2tui.config.specs import ProviderSpec, SelectError, all_specs, find_spec, looks_like_url
-from l2tui.tui.messages import Edited, SecretTyped
+from l2tui.tui.messages import Edited, ReadsChanged, SecretTyped
 from l2tui.tui.widgets.fields import Field
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -186,6 +186,7 @@ class EntityForm(VerticalScroll):
         self._apply_spec(spec)
         self._check_connstr()
         self._check_select()
+        self.post_message(ReadsChanged())
         self.post_message(Edited())
 
     @on(Input.Changed, "#connstr")
@@ -193,6 +194,7 @@ class EntityForm(VerticalScroll):
         if self.entity is not None:
             self.entity.connection_string = event.value.strip()
             self._check_connstr()
+            self.post_message(ReadsChanged())
             self.post_message(Edited())
 
     @on(Input.Changed, "#password")
@@ -219,6 +221,7 @@ class EntityForm(VerticalScroll):
         if self.entity is not None:
             self.entity.select = event.text_area.text
             self._check_select()
+            self.post_message(ReadsChanged())
             self.post_message(Edited())
 
     @on(Input.Changed, "#primary-key")
