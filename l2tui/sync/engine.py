@@ -192,6 +192,13 @@ def _as_one(mkeys: set[str], shown: int = 5) -> str:
     return f" (as {', '.join(ordered[:shown])}{more}: one value to the database)"
 
 
+def _in_any_case(records: list[Record], shown: int = 5) -> str:
+    """What an error on a repeated key adds when its rows hold one GUID in different cases."""
+    texts = sorted(" / ".join(map(str, record.values())) for record in records)
+    more = ", …" if len(texts) > shown else ""
+    return f" (as {', '.join(map(repr, texts[:shown]))}{more}: one GUID in any case)"
+
+
 def _remote(provider: Provider) -> bool:
     """Whether a provider reads over the network (its pages are worth prefetching)."""
     return getattr(provider, "name", "") == "odata" or type(provider).__name__ == "ODataProvider"
@@ -570,24 +577,35 @@ class Engine:
         for side in unique_sides(self.conn):
             info = self.sides[side]
             names = [c.name for c, _ in info.match]
+            # a text taken as a GUID is one match key in any case: '3250C8E2-…' and '3250c8e2-…'
+            folded = [c.name for c, kind in info.match
+                      if kind == ColumnType.GUID and c.type == ColumnType.STRING]
             try:
-                repeated = self.providers[side].repeated_keys(names)
+                repeated = self.providers[side].repeated_keys(names, folded)
             except ConfigError as exc:
                 self.log(f"could not look for match keys that repeat: {exc.within(info.index)}",
                          "warning")
                 continue
             counts: dict[str, int] = {}
             alike: dict[str, set[str]] = {}  # the match keys a value's records give, by each
+            cased: dict[str, list[Record]] = {}  # a GUID's records that differ only by case
             for records, count in repeated:
                 mkeys = {m for m in map(info.match_key, records) if m is not None}
                 for mkey in mkeys:
                     counts[mkey] = counts.get(mkey, 0) + count
                     alike.setdefault(mkey, set()).update(mkeys)
+                    if len(mkeys) == 1 and len(records) > 1:
+                        cased[mkey] = records
             what = "primary_key" if names == [c.name for c in info.keys] else \
                 f"the match key ({', '.join(names)})"
             for mkey in sorted(counts):
                 self.failed.add(mkey)
                 self.counts.errors[side] += 1
+                if mkey in cased:
+                    self.sink(ItemError(side=side, key=mkey, message=(
+                        f"appears {counts[mkey]} times{_in_any_case(cased[mkey])}: {what} must "
+                        "be unique")))
+                    continue
                 self.sink(ItemError(side=side, key=mkey, message=f"appears {counts[mkey]} times"
                                     f"{_as_one(alike[mkey])}: {what} must be unique; add a "
                                     "unique index"))

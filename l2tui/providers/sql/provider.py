@@ -7,7 +7,7 @@ import hashlib
 import marshal
 import os
 import sqlite3
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
@@ -302,42 +302,64 @@ class SqlProvider(Provider):
             return frozenset()
         return frozenset(c.name for c in self.describe() if c.type == ColumnType.DECIMAL)
 
-    def repeated_keys(self, columns: Sequence[str]) -> list[tuple[list[Record], int]]:
+    def repeated_keys(self, columns: Sequence[str], folded: Collection[str] = ()
+                      ) -> list[tuple[list[Record], int]]:
         """The values of ``columns`` that more than one row of the select holds (none null), as
         the database compares them, and how many rows hold each: one query over the select, not
         run where a primary key or unique index keeps them unique, nor over a procedure's rows
         (none can be a subquery). Each comes with every value its rows hold: under a collation
-        that ignores case or trailing blanks, 'abc' and 'ABC ' are one value held twice.
+        that ignores case or trailing blanks, 'abc' and 'ABC ' are one value held twice. The
+        ``folded`` columns (texts the sync takes as GUIDs) are compared in lower case, as the
+        sync compares them: where a unique index keeps them unique, first a look for a value
+        with an upper-case letter (a scan, no sort), none being the usual case.
 
         A ConfigError when the database refuses the query (a SQLite key column whose collation
         another program defined: SQLite calls it "operational", as it does any error), short of
         a lost connection: the run goes on without it."""
         self.describe()
-        if any(unique <= set(columns) for unique in self._unique) or \
-                self.info.kind == "procedure":
+        folded = [name for name in columns if name in folded]
+        indexed = any(unique <= set(columns) for unique in self._unique)
+        if (indexed and not folded) or self.info.kind == "procedure":
             return []
         with self.connect() as conn:
             try:
-                return self._repeated(conn, columns)
+                if indexed and not self._upper_case(conn, folded):
+                    return []
+                return self._repeated(conn, columns, folded)
             except sa.exc.DBAPIError as exc:
                 if exc.connection_invalidated:
                     raise
                 raise ConfigError(f"the statement failed: {one_line(exc, self._secret)}",
                                   key="select") from None
 
-    def _repeated(self, conn: Connection, columns: Sequence[str]
+    def _upper_case(self, conn: Connection, columns: Sequence[str]) -> bool:
+        """Whether a row of the select holds a value of ``columns`` with an upper-case letter."""
+        rows = self._rows(conn, columns)
+        found = conn.execute(sa.select(sa.literal(1)).where(sa.or_(*(
+            rows.c[name] != sa.func.lower(rows.c[name]) for name in columns))).limit(1)).first()
+        conn.rollback()
+        return found is not None
+
+    def _rows(self, conn: Connection, columns: Sequence[str]) -> sa.Subquery:
+        """The read's statement as a subquery holding ``columns``."""
+        statement = self.read_statement(raw=conn.dialect.name == "sqlite")
+        return (statement.columns(*map(sa.column, columns))
+                if isinstance(statement, sa.TextClause) else statement).subquery("l2tui_rows")
+
+    def _repeated(self, conn: Connection, columns: Sequence[str], folded: Collection[str] = ()
                   ) -> list[tuple[list[Record], int]]:
         """``repeated_keys``, asked over ``conn``; each value as a read's record holds it. The
         rows of a value the database counts more than once, each with its count and the rank of
         its value (rows the database takes for one value share it): a GROUP BY would give one of
         their values alone, whichever it met."""
         raw = conn.dialect.name == "sqlite"  # (as a read: a value that does not convert stays)
-        statement = self.read_statement(raw=raw)
-        rows = (statement.columns(*map(sa.column, columns))
-                if isinstance(statement, sa.TextClause) else statement).subquery("l2tui_rows")
+        rows = self._rows(conn, columns)
         keys = [rows.c[name] for name in columns]
-        ranked = sa.select(*keys, sa.func.count().over(partition_by=keys).label("l2tui_count"),
-                           sa.func.dense_rank().over(order_by=keys).label("l2tui_value")) \
+        compared = [sa.func.lower(rows.c[name]) if name in folded else rows.c[name]
+                    for name in columns]
+        ranked = sa.select(*keys,
+                           sa.func.count().over(partition_by=compared).label("l2tui_count"),
+                           sa.func.dense_rank().over(order_by=compared).label("l2tui_value")) \
             .where(*(k.is_not(None) for k in keys)).subquery("l2tui_keys")
         n = len(columns)
         found: dict[Any, tuple[int, dict[Any, tuple[Any, ...]]]] = {}  # count, values by rank
