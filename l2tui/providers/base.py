@@ -333,7 +333,8 @@ class Provider(abc.ABC):
         Empty where they are unique, as a Dataverse key is, or the provider cannot tell."""
         return []
 
-    def repeated_warnings(self, columns: Sequence[str]) -> list[str]:
+    def repeated_warnings(self, columns: Sequence[str], folded: Collection[str] = ()
+                          ) -> list[str]:
         """Verify's warning naming the values of ``columns`` that more than one record holds
         (``repeated_keys``), if any, or why they could not be looked for."""
         return []

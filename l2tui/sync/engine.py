@@ -274,15 +274,24 @@ def repeated_match_keys(conn: Connection, plan: MappingPlan, left: Provider,
                         right: Provider) -> list[str]:
     """Verify's warnings naming the match-key values more than one item of a side holds, on
     the sides a run fails them (``Engine._repeated``), each as ``Entity N: …``: for a match key
-    other than the side's primary key (the entity's own verify looks at that one)."""
+    other than the side's primary key (the entity's own verify looks at that one), or with a
+    text column taken as a GUID, in any case (``folded``), which the entity knows nothing of."""
     providers = {"left": left, "right": right}
     out = []
     for side in unique_sides(conn):
         names = [p.column(side).name for p in plan.match]
-        if names != [c.name for c in plan.keys[side]]:
+        folded = folded_columns([(p.column(side), p.kind) for p in plan.match])
+        if names != [c.name for c in plan.keys[side]] or folded:
             index = 1 if side == "left" else 2
-            out += [f"Entity {index}: {w}" for w in providers[side].repeated_warnings(names)]
+            out += [f"Entity {index}: {w}"
+                    for w in providers[side].repeated_warnings(names, folded)]
     return out
+
+
+def folded_columns(match: list[tuple[Column, ColumnType]]) -> list[str]:
+    """The match-key columns of a side (each with the type its pair is compared as) that hold
+    texts the sync takes as GUIDs: one match key in any case, '3250C8E2-…' and '3250c8e2-…'."""
+    return [c.name for c, kind in match if kind == ColumnType.GUID and c.type == ColumnType.STRING]
 
 
 class Engine:
@@ -577,11 +586,8 @@ class Engine:
         for side in unique_sides(self.conn):
             info = self.sides[side]
             names = [c.name for c, _ in info.match]
-            # a text taken as a GUID is one match key in any case: '3250C8E2-…' and '3250c8e2-…'
-            folded = [c.name for c, kind in info.match
-                      if kind == ColumnType.GUID and c.type == ColumnType.STRING]
             try:
-                repeated = self.providers[side].repeated_keys(names, folded)
+                repeated = self.providers[side].repeated_keys(names, folded_columns(info.match))
             except ConfigError as exc:
                 self.log(f"could not look for match keys that repeat: {exc.within(info.index)}",
                          "warning")

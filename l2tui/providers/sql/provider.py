@@ -532,11 +532,12 @@ class SqlProvider(Provider):
                     f"{one_line(exc, self._secret)}"]
         return _repeated_text(names, repeated)
 
-    def repeated_warnings(self, columns: Sequence[str]) -> list[str]:
+    def repeated_warnings(self, columns: Sequence[str], folded: Collection[str] = ()
+                          ) -> list[str]:
         """Verify's warning naming the values of ``columns`` that rows share (``repeated_keys``),
         if any, or why they could not be looked for."""
         try:
-            repeated = self.repeated_keys(columns)
+            repeated = self.repeated_keys(columns, folded)
         except ConfigError as exc:
             return [f"could not look for values of {', '.join(columns)} that rows share: "
                     f"{exc.detail}"]
