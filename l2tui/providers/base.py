@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import InvalidOperation
 from enum import StrEnum
@@ -323,15 +323,18 @@ class Provider(abc.ABC):
             return list(self.entity.primary_key)
         return [c.name for c in self.describe() if c.key]
 
-    def repeated_keys(self, columns: Sequence[str]) -> list[tuple[list[Record], int]]:
+    def repeated_keys(self, columns: Sequence[str], folded: Collection[str] = ()
+                      ) -> list[tuple[list[Record], int]]:
         """The values of ``columns`` that more than one record of a full read holds (none null),
         each with how many hold it; asked once a run. A value comes as the records of those
         columns its records hold, each once: more than one where the side takes values that
-        differ for one (a SQL key column's collation that ignores case: 'abc' and 'ABC').
+        differ for one (a SQL key column's collation that ignores case: 'abc' and 'ABC'), or
+        the sync does (``folded``: text columns it takes as GUIDs, in any case).
         Empty where they are unique, as a Dataverse key is, or the provider cannot tell."""
         return []
 
-    def repeated_warnings(self, columns: Sequence[str]) -> list[str]:
+    def repeated_warnings(self, columns: Sequence[str], folded: Collection[str] = ()
+                          ) -> list[str]:
         """Verify's warning naming the values of ``columns`` that more than one record holds
         (``repeated_keys``), if any, or why they could not be looked for."""
         return []

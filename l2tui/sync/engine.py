@@ -192,6 +192,13 @@ def _as_one(mkeys: set[str], shown: int = 5) -> str:
     return f" (as {', '.join(ordered[:shown])}{more}: one value to the database)"
 
 
+def _in_any_case(records: list[Record], shown: int = 5) -> str:
+    """What an error on a repeated key adds when its rows hold one GUID in different cases."""
+    texts = sorted(" / ".join(map(str, record.values())) for record in records)
+    more = ", …" if len(texts) > shown else ""
+    return f" (as {', '.join(map(repr, texts[:shown]))}{more}: one GUID in any case)"
+
+
 def _remote(provider: Provider) -> bool:
     """Whether a provider reads over the network (its pages are worth prefetching)."""
     return getattr(provider, "name", "") == "odata" or type(provider).__name__ == "ODataProvider"
@@ -267,15 +274,24 @@ def repeated_match_keys(conn: Connection, plan: MappingPlan, left: Provider,
                         right: Provider) -> list[str]:
     """Verify's warnings naming the match-key values more than one item of a side holds, on
     the sides a run fails them (``Engine._repeated``), each as ``Entity N: …``: for a match key
-    other than the side's primary key (the entity's own verify looks at that one)."""
+    other than the side's primary key (the entity's own verify looks at that one), or with a
+    text column taken as a GUID, in any case (``folded``), which the entity knows nothing of."""
     providers = {"left": left, "right": right}
     out = []
     for side in unique_sides(conn):
         names = [p.column(side).name for p in plan.match]
-        if names != [c.name for c in plan.keys[side]]:
+        folded = folded_columns([(p.column(side), p.kind) for p in plan.match])
+        if names != [c.name for c in plan.keys[side]] or folded:
             index = 1 if side == "left" else 2
-            out += [f"Entity {index}: {w}" for w in providers[side].repeated_warnings(names)]
+            out += [f"Entity {index}: {w}"
+                    for w in providers[side].repeated_warnings(names, folded)]
     return out
+
+
+def folded_columns(match: list[tuple[Column, ColumnType]]) -> list[str]:
+    """The match-key columns of a side (each with the type its pair is compared as) that hold
+    texts the sync takes as GUIDs: one match key in any case, '3250C8E2-…' and '3250c8e2-…'."""
+    return [c.name for c, kind in match if kind == ColumnType.GUID and c.type == ColumnType.STRING]
 
 
 class Engine:
@@ -571,23 +587,31 @@ class Engine:
             info = self.sides[side]
             names = [c.name for c, _ in info.match]
             try:
-                repeated = self.providers[side].repeated_keys(names)
+                repeated = self.providers[side].repeated_keys(names, folded_columns(info.match))
             except ConfigError as exc:
                 self.log(f"could not look for match keys that repeat: {exc.within(info.index)}",
                          "warning")
                 continue
             counts: dict[str, int] = {}
             alike: dict[str, set[str]] = {}  # the match keys a value's records give, by each
+            cased: dict[str, list[Record]] = {}  # a GUID's records that differ only by case
             for records, count in repeated:
                 mkeys = {m for m in map(info.match_key, records) if m is not None}
                 for mkey in mkeys:
                     counts[mkey] = counts.get(mkey, 0) + count
                     alike.setdefault(mkey, set()).update(mkeys)
+                    if len(mkeys) == 1 and len(records) > 1:
+                        cased[mkey] = records
             what = "primary_key" if names == [c.name for c in info.keys] else \
                 f"the match key ({', '.join(names)})"
             for mkey in sorted(counts):
                 self.failed.add(mkey)
                 self.counts.errors[side] += 1
+                if mkey in cased:
+                    self.sink(ItemError(side=side, key=mkey, message=(
+                        f"appears {counts[mkey]} times{_in_any_case(cased[mkey])}: {what} must "
+                        "be unique")))
+                    continue
                 self.sink(ItemError(side=side, key=mkey, message=f"appears {counts[mkey]} times"
                                     f"{_as_one(alike[mkey])}: {what} must be unique; add a "
                                     "unique index"))

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from l2tui.config.model import ColumnPair, Connection
+from l2tui.config.model import ColumnPair, Connection, Direction
 from l2tui.config.store import ConnectionStore
 from tests.conftest import REPO, CliRunner
 
@@ -567,3 +567,20 @@ def test_a_connection_file_of_another_user_is_not_used_to_connect(
     assert result.returncode == 2, result.stdout
     assert f"the file {conn.path} belongs to another user" in result.stderr
     assert f"chmod 600 {conn.path}" in result.stderr
+
+
+def test_verify_names_sql_keys_paired_with_a_guid_that_differ_only_by_case_as_run_refuses_them(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    guid = "3250c8e2-0000-4000-8000-000000000001"
+    db = tmp_path / "crm.db"
+    with sqlite3.connect(db) as sql:
+        sql.execute("CREATE TABLE accounts (accountid TEXT PRIMARY KEY, name TEXT, revenue NUMERIC)")
+        sql.executemany("INSERT INTO accounts VALUES (?, 'Contoso', NULL)", [(guid,), (guid.upper(),)])
+    conn = _save(config_dir, emulator.connection_string(), db)
+    conn.direction = Direction.RIGHT_TO_LEFT
+    ConnectionStore(config_dir).save(conn)
+    assert "appears 2 times" in run_cli("run", "Accounts", "--dry-run").stderr
+    result = run_cli("verify", "Accounts")
+    assert f"  warning: Entity 2: 1 value(s) of accountid appear more than once ('{guid.upper()}' / " \
+           f"'{guid}': 2 times): their rows are not synced from it\n" in result.stdout

@@ -473,24 +473,31 @@ def test_a_left_read_in_full_removes_a_sql_row_skipped_by_its_version(two_way: P
     assert two_way.run().plan.writes == 0  # type: ignore[union-attr]
 
 
-def test_a_sql_row_sharing_the_match_key_of_an_unchanged_row_read_before_is_left_alone(
+def test_sql_rows_whose_guid_keys_differ_only_by_case_are_none_synced_and_each_run_fails(
         emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # after a switch to bidirectional the SQL rows are read in full (no versions known yet), 5 a
-    # page: an upper-case copy of a GUID key, read pages after the row it copies (found
-    # unchanged), is another SQL key but the same match key: the row read first is the one
-    # synced, and the copy is named in a warning
+    # a text key paired with a Dataverse GUID: an upper-case copy of a key is another SQL key
+    # but the same match key, as a value two rows share (README "Keys"): neither row is synced,
+    # their partner is left as it is, and each run ends with an error naming them; read pages
+    # after the row it copies (5 a page), after a switch to bidirectional (read in full)
     monkeypatch.setattr("l2tui.providers.sql.provider.DEFAULT_PAGE", 5)
     pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts")
     pair.run()
     pair.conn.direction = Direction.BIDIRECTIONAL
     key = next(iter(pair.right()))
+    before = pair.left()[key]
     pair.right_insert({"name": "Shadow"}, key=key.upper())
-    report = pair.run()
-    assert report.outcome == "success", report.message
-    assert pair.left()[key][0] != "Shadow"
-    assert [e.message for e in pair.events if isinstance(e, LogLine)
-            and "share a match key" in e.message] == [
-        "1 item(s) of the right share a match key with another; only the first of each is synced"]
+    pair.right_update(key, {"name": "Edited"})
+
+    for _ in range(2):
+        pair.events.clear()
+        report = pair.run()
+
+        assert report.outcome == "errors" and report.errors_right == 1, report.message
+        assert report.updated_left == report.created_left == report.deleted_left == 0
+        assert pair.left()[key] == before
+        assert [(e.key, e.message) for e in pair.events if isinstance(e, ItemError)] == [
+            (f'["{key}"]', f"appears 2 times (as '{key.upper()}', '{key}': one GUID in any "
+                           "case): primary_key must be unique")]
 
 
 def test_a_bidirectional_run_on_a_sqlite_without_json_functions_keeps_both_sides_alike(

@@ -63,10 +63,10 @@ class Contacts:
         return {r["contactid"]: (r["firstname"], r["birthdate"])
                 for r in self.emu.store.rows("contacts")}
 
-    def run(self) -> RunReport:
+    def run(self, **kwargs: Any) -> RunReport:
         """One run through the real runner and providers."""
         self.events.clear()
-        return Runner(resolve_paths()).run(self.conn, sink=self.events.append)
+        return Runner(resolve_paths()).run(self.conn, sink=self.events.append, **kwargs)
 
     def errors(self) -> dict[str, str]:
         """The last run's item errors: message by key."""
@@ -336,3 +336,45 @@ def test_a_text_key_written_into_a_sqlite_integer_primary_key_fails_its_row_sayi
     assert "error (right) [\"x\"]: id: 'x' cannot be stored: SQLite's INTEGER PRIMARY KEY " \
            "holds whole numbers only" in result.stderr
     assert "1 created" in result.stdout
+
+
+def test_a_synced_row_whose_text_turns_into_bytes_that_are_not_utf8_fails_alone_until_fixed(
+        emu: Any, tmp_path: Path) -> None:
+    contacts = Contacts(emu, tmp_path / "c.db", Direction.BIDIRECTIONAL)
+    assert contacts.run().outcome == "success"
+    key, (first, day) = sorted(contacts.left().items())[0]
+    other = sorted(contacts.left())[-1]
+    with closing(sqlite3.connect(contacts.path)) as db, db:
+        db.execute("UPDATE contacts SET firstname = CAST(x'41ff42' AS TEXT) WHERE contactid = ?",
+                   (key,))
+    contacts.set(other, "lastname", "Edited")  # the other rows sync as usual
+
+    for _ in range(2):  # and each run tries it again
+        report = contacts.run()
+
+        assert report.outcome == "errors" and report.errors_right == 1
+        assert report.deleted_left == report.deleted_right == 0
+        assert contacts.errors() == {
+            f'["{key}"]': "firstname: b'A\\xffB' cannot be read as UTF-8 text"}
+        assert contacts.left()[key] == (first, day)
+    assert report.updated_left == 0
+    assert any(r["lastname"] == "Edited" for r in emu.store.rows("contacts")
+               if r["contactid"] == other)
+    contacts.set(key, "firstname", "Fixed")
+    assert contacts.run().outcome == "success"
+    assert contacts.left()[key] == ("Fixed", day)
+
+
+def test_a_one_way_run_writes_over_a_target_text_that_is_not_utf8(
+        emu: Any, tmp_path: Path) -> None:
+    contacts = Contacts(emu, tmp_path / "c.db", Direction.LEFT_TO_RIGHT)
+    assert contacts.run().outcome == "success"
+    key, (first, day) = sorted(contacts.left().items())[0]
+    with closing(sqlite3.connect(contacts.path)) as db, db:
+        db.execute("UPDATE contacts SET firstname = CAST(x'41ff42' AS TEXT) WHERE contactid = ?",
+                   (key,))
+
+    report = contacts.run(full=True)
+
+    assert report.outcome == "success" and report.updated_right == 1
+    assert contacts.right(key) == (first, day)

@@ -7,7 +7,7 @@ import hashlib
 import marshal
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
@@ -302,42 +302,64 @@ class SqlProvider(Provider):
             return frozenset()
         return frozenset(c.name for c in self.describe() if c.type == ColumnType.DECIMAL)
 
-    def repeated_keys(self, columns: Sequence[str]) -> list[tuple[list[Record], int]]:
+    def repeated_keys(self, columns: Sequence[str], folded: Collection[str] = ()
+                      ) -> list[tuple[list[Record], int]]:
         """The values of ``columns`` that more than one row of the select holds (none null), as
         the database compares them, and how many rows hold each: one query over the select, not
         run where a primary key or unique index keeps them unique, nor over a procedure's rows
         (none can be a subquery). Each comes with every value its rows hold: under a collation
-        that ignores case or trailing blanks, 'abc' and 'ABC ' are one value held twice.
+        that ignores case or trailing blanks, 'abc' and 'ABC ' are one value held twice. The
+        ``folded`` columns (texts the sync takes as GUIDs) are compared in lower case, as the
+        sync compares them: where a unique index keeps them unique, first a look for a value
+        with an upper-case letter (a scan, no sort), none being the usual case.
 
         A ConfigError when the database refuses the query (a SQLite key column whose collation
         another program defined: SQLite calls it "operational", as it does any error), short of
         a lost connection: the run goes on without it."""
         self.describe()
-        if any(unique <= set(columns) for unique in self._unique) or \
-                self.info.kind == "procedure":
+        folded = [name for name in columns if name in folded]
+        indexed = any(unique <= set(columns) for unique in self._unique)
+        if (indexed and not folded) or self.info.kind == "procedure":
             return []
         with self.connect() as conn:
             try:
-                return self._repeated(conn, columns)
+                if indexed and not self._upper_case(conn, folded):
+                    return []
+                return self._repeated(conn, columns, folded)
             except sa.exc.DBAPIError as exc:
                 if exc.connection_invalidated:
                     raise
                 raise ConfigError(f"the statement failed: {one_line(exc, self._secret)}",
                                   key="select") from None
 
-    def _repeated(self, conn: Connection, columns: Sequence[str]
+    def _upper_case(self, conn: Connection, columns: Sequence[str]) -> bool:
+        """Whether a row of the select holds a value of ``columns`` with an upper-case letter."""
+        rows = self._rows(conn, columns)
+        found = conn.execute(sa.select(sa.literal(1)).where(sa.or_(*(
+            rows.c[name] != sa.func.lower(rows.c[name]) for name in columns))).limit(1)).first()
+        conn.rollback()
+        return found is not None
+
+    def _rows(self, conn: Connection, columns: Sequence[str]) -> sa.Subquery:
+        """The read's statement as a subquery holding ``columns``."""
+        statement = self.read_statement(raw=conn.dialect.name == "sqlite")
+        return (statement.columns(*map(sa.column, columns))
+                if isinstance(statement, sa.TextClause) else statement).subquery("l2tui_rows")
+
+    def _repeated(self, conn: Connection, columns: Sequence[str], folded: Collection[str] = ()
                   ) -> list[tuple[list[Record], int]]:
         """``repeated_keys``, asked over ``conn``; each value as a read's record holds it. The
         rows of a value the database counts more than once, each with its count and the rank of
         its value (rows the database takes for one value share it): a GROUP BY would give one of
         their values alone, whichever it met."""
         raw = conn.dialect.name == "sqlite"  # (as a read: a value that does not convert stays)
-        statement = self.read_statement(raw=raw)
-        rows = (statement.columns(*map(sa.column, columns))
-                if isinstance(statement, sa.TextClause) else statement).subquery("l2tui_rows")
+        rows = self._rows(conn, columns)
         keys = [rows.c[name] for name in columns]
-        ranked = sa.select(*keys, sa.func.count().over(partition_by=keys).label("l2tui_count"),
-                           sa.func.dense_rank().over(order_by=keys).label("l2tui_value")) \
+        compared = [sa.func.lower(rows.c[name]) if name in folded else rows.c[name]
+                    for name in columns]
+        ranked = sa.select(*keys,
+                           sa.func.count().over(partition_by=compared).label("l2tui_count"),
+                           sa.func.dense_rank().over(order_by=compared).label("l2tui_value")) \
             .where(*(k.is_not(None) for k in keys)).subquery("l2tui_keys")
         n = len(columns)
         found: dict[Any, tuple[int, dict[Any, tuple[Any, ...]]]] = {}  # count, values by rank
@@ -510,11 +532,12 @@ class SqlProvider(Provider):
                     f"{one_line(exc, self._secret)}"]
         return _repeated_text(names, repeated)
 
-    def repeated_warnings(self, columns: Sequence[str]) -> list[str]:
+    def repeated_warnings(self, columns: Sequence[str], folded: Collection[str] = ()
+                          ) -> list[str]:
         """Verify's warning naming the values of ``columns`` that rows share (``repeated_keys``),
         if any, or why they could not be looked for."""
         try:
-            repeated = self.repeated_keys(columns)
+            repeated = self.repeated_keys(columns, folded)
         except ConfigError as exc:
             return [f"could not look for values of {', '.join(columns)} that rows share: "
                     f"{exc.detail}"]
@@ -654,6 +677,7 @@ class SqlReadStream(ReadStream):
         self.seen = seen
         self.cursor = None
         self.is_delta = False
+        self.tolerant = False  # reading on past a SQLite text that is not UTF-8 (``_parts``)
 
     def __iter__(self) -> Iterator[Page]:
         provider = self.provider
@@ -670,8 +694,8 @@ class SqlReadStream(ReadStream):
             # versions, it gives them by ``marshal``, twice as fast as by ``repr``, with no
             # datetime parsed for a row seen, and converts only the rows it keeps
             raw = conn.dialect.name == "sqlite"
-            result = streaming.execute(provider.read_statement(raw=raw))
-            names = list(result.keys())
+            parts = self._parts(streaming, provider.read_statement(raw=raw), raw)
+            names = next(parts)
             convert: dict[int, Callable[[Any], Any]] = {
                 i: types.guid_text if n in guids else types.sqlite_decimal if n in decimals
                 else types.to_python for i, n in enumerate(names)
@@ -685,7 +709,7 @@ class SqlReadStream(ReadStream):
             key_of = _key_getter(keys, [processors[i] for i in keys] if processors else [])
             version = marshal_version if raw else row_version
             try:
-                for part in result.partitions(self.page_size):
+                for part in parts:
                     page = Page()
                     if self.seen is not None and keys:
                         part, page.versions, page.skipped = self._unseen(part, key_of, version)
@@ -698,9 +722,59 @@ class SqlReadStream(ReadStream):
                                     record[name] = value
                         except CONVERSION_ERRORS:
                             page.unreadable = self._convert_each(records, part, fix)
+                    if self.tolerant:  # (such a text is named as that, not as its type)
+                        bad = _not_utf8(part, names)
+                        named = {(value.index, value.column) for value in bad}
+                        page.unreadable = bad + [value for value in page.unreadable if (
+                            value.index, value.column) not in named]
                     page.records = records
                     yield page
             finally:
+                parts.close()
+
+    def _parts(self, conn: Connection, statement: Any, sqlite: bool
+               ) -> Generator[Any, None, None]:
+        """The column names of ``statement``'s result, then its rows a page at a time.
+
+        A SQLite text that is not UTF-8 stops the driver's read of its row (sqlite3 decodes each
+        text as it fetches it); it is to fail its row alone. Only then, the read starts over in
+        the same read transaction (begun with the read: the same rows, in the same order) with
+        a ``text_factory`` that reads it as a ``types.NotUtf8`` (``tolerant``), and goes on past
+        the rows already given. Until then, nothing is read otherwise (a Python
+        ``text_factory`` on every read costs ~1.3 s a million rows)."""
+        driver = conn.connection.driver_connection if sqlite else None
+        if driver is not None and not driver.in_transaction:
+            conn.exec_driver_sql("BEGIN")  # (deferred: holds the snapshot the read starts)
+        result: sa.CursorResult[Any] | None = None
+        given = -1  # (the names not given yet)
+        try:
+            try:
+                result = conn.execute(statement)  # (which may fetch the first row)
+                yield list(result.keys())
+                given = 0
+                for part in result.partitions(self.page_size):
+                    given += len(part)
+                    yield part
+                return
+            except sa.exc.OperationalError as exc:
+                if driver is None or not _not_utf8_error(exc):
+                    raise
+            if result is not None:
+                result.close()
+            factory = driver.text_factory
+            driver.text_factory = types.tolerant_text
+            self.tolerant = True
+            try:
+                result = conn.execute(statement)
+                if given < 0:
+                    yield list(result.keys())
+                while given > 0 and (skipped := result.fetchmany(min(given, self.page_size))):
+                    given -= len(skipped)
+                yield from result.partitions(self.page_size)
+            finally:
+                driver.text_factory = factory
+        finally:
+            if result is not None:
                 result.close()
 
     def _convert_each(self, records: list[Record], rows: Sequence[Any],
@@ -730,6 +804,19 @@ class SqlReadStream(ReadStream):
             return list(rows), versions, 0
         kept = [i for i in range(len(rows)) if i not in drop]
         return [rows[i] for i in kept], [versions[i] for i in kept], len(rows) - len(kept)
+
+
+def _not_utf8_error(exc: sa.exc.OperationalError) -> bool:
+    """sqlite3's error for a text it cannot decode as UTF-8 (it has no code of its own)."""
+    return isinstance(exc.orig, sqlite3.OperationalError) and \
+        str(exc.orig).startswith("Could not decode to UTF-8")
+
+
+def _not_utf8(rows: Sequence[Any], names: list[str]) -> list[Unreadable]:
+    """The texts of ``rows`` (read by ``types.tolerant_text``) that are not UTF-8."""
+    return [Unreadable(index, names[i], types.not_utf8_text(names[i], value))
+            for index, row in enumerate(rows) for i, value in enumerate(row)
+            if type(value) is types.NotUtf8]
 
 
 def _key_getter(keys: list[int], fixes: list[Callable[[Any], Any] | None]

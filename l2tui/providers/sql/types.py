@@ -249,6 +249,30 @@ _READ_AS = {ColumnType.DATE: "a date", ColumnType.DATETIME: "a date and time",
             ColumnType.BOOLEAN: "true or false"}
 
 
+class NotUtf8(str):
+    """A SQLite text that is not UTF-8 (SQLite keeps whatever bytes it is given), as a read that
+    met one takes it from then on (``tolerant_text``): the bytes decoded with each one that is
+    not UTF-8 as ``\\xNN``; ``raw`` holds them as they are."""
+
+    raw: bytes
+
+
+def tolerant_text(data: bytes) -> str:
+    """A SQLite connection's ``text_factory`` that reads on past a text that is not UTF-8: a
+    ``NotUtf8`` for it, the text itself for the others."""
+    try:
+        return str(data, "utf-8")
+    except UnicodeDecodeError:
+        text = NotUtf8(str(data, "utf-8", "backslashreplace"))
+        text.raw = bytes(data)
+        return text
+
+
+def not_utf8_text(name: str, value: NotUtf8) -> str:
+    """The line that says a column's text could not be read as UTF-8."""
+    return f"{name}: {shown_value(value.raw)} cannot be read as UTF-8 text"
+
+
 def sqlite_reader(sql_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
     """How a SQLite column's raw value is read (None: as it is): ours for dates, datetimes and
     booleans (SQLAlchemy's takes any text as true, and stops the read at a text that is no

@@ -611,3 +611,29 @@ def test_a_sqlite_row_version_tells_apart_values_that_print_alike(sqlite_db: Dat
         sqlite_db.run("DELETE FROM loose", f"INSERT INTO loose VALUES (1, {value})")
         list(provider.read(seen=seen))
     assert len(versions) == len(values) and len(set(versions)) == len(values)
+
+
+def test_repeated_keys_compare_a_folded_column_in_lower_case_though_its_primary_key_differs(
+        sqlite_db: Database) -> None:
+    guid = "3250c8e2-0000-4000-8000-000000000001"
+    sqlite_db.run("CREATE TABLE guids (id TEXT PRIMARY KEY, name TEXT)",
+                  f"INSERT INTO guids VALUES ('{guid}', 'a'), ('{guid.upper()}', 'b'), "
+                  "('3250c8e2-0000-4000-8000-000000000002', 'c')")
+    provider = sqlite_db.open("guids", primary_key=["id"])
+    assert provider.repeated_keys(["id"]) == []
+    [(values, count)] = provider.repeated_keys(["id"], folded=["id"])
+    assert count == 2 and sorted(v["id"] for v in values) == [guid.upper(), guid]
+
+
+def test_repeated_keys_of_a_folded_key_kept_unique_by_its_index_ask_one_scan_while_all_is_lower_case(  # noqa: E501
+        db: Database) -> None:
+    db.run("CREATE TABLE guids (id VARCHAR(36) PRIMARY KEY, name VARCHAR(10))",
+           "INSERT INTO guids VALUES ('3250c8e2-0000-4000-8000-000000000001', 'a'), "
+           "('3250c8e2-0000-4000-8000-000000000002', 'b')")
+    provider = db.open("guids", primary_key=["id"])
+    provider.describe()
+    asked: list[str] = []
+    sa.event.listen(provider.engine(), "before_cursor_execute",
+                    lambda conn, cursor, sql, *rest: asked.append(sql))
+    assert provider.repeated_keys(["id"], folded=["id"]) == []
+    assert len(asked) == 1 and "lower" in asked[0].lower()

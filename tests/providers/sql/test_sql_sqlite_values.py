@@ -117,3 +117,38 @@ def test_a_sqlite_boolean_column_reads_false_and_true_texts_as_they_say(
 def test_a_sqlite_boolean_text_reads_as_the_sync_normalises_it(text: str) -> None:
     for spelled in (text, text.upper(), f" {text} "):
         assert types.sqlite_boolean(spelled) is normalize(spelled, ColumnType.BOOLEAN)
+
+
+@pytest.mark.parametrize("bad", [1, 7])  # (the first row is read with the statement)
+def test_a_sqlite_text_that_is_not_utf8_is_named_and_every_other_row_read_once(
+        sqlite_db: Database, bad: int) -> None:
+    sqlite_db.run("CREATE TABLE notes (id INTEGER PRIMARY KEY, note TEXT)")
+    with sqlite_db.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO notes VALUES (?, ?)",
+                             [(i, f"note {i}") for i in range(1, 11)])
+        conn.exec_driver_sql("UPDATE notes SET note = CAST(x'41ff42' AS TEXT) WHERE id = ?", (bad,))
+
+    pages = list(sqlite_db.open("notes", page_size=3).read())
+
+    assert [r["id"] for p in pages for r in p.records] == list(range(1, 11))
+    assert [r["note"] for p in pages for r in p.records if r["id"] != bad] == [
+        f"note {i}" for i in range(1, 11) if i != bad]
+    assert [(p.records[u.index]["id"], u.column, u.message) for p in pages
+            for u in p.unreadable] == [(bad, "note", "note: b'A\\xffB' cannot be read as UTF-8 text")]
+
+
+def test_a_read_past_a_sqlite_text_that_is_not_utf8_keeps_to_the_rows_as_the_read_began(
+        sqlite_db: Database) -> None:
+    sqlite_db.run("PRAGMA journal_mode=WAL", "CREATE TABLE notes (id INTEGER PRIMARY KEY, note TEXT)")
+    with sqlite_db.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO notes VALUES (?, ?)",
+                             [(i, f"note {i}") for i in range(1, 11)])
+        conn.exec_driver_sql("UPDATE notes SET note = CAST(x'41ff42' AS TEXT) WHERE id = 7")
+    pages = iter(sqlite_db.open("notes", page_size=3).read())
+    ids = [r["id"] for r in next(pages).records]
+
+    with sqlite_db.engine.begin() as conn:  # written while the read goes on
+        conn.exec_driver_sql("INSERT INTO notes VALUES (0, 'new'), (11, 'new')")
+    ids += [r["id"] for p in pages for r in p.records]
+
+    assert ids == list(range(1, 11))
