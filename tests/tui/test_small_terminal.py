@@ -100,6 +100,9 @@ async def test_f9_shows_the_list_with_the_focus_and_hides_it_giving_the_focus_ba
 
     app = make_app(auto_describe=False)
     async with app.run_test(size=SMALL) as pilot:
+        # (alt+2 before the connection is loaded shows no page: on a loaded machine it came
+        # first, and the focus stayed on the Connection page's title)
+        await until(pilot, lambda: app.current is not None)
         await pilot.press("alt+2")
         provider = app.query_one("#entity1-form #provider", Select)
         await _focus_lands(pilot, app, lambda w: w.id == "title")  # the page's first field
