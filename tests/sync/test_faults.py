@@ -492,6 +492,30 @@ def test_a_dataverse_edit_made_while_a_bidirectional_run_writes_there_is_not_wri
     assert pair.right() == pair.left()
 
 
+def test_updates_dataverse_made_but_answered_5xx_are_counted_written_not_changed_meanwhile(
+        emu: Any, tmp_path: Path) -> None:
+    """A gateway answers 504 to a change set of updates Dataverse carried out: sent again, each
+    meets 412, as its own first try changed the record's ETag. The records hold what the run
+    wrote: the run counts them updated, and warns of no edit made in Dataverse meanwhile (it
+    counted none and said each had changed while it wrote)."""
+    pair = make_pair(emu, f"sqlite:///{tmp_path / 'r.db'}", "accounts",
+                     direction=Direction.BIDIRECTIONAL)
+    pair.run()
+    keys = sorted(pair.left())[:10]
+    for key in keys:
+        pair.right_update(key, {"name": f"named in SQL {key[:8]}"})
+    emu.faults.fail_after_next(1, status=504, method="POST", path_contains="$batch")
+    pair.events.clear()
+    report = pair.run()
+    assert report.ok and report.updated_left == 10, report
+    assert [e.message for e in pair.events if isinstance(e, LogLine)
+            and "changed while this run was writing" in e.message] == []
+    assert all(emu.store.get("accounts", key)["name"] == f"named in SQL {key[:8]}"
+               for key in keys)
+    assert pair.right() == pair.left()
+    assert pair.run().updated_left == 0
+
+
 def test_a_dataverse_change_the_mapping_does_not_see_does_not_hold_up_the_next_write_there(
         emu: Any, tmp_path: Path) -> None:
     """The record's new version (an edit of a column not mapped) is noted, so the next update
