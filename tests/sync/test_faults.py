@@ -392,6 +392,20 @@ def _stopped_while_retrying(run: Callable[[threading.Event], RunReport], emu: An
     return reports[0]
 
 
+def test_a_proxy_page_in_place_of_a_delta_read_is_not_taken_for_a_wrong_url(pair: Pair) -> None:
+    """The delta read, from a cursor the service gave the last run, is answered with a proxy's
+    HTML page: the run stops saying so, not asking whether the URL is an OData service (it
+    asked, the describe sent at the same time not yet answered); the next run completes."""
+    pair.run()
+    pair.left_update(next(iter(pair.left())), {"name": "changed"})
+    pair.emu.faults.garble_next(1, method="GET", path_contains="/accounts")
+    with pytest.raises(ConnectError) as caught:
+        pair.run()
+    message = str(caught.value)
+    assert "a proxy's page" in message and "OData service?" not in message, message
+    assert pair.run().ok and pair.right() == pair.left()
+
+
 def test_a_stop_asked_while_writes_wait_to_be_retried_cancels_the_run_at_once(
         tmp_path: Path) -> None:
     from l2tui.emulator import Emulator
