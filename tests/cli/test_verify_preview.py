@@ -153,6 +153,23 @@ def test_verify_with_a_wrong_password_exits_3_without_showing_it(
     assert "Traceback" not in result.stderr
 
 
+def test_a_proxy_page_in_place_of_the_sign_in_answer_is_one_line_without_a_traceback(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator_factory: Any
+) -> None:
+    """A proxy answers the token request with its own HTML page: one line saying the answer was
+    no JSON (not MSAL's logged traceback on stderr, nor 'Expecting value: line 1 column 1')."""
+    emu = emulator_factory(rows=5, auth=True)
+    _save(config_dir, emu.connection_string(), tmp_path / "unused.db", password_env="CRM_PASSWORD")
+    emu.faults.garble_next(10, path_contains="/token")
+    env = {"CRM_PASSWORD": emu.password,
+           "L2TUI_AUTHORITY_REWRITE": f"https://login.fake.test={emu.root_url}"}
+    result = run_cli("verify", "Accounts", "--entity", "1", env=env)
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr and "Proxy error" not in result.stderr, result.stderr
+    assert "Expecting value" not in result.stdout + result.stderr
+    assert "not JSON" in result.stdout, result.stdout
+
+
 def test_verify_a_service_that_is_not_there_exits_3(
     run_cli: CliRunner, config_dir: Path, tmp_path: Path
 ) -> None:

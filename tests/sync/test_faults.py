@@ -392,6 +392,20 @@ def _stopped_while_retrying(run: Callable[[threading.Event], RunReport], emu: An
     return reports[0]
 
 
+def test_a_proxy_page_in_place_of_a_delta_read_is_not_taken_for_a_wrong_url(pair: Pair) -> None:
+    """The delta read, from a cursor the service gave the last run, is answered with a proxy's
+    HTML page: the run stops saying so, not asking whether the URL is an OData service (it
+    asked, the describe sent at the same time not yet answered); the next run completes."""
+    pair.run()
+    pair.left_update(next(iter(pair.left())), {"name": "changed"})
+    pair.emu.faults.garble_next(1, method="GET", path_contains="/accounts")
+    with pytest.raises(ConnectError) as caught:
+        pair.run()
+    message = str(caught.value)
+    assert "a proxy's page" in message and "OData service?" not in message, message
+    assert pair.run().ok and pair.right() == pair.left()
+
+
 def test_a_stop_asked_while_writes_wait_to_be_retried_cancels_the_run_at_once(
         tmp_path: Path) -> None:
     from l2tui.emulator import Emulator
@@ -490,6 +504,30 @@ def test_a_dataverse_edit_made_while_a_bidirectional_run_writes_there_is_not_wri
     [conflict] = StateStore(pair.paths.state_db(pair.conn.slug)).conflicts(again.details["run"])
     assert "named in SQL" in str(conflict) and "EDITED-MEANWHILE" in str(conflict)
     assert pair.right() == pair.left()
+
+
+def test_updates_dataverse_made_but_answered_5xx_are_counted_written_not_changed_meanwhile(
+        emu: Any, tmp_path: Path) -> None:
+    """A gateway answers 504 to a change set of updates Dataverse carried out: sent again, each
+    meets 412, as its own first try changed the record's ETag. The records hold what the run
+    wrote: the run counts them updated, and warns of no edit made in Dataverse meanwhile (it
+    counted none and said each had changed while it wrote)."""
+    pair = make_pair(emu, f"sqlite:///{tmp_path / 'r.db'}", "accounts",
+                     direction=Direction.BIDIRECTIONAL)
+    pair.run()
+    keys = sorted(pair.left())[:10]
+    for key in keys:
+        pair.right_update(key, {"name": f"named in SQL {key[:8]}"})
+    emu.faults.fail_after_next(1, status=504, method="POST", path_contains="$batch")
+    pair.events.clear()
+    report = pair.run()
+    assert report.ok and report.updated_left == 10, report
+    assert [e.message for e in pair.events if isinstance(e, LogLine)
+            and "changed while this run was writing" in e.message] == []
+    assert all(emu.store.get("accounts", key)["name"] == f"named in SQL {key[:8]}"
+               for key in keys)
+    assert pair.right() == pair.left()
+    assert pair.run().updated_left == 0
 
 
 def test_a_dataverse_change_the_mapping_does_not_see_does_not_hold_up_the_next_write_there(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import os
 import re
 import threading
@@ -39,6 +40,11 @@ MICROSOFT_HOSTS = (
     "login.microsoft.com",
     "sts.windows.net",
 )
+# MSAL logs what it meets (a token answer that is no JSON: with a traceback and the answer's
+# text) through the logging module, which l2tui does not set up: Python's last-resort handler
+# would print it on stderr, under the one line the failure is told in
+logging.getLogger("msal").addHandler(logging.NullHandler())
+
 EXPIRY_MARGIN = 60.0  # renew this long before expiry (a tenth of the lifetime, if shorter)
 
 
@@ -225,7 +231,9 @@ class MsalAuthenticator(Authenticator):
             raise
         except Exception as exc:  # MSAL, requests, jwt, cryptography: one line, no traceback
             host = url_host(self.settings.effective_authority)
-            raise ConnectError(f"sign-in at {host} failed: {short_reason(exc)}") from None
+            reason = "its answer was not JSON (a proxy's page in place of it?)" if isinstance(
+                exc, json.JSONDecodeError) else short_reason(exc)
+            raise ConnectError(f"sign-in at {host} failed: {reason}") from None
         finally:
             self._save_cache()
         if "access_token" not in result:

@@ -473,6 +473,10 @@ class ODataReadStream(ReadStream):
         if not self._cursor_matches(cursor):
             self.log("the saved change-tracking cursor is for another query; reading everything")
             return None
+        # the service made the cursor, in a JSON answer: one that is not JSON now is a page in
+        # its place (a proxy's), not a URL that names no OData service (the describe, sent at
+        # the same time, may not have answered yet)
+        self.http.json_seen = True
         try:
             return self.http.get_json(cursor, {"Prefer": self.plan.prefer(True)})
         except HttpError as exc:

@@ -10,6 +10,9 @@
 * update: ``PATCH set(<guid>)`` with ``If-Match: *`` and only the changed columns, so an update
   never brings back a row deleted meanwhile (it fails with "no longer exists" instead, when the
   record is gone: a 404 about a lookup to a missing record fails with the service's message);
+  with the version the run read (``If-Match: <etag>``) when it may have been edited meanwhile: a
+  412 then is an edit not written over, unless the record holds every value sent (an earlier try
+  of this write whose answer was lost changed the ETag), which is success;
 * delete: ``DELETE set(<guid>)``; 404 means already gone, which is success.
 
 A change set is atomic: when one fails, its items are sent again one by one so the good ones land
@@ -54,7 +57,7 @@ from l2tui.providers.odata.batch import (
 )
 from l2tui.providers.odata.entity_schema import EntitySchema
 from l2tui.providers.odata.http import HttpClient, HttpError, StopAsked, safe_url
-from l2tui.providers.odata.values import dumps, to_json
+from l2tui.providers.odata.values import dumps, loads, to_json
 
 FAILING_IN_A_ROW = 3
 """Items sent alone that fail with a 5xx, one after another, before the write stops."""
@@ -344,6 +347,8 @@ class Writer:
         lookup to a missing record) fails with the service's message."""
         change, key = prepared.change, prepared.key
         if response.status_code == 412 and change.op == ChangeOp.UPDATE and change.version:
+            if self._holds(prepared):  # (an earlier try of this write did it: its answer lost)
+                return WriteOutcome(change, ok=True, key=key)
             return WriteOutcome(change, ok=False, key=key, changed=True, error=(
                 "changed in Dataverse since this run read it; not written over (the next run "
                 "compares it again)"))
@@ -365,6 +370,43 @@ class Writer:
         else:
             error = str(self.http.error(prepared.request.method, prepared.request.url, response))
         return WriteOutcome(change, ok=False, error=error, key=key)
+
+    def _holds(self, prepared: Prepared) -> bool:
+        """Whether the record an update names holds every value the update sends: an earlier try
+        of it wrote them (a change set Dataverse carried out whose answer was lost: a 5xx from a
+        gateway, a dropped connection), which changed its ETag, so that this try met 412. False
+        when a value differs or cannot be told (the record is then taken as changed by another)."""
+        sent = loads(prepared.request.body or "{}")
+        columns = {nav: name for name, nav in self.schema.navigation.items()}
+        wanted: dict[str, Any] = {}
+        for name, value in sent.items():
+            if name.endswith("@odata.bind"):
+                column = columns.get(name.removesuffix("@odata.bind"))
+                if column is None or not (value is None or str(value).endswith(")")):
+                    return False
+                wanted[column] = None if value is None else \
+                    str(value).rsplit("(", 1)[-1][:-1].lower()
+            else:
+                wanted[name] = value
+        if not wanted:
+            return False
+        url = f"{prepared.request.url}?$select={','.join(wanted)}"
+        try:
+            record = self.http.get_json(url)
+        except HttpError as exc:  # (a 401 that cannot be renewed is every item's: the write's)
+            if exc.status == 401:
+                raise
+            return False
+
+        def holds(name: str, value: Any) -> bool:
+            if name not in record:
+                return False
+            got = record[name]
+            if name in self.schema.navigation and isinstance(got, str) and isinstance(value, str):
+                return got.lower() == value.lower()  # (a GUID, in whichever case)
+            return bool(got == value)
+
+        return isinstance(record, dict) and all(holds(n, v) for n, v in wanted.items())
 
     def _exists(self, prepared: Prepared) -> bool:
         """Whether the record a write names is in the entity set (read by its key)."""

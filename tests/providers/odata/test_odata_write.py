@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+import requests
 
 from l2tui.errors import ConnectError
 from l2tui.providers.base import Change, ChangeOp, Column, ColumnType, WriteStopped
@@ -284,3 +285,28 @@ def test_an_item_failing_alone_with_5xx_among_items_that_land_does_not_stop_the_
     assert [o.ok for o in outcomes] == [False, True, True, False, False] + [True] * 5
     assert "500" in outcomes[0].error and "\n" not in outcomes[0].error
     assert emu.store.count("accounts") == 207
+
+
+
+def test_an_update_by_version_its_own_lost_try_made_is_done_not_changed_meanwhile(open_crm):
+    """A change set Dataverse carried out is answered 504: each update by version sent again
+    meets 412 (its own first try changed the ETag). The record holds every value sent, a lookup
+    (its GUID in another case) and a decimal too: the update is done. One edited meanwhile is
+    still not written over."""
+    emu = open_crm.emu
+    ids = [row["accountid"] for row in emu.store.rows("accounts")[:2]]
+    etags = [requests.get(f"{emu.url('accounts')}({i})").json()["@odata.etag"] for i in ids]
+    contact = emu.store.rows("contacts")[0]["contactid"]
+    changes = [Change(ChangeOp.UPDATE, {"accountid": i},
+                      {"name": "Renamed", "revenue": Decimal("12.5"),
+                       "_primarycontactid_value": contact.upper()}, version=etag)
+               for i, etag in zip(ids, etags, strict=True)]
+    provider = open_crm.provider()
+    provider.describe()
+    emu.faults.fail_after_next(1, status=504, method="POST", path_contains="$batch")
+    assert [(o.ok, o.changed) for o in provider.write(changes)] == [(True, False)] * 2
+
+    emu.store.update("accounts", ids[0], {"name": "Edited meanwhile"})
+    [outcome] = provider.write(changes[:1])
+    assert not outcome.ok and outcome.changed
+    assert emu.store.get("accounts", ids[0])["name"] == "Edited meanwhile"
