@@ -85,7 +85,6 @@ class L2Core(App[int]):
         pages.display = conn is not None
         closed = self.query_one(NoConnection)
         closed.display = conn is None
-        self.query_one("#empty-hint").display = not self.workspace.order
         if conn is None:
             if self.broken is not None and error is not None:
                 closed.show_error(self.broken, error)
