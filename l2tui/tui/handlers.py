@@ -154,18 +154,25 @@ class ActionsMixin(L2Core):
         return False
 
     def _changed_meanwhile(self, conn: Connection) -> None:
-        """Save Changes found the file changed on disk by another since it was read here: read
-        the folder again (unsaved edits are kept), and say that Save Changes again writes over it."""
+        """Save Changes found the file changed (or deleted) on disk by another since it was read
+        here: read the folder again (unsaved edits are kept), and say that Save Changes again
+        writes over it (writes it back)."""
         path = conn.path
         assert path is not None
         changed, kept = self.workspace.catch_up()
         self.show_changes(changed, kept, told=path)
-        if path in kept:
+        how = "changed" if path.exists() else "deleted"
+        if path in kept and how == "deleted":
+            text = (f"{path.name} was deleted on disk since it was read here; your unsaved "
+                    "changes are kept and it stays listed: Save Changes again writes it back")
+        elif path in kept:
             text = (f"{path.name} was changed on disk since it was read here; your unsaved "
                     "changes are kept: Save Changes again writes them over it")
+        elif how == "deleted":
+            text = f"{path.name} was deleted on disk since it was read here; it is no longer listed"
         else:
             text = f"{path.name} was changed on disk since it was read here; it is shown as it is now"
-        self.notify(text, title="Not saved: changed on disk", severity="warning", timeout=10)
+        self.notify(text, title=f"Not saved: {how} on disk", severity="warning", timeout=10)
 
     def _follow_state(self, change: Callable[[], None], title: str) -> None:
         """Move a connection's sync state after its file was renamed; a run of it that began
