@@ -102,7 +102,6 @@ class L2App(WatchMixin, ActionsMixin):
             with Vertical(id="connections-pane", classes="pane"):
                 yield Static("Connections", classes="pane-title")
                 yield ConnectionList(id="connections")
-                yield Static("No connections yet: Create New Connection (ctrl+n)", id="empty-hint")
             with TabbedContent(id="pages", initial="connection"):
                 with TabPane(PAGE_TITLES["connection"], id="connection"):
                     yield ConnectionForm(id="connection-form")

@@ -85,7 +85,6 @@ class L2Core(App[int]):
         pages.display = conn is not None
         closed = self.query_one(NoConnection)
         closed.display = conn is None
-        self.query_one("#empty-hint").display = not self.workspace.order
         if conn is None:
             if self.broken is not None and error is not None:
                 closed.show_error(self.broken, error)
@@ -129,13 +128,19 @@ class L2Core(App[int]):
     def show_changes(self, changed: set[Path], kept: set[Path], told: Path | None = None) -> None:
         """Show files changed on disk (read again by ``Workspace.catch_up``): the one open as it
         is now, unless its unsaved edits were kept (said in a notice, but of ``told``: Save
-        Changes writes them over it); a removed one makes way for the next, as Delete does."""
+        Changes writes them over it; a deleted one's, that Save Changes writes it back); a removed
+        one makes way for the next, as Delete does."""
         for path in changed - kept:  # (the columns loaded for what it read before)
             self.columns.pop(path, None)
         for path in sorted(kept - {told}):
-            self.notify(f"{path.name} changed on disk; your unsaved changes are kept (Save Changes "
-                        "writes them over it)", title="Changed on disk", severity="warning",
-                        timeout=10)
+            if path.exists():
+                self.notify(f"{path.name} changed on disk; your unsaved changes are kept (Save "
+                            "Changes writes them over it)", title="Changed on disk",
+                            severity="warning", timeout=10)
+            else:  # (still listed, with its unsaved mark)
+                self.notify(f"{path.name} was deleted on disk; your unsaved changes are kept and "
+                            "it stays listed: Save Changes writes it back", title="Deleted on disk",
+                            severity="warning", timeout=10)
         order = self.workspace.order
         shown = self.current.path if self.current is not None else self.broken
         if shown is not None and shown not in order:  # removed: open the next one, as Delete does

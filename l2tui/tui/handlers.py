@@ -154,18 +154,25 @@ class ActionsMixin(L2Core):
         return False
 
     def _changed_meanwhile(self, conn: Connection) -> None:
-        """Save Changes found the file changed on disk by another since it was read here: read
-        the folder again (unsaved edits are kept), and say that Save Changes again writes over it."""
+        """Save Changes found the file changed (or deleted) on disk by another since it was read
+        here: read the folder again (unsaved edits are kept), and say that Save Changes again
+        writes over it (writes it back)."""
         path = conn.path
         assert path is not None
         changed, kept = self.workspace.catch_up()
         self.show_changes(changed, kept, told=path)
-        if path in kept:
+        how = "changed" if path.exists() else "deleted"
+        if path in kept and how == "deleted":
+            text = (f"{path.name} was deleted on disk since it was read here; your unsaved "
+                    "changes are kept and it stays listed: Save Changes again writes it back")
+        elif path in kept:
             text = (f"{path.name} was changed on disk since it was read here; your unsaved "
                     "changes are kept: Save Changes again writes them over it")
+        elif how == "deleted":
+            text = f"{path.name} was deleted on disk since it was read here; it is no longer listed"
         else:
             text = f"{path.name} was changed on disk since it was read here; it is shown as it is now"
-        self.notify(text, title="Not saved: changed on disk", severity="warning", timeout=10)
+        self.notify(text, title=f"Not saved: {how} on disk", severity="warning", timeout=10)
 
     def _follow_state(self, change: Callable[[], None], title: str) -> None:
         """Move a connection's sync state after its file was renamed; a run of it that began
@@ -331,6 +338,11 @@ class ActionsMixin(L2Core):
     # -- verify, preview, describe -----------------------------------------------------------
 
     def action_verify(self) -> None:
+        """Verify Connection String, once the edits typed just before the key have reached the
+        model (a password typed then F2 at once is verified whole)."""
+        self.call_after_refresh(self.verify_now)
+
+    def verify_now(self) -> None:
         """Verify Connection String of the entity shown (both from the other pages)."""
         if self.current is None:
             return
@@ -358,6 +370,10 @@ class ActionsMixin(L2Core):
         return found is not None and found[:own] == jobs.table_key(conn, other)[:own]
 
     def action_preview(self) -> None:
+        """Preview Data, once the edits typed just before the key have reached the model."""
+        self.call_after_refresh(self.preview_now)
+
+    def preview_now(self) -> None:
         """Preview Data of the entity shown (Data Entity 1 from the other pages)."""
         if self.current is None:
             return
@@ -524,12 +540,13 @@ class ActionsMixin(L2Core):
     # -- runs --------------------------------------------------------------------------------
 
     def action_run_now(self) -> None:
-        """Run Now: the sync in a worker; the Run page shows it."""
-        self._start_run(dry_run=False)
+        """Run Now: the sync in a worker; the Run page shows it. Once the edits typed just
+        before the key have reached the model (the run uses what the fields show)."""
+        self.call_after_refresh(self._start_run, False)
 
     def action_dry_run(self) -> None:
-        """Dry Run: plan only, then offer to run."""
-        self._start_run(dry_run=True)
+        """Dry Run: plan only, then offer to run (with the edits typed just before the key)."""
+        self.call_after_refresh(self._start_run, True)
 
     def _start_run(self, dry_run: bool, force: bool = False, path: Path | None = None) -> None:
         """Run the open connection (or the one at ``path``, opened first); one run at a time:

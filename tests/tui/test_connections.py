@@ -15,7 +15,7 @@ from l2tui.runner import Runner
 from l2tui.sync.state import StateStore
 from l2tui.tui.screens.confirm import ChoiceScreen, ConfirmScreen
 from l2tui.tui.widgets.connection_list import ConnectionList
-from tests.tui.conftest import DEMO_SLUG, DEMO_TITLE, until
+from tests.tui.conftest import DEMO_SLUG, DEMO_TITLE, screen_lines, until
 
 SIZE = (120, 40)
 
@@ -463,3 +463,11 @@ async def test_a_deleted_connection_takes_its_sync_state_along(
         await pilot.click("#yes")
         await until(pilot, lambda: app.current is None)
     assert not paths.state_db(DEMO_SLUG).exists()
+
+
+async def test_an_empty_folder_says_no_connections_yet_once(make_app, paths) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        shown = "\n".join(screen_lines(app))
+        assert shown.count("No connections yet") == 1, shown

@@ -362,7 +362,7 @@ LONG_SUMMARY = ("left: 0 created, 0 updated, 0 deleted; right: 0 created, 0 upda
                 "database (/srv/l2tui/demo.db); check the file's permissions and run again")
 
 
-@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+@pytest.mark.parametrize("size", [(120, 40), (100, 30), (100, 24), (80, 24)])
 async def test_a_long_summary_in_the_run_history_wraps_instead_of_scrolling_sideways(
         make_app, offline_demo_file, size) -> None:
     from l2tui.tui.widgets.run_panel import RunPanel
@@ -383,6 +383,28 @@ async def test_a_long_summary_in_the_run_history_wraps_instead_of_scrolling_side
         shown = " ".join(strip.text for strip in table.render_lines(
             table.scrollable_content_region.reset_offset))
         assert "run again" in shown  # the whole summary is there to read, scrolling down
+
+
+async def test_a_narrow_run_history_puts_the_outcome_before_the_summary_and_the_time_under_the_date(
+        make_app, offline_demo_file) -> None:
+    """Beside both side panes (100 columns) Started, Outcome and Summary leave the Summary too
+    narrow to read: Started takes two lines and the Outcome opens the Summary."""
+    from l2tui.sync.summaries import local_time
+    from l2tui.tui.widgets.run_panel import RunPanel
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.action_page("run")
+        await pilot.pause()
+        app.query_one(RunPanel).show_history([(1750000000.0, "failed", LONG_SUMMARY)])
+        table = app.query_one("#run-history")
+        await until(pilot, lambda: table.row_count == 1)
+        await pilot.pause()
+        lines = [strip.text for strip in table.render_lines(table.scrollable_content_region.reset_offset)]
+        date, time = local_time(1750000000.0).split(" ")
+        assert lines[1].split()[:4] == [date, "failed:", "left:", "0"], lines
+        assert lines[2].split()[0] == time, lines
+        assert "0 deleted;" in " ".join(lines)  # whole words, not cut at the table's edge
 
 
 async def _runs_into_a_conflict(pilot: Any, app: Any, sqlite_db: Path, emulator: Any) -> str:

@@ -178,3 +178,36 @@ async def test_the_mappings_follow_a_select_changed_on_disk_after_the_columns_we
                     "$select=accountid,name")
         await pilot.press("alt+4")
         await until(pilot, lambda: {r.left for r in editor.rows} == {"accountid", "name"})
+
+
+async def test_unsaved_edits_of_a_file_deleted_on_disk_say_it_was_deleted(make_app,
+                                                                         offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#conn-title").value = "Typed here"
+        await until(pilot, lambda: app.workspace.dirty)
+        offline_demo_file.unlink()
+        await until(pilot, lambda: any("on disk" in n for n in _notices(app)))
+        [notice] = [n for n in _notices(app) if "on disk" in n]
+        assert f"{offline_demo_file.name} was deleted on disk" in notice, notice
+        assert "changed" not in notice and "Save Changes writes it back" in notice
+        assert _titles(app) == ["Typed here ●"]
+
+
+async def test_save_of_a_file_deleted_meanwhile_says_it_was_deleted(make_app, offline_demo_file,
+                                                                   monkeypatch) -> None:
+    monkeypatch.setattr("l2tui.tui.watch.WATCH_SECONDS", 3600.0)  # (the deletion is not seen first)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#max-delete").value = "0.5"
+        await until(pilot, lambda: app.workspace.dirty)
+        offline_demo_file.unlink()
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: any(n.startswith("Not saved") for n in _notices(app)), timeout=10)
+        notices = [n for n in _notices(app) if "on disk" in n]
+        assert notices and all("deleted on disk" in n for n in notices), notices
+        assert not offline_demo_file.exists() and app.workspace.dirty
+        assert "Save Changes again writes it back" in notices[-1]
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+        assert "max_delete_ratio = 0.5" in offline_demo_file.read_text(encoding="utf-8")

@@ -11,6 +11,7 @@ from textual.widgets.data_table import ColumnKey
 from l2tui.sync.summaries import local_time, outcome_label
 
 MIN_SUMMARY = 20  # narrower than this, the table may scroll sideways after all
+READABLE_SUMMARY = 30  # narrower than this beside Started and Outcome: the compact layout
 
 Run = tuple[str, str, str]  # started (as shown), outcome, summary
 
@@ -22,7 +23,9 @@ def run_row(started: float, outcome: str, summary: str) -> Run:
 
 class RunHistory(DataTable[str]):
     """Earlier runs of the connection; a long Summary (an error, say) takes more lines rather
-    than a horizontal scrollbar, which would hide the start of every row. Enter (or a click) on
+    than a horizontal scrollbar, which would hide the start of every row. Where the table is
+    too narrow for that (beside both side panes), Started takes two lines (date, time) and the
+    Outcome opens the Summary ("failed: …") in place of its own column. Enter (or a click) on
     a run asks for its details (``Chosen``)."""
 
     BINDINGS = [Binding("enter", "select_cursor", "Details", id="run-history.details",
@@ -61,25 +64,45 @@ class RunHistory(DataTable[str]):
             self.post_message(self.Chosen(self.runs[event.cursor_row][0]))
 
     def on_resize(self, event: Resize) -> None:
-        """Wrap the summaries again to the new width (no run yet: the header takes it, as it
+        """Lay the runs out again for the new width (no run yet: the header takes it, as it
         would had the history come after the table was laid out)."""
-        if self.columns[ColumnKey("summary")].width != self._summary_width():
+        shown = {key.value: column.width for key, column in self.columns.items()}
+        if shown != self._widths([run_row(*run) for run in self.runs]):
             self._redraw()
 
-    def _summary_width(self) -> int:
-        fixed = sum(column.get_render_width(self) for key, column in self.columns.items()
-                    if key != "summary")
-        return max(MIN_SUMMARY, self.scrollable_content_region.width - fixed - 2 * self.cell_padding)
+    def _widths(self, rows: list[Run]) -> dict[str, int]:
+        """The columns and their widths: Started and Outcome as wide as their longest value,
+        Summary the rest; the compact layout (Started on two lines, no Outcome) when that
+        leaves the Summary too narrow to read (not before the table is laid out: hidden, it
+        has no width yet)."""
+        fixed = {"started": max([len("Started"), *(len(row[0]) for row in rows)]),
+                 "outcome": max([len("Outcome"), *(len(row[1]) for row in rows)])}
+        if self.scrollable_content_region.width and self._room(fixed) < READABLE_SUMMARY:
+            fixed = {"started": max([len("Started"), *(len(row[0].partition(" ")[0])
+                                                       for row in rows)])}
+        return {**fixed, "summary": max(MIN_SUMMARY, self._room(fixed))}
+
+    def _room(self, fixed: dict[str, int]) -> int:
+        """The width left to the Summary beside these columns (each padded on both sides)."""
+        padding = 2 * self.cell_padding * (len(fixed) + 1)
+        return self.scrollable_content_region.width - sum(fixed.values()) - padding
 
     def _redraw(self) -> None:
-        """Started and Outcome as wide as their longest value, Summary the rest (wrapped)."""
+        """The runs, in the columns (and widths) that fit the table's width; Summary wrapped."""
         self.clear()
         rows = [run_row(*run) for run in self.runs]
-        for index, key in enumerate(("started", "outcome")):
-            column = self.columns[ColumnKey(key)]
-            column.auto_width = False
-            column.width = max([len(str(column.label)), *(len(row[index]) for row in rows)])
-        summary = self.columns[ColumnKey("summary")]
-        summary.auto_width, summary.width = False, self._summary_width()
-        for row in rows:
-            self.add_row(*row, height=None)
+        widths = self._widths(rows)
+        if list(widths) != [key.value for key in self.columns]:
+            for shown in list(self.columns):
+                self.remove_column(shown)
+            for name in widths:
+                self.add_column(name.capitalize(), key=name)
+        for name, width in widths.items():
+            column = self.columns[ColumnKey(name)]
+            column.auto_width, column.width = False, width
+        compact = "outcome" not in widths
+        for started, outcome, summary in rows:
+            if compact:
+                self.add_row(started.replace(" ", "\n", 1), f"{outcome}: {summary}", height=None)
+            else:
+                self.add_row(started, outcome, summary, height=None)

@@ -1,0 +1,62 @@
+"""Verify, Preview, Run Now and Dry Run act on the values the fields show when the key is
+pressed, even when the keys typed just before it arrive in one burst (a paste, a fast typist,
+tmux send-keys): a password typed then F2 at once is used whole, not as it stood after its
+first character."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual import events
+
+from l2tui.tui.screens.preview import PreviewScreen
+from tests.tui.conftest import DEMO_SLUG, demo_toml, make_accounts_table, sqlite_rows, until
+
+SIZE = (120, 40)
+
+
+@pytest.fixture
+def signs_in(paths, emulator_factory, sqlite_db, monkeypatch) -> Any:
+    """An emulator that wants a user name and password; the demo connection names the user, its
+    password is not stored anywhere (it is typed into the form)."""
+    emu = emulator_factory(rows=5, auth=True)
+    monkeypatch.setenv("L2TUI_AUTHORITY_REWRITE", f"https://login.fake.test={emu.root_url}")
+    text = demo_toml("x", sqlite_db).replace("URL=x;Authentication=none;", emu.connection_string())
+    (paths.connections / f"{DEMO_SLUG}.toml").write_text(text, encoding="utf-8")
+    make_accounts_table(sqlite_db)
+    return emu
+
+
+async def type_then(pilot: Any, text: str, key: str) -> None:
+    """Type ``text`` into Data Entity 1's Password field, then press ``key``: all the keys sent
+    at once, as a terminal delivers a burst (Pilot's ``press`` waits after each key)."""
+    app = pilot.app
+    await pilot.press("alt+2")
+    app.query_one("#entity1-form #password").focus()
+    await pilot.pause()
+    for name, char in [(c, c) for c in text] + [(key, None)]:
+        event = events.Key(name, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("key", ["f2", "f3", "f5", "f6"])
+async def test_an_action_pressed_right_after_typing_uses_the_whole_password(
+        make_app, signs_in, sqlite_db, key) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_then(pilot, signs_in.password, key)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if key == "f2":
+            hint = str(app.query_one("#entity1-form #f-connstr .field-hint").render())
+            assert hint.startswith("✓"), hint
+        elif key == "f3":
+            assert isinstance(app.screen, PreviewScreen)
+        elif key == "f5":
+            assert sqlite_rows(sqlite_db) == 5
+        else:
+            await until(pilot, lambda: "Run now?" in " ".join(
+                str(s.render()) for s in app.screen.query("Static")))
