@@ -120,9 +120,13 @@ class ConnectionStore:
         if (self.folder / f"{slug}{SUFFIX}").is_file():
             return self.folder / f"{slug}{SUFFIX}"
         entries = self.entries()
-        for entry in entries:
-            if entry.connection and entry.connection.title.casefold() == name.casefold():
-                return entry.path
+        titled = [e.path for e in entries
+                  if e.connection and e.connection.title.casefold() == name.casefold()]
+        if len(titled) == 1:
+            return titled[0]
+        if titled:  # (files copied by hand: the app and ``new`` keep titles unique)
+            raise ConfigError(f"'{name}' is the title of {len(titled)} connections: "
+                              f"{', '.join(p.name for p in titled)}; name one by its file")
         starts = [e.path for e in entries if slug and e.path.stem.startswith(slug)]
         if len(starts) == 1:
             return starts[0]
