@@ -295,6 +295,17 @@ def test_summary_lists_data_entity_1_before_data_entity_2(pair: Pair, run_cli: C
     assert out.index("Data Entity 1 (left)") < out.index("Data Entity 2 (right)")
 
 
+def test_the_progress_line_fits_a_terminal_narrower_than_40_columns(
+        pair: Pair, run_on_terminal: TerminalRunner) -> None:
+    """Redrawn after a carriage return: a line wider than the terminal wraps, and each redraw
+    would leave a line behind."""
+    code, shown = run_on_terminal("run", pair.save(), columns=24)
+    assert code == 0, shown
+    progress = [part for line in shown.splitlines() for part in line.split("\r")
+                if part.startswith("read ")]
+    assert progress and all(len(part) < 24 for part in progress), progress
+
+
 def test_reset_answered_no_on_a_terminal_runs_nothing(pair: Pair,
                                                       run_on_terminal: TerminalRunner) -> None:
     name = pair.save()
