@@ -109,6 +109,11 @@ class ConnectionStore:
         one file slug alone (``demo`` for ``demo-dynamics-accounts-to-sqlite``), or the name of
         a file in the folder (``demo-dynamics-accounts-to-sqlite.toml``)."""
         candidate = Path(name).expanduser()
+        listed = self.folder / name
+        if (candidate.suffix == SUFFIX and os.sep not in name and candidate.is_file()
+                and listed.is_file() and not candidate.samefile(listed)):
+            raise ConfigError(f"'{name}' names two files: ./{name} here and {listed} (as "
+                              f"l2tui list shows it); give ./{name} or {candidate.stem}")
         if candidate.suffix == SUFFIX and (candidate.is_file() or os.sep in name):
             return candidate
         if candidate.suffix == SUFFIX and (self.folder / name).is_file():
