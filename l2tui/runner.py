@@ -243,12 +243,25 @@ class Runner:
 
     # -- history and state -------------------------------------------------------------
 
+    def _state_made(self, conn: Connection) -> Path | None:
+        """The connection's state file, None when none is made yet (never run). One that
+        cannot be looked for (a file in the state folder's place) is a StateError, as a run
+        finds it, not "never run"; a symbolic link there is the store's to refuse."""
+        path = self.paths.state_db(conn.slug)
+        try:
+            path.lstat()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise state_error(path, exc) from None
+        return path
+
     def history(self, conn: Connection, limit: int = 50, *, real: bool = False,
                 run: int | None = None) -> list[RunRecord]:
         """The connection's latest runs, newest first (empty before the first run; ``real``:
         no dry run among them; ``run``: that run alone, if the history holds it)."""
-        path = self.paths.state_db(conn.slug)
-        if not path.exists():
+        path = self._state_made(conn)
+        if path is None:
             return []
         state = StateStore(path, dry=True)
         try:
@@ -258,8 +271,8 @@ class Runner:
 
     def has_run(self, conn: Connection, run: int) -> bool:
         """Whether the connection's history holds run ``run``."""
-        path = self.paths.state_db(conn.slug)
-        if not path.exists():
+        path = self._state_made(conn)
+        if path is None:
             return False
         state = StateStore(path, dry=True)
         try:
@@ -269,8 +282,8 @@ class Runner:
 
     def conflicts(self, conn: Connection, run: int | None = None) -> list[dict[str, Any]]:
         """Recorded conflicts with both sides' values (of one run, or all)."""
-        path = self.paths.state_db(conn.slug)
-        if not path.exists():
+        path = self._state_made(conn)
+        if path is None:
             return []
         state = StateStore(path, dry=True)
         try:

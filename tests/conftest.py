@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import os
 import pty
 import select
+import struct
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -135,10 +138,14 @@ TerminalRunner = Callable[..., tuple[int, str]]
 @pytest.fixture
 def run_on_terminal(isolated_dirs: dict[str, Path]) -> TerminalRunner:
     """Run the real ``l2tui`` on a pseudo-terminal (its stdin, stdout and stderr), typing each of
-    ``answers`` when a ``[y/N]`` (or ``[Y/n]``) question shows; returns the exit code and everything shown."""
+    ``answers`` when a ``[y/N]`` (or ``[Y/n]``) question shows; returns the exit code and everything shown.
+    ``columns``: the terminal's width (else none is set)."""
 
-    def run(*args: str, answers: Sequence[str] = (), timeout: float = 60) -> tuple[int, str]:
+    def run(*args: str, answers: Sequence[str] = (), timeout: float = 60,
+            columns: int | None = None) -> tuple[int, str]:
         main, child = pty.openpty()
+        if columns is not None:
+            fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
         proc = subprocess.Popen([sys.executable, "-m", "l2tui", *args], stdin=child,
                                 stdout=child, stderr=child, cwd=str(REPO),
                                 env={**os.environ, "PYTHONPATH": str(REPO)})

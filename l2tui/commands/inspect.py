@@ -84,7 +84,10 @@ def preview_command(args: argparse.Namespace, paths: Paths) -> int:
         for row in rows:
             writer.writerow([_text(row.get(n)) for n in names])
     else:
-        print(format_table(names, [[_text(r.get(n)) for n in names] for r in rows]))
+        # cut to a terminal's width; piped to a file or a script, the cells stay whole (as
+        # history's lines do)
+        width = None if sys.stdout.isatty() else sys.maxsize
+        print(format_table(names, [[_text(r.get(n)) for n in names] for r in rows], width))
         print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", file=sys.stderr)
     return 0
 

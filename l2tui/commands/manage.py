@@ -113,8 +113,14 @@ def edit_command(args: argparse.Namespace, paths: Paths) -> int:
     path = store.resolve(args.name)
     original = read_connection_text(path)
     editor = _editor_command()
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".edit.toml", dir=path.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".edit.toml",
+                                    dir=path.parent)
+    except OSError as exc:  # (a folder l2tui may not write: the file could not be saved either)
+        raise ConfigError(f"cannot edit {path}: no copy to edit can be made beside it "
+                          f"({exc.strerror or exc})") from None
     copy = Path(name)
+    kept = False
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(original)
@@ -136,12 +142,18 @@ def edit_command(args: argparse.Namespace, paths: Paths) -> int:
                 if not confirm("Edit again? [Y/n] ", default=True):
                     print(f"{path} is unchanged; the edit was dropped", file=sys.stderr)
                     return 2
-        write_atomically(path, text, through_link=True)
+        try:
+            write_atomically(path, text, through_link=True)
+        except OSError as exc:  # (a file made immutable, a full disk): the edit is not lost
+            kept = True
+            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}; the edit is kept "
+                              f"in {copy}") from None
         print(f"Saved {path}", file=sys.stderr)
         return 0
     finally:
-        with contextlib.suppress(OSError):
-            copy.unlink()
+        if not kept:
+            with contextlib.suppress(OSError):
+                copy.unlink()
 
 
 def _editor_command() -> list[str]:

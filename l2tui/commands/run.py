@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sqlite3
 import sys
@@ -245,6 +246,16 @@ def _end_progress(stream: TextIO) -> None:
         _progress_shown["on"] = False
 
 
+def _line_width(stream: TextIO) -> int:
+    """How much of a terminal line the progress may fill: 39 characters, less on a terminal
+    narrower than 40 columns (a longer line wraps, and each redraw would leave a line behind)."""
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):  # (no terminal size to ask for)
+        columns = 0
+    return min(39, columns - 1) if columns > 1 else 39
+
+
 def _sink(stream: TextIO, quiet: bool) -> EventSink:
     """Progress as one redrawn line on a terminal; warnings, errors and conflicts as lines."""
     tty = stream.isatty()
@@ -259,7 +270,8 @@ def _sink(stream: TextIO, quiet: bool) -> EventSink:
         if isinstance(event, Progress):
             if tty and not quiet:
                 total = f"/{event.total}" if event.total else ""
-                stream.write(f"\r{event.phase}: {event.done}{total} ".ljust(40))
+                width = _line_width(stream)
+                stream.write("\r" + f"{event.phase}: {event.done}{total} "[:width].ljust(width))
                 stream.flush()
                 _progress_shown["on"] = True
             return

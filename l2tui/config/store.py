@@ -109,6 +109,11 @@ class ConnectionStore:
         one file slug alone (``demo`` for ``demo-dynamics-accounts-to-sqlite``), or the name of
         a file in the folder (``demo-dynamics-accounts-to-sqlite.toml``)."""
         candidate = Path(name).expanduser()
+        listed = self.folder / name
+        if (candidate.suffix == SUFFIX and os.sep not in name and candidate.is_file()
+                and listed.is_file() and not candidate.samefile(listed)):
+            raise ConfigError(f"'{name}' names two files: ./{name} here and {listed} (as "
+                              f"l2tui list shows it); give ./{name} or {candidate.stem}")
         if candidate.suffix == SUFFIX and (candidate.is_file() or os.sep in name):
             return candidate
         if candidate.suffix == SUFFIX and (self.folder / name).is_file():
@@ -120,9 +125,13 @@ class ConnectionStore:
         if (self.folder / f"{slug}{SUFFIX}").is_file():
             return self.folder / f"{slug}{SUFFIX}"
         entries = self.entries()
-        for entry in entries:
-            if entry.connection and entry.connection.title.casefold() == name.casefold():
-                return entry.path
+        titled = [e.path for e in entries
+                  if e.connection and e.connection.title.casefold() == name.casefold()]
+        if len(titled) == 1:
+            return titled[0]
+        if titled:  # (files copied by hand: the app and ``new`` keep titles unique)
+            raise ConfigError(f"'{name}' is the title of {len(titled)} connections: "
+                              f"{', '.join(p.name for p in titled)}; name one by its file")
         starts = [e.path for e in entries if slug and e.path.stem.startswith(slug)]
         if len(starts) == 1:
             return starts[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sqlite3
@@ -720,18 +721,42 @@ class StateStore:
 
 
 class StateError(RunError):
-    """The state store cannot be opened, read or written (exit 1)."""
+    """The state store cannot be opened, read or written (exit 1: a symbolic link in its
+    place, a database another program holds locked)."""
+
+
+class UnusableState(StateError):
+    """A state file l2tui cannot use: a folder in its place, a file or folder it may not
+    write, a file that is no SQLite database or is damaged. A setup problem (exit 2), as a lock
+    file or log folder that cannot be used is; a full disk fails the run (exit 1)."""
+
+    exit_code = 2
+
+
+# SQLite's (primary) result codes that say the file itself cannot be used, not that a run
+# met a passing obstacle (a lock, a full disk, an interrupt)
+_UNUSABLE = {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM,
+             sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT}
+_PASSING = {errno.ELOOP, errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # (a link: refused)
 
 
 def state_error(path: Path, exc: BaseException) -> StateError:
-    """One line for a state store that failed: which file, and why."""
+    """One line for a state store that failed: which file, and why (UnusableState, exit 2,
+    when the file cannot be used; a symbolic link in its place is refused, a full disk fails
+    the run: exit 1)."""
     reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or \
         type(exc).__name__
     damaged = isinstance(exc, sqlite3.DatabaseError) and not isinstance(
         exc, sqlite3.OperationalError)  # not a database, malformed: not a lock or a full disk
     hint = (" (move it aside to start over: the next run matches both sides by key)"
             if damaged else "")
-    return StateError(f"the sync state {path} cannot be used: {reason}{hint}")
+    message = f"the sync state {path} cannot be used: {reason}{hint}"
+    if isinstance(exc, OSError):
+        unusable = exc.errno not in _PASSING
+    else:
+        code = getattr(exc, "sqlite_errorcode", None)
+        unusable = code is not None and code & 0xFF in _UNUSABLE
+    return UnusableState(message) if unusable else StateError(message)
 
 
 class VersionReader:

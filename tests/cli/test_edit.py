@@ -28,6 +28,9 @@ if "replace" in step:
     target.write_text(target.read_text().replace(old, new))
 if "append_hex" in step:
     target.write_bytes(target.read_bytes() + bytes.fromhex(step["append_hex"]))
+if "block" in step:  # a folder where the edited file goes: it cannot be replaced
+    Path(step["block"]).unlink()
+    Path(step["block"]).mkdir()
 """
 
 
@@ -76,6 +79,19 @@ def test_an_edit_that_does_not_load_is_refused_and_the_file_kept(
     assert str(path) in line and "direction" in line and "the file is unchanged" in line
     assert path.read_text() == before
     assert no_copies_left(config_dir)
+
+
+def test_an_edit_that_cannot_be_saved_is_one_line_and_kept_in_its_copy(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path) -> None:
+    path = created(run_cli, config_dir)
+    change = editor(tmp_path, {"replace": ['direction = "left_to_right"',
+                                           'direction = "bidirectional"'], "block": str(path)})
+    result = run_cli("edit", "crm-accounts", env={"EDITOR": change, "VISUAL": ""})
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    [copy] = config_dir.glob(".crm-accounts.*.edit.toml")
+    assert line == f"l2tui: cannot write {path}: Is a directory; the edit is kept in {copy}"
+    assert 'direction = "bidirectional"' in copy.read_text()
 
 
 def test_an_edit_that_changes_nothing_says_so(run_cli: CliRunner, config_dir: Path,

@@ -238,6 +238,21 @@ def test_preview_entity_2_as_a_table(run_cli: CliRunner, config_dir: Path, tmp_p
     assert "(2 rows)" in result.stderr
 
 
+def test_preview_as_a_table_piped_keeps_its_cells_whole(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
+    """Cut to a terminal's width on a terminal; in a pipe, as history's lines, not to 120
+    columns with '…' (a value cut so cannot be read back)."""
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    long = "Contoso " + "x" * 200
+    with sqlite3.connect(db) as c:
+        c.execute("UPDATE accounts SET name = ? WHERE accountid = 'a1'", (long,))
+    _save(config_dir, emulator.connection_string(), db)
+    result = run_cli("preview", "Accounts", "--entity", "2")
+    assert result.returncode == 0, result.stderr
+    assert long in result.stdout and "…" not in result.stdout
+
+
 @pytest.mark.parametrize("fmt", ["csv"])
 def test_preview_as_csv_has_a_header_and_one_line_per_row(
     run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any, fmt: str

@@ -59,6 +59,39 @@ def test_load_by_the_file_name_list_shows_from_any_working_folder(
     assert store.load("crm-accounts-to-sql.toml").slug == "crm-accounts-to-sql"
 
 
+def test_a_file_name_list_shows_that_the_working_folder_holds_too_names_neither(
+        config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``demo.toml`` run from a folder holding another demo.toml (a copy, the samples) must not
+    run that one instead of the connection ``l2tui list`` shows; ./demo.toml or the slug say
+    which."""
+    store = ConnectionStore(config_dir)
+    path = store.save(_conn())
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    (here / path.name).write_text(path.read_text().replace("CRM accounts", "Another"))
+    monkeypatch.chdir(here)
+    with pytest.raises(ConfigError, match=f"^'{path.name}' names two files: ./{path.name} here "
+                                          f"and {re.escape(str(path))} "):
+        store.resolve(path.name)
+    assert store.resolve(f"./{path.name}").resolve() == here / path.name
+    assert store.resolve(path.stem) == path
+
+
+def test_a_title_two_files_share_names_neither_but_both(config_dir: Path) -> None:
+    """Titles are unique once saved, but a file copied by hand keeps its title: a run by
+    title must not pick one of the two by their order in the folder."""
+    store = ConnectionStore(config_dir)
+    path = store.save(_conn())
+    path.rename(config_dir / "accounts.toml")
+    twin = config_dir / "copy.toml"
+    twin.write_text((config_dir / "accounts.toml").read_text())
+    twin.chmod(0o600)
+    with pytest.raises(ConfigError, match="^'CRM accounts to SQL' is the title of 2 connections: "
+                                          "accounts.toml, copy.toml; name one by its file"):
+        store.resolve("CRM accounts to SQL")
+    assert store.resolve("copy") == twin
+
+
 def test_a_file_outside_the_folder_has_a_slug_of_its_own_and_one_inside_keeps_its_stem(
         config_dir: Path, tmp_path: Path) -> None:
     store = ConnectionStore(config_dir)

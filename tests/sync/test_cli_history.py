@@ -417,15 +417,17 @@ def test_a_path_file_named_like_a_configured_connection_leaves_its_state_alone(
     assert json.loads(run_cli("conflicts", str(other), "--json").stdout) == []
 
 
-def test_history_where_the_data_folder_is_a_file_has_no_runs_and_no_unexpected_error(
+def test_history_where_the_data_folder_is_a_file_exits_2_as_a_run_there_does(
         pair: Pair, run_cli: CliRunner, tmp_path: Path) -> None:
+    """A setup problem, said in one line (no unexpected error), not 'No runs yet'."""
     name = pair.save()
     taken = tmp_path / "a-file"
     taken.write_text("")
     result = run_cli("history", name, env={"L2TUI_DATA_DIR": str(taken)})
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"No runs of '{pair.conn.title}' yet")
-    assert result.stderr == ""
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"l2tui: the sync state {taken / 'state' / name}.sqlite cannot be "
+                             "used: Not a directory\n")
+    assert run_cli("run", name, env={"L2TUI_DATA_DIR": str(taken)}).returncode == 2
 
 
 def test_a_dry_run_that_failed_reads_as_a_dry_run_in_the_history(
@@ -484,3 +486,20 @@ def test_conflicts_of_a_dry_run_say_a_dry_run_keeps_none(pair: Pair,
     assert result.stdout.strip() == (
         f"No conflicts recorded for run 1 of '{pair.conn.title}': a dry run keeps none (its "
         f"output showed them; l2tui run {pair.conn.argument} --dry-run shows them again).")
+
+
+def test_a_file_in_place_of_the_state_folder_is_not_a_history_without_runs(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """A run exits 2 there; history, conflicts and list say why rather than 'No runs yet' (exit
+    0) and 'never', which a monitoring script would take for a connection never run."""
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    state = pair.paths.state_db(name)
+    state.parent.rename(state.parent.with_name("state.moved"))
+    state.parent.write_text("a file where the folder should be")
+    for command in ("history", "conflicts"):
+        result = run_cli(command, name)
+        assert (result.returncode, result.stderr) == (
+            2, f"l2tui: the sync state {state} cannot be used: Not a directory\n"), command
+    [listed] = json.loads(run_cli("list", "--json").stdout)
+    assert listed["last_run"] is None and str(state) in listed["state_error"]

@@ -295,6 +295,17 @@ def test_summary_lists_data_entity_1_before_data_entity_2(pair: Pair, run_cli: C
     assert out.index("Data Entity 1 (left)") < out.index("Data Entity 2 (right)")
 
 
+def test_the_progress_line_fits_a_terminal_narrower_than_40_columns(
+        pair: Pair, run_on_terminal: TerminalRunner) -> None:
+    """Redrawn after a carriage return: a line wider than the terminal wraps, and each redraw
+    would leave a line behind."""
+    code, shown = run_on_terminal("run", pair.save(), columns=24)
+    assert code == 0, shown
+    progress = [part for line in shown.splitlines() for part in line.split("\r")
+                if part.startswith("read ")]
+    assert progress and all(len(part) < 24 for part in progress), progress
+
+
 def test_reset_answered_no_on_a_terminal_runs_nothing(pair: Pair,
                                                       run_on_terminal: TerminalRunner) -> None:
     name = pair.save()
@@ -767,3 +778,45 @@ def test_ctrl_c_at_a_script_leaves_the_run_it_started_in_the_background_going(
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, (proc.returncode, err)
     assert out.startswith("Done: ") and pair.right() == pair.left()
+
+
+def test_a_folder_in_place_of_the_sync_state_is_a_setup_problem_for_run_and_history(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """As a lock file that cannot be opened: exit 2 naming the file, not 1 (a run that
+    failed)."""
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    state = pair.paths.state_db(name)
+    for path in state.parent.glob(state.name + "*"):
+        path.unlink()
+    state.mkdir()
+    for command in ("run", "history", "conflicts"):
+        result = run_cli(command, name)
+        assert (result.returncode, result.stderr) == (
+            2, f"l2tui: the sync state {state} cannot be used: Is a directory\n"), command
+
+
+def test_a_sync_state_that_is_no_database_exits_2_saying_to_move_it_aside(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    pair.paths.ensure()
+    state = pair.paths.state_db(name)
+    state.write_bytes(b"not a database, " * 512)
+    result = run_cli("run", name)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"l2tui: the sync state {state} cannot be used: file is "
+                                     "not a database (move it aside to start over")
+    assert state.read_bytes() == b"not a database, " * 512
+
+
+def test_a_symbolic_link_in_place_of_the_sync_state_exits_1(
+        pair: Pair, run_cli: CliRunner, tmp_path: Path) -> None:
+    """Refused as the README says, its target untouched: not a setup problem to fix by hand."""
+    name = pair.save()
+    pair.paths.ensure()
+    state = pair.paths.state_db(name)
+    state.symlink_to(tmp_path / "elsewhere.sqlite")
+    result = run_cli("run", name)
+    assert result.returncode == 1, result.stderr
+    assert "it is a symbolic link, which l2tui does not follow" in result.stderr
+    assert not (tmp_path / "elsewhere.sqlite").exists()

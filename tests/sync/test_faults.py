@@ -170,7 +170,7 @@ def test_a_damaged_state_file_is_named_in_one_line(pair: Pair, run_cli: CliRunne
     for command in ("run", "history"):
         result = run_cli(command, name)
         lines = result.stderr.strip().splitlines()
-        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
         assert str(state) in lines[0] and "unexpected" not in lines[0], lines[0]
         assert "Traceback" not in result.stderr
 

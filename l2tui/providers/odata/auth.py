@@ -24,7 +24,7 @@ import requests
 
 from l2tui.config.files import keep_private, open_unfollowed, write_atomically
 from l2tui.config.urls import url_host
-from l2tui.errors import ConnectError
+from l2tui.errors import ConfigError, ConnectError
 from l2tui.providers.base import ProviderContext
 from l2tui.providers.odata import connstr as cs
 from l2tui.providers.odata.connstr import ODataSettings
@@ -414,7 +414,12 @@ class MsalAuthenticator(Authenticator):
         path = self._cache_path()
         if path is None or self._cache is None or not self._cache.has_state_changed:
             return
-        write_atomically(path, self._cache.serialize())
+        try:
+            write_atomically(path, self._cache.serialize())
+        except OSError as exc:  # (a folder in its place, or a file in its folder's): setup
+            raise ConfigError(f"the token cache cannot be written: {exc.strerror or exc} "
+                              "(choose another data folder with $L2TUI_DATA_DIR)",
+                              file=str(path)) from None  # (the file it is about)
         self._cache.has_state_changed = False
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from l2tui.errors import ConnectError
+from l2tui.errors import ConfigError, ConnectError
 from l2tui.providers.base import ProviderContext
 
 
@@ -253,6 +253,15 @@ def test_a_symbolic_link_in_place_of_the_token_cache_is_not_followed(crm, tmp_pa
     assert (target.read_text(), stat.S_IMODE(target.stat().st_mode)) == ("{}", 0o644)
     assert any("token cache" in line and "starting afresh" in line for line in crm.logs), crm.logs
     assert not crm.cache.is_symlink()
+
+
+def test_a_token_cache_that_cannot_be_written_is_a_setup_error_naming_it(crm):
+    """A folder where the cache goes: one line naming the file (exit 2, as a state or log
+    folder l2tui cannot use), not "unexpected error: IsADirectoryError"."""
+    crm.cache.mkdir(parents=True)
+    with pytest.raises(ConfigError, match=f"^{crm.cache}: the token cache cannot be written: "
+                                          "Is a directory"):
+        crm.provider().describe()
 
 
 def test_verify_puts_a_wrong_client_secret_to_the_test_despite_a_cached_app_token(crm):
