@@ -320,11 +320,16 @@ class Runner:
 
     def drop_state(self, conn: Connection) -> None:
         """Forget a deleted connection's pairs, cursors and history, so that a connection saved
-        later under its name starts afresh (its run logs stay); RunError while it runs."""
+        later under its name starts afresh (its run logs stay); RunError while it runs, a
+        ConfigError naming a file that cannot be removed (a folder in its place)."""
         with self._lock(conn):
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.paths.state_db(conn.slug)}{suffix}").unlink(missing_ok=True)
-            self.lock_path(conn).unlink(missing_ok=True)
+            for path in [*(Path(f"{self.paths.state_db(conn.slug)}{suffix}")
+                           for suffix in ("", "-wal", "-shm")), self.lock_path(conn)]:
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as exc:
+                    raise ConfigError(f"cannot remove the sync state file {path}: "
+                                      f"{exc.strerror or exc}") from None
 
     def lock_path(self, conn: Connection, slug: str | None = None) -> Path:
         """The lock file of a connection (or of the file name ``slug`` it had)."""

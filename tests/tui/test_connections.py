@@ -465,6 +465,21 @@ async def test_a_deleted_connection_takes_its_sync_state_along(
     assert not paths.state_db(DEMO_SLUG).exists()
 
 
+async def test_a_delete_whose_sync_state_cannot_be_removed_says_so_and_keeps_the_file(
+        make_app, offline_demo_file, paths) -> None:
+    """A folder in place of the state file: the app says which file, and the connection stays
+    (it crashed on the raw OSError before)."""
+    paths.state_db(DEMO_SLUG).mkdir(parents=True)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#act-delete")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.click("#yes")
+        await until(pilot, lambda: any("cannot remove the sync state file" in str(n.message)
+                                       for n in app._notifications))
+    assert offline_demo_file.exists()
+
+
 async def test_an_empty_folder_says_no_connections_yet_once(make_app, paths) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
