@@ -203,6 +203,10 @@ def _open_closed_std_streams() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``l2tui`` script."""
     _open_closed_std_streams()
+    # a message whose text the terminal's encoding lacks ('—' in ASCII) is said with escapes,
+    # not lost to a UnicodeEncodeError
+    with contextlib.suppress(AttributeError, ValueError):
+        sys.stderr.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     stdout = sys.stdout
     if stdout is not None:  # (None: stdout was closed and could not be opened on /dev/null)
         sys.stdout = GuardedOutput(stdout)  # type: ignore[assignment]

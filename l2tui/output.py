@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -27,6 +28,11 @@ class GuardedOutput:
             return self.stream.write(text)
         except OSError as exc:
             raise OutputFailed(exc) from exc
+        except UnicodeEncodeError as exc:  # (a locale that is not UTF-8: the text is not cut)
+            shown = exc.object[exc.start:exc.end]
+            raise OutputFailed(OSError(errno.EILSEQ, (
+                f"its encoding ({exc.encoding}) cannot hold {shown!r}; use a UTF-8 locale "
+                "(LANG=C.UTF-8) or set PYTHONIOENCODING=utf-8"))) from exc
 
     def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:

@@ -424,3 +424,23 @@ def test_the_demo_without_a_terminal_exits_2_before_it_syncs(run_cli: CliRunner)
     assert result.returncode == 2 and result.stdout == ""
     assert "l2tui demo --headless" in result.stderr and len(result.stderr.splitlines()) == 1
     assert run_cli("history", "demo").returncode == 2  # nothing was set up, let alone synced
+
+
+def test_standard_output_whose_encoding_lacks_a_character_is_said_in_one_line(
+        tmp_path: Path) -> None:
+    """A locale that is not UTF-8 (here ASCII) and a title with an 'é': one line naming the
+    encoding, the character and what to do, not "unexpected error: UnicodeEncodeError"."""
+    config = tmp_path / "config"
+    config.mkdir(mode=0o700)
+    text = (REPO / "sample_connections" / "demo.toml").read_text()
+    (config / "cafe.toml").write_text(text.replace(
+        'title = "Demo: emulator accounts to SQLite"', 'title = "Café accounts"', 1))
+    (config / "cafe.toml").chmod(0o600)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "ascii",
+           "L2TUI_CONFIG_DIR": str(config), "L2TUI_DATA_DIR": str(tmp_path / "data")}
+    result = subprocess.run([sys.executable, "-m", "l2tui", "list"], capture_output=True,
+                            text=True, env=env, timeout=60, cwd=str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr == ("l2tui: cannot write to standard output: its encoding (ascii) cannot "
+                             "hold '\\xe9'; use a UTF-8 locale (LANG=C.UTF-8) or set "
+                             "PYTHONIOENCODING=utf-8\n")
