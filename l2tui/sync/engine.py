@@ -475,8 +475,11 @@ class Engine:
         if crashed:
             self.log("the previous run did not finish: comparing both sides", "warning")
         elif unrecorded:
-            self.log("a previous run stopped before it recorded all it wrote or matched: "
-                     "comparing both sides", "warning")
+            # (the mark is left by a run that stopped, and by one that ended with writes the
+            # service answered with errors but may have carried out: not a stop alone)
+            self.log("the outcome of some writes of a previous run is unknown (it stopped, or "
+                     "the service answered errors to writes it may have carried out): "
+                     "comparing both sides, matching by key", "warning")
         conflicts_open = state.open_conflicts() > 0
         match = first or crashed or unrecorded or opts.full or conflicts_open or rematch
         # the state may lack items both sides hold, from before this run's writes: the next run

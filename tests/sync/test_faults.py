@@ -300,6 +300,30 @@ def test_a_create_answered_5xx_after_it_was_made_is_not_made_again_by_the_next_r
         _next_run_makes_none_again(setup, 13)
 
 
+def test_the_run_after_one_whose_creates_were_answered_5xx_says_why_it_matches_by_key(
+        tmp_path: Path):
+    """A run that ended (not stopped) with creates Dataverse may have carried out: the next run
+    says it matches both sides by key for writes whose outcome was unknown, not that a run
+    stopped."""
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=0, seed=3, auth=False) as emu:
+        setup = make_into_dataverse(emu, tmp_path / "right.db", 10)
+        assert _engine_run(setup).ok
+        _new_sql_accounts(setup, 3)
+        emu.faults.fail_next(6, status=503, method="POST", path_contains="$batch")
+        emu.faults.fail_after_next(6, status=504, method="PATCH")  # the first item, each retry
+        assert _engine_run(setup, parallel=1).errors_left == 1
+        emu.faults.clear()
+        events: list[Event] = []
+        assert _engine_run(setup, sink=events.append).ok
+        warnings = [e.message for e in events if isinstance(e, LogLine) and e.level == "warning"]
+        assert not any(w.startswith("a previous run stopped") for w in warnings), warnings
+        assert any("outcome" in w and "may have carried out" in w
+                   and "matching by key" in w for w in warnings), warnings
+        setup.engine.dispose()
+
+
 def test_a_create_made_by_a_try_whose_answer_was_lost_is_not_refused_under_a_filter(
         tmp_path: Path):
     """With a $filter, creates carry If-None-Match: * (never write over a record the read did

@@ -87,6 +87,74 @@ class RewritingSession(VerifyingSession):
         return super().request(method, text, *args, **kwargs)
 
 
+class RetryingClient:
+    """MSAL's ``http_client``: sends through ``session``, trying a sign-in request (discovery,
+    user realm, token) again as the service's requests are (``http.HttpClient``, its
+    ``RetryPolicy`` from the context's options): a 429 after its Retry-After, a 5xx or a dropped
+    connection after a back-off, each wait logged and ended at once by the run's stop
+    (StopAsked). The last answer, or error, is MSAL's, told as before; a 400 or 401 (a wrong
+    password or secret), a refused first connection and a timeout are not tried again."""
+
+    def __init__(self, session: Any, context: ProviderContext) -> None:
+        # (http imports this module: its retry policy is imported when a client is made)
+        from l2tui.providers.odata.http import RetryPolicy, sleep_until
+
+        self.session = session
+        self.policy = RetryPolicy.from_options(context.options)
+        self.log = context.log
+        self.stop = context.stop
+        self.sleep = sleep_until(context.stop) if context.stop is not None else time.sleep
+        self.answered = False  # a response came: a refusal after that is a restart, retried
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        """GET, retrying transient failures."""
+        return self._send(self.session.get, url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        """POST, retrying transient failures."""
+        return self._send(self.session.post, url, **kwargs)
+
+    def close(self) -> None:
+        """Close the session's connections."""
+        self.session.close()
+
+    def _send(self, send: Any, url: str, **kwargs: Any) -> Any:
+        from l2tui.providers.odata.http import RETRY_STATUSES, StopAsked, safe_url
+
+        server_errors = throttles = 0
+        if self.stop is not None and self.stop.is_set():  # (no sign-in begun for a stopping run)
+            raise StopAsked()
+        while True:
+            try:
+                response = send(url, **kwargs)
+            except requests.exceptions.SSLError:
+                raise
+            except (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError) as exc:
+                reason = short_reason(exc)
+                server_errors += 1
+                # not a timeout (already tried twice by the session): six tries of Timeout
+                # each would hold the run minutes before it said the sign-in failed
+                if (reason == "Connection refused" and not self.answered) or \
+                        reason == "timed out" or server_errors > self.policy.max_retries:
+                    raise
+                wait, why = self.policy.backoff(server_errors), reason
+            else:
+                self.answered = True
+                status = response.status_code
+                if status == 429 and throttles < self.policy.max_throttle_retries:
+                    throttles += 1
+                    wait = self.policy.throttle_wait(response.headers.get("Retry-After"), throttles)
+                    why = "429 throttled"
+                elif status in RETRY_STATUSES and server_errors < self.policy.max_retries:
+                    server_errors += 1
+                    wait, why = self.policy.backoff(server_errors), str(status)
+                else:
+                    return response
+            self.log(f"{safe_url(url)}: {why}; retrying in {wait:.2f}s")
+            self.sleep(max(0.0, wait))
+
+
 def rewriting_session_from_env(verify: bool | str = True,
                                timeout: float | None = None) -> RewritingSession | None:
     """The session ``L2TUI_AUTHORITY_REWRITE=<https prefix>=<target prefix>`` asks for, if set."""
@@ -334,7 +402,7 @@ class MsalAuthenticator(Authenticator):
         kwargs: dict[str, Any] = {"authority": authority, "token_cache": self._cache}
         http_client = self._http_client()
         if http_client is not None:
-            kwargs["http_client"] = http_client
+            kwargs["http_client"] = RetryingClient(http_client, self.context)
         if urlsplit(authority).hostname not in MICROSOFT_HOSTS:
             kwargs["instance_discovery"] = False
         try:

@@ -1,0 +1,73 @@
+"""A sign-in the identity provider failed for a moment is tried again, as Dataverse requests are."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from l2tui.errors import ConnectError
+
+
+def _token_requests(crm):
+    return [r for r in crm.emu.recent_requests if "/oauth2/v2.0/token" in r]
+
+
+def test_a_sign_in_answered_503_is_tried_again_and_each_retry_is_logged(crm):
+    crm.emu.faults.fail_next(2, status=503, path_contains="/token")
+    result = crm.provider().verify()
+    assert result.ok, result.message
+    assert len(_token_requests(crm)) == 3
+    retries = [line for line in crm.logs if "/oauth2/v2.0/token: 503; retrying in" in line]
+    assert len(retries) == 2, crm.logs
+
+
+def test_a_throttled_sign_in_waits_its_retry_after_and_is_tried_again(crm):
+    crm.emu.faults.fail_next(1, status=429, path_contains="/token")
+    result = crm.provider().verify()
+    assert result.ok, result.message
+    assert any("/oauth2/v2.0/token: 429 throttled; retrying in 1.00s" in line
+               for line in crm.logs), crm.logs
+
+
+def test_a_sign_in_whose_connection_dropped_is_tried_again(crm):
+    crm.emu.faults.drop_next(2, path_contains="/token")
+    result = crm.provider(crm.client_secret_string(), secret=crm.emu.client_secret).verify()
+    assert result.ok, result.message
+
+
+def test_an_authority_discovery_answered_503_is_tried_again(crm):
+    crm.emu.faults.fail_next(2, status=503, path_contains="openid-configuration")
+    result = crm.provider().verify()
+    assert result.ok, result.message
+    assert any("openid-configuration: 503; retrying in" in line for line in crm.logs), crm.logs
+
+
+def test_a_sign_in_that_stays_unavailable_fails_after_the_retries_with_its_reason(crm):
+    crm.emu.faults.fail_next(10, status=503, path_contains="/token")
+    result = crm.provider(retry_max=2).verify()
+    assert not result.ok
+    assert "503" in result.message and "\n" not in result.message
+    assert len(_token_requests(crm)) == 3
+
+
+def test_a_wrong_password_is_not_tried_again(crm):
+    result = crm.provider(secret="Wrong-Pa55word!").verify()
+    assert not result.ok and "sign-in as" in result.message
+    assert len(_token_requests(crm)) == 1
+    assert not any("retrying" in line for line in crm.logs), crm.logs
+
+
+def test_a_stop_ends_the_wait_to_retry_a_sign_in_at_once(crm):
+    crm.emu.faults.fail_next(10, status=503, path_contains="/token")
+    stop = threading.Event()
+    context = crm.context(crm.emu.password, retry_base_delay=30.0, retry_max_delay=30.0)
+    context.stop = stop
+    provider = crm.provider(context=context)
+    threading.Timer(0.5, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(ConnectError, match="the run was asked to stop"):
+        provider.describe()
+    assert time.monotonic() - started < 5
+    assert len(_token_requests(crm)) == 1
