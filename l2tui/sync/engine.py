@@ -545,6 +545,9 @@ class Engine:
             self.writers[s].flush()
         if "full" not in self.mode.values():
             self.unchanged += self._unread()
+        # items whose partner was deleted while deletions are ignored: on one side, left alone
+        for s, count in state.kept_alone().items():
+            self.only[s] += count
         errors = sum(self.counts.errors.values())
         if not opts.dry_run:
             unsure = self._unsure()

@@ -274,6 +274,17 @@ class StateStore:
         return {"left": total - int(left), "right": total - int(right),
                 "both": total - int(left) - int(right)}
 
+    def kept_alone(self) -> dict[str, int]:
+        """Pairs whose other item was deleted while deletions were ignored, by the side that
+        still holds its item: {"left": …, "right": …} (the partial key-null indexes count them)."""
+        held = {}
+        for side, gone in (("left", "rkey"), ("right", "lkey")):
+            present = "lkey" if side == "left" else "rkey"
+            held[side] = int(self.db.execute(
+                f"SELECT COUNT(*) FROM items WHERE {gone} IS NULL AND {present} IS NOT NULL"
+            ).fetchone()[0])
+        return held
+
     def handled_count(self, run: int) -> int:
         """How many match keys ``run`` marked handled or noted as synced so far (a delta run: a
         few; a key both noted and then decided counts once)."""

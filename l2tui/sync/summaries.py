@@ -35,8 +35,9 @@ def count_text(count: int, noun: str) -> str:
 
 
 def alone_text(counts: Mapping[str, Any]) -> list[str]:
-    """Items a one-way run found only on its target (never synced: left alone), per side; none
-    in a history row from before they were counted apart (they were counted unchanged)."""
+    """Items on one side alone that the run leaves alone, per side: those a one-way run found
+    only on its target (never synced), and those whose partner was deleted while deletions are
+    ignored; none in a history row from before they were counted apart."""
     return [f"{int(counts.get(f'only_{side}') or 0):,} only on the {side}, left alone"
             for side in ("left", "right") if counts.get(f"only_{side}")]
 

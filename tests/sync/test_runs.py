@@ -384,6 +384,20 @@ def test_deletions_ignore_keeps_the_target_item(emu: Any, tmp_path: Path) -> Non
     assert report.deleted_right == 0 and key in pair.right()
 
 
+def test_an_item_whose_partner_was_deleted_while_deletions_are_ignored_is_reported_left_alone(
+        emu: Any, tmp_path: Path) -> None:
+    """It is on one side alone and the run leaves it so: counted as that (the summary's "1 only
+    on the right, left alone"), in the run that meets the deletion and each run after, as a
+    dry run plans it; it was in no count at all."""
+    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts", deletions=Deletions.IGNORE)
+    pair.run()
+    pair.left_delete(next(iter(pair.left())))
+    reports = [pair.run(dry_run=True), pair.run(), pair.run(), pair.run(full=True)]
+    assert [(r.only_left, r.only_right, r.deleted_right) for r in reports] == [(0, 1, 0)] * 4
+    assert [r.unchanged for r in reports[1:]] == [19] * 3
+    assert "1 only on the right, left alone" in reports[1].message
+
+
 def test_a_dry_run_writes_nothing_and_reports_the_plan(pair: Pair) -> None:
     report = pair.run(dry_run=True)
     assert report.outcome == "dry_run" and report.created_right == 20
