@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("run", "run a connection now (headless, for cron and systemd)")
     p.add_argument("name", help="connection")
-    p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing; exit as the run would")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--force", action="store_true",
                    help="run past the guards: the deletion guard, and a change of settings that "
