@@ -97,3 +97,18 @@ async def test_run_now_without_a_password_points_at_the_password_field(make_app,
         said = " ".join(n.message for n in app._notifications)
         assert "type it into Password on the Data Entity 1 page" in said, said
         assert "run on a terminal" not in said
+
+
+async def test_a_password_typed_after_a_failed_verify_clears_its_no_password_result(
+        make_app, user_sign_in) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2", "f2")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        connstr = app.query_one("#entity1-form #f-connstr", Field)
+        assert connstr.shown.startswith("✗ no password"), connstr.shown
+        app.query_one("#entity1-form #password").focus()
+        await pilot.press(*"Passw0rd!")
+        await pilot.pause()
+        assert "no password" not in connstr.shown, connstr.shown

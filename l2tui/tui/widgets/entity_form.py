@@ -233,6 +233,8 @@ class EntityForm(VerticalScroll):
     def _password(self, event: Input.Changed) -> None:
         if self.conn is not None:
             self.query_one("#f-password", Field).set_status(None)
+            if event.input.has_focus:  # (typed: a verify result was for another password)
+                self.query_one("#f-connstr", Field).set_status(None)
             self.post_message(SecretTyped(self.index, event.value))
             self.post_message(Edited())
 
