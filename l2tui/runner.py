@@ -71,13 +71,14 @@ class Runner:
             cancel: threading.Event | None = None,
             prompt: Callable[[str], str | None] | None = None,
             device_code: Callable[[dict[str, Any]], None] | None = None,
-            batch_size: int | None = None) -> RunReport:
+            batch_size: int | None = None,
+            secret_hint: Callable[[int], str] | None = None) -> RunReport:
         """Run ``conn`` once and return its report; never prints.
 
         Raises ConfigError (bad mapping, exit 2), ConnectError (exit 3) or RunError (another run
         holds the lock, the deletion guard refused; exit 1). A run that ends with item errors or
         unresolved conflicts returns a report whose ``ok`` is False. ``cancel`` stops the run
-        between batches, leaving a consistent state.
+        between batches, leaving a consistent state. ``secret_hint`` is as ``open_entity``'s.
         """
         require_complete(conn)
         self.paths.ensure()
@@ -118,6 +119,7 @@ class Runner:
                             conn, index, self.paths, prompt=prompt,
                             device_code=device_code,
                             log=lambda message: events(LogLine(message=message)), stop=cancel,
+                            secret_hint=secret_hint,
                         ))
                 options = Options(dry_run=dry_run, force=force, full=full,
                                   batch_size=batch_size)

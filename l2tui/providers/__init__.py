@@ -54,11 +54,14 @@ def open_entity(
     log: Callable[[str], None] | None = None,
     options: dict[str, Any] | None = None,
     stop: threading.Event | None = None,
+    secret_hint: Callable[[int], str] | None = None,
 ) -> Provider:
     """The provider of a connection's entity 1 or 2, with its secret resolved lazily.
 
     The secret is looked up only if the provider asks (an unauthenticated OData service or a
-    SQLite file never needs one); ``prompt`` is used only when a terminal is attached. A
+    SQLite file never needs one); ``prompt`` is used only when a terminal is attached.
+    ``secret_hint`` says, for an entity, how to give the secret when none was found, where the
+    caller knows better than the command line's way (the app's Password field). A
     connection file other users could change (where it connects, to be sent the secret) is
     refused first.
     """
@@ -78,7 +81,8 @@ def open_entity(
         device_code=device_code,
         log=log or (lambda message: None),
         options=dict(options or {}),
-        secret_hint=lambda: missing_secret_hint(conn, index),
+        secret_hint=(lambda: secret_hint(index)) if secret_hint is not None
+        else lambda: missing_secret_hint(conn, index),
         sign_in_hint=f"l2tui verify {conn.argument}",
         stop=stop,
     )

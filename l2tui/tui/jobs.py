@@ -7,6 +7,7 @@ They run in worker threads, never touch a widget, and report only through the Br
 from __future__ import annotations
 
 import copy
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,20 @@ def answer(secret: str) -> Prompt:
     return prompt
 
 
+def secret_hint(conn: Connection) -> Callable[[int], str]:
+    """How to give an entity its password here, when none was typed or found: in its Password
+    field (the command line's "run on a terminal to be asked" would puzzle in the app)."""
+    def hint(index: int) -> str:
+        where = f"type it into Password on the Data Entity {index} page"
+        var = conn.entity(index).password_env
+        if var and os.environ.get(var) == "":
+            return f"${var} is set but empty; {where}"
+        return f"{where}, or start l2tui with ${var} set" if var else \
+            f"{where}, or name a Password variable"
+
+    return hint
+
+
 def snapshot(conn: Connection) -> Connection:
     """A copy a worker may use while the person keeps editing the original."""
     document, conn.document = conn.document, None
@@ -46,7 +61,8 @@ def _open(conn: Connection, index: int, paths: Paths, bridge: Bridge, prompt: Pr
     from l2tui.providers import open_entity
 
     paths.ensure()  # (as a run's: a sign-in writes the token cache)
-    return open_entity(conn, index, paths, prompt=prompt, device_code=bridge.device_code)
+    return open_entity(conn, index, paths, prompt=prompt, device_code=bridge.device_code,
+                       secret_hint=secret_hint(conn))
 
 
 def table_key(conn: Connection, index: int) -> tuple[str, ...]:
@@ -184,7 +200,8 @@ def run(conn: Connection, paths: Paths, bridge: Bridge, cancel: threading.Event,
     try:
         report = Runner(paths).run(conn, dry_run=dry_run, force=force, sink=bridge,
                                    cancel=cancel, prompt=prompt if prompts else None,
-                                   device_code=bridge.device_code)
+                                   device_code=bridge.device_code,
+                                   secret_hint=secret_hint(conn))
     finally:
         bridge.post(messages.SignInEnded())
     bridge.post(messages.RunDone(report, dry_run))

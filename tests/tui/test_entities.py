@@ -478,3 +478,20 @@ async def test_verify_of_an_entity_refuses_a_modified_column_it_lacks_as_run_doe
         await pilot.press("alt+3", "f2")
         await until(pilot, lambda: _connstr_hint(app, 2).startswith("✗"))
         assert "entity 2 has no column 'nosuch'" in _connstr_hint(app, 2)
+
+
+async def test_typing_into_the_closed_provider_box_searches_the_providers(
+        make_app, offline_demo_file) -> None:
+    """As the guide has it: search for OData by typing into the selection box (no Enter first)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: app.current.title == "New Connection")
+        await pilot.press("alt+2", "tab")
+        box = app.query_one("#entity1-form #provider", Select)
+        assert app.focused is box
+        await pilot.press(*"sqlite")
+        await until(pilot, lambda: box.expanded)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.current.entity1.provider == "sqlite")
+        assert not box.expanded

@@ -62,3 +62,53 @@ async def test_the_dialog_closes_and_verify_succeeds_once_the_code_is_approved(
         hint = str(app.query_one("#entity1-form #f-connstr .field-hint").render())
         assert hint.startswith("✓"), hint
         assert app.query_one("#entity1-form #f-connstr", Field).problem is None
+
+
+@pytest.fixture
+def user_sign_in(paths, emulator_factory, sqlite_db, monkeypatch) -> Any:
+    """The guide's connection: Data Entity 1 signs in as a user (User=, no password given yet)."""
+    emu = emulator_factory(rows=5, auth=True)
+    monkeypatch.setenv("L2TUI_AUTHORITY_REWRITE", f"https://login.fake.test={emu.root_url}")
+    connstr = (f"{emu.url('accounts')};Authentication=microsoft_modern_crm;"
+               f"User={emu.username};Authority={emu.authority}")
+    text = demo_toml("x", sqlite_db).replace("URL=x;Authentication=none;", f"URL={connstr};")
+    (paths.connections / f"{DEMO_SLUG}.toml").write_text(text, encoding="utf-8")
+    return emu
+
+
+async def test_verify_without_a_password_points_at_the_password_field(make_app, user_sign_in) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2", "f2")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        hint = str(app.query_one("#entity1-form #f-connstr .field-hint").render())
+        assert hint.startswith("✗ no password for alice@contoso.com"), hint
+        assert "type it into Password on the Data Entity 1 page" in hint
+        assert "run on a terminal" not in hint
+
+
+async def test_run_now_without_a_password_points_at_the_password_field(make_app, user_sign_in) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        said = " ".join(n.message for n in app._notifications)
+        assert "type it into Password on the Data Entity 1 page" in said, said
+        assert "run on a terminal" not in said
+
+
+async def test_a_password_typed_after_a_failed_verify_clears_its_no_password_result(
+        make_app, user_sign_in) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2", "f2")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        connstr = app.query_one("#entity1-form #f-connstr", Field)
+        assert connstr.shown.startswith("✗ no password"), connstr.shown
+        app.query_one("#entity1-form #password").focus()
+        await pilot.press(*"Passw0rd!")
+        await pilot.pause()
+        assert "no password" not in connstr.shown, connstr.shown
