@@ -210,7 +210,9 @@ def _entity(check: _Checker, table: dict[str, Any], prefix: str) -> Entity:
         raise check.fail(f"{prefix}primary_key", "expected a column name or a list of column names")
     password_env = check.string(table, "password_env", prefix).strip() or None
     if password_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", password_env):
-        raise check.fail(f"{prefix}password_env", f"expected an environment variable name, got {password_env!r}")
+        # (not repeated: a value that is no variable's name may be the password itself)
+        raise check.fail(f"{prefix}password_env", "expected the name of an environment variable "
+                         "(letters, digits and _), not the password itself")
     return Entity(
         title=check.string(table, "title", prefix),
         provider=provider,

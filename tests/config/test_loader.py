@@ -109,6 +109,17 @@ def test_secret_in_a_rejected_string_is_not_repeated(tmp_path: Path) -> None:
     assert "s3cr3t" not in str(info.value)
 
 
+def test_a_password_given_as_password_env_is_refused_without_repeating_it() -> None:
+    text = GOOD.replace('primary_key = ["accountid"]\n\n[entity2]',
+                        'primary_key = ["accountid"]\npassword_env = "hunter2!"\n\n[entity2]')
+    with pytest.raises(ConfigError) as info:
+        parse_connection(text, "crm.toml")
+    message = str(info.value)
+    assert message.startswith("crm.toml:")
+    assert "entity1.password_env: expected the name of an environment variable" in message
+    assert "hunter2" not in message
+
+
 # A secret holding an unquoted ';' runs on into what looks like more pairs: "hunter2TAIL".
 SECRET_RUNS_ON = [
     ("sqlserver", "Data Source=sqlhost;User ID=sa;Password=abc;hunter2TAIL;", "Password"),
