@@ -258,10 +258,12 @@ def _pair(check: _Checker, item: Any, key: str) -> ColumnPair:
     return ColumnPair(left, right)
 
 
-def require_complete(conn: Connection, file: str | None = None) -> None:
-    """Raise ConfigError unless both entities name a provider, connection string and select."""
+def require_complete(conn: Connection, file: str | None = None,
+                     entities: tuple[int, ...] = (1, 2)) -> None:
+    """Raise ConfigError unless each entity asked about (both, by default) names a provider,
+    connection string and select."""
     where = file or (str(conn.path) if conn.path else conn.title)
-    for index in (1, 2):
+    for index in entities:
         entity = conn.entity(index)
         for key in ("provider", "connection_string"):
             if not getattr(entity, key):
