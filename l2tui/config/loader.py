@@ -87,9 +87,19 @@ class _Checker:
         return enum(value)
 
 
+# what TOML allows nowhere, in a string or a comment alike (tab, LF and CR aside)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def parse_connection(text: str, file: str | Path = "<connection>") -> Connection:
     """Parse and validate a connection file's text; keep the tomlkit document for round trips."""
     name = str(file)
+    control = _CONTROL.search(text)
+    if control is not None:  # (the parser's word for it is "Empty key" or a \u escape)
+        line = text.count("\n", 0, control.start()) + 1
+        raise ConfigError(f"not valid TOML: it holds a control character "
+                          f"(U+{ord(control[0]):04X}): a binary or damaged file?",
+                          file=name, line=line)
     try:
         doc = tomlkit.parse(text)
     except ParseError as exc:

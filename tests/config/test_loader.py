@@ -178,6 +178,19 @@ def test_a_password_anywhere_in_a_url_is_refused_naming_the_key_not_the_password
     assert "SECRET" not in message and "Sl/" not in message
 
 
+@pytest.mark.parametrize("text", ["\x00" * 4096, 'title = "x"\n\x00\x00', 'title = "x\x01"\n',
+                                  'title = "x" # \x7f\n'],
+                         ids=["zero-filled", "NULs after text", "in a string", "in a comment"])
+def test_a_binary_or_damaged_file_is_told_as_one_with_the_line(text: str) -> None:
+    # a file zero-filled by a crash read "not valid TOML: Empty key"
+    with pytest.raises(ConfigError) as info:
+        parse_connection(text, "crm.toml")
+    line = text.count("\n", 0, min(text.find(c) for c in "\x00\x01\x7f" if c in text)) + 1
+    assert str(info.value).startswith(f"crm.toml:{line}: not valid TOML: it holds a control "
+                                      "character (U+00")
+    assert str(info.value).endswith("): a binary or damaged file?")
+
+
 @pytest.mark.parametrize(("text", "reason"), [
     ('title = "abc\ndirection = "left_to_right"\n', "1: not valid TOML: a string is not closed on "
                                                    "its line (a missing quote?)"),
