@@ -163,6 +163,30 @@ URL_PASSWORDS = [
 ]
 
 
+# A password where no URL with its scheme, or no key=value pair, was expected
+WRITTEN_AMISS = [
+    ("odata", "URL=bob:hunter2@crm.example/api/data/v9.2/accounts;Authentication=basic",
+     "URL must be an http(s) URL, not 'bob:***@crm.example/api/data/v9.2/accounts'"),
+    ("postgresql", "bob:hunter2@db/crm", "'bob:***@db/crm' has no '='"),
+    ("postgresql", "Host=db;Database=crm;User ID=bob;Password:hunter2", "'Password:***' has no '='"),
+]
+
+
+@pytest.mark.parametrize(("provider", "string", "expected"), WRITTEN_AMISS,
+                         ids=["odata URL without scheme", "SQL URL without scheme", "a ':' for '='"])
+def test_a_password_written_amiss_in_a_connection_string_is_not_repeated(
+        provider: str, string: str, expected: str) -> None:
+    old = ('provider = "sqlserver"\nconnection_string = "Data Source=sqlhost;Initial Catalog=crm;'
+           'Trusted_Connection=True;"')
+    text = GOOD.replace(old, f'provider = "{provider}"\nconnection_string = """{string}"""')
+    assert text != GOOD
+    with pytest.raises(ConfigError) as info:
+        parse_connection(text, "crm.toml")
+    message = str(info.value)
+    assert f"entity2.connection_string: {expected}" in message
+    assert "hunter2" not in message
+
+
 @pytest.mark.parametrize(("provider", "string", "where"), URL_PASSWORDS)
 def test_a_password_anywhere_in_a_url_is_refused_naming_the_key_not_the_password(
         provider: str, string: str, where: str) -> None:
