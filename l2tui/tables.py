@@ -61,6 +61,7 @@ def plan_table(conn: Connection, index: int, paths: Paths,
     with opener(conn, index, paths) as target:
         if not can_create(target):
             raise ConfigError(f"entity{index} is not a SQL table; only SQL tables can be created",
+                              file=str(conn.path) if conn.path else None,
                               key=f"entity{index}.provider")
     with entity_errors(conn, index), opener(conn, index, paths) as target:
         if target.table_exists():  # type: ignore[attr-defined]

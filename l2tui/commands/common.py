@@ -14,10 +14,11 @@ from l2tui.providers import open_entity
 from l2tui.providers.base import Provider
 
 
-def load_complete(paths: Paths, name: str) -> Connection:
-    """Load a connection, checked whole, and insist both entities are configured."""
+def load_complete(paths: Paths, name: str, entities: tuple[int, ...] = (1, 2)) -> Connection:
+    """Load a connection, checked whole, and insist the entities used (both, by default) are
+    configured."""
     conn = ConnectionStore(paths.connections).load(name)
-    require_complete(conn)
+    require_complete(conn, entities=entities)
     return conn
 
 

@@ -27,7 +27,7 @@ def verify_command(args: argparse.Namespace, paths: Paths) -> int:
     """Check each entity (or the one asked for) can connect and read, and (both asked for) the
     mapping against both, as a run checks it before it writes; exit 3 when one cannot connect,
     2 when the failures are all in the settings (a select naming a missing table)."""
-    conn = load_complete(paths, args.name)
+    conn = load_complete(paths, args.name, (args.entity,) if args.entity else (1, 2))
     failed = False
     unreachable = False
     verified: dict[int, Provider] = {}
@@ -72,7 +72,7 @@ def _verify_mapping(conn: Connection, left: Provider, right: Provider) -> bool:
 
 def preview_command(args: argparse.Namespace, paths: Paths) -> int:
     """Print the first rows of an entity as a table, CSV or JSON."""
-    conn = load_complete(paths, args.name)
+    conn = load_complete(paths, args.name, (args.entity,))
     with entity_errors(conn, args.entity), open_for_terminal(conn, args.entity, paths) as provider:
         columns, rows = provider.preview(args.rows)
     names = _column_names(columns, rows)

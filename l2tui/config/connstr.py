@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from l2tui.config.urls import hidden_after_colon
+
 QUOTE_HINT = "(quote a value holding ';' as \"…\")"
 
 
@@ -88,7 +90,9 @@ def parse_connection_string(text: str, secrets: Collection[str] = ()) -> Connect
             i += 1
         key = text[start:i].strip()
         if i >= n or text[i] == ";":
-            raise _fault(f"'{key}' has no '=' (expected key=value; pairs)", "has no '='", secret)
+            # (``Password:secret``, ``user:secret@host``: what follows a ':' is not repeated)
+            raise _fault(f"'{hidden_after_colon(key)}' has no '=' (expected key=value; pairs)",
+                         "has no '='", secret)
         if not key:
             raise _fault(f"a value at column {start + 1} has no key before '='",
                          "has no key before '='", secret)

@@ -87,9 +87,19 @@ class _Checker:
         return enum(value)
 
 
+# what TOML allows nowhere, in a string or a comment alike (tab, LF and CR aside)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def parse_connection(text: str, file: str | Path = "<connection>") -> Connection:
     """Parse and validate a connection file's text; keep the tomlkit document for round trips."""
     name = str(file)
+    control = _CONTROL.search(text)
+    if control is not None:  # (the parser's word for it is "Empty key" or a \u escape)
+        line = text.count("\n", 0, control.start()) + 1
+        raise ConfigError(f"not valid TOML: it holds a control character "
+                          f"(U+{ord(control[0]):04X}): a binary or damaged file?",
+                          file=name, line=line)
     try:
         doc = tomlkit.parse(text)
     except ParseError as exc:
@@ -210,7 +220,9 @@ def _entity(check: _Checker, table: dict[str, Any], prefix: str) -> Entity:
         raise check.fail(f"{prefix}primary_key", "expected a column name or a list of column names")
     password_env = check.string(table, "password_env", prefix).strip() or None
     if password_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", password_env):
-        raise check.fail(f"{prefix}password_env", f"expected an environment variable name, got {password_env!r}")
+        # (not repeated: a value that is no variable's name may be the password itself)
+        raise check.fail(f"{prefix}password_env", "expected the name of an environment variable "
+                         "(letters, digits and _), not the password itself")
     return Entity(
         title=check.string(table, "title", prefix),
         provider=provider,
@@ -256,10 +268,12 @@ def _pair(check: _Checker, item: Any, key: str) -> ColumnPair:
     return ColumnPair(left, right)
 
 
-def require_complete(conn: Connection, file: str | None = None) -> None:
-    """Raise ConfigError unless both entities name a provider, connection string and select."""
+def require_complete(conn: Connection, file: str | None = None,
+                     entities: tuple[int, ...] = (1, 2)) -> None:
+    """Raise ConfigError unless each entity asked about (both, by default) names a provider,
+    connection string and select."""
     where = file or (str(conn.path) if conn.path else conn.title)
-    for index in (1, 2):
+    for index in entities:
         entity = conn.entity(index)
         for key in ("provider", "connection_string"):
             if not getattr(entity, key):

@@ -52,8 +52,22 @@ def url_host(url: str) -> str:
     return urlsplit(without_userinfo(url)).netloc
 
 
+def hidden_after_colon(text: str) -> str:
+    """``text`` with what follows its first ``:`` shown as ``***``, up to its last ``@`` (kept,
+    with what follows): ``user:secret@host`` or ``Password:secret`` written where a URL with its
+    scheme, or a key=value pair, was expected."""
+    head, colon, rest = text.partition(":")
+    if not colon:
+        return text
+    at = rest.rfind("@")
+    return f"{head}:***{rest[at:] if at >= 0 else ''}"
+
+
 def without_password(url: str) -> str:
-    """The URL with the password of its user-info shown as ``***`` (the user kept)."""
+    """The URL with the password of its user-info shown as ``***`` (the user kept); without a
+    scheme, what a ``user:secret@`` before its host would hold."""
+    if _HEAD.match(url) is None and "@" in url:
+        return hidden_after_colon(url)
     span = userinfo_span(url)
     if span is None or not url_password(url):
         return url

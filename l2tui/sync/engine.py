@@ -316,6 +316,8 @@ class Engine:
         self.writers: dict[str, Writer] = {}  # per side, made by ``_run``
         # the state may lack items both sides hold (set by ``_run``; until it is known, assume so)
         self.state_lacking = True
+        # the run marked UNRECORDED only because nothing was synced yet (set by ``_run``)
+        self.marked_as_first = False
         self.unresolved = 0
         self.undated = 0  # latest_wins conflicts a side had no modified-on value for
         self.unchanged = 0
@@ -417,6 +419,10 @@ class Engine:
                         not self.state_lacking and not self._unsure():
                     # stopped between batches: every write it made is in the state
                     state.put(UNRECORDED, None)
+                elif self.marked_as_first and not any(w.marked for w in self.writers.values()):
+                    # a first run that wrote nothing (a select the service refused): no write's
+                    # outcome is unknown, and the next run matches by key as a first run anyway
+                    state.put(UNRECORDED, None)
                 if isinstance(exc, GuardRefused):  # nothing written: no conflict was settled
                     state.drop_conflicts(run)
                     self.conflicts = 0
@@ -488,6 +494,7 @@ class Engine:
         self.state_lacking = unrecorded or first or crashed or rematch
         if self.state_lacking and not opts.dry_run:
             state.put(UNRECORDED, str(run))
+            self.marked_as_first = first and not (crashed or unrecorded or rematch)
         self.matching = match  # both sides compared in full: versions are not trusted
         two_way = conn.direction == Direction.BIDIRECTIONAL
         src = "right" if conn.direction == Direction.RIGHT_TO_LEFT else "left"

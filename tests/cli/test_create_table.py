@@ -94,13 +94,14 @@ def test_an_existing_table_is_left_alone(
         assert len(list(con.execute("PRAGMA table_info(crm_accounts)"))) == 2
 
 
-def test_an_odata_entity_cannot_be_created(
+def test_an_odata_entity_cannot_be_created_and_the_file_and_key_are_named(
     run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
 ) -> None:
     _save(config_dir, emulator, tmp_path / "crm.db")
     result = run_cli("create-table", "Accounts", "--entity", "1", "--yes")
     assert result.returncode == 2
-    assert "only SQL tables can be created" in result.stderr
+    assert result.stderr == (f"l2tui: {config_dir / 'accounts.toml'}: entity1.provider: entity1 "
+                             "is not a SQL table; only SQL tables can be created\n")
 
 
 

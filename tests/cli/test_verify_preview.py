@@ -273,6 +273,22 @@ def test_verify_of_an_incomplete_connection_exits_2_before_connecting(run_cli: C
     assert "fill it in on the Data Entity 1 page of `l2tui`, or in the file" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["verify", "preview"])
+def test_the_entity_asked_about_is_verified_and_previewed_before_the_other_is_filled_in(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any, command: str
+) -> None:
+    # entity 1 filled in, entity 2 not yet: "entity2.provider: not set" refused both
+    conn = _save(config_dir, emulator.connection_string(), tmp_path / "x.db")
+    conn.entity2.provider = conn.entity2.connection_string = ""
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli(command, "Accounts", "--entity", "1")
+    assert result.returncode == 0, result.stderr
+    assert "not set" not in result.stdout + result.stderr
+    result = run_cli(command, "Accounts", "--entity", "2")
+    assert result.returncode == 2
+    assert "entity2.provider: not set" in result.stderr
+
+
 def test_verify_of_a_missing_table_says_which_command_creates_it(
     run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
 ) -> None:

@@ -183,6 +183,16 @@ def test_a_key_sqlite_does_not_read_is_refused_with_the_keys_it_reads() -> None:
                                "Connect Timeout, BatchSize")
 
 
+def test_an_unknown_sqlite_key_is_answered_with_the_keys_sqlite_reads_alone() -> None:
+    # it listed every SQL Server key and suggested 'SslMode', which sqlite then refused
+    spec = find_spec("sqlite")
+    assert spec is not None
+    with pytest.raises(ConnectionStringError) as info:
+        spec.parse("Data Source=crm.db;Mode=ro;")
+    assert str(info.value) == ("unknown key 'Mode' for sqlite; valid keys: Data Source, "
+                               "Connect Timeout, BatchSize")
+
+
 def test_sqlite_accepts_the_ado_net_keys_other_tools_write_and_no_provider_reads() -> None:
     spec = find_spec("sqlite")
     assert spec is not None

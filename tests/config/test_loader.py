@@ -109,6 +109,17 @@ def test_secret_in_a_rejected_string_is_not_repeated(tmp_path: Path) -> None:
     assert "s3cr3t" not in str(info.value)
 
 
+def test_a_password_given_as_password_env_is_refused_without_repeating_it() -> None:
+    text = GOOD.replace('primary_key = ["accountid"]\n\n[entity2]',
+                        'primary_key = ["accountid"]\npassword_env = "hunter2!"\n\n[entity2]')
+    with pytest.raises(ConfigError) as info:
+        parse_connection(text, "crm.toml")
+    message = str(info.value)
+    assert message.startswith("crm.toml:")
+    assert "entity1.password_env: expected the name of an environment variable" in message
+    assert "hunter2" not in message
+
+
 # A secret holding an unquoted ';' runs on into what looks like more pairs: "hunter2TAIL".
 SECRET_RUNS_ON = [
     ("sqlserver", "Data Source=sqlhost;User ID=sa;Password=abc;hunter2TAIL;", "Password"),
@@ -152,6 +163,30 @@ URL_PASSWORDS = [
 ]
 
 
+# A password where no URL with its scheme, or no key=value pair, was expected
+WRITTEN_AMISS = [
+    ("odata", "URL=bob:hunter2@crm.example/api/data/v9.2/accounts;Authentication=basic",
+     "URL must be an http(s) URL, not 'bob:***@crm.example/api/data/v9.2/accounts'"),
+    ("postgresql", "bob:hunter2@db/crm", "'bob:***@db/crm' has no '='"),
+    ("postgresql", "Host=db;Database=crm;User ID=bob;Password:hunter2", "'Password:***' has no '='"),
+]
+
+
+@pytest.mark.parametrize(("provider", "string", "expected"), WRITTEN_AMISS,
+                         ids=["odata URL without scheme", "SQL URL without scheme", "a ':' for '='"])
+def test_a_password_written_amiss_in_a_connection_string_is_not_repeated(
+        provider: str, string: str, expected: str) -> None:
+    old = ('provider = "sqlserver"\nconnection_string = "Data Source=sqlhost;Initial Catalog=crm;'
+           'Trusted_Connection=True;"')
+    text = GOOD.replace(old, f'provider = "{provider}"\nconnection_string = """{string}"""')
+    assert text != GOOD
+    with pytest.raises(ConfigError) as info:
+        parse_connection(text, "crm.toml")
+    message = str(info.value)
+    assert f"entity2.connection_string: {expected}" in message
+    assert "hunter2" not in message
+
+
 @pytest.mark.parametrize(("provider", "string", "where"), URL_PASSWORDS)
 def test_a_password_anywhere_in_a_url_is_refused_naming_the_key_not_the_password(
         provider: str, string: str, where: str) -> None:
@@ -165,6 +200,19 @@ def test_a_password_anywhere_in_a_url_is_refused_naming_the_key_not_the_password
     assert message.startswith("crm.toml:")
     assert f"entity2.connection_string: the URL's {where} must not be stored in the file" in message
     assert "SECRET" not in message and "Sl/" not in message
+
+
+@pytest.mark.parametrize("text", ["\x00" * 4096, 'title = "x"\n\x00\x00', 'title = "x\x01"\n',
+                                  'title = "x" # \x7f\n'],
+                         ids=["zero-filled", "NULs after text", "in a string", "in a comment"])
+def test_a_binary_or_damaged_file_is_told_as_one_with_the_line(text: str) -> None:
+    # a file zero-filled by a crash read "not valid TOML: Empty key"
+    with pytest.raises(ConfigError) as info:
+        parse_connection(text, "crm.toml")
+    line = text.count("\n", 0, min(text.find(c) for c in "\x00\x01\x7f" if c in text)) + 1
+    assert str(info.value).startswith(f"crm.toml:{line}: not valid TOML: it holds a control "
+                                      "character (U+00")
+    assert str(info.value).endswith("): a binary or damaged file?")
 
 
 @pytest.mark.parametrize(("text", "reason"), [

@@ -1125,3 +1125,19 @@ def test_a_run_stopped_by_a_damaged_state_says_why_in_its_log(pair: Pair) -> Non
         pair.run()
     [log] = set(logs.iterdir()) - before
     assert "cannot be used" in log.read_text() and "move it aside" in log.read_text()
+
+
+def test_a_first_run_whose_select_the_service_refused_leaves_no_unknown_writes_behind(
+        pair: Pair) -> None:
+    # it wrote nothing, yet the next run warned that "the outcome of some writes of a previous
+    # run is unknown"
+    select = pair.conn.entity1.select
+    pair.conn.entity1.select = "$select=accountid,name&$filter=(name eq 'x'"
+    with pytest.raises(L2Error, match="refused the select"):
+        pair.run()
+    pair.conn.entity1.select = select
+    pair.events.clear()
+    assert pair.run().ok
+    warnings = [e.message for e in pair.events if isinstance(e, LogLine) and e.level == "warning"]
+    assert not any("outcome of some writes" in w for w in warnings), warnings
+    assert pair.right_count() == 20

@@ -116,15 +116,17 @@ class ProviderSpec:
     def _check_pair(self, key: str, value: str, seen: dict[str, str]) -> None:
         """Raise ConnectionStringError unless one pair names a key of this provider, once, with a
         valid value; record it in ``seen``."""
-        valid = [k.name for k in self.keys]
+        # (of the keys it accepts, those it reads: no other is suggested or listed)
+        read = [k for k in self.keys if not self.used_keys or k.name in self.used_keys]
+        valid = [k.name for k in read]
         spec = self.key(key)
         if spec is None:
             near = difflib.get_close_matches(
-                key.casefold(), [n.casefold() for k in self.keys for n in k.names()], n=1
+                key.casefold(), [n.casefold() for k in read for n in k.names()], n=1
             )
             hint = ""
             if near:
-                match = next(n for k in self.keys for n in k.names() if n.casefold() == near[0])
+                match = next(n for k in read for n in k.names() if n.casefold() == near[0])
                 hint = f" (did you mean '{match}'?)"
             raise ConnectionStringError(
                 f"unknown key '{key}' for {self.name}{hint}; valid keys: {', '.join(valid)}"
