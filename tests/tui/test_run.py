@@ -661,3 +661,17 @@ async def test_a_run_log_past_its_limit_begins_at_a_whole_line_and_points_to_the
         await pilot.pause()
         assert log.lines[0].text.startswith("error on the right for [10]:")
         assert "log file" in str(log.border_title)
+
+
+async def test_a_dry_run_lists_the_items_it_would_write_in_the_run_log(make_app, demo_file, paths,
+                                                                        sqlite_db) -> None:
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f6")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        texts = list(app.query_one("#run-log").texts)
+        at = texts.index("To create on Data Entity 2 (right): 50")
+        assert len(texts[at + 1].strip()) == 36  # an accountid: the match key of the first
+        assert texts[at + 21] == "  … and 30 more"

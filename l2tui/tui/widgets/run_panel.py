@@ -19,7 +19,13 @@ from l2tui.sync.events import (
     RunReport,
     RunStarted,
 )
-from l2tui.sync.summaries import conflict_text, plan_text, report_body, report_text
+from l2tui.sync.summaries import (
+    conflict_text,
+    plan_text,
+    planned_lines,
+    report_body,
+    report_text,
+)
 from l2tui.tui.widgets.run_history import RunHistory
 from l2tui.tui.widgets.run_log import RunLog
 
@@ -172,8 +178,11 @@ class RunPanel(Vertical):
         self._log(self.view.add(line))
 
     def finish(self, report: RunReport) -> None:
-        """The summary of a finished run, also kept in the history."""
+        """The summary of a finished run, also kept in the history; a dry run's writes after it
+        (the first ones of each kind by match key), as ``l2tui run --dry-run`` lists them."""
         self._log(self.view.finish(report))
+        for line in planned_lines(report):
+            self._log(self.view.add(line))
         self._show_state()
         self.add_history(report.started, report.outcome, report_body(report), first=True)
 
