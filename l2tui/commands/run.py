@@ -36,10 +36,11 @@ from l2tui.sync.events import (
     RunReport,
 )
 from l2tui.sync.summaries import (
+    SIDE_LABELS,
     conflict_text,
     count_text,
     iso_time,
-    key_text,
+    planned_lines,
     seconds_text,
 )
 
@@ -150,8 +151,6 @@ def failure_dict(connection: str, exc: L2Error,
             "message": str(exc), "exit_code": exc.exit_code}
 
 
-SIDE_LABELS = (("left", "Data Entity 1 (left)"), ("right", "Data Entity 2 (right)"))
-WRITES = (("create", "created"), ("update", "updated"), ("delete", "deleted"))
 
 
 def summary(report: RunReport) -> str:
@@ -176,33 +175,6 @@ def summary(report: RunReport) -> str:
     if report.details.get("refused"):  # a dry run past the deletion guard
         lines.append(f"  {report.details['refused']}")
     return "\n".join(lines)
-
-
-def planned_lines(report: RunReport) -> list[str]:
-    """A dry run's writes, each kind on each side: how many, the first ones by match key, and
-    how many more."""
-    planned = report.details.get("planned")
-    if not planned:
-        return []
-    lines = []
-    for side, label in SIDE_LABELS:
-        for op, done in WRITES:
-            total, keys = getattr(report, f"{done}_{side}"), planned[side][op]
-            if total:
-                lines.append(f"To {op} on {label}: {total:,}")
-                lines.extend(f"  {planned_text(values)}" for values in keys)
-                if total > len(keys):
-                    lines.append(f"  … and {total - len(keys):,} more")
-    return lines
-
-
-def planned_text(values: list[Any] | dict[str, Any]) -> str:
-    """A planned write's match key; a new item whose key the run would make (a SQL row without
-    a GUID) by the row's own key: ``new (id = 1)``."""
-    if isinstance(values, dict):
-        return "new (" + ", ".join(f"{name} = {value}" for name, value in values["new"].items()) \
-            + ")"
-    return key_text(values)
 
 
 @contextlib.contextmanager

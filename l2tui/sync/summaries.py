@@ -194,3 +194,34 @@ def value_text(value: Any, most: int = VALUE_CHARS) -> str:
         text = str(value)
         return text if len(text) <= most else text[:most - 3] + "..."
     return shown_value(value, most)
+
+
+SIDE_LABELS = (("left", "Data Entity 1 (left)"), ("right", "Data Entity 2 (right)"))
+WRITES = (("create", "created"), ("update", "updated"), ("delete", "deleted"))
+
+
+def planned_lines(report: RunReport) -> list[str]:
+    """A dry run's writes, each kind on each side: how many, the first ones by match key, and
+    how many more."""
+    planned = report.details.get("planned")
+    if not planned:
+        return []
+    lines = []
+    for side, label in SIDE_LABELS:
+        for op, done in WRITES:
+            total, keys = getattr(report, f"{done}_{side}"), planned[side][op]
+            if total:
+                lines.append(f"To {op} on {label}: {total:,}")
+                lines.extend(f"  {planned_text(values)}" for values in keys)
+                if total > len(keys):
+                    lines.append(f"  … and {total - len(keys):,} more")
+    return lines
+
+
+def planned_text(values: list[Any] | dict[str, Any]) -> str:
+    """A planned write's match key; a new item whose key the run would make (a SQL row without
+    a GUID) by the row's own key: ``new (id = 1)``."""
+    if isinstance(values, dict):
+        return "new (" + ", ".join(f"{name} = {value}" for name, value in values["new"].items()) \
+            + ")"
+    return key_text(values)

@@ -642,3 +642,36 @@ async def test_a_killed_runs_details_say_unfinished(make_app, offline_demo_file,
         await until(pilot, lambda: app.query_one("#run-history").row_count == 1)
         text = await _details_of_the_newest_run(pilot, app)
         assert text.startswith("Run 1 of ") and text.splitlines()[0].endswith("— unfinished"), text
+
+
+async def test_a_run_log_past_its_limit_begins_at_a_whole_line_and_points_to_the_log_file(
+        make_app, demo_file) -> None:
+    """A long run's errors (46,736 of them, each wrapped into two rows): the log keeps its last
+    lines whole, never the tail of one cut in two, and says where the rest is."""
+    from l2tui.tui.widgets.run_panel import LOG_LINES, RunPanel
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+5")
+        panel = app.query_one(RunPanel)
+        log = app.query_one("#run-log")
+        wrapped = "error on the right for [{}]: CHECK constraint failed: " + "x" * log.size.width
+        for n in range(LOG_LINES + 10):
+            panel.add(wrapped.format(n))
+        await pilot.pause()
+        assert log.lines[0].text.startswith("error on the right for [10]:")
+        assert "log file" in str(log.border_title)
+
+
+async def test_a_dry_run_lists_the_items_it_would_write_in_the_run_log(make_app, demo_file, paths,
+                                                                        sqlite_db) -> None:
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f6")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        texts = list(app.query_one("#run-log").texts)
+        at = texts.index("To create on Data Entity 2 (right): 50")
+        assert len(texts[at + 1].strip()) == 36  # an accountid: the match key of the first
+        assert texts[at + 21] == "  … and 30 more"

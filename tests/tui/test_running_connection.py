@@ -249,3 +249,21 @@ async def test_a_signal_during_a_run_cancels_it_and_closes_the_app(
         time.sleep(0.02)
     assert (app.return_code, held.ended, signals_noted) == (0, "cancelled", [])
 
+
+
+async def test_a_run_log_past_its_limit_still_points_to_the_log_file_when_opened_again(
+        make_app, other_file, held) -> None:
+    from l2tui.tui.widgets.run_panel import LOG_LINES, RunPanel
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await until(pilot, lambda: "held here" in _log(app))
+        for n in range(LOG_LINES + 10):
+            app.query_one(RunPanel).add(f"error on the right for [{n}]")
+        await _pick(pilot, app, "down", OTHER)
+        await _pick(pilot, app, "up", DEMO_TITLE)
+        await pilot.press("alt+5")
+        await pilot.pause()
+        assert "log file" in str(app.query_one("#run-log").border_title)
+        await _ended(pilot, app, held)

@@ -19,9 +19,15 @@ from l2tui.sync.events import (
     RunReport,
     RunStarted,
 )
-from l2tui.sync.summaries import conflict_text, plan_text, report_body, report_text
+from l2tui.sync.summaries import (
+    conflict_text,
+    plan_text,
+    planned_lines,
+    report_body,
+    report_text,
+)
 from l2tui.tui.widgets.run_history import RunHistory
-from l2tui.tui.widgets.run_log import RunLog
+from l2tui.tui.widgets.run_log import DROPPED_TITLE, RunLog
 
 LOG_LINES = 2000
 IDLE_TOTAL = 1  # not running: an empty bar, not the animated "total unknown" one
@@ -40,6 +46,7 @@ class RunView:
     running: bool = False
     cancelled: bool = False  # Cancel was asked for this run: its progress keeps saying so
     lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
+    dropped: bool = False  # older lines went past LOG_LINES (the log says the file has them)
 
     def start(self, title: str, dry_run: bool) -> str:
         """Reset for a new run (the log goes on); the log line that opens it."""
@@ -82,6 +89,7 @@ class RunView:
 
     def add(self, line: str) -> str:
         """One more log line (the oldest go past ``LOG_LINES``)."""
+        self.dropped = self.dropped or len(self.lines) == self.lines.maxlen
         self.lines.append(line)
         return line
 
@@ -135,6 +143,8 @@ class RunPanel(Vertical):
         log.clear()
         for line in view.lines:
             log.add(line)
+        if view.dropped:  # (said again: the lines shown again are within the limit)
+            log.border_title = DROPPED_TITLE.format(LOG_LINES)
         self._show_state()
 
     def _show_state(self) -> None:
@@ -172,8 +182,11 @@ class RunPanel(Vertical):
         self._log(self.view.add(line))
 
     def finish(self, report: RunReport) -> None:
-        """The summary of a finished run, also kept in the history."""
+        """The summary of a finished run, also kept in the history; a dry run's writes after it
+        (the first ones of each kind by match key), as ``l2tui run --dry-run`` lists them."""
         self._log(self.view.finish(report))
+        for line in planned_lines(report):
+            self._log(self.view.add(line))
         self._show_state()
         self.add_history(report.started, report.outcome, report_body(report), first=True)
 
