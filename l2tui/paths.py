@@ -67,18 +67,25 @@ def resolve_paths(config_dir: str | os.PathLike[str] | None = None) -> Paths:
     """Paths from --config-dir, $L2TUI_CONFIG_DIR, $L2TUI_DATA_DIR, else platformdirs."""
     # (a ~ the shell did not expand: a systemd EnvironmentFile's, a crontab's VAR=~/… line's)
     env_config = os.environ.get("L2TUI_CONFIG_DIR")
+    default = default_paths()
     if config_dir is not None:
         config = Path(config_dir).expanduser()
     elif env_config:
         config = Path(env_config).expanduser()
     else:
-        config = platformdirs.user_config_path(APP) / "connections"
+        config = default.config
     data_env = os.environ.get("L2TUI_DATA_DIR")
     if data_env:
         data = Path(data_env).expanduser()
         return Paths(config=config, state=data / "state", logs=data / "logs", cache=data / "cache")
+    return Paths(config=config, state=default.state, logs=default.logs, cache=default.cache)
+
+
+def default_paths() -> Paths:
+    """The folders without --config-dir or a variable: the user's config, data, log and cache
+    folders (where a run from cron or systemd looks, with the environment it starts with)."""
     return Paths(
-        config=config,
+        config=platformdirs.user_config_path(APP) / "connections",
         state=platformdirs.user_data_path(APP) / "state",
         logs=platformdirs.user_log_path(APP),
         cache=platformdirs.user_cache_path(APP),

@@ -53,7 +53,7 @@ class L2App(WatchMixin, ActionsMixin):
     COMMANDS: ClassVar = App.COMMANDS | {L2Commands}
     BINDINGS: ClassVar[list[BindingType]] = [
         # first in the footer, so a narrow one still shows it: it lists the keys the footer has
-        # no room for (alt+1 …, F4, F7, F8, ctrl+p)
+        # no room for (alt+1 …, F4, F7, F8, F12, ctrl+p)
         Binding("f1", "toggle_keys", "Keys", id="keys",
                 tooltip="Show or hide every key and what it does"),
         # priority: run at once, so that the keys typed right after it reach the new title
@@ -66,6 +66,8 @@ class L2App(WatchMixin, ActionsMixin):
                 tooltip="Create Table: make the SQL table Verify found missing"),
         Binding("f5", "run_now", "Run", id="run", tooltip="Run Now"),
         Binding("f6", "dry_run", "Dry", id="dry-run", tooltip="Dry Run: show the plan"),
+        Binding("f12", "schedule", "Schedule", id="schedule", show=False,
+                tooltip="Schedule: the cron line and systemd timer that run the connection"),
         Binding("escape", "cancel_run", "Cancel Run", id="cancel", tooltip="Cancel the running sync"),
         Binding("f7", "duplicate", "Duplicate", id="duplicate", show=False,
                 tooltip="Duplicate Connection"),

@@ -17,6 +17,7 @@ COMMANDS = (
      "create_table"),
     ("Run Now", "run the selected connection", "run_now"),
     ("Dry Run", "show the plan without writing anything", "dry_run"),
+    ("Schedule", "how cron or a systemd timer runs the selected connection", "schedule"),
     ("Cancel Run", "stop the run in progress", "cancel_run"),
     ("Duplicate Connection", "copy the selected connection (secrets are not copied)", "duplicate"),
     ("Delete Connection", "delete the selected connection's file", "delete"),

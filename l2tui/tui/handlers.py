@@ -24,6 +24,7 @@ from l2tui.tui.screens.create_table import CreateTableScreen
 from l2tui.tui.screens.device_code import DeviceCodeScreen
 from l2tui.tui.screens.preview import PreviewScreen
 from l2tui.tui.screens.run_details import RunDetailsScreen
+from l2tui.tui.screens.schedule import ScheduleScreen
 from l2tui.tui.widgets.connection_list import ConnectionList
 from l2tui.tui.widgets.entity_form import EntityForm
 from l2tui.tui.widgets.fields import Field
@@ -44,7 +45,7 @@ class ActionsMixin(L2Core):
         if action == "create_table":  # F4 says why it cannot act (see can_act)
             return True if self.current is not None else None
         needs_connection = ("save", "verify", "preview", "run_now", "dry_run", "duplicate",
-                            "delete", "describe")
+                            "delete", "describe", "schedule")
         if action == "delete" and self.current is None and self.broken is not None:
             return True  # a file that cannot be read can still be deleted
         if action in needs_connection and self.current is None:
@@ -594,6 +595,16 @@ class ActionsMixin(L2Core):
 
         self.push_screen(ConfirmScreen(refusal.guard, refusal.message + "\n\nRun anyway (force)?",
                                        yes="Run anyway", no="Cancel"), answer)
+
+    def action_schedule(self) -> None:
+        """Schedule: the command, crontab line and systemd timer that run the connection's
+        saved file unattended (unsaved changes are not what they run: it says so)."""
+        conn = self.current
+        if conn is None or conn.path is None or isinstance(self.screen, ModalScreen):
+            return
+        saved = self.workspace.saved(conn.path)
+        self.push_screen(ScheduleScreen(saved, self.paths,
+                                        unsaved=conn.path in self.workspace.dirty))
 
     def action_cancel_run(self) -> None:
         """Cancel the run: the engine stops at its next check and reports "cancelled"."""

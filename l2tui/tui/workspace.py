@@ -146,6 +146,12 @@ class Workspace:
         self.dirty.add(path)
         return new
 
+    def saved(self, path: Path) -> Connection:
+        """The connection as last read from or written to its file here (what a run from cron
+        would read), else its working copy."""
+        kept = self.kept.get(path)
+        return kept[0] if kept is not None else self.get(path)
+
     def _typed(self, path: Path) -> dict[int, str]:
         return {index: secret for (p, index), secret in self.secrets.items() if p == path}
 

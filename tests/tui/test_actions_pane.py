@@ -9,7 +9,7 @@ from l2tui.tui.widgets.actions import ACTIONS
 from tests.tui.conftest import until
 
 SIZES = ((120, 40), (80, 24))
-NEED_A_CONNECTION = {"act-save", "act-verify", "act-preview", "act-run", "act-dry-run",
+NEED_A_CONNECTION = {"act-save", "act-verify", "act-preview", "act-run", "act-dry-run", "act-schedule",
                      "act-duplicate", "act-delete"}
 
 

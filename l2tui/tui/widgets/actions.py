@@ -16,6 +16,7 @@ ACTIONS = (
     ("act-create-table", "Create Table", "app.create_table"),
     ("act-run", "Run Now", "app.run_now"),
     ("act-dry-run", "Dry Run", "app.dry_run"),
+    ("act-schedule", "Schedule", "app.schedule"),
     ("act-cancel", "Cancel Run", "app.cancel_run"),
     ("act-duplicate", "Duplicate Connection", "app.duplicate"),
     ("act-delete", "Delete Connection", "app.delete"),

@@ -1,0 +1,80 @@
+"""Schedule (F12, the Actions pane, the palette): the lines that run the connection from cron or a
+systemd timer, made for the connection shown."""
+
+from __future__ import annotations
+
+import shlex
+
+from l2tui.tui.screens.schedule import ScheduleScreen, l2tui_command
+from tests.tui.conftest import DEMO_SLUG, until
+
+SIZE = (120, 40)
+
+
+def _commands(app) -> list[str]:
+    """The dialog's commands, each as shown on a line of its own to copy."""
+    return [str(line.render()) for line in app.screen.query(".schedule-command")]
+
+
+def _texts(app) -> list[str]:
+    """The dialog's sentences between the commands."""
+    return [str(line.render()) for line in app.screen.query(".schedule-text")]
+
+
+def _run(paths) -> str:
+    """``l2tui run`` of the demo with this test's folders, as the dialog should give it."""
+    command = shlex.join([*l2tui_command(), "--config-dir", str(paths.config), "run", DEMO_SLUG])
+    return f"L2TUI_DATA_DIR={shlex.quote(str(paths.state.parent))} {command}"
+
+
+async def _open_schedule(pilot, app) -> None:
+    await pilot.press("f12")
+    await until(pilot, lambda: isinstance(app.screen, ScheduleScreen))
+
+
+async def test_schedule_shows_the_connections_own_run_command_and_crontab_line(
+        make_app, offline_demo_file, paths) -> None:
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await _open_schedule(pilot, app)
+        commands = _commands(app)
+        assert _run(paths) in commands
+        assert f"*/15 * * * * {_run(paths)} >/dev/null" in commands  # no secrets to read
+        assert f"systemctl enable --now l2tui-run@{DEMO_SLUG}.timer" in commands
+        assert not any("/etc/l2tui/" in text for text in _texts(app))
+        assert any('"Running unattended (cron, systemd)"' in text for text in _texts(app))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ScheduleScreen))
+
+
+async def test_schedule_of_a_connection_with_a_password_env_reads_its_variables_file(
+        make_app, offline_demo_file, paths) -> None:
+    text = offline_demo_file.read_text().replace(
+        'provider = "sqlite"', 'provider = "sqlite"\npassword_env = "DEMO_DB_PASSWORD"')
+    offline_demo_file.write_text(text)
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await _open_schedule(pilot, app)
+        env = f"/etc/l2tui/{DEMO_SLUG}.env"
+        assert f"*/15 * * * * set -a; . {env}; set +a; {_run(paths)} >/dev/null" in _commands(app)
+        assert "DEMO_DB_PASSWORD='…'" in _commands(app)
+        assert any(text.startswith(env) for text in _texts(app))
+
+
+async def test_schedule_with_unsaved_changes_says_it_runs_the_saved_file(
+        make_app, offline_demo_file, paths) -> None:
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#conn-title").value = "Accounts to SQL"
+        await until(pilot, lambda: app.sub_title.endswith("●"))
+        await _open_schedule(pilot, app)
+        assert any("runs the saved file" in text for text in _texts(app))
+        assert _run(paths) in _commands(app)  # the file's name, not the new title's
+
+
+async def test_schedule_is_in_the_actions_pane(make_app, offline_demo_file) -> None:
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#act-schedule")
+        await until(pilot, lambda: isinstance(app.screen, ScheduleScreen))
+        assert not any("saved file" in text for text in _texts(app))
