@@ -308,6 +308,14 @@ class Provider(abc.ABC):
         changes = [batch.change(i) for i in range(len(batch.rows))]
         return dict(enumerate(self.write(changes)))
 
+    def convert(self, changes: Sequence[Change]) -> list[WriteOutcome]:
+        """What ``write`` would make of each change before it reaches the target, without
+        writing it (a dry run): a failed outcome, with the message ``write`` gives, for a value
+        the provider's own conversion refuses (no number, no date, no GUID, …), else success.
+        What only the target finds (a constraint, a unique index, a row its select hides) is
+        not foreseen. This default converts nothing: every change succeeds."""
+        return [WriteOutcome(change, True) for change in changes]
+
     @abc.abstractmethod
     def capabilities(self) -> Capabilities:
         """Whether it can write, deliver deltas, and its best batch size."""

@@ -131,13 +131,16 @@ class Writer:
 
     def __init__(self, side: SideInfo, provider: Provider, state: StateStore, run: int, *,
                  batch: int, dry: bool, sink: EventSink, counts: Counts,
-                 after: AfterWrite | None = None) -> None:
+                 after: AfterWrite | None = None, convert: bool = False) -> None:
         self.side = side
         self.provider = provider
         self.state = state
         self.run = run
         self.batch = max(1, batch)
         self.dry = dry
+        # a dry run converts each value as the write would (``Provider.convert``), so that it
+        # fails the items the real run's conversion would refuse (not a planning pass)
+        self.convert = dry and convert
         self.sink = sink
         self.counts = counts
         self.after = after
@@ -294,7 +297,9 @@ class Writer:
     def _written(self, tasks: list[Task],
                  changes: list[Change]) -> tuple[list[tuple[Any, ...]], list[str]]:
         """Make the changes and count them; the pairs to save and to forget for those written."""
-        if self.dry:
+        if self.convert:
+            outcomes = self.provider.convert(changes)
+        elif self.dry:
             outcomes = [WriteOutcome(c, True) for c in changes]
         else:
             try:
@@ -406,7 +411,11 @@ class Writer:
         rows, items = self.rows, self.row_items
         self.rows, self.row_items = [], []
         batch = RowBatch(*self.side.create_names, rows)
-        if self.dry:
+        if self.convert:  # (as ``create_rows`` would: each row refused, with its outcome)
+            converted = self.provider.convert([batch.change(i) for i in range(len(batch.rows))])
+            self._save_rows(batch, items, {i: outcome for i, outcome in enumerate(converted)
+                                           if not outcome.ok})
+        elif self.dry:
             self._save_rows(batch, items, {})
         else:
             self._mark_unrecorded()

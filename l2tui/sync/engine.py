@@ -523,7 +523,8 @@ class Engine:
         self.outbox = Outbox(db)
         self.writers = {s: Writer(self.sides[s], self.providers[s], state, run,
                                   batch=opts.batch_size or caps[s].batch_size, dry=opts.dry_run,
-                                  sink=self.sink, counts=self.counts) for s in SIDES}
+                                  sink=self.sink, counts=self.counts,
+                                  convert=not opts.planning) for s in SIDES}
         # a run that could meet the deletion guard writes nothing before it has passed: every
         # write is held until the reads are done (a first run, with no pair to delete, streams)
         self.holding = not (opts.dry_run or opts.force or self.state_empty) and \
@@ -1304,7 +1305,7 @@ class Engine:
         counts = Counts()
         writer = Writer(info, self.providers[side], self.state, self.run_id,
                         batch=self.writers[side].batch, dry=self.options.dry_run, sink=sink,
-                        counts=counts, after=after)
+                        counts=counts, after=after, convert=not self.options.planning)
         unaddressed = 0
         for kid, vals, hsh in db.execute(
                 "SELECT kid, vals, hash FROM temp.keyless WHERE side = ?", (side,)).fetchall():

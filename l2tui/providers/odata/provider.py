@@ -211,14 +211,20 @@ class ODataProvider(Provider):
 
     def write(self, changes: Sequence[Change]) -> list[WriteOutcome]:
         """Creates, updates and deletes in $batch change sets."""
-        writer = Writer(
+        return self._writer().write(changes)
+
+    def convert(self, changes: Sequence[Change]) -> list[WriteOutcome]:
+        """Each change's request made as ``write`` makes it (its values as JSON), not sent."""
+        return self._writer().convert(changes)
+
+    def _writer(self) -> Writer:
+        return Writer(
             self.http, self.settings.service_root, self.schema(),
             batch_size=self._option("batch_size", self.settings.batch_size),
             parallel=self._option("parallel", self.settings.parallel),
             log=self._log, partial=any(name in ("$filter", "$top") for name, _ in self.options),
             stop=self.context.stop,
         )
-        return writer.write(changes)
 
     def capabilities(self) -> Capabilities:
         """Writable when the entity set has a key; deltas when change tracking can be used."""

@@ -183,6 +183,20 @@ class Writer:
                 for c, o in zip(changes, outcomes, strict=True)]) from None
         return [o for o in outcomes if o is not None]
 
+    def convert(self, changes: Sequence[Change]) -> list[WriteOutcome]:
+        """``prepare`` of every change, nothing sent: the refusals ``write`` would report
+        before sending (a value that is no GUID, a decimal no JSON number holds, …), the
+        others a success."""
+        outcomes = []
+        for index, change in enumerate(changes):
+            try:
+                self.prepare(index, change)
+            except ValueError as exc:  # (as ``write`` reports it)
+                outcomes.append(WriteOutcome(change, ok=False, error=str(exc), key=change.key))
+                continue
+            outcomes.append(WriteOutcome(change, ok=True, key=change.key))
+        return outcomes
+
     def _one_by_one(self, chunk: list[Prepared]) -> list[tuple[int, WriteOutcome]]:
         """Each change of a change set alone; _Stopped (with those done) when the service
         stops answering."""

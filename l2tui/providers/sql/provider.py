@@ -405,6 +405,13 @@ class SqlProvider(Provider):
             return {}
         return self._table_writer().create_rows(batch)
 
+    def convert(self, changes: Sequence[Change]) -> list[WriteOutcome]:
+        """Each change's row converted for its statement as ``write`` converts it, not written:
+        the refusals ``write`` would report before the database sees the row."""
+        if not changes:
+            return []
+        return self._table_writer().convert(changes)
+
     def _table_writer(self) -> Writer:
         caps = self.capabilities()
         if not caps.can_write:

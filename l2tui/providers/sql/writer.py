@@ -231,6 +231,14 @@ class Writer:
                 failed.update(self.general_rows(batch, indices))
         return failed
 
+    def convert(self, changes: Sequence[Change]) -> list[WriteOutcome]:
+        """``plan`` of every change, nothing executed: its refusals (a name not in the table, a
+        missing key, a value its column's conversion cannot take), the others a success."""
+        outcomes: list[WriteOutcome | None] = [None] * len(changes)
+        self.plan(changes, range(len(changes)), outcomes)
+        return [outcome or WriteOutcome(change, True)
+                for change, outcome in zip(changes, outcomes, strict=True)]
+
     def general_rows(self, batch: RowBatch, indices: Sequence[int]) -> dict[int, WriteOutcome]:
         """Rows written as Changes through ``write``: every outcome, by row index."""
         outcomes = self.write([batch.change(i) for i in indices])
