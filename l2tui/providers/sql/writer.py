@@ -10,6 +10,7 @@ so changes to one item apply in the order given.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -117,6 +118,16 @@ def ok_outcome(change: Change, key: Row | None) -> WriteOutcome:
 
 class Refused(Exception):
     """A change that cannot be written at all (unknown column, missing key)."""
+
+
+class LostTransaction(Exception):
+    """A savepoint could not be rolled back to or released: the database ended the transaction
+    (MySQL does on a deadlock), so a failed batch's parts are retried in transactions of their
+    own."""
+
+
+# dialects whose savepoints are tested to roll back one part of a failed batch (tests/providers)
+SAVEPOINT_DIALECTS = frozenset({"sqlite", "postgresql", "mysql", "mariadb"})
 
 
 @dataclass(eq=False)
@@ -245,7 +256,7 @@ class Writer:
         return dict(zip(indices, outcomes, strict=True))
 
     def succeed(self, changes: Sequence[Change], segments: Sequence[Segment],
-                made: dict[int, list[Row]], outcomes: list[WriteOutcome | None]) -> None:
+                made: dict[int, list[Row]], outcomes: Refusals) -> None:
         """Outcomes of a batch that committed."""
         for segment in segments:
             for group in segment.values():
@@ -255,7 +266,107 @@ class Writer:
 
     def settle(self, changes: Sequence[Change], indices: Sequence[int],
                outcomes: list[WriteOutcome | None]) -> None:
-        """After a failed batch: retry in smaller batches, down to each item alone, for outcomes."""
+        """After a failed batch: retry in smaller parts, down to each item alone, for outcomes.
+
+        Where savepoints are known to roll back (SQLite, PostgreSQL, MySQL/MariaDB) the parts run
+        in one transaction, each in its own savepoint, committed once at the end: a part that
+        fails rolls back to its savepoint only, and the parts that succeeded are ok only once
+        that commit succeeded. Elsewhere, when the database lost the transaction under a
+        savepoint, or when that commit fails (a constraint checked at commit, such as a deferred
+        foreign key), each part is its own transaction, down to each item alone, as it was."""
+        if self.dialect.name not in SAVEPOINT_DIALECTS:
+            self.settle_apart(changes, indices, outcomes)
+            return
+        done: dict[int, WriteOutcome] = {}
+        conn = self.connect()
+        with conn:
+            outer = conn.begin()
+            try:
+                self.begin_explicitly(conn)
+                self.settle_nested(conn, changes, indices, outcomes, done)
+            except LostTransaction:
+                with contextlib.suppress(SQLAlchemyError):
+                    outer.rollback()
+                conn.close()
+                self.settle_apart(changes, indices, outcomes)
+                return
+            except BaseException:
+                with contextlib.suppress(SQLAlchemyError):
+                    outer.rollback()  # (a lost connection cannot roll back: the error stands)
+                raise
+            try:
+                outer.commit()
+            except SQLAlchemyError as exc:
+                self.raise_unwritable(exc)
+                commit_failed = True  # (a constraint checked at commit): each part alone
+            else:
+                commit_failed = False
+        if commit_failed:
+            self.settle_apart(changes, indices, outcomes)
+            return
+        for index, outcome in done.items():
+            outcomes[index] = outcome
+
+    def begin_explicitly(self, conn: Connection) -> None:
+        """On SQLite, open the transaction now: pysqlite begins one only before a data change,
+        so a first SAVEPOINT would open (and its RELEASE commit) a transaction of its own."""
+        if self.dialect.name == "sqlite":
+            dbapi = conn.connection.dbapi_connection
+            if dbapi is not None and not dbapi.in_transaction:
+                conn.exec_driver_sql("BEGIN")
+
+    def settle_nested(self, conn: Connection, changes: Sequence[Change], indices: Sequence[int],
+                      outcomes: list[WriteOutcome | None], done: dict[int, WriteOutcome]) -> None:
+        """``settle`` in savepoints of one transaction; successes go to ``done`` (not committed
+        yet), failures to ``outcomes``."""
+        if len(indices) == 1:
+            outcome = self.retry(changes, indices[0], conn)
+            if outcome.ok:
+                done[indices[0]] = outcome
+            else:
+                outcomes[indices[0]] = outcome
+            return
+        step = max(1, -(-len(indices) // RETRY_PARTS))
+        for start in range(0, len(indices), step):
+            part = indices[start:start + step]
+            segments = self.plan(changes, part, outcomes)
+            try:
+                made = self.in_savepoint(conn, segments)
+            except (SQLAlchemyError, MissingRows):
+                self.settle_nested(conn, changes, part, outcomes, done)
+                continue
+            self.succeed(changes, segments, made, done)
+
+    def in_savepoint(self, conn: Connection, segments: Sequence[Segment]) -> dict[int, list[Row]]:
+        """Apply segments in a savepoint of ``conn``'s transaction, rolled back to if they fail;
+        LostTransaction when the savepoint cannot be rolled back to or released (the database
+        ended the transaction), ConnectError when the target cannot be written at all."""
+        try:
+            savepoint = conn.begin_nested()
+        except SQLAlchemyError as exc:
+            self.raise_unwritable(exc)
+            raise LostTransaction from exc
+        try:
+            made = self.apply_all(conn, segments)
+        except (SQLAlchemyError, MissingRows) as exc:
+            if isinstance(exc, SQLAlchemyError):
+                self.raise_unwritable(exc)
+            try:
+                savepoint.rollback()
+            except SQLAlchemyError as lost:
+                self.raise_unwritable(lost)
+                raise LostTransaction from lost
+            raise
+        try:
+            savepoint.commit()
+        except SQLAlchemyError as exc:
+            self.raise_unwritable(exc)
+            raise LostTransaction from exc
+        return made
+
+    def settle_apart(self, changes: Sequence[Change], indices: Sequence[int],
+                     outcomes: list[WriteOutcome | None]) -> None:
+        """``settle`` with each part in its own transaction."""
         if len(indices) == 1:
             outcomes[indices[0]] = self.retry(changes, indices[0])
             return
@@ -266,7 +377,7 @@ class Writer:
             try:
                 made = self.execute(segments)
             except (SQLAlchemyError, MissingRows):
-                self.settle(changes, part, outcomes)
+                self.settle_apart(changes, part, outcomes)
                 continue
             self.succeed(changes, segments, made, outcomes)
 
@@ -278,8 +389,10 @@ class Writer:
             raise Refused(next(iter(refused.values())).error)
         return self.execute(segments)
 
-    def retry(self, changes: Sequence[Change], index: int) -> WriteOutcome:
-        """Write one item alone, reporting its own error."""
+    def retry(self, changes: Sequence[Change], index: int,
+              conn: Connection | None = None) -> WriteOutcome:
+        """Write one item alone, reporting its own error: in its own transaction, or in a
+        savepoint of ``conn``'s (then an ok outcome holds once that transaction commits)."""
         change = changes[index]
         refused: dict[int, WriteOutcome] = {}
         segments = self.plan(changes, [index], refused)
@@ -287,7 +400,7 @@ class Writer:
             return refused[index]
         one = next(iter(segments[0].values()))
         try:
-            made = self.execute(segments)
+            made = self.execute(segments) if conn is None else self.in_savepoint(conn, segments)
         except MissingRows:
             shown = ", ".join(f"{k}={v!r}" for k, v in (one.keys[0] or {}).items())
             return WriteOutcome(change, False, f"no row with {shown} to update")
@@ -518,27 +631,41 @@ class Writer:
 
     def execute(self, segments: Sequence[Segment]) -> dict[int, list[Row]]:
         """Apply segments in one transaction; generated keys by ``id(group)`` (inserts only)."""
-        engine = self.provider.engine()
-        try:
-            conn = engine.connect()
-        except SQLAlchemyError as exc:
-            raise ConnectError(self.provider._cannot_connect(exc)) from None
-        made: dict[int, list[Row]] = {}
+        conn = self.connect()
         try:
             with conn, conn.begin():
-                for segment in segments:
-                    for group in segment.values():
-                        keys = self.apply(conn, group)
-                        if keys is not None:
-                            made[id(group)] = keys
+                made = self.apply_all(conn, segments)
         except SQLAlchemyError as exc:
-            reason = unwritable(exc)
-            if reason is None:
-                raise  # this batch's own failure: retried in parts, down to each item
-            target = self.provider.target
-            raise ConnectError(f"cannot write to {target.title} at {target.server}: "
-                               f"{one_line(exc, self.provider._secret)}{reason}") from None
+            self.raise_unwritable(exc)
+            raise  # this batch's own failure: retried in parts, down to each item
         return made
+
+    def connect(self) -> Connection:
+        """A connection to the target (ConnectError when it cannot be made)."""
+        engine = self.provider.engine()
+        try:
+            return engine.connect()
+        except SQLAlchemyError as exc:
+            raise ConnectError(self.provider._cannot_connect(exc)) from None
+
+    def apply_all(self, conn: Connection, segments: Sequence[Segment]) -> dict[int, list[Row]]:
+        """Apply segments on ``conn``; generated keys by ``id(group)`` (inserts only)."""
+        made: dict[int, list[Row]] = {}
+        for segment in segments:
+            for group in segment.values():
+                keys = self.apply(conn, group)
+                if keys is not None:
+                    made[id(group)] = keys
+        return made
+
+    def raise_unwritable(self, exc: SQLAlchemyError) -> None:
+        """ConnectError when ``exc`` means no write to the target can succeed now."""
+        reason = unwritable(exc)
+        if reason is None:
+            return
+        target = self.provider.target
+        raise ConnectError(f"cannot write to {target.title} at {target.server}: "
+                           f"{one_line(exc, self.provider._secret)}{reason}") from None
 
     def apply(self, conn: Connection, group: Group) -> list[Row] | None:
         """One group's statement(s): same operation and columns, no key twice."""

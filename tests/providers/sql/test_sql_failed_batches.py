@@ -1,0 +1,101 @@
+"""A batch with failing rows: its retries run in savepoints of one transaction, committed once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from l2tui.providers.base import Change, ChangeOp
+from tests.providers.sql.conftest import Database
+
+C = ChangeOp.CREATE
+STAFF = ("CREATE TABLE staff (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL, "
+         "employees INTEGER, CONSTRAINT few_employees CHECK (employees < 9000))")
+
+
+def staff(i: int) -> Change:
+    """Every 7th row breaks the CHECK, every 11th (not 7th) has no name; the others are good."""
+    if i % 7 == 3:
+        return Change(C, {"id": i}, {"name": f"n{i}", "employees": 9000 + i})
+    if i % 11 == 5:
+        return Change(C, {"id": i}, {"name": None, "employees": i})
+    return Change(C, {"id": i}, {"name": f"n{i}", "employees": i})
+
+
+def test_a_batch_with_failing_rows_keeps_every_good_row_and_fails_each_bad_one_with_its_own_message(
+        db: Database) -> None:
+    db.run(STAFF)
+    outcomes = db.open("staff").write([staff(i) for i in range(500)])
+    checks = [i for i in range(500) if i % 7 == 3]
+    nulls = [i for i in range(500) if i % 11 == 5 and i % 7 != 3]
+    assert [i for i, o in enumerate(outcomes) if not o.ok] == sorted(checks + nulls)
+    assert all("few_employees" in outcomes[i].error for i in checks)
+    assert all("name" in outcomes[i].error and "few_employees" not in outcomes[i].error
+               for i in nulls)
+    good = [i for i in range(500) if i not in checks and i not in nulls]
+    assert all(outcomes[i].key == {"id": i} for i in good)
+    assert db.rows("SELECT id, name, employees FROM staff ORDER BY id") == [
+        (i, f"n{i}", i) for i in good]
+
+
+def test_the_retries_of_a_failed_batch_commit_once(db: Database) -> None:
+    db.run(STAFF)
+    provider = db.open("staff")
+    commits: list[Any] = []
+    sa.event.listen(provider.engine(), "commit", commits.append)
+    outcomes = provider.write([staff(i) for i in range(500)])
+    assert sum(not o.ok for o in outcomes) > 50
+    assert len(commits) == 1
+
+
+def test_a_failed_part_rolls_back_to_its_savepoint_only(db: Database) -> None:
+    """Rows made with a generated key: a part whose insert failed half way leaves none behind,
+    and the parts before and after it stay."""
+    auto = {"sqlite": "INTEGER PRIMARY KEY", "postgresql": "SERIAL PRIMARY KEY",
+            "mysql": "INTEGER AUTO_INCREMENT PRIMARY KEY"}[db.provider]
+    db.run(f"CREATE TABLE items (id {auto}, n INTEGER, CONSTRAINT small CHECK (n < 9000))")
+    changes = [Change(C, {}, {"n": 9000 + i if i % 9 == 4 else i}) for i in range(300)]
+    outcomes = db.open("items").write(changes)
+    bad = [i for i in range(300) if i % 9 == 4]
+    assert [i for i, o in enumerate(outcomes) if not o.ok] == bad
+    made = {o.key["id"]: changes[i].values["n"] for i, o in enumerate(outcomes)  # type: ignore[index]
+            if o.ok}
+    assert len(made) == 300 - len(bad)
+    assert dict(db.rows("SELECT id, n FROM items")) == made
+
+
+def test_every_savepoint_on_sqlite_opens_inside_the_batch_transaction(sqlite_db: Database) -> None:
+    """pysqlite begins a transaction only before a data change: a SAVEPOINT outside one would
+    open a transaction of its own, committed (with an fsync) by its RELEASE."""
+    sqlite_db.run(STAFF)
+    provider = sqlite_db.open("staff")
+    outside: list[str] = []
+
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        def seen(statement: str) -> None:
+            if statement.startswith(("SAVEPOINT", "RELEASE")) and \
+                    not dbapi_connection.in_transaction:
+                outside.append(statement)
+        dbapi_connection.set_trace_callback(seen)
+
+    sa.event.listen(provider.engine(), "connect", trace)
+    outcomes = provider.write([staff(i) for i in range(200)])
+    assert sum(not o.ok for o in outcomes) > 20
+    assert outside == []
+    assert len(sqlite_db.rows("SELECT id FROM staff")) == sum(o.ok for o in outcomes)
+
+
+def test_a_row_refused_only_at_commit_fails_alone_and_the_others_are_written(
+        pg_db: Database) -> None:
+    """A deferred foreign key is checked at COMMIT: the retries' one commit fails, and the
+    batch is retried part by part, each in its own transaction, down to the row it refuses."""
+    pg_db.run("CREATE TABLE towns (id INTEGER PRIMARY KEY)", "INSERT INTO towns VALUES (1)",
+              "CREATE TABLE people (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL, "
+              "town INTEGER REFERENCES towns DEFERRABLE INITIALLY DEFERRED)")
+    changes = [Change(C, {"id": i}, {"name": None if i == 7 else f"n{i}",
+                                     "town": 2 if i == 40 else 1}) for i in range(100)]
+    outcomes = pg_db.open("people").write(changes)
+    assert [i for i, o in enumerate(outcomes) if not o.ok] == [7, 40]
+    assert "town" in outcomes[40].error and "name" in outcomes[7].error
+    assert pg_db.rows("SELECT COUNT(*) FROM people") == [(98,)]
