@@ -62,6 +62,10 @@ class RunError(L2Error):
     exit_code = 1
 
 
+class AlreadyRunning(RunError):
+    """Another process runs the connection now (it holds the connection's lock)."""
+
+
 class GuardRefused(RunError):
     """A guard (``guard`` names it) refused the run before it wrote what it guards against;
     ``--force`` (the TUI's "Run anyway") passes it."""

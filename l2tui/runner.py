@@ -19,7 +19,7 @@ from typing import IO, Any
 from l2tui.config.files import make_folder, open_unfollowed
 from l2tui.config.loader import require_complete
 from l2tui.config.model import Connection
-from l2tui.errors import ConfigError, GuardRefused, L2Error, RunError
+from l2tui.errors import AlreadyRunning, ConfigError, GuardRefused, L2Error, RunError
 from l2tui.memory import return_large_buffers
 from l2tui.paths import Paths
 from l2tui.providers import entity_errors, open_entity, reaching
@@ -365,7 +365,8 @@ class Runner:
             make_folder(path.parent)
             fd = open_unfollowed(path, os.O_RDWR | os.O_CREAT)
         except OSError as exc:  # (a folder made read-only, a full disk, a symbolic link there)
-            message = f"cannot open the lock file {path}: {exc.strerror or exc}; nothing was run"
+            message = f"cannot open the lock file {path}: {exc.strerror or exc}" + (
+                "; nothing was run" if unopened is not None else "")  # (a run's; not a delete's)
             linked = exc.errno == errno.ELOOP and os.path.islink(path)
             unusable = RunError(message) if linked else ConfigError(message)
             unusable.run = None if unopened is None else unopened(message)
@@ -374,7 +375,8 @@ class Runner:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise RunError(f"'{conn.title}' is already running (PID {_pid_in(fd)})") from None
+                raise AlreadyRunning(f"'{conn.title}' is already running (PID {_pid_in(fd)})") \
+                    from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             try:

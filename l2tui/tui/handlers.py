@@ -15,7 +15,7 @@ from textual.worker import Worker, WorkerState
 
 from l2tui.config.model import Connection
 from l2tui.config.store import ChangedOnDisk
-from l2tui.errors import GuardRefused, L2Error, RunError
+from l2tui.errors import AlreadyRunning, GuardRefused, L2Error
 from l2tui.sync.summaries import outcome_label, plan_text, report_body
 from l2tui.tui import jobs, messages
 from l2tui.tui.core import L2Core, entity_field, one_line
@@ -249,11 +249,11 @@ class ActionsMixin(L2Core):
             index = self.workspace.order.index(path) if path in self.workspace.order else 0
             try:  # first: a run that began meanwhile holds the state, and keeps the file too
                 jobs.drop_state(gone, self.paths)
-            except RunError as exc:
+            except AlreadyRunning as exc:
                 self.notify(f"{exc}: delete it once the run has ended", title="Not deleted",
                             severity="warning", timeout=10)
                 return
-            except L2Error as exc:  # (a lock file that cannot be opened: a folder in its place)
+            except L2Error as exc:  # (a lock file that cannot be opened: a folder, a link)
                 self.notify(str(exc), title="Not deleted", severity="error", timeout=10)
                 return
             self.workspace.delete(path)

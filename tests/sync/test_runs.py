@@ -1041,6 +1041,32 @@ def test_an_item_pushed_out_of_a_sql_limit_select_is_not_deleted_on_the_target(
         assert [r[0] for r in db.execute("SELECT id FROM items ORDER BY id")] == ["a", "b", "c"]
 
 
+def test_a_run_between_two_tables_of_one_sqlite_file_writes_while_it_handles_its_last_page(
+        tmp_path: Path) -> None:
+    """The source's read, all fetched, holds no lock on the file its writes go to (a rollback
+    journal, SQLite's default): it held its read transaction until the last page was handled,
+    and the write of a batch meanwhile waited until it failed as locked."""
+    from l2tui.config.model import Connection, Entity, Mapping
+    from l2tui.paths import resolve_paths
+
+    path = tmp_path / "one.db"
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        for table in ("source", "target"):
+            db.execute(f"CREATE TABLE {table} (id TEXT PRIMARY KEY, name TEXT)")
+        db.executemany("INSERT INTO source VALUES (?, ?)",
+                       [(f"{i:04}", f"Item {i}") for i in range(300)])  # (less than a page)
+    conn = Connection(
+        title="One file", mapping=Mapping(auto=True),
+        entity1=Entity(provider="sqlite", connection_string=f"Data Source={path};",
+                       select="source", primary_key=["id"]),
+        entity2=Entity(provider="sqlite", connection_string=f"Data Source={path};",
+                       select="target", primary_key=["id"]))
+
+    report = Runner(resolve_paths()).run(conn, batch_size=100)
+
+    assert report.outcome == "success" and report.created_right == 300
+
+
 def test_a_dry_run_is_recorded_with_its_own_start_before_its_end(pair: Pair) -> None:
     pair.run(dry_run=True)
     [record] = Runner(pair.paths).history(pair.conn)

@@ -480,6 +480,26 @@ async def test_a_delete_whose_sync_state_cannot_be_removed_says_so_and_keeps_the
     assert offline_demo_file.exists()
 
 
+async def test_a_delete_whose_lock_file_is_a_symbolic_link_says_why_not_that_a_run_goes_on(
+        make_app, offline_demo_file, paths, tmp_path) -> None:
+    """A symbolic link in place of the lock file is refused (its target untouched): the app
+    said '…; nothing was run: delete it once the run has ended', though nothing runs."""
+    lock = Runner(paths).lock_path(ConnectionStore(paths.connections).load(DEMO_SLUG))
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.symlink_to(tmp_path / "elsewhere")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#act-delete")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.click("#yes")
+        await until(pilot, lambda: any("cannot open the lock file" in str(n.message)
+                                       for n in app._notifications))
+        [told] = [str(n.message) for n in app._notifications
+                  if "cannot open the lock file" in str(n.message)]
+    assert "once the run has ended" not in told and "nothing was run" not in told
+    assert offline_demo_file.exists() and not (tmp_path / "elsewhere").exists()
+
+
 async def test_an_empty_folder_says_no_connections_yet_once(make_app, paths) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

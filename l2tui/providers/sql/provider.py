@@ -750,7 +750,8 @@ class SqlReadStream(ReadStream):
         the rows already given. Until then, nothing is read otherwise (a Python
         ``text_factory`` on every read costs ~1.3 s a million rows)."""
         driver = conn.connection.driver_connection if sqlite else None
-        if driver is not None and not driver.in_transaction:
+        began = driver is not None and not driver.in_transaction
+        if began:
             conn.exec_driver_sql("BEGIN")  # (deferred: holds the snapshot the read starts)
         result: sa.CursorResult[Any] | None = None
         given = -1  # (the names not given yet)
@@ -759,7 +760,7 @@ class SqlReadStream(ReadStream):
                 result = conn.execute(statement)  # (which may fetch the first row)
                 yield list(result.keys())
                 given = 0
-                for part in result.partitions(self.page_size):
+                for part in self._fetched(conn, result, began):
                     given += len(part)
                     yield part
                 return
@@ -777,12 +778,29 @@ class SqlReadStream(ReadStream):
                     yield list(result.keys())
                 while given > 0 and (skipped := result.fetchmany(min(given, self.page_size))):
                     given -= len(skipped)
-                yield from result.partitions(self.page_size)
+                yield from self._fetched(conn, result, began)
             finally:
                 driver.text_factory = factory
         finally:
             if result is not None:
                 result.close()
+
+    def _fetched(self, conn: Connection, result: sa.CursorResult[Any], began: bool
+                 ) -> Iterator[Sequence[Any]]:
+        """``result``'s rows a page at a time; once they are all fetched, before the last page
+        is given, the read transaction ``_parts`` ``began`` ends: held while the run handles
+        that page, it would keep a write to the same SQLite file (the other entity's table, in
+        a rollback journal) waiting until it failed as locked, as the read alone never did."""
+        part = result.fetchmany(self.page_size)
+        while part:
+            following = result.fetchone()  # (None: all fetched)
+            if following is None:
+                result.close()
+                if began:
+                    conn.rollback()  # (a read: nothing to keep)
+            yield part
+            part = [] if following is None else \
+                [following, *result.fetchmany(self.page_size - 1)]
 
     def _convert_each(self, records: list[Record], rows: Sequence[Any],
                       fix: list[tuple[int, str, Callable[[Any], Any]]]) -> list[Unreadable]:
