@@ -99,6 +99,25 @@ def plan_errors_text(counts: Mapping[str, Any]) -> str:
     return f"; {count_text(errors, 'error')}" if errors else ""
 
 
+def dry_run_warning(report: RunReport) -> str:
+    """Why the run a dry run planned would not end cleanly (its item errors, the conflicts it
+    leaves unresolved, the deletion guard's refusal), as a paragraph to put after its plan; none
+    when it would: nothing."""
+    if report.outcome != "dry_run" or report.ok:
+        return ""
+    reasons = []
+    errors = report.errors_left + report.errors_right
+    if errors:
+        reasons.append(count_text(errors, "item error"))
+    unresolved = int(report.details.get("unresolved") or 0)
+    if unresolved:
+        reasons.append(f"{count_text(unresolved, 'conflict')} left unresolved")
+    refused = report.details.get("refused")
+    if refused:
+        reasons.append(str(refused))
+    return "\n\nThe run would not end cleanly: " + "; ".join(reasons) + " (see the run log)."
+
+
 def changed_text(counts: Mapping[str, Any]) -> str:
     """What begins the line of a run after a change of mapping, select or match key (its
     re-match was planned first, inside the run): both sides were matched by key again."""

@@ -16,7 +16,7 @@ from textual.worker import Worker, WorkerState
 from l2tui.config.model import Connection
 from l2tui.config.store import ChangedOnDisk
 from l2tui.errors import AlreadyRunning, GuardRefused, L2Error
-from l2tui.sync.summaries import outcome_label, plan_text, report_body
+from l2tui.sync.summaries import dry_run_warning, outcome_label, plan_text, report_body
 from l2tui.tui import jobs, messages
 from l2tui.tui.core import L2Core, entity_field, one_line
 from l2tui.tui.screens.confirm import ConfirmScreen
@@ -637,7 +637,8 @@ class ActionsMixin(L2Core):
                     self._start_run(dry_run=False, path=path)
 
             self.push_screen(ConfirmScreen("Dry run: the plan", plan_text(report.plan) +
-                                           "\n\nRun now?", yes="Run Now", no="Close"), answer)
+                                           dry_run_warning(report) + "\n\nRun now?",
+                                           yes="Run Now", no="Close"), answer)
 
     # -- errors, in one place ----------------------------------------------------------------
 

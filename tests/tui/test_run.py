@@ -323,6 +323,25 @@ async def test_a_run_the_deletion_guard_refuses_can_be_run_anyway(
                                    lambda: sqlite_rows(sqlite_db) == 0)
 
 
+async def test_a_dry_run_the_deletion_guard_would_refuse_says_so_before_run_now(
+        make_app, demo_file, paths, sqlite_db, emulator) -> None:
+    """The dry run's "Run now?" tells the run would not end cleanly, not the plan's counts
+    alone (it offered Run Now as after any plan)."""
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await until(pilot, lambda: not app.running and sqlite_rows(sqlite_db) == 50)
+        for row in list(emulator.store.rows("accounts")):
+            emulator.store.delete("accounts", row["accountid"])
+        await pilot.press("f6")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        question = app.screen.question
+        assert "The run would not end cleanly: a real run would refuse to delete 50" in question
+        assert question.endswith("Run now?")
+    assert sqlite_rows(sqlite_db) == 50
+
+
 async def test_a_target_select_that_now_hides_rows_asks_and_forced_writes_over_none(
         make_app, demo_file, paths, sqlite_db, emulator) -> None:
     prepare(paths)
