@@ -83,7 +83,7 @@ class _Checker:
         if not isinstance(value, str) or value not in choices:
             near = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
             hint = f" (did you mean '{near[0]}'?)" if near else ""
-            raise self.fail(key, f"expected one of {' | '.join(choices)}, got {value!r}{hint}")
+            raise self.fail(key, f"expected one of {' | '.join(choices)}, got {_shown(value)}{hint}")
         return enum(value)
 
 
@@ -163,7 +163,7 @@ def connection_from_dict(data: dict[str, Any], text: str = "", file: str = "<con
         raise check.fail("title", problem)
     ratio = data.get("max_delete_ratio", 0.2)
     if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
-        raise check.fail("max_delete_ratio", f"expected a number from 0 to 1, got {ratio!r}")
+        raise check.fail("max_delete_ratio", f"expected a number from 0 to 1, got {_shown(ratio)}")
     direction = check.enum(data, "direction", Direction, Direction.LEFT_TO_RIGHT)
     conflict_resolution = check.enum(data, "conflict_resolution", ConflictResolution,
                                      ConflictResolution.LEFT_WINS)
@@ -238,7 +238,7 @@ def _mapping(check: _Checker, table: dict[str, Any]) -> Mapping:
     check.keys(table, MAPPING_KEYS, "mapping.")
     auto = table.get("auto", True)
     if not isinstance(auto, bool):
-        raise check.fail("mapping.auto", f"expected true or false, got {auto!r}")
+        raise check.fail("mapping.auto", f"expected true or false, got {_shown(auto)}")
     columns = table.get("columns", [])
     if not isinstance(columns, list):
         raise check.fail("mapping.columns", "expected [[mapping.columns]] tables with left and right")
@@ -343,6 +343,16 @@ def _line_of(text: str, dotted: str) -> int | None:
         if current == table and re.match(rf"^\s*\"?{re.escape(leaf)}\"?\s*=", line):
             return number
     return None
+
+
+def _shown(value: Any) -> str:
+    """A value as the file spells it: a boolean as TOML's ``true``/``false`` (not Python's
+    ``True``), a string or number as its repr, anything else by its kind."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return repr(value)
+    return _kind(value)
 
 
 def _kind(value: Any) -> str:

@@ -82,6 +82,8 @@ MALFORMED = [
      "entity2.select:"),
     ("ratio out of range", lambda t: t.replace('conflict_resolution = "left_wins"', 'conflict_resolution = "left_wins"\nmax_delete_ratio = 3'),
      "max_delete_ratio: expected a number from 0 to 1, got 3"),
+    ("ratio a boolean, said as TOML spells it", lambda t: t.replace('conflict_resolution = "left_wins"', 'conflict_resolution = "left_wins"\nmax_delete_ratio = true'),
+     "max_delete_ratio: expected a number from 0 to 1, got true"),
     ("mapping pair without right", lambda t: t.replace('right = "AccountName"\n', ""),
      "mapping.columns[0].right: missing"),
     ("primary key wrong type", lambda t: t.replace('primary_key = ["accountid"]\n\n[entity2]', "primary_key = 3\n\n[entity2]"),
