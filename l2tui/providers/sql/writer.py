@@ -275,7 +275,7 @@ class Writer:
         savepoint, or when that commit fails (a constraint checked at commit, such as a deferred
         foreign key), each part is its own transaction, down to each item alone, as it was."""
         if self.dialect.name not in SAVEPOINT_DIALECTS:
-            self.settle_apart(changes, indices, outcomes)
+            self.settle_parts(changes, indices, outcomes, outcomes)
             return
         done: dict[int, WriteOutcome] = {}
         conn = self.connect()
@@ -283,12 +283,12 @@ class Writer:
             outer = conn.begin()
             try:
                 self.begin_explicitly(conn)
-                self.settle_nested(conn, changes, indices, outcomes, done)
+                self.settle_parts(changes, indices, outcomes, done, conn)
             except LostTransaction:
                 with contextlib.suppress(SQLAlchemyError):
                     outer.rollback()
                 conn.close()
-                self.settle_apart(changes, indices, outcomes)
+                self.settle_parts(changes, indices, outcomes, outcomes)
                 return
             except BaseException:
                 with contextlib.suppress(SQLAlchemyError):
@@ -302,7 +302,7 @@ class Writer:
             else:
                 commit_failed = False
         if commit_failed:
-            self.settle_apart(changes, indices, outcomes)
+            self.settle_parts(changes, indices, outcomes, outcomes)
             return
         for index, outcome in done.items():
             outcomes[index] = outcome
@@ -315,25 +315,26 @@ class Writer:
             if dbapi is not None and not dbapi.in_transaction:
                 conn.exec_driver_sql("BEGIN")
 
-    def settle_nested(self, conn: Connection, changes: Sequence[Change], indices: Sequence[int],
-                      outcomes: list[WriteOutcome | None], done: dict[int, WriteOutcome]) -> None:
-        """``settle`` in savepoints of one transaction; successes go to ``done`` (not committed
-        yet), failures to ``outcomes``."""
+    def settle_parts(self, changes: Sequence[Change], indices: Sequence[int],
+                     outcomes: list[WriteOutcome | None], done: Refusals,
+                     conn: Connection | None = None) -> None:
+        """``settle``'s recursion, down to each item alone: each part in a savepoint of ``conn``'s
+        transaction, or without ``conn`` in a transaction of its own. Successes go to ``done``
+        (``outcomes`` itself where each part commits; else held until ``conn`` commits),
+        failures to ``outcomes``."""
         if len(indices) == 1:
             outcome = self.retry(changes, indices[0], conn)
-            if outcome.ok:
-                done[indices[0]] = outcome
-            else:
-                outcomes[indices[0]] = outcome
+            (done if outcome.ok else outcomes)[indices[0]] = outcome
             return
         step = max(1, -(-len(indices) // RETRY_PARTS))
         for start in range(0, len(indices), step):
             part = indices[start:start + step]
             segments = self.plan(changes, part, outcomes)
             try:
-                made = self.in_savepoint(conn, segments)
+                made = self.execute(segments) if conn is None else \
+                    self.in_savepoint(conn, segments)
             except (SQLAlchemyError, MissingRows):
-                self.settle_nested(conn, changes, part, outcomes, done)
+                self.settle_parts(changes, part, outcomes, done, conn)
                 continue
             self.succeed(changes, segments, made, done)
 
@@ -363,23 +364,6 @@ class Writer:
             self.raise_unwritable(exc)
             raise LostTransaction from exc
         return made
-
-    def settle_apart(self, changes: Sequence[Change], indices: Sequence[int],
-                     outcomes: list[WriteOutcome | None]) -> None:
-        """``settle`` with each part in its own transaction."""
-        if len(indices) == 1:
-            outcomes[indices[0]] = self.retry(changes, indices[0])
-            return
-        step = max(1, -(-len(indices) // RETRY_PARTS))
-        for start in range(0, len(indices), step):
-            part = indices[start:start + step]
-            segments = self.plan(changes, part, outcomes)
-            try:
-                made = self.execute(segments)
-            except (SQLAlchemyError, MissingRows):
-                self.settle_apart(changes, part, outcomes)
-                continue
-            self.succeed(changes, segments, made, outcomes)
 
     def run(self, changes: Sequence[Change]) -> dict[int, list[Row]]:
         """Plan and apply changes as one batch in one transaction; raise when it fails."""
