@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -28,6 +27,7 @@ from l2tui.config.model import (
     Entity,
     Mapping,
 )
+from l2tui.config.names import nearest
 from l2tui.config.specs import (
     ProviderSpec,
     SelectError,
@@ -60,8 +60,8 @@ class _Checker:
         valid = tuple(valid)
         for key in table:
             if key not in valid:
-                near = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-                hint = f"did you mean '{near[0]}'?" if near else f"valid keys: {', '.join(valid)}"
+                near = nearest(key, valid, cutoff=0.5)
+                hint = f"did you mean '{near}'?" if near else f"valid keys: {', '.join(valid)}"
                 raise self.fail(f"{prefix}{key}", f"unknown key; {hint}")
 
     def string(self, table: dict[str, Any], key: str, prefix: str, *, required: bool = False,
@@ -81,8 +81,8 @@ class _Checker:
             return default
         choices = [e.value for e in enum]
         if not isinstance(value, str) or value not in choices:
-            near = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
-            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            near = nearest(str(value), choices, cutoff=0.5)
+            hint = f" (did you mean '{near}'?)" if near else ""
             raise self.fail(key, f"expected one of {' | '.join(choices)}, got {_shown(value)}{hint}")
         return enum(value)
 
@@ -200,8 +200,8 @@ def _entity(check: _Checker, table: dict[str, Any], prefix: str) -> Entity:
         spec = find_spec(provider)
         if spec is None:
             names = provider_names()
-            near = difflib.get_close_matches(provider.lower(), names, n=1, cutoff=0.5)
-            hint = f"did you mean '{near[0]}'? " if near else ""
+            near = nearest(provider, names, cutoff=0.5)
+            hint = f"did you mean '{near}'? " if near else ""
             raise check.fail(f"{prefix}provider", f"unknown provider {provider!r}; {hint}valid: {', '.join(names)}")
         provider = spec.name
     connection_string = check.string(table, "connection_string", prefix).strip()

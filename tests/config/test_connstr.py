@@ -220,3 +220,12 @@ def test_postgresql_and_mysql_take_the_keys_they_read(provider: str) -> None:
     assert spec is not None
     spec.parse("Server=db01;Port=5000;Database=crm;User ID=app;SSL Mode=Require;Schema=s;"
                "Connect Timeout=5;BatchSize=100;Trusted_Connection=no;Pooling=true;")
+
+
+def test_an_unknown_key_that_begins_a_known_one_suggests_that_one() -> None:
+    spec = find_spec("sqlserver")
+    assert spec is not None
+    with pytest.raises(ConnectionStringError) as info:
+        spec.validate_connection_string(
+            parse_connection_string("Server=localhost;Database=crm;Trusted=True;"))
+    assert "unknown key 'Trusted' for sqlserver (did you mean 'Trusted_Connection'?)" in str(info.value)

@@ -6,7 +6,6 @@ same list, and a connection file is checked whole before anything connects.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +15,7 @@ from l2tui.config.connstr import (
     ConnectionStringError,
     parse_connection_string,
 )
+from l2tui.config.names import nearest
 from l2tui.config.urls import without_password
 from l2tui.errors import ConfigError
 
@@ -121,13 +121,8 @@ class ProviderSpec:
         valid = [k.name for k in read]
         spec = self.key(key)
         if spec is None:
-            near = difflib.get_close_matches(
-                key.casefold(), [n.casefold() for k in read for n in k.names()], n=1
-            )
-            hint = ""
-            if near:
-                match = next(n for k in read for n in k.names() if n.casefold() == near[0])
-                hint = f" (did you mean '{match}'?)"
+            match = nearest(key, (n for k in read for n in k.names()))
+            hint = f" (did you mean '{match}'?)" if match else ""
             raise ConnectionStringError(
                 f"unknown key '{key}' for {self.name}{hint}; valid keys: {', '.join(valid)}"
             )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
+from l2tui.config.names import nearest
 from l2tui.pools import thread_pool
 from l2tui.providers.base import Column, ColumnType
 from l2tui.providers.odata.entity_schema import EntitySchema
@@ -33,9 +33,9 @@ class UnknownEntitySet(ValueError):
 
 def known_sets(entity_set: str, known: Collection[str], shown: int = 10) -> str:
     """The entity set a mistyped one may have meant, else the first few of them."""
-    near = difflib.get_close_matches(entity_set, list(known), n=1)
+    near = nearest(entity_set, known)
     if near:
-        return f"did you mean '{near[0]}'?"
+        return f"did you mean '{near}'?"
     names = sorted(known)
     more = f", … ({len(names)} in all)" if len(names) > shown else ""
     return f"it has: {', '.join(names[:shown]) or 'none'}{more}"
