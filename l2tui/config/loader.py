@@ -103,7 +103,7 @@ def parse_connection(text: str, file: str | Path = "<connection>") -> Connection
     try:
         doc = tomlkit.parse(text)
     except ParseError as exc:
-        raise ConfigError(f"not valid TOML: {_toml_reason(exc)}", file=name, line=exc.line) \
+        raise ConfigError(f"not valid TOML: {_toml_reason(exc, text)}", file=name, line=exc.line) \
             from None
     except KeyAlreadyPresent as exc:  # (a key given twice in a table: no line from tomlkit)
         key = str(exc).split('"')[1] if str(exc).count('"') >= 2 else ""
@@ -130,9 +130,16 @@ def _second_line(text: str, key: str) -> int | None:
     return None
 
 
-def _toml_reason(exc: ParseError) -> str:
+def _toml_reason(exc: ParseError, text: str) -> str:
     """The parser's reason, in words for the usual slips (it names a character code instead)."""
     reason = str(exc).split(" at line ")[0]
+    lines = text.splitlines()
+    before = lines[exc.line - 1][:exc.col] if 0 < exc.line <= len(lines) else ""
+    if isinstance(exc, UnexpectedCharError) and before.rstrip().endswith("=") and \
+            reason.startswith("Unexpected character"):
+        # (a bare word where a value goes: tomlkit says only "Unexpected character: 'l'")
+        return ("a value must be \"quoted text\", a number, true or false, a date, [a list] or "
+                "{a table} (a missing quote?)")
     if isinstance(exc, InvalidControlChar) and reason.endswith(("u000a instead", "u000d instead")):
         return "a string is not closed on its line (a missing quote?)"
     if isinstance(exc, UnexpectedEofError) or (

@@ -222,6 +222,8 @@ def test_a_binary_or_damaged_file_is_told_as_one_with_the_line(text: str) -> Non
                                                    "its line (a missing quote?)"),
     ('title = "x"\nx = [', "2: not valid TOML: the file ends inside a value or a table name"),
     ('title = "x"\n[entity1\n', "2: not valid TOML: the line ends too early (a missing ], }"),
+    ('title = "x"\ndirection = left_to_right"\n', '2: not valid TOML: a value must be "quoted '
+                                                  'text", a number, true or false, a date'),
 ])
 def test_usual_toml_slips_are_told_in_words(text: str, reason: str) -> None:
     with pytest.raises(ConfigError) as raised:
