@@ -37,8 +37,17 @@ RESOLUTIONS = {"left_wins": "Data Entity 1 (left) won", "right_wins": "Data Enti
 def history_command(args: argparse.Namespace, paths: Paths) -> int:
     """Print a connection's latest runs, newest first: a table, or JSON with --json (an error
     too, as ``run --json`` prints it)."""
-    return answering_json(args, lambda: ConnectionStore(paths.connections).load(args.name),
+    return answering_json(args, lambda: _recorded(args.name, paths),
                           lambda conn: _history(conn, args, paths))
+
+
+def _recorded(name: str, paths: Paths) -> Connection:
+    """The connection whose records to show; a file that does not load is said on stderr, and
+    its records are shown all the same (what a run recorded does not depend on the file)."""
+    conn, error = ConnectionStore(paths.connections).load_recorded(name)
+    if error is not None:
+        print(f"l2tui: {error} (the runs it recorded are shown all the same)", file=sys.stderr)
+    return conn
 
 
 def _history(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
@@ -126,7 +135,7 @@ def record_dict(record: RunRecord, holder: str | None, logs: Path) -> dict[str, 
 def conflicts_command(args: argparse.Namespace, paths: Paths) -> int:
     """Print the recorded conflicts (of one run, or all), oldest first, with both sides' values;
     JSON with --json (an error too, as ``run --json`` prints it)."""
-    return answering_json(args, lambda: ConnectionStore(paths.connections).load(args.name),
+    return answering_json(args, lambda: _recorded(args.name, paths),
                           lambda conn: _conflicts(conn, args, paths))
 
 

@@ -146,6 +146,18 @@ class ConnectionStore:
         """Load the connection NAME means (a file outside the folder has a slug of its own)."""
         return read_connection_file(self.resolve(name), self.folder)
 
+    def load_recorded(self, name: str) -> tuple[Connection, ConfigError | None]:
+        """The connection NAME means, for reading what its runs recorded: a file that does not
+        load (a slip made while editing it) still names its state, by its file's slug; then a
+        stand-in titled by the file's name, and the file's error to show beside the records."""
+        path = self.resolve(name)
+        try:
+            return read_connection_file(path, self.folder), None
+        except ConfigError as exc:
+            if not path.is_file():
+                raise
+            return Connection(title=path.stem, path=path, folder=self.folder), exc
+
     def path_for(self, title: str) -> Path:
         """A free file path for a new title."""
         return self.folder / f"{slugify(title)}{SUFFIX}"

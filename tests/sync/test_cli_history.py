@@ -503,3 +503,20 @@ def test_a_file_in_place_of_the_state_folder_is_not_a_history_without_runs(
             2, f"l2tui: the sync state {state} cannot be used: Not a directory\n"), command
     [listed] = json.loads(run_cli("list", "--json").stdout)
     assert listed["last_run"] is None and str(state) in listed["state_error"]
+
+
+def test_history_and_conflicts_of_a_file_broken_since_show_its_runs_and_say_what_is_wrong(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    path = pair.paths.connections / f"{name}.toml"
+    path.write_text(path.read_text() + "direction = = \n")  # (a slip made while editing it)
+    assert run_cli("run", name).returncode == 2
+    result = run_cli("history", name)
+    assert result.returncode == 0, result.stderr
+    assert "success" in result.stdout.splitlines()[2]
+    assert result.stderr.startswith(f"l2tui: {path}:")
+    assert "not valid TOML" in result.stderr and "shown all the same" in result.stderr
+    conflicts = run_cli("conflicts", name, "--json")
+    assert conflicts.returncode == 0 and json.loads(conflicts.stdout) == []
+    assert "shown all the same" in conflicts.stderr
