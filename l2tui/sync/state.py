@@ -167,7 +167,7 @@ class StateReader:
             tables = {row[0] for row in self.db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, StateError) as exc:
             with contextlib.suppress(Exception):
                 self.db.close()
             raise state_error(path, exc) from None
