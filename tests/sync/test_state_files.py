@@ -79,6 +79,27 @@ def test_reset_moves_aside_under_another_name_when_one_was_moved_aside_that_seco
     assert [p.read_bytes() for p in names] == [b"first", b"second"] and not state.exists()
 
 
+def test_reset_moves_aside_a_state_found_damaged_only_past_its_schema(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """A state that opens, but whose pairs' pages are spoilt: the reset's first write finds it."""
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    state = pair.paths.state_db(name)
+    db = sqlite3.connect(state)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'items'").fetchone()[0]
+    db.close()
+    with state.open("r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xff" * page_size)
+    result = run_cli("run", name, "--reset", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert "malformed: moved aside to " in result.stderr
+    assert [n for n in _names(state.parent) if ".damaged-" in n]
+    assert pair.right() == pair.left()
+
+
 def test_a_run_without_reset_leaves_a_damaged_state_where_it_is(
         pair: Pair, run_cli: CliRunner) -> None:
     name, state = _damaged(pair)
