@@ -69,16 +69,23 @@ def resolve_paths(config_dir: str | os.PathLike[str] | None = None) -> Paths:
     env_config = os.environ.get("L2TUI_CONFIG_DIR")
     default = default_paths()
     if config_dir is not None:
-        config = Path(config_dir).expanduser()
+        config = _absolute(config_dir)
     elif env_config:
-        config = Path(env_config).expanduser()
+        config = _absolute(env_config)
     else:
         config = default.config
     data_env = os.environ.get("L2TUI_DATA_DIR")
     if data_env:
-        data = Path(data_env).expanduser()
+        data = _absolute(data_env)
         return Paths(config=config, state=data / "state", logs=data / "logs", cache=data / "cache")
     return Paths(config=config, state=default.state, logs=default.logs, cache=default.cache)
+
+
+def _absolute(folder: str | os.PathLike[str]) -> Path:
+    """A folder given by the user as one absolute path: ``~`` expanded, a relative one taken
+    from the working folder l2tui started in (so that every message, the log folder and the
+    Schedule dialog's command name the one place, wherever they are read or run)."""
+    return Path(os.path.abspath(Path(folder).expanduser()))
 
 
 def default_paths() -> Paths:

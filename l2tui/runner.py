@@ -40,7 +40,17 @@ from l2tui.sync.events import (
     fan_out,
     ignore,
 )
-from l2tui.sync.state import KEEP_DAYS, KEEP_RUNS, RunRecord, StateStore, state_error
+from l2tui.sync.state import (
+    KEEP_DAYS,
+    KEEP_RUNS,
+    RunRecord,
+    StateReader,
+    StateStore,
+    UnusableState,
+    damaged,
+    set_aside,
+    state_error,
+)
 from l2tui.sync.summaries import conflict_text, seconds_text
 
 __all__ = ["RunRecord", "Runner"]
@@ -98,7 +108,12 @@ class Runner:
                 return StateStore(self.paths.state_db(conn.slug), dry=dry, log=log_name)
 
             try:
-                state = open_state(dry_run)
+                try:
+                    state = open_state(dry_run)
+                except UnusableState as unusable:
+                    if not (reset and not dry_run and unusable.damaged):
+                        raise self._hinted(conn, unusable) from None
+                    state = self._start_over(conn, unusable, open_state, events)
             except L2Error as unusable:
                 # a damaged or locked state: the run's log says so too (the caller says it once)
                 to_log(LogLine(message=unusable.message, level="error"))
@@ -110,9 +125,7 @@ class Runner:
             number: int | None = None  # the run's number in the history, once recorded
             try:
                 if reset:
-                    state.reset()
-                    state.commit()
-                    events(LogLine(message="the state was reset: matching both sides by key"))
+                    state = self._reset(conn, state, open_state, events)
                 for index in (1, 2):
                     with entity_errors(conn, index), reaching(conn, index):  # (entityN.connection_string)
                         providers.append(open_entity(
@@ -212,7 +225,46 @@ class Runner:
         damaged file)."""
         if isinstance(caught, L2Error):
             return caught
-        return state_error(self.paths.state_db(conn.slug), caught)
+        return self._hinted(conn, state_error(self.paths.state_db(conn.slug), caught))
+
+    @staticmethod
+    def _hinted(conn: Connection, error: L2Error) -> L2Error:
+        """A damaged state's error saying how to start over; any other error as it is."""
+        if not (isinstance(error, UnusableState) and error.damaged):
+            return error
+        hinted = UnusableState(f"{error.message} (l2tui run {conn.argument} --reset starts "
+                               "over, keeping the old file beside it)")
+        hinted.damaged, hinted.run = True, error.run
+        return hinted
+
+    def _reset(self, conn: Connection, state: StateStore, open_state: Callable[[], StateStore],
+               events: EventSink) -> StateStore:
+        """Forget the state's pairs, cursors and signature (a dry run: until its end); a state
+        found damaged on the way is moved aside for a new one. The state to run on."""
+        try:
+            state.reset()
+            state.commit()
+        except sqlite3.DatabaseError as exc:
+            if state.dry or not damaged(exc):
+                raise
+            state.close()
+            return self._start_over(conn, state_error(state.path, exc), open_state, events)
+        events(LogLine(message="the state was reset: matching both sides by key"))
+        return state
+
+    def _start_over(self, conn: Connection, unusable: L2Error,
+                    open_state: Callable[[], StateStore], events: EventSink) -> StateStore:
+        """Move a damaged state aside (asked to reset it) and open a new one in its place,
+        saying where the old one went."""
+        path = self.paths.state_db(conn.slug)
+        try:
+            aside = set_aside(path)
+        except OSError as exc:
+            raise ConfigError(f"cannot move the damaged sync state {path} aside: "
+                              f"{exc.strerror or exc}") from None
+        events(LogLine(message=f"{unusable.message}: moved aside to {aside}; starting over, "
+                               "matching both sides by key", level="warning"))
+        return open_state()
 
     @staticmethod
     def _check_rematch(conn: Connection, providers: list[Provider], dry: StateStore,
@@ -258,6 +310,13 @@ class Runner:
             raise state_error(path, exc) from None
         return path
 
+    def _reader(self, conn: Connection, path: Path) -> StateReader:
+        """The connection's state, read-only (a damaged one's error says how to start over)."""
+        try:
+            return StateReader(path)
+        except UnusableState as unusable:
+            raise self._hinted(conn, unusable) from None
+
     def history(self, conn: Connection, limit: int = 50, *, real: bool = False,
                 run: int | None = None) -> list[RunRecord]:
         """The connection's latest runs, newest first (empty before the first run; ``real``:
@@ -265,7 +324,7 @@ class Runner:
         path = self._state_made(conn)
         if path is None:
             return []
-        state = StateStore(path, dry=True)
+        state = self._reader(conn, path)
         try:
             return state.runs(limit, real=real, run=run)
         finally:
@@ -276,7 +335,7 @@ class Runner:
         path = self._state_made(conn)
         if path is None:
             return False
-        state = StateStore(path, dry=True)
+        state = self._reader(conn, path)
         try:
             return state.has_run(run)
         finally:
@@ -287,7 +346,7 @@ class Runner:
         path = self._state_made(conn)
         if path is None:
             return []
-        state = StateStore(path, dry=True)
+        state = self._reader(conn, path)
         try:
             return state.conflicts(run)
         finally:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from l2tui.errors import ConfigError
 from l2tui.paths import resolve_paths
+from tests.conftest import REPO
 
 
 def _mode(path: Path) -> int:
@@ -63,3 +66,28 @@ def test_a_tilde_in_the_folder_variables_is_the_home_folder_not_a_folder_named_t
     assert paths.state == tmp_path / "home" / "data" / "state"
     assert resolve_paths("~/other").config == tmp_path / "home" / "other"
     assert not (tmp_path / "~").exists()
+
+
+def test_relative_folder_variables_are_made_absolute_from_where_l2tui_started(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("L2TUI_CONFIG_DIR", "mine/connections")
+    monkeypatch.setenv("L2TUI_DATA_DIR", "./mine/../data")
+    paths = resolve_paths()
+    monkeypatch.chdir(tmp_path / "..")  # (a later change of folder moves nothing)
+    assert (paths.config, paths.state, paths.logs, paths.cache) == (
+        tmp_path / "mine" / "connections", tmp_path / "data" / "state",
+        tmp_path / "data" / "logs", tmp_path / "data" / "cache")
+    assert resolve_paths("other").config == tmp_path.parent / "other"
+
+
+def test_l2tui_paths_names_a_relative_data_folder_absolute(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "L2TUI_DATA_DIR": "data",
+           "L2TUI_CONFIG_DIR": "connections"}
+    shown = subprocess.run([sys.executable, "-m", "l2tui", "paths"], capture_output=True,
+                           text=True, env=env, cwd=tmp_path, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert [line.split(":", 1)[1].strip() for line in shown.stdout.splitlines()] == [
+        str(tmp_path / "connections"), str(tmp_path / "data" / "state"),
+        str(tmp_path / "data" / "logs"), str(tmp_path / "data" / "cache" / "msal_token_cache.json")]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import json
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,6 +43,11 @@ MAX_INTEGER = 2**63 - 1
 
 PAGE_SIZE = 8192
 """The page size of a state made new (SQLite's default is 4096)."""
+
+STATE_VERSION = 1
+"""The state's schema version (``PRAGMA user_version``), set when a state is made or upgraded: a
+state of a newer version, a newer l2tui's, is refused, not written to (0: made before states had
+one, upgraded as any older state)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
@@ -143,8 +150,72 @@ class RunRecord:
     dry: bool = False  # a dry run (one that failed reads "failed", as a real run's would)
 
 
-class StateStore:
+class StateReader:
+    """Reads one connection's run history and conflicts, never writing (a read-only connection:
+    no file is made or changed, a state the user may only read is read, a run is not held up).
+    """
+
+    _run_columns = "log, dry"  # (a state older than these columns reads NULL in their place)
+    _tables: frozenset[str]  # the tables the state holds (a file made empty holds none)
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            _readable(path)
+            self.db = _read_only(path)
+            _known_version(self.db, path)
+            tables = {row[0] for row in self.db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+        except (sqlite3.Error, OSError, StateError) as exc:
+            with contextlib.suppress(Exception):
+                self.db.close()
+            raise state_error(path, exc) from None
+        self._tables = frozenset(tables)
+        self._run_columns = ", ".join(c if c in columns else "NULL" for c in ("log", "dry"))
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def conflicts(self, run: int | None = None) -> list[dict[str, Any]]:
+        """Recorded conflicts (of one run, or all)."""
+        if "conflicts" not in self._tables:  # (a state made empty: none recorded)
+            return []
+        sql = "SELECT run, at, mkey, resolution, left_values, right_values FROM conflicts"
+        rows = self.db.execute(sql + (" WHERE run = ?" if run else "") + " ORDER BY id",
+                               (run,) if run else ()).fetchall()
+        return [{"run": r[0], "at": r[1], "key": r[2], "resolution": r[3],
+                 "left": json.loads(r[4], parse_float=Decimal),
+                 "right": json.loads(r[5], parse_float=Decimal)} for r in rows]
+
+    def has_run(self, run: int) -> bool:
+        """Whether the history holds run ``run`` (not yet run, or deleted by retention: no)."""
+        if run > MAX_INTEGER or "runs" not in self._tables:  # (SQLite cannot be asked about it)
+            return False
+        return self.db.execute("SELECT 1 FROM runs WHERE id = ?", (run,)).fetchone() is not None
+
+    def runs(self, limit: int = 50, *, real: bool = False, run: int | None = None
+             ) -> list[RunRecord]:
+        """The latest runs, newest first (``real``: no dry run among them; ``run``: that run
+        alone, if the history holds it)."""
+        if "runs" not in self._tables:
+            return []
+        where = "WHERE dry IS NOT 1 " if real and "dry" in self._run_columns else ""
+        params: tuple[int, ...] = (min(limit, MAX_INTEGER),)
+        if run is not None:
+            where, params = f"{where}{'AND' if where else 'WHERE'} id = ? ", (run, *params)
+        rows = self.db.execute("SELECT id, started, finished, outcome, counts, message, "
+                               f"{self._run_columns} FROM runs {where}ORDER BY id DESC LIMIT ?",
+                               params).fetchall()
+        return [RunRecord(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}, r[5] or "",
+                          r[6], r[7] == 1) for r in rows]
+
+
+class StateStore(StateReader):
     """Reads and writes one connection's state; ``dry`` runs roll everything back at the end."""
+
+    _tables = frozenset({"runs", "conflicts"})  # (made by ``SCHEMA``)
 
     def __init__(self, path: Path, *, dry: bool = False, log: str | None = None) -> None:
         self.log = log  # the run log's file name, recorded with the run ``start_run`` begins
@@ -160,6 +231,12 @@ class StateStore:
         _private(path)
         self.path = path
         self.dry = dry
+        # (asked read-only first: a newer l2tui's state is left as it was found, no WAL made)
+        check = _read_only(path)
+        try:
+            version = _known_version(check, path)
+        finally:
+            check.close()
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         # a new state's pages (an existing file keeps its own): a first run of 100,000 pairs
         # inserts them with 20-30 % less CPU than in 4 KiB pages (fewer splits and WAL frames),
@@ -181,6 +258,8 @@ class StateStore:
             self.db.execute("ALTER TABLE runs ADD COLUMN log TEXT")  # (before logs were named)
         if "dry" not in run_columns:  # (before dry runs were told apart: none is)
             self.db.execute("ALTER TABLE runs ADD COLUMN dry INTEGER")
+        if version < STATE_VERSION:  # made now, or by an l2tui before this one: upgraded above
+            self.db.execute(f"PRAGMA user_version={STATE_VERSION}")
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS handled (mkey TEXT PRIMARY KEY)")
         # pairs a read skipped by version, as last agreed on that side (``note_synced``)
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS synced (mkey TEXT PRIMARY KEY)")
@@ -702,34 +781,6 @@ class StateStore:
         """Forget the conflicts recorded by ``run`` (a run that wrote nothing settled none)."""
         self.db.execute("DELETE FROM conflicts WHERE run = ?", (run,))
 
-    def conflicts(self, run: int | None = None) -> list[dict[str, Any]]:
-        """Recorded conflicts (of one run, or all)."""
-        sql = "SELECT run, at, mkey, resolution, left_values, right_values FROM conflicts"
-        rows = self.db.execute(sql + (" WHERE run = ?" if run else "") + " ORDER BY id",
-                               (run,) if run else ()).fetchall()
-        return [{"run": r[0], "at": r[1], "key": r[2], "resolution": r[3],
-                 "left": json.loads(r[4], parse_float=Decimal),
-                 "right": json.loads(r[5], parse_float=Decimal)} for r in rows]
-
-    def has_run(self, run: int) -> bool:
-        """Whether the history holds run ``run`` (not yet run, or deleted by retention: no)."""
-        if run > MAX_INTEGER:  # (no run has such a number, and SQLite cannot be asked about it)
-            return False
-        return self.db.execute("SELECT 1 FROM runs WHERE id = ?", (run,)).fetchone() is not None
-
-    def runs(self, limit: int = 50, *, real: bool = False, run: int | None = None
-             ) -> list[RunRecord]:
-        """The latest runs, newest first (``real``: no dry run among them; ``run``: that run
-        alone, if the history holds it)."""
-        where = "WHERE dry IS NOT 1 " if real else ""
-        params: tuple[int, ...] = (min(limit, MAX_INTEGER),)
-        if run is not None:
-            where, params = f"{where}{'AND' if where else 'WHERE'} id = ? ", (run, *params)
-        rows = self.db.execute("SELECT id, started, finished, outcome, counts, message, log, dry "
-                               f"FROM runs {where}ORDER BY id DESC LIMIT ?", params).fetchall()
-        return [RunRecord(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else {}, r[5] or "",
-                          r[6], r[7] == 1) for r in rows]
-
 
 class StateError(RunError):
     """The state store cannot be opened, read or written (exit 1: a symbolic link in its
@@ -738,10 +789,73 @@ class StateError(RunError):
 
 class UnusableState(StateError):
     """A state file l2tui cannot use: a folder in its place, a file or folder it may not
-    write, a file that is no SQLite database or is damaged. A setup problem (exit 2), as a lock
-    file or log folder that cannot be used is; a full disk fails the run (exit 1)."""
+    write, a file that is no SQLite database or is damaged (``damaged``: a run with --reset
+    moves it aside). A setup problem (exit 2), as a lock file or log folder that cannot be used
+    is; a full disk fails the run (exit 1)."""
 
     exit_code = 2
+    damaged = False
+
+
+class NewerState(UnusableState):
+    """A state made by a newer l2tui (its schema version is past ``STATE_VERSION``): read or
+    written by this one, it could be misread or spoilt, so it is left as it is (exit 2)."""
+
+
+def _known_version(db: sqlite3.Connection, path: Path) -> int:
+    """The state's schema version (0: made before versions, or not made yet); NewerState when
+    it is past the one this l2tui reads."""
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > STATE_VERSION:
+        raise NewerState(f"the sync state {path} was made by a newer l2tui (state version "
+                         f"{version}, this one reads up to {STATE_VERSION}); run that l2tui")
+    return version
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the state at ``path``, which makes no file. Without a WAL
+    beside it (every change checkpointed: a WAL is removed only then) the file alone is the
+    state, opened immutable: SQLite would otherwise make an empty WAL and shared-memory file
+    to read it (in a folder it may write), which a run makes anyway when it writes."""
+    plain = not os.path.lexists(f"{path}-wal") and not os.path.lexists(f"{path}-journal")
+    db = sqlite3.connect(f"file:{quote(str(path))}?mode=ro{'&immutable=1' if plain else ''}",
+                         uri=True, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA busy_timeout=10000")
+    return db
+
+
+def _readable(path: Path) -> None:
+    """Refuse, as a store opening ``path`` would (an OSError), a symbolic link or a folder in
+    the state's place, before SQLite opens it read-only (which would follow the link)."""
+    fd = open_unfollowed(path, os.O_RDONLY)
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    finally:
+        os.close(fd)
+
+
+def damaged(exc: BaseException) -> bool:
+    """Whether a state store's error says its file is no SQLite database or is damaged (not a
+    lock, a full disk or a permission: passing, or the user's to mend)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.DatabaseError) and code is not None and \
+        code & 0xFF in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
+
+
+def set_aside(path: Path, now: float | None = None) -> Path:
+    """Move a damaged state (with its WAL and shared-memory files) aside, to
+    ``NAME.sqlite.damaged-YYYYmmdd-HHMMSS`` beside it (a number added where that is taken), so
+    that a new one can be made in its place; the new name of the state file."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(time.time() if now is None else now))
+    for number in itertools.count(1):
+        aside = path.with_name(f"{path.name}.damaged-{stamp}{'' if number == 1 else f'-{number}'}")
+        if not any(os.path.lexists(f"{aside}{suffix}") for suffix in ("", "-wal", "-shm")):
+            break
+    for suffix in ("-wal", "-shm", ""):  # (the database last: a state without its WAL is not left)
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(f"{path}{suffix}", f"{aside}{suffix}")
+    return aside
 
 
 # SQLite's (primary) result codes that say the file itself cannot be used, not that a run
@@ -755,19 +869,21 @@ def state_error(path: Path, exc: BaseException) -> StateError:
     """One line for a state store that failed: which file, and why (UnusableState, exit 2,
     when the file cannot be used; a symbolic link in its place is refused, a full disk fails
     the run: exit 1)."""
+    if isinstance(exc, StateError):  # (said already: a newer l2tui's state)
+        return exc
     reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or \
         type(exc).__name__
-    damaged = isinstance(exc, sqlite3.DatabaseError) and not isinstance(
-        exc, sqlite3.OperationalError)  # not a database, malformed: not a lock or a full disk
-    hint = (" (move it aside to start over: the next run matches both sides by key)"
-            if damaged else "")
-    message = f"the sync state {path} cannot be used: {reason}{hint}"
+    message = f"the sync state {path} cannot be used: {reason}"
     if isinstance(exc, OSError):
         unusable = exc.errno not in _PASSING
     else:
         code = getattr(exc, "sqlite_errorcode", None)
         unusable = code is not None and code & 0xFF in _UNUSABLE
-    return UnusableState(message) if unusable else StateError(message)
+    if not unusable:
+        return StateError(message)
+    error = UnusableState(message)
+    error.damaged = damaged(exc)
+    return error
 
 
 class VersionReader:

@@ -796,16 +796,16 @@ def test_a_folder_in_place_of_the_sync_state_is_a_setup_problem_for_run_and_hist
             2, f"l2tui: the sync state {state} cannot be used: Is a directory\n"), command
 
 
-def test_a_sync_state_that_is_no_database_exits_2_saying_to_move_it_aside(
+def test_a_sync_state_that_is_no_database_exits_2_saying_reset_starts_over(
         pair: Pair, run_cli: CliRunner) -> None:
     name = pair.save()
     pair.paths.ensure()
     state = pair.paths.state_db(name)
     state.write_bytes(b"not a database, " * 512)
     result = run_cli("run", name)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith(f"l2tui: the sync state {state} cannot be used: file is "
-                                     "not a database (move it aside to start over")
+    assert (result.returncode, result.stderr) == (
+        2, f"l2tui: the sync state {state} cannot be used: file is not a database (l2tui run "
+           f"{name} --reset starts over, keeping the old file beside it)\n")
     assert state.read_bytes() == b"not a database, " * 512
 
 

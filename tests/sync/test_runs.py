@@ -1150,7 +1150,7 @@ def test_a_run_stopped_by_a_damaged_state_says_why_in_its_log(pair: Pair) -> Non
     with pytest.raises(L2Error, match="cannot be used"):
         pair.run()
     [log] = set(logs.iterdir()) - before
-    assert "cannot be used" in log.read_text() and "move it aside" in log.read_text()
+    assert "cannot be used" in log.read_text() and "--reset starts over" in log.read_text()
 
 
 def test_a_first_run_whose_select_the_service_refused_leaves_no_unknown_writes_behind(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import shlex
 
-from l2tui.tui.screens.schedule import ScheduleScreen, l2tui_command
+from l2tui.config.model import Connection
+from l2tui.paths import resolve_paths
+from l2tui.tui.screens.schedule import ScheduleScreen, l2tui_command, run_command
 from tests.tui.conftest import DEMO_SLUG, until
 
 SIZE = (120, 40)
@@ -78,3 +80,15 @@ async def test_schedule_is_in_the_actions_pane(make_app, offline_demo_file) -> N
         await pilot.click("#act-schedule")
         await until(pilot, lambda: isinstance(app.screen, ScheduleScreen))
         assert not any("saved file" in text for text in _texts(app))
+
+
+def test_schedule_names_a_relative_data_folder_absolute(tmp_path, monkeypatch) -> None:
+    """cron starts in the home folder: a relative $L2TUI_DATA_DIR there would be another one."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("L2TUI_CONFIG_DIR", "connections")
+    monkeypatch.setenv("L2TUI_DATA_DIR", "data")
+    paths = resolve_paths()
+    conn = Connection(title="Demo", path=paths.config / "demo.toml", folder=paths.config)
+    line = run_command(conn, paths)
+    assert line.startswith(f"L2TUI_DATA_DIR={shlex.quote(str(tmp_path / 'data'))} ")
+    assert f" --config-dir {shlex.quote(str(tmp_path / 'connections'))} run demo" in line
