@@ -551,7 +551,11 @@ class ActionsMixin(L2Core):
 
     def _start_run(self, dry_run: bool, force: bool = False, path: Path | None = None) -> None:
         """Run the open connection (or the one at ``path``, opened first); one run at a time:
-        while one goes, say which."""
+        while one goes, say which. A key pressed again at once (a double press, a key repeat)
+        is dropped quietly: it was queued before the run it started disabled the key
+        (as Run Now is while the connection shown runs), and means that run."""
+        if self.running and self._running_this(path):
+            return
         if self.running:
             title = self.run_view.title if self.run_view is not None else "another connection"
             self.notify(f"a run of '{title}' is in progress (its Run page shows it); one run at "
@@ -577,6 +581,12 @@ class ActionsMixin(L2Core):
         if conn.path in self.workspace.dirty:
             panel.add("(unsaved changes are used for this run)")
         self.run_worker_(jobs.snapshot(conn), self.cancel_event, dry_run, force, self._prompts())
+
+    def _running_this(self, path: Path | None) -> bool:
+        """Whether the run going is the one of the connection to run (``path``, else the one
+        shown)."""
+        target = self.current.path if path is None and self.current is not None else path
+        return self.run_view is not None and self.run_view.path == target
 
     def _run_page(self) -> RunPanel | RunView:
         """Where this app's run goes: the Run page while its connection is open, else the view

@@ -176,6 +176,47 @@ async def test_turning_auto_mapping_off_keeps_the_pairs_for_editing(make_app, de
         assert {p.left for p in app.current.mapping.columns} >= {"accountid", "name"}
 
 
+async def test_turning_auto_mapping_off_and_on_again_gives_back_the_auto_pairs(
+        make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        editor = app.query_one(MappingEditor)
+        loaded = [(r.left, r.right, r.auto) for r in editor.rows]
+        assert all(auto for _, _, auto in loaded)
+        await pilot.click("#auto")
+        await pilot.pause()
+        assert not any(r.auto for r in editor.rows)
+        await pilot.click("#auto")
+        await pilot.pause()
+        assert app.current.mapping.auto and app.current.mapping.columns == []
+        assert [(r.left, r.right, r.auto) for r in editor.rows] == loaded
+        assert not app.workspace.dirty
+
+
+async def test_a_pair_added_while_auto_mapping_was_off_stays_when_it_is_on_again(
+        make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    with sqlite3.connect(sqlite_db) as con:
+        con.execute("ALTER TABLE accounts ADD COLUMN acct_label TEXT")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await _manual_mappings(pilot, app)
+        editor.query_one("#pairs").move_cursor(row=[r.left for r in editor.rows].index("name"))
+        await pilot.pause()
+        editor.query_one("#pick-right").value = "acct_label"
+        await pilot.click("#pair-change")
+        await pilot.pause()
+        await pilot.click("#auto")
+        await pilot.pause()
+        rows = {(r.left, r.right): r.auto for r in editor.rows}
+        assert rows[("name", "acct_label")] is False
+        assert rows[("revenue", "revenue")] is True and rows[("accountid", "accountid")] is True
+
+
 async def test_a_pair_can_be_removed_and_added_back(make_app, demo_file, sqlite_db) -> None:
     make_accounts_table(sqlite_db)
     app = make_app()

@@ -98,6 +98,29 @@ async def test_a_typed_password_goes_to_the_keyring_not_the_file(make_app, offli
         assert keyring_get(DEMO_SLUG, 1) == "s3cret!"
 
 
+async def test_a_password_typed_for_sql_server_is_dropped_when_the_provider_becomes_sqlite(
+        make_app, offline_demo_file) -> None:
+    """SQLite has no password: one typed for the provider before must not stay hidden, to be
+    saved in the keyring as this entity's."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")
+        form = app.query_one("#entity2-form")
+        form.query_one("#provider").value = "sqlserver"
+        await until(pilot, lambda: form.query_one("#f-password").display)
+        form.query_one("#password", Input).focus()
+        await pilot.press(*"hunter2")
+        await until(pilot, lambda: app.workspace.secrets)
+        form.query_one("#provider").value = "sqlite"
+        await until(pilot, lambda: not form.query_one("#f-password").display)
+        await pilot.pause()
+        assert form.query_one("#password", Input).value == ""
+        assert not app.workspace.secrets
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert keyring_get(DEMO_SLUG, 2) is None
+
+
 async def test_a_password_typed_into_the_connection_string_moves_to_the_keyring(make_app, offline_demo_file) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

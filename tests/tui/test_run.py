@@ -239,6 +239,54 @@ async def test_escape_cancels_a_run_cleanly(make_app, big_demo, sqlite_db) -> No
         assert sqlite_rows(sqlite_db) < 100_000
 
 
+async def test_a_cancelled_run_leaves_the_progress_bar_full_not_empty(make_app, big_demo) -> None:
+    """An empty bar read as a run that did nothing; a cancelled one wrote what it had read."""
+    app = make_app()
+    progress: list[object] = []
+    async with app.run_test(size=SIZE, message_hook=lambda m: isinstance(m, messages.RunProgress)
+                            and progress.append(m)) as pilot:
+        start_now(app, "f5")
+        await _until(lambda: progress)
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await until(pilot, lambda: not app.running)
+        bar = app.query_one("#run-progress")
+        assert str(app.query_one("#run-phase").render()).startswith("cancelled")
+        assert bar.percentage == 1 and bar.has_class("-cancelled")
+
+
+async def test_a_run_with_item_errors_leaves_the_progress_bar_full_in_the_error_colour(
+        make_app, demo_file, sqlite_db) -> None:
+    with sqlite3.connect(sqlite_db) as con:  # every account number is refused
+        con.execute("CREATE TABLE accounts (accountid TEXT PRIMARY KEY, name TEXT, "
+                    "accountnumber TEXT CHECK (accountnumber IS NULL), revenue NUMERIC)")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await until(pilot, lambda: not app.running)
+        assert str(app.query_one("#run-phase").render()).startswith("errors")
+        bar = app.query_one("#run-progress")
+        assert bar.percentage == 1 and bar.has_class("-errors")
+
+
+async def test_f5_pressed_twice_at_once_runs_once_without_a_warning(make_app, demo_file, paths,
+                                                                     sqlite_db) -> None:
+    """A double press (or a key repeat) means the run it started: "a run is in progress" for
+    the second press read as if something had gone wrong."""
+    prepare(paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        start_now(app, "f5")
+        start_now(app, "f5")
+        await until(pilot, lambda: app.running)
+        await app.workers.wait_for_complete()
+        await until(pilot, lambda: not app.running)
+        await until(pilot, lambda: app.query_one("#run-history").row_count == 1)
+        assert not [n.message for n in app._notifications if "in progress" in n.message]
+        assert sqlite_rows(sqlite_db) == 50
+
+
 async def _quit_question(app: Any) -> str:
     """Ctrl+Q (sent as a terminal would, while the run goes), the question, then Escape (stay)."""
     app.simulate_key("ctrl+q")

@@ -8,7 +8,7 @@ import shlex
 from l2tui.config.model import Connection
 from l2tui.paths import resolve_paths
 from l2tui.tui.screens.schedule import ScheduleScreen, l2tui_command, run_command
-from tests.tui.conftest import DEMO_SLUG, until
+from tests.tui.conftest import DEMO_SLUG, screen_lines, until
 
 SIZE = (120, 40)
 
@@ -92,3 +92,51 @@ def test_schedule_names_a_relative_data_folder_absolute(tmp_path, monkeypatch) -
     line = run_command(conn, paths)
     assert line.startswith(f"L2TUI_DATA_DIR={shlex.quote(str(tmp_path / 'data'))} ")
     assert f" --config-dir {shlex.quote(str(tmp_path / 'connections'))} run demo" in line
+
+
+async def test_copy_puts_the_crontab_line_on_the_clipboard_exactly(
+        make_app, offline_demo_file, paths) -> None:
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await _open_schedule(pilot, app)
+        crontab = f"*/15 * * * * {_run(paths)} >/dev/null"
+        [block] = [b for b in app.screen.query(".schedule-block")
+                   if crontab in [str(c.render()) for c in b.query(".schedule-command")]]
+        copy = block.query_one(".schedule-copy")
+        copy.focus()
+        await pilot.press("enter")
+        assert app.clipboard == crontab
+        assert any(n.message.startswith("copied the crontab line") for n in app._notifications)
+
+
+async def test_copy_of_the_variables_file_gives_its_lines_without_the_indent(
+        make_app, offline_demo_file, paths) -> None:
+    text = offline_demo_file.read_text().replace(
+        'provider = "sqlite"', 'provider = "sqlite"\npassword_env = "DEMO_DB_PASSWORD"')
+    offline_demo_file.write_text(text.replace(
+        'provider = "odata"', 'provider = "odata"\npassword_env = "CRM_PASSWORD"'))
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await _open_schedule(pilot, app)
+        [copy] = [b.query_one(".schedule-copy") for b in app.screen.query(".schedule-block")
+                  if "CRM_PASSWORD='…'" in [str(c.render()) for c in b.query(".schedule-command")]]
+        copy.press()
+        await pilot.pause()
+        assert app.clipboard == "CRM_PASSWORD='…'\nDEMO_DB_PASSWORD='…'"
+
+
+async def test_a_long_command_is_one_line_that_scrolls_sideways_not_wrapped(
+        make_app, offline_demo_file, paths) -> None:
+    """A wrapped line selected in the terminal holds a line break where it wrapped."""
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_schedule(pilot, app)
+        crontab = f"*/15 * * * * {_run(paths)} >/dev/null"
+        [line] = [c for c in app.screen.query(".schedule-command") if str(c.render()) == crontab]
+        assert line.size.height == 1 and line.size.width >= len(crontab) > 80
+        shown = screen_lines(app, line.parent)
+        assert shown[0].strip() in crontab and crontab.startswith(shown[0].strip()[:20])
+        assert not any(row.rstrip().endswith(">/dev/null") for row in screen_lines(app))
+        for _ in range(40):
+            await pilot.press("right")
+        assert screen_lines(app, line.parent)[0].rstrip().endswith(">/dev/null")

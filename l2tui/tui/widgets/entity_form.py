@@ -215,11 +215,24 @@ class EntityForm(VerticalScroll):
             return
         self.entity.provider = "" if event.value is Select.NULL else str(event.value)
         spec = find_spec(self.entity.provider) if self.entity.provider else None
+        if spec is not None and not spec.takes_password:
+            self._drop_password()
         self._apply_spec(spec)
         self._check_connstr()
         self._check_select()
         self.post_message(ReadsChanged())
         self.post_message(Edited())
+
+    def _drop_password(self) -> None:
+        """Empty the (now hidden) password field: a password typed for the provider before is
+        not this one's, and must not go to the keyring on Save Changes (nor one typed before
+        the connection was shown again, which the field no longer shows)."""
+        password = self.query_one("#password", Input)
+        with self.prevent(Input.Changed):
+            password.value = ""
+        password.placeholder = "kept in the keyring, never in the file"
+        self.query_one("#f-password", Field).set_status(None)
+        self.post_message(SecretTyped(self.index, ""))
 
     @on(Input.Changed, "#connstr")
     def _connstr(self, event: Input.Changed) -> None:

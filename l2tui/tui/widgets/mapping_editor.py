@@ -59,6 +59,9 @@ class MappingEditor(Vertical):
         self.right: list[Any] | None = None
         self.rows: list[Row] = []
         self._shown: tuple[list[Any], list[str]] | None = None  # the table's rows as last filled
+        # the pairs auto mapping had made when it was turned off, by connection file: turned on
+        # again, those it makes itself again (the ones changed meanwhile stay the user's)
+        self._auto_made: dict[Any, list[ColumnPair]] = {}
 
     def compose(self) -> ComposeResult:
         """Switch, table, pickers and problems."""
@@ -160,10 +163,16 @@ class MappingEditor(Vertical):
                             "it made as your own, which needs both entities' columns",
                             title="Mappings", severity="warning")
             return
+        mapping = self.conn.mapping
         if not event.value:
             # keep what auto mapping matched as pairs that can now be changed one by one
-            self.conn.mapping.columns = [p for p, _ in effective_pairs(self.conn, self.left, self.right)]
-        self.conn.mapping.auto = event.value
+            pairs = effective_pairs(self.conn, self.left, self.right)
+            self._auto_made[self.conn.path] = [p for p, auto in pairs if auto]
+            mapping.columns = [p for p, _ in pairs]
+        else:  # as it was before it was turned off: the pairs it made are its own again
+            made = self._auto_made.pop(self.conn.path, [])
+            mapping.columns = [p for p in mapping.columns if p not in made]
+        mapping.auto = event.value
         self._changed()
 
     @on(DataTable.RowHighlighted, "#pairs")

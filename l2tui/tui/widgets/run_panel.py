@@ -31,6 +31,7 @@ from l2tui.tui.widgets.run_log import DROPPED_TITLE, RunLog
 
 LOG_LINES = 2000
 IDLE_TOTAL = 1  # not running: an empty bar, not the animated "total unknown" one
+BAR_OUTCOMES = ("errors", "conflicts", "cancelled", "failed", "dry_run")  # a class each (colour)
 
 
 @dataclass
@@ -45,12 +46,13 @@ class RunView:
     done: float = 0
     running: bool = False
     cancelled: bool = False  # Cancel was asked for this run: its progress keeps saying so
+    outcome: str | None = None  # how the run ended (the bar's colour): success, errors, …
     lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
     dropped: bool = False  # older lines went past LOG_LINES (the log says the file has them)
 
     def start(self, title: str, dry_run: bool) -> str:
         """Reset for a new run (the log goes on); the log line that opens it."""
-        self.title, self.running, self.cancelled = title, True, False
+        self.title, self.running, self.cancelled, self.outcome = title, True, False, None
         self.phase = "dry run: planning…" if dry_run else "starting…"
         self.total, self.done = None, 0
         return self.add(f"— {'dry run' if dry_run else 'run'} of {title} —")
@@ -72,11 +74,16 @@ class RunView:
         return None if line is None else self.add(line)
 
     def finish(self, report: RunReport) -> str:
-        """The run's report came: its summary, also the log's last line."""
+        """The run's report came: its summary, also the log's last line. The bar ends full (its
+        colour and the summary say how the run ended), or where the run stopped where its total
+        was known: an empty bar read as a run that did nothing."""
         self.running = False
         self.phase = report_text(report)
-        if self.total is None:
-            self.total, self.done = 1, 1 if report.ok else 0
+        self.outcome = "success" if report.ok else report.outcome
+        if self.total is None:  # (reading has no total: the bar animated until now)
+            self.total, self.done = 1, 1
+        elif report.ok:
+            self.done = self.total
         return self.add(self.phase)
 
     def stopped(self, message: str) -> str:
@@ -151,8 +158,10 @@ class RunPanel(Vertical):
         """The view's phase, bar and buttons."""
         self.set_running(self.view.running)
         self.query_one("#run-phase", Label).update(self.view.phase)
-        self.query_one("#run-progress", ProgressBar).update(total=self.view.total,
-                                                            progress=self.view.done)
+        bar = self.query_one("#run-progress", ProgressBar)
+        bar.update(total=self.view.total, progress=self.view.done)
+        for outcome in BAR_OUTCOMES:
+            bar.set_class(self.view.outcome == outcome, f"-{outcome}")
 
     def _log(self, line: str | None) -> None:
         if line is not None:
