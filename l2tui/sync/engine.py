@@ -667,10 +667,11 @@ class Engine:
 
     def _plan_retries(self) -> None:
         """The keys, on each side read as changes, of the items a run failed since its cursor
-        moved past them (a side read in full reads them anyway; a one-way target is not read):
+        moved past them (a side read in full reads them anyway; a one-way target is not read;
+        nor a side that cannot read by key, whose cursor no run with item errors moved on):
         the pair's key there, else the one kept with the item."""
         self.retrying = self.state.retries()
-        sides = [s for s in SIDES if self.mode[s] == "delta"]
+        sides = [s for s in SIDES if self.mode[s] == "delta" and self._reads_by_key(s)]
         if not self.retrying or not sides:
             return
         states = self.state.lookup(list(self.retrying))
@@ -743,8 +744,10 @@ class Engine:
     def _retried_by_key(self, side: str) -> bool:
         """Whether a run with item errors may keep the new cursor of ``side``: every failed item
         is kept for the next run to read by key (``_retries``), and ``side`` can read by key."""
-        if self.unretryable or self.retry_unread:
-            return False
+        return not (self.unretryable or self.retry_unread) and self._reads_by_key(side)
+
+    def _reads_by_key(self, side: str) -> bool:
+        """Whether ``side`` can read items by key (``Provider.read_keys``)."""
         return self.providers[side].read_keys([]) is not None
 
     def _read_early(self) -> EarlyRead | None:
