@@ -4,6 +4,8 @@ the failed items, which the next run reads again by key (emulator ↔ SQLite / P
 from __future__ import annotations
 
 import sqlite3
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,21 @@ from l2tui.sync.state import StateStore
 from tests.sync.support import Pair, make_pair, sqlite_url
 
 
+def _pair(emu: Any, url: str, direction: Direction = Direction.LEFT_TO_RIGHT) -> Pair:
+    """``make_pair`` on a table of its own: PostgreSQL's database is shared by the tests running
+    beside this one."""
+    return make_pair(emu, url, f"accounts_{uuid.uuid4().hex[:12]}", direction=direction)
+
+
+@pytest.fixture
+def one_way(emu: Any, db_url: str) -> Iterator[Pair]:
+    """Emulator accounts → a SQLite or PostgreSQL table of its own (dropped after)."""
+    pair = _pair(emu, db_url)
+    yield pair
+    pair.table.drop(pair.engine)
+    pair.engine.dispose()
+
+
 def _refuse_name(pair: Pair, name: str) -> None:
     """The right table refuses rows named ``name`` from now on: a CHECK constraint on
     PostgreSQL, a trigger on SQLite (which cannot add a constraint to a table)."""
@@ -23,12 +40,11 @@ def _refuse_name(pair: Pair, name: str) -> None:
         if pair.engine.dialect.name == "sqlite":
             for when in ("INSERT", "UPDATE"):
                 c.exec_driver_sql(
-                    f"CREATE TRIGGER refuse_{when.lower()} BEFORE {when} ON accounts WHEN "
+                    f"CREATE TRIGGER refuse_{when.lower()} BEFORE {when} ON {pair.table.name} WHEN "
                     f"NEW.name = '{name}' BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: "
                     "name'); END")
-        else:  # (the table may be an earlier test's, whose constraint stays)
-            c.exec_driver_sql("ALTER TABLE accounts DROP CONSTRAINT IF EXISTS refuse")
-            c.exec_driver_sql(f"ALTER TABLE accounts ADD CONSTRAINT refuse CHECK "
+        else:
+            c.exec_driver_sql(f"ALTER TABLE {pair.table.name} ADD CONSTRAINT refuse CHECK "
                               f"(name <> '{name}') NOT VALID")
 
 
@@ -39,7 +55,7 @@ def _allow(pair: Pair) -> None:
             for when in ("insert", "update", "delete"):
                 c.exec_driver_sql(f"DROP TRIGGER IF EXISTS refuse_{when}")
         else:
-            c.exec_driver_sql("ALTER TABLE accounts DROP CONSTRAINT refuse")
+            c.exec_driver_sql(f"ALTER TABLE {pair.table.name} DROP CONSTRAINT refuse")
 
 
 def _state(pair: Pair, query: str) -> list[tuple[Any, ...]]:
@@ -77,8 +93,8 @@ def _failed_once(pair: Pair) -> tuple[str, str]:
 
 
 def test_a_run_with_an_item_error_keeps_its_new_cursor_and_the_failed_item(
-        emu: Any, db_url: str) -> None:
-    pair = make_pair(emu, db_url, "accounts")
+        emu: Any, one_way: Pair) -> None:
+    pair = one_way
     assert pair.run().outcome == "success"
     first = _cursor(pair)
     refused, _ = _refused_edit(pair)
@@ -87,8 +103,8 @@ def test_a_run_with_an_item_error_keeps_its_new_cursor_and_the_failed_item(
 
 
 def test_the_next_delta_holds_only_the_new_edit_and_the_failed_item_fails_again(
-        emu: Any, db_url: str) -> None:
-    pair = make_pair(emu, db_url, "accounts")
+        emu: Any, one_way: Pair) -> None:
+    pair = one_way
     refused, fine = _failed_once(pair)
     edited = sorted(pair.left())[2]
     pair.left_update(edited, {"name": "edited later"})
@@ -105,8 +121,8 @@ def test_the_next_delta_holds_only_the_new_edit_and_the_failed_item_fails_again(
 
 
 def test_once_the_cause_is_fixed_the_next_run_syncs_the_failed_item_unchanged_since(
-        emu: Any, db_url: str) -> None:
-    pair = make_pair(emu, db_url, "accounts")
+        emu: Any, one_way: Pair) -> None:
+    pair = one_way
     refused, _ = _failed_once(pair)
     _allow(pair)
     report = pair.run()
@@ -119,11 +135,11 @@ def test_once_the_cause_is_fixed_the_next_run_syncs_the_failed_item_unchanged_si
 
 def test_a_failed_delete_is_made_by_the_next_run_after_the_cause_is_fixed(
         emu: Any, tmp_path: Path) -> None:
-    pair = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts")
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"))
     pair.run()
     gone, edited = sorted(pair.left())[:2]
     with pair.engine.begin() as c:
-        c.exec_driver_sql("CREATE TRIGGER refuse_delete BEFORE DELETE ON accounts BEGIN "
+        c.exec_driver_sql(f"CREATE TRIGGER refuse_delete BEFORE DELETE ON {pair.table.name} BEGIN "
                           "SELECT RAISE(ABORT, 'not now'); END")
     pair.left_delete(gone)
     report = pair.run()
@@ -142,8 +158,7 @@ def test_a_failed_delete_is_made_by_the_next_run_after_the_cause_is_fixed(
 
 def test_a_bidirectional_edit_the_target_refused_is_synced_once_the_cause_is_fixed(
         emu: Any, tmp_path: Path) -> None:
-    pair = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts",
-                     direction=Direction.BIDIRECTIONAL)
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"), Direction.BIDIRECTIONAL)
     refused, _ = _failed_once(pair)
     pair.events.clear()
     report = pair.run()  # nothing new on either side: the item is read by key, and fails again
@@ -158,7 +173,7 @@ def test_a_bidirectional_edit_the_target_refused_is_synced_once_the_cause_is_fix
 
 def test_a_dry_run_keeps_the_cursor_and_the_failed_items_as_they_were(
         emu: Any, tmp_path: Path) -> None:
-    pair = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts")
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"))
     _failed_once(pair)
     cursor, kept = _cursor(pair), _state(pair, "SELECT * FROM retry")
     _allow(pair)
@@ -168,7 +183,7 @@ def test_a_dry_run_keeps_the_cursor_and_the_failed_items_as_they_were(
 
 
 def test_reset_forgets_the_failed_items(emu: Any, tmp_path: Path) -> None:
-    pair = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts")
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"))
     _failed_once(pair)
     store = StateStore(pair.paths.state_db(pair.conn.slug))
     store.reset()
@@ -178,7 +193,7 @@ def test_reset_forgets_the_failed_items(emu: Any, tmp_path: Path) -> None:
 
 def test_a_run_whose_read_fails_keeps_the_cursor_and_the_failed_items(
         emu: Any, tmp_path: Path) -> None:
-    pair = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts")
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"))
     refused, _ = _failed_once(pair)
     cursor, kept = _cursor(pair), _state(pair, "SELECT * FROM retry")
     emu.faults.fail_next(1, status=400, query_contains="Microsoft.Dynamics.CRM.In")
