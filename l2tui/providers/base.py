@@ -320,7 +320,7 @@ class Provider(abc.ABC):
         """The records of these provider keys that the select returns now, in pages (a key it
         does not return: the record is gone, or out of the select); None when the provider
         cannot read by key (a run then keeps its change-tracking cursor past a failed item:
-        its delta names the item again). This default cannot."""
+        its delta names the item again); ``read_keys([])`` asks which. This default cannot."""
         return None
 
     @abc.abstractmethod

@@ -58,6 +58,10 @@ from l2tui.sync.state import STALE, StateRow, StateStore, VersionReader
 from l2tui.sync.summaries import alone_text, count_text
 
 SIDES = ("left", "right")
+MOST_RETRIED = 1000
+"""Failed items past which a run keeps its old change-tracking cursor rather than the new one
+with the items to read again by key: a delta read of that many (pages of thousands) costs less
+than asking for them a hundred a request."""
 OTHER = {"left": "right", "right": "left"}
 
 
@@ -576,9 +580,10 @@ class Engine:
             else:
                 state.put(UNRECORDED, None)  # every write's outcome is known, its state saved
             state.put("signature", plan.signature)
-            state.set_retries(self._retries())
+            retries = self._retries()
+            state.set_retries(retries)
             for s, stream in streams.items():
-                moves = errors == 0 or self._retried_by_key(s)
+                moves = errors == 0 or (len(retries) <= MOST_RETRIED and self._retried_by_key(s))
                 if moves and caps[s].can_delta and stream.cursor:
                     state.put(f"cursor.{s}", stream.cursor)
                 elif moves:

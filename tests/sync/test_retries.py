@@ -13,6 +13,7 @@ import pytest
 
 from l2tui.config.model import Direction
 from l2tui.errors import L2Error
+from l2tui.sync import engine
 from l2tui.sync.events import ItemError, LogLine
 from l2tui.sync.state import StateStore
 from tests.sync.support import Pair, make_pair, sqlite_url
@@ -202,3 +203,20 @@ def test_a_run_whose_read_fails_keeps_the_cursor_and_the_failed_items(
     assert (_cursor(pair), _state(pair, "SELECT * FROM retry")) == (cursor, kept)
     _allow(pair)
     assert pair.run().updated_right == 1 and pair.right()[refused] == pair.left()[refused]
+
+
+def test_a_run_with_more_failed_items_than_it_reads_by_key_keeps_its_old_cursor(
+        emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "MOST_RETRIED", 1)
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"))
+    pair.run()
+    cursor = _cursor(pair)
+    _refuse_name(pair, "refused")
+    refused = sorted(pair.left())[:2]
+    for key in refused:
+        pair.left_update(key, {"name": "refused"})
+    assert pair.run().errors_right == 2
+    assert _cursor(pair) == cursor
+    pair.events.clear()
+    assert pair.run().errors_right == 2
+    assert _delta_rows(pair) == ["read 2 rows in 1 page from accounts (changes only)"]
