@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from l2tui.config.model import Direction
+from l2tui.config.model import Direction, Entity
 from l2tui.errors import L2Error
 from l2tui.sync import engine
 from l2tui.sync.events import ItemError, LogLine
 from l2tui.sync.state import StateStore
-from tests.sync.support import Pair, make_pair, sqlite_url
+from tests.sync.support import LEFT_SELECT, Pair, make_pair, sqlite_url
 
 
 def _pair(emu: Any, url: str, direction: Direction = Direction.LEFT_TO_RIGHT) -> Pair:
@@ -220,3 +220,28 @@ def test_a_run_with_more_failed_items_than_it_reads_by_key_keeps_its_old_cursor(
     pair.events.clear()
     assert pair.run().errors_right == 2
     assert _delta_rows(pair) == ["read 2 rows in 1 page from accounts (changes only)"]
+
+
+def test_dynamics_to_dynamics_an_update_refused_once_is_made_by_the_next_run(
+        emu: Any, tmp_path: Path) -> None:
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=0, seed=4, auth=False) as other:
+        pair = _pair(emu, sqlite_url(tmp_path / "unused.db"), Direction.BIDIRECTIONAL)
+        pair.conn.entity2 = Entity(title="Other Dynamics", provider="odata",
+                                   connection_string=other.connection_string("accounts"),
+                                   select=LEFT_SELECT, primary_key=["accountid"])
+        assert pair.run().created_right == 20
+        edited = sorted(pair.left())[0]
+        pair.left_update(edited, {"name": "Edited"})
+        other.faults.fail_next(1, status=400, path_contains="$batch")  # (then sent alone)
+        other.faults.fail_next(1, status=400, method="PATCH")
+        report = pair.run()
+        assert (report.errors_right, report.updated_right) == (1, 0), report.message
+        other.recent_requests.clear()
+        report = pair.run()  # neither delta names it: both sides are asked for it by key
+        assert (report.outcome, report.updated_right, report.updated_left) == ("success", 1, 0)
+        assert {r["accountid"]: r["name"] for r in other.store.rows("accounts")}[edited] == \
+            "Edited"
+        assert any("Microsoft.Dynamics.CRM.In" in r for r in other.recent_requests)
+        assert pair.run().plan.writes == 0  # type: ignore[union-attr]
