@@ -316,6 +316,13 @@ class Provider(abc.ABC):
         not foreseen. This default converts nothing: every change succeeds."""
         return [WriteOutcome(change, True) for change in changes]
 
+    def read_keys(self, keys: Sequence[Key]) -> Iterator[Page] | None:
+        """The records of these provider keys that the select returns now, in pages (a key it
+        does not return: the record is gone, or out of the select); None when the provider
+        cannot read by key (a run then keeps its change-tracking cursor past a failed item:
+        its delta names the item again); ``read_keys([])`` asks which. This default cannot."""
+        return None
+
     @abc.abstractmethod
     def capabilities(self) -> Capabilities:
         """Whether it can write, deliver deltas, and its best batch size."""

@@ -159,6 +159,8 @@ class Writer:
         self.unsure = 0  # failed writes the side may have carried out (see WriteOutcome.unsure)
         self.changed = 0  # updates not made: the record changed meanwhile (WriteOutcome.changed)
         self.outdated: list[str] = []  # their pairs, whose version here is no use any more
+        # the writes that failed as item errors: (match key, the source's key, this side's key)
+        self.failures: list[tuple[str, str | None, str | None]] = []
         # writes held back until the deletion guard has passed (``hold``), and where those
         # beyond the first HELD_IN_MEMORY go
         self.held: list[Task] | None = None
@@ -328,6 +330,7 @@ class Writer:
                     continue
                 self.counts.errors[name] += 1
                 self.unsure += outcome.unsure
+                self.failures.append((task.mkey, task.src_kid, task.dst_kid))
                 self.sink(ItemError(side=name, key=task.mkey,
                                     message=outcome.error or "write failed"))
                 continue
@@ -510,6 +513,7 @@ class Writer:
                 continue
             else:
                 self.counts.errors[name] += 1
+                self.failures.append((mkey, src, None))
                 self.sink(ItemError(side=name, key=mkey, message=outcome.error or "write failed"))
                 continue
             saves.append(self._pair(mkey, kid, src, hsh, version))

@@ -58,6 +58,10 @@ from l2tui.sync.state import STALE, StateRow, StateStore, VersionReader
 from l2tui.sync.summaries import alone_text, count_text
 
 SIDES = ("left", "right")
+MOST_RETRIED = 1000
+"""Failed items past which a run keeps its old change-tracking cursor rather than the new one
+with the items to read again by key: a delta read of that many (pages of thousands) costs less
+than asking for them a hundred a request."""
 OTHER = {"left": "right", "right": "left"}
 
 
@@ -333,6 +337,15 @@ class Engine:
         # match keys of items a read could not read (``_readable``), or that more than one item
         # of a side holds (``_repeated``): left as they are this run
         self.failed: set[str] = set()
+        # items a run failed since its cursor moved past them (``StateStore.retries``): read
+        # again by key on each side read as changes, as if its delta named them (``_pages``)
+        self.retrying: dict[str, tuple[str | None, str | None]] = {}
+        self.to_retry: dict[str, set[str]] = {}  # each side's keys of them, not read yet
+        self.retry_unread = False  # a side could not read them by key: kept, cursors too
+        # items failed this run that a later run would not find again by key (a match key that
+        # repeats, an item without one): the run keeps its cursors, as a run with errors did
+        self.unretryable = 0
+        self.item_failures: dict[str, tuple[str | None, str | None]] = {}  # ``_readable``'s
 
     # -- the run -------------------------------------------------------------------------
 
@@ -508,6 +521,7 @@ class Engine:
                      dst: ("delta" if cursors[dst] else "full") if (two_way or match) else "none"}
         self.sizes = state.counts()
         self.state_empty = state.empty()
+        self._plan_retries()
         self.sink(RunStarted(connection=conn.title, direction=conn.direction.value,
                              dry_run=opts.dry_run))
         self.log(f"reading {src} ({self.mode[src]}), {dst} ({self.mode[dst]})")
@@ -566,10 +580,13 @@ class Engine:
             else:
                 state.put(UNRECORDED, None)  # every write's outcome is known, its state saved
             state.put("signature", plan.signature)
+            retries = self._retries()
+            state.set_retries(retries)
             for s, stream in streams.items():
-                if errors == 0 and caps[s].can_delta and stream.cursor:
+                moves = errors == 0 or (len(retries) <= MOST_RETRIED and self._retried_by_key(s))
+                if moves and caps[s].can_delta and stream.cursor:
                     state.put(f"cursor.{s}", stream.cursor)
-                elif errors == 0:
+                elif moves:
                     state.put(f"cursor.{s}", None)
             state.commit()
         outcome = "dry_run" if opts.dry_run else (
@@ -621,6 +638,7 @@ class Engine:
             for mkey in sorted(counts):
                 self.failed.add(mkey)
                 self.counts.errors[side] += 1
+                self.unretryable += 1
                 if mkey in cased:
                     self.sink(ItemError(side=side, key=mkey, message=(
                         f"appears {counts[mkey]} times{_in_any_case(cased[mkey])}: {what} must "
@@ -649,6 +667,93 @@ class Engine:
         stream = provider.read(cursor, seen=seen, transform=transform)
         pages = Prefetch(stream) if _remote(provider) else iter(stream)
         return Reading(stream, EntityPages(pages, entity), skipped, reader)
+
+    # -- items failed before -------------------------------------------------------------
+
+    def _plan_retries(self) -> None:
+        """The keys, on each side read as changes, of the items a run failed since its cursor
+        moved past them (a side read in full reads them anyway; a one-way target is not read;
+        nor a side that cannot read by key, whose cursor no run with item errors moved on):
+        the pair's key there, else the one kept with the item."""
+        self.retrying = self.state.retries()
+        sides = [s for s in SIDES if self.mode[s] == "delta" and self._reads_by_key(s)]
+        if not self.retrying or not sides:
+            return
+        states = self.state.lookup(list(self.retrying))
+        for s in sides:
+            index = 0 if s == "left" else 1
+            kids = set()
+            for mkey, kept in self.retrying.items():
+                st = states.get(mkey)
+                kid = (st.key(s) if st is not None else None) or kept[index]
+                if kid is not None:
+                    kids.add(kid)
+            self.to_retry[s] = kids
+
+    def _pages(self, side: str, read: Reading) -> Iterator[Page]:
+        """A side's pages; after a delta, the items failed before that it did not name, read
+        by key (``Provider.read_keys``): a key no longer read is a deletion, as a delta says."""
+        kids = self.to_retry.get(side)
+        if not kids:
+            yield from read.pages
+            return
+        info = self.sides[side]
+        for page in read.pages:
+            if page.items is not None:
+                kids.difference_update(fields[1] for fields in page.items)
+            else:
+                kids.difference_update(info.kid_of(record) for record in page.records)
+            kids.difference_update(self._kid(side, key) for key in page.deleted)
+            yield page
+        if not kids or not read.stream.is_delta:  # (read in full: every item was read)
+            return
+        keys = {kid: tuple(info.key_dict(kid).values()) for kid in sorted(kids)}
+        pages = self.providers[side].read_keys(list(keys.values()))
+        if pages is None:
+            self.retry_unread = True
+            self.log(f"the {side} cannot be read by key: {len(kids)} item(s) a run failed "
+                     "before wait for a full read (run with --full)", "warning")
+            return
+        self.log(f"reading again by key {len(kids)} item(s) of the {side} a run failed before")
+        for page in EntityPages(pages, 1 if side == "left" else 2):
+            kids.difference_update(info.kid_of(record) for record in page.records)
+            yield page
+        if kids:
+            yield Page(deleted=[keys[kid] for kid in sorted(kids)])
+        kids.clear()
+
+    def _unreadable_failed(self, side: str, mkey: str | None, kid: str,
+                           other: str | None) -> None:
+        """Keep an item whose values ``side`` could not read, for the next run to read again by
+        key. Not one without a match key, nor a bidirectional run's item with no pair: the other
+        side may hold an item of that match key that this run left alone, unread by key."""
+        if mkey is None or (other is None and self.conn.direction == Direction.BIDIRECTIONAL):
+            self.unretryable += 1
+            return
+        self.item_failures[mkey] = (kid, other) if side == "left" else (other, kid)
+
+    def _retries(self) -> dict[str, tuple[str | None, str | None]]:
+        """The items the next run reads again by key: those failed this run (their keys on each
+        side, where known), and those kept before that this run left as they were."""
+        out: dict[str, tuple[str | None, str | None]] = {}
+        if self.retry_unread:
+            out.update(self.retrying)
+        else:
+            out.update((m, kids) for m, kids in self.retrying.items() if m in self.failed)
+        for side, writer in self.writers.items():
+            for mkey, src_kid, dst_kid in writer.failures:
+                out[mkey] = (dst_kid, src_kid) if side == "left" else (src_kid, dst_kid)
+        out.update(self.item_failures)
+        return out
+
+    def _retried_by_key(self, side: str) -> bool:
+        """Whether a run with item errors may keep the new cursor of ``side``: every failed item
+        is kept for the next run to read by key (``_retries``), and ``side`` can read by key."""
+        return not (self.unretryable or self.retry_unread) and self._reads_by_key(side)
+
+    def _reads_by_key(self, side: str) -> bool:
+        """Whether ``side`` can read items by key (``Provider.read_keys``)."""
+        return self.providers[side].read_keys([]) is not None
 
     def _read_early(self) -> EarlyRead | None:
         """Start the delta read of the source before the run is ready (describe, checks): its
@@ -701,7 +806,7 @@ class Engine:
         done = dups = 0
         gone: list[str] = []
         try:
-            for page in read.pages:
+            for page in self._pages(side, read):
                 self._check_cancel()
                 self._stage_seen(side, read.skipped)
                 if page.unreadable:
@@ -782,7 +887,7 @@ class Engine:
         failed = self.failed
         done = 0
         try:
-            for page in read.pages:
+            for page in self._pages(side, read):
                 self._check_cancel()
                 self._mark_seen(read.skipped)
                 if page.unreadable:
@@ -908,10 +1013,12 @@ class Engine:
         items = [info.item(page.records[i]) for i in bad]
         pairs = self.state.lookup_keys(side, [item.kid for item in items])
         mkey_of = {st.key(side): st.mkey for st in pairs.values()}
+        other = {st.key(side): st.key(OTHER[side]) for st in pairs.values()}
         for item, messages in zip(items, bad.values(), strict=True):
             mkey = mkey_of.get(item.kid) or item.mkey
             self.failed.update(m for m in (mkey, item.mkey) if m is not None)
             self.counts.errors[side] += 1
+            self._unreadable_failed(side, mkey, item.kid, other.get(item.kid))
             self.sink(ItemError(side=side, key=mkey or item.kid, message="; ".join(messages)))
         keep = [i for i in range(len(page.records)) if i not in bad]
         return Page(records=[page.records[i] for i in keep], deleted=page.deleted,
@@ -1276,6 +1383,7 @@ class Engine:
             if not two_way or len(match_types) != 1 or match_types[0] != ColumnType.GUID:
                 names = ", ".join(c.name for c, _ in info.match)
                 self.counts.errors[side] += count
+                self.unretryable += count
                 self.log(f"{count} item(s) on the {side} have no value in {names} (the match "
                          "key); they are not synced", "error")
                 continue
@@ -1325,6 +1433,7 @@ class Engine:
         writer.flush()
         self._create_all(created, target)
         self.counts.errors[side] += counts.errors[side]
+        self.unretryable += counts.errors[side] + unaddressed
         if unaddressed:
             self.counts.errors[side] += unaddressed
             self.log(f"{unaddressed} item(s) on the {side} have no value in {column.name}, the "

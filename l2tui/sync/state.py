@@ -93,6 +93,13 @@ CREATE TABLE IF NOT EXISTS conflicts (
 );
 -- a run's conflicts (l2tui conflicts --run N), and those of the runs a finished run lets go
 CREATE INDEX IF NOT EXISTS conflicts_run ON conflicts(run);
+-- items the last run failed (an item error) after which it kept its new change-tracking
+-- cursor: the next run reads them again by key, as if its delta named them (``retries``)
+CREATE TABLE IF NOT EXISTS retry (
+    mkey TEXT PRIMARY KEY,
+    lkey TEXT,               -- the item's left provider key, where known (JSON list)
+    rkey TEXT
+);
 """
 
 ITEM_COLUMNS = "mkey, lkey, rkey, hash, lhash, rhash"
@@ -325,9 +332,21 @@ class StateStore(StateReader):
             self.db.execute("INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)", (name, value))
 
     def reset(self) -> None:
-        """Forget every pair, cursor and signature (the run history stays)."""
+        """Forget every pair, cursor, signature and item to retry (the run history stays)."""
         self.db.execute("DELETE FROM items")
         self.db.execute("DELETE FROM meta")
+        self.db.execute("DELETE FROM retry")
+
+    def retries(self) -> dict[str, tuple[str | None, str | None]]:
+        """The items a run failed since its cursor moved past them: match key → (left key,
+        right key), each None where unknown (``set_retries``)."""
+        return {m: (lk, rk) for m, lk, rk in self.db.execute("SELECT mkey, lkey, rkey FROM retry")}
+
+    def set_retries(self, items: dict[str, tuple[str | None, str | None]]) -> None:
+        """Keep these items (and no other) for the next run to read again by key."""
+        self.db.execute("DELETE FROM retry")
+        self.db.executemany("INSERT INTO retry VALUES (?, ?, ?)",
+                            [(m, lk, rk) for m, (lk, rk) in items.items()])
 
     def rematch(self) -> None:
         """Keep which pairs were synced, but not their hashes, versions and open conflicts
@@ -335,6 +354,7 @@ class StateStore(StateReader):
         self.db.execute("UPDATE items SET hash = ?, lhash = NULL, rhash = NULL, lver = NULL, "
                         "rver = NULL", (STALE,))
         self.db.execute("DELETE FROM meta")
+        self.db.execute("DELETE FROM retry")
 
     # -- items -------------------------------------------------------------------------
 

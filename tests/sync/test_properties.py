@@ -245,3 +245,67 @@ def test_runs_from_a_select_without_change_tracking_hold_the_invariants(
 
 def test_canon_treats_empty_string_as_null() -> None:
     assert canon({"name": ""}) == canon({"name": None})
+
+
+REFUSED = ("Alpha", "Beta")
+"""The names the right table refuses to take (or to give up, deleting) in the runs that refuse."""
+REFUSING = st.lists(st.tuples(st.lists(OP, max_size=4), st.booleans()), min_size=1, max_size=4)
+
+
+def _refusing(pair: Pair, on: bool) -> None:
+    """The right (SQLite) refuses rows named one of ``REFUSED`` as the target of a write, or
+    takes every row."""
+    names = ", ".join(f"'{name}'" for name in REFUSED)
+    with pair.engine.begin() as c:
+        for op, row in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD")):
+            c.exec_driver_sql(f"DROP TRIGGER IF EXISTS refuse_{op}")
+            if on:
+                c.exec_driver_sql(
+                    f"CREATE TRIGGER refuse_{op} BEFORE {op.upper()} ON {pair.table.name} WHEN "
+                    f"{row}.name IN ({names}) BEGIN SELECT RAISE(ABORT, 'refused'); END")
+
+
+def check_refusing_rounds(direction: Direction, rounds: list[tuple[list[Any], bool]]) -> None:
+    """Rounds of changes (the left's alone when one-way), each run while the right refuses
+    some names or not: every item the refusal did not touch is synced by its run, and once
+    nothing is refused one run syncs all (its items failed before read again by key, their
+    change long past the delta's cursor), then nothing is left to write."""
+    from l2tui.emulator import Emulator
+
+    with tempfile.TemporaryDirectory() as tmp, Emulator(rows=4, seed=7, auth=False) as emu:
+        folder = Path(tmp)
+        table = f"prop_accounts_{uuid.uuid4().hex[:12]}"
+        pair = make_pair(emu, database_url("sqlite", folder), table, direction=direction)
+        pair.paths = Paths(config=folder / "c", state=folder / "s", logs=folder / "l",
+                           cache=folder / "k")
+        model = Model(direction, ConflictResolution.LEFT_WINS)
+        pair.run()
+        for number, (ops, refuse) in enumerate(rounds):
+            if direction != Direction.BIDIRECTIONAL:
+                ops = [(kind, "left", *rest) for kind, _, *rest in ops]
+            apply_ops(pair, model, ops)
+            _refusing(pair, refuse)
+            report = pair.run()
+            _refusing(pair, False)
+            if not refuse:
+                assert report.errors_right == 0, report.message
+            if direction == Direction.LEFT_TO_RIGHT:
+                left, right = pair.left(), pair.right()
+                for key in set(left) | set(right):
+                    names = {v[0] for v in (left.get(key), right.get(key)) if v is not None}
+                    if not (refuse and names.intersection(REFUSED)):
+                        assert left.get(key) == right.get(key), f"round {number}: {key}"
+        report = pair.run()
+        assert report.errors_left == report.errors_right == 0, report.message
+        assert pair.left() == pair.right()
+        again = pair.run()
+        assert again.plan is not None and again.plan.writes == 0, again.message
+
+
+@pytest.mark.parametrize("direction", [Direction.LEFT_TO_RIGHT, Direction.BIDIRECTIONAL])
+@settings(max_examples=10, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(rounds=REFUSING)
+def test_items_the_target_refused_are_synced_once_it_takes_them(
+        direction: Direction, rounds: list[tuple[list[Any], bool]]) -> None:
+    check_refusing_rounds(direction, rounds)

@@ -134,7 +134,7 @@ def test_an_update_the_target_refuses_keeps_its_pair_as_it_was_and_the_others_mo
     assert after[keys[1]] != before[keys[1]] and after[keys[2]] != before[keys[2]]
     with pair.engine.begin() as c:
         c.exec_driver_sql("DROP TRIGGER refuse")
-    again = pair.run()  # the delta is read again (a run with errors keeps its cursor)
+    again = pair.run()  # the refused item is read again by key (its cursor moved on)
     assert (again.errors_right, again.updated_right) == (0, 1)
     again = pair.run()
     assert again.plan is not None and again.plan.writes == 0

@@ -160,15 +160,25 @@ class KeysFirstRead:
 
     def _asked(self, keys: list[Any]) -> list[Page]:
         """The pages of one request by key (following next links, if the service pages it)."""
-        narrowed = in_filter(self.key, keys)
-        url: str | None = self.url_of(query(self.options, self.select, narrowed))
-        pages = []
-        while url is not None:
-            body = self.http.get_json(url, self.headers)
-            links = PageLinks.of(body)
-            pages.append(self.decoder.page(body))
-            url = urljoin(links.base(url), links.next_link) if links.next_link else None
-        return pages
+        return rows_by_key(self.http, self.url_of, self.options, self.decoder, self.headers,
+                           keys)
+
+
+def rows_by_key(http: HttpClient, url_of: Callable[[list[tuple[str, str]]], str],
+                options: list[tuple[str, str]], decoder: PageDecoder, headers: dict[str, str],
+                keys: list[Any]) -> list[Page]:
+    """The pages of one request for the rows of these key values (at most
+    ``KEYS_PER_REQUEST``) that meet the select's filter, following next links."""
+    select = next((value for name, value in options if name == "$select"), None)
+    narrowed = in_filter(decoder.schema.key[0], keys)
+    url: str | None = url_of(query(options, select, narrowed))
+    pages = []
+    while url is not None:
+        body = http.get_json(url, headers)
+        links = PageLinks.of(body)
+        pages.append(decoder.page(body))
+        url = urljoin(links.base(url), links.next_link) if links.next_link else None
+    return pages
 
 
 def _handed(skipped: int, rows: Future[list[Page]]) -> Iterator[Page]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from l2tui.config.model import Entity
 from l2tui.config.specs import SelectError
@@ -24,6 +24,8 @@ from l2tui.providers.base import (
     Capabilities,
     Change,
     Column,
+    Key,
+    Page,
     Provider,
     ProviderContext,
     ReadStream,
@@ -38,6 +40,7 @@ from l2tui.providers.odata.auth import make_authenticator
 from l2tui.providers.odata.connstr import ODataSettings, parse_settings
 from l2tui.providers.odata.entity_schema import EntitySchema
 from l2tui.providers.odata.http import HttpClient, RetryPolicy, sleep_until
+from l2tui.providers.odata.pages import PageDecoder
 from l2tui.providers.odata.read import ODataReadStream, ReadPlan, build_query
 from l2tui.providers.odata.schema import UnknownEntitySet, load_schema
 from l2tui.providers.odata.spec import declaration
@@ -197,6 +200,32 @@ class ODataProvider(Provider):
         applied to each record (in a second process for a long read)."""
         return ODataReadStream(self.http, self.schema, self._plan(), cursor, self._log,
                                seen=seen, transform=transform)
+
+    def read_keys(self, keys: Sequence[Key]) -> Iterator[Page] | None:
+        """The records of these keys the select returns, asked for by key as a keys-first read
+        asks (``Microsoft.Dynamics.CRM.In``); None where that read is not possible."""
+        schema = self.schema()
+        plan = self._plan()
+        if not keys_first.possible(plan.options, schema.key, schema.dataverse):
+            return None
+        return self._rows_by_key(plan, schema, [key[0] for key in keys])
+
+    def _rows_by_key(self, plan: ReadPlan, schema: EntitySchema,
+                     values: list[object]) -> Iterator[Page]:
+        """``read_keys``'s pages, a request per ``KEYS_PER_REQUEST`` keys; logged as read."""
+        decoder = PageDecoder(schema, plan.columns)
+        headers = {"Prefer": plan.prefer(False)}
+        options = list(plan.options)
+        rows = 0
+        for start in range(0, len(values), keys_first.KEYS_PER_REQUEST):
+            chunk = values[start:start + keys_first.KEYS_PER_REQUEST]
+            for page in keys_first.rows_by_key(
+                    self.http, lambda asked: f"{plan.entity_url}?{build_query(asked)}", options,
+                    decoder, headers, chunk):
+                rows += page.size
+                yield page
+        self._log(f"read {rows} of {len(values)} row{'' if len(values) == 1 else 's'} by key "
+                  f"from {schema.entity_set}")
 
     def preview(self, rows: int = 20) -> tuple[list[Column], list[Record]]:
         """The first rows, asking for one small page."""
