@@ -389,3 +389,6 @@ class ProviderContext:
     secret_hint: Callable[[], str] = lambda: ""
     sign_in_hint: str = ""  # where a person can sign in once, e.g. "l2tui verify NAME"
     stop: threading.Event | None = None  # set when the run is asked to stop: no retry waits on
+    # the connection's other entity (its config Entity), if known: a SQLite read learns from it
+    # whether the run writes the file it reads (two tables of one file)
+    peer: Any = None

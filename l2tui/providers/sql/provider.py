@@ -6,7 +6,9 @@ import contextlib
 import hashlib
 import marshal
 import os
+import pickle
 import sqlite3
+import tempfile
 from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from decimal import Decimal
 from operator import itemgetter
@@ -301,6 +303,21 @@ class SqlProvider(Provider):
         if self.target.provider != "sqlite" or self.info.kind != "table":
             return frozenset()
         return frozenset(c.name for c in self.describe() if c.type == ColumnType.DECIMAL)
+
+    def shares_file(self) -> bool:
+        """Whether this is a SQLite file that the connection's other entity (a table or select
+        of its own) uses too: the run then writes to the file this side reads."""
+        peer = self.context.peer
+        if peer is None or self.target.provider != "sqlite" or _backend(peer.provider) != "sqlite":
+            return False
+        try:
+            theirs = build_target(peer.provider, peer.connection_string, None).server
+        except (L2Error, ValueError):
+            return False
+        try:
+            return os.path.samefile(self.target.server, theirs)
+        except OSError:  # (":memory:", a file not made yet: none shared)
+            return False
 
     def repeated_keys(self, columns: Sequence[str], folded: Collection[str] = ()
                       ) -> list[tuple[list[Record], int]]:
@@ -701,8 +718,13 @@ class SqlReadStream(ReadStream):
             # versions, it gives them by ``marshal``, twice as fast as by ``repr``, with no
             # datetime parsed for a row seen, and converts only the rows it keeps
             raw = conn.dialect.name == "sqlite"
-            parts = self._parts(streaming, provider.read_statement(raw=raw), raw)
-            names = next(parts)
+            # the other entity's table in this file, in a rollback journal: the rows are all
+            # read first, to a temporary file (``_spooled``), ending the read's lock on the file
+            # before the run writes to it (it waited on the read, the read on it, until locked)
+            spool = raw and provider.shares_file() and not _in_wal(streaming)
+            source = self._parts(streaming, provider.read_statement(raw=raw), raw)
+            names = next(source)
+            parts = _spooled(source) if spool else source
             convert: dict[int, Callable[[Any], Any]] = {
                 i: types.guid_text if n in guids else types.sqlite_decimal if n in decimals
                 else types.to_python for i, n in enumerate(names)
@@ -738,6 +760,7 @@ class SqlReadStream(ReadStream):
                     yield page
             finally:
                 parts.close()
+                source.close()
 
     def _parts(self, conn: Connection, statement: Any, sqlite: bool
                ) -> Generator[Any, None, None]:
@@ -829,6 +852,26 @@ class SqlReadStream(ReadStream):
             return list(rows), versions, 0
         kept = [i for i in range(len(rows)) if i not in drop]
         return [rows[i] for i in kept], [versions[i] for i in kept], len(rows) - len(kept)
+
+
+def _in_wal(conn: Connection) -> bool:
+    """Whether ``conn``'s SQLite file is in WAL mode, where a reader never blocks a writer."""
+    mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+    return str(mode).lower() == "wal"
+
+
+def _spooled(parts: Generator[Any, None, None]) -> Generator[Any, None, None]:
+    """``parts`` (pages of rows) read to their end into a temporary file (its owner's alone,
+    removed as it is closed), then given from it a page at a time: memory holds one page."""
+    with tempfile.TemporaryFile() as spool:
+        pages = 0
+        for part in parts:
+            pickle.dump([tuple(row) for row in part], spool, pickle.HIGHEST_PROTOCOL)
+            pages += 1
+        parts.close()  # (the read, all fetched, ended its transaction: see ``_fetched``)
+        spool.seek(0)
+        for _ in range(pages):
+            yield pickle.load(spool)  # noqa: S301  (this generator's own file)
 
 
 def _not_utf8_error(exc: sa.exc.OperationalError) -> bool:
