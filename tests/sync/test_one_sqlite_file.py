@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from l2tui.config.model import Connection, Direction, Entity, Mapping
+from l2tui.errors import ConnectError
 from l2tui.paths import resolve_paths
 from l2tui.runner import Runner
 
@@ -89,3 +92,58 @@ def test_a_bidirectional_run_between_two_tables_of_one_sqlite_file_syncs_both_wa
     assert _rows(path, "target") == _rows(path, "source")
     assert len(_rows(path, "source")) == ROWS + ROWS // 2
     assert _journal(path) == journal
+
+
+def _locked_target(tmp_path: Path) -> tuple[Connection, Path]:
+    """A one-way connection from a SQLite file of 100 rows to another one's empty table."""
+    source, target = tmp_path / "source.db", tmp_path / "target.db"
+    _one_file(source, "delete", 100)
+    _one_file(target, "delete", 0)
+    conn = Connection(title="Locked target", mapping=Mapping(auto=True),
+                      entity1=_entity(source, "source"), entity2=_entity(target, "target"))
+    return conn, target
+
+
+@pytest.mark.parametrize("lock", ["EXCLUSIVE", "IMMEDIATE"])  # (no reading; no writing)
+def test_a_cancel_ends_a_runs_wait_on_a_sqlite_file_another_program_holds_locked(
+        tmp_path: Path, lock: str) -> None:
+    """Cancelled while another program held its target locked, a run waited out SQLite's busy
+    timeout (15 s) before it ended: it ends at once, cancelled, having written nothing."""
+    conn, target = _locked_target(tmp_path)
+    cancel = threading.Event()
+    reports = []
+    with contextlib.closing(sqlite3.connect(target, isolation_level=None)) as other:
+        other.execute(f"BEGIN {lock}")
+        run = threading.Thread(target=lambda: reports.append(
+            Runner(resolve_paths()).run(conn, cancel=cancel)))
+        run.start()
+        time.sleep(1)
+        cancel.set()
+        asked = time.monotonic()
+        run.join(timeout=20)
+        ended = time.monotonic() - asked
+        other.execute("ROLLBACK")
+
+    assert [report.outcome for report in reports] == ["cancelled"]
+    assert ended < 3
+    assert _rows(target, "target") == []
+
+
+def test_a_run_waits_out_the_busy_timeout_on_a_sqlite_file_another_program_writes(
+        tmp_path: Path) -> None:
+    """Without a cancel, a run waits on another program's write lock as long as the connection
+    string's timeout says, and then fails naming it."""
+    conn, target = _locked_target(tmp_path)
+    conn.entity2.connection_string = f"Data Source={target};Connect Timeout=2;"
+    with contextlib.closing(sqlite3.connect(target, isolation_level=None)) as other:
+        other.execute("BEGIN IMMEDIATE")
+        began = time.monotonic()
+        with pytest.raises(ConnectError) as raised:
+            Runner(resolve_paths()).run(conn)
+        waited = time.monotonic() - began
+        other.execute("ROLLBACK")
+
+    assert 2 <= waited < 5
+    assert raised.value.message.endswith(
+        f"cannot write to SQLite at {target}: database is locked (another program holds a "
+        "write lock on it)")

@@ -41,7 +41,7 @@ from l2tui.providers.base import (
     VerifyResult,
     WriteOutcome,
 )
-from l2tui.providers.sql import ddl, select, types
+from l2tui.providers.sql import busy, ddl, select, types
 from l2tui.providers.sql.connstr import Target, build_target, is_microsoft_driver
 from l2tui.providers.sql.errors import one_line
 from l2tui.providers.sql.upsert import WriteTarget, rows_per_statement
@@ -116,7 +116,7 @@ class SqlProvider(Provider):
                 and not os.path.exists(target.server):
             raise ConnectError(f"no SQLite database file at {target.server}")
         if self._engine is None:
-            kwargs: dict[str, Any] = {"connect_args": dict(target.connect_args)}
+            kwargs: dict[str, Any] = {"connect_args": self._connect_args()}
             if target.provider == "sqlserver" and is_microsoft_driver(target.driver):
                 kwargs["fast_executemany"] = True
             try:
@@ -133,6 +133,16 @@ class SqlProvider(Provider):
             elif target.provider == "sqlite":
                 types.keep_nan(self._engine.dialect)
         return self._engine
+
+    def _connect_args(self) -> dict[str, Any]:
+        """The driver's connect arguments; a SQLite file's, in a run that can be stopped, make
+        a connection whose waits on another program's lock end with the stop (``busy``)."""
+        args = dict(self.target.connect_args)
+        stop, timeout = self.context.stop, args.get("timeout")
+        if self.target.provider == "sqlite" and stop is not None and \
+                isinstance(timeout, int | float) and timeout > busy.SLICE:
+            args.update(factory=busy.stoppable(stop, timeout), timeout=busy.SLICE)
+        return args
 
     @contextlib.contextmanager
     def connect(self, create: bool = False) -> Iterator[Connection]:
