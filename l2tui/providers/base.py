@@ -62,6 +62,9 @@ class Column:
     #                             holds 6 significant digits of what it is given
     blank_padded: bool = False  # a CHAR(n) column: its values' trailing blanks are not its own
     #                             (MySQL gives them back without, PostgreSQL and SQL Server padded)
+    keeps_text: bool = False  # a column that stores a text not of its type as it is (a plain
+    #                           SQLite INTEGER column, by type affinity; not a STRICT table's, nor
+    #                           an INTEGER PRIMARY KEY): such a text does not fail its row
 
     def __post_init__(self) -> None:
         # a plain str: a reflected name is SQLAlchemy's str subclass, and a run's mapping pickled

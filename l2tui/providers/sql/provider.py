@@ -205,8 +205,10 @@ class SqlProvider(Provider):
             keys = select.resolve_keys(table, self.entity.primary_key)
             chosen = select.pick_columns(table, info)
             self._table = table
-            self._columns = select.table_columns(table, chosen, keys,
-                                                 sqlite=conn.dialect.name == "sqlite")
+            sqlite = conn.dialect.name == "sqlite"
+            self._columns = select.table_columns(
+                table, chosen, keys, sqlite=sqlite,
+                strict=sqlite and select.is_strict(conn, table))
             self._unique = select.unique_key_sets(inspector, table)
             if keys:
                 unique = set(keys) in self._unique
