@@ -85,6 +85,7 @@ def open_entity(
         else lambda: missing_secret_hint(conn, index),
         sign_in_hint=f"l2tui verify {conn.argument}",
         stop=stop,
+        peer=conn.entity(3 - index),
     )
     return open_provider(entity, context)
 

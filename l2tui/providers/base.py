@@ -62,6 +62,9 @@ class Column:
     #                             holds 6 significant digits of what it is given
     blank_padded: bool = False  # a CHAR(n) column: its values' trailing blanks are not its own
     #                             (MySQL gives them back without, PostgreSQL and SQL Server padded)
+    keeps_text: bool = False  # a column that stores a text not of its type as it is (a plain
+    #                           SQLite INTEGER column, by type affinity; not a STRICT table's, nor
+    #                           an INTEGER PRIMARY KEY): such a text does not fail its row
 
     def __post_init__(self) -> None:
         # a plain str: a reflected name is SQLAlchemy's str subclass, and a run's mapping pickled
@@ -396,3 +399,6 @@ class ProviderContext:
     secret_hint: Callable[[], str] = lambda: ""
     sign_in_hint: str = ""  # where a person can sign in once, e.g. "l2tui verify NAME"
     stop: threading.Event | None = None  # set when the run is asked to stop: no retry waits on
+    # the connection's other entity (its config Entity), if known: a SQLite read learns from it
+    # whether the run writes the file it reads (two tables of one file)
+    peer: Any = None

@@ -195,12 +195,14 @@ _TEXT = (ColumnType.STRING, ColumnType.OTHER)
 
 def _text_into_typed(pairs: list[Pair], targets: tuple[str, ...]) -> list[str]:
     """A warning for each text column carried into a typed one: text that is not such a value
-    (a name into a decimal) fails its row at write time, which the types alone cannot rule out."""
+    (a name into a decimal) fails its row at write time, which the types alone cannot rule out.
+    Not into a column that keeps such a text as it is (``Column.keeps_text``)."""
     out = []
     for p in pairs:
         for side in targets:
             source, target = p.column("right" if side == "left" else "left"), p.column(side)
-            if source.type in _TEXT and target.type not in (*_TEXT, ColumnType.BINARY):
+            if source.type in _TEXT and not target.keeps_text and \
+                    target.type not in (*_TEXT, ColumnType.BINARY):
                 article = "an" if target.type[0] in "aeiou" else "a"  # (an integer)
                 out.append(f"'{source.name}' (text) goes into '{target.name}' ({target.type}): "
                            f"a value that is not {article} {target.type} fails its row")

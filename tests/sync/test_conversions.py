@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from l2tui.config.model import ColumnPair, Connection, Direction, Entity, Mapping
@@ -81,14 +82,49 @@ def test_text_mapped_into_a_typed_column_is_warned_of_before_the_run(
            "its row" in warnings
 
 
-def test_text_mapped_into_an_integer_column_is_warned_of_as_an_integer(
-        emu: Any, tmp_path: Path) -> None:
-    pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts")
-    manual_mapping(pair, [("accountid", "accountid"), ("name", "numberofemployees")])
-    pair.run()
-    warnings = [e.message for e in pair.events if isinstance(e, LogLine) and e.level == "warning"]
-    assert "'name' (text) goes into 'numberofemployees' (integer): a value that is not an " \
-           "integer fails its row" in warnings
+def _texts_into(tmp_path: Path, integer: str, strict: str = "") -> Connection:
+    """A SQLite table ``words (id, q TEXT)`` holding a number and a word, one way into an empty
+    ``numbers (id, n <integer>)`` of another file (``strict``: "STRICT" or ""), q into n."""
+    words, numbers = sqlite_url(tmp_path / "words.db"), sqlite_url(tmp_path / "numbers.db")
+    with sa.create_engine(words).begin() as c:
+        c.exec_driver_sql("CREATE TABLE words (id TEXT PRIMARY KEY, q TEXT)")
+        c.exec_driver_sql("INSERT INTO words VALUES ('a', '12'), ('b', 'many')")
+    with sa.create_engine(numbers).begin() as c:
+        c.exec_driver_sql(f"CREATE TABLE numbers (id TEXT PRIMARY KEY, n {integer}) {strict}")
+    return Connection(title="Words to numbers", direction=Direction.LEFT_TO_RIGHT,
+                      entity1=_sql_entity(words, "words", "id"),
+                      entity2=_sql_entity(numbers, "numbers", "id"),
+                      mapping=Mapping(auto=False, columns=[ColumnPair("id", "id"),
+                                                           ColumnPair("q", "n")]))
+
+
+def _warnings(events: list[Any]) -> list[str]:
+    return [e.message for e in events if isinstance(e, LogLine) and e.level == "warning"]
+
+
+def test_text_mapped_into_a_strict_sqlite_tables_integer_column_is_warned_of_as_an_integer(
+        tmp_path: Path) -> None:
+    """(This test asserted the warning for a plain SQLite BIGINT column, which keeps any text.)"""
+    events: list[Any] = []
+    report = Runner(resolve_paths()).run(_texts_into(tmp_path, "INTEGER", "STRICT"),
+                                         sink=events.append)
+    assert "'q' (text) goes into 'n' (integer): a value that is not an integer fails its row" \
+        in _warnings(events)
+    assert (report.created_right, report.errors_right) == (1, 1)
+
+
+@pytest.mark.parametrize("integer", ["INTEGER", "BIGINT"])
+def test_text_mapped_into_a_plain_sqlite_integer_column_is_not_said_to_fail_its_row(
+        tmp_path: Path, integer: str) -> None:
+    """SQLite keeps a text that is no number in a plain INTEGER column (type affinity): the
+    warning that such a text fails its row was untrue, and the row is written."""
+    events: list[Any] = []
+    conn = _texts_into(tmp_path, integer)
+    report = Runner(resolve_paths()).run(conn, sink=events.append)
+    assert not [w for w in _warnings(events) if "fails its row" in w]
+    assert (report.outcome, report.created_right) == ("success", 2)
+    engine = sa.create_engine(sqlite_url(tmp_path / "numbers.db"))
+    assert _rows(engine, "numbers") == [("a", 12), ("b", "many")]
 
 
 def test_a_mapping_warning_is_a_warning_once_then_a_line_of_the_log(

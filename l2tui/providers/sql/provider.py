@@ -6,7 +6,9 @@ import contextlib
 import hashlib
 import marshal
 import os
+import pickle
 import sqlite3
+import tempfile
 from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from decimal import Decimal
 from operator import itemgetter
@@ -39,7 +41,7 @@ from l2tui.providers.base import (
     VerifyResult,
     WriteOutcome,
 )
-from l2tui.providers.sql import ddl, select, types
+from l2tui.providers.sql import busy, ddl, select, types
 from l2tui.providers.sql.connstr import Target, build_target, is_microsoft_driver
 from l2tui.providers.sql.errors import one_line
 from l2tui.providers.sql.upsert import WriteTarget, rows_per_statement
@@ -114,7 +116,7 @@ class SqlProvider(Provider):
                 and not os.path.exists(target.server):
             raise ConnectError(f"no SQLite database file at {target.server}")
         if self._engine is None:
-            kwargs: dict[str, Any] = {"connect_args": dict(target.connect_args)}
+            kwargs: dict[str, Any] = {"connect_args": self._connect_args()}
             if target.provider == "sqlserver" and is_microsoft_driver(target.driver):
                 kwargs["fast_executemany"] = True
             try:
@@ -131,6 +133,16 @@ class SqlProvider(Provider):
             elif target.provider == "sqlite":
                 types.keep_nan(self._engine.dialect)
         return self._engine
+
+    def _connect_args(self) -> dict[str, Any]:
+        """The driver's connect arguments; a SQLite file's, in a run that can be stopped, make
+        a connection whose waits on another program's lock end with the stop (``busy``)."""
+        args = dict(self.target.connect_args)
+        stop, timeout = self.context.stop, args.get("timeout")
+        if self.target.provider == "sqlite" and stop is not None and \
+                isinstance(timeout, int | float) and timeout > busy.SLICE:
+            args.update(factory=busy.stoppable(stop, timeout), timeout=busy.SLICE)
+        return args
 
     @contextlib.contextmanager
     def connect(self, create: bool = False) -> Iterator[Connection]:
@@ -193,8 +205,10 @@ class SqlProvider(Provider):
             keys = select.resolve_keys(table, self.entity.primary_key)
             chosen = select.pick_columns(table, info)
             self._table = table
-            self._columns = select.table_columns(table, chosen, keys,
-                                                 sqlite=conn.dialect.name == "sqlite")
+            sqlite = conn.dialect.name == "sqlite"
+            self._columns = select.table_columns(
+                table, chosen, keys, sqlite=sqlite,
+                strict=sqlite and select.is_strict(conn, table))
             self._unique = select.unique_key_sets(inspector, table)
             if keys:
                 unique = set(keys) in self._unique
@@ -301,6 +315,21 @@ class SqlProvider(Provider):
         if self.target.provider != "sqlite" or self.info.kind != "table":
             return frozenset()
         return frozenset(c.name for c in self.describe() if c.type == ColumnType.DECIMAL)
+
+    def shares_file(self) -> bool:
+        """Whether this is a SQLite file that the connection's other entity (a table or select
+        of its own) uses too: the run then writes to the file this side reads."""
+        peer = self.context.peer
+        if peer is None or self.target.provider != "sqlite" or _backend(peer.provider) != "sqlite":
+            return False
+        try:
+            theirs = build_target(peer.provider, peer.connection_string, None).server
+        except (L2Error, ValueError):
+            return False
+        try:
+            return os.path.samefile(self.target.server, theirs)
+        except OSError:  # (":memory:", a file not made yet: none shared)
+            return False
 
     def repeated_keys(self, columns: Sequence[str], folded: Collection[str] = ()
                       ) -> list[tuple[list[Record], int]]:
@@ -701,8 +730,13 @@ class SqlReadStream(ReadStream):
             # versions, it gives them by ``marshal``, twice as fast as by ``repr``, with no
             # datetime parsed for a row seen, and converts only the rows it keeps
             raw = conn.dialect.name == "sqlite"
-            parts = self._parts(streaming, provider.read_statement(raw=raw), raw)
-            names = next(parts)
+            # the other entity's table in this file, in a rollback journal: the rows are all
+            # read first, to a temporary file (``_spooled``), ending the read's lock on the file
+            # before the run writes to it (it waited on the read, the read on it, until locked)
+            spool = raw and provider.shares_file() and not _in_wal(streaming)
+            source = self._parts(streaming, provider.read_statement(raw=raw), raw)
+            names = next(source)
+            parts = _spooled(source) if spool else source
             convert: dict[int, Callable[[Any], Any]] = {
                 i: types.guid_text if n in guids else types.sqlite_decimal if n in decimals
                 else types.to_python for i, n in enumerate(names)
@@ -738,6 +772,7 @@ class SqlReadStream(ReadStream):
                     yield page
             finally:
                 parts.close()
+                source.close()
 
     def _parts(self, conn: Connection, statement: Any, sqlite: bool
                ) -> Generator[Any, None, None]:
@@ -829,6 +864,26 @@ class SqlReadStream(ReadStream):
             return list(rows), versions, 0
         kept = [i for i in range(len(rows)) if i not in drop]
         return [rows[i] for i in kept], [versions[i] for i in kept], len(rows) - len(kept)
+
+
+def _in_wal(conn: Connection) -> bool:
+    """Whether ``conn``'s SQLite file is in WAL mode, where a reader never blocks a writer."""
+    mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+    return str(mode).lower() == "wal"
+
+
+def _spooled(parts: Generator[Any, None, None]) -> Generator[Any, None, None]:
+    """``parts`` (pages of rows) read to their end into a temporary file (its owner's alone,
+    removed as it is closed), then given from it a page at a time: memory holds one page."""
+    with tempfile.TemporaryFile() as spool:
+        pages = 0
+        for part in parts:
+            pickle.dump([tuple(row) for row in part], spool, pickle.HIGHEST_PROTOCOL)
+            pages += 1
+        parts.close()  # (the read, all fetched, ended its transaction: see ``_fetched``)
+        spool.seek(0)
+        for _ in range(pages):
+            yield pickle.load(spool)  # noqa: S301  (this generator's own file)
 
 
 def _not_utf8_error(exc: sa.exc.OperationalError) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect, Inspector
+from sqlalchemy.engine import Connection, Dialect, Inspector
 
 from l2tui.config.specs.sql_select import Name, SelectInfo
 from l2tui.errors import ConfigError
@@ -115,9 +115,11 @@ def resolve_keys(table: sa.Table, primary_key: Sequence[str]) -> list[str]:
 
 
 def table_columns(table: sa.Table, chosen: Sequence[sa.Column[Any]], keys: Sequence[str], *,
-                  sqlite: bool = False) -> list[Column]:
+                  sqlite: bool = False, strict: bool = False) -> list[Column]:
     """Describe reflected columns; ``sqlite``: the database is SQLite, which keeps decimals as
-    doubles and datetimes as the text it is given."""
+    doubles, datetimes as the text it is given, and any text in an INTEGER column unless the
+    table is ``strict`` (or it is the table's rowid)."""
+    rowid = rowid_alias(table) if sqlite else None
     out = []
     for col in chosen:
         kind = types.column_type(col.type)
@@ -137,8 +139,31 @@ def table_columns(table: sa.Table, chosen: Sequence[sa.Column[Any]], keys: Seque
             scale=scale,
             single_float=not sqlite and types.is_single_float(col.type),
             blank_padded=not sqlite and isinstance(col.type, sa.CHAR | sa.NCHAR),
+            keeps_text=sqlite and not strict and kind == ColumnType.INTEGER and col.name != rowid,
         ))
     return out
+
+
+def rowid_alias(table: sa.Table) -> str | None:
+    """A SQLite table's INTEGER PRIMARY KEY column (its rowid), the one column of a table not
+    STRICT that refuses a value of another type; else None."""
+    keys = list(table.primary_key.columns)
+    if len(keys) == 1 and str(keys[0].type).upper() == "INTEGER":
+        return str(keys[0].name)
+    return None
+
+
+def is_strict(conn: Connection, table: sa.Table) -> bool:
+    """Whether a SQLite table is STRICT (each column refuses a value of another type); False
+    where SQLite is older than STRICT tables (3.37) and cannot say."""
+    quote = conn.dialect.identifier_preparer.quote
+    schema = f"{quote(table.schema)}." if table.schema else ""
+    try:
+        rows = conn.exec_driver_sql(f"PRAGMA {schema}table_list({quote(table.name)})").fetchall()
+    except sa.exc.DBAPIError:
+        rows = []
+    conn.rollback()
+    return any(row[1] == table.name and row[5] for row in rows)
 
 
 def _native(sql_type: Any) -> str:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from l2tui.errors import ConnectError
 from l2tui.providers.base import Change, ChangeOp, Column, RowBatch, WriteOutcome
-from l2tui.providers.sql import types, upsert
+from l2tui.providers.sql import select, types, upsert
 from l2tui.providers.sql.errors import one_line
 from l2tui.providers.sql.fast import FastStatements, kind_of
 from l2tui.providers.sql.upsert import MissingRows, WriteTarget
@@ -410,10 +410,7 @@ class Writer:
         refuses a value of another type; else None."""
         if self.dialect.name != "sqlite":
             return None
-        keys = list(self.target.table.primary_key.columns)
-        if len(keys) == 1 and str(keys[0].type).upper() == "INTEGER":
-            return str(keys[0].name)
-        return None
+        return select.rowid_alias(self.target.table)
 
     def plan(self, changes: Sequence[Change], indices: Iterable[int],
              outcomes: Refusals) -> list[Segment]:

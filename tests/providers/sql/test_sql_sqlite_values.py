@@ -152,3 +152,14 @@ def test_a_read_past_a_sqlite_text_that_is_not_utf8_keeps_to_the_rows_as_the_rea
     ids += [r["id"] for p in pages for r in p.records]
 
     assert ids == list(range(1, 11))
+
+
+def test_only_a_plain_sqlite_integer_column_is_described_as_keeping_any_text(
+        sqlite_db: Database) -> None:
+    """SQLite keeps a text that is no number in an INTEGER column by type affinity; not in a
+    STRICT table's, nor in an INTEGER PRIMARY KEY (the rowid)."""
+    sqlite_db.run("CREATE TABLE plain (id INTEGER PRIMARY KEY, n INTEGER, b BIGINT, r REAL)",
+                  "CREATE TABLE strict (id TEXT PRIMARY KEY, n INTEGER) STRICT")
+    kept = {table: {c.name for c in sqlite_db.open(table, ["id"]).describe() if c.keeps_text}
+            for table in ("plain", "strict")}
+    assert kept == {"plain": {"n", "b"}, "strict": set()}
