@@ -92,3 +92,23 @@ def test_a_run_whose_sign_in_always_times_out_exits_3_naming_the_identity_provid
                              "failed: timed out (gave up after 6 tries)\n"), result.stderr
     assert emu.password not in result.stdout + result.stderr
     assert len([r for r in emu.recent_requests if "/oauth2/v2.0/token" in r]) == 6
+
+
+def test_a_run_whose_app_secret_is_refused_exits_3_with_the_identity_providers_one_line(
+        emulator_factory: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    """Entra's invalid_client answer (AADSTS7000215, its trace lines after it): the run says it
+    on one line, naming the entity, without the secret it sent."""
+    emu = emulator_factory(rows=5, auth=True)
+    pair = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts")
+    pair.conn.entity1.connection_string = (
+        f"URL={emu.url('accounts')};Authentication=client_secret;ClientId={emu.client_id};"
+        f"Authority={emu.authority};")
+    pair.conn.entity1.password_env = "CRM_SECRET"
+    result = run_cli("run", pair.save(), env={
+        "CRM_SECRET": "not-the-secret-123",
+        "L2TUI_AUTHORITY_REWRITE": f"https://login.fake.test={emu.root_url}"})
+    assert result.returncode == 3, result.stderr
+    assert result.stderr == ("l2tui: entity 1 (Dynamics accounts): sign-in at login.fake.test "
+                             "failed: AADSTS7000215: Invalid client secret provided.\n"), \
+        result.stderr
+    assert "not-the-secret-123" not in result.stdout + result.stderr

@@ -322,3 +322,27 @@ def test_a_wrong_tenant_says_what_the_identity_provider_said(crm):
     assert result.message == (f"cannot use the sign-in authority login.fake.test: AADSTS90002: "
                               f"Tenant '{other}' not found. Check to make sure you have the "
                               "correct tenant ID and are signing into the correct cloud.")
+
+
+def test_an_unregistered_client_id_says_what_the_identity_provider_said(crm):
+    """A ClientId the directory does not know: Entra's AADSTS700016, on one line (its trace
+    lines left out), the password nowhere in it."""
+    result = crm.provider(crm.emu.connection_string() + "ClientId=not-registered;").verify()
+    assert not result.ok
+    assert result.message.startswith(
+        "sign-in as alice@contoso.com at login.fake.test failed: AADSTS700016: Application with "
+        "identifier 'not-registered' was not found in the directory"), result.message
+    assert "\n" not in result.message and "\r" not in result.message
+    assert "Trace ID" not in result.message and crm.emu.password not in result.message
+
+
+def test_a_scope_of_another_resource_says_what_the_identity_provider_said(crm):
+    scope = "https://contoso.crm.dynamics.com/.default"
+    result = crm.provider(crm.client_secret_string() + f"Scope={scope};",
+                          secret=crm.emu.client_secret).verify()
+    assert not result.ok
+    assert result.message.endswith(
+        "at login.fake.test failed: AADSTS70011: The provided value for the input parameter "
+        f"'scope' is not valid. The scope '{scope}' does not exist."), result.message
+    assert "\n" not in result.message and "\r" not in result.message
+    assert crm.emu.client_secret not in result.message
