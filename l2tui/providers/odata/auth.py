@@ -452,7 +452,8 @@ class MsalAuthenticator(Authenticator):
                 )
             else:
                 self._app = msal.PublicClientApplication(self.settings.client_id, **kwargs)
-        except (ValueError, TypeError, requests.RequestException) as exc:
+        except (ValueError, TypeError, requests.RequestException,
+                msal.exceptions.MsalServiceError) as exc:  # (the last: discovery answered 5xx)
             where = urlsplit(authority)
             # a reserved test name (the emulator's login.fake.test) reaches nothing by itself
             hint = (" (a test authority: set L2TUI_AUTHORITY_REWRITE as `l2tui emulator` "

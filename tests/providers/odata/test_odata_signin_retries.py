@@ -120,3 +120,11 @@ def test_a_stop_ends_the_wait_for_a_sign_in_answer_at_once(crm):
     assert time.monotonic() - started < 3
     assert not result.ok and "the run was asked to stop" in result.message, result.message
     assert len(_token_requests(crm)) == 1
+
+
+def test_an_authority_discovery_that_stays_unavailable_fails_in_one_line(crm):
+    """MSAL raises its own error for a discovery answered 5xx: one line, not its traceback."""
+    crm.emu.faults.fail_next(10, status=503, path_contains="openid-configuration")
+    result = crm.provider(retry_max=1).verify()
+    assert not result.ok
+    assert result.message == "cannot use the sign-in authority login.fake.test: HTTP Error: 503"
