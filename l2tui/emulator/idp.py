@@ -288,12 +288,10 @@ class IdentityProvider:
                                     "'client_secret' or 'request' is required for the "
                                     "'client_credentials' grant type.")
             if not self._client_ok(form, required=True):
-                return _oauth_error(401, "invalid_client", "AADSTS7000215: Invalid client "
-                                    "secret provided.")
+                return _wrong_secret(client_id)
             return self._tokens_for(client_id, client_id, scope, user=False)
         if not self._client_ok(form, required=False):
-            return _oauth_error(401, "invalid_client", "AADSTS7000215: Invalid client secret "
-                                "provided.")
+            return _wrong_secret(client_id)
         if grant == "password":
             username, password = form.get("username", ""), form.get("password", "")
             user = next((u for u in self.users if u.lower() == username.lower()), None)
@@ -362,6 +360,14 @@ class IdentityProvider:
 def _json(status: int, payload: dict[str, Any]) -> Response:
     return Response(status, [("Content-Type", "application/json; charset=utf-8"),
                              ("Cache-Control", "no-store")], json.dumps(payload).encode())
+
+
+def _wrong_secret(client_id: str) -> Response:
+    """Entra's answer to a client secret that is not the app's."""
+    return _oauth_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided. "
+                        "Ensure the secret being sent in the request is the client secret value, "
+                        "not the client secret ID, for a secret added to app "
+                        f"'{client_id}'.")
 
 
 def _oauth_error(status: int, error: str, description: str) -> Response:

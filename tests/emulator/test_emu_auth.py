@@ -215,7 +215,9 @@ def test_a_wrong_client_secret_is_answered_as_entra_answers_it(emu_auth: Emulato
         "grant_type": "client_credentials", "client_id": emu_auth.client_id,
         "client_secret": "wrong", "scope": emu_auth.scope})
     assert _entra_error(resp, 401, "invalid_client", 7000215) == \
-        "AADSTS7000215: Invalid client secret provided."
+        ("AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the "
+         "request is the client secret value, not the client secret ID, for a secret added to "
+         f"app '{emu_auth.client_id}'.")
 
 
 def test_an_unregistered_client_id_is_refused_as_entra_refuses_it(emu_auth: Emulator,

@@ -109,6 +109,9 @@ def test_a_run_whose_app_secret_is_refused_exits_3_with_the_identity_providers_o
         "L2TUI_AUTHORITY_REWRITE": f"https://login.fake.test={emu.root_url}"})
     assert result.returncode == 3, result.stderr
     assert result.stderr == ("l2tui: entity 1 (Dynamics accounts): sign-in at login.fake.test "
-                             "failed: AADSTS7000215: Invalid client secret provided.\n"), \
+                             "failed: AADSTS7000215: Invalid client secret provided. Ensure "
+                             "the secret being sent in the request is the client secret value, "
+                             "not the client secret ID, for a secret added to app "
+                             f"'{emu.client_id}'.\n"), \
         result.stderr
     assert "not-the-secret-123" not in result.stdout + result.stderr
