@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed of the sample data (default 1)")
     p.add_argument("--no-auth", action="store_true", help="accept requests without a bearer token")
     p.add_argument("--tls", action="store_true", help="serve https with a throwaway CA")
+    p.add_argument("--client-id", action="append", default=[], metavar="ID",
+                   help="register another app (client) id for user sign-in (repeatable)")
     return parser
 
 

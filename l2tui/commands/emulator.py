@@ -17,4 +17,6 @@ def emulator_command(args: argparse.Namespace, paths: Paths) -> int:
         argv.append("--no-auth")
     if args.tls:
         argv.append("--tls")
+    for client_id in args.client_id:
+        argv += ["--client-id", client_id]
     return main(argv)

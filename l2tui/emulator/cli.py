@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=1, metavar="S", help="seed of the sample data")
     parser.add_argument("--no-auth", action="store_true", help="accept requests without a token")
     parser.add_argument("--tls", action="store_true", help="serve https with a throwaway CA")
+    parser.add_argument("--client-id", action="append", default=[], metavar="ID",
+                        help="register another app (client) id for user sign-in (repeatable); "
+                             "others than the defaults are refused (AADSTS700016)")
     return parser
 
 
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             previous[sig] = signal.signal(sig, on_signal)
     try:
         emu = Emulator(rows=args.rows, seed=args.seed, auth=not args.no_auth, host=args.host,
-                       port=args.port, tls=args.tls)
+                       port=args.port, tls=args.tls, public_clients=args.client_id)
         try:
             emu.start()
         except (OSError, OverflowError) as exc:  # (a port past 65535: OverflowError)
@@ -81,6 +84,7 @@ def _announce(emu: Emulator) -> None:
             f"Authority: {emu.authority}",
             # a fake identity provider's sample credentials: shown, so that nobody reads code
             f"User: {emu.username}, password: {emu.password}",
+            "App (client) ids for user sign-in: " + ", ".join(sorted(emu.idp.public_clients)),
             f"Confidential client: {emu.client_id}, secret: {emu.client_secret}",
         ]
         if not emu.tls:

@@ -11,12 +11,16 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from .http_types import Request, Response
 
 DEFAULT_USERS = {"alice@contoso.com": "Passw0rd!"}
 DEFAULT_CLIENTS = {"l2tui-emulator-app": "emulator-secret"}
+# app (client) ids registered for user sign-in (password, device code): Microsoft's public
+# development client, l2tui's default ClientId; the confidential clients may sign users in too
+DEFAULT_PUBLIC_CLIENTS = ("51f81489-12ee-4a9e-aaae-a2591f45987d",)
+PERMISSIONS = (".default", "user_impersonation")  # what a scope may ask of the resource
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 USER_SCOPES = {"openid", "profile", "offline_access"}
 
@@ -58,6 +62,7 @@ class IdentityProvider:
         self.clock = clock
         self.users: dict[str, str] = dict(DEFAULT_USERS)
         self.clients: dict[str, str] = dict(DEFAULT_CLIENTS)
+        self.public_clients: set[str] = set(DEFAULT_PUBLIC_CLIENTS)
         self.token_lifetime: float = 3600
         self.auto_approve_device_codes = False
         self.device_interval = 1
@@ -137,11 +142,25 @@ class IdentityProvider:
         if req.method != "POST":
             return _oauth_error(405, "invalid_request", "AADSTS900561: The endpoint only accepts "
                                 "POST requests.")
-        form = {k: v[-1] for k, v in parse_qs(req.body.decode("utf-8")).items()}
+        form = {k: v[-1] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()}
         self._basic_auth(req, form)
-        if _DEVICE_RE.match(req.path):
-            return self._device_code(form)
-        return self._token(form)
+        device = bool(_DEVICE_RE.match(req.path))
+        refused = self._refusal(form, device)
+        if refused is not None:
+            return refused
+        return self._device_code(form) if device else self._token(form)
+
+    def unavailable(self, status: int, retry_after: int = 1, detail: str = "") -> Response:
+        """A failure (injected, or an emulator bug: ``detail``) as Entra answers one: a 429
+        throttled with Retry-After, else a transient server error."""
+        if status == 429:
+            resp = _oauth_error(429, "temporarily_unavailable", "AADSTS90055: There are too "
+                                "many incoming requests. Please try again later.")
+            resp.headers.append(("Retry-After", str(retry_after)))
+            return resp
+        return _oauth_error(status, "temporarily_unavailable" if status == 503 else "server_error",
+                            "AADSTS90033: A transient error has occurred. Please try again."
+                            + (f" ({detail})" if detail else ""))
 
     def _discovery(self, tenant: str) -> Response:
         if _GUID_RE.match(tenant) and tenant.lower() != self.tenant_id.lower():
@@ -180,6 +199,59 @@ class IdentityProvider:
             form.setdefault("client_id", user)
             form.setdefault("client_secret", secret)
 
+    def _refusal(self, form: dict[str, str], device: bool) -> Response | None:
+        """Entra's answer to a request refused before its grant is looked at: a parameter
+        missing, an app (client) id not registered, a scope not of this resource; else None."""
+        grant = form.get("grant_type", "")
+        needed = ["client_id", "scope"] if device else ["grant_type", "client_id", *{
+            "password": ["username", "password"], DEVICE_GRANT: ["device_code"],
+            "refresh_token": ["refresh_token"], "client_credentials": ["scope"],
+        }.get(grant, [])]
+        for name in needed:
+            if not form.get(name):
+                return _oauth_error(400, "invalid_request", "AADSTS900144: The request body "
+                                    f"must contain the following parameter: '{name}'.")
+        client_id = form["client_id"]
+        if client_id not in self.clients and client_id not in self.public_clients:
+            return _oauth_error(400, "unauthorized_client", f"AADSTS700016: Application with "
+                                f"identifier '{client_id}' was not found in the directory "
+                                f"'{self.tenant_id}'. This can happen if the application has not "
+                                "been installed by the administrator of the tenant or consented "
+                                "to by any user in the tenant. You may have sent your "
+                                "authentication request to the wrong tenant.")
+        wrong = self._wrong_scope(form.get("scope", ""), app=grant == "client_credentials")
+        return _oauth_error(400, "invalid_scope", wrong) if wrong else None
+
+    def _wrong_scope(self, scope: str, app: bool) -> str:
+        """Why a scope is refused ("" if it is not): each must be this service's
+        ``<resource>/.default`` (an app's) or ``/user_impersonation``, or an OpenID scope. The
+        resource is matched by port: the emulator answers to 127.0.0.1, localhost, its host."""
+        for item in scope.split():
+            if item in USER_SCOPES:
+                continue
+            resource, _, permission = item.rpartition("/")
+            if permission not in PERMISSIONS or not self._is_resource(resource):
+                return ("AADSTS70011: The provided value for the input parameter 'scope' is "
+                        f"not valid. The scope '{item}' does not exist.")
+            if app and permission != ".default":
+                return (f"AADSTS1002012: The provided value for scope {item} is not valid. "
+                        "Client credential flows must have a scope value with /.default "
+                        "suffixed to the resource identifier (application ID URI).")
+        return ""
+
+    def _is_resource(self, resource: str) -> bool:
+        """Whether an http(s) URL names this service (its port; any host name)."""
+        def port(url: str) -> int | None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                return None
+            return parts.port or (443 if parts.scheme == "https" else 80)
+
+        try:
+            return port(resource) is not None and port(resource) == port(self.resource)
+        except ValueError:  # (a port that is no number)
+            return False
+
     def _client_ok(self, form: dict[str, str], required: bool) -> bool:
         client_id = form.get("client_id", "")
         if "client_assertion" in form:
@@ -211,13 +283,15 @@ class IdentityProvider:
         client_id = form.get("client_id", "")
         scope = form.get("scope", "")
         if grant == "client_credentials":
+            if "client_secret" not in form and "client_assertion" not in form:
+                return _oauth_error(400, "invalid_request", "AADSTS7000216: 'client_assertion', "
+                                    "'client_secret' or 'request' is required for the "
+                                    "'client_credentials' grant type.")
             if not self._client_ok(form, required=True):
-                return _oauth_error(401, "invalid_client", "AADSTS7000215: Invalid client "
-                                    "secret provided.")
+                return _wrong_secret(client_id)
             return self._tokens_for(client_id, client_id, scope, user=False)
         if not self._client_ok(form, required=False):
-            return _oauth_error(401, "invalid_client", "AADSTS7000215: Invalid client secret "
-                                "provided.")
+            return _wrong_secret(client_id)
         if grant == "password":
             username, password = form.get("username", ""), form.get("password", "")
             user = next((u for u in self.users if u.lower() == username.lower()), None)
@@ -288,11 +362,27 @@ def _json(status: int, payload: dict[str, Any]) -> Response:
                              ("Cache-Control", "no-store")], json.dumps(payload).encode())
 
 
+def _wrong_secret(client_id: str) -> Response:
+    """Entra's answer to a client secret that is not the app's."""
+    return _oauth_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided. "
+                        "Ensure the secret being sent in the request is the client secret value, "
+                        "not the client secret ID, for a secret added to app "
+                        f"'{client_id}'.")
+
+
 def _oauth_error(status: int, error: str, description: str) -> Response:
+    """An OAuth error as Microsoft Entra ID answers it (MSAL reads ``error`` and
+    ``error_description``); the description ends in its trace lines, as Entra's does."""
+    timestamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
+    trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
     return _json(status, {
-        "error": error, "error_description": description,
+        "error": error,
+        "error_description": f"{description}\r\nTrace ID: {trace}\r\nCorrelation ID: "
+                             f"{correlation}\r\nTimestamp: {timestamp}",
         "error_codes": [int(description[6:description.index(":")])]
         if description.startswith("AADSTS") else [],
-        "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
-        "trace_id": str(uuid.uuid4()), "correlation_id": str(uuid.uuid4()),
+        "timestamp": timestamp, "trace_id": trace, "correlation_id": correlation,
+        "error_uri": "https://login.fake.test/error?code="
+                     + (description[6:description.index(":")]
+                        if description.startswith("AADSTS") else ""),
     })

@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -18,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 from .errors import NOT_AUTHENTICATED, REQUEST_LIMIT, ODataError
 from .faults import Faults, Limits
 from .http_types import Headers, Request, Response, error_response
-from .idp import IdentityProvider
+from .idp import DEFAULT_PUBLIC_CLIENTS, IdentityProvider
 from .paging import DeltaTokens
 from .seed import seed_store
 from .store import Store
@@ -87,8 +88,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             resp, drop = self.server.emulator.respond(req)
         except Exception as exc:  # a bug in the emulator: answer 500 rather than hang up
-            resp, drop = error_response(ODataError(
-                500, "0x80040216", f"Emulator error: {type(exc).__name__}: {exc}")), False
+            detail = f"Emulator error: {type(exc).__name__}: {exc}"
+            resp, drop = (self.server.emulator.idp.unavailable(500, detail=detail)
+                          if self.server.emulator.idp.handles(req.path) else
+                          error_response(ODataError(500, "0x80040216", detail))), False
         self.send_response(resp.status)
         for name, value in resp.headers:
             self.send_header(name, value)
@@ -124,6 +127,7 @@ class Emulator:
         tenant: str | None = None,
         users: dict[str, str] | None = None,
         clients: dict[str, str] | None = None,
+        public_clients: Iterable[str] = (),
     ) -> None:
         self.host, self.port, self.tls, self.auth = host, port, tls, auth
         self.tenant = tenant or ("adfs" if tls else DEFAULT_TENANT)
@@ -136,6 +140,7 @@ class Emulator:
             self.idp.users = dict(users)
         if clients:
             self.idp.clients = dict(clients)
+        self.idp.public_clients.update(public_clients)  # (more app ids for user sign-in)
         self.faults = Faults()
         self.limits = Limits()
         self._count_lock = threading.Lock()
@@ -243,6 +248,12 @@ class Emulator:
         return self.idp.users[self.username]
 
     @property
+    def public_client_id(self) -> str:
+        """The default app (client) id for user sign-in: Microsoft's public development client,
+        l2tui's default ClientId."""
+        return DEFAULT_PUBLIC_CLIENTS[0]
+
+    @property
     def client_id(self) -> str:
         """The default confidential client id."""
         return next(iter(self.idp.clients))
@@ -308,6 +319,8 @@ class Emulator:
         if fault is not None and fault.action == "fail_after":
             self.respond_unfaulted(req)
         if fault is not None and fault.action in ("fail", "fail_after"):
+            if self.idp.handles(req.path):  # (as Entra answers: an OAuth error, not OData's)
+                return self.idp.unavailable(fault.status, self.limits.retry_after), False
             if fault.status == 429:  # an injected throttle looks like service protection
                 return error_response(ODataError(
                     429, REQUEST_LIMIT, "Number of requests exceeded the limit (injected fault).",

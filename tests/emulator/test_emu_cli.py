@@ -114,3 +114,51 @@ def test_the_tls_emulator_prints_a_connection_string_that_works_as_it_is(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_client_id_registers_another_app_for_user_sign_in_and_says_so(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path) -> None:
+    """`--client-id my-app`: a connection with ClientId=my-app signs in (an unregistered id is
+    refused with AADSTS700016), and the emulator lists the ids it takes."""
+    from l2tui.config.model import Connection
+    from l2tui.config.store import ConnectionStore
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "l2tui", "emulator", "--port", "0", "--rows", "5",
+         "--client-id", "my-app"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(REPO),
+    )
+    try:
+        assert proc.stdout is not None
+        printed: dict[str, str] = {}
+        line = ""
+        while not line.startswith("Press Ctrl+C"):
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            key, _, value = line.partition(": ")
+            printed[key.strip()] = value.strip()
+        assert printed["App (client) ids for user sign-in"] == \
+            "51f81489-12ee-4a9e-aaae-a2591f45987d, my-app"
+        rewrite = printed["MSAL needs https"].rpartition("L2TUI_AUTHORITY_REWRITE=")[2][:-1]
+        password = printed["User"].rpartition("password: ")[2]
+        for client_id, ok in (("my-app", True), ("not-registered", False)):
+            conn = Connection(title=f"As {client_id}")
+            conn.entity1.provider = "odata"
+            conn.entity1.connection_string = printed["Connection string"] + f"ClientId={client_id};"
+            conn.entity1.password_env = "CRM_PASSWORD"
+            conn.entity2.provider = "sqlite"
+            conn.entity2.connection_string = f"Data Source={tmp_path / 'unused.db'};"
+            conn.entity2.select = "accounts"
+            ConnectionStore(config_dir).save(conn)
+            result = run_cli("verify", f"As {client_id}", "--entity", "1", env={
+                "CRM_PASSWORD": password, "L2TUI_AUTHORITY_REWRITE": rewrite})
+            assert (result.returncode == 0) == ok, result.stdout + result.stderr
+            assert ok or "AADSTS700016" in result.stdout + result.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import json
 import logging
 import os
@@ -57,7 +58,9 @@ class VerifyingSession(requests.Session):
         super().__init__()
         self.verify_setting = verify
         self.timeout = timeout
-        adapter = requests.adapters.HTTPAdapter(max_retries=1)  # as MSAL's own session
+        # no retry of its own (MSAL's session has one): RetryingClient tries again, after a
+        # back-off; a timeout tried again here too held each of its tries twice the Timeout
+        adapter = requests.adapters.HTTPAdapter(max_retries=0)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
 
@@ -87,19 +90,29 @@ class RewritingSession(VerifyingSession):
         return super().request(method, text, *args, **kwargs)
 
 
+class SignInGaveUp(requests.ConnectionError):
+    """A sign-in request that failed each time it was tried (timed out, dropped): its reason
+    and how many tries, as ``http.HttpClient`` says a service request's."""
+
+    def __init__(self, reason: str, tries: int) -> None:
+        super().__init__(f"{reason} (gave up after {tries} tries)")
+
+
 class RetryingClient:
     """MSAL's ``http_client``: sends through ``session``, trying a sign-in request (discovery,
     user realm, token) again as the service's requests are (``http.HttpClient``, its
-    ``RetryPolicy`` from the context's options): a 429 after its Retry-After, a 5xx or a dropped
-    connection after a back-off, each wait logged and ended at once by the run's stop
-    (StopAsked). The last answer, or error, is MSAL's, told as before; a 400 or 401 (a wrong
-    password or secret), a refused first connection and a timeout are not tried again."""
+    ``RetryPolicy`` from the context's options): a 429 after its Retry-After, a 5xx, a timeout
+    or a dropped connection after a back-off, each wait logged. The run's stop ends at once a
+    wait for an answer or to try again (StopAsked). The last answer is MSAL's, told as before,
+    the last error SignInGaveUp; a 400 or 401 (a wrong password or secret) and a refused first
+    connection are not tried again."""
 
-    def __init__(self, session: Any, context: ProviderContext) -> None:
+    def __init__(self, session: Any, context: ProviderContext, timeout: float | None = None) -> None:
         # (http imports this module: its retry policy is imported when a client is made)
         from l2tui.providers.odata.http import RetryPolicy, sleep_until
 
         self.session = session
+        self.timeout = timeout  # each try's, unless MSAL gives one (it gives none)
         self.policy = RetryPolicy.from_options(context.options)
         self.log = context.log
         self.stop = context.stop
@@ -124,20 +137,21 @@ class RetryingClient:
         server_errors = throttles = 0
         if self.stop is not None and self.stop.is_set():  # (no sign-in begun for a stopping run)
             raise StopAsked()
+        if kwargs.get("timeout") is None and self.timeout is not None:
+            kwargs["timeout"] = self.timeout
         while True:
             try:
-                response = send(url, **kwargs)
+                response = self._answer(send, url, **kwargs)
             except requests.exceptions.SSLError:
                 raise
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError) as exc:
                 reason = short_reason(exc)
                 server_errors += 1
-                # not a timeout (already tried twice by the session): six tries of Timeout
-                # each would hold the run minutes before it said the sign-in failed
-                if (reason == "Connection refused" and not self.answered) or \
-                        reason == "timed out" or server_errors > self.policy.max_retries:
+                if reason == "Connection refused" and not self.answered:
                     raise
+                if server_errors > self.policy.max_retries:
+                    raise SignInGaveUp(reason, server_errors) from None
                 wait, why = self.policy.backoff(server_errors), reason
             else:
                 self.answered = True
@@ -153,6 +167,15 @@ class RetryingClient:
                     return response
             self.log(f"{safe_url(url)}: {why}; retrying in {wait:.2f}s")
             self.sleep(max(0.0, wait))
+
+    def _answer(self, send: Any, url: str, **kwargs: Any) -> Any:
+        """One try's answer; with a stop, waited for in a thread of its own so that the stop
+        ends the wait (an identity provider slow to answer holds it up to Timeout each try)."""
+        if self.stop is None:
+            return send(url, **kwargs)
+        from l2tui.providers.odata.http import in_thread
+
+        return in_thread(lambda: send(url, **kwargs), self.stop, "l2tui-sign-in").result()
 
 
 def rewriting_session_from_env(verify: bool | str = True,
@@ -238,6 +261,8 @@ class MsalAuthenticator(Authenticator):
         self._expires_at = 0.0
         self._known_secrets: list[str] = []
         self._signed_in_as: str | None = None  # the account the log said it signed in as
+        self._attempts = 0  # sign-ins begun by headers(), and how the last one failed
+        self._failure: ConnectError | None = None
         # why the last password or device-code sign-in failed: requests that waited on it fail
         # alike, without a new code for a person to enter (another 15 minutes) or a password
         # the identity provider refused tried again
@@ -246,10 +271,23 @@ class MsalAuthenticator(Authenticator):
     # -- public ---------------------------------------------------------------------------------
 
     def headers(self) -> dict[str, str]:
-        """A bearer header with a token valid for at least a minute more."""
+        """A bearer header with a token valid for at least a minute more. A sign-in that failed
+        while this request waited for it fails it alike: the requests of a describe, sent at
+        once, would otherwise each begin a sign-in (its retries, minutes of timeouts) anew."""
+        seen = self._attempts
         with self._lock:
             if self._token is None or time.time() >= self._expires_at:
-                self._acquire(force_refresh=False)
+                if self._attempts != seen and self._failure is not None:
+                    raise copy.copy(self._failure)
+                try:
+                    self._acquire(force_refresh=False)
+                except ConnectError as exc:
+                    self._failure = exc
+                    raise
+                else:
+                    self._failure = None
+                finally:
+                    self._attempts += 1
             return {"Authorization": f"Bearer {self._token}"}
 
     def refresh(self, stale: dict[str, str]) -> bool:
@@ -402,7 +440,8 @@ class MsalAuthenticator(Authenticator):
         kwargs: dict[str, Any] = {"authority": authority, "token_cache": self._cache}
         http_client = self._http_client()
         if http_client is not None:
-            kwargs["http_client"] = RetryingClient(http_client, self.context)
+            kwargs["http_client"] = RetryingClient(http_client, self.context,
+                                                   self.settings.timeout)
         if urlsplit(authority).hostname not in MICROSOFT_HOSTS:
             kwargs["instance_discovery"] = False
         try:
@@ -413,7 +452,8 @@ class MsalAuthenticator(Authenticator):
                 )
             else:
                 self._app = msal.PublicClientApplication(self.settings.client_id, **kwargs)
-        except (ValueError, TypeError, requests.RequestException) as exc:
+        except (ValueError, TypeError, requests.RequestException,
+                msal.exceptions.MsalServiceError) as exc:  # (the last: discovery answered 5xx)
             where = urlsplit(authority)
             # a reserved test name (the emulator's login.fake.test) reaches nothing by itself
             hint = (" (a test authority: set L2TUI_AUTHORITY_REWRITE as `l2tui emulator` "
@@ -518,6 +558,8 @@ def _check_cache_shape(text: str) -> None:
 def short_reason(exc: BaseException) -> str:
     """A short, URL-free reason for a connection failure."""
     text = str(exc)
+    if isinstance(exc, SignInGaveUp):  # (its reason already made short)
+        return text
     errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
     if errno:
         return errno.group(1).strip()

@@ -217,6 +217,23 @@ class Pending(Generic[T]):
         return self._value  # type: ignore[return-value]  # (set before done, when no error)
 
 
+def in_thread(call: Callable[[], T], stop: threading.Event | None, name: str) -> Pending[T]:
+    """``call()`` begun in a daemon thread of its own (one still under way after a stop keeps
+    no process from ending); its ``result`` waits for it, or for the run's stop."""
+    pending: Pending[T] = Pending(stop)
+
+    def work() -> None:
+        try:
+            pending._value = call()
+        except BaseException as exc:  # noqa: BLE001  (raised in the caller's thread)
+            pending._error = exc
+        finally:
+            pending._done.set()
+
+    threading.Thread(target=work, daemon=True, name=name).start()
+    return pending
+
+
 class HttpClient:
     """Sends requests to one service with credentials, retries and one-line errors."""
 
@@ -352,19 +369,11 @@ class HttpClient:
         each from one thread more, as ``_send`` does elsewhere: a describe's six requests start
         six threads, not twelve); ``result`` waits for it, or for the run's stop. A daemon
         thread, so that a request still under way after a stop keeps no process from ending."""
-        pending: Pending[T] = Pending(self.stop)
-
-        def work() -> None:
+        def detached() -> T:
             self._detached.on = True
-            try:
-                pending._value = call(*args)
-            except BaseException as exc:  # noqa: BLE001  (raised in the caller's thread)
-                pending._error = exc
-            finally:
-                pending._done.set()
+            return call(*args)
 
-        threading.Thread(target=work, daemon=True, name=name).start()
-        return pending
+        return in_thread(detached, self.stop, name)
 
     def error(self, method: str, url: str, response: requests.Response) -> HttpError:
         """A one-line HttpError for an error response."""

@@ -71,3 +71,60 @@ def test_a_stop_ends_the_wait_to_retry_a_sign_in_at_once(crm):
         provider.describe()
     assert time.monotonic() - started < 5
     assert len(_token_requests(crm)) == 1
+
+
+def test_a_sign_in_answered_after_the_timeout_is_tried_again(crm):
+    """The identity provider took the token request but answered too late: tried again, as a
+    dropped connection is, rather than the run failing at once."""
+    crm.emu.faults.delay_next(1, 1.5, path_contains="/token")
+    result = crm.provider(crm.emu.connection_string() + "Timeout=0.5;").verify()
+    assert result.ok, result.message
+    assert len(_token_requests(crm)) == 2
+    assert any("/oauth2/v2.0/token: timed out; retrying in" in line for line in crm.logs), \
+        crm.logs
+
+
+def test_a_sign_in_that_always_times_out_fails_naming_the_identity_provider(crm):
+    crm.emu.faults.delay_next(10, 1.5, path_contains="/token")
+    provider = crm.provider(crm.emu.connection_string() + "Timeout=0.5;", retry_max=2)
+    with pytest.raises(ConnectError) as caught:
+        provider.describe()
+    assert str(caught.value) == ("sign-in at login.fake.test failed: timed out (gave up after "
+                                 "3 tries)")
+    assert len(_token_requests(crm)) == 3
+
+
+def test_an_app_sign_in_that_always_times_out_says_so_without_its_secret(crm):
+    crm.emu.faults.delay_next(10, 1.5, path_contains="/token")
+    provider = crm.provider(crm.client_secret_string() + "Timeout=0.5;",
+                            secret=crm.emu.client_secret, retry_max=1)
+    result = provider.verify()
+    assert not result.ok
+    assert "login.fake.test failed: timed out (gave up after 2 tries)" in result.message, \
+        result.message
+    assert crm.emu.client_secret not in result.message and "\n" not in result.message
+
+
+def test_a_stop_ends_the_wait_for_a_sign_in_answer_at_once(crm):
+    """A stop while the identity provider is slow to answer (verify signs an app in afresh, in
+    its own thread): the sign-in ends within moments, not after the Timeout (120 s by default,
+    each try)."""
+    crm.emu.faults.delay_next(1, 5.0, path_contains="/token")
+    stop = threading.Event()
+    context = crm.context(crm.emu.client_secret)
+    context.stop = stop
+    provider = crm.provider(crm.client_secret_string() + "Timeout=30;", context=context)
+    threading.Timer(0.5, stop.set).start()
+    started = time.monotonic()
+    result = provider.verify()
+    assert time.monotonic() - started < 3
+    assert not result.ok and "the run was asked to stop" in result.message, result.message
+    assert len(_token_requests(crm)) == 1
+
+
+def test_an_authority_discovery_that_stays_unavailable_fails_in_one_line(crm):
+    """MSAL raises its own error for a discovery answered 5xx: one line, not its traceback."""
+    crm.emu.faults.fail_next(10, status=503, path_contains="openid-configuration")
+    result = crm.provider(retry_max=1).verify()
+    assert not result.ok
+    assert result.message == "cannot use the sign-in authority login.fake.test: HTTP Error: 503"
