@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="print the connections and their latest runs as JSON on stdout")
 
-    p = add("show", "print a connection as TOML, secrets redacted")
+    p = add("show", "print a connection file as TOML (it never holds a secret)")
     p.add_argument("name", help="a title, a file-name slug, or a path to a .toml file")
 
     p = add("new", "create a connection file")

@@ -216,6 +216,15 @@ def test_show_prints_each_sample_connection(run_cli: CliRunner, sample: Path) ->
     assert result.stdout == sample.read_text()
 
 
+def test_show_help_says_it_prints_the_file_which_never_holds_a_secret(run_cli: CliRunner) -> None:
+    """``show`` prints the file as it is (a file holding a secret does not load): its help
+    promised secrets "redacted", which a user would take to mean a secret may be in the file."""
+    for help_text in (run_cli("--help").stdout, run_cli("show", "--help").stdout):
+        assert "redacted" not in help_text
+        assert "print a connection file as TOML (it never holds a secret)" in " ".join(
+            help_text.split())
+
+
 BAD_FILES = {
     "broken-toml": ('title = "x\n', "not valid TOML"),
     "unknown-key": ('title = "x"\ncolour = "red"\n[entity1]\n[entity2]\n', "colour: unknown key"),
