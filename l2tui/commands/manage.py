@@ -28,7 +28,7 @@ from l2tui.config.store import (
     read_connection_file,
     read_connection_text,
 )
-from l2tui.errors import ConfigError
+from l2tui.errors import ConfigError, L2Error
 from l2tui.paths import Paths
 from l2tui.runner import Runner
 
@@ -41,7 +41,13 @@ def store_for(paths: Paths) -> ConnectionStore:
 def list_command(args: argparse.Namespace, paths: Paths) -> int:
     """Print one line per connection and its latest run; broken files are listed with their
     error (on stderr too). With --json, one object per file on stdout."""
-    entries = store_for(paths).entries()
+    try:
+        entries = store_for(paths).entries()
+    except L2Error as exc:
+        if args.json:  # (on stdout too, as run, history and conflicts --json answer an error)
+            print(json.dumps({"ok": False, "message": str(exc), "exit_code": exc.exit_code},
+                             indent=2, ensure_ascii=False))
+        raise
     if args.json:
         return _list_json(entries, Runner(paths))
     if not entries:

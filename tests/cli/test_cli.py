@@ -366,6 +366,17 @@ def test_list_with_a_config_dir_that_is_a_file_exits_2(run_cli: CliRunner, tmp_p
     assert result.returncode == 2 and "is not a folder" in result.stderr
 
 
+def test_list_json_with_a_config_dir_that_is_a_file_answers_the_error_on_stdout(
+        run_cli: CliRunner, tmp_path: Path) -> None:
+    taken = tmp_path / "big.toml"
+    taken.write_text("")
+    result = run_cli("--config-dir", str(taken), "list", "--json")
+    assert result.returncode == 2 and "is not a folder" in result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["ok"] is False and answer["exit_code"] == 2
+    assert "is not a folder" in answer["message"]
+
+
 def test_list_json_on_an_empty_folder_is_an_empty_list(run_cli: CliRunner) -> None:
     result = run_cli("list", "--json")
     assert result.returncode == 0 and result.stdout.strip() == "[]"
