@@ -112,7 +112,7 @@ class Runner:
                     state = open_state(dry_run)
                 except UnusableState as unusable:
                     if not (reset and not dry_run and unusable.damaged):
-                        raise self._hinted(conn, unusable) from None
+                        raise self._hinted(conn, unusable, dry_reset=reset and dry_run) from None
                     state = self._start_over(conn, unusable, open_state, events)
             except L2Error as unusable:
                 # a damaged or locked state: the run's log says so too (the caller says it once)
@@ -228,11 +228,13 @@ class Runner:
         return self._hinted(conn, state_error(self.paths.state_db(conn.slug), caught))
 
     @staticmethod
-    def _hinted(conn: Connection, error: L2Error) -> L2Error:
-        """A damaged state's error saying how to start over; any other error as it is."""
+    def _hinted(conn: Connection, error: L2Error, *, dry_reset: bool = False) -> L2Error:
+        """A damaged state's error saying how to start over (``dry_reset``: that a dry run with
+        --reset does not); any other error as it is."""
         if not (isinstance(error, UnusableState) and error.damaged):
             return error
-        hinted = UnusableState(f"{error.message} (l2tui run {conn.argument} --reset starts "
+        dry = "a dry run leaves it where it is; without --dry-run, " if dry_reset else ""
+        hinted = UnusableState(f"{error.message} ({dry}l2tui run {conn.argument} --reset starts "
                                "over, keeping the old file beside it)")
         hinted.damaged, hinted.run = True, error.run
         return hinted

@@ -112,7 +112,9 @@ def test_a_dry_run_with_reset_leaves_a_damaged_state_where_it_is(
         pair: Pair, run_cli: CliRunner) -> None:
     name, state = _damaged(pair)
     result = run_cli("run", name, "--reset", "--dry-run")
-    assert result.returncode == 2 and "--reset starts over" in result.stderr
+    assert result.returncode == 2
+    assert f"(a dry run leaves it where it is; without --dry-run, l2tui run {name} --reset starts " \
+           "over, keeping the old file beside it)" in result.stderr
     assert state.read_bytes() == NOT_SQLITE
     assert not any(".damaged-" in n for n in _names(state.parent))
 
