@@ -116,6 +116,16 @@ Written = tuple[RowBatch, list[RowItem], dict[int, WriteOutcome]]
 """A RowBatch written, its items, and the outcome of each row that did not plainly succeed."""
 
 
+def failed_text(outcome: WriteOutcome) -> str:
+    """A failed write's item error; one the service may have carried out all the same
+    (``WriteOutcome.unsure``) says that its outcome is unknown."""
+    error = (outcome.error or "write failed").rstrip(".")
+    if not outcome.unsure:
+        return error
+    return (f"outcome unknown: {error}; the service may have made it all the same (the next run "
+            "matches both sides by key: found there, it is matched, not made again)")
+
+
 def _text_size(values: list[Any] | None) -> int:
     """Characters of the text values of a task (what may make one large)."""
     return sum(len(v) for v in values if isinstance(v, str)) if values else 0
@@ -333,8 +343,7 @@ class Writer:
                 self.counts.errors[name] += 1
                 self.unsure += outcome.unsure
                 self.failures.append((task.mkey, task.src_kid, task.dst_kid))
-                self.sink(ItemError(side=name, key=task.mkey,
-                                    message=outcome.error or "write failed"))
+                self.sink(ItemError(side=name, key=task.mkey, message=failed_text(outcome)))
                 continue
             op = task.op
             done[op] += 1
@@ -515,8 +524,9 @@ class Writer:
                 continue
             else:
                 self.counts.errors[name] += 1
+                self.unsure += outcome.unsure  # (a create answered 5xx: it may have been made)
                 self.failures.append((mkey, src, None))
-                self.sink(ItemError(side=name, key=mkey, message=outcome.error or "write failed"))
+                self.sink(ItemError(side=name, key=mkey, message=failed_text(outcome)))
                 continue
             saves.append(self._pair(mkey, kid, src, hsh, version))
         return saves

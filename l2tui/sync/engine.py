@@ -325,6 +325,9 @@ class Engine:
         self.unresolved = 0
         self.undated = 0  # latest_wins conflicts a side had no modified-on value for
         self.unchanged = 0
+        # items a run failed (``retrying``) found on both sides alike with no pair: a write whose
+        # outcome was unknown (``WriteOutcome.unsure``) was made after all; matched, unchanged
+        self.found = 0
         self.only = {s: 0 for s in SIDES}  # items found on one side only, left alone (one-way)
         self.rematched = 0  # pairs synced under other settings, matched again by key this run
         self.stored: str | None = None  # the settings the state was synced under (signature)
@@ -598,6 +601,10 @@ class Engine:
             state.commit()
         outcome = "dry_run" if opts.dry_run else (
             "errors" if errors else "conflicts" if self.unresolved else "success")
+        if self.found:
+            self.log(f"{self.found} item(s) whose write a previous run failed were found on both "
+                     "sides alike (a write whose outcome was unknown was made after all): "
+                     "matched by key and counted unchanged, not written again")
         for s in SIDES:
             if self.writers[s].changed:
                 self.log(f"{self.writers[s].changed} item(s) on the {s} changed while this run "
@@ -1263,6 +1270,8 @@ class Engine:
                 self.only[alone] += 1
         elif action == Action.BASE:
             self.unchanged += 1
+            if st is None and mkey in self.retrying:
+                self.found += 1
             present = litem or ritem
             agreed = present.hash if present else (st.hash if st else "")
             self.state.save([(mkey, kids["left"], kids["right"], agreed, None, None, self.run_id,
