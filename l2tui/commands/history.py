@@ -31,7 +31,11 @@ from l2tui.sync.summaries import (
 )
 
 RESOLUTIONS = {"left_wins": "Data Entity 1 (left) won", "right_wins": "Data Entity 2 (right) won",
-               "skipped": "skipped: both kept, reported again at the next run"}
+               "skipped": "skipped: both kept, reported again at the next run",
+               "left_wins_failed": "Data Entity 1 (left) won, but its write was not made: "
+               "not settled (the next run writes it again)",
+               "right_wins_failed": "Data Entity 2 (right) won, but its write was not made: "
+               "not settled (the next run writes it again)"}
 
 
 def history_command(args: argparse.Namespace, paths: Paths) -> int:

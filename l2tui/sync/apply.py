@@ -116,6 +116,16 @@ Written = tuple[RowBatch, list[RowItem], dict[int, WriteOutcome]]
 """A RowBatch written, its items, and the outcome of each row that did not plainly succeed."""
 
 
+def failed_text(outcome: WriteOutcome) -> str:
+    """A failed write's item error; one the service may have carried out all the same
+    (``WriteOutcome.unsure``) says that its outcome is unknown."""
+    error = (outcome.error or "write failed").rstrip(".")
+    if not outcome.unsure:
+        return error
+    return (f"outcome unknown: {error}; the service may have made it all the same (the next run "
+            "matches both sides by key: found there, it is matched, not made again)")
+
+
 def _text_size(values: list[Any] | None) -> int:
     """Characters of the text values of a task (what may make one large)."""
     return sum(len(v) for v in values if isinstance(v, str)) if values else 0
@@ -159,6 +169,7 @@ class Writer:
         self.unsure = 0  # failed writes the side may have carried out (see WriteOutcome.unsure)
         self.changed = 0  # updates not made: the record changed meanwhile (WriteOutcome.changed)
         self.outdated: list[str] = []  # their pairs, whose version here is no use any more
+        self.changed_keys: list[str] = []  # their match keys, all run long
         # the writes that failed as item errors: (match key, the source's key, this side's key)
         self.failures: list[tuple[str, str | None, str | None]] = []
         # writes held back until the deletion guard has passed (``hold``), and where those
@@ -327,12 +338,12 @@ class Writer:
                 if outcome.changed:  # (its pair keeps its state: the next run decides it)
                     self.changed += 1
                     self.outdated.append(task.mkey)
+                    self.changed_keys.append(task.mkey)
                     continue
                 self.counts.errors[name] += 1
                 self.unsure += outcome.unsure
                 self.failures.append((task.mkey, task.src_kid, task.dst_kid))
-                self.sink(ItemError(side=name, key=task.mkey,
-                                    message=outcome.error or "write failed"))
+                self.sink(ItemError(side=name, key=task.mkey, message=failed_text(outcome)))
                 continue
             op = task.op
             done[op] += 1
@@ -513,8 +524,9 @@ class Writer:
                 continue
             else:
                 self.counts.errors[name] += 1
+                self.unsure += outcome.unsure  # (a create answered 5xx: it may have been made)
                 self.failures.append((mkey, src, None))
-                self.sink(ItemError(side=name, key=mkey, message=outcome.error or "write failed"))
+                self.sink(ItemError(side=name, key=mkey, message=failed_text(outcome)))
                 continue
             saves.append(self._pair(mkey, kid, src, hsh, version))
         return saves

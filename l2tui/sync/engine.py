@@ -325,6 +325,9 @@ class Engine:
         self.unresolved = 0
         self.undated = 0  # latest_wins conflicts a side had no modified-on value for
         self.unchanged = 0
+        # items a run failed (``retrying``) found on both sides alike with no pair: a write whose
+        # outcome was unknown (``WriteOutcome.unsure``) was made after all; matched, unchanged
+        self.found = 0
         self.only = {s: 0 for s in SIDES}  # items found on one side only, left alone (one-way)
         self.rematched = 0  # pairs synced under other settings, matched again by key this run
         self.stored: str | None = None  # the settings the state was synced under (signature)
@@ -346,6 +349,11 @@ class Engine:
         # repeats, an item without one): the run keeps its cursors, as a run with errors did
         self.unretryable = 0
         self.item_failures: dict[str, tuple[str | None, str | None]] = {}  # ``_readable``'s
+        # conflicts recorded before whose winning write failed (``StateStore.unsettled_conflicts``)
+        self.unsettled: dict[str, tuple[int, str]] = {}
+        # the conflicts a side won this run, to settle once written: match key → the id of its
+        # record from an earlier run whose write failed (None: recorded by this run)
+        self.won: dict[str, int | None] = {}
 
     # -- the run -------------------------------------------------------------------------
 
@@ -500,6 +508,7 @@ class Engine:
                      "the service answered errors to writes it may have carried out): "
                      "comparing both sides, matching by key", "warning")
         conflicts_open = state.open_conflicts() > 0
+        self.unsettled = state.unsettled_conflicts()
         match = first or crashed or unrecorded or opts.full or conflicts_open or rematch
         # the state may lack items both sides hold, from before this run's writes: the next run
         # matches too until this one ends normally (stopped midway, those not reached yet are
@@ -565,6 +574,7 @@ class Engine:
         self._keyless()
         for s in SIDES:
             self.writers[s].flush()
+        self._settle_conflicts()
         if "full" not in self.mode.values():
             self.unchanged += self._unread()
         # items whose partner was deleted while deletions are ignored: on one side, left alone
@@ -591,6 +601,10 @@ class Engine:
             state.commit()
         outcome = "dry_run" if opts.dry_run else (
             "errors" if errors else "conflicts" if self.unresolved else "success")
+        if self.found:
+            self.log(f"{self.found} item(s) whose write a previous run failed were found on both "
+                     "sides alike (a write whose outcome was unknown was made after all): "
+                     "matched by key and counted unchanged, not written again")
         for s in SIDES:
             if self.writers[s].changed:
                 self.log(f"{self.writers[s].changed} item(s) on the {s} changed while this run "
@@ -1256,6 +1270,8 @@ class Engine:
                 self.only[alone] += 1
         elif action == Action.BASE:
             self.unchanged += 1
+            if st is None and mkey in self.retrying:
+                self.found += 1
             present = litem or ritem
             agreed = present.hash if present else (st.hash if st else "")
             self.state.save([(mkey, kids["left"], kids["right"], agreed, None, None, self.run_id,
@@ -1320,11 +1336,33 @@ class Engine:
 
     def _conflict(self, mkey: str, resolution: str, litem: Item | None,
                   ritem: Item | None) -> None:
+        """Record and report a conflict; one recorded before whose winning write failed, won by
+        the same side again, is that conflict still: not recorded nor counted again."""
+        earlier = self.unsettled.get(mkey)
+        if earlier is not None and earlier[1] == resolution:
+            self.won[mkey] = earlier[0]
+            return
+        if resolution in ("left_wins", "right_wins"):
+            self.won[mkey] = None
         self.conflicts += 1
         left = self.sides["left"].named(litem.values if litem else None)
         right = self.sides["right"].named(ritem.values if ritem else None)
         self.state.add_conflicts(self.run_id, [(mkey, resolution, left, right)])
         self.sink(Conflict(key=mkey, resolution=resolution, left=left, right=right))
+
+    def _settle_conflicts(self) -> None:
+        """After the writes: a conflict this run recorded whose winning write was not made (an
+        item error, or the record changed meanwhile) is recorded as not settled, and counted
+        unresolved; one recorded so before whose write was made now reads settled."""
+        if not self.won:
+            return
+        unwritten = {mkey for writer in self.writers.values()
+                     for mkey in (*(f[0] for f in writer.failures), *writer.changed_keys)}
+        failed = [m for m, earlier in self.won.items() if earlier is None and m in unwritten]
+        self.state.unsettle_conflicts(self.run_id, failed)
+        self.unresolved += len(failed)
+        self.state.settle_conflicts(earlier for m, earlier in self.won.items()
+                                    if earlier is not None and m not in unwritten)
 
     # -- applying ------------------------------------------------------------------------
 

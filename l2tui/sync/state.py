@@ -103,6 +103,9 @@ CREATE TABLE IF NOT EXISTS retry (
 """
 
 ITEM_COLUMNS = "mkey, lkey, rkey, hash, lhash, rhash"
+UNSETTLED = "_failed"
+"""Ends the resolution of a recorded conflict whose winning write failed ("left_wins_failed"):
+not settled; a later run that makes the write settles it, not recording it again."""
 STALE = "?"
 """The hash of a pair synced under other settings (``StateStore.rematch``): it was a pair, but
 its values' hash means nothing under the new mapping or selects."""
@@ -796,6 +799,26 @@ class StateStore(StateReader):
             "VALUES (?, ?, ?, ?, ?, ?)",
             ((run, now, m, res, exact_json(lv), exact_json(rv))
              for m, res, lv, rv in rows))
+
+    def unsettled_conflicts(self) -> dict[str, tuple[int, str]]:
+        """The conflicts a run recorded whose winning write failed (``UNSETTLED``), not settled
+        since: match key → (its record's id, the side that won)."""
+        rows = self.db.execute(
+            "SELECT mkey, MAX(id), resolution FROM conflicts WHERE resolution LIKE ? "
+            "GROUP BY mkey", (f"%{UNSETTLED}",)).fetchall()
+        return {m: (int(i), res.removesuffix(UNSETTLED)) for m, i, res in rows}
+
+    def unsettle_conflicts(self, run: int, mkeys: Iterable[str]) -> None:
+        """Mark ``run``'s conflicts of these items as not settled: the winner's write failed."""
+        self.db.executemany(
+            "UPDATE conflicts SET resolution = resolution || ? WHERE run = ? AND mkey = ? "
+            "AND resolution NOT LIKE ?", ((UNSETTLED, run, m, f"%{UNSETTLED}") for m in mkeys))
+
+    def settle_conflicts(self, ids: Iterable[int]) -> None:
+        """Mark conflicts recorded as not settled as settled: the winner's write was made."""
+        self.db.executemany("UPDATE conflicts SET resolution = substr(resolution, 1, "
+                            "length(resolution) - ?) WHERE id = ? AND resolution LIKE ?",
+                            ((len(UNSETTLED), i, f"%{UNSETTLED}") for i in ids))
 
     def drop_conflicts(self, run: int) -> None:
         """Forget the conflicts recorded by ``run`` (a run that wrote nothing settled none)."""

@@ -108,6 +108,24 @@ def test_conflicts_show_the_item_the_policy_and_the_values_that_differ(
     assert values == ['  name: left "left value", right "right value"']
 
 
+def test_a_conflict_whose_winning_write_keeps_failing_shows_once_as_not_settled(
+        emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    pair = in_conflict(emu, tmp_path, ConflictResolution.LEFT_WINS)
+    with pair.engine.begin() as c:  # the right refuses the left's winning value
+        c.exec_driver_sql(f"CREATE TRIGGER refuse BEFORE UPDATE ON {pair.table.name} WHEN "
+                          "NEW.name = 'left value' BEGIN SELECT RAISE(ABORT, 'no'); END")
+    name = pair.save()
+    assert run_cli("run", name).returncode == 1
+    assert run_cli("run", name).returncode == 1
+    result = run_cli("conflicts", name)
+    assert result.returncode == 0, result.stderr
+    head, *values = result.stdout.splitlines()
+    assert head.startswith("run 2, ") and head.endswith(
+        "Data Entity 1 (left) won, but its write was not made: not settled (the next run writes "
+        "it again)")
+    assert values == ['  name: left "left value", right "right value"']
+
+
 def test_conflicts_show_the_edited_values_a_deletion_won_over(
         emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
     pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",

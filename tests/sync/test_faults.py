@@ -226,7 +226,7 @@ def test_a_state_store_out_of_space_mid_run_says_so(tmp_path: Path):
 FAST_RETRIES = {"retry_base_delay": 0.01, "retry_max_delay": 0.02}
 
 
-def _engine_run(setup: IntoDataverse, batch_size: int | None = None,
+def _engine_run(setup: IntoDataverse | Pair, batch_size: int | None = None,
                 sink: Callable[[Event], None] | None = None, **options: Any) -> RunReport:
     """One run of the engine on the connection's providers, retrying fast."""
     options = {**FAST_RETRIES, **options}
@@ -611,3 +611,33 @@ def test_a_tracked_read_cut_short_before_its_last_page_deletes_nothing(
     report = pair.run()
     assert report.ok and report.deleted_right == 0 and report.created_right == 0
     assert pair.right() == pair.left()
+
+
+def test_creates_answered_5xx_after_they_were_made_are_counted_once_not_again_next_run(
+        emu: Any, tmp_path: Path) -> None:
+    """A gateway answers 504 to every try of new SQL rows' creates, which Dataverse made (their
+    GUIDs are the rows' own): the run reports each as an item error whose outcome is unknown,
+    and the next run matches both sides by key and finds them made, counted unchanged: no run
+    counts them created, so the history never sums more creates than rows were made."""
+    pair = make_pair(emu, f"sqlite:///{tmp_path / 'r.db'}", "accounts",
+                     direction=Direction.RIGHT_TO_LEFT)
+    pair.right_insert({"name": "synced"})
+    assert _engine_run(pair).ok
+    before = emu.store.count("accounts")
+    for i in range(3):
+        pair.right_insert({"name": f"new {i}"})
+    emu.faults.fail_after_next(10**6, status=504, method="POST", path_contains="$batch")
+    emu.faults.fail_after_next(10**6, status=504, method="PATCH")
+    first = _engine_run(pair, sink=pair.events.append, parallel=1)
+    emu.faults.clear()
+    made = emu.store.count("accounts") - before
+    assert (first.created_left, first.errors_left, made) == (0, 3, 3)
+    errors = [e.message for e in pair.events if isinstance(e, ItemError)]
+    assert len(errors) == 3 and all(e.startswith("outcome unknown: ") for e in errors), errors
+    pair.events.clear()
+    second = _engine_run(pair, sink=pair.events.append)
+    assert second.ok and (second.created_left, second.updated_left) == (0, 0)
+    assert second.unchanged == 4 and emu.store.count("accounts") == before + 3
+    assert any(e.message.startswith("3 item(s) whose write a previous run failed were found")
+               for e in pair.events if isinstance(e, LogLine))
+    assert pair.left_active().keys() >= pair.right().keys()

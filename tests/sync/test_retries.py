@@ -245,3 +245,31 @@ def test_dynamics_to_dynamics_an_update_refused_once_is_made_by_the_next_run(
             "Edited"
         assert any("Microsoft.Dynamics.CRM.In" in r for r in other.recent_requests)
         assert pair.run().plan.writes == 0  # type: ignore[union-attr]
+
+
+def _conflicts(pair: Pair) -> list[tuple[int, str, str]]:
+    """The recorded conflicts: (run, match key, resolution), oldest first."""
+    return _state(pair, "SELECT run, mkey, resolution FROM conflicts ORDER BY id")
+
+
+def test_a_conflict_whose_winning_write_keeps_failing_is_recorded_once_and_not_as_settled(
+        emu: Any, tmp_path: Path) -> None:
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"), Direction.BIDIRECTIONAL)
+    assert pair.run().outcome == "success"
+    key = sorted(pair.left())[0]
+    _refuse_name(pair, "refused")
+    pair.left_update(key, {"name": "refused"})  # the left wins, the right refuses its value
+    pair.right_update(key, {"name": "edited in SQL"})
+    first = pair.run()
+    assert (first.outcome, first.conflicts, first.errors_right) == ("errors", 1, 1)
+    assert first.details["unresolved"] == 1 and "1 unresolved" in first.message
+    run = first.details["run"]
+    assert _conflicts(pair) == [(run, f'["{key}"]', "left_wins_failed")]
+    again = pair.run()  # still refused: the same conflict, not a new one
+    assert (again.outcome, again.conflicts, again.errors_right) == ("errors", 0, 1)
+    assert _conflicts(pair) == [(run, f'["{key}"]', "left_wins_failed")]
+    _allow(pair)
+    settled = pair.run()
+    assert (settled.outcome, settled.conflicts, settled.updated_right) == ("success", 0, 1)
+    assert _conflicts(pair) == [(run, f'["{key}"]', "left_wins")]
+    assert pair.right()[key] == pair.left()[key]
