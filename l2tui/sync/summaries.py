@@ -10,7 +10,7 @@ from typing import Any
 
 from l2tui.providers.base import shown_value
 from l2tui.sync.events import PlanCounts, RunReport
-from l2tui.sync.state import RunRecord
+from l2tui.sync.state import UNSETTLED, RunRecord
 
 
 def plan_text(plan: PlanCounts | None) -> str:
@@ -195,6 +195,8 @@ def conflict_text(key: str, resolution: str, left: Mapping[str, Any] | None,
                   right: Mapping[str, Any] | None, most: int = 3) -> str:
     """A conflict in one line: its key, how it was settled and what differs, e.g.
     ``name: 'A' (left) ≠ 'B' (right)``, or the side it is gone from."""
+    if resolution.endswith(UNSETTLED):  # (its winning write failed: said so, not as a code)
+        resolution = f"{resolution.removesuffix(UNSETTLED)}, its write not made: not settled"
     text = f"conflict {key}: {resolution}"
     if left is None or right is None:
         return f"{text} — gone on the {'left' if left is None else 'right'}"

@@ -64,6 +64,12 @@ def test_a_conflict_names_what_differs_or_the_side_it_is_gone_from() -> None:
         "conflict [\"k\"]: skipped — gone on the left"
 
 
+def test_a_conflict_whose_winning_write_failed_reads_as_not_settled_not_as_a_code() -> None:
+    assert conflict_text('["k"]', "left_wins_failed", {"name": "A"}, {"name": "B"}) == \
+        "conflict [\"k\"]: left_wins, its write not made: not settled — name: 'A' (left) ≠ " \
+        "'B' (right)"
+
+
 def test_a_conflict_shows_a_number_as_it_reads_and_text_quoted() -> None:
     assert conflict_text('["k"]', "left_wins", {"revenue": Decimal("12.5"), "name": "A"},
                          {"revenue": 13, "name": "B"}) == \
