@@ -11,6 +11,7 @@ from textual.widgets import Input
 from l2tui.config.secrets import keyring_get
 from l2tui.config.specs import find_spec
 from l2tui.tui.screens.confirm import ChoiceScreen
+from l2tui.tui.screens.schedule import ScheduleScreen
 from l2tui.tui.widgets.entity_form import connection_string_problem
 from l2tui.tui.widgets.fields import Field
 from tests.tui.conftest import DEMO_SLUG, DEMO_TITLE, until
@@ -119,6 +120,32 @@ async def test_a_password_typed_for_sql_server_is_dropped_when_the_provider_beco
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert keyring_get(DEMO_SLUG, 2) is None
+
+
+async def test_a_password_variable_set_for_sql_server_is_dropped_when_the_provider_becomes_sqlite(
+        make_app, offline_demo_file) -> None:
+    """SQLite has no password: the variable named for the provider before must not stay hidden,
+    saved in the file and asked for by Schedule."""
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")
+        form = app.query_one("#entity2-form")
+        form.query_one("#provider").value = "sqlserver"
+        await until(pilot, lambda: form.query_one("#f-password-env").display)
+        form.query_one("#password-env", Input).focus()
+        await pilot.press(*"DB_PASSWORD")
+        await until(pilot, lambda: app.current.entity2.password_env == "DB_PASSWORD")
+        form.query_one("#provider").value = "sqlite"
+        await until(pilot, lambda: not form.query_one("#f-password-env").display)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+        saved = tomllib.loads(offline_demo_file.read_text())
+        assert saved["entity2"]["provider"] == "sqlite"
+        assert "password_env" not in saved["entity2"]
+        await pilot.press("f12")
+        await until(pilot, lambda: isinstance(app.screen, ScheduleScreen))
+        shown = [str(line.render()) for line in app.screen.query(".schedule-command, .schedule-text")]
+        assert not any("DB_PASSWORD" in text or "/etc/l2tui/" in text for text in shown), shown
 
 
 async def test_a_password_typed_into_the_connection_string_moves_to_the_keyring(make_app, offline_demo_file) -> None:

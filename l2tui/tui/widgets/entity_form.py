@@ -224,12 +224,17 @@ class EntityForm(VerticalScroll):
         self.post_message(Edited())
 
     def _drop_password(self) -> None:
-        """Empty the (now hidden) password field: a password typed for the provider before is
+        """Empty the (now hidden) password fields: a password typed for the provider before is
         not this one's, and must not go to the keyring on Save Changes (nor one typed before
-        the connection was shown again, which the field no longer shows)."""
+        the connection was shown again, which the field no longer shows); nor its variable to
+        the file, and Schedule ask for it."""
         password = self.query_one("#password", Input)
         with self.prevent(Input.Changed):
             password.value = ""
+            self.query_one("#password-env", Input).value = ""
+        self.query_one("#f-password-env", Field).set_problem(None)
+        if self.entity is not None:
+            self.entity.password_env = None
         password.placeholder = "kept in the keyring, never in the file"
         self.query_one("#f-password", Field).set_status(None)
         self.post_message(SecretTyped(self.index, ""))
