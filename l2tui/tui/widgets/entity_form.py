@@ -56,14 +56,15 @@ class SearchSelect(Select[str]):
 
 class StatementArea(TextArea):
     """The select statement's editor. F6 and F7 go on to the app (Dry Run, Duplicate), as in
-    every other field, instead of selecting the line or all text; ctrl+a selects all instead
-    (Textual's TextArea takes it for the start of the line, which home does too). F6 keeps its
-    place in the footer, as the app shows it (a hidden binding here hid the app's)."""
+    every other field, instead of selecting the line or all text. Its keys are an Input's:
+    ctrl+a goes to the start (of the line), as ctrl+e goes to its end, and ctrl+shift+a selects
+    all (where the terminal tells it from ctrl+a). F6 keeps its place in the footer, as the app
+    shows it (a hidden binding here hid the app's)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f6", "pass_on", "Dry", tooltip="Dry Run: show the plan"),
         Binding("f7", "pass_on", show=False),
-        Binding("ctrl+a", "select_all", "Select all", show=False)]
+        Binding("ctrl+shift+a", "select_all", "Select all", show=False)]
 
     def action_pass_on(self) -> None:
         """Let the key go on to the app's binding."""
