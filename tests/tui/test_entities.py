@@ -215,6 +215,20 @@ async def test_turning_auto_mapping_off_keeps_only_the_pairs_a_run_carries(
     assert report.outcome == "success" and report.created_right == report.updated_right == 0
 
 
+async def test_turning_auto_mapping_off_under_a_refused_mapping_keeps_every_pair_and_says_so(
+        make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    demo_file.write_text(demo_file.read_text() + '\n[[mapping.columns]]\nleft = "name"\n'
+                         'right = "nosuch"\n')
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _manual_mappings(pilot, app)
+        assert [(p.left, p.right) for p in app.current.mapping.columns] == [
+            ("name", "nosuch"), ("accountid", "accountid"), ("accountnumber", "accountnumber"),
+            ("revenue", "revenue")]
+        assert any(n.message.startswith("the mapping has a problem") for n in app._notifications)
+
+
 async def test_turning_auto_mapping_off_and_on_again_gives_back_the_auto_pairs(
         make_app, demo_file, sqlite_db) -> None:
     make_accounts_table(sqlite_db)
