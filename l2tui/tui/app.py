@@ -37,6 +37,7 @@ PAGE_TITLES = {"connection": "Connection", "entity1": "Data Entity 1", "entity2"
                "mappings": "Mappings", "run": "Run"}  # as the tabs (and the palette) name them
 NARROW = 100  # below this width the side panes give way to the pages (and fields lose borders)
 WIDE = 140  # below this width the side panes are slimmer
+SHORT = 20  # below this height dialogs leave out their blank lines
 
 
 def width_class(width: int) -> str:
@@ -86,6 +87,8 @@ class L2App(WatchMixin, ActionsMixin):
     # the screen's width class (-narrow, -medium, -wide); app.tcss lays the panes out by it
     HORIZONTAL_BREAKPOINTS = [
         (0, "-narrow"), (NARROW, "-medium"), (WIDE, "-wide")]
+    # -short: dialogs drop their blank lines (app.tcss)
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (SHORT, "-tall")]
 
     def __init__(self, paths: Paths, select: str | None = None, emulator: object | None = None,
                  *, auto_describe: bool = True, cursor_blink: bool = True) -> None:

@@ -92,16 +92,33 @@ def build_rows(conn: Connection, left: list[Any] | None, right: list[Any] | None
     return rows, problems
 
 
+def engine_plan(conn: Connection, left: list[Any], right: list[Any]) -> Any:
+    """The sync engine's plan of this mapping over the described columns (what a run maps); its
+    ConfigError when it refuses the mapping."""
+    from l2tui.sync.mapping import build_mapping
+
+    left_keys = list(conn.entity1.primary_key) or [c.name for c in left if c.key]
+    right_keys = list(conn.entity2.primary_key) or [c.name for c in right if c.key]
+    return build_mapping(conn, left, right, left_keys, right_keys)
+
+
+def carried_auto_pairs(conn: Connection, left: list[Any], right: list[Any]) -> list[ColumnPair] | None:
+    """The pairs auto mapping makes that a run carries (or matches by), as the engine plans
+    them: not those it skips (a column read-only where it is written, types that cannot
+    convert, an excluded name). None when the engine refuses the mapping as it stands."""
+    try:
+        plan = engine_plan(conn, left, right)
+    except Exception:  # (its ConfigError, or its own bug: the page says which, engine_verdict)
+        return None
+    carried = {(p.left.name.casefold(), p.right.name.casefold()) for p in [*plan.pairs, *plan.match]}
+    return [pair for pair, auto in effective_pairs(conn, left, right)
+            if auto and (pair.left.casefold(), pair.right.casefold()) in carried]
+
+
 def engine_verdict(conn: Connection, left: list[Any], right: list[Any]) -> list[str]:
     """What the sync engine itself says of this mapping: its error, or its warnings."""
     try:
-        from l2tui.sync.mapping import build_mapping
-    except ImportError:
-        return []
-    left_keys = list(conn.entity1.primary_key) or [c.name for c in left if c.key]
-    right_keys = list(conn.entity2.primary_key) or [c.name for c in right if c.key]
-    try:
-        plan = build_mapping(conn, left, right, left_keys, right_keys)
+        plan = engine_plan(conn, left, right)
     except ConfigError as exc:
         return [exc.detail]
     except Exception as exc:  # the engine's own bug must not break the page

@@ -7,6 +7,11 @@ import tomllib
 
 from textual.widgets import DataTable, Select
 
+from l2tui.config.store import ConnectionStore
+from l2tui.providers import open_entity
+from l2tui.runner import Runner
+from l2tui.sync.engine import plan_mapping
+from l2tui.sync.mapping import MappingPlan
 from l2tui.tui.screens.preview import PreviewScreen
 from l2tui.tui.widgets.fields import Field
 from l2tui.tui.widgets.mapping_editor import MappingEditor
@@ -174,6 +179,54 @@ async def test_turning_auto_mapping_off_keeps_the_pairs_for_editing(make_app, de
         await _manual_mappings(pilot, app)
         assert not app.current.mapping.auto
         assert {p.left for p in app.current.mapping.columns} >= {"accountid", "name"}
+
+
+def _engine_plan(conn, paths) -> MappingPlan:
+    """The mapping a run of ``conn`` plans, as the engine makes it from both entities."""
+    left, right = (open_entity(conn, index, paths) for index in (1, 2))
+    with left, right:
+        return plan_mapping(conn, left, right)
+
+
+async def test_turning_auto_mapping_off_keeps_only_the_pairs_a_run_carries(
+        make_app, demo_file, sqlite_db, paths) -> None:
+    # accountnumber is read-only where it is written, revenue (decimal) cannot go into a BLOB:
+    # auto mapping skips both, and the engine refuses them as manual pairs
+    with sqlite3.connect(sqlite_db) as con:
+        con.execute("CREATE TABLE accounts (accountid TEXT PRIMARY KEY, name TEXT, accountnumber "
+                    "TEXT GENERATED ALWAYS AS (upper(name)) VIRTUAL, revenue BLOB)")
+    store = ConnectionStore(paths.connections)
+    assert Runner(paths).run(store.load(DEMO_SLUG)).created_right == 50
+    before = _engine_plan(store.load(DEMO_SLUG), paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await _manual_mappings(pilot, app)
+        assert not any(r.notes for r in editor.rows) and editor.problems() == []
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+    saved = store.load(DEMO_SLUG)
+    assert not saved.mapping.auto
+    assert [(p.left, p.right) for p in saved.mapping.columns] == \
+        [("accountid", "accountid"), ("name", "name")]
+    after = _engine_plan(saved, paths)  # (a ConfigError here: a pair the engine refuses)
+    assert [p.label for p in after.pairs] == [p.label for p in before.pairs] == ["name"]
+    assert [p.label for p in after.match] == [p.label for p in before.match] == ["accountid"]
+    report = Runner(paths).run(saved)
+    assert report.outcome == "success" and report.created_right == report.updated_right == 0
+
+
+async def test_turning_auto_mapping_off_under_a_refused_mapping_keeps_every_pair_and_says_so(
+        make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    demo_file.write_text(demo_file.read_text() + '\n[[mapping.columns]]\nleft = "name"\n'
+                         'right = "nosuch"\n')
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _manual_mappings(pilot, app)
+        assert [(p.left, p.right) for p in app.current.mapping.columns] == [
+            ("name", "nosuch"), ("accountid", "accountid"), ("accountnumber", "accountnumber"),
+            ("revenue", "revenue")]
+        assert any(n.message.startswith("the mapping has a problem") for n in app._notifications)
 
 
 async def test_turning_auto_mapping_off_and_on_again_gives_back_the_auto_pairs(

@@ -11,9 +11,10 @@ from textual.widgets import Input
 from l2tui.config.secrets import keyring_get
 from l2tui.config.specs import find_spec
 from l2tui.tui.screens.confirm import ChoiceScreen
+from l2tui.tui.screens.schedule import ScheduleScreen
 from l2tui.tui.widgets.entity_form import connection_string_problem
 from l2tui.tui.widgets.fields import Field
-from tests.tui.conftest import DEMO_SLUG, DEMO_TITLE, until
+from tests.tui.conftest import DEMO_SELECT, DEMO_SLUG, DEMO_TITLE, until
 
 SIZE = (120, 40)
 
@@ -119,6 +120,32 @@ async def test_a_password_typed_for_sql_server_is_dropped_when_the_provider_beco
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert keyring_get(DEMO_SLUG, 2) is None
+
+
+async def test_a_password_variable_set_for_sql_server_is_dropped_when_the_provider_becomes_sqlite(
+        make_app, offline_demo_file) -> None:
+    """SQLite has no password: the variable named for the provider before must not stay hidden,
+    saved in the file and asked for by Schedule."""
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")
+        form = app.query_one("#entity2-form")
+        form.query_one("#provider").value = "sqlserver"
+        await until(pilot, lambda: form.query_one("#f-password-env").display)
+        form.query_one("#password-env", Input).focus()
+        await pilot.press(*"DB_PASSWORD")
+        await until(pilot, lambda: app.current.entity2.password_env == "DB_PASSWORD")
+        form.query_one("#provider").value = "sqlite"
+        await until(pilot, lambda: not form.query_one("#f-password-env").display)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+        saved = tomllib.loads(offline_demo_file.read_text())
+        assert saved["entity2"]["provider"] == "sqlite"
+        assert "password_env" not in saved["entity2"]
+        await pilot.press("f12")
+        await until(pilot, lambda: isinstance(app.screen, ScheduleScreen))
+        shown = [str(line.render()) for line in app.screen.query(".schedule-command, .schedule-text")]
+        assert not any("DB_PASSWORD" in text or "/etc/l2tui/" in text for text in shown), shown
 
 
 async def test_a_password_typed_into_the_connection_string_moves_to_the_keyring(make_app, offline_demo_file) -> None:
@@ -313,16 +340,33 @@ async def test_keys_typed_right_after_a_page_key_go_to_that_page_not_the_one_hid
         assert app.query_one("#conn-title", Input).value == DEMO_TITLE
 
 
-async def test_ctrl_a_selects_the_whole_select_statement_so_typing_replaces_it(make_app, demo_file) -> None:
-    app = make_app()
+async def test_ctrl_a_goes_to_the_start_of_the_select_statement_as_in_every_input(
+        make_app, offline_demo_file) -> None:
+    app = make_app(auto_describe=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("alt+2")
-        area = app.query_one("#entity1-form #select")
-        area.focus()
-        await until(pilot, lambda: app.focused is area)
-        await pilot.press("ctrl+a", *"$top=5")
-        await until(pilot, lambda: app.current.entity1.select == "$top=5", timeout=10)
-        assert area.text == "$top=5"
+        form = app.query_one("#entity1-form")
+        for field_ in (form.query_one("#title", Input), form.query_one("#select")):
+            field_.focus()
+            await until(pilot, lambda field_=field_: app.focused is field_)
+            await pilot.press("end", "ctrl+a", *"X:")
+            await pilot.pause()
+        assert app.current.entity1.title == "X:Dynamics accounts"
+        assert app.current.entity1.select == "X:" + DEMO_SELECT
+
+
+async def test_ctrl_shift_a_selects_the_whole_select_statement_as_in_an_input(
+        make_app, offline_demo_file) -> None:
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        form = app.query_one("#entity1-form")
+        for field_ in (form.query_one("#title", Input), form.query_one("#select")):
+            field_.focus()
+            await until(pilot, lambda field_=field_: app.focused is field_)
+            await pilot.press("ctrl+shift+a", *"$top=5")
+            await pilot.pause()
+        assert app.current.entity1.title == app.current.entity1.select == "$top=5"
 
 
 async def test_a_password_not_kept_is_said_once_then_saves_just_say_saved(

@@ -1,12 +1,15 @@
-"""At 80×24 every field of every page is reached with Tab and shown whole; F9 takes the focus along."""
+"""At 80×24 every field of every page is reached with Tab and shown whole; F9 takes the focus along;
+at 40×10 the quit question is read and answered."""
 
 from __future__ import annotations
 
 from textual.errors import NoWidget
 from textual.widget import Widget
+from textual.widgets import Button
 
 from l2tui.tui.app import PAGES
-from tests.tui.conftest import until
+from l2tui.tui.screens.confirm import ChoiceScreen, QuestionBody
+from tests.tui.conftest import screen_lines, until
 
 SMALL = (80, 24)
 
@@ -145,3 +148,54 @@ async def test_enter_typed_right_after_f9_acts_in_the_list_not_on_the_run_now_bu
         await pilot.pause(0.5)
         assert app.run_view is None and not app.running  # Enter did not press Run Now
         await _focus_lands(pilot, app, lambda w: isinstance(w, ConnectionList))
+
+
+async def test_at_40x10_the_quit_question_shows_its_text_and_every_answer_reached_by_keys(
+        make_app, offline_demo_file) -> None:
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=(40, 10)) as pilot:
+        app.query_one("#conn-title").value = "Accounts to the warehouse"
+        await until(pilot, lambda: app.workspace.dirty)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await pilot.pause()
+        screen = app.screen
+        text = " ".join(line.strip(" █") for line in screen_lines(app, screen.query_one(QuestionBody)))
+        assert "There are unsaved changes in Accounts to the warehouse. Quit anyway?" in " ".join(text.split())
+        buttons = list(screen.query(Button))
+        assert all(screen.region.contains_region(b.region) and b.region.width >= len(str(b.label))
+                   and screen.get_widget_at(b.region.x, b.region.y)[0] is b for b in buttons)
+        reached = []
+        for _ in buttons:
+            await pilot.press("tab")
+            reached.append(screen.focused.id)
+        assert sorted(reached) == ["quit", "save", "stay"]
+        while screen.focused.id != "save":
+            await pilot.press("tab")
+        await pilot.press("enter")
+        await until(pilot, lambda: not app.is_running)
+        saved = [f.read_text() for f in offline_demo_file.parent.glob("*.toml")]
+        assert any('title = "Accounts to the warehouse"' in text for text in saved)
+
+
+async def test_at_40x10_a_long_quit_question_scrolls_between_its_title_and_answers(
+        make_app, offline_demo_file) -> None:
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=(40, 10)) as pilot:
+        app.query_one("#conn-title").value = "Accounts " * 30
+        await until(pilot, lambda: app.workspace.dirty)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await pilot.pause()
+        screen = app.screen
+        body, title = screen.query_one(QuestionBody), screen.query_one(".dialog-title")
+        buttons = list(screen.query(Button))
+        assert body.max_scroll_y > 0
+        assert title.region.bottom <= body.region.y
+        assert all(body.region.bottom <= b.region.y and b.region.bottom <= 10
+                   and screen.get_widget_at(b.region.x, b.region.y)[0] is b for b in buttons)
+        await pilot.press("shift+tab", "shift+tab", "shift+tab")  # stay → quit → save → the text
+        assert screen.focused is body
+        await pilot.press("end")
+        await until(pilot, lambda: body.scroll_y == body.max_scroll_y)
+        assert "Quit anyway?" in " ".join(" ".join(screen_lines(app, body)).split())

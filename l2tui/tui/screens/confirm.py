@@ -6,11 +6,20 @@ from typing import Generic, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 Answer = TypeVar("Answer")
+
+
+class QuestionBody(VerticalScroll):
+    """The question and what a kind of question adds: between the title and the buttons, which
+    stay in sight, it scrolls when the screen is too short for it (a Tab stop only then)."""
+
+    def allow_focus(self) -> bool:
+        """Focused only when there is more to see."""
+        return self.max_scroll_y > 0
 
 
 class _Question(ModalScreen[Answer], Generic[Answer]):
@@ -27,10 +36,11 @@ class _Question(ModalScreen[Answer], Generic[Answer]):
 
     def compose(self) -> ComposeResult:
         """Title, question, what a kind of question adds (``more``), buttons."""
-        with Vertical(classes=self.DIALOG_CLASSES):
+        with Vertical(classes=f"{self.DIALOG_CLASSES} -question"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.question, markup=False, classes="dialog-body")
-            yield from self.more()
+            with QuestionBody(classes="question-body"):
+                yield Static(self.question, markup=False, classes="dialog-body")
+                yield from self.more()
             with Horizontal(classes="dialog-buttons"):
                 for index, (ident, label, _) in enumerate(self.answers):
                     yield Button(label, id=ident, variant="primary" if index == 0 else "default")

@@ -56,14 +56,15 @@ class SearchSelect(Select[str]):
 
 class StatementArea(TextArea):
     """The select statement's editor. F6 and F7 go on to the app (Dry Run, Duplicate), as in
-    every other field, instead of selecting the line or all text; ctrl+a selects all instead
-    (Textual's TextArea takes it for the start of the line, which home does too). F6 keeps its
-    place in the footer, as the app shows it (a hidden binding here hid the app's)."""
+    every other field, instead of selecting the line or all text. Its keys are an Input's:
+    ctrl+a goes to the start (of the line), as ctrl+e goes to its end, and ctrl+shift+a selects
+    all (where the terminal tells it from ctrl+a). F6 keeps its place in the footer, as the app
+    shows it (a hidden binding here hid the app's)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f6", "pass_on", "Dry", tooltip="Dry Run: show the plan"),
         Binding("f7", "pass_on", show=False),
-        Binding("ctrl+a", "select_all", "Select all", show=False)]
+        Binding("ctrl+shift+a", "select_all", "Select all", show=False)]
 
     def action_pass_on(self) -> None:
         """Let the key go on to the app's binding."""
@@ -224,12 +225,17 @@ class EntityForm(VerticalScroll):
         self.post_message(Edited())
 
     def _drop_password(self) -> None:
-        """Empty the (now hidden) password field: a password typed for the provider before is
+        """Empty the (now hidden) password fields: a password typed for the provider before is
         not this one's, and must not go to the keyring on Save Changes (nor one typed before
-        the connection was shown again, which the field no longer shows)."""
+        the connection was shown again, which the field no longer shows); nor its variable to
+        the file, and Schedule ask for it."""
         password = self.query_one("#password", Input)
         with self.prevent(Input.Changed):
             password.value = ""
+            self.query_one("#password-env", Input).value = ""
+        self.query_one("#f-password-env", Field).set_problem(None)
+        if self.entity is not None:
+            self.entity.password_env = None
         password.placeholder = "kept in the keyring, never in the file"
         self.query_one("#f-password", Field).set_status(None)
         self.post_message(SecretTyped(self.index, ""))

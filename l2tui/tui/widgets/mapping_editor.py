@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Label, Select, Static, Switch
 
 from l2tui.config.model import ColumnPair, Connection
-from l2tui.tui.mapping_rows import Row, build_rows, effective_pairs
+from l2tui.tui.mapping_rows import Row, build_rows, carried_auto_pairs, effective_pairs
 from l2tui.tui.messages import Edited
 from l2tui.tui.widgets.tables import fill_table
 
@@ -165,15 +165,34 @@ class MappingEditor(Vertical):
             return
         mapping = self.conn.mapping
         if not event.value:
-            # keep what auto mapping matched as pairs that can now be changed one by one
-            pairs = effective_pairs(self.conn, self.left, self.right)
-            self._auto_made[self.conn.path] = [p for p, auto in pairs if auto]
-            mapping.columns = [p for p, _ in pairs]
+            # keep what auto mapping carried as pairs that can now be changed one by one
+            made = self._carried()
+            self._auto_made[self.conn.path] = made
+            mapping.columns = [*mapping.columns, *made]
         else:  # as it was before it was turned off: the pairs it made are its own again
             made = self._auto_made.pop(self.conn.path, [])
             mapping.columns = [p for p in mapping.columns if p not in made]
         mapping.auto = event.value
         self._changed()
+
+    def _carried(self) -> list[ColumnPair]:
+        """The pairs auto mapping makes that a run carries (as the engine plans them), saying
+        which it skips and so are not kept: as manual pairs, the engine would refuse them."""
+        assert self.conn is not None and self.left is not None and self.right is not None
+        made = [p for p, auto in effective_pairs(self.conn, self.left, self.right) if auto]
+        carried = carried_auto_pairs(self.conn, self.left, self.right)
+        if carried is None:  # (the engine refuses the mapping anyway: its problem is shown)
+            self.app.notify("the mapping has a problem (see under the pairs): kept every pair "
+                            "mapped by name", title="Mappings", severity="warning")
+            return made
+        skipped = [p for p in made if p not in carried]
+        if skipped:
+            names = ", ".join(p.left if p.left == p.right else f"{p.left} ↔ {p.right}"
+                              for p in skipped)
+            self.app.notify(f"not kept: {names} (auto mapping skips them: read-only where "
+                            "written, types that cannot convert or excluded)",
+                            title="Mappings", timeout=10)
+        return carried
 
     @on(DataTable.RowHighlighted, "#pairs")
     def _row(self, event: DataTable.RowHighlighted) -> None:
