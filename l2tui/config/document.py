@@ -43,6 +43,7 @@ def to_document(conn: Connection, doc: tomlkit.TOMLDocument | None = None) -> to
     mapping = doc["mapping"]
     _set(mapping, "auto", conn.mapping.auto)  # type: ignore[arg-type]
     _set_pair(mapping, "match_key", conn.mapping.match_key)  # type: ignore[arg-type]
+    _set(mapping, "exclude", list(conn.mapping.exclude) or None)
     current = [ColumnPair(str(c["left"]), str(c["right"])) for c in mapping.get("columns", [])]  # type: ignore[union-attr]
     if current != conn.mapping.columns:
         if conn.mapping.columns:

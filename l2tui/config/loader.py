@@ -42,7 +42,7 @@ TOP_KEYS = ("title", "direction", "conflict_resolution", "deletions", "max_delet
             "entity1", "entity2", "mapping")
 ENTITY_KEYS = ("title", "provider", "connection_string", "select", "primary_key", "password_env",
                "modified_column")
-MAPPING_KEYS = ("auto", "columns", "match_key")
+MAPPING_KEYS = ("auto", "columns", "match_key", "exclude")
 PAIR_KEYS = ("left", "right")
 
 
@@ -261,7 +261,26 @@ def _mapping(check: _Checker, table: dict[str, Any]) -> Mapping:
         auto=auto,
         columns=pairs,
         match_key=_pair(check, match_key, "mapping.match_key") if match_key is not None else None,
+        exclude=_exclude(check, table.get("exclude", [])),
     )
+
+
+def _exclude(check: _Checker, value: Any) -> list[str]:
+    """``mapping.exclude``: column names auto mapping leaves out (each once, in any case)."""
+    if isinstance(value, str):
+        value = [value] if value.strip() else []  # (one name, as primary_key takes it)
+    if not isinstance(value, list):
+        raise check.fail("mapping.exclude", 'expected a list of column names, like '
+                         f'["description"], got {_shown(value)}')
+    bad = next((n for n in value if not isinstance(n, str) or not n.strip()), None)
+    if bad is not None:
+        raise check.fail("mapping.exclude", f"expected column names, got {_shown(bad)}")
+    names = [n.strip() for n in value]
+    folded = [n.casefold() for n in names]
+    dup = next((n for n, f in zip(names, folded, strict=True) if folded.count(f) > 1), None)
+    if dup:
+        raise check.fail("mapping.exclude", f"'{dup}' is given twice")
+    return names
 
 
 def _pair(check: _Checker, item: Any, key: str) -> ColumnPair:

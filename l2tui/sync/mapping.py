@@ -134,9 +134,9 @@ def build_mapping(conn: Connection, left: list[Column], right: list[Column],
         pairs.append(Pair(lc, rc, kind, manual=True))
         used_left.add(lc.name.casefold())
         used_right.add(rc.name.casefold())
+    excluded = _excluded(conn, lcols, rcols, used_left | used_right, left_keys)
     warnings: list[str] = []
     if mapping.auto:
-        excluded = {n.casefold() for n in mapping.exclude}
         for name, lc in lcols.items():
             found = rcols.get(name)
             if found is None or name in used_left or name in used_right or name in excluded:
@@ -206,6 +206,30 @@ def _text_into_typed(pairs: list[Pair], targets: tuple[str, ...]) -> list[str]:
                 article = "an" if target.type[0] in "aeiou" else "a"  # (an integer)
                 out.append(f"'{source.name}' (text) goes into '{target.name}' ({target.type}): "
                            f"a value that is not {article} {target.type} fails its row")
+    return out
+
+
+def _excluded(conn: Connection, lcols: dict[str, Column], rcols: dict[str, Column],
+              mapped: set[str], left_keys: list[str]) -> set[str]:
+    """The names ``mapping.exclude`` leaves out of auto mapping (case-folded); ConfigError for
+    one that is a column of neither side, one a manual pair maps, or one in the match key."""
+    mk = conn.mapping.match_key
+    keys = {mk.left.casefold(), mk.right.casefold()} if mk is not None else \
+        {k.casefold() for k in left_keys}
+    out: set[str] = set()
+    for name in conn.mapping.exclude:
+        folded = name.casefold()
+        if folded not in lcols and folded not in rcols:
+            names = ", ".join(sorted({c.name for c in [*lcols.values(), *rcols.values()]})) or "none"
+            raise ConfigError(f"'{name}' is a column of neither entity (their columns: {names})",
+                              key="mapping.exclude")
+        if folded in mapped:
+            raise ConfigError(f"'{name}' is both mapped ([[mapping.columns]]) and excluded: "
+                              "remove it from one of them", key="mapping.exclude")
+        if folded in keys:
+            raise ConfigError(f"'{name}' is in the match key, which cannot be excluded",
+                              key="mapping.exclude")
+        out.add(folded)
     return out
 
 

@@ -18,6 +18,7 @@ class Row:
     left_type: str = ""
     right_type: str = ""
     auto: bool = False
+    excluded: bool = False  # an auto pair mapping.exclude leaves out: shown, not synced
     match_key: bool = False
     left_read_only: bool = False
     right_read_only: bool = False
@@ -33,8 +34,16 @@ def _by_name(columns: list[Any] | None) -> dict[str, Any]:
     return {c.name.casefold(): c for c in columns or []}
 
 
+def is_excluded(conn: Connection, pair: ColumnPair) -> bool:
+    """Whether ``mapping.exclude`` names the pair's column (case-insensitively, as auto
+    mapping matches names)."""
+    names = {n.casefold() for n in conn.mapping.exclude}
+    return pair.left.casefold() in names or pair.right.casefold() in names
+
+
 def effective_pairs(conn: Connection, left: list[Any] | None, right: list[Any] | None) -> list[tuple[ColumnPair, bool]]:
-    """Manual pairs, then (with auto mapping on) identical names not mapped yet; (pair, is_auto)."""
+    """Manual pairs, then (with auto mapping on) identical names not mapped yet; (pair, is_auto).
+    An auto pair ``mapping.exclude`` leaves out is among them (the page shows it, excluded)."""
     pairs = [(p, False) for p in conn.mapping.columns]
     if conn.mapping.auto and left is not None and right is not None:
         used_l = {p.left.casefold() for p in conn.mapping.columns}
@@ -71,7 +80,7 @@ def build_rows(conn: Connection, left: list[Any] | None, right: list[Any] | None
     problems: list[str] = []
     for pair, auto in pairs:
         lc, rc = lcols.get(pair.left.casefold()), rcols.get(pair.right.casefold())
-        row = Row(pair.left, pair.right, auto=auto,
+        row = Row(pair.left, pair.right, auto=auto, excluded=auto and is_excluded(conn, pair),
                   left_type=str(lc.type) if lc else "", right_type=str(rc.type) if rc else "",
                   left_read_only=bool(lc and lc.read_only), right_read_only=bool(rc and rc.read_only))
         row.match_key = key is not None and (pair.left.casefold(), pair.right.casefold()) == (
@@ -82,9 +91,11 @@ def build_rows(conn: Connection, left: list[Any] | None, right: list[Any] | None
         if right is not None and rc is None:
             row.notes.append("right column not found")
             problems.append(f"'{pair.right}' is not a column of Data Entity 2")
-        if row.right_read_only and writes_right and not row.match_key:
+        if row.excluded:
+            row.notes.append("excluded: not synced (x includes it)")
+        elif row.right_read_only and writes_right and not row.match_key:
             row.notes.append("read-only: not written")
-        if row.left_read_only and writes_left and not row.match_key:
+        if row.left_read_only and writes_left and not row.match_key and not row.excluded:
             row.notes.append("read-only on the left: not written")
         rows.append(row)
     if left is not None and right is not None:

@@ -86,9 +86,25 @@ MALFORMED = [
      "max_delete_ratio: expected a number from 0 to 1, got true"),
     ("mapping pair without right", lambda t: t.replace('right = "AccountName"\n', ""),
      "mapping.columns[0].right: missing"),
+    ("exclude not a list", lambda t: t.replace("auto = true", "auto = true\nexclude = 3"),
+     'mapping.exclude: expected a list of column names, like ["description"], got 3'),
+    ("exclude holding a number", lambda t: t.replace("auto = true", 'auto = true\nexclude = ["description", 3]'),
+     "mapping.exclude: expected column names, got 3"),
+    ("exclude naming a column twice", lambda t: t.replace("auto = true", 'auto = true\nexclude = ["description", "Description"]'),
+     "mapping.exclude: 'description' is given twice"),
     ("primary key wrong type", lambda t: t.replace('primary_key = ["accountid"]\n\n[entity2]', "primary_key = 3\n\n[entity2]"),
      "entity1.primary_key: expected a column name or a list of column names"),
 ]
+
+
+def test_mapping_exclude_loads_the_names_auto_mapping_leaves_out() -> None:
+    conn = parse_connection(GOOD.replace("auto = true", 'auto = true\nexclude = ["description", " fax "]'),
+                            "crm.toml")
+    assert conn.mapping.exclude == ["description", "fax"]
+
+
+def test_a_file_without_mapping_exclude_excludes_nothing() -> None:
+    assert parse_connection(GOOD, "crm.toml").mapping.exclude == []
 
 
 @pytest.mark.parametrize(("name", "change", "expected"), MALFORMED, ids=[m[0] for m in MALFORMED])

@@ -172,6 +172,26 @@ def test_comments_and_key_order_survive_a_save(config_dir: Path) -> None:
     assert saved.index("title =") < saved.index("direction =") < saved.index("[entity1]")
 
 
+def test_mapping_exclude_is_saved_and_its_comments_survive(config_dir: Path) -> None:
+    store = ConnectionStore(config_dir)
+    conn = _conn()
+    conn.mapping.exclude = ["description"]
+    path = store.save(conn)
+    assert store.load("crm-accounts-to-sql").mapping.exclude == ["description"]
+    path.write_text(path.read_text().replace('exclude = ["description"]',
+                                             'exclude = ["description"]  # kept by hand in SQL'))
+    conn = store.load("crm-accounts-to-sql")
+    conn.direction = conn.direction.__class__("bidirectional")
+    store.save(conn)
+    assert 'exclude = ["description"]  # kept by hand in SQL' in path.read_text()
+    conn.mapping.exclude = ["description", "fax"]
+    store.save(conn)
+    assert store.load("crm-accounts-to-sql").mapping.exclude == ["description", "fax"]
+    conn.mapping.exclude = []
+    store.save(conn)
+    assert "exclude" not in path.read_text()
+
+
 def test_titles_are_unique_in_a_folder(config_dir: Path) -> None:
     store = ConnectionStore(config_dir)
     store.save(_conn("Accounts"))

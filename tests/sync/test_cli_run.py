@@ -826,3 +826,11 @@ def test_a_symbolic_link_in_place_of_the_sync_state_exits_1(
     assert result.returncode == 1, result.stderr
     assert "it is a symbolic link, which l2tui does not follow" in result.stderr
     assert not (tmp_path / "elsewhere.sqlite").exists()
+
+
+def test_an_exclude_naming_no_column_names_the_file(pair: Pair, run_cli: CliRunner) -> None:
+    pair.conn.mapping.exclude = ["descripton"]
+    result = run_cli("run", pair.save())
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"l2tui: {saved_file(pair)}: mapping.exclude: 'descripton' "
+                                    "is a column of neither entity (their columns: accountid, ")

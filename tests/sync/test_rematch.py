@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from l2tui.config.model import ColumnPair, Direction
+from l2tui.config.model import ColumnPair, Connection, Direction, Entity, Mapping
 from l2tui.errors import RunError
+from l2tui.providers.base import Column, ColumnType
 from l2tui.runner import Runner
 from l2tui.sync.events import ItemError, LogLine
+from l2tui.sync.mapping import build_mapping, changes
 from l2tui.sync.summaries import record_text
 from tests.sync.support import LEFT_SELECT, Pair, make_pair, manual_mapping, sqlite_url
 
@@ -234,3 +236,39 @@ def test_the_warning_of_a_change_of_mapping_names_the_pairs_lost_and_new(one_way
     assert "no longer mapped: creditonhold" in warnings[0]
     assert "newly mapped: creditonhold → onhold" in warnings[1]
     assert "no longer mapped: accountnumber, numberofemployees, revenue" in warnings[1]
+
+
+def _accounts_plan(exclude: list[str]) -> str:
+    """The signature build_mapping gives a Dataverse → SQLite connection of three columns."""
+    conn = Connection(
+        title="Accounts",
+        entity1=Entity(provider="odata", select="$select=accountid,name,description",
+                       connection_string="URL=http://127.0.0.1:5555/api/data/v9.2/accounts;"),
+        entity2=Entity(provider="sqlite", select="accounts", connection_string="Data Source=r.db;"),
+        mapping=Mapping(exclude=exclude))
+    columns = [Column("accountid", ColumnType.GUID, key=True), Column("name"), Column("description")]
+    return build_mapping(conn, columns, columns, ["accountid"], ["accountid"]).signature
+
+
+def test_a_connection_without_exclude_keeps_the_signature_it_was_synced_under() -> None:
+    """No state synced before mapping.exclude existed is matched again after the upgrade."""
+    assert _accounts_plan([]) == (
+        '{"entities":[["odata","/api/data/v9.2/accounts","$select=accountid,name,description"],'
+        '["sqlite","Data Source=r.db;","accounts"]],"match":[["accountid","accountid"]],'
+        '"pairs":[["accountid","accountid"],["description","description"],["name","name"]]}')
+
+
+def test_excluding_a_column_is_a_change_of_mapping_that_names_the_pair_lost() -> None:
+    assert changes(_accounts_plan([]), _accounts_plan(["description"])) == \
+        ["no longer mapped: description"]
+
+
+def test_a_run_after_a_column_is_excluded_matches_again_and_writes_nothing(
+        one_way: Pair) -> None:
+    one_way.run()
+    one_way.conn.mapping.exclude = ["creditonhold"]
+    report = one_way.run()
+    assert report.ok and report.plan is not None and report.plan.writes == 0
+    warnings = [e.message for e in one_way.events if isinstance(e, LogLine)
+                and e.level == "warning" and "matching both sides by key again" in e.message]
+    assert len(warnings) == 1 and "no longer mapped: creditonhold" in warnings[0]

@@ -1167,3 +1167,55 @@ def test_a_first_run_whose_select_the_service_refused_leaves_no_unknown_writes_b
     warnings = [e.message for e in pair.events if isinstance(e, LogLine) and e.level == "warning"]
     assert not any("outcome of some writes" in w for w in warnings), warnings
     assert pair.right_count() == 20
+
+
+def _with_description(pair: Pair) -> None:
+    """Both sides carry a description column (the right's added by hand), and the left reads it."""
+    with pair.engine.begin() as c:
+        c.exec_driver_sql("ALTER TABLE accounts ADD COLUMN description TEXT")
+    pair.conn.entity1.select = LEFT_SELECT + ",description"
+
+
+def _descriptions(pair: Pair) -> dict[str, str | None]:
+    """The right's description by accountid."""
+    with pair.engine.connect() as c:
+        return dict(c.exec_driver_sql("SELECT accountid, description FROM accounts").all())
+
+
+def test_an_excluded_column_is_left_as_it_is_while_the_other_columns_sync(pair: Pair) -> None:
+    _with_description(pair)
+    pair.conn.mapping.exclude = ["Description"]  # (in any case, as auto mapping matches names)
+    assert any(r["description"] for r in pair.emu.store.rows("accounts"))
+    assert pair.run().created_right == 20
+    assert pair.right() == pair.left()
+    assert set(_descriptions(pair).values()) == {None}
+    key = sorted(pair.left())[0]
+    with pair.engine.begin() as c:
+        c.exec_driver_sql("UPDATE accounts SET description = 'kept by hand' WHERE accountid = ?",
+                          (key,))
+    pair.left_update(key, {"name": "Renamed", "description": "not carried"})
+    assert pair.run().updated_right == 1
+    assert pair.right()[key][0] == "Renamed"
+    assert _descriptions(pair)[key] == "kept by hand"
+
+
+def test_without_exclude_the_same_column_is_carried(pair: Pair) -> None:
+    _with_description(pair)
+    pair.run()
+    left = {r["accountid"]: r["description"] for r in pair.emu.store.rows("accounts")}
+    assert _descriptions(pair) == left
+
+
+@pytest.mark.parametrize(("exclude", "refusal"), [
+    (["nosuchcolumn"], "mapping.exclude: 'nosuchcolumn' is a column of neither entity"),
+    (["accountid"], "mapping.exclude: 'accountid' is in the match key, which cannot be excluded"),
+    (["NAME"], "mapping.exclude: 'NAME' is both mapped ([[mapping.columns]]) and excluded"),
+], ids=["not a column", "the match key", "mapped by hand"])
+def test_an_exclude_the_mapping_check_refuses_writes_nothing(
+        pair: Pair, exclude: list[str], refusal: str) -> None:
+    pair.conn.mapping.columns = [ColumnPair("name", "name")]
+    pair.conn.mapping.exclude = exclude
+    with pytest.raises(ConfigError) as refused:
+        pair.run()
+    assert str(refused.value).startswith(refusal) and "\n" not in str(refused.value)
+    assert pair.right_count() == 0

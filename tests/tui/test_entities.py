@@ -150,6 +150,76 @@ async def test_at_80x24_every_warning_under_the_mappings_is_shown_whole(
             await until(pilot, lambda problem=problem: " ".join(problem.split()) in drawn())
 
 
+async def test_x_on_an_auto_mapped_pair_excludes_it_and_save_writes_mapping_exclude(
+        make_app, demo_file, sqlite_db, paths) -> None:
+    make_accounts_table(sqlite_db)
+    store = ConnectionStore(paths.connections)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        editor = app.query_one(MappingEditor)
+        table = editor.query_one("#pairs", DataTable)
+        table.focus()
+        table.move_cursor(row=next(i for i, r in enumerate(editor.rows) if r.left == "revenue"))
+        await until(pilot, lambda: ("x", "Exclude") in
+                    [(k.key, k.description) for k in app.query("FooterKey")])
+        await pilot.press("x")
+        await until(pilot, lambda: next(r for r in editor.rows if r.left == "revenue").excluded)
+        assert app.current.mapping.exclude == ["revenue"] and app.workspace.dirty
+        await until(pilot, lambda: any(line.split()[:2] == ["excl", "revenue"]
+                                       for line in screen_lines(app, table)))
+        assert "1 excluded" in str(editor.query_one("#mapping-status").render())
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+        saved = store.load(DEMO_SLUG)
+        assert saved.mapping.exclude == ["revenue"]
+        assert "revenue" not in {p.left.name for p in _engine_plan(saved, paths).pairs}
+        await pilot.press("x")  # included again
+        await until(pilot, lambda: not next(r for r in editor.rows if r.left == "revenue").excluded)
+        assert app.current.mapping.exclude == [] and app.workspace.dirty
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+    assert store.load(DEMO_SLUG).mapping.exclude == []
+
+
+async def test_x_on_the_match_key_pair_says_it_cannot_be_excluded(
+        make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        editor = app.query_one(MappingEditor)
+        table = editor.query_one("#pairs", DataTable)
+        table.focus()
+        table.move_cursor(row=next(i for i, r in enumerate(editor.rows) if r.match_key))
+        await pilot.press("x")
+        await pilot.pause()
+        assert app.current.mapping.exclude == [] and not app.workspace.dirty
+        assert any("cannot be excluded" in n.message for n in app._notifications)
+
+
+async def test_a_pair_of_ones_own_naming_an_excluded_column_includes_it_again(
+        make_app, demo_file, sqlite_db) -> None:
+    """A column both mapped and excluded is refused by the engine: adding the pair takes the
+    column out of mapping.exclude, and the page shows no problem."""
+    make_accounts_table(sqlite_db)
+    demo_file.write_text(demo_file.read_text().replace("[mapping]", '[mapping]\nexclude = ["revenue"]'))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await _manual_mappings(pilot, app)
+        assert "revenue" not in {p.left for p in app.current.mapping.columns}
+        assert app.current.mapping.exclude == ["revenue"]
+        editor.query_one("#pick-left").value = "revenue"
+        editor.query_one("#pick-right").value = "revenue"
+        await pilot.click("#pair-add")
+        assert "revenue" in {p.left for p in app.current.mapping.columns}
+        assert app.current.mapping.exclude == [] and editor.problems() == []
+
+
 async def _manual_mappings(pilot, app) -> MappingEditor:
     """The Mappings page with its columns loaded and auto mapping turned off: its editor."""
     await pilot.press("alt+4")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Label, Select, Static, Switch
 
@@ -26,13 +27,16 @@ def _marks(row: Row) -> Text:
     """The first, narrow column: ★ for the match key, "auto" for a pair mapped by name."""
     text = Text()
     text.append("★" if row.match_key else " ", style="bold")
-    if row.auto:
+    if row.excluded:
+        text.append(" excl", style="dim")
+    elif row.auto:
         text.append(" auto", style="dim")
     return text
 
 
-def _name(name: str, read_only: bool) -> Text:
-    text = Text(name)
+def _name(name: str, read_only: bool, excluded: bool = False) -> Text:
+    """A column's name as the table shows it: RO when read-only, struck through when excluded."""
+    text = Text(name, style="dim strike" if excluded else "")
     if read_only:
         text.append(" RO", style="italic")
     return text
@@ -51,6 +55,9 @@ class MappingEditor(Vertical):
     """Edits which columns are carried across, picking from each side's described columns."""
 
     BINDING_GROUP_TITLE = "Mappings"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("x", "toggle_exclude", "Exclude", id="mapping.exclude",
+                tooltip="Exclude the auto-mapped pair from the sync, or include it again")]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -104,8 +111,9 @@ class MappingEditor(Vertical):
             return
         self.rows, problems = build_rows(self.conn, self.left, self.right)
         table = self.query_one("#pairs", DataTable)
-        cells = [(_marks(row), _name(row.left, row.left_read_only), row.left_type, "↔",
-                  _name(row.right, row.right_read_only), row.right_type, "; ".join(row.notes))
+        cells = [(_marks(row), _name(row.left, row.left_read_only, row.excluded), row.left_type,
+                  "↔", _name(row.right, row.right_read_only, row.excluded), row.right_type,
+                  "; ".join(row.notes))
                  for row in self.rows]
         keys = [row.key for row in self.rows]
         if (cells, keys) != self._shown:  # (the same rows: the table, its cursor and scroll stay)
@@ -118,7 +126,10 @@ class MappingEditor(Vertical):
         lines = [f"⚠ {p}" for p in problems]
         if self.left is None or self.right is None:
             lines = [NOT_LOADED]
-        status.update("\n".join(lines) or f"{len(self.rows)} pairs mapped; {LEGEND}")
+        excluded = sum(row.excluded for row in self.rows)
+        counts = f"{len(self.rows) - excluded} pairs mapped" + \
+            (f", {excluded} excluded" if excluded else "")
+        status.update("\n".join(lines) or f"{counts}; {LEGEND}")
         status.set_class(bool(problems), "-problems")
 
     def problems(self) -> list[str]:
@@ -217,6 +228,7 @@ class MappingEditor(Vertical):
             return
         auto = self._auto_pairs()
         cols.append(pair)
+        self._unexclude(pair)
         self._changed()
         self._say_replaced(pair, auto)
 
@@ -240,6 +252,7 @@ class MappingEditor(Vertical):
         auto = self._auto_pairs()
         self.conn.mapping.columns = [*cols, pair]
         self.conn.mapping.match_key = key
+        self._unexclude(pair)
         self._changed()
         self._say_replaced(pair, auto)
 
@@ -271,8 +284,8 @@ class MappingEditor(Vertical):
         if row is None or self.conn is None:
             return
         if row.auto:
-            self.app.notify("this pair is auto-mapped: turn off Enable Auto Mapping to remove it",
-                            severity="warning")
+            self.app.notify("this pair is auto-mapped: x excludes it from the sync (or turn off "
+                            "Enable Auto Mapping to remove it)", severity="warning")
             return
         if row.match_key and self.conn.mapping.match_key is not None:
             self.app.notify(f"{row.left} ↔ {row.right} is the match key: set Match Key on another "
@@ -289,3 +302,39 @@ class MappingEditor(Vertical):
             return
         self.conn.mapping.match_key = ColumnPair(row.left, row.right)
         self._changed()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Exclude only from the table of pairs (x is a letter to the pickers' search)."""
+        if action == "toggle_exclude":
+            return self.screen.focused is self.query_one("#pairs", DataTable)
+        return True
+
+    def action_toggle_exclude(self) -> None:
+        """Leave the highlighted auto-mapped pair out of the sync (mapping.exclude), or take it
+        in again."""
+        row = self._selected_row()
+        if row is None or self.conn is None:
+            return
+        mapping = self.conn.mapping
+        if not row.auto:
+            self.app.notify(f"{row.left} ↔ {row.right} is a pair of your own, not mapped by "
+                            "name: Remove takes it out", severity="warning")
+            return
+        if row.match_key and not row.excluded:
+            self.app.notify(f"{row.left} ↔ {row.right} is the match key, which cannot be "
+                            "excluded", severity="warning")
+            return
+        names = {row.left.casefold(), row.right.casefold()}
+        if row.excluded:
+            mapping.exclude = [n for n in mapping.exclude if n.casefold() not in names]
+        else:
+            mapping.exclude = [*mapping.exclude, row.left]
+        self._changed()
+
+    def _unexclude(self, pair: ColumnPair) -> None:
+        """A pair of one's own takes its columns out of mapping.exclude (the engine refuses a
+        column both mapped and excluded)."""
+        assert self.conn is not None
+        names = {pair.left.casefold(), pair.right.casefold()}
+        self.conn.mapping.exclude = [n for n in self.conn.mapping.exclude
+                                     if n.casefold() not in names]
