@@ -581,6 +581,9 @@ class Engine:
         for s, count in state.kept_alone().items():
             self.only[s] += count
         errors = sum(self.counts.errors.values())
+        # writes not made (an item error, or the record changed meanwhile): each side's edit
+        # is past its new cursor, so the next run reads them by key, or from the old cursor
+        unwritten = errors + sum(w.changed for w in self.writers.values())
         if not opts.dry_run:
             unsure = self._unsure()
             if unsure:  # the next run matches both sides by key, finding those written
@@ -593,7 +596,7 @@ class Engine:
             retries = self._retries()
             state.set_retries(retries)
             for s, stream in streams.items():
-                moves = errors == 0 or (len(retries) <= MOST_RETRIED and self._retried_by_key(s))
+                moves = unwritten == 0 or (len(retries) <= MOST_RETRIED and self._retried_by_key(s))
                 if moves and caps[s].can_delta and stream.cursor:
                     state.put(f"cursor.{s}", stream.cursor)
                 elif moves:
@@ -747,15 +750,16 @@ class Engine:
         self.item_failures[mkey] = (kid, other) if side == "left" else (other, kid)
 
     def _retries(self) -> dict[str, tuple[str | None, str | None]]:
-        """The items the next run reads again by key: those failed this run (their keys on each
-        side, where known), and those kept before that this run left as they were."""
+        """The items the next run reads again by key: those failed this run, or whose write was
+        not made as the record changed meanwhile (their keys on each side, where known), and
+        those kept before that this run left as they were."""
         out: dict[str, tuple[str | None, str | None]] = {}
         if self.retry_unread:
             out.update(self.retrying)
         else:
             out.update((m, kids) for m, kids in self.retrying.items() if m in self.failed)
         for side, writer in self.writers.items():
-            for mkey, src_kid, dst_kid in writer.failures:
+            for mkey, src_kid, dst_kid in (*writer.failures, *writer.changed_items):
                 out[mkey] = (dst_kid, src_kid) if side == "left" else (src_kid, dst_kid)
         out.update(self.item_failures)
         return out
@@ -1357,7 +1361,7 @@ class Engine:
         if not self.won:
             return
         unwritten = {mkey for writer in self.writers.values()
-                     for mkey in (*(f[0] for f in writer.failures), *writer.changed_keys)}
+                     for mkey, _, _ in (*writer.failures, *writer.changed_items)}
         failed = [m for m, earlier in self.won.items() if earlier is None and m in unwritten]
         self.state.unsettle_conflicts(self.run_id, failed)
         self.unresolved += len(failed)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from l2tui.config.model import ConflictResolution, Deletions, Direction
+from l2tui.config.model import ConflictResolution, Deletions, Direction, Entity
 from l2tui.runner import Runner
 from l2tui.sync.events import Event, Progress
 from tests.sync.support import LEFT_SELECT, Pair, sqlite_url
@@ -203,3 +203,30 @@ def test_full_and_reset_with_failed_items_kept(emu: Any, tmp_path: Path) -> None
     assert report.outcome == "success" and _retry(pair) == []
     assert pair.right() == pair.left()
 
+
+def test_dynamics_both_ways_an_edit_not_written_as_changed_meanwhile_is_not_lost(
+        emu: Any, tmp_path: Path) -> None:
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=0, seed=4, auth=False) as other:
+        pair = _pair(emu, sqlite_url(tmp_path / "unused.db"), Direction.BIDIRECTIONAL)
+        pair.conn.entity2 = Entity(title="Other Dynamics", provider="odata",
+                                   connection_string=other.connection_string("accounts"),
+                                   select=LEFT_SELECT, primary_key=["accountid"])
+        assert pair.run().created_right == 20
+        key = sorted(pair.left())[0]
+        pair.left_update(key, {"name": "edited left"})
+        done: list[str] = []
+
+        def sink(event: Event) -> None:
+            if isinstance(event, Progress) and event.phase == "read left" and not done:
+                other.store.update("accounts", key, {"accountnumber": "EDITED-RIGHT"})
+                done.append(key)
+
+        report = Runner(pair.paths).run(pair.conn, sink=sink)
+        assert done and report.updated_right == 0, report.message
+        again = pair.run()
+        assert again.conflicts == 1, again.message
+        left = emu.store.get("accounts", key)
+        right = other.store.get("accounts", key)
+        assert left["name"] == right["name"] == "edited left"
