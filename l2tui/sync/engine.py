@@ -1341,9 +1341,11 @@ class Engine:
     def _conflict(self, mkey: str, resolution: str, litem: Item | None,
                   ritem: Item | None) -> None:
         """Record and report a conflict; one recorded before whose winning write failed, won by
-        the same side again, is that conflict still: not recorded nor counted again."""
+        the same side again while that write is still pending (the item kept to retry), is that
+        conflict still: not recorded nor counted again. Once the item was synced otherwise (its
+        sides made alike by hand), a later conflict is a new one."""
         earlier = self.unsettled.get(mkey)
-        if earlier is not None and earlier[1] == resolution:
+        if earlier is not None and earlier[1] == resolution and mkey in self.retrying:
             self.won[mkey] = earlier[0]
             return
         if resolution in ("left_wins", "right_wins"):

@@ -230,3 +230,57 @@ def test_dynamics_both_ways_an_edit_not_written_as_changed_meanwhile_is_not_lost
         left = emu.store.get("accounts", key)
         right = other.store.get("accounts", key)
         assert left["name"] == right["name"] == "edited left"
+
+
+def test_a_run_killed_while_reading_failed_items_by_key_leaves_them_for_the_next_run(
+        emu: Any, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from tests.sync.test_crash import start_run
+
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"))
+    refused, _ = _failed_once(pair)
+    name = pair.save()
+    later = sorted(pair.left())[5]
+    pair.left_update(later, {"name": "later"})
+    emu.recent_requests.clear()
+    emu.faults.delay_next(1, 30.0, query_contains="Microsoft.Dynamics.CRM.In")
+    proc = start_run(name)
+    deadline = time.monotonic() + 20
+    while not any("Microsoft.Dynamics.CRM.In" in r for r in emu.recent_requests):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert _retry(pair) == [f'["{refused}"]']
+    report = pair.run()  # still refused: the same item error, and the later edit synced
+    assert report.errors_right == 1 and pair.right()[later][0] == "later"
+    assert _retry(pair) == [f'["{refused}"]']
+    _allow(pair)
+    report = pair.run()
+    assert report.outcome == "success" and pair.right() == pair.left() and _retry(pair) == []
+
+
+def test_a_later_conflict_of_an_item_whose_unsettled_conflict_ended_otherwise_is_recorded(
+        emu: Any, tmp_path: Path) -> None:
+    from tests.sync.test_retries import _conflicts
+
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"), Direction.BIDIRECTIONAL)
+    assert pair.run().outcome == "success"
+    key = sorted(pair.left())[0]
+    _refuse_name(pair, "refused")
+    pair.left_update(key, {"name": "refused"})
+    pair.right_update(key, {"name": "edited in SQL"})
+    first = pair.run()
+    assert _conflicts(pair) == [(first.details["run"], f'["{key}"]', "left_wins_failed")]
+    pair.left_update(key, {"name": "edited in SQL"})  # mended by hand: both sides agree
+    mended = pair.run()
+    assert (mended.outcome, mended.conflicts) == ("success", 0), mended.message
+    _allow(pair)
+    pair.left_update(key, {"name": "left again"})
+    pair.right_update(key, {"name": "SQL again"})
+    later = pair.run()
+    assert (later.outcome, later.conflicts) == ("success", 1), later.message
+    assert (later.details["run"], f'["{key}"]', "left_wins") in _conflicts(pair)
+    assert pair.right()[key] == pair.left()[key]
