@@ -284,3 +284,25 @@ def test_a_later_conflict_of_an_item_whose_unsettled_conflict_ended_otherwise_is
     assert (later.outcome, later.conflicts) == ("success", 1), later.message
     assert (later.details["run"], f'["{key}"]', "left_wins") in _conflicts(pair)
     assert pair.right()[key] == pair.left()[key]
+
+
+def test_both_ways_a_failed_edit_whose_source_is_then_deleted_is_deleted_on_the_other_side(
+        emu: Any, tmp_path: Path) -> None:
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"), Direction.BIDIRECTIONAL)
+    refused, _ = _failed_once(pair)
+    pair.left_delete(refused)
+    report = pair.run()
+    assert (report.outcome, report.deleted_right) == ("success", 1), report.message
+    assert refused not in pair.right() and pair.right() == pair.left() and _retry(pair) == []
+
+
+def test_both_ways_a_failed_edit_whose_target_row_is_then_deleted_ends_converged(
+        emu: Any, tmp_path: Path) -> None:
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"), Direction.BIDIRECTIONAL)
+    refused, _ = _failed_once(pair)
+    pair.right_delete(refused)
+    _allow(pair)
+    report = pair.run()
+    assert report.outcome in ("success", "conflicts"), report.message
+    assert pair.right() == pair.left() and _retry(pair) == []
+    assert pair.run().plan.writes == 0  # type: ignore[union-attr]
