@@ -306,3 +306,32 @@ def test_both_ways_a_failed_edit_whose_target_row_is_then_deleted_ends_converged
     assert report.outcome in ("success", "conflicts"), report.message
     assert pair.right() == pair.left() and _retry(pair) == []
     assert pair.run().plan.writes == 0  # type: ignore[union-attr]
+
+
+def test_both_ways_a_sql_edit_dataverse_refuses_meets_a_later_dataverse_edit_as_a_conflict(
+        emu: Any, tmp_path: Path) -> None:
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"), Direction.BIDIRECTIONAL)
+    assert pair.run().outcome == "success"
+    key = sorted(pair.left())[0]
+    pair.right_update(key, {"accountnumber": "X" * 30})  # longer than Dataverse holds
+    first = pair.run()
+    assert (first.errors_left, _retry(pair)) == (1, [f'["{key}"]']), first.message
+    cursor = _cursor(pair)
+    again = pair.run()
+    assert again.errors_left == 1 and _cursor(pair) != cursor and len(_retry(pair)) == 1
+    pair.left_update(key, {"name": "edited in Dynamics"})
+    report = pair.run()  # both edited: the left wins, and its values reach SQL
+    assert (report.outcome, report.conflicts, report.updated_right) == ("success", 1, 1)
+    assert pair.right() == pair.left() and _retry(pair) == []
+
+
+def test_a_reset_run_with_failed_items_kept_compares_all_and_keeps_only_what_fails_again(
+        emu: Any, tmp_path: Path) -> None:
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"))
+    refused, fine = _failed_once(pair)
+    report = pair.run(reset=True)  # the pairs forgotten: every item matched by key again
+    assert (report.errors_right, report.created_right) == (1, 0), report.message
+    assert _retry(pair) == [f'["{refused}"]'] and pair.right()[fine][0] == "fine"
+    _allow(pair)
+    report = pair.run()
+    assert report.outcome == "success" and pair.right() == pair.left() and _retry(pair) == []
