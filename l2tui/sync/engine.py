@@ -50,7 +50,7 @@ from l2tui.sync.mapping import (
     modified_column,
     same_match,
 )
-from l2tui.sync.normalize import values_json
+from l2tui.sync.normalize import exact_json, values_json
 from l2tui.sync.plan import PRESENT, Action, Decision, Policy, Status, decide
 from l2tui.sync.reading import EntityPages, Prefetch
 from l2tui.sync.side import Item, SideInfo
@@ -350,7 +350,7 @@ class Engine:
         self.unretryable = 0
         self.item_failures: dict[str, tuple[str | None, str | None]] = {}  # ``_readable``'s
         # conflicts recorded before whose winning write failed (``StateStore.unsettled_conflicts``)
-        self.unsettled: dict[str, tuple[int, str]] = {}
+        self.unsettled: dict[str, tuple[int, str, str, str]] = {}
         # the conflicts a side won this run, to settle once written: match key → the id of its
         # record from an earlier run whose write failed (None: recorded by this run)
         self.won: dict[str, int | None] = {}
@@ -1341,18 +1341,20 @@ class Engine:
     def _conflict(self, mkey: str, resolution: str, litem: Item | None,
                   ritem: Item | None) -> None:
         """Record and report a conflict; one recorded before whose winning write failed, won by
-        the same side again while that write is still pending (the item kept to retry), is that
-        conflict still: not recorded nor counted again. Once the item was synced otherwise (its
-        sides made alike by hand), a later conflict is a new one."""
+        the same side again with the same values on both sides while that write is still pending
+        (the item kept to retry), is that conflict still: not recorded nor counted again. Once
+        the item was synced otherwise (its sides made alike by hand), or either side was edited
+        again (the loser's new values would be written over unrecorded), it is a new one."""
+        left = self.sides["left"].named(litem.values if litem else None)
+        right = self.sides["right"].named(ritem.values if ritem else None)
         earlier = self.unsettled.get(mkey)
-        if earlier is not None and earlier[1] == resolution and mkey in self.retrying:
+        if earlier is not None and earlier[1] == resolution and mkey in self.retrying and \
+                earlier[2:] == (exact_json(left), exact_json(right)):
             self.won[mkey] = earlier[0]
             return
         if resolution in ("left_wins", "right_wins"):
             self.won[mkey] = None
         self.conflicts += 1
-        left = self.sides["left"].named(litem.values if litem else None)
-        right = self.sides["right"].named(ritem.values if ritem else None)
         self.state.add_conflicts(self.run_id, [(mkey, resolution, left, right)])
         self.sink(Conflict(key=mkey, resolution=resolution, left=left, right=right))
 

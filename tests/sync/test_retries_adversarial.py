@@ -335,3 +335,23 @@ def test_a_reset_run_with_failed_items_kept_compares_all_and_keeps_only_what_fai
     _allow(pair)
     report = pair.run()
     assert report.outcome == "success" and pair.right() == pair.left() and _retry(pair) == []
+
+
+def test_the_loser_edited_again_while_the_winning_write_keeps_failing_is_a_conflict_recorded(
+        emu: Any, tmp_path: Path) -> None:
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"), Direction.BIDIRECTIONAL)
+    assert pair.run().outcome == "success"
+    key = sorted(pair.left())[0]
+    _refuse_name(pair, "refused")
+    pair.left_update(key, {"name": "refused"})  # the left wins, the right refuses its value
+    pair.right_update(key, {"name": "first SQL edit"})
+    assert pair.run().conflicts == 1
+    pair.right_update(key, {"name": "second SQL edit"})
+    again = pair.run()  # the loser's values are new: recorded, or they would be lost unseen
+    assert (again.conflicts, again.errors_right) == (1, 1), again.message
+    kept = [r for (r,) in _state(pair, "SELECT right_values FROM conflicts ORDER BY id")]
+    assert "second SQL edit" in kept[-1]
+    _allow(pair)
+    settled = pair.run()
+    assert (settled.outcome, settled.conflicts) == ("success", 0) and \
+        pair.right() == pair.left()
