@@ -355,3 +355,26 @@ def test_the_loser_edited_again_while_the_winning_write_keeps_failing_is_a_confl
     settled = pair.run()
     assert (settled.outcome, settled.conflicts) == ("success", 0) and \
         pair.right() == pair.left()
+
+
+def test_failed_items_past_the_most_read_by_key_then_fewer_are_all_synced_once_allowed(
+        emu: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    from l2tui.sync import engine
+
+    monkeypatch.setattr(engine, "MOST_RETRIED", 2)
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"))
+    pair.run()
+    first = _cursor(pair)
+    _refuse_name(pair, "refused")
+    keys = sorted(pair.left())[:3]
+    for key in keys:
+        pair.left_update(key, {"name": "refused"})
+    assert pair.run().errors_right == 3 and _cursor(pair) == first  # too many: cursor kept
+    pair.left_update(keys[0], {"name": "fixed"})
+    report = pair.run()
+    assert report.errors_right == 2 and _cursor(pair) != first
+    assert _retry(pair) == sorted(f'["{k}"]' for k in keys[1:])
+    _allow(pair)
+    report = pair.run()
+    assert (report.outcome, report.updated_right) == ("success", 2)
+    assert pair.right() == pair.left() and _retry(pair) == []
