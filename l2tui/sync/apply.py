@@ -169,7 +169,9 @@ class Writer:
         self.unsure = 0  # failed writes the side may have carried out (see WriteOutcome.unsure)
         self.changed = 0  # updates not made: the record changed meanwhile (WriteOutcome.changed)
         self.outdated: list[str] = []  # their pairs, whose version here is no use any more
-        self.changed_keys: list[str] = []  # their match keys, all run long
+        # their (match key, the source's key, this side's key), all run long: kept for the
+        # next run to read again by key, as the writes that failed are (``failures``)
+        self.changed_items: list[tuple[str, str | None, str | None]] = []
         # the writes that failed as item errors: (match key, the source's key, this side's key)
         self.failures: list[tuple[str, str | None, str | None]] = []
         # writes held back until the deletion guard has passed (``hold``), and where those
@@ -338,7 +340,7 @@ class Writer:
                 if outcome.changed:  # (its pair keeps its state: the next run decides it)
                     self.changed += 1
                     self.outdated.append(task.mkey)
-                    self.changed_keys.append(task.mkey)
+                    self.changed_items.append((task.mkey, task.src_kid, task.dst_kid))
                     continue
                 self.counts.errors[name] += 1
                 self.unsure += outcome.unsure

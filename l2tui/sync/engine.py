@@ -50,7 +50,7 @@ from l2tui.sync.mapping import (
     modified_column,
     same_match,
 )
-from l2tui.sync.normalize import values_json
+from l2tui.sync.normalize import exact_json, values_json
 from l2tui.sync.plan import PRESENT, Action, Decision, Policy, Status, decide
 from l2tui.sync.reading import EntityPages, Prefetch
 from l2tui.sync.side import Item, SideInfo
@@ -350,7 +350,7 @@ class Engine:
         self.unretryable = 0
         self.item_failures: dict[str, tuple[str | None, str | None]] = {}  # ``_readable``'s
         # conflicts recorded before whose winning write failed (``StateStore.unsettled_conflicts``)
-        self.unsettled: dict[str, tuple[int, str]] = {}
+        self.unsettled: dict[str, tuple[int, str, str, str]] = {}
         # the conflicts a side won this run, to settle once written: match key → the id of its
         # record from an earlier run whose write failed (None: recorded by this run)
         self.won: dict[str, int | None] = {}
@@ -581,6 +581,9 @@ class Engine:
         for s, count in state.kept_alone().items():
             self.only[s] += count
         errors = sum(self.counts.errors.values())
+        # writes not made (an item error, or the record changed meanwhile): each side's edit
+        # is past its new cursor, so the next run reads them by key, or from the old cursor
+        unwritten = errors + sum(w.changed for w in self.writers.values())
         if not opts.dry_run:
             unsure = self._unsure()
             if unsure:  # the next run matches both sides by key, finding those written
@@ -593,7 +596,7 @@ class Engine:
             retries = self._retries()
             state.set_retries(retries)
             for s, stream in streams.items():
-                moves = errors == 0 or (len(retries) <= MOST_RETRIED and self._retried_by_key(s))
+                moves = unwritten == 0 or (len(retries) <= MOST_RETRIED and self._retried_by_key(s))
                 if moves and caps[s].can_delta and stream.cursor:
                     state.put(f"cursor.{s}", stream.cursor)
                 elif moves:
@@ -747,15 +750,16 @@ class Engine:
         self.item_failures[mkey] = (kid, other) if side == "left" else (other, kid)
 
     def _retries(self) -> dict[str, tuple[str | None, str | None]]:
-        """The items the next run reads again by key: those failed this run (their keys on each
-        side, where known), and those kept before that this run left as they were."""
+        """The items the next run reads again by key: those failed this run, or whose write was
+        not made as the record changed meanwhile (their keys on each side, where known), and
+        those kept before that this run left as they were."""
         out: dict[str, tuple[str | None, str | None]] = {}
         if self.retry_unread:
             out.update(self.retrying)
         else:
             out.update((m, kids) for m, kids in self.retrying.items() if m in self.failed)
         for side, writer in self.writers.items():
-            for mkey, src_kid, dst_kid in writer.failures:
+            for mkey, src_kid, dst_kid in (*writer.failures, *writer.changed_items):
                 out[mkey] = (dst_kid, src_kid) if side == "left" else (src_kid, dst_kid)
         out.update(self.item_failures)
         return out
@@ -1337,16 +1341,20 @@ class Engine:
     def _conflict(self, mkey: str, resolution: str, litem: Item | None,
                   ritem: Item | None) -> None:
         """Record and report a conflict; one recorded before whose winning write failed, won by
-        the same side again, is that conflict still: not recorded nor counted again."""
+        the same side again with the same values on both sides while that write is still pending
+        (the item kept to retry), is that conflict still: not recorded nor counted again. Once
+        the item was synced otherwise (its sides made alike by hand), or either side was edited
+        again (the loser's new values would be written over unrecorded), it is a new one."""
+        left = self.sides["left"].named(litem.values if litem else None)
+        right = self.sides["right"].named(ritem.values if ritem else None)
         earlier = self.unsettled.get(mkey)
-        if earlier is not None and earlier[1] == resolution:
+        if earlier is not None and earlier[1] == resolution and mkey in self.retrying and \
+                earlier[2:] == (exact_json(left), exact_json(right)):
             self.won[mkey] = earlier[0]
             return
         if resolution in ("left_wins", "right_wins"):
             self.won[mkey] = None
         self.conflicts += 1
-        left = self.sides["left"].named(litem.values if litem else None)
-        right = self.sides["right"].named(ritem.values if ritem else None)
         self.state.add_conflicts(self.run_id, [(mkey, resolution, left, right)])
         self.sink(Conflict(key=mkey, resolution=resolution, left=left, right=right))
 
@@ -1357,7 +1365,7 @@ class Engine:
         if not self.won:
             return
         unwritten = {mkey for writer in self.writers.values()
-                     for mkey in (*(f[0] for f in writer.failures), *writer.changed_keys)}
+                     for mkey, _, _ in (*writer.failures, *writer.changed_items)}
         failed = [m for m, earlier in self.won.items() if earlier is None and m in unwritten]
         self.state.unsettle_conflicts(self.run_id, failed)
         self.unresolved += len(failed)

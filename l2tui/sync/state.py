@@ -800,13 +800,14 @@ class StateStore(StateReader):
             ((run, now, m, res, exact_json(lv), exact_json(rv))
              for m, res, lv, rv in rows))
 
-    def unsettled_conflicts(self) -> dict[str, tuple[int, str]]:
+    def unsettled_conflicts(self) -> dict[str, tuple[int, str, str, str]]:
         """The conflicts a run recorded whose winning write failed (``UNSETTLED``), not settled
-        since: match key → (its record's id, the side that won)."""
+        since: match key → (its record's id, the side that won, the left's and the right's
+        values as recorded)."""
         rows = self.db.execute(
-            "SELECT mkey, MAX(id), resolution FROM conflicts WHERE resolution LIKE ? "
-            "GROUP BY mkey", (f"%{UNSETTLED}",)).fetchall()
-        return {m: (int(i), res.removesuffix(UNSETTLED)) for m, i, res in rows}
+            "SELECT mkey, MAX(id), resolution, left_values, right_values FROM conflicts "
+            "WHERE resolution LIKE ? GROUP BY mkey", (f"%{UNSETTLED}",)).fetchall()
+        return {m: (int(i), res.removesuffix(UNSETTLED), lv, rv) for m, i, res, lv, rv in rows}
 
     def unsettle_conflicts(self, run: int, mkeys: Iterable[str]) -> None:
         """Mark ``run``'s conflicts of these items as not settled: the winner's write failed."""
