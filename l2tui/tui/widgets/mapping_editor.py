@@ -14,6 +14,7 @@ from textual.widgets import Button, DataTable, Label, Select, Static, Switch
 from l2tui.config.model import ColumnPair, Connection
 from l2tui.tui.mapping_rows import Row, build_rows, carried_auto_pairs, effective_pairs
 from l2tui.tui.messages import Edited
+from l2tui.tui.widgets.fields import SearchSelect
 from l2tui.tui.widgets.tables import fill_table
 
 NOT_LOADED = "columns not loaded: Load Columns reads both entities' columns"
@@ -73,8 +74,9 @@ class MappingEditor(Vertical):
         table.add_columns(*LABELS)
         yield table
         with Horizontal(id="pickers"):
-            yield Select([], prompt="left column", id="pick-left", type_to_search=True)
-            yield Select([], prompt="right column", id="pick-right", type_to_search=True)
+            # (letters typed on the closed picker search its columns, as in Data Provider)
+            yield SearchSelect([], prompt="left column", id="pick-left", type_to_search=True)
+            yield SearchSelect([], prompt="right column", id="pick-right", type_to_search=True)
         with Horizontal(id="pair-buttons", classes="page-buttons"):
             yield Button("Add", id="pair-add", compact=True)
             yield Button("Change", id="pair-change", compact=True)
