@@ -250,13 +250,20 @@ class MappingEditor(Vertical):
         return [(row.left, row.right) for row in self.rows if row.auto]
 
     def _say_replaced(self, pair: ColumnPair, auto_before: list[tuple[str, str]]) -> None:
-        """Say which automatic pairs a new pair took the place of (a column maps to one only)."""
-        gone = [p for p in auto_before if p not in self._auto_pairs()]
+        """Say which automatic pairs a new pair took the place of (a column maps to one only), or
+        that it is the pair auto mapping had made, now one of its own (not a replacement)."""
+        same = (pair.left.casefold(), pair.right.casefold())
+        made = [p for p in auto_before if (p[0].casefold(), p[1].casefold()) == same]
+        gone = [p for p in auto_before if p not in self._auto_pairs() and p not in made]
         if gone:
             names = " and ".join(f"{left} ↔ {right}" for left, right in gone)
             self.app.notify(f"{pair.left} ↔ {pair.right} replaces the automatic pair {names} (a "
                             f"column is mapped once); {len(self.rows)} pairs mapped",
                             title="Mappings", severity="warning", timeout=10)
+        elif made:
+            self.app.notify(f"{pair.left} ↔ {pair.right} was mapped by name; now it is a pair of "
+                            "its own, kept when Enable Auto Mapping is turned off",
+                            title="Mappings")
 
     def _maps(self, key: ColumnPair, columns: list[ColumnPair] | None = None) -> bool:
         """Whether ``key`` is one of the mapped pairs (with ``columns`` as the manual pairs)."""
