@@ -83,6 +83,10 @@ class L2App(WatchMixin, ActionsMixin):
           for n, page in enumerate(PAGES, start=1)],
         Binding("ctrl+pagedown", "next_page(1)", "Next page", show=False, id="next-page"),
         Binding("ctrl+pageup", "next_page(-1)", "Previous page", show=False, id="prev-page"),
+        # priority: the focus moves at once, so that the letters typed right after Tab (a burst
+        # over SSH, a paste) reach the next field, not the one left (no field here takes Tab)
+        Binding("tab", "focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Previous field", show=False, priority=True),
     ]
     # the screen's width class (-narrow, -medium, -wide); app.tcss lays the panes out by it
     HORIZONTAL_BREAKPOINTS = [

@@ -13,7 +13,7 @@ from textual.widget import Widget
 from textual.widgets import Button, TabbedContent
 
 from l2tui.config.files import Stamp
-from l2tui.config.model import Connection
+from l2tui.config.model import Connection, in_folder
 from l2tui.config.store import ConnectionStore
 from l2tui.errors import L2Error
 from l2tui.paths import Paths
@@ -87,7 +87,8 @@ class L2Core(App[int]):
         closed.display = conn is None
         if conn is None:
             if self.broken is not None and error is not None:
-                closed.show_error(self.broken, error)
+                closed.show_error(self.broken, error, self.broken.stem if in_folder(
+                    self.broken, self.paths.connections) else str(self.broken))
                 self.sub_title = f"⚠ {self.broken.name}"
             else:
                 closed.show_none(bool(self.workspace.order))

@@ -378,6 +378,18 @@ async def test_highlighting_a_broken_file_shows_its_error_in_place_of_the_pages(
         assert "broken.toml" in app.sub_title and DEMO_TITLE not in app.sub_title
 
 
+async def test_a_broken_file_says_how_to_see_the_runs_it_recorded(
+        make_app, offline_demo_file, paths) -> None:
+    """Its runs do not depend on the file: the page names the commands that show them."""
+    (paths.connections / "broken.toml").write_text("title = \n")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _highlight_first_row(pilot, app)
+        await until(pilot, lambda: app.query_one("#no-connection").display)
+        text = " ".join(str(app.query_one("#no-connection").render()).split())
+        assert "l2tui history broken" in text and "l2tui conflicts broken" in text
+
+
 async def test_highlighting_a_good_connection_after_a_broken_file_shows_its_pages_again(
         make_app, offline_demo_file, paths) -> None:
     (paths.connections / "broken.toml").write_text("title = \n")

@@ -659,3 +659,39 @@ async def test_typing_into_the_closed_provider_box_searches_the_providers(
         await pilot.press("enter")
         await until(pilot, lambda: app.current.entity1.provider == "sqlite")
         assert not box.expanded
+
+
+async def test_letters_typed_on_a_closed_column_picker_search_its_columns(
+        make_app, demo_file, sqlite_db) -> None:
+    """As in the Data Provider box: letters typed on the closed picker open it and pick the
+    column they begin (they fell away unseen, the picker stayed at its first column)."""
+    make_accounts_table(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        picker = app.query_one(MappingEditor).query_one("#pick-left", Select)
+        picker.focus()
+        await pilot.pause()
+        await pilot.press("r", "e", "v")
+        await until(pilot, lambda: picker.expanded, 10)
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: picker.value == "revenue", 10)
+
+
+async def test_a_pair_added_as_auto_mapping_made_it_is_not_said_to_replace_itself(
+        make_app, demo_file, sqlite_db) -> None:
+    make_accounts_table(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        editor = app.query_one(MappingEditor)
+        editor.query_one("#pick-left").value = "name"
+        editor.query_one("#pick-right").value = "name"
+        await pilot.click("#pair-add")
+        said = " ".join(n.message for n in app._notifications)
+        assert "replaces" not in said and "name ↔ name was mapped by name" in said

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shlex
 
+from textual import events
+
 from l2tui.config.model import Connection
 from l2tui.paths import resolve_paths
 from l2tui.tui.screens.schedule import ScheduleScreen, l2tui_command, run_command
@@ -140,3 +142,20 @@ async def test_a_long_command_is_one_line_that_scrolls_sideways_not_wrapped(
         for _ in range(40):
             await pilot.press("right")
         assert screen_lines(app, line.parent)[0].rstrip().endswith(">/dev/null")
+
+
+async def test_right_held_down_scrolls_a_long_line_to_its_end(
+        make_app, offline_demo_file, paths) -> None:
+    """A held key arrives as a burst of repeats (over SSH too): each one scrolls on from where
+    the one before left it (a burst scrolled as far as one key)."""
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_schedule(pilot, app)
+        crontab = f"*/15 * * * * {_run(paths)} >/dev/null"
+        [line] = [c for c in app.screen.query(".schedule-command") if str(c.render()) == crontab]
+        for _ in range(40):
+            event = events.Key("right", None)
+            event.set_sender(app)
+            app._driver.send_message(event)
+        await until(pilot, lambda: screen_lines(app, line.parent)[0].rstrip().endswith(
+            ">/dev/null"), 10)

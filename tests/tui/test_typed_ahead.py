@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from textual import events
+from textual.widgets import Input
 
 from l2tui.tui.screens.preview import PreviewScreen
 from tests.tui.conftest import DEMO_SLUG, demo_toml, make_accounts_table, sqlite_rows, until
@@ -60,3 +61,23 @@ async def test_an_action_pressed_right_after_typing_uses_the_whole_password(
         else:
             await until(pilot, lambda: "Run now?" in " ".join(
                 str(s.render()) for s in app.screen.query("Static")))
+
+
+@pytest.mark.parametrize("start, key, field", [("#password", "tab", "#password-env"),
+                                               ("#password-env", "shift+tab", "#password")])
+async def test_keys_typed_right_after_tab_go_to_the_next_field(
+        make_app, offline_demo_file, start, key, field) -> None:
+    """Tab then letters in one burst: the letters reach the field Tab moved to, not the one it
+    left (a variable name typed on after a password was appended to the password)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        form = app.query_one("#entity1-form")
+        form.query_one(start).focus()
+        await pilot.pause()
+        for name, char in [("a", "a"), ("b", "b"), (key, None), ("x", "x"), ("y", "y")]:
+            event = events.Key(name, char)
+            event.set_sender(app)
+            app._driver.send_message(event)
+        await until(pilot, lambda: form.query_one(field, Input).value == "xy", 10)
+        assert form.query_one(start, Input).value == "ab"

@@ -154,9 +154,11 @@ class ScheduleScreen(ModalScreen[None]):
         self.notify(f"copied {block.name} to the clipboard", title="Schedule")
 
     def action_sideways(self, columns: int) -> None:
-        """Scroll the long lines sideways, all together."""
+        """Scroll the long lines sideways, all together: at once, so that the next key of a burst
+        (a key held down) scrolls on from there (a deferred scroll starts each from the same
+        place)."""
         for lines in self.query(".schedule-lines"):
-            lines.scroll_relative(x=columns, animate=False)
+            lines.scroll_relative(x=columns, animate=False, immediate=True)
 
     def action_close(self) -> None:
         """Close."""

@@ -3,55 +3,23 @@
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from textual import events, on
+from textual import on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Input, OptionList, Select, TextArea
+from textual.widgets import Button, Input, Select, TextArea
 
 from l2tui.config.connstr import ConnectionStringError
 from l2tui.config.model import Connection, Entity
 from l2tui.config.specs import ProviderSpec, SelectError, all_specs, find_spec, looks_like_url
 from l2tui.tui.messages import Edited, ReadsChanged, SecretTyped
-from l2tui.tui.widgets.fields import Field
+from l2tui.tui.widgets.fields import Field, SearchSelect
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SQL_PROVIDERS = ("sqlserver", "postgresql", "mysql", "sqlite")
-
-
-class SearchSelect(Select[str]):
-    """A Select whose search starts from the closed box: a letter typed there opens the list
-    and searches it, as typing into the guide's selection box does (Textual's searches only
-    the open list, and a closed one let the letters fall away unseen)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._typed: list[events.Key] = []  # letters typed before the open list had the focus
-
-    def on_key(self, event: events.Key) -> None:
-        if not event.is_printable or (event.key == "space" and not self.expanded):
-            return  # (space opens the list, as Enter does)
-        event.stop()
-        event.prevent_default()
-        self._typed.append(events.Key(event.key, event.character))
-        self.expanded = True
-        self._hand_on()
-
-    def _hand_on(self) -> None:
-        """Give the letters to the open list once it has the focus (it starts a new search as
-        it gets it), in the order they were typed."""
-        overlay = self.query_one(OptionList)  # (the list that opens: a SelectOverlay)
-        if not self.expanded:
-            self._typed.clear()
-        elif not overlay.has_focus:
-            self.call_after_refresh(self._hand_on)
-        else:
-            typed, self._typed = self._typed, []
-            for key in typed:
-                overlay.post_message(key)
 
 
 class StatementArea(TextArea):

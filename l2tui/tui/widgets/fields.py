@@ -4,10 +4,13 @@ information only) or its hint."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import Label, Static
+from textual.widgets import Label, OptionList, Select, Static
 
 
 class Field(Vertical):
@@ -54,3 +57,35 @@ class Field(Vertical):
         if text != self.shown:
             self.shown = text
             self.query_one(".field-hint", Static).update(text)
+
+
+class SearchSelect(Select[str]):
+    """A Select whose search starts from the closed box: a letter typed there opens the list
+    and searches it, as typing into the guide's selection box does (Textual's searches only
+    the open list, and a closed one let the letters fall away unseen)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._typed: list[events.Key] = []  # letters typed before the open list had the focus
+
+    def on_key(self, event: events.Key) -> None:
+        if not event.is_printable or (event.key == "space" and not self.expanded):
+            return  # (space opens the list, as Enter does)
+        event.stop()
+        event.prevent_default()
+        self._typed.append(events.Key(event.key, event.character))
+        self.expanded = True
+        self._hand_on()
+
+    def _hand_on(self) -> None:
+        """Give the letters to the open list once it has the focus (it starts a new search as
+        it gets it), in the order they were typed."""
+        overlay = self.query_one(OptionList)  # (the list that opens: a SelectOverlay)
+        if not self.expanded:
+            self._typed.clear()
+        elif not overlay.has_focus:
+            self.call_after_refresh(self._hand_on)
+        else:
+            typed, self._typed = self._typed, []
+            for key in typed:
+                overlay.post_message(key)

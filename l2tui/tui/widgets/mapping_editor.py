@@ -15,6 +15,7 @@ from textual.widgets import Button, DataTable, Label, Select, Static, Switch
 from l2tui.config.model import ColumnPair, Connection
 from l2tui.tui.mapping_rows import Row, build_rows, carried_auto_pairs, effective_pairs
 from l2tui.tui.messages import Edited
+from l2tui.tui.widgets.fields import SearchSelect
 from l2tui.tui.widgets.tables import fill_table
 
 NOT_LOADED = "columns not loaded: Load Columns reads both entities' columns"
@@ -80,8 +81,9 @@ class MappingEditor(Vertical):
         table.add_columns(*LABELS)
         yield table
         with Horizontal(id="pickers"):
-            yield Select([], prompt="left column", id="pick-left", type_to_search=True)
-            yield Select([], prompt="right column", id="pick-right", type_to_search=True)
+            # (letters typed on the closed picker search its columns, as in Data Provider)
+            yield SearchSelect([], prompt="left column", id="pick-left", type_to_search=True)
+            yield SearchSelect([], prompt="right column", id="pick-right", type_to_search=True)
         with Horizontal(id="pair-buttons", classes="page-buttons"):
             yield Button("Add", id="pair-add", compact=True)
             yield Button("Change", id="pair-change", compact=True)
@@ -261,13 +263,20 @@ class MappingEditor(Vertical):
         return [(row.left, row.right) for row in self.rows if row.auto]
 
     def _say_replaced(self, pair: ColumnPair, auto_before: list[tuple[str, str]]) -> None:
-        """Say which automatic pairs a new pair took the place of (a column maps to one only)."""
-        gone = [p for p in auto_before if p not in self._auto_pairs()]
+        """Say which automatic pairs a new pair took the place of (a column maps to one only), or
+        that it is the pair auto mapping had made, now one of its own (not a replacement)."""
+        same = (pair.left.casefold(), pair.right.casefold())
+        made = [p for p in auto_before if (p[0].casefold(), p[1].casefold()) == same]
+        gone = [p for p in auto_before if p not in self._auto_pairs() and p not in made]
         if gone:
             names = " and ".join(f"{left} ↔ {right}" for left, right in gone)
             self.app.notify(f"{pair.left} ↔ {pair.right} replaces the automatic pair {names} (a "
                             f"column is mapped once); {len(self.rows)} pairs mapped",
                             title="Mappings", severity="warning", timeout=10)
+        elif made:
+            self.app.notify(f"{pair.left} ↔ {pair.right} was mapped by name; now it is a pair of "
+                            "its own, kept when Enable Auto Mapping is turned off",
+                            title="Mappings")
 
     def _maps(self, key: ColumnPair, columns: list[ColumnPair] | None = None) -> bool:
         """Whether ``key`` is one of the mapped pairs (with ``columns`` as the manual pairs)."""
