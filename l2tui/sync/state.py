@@ -241,13 +241,23 @@ class StateStore(StateReader):
         _private(path)
         self.path = path
         self.dry = dry
-        # (asked read-only first: a newer l2tui's state is left as it was found, no WAL made)
-        check = _read_only(path)
-        try:
-            version = _known_version(check, path)
-        finally:
-            check.close()
+        # (asked before anything is written or made: a newer l2tui's state, or a damaged one
+        # with its WAL, is left as it was found)
+        version = _header_version(path)
+        if version is None:  # no SQLite file's header: SQLite says what it is, read-only
+            check = _read_only(path)
+            try:
+                version = _known_version(check, path)
+            finally:
+                check.close()
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        if os.path.lexists(f"{path}-wal") or os.path.lexists(f"{path}-journal"):
+            try:  # (the version may be in the WAL: read as is, before this connection writes)
+                version = _known_version(self.db, path)
+            except NewerState:
+                keep_wal_on_close(self.db, path)  # (its close checkpoints no newer l2tui's WAL)
+                self.db.close()
+                raise
         # a new state's pages (an existing file keeps its own): a first run of 100,000 pairs
         # inserts them with 20-30 % less CPU than in 4 KiB pages (fewer splits and WAL frames),
         # while a page of 1,000 random updates writes 2 times the WAL bytes, not 4 as 16 KiB would
@@ -849,11 +859,36 @@ class NewerState(UnusableState):
 def _known_version(db: sqlite3.Connection, path: Path) -> int:
     """The state's schema version (0: made before versions, or not made yet); NewerState when
     it is past the one this l2tui reads."""
-    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    return _readable_version(int(db.execute("PRAGMA user_version").fetchone()[0]), path)
+
+
+def _readable_version(version: int, path: Path) -> int:
+    """``version``, if this l2tui reads a state of it; else NewerState."""
     if version > STATE_VERSION:
         raise NewerState(f"the sync state {path} was made by a newer l2tui (state version "
                          f"{version}, this one reads up to {STATE_VERSION}); run that l2tui")
     return version
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
+
+
+def _header_version(path: Path) -> int | None:
+    """The schema version a state's file header holds (its ``user_version``, bytes 60-63), read
+    without SQLite (a connection opened for this alone cost each run 2.7 ms): the state's, where
+    no WAL is beside it; NewerState when it is past this l2tui's. 0 for a file not made yet;
+    None for one that is no SQLite file (or is cut short)."""
+    try:
+        with open(path, "rb") as file:
+            header = file.read(64)
+    except FileNotFoundError:
+        return 0
+    if not header:
+        return 0
+    if len(header) < 64 or not header.startswith(SQLITE_MAGIC):
+        return None
+    return _readable_version(int.from_bytes(header[60:64], "big", signed=True), path)
 
 
 def _read_only(path: Path) -> sqlite3.Connection:

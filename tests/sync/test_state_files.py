@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from l2tui.runner import Runner
+from l2tui.sqlite_wal import keep_wal_on_close
 from l2tui.sync.state import STATE_VERSION, StateStore, set_aside
 from tests.conftest import CliRunner
 from tests.sync.support import Pair
@@ -196,6 +197,27 @@ def test_a_state_of_a_newer_l2tui_is_refused_and_left_as_it_is(
             2, f"l2tui: the sync state {state} was made by a newer l2tui (state version "
                f"{STATE_VERSION + 1}, this one reads up to {STATE_VERSION}); run that l2tui\n"
         ), command
+    assert _files(state.parent) == before
+
+
+def test_a_newer_l2tuis_state_with_its_wal_beside_it_is_refused_and_left_as_it_is(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """Its version is in the WAL, not yet in the file: asked of SQLite, whose close then must not
+    copy that WAL into the file."""
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    state = pair.paths.state_db(name)
+    db = sqlite3.connect(state)
+    db.execute(f"PRAGMA user_version={STATE_VERSION + 1}")
+    db.commit()
+    assert keep_wal_on_close(db, state)
+    db.close()
+    assert Path(f"{state}-wal").stat().st_size > 0
+    before = _files(state.parent)
+    result = run_cli("run", name)
+    assert (result.returncode, result.stderr) == (
+        2, f"l2tui: the sync state {state} was made by a newer l2tui (state version "
+           f"{STATE_VERSION + 1}, this one reads up to {STATE_VERSION}); run that l2tui\n")
     assert _files(state.parent) == before
 
 
