@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from l2tui.config.files import make_folder, open_unfollowed
 from l2tui.config.loader import require_complete
@@ -54,6 +54,8 @@ from l2tui.sync.state import (
 from l2tui.sync.summaries import conflict_text, seconds_text
 
 __all__ = ["RunRecord", "Runner"]
+
+_T = TypeVar("_T")
 
 
 def _record_failed(state: StateStore, started: float, message: str,
@@ -299,60 +301,40 @@ class Runner:
 
     # -- history and state -------------------------------------------------------------
 
-    def _state_made(self, conn: Connection) -> Path | None:
-        """The connection's state file, None when none is made yet (never run). One that
-        cannot be looked for (a file in the state folder's place) is a StateError, as a run
-        finds it, not "never run"; a symbolic link there is the store's to refuse."""
+    def _recorded(self, conn: Connection, ask: Callable[[StateReader], _T], never: _T) -> _T:
+        """``ask`` of the connection's state, read-only; ``never`` when none is made yet (never
+        run). A state that cannot be looked for (a file in the state folder's place) is a
+        StateError, as a run finds it, not "never run"; a symbolic link there is the reader's to
+        refuse; a damaged one's error says how to start over."""
         path = self.paths.state_db(conn.slug)
         try:
             path.lstat()
         except FileNotFoundError:
-            return None
+            return never
         except OSError as exc:
             raise state_error(path, exc) from None
-        return path
-
-    def _reader(self, conn: Connection, path: Path) -> StateReader:
-        """The connection's state, read-only (a damaged one's error says how to start over)."""
         try:
-            return StateReader(path)
+            state = StateReader(path)
         except UnusableState as unusable:
             raise self._hinted(conn, unusable) from None
+        try:
+            return ask(state)
+        finally:
+            state.close()
 
     def history(self, conn: Connection, limit: int = 50, *, real: bool = False,
                 run: int | None = None) -> list[RunRecord]:
         """The connection's latest runs, newest first (empty before the first run; ``real``:
         no dry run among them; ``run``: that run alone, if the history holds it)."""
-        path = self._state_made(conn)
-        if path is None:
-            return []
-        state = self._reader(conn, path)
-        try:
-            return state.runs(limit, real=real, run=run)
-        finally:
-            state.close()
+        return self._recorded(conn, lambda state: state.runs(limit, real=real, run=run), [])
 
     def has_run(self, conn: Connection, run: int) -> bool:
         """Whether the connection's history holds run ``run``."""
-        path = self._state_made(conn)
-        if path is None:
-            return False
-        state = self._reader(conn, path)
-        try:
-            return state.has_run(run)
-        finally:
-            state.close()
+        return self._recorded(conn, lambda state: state.has_run(run), False)
 
     def conflicts(self, conn: Connection, run: int | None = None) -> list[dict[str, Any]]:
         """Recorded conflicts with both sides' values (of one run, or all)."""
-        path = self._state_made(conn)
-        if path is None:
-            return []
-        state = self._reader(conn, path)
-        try:
-            return state.conflicts(run)
-        finally:
-            state.close()
+        return self._recorded(conn, lambda state: state.conflicts(run), [])
 
     def reset(self, conn: Connection) -> None:
         """Forget the connection's matched pairs and cursors (the next run re-matches by key)."""

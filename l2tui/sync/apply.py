@@ -180,6 +180,12 @@ class Writer:
         self.held_text = 0  # characters of text values in ``held``
         self.spill: Callable[[Task], None] = lambda task: None
 
+    @property
+    def unwritten(self) -> list[tuple[str, str | None, str | None]]:
+        """The writes not made: failed (``failures``) or refused as the record changed
+        meanwhile (``changed_items``); each (match key, the source's key, this side's key)."""
+        return [*self.failures, *self.changed_items]
+
     def hold(self, spill: Callable[[Task], None]) -> None:
         """Hold every write from now on until ``release``: kept in memory up to
         ``HELD_IN_MEMORY`` writes and ``HELD_TEXT`` characters of text, the rest handed to

@@ -759,7 +759,7 @@ class Engine:
         else:
             out.update((m, kids) for m, kids in self.retrying.items() if m in self.failed)
         for side, writer in self.writers.items():
-            for mkey, src_kid, dst_kid in (*writer.failures, *writer.changed_items):
+            for mkey, src_kid, dst_kid in writer.unwritten:
                 out[mkey] = (dst_kid, src_kid) if side == "left" else (src_kid, dst_kid)
         out.update(self.item_failures)
         return out
@@ -1364,8 +1364,7 @@ class Engine:
         unresolved; one recorded so before whose write was made now reads settled."""
         if not self.won:
             return
-        unwritten = {mkey for writer in self.writers.values()
-                     for mkey, _, _ in (*writer.failures, *writer.changed_items)}
+        unwritten = {mkey for writer in self.writers.values() for mkey, _, _ in writer.unwritten}
         failed = [m for m, earlier in self.won.items() if earlier is None and m in unwritten]
         self.state.unsettle_conflicts(self.run_id, failed)
         self.unresolved += len(failed)

@@ -816,20 +816,20 @@ class StateStore(StateReader):
         values as recorded)."""
         rows = self.db.execute(
             "SELECT mkey, MAX(id), resolution, left_values, right_values FROM conflicts "
-            "WHERE resolution LIKE ? GROUP BY mkey", (f"%{UNSETTLED}",)).fetchall()
+            "WHERE resolution GLOB ? GROUP BY mkey", (f"*{UNSETTLED}",)).fetchall()
         return {m: (int(i), res.removesuffix(UNSETTLED), lv, rv) for m, i, res, lv, rv in rows}
 
     def unsettle_conflicts(self, run: int, mkeys: Iterable[str]) -> None:
         """Mark ``run``'s conflicts of these items as not settled: the winner's write failed."""
         self.db.executemany(
             "UPDATE conflicts SET resolution = resolution || ? WHERE run = ? AND mkey = ? "
-            "AND resolution NOT LIKE ?", ((UNSETTLED, run, m, f"%{UNSETTLED}") for m in mkeys))
+            "AND resolution NOT GLOB ?", ((UNSETTLED, run, m, f"*{UNSETTLED}") for m in mkeys))
 
     def settle_conflicts(self, ids: Iterable[int]) -> None:
         """Mark conflicts recorded as not settled as settled: the winner's write was made."""
         self.db.executemany("UPDATE conflicts SET resolution = substr(resolution, 1, "
-                            "length(resolution) - ?) WHERE id = ? AND resolution LIKE ?",
-                            ((len(UNSETTLED), i, f"%{UNSETTLED}") for i in ids))
+                            "length(resolution) - ?) WHERE id = ? AND resolution GLOB ?",
+                            ((len(UNSETTLED), i, f"*{UNSETTLED}") for i in ids))
 
     def drop_conflicts(self, run: int) -> None:
         """Forget the conflicts recorded by ``run`` (a run that wrote nothing settled none)."""
