@@ -71,7 +71,8 @@ def _record_failed(state: StateStore, started: float, message: str,
 
 
 class Runner:
-    """The service the front ends call: run a connection, read its history, reset its state."""
+    """The service the front ends call: run a connection (its state reset first, if asked), read
+    its history."""
 
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
@@ -335,13 +336,6 @@ class Runner:
     def conflicts(self, conn: Connection, run: int | None = None) -> list[dict[str, Any]]:
         """Recorded conflicts with both sides' values (of one run, or all)."""
         return self._recorded(conn, lambda state: state.conflicts(run), [])
-
-    def reset(self, conn: Connection) -> None:
-        """Forget the connection's matched pairs and cursors (the next run re-matches by key)."""
-        with self._lock(conn):
-            state = StateStore(self.paths.state_db(conn.slug))
-            state.reset()
-            state.close()
 
     def move_state(self, conn: Connection, old_slug: str) -> None:
         """Carry the state (pairs, cursors, history) and run logs of a connection whose file was
