@@ -17,6 +17,7 @@ import re
 import threading
 import time
 import warnings
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -92,10 +93,29 @@ class RewritingSession(VerifyingSession):
 
 class SignInGaveUp(requests.ConnectionError):
     """A sign-in request that failed each time it was tried (timed out, dropped): its reason
-    and how many tries, as ``http.HttpClient`` says a service request's."""
+    and how many tries, as ``http.HttpClient`` says a service request's. A RequestException,
+    as MSAL expects a network failure (a token still valid is then taken from its cache)."""
 
     def __init__(self, reason: str, tries: int) -> None:
-        super().__init__(f"{reason} (gave up after {tries} tries)")
+        super().__init__(f"{reason} (gave up after {tries} tries)" if tries > 1 else reason)
+
+
+class SignInServerError(SignInGaveUp):
+    """A sign-in request the identity provider answered 5xx each time it was tried: said so in
+    words, not as MSAL's "HTTP Error: 503" (its only word for it)."""
+
+    def __init__(self, response: Any, tries: int) -> None:
+        status = int(response.status_code)
+        reason = getattr(response, "reason", "") or _phrase(status)
+        super().__init__(f"the identity provider answered {status} {reason}".strip(), tries)
+
+
+def _phrase(status: int) -> str:
+    """The standard reason phrase of an HTTP status ("" for one not known)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 class RetryingClient:
@@ -105,7 +125,8 @@ class RetryingClient:
     or a dropped connection after a back-off, each wait logged. The run's stop ends at once a
     wait for an answer or to try again (StopAsked). The last answer is MSAL's, told as before,
     the last error SignInGaveUp; a 400 or 401 (a wrong password or secret) and a refused first
-    connection are not tried again."""
+    connection are not tried again; a 5xx still answered after the retries is
+    SignInServerError."""
 
     def __init__(self, session: Any, context: ProviderContext, timeout: float | None = None) -> None:
         # (http imports this module: its retry policy is imported when a client is made)
@@ -163,6 +184,8 @@ class RetryingClient:
                 elif status in RETRY_STATUSES and server_errors < self.policy.max_retries:
                     server_errors += 1
                     wait, why = self.policy.backoff(server_errors), str(status)
+                elif status >= 500:
+                    raise SignInServerError(response, server_errors + 1)
                 else:
                     return response
             self.log(f"{safe_url(url)}: {why}; retrying in {wait:.2f}s")
@@ -458,7 +481,8 @@ class MsalAuthenticator(Authenticator):
             # a reserved test name (the emulator's login.fake.test) reaches nothing by itself
             hint = (" (a test authority: set L2TUI_AUTHORITY_REWRITE as `l2tui emulator` "
                     "prints)") if (where.hostname or "").endswith(".test") and \
-                isinstance(exc, requests.RequestException) else ""
+                isinstance(exc, requests.RequestException) and \
+                not isinstance(exc, SignInServerError) else ""
             if isinstance(http_client, RewritingSession) and \
                     authority.startswith(http_client.source):  # (set, and pointing elsewhere)
                 hint = f" (sent to {url_host(http_client.target)} by {REWRITE_ENV})"
