@@ -47,6 +47,8 @@ MICROSOFT_HOSTS = (
 # would print it on stderr, under the one line the failure is told in
 logging.getLogger("msal").addHandler(logging.NullHandler())
 
+NOT_JSON = "its answer was not JSON (a proxy's page in place of it?)"
+
 EXPIRY_MARGIN = 60.0  # renew this long before expiry (a tenth of the lifetime, if shorter)
 
 
@@ -360,8 +362,7 @@ class MsalAuthenticator(Authenticator):
             raise
         except Exception as exc:  # MSAL, requests, jwt, cryptography: one line, no traceback
             host = url_host(self.settings.effective_authority)
-            reason = "its answer was not JSON (a proxy's page in place of it?)" if isinstance(
-                exc, json.JSONDecodeError) else short_reason(exc)
+            reason = NOT_JSON if isinstance(exc, json.JSONDecodeError) else short_reason(exc)
             raise ConnectError(f"sign-in at {host} failed: {reason}") from None
         finally:
             self._save_cache()
@@ -475,8 +476,8 @@ class MsalAuthenticator(Authenticator):
                 )
             else:
                 self._app = msal.PublicClientApplication(self.settings.client_id, **kwargs)
-        except (ValueError, TypeError, requests.RequestException,
-                msal.exceptions.MsalServiceError) as exc:  # (the last: discovery answered 5xx)
+        except (ValueError, TypeError, KeyError, requests.RequestException,
+                msal.exceptions.MsalServiceError) as exc:  # (the last: MSAL's word for a 5xx)
             where = urlsplit(authority)
             # a reserved test name (the emulator's login.fake.test) reaches nothing by itself
             hint = (" (a test authority: set L2TUI_AUTHORITY_REWRITE as `l2tui emulator` "
@@ -600,18 +601,30 @@ def short_reason(exc: BaseException) -> str:
 
 def _discovery_refusal(exc: BaseException) -> str:
     """What the identity provider said when it refused the authority's configuration (an
-    unknown tenant: "AADSTS90002: Tenant '…' not found. …"), else ""; MSAL's own message
-    says only that the authority "would typically be in a format of …"."""
+    unknown tenant: "AADSTS90002: Tenant '…' not found. …"), else its status (a web server
+    that is no identity provider: 404), or that its answer was no JSON, else ""; MSAL's own
+    message says only that the authority "would typically be in a format of …"."""
     cause = exc.__context__
+    if isinstance(exc, KeyError):  # (a configuration without its token or sign-in endpoint)
+        return f"its OpenID configuration names no {exc.args[0] if exc.args else 'endpoint'}"
     if not isinstance(exc, ValueError) or not isinstance(cause, ValueError):
         return ""
-    _, found, body = str(cause).partition(", Error: ")
+    if isinstance(cause, json.JSONDecodeError):
+        return NOT_JSON
+    head, found, body = str(cause).partition(", Error: ")
     try:
         answer = json.loads(body) if found else None
     except ValueError:
-        return ""
+        answer = None
     said = answer.get("error_description") if isinstance(answer, dict) else None
-    return said.strip().splitlines()[0][:300] if isinstance(said, str) and said.strip() else ""
+    if isinstance(said, str) and said.strip():
+        return said.strip().splitlines()[0][:300]
+    status = re.search(r"HTTP status: (\d+)$", head)
+    if status is None:
+        return ""
+    code = int(status.group(1))
+    return f"the identity provider answered {code} {_phrase(code)}".rstrip() + \
+        " for its OpenID configuration"
 
 
 def _missing(what: str, context: ProviderContext) -> str:
