@@ -108,8 +108,9 @@ class SignInServerError(SignInGaveUp):
 
     def __init__(self, response: Any, tries: int) -> None:
         status = int(response.status_code)
-        reason = getattr(response, "reason", "") or _phrase(status)
-        super().__init__(f"the identity provider answered {status} {reason}".strip(), tries)
+        reason = getattr(response, "reason", "")
+        super().__init__(f"the identity provider answered {status} {reason}".rstrip()
+                         if reason else _answered(status), tries)
 
 
 def _phrase(status: int) -> str:
@@ -476,7 +477,7 @@ class MsalAuthenticator(Authenticator):
                 )
             else:
                 self._app = msal.PublicClientApplication(self.settings.client_id, **kwargs)
-        except (ValueError, TypeError, KeyError, requests.RequestException,
+        except (ValueError, TypeError, KeyError, RuntimeError, requests.RequestException,
                 msal.exceptions.MsalServiceError) as exc:  # (the last: MSAL's word for a 5xx)
             where = urlsplit(authority)
             # a reserved test name (the emulator's login.fake.test) reaches nothing by itself
@@ -585,6 +586,9 @@ def short_reason(exc: BaseException) -> str:
     text = str(exc)
     if isinstance(exc, SignInGaveUp):  # (its reason already made short)
         return text
+    answered = re.fullmatch(r"HTTP Error: (\d+)", text.strip())
+    if answered:  # (MSAL's only word for an answer it takes as an error: a user realm's 403)
+        return _answered(int(answered.group(1)))
     errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
     if errno:
         return errno.group(1).strip()
@@ -605,6 +609,9 @@ def _discovery_refusal(exc: BaseException) -> str:
     that is no identity provider: 404), or that its answer was no JSON, else ""; MSAL's own
     message says only that the authority "would typically be in a format of …"."""
     cause = exc.__context__
+    odd = re.match(r"Unable to complete OIDC Discovery: (\d+),", str(exc))
+    if isinstance(exc, RuntimeError) and odd:  # (a status neither 200 nor an error: 302, 204)
+        return _answered(int(odd.group(1))) + " for its OpenID configuration"
     if isinstance(exc, KeyError):  # (a configuration without its token or sign-in endpoint)
         return f"its OpenID configuration names no {exc.args[0] if exc.args else 'endpoint'}"
     if not isinstance(exc, ValueError) or not isinstance(cause, ValueError):
@@ -620,11 +627,12 @@ def _discovery_refusal(exc: BaseException) -> str:
     if isinstance(said, str) and said.strip():
         return said.strip().splitlines()[0][:300]
     status = re.search(r"HTTP status: (\d+)$", head)
-    if status is None:
-        return ""
-    code = int(status.group(1))
-    return f"the identity provider answered {code} {_phrase(code)}".rstrip() + \
-        " for its OpenID configuration"
+    return _answered(int(status.group(1))) + " for its OpenID configuration" if status else ""
+
+
+def _answered(status: int) -> str:
+    """An identity provider's answer by its status, for a message."""
+    return f"the identity provider answered {status} {_phrase(status)}".rstrip()
 
 
 def _missing(what: str, context: ProviderContext) -> str:

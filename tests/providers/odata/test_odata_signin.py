@@ -400,3 +400,20 @@ def test_an_authority_that_is_no_identity_provider_says_what_it_answered(
         result = crm.provider(context=context).verify()
     assert result.message == (f"cannot use the sign-in authority login.fake.test: {said} "
                               f"(sent to 127.0.0.1:{port} by L2TUI_AUTHORITY_REWRITE)")
+
+
+def test_a_user_realm_refused_says_what_the_identity_provider_answered(crm):
+    """A 403 to the user-realm lookup a password sign-in makes first (a proxy's): said so, not
+    MSAL's "HTTP Error: 403"."""
+    crm.emu.faults.fail_next(1, status=403, path_contains="/userrealm/")
+    result = crm.provider().verify()
+    assert result.message == ("sign-in at login.fake.test failed: the identity provider "
+                              "answered 403 Forbidden")
+
+
+def test_an_authority_configuration_answered_neither_200_nor_an_error_says_so(crm):
+    """A 302 without a place to go: one line, not MSAL's RuntimeError escaping verify."""
+    crm.emu.faults.fail_next(1, status=302, path_contains="openid-configuration")
+    result = crm.provider().verify()
+    assert result.message == ("cannot use the sign-in authority login.fake.test: the identity "
+                              "provider answered 302 Found for its OpenID configuration")
