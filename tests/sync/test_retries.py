@@ -273,3 +273,27 @@ def test_a_conflict_whose_winning_write_keeps_failing_is_recorded_once_and_not_a
     assert (settled.outcome, settled.conflicts, settled.updated_right) == ("success", 0, 1)
     assert _conflicts(pair) == [(run, f'["{key}"]', "left_wins")]
     assert pair.right()[key] == pair.left()[key]
+
+
+def test_three_hundred_failed_items_are_read_again_by_key_several_requests_at_once(
+        tmp_path: Path) -> None:
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=400, seed=5, auth=False) as emu:
+        pair = _pair(emu, sqlite_url(tmp_path / "right.db"))
+        assert pair.run().outcome == "success"
+        _refuse_name(pair, "refused")
+        refused = sorted(pair.left())[:300]
+        for key in refused:
+            pair.left_update(key, {"name": "refused"})
+        assert pair.run().errors_right == 300
+        _allow(pair)
+        # the first request by key waits until the second comes: it comes only if sent beside it
+        emu.faults.hold_next(1, refused[100], seconds=5, path_contains="/accounts",
+                             query_contains=refused[0])
+        emu.recent_requests.clear()
+        report = pair.run()
+        assert (report.outcome, report.updated_right) == ("success", 300)
+        assert emu.faults.holds_timed_out == 0
+        assert len([r for r in emu.recent_requests if "Microsoft.Dynamics.CRM.In" in r]) == 3
+        assert pair.right() == pair.left() and _state(pair, "SELECT * FROM retry") == []

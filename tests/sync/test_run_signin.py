@@ -94,6 +94,26 @@ def test_a_run_whose_sign_in_always_times_out_exits_3_naming_the_identity_provid
     assert len([r for r in emu.recent_requests if "/oauth2/v2.0/token" in r]) == 6
 
 
+def test_a_run_whose_token_endpoint_stays_unavailable_exits_3_in_one_line(
+        emulator_factory: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    """Every token request answered 503: after the retries (about 15 s of back-off) the run
+    ends with exit 3 and one line saying what the identity provider answered, not MSAL's
+    "HTTP Error: 503", no password in it."""
+    emu = emulator_factory(rows=5, auth=True)
+    emu.faults.fail_next(100, status=503, path_contains="/token")
+    pair = make_pair(emu, sqlite_url(tmp_path / "right.db"), "accounts")
+    pair.conn.entity1.password_env = "CRM_PASSWORD"
+    result = run_cli("run", pair.save(), env={
+        "CRM_PASSWORD": emu.password,
+        "L2TUI_AUTHORITY_REWRITE": f"https://login.fake.test={emu.root_url}"})
+    assert result.returncode == 3, result.stderr
+    assert result.stderr == ("l2tui: entity 1 (Dynamics accounts): sign-in at login.fake.test "
+                             "failed: the identity provider answered 503 Service Unavailable "
+                             "(gave up after 6 tries)\n"), result.stderr
+    assert emu.password not in result.stdout + result.stderr
+    assert len([r for r in emu.recent_requests if "/oauth2/v2.0/token" in r]) == 6
+
+
 def test_a_run_whose_app_secret_is_refused_exits_3_with_the_identity_providers_one_line(
         emulator_factory: Any, tmp_path: Path, run_cli: CliRunner) -> None:
     """Entra's invalid_client answer (AADSTS7000215, its trace lines after it): the run says it

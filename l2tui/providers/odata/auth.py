@@ -17,6 +17,7 @@ import re
 import threading
 import time
 import warnings
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +46,8 @@ MICROSOFT_HOSTS = (
 # text) through the logging module, which l2tui does not set up: Python's last-resort handler
 # would print it on stderr, under the one line the failure is told in
 logging.getLogger("msal").addHandler(logging.NullHandler())
+
+NOT_JSON = "its answer was not JSON (a proxy's page in place of it?)"
 
 EXPIRY_MARGIN = 60.0  # renew this long before expiry (a tenth of the lifetime, if shorter)
 
@@ -92,10 +95,30 @@ class RewritingSession(VerifyingSession):
 
 class SignInGaveUp(requests.ConnectionError):
     """A sign-in request that failed each time it was tried (timed out, dropped): its reason
-    and how many tries, as ``http.HttpClient`` says a service request's."""
+    and how many tries, as ``http.HttpClient`` says a service request's. A RequestException,
+    as MSAL expects a network failure (a token still valid is then taken from its cache)."""
 
     def __init__(self, reason: str, tries: int) -> None:
-        super().__init__(f"{reason} (gave up after {tries} tries)")
+        super().__init__(f"{reason} (gave up after {tries} tries)" if tries > 1 else reason)
+
+
+class SignInServerError(SignInGaveUp):
+    """A sign-in request the identity provider answered 5xx each time it was tried: said so in
+    words, not as MSAL's "HTTP Error: 503" (its only word for it)."""
+
+    def __init__(self, response: Any, tries: int) -> None:
+        status = int(response.status_code)
+        reason = getattr(response, "reason", "")
+        super().__init__(f"the identity provider answered {status} {reason}".rstrip()
+                         if reason else _answered(status), tries)
+
+
+def _phrase(status: int) -> str:
+    """The standard reason phrase of an HTTP status ("" for one not known)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 class RetryingClient:
@@ -105,7 +128,8 @@ class RetryingClient:
     or a dropped connection after a back-off, each wait logged. The run's stop ends at once a
     wait for an answer or to try again (StopAsked). The last answer is MSAL's, told as before,
     the last error SignInGaveUp; a 400 or 401 (a wrong password or secret) and a refused first
-    connection are not tried again."""
+    connection are not tried again; a 5xx still answered after the retries is
+    SignInServerError."""
 
     def __init__(self, session: Any, context: ProviderContext, timeout: float | None = None) -> None:
         # (http imports this module: its retry policy is imported when a client is made)
@@ -163,6 +187,8 @@ class RetryingClient:
                 elif status in RETRY_STATUSES and server_errors < self.policy.max_retries:
                     server_errors += 1
                     wait, why = self.policy.backoff(server_errors), str(status)
+                elif status >= 500:
+                    raise SignInServerError(response, server_errors + 1)
                 else:
                     return response
             self.log(f"{safe_url(url)}: {why}; retrying in {wait:.2f}s")
@@ -337,8 +363,7 @@ class MsalAuthenticator(Authenticator):
             raise
         except Exception as exc:  # MSAL, requests, jwt, cryptography: one line, no traceback
             host = url_host(self.settings.effective_authority)
-            reason = "its answer was not JSON (a proxy's page in place of it?)" if isinstance(
-                exc, json.JSONDecodeError) else short_reason(exc)
+            reason = NOT_JSON if isinstance(exc, json.JSONDecodeError) else short_reason(exc)
             raise ConnectError(f"sign-in at {host} failed: {reason}") from None
         finally:
             self._save_cache()
@@ -452,13 +477,14 @@ class MsalAuthenticator(Authenticator):
                 )
             else:
                 self._app = msal.PublicClientApplication(self.settings.client_id, **kwargs)
-        except (ValueError, TypeError, requests.RequestException,
-                msal.exceptions.MsalServiceError) as exc:  # (the last: discovery answered 5xx)
+        except (ValueError, TypeError, KeyError, RuntimeError, requests.RequestException,
+                msal.exceptions.MsalServiceError) as exc:  # (the last: MSAL's word for a 5xx)
             where = urlsplit(authority)
             # a reserved test name (the emulator's login.fake.test) reaches nothing by itself
             hint = (" (a test authority: set L2TUI_AUTHORITY_REWRITE as `l2tui emulator` "
                     "prints)") if (where.hostname or "").endswith(".test") and \
-                isinstance(exc, requests.RequestException) else ""
+                isinstance(exc, requests.RequestException) and \
+                not isinstance(exc, SignInServerError) else ""
             if isinstance(http_client, RewritingSession) and \
                     authority.startswith(http_client.source):  # (set, and pointing elsewhere)
                 hint = f" (sent to {url_host(http_client.target)} by {REWRITE_ENV})"
@@ -560,6 +586,9 @@ def short_reason(exc: BaseException) -> str:
     text = str(exc)
     if isinstance(exc, SignInGaveUp):  # (its reason already made short)
         return text
+    answered = re.fullmatch(r"HTTP Error: (\d+)", text.strip())
+    if answered:  # (MSAL's only word for an answer it takes as an error: a user realm's 403)
+        return _answered(int(answered.group(1)))
     errno = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
     if errno:
         return errno.group(1).strip()
@@ -576,18 +605,34 @@ def short_reason(exc: BaseException) -> str:
 
 def _discovery_refusal(exc: BaseException) -> str:
     """What the identity provider said when it refused the authority's configuration (an
-    unknown tenant: "AADSTS90002: Tenant '…' not found. …"), else ""; MSAL's own message
-    says only that the authority "would typically be in a format of …"."""
+    unknown tenant: "AADSTS90002: Tenant '…' not found. …"), else its status (a web server
+    that is no identity provider: 404), or that its answer was no JSON, else ""; MSAL's own
+    message says only that the authority "would typically be in a format of …"."""
     cause = exc.__context__
+    odd = re.match(r"Unable to complete OIDC Discovery: (\d+),", str(exc))
+    if isinstance(exc, RuntimeError) and odd:  # (a status neither 200 nor an error: 302, 204)
+        return _answered(int(odd.group(1))) + " for its OpenID configuration"
+    if isinstance(exc, KeyError):  # (a configuration without its token or sign-in endpoint)
+        return f"its OpenID configuration names no {exc.args[0] if exc.args else 'endpoint'}"
     if not isinstance(exc, ValueError) or not isinstance(cause, ValueError):
         return ""
-    _, found, body = str(cause).partition(", Error: ")
+    if isinstance(cause, json.JSONDecodeError):
+        return NOT_JSON
+    head, found, body = str(cause).partition(", Error: ")
     try:
         answer = json.loads(body) if found else None
     except ValueError:
-        return ""
+        answer = None
     said = answer.get("error_description") if isinstance(answer, dict) else None
-    return said.strip().splitlines()[0][:300] if isinstance(said, str) and said.strip() else ""
+    if isinstance(said, str) and said.strip():
+        return said.strip().splitlines()[0][:300]
+    status = re.search(r"HTTP status: (\d+)$", head)
+    return _answered(int(status.group(1))) + " for its OpenID configuration" if status else ""
+
+
+def _answered(status: int) -> str:
+    """An identity provider's answer by its status, for a message."""
+    return f"the identity provider answered {status} {_phrase(status)}".rstrip()
 
 
 def _missing(what: str, context: ProviderContext) -> str:

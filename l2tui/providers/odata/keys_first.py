@@ -144,24 +144,34 @@ class KeysFirstRead:
             by_key.shutdown(wait=False, cancel_futures=True)
 
     def _by_key(self, keys: list[Any]) -> list[Page]:
-        """The rows of these keys that still meet the select's filter, in their order: a request
-        per ``KEYS_PER_REQUEST``, ``parallel`` at once (many rows changed on one page of keys
-        would otherwise wait for one round trip after another)."""
-        chunks = [keys[i:i + KEYS_PER_REQUEST] for i in range(0, len(keys), KEYS_PER_REQUEST)]
-        if len(chunks) > 1 and self.parallel > 1:
-            with thread_pool(min(self.parallel, len(chunks)), "l2tui-by-key") as pool:
-                asked = list(pool.map(self._asked, chunks))
-        else:
-            asked = [self._asked(chunk) for chunk in chunks]
-        pages = [page for answered in asked for page in answered]
+        """The rows of these keys that still meet the select's filter, in their order
+        (``pages_by_key``: many rows changed on one page of keys would otherwise wait for one
+        round trip after another)."""
+        pages = [page for answered in pages_by_key(
+            self.http, self.url_of, self.options, self.decoder, self.headers, keys,
+            self.parallel) for page in answered]
         self.requests += len(pages)
         self.rows_read += sum(page.size for page in pages)
         return pages
 
-    def _asked(self, keys: list[Any]) -> list[Page]:
-        """The pages of one request by key (following next links, if the service pages it)."""
-        return rows_by_key(self.http, self.url_of, self.options, self.decoder, self.headers,
-                           keys)
+
+def pages_by_key(http: HttpClient, url_of: Callable[[list[tuple[str, str]]], str],
+                 options: list[tuple[str, str]], decoder: PageDecoder, headers: dict[str, str],
+                 keys: list[Any], parallel: int) -> Iterator[list[Page]]:
+    """Each request's pages (``rows_by_key``) for the rows of these key values, a request per
+    ``KEYS_PER_REQUEST``, ``parallel`` at once, handed on in the keys' order (an error as the
+    request it ended comes in that order). Closed early, or stopped by an error (the run's stop
+    among them), it sends no request not yet begun and waits for none under way."""
+    chunks = [keys[i:i + KEYS_PER_REQUEST] for i in range(0, len(keys), KEYS_PER_REQUEST)]
+
+    def asked(chunk: list[Any]) -> list[Page]:
+        return rows_by_key(http, url_of, options, decoder, headers, chunk)
+
+    if len(chunks) > 1 and parallel > 1:
+        with thread_pool(min(parallel, len(chunks)), "l2tui-by-key") as pool:
+            yield from pool.map(asked, chunks)
+    else:
+        yield from map(asked, chunks)
 
 
 def rows_by_key(http: HttpClient, url_of: Callable[[list[tuple[str, str]]], str],

@@ -212,16 +212,15 @@ class ODataProvider(Provider):
 
     def _rows_by_key(self, plan: ReadPlan, schema: EntitySchema,
                      values: list[object]) -> Iterator[Page]:
-        """``read_keys``'s pages, a request per ``KEYS_PER_REQUEST`` keys; logged as read."""
+        """``read_keys``'s pages, a request per ``KEYS_PER_REQUEST`` keys, the connection's
+        Parallel at once, in the keys' order; logged as read."""
         decoder = PageDecoder(schema, plan.columns)
-        headers = {"Prefer": plan.prefer(False)}
-        options = list(plan.options)
         rows = 0
-        for start in range(0, len(values), keys_first.KEYS_PER_REQUEST):
-            chunk = values[start:start + keys_first.KEYS_PER_REQUEST]
-            for page in keys_first.rows_by_key(
-                    self.http, lambda asked: f"{plan.entity_url}?{build_query(asked)}", options,
-                    decoder, headers, chunk):
+        for answered in keys_first.pages_by_key(
+                self.http, lambda asked: f"{plan.entity_url}?{build_query(asked)}",
+                list(plan.options), decoder, {"Prefer": plan.prefer(False)}, values,
+                plan.parallel):
+            for page in answered:
                 rows += page.size
                 yield page
         self._log(f"read {rows} of {len(values)} row{'' if len(values) == 1 else 's'} by key "

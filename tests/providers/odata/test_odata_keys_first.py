@@ -3,9 +3,15 @@ then only the rows the filter has not seen, by key."""
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
 from operator import itemgetter
 
+import pytest
+
 from l2tui.providers.odata import keys_first
+from l2tui.providers.odata.http import StopAsked
 
 FILTERED = "$select=name,statecode&$filter=statecode eq 0"  # a $filter: no change tracking
 
@@ -158,3 +164,41 @@ def test_a_long_read_in_full_after_its_first_keys_asks_the_second_process_s_page
     # keys asked about, in a second process
     read_all_but(crm, set(ids[::2]), page_size=1000, transform=itemgetter("accountid", "name"))
     assert any("decoding the pages in a second process" in line for line in crm.logs)
+
+
+def _chunks(keys: list[str]) -> list[list[str]]:
+    """Keys as ``read_keys`` asks for them: a request per ``KEYS_PER_REQUEST``."""
+    step = keys_first.KEYS_PER_REQUEST
+    return [keys[i:i + step] for i in range(0, len(keys), step)]
+
+
+def test_rows_read_by_key_are_asked_for_several_at_once_and_handed_on_in_order(make_crm):
+    crm = make_crm(rows=400, auth=False)
+    chunks = _chunks(sorted(crm.emu.store.live_rows("accounts"))[:300])
+    # the first request by key waits until the second comes: it comes only if sent beside it;
+    # answered last, its rows still come first
+    crm.emu.faults.hold_next(1, chunks[1][0], seconds=5, path_contains="/accounts",
+                             query_contains=chunks[0][0])
+    crm.emu.recent_requests.clear()
+    pages = list(crm.provider(select="$select=name").read_keys(
+        [(key,) for chunk in chunks for key in chunk]))
+    assert crm.emu.faults.holds_timed_out == 0
+    assert [{r["accountid"] for r in page.records} for page in pages] == \
+        [set(chunk) for chunk in chunks]
+    assert len(by_key_requests(crm)) == 3
+    assert any("read 300 of 300 rows by key from accounts" in line for line in crm.logs)
+
+
+def test_a_stop_ends_rows_read_by_key_under_way(make_crm):
+    crm = make_crm(rows=400, auth=False)
+    keys = [(key,) for key in sorted(crm.emu.store.live_rows("accounts"))[:300]]
+    stop = threading.Event()
+    reader = crm.provider(select="$select=name",
+                          context=dataclasses.replace(crm.context(), stop=stop))
+    reader.schema()
+    crm.emu.faults.delay_next(3, 8.0, method="GET", query_contains="Microsoft.Dynamics.CRM.In")
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(StopAsked):
+        list(reader.read_keys(keys))
+    assert time.monotonic() - started < 5

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
 import socket
 import stat
+import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -346,3 +350,70 @@ def test_a_scope_of_another_resource_says_what_the_identity_provider_said(crm):
         f"'scope' is not valid. The scope '{scope}' does not exist."), result.message
     assert "\n" not in result.message and "\r" not in result.message
     assert crm.emu.client_secret not in result.message
+
+
+def test_an_authority_configuration_that_is_no_json_says_so(crm):
+    """A proxy's page in place of the OpenID configuration: said so, not MSAL's "Authority
+    would typically be in a format of …" cut short."""
+    crm.emu.faults.garble_next(1, path_contains="openid-configuration")
+    result = crm.provider().verify()
+    assert result.message == ("cannot use the sign-in authority login.fake.test: its answer "
+                              "was not JSON (a proxy's page in place of it?)")
+
+
+@contextlib.contextmanager
+def _web_server(status: int, body: bytes, kind: str) -> Iterator[int]:
+    """A web server on 127.0.0.1 that is no identity provider: every GET answered alike."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802  (http.server's name)
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(("status", "body", "kind", "said"), [
+    (404, b"<html><body><h1>Not Found</h1></body></html>", "text/html",
+     "the identity provider answered 404 Not Found for its OpenID configuration"),
+    (200, b"{}", "application/json", "its OpenID configuration names no authorization_endpoint"),
+])
+def test_an_authority_that_is_no_identity_provider_says_what_it_answered(
+        crm, monkeypatch, status, body, kind, said):
+    with _web_server(status, body, kind) as port:
+        monkeypatch.setenv("L2TUI_AUTHORITY_REWRITE",
+                           f"https://login.fake.test=http://127.0.0.1:{port}")
+        context = ProviderContext(secret=lambda: crm.emu.password, token_cache_path=crm.cache,
+                                  log=crm.logs.append)
+        result = crm.provider(context=context).verify()
+    assert result.message == (f"cannot use the sign-in authority login.fake.test: {said} "
+                              f"(sent to 127.0.0.1:{port} by L2TUI_AUTHORITY_REWRITE)")
+
+
+def test_a_user_realm_refused_says_what_the_identity_provider_answered(crm):
+    """A 403 to the user-realm lookup a password sign-in makes first (a proxy's): said so, not
+    MSAL's "HTTP Error: 403"."""
+    crm.emu.faults.fail_next(1, status=403, path_contains="/userrealm/")
+    result = crm.provider().verify()
+    assert result.message == ("sign-in at login.fake.test failed: the identity provider "
+                              "answered 403 Forbidden")
+
+
+def test_an_authority_configuration_answered_neither_200_nor_an_error_says_so(crm):
+    """A 302 without a place to go: one line, not MSAL's RuntimeError escaping verify."""
+    crm.emu.faults.fail_next(1, status=302, path_contains="openid-configuration")
+    result = crm.provider().verify()
+    assert result.message == ("cannot use the sign-in authority login.fake.test: the identity "
+                              "provider answered 302 Found for its OpenID configuration")

@@ -48,8 +48,18 @@ def test_a_sign_in_that_stays_unavailable_fails_after_the_retries_with_its_reaso
     crm.emu.faults.fail_next(10, status=503, path_contains="/token")
     result = crm.provider(retry_max=2).verify()
     assert not result.ok
-    assert "503" in result.message and "\n" not in result.message
+    assert result.message == ("sign-in at login.fake.test failed: the identity provider "
+                              "answered 503 Service Unavailable (gave up after 3 tries)")
     assert len(_token_requests(crm)) == 3
+
+
+def test_an_app_sign_in_answered_5xx_not_tried_again_says_so_without_its_secret(crm):
+    crm.emu.faults.fail_next(10, status=501, path_contains="/token")  # (not a status retried)
+    result = crm.provider(crm.client_secret_string(), secret=crm.emu.client_secret).verify()
+    assert not result.ok
+    assert result.message == ("sign-in at login.fake.test failed: the identity provider "
+                              "answered 501 Not Implemented")
+    assert len(_token_requests(crm)) == 1
 
 
 def test_a_wrong_password_is_not_tried_again(crm):
@@ -127,4 +137,5 @@ def test_an_authority_discovery_that_stays_unavailable_fails_in_one_line(crm):
     crm.emu.faults.fail_next(10, status=503, path_contains="openid-configuration")
     result = crm.provider(retry_max=1).verify()
     assert not result.ok
-    assert result.message == "cannot use the sign-in authority login.fake.test: HTTP Error: 503"
+    assert result.message == ("cannot use the sign-in authority login.fake.test: the identity "
+                              "provider answered 503 Service Unavailable (gave up after 2 tries)")
