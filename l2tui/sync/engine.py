@@ -1361,15 +1361,13 @@ class Engine:
     def _settle_conflicts(self) -> None:
         """After the writes: a conflict this run recorded whose winning write was not made (an
         item error, or the record changed meanwhile) is recorded as not settled, and counted
-        unresolved; one recorded so before whose write was made now reads settled."""
-        if not self.won:
-            return
+        unresolved; those earlier runs recorded as not settled (skipped, or a write not made)
+        whose item this run left agreeing, or gone, now read settled by this run."""
         unwritten = {mkey for writer in self.writers.values() for mkey, _, _ in writer.unwritten}
         failed = [m for m, earlier in self.won.items() if earlier is None and m in unwritten]
         self.state.unsettle_conflicts(self.run_id, failed)
         self.unresolved += len(failed)
-        self.state.settle_conflicts(earlier for m, earlier in self.won.items()
-                                    if earlier is not None and m not in unwritten)
+        self.state.settle_conflicts(self.run_id, unwritten | self.failed | self.item_failures.keys())
 
     # -- applying ------------------------------------------------------------------------
 
