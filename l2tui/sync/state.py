@@ -668,6 +668,31 @@ class StateStore(StateReader):
                 out[row[0]] = StateRow(*row)
         return out
 
+    def undecided(self, run: int, mkeys: Sequence[str]) -> set[str]:
+        """Those of ``mkeys`` whose pair ``run`` has not decided (``mark``, ``save``) yet; one
+        a read only noted as synced on one side (``note_synced``) is not decided."""
+        where = "(seen IS NULL OR seen != ?)"
+        if self._handled_run == run:
+            where += " AND mkey NOT IN (SELECT mkey FROM temp.handled)"
+        out: set[str] = set()
+        for chunk in _chunks(mkeys, 500):
+            marks = ",".join("?" * len(chunk))
+            out.update(r[0] for r in self.db.execute(
+                f"SELECT mkey FROM items WHERE mkey IN ({marks}) AND {where}", [*chunk, run]))
+        return out
+
+    def held_by_another(self, side: str, kid: str, mkey: str) -> bool:
+        """Whether a pair other than ``mkey``'s holds the ``side`` key ``kid``."""
+        return any(m != mkey for m in self.lookup_keys(side, [kid]))
+
+    def forget_shadowed(self, mkeys: Iterable[str]) -> None:
+        """Drop the pairs of these match keys whose every key is another pair's (or none): a
+        pair an item left by a change of its match key, its partner now the new pair's."""
+        held = ("({c} IS NULL OR EXISTS (SELECT 1 FROM items o WHERE o.{c} = items.{c} AND "
+                "o.mkey != items.mkey))")
+        self.db.executemany(f"DELETE FROM items WHERE mkey = ? AND {held.format(c='lkey')} AND "
+                            f"{held.format(c='rkey')}", ((m,) for m in mkeys))
+
     def mark(self, mkeys: Iterable[str], run: int) -> None:
         """Record that this run handled these pairs.
 
