@@ -36,6 +36,11 @@ RESOLUTIONS = {"left_wins": "Data Entity 1 (left) won", "right_wins": "Data Enti
                "not settled (the next run writes it again)",
                "right_wins_failed": "Data Entity 2 (right) won, but its write was not made: "
                "not settled (the next run writes it again)"}
+SETTLED_LATER = {"skipped": "skipped: both kept",
+                 "left_wins_failed": "Data Entity 1 (left) won, but its write was not made",
+                 "right_wins_failed": "Data Entity 2 (right) won, but its write was not made"}
+"""How a conflict recorded as not settled reads once a later run settled it (its write made, its
+sides made alike, or the item gone): then "; settled by run N"."""
 
 
 def history_command(args: argparse.Namespace, paths: Paths) -> int:
@@ -180,6 +185,9 @@ def conflict_lines(conflict: dict[str, Any]) -> list[str]:
     """A conflict: when, which item, how it was settled, and the values that differ."""
     key = key_text(match_values(conflict["key"]))
     resolution = RESOLUTIONS.get(conflict["resolution"], conflict["resolution"])
+    if conflict.get("settled_by"):
+        resolution = (f"{SETTLED_LATER.get(conflict['resolution'], conflict['resolution'])}; "
+                      f"settled by run {conflict['settled_by']}")
     lines = [f"run {conflict['run']}, {local_time(conflict['at'])}: {key}: {resolution}"]
     left, right = conflict["left"], conflict["right"]
     if left is None or right is None:

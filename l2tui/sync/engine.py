@@ -354,6 +354,9 @@ class Engine:
         # the conflicts a side won this run, to settle once written: match key → the id of its
         # record from an earlier run whose write failed (None: recorded by this run)
         self.won: dict[str, int | None] = {}
+        # pairs whose item came back under another match key (``_moved``), decided as gone:
+        # their match key → the item's new one
+        self.moved: dict[str, str] = {}
 
     # -- the run -------------------------------------------------------------------------
 
@@ -571,6 +574,8 @@ class Engine:
             self._write_changes()
         for s in SIDES:
             self._drain(s, ("delete",))
+        if self.moved:
+            self.state.forget_shadowed(self.moved)
         self._keyless()
         for s in SIDES:
             self.writers[s].flush()
@@ -950,6 +955,7 @@ class Engine:
                     states = self.state.lookup(mkeys)
                 staged = {} if w_empty else self._staged(target, mkeys)
                 same = info.same
+                new: list[Item] = []  # new by match key: perhaps an item whose key changed
                 for item in items:
                     mkey = item.mkey
                     assert mkey is not None
@@ -961,6 +967,7 @@ class Engine:
                         # never synced and not on the other side: the table's "new | absent",
                         # a create there in every direction (a first run is all of these)
                         writer.create(mkey, item.hash, item.values, item.kid, item.version)
+                        new.append(item)
                         continue
                     if unread and found is None and st is not None and st.lkey is not None and \
                             st.rkey is not None and st.lhash is None and st.rhash is None and \
@@ -976,6 +983,8 @@ class Engine:
                                    ((m,) for m in staged))
                 if states:
                     self.state.mark(states, self.run_id)
+                if new and not self.state_empty:
+                    self._moved(side, new, set(mkeys))
                 if page.deleted:
                     db.executemany("INSERT OR IGNORE INTO temp.gone VALUES (?)",
                                    ((self._kid(side, k),) for k in page.deleted))
@@ -1163,13 +1172,49 @@ class Engine:
             states = self.state.lookup([r[1] for r in rows])
             src_kids = [st.key(src) for st in states.values() if st.key(src)]
             gone_src = self._gone_kids([k for k in src_kids if k]) if src_kids else set()
+            new: list[Item] = []  # new by match key: perhaps an item whose key changed
             for _, mkey, kid, vals, hsh, modified, gone, ver in rows:
                 other = None if gone else _staged_item(mkey, kid, vals, hsh, modified, ver)
                 st = states.get(mkey)
                 src_gone = bool(st and st.key(src) and st.key(src) in gone_src)
                 self._settle(mkey, {dst: other, src: None}, st,
                              gone={dst: bool(gone), src: src_gone})
+                if st is None and other is not None:
+                    new.append(other)
             self.state.mark([r[1] for r in rows if r[1] in states], self.run_id)
+            if new and not self.state_empty:
+                self._moved(dst, new, {r[1] for r in rows})
+
+    def _moved(self, side: str, items: list[Item], mentioned: set[str]) -> None:
+        """Items new by match key whose ``side`` key a pair of another match key holds: their
+        match key changed there. That pair's item is gone from ``side``, as a read in full finds
+        it: decided so now (its partner deleted, or the pair detached or forgotten, by
+        ``deletions``), not left for a later run, whose full read would take the partner from the
+        new pair (``_drain`` keeps a partner the new pair took over, ``forget_shadowed`` its
+        pair). Not a pair decided already, nor one of a match key read here (keys swapped)."""
+        pairs = self.state.lookup_keys(side, [item.kid for item in items])
+        old = [st for st in pairs.values()
+               if st.mkey not in mentioned and st.mkey not in self.failed]
+        if not old:
+            return
+        pending = self.state.undecided(self.run_id, [st.mkey for st in old])
+        old = [st for st in old if st.mkey in pending]
+        if not old:
+            return
+        new = {item.kid: item.mkey or "" for item in items}
+        target = OTHER[side]
+        # (the partner as the target's read staged it, where this side streams)
+        staged = self._staged(target, [st.mkey for st in old]) \
+            if side == self.streaming and self.mode[target] != "none" else {}
+        for st in old:
+            other, other_gone = staged.get(st.mkey) or (None, False)
+            self.moved[st.mkey] = new.get(st.key(side) or "", "")
+            self._settle(st.mkey, {side: None, target: other}, st,
+                         gone={side: True, target: other_gone})
+        if staged:
+            self.state.db.executemany("UPDATE temp.w SET done = 1 WHERE mkey = ?",
+                                      ((m,) for m in staged))
+        self.state.mark([st.mkey for st in old], self.run_id)
 
     def _unhandled(self) -> None:
         """Pairs neither side's read mentioned: gone on a fully read side, else unchanged.
@@ -1361,15 +1406,13 @@ class Engine:
     def _settle_conflicts(self) -> None:
         """After the writes: a conflict this run recorded whose winning write was not made (an
         item error, or the record changed meanwhile) is recorded as not settled, and counted
-        unresolved; one recorded so before whose write was made now reads settled."""
-        if not self.won:
-            return
+        unresolved; those earlier runs recorded as not settled (skipped, or a write not made)
+        whose item this run left agreeing, or gone, now read settled by this run."""
         unwritten = {mkey for writer in self.writers.values() for mkey, _, _ in writer.unwritten}
         failed = [m for m, earlier in self.won.items() if earlier is None and m in unwritten]
         self.state.unsettle_conflicts(self.run_id, failed)
         self.unresolved += len(failed)
-        self.state.settle_conflicts(earlier for m, earlier in self.won.items()
-                                    if earlier is not None and m not in unwritten)
+        self.state.settle_conflicts(self.run_id, unwritten | self.failed | self.item_failures.keys())
 
     # -- applying ------------------------------------------------------------------------
 
@@ -1382,8 +1425,18 @@ class Engine:
 
     def _drain(self, side: str, ops: tuple[str, ...]) -> None:
         writer = self.writers[side]
+        unwritten = {m for w in self.writers.values() for m, _, _ in w.unwritten} \
+            if self.moved and "delete" in ops else set()
         for task in self.outbox.drain(side, ops):
             self._check_cancel()
+            if task.op == "delete" and task.dst_kid:
+                if self.state.held_by_another(side, task.dst_kid, task.mkey):
+                    # the item another pair holds (its match key changed, and the new pair's
+                    # write went to it): not deleted; the old pair is let go
+                    self.state.forget([task.mkey])
+                    continue
+                if self.moved.get(task.mkey) in unwritten:
+                    continue  # (the new item's write failed: both decided again next run)
             writer.add(task)
         writer.flush()
 

@@ -89,7 +89,8 @@ CREATE TABLE IF NOT EXISTS conflicts (
     mkey TEXT NOT NULL,
     resolution TEXT NOT NULL,
     left_values TEXT,
-    right_values TEXT
+    right_values TEXT,
+    settled INTEGER          -- the later run that settled one recorded as not settled
 );
 -- a run's conflicts (l2tui conflicts --run N), and those of the runs a finished run lets go
 CREATE INDEX IF NOT EXISTS conflicts_run ON conflicts(run);
@@ -166,6 +167,7 @@ class StateReader:
     """
 
     _run_columns = "log, dry"  # (a state older than these columns reads NULL in their place)
+    _settled_column = "settled"
     _tables: frozenset[str]  # the tables the state holds (a file made empty holds none)
 
     def __init__(self, path: Path) -> None:
@@ -177,27 +179,35 @@ class StateReader:
             tables = {row[0] for row in self.db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+            settled = any(row[1] == "settled" for row in self.db.execute(
+                "PRAGMA table_info(conflicts)"))
         except (sqlite3.Error, OSError, StateError) as exc:
             with contextlib.suppress(Exception):
                 self.db.close()
             raise state_error(path, exc) from None
         self._tables = frozenset(tables)
         self._run_columns = ", ".join(c if c in columns else "NULL" for c in ("log", "dry"))
+        self._settled_column = "settled" if settled else "NULL"
 
     def close(self) -> None:
         """Close the connection."""
         self.db.close()
 
     def conflicts(self, run: int | None = None) -> list[dict[str, Any]]:
-        """Recorded conflicts (of one run, or all)."""
+        """Recorded conflicts (of one run, or all), each with ``settled``: whether it is (one
+        recorded as not settled, skipped or its winning write failed, is settled once a later run
+        settled its item) and ``settled_by``: that later run, if one did."""
         if "conflicts" not in self._tables:  # (a state made empty: none recorded)
             return []
-        sql = "SELECT run, at, mkey, resolution, left_values, right_values FROM conflicts"
+        sql = ("SELECT run, at, mkey, resolution, left_values, right_values, "
+               f"{self._settled_column} FROM conflicts")
         rows = self.db.execute(sql + (" WHERE run = ?" if run else "") + " ORDER BY id",
                                (run,) if run else ()).fetchall()
         return [{"run": r[0], "at": r[1], "key": r[2], "resolution": r[3],
                  "left": json.loads(r[4], parse_float=Decimal),
-                 "right": json.loads(r[5], parse_float=Decimal)} for r in rows]
+                 "right": json.loads(r[5], parse_float=Decimal),
+                 "settled": r[6] is not None or not settling(r[3]), "settled_by": r[6]}
+                for r in rows]
 
     def has_run(self, run: int) -> bool:
         """Whether the history holds run ``run`` (not yet run, or deleted by retention: no)."""
@@ -273,6 +283,8 @@ class StateStore(StateReader):
         for column in ("lver", "rver"):
             if column not in columns:  # a state written before versions were kept
                 self.db.execute(f"ALTER TABLE items ADD COLUMN {column} TEXT")
+        if "settled" not in {row[1] for row in self.db.execute("PRAGMA table_info(conflicts)")}:
+            self.db.execute("ALTER TABLE conflicts ADD COLUMN settled INTEGER")  # (none was)
         run_columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
         if "log" not in run_columns:
             self.db.execute("ALTER TABLE runs ADD COLUMN log TEXT")  # (before logs were named)
@@ -656,6 +668,31 @@ class StateStore(StateReader):
                 out[row[0]] = StateRow(*row)
         return out
 
+    def undecided(self, run: int, mkeys: Sequence[str]) -> set[str]:
+        """Those of ``mkeys`` whose pair ``run`` has not decided (``mark``, ``save``) yet; one
+        a read only noted as synced on one side (``note_synced``) is not decided."""
+        where = "(seen IS NULL OR seen != ?)"
+        if self._handled_run == run:
+            where += " AND mkey NOT IN (SELECT mkey FROM temp.handled)"
+        out: set[str] = set()
+        for chunk in _chunks(mkeys, 500):
+            marks = ",".join("?" * len(chunk))
+            out.update(r[0] for r in self.db.execute(
+                f"SELECT mkey FROM items WHERE mkey IN ({marks}) AND {where}", [*chunk, run]))
+        return out
+
+    def held_by_another(self, side: str, kid: str, mkey: str) -> bool:
+        """Whether a pair other than ``mkey``'s holds the ``side`` key ``kid``."""
+        return any(m != mkey for m in self.lookup_keys(side, [kid]))
+
+    def forget_shadowed(self, mkeys: Iterable[str]) -> None:
+        """Drop the pairs of these match keys whose every key is another pair's (or none): a
+        pair an item left by a change of its match key, its partner now the new pair's."""
+        held = ("({c} IS NULL OR EXISTS (SELECT 1 FROM items o WHERE o.{c} = items.{c} AND "
+                "o.mkey != items.mkey))")
+        self.db.executemany(f"DELETE FROM items WHERE mkey = ? AND {held.format(c='lkey')} AND "
+                            f"{held.format(c='rkey')}", ((m,) for m in mkeys))
+
     def mark(self, mkeys: Iterable[str], run: int) -> None:
         """Record that this run handled these pairs.
 
@@ -816,7 +853,8 @@ class StateStore(StateReader):
         values as recorded)."""
         rows = self.db.execute(
             "SELECT mkey, MAX(id), resolution, left_values, right_values FROM conflicts "
-            "WHERE resolution GLOB ? GROUP BY mkey", (f"*{UNSETTLED}",)).fetchall()
+            "WHERE resolution GLOB ? AND settled IS NULL GROUP BY mkey",
+            (f"*{UNSETTLED}",)).fetchall()
         return {m: (int(i), res.removesuffix(UNSETTLED), lv, rv) for m, i, res, lv, rv in rows}
 
     def unsettle_conflicts(self, run: int, mkeys: Iterable[str]) -> None:
@@ -825,15 +863,35 @@ class StateStore(StateReader):
             "UPDATE conflicts SET resolution = resolution || ? WHERE run = ? AND mkey = ? "
             "AND resolution NOT GLOB ?", ((UNSETTLED, run, m, f"*{UNSETTLED}") for m in mkeys))
 
-    def settle_conflicts(self, ids: Iterable[int]) -> None:
-        """Mark conflicts recorded as not settled as settled: the winner's write was made."""
-        self.db.executemany("UPDATE conflicts SET resolution = substr(resolution, 1, "
-                            "length(resolution) - ?) WHERE id = ? AND resolution GLOB ?",
-                            ((len(UNSETTLED), i, f"*{UNSETTLED}") for i in ids))
+    def settle_conflicts(self, run: int, kept: Iterable[str]) -> int:
+        """Mark as settled by ``run`` the conflicts earlier runs recorded as not settled
+        (``settling``) whose item ``run`` handled and left with no conflict open: its sides
+        agree (a winning write made, or the sides made alike by hand), or it is gone. Not those
+        of the match keys ``kept`` (a write not made, an item not read). Their resolution and
+        values stay as recorded. Returns how many."""
+        handled = "i.seen = :run"
+        if self._handled_run == run:
+            handled += (" OR c.mkey IN (SELECT mkey FROM temp.handled) OR c.mkey IN "
+                        "(SELECT mkey FROM temp.synced)")
+        rows = self.db.execute(
+            "SELECT c.id, c.mkey FROM conflicts c LEFT JOIN items i ON i.mkey = c.mkey WHERE "
+            "c.settled IS NULL AND (c.resolution = 'skipped' OR c.resolution GLOB :failed) AND "
+            f"c.run < :run AND i.lhash IS NULL AND i.rhash IS NULL AND ({handled})",
+            {"run": run, "failed": f"*{UNSETTLED}"}).fetchall()
+        left_open = set(kept)
+        ids = [(run, i) for i, mkey in rows if mkey not in left_open]
+        self.db.executemany("UPDATE conflicts SET settled = ? WHERE id = ?", ids)
+        return len(ids)
 
     def drop_conflicts(self, run: int) -> None:
         """Forget the conflicts recorded by ``run`` (a run that wrote nothing settled none)."""
         self.db.execute("DELETE FROM conflicts WHERE run = ?", (run,))
+
+
+def settling(resolution: str) -> bool:
+    """Whether a conflict so resolved was recorded as not settled (skipped, or its winning
+    write failed): a later run settles it."""
+    return resolution == "skipped" or resolution.endswith(UNSETTLED)
 
 
 class StateError(RunError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,60 @@ def test_a_conflict_whose_winning_write_keeps_failing_shows_once_as_not_settled(
         "Data Entity 1 (left) won, but its write was not made: not settled (the next run writes "
         "it again)")
     assert values == ['  name: left "left value", right "right value"']
+
+
+def test_a_skipped_conflict_whose_sides_are_made_alike_reads_settled_by_the_run_that_found_it(
+        emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    pair = in_conflict(emu, tmp_path, ConflictResolution.SKIP)
+    name = pair.save()
+    assert run_cli("run", name).returncode == 1  # run 2: skipped
+    assert run_cli("run", name).returncode == 1  # run 3: skipped again, recorded again
+    key = next(iter(pair.left()))
+    pair.right_update(key, {"name": "left value"})  # the user makes the sides agree
+    result = run_cli("run", name, "--json")
+    assert result.returncode == 0, result.stdout
+    assert json.loads(result.stdout)["details"]["unresolved"] == 0
+    heads = [line for line in run_cli("conflicts", name).stdout.splitlines()
+             if line.startswith("run ")]
+    assert [h.split(",")[0] for h in heads] == ["run 2", "run 3"]
+    assert all(h.endswith(": skipped: both kept; settled by run 4") for h in heads), heads
+    listed = json.loads(run_cli("conflicts", name, "--json").stdout)
+    assert [(c["resolution"], c["settled"], c["settled_by"]) for c in listed] == \
+        [("skipped", True, 4)] * 2
+    assert listed[0]["right"]["name"] == "right value"  # (what run 2 met stays recorded)
+
+
+def test_a_failed_winning_write_made_by_a_later_run_reads_settled_by_that_run(
+        emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    pair = in_conflict(emu, tmp_path, ConflictResolution.LEFT_WINS)
+    with pair.engine.begin() as c:  # the right refuses the left's winning value, once
+        c.exec_driver_sql(f"CREATE TRIGGER refuse BEFORE UPDATE ON {pair.table.name} WHEN "
+                          "NEW.name = 'left value' BEGIN SELECT RAISE(ABORT, 'no'); END")
+    name = pair.save()
+    assert run_cli("run", name).returncode == 1  # run 2
+    with pair.engine.begin() as c:
+        c.exec_driver_sql("DROP TRIGGER refuse")
+    assert run_cli("run", name).returncode == 0  # run 3 makes the write
+    head, *values = run_cli("conflicts", name).stdout.splitlines()
+    assert head.startswith("run 2, ") and head.endswith(
+        "Data Entity 1 (left) won, but its write was not made; settled by run 3"), head
+    assert values == ['  name: left "left value", right "right value"']
+
+
+def test_conflicts_of_a_state_older_than_settling_read_as_recorded_then_upgrade(
+        emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    pair = in_conflict(emu, tmp_path, ConflictResolution.SKIP)
+    name = pair.save()
+    assert run_cli("run", name).returncode == 1  # run 2: skipped
+    with sqlite3.connect(pair.paths.state_db(pair.conn.slug)) as db:  # (an older l2tui's)
+        db.execute("ALTER TABLE conflicts DROP COLUMN settled")
+    [listed] = json.loads(run_cli("conflicts", name, "--json").stdout)
+    assert (listed["settled"], listed["settled_by"]) == (False, None)
+    key = next(iter(pair.left()))
+    pair.right_update(key, {"name": "left value"})
+    assert run_cli("run", name).returncode == 0  # run 3: upgrades the state, settles it
+    [listed] = json.loads(run_cli("conflicts", name, "--json").stdout)
+    assert (listed["settled"], listed["settled_by"]) == (True, 3)
 
 
 def test_conflicts_show_the_edited_values_a_deletion_won_over(

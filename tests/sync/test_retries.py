@@ -271,7 +271,8 @@ def test_a_conflict_whose_winning_write_keeps_failing_is_recorded_once_and_not_a
     _allow(pair)
     settled = pair.run()
     assert (settled.outcome, settled.conflicts, settled.updated_right) == ("success", 0, 1)
-    assert _conflicts(pair) == [(run, f'["{key}"]', "left_wins")]
+    assert _conflicts(pair) == [(run, f'["{key}"]', "left_wins_failed")]  # (as recorded)
+    assert _state(pair, "SELECT settled FROM conflicts") == [(settled.details["run"],)]
     assert pair.right()[key] == pair.left()[key]
 
 
@@ -297,3 +298,22 @@ def test_three_hundred_failed_items_are_read_again_by_key_several_requests_at_on
         assert emu.faults.holds_timed_out == 0
         assert len([r for r in emu.recent_requests if "Microsoft.Dynamics.CRM.In" in r]) == 3
         assert pair.right() == pair.left() and _state(pair, "SELECT * FROM retry") == []
+
+
+def test_a_conflict_whose_winning_write_failed_is_settled_by_the_run_finding_its_sides_alike(
+        emu: Any, tmp_path: Path) -> None:
+    pair = _pair(emu, sqlite_url(tmp_path / "right.db"), Direction.BIDIRECTIONAL)
+    assert pair.run().outcome == "success"
+    key = sorted(pair.left())[0]
+    _refuse_name(pair, "refused")
+    pair.left_update(key, {"name": "refused"})
+    pair.right_update(key, {"name": "edited in SQL"})
+    first = pair.run()
+    assert first.details["unresolved"] == 1
+    pair.left_update(key, {"name": "edited in SQL"})  # mended by hand: both sides agree
+    mended = pair.run()
+    assert (mended.outcome, mended.details["unresolved"]) == ("success", 0), mended.message
+    assert _state(pair, "SELECT run, resolution, settled FROM conflicts") == \
+        [(first.details["run"], "left_wins_failed", mended.details["run"])]
+    assert pair.run().plan.writes == 0  # type: ignore[union-attr]
+    assert _state(pair, "SELECT settled FROM conflicts") == [(mended.details["run"],)]

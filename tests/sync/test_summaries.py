@@ -70,6 +70,15 @@ def test_a_conflict_whose_winning_write_failed_reads_as_not_settled_not_as_a_cod
         "'B' (right)"
 
 
+def test_a_conflict_recorded_as_not_settled_that_a_later_run_settled_says_which_run() -> None:
+    assert conflict_text('["k"]', "left_wins_failed", {"name": "A"}, {"name": "B"},
+                         settled_by=7) == \
+        "conflict [\"k\"]: left_wins, its write not made; settled by run 7 — name: 'A' (left) " \
+        "≠ 'B' (right)"
+    assert conflict_text('["k"]', "skipped", {"name": "A"}, {"name": "B"}, settled_by=7) == \
+        "conflict [\"k\"]: skipped; settled by run 7 — name: 'A' (left) ≠ 'B' (right)"
+
+
 def test_a_conflict_shows_a_number_as_it_reads_and_text_quoted() -> None:
     assert conflict_text('["k"]', "left_wins", {"revenue": Decimal("12.5"), "name": "A"},
                          {"revenue": 13, "name": "B"}) == \

@@ -36,7 +36,8 @@ def details_lines(details: RunDetails) -> list[str]:
         for conflict in details.conflicts:
             key = ", ".join(str(v) for v in match_values(conflict["key"]))
             lines.append(conflict_text(key, conflict["resolution"], conflict["left"],
-                                       conflict["right"], most=100))
+                                       conflict["right"], most=100,
+                                       settled_by=conflict.get("settled_by")))
     lines += ["", f"Run log: {details.logs / record.log}" if record.log else
               f"Run logs: {details.logs}"]
     return lines
