@@ -75,6 +75,7 @@ class MappingPlan:
     warnings: list[str] = field(default_factory=list)
     signature: str = ""
     legacy: str = ""
+    one_way: set[tuple[str, str]] = field(default_factory=set)  # read-only on one side alone
 
     def writable(self, side: str) -> list[int]:
         """Indices of the value pairs a write to ``side`` carries."""
@@ -196,6 +197,8 @@ def build_mapping(conn: Connection, left: list[Column], right: list[Column],
                           "add [[mapping.columns]])", key="mapping.columns")
     plan.signature = signature(conn, [*plan.pairs, *match], match)
     plan.legacy = signature(conn, pairs, match, legacy=True)
+    plan.one_way = {(p.left.name, p.right.name) for p in values
+                    if p.left.read_only != p.right.read_only}
     return plan
 
 
@@ -323,7 +326,23 @@ def compared(stored: str | None, plan: MappingPlan) -> str:
         data = json.loads(stored or "")
     except ValueError:
         return plan.signature
-    return plan.legacy if isinstance(data, dict) and "pairs" in data else plan.signature
+    if isinstance(data, dict) and "pairs" in data:
+        return plan.legacy
+    return stored if stored is not None and _one_way_apart(stored, plan) else plan.signature
+
+
+def _one_way_apart(stored: str, plan: MappingPlan) -> bool:
+    """Whether ``stored`` differs from the plan's signature in one-way pairs alone that no
+    stored hash needs: a switch of direction carries them or not (a bidirectional run never
+    compares them; a one-way run that no longer carries one has its two-way hash as before)."""
+    old, new = _read_signature(stored), _read_signature(plan.signature)
+    if old is None or new is None or [old[k] for k in ("match", "entities")] != \
+            [new[k] for k in ("match", "entities")]:
+        return False
+    before, after = ({tuple(p) for p in sig["pairs"]} for sig in (old, new))
+    if not (before ^ after) <= plan.one_way:
+        return False
+    return not (after - before) or plan.direction == Direction.BIDIRECTIONAL
 
 
 def _table(provider: str, select: str) -> str | None:

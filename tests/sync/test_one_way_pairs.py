@@ -187,3 +187,50 @@ def test_a_state_signed_with_every_pair_mapped_is_matched_again_when_a_carried_p
     assert _writes(generated) == 0
     warnings = _rematch_warnings(generated)
     assert len(warnings) == 1 and "no longer mapped: creditonhold)" in warnings[0], warnings
+
+
+def test_a_bidirectional_state_signed_by_an_older_l2tui_still_matches(both_ways: Pair) -> None:
+    both_ways.run()
+    carried = json.loads(_signature(both_ways))
+    carried["pairs"] = carried.pop("carried")  # (the older form: every pair, under "pairs")
+    _sign(both_ways, json.dumps(carried, sort_keys=True, separators=(",", ":")))
+    assert _writes(both_ways) == 0
+    assert not _rematch_warnings(both_ways)
+
+
+def test_switching_a_first_left_to_right_sync_to_bidirectional_is_no_change_of_mapping(
+        both_ways: Pair) -> None:
+    """The guide's way: sync left to right first, then switch; modifiedon is carried either way."""
+    both_ways.conn.direction = Direction.LEFT_TO_RIGHT
+    assert both_ways.run().created_right == 20
+    both_ways.conn.direction = Direction.BIDIRECTIONAL
+    assert _writes(both_ways) == 0
+    assert not _rematch_warnings(both_ways)
+    assert _right_stamps(both_ways) == _left_stamps(both_ways)
+
+
+@pytest.mark.parametrize("first", [Direction.RIGHT_TO_LEFT, Direction.BIDIRECTIONAL],
+                         ids=["right to left, then bidirectional", "bidirectional, then right to left"])
+def test_a_switch_of_direction_that_carries_a_one_way_pair_or_not_is_no_change(
+        both_ways: Pair, first: Direction) -> None:
+    """Right to left skips Dynamics' createdon and modifiedon, bidirectional carries them one
+    way without comparing them: no stored hash needs them, so no match by key again."""
+    both_ways.run()
+    for direction in (first, *({Direction.RIGHT_TO_LEFT, Direction.BIDIRECTIONAL} - {first})):
+        both_ways.conn.direction = direction
+        assert _writes(both_ways) == 0
+    assert not _rematch_warnings(both_ways)
+
+
+def test_a_one_way_pair_newly_carried_by_a_one_way_run_is_a_change_of_mapping(
+        both_ways: Pair) -> None:
+    """A left to right run compares modifiedon: included again, it is filled by a match by key."""
+    both_ways.conn.direction = Direction.LEFT_TO_RIGHT
+    both_ways.conn.mapping.exclude = ["modifiedon"]
+    both_ways.run()
+    assert {s[1] for s in _right_stamps(both_ways).values()} == {None}
+    both_ways.conn.mapping.exclude = []
+    assert _writes(both_ways) == 20
+    warnings = _rematch_warnings(both_ways)
+    assert len(warnings) == 1 and "newly mapped: modifiedon" in warnings[0], warnings
+    assert _right_stamps(both_ways) == _left_stamps(both_ways)
