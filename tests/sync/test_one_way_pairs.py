@@ -110,6 +110,21 @@ def test_a_sql_edit_written_into_dynamics_is_not_sent_back_for_its_new_modifiedo
     assert _writes(both_ways) == 0
 
 
+def test_a_sql_row_with_stamps_of_its_own_is_created_in_dynamics_without_them(
+        both_ways: Pair) -> None:
+    both_ways.run()
+    key = both_ways.right_insert({"name": "Made in SQL", "accountnumber": "SQL-1"})
+    with both_ways.engine.begin() as c:
+        c.exec_driver_sql("UPDATE accounts SET createdon = '2001-02-03 04:05:06', "
+                          "modifiedon = '2001-02-03 04:05:06' WHERE accountid = ?", (key,))
+    report = both_ways.run()
+    assert (report.created_left, report.errors_left) == (1, 0)
+    assert not [e for e in both_ways.events if isinstance(e, ItemError)]
+    made = _left_stamps(both_ways)[key]
+    assert made[0] is not None and not made[0].startswith("2001")
+    assert _writes(both_ways) == 0
+
+
 def test_turning_auto_mapping_off_keeps_the_read_only_columns_synced_and_writes_nothing(
         both_ways: Pair) -> None:
     both_ways.run()
