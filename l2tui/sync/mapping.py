@@ -319,9 +319,11 @@ def _read_signature(text: str | None) -> dict[str, Any] | None:
 
 
 def compared(stored: str | None, plan: MappingPlan) -> str:
-    """The plan's signature in the form ``stored`` was written in: a state synced before the
-    signature named the pairs carried holds every pair mapped, those skipped as read-only too
-    (``MappingPlan.legacy``); compared as such, it still matches where nothing else changed."""
+    """The plan's signature as compared with ``stored``: a state synced before the signature
+    named the pairs carried holds every pair mapped, those skipped as read-only too, and is
+    compared with ``MappingPlan.legacy`` (it still matches where nothing else changed);
+    ``stored`` itself where the two differ in one-way pairs no stored hash needs
+    (``_one_way_apart``)."""
     try:
         data = json.loads(stored or "")
     except ValueError:
