@@ -47,6 +47,7 @@ from l2tui.sync.mapping import (
     MappingPlan,
     build_mapping,
     changes,
+    compared,
     modified_column,
     same_match,
 )
@@ -331,6 +332,7 @@ class Engine:
         self.only = {s: 0 for s in SIDES}  # items found on one side only, left alone (one-way)
         self.rematched = 0  # pairs synced under other settings, matched again by key this run
         self.stored: str | None = None  # the settings the state was synced under (signature)
+        self.signed = ""  # this run's signature as ``stored`` was written (``compared``)
         self.kept = False  # a re-match keeps the pairs synced before (``StateStore.rematch``)
         self.new_handled = 0  # match keys marked handled that had no pair (see ``_unread``)
         self.refused = ""  # the deletion guard's refusal a dry run met (a real run would stop)
@@ -410,15 +412,16 @@ class Engine:
         opts = self.options
         # pairs synced under other settings (mapping, selects, match key): 0 when unchanged
         stored = state.get("signature")
-        self.rematched = 0 if stored in (None, plan.signature) else state.count()
+        current = self.signed = compared(stored, plan)  # (an older state's form: its own)
+        self.rematched = 0 if stored in (None, current) else state.count()
         self.stored = stored
         # the pairs' match keys still name items: they are kept, and what a side lost is deleted
-        self.kept = bool(self.rematched) and same_match(stored, plan.signature)
+        self.kept = bool(self.rematched) and same_match(stored, current)
         if self.rematched and not (opts.dry_run or opts.force or opts.checked):
             # before the run starts: nothing written, no history
-            raise Rebaseline(self.rematched, changed_text(stored, plan.signature))
+            raise Rebaseline(self.rematched, changed_text(stored, current))
         # said as warnings when the mapping is new (stderr, cron's mail), then in the log alone
-        level = "warning" if stored != plan.signature else "info"
+        level = "warning" if stored != current else "info"
         for warning in plan.warnings:
             self.log(warning, level)
         if plan.skipped:
@@ -494,7 +497,7 @@ class Engine:
         rematch = bool(self.rematched)
         if rematch:
             if not opts.planning:  # (the runner said what the planning pass does)
-                self.log(rematch_text(self.stored, plan.signature, self.kept), "warning")
+                self.log(rematch_text(self.stored, self.signed, self.kept), "warning")
             if self.kept:
                 state.rematch()
             else:

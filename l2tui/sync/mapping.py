@@ -56,9 +56,13 @@ class Pair:
 class MappingPlan:
     """What a run compares and writes: value pairs, match-key pairs, keys, modified-on columns.
 
-    ``pairs[:two_way]`` are writable on both sides; the rest ("extras") flow one way only, in
-    the run's direction, from a side where they are read-only (e.g. Dataverse ``modifiedon``).
-    Hashes keep the two parts apart so that switching direction keeps the two-way base.
+    ``pairs[:two_way]`` are writable on both sides; the rest flow one way only, from a side
+    where they are read-only (e.g. Dataverse ``modifiedon``) to the other. In a one-way run they
+    are "extras", compared and hashed apart from the two-way part, so that switching direction
+    keeps the two-way base; in a bidirectional run they ride along: written with an item's
+    other values, never compared (a change to them alone is no change, and they are no part of
+    its hash). ``signature`` names the pairs carried; ``legacy`` every pair mapped, skipped ones
+    too, as states synced before the engine signed what it carries hold it.
     """
 
     pairs: list[Pair]
@@ -70,6 +74,8 @@ class MappingPlan:
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     signature: str = ""
+    legacy: str = ""
+    one_way: set[tuple[str, str]] = field(default_factory=set)  # read-only on one side alone
 
     def writable(self, side: str) -> list[int]:
         """Indices of the value pairs a write to ``side`` carries."""
@@ -77,8 +83,9 @@ class MappingPlan:
 
     @property
     def has_extras(self) -> bool:
-        """Whether one-way pairs are carried in this direction."""
-        return self.two_way < len(self.pairs)
+        """Whether one-way pairs are compared in this direction (a one-way run's extras; a
+        bidirectional run's one-way pairs are written along, never compared)."""
+        return self.direction != Direction.BIDIRECTIONAL and self.two_way < len(self.pairs)
 
 
 def _by_name(columns: list[Column]) -> dict[str, Column]:
@@ -156,14 +163,16 @@ def build_mapping(conn: Connection, left: list[Column], right: list[Column],
     skipped: list[str] = []
     for p in values:
         ro = [side for side in SIDES if p.column(side).read_only]
-        if p.manual and any(side in targets for side in ro):
+        # bidirectional: a pair read-only on one side goes one way, from that side to the other
+        carried = [side for side in targets if side not in ro] if len(ro) < len(SIDES) else []
+        if p.manual and not carried:
             side = next(s for s in ro if s in targets)
             raise ConfigError(f"'{p.column(side).name}' is read-only in entity "
                               f"{1 if side == 'left' else 2} and cannot be written",
                               key=f"mapping.columns[{_index(mapping.columns, p)}]")
         if not ro:
             two_way.append(p)
-        elif len(targets) == 1 and targets[0] not in ro:
+        elif carried:
             extras.append(p)
         else:
             skipped.append(p.label)
@@ -186,7 +195,10 @@ def build_mapping(conn: Connection, left: list[Column], right: list[Column],
     if not plan.pairs:
         raise ConfigError("no columns are mapped besides the match key (turn on auto mapping or "
                           "add [[mapping.columns]])", key="mapping.columns")
-    plan.signature = signature(conn, pairs, match)
+    plan.signature = signature(conn, [*plan.pairs, *match], match)
+    plan.legacy = signature(conn, pairs, match, legacy=True)
+    plan.one_way = {(p.left.name, p.right.name) for p in values
+                    if p.left.read_only != p.right.read_only}
     return plan
 
 
@@ -201,6 +213,8 @@ def _text_into_typed(pairs: list[Pair], targets: tuple[str, ...]) -> list[str]:
     for p in pairs:
         for side in targets:
             source, target = p.column("right" if side == "left" else "left"), p.column(side)
+            if target.read_only:  # (a bidirectional run's one-way pair, never written here)
+                continue
             if source.type in _TEXT and not target.keeps_text and \
                     target.type not in (*_TEXT, ColumnType.BINARY):
                 article = "an" if target.type[0] in "aeiou" else "a"  # (an integer)
@@ -276,10 +290,13 @@ def _location(provider: str, connection_string: str) -> str:
     return connection_string
 
 
-def signature(conn: Connection, pairs: list[Pair], match: list[Pair]) -> str:
-    """What the state was synced under: mapping, selects, match key and providers."""
+def signature(conn: Connection, pairs: list[Pair], match: list[Pair], *,
+              legacy: bool = False) -> str:
+    """What the state was synced under: the pairs carried, selects, match key and providers.
+    ``legacy``: as states synced before the pairs were ``carried`` hold it, under "pairs" (every
+    pair mapped, those skipped as read-only too)."""
     data = {
-        "pairs": sorted([p.left.name, p.right.name] for p in pairs),
+        "pairs" if legacy else "carried": sorted([p.left.name, p.right.name] for p in pairs),
         "match": [[p.left.name, p.right.name] for p in match],
         "entities": [[e.provider, _location(e.provider, e.connection_string), e.select.strip()]
                      for e in (conn.entity1, conn.entity2)],
@@ -293,10 +310,41 @@ def _read_signature(text: str | None) -> dict[str, Any] | None:
         data = json.loads(text or "")
     except ValueError:
         return None
+    if isinstance(data, dict) and "carried" in data:  # (the pairs, as ``changes`` reads them)
+        data["pairs"] = data.pop("carried")
     parts = ("pairs", "match", "entities")
     if not isinstance(data, dict) or not all(isinstance(data.get(p), list) for p in parts):
         return None
     return data
+
+
+def compared(stored: str | None, plan: MappingPlan) -> str:
+    """The plan's signature as compared with ``stored``: a state synced before the signature
+    named the pairs carried holds every pair mapped, those skipped as read-only too, and is
+    compared with ``MappingPlan.legacy`` (it still matches where nothing else changed);
+    ``stored`` itself where the two differ in one-way pairs no stored hash needs
+    (``_one_way_apart``)."""
+    try:
+        data = json.loads(stored or "")
+    except ValueError:
+        return plan.signature
+    if isinstance(data, dict) and "pairs" in data:
+        return plan.legacy
+    return stored if stored is not None and _one_way_apart(stored, plan) else plan.signature
+
+
+def _one_way_apart(stored: str, plan: MappingPlan) -> bool:
+    """Whether ``stored`` differs from the plan's signature in one-way pairs alone that no
+    stored hash needs: a switch of direction carries them or not (a bidirectional run never
+    compares them; a one-way run that no longer carries one has its two-way hash as before)."""
+    old, new = _read_signature(stored), _read_signature(plan.signature)
+    if old is None or new is None or [old[k] for k in ("match", "entities")] != \
+            [new[k] for k in ("match", "entities")]:
+        return False
+    before, after = ({tuple(p) for p in sig["pairs"]} for sig in (old, new))
+    if not (before ^ after) <= plan.one_way:
+        return False
+    return not (after - before) or plan.direction == Direction.BIDIRECTIONAL
 
 
 def _table(provider: str, select: str) -> str | None:

@@ -69,6 +69,15 @@ def match_key(conn: Connection, pairs: list[ColumnPair], left: list[Any] | None 
     return None
 
 
+def _one_way(row: Row, direction: Direction) -> str:
+    """The note of a pair a bidirectional run carries one way (read-only on one side alone),
+    else ''."""
+    if direction != Direction.BIDIRECTIONAL or row.left_read_only == row.right_read_only:
+        return ""
+    return "read-only on the left: carried left → right only" if row.left_read_only else \
+        "read-only on the right: carried right → left only"
+
+
 def build_rows(conn: Connection, left: list[Any] | None, right: list[Any] | None) -> tuple[list[Row], list[str]]:
     """The table rows and the problems of the mapping as it stands."""
     lcols, rcols = _by_name(left), _by_name(right)
@@ -91,11 +100,15 @@ def build_rows(conn: Connection, left: list[Any] | None, right: list[Any] | None
         if right is not None and rc is None:
             row.notes.append("right column not found")
             problems.append(f"'{pair.right}' is not a column of Data Entity 2")
+        one_way = _one_way(row, conn.direction)
         if row.excluded:
             row.notes.append("excluded: not synced (x includes it)")
+        elif one_way and not row.match_key:
+            row.notes.append(one_way)
         elif row.right_read_only and writes_right and not row.match_key:
             row.notes.append("read-only: not written")
-        if row.left_read_only and writes_left and not row.match_key and not row.excluded:
+        if row.left_read_only and writes_left and not row.match_key and not row.excluded \
+                and not one_way:
             row.notes.append("read-only on the left: not written")
         rows.append(row)
     if left is not None and right is not None:

@@ -695,3 +695,46 @@ async def test_a_pair_added_as_auto_mapping_made_it_is_not_said_to_replace_itsel
         await pilot.click("#pair-add")
         said = " ".join(n.message for n in app._notifications)
         assert "replaces" not in said and "name ↔ name was mapped by name" in said
+
+
+def _stamps(db) -> list[tuple[str, str, str]]:
+    """The SQLite side's accountid, createdon and modifiedon, in order."""
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT accountid, createdon, modifiedon FROM accounts "
+                           "ORDER BY accountid").fetchall()
+
+
+async def test_turning_auto_mapping_off_in_a_bidirectional_connection_keeps_the_read_only_pairs(
+        make_app, demo_file, sqlite_db, paths) -> None:
+    """Dataverse's createdon and modifiedon, read-only there, are carried into SQL one way:
+    kept as pairs of one's own, they are still synced and the run after writes nothing."""
+    demo_file.write_text(demo_file.read_text()
+                         .replace('"left_to_right"', '"bidirectional"')
+                         .replace("revenue\"", "revenue,createdon,modifiedon\""))
+    with sqlite3.connect(sqlite_db) as con:
+        con.execute("CREATE TABLE accounts (accountid TEXT PRIMARY KEY, name TEXT, "
+                    "accountnumber TEXT, revenue NUMERIC, createdon TEXT, modifiedon TEXT)")
+    store = ConnectionStore(paths.connections)
+    assert Runner(paths).run(store.load(DEMO_SLUG)).created_right == 50
+    stamps = _stamps(sqlite_db)
+    assert all(created and modified for _, created, modified in stamps)
+    before = _engine_plan(store.load(DEMO_SLUG), paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await _manual_mappings(pilot, app)
+        assert not any("not kept" in n.message for n in app._notifications)
+        assert editor.problems() == []
+        assert {r.left: r.notes for r in editor.rows}["modifiedon"] == \
+            ["read-only on the left: carried left → right only"]
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not app.workspace.dirty)
+    saved = store.load(DEMO_SLUG)
+    assert not saved.mapping.auto
+    assert {p.left for p in saved.mapping.columns} >= {"createdon", "modifiedon"}
+    after = _engine_plan(saved, paths)
+    assert sorted(p.label for p in after.pairs) == sorted(p.label for p in before.pairs)
+    assert after.signature == before.signature
+    report = Runner(paths).run(saved)
+    assert report.outcome == "success" and "rematched" not in report.details
+    assert report.created_right == report.updated_right == report.updated_left == 0
+    assert _stamps(sqlite_db) == stamps
