@@ -393,9 +393,11 @@ class Engine:
 
     def _target_probe(self) -> Probe | None:
         """A one-way run's question whether its target holds any row, where the state holds
-        pairs (``_emptied``); none with ``--full``, which compares every row anyway."""
+        pairs (``_emptied``); none where the run compares every row anyway: ``--full``, or
+        after a run that stopped while writing (``UNRECORDED``)."""
         direction = self.conn.direction
-        if direction == Direction.BIDIRECTIONAL or self.options.full or self.state.empty():
+        if direction == Direction.BIDIRECTIONAL or self.options.full or self.state.empty() or \
+                self.state.get(UNRECORDED) is not None:
             return None
         return Probe(self.providers["left" if direction == Direction.RIGHT_TO_LEFT else "right"])
 
@@ -673,8 +675,10 @@ class Engine:
         if probe.failed:
             self.log(f"could not ask entity {index} whether it holds rows: {probe.failed}")
             return False
-        pairs = self.state.count(side)
-        if probe.rows is not False or not pairs:
+        if probe.rows is not False:
+            return False
+        pairs = self.state.count(side)  # (a scan of the state: only for a target found empty)
+        if not pairs:
             return False
         self.log(f"{entity_label(self.conn, index)} holds no rows though {pairs:,} were synced "
                  "to it: comparing every row of both sides (as --full)", "warning")

@@ -370,7 +370,10 @@ class SqlProvider(Provider):
                                         and info.text[:4].lower() == "with"):
             return None
         with self.connect() as conn:
-            query = sa.select(sa.literal(1)).select_from(self._rows(conn, [])).limit(1)
+            # a table's own rows straight from it (half the statement to compile of its read)
+            rows: sa.FromClause = self._table if info.kind == "table" and \
+                self._table is not None else self._rows(conn, [])
+            query: sa.Select[Any] = sa.select(sa.literal_column("1")).select_from(rows).limit(1)
             found = conn.execute(query).first()
             conn.rollback()
         return found is not None
