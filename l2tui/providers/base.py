@@ -357,6 +357,12 @@ class Provider(abc.ABC):
         (``repeated_keys``), if any, or why they could not be looked for."""
         return []
 
+    def has_rows(self) -> bool | None:
+        """Whether the select returns any row, asked for one row at most (after ``describe``);
+        None where the provider cannot ask that cheaply. A ConfigError when the side refuses
+        the question. This default cannot ask."""
+        return None
+
     def preview(self, rows: int = 20) -> tuple[list[Column], list[Record]]:
         """The first rows of a full read, for Preview Data."""
         out: list[Record] = []

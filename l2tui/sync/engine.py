@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from l2tui.config.model import ConflictResolution, Connection, Deletions, Direction
 from l2tui.errors import ConfigError, ConnectError, GuardRefused, L2Error
 from l2tui.pools import thread_pool
-from l2tui.providers import reaching
+from l2tui.providers import entity_label, reaching
 from l2tui.providers.base import (
     ChangeOp,
     Column,
@@ -216,13 +216,21 @@ def _staged_item(mkey: str, kid: str, vals: str | None, hsh: str, modified: str 
     return Item(mkey, kid, json.loads(vals) if vals is not None else [], hsh, modified, ver)
 
 
-def plan_mapping(conn: Connection, left: Provider, right: Provider) -> MappingPlan:
-    """Describe both sides and check the mapping against them (nothing is written).
+class Probe:
+    """Whether a one-way run's target holds any row (``Provider.has_rows``), asked after its
+    describe, beside the other side's: ``rows`` (None: not known), or why it could not ask."""
 
-    A side that cannot prompt is described in a thread beside the other (whose sign-in may be
-    waiting on the terminal); the left's failure is still the one reported first."""
-    lcols, rcols = _described(conn, left, right)
-    return build_mapping(conn, lcols, rcols, left.key_columns(), right.key_columns())
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+        self.rows: bool | None = None
+        self.failed = ""
+
+    def ask(self) -> None:
+        """Ask the provider (a select it refuses is said in ``failed``, not raised)."""
+        try:
+            self.rows = self.provider.has_rows()
+        except ConfigError as exc:
+            self.failed = str(exc)
 
 
 def verify_entity(conn: Connection, index: int, provider: Provider) -> VerifyResult:
@@ -238,17 +246,28 @@ def verify_entity(conn: Connection, index: int, provider: Provider) -> VerifyRes
     return result
 
 
-def _described(conn: Connection, left: Provider,
-               right: Provider) -> tuple[list[Column], list[Column]]:
+def plan_mapping(conn: Connection, left: Provider, right: Provider,
+                 probe: Probe | None = None) -> MappingPlan:
+    """Describe both sides and check the mapping against them (nothing is written).
+
+    A side that cannot prompt is described in a thread beside the other (whose sign-in may be
+    waiting on the terminal); the left's failure is still the one reported first. A ``probe``
+    asks its side whether it holds rows right after that side's describe, in the same thread."""
+    lcols, rcols = _described(conn, left, right, probe)
+    return build_mapping(conn, lcols, rcols, left.key_columns(), right.key_columns())
+
+
+def _described(conn: Connection, left: Provider, right: Provider,
+               probe: Probe | None = None) -> tuple[list[Column], list[Column]]:
     """Both sides' columns: one after the other when both may prompt, else side by side."""
     aside = right if right.asks_nobody() else left if left.asks_nobody() else None
     if aside is None:
-        return _describe(conn, left, 1), _describe(conn, right, 2)
+        return _describe(conn, left, 1, probe), _describe(conn, right, 2, probe)
     here = left if aside is right else right
     with thread_pool(1, "l2tui-describe") as pool:
-        there = pool.submit(_describe, conn, aside, 1 if aside is left else 2)
+        there = pool.submit(_describe, conn, aside, 1 if aside is left else 2, probe)
         try:
-            mine = _describe(conn, here, 1 if here is left else 2)
+            mine = _describe(conn, here, 1 if here is left else 2, probe)
         except Exception:  # (an interrupt waits on neither)
             if aside is left:
                 there.result()  # the left's failure, if any, is the one to report
@@ -257,12 +276,17 @@ def _described(conn: Connection, left: Provider,
     return (mine, theirs) if here is left else (theirs, mine)
 
 
-def _describe(conn: Connection, provider: Provider, entity: int) -> list[Column]:
-    """One side's columns; its configuration errors name the entity's key (entity1.select), and
-    a side that cannot be reached or signed in to is named (entity 1 (Dynamics accounts): …)."""
+def _describe(conn: Connection, provider: Provider, entity: int,
+              probe: Probe | None = None) -> list[Column]:
+    """One side's columns (then the ``probe``, if it is this side's); its configuration errors
+    name the entity's key (entity1.select), and a side that cannot be reached or signed in to
+    is named (entity 1 (Dynamics accounts): …)."""
     try:
         with reaching(conn, entity):
-            return provider.describe()
+            columns = provider.describe()
+            if probe is not None and probe.provider is provider:
+                probe.ask()
+            return columns
     except ConfigError as exc:
         raise exc.within(entity) from None
 
@@ -359,6 +383,7 @@ class Engine:
         # pairs whose item came back under another match key (``_moved``), decided as gone:
         # their match key → the item's new one
         self.moved: dict[str, str] = {}
+        self.probe: Probe | None = None  # whether a one-way target holds rows (``_emptied``)
 
     # -- the run -------------------------------------------------------------------------
 
@@ -370,6 +395,16 @@ class Engine:
             return self._planned_run(started)
         finally:
             self._drop_early()
+
+    def _target_probe(self) -> Probe | None:
+        """A one-way run's question whether its target holds any row, where the state holds
+        pairs (``_emptied``); none where the run compares every row anyway: ``--full``, or
+        after a run that stopped while writing (``UNRECORDED``)."""
+        direction = self.conn.direction
+        if direction == Direction.BIDIRECTIONAL or self.options.full or self.state.empty() or \
+                self.state.get(UNRECORDED) is not None:
+            return None
+        return Probe(self.providers["left" if direction == Direction.RIGHT_TO_LEFT else "right"])
 
     def _check_writable(self) -> dict[str, Any]:
         """Both sides' capabilities; ConfigError if a side this run writes cannot be written."""
@@ -387,8 +422,9 @@ class Engine:
     def _planned_run(self, started: float) -> RunReport:
         """Check the mapping against both sides, then run it."""
         conn, state = self.conn, self.state
+        self.probe = self._target_probe()
         try:
-            plan = plan_mapping(conn, self.providers["left"], self.providers["right"])
+            plan = plan_mapping(conn, self.providers["left"], self.providers["right"], self.probe)
         except ConnectError:
             if not self.cancel.is_set():
                 raise
@@ -516,10 +552,13 @@ class Engine:
         conflicts_open = state.open_conflicts() > 0
         self.unsettled = state.unsettled_conflicts()
         match = first or crashed or unrecorded or opts.full or conflicts_open or rematch
-        # the state may lack items both sides hold, from before this run's writes: the next run
-        # matches too until this one ends normally (stopped midway, those not reached yet are
-        # still missing; a cancel leaves the mark)
-        self.state_lacking = unrecorded or first or crashed or rematch
+        emptied = not match and self._emptied()
+        match = match or emptied
+        # the state may lack items both sides hold, from before this run's writes (or an emptied
+        # target lacks items the state holds): the next run matches too until this one ends
+        # normally (stopped midway, those not reached yet are still missing; a cancel leaves the
+        # mark)
+        self.state_lacking = unrecorded or first or crashed or rematch or emptied
         if self.state_lacking and not opts.dry_run:
             state.put(UNRECORDED, str(run))
             self.marked_as_first = first and not (crashed or unrecorded or rematch)
@@ -631,6 +670,27 @@ class Engine:
         message = self.refused if opts.dry_run and self.refused else self._summary()
         self._finish(run, outcome, message)
         return self._report(started, outcome, message)
+
+    def _emptied(self) -> bool:
+        """Whether a one-way run's target holds no row though the state holds pairs synced to
+        it (emptied by hand, made again empty): then the run compares every row of both sides,
+        as ``--full``, to fill it again; said in a warning."""
+        probe = self.probe
+        if probe is None:
+            return False
+        side = "left" if probe.provider is self.providers["left"] else "right"
+        index = 1 if side == "left" else 2
+        if probe.failed:
+            self.log(f"could not ask entity {index} whether it holds rows: {probe.failed}")
+            return False
+        if probe.rows is not False:
+            return False
+        pairs = self.state.count(side)  # (a scan of the state: only for a target found empty)
+        if not pairs:
+            return False
+        self.log(f"{entity_label(self.conn, index)} holds no rows though {pairs:,} were synced "
+                 "to it: comparing every row of both sides (as --full)", "warning")
+        return True
 
     # -- reading -------------------------------------------------------------------------
 

@@ -361,6 +361,23 @@ class SqlProvider(Provider):
                 raise ConfigError(f"the statement failed: {one_line(exc, self._secret)}",
                                   key="select") from None
 
+    def has_rows(self) -> bool | None:
+        """Whether the select returns any row: ``SELECT 1`` over it, one row at most. None for a
+        procedure, or a SQL Server query with a WITH (neither can be a subquery)."""
+        self.describe()
+        info = self.info
+        if info.kind == "procedure" or (self.target.provider == "sqlserver"
+                                        and info.text[:4].lower() == "with"):
+            return None
+        with self.connect() as conn:
+            # a table's own rows straight from it (half the statement to compile of its read)
+            rows: sa.FromClause = self._table if info.kind == "table" and \
+                self._table is not None else self._rows(conn, [])
+            query: sa.Select[Any] = sa.select(sa.literal_column("1")).select_from(rows).limit(1)
+            found = conn.execute(query).first()
+            conn.rollback()
+        return found is not None
+
     def _upper_case(self, conn: Connection, columns: Sequence[str]) -> bool:
         """Whether a row of the select holds a value of ``columns`` with an upper-case letter."""
         rows = self._rows(conn, columns)

@@ -398,3 +398,19 @@ def test_a_page_of_html_in_the_middle_of_a_read_is_not_taken_for_a_wrong_url(crm
         read_all(provider.read())
     assert "expected JSON, got text/html" in str(caught.value)
     assert "proxy" in str(caught.value) and "is URL an OData service" not in str(caught.value)
+
+
+def test_has_rows_asks_for_one_key_of_the_select(crm):
+    provider = crm.provider(select="$select=name&$filter=statecode eq 0")
+    provider.describe()
+    crm.emu.recent_requests.clear()
+    assert provider.has_rows() is True
+    [asked] = crm.emu.recent_requests
+    assert "$select=accountid" in asked and "$top=1" in asked and "statecode" in asked
+    assert crm.provider(select="$filter=name eq 'nobody'").has_rows() is False
+
+
+def test_has_rows_of_a_select_the_service_refuses_is_a_setting_to_mend(crm):
+    provider = crm.provider(select="$filter=nosuchcolumn eq 1")
+    with pytest.raises(ConfigError, match="the service refused the select"):
+        provider.has_rows()
