@@ -11,7 +11,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -337,6 +337,20 @@ class Runner:
         """Recorded conflicts with both sides' values (of one run, or all)."""
         return self._recorded(conn, lambda state: state.conflicts(run), [])
 
+    def item_errors(self, conn: Connection, record: RunRecord, most: int
+                    ) -> tuple[list[str], int] | None:
+        """The first ``most`` item errors the run's log lists, as it words them (``error on the
+        right KEY: …``), and how many it lists in all (None: the run has no log file, or it
+        is gone or cannot be read)."""
+        if not record.log or not _LOG_NAME.fullmatch(record.log):
+            return None
+        try:
+            fd = open_unfollowed(self.paths.run_logs(conn.slug) / record.log, os.O_RDONLY)
+            with open(fd, encoding="utf-8", errors="replace") as log:
+                return _item_errors(log, most)
+        except OSError:
+            return None
+
     def move_state(self, conn: Connection, old_slug: str) -> None:
         """Carry the state (pairs, cursors, history) and run logs of a connection whose file was
         renamed from ``old_slug``, so it goes on where it was. A state left under the new name
@@ -455,6 +469,8 @@ class Runner:
 
 
 _LOG_NAME = re.compile(r"\d{8}-\d{6}-\d+(-\d+)?\.log")
+_ITEM_ERROR = "error on the "  # begins an item error's line in a run log (then its side)
+_ITEM_ERROR_LINE = re.compile(rf"\d\d:\d\d:\d\d {_ITEM_ERROR}")  # (not a message's next line)
 
 
 def _let_go_of_logs(folder: Path, current: str, now: float) -> None:
@@ -470,6 +486,18 @@ def _let_go_of_logs(folder: Path, current: str, now: float) -> None:
             path = folder / name
             if path.stat().st_mtime < now - KEEP_DAYS * 86400:
                 path.unlink()
+
+
+def _item_errors(lines: Iterable[str], most: int) -> tuple[list[str], int]:
+    """The first ``most`` item-error lines of a run log (without their time) and their count."""
+    first: list[str] = []
+    count = 0
+    for line in lines:
+        if _ITEM_ERROR_LINE.match(line):
+            count += 1
+            if count <= most:
+                first.append(line.rstrip("\n").partition(" ")[2])
+    return first, count
 
 
 def _progress_and_warnings(sink: EventSink) -> EventSink:
@@ -520,7 +548,7 @@ def _describe(event: Event, last_progress: dict[str, float]) -> str | None:
     if isinstance(event, Conflict):
         return conflict_text(event.key, event.resolution, event.left, event.right)
     if isinstance(event, ItemError):
-        return f"error on the {event.side} {event.key}: {event.message}"
+        return f"{_ITEM_ERROR}{event.side} {event.key}: {event.message}"
     if isinstance(event, RunFinished):
         r = event.report
         return f"run finished: {r.outcome} in {seconds_text(r.seconds)}; {r.message}"

@@ -12,6 +12,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.notifications import Notify
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from l2tui.config.files import make_folder
@@ -145,6 +146,14 @@ class L2App(WatchMixin, ActionsMixin):
         self.start_watching()
         self._catch_stop_signals()
         self.call_after_refresh(self._focus_shown)
+
+    def on_notify(self, event: Notify) -> None:
+        """On a short screen, one notification at a time: the newest in place of those before
+        it, which would push it off the rows it may take (app.tcss; before Textual shows it)."""
+        if self.size.height < SHORT:
+            for screen in self.screen_stack:  # (each toast with its holder: clearing alone
+                screen.query("ToastRack > *").remove()  # leaves empty holders taking rows)
+            self.clear_notifications()
 
     def _focus_shown(self) -> None:
         """Start on the connection list, unless it is hidden (narrow): then on the page's first

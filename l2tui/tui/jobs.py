@@ -24,6 +24,7 @@ from l2tui.tui.messages import RunDetails
 
 Prompt = Callable[[str], str | None]
 PREVIEW_ROWS = 50
+MOST_ITEM_ERRORS = 20  # a run's details list its first item errors; its log has all
 
 
 def answer(secret: str) -> Prompt:
@@ -226,8 +227,9 @@ def history(conn: Connection, paths: Paths) -> list[tuple[float, str, str]]:
 
 
 def run_details(conn: Connection, paths: Paths, started: float) -> RunDetails | None:
-    """The run of ``conn`` that started at ``started``, with its conflicts and where its log is
-    (None: no longer in the history, or the state cannot be read)."""
+    """The run of ``conn`` that started at ``started``, with its conflicts, the first of its
+    item errors and where its log is (None: no longer in the history, or the state cannot be
+    read)."""
     from l2tui.sync.summaries import run_outcome
 
     try:
@@ -242,9 +244,13 @@ def run_details(conn: Connection, paths: Paths, started: float) -> RunDetails | 
         record = records[index]
         ended = run_outcome(record, runner.running(conn) if index == 0 else None)
         conflicts = runner.conflicts(conn, record.id)
+        logged = runner.item_errors(conn, record, MOST_ITEM_ERRORS)
     except Exception:  # an unreadable state file: nothing to show
         return None
-    return RunDetails(conn.title, record, ended, conflicts, paths.run_logs(conn.slug))
+    errors, count = logged or ([], int(record.counts.get("errors_left") or 0) +
+                               int(record.counts.get("errors_right") or 0))
+    return RunDetails(conn.title, record, ended, conflicts, paths.run_logs(conn.slug), errors,
+                      count)
 
 
 def running(conn: Connection, paths: Paths) -> str | None:

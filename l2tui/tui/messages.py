@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -154,13 +154,16 @@ class HistoryLoaded(Message):
 
 @dataclass(frozen=True)
 class RunDetails:
-    """One run of a connection's history, with the conflicts it met and its log folder."""
+    """One run of a connection's history, with the conflicts and item errors it met and its log
+    folder."""
 
     connection: str
     record: RunRecord
     outcome: str  # how it ended, or running / unfinished (``run_outcome``)
     conflicts: list[dict[str, Any]]
     logs: Path
+    item_errors: list[str] = field(default_factory=list)  # the first its log lists, as worded
+    item_error_count: int = 0  # how many it had (its log's count; gone: the history's)
 
 
 class RunDetailsLoaded(Message):

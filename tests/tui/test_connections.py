@@ -219,6 +219,19 @@ async def test_a_duplicate_opens_on_its_title_ready_to_be_named(make_app, offlin
         assert app.query_one("#pages").active == "connection"
 
 
+async def test_f7_in_the_select_statement_duplicates_the_connection(make_app,
+                                                                    offline_demo_file) -> None:
+    """TextArea's own F7 (select all) must not swallow Duplicate."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        select = app.query_one("#entity1-form #select")
+        select.focus()
+        await until(pilot, lambda: app.focused is select)
+        await pilot.press("f7")
+        await until(pilot, lambda: app.current.title == f"Copy of {DEMO_TITLE}")
+
+
 async def test_delete_connection_asks_first_and_removes_the_file(make_app, offline_demo_file) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 import tomllib
+from typing import Any
 
+import pytest
 from textual.widgets import DataTable, Select
 
 from l2tui.config.store import ConnectionStore
@@ -127,6 +129,50 @@ async def test_at_80x24_the_mappings_show_the_match_key_and_auto_marks_without_s
             table.move_cursor(row=next(i for i, row in enumerate(editor.rows)
                                        if row.left == drawn[-2]))
             await until(pilot, lambda drawn=drawn: drawn in shown())
+
+
+def _dataverse_columns(read_only: bool) -> list[Any]:
+    """Columns as Dataverse names them (a lookup's name is long), read-only on the left."""
+    from l2tui.providers.base import Column, ColumnType
+
+    return [Column("accountid", ColumnType.GUID, key=True), Column("name"),
+            Column("accountnumber"),
+            Column("_transactioncurrencyid_value", ColumnType.GUID, read_only=read_only),
+            Column("address1_composite"),
+            Column("createdon", ColumnType.DATETIME, read_only=read_only)]
+
+
+def _column_text(table: Any, lines: list[str], label: str) -> str:
+    """What a column of the table shows, its lines joined without blanks (a wrapped name whole)."""
+    x = 0
+    for column in table.ordered_columns:
+        width = column.get_render_width(table)
+        if str(column.label) == label:
+            return "".join(line[x:x + width] for line in lines).replace(" ", "")
+        x += width
+    raise AssertionError(f"no column {label!r}")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 50)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_mappings_table_shows_both_sides_names_whole_without_scrolling_sideways(
+        make_app, offline_demo_file, size: tuple[int, int]) -> None:
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=size) as pilot:
+        app.action_page("mappings")
+        await pilot.pause()
+        editor = app.query_one(MappingEditor)
+        editor.set_columns(_dataverse_columns(True), _dataverse_columns(False))
+        table = editor.query_one("#pairs", DataTable)
+        await until(pilot, lambda: table.row_count == 6)
+        await pilot.pause()
+        assert table.max_scroll_x == 0 and table.max_scroll_y == 0, \
+            (table.virtual_size, table.scrollable_content_region)
+        lines = screen_lines(app, table)
+        for label in ("Data Entity 1", "Data Entity 2"):
+            shown = _column_text(table, lines, label)
+            for column in _dataverse_columns(False):
+                assert column.name in shown, (label, column.name, lines)
+        assert {"guid", "string", "datetime"} <= set(" ".join(lines).split()), lines  # types too
 
 
 async def test_at_80x24_every_warning_under_the_mappings_is_shown_whole(

@@ -562,22 +562,28 @@ async def test_f6_in_the_select_statement_starts_a_dry_run(make_app, demo_file, 
         assert "50 to create" in app.screen.question
 
 
-async def test_the_footer_keeps_f6_dry_while_the_select_statement_has_the_focus(
+async def test_the_footer_keeps_its_key_order_while_the_select_statement_has_the_focus(
         make_app, demo_file) -> None:
+    """F6 is the app's Dry Run in the select statement too (TextArea's F6 selects the line):
+    the footer lists it in its own place, not first as if it were the field's key."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("alt+2")
         await until(pilot, lambda: app.query_one("#pages", TabbedContent).active == "entity1")
-        app.query_one("#entity1-form #select").focus()
 
         def footer() -> list[tuple[str, str]]:
             return [(k.key, k.description) for k in app.query("FooterKey")]
 
-        # the footer lists the focused widget's keys first once it has caught up with the focus
-        # (f6 first), or has lost f6 (a hidden binding of the widget hid the app's)
-        await until(pilot, lambda: footer()[:1] == [("f6", "Dry")] or
-                    bool(footer()) and "f6" not in dict(footer()))
-        assert ("f6", "Dry") in footer()
+        app.query_one("#entity1-form #title").focus()
+        await until(pilot, lambda: bool(footer()))
+        await pilot.pause(0.2)
+        in_the_title = footer()
+        assert ("f6", "Dry") in in_the_title, in_the_title
+        app.query_one("#entity1-form #select").focus()
+        await until(pilot, lambda: app.focused is app.query_one("#entity1-form #select"))
+        for _ in range(10):  # (the footer follows the focus a moment later)
+            await pilot.pause(0.05)
+        assert footer() == in_the_title
 
 
 async def _run_with_an_unsaved_bad_primary_key(pilot, app) -> str:
@@ -666,6 +672,64 @@ async def test_a_run_without_conflicts_says_so_in_its_details(make_app, demo_fil
         text = await _details_of_the_newest_run(pilot, app)
         assert text.startswith("Run 1 of ") and "— success" in text.splitlines()[0], text
         assert "right 50 created" in text and "No conflicts." in text, text
+
+
+def _run_with_50_item_errors(paths: Paths, sqlite_db: Path) -> None:
+    """A run of the demo whose SQLite table refuses every account number: 50 item errors."""
+    with sqlite3.connect(sqlite_db) as con:
+        con.execute("CREATE TABLE accounts (accountid TEXT PRIMARY KEY, name TEXT, "
+                    "accountnumber TEXT CHECK (accountnumber IS NULL), revenue NUMERIC)")
+    Runner(paths).run(ConnectionStore(paths.connections).load(DEMO_SLUG))
+
+
+async def test_a_run_with_item_errors_lists_the_first_of_them_in_its_details(
+        make_app, demo_file, paths, sqlite_db) -> None:
+    from l2tui.tui.jobs import MOST_ITEM_ERRORS
+
+    _run_with_50_item_errors(paths, sqlite_db)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.query_one("#run-history").row_count == 1)
+        text = await _details_of_the_newest_run(pilot, app)
+    lines = text.splitlines()
+    assert "Item errors (50):" in lines, text
+    shown = [line for line in lines if line.startswith("error on the right [")]
+    assert len(shown) == MOST_ITEM_ERRORS, text
+    assert all(line.endswith(": CHECK constraint failed: accountnumber IS NULL")
+               for line in shown), shown
+    [log] = [line.split(": ", 1)[1] for line in lines if line.startswith("Run log: ")]
+    logged = [line.split(" ", 1)[1] for line in Path(log).read_text().splitlines()
+              if " error on the right [" in line]
+    assert shown == logged[:MOST_ITEM_ERRORS]  # the log's own wording, in its order
+    assert f"and {50 - MOST_ITEM_ERRORS} more in the run log" in lines, text
+
+
+async def test_a_runs_long_details_keep_their_close_button_in_sight_at_80x24(
+        make_app, demo_file, paths, sqlite_db) -> None:
+    from textual.widgets import Button
+
+    _run_with_50_item_errors(paths, sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.query_one("#run-history").row_count == 1)
+        await _details_of_the_newest_run(pilot, app)
+        await pilot.pause()
+        close = app.screen.query_one("#close", Button)
+        dialog = app.screen.query_one(".dialog")
+        assert dialog.content_region.contains_region(close.region), \
+            (close.region, dialog.content_region)
+
+
+async def test_a_runs_details_count_its_item_errors_when_its_log_is_gone(
+        make_app, demo_file, paths, sqlite_db) -> None:
+    _run_with_50_item_errors(paths, sqlite_db)
+    for log in paths.run_logs(DEMO_SLUG).iterdir():
+        log.unlink()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.query_one("#run-history").row_count == 1)
+        text = await _details_of_the_newest_run(pilot, app)
+    assert "Item errors (50):\n(the run log that listed them is gone)" in text, text
 
 
 async def test_the_footer_offers_a_runs_details_while_the_history_has_the_focus(

@@ -199,3 +199,51 @@ async def test_at_40x10_a_long_quit_question_scrolls_between_its_title_and_answe
         await pilot.press("end")
         await until(pilot, lambda: body.scroll_y == body.max_scroll_y)
         assert "Quit anyway?" in " ".join(" ".join(screen_lines(app, body)).split())
+
+
+NOT_SAVED = ("Data Entity 1 › Connection String: unknown key 'Trusted' (did you mean "
+             "Trusted_Connection?)")
+
+
+async def _quit_question_at_40x10(pilot, app) -> None:
+    """An unsaved edit, then ctrl+q: the quit question, with its three answers."""
+    app.query_one("#conn-title").value = "Accounts to the warehouse"
+    await until(pilot, lambda: app.workspace.dirty)
+    await pilot.press("ctrl+q")
+    await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+
+
+def _toast_text(app) -> str:
+    """The words of the notifications on screen, as a person reads them."""
+    lines = [line.strip(" ▌") for toast in app.screen.query("Toast")
+             for line in screen_lines(app, toast)]
+    return " ".join(" ".join(lines).split())
+
+
+async def test_at_40x10_a_notification_is_read_whole_and_leaves_a_dialogs_answers_in_sight(
+        make_app, offline_demo_file) -> None:
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=(40, 10), notifications=True) as pilot:
+        await _quit_question_at_40x10(pilot, app)
+        app.notify(NOT_SAVED, title="Not saved: fix the marked fields", severity="error")
+        await until(pilot, lambda: "'Trusted'" in " ".join(screen_lines(app)))
+        await pilot.pause()
+        assert _toast_text(app) == f"Not saved: fix the marked fields {NOT_SAVED}"
+        screen = app.screen
+        for button in screen.query(Button):
+            region = button.region
+            assert all(screen.get_widget_at(x, region.y)[0] is button
+                       for x in (region.x, region.right - 1)), f"{button.label} is covered"
+
+
+async def test_at_40x10_a_new_notification_takes_the_place_of_the_one_before(
+        make_app, offline_demo_file) -> None:
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=(40, 10), notifications=True) as pilot:
+        await _quit_question_at_40x10(pilot, app)
+        app.notify("saved accounts-to-the-warehouse.toml", title="Save Changes")
+        await until(pilot, lambda: "Save Changes" in _toast_text(app))
+        app.notify(NOT_SAVED, title="Not saved: fix the marked fields", severity="error")
+        await until(pilot, lambda: "'Trusted'" in " ".join(screen_lines(app)))
+        await pilot.pause()
+        assert _toast_text(app) == f"Not saved: fix the marked fields {NOT_SAVED}"

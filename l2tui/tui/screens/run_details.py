@@ -1,4 +1,5 @@
-"""A run of the history in a pop-up: when, what each side got, its conflicts, its log file."""
+"""A run of the history in a pop-up: when, what each side got, its conflicts and item errors,
+its log file."""
 
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ from l2tui.sync.summaries import (
 )
 from l2tui.tui.messages import RunDetails
 
+ITEM_ERROR_CHARS = 200  # the most of an item error's line shown (its log has all of it)
+
 
 def details_lines(details: RunDetails) -> list[str]:
-    """The run as lines of text: its times, its summary, each conflict with what differed."""
+    """The run as lines of text: its times, its summary, each conflict with what differed, its
+    first item errors."""
     record = details.record
     lines = [f"Started {local_time(record.started)}" + (
         "" if record.finished is None else
@@ -38,8 +42,25 @@ def details_lines(details: RunDetails) -> list[str]:
             lines.append(conflict_text(key, conflict["resolution"], conflict["left"],
                                        conflict["right"], most=100,
                                        settled_by=conflict.get("settled_by")))
+    lines += item_error_lines(details)
     lines += ["", f"Run log: {details.logs / record.log}" if record.log else
               f"Run logs: {details.logs}"]
+    return lines
+
+
+def item_error_lines(details: RunDetails) -> list[str]:
+    """The run's item errors (none: no lines): the first its log lists, each cut to a line's
+    worth, and how many more the log holds."""
+    count, shown = details.item_error_count, details.item_errors
+    if not count:
+        return []
+    lines = ["", f"Item errors ({count}):"]
+    lines += [line if len(line) <= ITEM_ERROR_CHARS else line[:ITEM_ERROR_CHARS - 1] + "…"
+              for line in shown]
+    if not shown:
+        lines.append("(the run log that listed them is gone)")
+    elif count > len(shown):
+        lines.append(f"and {count - len(shown)} more in the run log")
     return lines
 
 

@@ -6,7 +6,6 @@ import re
 from typing import ClassVar
 
 from textual import on
-from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -26,17 +25,18 @@ class StatementArea(TextArea):
     """The select statement's editor. F6 and F7 go on to the app (Dry Run, Duplicate), as in
     every other field, instead of selecting the line or all text. Its keys are an Input's:
     ctrl+a goes to the start (of the line), as ctrl+e goes to its end, and ctrl+shift+a selects
-    all (where the terminal tells it from ctrl+a). F6 keeps its place in the footer, as the app
-    shows it (a hidden binding here hid the app's)."""
+    all (where the terminal tells it from ctrl+a)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f6", "pass_on", "Dry", tooltip="Dry Run: show the plan"),
+        # in place of TextArea's own F6 and F7, disabled (``check_action``): the footer shows
+        # the app's F6 in its own place (shown here, it came first; hidden, it hid the app's)
+        Binding("f6", "pass_on", show=False),
         Binding("f7", "pass_on", show=False),
         Binding("ctrl+shift+a", "select_all", "Select all", show=False)]
 
-    def action_pass_on(self) -> None:
-        """Let the key go on to the app's binding."""
-        raise SkipAction()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``pass_on`` is never this field's: its key goes on to the app's binding."""
+        return False if action == "pass_on" else super().check_action(action, parameters)
 
 
 def connection_string_problem(spec: ProviderSpec | None, text: str) -> str | None:

@@ -5,23 +5,30 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import Resize
 from textual.widgets import Button, DataTable, Label, Select, Static, Switch
 
 from l2tui.config.model import ColumnPair, Connection
 from l2tui.tui.mapping_rows import Row, build_rows, carried_auto_pairs, effective_pairs
 from l2tui.tui.messages import Edited
 from l2tui.tui.widgets.fields import SearchSelect
-from l2tui.tui.widgets.tables import fill_table
+from l2tui.tui.widgets.tables import cell_width, fitted_widths
 
 NOT_LOADED = "columns not loaded: Load Columns reads both entities' columns"
 LEGEND = "★ match key, auto: mapped by name, RO read-only"
 # the marks first: a narrow screen shows them without scrolling sideways
 LABELS = ("", "Data Entity 1", "Type", "", "Data Entity 2", "Type", "Notes")
+COMPACT_LABELS = ("", "Data Entity 1", "", "Data Entity 2")  # types under names, notes under both
+NAME_FLOOR = 16  # names narrower than this beside the Type columns: the compact layout
+COMPACT_NAME_FLOOR = 8  # names narrower than this in it: the table scrolls sideways
+NOTES_FLOOR = 12  # the notes give up width before the names, down to this
+Cells = tuple[Text, Text, str, str, Text, str, str]  # marks, left, type, ↔, right, type, notes
 
 
 def _marks(row: Row) -> Text:
@@ -41,6 +48,77 @@ def _name(name: str, read_only: bool, excluded: bool = False) -> Text:
     if read_only:
         text.append(" RO", style="italic")
     return text
+
+
+class PairsTable(DataTable[Any]):
+    """The pairs, their columns fitted to the table's width: the notes give up width first, the
+    names next (a name too long wraps, never cut), the types keep theirs; where that does not
+    fit with names NAME_FLOOR wide (beside both side panes), each type goes under its name and
+    the pair's notes under the right one (no Type or Notes columns)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.cells: list[Cells] = []
+        self.keys: list[str] = []
+        self.layout_shown: tuple[tuple[str, ...], list[int]] = (LABELS, [])
+        self.add_columns(*LABELS)
+
+    def show(self, cells: list[Cells], keys: list[str]) -> None:
+        """Show these rows (their cells, their keys) in place of those shown."""
+        self.cells, self.keys = cells, keys
+        self._redraw()
+
+    def on_resize(self, _event: Resize) -> None:
+        """Fit the columns to the new width (the cursor stays on its row)."""
+        if self._fitted() != self.layout_shown:
+            cursor = self.cursor_row
+            self._redraw()
+            if self.cells:
+                self.move_cursor(row=min(cursor, len(self.cells) - 1))
+
+    def _fitted(self) -> tuple[tuple[str, ...], list[int]]:
+        """The labels and widths of the columns for the table's width (not laid out yet: as
+        wide as their cells)."""
+        natural = [max([cell_len(label), *(cell_width(row[index]) for row in self.cells)])
+                   for index, label in enumerate(LABELS)]
+        width = self.scrollable_content_region.width
+        if not width:
+            return LABELS, natural
+        padding = 2 * self.cell_padding * len(LABELS)
+        if not self.show_vertical_scrollbar and (sum(natural) + padding > width or
+                                                 len(self.cells) + 1 > self.size.height):
+            width -= self.styles.scrollbar_size_vertical  # (room for it: more rows than room)
+        floors = [natural[0], min(natural[1], NAME_FLOOR), natural[2], natural[3],
+                  min(natural[4], NAME_FLOOR), natural[5], min(natural[6], NOTES_FLOOR)]
+        fitted = fitted_widths(natural, floors, width - padding, [[6], [1, 4]])
+        if sum(fitted) <= width - padding:
+            return LABELS, fitted
+        return COMPACT_LABELS, self._compact(natural, width)
+
+    def _compact(self, natural: list[int], width: int) -> list[int]:
+        """The widths of the compact layout's columns (a type under its name, the notes under
+        the right one) for ``width`` cells, from the widths of the cells."""
+        notes = max((cell_width(row[6]) for row in self.cells), default=0)
+        compact = [natural[0], max(natural[1], natural[2]), natural[3],
+                   max(natural[4], natural[5], notes)]
+        floors = [compact[0], min(compact[1], COMPACT_NAME_FLOOR), compact[2],
+                  min(compact[3], COMPACT_NAME_FLOOR)]
+        room = width - 2 * self.cell_padding * len(COMPACT_LABELS)
+        return fitted_widths(compact, floors, room, [[1, 3]])
+
+    def _redraw(self) -> None:
+        """The rows in the columns (and widths) that fit the table's width; long cells wrap."""
+        self.layout_shown = labels, widths = self._fitted()
+        self.clear(columns=True)
+        for label, width in zip(labels, widths, strict=True):
+            self.add_column(label, width=width)
+        for number, row in enumerate(self.cells):
+            marks, left, ltype, arrow, right, rtype, notes = row
+            cells: tuple[Any, ...] = row if labels == LABELS else (
+                marks, Text.assemble(left, "\n", (ltype, "dim")), arrow,
+                Text.assemble(right, "\n", (rtype, "dim"), *([("\n" + notes, "italic")]
+                                                              if notes else [])))
+            self.add_row(*cells, key=self.keys[number], height=None)
 
 
 class StatusScroll(VerticalScroll):
@@ -66,7 +144,7 @@ class MappingEditor(Vertical):
         self.left: list[Any] | None = None
         self.right: list[Any] | None = None
         self.rows: list[Row] = []
-        self._shown: tuple[list[Any], list[str]] | None = None  # the table's rows as last filled
+        self._shown: tuple[list[Cells], list[str]] | None = None  # the table's rows as last filled
         # the pairs auto mapping had made when it was turned off, by connection file: turned on
         # again, those it makes itself again (the ones changed meanwhile stay the user's)
         self._auto_made: dict[Any, list[ColumnPair]] = {}
@@ -77,9 +155,7 @@ class MappingEditor(Vertical):
             yield Switch(id="auto", value=True)
             yield Label("Enable Auto Mapping", id="auto-label")
             yield Button("Load Columns", id="describe", action="app.describe", compact=True)
-        table: DataTable[Any] = DataTable(id="pairs", cursor_type="row", zebra_stripes=True)
-        table.add_columns(*LABELS)
-        yield table
+        yield PairsTable(id="pairs")
         with Horizontal(id="pickers"):
             # (letters typed on the closed picker search its columns, as in Data Provider)
             yield SearchSelect([], prompt="left column", id="pick-left", type_to_search=True)
@@ -112,16 +188,17 @@ class MappingEditor(Vertical):
         if self.conn is None:
             return
         self.rows, problems = build_rows(self.conn, self.left, self.right)
-        table = self.query_one("#pairs", DataTable)
-        cells = [(_marks(row), _name(row.left, row.left_read_only, row.excluded), row.left_type,
-                  "↔", _name(row.right, row.right_read_only, row.excluded), row.right_type,
-                  "; ".join(row.notes))
-                 for row in self.rows]
+        table = self.query_one("#pairs", PairsTable)
+        cells: list[Cells] = [
+            (_marks(row), _name(row.left, row.left_read_only, row.excluded), row.left_type, "↔",
+             _name(row.right, row.right_read_only, row.excluded), row.right_type,
+             "; ".join(row.notes))
+            for row in self.rows]
         keys = [row.key for row in self.rows]
         if (cells, keys) != self._shown:  # (the same rows: the table, its cursor and scroll stay)
             self._shown = (cells, keys)
             cursor = table.cursor_row
-            fill_table(table, LABELS, cells, keys=keys)
+            table.show(cells, keys)
             if self.rows:
                 table.move_cursor(row=min(cursor, len(self.rows) - 1))
         status = self.query_one("#mapping-status", Static)
