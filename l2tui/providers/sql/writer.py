@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from l2tui.errors import ConnectError
 from l2tui.providers.base import Change, ChangeOp, Column, RowBatch, WriteOutcome
 from l2tui.providers.sql import select, types, upsert
-from l2tui.providers.sql.errors import one_line
+from l2tui.providers.sql.errors import one_line, unique_violation
 from l2tui.providers.sql.fast import FastStatements, kind_of
 from l2tui.providers.sql.upsert import MissingRows, WriteTarget
 
@@ -33,6 +33,7 @@ Row = dict[str, Any]
 Params = tuple[Any, ...]
 Convert = tuple[tuple[int, Callable[[Any], Any]], ...]
 RETRY_PARTS = 10  # a failed batch is retried in this many parts, recursively, down to one item
+UNTANGLE_ROUNDS = 3  # tries at items kept out by another row's value of a unique index
 
 
 _SEP = object()  # between key names and value names in a change's form
@@ -278,12 +279,15 @@ class Writer:
             self.settle_parts(changes, indices, outcomes, outcomes)
             return
         done: dict[int, WriteOutcome] = {}
+        collided: list[int] = []
         conn = self.connect()
         with conn:
             outer = conn.begin()
             try:
                 self.begin_explicitly(conn)
-                self.settle_parts(changes, indices, outcomes, done, conn)
+                self.settle_parts(changes, indices, outcomes, done, conn, collided)
+                if collided:
+                    self.untangle(changes, collided, outcomes, done, conn)
             except LostTransaction:
                 with contextlib.suppress(SQLAlchemyError):
                     outer.rollback()
@@ -317,13 +321,13 @@ class Writer:
 
     def settle_parts(self, changes: Sequence[Change], indices: Sequence[int],
                      outcomes: list[WriteOutcome | None], done: Refusals,
-                     conn: Connection | None = None) -> None:
+                     conn: Connection | None = None, collided: list[int] | None = None) -> None:
         """``settle``'s recursion, down to each item alone: each part in a savepoint of ``conn``'s
         transaction, or without ``conn`` in a transaction of its own. Successes go to ``done``
         (``outcomes`` itself where each part commits; else held until ``conn`` commits),
-        failures to ``outcomes``."""
+        failures to ``outcomes``; items that failed alone on a unique index to ``collided``."""
         if len(indices) == 1:
-            outcome = self.retry(changes, indices[0], conn)
+            outcome = self.retry(changes, indices[0], conn, collided)
             (done if outcome.ok else outcomes)[indices[0]] = outcome
             return
         step = max(1, -(-len(indices) // RETRY_PARTS))
@@ -334,9 +338,100 @@ class Writer:
                 made = self.execute(segments) if conn is None else \
                     self.in_savepoint(conn, segments)
             except (SQLAlchemyError, MissingRows):
-                self.settle_parts(changes, part, outcomes, done, conn)
+                self.settle_parts(changes, part, outcomes, done, conn, collided)
                 continue
             self.succeed(changes, segments, made, done)
+
+    def untangle(self, changes: Sequence[Change], collided: list[int],
+                 outcomes: list[WriteOutcome | None], done: dict[int, WriteOutcome],
+                 conn: Connection) -> None:
+        """Items another row's value of a unique index kept out, once the rest of their batch is
+        written (in ``conn``'s transaction): each again alone while one gets through (A takes the
+        value B gave up), then those left together through NULL (A and B swap values): their
+        unique columns emptied and each item written, all in one savepoint, rolled back whole
+        when one fails, so no row keeps the NULL. Items left failing keep their error; one that
+        sets a NOT NULL unique column says why a swap there cannot be written."""
+        left = list(collided)
+        for _ in range(UNTANGLE_ROUNDS):
+            through = []
+            for index in left:
+                outcome = self.retry(changes, index, conn)
+                if outcome.ok:
+                    done[index] = outcome
+                    through.append(index)
+            left = [i for i in left if i not in through]
+            if not through or not left:
+                break
+        if not left:
+            return
+        held = self.unique_columns()
+        frees: dict[int, tuple[Row, list[str]]] = {}
+        for index in left:
+            segments = self.plan(changes, [index], {})
+            group = next(iter(segments[0].values()), None)
+            if group is None or group.shape.op == "insert" or group.keys[0] is None:
+                continue
+            columns = [c for c in group.shape.columns if c in held]
+            fixed = [c for c in columns if not self.target.table.c[c].nullable]
+            if fixed:
+                outcomes[index] = WriteOutcome(changes[index], False, self.held_text(fixed))
+            elif columns:
+                frees[index] = (group.keys[0], columns)
+        cycle = list(frees)
+        for _ in range(UNTANGLE_ROUNDS):
+            if len(cycle) < 2:
+                return
+            failed = self.swap(changes, cycle, frees, done, conn)
+            if not failed:
+                return
+            cycle = [i for i in cycle if i not in failed]
+
+    def unique_columns(self) -> set[str]:
+        """Columns of the target's unique indexes (and constraints) through which two rows can
+        collide: of the ones that do not hold the whole key."""
+        keys = set(self.target.keys)
+        return {c for columns in self.provider._unique if not keys <= columns for c in columns}
+
+    @staticmethod
+    def held_text(columns: Sequence[str]) -> str:
+        """The error of an item kept out by another row's value of a NOT NULL unique column."""
+        shown = ", ".join(columns)
+        return (f"{shown}: another row holds this value (a unique index); values swapped "
+                f"between rows are written only where the column allows NULL ({shown} is NOT "
+                "NULL)")
+
+    def swap(self, changes: Sequence[Change], cycle: Sequence[int],
+             frees: dict[int, tuple[Row, list[str]]], done: dict[int, WriteOutcome],
+             conn: Connection) -> list[int]:
+        """``untangle``'s step: in one savepoint, the cycle's unique columns set to NULL, then
+        each item written; kept (ok outcomes to ``done``) when every item got through, else
+        rolled back whole: the items that failed."""
+        try:
+            savepoint = conn.begin_nested()
+        except SQLAlchemyError as exc:
+            self.raise_unwritable(exc)
+            raise LostTransaction from exc
+        try:
+            for index in cycle:
+                key, columns = frees[index]
+                conn.execute(upsert.update_statement(self.target, columns),
+                             upsert.update_params(self.target, columns, key))
+            results = {index: self.retry(changes, index, conn) for index in cycle}
+        except SQLAlchemyError as exc:
+            self.raise_unwritable(exc)
+            results = {}
+        failed = [i for i in cycle if i not in results or not results[i].ok]
+        try:
+            if failed:
+                savepoint.rollback()
+            else:
+                savepoint.commit()
+        except SQLAlchemyError as lost:
+            self.raise_unwritable(lost)
+            raise LostTransaction from lost
+        if not failed:
+            done.update(results)
+        return failed
 
     def in_savepoint(self, conn: Connection, segments: Sequence[Segment]) -> dict[int, list[Row]]:
         """Apply segments in a savepoint of ``conn``'s transaction, rolled back to if they fail;
@@ -373,10 +468,11 @@ class Writer:
             raise Refused(next(iter(refused.values())).error)
         return self.execute(segments)
 
-    def retry(self, changes: Sequence[Change], index: int,
-              conn: Connection | None = None) -> WriteOutcome:
+    def retry(self, changes: Sequence[Change], index: int, conn: Connection | None = None,
+              collided: list[int] | None = None) -> WriteOutcome:
         """Write one item alone, reporting its own error: in its own transaction, or in a
-        savepoint of ``conn``'s (then an ok outcome holds once that transaction commits)."""
+        savepoint of ``conn``'s (then an ok outcome holds once that transaction commits). An
+        item kept out by another row's value of a unique index goes to ``collided``."""
         change = changes[index]
         refused: dict[int, WriteOutcome] = {}
         segments = self.plan(changes, [index], refused)
@@ -394,6 +490,8 @@ class Writer:
                 return WriteOutcome(change, False, f"a row with {shown} is in the table but not "
                                     "in the select (its WHERE or row limit leaves it out); it "
                                     "is not written over")
+            if collided is not None and unique_violation(exc):
+                collided.append(index)
             rowid = self.rowid_alias()
             if rowid is not None and "datatype mismatch" in str(exc.orig):
                 value = (one.keys[0] or {}).get(rowid)
