@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from l2tui.errors import ConnectError
 from l2tui.providers.base import Change, ChangeOp, Column, RowBatch, WriteOutcome
@@ -129,6 +129,8 @@ class LostTransaction(Exception):
 
 # dialects whose savepoints are tested to roll back one part of a failed batch (tests/providers)
 SAVEPOINT_DIALECTS = frozenset({"sqlite", "postgresql", "mysql", "mariadb"})
+# where a part that is one upsert of the raw path is retried in a savepoint of the driver's own
+RAW_SAVEPOINT_DIALECTS = frozenset({"sqlite", "postgresql"})
 
 
 @dataclass(eq=False)
@@ -334,13 +336,61 @@ class Writer:
         for start in range(0, len(indices), step):
             part = indices[start:start + step]
             segments = self.plan(changes, part, outcomes)
-            try:
-                made = self.execute(segments) if conn is None else \
-                    self.in_savepoint(conn, segments)
-            except (SQLAlchemyError, MissingRows):
-                self.settle_parts(changes, part, outcomes, done, conn, collided)
-                continue
+            texts = None if conn is None else self.raw_texts(segments)
+            if texts is not None:
+                assert conn is not None  # (raw_texts is asked with a connection only)
+                if self.raw_savepoint(conn, texts) is not None:
+                    self.settle_parts(changes, part, outcomes, done, conn, collided)
+                    continue
+                made: dict[int, list[Row]] = {}
+            else:
+                try:
+                    made = self.execute(segments) if conn is None else \
+                        self.in_savepoint(conn, segments)
+                except (SQLAlchemyError, MissingRows):
+                    self.settle_parts(changes, part, outcomes, done, conn, collided)
+                    continue
             self.succeed(changes, segments, made, done)
+
+    def raw_texts(self, segments: Sequence[Segment]) -> list[tuple[str, Params]] | None:
+        """The statements of segments that are one upsert of the raw path on SQLite or
+        PostgreSQL, for ``raw_savepoint``; else None."""
+        if self.statements is None or self.dialect.name not in RAW_SAVEPOINT_DIALECTS \
+                or len(segments) != 1 or len(segments[0]) != 1:
+            return None
+        group = next(iter(segments[0].values()))
+        if not group.shape.fast or group.shape.op != "upsert":
+            return None
+        return self.statements.upsert_statements(group.shape.columns, group.rows)
+
+    def raw_savepoint(self, conn: Connection,
+                      texts: Sequence[tuple[str, Params]]) -> SQLAlchemyError | None:
+        """Run statements in a savepoint of ``conn``'s transaction, spelt on the driver's own
+        cursor, rolled back to if they fail: their error (as SQLAlchemy wraps a driver's), or
+        None. SQLAlchemy's savepoint compiles and runs each of its statements as one of the
+        run's; a batch with many failing rows, retried mostly item by item, spent most of its
+        time there. ConnectError when the target cannot be written at all; LostTransaction when
+        the savepoint cannot be rolled back to."""
+        dbapi: Any = conn.connection.driver_connection
+        base = self.dialect.loaded_dbapi.Error
+        with contextlib.closing(dbapi.cursor()) as cursor:
+            try:
+                cursor.execute("SAVEPOINT l2tui_one")
+                for sql, params in texts:
+                    cursor.execute(sql, params)
+                cursor.execute("RELEASE SAVEPOINT l2tui_one")
+                return None
+            except base as exc:
+                error = DBAPIError.instance(
+                    texts[-1][0] if texts else None, None, exc, base, dialect=self.dialect,
+                    connection_invalidated=self.dialect.is_disconnect(exc, dbapi, cursor))
+            self.raise_unwritable(error)
+            try:
+                cursor.execute("ROLLBACK TO SAVEPOINT l2tui_one")
+                cursor.execute("RELEASE SAVEPOINT l2tui_one")
+            except base as lost:
+                raise LostTransaction from lost
+        return error
 
     def untangle(self, changes: Sequence[Change], collided: list[int],
                  outcomes: list[WriteOutcome | None], done: dict[int, WriteOutcome],
@@ -479,12 +529,25 @@ class Writer:
         if refused:
             return refused[index]
         one = next(iter(segments[0].values()))
+        texts = None if conn is None else self.raw_texts(segments)
+        if texts is not None:
+            assert conn is not None  # (raw_texts is asked with a connection only)
+            error = self.raw_savepoint(conn, texts)
+            return self.failure(change, index, one, error, collided) if error is not None \
+                else ok_outcome(change, one.keys[0])
         try:
             made = self.execute(segments) if conn is None else self.in_savepoint(conn, segments)
-        except MissingRows:
+        except (MissingRows, SQLAlchemyError) as exc:
+            return self.failure(change, index, one, exc, collided)
+        return WriteOutcome(change, True, key=made.get(id(one), one.keys)[0])
+
+    def failure(self, change: Change, index: int, one: Group, exc: Exception,
+                collided: list[int] | None) -> WriteOutcome:
+        """The outcome of one item (``one``, its group) whose write alone failed with ``exc``."""
+        if isinstance(exc, MissingRows):
             shown = ", ".join(f"{k}={v!r}" for k, v in (one.keys[0] or {}).items())
             return WriteOutcome(change, False, f"no row with {shown} to update")
-        except IntegrityError as exc:
+        if isinstance(exc, IntegrityError):
             if one.shape.op == "insert_key" and not self.target.other_unique:
                 shown = ", ".join(f"{k}={v!r}" for k, v in (one.keys[0] or {}).items())
                 return WriteOutcome(change, False, f"a row with {shown} is in the table but not "
@@ -498,10 +561,7 @@ class Writer:
                 shown = "" if value is None else f" {value!r} cannot be stored:"
                 return WriteOutcome(change, False, f"{rowid}:{shown} SQLite's INTEGER PRIMARY "
                                     "KEY holds whole numbers only (datatype mismatch)")
-            return WriteOutcome(change, False, one_line(exc, self.provider._secret))
-        except SQLAlchemyError as exc:
-            return WriteOutcome(change, False, one_line(exc, self.provider._secret))
-        return WriteOutcome(change, True, key=made.get(id(one), one.keys)[0])
+        return WriteOutcome(change, False, one_line(exc, self.provider._secret))
 
     def rowid_alias(self) -> str | None:
         """On SQLite, the table's INTEGER PRIMARY KEY column (its rowid), the one column that
