@@ -34,6 +34,9 @@ Params = tuple[Any, ...]
 Convert = tuple[tuple[int, Callable[[Any], Any]], ...]
 RETRY_PARTS = 10  # a failed batch is retried in this many parts, recursively, down to one item
 UNTANGLE_ROUNDS = 3  # tries at items kept out by another row's value of a unique index
+# the most such items of one batch tried again (more are most likely values other rows keep,
+# not swaps, and each would cost a batch with many failing rows three more statements)
+UNTANGLE_MOST = 100
 
 
 _SEP = object()  # between key names and value names in a change's form
@@ -288,7 +291,7 @@ class Writer:
             try:
                 self.begin_explicitly(conn)
                 self.settle_parts(changes, indices, outcomes, done, conn, collided)
-                if collided:
+                if 0 < len(collided) <= UNTANGLE_MOST:
                     self.untangle(changes, collided, outcomes, done, conn)
             except LostTransaction:
                 with contextlib.suppress(SQLAlchemyError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from l2tui.providers.base import Change, ChangeOp
 from tests.providers.sql.conftest import Database
 
@@ -79,3 +81,19 @@ def test_two_rows_that_want_one_value_of_a_swap_fail_without_leaving_a_null(
     assert sum(not o.ok for o in outcomes) >= 1
     assert None not in {row[1] for row in table(db)}
     assert sorted(str(row[1]) for row in table(db)) == ["c0", "c1", "c2", "c3"]
+
+
+def test_a_batch_with_over_a_hundred_unique_collisions_is_not_tried_again_for_swaps(
+        sqlite_db: Database) -> None:
+    """Many items kept out by a unique index are most likely duplicates: they fail with the
+    database's error, each tried once alone, as before."""
+    codes(sqlite_db, rows=300)
+    provider = sqlite_db.open("codes")
+    statements: list[str] = []
+    sa.event.listen(provider.engine(), "connect",
+                    lambda dbapi, _record: dbapi.set_trace_callback(statements.append))
+    changes = [Change(U, {"id": i}, {"code": f"c{i + 150}"}) for i in range(101)] + [
+        Change(U, {"id": 200}, {"code": "c201"}), Change(U, {"id": 201}, {"code": "c200"})]
+    outcomes = provider.write(changes)
+    assert [o.ok for o in outcomes] == [False] * 103
+    assert sum(s.startswith("UPDATE") and "NULL" in s for s in statements) == 0
