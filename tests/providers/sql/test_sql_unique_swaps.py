@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from l2tui.providers.base import Change, ChangeOp
@@ -29,6 +30,20 @@ def test_two_rows_that_swap_a_unique_value_are_both_written(db: Database) -> Non
                                        Change(U, {"id": 1}, {"code": "c0", "note": "y"})])
     assert [o.error for o in outcomes] == ["", ""]
     assert table(db) == [(0, "c1", "x"), (1, "c0", "y"), (2, "c2", "n2"), (3, "c3", "n3")]
+
+
+def test_two_rows_that_swap_a_unique_value_through_creates_are_both_written(
+        db: Database) -> None:
+    """(a create is an upsert: on SQLite and PostgreSQL its retries take the driver's own
+    savepoints)"""
+    if db.provider == "mysql":
+        pytest.skip("MySQL/MariaDB takes a create as a plain INSERT beside another unique index")
+    codes(db)
+    c = ChangeOp.CREATE
+    outcomes = db.open("codes").write([Change(c, {"id": 0}, {"code": "c1", "note": "x"}),
+                                       Change(c, {"id": 1}, {"code": "c0", "note": "y"})])
+    assert [o.error for o in outcomes] == ["", ""]
+    assert table(db)[:2] == [(0, "c1", "x"), (1, "c0", "y")]
 
 
 def test_three_rows_that_pass_unique_values_round_are_all_written(db: Database) -> None:
