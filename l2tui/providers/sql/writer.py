@@ -11,6 +11,7 @@ so changes to one item apply in the order given.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -134,6 +135,30 @@ class LostTransaction(Exception):
 SAVEPOINT_DIALECTS = frozenset({"sqlite", "postgresql", "mysql", "mariadb"})
 # where a part that is one upsert of the raw path is retried in a savepoint of the driver's own
 RAW_SAVEPOINT_DIALECTS = frozenset({"sqlite", "postgresql"})
+
+
+@dataclass
+class Tally:
+    """The items of a failed batch whose outcome its retries have found, and how many of them
+    failed: how big a part of it to try next."""
+
+    items: int = 0
+    failed: int = 0
+
+    def known(self, items: int, failed: int) -> None:
+        """Items whose outcome is found (a part written, or an item alone), ``failed`` of them."""
+        self.items += items
+        self.failed += failed
+
+    def part(self, most: int) -> int:
+        """The size of the next part, at most ``most``: one that succeeds about half the time
+        at the share of failing items seen so far (once 20 items are known)."""
+        if self.items < 20 or not self.failed:
+            return most
+        share = self.failed / self.items
+        if share >= 0.5:
+            return 1
+        return max(1, min(most, int(math.log(0.5) / math.log1p(-share))))
 
 
 @dataclass(eq=False)
@@ -326,24 +351,31 @@ class Writer:
 
     def settle_parts(self, changes: Sequence[Change], indices: Sequence[int],
                      outcomes: list[WriteOutcome | None], done: Refusals,
-                     conn: Connection | None = None, collided: list[int] | None = None) -> None:
+                     conn: Connection | None = None, collided: list[int] | None = None,
+                     tally: Tally | None = None) -> None:
         """``settle``'s recursion, down to each item alone: each part in a savepoint of ``conn``'s
         transaction, or without ``conn`` in a transaction of its own. Successes go to ``done``
         (``outcomes`` itself where each part commits; else held until ``conn`` commits),
-        failures to ``outcomes``; items that failed alone on a unique index to ``collided``."""
-        if len(indices) == 1:
-            outcome = self.retry(changes, indices[0], conn, collided)
-            (done if outcome.ok else outcomes)[indices[0]] = outcome
-            return
-        step = max(1, -(-len(indices) // RETRY_PARTS))
-        for start in range(0, len(indices), step):
-            part = indices[start:start + step]
+        failures to ``outcomes``; items that failed alone on a unique index to ``collided``.
+        A part is a tenth of ``indices``, or smaller where ``tally`` finds many items failing
+        (a part likely to fail is one attempt more); an item alone is tried once, by ``retry``."""
+        tally = tally or Tally()
+        top = max(1, -(-len(indices) // RETRY_PARTS))
+        start = 0
+        while start < len(indices):
+            part = indices[start:start + tally.part(top)]
+            start += len(part)
+            if len(part) == 1:
+                outcome = self.retry(changes, part[0], conn, collided)
+                (done if outcome.ok else outcomes)[part[0]] = outcome
+                tally.known(1, 0 if outcome.ok else 1)
+                continue
             segments = self.plan(changes, part, outcomes)
             texts = None if conn is None else self.raw_texts(segments)
             if texts is not None:
                 assert conn is not None  # (raw_texts is asked with a connection only)
                 if self.raw_savepoint(conn, texts) is not None:
-                    self.settle_parts(changes, part, outcomes, done, conn, collided)
+                    self.settle_parts(changes, part, outcomes, done, conn, collided, tally)
                     continue
                 made: dict[int, list[Row]] = {}
             else:
@@ -351,9 +383,10 @@ class Writer:
                     made = self.execute(segments) if conn is None else \
                         self.in_savepoint(conn, segments)
                 except (SQLAlchemyError, MissingRows):
-                    self.settle_parts(changes, part, outcomes, done, conn, collided)
+                    self.settle_parts(changes, part, outcomes, done, conn, collided, tally)
                     continue
             self.succeed(changes, segments, made, done)
+            tally.known(len(part), 0)
 
     def raw_texts(self, segments: Sequence[Segment]) -> list[tuple[str, Params]] | None:
         """The statements of segments that are one upsert of the raw path on SQLite or

@@ -148,3 +148,34 @@ def test_a_failed_batch_in_a_run_that_can_be_stopped_fails_each_bad_row_with_its
     assert all("few_employees" in outcomes[i].error or "name" in outcomes[i].error
                for i in failed)
     assert len(sqlite_db.rows("SELECT id FROM staff")) == 100 - len(failed)
+
+
+def _inserts(provider: Any) -> list[str]:
+    """The INSERT statements a SQLite provider's connections run, as they run."""
+    seen: list[str] = []
+    sa.event.listen(provider.engine(), "connect", lambda dbapi, _record: dbapi.set_trace_callback(
+        lambda statement: seen.append(statement) if statement.startswith("INSERT") else None))
+    return seen
+
+
+def test_an_item_that_fails_alone_is_tried_alone_once(sqlite_db: Database) -> None:
+    """(a part of one item that failed was tried again, alone, the same way)"""
+    sqlite_db.run(STAFF)
+    provider = sqlite_db.open("staff")
+    inserts = _inserts(provider)
+    outcomes = provider.write([staff(i) for i in range(10)])
+    assert [i for i, o in enumerate(outcomes) if not o.ok] == [3, 5]
+    assert len(inserts) == 1 + 10  # the batch, then each item alone
+
+
+def test_a_batch_with_many_failing_items_is_retried_in_parts_that_fit_their_share(
+        sqlite_db: Database) -> None:
+    """About a fifth of 1,000 items fail: once 20 items are known, parts of two (one that
+    succeeds about half the time), not tenths down to parts of ten that nearly always fail,
+    each of them one statement more (923 statements here; 1,332 before)."""
+    sqlite_db.run(STAFF)
+    provider = sqlite_db.open("staff")
+    inserts = _inserts(provider)
+    outcomes = provider.write([staff(i) for i in range(1000)])
+    assert sum(not o.ok for o in outcomes) == sum(i % 7 == 3 or i % 11 == 5 for i in range(1000))
+    assert len(inserts) < 1000
