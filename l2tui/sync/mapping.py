@@ -88,6 +88,34 @@ class MappingPlan:
         return self.direction != Direction.BIDIRECTIONAL and self.two_way < len(self.pairs)
 
 
+def is_interval(column: Column) -> bool:
+    """Whether a column is a PostgreSQL ``interval`` (a duration of months, days and time)."""
+    return column.native_type.lstrip().upper().startswith("INTERVAL")
+
+
+def shown_type(column: Column) -> str:
+    """A column's type as a mapping error names it: its logical type, or ``interval``."""
+    return "interval" if is_interval(column) else str(column.type)
+
+
+# what an interval is never paired with: its value is no number (of which unit?), no moment,
+# no boolean, GUID or bytes; text (or another interval) is read by PostgreSQL as an interval
+_NO_INTERVAL = frozenset({ColumnType.INTEGER, ColumnType.DECIMAL, ColumnType.FLOAT,
+                          ColumnType.BOOLEAN, ColumnType.DATETIME, ColumnType.DATE,
+                          ColumnType.GUID, ColumnType.BINARY})
+
+
+def pair_kind(left: Column, right: Column) -> tuple[ColumnType | None, str]:
+    """The type two columns are compared in (``pair_type``), or None and why they cannot
+    convert (text to follow "cannot be converted", empty when their types say it all)."""
+    for interval, other in ((left, right), (right, left)):
+        if is_interval(interval) and not is_interval(other) and other.type in _NO_INTERVAL:
+            article = "an" if other.type[0] in "aeiou" else "a"
+            return None, (": an interval takes an interval or text (such as '1 day 02:00:00'), "
+                          f"not {article} {other.type}")
+    return pair_type(left.type, right.type), ""
+
+
 def _by_name(columns: list[Column]) -> dict[str, Column]:
     return {c.name.casefold(): c for c in columns}
 
@@ -134,10 +162,11 @@ def build_mapping(conn: Connection, left: list[Column], right: list[Column],
         key = f"mapping.columns[{i}]"
         lc = _find(lcols, cp.left, 1, f"{key}.left")
         rc = _find(rcols, cp.right, 2, f"{key}.right")
-        kind = pair_type(lc.type, rc.type)
+        kind, why = pair_kind(lc, rc)
         if kind is None:
-            raise ConfigError(f"'{lc.name}' ({lc.type}) and '{rc.name}' ({rc.type}) cannot be "
-                              "converted into each other", key=key)
+            raise ConfigError(f"'{lc.name}' ({shown_type(lc)}) and '{rc.name}' "
+                              f"({shown_type(rc)}) cannot be converted into each other{why}",
+                              key=key)
         pairs.append(Pair(lc, rc, kind, manual=True))
         used_left.add(lc.name.casefold())
         used_right.add(rc.name.casefold())
@@ -149,10 +178,10 @@ def build_mapping(conn: Connection, left: list[Column], right: list[Column],
             if found is None or name in used_left or name in used_right or name in excluded:
                 continue
             rc = found
-            kind = pair_type(lc.type, rc.type)
+            kind, why = pair_kind(lc, rc)
             if kind is None:
-                warnings.append(f"auto mapping skips '{lc.name}': {lc.type} and {rc.type} "
-                                "cannot be converted")
+                warnings.append(f"auto mapping skips '{lc.name}': {shown_type(lc)} and "
+                                f"{shown_type(rc)} cannot be converted{why}")
                 continue
             pairs.append(Pair(lc, rc, kind))
     match = _match_pairs(conn, pairs, lcols, rcols, left_keys)
@@ -261,10 +290,11 @@ def _match_pairs(conn: Connection, pairs: list[Pair], lcols: dict[str, Column],
     if mk is not None:
         lc = _find(lcols, mk.left, 1, "mapping.match_key.left")
         rc = _find(rcols, mk.right, 2, "mapping.match_key.right")
-        kind = pair_type(lc.type, rc.type)
+        kind, why = pair_kind(lc, rc)
         if kind is None:
-            raise ConfigError(f"'{lc.name}' ({lc.type}) and '{rc.name}' ({rc.type}) cannot be "
-                              "compared", key="mapping.match_key")
+            raise ConfigError(f"'{lc.name}' ({shown_type(lc)}) and '{rc.name}' "
+                              f"({shown_type(rc)}) cannot be compared{why}",
+                              key="mapping.match_key")
         return [Pair(lc, rc, kind, manual=True)]
     if not left_keys:
         raise ConfigError("entity 1 has no primary key; set entity1.primary_key or "

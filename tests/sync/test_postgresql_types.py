@@ -1,4 +1,5 @@
-"""PostgreSQL json, jsonb and arrays copied by a run, to PostgreSQL columns of either kind."""
+"""PostgreSQL json, jsonb, arrays and intervals copied by a run, to PostgreSQL columns of either
+kind."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Callable, Iterator
 import pytest
 import sqlalchemy as sa
 
-from l2tui.config.model import Connection, Direction, Entity
+from l2tui.config.model import ColumnPair, Connection, Direction, Entity, Mapping
+from l2tui.errors import ConfigError
 from l2tui.paths import resolve_paths
 from l2tui.runner import Runner
 from l2tui.sync.events import Event, ItemError, RunReport
@@ -31,7 +33,8 @@ def copy(pg: sa.Engine) -> Iterator[Callable[[str, str, list[str]], tuple[Copy, 
     right) and the target's name."""
     made: list[str] = []
 
-    def make(source: str, target: str, values: list[str]) -> tuple[Copy, str]:
+    def make(source: str, target: str, values: list[str], url: str | None = None,
+             mapped: bool = False) -> tuple[Copy, str]:
         src, dst = (f"{side}_{uuid.uuid4().hex[:8]}" for side in ("src", "dst"))
         made.extend((src, dst))
         with pg.begin() as c:
@@ -39,13 +42,16 @@ def copy(pg: sa.Engine) -> Iterator[Callable[[str, str, list[str]], tuple[Copy, 
             c.exec_driver_sql(f"CREATE TABLE {dst} (id int PRIMARY KEY, v {target})")
             for i, value in enumerate(values):
                 c.exec_driver_sql(f"INSERT INTO {src} VALUES ({i}, {value})")
-        url = pg.url.render_as_string(hide_password=False)
+        url = url or pg.url.render_as_string(hide_password=False)
         conn = Connection(
             title=f"Copy {src}", direction=Direction.LEFT_TO_RIGHT,
             entity1=Entity(provider="postgresql", connection_string=url, select=src,
                            primary_key=["id"]),
             entity2=Entity(provider="postgresql", connection_string=url, select=dst,
                            primary_key=["id"]))
+        if mapped:  # the pair v → v named in the connection, not found by auto mapping
+            conn.mapping = Mapping(auto=False, columns=[ColumnPair("id", "id"),
+                                                        ColumnPair("v", "v")])
         return (lambda **kwargs: Runner(resolve_paths()).run(conn, **kwargs)), dst
 
     yield make
@@ -139,3 +145,60 @@ def test_an_infinite_date_or_timestamp_is_copied_as_it_is_and_a_full_run_writes_
     assert _column(pg, f"SELECT v::text FROM {dst} ORDER BY id")[:2] == ["infinity", "-infinity"]
     again = run(full=True)
     assert (again.updated_right, again.errors_right, again.unchanged) == (0, 0, 3)
+
+
+INTERVALS = ["'1 mon 2 days'", "'-3 hours'", "'1 year 2 mons -3 days 04:05:06.5'", "'00:00:00'",
+             "NULL"]
+
+
+def test_an_interval_copied_into_an_interval_keeps_its_months_days_and_time(
+        pg: sa.Engine, copy: Callable[..., tuple[Copy, str]]) -> None:
+    """A month is no number of days (psycopg's timedelta took '1 mon' as 30 days)."""
+    run, dst = copy("interval", "interval", INTERVALS)
+    assert (run().created_right, run(full=True).updated_right) == (5, 0)
+    assert _column(pg, f"SELECT v::text FROM {dst} ORDER BY id") == [
+        "1 mon 2 days", "-03:00:00", "1 year 2 mons -3 days +04:05:06.5", "00:00:00", None]
+
+
+def test_an_interval_copied_into_text_is_postgresql_s_own_text(
+        pg: sa.Engine, copy: Callable[..., tuple[Copy, str]]) -> None:
+    run, dst = copy("interval", "text", ["'1 day 02:03:04.5'", "'1 mon'"])
+    run()
+    assert _column(pg, f"SELECT v FROM {dst} ORDER BY id") == ["1 day 02:03:04.5", "1 mon"]
+
+
+def test_intervals_are_read_whatever_interval_style_the_server_gives_the_session(
+        pg: sa.Engine, copy: Callable[..., tuple[Copy, str]]) -> None:
+    """(psycopg reads only the 'postgres' style: an ISO 8601 server failed the whole read)"""
+    url = pg.url.update_query_dict({"options": "-c intervalstyle=iso_8601"})
+    run, dst = copy("interval", "interval", INTERVALS,
+                    url=url.render_as_string(hide_password=False))
+    report = run()
+    assert (report.outcome, report.created_right) == ("success", 5)
+    assert _column(pg, f"SELECT v::text FROM {dst} ORDER BY id")[:2] == ["1 mon 2 days",
+                                                                          "-03:00:00"]
+
+
+@pytest.mark.parametrize("source", ["integer", "numeric", "boolean", "date", "timestamptz"])
+def test_a_number_or_a_moment_mapped_onto_an_interval_is_a_config_error_naming_both(
+        pg: sa.Engine, copy: Callable[..., tuple[Copy, str]], source: str) -> None:
+    """(an integer was written as that many seconds: a Dynamics duration is minutes)"""
+    run, dst = copy(source, "interval", [], mapped=True)
+    with pytest.raises(ConfigError, match=r"'v' \(.+\) and 'v' \(interval\) cannot be "
+                       r"converted into each other: an interval takes an interval or text"):
+        run()
+
+
+def test_an_interval_mapped_onto_a_number_is_a_config_error(
+        copy: Callable[..., tuple[Copy, str]]) -> None:
+    run, _ = copy("interval", "bigint", [], mapped=True)
+    with pytest.raises(ConfigError, match=r"'v' \(interval\) and 'v' \(integer\) cannot"):
+        run()
+
+
+def test_text_copied_into_an_interval_is_read_by_postgresql(
+        pg: sa.Engine, copy: Callable[..., tuple[Copy, str]]) -> None:
+    run, dst = copy("text", "interval", ["'P1DT2H'", "'90 minutes'"], mapped=True)
+    assert run().created_right == 2
+    assert _column(pg, f"SELECT v::text FROM {dst} ORDER BY id") == ["1 day 02:00:00",
+                                                                     "01:30:00"]

@@ -30,3 +30,20 @@ def one_line(exc: BaseException, secret: str | None = None) -> str:
     if secret:
         line = line.replace(secret, "***")
     return line[:300] or type(orig).__name__
+
+
+# SQLite's extended result codes SQLITE_CONSTRAINT_UNIQUE and SQLITE_CONSTRAINT_PRIMARYKEY
+_SQLITE_UNIQUE = frozenset({2067, 1555})
+
+
+def unique_violation(exc: BaseException) -> bool:
+    """True when a write failed because another row holds its value of a unique index
+    (PostgreSQL 23505, SQLite's UNIQUE/PRIMARY KEY constraint, MySQL/MariaDB 1062)."""
+    orig: Any = getattr(exc, "orig", None) or exc
+    if getattr(orig, "sqlstate", None) == "23505":
+        return True
+    if getattr(orig, "sqlite_errorcode", None) in _SQLITE_UNIQUE:
+        return True
+    args = getattr(orig, "args", None)
+    return type(orig).__module__.split(".")[0] in ("pymysql", "MySQLdb") \
+        and isinstance(args, tuple) and bool(args) and args[0] == 1062

@@ -152,6 +152,20 @@ class FastStatements:
         return ", ".join(f"%b::{self._pg_cast(n)}" for n in names)
 
     def _pg_upsert(self, conn: Connection, columns: tuple[str, ...], rows: list[Params]) -> None:
+        for sql, params in self.upsert_statements(columns, rows):
+            conn.exec_driver_sql(sql, params)
+
+    def upsert_statements(self, columns: Sequence[str],
+                          rows: list[Params]) -> list[tuple[str, Params]]:
+        """The statements (text, bound values) ``upsert`` runs on SQLite or PostgreSQL, for the
+        driver's own cursor."""
+        columns = tuple(columns)
+        if self.kind == "sqlite":
+            made: list[tuple[str, Params]] = []
+            head, tail = self._sqlite_upsert(columns)
+            insert_rows(lambda sql, params: made.append((sql, params)), head, tail,
+                        len(self.keys) + len(columns), rows)
+            return made
         names = (*self.keys, *columns)
         arrays = self._pg_arrays(names, rows)
         if arrays is not None:
@@ -162,8 +176,8 @@ class FastStatements:
                        f"SELECT * FROM unnest({self._pg_unnest(names)})"
                        + self._conflict(columns, "EXCLUDED"))
                 self._cache[ck] = sql
-            conn.exec_driver_sql(sql, tuple(arrays))
-            return
+            return [(sql, tuple(arrays))]
+        statements = []
         step = max(1, min(1000, PG_MAX_PARAMS // len(names)))
         for start in range(0, len(rows), step):
             chunk = rows[start:start + step]
@@ -174,7 +188,8 @@ class FastStatements:
                 sql = (f"INSERT INTO {self.table} ({self._names(columns)}) VALUES "
                        + ", ".join([row] * len(chunk)) + self._conflict(columns, "EXCLUDED"))
                 self._cache[ck] = sql
-            conn.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))
+            statements.append((sql, tuple(chain.from_iterable(chunk))))
+        return statements
 
     # -- update --------------------------------------------------------------------------------
 

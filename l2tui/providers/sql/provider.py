@@ -130,6 +130,7 @@ class SqlProvider(Provider):
             elif target.provider == "postgresql":
                 sa.event.listen(self._engine, "connect", utc_postgresql_session)
                 sa.event.listen(self._engine, "connect", infinite_moments)
+                sa.event.listen(self._engine, "connect", interval_text)
             elif target.provider == "sqlite":
                 types.keep_nan(self._engine.dialect)
         return self._engine
@@ -633,10 +634,14 @@ def utc_postgresql_session(dbapi_connection: Any, _record: Any) -> None:
     time zone: a datetime with a zone written into a ``timestamp`` column is stored as the
     session's wall time, and a naive one written into a ``timestamptz`` is taken as the
     session's, where a naive datetime here means UTC (a session in Tokyo stored Dataverse's
-    00:48Z as 09:48, read back as 09:48Z, and every full run wrote it again)."""
+    00:48Z as 09:48, read back as 09:48Z, and every full run wrote it again). Its intervals
+    are written in the 'postgres' style, whatever the server's ``IntervalStyle``: the text
+    ``interval_text`` reads, compared with another PostgreSQL's (psycopg's own loader read no
+    other style: an 'iso_8601' server failed every read of an interval)."""
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("SET TIME ZONE 'UTC'")
+        cursor.execute("SET IntervalStyle = 'postgres'")
     finally:
         cursor.close()
     dbapi_connection.commit()  # (a SET in a transaction rolled back is undone)
@@ -669,6 +674,19 @@ def infinite_moments(dbapi_connection: Any, _record: Any) -> None:
         if loader is None:
             loader = _moment_loaders[base] = _infinite_loader(base)
         adapters.register_loader(name, loader)
+
+
+def interval_text(dbapi_connection: Any, _record: Any) -> None:
+    """Let a new PostgreSQL connection read an ``interval`` as PostgreSQL's text of it
+    (``1 mon 2 days -03:00:00``), which an interval column takes back exactly: psycopg's
+    ``timedelta`` holds no months (it read '1 mon 2 days' as 32 days, and a run wrote that)."""
+    connection = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    adapters = getattr(connection, "adapters", None)
+    if adapters is None or adapters.types.get("interval") is None:
+        return
+    from psycopg.types.string import TextLoader
+
+    adapters.register_loader("interval", TextLoader)
 
 
 def _infinite_loader(base: type) -> type:

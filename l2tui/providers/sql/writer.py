@@ -11,18 +11,19 @@ so changes to one item apply in the order given.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from l2tui.errors import ConnectError
 from l2tui.providers.base import Change, ChangeOp, Column, RowBatch, WriteOutcome
 from l2tui.providers.sql import select, types, upsert
-from l2tui.providers.sql.errors import one_line
+from l2tui.providers.sql.errors import one_line, unique_violation
 from l2tui.providers.sql.fast import FastStatements, kind_of
 from l2tui.providers.sql.upsert import MissingRows, WriteTarget
 
@@ -33,6 +34,10 @@ Row = dict[str, Any]
 Params = tuple[Any, ...]
 Convert = tuple[tuple[int, Callable[[Any], Any]], ...]
 RETRY_PARTS = 10  # a failed batch is retried in this many parts, recursively, down to one item
+UNTANGLE_ROUNDS = 3  # tries at items kept out by another row's value of a unique index
+# the most such items of one batch tried again (more are most likely values other rows keep,
+# not swaps, and each would cost a batch with many failing rows three more statements)
+UNTANGLE_MOST = 100
 
 
 _SEP = object()  # between key names and value names in a change's form
@@ -128,6 +133,32 @@ class LostTransaction(Exception):
 
 # dialects whose savepoints are tested to roll back one part of a failed batch (tests/providers)
 SAVEPOINT_DIALECTS = frozenset({"sqlite", "postgresql", "mysql", "mariadb"})
+# where a part that is one upsert of the raw path is retried in a savepoint of the driver's own
+RAW_SAVEPOINT_DIALECTS = frozenset({"sqlite", "postgresql"})
+
+
+@dataclass
+class Tally:
+    """The items of a failed batch whose outcome its retries have found, and how many of them
+    failed: how big a part of it to try next."""
+
+    items: int = 0
+    failed: int = 0
+
+    def known(self, items: int, failed: int) -> None:
+        """Items whose outcome is found (a part written, or an item alone), ``failed`` of them."""
+        self.items += items
+        self.failed += failed
+
+    def part(self, most: int) -> int:
+        """The size of the next part, at most ``most``: one that succeeds about half the time
+        at the share of failing items seen so far (once 20 items are known)."""
+        if self.items < 20 or not self.failed:
+            return most
+        share = self.failed / self.items
+        if share >= 0.5:
+            return 1
+        return max(1, min(most, int(math.log(0.5) / math.log1p(-share))))
 
 
 @dataclass(eq=False)
@@ -278,12 +309,15 @@ class Writer:
             self.settle_parts(changes, indices, outcomes, outcomes)
             return
         done: dict[int, WriteOutcome] = {}
+        collided: list[int] = []
         conn = self.connect()
         with conn:
             outer = conn.begin()
             try:
                 self.begin_explicitly(conn)
-                self.settle_parts(changes, indices, outcomes, done, conn)
+                self.settle_parts(changes, indices, outcomes, done, conn, collided)
+                if 0 < len(collided) <= UNTANGLE_MOST:
+                    self.untangle(changes, collided, outcomes, done, conn)
             except LostTransaction:
                 with contextlib.suppress(SQLAlchemyError):
                     outer.rollback()
@@ -317,26 +351,173 @@ class Writer:
 
     def settle_parts(self, changes: Sequence[Change], indices: Sequence[int],
                      outcomes: list[WriteOutcome | None], done: Refusals,
-                     conn: Connection | None = None) -> None:
+                     conn: Connection | None = None, collided: list[int] | None = None,
+                     tally: Tally | None = None) -> None:
         """``settle``'s recursion, down to each item alone: each part in a savepoint of ``conn``'s
         transaction, or without ``conn`` in a transaction of its own. Successes go to ``done``
         (``outcomes`` itself where each part commits; else held until ``conn`` commits),
-        failures to ``outcomes``."""
-        if len(indices) == 1:
-            outcome = self.retry(changes, indices[0], conn)
-            (done if outcome.ok else outcomes)[indices[0]] = outcome
-            return
-        step = max(1, -(-len(indices) // RETRY_PARTS))
-        for start in range(0, len(indices), step):
-            part = indices[start:start + step]
-            segments = self.plan(changes, part, outcomes)
-            try:
-                made = self.execute(segments) if conn is None else \
-                    self.in_savepoint(conn, segments)
-            except (SQLAlchemyError, MissingRows):
-                self.settle_parts(changes, part, outcomes, done, conn)
+        failures to ``outcomes``; items that failed alone on a unique index to ``collided``.
+        A part is a tenth of ``indices``, or smaller where ``tally`` finds many items failing
+        (a part likely to fail is one attempt more); an item alone is tried once, by ``retry``."""
+        tally = tally or Tally()
+        top = max(1, -(-len(indices) // RETRY_PARTS))
+        start = 0
+        while start < len(indices):
+            part = indices[start:start + tally.part(top)]
+            start += len(part)
+            if len(part) == 1:
+                outcome = self.retry(changes, part[0], conn, collided)
+                (done if outcome.ok else outcomes)[part[0]] = outcome
+                tally.known(1, 0 if outcome.ok else 1)
                 continue
+            segments = self.plan(changes, part, outcomes)
+            texts = None if conn is None else self.raw_texts(segments)
+            if texts is not None:
+                assert conn is not None  # (raw_texts is asked with a connection only)
+                if self.raw_savepoint(conn, texts) is not None:
+                    self.settle_parts(changes, part, outcomes, done, conn, collided, tally)
+                    continue
+                made: dict[int, list[Row]] = {}
+            else:
+                try:
+                    made = self.execute(segments) if conn is None else \
+                        self.in_savepoint(conn, segments)
+                except (SQLAlchemyError, MissingRows):
+                    self.settle_parts(changes, part, outcomes, done, conn, collided, tally)
+                    continue
             self.succeed(changes, segments, made, done)
+            tally.known(len(part), 0)
+
+    def raw_texts(self, segments: Sequence[Segment]) -> list[tuple[str, Params]] | None:
+        """The statements of segments that are one upsert of the raw path on SQLite or
+        PostgreSQL, for ``raw_savepoint``; else None."""
+        if self.statements is None or self.dialect.name not in RAW_SAVEPOINT_DIALECTS \
+                or len(segments) != 1 or len(segments[0]) != 1:
+            return None
+        group = next(iter(segments[0].values()))
+        if not group.shape.fast or group.shape.op != "upsert":
+            return None
+        return self.statements.upsert_statements(group.shape.columns, group.rows)
+
+    def raw_savepoint(self, conn: Connection,
+                      texts: Sequence[tuple[str, Params]]) -> SQLAlchemyError | None:
+        """Run statements in a savepoint of ``conn``'s transaction, spelt on the driver's own
+        cursor, rolled back to if they fail: their error (as SQLAlchemy wraps a driver's), or
+        None. SQLAlchemy's savepoint compiles and runs each of its statements as one of the
+        run's; a batch with many failing rows, retried mostly item by item, spent most of its
+        time there. ConnectError when the target cannot be written at all; LostTransaction when
+        the savepoint cannot be rolled back to."""
+        dbapi: Any = conn.connection.driver_connection
+        base = self.dialect.loaded_dbapi.Error
+        with contextlib.closing(dbapi.cursor()) as cursor:
+            try:
+                cursor.execute("SAVEPOINT l2tui_one")
+                for sql, params in texts:
+                    cursor.execute(sql, params)
+                cursor.execute("RELEASE SAVEPOINT l2tui_one")
+                return None
+            except base as exc:
+                error = DBAPIError.instance(
+                    texts[-1][0] if texts else None, None, exc, base, dialect=self.dialect,
+                    connection_invalidated=self.dialect.is_disconnect(exc, dbapi, cursor))
+            self.raise_unwritable(error)
+            try:
+                cursor.execute("ROLLBACK TO SAVEPOINT l2tui_one")
+                cursor.execute("RELEASE SAVEPOINT l2tui_one")
+            except base as lost:
+                raise LostTransaction from lost
+        return error
+
+    def untangle(self, changes: Sequence[Change], collided: list[int],
+                 outcomes: list[WriteOutcome | None], done: dict[int, WriteOutcome],
+                 conn: Connection) -> None:
+        """Items another row's value of a unique index kept out, once the rest of their batch is
+        written (in ``conn``'s transaction): each again alone while one gets through (A takes the
+        value B gave up), then those left together through NULL (A and B swap values): their
+        unique columns emptied and each item written, all in one savepoint, rolled back whole
+        when one fails, so no row keeps the NULL. Items left failing keep their error; one that
+        sets a NOT NULL unique column says why a swap there cannot be written."""
+        left = list(collided)
+        for _ in range(UNTANGLE_ROUNDS):
+            through = []
+            for index in left:
+                outcome = self.retry(changes, index, conn)
+                if outcome.ok:
+                    done[index] = outcome
+                    through.append(index)
+            left = [i for i in left if i not in through]
+            if not through or not left:
+                break
+        if not left:
+            return
+        held = self.unique_columns()
+        frees: dict[int, tuple[Row, list[str]]] = {}
+        for index in left:
+            segments = self.plan(changes, [index], {})
+            group = next(iter(segments[0].values()), None)
+            if group is None or group.shape.op == "insert" or group.keys[0] is None:
+                continue
+            columns = [c for c in group.shape.columns if c in held]
+            fixed = [c for c in columns if not self.target.table.c[c].nullable]
+            if fixed:
+                outcomes[index] = WriteOutcome(changes[index], False, self.held_text(fixed))
+            elif columns:
+                frees[index] = (group.keys[0], columns)
+        cycle = list(frees)
+        for _ in range(UNTANGLE_ROUNDS):
+            if len(cycle) < 2:
+                return
+            failed = self.swap(changes, cycle, frees, done, conn)
+            if not failed:
+                return
+            cycle = [i for i in cycle if i not in failed]
+
+    def unique_columns(self) -> set[str]:
+        """Columns of the target's unique indexes (and constraints) through which two rows can
+        collide: of the ones that do not hold the whole key."""
+        keys = set(self.target.keys)
+        return {c for columns in self.provider._unique if not keys <= columns for c in columns}
+
+    @staticmethod
+    def held_text(columns: Sequence[str]) -> str:
+        """The error of an item kept out by another row's value of a NOT NULL unique column."""
+        shown = ", ".join(columns)
+        return (f"{shown}: another row holds this value (a unique index); values swapped "
+                f"between rows are written only where the column allows NULL ({shown} is NOT "
+                "NULL)")
+
+    def swap(self, changes: Sequence[Change], cycle: Sequence[int],
+             frees: dict[int, tuple[Row, list[str]]], done: dict[int, WriteOutcome],
+             conn: Connection) -> list[int]:
+        """``untangle``'s step: in one savepoint, the cycle's unique columns set to NULL, then
+        each item written; kept (ok outcomes to ``done``) when every item got through, else
+        rolled back whole: the items that failed."""
+        try:
+            savepoint = conn.begin_nested()
+        except SQLAlchemyError as exc:
+            self.raise_unwritable(exc)
+            raise LostTransaction from exc
+        try:
+            for index in cycle:
+                key, columns = frees[index]
+                conn.execute(upsert.update_statement(self.target, columns),
+                             upsert.update_params(self.target, columns, key))
+            results = {index: self.retry(changes, index, conn) for index in cycle}
+        except SQLAlchemyError as exc:
+            self.raise_unwritable(exc)
+            results = {}
+        failed = [i for i in cycle if i not in results or not results[i].ok]
+        try:
+            if failed:
+                savepoint.rollback()
+            else:
+                savepoint.commit()
+        except SQLAlchemyError as lost:
+            self.raise_unwritable(lost)
+            raise LostTransaction from lost
+        if not failed:
+            done.update(results)
+        return failed
 
     def in_savepoint(self, conn: Connection, segments: Sequence[Segment]) -> dict[int, list[Row]]:
         """Apply segments in a savepoint of ``conn``'s transaction, rolled back to if they fail;
@@ -373,37 +554,50 @@ class Writer:
             raise Refused(next(iter(refused.values())).error)
         return self.execute(segments)
 
-    def retry(self, changes: Sequence[Change], index: int,
-              conn: Connection | None = None) -> WriteOutcome:
+    def retry(self, changes: Sequence[Change], index: int, conn: Connection | None = None,
+              collided: list[int] | None = None) -> WriteOutcome:
         """Write one item alone, reporting its own error: in its own transaction, or in a
-        savepoint of ``conn``'s (then an ok outcome holds once that transaction commits)."""
+        savepoint of ``conn``'s (then an ok outcome holds once that transaction commits). An
+        item kept out by another row's value of a unique index goes to ``collided``."""
         change = changes[index]
         refused: dict[int, WriteOutcome] = {}
         segments = self.plan(changes, [index], refused)
         if refused:
             return refused[index]
         one = next(iter(segments[0].values()))
+        texts = None if conn is None else self.raw_texts(segments)
+        if texts is not None:
+            assert conn is not None  # (raw_texts is asked with a connection only)
+            error = self.raw_savepoint(conn, texts)
+            return self.failure(change, index, one, error, collided) if error is not None \
+                else ok_outcome(change, one.keys[0])
         try:
             made = self.execute(segments) if conn is None else self.in_savepoint(conn, segments)
-        except MissingRows:
+        except (MissingRows, SQLAlchemyError) as exc:
+            return self.failure(change, index, one, exc, collided)
+        return WriteOutcome(change, True, key=made.get(id(one), one.keys)[0])
+
+    def failure(self, change: Change, index: int, one: Group, exc: Exception,
+                collided: list[int] | None) -> WriteOutcome:
+        """The outcome of one item (``one``, its group) whose write alone failed with ``exc``."""
+        if isinstance(exc, MissingRows):
             shown = ", ".join(f"{k}={v!r}" for k, v in (one.keys[0] or {}).items())
             return WriteOutcome(change, False, f"no row with {shown} to update")
-        except IntegrityError as exc:
+        if isinstance(exc, IntegrityError):
             if one.shape.op == "insert_key" and not self.target.other_unique:
                 shown = ", ".join(f"{k}={v!r}" for k, v in (one.keys[0] or {}).items())
                 return WriteOutcome(change, False, f"a row with {shown} is in the table but not "
                                     "in the select (its WHERE or row limit leaves it out); it "
                                     "is not written over")
+            if collided is not None and unique_violation(exc):
+                collided.append(index)
             rowid = self.rowid_alias()
             if rowid is not None and "datatype mismatch" in str(exc.orig):
                 value = (one.keys[0] or {}).get(rowid)
                 shown = "" if value is None else f" {value!r} cannot be stored:"
                 return WriteOutcome(change, False, f"{rowid}:{shown} SQLite's INTEGER PRIMARY "
                                     "KEY holds whole numbers only (datatype mismatch)")
-            return WriteOutcome(change, False, one_line(exc, self.provider._secret))
-        except SQLAlchemyError as exc:
-            return WriteOutcome(change, False, one_line(exc, self.provider._secret))
-        return WriteOutcome(change, True, key=made.get(id(one), one.keys)[0])
+        return WriteOutcome(change, False, one_line(exc, self.provider._secret))
 
     def rowid_alias(self) -> str | None:
         """On SQLite, the table's INTEGER PRIMARY KEY column (its rowid), the one column that
