@@ -19,6 +19,7 @@ from requests.adapters import HTTPAdapter
 from l2tui.config.urls import without_userinfo
 from l2tui.errors import ConnectError
 from l2tui.providers.odata.auth import Authenticator, short_reason
+from l2tui.providers.odata.pages import NO_VALUE, collection_problem
 from l2tui.providers.odata.values import loads
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -110,6 +111,18 @@ def safe_url(url: str) -> str:
     """The URL for messages: without its user-info (a password) and query (tokens, filters)."""
     parts = urlsplit(without_userinfo(url))
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def collection(url: str, body: Any, needs: Collection[str] = (), hint: str = "") -> dict[str, Any]:
+    """The parsed answer to a GET of a collection, or a one-line ConnectError naming the request
+    and what is wrong with it (``collection_problem``; ``hint`` said after an answer without a
+    'value' list)."""
+    problem = collection_problem(body, needs)
+    if problem is None:
+        return body  # type: ignore[no-any-return]  # (a dict: checked)
+    if hint and problem == NO_VALUE:
+        problem += f" ({hint})"
+    raise ConnectError(f"GET {safe_url(url)}: {problem}")
 
 
 class HttpError(ConnectError):
@@ -398,6 +411,11 @@ class HttpClient:
         """GET and parse a JSON body (decimals kept exact)."""
         response = self.request("GET", url, headers=headers)
         return self.json_of("GET", url, response)
+
+    def get_collection(self, url: str, headers: dict[str, str] | None = None,
+                       needs: Collection[str] = (), hint: str = "") -> dict[str, Any]:
+        """GET a collection (a page, or metadata), its shape checked (``collection``)."""
+        return collection(url, self.get_json(url, headers), needs, hint)
 
     def json_of(self, method: str, url: str, response: requests.Response) -> Any:
         """The JSON body of a response, or a ConnectError saying it is not JSON."""
