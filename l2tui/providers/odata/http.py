@@ -18,7 +18,7 @@ from requests.adapters import HTTPAdapter
 
 from l2tui.config.urls import without_userinfo
 from l2tui.errors import ConnectError
-from l2tui.providers.odata.auth import Authenticator, short_reason
+from l2tui.providers.odata.auth import Authenticator, after_tries, short_reason
 from l2tui.providers.odata.pages import NO_VALUE, collection_problem
 from l2tui.providers.odata.values import loads
 
@@ -305,9 +305,10 @@ class HttpClient:
         allow: Collection[int] = (),
     ) -> requests.Response:
         """Send, retrying transient failures; raise HttpError for an error status not in ``allow``."""
-        server_errors = throttles = 0
+        server_errors = throttles = tries = 0
         refreshed = False
         while True:
+            tries += 1
             auth_headers = self.auth.headers()
             if auth_headers and self.origin and origin_of(url) != self.origin:
                 raise ConnectError(
@@ -333,7 +334,7 @@ class HttpClient:
                 server_errors += 1
                 if server_errors > self.policy.max_retries:
                     raise ConnectError(
-                        f"{method} {safe_url(url)}: {reason} (gave up after {server_errors} tries)"
+                        after_tries(f"{method} {safe_url(url)}: {reason}", tries)
                     ) from None
                 self._wait(self.policy.backoff(server_errors), reason, url)
                 continue
@@ -357,7 +358,9 @@ class HttpClient:
                     continue
             if status < 400 or status in allow:
                 return response
-            raise self.error(method, url, response)
+            # a 429 or 5xx still answered after the retries: said so (another is the answer)
+            given_up = status == 429 or status in RETRY_STATUSES
+            raise self.error(method, url, response, tries if given_up else 1)
 
     def _send(self, method: str, url: str, headers: dict[str, str],
               data: bytes | str | None) -> requests.Response:
@@ -388,8 +391,10 @@ class HttpClient:
 
         return in_thread(detached, self.stop, name)
 
-    def error(self, method: str, url: str, response: requests.Response) -> HttpError:
-        """A one-line HttpError for an error response."""
+    def error(self, method: str, url: str, response: requests.Response,
+              tries: int = 1) -> HttpError:
+        """A one-line HttpError for an error response (``tries``: how often the request was
+        sent, when it was tried again)."""
         code, message = error_of(response, self.redact)
         status = response.status_code
         reason = response.reason or ""
@@ -404,7 +409,7 @@ class HttpClient:
         else:
             what = f"{status} {reason}".strip()
         detail = f": {message}" if message and message not in what else ""
-        text = self.redact(f"{method} {safe_url(url)}: {what}{detail}")
+        text = self.redact(after_tries(f"{method} {safe_url(url)}: {what}{detail}", tries))
         return HttpError(text, status, code, self.redact(message))
 
     def get_json(self, url: str, headers: dict[str, str] | None = None) -> Any:
