@@ -14,7 +14,7 @@ from .errors import CONCURRENCY_LIMIT, REQUEST_LIMIT, ODataError
 @dataclass
 class _Rule:
     remaining: int
-    action: str  # "fail", "fail_after", "drop", "delay", "hold" or "garble"
+    action: str  # "fail", "fail_after", "drop", "delay", "hold", "garble" or "answer"
     status: int
     method: str | None
     path_contains: str | None
@@ -22,6 +22,7 @@ class _Rule:
     query_contains: str | None = None  # in the query string as sent (percent-encoded)
     until: str | None = None  # a hold: the text of the query of the request it waits for
     arrived: threading.Event | None = None  # a hold: set once that request has come
+    body: bytes = b""  # an answer: its JSON body
 
     def matches(self, method: str, path: str, query: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -37,10 +38,11 @@ class _Rule:
 class Fault:
     """What to do to one request."""
 
-    action: str  # "fail", "fail_after", "drop", "delay", "hold" or "garble"
+    action: str  # "fail", "fail_after", "drop", "delay", "hold", "garble" or "answer"
     status: int = 500
     seconds: float = 0.0  # a delay: how long the answer waits; a hold: at most
     arrived: threading.Event | None = None  # a hold: what the answer waits for
+    body: bytes = b""  # an answer: its JSON body
 
 
 class Faults:
@@ -118,6 +120,16 @@ class Faults:
         with self._lock:
             self._rules.append(_Rule(n, "garble", 200, method, path_contains))
 
+    def answer_next(
+        self, n: int, body: bytes, method: str | None = None, path_contains: str | None = None,
+        query_contains: str | None = None,
+    ) -> None:
+        """Answer the next n matching requests with 200 and this JSON body in place of the
+        service's (a proxy's JSON, or an answer of another shape than the service's)."""
+        with self._lock:
+            self._rules.append(_Rule(n, "answer", 200, method, path_contains,
+                                     query_contains=query_contains, body=body))
+
     def fail_rate(self, rate: float, status: int = 500, seed: int = 0) -> None:
         """Fail a random share of Web API requests (reproducible with the seed)."""
         with self._lock:
@@ -139,7 +151,7 @@ class Faults:
             for rule in self._rules:
                 if rule.remaining > 0 and rule.matches(method, path, query):
                     rule.remaining -= 1
-                    return Fault(rule.action, rule.status, rule.seconds, rule.arrived)
+                    return Fault(rule.action, rule.status, rule.seconds, rule.arrived, rule.body)
             # a rule used up is dropped; a hold's stays until the request it waits for has
             # come (another request in between dropped it, and the held one timed out)
             self._rules = [r for r in self._rules if r.remaining > 0 or (

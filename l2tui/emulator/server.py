@@ -330,6 +330,8 @@ class Emulator:
         if fault is not None and fault.action == "garble":
             return Response(200, [("Content-Type", "text/html")],
                             b"<html><body>Proxy error</body></html>"), False
+        if fault is not None and fault.action == "answer":
+            return Response(200, [("Content-Type", "application/json")], fault.body), False
         drop = fault is not None and fault.action == "drop"
         return self.respond_unfaulted(req, drop)
 

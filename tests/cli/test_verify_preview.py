@@ -226,6 +226,22 @@ def test_preview_as_json_gives_decimals_as_exact_numbers(
                                          {"accountid": "a2", "name": "Fabrikam", "revenue": None}]
 
 
+def test_preview_of_a_metadata_answer_of_another_shape_exits_3_saying_what_was_wrong(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    """A proxy's JSON in place of the table's attributes: one line naming the request and what
+    the answer lacks (not a KeyError's "unexpected error", exit 1)."""
+    _save(config_dir, emulator.connection_string(), tmp_path / "x.db")
+    emulator.faults.answer_next(1, b'{"error": "upstream timed out"}', path_contains="/Attributes",
+                                query_contains="AttributeType")
+    result = run_cli("preview", "Accounts", "--entity", "1", "--rows", "3")
+    assert result.returncode == 3, result.stdout + result.stderr
+    url = emulator.url("EntityDefinitions(LogicalName='account')/Attributes")
+    assert f"GET {url}: the answer has no 'value' list (is the URL the Web API's?)" in \
+        result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
+
+
 def test_preview_entity_2_as_a_table(run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
     db = tmp_path / "crm.db"
     _sqlite_with_accounts(db)

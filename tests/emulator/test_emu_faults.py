@@ -140,3 +140,14 @@ def test_a_held_request_whose_awaited_request_never_comes_is_answered_and_counte
     emu.faults.hold_next(1, "never", seconds=0.2, path_contains="/accounts")
     assert http.get(emu.url("accounts?$top=1")).status_code == 200
     assert emu.faults.holds_timed_out == 1
+
+
+def test_answer_next_answers_matching_requests_with_the_body_given(emu: Emulator,
+                                                                   http: requests.Session):
+    emu.faults.answer_next(1, b'{"value": 5}', path_contains="/accounts", query_contains="top")
+    other = http.get(emu.url("contacts?$top=1"))
+    answered = http.get(emu.url("accounts?$top=1"))
+    after = http.get(emu.url("accounts?$top=1"))
+    assert other.json()["value"] and after.json()["value"]
+    assert answered.status_code == 200 and answered.content == b'{"value": 5}'
+    assert answered.headers["Content-Type"] == "application/json"

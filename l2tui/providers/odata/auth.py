@@ -93,13 +93,19 @@ class RewritingSession(VerifyingSession):
         return super().request(method, text, *args, **kwargs)
 
 
+def after_tries(text: str, tries: int) -> str:
+    """A failure's text with how often the request was tried, when more than once: "… (gave
+    up after 6 tries)" (a sign-in's, and a service request's in ``http.HttpClient``)."""
+    return f"{text} (gave up after {tries} tries)" if tries > 1 else text
+
+
 class SignInGaveUp(requests.ConnectionError):
     """A sign-in request that failed each time it was tried (timed out, dropped): its reason
     and how many tries, as ``http.HttpClient`` says a service request's. A RequestException,
     as MSAL expects a network failure (a token still valid is then taken from its cache)."""
 
     def __init__(self, reason: str, tries: int) -> None:
-        super().__init__(f"{reason} (gave up after {tries} tries)" if tries > 1 else reason)
+        super().__init__(after_tries(reason, tries))
 
 
 class SignInServerError(SignInGaveUp):

@@ -18,7 +18,8 @@ from requests.adapters import HTTPAdapter
 
 from l2tui.config.urls import without_userinfo
 from l2tui.errors import ConnectError
-from l2tui.providers.odata.auth import Authenticator, short_reason
+from l2tui.providers.odata.auth import Authenticator, after_tries, short_reason
+from l2tui.providers.odata.pages import NO_VALUE, collection_problem
 from l2tui.providers.odata.values import loads
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -110,6 +111,18 @@ def safe_url(url: str) -> str:
     """The URL for messages: without its user-info (a password) and query (tokens, filters)."""
     parts = urlsplit(without_userinfo(url))
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def collection(url: str, body: Any, needs: Collection[str] = (), hint: str = "") -> dict[str, Any]:
+    """The parsed answer to a GET of a collection, or a one-line ConnectError naming the request
+    and what is wrong with it (``collection_problem``; ``hint`` said after an answer without a
+    'value' list)."""
+    problem = collection_problem(body, needs)
+    if problem is None:
+        return body  # type: ignore[no-any-return]  # (a dict: checked)
+    if hint and problem == NO_VALUE:
+        problem += f" ({hint})"
+    raise ConnectError(f"GET {safe_url(url)}: {problem}")
 
 
 class HttpError(ConnectError):
@@ -292,9 +305,10 @@ class HttpClient:
         allow: Collection[int] = (),
     ) -> requests.Response:
         """Send, retrying transient failures; raise HttpError for an error status not in ``allow``."""
-        server_errors = throttles = 0
+        server_errors = throttles = tries = 0
         refreshed = False
         while True:
+            tries += 1
             auth_headers = self.auth.headers()
             if auth_headers and self.origin and origin_of(url) != self.origin:
                 raise ConnectError(
@@ -320,7 +334,7 @@ class HttpClient:
                 server_errors += 1
                 if server_errors > self.policy.max_retries:
                     raise ConnectError(
-                        f"{method} {safe_url(url)}: {reason} (gave up after {server_errors} tries)"
+                        after_tries(f"{method} {safe_url(url)}: {reason}", tries)
                     ) from None
                 self._wait(self.policy.backoff(server_errors), reason, url)
                 continue
@@ -344,7 +358,9 @@ class HttpClient:
                     continue
             if status < 400 or status in allow:
                 return response
-            raise self.error(method, url, response)
+            # a 429 or 5xx still answered after the retries: said so (another is the answer)
+            given_up = status == 429 or status in RETRY_STATUSES
+            raise self.error(method, url, response, tries if given_up else 1)
 
     def _send(self, method: str, url: str, headers: dict[str, str],
               data: bytes | str | None) -> requests.Response:
@@ -375,8 +391,10 @@ class HttpClient:
 
         return in_thread(detached, self.stop, name)
 
-    def error(self, method: str, url: str, response: requests.Response) -> HttpError:
-        """A one-line HttpError for an error response."""
+    def error(self, method: str, url: str, response: requests.Response,
+              tries: int = 1) -> HttpError:
+        """A one-line HttpError for an error response (``tries``: how often the request was
+        sent, when it was tried again)."""
         code, message = error_of(response, self.redact)
         status = response.status_code
         reason = response.reason or ""
@@ -391,13 +409,18 @@ class HttpClient:
         else:
             what = f"{status} {reason}".strip()
         detail = f": {message}" if message and message not in what else ""
-        text = self.redact(f"{method} {safe_url(url)}: {what}{detail}")
+        text = self.redact(after_tries(f"{method} {safe_url(url)}: {what}{detail}", tries))
         return HttpError(text, status, code, self.redact(message))
 
     def get_json(self, url: str, headers: dict[str, str] | None = None) -> Any:
         """GET and parse a JSON body (decimals kept exact)."""
         response = self.request("GET", url, headers=headers)
         return self.json_of("GET", url, response)
+
+    def get_collection(self, url: str, headers: dict[str, str] | None = None,
+                       needs: Collection[str] = (), hint: str = "") -> dict[str, Any]:
+        """GET a collection (a page, or metadata), its shape checked (``collection``)."""
+        return collection(url, self.get_json(url, headers), needs, hint)
 
     def json_of(self, method: str, url: str, response: requests.Response) -> Any:
         """The JSON body of a response, or a ConnectError saying it is not JSON."""

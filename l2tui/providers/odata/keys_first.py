@@ -184,7 +184,7 @@ def rows_by_key(http: HttpClient, url_of: Callable[[list[tuple[str, str]]], str]
     url: str | None = url_of(query(options, select, narrowed))
     pages = []
     while url is not None:
-        body = http.get_json(url, headers)
+        body = http.get_collection(url, headers)
         links = PageLinks.of(body)
         pages.append(decoder.page(body))
         url = urljoin(links.base(url), links.next_link) if links.next_link else None

@@ -53,6 +53,47 @@ class PageLinks(NamedTuple):
 
 DECODE, ASK, SEEN = b"D", b"A", b"S"  # the decoding job's frames (PageDecoder.__call__)
 
+NO_VALUE = "the answer has no 'value' list"
+_LINKS = ("@odata.nextLink", "@odata.deltaLink")
+
+
+class PageShapeError(ValueError):
+    """An answer that is JSON but no OData collection (said in words: what is wrong with it)."""
+
+
+def json_kind(value: Any) -> str:
+    """A JSON value's kind in words ("a number", "a text", …)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "a number"
+
+
+def collection_problem(body: Any, needs: Collection[str] = ()) -> str | None:
+    """What makes a parsed answer no OData collection (None: nothing): a 'value' list of
+    objects, each with a text under every name of ``needs``, and links that are texts."""
+    rows = body.get("value") if isinstance(body, dict) else None
+    if not isinstance(rows, list):
+        return NO_VALUE
+    for name in _LINKS:
+        link = body.get(name)
+        if link is not None and not isinstance(link, str):
+            return f"the answer's '{name}' is {json_kind(link)}, not a link"
+    for row in rows:
+        if not isinstance(row, dict):
+            return f"an item of the answer's 'value' list is {json_kind(row)}, not an object"
+        for name in needs:
+            if not isinstance(row.get(name), str):
+                return f"an item of the answer's 'value' list has no '{name}' text"
+    return None
+
 
 
 _NEXT_LINK = b'"@odata.nextLink"'
@@ -104,7 +145,8 @@ class PageDecoder:
         next page meanwhile), then the page; or, for a reader with a ``seen`` filter (``ASK``
         after the tag), the keys and versions to ask it about. ``SEEN`` + the positions it has
         seen (marshal): the page that asked, without them. Answers are plain values, tagged
-        (``links``, ``received`` read them). A body that is not JSON raises ValueError."""
+        (``links``, ``received`` read them). A body that is not JSON raises ValueError, one
+        that is no collection PageShapeError."""
         tag = frame[:1]
         if tag == SEEN:
             entries, deleted, versions = self._asking.popleft()
@@ -112,6 +154,9 @@ class PageDecoder:
             return
         asks = frame[1:2] == ASK
         body = loads(frame[2:])
+        problem = collection_problem(body)
+        if problem is not None:
+            raise PageShapeError(problem)
         yield tuple(PageLinks.of(body))
         entries, deleted, versions = self.split(body)
         if asks and versions:

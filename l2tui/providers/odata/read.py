@@ -18,7 +18,7 @@ from l2tui.errors import ConfigError, ConnectError
 from l2tui.providers.base import Page, ReadStream, RecordTransform, SeenFilter
 from l2tui.providers.odata import keys_first
 from l2tui.providers.odata.entity_schema import EntitySchema
-from l2tui.providers.odata.http import HttpClient, HttpError, StopAsked, safe_url
+from l2tui.providers.odata.http import HttpClient, HttpError, StopAsked, collection, safe_url
 from l2tui.providers.odata.pages import ASK, DECODE, SEEN, PageDecoder, PageLinks, tail_next_link
 
 VALUE_SAFE = "$,()'=:/*@!-._~"
@@ -129,9 +129,9 @@ class PageFetcher:
                     raise StopAsked.while_waiting() from None
 
     def take_json(self, address: str) -> Any:
-        """``take``'s response for ``address``, parsed."""
+        """``take``'s response for ``address``, parsed (a page: its shape checked)."""
         response, _ = self.take(address)
-        return self._http.json_of("GET", address, response)
+        return collection(address, self._http.json_of("GET", address, response))
 
     def close(self) -> None:
         """Stop fetching (a fetch under way ends on its own; its page is dropped)."""
@@ -304,7 +304,7 @@ class ODataReadStream(ReadStream):
                         return
                     here -= 1
                 body = fetcher.take_json(url) if fetcher is not None else \
-                    self.http.get_json(url, headers)
+                    self.http.get_collection(url, headers)
         finally:
             for process in (worker, spare):
                 if isinstance(process, offload.Offload):
@@ -425,12 +425,12 @@ class ODataReadStream(ReadStream):
             fetcher.close()
             self.log(f"{exc}; decoding the pages here")
             address, response, _ = sent[0]
-            body = self.http.json_of("GET", address, response)
+            body = collection(address, self.http.json_of("GET", address, response))
             sent.clear()
             yield from self._decoded_here(body, address, track, may_offload=False)
         except ValueError:
-            for address, response, _ in sent:  # raises for the first that is not JSON
-                self.http.json_of("GET", address, response)
+            for address, response, _ in sent:  # raises for the first not JSON, or no page
+                collection(address, self.http.json_of("GET", address, response))
             raise
         finally:
             fetcher.close()
@@ -459,12 +459,13 @@ class ODataReadStream(ReadStream):
                 response = self.http.request("GET", url, headers={"Prefer": self.plan.prefer(track)})
                 self.tracked = track and "odata.track-changes" in \
                     response.headers.get("Preference-Applied", "")
-                return self.http.json_of("GET", url, response), url, track
+                return collection(url, self.http.json_of("GET", url, response)), url, track
             except HttpError as exc:
                 if not track or exc.status != 400:
                     raise
                 self.log(f"change tracking refused ({exc.service_message}); reading without it")
-                return self.http.get_json(url, {"Prefer": self.plan.prefer(False)}), url, False
+                return self.http.get_collection(url, {"Prefer": self.plan.prefer(False)}), url, \
+                    False
         except HttpError as exc:
             raise refused_select(exc, self.plan) from None
 
@@ -478,7 +479,7 @@ class ODataReadStream(ReadStream):
         # the same time, may not have answered yet)
         self.http.json_seen = True
         try:
-            return self.http.get_json(cursor, {"Prefer": self.plan.prefer(True)})
+            return self.http.get_collection(cursor, {"Prefer": self.plan.prefer(True)})
         except HttpError as exc:
             # throttled past the retries (429) says nothing of the cursor: a full read would only
             # ask the service for more

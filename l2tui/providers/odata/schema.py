@@ -12,7 +12,8 @@ from l2tui.config.names import nearest
 from l2tui.pools import thread_pool
 from l2tui.providers.base import Column, ColumnType
 from l2tui.providers.odata.entity_schema import EntitySchema
-from l2tui.providers.odata.http import HttpClient, HttpError
+from l2tui.providers.odata.http import HttpClient, HttpError, collection
+from l2tui.providers.odata.pages import collection_problem
 from l2tui.providers.odata.values import ATTRIBUTE_DIGITS, ATTRIBUTE_TYPES, column_type
 
 EDM_NS = "{http://docs.oasis-open.org/odata/ns/edm}"
@@ -20,6 +21,7 @@ CRM = "Microsoft.Dynamics.CRM"
 DATAVERSE_ROOT = "/api/data/v"  # in every Dataverse Web API root: …/api/data/v9.2/
 COMPUTED_TERMS = ("Org.OData.Core.V1.Computed", "Core.Computed", "Org.OData.Core.V1.Immutable")
 CHANGE_TRACKING_TERMS = ("Org.OData.Capabilities.V1.ChangeTracking", "Capabilities.ChangeTracking")
+WEB_API = "is the URL the Web API's?"  # (said after a metadata answer without a 'value' list)
 
 
 class UnknownEntitySet(ValueError):
@@ -59,8 +61,9 @@ def load_schema(http: HttpClient, service_root: str, entity_set: str,
     made writable through @odata.bind, so only their target tables' entity sets are asked for:
     a select without a writable lookup waits no second round trip.
     """
-    guess = logical_name_guess(entity_set) if DATAVERSE_ROOT in service_root else None
-    asked = http.soon(_entity_definition, http, service_root, entity_set)
+    dataverse = DATAVERSE_ROOT in service_root
+    guess = logical_name_guess(entity_set) if dataverse else None
+    asked = http.soon(_entity_definition, http, service_root, entity_set, dataverse)
     ahead = _AttributeQueries(http, service_root, guess) if guess else None
     definition = asked.result()
     if definition is not None:
@@ -85,7 +88,10 @@ def logical_name_guess(entity_set: str) -> str | None:
 # -- Dataverse ------------------------------------------------------------------------------------
 
 
-def _entity_definition(http: HttpClient, root: str, entity_set: str) -> dict[str, Any] | None:
+def _entity_definition(http: HttpClient, root: str, entity_set: str,
+                       dataverse: bool) -> dict[str, Any] | None:
+    """The table's definition (None: none, or no EntityDefinitions); on a Dataverse root
+    (``dataverse``) an answer of another shape is a ConnectError saying so."""
     url = (
         f"{root}EntityDefinitions?$select=LogicalName,EntitySetName,PrimaryIdAttribute,"
         f"ChangeTrackingEnabled&$filter=EntitySetName%20eq%20{odata_quote(entity_set)}"
@@ -96,10 +102,10 @@ def _entity_definition(http: HttpClient, root: str, entity_set: str) -> dict[str
         if exc.status in (400, 404, 405, 501):
             return None  # not Dataverse: no EntityDefinitions
         raise
-    rows = body.get("value") if isinstance(body, dict) else None
-    if not rows:
-        return None
-    return rows[0]  # type: ignore[no-any-return]
+    if not dataverse and collection_problem(body, ("LogicalName",)) is not None:
+        return None  # (an OData service's answer of its own)
+    rows = collection(url, body, ("LogicalName",), WEB_API)["value"]
+    return rows[0] if rows else None  # type: ignore[no-any-return]
 
 
 class _AttributeQueries:
@@ -111,8 +117,9 @@ class _AttributeQueries:
         self.logical = logical
         base = f"{root}EntityDefinitions(LogicalName={odata_quote(logical)})/Attributes"
         self.listed = http.soon(
-            http.get_json, base + "?$select=LogicalName,AttributeType,IsValidForCreate,"
-            "IsValidForUpdate,IsPrimaryId,IsValidODataAttribute,AttributeOf,RequiredLevel")
+            http.get_collection, base + "?$select=LogicalName,AttributeType,IsValidForCreate,"
+            "IsValidForUpdate,IsPrimaryId,IsValidODataAttribute,AttributeOf,RequiredLevel",
+            None, ("LogicalName", "AttributeType"), WEB_API)
         self.casts = [http.soon(_cast_values, http, base, cast, prop) for cast, prop in (
             ("StringAttributeMetadata", "MaxLength"), ("DateTimeAttributeMetadata", "Format"),
             ("LookupAttributeMetadata", "Targets"))]
@@ -133,7 +140,7 @@ def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: 
     lookups: dict[str, list[str]] = {}
     for attribute in attributes:
         name = attribute["LogicalName"]
-        kind = attribute.get("AttributeType") or ""
+        kind = attribute["AttributeType"]
         if attribute.get("IsValidODataAttribute") is False or attribute.get("AttributeOf"):
             continue
         if kind not in ATTRIBUTE_TYPES and kind != "Virtual":
@@ -150,7 +157,8 @@ def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: 
         # only what the platform itself requires: ApplicationRequired ("business required") is
         # a form's rule, not the Web API's (an account made through it may have no name), so a
         # table made for these columns takes such a record too
-        required = (attribute.get("RequiredLevel") or {}).get("Value") == "SystemRequired"
+        level = attribute.get("RequiredLevel")
+        required = isinstance(level, dict) and level.get("Value") == "SystemRequired"
         if prop != name:
             lookups[prop] = list(targets.get(name) or [])
             if writable and (wanted is None or prop.casefold() in wanted):
@@ -194,7 +202,8 @@ def _cast_values(http: HttpClient, base: str, cast: str,
                  prop: str) -> tuple[dict[str, Any], str | None]:
     """One property of every attribute of a derived type, by name; or why not (a log line)."""
     try:
-        rows = http.get_json(f"{base}/{CRM}.{cast}?$select=LogicalName,{prop}")["value"]
+        rows = http.get_collection(f"{base}/{CRM}.{cast}?$select=LogicalName,{prop}",
+                                   needs=("LogicalName",), hint=WEB_API)["value"]
     except HttpError as exc:
         return {}, f"{cast} not available ({exc.status}); going without {prop}"
     return {row["LogicalName"]: row.get(prop) for row in rows}, None
@@ -214,7 +223,10 @@ def _many_to_one(http: HttpClient, root: str,
     url = (f"{root}EntityDefinitions(LogicalName={odata_quote(logical)})/ManyToOneRelationships"
            "?$select=ReferencingAttribute,ReferencingEntityNavigationPropertyName")
     try:
-        return http.get_json(url)["value"], None
+        rows = http.get_collection(url, needs=("ReferencingAttribute",
+                                               "ReferencingEntityNavigationPropertyName"),
+                                   hint=WEB_API)["value"]
+        return rows, None
     except HttpError as exc:
         return None, f"ManyToOneRelationships not available ({exc.status}); reading $metadata"
 

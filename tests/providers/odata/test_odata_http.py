@@ -101,7 +101,49 @@ def test_5xx_gives_up_after_the_bound_with_one_line():
     with pytest.raises(HttpError) as err:
         http.request("GET", "http://h/api/x?$deltatoken=secret-ish")
     assert err.value.status == 503
-    assert str(err.value) == "GET http://h/api/x: 503 Service Unavailable"
+    assert str(err.value) == "GET http://h/api/x: 503 Service Unavailable (gave up after 3 tries)"
+
+
+INJECTED = "503 Service Unavailable: An unexpected error occurred (injected fault)."
+
+
+def test_a_data_read_still_answered_5xx_after_its_retries_says_it_gave_up(open_crm):
+    provider = open_crm.provider()
+    provider.describe()
+    open_crm.emu.faults.fail_next(6, status=503, method="GET", path_contains="/accounts")
+    with pytest.raises(HttpError) as err:
+        list(provider.read())
+    assert str(err.value) == (f"GET {open_crm.emu.url('accounts')}: {INJECTED} "
+                              "(gave up after 6 tries)")
+
+
+def test_a_metadata_request_still_answered_5xx_after_its_retries_says_it_gave_up(open_crm):
+    open_crm.emu.faults.fail_next(3, status=503, path_contains="/Attributes",
+                                  query_contains="AttributeType")
+    with pytest.raises(HttpError) as err:
+        open_crm.provider(retry_max=2).describe()
+    url = open_crm.emu.url("EntityDefinitions(LogicalName='account')/Attributes")
+    assert str(err.value) == f"GET {url}: {INJECTED} (gave up after 3 tries)"
+
+
+def test_a_request_still_throttled_after_its_retries_says_it_gave_up(open_crm):
+    provider = open_crm.provider(retry_max_throttled=2, retry_max_retry_after=0.01)
+    provider.describe()
+    open_crm.emu.faults.fail_next(3, status=429, method="GET", path_contains="/accounts")
+    with pytest.raises(HttpError) as err:
+        list(provider.read())
+    assert str(err.value).endswith("(injected fault). (gave up after 3 tries)"), str(err.value)
+
+
+def test_an_error_answer_not_tried_again_says_no_tries_after_a_5xx_before_it(open_crm):
+    """A 5xx tried again, then a 404: the 404 is the answer, not a giving up."""
+    provider = open_crm.provider()
+    provider.describe()
+    open_crm.emu.faults.fail_next(1, status=503, method="GET", path_contains="/accounts")
+    open_crm.emu.faults.fail_next(1, status=404, method="GET", path_contains="/accounts")
+    with pytest.raises(HttpError) as err:
+        list(provider.read())
+    assert err.value.status == 404 and "gave up" not in str(err.value), str(err.value)
 
 
 def test_dropped_connection_is_retried():
