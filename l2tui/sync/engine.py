@@ -64,6 +64,7 @@ MOST_RETRIED = 1000
 with the items to read again by key: a delta read of that many (pages of thousands) costs less
 than asking for them a hundred a request."""
 OTHER = {"left": "right", "right": "left"}
+REFILLING = "refilling"  # the state's meta key naming the entity (1, 2) a refill fills (``_emptied``)
 
 
 def _version_pairs(mkeys: list[str | None],
@@ -541,7 +542,11 @@ class Engine:
         first = state.empty()
         crashed = state.last_run_crashed(run)
         unrecorded = state.get(UNRECORDED) is not None
-        if crashed:
+        refilling = state.get(REFILLING) if crashed or unrecorded else None
+        if refilling in ("1", "2"):  # (a refill stopped midway: compared in full again)
+            self.log(f"a refill of {entity_label(conn, int(refilling))} was stopped midway: "
+                     "comparing every row of both sides again (as --full)", "warning")
+        elif crashed:
             self.log("the previous run did not finish: comparing both sides", "warning")
         elif unrecorded:
             # (the mark is left by a run that stopped, and by one that ended with writes the
@@ -561,6 +566,8 @@ class Engine:
         self.state_lacking = unrecorded or first or crashed or rematch or emptied
         if self.state_lacking and not opts.dry_run:
             state.put(UNRECORDED, str(run))
+            if emptied:  # (until a run ends: one stopped midway leaves the next to finish it)
+                state.put(REFILLING, "1" if conn.direction == Direction.RIGHT_TO_LEFT else "2")
             self.marked_as_first = first and not (crashed or unrecorded or rematch)
         self.matching = match  # both sides compared in full: versions are not trusted
         two_way = conn.direction == Direction.BIDIRECTIONAL
@@ -632,6 +639,7 @@ class Engine:
         # is past its new cursor, so the next run reads them by key, or from the old cursor
         unwritten = errors + sum(w.changed for w in self.writers.values())
         if not opts.dry_run:
+            state.put(REFILLING, None)  # (a refill ended: whatever the next run matches, not it)
             unsure = self._unsure()
             if unsure:  # the next run matches both sides by key, finding those written
                 self.log(f"{unsure} failed create(s) may have been carried out all the "
