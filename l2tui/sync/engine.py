@@ -384,6 +384,9 @@ class Engine:
         # pairs whose item came back under another match key (``_moved``), decided as gone:
         # their match key → the item's new one
         self.moved: dict[str, str] = {}
+        # their new match keys → the side their create went to and the old pair's key there
+        # (``_rewrites``)
+        self.renumbered: dict[str, tuple[str, str]] = {}
         self.probe: Probe | None = None  # whether a one-way target holds rows (``_emptied``)
 
     # -- the run -------------------------------------------------------------------------
@@ -624,6 +627,7 @@ class Engine:
         for s in SIDES:
             self._drain(s, ("delete",))
         if self.moved:
+            self._rewrites()
             self.state.forget_shadowed(self.moved)
         self._keyless()
         for s in SIDES:
@@ -1280,12 +1284,32 @@ class Engine:
         for st in old:
             other, other_gone = staged.get(st.mkey) or (None, False)
             self.moved[st.mkey] = new.get(st.key(side) or "", "")
+            if self.moved[st.mkey] and st.key(target):
+                self.renumbered[self.moved[st.mkey]] = (target, st.key(target) or "")
             self._settle(st.mkey, {side: None, target: other}, st,
                          gone={side: True, target: other_gone})
         if staged:
             self.state.db.executemany("UPDATE temp.w SET done = 1 WHERE mkey = ?",
                                       ((m,) for m in staged))
         self.state.mark([st.mkey for st in old], self.run_id)
+
+    def _rewrites(self) -> None:
+        """Count as updates the creates of renumbered items that went to the row their old pair
+        holds (its key a mapped value, as accountid under auto mapping: the create wrote over
+        that row, an upsert, and no row was made); a dry run plans them so."""
+        if not self.renumbered:
+            return
+        pairs = self.state.lookup(list(self.renumbered))
+        counts, planned = self.counts, self.counts.planned
+        for mkey, (side, kid) in self.renumbered.items():
+            st = pairs.get(mkey)
+            if st is None or st.key(side) != kid or not counts.created[side]:
+                continue  # (its create failed, or made a row of its own)
+            counts.created[side] -= 1
+            counts.updated[side] += 1
+            if planned is not None and mkey in planned.keys[side]["create"]:
+                planned.keys[side]["create"].remove(mkey)
+                planned.add(side, "update", (mkey,))
 
     def _unhandled(self) -> None:
         """Pairs neither side's read mentioned: gone on a fully read side, else unchanged.
