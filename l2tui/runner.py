@@ -6,6 +6,7 @@ import contextlib
 import errno
 import fcntl
 import itertools
+import json
 import os
 import re
 import sqlite3
@@ -51,7 +52,7 @@ from l2tui.sync.state import (
     set_aside,
     state_error,
 )
-from l2tui.sync.summaries import conflict_text, seconds_text
+from l2tui.sync.summaries import ITEM_ERROR, conflict_text, item_error_text, seconds_text
 
 __all__ = ["RunRecord", "Runner"]
 
@@ -339,9 +340,10 @@ class Runner:
 
     def item_errors(self, conn: Connection, record: RunRecord, most: int
                     ) -> tuple[list[str], int] | None:
-        """The first ``most`` item errors the run's log lists, as it words them (``error on the
-        right KEY: …``), and how many it lists in all (None: the run has no log file, or it
-        is gone or cannot be read)."""
+        """The first ``most`` item errors the run's log lists, as every front end words them
+        (``error on the right for AC-001: …``, also those of a log an older l2tui wrote), and
+        how many it lists in all (None: the run has no log file, or it is gone or cannot be
+        read)."""
         if not record.log or not _LOG_NAME.fullmatch(record.log):
             return None
         try:
@@ -469,8 +471,9 @@ class Runner:
 
 
 _LOG_NAME = re.compile(r"\d{8}-\d{6}-\d+(-\d+)?\.log")
-_ITEM_ERROR = "error on the "  # begins an item error's line in a run log (then its side)
-_ITEM_ERROR_LINE = re.compile(rf"\d\d:\d\d:\d\d {_ITEM_ERROR}")  # (not a message's next line)
+# an item error's line in a run log, after its time (not a line a message went on to); an older
+# l2tui wrote its key after its side as stored: 'error on the right ["k"]: …'
+_ITEM_ERROR_LINE = re.compile(rf"\d\d:\d\d:\d\d ({ITEM_ERROR}(left|right) )")
 
 
 def _let_go_of_logs(folder: Path, current: str, now: float) -> None:
@@ -489,15 +492,31 @@ def _let_go_of_logs(folder: Path, current: str, now: float) -> None:
 
 
 def _item_errors(lines: Iterable[str], most: int) -> tuple[list[str], int]:
-    """The first ``most`` item-error lines of a run log (without their time) and their count."""
+    """The first ``most`` item-error lines of a run log (without their time, as
+    ``item_error_text`` words them) and their count."""
     first: list[str] = []
     count = 0
     for line in lines:
-        if _ITEM_ERROR_LINE.match(line):
+        found = _ITEM_ERROR_LINE.match(line)
+        if found:
             count += 1
             if count <= most:
-                first.append(line.rstrip("\n").partition(" ")[2])
+                first.append(_reworded(found, line.rstrip("\n")))
     return first, count
+
+
+def _reworded(found: re.Match[str], line: str) -> str:
+    """An item error's line of a run log without its time; one an older l2tui wrote (its key as
+    stored: ``error on the right ["k"]: …``) in today's words."""
+    if not line.startswith("[", found.end()):
+        return line[found.start(1):]
+    try:
+        _, end = json.JSONDecoder().raw_decode(line, found.end())
+    except ValueError:
+        return line[found.start(1):]
+    if not line.startswith(": ", end):
+        return line[found.start(1):]
+    return item_error_text(found[2], line[found.end():end], line[end + 2:])
 
 
 def _progress_and_warnings(sink: EventSink) -> EventSink:
@@ -548,7 +567,7 @@ def _describe(event: Event, last_progress: dict[str, float]) -> str | None:
     if isinstance(event, Conflict):
         return conflict_text(event.key, event.resolution, event.left, event.right)
     if isinstance(event, ItemError):
-        return f"{_ITEM_ERROR}{event.side} {event.key}: {event.message}"
+        return item_error_text(event.side, event.key, event.message)
     if isinstance(event, RunFinished):
         r = event.report
         return f"run finished: {r.outcome} in {seconds_text(r.seconds)}; {r.message}"

@@ -40,6 +40,7 @@ from l2tui.sync.summaries import (
     conflict_text,
     count_text,
     iso_time,
+    item_error_text,
     planned_lines,
     seconds_text,
 )
@@ -251,7 +252,7 @@ def _sink(stream: TextIO, quiet: bool) -> EventSink:
         if isinstance(event, LogLine) and event.level != "info":
             line = f"{event.level}: {event.message}"
         elif isinstance(event, ItemError):
-            line = f"error ({event.side}) {event.key}: {event.message}"
+            line = item_error_text(event.side, event.key, event.message)
         elif isinstance(event, Conflict):
             line = conflict_text(event.key, event.resolution, event.left, event.right)
         if line:

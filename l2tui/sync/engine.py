@@ -64,6 +64,7 @@ MOST_RETRIED = 1000
 with the items to read again by key: a delta read of that many (pages of thousands) costs less
 than asking for them a hundred a request."""
 OTHER = {"left": "right", "right": "left"}
+REFILLING = "refilling"  # the state's meta key naming the entity (1, 2) a refill fills (``_emptied``)
 
 
 def _version_pairs(mkeys: list[str | None],
@@ -383,6 +384,9 @@ class Engine:
         # pairs whose item came back under another match key (``_moved``), decided as gone:
         # their match key → the item's new one
         self.moved: dict[str, str] = {}
+        # their new match keys → the side their create went to and the old pair's key there
+        # (``_rewrites``)
+        self.renumbered: dict[str, tuple[str, str]] = {}
         self.probe: Probe | None = None  # whether a one-way target holds rows (``_emptied``)
 
     # -- the run -------------------------------------------------------------------------
@@ -541,7 +545,11 @@ class Engine:
         first = state.empty()
         crashed = state.last_run_crashed(run)
         unrecorded = state.get(UNRECORDED) is not None
-        if crashed:
+        refilling = state.get(REFILLING) if crashed or unrecorded else None
+        if refilling in ("1", "2"):  # (a refill stopped midway: compared in full again)
+            self.log(f"a refill of {entity_label(conn, int(refilling))} was stopped midway: "
+                     "comparing every row of both sides again (as --full)", "warning")
+        elif crashed:
             self.log("the previous run did not finish: comparing both sides", "warning")
         elif unrecorded:
             # (the mark is left by a run that stopped, and by one that ended with writes the
@@ -561,6 +569,8 @@ class Engine:
         self.state_lacking = unrecorded or first or crashed or rematch or emptied
         if self.state_lacking and not opts.dry_run:
             state.put(UNRECORDED, str(run))
+            if emptied:  # (until a run ends: one stopped midway leaves the next to finish it)
+                state.put(REFILLING, "1" if conn.direction == Direction.RIGHT_TO_LEFT else "2")
             self.marked_as_first = first and not (crashed or unrecorded or rematch)
         self.matching = match  # both sides compared in full: versions are not trusted
         two_way = conn.direction == Direction.BIDIRECTIONAL
@@ -617,6 +627,7 @@ class Engine:
         for s in SIDES:
             self._drain(s, ("delete",))
         if self.moved:
+            self._rewrites()
             self.state.forget_shadowed(self.moved)
         self._keyless()
         for s in SIDES:
@@ -632,6 +643,7 @@ class Engine:
         # is past its new cursor, so the next run reads them by key, or from the old cursor
         unwritten = errors + sum(w.changed for w in self.writers.values())
         if not opts.dry_run:
+            state.put(REFILLING, None)  # (a refill ended: whatever the next run matches, not it)
             unsure = self._unsure()
             if unsure:  # the next run matches both sides by key, finding those written
                 self.log(f"{unsure} failed create(s) may have been carried out all the "
@@ -1272,12 +1284,32 @@ class Engine:
         for st in old:
             other, other_gone = staged.get(st.mkey) or (None, False)
             self.moved[st.mkey] = new.get(st.key(side) or "", "")
+            if self.moved[st.mkey] and st.key(target):
+                self.renumbered[self.moved[st.mkey]] = (target, st.key(target) or "")
             self._settle(st.mkey, {side: None, target: other}, st,
                          gone={side: True, target: other_gone})
         if staged:
             self.state.db.executemany("UPDATE temp.w SET done = 1 WHERE mkey = ?",
                                       ((m,) for m in staged))
         self.state.mark([st.mkey for st in old], self.run_id)
+
+    def _rewrites(self) -> None:
+        """Count as updates the creates of renumbered items that went to the row their old pair
+        holds (its key a mapped value, as accountid under auto mapping: the create wrote over
+        that row, an upsert, and no row was made); a dry run plans them so."""
+        if not self.renumbered:
+            return
+        pairs = self.state.lookup(list(self.renumbered))
+        counts, planned = self.counts, self.counts.planned
+        for mkey, (side, kid) in self.renumbered.items():
+            st = pairs.get(mkey)
+            if st is None or st.key(side) != kid or not counts.created[side]:
+                continue  # (its create failed, or made a row of its own)
+            counts.created[side] -= 1
+            counts.updated[side] += 1
+            if planned is not None and mkey in planned.keys[side]["create"]:
+                planned.keys[side]["create"].remove(mkey)
+                planned.add(side, "update", (mkey,))
 
     def _unhandled(self) -> None:
         """Pairs neither side's read mentioned: gone on a fully read side, else unchanged.

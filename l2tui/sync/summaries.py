@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -10,6 +11,7 @@ from typing import Any
 
 from l2tui.providers.base import shown_value
 from l2tui.sync.events import PlanCounts, RunReport
+from l2tui.sync.side import match_values
 from l2tui.sync.state import UNSETTLED, RunRecord
 
 
@@ -178,6 +180,27 @@ VALUE_CHARS = 60  # the most of a value a conflict's line shows
 def key_text(values: list[Any]) -> str:
     """A match key's values as people read them: ``AC-001``, or ``AC-001, 2`` for two."""
     return ", ".join(str(v) for v in values)
+
+
+ITEM_ERROR = "error on the "  # begins an item error's line (then its side: ``item_error_text``)
+
+
+def item_error_text(side: str, key: str, message: str) -> str:
+    """An item error in one line, alike in the app's run log, the run's log file and on stderr:
+    its side, its key as a conflict shows it and what went wrong, e.g. ``error on the right for
+    AC-001: CHECK constraint failed: …`` (a message's line breaks become spaces)."""
+    return f"{ITEM_ERROR}{side} for {key_text(shown_key(key))}: " + \
+        re.sub(r"\s*[\r\n]+\s*", " ", message.strip())
+
+
+def shown_key(key: str) -> list[Any]:
+    """A match key (or a row's own key) as the values a line shows; one that is not stored key
+    text (``key_json``) as it is."""
+    try:
+        values = match_values(key)
+    except ValueError:
+        return [key]
+    return values if isinstance(values, list) else [key]
 
 
 def differences(left: Mapping[str, Any], right: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:

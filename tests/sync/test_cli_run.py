@@ -118,7 +118,7 @@ def test_a_value_that_is_no_guid_written_into_a_dataverse_lookup_names_the_colum
                           "WHERE accountid = :k"), {"k": key})
     result = run_cli("run", name)
     assert result.returncode == 1
-    assert (f'error (left) ["{key}"]: _primarycontactid_value: \'not-a-guid\' cannot be '
+    assert (f'error on the left for {key}: _primarycontactid_value: \'not-a-guid\' cannot be '
             "written as a GUID") in result.stderr.splitlines()
 
 

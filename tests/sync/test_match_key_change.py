@@ -3,6 +3,7 @@ pair of it, under its new match key, and the runs after it write nothing (emulat
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from l2tui.config.model import ColumnPair, Deletions, Direction
 from l2tui.runner import Runner
 from l2tui.sync.events import RunReport
+from tests.conftest import CliRunner
 from tests.sync.support import IntoDataverse, Pair, make_into_dataverse, make_pair, sqlite_url
 
 
@@ -66,6 +68,42 @@ def test_a_renumbered_item_keeps_one_pair_under_its_new_number_and_later_runs_wr
     for again in (pair.run(), pair.run(), pair.run(full=True)):
         assert (again.outcome, _writes(again)) == ("success", (0,) * 6), again.message
     assert pair.left() == pair.right() and len(pair.left()) == 20
+
+
+@pytest.mark.parametrize(("direction", "side"), [
+    (Direction.LEFT_TO_RIGHT, "left"), (Direction.RIGHT_TO_LEFT, "right"),
+    (Direction.BIDIRECTIONAL, "left"), (Direction.BIDIRECTIONAL, "right")])
+def test_a_renumbered_item_written_over_its_own_row_is_counted_as_an_update(
+        emu: Any, tmp_path: Path, direction: Direction, side: str) -> None:
+    """accountid mapped as a value: the write of the new number goes to the row the item has
+    there (an upsert of its key), which no row is added to or taken from: an update, also as
+    the dry run plans it."""
+    pair = _by_number(emu, tmp_path, direction)
+    _renumbered(pair, side)
+    target = "right" if side == "left" else "left"
+    planned = pair.run(dry_run=True)
+    report = pair.run()
+    updated = (0, 1, 0, 0, 0, 0) if target == "left" else (0, 0, 0, 0, 1, 0)
+    assert (_writes(planned), _writes(report)) == (updated, updated), report.message
+    assert planned.details["planned"][target]["update"] == [["NEW-1"]]
+    assert len(pair.left()) == pair.right_count() == 20
+
+
+def test_a_renumbered_item_written_over_its_own_row_reads_1_updated_in_the_summary_and_history(
+        emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    pair = _by_number(emu, tmp_path, Direction.LEFT_TO_RIGHT)
+    name = pair.save()
+    key = _renumbered(pair, "left")
+    result = run_cli("run", name)
+    assert result.returncode == 0, result.stderr
+    assert "Data Entity 2 (right): 0 created, 1 updated, 0 deleted" in result.stdout, \
+        result.stdout
+    pair.left_update(key, {"accountnumber": "NEW-2"})
+    report = json.loads(run_cli("run", name, "--json").stdout)
+    assert (report["created_right"], report["updated_right"]) == (0, 1), report
+    newest = json.loads(run_cli("history", name, "--json").stdout)[0]
+    assert (newest["counts"]["created_right"], newest["counts"]["updated_right"]) == (0, 1)
+    assert "right 0 created, 1 updated, 0 deleted" in run_cli("history", name).stdout
 
 
 def test_a_renumbered_item_the_target_refuses_keeps_its_row_until_a_later_run_writes_it(

@@ -68,9 +68,8 @@ def test_an_emptied_target_is_filled_again_past_a_deletion_guard_it_does_not_mee
     assert pair.run().created_right == 20 and pair.right() == pair.left()
 
 
-def test_a_refill_cancelled_midway_is_finished_by_the_next_run(pair: Pair) -> None:
-    """Stopped between batches with some rows written, the target is no longer empty: the next
-    run still compares every row, as the stopped one did, until one ends normally."""
+def cancelled_refill(pair: Pair) -> None:
+    """A refill of the emptied target cancelled between batches, some of its rows written."""
     pair.conn.entity1.connection_string += "PageSize=5;"
     pair.run()
     emptied(pair)
@@ -82,9 +81,27 @@ def test_a_refill_cancelled_midway_is_finished_by_the_next_run(pair: Pair) -> No
 
     report = Runner(pair.paths).run(pair.conn, sink=sink, cancel=cancel, batch_size=1)
     assert report.outcome == "cancelled" and 0 < pair.right_count() < 20
+
+
+def test_a_refill_cancelled_midway_is_finished_by_the_next_run(pair: Pair) -> None:
+    """Stopped between batches with some rows written, the target is no longer empty: the next
+    run still compares every row, as the stopped one did, until one ends normally."""
+    cancelled_refill(pair)
     report = pair.run()
     assert report.outcome == "success" and report.created_right == 20 - report.unchanged
     assert pair.right() == pair.left()
+
+
+def test_the_run_that_finishes_a_cancelled_refill_says_it_is_a_refill_stopped_midway(
+        pair: Pair) -> None:
+    cancelled_refill(pair)
+    pair.events.clear()
+    assert pair.run().outcome == "success"
+    assert warnings(pair) == ["a refill of entity 2 (SQL accounts) was stopped midway: comparing "
+                              "every row of both sides again (as --full)"]
+    pair.events.clear()
+    pair.run()
+    assert warnings(pair) == []  # (the refill ended: no later run says it again)
 
 
 def test_a_one_way_target_with_a_row_left_is_not_compared_in_full(pair: Pair) -> None:

@@ -198,7 +198,7 @@ def test_a_run_from_a_sqlite_row_that_is_no_date_finishes_with_errors_naming_it(
     ConnectionStore(resolve_paths().connections).save(contacts.conn)
     result = run_cli("run", contacts.conn.slug)
     assert result.returncode == 1 and "unexpected error" not in result.stderr, result.stderr
-    assert f"error (right) [\"{bad}\"]: birthdate: '1980-01-02 00:00:00x' cannot be read as a " \
+    assert f"error on the right for {bad}: birthdate: '1980-01-02 00:00:00x' cannot be read as a " \
            "date" in result.stderr
     assert "Finished with errors" in result.stdout and "1 created" in result.stdout
 
@@ -333,7 +333,7 @@ def test_a_text_key_written_into_a_sqlite_integer_primary_key_fails_its_row_sayi
     ConnectionStore(resolve_paths().connections).save(conn)
     result = run_cli("run", conn.slug)
     assert result.returncode == 1, result.stderr
-    assert "error (right) [\"x\"]: id: 'x' cannot be stored: SQLite's INTEGER PRIMARY KEY " \
+    assert "error on the right for x: id: 'x' cannot be stored: SQLite's INTEGER PRIMARY KEY " \
            "holds whole numbers only" in result.stderr
     assert "1 created" in result.stdout
 

@@ -11,6 +11,7 @@ from l2tui.sync.summaries import (
     conflict_text,
     counts_text,
     differences,
+    item_error_text,
     plan_text,
     report_body,
     run_text,
@@ -122,3 +123,15 @@ def test_a_conflict_line_cuts_a_long_value_short() -> None:
     text = conflict_text('["k"]', "right_wins", {"note": "a" * 50_000}, {"note": "b" * 50_000})
     assert text == f"conflict [\"k\"]: right_wins — note: '{'a' * 56}... (left) ≠ " \
         f"'{'b' * 56}... (right)"
+
+
+def test_an_item_error_names_its_side_and_its_key_as_a_conflict_does() -> None:
+    assert item_error_text("right", '["AC-001"]', "CHECK constraint failed: n > 0") == \
+        "error on the right for AC-001: CHECK constraint failed: n > 0"
+    assert item_error_text("left", '["AC-001",2]', "refused") == \
+        "error on the left for AC-001, 2: refused"
+
+
+def test_an_item_error_is_one_line_though_its_message_is_not() -> None:
+    assert item_error_text("right", '["k"]', "violates check\nDETAIL:  row (1)\n") == \
+        "error on the right for k: violates check DETAIL:  row (1)"

@@ -693,15 +693,70 @@ async def test_a_run_with_item_errors_lists_the_first_of_them_in_its_details(
         text = await _details_of_the_newest_run(pilot, app)
     lines = text.splitlines()
     assert "Item errors (50):" in lines, text
-    shown = [line for line in lines if line.startswith("error on the right [")]
+    shown = [line for line in lines if line.startswith("error on the right for ")]
     assert len(shown) == MOST_ITEM_ERRORS, text
     assert all(line.endswith(": CHECK constraint failed: accountnumber IS NULL")
                for line in shown), shown
     [log] = [line.split(": ", 1)[1] for line in lines if line.startswith("Run log: ")]
     logged = [line.split(" ", 1)[1] for line in Path(log).read_text().splitlines()
-              if " error on the right [" in line]
+              if " error on the right for " in line]
     assert shown == logged[:MOST_ITEM_ERRORS]  # the log's own wording, in its order
     assert f"and {50 - MOST_ITEM_ERRORS} more in the run log" in lines, text
+
+
+def _logged_item_errors(log: Path) -> list[str]:
+    """The item errors a run log file lists, without their time."""
+    return [line.split(" ", 1)[1] for line in log.read_text().splitlines()
+            if " error on the " in line]
+
+
+async def test_an_item_error_reads_alike_in_the_run_log_its_file_its_details_and_on_stderr(
+        make_app, demo_file, paths, sqlite_db, run_cli) -> None:
+    """Every account number refused: the Run page's log, the run's log file and its details say
+    each of the 50 in one line, and `l2tui run` (failing them again) on stderr, word for word."""
+    with sqlite3.connect(sqlite_db) as con:
+        con.execute("CREATE TABLE accounts (accountid TEXT PRIMARY KEY, name TEXT, "
+                    "accountnumber TEXT CHECK (accountnumber IS NULL), revenue NUMERIC)")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await until(pilot, lambda: not app.running)
+        await until(pilot, lambda: app.query_one("#run-history").row_count == 1)
+        live = [t for t in app.query_one("#run-log").texts if t.startswith("error ")]
+        details = [line for line in (await _details_of_the_newest_run(pilot, app)).splitlines()
+                   if line.startswith("error ")]
+    [log] = paths.run_logs(DEMO_SLUG).iterdir()
+    logged = _logged_item_errors(log)
+    result = run_cli("run", DEMO_SLUG)
+    assert result.returncode == 1, result.stderr
+    stderr = [line for line in result.stderr.splitlines() if line.startswith("error ")]
+    assert len(logged) == 50 and all(re.fullmatch(
+        r"error on the right for [0-9a-f-]{36}: CHECK constraint failed: accountnumber IS NULL",
+        line) for line in logged), logged
+    assert live == logged and details == logged[:len(details)] and len(details) == 20
+    assert sorted(stderr) == sorted(logged), result.stderr
+
+
+async def test_a_runs_details_word_the_item_errors_of_an_older_log_as_today(
+        make_app, demo_file, paths, sqlite_db) -> None:
+    """A log an older l2tui wrote (each key as stored: 'error on the right ["…"]: …') is listed
+    in today's words."""
+    _run_with_50_item_errors(paths, sqlite_db)
+    [log] = paths.run_logs(DEMO_SLUG).iterdir()
+    today = _logged_item_errors(log)
+    log.write_text(re.sub(r"error on the right for ([0-9a-f-]{36}):", r'error on the right ["\1"]:',
+                          log.read_text()))
+    assert not _logged_item_errors(log)[0].startswith("error on the right for ")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.query_one("#run-history").row_count == 1)
+        text = await _details_of_the_newest_run(pilot, app)
+    shown = [line for line in text.splitlines() if line.startswith("error ")]
+    assert shown == today[:20] and all(re.fullmatch(
+        r"error on the right for [0-9a-f-]{36}: CHECK constraint failed: accountnumber IS NULL",
+        line) for line in shown), text
+    assert "Item errors (50):" in text.splitlines()
 
 
 async def test_a_runs_long_details_keep_their_close_button_in_sight_at_80x24(

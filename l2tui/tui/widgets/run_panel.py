@@ -21,6 +21,7 @@ from l2tui.sync.events import (
 )
 from l2tui.sync.summaries import (
     conflict_text,
+    item_error_text,
     plan_text,
     planned_lines,
     report_body,
@@ -110,7 +111,7 @@ def event_line(event: Event) -> str | None:
     if isinstance(event, Conflict):
         return conflict_text(event.key, event.resolution, event.left, event.right)
     if isinstance(event, ItemError):
-        return f"error on the {event.side} for {event.key}: {event.message}"
+        return item_error_text(event.side, event.key, event.message)
     return None  # (RunFinished: the App adds the summary when the worker returns the report)
 
 
