@@ -217,15 +217,16 @@ def differences(left: Mapping[str, Any], right: Mapping[str, Any]) -> list[tuple
 def conflict_text(key: str, resolution: str, left: Mapping[str, Any] | None,
                   right: Mapping[str, Any] | None, most: int = 3,
                   settled_by: int | None = None) -> str:
-    """A conflict in one line: its key, how it was settled and what differs, e.g.
-    ``name: 'A' (left) ≠ 'B' (right)``, or the side it is gone from; ``settled_by``: the later
-    run that settled one recorded as not settled."""
+    """A conflict in one line: its key (stored key text, shown as its values, as an item
+    error's), how it was settled and what differs, e.g. ``name: 'A' (left) ≠ 'B' (right)``, or
+    the side it is gone from; ``settled_by``: the later run that settled one recorded as not
+    settled."""
     if resolution.endswith(UNSETTLED):  # (its winning write failed: said so, not as a code)
         resolution = f"{resolution.removesuffix(UNSETTLED)}, its write not made" + (
             "" if settled_by else ": not settled")
     if settled_by:
         resolution += f"; settled by run {settled_by}"
-    text = f"conflict {key}: {resolution}"
+    text = f"conflict {key_text(shown_key(key))}: {resolution}"
     if left is None or right is None:
         return f"{text} — gone on the {'left' if left is None else 'right'}"
     differ = [f"{name}: {value_text(lvalue)} (left) ≠ {value_text(rvalue)} (right)"

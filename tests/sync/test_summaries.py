@@ -60,30 +60,30 @@ def test_differences_pair_the_sides_by_position_and_name_both_columns() -> None:
 
 def test_a_conflict_names_what_differs_or_the_side_it_is_gone_from() -> None:
     assert conflict_text('["k"]', "left_wins", {"name": "A"}, {"name": "B"}) == \
-        "conflict [\"k\"]: left_wins — name: 'A' (left) ≠ 'B' (right)"
+        "conflict k: left_wins — name: 'A' (left) ≠ 'B' (right)"
     assert conflict_text('["k"]', "skipped", None, {"name": "B"}) == \
-        "conflict [\"k\"]: skipped — gone on the left"
+        "conflict k: skipped — gone on the left"
 
 
 def test_a_conflict_whose_winning_write_failed_reads_as_not_settled_not_as_a_code() -> None:
     assert conflict_text('["k"]', "left_wins_failed", {"name": "A"}, {"name": "B"}) == \
-        "conflict [\"k\"]: left_wins, its write not made: not settled — name: 'A' (left) ≠ " \
+        "conflict k: left_wins, its write not made: not settled — name: 'A' (left) ≠ " \
         "'B' (right)"
 
 
 def test_a_conflict_recorded_as_not_settled_that_a_later_run_settled_says_which_run() -> None:
     assert conflict_text('["k"]', "left_wins_failed", {"name": "A"}, {"name": "B"},
                          settled_by=7) == \
-        "conflict [\"k\"]: left_wins, its write not made; settled by run 7 — name: 'A' (left) " \
+        "conflict k: left_wins, its write not made; settled by run 7 — name: 'A' (left) " \
         "≠ 'B' (right)"
     assert conflict_text('["k"]', "skipped", {"name": "A"}, {"name": "B"}, settled_by=7) == \
-        "conflict [\"k\"]: skipped; settled by run 7 — name: 'A' (left) ≠ 'B' (right)"
+        "conflict k: skipped; settled by run 7 — name: 'A' (left) ≠ 'B' (right)"
 
 
 def test_a_conflict_shows_a_number_as_it_reads_and_text_quoted() -> None:
     assert conflict_text('["k"]', "left_wins", {"revenue": Decimal("12.5"), "name": "A"},
                          {"revenue": 13, "name": "B"}) == \
-        "conflict [\"k\"]: left_wins — revenue: 12.5 (left) ≠ 13 (right); name: 'A' (left) ≠ " \
+        "conflict k: left_wins — revenue: 12.5 (left) ≠ 13 (right); name: 'A' (left) ≠ " \
         "'B' (right)"
 
 
@@ -121,7 +121,7 @@ def test_a_run_s_duration_reads_in_tenths_or_under_0_05_s_in_hundredths(seconds:
 
 def test_a_conflict_line_cuts_a_long_value_short() -> None:
     text = conflict_text('["k"]', "right_wins", {"note": "a" * 50_000}, {"note": "b" * 50_000})
-    assert text == f"conflict [\"k\"]: right_wins — note: '{'a' * 56}... (left) ≠ " \
+    assert text == f"conflict k: right_wins — note: '{'a' * 56}... (left) ≠ " \
         f"'{'b' * 56}... (right)"
 
 
@@ -135,3 +135,8 @@ def test_an_item_error_names_its_side_and_its_key_as_a_conflict_does() -> None:
 def test_an_item_error_is_one_line_though_its_message_is_not() -> None:
     assert item_error_text("right", '["k"]', "violates check\nDETAIL:  row (1)\n") == \
         "error on the right for k: violates check DETAIL:  row (1)"
+
+
+def test_a_conflict_shows_its_key_as_its_values_as_an_item_error_does() -> None:
+    assert conflict_text('["AC-001", 2]', "skipped", None, {"name": "B"}).startswith(
+        "conflict AC-001, 2: skipped")

@@ -9,7 +9,6 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from l2tui.sync.side import match_values
 from l2tui.sync.summaries import (
     conflict_text,
     local_time,
@@ -38,8 +37,7 @@ def details_lines(details: RunDetails) -> list[str]:
     else:
         lines.append(f"Conflicts ({len(details.conflicts)}):")
         for conflict in details.conflicts:
-            key = ", ".join(str(v) for v in match_values(conflict["key"]))
-            lines.append(conflict_text(key, conflict["resolution"], conflict["left"],
+            lines.append(conflict_text(conflict["key"], conflict["resolution"], conflict["left"],
                                        conflict["right"], most=100,
                                        settled_by=conflict.get("settled_by")))
     lines += item_error_lines(details)
