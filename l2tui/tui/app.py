@@ -31,6 +31,7 @@ from l2tui.tui.widgets.connection_list import ConnectionList
 from l2tui.tui.widgets.entity_form import EntityForm
 from l2tui.tui.widgets.mapping_editor import MappingEditor
 from l2tui.tui.widgets.no_connection import NoConnection
+from l2tui.tui.widgets.pages import Pages
 from l2tui.tui.widgets.run_panel import RunPanel
 
 PAGES = ("connection", "entity1", "entity2", "mappings", "run")
@@ -112,7 +113,7 @@ class L2App(WatchMixin, ActionsMixin):
             with Vertical(id="connections-pane", classes="pane"):
                 yield Static("Connections", classes="pane-title")
                 yield ConnectionList(id="connections")
-            with TabbedContent(id="pages", initial="connection"):
+            with Pages(id="pages", initial="connection"):
                 with TabPane(PAGE_TITLES["connection"], id="connection"):
                     yield ConnectionForm(id="connection-form")
                 with TabPane(PAGE_TITLES["entity1"], id="entity1"):

@@ -391,3 +391,24 @@ async def test_the_direction_hint_to_switch_to_bidirectional_goes_once_it_is(
         await pilot.pause()
         hint = str(app.query_one("#f-direction .field-hint").render())
         assert "switch to Bi-directional" not in hint, hint
+
+
+async def test_a_page_shown_by_alt_and_a_digit_is_not_switched_back_by_an_older_tab_activation(
+        make_app, demo_file) -> None:
+    """(as the tabs' own activation at start-up, still queued when Alt+4 is typed on a loaded
+    machine or over a slow link, did)"""
+    from textual.widgets import TabbedContent, Tabs
+    from textual.widgets._tabbed_content import ContentTabs
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        pages = app.query_one("#pages", TabbedContent)
+        tabs = pages.get_child_by_type(ContentTabs)
+        first = tabs.get_content_tab("connection")
+        await pilot.press("alt+4")
+        pages.post_message(Tabs.TabActivated(tabs, first))  # (queued before the key, handled after)
+        await pilot.pause()
+        assert pages.active == "mappings"
+        await pilot.click(f"#{first.id}")  # a click on a tab still shows its page
+        await pilot.pause()
+        assert pages.active == "connection"
