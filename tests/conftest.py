@@ -7,6 +7,7 @@ import gc
 import os
 import pty
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -26,6 +27,12 @@ os.environ["PYTHON_KEYRING_BACKEND"] = "tests.support.keyring_backend.FileKeyrin
 # The machine's CA-bundle variables override `verify=` in requests; tests bring their own.
 for _name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
     os.environ.pop(_name, None)
+# A signal ignored here is ignored by every process the tests start (an ignored disposition
+# outlives exec): started by `nohup`, or as a background job of a script, the tests of Ctrl-C,
+# SIGHUP and SIGTERM would see l2tui ignore them, as it rightly does when so started.
+for _signal in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+    if signal.getsignal(_signal) == signal.SIG_IGN:
+        signal.signal(_signal, signal.SIG_DFL)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
