@@ -1524,7 +1524,9 @@ class Engine:
             if self.moved and "delete" in ops else set()
         for task in self.outbox.drain(side, ops):
             self._check_cancel()
-            if task.op == "delete" and task.dst_kid:
+            # (a pair this run found left by a change of its item's match key: not every delete
+            # asks the state again)
+            if task.op == "delete" and task.dst_kid and task.mkey in self.moved:
                 if self.state.held_by_another(side, task.dst_kid, task.mkey):
                     # the item another pair holds (its match key changed, and the new pair's
                     # write went to it): not deleted; the old pair is let go
