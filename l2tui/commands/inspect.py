@@ -21,6 +21,7 @@ from l2tui.paths import Paths
 from l2tui.providers import entity_errors
 from l2tui.providers.base import Column, Provider, Record
 from l2tui.sync.engine import plan_mapping, repeated_match_keys, verify_entity
+from l2tui.widths import fitted_widths
 
 
 def verify_command(args: argparse.Namespace, paths: Paths) -> int:
@@ -104,9 +105,7 @@ def format_table(header: list[str], rows: list[list[str]], width: int | None = N
     width = width or shutil.get_terminal_size((120, 24)).columns
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
     budget = max(width - 2 * (len(header) - 1), len(header) * 4)
-    while sum(widths) > budget and max(widths) > 8:
-        widest = widths.index(max(widths))
-        widths[widest] -= 1
+    widths = fitted_widths(widths, [min(w, 8) for w in widths], budget, [range(len(widths))])
 
     def cut(text: str, w: int) -> str:
         return text if len(text) <= w else text[: max(w - 1, 0)] + "…"

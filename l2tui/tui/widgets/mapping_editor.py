@@ -18,7 +18,8 @@ from l2tui.config.model import ColumnPair, Connection
 from l2tui.tui.mapping_rows import Row, build_rows, carried_auto_pairs, effective_pairs
 from l2tui.tui.messages import Edited
 from l2tui.tui.widgets.fields import SearchSelect
-from l2tui.tui.widgets.tables import cell_width, fitted_widths
+from l2tui.tui.widgets.tables import cell_width
+from l2tui.widths import fitted_widths
 
 NOT_LOADED = "columns not loaded: Load Columns reads both entities' columns"
 LEGEND = "★ match key, auto: mapped by name, RO read-only"

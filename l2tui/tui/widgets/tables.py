@@ -28,20 +28,3 @@ def fill_table(table: DataTable[Any], labels: Sequence[str], rows: Sequence[Sequ
         table.add_column(label, width=max([cell_len(label), *(cell_width(row[index]) for row in rows)]))
     for number, row in enumerate(rows):
         table.add_row(*row, key=None if keys is None else keys[number])
-
-
-def fitted_widths(widths: Sequence[int], floors: Sequence[int], room: int,
-                  order: Sequence[Sequence[int]]) -> list[int]:
-    """Column widths that fit ``room`` cells: the groups of columns in ``order`` give up width in
-    turn (in a group, the widest first), none below its floor; the other columns keep theirs.
-    What still does not fit scrolls sideways."""
-    fitted = list(widths)
-    excess = sum(fitted) - room
-    for group in order:
-        while excess > 0:
-            shrinkable = [index for index in group if fitted[index] > floors[index]]
-            if not shrinkable:
-                break
-            fitted[max(shrinkable, key=lambda index: fitted[index])] -= 1
-            excess -= 1
-    return fitted
