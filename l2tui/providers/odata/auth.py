@@ -113,10 +113,8 @@ class SignInServerError(SignInGaveUp):
     words, not as MSAL's "HTTP Error: 503" (its only word for it)."""
 
     def __init__(self, response: Any, tries: int) -> None:
-        status = int(response.status_code)
-        reason = getattr(response, "reason", "")
-        super().__init__(f"the identity provider answered {status} {reason}".rstrip()
-                         if reason else _answered(status), tries)
+        super().__init__(_answered(int(response.status_code), getattr(response, "reason", "")),
+                         tries)
 
 
 def _phrase(status: int) -> str:
@@ -636,9 +634,10 @@ def _discovery_refusal(exc: BaseException) -> str:
     return _answered(int(status.group(1))) + " for its OpenID configuration" if status else ""
 
 
-def _answered(status: int) -> str:
-    """An identity provider's answer by its status, for a message."""
-    return f"the identity provider answered {status} {_phrase(status)}".rstrip()
+def _answered(status: int, reason: str | None = "") -> str:
+    """An identity provider's answer by its status, for a message (its ``reason`` phrase, else
+    the standard one)."""
+    return f"the identity provider answered {status} {reason or _phrase(status)}".rstrip()
 
 
 def _missing(what: str, context: ProviderContext) -> str:
