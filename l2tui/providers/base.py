@@ -358,9 +358,11 @@ class Provider(abc.ABC):
         return []
 
     def has_rows(self) -> bool | None:
-        """Whether the select returns any row, asked for one row at most (after ``describe``);
-        None where the provider cannot ask that cheaply. A ConfigError when the side refuses
-        the question. This default cannot ask."""
+        """Whether the table or entity set the select reads holds any row, its filter not
+        applied (a one-way run's target found so is taken as emptied by hand: a filter that
+        leaves out the rows written must not make it look so), asked for one row at most (after
+        ``describe``); None where the provider cannot ask that cheaply. A ConfigError when the
+        side refuses the question. This default cannot ask."""
         return None
 
     def preview(self, rows: int = 20) -> tuple[list[Column], list[Record]]:

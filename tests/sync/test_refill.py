@@ -158,3 +158,36 @@ def test_run_says_in_one_line_that_it_fills_an_emptied_target_again(
     assert "20 created" in result.stdout
     logs = list(pair.paths.run_logs(name).glob("*.log"))
     assert len(logs) == 2 and len([log for log in logs if REFILL in log.read_text()]) == 1
+
+
+def test_a_target_whose_select_leaves_out_the_rows_written_is_not_taken_as_emptied(
+        emu: Any, db_url: str) -> None:
+    pair = make_pair(emu, db_url, "accounts")
+    pair.conn.entity2.select = "SELECT * FROM accounts WHERE name = 'nobody'"
+    assert pair.run().created_right == 20
+    for _ in range(2):
+        report = pair.run()
+        assert report.outcome == "success" and report.details["mode"]["right"] == "none"
+    assert not [w for w in warnings(pair) if "holds no rows" in w]
+    assert pair.right_count() == 20
+
+
+def test_a_filtered_target_table_emptied_by_hand_is_filled_again(emu: Any, db_url: str) -> None:
+    pair = make_pair(emu, db_url, "accounts")
+    pair.conn.entity2.select = "SELECT * FROM accounts WHERE revenue IS NOT NULL OR 1 = 1"
+    pair.run()
+    emptied(pair)
+    assert pair.run().created_right == 20 and pair.right() == pair.left()
+
+
+def test_a_dataverse_target_whose_filter_leaves_out_the_rows_written_gets_no_duplicates(
+        emu: Any, tmp_path: Path) -> None:
+    into = make_into_dataverse(emu, tmp_path / "src.db", rows=5)
+    into.conn.entity1.select += "&$filter=revenue gt 1000000"
+    for key in [r["accountid"] for r in emu.store.rows("accounts")]:
+        emu.store.delete("accounts", key)
+    assert Runner(into.paths).run(into.conn).created_left == 5
+    for _ in range(2):
+        report = Runner(into.paths).run(into.conn)
+        assert report.outcome == "success" and report.created_left == 0
+    assert len(emu.store.rows("accounts")) == 5

@@ -39,9 +39,9 @@ from l2tui.providers.odata import keys_first
 from l2tui.providers.odata.auth import make_authenticator
 from l2tui.providers.odata.connstr import ODataSettings, parse_settings
 from l2tui.providers.odata.entity_schema import EntitySchema
-from l2tui.providers.odata.http import HttpClient, HttpError, RetryPolicy, sleep_until
+from l2tui.providers.odata.http import HttpClient, RetryPolicy, sleep_until
 from l2tui.providers.odata.pages import PageDecoder
-from l2tui.providers.odata.read import ODataReadStream, ReadPlan, build_query, refused_select
+from l2tui.providers.odata.read import ODataReadStream, ReadPlan, build_query
 from l2tui.providers.odata.schema import UnknownEntitySet, load_schema
 from l2tui.providers.odata.spec import declaration
 from l2tui.providers.odata.write import Writer
@@ -227,16 +227,13 @@ class ODataProvider(Provider):
                   f"from {schema.entity_set}")
 
     def has_rows(self) -> bool | None:
-        """Whether the select returns any row: one request of its options with ``$top=1``,
-        the key alone selected (a ConfigError when the service refuses the select)."""
+        """Whether the entity set holds any row (the select's ``$filter`` not applied: one that
+        leaves out the rows a run writes must not make the set look emptied): one request with
+        ``$top=1``, the key alone selected."""
         key = self.schema().key
-        options = [(n, v) for n, v in self.options if n not in ("$select", "$top")]
-        options += [("$select", ",".join(key))] if key else []
-        url = f"{self.settings.entity_url}?{build_query([*options, ('$top', '1')])}"
-        try:
-            body = self.http.get_json(url)
-        except HttpError as exc:
-            raise refused_select(exc, self._plan()) from None
+        options = [("$select", ",".join(key))] if key else []
+        query = build_query([*options, ("$top", "1")])
+        body = self.http.get_json(f"{self.settings.entity_url}?{query}")
         return bool(body.get("value")) if isinstance(body, dict) else None
 
     def preview(self, rows: int = 20) -> tuple[list[Column], list[Record]]:

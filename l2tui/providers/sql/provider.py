@@ -363,16 +363,19 @@ class SqlProvider(Provider):
                                   key="select") from None
 
     def has_rows(self) -> bool | None:
-        """Whether the select returns any row: ``SELECT 1`` over it, one row at most. None for a
-        procedure, or a SQL Server query with a WITH (neither can be a subquery)."""
+        """Whether the table a select reads and writes holds any row (its WHERE not applied):
+        ``SELECT 1`` from it, one row at most; for another query, whether the query returns a
+        row. None for a procedure, or a SQL Server query with a WITH (neither can be a
+        subquery)."""
         self.describe()
         info = self.info
         if info.kind == "procedure" or (self.target.provider == "sqlserver"
                                         and info.text[:4].lower() == "with"):
             return None
         with self.connect() as conn:
-            # a table's own rows straight from it (half the statement to compile of its read)
-            rows: sa.FromClause = self._table if info.kind == "table" and \
+            # the table's own rows straight from it: a WHERE that leaves out the rows a run
+            # writes must not make the table look emptied
+            rows: sa.FromClause = self._table if info.kind in ("table", "select") and \
                 self._table is not None else self._rows(conn, [])
             query: sa.Select[Any] = sa.select(sa.literal_column("1")).select_from(rows).limit(1)
             found = conn.execute(query).first()

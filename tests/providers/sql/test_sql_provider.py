@@ -639,11 +639,18 @@ def test_repeated_keys_of_a_folded_key_kept_unique_by_its_index_ask_one_scan_whi
     assert len(asked) == 1 and "lower" in asked[0].lower()
 
 
-def test_has_rows_says_whether_the_select_returns_a_row(
+def test_has_rows_says_whether_the_table_holds_a_row(
         db: Database, make_accounts: Callable[..., sa.Table]) -> None:
     make_accounts(rows=3)
     assert db.open("accounts").has_rows() is True
     assert db.open("SELECT id, name FROM accounts WHERE city = 'c1'").has_rows() is True
-    assert db.open("SELECT id, name FROM accounts WHERE city = 'nowhere'").has_rows() is False
     db.run(f"DELETE FROM {db.q('accounts')}")
     assert db.open("accounts").has_rows() is False
+
+
+def test_has_rows_of_a_select_with_a_where_asks_its_table(
+        db: Database, make_accounts: Callable[..., sa.Table]) -> None:
+    make_accounts(rows=3)
+    assert db.open("SELECT id, name FROM accounts WHERE city = 'nowhere'").has_rows() is True
+    db.run(f"DELETE FROM {db.q('accounts')}")
+    assert db.open("SELECT id, name FROM accounts WHERE city = 'nowhere'").has_rows() is False
