@@ -122,7 +122,13 @@ def collection(url: str, body: Any, needs: Collection[str] = (), hint: str = "")
         return body  # type: ignore[no-any-return]  # (a dict: checked)
     if hint and problem == NO_VALUE:
         problem += f" ({hint})"
-    raise ConnectError(f"GET {safe_url(url)}: {problem}")
+    raise shape_error(url, problem)
+
+
+def shape_error(url: str, problem: str) -> ConnectError:
+    """The one-line error for a GET answered with JSON of another shape than asked for: the
+    request (its query left out) and what is wrong with the answer."""
+    return ConnectError(f"GET {safe_url(url)}: {problem}")
 
 
 class HttpError(ConnectError):
