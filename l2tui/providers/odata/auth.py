@@ -109,8 +109,9 @@ class SignInGaveUp(requests.ConnectionError):
 
 
 class SignInServerError(SignInGaveUp):
-    """A sign-in request the identity provider answered 5xx each time it was tried: said so in
-    words, not as MSAL's "HTTP Error: 503" (its only word for it)."""
+    """A sign-in request the identity provider answered 429 or 5xx each time it was tried: said
+    so in words, not as MSAL's "HTTP Error: 503" (its only word for it), nor as its answer that
+    was no JSON (a gateway's page, an empty body)."""
 
     def __init__(self, response: Any, tries: int) -> None:
         super().__init__(_answered(int(response.status_code), getattr(response, "reason", "")),
@@ -132,7 +133,7 @@ class RetryingClient:
     or a dropped connection after a back-off, each wait logged. The run's stop ends at once a
     wait for an answer or to try again (StopAsked). The last answer is MSAL's, told as before,
     the last error SignInGaveUp; a 400 or 401 (a wrong password or secret) and a refused first
-    connection are not tried again; a 5xx still answered after the retries is
+    connection are not tried again; a 429 or 5xx still answered after the retries is
     SignInServerError."""
 
     def __init__(self, session: Any, context: ProviderContext, timeout: float | None = None) -> None:
@@ -191,8 +192,8 @@ class RetryingClient:
                 elif status in RETRY_STATUSES and server_errors < self.policy.max_retries:
                     server_errors += 1
                     wait, why = self.policy.backoff(server_errors), str(status)
-                elif status >= 500:
-                    raise SignInServerError(response, server_errors + 1)
+                elif status == 429 or status >= 500:  # (its page no answer MSAL can read)
+                    raise SignInServerError(response, server_errors + throttles + 1)
                 else:
                     return response
             self.log(f"{safe_url(url)}: {why}; retrying in {wait:.2f}s")
