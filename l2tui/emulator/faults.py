@@ -22,7 +22,8 @@ class _Rule:
     query_contains: str | None = None  # in the query string as sent (percent-encoded)
     until: str | None = None  # a hold: the text of the query of the request it waits for
     arrived: threading.Event | None = None  # a hold: set once that request has come
-    body: bytes = b""  # an answer: its JSON body
+    body: bytes = b""  # an answer: its body
+    headers: tuple[tuple[str, str], ...] = ()  # an answer: its headers
 
     def matches(self, method: str, path: str, query: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -42,7 +43,8 @@ class Fault:
     status: int = 500
     seconds: float = 0.0  # a delay: how long the answer waits; a hold: at most
     arrived: threading.Event | None = None  # a hold: what the answer waits for
-    body: bytes = b""  # an answer: its JSON body
+    body: bytes = b""  # an answer: its body
+    headers: tuple[tuple[str, str], ...] = ()  # an answer: its headers
 
 
 class Faults:
@@ -122,13 +124,17 @@ class Faults:
 
     def answer_next(
         self, n: int, body: bytes, method: str | None = None, path_contains: str | None = None,
-        query_contains: str | None = None,
+        query_contains: str | None = None, status: int = 200,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """Answer the next n matching requests with 200 and this JSON body in place of the
-        service's (a proxy's JSON, or an answer of another shape than the service's)."""
+        """Answer the next n matching requests with ``status`` and this body in place of the
+        service's (a proxy's JSON, an answer of another shape than the service's, a gateway's
+        page): JSON unless ``headers`` give another Content-Type (each header given is sent)."""
+        sent = {"Content-Type": "application/json", **(headers or {})}
         with self._lock:
-            self._rules.append(_Rule(n, "answer", 200, method, path_contains,
-                                     query_contains=query_contains, body=body))
+            self._rules.append(_Rule(n, "answer", status, method, path_contains,
+                                     query_contains=query_contains, body=body,
+                                     headers=tuple(sent.items())))
 
     def fail_rate(self, rate: float, status: int = 500, seed: int = 0) -> None:
         """Fail a random share of Web API requests (reproducible with the seed)."""
@@ -151,7 +157,8 @@ class Faults:
             for rule in self._rules:
                 if rule.remaining > 0 and rule.matches(method, path, query):
                     rule.remaining -= 1
-                    return Fault(rule.action, rule.status, rule.seconds, rule.arrived, rule.body)
+                    return Fault(rule.action, rule.status, rule.seconds, rule.arrived, rule.body,
+                                 rule.headers)
             # a rule used up is dropped; a hold's stays until the request it waits for has
             # come (another request in between dropped it, and the held one timed out)
             self._rules = [r for r in self._rules if r.remaining > 0 or (

@@ -331,7 +331,7 @@ class Emulator:
             return Response(200, [("Content-Type", "text/html")],
                             b"<html><body>Proxy error</body></html>"), False
         if fault is not None and fault.action == "answer":
-            return Response(200, [("Content-Type", "application/json")], fault.body), False
+            return Response(fault.status, list(fault.headers), fault.body), False
         drop = fault is not None and fault.action == "drop"
         return self.respond_unfaulted(req, drop)
 

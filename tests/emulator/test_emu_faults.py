@@ -151,3 +151,14 @@ def test_answer_next_answers_matching_requests_with_the_body_given(emu: Emulator
     assert other.json()["value"] and after.json()["value"]
     assert answered.status_code == 200 and answered.content == b'{"value": 5}'
     assert answered.headers["Content-Type"] == "application/json"
+
+
+def test_answer_next_answers_with_the_status_and_headers_given(emu: Emulator,
+                                                               http: requests.Session):
+    emu.faults.answer_next(1, b"<html><title>Busy</title></html>", path_contains="/accounts",
+                           status=429, headers={"Content-Type": "text/html"})
+    answered = http.get(emu.url("accounts?$top=1"))
+    assert answered.status_code == 429 and answered.reason == "Too Many Requests"
+    assert answered.content == b"<html><title>Busy</title></html>"
+    assert answered.headers["Content-Type"] == "text/html"
+    assert "Retry-After" not in answered.headers

@@ -99,18 +99,23 @@ def after_tries(text: str, tries: int) -> str:
     return f"{text} (gave up after {tries} tries)" if tries > 1 else text
 
 
-class SignInGaveUp(requests.ConnectionError):
-    """A sign-in request that failed each time it was tried (timed out, dropped): its reason
-    and how many tries, as ``http.HttpClient`` says a service request's. A RequestException,
-    as MSAL expects a network failure (a token still valid is then taken from its cache)."""
+class GaveUp(requests.ConnectionError):
+    """A request, a sign-in's or a service's (``http.Retrier``), whose connection failed each
+    time it was tried (timed out, dropped), or was refused before any answer (``refused``:
+    nothing listens, not tried again): its reason, and how many tries. A RequestException, as
+    MSAL expects a network failure (a token still valid is then taken from its cache)."""
 
-    def __init__(self, reason: str, tries: int) -> None:
-        super().__init__(after_tries(reason, tries))
+    def __init__(self, reason: str, tries: int, refused: bool = False) -> None:
+        super().__init__(reason if refused else after_tries(reason, tries))
+        self.reason = reason
+        self.tries = tries
+        self.refused = refused
 
 
-class SignInServerError(SignInGaveUp):
-    """A sign-in request the identity provider answered 5xx each time it was tried: said so in
-    words, not as MSAL's "HTTP Error: 503" (its only word for it)."""
+class SignInServerError(GaveUp):
+    """A sign-in request the identity provider answered 429 or 5xx each time it was tried: said
+    so in words, not as MSAL's "HTTP Error: 503" (its only word for it), nor as its answer that
+    was no JSON (a gateway's page, an empty body)."""
 
     def __init__(self, response: Any, tries: int) -> None:
         super().__init__(_answered(int(response.status_code), getattr(response, "reason", "")),
@@ -127,25 +132,24 @@ def _phrase(status: int) -> str:
 
 class RetryingClient:
     """MSAL's ``http_client``: sends through ``session``, trying a sign-in request (discovery,
-    user realm, token) again as the service's requests are (``http.HttpClient``, its
+    user realm, token) again as the service's requests are, by the same ``http.Retrier`` (its
     ``RetryPolicy`` from the context's options): a 429 after its Retry-After, a 5xx, a timeout
     or a dropped connection after a back-off, each wait logged. The run's stop ends at once a
-    wait for an answer or to try again (StopAsked). The last answer is MSAL's, told as before,
-    the last error SignInGaveUp; a 400 or 401 (a wrong password or secret) and a refused first
-    connection are not tried again; a 5xx still answered after the retries is
-    SignInServerError."""
+    wait for an answer or to try again (StopAsked). The last answer is MSAL's, told as before;
+    a 400 or 401 (a wrong password or secret) is not tried again. A 429 or 5xx still answered
+    after the retries is SignInServerError, a connection that failed each try (or refused
+    before any answer) GaveUp."""
 
     def __init__(self, session: Any, context: ProviderContext, timeout: float | None = None) -> None:
-        # (http imports this module: its retry policy is imported when a client is made)
-        from l2tui.providers.odata.http import RetryPolicy, sleep_until
+        # (http imports this module: its retry loop is imported when a client is made)
+        from l2tui.providers.odata.http import Retrier, RetryPolicy, sleep_until
 
         self.session = session
         self.timeout = timeout  # each try's, unless MSAL gives one (it gives none)
         self.policy = RetryPolicy.from_options(context.options)
-        self.log = context.log
         self.stop = context.stop
-        self.sleep = sleep_until(context.stop) if context.stop is not None else time.sleep
-        self.answered = False  # a response came: a refusal after that is a restart, retried
+        self.retrier = Retrier(context.log, sleep_until(context.stop)
+                               if context.stop is not None else time.sleep)
 
     def get(self, url: str, **kwargs: Any) -> Any:
         """GET, retrying transient failures."""
@@ -160,43 +164,17 @@ class RetryingClient:
         self.session.close()
 
     def _send(self, send: Any, url: str, **kwargs: Any) -> Any:
-        from l2tui.providers.odata.http import RETRY_STATUSES, StopAsked, safe_url
+        from l2tui.providers.odata.http import StopAsked
 
-        server_errors = throttles = 0
         if self.stop is not None and self.stop.is_set():  # (no sign-in begun for a stopping run)
             raise StopAsked()
         if kwargs.get("timeout") is None and self.timeout is not None:
             kwargs["timeout"] = self.timeout
-        while True:
-            try:
-                response = self._answer(send, url, **kwargs)
-            except requests.exceptions.SSLError:
-                raise
-            except (requests.ConnectionError, requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError) as exc:
-                reason = short_reason(exc)
-                server_errors += 1
-                if reason == "Connection refused" and not self.answered:
-                    raise
-                if server_errors > self.policy.max_retries:
-                    raise SignInGaveUp(reason, server_errors) from None
-                wait, why = self.policy.backoff(server_errors), reason
-            else:
-                self.answered = True
-                status = response.status_code
-                if status == 429 and throttles < self.policy.max_throttle_retries:
-                    throttles += 1
-                    wait = self.policy.throttle_wait(response.headers.get("Retry-After"), throttles)
-                    why = "429 throttled"
-                elif status in RETRY_STATUSES and server_errors < self.policy.max_retries:
-                    server_errors += 1
-                    wait, why = self.policy.backoff(server_errors), str(status)
-                elif status >= 500:
-                    raise SignInServerError(response, server_errors + 1)
-                else:
-                    return response
-            self.log(f"{safe_url(url)}: {why}; retrying in {wait:.2f}s")
-            self.sleep(max(0.0, wait))
+        response, tries = self.retrier.send(
+            url, self.policy, lambda: lambda: self._answer(send, url, **kwargs))
+        if response.status_code == 429 or response.status_code >= 500:
+            raise SignInServerError(response, tries)  # (its page no answer MSAL can read)
+        return response
 
     def _answer(self, send: Any, url: str, **kwargs: Any) -> Any:
         """One try's answer; with a stop, waited for in a thread of its own so that the stop
@@ -588,7 +566,7 @@ def _check_cache_shape(text: str) -> None:
 def short_reason(exc: BaseException) -> str:
     """A short, URL-free reason for a connection failure."""
     text = str(exc)
-    if isinstance(exc, SignInGaveUp):  # (its reason already made short)
+    if isinstance(exc, GaveUp):  # (its reason already made short)
         return text
     answered = re.fullmatch(r"HTTP Error: (\d+)", text.strip())
     if answered:  # (MSAL's only word for an answer it takes as an error: a user realm's 403)

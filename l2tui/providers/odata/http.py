@@ -18,7 +18,7 @@ from requests.adapters import HTTPAdapter
 
 from l2tui.config.urls import without_userinfo
 from l2tui.errors import ConnectError
-from l2tui.providers.odata.auth import Authenticator, after_tries, short_reason
+from l2tui.providers.odata.auth import Authenticator, GaveUp, after_tries, short_reason
 from l2tui.providers.odata.pages import NO_VALUE, collection_problem
 from l2tui.providers.odata.values import loads
 
@@ -122,7 +122,13 @@ def collection(url: str, body: Any, needs: Collection[str] = (), hint: str = "")
         return body  # type: ignore[no-any-return]  # (a dict: checked)
     if hint and problem == NO_VALUE:
         problem += f" ({hint})"
-    raise ConnectError(f"GET {safe_url(url)}: {problem}")
+    raise shape_error(url, problem)
+
+
+def shape_error(url: str, problem: str) -> ConnectError:
+    """The one-line error for a GET answered with JSON of another shape than asked for: the
+    request (its query left out) and what is wrong with the answer."""
+    return ConnectError(f"GET {safe_url(url)}: {problem}")
 
 
 class HttpError(ConnectError):
@@ -247,8 +253,73 @@ def in_thread(call: Callable[[], T], stop: threading.Event | None, name: str) ->
     return pending
 
 
+class Retrier:
+    """The one retry loop of l2tui's requests, a service's (``HttpClient``) and a sign-in's
+    (``auth.RetryingClient``): a 429 tried again after its Retry-After (``max_throttle_retries``
+    times), a 5xx of RETRY_STATUSES, a timeout or a dropped connection after a back-off
+    (``max_retries`` times, together), each wait logged; a refused connection before any answer
+    is not tried again (nothing listens: a restart is tried again)."""
+
+    def __init__(self, log: Callable[[str], None], sleep: Callable[[float], None]) -> None:
+        self.log = log
+        self.sleep = sleep
+        self.answered = False  # a response came: a refusal after that is a restart, retried
+
+    def send(self, url: str, policy: RetryPolicy,
+             attempt: Callable[[], Callable[[], requests.Response]],
+             again: Callable[[requests.Response], bool] = lambda response: False,
+             ) -> tuple[requests.Response, int]:
+        """The request's last answer, and how often it was sent when it was given up still
+        throttled or 5xx after its retries (else 1: another answer is the answer, not a giving
+        up). ``attempt()`` makes each try ready (what that raises is not tried again) and gives
+        its send; ``again(answer)`` True sends at once once more (a 401 after a renewed token).
+        A connection that failed each try, or refused before any answer, is GaveUp; a TLS
+        failure (SSLError) is raised as it is."""
+        server_errors = throttles = tries = 0
+        while True:
+            tries += 1
+            send = attempt()
+            try:
+                response = send()
+            except requests.exceptions.SSLError:
+                raise
+            except (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError) as exc:
+                reason = short_reason(exc)
+                if reason == "Connection refused" and not self.answered:
+                    raise GaveUp(reason, tries, refused=True) from None
+                server_errors += 1
+                if server_errors > policy.max_retries:
+                    raise GaveUp(reason, tries) from None
+                self._wait(policy.backoff(server_errors), reason, url)
+                continue
+            self.answered = True
+            if again(response):
+                continue
+            status = response.status_code
+            if status == 429:
+                throttles += 1
+                if throttles <= policy.max_throttle_retries:
+                    wait = policy.throttle_wait(response.headers.get("Retry-After"), throttles)
+                    self._wait(wait, "429 throttled", url)
+                    continue
+            elif status in RETRY_STATUSES:
+                server_errors += 1
+                if server_errors <= policy.max_retries:
+                    self._wait(policy.backoff(server_errors), str(status), url)
+                    continue
+            return response, tries if status == 429 or status in RETRY_STATUSES else 1
+
+    def _wait(self, seconds: float, why: str, url: str) -> None:
+        """Log why a request is tried again, then wait (StopAsked when the run is asked to stop
+        meanwhile: ``sleep_until``)."""
+        self.log(f"{safe_url(url)}: {why}; retrying in {seconds:.2f}s")
+        self.sleep(max(0.0, seconds))
+
+
 class HttpClient:
-    """Sends requests to one service with credentials, retries and one-line errors."""
+    """Sends requests to one service with credentials, retries (``Retrier``) and one-line
+    errors."""
 
     def __init__(
         self,
@@ -271,9 +342,9 @@ class HttpClient:
         self.stop = stop  # set when the run is asked to stop: a GET waiting for its answer ends
         self.timeout = timeout
         self.verify: bool | str = ca_bundle or True
-        self.policy = policy
+        self.policy = policy  # (read by each request: verify makes it less patient a while)
         self.log = log
-        self.sleep = sleep
+        self.retrier = Retrier(log, sleep)
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         self.session.mount("http://", adapter)
@@ -281,7 +352,6 @@ class HttpClient:
         self._lock = threading.Lock()
         self._detached = threading.local()  # ``on`` in a thread of ``soon``'s
         self.request_count = 0
-        self.answered = False  # a response came: a refusal after that is a restart, retried
         self.json_seen = False  # the service answered JSON
 
     def close(self) -> None:
@@ -305,62 +375,47 @@ class HttpClient:
         allow: Collection[int] = (),
     ) -> requests.Response:
         """Send, retrying transient failures; raise HttpError for an error status not in ``allow``."""
-        server_errors = throttles = tries = 0
+        signed: dict[str, str] = {}  # the try's credentials (renewed after a 401, once)
         refreshed = False
-        while True:
-            tries += 1
-            auth_headers = self.auth.headers()
-            if auth_headers and self.origin and origin_of(url) != self.origin:
+
+        def attempt() -> Callable[[], requests.Response]:
+            signed.clear()
+            signed.update(self.auth.headers())
+            if signed and self.origin and origin_of(url) != self.origin:
                 raise ConnectError(
                     f"{method} {safe_url(url)}: the service linked to another address than its "
                     f"own ({safe_url(self.service or '')}); not followed, so that the sign-in is "
                     "sent to the service alone")
-            merged = {**DEFAULT_HEADERS, **auth_headers, **(headers or {})}
-            try:
-                with self._lock:
-                    self.request_count += 1
-                response = self._send(method, url, merged, data)
-            except requests.exceptions.SSLError as exc:
-                raise ConnectError(
-                    f"{method} {safe_url(url)}: TLS failed ({short_reason(exc)}); "
-                    "give CABundle=<file> to trust a private CA"
-                ) from None
-            except (requests.ConnectionError, requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError) as exc:
-                reason = short_reason(exc)
-                if reason == "Connection refused" and not self.answered:
-                    raise ConnectError(f"{method} {safe_url(url)}: {reason}: "
-                                       f"{nothing_listens(url)}") from None
-                server_errors += 1
-                if server_errors > self.policy.max_retries:
-                    raise ConnectError(
-                        after_tries(f"{method} {safe_url(url)}: {reason}", tries)
-                    ) from None
-                self._wait(self.policy.backoff(server_errors), reason, url)
-                continue
-            self.answered = True
-            status = response.status_code
-            if status == 401 and not refreshed and auth_headers:
-                refreshed = True
-                self.log(f"{method} {safe_url(url)}: 401, renewing the access token")
-                if self.auth.refresh(auth_headers):
-                    continue
-            if status == 429:
-                throttles += 1
-                if throttles <= self.policy.max_throttle_retries:
-                    wait = self.policy.throttle_wait(response.headers.get("Retry-After"), throttles)
-                    self._wait(wait, "429 throttled", url)
-                    continue
-            elif status in RETRY_STATUSES:
-                server_errors += 1
-                if server_errors <= self.policy.max_retries:
-                    self._wait(self.policy.backoff(server_errors), str(status), url)
-                    continue
-            if status < 400 or status in allow:
-                return response
-            # a 429 or 5xx still answered after the retries: said so (another is the answer)
-            given_up = status == 429 or status in RETRY_STATUSES
-            raise self.error(method, url, response, tries if given_up else 1)
+            merged = {**DEFAULT_HEADERS, **signed, **(headers or {})}
+            with self._lock:
+                self.request_count += 1
+            return lambda: self._send(method, url, merged, data)
+
+        def renewed(response: requests.Response) -> bool:
+            nonlocal refreshed
+            if response.status_code != 401 or refreshed or not signed:
+                return False
+            refreshed = True
+            self.log(f"{method} {safe_url(url)}: 401, renewing the access token")
+            return self.auth.refresh(signed)
+
+        try:
+            response, tries = self.retrier.send(url, self.policy, attempt, renewed)
+        except requests.exceptions.SSLError as exc:
+            raise ConnectError(
+                f"{method} {safe_url(url)}: TLS failed ({short_reason(exc)}); "
+                "give CABundle=<file> to trust a private CA"
+            ) from None
+        except GaveUp as exc:
+            if exc.refused:
+                raise ConnectError(f"{method} {safe_url(url)}: {exc.reason}: "
+                                   f"{nothing_listens(url)}") from None
+            raise ConnectError(after_tries(f"{method} {safe_url(url)}: {exc.reason}",
+                                           exc.tries)) from None
+        if response.status_code < 400 or response.status_code in allow:
+            return response
+        # a 429 or 5xx still answered after the retries: said so (another is the answer)
+        raise self.error(method, url, response, tries)
 
     def _send(self, method: str, url: str, headers: dict[str, str],
               data: bytes | str | None) -> requests.Response:
@@ -436,6 +491,3 @@ class HttpClient:
         self.json_seen = True
         return body
 
-    def _wait(self, seconds: float, why: str, url: str) -> None:
-        self.log(f"{safe_url(url)}: {why}; retrying in {seconds:.2f}s")
-        self.sleep(max(0.0, seconds))

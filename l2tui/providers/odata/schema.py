@@ -12,8 +12,8 @@ from l2tui.config.names import nearest
 from l2tui.pools import thread_pool
 from l2tui.providers.base import Column, ColumnType
 from l2tui.providers.odata.entity_schema import EntitySchema
-from l2tui.providers.odata.http import HttpClient, HttpError, collection
-from l2tui.providers.odata.pages import collection_problem
+from l2tui.providers.odata.http import HttpClient, HttpError, collection, shape_error
+from l2tui.providers.odata.pages import collection_problem, json_kind
 from l2tui.providers.odata.values import ATTRIBUTE_DIGITS, ATTRIBUTE_TYPES, column_type
 
 EDM_NS = "{http://docs.oasis-open.org/odata/ns/edm}"
@@ -160,7 +160,7 @@ def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: 
         level = attribute.get("RequiredLevel")
         required = isinstance(level, dict) and level.get("Value") == "SystemRequired"
         if prop != name:
-            lookups[prop] = list(targets.get(name) or [])
+            lookups[prop] = targets.get(name, [])
             if writable and (wanted is None or prop.casefold() in wanted):
                 navigation[prop] = name
         columns.append(Column(
@@ -200,13 +200,34 @@ def _with_target(column: Column, sets: dict[str, str], targets: list[str], binda
 
 def _cast_values(http: HttpClient, base: str, cast: str,
                  prop: str) -> tuple[dict[str, Any], str | None]:
-    """One property of every attribute of a derived type, by name; or why not (a log line)."""
+    """One property of every attribute of a derived type, by name; or why not (a log line).
+    A lookup's Targets are a list of table names (a text read as the one name)."""
+    url = f"{base}/{CRM}.{cast}?$select=LogicalName,{prop}"
     try:
-        rows = http.get_collection(f"{base}/{CRM}.{cast}?$select=LogicalName,{prop}",
-                                   needs=("LogicalName",), hint=WEB_API)["value"]
+        rows = http.get_collection(url, needs=("LogicalName",), hint=WEB_API)["value"]
     except HttpError as exc:
         return {}, f"{cast} not available ({exc.status}); going without {prop}"
-    return {row["LogicalName"]: row.get(prop) for row in rows}, None
+    values = {row["LogicalName"]: row.get(prop) for row in rows}
+    if prop == "Targets":
+        values = {name: _table_names(url, value) for name, value in values.items()}
+    return values, None
+
+
+def _table_names(url: str, targets: Any) -> list[str]:
+    """A lookup's Targets as table names: a list of texts, or a text as the one name (as some
+    services send it); none for null. Another shape is a ConnectError naming the request."""
+    if targets is None:
+        return []
+    if isinstance(targets, str):
+        return [targets] if targets else []
+    if isinstance(targets, list) and all(isinstance(name, str) for name in targets):
+        return targets
+    if isinstance(targets, list):
+        odd = next(name for name in targets if not isinstance(name, str))
+        problem = f"{json_kind(odd)} in its 'Targets' list, not a table name"
+    else:
+        problem = f"{json_kind(targets)} as its 'Targets', not a list of table names"
+    raise shape_error(url, f"an item of the answer's 'value' list has {problem}")
 
 
 def _logged(result: tuple[dict[str, Any], str | None],

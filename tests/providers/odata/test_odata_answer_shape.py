@@ -117,3 +117,30 @@ def test_a_page_of_another_shape_is_one_line_when_decoded_in_the_second_process(
         list(pages)
     assert str(caught.value) == f"GET {crm.emu.url('accounts')}: the answer has no 'value' list"
     assert "decoding the pages in a second process" in crm.logs
+
+
+def test_a_lookups_targets_given_as_a_text_is_read_as_the_one_table_name(open_crm):
+    open_crm.emu.faults.answer_next(
+        1, b'{"value": [{"LogicalName": "primarycontactid", "Targets": "contact"}]}',
+        path_contains="LookupAttributeMetadata")
+    columns = {c.name: c for c in open_crm.provider().describe()}
+    assert columns["_primarycontactid_value"].lookup_target == "contacts"
+    assert not [line for line in open_crm.logs if "no entity set found" in line], open_crm.logs
+
+
+@pytest.mark.parametrize(("targets", "said"), [
+    (b"5", "a number as its 'Targets', not a list of table names"),
+    (b'{"name": "contact"}', "an object as its 'Targets', not a list of table names"),
+    (b'["contact", 5]', "a number in its 'Targets' list, not a table name"),
+    (b"[null]", "null in its 'Targets' list, not a table name"),
+])
+def test_a_lookups_targets_of_another_shape_is_one_line_naming_the_request(open_crm, targets,
+                                                                            said):
+    open_crm.emu.faults.answer_next(
+        1, b'{"value": [{"LogicalName": "primarycontactid", "Targets": ' + targets + b"}]}",
+        path_contains="LookupAttributeMetadata")
+    with pytest.raises(ConnectError) as caught:
+        open_crm.provider().describe()
+    url = open_crm.emu.url("EntityDefinitions(LogicalName='account')/Attributes/"
+                           "Microsoft.Dynamics.CRM.LookupAttributeMetadata")
+    assert str(caught.value) == f"GET {url}: an item of the answer's 'value' list has {said}"

@@ -139,3 +139,62 @@ def test_an_authority_discovery_that_stays_unavailable_fails_in_one_line(crm):
     assert not result.ok
     assert result.message == ("cannot use the sign-in authority login.fake.test: the identity "
                               "provider answered 503 Service Unavailable (gave up after 2 tries)")
+
+
+THROTTLED = ("sign-in at login.fake.test failed: the identity provider answered 429 Too Many "
+             "Requests (gave up after 3 tries)")
+
+
+@pytest.mark.parametrize(("body", "headers"), [
+    (b"<html><head><title>Too busy</title></head></html>", {"Content-Type": "text/html"}),
+    (b"<html><head><title>Too busy</title></head></html>",
+     {"Content-Type": "text/html", "Retry-After": "0"}),
+    (b"", {"Content-Type": "text/plain"}),
+])
+def test_a_sign_in_still_throttled_after_its_retries_says_so_whatever_its_body(crm, body,
+                                                                               headers):
+    crm.emu.faults.answer_next(10, body, path_contains="/token", status=429, headers=headers)
+    result = crm.provider(retry_max_throttled=2).verify()
+    assert not result.ok
+    assert result.message == THROTTLED
+    assert len(_token_requests(crm)) == 3
+    assert len([line for line in crm.logs if "token: 429 throttled; retrying" in line]) == 2
+
+
+def test_an_app_sign_in_still_throttled_after_its_retries_says_so(crm):
+    crm.emu.faults.answer_next(10, b"", path_contains="/token", status=429)
+    result = crm.provider(crm.client_secret_string(), secret=crm.emu.client_secret,
+                          retry_max_throttled=2).verify()
+    assert not result.ok
+    assert result.message == THROTTLED
+
+
+def test_an_authority_discovery_still_throttled_after_its_retries_says_so(crm):
+    crm.emu.faults.answer_next(10, b"<html><title>Busy</title></html>",
+                               path_contains="openid-configuration", status=429,
+                               headers={"Content-Type": "text/html"})
+    result = crm.provider(retry_max_throttled=1).verify()
+    assert not result.ok
+    assert result.message == ("cannot use the sign-in authority login.fake.test: the identity "
+                              "provider answered 429 Too Many Requests (gave up after 2 tries)")
+
+
+def test_a_sign_in_answered_5xx_not_tried_again_after_a_503_says_no_giving_up(crm):
+    """As a service request's: the 501 is the answer, not a giving up after the 503 retried."""
+    crm.emu.faults.fail_next(1, status=503, path_contains="/token")
+    crm.emu.faults.fail_next(1, status=501, path_contains="/token")
+    result = crm.provider(crm.client_secret_string(), secret=crm.emu.client_secret).verify()
+    assert not result.ok
+    assert result.message == ("sign-in at login.fake.test failed: the identity provider "
+                              "answered 501 Not Implemented")
+    assert len(_token_requests(crm)) == 2
+
+
+def test_a_sign_in_given_up_counts_its_throttled_tries_too(crm):
+    crm.emu.faults.fail_next(1, status=429, path_contains="/token")
+    crm.emu.faults.drop_next(10, path_contains="/token")
+    result = crm.provider(crm.client_secret_string(), secret=crm.emu.client_secret,
+                          retry_max=2).verify()
+    assert not result.ok
+    assert result.message.endswith("(gave up after 4 tries)"), result.message
+    assert len(_token_requests(crm)) == 4
