@@ -174,6 +174,11 @@ class Writer:
         self.changed_items: list[tuple[str, str | None, str | None]] = []
         # the writes that failed as item errors: (match key, the source's key, this side's key)
         self.failures: list[tuple[str, str | None, str | None]] = []
+        # writes another row's value of a unique index kept out (``WriteOutcome.collided``), made
+        # again together once the run's other writes were (``write_kept_out``): a later batch
+        # may free the value, or hold the other half of a swap
+        self.kept_out: list[Task] = []
+        self.last_try = False  # (in ``write_kept_out``: a write kept out again is an error)
         # writes held back until the deletion guard has passed (``hold``), and where those
         # beyond the first HELD_IN_MEMORY go
         self.held: list[Task] | None = None
@@ -184,7 +189,20 @@ class Writer:
     def unwritten(self) -> list[tuple[str, str | None, str | None]]:
         """The writes not made: failed (``failures``) or refused as the record changed
         meanwhile (``changed_items``); each (match key, the source's key, this side's key)."""
-        return [*self.failures, *self.changed_items]
+        return [*self.failures, *self.changed_items,
+                *((t.mkey, t.src_kid, t.dst_kid) for t in self.kept_out)]
+
+    def write_kept_out(self) -> None:
+        """Write again, together, the writes a unique index kept out (after the run's others);
+        those it keeps out still fail as item errors."""
+        self.flush()
+        if not self.kept_out:
+            return
+        self.tasks, self.kept_out, self.last_try = [*self.tasks, *self.kept_out], [], True
+        try:
+            self.flush()
+        finally:
+            self.last_try = False
 
     def hold(self, spill: Callable[[Task], None]) -> None:
         """Hold every write from now on until ``release``: kept in memory up to
@@ -347,6 +365,9 @@ class Writer:
                     self.changed += 1
                     self.outdated.append(task.mkey)
                     self.changed_items.append((task.mkey, task.src_kid, task.dst_kid))
+                    continue
+                if outcome.collided and not self.last_try:
+                    self.kept_out.append(task)
                     continue
                 self.counts.errors[name] += 1
                 self.unsure += outcome.unsure

@@ -631,7 +631,7 @@ class Engine:
             self.state.forget_shadowed(self.moved)
         self._keyless()
         for s in SIDES:
-            self.writers[s].flush()
+            self.writers[s].write_kept_out()
         self._settle_conflicts()
         if "full" not in self.mode.values():
             self.unchanged += self._unread()
@@ -1625,7 +1625,7 @@ class Engine:
                             src_kid=kid, dst_kid=kid, only=[], extra={column.name: guid}))
             if len(created) >= writer.batch:
                 self._create_all(created, target)
-        writer.flush()
+        writer.write_kept_out()
         self._create_all(created, target)
         self.counts.errors[side] += counts.errors[side]
         self.unretryable += counts.errors[side] + unaddressed
