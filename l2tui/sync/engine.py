@@ -1303,9 +1303,12 @@ class Engine:
             both: dict[str, Item | None] = {side: item, target: other}
             decision, _, _ = self._decide(both, st, {side: False, target: False})
             copied = {Action.COPY_LR: "left", Action.COPY_RL: "right"}.get(decision.action)
-            mkey = (both[copied] or item).mkey if copied else item.mkey
-            self._settle(mkey or "", both, st, gone={side: False, target: False})
-            self.moved[st.mkey] = mkey or ""  # (its pair is let go once the new one holds it)
+            # (a conflict skipped keeps the pair under its old match key: the next run, which
+            # reads both sides in full while a conflict is open, meets it again)
+            mkey = (both[copied] or item).mkey or "" if copied else st.mkey
+            self._settle(mkey, both, st, gone={side: False, target: False})
+            if mkey != st.mkey:
+                self.moved[st.mkey] = mkey  # (its pair is let go once the new one holds it)
             db.execute("UPDATE temp.w SET done = 1 WHERE mkey = ?", (other.mkey,))
             self.state.mark([st.mkey], self.run_id)
         return rest
