@@ -1,19 +1,20 @@
 """Match-key edits beyond one item renumbered on one side: an item renumbered on both sides in
 one interval, and items that swap (or pass round) their numbers. Each run keeps every account
 once on each side, both sides agree after it, and the runs after it write nothing (emulator ↔
-SQLite, accounts matched by account number with accountid mapped as a value)."""
+SQLite (PostgreSQL too under a unique index), accounts matched by account number with accountid mapped as a value)."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from l2tui.config.model import ConflictResolution, Direction
+from l2tui.config.model import ColumnPair, ConflictResolution, Direction
 from l2tui.runner import Runner
-from tests.sync.support import Pair, make_into_dataverse
+from tests.sync.support import Pair, make_into_dataverse, make_pair
 from tests.sync.test_match_key_change import _by_number, _pairs, _writes
 
 BOTH = Direction.BIDIRECTIONAL
@@ -179,3 +180,20 @@ def test_numbers_swapped_in_sql_where_each_side_has_its_own_key_are_two_edits_in
     assert ("AC-000001", "SQL account 2") in accounts
     for again in (runner.run(into.conn), runner.run(into.conn, full=True)):
         assert (again.outcome, _writes(again)) == ("success", (0,) * 6), again.message
+
+
+@pytest.mark.parametrize("batch_size", [None, 1])
+def test_accounts_swapping_numbers_under_a_unique_index_of_sql_are_both_written(
+        emu: Any, db_url: str, batch_size: int | None) -> None:
+    pair = make_pair(emu, db_url, f"swaps_{uuid.uuid4().hex[:8]}")
+    with pair.engine.begin() as c:
+        c.exec_driver_sql(f"CREATE UNIQUE INDEX ix_{pair.table.name} "
+                          f"ON {pair.table.name} (accountnumber)")
+    pair.conn.mapping.match_key = ColumnPair("accountnumber", "accountnumber")
+    assert pair.run().created_right == 20
+    a, b = sorted(pair.left())[:2]
+    wanted = _pass_round(pair, "left", [a, b])
+    report = pair.run(batch_size=batch_size)
+    assert (report.outcome, report.errors_right) == ("success", 0), report.message
+    assert pair.right()[a][1] == wanted[a] and pair.right()[b][1] == wanted[b]
+    _settled(pair)
