@@ -1301,12 +1301,12 @@ class Engine:
                 rest.append(item)
                 continue
             both: dict[str, Item | None] = {side: item, target: other}
-            decision, _, _ = self._decide(both, st, {side: False, target: False})
+            decision, _, _ = self._decide(both, st, {side: False, target: False}, renumbered=True)
             copied = {Action.COPY_LR: "left", Action.COPY_RL: "right"}.get(decision.action)
             # (a conflict skipped keeps the pair under its old match key: the next run, which
             # reads both sides in full while a conflict is open, meets it again)
             mkey = (both[copied] or item).mkey or "" if copied else st.mkey
-            self._settle(mkey, both, st, gone={side: False, target: False})
+            self._settle(mkey, both, st, gone={side: False, target: False}, renumbered=True)
             if mkey != st.mkey:
                 self.moved[st.mkey] = mkey  # (its pair is let go once the new one holds it)
             db.execute("UPDATE temp.w SET done = 1 WHERE mkey = ?", (other.mkey,))
@@ -1417,8 +1417,9 @@ class Engine:
         return (Status.SAME if info.same(seen, st.hash) else Status.EDIT), seen
 
     def _settle(self, mkey: str, items: dict[str, Item | None], st: StateRow | None,
-                gone: dict[str, bool]) -> None:
-        """Decide one item and act on it (none a side could not read: ``_readable``)."""
+                gone: dict[str, bool], *, renumbered: bool = False) -> None:
+        """Decide one item and act on it (none a side could not read: ``_readable``);
+        ``renumbered``: its match key changed on both sides (``_decide``)."""
         if self.failed and mkey in self.failed:
             return
         if st is not None and (st.lkey is None or st.rkey is None):
@@ -1429,24 +1430,30 @@ class Engine:
                 if other_status == Status.GONE or st.key(OTHER[detached]) is None:
                     self.state.forget([mkey])
                 return
-        decision, status, hashes = self._decide(items, st, gone)
+        decision, status, hashes = self._decide(items, st, gone, renumbered=renumbered)
         litem, ritem = items["left"], items["right"]
         if decision.conflict and litem and ritem and not (litem.modified and ritem.modified) \
                 and self.policy.resolution == ConflictResolution.LATEST_WINS:
             self.undated += 1  # (the left won it: said once, at the end)
         self._act(decision, mkey, items, st, status, hashes)
 
-    def _decide(self, items: dict[str, Item | None], st: StateRow | None, gone: dict[str, bool]
+    def _decide(self, items: dict[str, Item | None], st: StateRow | None, gone: dict[str, bool],
+                *, renumbered: bool = False
                 ) -> tuple[Decision, dict[str, Status], dict[str, str | None]]:
-        """The decision on one item, and each side's status and current hash."""
+        """The decision on one item, and each side's status and current hash; ``renumbered``:
+        both present, under new match keys that differ (each side edited, the sides unequal,
+        whatever the values mapped: the match key may be none of them)."""
         status: dict[str, Status] = {}
         hashes: dict[str, str | None] = {}
         for s in SIDES:
             status[s], hashes[s] = self._status(s, items[s], st, gone[s])
+        if renumbered:
+            status = {s: Status.EDIT for s in SIDES}
         if st is not None and st.hash == STALE:
             _deleted_under_new_settings(status, st)
         info = self.sides["left"]
-        equal = hashes["left"] is not None and info.same(hashes["left"], hashes["right"])
+        equal = not renumbered and hashes["left"] is not None and \
+            info.same(hashes["left"], hashes["right"])
         left_newer = None
         litem, ritem = items["left"], items["right"]
         if litem and ritem and litem.modified and ritem.modified and \

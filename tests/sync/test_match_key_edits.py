@@ -91,6 +91,32 @@ def test_an_account_renumbered_differently_on_each_side_with_conflicts_skipped_k
     _settled(pair)
 
 
+def test_an_account_renumbered_differently_on_each_side_with_its_own_key_on_each_is_one_conflict(
+        emu: Any, tmp_path: Path) -> None:
+    """(the account number is the match key alone, no value mapped: the sides differ in it)"""
+    into = make_into_dataverse(emu, tmp_path / "r.db", 5)
+    runner = Runner(into.paths)
+    assert runner.run(into.conn).created_left == 5
+    into.conn.direction = BOTH
+    assert runner.run(into.conn, full=True).created_right == 20  # (Dynamics' other accounts)
+    account = next(r["accountid"] for r in emu.store.rows("accounts")
+                   if r["accountnumber"] == "AC-000001")
+    emu.store.update("accounts", account, {"accountnumber": "NEW-L"})
+    with into.engine.begin() as c:
+        c.execute(sa.text("UPDATE accts SET acctno = 'NEW-R' WHERE acctno = 'AC-000001'"))
+    report = runner.run(into.conn)
+    assert (report.outcome, report.conflicts, _writes(report)) == \
+        ("success", 1, (0, 0, 0, 0, 1, 0)), report.message
+    numbers = sorted(r["accountnumber"] for r in emu.store.rows("accounts"))
+    with into.engine.connect() as c:
+        sql = sorted(n for (n,) in c.execute(sa.text("SELECT acctno FROM accts")))
+    assert numbers == sql and len(numbers) == 25
+    assert "NEW-L" in numbers and "NEW-R" not in numbers
+    assert into.pairs() == 25
+    for again in (runner.run(into.conn), runner.run(into.conn, full=True)):
+        assert (again.outcome, _writes(again)) == ("success", (0,) * 6), again.message
+
+
 # -- numbers swapped between accounts, or passed round three ---------------------------------
 
 def _pass_round(pair: Pair, side: str, keys: list[str]) -> dict[str, str]:
