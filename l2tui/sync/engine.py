@@ -1498,13 +1498,14 @@ class Engine:
             if other is not None and other.values:  # (staged as synced: values not read)
                 only = [i for i, (a, b) in enumerate(zip(item.values, other.values, strict=True))
                         if a != b]
-            if exists and st is not None and st.key(source) not in (None, item.kid) and \
-                    self.sides[target].keyed_by_values and \
-                    self.sides[target].named_kid(mkey, item.values) != kids[target]:
+            named = self.sides[target].named_kid(mkey, item.values) \
+                if exists and st is not None and st.key(source) not in (None, item.kid) and \
+                self.sides[target].keyed_by_values else None
+            if named is not None and named != kids[target]:
                 # another item of the pair's side took its match key (values swapped between
                 # items): written over the row its values name (an upsert), not its pair's
                 exists, only = False, None
-                self.renumbered[mkey] = (target, self.sides[target].named_kid(mkey, item.values))
+                self.renumbered[mkey] = (target, named)
             # (the target's item under another match key, as an item renumbered on both sides:
             # its match-key columns written too)
             extra = self.sides[target].create_key(mkey, item.values)[1] \
