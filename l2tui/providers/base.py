@@ -233,6 +233,9 @@ class WriteOutcome:
     # not written: the record changed since the run read it (``Change.version``); no error, the
     # next run compares it again
     changed: bool = False
+    # failed: another row holds a value of a unique index it sets (a write after it may free
+    # that value: values swapped between rows written in different batches)
+    collided: bool = False
 
 
 class WriteStopped(ConnectError):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from itertools import islice
@@ -174,6 +174,12 @@ class Writer:
         self.changed_items: list[tuple[str, str | None, str | None]] = []
         # the writes that failed as item errors: (match key, the source's key, this side's key)
         self.failures: list[tuple[str, str | None, str | None]] = []
+        # writes another row's value of a unique index kept out (``WriteOutcome.collided``), made
+        # again together once the run's other writes were (``write_kept_out``): a later batch
+        # may free the value, or hold the other half of a swap
+        self.kept_out: list[Task] = []
+        self.kept_rows: list[tuple[Change, RowItem]] = []  # (creates of a RowBatch kept out)
+        self.last_try = False  # (in ``write_kept_out``: a write kept out again is an error)
         # writes held back until the deletion guard has passed (``hold``), and where those
         # beyond the first HELD_IN_MEMORY go
         self.held: list[Task] | None = None
@@ -184,7 +190,21 @@ class Writer:
     def unwritten(self) -> list[tuple[str, str | None, str | None]]:
         """The writes not made: failed (``failures``) or refused as the record changed
         meanwhile (``changed_items``); each (match key, the source's key, this side's key)."""
-        return [*self.failures, *self.changed_items]
+        return [*self.failures, *self.changed_items,
+                *((t.mkey, t.src_kid, t.dst_kid) for t in self.kept_out),
+                *((mkey, src, None) for _, (mkey, _, src, _) in self.kept_rows)]
+
+    def write_kept_out(self) -> None:
+        """Write again, together, the writes a unique index kept out (after the run's others);
+        those it keeps out still fail as item errors."""
+        self.flush()
+        if not self.kept_out and not self.kept_rows:
+            return
+        self.tasks, self.kept_out, self.last_try = self.kept_out, [], True
+        try:
+            self.flush()
+        finally:
+            self.last_try = False
 
     def hold(self, spill: Callable[[Task], None]) -> None:
         """Hold every write from now on until ``release``: kept in memory up to
@@ -282,14 +302,16 @@ class Writer:
         if self.rows:
             self._send_rows()
         self.settle()
-        if not self.tasks:
+        # (``write_kept_out``: the creates a unique index kept out of their RowBatch go along)
+        rows, self.kept_rows = (self.kept_rows, []) if self.last_try else ([], self.kept_rows)
+        if not self.tasks and not rows:
             return
         tasks, self.tasks = self.tasks, []
         changes = [self.change(t) for t in tasks]
         self._mark_unrecorded()
-        ahead = None if self.dry or self.after is not None else self._save_ahead(tasks)
+        ahead = None if self.dry or self.after is not None or rows else self._save_ahead(tasks)
         try:
-            saves, forgets = self._written(tasks, changes)
+            saves, forgets = self._written(tasks, [*changes, *(c for c, _ in rows)], rows)
         except BaseException:  # cancelled mid-write: nothing of this batch is remembered
             self._keep_ahead(ahead, None)
             raise
@@ -300,7 +322,7 @@ class Writer:
             self.state.set_version(self.side.name, mkey, None)
         self.outdated.clear()
         self.state.commit()
-        self.written += len(tasks)
+        self.written += len(tasks) + len(rows)
         if self.stopped is not None:
             stopped, self.stopped = self.stopped, None
             raise stopped
@@ -315,9 +337,11 @@ class Writer:
         if self.state.get(UNRECORDED) is None:
             self.state.put(UNRECORDED, str(self.run))
 
-    def _written(self, tasks: list[Task],
-                 changes: list[Change]) -> tuple[list[tuple[Any, ...]], list[str]]:
-        """Make the changes and count them; the pairs to save and to forget for those written."""
+    def _written(self, tasks: list[Task], changes: list[Change],
+                 rows: Sequence[tuple[Change, RowItem]] = ()
+                 ) -> tuple[list[tuple[Any, ...]], list[str]]:
+        """Make the changes (the tasks', then ``rows``': creates of a RowBatch) and count them;
+        the pairs to save and to forget for those written."""
         if self.convert:
             outcomes = self.provider.convert(changes)
         elif self.dry:
@@ -348,6 +372,9 @@ class Writer:
                     self.outdated.append(task.mkey)
                     self.changed_items.append((task.mkey, task.src_kid, task.dst_kid))
                     continue
+                if outcome.collided and not self.last_try:
+                    self.kept_out.append(task)
+                    continue
                 self.counts.errors[name] += 1
                 self.unsure += outcome.unsure
                 self.failures.append((task.mkey, task.src_kid, task.dst_kid))
@@ -365,6 +392,13 @@ class Writer:
                 continue
             kid = kid_of(outcome.key or outcome.change.key) if op == "create" else task.dst_kid
             saves.append(self._pair(task.mkey, kid, task.src_kid, task.hash, task.src_version))
+        if rows:
+            looked = dict(enumerate(outcomes[len(tasks):]))
+            made = self._written_pairs(RowBatch((), (), []), [item for _, item in rows], looked)
+            saves += made
+            done["create"] += len(made)
+            if planned is not None:
+                planned.add(name, "create", (save[0] for save in made))
         for op, count in done.items():
             if count:
                 self.counts.add(op, name, count)
@@ -521,14 +555,16 @@ class Writer:
         kid_of = self.side.kid_of
         same_key = self.side.created_kid_is_mkey
         saves: list[SaveRow] = []
-        for index, ((mkey, hsh, src, version), row) in enumerate(zip(items, rows,
-                                                                         strict=True)):
+        for index, (mkey, hsh, src, version) in enumerate(items):
             outcome = looked.get(index) if looked else None
             if outcome is None:
-                kid = mkey if same_key else key_json(list(row[:split]))
+                kid = mkey if same_key else key_json(list(rows[index][:split]))
             elif outcome.ok:
                 kid = kid_of(outcome.key or outcome.change.key)
             elif self.stopped is not None:  # (not written: the run's own error says why)
+                continue
+            elif outcome.collided and not self.last_try:
+                self.kept_rows.append((outcome.change, items[index]))
                 continue
             else:
                 self.counts.errors[name] += 1

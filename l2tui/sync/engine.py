@@ -626,12 +626,12 @@ class Engine:
             self._write_changes()
         for s in SIDES:
             self._drain(s, ("delete",))
+        self._rewrites()
         if self.moved:
-            self._rewrites()
             self.state.forget_shadowed(self.moved)
         self._keyless()
         for s in SIDES:
-            self.writers[s].flush()
+            self.writers[s].write_kept_out()
         self._settle_conflicts()
         if "full" not in self.mode.values():
             self.unchanged += self._unread()
@@ -982,6 +982,7 @@ class Engine:
         # nothing to match (an empty state, nothing staged, no item of the target unread): each
         # item read is new, a create
         all_new = self.state_empty and w_empty and not self.failed
+        both_read = not self.state_empty and not unread
         failed = self.failed
         done = 0
         try:
@@ -1031,6 +1032,7 @@ class Engine:
                 staged = {} if w_empty else self._staged(target, mkeys)
                 same = info.same
                 new: list[Item] = []  # new by match key: perhaps an item whose key changed
+                maybe: list[Item] = []  # new by match key, and the target was read
                 for item in items:
                     mkey = item.mkey
                     assert mkey is not None
@@ -1039,6 +1041,9 @@ class Engine:
                     if st is None and found is None:
                         if absent is not None and mkey not in absent:
                             continue  # unchanged, counted and marked by settle_unchanged
+                        if both_read:  # (perhaps renumbered on both sides: ``_both_renumbered``)
+                            maybe.append(item)
+                            continue
                         # never synced and not on the other side: the table's "new | absent",
                         # a create there in every direction (a first run is all of these)
                         writer.create(mkey, item.hash, item.values, item.kid, item.version)
@@ -1053,6 +1058,12 @@ class Engine:
                     other, other_gone = found or (None, False)
                     self._settle(mkey, {side: item, target: other}, st,
                                  gone={side: False, target: other_gone})
+                    if st is None or st.key(side) not in (None, item.kid):
+                        new.append(item)  # (new here, or another item of its pair's: swapped)
+                for item in self._both_renumbered(side, maybe) if maybe else ():
+                    writer.create(item.mkey or "", item.hash, item.values, item.kid,
+                                  item.version)
+                    new.append(item)
                 if staged:
                     db.executemany("UPDATE temp.w SET done = 1 WHERE mkey = ?",
                                    ((m,) for m in staged))
@@ -1254,11 +1265,53 @@ class Engine:
                 src_gone = bool(st and st.key(src) and st.key(src) in gone_src)
                 self._settle(mkey, {dst: other, src: None}, st,
                              gone={dst: bool(gone), src: src_gone})
-                if st is None and other is not None:
+                if other is not None and (st is None or st.key(dst) not in (None, kid)):
                     new.append(other)
             self.state.mark([r[1] for r in rows if r[1] in states], self.run_id)
             if new and not self.state_empty:
                 self._moved(dst, new, {r[1] for r in rows})
+
+    def _both_renumbered(self, side: str, items: list[Item]) -> list[Item]:
+        """Of items new by match key on the streamed ``side``, decide those whose pair's partner
+        the target's read staged under another match key, new there too: the item renumbered on
+        both sides. One item, decided three-way against that pair (a conflict when the sides
+        differ), kept under the match key of the values written; the others, returned, are new."""
+        target, db = OTHER[side], self.state.db
+        pairs = {st.key(side): st for st in self.state.lookup_keys(side, [i.kid for i in items])
+                 .values() if st.key(target)}
+        partners = {st.key(target): st for st in pairs.values()}
+        found: dict[str, Item] = {}  # the partner's key → it, as staged
+        kids = list(partners)
+        for i in range(0, len(kids), 500):
+            chunk = kids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for mkey, kid, vals, hsh, modified, ver in db.execute(
+                    f"SELECT mkey, kid, vals, hash, modified, ver FROM temp.w WHERE done = 0 "
+                    f"AND gone = 0 AND vals IS NOT NULL AND kid IN ({marks})", chunk):
+                if mkey != partners[kid].mkey:
+                    found[kid] = _staged_item(mkey, kid, vals, hsh, modified, ver)
+        if found:  # (not where its new match key is a pair's: values swapped on the target)
+            held = self.state.lookup([other.mkey or "" for other in found.values()])
+            found = {kid: other for kid, other in found.items() if other.mkey not in held}
+        rest: list[Item] = []
+        for item in items:
+            st = pairs.get(item.kid)
+            other = found.get(st.key(target) or "") if st is not None else None
+            if st is None or other is None or st.mkey in self.failed:
+                rest.append(item)
+                continue
+            both: dict[str, Item | None] = {side: item, target: other}
+            decision, _, _ = self._decide(both, st, {side: False, target: False}, renumbered=True)
+            copied = {Action.COPY_LR: "left", Action.COPY_RL: "right"}.get(decision.action)
+            # (a conflict skipped keeps the pair under its old match key: the next run, which
+            # reads both sides in full while a conflict is open, meets it again)
+            mkey = (both[copied] or item).mkey or "" if copied else st.mkey
+            self._settle(mkey, both, st, gone={side: False, target: False}, renumbered=True)
+            if mkey != st.mkey:
+                self.moved[st.mkey] = mkey  # (its pair is let go once the new one holds it)
+            db.execute("UPDATE temp.w SET done = 1 WHERE mkey = ?", (other.mkey,))
+            self.state.mark([st.mkey], self.run_id)
+        return rest
 
     def _moved(self, side: str, items: list[Item], mentioned: set[str]) -> None:
         """Items new by match key whose ``side`` key a pair of another match key holds: their
@@ -1364,8 +1417,9 @@ class Engine:
         return (Status.SAME if info.same(seen, st.hash) else Status.EDIT), seen
 
     def _settle(self, mkey: str, items: dict[str, Item | None], st: StateRow | None,
-                gone: dict[str, bool]) -> None:
-        """Decide one item and act on it (none a side could not read: ``_readable``)."""
+                gone: dict[str, bool], *, renumbered: bool = False) -> None:
+        """Decide one item and act on it (none a side could not read: ``_readable``);
+        ``renumbered``: its match key changed on both sides (``_decide``)."""
         if self.failed and mkey in self.failed:
             return
         if st is not None and (st.lkey is None or st.rkey is None):
@@ -1376,24 +1430,37 @@ class Engine:
                 if other_status == Status.GONE or st.key(OTHER[detached]) is None:
                     self.state.forget([mkey])
                 return
+        decision, status, hashes = self._decide(items, st, gone, renumbered=renumbered)
+        litem, ritem = items["left"], items["right"]
+        if decision.conflict and litem and ritem and not (litem.modified and ritem.modified) \
+                and self.policy.resolution == ConflictResolution.LATEST_WINS:
+            self.undated += 1  # (the left won it: said once, at the end)
+        self._act(decision, mkey, items, st, status, hashes)
+
+    def _decide(self, items: dict[str, Item | None], st: StateRow | None, gone: dict[str, bool],
+                *, renumbered: bool = False
+                ) -> tuple[Decision, dict[str, Status], dict[str, str | None]]:
+        """The decision on one item, and each side's status and current hash; ``renumbered``:
+        both present, under new match keys that differ (each side edited, the sides unequal,
+        whatever the values mapped: the match key may be none of them)."""
         status: dict[str, Status] = {}
         hashes: dict[str, str | None] = {}
         for s in SIDES:
             status[s], hashes[s] = self._status(s, items[s], st, gone[s])
+        if renumbered:
+            status = {s: Status.EDIT for s in SIDES}
         if st is not None and st.hash == STALE:
             _deleted_under_new_settings(status, st)
         info = self.sides["left"]
-        equal = hashes["left"] is not None and info.same(hashes["left"], hashes["right"])
+        equal = not renumbered and hashes["left"] is not None and \
+            info.same(hashes["left"], hashes["right"])
         left_newer = None
         litem, ritem = items["left"], items["right"]
         if litem and ritem and litem.modified and ritem.modified and \
                 litem.modified != ritem.modified:
             left_newer = litem.modified > ritem.modified
-        decision = decide(self.policy, status["left"], status["right"], equal, left_newer)
-        if decision.conflict and litem and ritem and not (litem.modified and ritem.modified) \
-                and self.policy.resolution == ConflictResolution.LATEST_WINS:
-            self.undated += 1  # (the left won it: said once, at the end)
-        self._act(decision, mkey, items, st, status, hashes)
+        return decide(self.policy, status["left"], status["right"], equal, left_newer), status, \
+            hashes
 
     def _act(self, decision: Decision, mkey: str, items: dict[str, Item | None],
              st: StateRow | None, status: dict[str, Status],
@@ -1431,14 +1498,26 @@ class Engine:
             if other is not None and other.values:  # (staged as synced: values not read)
                 only = [i for i, (a, b) in enumerate(zip(item.values, other.values, strict=True))
                         if a != b]
+            named = self.sides[target].named_kid(mkey, item.values) \
+                if exists and st is not None and st.key(source) not in (None, item.kid) and \
+                self.sides[target].keyed_by_values else None
+            if named is not None and named != kids[target]:
+                # another item of the pair's side took its match key (values swapped between
+                # items): written over the row its values name (an upsert), not its pair's
+                exists, only = False, None
+                self.renumbered[mkey] = (target, named)
+            # (the target's item under another match key, as an item renumbered on both sides:
+            # its match-key columns written too)
+            extra = self.sides[target].create_key(mkey, item.values)[1] \
+                if exists and other is not None and other.mkey not in (None, mkey) else None
             task = Task(side=target, op="update" if exists else "create", mkey=mkey,
                         hash=item.hash, values=item.values, src_kid=item.kid,
                         dst_kid=kids[target] if exists else None, only=only,
-                        src_version=item.version)
+                        src_version=item.version, extra=extra or {})
             if exists and self.checks_versions[target]:
                 task.dst_version = other.version if other is not None and other.version else \
                     st.version(target) if st is not None else None
-            if only == [] and exists:
+            if only == [] and exists and not extra:
                 self.state.save([(mkey, kids["left"], kids["right"], item.hash, None, None,
                                   self.run_id, *self._versions(items, item.hash))])
                 return
@@ -1625,7 +1704,7 @@ class Engine:
                             src_kid=kid, dst_kid=kid, only=[], extra={column.name: guid}))
             if len(created) >= writer.batch:
                 self._create_all(created, target)
-        writer.flush()
+        writer.write_kept_out()
         self._create_all(created, target)
         self.counts.errors[side] += counts.errors[side]
         self.unretryable += counts.errors[side] + unaddressed

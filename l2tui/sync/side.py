@@ -231,6 +231,10 @@ class SideInfo:
         self._create_row, self.create_names = self._compile_create()
         # a new item's key is its one match value, unchanged: its key text is the match key
         self.created_kid_is_mkey = self._created_kid_is_mkey()
+        # every key column is a mapped column's value (accountid to accountid): the row an
+        # item's values name is its row here (``named_kid``)
+        self.keyed_by_values = len(self._create[0]) == len(self.keys) > 0 and \
+            not any(from_match for _, from_match, *_ in self._create[0])
         # a new item's row carries every key column: creates can go as a RowBatch
         self.creates_as_rows = len(self.create_names[0]) == len(self.keys) and \
             len(set(self.create_names[0]) | set(self.create_names[1])) == \
@@ -405,6 +409,10 @@ class SideInfo:
                for name, from_match, i, fn in keys}
         extra = {name: fn(match[j]) for name, j, fn in extras}
         return key, extra
+
+    def named_kid(self, mkey: str, values: list[Any]) -> str:
+        """The key (as stored) of the row here an item's values name (``keyed_by_values``)."""
+        return self.kid_of(self.create_key(mkey, values)[0])
 
     def _compile_create(self) -> tuple[Callable[[str, list[Any]], tuple[Any, ...]],
                                        tuple[tuple[str, ...], tuple[str, ...]]]:

@@ -39,3 +39,20 @@ def test_two_rows_swapping_a_unique_value_are_both_written(
     assert [e.message for e in pair.events if isinstance(e, ItemError)] == []
     assert report.ok and report.updated_right == 2
     assert pair.right() == pair.left()
+
+
+def test_two_rows_swapping_a_unique_value_in_two_write_batches_are_both_written(
+        emu: Any, db_url: str, tmp_path: Path) -> None:
+    """(each batch alone is kept out by the other's row: the writes kept out so are made again
+    together once the run's other writes were)"""
+    pair = _unique_pair(emu, db_url, tmp_path)
+    rows = {r["accountid"]: r["accountnumber"] for r in emu.store.rows("accounts")}
+    a, b = list(rows)[:2]
+    swap(pair, a, b)
+    report = pair.run(batch_size=1)
+    assert [e.message for e in pair.events if isinstance(e, ItemError)] == []
+    assert (report.ok, report.updated_right, report.errors_right) == (True, 2, 0)
+    assert pair.right() == pair.left()
+    again = pair.run(full=True)
+    assert (again.ok, again.updated_right, again.created_right) == (True, 0, 0)
+

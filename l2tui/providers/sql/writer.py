@@ -232,7 +232,18 @@ class Writer:
                 self.settle(changes, planned, outcomes)
                 continue
             self.succeed(changes, segments, made, outcomes)
+        if len(changes) > self.batch_size:
+            self.untangle_batches(changes, outcomes)
         return outcomes  # type: ignore[return-value]  # every slot is filled above
+
+    def untangle_batches(self, changes: Sequence[Change],
+                         outcomes: list[WriteOutcome | None]) -> None:
+        """Items another row's value of a unique index kept out, written in several batches:
+        tried again together once every batch was (a later batch may have freed the value, or
+        held the other half of a swap)."""
+        collided = [i for i, o in enumerate(outcomes) if o is not None and o.collided]
+        if 0 < len(collided) <= UNTANGLE_MOST:
+            self.settle(changes, collided, outcomes)
 
     def create_rows(self, batch: RowBatch) -> dict[int, WriteOutcome]:
         """Upsert positional rows of one form, a batch per transaction, without a Change per row.
@@ -589,8 +600,11 @@ class Writer:
                 return WriteOutcome(change, False, f"a row with {shown} is in the table but not "
                                     "in the select (its WHERE or row limit leaves it out); it "
                                     "is not written over")
-            if collided is not None and unique_violation(exc):
-                collided.append(index)
+            if unique_violation(exc):
+                if collided is not None:
+                    collided.append(index)
+                return WriteOutcome(change, False, one_line(exc, self.provider._secret),
+                                    collided=True)
             rowid = self.rowid_alias()
             if rowid is not None and "datatype mismatch" in str(exc.orig):
                 value = (one.keys[0] or {}).get(rowid)

@@ -111,3 +111,24 @@ def test_a_batch_with_over_a_hundred_unique_collisions_is_not_tried_again_for_sw
     outcomes = provider.write(changes)
     assert [o.ok for o in outcomes] == [False] * 103
     assert sum(s.startswith("UPDATE") and "NULL" in s for s in statements) == 0
+
+
+def test_two_rows_that_swap_a_unique_value_across_two_batches_are_both_written(
+        db: Database) -> None:
+    """(the batch boundary falls between them: each batch alone is kept out by the other's
+    row; the items kept out so are written together once every batch was)"""
+    codes(db)
+    outcomes = db.open("codes", batch_size=1).write([
+        Change(U, {"id": 0}, {"code": "c1", "note": "x"}),
+        Change(U, {"id": 1}, {"code": "c0", "note": "y"})])
+    assert [o.error for o in outcomes] == ["", ""]
+    assert table(db) == [(0, "c1", "x"), (1, "c0", "y"), (2, "c2", "n2"), (3, "c3", "n3")]
+
+
+def test_three_rows_that_pass_unique_values_round_across_batches_are_all_written(
+        db: Database) -> None:
+    codes(db)
+    outcomes = db.open("codes", batch_size=2).write([
+        Change(U, {"id": i}, {"code": f"c{(i + 1) % 3}"}) for i in range(3)])
+    assert [o.error for o in outcomes] == ["", "", ""]
+    assert table(db) == [(0, "c1", "n0"), (1, "c2", "n1"), (2, "c0", "n2"), (3, "c3", "n3")]
