@@ -22,6 +22,7 @@ from l2tui.tui import messages
 from l2tui.tui.commands import L2Commands
 from l2tui.tui.handlers import ActionsMixin
 from l2tui.tui.keys import read_alt_digits
+from l2tui.tui.layout import BREAKPOINTS, width_class
 from l2tui.tui.screens.confirm import ChoiceScreen
 from l2tui.tui.themes import DEFAULT_THEME, THEMES
 from l2tui.tui.watch import WatchMixin
@@ -37,14 +38,7 @@ from l2tui.tui.widgets.run_panel import RunPanel
 PAGES = ("connection", "entity1", "entity2", "mappings", "run")
 PAGE_TITLES = {"connection": "Connection", "entity1": "Data Entity 1", "entity2": "Data Entity 2",
                "mappings": "Mappings", "run": "Run"}  # as the tabs (and the palette) name them
-NARROW = 100  # below this width the side panes give way to the pages (and fields lose borders)
-WIDE = 140  # below this width the side panes are slimmer
 SHORT = 20  # below this height dialogs leave out their blank lines
-
-
-def width_class(width: int) -> str:
-    """The screen's width class, as HORIZONTAL_BREAKPOINTS sets it."""
-    return "-narrow" if width < NARROW else "-medium" if width < WIDE else "-wide"
 
 
 class L2App(WatchMixin, ActionsMixin):
@@ -90,9 +84,8 @@ class L2App(WatchMixin, ActionsMixin):
         Binding("tab", "focus_next", "Next field", show=False, priority=True),
         Binding("shift+tab", "focus_previous", "Previous field", show=False, priority=True),
     ]
-    # the screen's width class (-narrow, -medium, -wide); app.tcss lays the panes out by it
-    HORIZONTAL_BREAKPOINTS = [
-        (0, "-narrow"), (NARROW, "-medium"), (WIDE, "-wide")]
+    # the screen's width class (-narrow … -wider); app.tcss lays the panes out by it (layout.py)
+    HORIZONTAL_BREAKPOINTS = BREAKPOINTS
     # -short: dialogs drop their blank lines (app.tcss)
     VERTICAL_BREAKPOINTS = [(0, "-short"), (SHORT, "-tall")]
 

@@ -19,6 +19,7 @@ from l2tui.errors import AlreadyRunning, GuardRefused, L2Error
 from l2tui.sync.summaries import dry_run_warning, outcome_label, plan_text, report_body
 from l2tui.tui import jobs, messages
 from l2tui.tui.core import L2Core, entity_field, one_line
+from l2tui.tui.layout import toggle_pane
 from l2tui.tui.screens.confirm import ConfirmScreen
 from l2tui.tui.screens.create_table import CreateTableScreen
 from l2tui.tui.screens.device_code import DeviceCodeScreen
@@ -303,10 +304,7 @@ class ActionsMixin(L2Core):
         (the keys then move its highlight, in sight); a pane hidden with the focus in it hands
         the focus back to the page. Both at once: keys typed right after F9 (Enter) act where
         the focus is shown, not on the field or button it left (Run Now)."""
-        narrow = self.screen.has_class("-narrow")
-        name = f"-show-{pane}" if narrow else f"-hide-{pane}"
-        self.screen.toggle_class(name)  # (the styles are applied at once: the pane shows)
-        shown = self.screen.has_class(name) == narrow
+        shown = toggle_pane(self.screen, pane)  # (the styles are applied at once: it shows)
         box = self.query_one(f"#{pane}-pane")
         if shown and pane == "connections":
             self.focus_before_list = self.focused

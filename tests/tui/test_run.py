@@ -454,13 +454,15 @@ async def test_a_long_summary_in_the_run_history_wraps_instead_of_scrolling_side
 
 async def test_a_narrow_run_history_puts_the_outcome_before_the_summary_and_the_time_under_the_date(
         make_app, offline_demo_file) -> None:
-    """Beside both side panes (100 columns) Started, Outcome and Summary leave the Summary too
-    narrow to read: Started takes two lines and the Outcome opens the Summary."""
+    """Beside both side panes (100 columns, the Actions pane shown with F10) Started, Outcome
+    and Summary leave the Summary too narrow to read: Started takes two lines and the Outcome
+    opens the Summary."""
     from l2tui.sync.summaries import local_time
     from l2tui.tui.widgets.run_panel import RunPanel
 
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f10")  # (from 100 columns the list alone shows: the page keeps 80)
         app.action_page("run")
         await pilot.pause()
         app.query_one(RunPanel).show_history([(1750000000.0, "failed", LONG_SUMMARY)])
@@ -471,7 +473,8 @@ async def test_a_narrow_run_history_puts_the_outcome_before_the_summary_and_the_
         date, time = local_time(1750000000.0).split(" ")
         assert lines[1].split()[:4] == [date, "failed:", "left:", "0"], lines
         assert lines[2].split()[0] == time, lines
-        assert "0 deleted;" in " ".join(lines)  # whole words, not cut at the table's edge
+        summary = " ".join(" ".join(line[len(date) + 3:] for line in lines[1:]).split())
+        assert "0 updated, 0 deleted; right:" in summary  # whole words, not cut at the table's edge
 
 
 async def _runs_into_a_conflict(pilot: Any, app: Any, sqlite_db: Path, emulator: Any) -> str:

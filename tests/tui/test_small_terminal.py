@@ -140,6 +140,9 @@ async def test_enter_typed_right_after_f9_acts_in_the_list_not_on_the_run_now_bu
 
     app = make_app(auto_describe=False)
     async with app.run_test(size=SMALL) as pilot:
+        # (alt+5 before the connection is loaded shows no page: on a loaded machine it came
+        # first, and the focus went to the Connection page's title)
+        await until(pilot, lambda: app.current is not None)
         await pilot.press("alt+5")
         await _focus_lands(pilot, app, lambda w: w.id == "run-now")
         # as a terminal (or a slow SSH link) delivers them: queued before the list is drawn
