@@ -15,13 +15,13 @@ from l2tui.config.connstr import ConnectionStringError
 from l2tui.config.model import Connection, Entity
 from l2tui.config.specs import ProviderSpec, SelectError, all_specs, find_spec, looks_like_url
 from l2tui.tui.messages import Edited, ReadsChanged, SecretTyped
-from l2tui.tui.widgets.fields import Field, SearchSelect
+from l2tui.tui.widgets.fields import Field, SearchSelect, TextEditor, TextInput
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SQL_PROVIDERS = ("sqlserver", "postgresql", "mysql", "sqlite")
 
 
-class StatementArea(TextArea):
+class StatementArea(TextEditor):
     """The select statement's editor. F6 and F7 go on to the app (Dry Run, Duplicate), as in
     every other field, instead of selecting the line or all text. Its keys are an Input's:
     ctrl+a goes to the start (of the line), as ctrl+e goes to its end, and ctrl+shift+a selects
@@ -100,24 +100,24 @@ class EntityForm(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         """The fields in the order of the guide."""
-        yield Field("Data Entity Title", Input(id="title", placeholder="e.g. Dynamics accounts"),
+        yield Field("Data Entity Title", TextInput(id="title", placeholder="e.g. Dynamics accounts"),
                     "a meaningful name for this side", id="f-title")
         providers = [(spec.title, spec.name) for spec in all_specs()]
         yield Field("Data Provider", SearchSelect(providers, prompt="Select a data provider (type to search)",
                                                   type_to_search=True, id="provider"),
                     "open it and type to search, e.g. OData or SQL", id="f-provider")
-        yield Field("Connection String", Input(id="connstr"), "", id="f-connstr")
+        yield Field("Connection String", TextInput(id="connstr"), "", id="f-connstr")
         with Horizontal(classes="page-buttons"):
             yield Button("Verify Connection String", id="page-verify", action="app.verify")
             yield Button("Preview Data", id="page-preview", action="app.preview")
-        yield Field("Password", Input(id="password", password=True,
+        yield Field("Password", TextInput(id="password", password=True,
                                       placeholder="kept in the keyring, never in the file"),
                     "masked; stored in the OS keyring on Save Changes", id="f-password")
-        yield Field("Password variable", Input(id="password-env", placeholder="e.g. CRM_PASSWORD"),
+        yield Field("Password variable", TextInput(id="password-env", placeholder="e.g. CRM_PASSWORD"),
                     "or read the password from this environment variable", id="f-password-env")
         yield Field("Select Statement", StatementArea(id="select", soft_wrap=True, show_line_numbers=False),
                     "", id="f-select")
-        yield Field("Primary Key", Input(id="primary-key", placeholder="e.g. accountid"),
+        yield Field("Primary Key", TextInput(id="primary-key", placeholder="e.g. accountid"),
                     "column name(s), comma-separated; empty: the provider's key", id="f-primary-key")
 
     def load(self, conn: Connection, secret_typed: bool = False) -> None:
