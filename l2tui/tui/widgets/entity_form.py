@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import ClassVar
 
 from textual import on
@@ -60,13 +61,33 @@ def readable(connection_string: str) -> str:
     return re.sub(r";(?=\S)", "; ", connection_string)
 
 
+def relative_file(spec: ProviderSpec | None, text: str) -> str | None:
+    """A SQLite ``Data Source`` given as a relative path (taken from the working folder), or
+    None: for any other provider, an absolute or home path (``~/``), or a string not valid."""
+    if spec is None or spec.name != "sqlite" or looks_like_url(text):
+        return None
+    key = spec.key("Data Source")
+    try:
+        source = spec.parse(text).first(*key.names()) if key is not None else None
+    except (ConnectionStringError, ValueError):
+        return None
+    if source is None or source == ":memory:" or source.startswith("~") or \
+            Path(source).is_absolute():
+        return None
+    return source
+
+
 def connection_string_hint(spec: ProviderSpec | None, text: str = "") -> str:
     """The neutral help line under the connection string: while it is empty, that it is required
-    and an example; then the provider's keys."""
+    and an example; a relative SQLite file, where it is taken from (cron and systemd start in
+    another folder: the README says to give it whole); else the provider's keys."""
     if spec is None:
         return ""
     if not text.strip():
         return "required: " + readable(spec.example_connection_string)
+    if relative_file(spec, text) is not None:
+        return (f"a relative Data Source is taken from the folder l2tui starts in (now "
+                f"{Path.cwd()}; cron and systemd start in another): give an absolute path")
     if spec.used_keys:
         return "keys: " + ", ".join(spec.used_keys)
     return "keys: " + ", ".join(k.name for k in spec.keys[:6]) + ", …"
