@@ -81,7 +81,8 @@ def seconds_text(seconds: float) -> str:
 
 def run_text(outcome: str, counts: Mapping[str, Any], seconds: float, message: str) -> str:
     """A finished run in one line, without its outcome (the history's Summary column); a dry run
-    as the plan it showed (it wrote nothing)."""
+    as the plan it showed (it wrote nothing); a failed run why first (a terminal's width cuts
+    the column's end)."""
     if outcome == "dry_run":
         text = changed_text(counts) + plan_text(planned(counts)) + plan_errors_text(counts)
         if counts.get("refused_deletes") and message:  # the deletion guard's refusal
@@ -90,7 +91,7 @@ def run_text(outcome: str, counts: Mapping[str, Any], seconds: float, message: s
     text = "; ".join([f"{changed_text(counts)}{counts_text(counts)} in {seconds_text(seconds)}",
                       *alone_text(counts)])
     if outcome == "failed" and message:  # otherwise the message is the engine's counts again
-        text += f" — {message}"
+        text = f"{message} — {text}"
     return text
 
 

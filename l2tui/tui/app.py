@@ -272,8 +272,9 @@ class L2App(WatchMixin, ActionsMixin):
 
     def on_unmount(self) -> None:
         """Give the signals back their handlers: a second one, while a cancelled run finishes
-        its batch, stops the process at once. A new connection left untouched is removed."""
-        self.workspace.drop_untouched()
+        its batch, stops the process at once. A new connection never saved is removed (its
+        edits, if any, are lost: its file is still as it was made)."""
+        self.workspace.drop_untouched(edits_lost=True)
         loop = asyncio.get_running_loop()
         for signum, handler in self.signals_replaced.items():
             loop.remove_signal_handler(signum)

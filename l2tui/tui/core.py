@@ -55,6 +55,7 @@ class L2Core(App[int]):
         self.bridge = Bridge(self.post_message)
         self.sign_in_screen: DeviceCodeScreen | None = None
         self.focus_before_list: Widget | None = None  # given back when F9 hides the list again
+        self.focus_before_keys: Widget | None = None  # given back when F1 hides the keys again
         self.history_seen: tuple[Path, dict[Path, Stamp]] | None = None  # as the history was read
         # Create Table offers made by Verify: (file, entity) → (the settings, jobs.table_key, and
         # the plan); an offer whose settings were edited since is not offered

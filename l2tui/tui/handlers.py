@@ -10,7 +10,7 @@ from textual.containers import ScrollableContainer
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Input, TabbedContent, TabPane
+from textual.widgets import Input, KeyPanel, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from l2tui.config.model import Connection
@@ -328,11 +328,27 @@ class ActionsMixin(L2Core):
 
     def action_toggle_keys(self) -> None:
         """Show or hide the keys panel: every key of the screen with what it does, the ones the
-        footer has no room for too (Textual's help panel, as the palette's "Keys" shows it)."""
+        footer has no room for too (Textual's help panel, as the palette's "Keys" shows it).
+        The panel takes the focus, so that it lists the app's keys first (not the thirty
+        editing keys of the field that had it) and the arrows and PageDown scroll it; hidden,
+        it gives the focus back."""
         if self.screen.query("HelpPanel"):
+            before, self.focus_before_keys = self.focus_before_keys, None
+            panel = self.screen.query_one(KeyPanel)
+            had_focus = self.focused is panel
             self.action_hide_help_panel()
+            if had_focus and before is not None and before.is_attached and before.focusable:
+                self.screen.set_focus(before)
         else:
+            self.focus_before_keys = self.focused
             self.action_show_help_panel()
+            self.call_after_refresh(self._focus_keys)
+
+    def _focus_keys(self) -> None:
+        """Give the focus to the keys panel just shown."""
+        for panel in self.screen.query(KeyPanel):
+            panel.can_focus = True
+            panel.focus()
 
     # -- verify, preview, describe -----------------------------------------------------------
 

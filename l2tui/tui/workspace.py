@@ -236,10 +236,11 @@ class Workspace:
         self._keep(conn.path)
         return conn
 
-    def drop_untouched(self, keep: Path | None = None) -> list[Path]:
+    def drop_untouched(self, keep: Path | None = None, *, edits_lost: bool = False) -> list[Path]:
         """Remove the new connections left as they were made (never edited, never saved), but
-        ``keep``: the ones removed."""
-        gone = sorted(p for p in self.fresh if p != keep and p not in self.dirty)
+        ``keep``: the ones removed. ``edits_lost`` (quitting): those edited and never saved too,
+        whose file is still as it was made."""
+        gone = sorted(p for p in self.fresh if p != keep and (edits_lost or p not in self.dirty))
         for path in gone:
             path.unlink(missing_ok=True)
             self._wrote(path)

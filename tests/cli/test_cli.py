@@ -464,3 +464,31 @@ def test_standard_output_whose_encoding_lacks_a_character_is_said_in_one_line(
     assert result.stderr == ("l2tui: cannot write to standard output: its encoding (ascii) cannot "
                              "hold '\\xe9'; use a UTF-8 locale (LANG=C.UTF-8) or set "
                              "PYTHONIOENCODING=utf-8\n")
+
+
+def test_history_on_an_80_column_terminal_shows_why_a_run_failed(
+        run_cli: CliRunner, run_on_terminal: TerminalRunner, config_dir: Path,
+        tmp_path: Path) -> None:
+    """The Summary column is cut to the terminal's width: a failed run's reason came after both
+    sides' counts (all 0 when it stopped before writing) and was cut away."""
+    missing = tmp_path / "gone.db"
+    config_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (config_dir / "fails.toml").write_text(f'''title = "Fails"
+[entity1]
+provider = "sqlite"
+connection_string = "Data Source={missing};"
+select = "accounts"
+[entity2]
+provider = "sqlite"
+connection_string = "Data Source={tmp_path / 'other.db'};"
+select = "accounts"
+''')
+    (config_dir / "fails.toml").chmod(0o600)
+    assert run_cli("run", "fails").returncode == 3
+    code, shown = run_on_terminal("history", "fails", columns=80)
+    assert code == 0, shown
+    lines = [line for line in shown.replace("\r", "").splitlines()
+             if not line.startswith("logs: ")]  # (a path: whole, on stderr)
+    assert all(len(line) <= 80 for line in lines), lines
+    failed = next(line for line in lines if " failed " in line)
+    assert "no SQLite database file" in failed, lines

@@ -304,7 +304,8 @@ def test_history_piped_to_a_file_keeps_whole_lines(pair: Pair, run_cli: CliRunne
     name = pair.synced_then_emptied(run_cli)
     assert run_cli("run", name).returncode == 1  # the deletion guard: a long message
     newest = run_cli("history", name).stdout.splitlines()[2]
-    assert "failed" in newest and newest.endswith("(check the select, or run with --force)")
+    assert "failed" in newest and "(check the select, or run with --force) — left " in newest
+    assert newest.endswith("s") and "…" not in newest  # (its counts, after why, whole too)
 
 
 def test_run_prints_a_conflict_with_what_differs(emu: Any, tmp_path: Path,

@@ -47,9 +47,10 @@ def test_a_dry_run_in_the_history_reads_as_its_plan() -> None:
         "plan — right: 5 to create, 0 to update, 0 to delete; 0 unchanged"
 
 
-def test_a_failed_run_adds_its_message() -> None:
-    assert run_text("failed", {}, 1.25, "refusing to delete").endswith(
-        "in 1.2s — refusing to delete")
+def test_a_failed_run_says_why_first() -> None:
+    assert run_text("failed", {}, 1.25, "refusing to delete") == (
+        "refusing to delete — left 0 created, 0 updated, 0 deleted; right 0 created, 0 updated, "
+        "0 deleted in 1.2s")
 
 
 def test_differences_pair_the_sides_by_position_and_name_both_columns() -> None:

@@ -304,6 +304,36 @@ async def test_quit_without_saving_leaves_the_file_as_it_was(make_app, offline_d
     assert offline_demo_file.read_text() == before
 
 
+async def test_a_new_connection_never_saved_is_removed_when_quit_drops_its_edits(
+        make_app, offline_demo_file) -> None:
+    """Its file is still as Create New Connection made it ("New Connection", no provider): left
+    behind, it was listed (and run from cron) as a connection nobody made."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: app.current.title == "New Connection")
+        await _ask_to_quit_with_a_change(pilot, app)
+        await pilot.click("#quit")
+        await until(pilot, lambda: app.return_code == 0)
+    assert sorted(p.name for p in offline_demo_file.parent.iterdir()) == [offline_demo_file.name]
+
+
+async def test_a_new_connection_saved_once_stays_when_quit_drops_later_edits(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: app.current.title == "New Connection")
+        app.query_one("#conn-title").value = "Kept"
+        await until(pilot, lambda: _unsaved(app))
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not _unsaved(app))
+        await _ask_to_quit_with_a_change(pilot, app)
+        await pilot.click("#quit")
+        await until(pilot, lambda: app.return_code == 0)
+    assert (offline_demo_file.parent / "kept.toml").is_file()
+
+
 async def test_save_and_quit_saves_every_changed_connection_then_quits(
         make_app, offline_demo_file) -> None:
     app = make_app()

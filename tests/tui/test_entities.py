@@ -784,3 +784,21 @@ async def test_turning_auto_mapping_off_in_a_bidirectional_connection_keeps_the_
     assert report.outcome == "success" and "rematched" not in report.details
     assert report.created_right == report.updated_right == report.updated_left == 0
     assert _stamps(sqlite_db) == stamps
+
+
+@pytest.mark.parametrize("source", ["demo.db", "data/demo.db", "./demo.db"])
+async def test_a_relative_sqlite_data_source_says_where_it_is_taken_from_and_to_give_it_whole(
+        make_app, offline_demo_file, tmp_path, monkeypatch, source) -> None:
+    """A relative file is the working folder's: cron and systemd start in another, and would
+    read (or miss) another file than the one Verify and Run Now used here."""
+    monkeypatch.chdir(tmp_path)
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")
+        app.query_one("#entity2-form #connstr").value = f"Data Source={source};"
+        await until(pilot, lambda: "relative" in _connstr_hint(app, 2))
+        hint = _connstr_hint(app, 2)
+        assert str(tmp_path) in hint and "absolute path" in hint, hint
+        assert app.query_one("#entity2-form #f-connstr", Field).problem is None  # saves all the same
+        app.query_one("#entity2-form #connstr").value = f"Data Source={tmp_path / 'demo.db'};"
+        await until(pilot, lambda: _connstr_hint(app, 2).startswith("keys: "))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.command import CommandList, CommandPalette
 
 from tests.tui.conftest import screen_lines, until
@@ -90,3 +91,41 @@ async def test_f1_names_the_page_keys_by_the_titles_of_the_pages(make_app, offli
         assert [described[f"alt+{n}"] for n in range(1, 6)] == [
             "Go to Connection", "Go to Data Entity 1", "Go to Data Entity 2", "Go to Mappings",
             "Go to Run"], described
+
+
+def _panel_lines(app) -> list[str]:
+    """The keys panel as a person sees it."""
+    from textual.widgets import HelpPanel
+
+    return screen_lines(app, app.screen.query_one(HelpPanel))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_f1_over_a_field_reaches_every_key_of_the_app_by_keys_and_gives_the_focus_back(
+        make_app, offline_demo_file, size) -> None:
+    """A field has the focus most of the time: its thirty editing keys came first, and the keys
+    the footer has no room for (F4, F7, F8, F12, alt+1 …) were out of sight, the panel not
+    scrollable by keys. The panel takes the focus: the app's keys come first, the arrows and
+    PageDown scroll it, and F1 gives the focus back to the field."""
+    from textual.widgets import HelpPanel, Input
+
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.current is not None)
+        await pilot.press("alt+2")
+        title = app.query_one("#entity1-form #title", Input)
+        await until(pilot, lambda: app.focused is title)
+        await pilot.press("f1")
+        await until(pilot, lambda: bool(app.screen.query(HelpPanel)))
+        await pilot.pause()
+        seen = " ".join(_panel_lines(app))
+        for _ in range(12):
+            await pilot.press("pagedown")
+            await pilot.pause()
+            seen += " ".join(_panel_lines(app))
+        shown = set(seen.replace("▏", " ").split())
+        assert {"f4", "f7", "f8", "f12", "alt+1", "alt+5", "Duplicate", "Delete"} <= shown, seen
+        assert seen.index("f2") < seen.index("Delete"), seen  # the app's keys, not a field's
+        await pilot.press("f1")
+        await until(pilot, lambda: not app.screen.query(HelpPanel))
+        await until(pilot, lambda: app.focused is title)

@@ -81,3 +81,55 @@ async def test_keys_typed_right_after_tab_go_to_the_next_field(
             app._driver.send_message(event)
         await until(pilot, lambda: form.query_one(field, Input).value == "xy", 10)
         assert form.query_one(start, Input).value == "ab"
+
+
+async def _burst(pilot: Any, keys: list[tuple[str, str | None]]) -> None:
+    """Send ``keys`` at once, as a terminal delivers keys typed fast over SSH (one packet)."""
+    for name, char in keys:
+        event = events.Key(name, char)
+        event.set_sender(pilot.app)
+        pilot.app._driver.send_message(event)
+
+
+async def _settled(pilot: Any) -> None:
+    """Let the app handle every key sent (and what each edit sets off)."""
+    for _ in range(5):
+        await pilot.pause(0.1)
+
+
+@pytest.mark.parametrize("field", ["#conn-title", "#max-delete"])
+async def test_a_backspace_in_a_burst_deletes_where_it_was_typed_in_a_field(
+        make_app, offline_demo_file, field) -> None:
+    """Letters, backspace, letters in one burst: the backspace deletes the letter typed just
+    before it, not one typed after it (Textual runs a field's own keys only once they have
+    gone up to the app, and the letters after them were typed first)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        form = app.query_one("#connection-form")
+        box = form.query_one(field, Input)
+        box.focus()
+        box.value = ""
+        await pilot.pause()
+        await _burst(pilot, [("a", "a"), ("b", "b"), ("backspace", None), ("c", "c"),
+                             ("left", None), ("x", "x"), ("d", "d")])
+        await _settled(pilot)
+        assert box.value == "axdc"
+
+
+async def test_a_backspace_in_a_burst_deletes_where_it_was_typed_in_the_select(
+        make_app, offline_demo_file) -> None:
+    """The select statement's editor keeps a burst's order too (backspace and arrows)."""
+    from textual.widgets import TextArea
+
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")
+        area = app.query_one("#entity2-form #select", TextArea)
+        area.text = ""
+        area.focus()
+        await pilot.pause()
+        keys = [(c, c) for c in "accxy"] + [("backspace", None), ("backspace", None)]
+        keys += [(c, c) for c in "ounts"] + [("home", None), ("x", "x")]
+        await _burst(pilot, keys)
+        await _settled(pilot)
+        assert area.text == "xaccounts"

@@ -15,7 +15,7 @@ from l2tui.config.model import (
     Direction,
 )
 from l2tui.tui.messages import Edited
-from l2tui.tui.widgets.fields import Field
+from l2tui.tui.widgets.fields import Field, TextInput
 
 CONFLICT_LABELS = {
     ConflictResolution.LEFT_WINS: "Left wins (Data Entity 1)",
@@ -61,7 +61,7 @@ class ConnectionForm(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         """The fields of the page, then Run Now at the bottom as in the guide."""
-        yield Field("Connection Title", Input(id="conn-title", placeholder="a meaningful name"),
+        yield Field("Connection Title", TextInput(id="conn-title", placeholder="a meaningful name"),
                     "shown in the connection list", id="f-conn-title")
         yield Field("Direction", Select([(v, k.value) for k, v in DIRECTION_LABELS.items()],
                                         allow_blank=False, id="direction"),
@@ -74,7 +74,7 @@ class ConnectionForm(VerticalScroll):
                                         allow_blank=False, id="deletions"),
                     "when an item is gone from one side", id="f-deletions")
         yield Field("Deletion guard (max share deleted per run)",
-                    Input(id="max-delete", placeholder="0.2"),
+                    TextInput(id="max-delete", placeholder="0.2"),
                     "a run that would delete more than this stops before writing",
                     id="f-max-delete")
         with Horizontal(classes="page-buttons"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import ClassVar
 
 from textual import on
@@ -15,13 +16,13 @@ from l2tui.config.connstr import ConnectionStringError
 from l2tui.config.model import Connection, Entity
 from l2tui.config.specs import ProviderSpec, SelectError, all_specs, find_spec, looks_like_url
 from l2tui.tui.messages import Edited, ReadsChanged, SecretTyped
-from l2tui.tui.widgets.fields import Field, SearchSelect
+from l2tui.tui.widgets.fields import Field, SearchSelect, TextEditor, TextInput
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SQL_PROVIDERS = ("sqlserver", "postgresql", "mysql", "sqlite")
 
 
-class StatementArea(TextArea):
+class StatementArea(TextEditor):
     """The select statement's editor. F6 and F7 go on to the app (Dry Run, Duplicate), as in
     every other field, instead of selecting the line or all text. Its keys are an Input's:
     ctrl+a goes to the start (of the line), as ctrl+e goes to its end, and ctrl+shift+a selects
@@ -60,13 +61,33 @@ def readable(connection_string: str) -> str:
     return re.sub(r";(?=\S)", "; ", connection_string)
 
 
+def relative_file(spec: ProviderSpec | None, text: str) -> str | None:
+    """A SQLite ``Data Source`` given as a relative path (taken from the working folder), or
+    None: for any other provider, an absolute or home path (``~/``), or a string not valid."""
+    if spec is None or spec.name != "sqlite" or looks_like_url(text):
+        return None
+    key = spec.key("Data Source")
+    try:
+        source = spec.parse(text).first(*key.names()) if key is not None else None
+    except (ConnectionStringError, ValueError):
+        return None
+    if source is None or source == ":memory:" or source.startswith("~") or \
+            Path(source).is_absolute():
+        return None
+    return source
+
+
 def connection_string_hint(spec: ProviderSpec | None, text: str = "") -> str:
     """The neutral help line under the connection string: while it is empty, that it is required
-    and an example; then the provider's keys."""
+    and an example; a relative SQLite file, where it is taken from (cron and systemd start in
+    another folder: the README says to give it whole); else the provider's keys."""
     if spec is None:
         return ""
     if not text.strip():
         return "required: " + readable(spec.example_connection_string)
+    if relative_file(spec, text) is not None:
+        return (f"a relative Data Source is taken from the folder l2tui starts in (now "
+                f"{Path.cwd()}; cron and systemd start in another): give an absolute path")
     if spec.used_keys:
         return "keys: " + ", ".join(spec.used_keys)
     return "keys: " + ", ".join(k.name for k in spec.keys[:6]) + ", …"
@@ -100,24 +121,24 @@ class EntityForm(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         """The fields in the order of the guide."""
-        yield Field("Data Entity Title", Input(id="title", placeholder="e.g. Dynamics accounts"),
+        yield Field("Data Entity Title", TextInput(id="title", placeholder="e.g. Dynamics accounts"),
                     "a meaningful name for this side", id="f-title")
         providers = [(spec.title, spec.name) for spec in all_specs()]
         yield Field("Data Provider", SearchSelect(providers, prompt="Select a data provider (type to search)",
                                                   type_to_search=True, id="provider"),
                     "open it and type to search, e.g. OData or SQL", id="f-provider")
-        yield Field("Connection String", Input(id="connstr"), "", id="f-connstr")
+        yield Field("Connection String", TextInput(id="connstr"), "", id="f-connstr")
         with Horizontal(classes="page-buttons"):
             yield Button("Verify Connection String", id="page-verify", action="app.verify")
             yield Button("Preview Data", id="page-preview", action="app.preview")
-        yield Field("Password", Input(id="password", password=True,
+        yield Field("Password", TextInput(id="password", password=True,
                                       placeholder="kept in the keyring, never in the file"),
                     "masked; stored in the OS keyring on Save Changes", id="f-password")
-        yield Field("Password variable", Input(id="password-env", placeholder="e.g. CRM_PASSWORD"),
+        yield Field("Password variable", TextInput(id="password-env", placeholder="e.g. CRM_PASSWORD"),
                     "or read the password from this environment variable", id="f-password-env")
         yield Field("Select Statement", StatementArea(id="select", soft_wrap=True, show_line_numbers=False),
                     "", id="f-select")
-        yield Field("Primary Key", Input(id="primary-key", placeholder="e.g. accountid"),
+        yield Field("Primary Key", TextInput(id="primary-key", placeholder="e.g. accountid"),
                     "column name(s), comma-separated; empty: the provider's key", id="f-primary-key")
 
     def load(self, conn: Connection, secret_typed: bool = False) -> None:

@@ -10,7 +10,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import Label, OptionList, Select, Static
+from textual.widgets import Input, Label, OptionList, Select, Static, TextArea
 
 
 class Field(Vertical):
@@ -57,6 +57,35 @@ class Field(Vertical):
         if text != self.shown:
             self.shown = text
             self.query_one(".field-hint", Static).update(text)
+
+
+async def run_own_keys(widget: Widget, event: events.Key) -> bool:
+    """Run the widget's own binding of the key now, in its place among the keys typed around it;
+    True if one ran. Textual runs a field's letters at once but its other keys (backspace, the
+    arrows, ctrl+u) only once they have gone up to the app, so in a burst (keys typed fast over
+    SSH arrive in one packet; a paste) the letters after such a key were typed before it ran."""
+    for binding in widget._bindings.key_to_bindings.get(event.key, ()):
+        if not binding.priority and await widget.app.run_action(binding.action, widget):
+            event.stop()
+            event.prevent_default()
+            return True
+    return False
+
+
+class TextInput(Input):
+    """A one-line field whose editing keys keep their order in a burst (``run_own_keys``)."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not await run_own_keys(self, event):
+            await super()._on_key(event)
+
+
+class TextEditor(TextArea):
+    """A text editor whose editing keys keep their order in a burst (``run_own_keys``)."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not await run_own_keys(self, event):
+            await super()._on_key(event)
 
 
 class SearchSelect(Select[str]):
