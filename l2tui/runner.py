@@ -565,7 +565,8 @@ def _describe(event: Event, last_progress: dict[str, float]) -> str | None:
     if isinstance(event, LogLine):
         return f"{event.level}: {event.message}"
     if isinstance(event, Conflict):
-        return conflict_text(event.key, event.resolution, event.left, event.right)
+        return conflict_text(event.key, event.resolution, event.left, event.right,
+                             policy=event.policy)
     if isinstance(event, ItemError):
         return item_error_text(event.side, event.key, event.message)
     if isinstance(event, RunFinished):

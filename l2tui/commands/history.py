@@ -21,6 +21,7 @@ from l2tui.sync.side import match_values
 from l2tui.sync.state import RunRecord, StateError
 from l2tui.sync.summaries import (
     COUNTS,
+    RULES,
     differences,
     iso_time,
     key_text,
@@ -188,6 +189,8 @@ def conflict_lines(conflict: dict[str, Any]) -> list[str]:
     if conflict.get("settled_by"):
         resolution = (f"{SETTLED_LATER.get(conflict['resolution'], conflict['resolution'])}; "
                       f"settled by run {conflict['settled_by']}")
+    if conflict.get("policy") in RULES and conflict["resolution"] != "skipped":
+        resolution = f"{RULES[conflict['policy']]}, {resolution}"  # (the rule it was settled by)
     lines = [f"run {conflict['run']}, {local_time(conflict['at'])}: {key}: {resolution}"]
     left, right = conflict["left"], conflict["right"]
     if left is None or right is None:

@@ -254,7 +254,8 @@ def _sink(stream: TextIO, quiet: bool) -> EventSink:
         elif isinstance(event, ItemError):
             line = item_error_text(event.side, event.key, event.message)
         elif isinstance(event, Conflict):
-            line = conflict_text(event.key, event.resolution, event.left, event.right)
+            line = conflict_text(event.key, event.resolution, event.left, event.right,
+                                 policy=event.policy)
         if line:
             _end_progress(stream)
             print(line, file=stream, flush=True)

@@ -1574,8 +1574,10 @@ class Engine:
         if resolution in ("left_wins", "right_wins"):
             self.won[mkey] = None
         self.conflicts += 1
-        self.state.add_conflicts(self.run_id, [(mkey, resolution, left, right)])
-        self.sink(Conflict(key=mkey, resolution=resolution, left=left, right=right))
+        policy = self.policy.resolution.value
+        self.state.add_conflicts(self.run_id, [(mkey, resolution, left, right)], policy)
+        self.sink(Conflict(key=mkey, resolution=resolution, left=left, right=right,
+                           policy=policy))
 
     def _settle_conflicts(self) -> None:
         """After the writes: a conflict this run recorded whose winning write was not made (an

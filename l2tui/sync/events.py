@@ -107,12 +107,14 @@ class LogLine(Event):
 
 @dataclass(frozen=True)
 class Conflict(Event):
-    """An item changed on both sides; ``resolution`` says which side won or that it was skipped."""
+    """An item changed on both sides; ``resolution`` says which side won or that it was skipped,
+    ``policy`` the rule that settled it (``conflict_resolution``: ``latest_wins``, …)."""
 
     key: str
     resolution: str
     left: dict[str, Any] | None = None
     right: dict[str, Any] | None = None
+    policy: str | None = None
 
 
 @dataclass(frozen=True)

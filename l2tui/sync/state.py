@@ -90,7 +90,8 @@ CREATE TABLE IF NOT EXISTS conflicts (
     resolution TEXT NOT NULL,
     left_values TEXT,
     right_values TEXT,
-    settled INTEGER          -- the later run that settled one recorded as not settled
+    settled INTEGER,         -- the later run that settled one recorded as not settled
+    policy TEXT              -- the rule that settled it (conflict_resolution), NULL before kept
 );
 -- a run's conflicts (l2tui conflicts --run N), and those of the runs a finished run lets go
 CREATE INDEX IF NOT EXISTS conflicts_run ON conflicts(run);
@@ -167,7 +168,7 @@ class StateReader:
     """
 
     _run_columns = "log, dry"  # (a state older than these columns reads NULL in their place)
-    _settled_column = "settled"
+    _conflict_columns = "settled, policy"  # (NULL in place of those an older state lacks)
     _tables: frozenset[str]  # the tables the state holds (a file made empty holds none)
 
     def __init__(self, path: Path) -> None:
@@ -179,15 +180,16 @@ class StateReader:
             tables = {row[0] for row in self.db.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
-            settled = any(row[1] == "settled" for row in self.db.execute(
-                "PRAGMA table_info(conflicts)"))
+            conflict_columns = {row[1] for row in self.db.execute(
+                "PRAGMA table_info(conflicts)")}
         except (sqlite3.Error, OSError, StateError) as exc:
             with contextlib.suppress(Exception):
                 self.db.close()
             raise state_error(path, exc) from None
         self._tables = frozenset(tables)
         self._run_columns = ", ".join(c if c in columns else "NULL" for c in ("log", "dry"))
-        self._settled_column = "settled" if settled else "NULL"
+        self._conflict_columns = ", ".join(c if c in conflict_columns else "NULL"
+                                           for c in ("settled", "policy"))
 
     def close(self) -> None:
         """Close the connection."""
@@ -196,17 +198,19 @@ class StateReader:
     def conflicts(self, run: int | None = None) -> list[dict[str, Any]]:
         """Recorded conflicts (of one run, or all), each with ``settled``: whether it is (one
         recorded as not settled, skipped or its winning write failed, is settled once a later run
-        settled its item) and ``settled_by``: that later run, if one did."""
+        settled its item), ``settled_by``: that later run, if one did, and ``policy``: the rule
+        that settled it (None: recorded by an older l2tui)."""
         if "conflicts" not in self._tables:  # (a state made empty: none recorded)
             return []
         sql = ("SELECT run, at, mkey, resolution, left_values, right_values, "
-               f"{self._settled_column} FROM conflicts")
+               f"{self._conflict_columns} FROM conflicts")
         rows = self.db.execute(sql + (" WHERE run = ?" if run else "") + " ORDER BY id",
                                (run,) if run else ()).fetchall()
         return [{"run": r[0], "at": r[1], "key": r[2], "resolution": r[3],
                  "left": json.loads(r[4], parse_float=Decimal),
                  "right": json.loads(r[5], parse_float=Decimal),
-                 "settled": r[6] is not None or not settling(r[3]), "settled_by": r[6]}
+                 "settled": r[6] is not None or not settling(r[3]), "settled_by": r[6],
+                 "policy": r[7]}
                 for r in rows]
 
     def has_run(self, run: int) -> bool:
@@ -283,8 +287,11 @@ class StateStore(StateReader):
         for column in ("lver", "rver"):
             if column not in columns:  # a state written before versions were kept
                 self.db.execute(f"ALTER TABLE items ADD COLUMN {column} TEXT")
-        if "settled" not in {row[1] for row in self.db.execute("PRAGMA table_info(conflicts)")}:
+        conflict_columns = {row[1] for row in self.db.execute("PRAGMA table_info(conflicts)")}
+        if "settled" not in conflict_columns:
             self.db.execute("ALTER TABLE conflicts ADD COLUMN settled INTEGER")  # (none was)
+        if "policy" not in conflict_columns:  # (before the rule was kept: NULL, not known)
+            self.db.execute("ALTER TABLE conflicts ADD COLUMN policy TEXT")
         run_columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
         if "log" not in run_columns:
             self.db.execute("ALTER TABLE runs ADD COLUMN log TEXT")  # (before logs were named)
@@ -838,13 +845,15 @@ class StateStore(StateReader):
         self.db.execute(f"DELETE FROM conflicts WHERE run IN ({old})", params)
         self.db.execute(f"DELETE FROM runs WHERE id IN ({old})", params)
 
-    def add_conflicts(self, run: int, rows: Iterable[tuple[str, str, Any, Any]]) -> None:
-        """Record conflicts: (mkey, resolution, left values, right values)."""
+    def add_conflicts(self, run: int, rows: Iterable[tuple[str, str, Any, Any]],
+                      policy: str | None = None) -> None:
+        """Record conflicts: (mkey, resolution, left values, right values), settled by the rule
+        ``policy``."""
         now = time.time()
         self.db.executemany(
-            "INSERT INTO conflicts(run, at, mkey, resolution, left_values, right_values) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            ((run, now, m, res, exact_json(lv), exact_json(rv))
+            "INSERT INTO conflicts(run, at, mkey, resolution, left_values, right_values, policy) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ((run, now, m, res, exact_json(lv), exact_json(rv), policy)
              for m, res, lv, rv in rows))
 
     def unsettled_conflicts(self) -> dict[str, tuple[int, str, str, str]]:

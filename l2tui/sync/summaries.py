@@ -215,19 +215,20 @@ def differences(left: Mapping[str, Any], right: Mapping[str, Any]) -> list[tuple
             if lvalue != rvalue]
 
 
+RULES = {"left_wins": "left wins", "right_wins": "right wins", "latest_wins": "latest wins"}
+"""A ``conflict_resolution`` rule as a conflict's line words it (``skip``: the line says
+"skipped")."""
+
+
 def conflict_text(key: str, resolution: str, left: Mapping[str, Any] | None,
                   right: Mapping[str, Any] | None, most: int = 3,
-                  settled_by: int | None = None) -> str:
+                  settled_by: int | None = None, policy: str | None = None) -> str:
     """A conflict in one line: its key (stored key text, shown as its values, as an item
-    error's), how it was settled and what differs, e.g. ``name: 'A' (left) ≠ 'B' (right)``, or
-    the side it is gone from; ``settled_by``: the later run that settled one recorded as not
-    settled."""
-    if resolution.endswith(UNSETTLED):  # (its winning write failed: said so, not as a code)
-        resolution = f"{resolution.removesuffix(UNSETTLED)}, its write not made" + (
-            "" if settled_by else ": not settled")
-    if settled_by:
-        resolution += f"; settled by run {settled_by}"
-    text = f"conflict {key_text(shown_key(key))}: {resolution}"
+    error's), how it was settled (``outcome_words``) and what differs, e.g. ``name: 'A' (left)
+    ≠ 'B' (right)``, or the side it is gone from; ``settled_by``: the later run that settled one
+    recorded as not settled; ``policy``: the rule that settled it."""
+    text = f"conflict {key_text(shown_key(key))}: " + \
+        outcome_words(resolution, left, right, settled_by, policy)
     if left is None or right is None:
         return f"{text} — gone on the {'left' if left is None else 'right'}"
     differ = [f"{name}: {value_text(lvalue)} (left) ≠ {value_text(rvalue)} (right)"
@@ -236,6 +237,29 @@ def conflict_text(key: str, resolution: str, left: Mapping[str, Any] | None,
         return text
     more = f"; {len(differ) - most} more" if len(differ) > most else ""
     return f"{text} — " + "; ".join(differ[:most]) + more
+
+
+def outcome_words(resolution: str, left: Mapping[str, Any] | None,
+                  right: Mapping[str, Any] | None, settled_by: int | None = None,
+                  policy: str | None = None) -> str:
+    """How a conflict was settled, in words rather than its stored code: ``latest wins, the
+    right's values kept`` (the rule first when known; ``deletion``: the winner deleted the item),
+    ``skipped``; a winning write that failed (``UNSETTLED``) says so."""
+    code = resolution.removesuffix(UNSETTLED)
+    failed = code != resolution
+    side = code.removesuffix("_wins") if code in ("left_wins", "right_wins") else None
+    if side is None:
+        text = code
+    else:
+        kept = "deletion" if (left if side == "left" else right) is None else "values"
+        text = f"the {side}'s {kept} {'won' if failed else 'kept'}"
+        if policy in RULES:
+            text = f"{RULES[policy]}, {text}"
+    if failed:  # (its winning write failed: said so, not as a code)
+        text += ", its write not made" + ("" if settled_by else ": not settled")
+    if settled_by:
+        text += f"; settled by run {settled_by}"
+    return text
 
 
 def value_text(value: Any, most: int = VALUE_CHARS) -> str:

@@ -308,12 +308,45 @@ def test_history_piped_to_a_file_keeps_whole_lines(pair: Pair, run_cli: CliRunne
     assert newest.endswith("s") and "…" not in newest  # (its counts, after why, whole too)
 
 
+def test_a_latest_wins_conflict_says_the_rule_and_the_side_kept_not_the_outcome_code(
+        emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    """``right_wins``/``left_wins`` read as if they were the rule; the line says the rule and
+    which side's values were kept, in the run's output, its log and ``l2tui conflicts``."""
+    pair = in_conflict(emu, tmp_path, ConflictResolution.LATEST_WINS)
+    name = pair.save()
+    result = run_cli("run", name)
+    assert result.returncode == 0, result.stderr
+    line = "latest wins, the left's values kept — name: 'left value' (left) ≠ 'right value' " \
+        "(right)"  # (the SQLite side has no modified-on column: the left wins)
+    assert line in result.stderr and "left_wins" not in result.stderr
+    assert any(line in log.read_text()
+               for log in pair.paths.run_logs(pair.conn.slug).glob("*.log"))
+    head = run_cli("conflicts", name).stdout.splitlines()[0]
+    assert head.endswith(": latest wins, Data Entity 1 (left) won"), head
+    [listed] = json.loads(run_cli("conflicts", name, "--json").stdout)
+    assert (listed["resolution"], listed["policy"]) == ("left_wins", "latest_wins")
+
+
+def test_conflicts_of_a_state_older_than_the_rule_read_without_it(
+        emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    pair = in_conflict(emu, tmp_path, ConflictResolution.LEFT_WINS)
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    with sqlite3.connect(pair.paths.state_db(pair.conn.slug)) as db:  # (an older l2tui's)
+        db.execute("ALTER TABLE conflicts DROP COLUMN policy")
+    [listed] = json.loads(run_cli("conflicts", name, "--json").stdout)
+    assert (listed["resolution"], listed["policy"]) == ("left_wins", None)
+    head = run_cli("conflicts", name).stdout.splitlines()[0]
+    assert head.endswith(f"{next(iter(pair.left()))}: Data Entity 1 (left) won"), head
+
+
 def test_run_prints_a_conflict_with_what_differs(emu: Any, tmp_path: Path,
                                                  run_cli: CliRunner) -> None:
     pair = in_conflict(emu, tmp_path, ConflictResolution.LEFT_WINS)
     result = run_cli("run", pair.save())
     assert result.returncode == 0, result.stderr
-    assert "left_wins — name: 'left value' (left) ≠ 'right value' (right)" in result.stderr
+    assert "left wins, the left's values kept — name: 'left value' (left) ≠ 'right value' " \
+        "(right)" in result.stderr
     logs = pair.paths.run_logs(pair.conn.slug).glob("*.log")
     assert any("name: 'left value' (left) ≠ 'right value' (right)" in log.read_text()
                for log in logs)

@@ -61,21 +61,33 @@ def test_differences_pair_the_sides_by_position_and_name_both_columns() -> None:
 
 def test_a_conflict_names_what_differs_or_the_side_it_is_gone_from() -> None:
     assert conflict_text('["k"]', "left_wins", {"name": "A"}, {"name": "B"}) == \
-        "conflict k: left_wins — name: 'A' (left) ≠ 'B' (right)"
+        "conflict k: the left's values kept — name: 'A' (left) ≠ 'B' (right)"
     assert conflict_text('["k"]', "skipped", None, {"name": "B"}) == \
         "conflict k: skipped — gone on the left"
 
 
+def test_a_conflict_says_the_rule_that_settled_it_and_the_side_kept_not_the_code() -> None:
+    assert conflict_text('["AC-001"]', "right_wins", {"name": "A"}, {"name": "B"},
+                         policy="latest_wins") == \
+        "conflict AC-001: latest wins, the right's values kept — name: 'A' (left) ≠ 'B' (right)"
+    assert conflict_text('["k"]', "left_wins", None, {"name": "B"}, policy="left_wins") == \
+        "conflict k: left wins, the left's deletion kept — gone on the left"
+    assert conflict_text('["k"]', "skipped", {"name": "A"}, {"name": "B"}, policy="skip") == \
+        "conflict k: skipped — name: 'A' (left) ≠ 'B' (right)"
+
+
 def test_a_conflict_whose_winning_write_failed_reads_as_not_settled_not_as_a_code() -> None:
     assert conflict_text('["k"]', "left_wins_failed", {"name": "A"}, {"name": "B"}) == \
-        "conflict k: left_wins, its write not made: not settled — name: 'A' (left) ≠ " \
+        "conflict k: the left's values won, its write not made: not settled — name: 'A' " \
+        "(left) ≠ " \
         "'B' (right)"
 
 
 def test_a_conflict_recorded_as_not_settled_that_a_later_run_settled_says_which_run() -> None:
     assert conflict_text('["k"]', "left_wins_failed", {"name": "A"}, {"name": "B"},
                          settled_by=7) == \
-        "conflict k: left_wins, its write not made; settled by run 7 — name: 'A' (left) " \
+        "conflict k: the left's values won, its write not made; settled by run 7 — name: " \
+        "'A' (left) " \
         "≠ 'B' (right)"
     assert conflict_text('["k"]', "skipped", {"name": "A"}, {"name": "B"}, settled_by=7) == \
         "conflict k: skipped; settled by run 7 — name: 'A' (left) ≠ 'B' (right)"
@@ -84,7 +96,7 @@ def test_a_conflict_recorded_as_not_settled_that_a_later_run_settled_says_which_
 def test_a_conflict_shows_a_number_as_it_reads_and_text_quoted() -> None:
     assert conflict_text('["k"]', "left_wins", {"revenue": Decimal("12.5"), "name": "A"},
                          {"revenue": 13, "name": "B"}) == \
-        "conflict k: left_wins — revenue: 12.5 (left) ≠ 13 (right); name: 'A' (left) ≠ " \
+        "conflict k: the left's values kept — revenue: 12.5 (left) ≠ 13 (right); name: 'A' (left) ≠ " \
         "'B' (right)"
 
 
@@ -122,7 +134,7 @@ def test_a_run_s_duration_reads_in_tenths_or_under_0_05_s_in_hundredths(seconds:
 
 def test_a_conflict_line_cuts_a_long_value_short() -> None:
     text = conflict_text('["k"]', "right_wins", {"note": "a" * 50_000}, {"note": "b" * 50_000})
-    assert text == f"conflict k: right_wins — note: '{'a' * 56}... (left) ≠ " \
+    assert text == f"conflict k: the right's values kept — note: '{'a' * 56}... (left) ≠ " \
         f"'{'b' * 56}... (right)"
 
 

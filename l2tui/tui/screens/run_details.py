@@ -39,7 +39,8 @@ def details_lines(details: RunDetails) -> list[str]:
         for conflict in details.conflicts:
             lines.append(conflict_text(conflict["key"], conflict["resolution"], conflict["left"],
                                        conflict["right"], most=100,
-                                       settled_by=conflict.get("settled_by")))
+                                       settled_by=conflict.get("settled_by"),
+                                       policy=conflict.get("policy")))
     lines += item_error_lines(details)
     lines += ["", f"Run log: {details.logs / record.log}" if record.log else
               f"Run logs: {details.logs}"]

@@ -109,7 +109,8 @@ def event_line(event: Event) -> str | None:
     if isinstance(event, LogLine):
         return {"warning": "warning: ", "error": "error: "}.get(event.level, "") + event.message
     if isinstance(event, Conflict):
-        return conflict_text(event.key, event.resolution, event.left, event.right)
+        return conflict_text(event.key, event.resolution, event.left, event.right,
+                             policy=event.policy)
     if isinstance(event, ItemError):
         return item_error_text(event.side, event.key, event.message)
     return None  # (RunFinished: the App adds the summary when the worker returns the report)
