@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import sqlite3
 import threading
 import time
@@ -373,10 +374,11 @@ class Runner:
                 logs.rename(self.paths.run_logs(conn.slug))
             self.lock_path(conn, slug=old_slug).unlink(missing_ok=True)
 
-    def drop_state(self, conn: Connection) -> None:
-        """Forget a deleted connection's pairs, cursors and history, so that a connection saved
-        later under its name starts afresh (its run logs stay); RunError while it runs, a
-        ConfigError naming a file that cannot be removed (a folder in its place)."""
+    def drop_state(self, conn: Connection) -> str | None:
+        """Forget a deleted connection's pairs, cursors, history and run logs, so that a
+        connection saved later under its name starts afresh; RunError while it runs, a
+        ConfigError naming a state file that cannot be removed (a folder in its place). A log
+        folder that cannot be removed does not stop it: the one line saying so is returned."""
         with self._lock(conn):
             for path in [*(Path(f"{self.paths.state_db(conn.slug)}{suffix}")
                            for suffix in ("", "-wal", "-shm")), self.lock_path(conn)]:
@@ -385,6 +387,23 @@ class Runner:
                 except OSError as exc:
                     raise ConfigError(f"cannot remove the sync state file {path}: "
                                       f"{exc.strerror or exc}") from None
+            return self._drop_logs(conn)
+
+    def _drop_logs(self, conn: Connection) -> str | None:
+        """Remove a deleted connection's log folder, never through a symbolic link (one in its
+        place, or in it, is not followed); why it could not be, or None."""
+        folder = self.paths.run_logs(conn.slug)
+        if folder.is_symlink():
+            return (f"its run logs were not deleted: {folder} is a symbolic link, which l2tui "
+                    "does not follow (remove it)")
+        try:
+            shutil.rmtree(folder)
+        except FileNotFoundError:  # (it never ran, or its folder was removed by hand)
+            return None
+        except OSError as exc:
+            return (f"its run logs were not deleted: cannot remove {exc.filename or folder}: "
+                    f"{exc.strerror or exc}")
+        return None
 
     def lock_path(self, conn: Connection, slug: str | None = None) -> Path:
         """The lock file of a connection (or of the file name ``slug`` it had)."""

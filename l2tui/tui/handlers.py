@@ -233,7 +233,7 @@ class ActionsMixin(L2Core):
 
     def action_delete(self) -> None:
         """Delete Connection (or the highlighted file that cannot be read), after a confirmation:
-        its file, its stored passwords and its row."""
+        its file, its stored passwords, its sync state, its run logs and its row."""
         if self.current is None and self.broken is not None:
             path, name = self.broken, f"'{self.broken.name}' (it cannot be read)"
         elif self.current is not None and self.current.path is not None:
@@ -249,7 +249,7 @@ class ActionsMixin(L2Core):
                 return
             index = self.workspace.order.index(path) if path in self.workspace.order else 0
             try:  # first: a run that began meanwhile holds the state, and keeps the file too
-                jobs.drop_state(gone, self.paths)
+                logs_kept = jobs.drop_state(gone, self.paths)
             except AlreadyRunning as exc:
                 self.notify(f"{exc}: delete it once the run has ended", title="Not deleted",
                             severity="warning", timeout=10)
@@ -262,9 +262,12 @@ class ActionsMixin(L2Core):
             order = self.workspace.order
             self.open(order[min(index, len(order) - 1)] if order else None)
             self.notify(f"deleted {name}")
+            if logs_kept:  # (the rest is deleted all the same)
+                self.notify(logs_kept, title="Run logs kept", severity="warning", timeout=10)
 
         self.push_screen(ConfirmScreen("Delete Connection", f"Delete {name}, its stored "
-                                       "passwords and its sync state? This cannot be undone.",
+                                       "passwords, its sync state and its run logs? This cannot "
+                                       "be undone.",
                                        yes="Delete"), answer)
 
     # -- pages and panes ---------------------------------------------------------------------

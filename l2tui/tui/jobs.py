@@ -267,8 +267,9 @@ def move_state(conn: Connection, old_slug: str, paths: Paths) -> None:
     Runner(paths).move_state(conn, old_slug)
 
 
-def drop_state(conn: Connection, paths: Paths) -> None:
-    """A deleted connection's sync state goes with it (``Runner.drop_state``)."""
+def drop_state(conn: Connection, paths: Paths) -> str | None:
+    """A deleted connection's sync state and run logs go with it (``Runner.drop_state``); why
+    its logs could not, or None."""
     from l2tui.runner import Runner
 
-    Runner(paths).drop_state(conn)
+    return Runner(paths).drop_state(conn)

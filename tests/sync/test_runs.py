@@ -982,6 +982,26 @@ def test_each_run_has_a_log_file_of_its_own_even_within_one_second(pair: Pair) -
     assert all(log.read_text().count("run started") == 1 for log in logs)
 
 
+def test_dropping_a_deleted_connections_state_removes_its_run_logs(pair: Pair) -> None:
+    pair.run()
+    assert Runner(pair.paths).drop_state(pair.conn) is None
+    assert not pair.paths.run_logs(pair.conn.slug).exists()
+    assert not pair.paths.state_db(pair.conn.slug).exists()
+
+
+def test_a_log_folder_that_cannot_be_removed_is_said_in_one_line_the_state_dropped(
+        pair: Pair) -> None:
+    pair.run()
+    folder = pair.paths.run_logs(pair.conn.slug)
+    for log in folder.iterdir():
+        log.unlink()
+    folder.rmdir()
+    folder.write_text("a file in place of the log folder\n")
+    said = Runner(pair.paths).drop_state(pair.conn)
+    assert said == f"its run logs were not deleted: cannot remove {folder}: Not a directory"
+    assert not pair.paths.state_db(pair.conn.slug).exists()
+
+
 def test_latest_wins_without_a_modified_on_column_says_which_side_conflicts_go_to(
         emu: Any, tmp_path: Path) -> None:
     pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts",

@@ -520,6 +520,49 @@ async def test_a_deleted_connection_takes_its_sync_state_along(
     assert not paths.state_db(DEMO_SLUG).exists()
 
 
+async def test_a_deleted_connection_takes_its_run_logs_along_and_says_so_first(
+        make_app, offline_demo_file, paths) -> None:
+    """The log folder stayed, and a connection later saved under the title showed its runs'
+    logs; the question named only the passwords and the sync state."""
+    _with_one_run(paths, DEMO_SLUG)
+    logs = paths.run_logs(DEMO_SLUG)
+    logs.mkdir(parents=True)
+    (logs / "20260101-120000-1.log").write_text("12:00:00 run started\n")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f8")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "its run logs" in app.screen.question, app.screen.question
+        await pilot.click("#yes")
+        await until(pilot, lambda: app.current is None)
+    assert not logs.exists() and not offline_demo_file.exists()
+
+
+async def test_a_delete_whose_log_folder_is_a_symbolic_link_says_so_and_deletes_the_rest(
+        make_app, offline_demo_file, paths, tmp_path) -> None:
+    """A link in place of the log folder is not followed (its target's files stay); the one
+    line saying so does not stop the delete."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "20260101-120000-1.log").write_text("kept\n")
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    paths.run_logs(DEMO_SLUG).symlink_to(elsewhere)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f8")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.click("#yes")
+        await until(pilot, lambda: app.current is None)
+        await until(pilot, lambda: any("run logs were not deleted" in str(n.message)
+                                       for n in app._notifications))
+        [told] = [str(n.message) for n in app._notifications
+                  if "run logs were not deleted" in str(n.message)]
+    assert told == (f"its run logs were not deleted: {paths.run_logs(DEMO_SLUG)} is a symbolic "
+                    "link, which l2tui does not follow (remove it)")
+    assert (elsewhere / "20260101-120000-1.log").read_text() == "kept\n"
+    assert not offline_demo_file.exists()
+
+
 async def test_a_delete_whose_sync_state_cannot_be_removed_says_so_and_keeps_the_file(
         make_app, offline_demo_file, paths) -> None:
     """A folder in place of the state file: the app says which file, and the connection stays
