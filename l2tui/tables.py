@@ -22,16 +22,25 @@ Opener = Callable[[Connection, int, Paths], Provider]
 
 @dataclass(frozen=True)
 class TablePlan:
-    """The table entity ``index`` would get: the DDL to show and the columns it is made from."""
+    """The table entity ``index`` would get: the DDL to show and the columns it is made from,
+    its full name (``main.accounts``) and, for SQLite, the database file's absolute path."""
 
     index: int
     ddl: str
     columns: tuple[Column, ...]
+    table: str = ""
+    file: str | None = None
 
     @property
     def source(self) -> int:
         """The entity whose columns the table is made from."""
         return 3 - self.index
+
+    @property
+    def place(self) -> str:
+        """The table and where it goes, as a question or notice names them: ``main.accounts in
+        the SQLite file /home/me/crm.db`` (a relative Data Source made absolute)."""
+        return self.table + (f" in the SQLite file {self.file}" if self.file else "")
 
 
 def can_create(provider: Provider) -> bool:
@@ -69,7 +78,8 @@ def plan_table(conn: Connection, index: int, paths: Paths,
         with entity_errors(conn, 3 - index), opener(conn, 3 - index, paths) as source:
             columns = tuple(_mapped_names(conn, 3 - index, source.describe()))
         ddl = target.create_table_ddl(columns)  # type: ignore[attr-defined]
-    return TablePlan(index, str(ddl), columns)
+        table, file = target.table_place()  # type: ignore[attr-defined]
+    return TablePlan(index, str(ddl), columns, table, file)
 
 
 def create_planned(conn: Connection, plan: TablePlan, paths: Paths,

@@ -478,8 +478,8 @@ class ActionsMixin(L2Core):
             self.notify(f"creating the table of Data Entity {plan.index}…")
             self.create_table_worker(jobs.snapshot(conn), plan, self._prompts())
 
-        question = (f"Create the table of {name(plan.index)} from the columns of "
-                    f"{name(plan.source)}? This runs:")
+        question = (f"Create the table {plan.place} for {name(plan.index)}, from the columns "
+                    f"of {name(plan.source)}? This runs:")
         self.push_screen(CreateTableScreen(question, plan.ddl), answer)
 
     def _no_table_to_create(self, conn: Connection) -> None:
@@ -500,7 +500,7 @@ class ActionsMixin(L2Core):
         the Mappings page, if they were loaded)."""
         where = f"Data Entity {event.index}"
         if event.ok:
-            self.notify(f"created the table of {where}", title="Create Table")
+            self.notify(f"created the table {event.place} for {where}", title="Create Table")
         else:
             self.notify(event.message, title=f"Create Table failed: {where}", severity="error",
                         timeout=10)

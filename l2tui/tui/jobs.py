@@ -152,9 +152,11 @@ def create_table(conn: Connection, plan: TablePlan, paths: Paths, bridge: Bridge
         try:
             ddl = create_planned(conn, plan, paths, _opener(bridge, prompts))
         except L2Error as exc:
-            bridge.post(messages.TableCreated(plan.index, False, _short(exc), path=conn.path))
+            bridge.post(messages.TableCreated(plan.index, False, _short(exc), path=conn.path,
+                                              place=plan.place))
             return
-        bridge.post(messages.TableCreated(plan.index, True, ddl, path=conn.path))
+        bridge.post(messages.TableCreated(plan.index, True, ddl, path=conn.path,
+                                          place=plan.place))
     finally:
         bridge.post(messages.SignInEnded())
 

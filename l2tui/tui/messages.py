@@ -92,14 +92,17 @@ class ColumnsDescribed(Message):
 
 
 class TableCreated(Message):
-    """Create Table ended: the DDL that ran (ok), or the one-line reason it did not."""
+    """Create Table ended: the DDL that ran (ok), or the one-line reason it did not; ``place``:
+    the table and where it went."""
 
-    def __init__(self, index: int, ok: bool, message: str, *, path: Path | None = None) -> None:
+    def __init__(self, index: int, ok: bool, message: str, *, path: Path | None = None,
+                 place: str = "") -> None:
         super().__init__()
         self.index = index
         self.ok = ok
         self.message = message
         self.path = path
+        self.place = place  # the table and its SQLite file (``TablePlan.place``)
 
 
 class RunEvent(Message):

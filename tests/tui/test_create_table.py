@@ -128,8 +128,9 @@ async def test_the_question_names_an_entity_with_its_default_title_once(make_app
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         dialog = await _dialog(pilot, app)
-        assert dialog.question == ("Create the table of Data Entity 2 from the columns of "
-                                   "Data Entity 1? This runs:")
+        assert dialog.question.startswith("Create the table main.accounts in the SQLite file ")
+        assert dialog.question.endswith(" for Data Entity 2, from the columns of Data Entity 1? "
+                                        "This runs:")
 
 
 async def test_f4_when_verify_found_the_table_says_that_it_exists(make_app, demo_file, sqlite_db) -> None:
@@ -140,3 +141,27 @@ async def test_f4_when_verify_found_the_table_says_that_it_exists(make_app, demo
         await pilot.press("f4")
         await pilot.pause()
         assert any("the table of Data Entity 2 exists" in n.message for n in app._notifications)
+
+
+async def test_create_table_names_the_absolute_sqlite_file_of_a_relative_data_source(
+        make_app, demo_file, sqlite_db, tmp_path, monkeypatch) -> None:
+    """``Data Source=relative.db`` was made in the folder l2tui started in, never named: the
+    question names that file whole, and the table's full name, and so does the notice after."""
+    started_in = tmp_path / "started-in"
+    started_in.mkdir()
+    monkeypatch.chdir(started_in)
+    demo_file.write_text(demo_file.read_text().replace(f"Data Source={sqlite_db};",
+                                                       "Data Source=relative.db;"))
+    made = started_in / "relative.db"
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        dialog = await _dialog(pilot, app)
+        assert f"the table main.accounts in the SQLite file {made} for Data Entity 2" in \
+            dialog.question, dialog.question
+        await pilot.click("#yes")
+        await until(pilot, lambda: any(n.title == "Create Table" and "created" in n.message
+                                       for n in app._notifications))
+        [told] = [n.message for n in app._notifications
+                  if n.title == "Create Table" and "created" in n.message]
+    assert told == f"created the table main.accounts in the SQLite file {made} for Data Entity 2"
+    assert "accounts" in _tables(made)

@@ -494,6 +494,20 @@ class SqlProvider(Provider):
         with self.connect() as conn:
             return bool(sa.inspect(conn).has_table(name, schema=schema))
 
+    def table_place(self) -> tuple[str, str | None]:
+        """Where Create Table makes this entity's table: its full name (``schema.table``, the
+        database's default schema where the select names none) and, for SQLite, the absolute
+        path of the database file (None for another database, or one in memory)."""
+        name, schema = self._table_name()
+        target = self.target
+        if target.provider == "sqlite":
+            return f"{schema or 'main'}.{name}", \
+                None if target.server == ":memory:" else target.server
+        if schema is None:
+            with self.connect() as conn:
+                schema = sa.inspect(conn).default_schema_name
+        return (f"{schema}.{name}" if schema else name), None
+
     def create_table_ddl(self, columns: Sequence[Column]) -> str:
         """The CREATE TABLE this entity's table would get from the other side's columns."""
         name, schema = self._table_name()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,15 @@ def server_db(request: pytest.FixtureRequest) -> Database:
 
 def _keys(db: Database, table: str) -> list[str]:
     return sorted(str(r[0]) for r in db.rows(f"SELECT code FROM {db.q(table)}"))
+
+
+def test_a_table_to_make_is_named_whole_with_its_databases_default_schema(
+        pg_db: Database, sqlite_db: Database, tmp_path: Path) -> None:
+    """Create Table names where it makes the table: the schema the select leaves to the
+    database, and a SQLite database's file as an absolute path."""
+    assert pg_db.open("items").table_place() == ("public.items", None)
+    assert pg_db.open("sales.items").table_place() == ("sales.items", None)
+    assert sqlite_db.open("items").table_place() == ("main.items", str(tmp_path / "test.db"))
 
 
 def test_a_made_table_holds_emoji_and_cjk_in_a_latin1_mysql_database(mysql_db: Database) -> None:
