@@ -344,6 +344,19 @@ def test_the_start_of_several_file_names_exits_2_naming_them(run_cli: CliRunner)
                                      "crm-accounts-to-sql, crm-contacts-to-sql")
 
 
+@pytest.mark.parametrize("name", ["dir.toml", "dir"])
+def test_a_folder_named_as_a_connection_file_is_said_to_be_a_folder_by_either_name(
+        run_cli: CliRunner, config_dir: Path, name: str) -> None:
+    """``list`` shows a folder ``dir.toml`` as a broken file; ``run dir.toml`` said there was no
+    connection of that name while ``run dir`` said the file could not be read: both now say
+    what it is, as ``list`` does."""
+    (config_dir / "dir.toml").mkdir(parents=True)
+    result = run_cli("run", name)
+    assert result.returncode == 2
+    assert result.stderr == f"l2tui: {config_dir / 'dir.toml'}: a folder, not a connection file\n"
+    assert result.stderr in run_cli("list").stderr
+
+
 def test_bad_usage_exits_2_with_one_line(run_cli: CliRunner) -> None:
     result = run_cli("preview", "x", "--entity", "3")
     assert result.returncode == 2
