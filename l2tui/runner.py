@@ -103,8 +103,8 @@ class Runner:
             return self._record_unlogged(conn, started, message, dry_run)
 
         with self._lock(conn, unopened=unlogged) as held, \
-                self._log_file(conn, started, unlogged) as (log, log_name), \
-                self._unfound_state_kept(conn, held, dry_run):
+                self._unfound_state_kept(conn, held, dry_run), \
+                self._log_file(conn, started, unlogged) as (log, log_name):
             to_log = _log_writer(log)
             events = fan_out(Throttle(sink), to_log)
 

@@ -362,6 +362,19 @@ def test_a_refused_dry_run_leaves_a_lock_file_it_found(pair: Pair, run_cli: CliR
     assert _names(pair.paths.state) == {lock.name}
 
 
+def test_a_dry_run_that_cannot_write_its_log_leaves_no_state_files_it_did_not_find(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """A real run records such a failure for a monitor; a dry run of a connection never run
+    has none to tell."""
+    name = pair.save()
+    logs = pair.paths.run_logs(name)
+    logs.parent.mkdir(parents=True)
+    logs.write_text("not a folder")
+    result = run_cli("run", name, "--dry-run")
+    assert result.returncode == 2 and "cannot write the run log" in result.stderr
+    assert sorted(_names(pair.paths.state)) == []
+
+
 def test_a_state_store_opened_for_writing_still_reads_its_history(pair: Pair) -> None:
     pair.run()
     state = StateStore(pair.paths.state_db(pair.conn.slug), dry=True)
