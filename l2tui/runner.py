@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -103,7 +103,8 @@ class Runner:
         def unlogged(message: str) -> int | None:
             return self._record_unlogged(conn, started, message, dry_run)
 
-        with self._lock(conn, unopened=unlogged), \
+        with self._lock(conn, unopened=unlogged) as held, \
+                self._unfound_state_kept(conn, held, dry_run), \
                 self._log_file(conn, started, unlogged) as (log, log_name):
             to_log = _log_writer(log)
             events = fan_out(Throttle(sink), to_log)
@@ -213,7 +214,9 @@ class Runner:
                          dry: bool) -> int | None:
         """Record a run that could not open its lock or write its log as failed with
         ``message`` (so that the latest run a monitor reads is this one), if the state can be
-        written; its number."""
+        written; its number (a dry run makes no state to record itself in: None)."""
+        if dry and not self._state_found(conn):
+            return None
         try:
             state = StateStore(self.paths.state_db(conn.slug), dry=dry)
         except L2Error:
@@ -224,6 +227,35 @@ class Runner:
             return None
         finally:
             state.close()
+
+    def _state_files(self, conn: Connection) -> list[Path]:
+        """The connection's state file, its WAL and its shared-memory index."""
+        path = self.paths.state_db(conn.slug)
+        return [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm")]
+
+    def _state_found(self, conn: Connection) -> bool:
+        """Whether any of the connection's state files is there (a symbolic link too)."""
+        return any(os.path.lexists(path) for path in self._state_files(conn))
+
+    @contextlib.contextmanager
+    def _unfound_state_kept(self, conn: Connection, held: _Held, dry: bool) -> Iterator[None]:
+        """Within a run holding the lock (``held``): a dry run that does not end (refused by a
+        check, a side out of reach, interrupted) leaves no state it did not find, nor the lock
+        file it made: it was never run. Found when the lock was taken, no other run can have
+        written it since; a dry run that ends keeps its plan in the history, as always."""
+        if not dry or self._state_found(conn):
+            yield
+            return
+        try:
+            yield
+        except BaseException as exc:
+            for path in self._state_files(conn):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            held.remove = held.made
+            if isinstance(exc, L2Error):
+                exc.run = None  # (the run it names is not kept)
+            raise
 
     def _failure(self, conn: Connection, caught: L2Error | sqlite3.Error) -> L2Error:
         """The error a run stopped with (an sqlite3 error is the state store's: a full disk, a
@@ -427,15 +459,53 @@ class Runner:
 
     @contextlib.contextmanager
     def _lock(self, conn: Connection, slug: str | None = None,
-              unopened: Callable[[str], int | None] | None = None) -> Iterator[None]:
+              unopened: Callable[[str], int | None] | None = None) -> Iterator[_Held]:
         """Hold the connection's lock (RunError while another process holds it). A lock file
         that cannot be opened (a folder in its place, a folder made read-only) is a setup
         problem (ConfigError, exit 2); a symbolic link in its place is refused (RunError), its
-        target untouched. Either way a run is recorded as failed by ``unopened``."""
+        target untouched. Either way a run is recorded as failed by ``unopened``. The lock file
+        is removed at the end when asked (``_Held.remove``), while still held."""
         path = self.lock_path(conn, slug)
+        while True:
+            fd, made = self._lock_file(path, unopened)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise AlreadyRunning(f"'{conn.title}' is already running (PID "
+                                         f"{_pid_in(fd)})") from None
+                if _still_at(fd, path):
+                    break
+            except BaseException:
+                os.close(fd)
+                raise
+            # (the run that held it removed it as it ended: the file there now is the lock)
+            os.close(fd)
+        held = _Held(made)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            try:
+                yield held
+            finally:
+                if held.remove:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _lock_file(path: Path, unopened: Callable[[str], int | None] | None) -> tuple[int, bool]:
+        """The lock file, open (made if none was there), and whether it was made now; see
+        ``_lock`` for a lock file that cannot be opened."""
         try:
             make_folder(path.parent)
-            fd = open_unfollowed(path, os.O_RDWR | os.O_CREAT)
+            try:
+                return open_unfollowed(path, os.O_RDWR | os.O_CREAT | os.O_EXCL), True
+            except FileExistsError:
+                return open_unfollowed(path, os.O_RDWR | os.O_CREAT), False
         except OSError as exc:  # (a folder made read-only, a full disk, a symbolic link there)
             message = f"cannot open the lock file {path}: {exc.strerror or exc}" + (
                 "; nothing was run" if unopened is not None else "")  # (a run's; not a delete's)
@@ -443,21 +513,6 @@ class Runner:
             unusable = RunError(message) if linked else ConfigError(message)
             unusable.run = None if unopened is None else unopened(message)
             raise unusable from None
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise AlreadyRunning(f"'{conn.title}' is already running (PID {_pid_in(fd)})") \
-                    from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-            try:
-                yield
-            finally:
-                os.ftruncate(fd, 0)
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
 
     @contextlib.contextmanager
     def _log_file(self, conn: Connection, started: float,
@@ -487,6 +542,25 @@ class Runner:
         finally:
             with contextlib.suppress(OSError):  # (a full disk: the run's own error is reported)
                 handle.close()
+
+
+@dataclass
+class _Held:
+    """A connection's lock, held: whether its file was made by this hold, and whether to remove
+    it as the hold ends (another process that opened it meanwhile then opens the one there)."""
+
+    made: bool
+    remove: bool = False
+
+
+def _still_at(fd: int, path: Path) -> bool:
+    """Whether the open file ``fd`` is still the one at ``path`` (not removed or replaced)."""
+    try:
+        there = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 _LOG_NAME = re.compile(r"\d{8}-\d{6}-\d+(-\d+)?\.log")

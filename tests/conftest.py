@@ -153,9 +153,12 @@ def run_on_terminal(isolated_dirs: dict[str, Path]) -> TerminalRunner:
         main, child = pty.openpty()
         if columns is not None:
             fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        if columns is not None:  # (the terminal's size, not a COLUMNS the test session was given)
+            for name in ("COLUMNS", "LINES"):
+                env.pop(name, None)
         proc = subprocess.Popen([sys.executable, "-m", "l2tui", *args], stdin=child,
-                                stdout=child, stderr=child, cwd=str(REPO),
-                                env={**os.environ, "PYTHONPATH": str(REPO)})
+                                stdout=child, stderr=child, cwd=str(REPO), env=env)
         os.close(child)
         shown, pending, asked = b"", list(answers), 0
         deadline = time.monotonic() + timeout

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from l2tui.commands.inspect import format_table
+from l2tui.commands.inspect import format_table, table_width
 from l2tui.commands.run import answering_json
 from l2tui.config.model import Connection
 from l2tui.config.store import ConnectionStore
@@ -76,8 +76,7 @@ def _history(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
              _outcome(r, run_outcome(r, holder if i == 0 else None)), record_text(r)]
             for i, r in enumerate(records)]
     # cut to a terminal's width; piped to a file or a script, the lines stay whole
-    width = None if sys.stdout.isatty() else sys.maxsize
-    print(format_table(["RUN", "STARTED", "OUTCOME", "SUMMARY"], rows, width))
+    print(format_table(["RUN", "STARTED", "OUTCOME", "SUMMARY"], rows, table_width()))
     print(f"logs: {paths.run_logs(conn.slug)}", file=sys.stderr)
     return 0
 

@@ -10,6 +10,7 @@ import math
 import shlex
 import shutil
 import sys
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -87,8 +88,8 @@ def preview_command(args: argparse.Namespace, paths: Paths) -> int:
     else:
         # cut to a terminal's width; piped to a file or a script, the cells stay whole (as
         # history's lines do)
-        width = None if sys.stdout.isatty() else sys.maxsize
-        print(format_table(names, [[_text(r.get(n)) for n in names] for r in rows], width))
+        print(format_table(names, [[_text(r.get(n)) for n in names] for r in rows],
+                           table_width()))
         print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", file=sys.stderr)
     return 0
 
@@ -100,18 +101,37 @@ def _column_names(columns: list[Column], rows: list[Record]) -> list[str]:
     return names
 
 
-def format_table(header: list[str], rows: list[list[str]], width: int | None = None) -> str:
-    """A plain-text table that fits the terminal: long cells are cut with '…'."""
+def table_width() -> int:
+    """The width a table printed on stdout fits: a terminal's (120 where it gives none); piped
+    to a file or a script, none (its cells stay whole)."""
+    return shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else sys.maxsize
+
+
+def natural_widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    """Each column's width with none of its cells cut."""
+    return [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+
+
+def format_table(header: list[str], rows: Sequence[Sequence[str]], width: int | None = None, *,
+                 floors: Sequence[int] | None = None,
+                 order: Sequence[Sequence[int]] | None = None, rule: bool = True) -> str:
+    """A plain-text table that fits ``width`` (default: the terminal's): long cells are cut with
+    '…'. ``floors``: how narrow each column may be cut (default 8); ``order``: the groups of
+    columns that give up width in turn (default: all at once, the widest first); ``rule``: a
+    line of dashes under the header."""
     width = width or shutil.get_terminal_size((120, 24)).columns
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    widths = natural_widths(header, rows)
     budget = max(width - 2 * (len(header) - 1), len(header) * 4)
-    widths = fitted_widths(widths, [min(w, 8) for w in widths], budget, [range(len(widths))])
+    widths = fitted_widths(widths, [min(w, f) for w, f in zip(widths, floors or [8] * len(widths),
+                                                                strict=True)],
+                           budget, order or [range(len(widths))])
 
     def cut(text: str, w: int) -> str:
         return text if len(text) <= w else text[: max(w - 1, 0)] + "…"
 
     lines = ["  ".join(cut(h, widths[i]).ljust(widths[i]) for i, h in enumerate(header)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
+    if rule:
+        lines.append("  ".join("-" * w for w in widths))
     for row in rows:
         lines.append("  ".join(cut(c, widths[i]).ljust(widths[i]) for i, c in enumerate(row)).rstrip())
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from typing import Any
 
 from l2tui.commands.common import confirm, on_terminal
 from l2tui.commands.history import last_run, last_run_dict
+from l2tui.commands.inspect import format_table, natural_widths, table_width
 from l2tui.config.files import write_atomically
 from l2tui.config.loader import parse_connection
 from l2tui.config.model import DIRECTION_LABELS
@@ -53,22 +54,38 @@ def list_command(args: argparse.Namespace, paths: Paths) -> int:
     if not entries:
         print(f"No connections in {paths.connections} (create one with: l2tui new TITLE)")
         return 0
-    rows = [("TITLE", "DIRECTION", "ENTITY 1", "ENTITY 2", "LAST RUN", "FILE")]
     runner = Runner(paths)
-    broken = 0
+    rows: list[list[str]] = []
     for entry in entries:
         conn = entry.connection
         if conn is None:
-            broken += 1
-            rows.append(("(broken)", "-", "-", "-", "-", entry.path.name))
+            rows.append(["(broken)", "-", "-", "-", "-", entry.path.name])
             print(f"l2tui: {entry.error}", file=sys.stderr)
             continue
-        rows.append((conn.title, DIRECTION_LABELS[conn.direction], conn.entity1.provider or "-",
-                     conn.entity2.provider or "-", last_run(runner, conn), entry.path.name))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
-    return 2 if broken else 0
+        rows.append([conn.title, DIRECTION_LABELS[conn.direction], conn.entity1.provider or "-",
+                     conn.entity2.provider or "-", last_run(runner, conn), entry.path.name])
+    print(_list_table(rows, table_width()))
+    return 2 if any(entry.connection is None for entry in entries) else 0
+
+
+LIST_HEADER = ["TITLE", "DIRECTION", "ENTITY 1", "ENTITY 2", "LAST RUN", "FILE"]
+FILE_FLOOR, TITLE_FLOOR = 12, 12
+
+
+def _list_table(rows: list[list[str]], width: int) -> str:
+    """``list``'s table fitted to ``width``: the file name gives up width first (cut at its
+    end: its start still names the connection), and is left out when it does not fit even
+    cut to FILE_FLOOR (a broken file's title then names it); then the title does, down to
+    TITLE_FLOOR; then the direction and providers; the last run last."""
+    header = LIST_HEADER
+    widths = natural_widths(header, rows)
+    if sum(widths[:-1]) + min(widths[-1], FILE_FLOOR) + 2 * (len(header) - 1) > width:
+        header = header[:-1]
+        rows = [[f"{row[0]} {row[-1]}" if row[0] == "(broken)" else row[0], *row[1:-1]]
+                for row in rows]
+    floors = [TITLE_FLOOR, 8, 8, 8, 8, FILE_FLOOR][:len(header)]
+    order = [[5], [0], [1, 2, 3], [4]] if len(header) == 6 else [[0], [1, 2, 3], [4]]
+    return format_table(header, rows, width, floors=floors, order=order, rule=False)
 
 
 def _list_json(entries: list[StoreEntry], runner: Runner) -> int:

@@ -16,6 +16,8 @@ from l2tui.config.secrets import NoKeyring, keyring_delete, keyring_get, keyring
 from l2tui.errors import ConfigError
 
 SUFFIX = ".toml"
+FOLDER = "a folder, not a connection file"
+"""What is said of a folder where a connection file was expected (one named ``x.toml``)."""
 
 
 class ChangedOnDisk(ConfigError):
@@ -59,6 +61,8 @@ def read_connection_text(path: Path) -> str:
         data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError("no such connection file", file=str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError(FOLDER, file=str(path)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the file ({exc.strerror or exc.__class__.__name__})",
                           file=str(path)) from None
@@ -73,6 +77,11 @@ def read_connection_file(path: Path, folder: Path | None = None) -> Connection:
     conn = parse_connection(read_connection_text(path), path)
     conn.path, conn.folder = path, folder
     return conn
+
+
+def _listed(path: Path) -> bool:
+    """Whether the connection folder lists ``path`` (a file, or a folder named as one)."""
+    return path.is_file() or path.is_dir()
 
 
 class ConnectionStore:
@@ -116,13 +125,15 @@ class ConnectionStore:
                               f"l2tui list shows it); give ./{name} or {candidate.stem}")
         if candidate.suffix == SUFFIX and (candidate.is_file() or os.sep in name):
             return candidate
-        if candidate.suffix == SUFFIX and (self.folder / name).is_file():
+        # (what the folder lists: a folder named x.toml too, which does not load, and says so
+        # alike whether it was named x.toml or x)
+        if candidate.suffix == SUFFIX and _listed(self.folder / name):
             return self.folder / name  # the file name `l2tui list` shows
         by_slug = self.folder / f"{name}{SUFFIX}"
-        if by_slug.is_file():
+        if _listed(by_slug):
             return by_slug
         slug = slugify(name)
-        if (self.folder / f"{slug}{SUFFIX}").is_file():
+        if _listed(self.folder / f"{slug}{SUFFIX}"):
             return self.folder / f"{slug}{SUFFIX}"
         entries = self.entries()
         titled = [e.path for e in entries

@@ -344,6 +344,19 @@ def test_the_start_of_several_file_names_exits_2_naming_them(run_cli: CliRunner)
                                      "crm-accounts-to-sql, crm-contacts-to-sql")
 
 
+@pytest.mark.parametrize("name", ["dir.toml", "dir"])
+def test_a_folder_named_as_a_connection_file_is_said_to_be_a_folder_by_either_name(
+        run_cli: CliRunner, config_dir: Path, name: str) -> None:
+    """``list`` shows a folder ``dir.toml`` as a broken file; ``run dir.toml`` said there was no
+    connection of that name while ``run dir`` said the file could not be read: both now say
+    what it is, as ``list`` does."""
+    (config_dir / "dir.toml").mkdir(parents=True)
+    result = run_cli("run", name)
+    assert result.returncode == 2
+    assert result.stderr == f"l2tui: {config_dir / 'dir.toml'}: a folder, not a connection file\n"
+    assert result.stderr in run_cli("list").stderr
+
+
 def test_bad_usage_exits_2_with_one_line(run_cli: CliRunner) -> None:
     result = run_cli("preview", "x", "--entity", "3")
     assert result.returncode == 2
@@ -492,3 +505,48 @@ select = "accounts"
     assert all(len(line) <= 80 for line in lines), lines
     failed = next(line for line in lines if " failed " in line)
     assert "no SQLite database file" in failed, lines
+
+
+DEMO_FILE = "demo-dynamics-accounts-to-sqlite.toml"
+
+
+def _list_lines(shown: str) -> list[str]:
+    """``list``'s table as a terminal shows it (the broken files' lines, on stderr, left out)."""
+    return [line for line in shown.replace("\r", "").splitlines()
+            if line and not line.startswith("l2tui: ")]
+
+
+def test_list_on_an_80_column_terminal_fits_each_row_leaving_out_the_file(
+        run_cli: CliRunner, run_on_terminal: TerminalRunner, config_dir: Path) -> None:
+    """After the demo, every row wrapped: the FILE column ran past the edge. The file gives way
+    first, then the title is cut; direction, providers and the last run stay whole."""
+    assert run_cli("demo", "--headless", "--rows", "20").returncode == 0
+    (config_dir / "dir.toml").mkdir()
+    code, shown = run_on_terminal("list", columns=80)
+    assert code == 2, shown  # (the broken file)
+    header, demo, broken = _list_lines(shown)
+    assert all(len(line) <= 80 for line in (header, demo, broken)), shown
+    assert header.split() == ["TITLE", "DIRECTION", "ENTITY", "1", "ENTITY", "2", "LAST", "RUN"]
+    assert demo.startswith("Demo: Dynamics") and "…" in demo.split("  ")[0]
+    assert " Left to Right  odata     sqlite    " in demo and demo.endswith(" success")
+    assert broken.startswith("(broken) dir.to")  # (its file named on stderr, whole)
+
+
+def test_list_on_a_wide_terminal_cuts_the_file_name_before_the_title(
+        run_cli: CliRunner, run_on_terminal: TerminalRunner) -> None:
+    assert run_cli("demo", "--headless", "--rows", "20").returncode == 0
+    code, shown = run_on_terminal("list", columns=120)
+    assert code == 0, shown
+    header, demo = _list_lines(shown)
+    assert len(demo) <= 120 and header.split()[-1] == "FILE"
+    assert demo.startswith("Demo: Dynamics accounts to SQLite  Left to Right  ")
+    assert demo.endswith("  demo-dynamics-accoun…")
+
+
+def test_list_piped_keeps_its_lines_whole_whatever_the_terminal_width(
+        run_cli: CliRunner) -> None:
+    """As history: cut to fit a terminal only; a file or a script gets every cell whole."""
+    assert run_cli("demo", "--headless", "--rows", "20").returncode == 0
+    header, demo = run_cli("list", env={"COLUMNS": "80"}).stdout.splitlines()
+    assert header.split()[-1] == "FILE" and len(demo) > 80
+    assert demo.startswith("Demo: Dynamics accounts to SQLite  ") and demo.endswith(DEMO_FILE)

@@ -9,13 +9,16 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from l2tui.runner import Runner
 from l2tui.sqlite_wal import keep_wal_on_close
 from l2tui.sync.state import STATE_VERSION, StateStore, set_aside
 from tests.conftest import CliRunner
-from tests.sync.support import Pair
+from tests.sync.support import Pair, manual_mapping
 
 NOT_SQLITE = b"not a database, " * 512
 
@@ -311,6 +314,65 @@ def test_a_missing_state_is_never_run_and_history_makes_none(
     result = run_cli("history", name)
     assert "No runs of" in result.stdout
     assert not pair.paths.state_db(name).exists()
+
+
+def _missing_column(pair: Pair) -> None:
+    """A manual mapping pair naming a column entity 2 does not have."""
+    manual_mapping(pair, [("accountid", "accountid"), ("name", "nosuchcolumn")])
+
+
+def _unknown_select(pair: Pair) -> None:
+    """An OData $select naming a column the service does not know."""
+    pair.conn.entity1.select += ",nosuchcolumn"
+
+
+@pytest.mark.parametrize("refused", [_missing_column, _unknown_select])
+def test_a_dry_run_refused_after_connecting_leaves_no_state_files_it_did_not_find(
+        pair: Pair, run_cli: CliRunner, refused: Callable[[Pair], None]) -> None:
+    """A connection never run, its dry run refused by a check made once both sides answer
+    (exit 2): no state, WAL, shared-memory index or lock is left for it in the state folder."""
+    refused(pair)
+    name = pair.save()
+    result = run_cli("run", name, "--dry-run")
+    assert result.returncode == 2, result.stderr
+    assert "nosuchcolumn" in result.stderr
+    assert sorted(_names(pair.paths.state)) == []
+    assert "No runs of" in run_cli("history", name).stdout
+
+
+def test_a_dry_run_refused_after_connecting_keeps_a_state_it_found_and_its_record(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    _missing_column(pair)
+    pair.save()
+    assert run_cli("run", name, "--dry-run").returncode == 2
+    runs = json.loads(run_cli("history", name, "--json").stdout)
+    assert [(r["outcome"], r["dry_run"]) for r in runs] == [("failed", True), ("success", False)]
+    assert {f"{name}.sqlite", f"{name}.lock"} <= _names(pair.paths.state)
+
+
+def test_a_refused_dry_run_leaves_a_lock_file_it_found(pair: Pair, run_cli: CliRunner) -> None:
+    _missing_column(pair)
+    name = pair.save()
+    lock = Runner(pair.paths).lock_path(pair.conn)
+    lock.parent.mkdir(parents=True)
+    lock.write_bytes(b"")
+    assert run_cli("run", name, "--dry-run").returncode == 2
+    assert _names(pair.paths.state) == {lock.name}
+
+
+def test_a_dry_run_that_cannot_write_its_log_leaves_no_state_files_it_did_not_find(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """A real run records such a failure for a monitor; a dry run of a connection never run
+    has none to tell."""
+    name = pair.save()
+    logs = pair.paths.run_logs(name)
+    logs.parent.mkdir(parents=True)
+    logs.write_text("not a folder")
+    result = run_cli("run", name, "--dry-run")
+    assert result.returncode == 2 and "cannot write the run log" in result.stderr
+    assert sorted(_names(pair.paths.state)) == []
 
 
 def test_a_state_store_opened_for_writing_still_reads_its_history(pair: Pair) -> None:
