@@ -13,7 +13,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.notifications import Notify
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Header, Static, TabbedContent, TabPane
 
 from l2tui.config.files import make_folder
 from l2tui.errors import ConfigError
@@ -30,6 +30,7 @@ from l2tui.tui.widgets.actions import ActionsPane
 from l2tui.tui.widgets.connection_form import ConnectionForm
 from l2tui.tui.widgets.connection_list import ConnectionList
 from l2tui.tui.widgets.entity_form import EntityForm
+from l2tui.tui.widgets.footer import L2Footer
 from l2tui.tui.widgets.mapping_editor import MappingEditor
 from l2tui.tui.widgets.no_connection import NoConnection
 from l2tui.tui.widgets.pages import Pages
@@ -39,6 +40,12 @@ PAGES = ("connection", "entity1", "entity2", "mappings", "run")
 PAGE_TITLES = {"connection": "Connection", "entity1": "Data Entity 1", "entity2": "Data Entity 2",
                "mappings": "Mappings", "run": "Run"}  # as the tabs (and the palette) name them
 SHORT = 20  # below this height dialogs leave out their blank lines
+# the footer leaves these out first where its keys do not fit whole (F1 lists every key): New
+# (the list's and Actions' buttons offer it too), then the focused widget's own key (x Exclude,
+# enter Details), then the F-keys least needed; F1 Keys last of all
+FOOTER_LEAST_NEEDED = ("new_connection", "toggle_exclude", "select_cursor", "dry_run", "preview",
+                       "verify", "toggle_pane('connections')", "toggle_pane('actions')",
+                       "run_now", "save", "cancel_run")
 
 
 class L2App(WatchMixin, ActionsMixin):
@@ -119,7 +126,7 @@ class L2App(WatchMixin, ActionsMixin):
                     yield RunPanel(id="run-panel")
             yield NoConnection(id="no-connection", markup=False)
             yield ActionsPane(id="actions-pane", classes="pane")
-        yield Footer(compact=True)
+        yield L2Footer(FOOTER_LEAST_NEEDED, compact=True)
 
     def on_mount(self) -> None:
         """Read the folder and open the connection asked for (or the first)."""

@@ -412,3 +412,22 @@ async def test_a_page_shown_by_alt_and_a_digit_is_not_switched_back_by_an_older_
         await pilot.click(f"#{first.id}")  # a click on a tab still shows its page
         await pilot.pause()
         assert pages.active == "connection"
+
+
+@pytest.mark.parametrize("page, field", [("1", "#conn-title"), ("2", "#entity1-form #title"),
+                                         ("3", "#entity2-form #title")])
+async def test_a_field_focused_by_a_page_key_keeps_its_text_and_types_at_its_end(
+        make_app, offline_demo_file, page, field) -> None:
+    """Alt+1 focused the Connection Title with its whole text selected: one letter typed then
+    replaced the title, and a field has no undo. The cursor is at the end now, nothing selected."""
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.current is not None)
+        await pilot.press("alt+4", f"alt+{page}")
+        box = app.query_one(field, Input)
+        await until(pilot, lambda: app.focused is box)
+        await pilot.pause()
+        before = box.value
+        assert before and box.selection.is_empty and box.cursor_position == len(before)
+        await pilot.press("x")
+        await until(pilot, lambda: box.value == before + "x")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.command import CommandList, CommandPalette
 
-from tests.tui.conftest import screen_lines, until
+from tests.tui.conftest import make_accounts_table, screen_lines, until
 
 SIZE = (120, 40)
 SEED_COMMANDS = ("Create New Connection", "Save Changes", "Verify Connection String",
@@ -129,3 +129,28 @@ async def test_f1_over_a_field_reaches_every_key_of_the_app_by_keys_and_gives_th
         await pilot.press("f1")
         await until(pilot, lambda: not app.screen.query(HelpPanel))
         await until(pilot, lambda: app.focused is title)
+
+
+def _footer_keys_cut(app) -> list[str]:
+    """The footer's keys shown but running past the screen's right edge."""
+    return [f"{key.key_display} {key.description}" for key in app.query("FooterKey")
+            if key.display and key.region.width and key.region.right > app.size.width]
+
+
+async def test_at_80x24_the_pairs_tables_exclude_key_leaves_the_footers_f_keys_whole(
+        make_app, demo_file, sqlite_db) -> None:
+    """The focused table's x Exclude comes first in the footer: it pushed f10 Actions past the
+    edge, cut to 'f10'. The footer leaves out ^n New (F1 lists it) and every key shows whole."""
+    from textual.widgets import DataTable
+
+    make_accounts_table(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("alt+4")
+        await app.workers.wait_for_complete()
+        app.query_one("#pairs", DataTable).focus()
+        await until(pilot, lambda: "x" in [k.key for k in app.query("FooterKey")])
+        await until(pilot, lambda: screen_lines(app)[-1].rstrip().endswith("f10 Actions"))
+        footer = screen_lines(app)[-1]
+        assert footer.split()[:4] == ["x", "Exclude", "f1", "Keys"], footer
+        assert "^n New" not in footer and not _footer_keys_cut(app), footer

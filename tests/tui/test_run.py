@@ -22,6 +22,7 @@ from tests.tui.conftest import (
     DEMO_SLUG,
     demo_toml,
     needs_runner,
+    screen_lines,
     sqlite_rows,
     until,
 )
@@ -864,3 +865,19 @@ async def test_a_dry_run_lists_the_items_it_would_write_in_the_run_log(make_app,
         at = texts.index("To create on Data Entity 2 (right): 50")
         assert len(texts[at + 1].strip()) == 36  # an accountid: the match key of the first
         assert texts[at + 21] == "  … and 30 more"
+
+
+async def test_at_80x24_the_footer_shows_cancel_run_and_f10_whole_while_a_run_goes(
+        make_app, big_demo) -> None:
+    """esc Cancel Run joins the footer while the run goes: at 80 columns it pushed f10 Actions
+    past the edge. The footer leaves out F5 and F6 (disabled while it runs) instead."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("alt+5")
+        await pilot.pause()
+        start_now(app, "f5")
+        await _until(lambda: "Cancel Run" in screen_lines(app)[-1])
+        footer = screen_lines(app)[-1]
+        assert "esc Cancel Run" in footer and footer.rstrip().endswith("f10 Actions"), footer
+        app.action_cancel_run()
+        await app.workers.wait_for_complete()

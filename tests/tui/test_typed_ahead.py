@@ -133,3 +133,14 @@ async def test_a_backspace_in_a_burst_deletes_where_it_was_typed_in_the_select(
         await _burst(pilot, keys)
         await _settled(pilot)
         assert area.text == "xaccounts"
+
+
+async def test_a_page_key_typed_before_the_app_has_started_shows_its_page(
+        make_app, offline_demo_file) -> None:
+    """Alt+4 typed at once after ``l2tui NAME`` (a slow SSH link delivers it before the first
+    frame): the connection opens in on_mount, before any key is handled, so the key is not
+    dropped as one typed with nothing open would be."""
+    app = make_app(auto_describe=False)
+    app.post_message(events.Key("alt+4", None))  # queued before the app runs
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.query_one("#pages").active == "mappings")

@@ -176,3 +176,23 @@ async def test_at_every_size_the_mappings_table_shows_each_type_beside_its_name(
             await until(pilot, lambda table=table: table.row_count == 6 and table.region.width > 0)
             await pilot.pause()
             assert table.layout_shown[0] != COMPACT_LABELS, size
+
+
+async def test_a_resize_keeps_the_focused_field_in_view(make_app, offline_demo_file) -> None:
+    """The Select Statement focused at the foot of a Data Entity page at 80x24: widened to
+    120x40 the fields took their borders and moved down, the page kept its offset and the
+    field slid out of sight. The page scrolls it back into view."""
+    from textual.widgets import TextArea
+
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.current is not None)
+        await pilot.press("alt+2")
+        form = app.query_one("#entity1-form")
+        area = app.query_one("#entity1-form #select", TextArea)
+        area.focus()
+        await until(pilot, lambda: form.region.contains_region(area.region))
+        await pilot.resize_terminal(120, 40)
+        await until(pilot, lambda: app.screen.size.width == 120 and form.region.width > 0)
+        await until(pilot, lambda: form.region.contains_region(area.region), timeout=5)
+        assert app.focused is area

@@ -73,7 +73,14 @@ async def run_own_keys(widget: Widget, event: events.Key) -> bool:
 
 
 class TextInput(Input):
-    """A one-line field whose editing keys keep their order in a burst (``run_own_keys``)."""
+    """A one-line field whose editing keys keep their order in a burst (``run_own_keys``).
+    Focused (a page switch, Tab), it keeps its text unselected, the cursor where it was (at the
+    end once loaded): Textual's select-all on focus let one letter typed then replace a whole
+    title or connection string, and Input has no undo. (A new connection's title is selected
+    on purpose: ``_ready_to_name``.)"""
+
+    def __init__(self, *args: Any, select_on_focus: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, select_on_focus=select_on_focus, **kwargs)
 
     async def _on_key(self, event: events.Key) -> None:
         if not await run_own_keys(self, event):

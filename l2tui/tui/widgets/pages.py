@@ -1,8 +1,9 @@
 """The connection's pages: a TabbedContent that a tab activation overtaken by a later one
-does not switch back."""
+does not switch back, and that keeps its focused field in view when the terminal is resized."""
 
 from __future__ import annotations
 
+from textual.events import Resize
 from textual.widgets import TabbedContent, Tabs
 from textual.widgets._tabbed_content import ContentTabs
 
@@ -23,3 +24,15 @@ class Pages(TabbedContent):
             event.stop()
             # (Textual calls each class's handler in turn: TabbedContent's would switch back)
             event.prevent_default()
+
+    def on_resize(self, _event: Resize) -> None:
+        """Once laid out at the new size, scroll the focused field back into view: the fields
+        move as the width shows or hides borders and side panes (the page kept its scroll
+        offset, the field out of sight)."""
+        self.call_after_refresh(self._focused_into_view)
+
+    def _focused_into_view(self) -> None:
+        """Scroll the page so that its focused widget shows."""
+        focused = self.screen.focused
+        if focused is not None and self in focused.ancestors:
+            focused.scroll_visible(animate=False, immediate=True)
