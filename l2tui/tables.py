@@ -90,14 +90,14 @@ def create_planned(conn: Connection, plan: TablePlan, paths: Paths,
 
 
 def create_target_table(conn: Connection, index: int, paths: Paths,
-                        confirm: Callable[[str], bool] = lambda ddl: True,
+                        confirm: Callable[[TablePlan], bool] = lambda plan: True,
                         opener: Opener = open_entity) -> str | None:
     """Create entity ``index``'s table from the other entity's columns; return the DDL run.
 
-    ``confirm`` sees the DDL first and may refuse (None is returned); an entity whose table is
-    already there is left alone (None).
+    ``confirm`` sees the plan (its DDL, the table's full name and file) first and may refuse
+    (None is returned); an entity whose table is already there is left alone (None).
     """
     plan = plan_table(conn, index, paths, opener)
-    if plan is None or not confirm(plan.ddl):
+    if plan is None or not confirm(plan):
         return None
     return create_planned(conn, plan, paths, opener)

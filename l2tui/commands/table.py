@@ -9,25 +9,25 @@ from l2tui.commands import common
 from l2tui.commands.common import load_complete, open_for_terminal
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
-from l2tui.tables import create_target_table
+from l2tui.tables import TablePlan, create_target_table
 
 
 def create_table_command(args: argparse.Namespace, paths: Paths) -> int:
     """Show the CREATE TABLE, ask (unless --yes), run it."""
     conn = load_complete(paths, args.name)
 
-    shown: list[str] = []
+    shown: list[TablePlan] = []
 
-    def confirm(ddl: str) -> bool:
-        shown.append(ddl)
-        print(ddl.strip() + ";")
+    def confirm(plan: TablePlan) -> bool:
+        shown.append(plan)
+        print(plan.ddl.strip() + ";")
         if args.dry_run:
             return False
         if args.yes:
             return True
         if not sys.stdin.isatty():
             raise ConfigError("not creating the table without a terminal to confirm; add --yes")
-        return common.confirm(f"Create this table for entity {args.entity}? [y/N] ")
+        return common.confirm(f"Create the table {plan.place} for entity {args.entity}? [y/N] ")
 
     ddl = create_target_table(conn, args.entity, paths, confirm,
                               opener=lambda c, i, p: open_for_terminal(c, i, p))
@@ -38,5 +38,5 @@ def create_table_command(args: argparse.Namespace, paths: Paths) -> int:
         elif not args.dry_run:
             print(f"Nothing created for entity {args.entity}.", file=sys.stderr)
         return 0
-    print(f"Created the table of entity {args.entity}.", file=sys.stderr)
+    print(f"Created the table {shown[-1].place} for entity {args.entity}.", file=sys.stderr)
     return 0

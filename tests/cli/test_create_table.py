@@ -158,3 +158,26 @@ def test_a_table_takes_the_names_the_mapping_and_match_key_give_its_columns(
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT acct, name, qty FROM b").fetchall() == [("A1", "first", 1)]
     con.close()
+
+
+def test_the_question_on_a_terminal_names_the_table_and_its_sqlite_file_whole(
+    run_on_terminal: Any, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _save(config_dir, emulator, db)
+    code, shown = run_on_terminal("create-table", "Accounts", answers=["n"])
+    assert code == 0, shown
+    assert f"Create the table main.crm_accounts in the SQLite file {db} for entity 2? [y/N]" \
+        in shown.replace("\r", "")
+    assert "crm_accounts" not in _tables(db)
+
+
+def test_yes_says_which_table_it_created_in_which_sqlite_file(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _save(config_dir, emulator, db)
+    created = run_cli("create-table", "Accounts", "--yes")
+    assert created.returncode == 0, created.stderr
+    assert f"Created the table main.crm_accounts in the SQLite file {db} for entity 2.\n" \
+        == created.stderr
