@@ -72,6 +72,8 @@ class L2App(WatchMixin, ActionsMixin):
         Binding("f6", "dry_run", "Dry", id="dry-run", tooltip="Dry Run: show the plan"),
         Binding("f12", "schedule", "Schedule", id="schedule", show=False,
                 tooltip="Schedule: the cron line and systemd timer that run the connection"),
+        # first: Escape over the keys panel hides it (and never cancels a run behind it)
+        Binding("escape", "hide_keys", "Hide keys", id="hide-keys", show=False),
         Binding("escape", "cancel_run", "Cancel Run", id="cancel", tooltip="Cancel the running sync"),
         Binding("f7", "duplicate", "Duplicate", id="duplicate", show=False,
                 tooltip="Duplicate Connection"),

@@ -41,6 +41,8 @@ class ActionsMixin(L2Core):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide actions that make no sense now (no connection; nothing running)."""
+        if action == "hide_keys":  # (Escape: the keys panel's while it has the focus)
+            return isinstance(self.focused, KeyPanel)
         if action == "cancel_run":  # (on the Run page of the connection running)
             return self.running_here()
         if action == "create_table":  # F4 says why it cannot act (see can_act)
@@ -346,6 +348,11 @@ class ActionsMixin(L2Core):
             self.focus_before_keys = self.focused
             self.action_show_help_panel()
             self.call_after_refresh(self._focus_keys)
+
+    def action_hide_keys(self) -> None:
+        """Escape over the keys panel: hide it, giving the focus back (as F1 does)."""
+        if self.screen.query("HelpPanel"):
+            self.action_toggle_keys()
 
     def _focus_keys(self) -> None:
         """Give the focus to the keys panel just shown."""

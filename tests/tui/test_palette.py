@@ -131,6 +131,24 @@ async def test_f1_over_a_field_reaches_every_key_of_the_app_by_keys_and_gives_th
         await until(pilot, lambda: app.focused is title)
 
 
+async def test_escape_hides_the_keys_panel_and_gives_the_focus_back(
+        make_app, offline_demo_file) -> None:
+    from textual.widgets import HelpPanel, Input
+
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.current is not None)
+        await pilot.press("alt+2")
+        title = app.query_one("#entity1-form #title", Input)
+        await until(pilot, lambda: app.focused is title)
+        await pilot.press("f1")
+        await until(pilot, lambda: bool(app.screen.query(HelpPanel)))
+        await until(pilot, lambda: app.focused is not title)
+        await pilot.press("escape")
+        await until(pilot, lambda: not app.screen.query(HelpPanel))
+        await until(pilot, lambda: app.focused is title)
+
+
 def _footer_keys_cut(app) -> list[str]:
     """The footer's keys shown but running past the screen's right edge."""
     return [f"{key.key_display} {key.description}" for key in app.query("FooterKey")
