@@ -107,16 +107,11 @@ async def test_f1_over_a_field_reaches_every_key_of_the_app_by_keys_and_gives_th
     the footer has no room for (F4, F7, F8, F12, alt+1 …) were out of sight, the panel not
     scrollable by keys. The panel takes the focus: the app's keys come first, the arrows and
     PageDown scroll it, and F1 gives the focus back to the field."""
-    from textual.widgets import HelpPanel, Input
+    from textual.widgets import HelpPanel
 
     app = make_app(auto_describe=False)
     async with app.run_test(size=size) as pilot:
-        await until(pilot, lambda: app.current is not None)
-        await pilot.press("alt+2")
-        title = app.query_one("#entity1-form #title", Input)
-        await until(pilot, lambda: app.focused is title)
-        await pilot.press("f1")
-        await until(pilot, lambda: bool(app.screen.query(HelpPanel)))
+        title = await _keys_over_the_title(app, pilot)
         await pilot.pause()
         seen = " ".join(_panel_lines(app))
         for _ in range(12):
@@ -131,18 +126,27 @@ async def test_f1_over_a_field_reaches_every_key_of_the_app_by_keys_and_gives_th
         await until(pilot, lambda: app.focused is title)
 
 
+async def _keys_over_the_title(app, pilot):
+    """The keys panel shown (F1) over Data Entity 1's title field, which had the focus; the
+    field."""
+    from textual.widgets import HelpPanel, Input
+
+    await until(pilot, lambda: app.current is not None)
+    await pilot.press("alt+2")
+    title = app.query_one("#entity1-form #title", Input)
+    await until(pilot, lambda: app.focused is title)
+    await pilot.press("f1")
+    await until(pilot, lambda: bool(app.screen.query(HelpPanel)))
+    return title
+
+
 async def test_escape_hides_the_keys_panel_and_gives_the_focus_back(
         make_app, offline_demo_file) -> None:
-    from textual.widgets import HelpPanel, Input
+    from textual.widgets import HelpPanel
 
     app = make_app(auto_describe=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.current is not None)
-        await pilot.press("alt+2")
-        title = app.query_one("#entity1-form #title", Input)
-        await until(pilot, lambda: app.focused is title)
-        await pilot.press("f1")
-        await until(pilot, lambda: bool(app.screen.query(HelpPanel)))
+        title = await _keys_over_the_title(app, pilot)
         await until(pilot, lambda: app.focused is not title)
         await pilot.press("escape")
         await until(pilot, lambda: not app.screen.query(HelpPanel))
