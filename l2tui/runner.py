@@ -228,14 +228,15 @@ class Runner:
         finally:
             state.close()
 
-    def _state_files(self, conn: Connection) -> list[Path]:
-        """The connection's state file, its WAL and its shared-memory index."""
-        path = self.paths.state_db(conn.slug)
+    def _state_files(self, slug: str) -> list[Path]:
+        """The state file of a connection's file name ``slug``, its WAL and its shared-memory
+        index."""
+        path = self.paths.state_db(slug)
         return [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm")]
 
     def _state_found(self, conn: Connection) -> bool:
         """Whether any of the connection's state files is there (a symbolic link too)."""
-        return any(os.path.lexists(path) for path in self._state_files(conn))
+        return any(os.path.lexists(path) for path in self._state_files(conn.slug))
 
     @contextlib.contextmanager
     def _unfound_state_kept(self, conn: Connection, held: _Held, dry: bool) -> Iterator[None]:
@@ -249,7 +250,7 @@ class Runner:
         try:
             yield
         except BaseException as exc:
-            for path in self._state_files(conn):
+            for path in self._state_files(conn.slug):
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
             held.remove = held.made
@@ -394,9 +395,8 @@ class Runner:
         if old_slug == conn.slug:
             return
         with self._lock(conn, slug=old_slug):
-            old, new = self.paths.state_db(old_slug), self.paths.state_db(conn.slug)
-            for suffix in ("", "-wal", "-shm"):
-                source, target = Path(f"{old}{suffix}"), Path(f"{new}{suffix}")
+            for source, target in zip(self._state_files(old_slug),
+                                      self._state_files(conn.slug), strict=True):
                 if source.exists():
                     os.replace(source, target)
                 else:
@@ -412,8 +412,7 @@ class Runner:
         ConfigError naming a state file that cannot be removed (a folder in its place). A log
         folder that cannot be removed does not stop it: the one line saying so is returned."""
         with self._lock(conn):
-            for path in [*(Path(f"{self.paths.state_db(conn.slug)}{suffix}")
-                           for suffix in ("", "-wal", "-shm")), self.lock_path(conn)]:
+            for path in [*self._state_files(conn.slug), self.lock_path(conn)]:
                 try:
                     path.unlink(missing_ok=True)
                 except OSError as exc:

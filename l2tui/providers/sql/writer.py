@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, NestedTransaction
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from l2tui.errors import ConnectError
@@ -503,11 +503,7 @@ class Writer:
         """``untangle``'s step: in one savepoint, the cycle's unique columns set to NULL, then
         each item written; kept (ok outcomes to ``done``) when every item got through, else
         rolled back whole: the items that failed."""
-        try:
-            savepoint = conn.begin_nested()
-        except SQLAlchemyError as exc:
-            self.raise_unwritable(exc)
-            raise LostTransaction from exc
+        savepoint = self.begin_savepoint(conn)
         try:
             for index in cycle:
                 key, columns = frees[index]
@@ -518,14 +514,7 @@ class Writer:
             self.raise_unwritable(exc)
             results = {}
         failed = [i for i in cycle if i not in results or not results[i].ok]
-        try:
-            if failed:
-                savepoint.rollback()
-            else:
-                savepoint.commit()
-        except SQLAlchemyError as lost:
-            self.raise_unwritable(lost)
-            raise LostTransaction from lost
+        self.end_savepoint(savepoint, keep=not failed)
         if not failed:
             done.update(results)
         return failed
@@ -534,28 +523,37 @@ class Writer:
         """Apply segments in a savepoint of ``conn``'s transaction, rolled back to if they fail;
         LostTransaction when the savepoint cannot be rolled back to or released (the database
         ended the transaction), ConnectError when the target cannot be written at all."""
-        try:
-            savepoint = conn.begin_nested()
-        except SQLAlchemyError as exc:
-            self.raise_unwritable(exc)
-            raise LostTransaction from exc
+        savepoint = self.begin_savepoint(conn)
         try:
             made = self.apply_all(conn, segments)
         except (SQLAlchemyError, MissingRows) as exc:
             if isinstance(exc, SQLAlchemyError):
                 self.raise_unwritable(exc)
-            try:
-                savepoint.rollback()
-            except SQLAlchemyError as lost:
-                self.raise_unwritable(lost)
-                raise LostTransaction from lost
+            self.end_savepoint(savepoint, keep=False)
             raise
+        self.end_savepoint(savepoint, keep=True)
+        return made
+
+    def begin_savepoint(self, conn: Connection) -> NestedTransaction:
+        """A savepoint of ``conn``'s transaction; LostTransaction when none can be made (the
+        database ended the transaction), ConnectError when the target cannot be written."""
         try:
-            savepoint.commit()
+            return conn.begin_nested()
         except SQLAlchemyError as exc:
             self.raise_unwritable(exc)
             raise LostTransaction from exc
-        return made
+
+    def end_savepoint(self, savepoint: NestedTransaction, *, keep: bool) -> None:
+        """Release the savepoint (``keep``) or roll back to it; LostTransaction when the
+        database ended the transaction meanwhile."""
+        try:
+            if keep:
+                savepoint.commit()
+            else:
+                savepoint.rollback()
+        except SQLAlchemyError as exc:
+            self.raise_unwritable(exc)
+            raise LostTransaction from exc
 
     def run(self, changes: Sequence[Change]) -> dict[int, list[Row]]:
         """Plan and apply changes as one batch in one transaction; raise when it fails."""
