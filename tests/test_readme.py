@@ -1,15 +1,30 @@
-"""The README agrees with l2tui: its command table with each command's ``--help``, its links
-with the headings and files they point to."""
+"""The README (and the docs/ pages it links) agrees with l2tui: its command table with each
+command's ``--help``, every command and option it names with the parser, every connection-file
+key with the loader, its examples and the sample connections with what loads, its keys with the
+app's bindings, and its links with the headings and files they point to."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+from l2tui.cli import build_parser
+from l2tui.config.loader import (
+    ENTITY_KEYS,
+    MAPPING_KEYS,
+    TOP_KEYS,
+    connection_from_dict,
+    parse_connection,
+    require_complete,
+)
 from tests.conftest import REPO, CliRunner
 
 README = REPO / "README.md"
+DOCS = [README, *sorted((REPO / "docs").glob("*.md"))]
+SAMPLES = sorted((REPO / "sample_connections").glob("*.toml"))
+OTHER_PROGRAMS_OPTIONS = {"--system", "--create-home", "--now"}  # (useradd's, systemctl's)
 COMMON_OPTIONS = {"--help", "--config-dir", "--debug"}  # (every command's; the README says so once)
 
 
@@ -52,12 +67,135 @@ def test_each_command_takes_the_options_the_table_gives_it(run_cli: CliRunner,
     assert _options(_table_rows()[command]) == _options(_usage(result.stdout)) - COMMON_OPTIONS
 
 
-def test_each_link_of_the_readme_names_a_heading_or_a_file_there() -> None:
-    text = re.sub(r"^```.*?^```", "", README.read_text(encoding="utf-8"),
-                  flags=re.MULTILINE | re.DOTALL)  # (a shell comment is no heading)
-    anchors = {_slug(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.MULTILINE)}
-    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+def _prose(path: Path) -> str:
+    """A page's text without its code blocks (a shell comment is no heading)."""
+    return re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"),
+                  flags=re.MULTILINE | re.DOTALL)
+
+
+def _anchors(path: Path) -> set[str]:
+    """The anchors of a page's headings."""
+    return {_slug(h) for h in re.findall(r"^#+ (.+)$", _prose(path), flags=re.MULTILINE)}
+
+
+def _code(path: Path) -> str:
+    """A page's code: its code blocks and its `code spans`, one a line."""
+    text = path.read_text(encoding="utf-8")
+    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+    spans = re.findall(r"`([^`\n]+)`", re.sub(r"^```.*?^```", "", text,
+                                              flags=re.MULTILINE | re.DOTALL))
+    return "\n".join(blocks + spans)
+
+
+def _table(path: Path, header: str) -> list[list[str]]:
+    """The rows (cells without their padding) of the table whose header row is ``header``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = lines.index(header) + 2
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]])
+    return rows
+
+
+@pytest.mark.parametrize("page", DOCS, ids=[p.name for p in DOCS])
+def test_each_link_names_a_heading_or_a_file_there(page: Path) -> None:
+    targets = re.findall(r"\]\(([^)\s]+)\)", _prose(page))
     assert targets
-    broken = [t for t in targets
-              if (t[1:] not in anchors if t.startswith("#") else not (REPO / t).exists())]
+    broken = []
+    for target in targets:
+        file, _, anchor = target.partition("#")
+        linked = (page.parent / file).resolve() if file else page
+        if not linked.exists() or (anchor and anchor not in _anchors(linked)):
+            broken.append(target)
     assert broken == []
+
+
+def test_each_command_the_pages_name_is_one_of_l2tui() -> None:
+    commands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    named = {m for page in DOCS for m in re.findall(r"\bl2tui ([a-z][a-z-]*)", _code(page))}
+    assert named and named - commands == set()
+
+
+def test_each_option_the_pages_name_is_one_of_l2tui() -> None:
+    parser = build_parser()
+    options = set(parser._option_string_actions)
+    for sub in parser._subparsers._group_actions[0].choices.values():  # type: ignore[union-attr]
+        options |= set(sub._option_string_actions)
+    named = {o for page in DOCS for o in re.findall(r"(?<![\w-])--[a-z][a-z-]*[a-z]",
+                                                    _prose(page) + _code(page))}
+    assert named - options == OTHER_PROGRAMS_OPTIONS
+
+
+def test_the_key_table_names_every_key_of_a_connection_file_and_no_other() -> None:
+    rows = _table(README, "| key | what it is |")
+    named = {name.strip("[]") for row in rows for name in re.findall(r"`([^`]+)`", row[0])}
+    assert named == set(TOP_KEYS) | set(ENTITY_KEYS)
+    mapping_row = next(row for row in rows if row[0] == "`[mapping]`")
+    assert set(MAPPING_KEYS) <= {n.strip("[]").removeprefix("mapping.")
+                                 for n in re.findall(r"`([^`]+)`", mapping_row[1])}
+
+
+@pytest.mark.parametrize("page", DOCS, ids=[p.name for p in DOCS])
+def test_each_toml_example_loads(page: Path) -> None:
+    blocks = re.findall(r"^```toml\n(.*?)^```", page.read_text(encoding="utf-8"),
+                        flags=re.MULTILINE | re.DOTALL)
+    for block in blocks:
+        require_complete(parse_connection(block, page.name))
+
+
+def test_each_connection_string_of_the_table_loads_for_its_provider() -> None:
+    rows = _table(README, "| provider | connection string | select |")
+    assert {re.findall(r"`([^`]+)`", row[0])[0] for row in rows} == {
+        "odata", "sqlserver", "postgresql", "mysql", "sqlite"}
+    for provider, connection_string, select in rows:
+        entity = {"provider": re.findall(r"`([^`]+)`", provider)[0],
+                  "connection_string": connection_string.strip("`"),
+                  "select": select.strip("`"), "primary_key": ["accountid"]}
+        other = {"provider": "sqlite", "connection_string": "Data Source=/tmp/x.db;",
+                 "select": "accounts", "primary_key": ["accountid"]}
+        require_complete(connection_from_dict({"title": "t", "entity1": entity,
+                                               "entity2": other}))
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s.name for s in SAMPLES])
+def test_each_sample_connection_loads_complete_and_holds_no_secret(sample: Path) -> None:
+    text = sample.read_text(encoding="utf-8")
+    require_complete(parse_connection(text, sample.name))  # (a secret in it does not load)
+    assert not re.search(r"(?i)\b(password|pwd|clientsecret|secret|token)\s*=", text)
+
+
+def test_the_key_table_names_each_key_of_the_app_and_no_other() -> None:
+    from l2tui.tui.app import L2App
+
+    bound = {binding.key for cls in L2App.__mro__ for binding in cls.__dict__.get("BINDINGS", [])}
+    bound.add(L2App.COMMAND_PALETTE_BINDING)
+    named = set()
+    for row in _table(README, "| key | action |"):
+        for key in re.split(r" / ", row[0].lower()):
+            span = re.fullmatch(r"alt\+(\d) … alt\+(\d)", key)
+            named |= {f"alt+{n}" for n in range(int(span[1]), int(span[2]) + 1)} if span else {key}
+    assert named == bound - {"tab", "shift+tab", "ctrl+c"}  # (moving the focus; Textual's)
+
+
+def test_each_variable_the_pages_name_is_one_l2tui_reads() -> None:
+    source = "\n".join(p.read_text(encoding="utf-8")
+                       for p in [*(REPO / "l2tui").rglob("*.py"), REPO / "scripts" / "test"])
+    named = {v for page in DOCS for v in re.findall(r"\bL2TUI_[A-Z_]+\b", page.read_text())}
+    assert named and {v for v in named if v not in source} == set()
+
+
+def test_each_repository_path_the_pages_name_is_there() -> None:
+    named = {p for page in DOCS for p in re.findall(
+        r"(?<![\w/.])((?:sample_connections|scripts|docs|screenshots|bench|\.ci)/[\w@./-]*)",
+        _code(page))}
+    assert named and {p for p in named if not (REPO / p).exists()} == set()
+
+
+def test_the_section_the_schedule_dialog_names_is_a_heading_of_the_readme() -> None:
+    from l2tui.tui.screens.schedule import README_SECTION
+
+    heading = README_SECTION.split('"')[1]
+    assert re.search(rf"^#+ {re.escape(heading)}$", README.read_text(encoding="utf-8"),
+                     flags=re.MULTILINE)
