@@ -137,6 +137,14 @@ def test_the_key_table_names_every_key_of_a_connection_file_and_no_other() -> No
                                  for n in re.findall(r"`([^`]+)`", mapping_row[1])}
 
 
+def test_each_provider_name_the_key_table_gives_is_one_l2tui_takes() -> None:
+    from l2tui.config.specs import find_spec
+
+    row = next(row for row in _table(README, "| key | what it is |") if row[0] == "`provider`")
+    names = re.findall(r"`([^`]+)`", row[1])
+    assert names and [n for n in names if find_spec(n) is None] == []
+
+
 @pytest.mark.parametrize("page", DOCS, ids=[p.name for p in DOCS])
 def test_each_toml_example_loads(page: Path) -> None:
     blocks = re.findall(r"^```toml\n(.*?)^```", page.read_text(encoding="utf-8"),
