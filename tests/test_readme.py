@@ -207,3 +207,12 @@ def test_the_section_the_schedule_dialog_names_is_a_heading_of_the_readme() -> N
     heading = README_SECTION.split('"')[1]
     assert re.search(rf"^#+ {re.escape(heading)}$", README.read_text(encoding="utf-8"),
                      flags=re.MULTILINE)
+
+
+def test_the_readme_starts_with_the_demo_and_the_test_command_ci_runs() -> None:
+    """The first two commands a new user meets: install and run the demo; install and test."""
+    blocks = re.findall(r"^```sh\n(.*?)^```", README.read_text(encoding="utf-8"),
+                        flags=re.MULTILINE | re.DOTALL)
+    assert blocks[0] == "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/l2tui demo\n"
+    assert blocks[1] == "scripts/test\n"
+    assert (REPO / ".ci" / "run").read_text().rstrip().endswith("exec scripts/test")
