@@ -216,3 +216,28 @@ def test_the_readme_starts_with_the_demo_and_the_test_command_ci_runs() -> None:
     assert blocks[0] == "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/l2tui demo\n"
     assert blocks[1] == "scripts/test\n"
     assert (REPO / ".ci" / "run").read_text().rstrip().endswith("exec scripts/test")
+
+
+def test_the_crontab_line_is_the_one_the_schedule_dialog_gives(tmp_path: Path) -> None:
+    """The README's cron line for the guide's sample, its l2tui command aside, is the line
+    Schedule (F12) shows for it: the same variables file, quoting and redirection."""
+    from l2tui.config.store import ConnectionStore
+    from l2tui.paths import Paths
+    from l2tui.tui.screens.schedule import Block, schedule_parts
+
+    sample = REPO / "sample_connections" / "crm-accounts-to-sql.toml"
+    (tmp_path / sample.name).write_text(sample.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / sample.name).chmod(0o600)
+    conn = ConnectionStore(tmp_path).load(str(tmp_path / sample.name))
+    paths = Paths(config=tmp_path, state=tmp_path / "s", logs=tmp_path / "l", cache=tmp_path / "c")
+    shown = next(p for p in schedule_parts(conn, paths, unsaved=False)
+                 if isinstance(p, Block) and p.name == "the crontab line").text
+    readme = next(line for line in README.read_text(encoding="utf-8").splitlines()
+                  if line.startswith("*/15 * * * * "))
+
+    def plain(line: str) -> str:
+        """The line with its l2tui command (and the folders it names) as one word."""
+        return re.sub(r"(L2TUI_DATA_DIR=\S+ )?\S+?(/l2tui| -m l2tui)( --config-dir \S+)? run",
+                      "L2TUI run", line)
+
+    assert plain(readme) == plain(shown)
