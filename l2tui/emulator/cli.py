@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.rows < 0:
         print("l2tui: --rows: expected 0 or more", file=sys.stderr)
         return 2
+    if args.tls and not _has_trustme():
+        print("l2tui: --tls: needs the 'tls' extra (pip install 'l2tui[tls]', or '.[tls]' in a "
+              "checkout)", file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -67,6 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _has_trustme() -> bool:
+    """Whether trustme, which --tls makes its throwaway CA with, can be imported."""
+    try:
+        import trustme  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _announce(emu: Emulator) -> None:

@@ -162,3 +162,15 @@ def test_client_id_registers_another_app_for_user_sign_in_and_says_so(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_tls_without_its_extra_is_one_line_naming_the_extra_and_exit_2() -> None:
+    # trustme made unimportable in this process alone, as where the 'tls' extra is not installed
+    code = ("import sys; sys.modules['trustme'] = None; from l2tui.cli import main; "
+            "sys.exit(main(['emulator', '--tls', '--port', '0', '--no-auth']))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("l2tui: --tls: needs the 'tls' extra (pip install "
+                                     "'l2tui[tls]', or '.[tls]' in a checkout)")
+    assert result.stdout == ""
