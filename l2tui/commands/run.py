@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import contextlib
 import json
@@ -184,8 +185,11 @@ def stopping_on_signals(cancel: threading.Event) -> Iterator[None]:
     the SSH session dropped, unless nohup ignores it) sets ``cancel``, so the run stops cleanly
     between batches; the second interrupts. The handlers before are put back at its end (only
     the main thread handles signals: elsewhere nothing changes)."""
+    lost: list[KeyboardInterrupt] = []  # an interrupt a finaliser swallowed, not raised again yet
+
     def handler(signum: int, frame: Any) -> None:
         if cancel.is_set():
+            lost.clear()
             raise KeyboardInterrupt
         cancel.set()
         again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
@@ -194,6 +198,19 @@ def stopping_on_signals(cancel: threading.Event) -> Iterator[None]:
             print(f"l2tui: stopping after the current batch ({again} again to interrupt)",
                   file=sys.stderr, flush=True)
 
+    def unraisable(info: Any) -> None:
+        """The second signal's KeyboardInterrupt raised while Python finalises an object (a
+        generator closed as it is collected, waiting on its reading thread) would be printed
+        as "Exception ignored in …" with a traceback, and lost: it is said nowhere and raised
+        again in the main thread once the finaliser is left (by a thread of its own, which this
+        hook does not wait for: from here it would land in the hook; SIGTERM's handler is always
+        this one), or as the block ends."""
+        if isinstance(info.exc_value, KeyboardInterrupt):
+            lost.append(info.exc_value)
+            _thread.start_new_thread(_thread.interrupt_main, (signal.SIGTERM,))
+        else:
+            hook(info)
+
     # (a signal this process was started ignoring stays ignored: SIGHUP under nohup, SIGINT in
     # a shell script's background job, which Ctrl-C at the script is not meant for)
     signals = (signal.SIGTERM, *(s for s in (signal.SIGINT, signal.SIGHUP)
@@ -201,10 +218,15 @@ def stopping_on_signals(cancel: threading.Event) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    hook = sys.unraisablehook
     previous = {s: signal.signal(s, handler) for s in signals}
+    sys.unraisablehook = unraisable
     try:
         yield
+        if lost:
+            raise KeyboardInterrupt
     finally:
+        sys.unraisablehook = hook
         for signum, replaced in previous.items():
             signal.signal(signum, replaced)
 

@@ -11,13 +11,16 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from l2tui.commands.run import stopping_on_signals
 from l2tui.config.model import ConflictResolution, Direction
 from l2tui.config.store import ConnectionStore
 from l2tui.paths import resolve_paths
@@ -551,6 +554,30 @@ def test_a_second_signal_interrupts_and_the_run_log_says_so(pair: Pair,
         ["interrupted"]
     assert run_cli("run", name).returncode == 0
     assert pair.right() == pair.left() and pair.left()[key][0] == "Renamed on the right"
+
+
+def test_a_second_signal_met_while_a_generator_is_finalised_still_interrupts(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """The second signal can land in a generator's clean-up as Python finalises it (the
+    engine's page reader, joining its reading thread as the cancelled run unwinds): Python
+    printed its KeyboardInterrupt as "Exception ignored in …" with a traceback and dropped it,
+    and the run went on to print "Cancelled" and exit 1. It is raised again, said nowhere."""
+    def pages() -> Iterator[int]:
+        try:
+            yield 1
+        finally:  # (the reader's thread joined: the second signal arrives meanwhile)
+            signal.raise_signal(signal.SIGTERM)
+            time.sleep(0.1)
+
+    cancel = threading.Event()
+    with pytest.raises(KeyboardInterrupt), stopping_on_signals(cancel):
+        signal.raise_signal(signal.SIGTERM)  # the first: stop after the current batch
+        reader = pages()
+        next(reader)
+        del reader  # (finalised here)
+        time.sleep(1)  # (the rest of the cancelled run)
+    assert cancel.is_set()
+    assert "Exception ignored" not in capfd.readouterr().err
 
 
 def test_a_signal_while_the_service_does_not_answer_its_description_cancels_the_run_at_once(
