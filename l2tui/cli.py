@@ -224,6 +224,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _output_failed(exc, code)
     finally:
         sys.stdout = stdout
+        _drop_unsaid_errors()
+
+
+def _drop_unsaid_errors() -> None:
+    """What stderr could not take (its terminal hung up: the SSH session dropped while a run
+    showed its progress) is dropped, not left for Python's last flush, whose failure would make
+    the exit code 120 rather than the command's."""
+    try:
+        sys.stderr.flush()
+    except OSError:
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stderr.fileno())
+            os.close(devnull)
+            sys.stderr.flush()
+    except (ValueError, AttributeError):  # (closed, or None)
+        pass
 
 
 def _output_failed(exc: OutputFailed, code: int | None) -> int:

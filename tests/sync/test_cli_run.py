@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import json
 import os
+import pty
 import signal
 import sqlite3
 import stat
@@ -480,15 +481,22 @@ def test_a_demo_started_while_the_demo_runs_changes_nothing_and_names_the_runnin
 
 
 def reading_slowly(pair: Pair, name: str, seconds: float,
-                   ignoring: signal.Signals | None = None) -> subprocess.Popen[str]:
+                   ignoring: signal.Signals | None = None,
+                   terminal: int | None = None) -> subprocess.Popen[str]:
     """``l2tui run NAME`` in the background, once its first page request is under way and held
     back ``seconds`` by the emulator (a signal then meets a run in the middle of its read);
-    started with the signal ``ignoring`` ignored, as a shell starts a background job."""
+    started with the signal ``ignoring`` ignored, as a shell starts a background job; its
+    standard streams on the pseudo-terminal ``terminal`` (else pipes)."""
     pair.emu.faults.delay_next(1, seconds, path_contains="/accounts")
     pair.emu.recent_requests.clear()
+    streams = subprocess.PIPE if terminal is None else terminal
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if terminal is not None:  # (buffered, as a terminal's streams are outside the tests)
+        env.pop("PYTHONUNBUFFERED", None)
     proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, text=True,
+                            stdin=None if terminal is None else terminal,
+                            stdout=streams, stderr=streams,
                             preexec_fn=None if ignoring is None else
                             lambda: signal.signal(ignoring, signal.SIG_IGN))
     deadline = time.monotonic() + 30
@@ -509,6 +517,25 @@ def test_sigterm_or_sighup_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_comp
     assert out.startswith("Cancelled: ") and "stopping after the current batch" in err
     again = run_cli("run", name)
     assert again.returncode == 0, again.stderr
+    assert pair.right() == pair.left()
+
+
+def test_a_run_whose_terminal_hangs_up_exits_with_its_own_code_not_120(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """The SSH session of a run left going in the background dropped: the terminal its stdout
+    and stderr write to is gone, and each write fails. The run goes on to its end and exits 1
+    (its summary was not said), where it exited 120, Python's code for a stream it could not
+    flush as it exited (the progress lines stderr could not take were still buffered)."""
+    name = pair.save()
+    main, child = pty.openpty()
+    try:
+        proc = reading_slowly(pair, name, seconds=1.0, terminal=child)
+    finally:
+        os.close(child)
+    os.close(main)  # (the terminal hangs up)
+    assert proc.wait(timeout=60) == 1
+    [record] = json.loads(run_cli("history", name, "--json").stdout)
+    assert record["outcome"] == "success"
     assert pair.right() == pair.left()
 
 
