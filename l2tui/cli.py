@@ -288,7 +288,8 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"l2tui: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("l2tui: interrupted", file=sys.stderr)
+        with contextlib.suppress(OSError):  # (a terminal that hung up: exit 130 all the same)
+            print("l2tui: interrupted", file=sys.stderr)
         # now, not once the threads still waiting on a server that does not answer end (the
         # interpreter would join them): what this process had to say is said
         with contextlib.suppress(OSError, ValueError, OutputFailed):

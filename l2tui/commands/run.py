@@ -235,10 +235,13 @@ _progress_shown = {"on": False}
 
 
 def _end_progress(stream: TextIO) -> None:
+    """End the progress line drawn on a terminal (one that hung up takes nothing: it was said
+    to no one, and the run ends as it would)."""
     if _progress_shown["on"]:
-        stream.write("\n")
-        stream.flush()
         _progress_shown["on"] = False
+        with contextlib.suppress(OSError):
+            stream.write("\n")
+            stream.flush()
 
 
 def _line_width(stream: TextIO) -> int:

@@ -480,30 +480,56 @@ def test_a_demo_started_while_the_demo_runs_changes_nothing_and_names_the_runnin
     assert conn.path.read_text() == before
 
 
-def reading_slowly(pair: Pair, name: str, seconds: float,
-                   ignoring: signal.Signals | None = None,
-                   terminal: int | None = None) -> subprocess.Popen[str]:
-    """``l2tui run NAME`` in the background, once its first page request is under way and held
-    back ``seconds`` by the emulator (a signal then meets a run in the middle of its read);
-    started with the signal ``ignoring`` ignored, as a shell starts a background job; its
-    standard streams on the pseudo-terminal ``terminal`` (else pipes)."""
-    pair.emu.faults.delay_next(1, seconds, path_contains="/accounts")
-    pair.emu.recent_requests.clear()
+def running(name: str, terminal: int | None = None,
+            ignoring: signal.Signals | None = None) -> subprocess.Popen[str]:
+    """``l2tui run NAME`` in the background, its standard streams on the pseudo-terminal
+    ``terminal`` (else pipes); started with the signal ``ignoring`` ignored, as a shell starts
+    a background job."""
     streams = subprocess.PIPE if terminal is None else terminal
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if terminal is not None:  # (buffered, as a terminal's streams are outside the tests)
         env.pop("PYTHONUNBUFFERED", None)
-    proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
-                            env=env, text=True,
-                            stdin=None if terminal is None else terminal,
-                            stdout=streams, stderr=streams,
+    return subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
+                            env=env, text=True, stdin=terminal, stdout=streams, stderr=streams,
                             preexec_fn=None if ignoring is None else
                             lambda: signal.signal(ignoring, signal.SIG_IGN))
+
+
+def reading_slowly(pair: Pair, name: str, seconds: float,
+                   ignoring: signal.Signals | None = None,
+                   terminal: int | None = None) -> subprocess.Popen[str]:
+    """``l2tui run NAME`` in the background (as ``running`` starts it), once its first page
+    request is under way and held back ``seconds`` by the emulator (a signal then meets a run
+    in the middle of its read)."""
+    pair.emu.faults.delay_next(1, seconds, path_contains="/accounts")
+    pair.emu.recent_requests.clear()
+    proc = running(name, terminal, ignoring)
     deadline = time.monotonic() + 30
     while not any("/accounts?" in r for r in list(pair.emu.recent_requests)):
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.05)
     return proc
+
+
+def writing_slowly(pair: Pair, terminal: int | None = None,
+                   ) -> tuple[subprocess.Popen[str], str, Any]:
+    """A run from right to left of a row renamed on the right (``l2tui run NAME`` in the
+    background, as ``running`` starts it; NAME; the row's key), once its Dataverse write is
+    under way and held back 8 s by the emulator: the first signal waits for it (a write's
+    answer always is), the second does not."""
+    pair.run()
+    key = next(iter(pair.right()))
+    pair.right_update(key, {"name": "Renamed on the right"})
+    pair.conn.direction = Direction.RIGHT_TO_LEFT
+    name = pair.save()
+    pair.emu.faults.delay_next(1, 8.0, method="POST", path_contains="$batch")
+    pair.emu.recent_requests.clear()
+    proc = running(name, terminal)
+    deadline = time.monotonic() + 30
+    while not any("$batch" in r for r in list(pair.emu.recent_requests)):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    return proc, name, key
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
@@ -554,20 +580,7 @@ def test_a_second_signal_interrupts_and_the_run_log_says_so(pair: Pair,
     """The first signal waits for the batch being written (here: a Dataverse write the service
     answers slowly, whose answer is always waited for); the second does not. (It was a wait on
     a lock another program holds on the SQLite target, which the first signal now ends.)"""
-    pair.run()
-    key = next(iter(pair.right()))
-    pair.right_update(key, {"name": "Renamed on the right"})
-    pair.conn.direction = Direction.RIGHT_TO_LEFT
-    name = pair.save()
-    pair.emu.faults.delay_next(1, 8.0, method="POST", path_contains="$batch")
-    pair.emu.recent_requests.clear()
-    proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while not any("$batch" in r for r in list(pair.emu.recent_requests)):
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.05)
+    proc, name, key = writing_slowly(pair)
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
@@ -581,6 +594,22 @@ def test_a_second_signal_interrupts_and_the_run_log_says_so(pair: Pair,
         ["interrupted"]
     assert run_cli("run", name).returncode == 0
     assert pair.right() == pair.left() and pair.left()[key][0] == "Renamed on the right"
+
+
+def test_a_second_sighup_after_the_terminal_hung_up_interrupts_with_exit_130(
+        pair: Pair) -> None:
+    """Saying "interrupted" on a terminal that hung up failed, and that error ended the command
+    with exit 1 in place of 130."""
+    main, child = pty.openpty()
+    try:
+        proc, _, _ = writing_slowly(pair, terminal=child)
+    finally:
+        os.close(child)
+    os.close(main)  # (the terminal hangs up)
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(timeout=60) == 130
 
 
 def test_a_second_signal_met_while_a_generator_is_finalised_still_interrupts(
