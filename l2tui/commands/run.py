@@ -120,7 +120,9 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     # (a reader gone, `| head`: the exit code still says how the run went)
     try:
         if as_json:
-            print(json.dumps(report_dict(report), indent=2, default=str), flush=True)
+            run = report.details.get("run")
+            record = None if run is None else recorded_run(paths, conn, run)
+            print(json.dumps(report_dict(report, record), indent=2, default=str), flush=True)
         else:
             print("\n".join([summary(report), *planned_lines(report)]), flush=True)
     except OutputFailed as exc:
@@ -131,8 +133,10 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     return code
 
 
-def report_dict(report: RunReport) -> dict[str, Any]:
-    """A report as plain JSON data (for --json and scripts)."""
+def report_dict(report: RunReport, record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A report as plain JSON data (for --json and scripts), with its run's number, log file
+    (as ``record``, the run in the history, gives it) and exit code, as ``failure_dict`` has
+    them."""
     data = asdict(report)
     planned = data["details"].pop("planned", None)
     if planned is not None and data["plan"] is not None:  # a dry run's writes, by match key
@@ -140,6 +144,9 @@ def report_dict(report: RunReport) -> dict[str, Any]:
     data["ok"] = report.ok
     data["started"], data["finished"] = iso_time(report.started), iso_time(report.finished)
     data["seconds"] = round(report.seconds, 3)
+    data["run"] = report.details.get("run")
+    data["log"] = None if record is None else record.get("log")
+    data["exit_code"] = 0 if report.ok else 1
     return data
 
 

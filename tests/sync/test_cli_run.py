@@ -60,6 +60,18 @@ def test_run_json_prints_the_report_for_scripts(pair: Pair, run_cli: CliRunner) 
     assert report["outcome"] == "success" and report["created_right"] == 20
 
 
+def test_run_json_names_its_run_log_and_exit_code_as_the_answer_of_a_failed_run_does(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """A monitor attaches the run's log to its alert: the report of a run that ended (with item
+    errors, cancelled: exit 1) had no ``log``, its run number only under ``details`` and no
+    ``exit_code``, which the answer of a run that failed has at its top."""
+    name = pair.save()
+    report = json.loads(run_cli("run", name, "--json").stdout)
+    [run] = json.loads(run_cli("history", name, "--json").stdout)
+    assert (report["run"], report["log"], report["exit_code"]) == (run["run"], run["log"], 0)
+    assert Path(report["log"]).is_file()
+
+
 def test_run_json_gives_its_start_and_end_as_iso_text_as_history_json_does(
         pair: Pair, run_cli: CliRunner) -> None:
     name = pair.save()
