@@ -17,8 +17,9 @@ from l2tui.paths import Paths, resolve_paths
 
 EXIT_CODES = """exit codes:
   0  done
-  1  a run finished with errors or unresolved conflicts, or did not run to its end
-     (a guard refused it, it was cancelled, or the connection was already running)
+  1  a run finished with errors or unresolved conflicts, or did not run to its
+     end (a guard refused it, it was cancelled, or the connection was already
+     running)
   2  bad input or configuration
   3  a side cannot be reached or used (no connection or sign-in; a database
      locked by another program, read-only or full)"""
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="l2tui",
-        description="Keep Dynamics 365 (Dataverse) and SQL databases in sync, from the terminal. "
+        description="Keep Dynamics 365 (Dataverse) and SQL databases in sync, from the terminal.\n"
         "Without a command, opens the connection manager.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
