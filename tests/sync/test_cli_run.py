@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import signal
 import sqlite3
 import stat
@@ -575,6 +576,18 @@ def test_a_run_whose_terminal_hangs_up_exits_with_its_own_code_not_120(
     [record] = json.loads(run_cli("history", name, "--json").stdout)
     assert record["outcome"] == "success"
     assert pair.right() == pair.left()
+
+
+def test_the_log_of_a_cancelled_run_ends_saying_what_it_wrote(pair: Pair) -> None:
+    """As the history and the summary do: it ended "cancelled in 0.5s; cancelled"."""
+    name = pair.save()
+    proc = reading_slowly(pair, name, seconds=3.0)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 1
+    [log] = pair.paths.run_logs(name).glob("*.log")
+    last = log.read_text().splitlines()[-1]
+    assert re.fullmatch(r"\d\d:\d\d:\d\d run finished: cancelled in \S+; left 0 created, "
+                        r"0 updated, 0 deleted; right 0 created, 0 updated, 0 deleted", last), last
 
 
 def test_a_signal_off_a_terminal_writes_no_blank_line_before_saying_it_stops(
