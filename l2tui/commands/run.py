@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any, TextIO
@@ -106,7 +107,9 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
             print("Not reset; nothing was run.", file=sys.stderr)
             return 0
     cancel = threading.Event()
-    sink = _sink(sys.stderr, quiet=as_json)
+    hidden: Counter[str] = Counter()
+    sink = _sink(sys.stderr, quiet=as_json, hidden=hidden)
+    report: RunReport | None = None
     try:
         with stopping_on_signals(cancel):
             report = Runner(paths).run(
@@ -116,12 +119,15 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
             )
     finally:
         _end_progress(sys.stderr)
+        # (the run that stopped with an error: the error's)
+        run = report.details.get("run") if report else getattr(sys.exc_info()[1], "run", None)
+        record = None if run is None else recorded_run(paths, conn, run)
+        if hidden:
+            _say_hidden(hidden, conn, None if record is None else record.get("log"))
     code = 0 if report.ok else 1
     # (a reader gone, `| head`: the exit code still says how the run went)
     try:
         if as_json:
-            run = report.details.get("run")
-            record = None if run is None else recorded_run(paths, conn, run)
             print(json.dumps(report_dict(report, record), indent=2, default=str), flush=True)
         else:
             print("\n".join([summary(report), *planned_lines(report)]), flush=True)
@@ -239,6 +245,7 @@ def stopping_on_signals(cancel: threading.Event) -> Iterator[None]:
 
 
 _progress_shown = {"on": False}
+SHOWN = 20  # item errors, and conflicts, a run says on stderr (its log has every one)
 
 
 def _end_progress(stream: TextIO) -> None:
@@ -261,9 +268,31 @@ def _line_width(stream: TextIO) -> int:
     return min(39, columns - 1) if columns > 1 else 39
 
 
-def _sink(stream: TextIO, quiet: bool) -> EventSink:
-    """Progress as one redrawn line on a terminal; warnings, errors and conflicts as lines."""
+def _say_hidden(hidden: Counter[str], conn: Connection, log: str | None) -> None:
+    """How many item errors and conflicts the run's stderr left out (past the first ``SHOWN``
+    of each), and where they all are."""
+    where = f": {log}" if log else f" (l2tui history {conn.argument} names it)"
+    for kind, count in hidden.items():
+        with contextlib.suppress(OSError):
+            print(f"l2tui: … and {count_text(count, f'more {kind}')}; the run's log has every "
+                  f"one{where}", file=sys.stderr, flush=True)
+
+
+def _sink(stream: TextIO, quiet: bool, hidden: Counter[str] | None = None) -> EventSink:
+    """Progress as one redrawn line on a terminal; warnings, errors and conflicts as lines (the
+    first ``SHOWN`` item errors and conflicts; those past them counted in ``hidden``: cron mails
+    stderr at each run, and the run's log has every one)."""
     tty = stream.isatty()
+    shown: Counter[str] = Counter()
+    counting = threading.Lock()
+
+    def past_the_first(kind: str) -> bool:
+        with counting:
+            shown[kind] += 1
+            if shown[kind] <= SHOWN or hidden is None:
+                return False
+            hidden[kind] += 1
+            return True
 
     def emit(event: Event) -> None:
         # lines no one can read any more (a reader gone: `2>&1 | head`, a journal restarted; a
@@ -284,8 +313,12 @@ def _sink(stream: TextIO, quiet: bool) -> EventSink:
         if isinstance(event, LogLine) and event.level != "info":
             line = f"{event.level}: {event.message}"
         elif isinstance(event, ItemError):
+            if past_the_first("item error"):
+                return
             line = item_error_text(event.side, event.key, event.message)
         elif isinstance(event, Conflict):
+            if past_the_first("conflict"):
+                return
             line = conflict_text(event.key, event.resolution, event.left, event.right,
                                  policy=event.policy)
         if line:

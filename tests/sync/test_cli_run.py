@@ -154,6 +154,46 @@ def test_run_summary_and_log_name_one_error_in_the_singular(
     assert "0 deleted, 1 error; right:" in Path(newest["log"]).read_text()
 
 
+def test_run_says_the_first_20_item_errors_on_stderr_then_how_many_more_its_log_has(
+        emulator_factory: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    """Cron mails stderr: 3,000 rows a target refuses were 3,000 lines at each run, every 15
+    minutes, until they were mended; the run's log has every one."""
+    pair = with_a_contact_column(emulator_factory(rows=25, auth=False), tmp_path)
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    with pair.engine.begin() as c:
+        c.execute(sa.text("UPDATE accounts SET _primarycontactid_value = 'not-a-guid'"))
+    result = run_cli("run", name)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    [log] = [run["log"] for run in json.loads(run_cli("history", name, "--json").stdout)
+             if run["run"] == 2]
+    assert [line for line in lines if line.startswith("error on the left for ")] == \
+        [line.split(" ", 1)[1] for line in Path(log).read_text().splitlines()
+         if " error on the left for " in line][:20]
+    assert lines[20:] == [f"l2tui: … and 5 more item errors; the run's log has every one: {log}"]
+    assert "  Data Entity 1 (left): 0 created, 0 updated, 0 deleted, 25 errors" in \
+        result.stdout.splitlines()
+
+
+def test_run_says_the_first_20_conflicts_on_stderr_then_how_many_more_its_log_has(
+        emulator_factory: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    pair = make_pair(emulator_factory(rows=25, auth=False), sqlite_url(tmp_path / "r.db"),
+                     "accounts", direction=Direction.BIDIRECTIONAL)
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    for key in pair.left():
+        pair.left_update(key, {"name": "left edit"})
+        pair.right_update(key, {"name": "right edit"})
+    result = run_cli("run", name)
+    assert result.returncode == 0, result.stderr
+    [log] = [run["log"] for run in json.loads(run_cli("history", name, "--json").stdout)
+             if run["run"] == 2]
+    lines = result.stderr.splitlines()
+    assert len(lines) == 21 and all(line.startswith("conflict ") for line in lines[:20]), lines
+    assert lines[20] == f"l2tui: … and 5 more conflicts; the run's log has every one: {log}"
+
+
 def test_a_dry_run_whose_plan_holds_item_errors_exits_1_as_the_run_would(
         pair: Pair, run_cli: CliRunner) -> None:
     """A row that cannot be read (a SQLite boolean 'maybe') is an item error of the plan: the
