@@ -121,7 +121,8 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
         _end_progress(sys.stderr)
         # (the run that stopped with an error: the error's)
         run = report.details.get("run") if report else getattr(sys.exc_info()[1], "run", None)
-        record = None if run is None else recorded_run(paths, conn, run)
+        record = None if run is None or not (hidden or as_json) else \
+            recorded_run(paths, conn, run)
         if hidden:
             _say_hidden(hidden, conn, None if record is None else record.get("log"))
     code = 0 if report.ok else 1
