@@ -129,9 +129,11 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     # (a reader gone, `| head`: the exit code still says how the run went)
     try:
         if as_json:
-            print(json.dumps(report_dict(report, record), indent=2, default=str), flush=True)
+            print(json.dumps(report_dict(report, record, dry_run=bool(args.dry_run)), indent=2,
+                             default=str), flush=True)
         else:
-            print("\n".join([summary(report), *planned_lines(report)]), flush=True)
+            print("\n".join([summary(report, dry_run=bool(args.dry_run)),
+                             *planned_lines(report)]), flush=True)
     except OutputFailed as exc:
         exc.code = code
         raise
@@ -140,10 +142,11 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     return code
 
 
-def report_dict(report: RunReport, record: dict[str, Any] | None = None) -> dict[str, Any]:
+def report_dict(report: RunReport, record: dict[str, Any] | None = None, *,
+                dry_run: bool = False) -> dict[str, Any]:
     """A report as plain JSON data (for --json and scripts), with its run's number, log file
-    (as ``record``, the run in the history, gives it) and exit code, as ``failure_dict`` has
-    them."""
+    (as ``record``, the run in the history, gives it), exit code and whether it was a dry run
+    (one cancelled reads "cancelled"), as ``failure_dict`` and ``history --json`` have them."""
     data = asdict(report)
     planned = data["details"].pop("planned", None)
     if planned is not None and data["plan"] is not None:  # a dry run's writes, by match key
@@ -154,6 +157,7 @@ def report_dict(report: RunReport, record: dict[str, Any] | None = None) -> dict
     data["run"] = report.details.get("run")
     data["log"] = None if record is None else record.get("log")
     data["exit_code"] = 0 if report.ok else 1
+    data["dry_run"] = dry_run or report.outcome == "dry_run"
     return data
 
 
@@ -169,16 +173,18 @@ def failure_dict(connection: str, exc: L2Error,
 
 
 
-def summary(report: RunReport) -> str:
-    """The lines a person reads after a run."""
+def summary(report: RunReport, dry_run: bool = False) -> str:
+    """The lines a person reads after a run (``dry_run``: it was one, cancelled or not)."""
+    dry = dry_run or report.outcome == "dry_run"
     head = {"success": "Done", "dry_run": "Dry run (nothing written)", "errors": "Finished with errors",
-            "conflicts": "Finished with unresolved conflicts", "cancelled": "Cancelled"}
+            "conflicts": "Finished with unresolved conflicts",
+            "cancelled": "Cancelled dry run (nothing written)" if dry else "Cancelled"}
     lines = [f"{head.get(report.outcome, report.outcome)}: {report.connection} "
              f"({seconds_text(report.seconds)})"]
     if report.details.get("rematched"):
         lines.append(f"  the mapping, a select or the match key changed: both sides matched by key "
                      f"again ({report.details['rematched']:,} pairs synced before)")
-    verb = "would be " if report.outcome == "dry_run" else ""
+    verb = "would be " if dry else ""
     for side, label in SIDE_LABELS:
         c, u, d, e = (getattr(report, f"{k}_{side}") for k in ("created", "updated", "deleted",
                                                                   "errors"))

@@ -534,15 +534,16 @@ def test_a_demo_started_while_the_demo_runs_changes_nothing_and_names_the_runnin
 
 
 def running(name: str, terminal: int | None = None,
-            ignoring: signal.Signals | None = None) -> subprocess.Popen[str]:
-    """``l2tui run NAME`` in the background, its standard streams on the pseudo-terminal
-    ``terminal`` (else pipes); started with the signal ``ignoring`` ignored, as a shell starts
-    a background job."""
+            ignoring: signal.Signals | None = None,
+            options: tuple[str, ...] = ()) -> subprocess.Popen[str]:
+    """``l2tui run NAME [options]`` in the background, its standard streams on the
+    pseudo-terminal ``terminal`` (else pipes); started with the signal ``ignoring`` ignored, as
+    a shell starts a background job."""
     streams = subprocess.PIPE if terminal is None else terminal
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if terminal is not None:  # (buffered, as a terminal's streams are outside the tests)
         env.pop("PYTHONUNBUFFERED", None)
-    return subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
+    return subprocess.Popen([sys.executable, "-m", "l2tui", "run", name, *options], cwd=str(REPO),
                             env=env, text=True, stdin=terminal, stdout=streams, stderr=streams,
                             preexec_fn=None if ignoring is None else
                             lambda: signal.signal(ignoring, signal.SIG_IGN))
@@ -550,13 +551,14 @@ def running(name: str, terminal: int | None = None,
 
 def reading_slowly(pair: Pair, name: str, seconds: float,
                    ignoring: signal.Signals | None = None,
-                   terminal: int | None = None) -> subprocess.Popen[str]:
+                   terminal: int | None = None,
+                   options: tuple[str, ...] = ()) -> subprocess.Popen[str]:
     """``l2tui run NAME`` in the background (as ``running`` starts it), once its first page
     request is under way and held back ``seconds`` by the emulator (a signal then meets a run
     in the middle of its read)."""
     pair.emu.faults.delay_next(1, seconds, path_contains="/accounts")
     pair.emu.recent_requests.clear()
-    proc = running(name, terminal, ignoring)
+    proc = running(name, terminal, ignoring, options)
     deadline = time.monotonic() + 30
     while not any("/accounts?" in r for r in list(pair.emu.recent_requests)):
         assert time.monotonic() < deadline and proc.poll() is None
@@ -616,6 +618,26 @@ def test_a_run_whose_terminal_hangs_up_exits_with_its_own_code_not_120(
     [record] = json.loads(run_cli("history", name, "--json").stdout)
     assert record["outcome"] == "success"
     assert pair.right() == pair.left()
+
+
+def test_a_cancelled_dry_run_says_it_wrote_nothing(pair: Pair) -> None:
+    """Its summary read "Cancelled" and "20 created", as a real run's: nothing was written."""
+    proc = reading_slowly(pair, pair.save(), seconds=3.0, options=("--dry-run",))
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert out.startswith("Cancelled dry run (nothing written): "), out
+    assert "  Data Entity 2 (right): 0 would be created, 0 would be updated, 0 would be " \
+        "deleted, 0 errors" in out.splitlines()
+
+
+def test_run_json_says_whether_the_run_was_a_dry_run_as_history_json_does(pair: Pair) -> None:
+    """A dry run that was cancelled reads "cancelled" as a real run does: ``dry_run`` tells."""
+    proc = reading_slowly(pair, pair.save(), seconds=3.0, options=("--dry-run", "--json"))
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    report = json.loads(out)
+    assert (report["outcome"], report["dry_run"]) == ("cancelled", True)
 
 
 def test_the_log_of_a_cancelled_run_ends_saying_what_it_wrote(pair: Pair) -> None:
