@@ -17,11 +17,14 @@ from l2tui.paths import Paths, resolve_paths
 
 EXIT_CODES = """exit codes:
   0  done
-  1  a run finished with errors or unresolved conflicts, or did not run to its end
-     (a guard refused it, it was cancelled, or the connection was already running)
+  1  a run finished with errors or unresolved conflicts, or did not run to its
+     end (a guard refused it, it was cancelled, or the connection was already
+     running)
   2  bad input or configuration
   3  a side cannot be reached or used (no connection or sign-in; a database
      locked by another program, read-only or full)"""
+
+NAME = "its title, its file's name or slug, or a path to a .toml file"
 
 # command → "module:function"; each function takes (args, paths) and returns an exit code
 COMMANDS: dict[str, str] = {
@@ -66,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="l2tui",
-        description="Keep Dynamics 365 (Dataverse) and SQL databases in sync, from the terminal. "
+        description="Keep Dynamics 365 (Dataverse) and SQL databases in sync, from the terminal.\n"
         "Without a command, opens the connection manager.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -80,36 +83,36 @@ def build_parser() -> argparse.ArgumentParser:
                               epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
 
     p = add("tui", "open the connection manager (the default)")
-    p.add_argument("name", nargs="?", help="connection to select")
+    p.add_argument("name", nargs="?", metavar="NAME", help=f"the connection to select: {NAME}")
 
     p = add("list", "list connections: title, direction, providers, last run, file")
     p.add_argument("--json", action="store_true",
                    help="print the connections and their latest runs as JSON on stdout")
 
     p = add("show", "print a connection file as TOML (it never holds a secret)")
-    p.add_argument("name", help="a title, a file-name slug, or a path to a .toml file")
+    p.add_argument("name", metavar="NAME", help=f"the connection: {NAME}")
 
     p = add("new", "create a connection file")
-    p.add_argument("title", help="the connection's title")
+    p.add_argument("title", metavar="TITLE", help="the connection's title")
     p.add_argument("--from", dest="from_file", metavar="FILE",
                    help="copy the settings of another connection (name or .toml file)")
 
     p = add("edit", "edit a connection file in $VISUAL or $EDITOR; saved only if it loads")
-    p.add_argument("name", help="a title, a file-name slug, or a path to a .toml file")
+    p.add_argument("name", metavar="NAME", help=f"the connection: {NAME}")
 
     add("paths", "where connections, state, logs and the token cache live")
 
     p = add("set-password", "store an entity's password or client secret in the OS keyring")
-    p.add_argument("name", help="connection")
+    p.add_argument("name", metavar="NAME", help=f"the connection: {NAME}")
     p.add_argument("--entity", type=int, choices=(1, 2), required=True,
                    help="the data entity whose secret this is")
 
     p = add("verify", "check that each data entity can connect and read")
-    p.add_argument("name", help="connection")
+    p.add_argument("name", metavar="NAME", help=f"the connection: {NAME}")
     p.add_argument("--entity", type=int, choices=(1, 2), help="only this entity (default: both)")
 
     p = add("preview", "show the first rows of a data entity")
-    p.add_argument("name", help="connection")
+    p.add_argument("name", metavar="NAME", help=f"the connection: {NAME}")
     p.add_argument("--entity", type=int, choices=(1, 2), required=True,
                    help="the data entity to read")
     p.add_argument("--rows", type=_positive, default=10, metavar="N", help="rows to show (default 10)")
@@ -117,13 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how to print the rows (default table)")
 
     p = add("create-table", "create a SQL entity's table from the other entity's columns")
-    p.add_argument("name", help="connection")
+    p.add_argument("name", metavar="NAME", help=f"the connection: {NAME}")
     p.add_argument("--entity", type=int, choices=(1, 2), default=2, help="the SQL entity (default 2)")
     p.add_argument("--yes", action="store_true", help="do not ask before creating")
     p.add_argument("--dry-run", action="store_true", help="print the CREATE TABLE, create nothing")
 
     p = add("run", "run a connection now (headless, for cron and systemd)")
-    p.add_argument("name", help="connection")
+    p.add_argument("name", metavar="NAME", help=f"the connection: {NAME}")
     p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing; exit as the run would")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("--force", action="store_true",
@@ -134,13 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="answer yes to confirmations")
 
     p = add("history", "a connection's latest runs: when, outcome, what each side got")
-    p.add_argument("name", help="connection")
+    p.add_argument("name", metavar="NAME", help=f"the connection: {NAME}")
     p.add_argument("--limit", type=_positive, default=20, metavar="N",
                    help="runs to show, newest first (default 20)")
     p.add_argument("--json", action="store_true", help="print the runs as JSON on stdout")
 
     p = add("conflicts", "the conflicts runs met, with both sides' values")
-    p.add_argument("name", help="connection")
+    p.add_argument("name", metavar="NAME", help=f"the connection: {NAME}")
     p.add_argument("--run", type=_positive, metavar="N", help="only this run (see l2tui history)")
     p.add_argument("--json", action="store_true", help="print the conflicts as JSON on stdout")
 
@@ -224,6 +227,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _output_failed(exc, code)
     finally:
         sys.stdout = stdout
+        _drop_unsaid_errors()
+
+
+def _drop_unsaid_errors() -> None:
+    """What stderr could not take (its terminal hung up: the SSH session dropped while a run
+    showed its progress) is dropped, not left for Python's last flush, whose failure would make
+    the exit code 120 rather than the command's."""
+    try:
+        sys.stderr.flush()
+    except OSError:
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stderr.fileno())
+            os.close(devnull)
+            sys.stderr.flush()
+    except (ValueError, AttributeError):  # (closed, or None)
+        pass
 
 
 def _output_failed(exc: OutputFailed, code: int | None) -> int:
@@ -271,7 +291,8 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"l2tui: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("l2tui: interrupted", file=sys.stderr)
+        with contextlib.suppress(OSError):  # (a terminal that hung up: exit 130 all the same)
+            print("l2tui: interrupted", file=sys.stderr)
         # now, not once the threads still waiting on a server that does not answer end (the
         # interpreter would join them): what this process had to say is said
         with contextlib.suppress(OSError, ValueError, OutputFailed):

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -53,7 +53,13 @@ from l2tui.sync.state import (
     set_aside,
     state_error,
 )
-from l2tui.sync.summaries import ITEM_ERROR, conflict_text, item_error_text, seconds_text
+from l2tui.sync.summaries import (
+    ITEM_ERROR,
+    conflict_text,
+    counts_text,
+    item_error_text,
+    seconds_text,
+)
 
 __all__ = ["RunRecord", "Runner"]
 
@@ -663,5 +669,7 @@ def _describe(event: Event, last_progress: dict[str, float]) -> str | None:
         return item_error_text(event.side, event.key, event.message)
     if isinstance(event, RunFinished):
         r = event.report
-        return f"run finished: {r.outcome} in {seconds_text(r.seconds)}; {r.message}"
+        # (a cancelled run's message is "cancelled": what it wrote until then is told instead)
+        said = counts_text(asdict(r)) if r.outcome == "cancelled" else r.message
+        return f"run finished: {r.outcome} in {seconds_text(r.seconds)}; {said}"
     return None

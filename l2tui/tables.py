@@ -9,6 +9,7 @@ it (refusing a table that appeared meanwhile).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 
 from l2tui.config.model import Connection
@@ -17,7 +18,8 @@ from l2tui.paths import Paths
 from l2tui.providers import entity_errors, open_entity
 from l2tui.providers.base import Column, Provider
 
-Opener = Callable[[Connection, int, Paths], Provider]
+# (a provider is its own context manager; the command line's opener names a side out of reach)
+Opener = Callable[[Connection, int, Paths], AbstractContextManager[Provider]]
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,22 @@ def test_each_command_takes_the_options_the_table_gives_it(run_cli: CliRunner,
     assert _options(_table_rows()[command]) == _options(_usage(result.stdout)) - COMMON_OPTIONS
 
 
+def _arguments(syntax: str) -> list[str]:
+    """The upper-case arguments a syntax names that no option takes (``NAME``, ``[TITLE]``)."""
+    words = syntax.split()
+    return [word.strip("[]…") for i, word in enumerate(words)
+            if word.strip("[]…").isupper() and not (
+                i and words[i - 1].lstrip("[").startswith("-") and not words[i - 1].endswith("]"))]
+
+
+@pytest.mark.parametrize("command", sorted(_table_rows()))
+def test_each_command_names_its_arguments_as_the_table_does(run_cli: CliRunner,
+                                                            command: str) -> None:
+    """``l2tui run NAME`` in the table: the help's usage said ``name``, "connection"."""
+    result = run_cli(command, "--help")
+    assert _arguments(_table_rows()[command]) == _arguments(_usage(result.stdout))
+
+
 def _prose(path: Path) -> str:
     """A page's text without its code blocks (a shell comment is no heading)."""
     return re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"),

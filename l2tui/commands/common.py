@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from l2tui.config.loader import require_complete
 from l2tui.config.model import Connection
 from l2tui.config.store import ConnectionStore
+from l2tui.errors import ConnectError
 from l2tui.paths import Paths
-from l2tui.providers import open_entity
+from l2tui.providers import entity_label, open_entity
 from l2tui.providers.base import Provider
 
 
@@ -64,3 +67,21 @@ def open_for_terminal(conn: Connection, index: int, paths: Paths) -> Provider:
         prompt=terminal_prompt,
         device_code=show_device_code if on_terminal() else None,
     )
+
+
+class _Named(ConnectError):
+    """A side out of reach, named already (by the block of the entity it belongs to)."""
+
+
+@contextlib.contextmanager
+def opened_for_terminal(conn: Connection, index: int, paths: Paths) -> Iterator[Provider]:
+    """Entity 1 or 2 open for the block, as ``open_for_terminal`` opens it; a side that cannot
+    be reached is named as a run names it (``entity 1 (Dynamics accounts): GET …``), once
+    (the other entity, opened within the block, names its own)."""
+    try:
+        with open_for_terminal(conn, index, paths) as provider:
+            yield provider
+    except _Named:
+        raise
+    except ConnectError as exc:
+        raise _Named(f"{entity_label(conn, index)}: {exc.message}") from exc

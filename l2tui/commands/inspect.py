@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from l2tui.commands.common import load_complete, open_for_terminal
+from l2tui.commands.common import load_complete, open_for_terminal, opened_for_terminal
 from l2tui.config.model import Connection
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
@@ -75,7 +75,8 @@ def _verify_mapping(conn: Connection, left: Provider, right: Provider) -> bool:
 def preview_command(args: argparse.Namespace, paths: Paths) -> int:
     """Print the first rows of an entity as a table, CSV or JSON."""
     conn = load_complete(paths, args.name, (args.entity,))
-    with entity_errors(conn, args.entity), open_for_terminal(conn, args.entity, paths) as provider:
+    with entity_errors(conn, args.entity), \
+            opened_for_terminal(conn, args.entity, paths) as provider:
         columns, rows = provider.preview(args.rows)
     names = _column_names(columns, rows)
     if args.format == "json":

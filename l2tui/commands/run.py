@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import contextlib
 import json
@@ -10,6 +11,7 @@ import signal
 import sqlite3
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any, TextIO
@@ -105,7 +107,9 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
             print("Not reset; nothing was run.", file=sys.stderr)
             return 0
     cancel = threading.Event()
-    sink = _sink(sys.stderr, quiet=as_json)
+    hidden: Counter[str] = Counter()
+    sink = _sink(sys.stderr, quiet=as_json, hidden=hidden)
+    report: RunReport | None = None
     try:
         with stopping_on_signals(cancel):
             report = Runner(paths).run(
@@ -115,13 +119,21 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
             )
     finally:
         _end_progress(sys.stderr)
+        # (the run that stopped with an error: the error's)
+        run = report.details.get("run") if report else getattr(sys.exc_info()[1], "run", None)
+        record = None if run is None or not (hidden or as_json) else \
+            recorded_run(paths, conn, run)
+        if hidden:
+            _say_hidden(hidden, conn, None if record is None else record.get("log"))
     code = 0 if report.ok else 1
     # (a reader gone, `| head`: the exit code still says how the run went)
     try:
         if as_json:
-            print(json.dumps(report_dict(report), indent=2, default=str), flush=True)
+            print(json.dumps(report_dict(report, record, dry_run=bool(args.dry_run)), indent=2,
+                             default=str), flush=True)
         else:
-            print("\n".join([summary(report), *planned_lines(report)]), flush=True)
+            print("\n".join([summary(report, dry_run=bool(args.dry_run)),
+                             *planned_lines(report)]), flush=True)
     except OutputFailed as exc:
         exc.code = code
         raise
@@ -130,8 +142,11 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     return code
 
 
-def report_dict(report: RunReport) -> dict[str, Any]:
-    """A report as plain JSON data (for --json and scripts)."""
+def report_dict(report: RunReport, record: dict[str, Any] | None = None, *,
+                dry_run: bool = False) -> dict[str, Any]:
+    """A report as plain JSON data (for --json and scripts), with its run's number, log file
+    (as ``record``, the run in the history, gives it), exit code and whether it was a dry run
+    (one cancelled reads "cancelled"), as ``failure_dict`` and ``history --json`` have them."""
     data = asdict(report)
     planned = data["details"].pop("planned", None)
     if planned is not None and data["plan"] is not None:  # a dry run's writes, by match key
@@ -139,6 +154,10 @@ def report_dict(report: RunReport) -> dict[str, Any]:
     data["ok"] = report.ok
     data["started"], data["finished"] = iso_time(report.started), iso_time(report.finished)
     data["seconds"] = round(report.seconds, 3)
+    data["run"] = report.details.get("run")
+    data["log"] = None if record is None else record.get("log")
+    data["exit_code"] = 0 if report.ok else 1
+    data["dry_run"] = dry_run or report.outcome == "dry_run"
     return data
 
 
@@ -154,16 +173,18 @@ def failure_dict(connection: str, exc: L2Error,
 
 
 
-def summary(report: RunReport) -> str:
-    """The lines a person reads after a run."""
+def summary(report: RunReport, dry_run: bool = False) -> str:
+    """The lines a person reads after a run (``dry_run``: it was one, cancelled or not)."""
+    dry = dry_run or report.outcome == "dry_run"
     head = {"success": "Done", "dry_run": "Dry run (nothing written)", "errors": "Finished with errors",
-            "conflicts": "Finished with unresolved conflicts", "cancelled": "Cancelled"}
+            "conflicts": "Finished with unresolved conflicts",
+            "cancelled": "Cancelled dry run (nothing written)" if dry else "Cancelled"}
     lines = [f"{head.get(report.outcome, report.outcome)}: {report.connection} "
              f"({seconds_text(report.seconds)})"]
     if report.details.get("rematched"):
         lines.append(f"  the mapping, a select or the match key changed: both sides matched by key "
                      f"again ({report.details['rematched']:,} pairs synced before)")
-    verb = "would be " if report.outcome == "dry_run" else ""
+    verb = "would be " if dry else ""
     for side, label in SIDE_LABELS:
         c, u, d, e = (getattr(report, f"{k}_{side}") for k in ("created", "updated", "deleted",
                                                                   "errors"))
@@ -184,8 +205,11 @@ def stopping_on_signals(cancel: threading.Event) -> Iterator[None]:
     the SSH session dropped, unless nohup ignores it) sets ``cancel``, so the run stops cleanly
     between batches; the second interrupts. The handlers before are put back at its end (only
     the main thread handles signals: elsewhere nothing changes)."""
+    lost: list[KeyboardInterrupt] = []  # an interrupt a finaliser swallowed, not raised again yet
+
     def handler(signum: int, frame: Any) -> None:
         if cancel.is_set():
+            lost.clear()
             raise KeyboardInterrupt
         cancel.set()
         again = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
@@ -194,6 +218,19 @@ def stopping_on_signals(cancel: threading.Event) -> Iterator[None]:
             print(f"l2tui: stopping after the current batch ({again} again to interrupt)",
                   file=sys.stderr, flush=True)
 
+    def unraisable(info: Any) -> None:
+        """The second signal's KeyboardInterrupt raised while Python finalises an object (a
+        generator closed as it is collected, waiting on its reading thread) would be printed
+        as "Exception ignored in …" with a traceback, and lost: it is said nowhere and raised
+        again in the main thread once the finaliser is left (by a thread of its own, which this
+        hook does not wait for: from here it would land in the hook; SIGTERM's handler is always
+        this one), or as the block ends."""
+        if isinstance(info.exc_value, KeyboardInterrupt):
+            lost.append(info.exc_value)
+            _thread.start_new_thread(_thread.interrupt_main, (signal.SIGTERM,))
+        else:
+            hook(info)
+
     # (a signal this process was started ignoring stays ignored: SIGHUP under nohup, SIGINT in
     # a shell script's background job, which Ctrl-C at the script is not meant for)
     signals = (signal.SIGTERM, *(s for s in (signal.SIGINT, signal.SIGHUP)
@@ -201,22 +238,31 @@ def stopping_on_signals(cancel: threading.Event) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    hook = sys.unraisablehook
     previous = {s: signal.signal(s, handler) for s in signals}
+    sys.unraisablehook = unraisable
     try:
         yield
+        if lost:
+            raise KeyboardInterrupt
     finally:
+        sys.unraisablehook = hook
         for signum, replaced in previous.items():
             signal.signal(signum, replaced)
 
 
 _progress_shown = {"on": False}
+SHOWN = 20  # item errors, and conflicts, a run says on stderr (its log has every one)
 
 
 def _end_progress(stream: TextIO) -> None:
+    """End the progress line drawn on a terminal (one that hung up takes nothing: it was said
+    to no one, and the run ends as it would)."""
     if _progress_shown["on"]:
-        stream.write("\n")
-        stream.flush()
         _progress_shown["on"] = False
+        with contextlib.suppress(OSError):
+            stream.write("\n")
+            stream.flush()
 
 
 def _line_width(stream: TextIO) -> int:
@@ -229,9 +275,31 @@ def _line_width(stream: TextIO) -> int:
     return min(39, columns - 1) if columns > 1 else 39
 
 
-def _sink(stream: TextIO, quiet: bool) -> EventSink:
-    """Progress as one redrawn line on a terminal; warnings, errors and conflicts as lines."""
+def _say_hidden(hidden: Counter[str], conn: Connection, log: str | None) -> None:
+    """How many item errors and conflicts the run's stderr left out (past the first ``SHOWN``
+    of each), and where they all are."""
+    where = f": {log}" if log else f" (l2tui history {conn.argument} names it)"
+    for kind, count in hidden.items():
+        with contextlib.suppress(OSError):
+            print(f"l2tui: … and {count_text(count, f'more {kind}')}; the run's log has every "
+                  f"one{where}", file=sys.stderr, flush=True)
+
+
+def _sink(stream: TextIO, quiet: bool, hidden: Counter[str] | None = None) -> EventSink:
+    """Progress as one redrawn line on a terminal; warnings, errors and conflicts as lines (the
+    first ``SHOWN`` item errors and conflicts; those past them counted in ``hidden``: cron mails
+    stderr at each run, and the run's log has every one)."""
     tty = stream.isatty()
+    shown: Counter[str] = Counter()
+    counting = threading.Lock()
+
+    def past_the_first(kind: str) -> bool:
+        with counting:
+            shown[kind] += 1
+            if shown[kind] <= SHOWN or hidden is None:
+                return False
+            hidden[kind] += 1
+            return True
 
     def emit(event: Event) -> None:
         # lines no one can read any more (a reader gone: `2>&1 | head`, a journal restarted; a
@@ -252,8 +320,12 @@ def _sink(stream: TextIO, quiet: bool) -> EventSink:
         if isinstance(event, LogLine) and event.level != "info":
             line = f"{event.level}: {event.message}"
         elif isinstance(event, ItemError):
+            if past_the_first("item error"):
+                return
             line = item_error_text(event.side, event.key, event.message)
         elif isinstance(event, Conflict):
+            if past_the_first("conflict"):
+                return
             line = conflict_text(event.key, event.resolution, event.left, event.right,
                                  policy=event.policy)
         if line:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from l2tui.commands import common
-from l2tui.commands.common import load_complete, open_for_terminal
+from l2tui.commands.common import load_complete, opened_for_terminal
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 from l2tui.tables import TablePlan, create_target_table
@@ -30,7 +30,7 @@ def create_table_command(args: argparse.Namespace, paths: Paths) -> int:
         return common.confirm(f"Create the table {plan.place} for entity {args.entity}? [y/N] ")
 
     ddl = create_target_table(conn, args.entity, paths, confirm,
-                              opener=lambda c, i, p: open_for_terminal(c, i, p))
+                              opener=opened_for_terminal)
     if ddl is None:
         if not shown:
             print(f"Nothing created: the table of entity {args.entity} "

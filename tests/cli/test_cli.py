@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from l2tui.cli import COMMANDS
 from tests.conftest import REPO, CliRunner, TerminalRunner
 
 SAMPLES = sorted((REPO / "sample_connections").glob("*.toml"))
@@ -24,6 +25,15 @@ def test_help_lists_every_command(run_cli: CliRunner) -> None:
     for command in ("list", "show", "new", "edit", "paths", "verify", "preview", "run", "history",
                     "conflicts", "demo", "emulator"):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", ["", *sorted(COMMANDS)])
+def test_each_help_fits_a_terminal_of_80_columns(run_cli: CliRunner, command: str) -> None:
+    """An SSH session's 80 columns: the description and the exit codes were written on longer
+    lines (124 and 82 characters), which the terminal broke mid-word."""
+    result = run_cli(*filter(None, [command]), "--help", env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stdout.splitlines() if len(line) > 79] == []
 
 
 def test_list_on_an_empty_folder_says_how_to_start(run_cli: CliRunner) -> None:

@@ -181,3 +181,22 @@ def test_yes_says_which_table_it_created_in_which_sqlite_file(
     assert created.returncode == 0, created.stderr
     assert f"Created the table main.crm_accounts in the SQLite file {db} for entity 2.\n" \
         == created.stderr
+
+
+def test_a_source_that_is_not_there_is_named_as_a_run_names_it(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path) -> None:
+    """The table is made from entity 1's columns: the error said "GET http://…: Connection
+    refused" without naming which entity it could not reach."""
+    conn = Connection(title="Accounts")
+    conn.entity1.provider = "odata"
+    conn.entity1.connection_string = \
+        "URL=http://127.0.0.1:9/api/data/v9.2/accounts;Authentication=none;"
+    conn.entity1.select, conn.entity1.primary_key = "$select=accountid,name", ["accountid"]
+    conn.entity2.provider = "sqlite"
+    conn.entity2.connection_string = f"Data Source={tmp_path / 'crm.db'};"
+    conn.entity2.select, conn.entity2.primary_key = "crm_accounts", ["accountid"]
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli("create-table", "Accounts", "--dry-run")
+    assert result.returncode == 3
+    assert result.stderr.startswith("l2tui: entity 1 (odata): GET http://127.0.0.1:9/"), \
+        result.stderr

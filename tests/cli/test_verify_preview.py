@@ -170,6 +170,16 @@ def test_a_proxy_page_in_place_of_the_sign_in_answer_is_one_line_without_a_trace
     assert "not JSON" in result.stdout, result.stdout
 
 
+def test_preview_of_a_service_that_is_not_there_names_the_entity_as_a_run_does(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path
+) -> None:
+    _save(config_dir, "URL=http://127.0.0.1:9/api/data/v9.2/accounts;Authentication=none;", tmp_path / "x.db")
+    result = run_cli("preview", "Accounts", "--entity", "1")
+    assert result.returncode == 3
+    assert result.stderr.startswith("l2tui: entity 1 (Dynamics accounts): GET http://127.0.0.1:9/")
+    assert result.stderr.count("\n") == 1
+
+
 def test_verify_a_service_that_is_not_there_exits_3(
     run_cli: CliRunner, config_dir: Path, tmp_path: Path
 ) -> None:

@@ -6,18 +6,23 @@ import contextlib
 import fcntl
 import json
 import os
+import pty
+import re
 import signal
 import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from l2tui.commands.run import stopping_on_signals
 from l2tui.config.model import ConflictResolution, Direction
 from l2tui.config.store import ConnectionStore
 from l2tui.paths import resolve_paths
@@ -54,6 +59,18 @@ def test_run_json_prints_the_report_for_scripts(pair: Pair, run_cli: CliRunner) 
     result = run_cli("run", pair.save(), "--json")
     report = json.loads(result.stdout)
     assert report["outcome"] == "success" and report["created_right"] == 20
+
+
+def test_run_json_names_its_run_log_and_exit_code_as_the_answer_of_a_failed_run_does(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """A monitor attaches the run's log to its alert: the report of a run that ended (with item
+    errors, cancelled: exit 1) had no ``log``, its run number only under ``details`` and no
+    ``exit_code``, which the answer of a run that failed has at its top."""
+    name = pair.save()
+    report = json.loads(run_cli("run", name, "--json").stdout)
+    [run] = json.loads(run_cli("history", name, "--json").stdout)
+    assert (report["run"], report["log"], report["exit_code"]) == (run["run"], run["log"], 0)
+    assert Path(report["log"]).is_file()
 
 
 def test_run_json_gives_its_start_and_end_as_iso_text_as_history_json_does(
@@ -135,6 +152,46 @@ def test_run_summary_and_log_name_one_error_in_the_singular(
         result.stdout.splitlines()
     newest = json.loads(run_cli("history", name, "--json").stdout)[0]
     assert "0 deleted, 1 error; right:" in Path(newest["log"]).read_text()
+
+
+def test_run_says_the_first_20_item_errors_on_stderr_then_how_many_more_its_log_has(
+        emulator_factory: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    """Cron mails stderr: 3,000 rows a target refuses were 3,000 lines at each run, every 15
+    minutes, until they were mended; the run's log has every one."""
+    pair = with_a_contact_column(emulator_factory(rows=25, auth=False), tmp_path)
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    with pair.engine.begin() as c:
+        c.execute(sa.text("UPDATE accounts SET _primarycontactid_value = 'not-a-guid'"))
+    result = run_cli("run", name)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    [log] = [run["log"] for run in json.loads(run_cli("history", name, "--json").stdout)
+             if run["run"] == 2]
+    assert [line for line in lines if line.startswith("error on the left for ")] == \
+        [line.split(" ", 1)[1] for line in Path(log).read_text().splitlines()
+         if " error on the left for " in line][:20]
+    assert lines[20:] == [f"l2tui: … and 5 more item errors; the run's log has every one: {log}"]
+    assert "  Data Entity 1 (left): 0 created, 0 updated, 0 deleted, 25 errors" in \
+        result.stdout.splitlines()
+
+
+def test_run_says_the_first_20_conflicts_on_stderr_then_how_many_more_its_log_has(
+        emulator_factory: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    pair = make_pair(emulator_factory(rows=25, auth=False), sqlite_url(tmp_path / "r.db"),
+                     "accounts", direction=Direction.BIDIRECTIONAL)
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    for key in pair.left():
+        pair.left_update(key, {"name": "left edit"})
+        pair.right_update(key, {"name": "right edit"})
+    result = run_cli("run", name)
+    assert result.returncode == 0, result.stderr
+    [log] = [run["log"] for run in json.loads(run_cli("history", name, "--json").stdout)
+             if run["run"] == 2]
+    lines = result.stderr.splitlines()
+    assert len(lines) == 21 and all(line.startswith("conflict ") for line in lines[:20]), lines
+    assert lines[20] == f"l2tui: … and 5 more conflicts; the run's log has every one: {log}"
 
 
 def test_a_dry_run_whose_plan_holds_item_errors_exits_1_as_the_run_would(
@@ -476,23 +533,58 @@ def test_a_demo_started_while_the_demo_runs_changes_nothing_and_names_the_runnin
     assert conn.path.read_text() == before
 
 
-def reading_slowly(pair: Pair, name: str, seconds: float,
-                   ignoring: signal.Signals | None = None) -> subprocess.Popen[str]:
-    """``l2tui run NAME`` in the background, once its first page request is under way and held
-    back ``seconds`` by the emulator (a signal then meets a run in the middle of its read);
-    started with the signal ``ignoring`` ignored, as a shell starts a background job."""
-    pair.emu.faults.delay_next(1, seconds, path_contains="/accounts")
-    pair.emu.recent_requests.clear()
-    proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+def running(name: str, terminal: int | None = None,
+            ignoring: signal.Signals | None = None,
+            options: tuple[str, ...] = ()) -> subprocess.Popen[str]:
+    """``l2tui run NAME [options]`` in the background, its standard streams on the
+    pseudo-terminal ``terminal`` (else pipes); started with the signal ``ignoring`` ignored, as
+    a shell starts a background job."""
+    streams = subprocess.PIPE if terminal is None else terminal
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if terminal is not None:  # (buffered, as a terminal's streams are outside the tests)
+        env.pop("PYTHONUNBUFFERED", None)
+    return subprocess.Popen([sys.executable, "-m", "l2tui", "run", name, *options], cwd=str(REPO),
+                            env=env, text=True, stdin=terminal, stdout=streams, stderr=streams,
                             preexec_fn=None if ignoring is None else
                             lambda: signal.signal(ignoring, signal.SIG_IGN))
+
+
+def reading_slowly(pair: Pair, name: str, seconds: float,
+                   ignoring: signal.Signals | None = None,
+                   terminal: int | None = None,
+                   options: tuple[str, ...] = ()) -> subprocess.Popen[str]:
+    """``l2tui run NAME`` in the background (as ``running`` starts it), once its first page
+    request is under way and held back ``seconds`` by the emulator (a signal then meets a run
+    in the middle of its read)."""
+    pair.emu.faults.delay_next(1, seconds, path_contains="/accounts")
+    pair.emu.recent_requests.clear()
+    proc = running(name, terminal, ignoring, options)
     deadline = time.monotonic() + 30
     while not any("/accounts?" in r for r in list(pair.emu.recent_requests)):
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.05)
     return proc
+
+
+def writing_slowly(pair: Pair, terminal: int | None = None,
+                   ) -> tuple[subprocess.Popen[str], str, Any]:
+    """A run from right to left of a row renamed on the right (``l2tui run NAME`` in the
+    background, as ``running`` starts it; NAME; the row's key), once its Dataverse write is
+    under way and held back 8 s by the emulator: the first signal waits for it (a write's
+    answer always is), the second does not."""
+    pair.run()
+    key = next(iter(pair.right()))
+    pair.right_update(key, {"name": "Renamed on the right"})
+    pair.conn.direction = Direction.RIGHT_TO_LEFT
+    name = pair.save()
+    pair.emu.faults.delay_next(1, 8.0, method="POST", path_contains="$batch")
+    pair.emu.recent_requests.clear()
+    proc = running(name, terminal)
+    deadline = time.monotonic() + 30
+    while not any("$batch" in r for r in list(pair.emu.recent_requests)):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    return proc, name, key
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
@@ -507,6 +599,57 @@ def test_sigterm_or_sighup_stops_a_run_cleanly_like_ctrl_c_and_the_next_run_comp
     again = run_cli("run", name)
     assert again.returncode == 0, again.stderr
     assert pair.right() == pair.left()
+
+
+def test_a_run_whose_terminal_hangs_up_exits_with_its_own_code_not_120(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """The SSH session of a run left going in the background dropped: the terminal its stdout
+    and stderr write to is gone, and each write fails. The run goes on to its end and exits 1
+    (its summary was not said), where it exited 120, Python's code for a stream it could not
+    flush as it exited (the progress lines stderr could not take were still buffered)."""
+    name = pair.save()
+    main, child = pty.openpty()
+    try:
+        proc = reading_slowly(pair, name, seconds=1.0, terminal=child)
+    finally:
+        os.close(child)
+    os.close(main)  # (the terminal hangs up)
+    assert proc.wait(timeout=60) == 1
+    [record] = json.loads(run_cli("history", name, "--json").stdout)
+    assert record["outcome"] == "success"
+    assert pair.right() == pair.left()
+
+
+def test_a_cancelled_dry_run_says_it_wrote_nothing(pair: Pair) -> None:
+    """Its summary read "Cancelled" and "20 created", as a real run's: nothing was written."""
+    proc = reading_slowly(pair, pair.save(), seconds=3.0, options=("--dry-run",))
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert out.startswith("Cancelled dry run (nothing written): "), out
+    assert "  Data Entity 2 (right): 0 would be created, 0 would be updated, 0 would be " \
+        "deleted, 0 errors" in out.splitlines()
+
+
+def test_run_json_says_whether_the_run_was_a_dry_run_as_history_json_does(pair: Pair) -> None:
+    """A dry run that was cancelled reads "cancelled" as a real run does: ``dry_run`` tells."""
+    proc = reading_slowly(pair, pair.save(), seconds=3.0, options=("--dry-run", "--json"))
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    report = json.loads(out)
+    assert (report["outcome"], report["dry_run"]) == ("cancelled", True)
+
+
+def test_the_log_of_a_cancelled_run_ends_saying_what_it_wrote(pair: Pair) -> None:
+    """As the history and the summary do: it ended "cancelled in 0.5s; cancelled"."""
+    name = pair.save()
+    proc = reading_slowly(pair, name, seconds=3.0)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 1
+    [log] = pair.paths.run_logs(name).glob("*.log")
+    last = log.read_text().splitlines()[-1]
+    assert re.fullmatch(r"\d\d:\d\d:\d\d run finished: cancelled in \S+; left 0 created, "
+                        r"0 updated, 0 deleted; right 0 created, 0 updated, 0 deleted", last), last
 
 
 def test_a_signal_off_a_terminal_writes_no_blank_line_before_saying_it_stops(
@@ -524,20 +667,7 @@ def test_a_second_signal_interrupts_and_the_run_log_says_so(pair: Pair,
     """The first signal waits for the batch being written (here: a Dataverse write the service
     answers slowly, whose answer is always waited for); the second does not. (It was a wait on
     a lock another program holds on the SQLite target, which the first signal now ends.)"""
-    pair.run()
-    key = next(iter(pair.right()))
-    pair.right_update(key, {"name": "Renamed on the right"})
-    pair.conn.direction = Direction.RIGHT_TO_LEFT
-    name = pair.save()
-    pair.emu.faults.delay_next(1, 8.0, method="POST", path_contains="$batch")
-    pair.emu.recent_requests.clear()
-    proc = subprocess.Popen([sys.executable, "-m", "l2tui", "run", name], cwd=str(REPO),
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while not any("$batch" in r for r in list(pair.emu.recent_requests)):
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.05)
+    proc, name, key = writing_slowly(pair)
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
@@ -551,6 +681,46 @@ def test_a_second_signal_interrupts_and_the_run_log_says_so(pair: Pair,
         ["interrupted"]
     assert run_cli("run", name).returncode == 0
     assert pair.right() == pair.left() and pair.left()[key][0] == "Renamed on the right"
+
+
+def test_a_second_sighup_after_the_terminal_hung_up_interrupts_with_exit_130(
+        pair: Pair) -> None:
+    """Saying "interrupted" on a terminal that hung up failed, and that error ended the command
+    with exit 1 in place of 130."""
+    main, child = pty.openpty()
+    try:
+        proc, _, _ = writing_slowly(pair, terminal=child)
+    finally:
+        os.close(child)
+    os.close(main)  # (the terminal hangs up)
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(timeout=60) == 130
+
+
+def test_a_second_signal_met_while_a_generator_is_finalised_still_interrupts(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """The second signal can land in a generator's clean-up as Python finalises it (the
+    engine's page reader, joining its reading thread as the cancelled run unwinds): Python
+    printed its KeyboardInterrupt as "Exception ignored in …" with a traceback and dropped it,
+    and the run went on to print "Cancelled" and exit 1. It is raised again, said nowhere."""
+    def pages() -> Iterator[int]:
+        try:
+            yield 1
+        finally:  # (the reader's thread joined: the second signal arrives meanwhile)
+            signal.raise_signal(signal.SIGTERM)
+            time.sleep(0.1)
+
+    cancel = threading.Event()
+    with pytest.raises(KeyboardInterrupt), stopping_on_signals(cancel):
+        signal.raise_signal(signal.SIGTERM)  # the first: stop after the current batch
+        reader = pages()
+        next(reader)
+        del reader  # (finalised here)
+        time.sleep(1)  # (the rest of the cancelled run)
+    assert cancel.is_set()
+    assert "Exception ignored" not in capfd.readouterr().err
 
 
 def test_a_signal_while_the_service_does_not_answer_its_description_cancels_the_run_at_once(
