@@ -1629,7 +1629,7 @@ class Engine:
             deletes = self.outbox.count(side, "delete")
             size = max(self.sizes[side], 1)
             if deletes and deletes / size > ratio and not self.options.force:
-                shares.append(f"{deletes} of the {self.sizes[side]} synced items on the {side} "
+                shares.append(f"{deletes:,} of the {self.sizes[side]:,} synced items on the {side} "
                               f"({deletes / size:.0%})")
                 refused += deletes
         if not shares:

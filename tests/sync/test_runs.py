@@ -366,6 +366,20 @@ def test_the_deletion_guard_names_both_sides_when_both_would_lose_too_many(
     assert pair.right_count() == 10 and len(pair.left()) == 10
 
 
+def test_the_deletion_guard_writes_its_counts_with_thousands_separators(tmp_path: Path) -> None:
+    from l2tui.emulator import Emulator
+
+    with Emulator(rows=1200, seed=3, auth=False) as big:
+        pair = make_pair(big, sqlite_url(tmp_path / "r.db"), "accounts", max_delete_ratio=0.5,
+                         direction=Direction.BIDIRECTIONAL)
+        pair.run()
+        with contextlib.closing(sqlite3.connect(tmp_path / "r.db")) as db, db:
+            db.execute("DELETE FROM accounts")
+        with pytest.raises(RunError, match=re.escape(
+                "1,200 of the 1,200 synced items on the left (100%), more than max_delete_ratio")):
+            pair.run()
+
+
 def test_force_passes_the_deletion_guard(emu: Any, tmp_path: Path) -> None:
     pair = make_pair(emu, sqlite_url(tmp_path / "r.db"), "accounts", max_delete_ratio=0.2)
     pair.run()
