@@ -180,9 +180,15 @@ def edit_command(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _editor_command() -> list[str]:
-    """$VISUAL, else $EDITOR, else vi, as words (a command line such as ``code --wait``)."""
+    """$VISUAL, else $EDITOR, else vi on a terminal, as words (a command line such as
+    ``code --wait``)."""
     name = "VISUAL" if os.environ.get("VISUAL") else "EDITOR"
-    value = os.environ.get(name) or "vi"
+    value = os.environ.get(name)
+    if not value:
+        if not on_terminal():  # (vi off a terminal prints escape codes and fails)
+            raise ConfigError("no editor: set $VISUAL or $EDITOR (vi, the one used otherwise, "
+                              "needs a terminal)")
+        value = "vi"
     try:
         words = shlex.split(value)
     except ValueError as exc:  # (an unbalanced quote)

@@ -188,3 +188,14 @@ def test_editing_a_file_that_is_not_utf8_says_so_in_one_line(
     assert line == (f"l2tui: {path}: not UTF-8 text (byte 0xE9 at offset 5); "
                     "save the file as UTF-8")
     assert no_copies_left(config_dir)
+
+
+def test_off_a_terminal_with_no_editor_set_it_says_to_set_one_and_changes_nothing(
+        run_cli: CliRunner, config_dir: Path) -> None:
+    path = created(run_cli, config_dir)
+    before = path.read_text()
+    result = run_cli("edit", "crm-accounts", env={"EDITOR": "", "VISUAL": ""})
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("l2tui: no editor: set $VISUAL or $EDITOR (vi, the one "
+                                     "used otherwise, needs a terminal)")
+    assert path.read_text() == before and no_copies_left(config_dir)
