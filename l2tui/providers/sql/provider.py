@@ -665,15 +665,16 @@ def utc_postgresql_session(dbapi_connection: Any, _record: Any) -> None:
 
 
 _INFINITE = frozenset({"infinity", "-infinity"})
-_MOMENT_TYPES = ("date", "timestamp", "timestamptz")
+_MIDNIGHT = "24:00:00"  # a PostgreSQL time (or timetz, then a zone) at the end of its day
+_MOMENT_TYPES = ("date", "timestamp", "timestamptz", "time", "timetz")
 _moment_loaders: dict[type, type] = {}
 
 
 def infinite_moments(dbapi_connection: Any, _record: Any) -> None:
     """Let a new PostgreSQL connection read a date or timestamp of ``'infinity'`` or
-    ``'-infinity'`` as that text, which no Python date holds (psycopg fails the whole read on
-    it, and the run with it): the text compares as itself, a PostgreSQL column takes it back,
-    and a column that cannot fails that row alone."""
+    ``'-infinity'``, or a time of ``'24:00:00'``, as that text, which no Python date or time
+    holds (psycopg fails the whole read on it, and the run with it): the text compares as
+    itself, a PostgreSQL column takes it back, and a column that cannot fails that row alone."""
     connection = getattr(dbapi_connection, "driver_connection", dbapi_connection)
     adapters = getattr(connection, "adapters", None)
     if adapters is None:
@@ -707,7 +708,8 @@ def interval_text(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _infinite_loader(base: type) -> type:
-    """A psycopg text loader that loads as ``base`` does, and an infinite value as its text."""
+    """A psycopg text loader that loads as ``base`` does, and a value no Python date or time
+    holds (``infinite_moments``) as its text."""
     import psycopg
     from psycopg.adapt import Loader
 
@@ -721,7 +723,7 @@ def _infinite_loader(base: type) -> type:
                 return self._load(data)
             except psycopg.DataError:
                 text = bytes(data).decode("ascii", "replace")
-                if text in _INFINITE:
+                if text in _INFINITE or text.startswith(_MIDNIGHT):
                     return text
                 raise
 
