@@ -188,6 +188,28 @@ def test_numbers_in_a_text_column_paired_with_a_number_column_are_not_rewritten_
     assert held == [(1, "1.000"), (2, "2.50"), (3, "7")]
 
 
+
+def test_booleans_in_a_text_column_paired_with_a_boolean_column_are_not_rewritten_by_a_second_run(
+        db_url: str, tmp_path: Path) -> None:
+    """(compared as text, 'yes' was no true: the second run wrote 'true' over it, and a full run
+    of a one-way connection wrote every such value again)"""
+    texts, table = sa.create_engine(db_url), f"t_txt_{uuid.uuid4().hex[:8]}"
+    conn = _texts_and_numbers(db_url, tmp_path, table, "(1, 'yes'), (2, '0'), (3, 'T')",
+                              "BOOLEAN")
+    runner = Runner(resolve_paths())
+    try:
+        assert runner.run(conn).created_right == 3
+        second = runner.run(conn)
+        full = runner.run(conn, full=True)
+        held = _rows(texts, table)
+    finally:
+        _drop(texts, table)
+    assert second.plan is not None and second.plan.writes == 0
+    assert full.plan is not None and full.plan.writes == 0
+    assert held == [(1, "yes"), (2, "0"), (3, "T")]
+    assert _rows(sa.create_engine(sqlite_url(tmp_path / "numbers.db")), "t_num") == \
+        [(1, 1), (2, 0), (3, 1)]
+
 def test_a_text_with_a_fraction_is_not_cut_to_a_whole_number_in_an_integer_column(
         db_url: str, tmp_path: Path) -> None:
     texts, table = sa.create_engine(db_url), f"t_txt_{uuid.uuid4().hex[:8]}"
