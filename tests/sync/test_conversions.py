@@ -15,7 +15,7 @@ from l2tui.paths import resolve_paths
 from l2tui.runner import Runner
 from l2tui.sync.events import ItemError, LogLine
 from l2tui.sync.side import match_values
-from tests.sync.support import make_pair, manual_mapping, sqlite_url
+from tests.sync.support import make_into_dataverse, make_pair, manual_mapping, sqlite_url
 
 
 def _sql_entity(url: str, table: str, key: str) -> Entity:
@@ -71,6 +71,28 @@ def test_a_value_its_target_column_cannot_take_fails_that_row_alone_naming_it(
         name = names[match_values(mkey)[0]]
         assert message == f"revenue: {name!r} cannot be stored as NUMERIC(38, 10)"
 
+
+
+@pytest.mark.parametrize("name", ["x" * 161, "\U0001F600" * 81], ids=["ascii", "emoji"])
+def test_a_text_too_long_for_its_dataverse_column_fails_its_row_and_is_not_cut(
+        emu: Any, tmp_path: Path, name: str) -> None:
+    """(name holds 160 UTF-16 units in Dataverse: 81 emoji are 162 of them)"""
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    with accounts.engine.begin() as c:
+        c.exec_driver_sql("UPDATE accts SET name = ? WHERE acctno = 'AC-000001'", (name,))
+    events: list[Any] = []
+    for _ in range(2):
+        events.clear()
+        report = Runner(accounts.paths).run(accounts.conn, sink=events.append)
+        assert (report.errors_left, accounts.pairs()) == (1, 2)
+        errors = {e.key: e.message for e in events if isinstance(e, ItemError)}
+        assert list(errors) == ['["AC-000001"]']
+        assert "The length of the 'name' attribute of the 'account' entity exceeded the " \
+               "maximum allowed length of '160'" in errors['["AC-000001"]']
+    made = {r["accountnumber"]: r["name"] for r in emu.store.rows("accounts")
+            if r["accountnumber"].startswith("AC-")}
+    assert made == {"AC-000000": "SQL account 0", "AC-000002": "SQL account 2"}
+    assert [n for a, n, _ in accounts.right()][1] == name
 
 def test_text_mapped_into_a_typed_column_is_warned_of_before_the_run(
         emu: Any, tmp_path: Path) -> None:
