@@ -387,6 +387,10 @@ class Engine:
         # their new match keys → the side their create went to and the old pair's key there
         # (``_rewrites``)
         self.renumbered: dict[str, tuple[str, str]] = {}
+        # the rows pairs left for the row their values name (``named_kid``): deleted once no
+        # pair holds them (``_vacate``), by side, as (match key, the row's key)
+        self.vacated: dict[str, list[tuple[str, str]]] = {s: [] for s in SIDES}
+        self.vacating: set[str] = set()  # their match keys, where the row was to be deleted
         self.probe: Probe | None = None  # whether a one-way target holds rows (``_emptied``)
 
     # -- the run -------------------------------------------------------------------------
@@ -626,6 +630,7 @@ class Engine:
             self._write_changes()
         for s in SIDES:
             self._drain(s, ("delete",))
+        self._vacate()
         self._rewrites()
         if self.moved:
             self.state.forget_shadowed(self.moved)
@@ -1346,6 +1351,26 @@ class Engine:
                                       ((m,) for m in staged))
         self.state.mark([st.mkey for st in old], self.run_id)
 
+    def _vacate(self) -> None:
+        """Delete the rows pairs left for the row their values name (an item whose key, mapped
+        as a value, changed on the other side: 2 became 20) that no pair holds now: the item's
+        old row, else a second row of its match key. Not one another item's values named (keys
+        swapped), nor one whose pair's write failed (the pair holds it still); no delete of the
+        deletion guard's, as the item lives on in the row its values name."""
+        for side in SIDES:
+            left = self.vacated[side]
+            if not left:
+                continue
+            held = self.state.lookup_keys(side, [kid for _, kid in left])
+            taken = {st.key(side) for st in held.values()}
+            writer = self.writers[side]
+            for mkey, kid in left:
+                if kid not in taken:
+                    self._check_cancel()
+                    self.vacating.add(mkey)
+                    writer.add(Task(side=side, op="delete", mkey=mkey, dst_kid=kid, vacated=True))
+            writer.flush()
+
     def _rewrites(self) -> None:
         """Count as updates the creates of renumbered items that went to the row their old pair
         holds (its key a mapped value, as accountid under auto mapping: the create wrote over
@@ -1356,7 +1381,8 @@ class Engine:
         counts, planned = self.counts, self.counts.planned
         for mkey, (side, kid) in self.renumbered.items():
             st = pairs.get(mkey)
-            if st is None or st.key(side) != kid or not counts.created[side]:
+            if st is None or st.key(side) != kid or not counts.created[side] or \
+                    mkey in self.vacating:
                 continue  # (its create failed, or made a row of its own)
             counts.created[side] -= 1
             counts.updated[side] += 1
@@ -1503,9 +1529,12 @@ class Engine:
                 self.sides[target].keyed_by_values else None
             if named is not None and named != kids[target]:
                 # another item of the pair's side took its match key (values swapped between
-                # items): written over the row its values name (an upsert), not its pair's
+                # items), or the item's key changed: written over the row its values name (an
+                # upsert), not its pair's, which (unless another item's values name it) is left
                 exists, only = False, None
                 self.renumbered[mkey] = (target, named)
+                if kids[target] and self.conn.deletions == Deletions.PROPAGATE:
+                    self.vacated[target].append((mkey, kids[target] or ""))
             # (the target's item under another match key, as an item renumbered on both sides:
             # its match-key columns written too)
             extra = self.sides[target].create_key(mkey, item.values)[1] \
