@@ -404,6 +404,17 @@ class Engine:
         finally:
             self._drop_early()
 
+    def _keyed_by_others(self, side: str) -> bool:
+        """Whether a key column of ``side`` is written from a column of the other side that is
+        no key there (a SQL ``id`` from Dataverse's ``numberofemployees``): an edit of it there
+        names another row here, with the item's own key unchanged."""
+        info = self.sides[side]
+        if not info.keyed_by_values:
+            return False
+        other = OTHER[side]
+        keys = {c.name for c in self.sides[other].keys}
+        return any(self.plan.pairs[i].column(other).name not in keys for i in info.key_pairs())
+
     def _target_probe(self) -> Probe | None:
         """A one-way run's question whether its target holds any row, where the state holds
         pairs (``_emptied``); none where the run compares every row anyway: ``--full``, or
@@ -452,6 +463,7 @@ class Engine:
             raise exc
         self.plan = plan
         self.sides = {s: SideInfo(s, plan) for s in SIDES}
+        self.keyed_by_others = {s: self._keyed_by_others(s) for s in SIDES}
         caps = self._check_writable()
         opts = self.options
         # pairs synced under other settings (mapping, selects, match key): 0 when unchanged
@@ -1351,6 +1363,12 @@ class Engine:
                                       ((m,) for m in staged))
         self.state.mark([st.mkey for st in old], self.run_id)
 
+    def _vacating(self, side: str) -> int:
+        """The rows of ``side`` that ``_vacate`` is to delete, as far as the decisions say: those
+        no other item's values name."""
+        named = {kid for target, kid in self.renumbered.values() if target == side}
+        return sum(1 for _, kid in self.vacated[side] if kid not in named)
+
     def _vacate(self) -> None:
         """Delete the rows pairs left for the row their values name (an item whose key, mapped
         as a value, changed on the other side: 2 became 20) that no pair holds now: the item's
@@ -1527,6 +1545,10 @@ class Engine:
             named = self.sides[target].named_kid(mkey, item.values) \
                 if exists and st is not None and st.key(source) not in (None, item.kid) and \
                 self.sides[target].keyed_by_values else None
+            if named is None and exists and kids[target] and self.keyed_by_others[target]:
+                # (a value its key is written from edited here: the item names another row)
+                named = self.sides[target].names_another_row(kids[target] or "", mkey,
+                                                             item.values)
             if named is not None and named != kids[target]:
                 # another item of the pair's side took its match key (values swapped between
                 # items), or the item's key changed: written over the row its values name (an
@@ -1655,7 +1677,7 @@ class Engine:
         ratio = self.conn.max_delete_ratio
         shares, refused = [], 0
         for side in SIDES:
-            deletes = self.outbox.count(side, "delete")
+            deletes = self.outbox.count(side, "delete") + self._vacating(side)
             size = max(self.sizes[side], 1)
             if deletes and deletes / size > ratio and not self.options.force:
                 shares.append(f"{deletes} of the {self.sizes[side]} synced items on the {side} "

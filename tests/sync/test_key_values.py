@@ -6,15 +6,17 @@ match key."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from l2tui.config.model import ColumnPair, Connection, Deletions, Direction, Entity, Mapping
+from l2tui.errors import GuardRefused
 from l2tui.paths import resolve_paths
 from l2tui.runner import Runner
 from l2tui.sync.events import RunReport
-from tests.sync.support import sqlite_url
+from tests.sync.support import make_into_dataverse, sqlite_url
 
 ROWS = [(1, "a@x", "A"), (2, "b@x", "B"), (3, "c@x", "C")]
 
@@ -28,7 +30,7 @@ class People:
     """``people (id, email, name)`` in two SQLite files, synced once by email."""
 
     def __init__(self, tmp_path: Path, direction: Direction,
-                 deletions: Deletions = Deletions.PROPAGATE) -> None:
+                 deletions: Deletions = Deletions.PROPAGATE, max_delete_ratio: float = 1.0) -> None:
         self.engines = {side: sa.create_engine(sqlite_url(tmp_path / f"{side}.db"))
                         for side in ("left", "right")}
         for engine in self.engines.values():
@@ -43,6 +45,7 @@ class People:
                           connection_string=f"Data Source={tmp_path / f'{side}.db'};")
 
         self.conn = Connection(title="People", direction=direction, deletions=deletions,
+                               max_delete_ratio=max_delete_ratio,
                                entity1=entity("left"), entity2=entity("right"),
                                mapping=Mapping(auto=True, columns=[],
                                                match_key=ColumnPair("email", "email")))
@@ -85,6 +88,16 @@ def test_an_id_edited_on_one_side_moves_its_row_on_the_other_and_leaves_no_secon
     _settled(people, [(1, "a@x", "A"), (3, "c@x", "C"), (20, "b@x", "B moved")])
 
 
+def test_the_row_an_edited_id_leaves_counts_for_the_deletion_guard(tmp_path: Path) -> None:
+    people = People(tmp_path, Direction.BIDIRECTIONAL, max_delete_ratio=0.2)
+    people.sql("left", "UPDATE people SET id = 20 WHERE id = 2")
+    with pytest.raises(GuardRefused, match="refusing to delete 1 of the 3 synced items on the right"):
+        people.run()
+    assert people.rows("right") == ROWS
+    assert people.run(force=True).deleted_right == 1
+    assert people.rows("right") == [(1, "a@x", "A"), (3, "c@x", "C"), (20, "b@x", "B")]
+
+
 def test_ids_swapped_on_one_side_are_swapped_on_the_other_and_no_row_is_deleted(
         tmp_path: Path) -> None:
     people = People(tmp_path, Direction.BIDIRECTIONAL)
@@ -95,3 +108,27 @@ def test_ids_swapped_on_one_side_are_swapped_on_the_other_and_no_row_is_deleted(
     assert (report.deleted_left, report.deleted_right, report.created_right) == (0, 0, 0)
     _settled(people, [(1, "b@x", "B"), (2, "a@x", "A"), (3, "c@x", "C")])
 
+
+
+def test_a_dataverse_value_written_into_a_sql_key_and_edited_there_is_not_undone(
+        emu: Any, tmp_path: Path) -> None:
+    """numberofemployees is written into the SQL table's own key (id): edited in Dataverse, the
+    account's row there becomes the row of its new id (the update left id as it was, and the
+    next run wrote the old id back over the Dynamics user's edit)."""
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    accounts.conn.entity1.select += ",numberofemployees"
+    accounts.conn.mapping.columns.append(ColumnPair("numberofemployees", "id"))
+    accounts.conn.direction = Direction.BIDIRECTIONAL
+    runner = Runner(accounts.paths)
+    assert runner.run(accounts.conn).outcome == "success"
+    record = next(r for r in emu.store.rows("accounts") if r["accountnumber"] == "AC-000001")
+    emu.store.update("accounts", record["accountid"], {"numberofemployees": 77})
+    report = runner.run(accounts.conn)
+    assert (report.outcome, report.created_right, report.deleted_right) == ("success", 1, 1)
+    for again in (runner.run(accounts.conn), runner.run(accounts.conn, full=True)):
+        assert (again.outcome, _writes(again)) == ("success", (0,) * 6), again.message
+    assert emu.store.get("accounts", record["accountid"])["numberofemployees"] == 77
+    with accounts.engine.connect() as c:
+        assert c.exec_driver_sql("SELECT id, acctno FROM accts WHERE acctno LIKE 'AC-%' "
+                                "ORDER BY id").all() == \
+            [(1, "AC-000000"), (3, "AC-000002"), (77, "AC-000001")]
