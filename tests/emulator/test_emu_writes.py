@@ -92,6 +92,14 @@ def test_a_create_repeating_another_accounts_number_is_412_duplicate_entity_key(
     assert emu.store.count("accounts") == before
 
 
+def test_a_create_repeating_another_accounts_number_with_trailing_blanks_is_412(
+        emu: Emulator, http: requests.Session):
+    """(SQL Server, under Dataverse's alternate keys, compares texts without trailing blanks)"""
+    taken = emu.store.rows("accounts")[0]["accountnumber"]
+    resp = http.post(emu.url("accounts"), json={"name": "Twin", "accountnumber": f"{taken}  "})
+    assert resp.status_code == 412 and resp.json()["error"]["code"] == "0x80060892"
+
+
 def test_an_update_to_another_accounts_number_is_412_and_changes_nothing(
         emu: Emulator, http: requests.Session):
     first, second = emu.store.rows("accounts")[:2]
