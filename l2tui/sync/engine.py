@@ -54,7 +54,7 @@ from l2tui.sync.mapping import (
 from l2tui.sync.normalize import exact_json, values_json
 from l2tui.sync.plan import PRESENT, Action, Decision, Policy, Status, decide
 from l2tui.sync.reading import EntityPages, Prefetch
-from l2tui.sync.side import Item, SideInfo
+from l2tui.sync.side import Item, SideInfo, match_values
 from l2tui.sync.state import STALE, StateRow, StateStore, VersionReader
 from l2tui.sync.summaries import alone_text, count_text
 
@@ -203,6 +203,12 @@ def _in_any_case(records: list[Record], shown: int = 5) -> str:
     texts = sorted(" / ".join(map(str, record.values())) for record in records)
     more = ", …" if len(texts) > shown else ""
     return f" (as {', '.join(map(repr, texts[:shown]))}{more}: one GUID in any case)"
+
+
+def _folded(mkey: str) -> list[Any]:
+    """A match key's values as keys that ignore case compare them: texts case-folded, without
+    trailing blanks."""
+    return [v.casefold().rstrip(" ") if isinstance(v, str) else v for v in match_values(mkey)]
 
 
 def _remote(provider: Provider) -> bool:
@@ -391,6 +397,10 @@ class Engine:
         # pair holds them (``_vacate``), by side, as (match key, the row's key)
         self.vacated: dict[str, list[tuple[str, str]]] = {s: [] for s in SIDES}
         self.vacating: set[str] = set()  # their match keys, where the row was to be deleted
+        # items whose match key was edited in case alone, where the other side's keys ignore
+        # case (``_recased``): their new match key → the other side's key of their old pair
+        self.recased: dict[str, str] = {}
+        self.keys_ignore_case = {s: False for s in SIDES}
         self.probe: Probe | None = None  # whether a one-way target holds rows (``_emptied``)
 
     # -- the run -------------------------------------------------------------------------
@@ -541,6 +551,7 @@ class Engine:
     def _run(self, plan: MappingPlan, caps: dict[str, Any], started: float, run: int) -> RunReport:
         conn, state, opts = self.conn, self.state, self.options
         self.complete = {s: caps[s].complete for s in SIDES}
+        self.keys_ignore_case = {s: caps[s].keys_ignore_case for s in SIDES}
         # a bidirectional run's update is made only if the record is still as the run knows it
         # (an edit made there meanwhile is not written over: the next run compares it); a
         # one-way run writes over its target's edits, as it never reads them
@@ -1050,6 +1061,7 @@ class Engine:
                 same = info.same
                 new: list[Item] = []  # new by match key: perhaps an item whose key changed
                 maybe: list[Item] = []  # new by match key, and the target was read
+                fresh: list[Item] = []  # new by match key, to create
                 for item in items:
                     mkey = item.mkey
                     assert mkey is not None
@@ -1063,8 +1075,7 @@ class Engine:
                             continue
                         # never synced and not on the other side: the table's "new | absent",
                         # a create there in every direction (a first run is all of these)
-                        writer.create(mkey, item.hash, item.values, item.kid, item.version)
-                        new.append(item)
+                        fresh.append(item)
                         continue
                     if unread and found is None and st is not None and st.lkey is not None and \
                             st.rkey is not None and st.lhash is None and st.rhash is None and \
@@ -1077,9 +1088,16 @@ class Engine:
                                  gone={side: False, target: other_gone})
                     if st is None or st.key(side) not in (None, item.kid):
                         new.append(item)  # (new here, or another item of its pair's: swapped)
-                for item in self._both_renumbered(side, maybe) if maybe else ():
-                    writer.create(item.mkey or "", item.hash, item.values, item.kid,
-                                  item.version)
+                if maybe:
+                    fresh += self._both_renumbered(side, maybe)
+                recased = self._recased(side, fresh) if fresh else set()
+                for item in fresh:
+                    if item.mkey in recased:  # (written over its old pair's record there)
+                        self._settle(item.mkey or "", {side: item, target: None}, None,
+                                     gone={side: False, target: False})
+                    else:
+                        writer.create(item.mkey or "", item.hash, item.values, item.kid,
+                                      item.version)
                     new.append(item)
                 if staged:
                     db.executemany("UPDATE temp.w SET done = 1 WHERE mkey = ?",
@@ -1273,6 +1291,10 @@ class Engine:
                 return
             last = rows[-1][0]
             states = self.state.lookup([r[1] for r in rows])
+            if not self.state_empty and self.keys_ignore_case[src]:
+                self._recased(dst, [_staged_item(mkey, kid, vals, hsh, modified, ver)
+                                    for _, mkey, kid, vals, hsh, modified, gone, ver in rows
+                                    if not gone and vals is not None and mkey not in states])
             src_kids = [st.key(src) for st in states.values() if st.key(src)]
             gone_src = self._gone_kids([k for k in src_kids if k]) if src_kids else set()
             new: list[Item] = []  # new by match key: perhaps an item whose key changed
@@ -1329,6 +1351,29 @@ class Engine:
             db.execute("UPDATE temp.w SET done = 1 WHERE mkey = ?", (other.mkey,))
             self.state.mark([st.mkey], self.run_id)
         return rest
+
+    def _recased(self, side: str, items: list[Item]) -> set[str]:
+        """Of items new by match key on ``side``, those whose pair holds them under a match key
+        that differs in case or trailing blanks alone, where the other side's keys ignore both
+        (Dataverse: 'AC-1' and 'ac-1' name one record): each is written over its pair's record
+        there (an update carrying the new text), not created beside it, which the record's key
+        refuses, and its old pair is let go (``moved``: its partner, now the new pair's, is not
+        deleted). Their match keys."""
+        target = OTHER[side]
+        if not items or self.state_empty or not self.keys_ignore_case[target]:
+            return set()
+        pairs = {st.key(side): st for st in
+                 self.state.lookup_keys(side, [item.kid for item in items]).values()}
+        out: set[str] = set()
+        for item in items:
+            st, mkey = pairs.get(item.kid), item.mkey
+            if st is None or mkey is None or st.mkey == mkey or not st.key(target) or \
+                    st.mkey in self.failed or _folded(st.mkey) != _folded(mkey):
+                continue
+            self.recased[mkey] = st.key(target) or ""
+            self.moved[st.mkey] = mkey
+            out.add(mkey)
+        return out
 
     def _moved(self, side: str, items: list[Item], mentioned: set[str]) -> None:
         """Items new by match key whose ``side`` key a pair of another match key holds: their
@@ -1400,7 +1445,7 @@ class Engine:
         for mkey, (side, kid) in self.renumbered.items():
             st = pairs.get(mkey)
             if st is None or st.key(side) != kid or not counts.created[side] or \
-                    mkey in self.vacating:
+                    mkey in self.vacating or mkey in self.recased:
                 continue  # (its create failed, or made a row of its own)
             counts.created[side] -= 1
             counts.updated[side] += 1
@@ -1538,6 +1583,9 @@ class Engine:
                 self.log(f"{mkey}: the {source} values are not at hand; run with --full", "warning")
                 return
             exists = status[target] in (Status.NEW, Status.SAME, Status.EDIT)
+            recased = None if exists else self.recased.get(mkey)
+            if recased is not None:  # (its old pair's record there, which its key names)
+                exists, kids[target] = True, recased
             only = None
             if other is not None and other.values:  # (staged as synced: values not read)
                 only = [i for i, (a, b) in enumerate(zip(item.values, other.values, strict=True))
@@ -1545,7 +1593,8 @@ class Engine:
             named = self.sides[target].named_kid(mkey, item.values) \
                 if exists and st is not None and st.key(source) not in (None, item.kid) and \
                 self.sides[target].keyed_by_values else None
-            if named is None and exists and kids[target] and self.keyed_by_others[target]:
+            if named is None and exists and kids[target] and self.keyed_by_others[target] and \
+                    recased is None:
                 # (a value its key is written from edited here: the item names another row)
                 named = self.sides[target].names_another_row(kids[target] or "", mkey,
                                                              item.values)
@@ -1560,7 +1609,8 @@ class Engine:
             # (the target's item under another match key, as an item renumbered on both sides:
             # its match-key columns written too)
             extra = self.sides[target].create_key(mkey, item.values)[1] \
-                if exists and other is not None and other.mkey not in (None, mkey) else None
+                if exists and ((other is not None and other.mkey not in (None, mkey)) or
+                               recased is not None) else None
             task = Task(side=target, op="update" if exists else "create", mkey=mkey,
                         hash=item.hash, values=item.values, src_kid=item.kid,
                         dst_kid=kids[target] if exists else None, only=only,

@@ -1,0 +1,48 @@
+"""A match key edited in case (or trailing blanks) alone on the SQL side, where Dataverse's
+alternate key takes the two texts as one: the record keeps its identity and takes the new text
+(emulator ↔ SQLite, accounts matched by account number, each side keyed by its own column)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from l2tui.config.model import Direction
+from l2tui.runner import Runner
+from tests.sync.support import make_into_dataverse
+from tests.sync.test_match_key_change import _writes
+
+
+def _record(emu: Any, number: str) -> dict[str, Any]:
+    """The account of this number, as Dataverse matches it (any case, no trailing blanks)."""
+    return next(r for r in emu.store.rows("accounts")
+                if r["accountnumber"].casefold().rstrip() == number.casefold().rstrip())
+
+
+@pytest.mark.parametrize("direction", [Direction.RIGHT_TO_LEFT, Direction.BIDIRECTIONAL])
+@pytest.mark.parametrize("number", ["ac-000001", "AC-000001 "], ids=["case", "blank"])
+def test_an_account_number_edited_in_case_alone_in_sql_updates_its_record_in_dataverse(
+        emu: Any, tmp_path: Path, direction: Direction, number: str) -> None:
+    """(Dataverse refused the create of the new number beside the record holding the old one,
+    every run of a one-way connection; a bidirectional one deleted the record and made another,
+    a new GUID without the record's other columns)"""
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    accounts.conn.direction = direction
+    accounts.conn.max_delete_ratio = 1.0
+    runner = Runner(accounts.paths)
+    assert runner.run(accounts.conn).outcome == "success"
+    before = _record(emu, "AC-000001")
+    emu.store.update("accounts", before["accountid"], {"description": "kept"})
+    with accounts.engine.begin() as c:
+        c.exec_driver_sql("UPDATE accts SET acctno = ?, name = 'renamed' WHERE acctno = ?",
+                          (number, "AC-000001"))
+    report = runner.run(accounts.conn)
+    assert (report.outcome, _writes(report)) == ("success", (0, 1, 0, 0, 0, 0)), report.message
+    after = _record(emu, number)
+    assert (after["accountid"], after["accountnumber"], after["name"], after["description"]) == \
+        (before["accountid"], number, "renamed", "kept")
+    assert accounts.pairs() == (3 if direction == Direction.RIGHT_TO_LEFT else 23)
+    for again in (runner.run(accounts.conn), runner.run(accounts.conn, full=True)):
+        assert (again.outcome, _writes(again)) == ("success", (0,) * 6), again.message
