@@ -188,14 +188,15 @@ def _items(page: Page, info: SideInfo) -> list[Item]:
     return [info.item(record) for record in page.records]
 
 
-def _as_one(mkeys: set[str], shown: int = 5) -> str:
+def _as_one(mkeys: set[str], where: str = "the database", shown: int = 5) -> str:
     """What an error on a repeated key adds when the side took other match keys for its value
-    too (a collation that ignores case: ["abc"] and ["ABC"]): them, the first ``shown``."""
+    too (a collation that ignores case: ["abc"] and ["ABC"]; or the other side's keys, which
+    ignore case: ``where``): them, the first ``shown``."""
     if len(mkeys) < 2:
         return ""
     ordered = sorted(mkeys)
     more = ", …" if len(ordered) > shown else ""
-    return f" (as {', '.join(ordered[:shown])}{more}: one value to the database)"
+    return f" (as {', '.join(ordered[:shown])}{more}: one value to {where})"
 
 
 def _in_any_case(records: list[Record], shown: int = 5) -> str:
@@ -311,17 +312,36 @@ def repeated_match_keys(conn: Connection, plan: MappingPlan, left: Provider,
     """Verify's warnings naming the match-key values more than one item of a side holds, on
     the sides a run fails them (``Engine._repeated``), each as ``Entity N: …``: for a match key
     other than the side's primary key (the entity's own verify looks at that one), or with a
-    text column taken as a GUID, in any case (``folded``), which the entity knows nothing of."""
+    text column taken as a GUID, or one the other side's keys take, in any case (``folded``),
+    which the entity knows nothing of."""
     providers = {"left": left, "right": right}
     out = []
     for side in unique_sides(conn):
         names = [p.column(side).name for p in plan.match]
-        folded = folded_columns([(p.column(side), p.kind) for p in plan.match])
+        match = [(p.column(side), p.kind) for p in plan.match]
+        folded = [*folded_columns(match),
+                  *caseless_columns(match, _keys_ignore_case(providers[OTHER[side]]))]
         if names != [c.name for c in plan.keys[side]] or folded:
             index = 1 if side == "left" else 2
             out += [f"Entity {index}: {w}"
                     for w in providers[side].repeated_warnings(names, folded)]
     return out
+
+
+def caseless_columns(match: list[tuple[Column, ColumnType]], ignored: bool) -> list[str]:
+    """The match-key text columns of a side whose values the other side's keys take in any case
+    and without trailing blanks (``ignored``: Dataverse's), where 'abc' and 'ABC ' are one."""
+    if not ignored:
+        return []
+    return [c.name for c, kind in match if kind == ColumnType.STRING and c.type == ColumnType.STRING]
+
+
+def _keys_ignore_case(provider: Provider) -> bool:
+    """Whether a provider's keys take texts in any case (False where it cannot say)."""
+    try:
+        return provider.capabilities().keys_ignore_case
+    except L2Error:
+        return False
 
 
 def folded_columns(match: list[tuple[Column, ColumnType]]) -> list[str]:
@@ -742,8 +762,11 @@ class Engine:
         for side in unique_sides(self.conn):
             info = self.sides[side]
             names = [c.name for c, _ in info.match]
+            # texts the other side's keys take in any case ('abc', 'ABC '): one value there
+            texts = caseless_columns(info.match, self.keys_ignore_case[OTHER[side]])
             try:
-                repeated = self.providers[side].repeated_keys(names, folded_columns(info.match))
+                repeated = self.providers[side].repeated_keys(
+                    names, [*folded_columns(info.match), *texts])
             except ConfigError as exc:
                 self.log(f"could not look for match keys that repeat: {exc.within(info.index)}",
                          "warning")
@@ -769,9 +792,13 @@ class Engine:
                         f"appears {counts[mkey]} times{_in_any_case(cased[mkey])}: {what} must "
                         "be unique")))
                     continue
+                where, unique = "the database", "unique; add a unique index"
+                if texts and len(alike[mkey]) > 1 and \
+                        len({json.dumps(_folded(m)) for m in alike[mkey]}) == 1:
+                    where = f"entity {2 if side == 'left' else 1}, whose keys ignore case"
+                    unique = "unique in any case"
                 self.sink(ItemError(side=side, key=mkey, message=f"appears {counts[mkey]} times"
-                                    f"{_as_one(alike[mkey])}: {what} must be unique; add a "
-                                    "unique index"))
+                                    f"{_as_one(alike[mkey], where)}: {what} must be {unique}"))
 
     def _read(self, side: str, cursor: str | None, *, by_version: bool) -> Reading:
         """A side's read: the early read if it is this one; an OData read prefetched (pages come

@@ -4,6 +4,7 @@ alternate key takes the two texts as one: the record keeps its identity and take
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ import pytest
 
 from l2tui.config.model import Direction
 from l2tui.runner import Runner
+from l2tui.sync.events import Event, ItemError
+from tests.conftest import CliRunner
 from tests.sync.support import make_into_dataverse
 from tests.sync.test_match_key_change import _writes
 
@@ -46,3 +49,41 @@ def test_an_account_number_edited_in_case_alone_in_sql_updates_its_record_in_dat
     assert accounts.pairs() == (3 if direction == Direction.RIGHT_TO_LEFT else 23)
     for again in (runner.run(accounts.conn), runner.run(accounts.conn, full=True)):
         assert (again.outcome, _writes(again)) == ("success", (0,) * 6), again.message
+
+
+@pytest.mark.parametrize("direction", [Direction.RIGHT_TO_LEFT, Direction.BIDIRECTIONAL])
+@pytest.mark.parametrize("number", ["ac-000001", "AC-000001 "], ids=["case", "blank"])
+def test_two_sql_rows_of_one_account_number_to_dataverse_are_each_an_error_naming_both(
+        emu: Any, tmp_path: Path, direction: Direction, number: str) -> None:
+    """(the row spelt as the pair's was synced over the record, and the other failed its create
+    against it: or, where a row's number had been edited in case, both were written over it)"""
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    accounts.conn.direction = direction
+    runner = Runner(accounts.paths)
+    assert runner.run(accounts.conn).outcome == "success"
+    before = _record(emu, "AC-000001")
+    with accounts.engine.begin() as c:
+        c.exec_driver_sql("UPDATE accts SET name = 'edited' WHERE acctno = 'AC-000001'")
+        c.exec_driver_sql("INSERT INTO accts (acctno, name, revenue) VALUES (?, 'twin', 5)",
+                          (number,))
+    events: list[Event] = []
+    for _ in range(2):
+        events.clear()
+        report = runner.run(accounts.conn, sink=events.append)
+        assert (report.outcome, report.errors_right, report.errors_left) == ("errors", 2, 0)
+        assert _writes(report) == (0,) * 6
+    shown = ", ".join(sorted(json.dumps([n]) for n in ("AC-000001", number)))
+    assert sorted(e.message for e in events if isinstance(e, ItemError)) == [
+        f"appears 2 times (as {shown}: one value to entity 1, whose keys ignore case): the "
+        "match key (acctno) must be unique in any case"] * 2
+    assert _record(emu, "AC-000001") == before
+
+
+def test_verify_names_sql_account_numbers_that_dataverse_takes_as_one(
+        emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    with accounts.engine.begin() as c:
+        c.exec_driver_sql("INSERT INTO accts (acctno, name, revenue) VALUES ('ac-000001', 'x', 5)")
+    result = run_cli("verify", accounts.conn.slug)
+    assert "Entity 2: 1 value(s) of acctno appear more than once ('AC-000001' / 'ac-000001': " \
+           "2 times): their rows are not synced from it" in result.stdout, result.stdout
