@@ -420,6 +420,7 @@ class Engine:
         # items whose match key was edited in case alone, where the other side's keys ignore
         # case (``_recased``): their new match key → the other side's key of their old pair
         self.recased: dict[str, str] = {}
+        self.deleting: set[str] = set()  # pairs whose partner this run deletes (``_act``)
         self.keys_ignore_case = {s: False for s in SIDES}
         self.probe: Probe | None = None  # whether a one-way target holds rows (``_emptied``)
 
@@ -1391,11 +1392,15 @@ class Engine:
             return set()
         pairs = {st.key(side): st for st in
                  self.state.lookup_keys(side, [item.kid for item in items]).values()}
+        # (a pair this run decided otherwise than by deleting its partner, as gone here: its
+        # partner edited there, a conflict, whose winner the run writes)
+        undecided = self.state.undecided(self.run_id, [st.mkey for st in pairs.values()])
         out: set[str] = set()
         for item in items:
             st, mkey = pairs.get(item.kid), item.mkey
             if st is None or mkey is None or st.mkey == mkey or not st.key(target) or \
-                    st.mkey in self.failed or _folded(st.mkey) != _folded(mkey):
+                    st.mkey in self.failed or _folded(st.mkey) != _folded(mkey) or \
+                    (st.mkey not in undecided and st.mkey not in self.deleting):
                 continue
             self.recased[mkey] = st.key(target) or ""
             self.moved[st.mkey] = mkey
@@ -1652,6 +1657,7 @@ class Engine:
             self._queue(task)
         elif action in (Action.DELETE_L, Action.DELETE_R):
             target = "left" if action == Action.DELETE_L else "right"
+            self.deleting.add(mkey)
             self.outbox.put(Task(side=target, op="delete", mkey=mkey, dst_kid=kids[target]))
         elif action == Action.FORGET:
             self.state.forget([mkey])

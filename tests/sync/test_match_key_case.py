@@ -15,7 +15,7 @@ from l2tui.runner import Runner
 from l2tui.sync.events import Event, ItemError
 from tests.conftest import CliRunner
 from tests.sync.support import make_into_dataverse
-from tests.sync.test_match_key_change import _writes
+from tests.sync.test_match_key_change import _pairs, _writes
 
 
 def _record(emu: Any, number: str) -> dict[str, Any]:
@@ -87,3 +87,24 @@ def test_verify_names_sql_account_numbers_that_dataverse_takes_as_one(
     result = run_cli("verify", accounts.conn.slug)
     assert "Entity 2: 1 value(s) of acctno appear more than once ('AC-000001' / 'ac-000001': " \
            "2 times): their rows are not synced from it" in result.stdout, result.stdout
+
+
+def test_an_account_number_edited_in_case_in_sql_and_its_record_edited_keeps_the_conflicts_winner(
+        emu: Any, tmp_path: Path) -> None:
+    """(left_wins: the record's edit wins the conflict with the SQL row gone under its old
+    number, and is not then written over by the SQL row of the new spelling)"""
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    accounts.conn.direction = Direction.BIDIRECTIONAL
+    accounts.conn.max_delete_ratio = 1.0
+    runner = Runner(accounts.paths)
+    assert runner.run(accounts.conn).outcome == "success"
+    record = _record(emu, "AC-000001")
+    emu.store.update("accounts", record["accountid"], {"name": "edited in Dynamics"})
+    with accounts.engine.begin() as c:
+        c.exec_driver_sql("UPDATE accts SET acctno = 'ac-000001', name = 'edited in SQL' "
+                          "WHERE acctno = 'AC-000001'")
+    runner.run(accounts.conn)
+    after = emu.store.get("accounts", record["accountid"])
+    assert (after["accountnumber"], after["name"]) == ("AC-000001", "edited in Dynamics")
+    lkeys = [lkey for _, lkey, _ in _pairs(accounts.paths.state_db(accounts.conn.slug))]
+    assert len(lkeys) == len(set(lkeys))
