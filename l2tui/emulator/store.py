@@ -306,7 +306,9 @@ class Store:
 
 
 def _fold(value: Any) -> Any:
-    return value.casefold() if isinstance(value, str) else value
+    """A key value as Dataverse's SQL Server compares it: in any case, trailing blanks ignored
+    (``'AC-1 '`` is ``'ac-1'``)."""
+    return value.casefold().rstrip(" ") if isinstance(value, str) else value
 
 
 def _key_values(row: Row, key: tuple[str, ...]) -> tuple[Any, ...] | None:

@@ -116,7 +116,7 @@ def coerce(table: Table, col: Column, value: Any) -> Any:
     if kind in ("String", "Memo"):
         if not isinstance(value, str):
             raise _type_error(table, col, value)
-        if col.max_length is not None and len(value) > col.max_length:
+        if col.max_length is not None and _utf16_length(value) > col.max_length:
             raise ODataError(
                 400,
                 VALIDATION,
@@ -149,6 +149,12 @@ def coerce(table: Table, col: Column, value: Any) -> Any:
             raise _type_error(table, col, value)
         return value.strip("{}").lower()
     raise _type_error(table, col, value)
+
+
+def _utf16_length(text: str) -> int:
+    """A text's length as Dataverse counts it against a MaxLength: in UTF-16 code units (an
+    emoji beyond the Basic Multilingual Plane is two), as .NET and an nvarchar column do."""
+    return len(text) if text.isascii() else len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _money(table: Table, col: Column, value: Any) -> float:

@@ -85,6 +85,8 @@ class Capabilities:
     #                        from it may have been pushed out, not deleted
     checks_versions: bool = False  # an update given ``Change.version`` is made only if the record
     #                                is still at that version (Dataverse: If-Match with its ETag)
+    keys_ignore_case: bool = False  # texts of a key compare in any case, trailing blanks ignored
+    #                                 (Dataverse's alternate keys: 'AC-1' and 'ac-1 ' are one)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ class Task:
     extra: dict[str, Any] = field(default_factory=dict)  # extra column values (key write-back)
     src_version: str | None = None  # the other side's version of the values written
     dst_version: str | None = None  # an update: this side's version as the run knows it
+    vacated: bool = False  # a delete of a row its pair left (``Engine._vacate``): none forgotten
 
 
 PLANNED_SHOWN = 20
@@ -388,7 +389,8 @@ class Writer:
                 after(task, outcome)
                 continue
             if op == "delete":
-                forgets.append(task.mkey)
+                if not task.vacated:
+                    forgets.append(task.mkey)
                 continue
             kid = kid_of(outcome.key or outcome.change.key) if op == "create" else task.dst_kid
             saves.append(self._pair(task.mkey, kid, task.src_kid, task.hash, task.src_version))
@@ -413,7 +415,7 @@ class Writer:
             return None
         saves = [self._pair(t.mkey, t.dst_kid, t.src_kid, t.hash, t.src_version)
                  for t in tasks if t.op != "delete"]
-        forgets = [t.mkey for t in tasks if t.op == "delete"]
+        forgets = [t.mkey for t in tasks if t.op == "delete" and not t.vacated]
         state = self.state
 
         def save() -> None:

@@ -54,7 +54,7 @@ from l2tui.sync.mapping import (
 from l2tui.sync.normalize import exact_json, values_json
 from l2tui.sync.plan import PRESENT, Action, Decision, Policy, Status, decide
 from l2tui.sync.reading import EntityPages, Prefetch
-from l2tui.sync.side import Item, SideInfo
+from l2tui.sync.side import Item, SideInfo, match_values
 from l2tui.sync.state import STALE, StateRow, StateStore, VersionReader
 from l2tui.sync.summaries import alone_text, count_text
 
@@ -188,14 +188,15 @@ def _items(page: Page, info: SideInfo) -> list[Item]:
     return [info.item(record) for record in page.records]
 
 
-def _as_one(mkeys: set[str], shown: int = 5) -> str:
+def _as_one(mkeys: set[str], where: str = "the database", shown: int = 5) -> str:
     """What an error on a repeated key adds when the side took other match keys for its value
-    too (a collation that ignores case: ["abc"] and ["ABC"]): them, the first ``shown``."""
+    too (a collation that ignores case: ["abc"] and ["ABC"]; or the other side's keys, which
+    ignore case: ``where``): them, the first ``shown``."""
     if len(mkeys) < 2:
         return ""
     ordered = sorted(mkeys)
     more = ", …" if len(ordered) > shown else ""
-    return f" (as {', '.join(ordered[:shown])}{more}: one value to the database)"
+    return f" (as {', '.join(ordered[:shown])}{more}: one value to {where})"
 
 
 def _in_any_case(records: list[Record], shown: int = 5) -> str:
@@ -203,6 +204,12 @@ def _in_any_case(records: list[Record], shown: int = 5) -> str:
     texts = sorted(" / ".join(map(str, record.values())) for record in records)
     more = ", …" if len(texts) > shown else ""
     return f" (as {', '.join(map(repr, texts[:shown]))}{more}: one GUID in any case)"
+
+
+def _folded(mkey: str) -> list[Any]:
+    """A match key's values as keys that ignore case compare them: texts case-folded, without
+    trailing blanks."""
+    return [v.casefold().rstrip(" ") if isinstance(v, str) else v for v in match_values(mkey)]
 
 
 def _remote(provider: Provider) -> bool:
@@ -305,17 +312,36 @@ def repeated_match_keys(conn: Connection, plan: MappingPlan, left: Provider,
     """Verify's warnings naming the match-key values more than one item of a side holds, on
     the sides a run fails them (``Engine._repeated``), each as ``Entity N: …``: for a match key
     other than the side's primary key (the entity's own verify looks at that one), or with a
-    text column taken as a GUID, in any case (``folded``), which the entity knows nothing of."""
+    text column taken as a GUID, or one the other side's keys take, in any case (``folded``),
+    which the entity knows nothing of."""
     providers = {"left": left, "right": right}
     out = []
     for side in unique_sides(conn):
         names = [p.column(side).name for p in plan.match]
-        folded = folded_columns([(p.column(side), p.kind) for p in plan.match])
+        match = [(p.column(side), p.kind) for p in plan.match]
+        folded = [*folded_columns(match),
+                  *caseless_columns(match, _keys_ignore_case(providers[OTHER[side]]))]
         if names != [c.name for c in plan.keys[side]] or folded:
             index = 1 if side == "left" else 2
             out += [f"Entity {index}: {w}"
                     for w in providers[side].repeated_warnings(names, folded)]
     return out
+
+
+def caseless_columns(match: list[tuple[Column, ColumnType]], ignored: bool) -> list[str]:
+    """The match-key text columns of a side whose values the other side's keys take in any case
+    and without trailing blanks (``ignored``: Dataverse's), where 'abc' and 'ABC ' are one."""
+    if not ignored:
+        return []
+    return [c.name for c, kind in match if kind == ColumnType.STRING and c.type == ColumnType.STRING]
+
+
+def _keys_ignore_case(provider: Provider) -> bool:
+    """Whether a provider's keys take texts in any case (False where it cannot say)."""
+    try:
+        return provider.capabilities().keys_ignore_case
+    except L2Error:
+        return False
 
 
 def folded_columns(match: list[tuple[Column, ColumnType]]) -> list[str]:
@@ -387,6 +413,15 @@ class Engine:
         # their new match keys → the side their create went to and the old pair's key there
         # (``_rewrites``)
         self.renumbered: dict[str, tuple[str, str]] = {}
+        # the rows pairs left for the row their values name (``named_kid``): deleted once no
+        # pair holds them (``_vacate``), by side, as (match key, the row's key)
+        self.vacated: dict[str, list[tuple[str, str]]] = {s: [] for s in SIDES}
+        self.vacating: set[str] = set()  # their match keys, where the row was to be deleted
+        # items whose match key was edited in case alone, where the other side's keys ignore
+        # case (``_recased``): their new match key → the other side's key of their old pair
+        self.recased: dict[str, str] = {}
+        self.deleting: set[str] = set()  # pairs whose partner this run deletes (``_act``)
+        self.keys_ignore_case = {s: False for s in SIDES}
         self.probe: Probe | None = None  # whether a one-way target holds rows (``_emptied``)
 
     # -- the run -------------------------------------------------------------------------
@@ -399,6 +434,17 @@ class Engine:
             return self._planned_run(started)
         finally:
             self._drop_early()
+
+    def _keyed_by_others(self, side: str) -> bool:
+        """Whether a key column of ``side`` is written from a column of the other side that is
+        no key there (a SQL ``id`` from Dataverse's ``numberofemployees``): an edit of it there
+        names another row here, with the item's own key unchanged."""
+        info = self.sides[side]
+        if not info.keyed_by_values:
+            return False
+        other = OTHER[side]
+        keys = {c.name for c in self.sides[other].keys}
+        return any(self.plan.pairs[i].column(other).name not in keys for i in info.key_pairs())
 
     def _target_probe(self) -> Probe | None:
         """A one-way run's question whether its target holds any row, where the state holds
@@ -448,6 +494,7 @@ class Engine:
             raise exc
         self.plan = plan
         self.sides = {s: SideInfo(s, plan) for s in SIDES}
+        self.keyed_by_others = {s: self._keyed_by_others(s) for s in SIDES}
         caps = self._check_writable()
         opts = self.options
         # pairs synced under other settings (mapping, selects, match key): 0 when unchanged
@@ -525,6 +572,7 @@ class Engine:
     def _run(self, plan: MappingPlan, caps: dict[str, Any], started: float, run: int) -> RunReport:
         conn, state, opts = self.conn, self.state, self.options
         self.complete = {s: caps[s].complete for s in SIDES}
+        self.keys_ignore_case = {s: caps[s].keys_ignore_case for s in SIDES}
         # a bidirectional run's update is made only if the record is still as the run knows it
         # (an edit made there meanwhile is not written over: the next run compares it); a
         # one-way run writes over its target's edits, as it never reads them
@@ -626,6 +674,7 @@ class Engine:
             self._write_changes()
         for s in SIDES:
             self._drain(s, ("delete",))
+        self._vacate()
         self._rewrites()
         if self.moved:
             self.state.forget_shadowed(self.moved)
@@ -714,8 +763,11 @@ class Engine:
         for side in unique_sides(self.conn):
             info = self.sides[side]
             names = [c.name for c, _ in info.match]
+            # texts the other side's keys take in any case ('abc', 'ABC '): one value there
+            texts = caseless_columns(info.match, self.keys_ignore_case[OTHER[side]])
             try:
-                repeated = self.providers[side].repeated_keys(names, folded_columns(info.match))
+                repeated = self.providers[side].repeated_keys(
+                    names, [*folded_columns(info.match), *texts])
             except ConfigError as exc:
                 self.log(f"could not look for match keys that repeat: {exc.within(info.index)}",
                          "warning")
@@ -741,9 +793,13 @@ class Engine:
                         f"appears {counts[mkey]} times{_in_any_case(cased[mkey])}: {what} must "
                         "be unique")))
                     continue
+                where, unique = "the database", "unique; add a unique index"
+                if texts and len(alike[mkey]) > 1 and \
+                        len({json.dumps(_folded(m)) for m in alike[mkey]}) == 1:
+                    where = f"entity {2 if side == 'left' else 1}, whose keys ignore case"
+                    unique = "unique in any case"
                 self.sink(ItemError(side=side, key=mkey, message=f"appears {counts[mkey]} times"
-                                    f"{_as_one(alike[mkey])}: {what} must be unique; add a "
-                                    "unique index"))
+                                    f"{_as_one(alike[mkey], where)}: {what} must be {unique}"))
 
     def _read(self, side: str, cursor: str | None, *, by_version: bool) -> Reading:
         """A side's read: the early read if it is this one; an OData read prefetched (pages come
@@ -1033,6 +1089,7 @@ class Engine:
                 same = info.same
                 new: list[Item] = []  # new by match key: perhaps an item whose key changed
                 maybe: list[Item] = []  # new by match key, and the target was read
+                fresh: list[Item] = []  # new by match key, to create
                 for item in items:
                     mkey = item.mkey
                     assert mkey is not None
@@ -1046,8 +1103,7 @@ class Engine:
                             continue
                         # never synced and not on the other side: the table's "new | absent",
                         # a create there in every direction (a first run is all of these)
-                        writer.create(mkey, item.hash, item.values, item.kid, item.version)
-                        new.append(item)
+                        fresh.append(item)
                         continue
                     if unread and found is None and st is not None and st.lkey is not None and \
                             st.rkey is not None and st.lhash is None and st.rhash is None and \
@@ -1060,9 +1116,16 @@ class Engine:
                                  gone={side: False, target: other_gone})
                     if st is None or st.key(side) not in (None, item.kid):
                         new.append(item)  # (new here, or another item of its pair's: swapped)
-                for item in self._both_renumbered(side, maybe) if maybe else ():
-                    writer.create(item.mkey or "", item.hash, item.values, item.kid,
-                                  item.version)
+                if maybe:
+                    fresh += self._both_renumbered(side, maybe)
+                recased = self._recased(side, fresh) if fresh else set()
+                for item in fresh:
+                    if item.mkey in recased:  # (written over its old pair's record there)
+                        self._settle(item.mkey or "", {side: item, target: None}, None,
+                                     gone={side: False, target: False})
+                    else:
+                        writer.create(item.mkey or "", item.hash, item.values, item.kid,
+                                      item.version)
                     new.append(item)
                 if staged:
                     db.executemany("UPDATE temp.w SET done = 1 WHERE mkey = ?",
@@ -1256,6 +1319,10 @@ class Engine:
                 return
             last = rows[-1][0]
             states = self.state.lookup([r[1] for r in rows])
+            if not self.state_empty and self.keys_ignore_case[src]:
+                self._recased(dst, [_staged_item(mkey, kid, vals, hsh, modified, ver)
+                                    for _, mkey, kid, vals, hsh, modified, gone, ver in rows
+                                    if not gone and vals is not None and mkey not in states])
             src_kids = [st.key(src) for st in states.values() if st.key(src)]
             gone_src = self._gone_kids([k for k in src_kids if k]) if src_kids else set()
             new: list[Item] = []  # new by match key: perhaps an item whose key changed
@@ -1313,6 +1380,33 @@ class Engine:
             self.state.mark([st.mkey], self.run_id)
         return rest
 
+    def _recased(self, side: str, items: list[Item]) -> set[str]:
+        """Of items new by match key on ``side``, those whose pair holds them under a match key
+        that differs in case or trailing blanks alone, where the other side's keys ignore both
+        (Dataverse: 'AC-1' and 'ac-1' name one record): each is written over its pair's record
+        there (an update carrying the new text), not created beside it, which the record's key
+        refuses, and its old pair is let go (``moved``: its partner, now the new pair's, is not
+        deleted). Their match keys."""
+        target = OTHER[side]
+        if not items or self.state_empty or not self.keys_ignore_case[target]:
+            return set()
+        pairs = {st.key(side): st for st in
+                 self.state.lookup_keys(side, [item.kid for item in items]).values()}
+        # (a pair this run decided otherwise than by deleting its partner, as gone here: its
+        # partner edited there, a conflict, whose winner the run writes)
+        undecided = self.state.undecided(self.run_id, [st.mkey for st in pairs.values()])
+        out: set[str] = set()
+        for item in items:
+            st, mkey = pairs.get(item.kid), item.mkey
+            if st is None or mkey is None or st.mkey == mkey or not st.key(target) or \
+                    st.mkey in self.failed or _folded(st.mkey) != _folded(mkey) or \
+                    (st.mkey not in undecided and st.mkey not in self.deleting):
+                continue
+            self.recased[mkey] = st.key(target) or ""
+            self.moved[st.mkey] = mkey
+            out.add(mkey)
+        return out
+
     def _moved(self, side: str, items: list[Item], mentioned: set[str]) -> None:
         """Items new by match key whose ``side`` key a pair of another match key holds: their
         match key changed there. That pair's item is gone from ``side``, as a read in full finds
@@ -1346,6 +1440,32 @@ class Engine:
                                       ((m,) for m in staged))
         self.state.mark([st.mkey for st in old], self.run_id)
 
+    def _vacating(self, side: str) -> int:
+        """The rows of ``side`` that ``_vacate`` is to delete, as far as the decisions say: those
+        no other item's values name."""
+        named = {kid for target, kid in self.renumbered.values() if target == side}
+        return sum(1 for _, kid in self.vacated[side] if kid not in named)
+
+    def _vacate(self) -> None:
+        """Delete the rows pairs left for the row their values name (an item whose key, mapped
+        as a value, changed on the other side: 2 became 20) that no pair holds now: the item's
+        old row, else a second row of its match key. Not one another item's values named (keys
+        swapped), nor one whose pair's write failed (the pair holds it still); no delete of the
+        deletion guard's, as the item lives on in the row its values name."""
+        for side in SIDES:
+            left = self.vacated[side]
+            if not left:
+                continue
+            held = self.state.lookup_keys(side, [kid for _, kid in left])
+            taken = {st.key(side) for st in held.values()}
+            writer = self.writers[side]
+            for mkey, kid in left:
+                if kid not in taken:
+                    self._check_cancel()
+                    self.vacating.add(mkey)
+                    writer.add(Task(side=side, op="delete", mkey=mkey, dst_kid=kid, vacated=True))
+            writer.flush()
+
     def _rewrites(self) -> None:
         """Count as updates the creates of renumbered items that went to the row their old pair
         holds (its key a mapped value, as accountid under auto mapping: the create wrote over
@@ -1356,7 +1476,8 @@ class Engine:
         counts, planned = self.counts, self.counts.planned
         for mkey, (side, kid) in self.renumbered.items():
             st = pairs.get(mkey)
-            if st is None or st.key(side) != kid or not counts.created[side]:
+            if st is None or st.key(side) != kid or not counts.created[side] or \
+                    mkey in self.vacating or mkey in self.recased:
                 continue  # (its create failed, or made a row of its own)
             counts.created[side] -= 1
             counts.updated[side] += 1
@@ -1494,6 +1615,9 @@ class Engine:
                 self.log(f"{mkey}: the {source} values are not at hand; run with --full", "warning")
                 return
             exists = status[target] in (Status.NEW, Status.SAME, Status.EDIT)
+            recased = None if exists else self.recased.get(mkey)
+            if recased is not None:  # (its old pair's record there, which its key names)
+                exists, kids[target] = True, recased
             only = None
             if other is not None and other.values:  # (staged as synced: values not read)
                 only = [i for i, (a, b) in enumerate(zip(item.values, other.values, strict=True))
@@ -1501,15 +1625,24 @@ class Engine:
             named = self.sides[target].named_kid(mkey, item.values) \
                 if exists and st is not None and st.key(source) not in (None, item.kid) and \
                 self.sides[target].keyed_by_values else None
+            if named is None and exists and kids[target] and self.keyed_by_others[target] and \
+                    recased is None:
+                # (a value its key is written from edited here: the item names another row)
+                named = self.sides[target].names_another_row(kids[target] or "", mkey,
+                                                             item.values)
             if named is not None and named != kids[target]:
                 # another item of the pair's side took its match key (values swapped between
-                # items): written over the row its values name (an upsert), not its pair's
+                # items), or the item's key changed: written over the row its values name (an
+                # upsert), not its pair's, which (unless another item's values name it) is left
                 exists, only = False, None
                 self.renumbered[mkey] = (target, named)
+                if kids[target] and self.conn.deletions == Deletions.PROPAGATE:
+                    self.vacated[target].append((mkey, kids[target] or ""))
             # (the target's item under another match key, as an item renumbered on both sides:
             # its match-key columns written too)
             extra = self.sides[target].create_key(mkey, item.values)[1] \
-                if exists and other is not None and other.mkey not in (None, mkey) else None
+                if exists and ((other is not None and other.mkey not in (None, mkey)) or
+                               recased is not None) else None
             task = Task(side=target, op="update" if exists else "create", mkey=mkey,
                         hash=item.hash, values=item.values, src_kid=item.kid,
                         dst_kid=kids[target] if exists else None, only=only,
@@ -1524,6 +1657,7 @@ class Engine:
             self._queue(task)
         elif action in (Action.DELETE_L, Action.DELETE_R):
             target = "left" if action == Action.DELETE_L else "right"
+            self.deleting.add(mkey)
             self.outbox.put(Task(side=target, op="delete", mkey=mkey, dst_kid=kids[target]))
         elif action == Action.FORGET:
             self.state.forget([mkey])
@@ -1626,7 +1760,7 @@ class Engine:
         ratio = self.conn.max_delete_ratio
         shares, refused = [], 0
         for side in SIDES:
-            deletes = self.outbox.count(side, "delete")
+            deletes = self.outbox.count(side, "delete") + self._vacating(side)
             size = max(self.sizes[side], 1)
             if deletes and deletes / size > ratio and not self.options.force:
                 shares.append(f"{deletes:,} of the {self.sizes[side]:,} synced items on the {side} "

@@ -10,9 +10,9 @@ Rules, one per logical type of a mapped column pair:
   seconds (Dataverse, a ``DATETIME(0)``), which is cut off; else up to microseconds
   (``YYYY-MM-DDTHH:MM:SS.123456Z``, trailing zeros dropped, a whole second without a fraction);
   dates ``YYYY-MM-DD`` (a datetime paired with a date is compared as its UTC date);
-- a text paired with a GUID, a datetime, a date or a number is compared as that type: ``'1.000'``
-  and ``1`` are equal, so a run rewrites neither; a text that is none stays its text (and fails
-  its row where it is written into such a column). A text is read as a number only when it
+- a text paired with a GUID, a datetime, a date, a number or a boolean is compared as that type:
+  ``'1.000'`` and ``1`` are equal, as are ``'yes'`` and ``True``, so a run rewrites neither; a
+  text that is none stays its text (and fails its row where it is written into such a column). A text is read as a number only when it
   spells one in ASCII digits, with at most a sign, a point and an exponent of up to three digits
   (``_NUMBER_TEXT``): ``'1_000'`` and ``'١٢'``, which ``Decimal`` reads, are none;
 - numbers (integer, decimal, float): one plain decimal text without trailing zeros, so
@@ -88,8 +88,10 @@ def pair_type(left: ColumnType, right: ColumnType) -> ColumnType | None:
     return None
 
 
-# the types a text paired with them is compared as (a text that is none stays its text)
-_READ_FROM_TEXT = frozenset({ColumnType.GUID, ColumnType.DATETIME, ColumnType.DATE, *NUMERIC})
+# the types a text paired with them is compared as (a text that is none stays its text): a
+# boolean too, so the 'yes' (or '1', 'T') a text column holds is the true it was copied as
+_READ_FROM_TEXT = frozenset({ColumnType.GUID, ColumnType.DATETIME, ColumnType.DATE,
+                             ColumnType.BOOLEAN, *NUMERIC})
 
 
 class Numbers(StrEnum):

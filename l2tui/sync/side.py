@@ -414,6 +414,23 @@ class SideInfo:
         """The key (as stored) of the row here an item's values name (``keyed_by_values``)."""
         return self.kid_of(self.create_key(mkey, values)[0])
 
+    def key_pairs(self) -> list[int]:
+        """The value pairs this side's key columns are written from (``keyed_by_values``)."""
+        keys, _ = self._create
+        return [i for _, from_match, i, _ in keys if not from_match]
+
+    def names_another_row(self, kid: str, mkey: str, values: list[Any]) -> str | None:
+        """The key of the row here an item's values name, where it is not ``kid`` as the pairs
+        compare values (``'ABC…'`` is the GUID ``'abc…'``); None where it is ``kid``."""
+        named = self.named_kid(mkey, values)
+        held = match_values(kid)
+        if len(held) != len(self.keys):
+            return named
+        for (_, from_match, i, _), value in zip(self._create[0], held, strict=True):
+            if not from_match and self._read[i][1](value) != values[i]:
+                return named
+        return None
+
     def _compile_create(self) -> tuple[Callable[[str, list[Any]], tuple[Any, ...]],
                                        tuple[tuple[str, ...], tuple[str, ...]]]:
         """``create_row`` as one generated function (a tuple display, no loop), and its names.

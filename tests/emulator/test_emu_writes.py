@@ -92,6 +92,14 @@ def test_a_create_repeating_another_accounts_number_is_412_duplicate_entity_key(
     assert emu.store.count("accounts") == before
 
 
+def test_a_create_repeating_another_accounts_number_with_trailing_blanks_is_412(
+        emu: Emulator, http: requests.Session):
+    """(SQL Server, under Dataverse's alternate keys, compares texts without trailing blanks)"""
+    taken = emu.store.rows("accounts")[0]["accountnumber"]
+    resp = http.post(emu.url("accounts"), json={"name": "Twin", "accountnumber": f"{taken}  "})
+    assert resp.status_code == 412 and resp.json()["error"]["code"] == "0x80060892"
+
+
 def test_an_update_to_another_accounts_number_is_412_and_changes_nothing(
         emu: Emulator, http: requests.Session):
     first, second = emu.store.rows("accounts")[:2]
@@ -258,3 +266,14 @@ def test_datetimes_are_stored_as_utc_without_fractions(emu: Emulator, http: requ
     assert resp.json()["birthdate"] == "1990-10-15"
     assert http.post(emu.url("contacts"), json={"birthdate": "not a date"}).status_code == 400
     assert http.post(emu.url("contacts"), json={"birthdate": "1700-01-01"}).status_code == 400
+
+
+def test_a_text_longer_than_its_max_length_in_utf16_units_is_refused(
+        emu: Emulator, http: requests.Session):
+    """Dataverse counts a text's length in UTF-16 units, as .NET and SQL Server's nvarchar do:
+    an emoji outside the Basic Multilingual Plane is two of a name's 160."""
+    fits = http.post(emu.url("accounts"), json={"name": "\U0001F600" * 80})
+    assert fits.status_code == 204
+    resp = http.post(emu.url("accounts"), json={"name": "\U0001F600" * 81})
+    assert resp.status_code == 400
+    assert "exceeded the maximum allowed length of '160'" in resp.json()["error"]["message"]

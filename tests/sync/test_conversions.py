@@ -15,7 +15,7 @@ from l2tui.paths import resolve_paths
 from l2tui.runner import Runner
 from l2tui.sync.events import ItemError, LogLine
 from l2tui.sync.side import match_values
-from tests.sync.support import make_pair, manual_mapping, sqlite_url
+from tests.sync.support import make_into_dataverse, make_pair, manual_mapping, sqlite_url
 
 
 def _sql_entity(url: str, table: str, key: str) -> Entity:
@@ -71,6 +71,28 @@ def test_a_value_its_target_column_cannot_take_fails_that_row_alone_naming_it(
         name = names[match_values(mkey)[0]]
         assert message == f"revenue: {name!r} cannot be stored as NUMERIC(38, 10)"
 
+
+
+@pytest.mark.parametrize("name", ["x" * 161, "\U0001F600" * 81], ids=["ascii", "emoji"])
+def test_a_text_too_long_for_its_dataverse_column_fails_its_row_and_is_not_cut(
+        emu: Any, tmp_path: Path, name: str) -> None:
+    """(name holds 160 UTF-16 units in Dataverse: 81 emoji are 162 of them)"""
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    with accounts.engine.begin() as c:
+        c.exec_driver_sql("UPDATE accts SET name = ? WHERE acctno = 'AC-000001'", (name,))
+    events: list[Any] = []
+    for _ in range(2):
+        events.clear()
+        report = Runner(accounts.paths).run(accounts.conn, sink=events.append)
+        assert (report.errors_left, accounts.pairs()) == (1, 2)
+        errors = {e.key: e.message for e in events if isinstance(e, ItemError)}
+        assert list(errors) == ['["AC-000001"]']
+        assert "The length of the 'name' attribute of the 'account' entity exceeded the " \
+               "maximum allowed length of '160'" in errors['["AC-000001"]']
+    made = {r["accountnumber"]: r["name"] for r in emu.store.rows("accounts")
+            if r["accountnumber"].startswith("AC-")}
+    assert made == {"AC-000000": "SQL account 0", "AC-000002": "SQL account 2"}
+    assert [n for a, n, _ in accounts.right()][1] == name
 
 def test_text_mapped_into_a_typed_column_is_warned_of_before_the_run(
         emu: Any, tmp_path: Path) -> None:
@@ -187,6 +209,28 @@ def test_numbers_in_a_text_column_paired_with_a_number_column_are_not_rewritten_
     assert second.plan is not None and second.plan.writes == 0
     assert held == [(1, "1.000"), (2, "2.50"), (3, "7")]
 
+
+
+def test_booleans_in_a_text_column_paired_with_a_boolean_column_are_not_rewritten_by_a_second_run(
+        db_url: str, tmp_path: Path) -> None:
+    """(compared as text, 'yes' was no true: the second run wrote 'true' over it, and a full run
+    of a one-way connection wrote every such value again)"""
+    texts, table = sa.create_engine(db_url), f"t_txt_{uuid.uuid4().hex[:8]}"
+    conn = _texts_and_numbers(db_url, tmp_path, table, "(1, 'yes'), (2, '0'), (3, 'T')",
+                              "BOOLEAN")
+    runner = Runner(resolve_paths())
+    try:
+        assert runner.run(conn).created_right == 3
+        second = runner.run(conn)
+        full = runner.run(conn, full=True)
+        held = _rows(texts, table)
+    finally:
+        _drop(texts, table)
+    assert second.plan is not None and second.plan.writes == 0
+    assert full.plan is not None and full.plan.writes == 0
+    assert held == [(1, "yes"), (2, "0"), (3, "T")]
+    assert _rows(sa.create_engine(sqlite_url(tmp_path / "numbers.db")), "t_num") == \
+        [(1, 1), (2, 0), (3, 1)]
 
 def test_a_text_with_a_fraction_is_not_cut_to_a_whole_number_in_an_integer_column(
         db_url: str, tmp_path: Path) -> None:

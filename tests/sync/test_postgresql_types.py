@@ -147,6 +147,18 @@ def test_an_infinite_date_or_timestamp_is_copied_as_it_is_and_a_full_run_writes_
     assert (again.updated_right, again.errors_right, again.unchanged) == (0, 0, 3)
 
 
+
+@pytest.mark.parametrize(("kind", "midnight"), [("time", "24:00:00"), ("timetz", "24:00:00+02")])
+def test_a_time_of_24_00_is_copied_as_it_is_and_a_full_run_writes_nothing(
+        pg: sa.Engine, copy: Callable[..., tuple[Copy, str]], kind: str, midnight: str) -> None:
+    """(a time no Python time holds: the driver failed the whole read, and every run with it)"""
+    run, dst = copy(kind, kind, [f"'{midnight}'", "'12:30:00'"])
+    first = run()
+    assert (first.outcome, first.created_right, first.errors_right) == ("success", 2, 0)
+    assert _column(pg, f"SELECT v::text FROM {dst} ORDER BY id")[0] == midnight
+    again = run(full=True)
+    assert (again.updated_right, again.errors_right, again.unchanged) == (0, 0, 2)
+
 INTERVALS = ["'1 mon 2 days'", "'-3 hours'", "'1 year 2 mons -3 days 04:05:06.5'", "'00:00:00'",
              "NULL"]
 

@@ -275,6 +275,7 @@ class ODataProvider(Provider):
             read_only_reason=reason,
             complete=not any(name == "$top" for name, _ in self.options),
             checks_versions=True,
+            keys_ignore_case=True,
         )
 
     def close(self) -> None:

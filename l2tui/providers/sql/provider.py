@@ -339,9 +339,10 @@ class SqlProvider(Provider):
         run where a primary key or unique index keeps them unique, nor over a procedure's rows
         (none can be a subquery). Each comes with every value its rows hold: under a collation
         that ignores case or trailing blanks, 'abc' and 'ABC ' are one value held twice. The
-        ``folded`` columns (texts the sync takes as GUIDs) are compared in lower case, as the
-        sync compares them: where a unique index keeps them unique, first a look for a value
-        with an upper-case letter (a scan, no sort), none being the usual case.
+        ``folded`` columns (texts the sync takes as GUIDs, or that the other side's keys take in
+        any case) are compared in lower case without trailing blanks, as the sync or that side
+        compares them: where a unique index keeps them unique, first a look for a value with an
+        upper-case letter or a trailing blank (a scan, no sort), none being the usual case.
 
         A ConfigError when the database refuses the query (a SQLite key column whose collation
         another program defined: SQLite calls it "operational", as it does any error), short of
@@ -383,10 +384,12 @@ class SqlProvider(Provider):
         return found is not None
 
     def _upper_case(self, conn: Connection, columns: Sequence[str]) -> bool:
-        """Whether a row of the select holds a value of ``columns`` with an upper-case letter."""
+        """Whether a row of the select holds a value of ``columns`` with an upper-case letter or
+        a trailing blank."""
         rows = self._rows(conn, columns)
         found = conn.execute(sa.select(sa.literal(1)).where(sa.or_(*(
-            rows.c[name] != sa.func.lower(rows.c[name]) for name in columns))).limit(1)).first()
+            sa.or_(rows.c[name] != sa.func.lower(rows.c[name]), rows.c[name].like("% "))
+            for name in columns))).limit(1)).first()
         conn.rollback()
         return found is not None
 
@@ -405,7 +408,7 @@ class SqlProvider(Provider):
         raw = conn.dialect.name == "sqlite"  # (as a read: a value that does not convert stays)
         rows = self._rows(conn, columns)
         keys = [rows.c[name] for name in columns]
-        compared = [sa.func.lower(rows.c[name]) if name in folded else rows.c[name]
+        compared = [sa.func.rtrim(sa.func.lower(rows.c[name])) if name in folded else rows.c[name]
                     for name in columns]
         ranked = sa.select(*keys,
                            sa.func.count().over(partition_by=compared).label("l2tui_count"),
@@ -665,15 +668,16 @@ def utc_postgresql_session(dbapi_connection: Any, _record: Any) -> None:
 
 
 _INFINITE = frozenset({"infinity", "-infinity"})
-_MOMENT_TYPES = ("date", "timestamp", "timestamptz")
+_MIDNIGHT = "24:00:00"  # a PostgreSQL time (or timetz, then a zone) at the end of its day
+_MOMENT_TYPES = ("date", "timestamp", "timestamptz", "time", "timetz")
 _moment_loaders: dict[type, type] = {}
 
 
 def infinite_moments(dbapi_connection: Any, _record: Any) -> None:
     """Let a new PostgreSQL connection read a date or timestamp of ``'infinity'`` or
-    ``'-infinity'`` as that text, which no Python date holds (psycopg fails the whole read on
-    it, and the run with it): the text compares as itself, a PostgreSQL column takes it back,
-    and a column that cannot fails that row alone."""
+    ``'-infinity'``, or a time of ``'24:00:00'``, as that text, which no Python date or time
+    holds (psycopg fails the whole read on it, and the run with it): the text compares as
+    itself, a PostgreSQL column takes it back, and a column that cannot fails that row alone."""
     connection = getattr(dbapi_connection, "driver_connection", dbapi_connection)
     adapters = getattr(connection, "adapters", None)
     if adapters is None:
@@ -707,7 +711,8 @@ def interval_text(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _infinite_loader(base: type) -> type:
-    """A psycopg text loader that loads as ``base`` does, and an infinite value as its text."""
+    """A psycopg text loader that loads as ``base`` does, and a value no Python date or time
+    holds (``infinite_moments``) as its text."""
     import psycopg
     from psycopg.adapt import Loader
 
@@ -721,7 +726,7 @@ def _infinite_loader(base: type) -> type:
                 return self._load(data)
             except psycopg.DataError:
                 text = bytes(data).decode("ascii", "replace")
-                if text in _INFINITE:
+                if text in _INFINITE or text.startswith(_MIDNIGHT):
                     return text
                 raise
 

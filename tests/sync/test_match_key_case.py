@@ -1,0 +1,110 @@
+"""A match key edited in case (or trailing blanks) alone on the SQL side, where Dataverse's
+alternate key takes the two texts as one: the record keeps its identity and takes the new text
+(emulator ↔ SQLite, accounts matched by account number, each side keyed by its own column)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from l2tui.config.model import Direction
+from l2tui.runner import Runner
+from l2tui.sync.events import Event, ItemError
+from tests.conftest import CliRunner
+from tests.sync.support import make_into_dataverse
+from tests.sync.test_match_key_change import _pairs, _writes
+
+
+def _record(emu: Any, number: str) -> dict[str, Any]:
+    """The account of this number, as Dataverse matches it (any case, no trailing blanks)."""
+    return next(r for r in emu.store.rows("accounts")
+                if r["accountnumber"].casefold().rstrip() == number.casefold().rstrip())
+
+
+@pytest.mark.parametrize("direction", [Direction.RIGHT_TO_LEFT, Direction.BIDIRECTIONAL])
+@pytest.mark.parametrize("number", ["ac-000001", "AC-000001 "], ids=["case", "blank"])
+def test_an_account_number_edited_in_case_alone_in_sql_updates_its_record_in_dataverse(
+        emu: Any, tmp_path: Path, direction: Direction, number: str) -> None:
+    """(Dataverse refused the create of the new number beside the record holding the old one,
+    every run of a one-way connection; a bidirectional one deleted the record and made another,
+    a new GUID without the record's other columns)"""
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    accounts.conn.direction = direction
+    accounts.conn.max_delete_ratio = 1.0
+    runner = Runner(accounts.paths)
+    assert runner.run(accounts.conn).outcome == "success"
+    before = _record(emu, "AC-000001")
+    emu.store.update("accounts", before["accountid"], {"description": "kept"})
+    with accounts.engine.begin() as c:
+        c.exec_driver_sql("UPDATE accts SET acctno = ?, name = 'renamed' WHERE acctno = ?",
+                          (number, "AC-000001"))
+    report = runner.run(accounts.conn)
+    assert (report.outcome, _writes(report)) == ("success", (0, 1, 0, 0, 0, 0)), report.message
+    after = _record(emu, number)
+    assert (after["accountid"], after["accountnumber"], after["name"], after["description"]) == \
+        (before["accountid"], number, "renamed", "kept")
+    assert accounts.pairs() == (3 if direction == Direction.RIGHT_TO_LEFT else 23)
+    for again in (runner.run(accounts.conn), runner.run(accounts.conn, full=True)):
+        assert (again.outcome, _writes(again)) == ("success", (0,) * 6), again.message
+
+
+@pytest.mark.parametrize("direction", [Direction.RIGHT_TO_LEFT, Direction.BIDIRECTIONAL])
+@pytest.mark.parametrize("number", ["ac-000001", "AC-000001 "], ids=["case", "blank"])
+def test_two_sql_rows_of_one_account_number_to_dataverse_are_each_an_error_naming_both(
+        emu: Any, tmp_path: Path, direction: Direction, number: str) -> None:
+    """(the row spelt as the pair's was synced over the record, and the other failed its create
+    against it: or, where a row's number had been edited in case, both were written over it)"""
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    accounts.conn.direction = direction
+    runner = Runner(accounts.paths)
+    assert runner.run(accounts.conn).outcome == "success"
+    before = _record(emu, "AC-000001")
+    with accounts.engine.begin() as c:
+        c.exec_driver_sql("UPDATE accts SET name = 'edited' WHERE acctno = 'AC-000001'")
+        c.exec_driver_sql("INSERT INTO accts (acctno, name, revenue) VALUES (?, 'twin', 5)",
+                          (number,))
+    events: list[Event] = []
+    for _ in range(2):
+        events.clear()
+        report = runner.run(accounts.conn, sink=events.append)
+        assert (report.outcome, report.errors_right, report.errors_left) == ("errors", 2, 0)
+        assert _writes(report) == (0,) * 6
+    shown = ", ".join(sorted(json.dumps([n]) for n in ("AC-000001", number)))
+    assert sorted(e.message for e in events if isinstance(e, ItemError)) == [
+        f"appears 2 times (as {shown}: one value to entity 1, whose keys ignore case): the "
+        "match key (acctno) must be unique in any case"] * 2
+    assert _record(emu, "AC-000001") == before
+
+
+def test_verify_names_sql_account_numbers_that_dataverse_takes_as_one(
+        emu: Any, tmp_path: Path, run_cli: CliRunner) -> None:
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    with accounts.engine.begin() as c:
+        c.exec_driver_sql("INSERT INTO accts (acctno, name, revenue) VALUES ('ac-000001', 'x', 5)")
+    result = run_cli("verify", accounts.conn.slug)
+    assert "Entity 2: 1 value(s) of acctno appear more than once ('AC-000001' / 'ac-000001': " \
+           "2 times): their rows are not synced from it" in result.stdout, result.stdout
+
+
+def test_an_account_number_edited_in_case_in_sql_and_its_record_edited_keeps_the_conflicts_winner(
+        emu: Any, tmp_path: Path) -> None:
+    """(left_wins: the record's edit wins the conflict with the SQL row gone under its old
+    number, and is not then written over by the SQL row of the new spelling)"""
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    accounts.conn.direction = Direction.BIDIRECTIONAL
+    accounts.conn.max_delete_ratio = 1.0
+    runner = Runner(accounts.paths)
+    assert runner.run(accounts.conn).outcome == "success"
+    record = _record(emu, "AC-000001")
+    emu.store.update("accounts", record["accountid"], {"name": "edited in Dynamics"})
+    with accounts.engine.begin() as c:
+        c.exec_driver_sql("UPDATE accts SET acctno = 'ac-000001', name = 'edited in SQL' "
+                          "WHERE acctno = 'AC-000001'")
+    runner.run(accounts.conn)
+    after = emu.store.get("accounts", record["accountid"])
+    assert (after["accountnumber"], after["name"]) == ("AC-000001", "edited in Dynamics")
+    lkeys = [lkey for _, lkey, _ in _pairs(accounts.paths.state_db(accounts.conn.slug))]
+    assert len(lkeys) == len(set(lkeys))
