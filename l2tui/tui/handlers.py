@@ -414,8 +414,9 @@ class ActionsMixin(L2Core):
         self.describe_worker(jobs.snapshot(self.current), self._prompts())
 
     def on_verify_done(self, event: messages.VerifyDone) -> None:
-        """Show the verify result under the connection string (unless it was edited since),
-        and as a notification; a SQL entity without its table is offered Create Table."""
+        """Show the verify result under the connection string (unless it, the select or the
+        primary key was edited since), and as a notification; a SQL entity without its table
+        is offered Create Table."""
         text = event.message + "".join(f"; {w}" for w in event.warnings)
         if event.plan is not None:
             text += (f"; Create Table (F4) makes the table from the columns of Data Entity "
@@ -433,17 +434,15 @@ class ActionsMixin(L2Core):
                 self.tables_found.pop((event.path, event.index), None)
             self.sync_actions()
         conn = self.current
-        if conn is not None and conn.path == event.path and \
-                conn.entity(event.index).connection_string == event.connection_string:
+        if conn is not None and conn.path == event.path and verified_as_shown(conn, event):
             # information: it never blocks Save. A select refused (not a missing table: Create
             # Table's offer goes with the connection) is said under the select; another
             # setting (a primary key, the entity set the URL names) under the connection string
             if not event.ok and event.in_settings and not event.table_missing and \
                     event.setting in ("select", ""):
                 self.connstr_status(event.index, "the Select Statement was refused (below)")
-                if conn.entity(event.index).select == event.select:
-                    form = self.query_one(f"#entity{event.index}-form", EntityForm)
-                    form.query_one("#f-select", Field).set_status(f"✗ {text}", failed=True)
+                form = self.query_one(f"#entity{event.index}-form", EntityForm)
+                form.query_one("#f-select", Field).set_status(f"✗ {text}", failed=True)
             else:
                 self.connstr_status(event.index, f"✓ {text}" if event.ok else f"✗ {text}",
                                     failed=not event.ok)
@@ -689,3 +688,11 @@ class ActionsMixin(L2Core):
                                                      WorkerState.CANCELLED):
             self.running = False
             self.cancel_event = None
+
+
+def verified_as_shown(conn: Connection, event: messages.VerifyDone) -> bool:
+    """Whether the entity still reads what was verified (its connection string, select and
+    primary key): a result for other settings is not shown in place."""
+    entity = conn.entity(event.index)
+    return (entity.connection_string, entity.select, tuple(entity.primary_key)) == \
+        (event.connection_string, event.select, event.primary_key)

@@ -623,6 +623,50 @@ async def test_verify_says_a_refused_select_under_the_select_statement(make_app,
         await until(pilot, lambda: not _select_hint(app, 1).startswith("✗"))
 
 
+async def test_editing_a_refused_select_takes_back_the_verify_result_that_pointed_at_it(
+        make_app, demo_file) -> None:
+    """The connection string said "the Select Statement was refused (below)" after the select
+    was edited, with nothing below it any more."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        app.query_one("#entity1-form #select").load_text("$select=name,nosuchcolumn")
+        await until(pilot, lambda: app.workspace.dirty)
+        await pilot.press("f2")
+        await until(pilot, lambda: _connstr_hint(app, 1) == "the Select Statement was refused (below)")
+        app.query_one("#entity1-form #select").load_text("$select=name")
+        await until(pilot, lambda: app.current.entity1.select == "$select=name")
+        await until(pilot, lambda: _connstr_hint(app, 1).startswith("keys: "))
+
+
+async def test_editing_the_primary_key_takes_back_the_verify_result_about_it(
+        make_app, demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        app.query_one("#entity1-form #primary-key").value = "acountid"
+        await pilot.press("f2")
+        await until(pilot, lambda: _connstr_hint(app, 1).startswith("✗ primary_key"))
+        app.query_one("#entity1-form #primary-key").value = "accountid"
+        await until(pilot, lambda: app.current.entity1.primary_key == ["accountid"])
+        await until(pilot, lambda: _connstr_hint(app, 1).startswith("keys: "))
+
+
+async def test_a_verify_result_for_a_select_edited_meanwhile_is_not_shown_in_place(
+        make_app, demo_file, emulator) -> None:
+    emulator.faults.delay_next(10, 1.0)  # the verify is still going when the select is edited
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2", "f2")
+        await until(pilot, lambda: _connstr_hint(app, 1) == "verifying…")
+        app.query_one("#entity1-form #select").load_text("$select=name")
+        await until(pilot, lambda: app.current.entity1.select == "$select=name")
+        await app.workers.wait_for_complete()
+        await until(pilot, lambda: any("Data Entity 1" in (n.title or "")
+                                       for n in app._notifications))
+        assert _connstr_hint(app, 1).startswith("keys: ")
+
+
 async def test_the_connection_string_hint_names_the_keys_the_provider_reads(
         make_app, offline_demo_file) -> None:
     app = make_app()

@@ -270,6 +270,7 @@ class EntityForm(VerticalScroll):
     def _primary_key(self, event: Input.Changed) -> None:
         if self.entity is not None:
             self.entity.primary_key = [k.strip() for k in event.value.split(",") if k.strip()]
+            self._withdraw_verify()
             self.post_message(Edited())
 
     def _check_connstr(self) -> None:
@@ -288,4 +289,11 @@ class EntityForm(VerticalScroll):
         field_ = self.query_one("#f-select", Field)
         field_.set_status(None)
         field_.set_problem(select_problem(spec, self.entity.select))
+        self._withdraw_verify()
+
+    def _withdraw_verify(self) -> None:
+        """Take back the verify result under the connection string: it was for the select and
+        primary key as they were ("accounts: 4 columns", "the Select Statement was refused
+        (below)" with nothing below any more)."""
+        self.query_one("#f-connstr", Field).set_status(None)
 
