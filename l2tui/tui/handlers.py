@@ -29,6 +29,7 @@ from l2tui.tui.screens.schedule import ScheduleScreen
 from l2tui.tui.widgets.connection_list import ConnectionList
 from l2tui.tui.widgets.entity_form import EntityForm
 from l2tui.tui.widgets.fields import Field
+from l2tui.tui.widgets.keys_panel import KeysHelp
 from l2tui.tui.widgets.mapping_editor import MappingEditor
 from l2tui.tui.widgets.run_history import RunHistory
 from l2tui.tui.widgets.run_panel import RunPanel, RunView
@@ -332,27 +333,35 @@ class ActionsMixin(L2Core):
             self.set_focus(None)
 
     def action_toggle_keys(self) -> None:
-        """Show or hide the keys panel: every key of the screen with what it does, the ones the
-        footer has no room for too (Textual's help panel, as the palette's "Keys" shows it).
-        The panel takes the focus, so that it lists the app's keys first (not the thirty
-        editing keys of the field that had it) and the arrows and PageDown scroll it; hidden,
-        it gives the focus back."""
+        """Show or hide the keys panel (F1)."""
         if self.screen.query("HelpPanel"):
-            before, self.focus_before_keys = self.focus_before_keys, None
-            panel = self.screen.query_one(KeyPanel)
-            had_focus = self.focused is panel
             self.action_hide_help_panel()
-            if had_focus and before is not None and before.is_attached and before.focusable:
-                self.screen.set_focus(before)
         else:
-            self.focus_before_keys = self.focused
             self.action_show_help_panel()
-            self.call_after_refresh(self._focus_keys)
+
+    def action_show_help_panel(self) -> None:
+        """Show the keys panel: every key of the screen with what it does, the ones the footer
+        has no room for too (F1, and the palette's "Keys"). The panel takes the focus, so that
+        it lists the app's keys first (not the thirty editing keys of the field that had it,
+        nor its own scrolling keys) and the arrows and PageDown scroll it."""
+        if self.screen.query("HelpPanel"):
+            return
+        self.focus_before_keys = self.focused
+        self.screen.mount(KeysHelp())
+        self.call_after_refresh(self._focus_keys)
+
+    def action_hide_help_panel(self) -> None:
+        """Hide the keys panel, giving the focus back to the field that had it."""
+        before, self.focus_before_keys = self.focus_before_keys, None
+        had_focus = isinstance(self.focused, KeyPanel)
+        self.screen.query("HelpPanel").remove()
+        if had_focus and before is not None and before.is_attached and before.focusable:
+            self.screen.set_focus(before)
 
     def action_hide_keys(self) -> None:
         """Escape over the keys panel: hide it, giving the focus back (as F1 does)."""
         if self.screen.query("HelpPanel"):
-            self.action_toggle_keys()
+            self.action_hide_help_panel()
 
     def _focus_keys(self) -> None:
         """Give the focus to the keys panel just shown."""
