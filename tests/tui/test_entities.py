@@ -400,6 +400,30 @@ async def test_a_pair_can_be_removed_and_added_back(make_app, demo_file, sqlite_
         assert "revenue" in {p.left for p in app.current.mapping.columns}
 
 
+async def test_a_changed_pair_keeps_its_place_and_the_cursor_with_the_pickers_stays_on_it(
+        make_app, demo_file, sqlite_db) -> None:
+    """Change moved the pair to the end of the table while the cursor kept its row number, on
+    another pair, whose columns the pickers then showed: a second Change changed that one."""
+    make_accounts_table(sqlite_db)
+    with sqlite3.connect(sqlite_db) as con:
+        con.execute("ALTER TABLE accounts ADD COLUMN acct_label TEXT")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await _manual_mappings(pilot, app)
+        before = [r.left for r in editor.rows]
+        at = before.index("name")
+        assert at < len(before) - 1, before  # (not the last row: a move to the end shows)
+        editor.query_one("#pairs").move_cursor(row=at)
+        await pilot.pause()
+        editor.query_one("#pick-right").value = "acct_label"
+        await pilot.click("#pair-change")
+        await pilot.pause()
+        assert (editor.rows[at].left, editor.rows[at].right) == ("name", "acct_label")
+        assert editor.query_one("#pairs").cursor_row == at
+        assert (editor.query_one("#pick-left").value, editor.query_one("#pick-right").value) == \
+            ("name", "acct_label")
+
+
 async def test_a_pair_added_over_an_automatic_one_says_which_it_replaced(
         make_app, demo_file, sqlite_db) -> None:
     make_accounts_table(sqlite_db)
