@@ -691,6 +691,35 @@ async def test_a_verify_result_for_a_select_edited_meanwhile_is_not_shown_in_pla
         assert _connstr_hint(app, 1).startswith("keys: ")
 
 
+async def test_verify_of_a_database_refusing_a_sign_in_without_a_password_says_where_to_type_it(
+        make_app, demo_file) -> None:
+    """No password typed, none in the keyring nor a variable: the driver's "using password: NO"
+    (PostgreSQL's "no password supplied") was all it said."""
+    import os
+
+    import sqlalchemy as sa
+
+    base = os.environ.get("L2TUI_TEST_MYSQL_URL")
+    if not base:
+        pytest.skip("no MySQL/MariaDB: run the tests with scripts/test")
+    url = sa.make_url(base)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")
+        form = app.query_one("#entity2-form")
+        form.query_one("#provider", Select).value = "mysql"
+        await until(pilot, lambda: app.current.entity2.provider == "mysql")
+        form.query_one("#connstr").value = (f"Server={url.host};Port={url.port};"
+                                            f"Database={url.database};User ID={url.username};")
+        await until(pilot, lambda: app.current.entity2.connection_string.startswith("Server="))
+        await pilot.press("f2")
+        await until(pilot, lambda: _connstr_hint(app, 2).startswith("✗"))
+        hint = _connstr_hint(app, 2)
+        assert "Access denied" in hint, hint
+        assert hint.endswith("; no password was found: type it into Password on the Data Entity "
+                             "2 page, or name a Password variable"), hint
+
+
 async def test_the_connection_string_hint_names_the_keys_the_provider_reads(
         make_app, offline_demo_file) -> None:
     app = make_app()
