@@ -804,6 +804,41 @@ async def test_typing_into_the_closed_provider_box_searches_the_providers(
         assert not box.expanded
 
 
+async def test_tab_from_the_searched_provider_list_takes_the_provider_it_found(
+        make_app, offline_demo_file) -> None:
+    """"odata" then Tab left the provider unchosen: the connection string typed next had no
+    provider (its hint said "pick a data provider first")."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: app.current.title == "New Connection")
+        await pilot.press("alt+2", "tab")
+        box = app.query_one("#entity1-form #provider", Select)
+        await until(pilot, lambda: app.focused is box)
+        await pilot.press(*"odata")
+        await until(pilot, lambda: box.expanded)
+        await pilot.press("tab", *"URL=x")
+        await until(pilot, lambda: app.current.entity1.provider == "odata")
+        await until(pilot, lambda: app.current.entity1.connection_string == "URL=x")
+        assert not box.expanded
+
+
+async def test_escape_from_the_searched_provider_list_leaves_the_provider_as_it_was(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2", "tab")
+        box = app.query_one("#entity1-form #provider", Select)
+        await until(pilot, lambda: app.focused is box)
+        await pilot.press(*"sqlite")
+        await until(pilot, lambda: box.expanded)
+        await pilot.press("escape")
+        await until(pilot, lambda: not box.expanded)
+        await pilot.press("tab")
+        await pilot.pause()
+        assert app.current.entity1.provider == "odata"
+
+
 async def test_letters_typed_on_a_closed_column_picker_search_its_columns(
         make_app, demo_file, sqlite_db) -> None:
     """As in the Data Provider box: letters typed on the closed picker open it and pick the
