@@ -18,7 +18,7 @@ from l2tui.config.store import ChangedOnDisk
 from l2tui.errors import AlreadyRunning, GuardRefused, L2Error
 from l2tui.sync.summaries import dry_run_warning, outcome_label, plan_text, report_body
 from l2tui.tui import jobs, messages
-from l2tui.tui.core import L2Core, entity_field, one_line
+from l2tui.tui.core import L2Core, entity_field, one_line, unfinished
 from l2tui.tui.layout import toggle_pane
 from l2tui.tui.screens.confirm import ConfirmScreen
 from l2tui.tui.screens.create_table import CreateTableScreen
@@ -381,7 +381,15 @@ class ActionsMixin(L2Core):
         if self.current is None:
             return
         index = self.page_entity()
-        indexes = (index,) if index else (1, 2)
+        asked: tuple[int, ...] = (index,) if index else (1, 2)
+        for i in asked:
+            lacking = unfinished(self.current, i)
+            if lacking is not None:
+                self.connstr_status(i, f"✗ {lacking}", failed=True)
+                self.notify(lacking, title=f"Data Entity {i}: not verified", severity="error")
+        indexes = tuple(i for i in asked if unfinished(self.current, i) is None)
+        if not indexes:
+            return
         for i in indexes:
             form = self.query_one(f"#entity{i}-form", EntityForm)
             form.query_one("#f-connstr", Field).set_status("verifying…")
@@ -412,12 +420,20 @@ class ActionsMixin(L2Core):
         if self.current is None:
             return
         index = self.page_entity() or 1
+        lacking = unfinished(self.current, index)
+        if lacking is not None:
+            self.notify(lacking, title="No preview", severity="error")
+            return
         self.notify(f"reading the first rows of Data Entity {index}…")
         self.preview_worker(jobs.snapshot(self.current), index, self._prompts().get(index))
 
     def action_describe(self) -> None:
         """Load Columns of both entities for the Mappings page."""
         if self.current is None:
+            return
+        lacking = unfinished(self.current, 1) or unfinished(self.current, 2)
+        if lacking is not None:
+            self.notify(lacking, title="Columns not loaded", severity="error")
             return
         self.query_one("#mapping-status").update("loading columns…")  # type: ignore[attr-defined]
         self.describe_worker(jobs.snapshot(self.current), self._prompts())
@@ -601,6 +617,11 @@ class ActionsMixin(L2Core):
         problems = self.form_problems()
         if problems:  # (a field it did not take: the run would go with the value it had)
             self.notify("; ".join(problems), title="Not run: fix the marked fields",
+                        severity="error", timeout=8)
+            return
+        lacking = unfinished(conn, 1) or unfinished(conn, 2)
+        if lacking is not None:
+            self.notify(lacking, title="Not run: the connection is not complete",
                         severity="error", timeout=8)
             return
         panel = self.query_one(RunPanel)

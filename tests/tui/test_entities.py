@@ -647,6 +647,24 @@ async def test_verify_says_a_refused_select_under_the_select_statement(make_app,
         await until(pilot, lambda: not _select_hint(app, 1).startswith("✗"))
 
 
+async def test_verify_and_preview_of_an_entity_without_a_provider_say_to_pick_one(
+        make_app, offline_demo_file) -> None:
+    """They said "provider: unknown provider ''"."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: app.current.title == "New Connection")
+        await pilot.press("alt+3", "f2")
+        lacking = ("Data Entity 2 › Data Provider: none chosen yet; pick one on the Data Entity "
+                   "2 page (alt+3)")
+        await until(pilot, lambda: _connstr_hint(app, 2) == f"✗ {lacking}")
+        await pilot.press("f3")
+        await until(pilot, lambda: any(n.title == "No preview" and n.message == lacking
+                                       for n in app._notifications))
+        await app.workers.wait_for_complete()
+        assert not any("unknown provider" in n.message for n in app._notifications)
+
+
 async def test_editing_a_refused_select_takes_back_the_verify_result_that_pointed_at_it(
         make_app, demo_file) -> None:
     """The connection string said "the Select Statement was refused (below)" after the select
