@@ -301,6 +301,17 @@ ENTITY_FIELDS = {"title": ("Data Entity Title", "#f-title"),
                  "primary_key": ("Primary Key", "#f-primary-key")}
 
 
+def unfinished(conn: Connection, index: int) -> str | None:
+    """What an entity lacks before it can connect, as the app says it (where to fill it in), or
+    None: a provider not chosen was "provider: unknown provider ''"."""
+    entity, page = conn.entity(index), f"on the Data Entity {index} page (alt+{index + 1})"
+    if not entity.provider:
+        return f"Data Entity {index} › Data Provider: none chosen yet; pick one {page}"
+    if not entity.connection_string.strip():
+        return f"Data Entity {index} › Connection String: empty; fill it in {page}"
+    return None
+
+
 def entity_field(error: L2Error) -> tuple[int, str, str] | None:
     """The entity field an error's key names (``entity2.select``): entity, label and id."""
     entity, _, name = (getattr(error, "key", None) or "").partition(".")

@@ -18,7 +18,7 @@ from l2tui.config.store import ChangedOnDisk
 from l2tui.errors import AlreadyRunning, GuardRefused, L2Error
 from l2tui.sync.summaries import dry_run_warning, outcome_label, plan_text, report_body
 from l2tui.tui import jobs, messages
-from l2tui.tui.core import L2Core, entity_field, one_line
+from l2tui.tui.core import L2Core, entity_field, one_line, unfinished
 from l2tui.tui.layout import toggle_pane
 from l2tui.tui.screens.confirm import ConfirmScreen
 from l2tui.tui.screens.create_table import CreateTableScreen
@@ -29,6 +29,7 @@ from l2tui.tui.screens.schedule import ScheduleScreen
 from l2tui.tui.widgets.connection_list import ConnectionList
 from l2tui.tui.widgets.entity_form import EntityForm
 from l2tui.tui.widgets.fields import Field
+from l2tui.tui.widgets.keys_panel import KeysHelp
 from l2tui.tui.widgets.mapping_editor import MappingEditor
 from l2tui.tui.widgets.run_history import RunHistory
 from l2tui.tui.widgets.run_panel import RunPanel, RunView
@@ -332,27 +333,35 @@ class ActionsMixin(L2Core):
             self.set_focus(None)
 
     def action_toggle_keys(self) -> None:
-        """Show or hide the keys panel: every key of the screen with what it does, the ones the
-        footer has no room for too (Textual's help panel, as the palette's "Keys" shows it).
-        The panel takes the focus, so that it lists the app's keys first (not the thirty
-        editing keys of the field that had it) and the arrows and PageDown scroll it; hidden,
-        it gives the focus back."""
+        """Show or hide the keys panel (F1)."""
         if self.screen.query("HelpPanel"):
-            before, self.focus_before_keys = self.focus_before_keys, None
-            panel = self.screen.query_one(KeyPanel)
-            had_focus = self.focused is panel
             self.action_hide_help_panel()
-            if had_focus and before is not None and before.is_attached and before.focusable:
-                self.screen.set_focus(before)
         else:
-            self.focus_before_keys = self.focused
             self.action_show_help_panel()
-            self.call_after_refresh(self._focus_keys)
+
+    def action_show_help_panel(self) -> None:
+        """Show the keys panel: every key of the screen with what it does, the ones the footer
+        has no room for too (F1, and the palette's "Keys"). The panel takes the focus, so that
+        it lists the app's keys first (not the thirty editing keys of the field that had it,
+        nor its own scrolling keys) and the arrows and PageDown scroll it."""
+        if self.screen.query("HelpPanel"):
+            return
+        self.focus_before_keys = self.focused
+        self.screen.mount(KeysHelp())
+        self.call_after_refresh(self._focus_keys)
+
+    def action_hide_help_panel(self) -> None:
+        """Hide the keys panel, giving the focus back to the field that had it."""
+        before, self.focus_before_keys = self.focus_before_keys, None
+        had_focus = isinstance(self.focused, KeyPanel)
+        self.screen.query("HelpPanel").remove()
+        if had_focus and before is not None and before.is_attached and before.focusable:
+            self.screen.set_focus(before)
 
     def action_hide_keys(self) -> None:
         """Escape over the keys panel: hide it, giving the focus back (as F1 does)."""
         if self.screen.query("HelpPanel"):
-            self.action_toggle_keys()
+            self.action_hide_help_panel()
 
     def _focus_keys(self) -> None:
         """Give the focus to the keys panel just shown."""
@@ -372,7 +381,15 @@ class ActionsMixin(L2Core):
         if self.current is None:
             return
         index = self.page_entity()
-        indexes = (index,) if index else (1, 2)
+        asked: tuple[int, ...] = (index,) if index else (1, 2)
+        for i in asked:
+            lacking = unfinished(self.current, i)
+            if lacking is not None:
+                self.connstr_status(i, f"✗ {lacking}", failed=True)
+                self.notify(lacking, title=f"Data Entity {i}: not verified", severity="error")
+        indexes = tuple(i for i in asked if unfinished(self.current, i) is None)
+        if not indexes:
+            return
         for i in indexes:
             form = self.query_one(f"#entity{i}-form", EntityForm)
             form.query_one("#f-connstr", Field).set_status("verifying…")
@@ -403,6 +420,10 @@ class ActionsMixin(L2Core):
         if self.current is None:
             return
         index = self.page_entity() or 1
+        lacking = unfinished(self.current, index)
+        if lacking is not None:
+            self.notify(lacking, title="No preview", severity="error")
+            return
         self.notify(f"reading the first rows of Data Entity {index}…")
         self.preview_worker(jobs.snapshot(self.current), index, self._prompts().get(index))
 
@@ -410,12 +431,17 @@ class ActionsMixin(L2Core):
         """Load Columns of both entities for the Mappings page."""
         if self.current is None:
             return
+        lacking = unfinished(self.current, 1) or unfinished(self.current, 2)
+        if lacking is not None:
+            self.notify(lacking, title="Columns not loaded", severity="error")
+            return
         self.query_one("#mapping-status").update("loading columns…")  # type: ignore[attr-defined]
         self.describe_worker(jobs.snapshot(self.current), self._prompts())
 
     def on_verify_done(self, event: messages.VerifyDone) -> None:
-        """Show the verify result under the connection string (unless it was edited since),
-        and as a notification; a SQL entity without its table is offered Create Table."""
+        """Show the verify result under the connection string (unless it, the select or the
+        primary key was edited since), and as a notification; a SQL entity without its table
+        is offered Create Table."""
         text = event.message + "".join(f"; {w}" for w in event.warnings)
         if event.plan is not None:
             text += (f"; Create Table (F4) makes the table from the columns of Data Entity "
@@ -433,17 +459,15 @@ class ActionsMixin(L2Core):
                 self.tables_found.pop((event.path, event.index), None)
             self.sync_actions()
         conn = self.current
-        if conn is not None and conn.path == event.path and \
-                conn.entity(event.index).connection_string == event.connection_string:
+        if conn is not None and conn.path == event.path and verified_as_shown(conn, event):
             # information: it never blocks Save. A select refused (not a missing table: Create
             # Table's offer goes with the connection) is said under the select; another
             # setting (a primary key, the entity set the URL names) under the connection string
             if not event.ok and event.in_settings and not event.table_missing and \
                     event.setting in ("select", ""):
                 self.connstr_status(event.index, "the Select Statement was refused (below)")
-                if conn.entity(event.index).select == event.select:
-                    form = self.query_one(f"#entity{event.index}-form", EntityForm)
-                    form.query_one("#f-select", Field).set_status(f"✗ {text}", failed=True)
+                form = self.query_one(f"#entity{event.index}-form", EntityForm)
+                form.query_one("#f-select", Field).set_status(f"✗ {text}", failed=True)
             else:
                 self.connstr_status(event.index, f"✓ {text}" if event.ok else f"✗ {text}",
                                     failed=not event.ok)
@@ -595,6 +619,11 @@ class ActionsMixin(L2Core):
             self.notify("; ".join(problems), title="Not run: fix the marked fields",
                         severity="error", timeout=8)
             return
+        lacking = unfinished(conn, 1) or unfinished(conn, 2)
+        if lacking is not None:
+            self.notify(lacking, title="Not run: the connection is not complete",
+                        severity="error", timeout=8)
+            return
         panel = self.query_one(RunPanel)
         self.run_view = panel.view  # the run's from now on, kept while another one is shown
         self.run_view.path = conn.path
@@ -689,3 +718,11 @@ class ActionsMixin(L2Core):
                                                      WorkerState.CANCELLED):
             self.running = False
             self.cancel_event = None
+
+
+def verified_as_shown(conn: Connection, event: messages.VerifyDone) -> bool:
+    """Whether the entity still reads what was verified (its connection string, select and
+    primary key): a result for other settings is not shown in place."""
+    entity = conn.entity(event.index)
+    return (entity.connection_string, entity.select, tuple(entity.primary_key)) == \
+        (event.connection_string, event.select, event.primary_key)

@@ -83,6 +83,7 @@ def verify(conn: Connection, indexes: tuple[int, ...], paths: Paths, bridge: Bri
     try:
         for index in indexes:
             path, verified = conn.path, conn.entity(index).connection_string
+            select, key = conn.entity(index).select, tuple(conn.entity(index).primary_key)
             try:
                 with _open(conn, index, paths, bridge, prompts.get(index)) as provider:
                     result = verify_entity(conn, index, provider)
@@ -95,12 +96,13 @@ def verify(conn: Connection, indexes: tuple[int, ...], paths: Paths, bridge: Bri
                                                 why_not=why_not, key=table_key(conn, index),
                                                 in_settings=result.in_settings,
                                                 setting=result.setting,
-                                                select=conn.entity(index).select))
+                                                select=select, primary_key=key))
                 failed = failed or not result.ok
             except L2Error as exc:
                 failed = True
                 bridge.post(messages.VerifyDone(index, False, exc.message, path=path,
-                                                connection_string=verified))
+                                                connection_string=verified, select=select,
+                                                primary_key=key))
         if mapping and not failed:
             bridge.post(_mapping_checked(conn, paths, bridge, prompts))
     finally:

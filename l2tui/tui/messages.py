@@ -39,9 +39,10 @@ class VerifyDone(Message):
                  connection_string: str = "", table_missing: bool = False,
                  plan: TablePlan | None = None, why_not: str = "",
                  key: tuple[str, ...] = (), in_settings: bool = False,
-                 select: str = "", setting: str = "") -> None:
+                 select: str = "", setting: str = "", primary_key: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.index = index
+        self.primary_key = primary_key  # the primary key verified
         self.in_settings = in_settings  # failed over a setting (a select), not the connection
         self.setting = setting  # that setting's key (select, primary_key, …), if known
         self.select = select  # the select statement verified

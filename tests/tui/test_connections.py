@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
 from textual import events
 from textual.widgets import Button
 
@@ -119,6 +120,22 @@ async def test_an_edit_marks_the_connection_unsaved_in_the_list_and_title(make_a
         app.query_one("#conn-title").value = "Accounts to SQL"
         await until(pilot, lambda: _titles(app) == ["Accounts to SQL ●"])
         assert app.sub_title.endswith("●")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_a_long_title_in_the_list_is_cut_before_its_unsaved_mark_which_shows(
+        make_app, offline_demo_file, size) -> None:
+    """The list (20 columns) cut the whole row at its end: a title of more than 17 characters
+    hid the "●" that says its connection has unsaved changes."""
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=size) as pilot:
+        if not app.query_one("#connections-pane").display:
+            await pilot.press("f9")  # (hidden below 100 columns)
+        app.query_one("#conn-title").value = DEMO_TITLE + " (edited)"
+        await until(pilot, lambda: _unsaved(app))
+        await pilot.pause()
+        row = screen_lines(app, app.query_one(ConnectionList))[0].rstrip()
+        assert row.endswith("… ●") and row.strip().startswith(DEMO_TITLE[:10]), row
 
 
 async def test_fields_changed_and_changed_back_are_not_unsaved(make_app, offline_demo_file) -> None:

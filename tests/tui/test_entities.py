@@ -400,6 +400,30 @@ async def test_a_pair_can_be_removed_and_added_back(make_app, demo_file, sqlite_
         assert "revenue" in {p.left for p in app.current.mapping.columns}
 
 
+async def test_a_changed_pair_keeps_its_place_and_the_cursor_with_the_pickers_stays_on_it(
+        make_app, demo_file, sqlite_db) -> None:
+    """Change moved the pair to the end of the table while the cursor kept its row number, on
+    another pair, whose columns the pickers then showed: a second Change changed that one."""
+    make_accounts_table(sqlite_db)
+    with sqlite3.connect(sqlite_db) as con:
+        con.execute("ALTER TABLE accounts ADD COLUMN acct_label TEXT")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await _manual_mappings(pilot, app)
+        before = [r.left for r in editor.rows]
+        at = before.index("name")
+        assert at < len(before) - 1, before  # (not the last row: a move to the end shows)
+        editor.query_one("#pairs").move_cursor(row=at)
+        await pilot.pause()
+        editor.query_one("#pick-right").value = "acct_label"
+        await pilot.click("#pair-change")
+        await pilot.pause()
+        assert (editor.rows[at].left, editor.rows[at].right) == ("name", "acct_label")
+        assert editor.query_one("#pairs").cursor_row == at
+        assert (editor.query_one("#pick-left").value, editor.query_one("#pick-right").value) == \
+            ("name", "acct_label")
+
+
 async def test_a_pair_added_over_an_automatic_one_says_which_it_replaced(
         make_app, demo_file, sqlite_db) -> None:
     make_accounts_table(sqlite_db)
@@ -623,6 +647,97 @@ async def test_verify_says_a_refused_select_under_the_select_statement(make_app,
         await until(pilot, lambda: not _select_hint(app, 1).startswith("✗"))
 
 
+async def test_verify_and_preview_of_an_entity_without_a_provider_say_to_pick_one(
+        make_app, offline_demo_file) -> None:
+    """They said "provider: unknown provider ''"."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: app.current.title == "New Connection")
+        await pilot.press("alt+3", "f2")
+        lacking = ("Data Entity 2 › Data Provider: none chosen yet; pick one on the Data Entity "
+                   "2 page (alt+3)")
+        await until(pilot, lambda: _connstr_hint(app, 2) == f"✗ {lacking}")
+        await pilot.press("f3")
+        await until(pilot, lambda: any(n.title == "No preview" and n.message == lacking
+                                       for n in app._notifications))
+        await app.workers.wait_for_complete()
+        assert not any("unknown provider" in n.message for n in app._notifications)
+
+
+async def test_editing_a_refused_select_takes_back_the_verify_result_that_pointed_at_it(
+        make_app, demo_file) -> None:
+    """The connection string said "the Select Statement was refused (below)" after the select
+    was edited, with nothing below it any more."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        app.query_one("#entity1-form #select").load_text("$select=name,nosuchcolumn")
+        await until(pilot, lambda: app.workspace.dirty)
+        await pilot.press("f2")
+        await until(pilot, lambda: _connstr_hint(app, 1) == "the Select Statement was refused (below)")
+        app.query_one("#entity1-form #select").load_text("$select=name")
+        await until(pilot, lambda: app.current.entity1.select == "$select=name")
+        await until(pilot, lambda: _connstr_hint(app, 1).startswith("keys: "))
+
+
+async def test_editing_the_primary_key_takes_back_the_verify_result_about_it(
+        make_app, demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2")
+        app.query_one("#entity1-form #primary-key").value = "acountid"
+        await pilot.press("f2")
+        await until(pilot, lambda: _connstr_hint(app, 1).startswith("✗ primary_key"))
+        app.query_one("#entity1-form #primary-key").value = "accountid"
+        await until(pilot, lambda: app.current.entity1.primary_key == ["accountid"])
+        await until(pilot, lambda: _connstr_hint(app, 1).startswith("keys: "))
+
+
+async def test_a_verify_result_for_a_select_edited_meanwhile_is_not_shown_in_place(
+        make_app, demo_file, emulator) -> None:
+    emulator.faults.delay_next(10, 1.0)  # the verify is still going when the select is edited
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2", "f2")
+        await until(pilot, lambda: _connstr_hint(app, 1) == "verifying…")
+        app.query_one("#entity1-form #select").load_text("$select=name")
+        await until(pilot, lambda: app.current.entity1.select == "$select=name")
+        await app.workers.wait_for_complete()
+        await until(pilot, lambda: any("Data Entity 1" in (n.title or "")
+                                       for n in app._notifications))
+        assert _connstr_hint(app, 1).startswith("keys: ")
+
+
+async def test_verify_of_a_database_refusing_a_sign_in_without_a_password_says_where_to_type_it(
+        make_app, demo_file) -> None:
+    """No password typed, none in the keyring nor a variable: the driver's "using password: NO"
+    (PostgreSQL's "no password supplied") was all it said."""
+    import os
+
+    import sqlalchemy as sa
+
+    base = os.environ.get("L2TUI_TEST_MYSQL_URL")
+    if not base:
+        pytest.skip("no MySQL/MariaDB: run the tests with scripts/test")
+    url = sa.make_url(base)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")
+        form = app.query_one("#entity2-form")
+        form.query_one("#provider", Select).value = "mysql"
+        await until(pilot, lambda: app.current.entity2.provider == "mysql")
+        form.query_one("#connstr").value = (f"Server={url.host};Port={url.port};"
+                                            f"Database={url.database};User ID={url.username};")
+        await until(pilot, lambda: app.current.entity2.connection_string.startswith("Server="))
+        await pilot.press("f2")
+        await until(pilot, lambda: _connstr_hint(app, 2).startswith("✗"))
+        hint = _connstr_hint(app, 2)
+        assert "Access denied" in hint, hint
+        assert hint.endswith("; no password was found: type it into Password on the Data Entity "
+                             "2 page, or name a Password variable"), hint
+
+
 async def test_the_connection_string_hint_names_the_keys_the_provider_reads(
         make_app, offline_demo_file) -> None:
     app = make_app()
@@ -705,6 +820,41 @@ async def test_typing_into_the_closed_provider_box_searches_the_providers(
         await pilot.press("enter")
         await until(pilot, lambda: app.current.entity1.provider == "sqlite")
         assert not box.expanded
+
+
+async def test_tab_from_the_searched_provider_list_takes_the_provider_it_found(
+        make_app, offline_demo_file) -> None:
+    """"odata" then Tab left the provider unchosen: the connection string typed next had no
+    provider (its hint said "pick a data provider first")."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: app.current.title == "New Connection")
+        await pilot.press("alt+2", "tab")
+        box = app.query_one("#entity1-form #provider", Select)
+        await until(pilot, lambda: app.focused is box)
+        await pilot.press(*"odata")
+        await until(pilot, lambda: box.expanded)
+        await pilot.press("tab", *"URL=x")
+        await until(pilot, lambda: app.current.entity1.provider == "odata")
+        await until(pilot, lambda: app.current.entity1.connection_string == "URL=x")
+        assert not box.expanded
+
+
+async def test_escape_from_the_searched_provider_list_leaves_the_provider_as_it_was(
+        make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+2", "tab")
+        box = app.query_one("#entity1-form #provider", Select)
+        await until(pilot, lambda: app.focused is box)
+        await pilot.press(*"sqlite")
+        await until(pilot, lambda: box.expanded)
+        await pilot.press("escape")
+        await until(pilot, lambda: not box.expanded)
+        await pilot.press("tab")
+        await pilot.pause()
+        assert app.current.entity1.provider == "odata"
 
 
 async def test_letters_typed_on_a_closed_column_picker_search_its_columns(

@@ -431,3 +431,25 @@ async def test_a_field_focused_by_a_page_key_keeps_its_text_and_types_at_its_end
         assert before and box.selection.is_empty and box.cursor_position == len(before)
         await pilot.press("x")
         await until(pilot, lambda: box.value == before + "x")
+
+
+@pytest.mark.parametrize("index", [1, 2])
+async def test_tab_into_a_loaded_select_statement_types_at_its_end(
+        make_app, offline_demo_file, index) -> None:
+    """As in the one-line fields: its cursor was at the start, so a word typed after Tab went
+    before the select ("xaccounts")."""
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.current is not None)
+        await pilot.press(f"alt+{index + 1}")
+        form = app.query_one(f"#entity{index}-form")
+        area = form.query_one("#select")
+        before = app.current.entity(index).select
+        for _ in range(10):  # (Tab from the page's first field, as a person does)
+            if app.focused is area:
+                break
+            await pilot.press("tab")
+            await pilot.pause()
+        assert app.focused is area
+        await pilot.press("x")
+        await until(pilot, lambda: app.current.entity(index).select == before + "x")

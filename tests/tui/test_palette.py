@@ -140,6 +140,42 @@ async def _keys_over_the_title(app, pilot):
     return title
 
 
+async def test_at_80x24_f1_shows_the_apps_keys_on_its_first_screen_not_its_own_scrolling_keys(
+        make_app, offline_demo_file) -> None:
+    """The panel has the focus, so its own ten scrolling keys (Scroll Up … Page Right) came
+    first: at 80x24 its first screen held them and tab, copy and quit, each wrapped in a panel a
+    third of the width, and not one of the app's actions."""
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _keys_over_the_title(app, pilot)
+        await pilot.pause()
+        first = " ".join(_panel_lines(app))
+        assert "Verify Connection String" in first and "Save Changes" in first, first
+        seen = first
+        for _ in range(6):
+            await pilot.press("pagedown")
+            await pilot.pause()
+            seen += " ".join(_panel_lines(app))
+        assert "Scroll" not in seen and "Page Left" not in seen, seen
+        assert "Go to Run" in seen, seen  # (PageDown still scrolls it)
+
+
+async def test_the_palettes_keys_command_shows_the_keys_panel_as_f1_does(
+        make_app, offline_demo_file) -> None:
+    from textual.widgets import HelpPanel, KeyPanel
+
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.current is not None)
+        await pilot.press("ctrl+p", *"keys")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette) and
+                    "Keys" in _listed(app))
+        await pilot.press("enter")
+        await until(pilot, lambda: bool(app.screen.query(HelpPanel)))
+        await until(pilot, lambda: isinstance(app.focused, KeyPanel))
+        assert "Scroll" not in " ".join(_panel_lines(app))
+
+
 async def test_escape_hides_the_keys_panel_and_gives_the_focus_back(
         make_app, offline_demo_file) -> None:
     from textual.widgets import HelpPanel

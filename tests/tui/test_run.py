@@ -214,15 +214,22 @@ async def test_running_after_the_dry_run_applies_the_plan(make_app, demo_file, p
         assert sqlite_rows(sqlite_db) == 50
 
 
-async def test_an_incomplete_connection_reports_one_line_and_the_app_lives_on(make_app, offline_demo_file) -> None:
+async def test_an_incomplete_connection_is_not_run_and_says_what_to_fill_in_where(
+        make_app, offline_demo_file) -> None:
+    """It started a run that stopped at once: "not set (the connection is not complete: fill it
+    in on the Data Entity 1 page of `l2tui`, or in the file)", the command line's words."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+n", "f5")
+        await until(pilot, lambda: any((n.title or "").startswith("Not run")
+                                       for n in app._notifications))
         await app.workers.wait_for_complete()
-        await pilot.pause()
         assert app.is_running and not app.running
-        assert any("not set" in n.message for n in app._notifications)
-        assert str(app.query_one("#run-phase").render()).startswith("run stopped")
+        said = [n for n in app._notifications if (n.title or "").startswith("Not run")]
+        assert [n.title for n in said] == ["Not run: the connection is not complete"]
+        assert said[0].message == ("Data Entity 1 › Data Provider: none chosen yet; pick one on "
+                                   "the Data Entity 1 page (alt+2)")
+        assert not str(app.query_one("#run-phase").render()).startswith("run stopped")
 
 
 async def test_escape_cancels_a_run_cleanly(make_app, big_demo, sqlite_db) -> None:

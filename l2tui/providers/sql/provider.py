@@ -167,10 +167,12 @@ class SqlProvider(Provider):
     def _cannot_connect(self, exc: BaseException) -> str:
         t = self.target
         db = f", database {t.database}" if t.database else ""
-        # a password the file says comes from a variable that cron's environment lacks: the
-        # driver's own words ("no password supplied") do not say where it was looked for
+        # a password the file says comes from a variable that cron's environment lacks, or
+        # none found at all where the server asks for one: the driver's own words ("no
+        # password supplied", "using password: NO") do not say where it was looked for
+        asked = "password" in str(exc).casefold()
         missing = (f"; no password was found: {self.context.secret_hint()}"
-                   if self._secret is None and self.entity.password_env else "")
+                   if self._secret is None and (self.entity.password_env or asked) else "")
         return (f"cannot connect to {t.title} at {t.server}{db} (driver {t.driver}): "
                 f"{one_line(exc, self._secret)}{missing}")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import OptionList
@@ -67,12 +69,36 @@ class ConnectionList(OptionList):
             self.post_message(self.Picked(event.option.id))
 
 
-def _label(item: Item) -> Text:
+def _label(item: Item) -> RowLabel:
     """A row: "⚠" before a file that cannot be read, "●" after unsaved changes (both can be)."""
-    text = Text()
-    if item.error:
-        text.append("⚠ ", style="bold red")
-    text.append(item.title, style="dim" if item.error else "")
-    if item.dirty:
-        text.append(f" {UNSAVED}", style="bold")
-    return text
+    return RowLabel(item.title, error=bool(item.error), dirty=item.dirty)
+
+
+class RowLabel:
+    """A row's label, drawn to the list's width: a title too long for it is cut with "…" before
+    the "●", which always shows (the list cut the whole line, "●" first: at 80 to 159 columns, a
+    title of more than 17 characters hid that its connection had unsaved changes). ``str()``
+    gives it whole."""
+
+    def __init__(self, title: str, *, error: bool = False, dirty: bool = False) -> None:
+        self.title, self.error, self.dirty = title, error, dirty
+
+    def text(self, width: int | None = None) -> Text:
+        """The label, its title cut to fit ``width`` cells (None: whole)."""
+        head = Text("⚠ ", style="bold red") if self.error else Text()
+        tail = Text(f" {UNSAVED}", style="bold") if self.dirty else Text()
+        title = Text(self.title, style="dim" if self.error else "")
+        if width is not None:
+            room = max(1, width - head.cell_len - tail.cell_len)
+            title.truncate(room, overflow="ellipsis")
+        return Text.assemble(head, title, tail, no_wrap=True, overflow="ellipsis")
+
+    def __str__(self) -> str:
+        return self.text().plain
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.text(options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        width = self.text().cell_len
+        return Measurement(min(width, 1 + len(UNSAVED) + 2), width)

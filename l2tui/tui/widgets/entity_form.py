@@ -35,9 +35,19 @@ class StatementArea(TextEditor):
         Binding("f7", "pass_on", show=False),
         Binding("ctrl+shift+a", "select_all", "Select all", show=False)]
 
+    to_end_on_focus = False  # set when a select is loaded (its cursor then at its start)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """``pass_on`` is never this field's: its key goes on to the app's binding."""
         return False if action == "pass_on" else super().check_action(action, parameters)
+
+    def on_focus(self) -> None:
+        """The first focus after a load puts the cursor at the end, as in the one-line fields:
+        at the start, a word typed after Tab went before the select ("xaccounts"). Shown
+        unfocused, it still begins at its start (a click places the cursor after this)."""
+        if self.to_end_on_focus:
+            self.to_end_on_focus = False
+            self.move_cursor(self.document.end)
 
 
 def connection_string_problem(spec: ProviderSpec | None, text: str) -> str | None:
@@ -158,6 +168,7 @@ class EntityForm(VerticalScroll):
             self.query_one("#select", TextArea).load_text(entity.select)
             self.query_one("#primary-key", Input).value = ", ".join(entity.primary_key)
         self._apply_spec(spec)
+        self.query_one("#select", StatementArea).to_end_on_focus = True
         for field_ in self.query(Field):
             field_.set_problem(None)
             field_.set_status(None)
@@ -191,7 +202,11 @@ class EntityForm(VerticalScroll):
             self.query_one(ident, Field).display = spec is None or spec.takes_password
         area = self.query_one("#select", TextArea)
         language = "sql" if spec and spec.name in SQL_PROVIDERS else None
-        area.language = language if language in area.available_languages else None
+        language = language if language in area.available_languages else None
+        if area.language != language:  # (a new language loads the text again: keep the cursor)
+            cursor = area.cursor_location
+            area.language = language
+            area.move_cursor(cursor)
 
     @on(Input.Changed, "#title")
     def _title(self, event: Input.Changed) -> None:
@@ -270,6 +285,7 @@ class EntityForm(VerticalScroll):
     def _primary_key(self, event: Input.Changed) -> None:
         if self.entity is not None:
             self.entity.primary_key = [k.strip() for k in event.value.split(",") if k.strip()]
+            self._withdraw_verify()
             self.post_message(Edited())
 
     def _check_connstr(self) -> None:
@@ -288,4 +304,11 @@ class EntityForm(VerticalScroll):
         field_ = self.query_one("#f-select", Field)
         field_.set_status(None)
         field_.set_problem(select_problem(spec, self.entity.select))
+        self._withdraw_verify()
+
+    def _withdraw_verify(self) -> None:
+        """Take back the verify result under the connection string: it was for the select and
+        primary key as they were ("accounts: 4 columns", "the Select Statement was refused
+        (below)" with nothing below any more)."""
+        self.query_one("#f-connstr", Field).set_status(None)
 

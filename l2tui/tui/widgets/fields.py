@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import events
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets._select import SelectOverlay
 
 
 class Field(Vertical):
@@ -98,7 +99,22 @@ class TextEditor(TextArea):
 class SearchSelect(Select[str]):
     """A Select whose search starts from the closed box: a letter typed there opens the list
     and searches it, as typing into the guide's selection box does (Textual's searches only
-    the open list, and a closed one let the letters fall away unseen)."""
+    the open list, and a closed one let the letters fall away unseen). Leaving the open list
+    for another field (Tab) takes the option it highlights, as a combo box does: "odata", Tab
+    left the provider unchosen, and what was typed next went on without one (Escape still
+    closes it unchanged)."""
+
+    @on(SelectOverlay.Dismiss)
+    def _take_highlighted(self, event: SelectOverlay.Dismiss) -> None:
+        if not event.lost_focus or not self.expanded:  # (Escape closed it: unchanged)
+            return
+        overlay = self.query_one(SelectOverlay)
+        index = overlay.highlighted
+        if index is None or not 0 <= index < len(self._options):
+            return
+        value = self._options[index][1]
+        if value is not Select.NULL and value != self.value:
+            self.value = value
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -310,6 +310,7 @@ class MappingEditor(Vertical):
         cols.append(pair)
         self._unexclude(pair)
         self._changed()
+        self._highlight(pair)
         self._say_replaced(pair, auto)
 
     @on(Button.Pressed, "#pair-change")
@@ -317,8 +318,9 @@ class MappingEditor(Vertical):
         row, pair = self._selected_row(), self._picked()
         if row is None or pair is None or self.conn is None:
             return
-        cols = [p for p in self.conn.mapping.columns if (p.left, p.right) != (row.left, row.right)]
-        cols = [p for p in cols if p.left.casefold() != pair.left.casefold()
+        old = [(p.left, p.right) for p in self.conn.mapping.columns]
+        at = old.index((row.left, row.right)) if (row.left, row.right) in old else len(old)
+        cols = [p for p in self.conn.mapping.columns if p.left.casefold() != pair.left.casefold()
                 and p.right.casefold() != pair.right.casefold()]
         key = self.conn.mapping.match_key
         if key is not None and row.match_key:
@@ -330,11 +332,24 @@ class MappingEditor(Vertical):
                             severity="warning")
             return
         auto = self._auto_pairs()
-        self.conn.mapping.columns = [*cols, pair]
+        # in the changed pair's place (a pair of one's own), not moved to the end
+        at -= sum(1 for p in self.conn.mapping.columns[:at] if p not in cols)
+        cols = [p for p in cols if (p.left, p.right) != (row.left, row.right)]
+        self.conn.mapping.columns = [*cols[:at], pair, *cols[at:]]
         self.conn.mapping.match_key = key
         self._unexclude(pair)
         self._changed()
+        self._highlight(pair)
         self._say_replaced(pair, auto)
+
+    def _highlight(self, pair: ColumnPair) -> None:
+        """Put the table's cursor on the pair just added or changed: the pickers show it again
+        (the cursor stayed on its row number, which then held another pair, so that a second
+        Change changed that one)."""
+        keys = [row.key for row in self.rows]
+        if f"{pair.left}\t{pair.right}" in keys:
+            self.query_one("#pairs", DataTable).move_cursor(
+                row=keys.index(f"{pair.left}\t{pair.right}"))
 
     def _auto_pairs(self) -> list[tuple[str, str]]:
         """The pairs auto mapping makes now (as the table shows them)."""
