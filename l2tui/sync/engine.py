@@ -554,6 +554,14 @@ class Engine:
             self._close_writers()
         return report
 
+    def _marked_by_a_cancel(self) -> bool:
+        """Whether the run that left the UNRECORDED mark was cancelled (a stop asked for), so
+        that the next run says so rather than that some writes' outcome is unknown."""
+        mark = self.state.get(UNRECORDED)
+        if mark is None or not mark.isdigit():
+            return False
+        return any(r.outcome == "cancelled" for r in self.state.runs(1, run=int(mark)))
+
     def _unsure(self) -> int:
         """Failed writes the sides may have carried out all the same (see WriteOutcome)."""
         return sum(writer.unsure for writer in self.writers.values())
@@ -599,6 +607,9 @@ class Engine:
                      "comparing every row of both sides again (as --full)", "warning")
         elif crashed:
             self.log("the previous run did not finish: comparing both sides", "warning")
+        elif unrecorded and self._marked_by_a_cancel():
+            self.log("the previous run was cancelled before it finished: comparing both sides, "
+                     "matching by key", "warning")
         elif unrecorded:
             # (the mark is left by a run that stopped, and by one that ended with writes the
             # service answered with errors but may have carried out: not a stop alone)

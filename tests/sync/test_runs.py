@@ -763,6 +763,24 @@ def test_a_run_cancelled_after_writing_leaves_the_next_run_incremental(pair: Pai
     assert pair.right() == pair.left()
 
 
+def test_the_run_after_a_cancelled_first_run_says_it_was_cancelled_not_that_writes_are_unknown(
+        pair: Pair) -> None:
+    cancel = threading.Event()
+
+    def sink(event: Any) -> None:
+        if isinstance(event, Progress):
+            cancel.set()
+
+    report = Runner(pair.paths).run(pair.conn, sink=sink, cancel=cancel, batch_size=1)
+    assert report.outcome == "cancelled"
+    pair.events.clear()
+    assert pair.run().ok
+    warnings = [e.message for e in pair.events if isinstance(e, LogLine) and e.level == "warning"]
+    assert warnings == ["the previous run was cancelled before it finished: comparing both sides, "
+                        "matching by key"]
+    assert pair.right() == pair.left()
+
+
 def test_a_first_run_cancelled_midway_leaves_the_next_run_matching_the_rest_by_key(
         tmp_path: Path) -> None:
     """A first run into a Dataverse that holds most of the accounts already (right to left,
