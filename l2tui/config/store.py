@@ -225,9 +225,8 @@ class ConnectionStore:
             conn = Connection(title=title)
             conn.entity1.title, conn.entity2.title = "Data Entity 1", "Data Entity 2"
         else:
-            conn = parse_connection(render(template))
+            conn = parse_connection(render(template))  # (its comments kept: a copy's notes)
             conn.title = title
-            conn.document = None
             conn.path = None
         self.save(conn)
         return conn

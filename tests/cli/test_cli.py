@@ -171,6 +171,17 @@ def test_new_from_copies_the_settings(run_cli: CliRunner, config_dir: Path) -> N
     assert "provider = " in (config_dir / "my-copy.toml").read_text()
 
 
+def test_new_from_keeps_the_files_comments_under_the_new_title(run_cli: CliRunner,
+                                                                config_dir: Path) -> None:
+    sample = REPO / "sample_connections" / "demo.toml"
+    comments = [line for line in sample.read_text().splitlines() if line.lstrip().startswith("#")]
+    assert comments
+    assert run_cli("new", "My copy", "--from", str(sample)).returncode == 0
+    copy = (config_dir / "my-copy.toml").read_text()
+    assert [line for line in copy.splitlines() if line.lstrip().startswith("#")] == comments
+    assert 'title = "My copy"' in copy
+
+
 HIDDEN_PASSWORD = """title = "Hidden"
 [entity1]
 provider = "odata"
