@@ -92,20 +92,27 @@ def split_secret(entity: Entity) -> tuple[str, str | None]:
 def resolve_secret(conn: Connection, index: int, *, prompt: Prompt | None = None,
                    required: bool = True) -> str | None:
     """The entity's secret: env var named by ``password_env``, else keyring, else the prompt."""
+    return secret_and_source(conn, index, prompt=prompt, required=required)[0]
+
+
+def secret_and_source(conn: Connection, index: int, *, prompt: Prompt | None = None,
+                      required: bool = True) -> tuple[str | None, str]:
+    """``resolve_secret``'s secret, and which it is ("the password in $VAR", "the password in
+    the keyring", "the password typed"; "" for none): said when the other side refuses it."""
     entity = conn.entity(index)
     if entity.password_env:
         value = os.environ.get(entity.password_env)
         if value:
-            return value
+            return value, f"the password in ${entity.password_env}"
     value = keyring_get(conn.slug, index)
     if value:
-        return value
+        return value, "the password in the keyring"
     if prompt is not None:
         answer = prompt(f"Password for {conn.title} / entity {index}: ")
         if answer:
-            return answer
+            return answer, "the password typed"
     if not required:
-        return None
+        return None, ""
     raise ConfigError(f"no password for entity{index}: {missing_secret_hint(conn, index)}",
                       file=str(conn.path) if conn.path else conn.title)
 

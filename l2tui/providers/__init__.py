@@ -66,14 +66,17 @@ def open_entity(
     refused first.
     """
     from l2tui.config.files import shared_file
-    from l2tui.config.secrets import missing_secret_hint, resolve_secret
+    from l2tui.config.secrets import missing_secret_hint, secret_and_source
 
     if conn.path is not None and (why := shared_file(conn.path)) is not None:
         raise ConfigError(f"not used to connect: {why}", file=str(conn.path))
     entity = conn.entity(index)
 
+    source = [""]
+
     def secret() -> str | None:
-        return resolve_secret(conn, index, prompt=prompt, required=False)
+        value, source[0] = secret_and_source(conn, index, prompt=prompt, required=False)
+        return value
 
     context = ProviderContext(
         secret=secret,
@@ -83,6 +86,7 @@ def open_entity(
         options=dict(options or {}),
         secret_hint=(lambda: secret_hint(index)) if secret_hint is not None
         else lambda: missing_secret_hint(conn, index),
+        secret_source=lambda: source[0],
         sign_in_hint=f"l2tui verify {conn.argument}",
         stop=stop,
         peer=conn.entity(3 - index),

@@ -410,6 +410,9 @@ class ProviderContext:
     options: dict[str, Any] = field(default_factory=dict)
     # how to give the secret when none is found (said after "no password"); asked only then
     secret_hint: Callable[[], str] = lambda: ""
+    # which secret ``secret`` gave ("the password in $VAR", "… in the keyring", "the password
+    # typed"; "" not known): named when the other side refuses it
+    secret_source: Callable[[], str] = lambda: ""
     sign_in_hint: str = ""  # where a person can sign in once, e.g. "l2tui verify NAME"
     stop: threading.Event | None = None  # set when the run is asked to stop: no retry waits on
     # the connection's other entity (its config Entity), if known: a SQLite read learns from it

@@ -519,6 +519,30 @@ def test_a_database_refusing_a_sign_in_without_the_password_env_names_the_variab
         "set-password accounts --entity 2), or run on a terminal to be asked")
 
 
+def test_a_database_refusing_the_password_given_names_where_it_came_from(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    """The driver's "Access denied … (using password: YES)" does not say which password was
+    refused: one from a variable reads that its variable's password was refused."""
+    base = os.environ.get("L2TUI_TEST_MYSQL_URL")
+    if not base:
+        pytest.skip("no MySQL/MariaDB: run the tests with scripts/test")
+    conn = _save(config_dir, emulator.connection_string(), tmp_path / "x.db")
+    conn.entity2.title, conn.entity2.provider = "MariaDB accounts", "mysql"
+    url = sa.make_url(base)
+    conn.entity2.connection_string = (f"Server={url.host};Port={url.port};"
+                                      f"Database={url.database};User ID={url.username};")
+    conn.entity2.password_env = "L2TUI_TEST_WRONG_PASSWORD"
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli("verify", "Accounts", "--entity", "2",
+                     env={"L2TUI_TEST_WRONG_PASSWORD": "not-the-password-l2tui"})
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Access denied" in result.stdout
+    assert result.stdout.rstrip().endswith(
+        "; the password in $L2TUI_TEST_WRONG_PASSWORD was refused: check it")
+    assert "not-the-password-l2tui" not in result.stdout + result.stderr
+
+
 def test_verify_refuses_a_modified_column_the_entity_lacks_as_run_does(
     run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
 ) -> None:

@@ -173,6 +173,9 @@ class SqlProvider(Provider):
         asked = "password" in str(exc).casefold()
         missing = (f"; no password was found: {self.context.secret_hint()}"
                    if self._secret is None and (self.entity.password_env or asked) else "")
+        source = self.context.secret_source() if self._secret is not None else ""
+        if source and _refused_sign_in(str(exc)):
+            missing = f"; {source} was refused: check it"
         return (f"cannot connect to {t.title} at {t.server}{db} (driver {t.driver}): "
                 f"{one_line(exc, self._secret)}{missing}")
 
@@ -1062,3 +1065,14 @@ def _backend(provider: str) -> str | None:
     """The canonical SQL provider name ("sqlite", "sqlserver", …) of an entity's provider."""
     spec = find_spec(provider)
     return spec.name if spec is not None else None
+
+
+# the drivers' words for a password the server refused (PostgreSQL, MySQL/MariaDB, SQL Server)
+_REFUSED_SIGN_IN = ("password authentication failed", "access denied for user",
+                    "login failed for user")
+
+
+def _refused_sign_in(message: str) -> bool:
+    """Whether a driver's error says the server refused the user's password."""
+    folded = message.casefold()
+    return any(words in folded for words in _REFUSED_SIGN_IN)
