@@ -151,8 +151,8 @@ async def test_two_page_keys_in_a_burst_end_on_the_second_page(
         make_app, offline_demo_file, size) -> None:
     """Alt+2 then alt+3 at once: the second page is shown with its first field focused. The
     first page's deferred focus (kept at the top of its page) took the focus back and showed
-    the first page again; the page shown at start (80x24) did the same to a page key typed
-    before its first frame was drawn."""
+    the first page again; the Connection page shown as the app opens (80x24) did the same to
+    a page key typed right after."""
     app = make_app(auto_describe=False)
     async with app.run_test(size=size) as pilot:
         await _settled(pilot)
