@@ -290,11 +290,15 @@ class ActionsMixin(L2Core):
     def _focus_at_top(self, first: Widget) -> None:
         """Keep a page's first field focused with the page at its top: scrolling the field into
         view could leave its label above the page (a new connection's entity page, one line
-        down). A field of the page focused meanwhile (typed ahead, Tab) keeps the focus."""
+        down). The focus moved on meanwhile is left where it went: to a field of the page
+        (typed ahead, Tab), another page (a page key), the keys panel (F1) or the list (F9)."""
+        pages = self.query_one("#pages", TabbedContent)
         pane = next((a for a in first.ancestors if isinstance(a, TabPane)), None)
+        if pane is None or pages.active != pane.id:
+            return
         focused = self.focused
-        if focused is None or pane is None or pane not in focused.ancestors:
-            first.focus(scroll_visible=False)
+        if focused is None or (pages in focused.ancestors and pane not in focused.ancestors):
+            first.focus(scroll_visible=False)  # (lost, or left on a page hidden)
         scroller = next((a for a in first.ancestors if isinstance(a, ScrollableContainer)), None)
         if scroller is not None:
             scroller.scroll_home(animate=False)

@@ -144,3 +144,19 @@ async def test_a_page_key_typed_before_the_app_has_started_shows_its_page(
     app.post_message(events.Key("alt+4", None))  # queued before the app runs
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.query_one("#pages").active == "mappings")
+
+
+@pytest.mark.parametrize("size", [(80, 24), SIZE])
+async def test_two_page_keys_in_a_burst_end_on_the_second_page(
+        make_app, offline_demo_file, size) -> None:
+    """Alt+2 then alt+3 at once: the second page is shown with its first field focused. The
+    first page's deferred focus (kept at the top of its page) took the focus back and showed
+    the first page again; the Connection page shown as the app opens (80x24) did the same to
+    a page key typed right after."""
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=size) as pilot:
+        await _settled(pilot)
+        await _burst(pilot, [("alt+2", None), ("alt+3", None)])
+        await _settled(pilot)
+        assert app.query_one("#pages").active == "entity2"
+        assert app.focused is app.query_one("#entity2-form #title")

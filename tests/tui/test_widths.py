@@ -19,6 +19,7 @@ from tests.tui.test_entities import _dataverse_columns
 SIZES = ((80, 24), (100, 30), (120, 40), (132, 43), (160, 50), (200, 60))
 # each side of each width where the side panes change
 EDGES = ((99, 30), (100, 30), (119, 40), (120, 40), (159, 50), (160, 50))
+EVERY_SIZE = tuple(dict.fromkeys(SIZES + EDGES))  # both, each size once (an app run each)
 PANES = ("connections", "actions")
 
 
@@ -46,7 +47,7 @@ async def test_the_page_is_never_narrower_on_a_wider_terminal(make_app, offline_
 async def test_wherever_a_side_pane_shows_the_page_keeps_80_columns(
         make_app, offline_demo_file) -> None:
     """Before, both panes showed from 100 columns: the page was 99 wide at 99x30, 52 at 100x30."""
-    for size in SIZES + EDGES:
+    for size in EVERY_SIZE:
         page, panes = await _laid_out(make_app, size)
         if any(panes.values()):
             assert page >= PAGE_FLOOR, (size, page, panes)
@@ -83,7 +84,7 @@ async def test_resizing_the_running_app_changes_the_width_classes_live(
 
 async def test_f9_and_f10_show_or_hide_either_pane_at_every_width(
         make_app, offline_demo_file) -> None:
-    for size in SIZES + EDGES:
+    for size in EVERY_SIZE:
         app = make_app(auto_describe=False)
         async with app.run_test(size=size) as pilot:
             await until(pilot, lambda app=app: app.current is not None)
@@ -166,7 +167,7 @@ async def test_at_every_size_the_mappings_table_shows_each_type_beside_its_name(
         make_app, offline_demo_file) -> None:
     """The compact layout (a type under its name) is for a page too narrow: at 100x30 the side
     panes left the page 52 columns, and the table took it."""
-    for size in SIZES + EDGES:
+    for size in EVERY_SIZE:
         app = make_app(auto_describe=False)
         async with app.run_test(size=size) as pilot:
             app.action_page("mappings")

@@ -1,10 +1,11 @@
-"""The connection's pages: a TabbedContent that a tab activation overtaken by a later one
-does not switch back, and that keeps its focused field in view when the terminal is resized."""
+"""The connection's pages: a TabbedContent that a tab activation or a field's focus overtaken
+by a later page does not switch back, and that keeps its focused field in view when the
+terminal is resized."""
 
 from __future__ import annotations
 
 from textual.events import Resize
-from textual.widgets import TabbedContent, Tabs
+from textual.widgets import TabbedContent, TabPane, Tabs
 from textual.widgets._tabbed_content import ContentTabs
 
 
@@ -24,6 +25,14 @@ class Pages(TabbedContent):
             event.stop()
             # (Textual calls each class's handler in turn: TabbedContent's would switch back)
             event.prevent_default()
+
+    def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
+        """A field of a page focused shows that page, unless the focus has left the page since
+        (two page keys in one burst: the first page's field focused, then the second's)."""
+        focused = self.screen.focused
+        if focused is not None and event.tab_pane not in focused.ancestors:
+            event.stop()
+            event.prevent_default()  # (TabbedContent's handler would show the page left)
 
     def on_resize(self, _event: Resize) -> None:
         """Once laid out at the new size, scroll the focused field back into view: the fields
