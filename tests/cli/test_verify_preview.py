@@ -495,11 +495,10 @@ def test_preview_as_a_table_gives_jsonb_as_json(run_cli: CliRunner, pg_odd_value
     assert '{"a": [1, "x"]}' in result.stdout and "'a'" not in result.stdout
 
 
-def test_a_database_refusing_a_sign_in_without_the_password_env_names_the_variable(
-    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
-) -> None:
-    """cron's environment lacks the variable: the driver's "using password: NO" alone does not
-    say where the password was looked for."""
+def _mariadb_as_entity2(config_dir: Path, emulator: Any, tmp_path: Path, *,
+                        password_env: str) -> None:
+    """The connection "Accounts", its entity 2 the test MariaDB, its password from
+    ``password_env`` (skipped without MariaDB)."""
     base = os.environ.get("L2TUI_TEST_MYSQL_URL")
     if not base:
         pytest.skip("no MySQL/MariaDB: run the tests with scripts/test")
@@ -508,8 +507,16 @@ def test_a_database_refusing_a_sign_in_without_the_password_env_names_the_variab
     url = sa.make_url(base)
     conn.entity2.connection_string = (f"Server={url.host};Port={url.port};"
                                       f"Database={url.database};User ID={url.username};")
-    conn.entity2.password_env = "L2TUI_TEST_NOT_SET"
+    conn.entity2.password_env = password_env
     ConnectionStore(config_dir).save(conn)
+
+
+def test_a_database_refusing_a_sign_in_without_the_password_env_names_the_variable(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    """cron's environment lacks the variable: the driver's "using password: NO" alone does not
+    say where the password was looked for."""
+    _mariadb_as_entity2(config_dir, emulator, tmp_path, password_env="L2TUI_TEST_NOT_SET")
     os.environ.pop("L2TUI_TEST_NOT_SET", None)  # (not set at all: set but empty is told apart)
     result = run_cli("verify", "Accounts", "--entity", "2")
     assert result.returncode == 3, result.stdout + result.stderr
@@ -524,16 +531,8 @@ def test_a_database_refusing_the_password_given_names_where_it_came_from(
 ) -> None:
     """The driver's "Access denied … (using password: YES)" does not say which password was
     refused: one from a variable reads that its variable's password was refused."""
-    base = os.environ.get("L2TUI_TEST_MYSQL_URL")
-    if not base:
-        pytest.skip("no MySQL/MariaDB: run the tests with scripts/test")
-    conn = _save(config_dir, emulator.connection_string(), tmp_path / "x.db")
-    conn.entity2.title, conn.entity2.provider = "MariaDB accounts", "mysql"
-    url = sa.make_url(base)
-    conn.entity2.connection_string = (f"Server={url.host};Port={url.port};"
-                                      f"Database={url.database};User ID={url.username};")
-    conn.entity2.password_env = "L2TUI_TEST_WRONG_PASSWORD"
-    ConnectionStore(config_dir).save(conn)
+    _mariadb_as_entity2(config_dir, emulator, tmp_path,
+                        password_env="L2TUI_TEST_WRONG_PASSWORD")
     result = run_cli("verify", "Accounts", "--entity", "2",
                      env={"L2TUI_TEST_WRONG_PASSWORD": "not-the-password-l2tui"})
     assert result.returncode == 3, result.stdout + result.stderr
