@@ -129,11 +129,9 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     # (a reader gone, `| head`: the exit code still says how the run went)
     try:
         if as_json:
-            print(json.dumps(report_dict(report, record, dry_run=bool(args.dry_run)), indent=2,
-                             default=str), flush=True)
+            print(json.dumps(report_dict(report, record), indent=2, default=str), flush=True)
         else:
-            print("\n".join([summary(report, dry_run=bool(args.dry_run)),
-                             *planned_lines(report)]), flush=True)
+            print("\n".join([summary(report), *planned_lines(report)]), flush=True)
     except OutputFailed as exc:
         exc.code = code
         raise
@@ -142,8 +140,7 @@ def _run(conn: Connection, args: argparse.Namespace, paths: Paths) -> int:
     return code
 
 
-def report_dict(report: RunReport, record: dict[str, Any] | None = None, *,
-                dry_run: bool = False) -> dict[str, Any]:
+def report_dict(report: RunReport, record: dict[str, Any] | None = None) -> dict[str, Any]:
     """A report as plain JSON data (for --json and scripts), with its run's number, log file
     (as ``record``, the run in the history, gives it), exit code and whether it was a dry run
     (one cancelled reads "cancelled"), as ``failure_dict`` and ``history --json`` have them."""
@@ -157,7 +154,7 @@ def report_dict(report: RunReport, record: dict[str, Any] | None = None, *,
     data["run"] = report.details.get("run")
     data["log"] = None if record is None else record.get("log")
     data["exit_code"] = 0 if report.ok else 1
-    data["dry_run"] = dry_run or report.outcome == "dry_run"
+    data["dry_run"] = report.dry_run
     return data
 
 
@@ -173,9 +170,9 @@ def failure_dict(connection: str, exc: L2Error,
 
 
 
-def summary(report: RunReport, dry_run: bool = False) -> str:
-    """The lines a person reads after a run (``dry_run``: it was one, cancelled or not)."""
-    dry = dry_run or report.outcome == "dry_run"
+def summary(report: RunReport) -> str:
+    """The lines a person reads after a run (a dry run's say so, cancelled or not)."""
+    dry = report.dry_run
     head = {"success": "Done", "dry_run": "Dry run (nothing written)", "errors": "Finished with errors",
             "conflicts": "Finished with unresolved conflicts",
             "cancelled": "Cancelled dry run (nothing written)" if dry else "Cancelled"}

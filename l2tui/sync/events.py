@@ -66,6 +66,12 @@ class RunReport:
         return self.outcome == "success"
 
     @property
+    def dry_run(self) -> bool:
+        """Whether it was a dry run, one cancelled too (a dry run's report lists its planned
+        writes: ``details["planned"]``)."""
+        return self.outcome == "dry_run" or "planned" in self.details
+
+    @property
     def seconds(self) -> float:
         """How long the run took."""
         return self.finished - self.started

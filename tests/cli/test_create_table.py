@@ -13,9 +13,15 @@ from tests.conftest import CliRunner
 
 
 def _save(config_dir: Path, emulator: Any, db: Path) -> None:
+    _save_from(config_dir, emulator.connection_string(), db)
+
+
+def _save_from(config_dir: Path, source: str, db: Path) -> None:
+    """The connection "Accounts": entity 1 the Dynamics accounts at ``source`` (a connection
+    string), entity 2 the table crm_accounts in the SQLite file ``db``."""
     conn = Connection(title="Accounts")
     conn.entity1.provider = "odata"
-    conn.entity1.connection_string = emulator.connection_string()
+    conn.entity1.connection_string = source
     conn.entity1.select = "$select=accountid,name,revenue,modifiedon"
     conn.entity1.primary_key = ["accountid"]
     conn.entity2.provider = "sqlite"
@@ -187,15 +193,8 @@ def test_a_source_that_is_not_there_is_named_as_a_run_names_it(
         run_cli: CliRunner, config_dir: Path, tmp_path: Path) -> None:
     """The table is made from entity 1's columns: the error said "GET http://…: Connection
     refused" without naming which entity it could not reach."""
-    conn = Connection(title="Accounts")
-    conn.entity1.provider = "odata"
-    conn.entity1.connection_string = \
-        "URL=http://127.0.0.1:9/api/data/v9.2/accounts;Authentication=none;"
-    conn.entity1.select, conn.entity1.primary_key = "$select=accountid,name", ["accountid"]
-    conn.entity2.provider = "sqlite"
-    conn.entity2.connection_string = f"Data Source={tmp_path / 'crm.db'};"
-    conn.entity2.select, conn.entity2.primary_key = "crm_accounts", ["accountid"]
-    ConnectionStore(config_dir).save(conn)
+    _save_from(config_dir, "URL=http://127.0.0.1:9/api/data/v9.2/accounts;Authentication=none;",
+               tmp_path / "crm.db")
     result = run_cli("create-table", "Accounts", "--dry-run")
     assert result.returncode == 3
     assert result.stderr.startswith("l2tui: entity 1 (odata): GET http://127.0.0.1:9/"), \
