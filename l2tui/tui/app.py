@@ -19,7 +19,7 @@ from l2tui.config.files import make_folder
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 from l2tui.tui import messages
-from l2tui.tui.commands import L2Commands
+from l2tui.tui.commands import ConnectionsFound, L2Commands
 from l2tui.tui.handlers import ActionsMixin
 from l2tui.tui.keys import read_alt_digits
 from l2tui.tui.layout import BREAKPOINTS, width_class
@@ -54,7 +54,7 @@ class L2App(WatchMixin, ActionsMixin):
     TITLE = "l2tui"
     SUB_TITLE = "connection manager"
     CSS_PATH = "app.tcss"
-    COMMANDS: ClassVar = App.COMMANDS | {L2Commands}
+    COMMANDS: ClassVar = App.COMMANDS | {L2Commands, ConnectionsFound}
     BINDINGS: ClassVar[list[BindingType]] = [
         # first in the footer, so a narrow one still shows it: it lists the keys the footer has
         # no room for (alt+1 …, F4, F7, F8, F12, ctrl+p)

@@ -1,11 +1,15 @@
 """The command palette (ctrl+p): every action under the seed's names, plus page and pane moves;
-only those that can act now are offered (no Cancel Run without a run)."""
+only those that can act now are offered (no Cancel Run without a run); and every connection, by
+its title, to open (a folder of hundreds is found by typing, not scrolling)."""
 
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from l2tui.tui.widgets.connection_list import ConnectionList
 
 # (palette name, help, app action)
 COMMANDS = (
@@ -56,3 +60,20 @@ class L2Commands(Provider):
             if score > 0:
                 yield Hit(score, matcher.highlight(name), partial(self.app.run_action, action),
                           text=name, help=help_text)
+
+
+class ConnectionsFound(Provider):
+    """Finds connections by title (or file name) as they are typed; one chosen opens as a click
+    on it in the list does. Nothing while the palette is empty: hundreds would bury the
+    commands."""
+
+    async def search(self, query: str) -> Hits:
+        """The connections whose title or file name matches what was typed."""
+        matcher = self.matcher(query)
+        for item in self.app.workspace.items():  # type: ignore[attr-defined]
+            name = Path(item.key).name
+            score = max(matcher.match(item.title), matcher.match(name))
+            if score > 0:
+                yield Hit(score, matcher.highlight(item.title),
+                          partial(self.app.post_message, ConnectionList.Picked(item.key)),
+                          text=item.title, help=f"open this connection ({name})")

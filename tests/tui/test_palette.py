@@ -232,3 +232,49 @@ async def test_at_80x24_the_pairs_tables_exclude_key_leaves_the_footers_f_keys_w
         footer = screen_lines(app)[-1]
         assert footer.split()[:4] == ["x", "Exclude", "f1", "Keys"], footer
         assert "^n New" not in footer and not _footer_keys_cut(app), footer
+
+
+def _another_connection(demo_file, title: str):
+    """A second connection file beside the demo's, titled ``title``."""
+    other = demo_file.with_name("zz-other.toml")
+    text = demo_file.read_text().replace('title = "Demo: Dynamics accounts to SQLite"',
+                                         f'title = "{title}"')
+    assert f'title = "{title}"' in text
+    other.write_text(text)
+    return other
+
+
+async def test_typing_a_connections_title_in_the_palette_opens_it(make_app,
+                                                                  offline_demo_file) -> None:
+    other = _another_connection(offline_demo_file, "Contacts to Warehouse")
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.current is not None)
+        assert app.current.path == offline_demo_file
+        await pilot.press("ctrl+p", *"wareh")
+        await until(pilot, lambda: _listed(app)[:1] == ["Contacts to Warehouse"])
+        await pilot.press("enter")
+        await until(pilot, lambda: app.current is not None and app.current.path == other)
+        listed = app.query_one("ConnectionList")
+        assert listed.get_option_at_index(listed.highlighted).id == str(other)
+
+
+async def test_a_connection_is_found_by_its_file_name_too(make_app, offline_demo_file) -> None:
+    other = _another_connection(offline_demo_file, "Contacts to Warehouse")
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p", *"zz-oth")
+        await until(pilot, lambda: _listed(app)[:1] == ["Contacts to Warehouse"])
+        await pilot.press("enter")
+        await until(pilot, lambda: app.current is not None and app.current.path == other)
+
+
+async def test_the_empty_palette_offers_commands_not_every_connection(make_app,
+                                                                      offline_demo_file) -> None:
+    _another_connection(offline_demo_file, "Contacts to Warehouse")
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette) and _listed(app))
+        assert "Create New Connection" in _listed(app)
+        assert "Contacts to Warehouse" not in _listed(app)
