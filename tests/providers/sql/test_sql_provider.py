@@ -332,6 +332,40 @@ def test_a_missing_table_is_a_config_error(db: Database) -> None:
         db.open("nothere").describe()
 
 
+def _orders(db: Database) -> None:
+    db.run("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer VARCHAR(20))")
+
+
+def test_a_mistyped_table_name_gets_the_nearest_table_named(db: Database) -> None:
+    _orders(db)
+    with pytest.raises(ConfigError) as raised:
+        db.open("order").describe()
+    assert raised.value.message.endswith("table 'order' not found (did you mean 'orders'?)")
+
+
+def test_a_mistyped_column_of_the_select_gets_the_nearest_column_named(db: Database) -> None:
+    _orders(db)
+    with pytest.raises(ConfigError) as raised:
+        db.open("SELECT id, custmer FROM orders").describe()
+    assert raised.value.message.endswith(
+        "column 'custmer' not found in table 'orders' (did you mean 'customer'?)")
+
+
+def test_a_mistyped_primary_key_column_gets_the_nearest_column_named(db: Database) -> None:
+    _orders(db)
+    with pytest.raises(ConfigError) as raised:
+        db.open("orders", primary_key=["customer_"]).describe()
+    assert raised.value.message.endswith(
+        "column 'customer_' not found in table 'orders' (did you mean 'customer'?)")
+
+
+def test_a_table_name_near_none_of_the_tables_gets_no_guess(db: Database) -> None:
+    _orders(db)
+    with pytest.raises(ConfigError) as raised:
+        db.open("nothere").describe()
+    assert raised.value.message.endswith("table 'nothere' not found")
+
+
 def test_create_table_from_the_other_sides_columns(db: Database) -> None:
     columns = [Column("accountid", ColumnType.GUID, key=True, nullable=False),
                Column("name", ColumnType.STRING, max_length=160),
