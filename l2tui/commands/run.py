@@ -146,8 +146,11 @@ def report_dict(report: RunReport, record: dict[str, Any] | None = None) -> dict
     (one cancelled reads "cancelled"), as ``failure_dict`` and ``history --json`` have them."""
     data = asdict(report)
     planned = data["details"].pop("planned", None)
+    updates = data["details"].pop("planned_updates", None)
     if planned is not None and data["plan"] is not None:  # a dry run's writes, by match key
         data["plan"]["items"] = planned
+        if updates is not None:  # (its updates with the values each would set)
+            data["plan"]["updates"] = updates
     data["ok"] = report.ok
     data["started"], data["finished"] = iso_time(report.started), iso_time(report.finished)
     data["seconds"] = round(report.seconds, 3)

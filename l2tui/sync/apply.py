@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from itertools import islice
@@ -69,12 +69,27 @@ class Planned:
         # match keys this run made up (a GUID for a SQL row without one, which a real run would
         # make anew): listed as new, by the row's own key ({"new": {"id": 1}})
         self.new: dict[str, dict[str, Any]] = {}
+        # the values each kept update would set, by side and match key (its Change's values:
+        # the columns that changed where the run compared both sides, else every mapped one)
+        self.sets: dict[str, dict[str, dict[str, Any]]] = {"left": {}, "right": {}}
 
     def add(self, side: str, op: str, mkeys: Iterable[str]) -> None:
         """Keep match keys of writes of ``op`` on ``side`` while fewer than ``most`` are kept."""
         kept = self.keys[side][op]
         if len(kept) < self.most:
             kept.extend(islice(mkeys, self.most - len(kept)))
+
+    def set_by(self, side: str, mkey: str, values: Mapping[str, Any]) -> None:
+        """Keep the values a kept update of ``side`` would set."""
+        if mkey in self.keys[side]["update"]:
+            self.sets[side][mkey] = dict(values)
+
+    def updates(self) -> dict[str, list[dict[str, Any]]]:
+        """The kept updates of each side with the values each would set, in the order listed:
+        ``{"key": [its match key's values], "values": {column: value}}``."""
+        return {side: [{"key": match_values(m), "values": self.sets[side][m]}
+                       for m in self.keys[side]["update"] if m in self.sets[side]]
+                for side in self.sets}
 
     def listed(self) -> dict[str, dict[str, list[Any]]]:
         """The kept match keys, each as its values (a made-up one as ``{"new": own key}``), by
@@ -385,6 +400,8 @@ class Writer:
             done[op] += 1
             if planned is not None:
                 planned.add(name, op, (task.mkey,))
+                if op == "update":
+                    planned.set_by(name, task.mkey, outcome.change.values)
             if after is not None:
                 after(task, outcome)
                 continue

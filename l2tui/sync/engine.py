@@ -1932,7 +1932,8 @@ class Engine:
     def _planned(self) -> dict[str, Any]:
         """A dry run's first writes of each kind on each side (``Planned``), for its report."""
         planned = self.counts.planned
-        return {} if planned is None else {"planned": planned.listed()}
+        return {} if planned is None else {"planned": planned.listed(),
+                                           "planned_updates": planned.updates()}
 
 
 __all__ = ["Cancelled", "ChangeOp", "Engine", "Options", "Rebaseline", "plan_mapping"]

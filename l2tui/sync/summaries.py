@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
+from datetime import time as dt_time
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from l2tui.providers.base import shown_value
 from l2tui.sync.events import PlanCounts, RunReport
@@ -263,10 +265,10 @@ def outcome_words(resolution: str, left: Mapping[str, Any] | None,
 
 
 def value_text(value: Any, most: int = VALUE_CHARS) -> str:
-    """A conflict's value as a line shows it: text quoted, a number as it reads (``12.5``), cut
+    """A value as a line shows it: text quoted, a number or time as it reads (``12.5``), cut
     to ``most`` characters ("...": a long text is whole in ``l2tui conflicts``)."""
-    if isinstance(value, Decimal):
-        text = str(value)
+    if isinstance(value, Decimal | date | dt_time | UUID):  # (as it reads: 12.5, 2026-11-28…)
+        text = value.isoformat() if isinstance(value, date | dt_time) else str(value)
         return text if len(text) <= most else text[:most - 3] + "..."
     return shown_value(value, most)
 
@@ -275,22 +277,41 @@ SIDE_LABELS = (("left", "Data Entity 1 (left)"), ("right", "Data Entity 2 (right
 WRITES = (("create", "created"), ("update", "updated"), ("delete", "deleted"))
 
 
+PLANNED_COLUMNS = 4
+"""Columns a dry run's line of an update shows of those it would set (then how many more)."""
+
+
 def planned_lines(report: RunReport) -> list[str]:
-    """A dry run's writes, each kind on each side: how many, the first ones by match key, and
-    how many more."""
+    """A dry run's writes, each kind on each side: how many, the first ones by match key (an
+    update with the values it would set), and how many more."""
     planned = report.details.get("planned")
     if not planned:
         return []
+    updates = report.details.get("planned_updates") or {}
     lines = []
     for side, label in SIDE_LABELS:
+        sets = {repr(update["key"]): update["values"] for update in updates.get(side, ())}
         for op, done in WRITES:
             total, keys = getattr(report, f"{done}_{side}"), planned[side][op]
             if total:
                 lines.append(f"To {op} on {label}: {total:,}")
-                lines.extend(f"  {planned_text(values)}" for values in keys)
+                lines.extend(f"  {planned_text(values)}" + sets_text(sets.get(repr(values)))
+                             for values in keys)
                 if total > len(keys):
                     lines.append(f"  … and {total - len(keys):,} more")
     return lines
+
+
+def sets_text(values: Mapping[str, Any] | None, most: int = PLANNED_COLUMNS) -> str:
+    """What a planned update writes, after its key: ``: name = 'A', revenue = 12.5`` (a text cut
+    as a conflict's value is), the first ``most`` columns and how many more; "" if unknown. Only
+    the columns that changed where the run compared both sides (bidirectional, ``--full``); else
+    every mapped one, as the update writes them all."""
+    if not values:
+        return ""
+    shown = [f"{name} = {value_text(value)}" for name, value in list(values.items())[:most]]
+    more = f", and {len(values) - most} more" if len(values) > most else ""
+    return ": " + ", ".join(shown) + more
 
 
 def planned_text(values: list[Any] | dict[str, Any]) -> str:

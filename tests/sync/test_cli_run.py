@@ -291,13 +291,39 @@ def test_dry_run_lists_20_items_of_a_kind_then_how_many_more(pair: Pair,
     assert set(listed[:20]) < set(pair.left())
 
 
-def test_dry_run_lists_the_items_it_would_update(pair: Pair, run_cli: CliRunner) -> None:
+def test_dry_run_lists_the_items_it_would_update_with_the_values_it_would_write(
+        pair: Pair, run_cli: CliRunner) -> None:
+    """A one-way run that does not read its target writes every mapped column of an update."""
     name = pair.save()
     assert run_cli("run", name).returncode == 0
     key = sorted(pair.left())[3]
     pair.left_update(key, {"name": "edited"})
     out = run_cli("run", name, "--dry-run").stdout
-    assert planned(out, "To update on Data Entity 2 (right): 1") == [key]
+    [line] = planned(out, "To update on Data Entity 2 (right): 1")
+    assert line.startswith(f"{key}: name = 'edited', ") and line.endswith(", and 1 more")
+
+
+def test_a_full_dry_run_lists_an_update_with_only_the_values_that_differ(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    key = sorted(pair.left())[3]
+    pair.left_update(key, {"name": "edited"})
+    out = run_cli("run", name, "--dry-run", "--full").stdout
+    assert planned(out, "To update on Data Entity 2 (right): 1") == [f"{key}: name = 'edited'"]
+
+
+def test_dry_run_json_gives_each_planned_update_with_the_values_it_would_write(
+        pair: Pair, run_cli: CliRunner) -> None:
+    name = pair.save()
+    assert run_cli("run", name).returncode == 0
+    key = sorted(pair.left())[3]
+    pair.left_update(key, {"name": "edited"})
+    report = json.loads(run_cli("run", name, "--dry-run", "--full", "--json").stdout)
+    assert report["plan"]["items"]["right"]["update"] == [[key]]
+    assert report["plan"]["updates"] == {"left": [],
+                                         "right": [{"key": [key], "values": {"name": "edited"}}]}
+    assert "planned_updates" not in report["details"]
 
 
 def test_dry_run_past_the_deletion_guard_lists_the_items_it_would_delete(
