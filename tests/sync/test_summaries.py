@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 
@@ -16,6 +18,7 @@ from l2tui.sync.summaries import (
     report_body,
     run_text,
     seconds_text,
+    sets_text,
 )
 
 
@@ -153,3 +156,15 @@ def test_an_item_error_is_one_line_though_its_message_is_not() -> None:
 def test_a_conflict_shows_its_key_as_its_values_as_an_item_error_does() -> None:
     assert conflict_text('["AC-001", 2]', "skipped", None, {"name": "B"}).startswith(
         "conflict AC-001, 2: skipped")
+
+
+def test_a_planned_update_shows_dates_and_guids_as_they_read_not_as_python_writes_them() -> None:
+    guid = "6f9619ff-8b86-d011-b42d-00c04fc964ff"
+    assert sets_text({"placed": datetime(2026, 11, 28, 10, tzinfo=UTC),
+                      "born": date(1990, 5, 1), "owner": UUID(guid)}) == \
+        f": placed = 2026-11-28T10:00:00+00:00, born = 1990-05-01, owner = {guid}"
+
+
+def test_a_planned_update_shows_four_columns_then_how_many_more() -> None:
+    values = {f"c{n}": n for n in range(6)}
+    assert sets_text(values) == ": c0 = 0, c1 = 1, c2 = 2, c3 = 3, and 2 more"
