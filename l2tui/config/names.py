@@ -27,3 +27,17 @@ def nearest(typed: str, names: Iterable[str], cutoff: float = 0.6) -> str | None
     folded = {_folded(n): n for n in reversed(choices)}  # (the first of names folding alike)
     near = difflib.get_close_matches(key, list(folded), n=1, cutoff=cutoff)
     return folded[near[0]] if near else None
+
+
+def names_hint(typed: str, names: Iterable[str], listing: str = "its columns", shown: int = 10
+               ) -> str:
+    """What a message adds about a name not found: the one it likely meant, else the first
+    ``shown`` names, sorted, and how many there are (a table of 300 columns is not listed whole).
+    """
+    choices = list(names)
+    near = nearest(typed, choices)
+    if near:
+        return f"did you mean '{near}'?"
+    ordered = sorted(choices, key=str.casefold)
+    more = f", … ({len(ordered)} in all)" if len(ordered) > shown else ""
+    return f"{listing}: {', '.join(ordered[:shown]) or 'none'}{more}"

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from l2tui.config.model import ColumnPair, ConflictResolution, Connection, Direction
+from l2tui.config.names import names_hint
 from l2tui.config.specs import SelectError
 from l2tui.config.specs.sql_select import parse_select
 from l2tui.errors import ConfigError
@@ -123,8 +124,8 @@ def _by_name(columns: list[Column]) -> dict[str, Column]:
 def _find(columns: dict[str, Column], name: str, index: int, key: str) -> Column:
     column = columns.get(name.casefold())
     if column is None:
-        names = ", ".join(sorted(c.name for c in columns.values())) or "none"
-        raise ConfigError(f"entity {index} has no column '{name}' (its columns: {names})", key=key)
+        hint = names_hint(name, [c.name for c in columns.values()])
+        raise ConfigError(f"entity {index} has no column '{name}' ({hint})", key=key)
     return column
 
 

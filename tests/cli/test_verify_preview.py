@@ -557,6 +557,34 @@ def test_verify_refuses_a_modified_column_the_entity_lacks_as_run_does(
     assert f"Entity 2 (SQLite accounts): FAILED — {refused}" in result.stdout
 
 
+def test_a_mistyped_mapped_column_gets_the_nearest_column_named(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    conn.mapping.columns = [ColumnPair(left="name", right="revenu")]
+    ConnectionStore(config_dir).save(conn)
+    assert "Mapping: FAILED — mapping.columns[0].right: entity 2 has no column 'revenu' (did you " \
+        "mean 'revenue'?)" in run_cli("verify", "Accounts").stdout
+
+
+def test_a_mapped_column_of_a_wide_table_names_ten_of_its_columns_and_how_many_there_are(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    """A message is one short line: a table of 300 columns is not listed whole."""
+    db = tmp_path / "crm.db"
+    columns = ", ".join(f"extra_{n:03d} TEXT" for n in range(30))
+    with sqlite3.connect(db) as sqlite:
+        sqlite.execute(f"CREATE TABLE accounts (accountid TEXT PRIMARY KEY, name TEXT, {columns})")
+    conn = _save(config_dir, emulator.connection_string(), db)
+    conn.mapping.columns = [ColumnPair(left="name", right="zzz")]
+    ConnectionStore(config_dir).save(conn)
+    listed = ", ".join(["accountid", *(f"extra_{n:03d}" for n in range(9))])
+    assert f"entity 2 has no column 'zzz' (its columns: {listed}, … (32 in all))" in \
+        run_cli("verify", "Accounts").stdout
+
+
 def test_verify_checks_the_mapping_against_both_entities_as_run_does(
     run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
 ) -> None:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
-from l2tui.config.names import nearest
+from l2tui.config.names import names_hint
 from l2tui.pools import thread_pool
 from l2tui.providers.base import Column, ColumnType
 from l2tui.providers.odata.entity_schema import EntitySchema
@@ -33,14 +33,9 @@ class UnknownEntitySet(ValueError):
         super().__init__(f"the service has no entity set '{entity_set}' ({self.hint})")
 
 
-def known_sets(entity_set: str, known: Collection[str], shown: int = 10) -> str:
+def known_sets(entity_set: str, known: Collection[str]) -> str:
     """The entity set a mistyped one may have meant, else the first few of them."""
-    near = nearest(entity_set, known)
-    if near:
-        return f"did you mean '{near}'?"
-    names = sorted(known)
-    more = f", … ({len(names)} in all)" if len(names) > shown else ""
-    return f"it has: {', '.join(names[:shown]) or 'none'}{more}"
+    return names_hint(entity_set, known, listing="it has")
 
 
 def odata_quote(text: str) -> str:
