@@ -323,7 +323,8 @@ def test_verify_of_a_missing_table_says_which_command_creates_it(
     _save(config_dir, emulator.connection_string(), db)
     result = run_cli("verify", "Accounts")
     assert result.returncode == 2, result.stderr
-    assert "Entity 2 (SQLite accounts): FAILED — select: table 'accounts' not found\n" \
+    assert "Entity 2 (SQLite accounts): FAILED — select: table 'accounts' not found (tables " \
+           "there: none)\n" \
            "  l2tui create-table Accounts --entity 2 makes it from entity 1's columns\n" \
         in result.stdout
 
@@ -337,7 +338,7 @@ def test_preview_of_a_missing_table_exits_2_naming_the_file_and_the_entity_key(
     result = run_cli("preview", "Accounts", "--entity", "2")
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == (f"l2tui: {config_dir / 'accounts.toml'}: entity2.select: "
-                                     "table 'accounts' not found")
+                                     "table 'accounts' not found (tables there: none)")
 
 
 @pytest.mark.parametrize("command", [("preview", "--entity", "2"), ("run", "--dry-run")],

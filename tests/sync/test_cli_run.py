@@ -429,8 +429,10 @@ def test_a_primary_key_naming_a_missing_sql_column_names_file_and_key(
     pair.conn.entity2.primary_key = ["nosuch"]
     result = run_cli("run", pair.save())
     assert result.returncode == 2
-    assert result.stderr.strip() == (f"l2tui: {saved_file(pair)}: entity2.primary_key: column "
-                                     "'nosuch' not found in table 'accounts'")
+    assert result.stderr.strip() == (
+        f"l2tui: {saved_file(pair)}: entity2.primary_key: column 'nosuch' not found in table "
+        "'accounts' (its columns: accountid, accountnumber, changed_at, creditonhold, name, "
+        "numberofemployees, revenue)")
 
 
 def test_a_select_the_service_refuses_names_file_and_key_with_its_reason(

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect, Inspector
 
-from l2tui.config.names import nearest
+from l2tui.config.names import names_hint
 from l2tui.config.specs.sql_select import Name, SelectInfo
 from l2tui.errors import ConfigError
 from l2tui.providers.base import MICROSECONDS, Column, ColumnType
@@ -51,7 +51,7 @@ def reflect_table(inspector: Inspector, info: SelectInfo, default_schema: str | 
         if match is None or info.table[-1].quoted:
             where = f" in schema {schema!r}" if schema else ""
             raise ConfigError(f"table {info.table_name!r} not found{where}"
-                              f"{_did_you_mean(info.table[-1].text, known)}", key="select")
+                              f"{_hint(info.table[-1].text, known, 'tables there')}", key="select")
         name = match
     table = sa.Table(name, sa.MetaData(), schema=schema)
     inspector.reflect_table(table, None, resolve_fks=False)
@@ -84,10 +84,10 @@ def is_read_only(column: sa.Column[Any]) -> bool:
             or types.is_rowversion(column.type))
 
 
-def _did_you_mean(typed: str, names: Sequence[str]) -> str:
-    """`` (did you mean 'orders'?)`` where one of ``names`` is near what was typed, else ""."""
-    near = nearest(typed, names)
-    return f" (did you mean '{near}'?)" if near else ""
+def _hint(typed: str, names: Sequence[str], listing: str = "its columns") -> str:
+    """`` (did you mean 'orders'?)`` where one of ``names`` is near what was typed, else the
+    first of them (``names_hint``)."""
+    return f" ({names_hint(typed, names, listing)})"
 
 
 def pick_columns(table: sa.Table, info: SelectInfo) -> list[sa.Column[Any]]:
@@ -102,7 +102,7 @@ def pick_columns(table: sa.Table, info: SelectInfo) -> list[sa.Column[Any]]:
             col = by_fold.get(name.text.casefold())
         if col is None:
             raise ConfigError(f"column {name.text!r} not found in table {table.name!r}"
-                              f"{_did_you_mean(name.text, table.c.keys())}", key="select")
+                              f"{_hint(name.text, table.c.keys())}", key="select")
         out.append(col)
     return out
 
@@ -117,7 +117,7 @@ def resolve_keys(table: sa.Table, primary_key: Sequence[str]) -> list[str]:
         name = key if key in table.c else by_fold.get(key.casefold())
         if name is None:
             raise ConfigError(f"column {key!r} not found in table {table.name!r}"
-                              f"{_did_you_mean(key, table.c.keys())}", key="primary_key")
+                              f"{_hint(key, table.c.keys())}", key="primary_key")
         out.append(name)
     return out
 

@@ -359,11 +359,11 @@ def test_a_mistyped_primary_key_column_gets_the_nearest_column_named(db: Databas
         "column 'customer_' not found in table 'orders' (did you mean 'customer'?)")
 
 
-def test_a_table_name_near_none_of_the_tables_gets_no_guess(db: Database) -> None:
+def test_a_table_name_near_none_of_the_tables_gets_the_tables_there_named(db: Database) -> None:
     _orders(db)
     with pytest.raises(ConfigError) as raised:
         db.open("nothere").describe()
-    assert raised.value.message.endswith("table 'nothere' not found")
+    assert raised.value.message.endswith("table 'nothere' not found (tables there: orders)")
 
 
 def test_create_table_from_the_other_sides_columns(db: Database) -> None:
