@@ -550,7 +550,8 @@ class ActionsMixin(L2Core):
 
     def on_preview_ready(self, event: messages.PreviewReady) -> None:
         """Show the first rows in a pop-up."""
-        self.push_screen(PreviewScreen(event.title, event.columns, event.records))
+        self.push_screen(PreviewScreen(event.title, event.columns, event.records,
+                                       event.file_name))
 
     def on_columns_described(self, event: messages.ColumnsDescribed) -> None:
         """Both sides' columns arrived: fill the Mappings page."""

@@ -169,7 +169,8 @@ def preview(conn: Connection, index: int, paths: Paths, bridge: Bridge, prompt: 
         with _open(conn, index, paths, bridge, prompt) as provider:
             columns, records = provider.preview(PREVIEW_ROWS)
         title = conn.entity(index).title or f"Data Entity {index}"
-        bridge.post(messages.PreviewReady(index, title, list(columns), list(records)))
+        bridge.post(messages.PreviewReady(index, title, list(columns), list(records),
+                                          file_name=f"{conn.slug}-entity{index}.csv"))
     finally:
         bridge.post(messages.SignInEnded())
 
