@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import csv
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Label
 
 from l2tui.tui.screens.confirm import AskScreen, ConfirmScreen
 from l2tui.tui.screens.preview import PreviewScreen
-from tests.tui.conftest import DEMO_SLUG, screen_lines, until
+from tests.tui.conftest import DEMO_SLUG, make_accounts_table, screen_lines, until
 
 SIZE = (120, 40)
 
@@ -155,3 +156,32 @@ async def test_the_preview_footer_and_f1_show_export_csv(make_app, demo_file) ->
         await pilot.press("escape")
         await until(pilot, lambda: not preview.query("HelpPanel"))
         assert app.screen is preview
+
+
+def _title(preview: PreviewScreen) -> str:
+    return str(preview.query_one(".dialog-title", Label).render())
+
+
+async def test_f3_on_the_connection_page_previews_data_entity_1_and_its_title_says_so(
+        make_app, demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.current is not None)
+        assert app.page_entity() is None  # (the Connection page: no entity's fields)
+        preview = await _open_preview(pilot, app)
+        assert _title(preview) == "Preview Data — Data Entity 1: Dynamics accounts (50 rows)"
+
+
+async def test_f3_in_data_entity_2s_fields_previews_data_entity_2_and_its_title_says_so(
+        make_app, demo_file, sqlite_db: Path) -> None:
+    make_accounts_table(sqlite_db)
+    with sqlite3.connect(sqlite_db) as con:
+        con.execute("INSERT INTO accounts VALUES ('a1', 'Only in SQLite', 'N1', 5)")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+3")
+        await until(pilot, lambda: app.focused is not None
+                    and app.query_one("#entity2-form") in app.focused.ancestors)
+        preview = await _open_preview(pilot, app)
+        assert _title(preview) == "Preview Data — Data Entity 2: SQLite accounts (1 row)"
+        assert _shown(preview)[1][:2] == ["a1", "Only in SQLite"]

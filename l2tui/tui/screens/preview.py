@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, HelpPanel, Label
 
 from l2tui.preview import cell_text, column_names, save_csv
+from l2tui.sync.summaries import count_text
 from l2tui.tui.screens.confirm import AskScreen, ConfirmScreen
 from l2tui.tui.widgets.footer import L2Footer
 from l2tui.tui.widgets.tables import fill_table
@@ -49,7 +50,7 @@ class PreviewScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         """Title, table, Close; the dialog's keys in a footer."""
         with Vertical(classes="dialog -wide"):
-            yield Label(f"Preview Data — {self.title_text} ({len(self.records)} rows)",
+            yield Label(f"Preview Data — {self.title_text} ({self.rows_text()})",
                         classes="dialog-title")
             table: DataTable[str] = DataTable(id="preview-table", zebra_stripes=True)
             fill_table(table, self.names, [[cell(record.get(name)) for name in self.names]
@@ -57,6 +58,10 @@ class PreviewScreen(ModalScreen[None]):
             yield table
             yield Button("Close", id="close")
         yield L2Footer((), compact=True)
+
+    def rows_text(self) -> str:
+        """How many rows it shows: "1 row", "50 rows"."""
+        return count_text(len(self.records), "row")
 
     def on_mount(self) -> None:
         """Focus the table for scrolling."""
@@ -75,8 +80,7 @@ class PreviewScreen(ModalScreen[None]):
 
     def action_export(self) -> None:
         """Export CSV: ask for the file, then write the rows shown to it."""
-        rows = f"{len(self.records)} row{'s' if len(self.records) != 1 else ''}"
-        self.app.push_screen(AskScreen("Export CSV", f"Write the {rows} shown as CSV to:",
+        self.app.push_screen(AskScreen("Export CSV", f"Write the {self.rows_text()} shown as CSV to:",
                                        f"./{self.file_name}", ok="Export"), self._export_to)
 
     def _export_to(self, answer: str | None) -> None:
@@ -100,8 +104,7 @@ class PreviewScreen(ModalScreen[None]):
         except OSError as exc:
             self._not_exported(path, exc.strerror or str(exc))
             return
-        rows = f"{len(self.records)} row{'s' if len(self.records) != 1 else ''}"
-        self.notify(f"{rows} written to {path}", title="Exported CSV")
+        self.notify(f"{self.rows_text()} written to {path}", title="Exported CSV")
 
     def _not_exported(self, path: Path, why: str) -> None:
         """One line naming the file and why it was not written."""
