@@ -185,3 +185,18 @@ async def test_f3_in_data_entity_2s_fields_previews_data_entity_2_and_its_title_
         preview = await _open_preview(pilot, app)
         assert _title(preview) == "Preview Data — Data Entity 2: SQLite accounts (1 row)"
         assert _shown(preview)[1][:2] == ["a1", "Only in SQLite"]
+
+
+async def test_the_reading_notice_is_taken_back_once_the_preview_shows(
+        make_app, demo_file) -> None:
+    """'reading the first rows of Data Entity 1…' stayed over the table for its 5 seconds."""
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: app.current is not None)
+        app.notify("kept: not about the preview", timeout=60)
+        await _open_preview(pilot, app)
+        await pilot.pause()
+        shown = "\n".join(screen_lines(app))
+        assert "reading the first rows" not in shown
+        assert "kept: not about the preview" in shown
+        assert _messages(app, "") == ["kept: not about the preview"]
