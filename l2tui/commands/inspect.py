@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
-import math
 import shlex
 import shutil
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,8 +16,9 @@ from l2tui.commands.common import load_complete, open_for_terminal, opened_for_t
 from l2tui.config.model import Connection
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
+from l2tui.preview import cell_text, column_names, json_text, write_csv
 from l2tui.providers import entity_errors
-from l2tui.providers.base import Column, Provider, Record
+from l2tui.providers.base import Provider, Record
 from l2tui.sync.engine import plan_mapping, repeated_match_keys, verify_entity
 from l2tui.widths import fitted_widths
 
@@ -78,28 +76,18 @@ def preview_command(args: argparse.Namespace, paths: Paths) -> int:
     with entity_errors(conn, args.entity), \
             opened_for_terminal(conn, args.entity, paths) as provider:
         columns, rows = provider.preview(args.rows)
-    names = _column_names(columns, rows)
+    names = column_names(columns, rows)
     if args.format == "json":
         sys.stdout.write(_json_rows(names, rows) + "\n")
     elif args.format == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(names)
-        for row in rows:
-            writer.writerow([_text(row.get(n)) for n in names])
+        write_csv(sys.stdout, names, rows)
     else:
         # cut to a terminal's width; piped to a file or a script, the cells stay whole (as
         # history's lines do)
-        print(format_table(names, [[_text(r.get(n)) for n in names] for r in rows],
+        print(format_table(names, [[cell_text(r.get(n)) for n in names] for r in rows],
                            table_width()))
         print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", file=sys.stderr)
     return 0
-
-
-def _column_names(columns: list[Column], rows: list[Record]) -> list[str]:
-    names = [c.name for c in columns]
-    for row in rows:
-        names.extend(k for k in row if k not in names)
-    return names
 
 
 def table_width() -> int:
@@ -138,16 +126,6 @@ def format_table(header: list[str], rows: Sequence[Sequence[str]], width: int | 
     return "\n".join(lines)
 
 
-def _text(value: Any) -> str:
-    """A value as a table or CSV cell: JSON for a dict or list, hex for bytes, ISO for times."""
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return _json_text(value)
-    shown = _jsonable(value)
-    return (shown if isinstance(shown, str) else str(value)).replace("\n", "⏎")
-
-
 def _json_rows(names: list[str], rows: list[Record]) -> str:
     """Rows as a JSON array of objects (indented by two), decimals as numbers with their exact
     digits: ``json.dumps`` would turn a Decimal into a float's, or take a string."""
@@ -162,40 +140,4 @@ def _json_rows(names: list[str], rows: list[Record]) -> str:
 def _json_value(value: Any) -> str:
     if isinstance(value, Decimal) and value.is_finite():
         return str(value)  # (JSON's number grammar reads it: 10.50, -0, 1E+3)
-    return _json_text(value)
-
-
-def _json_text(value: Any) -> str:
-    """A value as JSON text (never NaN or Infinity, which JSON has not: see ``_jsonable``)."""
-    return json.dumps(_jsonable(value), ensure_ascii=False, allow_nan=False)
-
-
-def _jsonable(value: Any) -> Any:
-    """A value as JSON takes it: text for a decimal, a time, a duration, bytes (hex), a float
-    that is no number ("NaN", "Infinity", "-Infinity") and what JSON has no type for."""
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(Decimal(value))
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return _duration(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    return str(value)
-
-
-def _duration(value: timedelta) -> str:
-    """A duration as ``[-]H:MM:SS[.ffffff]``, hours past 24 (as MySQL writes a TIME)."""
-    sign = "-" if value < timedelta(0) else ""
-    micro = abs(value) // timedelta(microseconds=1)
-    seconds, micro = divmod(micro, 1_000_000)
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    fraction = f".{micro:06d}" if micro else ""
-    return f"{sign}{hours}:{minutes:02d}:{seconds:02d}{fraction}"
+    return json_text(value)

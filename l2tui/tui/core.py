@@ -229,6 +229,13 @@ class L2Core(App[int]):
                 return offer[1]
         return None
 
+    def take_back(self, message: str) -> None:
+        """Remove the notices saying ``message`` (a step whose outcome shows now), before their
+        time is up; the others stay."""
+        for notification in [n for n in self._notifications if n.message == message]:
+            self._unnotify(notification, refresh=False)
+        self._refresh_notifications()
+
     def connstr_status(self, index: int, status: str | None, failed: bool = False) -> None:
         """A status under an entity's connection string (Verify's answer, Create Table's)."""
         form = self.query_one(f"#entity{index}-form", EntityForm)

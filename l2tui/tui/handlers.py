@@ -428,7 +428,7 @@ class ActionsMixin(L2Core):
         if lacking is not None:
             self.notify(lacking, title="No preview", severity="error")
             return
-        self.notify(f"reading the first rows of Data Entity {index}…")
+        self.notify(reading_notice(index))
         self.preview_worker(jobs.snapshot(self.current), index, self._prompts().get(index))
 
     def action_describe(self) -> None:
@@ -549,8 +549,11 @@ class ActionsMixin(L2Core):
             self.action_describe()
 
     def on_preview_ready(self, event: messages.PreviewReady) -> None:
-        """Show the first rows in a pop-up."""
-        self.push_screen(PreviewScreen(event.title, event.columns, event.records))
+        """Show the first rows in a pop-up, taking back the notice that they were being read
+        (it stayed over the table for its 5 seconds)."""
+        self.take_back(reading_notice(event.index))
+        self.push_screen(PreviewScreen(event.title, event.columns, event.records,
+                                       event.file_name))
 
     def on_columns_described(self, event: messages.ColumnsDescribed) -> None:
         """Both sides' columns arrived: fill the Mappings page."""
@@ -722,6 +725,11 @@ class ActionsMixin(L2Core):
                                                      WorkerState.CANCELLED):
             self.running = False
             self.cancel_event = None
+
+
+def reading_notice(index: int) -> str:
+    """The notice Preview Data shows while it reads an entity's first rows."""
+    return f"reading the first rows of Data Entity {index}…"
 
 
 def verified_as_shown(conn: Connection, event: messages.VerifyDone) -> bool:

@@ -168,8 +168,10 @@ def preview(conn: Connection, index: int, paths: Paths, bridge: Bridge, prompt: 
     try:
         with _open(conn, index, paths, bridge, prompt) as provider:
             columns, records = provider.preview(PREVIEW_ROWS)
-        title = conn.entity(index).title or f"Data Entity {index}"
-        bridge.post(messages.PreviewReady(index, title, list(columns), list(records)))
+        title = conn.entity(index).title
+        shown = f"Data Entity {index}: {title}" if title else f"Data Entity {index}"
+        bridge.post(messages.PreviewReady(index, shown, list(columns), list(records),
+                                          file_name=f"{conn.slug}-entity{index}.csv"))
     finally:
         bridge.post(messages.SignInEnded())
 

@@ -72,14 +72,17 @@ class MappingChecked(Message):
 
 
 class PreviewReady(Message):
-    """Preview Data read the first rows of one entity."""
+    """Preview Data read the first rows of one entity (``title`` names it; ``file_name``: the
+    file Export CSV offers)."""
 
-    def __init__(self, index: int, title: str, columns: list[Any], records: list[dict[str, Any]]) -> None:
+    def __init__(self, index: int, title: str, columns: list[Any], records: list[dict[str, Any]],
+                 *, file_name: str) -> None:
         super().__init__()
         self.index = index
         self.title = title
         self.columns = columns
         self.records = records
+        self.file_name = file_name
 
 
 class ColumnsDescribed(Message):

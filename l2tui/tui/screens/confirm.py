@@ -1,4 +1,5 @@
-"""A question as a modal dialog: yes or no (ConfirmScreen), or one of several answers."""
+"""A question as a modal dialog: yes or no (ConfirmScreen), one of several answers (ChoiceScreen)
+or a line of text (AskScreen)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Static
 
 Answer = TypeVar("Answer")
 
@@ -50,14 +52,21 @@ class _Question(ModalScreen[Answer], Generic[Answer]):
         yield from ()
 
     def on_mount(self) -> None:
-        """Focus the safe answer."""
-        self.query_one(f"#{self.answers[-1][0]}", Button).focus()
+        """Focus the safe answer (or what a kind of question focuses first)."""
+        self.first_focus().focus()
+
+    def first_focus(self) -> Widget:
+        """The widget focused first: the safe answer."""
+        return self.query_one(f"#{self.answers[-1][0]}", Button)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """Answer."""
         event.stop()
-        self.dismiss(next((value for ident, _, value in self.answers
-                           if ident == event.button.id), self.answers[-1][2]))
+        self.dismiss(self.answer(event.button.id))
+
+    def answer(self, ident: str | None) -> Answer:
+        """The answer of the button ``ident`` (the safe one for another)."""
+        return next((value for i, _, value in self.answers if i == ident), self.answers[-1][2])
 
     def action_safe(self) -> None:
         """Give the safe answer."""
@@ -88,3 +97,31 @@ class ChoiceScreen(_Question[str]):
 
     def __init__(self, title: str, question: str, answers: list[tuple[str, str]]) -> None:
         super().__init__(title, question, [(ident, label, ident) for ident, label in answers])
+
+
+class AskScreen(_Question[str | None]):
+    """A question answered by a line of text, given ready to edit; dismisses with the text
+    (Enter, the first button) or None (Cancel, Escape)."""
+
+    BINDINGS = [Binding("escape", "safe", "Cancel", id="ask.cancel", tooltip="Cancel")]
+
+    def __init__(self, title: str, question: str, value: str, ok: str = "OK") -> None:
+        super().__init__(title, question, [("ok", ok, None), ("cancel", "Cancel", None)])
+        self.value = value
+
+    def more(self) -> ComposeResult:
+        """The line to answer in."""
+        yield Input(self.value, id="answer", select_on_focus=False)
+
+    def first_focus(self) -> Widget:
+        """The line to answer in, the cursor at its end."""
+        return self.query_one("#answer", Input)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter: answer with the text."""
+        event.stop()
+        self.dismiss(event.value)
+
+    def answer(self, ident: str | None) -> str | None:
+        """The first button answers with the text, Cancel with None."""
+        return self.query_one("#answer", Input).value if ident == "ok" else None
