@@ -324,8 +324,9 @@ def repeated_match_keys(conn: Connection, plan: MappingPlan, left: Provider,
     for side in unique_sides(conn):
         names = [p.column(side).name for p in plan.match]
         match = [(p.column(side), p.kind) for p in plan.match]
+        theirs = [(p.column(OTHER[side]), p.kind) for p in plan.match]
         folded = [*folded_columns(match),
-                  *caseless_columns(match, _keys_ignore_case(providers[OTHER[side]]))]
+                  *caseless_columns(match, _keys_ignore_case(providers[OTHER[side]], theirs))]
         if names != [c.name for c in plan.keys[side]] or folded:
             index = 1 if side == "left" else 2
             out += [f"Entity {index}: {w}"
@@ -341,8 +342,12 @@ def caseless_columns(match: list[tuple[Column, ColumnType]], ignored: bool) -> l
     return [c.name for c, kind in match if kind == ColumnType.STRING and c.type == ColumnType.STRING]
 
 
-def _keys_ignore_case(provider: Provider) -> bool:
-    """Whether a provider's keys take texts in any case (False where it cannot say)."""
+def _keys_ignore_case(provider: Provider, match: list[tuple[Column, ColumnType]]) -> bool:
+    """Whether a side's match key (its columns, each with its pair's type) takes texts in any
+    case: the provider's keys do (Dataverse's), or a column's collation does (MySQL's `_ci`);
+    False where it cannot say."""
+    if any(c.ignores_case for c, _ in match):
+        return True
     try:
         return provider.capabilities().keys_ignore_case
     except L2Error:
@@ -589,7 +594,9 @@ class Engine:
     def _run(self, plan: MappingPlan, caps: dict[str, Any], started: float, run: int) -> RunReport:
         conn, state, opts = self.conn, self.state, self.options
         self.complete = {s: caps[s].complete for s in SIDES}
-        self.keys_ignore_case = {s: caps[s].keys_ignore_case for s in SIDES}
+        self.keys_ignore_case = {s: caps[s].keys_ignore_case or
+                                 any(c.ignores_case for c, _ in self.sides[s].match)
+                                 for s in SIDES}
         # a bidirectional run's update is made only if the record is still as the run knows it
         # (an edit made there meanwhile is not written over: the next run compares it); a
         # one-way run writes over its target's edits, as it never reads them
