@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from l2tui.config.model import ColumnPair, Direction
+from l2tui.config.model import ColumnPair, ConflictResolution, Direction
 from l2tui.runner import Runner
 from l2tui.sync.events import Event, ItemError
 from tests.conftest import CliRunner
@@ -205,3 +205,21 @@ def test_a_run_matching_again_after_a_mapping_change_pairs_a_number_recased_in_d
     assert accounts.pairs() == 23
     again = runner.run(accounts.conn)
     assert (again.outcome, _writes(again)) == ("success", (0,) * 6), again.message
+
+
+def test_a_first_run_with_skip_keeps_both_spellings_and_reports_the_conflict_every_run(
+        emu: Any, tmp_path: Path) -> None:
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    accounts.conn.direction = Direction.BIDIRECTIONAL
+    accounts.conn.conflict_resolution = ConflictResolution.SKIP
+    guid = emu.store.insert("accounts", {"accountnumber": "ac-000001", "name": "in Dynamics"})
+    runner = Runner(accounts.paths)
+    for _ in range(2):
+        report = runner.run(accounts.conn)
+        assert (report.outcome, report.conflicts, report.errors_left, report.errors_right) == \
+            ("conflicts", 1, 0, 0), report.message
+        assert emu.store.get("accounts", guid)["accountnumber"] == "ac-000001"
+        with accounts.engine.connect() as c:
+            assert c.exec_driver_sql("SELECT acctno FROM accts WHERE lower(acctno) = "
+                                     "'ac-000001'").all() == [("AC-000001",)]
+    assert accounts.pairs() == 23
