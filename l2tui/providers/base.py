@@ -65,6 +65,8 @@ class Column:
     keeps_text: bool = False  # a column that stores a text not of its type as it is (a plain
     #                           SQLite INTEGER column, by type affinity; not a STRICT table's, nor
     #                           an INTEGER PRIMARY KEY): such a text does not fail its row
+    ignores_case: bool = False  # a text column whose collation compares in any case, as a
+    #                             key ('abc' is 'ABC'): MySQL/MariaDB `_ci`, SQL Server `_CI_`
 
     def __post_init__(self) -> None:
         # a plain str: a reflected name is SQLAlchemy's str subclass, and a run's mapping pickled

@@ -212,6 +212,11 @@ def _folded(mkey: str) -> list[Any]:
     return [v.casefold().rstrip(" ") if isinstance(v, str) else v for v in match_values(mkey)]
 
 
+def _fold_key(mkey: str) -> str:
+    """``_folded`` as one text, to look a match key up by (temp.w's ``fkey``)."""
+    return json.dumps(_folded(mkey), default=str)
+
+
 def _remote(provider: Provider) -> bool:
     """Whether a provider reads over the network (its pages are worth prefetching)."""
     return getattr(provider, "name", "") == "odata" or type(provider).__name__ == "ODataProvider"
@@ -319,8 +324,9 @@ def repeated_match_keys(conn: Connection, plan: MappingPlan, left: Provider,
     for side in unique_sides(conn):
         names = [p.column(side).name for p in plan.match]
         match = [(p.column(side), p.kind) for p in plan.match]
+        theirs = [(p.column(OTHER[side]), p.kind) for p in plan.match]
         folded = [*folded_columns(match),
-                  *caseless_columns(match, _keys_ignore_case(providers[OTHER[side]]))]
+                  *caseless_columns(match, _keys_ignore_case(providers[OTHER[side]], theirs))]
         if names != [c.name for c in plan.keys[side]] or folded:
             index = 1 if side == "left" else 2
             out += [f"Entity {index}: {w}"
@@ -336,8 +342,12 @@ def caseless_columns(match: list[tuple[Column, ColumnType]], ignored: bool) -> l
     return [c.name for c, kind in match if kind == ColumnType.STRING and c.type == ColumnType.STRING]
 
 
-def _keys_ignore_case(provider: Provider) -> bool:
-    """Whether a provider's keys take texts in any case (False where it cannot say)."""
+def _keys_ignore_case(provider: Provider, match: list[tuple[Column, ColumnType]]) -> bool:
+    """Whether a side's match key (its columns, each with its pair's type) takes texts in any
+    case: the provider's keys do (Dataverse's), or a column's collation does (MySQL's `_ci`);
+    False where it cannot say."""
+    if any(c.ignores_case for c, _ in match):
+        return True
     try:
         return provider.capabilities().keys_ignore_case
     except L2Error:
@@ -422,6 +432,10 @@ class Engine:
         self.recased: dict[str, str] = {}
         self.deleting: set[str] = set()  # pairs whose partner this run deletes (``_act``)
         self.keys_ignore_case = {s: False for s in SIDES}
+        # a run that matches both sides by key where a side's keys ignore case, over a text
+        # match key: items are paired in any case too (``_fold_paired``)
+        self.folding = False
+        self.failed_folds: set[str] = set()  # ``failed`` as folded (``_fold_key``)
         self.probe: Probe | None = None  # whether a one-way target holds rows (``_emptied``)
 
     # -- the run -------------------------------------------------------------------------
@@ -580,7 +594,9 @@ class Engine:
     def _run(self, plan: MappingPlan, caps: dict[str, Any], started: float, run: int) -> RunReport:
         conn, state, opts = self.conn, self.state, self.options
         self.complete = {s: caps[s].complete for s in SIDES}
-        self.keys_ignore_case = {s: caps[s].keys_ignore_case for s in SIDES}
+        self.keys_ignore_case = {s: caps[s].keys_ignore_case or
+                                 any(c.ignores_case for c, _ in self.sides[s].match)
+                                 for s in SIDES}
         # a bidirectional run's update is made only if the record is still as the run knows it
         # (an edit made there meanwhile is not written over: the next run compares it); a
         # one-way run writes over its target's edits, as it never reads them
@@ -632,6 +648,8 @@ class Engine:
                 state.put(REFILLING, "1" if conn.direction == Direction.RIGHT_TO_LEFT else "2")
             self.marked_as_first = first and not (crashed or unrecorded or rematch)
         self.matching = match  # both sides compared in full: versions are not trusted
+        self.folding = match and any(self.keys_ignore_case.values()) and \
+            any(kind == ColumnType.STRING for _, kind in self.sides[SIDES[0]].match)
         two_way = conn.direction == Direction.BIDIRECTIONAL
         src = "right" if conn.direction == Direction.RIGHT_TO_LEFT else "left"
         dst = OTHER[src]
@@ -651,7 +669,8 @@ class Engine:
         db = state.db
         db.execute("DROP TABLE IF EXISTS temp.w")
         db.execute("CREATE TEMP TABLE w (mkey TEXT PRIMARY KEY, kid TEXT, vals TEXT, hash TEXT, "
-                   "modified TEXT, gone INTEGER DEFAULT 0, done INTEGER DEFAULT 0, ver TEXT)")
+                   "modified TEXT, gone INTEGER DEFAULT 0, done INTEGER DEFAULT 0, ver TEXT, "
+                   "fkey TEXT)")
         db.execute("DROP TABLE IF EXISTS temp.gone")
         db.execute("CREATE TEMP TABLE gone (kid TEXT PRIMARY KEY)")
         db.execute("DROP TABLE IF EXISTS temp.keyless")
@@ -671,9 +690,13 @@ class Engine:
                 writer.hold(self.outbox.put)
         self.streaming: str | None = None
         self._repeated()
+        if self.folding:
+            self.failed_folds = {_fold_key(m) for m in self.failed}
         streams: dict[str, ReadStream] = {}
         if self.mode[dst] != "none":
             streams[dst] = self._stage(dst, cursors[dst])
+            if self.folding:
+                self._fold_staged()
         streams[src] = self._stream(src, cursors[src])
         self._leftovers()
         self._unhandled()
@@ -1097,6 +1120,8 @@ class Engine:
                 else:
                     states = self.state.lookup(mkeys)
                 staged = {} if w_empty else self._staged(target, mkeys)
+                if self.folding and not w_empty and items:
+                    items = self._fold_paired(side, items, staged)
                 same = info.same
                 new: list[Item] = []  # new by match key: perhaps an item whose key changed
                 maybe: list[Item] = []  # new by match key, and the target was read
@@ -1329,6 +1354,9 @@ class Engine:
             if not rows:
                 return
             last = rows[-1][0]
+            if self.failed_folds:  # (a key, in any case, a failed item's: left as it is)
+                self.failed.update(r[1] for r in rows if not r[6] and
+                                   _fold_key(r[1]) in self.failed_folds)
             states = self.state.lookup([r[1] for r in rows])
             if not self.state_empty and self.keys_ignore_case[src]:
                 self._recased(dst, [_staged_item(mkey, kid, vals, hsh, modified, ver)
@@ -1390,6 +1418,94 @@ class Engine:
             db.execute("UPDATE temp.w SET done = 1 WHERE mkey = ?", (other.mkey,))
             self.state.mark([st.mkey], self.run_id)
         return rest
+
+    def _fold_staged(self) -> None:
+        """Note each staged item's match key as keys that ignore case compare it (``fkey``), by
+        which ``_fold_paired`` finds it: on a run that folds only."""
+        db = self.state.db
+        db.create_function("l2tui_fold", 1, _fold_key, deterministic=True)
+        db.execute("UPDATE temp.w SET fkey = l2tui_fold(mkey) WHERE gone = 0 AND vals IS NOT NULL")
+        db.execute("CREATE INDEX temp.w_fkey ON w(fkey)")
+
+    def _fold_paired(self, side: str, items: list[Item],
+                     staged: dict[str, tuple[Item | None, bool]]) -> list[Item]:
+        """Of a streamed page's items, decide those the target's read staged under a match key
+        that differs in case or trailing blanks alone, where a side's keys ignore both (SQL's
+        'ac-1' and Dataverse's 'AC-1', on a first run): one item (``_pair_folded``). One that
+        several staged items match so is an error naming them (``_fold_error``); one whose key
+        is, in any case, a failed item's is left as it is. The others, returned."""
+        lost = {item.mkey: _fold_key(item.mkey) for item in items
+                if item.mkey is not None and item.mkey not in staged}
+        if not lost:
+            return items
+        db, found = self.state.db, dict[str, list[Item]]()
+        folds = list(set(lost.values()))
+        for i in range(0, len(folds), 500):
+            chunk = folds[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for fkey, mkey, kid, vals, hsh, modified, ver in db.execute(
+                    f"SELECT fkey, mkey, kid, vals, hash, modified, ver FROM temp.w WHERE "
+                    f"done = 0 AND fkey IN ({marks})", chunk):
+                found.setdefault(fkey, []).append(
+                    _staged_item(mkey, kid, vals, hsh, modified, ver))
+        mine = {item.mkey for item in items}
+        rest: list[Item] = []
+        for item in items:
+            fkey = lost.get(item.mkey or "")
+            if fkey is None:
+                rest.append(item)
+            elif fkey in self.failed_folds:
+                self.failed.add(item.mkey or "")  # (its partner's error: left as it is)
+            elif len(others := [o for o in found.get(fkey, ()) if o.mkey not in mine]) > 1:
+                self._fold_error(side, item, others)
+            elif not others or not self._pair_folded(side, item, others[0]):
+                rest.append(item)
+            else:
+                mine.add(others[0].mkey)
+        return rest
+
+    def _fold_error(self, side: str, item: Item, others: list[Item]) -> None:
+        """Fail a streamed item that several items of the target match in any case (and
+        them): an error on the target for each, naming them all, as ``_repeated`` does."""
+        target = OTHER[side]
+        mkeys = {o.mkey or "" for o in others}
+        names = ", ".join(c.name for c, _ in self.sides[target].match)
+        where = f"entity {self.sides[side].index}, whose keys ignore case"
+        self.failed.update({item.mkey or "", *mkeys})
+        self.unretryable += 1
+        for mkey in sorted(mkeys):
+            self.counts.errors[target] += 1
+            self.sink(ItemError(side=target, key=mkey, message=(
+                f"appears {len(mkeys)} times{_as_one(mkeys, where)}: the match key ({names}) "
+                "must be unique in any case")))
+
+    def _pair_folded(self, side: str, item: Item, other: Item) -> bool:
+        """Decide a streamed item with the target's item its match key names in any case. A
+        side whose key text is not its pair's (each side, on a first run) is taken as edited,
+        and the two as unequal: the decision's winner (the source of a one-way run; else by
+        ``conflict_resolution``) has its text, and values, written over the other's, and the
+        pair is kept under its match key (a conflict skipped: the pair's, else the streamed
+        item's). False (decided apart) where each of the two match keys has a pair."""
+        target = OTHER[side]
+        pairs = {} if self.state_empty else \
+            self.state.lookup([item.mkey or "", other.mkey or ""])
+        if len(pairs) > 1:
+            return False
+        st = next(iter(pairs.values()), None)
+        both: dict[str, Item | None] = {side: item, target: other}
+        rekeyed = frozenset(s for s in SIDES if st is None or both[s] is not None and
+                            both[s].mkey != st.mkey)  # type: ignore[union-attr]
+        gone = {side: False, target: False}
+        decision, _, _ = self._decide(both, st, gone, rekeyed=rekeyed)
+        copied = {Action.COPY_LR: "left", Action.COPY_RL: "right"}.get(decision.action)
+        mkey = (both[copied] or item).mkey if copied else st.mkey if st else item.mkey
+        self._settle(mkey or "", both, st, gone, rekeyed=rekeyed)
+        self.state.db.execute("UPDATE temp.w SET done = 1 WHERE mkey = ?", (other.mkey,))
+        if st is not None:
+            if mkey != st.mkey:
+                self.moved[st.mkey] = mkey or ""  # (its pair let go once the new one holds it)
+            self.state.mark([st.mkey], self.run_id)
+        return True
 
     def _recased(self, side: str, items: list[Item]) -> set[str]:
         """Of items new by match key on ``side``, those whose pair holds them under a match key
@@ -1549,9 +1665,11 @@ class Engine:
         return (Status.SAME if info.same(seen, st.hash) else Status.EDIT), seen
 
     def _settle(self, mkey: str, items: dict[str, Item | None], st: StateRow | None,
-                gone: dict[str, bool], *, renumbered: bool = False) -> None:
+                gone: dict[str, bool], *, renumbered: bool = False,
+                rekeyed: frozenset[str] = frozenset()) -> None:
         """Decide one item and act on it (none a side could not read: ``_readable``);
-        ``renumbered``: its match key changed on both sides (``_decide``)."""
+        ``renumbered``: its match key changed on both sides; ``rekeyed``: the sides whose
+        key text differs from its pair's in case alone (``_decide``)."""
         if self.failed and mkey in self.failed:
             return
         if st is not None and (st.lkey is None or st.rkey is None):
@@ -1562,7 +1680,8 @@ class Engine:
                 if other_status == Status.GONE or st.key(OTHER[detached]) is None:
                     self.state.forget([mkey])
                 return
-        decision, status, hashes = self._decide(items, st, gone, renumbered=renumbered)
+        decision, status, hashes = self._decide(items, st, gone, renumbered=renumbered,
+                                                rekeyed=rekeyed)
         litem, ritem = items["left"], items["right"]
         if decision.conflict and litem and ritem and not (litem.modified and ritem.modified) \
                 and self.policy.resolution == ConflictResolution.LATEST_WINS:
@@ -1570,21 +1689,26 @@ class Engine:
         self._act(decision, mkey, items, st, status, hashes)
 
     def _decide(self, items: dict[str, Item | None], st: StateRow | None, gone: dict[str, bool],
-                *, renumbered: bool = False
+                *, renumbered: bool = False, rekeyed: frozenset[str] = frozenset()
                 ) -> tuple[Decision, dict[str, Status], dict[str, str | None]]:
         """The decision on one item, and each side's status and current hash; ``renumbered``:
         both present, under new match keys that differ (each side edited, the sides unequal,
-        whatever the values mapped: the match key may be none of them)."""
+        whatever the values mapped: the match key may be none of them); ``rekeyed``: the sides
+        present under a match key that differs in case alone from the pair's, or from the other
+        side's where there is no pair (each edited, if found as synced; the sides unequal)."""
         status: dict[str, Status] = {}
         hashes: dict[str, str | None] = {}
         for s in SIDES:
             status[s], hashes[s] = self._status(s, items[s], st, gone[s])
         if renumbered:
             status = {s: Status.EDIT for s in SIDES}
+        for s in rekeyed:
+            if status[s] == Status.SAME:
+                status[s] = Status.EDIT
         if st is not None and st.hash == STALE:
             _deleted_under_new_settings(status, st)
         info = self.sides["left"]
-        equal = not renumbered and hashes["left"] is not None and \
+        equal = not renumbered and not rekeyed and hashes["left"] is not None and \
             info.same(hashes["left"], hashes["right"])
         left_newer = None
         litem, ritem = items["left"], items["right"]

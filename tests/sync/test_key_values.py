@@ -15,7 +15,7 @@ from l2tui.config.model import ColumnPair, Connection, Deletions, Direction, Ent
 from l2tui.errors import GuardRefused
 from l2tui.paths import resolve_paths
 from l2tui.runner import Runner
-from l2tui.sync.events import RunReport
+from l2tui.sync.events import Event, ItemError, RunReport
 from tests.sync.support import make_into_dataverse, sqlite_url
 
 ROWS = [(1, "a@x", "A"), (2, "b@x", "B"), (3, "c@x", "C")]
@@ -132,3 +132,21 @@ def test_a_dataverse_value_written_into_a_sql_key_and_edited_there_is_not_undone
         assert c.exec_driver_sql("SELECT id, acctno FROM accts WHERE acctno LIKE 'AC-%' "
                                 "ORDER BY id").all() == \
             [(1, "AC-000000"), (3, "AC-000002"), (77, "AC-000001")]
+
+
+def test_an_id_edited_where_the_other_side_keeps_its_match_key_unique_fails_naming_the_row_left(
+        tmp_path: Path) -> None:
+    """(its error said 'values swapped between rows are written only where the column allows
+    NULL', though nothing was swapped: the row the item left holds its email)"""
+    people = People(tmp_path, Direction.LEFT_TO_RIGHT)
+    people.sql("right", "CREATE UNIQUE INDEX people_email ON people (email)")
+    people.sql("left", "UPDATE people SET id = 20 WHERE id = 2")
+    events: list[Event] = []
+    for _ in range(2):
+        events.clear()
+        report = people.run(sink=events.append)
+        assert (report.outcome, report.errors_right, _writes(report)) == \
+            ("errors", 1, (0,) * 6), report.message
+    assert [e.message for e in events if isinstance(e, ItemError)] == [
+        "email: the row id = 2 holds this value (a unique index)"]
+    assert people.rows("right") == ROWS

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from l2tui.config.model import Direction
+from l2tui.config.model import ColumnPair, ConflictResolution, Direction
 from l2tui.runner import Runner
 from l2tui.sync.events import Event, ItemError
 from tests.conftest import CliRunner
@@ -108,3 +108,118 @@ def test_an_account_number_edited_in_case_in_sql_and_its_record_edited_keeps_the
     assert (after["accountnumber"], after["name"]) == ("AC-000001", "edited in Dynamics")
     lkeys = [lkey for _, lkey, _ in _pairs(accounts.paths.state_db(accounts.conn.slug))]
     assert len(lkeys) == len(set(lkeys))
+
+
+@pytest.mark.parametrize("direction", [Direction.RIGHT_TO_LEFT, Direction.BIDIRECTIONAL])
+def test_a_first_run_pairs_an_account_number_spelt_in_another_case_in_dataverse_with_its_sql_row(
+        emu: Any, tmp_path: Path, direction: Direction) -> None:
+    """(a one-way run failed the create of 'AC-000001' beside the record 'ac-000001', every run;
+    a bidirectional one made a second SQL row 'ac-000001' and failed that create too)"""
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    accounts.conn.direction = direction
+    guid = emu.store.insert("accounts", {"accountnumber": "ac-000001", "name": "in Dynamics",
+                                         "revenue": 7})
+    runner = Runner(accounts.paths)
+    report = runner.run(accounts.conn)
+    assert (report.outcome, report.conflicts) == \
+        ("success", 0 if direction == Direction.RIGHT_TO_LEFT else 1), report.message
+    record = emu.store.get("accounts", guid)
+    if direction == Direction.RIGHT_TO_LEFT:  # (the source's spelling and values)
+        assert _writes(report) == (2, 1, 0, 0, 0, 0)
+        assert (record["accountnumber"], record["name"]) == ("AC-000001", "SQL account 1")
+    else:  # (a conflict, left_wins: the record's)
+        assert _writes(report) == (2, 0, 0, 20, 1, 0)
+        assert (record["accountnumber"], record["name"]) == ("ac-000001", "in Dynamics")
+    with accounts.engine.connect() as c:
+        rows = c.exec_driver_sql("SELECT acctno, name FROM accts WHERE lower(acctno) = "
+                                 "'ac-000001'").all()
+        count = c.exec_driver_sql("SELECT COUNT(*) FROM accts").scalar()
+    assert rows == [(record["accountnumber"], record["name"])]
+    assert count == (3 if direction == Direction.RIGHT_TO_LEFT else 23)
+    assert accounts.pairs() == (3 if direction == Direction.RIGHT_TO_LEFT else 23)
+    for again in (runner.run(accounts.conn), runner.run(accounts.conn, full=True)):
+        assert (again.outcome, _writes(again)) == ("success", (0,) * 6), again.message
+
+
+@pytest.mark.parametrize("direction", [Direction.LEFT_TO_RIGHT, Direction.BIDIRECTIONAL])
+def test_a_first_run_leaves_a_record_that_two_sql_rows_spell_in_other_cases_as_it_is(
+        emu: Any, tmp_path: Path, direction: Direction) -> None:
+    """(a bidirectional run created a third SQL row 'Ac-000001'; one from Dataverse into SQL
+    did too, beside the two it could not tell apart)"""
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    accounts.conn.direction = direction
+    with accounts.engine.begin() as c:
+        c.exec_driver_sql("INSERT INTO accts (acctno, name, revenue) VALUES ('ac-000001', 'x', 5)")
+    guid = emu.store.insert("accounts", {"accountnumber": "Ac-000001", "name": "in Dynamics"})
+    events: list[Event] = []
+    report = Runner(accounts.paths).run(accounts.conn, sink=events.append)
+    assert (report.outcome, report.errors_right, report.errors_left) == ("errors", 2, 0)
+    shown = ", ".join(sorted(json.dumps([n]) for n in ("AC-000001", "ac-000001")))
+    assert sorted(e.message for e in events if isinstance(e, ItemError)) == [
+        f"appears 2 times (as {shown}: one value to entity 1, whose keys ignore case): the "
+        "match key (acctno) must be unique in any case"] * 2
+    with accounts.engine.connect() as c:
+        rows = c.exec_driver_sql("SELECT acctno, name FROM accts WHERE lower(acctno) = "
+                                 "'ac-000001' ORDER BY acctno").all()
+    assert rows == [("AC-000001", "SQL account 1"), ("ac-000001", "x")]
+    assert emu.store.get("accounts", guid)["accountnumber"] == "Ac-000001"
+
+
+def test_a_first_run_from_sql_on_the_left_leaves_a_record_two_rows_spell_in_other_cases(
+        emu: Any, tmp_path: Path) -> None:
+    """(the record, read after the SQL rows, was created in SQL as a third spelling)"""
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    conn = accounts.conn
+    conn.entity1, conn.entity2 = conn.entity2, conn.entity1
+    conn.mapping.match_key = ColumnPair("acctno", "accountnumber")
+    conn.direction = Direction.BIDIRECTIONAL
+    with accounts.engine.begin() as c:
+        c.exec_driver_sql("INSERT INTO accts (acctno, name, revenue) VALUES ('ac-000001', 'x', 5)")
+    guid = emu.store.insert("accounts", {"accountnumber": "Ac-000001", "name": "in Dynamics"})
+    report = Runner(accounts.paths).run(conn)
+    assert (report.outcome, report.errors_left, report.errors_right) == ("errors", 2, 0)
+    with accounts.engine.connect() as c:
+        count = c.exec_driver_sql("SELECT COUNT(*) FROM accts WHERE lower(acctno) = "
+                                  "'ac-000001'").scalar()
+    assert count == 2
+    assert emu.store.get("accounts", guid)["accountnumber"] == "Ac-000001"
+
+
+def test_a_run_matching_again_after_a_mapping_change_pairs_a_number_recased_in_dataverse(
+        emu: Any, tmp_path: Path) -> None:
+    """(the SQL row was deleted and another made for the new spelling: a new id)"""
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    accounts.conn.direction = Direction.BIDIRECTIONAL
+    accounts.conn.max_delete_ratio = 1.0
+    runner = Runner(accounts.paths)
+    assert runner.run(accounts.conn).outcome == "success"
+    emu.store.update("accounts", _record(emu, "AC-000001")["accountid"],
+                     {"accountnumber": "ac-000001", "name": "recased"})
+    accounts.conn.mapping.columns = accounts.conn.mapping.columns[:1]  # (revenue no longer)
+    report = runner.run(accounts.conn)
+    assert (report.outcome, _writes(report)) == ("success", (0, 0, 0, 0, 1, 0)), report.message
+    with accounts.engine.connect() as c:
+        rows = c.exec_driver_sql("SELECT id, acctno, name FROM accts WHERE lower(acctno) = "
+                                 "'ac-000001'").all()
+    assert rows == [(2, "ac-000001", "recased")]
+    assert accounts.pairs() == 23
+    again = runner.run(accounts.conn)
+    assert (again.outcome, _writes(again)) == ("success", (0,) * 6), again.message
+
+
+def test_a_first_run_with_skip_keeps_both_spellings_and_reports_the_conflict_every_run(
+        emu: Any, tmp_path: Path) -> None:
+    accounts = make_into_dataverse(emu, tmp_path / "r.db", 3)
+    accounts.conn.direction = Direction.BIDIRECTIONAL
+    accounts.conn.conflict_resolution = ConflictResolution.SKIP
+    guid = emu.store.insert("accounts", {"accountnumber": "ac-000001", "name": "in Dynamics"})
+    runner = Runner(accounts.paths)
+    for _ in range(2):
+        report = runner.run(accounts.conn)
+        assert (report.outcome, report.conflicts, report.errors_left, report.errors_right) == \
+            ("conflicts", 1, 0, 0), report.message
+        assert emu.store.get("accounts", guid)["accountnumber"] == "ac-000001"
+        with accounts.engine.connect() as c:
+            assert c.exec_driver_sql("SELECT acctno FROM accts WHERE lower(acctno) = "
+                                     "'ac-000001'").all() == [("AC-000001",)]
+    assert accounts.pairs() == 23

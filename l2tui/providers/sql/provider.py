@@ -214,7 +214,8 @@ class SqlProvider(Provider):
             sqlite = conn.dialect.name == "sqlite"
             self._columns = select.table_columns(
                 table, chosen, keys, sqlite=sqlite,
-                strict=sqlite and select.is_strict(conn, table))
+                strict=sqlite and select.is_strict(conn, table),
+                case_blind=select.case_blind_columns(conn, table))
             self._unique = select.unique_key_sets(inspector, table)
             if keys:
                 unique = set(keys) in self._unique

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -123,10 +123,12 @@ def resolve_keys(table: sa.Table, primary_key: Sequence[str]) -> list[str]:
 
 
 def table_columns(table: sa.Table, chosen: Sequence[sa.Column[Any]], keys: Sequence[str], *,
-                  sqlite: bool = False, strict: bool = False) -> list[Column]:
+                  sqlite: bool = False, strict: bool = False,
+                  case_blind: Collection[str] = ()) -> list[Column]:
     """Describe reflected columns; ``sqlite``: the database is SQLite, which keeps decimals as
     doubles, datetimes as the text it is given, and any text in an INTEGER column unless the
-    table is ``strict`` (or it is the table's rowid)."""
+    table is ``strict`` (or it is the table's rowid); ``case_blind``: the columns whose
+    collation ignores case (``case_blind_columns``)."""
     rowid = rowid_alias(table) if sqlite else None
     out = []
     for col in chosen:
@@ -148,8 +150,37 @@ def table_columns(table: sa.Table, chosen: Sequence[sa.Column[Any]], keys: Seque
             single_float=not sqlite and types.is_single_float(col.type),
             blank_padded=not sqlite and isinstance(col.type, sa.CHAR | sa.NCHAR),
             keeps_text=sqlite and not strict and kind == ColumnType.INTEGER and col.name != rowid,
+            ignores_case=kind == ColumnType.STRING and col.name in case_blind,
         ))
     return out
+
+
+def case_blind_columns(conn: Connection, table: sa.Table) -> frozenset[str]:
+    """The columns of a table whose collation compares texts in any case, as the catalog
+    names them: MySQL/MariaDB's `_ci` collations (their defaults: `utf8mb4_general_ci`,
+    `utf8mb4_0900_ai_ci`), SQL Server's `_CI_` ones (its usual `SQL_Latin1_General_CP1_CI_AS`).
+    None on other databases (PostgreSQL and SQLite compare case unless told otherwise), nor
+    where the catalog cannot be asked."""
+    dialect = conn.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        statement = sa.text(
+            "SELECT COLUMN_NAME, COLLATION_NAME FROM information_schema.COLUMNS WHERE "
+            "TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :name")
+        params: dict[str, Any] = {"schema": table.schema, "name": table.name}
+    elif dialect == "mssql":  # (untested: no SQL Server here)
+        quote = conn.dialect.identifier_preparer.quote
+        statement = sa.text("SELECT name, collation_name FROM sys.columns "
+                            "WHERE object_id = OBJECT_ID(:name)")
+        params = {"name": ".".join(quote(p) for p in (table.schema, table.name) if p)}
+    else:
+        return frozenset()
+    try:
+        rows = conn.execute(statement, params).all()
+    except sa.exc.DBAPIError:
+        rows = []
+    conn.rollback()
+    return frozenset(str(name) for name, collation in rows
+                     if collation and "ci" in str(collation).lower().split("_"))
 
 
 def rowid_alias(table: sa.Table) -> str | None:

@@ -136,6 +136,13 @@ def update_statement(target: WriteTarget, columns: Sequence[str]) -> sa.Update:
     return sa.update(table).where(key_where(target)).values(values)
 
 
+def holder_statement(target: WriteTarget, column: str) -> sa.Select[Any]:
+    """``SELECT key FROM t WHERE column = :_v LIMIT 1``: a row holding a value."""
+    table = target.table
+    return sa.select(*(table.c[k] for k in target.keys)).where(
+        table.c[column] == sa.bindparam("_v", type_=table.c[column].type)).limit(1)
+
+
 def update_params(target: WriteTarget, columns: Sequence[str], row: Row) -> Row:
     """Binds for ``update_statement``."""
     params = key_params(target, row)

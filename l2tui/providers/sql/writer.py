@@ -463,17 +463,25 @@ class Writer:
             return
         held = self.unique_columns()
         frees: dict[int, tuple[Row, list[str]]] = {}
+        fixed_ones: dict[int, list[str]] = {}
+        partners: list[Row] = []  # the keys of the rows these items write
         for index in left:
             segments = self.plan(changes, [index], {})
             group = next(iter(segments[0].values()), None)
             if group is None or group.shape.op == "insert" or group.keys[0] is None:
                 continue
+            partners.append(group.keys[0])
             columns = [c for c in group.shape.columns if c in held]
             fixed = [c for c in columns if not self.target.table.c[c].nullable]
             if fixed:
-                outcomes[index] = WriteOutcome(changes[index], False, self.held_text(fixed))
+                fixed_ones[index] = fixed
             elif columns:
                 frees[index] = (group.keys[0], columns)
+        for index, fixed in fixed_ones.items():
+            holder = self.holder(conn, changes[index], fixed)
+            swapped = holder is None or any(_same_key(holder, key) for key in partners)
+            outcomes[index] = WriteOutcome(changes[index], False, self.held_text(fixed)
+                                           if swapped else self.kept_text(fixed, holder or {}))
         cycle = list(frees)
         for _ in range(UNTANGLE_ROUNDS):
             if len(cycle) < 2:
@@ -496,6 +504,34 @@ class Writer:
         return (f"{shown}: another row holds this value (a unique index); values swapped "
                 f"between rows are written only where the column allows NULL ({shown} is NOT "
                 "NULL)")
+
+    @staticmethod
+    def kept_text(columns: Sequence[str], holder: Row) -> str:
+        """The error of an item kept out by a NOT NULL unique column's value that a row no item
+        of the batch writes holds (not a swap: such as the row an item whose key was edited
+        left, which still holds its match key)."""
+        row = " and ".join(f"{name} = {value!r}" for name, value in holder.items())
+        return f"{', '.join(columns)}: the row {row} holds this value (a unique index)"
+
+    def holder(self, conn: Connection, change: Change, columns: Sequence[str]) -> Row | None:
+        """The key of a row that holds the value ``change`` writes into one of ``columns``
+        (each under a unique index); None where none is found (or the query fails)."""
+        values = {name.casefold(): value for name, value in change.values.items()}
+        savepoint = self.begin_savepoint(conn)
+        found = None
+        try:
+            for column in columns:
+                if column.casefold() in values:
+                    found = conn.execute(upsert.holder_statement(self.target, column),
+                                         {"_v": values[column.casefold()]}).first()
+                if found is not None:
+                    break
+        except SQLAlchemyError as exc:
+            self.raise_unwritable(exc)
+            self.end_savepoint(savepoint, keep=False)
+            return None
+        self.end_savepoint(savepoint, keep=True)
+        return None if found is None else dict(zip(self.target.keys, found, strict=True))
 
     def swap(self, changes: Sequence[Change], cycle: Sequence[int],
              frees: dict[int, tuple[Row, list[str]]], done: dict[int, WriteOutcome],
@@ -883,3 +919,9 @@ class Writer:
         else:
             upsert.upsert(conn, target, columns, dicts)
         return None
+
+
+def _same_key(a: Row, b: Row) -> bool:
+    """Whether two keys name one row (their values compared as text: the database's own and a
+    change's may differ in type, 2 and '2')."""
+    return a.keys() == b.keys() and all(str(a[k]) == str(b[k]) for k in a)

@@ -688,3 +688,13 @@ def test_has_rows_of_a_select_with_a_where_asks_its_table(
     assert db.open("SELECT id, name FROM accounts WHERE city = 'nowhere'").has_rows() is True
     db.run(f"DELETE FROM {db.q('accounts')}")
     assert db.open("SELECT id, name FROM accounts WHERE city = 'nowhere'").has_rows() is False
+
+
+def test_a_text_column_is_described_as_ignoring_case_where_its_collation_does(
+        db: Database) -> None:
+    """(MySQL/MariaDB's `_ci` collations, their defaults: 'abc' and 'ABC' are one key there;
+    PostgreSQL and SQLite compare case)"""
+    binary = " COLLATE utf8mb4_bin" if db.provider == "mysql" else ""
+    db.run(f"CREATE TABLE codes (code VARCHAR(20) PRIMARY KEY, exact VARCHAR(20){binary}, n INT)")
+    columns = {c.name: c.ignores_case for c in db.open("codes").describe()}
+    assert columns == {"code": db.provider == "mysql", "exact": False, "n": False}

@@ -132,3 +132,15 @@ def test_three_rows_that_pass_unique_values_round_across_batches_are_all_written
         Change(U, {"id": i}, {"code": f"c{(i + 1) % 3}"}) for i in range(3)])
     assert [o.error for o in outcomes] == ["", "", ""]
     assert table(db) == [(0, "c1", "n0"), (1, "c2", "n1"), (2, "c0", "n2"), (3, "c3", "n3")]
+
+
+def test_a_value_a_row_outside_the_batch_keeps_in_a_not_null_unique_column_names_that_row(
+        db: Database) -> None:
+    """(it said 'values swapped between rows are written only where the column allows NULL',
+    though no row of the batch gave the value up)"""
+    codes(db, "NOT NULL")
+    outcomes = db.open("codes").write([Change(U, {"id": 0}, {"code": "c1"}),
+                                       Change(U, {"id": 2}, {"note": "x"})])
+    assert [o.error for o in outcomes] == [
+        "code: the row id = 1 holds this value (a unique index)", ""]
+    assert table(db)[:3] == [(0, "c0", "n0"), (1, "c1", "n1"), (2, "c2", "x")]
