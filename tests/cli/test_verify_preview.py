@@ -222,6 +222,23 @@ def test_preview_entity_1_as_json(run_cli: CliRunner, config_dir: Path, tmp_path
         assert expected[row["accountid"]] == row["name"]
 
 
+def test_preview_shows_a_choice_s_label_and_a_lookup_s_related_name(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
+    conn = _save(config_dir, emulator.connection_string(), tmp_path / "x.db")
+    conn.entity1.select = "$select=name,statecodename,primarycontactidname"
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli("preview", "Accounts", "--entity", "1", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    contacts = {r["contactid"]: r["fullname"] for r in emulator.store.rows("contacts")}
+    expected = {r["accountid"]: (["Active", "Inactive"][r["statecode"]],
+                                 contacts.get(r["_primarycontactid_value"]))
+                for r in emulator.store.rows("accounts")}
+    rows = json.loads(result.stdout)
+    assert {r["accountid"]: (r["statecodename"], r["primarycontactidname"]) for r in rows} == \
+        {r["accountid"]: expected[r["accountid"]] for r in rows}
+    assert any(r["primarycontactidname"] for r in rows)
+
+
 def test_preview_as_json_gives_decimals_as_exact_numbers(
         run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
     db = tmp_path / "crm.db"
