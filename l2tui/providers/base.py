@@ -65,6 +65,8 @@ class Column:
     keeps_text: bool = False  # a column that stores a text not of its type as it is (a plain
     #                           SQLite INTEGER column, by type affinity; not a STRICT table's, nor
     #                           an INTEGER PRIMARY KEY): such a text does not fail its row
+    filled_from: str | None = None  # a read-only column the service fills from another (a
+    #                                 Dataverse choice's label `statecodename`: "statecode")
 
     def __post_init__(self) -> None:
         # a plain str: a reflected name is SQLAlchemy's str subclass, and a run's mapping pickled

@@ -590,6 +590,22 @@ def test_verify_checks_the_mapping_against_both_entities_as_run_does(
     assert f"Mapping: FAILED — {refused}" in result.stdout
 
 
+def test_verify_says_a_run_into_dynamics_cannot_write_a_choice_s_label(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    conn.entity1.select = "$select=accountid,name,statecodename"
+    conn.direction = Direction.RIGHT_TO_LEFT
+    conn.mapping.columns = [ColumnPair(left="statecodename", right="name")]
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli("verify", "Accounts")
+    assert result.returncode == 2, result.stdout
+    assert "Mapping: FAILED — mapping.columns[0]: 'statecodename' is read-only in entity 1 (the " \
+        "service fills it from statecode) and cannot be written" in result.stdout
+
+
 def test_verify_names_match_key_values_rows_share_as_run_refuses_them(
     run_cli: CliRunner, config_dir: Path, tmp_path: Path
 ) -> None:

@@ -105,5 +105,6 @@ def test_a_one_way_run_into_dynamics_that_maps_a_name_column_is_refused(
                                  direction=Direction.RIGHT_TO_LEFT))
     pair.conn.mapping.columns = [ColumnPair("statecodename", "statecodename")]
     with pytest.raises(ConfigError, match=r"^mapping.columns\[0\]: 'statecodename' is read-only "
-                                          "in entity 1 and cannot be written"):
+                                          r"in entity 1 \(the service fills it from statecode\) "
+                                          "and cannot be written$"):
         pair.run()

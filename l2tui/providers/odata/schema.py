@@ -210,7 +210,7 @@ def _with_labels(columns: list[Column], named: dict[str, str]
         if label is not None and label not in taken:
             labels[label] = column.name
             out.append(Column(name=label, type=ColumnType.STRING, read_only=True,
-                              native_type="Edm.String"))
+                              native_type="Edm.String", filled_from=column.name))
     return out, labels
 
 
