@@ -72,6 +72,25 @@ def test_a_change_tracking_run_updates_the_label_of_a_row_whose_state_changed(
     assert _right_names(named) == _left_names(named)
 
 
+def test_a_renamed_contact_reaches_sql_with_a_full_run_not_before(named: Pair) -> None:
+    """A related row's name is no change of the row that names it: change tracking does not
+    list the account, so the name stays stale until ``--full`` compares every row."""
+    named.run()
+    account = next(r for r in named.emu.store.rows("accounts") if r["_primarycontactid_value"])
+    named.emu.store.update("contacts", account["_primarycontactid_value"],
+                           {"firstname": "Renamed", "lastname": "Contact"})
+    fullname = named.emu.store.get("contacts", account["_primarycontactid_value"])["fullname"]
+    assert fullname == "Renamed Contact"
+    assert named.run().updated_right == 0
+    assert _right_names(named)[account["accountid"]][1] != fullname
+    naming = [r for r in named.emu.store.rows("accounts")
+              if r["_primarycontactid_value"] == account["_primarycontactid_value"]]
+    report = named.run(full=True)
+    assert report.updated_right == len(naming), report.message
+    assert _right_names(named)[account["accountid"]][1] == fullname
+    assert _right_names(named) == _left_names(named)
+
+
 @pytest.fixture
 def both_ways(emu: Any, tmp_path: Path) -> Pair:
     """Emulator accounts ↔ a SQLite table with the two name columns, synced once."""
