@@ -286,7 +286,7 @@ class ODataProvider(Provider):
 
 def _not_a_column(name: str, schema: EntitySchema) -> str:
     """Why a name the select lists is no column: a `<x>name` whose base has none is said so."""
-    base = name[:-len("name")] if name.endswith("name") else ""
+    base = name[:-len("name")] if name.endswith("name") and schema.dataverse else ""
     column = schema.column(base) or schema.column(f"_{base}_value") if base else None
     if column is None:
         return f"'{name}' is not a column of {schema.entity_set}"
