@@ -67,6 +67,8 @@ class Column:
     #                           an INTEGER PRIMARY KEY): such a text does not fail its row
     ignores_case: bool = False  # a text column whose collation compares in any case, as a
     #                             key ('abc' is 'ABC'): MySQL/MariaDB `_ci`, SQL Server `_CI_`
+    filled_from: str | None = None  # a read-only column the service fills from another (a
+    #                                 Dataverse choice's label `statecodename`: "statecode")
 
     def __post_init__(self) -> None:
         # a plain str: a reflected name is SQLAlchemy's str subclass, and a run's mapping pickled

@@ -197,8 +197,11 @@ def build_mapping(conn: Connection, left: list[Column], right: list[Column],
         carried = [side for side in targets if side not in ro] if len(ro) < len(SIDES) else []
         if p.manual and not carried:
             side = next(s for s in ro if s in targets)
-            raise ConfigError(f"'{p.column(side).name}' is read-only in entity "
-                              f"{1 if side == 'left' else 2} and cannot be written",
+            column = p.column(side)
+            filled = f" (the service fills it from {column.filled_from})" \
+                if column.filled_from else ""
+            raise ConfigError(f"'{column.name}' is read-only in entity "
+                              f"{1 if side == 'left' else 2}{filled} and cannot be written",
                               key=f"mapping.columns[{_index(mapping.columns, p)}]")
         if not ro:
             two_way.append(p)

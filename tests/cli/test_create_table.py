@@ -135,6 +135,28 @@ def test_a_table_made_from_dataverse_money_takes_its_four_decimal_places(
     assert "revenue NUMERIC(19, 4)" in result.stdout
 
 
+def test_a_table_made_from_dataverse_has_its_label_and_related_name_columns_as_text(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _save(config_dir, emulator, db)
+    conn = ConnectionStore(config_dir).load("Accounts")
+    conn.entity1.select = "$select=accountid,name,statecodename,primarycontactidname"
+    ConnectionStore(config_dir).save(conn)
+    assert run_cli("create-table", "Accounts", "--yes").returncode == 0
+    with sqlite3.connect(db) as con:
+        columns = {r[1]: r[2] for r in con.execute("PRAGMA table_info(crm_accounts)")}
+    con.close()
+    assert (columns["statecodename"], columns["primarycontactidname"]) == ("TEXT", "TEXT")
+    run = run_cli("run", "Accounts")
+    assert run.returncode == 0, run.stderr
+    with sqlite3.connect(db) as con:
+        labels = dict(con.execute("SELECT accountid, statecodename FROM crm_accounts"))
+    con.close()
+    assert labels == {r["accountid"]: ["Active", "Inactive"][r["statecode"]]
+                      for r in emulator.store.rows("accounts")}
+
+
 def test_a_table_takes_the_names_the_mapping_and_match_key_give_its_columns(
     run_cli: CliRunner, config_dir: Path, tmp_path: Path
 ) -> None:

@@ -222,6 +222,23 @@ def test_preview_entity_1_as_json(run_cli: CliRunner, config_dir: Path, tmp_path
         assert expected[row["accountid"]] == row["name"]
 
 
+def test_preview_shows_a_choice_s_label_and_a_lookup_s_related_name(
+        run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
+    conn = _save(config_dir, emulator.connection_string(), tmp_path / "x.db")
+    conn.entity1.select = "$select=name,statecodename,primarycontactidname"
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli("preview", "Accounts", "--entity", "1", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    contacts = {r["contactid"]: r["fullname"] for r in emulator.store.rows("contacts")}
+    expected = {r["accountid"]: (["Active", "Inactive"][r["statecode"]],
+                                 contacts.get(r["_primarycontactid_value"]))
+                for r in emulator.store.rows("accounts")}
+    rows = json.loads(result.stdout)
+    assert {r["accountid"]: (r["statecodename"], r["primarycontactidname"]) for r in rows} == \
+        {r["accountid"]: expected[r["accountid"]] for r in rows}
+    assert any(r["primarycontactidname"] for r in rows)
+
+
 def test_preview_as_json_gives_decimals_as_exact_numbers(
         run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any) -> None:
     db = tmp_path / "crm.db"
@@ -600,6 +617,22 @@ def test_verify_checks_the_mapping_against_both_entities_as_run_does(
     assert result.returncode == 2, result.stdout
     assert "Entity 2 (SQLite accounts): ok" in result.stdout
     assert f"Mapping: FAILED — {refused}" in result.stdout
+
+
+def test_verify_says_a_run_into_dynamics_cannot_write_a_choice_s_label(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, emulator: Any
+) -> None:
+    db = tmp_path / "crm.db"
+    _sqlite_with_accounts(db)
+    conn = _save(config_dir, emulator.connection_string(), db)
+    conn.entity1.select = "$select=accountid,name,statecodename"
+    conn.direction = Direction.RIGHT_TO_LEFT
+    conn.mapping.columns = [ColumnPair(left="statecodename", right="name")]
+    ConnectionStore(config_dir).save(conn)
+    result = run_cli("verify", "Accounts")
+    assert result.returncode == 2, result.stdout
+    assert "Mapping: FAILED — mapping.columns[0]: 'statecodename' is read-only in entity 1 (the " \
+        "service fills it from statecode) and cannot be written" in result.stdout
 
 
 def test_verify_names_match_key_values_rows_share_as_run_refuses_them(

@@ -248,6 +248,22 @@ def test_formatted_values_with_include_annotations(emu: Emulator, http: requests
     assert row["_primarycontactid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] == "contact"
 
 
+def test_rows_asked_for_by_key_carry_the_formatted_values_asked_for(
+        emu: Emulator, http: requests.Session):
+    row = next(r for r in emu.store.rows("accounts") if r["_primarycontactid_value"])
+    in_keys = f"Microsoft.Dynamics.CRM.In(PropertyName='accountid',PropertyValues=['{row['accountid']}'])"
+    asked = {"Prefer": 'odata.include-annotations="OData.Community.Display.V1.FormattedValue"'}
+    fv = "@OData.Community.Display.V1.FormattedValue"
+    contact = emu.store.get("contacts", row["_primarycontactid_value"])["fullname"]
+    [listed] = http.get(emu.url(f"accounts?$select=statecode,_primarycontactid_value&$filter="
+                                f"{in_keys}"), headers=asked).json()["value"]
+    one = http.get(emu.url(f"accounts({row['accountid']})?$select=statecode,"
+                           "_primarycontactid_value"), headers=asked).json()
+    for got in (listed, one):
+        assert (got["statecode" + fv], got["_primarycontactid_value" + fv]) == \
+            (["Active", "Inactive"][row["statecode"]], contact)
+
+
 def test_no_annotations_without_the_prefer_header(emu: Emulator, http: requests.Session):
     row = http.get(emu.url("accounts?$select=statecode")).json()["value"][0]
     assert not [k for k in row if "@OData.Community" in k]

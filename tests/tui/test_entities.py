@@ -131,6 +131,28 @@ async def test_at_80x24_the_mappings_show_the_match_key_and_auto_marks_without_s
             await until(pilot, lambda drawn=drawn: drawn in shown())
 
 
+async def test_the_mappings_pair_a_choice_s_label_by_name_as_carried_from_dynamics_only(
+        make_app, paths, emulator, sqlite_db) -> None:
+    with sqlite3.connect(sqlite_db) as con:
+        con.execute("CREATE TABLE accounts (accountid TEXT PRIMARY KEY, name TEXT, "
+                    "statecodename TEXT, primarycontactidname TEXT)")
+    con.close()
+    file = paths.connections / f"{DEMO_SLUG}.toml"
+    file.write_text(demo_toml(emulator.base_url + "accounts", sqlite_db,
+                              select="$select=name,statecodename,primarycontactidname")
+                    .replace('"left_to_right"', '"bidirectional"'))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+4")
+        editor = app.query_one(MappingEditor)
+        await until(pilot, lambda: len(editor.rows) == 4)
+        rows = {r.left: r for r in editor.rows}
+        for name in ("statecodename", "primarycontactidname"):
+            assert rows[name].right == name and rows[name].left_read_only
+            assert "read-only on the left: carried left → right only" in rows[name].notes
+        assert not editor.problems()
+
+
 def _dataverse_columns(read_only: bool) -> list[Any]:
     """Columns as Dataverse names them (a lookup's name is long), read-only on the left."""
     from l2tui.providers.base import Column, ColumnType

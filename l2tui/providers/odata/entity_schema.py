@@ -17,6 +17,9 @@ class EntitySchema:
     dataverse: bool = False
     logical_name: str | None = None
     navigation: dict[str, str] = field(default_factory=dict)  # "_x_value" → navigation property
+    # a read-only `<x>name` column (a choice's label, a lookup's related name) → the property
+    # whose FormattedValue annotation it is read from ("statecode", "_primarycontactid_value")
+    labels: dict[str, str] = field(default_factory=dict)
     _index: tuple[list[Column], int, dict[str, Column]] | None = field(
         default=None, init=False, repr=False, compare=False)
 

@@ -51,6 +51,9 @@ class PageLinks(NamedTuple):
         return request_url
 
 
+FORMATTED = "OData.Community.Display.V1.FormattedValue"
+"""The instance annotation of a value as Dataverse shows it: a choice's label, a related row's name."""
+
 DECODE, ASK, SEEN = b"D", b"A", b"S"  # the decoding job's frames (PageDecoder.__call__)
 
 NO_VALUE = "the answer has no 'value' list"
@@ -133,6 +136,9 @@ class PageDecoder:
         self.columns = columns
         self.transform = transform
         self._convert: Callable[[dict[str, Any]], Record] | None = None
+        # the `<x>name` columns kept, each read from its base's annotation (``EntitySchema.labels``)
+        self._labels = [(name, f"{schema.labels[name]}@{FORMATTED}")
+                        for name in sorted(columns or ()) if name in schema.labels]
         self._made: Callable[[dict[str, Any]], Any] | None = None  # the transform of an entry
         # as a job: pages decoded whose reader was asked which entries it has seen (oldest first)
         self._asking: deque[tuple[list[dict[str, Any]], list[Key], list[str | None]]] = deque()
@@ -213,6 +219,8 @@ class PageDecoder:
             kept = [i for i in range(len(entries)) if i not in dropped]
             entries, versions = [entries[i] for i in kept], [versions[i] for i in kept]
             page.skipped = len(dropped)
+        if self._labels:
+            _fill_labels(entries, self._labels)
         if self.transform is None:
             page.records = list(map(self.converter(), entries))
         else:
@@ -300,6 +308,14 @@ class PageDecoder:
 
 
 _MISSING: Any = object()
+
+
+def _fill_labels(entries: list[dict[str, Any]], labels: list[tuple[str, str]]) -> None:
+    """Each entry's `<x>name` columns, from their annotations (none: null, as a null base)."""
+    for entry in entries:
+        get = entry.get
+        for name, annotation in labels:
+            entry[name] = get(annotation)
 
 
 def _compile_converter(table: dict[str, Converter | None]) -> Callable[[dict[str, Any]], Record]:

@@ -179,15 +179,12 @@ class ODataProvider(Provider):
         ConfigError for a primary key that is not one of them (as a SQL entity's describe)."""
         schema = self.schema()
         selected = self._selected()
-        if selected is None:
-            columns = list(schema.columns)
+        if selected is None:  # (a `<x>name` column only when named: each costs an annotation)
+            columns = [c for c in schema.columns if c.name not in schema.labels]
         else:
             unknown = [name for name in selected if schema.column(name) is None]
             if unknown:
-                raise ConfigError(
-                    f"'{unknown[0]}' is not a column of {schema.entity_set}",
-                    key="select",
-                )
+                raise ConfigError(_not_a_column(unknown[0], schema), key="select")
             wanted = set(selected) | set(schema.key)
             columns = [c for c in schema.columns if c.name in wanted]
         _check_primary_key(self.entity.primary_key, columns, schema)
@@ -205,7 +202,7 @@ class ODataProvider(Provider):
         """The records of these keys the select returns, asked for by key as a keys-first read
         asks (``Microsoft.Dynamics.CRM.In``); None where that read is not possible."""
         schema = self.schema()
-        plan = self._plan()
+        plan = self._plan().with_labels(schema.labels)
         if not keys_first.possible(plan.options, schema.key, schema.dataverse):
             return None
         return self._rows_by_key(plan, schema, [key[0] for key in keys])
@@ -285,6 +282,16 @@ class ODataProvider(Provider):
 
     def _redact(self, text: str) -> str:
         return self._http.redact(text) if self._http is not None else text
+
+
+def _not_a_column(name: str, schema: EntitySchema) -> str:
+    """Why a name the select lists is no column: a `<x>name` whose base has none is said so."""
+    base = name[:-len("name")] if name.endswith("name") and schema.dataverse else ""
+    column = schema.column(base) or schema.column(f"_{base}_value") if base else None
+    if column is None:
+        return f"'{name}' is not a column of {schema.entity_set}"
+    return (f"'{name}' is not a column of {schema.entity_set}: only a choice or a lookup has a "
+            f"name column, and {column.name} is neither")
 
 
 def _check_primary_key(primary_key: list[str], columns: list[Column],

@@ -6,8 +6,8 @@ import marshal
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
@@ -19,7 +19,15 @@ from l2tui.providers.base import Page, ReadStream, RecordTransform, SeenFilter
 from l2tui.providers.odata import keys_first
 from l2tui.providers.odata.entity_schema import EntitySchema
 from l2tui.providers.odata.http import HttpClient, HttpError, StopAsked, collection, safe_url
-from l2tui.providers.odata.pages import ASK, DECODE, SEEN, PageDecoder, PageLinks, tail_next_link
+from l2tui.providers.odata.pages import (
+    ASK,
+    DECODE,
+    FORMATTED,
+    SEEN,
+    PageDecoder,
+    PageLinks,
+    tail_next_link,
+)
 
 VALUE_SAFE = "$,()'=:/*@!-._~"
 
@@ -42,6 +50,7 @@ class ReadPlan:
     entity_url: str = ""  # the address of the entity set, and the query's options (a read
     options: tuple[tuple[str, str], ...] = ()  # keys first asks with other options: keys_first)
     parallel: int = 1  # requests at once a read may send (keys first: rows by key)
+    formatted: bool = False  # the select names `<x>name` columns: FormattedValue asked for
 
     def prefer(self, track: bool) -> str:
         """The Prefer header for one request."""
@@ -50,7 +59,27 @@ class ReadPlan:
             prefs.append(f"odata.maxpagesize={self.page_size}")
         if track:
             prefs.append("odata.track-changes")
+        if self.formatted:
+            prefs.append(f'odata.include-annotations="{FORMATTED}"')
         return ",".join(prefs)
+
+    def with_labels(self, labels: Mapping[str, str]) -> ReadPlan:
+        """This plan as the service is asked for it when its select names `<x>name` columns
+        (``labels``: name column → base property): ``$select`` names each base instead (the
+        service knows no property of that name), and the base's FormattedValue annotation is
+        asked for; the plan itself where it names none."""
+        if self.columns is None or not self.columns.intersection(labels):
+            return self
+        options = tuple((name, _label_select(value, labels) if name == "$select" else value)
+                        for name, value in self.options)
+        return replace(self, url=f"{self.entity_url}?{build_query(list(options))}",
+                       options=options, formatted=True)
+
+
+def _label_select(select: str, labels: Mapping[str, str]) -> str:
+    """A ``$select`` with each `<x>name` column replaced by its base property (once)."""
+    names = (labels.get(name, name) for name in (c.strip() for c in select.split(",")) if name)
+    return ",".join(dict.fromkeys(names))
 
 
 def refused_select(exc: HttpError, plan: ReadPlan) -> HttpError | ConfigError:
@@ -195,6 +224,8 @@ class ODataReadStream(ReadStream):
                 self.is_delta = True
                 url = self.start_cursor
         if first is None:
+            self.plan = self.plan.with_labels(self.schema.labels)
+            url = self.plan.url
             track = self.plan.track_changes and self.schema.change_tracking
             if not track and self.seen is not None and self.plan.entity_url and \
                     keys_first.possible(self.plan.options, self.schema.key, self.schema.dataverse):
@@ -492,11 +523,15 @@ class ODataReadStream(ReadStream):
             return None
 
     def _cursor_matches(self, cursor: str) -> bool:
-        if safe_url(cursor) != safe_url(self.plan.url):
+        """Whether the cursor is for this read's query. One asked without `<x>name` columns
+        is known without the schema; else the plan becomes the one asked for them."""
+        if _same_query(cursor, self.plan.url):
+            return True
+        labelled = self.plan.with_labels(self.schema.labels)
+        if labelled is self.plan or not _same_query(cursor, labelled.url):
             return False
-        mine = dict(parse_qsl(urlsplit(self.plan.url).query))
-        theirs = dict(parse_qsl(urlsplit(cursor).query))
-        return mine.get("$select") == theirs.get("$select") and "$deltatoken" in theirs
+        self.plan = labelled
+        return True
 
     def _page(self, body: dict[str, Any]) -> Page:
         # a delta page holds changes: nothing in it has been seen
@@ -507,3 +542,12 @@ class ODataReadStream(ReadStream):
     def _count(self, page: Page) -> None:
         self.pages += 1
         self.rows += page.size
+
+
+def _same_query(cursor: str, url: str) -> bool:
+    """Whether a change-tracking cursor continues a read of ``url`` (its set and $select)."""
+    if safe_url(cursor) != safe_url(url):
+        return False
+    mine = dict(parse_qsl(urlsplit(url).query))
+    theirs = dict(parse_qsl(urlsplit(cursor).query))
+    return mine.get("$select") == theirs.get("$select") and "$deltatoken" in theirs

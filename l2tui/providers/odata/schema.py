@@ -21,6 +21,7 @@ CRM = "Microsoft.Dynamics.CRM"
 DATAVERSE_ROOT = "/api/data/v"  # in every Dataverse Web API root: …/api/data/v9.2/
 COMPUTED_TERMS = ("Org.OData.Core.V1.Computed", "Core.Computed", "Org.OData.Core.V1.Immutable")
 CHANGE_TRACKING_TERMS = ("Org.OData.Capabilities.V1.ChangeTracking", "Capabilities.ChangeTracking")
+LOOKUP_TYPES = ("Lookup", "Customer", "Owner")  # attributes read as `_<name>_value`
 WEB_API = "is the URL the Web API's?"  # (said after a metadata answer without a 'value' list)
 
 
@@ -133,10 +134,14 @@ def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: 
     columns: list[Column] = []
     navigation: dict[str, str] = {}
     lookups: dict[str, list[str]] = {}
+    named: dict[str, str] = {}  # a base attribute → its `<base>name` attribute
     for attribute in attributes:
         name = attribute["LogicalName"]
         kind = attribute["AttributeType"]
-        if attribute.get("IsValidODataAttribute") is False or attribute.get("AttributeOf"):
+        base = attribute.get("AttributeOf")
+        if isinstance(base, str) and name == base + "name":
+            named[base] = name
+        if attribute.get("IsValidODataAttribute") is False or base:
             continue
         if kind not in ATTRIBUTE_TYPES and kind != "Virtual":
             log(f"{entity_set}.{name}: attribute type {kind} read as text")
@@ -148,7 +153,7 @@ def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: 
             column_kind, edm = ColumnType.DATE, "Edm.Date"
         is_key = bool(attribute.get("IsPrimaryId")) or name == primary
         writable = bool(attribute.get("IsValidForCreate")) or bool(attribute.get("IsValidForUpdate"))
-        prop = f"_{name}_value" if kind in ("Lookup", "Customer", "Owner") else name
+        prop = f"_{name}_value" if kind in LOOKUP_TYPES else name
         # only what the platform itself requires: ApplicationRequired ("business required") is
         # a form's rule, not the Web API's (an account made through it may have no name), so a
         # table made for these columns takes such a record too
@@ -173,8 +178,35 @@ def _dataverse_schema(http: HttpClient, root: str, entity_set: str, definition: 
     columns = [
         _with_target(c, sets, lookups.get(c.name, []), c.name in navigation) for c in columns
     ]
+    kinds = {attribute["LogicalName"]: attribute["AttributeType"] for attribute in attributes}
+    columns, labels = _with_labels(columns, {
+        f"_{base}_value" if kinds.get(base) in LOOKUP_TYPES else base: label
+        for base, label in named.items() if kinds.get(base) in (*LABELLED, *LOOKUP_TYPES)})
     return EntitySchema(entity_set, columns, bool(definition.get("ChangeTrackingEnabled")),
-                        dataverse=True, logical_name=logical, navigation=navigation)
+                        dataverse=True, logical_name=logical, navigation=navigation,
+                        labels=labels)
+
+
+LABELLED = ("Picklist", "State", "Status", "Boolean", "MultiSelectPicklist")
+"""Attribute types whose ``<x>name`` attribute is the choice's label (a lookup's: the related
+row's primary name); Dataverse sends either as the base's FormattedValue annotation."""
+
+
+def _with_labels(columns: list[Column], named: dict[str, str]
+                 ) -> tuple[list[Column], dict[str, str]]:
+    """The columns, each choice or lookup followed by its read-only ``<x>name`` column (from
+    ``named``: base property → name column); and each name column's base property."""
+    out: list[Column] = []
+    labels: dict[str, str] = {}
+    taken = {column.name for column in columns}
+    for column in columns:
+        out.append(column)
+        label = named.get(column.name)
+        if label is not None and label not in taken:
+            labels[label] = column.name
+            out.append(Column(name=label, type=ColumnType.STRING, read_only=True,
+                              native_type="Edm.String", filled_from=column.name))
+    return out, labels
 
 
 def _csdl_digits(prop: ET.Element) -> tuple[int | None, int | None]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+import pytest
+
+from l2tui.errors import ConfigError
 from l2tui.providers.base import Change, ChangeOp, ColumnType
 
 
@@ -63,3 +66,11 @@ def test_writes_work_without_dataverse_metadata(make_crm):
                                              {"name": "Generic", "revenue": Decimal("1.50")})])
     assert outcome.ok, outcome.error
     assert crm.emu.store.get("accounts", key)["name"] == "Generic"
+
+
+def test_a_name_column_is_not_said_to_need_a_choice_where_the_service_is_not_dataverse(make_crm):
+    """Only Dataverse lists `<x>name` columns: elsewhere `statecodename` is plainly unknown."""
+    crm = generic(make_crm, rows=10)
+    with pytest.raises(ConfigError, match=r"^select: 'statecodename' is not a column of "
+                                          r"accounts$"):
+        crm.provider(select="$select=name,statecodename").describe()
