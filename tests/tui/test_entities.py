@@ -617,7 +617,8 @@ async def test_verify_names_a_primary_key_the_entity_set_does_not_have(make_app,
         await pilot.press("f2")
         await until(pilot, lambda: _connstr_hint(app, 1).startswith(("✓", "✗")))
         hint = _connstr_hint(app, 1)
-        assert hint == "✗ primary_key: column 'acountid' not found in entity set 'accounts'", hint
+        assert hint == "✗ primary_key: column 'acountid' not found in entity set 'accounts' " \
+            "(did you mean 'accountid'?)", hint
         assert not _select_hint(app, 1).startswith("✗")
 
 

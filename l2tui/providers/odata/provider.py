@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from l2tui.config.model import Entity
+from l2tui.config.names import names_hint
 from l2tui.config.specs import SelectError
 from l2tui.errors import ConfigError, ConnectError, L2Error
 from l2tui.providers.base import (
@@ -289,7 +290,7 @@ def _not_a_column(name: str, schema: EntitySchema) -> str:
     base = name[:-len("name")] if name.endswith("name") and schema.dataverse else ""
     column = schema.column(base) or schema.column(f"_{base}_value") if base else None
     if column is None:
-        return f"'{name}' is not a column of {schema.entity_set}"
+        return f"'{name}' is not a column of {schema.entity_set} ({_columns_hint(name, schema)})"
     return (f"'{name}' is not a column of {schema.entity_set}: only a choice or a lookup has a "
             f"name column, and {column.name} is neither")
 
@@ -305,5 +306,10 @@ def _check_primary_key(primary_key: list[str], columns: list[Column],
         if key.casefold() in known:
             raise ConfigError(f"column {key!r} is not in the select's $select; add it there",
                               key="primary_key")
-        raise ConfigError(f"column {key!r} not found in entity set {schema.entity_set!r}",
-                          key="primary_key")
+        raise ConfigError(f"column {key!r} not found in entity set {schema.entity_set!r} "
+                          f"({_columns_hint(key, schema)})", key="primary_key")
+
+
+def _columns_hint(name: str, schema: EntitySchema) -> str:
+    """The column a mistyped name likely meant, else the first of the entity set's."""
+    return names_hint(name, [c.name for c in schema.columns])

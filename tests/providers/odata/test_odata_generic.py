@@ -72,5 +72,5 @@ def test_a_name_column_is_not_said_to_need_a_choice_where_the_service_is_not_dat
     """Only Dataverse lists `<x>name` columns: elsewhere `statecodename` is plainly unknown."""
     crm = generic(make_crm, rows=10)
     with pytest.raises(ConfigError, match=r"^select: 'statecodename' is not a column of "
-                                          r"accounts$"):
+                                          r"accounts \(did you mean 'statecode'\?\)$"):
         crm.provider(select="$select=name,statecodename").describe()

@@ -310,12 +310,21 @@ def test_a_mistyped_entity_set_is_named_with_the_one_it_may_mean(open_crm):
         provider.describe()
 
 
+def test_a_mistyped_column_of_the_select_gets_the_nearest_column_named(crm):
+    with pytest.raises(ConfigError) as info:
+        crm.provider(select="$select=name,acountnumber").describe()
+    assert info.value.detail == "'acountnumber' is not a column of accounts (did you mean " \
+        "'accountnumber'?)"
+
+
 def test_a_primary_key_naming_a_column_the_entity_set_lacks_is_a_primary_key_error(crm):
     provider = crm.provider(select="$select=name", primary_key=["nosuchkey"])
     with pytest.raises(ConfigError) as info:
         provider.describe()
     assert info.value.key == "primary_key"
-    assert info.value.detail == "column 'nosuchkey' not found in entity set 'accounts'"
+    assert info.value.detail.startswith(
+        "column 'nosuchkey' not found in entity set 'accounts' (its columns: "
+        "_primarycontactid_value, _transactioncurrencyid_value, accountid, ")
     assert provider.verify().in_settings
 
 
