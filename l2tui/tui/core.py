@@ -277,7 +277,7 @@ class L2Core(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="history", name="Run history")
     def history_worker(self, conn: Connection) -> None:
         """Read a connection's run history off the UI thread (it reads the state file)."""
-        self.bridge.post(messages.HistoryLoaded(conn.path, jobs.history(conn, self.paths)))
+        self.bridge.post(jobs.history(conn, self.paths))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="details", name="Run details")
     def run_details_worker(self, conn: Connection, started: float) -> None:

@@ -567,10 +567,13 @@ class ActionsMixin(L2Core):
         self.push_screen(self.sign_in_screen)
 
     def on_history_loaded(self, event: messages.HistoryLoaded) -> None:
-        """The run history read by a worker, shown unless another connection is open now."""
+        """The run history read by a worker, shown unless another connection is open now; its
+        latest run's log too, where the Run page shows no run of this app."""
         if self.current is not None and self.current.path == event.path:
             for panel in self.query(RunPanel):  # none while the app closes
                 panel.show_history(event.rows)
+                if not self.run_shown():
+                    panel.show_last(event.last)
 
     def on_run_history_chosen(self, event: RunHistory.Chosen) -> None:
         """A run chosen in the history: read it (and its conflicts) to show it."""
@@ -629,7 +632,7 @@ class ActionsMixin(L2Core):
                         severity="error", timeout=8)
             return
         panel = self.query_one(RunPanel)
-        self.run_view = panel.view  # the run's from now on, kept while another one is shown
+        self.run_view = panel.own_run()  # the run's from now on, kept while another is shown
         self.run_view.path = conn.path
         self.running = True  # first: Run Now is disabled, so the Run page focuses Cancel
         self.action_page("run")  # (focus left on a hidden page would switch back to it)

@@ -10,21 +10,26 @@ import copy
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from l2tui.config.model import Connection
 from l2tui.errors import ConfigError, L2Error
 from l2tui.paths import Paths
 from l2tui.sync.engine import plan_mapping, repeated_match_keys, verify_entity
 from l2tui.sync.events import RunReport
+from l2tui.sync.state import RunRecord
 from l2tui.tables import TablePlan, create_planned, plan_table
 from l2tui.tui import messages
 from l2tui.tui.bridge import Bridge
 from l2tui.tui.messages import RunDetails
 
+if TYPE_CHECKING:
+    from l2tui.runner import Runner
+
 Prompt = Callable[[str], str | None]
 PREVIEW_ROWS = 50
 MOST_ITEM_ERRORS = 20  # a run's details list its first item errors; its log has all
+LAST_RUN_LINES = 500  # the Run page shows the last lines of the latest run's log (its file: all)
 
 
 def answer(secret: str) -> Prompt:
@@ -213,9 +218,10 @@ def run(conn: Connection, paths: Paths, bridge: Bridge, cancel: threading.Event,
     return report
 
 
-def history(conn: Connection, paths: Paths) -> list[tuple[float, str, str]]:
+def history(conn: Connection, paths: Paths) -> messages.HistoryLoaded:
     """Earlier runs of a connection, newest first: (started, outcome, summary); a run without
-    an end is running or unfinished, as ``l2tui history`` says (``run_outcome``)."""
+    an end is running or unfinished, as ``l2tui history`` says (``run_outcome``). With the
+    latest of them and the last lines of its log, for the Run page."""
     from l2tui.sync.summaries import record_text, run_outcome
 
     try:
@@ -224,10 +230,20 @@ def history(conn: Connection, paths: Paths) -> list[tuple[float, str, str]]:
         runner = Runner(paths)
         records = runner.history(conn)
         holder = runner.running(conn)
+        rows = [(r.started, run_outcome(r, holder if i == 0 else None), record_text(r))
+                for i, r in enumerate(records)]
+        last = _last_run(runner, conn, records[0], rows[0]) if records else None
     except Exception:  # no runner yet, or an unreadable state file: no history to show
-        return []
-    return [(r.started, run_outcome(r, holder if i == 0 else None), record_text(r))
-            for i, r in enumerate(records)]
+        return messages.HistoryLoaded(conn.path, [])
+    return messages.HistoryLoaded(conn.path, rows, last)
+
+
+def _last_run(runner: Runner, conn: Connection, record: RunRecord,
+              row: tuple[float, str, str]) -> messages.LastRun:
+    """The latest run with the last ``LAST_RUN_LINES`` lines of its log."""
+    lines, more = runner.log_tail(conn, record, LAST_RUN_LINES) or ([], False)
+    log = runner.paths.run_logs(conn.slug) / record.log if record.log else None
+    return messages.LastRun(row, record.finished is not None, lines, more, log)
 
 
 def run_details(conn: Connection, paths: Paths, started: float) -> RunDetails | None:
