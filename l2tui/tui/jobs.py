@@ -255,9 +255,11 @@ def history(conn: Connection, paths: Paths) -> messages.HistoryLoaded:
 def _last_run(runner: Runner, conn: Connection, record: RunRecord,
               row: tuple[float, str, str]) -> messages.LastRun:
     """The latest run with the last ``LAST_RUN_LINES`` lines of its log."""
-    lines, more = runner.log_tail(conn, record, LAST_RUN_LINES) or ([], False)
+    tail = runner.log_tail(conn, record, LAST_RUN_LINES)
+    lines, more = tail or ([], False)
     log = runner.paths.run_logs(conn.slug) / record.log if record.log else None
-    return messages.LastRun(row, record.finished is not None, lines, more, log)
+    return messages.LastRun(row, record.finished is not None, lines, more, log,
+                            gone=tail is None and log is not None)
 
 
 def run_details(conn: Connection, paths: Paths, started: float) -> RunDetails | None:

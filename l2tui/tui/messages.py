@@ -157,6 +157,7 @@ class LastRun:
     lines: list[str]  # its log's last lines (none: no log, or it is gone)
     more: bool  # the log holds more lines before them
     log: Path | None  # its log file, where known
+    gone: bool = False  # that log file is gone (or cannot be read)
 
 
 class HistoryLoaded(Message):

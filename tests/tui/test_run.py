@@ -972,3 +972,28 @@ async def test_opening_another_connection_and_back_shows_the_last_run_again(
         app.open(demo_file)
         await _last_run_shown(pilot, app)
         assert len(app.query_one("#run-log").texts) > 1
+
+
+async def test_a_last_run_whose_log_is_gone_says_so_under_its_header(make_app, demo_file,
+                                                                     paths) -> None:
+    prepare(paths)
+    Runner(paths).run(ConnectionStore(paths.connections).load(DEMO_SLUG))
+    [log] = paths.run_logs(DEMO_SLUG).iterdir()
+    log.unlink()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _last_run_shown(pilot, app)
+        assert list(app.query_one("#run-log").texts) == [f"(its log {log} is gone)"]
+
+
+async def test_a_last_run_with_an_empty_log_shows_no_line_saying_it_is_gone(make_app, demo_file,
+                                                                            paths) -> None:
+    """A run that has just begun elsewhere (cron) has a log file with nothing in it yet."""
+    prepare(paths)
+    Runner(paths).run(ConnectionStore(paths.connections).load(DEMO_SLUG))
+    [log] = paths.run_logs(DEMO_SLUG).iterdir()
+    log.write_text("")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _last_run_shown(pilot, app)
+        assert list(app.query_one("#run-log").texts) == []

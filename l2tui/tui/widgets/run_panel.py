@@ -112,7 +112,7 @@ def last_run_view(last: LastRun) -> RunView:
     view.phase = "Last run: " + " · ".join(part for part in run_row(*last.row) if part)
     if last.more:
         view.add(f"… the last {len(last.lines):,} lines of its log; all of it: {last.log}")
-    elif not last.lines and last.log is not None:
+    elif last.gone:
         view.add(f"(its log {last.log} is gone)")
     for line in last.lines:
         view.add(line)
