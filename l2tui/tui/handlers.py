@@ -502,6 +502,9 @@ class ActionsMixin(L2Core):
         a failure with its key and message."""
         if self.current is None or self.current.path != event.path:
             return
+        if event.message == jobs.VERIFY_CANCELLED:
+            self.notify(event.message, title="Mapping: not checked")
+            return
         text = event.message + "".join(f"; {w}" for w in event.warnings)
         self.notify(text, title="Mapping: " + ("verified" if event.ok else "failed"),
                     severity="information" if event.ok else "error",

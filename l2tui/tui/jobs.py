@@ -123,7 +123,9 @@ def verify(conn: Connection, indexes: tuple[int, ...], paths: Paths, bridge: Bri
                                                 connection_string=verified, select=select,
                                                 primary_key=key))
         if mapping and not failed and not stop.is_set():
-            bridge.post(_mapping_checked(conn, paths, bridge, prompts, stop))
+            checked = _mapping_checked(conn, paths, bridge, prompts, stop)
+            bridge.post(messages.MappingChecked(False, VERIFY_CANCELLED, path=conn.path)
+                        if stop.is_set() else checked)
     finally:
         bridge.post(messages.SignInEnded())
 
