@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import io
 import itertools
 import json
 import os
@@ -384,14 +385,34 @@ class Runner:
         (``error on the right for AC-001: …``, also those of a log an older l2tui wrote), and
         how many it lists in all (None: the run has no log file, or it is gone or cannot be
         read)."""
-        if not record.log or not _LOG_NAME.fullmatch(record.log):
-            return None
         try:
-            fd = open_unfollowed(self.paths.run_logs(conn.slug) / record.log, os.O_RDONLY)
-            with open(fd, encoding="utf-8", errors="replace") as log:
-                return _item_errors(log, most)
+            with self._open_log(conn, record) as log:
+                return None if log is None else \
+                    _item_errors(io.TextIOWrapper(log, encoding="utf-8", errors="replace"), most)
         except OSError:
             return None
+
+    def log_tail(self, conn: Connection, record: RunRecord, most: int
+                 ) -> tuple[list[str], bool] | None:
+        """The last ``most`` lines of the run's log and whether it holds more before them (a
+        long log is read from its end, never whole); None: the run has no log file, or it is
+        gone or cannot be read."""
+        try:
+            with self._open_log(conn, record) as log:
+                return None if log is None else _last_lines(log, most)
+        except OSError:
+            return None
+
+    @contextlib.contextmanager
+    def _open_log(self, conn: Connection, record: RunRecord) -> Iterator[IO[bytes] | None]:
+        """The run's log file opened to read (None: the run names none, or not one of l2tui's;
+        OSError: gone, unreadable, a link)."""
+        if not record.log or not _LOG_NAME.fullmatch(record.log):
+            yield None
+            return
+        fd = open_unfollowed(self.paths.run_logs(conn.slug) / record.log, os.O_RDONLY)
+        with open(fd, "rb") as log:
+            yield log
 
     def move_state(self, conn: Connection, old_slug: str) -> None:
         """Carry the state (pairs, cursors, history) and run logs of a connection whose file was
@@ -601,6 +622,26 @@ def _item_errors(lines: Iterable[str], most: int) -> tuple[list[str], int]:
             if count <= most:
                 first.append(_reworded(found, line.rstrip("\n")))
     return first, count
+
+
+TAIL_CHUNK = 64 * 1024
+TAIL_BYTES = 4 * 1024 * 1024  # the most of a log's end read for its last lines
+
+
+def _last_lines(log: IO[bytes], most: int) -> tuple[list[str], bool]:
+    """The last ``most`` lines of a log, read backwards a chunk at a time (at most
+    ``TAIL_BYTES``), and whether the log holds more before them."""
+    end = at = log.seek(0, os.SEEK_END)
+    data = b""
+    while at > 0 and data.count(b"\n") <= most and end - at < TAIL_BYTES:
+        step = min(TAIL_CHUNK, at)
+        at -= step
+        log.seek(at)
+        data = log.read(step) + data
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    if at > 0:  # (read from within the file: its first line may be the end of one)
+        lines = lines[1:]
+    return lines[-most:], at > 0 or len(lines) > most
 
 
 def _reworded(found: re.Match[str], line: str) -> str:

@@ -8,6 +8,7 @@ import os
 import pty
 import select
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -188,3 +189,25 @@ def run_on_terminal(isolated_dirs: dict[str, Path]) -> TerminalRunner:
             os.close(main)
 
     return run
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that takes no connection and refuses none, as a host out of reach:
+    it listens but never accepts, its queue filled first, so a connection to it waits until its
+    connect timeout."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(3):  # (the queue holds one: the rest wait, and so will the next)
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    try:
+        yield port
+    finally:
+        for sock in (*fillers, server):
+            sock.close()

@@ -58,14 +58,17 @@ def show_device_code(flow: dict[str, Any]) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def open_for_terminal(conn: Connection, index: int, paths: Paths) -> Provider:
+def open_for_terminal(conn: Connection, index: int, paths: Paths,
+                      options: dict[str, Any] | None = None) -> Provider:
     """Open entity 1 or 2 with the terminal's prompt and device-code display (the folders
-    checked first, as a run's are: a sign-in writes the token cache)."""
+    checked first, as a run's are: a sign-in writes the token cache); ``options``: the
+    provider's (``VERIFY_OPTIONS``)."""
     paths.ensure()
     return open_entity(
         conn, index, paths,
         prompt=terminal_prompt,
         device_code=show_device_code if on_terminal() else None,
+        options=options,
     )
 
 

@@ -17,7 +17,7 @@ from l2tui.config.model import Connection
 from l2tui.errors import ConfigError
 from l2tui.paths import Paths
 from l2tui.preview import cell_text, column_names, json_text, write_csv
-from l2tui.providers import entity_errors
+from l2tui.providers import VERIFY_OPTIONS, entity_errors
 from l2tui.providers.base import Provider, Record
 from l2tui.sync.engine import plan_mapping, repeated_match_keys, verify_entity
 from l2tui.widths import fitted_widths
@@ -36,7 +36,8 @@ def verify_command(args: argparse.Namespace, paths: Paths) -> int:
             entity = conn.entity(index)
             label = f"Entity {index} ({entity.title or entity.provider})"
             with entity_errors(conn, index):
-                provider = opened.enter_context(open_for_terminal(conn, index, paths))
+                provider = opened.enter_context(open_for_terminal(conn, index, paths,
+                                                                  VERIFY_OPTIONS))
                 result = verify_entity(conn, index, provider)
             mark = "ok" if result.ok else "FAILED"
             print(f"{label}: {mark} — {result.message}")

@@ -26,6 +26,12 @@ IMPLEMENTATIONS = {
     "sqlite": "l2tui.providers.sql:SqlProvider",
 }
 
+# a person waits for Verify: no request is tried again (a run's patience with a service that
+# does not answer is for runs nobody watches), and a host that takes no connection is given up
+# after VERIFY_CONNECT_TIMEOUT seconds, not after the connection's Timeout (120 s)
+VERIFY_CONNECT_TIMEOUT = 5.0
+VERIFY_OPTIONS: dict[str, Any] = {"retry_max": 0, "connect_timeout": VERIFY_CONNECT_TIMEOUT}
+
 
 def open_provider(entity: Entity, context: ProviderContext | None = None) -> Provider:
     """The provider for an entity, imported on first use."""

@@ -45,7 +45,7 @@ SHORT = 20  # below this height dialogs leave out their blank lines
 # enter Details), then the F-keys least needed; F1 Keys last of all
 FOOTER_LEAST_NEEDED = ("new_connection", "toggle_exclude", "select_cursor", "dry_run", "preview",
                        "verify", "toggle_pane('connections')", "toggle_pane('actions')",
-                       "run_now", "save", "cancel_run")
+                       "run_now", "save", "cancel_verify", "cancel_run")
 
 
 class L2App(WatchMixin, ActionsMixin):
@@ -74,6 +74,9 @@ class L2App(WatchMixin, ActionsMixin):
                 tooltip="Schedule: the cron line and systemd timer that run the connection"),
         # first: Escape over the keys panel hides it (and never cancels a run behind it)
         Binding("escape", "hide_keys", "Hide keys", id="hide-keys", show=False),
+        # then a verify going (a run's Escape waits for it: one key, one thing stopped)
+        Binding("escape", "cancel_verify", "Cancel Verify", id="cancel-verify",
+                tooltip="Stop verifying the connection string"),
         Binding("escape", "cancel_run", "Cancel Run", id="cancel", tooltip="Cancel the running sync"),
         Binding("f7", "duplicate", "Duplicate", id="duplicate", show=False,
                 tooltip="Duplicate Connection"),

@@ -11,6 +11,7 @@ from textual.app import App
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, TabbedContent
+from textual.worker import Worker
 
 from l2tui.config.files import Stamp
 from l2tui.config.model import Connection, in_folder
@@ -51,6 +52,8 @@ class L2Core(App[int]):
         self.broken: Path | None = None  # the highlighted file that cannot be read, if any
         self.columns: dict[Path, tuple[list[Any] | None, list[Any] | None]] = {}
         self.cancel_event: threading.Event | None = None
+        self.verify_stop: threading.Event | None = None  # set to cancel the verify going (Esc)
+        self.verify_job: Worker[None] | None = None  # the verify going, if any
         self.run_view: RunView | None = None  # this app's latest run, as its Run page shows it
         self.bridge = Bridge(self.post_message)
         self.sign_in_screen: DeviceCodeScreen | None = None
@@ -259,11 +262,21 @@ class L2Core(App[int]):
 
     # -- workers -----------------------------------------------------------------------------
 
+    def start_verify(self, conn: Connection, indexes: tuple[int, ...], mapping: bool = False) -> None:
+        """Verify Connection String of ``indexes`` in a worker that Esc can stop (a verify
+        still going is stopped first)."""
+        if self.verify_stop is not None:
+            self.verify_stop.set()
+        self.verify_stop = stop = threading.Event()
+        self.verify_job = self.verify_worker(jobs.snapshot(conn), indexes, self._prompts(), stop,
+                                             mapping)
+        self.refresh_bindings()
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify", name="Verify")
     def verify_worker(self, conn: Connection, indexes: tuple[int, ...], prompts: dict[int, Any],
-                      mapping: bool = False) -> None:
+                      stop: threading.Event, mapping: bool = False) -> None:
         """Verify Connection String off the UI thread (and the mapping, with ``mapping``)."""
-        jobs.verify(conn, indexes, self.paths, self.bridge, prompts, mapping=mapping)
+        jobs.verify(conn, indexes, self.paths, self.bridge, prompts, stop, mapping=mapping)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="preview", name="Preview Data")
     def preview_worker(self, conn: Connection, index: int, prompt: Any) -> None:
@@ -284,7 +297,7 @@ class L2Core(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="history", name="Run history")
     def history_worker(self, conn: Connection) -> None:
         """Read a connection's run history off the UI thread (it reads the state file)."""
-        self.bridge.post(messages.HistoryLoaded(conn.path, jobs.history(conn, self.paths)))
+        self.bridge.post(jobs.history(conn, self.paths))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="details", name="Run details")
     def run_details_worker(self, conn: Connection, started: float) -> None:

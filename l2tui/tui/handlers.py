@@ -35,6 +35,7 @@ from l2tui.tui.widgets.run_history import RunHistory
 from l2tui.tui.widgets.run_panel import RunPanel, RunView
 
 PAGE_ORDER = ("connection", "entity1", "entity2", "mappings", "run")
+VERIFYING = "verifying… (Esc to cancel)"
 
 
 class ActionsMixin(L2Core):
@@ -46,6 +47,8 @@ class ActionsMixin(L2Core):
             return isinstance(self.focused, KeyPanel)
         if action == "cancel_run":  # (on the Run page of the connection running)
             return self.running_here()
+        if action == "cancel_verify":  # (while a verify goes)
+            return self.verify_stop is not None and not self.verify_stop.is_set()
         if action == "create_table":  # F4 says why it cannot act (see can_act)
             return True if self.current is not None else None
         needs_connection = ("save", "verify", "preview", "run_now", "dry_run", "duplicate",
@@ -381,8 +384,12 @@ class ActionsMixin(L2Core):
         self.call_after_refresh(self.verify_now)
 
     def verify_now(self) -> None:
-        """Verify Connection String of the entity shown (both from the other pages)."""
+        """Verify Connection String of the entity shown (both from the other pages); while a
+        verify goes, cancel it."""
         if self.current is None:
+            return
+        if self.check_action("cancel_verify", ()):
+            self.action_cancel_verify()
             return
         index = self.page_entity()
         asked: tuple[int, ...] = (index,) if index else (1, 2)
@@ -396,11 +403,18 @@ class ActionsMixin(L2Core):
             return
         for i in indexes:
             form = self.query_one(f"#entity{i}-form", EntityForm)
-            form.query_one("#f-connstr", Field).set_status("verifying…")
+            form.query_one("#f-connstr", Field).set_status(VERIFYING)
             form.query_one("#f-select", Field).set_status(None)
-        self.notify("verifying " + " and ".join(f"Data Entity {i}" for i in indexes) + "…")
-        self.verify_worker(jobs.snapshot(self.current), indexes, self._prompts(),
-                           self._other_verified(indexes))
+        self.notify("verifying " + " and ".join(f"Data Entity {i}" for i in indexes) +
+                    "… (Esc to cancel)")
+        self.start_verify(self.current, indexes, self._other_verified(indexes))
+
+    def action_cancel_verify(self) -> None:
+        """Cancel the verify going (Esc, or F2 again): its wait for an answer ends now."""
+        if self.verify_stop is not None and not self.verify_stop.is_set():
+            self.verify_stop.set()
+            self.refresh_bindings()
+            self.notify("cancelling the verify…")
 
     def _other_verified(self, indexes: tuple[int, ...]) -> bool:
         """Whether verifying ``indexes`` verifies both entities: both asked for, or the other
@@ -445,7 +459,12 @@ class ActionsMixin(L2Core):
     def on_verify_done(self, event: messages.VerifyDone) -> None:
         """Show the verify result under the connection string (unless it, the select or the
         primary key was edited since), and as a notification; a SQL entity without its table
-        is offered Create Table."""
+        is offered Create Table. A verify cancelled says so, as no failure of the entity's."""
+        if event.message == jobs.VERIFY_CANCELLED:
+            if self.current is not None and self.current.path == event.path:
+                self.connstr_status(event.index, jobs.VERIFY_CANCELLED)
+            self.notify(jobs.VERIFY_CANCELLED, title=f"Data Entity {event.index}: not verified")
+            return
         text = event.message + "".join(f"; {w}" for w in event.warnings)
         if event.plan is not None:
             text += (f"; Create Table (F4) makes the table from the columns of Data Entity "
@@ -482,6 +501,9 @@ class ActionsMixin(L2Core):
         """Say whether the mapping holds against both entities verified (as a run checks it):
         a failure with its key and message."""
         if self.current is None or self.current.path != event.path:
+            return
+        if event.message == jobs.VERIFY_CANCELLED:
+            self.notify(event.message, title="Mapping: not checked")
             return
         text = event.message + "".join(f"; {w}" for w in event.warnings)
         self.notify(text, title="Mapping: " + ("verified" if event.ok else "failed"),
@@ -542,9 +564,9 @@ class ActionsMixin(L2Core):
         conn = self.current
         if conn is None or conn.path is None or conn.path != event.path:
             return
-        self.connstr_status(event.index, "table created; verifying…" if event.ok
+        self.connstr_status(event.index, f"table created; {VERIFYING}" if event.ok
                             else f"✗ not created: {event.message}", failed=not event.ok)
-        self.verify_worker(jobs.snapshot(conn), (event.index,), self._prompts())
+        self.start_verify(conn, (event.index,))
         if self.columns.pop(conn.path, None) is not None:
             self.action_describe()
 
@@ -570,10 +592,13 @@ class ActionsMixin(L2Core):
         self.push_screen(self.sign_in_screen)
 
     def on_history_loaded(self, event: messages.HistoryLoaded) -> None:
-        """The run history read by a worker, shown unless another connection is open now."""
+        """The run history read by a worker, shown unless another connection is open now; its
+        latest run's log too, where the Run page shows no run of this app."""
         if self.current is not None and self.current.path == event.path:
             for panel in self.query(RunPanel):  # none while the app closes
                 panel.show_history(event.rows)
+                if not self.run_shown():
+                    panel.show_last(event.last)
 
     def on_run_history_chosen(self, event: RunHistory.Chosen) -> None:
         """A run chosen in the history: read it (and its conflicts) to show it."""
@@ -632,7 +657,7 @@ class ActionsMixin(L2Core):
                         severity="error", timeout=8)
             return
         panel = self.query_one(RunPanel)
-        self.run_view = panel.view  # the run's from now on, kept while another one is shown
+        self.run_view = panel.own_run()  # the run's from now on, kept while another is shown
         self.run_view.path = conn.path
         self.running = True  # first: Run Now is disabled, so the Run page focuses Cancel
         self.action_page("run")  # (focus left on a hidden page would switch back to it)
@@ -721,6 +746,11 @@ class ActionsMixin(L2Core):
                 self._run_page().stopped(f"run stopped: {one_line(worker.error)}")
                 if isinstance(worker.error, GuardRefused):
                     self.offer_force(worker.error)
+        if worker is self.verify_job and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
+                                                         WorkerState.CANCELLED):
+            self.verify_job = self.verify_stop = None  # (Esc no longer cancels it)
+            if self.screen_stack:  # (none left: the app closes)
+                self.refresh_bindings()
         if worker.group == "run" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
                                                      WorkerState.CANCELLED):
             self.running = False

@@ -10,21 +10,27 @@ import copy
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from l2tui.config.model import Connection
 from l2tui.errors import ConfigError, L2Error
 from l2tui.paths import Paths
 from l2tui.sync.engine import plan_mapping, repeated_match_keys, verify_entity
 from l2tui.sync.events import RunReport
+from l2tui.sync.state import RunRecord
 from l2tui.tables import TablePlan, create_planned, plan_table
 from l2tui.tui import messages
 from l2tui.tui.bridge import Bridge
 from l2tui.tui.messages import RunDetails
 
+if TYPE_CHECKING:
+    from l2tui.runner import Runner
+
 Prompt = Callable[[str], str | None]
 PREVIEW_ROWS = 50
 MOST_ITEM_ERRORS = 20  # a run's details list its first item errors; its log has all
+VERIFY_CANCELLED = "Verify cancelled"
+LAST_RUN_LINES = 500  # the Run page shows the last lines of the latest run's log (its file: all)
 
 
 def answer(secret: str) -> Prompt:
@@ -58,12 +64,16 @@ def snapshot(conn: Connection) -> Connection:
         conn.document = document
 
 
-def _open(conn: Connection, index: int, paths: Paths, bridge: Bridge, prompt: Prompt | None) -> Any:
-    from l2tui.providers import open_entity
+def _open(conn: Connection, index: int, paths: Paths, bridge: Bridge, prompt: Prompt | None,
+          stop: threading.Event | None = None) -> Any:
+    """Open an entity for a worker; with ``stop`` (a verify's), as ``l2tui verify`` opens it
+    (``VERIFY_OPTIONS``), its waits for an answer ended by the stop."""
+    from l2tui.providers import VERIFY_OPTIONS, open_entity
 
     paths.ensure()  # (as a run's: a sign-in writes the token cache)
     return open_entity(conn, index, paths, prompt=prompt, device_code=bridge.device_code,
-                       secret_hint=secret_hint(conn))
+                       secret_hint=secret_hint(conn), stop=stop,
+                       options=VERIFY_OPTIONS if stop is not None else None)
 
 
 def table_key(conn: Connection, index: int) -> tuple[str, ...]:
@@ -74,19 +84,27 @@ def table_key(conn: Connection, index: int) -> tuple[str, ...]:
 
 
 def verify(conn: Connection, indexes: tuple[int, ...], paths: Paths, bridge: Bridge,
-           prompts: dict[int, Prompt], *, mapping: bool = False) -> None:
+           prompts: dict[int, Prompt], stop: threading.Event, *, mapping: bool = False) -> None:
     """Verify Connection String for each entity; one VerifyDone each. A SQL entity whose table
     is not there comes with the plan to create it (or why the other entity cannot give one).
     With ``mapping`` (the other entity verified too), once each verified ok, the mapping is
-    checked against both as a run checks it: one MappingChecked."""
+    checked against both as a run checks it: one MappingChecked. ``stop`` set (Esc) ends the
+    wait for an answer: each entity not verified then is VERIFY_CANCELLED."""
     failed = False
     try:
         for index in indexes:
             path, verified = conn.path, conn.entity(index).connection_string
             select, key = conn.entity(index).select, tuple(conn.entity(index).primary_key)
+            if stop.is_set():
+                bridge.post(messages.VerifyDone(index, False, VERIFY_CANCELLED, path=path,
+                                                connection_string=verified, select=select,
+                                                primary_key=key))
+                continue
             try:
-                with _open(conn, index, paths, bridge, prompts.get(index)) as provider:
+                with _open(conn, index, paths, bridge, prompts.get(index), stop) as provider:
                     result = verify_entity(conn, index, provider)
+                if stop.is_set():  # (what it says is the stop's: "asked to stop")
+                    raise L2Error(VERIFY_CANCELLED)
                 plan, why_not = _table_offer(conn, index, paths, bridge, prompts) \
                     if result.table_missing else (None, "")
                 bridge.post(messages.VerifyDone(index, result.ok, result.message,
@@ -100,22 +118,25 @@ def verify(conn: Connection, indexes: tuple[int, ...], paths: Paths, bridge: Bri
                 failed = failed or not result.ok
             except L2Error as exc:
                 failed = True
-                bridge.post(messages.VerifyDone(index, False, exc.message, path=path,
+                bridge.post(messages.VerifyDone(index, False, VERIFY_CANCELLED if stop.is_set()
+                                                else exc.message, path=path,
                                                 connection_string=verified, select=select,
                                                 primary_key=key))
-        if mapping and not failed:
-            bridge.post(_mapping_checked(conn, paths, bridge, prompts))
+        if mapping and not failed and not stop.is_set():
+            checked = _mapping_checked(conn, paths, bridge, prompts, stop)
+            bridge.post(messages.MappingChecked(False, VERIFY_CANCELLED, path=conn.path)
+                        if stop.is_set() else checked)
     finally:
         bridge.post(messages.SignInEnded())
 
 
 def _mapping_checked(conn: Connection, paths: Paths, bridge: Bridge,
-                     prompts: dict[int, Prompt]) -> messages.MappingChecked:
+                     prompts: dict[int, Prompt], stop: threading.Event) -> messages.MappingChecked:
     """The mapping checked against both entities with the run's own ``plan_mapping`` (and the
     match-key values a side holds more than once), as ``l2tui verify`` checks it."""
     try:
-        with _open(conn, 1, paths, bridge, prompts.get(1)) as left, \
-                _open(conn, 2, paths, bridge, prompts.get(2)) as right:
+        with _open(conn, 1, paths, bridge, prompts.get(1), stop) as left, \
+                _open(conn, 2, paths, bridge, prompts.get(2), stop) as right:
             plan = plan_mapping(conn, left, right)
             warnings = (*plan.warnings, *repeated_match_keys(conn, plan, left, right))
     except ConfigError as exc:
@@ -215,9 +236,10 @@ def run(conn: Connection, paths: Paths, bridge: Bridge, cancel: threading.Event,
     return report
 
 
-def history(conn: Connection, paths: Paths) -> list[tuple[float, str, str]]:
+def history(conn: Connection, paths: Paths) -> messages.HistoryLoaded:
     """Earlier runs of a connection, newest first: (started, outcome, summary); a run without
-    an end is running or unfinished, as ``l2tui history`` says (``run_outcome``)."""
+    an end is running or unfinished, as ``l2tui history`` says (``run_outcome``). With the
+    latest of them and the last lines of its log, for the Run page."""
     from l2tui.sync.summaries import record_text, run_outcome
 
     try:
@@ -226,10 +248,22 @@ def history(conn: Connection, paths: Paths) -> list[tuple[float, str, str]]:
         runner = Runner(paths)
         records = runner.history(conn)
         holder = runner.running(conn)
+        rows = [(r.started, run_outcome(r, holder if i == 0 else None), record_text(r))
+                for i, r in enumerate(records)]
+        last = _last_run(runner, conn, records[0], rows[0]) if records else None
     except Exception:  # no runner yet, or an unreadable state file: no history to show
-        return []
-    return [(r.started, run_outcome(r, holder if i == 0 else None), record_text(r))
-            for i, r in enumerate(records)]
+        return messages.HistoryLoaded(conn.path, [])
+    return messages.HistoryLoaded(conn.path, rows, last)
+
+
+def _last_run(runner: Runner, conn: Connection, record: RunRecord,
+              row: tuple[float, str, str]) -> messages.LastRun:
+    """The latest run with the last ``LAST_RUN_LINES`` lines of its log."""
+    tail = runner.log_tail(conn, record, LAST_RUN_LINES)
+    lines, more = tail or ([], False)
+    log = runner.paths.run_logs(conn.slug) / record.log if record.log else None
+    return messages.LastRun(row, record.finished is not None, lines, more, log,
+                            gone=tail is None and log is not None)
 
 
 def run_details(conn: Connection, paths: Paths, started: float) -> RunDetails | None:

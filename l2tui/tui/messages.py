@@ -150,13 +150,29 @@ class SignInEnded(Message):
     """The work that may have asked for a device-code sign-in has ended."""
 
 
-class HistoryLoaded(Message):
-    """The run history of a connection, read by a worker: (started, outcome, summary), newest first."""
+@dataclass(frozen=True)
+class LastRun:
+    """The latest run of a connection's history, as its Run page shows it when this app has not
+    run it: its history row, the last lines of its log and where that log is."""
 
-    def __init__(self, path: Path | None, rows: list[tuple[float, str, str]]) -> None:
+    row: tuple[float, str, str]  # (started, outcome, summary), as the history shows it
+    finished: bool  # it ended (not running elsewhere now, nor killed)
+    lines: list[str]  # its log's last lines (none: no log, or it is gone)
+    more: bool  # the log holds more lines before them
+    log: Path | None  # its log file, where known
+    gone: bool = False  # that log file is gone (or cannot be read)
+
+
+class HistoryLoaded(Message):
+    """The run history of a connection, read by a worker: (started, outcome, summary), newest
+    first, and its latest run (None: never run)."""
+
+    def __init__(self, path: Path | None, rows: list[tuple[float, str, str]],
+                 last: LastRun | None = None) -> None:
         super().__init__()
         self.path = path
         self.rows = rows
+        self.last = last
 
 
 @dataclass(frozen=True)

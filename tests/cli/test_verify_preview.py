@@ -190,6 +190,23 @@ def test_verify_a_service_that_is_not_there_exits_3(
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_verify_of_a_host_that_takes_no_connection_fails_once_within_seconds(
+    run_cli: CliRunner, config_dir: Path, tmp_path: Path, silent_port: int
+) -> None:
+    """Not the connection's Timeout (120 s) tried twice: the connect timeout, once."""
+    url = f"http://127.0.0.1:{silent_port}/api/data/v9.2/accounts"
+    _save(config_dir, f"URL={url};Authentication=none;", tmp_path / "x.db")
+    started = time.monotonic()
+    result = run_cli("verify", "Accounts", "--entity", "1", timeout=120)
+    took = time.monotonic() - started
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert took < 10, took
+    [line] = result.stdout.splitlines()
+    assert line.startswith("Entity 1 (Dynamics accounts): FAILED — ") and \
+        f"127.0.0.1:{silent_port}" in line, line
+    assert "tries" not in line and "Traceback" not in result.stderr, result.stdout + result.stderr
+
+
 def test_ctrl_c_while_the_service_does_not_answer_exits_130_at_once(
     config_dir: Path, tmp_path: Path, emulator: Any
 ) -> None:

@@ -553,7 +553,7 @@ async def test_a_verify_result_for_a_string_edited_meanwhile_is_not_shown_in_pla
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("alt+2", "f2")
-        await until(pilot, lambda: _connstr_hint(app, 1) == "verifying…")
+        await until(pilot, lambda: _connstr_hint(app, 1) == "verifying… (Esc to cancel)")
         edited = app.current.entity1.connection_string.replace("Authentication=none;", "")
         app.query_one("#entity1-form #connstr").value = edited
         await until(pilot, lambda: app.current.entity1.connection_string == edited)
@@ -723,7 +723,7 @@ async def test_a_verify_result_for_a_select_edited_meanwhile_is_not_shown_in_pla
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("alt+2", "f2")
-        await until(pilot, lambda: _connstr_hint(app, 1) == "verifying…")
+        await until(pilot, lambda: _connstr_hint(app, 1) == "verifying… (Esc to cancel)")
         app.query_one("#entity1-form #select").load_text("$select=name")
         await until(pilot, lambda: app.current.entity1.select == "$select=name")
         await app.workers.wait_for_complete()
@@ -975,3 +975,44 @@ async def test_a_relative_sqlite_data_source_says_where_it_is_taken_from_and_to_
         assert app.query_one("#entity2-form #f-connstr", Field).problem is None  # saves all the same
         app.query_one("#entity2-form #connstr").value = f"Data Source={tmp_path / 'demo.db'};"
         await until(pilot, lambda: _connstr_hint(app, 2).startswith("keys: "))
+
+
+@pytest.fixture
+def out_of_reach_file(paths, silent_port: int, sqlite_db):
+    """The demo connection with Data Entity 1 at a host that takes no connection."""
+    path = paths.connections / f"{DEMO_SLUG}.toml"
+    url = f"http://127.0.0.1:{silent_port}/api/data/v9.2/accounts"
+    path.write_text(demo_toml(url, sqlite_db), encoding="utf-8")
+    return path
+
+
+async def _verifying(pilot, app) -> None:
+    """F2 on the Data Entity 1 page; wait until it says it verifies, and how to cancel."""
+    await pilot.press("alt+2", "f2")
+    await until(pilot, lambda: _connstr_hint(app, 1) == "verifying… (Esc to cancel)")
+    assert any("Esc to cancel" in line for line in screen_lines(app))
+
+
+async def test_escape_cancels_a_verify_of_a_host_out_of_reach_at_once(make_app,
+                                                                      out_of_reach_file) -> None:
+    import time
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _verifying(pilot, app)
+        assert "Cancel Verify" in screen_lines(app)[-1]  # (the footer)
+        pressed = time.monotonic()
+        await pilot.press("escape")
+        await until(pilot, lambda: _connstr_hint(app, 1) == "Verify cancelled", timeout=10)
+        assert time.monotonic() - pressed < 2  # (not the connect timeout, 5 s)
+        assert any(n.title == "Data Entity 1: not verified" for n in app._notifications)
+        await until(pilot, lambda: app.verify_stop is None)
+        assert "Cancel Verify" not in screen_lines(app)[-1]
+
+
+async def test_f2_again_cancels_the_verify_going(make_app, out_of_reach_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _verifying(pilot, app)
+        await pilot.press("f2")
+        await until(pilot, lambda: _connstr_hint(app, 1) == "Verify cancelled", timeout=3)

@@ -891,3 +891,109 @@ async def test_at_80x24_the_footer_shows_cancel_run_and_f10_whole_while_a_run_go
         assert "esc Cancel Run" in footer and footer.rstrip().endswith("f10 Actions"), footer
         app.action_cancel_run()
         await app.workers.wait_for_complete()
+
+
+async def _last_run_shown(pilot: Any, app: Any) -> str:
+    """Wait for the Run page to show the latest run of the history; its header."""
+    await until(pilot, lambda: str(app.query_one("#run-phase").render()).startswith("Last run: "))
+    return str(app.query_one("#run-phase").render())
+
+
+async def test_a_reopened_app_shows_the_last_runs_header_and_its_log(make_app, demo_file,
+                                                                     paths) -> None:
+    prepare(paths)
+    Runner(paths).run(ConnectionStore(paths.connections).load(DEMO_SLUG))
+    [log] = paths.run_logs(DEMO_SLUG).iterdir()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        header = await _last_run_shown(pilot, app)
+        started, outcome, summary = app.query_one("#run-history").get_row_at(0)
+        assert header == f"Last run: {started} · {outcome} · {summary}"
+        assert outcome == "success" and "right 50 created" in summary
+        assert list(app.query_one("#run-log").texts) == log.read_text().splitlines()
+
+
+async def test_a_connection_never_run_shows_the_empty_run_page(make_app, offline_demo_file) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert str(app.query_one("#run-phase").render()) == "not running"
+        assert list(app.query_one("#run-log").texts) == []
+
+
+async def test_run_now_replaces_the_last_runs_log_with_the_live_one(make_app, demo_file,
+                                                                    paths) -> None:
+    prepare(paths)
+    Runner(paths).run(ConnectionStore(paths.connections).load(DEMO_SLUG))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _last_run_shown(pilot, app)
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await until(pilot, lambda: app.query_one("#run-history").row_count == 2)
+        await pilot.pause()
+        texts = list(app.query_one("#run-log").texts)
+        assert texts[0].startswith("— run of ") and texts[-1].startswith("success: "), texts
+        assert str(app.query_one("#run-phase").render()).startswith("success: ")
+
+
+async def test_a_long_last_run_log_shows_its_last_lines_and_where_the_whole_log_is(
+        make_app, demo_file, paths) -> None:
+    from l2tui.tui.jobs import LAST_RUN_LINES
+
+    prepare(paths)
+    Runner(paths).run(ConnectionStore(paths.connections).load(DEMO_SLUG))
+    [log] = paths.run_logs(DEMO_SLUG).iterdir()
+    with log.open("a") as out:  # (longer than a chunk the end is read in)
+        out.writelines(f"12:00:00 line {n} " + "x" * 100 + "\n" for n in range(3000))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _last_run_shown(pilot, app)
+        texts = list(app.query_one("#run-log").texts)
+    assert texts[0] == f"… the last {LAST_RUN_LINES} lines of its log; all of it: {log}"
+    assert texts[1:] == log.read_text().splitlines()[-LAST_RUN_LINES:]
+
+
+async def test_opening_another_connection_and_back_shows_the_last_run_again(
+        make_app, demo_file, paths) -> None:
+    prepare(paths)
+    Runner(paths).run(ConnectionStore(paths.connections).load(DEMO_SLUG))
+    other = paths.connections / "other.toml"
+    other.write_text(demo_file.read_text().replace("Demo: ", "Other: "), encoding="utf-8")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _last_run_shown(pilot, app)
+        app.open(other)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert str(app.query_one("#run-phase").render()) == "not running"
+        assert list(app.query_one("#run-log").texts) == []
+        app.open(demo_file)
+        await _last_run_shown(pilot, app)
+        assert len(app.query_one("#run-log").texts) > 1
+
+
+async def test_a_last_run_whose_log_is_gone_says_so_under_its_header(make_app, demo_file,
+                                                                     paths) -> None:
+    prepare(paths)
+    Runner(paths).run(ConnectionStore(paths.connections).load(DEMO_SLUG))
+    [log] = paths.run_logs(DEMO_SLUG).iterdir()
+    log.unlink()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _last_run_shown(pilot, app)
+        assert list(app.query_one("#run-log").texts) == [f"(its log {log} is gone)"]
+
+
+async def test_a_last_run_with_an_empty_log_shows_no_line_saying_it_is_gone(make_app, demo_file,
+                                                                            paths) -> None:
+    """A run that has just begun elsewhere (cron) has a log file with nothing in it yet."""
+    prepare(paths)
+    Runner(paths).run(ConnectionStore(paths.connections).load(DEMO_SLUG))
+    [log] = paths.run_logs(DEMO_SLUG).iterdir()
+    log.write_text("")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _last_run_shown(pilot, app)
+        assert list(app.query_one("#run-log").texts) == []

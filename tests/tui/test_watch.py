@@ -90,6 +90,24 @@ async def test_a_run_from_the_command_line_shows_in_the_run_history(make_app, de
         assert table.get_row_at(0)[1] == "success"
 
 
+async def test_a_run_from_the_command_line_shows_its_log_on_the_run_page(make_app, demo_file,
+                                                                        paths: Paths) -> None:
+    from l2tui.commands.demo import prepare_table
+    from l2tui.config.store import ConnectionStore
+    from l2tui.runner import Runner
+
+    conn = ConnectionStore(paths.connections).load(DEMO_SLUG)
+    prepare_table(conn, paths)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        Runner(paths).run(conn)  # as `l2tui run` from cron would, beside the open app
+        await until(pilot, lambda: str(app.query_one("#run-phase").render()).startswith(
+            "Last run: "))
+        [log] = paths.run_logs(DEMO_SLUG).iterdir()
+        assert list(app.query_one("#run-log").texts) == log.read_text().splitlines()
+
+
 async def _edited_then_broken_on_disk(pilot, app, path: Path) -> None:
     """An unsaved edit, then the file broken by another program (a stray line appended)."""
     app.query_one("#max-delete").value = "0.5"

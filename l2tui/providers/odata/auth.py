@@ -50,6 +50,14 @@ logging.getLogger("msal").addHandler(logging.NullHandler())
 NOT_JSON = "its answer was not JSON (a proxy's page in place of it?)"
 
 EXPIRY_MARGIN = 60.0  # renew this long before expiry (a tenth of the lifetime, if shorter)
+Timeout = float | tuple[float, float]  # (requests': one for all, or to connect and to answer)
+
+
+def request_timeout(timeout: float, options: dict[str, Any]) -> Timeout:
+    """Each request's timeout: the connection's Timeout, or where the caller gives a
+    ``connect_timeout`` (a person waiting on Verify) that one to connect, Timeout to answer."""
+    connect = options.get("connect_timeout")
+    return timeout if connect is None else (min(float(connect), timeout), timeout)
 
 
 class VerifyingSession(requests.Session):
@@ -57,7 +65,7 @@ class VerifyingSession(requests.Session):
     and, unless the caller gives one, ``timeout``: MSAL sets none, so an identity provider that
     took a connection and never answered held a run (and verify) for good."""
 
-    def __init__(self, verify: bool | str = True, timeout: float | None = None) -> None:
+    def __init__(self, verify: bool | str = True, timeout: Timeout | None = None) -> None:
         super().__init__()
         self.verify_setting = verify
         self.timeout = timeout
@@ -80,7 +88,7 @@ class RewritingSession(VerifyingSession):
     """A session that sends requests for one URL prefix to another (e.g. a local fake IdP)."""
 
     def __init__(self, source: str, target: str, verify: bool | str = True,
-                 timeout: float | None = None) -> None:
+                 timeout: Timeout | None = None) -> None:
         super().__init__(verify, timeout)
         self.source = source.rstrip("/")
         self.target = target.rstrip("/")
@@ -140,7 +148,7 @@ class RetryingClient:
     after the retries is SignInServerError, a connection that failed each try (or refused
     before any answer) GaveUp."""
 
-    def __init__(self, session: Any, context: ProviderContext, timeout: float | None = None) -> None:
+    def __init__(self, session: Any, context: ProviderContext, timeout: Timeout | None = None) -> None:
         # (http imports this module: its retry loop is imported when a client is made)
         from l2tui.providers.odata.http import Retrier, RetryPolicy, sleep_until
 
@@ -187,7 +195,7 @@ class RetryingClient:
 
 
 def rewriting_session_from_env(verify: bool | str = True,
-                               timeout: float | None = None) -> RewritingSession | None:
+                               timeout: Timeout | None = None) -> RewritingSession | None:
     """The session ``L2TUI_AUTHORITY_REWRITE=<https prefix>=<target prefix>`` asks for, if set."""
     value = os.environ.get(REWRITE_ENV, "").strip()
     if not value:
@@ -447,8 +455,7 @@ class MsalAuthenticator(Authenticator):
         kwargs: dict[str, Any] = {"authority": authority, "token_cache": self._cache}
         http_client = self._http_client()
         if http_client is not None:
-            kwargs["http_client"] = RetryingClient(http_client, self.context,
-                                                   self.settings.timeout)
+            kwargs["http_client"] = RetryingClient(http_client, self.context, self._timeout())
         if urlsplit(authority).hostname not in MICROSOFT_HOSTS:
             kwargs["instance_discovery"] = False
         try:
@@ -483,10 +490,14 @@ class MsalAuthenticator(Authenticator):
         if injected is not None:
             return injected  # type: ignore[no-any-return]
         verify: bool | str = self.settings.ca_bundle or True
-        rewriting = rewriting_session_from_env(verify, self.settings.timeout)
+        rewriting = rewriting_session_from_env(verify, self._timeout())
         if rewriting is not None:
             return rewriting
-        return VerifyingSession(verify, self.settings.timeout)
+        return VerifyingSession(verify, self._timeout())
+
+    def _timeout(self) -> Timeout:
+        """Each sign-in request's timeout (``request_timeout``)."""
+        return request_timeout(self.settings.timeout, self.context.options)
 
     def _client_credential(self) -> Any:
         secret = self.settings.client_secret or self.context.secret()
@@ -576,6 +587,8 @@ def short_reason(exc: BaseException) -> str:
         return errno.group(1).strip()
     if isinstance(exc, requests.exceptions.SSLError):  # (a ConnectionError: test it first)
         return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in text else "TLS failed"
+    if isinstance(exc, requests.ConnectTimeout):  # (no answer to the connection itself)
+        return "timed out connecting (is the host reachable from here?)"
     if isinstance(exc, requests.Timeout) or "timed out" in text:  # (a timeout retried, too)
         return "timed out"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):

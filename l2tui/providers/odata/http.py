@@ -18,7 +18,7 @@ from requests.adapters import HTTPAdapter
 
 from l2tui.config.urls import without_userinfo
 from l2tui.errors import ConnectError
-from l2tui.providers.odata.auth import Authenticator, GaveUp, after_tries, short_reason
+from l2tui.providers.odata.auth import Authenticator, GaveUp, Timeout, after_tries, short_reason
 from l2tui.providers.odata.pages import NO_VALUE, collection_problem
 from l2tui.providers.odata.values import loads
 
@@ -325,7 +325,7 @@ class HttpClient:
         self,
         auth: Authenticator,
         *,
-        timeout: float,
+        timeout: Timeout,
         ca_bundle: str | None,
         policy: RetryPolicy,
         log: Callable[[str], None],

@@ -37,7 +37,7 @@ from l2tui.providers.base import (
     WriteOutcome,
 )
 from l2tui.providers.odata import keys_first
-from l2tui.providers.odata.auth import make_authenticator
+from l2tui.providers.odata.auth import make_authenticator, request_timeout
 from l2tui.providers.odata.connstr import ODataSettings, parse_settings
 from l2tui.providers.odata.entity_schema import EntitySchema
 from l2tui.providers.odata.http import HttpClient, RetryPolicy, sleep_until
@@ -80,7 +80,7 @@ class ODataProvider(Provider):
             if self._http is None:
                 self._http = HttpClient(
                     make_authenticator(self.settings, self.context),
-                    timeout=self.settings.timeout,
+                    timeout=request_timeout(self.settings.timeout, self.context.options),
                     ca_bundle=self.settings.ca_bundle,
                     policy=RetryPolicy.from_options(self.context.options),
                     log=self._log,
@@ -137,11 +137,11 @@ class ODataProvider(Provider):
     def verify(self) -> VerifyResult:
         """Sign in, read the schema and one row; say so in a line.
 
-        A person is waiting: a service that does not answer is retried once, not with the
-        patience a scheduled run has.
+        A person is waiting: a service that does not answer is not tried again, as a
+        scheduled run patiently does (``VERIFY_OPTIONS`` make the sign-in as impatient).
         """
         patient = self.http.policy
-        self.http.policy = dataclasses.replace(patient, max_retries=min(patient.max_retries, 1))
+        self.http.policy = dataclasses.replace(patient, max_retries=0)
         try:
             self.http.auth.check()
             columns = self.describe()

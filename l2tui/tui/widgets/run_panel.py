@@ -27,7 +27,8 @@ from l2tui.sync.summaries import (
     report_body,
     report_text,
 )
-from l2tui.tui.widgets.run_history import RunHistory
+from l2tui.tui.messages import LastRun
+from l2tui.tui.widgets.run_history import RunHistory, run_row
 from l2tui.tui.widgets.run_log import DROPPED_TITLE, RunLog
 
 LOG_LINES = 2000
@@ -50,6 +51,7 @@ class RunView:
     outcome: str | None = None  # how the run ended (the bar's colour): success, errors, …
     lines: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
     dropped: bool = False  # older lines went past LOG_LINES (the log says the file has them)
+    earlier: bool = False  # the latest run of the history, from its log (not this app's run)
 
     def start(self, title: str, dry_run: bool) -> str:
         """Reset for a new run (the log goes on); the log line that opens it."""
@@ -100,6 +102,23 @@ class RunView:
         self.dropped = self.dropped or len(self.lines) == self.lines.maxlen
         self.lines.append(line)
         return line
+
+
+def last_run_view(last: LastRun) -> RunView:
+    """The latest run of the history as the Run page shows it: its history row as the header,
+    the last lines of its log (after where the whole log is, if it holds more), the bar full in
+    its outcome's colour once it has ended."""
+    view = RunView(earlier=True)
+    view.phase = "Last run: " + " · ".join(part for part in run_row(*last.row) if part)
+    if last.more:
+        view.add(f"… the last {len(last.lines):,} lines of its log; all of it: {last.log}")
+    elif last.gone:
+        view.add(f"(its log {last.log} is gone)")
+    for line in last.lines:
+        view.add(line)
+    if last.finished:
+        view.total, view.done, view.outcome = 1, 1, last.row[1]
+    return view
 
 
 def event_line(event: Event) -> str | None:
@@ -155,6 +174,18 @@ class RunPanel(Vertical):
         if view.dropped:  # (said again: the lines shown again are within the limit)
             log.border_title = DROPPED_TITLE.format(LOG_LINES)
         self._show_state()
+
+    def show_last(self, last: LastRun | None) -> None:
+        """Show the connection's latest run, read from its history and log (None: never run:
+        nothing shown)."""
+        self.show_run(RunView() if last is None else last_run_view(last))
+
+    def own_run(self) -> RunView:
+        """The view a run of this app goes into: a latest run shown from the history gives way
+        (the live log replaces it)."""
+        if self.view.earlier:
+            self.show_run(RunView())
+        return self.view
 
     def _show_state(self) -> None:
         """The view's phase, bar and buttons."""
