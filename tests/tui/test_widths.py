@@ -84,10 +84,16 @@ async def test_resizing_the_running_app_changes_the_width_classes_live(
 
 async def test_f9_and_f10_show_or_hide_either_pane_at_every_width(
         make_app, offline_demo_file) -> None:
-    for size in EVERY_SIZE:
-        app = make_app(auto_describe=False)
-        async with app.run_test(size=size) as pilot:
-            await until(pilot, lambda app=app: app.current is not None)
+    """One app resized to each width (each pair of presses leaves the panes as the width shows
+    them; the panes an app starts with at each width are checked by
+    test_wherever_a_side_pane_shows_the_page_keeps_80_columns)."""
+    app = make_app(auto_describe=False)
+    async with app.run_test(size=EVERY_SIZE[0]) as pilot:
+        await until(pilot, lambda: app.current is not None)
+        for width, height in EVERY_SIZE:
+            await pilot.resize_terminal(width, height)
+            await until(pilot, lambda width=width: app.screen.size.width == width)
+            await pilot.pause()
             for key, pane in (("f9", "connections"), ("f10", "actions")):
                 box = app.query_one(f"#{pane}-pane")
                 shown = box.region.width > 0
