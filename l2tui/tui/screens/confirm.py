@@ -3,11 +3,13 @@ or a line of text (AskScreen)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Generic, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
@@ -52,8 +54,10 @@ class _Question(ModalScreen[Answer], Generic[Answer]):
         yield from ()
 
     def on_mount(self) -> None:
-        """Focus the safe answer (or what a kind of question focuses first)."""
-        self.first_focus().focus()
+        """Focus the safe answer (or what a kind of question focuses first); nothing where the
+        dialog's widgets went as it mounted (the app closing as it opened)."""
+        with contextlib.suppress(NoMatches):
+            self.first_focus().focus()
 
     def first_focus(self) -> Widget:
         """The widget focused first: the safe answer."""
