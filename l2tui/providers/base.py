@@ -242,6 +242,8 @@ class WriteOutcome:
     # failed: another row holds a value of a unique index it sets (a write after it may free
     # that value: values swapped between rows written in different batches)
     collided: bool = False
+    # failed: an update whose record or row is not there (deleted since it was synced)
+    gone: bool = False
 
 
 class WriteStopped(ConnectError):

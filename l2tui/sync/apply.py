@@ -17,7 +17,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import islice
 from typing import Any
 
@@ -157,8 +157,12 @@ class Writer:
 
     def __init__(self, side: SideInfo, provider: Provider, state: StateStore, run: int, *,
                  batch: int, dry: bool, sink: EventSink, counts: Counts,
-                 after: AfterWrite | None = None, convert: bool = False) -> None:
+                 after: AfterWrite | None = None, convert: bool = False,
+                 recreate: bool = False) -> None:
         self.side = side
+        # a one-way run's target: an update whose record was deleted there since it was synced
+        # (by hand) is made again as a create, as the source holds it (``WriteOutcome.gone``)
+        self.recreate = recreate
         self.provider = provider
         self.state = state
         self.run = run
@@ -211,8 +215,9 @@ class Writer:
                 *((mkey, src, None) for _, (mkey, _, src, _) in self.kept_rows)]
 
     def write_kept_out(self) -> None:
-        """Write again, together, the writes a unique index kept out (after the run's others);
-        those it keeps out still fail as item errors."""
+        """Write again, together, the writes a unique index kept out (after the run's others),
+        and as creates the updates that found their record gone (``recreate``); those that fail
+        again are item errors."""
         self.flush()
         if not self.kept_out and not self.kept_rows:
             return
@@ -390,6 +395,10 @@ class Writer:
                     continue
                 if outcome.collided and not self.last_try:
                     self.kept_out.append(task)
+                    continue
+                if outcome.gone and self.recreate and task.op == "update" and not self.last_try:
+                    self.kept_out.append(replace(task, op="create", dst_kid=None, only=None,
+                                                 dst_version=None))
                     continue
                 self.counts.errors[name] += 1
                 self.unsure += outcome.unsure

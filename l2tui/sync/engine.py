@@ -680,7 +680,9 @@ class Engine:
         self.writers = {s: Writer(self.sides[s], self.providers[s], state, run,
                                   batch=opts.batch_size or caps[s].batch_size, dry=opts.dry_run,
                                   sink=self.sink, counts=self.counts,
-                                  convert=not opts.planning) for s in SIDES}
+                                  convert=not opts.planning,
+                                  recreate=conn.direction != Direction.BIDIRECTIONAL)
+                        for s in SIDES}
         # a run that could meet the deletion guard writes nothing before it has passed: every
         # write is held until the reads are done (a first run, with no pair to delete, streams)
         self.holding = not (opts.dry_run or opts.force or self.state_empty) and \

@@ -380,7 +380,8 @@ class Writer:
             error = (f"{record} is in Dataverse but not in the select ($filter or $top leaves it "
                      "out); it is not written over")
         elif response.status_code == 404 and not found and change.op == ChangeOp.UPDATE:
-            error = f"{record} no longer exists"
+            return WriteOutcome(change, ok=False, error=f"{record} no longer exists", key=key,
+                                gone=True)
         else:
             error = str(self.http.error(prepared.request.method, prepared.request.url, response))
         return WriteOutcome(change, ok=False, error=error, key=key)

@@ -627,7 +627,7 @@ class Writer:
         """The outcome of one item (``one``, its group) whose write alone failed with ``exc``."""
         if isinstance(exc, MissingRows):
             shown = ", ".join(f"{k}={v!r}" for k, v in (one.keys[0] or {}).items())
-            return WriteOutcome(change, False, f"no row with {shown} to update")
+            return WriteOutcome(change, False, f"no row with {shown} to update", gone=True)
         if isinstance(exc, IntegrityError):
             if one.shape.op == "insert_key" and not self.target.other_unique:
                 shown = ", ".join(f"{k}={v!r}" for k, v in (one.keys[0] or {}).items())
