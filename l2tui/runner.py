@@ -403,15 +403,21 @@ class Runner:
         except OSError:
             return None
 
+    def log_path(self, conn: Connection, record: RunRecord) -> Path | None:
+        """Where the run's log file is (None: the run names none, or not one of l2tui's)."""
+        if not record.log or not _LOG_NAME.fullmatch(record.log):
+            return None
+        return self.paths.run_logs(conn.slug) / record.log
+
     @contextlib.contextmanager
     def _open_log(self, conn: Connection, record: RunRecord) -> Iterator[IO[bytes] | None]:
-        """The run's log file opened to read (None: the run names none, or not one of l2tui's;
-        OSError: gone, unreadable, a link)."""
-        if not record.log or not _LOG_NAME.fullmatch(record.log):
+        """The run's log file opened to read (None: ``log_path`` names none; OSError: gone,
+        unreadable, a link)."""
+        path = self.log_path(conn, record)
+        if path is None:
             yield None
             return
-        fd = open_unfollowed(self.paths.run_logs(conn.slug) / record.log, os.O_RDONLY)
-        with open(fd, "rb") as log:
+        with open(open_unfollowed(path, os.O_RDONLY), "rb") as log:
             yield log
 
     def move_state(self, conn: Connection, old_slug: str) -> None:

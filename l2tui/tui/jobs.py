@@ -261,7 +261,7 @@ def _last_run(runner: Runner, conn: Connection, record: RunRecord,
     """The latest run with the last ``LAST_RUN_LINES`` lines of its log."""
     tail = runner.log_tail(conn, record, LAST_RUN_LINES)
     lines, more = tail or ([], False)
-    log = runner.paths.run_logs(conn.slug) / record.log if record.log else None
+    log = runner.log_path(conn, record)
     return messages.LastRun(row, record.finished is not None, lines, more, log,
                             gone=tail is None and log is not None)
 
